@@ -1,0 +1,33 @@
+"""The exception types imgconv raises, and the exit status each maps to.
+
+Every error carries a message meant to be printed as is on one line; the CLI prints
+``imgconv: error: <message>`` and exits with ``exit_code``.
+"""
+
+
+class ImgconvError(Exception):
+    """Base of every error imgconv reports to a user."""
+
+    exit_code = 1
+
+
+class InvalidInputError(ImgconvError, ValueError):
+    """An argument is wrong before any work starts (exit status 2, as a usage error)."""
+
+    exit_code = 2
+
+
+class BoundaryError(InvalidInputError):
+    """An unknown boundary mode name."""
+
+
+class KernelError(InvalidInputError):
+    """A kernel that cannot be used: empty, not 2-D, not finite, unreadable or too large."""
+
+
+class ImageReadError(ImgconvError):
+    """An image that cannot be read: missing, unreadable, corrupt or of an unknown format."""
+
+
+class ImageWriteError(ImgconvError):
+    """An image that cannot be written: no such folder, a format that cannot hold it."""

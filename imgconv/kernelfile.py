@@ -1,0 +1,206 @@
+"""Kernel files and inline kernels: reading them (`load_kernel`) and writing them.
+
+Formats, chosen by the file's extension:
+
+- plain text (``.txt``, ``.csv``, ``.kernel`` or no extension): one row per line,
+  numbers separated by spaces, tabs or commas; ``#`` starts a comment.
+- libvips matrix (``.mat``): a header ``width height [scale [offset]]``, then the rows;
+  the filtered value is ``sum / scale + offset``, as libvips computes it.
+- NumPy ``.npy``: a 2-D numeric array.
+- JSON (``.json``): a nested list, or ``{"kernel": [[...]], "divisor": d, "offset": o}``.
+- inline, when the spec is not an existing file: rows split by ``;``, numbers by spaces
+  or commas, e.g. ``"0 -1 0; -1 5 -1; 0 -1 0"``.
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+
+from .engine import Kernel, check_kernel
+from .errors import KernelError
+
+TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
+_SEPARATORS = re.compile(r"[\s,]+")
+_INLINE = re.compile(r"^[\s0-9eE+\-.,;]+$")
+
+
+def load_kernel(spec, *, normalize=False, divisor=None, offset=None):
+    """Read a kernel from a file or an inline string.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        A kernel file (format by extension, see the module docstring) or, when no
+        such file exists, an inline kernel such as ``"1 2 1; 2 4 2; 1 2 1"``.
+    normalize : bool
+        Divide the weights by their sum (a `KernelError` if the sum is zero).
+    divisor : float, optional
+        Divide the weights by this, after any scale or divisor the file gives.
+    offset : float, optional
+        Add this to every filtered sample, on top of any offset the file gives.
+
+    Returns
+    -------
+    Kernel
+        ``weights`` (2-D float64) and ``offset``; use it with `imgconv.convolve`.
+
+    Examples
+    --------
+    >>> load_kernel("1 2 1", normalize=True).weights
+    array([[0.25, 0.5 , 0.25]])
+    """
+    spec = os.fspath(spec)
+    if os.path.isfile(spec):
+        kernel = _read_file(spec)
+    elif _INLINE.match(spec) and re.search(r"\d", spec):
+        kernel = _parse_rows(spec.split(";"), "inline kernel", numbered=False)
+    elif os.path.exists(spec):
+        raise KernelError(f"{spec}: not a file")
+    else:
+        raise KernelError(f"{spec}: no such kernel file, and not an inline kernel like '1 2 1; 2 4 2; 1 2 1'")
+    return adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
+
+
+def adjust_kernel(kernel, *, normalize=False, divisor=None, offset=None):
+    """Apply the options every kernel takes: normalise, then divide, then add an offset."""
+    weights, total_offset = kernel.weights, kernel.offset
+    if normalize:
+        total = weights.sum()
+        if abs(total) <= 1e-12 * np.abs(weights).sum():
+            raise KernelError("cannot normalise a kernel whose weights sum to zero")
+        weights = weights / total
+    if divisor is not None:
+        if divisor == 0:
+            raise KernelError("the divisor must not be zero")
+        weights = weights / divisor
+    if offset is not None:
+        total_offset += offset
+    return Kernel(check_kernel(weights), float(total_offset))
+
+
+def format_kernel(kernel):
+    """The plain text form of a kernel, which `load_kernel` reads back unchanged.
+
+    Each number is written with the fewest digits that read back as the same float64.
+
+    Examples
+    --------
+    >>> print(format_kernel([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), end="")
+     0.0 -1.0  0.0
+    -1.0  5.0 -1.0
+     0.0 -1.0  0.0
+    """
+    weights = check_kernel(kernel)
+    cells = [[repr(float(x)) for x in row] for row in weights]
+    width = max(len(c) for row in cells for c in row)
+    return "".join(" ".join(c.rjust(width) for c in row) + "\n" for row in cells)
+
+
+def _read_file(path):
+    extension = os.path.splitext(path)[1].lower()
+    try:
+        if extension == ".npy":
+            return _read_npy(path)
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KernelError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if extension == ".json":
+        return _parse_json(text, path)
+    if extension == ".mat":
+        return _parse_vips_matrix(text, path)
+    if extension in TEXT_EXTENSIONS:
+        return _parse_rows(text.splitlines(), path)
+    raise KernelError(
+        f"{path}: unknown kernel file type {extension!r}; use .txt, .csv, .kernel, .mat, .npy or .json"
+    )
+
+
+def _read_npy(path):
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise KernelError(f"{path}: not a valid .npy file: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise KernelError(f"{path}: expected a numeric array, got dtype {array.dtype}")
+    return Kernel(check_kernel(array, path))
+
+
+def _parse_rows(lines, source, numbered=True):
+    """Rows of numbers, one per line; ``#`` comments and blank lines are skipped."""
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        where = f"{source}: line {number}" if numbered else f"{source}: row {number}"
+        fields = [f for f in _SEPARATORS.split(line.split("#", 1)[0]) if f]
+        if not fields:
+            continue
+        row = [_number(f, where) for f in fields]
+        if rows and len(row) != len(rows[0]):
+            raise KernelError(f"{where}: expected {len(rows[0])} numbers, found {len(row)}")
+        rows.append(row)
+    if not rows:
+        raise KernelError(f"{source}: no numbers found (empty kernel)")
+    return Kernel(check_kernel(rows, source))
+
+
+def _number(text, where):
+    try:
+        value = float(text)
+    except ValueError:
+        raise KernelError(f"{where}: {text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise KernelError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def _parse_vips_matrix(text, path):
+    lines = text.splitlines()
+    header_index = next((i for i, line in enumerate(lines) if line.split("#", 1)[0].strip()), None)
+    if header_index is None:
+        raise KernelError(f"{path}: empty file")
+    where = f"{path}: line {header_index + 1}"
+    header = [_number(f, where) for f in _SEPARATORS.split(lines[header_index].strip())]
+    if not 2 <= len(header) <= 4:
+        raise KernelError(f"{where}: expected 'width height [scale [offset]]', found {len(header)} numbers")
+    width, height = header[:2]
+    scale = header[2] if len(header) > 2 else 1.0
+    offset = header[3] if len(header) > 3 else 0.0
+    if width != int(width) or height != int(height) or width < 1 or height < 1:
+        raise KernelError(f"{where}: width and height must be whole numbers >= 1")
+    if scale == 0:
+        raise KernelError(f"{where}: scale must not be zero")
+    body = [""] * (header_index + 1) + lines[header_index + 1 :]
+    kernel = _parse_rows(body, path)
+    rows, cols = kernel.weights.shape
+    if (cols, rows) != (int(width), int(height)):
+        raise KernelError(f"{path}: header says {int(width)}x{int(height)}, the rows give {cols}x{rows}")
+    return Kernel(kernel.weights / scale, offset)
+
+
+def _parse_json(text, path):
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KernelError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    divisor, offset = 1.0, 0.0
+    if isinstance(data, dict):
+        unknown = set(data) - {"kernel", "divisor", "offset"}
+        if "kernel" not in data or unknown:
+            raise KernelError(f"{path}: expected an object with 'kernel' and optional 'divisor', 'offset'")
+        divisor, offset = data.get("divisor", 1.0), data.get("offset", 0.0)
+        data = data["kernel"]
+        for name, value in (("divisor", divisor), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise KernelError(f"{path}: {name} must be a number")
+        if divisor == 0:
+            raise KernelError(f"{path}: divisor must not be zero")
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise KernelError(f"{path}: the kernel must be a list of rows (a list of lists of numbers)")
+    for number, row in enumerate(data, start=1):
+        if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in row):
+            raise KernelError(f"{path}: row {number}: every entry must be a number")
+        if len(row) != len(data[0]):
+            raise KernelError(f"{path}: row {number}: expected {len(data[0])} numbers, found {len(row)}")
+    return Kernel(check_kernel(data, path).copy() / divisor, float(offset))

@@ -1,0 +1,194 @@
+"""Preset kernels, each with its formula, and a registry that lists them.
+
+Kernels are written as they lie over the image: weight ``[i, j]`` multiplies the pixel
+``i - kh//2`` rows below and ``j - kw//2`` columns right of the output pixel when the
+kernel is applied by `imgconv.correlate`. For the symmetric presets (Gaussian, box,
+Laplacian, sharpen, unsharp, motion) correlation and convolution give the same result;
+for the oriented ones (Sobel, Prewitt, Scharr, emboss) correlation is what makes the
+response positive where intensity grows to the right (x) or downwards (y), as
+``scipy.ndimage.sobel`` does.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+
+def _require(condition, message):
+    if not condition:
+        raise InvalidInputError(message)
+
+
+def identity():
+    """The 1x1 kernel ``[[1]]``: filtering with it returns the image unchanged."""
+    return np.ones((1, 1))
+
+
+def gaussian(radius=None, sigma=None):
+    """Gaussian blur: ``outer(g, g)`` with ``g[i] = exp(-i² / (2σ²))``, i in [-r, r].
+
+    ``g`` is normalised to sum 1, so the kernel (size 2r+1) sums to 1. With only
+    ``sigma``, ``radius = ceil(3σ)``; with only ``radius``, ``σ = radius / 3``.
+
+    Examples
+    --------
+    >>> gaussian(radius=1, sigma=1).round(4)
+    array([[0.0751, 0.1238, 0.0751],
+           [0.1238, 0.2042, 0.1238],
+           [0.0751, 0.1238, 0.0751]])
+    """
+    _require(radius is not None or sigma is not None, "gaussian needs a radius or a sigma")
+    if sigma is None:
+        _require(radius > 0, f"radius must be > 0 when sigma is not given, got {radius}")
+        sigma = radius / 3
+    _require(sigma > 0, f"sigma must be > 0, got {sigma}")
+    if radius is None:
+        radius = math.ceil(3 * sigma)
+    _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
+    i = np.arange(-int(radius), int(radius) + 1)
+    g = np.exp(-(i**2) / (2.0 * sigma**2))
+    g /= g.sum()
+    return np.outer(g, g)
+
+
+def box(radius=None, size=None):
+    """Box (mean) filter: a size x size kernel of ``1 / size²``; size = 2·radius + 1.
+
+    Give ``radius`` or ``size``; an even ``size`` is anchored as `imgconv.engine` says.
+    """
+    _require((radius is None) != (size is None), "box needs exactly one of radius or size")
+    if size is None:
+        _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
+        size = 2 * int(radius) + 1
+    _require(size >= 1 and size == int(size), f"size must be a whole number >= 1, got {size}")
+    size = int(size)
+    return np.full((size, size), 1.0 / size**2)
+
+
+def _gradient(smoothing, direction):
+    """``outer(smoothing, [-1, 0, 1])`` for x; its transpose for y."""
+    _require(direction in ("x", "y"), f"direction must be 'x' or 'y', got {direction!r}")
+    x = np.outer(smoothing, [-1.0, 0.0, 1.0])
+    return x if direction == "x" else x.T.copy()
+
+
+def sobel(direction="x"):
+    """Sobel derivative: x = ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]``, y its transpose."""
+    return _gradient([1.0, 2.0, 1.0], direction)
+
+
+def prewitt(direction="x"):
+    """Prewitt derivative: x = ``[[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]``, y its transpose."""
+    return _gradient([1.0, 1.0, 1.0], direction)
+
+
+def scharr(direction="x"):
+    """Scharr derivative: x = ``[[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, y its transpose."""
+    return _gradient([3.0, 10.0, 3.0], direction)
+
+
+_LAPLACE_4 = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def laplacian(diagonals=False):
+    """Discrete Laplacian: ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``.
+
+    With ``diagonals=True`` the 8-neighbour form ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``.
+    """
+    if diagonals:
+        kernel = np.ones((3, 3))
+        kernel[1, 1] = -8.0
+        return kernel
+    return _LAPLACE_4.copy()
+
+
+def sharpen(amount=1.0):
+    """Sharpen: ``identity − amount · laplacian``.
+
+    That is ``[[0, -a, 0], [-a, 1 + 4a, -a], [0, -a, 0]]``; amount 1 gives the classic
+    ``[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]``. It sums to 1 for every amount.
+    """
+    kernel = -amount * _LAPLACE_4 + 0.0  # + 0.0 turns -0.0 into 0.0 for printing
+    kernel[1, 1] += 1.0
+    return kernel
+
+
+def emboss():
+    """Emboss, lit from the top left: ``[[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]`` (sums to 1)."""
+    return np.array([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])
+
+
+def unsharp(radius=None, sigma=None, amount=1.0):
+    """Unsharp mask: ``identity + amount · (identity − gaussian(radius, sigma))``.
+
+    Sums to 1; the size is that of the Gaussian.
+    """
+    blur = gaussian(radius, sigma)
+    kernel = -amount * blur
+    centre = blur.shape[0] // 2
+    kernel[centre, centre] += 1.0 + amount
+    return kernel
+
+
+def motion(length, angle=0.0):
+    """Motion blur along a line segment of ``length`` pixels through the centre.
+
+    ``angle`` is in degrees, counter-clockwise from the positive x axis as seen on
+    screen (rows grow downwards). Each weight is the length of the segment that
+    crosses that pixel's unit square, normalised to sum 1, so an odd length at 0° gives
+    a row of equal weights and other angles an anti-aliased line. The kernel is
+    square, of size ``2·ceil((length − 1) / 2) + 1``.
+    """
+    _require(length >= 1, f"length must be >= 1, got {length}")
+    radius = math.ceil((length - 1) / 2)
+    theta = math.radians(angle)
+    # Direction in (column, row) coordinates; rows grow downwards, hence the minus.
+    dx, dy = math.cos(theta), -math.sin(theta)
+    dx, dy = (0.0 if abs(d) < 1e-12 else d for d in (dx, dy))
+    centres = np.arange(-radius, radius + 1, dtype=np.float64)
+    rows, cols = np.meshgrid(centres, centres, indexing="ij")
+    lo = np.full(rows.shape, -length / 2)
+    hi = np.full(rows.shape, length / 2)
+    for d, c in ((dx, cols), (dy, rows)):
+        # The segment point t·d lies inside the square |coordinate - c| <= 0.5 for t in
+        # [(c - 0.5) / d, (c + 0.5) / d] (swapped for d < 0); d = 0 means always or never.
+        if d == 0:
+            outside = np.abs(c) > 0.5
+            hi[outside] = lo[outside]
+        else:
+            a, b = (c - 0.5) / d, (c + 0.5) / d
+            lo = np.maximum(lo, np.minimum(a, b))
+            hi = np.minimum(hi, np.maximum(a, b))
+    kernel = np.clip(hi - lo, 0.0, None)
+    return kernel / kernel.sum()
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named preset: the function that makes its kernel and a one-line summary."""
+
+    name: str
+    make: Callable[..., np.ndarray]
+    summary: str
+
+
+PRESETS = {
+    p.name: p
+    for p in (
+        Preset("gaussian", gaussian, "Gaussian blur, sigma and radius (CLI: blur)"),
+        Preset("box", box, "mean of a square neighbourhood"),
+        Preset("sobel", sobel, "Sobel derivative in x or y (CLI: gradient magnitude too)"),
+        Preset("prewitt", prewitt, "Prewitt derivative in x or y"),
+        Preset("scharr", scharr, "Scharr derivative in x or y, the most rotation-invariant 3x3"),
+        Preset("laplacian", laplacian, "second derivative: edges and spots, 4 or 8 neighbours"),
+        Preset("sharpen", sharpen, "identity minus amount times the Laplacian"),
+        Preset("unsharp", unsharp, "identity plus amount times (identity minus Gaussian)"),
+        Preset("emboss", emboss, "relief lit from the top left"),
+        Preset("motion", motion, "blur along a line of given length and angle"),
+        Preset("identity", identity, "returns the image unchanged"),
+    )
+}

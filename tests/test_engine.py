@@ -1,0 +1,206 @@
+"""The engine against scipy.ndimage, the independent reference, and hand-computed cases."""
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import imgconv
+from imgconv.boundary import ALIASES, MODES
+from imgconv.engine import _separable_terms
+
+KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
+ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
+
+
+def reference(image, kernel, mode, cval, convolution):
+    """scipy.ndimage applied per channel, in float64."""
+    function = ndi.convolve if convolution else ndi.correlate
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2:
+        return function(image, kernel, mode=mode, cval=cval)
+    return np.stack([function(image[..., c], kernel, mode=mode, cval=cval) for c in range(image.shape[2])], -1)
+
+
+def tolerance(image, kernel):
+    """float32 rounding: a few ulps of the largest partial sum the filter can form."""
+    return 1e-6 * np.abs(kernel).sum() * max(1.0, np.abs(image).max())
+
+
+@pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
+@pytest.mark.parametrize("shape", KERNEL_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "separable", "auto"])
+def test_matches_scipy_for_every_mode_and_kernel_shape(rng, convolution, shape, mode, method):
+    image = rng.integers(0, 256, size=(11, 9, 3)).astype(np.uint8)
+    kernel = rng.normal(size=shape)  # asymmetric
+    function = imgconv.convolve if convolution else imgconv.correlate
+    result = function(image, kernel, boundary=mode, cval=17.0, method=method)
+    expected = reference(image, kernel, mode, 17.0, convolution)
+    assert result.dtype == np.float32 and result.shape == image.shape
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
+
+
+@pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
+    image = rng.random((8, 10))
+    kernel = rng.normal(size=(3, 4))
+    function = imgconv.convolve if convolution else imgconv.correlate
+    result = function(image, kernel, boundary=name, cval=-2.5)
+    canonical = name if name in MODES else ALIASES[name]
+    expected = reference(image, kernel, canonical, -2.5, convolution)
+    assert result.dtype == np.float64
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_zero_is_constant_with_cval_zero(rng):
+    image = rng.random((6, 6)) + 1
+    kernel = rng.random((3, 3))
+    result = imgconv.correlate(image, kernel, boundary="zero", cval=99.0)
+    np.testing.assert_allclose(result, ndi.correlate(image, kernel, mode="constant", cval=0.0))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kernel_shape", [(7, 7), (8, 8), (7, 2)])
+def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
+    image = rng.random((3, 3))
+    kernel = rng.normal(size=kernel_shape)
+    for convolution, function in ((True, imgconv.convolve), (False, imgconv.correlate)):
+        expected = reference(image, kernel, mode, 0.5, convolution)
+        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_single_row_and_single_pixel_images(rng, mode):
+    for shape in [(1, 9), (9, 1), (1, 1)]:
+        image = rng.random(shape)
+        kernel = rng.normal(size=(5, 4))
+        expected = reference(image, kernel, mode, 0.0, True)
+        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=1e-12)
+
+
+def test_symmetric_gaussian_on_a_real_photograph(camera):
+    kernel = imgconv.kernels.gaussian(radius=5, sigma=3)
+    result = imgconv.convolve(camera, kernel)
+    np.testing.assert_allclose(result, reference(camera, kernel, "reflect", 0, True), atol=tolerance(camera, kernel))
+
+
+def test_hand_computed_correlation_versus_convolution():
+    # An impulse correlated with a kernel draws the kernel rotated by 180 degrees;
+    # convolved, it draws the kernel itself. That is the definition of the two.
+    impulse = np.zeros((5, 5))
+    impulse[2, 2] = 1
+    kernel = np.arange(1.0, 10.0).reshape(3, 3)
+    assert np.array_equal(imgconv.convolve(impulse, kernel, "constant")[1:4, 1:4], kernel)
+    assert np.array_equal(imgconv.correlate(impulse, kernel, "constant")[1:4, 1:4], kernel[::-1, ::-1])
+
+
+def test_hand_computed_even_kernel_anchoring():
+    # Kernel [1, 10] at origin 0 is centred on its second tap (index n//2 = 1).
+    row = np.array([[1.0, 2.0, 3.0, 4.0]])
+    kernel = np.array([[1.0, 10.0]])
+    # correlate: out[i] = 1*in[i-1] + 10*in[i]
+    assert np.array_equal(imgconv.correlate(row, kernel, "constant"), [[10, 21, 32, 43]])
+    # convolve: out[i] = 1*in[i+1] + 10*in[i]
+    assert np.array_equal(imgconv.convolve(row, kernel, "constant"), [[12, 23, 34, 40]])
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        # Row a b c d = 1 2 3 4 with kernel [1, 0, 0] correlated: each output is the
+        # sample one to the left, so the first output shows the extension.
+        ("reflect", [1, 1, 2, 3]),
+        ("mirror", [2, 1, 2, 3]),
+        ("nearest", [1, 1, 2, 3]),
+        ("wrap", [4, 1, 2, 3]),
+        ("constant", [9, 1, 2, 3]),
+    ],
+)
+def test_hand_computed_boundary_extension(mode, expected):
+    row = np.array([[1.0, 2.0, 3.0, 4.0]])
+    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0]], mode, cval=9), [expected])
+
+
+def test_kernel_object_offset_is_added():
+    image = np.full((4, 4), 10.0)
+    kernel = imgconv.Kernel(np.ones((3, 3)) / 9, offset=128.0)
+    np.testing.assert_allclose(imgconv.convolve(image, kernel), 138.0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, bool])
+def test_result_dtype_is_float32_unless_float64(dtype):
+    image = np.ones((4, 5, 2), dtype=dtype)
+    result = imgconv.correlate(image, np.ones((3, 3)))
+    assert result.dtype == np.float32 and result.shape == (4, 5, 2)
+    np.testing.assert_allclose(result, 9.0)
+
+
+def test_separable_terms_rebuild_the_kernel(rng):
+    gaussian = imgconv.kernels.gaussian(radius=4, sigma=2)
+    assert len(_separable_terms(gaussian)) == 1
+    dense = rng.normal(size=(5, 5))
+    terms = _separable_terms(dense)
+    assert len(terms) == 5
+    np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kernel, message",
+    [
+        (np.zeros((0, 3)), "empty"),
+        (np.ones(3), "2-D"),
+        (np.ones((2, 2, 2)), "2-D"),
+        ([[1.0, np.nan]], "NaN or infinite"),
+        ([[1.0, np.inf]], "NaN or infinite"),
+        (np.ones((1, 1026)), "largest kernel"),
+        ([["a"]], "not an array of numbers"),
+    ],
+)
+def test_invalid_kernels_raise_value_errors(kernel, message):
+    with pytest.raises(imgconv.KernelError, match=message) as info:
+        imgconv.convolve(np.ones((4, 4)), kernel)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_mode_lists_the_valid_names():
+    with pytest.raises(imgconv.BoundaryError) as info:
+        imgconv.convolve(np.ones((4, 4)), np.ones((3, 3)), boundary="bogus")
+    assert isinstance(info.value, ValueError)
+    for name in MODES:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("image", [np.ones(5), np.ones((2, 2, 2, 2)), np.zeros((0, 4)), np.ones((3, 3), complex)])
+def test_invalid_images_raise_value_errors(image):
+    with pytest.raises(ValueError):
+        imgconv.convolve(image, np.ones((3, 3)))
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="direct"):
+        imgconv.convolve(np.ones((3, 3)), np.ones((3, 3)), method="magic")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    height=st.integers(1, 12),
+    width=st.integers(1, 12),
+    channels=st.sampled_from([None, 1, 3]),
+    kh=st.integers(1, 9),
+    kw=st.integers(1, 9),
+    mode=st.sampled_from(MODES),
+    convolution=st.booleans(),
+    method=st.sampled_from(["direct", "separable"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolution, method, seed):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    image = rng.normal(size=shape)
+    kernel = rng.normal(size=(kh, kw))
+    function = imgconv.convolve if convolution else imgconv.correlate
+    result = function(image, kernel, mode, cval=1.5, method=method)
+    np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, convolution), atol=1e-9)
