@@ -179,9 +179,9 @@ class Preset:
 PRESETS = {
     p.name: p
     for p in (
-        Preset("gaussian", gaussian, "Gaussian blur, sigma and radius (CLI: blur)"),
+        Preset("gaussian", gaussian, "Gaussian blur with radius and sigma"),
         Preset("box", box, "mean of a square neighbourhood"),
-        Preset("sobel", sobel, "Sobel derivative in x or y (CLI: gradient magnitude too)"),
+        Preset("sobel", sobel, "Sobel derivative in x or y"),
         Preset("prewitt", prewitt, "Prewitt derivative in x or y"),
         Preset("scharr", scharr, "Scharr derivative in x or y, the most rotation-invariant 3x3"),
         Preset("laplacian", laplacian, "second derivative: edges and spots, 4 or 8 neighbours"),

@@ -1,0 +1,303 @@
+"""The imgconv command line: options in, library calls, one-line messages out."""
+
+import functools
+import sys
+
+import click
+
+from . import __version__, kernels
+from .boundary import resolve_mode
+from .engine import METHODS
+from .errors import ImgconvError
+from .filters import gradient_filter, kernel_filter, preset_filter
+from .imageio import FORMATS
+from .kernelfile import adjust_kernel, format_kernel, load_kernel
+from .pipeline import process_file
+
+
+class ImgconvGroup(click.Group):
+    """A group whose every error is one line, ``imgconv: error: ...``, and no traceback.
+
+    Exit status 2 for usage errors (bad options, kernels, boundary names), 1 for
+    failures while reading, filtering or writing, 130 for Ctrl-C.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except ImgconvError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader left; say nothing more
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def _fail(message, status):
+    click.echo(f"imgconv: error: {message}", err=True)
+    sys.exit(status)
+
+
+class BoundaryType(click.ParamType):
+    name = "mode"
+
+    def convert(self, value, param, ctx):
+        try:
+            resolve_mode(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+class KernelSpecType(click.ParamType):
+    name = "kernel"
+
+    def convert(self, value, param, ctx):
+        try:
+            return load_kernel(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+RADIUS = click.IntRange(min=0)
+POSITIVE = click.FloatRange(min=0, min_open=True)
+
+
+def filter_command(name, print_kernel=True):
+    """Turn ``make(engine=..., **options) -> Filter`` into a command with the shared options.
+
+    The shared options are the paths, boundary, cval, method, format, quality and
+    in-place, and for presets ``--print-kernel``.
+    """
+
+    def decorator(make):
+        @functools.wraps(make)
+        def command(paths, boundary, cval, method, fmt, quality, in_place, print_kernel=False, **options):
+            filt = make(engine=dict(boundary=boundary, cval=cval, method=method), **options)
+            if print_kernel:
+                if filt.kernel is None:
+                    raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
+                click.echo(format_kernel(filt.kernel), nl=False)
+                return
+            if len(paths) != 2:
+                raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
+            process_file(paths[0], paths[1], filt, format=fmt, quality=quality, in_place=in_place)
+
+        shared = [
+            click.argument("paths", nargs=-1, metavar="INPUT OUTPUT"),
+            click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
+                         help="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or an alias)."),
+            click.option("--cval", type=float, default=0.0, show_default=True,
+                         help="Value beyond the edges in constant mode, in the image's sample units."),
+            click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+                         help="Engine strategy; auto picks the cheapest."),
+            click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
+                         help="Output format when OUTPUT's extension does not say (e.g. for -)."),
+            click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
+            click.option("--in-place", is_flag=True, help="Allow OUTPUT to be INPUT itself."),
+        ]
+        if print_kernel:
+            shared.append(click.option("--print-kernel", is_flag=True,
+                                       help="Print the kernel in the plain text format and exit; "
+                                            "imgconv convolve -k FILE reproduces this command."))
+        for option in reversed(shared):
+            command = option(command)
+        return cli.command(name)(command)
+
+    return decorator
+
+
+@click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="imgconv", message="%(prog)s %(version)s")
+def cli():
+    """Filter images with convolution kernels: presets or your own.
+
+    Every filter command is  imgconv COMMAND [OPTIONS] INPUT OUTPUT ; - reads standard
+    input or writes standard output.
+
+    \b
+    Examples:
+      imgconv blur --radius 5 --sigma 3 in.png out.png
+      cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png
+      imgconv convolve -k "0 -1 0; -1 5 -1; 0 -1 0" in.jpg sharp.jpg
+    """
+
+
+@filter_command("blur")
+@click.option("--radius", "-r", type=RADIUS, help="Kernel radius; size is 2r+1. Default ceil(3 sigma).")
+@click.option("--sigma", "-s", type=POSITIVE, help="Standard deviation in pixels. Default radius / 3.")
+def blur(engine, radius, sigma):
+    """Gaussian blur. Give --radius, --sigma or both.
+
+    \b
+    Example:
+      imgconv blur --radius 5 --sigma 3 in.png out.png
+    """
+    if radius is None and sigma is None:
+        raise click.UsageError("blur needs --radius, --sigma or both")
+    return preset_filter(kernels.gaussian(radius, sigma), **engine)
+
+
+@filter_command("box")
+@click.option("--radius", "-r", type=RADIUS, help="Kernel radius; size is 2r+1.")
+@click.option("--size", type=click.IntRange(min=1), help="Kernel size, odd or even.")
+def box(engine, radius, size):
+    """Box blur: the mean of a square neighbourhood. Give --radius or --size.
+
+    \b
+    Example:
+      imgconv box --radius 2 in.png out.png
+    """
+    if (radius is None) == (size is None):
+        raise click.UsageError("box needs exactly one of --radius or --size")
+    return preset_filter(kernels.box(radius, size), **engine)
+
+
+def _gradient_command(name, operator):
+    @filter_command(name)
+    @click.option("--direction", "-d", type=click.Choice(["x", "y", "magnitude"]), default="magnitude",
+                  show_default=True, help="x (positive rightwards), y (positive downwards), or hypot of both.")
+    @click.option("--normalize", is_flag=True, help="Stretch the response so its maximum is full white.")
+    def command(engine, direction, normalize):
+        return gradient_filter(operator, direction, normalize=normalize, **engine)
+
+    command.__doc__ = f"""{name.capitalize()} edge detection.
+
+    Images show |gx|, |gy| or hypot(gx, gy), clipped to the output range (or stretched
+    with --normalize); .npy outputs keep the signed float32 response.
+
+    \b
+    Example:
+      imgconv {name} --direction x in.png edges.png
+    """
+    command.help = command.__doc__
+
+
+for _name, _operator in (("sobel", kernels.sobel), ("prewitt", kernels.prewitt), ("scharr", kernels.scharr)):
+    _gradient_command(_name, _operator)
+
+
+@filter_command("sharpen")
+@click.option("--amount", "-a", type=float, default=1.0, show_default=True, help="Strength; 1 is the classic 3x3 sharpen.")
+def sharpen(engine, amount):
+    """Sharpen: identity minus amount times the Laplacian.
+
+    \b
+    Example:
+      imgconv sharpen --amount 0.5 in.png out.png
+    """
+    return preset_filter(kernels.sharpen(amount), **engine)
+
+
+@filter_command("unsharp")
+@click.option("--radius", "-r", type=RADIUS, help="Radius of the Gaussian; default ceil(3 sigma).")
+@click.option("--sigma", "-s", type=POSITIVE, help="Sigma of the Gaussian; default radius / 3.")
+@click.option("--amount", "-a", type=float, default=1.0, show_default=True, help="How much detail to add back.")
+def unsharp(engine, radius, sigma, amount):
+    """Unsharp mask: identity + amount * (identity - Gaussian).
+
+    \b
+    Example:
+      imgconv unsharp --sigma 2 --amount 1.5 in.png out.png
+    """
+    if radius is None and sigma is None:
+        raise click.UsageError("unsharp needs --radius, --sigma or both")
+    return preset_filter(kernels.unsharp(radius, sigma, amount), **engine)
+
+
+@filter_command("laplacian")
+@click.option("--diagonals", is_flag=True, help="Use the 8-neighbour Laplacian.")
+def laplacian(engine, diagonals):
+    """Laplacian (second derivative): edges and spots. Negative responses clip to 0
+    in images; write .npy to keep them.
+
+    \b
+    Example:
+      imgconv laplacian in.png out.npy
+    """
+    return preset_filter(kernels.laplacian(diagonals), **engine)
+
+
+@filter_command("emboss")
+def emboss(engine):
+    """Emboss: relief lit from the top left.
+
+    \b
+    Example:
+      imgconv emboss in.png out.png
+    """
+    return preset_filter(kernels.emboss(), **engine)
+
+
+@filter_command("motion")
+@click.option("--length", "-l", type=click.FloatRange(min=1), default=9, show_default=True, help="Length of the blur in pixels.")
+@click.option("--angle", type=float, default=0.0, show_default=True, help="Degrees counter-clockwise from the x axis.")
+def motion(engine, length, angle):
+    """Motion blur along a line.
+
+    \b
+    Example:
+      imgconv motion --length 15 --angle 30 in.png out.png
+    """
+    return preset_filter(kernels.motion(length, angle), **engine)
+
+
+@filter_command("identity")
+def identity(engine):
+    """The identity kernel: converts between formats without changing pixels.
+
+    \b
+    Example:
+      imgconv identity in.png out.tiff
+    """
+    return preset_filter(kernels.identity(), **engine)
+
+
+@filter_command("convolve", print_kernel=False)
+@click.option("--kernel", "-k", "kernel", type=KernelSpecType(), required=True,
+              help="A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'.")
+@click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
+@click.option("--divisor", type=float, help="Divide the kernel by this.")
+@click.option("--offset", type=float, help="Add this to every result, in sample units.")
+@click.option("--correlate", is_flag=True, help="Correlate (do not flip the kernel).")
+def convolve(engine, kernel, normalize, divisor, offset, correlate):
+    """Filter with your own kernel, by true convolution (the kernel is flipped)
+    unless --correlate is given.
+
+    \b
+    Examples:
+      imgconv convolve -k samples/kernels/sharpen.txt in.png out.png
+      imgconv convolve -k "1 2 1; 2 4 2; 1 2 1" --normalize in.png out.png
+    """
+    try:
+        kernel = adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
+    except ImgconvError as exc:
+        raise click.UsageError(str(exc)) from None
+    return kernel_filter(kernel, correlate=correlate, **engine)
+
+
+_COMMAND_OF_PRESET = {"gaussian": "blur"}
+
+
+@cli.command("kernels")
+def list_kernels():
+    """List the preset kernels, one line each.
+
+    \b
+    Example:
+      imgconv kernels
+    """
+    for preset in kernels.PRESETS.values():
+        command = _COMMAND_OF_PRESET.get(preset.name, preset.name)
+        click.echo(f"{command:<10} {preset.summary}")
+
+
+def main():
+    cli.main()

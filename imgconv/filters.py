@@ -1,0 +1,129 @@
+"""Filters as the command line applies them to whole pictures, alpha included.
+
+A `Filter` says what to compute on float samples (channels independently) and how a
+signed result is shown in an image. `filter_picture` applies one to a `Picture`:
+colour channels are filtered premultiplied by alpha and divided back afterwards, so
+the colour hidden under fully transparent pixels never bleeds into visible ones.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import engine
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter ready to run on float samples.
+
+    Attributes
+    ----------
+    apply : callable
+        (H, W, C) float32 samples in, filtered samples of the same shape out.
+    kernel : numpy.ndarray or None
+        The kernel that ``imgconv.convolve`` applies to give ``apply``'s result, for
+        printing; None when the filter is not one kernel (a gradient magnitude).
+    preserves_mean : bool
+        The weights sum to 1, so alpha is filtered with the colour. Otherwise (edge
+        detectors) alpha is kept and only colour is filtered.
+    display : callable or None
+        ``display(result, sample_max)`` turns a signed result into image samples
+        (``.npy`` outputs get the raw result); None keeps it as it is.
+    """
+
+    apply: Callable[[np.ndarray], np.ndarray]
+    kernel: Optional[np.ndarray]
+    preserves_mean: bool
+    display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
+
+
+def _sums_to_one(weights):
+    return abs(float(np.sum(weights)) - 1.0) < 1e-6
+
+
+def kernel_filter(kernel, *, correlate=False, boundary="reflect", cval=0.0, method="auto"):
+    """Filter with a kernel (an array or an `imgconv.Kernel`), by convolution by default."""
+    weights = engine.check_kernel(kernel)
+    function = engine.correlate if correlate else engine.convolve
+    shown = weights[::-1, ::-1] if correlate else weights
+    return Filter(
+        apply=lambda samples: function(samples, kernel, boundary, cval, method),
+        kernel=shown.copy(),
+        preserves_mean=_sums_to_one(weights),
+    )
+
+
+def preset_filter(kernel, *, boundary="reflect", cval=0.0, method="auto"):
+    """Apply a preset from `imgconv.kernels`, written as it lies over the image.
+
+    The preset is convolved after a 180° rotation. That is the same as correlating with
+    it for every odd-sized preset (Sobel stays positive where intensity grows), and it
+    makes the rotated kernel, which ``--print-kernel`` prints, reproduce the command
+    exactly under plain convolution, an even-sized box included.
+    """
+    return kernel_filter(np.asarray(kernel)[::-1, ::-1], boundary=boundary, cval=cval, method=method)
+
+
+def gradient_filter(operator, direction="magnitude", *, normalize=False, boundary="reflect", cval=0.0, method="auto"):
+    """A derivative filter: ``operator`` is `kernels.sobel`, `kernels.prewitt` or `kernels.scharr`.
+
+    ``x`` and ``y`` give the signed response (shown as its absolute value in images);
+    ``magnitude`` gives ``hypot(gx, gy)``. With ``normalize``, images show the response
+    stretched so that its maximum becomes the largest sample value.
+    """
+    if direction == "magnitude":
+        gx, gy = (preset_filter(operator(d), boundary=boundary, cval=cval, method=method) for d in "xy")
+
+        def apply(samples):
+            return np.hypot(gx.apply(samples), gy.apply(samples))
+
+        kernel = None
+    else:
+        single = preset_filter(operator(direction), boundary=boundary, cval=cval, method=method)
+        apply, kernel = single.apply, single.kernel
+
+    def display(result, sample_max):
+        shown = np.abs(result)
+        if normalize:
+            peak = shown.max()
+            if peak > 0:
+                shown *= sample_max / peak
+        return shown
+
+    return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)
+
+
+def filter_picture(picture, filt, for_image=True):
+    """Apply ``filt`` to a `Picture`; the float32 result has the picture's shape.
+
+    ``for_image`` applies the filter's ``display`` step to colour channels, as wanted
+    for image outputs; pass False to keep the raw (signed) response.
+    """
+    samples = picture.pixels.astype(np.float32)
+    squeeze = samples.ndim == 2
+    if squeeze:
+        samples = samples[..., np.newaxis]
+    if picture.has_alpha:
+        result = _filter_with_alpha(samples, filt, picture.sample_max)
+    else:
+        result = filt.apply(samples)
+    if for_image and filt.display is not None:
+        colours = result.shape[2] - 1 if picture.has_alpha else result.shape[2]
+        result[..., :colours] = filt.display(result[..., :colours], picture.sample_max)
+    return result[..., 0] if squeeze else result
+
+
+def _filter_with_alpha(samples, filt, sample_max):
+    alpha = samples[..., -1:]
+    premultiplied = samples[..., :-1] * (alpha / sample_max)
+    if filt.preserves_mean:
+        filtered = filt.apply(np.concatenate([premultiplied, alpha], axis=2))
+        colour, new_alpha = filtered[..., :-1], filtered[..., -1:]
+    else:
+        colour, new_alpha = filt.apply(premultiplied), alpha
+    coverage = new_alpha / sample_max
+    # Where nothing is visible the colour is undefined; 0 is what premultiplied 0 gives.
+    unpremultiplied = np.divide(colour, coverage, out=np.zeros_like(colour), where=coverage > 0)
+    return np.concatenate([unpremultiplied, new_alpha], axis=2)

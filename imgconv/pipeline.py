@@ -1,0 +1,51 @@
+"""One image file through one filter: read, filter, encode, write atomically.
+
+This is what every filter command of the CLI does for each input; Python users get
+the same result with `process_file`.
+"""
+
+import os
+
+from .errors import InvalidInputError
+from .filters import filter_picture
+from .imageio import NPY, STDIO, check_destination, encode_image, output_format, read_image, write_bytes
+
+
+def process_file(source, dest, filt, *, format=None, quality=None, in_place=False):
+    """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
+
+    Parameters
+    ----------
+    source, dest : str or os.PathLike
+        Files, or ``"-"`` for standard input and output.
+    filt : imgconv.filters.Filter
+    format : str, optional
+        Output format when ``dest``'s extension does not give one (see `imageio.FORMATS`).
+    quality : int, optional
+        JPEG and WebP quality, 1-100.
+    in_place : bool
+        Allow ``dest`` to be ``source`` itself.
+
+    Returns
+    -------
+    str
+        The output format written.
+    """
+    if not in_place and _same_file(source, dest):
+        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+    check_destination(dest)
+    picture = read_image(source)
+    fmt = output_format(dest, format, picture.format)
+    result = filter_picture(picture, filt, for_image=fmt != NPY)
+    name = "<stdout>" if dest == STDIO else os.fspath(dest)
+    write_bytes(encode_image(result, picture, fmt, quality, name), dest)
+    return fmt
+
+
+def _same_file(source, dest):
+    if STDIO in (source, dest):
+        return False
+    try:
+        return os.path.samefile(source, dest)
+    except OSError:
+        return os.path.abspath(source) == os.path.abspath(dest)
