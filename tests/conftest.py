@@ -1,11 +1,8 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
+from helpers import SAMPLES
 
 @pytest.fixture
 def rng():

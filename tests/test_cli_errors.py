@@ -1,0 +1,145 @@
+"""Bad input: one line on stderr, the right exit status, no traceback, no output file."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imgconv.cli import cli
+from helpers import SAMPLES, run, save
+
+CAMERA = SAMPLES / "camera.png"
+
+
+def assert_one_line_error(result, status, *fragments):
+    assert result.exit_code == status, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def outputs(workdir):
+    return os.listdir(workdir / "out")
+
+
+def test_missing_input(workdir):
+    result = run("blur", "-s", 1, workdir / "nope.png", workdir / "out" / "x.png")
+    assert_one_line_error(result, 1, "nope.png", "no such file")
+    assert outputs(workdir) == []
+
+
+def test_corrupt_and_truncated_images(workdir):
+    data = CAMERA.read_bytes()
+    (workdir / "truncated.png").write_bytes(data[: len(data) // 2])
+    (workdir / "corrupt.png").write_bytes(data[:100] + bytes(range(256)) * 20)
+    (workdir / "text.png").write_text("this is not an image\n")
+    for name, message in (("truncated.png", "corrupt or truncated"), ("corrupt.png", "corrupt or truncated"),
+                          ("text.png", "not an image")):
+        result = run("blur", "-s", 1, workdir / name, workdir / "out" / "x.png")
+        assert_one_line_error(result, 1, name, message)
+    assert outputs(workdir) == []
+
+
+def test_corrupt_npy(workdir):
+    (workdir / "bad.npy").write_bytes(b"\x93NUMPY garbage")
+    assert_one_line_error(run("blur", "-s", 1, workdir / "bad.npy", workdir / "out" / "x.npy"), 1, "bad.npy")
+    np.save(workdir / "strings.npy", np.array([["a"]]))
+    assert_one_line_error(run("blur", "-s", 1, workdir / "strings.npy", workdir / "out" / "x.npy"), 1, "numeric")
+    assert outputs(workdir) == []
+
+
+def test_input_is_a_folder(workdir):
+    assert_one_line_error(run("blur", "-s", 1, workdir, workdir / "out" / "x.png"), 1, "folder")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["blur", "--sigma", "0"], "--sigma"),
+        (["blur", "--sigma", "-2"], "--sigma"),
+        (["blur", "--radius", "-1"], "--radius"),
+        (["blur"], "--radius, --sigma"),
+        (["blur", "-s", "1", "--boundary", "sideways"], "unknown boundary mode 'sideways'"),
+        (["box", "--radius", "1", "--size", "3"], "exactly one"),
+        (["blur", "-s", "1", "--quality", "0"], "--quality"),
+        (["blur", "-s", "1", "--format", "xyz"], "--format"),
+        (["blur", "-s", "1", "--method", "magic"], "--method"),
+        (["sobel", "--direction", "z"], "--direction"),
+        (["motion", "--length", "0"], "--length"),
+        (["convolve", "-k", "1 2; 3"], "row 2: expected 2 numbers, found 1"),
+        (["convolve", "-k", "missing.txt"], "missing.txt: no such kernel file"),
+        (["convolve", "-k", "-1 0 1", "--normalize"], "sum to zero"),
+        (["convolve", "-k", "1", "--divisor", "0"], "divisor"),
+        (["convolve"], "--kernel"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_invalid_options_are_usage_errors(workdir, args, fragment):
+    assert_one_line_error(run(*args, CAMERA, workdir / "out" / "x.png"), 2, fragment)
+    assert outputs(workdir) == []
+
+
+def test_bad_kernel_file_names_file_and_line(workdir):
+    kernel = workdir / "k.txt"
+    kernel.write_text("1 2 3 4 5\n1 2 3 4 5\n1 2 3 4\n")
+    result = run("convolve", "-k", kernel, CAMERA, workdir / "out" / "x.png")
+    assert_one_line_error(result, 2, "k.txt: line 3: expected 5 numbers, found 4")
+    assert outputs(workdir) == []
+
+
+def test_wrong_number_of_paths(workdir):
+    assert_one_line_error(run("blur", "-s", 1, CAMERA), 2, "INPUT and OUTPUT")
+
+
+def test_output_folder_missing(workdir):
+    result = run("blur", "-s", 1, CAMERA, workdir / "no" / "such" / "x.png")
+    assert_one_line_error(result, 1, "does not exist")
+    assert not (workdir / "no").exists()
+
+
+def test_unknown_output_extension(workdir):
+    assert_one_line_error(run("blur", "-s", 1, CAMERA, workdir / "out" / "x.qqq"), 2, ".qqq", "--format")
+    assert outputs(workdir) == []
+
+
+def test_format_that_cannot_hold_the_mode(workdir, camera):
+    rgba = np.dstack([camera] * 4)
+    save(workdir / "rgba.png", rgba)
+    result = run("blur", "-s", 1, workdir / "rgba.png", workdir / "out" / "x.jpg")
+    assert_one_line_error(result, 1, "x.jpg", "RGBA", "JPEG")
+    assert outputs(workdir) == []
+
+
+def test_failed_write_leaves_old_output_untouched(workdir, camera):
+    save(workdir / "rgba.png", np.dstack([camera] * 4))
+    old = workdir / "out" / "x.jpg"
+    old.write_bytes(b"previous contents")
+    assert run("blur", "-s", 1, workdir / "rgba.png", old).exit_code == 1
+    assert old.read_bytes() == b"previous contents" and outputs(workdir) == ["x.jpg"]
+
+
+def test_errors_from_a_real_process_have_no_traceback(workdir):
+    process = subprocess.run([sys.executable, "-m", "imgconv", "blur", "-s", "1", "nope.png", "x.png"],
+                             capture_output=True, text=True, cwd=workdir)
+    assert process.returncode == 1 and process.stdout == ""
+    assert process.stderr == "imgconv: error: nope.png: no such file\n"
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in cli.commands.items():
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Example" in result.stdout, name
+        assert command.help and command.help.strip(), name
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{name} {param.name} has no help"

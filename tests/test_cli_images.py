@@ -1,0 +1,256 @@
+"""Images in and out through the real command: formats, modes, alpha, metadata, pipes."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgconv import kernels
+from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
+
+BLUR = ["blur", "-r", "2", "-s", "1"]
+GAUSS = kernels.gaussian(2, 1)
+
+
+@pytest.fixture
+def rgb(rng):
+    # Smooth gradients plus noise: every rounding path gets exercised.
+    y, x = np.mgrid[0:40, 0:50]
+    base = np.stack([x * 5, y * 6, (x + y) * 2], axis=-1) + rng.integers(0, 20, (40, 50, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("extension, lossless", [(".png", True), (".tiff", True), (".bmp", True), (".ppm", True),
+                                                 (".webp", False), (".jpg", False)])
+def test_rgb_round_trip_through_each_format(tmp_path, rgb, extension, lossless):
+    source = save(tmp_path / f"in{extension}", rgb, **({"lossless": True} if extension == ".webp" else {}))
+    out = tmp_path / f"out{extension}"
+    assert run(*BLUR, source, out).exit_code == 0
+    mode, pixels = load(out)
+    assert mode == "RGB" and pixels.shape == rgb.shape
+    expected = reference(load(source)[1], GAUSS)
+    if lossless:
+        assert_rounded_from(pixels, expected)
+    else:  # lossy encoders: close, not exact
+        assert np.abs(pixels - expected).mean() < 3
+
+
+def test_grey_pgm_and_format_by_extension(tmp_path, camera):
+    source = save(tmp_path / "in.pgm", camera)
+    assert run(*BLUR, source, tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.format == "PNG" and image.mode == "L"
+        assert_rounded_from(np.asarray(image), reference(camera, GAUSS))
+
+
+def test_gif_first_frame(tmp_path, camera):
+    frames = [Image.fromarray(camera), Image.fromarray(255 - camera)]
+    frames[0].save(tmp_path / "in.gif", save_all=True, append_images=frames[1:])
+    assert run(*BLUR, tmp_path / "in.gif", tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    first = np.asarray(Image.open(tmp_path / "in.gif").convert(mode))
+    assert np.array_equal(first, camera)  # the first frame, not the second
+    assert_rounded_from(pixels, reference(first, GAUSS))
+    assert run(*BLUR, tmp_path / "in.gif", tmp_path / "out.gif").exit_code == 0
+    assert Image.open(tmp_path / "out.gif").format == "GIF"
+
+
+def test_format_option_and_input_format_fallback(tmp_path, camera):
+    source = SAMPLES / "camera.png"
+    assert run(*BLUR, "--format", "tiff", source, tmp_path / "noextension").exit_code == 0
+    assert Image.open(tmp_path / "noextension").format == "TIFF"
+    assert run(*BLUR, source, tmp_path / "also-noextension").exit_code == 0
+    assert Image.open(tmp_path / "also-noextension").format == "PNG"
+    # The extension wins over --format.
+    assert run(*BLUR, "--format", "tiff", source, tmp_path / "x.bmp").exit_code == 0
+    assert Image.open(tmp_path / "x.bmp").format == "BMP"
+
+
+def test_jpeg_quality(tmp_path, rgb):
+    source = save(tmp_path / "in.png", rgb)
+    sizes = {}
+    for quality in (20, 95):
+        out = tmp_path / f"q{quality}.jpg"
+        assert run(*BLUR, "--quality", quality, source, out).exit_code == 0
+        sizes[quality] = out.stat().st_size
+    assert sizes[20] < sizes[95]
+
+
+def test_16_bit_grey_stays_16_bit(tmp_path, camera):
+    deep = camera.astype(np.uint16) * 257 + 128
+    source = save(tmp_path / "in.png", deep)
+    assert Image.open(source).mode == "I;16"
+    for extension in (".png", ".tiff"):
+        assert run(*BLUR, source, tmp_path / f"out{extension}").exit_code == 0
+        mode, pixels = load(tmp_path / f"out{extension}")
+        assert mode == "I;16" and pixels.dtype == np.uint16
+        assert_rounded_from(pixels, reference(deep, GAUSS), dtype=np.uint16, slack=0.05)
+
+
+def test_16_bit_clips_to_its_own_range(tmp_path):
+    deep = np.full((8, 8), 60000, np.uint16)
+    source = save(tmp_path / "in.png", deep)
+    assert run("sharpen", "-a", "1", source, tmp_path / "out.png").exit_code == 0
+    assert load(tmp_path / "out.png")[1].max() == 60000  # flat: no overshoot, no 8-bit clip
+    deep[4, 4] = 65000
+    save(tmp_path / "in.png", deep)
+    assert run("sharpen", source, tmp_path / "out.png").exit_code == 0
+    assert load(tmp_path / "out.png")[1][4, 4] == 65535
+
+
+def test_int32_and_float_tiff(tmp_path, camera):
+    wide = camera.astype(np.int32) * 1000
+    save(tmp_path / "i.tiff", wide)
+    assert Image.open(tmp_path / "i.tiff").mode == "I"
+    assert run(*BLUR, tmp_path / "i.tiff", tmp_path / "i-out.tiff").exit_code == 0
+    mode, pixels = load(tmp_path / "i-out.tiff")
+    assert mode == "I"
+    assert np.abs(pixels - reference(wide, GAUSS)).max() <= 16  # float32 carries 24 bits
+    floats = camera.astype(np.float32) / 255
+    save(tmp_path / "f.tiff", floats)
+    assert run("sobel", "-d", "x", tmp_path / "f.tiff", tmp_path / "f-out.tiff").exit_code == 0
+    mode, pixels = load(tmp_path / "f-out.tiff")
+    assert mode == "F"
+    np.testing.assert_allclose(pixels, np.abs(reference(floats, kernels.sobel("x"), correlate=True)), atol=1e-5)
+
+
+def test_palette_and_bilevel_inputs(tmp_path, rgb, camera):
+    Image.fromarray(rgb).quantize(64).save(tmp_path / "p.png")
+    assert run(*BLUR, tmp_path / "p.png", tmp_path / "p-out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "p-out.png")
+    assert mode == "RGB"
+    assert_rounded_from(pixels, reference(np.asarray(Image.open(tmp_path / "p.png").convert("RGB")), GAUSS))
+    Image.fromarray(camera).convert("1").save(tmp_path / "b.png")
+    assert run(*BLUR, tmp_path / "b.png", tmp_path / "b-out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "b-out.png")
+    bilevel = np.asarray(Image.open(tmp_path / "b.png").convert("L"))
+    assert mode == "L" and set(np.unique(bilevel)) == {0, 255}
+    assert_rounded_from(pixels, reference(bilevel, GAUSS))
+
+
+def _white_square_on_hidden_red(channels):
+    """An opaque white square on a fully transparent background whose colour is red."""
+    image = np.zeros((30, 30, channels), np.uint8)
+    image[..., 0] = 255  # red (or grey 255) under transparent pixels
+    image[10:20, 10:20, :-1] = 255
+    image[10:20, 10:20, -1] = 255
+    return image
+
+
+def test_alpha_blur_does_not_bleed_hidden_colour(tmp_path):
+    source = save(tmp_path / "in.png", _white_square_on_hidden_red(4))
+    assert run("blur", "-s", "3", source, tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    assert mode == "RGBA"
+    visible = pixels[..., 3] > 0
+    assert visible.sum() > 100  # the blur spread the square
+    red, green, blue = (pixels[..., c][visible].astype(int) for c in range(3))
+    # White stays white wherever anything shows: no red tint from hidden pixels.
+    assert np.abs(red - green).max() <= 1 and np.abs(green - blue).max() <= 1 and green.min() >= 254
+    # Alpha is filtered like a channel.
+    assert_rounded_from(pixels[..., 3], reference(_white_square_on_hidden_red(4)[..., 3], kernels.gaussian(None, 3)))
+
+
+def test_alpha_colour_is_premultiplied_then_divided(tmp_path, rng):
+    image = rng.integers(0, 256, (12, 14, 4)).astype(np.uint8)
+    source = save(tmp_path / "in.png", image)
+    assert run(*BLUR, source, tmp_path / "out.png").exit_code == 0
+    alpha = image[..., 3:] / 255
+    new_alpha = reference(image[..., 3], GAUSS)[..., None]
+    colour = reference(image[..., :3] * alpha, GAUSS) / (new_alpha / 255)
+    pixels = load(tmp_path / "out.png")[1]
+    assert_rounded_from(pixels[..., 3], new_alpha[..., 0])
+    assert_rounded_from(pixels[..., :3], colour, slack=0.01)
+
+
+def test_grey_with_alpha_and_edge_detector_keeps_alpha(tmp_path):
+    source = save(tmp_path / "in.png", _white_square_on_hidden_red(2))
+    assert Image.open(source).mode == "LA"
+    assert run("sobel", source, tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    assert mode == "LA"
+    assert np.array_equal(pixels[..., 1], _white_square_on_hidden_red(2)[..., 1])  # alpha kept
+    assert pixels[10:20, 10, 0].min() > 0  # the square's edge shows
+
+
+def test_npy_in_and_out(tmp_path, rng):
+    array = rng.normal(size=(16, 18, 3)).astype(np.float64)
+    np.save(tmp_path / "in.npy", array)
+    assert run("sobel", "-d", "y", tmp_path / "in.npy", tmp_path / "out.npy").exit_code == 0
+    result = np.load(tmp_path / "out.npy")
+    assert result.dtype == np.float32 and result.shape == array.shape
+    np.testing.assert_allclose(result, reference(array, kernels.sobel("y"), correlate=True), atol=1e-5)
+
+
+def test_npy_uint8_to_png(tmp_path, camera):
+    np.save(tmp_path / "in.npy", camera)
+    assert run(*BLUR, tmp_path / "in.npy", tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    assert mode == "L"
+    assert_rounded_from(pixels, reference(camera, GAUSS))
+
+
+def test_icc_profile_and_exif_are_kept(tmp_path, rgb):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "imgconv test camera"  # Make
+    for extension in (".jpg", ".png", ".webp"):
+        source = tmp_path / f"in{extension}"
+        Image.fromarray(rgb).save(source, icc_profile=icc, exif=exif.tobytes())
+        out = tmp_path / f"out{extension}"
+        assert run(*BLUR, source, out).exit_code == 0
+        with Image.open(out) as image:
+            assert image.info.get("icc_profile") == icc, extension
+            assert image.getexif().get(0x010F) == "imgconv test camera", extension
+
+
+def test_stdin_to_stdout(tmp_path, camera):
+    data = (SAMPLES / "camera.png").read_bytes()
+    result = run(*BLUR, "-", "-", input=data)
+    assert result.exit_code == 0 and result.stderr == ""
+    with Image.open(io.BytesIO(result.stdout_bytes)) as image:
+        assert image.format == "PNG"
+        assert_rounded_from(np.asarray(image), reference(camera, GAUSS))
+    result = run(*BLUR, "--format", "npy", "-", "-", input=data)
+    np.testing.assert_allclose(np.load(io.BytesIO(result.stdout_bytes)), reference(camera, GAUSS), atol=1e-3)
+
+
+def test_shell_pipeline_with_subprocesses(tmp_path, camera):
+    """cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png"""
+    command = [sys.executable, "-m", "imgconv"]
+    blurred = subprocess.run(command + ["blur", "-s", "2", "-", "-"], input=(SAMPLES / "camera.png").read_bytes(),
+                             capture_output=True, check=True)
+    assert blurred.stderr == b"" and blurred.stdout.startswith(b"\x89PNG")
+    edges = subprocess.run(command + ["sobel", "-", str(tmp_path / "edges.png")], input=blurred.stdout,
+                           capture_output=True, check=True)
+    assert edges.stdout == b"" and edges.stderr == b""
+    smooth = np.asarray(Image.open(io.BytesIO(blurred.stdout)))
+    assert_rounded_from(smooth, reference(camera, kernels.gaussian(None, 2)))
+    gx = reference(smooth, kernels.sobel("x"), correlate=True)
+    gy = reference(smooth, kernels.sobel("y"), correlate=True)
+    assert_rounded_from(load(tmp_path / "edges.png")[1], np.hypot(gx, gy), slack=0.01)
+
+
+def test_in_place_needs_the_flag(tmp_path, camera):
+    target = save(tmp_path / "img.png", camera)
+    result = run(*BLUR, target, target)
+    assert result.exit_code == 2 and "--in-place" in result.stderr
+    assert np.array_equal(load(target)[1], camera)
+    assert run(*BLUR, "--in-place", target, target).exit_code == 0
+    assert_rounded_from(load(target)[1], reference(camera, GAUSS))
+    assert sorted(os.listdir(tmp_path)) == ["img.png"]
+
+
+def test_overwrite_is_atomic_and_keeps_permissions(tmp_path, camera):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"old")
+    os.chmod(out, 0o640)
+    assert run(*BLUR, SAMPLES / "camera.png", out).exit_code == 0
+    assert os.stat(out).st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary left behind
