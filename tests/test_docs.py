@@ -1,0 +1,39 @@
+"""The README cannot drift from the code: commands, modes and examples are checked."""
+
+import re
+
+import numpy as np
+from PIL import Image
+
+from imgconv.boundary import ALIASES, MODES
+from imgconv.cli import cli
+from helpers import SAMPLES
+
+README = (SAMPLES.parent / "README.md").read_text()
+
+
+def test_every_command_is_in_the_reference():
+    for name in cli.commands:
+        assert f"`imgconv {name}`" in README, name
+
+
+def test_every_mode_and_alias_is_documented():
+    for name in list(MODES) + list(ALIASES):
+        assert re.search(rf"\b{name}\b", README), name
+
+
+def test_set_up_runs_the_signature_command_on_a_shipped_sample():
+    assert "imgconv blur --radius 5 --sigma 3 samples/chelsea.png" in README
+    assert (SAMPLES / "chelsea.png").exists()
+
+
+def test_python_example_runs(tmp_path, monkeypatch):
+    block = re.search(r"## Python API.*?```python\n(.*?)```", README, re.S).group(1)
+    (tmp_path / "samples").symlink_to(SAMPLES)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(block, namespace)
+    assert namespace["smooth"].shape == (512, 512)
+    with Image.open(tmp_path / "chelsea-blur.png") as image:
+        assert image.size == (451, 300)
+    assert np.abs(namespace["edges"]).max() > 0
