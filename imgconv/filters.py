@@ -1,11 +1,14 @@
 """Filters as the command line applies them to whole pictures, alpha included.
 
 A `Filter` says what to compute on float samples (channels independently) and how a
-signed result is shown in an image. `filter_picture` applies one to a `Picture`:
+signed result is shown in an image; it is made of module-level functions and
+partials so that it pickles, for worker processes. `filter_picture` applies one to a
+`Picture`:
 colour channels are filtered premultiplied by alpha and divided back afterwards, so
 the colour hidden under fully transparent pixels never bleeds into visible ones.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -49,7 +52,7 @@ def kernel_filter(kernel, *, correlate=False, boundary="reflect", cval=0.0, meth
     function = engine.correlate if correlate else engine.convolve
     shown = weights[::-1, ::-1] if correlate else weights
     return Filter(
-        apply=lambda samples: function(samples, kernel, boundary, cval, method),
+        apply=functools.partial(function, kernel=kernel, boundary=boundary, cval=cval, method=method),
         kernel=shown.copy(),
         preserves_mean=_sums_to_one(weights),
     )
@@ -75,24 +78,25 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, boundar
     """
     if direction == "magnitude":
         gx, gy = (preset_filter(operator(d), boundary=boundary, cval=cval, method=method) for d in "xy")
-
-        def apply(samples):
-            return np.hypot(gx.apply(samples), gy.apply(samples))
-
-        kernel = None
+        apply, kernel = functools.partial(_magnitude, gx.apply, gy.apply), None
     else:
         single = preset_filter(operator(direction), boundary=boundary, cval=cval, method=method)
         apply, kernel = single.apply, single.kernel
-
-    def display(result, sample_max):
-        shown = np.abs(result)
-        if normalize:
-            peak = shown.max()
-            if peak > 0:
-                shown *= sample_max / peak
-        return shown
-
+    display = functools.partial(_absolute_response, normalize)
     return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)
+
+
+def _magnitude(apply_x, apply_y, samples):
+    return np.hypot(apply_x(samples), apply_y(samples))
+
+
+def _absolute_response(normalize, result, sample_max):
+    shown = np.abs(result)
+    if normalize:
+        peak = shown.max()
+        if peak > 0:
+            shown *= sample_max / peak
+    return shown
 
 
 def filter_picture(picture, filt, for_image=True):

@@ -200,7 +200,7 @@ def test_icc_profile_and_exif_are_kept(tmp_path, rgb):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     exif = Image.Exif()
     exif[0x010F] = "imgconv test camera"  # Make
-    for extension in (".jpg", ".png", ".webp"):
+    for extension in (".jpg", ".png", ".webp", ".tiff"):
         source = tmp_path / f"in{extension}"
         Image.fromarray(rgb).save(source, icc_profile=icc, exif=exif.tobytes())
         out = tmp_path / f"out{extension}"
