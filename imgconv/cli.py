@@ -1,14 +1,16 @@
 """The imgconv command line: options in, library calls, one-line messages out."""
 
 import functools
+import os
+import signal
 import sys
 
 import click
 
-from . import __version__, kernels
+from . import __version__, batch, kernels
 from .boundary import resolve_mode
 from .engine import METHODS
-from .errors import ImgconvError
+from .errors import ImgconvError, InvalidInputError, Terminated
 from .filters import gradient_filter, kernel_filter, preset_filter
 from .imageio import FORMATS
 from .kernelfile import adjust_kernel, format_kernel, load_kernel
@@ -34,6 +36,8 @@ class ImgconvGroup(click.Group):
             _fail(str(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted", 130)
+        except Terminated:
+            _fail("terminated", Terminated.exit_code)
         except BrokenPipeError:
             sys.stderr.close()  # the reader left; say nothing more
             sys.exit(1)
@@ -70,39 +74,67 @@ RADIUS = click.IntRange(min=0)
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
+ENGINE_OPTIONS = ("boundary", "cval", "method")
+BATCH_OPTIONS = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run",
+                 "jobs", "progress", "quiet", "fail_fast", "report")
+
+SHARED_OPTIONS = [
+    click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
+    click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
+                 help="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or an alias)."),
+    click.option("--cval", type=float, default=0.0, show_default=True,
+                 help="Value beyond the edges in constant mode, in the image's sample units."),
+    click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+                 help="Engine strategy; auto picks the cheapest."),
+    click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
+                 help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
+                      "every output's format and extension."),
+    click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
+    click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
+    click.option("--recursive", "-R", is_flag=True, help="Batch: descend into sub-folders, mirroring the tree."),
+    click.option("--include", multiple=True, metavar="GLOB", help="Batch: only files whose name matches (repeatable)."),
+    click.option("--exclude", multiple=True, metavar="GLOB", help="Batch: skip files whose name matches (repeatable)."),
+    click.option("--files-from", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
+                 help="Batch: read input paths from FILE, one per line; - is stdin."),
+    click.option("--null", "-0", is_flag=True, help="Batch: --files-from paths are NUL-separated (find -print0)."),
+    click.option("--suffix", default="", metavar="S", help="Batch: insert S before each output's extension."),
+    click.option("--skip-existing", is_flag=True, help="Batch: leave outputs newer than their input alone."),
+    click.option("--dry-run", is_flag=True, help="Batch: print the planned 'input -> output' pairs and stop."),
+    click.option("--jobs", "-j", type=click.IntRange(min=1), help="Batch: files processed at once [default: CPUs]."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Batch: show a progress bar on stderr [default: when stderr is a terminal]."),
+    click.option("--quiet", "-q", is_flag=True, help="Batch: print only errors."),
+    click.option("--fail-fast", is_flag=True, help="Batch: stop at the first file that fails."),
+    click.option("--report", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
+                 help="Batch: write one JSON object per input to FILE (- for stdout)."),
+]
+
+
 def filter_command(name, print_kernel=True):
     """Turn ``make(engine=..., **options) -> Filter`` into a command with the shared options.
 
-    The shared options are the paths, boundary, cval, method, format, quality and
-    in-place, and for presets ``--print-kernel``.
+    The shared options are the paths, the engine's options, output format and quality,
+    the batch options, and for presets ``--print-kernel``.
     """
 
     def decorator(make):
         @functools.wraps(make)
-        def command(paths, boundary, cval, method, fmt, quality, in_place, print_kernel=False, **options):
-            filt = make(engine=dict(boundary=boundary, cval=cval, method=method), **options)
+        def command(paths, fmt, quality, in_place, print_kernel=False, **options):
+            engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
+            batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
+            filt = make(engine=engine, **options)
             if print_kernel:
                 if filt.kernel is None:
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(format_kernel(filt.kernel), nl=False)
                 return
+            if _is_batch(paths, batch_options["files_from"]):
+                return _run_batch(paths, filt, fmt=fmt, quality=quality, in_place=in_place, **batch_options)
             if len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
             process_file(paths[0], paths[1], filt, format=fmt, quality=quality, in_place=in_place)
 
-        shared = [
-            click.argument("paths", nargs=-1, metavar="INPUT OUTPUT"),
-            click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
-                         help="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or an alias)."),
-            click.option("--cval", type=float, default=0.0, show_default=True,
-                         help="Value beyond the edges in constant mode, in the image's sample units."),
-            click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-                         help="Engine strategy; auto picks the cheapest."),
-            click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
-                         help="Output format when OUTPUT's extension does not say (e.g. for -)."),
-            click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
-            click.option("--in-place", is_flag=True, help="Allow OUTPUT to be INPUT itself."),
-        ]
+        shared = list(SHARED_OPTIONS)
         if print_kernel:
             shared.append(click.option("--print-kernel", is_flag=True,
                                        help="Print the kernel in the plain text format and exit; "
@@ -112,6 +144,69 @@ def filter_command(name, print_kernel=True):
         return cli.command(name)(command)
 
     return decorator
+
+
+def _is_batch(paths, files_from):
+    """Several inputs, a folder input, a folder output, or --files-from make a batch."""
+    if files_from is not None or len(paths) > 2:
+        return True
+    return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
+
+
+def _run_batch(paths, filt, *, fmt, quality, in_place, recursive, include, exclude, files_from, null, suffix,
+               skip_existing, dry_run, jobs, progress, quiet, fail_fast, report):
+    if not paths:
+        raise click.UsageError("a batch needs an OUTPUT folder")
+    *inputs, output = paths
+    if files_from is not None:
+        inputs = _read_files_from(files_from, null) + inputs
+    tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
+                             format=fmt, suffix=suffix, in_place=in_place)
+    if dry_run:
+        for task in tasks:
+            note = " (up to date, skipped)" if skip_existing and batch.is_up_to_date(task) else ""
+            click.echo(f"{task.source} -> {task.dest}{note}")
+        return
+    if not tasks:
+        raise InvalidInputError("no input images found")
+    show_progress = not quiet and (progress if progress is not None else sys.stderr.isatty())
+    bar = batch.ProgressLine(len(tasks)) if show_progress else None
+    results = []
+
+    def on_result(result):
+        results.append(result)
+        if result.status == "failed":
+            if bar and bar.done:
+                click.echo(err=True)  # leave the progress line before the message
+            click.echo(f"imgconv: error: {result.error}", err=True)
+        if bar:
+            bar.update(result)
+
+    os.makedirs(output, exist_ok=True)
+    try:
+        batch.run_batch(tasks, filt, jobs=jobs, quality=quality, skip_existing=skip_existing,
+                        fail_fast=fail_fast, on_result=on_result)
+    finally:
+        if bar:
+            bar.close()
+        if report is not None:
+            order = {task.source: i for i, task in enumerate(tasks)}
+            batch.write_report(sorted(results, key=lambda r: order[r.input]), report)
+        if not quiet:
+            click.echo(batch.summary(results), err=True)
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _read_files_from(path, null):
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as file:
+                data = file.read()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the file list: {exc.strerror or exc}") from None
+    return batch.read_file_list(data, null)
 
 
 @click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -299,5 +394,10 @@ def list_kernels():
         click.echo(f"{command:<10} {preset.summary}")
 
 
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminate)
     cli.main()

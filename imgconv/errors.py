@@ -31,3 +31,10 @@ class ImageReadError(ImgconvError):
 
 class ImageWriteError(ImgconvError):
     """An image that cannot be written: no such folder, a format that cannot hold it."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that no handler meant
+    for a failing file swallows it and every ``finally`` (temporary files) still runs."""
+
+    exit_code = 143

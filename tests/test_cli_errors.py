@@ -58,8 +58,10 @@ def test_corrupt_npy(workdir):
     assert outputs(workdir) == []
 
 
-def test_input_is_a_folder(workdir):
-    assert_one_line_error(run("blur", "-s", 1, workdir, workdir / "out" / "x.png"), 1, "folder")
+def test_folder_input_needs_a_folder_output(workdir):
+    save(workdir / "in.png", np.zeros((4, 4), np.uint8))
+    assert_one_line_error(run("blur", "-s", 1, workdir, workdir / "out" / "x.png"), 2, "folder")
+    assert outputs(workdir) == []
 
 
 @pytest.mark.parametrize(

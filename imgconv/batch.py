@@ -1,0 +1,268 @@
+"""Many files: discovery, planning, parallel runs, progress and reports.
+
+A batch is planned first (`plan_batch`: every input and the output it will write, all
+checked before any work starts) and then run (`run_batch`). Files are handed to
+workers through a `concurrent.futures.Executor`, the one interface between the batch
+and where the work runs: a local process pool by default, or any other executor with
+``submit`` (a Dask cluster's ``client.get_executor()``, say).
+"""
+
+import concurrent.futures
+import fnmatch
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from .errors import ImgconvError, InvalidInputError
+from .imageio import FORMATS, NPY, STDIO, write_bytes
+from .pipeline import process_file
+
+IMAGE_EXTENSIONS = frozenset(
+    [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".npy"]
+)
+_EXTENSION_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tiff", "BMP": ".bmp", "WEBP": ".webp",
+                        "GIF": ".gif", "PPM": ".ppm", NPY: ".npy"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input file and the output file it becomes."""
+
+    source: str
+    dest: str
+
+
+@dataclass
+class Result:
+    """What happened to one task; a line of the ``--report``."""
+
+    input: str
+    output: str
+    status: str  # "ok", "skipped" or "failed"
+    error: str = None
+    seconds: float = 0.0
+
+    def to_json(self):
+        return json.dumps(asdict(self))
+
+
+def read_file_list(data, null=False):
+    """Paths from ``--files-from`` bytes: one per line, or NUL-separated with ``null``."""
+    separator = b"\0" if null else b"\n"
+    names = data.split(separator)
+    if not null:
+        names = [name.rstrip(b"\r") for name in names]
+    return [os.fsdecode(name) for name in names if name]
+
+
+def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False):
+    """Every (input, output) pair of a batch, in a stable order.
+
+    Parameters
+    ----------
+    inputs : list of str
+        Files and folders. A folder gives the image files in it (by extension, any
+        case; hidden files and folders skipped), and with ``recursive`` those of its
+        sub-folders too, keeping their paths relative to it. A file keeps its name.
+    output : str
+        The output folder.
+    include, exclude : sequence of str
+        Glob patterns matched against each file's name and its path relative to the
+        folder it came from; a file is taken if it matches some ``include`` (when any
+        are given) and no ``exclude``.
+    format : str, optional
+        A name from `imageio.FORMATS`: every output gets that format's extension.
+    suffix : str
+        Inserted before each output's extension.
+    in_place : bool
+        Allow an output to be its own input.
+
+    Raises
+    ------
+    InvalidInputError
+        Before any work: an output that is a file, two inputs writing the same output,
+        an output that would overwrite its input without ``in_place``.
+    """
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise InvalidInputError(f"{output}: the output of a batch must be a folder")
+    if not os.path.exists(output) and os.path.splitext(output)[1].lower() in IMAGE_EXTENSIONS:
+        raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
+    output_real = os.path.realpath(output)
+    tasks, writers = [], {}
+    for source, relative in _discover(inputs, output_real, recursive):
+        if not _selected(relative, include, exclude):
+            continue
+        stem, extension = os.path.splitext(relative)
+        if format is not None:
+            extension = _EXTENSION_OF_FORMAT[FORMATS[format.lower()]]
+        dest = os.path.join(output, stem + suffix + extension)
+        key = os.path.realpath(dest)
+        if key in writers:
+            raise InvalidInputError(f"{writers[key]} and {source} would both write {dest}")
+        if not in_place and key == os.path.realpath(source):
+            raise InvalidInputError(f"{dest}: would overwrite its input; give --in-place, --suffix or another folder")
+        writers[key] = source
+        tasks.append(Task(source, dest))
+    return tasks
+
+
+def _discover(inputs, output_real, recursive):
+    """(path, path relative to where it came from) for every candidate file."""
+    for item in inputs:
+        if item == STDIO:
+            raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
+        if not os.path.isdir(item):
+            # A missing or unreadable file is reported when it is processed, like a corrupt one.
+            yield item, os.path.basename(item)
+            continue
+        for folder, subfolders, files in os.walk(item):
+            # Never descend into hidden folders or into the output folder itself.
+            subfolders[:] = sorted(
+                d for d in subfolders
+                if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) != output_real
+            ) if recursive else []
+            for name in sorted(files):
+                if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                    path = os.path.join(folder, name)
+                    yield path, os.path.relpath(path, item)
+
+
+def _selected(relative, include, exclude):
+    def matches(pattern):
+        return fnmatch.fnmatch(os.path.basename(relative), pattern) or fnmatch.fnmatch(relative, pattern)
+
+    return (not include or any(map(matches, include))) and not any(map(matches, exclude))
+
+
+def is_up_to_date(task):
+    """The output exists and is newer than its input (``--skip-existing``)."""
+    try:
+        return os.stat(task.dest).st_mtime >= os.stat(task.source).st_mtime
+    except OSError:
+        return False
+
+
+def run_task(task, filt, quality=None):
+    """Process one file; never raises for a bad file, the `Result` says what happened."""
+    start = time.perf_counter()
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
+        process_file(task.source, task.dest, filt, quality=quality, in_place=True)
+        status, error = "ok", None
+    except ImgconvError as exc:
+        status, error = "failed", str(exc)
+    except OSError as exc:
+        status, error = "failed", f"{task.dest}: {exc.strerror or exc}"
+    except Exception as exc:  # a bug must not take the rest of the batch down with it
+        status, error = "failed", f"{task.source}: unexpected error: {exc!r}"
+    return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
+
+
+def _ignore_stop_signals():
+    """Workers leave Ctrl-C and SIGTERM to the main process, which lets running files
+    finish (so no output is ever half-written) and cancels the rest."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def local_executor(jobs):
+    """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process."""
+    if jobs == 1:
+        return InlineExecutor()
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_stop_signals)
+
+
+class InlineExecutor(concurrent.futures.Executor):
+    """Runs each task at once in the calling process: one job needs no worker."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def run_batch(tasks, filt, *, jobs=None, quality=None, skip_existing=False, fail_fast=False,
+              on_result=None, executor=None):
+    """Run every task, ``jobs`` at a time; return the results in task order.
+
+    ``on_result(result)`` is called as each one finishes (for progress). With
+    ``fail_fast``, no new file starts after the first failure; files already running
+    finish. On KeyboardInterrupt (or any exception) files not started are cancelled,
+    running ones finish, and the exception propagates.
+    """
+    jobs = jobs or os.cpu_count() or 1
+    own_executor = executor is None
+    executor = local_executor(jobs) if own_executor else executor
+    results, pending, queue, stop = {}, {}, iter(enumerate(tasks)), False
+
+    def record(index, result):
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        while True:
+            # Keep a few files queued per worker, not the whole batch: progress stays
+            # live, and --fail-fast or Ctrl-C has little to cancel. One job runs one
+            # file at a time, so that --fail-fast stops right after a failure.
+            while not stop and len(pending) < (2 * jobs if jobs > 1 else 1):
+                index, task = next(queue, (None, None))
+                if task is None:
+                    break
+                if skip_existing and is_up_to_date(task):
+                    record(index, Result(task.source, task.dest, "skipped"))
+                    continue
+                pending[executor.submit(run_task, task, filt, quality)] = index
+            if not pending:
+                break
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except concurrent.futures.BrokenExecutor as exc:
+                    raise ImgconvError(f"a worker process died ({exc}); is memory short? try fewer --jobs") from None
+                record(pending.pop(future), result)
+                stop = stop or (fail_fast and result.status == "failed")
+    finally:
+        for future in pending:
+            future.cancel()
+        if own_executor:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return [results[i] for i in sorted(results)]
+
+
+def summary(results):
+    """``processed N, skipped N, failed N``."""
+    counts = {status: sum(r.status == status for r in results) for status in ("ok", "skipped", "failed")}
+    return f"processed {counts['ok']}, skipped {counts['skipped']}, failed {counts['failed']}"
+
+
+def write_report(results, dest):
+    """One JSON object per line, in task order; ``"-"`` for standard output."""
+    write_bytes("".join(r.to_json() + "\n" for r in results).encode(), dest)
+
+
+class ProgressLine:
+    """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream."""
+
+    def __init__(self, total, stream=None):
+        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.stream = stream or sys.stderr
+
+    def update(self, _result=None):
+        self.done += 1
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        rate = self.done / elapsed
+        remaining = int((self.total - self.done) / rate) if rate else 0
+        width = len(str(self.total))
+        self.stream.write(f"\r[{self.done:>{width}}/{self.total}] {rate:.1f} files/s  "
+                          f"ETA {remaining // 60}:{remaining % 60:02d} ")
+        self.stream.flush()
+
+    def close(self):
+        if self.done:
+            self.stream.write("\n")
+            self.stream.flush()
