@@ -37,3 +37,11 @@ def test_python_example_runs(tmp_path, monkeypatch):
     with Image.open(tmp_path / "chelsea-blur.png") as image:
         assert image.size == (451, 300)
     assert np.abs(namespace["edges"]).max() > 0
+
+
+def test_every_option_is_documented():
+    for name, command in cli.commands.items():
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("--") and option != "--help":
+                    assert option in README, f"{name} {option}"
