@@ -11,7 +11,8 @@ The names are those of ``scipy.ndimage``; each extends the row ``a b c d`` as::
 NumPy's ``np.pad`` uses other names for the same extensions (its ``reflect`` is
 scipy's ``mirror``), so the table below maps each mode to the ``np.pad`` mode that
 produces it. ``np.pad`` repeats the extension periodically when the padding is wider
-than the image, exactly as ``scipy.ndimage`` does.
+than the image, exactly as ``scipy.ndimage`` does. The engine pads index arrays, not
+images (`index_map`), so that it can extend one band of rows at a time.
 """
 
 import numpy as np
@@ -74,13 +75,21 @@ def resolve_mode(name, cval=0.0):
     )
 
 
-def pad(image, before, after, mode, cval=0.0):
-    """Extend the first two axes of ``image`` by ``before``/``after`` samples.
+def index_map(length, before, after, mode):
+    """Source index of every sample of an axis of ``length`` extended by ``before``/``after``.
 
-    ``before`` and ``after`` are (rows, columns) pairs; ``mode`` must already be a
-    canonical name (see `resolve_mode`).
+    The extended axis reads ``samples[index_map(...)]``; in ``constant`` mode the
+    positions outside the image are -1, to be filled with the constant. ``mode`` must be
+    a canonical name (see `resolve_mode`).
+
+    Examples
+    --------
+    >>> index_map(4, 3, 2, "reflect")
+    array([2, 1, 0, 0, 1, 2, 3, 3, 2])
+    >>> index_map(4, 2, 1, "constant")
+    array([-1, -1,  0,  1,  2,  3, -1])
     """
-    widths = [(before[0], after[0]), (before[1], after[1])] + [(0, 0)] * (image.ndim - 2)
+    indices = np.arange(length)
     if mode == "constant":
-        return np.pad(image, widths, mode="constant", constant_values=cval)
-    return np.pad(image, widths, mode=_NUMPY_PAD_MODE[mode])
+        return np.pad(indices, (before, after), mode="constant", constant_values=-1)
+    return np.pad(indices, (before, after), mode=_NUMPY_PAD_MODE[mode])

@@ -1,11 +1,10 @@
 """Filters as the command line applies them to whole pictures, alpha included.
 
-A `Filter` says what to compute on float samples (channels independently) and how a
-signed result is shown in an image; it is made of module-level functions and
-partials so that it pickles, for worker processes. `filter_picture` applies one to a
-`Picture`:
-colour channels are filtered premultiplied by alpha and divided back afterwards, so
-the colour hidden under fully transparent pixels never bleeds into visible ones.
+A `Filter` says what to compute on samples (channels independently) and how a signed
+result is shown in an image; it is made of module-level functions and partials so that
+it pickles, for worker processes. `filter_picture` applies one to a `Picture`: colour
+channels are filtered premultiplied by alpha and divided back afterwards, so the colour
+hidden under fully transparent pixels never bleeds into visible ones.
 """
 
 import functools
@@ -19,12 +18,13 @@ from . import engine
 
 @dataclass(frozen=True)
 class Filter:
-    """A filter ready to run on float samples.
+    """A filter ready to run on samples.
 
     Attributes
     ----------
     apply : callable
-        (H, W, C) float32 samples in, filtered samples of the same shape out.
+        ``apply(samples, output=None)``: (H, W, C) samples in, filtered samples of the
+        same shape out, as float32 or as the integer type ``output`` (rounded, clipped).
     kernel : numpy.ndarray or None
         The kernel that ``imgconv.convolve`` applies to give ``apply``'s result, for
         printing; None when the filter is not one kernel (a gradient magnitude).
@@ -32,11 +32,11 @@ class Filter:
         The weights sum to 1, so alpha is filtered with the colour. Otherwise (edge
         detectors) alpha is kept and only colour is filtered.
     display : callable or None
-        ``display(result, sample_max)`` turns a signed result into image samples
+        ``display(result, sample_max)`` turns a signed float result into image samples
         (``.npy`` outputs get the raw result); None keeps it as it is.
     """
 
-    apply: Callable[[np.ndarray], np.ndarray]
+    apply: Callable[..., np.ndarray]
     kernel: Optional[np.ndarray]
     preserves_mean: bool
     display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
@@ -86,8 +86,9 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, boundar
     return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)
 
 
-def _magnitude(apply_x, apply_y, samples):
-    return np.hypot(apply_x(samples), apply_y(samples))
+def _magnitude(apply_x, apply_y, samples, output=None):
+    magnitude = np.hypot(apply_x(samples), apply_y(samples))
+    return magnitude if output is None else engine.to_dtype(magnitude, output)
 
 
 def _absolute_response(normalize, result, sample_max):
@@ -99,16 +100,28 @@ def _absolute_response(normalize, result, sample_max):
     return shown
 
 
-def filter_picture(picture, filt, for_image=True):
-    """Apply ``filt`` to a `Picture`; the float32 result has the picture's shape.
+def filter_picture(picture, filt, dtype=None):
+    """Apply ``filt`` to a `Picture`; the result has the picture's shape.
 
-    ``for_image`` applies the filter's ``display`` step to colour channels, as wanted
-    for image outputs; pass False to keep the raw (signed) response.
+    With ``dtype`` (the picture's ``sample_dtype``, for image outputs) the result is
+    image samples: the filter's ``display`` step applied to colour, rounded and clipped.
+    Without it, the raw float32 response, signs kept.
     """
-    samples = picture.pixels.astype(np.float32)
+    samples = picture.pixels
     squeeze = samples.ndim == 2
     if squeeze:
         samples = samples[..., np.newaxis]
+    if not picture.has_alpha and (dtype is None or filt.display is None):
+        # The common case: the engine rounds into the output type band by band.
+        result = filt.apply(samples, output=dtype)
+    else:
+        result = _filter_floats(samples.astype(np.float32), filt, picture, dtype is not None)
+        if dtype is not None:
+            result = engine.to_dtype(result, dtype)
+    return result[..., 0] if squeeze else result
+
+
+def _filter_floats(samples, filt, picture, for_image):
     if picture.has_alpha:
         result = _filter_with_alpha(samples, filt, picture.sample_max)
     else:
@@ -116,7 +129,7 @@ def filter_picture(picture, filt, for_image=True):
     if for_image and filt.display is not None:
         colours = result.shape[2] - 1 if picture.has_alpha else result.shape[2]
         result[..., :colours] = filt.display(result[..., :colours], picture.sample_max)
-    return result[..., 0] if squeeze else result
+    return result
 
 
 def _filter_with_alpha(samples, filt, sample_max):

@@ -86,6 +86,11 @@ class Picture:
     def sample_max(self):
         return SAMPLE_MAX[self.mode]
 
+    @property
+    def sample_dtype(self):
+        """The NumPy type of the samples written in ``mode``."""
+        return np.dtype(_DTYPE[self.mode])
+
 
 def read_image(source):
     """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
@@ -186,25 +191,16 @@ def output_format(dest, requested=None, input_format="PNG"):
     return input_format
 
 
-def to_samples(result, mode):
-    """Round and clip float results to the mode's sample type, as the file will hold them."""
-    dtype = np.dtype(_DTYPE[mode])
-    if dtype.kind == "f":
-        return result.astype(dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(result), info.min, info.max).astype(dtype)
+def encode_image(samples, picture, fmt, quality=None, name="<stdout>"):
+    """Encode samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
-
-def encode_image(result, picture, fmt, quality=None, name="<stdout>"):
-    """Encode a float result in the picture's mode (or raw float32 for ``NPY``) as bytes.
-
+    For ``NPY``, ``samples`` is the raw float result and is saved as float32.
     ``name`` is the destination, for error messages only.
     """
     buffer = io.BytesIO()
     if fmt == NPY:
-        np.save(buffer, result.astype(np.float32, copy=False))
+        np.save(buffer, samples.astype(np.float32, copy=False))
         return buffer.getvalue()
-    samples = to_samples(result, picture.mode)
     if samples.ndim == 3 and samples.shape[2] == 1:
         samples = samples[..., 0]
     image = Image.fromarray(samples)

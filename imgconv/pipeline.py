@@ -36,9 +36,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, in_place=Fals
     check_destination(dest)
     picture = read_image(source)
     fmt = output_format(dest, format, picture.format)
-    result = filter_picture(picture, filt, for_image=fmt != NPY)
+    samples = filter_picture(picture, filt, None if fmt == NPY else picture.sample_dtype)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    write_bytes(encode_image(result, picture, fmt, quality, name), dest)
+    write_bytes(encode_image(samples, picture, fmt, quality, name), dest)
     return fmt
 
 

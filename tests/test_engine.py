@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import imgconv
 from imgconv.boundary import ALIASES, MODES
-from imgconv.engine import _separable_terms
+from imgconv.engine import separable_terms
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
@@ -31,7 +31,7 @@ def tolerance(image, kernel):
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
 @pytest.mark.parametrize("shape", KERNEL_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("method", ["direct", "separable", "auto"])
+@pytest.mark.parametrize("method", ["direct", "separable", "fft", "auto"])
 def test_matches_scipy_for_every_mode_and_kernel_shape(rng, convolution, shape, mode, method):
     image = rng.integers(0, 256, size=(11, 9, 3)).astype(np.uint8)
     kernel = rng.normal(size=shape)  # asymmetric
@@ -135,14 +135,14 @@ def test_result_dtype_is_float32_unless_float64(dtype):
     image = np.ones((4, 5, 2), dtype=dtype)
     result = imgconv.correlate(image, np.ones((3, 3)))
     assert result.dtype == np.float32 and result.shape == (4, 5, 2)
-    np.testing.assert_allclose(result, 9.0)
+    np.testing.assert_allclose(result, 9.0, rtol=1e-6)
 
 
 def test_separable_terms_rebuild_the_kernel(rng):
     gaussian = imgconv.kernels.gaussian(radius=4, sigma=2)
-    assert len(_separable_terms(gaussian)) == 1
+    assert len(separable_terms(gaussian)) == 1
     dense = rng.normal(size=(5, 5))
-    terms = _separable_terms(dense)
+    terms = separable_terms(dense)
     assert len(terms) == 5
     np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=1e-12)
 
@@ -193,7 +193,7 @@ def test_unknown_method_is_rejected():
     kw=st.integers(1, 9),
     mode=st.sampled_from(MODES),
     convolution=st.booleans(),
-    method=st.sampled_from(["direct", "separable"]),
+    method=st.sampled_from(["direct", "separable", "fft"]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolution, method, seed):
@@ -204,3 +204,59 @@ def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolu
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, mode, cval=1.5, method=method)
     np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, convolution), atol=1e-9)
+
+
+def _kernel_of_rank(rng, shape, rank):
+    return sum(np.outer(rng.normal(size=shape[0]), rng.normal(size=shape[1])) for _ in range(rank))
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "shape, rank",
+    [((3, 3), 3), ((21, 21), 1), ((9, 31), 2), ((40, 17), 17), ((1, 25), 1), ((25, 1), 1)],
+    ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else f"rank{v}",
+)
+def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
+    # Taller than every strategy's band, wider than a Toeplitz row block.
+    image = rng.integers(0, 256, size=(300, 150, 2)).astype(np.uint8)
+    kernel = _kernel_of_rank(rng, shape, rank)
+    result = imgconv.convolve(image, kernel, boundary=mode, cval=50.0, method=method)
+    expected = reference(image, kernel, mode, 50.0, True)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+def test_results_are_bit_identical_whatever_the_thread_count(rng, method):
+    image = rng.integers(0, 256, size=(700, 90, 3)).astype(np.uint8)
+    kernel = _kernel_of_rank(rng, (13, 13), 2)
+    results = [imgconv.convolve(image, kernel, method=method, threads=n) for n in (1, 2, 3)]
+    for other in results[1:]:
+        assert np.array_equal(results[0], other)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_integer_output_is_rounded_and_clipped(rng, dtype):
+    image = rng.integers(0, 256, size=(80, 60, 3)).astype(np.uint8)
+    kernel = imgconv.kernels.sharpen(3.0)  # overshoots both ways
+    floats = reference(image, kernel, "reflect", 0, True)
+    result = imgconv.convolve(image, kernel, output=dtype)
+    info = np.iinfo(dtype)
+    assert result.dtype == dtype and result.min() == max(info.min, floats.min().round())
+    error = np.abs(result - np.clip(floats, info.min, info.max))
+    assert error.max() <= 0.5 + 1e-3
+
+
+def test_int32_output_clips_without_wrapping():
+    huge = np.full((4, 4), 3e9, np.float32)
+    assert np.all(imgconv.convolve(huge, [[1.0]], output=np.int32) == 2**31 - 128)  # float32 below 2**31
+    assert np.all(imgconv.convolve(-huge, [[1.0]], output=np.int32) == -(2**31))
+
+
+def test_auto_chooses_by_kernel_shape():
+    from imgconv.engine import choose_method
+
+    assert choose_method(imgconv.kernels.sobel("x")) == "direct"
+    assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
+    assert choose_method(imgconv.kernels.gaussian(60, 20)) == "separable"
+    assert choose_method(np.random.default_rng(0).normal(size=(31, 31))) == "fft"
