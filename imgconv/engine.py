@@ -154,16 +154,17 @@ def to_dtype(values, dtype, out=None):
     that, say, float32 2**31 never wraps around in an int32.
     """
     dtype = np.dtype(dtype)
+    if out is None:
+        out = np.empty(values.shape, dtype)
     if dtype.kind in "iu":
-        np.rint(values, out=values)
         info = np.iinfo(dtype)
         low, high = (values.dtype.type(bound) for bound in (info.min, info.max))
         if int(high) > info.max:
             high = np.nextafter(high, values.dtype.type(0))
         np.clip(values, low, high, out=values)
-    if out is None:
-        return values.astype(dtype, copy=False)
-    np.copyto(out, values, casting="unsafe")
+        np.rint(values, out=out, casting="unsafe")  # rounds and converts in one pass
+    else:
+        np.copyto(out, values, casting="unsafe")
     return out
 
 
@@ -343,11 +344,12 @@ class _Separable:
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
         flat = extended.reshape(rows, -1)
-        out = np.zeros((height, width, channels), extended.dtype)
+        out = None
         for index, (column, row) in enumerate(self.terms):
             vertical = (self._matrix(("column", index), column, height) @ flat).reshape(height, columns, channels)
-            out += self._row_pass(index, vertical, row, width)
-        return out
+            term = self._row_pass(index, vertical, row, width)
+            out = term if out is None else np.add(out, term, out=out)
+        return np.zeros((height, width, channels), extended.dtype) if out is None else out
 
     def _row_pass(self, index, values, taps, width):
         if len(taps) <= SHORT_ROW:
