@@ -145,12 +145,15 @@ def is_up_to_date(task):
         return False
 
 
-def run_task(task, filt, quality=None):
-    """Process one file; never raises for a bad file, the `Result` says what happened."""
+def run_task(task, filt, write_options=None):
+    """Process one file; never raises for a bad file, the `Result` says what happened.
+
+    ``write_options`` are `process_file`'s ``quality`` and ``compress_level``.
+    """
     start = time.perf_counter()
     try:
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, quality=quality, in_place=True)
+        process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
@@ -184,7 +187,7 @@ class InlineExecutor(concurrent.futures.Executor):
         return future
 
 
-def run_batch(tasks, filt, *, jobs=None, quality=None, skip_existing=False, fail_fast=False,
+def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False, fail_fast=False,
               on_result=None, executor=None):
     """Run every task, ``jobs`` at a time; return the results in task order.
 
@@ -215,7 +218,7 @@ def run_batch(tasks, filt, *, jobs=None, quality=None, skip_existing=False, fail
                 if skip_existing and is_up_to_date(task):
                     record(index, Result(task.source, task.dest, "skipped"))
                     continue
-                pending[executor.submit(run_task, task, filt, quality)] = index
+                pending[executor.submit(run_task, task, filt, write_options)] = index
             if not pending:
                 break
             done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)

@@ -12,7 +12,7 @@ from .boundary import resolve_mode
 from .engine import METHODS
 from .errors import ImgconvError, InvalidInputError, Terminated
 from .filters import gradient_filter, kernel_filter, preset_filter
-from .imageio import FORMATS
+from .imageio import DEFAULT_COMPRESS_LEVEL, FORMATS
 from .kernelfile import adjust_kernel, format_kernel, load_kernel
 from .pipeline import process_file
 
@@ -74,7 +74,7 @@ RADIUS = click.IntRange(min=0)
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
-ENGINE_OPTIONS = ("boundary", "cval", "method")
+ENGINE_OPTIONS = ("boundary", "cval", "method", "threads")
 BATCH_OPTIONS = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run",
                  "jobs", "progress", "quiet", "fail_fast", "report")
 
@@ -85,11 +85,15 @@ SHARED_OPTIONS = [
     click.option("--cval", type=float, default=0.0, show_default=True,
                  help="Value beyond the edges in constant mode, in the image's sample units."),
     click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-                 help="Engine strategy; auto picks the cheapest."),
+                 help="Engine strategy; auto picks the one expected to be fastest."),
+    click.option("--threads", type=click.IntRange(min=1),
+                 help="Threads filtering one image [default: CPUs; 1 per file in a batch of several jobs]."),
     click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
                  help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
                       "every output's format and extension."),
     click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
+    click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
+                 help="PNG and TIFF zlib level: 0 fastest and largest, 9 smallest and slowest."),
     click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
     click.option("--recursive", "-R", is_flag=True, help="Batch: descend into sub-folders, mirroring the tree."),
     click.option("--include", multiple=True, metavar="GLOB", help="Batch: only files whose name matches (repeatable)."),
@@ -119,20 +123,24 @@ def filter_command(name, print_kernel=True):
 
     def decorator(make):
         @functools.wraps(make)
-        def command(paths, fmt, quality, in_place, print_kernel=False, **options):
+        def command(paths, fmt, quality, compress_level, in_place, print_kernel=False, **options):
             engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
             batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
+            batch_mode = _is_batch(paths, batch_options["files_from"])
+            if engine["threads"] is None and batch_mode and batch_options["jobs"] != 1:
+                engine["threads"] = 1  # the jobs already use every core
             filt = make(engine=engine, **options)
             if print_kernel:
                 if filt.kernel is None:
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(format_kernel(filt.kernel), nl=False)
                 return
-            if _is_batch(paths, batch_options["files_from"]):
-                return _run_batch(paths, filt, fmt=fmt, quality=quality, in_place=in_place, **batch_options)
+            write_options = {"quality": quality, "compress_level": compress_level}
+            if batch_mode:
+                return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
-            process_file(paths[0], paths[1], filt, format=fmt, quality=quality, in_place=in_place)
+            process_file(paths[0], paths[1], filt, format=fmt, in_place=in_place, **write_options)
 
         shared = list(SHARED_OPTIONS)
         if print_kernel:
@@ -153,7 +161,7 @@ def _is_batch(paths, files_from):
     return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
 
 
-def _run_batch(paths, filt, *, fmt, quality, in_place, recursive, include, exclude, files_from, null, suffix,
+def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include, exclude, files_from, null, suffix,
                skip_existing, dry_run, jobs, progress, quiet, fail_fast, report):
     if not paths:
         raise click.UsageError("a batch needs an OUTPUT folder")
@@ -184,7 +192,7 @@ def _run_batch(paths, filt, *, fmt, quality, in_place, recursive, include, exclu
 
     os.makedirs(output, exist_ok=True)
     try:
-        batch.run_batch(tasks, filt, jobs=jobs, quality=quality, skip_existing=skip_existing,
+        batch.run_batch(tasks, filt, jobs=jobs, write_options=write_options, skip_existing=skip_existing,
                         fail_fast=fail_fast, on_result=on_result)
     finally:
         if bar:

@@ -46,19 +46,22 @@ def _sums_to_one(weights):
     return abs(float(np.sum(weights)) - 1.0) < 1e-6
 
 
-def kernel_filter(kernel, *, correlate=False, boundary="reflect", cval=0.0, method="auto"):
-    """Filter with a kernel (an array or an `imgconv.Kernel`), by convolution by default."""
+def kernel_filter(kernel, *, correlate=False, **options):
+    """Filter with a kernel (an array or an `imgconv.Kernel`), by convolution by default.
+
+    ``options`` are the engine's: ``boundary``, ``cval``, ``method``, ``threads``.
+    """
     weights = engine.check_kernel(kernel)
     function = engine.correlate if correlate else engine.convolve
     shown = weights[::-1, ::-1] if correlate else weights
     return Filter(
-        apply=functools.partial(function, kernel=kernel, boundary=boundary, cval=cval, method=method),
+        apply=functools.partial(function, kernel=kernel, **options),
         kernel=shown.copy(),
         preserves_mean=_sums_to_one(weights),
     )
 
 
-def preset_filter(kernel, *, boundary="reflect", cval=0.0, method="auto"):
+def preset_filter(kernel, **options):
     """Apply a preset from `imgconv.kernels`, written as it lies over the image.
 
     The preset is convolved after a 180° rotation. That is the same as correlating with
@@ -66,10 +69,10 @@ def preset_filter(kernel, *, boundary="reflect", cval=0.0, method="auto"):
     makes the rotated kernel, which ``--print-kernel`` prints, reproduce the command
     exactly under plain convolution, an even-sized box included.
     """
-    return kernel_filter(np.asarray(kernel)[::-1, ::-1], boundary=boundary, cval=cval, method=method)
+    return kernel_filter(np.asarray(kernel)[::-1, ::-1], **options)
 
 
-def gradient_filter(operator, direction="magnitude", *, normalize=False, boundary="reflect", cval=0.0, method="auto"):
+def gradient_filter(operator, direction="magnitude", *, normalize=False, **options):
     """A derivative filter: ``operator`` is `kernels.sobel`, `kernels.prewitt` or `kernels.scharr`.
 
     ``x`` and ``y`` give the signed response (shown as its absolute value in images);
@@ -77,10 +80,10 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, boundar
     stretched so that its maximum becomes the largest sample value.
     """
     if direction == "magnitude":
-        gx, gy = (preset_filter(operator(d), boundary=boundary, cval=cval, method=method) for d in "xy")
+        gx, gy = (preset_filter(operator(d), **options) for d in "xy")
         apply, kernel = functools.partial(_magnitude, gx.apply, gy.apply), None
     else:
-        single = preset_filter(operator(direction), boundary=boundary, cval=cval, method=method)
+        single = preset_filter(operator(direction), **options)
         apply, kernel = single.apply, single.kernel
     display = functools.partial(_absolute_response, normalize)
     return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)

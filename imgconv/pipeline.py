@@ -8,10 +8,20 @@ import os
 
 from .errors import InvalidInputError
 from .filters import filter_picture
-from .imageio import NPY, STDIO, check_destination, encode_image, output_format, read_image, write_bytes
+from .imageio import (
+    DEFAULT_COMPRESS_LEVEL,
+    NPY,
+    STDIO,
+    check_destination,
+    encode_image,
+    output_format,
+    read_image,
+    write_bytes,
+)
 
 
-def process_file(source, dest, filt, *, format=None, quality=None, in_place=False):
+def process_file(source, dest, filt, *, format=None, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL,
+                 in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -23,6 +33,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, in_place=Fals
         Output format when ``dest``'s extension does not give one (see `imageio.FORMATS`).
     quality : int, optional
         JPEG and WebP quality, 1-100.
+    compress_level : int
+        PNG (and TIFF deflate) zlib level, 0-9.
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
 
@@ -38,7 +50,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, in_place=Fals
     fmt = output_format(dest, format, picture.format)
     samples = filter_picture(picture, filt, None if fmt == NPY else picture.sample_dtype)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    write_bytes(encode_image(samples, picture, fmt, quality, name), dest)
+    write_bytes(encode_image(samples, picture, fmt, quality, compress_level, name), dest)
     return fmt
 
 
