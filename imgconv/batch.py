@@ -17,8 +17,9 @@ import time
 from dataclasses import asdict, dataclass
 
 from .errors import ImgconvError, InvalidInputError
-from .imageio import FORMATS, NPY, STDIO, write_bytes
+from .imageio import NPY, STDIO, write_bytes
 from .pipeline import process_file
+from .vocabulary import FORMATS
 
 IMAGE_EXTENSIONS = frozenset(
     [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".npy"]
@@ -74,7 +75,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         folder it came from; a file is taken if it matches some ``include`` (when any
         are given) and no ``exclude``.
     format : str, optional
-        A name from `imageio.FORMATS`: every output gets that format's extension.
+        A name from `imgconv.vocabulary.FORMATS`: every output gets that format's extension.
     suffix : str
         Inserted before each output's extension.
     in_place : bool

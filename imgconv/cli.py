@@ -1,20 +1,37 @@
 """The imgconv command line: options in, library calls, one-line messages out."""
 
 import functools
+import importlib.util
 import os
 import signal
 import sys
 
 import click
 
-from . import __version__, batch, kernels
-from .boundary import resolve_mode
-from .engine import METHODS
+from . import __version__
 from .errors import ImgconvError, InvalidInputError, Terminated
-from .filters import gradient_filter, kernel_filter, preset_filter
-from .imageio import DEFAULT_COMPRESS_LEVEL, FORMATS
-from .kernelfile import adjust_kernel, format_kernel, load_kernel
-from .pipeline import process_file
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS, METHODS, resolve_mode
+
+
+def _lazy(name):
+    """A module that is imported when one of its attributes is first used.
+
+    The commands need NumPy and Pillow, but ``--version`` and ``--help`` do not; loading
+    them only when a command runs keeps those instant.
+    """
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+batch = _lazy("imgconv.batch")
+filters = _lazy("imgconv.filters")
+kernelfile = _lazy("imgconv.kernelfile")
+kernels = _lazy("imgconv.kernels")
+pipeline = _lazy("imgconv.pipeline")
 
 
 class ImgconvGroup(click.Group):
@@ -65,7 +82,7 @@ class KernelSpecType(click.ParamType):
 
     def convert(self, value, param, ctx):
         try:
-            return load_kernel(value)
+            return kernelfile.load_kernel(value)
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -133,14 +150,14 @@ def filter_command(name, print_kernel=True):
             if print_kernel:
                 if filt.kernel is None:
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
-                click.echo(format_kernel(filt.kernel), nl=False)
+                click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
                 return
             write_options = {"quality": quality, "compress_level": compress_level}
             if batch_mode:
                 return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
-            process_file(paths[0], paths[1], filt, format=fmt, in_place=in_place, **write_options)
+            pipeline.process_file(paths[0], paths[1], filt, format=fmt, in_place=in_place, **write_options)
 
         shared = list(SHARED_OPTIONS)
         if print_kernel:
@@ -245,7 +262,7 @@ def blur(engine, radius, sigma):
     """
     if radius is None and sigma is None:
         raise click.UsageError("blur needs --radius, --sigma or both")
-    return preset_filter(kernels.gaussian(radius, sigma), **engine)
+    return filters.preset_filter(kernels.gaussian(radius, sigma), **engine)
 
 
 @filter_command("box")
@@ -260,16 +277,17 @@ def box(engine, radius, size):
     """
     if (radius is None) == (size is None):
         raise click.UsageError("box needs exactly one of --radius or --size")
-    return preset_filter(kernels.box(radius, size), **engine)
+    return filters.preset_filter(kernels.box(radius, size), **engine)
 
 
-def _gradient_command(name, operator):
+def _gradient_command(name):
     @filter_command(name)
     @click.option("--direction", "-d", type=click.Choice(["x", "y", "magnitude"]), default="magnitude",
                   show_default=True, help="x (positive rightwards), y (positive downwards), or hypot of both.")
     @click.option("--normalize", is_flag=True, help="Stretch the response so its maximum is full white.")
     def command(engine, direction, normalize):
-        return gradient_filter(operator, direction, normalize=normalize, **engine)
+        operator = getattr(kernels, name)  # kernels.sobel, kernels.prewitt, kernels.scharr
+        return filters.gradient_filter(operator, direction, normalize=normalize, **engine)
 
     command.__doc__ = f"""{name.capitalize()} edge detection.
 
@@ -283,8 +301,8 @@ def _gradient_command(name, operator):
     command.help = command.__doc__
 
 
-for _name, _operator in (("sobel", kernels.sobel), ("prewitt", kernels.prewitt), ("scharr", kernels.scharr)):
-    _gradient_command(_name, _operator)
+for _name in ("sobel", "prewitt", "scharr"):
+    _gradient_command(_name)
 
 
 @filter_command("sharpen")
@@ -296,7 +314,7 @@ def sharpen(engine, amount):
     Example:
       imgconv sharpen --amount 0.5 in.png out.png
     """
-    return preset_filter(kernels.sharpen(amount), **engine)
+    return filters.preset_filter(kernels.sharpen(amount), **engine)
 
 
 @filter_command("unsharp")
@@ -312,7 +330,7 @@ def unsharp(engine, radius, sigma, amount):
     """
     if radius is None and sigma is None:
         raise click.UsageError("unsharp needs --radius, --sigma or both")
-    return preset_filter(kernels.unsharp(radius, sigma, amount), **engine)
+    return filters.preset_filter(kernels.unsharp(radius, sigma, amount), **engine)
 
 
 @filter_command("laplacian")
@@ -325,7 +343,7 @@ def laplacian(engine, diagonals):
     Example:
       imgconv laplacian in.png out.npy
     """
-    return preset_filter(kernels.laplacian(diagonals), **engine)
+    return filters.preset_filter(kernels.laplacian(diagonals), **engine)
 
 
 @filter_command("emboss")
@@ -336,7 +354,7 @@ def emboss(engine):
     Example:
       imgconv emboss in.png out.png
     """
-    return preset_filter(kernels.emboss(), **engine)
+    return filters.preset_filter(kernels.emboss(), **engine)
 
 
 @filter_command("motion")
@@ -349,7 +367,7 @@ def motion(engine, length, angle):
     Example:
       imgconv motion --length 15 --angle 30 in.png out.png
     """
-    return preset_filter(kernels.motion(length, angle), **engine)
+    return filters.preset_filter(kernels.motion(length, angle), **engine)
 
 
 @filter_command("identity")
@@ -360,7 +378,7 @@ def identity(engine):
     Example:
       imgconv identity in.png out.tiff
     """
-    return preset_filter(kernels.identity(), **engine)
+    return filters.preset_filter(kernels.identity(), **engine)
 
 
 @filter_command("convolve", print_kernel=False)
@@ -380,10 +398,10 @@ def convolve(engine, kernel, normalize, divisor, offset, correlate):
       imgconv convolve -k "1 2 1; 2 4 2; 1 2 1" --normalize in.png out.png
     """
     try:
-        kernel = adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
+        kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
     except ImgconvError as exc:
         raise click.UsageError(str(exc)) from None
-    return kernel_filter(kernel, correlate=correlate, **engine)
+    return filters.kernel_filter(kernel, correlate=correlate, **engine)
 
 
 _COMMAND_OF_PRESET = {"gaussian": "blur"}

@@ -37,10 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boundary import index_map, resolve_mode
+from .boundary import index_map
 from .errors import InvalidInputError, KernelError
-
-METHODS = ("auto", "direct", "separable", "fft")
+from .vocabulary import METHODS, resolve_mode
 MAX_KERNEL_SIZE = 1025
 
 # Rows of at most this many taps are applied tap by tap; longer ones as Toeplitz blocks.

@@ -31,34 +31,16 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .png import COLOUR_TYPES, encode_png
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS
 
 STDIO = "-"
-NPY = "NPY"
-# zlib level for PNG: level 2 writes a 4K photograph several times faster than
-# Pillow's default 6, and still at about half the size libvips writes.
-DEFAULT_COMPRESS_LEVEL = 2
+NPY = FORMATS["npy"]
 _NPY_MAGIC = b"\x93NUMPY"
 
 # Largest sample value, by mode: what alpha is divided by and what --normalize stretches to.
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "I": 65535, "F": 1.0}
 _DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "I": np.int32, "F": np.float32}
 _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-
-# Names users give to --format, mapped to Pillow's format names.
-FORMATS = {
-    "png": "PNG",
-    "jpeg": "JPEG",
-    "jpg": "JPEG",
-    "tiff": "TIFF",
-    "tif": "TIFF",
-    "bmp": "BMP",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "ppm": "PPM",
-    "pgm": "PPM",
-    "npy": NPY,
-}
-
 
 @dataclass
 class Picture:
@@ -179,7 +161,7 @@ def _picture_from_pillow(image):
 def output_format(dest, requested=None, input_format="PNG"):
     """The format to write ``dest`` in: its extension, else ``requested``, else the input's.
 
-    ``requested`` is a name from `FORMATS` (case-insensitive) or None.
+    ``requested`` is a name from `imgconv.vocabulary.FORMATS` (case-insensitive) or None.
     """
     extension = "" if dest == STDIO else os.path.splitext(os.fspath(dest))[1].lower()
     if extension == ".npy":

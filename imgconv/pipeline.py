@@ -8,16 +8,8 @@ import os
 
 from .errors import InvalidInputError
 from .filters import filter_picture
-from .imageio import (
-    DEFAULT_COMPRESS_LEVEL,
-    NPY,
-    STDIO,
-    check_destination,
-    encode_image,
-    output_format,
-    read_image,
-    write_bytes,
-)
+from .imageio import NPY, STDIO, check_destination, encode_image, output_format, read_image, write_bytes
+from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 
 def process_file(source, dest, filt, *, format=None, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL,
@@ -30,7 +22,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
         Files, or ``"-"`` for standard input and output.
     filt : imgconv.filters.Filter
     format : str, optional
-        Output format when ``dest``'s extension does not give one (see `imageio.FORMATS`).
+        Output format when ``dest``'s extension does not give one (see `imgconv.vocabulary.FORMATS`).
     quality : int, optional
         JPEG and WebP quality, 1-100.
     compress_level : int

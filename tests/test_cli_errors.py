@@ -145,3 +145,21 @@ def test_every_command_has_help_with_an_example():
         for param in command.params:
             if param.param_type_name == "option":
                 assert param.help, f"{name} {param.name} has no help"
+
+
+def _modules_loaded_by(*args):
+    code = ("import sys\nfrom imgconv.cli import main\nsys.argv = ['imgconv', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(m for m in ('numpy', 'scipy', 'PIL') if m in sys.modules), file=sys.stderr)")
+    process = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True)
+    return process.stderr.strip().splitlines()[-1].split() if process.stderr.strip() else []
+
+
+def test_version_and_help_load_no_numeric_library():
+    assert _modules_loaded_by("--version") == []
+    assert _modules_loaded_by("blur", "--help") == []
+
+
+def test_a_small_blur_does_not_import_scipy(tmp_path):
+    assert "scipy" not in _modules_loaded_by("blur", "-s", "2", CAMERA, tmp_path / "x.png")
+    assert (tmp_path / "x.png").exists()

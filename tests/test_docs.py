@@ -5,7 +5,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from imgconv.boundary import ALIASES, MODES
+from imgconv.vocabulary import ALIASES, MODES
 from imgconv.cli import cli
 from helpers import SAMPLES
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgconv
-from imgconv.boundary import ALIASES, MODES
+from imgconv.vocabulary import ALIASES, MODES
 from imgconv.engine import separable_terms
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
