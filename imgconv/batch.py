@@ -149,7 +149,7 @@ def is_up_to_date(task):
 def run_task(task, filt, write_options=None):
     """Process one file; never raises for a bad file, the `Result` says what happened.
 
-    ``write_options`` are `process_file`'s ``quality`` and ``compress_level``.
+    ``write_options`` are `process_file`'s ``quality``, ``compress_level`` and ``view``.
     """
     start = time.perf_counter()
     try:

@@ -37,3 +37,20 @@ def index_map(length, before, after, mode):
     if mode == "constant":
         return np.pad(indices, (before, after), mode="constant", constant_values=-1)
     return np.pad(indices, (before, after), mode=_NUMPY_PAD_MODE[mode])
+
+
+def extend(image, before, after, mode, cval=0.0):
+    """``image`` (H, W[, C]) extended by (rows, columns) ``before`` and ``after`` samples.
+
+    Examples
+    --------
+    >>> extend(np.array([[1, 2, 3]]), (0, 2), (0, 1), "wrap")
+    array([[2, 3, 1, 2, 3, 1]])
+    """
+    rows = index_map(image.shape[0], before[0], after[0], mode)
+    columns = index_map(image.shape[1], before[1], after[1], mode)
+    out = image[np.maximum(rows, 0)][:, np.maximum(columns, 0)]
+    if mode == "constant":
+        out[rows < 0] = cval
+        out[:, columns < 0] = cval
+    return out

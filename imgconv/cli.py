@@ -10,7 +10,7 @@ import click
 
 from . import __version__
 from .errors import ImgconvError, InvalidInputError, Terminated
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS, METHODS, resolve_mode
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS, METHODS, VIEWS, resolve_mode
 
 
 def _lazy(name):
@@ -31,6 +31,8 @@ batch = _lazy("imgconv.batch")
 filters = _lazy("imgconv.filters")
 kernelfile = _lazy("imgconv.kernelfile")
 kernels = _lazy("imgconv.kernels")
+layers = _lazy("imgconv.layers")
+params = _lazy("imgconv.params")
 pipeline = _lazy("imgconv.pipeline")
 
 
@@ -112,6 +114,8 @@ SHARED_OPTIONS = [
     click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
                  help="PNG and TIFF zlib level: 0 fastest and largest, 9 smallest and slowest."),
     click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
+    click.option("--view", type=click.Choice(VIEWS), default="result", show_default=True,
+                 help="result alone, side-by-side with the original, or with a thumbnail of the original inset."),
     click.option("--recursive", "-R", is_flag=True, help="Batch: descend into sub-folders, mirroring the tree."),
     click.option("--include", multiple=True, metavar="GLOB", help="Batch: only files whose name matches (repeatable)."),
     click.option("--exclude", multiple=True, metavar="GLOB", help="Batch: skip files whose name matches (repeatable)."),
@@ -140,7 +144,7 @@ def filter_command(name, print_kernel=True):
 
     def decorator(make):
         @functools.wraps(make)
-        def command(paths, fmt, quality, compress_level, in_place, print_kernel=False, **options):
+        def command(paths, fmt, quality, compress_level, view, in_place, print_kernel=False, **options):
             engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
             batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
             batch_mode = _is_batch(paths, batch_options["files_from"])
@@ -152,7 +156,7 @@ def filter_command(name, print_kernel=True):
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
                 return
-            write_options = {"quality": quality, "compress_level": compress_level}
+            write_options = {"quality": quality, "compress_level": compress_level, "view": view}
             if batch_mode:
                 return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:
@@ -402,6 +406,136 @@ def convolve(engine, kernel, normalize, divisor, offset, correlate):
     except ImgconvError as exc:
         raise click.UsageError(str(exc)) from None
     return filters.kernel_filter(kernel, correlate=correlate, **engine)
+
+
+class PairType(click.ParamType):
+    """``N`` or ``A,B`` (also ``AxB``): one whole number for both axes, or one each."""
+
+    name = "N|A,B"
+
+    def __init__(self, minimum=1):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace("x", ",").split(",")
+        try:
+            numbers = tuple(int(p) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number or a pair like 2,3", param, ctx)
+        if len(numbers) not in (1, 2) or min(numbers) < self.minimum:
+            self.fail(f"{value!r}: expected N or A,B, each at least {self.minimum}", param, ctx)
+        return numbers * 2 if len(numbers) == 1 else numbers
+
+
+class PaddingType(click.ParamType):
+    """``valid``, ``same``, ``full``, ``N`` or ``PY,PX``: per axis, a name or a number."""
+
+    name = "valid|same|full|N|PY,PX"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().lower()
+        if text in ("valid", "same", "full"):
+            return (text, text)
+        return PairType(minimum=0).convert(text, param, ctx)
+
+
+class BiasType(click.ParamType):
+    """Comma-separated numbers, or a .npy file of them."""
+
+    name = "B1,B2,...|FILE.npy"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        if value.endswith(".npy"):
+            try:
+                import numpy
+
+                return numpy.load(value, allow_pickle=False).astype(float).ravel().tolist()
+            except (OSError, ValueError) as exc:
+                self.fail(f"{value}: cannot read: {exc}", param, ctx)
+        try:
+            return [float(v) for v in value.split(",")]
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+
+
+@cli.command("conv")
+@click.argument("source", metavar="INPUT")
+@click.argument("dest", metavar="OUTPUT")
+@click.option("--kernel", "-k", "kernel_specs", type=KernelSpecType(), multiple=True,
+              help="A kernel (file or inline); repeat for more filters. Each filters the image in grey.")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="A .npy of shape (F, C, kh, kw): F filters summing over the image's C channels.")
+@click.option("--bias", type=BiasType(), help="One bias per filter: comma-separated, or a .npy file.")
+@click.option("--stride", type=PairType(), default="1", show_default=True, help="S or SY,SX.")
+@click.option("--dilation", type=PairType(), default="1", show_default=True, help="D or DY,DX: taps D apart.")
+@click.option("--padding", type=PaddingType(), default="valid", show_default=True,
+              help="valid, same (ceil(size/stride) outputs, extra at bottom/right), full, N or PY,PX.")
+@click.option("--boundary", "-b", type=BoundaryType(), default="constant", show_default=True,
+              help="What the padding holds (constant with --cval 0: zeros, as in deep learning).")
+@click.option("--cval", type=float, default=0.0, show_default=True, help="Padding value in constant mode.")
+@click.option("--activation", type=click.Choice(["none", "relu"]), default="none", show_default=True,
+              help="Applied after the bias.")
+@click.option("--columns", type=click.IntRange(min=1), help="Montage columns [default: near-square grid].")
+def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, boundary, cval, activation, columns):
+    """A convolution layer, as deep learning defines it (cross-correlation).
+
+    OUTPUT.npy gets the (F, H', W') float32 feature maps, in the input's sample units;
+    an image OUTPUT gets a montage, each map stretched from its minimum to its maximum.
+
+    \b
+    Examples:
+      imgconv conv -k "-1 0 1; -2 0 2; -1 0 1" -k "-1 -2 -1; 0 0 0; 1 2 1" --stride 2 in.png maps.png
+      imgconv conv --weights w.npy --bias 0.1,0,-0.2 --padding same --activation relu in.png maps.npy
+    """
+    import numpy
+
+    if bool(kernel_specs) == (weights is not None):
+        raise click.UsageError("give --kernel (one or more) or --weights")
+    if weights is not None:
+        try:
+            weights = numpy.load(weights, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise click.UsageError(f"{weights}: cannot read the weights: {exc}") from None
+    kernels_ = [k.weights for k in kernel_specs] or None
+    layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
+                           stride=stride, padding=padding, dilation=dilation, boundary=boundary, cval=cval,
+                           activation=activation)
+
+
+@cli.command("params")
+@click.option("--input", "input_size", type=PairType(), default="1000x1000", show_default=True,
+              help="Image size HxW.")
+@click.option("--hidden", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Hidden units.")
+@click.option("--filter", "filter_size", type=PairType(), default="10x10", show_default=True, help="Filter size HxW.")
+@click.option("--filters", type=click.IntRange(min=1), default=100, show_default=True, help="Convolution filters.")
+@click.option("--channels", type=click.IntRange(min=1), default=1, show_default=True, help="Input channels.")
+@click.option("--bias", is_flag=True, help="Count a bias per unit (per filter for the convolution).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def params_command(input_size, hidden, filter_size, filters, channels, bias, as_json):
+    """Why convolution: parameters of fully connected, locally connected and
+    convolutional layers on one image.
+
+    \b
+    Example (the lecture's numbers: 10^12, 10^8 and 10^4):
+      imgconv params --input 1000x1000 --hidden 1000000 --filter 10x10 --filters 100
+    """
+    counts = params.parameter_counts(input_size, hidden, filter_size, filters, channels, bias)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({
+            "input": list(input_size), "channels": channels, "hidden": hidden, "filter": list(filter_size),
+            "filters": filters, "bias": bias,
+            "counts": counts, "ratios": params.ratios(counts),
+        }, indent=2))
+    else:
+        click.echo(params.format_table(counts), nl=False)
 
 
 _COMMAND_OF_PRESET = {"gaussian": "blur"}

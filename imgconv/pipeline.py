@@ -9,11 +9,12 @@ import os
 from .errors import InvalidInputError
 from .filters import filter_picture
 from .imageio import NPY, STDIO, check_destination, encode_image, output_format, read_image, write_bytes
+from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 
 def process_file(source, dest, filt, *, format=None, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 in_place=False):
+                 view="result", in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -27,6 +28,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
         JPEG and WebP quality, 1-100.
     compress_level : int
         PNG (and TIFF deflate) zlib level, 0-9.
+    view : str
+        ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
+        outputs only.
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
 
@@ -40,7 +44,10 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
     check_destination(dest)
     picture = read_image(source)
     fmt = output_format(dest, format, picture.format)
+    if view != "result" and fmt == NPY:
+        raise InvalidInputError(f"{dest}: --view {view} makes a picture; a .npy output holds the raw result")
     samples = filter_picture(picture, filt, None if fmt == NPY else picture.sample_dtype)
+    samples = compose(picture.pixels, samples, view, picture.sample_max)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
     write_bytes(encode_image(samples, picture, fmt, quality, compress_level, name), dest)
     return fmt

@@ -28,6 +28,8 @@ FORMATS = {
     "npy": "NPY",
 }
 
+VIEWS = ("result", "side-by-side", "thumbnail")
+
 # zlib level for PNG: level 2 writes a 4K photograph several times faster than
 # Pillow's default 6, and still at about half the size libvips writes.
 DEFAULT_COMPRESS_LEVEL = 2

@@ -1,0 +1,189 @@
+"""Convolution as deep learning uses it: a layer of filters with stride, padding, dilation.
+
+A convolution layer computes, for every filter f and output position (i, j),
+
+    out[f, i, j] = bias[f] + Σ_c Σ_u Σ_v w[f, c, u, v] · x[c, i·s + u·d, j·s + v·d]
+
+on the input ``x`` after padding: a cross-correlation, as PyTorch's ``conv2d`` defines
+it. Along an axis of n samples with a kernel of k taps, stride s, dilation d and
+padding p_before + p_after, there are ``floor((n + p_before + p_after - d·(k-1) - 1) / s) + 1``
+outputs. Each (filter, channel) pair is one `imgconv.correlate` of the padded input with
+the dilated kernel; the strided positions are then taken from its result.
+"""
+
+import math
+
+import numpy as np
+
+from . import engine
+from .boundary import extend
+from .errors import InvalidInputError
+from .vocabulary import resolve_mode
+
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
+
+
+def padding_amounts(size, kernel, stride, dilation, padding):
+    """(before, after) padding along one axis.
+
+    ``padding`` is ``"valid"`` (none), ``"same"`` (``ceil(size / stride)`` outputs; an odd
+    total puts the extra sample after, at the bottom or right), ``"full"`` (every
+    position where the kernel touches the input), or a number of samples on each side.
+
+    Examples
+    --------
+    >>> padding_amounts(5, 3, 2, 1, "same"), padding_amounts(6, 3, 2, 1, "same")
+    ((1, 1), (0, 1))
+    """
+    reach = dilation * (kernel - 1)
+    if padding == "valid":
+        return 0, 0
+    if padding == "full":
+        return reach, reach
+    if padding == "same":
+        total = max((math.ceil(size / stride) - 1) * stride + reach + 1 - size, 0)
+        return total // 2, total - total // 2
+    return int(padding), int(padding)
+
+
+def output_size(size, kernel, stride, dilation, before, after):
+    """``floor((size + before + after - dilation·(kernel-1) - 1) / stride) + 1``."""
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv2d(image, weights, bias=None, *, stride=(1, 1), padding=("valid", "valid"), dilation=(1, 1),
+           boundary="constant", cval=0.0, activation="none"):
+    """A convolution layer's feature maps.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+    weights : array_like, shape (F, C, kh, kw)
+    bias : array_like, shape (F,), optional
+    stride, dilation : (int, int)
+        Along rows and columns, each >= 1.
+    padding : (padding, padding)
+        Along rows and columns: ``"valid"``, ``"same"``, ``"full"`` or a number.
+    boundary, cval : str, float
+        What the padding holds: a boundary mode of `imgconv.boundary` (``constant`` with
+        ``cval=0``, zeros, as in deep learning, by default).
+    activation : {"none", "relu"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (F, H', W'), float32
+
+    Examples
+    --------
+    >>> conv2d(np.arange(16.0).reshape(4, 4), np.ones((1, 1, 2, 2)), stride=(2, 2))
+    array([[[10., 18.],
+            [42., 50.]]], dtype=float32)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., np.newaxis]
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 4 or 0 in weights.shape:
+        raise InvalidInputError(f"weights must have shape (F, C, kh, kw), got {weights.shape}")
+    filters, channels, kh, kw = weights.shape
+    if channels != image.shape[2]:
+        raise InvalidInputError(f"the weights have {channels} channel(s), the image has {image.shape[2]}")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise InvalidInputError("stride and dilation must be at least 1")
+    if activation not in ("none", "relu"):
+        raise InvalidInputError(f"unknown activation {activation!r}; valid: none, relu")
+    mode, cval = resolve_mode(boundary, cval)
+    (top, bottom), (left, right) = (
+        padding_amounts(n, k, s, d, p) for n, k, s, d, p in zip(image.shape[:2], (kh, kw), stride, dilation, padding)
+    )
+    out_h = output_size(image.shape[0], kh, stride[0], dilation[0], top, bottom)
+    out_w = output_size(image.shape[1], kw, stride[1], dilation[1], left, right)
+    if out_h < 1 or out_w < 1:
+        raise InvalidInputError(f"the kernel does not fit: the output would be {out_h}x{out_w}")
+    padded = extend(image, (top, left), (bottom, right), mode, cval)
+    # The dilated kernel: taps d apart, zeros between.
+    dh, dw = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    dilated = np.zeros((filters, channels, dh, dw))
+    dilated[:, :, :: dilation[0], :: dilation[1]] = weights
+    # correlate anchors a kernel of size n at n // 2; the layer anchors at its first tap.
+    rows = slice(dh // 2, dh // 2 + (out_h - 1) * stride[0] + 1, stride[0])
+    cols = slice(dw // 2, dw // 2 + (out_w - 1) * stride[1] + 1, stride[1])
+    maps = np.zeros((filters, out_h, out_w), np.float32)
+    for f in range(filters):
+        for c in range(channels):
+            if np.any(dilated[f, c]):
+                maps[f] += engine.correlate(padded[..., c], dilated[f, c], "constant")[rows, cols]
+        if bias is not None:
+            maps[f] += np.float32(bias[f])
+    if activation == "relu":
+        np.maximum(maps, 0, out=maps)
+    return maps
+
+
+def grey(pixels, has_alpha=False):
+    """(H, W) luma of (H, W) or (H, W, C) samples; alpha, if any, is dropped."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        return pixels
+    colour = pixels[..., :-1] if has_alpha else pixels
+    if colour.shape[2] == 1:
+        return colour[..., 0]
+    return colour[..., :3] @ np.asarray(GREY_WEIGHTS, np.float32)
+
+
+def montage(maps, columns=None, gap=2, background=128):
+    """Feature maps (F, H, W) as one 8-bit grey picture in a near-square grid.
+
+    Each map is stretched from its own minimum to its maximum over 0-255 (a constant map
+    is black); maps are laid out row by row, ``columns`` to a row (default
+    ``ceil(sqrt(F))``), ``gap`` pixels of ``background`` grey between them.
+    """
+    count, height, width = maps.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    sheet = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap), background, np.uint8)
+    for index, feature in enumerate(maps):
+        low, high = float(feature.min()), float(feature.max())
+        scaled = (feature - low) * (255.0 / (high - low)) if high > low else np.zeros_like(feature)
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        sheet[top : top + height, left : left + width] = np.rint(scaled)
+    return sheet
+
+
+def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, columns=None,
+                    compress_level=None, **layer_options):
+    """What ``imgconv conv`` does: read an image, run a layer, write maps or a montage.
+
+    Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey)
+    or ``weights`` (F, C, kh, kw) over the image's channels as read (see
+    `imgconv.imageio`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
+    their `montage`. ``layer_options`` are `conv2d`'s.
+    """
+    from .imageio import NPY, Picture, check_destination, encode_image, output_format, read_image, write_bytes
+    from .vocabulary import DEFAULT_COMPRESS_LEVEL
+
+    if (kernels is None) == (weights is None):
+        raise InvalidInputError("give kernels or weights, not both")
+    check_destination(dest)
+    picture = read_image(source)
+    if kernels is not None:
+        shapes = {np.shape(k) for k in kernels}
+        if len(shapes) != 1:
+            raise InvalidInputError(f"all kernels of a layer must have one size, got {sorted(shapes)}")
+        weights = np.stack([np.asarray(k, np.float64) for k in kernels])[:, np.newaxis]
+        pixels = grey(picture.pixels, picture.has_alpha)
+    else:
+        pixels = picture.pixels
+    weights = np.asarray(weights)
+    if bias is not None and len(bias) != len(weights):
+        raise InvalidInputError(f"{len(bias)} bias value(s) for {len(weights)} filter(s)")
+    maps = conv2d(pixels, weights, bias, **layer_options)
+    fmt = output_format(dest, None, "PNG")
+    if fmt == NPY:
+        data = encode_image(maps, picture, NPY)
+    else:
+        sheet = Picture(montage(maps, columns), "L", fmt)
+        level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level
+        data = encode_image(sheet.pixels, sheet, fmt, compress_level=level, name=str(dest))
+    write_bytes(data, dest)
+    return maps

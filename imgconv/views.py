@@ -1,0 +1,45 @@
+"""How a result is shown next to its original, as in the lecture's blur demonstration.
+
+- ``result``: the filtered image alone.
+- ``side-by-side``: original and result next to each other, same height, a thin gap.
+- ``thumbnail``: the result with a quarter-size (a quarter of the width and height)
+  thumbnail of the original inset in its top-left corner, with a border.
+
+Gaps and borders are the largest sample value of the image's type (white, opaque).
+"""
+
+import numpy as np
+from PIL import Image
+
+from .vocabulary import VIEWS
+GAP = 4
+BORDER = 2
+MARGIN = 8
+
+
+def compose(original, result, view, sample_max):
+    """The picture to write for ``view``: arrays of the same shape and dtype in, one out."""
+    if view == "result":
+        return result
+    if view == "side-by-side":
+        gap = np.full((result.shape[0], GAP) + result.shape[2:], sample_max, result.dtype)
+        return np.concatenate([original, gap, result], axis=1)
+    if view == "thumbnail":
+        return _inset_thumbnail(original, result, sample_max)
+    raise ValueError(f"unknown view {view!r}; valid views: {', '.join(VIEWS)}")
+
+
+def _inset_thumbnail(original, result, sample_max):
+    height, width = original.shape[:2]
+    small = (max(1, width // 4), max(1, height // 4))
+    channels = [original] if original.ndim == 2 else [original[..., c] for c in range(original.shape[2])]
+    # Pillow's box filter per channel: it handles every sample type (8-bit, 16-bit, float).
+    shrunk = [np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(small, Image.BOX)) for c in channels]
+    thumbnail = shrunk[0] if original.ndim == 2 else np.stack(shrunk, axis=-1)
+    out = result.copy()
+    top = left = min(MARGIN, height // 8, width // 8)
+    framed_h, framed_w = small[1] + 2 * BORDER, small[0] + 2 * BORDER
+    out[top : top + framed_h, left : left + framed_w] = sample_max
+    inner = out[top + BORDER : top + BORDER + small[1], left + BORDER : left + BORDER + small[0]]
+    inner[...] = thumbnail[: inner.shape[0], : inner.shape[1]]
+    return out
