@@ -1,4 +1,4 @@
-"""Regenerate docs/gallery/: each preset command run by the real CLI on a sample photo.
+"""Regenerate docs/gallery/: the real CLI run on a sample photo, and the lecture's pictures.
 
 Run from the repository root:  .venv/bin/python docs/make_gallery.py
 The README's gallery table shows the files this writes.
@@ -24,7 +24,14 @@ COMMANDS = [
     ("laplacian", ["laplacian", "--diagonals"]),
     ("emboss", ["emboss"]),
     ("motion", ["motion", "--length", "15", "--angle", "30"]),
+    ("blur-side-by-side", ["blur", "--sigma", "4", "--view", "side-by-side"]),
 ]
+
+
+def imgconv(*args):
+    command = [sys.executable, "-m", "imgconv", *map(str, args)]
+    print(" ".join(command[2:]), file=sys.stderr)
+    subprocess.run(command, check=True)
 
 
 def main():
@@ -34,9 +41,15 @@ def main():
     with Image.open(ROOT / "samples" / "chelsea.png") as cat:
         cat.crop((100, 20, 340, 200)).save(original, quality=90)
     for name, args in COMMANDS:
-        command = [sys.executable, "-m", "imgconv", *args, "--quality", "90", str(original), str(GALLERY / f"{name}.jpg")]
-        print(" ".join(command[2:]), file=sys.stderr)
-        subprocess.run(command, check=True)
+        imgconv(*args, "--quality", "90", original, GALLERY / f"{name}.jpg")
+    # The lecture: a convolution layer's feature maps, and the sliding kernel.
+    imgconv("conv", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "-1 -2 -1; 0 0 0; 1 2 1", "-k", "0 1 0; 1 -4 1; 0 1 0",
+            "-k", "1 1 1; 1 1 1; 1 1 1", "--stride", "2", original, GALLERY / "feature-maps.png")
+    slide = GALLERY / "slide.gif"
+    imgconv("animate", slide, "--input-size", "5", "--kernel-size", "3", "--stride", "2", "--padding", "1", "--numbers")
+    with Image.open(slide) as animation:
+        animation.seek(4)
+        animation.convert("RGB").save(GALLERY / "slide-frame.png")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ def _lazy(name):
     spec.loader = importlib.util.LazyLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    package, _, child = name.rpartition(".")
+    setattr(sys.modules[package], child, module)  # as a real import would
     spec.loader.exec_module(module)
     return module
 
@@ -31,7 +33,9 @@ batch = _lazy("imgconv.batch")
 filters = _lazy("imgconv.filters")
 kernelfile = _lazy("imgconv.kernelfile")
 kernels = _lazy("imgconv.kernels")
+animate = _lazy("imgconv.animate")
 layers = _lazy("imgconv.layers")
+learn = _lazy("imgconv.learn")
 params = _lazy("imgconv.params")
 pipeline = _lazy("imgconv.pipeline")
 
@@ -536,6 +540,64 @@ def params_command(input_size, hidden, filter_size, filters, channels, bias, as_
         }, indent=2))
     else:
         click.echo(params.format_table(counts), nl=False)
+
+
+@cli.command("learn")
+@click.argument("source", metavar="INPUT")
+@click.argument("target", metavar="TARGET")
+@click.option("--size", type=click.IntRange(min=1), required=True, help="Kernel size K (K x K).")
+@click.option("-o", "--output", "dest", required=True, metavar="FILE", help="Where to write the kernel (plain text).")
+@click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
+              help="How INPUT is extended beyond its edges, as for convolve.")
+@click.option("--cval", type=float, default=0.0, show_default=True, help="Value beyond the edges in constant mode.")
+@click.option("--per-channel", is_flag=True, help="Learn one kernel per channel: FILE-0, FILE-1, ...")
+@click.option("--ridge", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Ridge penalty on the weights (helps with flat or small images).")
+def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge):
+    """Learn the K x K kernel that turns INPUT into TARGET, by least squares.
+
+    One kernel is shared by every position, the point of convolution. The fit (RMSE,
+    PSNR) goes to stderr; imgconv convolve -k FILE INPUT OUT reproduces TARGET.
+
+    \b
+    Example:
+      imgconv blur -r 2 -s 1 in.png blurred.png
+      imgconv learn in.png blurred.png --size 5 -o kernel.txt
+    """
+    fit, paths = learn.learn_files(source, target, dest, size, boundary=boundary, cval=cval,
+                                   per_channel=per_channel, ridge=ridge)
+    click.echo(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); wrote {', '.join(paths)}",
+               err=True)
+
+
+@cli.command("animate")
+@click.argument("dest", metavar="OUTPUT.gif")
+@click.option("--input-size", type=PairType(), default="5", show_default=True, help="Input grid H or HxW.")
+@click.option("--kernel-size", type=PairType(), default="3", show_default=True, help="Kernel K or KhxKw.")
+@click.option("--stride", type=PairType(), default="1", show_default=True, help="S or SY,SX.")
+@click.option("--padding", type=PaddingType(), default="0", show_default=True,
+              help="Zero padding: N, PY,PX, valid, same or full.")
+@click.option("--dilation", type=PairType(), default="1", show_default=True, help="D or DY,DX.")
+@click.option("--fps", type=click.FloatRange(min=0.1, max=100), default=2.0, show_default=True, help="Frames per second.")
+@click.option("--numbers", is_flag=True, help="Write input values, weights and outputs into the cells.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the input values and weights.")
+def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fps, numbers, seed):
+    """Animate a kernel sliding over an input: one frame per output position, looping.
+
+    The format follows OUTPUT's extension: .gif, or animated .png or .webp.
+
+    \b
+    Example:
+      imgconv animate slide.gif --input-size 5 --kernel-size 3 --stride 2 --padding 1 --numbers
+    """
+    from .imageio import output_format
+
+    fmt = output_format(dest, None, "GIF")
+    if fmt not in ("GIF", "PNG", "WEBP"):
+        raise click.UsageError(f"{dest}: an animation is written as .gif, .png or .webp")
+    geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
+    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, format=fmt)
+    click.echo(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}", err=True)
 
 
 _COMMAND_OF_PRESET = {"gaussian": "blur"}

@@ -1,0 +1,197 @@
+"""The sliding kernel, drawn frame by frame: stride, padding and dilation made visible.
+
+Each frame shows three grids: the padded input (padding cells grey), the kernel, and the
+output. The cells under the kernel's taps are highlighted on the input (with dilation,
+the gaps between taps stay visible), and the output fills in one cell per frame, the
+current one highlighted. With numbers, the cells show small seeded input values, the
+kernel's weights and each output value, computed by the engine (`layers.conv2d`).
+
+There is one frame per output position: ``H' = floor((H + 2p - d·(k-1) - 1) / s) + 1``
+rows of them, and as many columns.
+"""
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import InvalidInputError
+from .layers import conv2d, output_size, padding_amounts
+
+COLOURS = {
+    "background": (255, 255, 255),
+    "input": (207, 226, 243),
+    "padding": (217, 217, 217),
+    "kernel": (255, 242, 204),
+    "tap": (246, 178, 107),
+    "done": (182, 215, 168),
+    "current": (246, 178, 107),
+    "empty": (255, 255, 255),
+    "line": (102, 102, 102),
+    "focus": (180, 95, 6),
+    "text": (0, 0, 0),
+    "padding text": (128, 128, 128),
+}
+CELL = 30
+MARGIN = 20
+TITLE = 22
+GAP = 40
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sizes along (rows, columns): input, kernel, stride, dilation, padding, output."""
+
+    input: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    before: tuple
+    after: tuple
+
+    @property
+    def padded(self):
+        return tuple(n + b + a for n, b, a in zip(self.input, self.before, self.after))
+
+    @property
+    def output(self):
+        return tuple(output_size(n, k, s, d, b, a) for n, k, s, d, b, a in
+                     zip(self.input, self.kernel, self.stride, self.dilation, self.before, self.after))
+
+
+def make_geometry(input_size, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """A `Geometry`; ``padding`` per axis is a number or ``valid``, ``same``, ``full``."""
+    amounts = [padding_amounts(n, k, s, d, p) for n, k, s, d, p in zip(input_size, kernel_size, stride, dilation, padding)]
+    geometry = Geometry(tuple(input_size), tuple(kernel_size), tuple(stride), tuple(dilation),
+                        tuple(a[0] for a in amounts), tuple(a[1] for a in amounts))
+    if min(geometry.output) < 1:
+        raise InvalidInputError(f"the kernel does not fit: the output would be {geometry.output[0]}x{geometry.output[1]}")
+    return geometry
+
+
+def sample_values(geometry, seed=0):
+    """Small integers for the input (0-9) and kernel (-1-2), and the engine's output."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.integers(0, 10, size=geometry.input)
+    weights = rng.integers(-1, 3, size=geometry.kernel)
+    padding = tuple(zip(geometry.before, geometry.after))
+    # Zero padding with each side's own amount ("same" can add one more after).
+    padded = np.pad(inputs, padding)
+    outputs = conv2d(padded, weights[np.newaxis, np.newaxis], stride=geometry.stride,
+                     dilation=geometry.dilation)[0]
+    return inputs, weights, outputs
+
+
+class Layout:
+    """Where each grid and cell is drawn."""
+
+    def __init__(self, geometry):
+        self.geometry = geometry
+        (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
+        top = MARGIN + TITLE
+        self.input_origin = (MARGIN, top)
+        self.kernel_origin = (MARGIN + pw * CELL + GAP, top)
+        self.output_origin = (self.kernel_origin[0] + kw * CELL + GAP, top)
+        width = self.output_origin[0] + ow * CELL + MARGIN
+        height = top + max(ph, kh, oh) * CELL + MARGIN + TITLE
+        self.size = (width, height)
+
+    @staticmethod
+    def cell(origin, row, column):
+        x, y = origin[0] + column * CELL, origin[1] + row * CELL
+        return (x, y, x + CELL, y + CELL)
+
+    def input_cell(self, row, column):
+        """The box of padded-input cell (row, column)."""
+        return self.cell(self.input_origin, row, column)
+
+    def output_cell(self, row, column):
+        return self.cell(self.output_origin, row, column)
+
+    def kernel_cell(self, row, column):
+        return self.cell(self.kernel_origin, row, column)
+
+
+def render_frames(geometry, numbers=False, seed=0):
+    """One RGB frame per output position, in row-major order."""
+    layout = Layout(geometry)
+    font = ImageFont.load_default()
+    inputs, weights, outputs = sample_values(geometry, seed)
+    (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
+    (sy, sx), (dy, dx), (top, left) = geometry.stride, geometry.dilation, geometry.before
+
+    base = Image.new("RGB", layout.size, COLOURS["background"])
+    draw = ImageDraw.Draw(base)
+    titles = [
+        (layout.input_origin, f"input {geometry.input[0]}x{geometry.input[1]}, padding "
+                              f"{top},{left} / {geometry.after[0]},{geometry.after[1]}"),
+        (layout.kernel_origin, f"kernel {kh}x{kw}, dilation {dy},{dx}"),
+        (layout.output_origin, f"output {oh}x{ow}, stride {sy},{sx}"),
+    ]
+    for (x, y), text in titles:
+        draw.text((x, y - TITLE + 4), text, fill=COLOURS["text"], font=font)
+    for r in range(ph):
+        for c in range(pw):
+            inside = top <= r < top + geometry.input[0] and left <= c < left + geometry.input[1]
+            box = layout.input_cell(r, c)
+            draw.rectangle(box, fill=COLOURS["input" if inside else "padding"], outline=COLOURS["line"])
+            if numbers:
+                value = inputs[r - top, c - left] if inside else 0
+                _centred(draw, box, str(value), COLOURS["text" if inside else "padding text"], font)
+    for r in range(kh):
+        for c in range(kw):
+            box = layout.kernel_cell(r, c)
+            draw.rectangle(box, fill=COLOURS["kernel"], outline=COLOURS["line"])
+            if numbers:
+                _centred(draw, box, str(weights[r, c]), COLOURS["text"], font)
+
+    frames = []
+    for index in range(oh * ow):
+        i, j = divmod(index, ow)
+        frame = base.copy()
+        draw = ImageDraw.Draw(frame)
+        for u in range(kh):
+            for v in range(kw):
+                r, c = i * sy + u * dy, j * sx + v * dx
+                box = layout.input_cell(r, c)
+                draw.rectangle(box, fill=COLOURS["tap"], outline=COLOURS["focus"], width=2)
+                if numbers:
+                    inside = top <= r < top + geometry.input[0] and left <= c < left + geometry.input[1]
+                    _centred(draw, box, str(inputs[r - top, c - left] if inside else 0), COLOURS["text"], font)
+        first, last = layout.input_cell(i * sy, j * sx), layout.input_cell(i * sy + dy * (kh - 1), j * sx + dx * (kw - 1))
+        draw.rectangle((first[0], first[1], last[2], last[3]), outline=COLOURS["focus"], width=1)
+        for a in range(oh):
+            for b in range(ow):
+                done = a * ow + b
+                state = "done" if done < index else "current" if done == index else "empty"
+                box = layout.output_cell(a, b)
+                width = 3 if state == "current" else 1
+                outline = COLOURS["focus" if state == "current" else "line"]
+                draw.rectangle(box, fill=COLOURS[state], outline=outline, width=width)
+                if numbers and done <= index:
+                    _centred(draw, box, f"{outputs[a, b]:g}", COLOURS["text"], font)
+        caption = f"output ({i}, {j}): taps at rows {i * sy}..{i * sy + dy * (kh - 1)} step {dy}, " \
+                  f"columns {j * sx}..{j * sx + dx * (kw - 1)} step {dx}"
+        draw.text((MARGIN, layout.size[1] - TITLE), caption, fill=COLOURS["text"], font=font)
+        frames.append(frame)
+    return frames
+
+
+def _centred(draw, box, text, colour, font):
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = (box[0] + box[2] - (right - left)) / 2 - left
+    y = (box[1] + box[3] - (bottom - top)) / 2 - top
+    draw.text((x, y), text, fill=colour, font=font)
+
+
+def animate_file(dest, geometry, *, fps=2.0, numbers=False, seed=0, format="GIF"):
+    """Write the animation, looping, to ``dest`` (GIF, or animated PNG/WebP by format)."""
+    from .imageio import write_bytes
+
+    frames = render_frames(geometry, numbers, seed)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=format, save_all=True, append_images=frames[1:],
+                   duration=max(1, round(1000 / fps)), loop=0)
+    write_bytes(buffer.getvalue(), dest)
+    return len(frames)

@@ -1,0 +1,130 @@
+"""A kernel learned from an example: the one K x K filter that maps INPUT to TARGET.
+
+Convolution shares one kernel across every position, so every pixel is one equation
+``target[y, x] = Σ k[i, j] · input[y - i + K//2, x - j + K//2]`` in the same K² unknowns.
+Least squares over all of them gives the kernel; the normal equations
+``(AᵀA + λI) k = Aᵀb`` are accumulated one band of rows at a time, so memory stays
+bounded (a K² x K² matrix, and one band of patches) however large the image.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import engine
+from .boundary import extend
+from .errors import InvalidInputError
+from .vocabulary import resolve_mode
+
+# Floats of patches held at once (about 32 MB in float64).
+_BAND_FLOATS = 1 << 22
+
+
+@dataclass
+class Fit:
+    """Learned kernels (one, or one per channel) and how well they reproduce the target."""
+
+    kernels: list
+    rmse: float
+    psnr: float
+    peak: float
+
+
+def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_channel=False, ridge=0.0, peak=None):
+    """Least-squares kernel(s) with ``convolve(source, k, boundary) ≈ target``.
+
+    Parameters
+    ----------
+    source, target : array_like, shape (H, W) or (H, W, C), the same shape
+    size : int
+        K: the kernel is K x K (even sizes anchor as `imgconv.convolve` does).
+    boundary, cval
+        How the source is extended beyond its edges, as in `imgconv.convolve`.
+    per_channel : bool
+        One kernel per channel instead of one shared by all.
+    ridge : float
+        λ >= 0: penalises large weights; helps when the source is flat or tiny.
+    peak : float, optional
+        The peak signal for PSNR (255 for 8-bit images); default the target's range.
+
+    Returns
+    -------
+    Fit
+        ``kernels`` are in convolution orientation, ready for `imgconv.convolve` and
+        ``imgconv convolve -k``.
+    """
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    if source.shape != target.shape:
+        raise InvalidInputError(f"INPUT is {_describe(source)} but TARGET is {_describe(target)}; they must match")
+    if size < 1 or size > min(source.shape[:2]):
+        raise InvalidInputError(f"kernel size {size} must be between 1 and the image's smaller side")
+    if ridge < 0:
+        raise InvalidInputError(f"ridge must be >= 0, got {ridge}")
+    mode, cval = resolve_mode(boundary, cval)
+    if source.ndim == 2:
+        source, target = source[..., np.newaxis], target[..., np.newaxis]
+    channels = source.shape[2]
+    unknowns = size * size
+    groups = [[c] for c in range(channels)] if per_channel else [list(range(channels))]
+    gram = np.zeros((len(groups), unknowns, unknowns))
+    moments = np.zeros((len(groups), unknowns))
+    # Convolution anchoring: the window of output y starts at y - (K - 1 - K//2).
+    before = size - 1 - size // 2
+    height, width = source.shape[:2]
+    band = max(1, _BAND_FLOATS // (width * unknowns))
+    for top in range(0, height, band):
+        bottom = min(top + band, height)
+        rows = slice(max(top - before, 0), min(bottom + size - 1 - before, height))
+        pad_top, pad_bottom = before - (top - rows.start), (bottom + size - 1 - before) - rows.stop
+        extended = extend(source[rows], (pad_top, before), (pad_bottom, size - 1 - before), mode, cval)
+        windows = np.lib.stride_tricks.sliding_window_view(extended, (size, size), axis=(0, 1))
+        for g, group in enumerate(groups):
+            for c in group:
+                patches = windows[:, :, c].reshape(-1, unknowns)
+                gram[g] += patches.T @ patches
+                moments[g] += patches.T @ target[top:bottom, :, c].reshape(-1)
+    kernels = []
+    for g in range(len(groups)):
+        system = gram[g] + ridge * np.eye(unknowns)
+        weights = np.linalg.lstsq(system, moments[g], rcond=None)[0]
+        # The window is correlated; flipping it gives the convolution kernel.
+        kernels.append(weights.reshape(size, size)[::-1, ::-1].copy())
+    prediction = np.empty_like(target)
+    for g, group in enumerate(groups):
+        for c in group:
+            prediction[..., c] = engine.convolve(source[..., c], kernels[g], mode, cval)
+    rmse = float(np.sqrt(np.mean((prediction - target) ** 2)))
+    if peak is None:
+        peak = float(target.max() - target.min()) or 1.0
+    psnr = math.inf if rmse == 0 else 20 * math.log10(peak / rmse)
+    return Fit(kernels, rmse, psnr, peak)
+
+
+def _describe(array):
+    return "x".join(map(str, array.shape))
+
+
+def learn_files(source, target, dest, size, **options):
+    """What ``imgconv learn`` does: read two images, learn, write kernel file(s).
+
+    With ``per_channel``, channel c's kernel goes to ``STEM-c.SUFFIX``. Returns the `Fit`
+    and the paths written.
+    """
+    import os
+
+    from .imageio import NPY, read_image, write_bytes
+    from .kernelfile import format_kernel
+
+    source_picture, target_picture = read_image(source), read_image(target)
+    peak = None if target_picture.format == NPY else float(target_picture.sample_max)
+    fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
+    if len(fit.kernels) == 1:
+        paths = [dest]
+    else:
+        stem, suffix = os.path.splitext(dest)
+        paths = [f"{stem}-{c}{suffix}" for c in range(len(fit.kernels))]
+    for path, kernel in zip(paths, fit.kernels):
+        write_bytes(format_kernel(kernel).encode(), path)
+    return fit, paths
