@@ -89,3 +89,18 @@ def test_kernel_that_does_not_fit(tmp_path):
     result = run("animate", tmp_path / "a.gif", "--input-size", 3, "--kernel-size", 3, "--dilation", 3)
     assert result.exit_code == 2 and "does not fit" in result.stderr
     assert not (tmp_path / "a.gif").exists()
+
+
+def test_fps_and_seed(tmp_path):
+    assert run("animate", tmp_path / "slow.gif", "--fps", 2).exit_code == 0
+    assert run("animate", tmp_path / "fast.gif", "--fps", 10).exit_code == 0
+    with Image.open(tmp_path / "slow.gif") as slow, Image.open(tmp_path / "fast.gif") as fast:
+        assert slow.info["duration"] == 500 and fast.info["duration"] == 100
+    frames = {}
+    for seed in (1, 2):
+        assert run("animate", tmp_path / f"s{seed}.gif", "--numbers", "--seed", seed).exit_code == 0
+        with Image.open(tmp_path / f"s{seed}.gif") as animation:
+            frames[seed] = np.asarray(animation.convert("RGB"))
+    assert not np.array_equal(frames[1], frames[2])  # other input values are written
+    assert not np.array_equal(sample_values(make_geometry((5, 5), (3, 3)), 1)[0],
+                              sample_values(make_geometry((5, 5), (3, 3)), 2)[0])

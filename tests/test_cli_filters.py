@@ -162,3 +162,19 @@ def test_version():
 
     result = run("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"imgconv {imgconv.__version__}"
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+def test_method_option_changes_nothing_but_speed(tmp_path, cat, method):
+    out = tmp_path / "out.png"
+    assert run("blur", "-r", 3, "-s", 1.5, "--method", method, CAT, out).exit_code == 0
+    assert_rounded_from(load(out)[1], reference(cat, kernels.gaussian(3, 1.5)))
+
+
+def test_threads_option_gives_identical_bytes(tmp_path):
+    outputs = []
+    for threads in (1, 2, 3):
+        out = tmp_path / f"t{threads}.npy"
+        assert run("unsharp", "-s", 2, "--threads", threads, CAT, out).exit_code == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]

@@ -141,3 +141,18 @@ def test_params_json_with_channels_and_bias():
     assert data["counts"] == {"fully connected": 32 * 48 * 3 * 10 + 10, "locally connected": 10 * 15 * 3 + 10,
                               "convolutional": 4 * 15 * 3 + 4}
     assert data["ratios"]["locally connected / convolutional"] == pytest.approx(460 / 184)
+
+
+def test_cli_conv_padding_holds_the_boundary_mode(tmp_path, rng):
+    image = rng.integers(0, 256, (9, 10)).astype(np.uint8)
+    save(tmp_path / "in.png", image)
+    w = rng.normal(size=(1, 1, 3, 3))
+    np.save(tmp_path / "w.npy", w)
+    for mode, extra in (("reflect", []), ("constant", ["--cval", "77"])):
+        out = tmp_path / f"{mode}.npy"
+        assert run("conv", "--weights", tmp_path / "w.npy", "--padding", 2, "-b", mode, *extra,
+                   tmp_path / "in.png", out).exit_code == 0
+        padded = np.pad(image.astype(float), 2, mode="symmetric") if mode == "reflect" else \
+            np.pad(image.astype(float), 2, constant_values=77)
+        expected = slow_conv2d(padded[np.newaxis], w, None, (1, 1), ((0, 0), (0, 0)), (1, 1))
+        np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-3)
