@@ -116,7 +116,7 @@ SHARED_OPTIONS = [
                       "every output's format and extension."),
     click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
     click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
-                 help="PNG and TIFF zlib level: 0 fastest and largest, 9 smallest and slowest."),
+                 help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest."),
     click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
     click.option("--view", type=click.Choice(VIEWS), default="result", show_default=True,
                  help="result alone, side-by-side with the original, or with a thumbnail of the original inset."),
@@ -223,6 +223,7 @@ def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include,
         if bar:
             bar.close()
         if report is not None:
+            # In input order; results arrive as files finish (and an interrupt ends early).
             order = {task.source: i for i, task in enumerate(tasks)}
             batch.write_report(sorted(results, key=lambda r: order[r.input]), report)
         if not quiet:

@@ -27,7 +27,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
     quality : int, optional
         JPEG and WebP quality, 1-100.
     compress_level : int
-        PNG (and TIFF deflate) zlib level, 0-9.
+        PNG zlib level, 0-9.
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
