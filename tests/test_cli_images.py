@@ -254,3 +254,12 @@ def test_overwrite_is_atomic_and_keeps_permissions(tmp_path, camera):
     assert run(*BLUR, SAMPLES / "camera.png", out).exit_code == 0
     assert os.stat(out).st_mode & 0o777 == 0o640
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary left behind
+
+
+def test_cmyk_is_filtered_as_rgb(tmp_path, rgb):
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "in.tiff")
+    assert run(*BLUR, tmp_path / "in.tiff", tmp_path / "out.tiff").exit_code == 0
+    mode, pixels = load(tmp_path / "out.tiff")
+    as_rgb = np.asarray(Image.open(tmp_path / "in.tiff").convert("RGB"))
+    assert mode == "RGB"
+    assert_rounded_from(pixels, reference(as_rgb, GAUSS))
