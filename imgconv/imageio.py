@@ -41,6 +41,10 @@ _NPY_MAGIC = b"\x93NUMPY"
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "I": 65535, "F": 1.0}
 _DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "I": np.int32, "F": np.float32}
 _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# TIFF tags that describe how the pixels are stored. A TIFF's getexif() lists them with
+# the real metadata; carried into the output, they would contradict the new pixels.
+_LAYOUT_TAGS = frozenset([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
+                          338, 339, 529, 530, 531, 532, 34675])
 
 @dataclass
 class Picture:
@@ -134,6 +138,8 @@ def _picture_from_pillow(image):
     if image.info.get("icc_profile"):
         info["icc_profile"] = image.info["icc_profile"]
     exif = image.getexif()
+    for tag in _LAYOUT_TAGS.intersection(exif):
+        del exif[tag]
     if len(exif):
         info["exif"] = exif.tobytes()
     mode = image.mode
