@@ -13,7 +13,7 @@ L, LA     L, LA (uint8)
 RGB(A)    RGB, RGBA (uint8)
 P, PA     RGB or RGBA           a palette cannot hold blurred colours
 1         L (uint8, 0 or 255)   a filtered bilevel image has grey levels
-I;16*     I;16 (uint16)         16-bit grey stays 16-bit
+I;16*     I;16 (uint16)         16-bit grey stays 16-bit (16-bit PGM too)
 I         I (int32)
 F         F (float32)
 other     RGB (uint8)           CMYK, YCbCr, LAB, HSV
@@ -41,6 +41,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "I": 65535, "F": 1.0}
 _DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "I": np.int32, "F": np.float32}
 _MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# Formats that can hold the modes not every format can, for error messages.
+_FORMATS_FOR_MODE = {"LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "I;16": "PNG or TIFF",
+                     "I": "TIFF", "F": "TIFF"}
 # TIFF tags that describe how the pixels are stored. A TIFF's getexif() lists them with
 # the real metadata; carried into the output, they would contradict the new pixels.
 _LAYOUT_TAGS = frozenset([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
@@ -143,7 +146,8 @@ def _picture_from_pillow(image):
     if len(exif):
         info["exif"] = exif.tobytes()
     mode = image.mode
-    if mode.startswith("I;16"):
+    if mode.startswith("I;16") or (mode == "I" and image.format == "PPM"):
+        # Pillow reads 16-bit PGM as I; its samples are 16-bit by definition.
         target = "I;16"
     elif mode in _DTYPE:
         target = mode
@@ -156,7 +160,7 @@ def _picture_from_pillow(image):
         target = mode.upper()
     else:
         target = "RGB"
-    if target != mode and not mode.startswith("I;16"):
+    if target != mode and target != "I;16":
         image = image.convert(target)
     pixels = np.asarray(image)
     if target == "I;16":
@@ -205,7 +209,8 @@ def encode_image(samples, picture, fmt, quality=None, compress_level=DEFAULT_COM
     try:
         image.save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError) as exc:
-        raise ImageWriteError(f"{name}: cannot write a {picture.mode} image as {fmt} ({exc})") from None
+        advice = f"; write {_FORMATS_FOR_MODE[picture.mode]} or .npy" if picture.mode in _FORMATS_FOR_MODE else ""
+        raise ImageWriteError(f"{name}: cannot write a {picture.mode} image as {fmt} ({exc}){advice}") from None
     return buffer.getvalue()
 
 

@@ -263,3 +263,18 @@ def test_cmyk_is_filtered_as_rgb(tmp_path, rgb):
     as_rgb = np.asarray(Image.open(tmp_path / "in.tiff").convert("RGB"))
     assert mode == "RGB"
     assert_rounded_from(pixels, reference(as_rgb, GAUSS))
+
+
+def test_16_bit_pgm_stays_16_bit(tmp_path, camera):
+    deep = camera.astype(np.uint16) * 257
+    Image.fromarray(deep).save(tmp_path / "in.pgm")
+    assert run(*BLUR, tmp_path / "in.pgm", tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    assert mode == "I;16"
+    assert_rounded_from(pixels, reference(deep, GAUSS), dtype=np.uint16, slack=0.05)
+
+
+def test_a_format_that_cannot_hold_the_mode_says_which_can(tmp_path, camera):
+    save(tmp_path / "deep.png", camera.astype(np.uint16) * 257)
+    result = run(*BLUR, tmp_path / "deep.png", tmp_path / "out.jpg")
+    assert result.exit_code == 1 and "write PNG or TIFF or .npy" in result.stderr
