@@ -255,15 +255,17 @@ def _run_bands(filter_band, tops, threads):
                     pass
 
 
-def separable_terms(weights):
-    """The kernel as a sum of outer products ``column ⊗ row``, one per singular value.
+def _significant(singular_values, shape):
+    """Singular values above the numerical rank threshold, as ``numpy.linalg.matrix_rank``
+    defines it; those below are float64 rounding noise."""
+    return singular_values > singular_values[0] * max(shape) * np.finfo(np.float64).eps
 
-    Singular values below the numerical rank threshold (as ``numpy.linalg.matrix_rank``
-    defines it) are float64 rounding noise and are dropped.
-    """
+
+def separable_terms(weights):
+    """The kernel as a sum of outer products ``column ⊗ row``, one per singular value."""
     u, s, vt = np.linalg.svd(weights)
-    threshold = s[0] * max(weights.shape) * np.finfo(np.float64).eps
-    return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if s[r] > threshold]
+    keep = _significant(s, weights.shape)
+    return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if keep[r]]
 
 
 def _toeplitz(taps, outputs, dtype):
@@ -405,9 +407,9 @@ def choose_method(weights):
     """The strategy expected to be fastest for this kernel: its size and SVD rank decide."""
     kh, kw = weights.shape
     direct = np.count_nonzero(weights) * _NS_PER_TAP
-    terms = separable_terms(weights)
+    rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
     band = max(32, kh // 2)
     row_pass = kw * _NS_PER_TAP if kw <= SHORT_ROW else (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
-    separable = len(terms) * ((band + kh) * _NS_PER_BLAS_MAC + row_pass)
+    separable = rank * ((band + kh) * _NS_PER_BLAS_MAC + row_pass)
     costs = {"direct": direct, "separable": separable, "fft": _NS_FFT}
     return min(costs, key=costs.get)
