@@ -149,7 +149,8 @@ def is_up_to_date(task):
 def run_task(task, filt, write_options=None):
     """Process one file; never raises for a bad file, the `Result` says what happened.
 
-    ``write_options`` are `process_file`'s ``quality``, ``compress_level`` and ``view``.
+    ``write_options`` are `process_file`'s ``quality``, ``compress_level``, ``view`` and
+    ``threads``.
     """
     start = time.perf_counter()
     try:

@@ -110,7 +110,7 @@ SHARED_OPTIONS = [
     click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
                  help="Engine strategy; auto picks the one expected to be fastest."),
     click.option("--threads", type=click.IntRange(min=1),
-                 help="Threads filtering one image [default: CPUs; 1 per file in a batch of several jobs]."),
+                 help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch]."),
     click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
                  help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
                       "every output's format and extension."),
@@ -152,15 +152,16 @@ def filter_command(name, print_kernel=True):
             engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
             batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
             batch_mode = _is_batch(paths, batch_options["files_from"])
-            if engine["threads"] is None and batch_mode and batch_options["jobs"] != 1:
-                engine["threads"] = 1  # the jobs already use every core
+            if engine["threads"] is None and batch_mode:
+                engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
             filt = make(engine=engine, **options)
             if print_kernel:
                 if filt.kernel is None:
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
                 return
-            write_options = {"quality": quality, "compress_level": compress_level, "view": view}
+            write_options = {"quality": quality, "compress_level": compress_level, "view": view,
+                             "threads": engine["threads"]}
             if batch_mode:
                 return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:

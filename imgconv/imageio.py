@@ -187,12 +187,13 @@ def output_format(dest, requested=None, input_format="PNG"):
     return input_format
 
 
-def encode_image(samples, picture, fmt, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL, name="<stdout>"):
+def encode_image(samples, picture, fmt, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL, name="<stdout>",
+                 threads=None):
     """Encode samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
     For ``NPY``, ``samples`` is the raw float result and is saved as float32. PNGs in
     the modes `imgconv.png` writes are encoded on every core; other images by Pillow.
-    ``name`` is the destination, for error messages only.
+    ``name`` is the destination, for error messages only; ``threads`` encode a PNG.
     """
     buffer = io.BytesIO()
     if fmt == NPY:
@@ -201,7 +202,7 @@ def encode_image(samples, picture, fmt, quality=None, compress_level=DEFAULT_COM
     if samples.ndim == 3 and samples.shape[2] == 1:
         samples = samples[..., 0]
     if fmt == "PNG" and picture.mode in COLOUR_TYPES:
-        return encode_png(samples, picture.mode, level=compress_level, **picture.info)
+        return encode_png(samples, picture.mode, level=compress_level, threads=threads, **picture.info)
     image = Image.fromarray(samples)
     options = dict(picture.info, compress_level=compress_level)
     if quality is not None:

@@ -14,7 +14,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 
 def process_file(source, dest, filt, *, format=None, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 view="result", in_place=False):
+                 view="result", threads=None, in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -31,6 +31,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
+    threads : int, optional
+        Threads encoding a PNG; default all CPUs. (The filter's own threads are set
+        when it is made.)
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
 
@@ -49,7 +52,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
     samples = filter_picture(picture, filt, None if fmt == NPY else picture.sample_dtype)
     samples = compose(picture.pixels, samples, view, picture.sample_max)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    write_bytes(encode_image(samples, picture, fmt, quality, compress_level, name), dest)
+    write_bytes(encode_image(samples, picture, fmt, quality, compress_level, name, threads), dest)
     return fmt
 
 

@@ -61,12 +61,11 @@ def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, threads=N
         raw[:, 0] = _SUB
         raw[:, 1:] = piece
         raw[:, 1 + pixel_bytes :] -= piece[:, :-pixel_bytes]  # wraps modulo 256, as PNG wants
-        raw = raw.tobytes()
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: no header
         data = compressor.compress(raw)
         last = start + rows_per_piece >= height
         data += compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
-        return data, zlib.adler32(raw), len(raw)
+        return data, zlib.adler32(raw), raw.nbytes
 
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
         pieces = list(pool.map(compress, starts))
