@@ -16,9 +16,11 @@ Strategies:
 - ``direct``: one multiply-add of a shifted view per non-zero weight; for small kernels.
 - ``separable``: the kernel as a sum of outer products ``column ⊗ row`` by SVD (one for
   a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass is one
-  matrix product with a banded (Toeplitz) matrix, which BLAS runs at full speed; the
-  row pass multiplies shifted views for short rows (folding symmetric ones, as
-  ``(p[i] + p[n-1-i]) * k[i]``) and uses Toeplitz blocks for long ones.
+  matrix product with a banded (Toeplitz) matrix, which BLAS runs at full speed. The
+  row pass keeps the channels interleaved for rows of up to 47 taps: every run of 8
+  output pixels is a small product with ``kron(toeplitz, identity(channels))``, all of
+  them in one ``np.matmul`` over a strided view of overlapping windows; longer rows are
+  transposed and use Toeplitz blocks.
 - ``fft``: each band is convolved by ``scipy.fft`` (imported only on this path, as
   importing scipy takes a noticeable part of a second); for large dense kernels.
 
@@ -36,14 +38,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .boundary import index_map
 from .errors import InvalidInputError, KernelError
 from .vocabulary import METHODS, resolve_mode
 MAX_KERNEL_SIZE = 1025
 
-# Rows of at most this many taps are applied tap by tap; longer ones as Toeplitz blocks.
-SHORT_ROW = 15
+# Rows of at most this many taps run with channels interleaved, longer ones transposed.
+SHORT_ROW = 47
+# Output pixels per small matrix product of an interleaved row pass.
+PIXEL_BLOCK = 8
 # Output columns per Toeplitz block of a long row pass.
 ROW_BLOCK = 64
 
@@ -277,31 +282,6 @@ def _toeplitz(taps, outputs, dtype):
     return matrix
 
 
-def _is_symmetric(taps):
-    return np.abs(taps - taps[::-1]).max() <= 1e-12 * np.abs(taps).max()
-
-
-def _tap_pass(values, taps, width):
-    """Correlate along axis 1, one shifted view per tap, folding symmetric taps."""
-    count = len(taps)
-    out = np.zeros((values.shape[0], width) + values.shape[2:], values.dtype)
-    scratch = np.empty_like(out)
-    if _is_symmetric(taps):
-        half = count // 2
-        if count % 2:
-            np.multiply(values[:, half : half + width], taps[half], out=out)
-        for i in range(half):
-            np.add(values[:, i : i + width], values[:, count - 1 - i : count - 1 - i + width], out=scratch)
-            scratch *= taps[i]
-            out += scratch
-        return out
-    for i, tap in enumerate(taps):
-        if tap:
-            np.multiply(values[:, i : i + width], tap, out=scratch)
-            out += scratch
-    return out
-
-
 class _Direct:
     """``direct``: one multiply-add of a shifted view of the band per non-zero weight."""
 
@@ -354,7 +334,7 @@ class _Separable:
 
     def _row_pass(self, index, values, taps, width):
         if len(taps) <= SHORT_ROW:
-            return _tap_pass(values, taps, width)
+            return self._interleaved_row_pass(index, values, taps, width)
         # Long rows: move the row axis first so that blocks of it are contiguous
         # matrices, and apply one Toeplitz block to each.
         height, columns, channels = values.shape
@@ -365,6 +345,41 @@ class _Separable:
             block = self._matrix(("row", index), taps, size)
             np.matmul(block, transposed[start : start + size + len(taps) - 1], out=out[start : start + size])
         return out.reshape(width, height, channels).transpose(1, 0, 2)
+
+    def _interleaved_row_pass(self, index, values, taps, width):
+        """Short rows, channels left interleaved: each run of ``PIXEL_BLOCK`` output pixels
+        is one small matrix product with ``kron(toeplitz, identity(channels))``.
+
+        The windows overlap, so they are a strided view of the band, not a copy, and one
+        ``np.matmul`` call runs the products for every window of every row.
+        """
+        height, columns, channels = values.shape
+        rows = values.reshape(height, columns * channels)
+        out = np.empty((height, width, channels), values.dtype)
+        out_rows = out.reshape(height, width * channels)
+        item = values.itemsize
+        blocks, rest = divmod(width, PIXEL_BLOCK)
+        # (number of windows, first output pixel, pixels per window): the full blocks,
+        # then what is left over.
+        for count, first, size in ((blocks, 0, PIXEL_BLOCK), (int(rest > 0), blocks * PIXEL_BLOCK, rest)):
+            if not count:
+                continue
+            key = ("kron", index, size, channels)
+            if key not in self._matrices:
+                toeplitz = _toeplitz(taps, size, self.dtype)
+                self._matrices[key] = np.kron(toeplitz.T, np.eye(channels, dtype=self.dtype))
+            matrix = self._matrices[key]
+            inputs, outputs = matrix.shape
+            offset = first * channels
+            # as_strided does no bounds checking: the last window must end inside the row.
+            assert offset + (count - 1) * outputs + inputs <= rows.shape[1]
+            assert offset + count * outputs <= out_rows.shape[1]
+            windows = as_strided(rows[:, offset:], shape=(count, height, inputs),
+                                 strides=(outputs * item, rows.strides[0], item), writeable=False)
+            targets = as_strided(out_rows[:, offset:], shape=(count, height, outputs),
+                                 strides=(outputs * item, out_rows.strides[0], item))
+            np.matmul(windows, matrix, out=targets)
+        return out
 
 
 class _FFT:
@@ -409,7 +424,10 @@ def choose_method(weights):
     direct = np.count_nonzero(weights) * _NS_PER_TAP
     rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
     band = max(32, kh // 2)
-    row_pass = kw * _NS_PER_TAP if kw <= SHORT_ROW else (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
+    if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
+        row_pass = (PIXEL_BLOCK + kw) * 3 * _NS_PER_BLAS_MAC
+    else:  # transposed: plus the two transpositions
+        row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
     separable = rank * ((band + kh) * _NS_PER_BLAS_MAC + row_pass)
     costs = {"direct": direct, "separable": separable, "fft": _NS_FFT}
     return min(costs, key=costs.get)
