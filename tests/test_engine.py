@@ -214,7 +214,8 @@ def _kernel_of_rank(rng, shape, rank):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     "shape, rank",
-    [((3, 3), 3), ((21, 21), 1), ((9, 31), 2), ((40, 17), 17), ((1, 25), 1), ((25, 1), 1)],
+    # Rows up to 47 taps run interleaved, longer ones transposed; both are here.
+    [((3, 3), 3), ((21, 21), 1), ((9, 31), 2), ((40, 17), 17), ((1, 25), 1), ((25, 1), 1), ((7, 61), 2)],
     ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else f"rank{v}",
 )
 def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
