@@ -17,8 +17,8 @@ Strategies:
 - ``separable``: the kernel as a sum of outer products ``column ⊗ row`` by SVD (one for
   a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass is one
   matrix product with a banded (Toeplitz) matrix, which BLAS runs at full speed. The
-  row pass keeps the channels interleaved for rows of up to 47 taps: every run of 8
-  output pixels is a small product with ``kron(toeplitz, identity(channels))``, all of
+  row pass keeps the channels interleaved for rows of up to 47 taps: every run of 4
+  (8 for rows over 15 taps) output pixels is a small product with ``kron(toeplitz, identity(channels))``, all of
   them in one ``np.matmul`` over a strided view of overlapping windows; longer rows are
   transposed and use Toeplitz blocks.
 - ``fft``: each band is convolved by ``scipy.fft`` (imported only on this path, as
@@ -47,8 +47,10 @@ MAX_KERNEL_SIZE = 1025
 
 # Rows of at most this many taps run with channels interleaved, longer ones transposed.
 SHORT_ROW = 47
-# Output pixels per small matrix product of an interleaved row pass.
-PIXEL_BLOCK = 8
+# Output pixels per small matrix product of an interleaved row pass: each product also
+# multiplies (pixels - 1) * channels zeros per output, so short rows take short runs.
+def _pixel_block(taps):
+    return 4 if taps <= 15 else 8
 # Output columns per Toeplitz block of a long row pass.
 ROW_BLOCK = 64
 
@@ -347,8 +349,8 @@ class _Separable:
         return out.reshape(width, height, channels).transpose(1, 0, 2)
 
     def _interleaved_row_pass(self, index, values, taps, width):
-        """Short rows, channels left interleaved: each run of ``PIXEL_BLOCK`` output pixels
-        is one small matrix product with ``kron(toeplitz, identity(channels))``.
+        """Short rows, channels left interleaved: each run of 4 or 8 output pixels is one
+        small matrix product with ``kron(toeplitz, identity(channels))``.
 
         The windows overlap, so they are a strided view of the band, not a copy, and one
         ``np.matmul`` call runs the products for every window of every row.
@@ -358,10 +360,11 @@ class _Separable:
         out = np.empty((height, width, channels), values.dtype)
         out_rows = out.reshape(height, width * channels)
         item = values.itemsize
-        blocks, rest = divmod(width, PIXEL_BLOCK)
+        pixels = _pixel_block(len(taps))
+        blocks, rest = divmod(width, pixels)
         # (number of windows, first output pixel, pixels per window): the full blocks,
         # then what is left over.
-        for count, first, size in ((blocks, 0, PIXEL_BLOCK), (int(rest > 0), blocks * PIXEL_BLOCK, rest)):
+        for count, first, size in ((blocks, 0, pixels), (int(rest > 0), blocks * pixels, rest)):
             if not count:
                 continue
             key = ("kron", index, size, channels)
@@ -425,7 +428,7 @@ def choose_method(weights):
     rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
     band = max(32, kh // 2)
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
-        row_pass = (PIXEL_BLOCK + kw) * 3 * _NS_PER_BLAS_MAC
+        row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
     else:  # transposed: plus the two transpositions
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
     separable = rank * ((band + kh) * _NS_PER_BLAS_MAC + row_pass)
