@@ -15,8 +15,9 @@ Strategies:
 
 - ``direct``: one multiply-add of a shifted view per non-zero weight; for small kernels.
 - ``separable``: the kernel as a sum of outer products ``column ⊗ row`` by SVD (one for
-  a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass is one
-  matrix product with a banded (Toeplitz) matrix, which BLAS runs at full speed. The
+  a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass weighs
+  each output row's input rows as one batched vector product over a strided view (up
+  to 31 taps), or is one matrix product with a banded (Toeplitz) matrix. The
   row pass keeps the channels interleaved for rows of up to 47 taps: every run of 4
   (8 for rows over 15 taps) output pixels is a small product with ``kron(toeplitz, identity(channels))``, all of
   them in one ``np.matmul`` over a strided view of overlapping windows; longer rows are
@@ -47,6 +48,9 @@ MAX_KERNEL_SIZE = 1025
 
 # Rows of at most this many taps run with channels interleaved, longer ones transposed.
 SHORT_ROW = 47
+# Columns of at most this many taps run as batched vector products, longer ones as a
+# Toeplitz matrix product.
+SHORT_COLUMN = 31
 # Output pixels per small matrix product of an interleaved row pass: each product also
 # multiplies (pixels - 1) * channels zeros per output, so short rows take short runs.
 def _pixel_block(taps):
@@ -269,9 +273,16 @@ def _significant(singular_values, shape):
 
 
 def separable_terms(weights):
-    """The kernel as a sum of outer products ``column ⊗ row``, one per singular value."""
+    """The kernel as a sum of outer products ``column ⊗ row``, one per singular value.
+
+    A rank-one kernel is factored from its own entries instead, through its largest
+    one, so that kernels of small integers (Sobel, box) get exact taps and results.
+    """
     u, s, vt = np.linalg.svd(weights)
     keep = _significant(s, weights.shape)
+    if np.count_nonzero(keep) == 1:
+        i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+        return [(weights[:, j] / weights[i, j], weights[i, :].copy())]
     return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if keep[r]]
 
 
@@ -329,10 +340,21 @@ class _Separable:
         flat = extended.reshape(rows, -1)
         out = None
         for index, (column, row) in enumerate(self.terms):
-            vertical = (self._matrix(("column", index), column, height) @ flat).reshape(height, columns, channels)
+            vertical = self._column_pass(index, flat, column, height).reshape(height, columns, channels)
             term = self._row_pass(index, vertical, row, width)
             out = term if out is None else np.add(out, term, out=out)
         return np.zeros((height, width, channels), extended.dtype) if out is None else out
+
+    def _column_pass(self, index, flat, taps, height):
+        """Correlate the rows of ``flat`` (one row per image row) with ``taps``."""
+        if len(taps) <= SHORT_COLUMN:
+            # Output row y is the weighted sum of rows y ... y + kh - 1: a vector times a
+            # strided view of those rows, batched over y. No zeros are multiplied.
+            windows = as_strided(flat, shape=(height, len(taps), flat.shape[1]),
+                                 strides=(flat.strides[0], flat.strides[0], flat.itemsize), writeable=False)
+            return np.matmul(taps[np.newaxis, :], windows)
+        # Long columns: one product with a banded (Toeplitz) matrix is faster.
+        return self._matrix(("column", index), taps, height) @ flat
 
     def _row_pass(self, index, values, taps, width):
         if len(taps) <= SHORT_ROW:
@@ -415,9 +437,11 @@ class _FFT:
 _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted
-# multiply-add, a BLAS multiply-add, and an FFT band (roughly independent of the kernel).
-_NS_PER_TAP = 0.25
+# multiply-add, a BLAS matrix multiply-add, a batched vector tap, and an FFT band
+# (roughly independent of the kernel).
+_NS_PER_TAP = 0.19
 _NS_PER_BLAS_MAC = 0.035
+_NS_PER_GEMV_TAP = 0.05
 _NS_FFT = 14.0
 
 
@@ -431,6 +455,7 @@ def choose_method(weights):
         row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
     else:  # transposed: plus the two transpositions
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
-    separable = rank * ((band + kh) * _NS_PER_BLAS_MAC + row_pass)
+    column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (band + kh) * _NS_PER_BLAS_MAC
+    separable = rank * (column_pass + row_pass)
     costs = {"direct": direct, "separable": separable, "fft": _NS_FFT}
     return min(costs, key=costs.get)

@@ -257,7 +257,16 @@ def test_int32_output_clips_without_wrapping():
 def test_auto_chooses_by_kernel_shape():
     from imgconv.engine import choose_method
 
-    assert choose_method(imgconv.kernels.sobel("x")) == "direct"
+    assert choose_method(imgconv.kernels.laplacian()) == "direct"  # rank 2, 5 taps
+    assert choose_method(imgconv.kernels.sobel("x")) == "separable"  # rank 1
     assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
     assert choose_method(imgconv.kernels.gaussian(60, 20)) == "separable"
     assert choose_method(np.random.default_rng(0).normal(size=(31, 31))) == "fft"
+
+
+def test_rank_one_kernels_of_small_integers_stay_exact(rng):
+    image = rng.integers(0, 256, size=(40, 50, 3)).astype(np.uint8)
+    for kernel in (imgconv.kernels.sobel("y"), imgconv.kernels.prewitt("x"), np.ones((3, 5))):
+        separable = imgconv.correlate(image, kernel, method="separable")
+        assert np.array_equal(separable, imgconv.correlate(image, kernel, method="direct"))
+        assert np.array_equal(separable, reference(image, kernel, "reflect", 0, False))
