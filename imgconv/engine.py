@@ -157,21 +157,23 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
     return _filter(image, kernel, boundary, cval, method, True, output, threads)
 
 
-def to_dtype(values, dtype, out=None):
+def to_dtype(values, dtype, out=None, clip=True):
     """Float results as ``dtype``: integers rounded to nearest and clipped to the range.
 
     ``values`` may be overwritten. The clip bounds are the largest floats that fit, so
-    that, say, float32 2**31 never wraps around in an int32.
+    that, say, float32 2**31 never wraps around in an int32. ``clip=False`` is for
+    values known to lie within the range already.
     """
     dtype = np.dtype(dtype)
     if out is None:
         out = np.empty(values.shape, dtype)
     if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        low, high = (values.dtype.type(bound) for bound in (info.min, info.max))
-        if int(high) > info.max:
-            high = np.nextafter(high, values.dtype.type(0))
-        np.clip(values, low, high, out=values)
+        if clip:
+            info = np.iinfo(dtype)
+            low, high = (values.dtype.type(bound) for bound in (info.min, info.max))
+            if int(high) > info.max:
+                high = np.nextafter(high, values.dtype.type(0))
+            np.clip(values, low, high, out=values)
         np.rint(values, out=out, casting="unsafe")  # rounds and converts in one pass
     else:
         np.copyto(out, values, casting="unsafe")
@@ -201,6 +203,7 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     plane = image.reshape(height, width, -1)
     result = np.empty(plane.shape, work if output is None else output)
     band = strategy.band_height
+    clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
 
     def filter_band(top):
         bottom = min(top + band, height)
@@ -208,10 +211,29 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
         values = strategy(extended)
         if offset:
             values += work.type(offset)
-        to_dtype(values, result.dtype, out=result[top:bottom])
+        to_dtype(values, result.dtype, out=result[top:bottom], clip=clip)
 
     _run_bands(filter_band, range(0, height, band), threads)
     return result.reshape(image.shape)
+
+
+def _stays_in_range(source, target, weights, offset, mode, cval):
+    """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
+
+    Non-negative weights summing to at most 1 (a blur) make each output a weighted
+    mean of inputs and 0, so it stays within the input type's range; float32 rounding
+    can overshoot by far less than the 0.5 that rounding to an integer absorbs, as long
+    as the type has at most 16 bits.
+    """
+    if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 2 or offset:
+        return False
+    if source.kind != "b":
+        low, high = np.iinfo(source).min, np.iinfo(source).max
+        if low < np.iinfo(target).min or high > np.iinfo(target).max:
+            return False
+    if mode == "constant" and not np.iinfo(target).min <= cval <= np.iinfo(target).max:
+        return False
+    return bool(weights.min() >= 0 and weights.sum() <= 1 + 1e-9)
 
 
 def _check_image(image):
@@ -322,9 +344,10 @@ class _Separable:
         self.dtype = dtype
         self.shape = weights.shape
         self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in separable_terms(weights)]
-        # Taller bands amortise the rows gathered beyond them; the Toeplitz product
-        # costs (band + kh - 1) multiply-adds per sample, so not too tall either.
-        self.band_height = max(32, self.shape[0] // 2)
+        # Taller bands amortise the rows gathered beyond them, but should stay in cache;
+        # a Toeplitz product costs (band + kh - 1) multiply-adds per sample.
+        kh = self.shape[0]
+        self.band_height = 48 if kh <= SHORT_COLUMN else max(32, kh // 2)
         self._matrices = {}
 
     def _matrix(self, key, taps, outputs):

@@ -270,3 +270,21 @@ def test_rank_one_kernels_of_small_integers_stay_exact(rng):
         separable = imgconv.correlate(image, kernel, method="separable")
         assert np.array_equal(separable, imgconv.correlate(image, kernel, method="direct"))
         assert np.array_equal(separable, reference(image, kernel, "reflect", 0, False))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_blurs_skip_clipping_without_wrapping_around(dtype):
+    # A blur of a constant image at the type's limits must stay exactly at the limit:
+    # float32 sums a hair above 1 must not wrap 255 round to 0 when clipping is skipped.
+    info = np.iinfo(dtype)
+    for value in (info.min, info.max):
+        image = np.full((70, 90, 3), value, dtype)
+        for kernel in (imgconv.kernels.gaussian(5, 3), imgconv.kernels.box(size=4), imgconv.kernels.motion(7, 30)):
+            result = imgconv.convolve(image, kernel, output=dtype)
+            assert result.dtype == dtype and np.all(result == value)
+
+
+def test_constant_boundary_beyond_the_range_is_clipped():
+    image = np.full((20, 20), 200, np.uint8)
+    result = imgconv.convolve(image, imgconv.kernels.box(radius=2), boundary="constant", cval=1000, output=np.uint8)
+    assert result[0, 0] == 255 and result[10, 10] == 200
