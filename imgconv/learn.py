@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine
 from .boundary import extend
 from .errors import InvalidInputError
 from .vocabulary import resolve_mode
@@ -54,8 +53,9 @@ def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_chan
         ``kernels`` are in convolution orientation, ready for `imgconv.convolve` and
         ``imgconv convolve -k``.
     """
-    source = np.asarray(source, np.float64)
-    target = np.asarray(target, np.float64)
+    source, target = np.asarray(source), np.asarray(target)
+    if source.dtype.kind not in "biuf" or target.dtype.kind not in "biuf":
+        raise InvalidInputError("INPUT and TARGET must hold real numbers")
     if source.shape != target.shape:
         raise InvalidInputError(f"INPUT is {_describe(source)} but TARGET is {_describe(target)}; they must match")
     if size < 1 or size > min(source.shape[:2]):
@@ -70,6 +70,7 @@ def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_chan
     groups = [[c] for c in range(channels)] if per_channel else [list(range(channels))]
     gram = np.zeros((len(groups), unknowns, unknowns))
     moments = np.zeros((len(groups), unknowns))
+    energy = np.zeros(len(groups))  # Σ target², for the residual without a prediction
     # Convolution anchoring: the window of output y starts at y - (K - 1 - K//2).
     before = size - 1 - size // 2
     height, width = source.shape[:2]
@@ -78,26 +79,28 @@ def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_chan
         bottom = min(top + band, height)
         rows = slice(max(top - before, 0), min(bottom + size - 1 - before, height))
         pad_top, pad_bottom = before - (top - rows.start), (bottom + size - 1 - before) - rows.stop
-        extended = extend(source[rows], (pad_top, before), (pad_bottom, size - 1 - before), mode, cval)
+        # One band at a time in float64: memory stays bounded whatever the image size.
+        extended = extend(source[rows].astype(np.float64), (pad_top, before), (pad_bottom, size - 1 - before),
+                          mode, cval)
         windows = np.lib.stride_tricks.sliding_window_view(extended, (size, size), axis=(0, 1))
         for g, group in enumerate(groups):
             for c in group:
                 patches = windows[:, :, c].reshape(-1, unknowns)
+                wanted = target[top:bottom, :, c].astype(np.float64).reshape(-1)
                 gram[g] += patches.T @ patches
-                moments[g] += patches.T @ target[top:bottom, :, c].reshape(-1)
-    kernels = []
+                moments[g] += patches.T @ wanted
+                energy[g] += wanted @ wanted
+    kernels, squared_error = [], 0.0
     for g in range(len(groups)):
         system = gram[g] + ridge * np.eye(unknowns)
         weights = np.linalg.lstsq(system, moments[g], rcond=None)[0]
+        # |Aw - t|² = t·t - 2 w·Aᵀt + w·AᵀA·w: the fit's error from the sums alone.
+        squared_error += max(energy[g] - 2 * weights @ moments[g] + weights @ gram[g] @ weights, 0.0)
         # The window is correlated; flipping it gives the convolution kernel.
         kernels.append(weights.reshape(size, size)[::-1, ::-1].copy())
-    prediction = np.empty_like(target)
-    for g, group in enumerate(groups):
-        for c in group:
-            prediction[..., c] = engine.convolve(source[..., c], kernels[g], mode, cval)
-    rmse = float(np.sqrt(np.mean((prediction - target) ** 2)))
+    rmse = math.sqrt(squared_error / target.size)
     if peak is None:
-        peak = float(target.max() - target.min()) or 1.0
+        peak = float(target.max()) - float(target.min()) or 1.0
     psnr = math.inf if rmse == 0 else 20 * math.log10(peak / rmse)
     return Fit(kernels, rmse, psnr, peak)
 

@@ -105,3 +105,12 @@ def test_cli_boundary_and_cval(tmp_path, rng, camera):
     assert run("learn", CAMERA, tmp_path / "const.npy", "--size", 3, "-b", "constant", "--cval", 300,
                "-o", tmp_path / "k2.txt").exit_code == 0
     assert np.abs(np.loadtxt(tmp_path / "k2.txt") - kernel).max() < 1e-6
+
+
+def test_reported_fit_matches_an_independent_prediction(camera):
+    target = np.clip(np.rint(ndi.convolve(camera.astype(np.float64), kernels.motion(5, 60), mode="reflect")), 0, 255)
+    fit = learn_kernel(camera, target.astype(np.uint8), 5, peak=255)
+    prediction = ndi.convolve(camera.astype(np.float64), fit.kernels[0], mode="reflect")
+    rmse = np.sqrt(np.mean((prediction - target) ** 2))
+    assert fit.rmse == pytest.approx(rmse, rel=1e-6)
+    assert fit.psnr == pytest.approx(20 * math.log10(255 / rmse), rel=1e-6)
