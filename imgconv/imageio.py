@@ -109,6 +109,8 @@ def read_image(source):
 def _read_bytes(source, name):
     try:
         if source == STDIO:
+            if sys.stdin.isatty():
+                raise ImageReadError(f"{name}: standard input is a terminal; pipe an image in")
             return sys.stdin.buffer.read()
         with open(source, "rb") as file:
             return file.read()

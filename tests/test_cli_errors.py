@@ -163,3 +163,17 @@ def test_version_and_help_load_no_numeric_library():
 def test_a_small_blur_does_not_import_scipy(tmp_path):
     assert "scipy" not in _modules_loaded_by("blur", "-s", "2", CAMERA, tmp_path / "x.png")
     assert (tmp_path / "x.png").exists()
+
+
+def test_stdin_that_is_a_terminal_is_refused(workdir):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run([sys.executable, "-m", "imgconv", "blur", "-s", "1", "-", str(workdir / "out" / "x.png")],
+                                 stdin=follower, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert process.returncode == 1 and process.stderr == "imgconv: error: <stdin>: standard input is a terminal; pipe an image in\n"
+    assert outputs(workdir) == []
