@@ -177,3 +177,17 @@ def test_stdin_that_is_a_terminal_is_refused(workdir):
         os.close(follower)
     assert process.returncode == 1 and process.stderr == "imgconv: error: <stdin>: standard input is a terminal; pipe an image in\n"
     assert outputs(workdir) == []
+
+
+def test_image_bytes_are_not_written_to_a_terminal(workdir):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run([sys.executable, "-m", "imgconv", "blur", "-s", "1", str(CAMERA), "-"],
+                                 stdout=follower, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert process.returncode == 2
+    assert process.stderr == "imgconv: error: refusing to write image data to a terminal; redirect standard output\n"
