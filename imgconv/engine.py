@@ -17,11 +17,12 @@ Strategies:
 - ``separable``: the kernel as a sum of outer products ``column ⊗ row`` by SVD (one for
   a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass weighs
   each output row's input rows as one batched vector product over a strided view (up
-  to 31 taps), or is one matrix product with a banded (Toeplitz) matrix. The
-  row pass keeps the channels interleaved for rows of up to 47 taps: every run of 4
-  (8 for rows over 15 taps) output pixels is a small product with ``kron(toeplitz, identity(channels))``, all of
-  them in one ``np.matmul`` over a strided view of overlapping windows; longer rows are
-  transposed and use Toeplitz blocks.
+  to 31 taps), or is one matrix product with a banded (Toeplitz) matrix. The row pass
+  keeps the channels interleaved for rows of up to 47 taps: every run of 4 (8 for rows
+  over 15 taps) output pixels is a small product with
+  ``kron(toeplitz, identity(channels))``, all of them in one ``np.matmul`` over a
+  strided view of overlapping windows; longer rows are transposed and use Toeplitz
+  blocks. BLAS does the arithmetic in every case.
 - ``fft``: each band is convolved by ``scipy.fft`` (imported only on this path, as
   importing scipy takes a noticeable part of a second); for large dense kernels.
 
@@ -44,6 +45,7 @@ from numpy.lib.stride_tricks import as_strided
 from .boundary import index_map
 from .errors import InvalidInputError, KernelError
 from .vocabulary import METHODS, resolve_mode
+
 MAX_KERNEL_SIZE = 1025
 
 # Rows of at most this many taps run with channels interleaved, longer ones transposed.
@@ -51,12 +53,14 @@ SHORT_ROW = 47
 # Columns of at most this many taps run as batched vector products, longer ones as a
 # Toeplitz matrix product.
 SHORT_COLUMN = 31
-# Output pixels per small matrix product of an interleaved row pass: each product also
-# multiplies (pixels - 1) * channels zeros per output, so short rows take short runs.
-def _pixel_block(taps):
-    return 4 if taps <= 15 else 8
 # Output columns per Toeplitz block of a long row pass.
 ROW_BLOCK = 64
+
+
+def _pixel_block(taps):
+    """Output pixels per small product of an interleaved row pass. Each output also
+    multiplies (pixels - 1) * channels zeros, so short rows take short runs."""
+    return 4 if taps <= 15 else 8
 
 
 @dataclass(frozen=True)
@@ -338,7 +342,7 @@ class _Direct:
 
 
 class _Separable:
-    """``separable``: per SVD term, a Toeplitz product down the columns, then the rows."""
+    """``separable``: per term of the kernel's SVD, a column pass, then a row pass."""
 
     def __init__(self, weights, dtype):
         self.dtype = dtype
