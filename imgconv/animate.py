@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import InvalidInputError
+from .imageio import write_bytes
 from .layers import conv2d, output_size, padding_amounts
 
 COLOURS = {
@@ -187,8 +188,6 @@ def _centred(draw, box, text, colour, font):
 
 def animate_file(dest, geometry, *, fps=2.0, numbers=False, seed=0, format="GIF"):
     """Write the animation, looping, to ``dest`` (GIF, or animated PNG/WebP by format)."""
-    from .imageio import write_bytes
-
     frames = render_frames(geometry, numbers, seed)
     buffer = io.BytesIO()
     frames[0].save(buffer, format=format, save_all=True, append_images=frames[1:],

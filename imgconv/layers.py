@@ -18,7 +18,8 @@ import numpy as np
 from . import engine
 from .boundary import extend
 from .errors import InvalidInputError
-from .vocabulary import resolve_mode
+from .imageio import NPY, Picture, check_destination, encode_image, output_format, read_image, write_bytes
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
 
@@ -159,9 +160,6 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
     `imgconv.imageio`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
     their `montage`. ``layer_options`` are `conv2d`'s.
     """
-    from .imageio import NPY, Picture, check_destination, encode_image, output_format, read_image, write_bytes
-    from .vocabulary import DEFAULT_COMPRESS_LEVEL
-
     if (kernels is None) == (weights is None):
         raise InvalidInputError("give kernels or weights, not both")
     check_destination(dest)

@@ -8,12 +8,15 @@ bounded (a K² x K² matrix, and one band of patches) however large the image.
 """
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .boundary import extend
 from .errors import InvalidInputError
+from .imageio import NPY, read_image, write_bytes
+from .kernelfile import format_kernel
 from .vocabulary import resolve_mode
 
 # Floats of patches held at once (about 32 MB in float64).
@@ -115,11 +118,6 @@ def learn_files(source, target, dest, size, **options):
     With ``per_channel``, channel c's kernel goes to ``STEM-c.SUFFIX``. Returns the `Fit`
     and the paths written.
     """
-    import os
-
-    from .imageio import NPY, read_image, write_bytes
-    from .kernelfile import format_kernel
-
     source_picture, target_picture = read_image(source), read_image(target)
     peak = None if target_picture.format == NPY else float(target_picture.sample_max)
     fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
