@@ -17,12 +17,13 @@ Strategies:
 - ``separable``: the kernel as a sum of outer products ``column ⊗ row`` by SVD (one for
   a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass weighs
   each output row's input rows as one batched vector product over a strided view (up
-  to 31 taps), or is one matrix product with a banded (Toeplitz) matrix. The row pass
-  keeps the channels interleaved for rows of up to 47 taps: every run of 4 (8 for rows
-  over 15 taps) output pixels is a small product with
+  to 25 taps), or is a series of products with banded (Toeplitz) blocks. Rows of up
+  to 40 taps keep the channels interleaved as they are in the image: every run of 4
+  (8 for rows over 15 taps) output pixels is a small product with
   ``kron(toeplitz, identity(channels))``, all of them in one ``np.matmul`` over a
-  strided view of overlapping windows; longer rows are transposed and use Toeplitz
-  blocks. BLAS does the arithmetic in every case.
+  strided view of overlapping windows. Longer rows run on planes (the band is
+  gathered channel by channel), so both passes are Toeplitz products along
+  contiguous rows, with no transposition. BLAS does the arithmetic in every case.
 - ``fft``: each band is convolved by ``scipy.fft`` (imported only on this path, as
   importing scipy takes a noticeable part of a second); for large dense kernels.
 
@@ -48,13 +49,15 @@ from .vocabulary import METHODS, resolve_mode
 
 MAX_KERNEL_SIZE = 1025
 
-# Rows of at most this many taps run with channels interleaved, longer ones transposed.
-SHORT_ROW = 47
-# Columns of at most this many taps run as batched vector products, longer ones as a
-# Toeplitz matrix product.
-SHORT_COLUMN = 31
-# Output columns per Toeplitz block of a long row pass.
-ROW_BLOCK = 64
+# Rows of at most this many taps run with channels interleaved, longer ones on planes.
+SHORT_ROW = 40
+# Columns of at most this many taps run as batched vector products, longer ones as
+# Toeplitz matrix products.
+SHORT_COLUMN = 25
+# Output rows (columns) per Toeplitz block of a long column (row) pass. Each output
+# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower.
+COLUMN_BLOCK = 32
+ROW_BLOCK = 32
 
 
 def _pixel_block(taps):
@@ -201,23 +204,35 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     height, width = image.shape[:2]
     rows = index_map(height, before[0], kh - 1 - before[0], mode)
     columns = index_map(width, before[1], kw - 1 - before[1], mode)
-    if method == "auto":
-        method = choose_method(weights)
-    strategy = _STRATEGIES[method](weights, work)
-    plane = image.reshape(height, width, -1)
-    result = np.empty(plane.shape, work if output is None else output)
-    band = strategy.band_height
-    clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
+    # BLAS runs on one thread throughout: the bands are our threads; a product BLAS
+    # split over its own threads could round differently with their number; and BLAS
+    # threads, once woken (even by the small SVD that analyses the kernel), spin for a
+    # while after each call and take cores from the bands.
+    from threadpoolctl import threadpool_limits
 
-    def filter_band(top):
-        bottom = min(top + band, height)
-        extended = _extend(plane, rows[top : bottom + kh - 1], columns, before[1], cval, work)
-        values = strategy(extended)
-        if offset:
-            values += work.type(offset)
-        to_dtype(values, result.dtype, out=result[top:bottom], clip=clip)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if method == "auto":
+            method = choose_method(weights)
+        strategy = _STRATEGIES[method](weights, work)
+        plane = image.reshape(height, width, -1)
+        result = np.empty(plane.shape, work if output is None else output)
+        band = strategy.band_height
+        clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
 
-    _run_bands(filter_band, range(0, height, band), threads)
+        def filter_band(top):
+            bottom = min(top + band, height)
+            extended = _extend(plane, rows[top : bottom + kh - 1], columns, before[1], cval, work, strategy.planar)
+            values = strategy(extended)
+            if offset:
+                values += work.type(offset)
+            target = result[top:bottom]
+            # Planar values go out one channel at a time: much faster than one pass that
+            # strides through either the values or the target.
+            pairs = zip(np.moveaxis(values, 2, 0), np.moveaxis(target, 2, 0)) if strategy.planar else [(values, target)]
+            for source, destination in pairs:
+                to_dtype(source, result.dtype, out=destination, clip=clip)
+
+        _run_bands(filter_band, range(0, height, band), threads)
     return result.reshape(image.shape)
 
 
@@ -251,19 +266,24 @@ def _check_image(image):
     return image
 
 
-def _extend(plane, rows, columns, left, cval, dtype):
+def _extend(plane, rows, columns, left, cval, dtype, planar=False):
     """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
 
     The columns of the image itself are one slice (the index map is the identity
     there), so only the few extension columns need fancy indexing; -1 marks positions
-    beyond the edge in constant mode, which get ``cval``.
+    beyond the edge in constant mode, which get ``cval``. The result has the shape
+    (rows, columns, channels); ``planar`` stores it channel by channel in memory, so
+    that ``result.transpose(2, 0, 1)`` is contiguous.
     """
     width = plane.shape[1]
     if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
         source = plane[rows[0] : rows[0] + len(rows)]  # a view: no copy for inner bands
     else:
         source = plane[np.maximum(rows, 0)]
-    extended = np.empty((len(rows), len(columns), plane.shape[2]), dtype)
+    if planar:
+        extended = np.empty((plane.shape[2], len(rows), len(columns)), dtype).transpose(1, 2, 0)
+    else:
+        extended = np.empty((len(rows), len(columns), plane.shape[2]), dtype)
     right = left + width
     extended[:, left:right] = source
     if left:
@@ -277,19 +297,14 @@ def _extend(plane, rows, columns, left, cval, dtype):
 
 
 def _run_bands(filter_band, tops, threads):
-    # One BLAS thread per band thread: BLAS's own threads would compete with ours, and
-    # a product split differently across threads could round differently.
-    from threadpoolctl import threadpool_limits
-
     threads = threads or os.cpu_count() or 1
-    with threadpool_limits(limits=1, user_api="blas"):
-        if threads == 1 or len(tops) == 1:
-            for top in tops:
-                filter_band(top)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                for _ in pool.map(filter_band, tops):
-                    pass
+    if threads == 1 or len(tops) == 1:
+        for top in tops:
+            filter_band(top)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(filter_band, tops):
+                pass
 
 
 def _significant(singular_values, shape):
@@ -325,6 +340,7 @@ class _Direct:
     """``direct``: one multiply-add of a shifted view of the band per non-zero weight."""
 
     band_height = 32
+    planar = False
 
     def __init__(self, weights, dtype):
         self.shape = weights.shape
@@ -342,60 +358,84 @@ class _Direct:
 
 
 class _Separable:
-    """``separable``: per term of the kernel's SVD, a column pass, then a row pass."""
+    """``separable``: per term of the kernel's SVD, a column pass, then a row pass.
+
+    Short rows run with the channels interleaved as they are in the image. Long rows
+    run on planes, one channel after another: then every pass is a plain matrix
+    product along contiguous rows, and no pass multiplies the zeros of a Kronecker
+    matrix or needs a transposition.
+    """
 
     def __init__(self, weights, dtype):
         self.dtype = dtype
         self.shape = weights.shape
         self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in separable_terms(weights)]
-        # Taller bands amortise the rows gathered beyond them, but should stay in cache;
-        # a Toeplitz product costs (band + kh - 1) multiply-adds per sample.
-        kh = self.shape[0]
-        self.band_height = 48 if kh <= SHORT_COLUMN else max(32, kh // 2)
+        kh, kw = self.shape
+        self.planar = kw > SHORT_ROW
+        # Taller bands amortise the kh - 1 rows gathered beyond them, but should stay
+        # in cache.
+        self.band_height = 48 if kh <= SHORT_COLUMN else max(64, kh)
         self._matrices = {}
 
     def _matrix(self, key, taps, outputs):
         # Filled lazily from several threads; a race computes the same matrix twice.
         if (key, outputs) not in self._matrices:
-            self._matrices[key, outputs] = _toeplitz(taps, outputs, self.dtype)
+            matrix = _toeplitz(taps, outputs, self.dtype)
+            self._matrices[key, outputs] = matrix.T.copy() if key[0] == "row" else matrix
         return self._matrices[key, outputs]
 
     def __call__(self, extended):
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
-        flat = extended.reshape(rows, -1)
+        # A stack of matrices whose rows are the image's rows: one per channel, or one
+        # with the channels interleaved.
+        if self.planar:
+            stack = extended.transpose(2, 0, 1)
+        else:
+            stack = extended.reshape(1, rows, columns * channels)
         out = None
         for index, (column, row) in enumerate(self.terms):
-            vertical = self._column_pass(index, flat, column, height).reshape(height, columns, channels)
-            term = self._row_pass(index, vertical, row, width)
+            vertical = self._column_pass(index, stack, column, height)
+            if self.planar:
+                term = self._planar_row_pass(index, vertical, row, width)
+            else:
+                term = self._interleaved_row_pass(index, vertical.reshape(height, columns, channels), row, width)
             out = term if out is None else np.add(out, term, out=out)
-        return np.zeros((height, width, channels), extended.dtype) if out is None else out
+        if out is None:  # every term was negligible: a zero kernel
+            return np.zeros((height, width, channels), extended.dtype)
+        return out.transpose(1, 2, 0) if self.planar else out
 
-    def _column_pass(self, index, flat, taps, height):
-        """Correlate the rows of ``flat`` (one row per image row) with ``taps``."""
+    def _column_pass(self, index, stack, taps, height):
+        """Correlate the rows of each matrix of ``stack`` with ``taps``."""
         if len(taps) <= SHORT_COLUMN:
             # Output row y is the weighted sum of rows y ... y + kh - 1: a vector times a
             # strided view of those rows, batched over y. No zeros are multiplied.
-            windows = as_strided(flat, shape=(height, len(taps), flat.shape[1]),
-                                 strides=(flat.strides[0], flat.strides[0], flat.itemsize), writeable=False)
-            return np.matmul(taps[np.newaxis, :], windows)
-        # Long columns: one product with a banded (Toeplitz) matrix is faster.
-        return self._matrix(("column", index), taps, height) @ flat
+            depth, rows, length = stack.shape
+            windows = as_strided(stack, shape=(depth, height, len(taps), length),
+                                 strides=(stack.strides[0], stack.strides[1], stack.strides[1], stack.strides[2]),
+                                 writeable=False)
+            return np.matmul(taps, windows)
+        # Long columns: products with banded (Toeplitz) blocks are faster.
+        out = np.empty((stack.shape[0], height, stack.shape[2]), stack.dtype)
+        for start in range(0, height, COLUMN_BLOCK):
+            size = min(COLUMN_BLOCK, height - start)
+            block = self._matrix(("column", index), taps, size)
+            np.matmul(block, stack[:, start : start + size + len(taps) - 1], out=out[:, start : start + size])
+        return out
 
-    def _row_pass(self, index, values, taps, width):
-        if len(taps) <= SHORT_ROW:
-            return self._interleaved_row_pass(index, values, taps, width)
-        # Long rows: move the row axis first so that blocks of it are contiguous
-        # matrices, and apply one Toeplitz block to each.
-        height, columns, channels = values.shape
-        transposed = np.ascontiguousarray(values.transpose(1, 0, 2)).reshape(columns, height * channels)
-        out = np.empty((width, height * channels), values.dtype)
+    def _planar_row_pass(self, index, planes, taps, width):
+        """Correlate the rows of each plane with ``taps``: each block of output columns
+        is the product of a slice of the planes' rows and a Toeplitz block."""
+        depth, height, columns = planes.shape
+        rows = planes.reshape(depth * height, columns)
+        out = np.empty((depth, height, width), planes.dtype)
+        out_rows = out.reshape(depth * height, width)
         for start in range(0, width, ROW_BLOCK):
             size = min(ROW_BLOCK, width - start)
             block = self._matrix(("row", index), taps, size)
-            np.matmul(block, transposed[start : start + size + len(taps) - 1], out=out[start : start + size])
-        return out.reshape(width, height, channels).transpose(1, 0, 2)
+            np.matmul(rows[:, start : start + size + len(taps) - 1], block, out=out_rows[:, start : start + size])
+        return out
 
     def _interleaved_row_pass(self, index, values, taps, width):
         """Short rows, channels left interleaved: each run of 4 or 8 output pixels is one
@@ -437,6 +477,8 @@ class _Separable:
 class _FFT:
     """``fft``: each band convolved through ``scipy.fft``, kernel spectra cached per size."""
 
+    planar = False
+
     def __init__(self, weights, dtype):
         import scipy.fft  # only here: importing scipy costs start-up time
 
@@ -464,11 +506,13 @@ class _FFT:
 _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted
-# multiply-add, a BLAS matrix multiply-add, a batched vector tap, and an FFT band
-# (roughly independent of the kernel).
+# multiply-add, a BLAS matrix multiply-add, a batched vector tap, gathering a band into
+# planes and writing it back interleaved, and an FFT band (roughly independent of the
+# kernel).
 _NS_PER_TAP = 0.19
 _NS_PER_BLAS_MAC = 0.035
 _NS_PER_GEMV_TAP = 0.05
+_NS_PLANAR = 0.5
 _NS_FFT = 14.0
 
 
@@ -477,12 +521,11 @@ def choose_method(weights):
     kh, kw = weights.shape
     direct = np.count_nonzero(weights) * _NS_PER_TAP
     rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
-    band = max(32, kh // 2)
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
         row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
-    else:  # transposed: plus the two transpositions
-        row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + 1.0
-    column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (band + kh) * _NS_PER_BLAS_MAC
+    else:
+        row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + _NS_PLANAR / rank
+    column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * _NS_PER_BLAS_MAC
     separable = rank * (column_pass + row_pass)
     costs = {"direct": direct, "separable": separable, "fft": _NS_FFT}
     return min(costs, key=costs.get)
