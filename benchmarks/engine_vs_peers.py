@@ -10,6 +10,8 @@ Builds a 3840x2160 RGB photograph and a 512x512 one from samples/chelsea.png, th
    wall time, output size, peak memory.
 5. Start-up: the whole command on the 512x512 photo vs ImageMagick.
 
+It also prints how the time of a Gaussian grows with its radius, next to OpenCV's.
+
 Peers that are not installed are left out: scipy and Pillow always run; OpenCV and
 pyvips come with `pip install -e '.[bench]'`, the `vips` and ImageMagick commands with
 Debian's `libvips-tools` and `imagemagick`. Times are the best of several runs.
@@ -44,14 +46,22 @@ except (ImportError, OSError):  # OSError: the binding is there but libvips is n
     pyvips = None
 
 
-def best_of(function, repeats=7):
-    function()  # warm-up: caches, lazy imports, thread pools
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def race(ours, peer, repeats=7, rounds=2):
+    """Best times of two functions, each run in blocks of ``repeats`` taken in turns
+    (ours, peer, ours, peer), so that a machine that speeds up or slows down during the
+    run favours neither. Each block starts with an untimed warm-up (caches, lazy
+    imports, thread pools) after a pause: OpenCV's and OpenBLAS's worker threads spin
+    for a while after a call and would take cores from whatever runs next."""
+    best = [float("inf"), float("inf")]
+    for _ in range(rounds):
+        for i, function in enumerate((ours, peer)):
+            time.sleep(0.2)
+            function()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                function()
+                best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def run_command(command, repeats=3):
@@ -91,7 +101,7 @@ class Table:
     def __init__(self):
         self.rows = []
 
-    def add(self, target, ours, peer, peer_time, goal=None):
+    def add(self, target, ours, peer_time, peer, goal=None):
         """goal: the largest allowed ours/peer ratio (a speed-up of 6 is a ratio of 1/6);
         None for a peer shown for comparison only."""
         ratio = ours / peer_time
@@ -109,43 +119,62 @@ class Table:
 def engine_targets(table, photo):
     as_float = photo.astype(np.float32)
 
-    def scipy_two_passes(radius, sigma):
-        g = imgconv.kernels.gaussian(radius, sigma)[radius] / imgconv.kernels.gaussian(radius, sigma)[radius].sum()
+    def scipy_two_passes(g):
         return lambda: ndi.correlate1d(ndi.correlate1d(as_float, g, axis=0), g, axis=1)
 
     for radius, sigma, label in ((5, 3, "1. Gaussian r=5 s=3, 4K"), (60, 20, "2. Gaussian r=60 s=20, 4K")):
         kernel = imgconv.kernels.gaussian(radius, sigma)
-        ours = best_of(lambda: imgconv.convolve(photo, kernel, output=np.uint8))
-        repeats = 7 if radius < 10 else 2
-        table.add(label, ours, "scipy.ndimage 2x correlate1d f32", best_of(scipy_two_passes(radius, sigma), repeats),
-                  1 / 6 if radius < 10 else 1 / 10)
-        if cv2 is not None:
-            g = kernel[radius] / kernel[radius].sum()
-            if radius < 10:
-                peer = best_of(lambda: cv2.sepFilter2D(as_float, -1, g, g, borderType=cv2.BORDER_REFLECT))
-                table.add(label, ours, "OpenCV sepFilter2D f32", peer, 1.5)
-            else:
-                size = 2 * radius + 1
-                peer = best_of(lambda: cv2.GaussianBlur(photo, (size, size), sigma, borderType=cv2.BORDER_REFLECT))
-                table.add(label, ours, "OpenCV GaussianBlur 8-bit", peer, 1.5)
-    pillow = best_of(lambda: Image.fromarray(photo).filter(ImageFilter.GaussianBlur(3)))
-    ours = best_of(lambda: imgconv.convolve(photo, imgconv.kernels.gaussian(5, 3), output=np.uint8))
-    table.add("1. Gaussian r=5 s=3, 4K", ours, "Pillow GaussianBlur(3)", pillow, 1 / 6)
-    if pyvips is not None:
-        height, width, bands = photo.shape
+        g = kernel[radius] / kernel[radius].sum()
 
-        def vips_blur():
-            image = pyvips.Image.new_from_memory(photo.data, width, height, bands, "uchar")
-            return image.gaussblur(3, min_ampl=0.2).write_to_memory()  # radius 5, 8-bit
+        def ours():
+            imgconv.convolve(photo, kernel, output=np.uint8)
 
-        table.add("1. Gaussian r=5 s=3, 4K", ours, "pyvips gaussblur 8-bit", best_of(vips_blur))
+        table.add(label, *race(ours, scipy_two_passes(g), 5 if radius < 10 else 1),
+                  "scipy.ndimage 2x correlate1d f32", 1 / 6 if radius < 10 else 1 / 10)
+        if cv2 is not None and radius < 10:
+            peer = lambda: cv2.sepFilter2D(as_float, -1, g, g, borderType=cv2.BORDER_REFLECT)
+            table.add(label, *race(ours, peer), "OpenCV sepFilter2D f32", 1.5)
+        elif cv2 is not None:
+            size = 2 * radius + 1
+            peer = lambda: cv2.GaussianBlur(photo, (size, size), sigma, borderType=cv2.BORDER_REFLECT)
+            table.add(label, *race(ours, peer), "OpenCV GaussianBlur 8-bit", 1.5)
+        if radius < 10:
+            pillow = lambda: Image.fromarray(photo).filter(ImageFilter.GaussianBlur(3))
+            table.add(label, *race(ours, pillow), "Pillow GaussianBlur(3)", 1 / 6)
+        if pyvips is not None and radius < 10:
+            height, width, bands = photo.shape
+
+            def vips_blur():
+                image = pyvips.Image.new_from_memory(photo.data, width, height, bands, "uchar")
+                return image.gaussblur(3, min_ampl=0.2).write_to_memory()  # radius 5, 8-bit
+
+            table.add(label, *race(ours, vips_blur), "pyvips gaussblur 8-bit")
     if cv2 is not None:
         rng = np.random.default_rng(0)
         for size, goal in ((15, 1.5), (31, 1.0)):
             kernel = rng.random((size, size))
-            ours = best_of(lambda: imgconv.correlate(photo, kernel, output=np.uint8), 2)
-            peer = best_of(lambda: cv2.filter2D(as_float, -1, kernel.astype(np.float32)), 2)
-            table.add(f"3. random {size}x{size}, 4K", ours, "OpenCV filter2D f32", peer, goal)
+            ours = lambda: imgconv.correlate(photo, kernel, output=np.uint8)
+            peer = lambda: cv2.filter2D(as_float, -1, kernel.astype(np.float32))
+            table.add(f"3. random {size}x{size}, 4K", *race(ours, peer, 2), "OpenCV filter2D f32", goal)
+
+
+def radius_scaling(photo):
+    """How the cost of a Gaussian grows with its radius (sigma = radius / 3), next to
+    OpenCV's GaussianBlur on the same 8-bit photo."""
+    if cv2 is None:
+        return
+    print("| Gaussian radius | imgconv | x r=5 | OpenCV GaussianBlur | x r=5 |")
+    print("|---|---|---|---|---|")
+    base = None
+    for radius in (5, 10, 20, 30, 60, 90):
+        kernel = imgconv.kernels.gaussian(radius, radius / 3)
+        size = 2 * radius + 1
+        times = race(lambda: imgconv.convolve(photo, kernel, output=np.uint8),
+                     lambda: cv2.GaussianBlur(photo, (size, size), radius / 3, borderType=cv2.BORDER_REFLECT), 3)
+        base = base or times
+        cells = [f"{times[0] * 1000:.0f} ms", f"{times[0] / base[0]:.1f}", f"{times[1] * 1000:.0f} ms",
+                 f"{times[1] / base[1]:.1f}"]
+        print(f"| {radius} | " + " | ".join(cells) + " |")
 
 
 def command_targets(table, scratch):
@@ -160,7 +189,7 @@ def command_targets(table, scratch):
                                          "--min-ampl", "0.2"])
         print(f"vips gaussblur on the 4K PNG:  {vips:.2f} s, peak {megabytes(vips_memory)}, "
               f"output {os.path.getsize(scratch / 'vips.png') / 1e6:.1f} MB")
-        table.add("4. CLI blur, 4K PNG", ours, "vips gaussblur", vips, 1.5)
+        table.add("4. CLI blur, 4K PNG", ours, vips, "vips gaussblur", 1.5)
         sizes = os.path.getsize(scratch / "ours.png") / os.path.getsize(scratch / "vips.png")
         print(f"output size ratio imgconv/vips: {sizes:.2f} (goal <= 1.00); peak memory goal <= 160 MiB")
     convert = imagemagick()
@@ -169,7 +198,7 @@ def command_targets(table, scratch):
         print(f"ImageMagick on the 4K PNG:     {magick:.2f} s, peak {megabytes(magick_memory)}")
         ours_small, _ = run_command(imgconv_command + [str(small), str(scratch / "ours-small.png")], 5)
         magick_small, _ = run_command([convert, str(small), "-gaussian-blur", "5x3", str(scratch / "im-small.png")], 5)
-        table.add("5. CLI start-up, 512x512", ours_small, "ImageMagick convert", magick_small, 1.5)
+        table.add("5. CLI start-up, 512x512", ours_small, magick_small, "ImageMagick convert", 1.5)
 
 
 def main():
@@ -180,6 +209,7 @@ def main():
         small_image = cat.convert("RGB").resize((512, 512), Image.BICUBIC)
     table = Table()
     engine_targets(table, np.asarray(photo_image))
+    radius_scaling(np.asarray(photo_image))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         photo_image.save(scratch / "4k.png")
