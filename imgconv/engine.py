@@ -507,13 +507,14 @@ _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted
 # multiply-add, a BLAS matrix multiply-add, a batched vector tap, gathering a band into
-# planes and writing it back interleaved, and an FFT band (roughly independent of the
-# kernel).
+# planes and writing it back interleaved, and an FFT band, which grows slowly with the
+# kernel's height (bands re-read kh - 1 rows, and their transforms get longer).
 _NS_PER_TAP = 0.19
 _NS_PER_BLAS_MAC = 0.035
 _NS_PER_GEMV_TAP = 0.05
 _NS_PLANAR = 0.5
-_NS_FFT = 14.0
+_NS_FFT = 11.0
+_NS_FFT_PER_ROW = 0.05
 
 
 def choose_method(weights):
@@ -527,5 +528,5 @@ def choose_method(weights):
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + _NS_PLANAR / rank
     column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * _NS_PER_BLAS_MAC
     separable = rank * (column_pass + row_pass)
-    costs = {"direct": direct, "separable": separable, "fft": _NS_FFT}
+    costs = {"direct": direct, "separable": separable, "fft": _NS_FFT + _NS_FFT_PER_ROW * kh}
     return min(costs, key=costs.get)

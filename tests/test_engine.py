@@ -271,6 +271,8 @@ def test_auto_chooses_by_kernel_shape():
     assert choose_method(imgconv.kernels.sobel("x")) == "separable"  # rank 1
     assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
     assert choose_method(imgconv.kernels.gaussian(60, 20)) == "separable"
+    assert choose_method(imgconv.kernels.gaussian(120, 40)) == "separable"  # measured 270 ms, fft 330
+    assert choose_method(imgconv.kernels.gaussian(250, 83)) == "fft"  # measured 425 ms, separable 527
     assert choose_method(np.random.default_rng(0).normal(size=(31, 31))) == "fft"
 
 
