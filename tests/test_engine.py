@@ -72,6 +72,29 @@ def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
         np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=1e-12)
 
 
+_NUMPY_PADS = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kernel_shape", [(61, 1), (25, 43), (3, 101)], ids=str)
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+def test_kernel_many_times_the_image(rng, mode, kernel_shape, method):
+    # Far beyond scipy.ndimage.correlate's reach in reflect mode (it reads outside the
+    # image there), so the reference is numpy.pad's repeated extension, and correlate1d
+    # for the column kernel.
+    image = rng.random((3, 4))
+    kernel = rng.random(kernel_shape)
+    kh, kw = kernel_shape
+    options = {"constant_values": 0.5} if mode == "constant" else {}
+    padded = np.pad(image, ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)), _NUMPY_PADS[mode], **options)
+    expected = np.array([[np.sum(padded[y : y + kh, x : x + kw] * kernel) for x in range(4)] for y in range(3)])
+    result = imgconv.correlate(image, kernel, mode, cval=0.5, method=method)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    if kw == 1:
+        np.testing.assert_allclose(result, ndi.correlate1d(image, kernel[:, 0], axis=0, mode=mode, cval=0.5),
+                                   rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_single_row_and_single_pixel_images(rng, mode):
     for shape in [(1, 9), (9, 1), (1, 1)]:
