@@ -379,6 +379,7 @@ class _Separable:
 
     def _matrix(self, key, taps, outputs):
         # Filled lazily from several threads; a race computes the same matrix twice.
+        # Row blocks multiply from the right, so they are kept transposed.
         if (key, outputs) not in self._matrices:
             matrix = _toeplitz(taps, outputs, self.dtype)
             self._matrices[key, outputs] = matrix.T.copy() if key[0] == "row" else matrix
