@@ -36,6 +36,7 @@ input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel, s
 even sizes the reach is one sample longer after the centre than before it.
 """
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -208,9 +209,7 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     # split over its own threads could round differently with their number; and BLAS
     # threads, once woken (even by the small SVD that analyses the kernel), spin for a
     # while after each call and take cores from the bands.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         if method == "auto":
             method = choose_method(weights)
         strategy = _STRATEGIES[method](weights, work)
@@ -234,6 +233,16 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
 
         _run_bands(filter_band, range(0, height, band), threads)
     return result.reshape(image.shape)
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, NumPy's among them. Taken once:
+    `threadpoolctl.threadpool_limits` looks for them afresh on every call, which costs
+    a quarter of a millisecond per image."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _stays_in_range(source, target, weights, offset, mode, cval):

@@ -323,3 +323,23 @@ def test_constant_boundary_beyond_the_range_is_clipped():
     image = np.full((20, 20), 200, np.uint8)
     result = imgconv.convolve(image, imgconv.kernels.box(radius=2), boundary="constant", cval=1000, output=np.uint8)
     assert result[0, 0] == 255 and result[10, 10] == 200
+
+
+def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
+    # The bands are the engine's threads; BLAS threads of its own would compete with
+    # them and could change how products round.
+    from threadpoolctl import threadpool_info
+
+    from imgconv import engine
+
+    seen = []
+    original = engine._Separable.__call__
+
+    def spy(self, extended):
+        seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+        return original(self, extended)
+
+    monkeypatch.setattr(engine._Separable, "__call__", spy)
+    image = rng.integers(0, 256, size=(200, 60, 3)).astype(np.uint8)
+    imgconv.convolve(image, imgconv.kernels.gaussian(25, 8), method="separable", threads=2)
+    assert seen and set(seen) == {1}
