@@ -386,13 +386,11 @@ class _Separable:
         self.band_height = 48 if kh <= SHORT_COLUMN else max(64, kh)
         self._matrices = {}
 
-    def _matrix(self, key, taps, outputs):
-        # Filled lazily from several threads; a race computes the same matrix twice.
-        # Row blocks multiply from the right, so they are kept transposed.
-        if (key, outputs) not in self._matrices:
-            matrix = _toeplitz(taps, outputs, self.dtype)
-            self._matrices[key, outputs] = matrix.T.copy() if key[0] == "row" else matrix
-        return self._matrices[key, outputs]
+    def _matrix(self, key, build):
+        # Filled lazily from several threads; a race builds the same matrix twice.
+        if key not in self._matrices:
+            self._matrices[key] = build()
+        return self._matrices[key]
 
     def __call__(self, extended):
         kh, kw = self.shape
@@ -430,7 +428,7 @@ class _Separable:
         out = np.empty((stack.shape[0], height, stack.shape[2]), stack.dtype)
         for start in range(0, height, COLUMN_BLOCK):
             size = min(COLUMN_BLOCK, height - start)
-            block = self._matrix(("column", index), taps, size)
+            block = self._matrix(("column", index, size), lambda: _toeplitz(taps, size, self.dtype))
             np.matmul(block, stack[:, start : start + size + len(taps) - 1], out=out[:, start : start + size])
         return out
 
@@ -443,7 +441,8 @@ class _Separable:
         out_rows = out.reshape(depth * height, width)
         for start in range(0, width, ROW_BLOCK):
             size = min(ROW_BLOCK, width - start)
-            block = self._matrix(("row", index), taps, size)
+            # Row blocks multiply from the right, so they are kept transposed.
+            block = self._matrix(("row", index, size), lambda: _toeplitz(taps, size, self.dtype).T.copy())
             np.matmul(rows[:, start : start + size + len(taps) - 1], block, out=out_rows[:, start : start + size])
         return out
 
@@ -466,11 +465,8 @@ class _Separable:
         for count, first, size in ((blocks, 0, pixels), (int(rest > 0), blocks * pixels, rest)):
             if not count:
                 continue
-            key = ("kron", index, size, channels)
-            if key not in self._matrices:
-                toeplitz = _toeplitz(taps, size, self.dtype)
-                self._matrices[key] = np.kron(toeplitz.T, np.eye(channels, dtype=self.dtype))
-            matrix = self._matrices[key]
+            matrix = self._matrix(("kron", index, size, channels), lambda: np.kron(
+                _toeplitz(taps, size, self.dtype).T, np.eye(channels, dtype=self.dtype)))
             inputs, outputs = matrix.shape
             offset = first * channels
             # as_strided does no bounds checking: the last window must end inside the row.
