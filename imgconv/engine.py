@@ -24,8 +24,11 @@ Strategies:
   strided view of overlapping windows. Longer rows run on planes (the band is
   gathered channel by channel), so both passes are Toeplitz products along
   contiguous rows, with no transposition. BLAS does the arithmetic in every case.
-- ``fft``: each band is convolved by ``scipy.fft`` (imported only on this path, as
-  importing scipy takes a noticeable part of a second); for large dense kernels.
+- ``fft``: each band is gathered as planes and convolved by ``scipy.fft`` (imported
+  only on this path, as importing scipy takes a noticeable part of a second); for
+  large dense kernels and very large Gaussians. Bands are a few kernel heights tall;
+  when there are too few of them to keep every thread busy, they run one after
+  another and each transform is split over the threads (scipy.fft's ``workers``).
 
 ``auto`` estimates the time per output sample of each from the kernel's size and rank
 (`choose_method`) and takes the smallest.
@@ -231,7 +234,13 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
             for source, destination in pairs:
                 to_dtype(source, result.dtype, out=destination, clip=clip)
 
-        _run_bands(filter_band, range(0, height, band), threads)
+        tops = range(0, height, band)
+        threads = threads or os.cpu_count() or 1
+        if isinstance(strategy, _FFT) and len(tops) < 2 * threads:
+            # Run few large bands one after another, each transform on every thread:
+            # bands at once would leave threads idle while the last ones finish.
+            strategy.workers, threads = threads, 1
+        _run_bands(filter_band, tops, threads)
     return result.reshape(image.shape)
 
 
@@ -306,7 +315,6 @@ def _extend(plane, rows, columns, left, cval, dtype, planar=False):
 
 
 def _run_bands(filter_band, tops, threads):
-    threads = threads or os.cpu_count() or 1
     if threads == 1 or len(tops) == 1:
         for top in tops:
             filter_band(top)
@@ -481,9 +489,13 @@ class _Separable:
 
 
 class _FFT:
-    """``fft``: each band convolved through ``scipy.fft``, kernel spectra cached per size."""
+    """``fft``: each band convolved through ``scipy.fft``, kernel spectra cached per size.
 
-    planar = False
+    Bands are gathered as planes, so that every transform runs along contiguous rows.
+    """
+
+    planar = True
+    workers = 1  # threads per transform (scipy.fft's own)
 
     def __init__(self, weights, dtype):
         import scipy.fft  # only here: importing scipy costs start-up time
@@ -497,16 +509,19 @@ class _FFT:
 
     def __call__(self, extended):
         kh, kw = self.flipped.shape
-        rows, columns, _ = extended.shape
+        rows, columns, channels = extended.shape
         # Circular convolution over a size >= the band wraps only into the first
         # kh - 1 rows and kw - 1 columns, which are exactly the ones thrown away.
         shape = (self.fft.next_fast_len(rows, real=True), self.fft.next_fast_len(columns, real=True))
         if shape not in self._spectra:
-            self._spectra[shape] = self.fft.rfft2(self.flipped, s=shape)[..., np.newaxis]
-        spectrum = self.fft.rfft2(extended, s=shape, axes=(0, 1))
-        spectrum *= self._spectra[shape]
-        full = self.fft.irfft2(spectrum, s=shape, axes=(0, 1))
-        return full[kh - 1 : rows, kw - 1 : columns]
+            self._spectra[shape] = self.fft.rfft2(self.flipped, s=shape, workers=self.workers)
+        out = np.empty((channels, rows - kh + 1, columns - kw + 1), extended.dtype)
+        # One plane at a time: the transforms of a large band take much memory.
+        for plane, target in zip(extended.transpose(2, 0, 1), out):
+            spectrum = self.fft.rfft2(plane, s=shape, workers=self.workers)
+            spectrum *= self._spectra[shape]
+            target[...] = self.fft.irfft2(spectrum, s=shape, workers=self.workers)[kh - 1 : rows, kw - 1 : columns]
+        return out.transpose(1, 2, 0)
 
 
 _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
@@ -526,13 +541,17 @@ _NS_FFT_PER_ROW = 0.05
 def choose_method(weights):
     """The strategy expected to be fastest for this kernel: its size and SVD rank decide."""
     kh, kw = weights.shape
-    direct = np.count_nonzero(weights) * _NS_PER_TAP
-    rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
+    costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _NS_FFT + _NS_FFT_PER_ROW * kh}
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
         row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
     else:
-        row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC + _NS_PLANAR / rank
+        row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC
     column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * _NS_PER_BLAS_MAC
-    separable = rank * (column_pass + row_pass)
-    costs = {"direct": direct, "separable": separable, "fft": _NS_FFT + _NS_FFT_PER_ROW * kh}
+    term = column_pass + row_pass
+    planes = _NS_PLANAR if kw > SHORT_ROW else 0.0  # gathered and written back once per band
+    # The SVD takes a noticeable time for large kernels (0.13 s at 1001x1001): skip it
+    # when even a single term would lose.
+    if term + planes < min(costs.values()):
+        rank = np.count_nonzero(_significant(np.linalg.svd(weights, compute_uv=False), weights.shape))
+        costs["separable"] = rank * term + planes
     return min(costs, key=costs.get)

@@ -258,7 +258,8 @@ def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
 
 
 @pytest.mark.parametrize(
-    "method, size", [("direct", 13), ("separable", 13), ("separable", 45), ("fft", 13)], ids=str
+    # fft 61: two bands, run one after the other with each transform on every thread.
+    "method, size", [("direct", 13), ("separable", 13), ("separable", 45), ("fft", 13), ("fft", 61)], ids=str
 )
 def test_results_are_bit_identical_whatever_the_thread_count(rng, method, size):
     image = rng.integers(0, 256, size=(700, 90, 3)).astype(np.uint8)
@@ -295,7 +296,8 @@ def test_auto_chooses_by_kernel_shape():
     assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
     assert choose_method(imgconv.kernels.gaussian(60, 20)) == "separable"
     assert choose_method(imgconv.kernels.gaussian(120, 40)) == "separable"  # measured 270 ms, fft 330
-    assert choose_method(imgconv.kernels.gaussian(250, 83)) == "fft"  # measured 425 ms, separable 527
+    assert choose_method(imgconv.kernels.gaussian(250, 83)) == "fft"  # measured 416 ms, separable 500
+    assert choose_method(imgconv.kernels.gaussian(500, 167)) == "fft"  # decided without the SVD
     assert choose_method(np.random.default_rng(0).normal(size=(31, 31))) == "fft"
 
 
