@@ -534,8 +534,8 @@ _NS_PER_TAP = 0.19
 _NS_PER_BLAS_MAC = 0.035
 _NS_PER_GEMV_TAP = 0.05
 _NS_PLANAR = 0.5
-_NS_FFT = 11.0
-_NS_FFT_PER_ROW = 0.05
+_NS_FFT = 8.5
+_NS_FFT_PER_ROW = 0.0545
 
 
 def choose_method(weights):
