@@ -225,13 +225,13 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
             bottom = min(top + band, height)
             extended = _extend(plane, rows[top : bottom + kh - 1], columns, before[1], cval, work, strategy.planar)
             values = strategy(extended)
-            if offset:
-                values += work.type(offset)
             target = result[top:bottom]
-            # Planar values go out one channel at a time: much faster than one pass that
-            # strides through either the values or the target.
-            pairs = zip(np.moveaxis(values, 2, 0), np.moveaxis(target, 2, 0)) if strategy.planar else [(values, target)]
+            # Planar strategies give a plane per channel, and each goes out on its own:
+            # much faster than one pass that strides through the values or the target.
+            pairs = zip(values, np.moveaxis(target, 2, 0)) if strategy.planar else [(values, target)]
             for source, destination in pairs:
+                if offset:
+                    source += work.type(offset)
                 to_dtype(source, result.dtype, out=destination, clip=clip)
 
         tops = range(0, height, band)
@@ -419,8 +419,8 @@ class _Separable:
                 term = self._interleaved_row_pass(index, vertical.reshape(height, columns, channels), row, width)
             out = term if out is None else np.add(out, term, out=out)
         if out is None:  # every term was negligible: a zero kernel
-            return np.zeros((height, width, channels), extended.dtype)
-        return out.transpose(1, 2, 0) if self.planar else out
+            return np.zeros((channels, height, width) if self.planar else (height, width, channels), extended.dtype)
+        return out
 
     def _column_pass(self, index, stack, taps, height):
         """Correlate the rows of each matrix of ``stack`` with ``taps``."""
@@ -508,22 +508,24 @@ class _FFT:
         self._spectra = {}
 
     def __call__(self, extended):
+        """The band's planes, each transformed only when the one before has been taken."""
         kh, kw = self.flipped.shape
-        rows, columns, channels = extended.shape
+        rows, columns, _ = extended.shape
         # Circular convolution over a size >= the band wraps only into the first
         # kh - 1 rows and kw - 1 columns, which are exactly the ones thrown away.
         shape = (self.fft.next_fast_len(rows, real=True), self.fft.next_fast_len(columns, real=True))
         if shape not in self._spectra:
             self._spectra[shape] = self.fft.rfft2(self.flipped, s=shape, workers=self.workers)
-        out = np.empty((channels, rows - kh + 1, columns - kw + 1), extended.dtype)
-        # One plane at a time: the transforms of a large band take much memory.
-        for plane, target in zip(extended.transpose(2, 0, 1), out):
+        for plane in extended.transpose(2, 0, 1):
             spectrum = self.fft.rfft2(plane, s=shape, workers=self.workers)
             spectrum *= self._spectra[shape]
-            target[...] = self.fft.irfft2(spectrum, s=shape, workers=self.workers)[kh - 1 : rows, kw - 1 : columns]
-        return out.transpose(1, 2, 0)
+            yield self.fft.irfft2(spectrum, s=shape, workers=self.workers)[kh - 1 : rows, kw - 1 : columns]
 
 
+# A strategy is built from the weights and the working dtype and has a band_height. Called
+# with a band extended by the kernel's reach, (rows, columns, channels), it returns the
+# filtered band, (height, width, channels); a planar one (gathered as planes) returns a
+# (height, width) plane per channel instead.
 _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted

@@ -158,6 +158,16 @@ def test_kernel_object_offset_is_added():
     np.testing.assert_allclose(imgconv.convolve(image, kernel), 138.0)
 
 
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("shape", [(3, 3), (5, 45)], ids=str)  # 45 taps: rows on planes
+def test_offset_reaches_every_channel_with_every_method(rng, method, shape):
+    image = rng.integers(0, 200, size=(40, 70, 3)).astype(np.uint8)
+    weights = rng.random(shape)
+    result = imgconv.convolve(image, imgconv.Kernel(weights, offset=-20.5), method=method)
+    np.testing.assert_allclose(result, reference(image, weights, "reflect", 0, True) - 20.5, rtol=0,
+                               atol=tolerance(image, weights))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, bool])
 def test_result_dtype_is_float32_unless_float64(dtype):
     image = np.ones((4, 5, 2), dtype=dtype)
