@@ -28,7 +28,8 @@ Strategies:
   only on this path, as importing scipy takes a noticeable part of a second); for
   large dense kernels and very large Gaussians. Bands are a few kernel heights tall;
   when there are too few of them to keep every thread busy, they run one after
-  another and each transform is split over the threads (scipy.fft's ``workers``).
+  another and each transform is split over the threads (scipy.fft's ``workers``,
+  which compute each line of a transform the same way whatever their number).
 
 ``auto`` estimates the time per output sample of each from the kernel's size and rank
 (`choose_method`) and takes the smallest.
