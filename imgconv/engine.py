@@ -545,13 +545,14 @@ def choose_method(weights):
     """The strategy expected to be fastest for this kernel: its size and SVD rank decide."""
     kh, kw = weights.shape
     costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _NS_FFT + _NS_FFT_PER_ROW * kh}
+    planes = 0.0  # gathering the band into planes and writing them back: once, whatever the rank
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
         row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
     else:
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC
+        planes = _NS_PLANAR
     column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * _NS_PER_BLAS_MAC
     term = column_pass + row_pass
-    planes = _NS_PLANAR if kw > SHORT_ROW else 0.0  # gathered and written back once per band
     # The SVD takes a noticeable time for large kernels (0.13 s at 1001x1001): skip it
     # when even a single term would lose.
     if term + planes < min(costs.values()):
