@@ -214,35 +214,48 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     # threads, once woken (even by the small SVD that analyses the kernel), spin for a
     # while after each call and take cores from the bands.
     with _blas_controller().limit(limits=1, user_api="blas"):
+        spectral = _Spectral.cost(weights, before, mode)
         if method == "auto":
-            method = choose_method(weights)
-        strategy = _STRATEGIES[method](weights, work)
+            method = _cheapest(weights, spectral)
         plane = image.reshape(height, width, -1)
         result = np.empty(plane.shape, work if output is None else output)
-        band = strategy.band_height
         clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
-
-        def filter_band(top):
-            bottom = min(top + band, height)
-            extended = _extend(plane, rows[top : bottom + kh - 1], columns, before[1], cval, work, strategy.planar)
-            values = strategy(extended)
-            target = result[top:bottom]
-            # Planar strategies give a plane per channel, and each goes out on its own:
-            # much faster than one pass that strides through the values or the target.
-            pairs = zip(values, np.moveaxis(target, 2, 0)) if strategy.planar else [(values, target)]
-            for source, destination in pairs:
-                if offset:
-                    source += work.type(offset)
-                to_dtype(source, result.dtype, out=destination, clip=clip)
-
-        tops = range(0, height, band)
         threads = threads or os.cpu_count() or 1
-        if isinstance(strategy, _FFT) and len(tops) < 2 * threads:
-            # Run few large bands one after another, each transform on every thread:
-            # bands at once would leave threads idle while the last ones finish.
-            strategy.workers, threads = threads, 1
-        _run_bands(filter_band, tops, threads)
+        if method == "fft" and _fft_cost(weights, spectral)[1]:
+            _Spectral(weights, before, mode, (height, width), work, threads).filter(plane, result, offset, clip, threads)
+        else:
+            strategy = _STRATEGIES[method](weights, work)
+            _filter_bands(plane, strategy, (rows, columns), before[1], cval, offset, work, result, clip, threads)
     return result.reshape(image.shape)
+
+
+def _filter_bands(plane, strategy, index_maps, left, cval, offset, work, result, clip, threads):
+    """Filter ``plane`` (H, W, C) into ``result`` one band of rows at a time, in ``work``
+    precision; ``index_maps`` extend the rows and columns, ``left`` columns before the image."""
+    rows, columns = index_maps
+    height = plane.shape[0]
+    kh = len(rows) - height + 1
+    band = strategy.band_height
+
+    def filter_band(top):
+        bottom = min(top + band, height)
+        extended = _extend(plane, rows[top : bottom + kh - 1], columns, left, cval, work, strategy.planar)
+        values = strategy(extended)
+        target = result[top:bottom]
+        # Planar strategies give a plane per channel, and each goes out on its own:
+        # much faster than one pass that strides through the values or the target.
+        pairs = zip(values, np.moveaxis(target, 2, 0)) if strategy.planar else [(values, target)]
+        for source, destination in pairs:
+            if offset:
+                source += work.type(offset)
+            to_dtype(source, result.dtype, out=destination, clip=clip)
+
+    tops = range(0, height, band)
+    if isinstance(strategy, _FFT) and len(tops) < 2 * threads:
+        # Run few large bands one after another, each transform on every thread:
+        # bands at once would leave threads idle while the last ones finish.
+        strategy.workers, threads = threads, 1
+    _run_bands(filter_band, tops, threads)
 
 
 @functools.cache
@@ -340,9 +353,15 @@ def separable_terms(weights):
     u, s, vt = np.linalg.svd(weights)
     keep = _significant(s, weights.shape)
     if np.count_nonzero(keep) == 1:
-        i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
-        return [(weights[:, j] / weights[i, j], weights[i, :].copy())]
+        return [_factor(weights)]
     return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if keep[r]]
+
+
+def _factor(weights):
+    """``(column, row)`` whose outer product is ``weights`` if it has rank one: the
+    column and row through the largest entry, the column divided by that entry."""
+    i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+    return weights[:, j] / weights[i, j], weights[i, :].copy()
 
 
 def _toeplitz(taps, outputs, dtype):
@@ -523,6 +542,129 @@ class _FFT:
             yield self.fft.irfft2(spectrum, s=shape, workers=self.workers)[kh - 1 : rows, kw - 1 : columns]
 
 
+class _Spectral:
+    """``fft`` with no bands and no padding, for boundary modes a transform builds in.
+
+    ``wrap`` extends the image periodically, so a discrete Fourier transform of the
+    image's own size convolves it exactly with any kernel. ``reflect`` and ``mirror``
+    extend it into an even signal of period 2n and 2(n - 1), whose cosine transforms are
+    the DCT of types 2 and 1 of the image itself: for a kernel symmetric about its
+    anchor along both axes, filtering is a product with the kernel's cosine transform.
+    So each channel costs two transforms of its own size, whatever the kernel's, and
+    kernels reaching many times across the image (repeated reflections) need nothing
+    more: they fold onto one period. Each transform runs on every thread
+    (``workers``), which computes each line the same way whatever their number.
+    """
+
+    def __init__(self, weights, before, mode, shape, dtype, workers):
+        import scipy.fft  # only here: importing scipy costs start-up time
+
+        self.fft = scipy.fft
+        self.dtype = dtype
+        self.shape = shape
+        # A 1-sample axis is constant in mirror mode too, which its DCT-I cannot express.
+        self.modes = [("reflect" if mode == "mirror" and n == 1 else mode) for n in shape]
+        # A rank-one kernel (a Gaussian, a box) multiplies by the outer product of its
+        # column's and row's transforms, which are much quicker to make than a 2-D one.
+        column, row = _factor(weights)
+        if np.allclose(np.outer(column, row), weights, rtol=0, atol=1e-13 * np.abs(weights).max()):
+            factors = [(column[:, None], (0,)), (row[None, :], (1,))]
+        else:
+            factors = [(weights, (0, 1))]
+        self.multipliers = [self._spectrum(factor, axes, before, workers) for factor, axes in factors]
+
+    def _spectrum(self, weights, axes, before, workers):
+        """The transform of ``weights`` along ``axes`` that filtering multiplies by.
+
+        Along each axis: the period sums of the weights, flipped (correlation is
+        convolution with the flipped kernel; offset j from the anchor lands on -j mod
+        period; of an even period, DCT-I weighs the sums from 0 to half the period),
+        then the axis's transform. For the DCT, axis 0 goes first, while the array is as
+        narrow as the kernel, so that the long transforms run along contiguous rows. For
+        wrap, axis 1 goes first, as in the image's transform: it is real, and only half
+        of its spectrum is kept.
+        """
+        for axis in sorted(axes, reverse=self.modes[0] == "wrap"):
+            n, mode, reach = self.shape[axis], self.modes[axis], before[axis]
+            period, kept = {"wrap": (n, n), "reflect": (2 * n, n + 1), "mirror": (2 * (n - 1), n)}[mode]
+            weights = _period_sum(np.flip(weights, axis), reach + 1 - weights.shape[axis], period, kept, axis)
+            if mode != "wrap":
+                weights = self.fft.dct(weights, type=1, axis=axis, workers=workers)[_cut(axis, 0, n)]
+            elif axis == 1:
+                weights = self.fft.rfft(weights, axis=1, workers=workers)
+            else:
+                weights = self.fft.fft(weights, axis=0, workers=workers)
+        return weights.astype(np.result_type(self.dtype, np.complex64) if mode == "wrap" else self.dtype)
+
+    @staticmethod
+    def cost(weights, before, mode):
+        """Estimated nanoseconds per output sample, or None if this path cannot filter
+        with these weights in this mode."""
+        if mode == "wrap":
+            return _NS_SPECTRAL_WRAP
+        if mode not in ("reflect", "mirror"):
+            return None
+        # Symmetric about the anchor along each axis: the weights, padded with zeros to
+        # reach as far on both sides, equal their mirror images.
+        reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
+        padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
+        if np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1]):
+            return _NS_SPECTRAL
+        return None
+
+    def _transform(self, values, inverse, workers):
+        if self.modes[0] == "wrap":
+            if inverse:
+                return self.fft.irfft2(values, s=self.shape, workers=workers, overwrite_x=True)
+            return self.fft.rfft2(values, workers=workers, overwrite_x=True)
+        function = self.fft.idct if inverse else self.fft.dct
+        for axis, mode in enumerate(self.modes):
+            values = function(values, type=2 if mode == "reflect" else 1, axis=axis, workers=workers, overwrite_x=True)
+        return values
+
+    def filter(self, plane, result, offset, clip, threads):
+        """Filter ``plane`` (H, W, C) into ``result`` channel by channel."""
+        height = plane.shape[0]
+        values = np.empty(self.shape, self.dtype)
+        # Gathering a channel and writing it back are elementwise, so row chunks of
+        # them run on the threads too.
+        step = -(-height // threads)
+        tops = range(0, height, step)
+        for channel in range(plane.shape[2]):
+            _run_bands(lambda top: np.copyto(values[top : top + step], plane[top : top + step, :, channel],
+                                             casting="unsafe"), tops, threads)
+            spectrum = self._transform(values, False, threads)
+            for multiplier in self.multipliers:
+                spectrum *= multiplier
+            filtered = self._transform(spectrum, True, threads)
+            if offset:
+                filtered += self.dtype.type(offset)
+            _run_bands(lambda top: to_dtype(filtered[top : top + step], result.dtype,
+                                            out=result[top : top + step, :, channel], clip=clip), tops, threads)
+
+
+def _period_sum(weights, first, period, kept, axis):
+    """Entry p < ``kept`` of the result sums the ``weights`` at j ≡ p (mod ``period``)
+    along ``axis``, where index 0 is j = ``first``."""
+    shape = list(weights.shape)
+    length, shape[axis] = shape[axis], kept
+    out = np.zeros(shape, np.result_type(weights, np.float64))
+    index = 0
+    while index < length:  # a run of consecutive indices per period
+        p = (first + index) % period
+        count = min(period - p, length - index)
+        stop = min(p + count, kept)
+        if stop > p:
+            out[_cut(axis, p, stop)] += weights[_cut(axis, index, index + stop - p)]
+        index += count
+    return out
+
+
+def _cut(axis, start, stop):
+    """The index of entries ``start:stop`` along ``axis``."""
+    return (slice(None),) * axis + (slice(start, stop),)
+
+
 # A strategy is built from the weights and the working dtype and has a band_height. Called
 # with a band extended by the kernel's reach, (rows, columns, channels), it returns the
 # filtered band, (height, width, channels); a planar one (gathered as planes) returns a
@@ -539,12 +681,31 @@ _NS_PER_GEMV_TAP = 0.05
 _NS_PLANAR = 0.5
 _NS_FFT = 8.5
 _NS_FFT_PER_ROW = 0.0545
+_NS_SPECTRAL = 12.0
+_NS_SPECTRAL_WRAP = 16.0
 
 
-def choose_method(weights):
-    """The strategy expected to be fastest for this kernel: its size and SVD rank decide."""
+def choose_method(weights, boundary="reflect"):
+    """The strategy expected to be fastest for correlating with this kernel in this
+    boundary mode: the kernel's size, SVD rank and symmetry decide."""
+    mode, _ = resolve_mode(boundary)
+    weights = np.asarray(weights, dtype=np.float64)
+    return _cheapest(weights, _Spectral.cost(weights, (weights.shape[0] // 2, weights.shape[1] // 2), mode))
+
+
+def _fft_cost(weights, spectral):
+    """The estimated cost of ``fft``, and whether it takes whole channels (`_Spectral`,
+    whose cost is ``spectral``, None where it cannot) rather than bands."""
+    banded = _NS_FFT + _NS_FFT_PER_ROW * weights.shape[0]
+    if spectral is not None and spectral < banded:
+        return spectral, True
+    return banded, False
+
+
+def _cheapest(weights, spectral):
+    """`choose_method`'s choice; ``spectral`` as for `_fft_cost`."""
     kh, kw = weights.shape
-    costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _NS_FFT + _NS_FFT_PER_ROW * kh}
+    costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _fft_cost(weights, spectral)[0]}
     planes = 0.0  # gathering the band into planes and writing them back: once, whatever the rank
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
         row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
