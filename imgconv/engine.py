@@ -6,8 +6,9 @@ boundary mode (`imgconv.boundary.index_map`) and converted to float32 (float64 f
 float64 images); a strategy then filters it with no further boundary logic ("valid"
 filtering), and the result is rounded and clipped straight into the output when the
 caller asks for an integer type. So no full-size float copy of an 8-bit image is ever
-made, the working set stays in the CPU cache, and bands run on a thread pool (NumPy,
-BLAS and scipy.fft release the GIL). Bands do not depend on the thread count, and each
+made (the FFT on whole channels holds one channel at a time), the working set stays
+in the CPU cache, and bands run on a thread pool (NumPy, BLAS and scipy.fft release
+the GIL). Bands do not depend on the thread count, and each
 is computed the same way whichever thread runs it, so results are bit-identical for
 any number of threads.
 
@@ -24,11 +25,15 @@ Strategies:
   strided view of overlapping windows. Longer rows run on planes (the band is
   gathered channel by channel), so both passes are Toeplitz products along
   contiguous rows, with no transposition. BLAS does the arithmetic in every case.
-- ``fft``: each band is gathered as planes and convolved by ``scipy.fft`` (imported
-  only on this path, as importing scipy takes a noticeable part of a second); for
-  large dense kernels and very large Gaussians. Bands are a few kernel heights tall;
-  when there are too few of them to keep every thread busy, they run one after
-  another and each transform is split over the threads (scipy.fft's ``workers``,
+- ``fft``: convolution through ``scipy.fft`` (imported only on this path, as importing
+  scipy takes a noticeable part of a second), in one of two layouts, whichever is
+  expected to be quicker. Whole channels (`_Spectral`): where the boundary mode is
+  one a transform of the image's own size builds in (``wrap``, and ``reflect`` and
+  ``mirror`` for kernels symmetric along both axes, by DCT), each channel is
+  transformed once, with no bands and no padding, at a cost that does not depend on
+  the kernel. Otherwise bands, gathered as planes, a few kernel heights tall; when
+  there are too few of them to keep every thread busy, they run one after another.
+  Either way each transform is split over the threads (scipy.fft's ``workers``,
   which compute each line of a transform the same way whatever their number).
 
 ``auto`` estimates the time per output sample of each from the kernel's size and rank
@@ -673,8 +678,9 @@ _STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted
 # multiply-add, a BLAS matrix multiply-add, a batched vector tap, gathering a band into
-# planes and writing it back interleaved, and an FFT band, which grows slowly with the
-# kernel's height (bands re-read kh - 1 rows, and their transforms get longer).
+# planes and writing it back interleaved, an FFT band, which grows slowly with the
+# kernel's height (bands re-read kh - 1 rows, and their transforms get longer), and
+# the FFT on whole channels (DCT; real FFT in wrap mode), which does not.
 _NS_PER_TAP = 0.19
 _NS_PER_BLAS_MAC = 0.035
 _NS_PER_GEMV_TAP = 0.05

@@ -459,3 +459,12 @@ def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
     imgconv.correlate(image, imgconv.kernels.gaussian(40), "mirror", method="fft")
     imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
     assert spectral_runs == [["mirror", "mirror"], ["wrap", "wrap"]]
+
+
+def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
+    image = rng.integers(0, 200, size=(60, 70, 3)).astype(np.uint8)
+    weights = imgconv.kernels.gaussian(40)
+    expected = _padded_reference(image, weights, "reflect", False) + 7.25
+    result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
+    assert len(spectral_runs) == 1
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, weights))
