@@ -411,7 +411,7 @@ def _symmetric(rng, shape, rank):
 
 
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
-@pytest.mark.parametrize("image_shape", [(150, 170, 2), (7, 200), (1, 90), (90, 1), (2, 3), (1, 1)], ids=str)
+@pytest.mark.parametrize("image_shape", [(90, 110, 2), (7, 200), (1, 90), (90, 1), (2, 3), (1, 1)], ids=str)
 @pytest.mark.parametrize(
     "mode, kernel_shape, rank",
     [("reflect", (67, 71), 1), ("reflect", (69, 65), 3), ("reflect", (68, 68), 2), ("mirror", (67, 71), 1),
