@@ -219,7 +219,7 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     # threads, once woken (even by the small SVD that analyses the kernel), spin for a
     # while after each call and take cores from the bands.
     with _blas_controller().limit(limits=1, user_api="blas"):
-        spectral = _Spectral.cost(weights, before, mode)
+        spectral = _Spectral.cost(weights, before, mode, (height, width))
         if method == "auto":
             method = _cheapest(weights, spectral)
         plane = image.reshape(height, width, -1)
@@ -566,9 +566,11 @@ class _Spectral:
 
         self.fft = scipy.fft
         self.dtype = dtype
-        self.shape = shape
-        # A 1-sample axis is constant in mirror mode too, which its DCT-I cannot express.
-        self.modes = [("reflect" if mode == "mirror" and n == 1 else mode) for n in shape]
+        self.image_shape = shape
+        self.modes = _axis_modes(mode, shape)
+        self.extensions = [index_map(n, 0, frame - n, axis_mode) for n, frame, axis_mode in
+                           zip(shape, _frame(weights.shape, before, self.modes, shape), self.modes)]
+        self.shape = tuple(len(extension) for extension in self.extensions)
         # A rank-one kernel (a Gaussian, a box) multiplies by the outer product of its
         # column's and row's transforms, which are much quicker to make than a 2-D one.
         column, row = _factor(weights)
@@ -602,20 +604,26 @@ class _Spectral:
         return weights.astype(np.result_type(self.dtype, np.complex64) if mode == "wrap" else self.dtype)
 
     @staticmethod
-    def cost(weights, before, mode):
-        """Estimated nanoseconds per output sample, or None if this path cannot filter
-        with these weights in this mode."""
+    def cost(weights, before, mode, shape=None):
+        """Estimated nanoseconds per output sample for an image of ``shape`` (height,
+        width; None: lengths that transform quickly), or None if this path cannot
+        filter with these weights in this mode."""
         if mode == "wrap":
-            return _NS_SPECTRAL_WRAP
-        if mode not in ("reflect", "mirror"):
+            ns = _NS_SPECTRAL_WRAP
+        elif mode in ("reflect", "mirror"):
+            ns = _NS_SPECTRAL
+            # Symmetric about the anchor along each axis: the weights, padded with zeros
+            # to reach as far on both sides, equal their mirror images.
+            reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
+            padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
+            if not (np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])):
+                return None
+        else:
             return None
-        # Symmetric about the anchor along each axis: the weights, padded with zeros to
-        # reach as far on both sides, equal their mirror images.
-        reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
-        padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
-        if np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1]):
-            return _NS_SPECTRAL
-        return None
+        if shape is None:
+            return ns
+        frame = _frame(weights.shape, before, _axis_modes(mode, shape), shape)
+        return None if None in frame else ns * np.prod(frame) / np.prod(shape)
 
     def _transform(self, values, inverse, workers):
         if self.modes[0] == "wrap":
@@ -629,23 +637,64 @@ class _Spectral:
 
     def filter(self, plane, result, offset, clip, threads):
         """Filter ``plane`` (H, W, C) into ``result`` channel by channel."""
-        height = plane.shape[0]
+        (height, width), (rows, columns) = self.image_shape, self.extensions
         values = np.empty(self.shape, self.dtype)
+        image = values[:height, :width]
         # Gathering a channel and writing it back are elementwise, so row chunks of
         # them run on the threads too.
         step = -(-height // threads)
         tops = range(0, height, step)
         for channel in range(plane.shape[2]):
-            _run_bands(lambda top: np.copyto(values[top : top + step], plane[top : top + step, :, channel],
+            _run_bands(lambda top: np.copyto(image[top : top + step], plane[top : top + step, :, channel],
                                              casting="unsafe"), tops, threads)
+            # The extension of a frame longer than the image, from the image's samples.
+            values[:height, width:] = values[:height, columns[width:]]
+            values[height:] = values[rows[height:]]
             spectrum = self._transform(values, False, threads)
             for multiplier in self.multipliers:
                 spectrum *= multiplier
-            filtered = self._transform(spectrum, True, threads)
+            filtered = self._transform(spectrum, True, threads)[:height, :width]
             if offset:
                 filtered += self.dtype.type(offset)
             _run_bands(lambda top: to_dtype(filtered[top : top + step], result.dtype,
                                             out=result[top : top + step, :, channel], clip=clip), tops, threads)
+
+
+def _axis_modes(mode, shape):
+    """The boundary mode of each axis; a 1-sample axis is constant in mirror mode too,
+    which its DCT-I cannot express, and is filtered as in reflect mode."""
+    return ["reflect" if mode == "mirror" and n == 1 else mode for n in shape]
+
+
+def _frame(kernel_shape, before, modes, shape):
+    """The length each axis is transformed at: its own when that transform is quick;
+    else, for the DCT, a quick length at least as long as the image plus the kernel's
+    reach beyond its far end, the image extended there by the mode (its DCT adds the
+    extension at the near end, and a kernel that reaches no further than the frame
+    never meets the frame's own far end); None in wrap mode, whose period cannot grow."""
+    frame = []
+    for n, k, b, mode in zip(shape, kernel_shape, before, modes):
+        # Transforms of length m are quick when m (m - 1 for DCT-I) has no prime factor
+        # above 11; pocketfft takes several times longer for others.
+        quick = (lambda m: _smooth(m - 1)) if mode == "mirror" else _smooth
+        if quick(n):
+            frame.append(n)
+        elif mode == "wrap":
+            frame.append(None)
+        else:
+            m = max(n + k - 1 - b, b)
+            while not quick(m):
+                m += 1
+            frame.append(m)
+    return frame
+
+
+def _smooth(n):
+    """Whether ``n`` has no prime factor above 11."""
+    for p in (2, 3, 5, 7, 11):
+        while n > 1 and n % p == 0:
+            n //= p
+    return n == 1
 
 
 def _period_sum(weights, first, period, kept, axis):
@@ -691,12 +740,15 @@ _NS_SPECTRAL = 12.0
 _NS_SPECTRAL_WRAP = 16.0
 
 
-def choose_method(weights, boundary="reflect"):
-    """The strategy expected to be fastest for correlating with this kernel in this
-    boundary mode: the kernel's size, SVD rank and symmetry decide."""
+def choose_method(weights, boundary="reflect", shape=None):
+    """The strategy expected to be fastest for correlating an image of ``shape``
+    (height, width) with this kernel in this boundary mode: the kernel's size, SVD rank
+    and symmetry decide, and the image's size when given (the whole-channel FFT is
+    slower for lengths with large prime factors)."""
     mode, _ = resolve_mode(boundary)
     weights = np.asarray(weights, dtype=np.float64)
-    return _cheapest(weights, _Spectral.cost(weights, (weights.shape[0] // 2, weights.shape[1] // 2), mode))
+    before = (weights.shape[0] // 2, weights.shape[1] // 2)
+    return _cheapest(weights, _Spectral.cost(weights, before, mode, shape))
 
 
 def _fft_cost(weights, spectral):

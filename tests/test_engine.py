@@ -410,22 +410,35 @@ def _symmetric(rng, shape, rank):
     return sum(np.outer(even(shape[0]), even(shape[1])) for _ in range(rank))
 
 
+@pytest.fixture
+def whole_channels(monkeypatch, spectral_runs):
+    """``fft`` on whole channels wherever it can run, quicker or not."""
+    from imgconv import engine
+
+    monkeypatch.setattr(engine, "_fft_cost", lambda weights, spectral: (0.0, spectral is not None))
+    return spectral_runs
+
+
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
-@pytest.mark.parametrize("image_shape", [(90, 110, 2), (7, 200), (1, 90), (90, 1), (2, 3), (1, 1)], ids=str)
+# 13, 17, 89 (mirror's DCT-I: 90 - 1), 103, 199 and 109 are primes, whose transforms
+# would be slow: the image is extended to a quicker length.
+@pytest.mark.parametrize("image_shape", [(90, 110, 2), (13, 17, 2), (7, 200), (1, 90), (90, 1), (103, 3), (1, 1)],
+                         ids=str)
 @pytest.mark.parametrize(
     "mode, kernel_shape, rank",
     [("reflect", (67, 71), 1), ("reflect", (69, 65), 3), ("reflect", (68, 68), 2), ("mirror", (67, 71), 1),
      ("mirror", (69, 5), 2), ("wrap", (141, 5), None), ("wrap", (139, 139), 1)],
     ids=str,
 )
-def test_whole_channel_fft_matches_numpy_pad(rng, spectral_runs, convolution, image_shape, mode, kernel_shape, rank):
+def test_whole_channel_fft_matches_numpy_pad(rng, whole_channels, convolution, image_shape, mode, kernel_shape, rank):
     # Kernels from smaller than the image to many times its size, rank one (multiplied
     # by an outer product of transforms) and not, even sizes, single rows and pixels.
     image = rng.random(image_shape)
     kernel = rng.normal(size=kernel_shape) if rank is None else _symmetric(rng, kernel_shape, rank)
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, mode, method="fft")
-    assert spectral_runs
+    # wrap's period is the image's, which cannot be extended: slow lengths take bands.
+    assert bool(whole_channels) != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
     expected = _padded_reference(image, kernel, mode, convolution)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(kernel).sum())
 
@@ -455,10 +468,15 @@ def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
     imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")  # would need padding
     imgconv.correlate(image, imgconv.kernels.gaussian(10), "reflect", method="fft")  # bands are quicker
     imgconv.correlate(image, rng.normal(size=(101, 101)), "wrap", method="fft")  # bands are quicker
-    assert not spectral_runs
+    # DCT-I of 40 rows is slow (39 = 3 x 13): extended to 81, bands are quicker.
     imgconv.correlate(image, imgconv.kernels.gaussian(40), "mirror", method="fft")
+    imgconv.correlate(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap", method="fft")  # 13: prime
+    assert not spectral_runs
+    imgconv.correlate(rng.random((41, 50)), imgconv.kernels.gaussian(40), "mirror", method="fft")
+    # 997 rows are extended to 1050 (2 x 3 x 5 x 5 x 7): 5% more work.
+    imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(40), "reflect", method="fft")
     imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
-    assert spectral_runs == [["mirror", "mirror"], ["wrap", "wrap"]]
+    assert spectral_runs == [["mirror", "mirror"], ["reflect", "reflect"], ["wrap", "wrap"]]
 
 
 def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
