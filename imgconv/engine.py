@@ -548,7 +548,7 @@ class _FFT:
 
 
 class _Spectral:
-    """``fft`` with no bands and no padding, for boundary modes a transform builds in.
+    """``fft`` on whole channels, with no bands, for boundary modes a transform builds in.
 
     ``wrap`` extends the image periodically, so a discrete Fourier transform of the
     image's own size convolves it exactly with any kernel. ``reflect`` and ``mirror``
@@ -557,8 +557,9 @@ class _Spectral:
     anchor along both axes, filtering is a product with the kernel's cosine transform.
     So each channel costs two transforms of its own size, whatever the kernel's, and
     kernels reaching many times across the image (repeated reflections) need nothing
-    more: they fold onto one period. Each transform runs on every thread
-    (``workers``), which computes each line the same way whatever their number.
+    more: they fold onto one period. Sizes whose transforms are slow are extended a
+    little (`_frame`). Each transform runs on every thread (``workers``), which
+    computes each line the same way whatever their number.
     """
 
     def __init__(self, weights, before, mode, shape, dtype, workers):
