@@ -227,7 +227,7 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
         clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
         threads = threads or os.cpu_count() or 1
         if method == "fft" and _fft_cost(weights, spectral)[1]:
-            _Spectral(weights, before, mode, (height, width), work, threads).filter(plane, result, offset, clip, threads)
+            _Spectral(weights, before, mode, cval, (height, width), work, threads).filter(plane, result, offset, clip, threads)
         else:
             strategy = _STRATEGIES[method](weights, work)
             _filter_bands(plane, strategy, (rows, columns), before[1], cval, offset, work, result, clip, threads)
@@ -303,21 +303,23 @@ def _check_image(image):
     return image
 
 
-def _extend(plane, rows, columns, left, cval, dtype, planar=False):
+def _extend(plane, rows, columns, left, cval, dtype, planar=False, out=None):
     """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
 
     The columns of the image itself are one slice (the index map is the identity
     there), so only the few extension columns need fancy indexing; -1 marks positions
     beyond the edge in constant mode, which get ``cval``. The result has the shape
     (rows, columns, channels); ``planar`` stores it channel by channel in memory, so
-    that ``result.transpose(2, 0, 1)`` is contiguous.
+    that ``result.transpose(2, 0, 1)`` is contiguous. ``out``, if given, receives it.
     """
     width = plane.shape[1]
     if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
         source = plane[rows[0] : rows[0] + len(rows)]  # a view: no copy for inner bands
     else:
         source = plane[np.maximum(rows, 0)]
-    if planar:
+    if out is not None:
+        extended = out
+    elif planar:
         extended = np.empty((plane.shape[2], len(rows), len(columns)), dtype).transpose(1, 2, 0)
     else:
         extended = np.empty((len(rows), len(columns), plane.shape[2]), dtype)
@@ -548,30 +550,33 @@ class _FFT:
 
 
 class _Spectral:
-    """``fft`` on whole channels, with no bands, for boundary modes a transform builds in.
+    """``fft`` on whole channels, with no bands: two transforms per channel, whatever
+    the kernel's size.
 
     ``wrap`` extends the image periodically, so a discrete Fourier transform of the
-    image's own size convolves it exactly with any kernel. ``reflect`` and ``mirror``
-    extend it into an even signal of period 2n and 2(n - 1), whose cosine transforms are
-    the DCT of types 2 and 1 of the image itself: for a kernel symmetric about its
-    anchor along both axes, filtering is a product with the kernel's cosine transform.
-    So each channel costs two transforms of its own size, whatever the kernel's, and
-    kernels reaching many times across the image (repeated reflections) need nothing
-    more: they fold onto one period. Sizes whose transforms are slow are extended a
-    little (`_frame`). Each transform runs on every thread (``workers``), which
-    computes each line the same way whatever their number.
+    image's own size convolves it exactly with any kernel. ``reflect`` extends it into
+    an even signal of period 2n, whose cosine transform is the DCT-II of the image
+    itself: for a kernel symmetric about its anchor along both axes, filtering is a
+    product with the kernel's cosine transform, and kernels reaching many times across
+    the image (repeated reflections) fold onto one period. Other modes take the DCT-II
+    of a frame that holds the image and the kernel's reach on both sides, extended by
+    the mode: the DCT's reflections beyond the frame reach no sample that is kept (see
+    `_frames`). Each transform runs on every thread (``workers``), which computes each
+    line the same way whatever their number.
     """
 
-    def __init__(self, weights, before, mode, shape, dtype, workers):
+    def __init__(self, weights, before, mode, cval, shape, dtype, workers):
         import scipy.fft  # only here: importing scipy costs start-up time
 
         self.fft = scipy.fft
         self.dtype = dtype
-        self.image_shape = shape
-        self.modes = _axis_modes(mode, shape)
-        self.extensions = [index_map(n, 0, frame - n, axis_mode) for n, frame, axis_mode in
-                           zip(shape, _frame(weights.shape, before, self.modes, shape), self.modes)]
-        self.shape = tuple(len(extension) for extension in self.extensions)
+        self.cval = cval
+        self.periodic = mode == "wrap"
+        frames = _frames(weights.shape, before, mode, shape)
+        # Index maps of each axis into the image, and where the image lies in the frame.
+        self.extensions = [index_map(n, lead, length - n - lead, mode) for n, (lead, length) in zip(shape, frames)]
+        self.crop = tuple(slice(lead, lead + n) for n, (lead, _) in zip(shape, frames))
+        self.shape = tuple(length for _, length in frames)
         # A rank-one kernel (a Gaussian, a box) multiplies by the outer product of its
         # column's and row's transforms, which are much quicker to make than a 2-D one.
         column, row = _factor(weights)
@@ -586,108 +591,99 @@ class _Spectral:
 
         Along each axis: the period sums of the weights, flipped (correlation is
         convolution with the flipped kernel; offset j from the anchor lands on -j mod
-        period; of an even period, DCT-I weighs the sums from 0 to half the period),
-        then the axis's transform. For the DCT, axis 0 goes first, while the array is as
-        narrow as the kernel, so that the long transforms run along contiguous rows. For
-        wrap, axis 1 goes first, as in the image's transform: it is real, and only half
-        of its spectrum is kept.
+        period), then the transform: for the DCT-II's even period 2n, the DCT-I of the
+        sums from 0 to n, which weighs each by the cosine of its offset. For the DCT,
+        axis 0 goes first, while the array is as narrow as the kernel, so that the long
+        transforms run along contiguous rows. For wrap, axis 1 goes first, as in the
+        image's transform: it is real, and only half of its spectrum is kept.
         """
-        for axis in sorted(axes, reverse=self.modes[0] == "wrap"):
-            n, mode, reach = self.shape[axis], self.modes[axis], before[axis]
-            period, kept = {"wrap": (n, n), "reflect": (2 * n, n + 1), "mirror": (2 * (n - 1), n)}[mode]
+        for axis in sorted(axes, reverse=self.periodic):
+            n, reach = self.shape[axis], before[axis]
+            period, kept = (n, n) if self.periodic else (2 * n, n + 1)
             weights = _period_sum(np.flip(weights, axis), reach + 1 - weights.shape[axis], period, kept, axis)
-            if mode != "wrap":
+            if not self.periodic:
                 weights = self.fft.dct(weights, type=1, axis=axis, workers=workers)[_cut(axis, 0, n)]
             elif axis == 1:
                 weights = self.fft.rfft(weights, axis=1, workers=workers)
             else:
                 weights = self.fft.fft(weights, axis=0, workers=workers)
-        return weights.astype(np.result_type(self.dtype, np.complex64) if mode == "wrap" else self.dtype)
+        return weights.astype(np.result_type(self.dtype, np.complex64) if self.periodic else self.dtype)
 
     @staticmethod
     def cost(weights, before, mode, shape=None):
         """Estimated nanoseconds per output sample for an image of ``shape`` (height,
-        width; None: lengths that transform quickly), or None if this path cannot
+        width; None: one whose frame is its own size), or None if this path cannot
         filter with these weights in this mode."""
-        if mode == "wrap":
-            ns = _NS_SPECTRAL_WRAP
-        elif mode in ("reflect", "mirror"):
-            ns = _NS_SPECTRAL
-            # Symmetric about the anchor along each axis: the weights, padded with zeros
-            # to reach as far on both sides, equal their mirror images.
+        if mode != "wrap":
+            # The DCT needs weights symmetric about the anchor along each axis: padded
+            # with zeros to reach as far on both sides, they equal their mirror images.
             reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
             padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
             if not (np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])):
                 return None
-        else:
-            return None
+        ns = _NS_SPECTRAL_WRAP if mode == "wrap" else _NS_SPECTRAL
         if shape is None:
             return ns
-        frame = _frame(weights.shape, before, _axis_modes(mode, shape), shape)
-        return None if None in frame else ns * np.prod(frame) / np.prod(shape)
+        frames = _frames(weights.shape, before, mode, shape)
+        if None in frames:
+            return None
+        return ns * np.prod([length for _, length in frames]) / np.prod(shape)
 
     def _transform(self, values, inverse, workers):
-        if self.modes[0] == "wrap":
+        if self.periodic:
             if inverse:
                 return self.fft.irfft2(values, s=self.shape, workers=workers, overwrite_x=True)
             return self.fft.rfft2(values, workers=workers, overwrite_x=True)
-        function = self.fft.idct if inverse else self.fft.dct
-        for axis, mode in enumerate(self.modes):
-            values = function(values, type=2 if mode == "reflect" else 1, axis=axis, workers=workers, overwrite_x=True)
-        return values
+        function = self.fft.idctn if inverse else self.fft.dctn
+        return function(values, type=2, workers=workers, overwrite_x=True)
 
     def filter(self, plane, result, offset, clip, threads):
         """Filter ``plane`` (H, W, C) into ``result`` channel by channel."""
-        (height, width), (rows, columns) = self.image_shape, self.extensions
-        values = np.empty(self.shape, self.dtype)
-        image = values[:height, :width]
+        (rows, columns), left = self.extensions, self.crop[1].start
+        values = np.empty(self.shape + (1,), self.dtype)
         # Gathering a channel and writing it back are elementwise, so row chunks of
         # them run on the threads too.
-        step = -(-height // threads)
-        tops = range(0, height, step)
+        frame_step, step = (-(-n // threads) for n in (self.shape[0], plane.shape[0]))
         for channel in range(plane.shape[2]):
-            _run_bands(lambda top: np.copyto(image[top : top + step], plane[top : top + step, :, channel],
-                                             casting="unsafe"), tops, threads)
-            # The extension of a frame longer than the image, from the image's samples.
-            values[:height, width:] = values[:height, columns[width:]]
-            values[height:] = values[rows[height:]]
-            spectrum = self._transform(values, False, threads)
+            _run_bands(lambda top: _extend(plane[:, :, channel : channel + 1], rows[top : top + frame_step],
+                                           columns, left, self.cval, self.dtype,
+                                           out=values[top : top + frame_step]),
+                       range(0, self.shape[0], frame_step), threads)
+            spectrum = self._transform(values[:, :, 0], False, threads)
             for multiplier in self.multipliers:
                 spectrum *= multiplier
-            filtered = self._transform(spectrum, True, threads)[:height, :width]
+            filtered = self._transform(spectrum, True, threads)[self.crop]
             if offset:
                 filtered += self.dtype.type(offset)
             _run_bands(lambda top: to_dtype(filtered[top : top + step], result.dtype,
-                                            out=result[top : top + step, :, channel], clip=clip), tops, threads)
+                                            out=result[top : top + step, :, channel], clip=clip),
+                       range(0, plane.shape[0], step), threads)
 
 
-def _axis_modes(mode, shape):
-    """The boundary mode of each axis; a 1-sample axis is constant in mirror mode too,
-    which its DCT-I cannot express, and is filtered as in reflect mode."""
-    return ["reflect" if mode == "mirror" and n == 1 else mode for n in shape]
+def _frames(kernel_shape, before, mode, shape):
+    """Per axis, where the image starts in the array that is transformed (its frame)
+    and the frame's length; None for an axis that cannot be framed.
 
-
-def _frame(kernel_shape, before, modes, shape):
-    """The length each axis is transformed at: its own when that transform is quick;
-    else, for the DCT, a quick length at least as long as the image plus the kernel's
-    reach beyond its far end, the image extended there by the mode (its DCT adds the
-    extension at the near end, and a kernel that reaches no further than the frame
-    never meets the frame's own far end); None in wrap mode, whose period cannot grow."""
-    frame = []
-    for n, k, b, mode in zip(shape, kernel_shape, before, modes):
-        # Transforms of length m are quick when m (m - 1 for DCT-I) has no prime factor
-        # above 11; pocketfft takes several times longer for others.
-        quick = (lambda m: _smooth(m - 1)) if mode == "mirror" else _smooth
-        if quick(n):
-            frame.append(n)
-        elif mode == "wrap":
-            frame.append(None)
+    In reflect mode the frame is the image, whose DCT-II builds in the extension; so is
+    the period in wrap mode. Other modes' frames hold the kernel's reach on both sides
+    of the image, so that no kept sample meets the DCT's reflections. Frame lengths
+    with a prime factor above 11 are lengthened to one without (pocketfft transforms
+    those several times slower); a reflect frame then runs on past the image's far end
+    as far as the kernel reaches, while a wrap period cannot be lengthened.
+    """
+    frames = []
+    for n, k, b in zip(shape, kernel_shape, before):
+        if mode == "wrap":
+            frames.append((0, n) if _smooth(n) else None)
+            continue
+        if mode == "reflect":
+            lead, length = 0, n if _smooth(n) else max(n + k - 1 - b, b)
         else:
-            m = max(n + k - 1 - b, b)
-            while not quick(m):
-                m += 1
-            frame.append(m)
-    return frame
+            lead, length = b, n + k - 1
+        while not _smooth(length):
+            length += 1
+        frames.append((lead, length))
+    return frames
 
 
 def _smooth(n):

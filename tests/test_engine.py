@@ -305,13 +305,17 @@ def test_auto_chooses_by_kernel_shape():
     assert choose_method(imgconv.kernels.laplacian()) == "direct"  # rank 2, 5 taps
     assert choose_method(imgconv.kernels.sobel("x")) == "separable"  # rank 1
     assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
-    assert choose_method(imgconv.kernels.gaussian(60, 20)) == "separable"  # measured 151 ms, fft 157
-    # Whole-channel FFT in reflect and mirror mode: about 160 ms on the 4K photo at any radius.
-    assert choose_method(imgconv.kernels.gaussian(90, 30)) == "fft"  # separable 203 ms
-    assert choose_method(imgconv.kernels.gaussian(500, 167)) == "fft"  # decided without the SVD
-    # FFT in bands elsewhere.
-    assert choose_method(imgconv.kernels.gaussian(120, 40), "nearest") == "separable"  # measured 270 ms, fft 330
-    assert choose_method(imgconv.kernels.gaussian(250, 83), "nearest") == "fft"  # measured 416 ms, separable 500
+    # Whole-channel FFT on the 4K photo: about 150-180 ms at any radius in reflect mode.
+    photo = (2160, 3840)
+    assert choose_method(imgconv.kernels.gaussian(60, 20), shape=photo) == "separable"  # 146-165 ms, fft 166-170
+    assert choose_method(imgconv.kernels.gaussian(90, 30), shape=photo) == "fft"  # 174 ms, separable 206
+    assert choose_method(imgconv.kernels.gaussian(500, 167), shape=photo) == "fft"  # decided without the SVD
+    # Other modes frame the image with the kernel's reach.
+    assert choose_method(imgconv.kernels.gaussian(60, 20), "nearest", photo) == "separable"  # 148 ms, fft 175
+    assert choose_method(imgconv.kernels.gaussian(120, 40), "nearest", photo) == "fft"  # 246 ms, separable 262
+    assert choose_method(imgconv.kernels.gaussian(250, 83), "mirror", photo) == "fft"  # 262 ms, separable 531
+    # 2161 and 3847 are primes: extended to 2240 x 3920, 6% more samples, and slower.
+    assert choose_method(imgconv.kernels.gaussian(60, 20), shape=(2161, 3847)) == "separable"  # 166 ms, fft 246
     rng = np.random.default_rng(0)
     assert choose_method(rng.normal(size=(5, 5))) == "direct"  # measured 78 ms, fft 124
     assert choose_method(rng.normal(size=(7, 7))) == "fft"  # measured 132 ms, direct 148
@@ -371,14 +375,14 @@ def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
 
 @pytest.fixture
 def spectral_runs(monkeypatch):
-    """The boundary modes of the whole-channel FFT's runs, so that a test can tell it ran."""
+    """The frame shapes of the whole-channel FFT's runs, so that a test can tell it ran."""
     from imgconv import engine
 
     runs = []
     original = engine._Spectral.filter
 
     def spy(self, *args):
-        runs.append(self.modes)
+        runs.append(self.shape)
         return original(self, *args)
 
     monkeypatch.setattr(engine._Spectral, "filter", spy)
@@ -427,7 +431,8 @@ def whole_channels(monkeypatch, spectral_runs):
 @pytest.mark.parametrize(
     "mode, kernel_shape, rank",
     [("reflect", (67, 71), 1), ("reflect", (69, 65), 3), ("reflect", (68, 68), 2), ("mirror", (67, 71), 1),
-     ("mirror", (69, 5), 2), ("wrap", (141, 5), None), ("wrap", (139, 139), 1)],
+     ("mirror", (69, 5), 2), ("nearest", (68, 68), 2), ("constant", (67, 5), 1), ("wrap", (141, 5), None),
+     ("wrap", (139, 139), 1)],
     ids=str,
 )
 def test_whole_channel_fft_matches_numpy_pad(rng, whole_channels, convolution, image_shape, mode, kernel_shape, rank):
@@ -465,18 +470,17 @@ def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, spect
 def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
     image = rng.random((40, 50))
     imgconv.correlate(image, rng.normal(size=(81, 81)), "reflect", method="fft")  # not symmetric
-    imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")  # would need padding
     imgconv.correlate(image, imgconv.kernels.gaussian(10), "reflect", method="fft")  # bands are quicker
     imgconv.correlate(image, rng.normal(size=(101, 101)), "wrap", method="fft")  # bands are quicker
-    # DCT-I of 40 rows is slow (39 = 3 x 13): extended to 81, bands are quicker.
-    imgconv.correlate(image, imgconv.kernels.gaussian(40), "mirror", method="fft")
     imgconv.correlate(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap", method="fft")  # 13: prime
+    # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
+    imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")
     assert not spectral_runs
-    imgconv.correlate(rng.random((41, 50)), imgconv.kernels.gaussian(40), "mirror", method="fft")
+    imgconv.correlate(rng.random((997, 1000)), imgconv.kernels.gaussian(100), "mirror", method="fft")
     # 997 rows are extended to 1050 (2 x 3 x 5 x 5 x 7): 5% more work.
     imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(40), "reflect", method="fft")
     imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
-    assert spectral_runs == [["mirror", "mirror"], ["reflect", "reflect"], ["wrap", "wrap"]]
+    assert spectral_runs == [(1200, 1200), (1050, 60), (40, 50)]
 
 
 def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
