@@ -368,7 +368,7 @@ def _factor(weights):
     """``(column, row)`` whose outer product is ``weights`` if it has rank one: the
     column and row through the largest entry, the column divided by that entry."""
     i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
-    return weights[:, j] / weights[i, j], weights[i, :].copy()
+    return weights[:, j] / (weights[i, j] or 1.0), weights[i, :].copy()  # a zero kernel: zeros
 
 
 def _toeplitz(taps, outputs, dtype):

@@ -490,3 +490,10 @@ def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
     result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
     assert len(spectral_runs) == 1
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, weights))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("mode", MODES)
+def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, whole_channels, mode):
+    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0, method="fft")
+    assert whole_channels and np.array_equal(result, np.zeros((20, 30, 3)))
