@@ -27,17 +27,18 @@ Strategies:
   contiguous rows, with no transposition. BLAS does the arithmetic in every case.
 - ``fft``: convolution through ``scipy.fft`` (imported only on this path, as importing
   scipy takes a noticeable part of a second), in one of two layouts, whichever is
-  expected to be quicker. Whole channels (`_Spectral`): where the boundary mode is
-  one a transform of the image's own size builds in (``wrap``, and ``reflect`` and
-  ``mirror`` for kernels symmetric along both axes, by DCT), each channel is
-  transformed once, with no bands and no padding, at a cost that does not depend on
-  the kernel. Otherwise bands, gathered as planes, a few kernel heights tall; when
-  there are too few of them to keep every thread busy, they run one after another.
+  expected to be quicker. Whole channels (`_Spectral`), for kernels symmetric about
+  their anchor along both axes (any kernel in ``wrap`` mode): each channel, or a
+  frame around it for some modes and sizes, goes through one DCT (FFT in ``wrap``
+  mode) and back, at a cost that hardly depends on the kernel. Otherwise bands,
+  gathered as planes, a few kernel heights tall; when there are too few of them to
+  keep every thread busy, they run one after another.
   Either way each transform is split over the threads (scipy.fft's ``workers``,
   which compute each line of a transform the same way whatever their number).
 
-``auto`` estimates the time per output sample of each from the kernel's size and rank
-(`choose_method`) and takes the smallest.
+``auto`` estimates the time per output sample of each from the kernel's size, rank and
+symmetry, the boundary mode and the image's size (`choose_method`) and takes the
+smallest.
 
 Kernel anchoring is that of ``scipy.ndimage`` with ``origin=0``: a kernel of size n
 along an axis is centred on index ``n // 2``. For correlation, output sample i sees
