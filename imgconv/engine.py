@@ -628,7 +628,8 @@ class _Spectral:
         frames = _frames(weights.shape, before, mode, shape)
         if None in frames:
             return None
-        return ns * np.prod([length for _, length in frames]) / np.prod(shape)
+        area = np.prod([length for _, length in frames]) / np.prod(shape)
+        return ns * area * (_FRAMED if area > 1 else 1.0)
 
     def _transform(self, values, inverse, workers):
         if self.periodic:
@@ -736,6 +737,10 @@ _NS_FFT = 8.5
 _NS_FFT_PER_ROW = 0.0545
 _NS_SPECTRAL = 12.0
 _NS_SPECTRAL_WRAP = 16.0
+# A frame larger than the image costs more per sample than its area says: it is
+# gathered through index maps, and long transforms run slower (measured: 1.5 times the
+# time for 1.19 times the area at r=120 in nearest mode on the 4K photo).
+_FRAMED = 1.3
 
 
 def choose_method(weights, boundary="reflect", shape=None):

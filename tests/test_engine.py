@@ -476,11 +476,12 @@ def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
     # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
     imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")
     assert not spectral_runs
-    imgconv.correlate(rng.random((997, 1000)), imgconv.kernels.gaussian(100), "mirror", method="fft")
-    # 997 rows are extended to 1050 (2 x 3 x 5 x 5 x 7): 5% more work.
-    imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(40), "reflect", method="fft")
+    imgconv.correlate(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror", method="fft")
+    # 997 rows are extended past the far end, by the kernel's reach and on to 1100
+    # (2 x 2 x 5 x 5 x 11).
+    imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect", method="fft")
     imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
-    assert spectral_runs == [(1200, 1200), (1050, 60), (40, 50)]
+    assert spectral_runs == [(2304, 2304), (1100, 60), (40, 50)]
 
 
 def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):

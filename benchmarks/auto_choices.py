@@ -1,0 +1,72 @@
+"""What `auto` picks against what each method measures, kernel by kernel and mode by mode.
+
+On a 3840x2160 RGB photo built from samples/chelsea.png (and a 3847x2161 one, whose
+sides are primes), 8-bit in and out, every method that finishes in reasonable time is
+timed (best of a few runs) next to the one `imgconv.engine.choose_method` picks. The
+README's table of auto's choices comes from here.
+
+    .venv/bin/python benchmarks/auto_choices.py
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import imgconv
+from imgconv.engine import choose_method
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_time(function, repeats):
+    function()  # untimed warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cases():
+    rng = np.random.default_rng(0)
+    gaussian = imgconv.kernels.gaussian
+    yield "sharpen 3x3", imgconv.kernels.sharpen(), "reflect", False
+    for size in (5, 7, 15, 31):
+        yield f"random {size}x{size}", rng.normal(size=(size, size)), "reflect", False
+    for radius in (5, 30, 60, 75, 90, 120, 250, 500):
+        yield f"Gaussian r={radius}", gaussian(radius), "reflect", False
+    for mode in ("mirror", "nearest", "constant", "wrap"):
+        for radius in (60, 90, 120, 500):
+            yield f"Gaussian r={radius}", gaussian(radius), mode, False
+    for radius in (60, 120):
+        yield f"Gaussian r={radius}", gaussian(radius), "reflect", True
+
+
+def main():
+    with Image.open(ROOT / "samples" / "chelsea.png") as cat:
+        photos = {size: np.asarray(cat.convert("RGB").resize(size, Image.BICUBIC))
+                  for size in ((3840, 2160), (3847, 2161))}
+    print("| kernel | mode | photo | direct | separable | fft | auto | fastest |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, kernel, mode, primes in cases():
+        photo = photos[(3847, 2161) if primes else (3840, 2160)]
+        times = {}
+        for method in ("direct", "separable", "fft"):
+            if method == "direct" and np.count_nonzero(kernel) > 49:
+                continue  # seconds or minutes: never the quickest
+            repeats = 1 if kernel.shape[0] > 200 else 3
+            times[method] = best_time(lambda: imgconv.correlate(photo, kernel, mode, method=method,
+                                                                output=np.uint8), repeats)
+        picked = choose_method(kernel, mode, photo.shape[:2])
+        cells = [f"{times[m] * 1000:.0f} ms" if m in times else "-" for m in ("direct", "separable", "fft")]
+        fastest = min(times, key=times.get)
+        verdict = "yes" if picked == fastest else f"no: {fastest} ({times[picked] / times[fastest]:.2f}x)"
+        size = "x".join(map(str, photo.shape[1::-1]))
+        print(f"| {label} | {mode} | {size} | " + " | ".join(cells) + f" | {picked} | {verdict} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
