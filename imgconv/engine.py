@@ -228,7 +228,8 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
         clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
         threads = threads or os.cpu_count() or 1
         if method == "fft" and _fft_cost(weights, spectral)[1]:
-            _Spectral(weights, before, mode, cval, (height, width), work, threads).filter(plane, result, offset, clip, threads)
+            spectral = _Spectral(weights, before, mode, cval, (height, width), work, threads)
+            spectral.filter(plane, result, offset, clip, threads)
         else:
             strategy = _STRATEGIES[method](weights, work)
             _filter_bands(plane, strategy, (rows, columns), before[1], cval, offset, work, result, clip, threads)
