@@ -19,8 +19,8 @@ Strategies:
   a Gaussian or a box, a few for a low-rank kernel). Per term, the column pass weighs
   each output row's input rows as one batched vector product over a strided view (up
   to 25 taps), or is a series of products with banded (Toeplitz) blocks. Rows of up
-  to 40 taps keep the channels interleaved as they are in the image: every run of 4
-  (8 for rows over 15 taps) output pixels is a small product with
+  to 40 taps keep the channels interleaved as they are in the image: every run of
+  output pixels with about 16 samples (5 RGB pixels) is a small product with
   ``kron(toeplitz, identity(channels))``, all of them in one ``np.matmul`` over a
   strided view of overlapping windows. Longer rows run on planes (the band is
   gathered channel by channel), so both passes are Toeplitz products along
@@ -71,10 +71,14 @@ COLUMN_BLOCK = 32
 ROW_BLOCK = 32
 
 
-def _pixel_block(taps):
-    """Output pixels per small product of an interleaved row pass. Each output also
-    multiplies (pixels - 1) * channels zeros, so short rows take short runs."""
-    return 4 if taps <= 15 else 8
+def _pixel_block(channels):
+    """Output pixels per small product of an interleaved row pass: as many as make at
+    most 16 samples. Each output also multiplies (pixels - 1) * channels zeros, but
+    products with 15 or 16 output columns ran quickest for every row length measured
+    (7 to 41 taps, 1 to 4 channels; RGB, 11 taps: 5 pixels 0.51-0.62 ms a band, 4
+    pixels 0.60-0.70, 8 pixels 0.74-0.99), likely the width OpenBLAS's kernels take
+    at once here."""
+    return max(1, 16 // channels)
 
 
 @dataclass(frozen=True)
@@ -484,7 +488,7 @@ class _Separable:
         return out
 
     def _interleaved_row_pass(self, index, values, taps, width):
-        """Short rows, channels left interleaved: each run of 4 or 8 output pixels is one
+        """Short rows, channels left interleaved: each run of a few output pixels is one
         small matrix product with ``kron(toeplitz, identity(channels))``.
 
         The windows overlap, so they are a strided view of the band, not a copy, and one
@@ -495,7 +499,7 @@ class _Separable:
         out = np.empty((height, width, channels), values.dtype)
         out_rows = out.reshape(height, width * channels)
         item = values.itemsize
-        pixels = _pixel_block(len(taps))
+        pixels = _pixel_block(channels)
         blocks, rest = divmod(width, pixels)
         # (number of windows, first output pixel, pixels per window): the full blocks,
         # then what is left over.
@@ -770,7 +774,7 @@ def _cheapest(weights, spectral):
     costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _fft_cost(weights, spectral)[0]}
     planes = 0.0  # gathering the band into planes and writing them back: once, whatever the rank
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
-        row_pass = (_pixel_block(kw) + kw) * 3 * _NS_PER_BLAS_MAC
+        row_pass = (_pixel_block(3) + kw) * 3 * _NS_PER_BLAS_MAC
     else:
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC
         planes = _NS_PLANAR
