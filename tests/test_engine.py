@@ -498,3 +498,15 @@ def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
 def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, whole_channels, mode):
     result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0, method="fft")
     assert whole_channels and np.array_equal(result, np.zeros((20, 30, 3)))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("kw", [3, 11, 31])
+def test_interleaved_rows_end_with_a_partial_run(rng, channels, kw):
+    # Runs of 16 // channels output pixels (16, 8, 5, 4): widths that leave 1 to 15
+    # pixels over.
+    for width in (1, 7, 37, 53):
+        image = rng.random((9, width, channels))
+        kernel = np.outer(rng.normal(size=5), rng.normal(size=kw))
+        result = imgconv.correlate(image, kernel, method="separable")
+        np.testing.assert_allclose(result, _padded_reference(image, kernel, "reflect", False), atol=1e-12)
