@@ -17,15 +17,9 @@ import time
 from dataclasses import asdict, dataclass
 
 from .errors import ImgconvError, InvalidInputError
-from .imageio import NPY, STDIO, write_bytes
+from . import formats
+from .imageio import STDIO, write_bytes
 from .pipeline import process_file
-from .vocabulary import FORMATS
-
-IMAGE_EXTENSIONS = frozenset(
-    [".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".npy"]
-)
-_EXTENSION_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tiff", "BMP": ".bmp", "WEBP": ".webp",
-                        "GIF": ".gif", "PPM": ".ppm", NPY: ".npy"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         folder it came from; a file is taken if it matches some ``include`` (when any
         are given) and no ``exclude``.
     format : str, optional
-        A name from `imgconv.vocabulary.FORMATS`: every output gets that format's extension.
+        A name from `imgconv.formats.names`: every output gets that format's extension.
     suffix : str
         Inserted before each output's extension.
     in_place : bool
@@ -89,7 +83,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     """
     if os.path.exists(output) and not os.path.isdir(output):
         raise InvalidInputError(f"{output}: the output of a batch must be a folder")
-    if not os.path.exists(output) and os.path.splitext(output)[1].lower() in IMAGE_EXTENSIONS:
+    if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
         raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
     output_real = os.path.realpath(output)
     tasks, writers = [], {}
@@ -98,7 +92,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
-            extension = _EXTENSION_OF_FORMAT[FORMATS[format.lower()]]
+            extension = formats.extension_of(formats.names()[format.lower()])
         dest = os.path.join(output, stem + suffix + extension)
         key = os.path.realpath(dest)
         if key in writers:
@@ -112,6 +106,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
 
 def _discover(inputs, output_real, recursive):
     """(path, path relative to where it came from) for every candidate file."""
+    extensions = formats.readable_extensions()
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
@@ -126,7 +121,7 @@ def _discover(inputs, output_real, recursive):
                 if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) != output_real
             ) if recursive else []
             for name in sorted(files):
-                if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                     path = os.path.join(folder, name)
                     yield path, os.path.relpath(path, item)
 
@@ -149,8 +144,8 @@ def is_up_to_date(task):
 def run_task(task, filt, write_options=None):
     """Process one file; never raises for a bad file, the `Result` says what happened.
 
-    ``write_options`` are `process_file`'s ``quality``, ``compress_level``, ``view`` and
-    ``threads``.
+    ``write_options`` are `process_file`'s keyword options (``quality``, ``depth``,
+    ``frame``, ``view``, ``threads``...).
     """
     start = time.perf_counter()
     try:

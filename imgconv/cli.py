@@ -10,7 +10,7 @@ import click
 
 from . import __version__
 from .errors import ImgconvError, InvalidInputError, Terminated
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS, METHODS, VIEWS, resolve_mode
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, METHODS, VIEWS, resolve_mode
 
 
 def _lazy(name):
@@ -31,6 +31,7 @@ def _lazy(name):
 
 batch = _lazy("imgconv.batch")
 filters = _lazy("imgconv.filters")
+formats = _lazy("imgconv.formats")
 kernelfile = _lazy("imgconv.kernelfile")
 kernels = _lazy("imgconv.kernels")
 animate = _lazy("imgconv.animate")
@@ -83,6 +84,18 @@ class BoundaryType(click.ParamType):
         return value
 
 
+class FormatType(click.ParamType):
+    """A format name this Pillow writes (``imgconv formats`` lists them), checked only
+    when given, so that ``--help`` does not load Pillow."""
+
+    name = "FMT"
+
+    def convert(self, value, param, ctx):
+        if value.lower() not in formats.names():
+            self.fail(f"unknown format {value!r}; imgconv writes {', '.join(sorted(formats.names()))}", param, ctx)
+        return value.lower()
+
+
 class KernelSpecType(click.ParamType):
     name = "kernel"
 
@@ -111,10 +124,23 @@ SHARED_OPTIONS = [
                  help="Engine strategy; auto picks the one expected to be fastest."),
     click.option("--threads", type=click.IntRange(min=1),
                  help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch]."),
-    click.option("--format", "fmt", type=click.Choice(sorted(FORMATS), case_sensitive=False),
+    click.option("--format", "fmt", type=FormatType(),
                  help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
-                      "every output's format and extension."),
-    click.option("--quality", type=click.IntRange(1, 100), help="JPEG and WebP quality, 1-100."),
+                      "every output's format and extension. 'imgconv formats' lists them."),
+    click.option("--quality", type=click.IntRange(1, 100),
+                 help="JPEG, WebP and AVIF quality, 1-100 [default: a JPEG input's own tables, a lossless "
+                      "WebP input's losslessness, else 92 for JPEG and 90 for WebP and AVIF]."),
+    click.option("--subsampling", type=click.Choice(["4:4:4", "4:2:2", "4:2:0"]),
+                 help="JPEG chroma subsampling [default: a JPEG input's own, else 4:4:4]."),
+    click.option("--depth", type=click.Choice(["8", "16"]),
+                 help="Bits a sample of image outputs [default: the input's]. 16-bit images keep 16 bits in "
+                      "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257."),
+    click.option("--strip", is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile."),
+    click.option("--auto-orient/--no-auto-orient", default=True, show_default=True,
+                 help="Turn the input upright as its EXIF orientation says before filtering, and write the result "
+                      "upright; --no-auto-orient filters the stored pixels and keeps the tag."),
+    click.option("--frame", type=click.IntRange(min=0), metavar="N",
+                 help="Only frame N (0-based) of an animation or page N of a TIFF [default: every frame]."),
     click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
                  help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest."),
     click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
@@ -148,7 +174,8 @@ def filter_command(name, print_kernel=True):
 
     def decorator(make):
         @functools.wraps(make)
-        def command(paths, fmt, quality, compress_level, view, in_place, print_kernel=False, **options):
+        def command(paths, fmt, quality, subsampling, compress_level, depth, strip, auto_orient, frame, view, in_place,
+                    print_kernel=False, **options):
             engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
             batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
             batch_mode = _is_batch(paths, batch_options["files_from"])
@@ -160,8 +187,9 @@ def filter_command(name, print_kernel=True):
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
                 return
-            write_options = {"quality": quality, "compress_level": compress_level, "view": view,
-                             "threads": engine["threads"]}
+            write_options = {"quality": quality, "subsampling": subsampling, "compress_level": compress_level,
+                             "depth": depth and int(depth), "strip": strip, "auto_orient": auto_orient,
+                             "frame": frame, "view": view, "threads": engine["threads"]}
             if batch_mode:
                 return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:
@@ -600,6 +628,19 @@ def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fp
     geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
     count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, format=fmt)
     click.echo(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}", err=True)
+
+
+@cli.command("formats")
+def list_formats():
+    """List the image formats this installation reads and writes, with their
+    extensions and what each holds.
+
+    \b
+    Example:
+      imgconv formats
+    """
+    for line in formats.table():
+        click.echo(line)
 
 
 _COMMAND_OF_PRESET = {"gaussian": "blur"}

@@ -144,6 +144,7 @@ def _filter_with_alpha(samples, filt, sample_max):
     else:
         colour, new_alpha = filt.apply(premultiplied), alpha
     coverage = new_alpha / sample_max
-    # Where nothing is visible the colour is undefined; 0 is what premultiplied 0 gives.
-    unpremultiplied = np.divide(colour, coverage, out=np.zeros_like(colour), where=coverage > 0)
+    # Where nothing is visible the colour is undefined; the input's stays, so that
+    # colour hidden under transparent pixels survives (and identity is lossless).
+    unpremultiplied = np.divide(colour, coverage, out=samples[..., :-1].copy(), where=coverage > 0)
     return np.concatenate([unpremultiplied, new_alpha], axis=2)

@@ -1,109 +1,160 @@
-"""Images in and out: Pillow formats and modes, .npy arrays, stdin/stdout, atomic writes.
+"""Images in and out: decoding, orientation, frames, metadata, encoding, atomic writes.
 
-A `Picture` holds an image's samples as a NumPy array in the file's own units (0-255
-for 8-bit, 0-65535 for 16-bit, floats as stored) and what is needed to write a result
-back the same way: the Pillow mode, the format, the ICC profile and EXIF data.
+A `Picture` holds an image's frames as NumPy arrays in the file's own units (0-255 for
+8-bit, 0-65535 for 16-bit, floats as stored), its mode (see `imgconv.formats`), and what
+is needed to write a result back the same way: metadata, the input's JPEG tables and
+subsampling or WebP losslessness, and an animation's timing.
 
-Modes are read as follows; the output keeps the mode it was read as:
+Files are decoded by Pillow, except 16-bit colour, which Pillow cannot hold: PNGs of it
+are decoded by imagecodecs (libpng) and TIFFs by tifffile, and written by `imgconv.png`
+and tifffile. Modes are read as follows; the output keeps the mode it was read as:
 
-========  ====================  =========================================
-file      read as               why
-========  ====================  =========================================
-L, LA     L, LA (uint8)
-RGB(A)    RGB, RGBA (uint8)
-P, PA     RGB or RGBA           a palette cannot hold blurred colours
-1         L (uint8, 0 or 255)   a filtered bilevel image has grey levels
-I;16*     I;16 (uint16)         16-bit grey stays 16-bit (16-bit PGM too)
-I         I (int32)
-F         F (float32)
-other     RGB (uint8)           CMYK, YCbCr, LAB, HSV
-========  ====================  =========================================
+=============  ===================  =========================================
+file           read as              why
+=============  ===================  =========================================
+L, LA          L, LA
+RGB(A)         RGB, RGBA
+16-bit colour  LA;16, RGB;16, ...   16 bits a sample stay 16 bits
+P, PA          RGB or RGBA          a palette cannot hold blurred colours
+1              L (0 or 255)         a filtered bilevel image has grey levels
+I;16*          I;16                 16-bit grey (16-bit PGM too)
+I, F           I, F
+other          RGB                  CMYK, YCbCr, LAB, HSV
+=============  ===================  =========================================
 """
 
 import io
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from .errors import ImageReadError, ImageWriteError, InvalidInputError
+from . import formats
+from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
+from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, FORMATS
+from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 STDIO = "-"
-NPY = FORMATS["npy"]
 _NPY_MAGIC = b"\x93NUMPY"
-
-# Largest sample value, by mode: what alpha is divided by and what --normalize stretches to.
-SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "I": 65535, "F": 1.0}
-_DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "I": np.int32, "F": np.float32}
-_MODES_BY_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-# Formats that can hold the modes not every format can, for error messages.
-_FORMATS_FOR_MODE = {"LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "I;16": "PNG or TIFF",
-                     "I": "TIFF", "F": "TIFF"}
+_TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+_ORIENTATION = 0x0112  # EXIF tag
 # TIFF tags that describe how the pixels are stored. A TIFF's getexif() lists them with
 # the real metadata; carried into the output, they would contradict the new pixels.
 _LAYOUT_TAGS = frozenset([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
                           338, 339, 529, 530, 531, 532, 34675])
+# Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
+_SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+# Defaults when the input says nothing: JPEG at ImageMagick's quality 92 with full-resolution
+# chroma, since filtered images (edges, sharpened detail) have sharp colour edges that 4:2:0
+# smears; WebP and AVIF at 90.
+DEFAULT_QUALITY = {"JPEG": 92, "WEBP": 90, "AVIF": 90}
+DEFAULT_SUBSAMPLING = "4:4:4"
+
 
 @dataclass
 class Picture:
-    """An image's samples and how to write a result back in the same form.
+    """An image's frames and how to write a result back in the same form.
 
     Attributes
     ----------
-    pixels : numpy.ndarray
-        (H, W) or (H, W, C) samples in the file's units.
+    frames : list of numpy.ndarray
+        (H, W) or (H, W, C) samples in the file's units, one array per frame or page.
     mode : str
-        The Pillow mode the result is written in (see the table above); for a `.npy`
-        input, the mode its dtype and channel count suggest.
+        The mode the result is written in (`imgconv.formats`).
     format : str
         Pillow's name of the input format, or ``"NPY"``.
-    info : dict
-        ``icc_profile`` and ``exif`` bytes when the input had them.
+    metadata : dict
+        ``icc_profile``, ``exif``, ``xmp`` and ``comment`` as the input had them, with
+        the EXIF orientation removed once it has been applied.
+    encoding : dict
+        What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
+        ``lossless`` for WebP.
+    animation : dict
+        For several frames: ``duration`` (ms, per frame), ``loop``, ``disposal`` and
+        ``blend`` (per frame), as far as the format has them.
     """
 
-    pixels: np.ndarray
+    frames: list
     mode: str
     format: str
-    info: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    encoding: dict = field(default_factory=dict)
+    animation: dict = field(default_factory=dict)
+
+    @property
+    def pixels(self):
+        """The samples of a single-frame picture."""
+        if len(self.frames) != 1:
+            raise InvalidInputError(f"the image has {len(self.frames)} frames; take one first "
+                                    "(imgconv identity --frame N IN OUT)")
+        return self.frames[0]
 
     @property
     def has_alpha(self):
-        return self.mode in ("LA", "RGBA")
+        return self.mode in formats.WITH_ALPHA
 
     @property
     def sample_max(self):
-        return SAMPLE_MAX[self.mode]
+        return formats.SAMPLE_MAX[self.mode]
 
     @property
     def sample_dtype(self):
         """The NumPy type of the samples written in ``mode``."""
-        return np.dtype(_DTYPE[self.mode])
+        return np.dtype(formats.DTYPE[self.mode])
+
+    @property
+    def description(self):
+        """The mode in words, with the frame count: ``16-bit RGB``, ``8-bit RGB, 3 frames``."""
+        words = formats.WORDS[self.mode]
+        return words if len(self.frames) == 1 else f"{words}, {len(self.frames)} frames"
 
 
-def read_image(source):
+def read_image(source, *, frame=None, auto_orient=True):
     """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+    frame : int, optional
+        Read only this frame (page) of an animation or multi-page TIFF, 0-based;
+        default every frame.
+    auto_orient : bool
+        Turn the pixels as the EXIF orientation says, so that they are the image as it
+        is displayed, and drop the tag. False keeps the stored pixels and the tag.
 
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else os.fspath(source)
     data = _read_bytes(source, name)
     if data.startswith(_NPY_MAGIC):
-        return _picture_from_npy(data, name)
+        picture = _picture_from_npy(data, name)
+        _frame_indices(1, frame, name)
+        return picture
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return _picture_from_pillow(image)
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                picture = _picture_from_pillow(image, data, frame, name)
+        except UnidentifiedImageError:
+            if not data.startswith(_TIFF_MAGIC):
+                raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
+            picture = _picture_from_tifffile(data, frame, name, {})  # Pillow cannot open 16-bit grey+alpha
+    except ImgconvError:
+        raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{name}: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
+    exif = picture.metadata.get("exif")
+    if auto_orient and exif is not None and exif.get(_ORIENTATION, 1) != 1:
+        picture.frames = [_orient(f, exif.pop(_ORIENTATION)) for f in picture.frames]
+        if not len(exif):
+            del picture.metadata["exif"]
+    return picture
 
 
 def _read_bytes(source, name):
@@ -122,6 +173,15 @@ def _read_bytes(source, name):
         raise ImageReadError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
+def _frame_indices(count, frame, name):
+    if frame is None:
+        return range(count)
+    if not 0 <= frame < count:
+        raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
+                                f"numbered from 0")
+    return [frame]
+
+
 def _picture_from_npy(data, name):
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
@@ -130,90 +190,316 @@ def _picture_from_npy(data, name):
     if array.ndim not in (2, 3) or array.dtype.kind not in "biuf" or array.size == 0:
         raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) numeric array, got shape {array.shape}, dtype {array.dtype}")
     channels = 1 if array.ndim == 2 else array.shape[2]
-    if array.dtype == np.uint16 and channels == 1:
-        mode = "I;16"
-    else:
-        # Written to an image format, values are taken as 8-bit samples.
-        mode = _MODES_BY_CHANNELS.get(channels, "RGB")
-    return Picture(array, mode, NPY)
+    # Written to an image format, uint16 values are 16-bit samples and others 8-bit ones.
+    mode = formats.MODE_OF.get((channels, 16 if array.dtype == np.uint16 else 8), formats.MULTICHANNEL)
+    return Picture([array], mode, NPY)
 
 
-def _picture_from_pillow(image):
-    info = {}
-    if image.info.get("icc_profile"):
-        info["icc_profile"] = image.info["icc_profile"]
+def _metadata(image):
+    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment."""
+    metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
+    if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
+        metadata["xmp"] = metadata["xmp"].encode()
     exif = image.getexif()
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]
     if len(exif):
-        info["exif"] = exif.tobytes()
+        metadata["exif"] = exif
+    return metadata
+
+
+def _picture_from_pillow(image, data, frame, name):
+    metadata = _metadata(image)
+    count = getattr(image, "n_frames", 1)
+    indices = _frame_indices(count, frame, name)
+    if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
+        return _picture_from_deep_png(data, indices, image, metadata)
+    if image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
+        return _picture_from_tifffile(data, frame, name, metadata)
+    modes, animation = [], {}
+    for index in indices:
+        image.seek(index)
+        modes.append(_mode_read_as(image))
+        if count > 1 and frame is None:
+            _record_timing(image, animation)
+    mode = _common_mode(modes, name)
+    arrays = []
+    for index in indices:
+        image.seek(index)
+        arrays.append(_samples(image, mode))
+    if "loop" in image.info and animation:
+        animation["loop"] = image.info["loop"]
+    return Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data), animation)
+
+
+def _mode_read_as(image):
     mode = image.mode
     if mode.startswith("I;16") or (mode == "I" and image.format == "PPM"):
-        # Pillow reads 16-bit PGM as I; its samples are 16-bit by definition.
-        target = "I;16"
-    elif mode in _DTYPE:
-        target = mode
-    elif mode == "1":
-        target = "L"
-    elif mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in image.info
-        target = "RGBA" if has_alpha else "RGB"
-    elif mode in ("La", "RGBa"):
-        target = mode.upper()
+        return "I;16"  # Pillow reads 16-bit PGM as I; its samples are 16-bit by definition
+    if mode in formats.DTYPE:
+        return mode
+    if mode == "1":
+        return "L"
+    if mode in ("P", "PA"):
+        return "RGBA" if mode == "PA" or "transparency" in image.info else "RGB"
+    if mode in ("La", "RGBa"):
+        return mode.upper()
+    return "RGB"
+
+
+def _common_mode(modes, name):
+    """One mode for every frame: a GIF's first frame may be grey and the next colour."""
+    if len(set(modes)) == 1:
+        return modes[0]
+    if set(modes) <= {"L", "LA", "RGB", "RGBA"}:
+        colour = any(m.startswith("RGB") for m in modes)
+        alpha = any(m in formats.WITH_ALPHA for m in modes)
+        return formats.MODE_OF[(1 + 2 * colour + alpha, 8)]
+    raise ImageReadError(f"{name}: frames of different kinds ({', '.join(sorted(set(modes)))}); "
+                         "take one with --frame N")
+
+
+def _samples(image, mode):
+    if mode == "I;16":
+        return np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
+    if image.mode != mode:
+        image = image.convert(mode)
+    return np.asarray(image)
+
+
+def _record_timing(image, animation):
+    image.load()  # WebP gives a frame's duration once it is decoded
+    for key, value in (("duration", image.info.get("duration")),
+                       ("disposal", getattr(image, "disposal_method", image.info.get("disposal"))),
+                       ("blend", image.info.get("blend"))):
+        if value is not None:
+            animation.setdefault(key, []).append(value)
+
+
+def _encoding(image, data):
+    if image.format == "JPEG":
+        from PIL import JpegImagePlugin
+
+        encoding = {"qtables": image.quantization}
+        if JpegImagePlugin.get_sampling(image) in _SUBSAMPLING:
+            encoding["subsampling"] = _SUBSAMPLING[JpegImagePlugin.get_sampling(image)]
+        return encoding
+    if image.format == "WEBP":
+        return {"lossless": _webp_is_lossless(data)}
+    return {}
+
+
+def _webp_is_lossless(data):
+    """Whether every image chunk of a WebP file is lossless (VP8L) rather than lossy (VP8)."""
+    kinds, position = set(), 12
+    while position + 8 <= len(data):
+        kind, size = data[position : position + 4], int.from_bytes(data[position + 4 : position + 8], "little")
+        if kind == b"ANMF":  # an animation frame: its own chunks follow a 16-byte header
+            position += 8 + 16
+            continue
+        kinds.add(kind)
+        position += 8 + size + (size & 1)
+    return b"VP8L" in kinds and b"VP8 " not in kinds
+
+
+def _picture_from_deep_png(data, indices, image, metadata):
+    import imagecodecs
+
+    if getattr(image, "n_frames", 1) > 1:
+        arrays = list(imagecodecs.apng_decode(data)[list(indices)])
     else:
-        target = "RGB"
-    if target != mode and target != "I;16":
-        image = image.convert(target)
-    pixels = np.asarray(image)
-    if target == "I;16":
-        pixels = pixels.astype(np.uint16, copy=False)  # native byte order for I;16B files
-    return Picture(pixels, target, image.format or "PNG", info)
+        arrays = [imagecodecs.png_decode(data)]
+    return _deep_picture(arrays, "PNG", metadata)
+
+
+def _picture_from_tifffile(data, frame, name, metadata):
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            pages = tiff.pages
+            arrays = []
+            for index in _frame_indices(len(pages), frame, name):
+                page = pages[index]
+                array = page.asarray()
+                if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
+                    array = np.moveaxis(array, 0, -1)
+                arrays.append(array)
+            if "icc_profile" not in metadata and 34675 in pages[0].tags:
+                metadata["icc_profile"] = bytes(pages[0].tags[34675].value)
+    except tifffile.TiffFileError as exc:
+        raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
+    if any(a.dtype != np.uint16 or a.shape != arrays[0].shape for a in arrays):
+        raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
+    return _deep_picture(arrays, "TIFF", metadata, name)
+
+
+def _deep_picture(arrays, fmt, metadata, name="image"):
+    channels = 1 if arrays[0].ndim == 2 else arrays[0].shape[2]
+    if arrays[0].dtype != np.uint16 or (channels, 16) not in formats.MODE_OF:
+        raise ImageReadError(f"{name}: {arrays[0].dtype} samples in {channels} channel(s) are not supported")
+    return Picture(arrays, formats.MODE_OF[(channels, 16)], fmt, metadata)
+
+
+def _orient(pixels, orientation):
+    """The stored pixels turned upright as EXIF orientation 1 to 8 says (as Pillow's
+    ``ImageOps.exif_transpose``): 5 to 8 are transposed first, then flipped."""
+    if orientation >= 5:
+        pixels = pixels.swapaxes(0, 1)
+    flips = {2: (1,), 3: (0, 1), 4: (0,), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
+    return np.ascontiguousarray(np.flip(pixels, flips) if flips else pixels)
+
+
+def change_depth(picture, bits):
+    """The picture with ``bits`` (8 or 16) bits a sample.
+
+    16 to 8 bits is ``round(v / 257)`` (65535 becomes 255); 8 to 16 is ``v * 257``
+    (255 becomes 65535), which is exact.
+    """
+    if bits is None or formats.DTYPE[picture.mode] == (np.uint8 if bits == 8 else np.uint16):
+        return picture
+    if picture.mode not in formats.OTHER_DEPTH:
+        raise InvalidInputError(f"--depth converts 8- and 16-bit images, not a {formats.WORDS[picture.mode]} one")
+    if bits == 8:
+        frames = [((f.astype(np.uint32) + 128) // 257).astype(np.uint8) for f in picture.frames]
+    else:
+        frames = [f.astype(np.uint16) * np.uint16(257) for f in picture.frames]
+    return replace(picture, frames=frames, mode=formats.OTHER_DEPTH[picture.mode])
 
 
 def output_format(dest, requested=None, input_format="PNG"):
     """The format to write ``dest`` in: its extension, else ``requested``, else the input's.
 
-    ``requested`` is a name from `imgconv.vocabulary.FORMATS` (case-insensitive) or None.
+    ``requested`` is a name from `imgconv.formats.names` (case-insensitive) or None.
     """
     extension = "" if dest == STDIO else os.path.splitext(os.fspath(dest))[1].lower()
-    if extension == ".npy":
-        return NPY
     if extension:
-        by_extension = Image.registered_extensions().get(extension)
-        if by_extension in Image.SAVE:
+        by_extension = formats.format_of_extension(extension)
+        if by_extension is not None:
             return by_extension
         if requested is None:
             raise InvalidInputError(f"{dest}: cannot tell the output format from {extension!r}; give --format")
     if requested is not None:
-        return FORMATS[requested.lower()]
+        fmt = formats.names().get(requested.lower())
+        if fmt is None:
+            raise InvalidInputError(f"unknown format {requested!r}; imgconv writes {', '.join(sorted(formats.names()))}")
+        return fmt
+    if input_format not in formats.available():
+        raise InvalidInputError(f"{dest}: imgconv does not write {input_format}; give --format")
     return input_format
 
 
-def encode_image(samples, picture, fmt, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL, name="<stdout>",
-                 threads=None):
-    """Encode samples in the picture's mode (``picture.sample_dtype``) as bytes.
-
-    For ``NPY``, ``samples`` is the raw float result and is saved as float32. PNGs in
-    the modes `imgconv.png` writes are encoded on every core; other images by Pillow.
-    ``name`` is the destination, for error messages only; ``threads`` encode a PNG.
-    """
-    buffer = io.BytesIO()
+def check_writable(picture, fmt, name):
+    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is."""
     if fmt == NPY:
-        np.save(buffer, samples.astype(np.float32, copy=False))
+        return
+    if len(picture.frames) > 1 and fmt not in formats.ANIMATED:
+        raise ImageWriteError(f"{name}: the input has {len(picture.frames)} frames and {fmt} holds one; "
+                              "give --frame N (0-based) or write GIF, PNG, WebP or TIFF")
+    if picture.mode == formats.MULTICHANNEL:
+        channels = picture.frames[0].shape[2]
+        raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
+    if picture.mode not in formats.HOLDS[fmt]:
+        shallow = formats.OTHER_DEPTH.get(picture.mode)
+        if shallow in formats.HOLDS[fmt] and picture.sample_dtype == np.uint16:
+            raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
+                                  f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
+                                  "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
+        raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; "
+                              f"write {formats.holders(picture.mode)}")
+    if len(picture.frames) > 1 and fmt == "PNG" and picture.sample_dtype != np.uint8:
+        raise ImageWriteError(f"{name}: imgconv writes animated PNG in 8 bits only; write TIFF to keep 16 bits, "
+                              "or give --depth 8")
+
+
+def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
+                 strip=False, name="<stdout>", threads=None):
+    """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
+
+    For ``NPY``, ``frames`` hold the raw float result, saved as float32: one (H, W[, C])
+    array, or (N, H, W[, C]) for several frames. Otherwise `check_writable` has passed.
+
+    Parameters
+    ----------
+    quality : int, optional
+        JPEG, WebP and AVIF quality. Without it, a JPEG from a JPEG input reuses the
+        input's quantisation tables and a WebP from a lossless WebP is lossless;
+        otherwise `DEFAULT_QUALITY`.
+    subsampling : str, optional
+        JPEG chroma subsampling, ``4:4:4``, ``4:2:2`` or ``4:2:0``; default the JPEG
+        input's, else 4:4:4.
+    compress_level : int
+        PNG zlib level.
+    strip : bool
+        Leave out EXIF, XMP and comments; the ICC profile stays.
+    name : str
+        The destination, for error messages only.
+    threads : int, optional
+        Threads encoding a PNG.
+    """
+    if fmt == NPY:
+        buffer = io.BytesIO()
+        array = np.stack(frames) if len(frames) > 1 else frames[0]
+        np.save(buffer, array.astype(np.float32, copy=False), allow_pickle=False)
         return buffer.getvalue()
-    if samples.ndim == 3 and samples.shape[2] == 1:
-        samples = samples[..., 0]
-    if fmt == "PNG" and picture.mode in COLOUR_TYPES:
-        return encode_png(samples, picture.mode, level=compress_level, threads=threads, **picture.info)
-    image = Image.fromarray(samples)
-    options = dict(picture.info, compress_level=compress_level)
-    if quality is not None:
-        options["quality"] = quality
+    frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
+    metadata = {k: v for k, v in picture.metadata.items()
+                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
+    if "exif" in metadata:
+        metadata["exif"] = metadata["exif"].tobytes()
+    if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
+        return encode_png(frames[0], picture.mode, level=compress_level, threads=threads,
+                          **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
+    if fmt == "TIFF" and picture.mode in formats.DEEP_COLOUR:
+        return _encode_deep_tiff(frames, picture, metadata)
+    return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name)
+
+
+def _encode_deep_tiff(frames, picture, metadata):
+    """16-bit colour as TIFF, by tifffile: uncompressed, as Pillow writes TIFF. The ICC
+    profile and XMP are kept; tifffile cannot write an EXIF directory."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    extratags = [(700, "B", len(metadata["xmp"]), metadata["xmp"], True)] if "xmp" in metadata else []
+    with tifffile.TiffWriter(buffer) as tiff:
+        for samples in frames:
+            colour = samples.ndim == 3 and samples.shape[2] >= 3
+            tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
+                       extrasamples=["unassalpha"] if picture.has_alpha else None,
+                       iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None)
+    return buffer.getvalue()
+
+
+def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name):
+    from PIL import Image
+
+    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    options = {key: metadata[key] for key in ("icc_profile", "exif") if key in metadata}
+    if "xmp" in metadata:
+        options.update({"tiffinfo": {700: metadata["xmp"]}} if fmt == "TIFF" else {"xmp": metadata["xmp"]})
+    if "comment" in metadata and fmt in ("JPEG", "GIF"):
+        options["comment"] = metadata["comment"]
+    if fmt == "PNG":
+        options["compress_level"] = compress_level
+    elif fmt == "JPEG":
+        if quality is None and "qtables" in picture.encoding:
+            options["qtables"] = picture.encoding["qtables"]
+        else:
+            options["quality"] = quality or DEFAULT_QUALITY[fmt]
+        options["subsampling"] = subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
+    elif fmt in ("WEBP", "AVIF"):
+        if quality is None and picture.encoding.get("lossless"):
+            options["lossless"] = True
+        else:
+            options["quality"] = quality or DEFAULT_QUALITY[fmt]
+    if len(images) > 1:
+        options.update(save_all=True, append_images=images[1:], **picture.animation)
+    buffer = io.BytesIO()
     try:
-        image.save(buffer, format=fmt, **options)
-    except (OSError, ValueError, KeyError) as exc:
-        advice = f"; write {_FORMATS_FOR_MODE[picture.mode]} or .npy" if picture.mode in _FORMATS_FOR_MODE else ""
-        raise ImageWriteError(f"{name}: cannot write a {picture.mode} image as {fmt} ({exc}){advice}") from None
+        images[0].save(buffer, format=fmt, **options)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
     return buffer.getvalue()
 
 

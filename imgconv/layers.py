@@ -178,10 +178,10 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
     maps = conv2d(pixels, weights, bias, **layer_options)
     fmt = output_format(dest, None, "PNG")
     if fmt == NPY:
-        data = encode_image(maps, picture, NPY)
+        data = encode_image([maps], picture, NPY)
     else:
-        sheet = Picture(montage(maps, columns), "L", fmt)
+        sheet = Picture([montage(maps, columns)], "L", fmt)
         level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level
-        data = encode_image(sheet.pixels, sheet, fmt, compress_level=level, name=str(dest))
+        data = encode_image(sheet.frames, sheet, fmt, compress_level=level, name=str(dest))
     write_bytes(data, dest)
     return maps

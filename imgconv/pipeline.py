@@ -5,15 +5,18 @@ the same result with `process_file`.
 """
 
 import os
+from dataclasses import replace
 
 from .errors import InvalidInputError
 from .filters import filter_picture
-from .imageio import NPY, STDIO, check_destination, encode_image, output_format, read_image, write_bytes
+from .imageio import (NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
+                      read_image, write_bytes)
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 
-def process_file(source, dest, filt, *, format=None, quality=None, compress_level=DEFAULT_COMPRESS_LEVEL,
+def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
+                 compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  view="result", threads=None, in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
@@ -23,11 +26,22 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
         Files, or ``"-"`` for standard input and output.
     filt : imgconv.filters.Filter
     format : str, optional
-        Output format when ``dest``'s extension does not give one (see `imgconv.vocabulary.FORMATS`).
+        Output format when ``dest``'s extension does not give one (see `imgconv.formats.names`).
     quality : int, optional
-        JPEG and WebP quality, 1-100.
+        JPEG, WebP and AVIF quality, 1-100 (see `imgconv.imageio.encode_image` for the defaults).
+    subsampling : str, optional
+        JPEG chroma subsampling: ``4:4:4``, ``4:2:2`` or ``4:2:0``.
     compress_level : int
         PNG zlib level, 0-9.
+    depth : int, optional
+        8 or 16: bits a sample of an image output (see `imgconv.imageio.change_depth`);
+        default the input's.
+    strip : bool
+        Write no EXIF, XMP or comments (the ICC profile stays).
+    auto_orient : bool
+        Apply the input's EXIF orientation before filtering and write the result upright.
+    frame : int, optional
+        Filter only this frame of an animation or page of a TIFF (0-based); default all.
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
@@ -45,14 +59,21 @@ def process_file(source, dest, filt, *, format=None, quality=None, compress_leve
     if not in_place and _same_file(source, dest):
         raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
     check_destination(dest)
-    picture = read_image(source)
+    name = "<stdout>" if dest == STDIO else os.fspath(dest)
+    picture = read_image(source, frame=frame, auto_orient=auto_orient)
     fmt = output_format(dest, format, picture.format)
     if view != "result" and fmt == NPY:
         raise InvalidInputError(f"{dest}: --view {view} makes a picture; a .npy output holds the raw result")
-    samples = filter_picture(picture, filt, None if fmt == NPY else picture.sample_dtype)
-    samples = compose(picture.pixels, samples, view, picture.sample_max)
-    name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    write_bytes(encode_image(samples, picture, fmt, quality, compress_level, name, threads), dest)
+    picture = change_depth(picture, depth)
+    check_writable(picture, fmt, name)
+    results = []
+    for pixels in picture.frames:
+        one = replace(picture, frames=[pixels])
+        samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
+        results.append(compose(pixels, samples, view, picture.sample_max))
+    data = encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
+                        compress_level=compress_level, strip=strip, name=name, threads=threads)
+    write_bytes(data, dest)
     return fmt
 
 

@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 # Pillow mode -> (PNG colour type, bit depth)
-COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8), "I;16": (0, 16)}
+COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),
+                "I;16": (0, 16), "LA;16": (4, 16), "RGB;16": (2, 16), "RGBA;16": (6, 16)}
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SUB = 1
 _PIECE_BYTES = 1 << 21  # about 2 MB of rows per parallel piece
@@ -30,19 +31,19 @@ def _chunk(kind, data):
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
-def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, threads=None):
+def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, xmp=None, threads=None):
     """PNG bytes for (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`.
 
     Parameters
     ----------
     samples : numpy.ndarray
-        uint8 samples, or uint16 for ``I;16``.
+        uint8 samples, or uint16 for the 16-bit modes.
     mode : str
-        ``L``, ``LA``, ``RGB``, ``RGBA`` or ``I;16``.
+        ``L``, ``LA``, ``RGB``, ``RGBA``, or 16-bit ``I;16``, ``LA;16``, ``RGB;16``, ``RGBA;16``.
     level : int
         zlib compression level, 0 (none) to 9 (smallest, slowest).
-    icc_profile, exif : bytes, optional
-        Stored as ``iCCP`` and ``eXIf`` chunks.
+    icc_profile, exif, xmp : bytes, optional
+        Stored as ``iCCP``, ``eXIf`` and (XMP, as Adobe specifies) ``iTXt`` chunks.
     threads : int, optional
         Pieces compressed at once; default all CPUs. The bytes do not depend on it.
     """
@@ -80,6 +81,9 @@ def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, threads=N
         out.append(_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)))
     if exif:
         out.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
+    if xmp:
+        # keyword, then uncompressed, no language tag, no translated keyword
+        out.append(_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
     out += [_chunk(b"IDAT", stream), _chunk(b"IEND", b"")]
     return b"".join(out)
 

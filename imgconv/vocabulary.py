@@ -13,21 +13,6 @@ from .errors import BoundaryError
 
 METHODS = ("auto", "direct", "separable", "fft")
 
-# Names users give to --format, mapped to Pillow's format names.
-FORMATS = {
-    "png": "PNG",
-    "jpeg": "JPEG",
-    "jpg": "JPEG",
-    "tiff": "TIFF",
-    "tif": "TIFF",
-    "bmp": "BMP",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "ppm": "PPM",
-    "pgm": "PPM",
-    "npy": "NPY",
-}
-
 VIEWS = ("result", "side-by-side", "thumbnail")
 
 # zlib level for PNG: level 2 writes a 4K photograph several times faster than

@@ -1,0 +1,155 @@
+"""Image formats and sample modes: what the installed Pillow reads and writes, what
+each format can hold, and how modes are named in messages.
+
+The formats imgconv offers are the raster formats below that this Pillow can both open
+and save (AVIF and WebP only where Pillow was built with them), so ``--format``, the
+extensions a batch picks up and the error messages all follow what actually works.
+
+Modes are Pillow's names for 8-bit images, plus imgconv's own for 16-bit colour, which
+Pillow cannot hold (those are decoded and encoded by imagecodecs and tifffile):
+
+=========  =========================  ==========
+mode       in words                   sample max
+=========  =========================  ==========
+L          8-bit grey                 255
+LA         8-bit grey with alpha      255
+RGB        8-bit RGB                  255
+RGBA       8-bit RGB with alpha       255
+I;16       16-bit grey                65535
+LA;16      16-bit grey with alpha     65535
+RGB;16     16-bit RGB                 65535
+RGBA;16    16-bit RGB with alpha      65535
+I          32-bit integer grey        65535
+F          32-bit float grey          1.0
+=========  =========================  ==========
+
+``.npy`` arrays of more than four channels have the mode ``multichannel``: they can
+only be written back to ``.npy``.
+"""
+
+import functools
+
+import numpy as np
+
+NPY = "NPY"
+MULTICHANNEL = "multichannel"
+
+WORDS = {
+    "L": "8-bit grey", "LA": "8-bit grey with alpha", "RGB": "8-bit RGB", "RGBA": "8-bit RGB with alpha",
+    "I;16": "16-bit grey", "LA;16": "16-bit grey with alpha", "RGB;16": "16-bit RGB",
+    "RGBA;16": "16-bit RGB with alpha", "I": "32-bit integer grey", "F": "32-bit float grey",
+    MULTICHANNEL: "array of more than four channels",
+}
+SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "LA;16": 65535, "RGB;16": 65535,
+              "RGBA;16": 65535, "I": 65535, "F": 1.0, MULTICHANNEL: 255}
+DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "LA;16": np.uint16,
+         "RGB;16": np.uint16, "RGBA;16": np.uint16, "I": np.int32, "F": np.float32, MULTICHANNEL: np.float32}
+# Pillow holds no 16-bit colour: imagecodecs and tifffile decode it, imgconv.png and tifffile write it.
+DEEP_COLOUR = frozenset(["LA;16", "RGB;16", "RGBA;16"])
+WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"])
+# The same channels at the other depth: what --depth converts between.
+OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16"}
+OTHER_DEPTH.update({deep: shallow for shallow, deep in OTHER_DEPTH.items()})
+MODE_OF = {(1, 8): "L", (2, 8): "LA", (3, 8): "RGB", (4, 8): "RGBA",
+           (1, 16): "I;16", (2, 16): "LA;16", (3, 16): "RGB;16", (4, 16): "RGBA;16"}
+
+_EIGHT_BIT = {"L", "LA", "RGB", "RGBA"}
+_SIXTEEN_BIT = {"I;16", "LA;16", "RGB;16", "RGBA;16"}
+# What each format stores, by mode (checked against Pillow's encoders in the tests).
+# Anything else is refused before filtering, naming the formats that can hold it.
+HOLDS = {
+    "PNG": _EIGHT_BIT | _SIXTEEN_BIT,
+    "TIFF": _EIGHT_BIT | _SIXTEEN_BIT | {"I", "F"},
+    "JPEG": {"L", "RGB"},
+    "JPEG2000": {"L", "LA", "RGB", "RGBA"},
+    "WEBP": {"L", "LA", "RGB", "RGBA"},
+    "AVIF": {"L", "LA", "RGB", "RGBA"},
+    "GIF": {"L", "LA", "RGB", "RGBA"},
+    "BMP": {"L", "RGB", "RGBA"},
+    "TGA": {"L", "LA", "RGB", "RGBA"},
+    "QOI": {"RGB", "RGBA"},
+    "PPM": {"L", "RGB", "I;16"},
+}
+# Formats that store several frames (animations, TIFF pages).
+ANIMATED = frozenset(["GIF", "PNG", "WEBP", "TIFF"])
+# Pillow features the formats' codecs need; Pillow may be built without them.
+_FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG2000": "jpg_2000", "JPEG": "jpg"}
+# The extension a batch gives outputs of each format, where it is not the name itself.
+_EXTENSION = {"JPEG": ".jpg", "JPEG2000": ".jp2"}
+
+
+@functools.cache
+def available():
+    """``{format: (extensions...)}`` for the formats this Pillow can open and save."""
+    from PIL import Image, features
+
+    Image.init()
+    extensions = {}
+    for extension, fmt in Image.registered_extensions().items():
+        extensions.setdefault(fmt, []).append(extension)
+    result = {}
+    for fmt in HOLDS:
+        feature = _FEATURE.get(fmt)
+        if fmt in Image.OPEN and fmt in Image.SAVE and (feature is None or features.check(feature)):
+            result[fmt] = tuple(sorted(extensions.get(fmt, ())))
+    result[NPY] = (".npy",)
+    return result
+
+
+@functools.cache
+def names():
+    """``--format`` names: each format's own name and its extensions, lower case."""
+    table = {}
+    for fmt, extensions in available().items():
+        table[fmt.lower()] = fmt
+        for extension in extensions:
+            table.setdefault(extension[1:], fmt)
+    return table
+
+
+def readable_extensions():
+    """Extensions a batch takes from a folder."""
+    return frozenset(e for extensions in available().values() for e in extensions)
+
+
+def extension_of(fmt):
+    """The extension batch outputs of ``fmt`` get: ``.png``, ``.jpg``, ``.npy``..."""
+    return _EXTENSION.get(fmt, "." + fmt.lower())
+
+
+def format_of_extension(extension):
+    """The format of a file extension such as ``.tif``, or None if none offers it."""
+    for fmt, extensions in available().items():
+        if extension.lower() in extensions:
+            return fmt
+    return None
+
+
+def holders(mode):
+    """The formats that can hold ``mode``, as words for a message: ``PNG, TIFF or .npy``."""
+    formats = [f for f in available() if f != NPY and mode in HOLDS[f]] + [".npy"]
+    return ", ".join(formats[:-1]) + " or " + formats[-1] if len(formats) > 1 else formats[0]
+
+
+_KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA",
+          "I;16": "grey", "LA;16": "grey+alpha", "RGB;16": "RGB", "RGBA;16": "RGBA"}
+
+
+def summary(fmt):
+    """What ``fmt`` holds, in words: ``8-bit grey, RGB; 16-bit grey; frames``."""
+    if fmt == NPY:
+        return "any array, as float32 results; frames"
+    parts = []
+    for depth, modes in (("8-bit", ("L", "LA", "RGB", "RGBA")), ("16-bit", ("I;16", "LA;16", "RGB;16", "RGBA;16"))):
+        kinds = [_KINDS[m] for m in modes if m in HOLDS[fmt]]
+        if kinds:
+            parts.append(f"{depth} {', '.join(kinds)}")
+    parts += [WORDS[m] for m in ("I", "F") if m in HOLDS[fmt]]
+    if fmt in ANIMATED:
+        parts.append("frames")
+    return "; ".join(parts)
+
+
+def table():
+    """One line per available format: name, extensions, what it holds."""
+    return [f"{fmt.lower():<9} {' '.join(extensions):<28} {summary(fmt)}" for fmt, extensions in available().items()]
