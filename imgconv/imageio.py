@@ -151,7 +151,8 @@ def read_image(source, *, frame=None, auto_orient=True):
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     exif = picture.metadata.get("exif")
     if auto_orient and exif is not None and exif.get(_ORIENTATION, 1) != 1:
-        picture.frames = [_orient(f, exif.pop(_ORIENTATION)) for f in picture.frames]
+        orientation = exif.pop(_ORIENTATION)
+        picture.frames = [_orient(f, orientation) for f in picture.frames]
         if not len(exif):
             del picture.metadata["exif"]
     return picture
@@ -212,24 +213,27 @@ def _picture_from_pillow(image, data, frame, name):
     metadata = _metadata(image)
     count = getattr(image, "n_frames", 1)
     indices = _frame_indices(count, frame, name)
-    if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
-        return _picture_from_deep_png(data, indices, image, metadata)
-    if image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
-        return _picture_from_tifffile(data, frame, name, metadata)
     modes, animation = [], {}
     for index in indices:
         image.seek(index)
         modes.append(_mode_read_as(image))
         if count > 1 and frame is None:
             _record_timing(image, animation)
-    mode = _common_mode(modes, name)
-    arrays = []
-    for index in indices:
-        image.seek(index)
-        arrays.append(_samples(image, mode))
     if "loop" in image.info and animation:
         animation["loop"] = image.info["loop"]
-    return Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data), animation)
+    if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
+        picture = _picture_from_deep_png(data, indices, count, metadata)
+    elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
+        picture = _picture_from_tifffile(data, frame, name, metadata)
+    else:
+        mode = _common_mode(modes, name)
+        arrays = []
+        for index in indices:
+            image.seek(index)
+            arrays.append(_samples(image, mode))
+        picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
+    picture.animation = animation
+    return picture
 
 
 def _mode_read_as(image):
@@ -255,8 +259,8 @@ def _common_mode(modes, name):
         colour = any(m.startswith("RGB") for m in modes)
         alpha = any(m in formats.WITH_ALPHA for m in modes)
         return formats.MODE_OF[(1 + 2 * colour + alpha, 8)]
-    raise ImageReadError(f"{name}: frames of different kinds ({', '.join(sorted(set(modes)))}); "
-                         "take one with --frame N")
+    kinds = ", ".join(formats.WORDS[m] for m in sorted(set(modes)))
+    raise ImageReadError(f"{name}: frames of different kinds ({kinds}); take one with --frame N")
 
 
 def _samples(image, mode):
@@ -302,10 +306,10 @@ def _webp_is_lossless(data):
     return b"VP8L" in kinds and b"VP8 " not in kinds
 
 
-def _picture_from_deep_png(data, indices, image, metadata):
+def _picture_from_deep_png(data, indices, count, metadata):
     import imagecodecs
 
-    if getattr(image, "n_frames", 1) > 1:
+    if count > 1:
         arrays = list(imagecodecs.apng_decode(data)[list(indices)])
     else:
         arrays = [imagecodecs.png_decode(data)]
