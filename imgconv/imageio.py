@@ -24,9 +24,11 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 """
 
 import io
+import logging
 import os
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,6 +40,10 @@ from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 STDIO = "-"
+# tifffile logs what it repairs or skips in a damaged file; without a handler of its own,
+# Python would print that on stderr beside imgconv's one-line error. A program that sets
+# up logging still receives it.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 _NPY_MAGIC = b"\x93NUMPY"
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _ORIENTATION = 0x0112  # EXIF tag
@@ -136,18 +142,23 @@ def read_image(source, *, frame=None, auto_orient=True):
     from PIL import Image, UnidentifiedImageError
 
     try:
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                picture = _picture_from_pillow(image, data, frame, name)
-        except UnidentifiedImageError:
-            if not data.startswith(_TIFF_MAGIC):
-                raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
-            picture = _picture_from_tifffile(data, frame, name, {})  # Pillow cannot open 16-bit grey+alpha
+        # Pillow warns of what it skips in a damaged file; whatever matters fails below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    picture = _picture_from_pillow(image, data, frame, name)
+            except UnidentifiedImageError:
+                if not data.startswith(_TIFF_MAGIC):
+                    raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
+                picture = _picture_from_tifffile(data, frame, name, {})  # Pillow cannot open 16-bit grey+alpha
     except ImgconvError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{name}: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
+    except Exception as exc:
+        # Parsers of damaged or hostile files fail in every way: OSError and ValueError
+        # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     exif = picture.metadata.get("exif")
     if auto_orient and exif is not None and exif.get(_ORIENTATION, 1) != 1:
@@ -222,7 +233,7 @@ def _picture_from_pillow(image, data, frame, name):
     if "loop" in image.info and animation:
         animation["loop"] = image.info["loop"]
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
-        picture = _picture_from_deep_png(data, indices, count, metadata)
+        picture = _picture_from_deep_png(data, indices, count, metadata, name)
     elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
         picture = _picture_from_tifffile(data, frame, name, metadata)
     else:
@@ -306,14 +317,14 @@ def _webp_is_lossless(data):
     return b"VP8L" in kinds and b"VP8 " not in kinds
 
 
-def _picture_from_deep_png(data, indices, count, metadata):
+def _picture_from_deep_png(data, indices, count, metadata, name):
     import imagecodecs
 
     if count > 1:
         arrays = list(imagecodecs.apng_decode(data)[list(indices)])
     else:
         arrays = [imagecodecs.png_decode(data)]
-    return _deep_picture(arrays, "PNG", metadata)
+    return _deep_picture(arrays, "PNG", metadata, name)
 
 
 def _picture_from_tifffile(data, frame, name, metadata):
@@ -333,15 +344,15 @@ def _picture_from_tifffile(data, frame, name, metadata):
                 metadata["icc_profile"] = bytes(pages[0].tags[34675].value)
     except tifffile.TiffFileError as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
-    if any(a.dtype != np.uint16 or a.shape != arrays[0].shape for a in arrays):
+    if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
     return _deep_picture(arrays, "TIFF", metadata, name)
 
 
-def _deep_picture(arrays, fmt, metadata, name="image"):
+def _deep_picture(arrays, fmt, metadata, name):
     channels = 1 if arrays[0].ndim == 2 else arrays[0].shape[2]
     if arrays[0].dtype != np.uint16 or (channels, 16) not in formats.MODE_OF:
-        raise ImageReadError(f"{name}: {arrays[0].dtype} samples in {channels} channel(s) are not supported")
+        raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
     return Picture(arrays, formats.MODE_OF[(channels, 16)], fmt, metadata)
 
 
