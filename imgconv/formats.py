@@ -64,8 +64,8 @@ HOLDS = {
     "JPEG2000": {"L", "LA", "RGB", "RGBA"},
     "WEBP": {"L", "LA", "RGB", "RGBA"},
     "AVIF": {"L", "LA", "RGB", "RGBA"},
-    "GIF": {"L", "LA", "RGB", "RGBA"},
-    "BMP": {"L", "RGB", "RGBA"},
+    "GIF": {"L", "RGB", "RGBA"},  # RGBA with one level of transparency (see imageio)
+    "BMP": {"L", "RGB"},  # Pillow writes RGBA as 32-bit BMP with no alpha mask
     "TGA": {"L", "LA", "RGB", "RGBA"},
     "QOI": {"RGB", "RGBA"},
     "PPM": {"L", "RGB", "I;16"},

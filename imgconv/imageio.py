@@ -47,10 +47,15 @@ logging.getLogger("tifffile").addHandler(logging.NullHandler())
 _NPY_MAGIC = b"\x93NUMPY"
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _ORIENTATION = 0x0112  # EXIF tag
-# TIFF tags that describe how the pixels are stored. A TIFF's getexif() lists them with
-# the real metadata; carried into the output, they would contradict the new pixels.
+# The orientation that undoes each: turning by 90° one way (6) is undone by the other
+# way (8); the flips and transpositions undo themselves.
+_UNDO = {6: 8, 8: 6}
+_XMP, _ICC = 700, 34675  # TIFF tags
+# TIFF tags that describe how the pixels are stored, or that are carried on their own
+# (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
+# output's EXIF, they would contradict the new pixels or repeat the metadata.
 _LAYOUT_TAGS = frozenset([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
-                          338, 339, 529, 530, 531, 532, 34675])
+                          338, 339, 529, 530, 531, 532, _ICC, _XMP])
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 # Defaults when the input says nothing: JPEG at ImageMagick's quality 92 with full-resolution
@@ -222,6 +227,10 @@ def _metadata(image):
 
 def _picture_from_pillow(image, data, frame, name):
     metadata = _metadata(image)
+    # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
+    # loads them and deletes the tag from the EXIF it shares with us. read_image turns
+    # pictures as it chooses, so that turn is undone below.
+    orientation = metadata.get("exif", {}).get(_ORIENTATION, 1)
     count = getattr(image, "n_frames", 1)
     indices = _frame_indices(count, frame, name)
     modes, animation = [], {}
@@ -242,6 +251,9 @@ def _picture_from_pillow(image, data, frame, name):
         for index in indices:
             image.seek(index)
             arrays.append(_samples(image, mode))
+        if orientation != 1 and _ORIENTATION not in metadata["exif"]:
+            arrays = [_orient(a, _UNDO.get(orientation, orientation)) for a in arrays]
+            metadata["exif"][_ORIENTATION] = orientation
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     picture.animation = animation
     return picture
@@ -340,8 +352,15 @@ def _picture_from_tifffile(data, frame, name, metadata):
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
                 arrays.append(array)
-            if "icc_profile" not in metadata and 34675 in pages[0].tags:
-                metadata["icc_profile"] = bytes(pages[0].tags[34675].value)
+            tags = pages[0].tags
+            if not metadata:  # Pillow could not open the file: take what tifffile sees
+                metadata.update({key: bytes(tags[tag].value) for key, tag in (("icc_profile", _ICC), ("xmp", _XMP))
+                                 if tag in tags})
+                if tags.valueof(_ORIENTATION, 1) != 1:
+                    from PIL import Image
+
+                    metadata["exif"] = Image.Exif()
+                    metadata["exif"][_ORIENTATION] = tags.valueof(_ORIENTATION)
     except tifffile.TiffFileError as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
@@ -489,10 +508,18 @@ def _encode_deep_tiff(frames, picture, metadata):
 def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name):
     from PIL import Image
 
-    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
-    options = {key: metadata[key] for key in ("icc_profile", "exif") if key in metadata}
-    if "xmp" in metadata:
-        options.update({"tiffinfo": {700: metadata["xmp"]}} if fmt == "TIFF" else {"xmp": metadata["xmp"]})
+    if fmt == "GIF" and picture.has_alpha:
+        images = [_gif_with_transparency(f) for f in frames]
+    else:
+        images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    if fmt == "TIFF" and "xmp" in metadata:
+        # Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
+        # ignores the EXIF), so XMP goes in as the EXIF's tag 700.
+        exif = Image.Exif()
+        exif.load(metadata.get("exif", b""))
+        exif[_XMP] = metadata.pop("xmp")
+        metadata["exif"] = exif.tobytes()
+    options = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
     if "comment" in metadata and fmt in ("JPEG", "GIF"):
         options["comment"] = metadata["comment"]
     if fmt == "PNG":
@@ -509,13 +536,46 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         else:
             options["quality"] = quality or DEFAULT_QUALITY[fmt]
     if len(images) > 1:
-        options.update(save_all=True, append_images=images[1:], **picture.animation)
+        options.update(save_all=True, append_images=images[1:], **_timing(picture, fmt))
     buffer = io.BytesIO()
     try:
         images[0].save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
     return buffer.getvalue()
+
+
+def _timing(picture, fmt):
+    """Save options for an animation's frames, which are whole pictures as displayed.
+
+    Durations and loop count carry over. Disposal and blending carry over to the input's
+    own format, whose numbers they are; to another format, frames with alpha are each
+    shown alone (the canvas is cleared after each, and a frame replaces what it covers),
+    as they were composed, and frames without alpha need nothing.
+    """
+    timing = {k: v for k, v in picture.animation.items() if k in ("duration", "loop")}
+    if fmt == picture.format:
+        timing.update((k, v) for k, v in picture.animation.items() if k in ("disposal", "blend"))
+    elif picture.has_alpha and fmt == "GIF":
+        timing["disposal"] = 2  # restore to background
+    elif picture.has_alpha and fmt == "PNG":
+        timing.update(disposal=1, blend=0)  # APNG_DISPOSE_OP_BACKGROUND, APNG_BLEND_OP_SOURCE
+    return timing
+
+
+def _gif_with_transparency(samples):
+    """An 8-bit RGBA frame as a GIF can hold it: 255 colours, and a 256th that is fully
+    transparent where alpha is below half (GIF has no partial transparency)."""
+    from PIL import Image
+
+    palette_image = Image.fromarray(np.ascontiguousarray(samples[..., :3])).quantize(colors=255)
+    indices = np.asarray(palette_image).copy()
+    indices[samples[..., 3] < 128] = 255
+    image = Image.fromarray(indices, "P")
+    palette = palette_image.getpalette()[: 255 * 3]
+    image.putpalette(palette + [0] * (768 - len(palette)))
+    image.info["transparency"] = 255
+    return image
 
 
 def check_destination(dest):
