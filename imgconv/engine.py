@@ -375,8 +375,13 @@ def _fold(factors, before, n, mode):
         folded[(2 * folded == period) & (offsets < 0)] -= period
     if -offsets[0] <= reach and offsets[-1] <= reach:
         return factors, before
+    # Summed nearest taps first on both sides alike, so that the taps folded onto -t
+    # and onto t add up in the same order: a symmetric factor stays exactly symmetric,
+    # which the FFT on whole channels needs.
+    order = np.argsort(np.abs(offsets), kind="stable")
     low, length = folded.min(), folded.max() - folded.min() + 1
-    return [np.bincount(folded - low, weights=factor, minlength=length) for factor in factors], -int(low)
+    bins = folded[order] - low
+    return [np.bincount(bins, weights=factor[order], minlength=length) for factor in factors], -int(low)
 
 
 def _factored_method(method, terms, before, mode, shape, size):
