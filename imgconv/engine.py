@@ -40,6 +40,11 @@ Strategies:
 symmetry, the boundary mode and the image's size (`choose_method`) and takes the
 smallest.
 
+A `SeparableKernel` (a sum of outer products of 1-D factors: Gaussians, boxes, unsharp
+masks) larger than a dense kernel may be is filtered from its factors, each folded onto
+the image first (`_fold`), by ``separable`` or the whole-channel ``fft``; ``direct``
+and FFT bands need the dense kernel.
+
 Kernel anchoring is that of ``scipy.ndimage`` with ``origin=0``: a kernel of size n
 along an axis is centred on index ``n // 2``. For correlation, output sample i sees
 input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel, so for
