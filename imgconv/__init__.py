@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "kernels": None,  # a submodule
     "Kernel": "engine",
+    "SeparableKernel": "engine",
     "convolve": "engine",
     "correlate": "engine",
     "METHODS": "vocabulary",

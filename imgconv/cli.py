@@ -300,7 +300,7 @@ def blur(engine, radius, sigma):
     """
     if radius is None and sigma is None:
         raise click.UsageError("blur needs --radius, --sigma or both")
-    return filters.preset_filter(kernels.gaussian(radius, sigma), **engine)
+    return filters.preset_filter(kernels.separable_gaussian(radius, sigma), **engine)
 
 
 @filter_command("box")
@@ -315,7 +315,7 @@ def box(engine, radius, size):
     """
     if (radius is None) == (size is None):
         raise click.UsageError("box needs exactly one of --radius or --size")
-    return filters.preset_filter(kernels.box(radius, size), **engine)
+    return filters.preset_filter(kernels.separable_box(radius, size), **engine)
 
 
 def _gradient_command(name):
@@ -368,7 +368,7 @@ def unsharp(engine, radius, sigma, amount):
     """
     if radius is None and sigma is None:
         raise click.UsageError("unsharp needs --radius, --sigma or both")
-    return filters.preset_filter(kernels.unsharp(radius, sigma, amount), **engine)
+    return filters.preset_filter(kernels.separable_unsharp(radius, sigma, amount), **engine)
 
 
 @filter_command("laplacian")

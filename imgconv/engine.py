@@ -40,6 +40,11 @@ Strategies:
 symmetry, the boundary mode and the image's size (`choose_method`) and takes the
 smallest.
 
+A `SeparableKernel` (a sum of outer products of 1-D factors: Gaussians, boxes, unsharp
+masks) larger than a dense kernel may be is filtered from its factors, each folded onto
+the image first (`_fold`), by ``separable`` or the whole-channel ``fft``; ``direct``
+and FFT bands need the dense kernel.
+
 Kernel anchoring is that of ``scipy.ndimage`` with ``origin=0``: a kernel of size n
 along an axis is centred on index ``n // 2``. For correlation, output sample i sees
 input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel, so for
@@ -58,7 +63,12 @@ from .boundary import index_map
 from .errors import InvalidInputError, KernelError
 from .vocabulary import METHODS, resolve_mode
 
+# Kernels held as one dense array (user kernels, motion, Sobel-like presets) are at most
+# this size along each axis; separable ones (`SeparableKernel`) may have factors of up to
+# MAX_SEPARABLE_SIZE taps, radius 100000.
 MAX_KERNEL_SIZE = 1025
+MAX_RADIUS = 100_000
+MAX_SEPARABLE_SIZE = 2 * MAX_RADIUS + 1
 
 # Rows of at most this many taps run with channels interleaved, longer ones on planes.
 SHORT_ROW = 40
@@ -97,8 +107,91 @@ class Kernel:
         return np.asarray(self.weights, dtype=dtype)
 
 
+@dataclass(frozen=True, eq=False)
+class SeparableKernel:
+    """A kernel held as a sum of outer products, ``sum(outer(column, row))`` over
+    ``terms``, and an offset added to every filtered sample.
+
+    A Gaussian or a box is one such product, an unsharp mask two. Held this way, a
+    kernel of radius r takes memory in proportion to r, not r², so its factors may have
+    up to `MAX_SEPARABLE_SIZE` taps (radius 100000), where a dense kernel stops at
+    `MAX_KERNEL_SIZE`. `convolve` and `correlate` accept it wherever they accept an
+    array. One that fits densely is filtered as its dense form (`dense`), exactly as
+    that array would be, so that the kernel ``--print-kernel`` prints reproduces a
+    result bit for bit; a larger one is filtered from its factors (the separable
+    strategy, or the FFT on whole channels), each first folded onto the offsets that
+    reach distinct samples of the image (`_fold`).
+
+    Parameters
+    ----------
+    terms : sequence of (column, row)
+        1-D finite weights; every column has the same length, and so has every row.
+    offset : float
+        Added to every filtered sample, in the image's units.
+    """
+
+    terms: tuple
+    offset: float = 0.0
+
+    def __post_init__(self):
+        terms = tuple((_check_factor(column, "column"), _check_factor(row, "row")) for column, row in self.terms)
+        if not terms:
+            raise KernelError("a separable kernel needs at least one term")
+        if len({len(column) for column, _ in terms}) > 1 or len({len(row) for _, row in terms}) > 1:
+            raise KernelError("every column of a separable kernel must have one length, and every row one length")
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "offset", float(self.offset))
+
+    @property
+    def shape(self):
+        """(rows, columns) of the dense kernel."""
+        column, row = self.terms[0]
+        return len(column), len(row)
+
+    def dense(self):
+        """The kernel as one 2-D array; `KernelError`, before allocating, if it would be
+        larger than `MAX_KERNEL_SIZE` along an axis."""
+        if max(self.shape) > MAX_KERNEL_SIZE:
+            raise KernelError(f"kernel is {_size(self.shape)}: too large to hold densely "
+                              f"(the largest dense kernel is {_size((MAX_KERNEL_SIZE,) * 2)})")
+        weights = np.outer(*self.terms[0])
+        for column, row in self.terms[1:]:
+            weights += np.outer(column, row)
+        return weights
+
+    def rotated(self):
+        """The kernel turned by 180°: each factor reversed."""
+        return SeparableKernel([(column[::-1], row[::-1]) for column, row in self.terms], self.offset)
+
+    def sum(self):
+        """The sum of the weights, from the factors."""
+        return float(sum(column.sum() * row.sum() for column, row in self.terms))
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.dense(), dtype=dtype)
+
+
+def _size(shape):
+    """A kernel's size as the messages write it: width x height."""
+    return f"{shape[1]}x{shape[0]}"
+
+
+def _check_factor(taps, name):
+    array = np.array(taps, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise KernelError(f"a separable kernel's {name} must be a non-empty 1-D array, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise KernelError(f"a separable kernel's {name} contains NaN or infinite values")
+    if array.size > MAX_SEPARABLE_SIZE:
+        raise KernelError(f"a separable kernel's {name} has {array.size} taps; the most is "
+                          f"{MAX_SEPARABLE_SIZE} (radius {MAX_RADIUS})")
+    return array
+
+
 def check_kernel(weights, name="kernel"):
     """Return ``weights`` as a 2-D float64 array, or raise `KernelError` saying why not."""
+    if isinstance(weights, SeparableKernel):
+        return weights.dense()
     try:
         array = np.asarray(weights, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -110,11 +203,7 @@ def check_kernel(weights, name="kernel"):
     if not np.all(np.isfinite(array)):
         raise KernelError(f"{name} contains NaN or infinite values")
     if max(array.shape) > MAX_KERNEL_SIZE:
-        rows, cols = array.shape
-        raise KernelError(
-            f"{name} is {cols}x{rows}; the largest kernel is "
-            f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}"
-        )
+        raise KernelError(f"{name} is {_size(array.shape)}; the largest kernel is {_size((MAX_KERNEL_SIZE,) * 2)}")
     return array
 
 
@@ -204,19 +293,28 @@ def to_dtype(values, dtype, out=None, clip=True):
 
 def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     image = _check_image(image)
-    offset = kernel.offset if isinstance(kernel, Kernel) else 0.0
-    weights = check_kernel(kernel)
+    offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
+    # A separable kernel too large to hold densely is filtered from its factors (terms),
+    # every other kernel from its dense weights.
+    factored = isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE
+    weights, terms = (None, kernel.terms) if factored else (check_kernel(kernel), None)
     mode, cval = resolve_mode(boundary, cval)
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     work = np.dtype(np.float64 if image.dtype == np.float64 else np.float32)
-    kh, kw = weights.shape
+    kh, kw = kernel.shape if factored else weights.shape
     if flip:
-        weights = weights[::-1, ::-1]
         before = (kh - 1 - kh // 2, kw - 1 - kw // 2)
+        if factored:
+            terms = [(column[::-1], row[::-1]) for column, row in terms]
+        else:
+            weights = weights[::-1, ::-1]
     else:
         before = (kh // 2, kw // 2)
     height, width = image.shape[:2]
+    if factored:
+        terms, before = _fold_terms(terms, before, (height, width), mode)
+        kh, kw = len(terms[0][0]), len(terms[0][1])
     rows = index_map(height, before[0], kh - 1 - before[0], mode)
     columns = index_map(width, before[1], kw - 1 - before[1], mode)
     # BLAS runs on one thread throughout: the bands are our threads; a product BLAS
@@ -224,20 +322,95 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     # threads, once woken (even by the small SVD that analyses the kernel), spin for a
     # while after each call and take cores from the bands.
     with _blas_controller().limit(limits=1, user_api="blas"):
-        spectral = _Spectral.cost(weights, before, mode, (height, width))
-        if method == "auto":
-            method = _cheapest(weights, spectral)
+        if factored:
+            method = _factored_method(method, terms, before, mode, (height, width), kernel.shape)
+            blur = all(column.min() >= 0 and row.min() >= 0 for column, row in terms) and kernel.sum() <= 1 + 1e-9
+        else:
+            spectral = _Spectral.cost(weights.shape, _even(weights, before), before, mode, (height, width))
+            if method == "auto":
+                method = _cheapest(weights, spectral)
+            blur = weights.min() >= 0 and weights.sum() <= 1 + 1e-9
         plane = image.reshape(height, width, -1)
         result = np.empty(plane.shape, work if output is None else output)
-        clip = not _stays_in_range(image.dtype, result.dtype, weights, offset, mode, cval)
+        clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
         threads = threads or os.cpu_count() or 1
-        if method == "fft" and _fft_cost(weights, spectral)[1]:
-            spectral = _Spectral(weights, before, mode, cval, (height, width), work, threads)
+        if method == "fft" and (factored or _fft_cost(weights, spectral)[1]):
+            spectral = _Spectral(weights, terms, before, mode, cval, (height, width), work, threads)
             spectral.filter(plane, result, offset, clip, threads)
         else:
-            strategy = _STRATEGIES[method](weights, work)
+            if method == "separable":
+                strategy = _Separable(separable_terms(weights) if terms is None else terms, (kh, kw), work)
+            else:
+                strategy = _STRATEGIES[method](weights, work)
             _filter_bands(plane, strategy, (rows, columns), before[1], cval, offset, work, result, clip, threads)
     return result.reshape(image.shape)
+
+
+def _fold_terms(terms, before, shape, mode):
+    """``terms`` with each factor folded along its axis of the image (`_fold`), and the
+    new number of taps before the anchor along each axis."""
+    columns, top = _fold([column for column, _ in terms], before[0], shape[0], mode)
+    rows, left = _fold([row for _, row in terms], before[1], shape[1], mode)
+    return list(zip(columns, rows)), (top, left)
+
+
+def _fold(factors, before, n, mode):
+    """Factors along an axis of ``n`` samples, ``before`` taps of each ahead of the
+    anchor, folded so that each tap lands on the offset nearest the anchor that reaches
+    the same sample for every output; and the new ``before``.
+
+    This is exact, and keeps a factor from reaching further than about the image: the
+    extension repeats with period 2n in ``reflect``, 2n - 2 in ``mirror`` (1 for a single
+    sample) and n in ``wrap``, so taps a period apart meet the same sample, and each goes
+    to its offset within half a period of the anchor (at exactly half, the one on its
+    own side, so that symmetric factors stay symmetric). In ``nearest`` every offset of
+    n - 1 or more reaches the last sample from every output, and in ``constant`` every
+    offset of n or more lies beyond the edge; so for their negatives at the other edge:
+    each tail is lumped onto its first offset. Factors within reach stay as they are.
+    """
+    offsets = np.arange(len(factors[0])) - before
+    if mode in ("nearest", "constant"):
+        reach = n - 1 if mode == "nearest" else n
+        folded = np.clip(offsets, -reach, reach)
+    else:
+        period = {"reflect": 2 * n, "mirror": max(2 * n - 2, 1), "wrap": n}[mode]
+        reach = period // 2
+        folded = np.mod(offsets, period)
+        folded[folded > period / 2] -= period
+        folded[(2 * folded == period) & (offsets < 0)] -= period
+    if -offsets[0] <= reach and offsets[-1] <= reach:
+        return factors, before
+    # Summed nearest taps first on both sides alike, so that the taps folded onto -t
+    # and onto t add up in the same order: a symmetric factor stays exactly symmetric,
+    # which the FFT on whole channels needs.
+    order = np.argsort(np.abs(offsets), kind="stable")
+    low, length = folded.min(), folded.max() - folded.min() + 1
+    bins = folded[order] - low
+    return [np.bincount(bins, weights=factor[order], minlength=length) for factor in factors], -int(low)
+
+
+def _factored_method(method, terms, before, mode, shape, size):
+    """The strategy for a kernel filtered from its factors (``terms``, folded for an image
+    of ``shape``; ``size`` is the kernel's own). ``direct`` and FFT bands need the dense
+    kernel, so only ``separable`` and the FFT on whole channels, where it applies, can
+    run: ``auto`` takes the cheaper, an explicit ``method`` that cannot run is an error."""
+    kh, kw = len(terms[0][0]), len(terms[0][1])
+    term, planes = _separable_term_cost(kh, kw)
+    costs = {"separable": len(terms) * term + planes}
+    even = all(_even(column[:, None], (before[0], 0)) and _even(row[None, :], (0, before[1])) for column, row in terms)
+    spectral = _Spectral.cost((kh, kw), even, before, mode, shape)
+    if spectral is not None:
+        costs["fft"] = spectral
+    if method == "auto":
+        return min(costs, key=costs.get)
+    if method == "direct":
+        raise KernelError(f"method 'direct' needs the kernel as one dense array, at most "
+                          f"{_size((MAX_KERNEL_SIZE,) * 2)}, and this one is {_size(size)}; use auto or separable")
+    if method not in costs:
+        raise KernelError(f"method 'fft' can filter a {_size(size)} kernel only on whole channels, which needs it "
+                          f"symmetric about its anchor (outside wrap mode) and, in wrap mode, image sides with no "
+                          f"prime factor above 11; use auto or separable")
+    return method
 
 
 def _filter_bands(plane, strategy, index_maps, left, cval, offset, work, result, clip, threads):
@@ -279,13 +452,13 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def _stays_in_range(source, target, weights, offset, mode, cval):
+def _stays_in_range(source, target, blur, offset, mode, cval):
     """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
 
-    Non-negative weights summing to at most 1 (a blur) make each output a weighted
-    mean of inputs and 0, so it stays within the input type's range; float32 rounding
-    can overshoot by far less than the 0.5 that rounding to an integer absorbs, as long
-    as the type has at most 16 bits.
+    ``blur`` says the weights are non-negative and sum to at most 1. Those make each
+    output a weighted mean of inputs and 0, so it stays within the input type's range;
+    float32 rounding can overshoot by far less than the 0.5 that rounding to an integer
+    absorbs, as long as the type has at most 16 bits.
     """
     if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 2 or offset:
         return False
@@ -295,7 +468,7 @@ def _stays_in_range(source, target, weights, offset, mode, cval):
             return False
     if mode == "constant" and not np.iinfo(target).min <= cval <= np.iinfo(target).max:
         return False
-    return bool(weights.min() >= 0 and weights.sum() <= 1 + 1e-9)
+    return bool(blur)
 
 
 def _check_image(image):
@@ -408,7 +581,7 @@ class _Direct:
 
 
 class _Separable:
-    """``separable``: per term of the kernel's SVD, a column pass, then a row pass.
+    """``separable``: per outer product of the kernel, a column pass, then a row pass.
 
     Short rows run with the channels interleaved as they are in the image. Long rows
     run on planes, one channel after another: then every pass is a plain matrix
@@ -416,10 +589,12 @@ class _Separable:
     matrix or needs a transposition.
     """
 
-    def __init__(self, weights, dtype):
+    def __init__(self, terms, shape, dtype):
+        """``terms``: the kernel's outer products (`separable_terms` of a dense kernel, or
+        a `SeparableKernel`'s own, with no SVD); ``shape``: the kernel's."""
         self.dtype = dtype
-        self.shape = weights.shape
-        self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in separable_terms(weights)]
+        self.shape = shape
+        self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in terms]
         kh, kw = self.shape
         self.planar = kw > SHORT_ROW
         # Taller bands amortise the kh - 1 rows gathered beyond them, but should stay
@@ -571,26 +746,35 @@ class _Spectral:
     line the same way whatever their number.
     """
 
-    def __init__(self, weights, before, mode, cval, shape, dtype, workers):
+    def __init__(self, weights, terms, before, mode, cval, shape, dtype, workers):
+        """The kernel is dense ``weights``, or the outer products ``terms`` (then
+        ``weights`` is None)."""
         import scipy.fft  # only here: importing scipy costs start-up time
 
         self.fft = scipy.fft
         self.dtype = dtype
         self.cval = cval
         self.periodic = mode == "wrap"
-        frames = _frames(weights.shape, before, mode, shape)
+        kernel_shape = weights.shape if terms is None else (len(terms[0][0]), len(terms[0][1]))
+        frames = _frames(kernel_shape, before, mode, shape)
         # Index maps of each axis into the image, and where the image lies in the frame.
         self.extensions = [index_map(n, lead, length - n - lead, mode) for n, (lead, length) in zip(shape, frames)]
         self.crop = tuple(slice(lead, lead + n) for n, (lead, _) in zip(shape, frames))
         self.shape = tuple(length for _, length in frames)
-        # A rank-one kernel (a Gaussian, a box) multiplies by the outer product of its
-        # column's and row's transforms, which are much quicker to make than a 2-D one.
-        column, row = _factor(weights)
-        if np.allclose(np.outer(column, row), weights, rtol=0, atol=1e-13 * np.abs(weights).max()):
-            factors = [(column[:, None], (0,)), (row[None, :], (1,))]
+        if terms is None:
+            # A rank-one kernel (a Gaussian, a box) multiplies by the outer product of its
+            # column's and row's transforms, which are much quicker to make than a 2-D one.
+            column, row = _factor(weights)
+            if np.allclose(np.outer(column, row), weights, rtol=0, atol=1e-13 * np.abs(weights).max()):
+                terms = [(column, row)]
+        if terms is None:
+            self.multipliers = [self._spectrum(weights, (0, 1), before, workers)]
         else:
-            factors = [(weights, (0, 1))]
-        self.multipliers = [self._spectrum(factor, axes, before, workers) for factor, axes in factors]
+            spectra = [(self._spectrum(column[:, None], (0,), before, workers),
+                        self._spectrum(row[None, :], (1,), before, workers)) for column, row in terms]
+            # One term multiplies by each factor's spectrum in turn, with no array the
+            # size of the image; more are summed into one.
+            self.multipliers = list(spectra[0]) if len(spectra) == 1 else [sum(c * r for c, r in spectra)]
 
     def _spectrum(self, weights, axes, before, workers):
         """The transform of ``weights`` along ``axes`` that filtering multiplies by.
@@ -616,21 +800,17 @@ class _Spectral:
         return weights.astype(np.result_type(self.dtype, np.complex64) if self.periodic else self.dtype)
 
     @staticmethod
-    def cost(weights, before, mode, shape=None):
+    def cost(kernel_shape, even, before, mode, shape=None):
         """Estimated nanoseconds per output sample for an image of ``shape`` (height,
         width; None: one whose frame is its own size), or None if this path cannot
-        filter with these weights in this mode."""
-        if mode != "wrap":
-            # The DCT needs weights symmetric about the anchor along each axis: padded
-            # with zeros to reach as far on both sides, they equal their mirror images.
-            reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
-            padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
-            if not (np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])):
-                return None
+        filter with this kernel in this mode. ``even``: the kernel is symmetric about
+        its anchor along each axis (see `_even`), which the DCT needs outside ``wrap``."""
+        if mode != "wrap" and not even:
+            return None
         ns = _NS_SPECTRAL_WRAP if mode == "wrap" else _NS_SPECTRAL
         if shape is None:
             return ns
-        frames = _frames(weights.shape, before, mode, shape)
+        frames = _frames(kernel_shape, before, mode, shape)
         if None in frames:
             return None
         area = np.prod([length for _, length in frames]) / np.prod(shape)
@@ -693,6 +873,14 @@ def _frames(kernel_shape, before, mode, shape):
     return frames
 
 
+def _even(weights, before):
+    """Whether ``weights`` are symmetric about the anchor along both axes: padded with
+    zeros to reach as far on both sides, they equal their mirror images."""
+    reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
+    padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
+    return np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])
+
+
 def _smooth(n):
     """Whether ``n`` has no prime factor above 11."""
     for p in (2, 3, 5, 7, 11):
@@ -723,11 +911,11 @@ def _cut(axis, start, stop):
     return (slice(None),) * axis + (slice(start, stop),)
 
 
-# A strategy is built from the weights and the working dtype and has a band_height. Called
+# A strategy is built from the weights (or terms) and the working dtype and has a band_height. Called
 # with a band extended by the kernel's reach, (rows, columns, channels), it returns the
 # filtered band, (height, width, channels); a planar one (gathered as planes) returns a
 # (height, width) plane per channel instead.
-_STRATEGIES = {"direct": _Direct, "separable": _Separable, "fft": _FFT}
+_STRATEGIES = {"direct": _Direct, "fft": _FFT}  # _Separable takes the kernel's terms
 
 # Rough nanoseconds per output sample, measured on the project's machine: a shifted
 # multiply-add, a BLAS matrix multiply-add, a batched vector tap, gathering a band into
@@ -748,15 +936,21 @@ _NS_SPECTRAL_WRAP = 16.0
 _FRAMED = 1.3
 
 
-def choose_method(weights, boundary="reflect", shape=None):
+def choose_method(kernel, boundary="reflect", shape=None):
     """The strategy expected to be fastest for correlating an image of ``shape``
-    (height, width) with this kernel in this boundary mode: the kernel's size, SVD rank
-    and symmetry decide, and the image's size when given (the whole-channel FFT is
-    slower for lengths with large prime factors)."""
+    (height, width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary
+    mode: the kernel's size, rank and symmetry decide, and the image's size when given
+    (the whole-channel FFT is slower for lengths with large prime factors). A separable
+    kernel too large to hold densely can only take ``separable`` or ``fft``."""
     mode, _ = resolve_mode(boundary)
-    weights = np.asarray(weights, dtype=np.float64)
+    if isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE:
+        terms, before = list(kernel.terms), tuple(n // 2 for n in kernel.shape)
+        if shape is not None:
+            terms, before = _fold_terms(terms, before, shape, mode)
+        return _factored_method("auto", terms, before, mode, shape, kernel.shape)
+    weights = check_kernel(kernel)
     before = (weights.shape[0] // 2, weights.shape[1] // 2)
-    return _cheapest(weights, _Spectral.cost(weights, before, mode, shape))
+    return _cheapest(weights, _Spectral.cost(weights.shape, _even(weights, before), before, mode, shape))
 
 
 def _fft_cost(weights, spectral):
@@ -768,18 +962,23 @@ def _fft_cost(weights, spectral):
     return banded, False
 
 
-def _cheapest(weights, spectral):
-    """`choose_method`'s choice; ``spectral`` as for `_fft_cost`."""
-    kh, kw = weights.shape
-    costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _fft_cost(weights, spectral)[0]}
-    planes = 0.0  # gathering the band into planes and writing them back: once, whatever the rank
+def _separable_term_cost(kh, kw):
+    """The estimated cost of one term of ``separable`` for a kh x kw kernel, and that of
+    gathering the band into planes and writing them back, paid once whatever the rank."""
+    planes = 0.0
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
         row_pass = (_pixel_block(3) + kw) * 3 * _NS_PER_BLAS_MAC
     else:
         row_pass = (ROW_BLOCK + kw) * _NS_PER_BLAS_MAC
         planes = _NS_PLANAR
     column_pass = kh * _NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * _NS_PER_BLAS_MAC
-    term = column_pass + row_pass
+    return column_pass + row_pass, planes
+
+
+def _cheapest(weights, spectral):
+    """`choose_method`'s choice for dense weights; ``spectral`` as for `_fft_cost`."""
+    costs = {"direct": np.count_nonzero(weights) * _NS_PER_TAP, "fft": _fft_cost(weights, spectral)[0]}
+    term, planes = _separable_term_cost(*weights.shape)
     # The SVD takes a noticeable time for large kernels (0.13 s at 1001x1001): skip it
     # when even a single term would lose.
     if term + planes < min(costs.values()):

@@ -25,7 +25,7 @@ class Filter:
     apply : callable
         ``apply(samples, output=None)``: (H, W, C) samples in, filtered samples of the
         same shape out, as float32 or as the integer type ``output`` (rounded, clipped).
-    kernel : numpy.ndarray or None
+    kernel : numpy.ndarray, imgconv.SeparableKernel or None
         The kernel that ``imgconv.convolve`` applies to give ``apply``'s result, for
         printing; None when the filter is not one kernel (a gradient magnitude).
     preserves_mean : bool
@@ -42,22 +42,27 @@ class Filter:
     display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
 
 
-def _sums_to_one(weights):
-    return abs(float(np.sum(weights)) - 1.0) < 1e-6
+def _sums_to_one(total):
+    return abs(total - 1.0) < 1e-6
 
 
 def kernel_filter(kernel, *, correlate=False, **options):
-    """Filter with a kernel (an array or an `imgconv.Kernel`), by convolution by default.
+    """Filter with a kernel (an array, an `imgconv.Kernel` or an
+    `imgconv.SeparableKernel`), by convolution by default.
 
     ``options`` are the engine's: ``boundary``, ``cval``, ``method``, ``threads``.
     """
-    weights = engine.check_kernel(kernel)
     function = engine.correlate if correlate else engine.convolve
-    shown = weights[::-1, ::-1] if correlate else weights
+    if isinstance(kernel, engine.SeparableKernel):
+        # Kept as factors: it may be too large to hold densely.
+        shown, total = kernel.rotated() if correlate else kernel, kernel.sum()
+    else:
+        weights = engine.check_kernel(kernel)
+        shown, total = (weights[::-1, ::-1] if correlate else weights).copy(), float(np.sum(weights))
     return Filter(
         apply=functools.partial(function, kernel=kernel, **options),
-        kernel=shown.copy(),
-        preserves_mean=_sums_to_one(weights),
+        kernel=shown,
+        preserves_mean=_sums_to_one(total),
     )
 
 
@@ -67,8 +72,11 @@ def preset_filter(kernel, **options):
     The preset is convolved after a 180° rotation. That is the same as correlating with
     it for every odd-sized preset (Sobel stays positive where intensity grows), and it
     makes the rotated kernel, which ``--print-kernel`` prints, reproduce the command
-    exactly under plain convolution, an even-sized box included.
+    exactly under plain convolution, an even-sized box included. A
+    `imgconv.SeparableKernel` is rotated factor by factor, so never made dense.
     """
+    if isinstance(kernel, engine.SeparableKernel):
+        return kernel_filter(kernel.rotated(), **options)
     return kernel_filter(np.asarray(kernel)[::-1, ::-1], **options)
 
 

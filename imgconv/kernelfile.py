@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from .engine import Kernel, check_kernel
+from .engine import MAX_KERNEL_SIZE, Kernel, SeparableKernel, check_kernel
 from .errors import KernelError
 
 TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
@@ -84,6 +84,8 @@ def format_kernel(kernel):
     """The plain text form of a kernel, which `load_kernel` reads back unchanged.
 
     Each number is written with the fewest digits that read back as the same float64.
+    A `SeparableKernel` is written densely, so one larger than 1025x1025 is refused,
+    before anything is allocated.
 
     Examples
     --------
@@ -92,6 +94,10 @@ def format_kernel(kernel):
     -1.0  5.0 -1.0
      0.0 -1.0  0.0
     """
+    if isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE:
+        rows, columns = kernel.shape
+        raise KernelError(f"the kernel is {columns}x{rows}, too large to print densely "
+                          f"(the largest printable kernel is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE})")
     weights = check_kernel(kernel)
     cells = [[repr(float(x)) for x in row] for row in weights]
     width = max(len(c) for row in cells for c in row)

@@ -15,12 +15,25 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .engine import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, SeparableKernel
+from .errors import InvalidInputError, KernelError
 
 
 def _require(condition, message):
     if not condition:
         raise InvalidInputError(message)
+
+
+def _limit(size, largest, name):
+    """Refuse a kernel of ``size`` taps along an axis above ``largest``, before anything
+    is allocated: a dense one has ``size²`` weights."""
+    if size > largest:
+        if largest == MAX_KERNEL_SIZE:
+            raise KernelError(f"{name} kernel would be {size}x{size}; the largest dense kernel is "
+                              f"{largest}x{largest}")
+        radius = f" (radius {size // 2})" if size % 2 else ""
+        raise KernelError(f"{name} kernel would be {size} taps wide{radius}; the widest is "
+                          f"{largest} (radius {MAX_RADIUS})")
 
 
 def identity():
@@ -32,7 +45,9 @@ def gaussian(radius=None, sigma=None):
     """Gaussian blur: ``outer(g, g)`` with ``g[i] = exp(-i² / (2σ²))``, i in [-r, r].
 
     ``g`` is normalised to sum 1, so the kernel (size 2r+1) sums to 1. With only
-    ``sigma``, ``radius = ceil(3σ)``; with only ``radius``, ``σ = radius / 3``.
+    ``sigma``, ``radius = ceil(3σ)``; with only ``radius``, ``σ = radius / 3``. The
+    kernel is dense, so at most 1025x1025 (radius 512); `separable_gaussian` is the
+    same kernel held as its factor, for radii up to 100000.
 
     Examples
     --------
@@ -41,32 +56,63 @@ def gaussian(radius=None, sigma=None):
            [0.1238, 0.2042, 0.1238],
            [0.0751, 0.1238, 0.0751]])
     """
+    g = _gaussian_taps(radius, sigma, MAX_KERNEL_SIZE)
+    return np.outer(g, g)
+
+
+def separable_gaussian(radius=None, sigma=None):
+    """`gaussian` as a `SeparableKernel`, one term ``(g, g)``: radius up to 100000.
+
+    Examples
+    --------
+    >>> separable_gaussian(radius=1, sigma=1).terms[0][0].round(4)
+    array([0.2741, 0.4519, 0.2741])
+    """
+    g = _gaussian_taps(radius, sigma, MAX_SEPARABLE_SIZE)
+    return SeparableKernel([(g, g)])
+
+
+def _gaussian_taps(radius, sigma, largest):
+    """`gaussian`'s ``g``, refused if longer than ``largest`` before it is made."""
     _require(radius is not None or sigma is not None, "gaussian needs a radius or a sigma")
     if sigma is None:
         _require(radius > 0, f"radius must be > 0 when sigma is not given, got {radius}")
         sigma = radius / 3
-    _require(sigma > 0, f"sigma must be > 0, got {sigma}")
+    _require(0 < sigma < math.inf, f"sigma must be > 0 and finite, got {sigma}")
     if radius is None:
         radius = math.ceil(3 * sigma)
     _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
+    _limit(2 * int(radius) + 1, largest, "gaussian")
     i = np.arange(-int(radius), int(radius) + 1)
     g = np.exp(-(i**2) / (2.0 * sigma**2))
-    g /= g.sum()
-    return np.outer(g, g)
+    return g / g.sum()
 
 
 def box(radius=None, size=None):
     """Box (mean) filter: a size x size kernel of ``1 / size²``; size = 2·radius + 1.
 
     Give ``radius`` or ``size``; an even ``size`` is anchored as `imgconv.engine` says.
+    The kernel is dense, so at most 1025x1025; `separable_box` has no such limit.
     """
+    size = _box_size(radius, size, MAX_KERNEL_SIZE)
+    return np.full((size, size), 1.0 / size**2)
+
+
+def separable_box(radius=None, size=None):
+    """`box` as a `SeparableKernel`: columns of ``1 / size²`` and rows of ones, whose
+    product is exactly `box`'s weight; radius up to 100000 (size 200001)."""
+    size = _box_size(radius, size, MAX_SEPARABLE_SIZE)
+    return SeparableKernel([(np.full(size, 1.0 / size**2), np.ones(size))])
+
+
+def _box_size(radius, size, largest):
     _require((radius is None) != (size is None), "box needs exactly one of radius or size")
     if size is None:
         _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
         size = 2 * int(radius) + 1
     _require(size >= 1 and size == int(size), f"size must be a whole number >= 1, got {size}")
-    size = int(size)
-    return np.full((size, size), 1.0 / size**2)
+    _limit(int(size), largest, "box")
+    return int(size)
 
 
 def _gradient(smoothing, direction):
@@ -125,13 +171,23 @@ def emboss():
 def unsharp(radius=None, sigma=None, amount=1.0):
     """Unsharp mask: ``identity + amount · (identity − gaussian(radius, sigma))``.
 
-    Sums to 1; the size is that of the Gaussian.
+    Sums to 1; the size is that of the Gaussian, at most 1025x1025 as it is dense;
+    `separable_unsharp` has no such limit.
     """
     blur = gaussian(radius, sigma)
     kernel = -amount * blur
     centre = blur.shape[0] // 2
     kernel[centre, centre] += 1.0 + amount
     return kernel
+
+
+def separable_unsharp(radius=None, sigma=None, amount=1.0):
+    """`unsharp` as a `SeparableKernel` of two terms, ``(1 + a) · δ ⊗ δ − a · g ⊗ g``
+    (δ the unit impulse at the centre, ``g`` the Gaussian's factor); radius up to 100000."""
+    g = _gaussian_taps(radius, sigma, MAX_SEPARABLE_SIZE)
+    impulse = np.zeros_like(g)
+    impulse[len(g) // 2] = 1.0
+    return SeparableKernel([((1.0 + amount) * impulse, impulse), (-amount * g, g)])
 
 
 def motion(length, angle=0.0):
@@ -141,9 +197,14 @@ def motion(length, angle=0.0):
     screen (rows grow downwards). Each weight is the length of the segment that
     crosses that pixel's unit square, normalised to sum 1, so an odd length at 0° gives
     a row of equal weights and other angles an anti-aliased line. The kernel is
-    square, of size ``2·ceil((length − 1) / 2) + 1``.
+    square, of size ``2·ceil((length − 1) / 2) + 1``, at most 1025 (length 1025).
     """
     _require(length >= 1, f"length must be >= 1, got {length}")
+    # The size is at most 1025 exactly when the length is; checked first, as the
+    # kernel is dense and an infinite length has no ceiling.
+    if length > MAX_KERNEL_SIZE:
+        raise KernelError(f"motion length {length:g} is too long: the kernel would be wider than the largest "
+                          f"dense kernel, {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE} (length {MAX_KERNEL_SIZE})")
     radius = math.ceil((length - 1) / 2)
     theta = math.radians(angle)
     # Direction in (column, row) coordinates; rows grow downwards, hence the minus.
