@@ -291,6 +291,12 @@ def to_dtype(values, dtype, out=None, clip=True):
     return out
 
 
+def work_dtype(dtype):
+    """The float type samples of ``dtype`` are filtered in, and results come in: float64
+    for float64 images, float32 for every other type."""
+    return np.dtype(np.float64 if dtype == np.float64 else np.float32)
+
+
 def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     image = _check_image(image)
     offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
@@ -301,7 +307,7 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     mode, cval = resolve_mode(boundary, cval)
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    work = np.dtype(np.float64 if image.dtype == np.float64 else np.float32)
+    work = work_dtype(image.dtype)
     kh, kw = kernel.shape if factored else weights.shape
     if flip:
         before = (kh - 1 - kh // 2, kw - 1 - kw // 2)

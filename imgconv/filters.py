@@ -34,12 +34,16 @@ class Filter:
     display : callable or None
         ``display(result, sample_max)`` turns a signed float result into image samples
         (``.npy`` outputs get the raw result); None keeps it as it is.
+    identity : bool
+        The kernel is ``[[1]]`` with no offset: every sample stays as it is, alpha or
+        not (premultiplying by alpha and dividing back would round in float32).
     """
 
     apply: Callable[..., np.ndarray]
     kernel: Optional[np.ndarray]
     preserves_mean: bool
     display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
+    identity: bool = False
 
 
 def _sums_to_one(total):
@@ -59,10 +63,12 @@ def kernel_filter(kernel, *, correlate=False, **options):
     else:
         weights = engine.check_kernel(kernel)
         shown, total = (weights[::-1, ::-1] if correlate else weights).copy(), float(np.sum(weights))
+    identity = isinstance(shown, np.ndarray) and shown.shape == (1, 1) and shown[0, 0] == 1
     return Filter(
         apply=functools.partial(function, kernel=kernel, **options),
         kernel=shown,
         preserves_mean=_sums_to_one(total),
+        identity=identity and not getattr(kernel, "offset", 0.0),
     )
 
 
@@ -122,7 +128,9 @@ def filter_picture(picture, filt, dtype=None):
     squeeze = samples.ndim == 2
     if squeeze:
         samples = samples[..., np.newaxis]
-    if not picture.has_alpha and (dtype is None or filt.display is None):
+    if filt.identity:
+        result = samples.astype(dtype or engine.work_dtype(samples.dtype))
+    elif not picture.has_alpha and (dtype is None or filt.display is None):
         # The common case: the engine rounds into the output type band by band.
         result = filt.apply(samples, output=dtype)
     else:
