@@ -52,3 +52,14 @@ def assert_rounded_from(actual, expected, dtype=np.uint8, slack=1e-3):
     target = np.clip(expected, info.min, info.max)
     error = np.abs(actual.astype(np.float64) - target)
     assert error.max() <= 0.5 + slack, f"off by {error.max():.4f} levels"
+
+
+def assert_one_line_error(result, status, *fragments):
+    """One ``imgconv: error:`` line on stderr naming each fragment, the right exit
+    status, no traceback and nothing on stdout."""
+    assert result.exit_code == status, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

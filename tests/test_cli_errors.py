@@ -8,18 +8,9 @@ import numpy as np
 import pytest
 
 from imgconv.cli import cli
-from helpers import SAMPLES, run, save
+from helpers import SAMPLES, assert_one_line_error, run, save
 
 CAMERA = SAMPLES / "camera.png"
-
-
-def assert_one_line_error(result, status, *fragments):
-    assert result.exit_code == status, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), result.stderr
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture

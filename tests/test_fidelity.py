@@ -21,7 +21,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, features
 
 from imgconv import formats
-from helpers import SAMPLES, assert_rounded_from, run
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, run
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 H, W = 48, 64  # crops: small enough to be quick, big enough to be photographs
@@ -33,16 +33,6 @@ EDGE_SAMPLES = np.array([0, 127, 128, 129, 385, 386, 65406, 65407, 65408, 65535]
 
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def assert_one_line_error(result, status, *fragments):
-    """As in test_cli_errors: one line on stderr, the right status, nothing on stdout."""
-    assert result.exit_code == status, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), result.stderr
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def ok(result):
