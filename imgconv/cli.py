@@ -9,7 +9,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import ImgconvError, InvalidInputError, Terminated
+from .errors import ImgconvError, InvalidInputError, ReaderGone, Terminated
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, METHODS, VIEWS, resolve_mode
 
 
@@ -56,15 +56,16 @@ class ImgconvGroup(click.Group):
             sys.exit(2)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
+        except ReaderGone as exc:
+            # Quiet, as cat is; and Python must not complain when it flushes at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(exc.exit_code)
         except ImgconvError as exc:
             _fail(str(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted", 130)
         except Terminated:
             _fail("terminated", Terminated.exit_code)
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader left; say nothing more
-            sys.exit(1)
         sys.exit(status if isinstance(status, int) else 0)
 
 

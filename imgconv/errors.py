@@ -33,6 +33,14 @@ class ImageWriteError(ImgconvError):
     """An image that cannot be written: no such folder, a format that cannot hold it."""
 
 
+class ReaderGone(ImgconvError):
+    """The program reading standard output closed it (a broken pipe, as after ``| head``).
+    Not an error to report: the CLI ends quietly with 141, the status a shell gives a
+    program killed by SIGPIPE. (Not an OSError, which Click would swallow as success.)"""
+
+    exit_code = 141
+
+
 class Terminated(BaseException):
     """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that no handler meant
     for a failing file swallows it and every ``finally`` (temporary files) still runs."""

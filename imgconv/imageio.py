@@ -26,6 +26,7 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 import io
 import logging
 import os
+import stat
 import sys
 import tempfile
 import warnings
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import formats
-from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
+from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
@@ -581,42 +582,71 @@ def _gif_with_transparency(samples):
 def check_destination(dest):
     """Fail early, before any filtering, when ``dest`` cannot be written."""
     if dest == STDIO:
+        if sys.stdout is None:  # started with standard output closed
+            raise ImageWriteError("<stdout>: standard output is closed")
         if sys.stdout.isatty():
             raise InvalidInputError("refusing to write image data to a terminal; redirect standard output")
         return
-    folder = os.path.dirname(os.path.abspath(dest))
+    target = os.path.realpath(dest)
+    if os.path.isdir(target):
+        raise ImageWriteError(f"{dest}: is a folder")
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise ImageWriteError(f"{dest}: folder {folder} does not exist")
-    if os.path.isdir(dest):
-        raise ImageWriteError(f"{dest}: is a folder")
 
 
 def write_bytes(data, dest):
-    """Write ``data`` to ``dest`` atomically, or to standard output for ``"-"``.
+    """Write ``data`` to ``dest``, or to standard output for ``"-"``.
 
-    The bytes go to a temporary file in the destination folder which is then renamed
-    over ``dest``, so readers see the old file or the new one, never half of one, and
-    an error or Ctrl-C leaves nothing behind.
+    A regular file (or a new one) is written atomically: the bytes go to a temporary
+    file in its folder which is then renamed over it, so readers see the old file or
+    the new one, never half of one, and an error or Ctrl-C leaves nothing behind. A
+    symbolic link is followed to the file it names, as ``cp`` does, and that file is
+    written so. Anything else that exists (a device such as ``/dev/null``, a named
+    pipe) is written into directly, never replaced.
+
+    A reader of standard output that goes away raises `ReaderGone`; other failures
+    are `ImageWriteError`.
     """
-    if dest == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    dest = os.fspath(dest)
-    folder, name = os.path.split(os.path.abspath(dest))
+    name = "<stdout>" if dest == STDIO else os.fspath(dest)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        if dest == STDIO:
+            # A write that meets a closed pipe part-way returns what it wrote; the next
+            # one raises. Without the loop, a cut-short output would look written.
+            view = memoryview(data)
+            while view:
+                view = view[sys.stdout.buffer.write(view):]
+            sys.stdout.buffer.flush()
+            return
+        target = os.path.realpath(dest)
+        if _exists_but_is_not_regular(target):
+            with open(target, "wb") as file:
+                file.write(data)
+        else:
+            _replace_atomically(data, target)
+    except BrokenPipeError:
+        raise ReaderGone() from None
     except OSError as exc:
-        raise ImageWriteError(f"{dest}: cannot write: {exc.strerror or exc}") from None
+        raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
+
+
+def _exists_but_is_not_regular(path):
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _replace_atomically(data, path):
+    folder, name = os.path.split(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        os.chmod(temporary, _new_file_mode(dest))
-        os.replace(temporary, dest)
-    except BaseException as exc:
+        os.chmod(temporary, _new_file_mode(path))
+        os.replace(temporary, path)
+    except BaseException:
         os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise ImageWriteError(f"{dest}: cannot write: {exc.strerror or exc}") from None
         raise
 
 
