@@ -2,15 +2,18 @@
 
 import functools
 import importlib.util
+import logging
+import math
 import os
 import signal
 import sys
+import warnings
 
 import click
 
 from . import __version__
 from .errors import ImgconvError, InvalidInputError, ReaderGone, Terminated
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, METHODS, VIEWS, resolve_mode
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, METHODS, VIEWS, resolve_mode
 
 
 def _lazy(name):
@@ -50,7 +53,10 @@ class ImgconvGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
+            # What a warning could say is either an error, reported as one line, or noise.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help(), err=True)
             sys.exit(2)
@@ -108,7 +114,25 @@ class KernelSpecType(click.ParamType):
 
 
 RADIUS = click.IntRange(min=0)
-POSITIVE = click.FloatRange(min=0, min_open=True)
+
+MAX_PIXELS = click.option(
+    "--max-pixels", type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True,
+    envvar="IMGCONV_MAX_PIXELS", metavar="N",
+    help="Refuse an input of more pixels (all frames read; from its header, before decoding); 0 lifts the limit. "
+         "Also IMGCONV_MAX_PIXELS.")
+class FiniteFloat(click.FloatRange):
+    """A float within a range, never NaN or infinite (Click's own FloatRange lets both
+    through: comparisons with NaN are false, and infinity is beyond no open bound)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+POSITIVE = FiniteFloat(min=0, min_open=True)
 
 
 ENGINE_OPTIONS = ("boundary", "cval", "method", "threads")
@@ -119,7 +143,7 @@ SHARED_OPTIONS = [
     click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
     click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
                  help="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or an alias)."),
-    click.option("--cval", type=float, default=0.0, show_default=True,
+    click.option("--cval", type=FINITE, default=0.0, show_default=True,
                  help="Value beyond the edges in constant mode, in the image's sample units."),
     click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
                  help="Engine strategy; auto picks the one expected to be fastest."),
@@ -142,6 +166,7 @@ SHARED_OPTIONS = [
                       "upright; --no-auto-orient filters the stored pixels and keeps the tag."),
     click.option("--frame", type=click.IntRange(min=0), metavar="N",
                  help="Only frame N (0-based) of an animation or page N of a TIFF [default: every frame]."),
+    MAX_PIXELS,
     click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
                  help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest."),
     click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
@@ -175,8 +200,8 @@ def filter_command(name, print_kernel=True):
 
     def decorator(make):
         @functools.wraps(make)
-        def command(paths, fmt, quality, subsampling, compress_level, depth, strip, auto_orient, frame, view, in_place,
-                    print_kernel=False, **options):
+        def command(paths, fmt, quality, subsampling, compress_level, depth, strip, auto_orient, frame, max_pixels,
+                    view, in_place, print_kernel=False, **options):
             engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
             batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
             batch_mode = _is_batch(paths, batch_options["files_from"])
@@ -190,7 +215,7 @@ def filter_command(name, print_kernel=True):
                 return
             write_options = {"quality": quality, "subsampling": subsampling, "compress_level": compress_level,
                              "depth": depth and int(depth), "strip": strip, "auto_orient": auto_orient,
-                             "frame": frame, "view": view, "threads": engine["threads"]}
+                             "frame": frame, "max_pixels": max_pixels, "view": view, "threads": engine["threads"]}
             if batch_mode:
                 return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
             if len(paths) != 2:
@@ -345,7 +370,7 @@ for _name in ("sobel", "prewitt", "scharr"):
 
 
 @filter_command("sharpen")
-@click.option("--amount", "-a", type=float, default=1.0, show_default=True, help="Strength; 1 is the classic 3x3 sharpen.")
+@click.option("--amount", "-a", type=FINITE, default=1.0, show_default=True, help="Strength; 1 is the classic 3x3 sharpen.")
 def sharpen(engine, amount):
     """Sharpen: identity minus amount times the Laplacian.
 
@@ -359,7 +384,7 @@ def sharpen(engine, amount):
 @filter_command("unsharp")
 @click.option("--radius", "-r", type=RADIUS, help="Radius of the Gaussian; default ceil(3 sigma).")
 @click.option("--sigma", "-s", type=POSITIVE, help="Sigma of the Gaussian; default radius / 3.")
-@click.option("--amount", "-a", type=float, default=1.0, show_default=True, help="How much detail to add back.")
+@click.option("--amount", "-a", type=FINITE, default=1.0, show_default=True, help="How much detail to add back.")
 def unsharp(engine, radius, sigma, amount):
     """Unsharp mask: identity + amount * (identity - Gaussian).
 
@@ -397,8 +422,8 @@ def emboss(engine):
 
 
 @filter_command("motion")
-@click.option("--length", "-l", type=click.FloatRange(min=1), default=9, show_default=True, help="Length of the blur in pixels.")
-@click.option("--angle", type=float, default=0.0, show_default=True, help="Degrees counter-clockwise from the x axis.")
+@click.option("--length", "-l", type=FiniteFloat(min=1), default=9, show_default=True, help="Length of the blur in pixels.")
+@click.option("--angle", type=FINITE, default=0.0, show_default=True, help="Degrees counter-clockwise from the x axis.")
 def motion(engine, length, angle):
     """Motion blur along a line.
 
@@ -424,8 +449,8 @@ def identity(engine):
 @click.option("--kernel", "-k", "kernel", type=KernelSpecType(), required=True,
               help="A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'.")
 @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
-@click.option("--divisor", type=float, help="Divide the kernel by this.")
-@click.option("--offset", type=float, help="Add this to every result, in sample units.")
+@click.option("--divisor", type=FINITE, help="Divide the kernel by this.")
+@click.option("--offset", type=FINITE, help="Add this to every result, in sample units.")
 @click.option("--correlate", is_flag=True, help="Correlate (do not flip the kernel).")
 def convolve(engine, kernel, normalize, divisor, offset, correlate):
     """Filter with your own kernel, by true convolution (the kernel is flipped)
@@ -486,17 +511,10 @@ class BiasType(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
-        if value.endswith(".npy"):
-            try:
-                import numpy
-
-                return numpy.load(value, allow_pickle=False).astype(float).ravel().tolist()
-            except (OSError, ValueError) as exc:
-                self.fail(f"{value}: cannot read: {exc}", param, ctx)
         try:
-            return [float(v) for v in value.split(",")]
-        except ValueError:
-            self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
+            return layers.parse_bias(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @cli.command("conv")
@@ -513,11 +531,13 @@ class BiasType(click.ParamType):
               help="valid, same (ceil(size/stride) outputs, extra at bottom/right), full, N or PY,PX.")
 @click.option("--boundary", "-b", type=BoundaryType(), default="constant", show_default=True,
               help="What the padding holds (constant with --cval 0: zeros, as in deep learning).")
-@click.option("--cval", type=float, default=0.0, show_default=True, help="Padding value in constant mode.")
+@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Padding value in constant mode.")
 @click.option("--activation", type=click.Choice(["none", "relu"]), default="none", show_default=True,
               help="Applied after the bias.")
 @click.option("--columns", type=click.IntRange(min=1), help="Montage columns [default: near-square grid].")
-def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, boundary, cval, activation, columns):
+@MAX_PIXELS
+def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, boundary, cval, activation, columns,
+         max_pixels):
     """A convolution layer, as deep learning defines it (cross-correlation).
 
     OUTPUT.npy gets the (F, H', W') float32 feature maps, in the input's sample units;
@@ -528,17 +548,13 @@ def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, b
       imgconv conv -k "-1 0 1; -2 0 2; -1 0 1" -k "-1 -2 -1; 0 0 0; 1 2 1" --stride 2 in.png maps.png
       imgconv conv --weights w.npy --bias 0.1,0,-0.2 --padding same --activation relu in.png maps.npy
     """
-    import numpy
-
     if bool(kernel_specs) == (weights is not None):
         raise click.UsageError("give --kernel (one or more) or --weights")
     if weights is not None:
-        try:
-            weights = numpy.load(weights, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise click.UsageError(f"{weights}: cannot read the weights: {exc}") from None
+        weights = layers.read_array(weights)
     kernels_ = [k.weights for k in kernel_specs] or None
     layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
+                           max_pixels=max_pixels,
                            stride=stride, padding=padding, dilation=dilation, boundary=boundary, cval=cval,
                            activation=activation)
 
@@ -580,11 +596,12 @@ def params_command(input_size, hidden, filter_size, filters, channels, bias, as_
 @click.option("-o", "--output", "dest", required=True, metavar="FILE", help="Where to write the kernel (plain text).")
 @click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
               help="How INPUT is extended beyond its edges, as for convolve.")
-@click.option("--cval", type=float, default=0.0, show_default=True, help="Value beyond the edges in constant mode.")
+@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Value beyond the edges in constant mode.")
 @click.option("--per-channel", is_flag=True, help="Learn one kernel per channel: FILE-0, FILE-1, ...")
-@click.option("--ridge", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--ridge", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Ridge penalty on the weights (helps with flat or small images).")
-def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge):
+@MAX_PIXELS
+def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge, max_pixels):
     """Learn the K x K kernel that turns INPUT into TARGET, by least squares.
 
     One kernel is shared by every position, the point of convolution. The fit (RMSE,
@@ -596,7 +613,7 @@ def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge
       imgconv learn in.png blurred.png --size 5 -o kernel.txt
     """
     fit, paths = learn.learn_files(source, target, dest, size, boundary=boundary, cval=cval,
-                                   per_channel=per_channel, ridge=ridge)
+                                   per_channel=per_channel, ridge=ridge, max_pixels=max_pixels)
     click.echo(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); wrote {', '.join(paths)}",
                err=True)
 
@@ -666,4 +683,7 @@ def _terminate(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, _terminate)
+    # Libraries log what they repair or skip in damaged files; Python would print it on
+    # stderr beside the one-line error. The CLI has nothing to add to that line.
+    logging.getLogger().addHandler(logging.NullHandler())
     cli.main()

@@ -52,6 +52,7 @@ even sizes the reach is one sample longer after the centre than before it.
 """
 
 import functools
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ def check_kernel(weights, name="kernel"):
         return weights.dense()
     try:
         array = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an integer beyond float64
         raise KernelError(f"{name} is not an array of numbers: {exc}") from None
     if array.ndim != 2:
         raise KernelError(f"{name} must be 2-D, got {array.ndim} dimension(s)")
@@ -308,6 +309,8 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     work = work_dtype(image.dtype)
+    magnitude = sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if factored else np.abs(weights).sum()
+    _check_reach(image, magnitude, offset, cval if mode == "constant" else 0.0, work)
     kh, kw = kernel.shape if factored else weights.shape
     if flip:
         before = (kh - 1 - kh // 2, kw - 1 - kw // 2)
@@ -475,6 +478,23 @@ def _stays_in_range(source, target, blur, offset, mode, cval):
     if mode == "constant" and not np.iinfo(target).min <= cval <= np.iinfo(target).max:
         return False
     return bool(blur)
+
+
+def _check_reach(image, magnitude, offset, cval, work):
+    """Refuse, before filtering, a kernel whose results could overflow the ``work`` type:
+    no result exceeds the sum of the weights' magnitudes times the largest sample
+    (the type's, for integers; the image's own, for floats), plus the offset."""
+    if not (math.isfinite(offset) and math.isfinite(cval)):
+        raise InvalidInputError(f"the offset and cval must be finite, got {offset} and {cval}")
+    if image.dtype.kind in "iu":
+        peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
+    else:
+        peak = float(np.max(np.abs(image))) if image.dtype.kind == "f" else 1.0
+    reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
+    if reach > np.finfo(work).max:
+        raise KernelError(f"the kernel's weights (magnitudes summing to {float(magnitude):.3g}) on samples up to "
+                          f"{max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the {np.finfo(work).max:.3g} "
+                          f"that {work} holds")
 
 
 def _check_image(image):

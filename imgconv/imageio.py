@@ -24,7 +24,7 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 """
 
 import io
-import logging
+import math
 import os
 import stat
 import sys
@@ -34,17 +34,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import formats
+from . import formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
-from .vocabulary import DEFAULT_COMPRESS_LEVEL
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
 STDIO = "-"
-# tifffile logs what it repairs or skips in a damaged file; without a handler of its own,
-# Python would print that on stderr beside imgconv's one-line error. A program that sets
-# up logging still receives it.
-logging.getLogger("tifffile").addHandler(logging.NullHandler())
 _NPY_MAGIC = b"\x93NUMPY"
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _ORIENTATION = 0x0112  # EXIF tag
@@ -64,6 +60,11 @@ _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 # smears; WebP and AVIF at 90.
 DEFAULT_QUALITY = {"JPEG": 92, "WEBP": 90, "AVIF": 90}
 DEFAULT_SUBSAMPLING = "4:4:4"
+# No image under the pixel limit takes more bytes a pixel than four 32-bit samples, plus
+# room for metadata: a larger input (or an endless one such as /dev/zero) is refused
+# before it is read whole.
+_MAX_BYTES_A_PIXEL = 16
+_METADATA_BYTES = 64 << 20
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Picture:
         return words if len(self.frames) == 1 else f"{words}, {len(self.frames)} frames"
 
 
-def read_image(source, *, frame=None, auto_orient=True):
+def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
     """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
 
     Parameters
@@ -136,36 +137,45 @@ def read_image(source, *, frame=None, auto_orient=True):
     auto_orient : bool
         Turn the pixels as the EXIF orientation says, so that they are the image as it
         is displayed, and drop the tag. False keeps the stored pixels and the tag.
+    max_pixels : int
+        Refuse, from its header and before decoding, an image whose frames read hold
+        more pixels than this in all (a ``.npy`` counts H x W x ceil(C / 4)); 0 for no
+        limit. The input's size in bytes is limited accordingly.
 
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else os.fspath(source)
-    data = _read_bytes(source, name)
+    budget = _PixelBudget(max_pixels, name)
+    data = _read_bytes(source, name, max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES)
     if data.startswith(_NPY_MAGIC):
-        picture = _picture_from_npy(data, name)
+        picture = _picture_from_npy(data, name, budget)
         _frame_indices(1, frame, name)
         return picture
     from PIL import Image, UnidentifiedImageError
 
+    # imgconv's limit decides, not Pillow's (which would refuse or warn at its own):
+    # set aside while this image is read.
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         # Pillow warns of what it skips in a damaged file; whatever matters fails below.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 with Image.open(io.BytesIO(data)) as image:
-                    picture = _picture_from_pillow(image, data, frame, name)
+                    picture = _picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:
                 if not data.startswith(_TIFF_MAGIC):
                     raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
-                picture = _picture_from_tifffile(data, frame, name, {})  # Pillow cannot open 16-bit grey+alpha
+                # Pillow cannot open 16-bit grey+alpha TIFFs
+                picture = _picture_from_tifffile(data, frame, name, {}, budget)
     except ImgconvError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{name}: {exc}") from None
     except Exception as exc:
         # Parsers of damaged or hostile files fail in every way: OSError and ValueError
         # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     exif = picture.metadata.get("exif")
     if auto_orient and exif is not None and exif.get(_ORIENTATION, 1) != 1:
         orientation = exif.pop(_ORIENTATION)
@@ -175,20 +185,76 @@ def read_image(source, *, frame=None, auto_orient=True):
     return picture
 
 
-def _read_bytes(source, name):
+class _PixelBudget:
+    """The pixels an image may still hold under ``--max-pixels``, taken frame by frame."""
+
+    def __init__(self, limit, name):
+        self.left, self.limit, self.name = limit or math.inf, limit, name
+
+    def take(self, *dimensions):
+        pixels = math.prod(dimensions)
+        self.left -= pixels
+        if self.left < 0:
+            raise ImageReadError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
+                                 f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
+
+
+def _read_bytes(source, name, limit):
+    """The whole input, or a refusal once it holds more than ``limit`` bytes (0: none)."""
     try:
         if source == STDIO:
             if sys.stdin.isatty():
                 raise ImageReadError(f"{name}: standard input is a terminal; pipe an image in")
-            return sys.stdin.buffer.read()
+            return _read_at_most(sys.stdin.buffer, limit, name)
         with open(source, "rb") as file:
-            return file.read()
+            return _read_at_most(file, limit, name)
     except FileNotFoundError:
         raise ImageReadError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise ImageReadError(f"{name}: is a folder, not an image file") from None
     except OSError as exc:
         raise ImageReadError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def _read_at_most(file, limit, name):
+    """A regular file's size is known; a pipe or device is read a piece at a time
+    (``read(limit + 1)`` would allocate all of ``limit`` at once)."""
+    try:
+        status = os.fstat(file.fileno())
+    except OSError:  # an in-memory stream, as tests and embedding programs give
+        status = None
+    regular = status is not None and stat.S_ISREG(status.st_mode)
+    if not limit or (regular and status.st_size <= limit):
+        return file.read()
+    pieces, size = [], 0
+    while not regular and (piece := file.read(min(1 << 20, limit + 1 - size))):
+        if len(pieces) == 1 and not _could_be_image(pieces[0]):
+            raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
+        pieces.append(piece)
+        size += len(piece)
+    if regular or size > limit:
+        raise ImageReadError(f"{name}: more than {limit} bytes, more than an image within the pixel limit "
+                             "can take (--max-pixels N raises it; 0 lifts it)")
+    return b"".join(pieces)
+
+
+def _could_be_image(prefix):
+    """Whether a stream's first piece starts an image, so that an endless stream of
+    something else (/dev/zero) is refused at once, not at the byte limit. A TIFF may
+    keep its header at the far end: its signature is enough."""
+    if prefix.startswith((_NPY_MAGIC, *_TIFF_MAGIC)):
+        return True
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.open(io.BytesIO(prefix)).close()  # reads the header only
+    except UnidentifiedImageError:
+        return False
+    except Exception:  # recognised, but damaged or too large: read_image says which
+        return True
+    return True
 
 
 def _frame_indices(count, frame, name):
@@ -200,13 +266,12 @@ def _frame_indices(count, frame, name):
     return [frame]
 
 
-def _picture_from_npy(data, name):
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"{name}: corrupt .npy file ({exc})") from None
-    if array.ndim not in (2, 3) or array.dtype.kind not in "biuf" or array.size == 0:
-        raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) numeric array, got shape {array.shape}, dtype {array.dtype}")
+def _picture_from_npy(data, name, budget):
+    header = npyfile.read_header(data, name, ImageReadError)
+    if len(header.shape) not in (2, 3) or 0 in header.shape:
+        raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) array, got shape {header.shape}")
+    budget.take(*header.shape[:2], *[math.ceil(c / 4) for c in header.shape[2:]])
+    array = npyfile.array(data, header, name, ImageReadError)
     channels = 1 if array.ndim == 2 else array.shape[2]
     # Written to an image format, uint16 values are 16-bit samples and others 8-bit ones.
     mode = formats.MODE_OF.get((channels, 16 if array.dtype == np.uint16 else 8), formats.MULTICHANNEL)
@@ -226,7 +291,7 @@ def _metadata(image):
     return metadata
 
 
-def _picture_from_pillow(image, data, frame, name):
+def _picture_from_pillow(image, data, frame, name, budget):
     metadata = _metadata(image)
     # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
     # loads them and deletes the tag from the EXIF it shares with us. read_image turns
@@ -237,15 +302,17 @@ def _picture_from_pillow(image, data, frame, name):
     modes, animation = [], {}
     for index in indices:
         image.seek(index)
+        budget.take(*image.size)  # from the frame's header, before anything is decoded
         modes.append(_mode_read_as(image))
-        if count > 1 and frame is None:
-            _record_timing(image, animation)
+    for index in indices if count > 1 and frame is None else ():
+        image.seek(index)
+        _record_timing(image, animation)
     if "loop" in image.info and animation:
         animation["loop"] = image.info["loop"]
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
         picture = _picture_from_deep_png(data, indices, count, metadata, name)
     elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
-        picture = _picture_from_tifffile(data, frame, name, metadata)
+        picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
         mode = _common_mode(modes, name)
         arrays = []
@@ -340,7 +407,7 @@ def _picture_from_deep_png(data, indices, count, metadata, name):
     return _deep_picture(arrays, "PNG", metadata, name)
 
 
-def _picture_from_tifffile(data, frame, name, metadata):
+def _picture_from_tifffile(data, frame, name, metadata, budget):
     import tifffile
 
     try:
@@ -349,6 +416,7 @@ def _picture_from_tifffile(data, frame, name, metadata):
             arrays = []
             for index in _frame_indices(len(pages), frame, name):
                 page = pages[index]
+                budget.take(page.imagewidth, page.imagelength)
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
@@ -431,6 +499,10 @@ def check_writable(picture, fmt, name):
     if len(picture.frames) > 1 and fmt not in formats.ANIMATED:
         raise ImageWriteError(f"{name}: the input has {len(picture.frames)} frames and {fmt} holds one; "
                               "give --frame N (0-based) or write GIF, PNG, WebP or TIFF")
+    if picture.sample_dtype.kind != "f" and any(f.dtype.kind == "f" and not np.isfinite(f).all()
+                                                for f in picture.frames):
+        raise ImageWriteError(f"{name}: the input has NaN or infinite samples, which only .npy (or a float TIFF) "
+                              "can hold")
     if picture.mode == formats.MULTICHANNEL:
         channels = picture.frames[0].shape[2]
         raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")

@@ -13,15 +13,20 @@ Formats, chosen by the file's extension:
 """
 
 import json
+import math
 import os
 import re
 
 import numpy as np
 
+from . import npyfile
 from .engine import MAX_KERNEL_SIZE, Kernel, SeparableKernel, check_kernel
 from .errors import KernelError
 
 TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
+# The largest kernel, 1025x1025, written with 25 characters a number, is 27 MB of text:
+# a larger file is refused before it is read.
+MAX_FILE_BYTES = 64 << 20
 _SEPARATORS = re.compile(r"[\s,]+")
 _INLINE = re.compile(r"^[\s0-9eE+\-.,;]+$")
 
@@ -107,10 +112,14 @@ def format_kernel(kernel):
 def _read_file(path):
     extension = os.path.splitext(path)[1].lower()
     try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise KernelError(f"{path}: larger than {MAX_FILE_BYTES} bytes, more than the largest kernel "
+                              f"({MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}) needs")
+        with open(path, "rb") as file:
+            data = file.read()
         if extension == ".npy":
-            return _read_npy(path)
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
+            return _read_npy(data, path)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KernelError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if extension == ".json":
@@ -124,14 +133,17 @@ def _read_file(path):
     )
 
 
-def _read_npy(path):
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise KernelError(f"{path}: not a valid .npy file: {exc}") from None
-    if array.dtype.kind not in "biuf":
-        raise KernelError(f"{path}: expected a numeric array, got dtype {array.dtype}")
-    return Kernel(check_kernel(array, path))
+def _read_npy(data, path):
+    header = npyfile.read_header(data, path, KernelError)
+    _check_size(header.shape, path)
+    return Kernel(check_kernel(npyfile.array(data, header, path, KernelError), path))
+
+
+def _check_size(shape, source):
+    """Refuse more rows or columns than a kernel may have, before building it."""
+    if len(shape) == 2 and max(shape) > MAX_KERNEL_SIZE:
+        raise KernelError(f"{source}: a {shape[1]}x{shape[0]} kernel; the largest is "
+                          f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
 
 
 def _parse_rows(lines, source, numbered=True):
@@ -142,6 +154,7 @@ def _parse_rows(lines, source, numbered=True):
         fields = [f for f in _SEPARATORS.split(line.split("#", 1)[0]) if f]
         if not fields:
             continue
+        _check_size((len(rows) + 1, len(fields)), where)
         row = [_number(f, where) for f in fields]
         if rows and len(row) != len(rows[0]):
             raise KernelError(f"{where}: expected {len(rows[0])} numbers, found {len(row)}")
@@ -190,6 +203,8 @@ def _parse_json(text, path):
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KernelError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits; lists nested too deep
+        raise KernelError(f"{path}: invalid JSON: {exc}") from None
     divisor, offset = 1.0, 0.0
     if isinstance(data, dict):
         unknown = set(data) - {"kernel", "divisor", "offset"}
@@ -198,12 +213,13 @@ def _parse_json(text, path):
         divisor, offset = data.get("divisor", 1.0), data.get("offset", 0.0)
         data = data["kernel"]
         for name, value in (("divisor", divisor), ("offset", offset)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise KernelError(f"{path}: {name} must be a number")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise KernelError(f"{path}: {name} must be a finite number")
         if divisor == 0:
             raise KernelError(f"{path}: divisor must not be zero")
     if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
         raise KernelError(f"{path}: the kernel must be a list of rows (a list of lists of numbers)")
+    _check_size((len(data), max(map(len, data), default=0)), path)
     for number, row in enumerate(data, start=1):
         if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in row):
             raise KernelError(f"{path}: row {number}: every entry must be a number")

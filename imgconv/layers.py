@@ -15,13 +15,41 @@ import math
 
 import numpy as np
 
-from . import engine
+from . import engine, npyfile
 from .boundary import extend
 from .errors import InvalidInputError
-from .imageio import NPY, Picture, check_destination, encode_image, output_format, read_image, write_bytes
+from .imageio import (DEFAULT_MAX_PIXELS, NPY, Picture, check_destination, encode_image, output_format, read_image,
+                      write_bytes)
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
+
+
+def read_array(path, what="weights"):
+    """The finite numbers of a ``.npy`` file (its header checked before anything is
+    allocated, see `imgconv.npyfile`), for ``--weights`` and ``--bias``."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    values = npyfile.array(data, npyfile.read_header(data, path, InvalidInputError), path, InvalidInputError)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError(f"{path}: the {what} hold NaN or infinite values")
+    return values
+
+
+def parse_bias(spec):
+    """``--bias``: comma-separated numbers, or a ``.npy`` file of them."""
+    if spec.endswith(".npy"):
+        return read_array(spec, "bias").astype(float).ravel().tolist()
+    try:
+        values = [float(v) for v in spec.split(",")]
+    except ValueError:
+        raise InvalidInputError(f"{spec!r} is not a comma-separated list of numbers") from None
+    if not all(map(math.isfinite, values)):
+        raise InvalidInputError(f"{spec!r}: NaN or infinite bias")
+    return values
 
 
 def padding_amounts(size, kernel, stride, dilation, padding):
@@ -152,18 +180,19 @@ def montage(maps, columns=None, gap=2, background=128):
 
 
 def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, columns=None,
-                    compress_level=None, **layer_options):
+                    compress_level=None, max_pixels=DEFAULT_MAX_PIXELS, **layer_options):
     """What ``imgconv conv`` does: read an image, run a layer, write maps or a montage.
 
     Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey)
     or ``weights`` (F, C, kh, kw) over the image's channels as read (see
     `imgconv.imageio`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
-    their `montage`. ``layer_options`` are `conv2d`'s.
+    their `montage`. ``max_pixels`` is `imgconv.imageio.read_image`'s; ``layer_options``
+    are `conv2d`'s.
     """
     if (kernels is None) == (weights is None):
         raise InvalidInputError("give kernels or weights, not both")
     check_destination(dest)
-    picture = read_image(source)
+    picture = read_image(source, max_pixels=max_pixels)
     if kernels is not None:
         shapes = {np.shape(k) for k in kernels}
         if len(shapes) != 1:

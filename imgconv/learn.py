@@ -15,7 +15,7 @@ import numpy as np
 
 from .boundary import extend
 from .errors import InvalidInputError
-from .imageio import NPY, read_image, write_bytes
+from .imageio import DEFAULT_MAX_PIXELS, NPY, read_image, write_bytes
 from .kernelfile import format_kernel
 from .vocabulary import resolve_mode
 
@@ -112,13 +112,13 @@ def _describe(array):
     return "x".join(map(str, array.shape))
 
 
-def learn_files(source, target, dest, size, **options):
+def learn_files(source, target, dest, size, *, max_pixels=DEFAULT_MAX_PIXELS, **options):
     """What ``imgconv learn`` does: read two images, learn, write kernel file(s).
 
     With ``per_channel``, channel c's kernel goes to ``STEM-c.SUFFIX``. Returns the `Fit`
     and the paths written.
     """
-    source_picture, target_picture = read_image(source), read_image(target)
+    source_picture, target_picture = (read_image(path, max_pixels=max_pixels) for path in (source, target))
     peak = None if target_picture.format == NPY else float(target_picture.sample_max)
     fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
     if len(fit.kernels) == 1:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from .errors import InvalidInputError
 from .filters import filter_picture
-from .imageio import (NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
+from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
                       read_image, write_bytes)
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
@@ -17,7 +17,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
-                 view="result", threads=None, in_place=False):
+                 max_pixels=DEFAULT_MAX_PIXELS, view="result", threads=None, in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -42,6 +42,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         Apply the input's EXIF orientation before filtering and write the result upright.
     frame : int, optional
         Filter only this frame of an animation or page of a TIFF (0-based); default all.
+    max_pixels : int
+        Refuse an input of more pixels, from its header (see `imgconv.imageio.read_image`).
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
@@ -60,7 +62,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
     check_destination(dest)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    picture = read_image(source, frame=frame, auto_orient=auto_orient)
+    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
     if view != "result" and fmt == NPY:
         raise InvalidInputError(f"{dest}: --view {view} makes a picture; a .npy output holds the raw result")

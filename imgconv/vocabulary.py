@@ -19,6 +19,11 @@ VIEWS = ("result", "side-by-side", "thumbnail")
 # Pillow's default 6, and still at about half the size libvips writes.
 DEFAULT_COMPRESS_LEVEL = 2
 
+# Pillow refuses images of more than twice its MAX_IMAGE_PIXELS (89,478,485) as
+# decompression bombs; imgconv's --max-pixels defaults to the same, and counts every
+# frame read, since all are held at once.
+DEFAULT_MAX_PIXELS = 2 * 89_478_485
+
 MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
 
 ALIASES = {

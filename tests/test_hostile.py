@@ -4,15 +4,20 @@ non-finite inputs. Each must give a result or one line, never a traceback."""
 
 import os
 import stat
+import struct
 import subprocess
 import sys
 import threading
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
-from helpers import SAMPLES, reference, assert_rounded_from, load, run
+from imgconv.cli import cli
+from helpers import SAMPLES, assert_rounded_from, load, reference, run
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
@@ -102,3 +107,141 @@ def test_a_full_standard_output_is_one_line():
     with open("/dev/full", "wb") as full:
         result = imgconv(*BLUR, CHELSEA, "-", stdout=full)
     assert result.returncode == 1 and "No space left on device" in one_line(result.stderr)
+
+
+# ------------------------------------------------------------------ limits before allocation
+
+
+def png_bomb(path, side):
+    """A grey PNG of side x side zeros: a few hundred KB that decode to side² bytes."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = zlib.compressobj(9)
+    data = b"".join(rows.compress(b"\0" * (side + 1)) for _ in range(side)) + rows.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def npy_claiming(path, shape, dtype="<f4", payload=b"\0" * 64):
+    """A .npy file whose header claims ``shape`` and whose data is ``payload``."""
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}"
+    header = header.ljust(118) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + payload)
+    return path
+
+
+def run_measured(*args, **options):
+    """``run`` with the peak of Python and NumPy allocations during it."""
+    tracemalloc.start()
+    try:
+        return run(*args, **options), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
+    bomb = png_bomb(tmp_path / "bomb.png", 12000)
+    assert bomb.stat().st_size < 200_000
+    result, peak = run_measured(*BLUR, "--max-pixels", 100_000_000, bomb, tmp_path / "out.png")
+    line = one_line(result.stderr_bytes)
+    assert result.exit_code == 1 and "12000 x 12000" in line and "100000000" in line and "--max-pixels" in line
+    assert peak < 8 << 20 and not (tmp_path / "out.png").exists()
+
+
+def test_the_pixel_limit_counts_every_frame_and_can_be_lifted(tmp_path):
+    frames = [Image.fromarray(np.full((20, 20), 60 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "three.gif", save_all=True, append_images=frames[1:])
+    refused = run(*BLUR, "--max-pixels", 1000, tmp_path / "three.gif", tmp_path / "out.gif")
+    assert refused.exit_code == 1 and "limit of 1000" in one_line(refused.stderr_bytes)
+    assert run(*BLUR, "--max-pixels", 1000, "--frame", 2, tmp_path / "three.gif", tmp_path / "one.png").exit_code == 0
+    assert load(tmp_path / "one.png")[1].shape[:2] == (20, 20)
+    from_environment = CliRunner().invoke(cli, [*BLUR, str(CHELSEA), str(tmp_path / "a.png")],
+                                          env={"IMGCONV_MAX_PIXELS": "1000"})
+    assert from_environment.exit_code == 1 and "limit of 1000" in from_environment.stderr
+    lifted = CliRunner().invoke(cli, [*BLUR, "--max-pixels", "0", str(CHELSEA), str(tmp_path / "b.png")],
+                                env={"IMGCONV_MAX_PIXELS": "1000"})
+    assert lifted.exit_code == 0 and load(tmp_path / "b.png")[1].shape == (300, 451, 3)
+
+
+def test_a_npy_header_claiming_a_huge_shape(tmp_path):
+    huge = npy_claiming(tmp_path / "huge.npy", (100000, 100000, 3))
+    result, peak = run_measured(*BLUR, huge, tmp_path / "out.npy")
+    assert result.exit_code == 1 and "--max-pixels" in one_line(result.stderr_bytes)
+    assert peak < 8 << 20
+    lying = npy_claiming(tmp_path / "lying.npy", (3000, 3000))
+    result, peak = run_measured(*BLUR, "--max-pixels", 0, lying, tmp_path / "out.npy")
+    assert result.exit_code == 1 and "truncated" in one_line(result.stderr_bytes) and peak < 8 << 20
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_a_truncated_npy_header(tmp_path):
+    (tmp_path / "cut.npy").write_bytes(npy_claiming(tmp_path / "whole.npy", (4, 4)).read_bytes()[:40])
+    result = run(*BLUR, tmp_path / "cut.npy", tmp_path / "out.npy")
+    assert result.exit_code == 1 and "cut.npy" in one_line(result.stderr_bytes)
+
+
+def test_an_endless_input_is_refused_after_its_first_piece():
+    result = imgconv(*BLUR, "/dev/zero", "/dev/null")
+    assert result.returncode == 1 and "not an image" in one_line(result.stderr)
+
+
+# ------------------------------------------------------------------------------ numbers
+
+
+@pytest.mark.parametrize("args", [
+    ["blur", "-s", "nan"], ["blur", "-s", "inf"], ["blur", "-s", "1", "--cval", "nan"],
+    ["blur", "-s", "1", "--cval", "inf", "-b", "reflect"], ["sharpen", "--amount", "inf"],
+    ["unsharp", "-s", "1", "--amount", "nan"], ["motion", "--angle", "nan"], ["motion", "--length", "inf"],
+    ["convolve", "-k", "1 2 1", "--divisor", "nan"], ["convolve", "-k", "1 2 1", "--offset", "-inf"],
+])
+def test_options_refuse_nan_and_infinity(tmp_path, args):
+    result = run(*args, CHELSEA, tmp_path / "out.png")
+    assert result.exit_code == 2 and "finite" in one_line(result.stderr_bytes)
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("name, text, fragment", [
+    ("offset.json", '{"kernel": [[1]], "offset": NaN}', "offset must be a finite number"),
+    ("divisor.json", '{"kernel": [[1, 2, 1]], "divisor": Infinity}', "divisor must be a finite number"),
+    ("nested.json", "[" * 100_000 + "]" * 100_000, "invalid JSON"),
+    ("digits.json", "[[" + "9" * 5001 + "]]", "invalid JSON"),
+    ("big.txt", "1e308 1e308 1e308\n" * 3, "beyond"),
+    ("rows.txt", "1\n" * 2_000_000, "the largest is 1025x1025"),
+])
+def test_kernel_files_refuse_what_cannot_be_a_kernel(tmp_path, name, text, fragment):
+    (tmp_path / name).write_text(text)
+    result, peak = run_measured("convolve", "-k", tmp_path / name, CHELSEA, tmp_path / "out.png")
+    assert result.exit_code == 2 and fragment in one_line(result.stderr_bytes)
+    assert peak < 32 << 20 and not (tmp_path / "out.png").exists()
+
+
+def test_a_npy_kernel_claiming_a_huge_shape(tmp_path):
+    result, peak = run_measured("convolve", "-k", npy_claiming(tmp_path / "k.npy", (100000, 100000)), CHELSEA,
+                                tmp_path / "out.png")
+    assert result.exit_code == 2 and "the largest is 1025x1025" in one_line(result.stderr_bytes)
+    assert peak < 8 << 20
+
+
+def test_conv_weights_and_bias_refuse_lies_and_nan(tmp_path):
+    huge = npy_claiming(tmp_path / "w.npy", (100000, 1, 1000, 1000))
+    result, peak = run_measured("conv", "--weights", huge, CHELSEA, tmp_path / "maps.npy")
+    assert result.exit_code == 2 and "truncated" in one_line(result.stderr_bytes) and peak < 8 << 20
+    np.save(tmp_path / "nan.npy", np.full((1, 3, 3, 3), np.nan))
+    result = run("conv", "--weights", tmp_path / "nan.npy", CHELSEA, tmp_path / "maps.npy")
+    assert result.exit_code == 2 and "NaN" in one_line(result.stderr_bytes)
+    result = run("conv", "-k", "1 0 -1", "--bias", "nan", CHELSEA, tmp_path / "maps.npy")
+    assert result.exit_code == 2 and "NaN" in one_line(result.stderr_bytes)
+    assert not (tmp_path / "maps.npy").exists()
+
+
+def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
+    values = np.full((8, 8), np.nan, np.float32)
+    values[2:6, 2:6] = 100
+    np.save(tmp_path / "nan.npy", values)
+    result = run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.png")
+    assert result.exit_code == 1 and "NaN" in one_line(result.stderr_bytes)
+    assert not (tmp_path / "out.png").exists()
+    assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.npy").exit_code == 0
+    assert np.isnan(np.load(tmp_path / "out.npy")).all()  # NaN spreads to every sample, as in scipy
