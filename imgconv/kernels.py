@@ -29,11 +29,16 @@ def _limit(size, largest, name):
     is allocated: a dense one has ``size²`` weights."""
     if size > largest:
         if largest == MAX_KERNEL_SIZE:
-            raise KernelError(f"{name} kernel would be {size}x{size}; the largest dense kernel is "
+            raise KernelError(f"{name} kernel would be {_count(size)}x{_count(size)}; the largest dense kernel is "
                               f"{largest}x{largest}")
-        radius = f" (radius {size // 2})" if size % 2 else ""
-        raise KernelError(f"{name} kernel would be {size} taps wide{radius}; the widest is "
+        radius = f" (radius {_count(size // 2)})" if size % 2 else ""
+        raise KernelError(f"{name} kernel would be {_count(size)} taps wide{radius}; the widest is "
                           f"{largest} (radius {MAX_RADIUS})")
+
+
+def _count(number):
+    """A whole number for a message: its digits, or ``6e+300`` once they are too many to read."""
+    return str(number) if number < 10**12 else f"{number:.3g}"
 
 
 def identity():
