@@ -292,11 +292,6 @@ def _metadata(image):
 
 
 def _picture_from_pillow(image, data, frame, name, budget):
-    metadata = _metadata(image)
-    # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
-    # loads them and deletes the tag from the EXIF it shares with us. read_image turns
-    # pictures as it chooses, so that turn is undone below.
-    orientation = metadata.get("exif", {}).get(_ORIENTATION, 1)
     count = getattr(image, "n_frames", 1)
     indices = _frame_indices(count, frame, name)
     modes, animation = [], {}
@@ -304,6 +299,13 @@ def _picture_from_pillow(image, data, frame, name, budget):
         image.seek(index)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         modes.append(_mode_read_as(image))
+    image.seek(indices[0])
+    # Only now: Pillow decodes a whole PNG to look for EXIF after its pixels.
+    metadata = _metadata(image)
+    # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
+    # loads them and deletes the tag from the EXIF it shares with us. read_image turns
+    # pictures as it chooses, so that turn is undone below.
+    orientation = metadata.get("exif", {}).get(_ORIENTATION, 1)
     for index in indices if count > 1 and frame is None else ():
         image.seek(index)
         _record_timing(image, animation)
