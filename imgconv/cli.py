@@ -552,7 +552,7 @@ def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, b
         raise click.UsageError("give --kernel (one or more) or --weights")
     if weights is not None:
         weights = layers.read_array(weights)
-    kernels_ = [k.weights for k in kernel_specs] or None
+    kernels_ = list(kernel_specs) or None
     layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
                            max_pixels=max_pixels,
                            stride=stride, padding=padding, dilation=dilation, boundary=boundary, cval=cval,

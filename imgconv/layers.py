@@ -183,7 +183,8 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
                     compress_level=None, max_pixels=DEFAULT_MAX_PIXELS, **layer_options):
     """What ``imgconv conv`` does: read an image, run a layer, write maps or a montage.
 
-    Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey)
+    Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey;
+    an `imgconv.Kernel`'s offset is added to its map, as a bias is)
     or ``weights`` (F, C, kh, kw) over the image's channels as read (see
     `imgconv.imageio`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
     their `montage`. ``max_pixels`` is `imgconv.imageio.read_image`'s; ``layer_options``
@@ -198,12 +199,15 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
         if len(shapes) != 1:
             raise InvalidInputError(f"all kernels of a layer must have one size, got {sorted(shapes)}")
         weights = np.stack([np.asarray(k, np.float64) for k in kernels])[:, np.newaxis]
+        offsets = np.array([getattr(k, "offset", 0.0) for k in kernels])
         pixels = grey(picture.pixels, picture.has_alpha)
     else:
-        pixels = picture.pixels
+        offsets, pixels = np.zeros(len(weights)), picture.pixels
     weights = np.asarray(weights)
     if bias is not None and len(bias) != len(weights):
         raise InvalidInputError(f"{len(bias)} bias value(s) for {len(weights)} filter(s)")
+    if offsets.any():
+        bias = offsets + (0.0 if bias is None else np.asarray(bias, np.float64))
     maps = conv2d(pixels, weights, bias, **layer_options)
     fmt = output_format(dest, None, "PNG")
     if fmt == NPY:

@@ -156,3 +156,18 @@ def test_cli_conv_padding_holds_the_boundary_mode(tmp_path, rng):
             np.pad(image.astype(float), 2, constant_values=77)
         expected = slow_conv2d(padded[np.newaxis], w, None, (1, 1), ((0, 0), (0, 0)), (1, 1))
         np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_cli_conv_adds_a_kernel_files_offset(tmp_path, rng):
+    """emboss.mat's offset of 128 is added to its map, as `convolve` adds it, and to a bias."""
+    image = rng.integers(0, 256, (12, 14)).astype(np.uint8)
+    save(tmp_path / "in.png", image)
+    mat = SAMPLES / "kernels" / "emboss.mat"
+    weights = np.loadtxt(mat, skiprows=1)[np.newaxis, np.newaxis]
+    plain = ["-k", "-2 -1 0; -1 1 1; 0 1 2"]
+    for bias, expected_bias in ((None, [128.0, 0.0]), ("1,2", [129.0, 2.0])):
+        args = ["conv", "-k", mat, *plain, "--padding", "same", *(["--bias", bias] if bias else [])]
+        assert run(*args, tmp_path / "in.png", tmp_path / "maps.npy").exit_code == 0
+        expected = slow_conv2d(image[np.newaxis], np.concatenate([weights, weights]), expected_bias, (1, 1),
+                               ((1, 1), (1, 1)), (1, 1))
+        np.testing.assert_allclose(np.load(tmp_path / "maps.npy"), expected, rtol=1e-5, atol=1e-3)
