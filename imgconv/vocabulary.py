@@ -39,14 +39,6 @@ ALIASES = {
     "zero": "constant",
 }
 
-DESCRIPTIONS = {
-    "reflect": "d c b a | a b c d | d c b a",
-    "mirror": "d c b | a b c d | c b a",
-    "nearest": "a a a | a b c d | d d d",
-    "wrap": "a b c d | a b c d | a b c d",
-    "constant": "k k k | a b c d | k k k (k = cval)",
-}
-
 def resolve_mode(name, cval=0.0):
     """Return the canonical mode name and the fill value for a mode name or alias.
 
