@@ -37,10 +37,10 @@ filters = _lazy("imgconv.filters")
 formats = _lazy("imgconv.formats")
 kernelfile = _lazy("imgconv.kernelfile")
 kernels = _lazy("imgconv.kernels")
-animate = _lazy("imgconv.animate")
-layers = _lazy("imgconv.layers")
-learn = _lazy("imgconv.learn")
-params = _lazy("imgconv.params")
+animate = _lazy("imgconv.lecture.animate")
+layers = _lazy("imgconv.lecture.layers")
+learn = _lazy("imgconv.lecture.learn")
+params = _lazy("imgconv.lecture.params")
 pipeline = _lazy("imgconv.pipeline")
 
 
@@ -638,13 +638,8 @@ def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fp
     Example:
       imgconv animate slide.gif --input-size 5 --kernel-size 3 --stride 2 --padding 1 --numbers
     """
-    from .imageio import output_format
-
-    fmt = output_format(dest, None, "GIF")
-    if fmt not in ("GIF", "PNG", "WEBP"):
-        raise click.UsageError(f"{dest}: an animation is written as .gif, .png or .webp")
     geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
-    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, format=fmt)
+    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed)
     click.echo(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}", err=True)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv.animate import COLOURS, Layout, make_geometry, sample_values
+from imgconv.lecture.animate import COLOURS, Layout, make_geometry, sample_values
 from helpers import run
 from test_cli_lecture import slow_conv2d
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv.layers import conv2d, grey
+from imgconv.lecture.layers import conv2d, grey
 from helpers import SAMPLES, load, run, save
 
 

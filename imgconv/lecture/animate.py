@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import InvalidInputError
-from .imageio import write_bytes
+from ..errors import InvalidInputError
+from ..imageio import output_format, write_bytes
 from .layers import conv2d, output_size, padding_amounts
+
+ANIMATED = ("GIF", "PNG", "WEBP")
 
 COLOURS = {
     "background": (255, 255, 255),
@@ -186,8 +188,12 @@ def _centred(draw, box, text, colour, font):
     draw.text((x, y), text, fill=colour, font=font)
 
 
-def animate_file(dest, geometry, *, fps=2.0, numbers=False, seed=0, format="GIF"):
-    """Write the animation, looping, to ``dest`` (GIF, or animated PNG/WebP by format)."""
+def animate_file(dest, geometry, *, fps=2.0, numbers=False, seed=0):
+    """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or WebP as
+    its extension says (``-`` for standard output is a GIF)."""
+    format = output_format(dest, None, "GIF")
+    if format not in ANIMATED:
+        raise InvalidInputError(f"{dest}: an animation is written as .gif, .png or .webp")
     frames = render_frames(geometry, numbers, seed)
     buffer = io.BytesIO()
     frames[0].save(buffer, format=format, save_all=True, append_images=frames[1:],

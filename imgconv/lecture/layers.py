@@ -15,12 +15,12 @@ import math
 
 import numpy as np
 
-from . import engine, npyfile
-from .boundary import extend
-from .errors import InvalidInputError
-from .imageio import (DEFAULT_MAX_PIXELS, NPY, Picture, check_destination, encode_image, output_format, read_image,
+from .. import engine, npyfile
+from ..boundary import extend
+from ..errors import InvalidInputError
+from ..imageio import (DEFAULT_MAX_PIXELS, NPY, Picture, check_destination, encode_image, output_format, read_image,
                       write_bytes)
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
+from ..vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
 

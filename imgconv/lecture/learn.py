@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boundary import extend
-from .errors import InvalidInputError
-from .imageio import DEFAULT_MAX_PIXELS, NPY, read_image, write_bytes
-from .kernelfile import format_kernel
-from .vocabulary import resolve_mode
+from ..boundary import extend
+from ..errors import InvalidInputError
+from ..imageio import DEFAULT_MAX_PIXELS, NPY, read_image, write_bytes
+from ..kernelfile import format_kernel
+from ..vocabulary import resolve_mode
 
 # Floats of patches held at once (about 32 MB in float64).
 _BAND_FLOATS = 1 << 22
