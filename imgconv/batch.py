@@ -24,10 +24,15 @@ from .pipeline import process_file
 
 @dataclass(frozen=True)
 class Task:
-    """One input file and the output file it becomes."""
+    """One input file and the output file it becomes.
+
+    ``root`` is the batch's OUTPUT folder: when given, `run_task` writes ``dest`` only
+    if it still lies inside it (see `destination_problem`).
+    """
 
     source: str
     dest: str
+    root: str = None
 
 
 @dataclass
@@ -53,7 +58,8 @@ def read_file_list(data, null=False):
     return [os.fsdecode(name) for name in names if name]
 
 
-def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False):
+def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
+               on_note=None):
     """Every (input, output) pair of a batch, in a stable order.
 
     Parameters
@@ -62,8 +68,13 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         Files and folders. A folder gives the image files in it (by extension, any
         case; hidden files and folders skipped), and with ``recursive`` those of its
         sub-folders too, keeping their paths relative to it. A file keeps its name.
+        Inside a folder, a symbolic link that leads outside that folder is skipped
+        (``on_note`` is told), one that stays inside is read; links to folders are
+        never descended into. Files and folders named in ``inputs`` are read wherever
+        they lead.
     output : str
-        The output folder.
+        The output folder. Every planned output lies inside it, after resolving
+        symbolic links.
     include, exclude : sequence of str
         Glob patterns matched against each file's name and its path relative to the
         folder it came from; a file is taken if it matches some ``include`` (when any
@@ -71,59 +82,96 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     format : str, optional
         A name from `imgconv.formats.names`: every output gets that format's extension.
     suffix : str
-        Inserted before each output's extension.
+        Inserted before each output's extension; no path separator or NUL.
     in_place : bool
         Allow an output to be its own input.
+    on_note : callable, optional
+        ``on_note(message)`` for each input skipped for safety (a symbolic link leading
+        out of its folder); such an input is neither planned nor failed.
 
     Raises
     ------
     InvalidInputError
-        Before any work: an output that is a file, two inputs writing the same output,
-        an output that would overwrite its input without ``in_place``.
+        Before any work: an output that is a file, a suffix holding a path separator,
+        an output that would lie outside ``output``, two inputs writing the same
+        output, an output that would overwrite its input without ``in_place``.
     """
+    if any(bad in suffix for bad in _SEPARATORS):
+        raise InvalidInputError(f"--suffix {suffix!r}: a suffix cannot hold a path separator or NUL; "
+                                "it only goes before each output's extension")
     if os.path.exists(output) and not os.path.isdir(output):
         raise InvalidInputError(f"{output}: the output of a batch must be a folder")
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
         raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
     output_real = os.path.realpath(output)
     tasks, writers = [], {}
-    for source, relative in _discover(inputs, output_real, recursive):
+    for source, relative, outside in _discover(inputs, output_real, recursive):
         if not _selected(relative, include, exclude):
+            continue
+        if outside is not None:
+            if on_note is not None:
+                on_note(f"{source}: symbolic link leads outside {outside}; skipped")
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
         dest = os.path.join(output, stem + suffix + extension)
+        if os.path.basename(dest) in ("", os.curdir, os.pardir) or not _inside(
+                os.path.realpath(os.path.dirname(dest)), output_real):
+            raise InvalidInputError(f"{dest}: would be written outside {output}; nothing was done")
         key = os.path.realpath(dest)
         if key in writers:
             raise InvalidInputError(f"{writers[key]} and {source} would both write {dest}")
         if not in_place and key == os.path.realpath(source):
             raise InvalidInputError(f"{dest}: would overwrite its input; give --in-place, --suffix or another folder")
         writers[key] = source
-        tasks.append(Task(source, dest))
+        tasks.append(Task(source, dest, output))
     return tasks
 
 
+_SEPARATORS = {"/", "\0", os.sep, os.altsep} - {None}
+
+
+def _inside(path, folder):
+    """``path`` is ``folder`` or lies under it (both already real, absolute paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _discover(inputs, output_real, recursive):
-    """(path, path relative to where it came from) for every candidate file."""
+    """(path, path relative to where it came from, None) for every candidate file.
+
+    A symbolic link inside a folder input that leads outside it comes as (path,
+    relative path, the folder input) instead: the caller skips it with a note.
+    """
     extensions = formats.readable_extensions()
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item)
+            yield item, os.path.basename(item), None
             continue
+        root_real = os.path.realpath(item)
         for folder, subfolders, files in os.walk(item):
-            # Never descend into hidden folders or into the output folder itself.
-            subfolders[:] = sorted(
-                d for d in subfolders
-                if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) != output_real
-            ) if recursive else []
+            # Never descend into hidden folders, the output folder itself, or links
+            # (os.walk does not follow them; one leading outside gets a note).
+            kept = []
+            for name in sorted(subfolders) if recursive else []:
+                path = os.path.join(folder, name)
+                real = os.path.realpath(path)
+                if name.startswith(".") or real == output_real:
+                    continue
+                if os.path.islink(path):
+                    if not _inside(real, root_real):
+                        yield path, os.path.relpath(path, item), item
+                    continue
+                kept.append(name)
+            subfolders[:] = kept
             for name in sorted(files):
                 if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                     path = os.path.join(folder, name)
-                    yield path, os.path.relpath(path, item)
+                    outside = os.path.islink(path) and not _inside(os.path.realpath(path), root_real)
+                    yield path, os.path.relpath(path, item), item if outside else None
 
 
 def _selected(relative, include, exclude):
@@ -135,10 +183,30 @@ def _selected(relative, include, exclude):
 
 def is_up_to_date(task):
     """The output exists and is newer than its input (``--skip-existing``)."""
+    if destination_problem(task):
+        return False  # run_task reports it
     try:
         return os.stat(task.dest).st_mtime >= os.stat(task.source).st_mtime
     except OSError:
         return False
+
+
+def destination_problem(task):
+    """Why ``task.dest`` must not be written, or None.
+
+    With ``task.root`` given: the output's folder must lie inside ``root`` (after
+    resolving symbolic links, so that a link planted in OUTPUT during the run cannot
+    lead the write elsewhere), and ``dest`` must not be a symbolic link leading out of
+    ``root``: imgconv does not write through it, nor replace it.
+    """
+    if task.root is None:
+        return None
+    root_real = os.path.realpath(task.root)
+    if not _inside(os.path.realpath(os.path.dirname(os.path.abspath(task.dest))), root_real):
+        return f"{task.dest}: its folder leads outside {task.root}; not written"
+    if os.path.islink(task.dest) and not _inside(os.path.realpath(task.dest), root_real):
+        return f"{task.dest}: is a symbolic link leading outside {task.root}; not written"
+    return None
 
 
 def run_task(task, filt, write_options=None):
@@ -149,6 +217,9 @@ def run_task(task, filt, write_options=None):
     """
     start = time.perf_counter()
     try:
+        problem = destination_problem(task)
+        if problem:
+            raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
         process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
         status, error = "ok", None

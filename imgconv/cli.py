@@ -152,7 +152,8 @@ SHARED_OPTIONS = [
     click.option("--files-from", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
                  help="Batch: read input paths from FILE, one per line; - is stdin."),
     click.option("--null", "-0", is_flag=True, help="Batch: --files-from paths are NUL-separated (find -print0)."),
-    click.option("--suffix", default="", metavar="S", help="Batch: insert S before each output's extension."),
+    click.option("--suffix", default="", metavar="S",
+                 help="Batch: insert S before each output's extension (no '/' or NUL)."),
     click.option("--skip-existing", is_flag=True, help="Batch: leave outputs newer than their input alone."),
     click.option("--dry-run", is_flag=True, help="Batch: print the planned 'input -> output' pairs and stop."),
     click.option("--jobs", "-j", type=click.IntRange(min=1), help="Batch: files processed at once [default: CPUs]."),
@@ -222,8 +223,13 @@ def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include,
     *inputs, output = paths
     if files_from is not None:
         inputs = _read_files_from(files_from, null) + inputs
+
+    def on_note(message):
+        if not quiet:
+            click.echo(f"imgconv: note: {message}", err=True)
+
     tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
-                             format=fmt, suffix=suffix, in_place=in_place)
+                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
     if dry_run:
         for task in tasks:
             note = " (up to date, skipped)" if skip_existing and batch.is_up_to_date(task) else ""
