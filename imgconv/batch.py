@@ -10,9 +10,11 @@ and where the work runs: a local process pool by default, or any other executor 
 import concurrent.futures
 import fnmatch
 import json
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -221,7 +223,12 @@ def run_task(task, filt, write_options=None):
         if problem:
             raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+        global _writing
+        _writing = task.dest
+        try:
+            process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+        finally:
+            _writing = None
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
@@ -239,11 +246,81 @@ def _ignore_stop_signals():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+PARENT_POLL_SECONDS = 0.2
+_writing = None  # the output a worker is making, so that a dying worker removes its temporary file
+
+
+def _start_worker(parent, direct_child):
+    """Initializer of each worker process: ignore stop signals, and die with the batch.
+
+    ``parent`` is the main process's id; ``direct_child`` says whether it is this
+    worker's parent (not so with the ``forkserver`` start method, whose server forks
+    the workers and exits when the main process does).
+    """
+    _ignore_stop_signals()
+    ppid = os.getppid()
+    if (ppid != parent) if direct_child else not _alive(parent):
+        os._exit(1)  # the main process died before this worker started
+    threading.Thread(target=_watch_parent, args=(ppid,), name="imgconv-watch-parent", daemon=True).start()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _watch_parent(ppid):
+    """Poll the parent; when it is gone (even killed by SIGKILL, which nothing can
+    catch), remove the temporary file of the output being made and exit at once.
+
+    A thread that polls, rather than ``prctl(PR_SET_PDEATHSIG)``: it works wherever
+    ``getppid`` does, it fires when the process dies, not the thread that started the
+    worker, and it can clean up, where the death signal would have to be SIGKILL
+    (workers ignore SIGINT and SIGTERM on purpose) and would leave the temporary file.
+    The output itself is whole or absent either way: it appears only by a rename.
+    """
+    while os.getppid() == ppid:
+        time.sleep(PARENT_POLL_SECONDS)
+    try:
+        _remove_temporary_files(_writing)
+    finally:
+        os._exit(1)
+
+
+def _remove_temporary_files(dest):
+    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.write_bytes` names them."""
+    if dest is None:
+        return
+    folder, name = os.path.split(os.path.abspath(dest))
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except OSError:
+                pass
+
+
 def local_executor(jobs):
-    """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process."""
+    """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process.
+
+    Each worker exits within `PARENT_POLL_SECONDS` of the main process's death, however
+    it died.
+    """
     if jobs == 1:
         return InlineExecutor()
-    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_stop_signals)
+    context = multiprocessing.get_context()
+    direct_child = context.get_start_method() != "forkserver"
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                                                  initargs=(os.getpid(), direct_child))
 
 
 class InlineExecutor(concurrent.futures.Executor):

@@ -2,6 +2,10 @@
 worker processes that die with their parent, job caps, counts after a signal."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -201,3 +205,102 @@ def test_a_folder_link_planted_after_planning_is_refused_by_the_worker(pictures)
     result = batch.run_task(nested, None)
     assert result.status == "failed" and "folder leads outside" in result.error
     assert files_under(tmp / "outside") == ["secret.png"]
+
+
+# --- Workers die with the main process ------------------------------------------------
+
+
+def session_members(session):
+    """(pid, ppid) of every live process (zombies left out) in a session, from /proc."""
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue  # gone meanwhile
+        state, ppid, _, sid = stat[stat.rindex(")") + 2:].split()[:4]
+        if int(sid) == session and state != "Z":
+            members.append((int(name), int(ppid)))
+    return members
+
+
+def wait_until_gone(session, seconds):
+    deadline = time.monotonic() + seconds
+    while session_members(session) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return session_members(session)
+
+
+def start_batch(tmp_path, camera, count, *options):
+    """A real batch in a session of its own, once its first output has appeared."""
+    source = tmp_path / "in"
+    source.mkdir()
+    big = np.tile(camera, (3, 3))  # 1536 x 1536: each file takes a while
+    for i in range(count):
+        save(source / f"img{i:02d}.png", np.roll(big, i * 7, axis=1), compress_level=1)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "imgconv", "blur", "-s", "6", *options, str(source), str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not out.exists() or not any(not n.startswith(".") for n in os.listdir(out)):
+        assert process.poll() is None and time.monotonic() < deadline, "no output appeared"
+        time.sleep(0.01)
+    return process, source, out
+
+
+def stop_session(process):
+    """Kill whatever is left of a batch the test started."""
+    for pid, _ in session_members(process.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
+
+
+def assert_outputs_are_whole(source, out):
+    for name in os.listdir(out):
+        assert not name.startswith("."), f"temporary file {name} left"
+        single = out.parent / f"single-{name}"
+        assert run("blur", "-s", "6", source / name, single).exit_code == 0
+        assert np.array_equal(load(out / name)[1], load(single)[1]), name
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers through /proc")
+def test_workers_exit_when_the_main_process_is_killed(tmp_path, camera):
+    process, source, out = start_batch(tmp_path, camera, 24, "-j", "2")
+    try:
+        workers = [pid for pid, ppid in session_members(process.pid) if ppid == process.pid]
+        assert len(workers) == 2
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert wait_until_gone(process.pid, 2) == []
+        assert 0 < len(os.listdir(out)) < 24, "the run was not killed mid-way"
+        assert_outputs_are_whole(source, out)
+    finally:
+        stop_session(process)
+
+
+def test_a_worker_whose_parent_died_before_it_started_exits(tmp_path):
+    child = os.fork()
+    if child == 0:  # the worker's initializer, told of a parent that is not its own
+        try:
+            batch._start_worker(os.getppid() + 1, True)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+
+
+def test_a_dying_worker_removes_only_its_own_temporary_files(tmp_path):
+    for name in [".a.png.k3j2.tmp", ".a.png.zz.tmp", ".ab.png.x.tmp", "a.png", ".b.png.x.tmp"]:
+        (tmp_path / name).write_bytes(b"x")
+    batch._remove_temporary_files(str(tmp_path / "a.png"))
+    assert sorted(os.listdir(tmp_path)) == [".ab.png.x.tmp", ".b.png.x.tmp", "a.png"]
+    batch._remove_temporary_files(None)
+    batch._remove_temporary_files(str(tmp_path / "missing" / "a.png"))
