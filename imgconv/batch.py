@@ -309,6 +309,33 @@ def _remove_temporary_files(dest):
                 pass
 
 
+JOBS_PER_CPU = 4
+
+
+def cpu_count():
+    """The CPUs this process may run on (its affinity, where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def max_jobs():
+    """The most worker processes a batch starts, and threads a file gets: 4 per CPU.
+
+    Filtering is CPU-bound: past one process per CPU, more only take turns on the same
+    cores, and each holds its images in memory. A few per CPU still help while others
+    wait on a slow disk or network folder.
+    """
+    return JOBS_PER_CPU * cpu_count()
+
+
+def worker_count(jobs, files):
+    """Worker processes for ``files`` files, ``jobs`` at a time (default: the CPUs):
+    never more than the files, nor than `max_jobs`, and at least one."""
+    return max(1, min(jobs or cpu_count(), max_jobs(), files))
+
+
 def local_executor(jobs):
     """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process.
 
@@ -340,10 +367,18 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
     ``fail_fast``, no new file starts after the first failure; files already running
     finish. On KeyboardInterrupt (or any exception) files not started are cancelled,
     running ones finish, and the exception propagates.
+
+    Without ``executor``, `worker_count` processes are started: no more than the files
+    to make (those not skipped), nor than `max_jobs`. With one, ``jobs`` (default: the
+    CPUs) sets only how many files are handed to it at a time.
     """
-    jobs = jobs or os.cpu_count() or 1
+    skipped = {i for i, task in enumerate(tasks) if is_up_to_date(task)} if skip_existing else set()
     own_executor = executor is None
-    executor = local_executor(jobs) if own_executor else executor
+    if own_executor:
+        jobs = worker_count(jobs, len(tasks) - len(skipped))
+        executor = local_executor(jobs)
+    else:
+        jobs = jobs or cpu_count()
     results, pending, queue, stop = {}, {}, iter(enumerate(tasks)), False
 
     def record(index, result):
@@ -360,7 +395,7 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
                 index, task = next(queue, (None, None))
                 if task is None:
                     break
-                if skip_existing and is_up_to_date(task):
+                if index in skipped:
                     record(index, Result(task.source, task.dest, "skipped"))
                     continue
                 pending[executor.submit(run_task, task, filt, write_options)] = index

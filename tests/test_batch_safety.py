@@ -1,6 +1,7 @@
 """Hostile input and faults in a batch: outputs confined to OUTPUT, symbolic links,
 worker processes that die with their parent, job caps, counts after a signal."""
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -10,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from imgconv import batch, kernels
+from imgconv import batch, kernels, pipeline
+from imgconv.filters import preset_filter
 from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
 
@@ -304,3 +306,60 @@ def test_a_dying_worker_removes_only_its_own_temporary_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".ab.png.x.tmp", ".b.png.x.tmp", "a.png"]
     batch._remove_temporary_files(None)
     batch._remove_temporary_files(str(tmp_path / "missing" / "a.png"))
+
+
+# --- --jobs and --threads are capped -------------------------------------------------
+
+
+def test_worker_count_is_capped_by_files_and_cpus():
+    cpus = batch.cpu_count()
+    assert batch.max_jobs() == 4 * cpus
+    assert batch.worker_count(10_000, 6) == min(6, 4 * cpus)
+    assert batch.worker_count(10_000, 10_000) == 4 * cpus
+    assert batch.worker_count(None, 10_000) == cpus
+    assert batch.worker_count(3, 0) == batch.worker_count(None, 0) == 1
+
+
+def test_a_huge_job_count_starts_no_more_workers_than_files(pictures, monkeypatch):
+    tmp, images = pictures
+    save(tmp / "in" / "c.png", images["in/a.png"])
+    asked, alive = [], []
+    original = batch.local_executor
+    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
+    tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"))
+    filt = preset_filter(GAUSS, threads=1)
+    results = batch.run_batch(tasks, filt, jobs=10_000,
+                              on_result=lambda _: alive.append(len(multiprocessing.active_children())))
+    assert [r.status for r in results] == ["ok"] * 3
+    assert asked == [min(3, batch.max_jobs())] and 0 < max(alive) <= 3
+    assert_blurred(tmp / "out" / "c.png", images["in/a.png"])
+
+
+def test_skipped_files_start_no_workers(pictures, monkeypatch):
+    tmp, _ = pictures
+    assert run(*BLUR, tmp / "in", tmp / "out").exit_code == 0
+    asked = []
+    original = batch.local_executor
+    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
+    result = run(*BLUR, "--skip-existing", "-j", "8", tmp / "in", tmp / "out")
+    assert result.exit_code == 0 and result.stderr.strip() == "processed 0, skipped 2, failed 0"
+    assert asked == [1]  # one job: the main process, no worker at all
+
+
+def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
+    tmp, images = pictures
+    asked, threads = [], []
+    original_executor, original_process = batch.local_executor, pipeline.process_file
+    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
+
+    def spy(source, dest, filt, **options):
+        threads.append((filt.apply.keywords["threads"], options["threads"]))
+        return original_process(source, dest, filt, **options)
+
+    monkeypatch.setattr(pipeline, "process_file", spy)
+    cap = batch.max_jobs()
+    assert run(*BLUR, "-j", "10000", "--threads", "10000", tmp / "in", tmp / "out").exit_code == 0
+    assert asked == [min(2, cap)]
+    assert run(*BLUR, "--threads", "10000", tmp / "in" / "a.png", tmp / "single.png").exit_code == 0
+    assert threads[-1] == (cap, cap)
+    assert_blurred(tmp / "single.png", images["in/a.png"])
