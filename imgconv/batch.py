@@ -340,10 +340,12 @@ def local_executor(jobs):
     """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process.
 
     Each worker exits within `PARENT_POLL_SECONDS` of the main process's death, however
-    it died.
+    it died. One job runs on one thread beside the main one: Ctrl-C and SIGTERM reach
+    the main thread only, so the file in progress finishes, and is counted, as in a
+    worker process.
     """
     if jobs == 1:
-        return InlineExecutor()
+        return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgconv-batch")
     context = multiprocessing.get_context()
     direct_child = context.get_start_method() != "forkserver"
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
@@ -366,7 +368,8 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
     ``on_result(result)`` is called as each one finishes (for progress). With
     ``fail_fast``, no new file starts after the first failure; files already running
     finish. On KeyboardInterrupt (or any exception) files not started are cancelled,
-    running ones finish, and the exception propagates.
+    running ones finish, ``on_result`` is called for each of those too, and the
+    exception propagates.
 
     Without ``executor``, `worker_count` processes are started: no more than the files
     to make (those not skipped), nor than `max_jobs`. With one, ``jobs`` (default: the
@@ -407,13 +410,23 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
                     result = future.result()
                 except concurrent.futures.BrokenExecutor as exc:
                     raise ImgconvError(f"a worker process died ({exc}); is memory short? try fewer --jobs") from None
-                record(pending.pop(future), result)
+                record(pending[future], result)
+                del pending[future]  # after recording: an interrupt in between leaves it to the finally
                 stop = stop or (fail_fast and result.status == "failed")
     finally:
+        # Files not started are cancelled. Those running, and any the executor had
+        # already handed to a worker, finish: they are waited for and recorded, so that
+        # the results (and the summary and report made from them) count every output
+        # written, even when a KeyboardInterrupt or SIGTERM ended the loop.
         for future in pending:
             future.cancel()
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            concurrent.futures.wait(pending)
+        for future, index in sorted(pending.items(), key=lambda item: item[1]):
+            if index not in results and not future.cancelled() and future.exception() is None:
+                record(index, future.result())
     return [results[i] for i in sorted(results)]
 
 
