@@ -118,8 +118,9 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
         dest = os.path.join(output, stem + suffix + extension)
-        if os.path.basename(dest) in ("", os.curdir, os.pardir) or not _inside(
-                os.path.realpath(os.path.dirname(dest)), output_real):
+        if os.path.basename(dest) in ("", os.curdir, os.pardir):
+            raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
+        if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):
             raise InvalidInputError(f"{dest}: would be written outside {output}; nothing was done")
         key = os.path.realpath(dest)
         if key in writers:
@@ -353,7 +354,11 @@ def local_executor(jobs):
 
 
 class InlineExecutor(concurrent.futures.Executor):
-    """Runs each task at once in the calling process: one job needs no worker."""
+    """Runs each task at once in the calling thread (``run_batch(executor=InlineExecutor())``).
+
+    `local_executor` no longer uses it for one job: there a Ctrl-C would stop the file in
+    progress midway, where a thread beside the main one lets it finish.
+    """
 
     def submit(self, fn, /, *args, **kwargs):
         future = concurrent.futures.Future()

@@ -75,8 +75,11 @@ def test_an_output_folder_leading_outside_refuses_the_batch_before_any_work(pict
 
 def test_a_name_without_a_file_name_is_refused(pictures):
     tmp, _ = pictures
-    with pytest.raises(InvalidInputError, match="outside"):
-        batch.plan_batch([str(tmp / "missing" / "..")], str(tmp / "out" / "deeper"))
+    with pytest.raises(InvalidInputError, match="no file name"):
+        batch.plan_batch([str(tmp / "missing" / "..")], str(tmp / "out" / "deeper"))  # would be out/deeper/..
+    result = run(*BLUR, "--files-from", "-", tmp / "out", input=f"{tmp / 'in' / 'a.png'}/\n")
+    assert_one_line_error(result, 2, "a.png/: has no file name")
+    assert not (tmp / "out").exists()
 
 
 def test_names_from_files_from_keep_only_their_file_name(pictures):
