@@ -10,9 +10,11 @@ and where the work runs: a local process pool by default, or any other executor 
 import concurrent.futures
 import fnmatch
 import json
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -24,10 +26,15 @@ from .pipeline import process_file
 
 @dataclass(frozen=True)
 class Task:
-    """One input file and the output file it becomes."""
+    """One input file and the output file it becomes.
+
+    ``root`` is the batch's OUTPUT folder: when given, `run_task` writes ``dest`` only
+    if it still lies inside it (see `destination_problem`).
+    """
 
     source: str
     dest: str
+    root: str = None
 
 
 @dataclass
@@ -53,7 +60,8 @@ def read_file_list(data, null=False):
     return [os.fsdecode(name) for name in names if name]
 
 
-def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False):
+def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
+               on_note=None):
     """Every (input, output) pair of a batch, in a stable order.
 
     Parameters
@@ -62,8 +70,13 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         Files and folders. A folder gives the image files in it (by extension, any
         case; hidden files and folders skipped), and with ``recursive`` those of its
         sub-folders too, keeping their paths relative to it. A file keeps its name.
+        Inside a folder, a symbolic link that leads outside that folder is skipped
+        (``on_note`` is told), one that stays inside is read; links to folders are
+        never descended into. Files and folders named in ``inputs`` are read wherever
+        they lead.
     output : str
-        The output folder.
+        The output folder. Every planned output lies inside it, after resolving
+        symbolic links.
     include, exclude : sequence of str
         Glob patterns matched against each file's name and its path relative to the
         folder it came from; a file is taken if it matches some ``include`` (when any
@@ -71,59 +84,97 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     format : str, optional
         A name from `imgconv.formats.names`: every output gets that format's extension.
     suffix : str
-        Inserted before each output's extension.
+        Inserted before each output's extension; no path separator or NUL.
     in_place : bool
         Allow an output to be its own input.
+    on_note : callable, optional
+        ``on_note(message)`` for each input skipped for safety (a symbolic link leading
+        out of its folder); such an input is neither planned nor failed.
 
     Raises
     ------
     InvalidInputError
-        Before any work: an output that is a file, two inputs writing the same output,
-        an output that would overwrite its input without ``in_place``.
+        Before any work: an output that is a file, a suffix holding a path separator,
+        an output that would lie outside ``output``, two inputs writing the same
+        output, an output that would overwrite its input without ``in_place``.
     """
+    if any(bad in suffix for bad in _SEPARATORS):
+        raise InvalidInputError(f"--suffix {suffix!r}: a suffix cannot hold a path separator or NUL; "
+                                "it only goes before each output's extension")
     if os.path.exists(output) and not os.path.isdir(output):
         raise InvalidInputError(f"{output}: the output of a batch must be a folder")
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
         raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
     output_real = os.path.realpath(output)
     tasks, writers = [], {}
-    for source, relative in _discover(inputs, output_real, recursive):
+    for source, relative, outside in _discover(inputs, output_real, recursive):
         if not _selected(relative, include, exclude):
+            continue
+        if outside is not None:
+            if on_note is not None:
+                on_note(f"{source}: symbolic link leads outside {outside}; skipped")
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
         dest = os.path.join(output, stem + suffix + extension)
+        if os.path.basename(dest) in ("", os.curdir, os.pardir):
+            raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
+        if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):
+            raise InvalidInputError(f"{dest}: would be written outside {output}; nothing was done")
         key = os.path.realpath(dest)
         if key in writers:
             raise InvalidInputError(f"{writers[key]} and {source} would both write {dest}")
         if not in_place and key == os.path.realpath(source):
             raise InvalidInputError(f"{dest}: would overwrite its input; give --in-place, --suffix or another folder")
         writers[key] = source
-        tasks.append(Task(source, dest))
+        tasks.append(Task(source, dest, output))
     return tasks
 
 
+_SEPARATORS = {"/", "\0", os.sep, os.altsep} - {None}
+
+
+def _inside(path, folder):
+    """``path`` is ``folder`` or lies under it (both already real, absolute paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _discover(inputs, output_real, recursive):
-    """(path, path relative to where it came from) for every candidate file."""
+    """(path, path relative to where it came from, None) for every candidate file.
+
+    A symbolic link inside a folder input that leads outside it comes as (path,
+    relative path, the folder input) instead: the caller skips it with a note.
+    """
     extensions = formats.readable_extensions()
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item)
+            yield item, os.path.basename(item), None
             continue
+        root_real = os.path.realpath(item)
         for folder, subfolders, files in os.walk(item):
-            # Never descend into hidden folders or into the output folder itself.
-            subfolders[:] = sorted(
-                d for d in subfolders
-                if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) != output_real
-            ) if recursive else []
+            # Never descend into hidden folders, the output folder itself, or links
+            # (os.walk does not follow them; one leading outside gets a note).
+            kept = []
+            for name in sorted(subfolders) if recursive else []:
+                path = os.path.join(folder, name)
+                real = os.path.realpath(path)
+                if name.startswith(".") or real == output_real:
+                    continue
+                if os.path.islink(path):
+                    if not _inside(real, root_real):
+                        yield path, os.path.relpath(path, item), item
+                    continue
+                kept.append(name)
+            subfolders[:] = kept
             for name in sorted(files):
                 if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                     path = os.path.join(folder, name)
-                    yield path, os.path.relpath(path, item)
+                    outside = os.path.islink(path) and not _inside(os.path.realpath(path), root_real)
+                    yield path, os.path.relpath(path, item), item if outside else None
 
 
 def _selected(relative, include, exclude):
@@ -135,10 +186,30 @@ def _selected(relative, include, exclude):
 
 def is_up_to_date(task):
     """The output exists and is newer than its input (``--skip-existing``)."""
+    if destination_problem(task):
+        return False  # run_task reports it
     try:
         return os.stat(task.dest).st_mtime >= os.stat(task.source).st_mtime
     except OSError:
         return False
+
+
+def destination_problem(task):
+    """Why ``task.dest`` must not be written, or None.
+
+    With ``task.root`` given: the output's folder must lie inside ``root`` (after
+    resolving symbolic links, so that a link planted in OUTPUT during the run cannot
+    lead the write elsewhere), and ``dest`` must not be a symbolic link leading out of
+    ``root``: imgconv does not write through it, nor replace it.
+    """
+    if task.root is None:
+        return None
+    root_real = os.path.realpath(task.root)
+    if not _inside(os.path.realpath(os.path.dirname(os.path.abspath(task.dest))), root_real):
+        return f"{task.dest}: its folder leads outside {task.root}; not written"
+    if os.path.islink(task.dest) and not _inside(os.path.realpath(task.dest), root_real):
+        return f"{task.dest}: is a symbolic link leading outside {task.root}; not written"
+    return None
 
 
 def run_task(task, filt, write_options=None):
@@ -149,8 +220,16 @@ def run_task(task, filt, write_options=None):
     """
     start = time.perf_counter()
     try:
+        problem = destination_problem(task)
+        if problem:
+            raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+        global _writing
+        _writing = task.dest
+        try:
+            process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+        finally:
+            _writing = None
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
@@ -168,15 +247,118 @@ def _ignore_stop_signals():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+PARENT_POLL_SECONDS = 0.2
+_writing = None  # the output a worker is making, so that a dying worker removes its temporary file
+
+
+def _start_worker(parent, direct_child):
+    """Initializer of each worker process: ignore stop signals, and die with the batch.
+
+    ``parent`` is the main process's id; ``direct_child`` says whether it is this
+    worker's parent (not so with the ``forkserver`` start method, whose server forks
+    the workers and exits when the main process does).
+    """
+    _ignore_stop_signals()
+    ppid = os.getppid()
+    if (ppid != parent) if direct_child else not _alive(parent):
+        os._exit(1)  # the main process died before this worker started
+    threading.Thread(target=_watch_parent, args=(ppid,), name="imgconv-watch-parent", daemon=True).start()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _watch_parent(ppid):
+    """Poll the parent; when it is gone (even killed by SIGKILL, which nothing can
+    catch), remove the temporary file of the output being made and exit at once.
+
+    A thread that polls, rather than ``prctl(PR_SET_PDEATHSIG)``: it works wherever
+    ``getppid`` does, it fires when the process dies, not the thread that started the
+    worker, and it can clean up, where the death signal would have to be SIGKILL
+    (workers ignore SIGINT and SIGTERM on purpose) and would leave the temporary file.
+    The output itself is whole or absent either way: it appears only by a rename.
+    """
+    while os.getppid() == ppid:
+        time.sleep(PARENT_POLL_SECONDS)
+    try:
+        _remove_temporary_files(_writing)
+    finally:
+        os._exit(1)
+
+
+def _remove_temporary_files(dest):
+    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.write_bytes` names them."""
+    if dest is None:
+        return
+    folder, name = os.path.split(os.path.abspath(dest))
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except OSError:
+                pass
+
+
+JOBS_PER_CPU = 4
+
+
+def cpu_count():
+    """The CPUs this process may run on (its affinity, where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def max_jobs():
+    """The most worker processes a batch starts, and threads a file gets: 4 per CPU.
+
+    Filtering is CPU-bound: past one process per CPU, more only take turns on the same
+    cores, and each holds its images in memory. A few per CPU still help while others
+    wait on a slow disk or network folder.
+    """
+    return JOBS_PER_CPU * cpu_count()
+
+
+def worker_count(jobs, files):
+    """Worker processes for ``files`` files, ``jobs`` at a time (default: the CPUs):
+    never more than the files, nor than `max_jobs`, and at least one."""
+    return max(1, min(jobs or cpu_count(), max_jobs(), files))
+
+
 def local_executor(jobs):
-    """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process."""
+    """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process.
+
+    Each worker exits within `PARENT_POLL_SECONDS` of the main process's death, however
+    it died. One job runs on one thread beside the main one: Ctrl-C and SIGTERM reach
+    the main thread only, so the file in progress finishes, and is counted, as in a
+    worker process.
+    """
     if jobs == 1:
-        return InlineExecutor()
-    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_stop_signals)
+        return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgconv-batch")
+    context = multiprocessing.get_context()
+    direct_child = context.get_start_method() != "forkserver"
+    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                                                  initargs=(os.getpid(), direct_child))
 
 
 class InlineExecutor(concurrent.futures.Executor):
-    """Runs each task at once in the calling process: one job needs no worker."""
+    """Runs each task at once in the calling thread (``run_batch(executor=InlineExecutor())``).
+
+    `local_executor` no longer uses it for one job: there a Ctrl-C would stop the file in
+    progress midway, where a thread beside the main one lets it finish.
+    """
 
     def submit(self, fn, /, *args, **kwargs):
         future = concurrent.futures.Future()
@@ -191,11 +373,20 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
     ``on_result(result)`` is called as each one finishes (for progress). With
     ``fail_fast``, no new file starts after the first failure; files already running
     finish. On KeyboardInterrupt (or any exception) files not started are cancelled,
-    running ones finish, and the exception propagates.
+    running ones finish, ``on_result`` is called for each of those too, and the
+    exception propagates.
+
+    Without ``executor``, `worker_count` processes are started: no more than the files
+    to make (those not skipped), nor than `max_jobs`. With one, ``jobs`` (default: the
+    CPUs) sets only how many files are handed to it at a time.
     """
-    jobs = jobs or os.cpu_count() or 1
+    skipped = {i for i, task in enumerate(tasks) if is_up_to_date(task)} if skip_existing else set()
     own_executor = executor is None
-    executor = local_executor(jobs) if own_executor else executor
+    if own_executor:
+        jobs = worker_count(jobs, len(tasks) - len(skipped))
+        executor = local_executor(jobs)
+    else:
+        jobs = jobs or cpu_count()
     results, pending, queue, stop = {}, {}, iter(enumerate(tasks)), False
 
     def record(index, result):
@@ -212,7 +403,7 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
                 index, task = next(queue, (None, None))
                 if task is None:
                     break
-                if skip_existing and is_up_to_date(task):
+                if index in skipped:
                     record(index, Result(task.source, task.dest, "skipped"))
                     continue
                 pending[executor.submit(run_task, task, filt, write_options)] = index
@@ -224,13 +415,23 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
                     result = future.result()
                 except concurrent.futures.BrokenExecutor as exc:
                     raise ImgconvError(f"a worker process died ({exc}); is memory short? try fewer --jobs") from None
-                record(pending.pop(future), result)
+                record(pending[future], result)
+                del pending[future]  # after recording: an interrupt in between leaves it to the finally
                 stop = stop or (fail_fast and result.status == "failed")
     finally:
+        # Files not started are cancelled. Those running, and any the executor had
+        # already handed to a worker, finish: they are waited for and recorded, so that
+        # the results (and the summary and report made from them) count every output
+        # written, even when a KeyboardInterrupt or SIGTERM ended the loop.
         for future in pending:
             future.cancel()
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            concurrent.futures.wait(pending)
+        for future, index in sorted(pending.items(), key=lambda item: item[1]):
+            if index not in results and not future.cancelled() and future.exception() is None:
+                record(index, future.result())
     return [results[i] for i in sorted(results)]
 
 

@@ -148,7 +148,8 @@ SHARED_OPTIONS = [
     click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
                  help="Engine strategy; auto picks the one expected to be fastest."),
     click.option("--threads", type=click.IntRange(min=1),
-                 help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch]."),
+                 help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch; "
+                      "at most 4 per CPU]."),
     click.option("--format", "fmt", type=FormatType(),
                  help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
                       "every output's format and extension. 'imgconv formats' lists them."),
@@ -178,10 +179,13 @@ SHARED_OPTIONS = [
     click.option("--files-from", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
                  help="Batch: read input paths from FILE, one per line; - is stdin."),
     click.option("--null", "-0", is_flag=True, help="Batch: --files-from paths are NUL-separated (find -print0)."),
-    click.option("--suffix", default="", metavar="S", help="Batch: insert S before each output's extension."),
+    click.option("--suffix", default="", metavar="S",
+                 help="Batch: insert S before each output's extension (no '/' or NUL)."),
     click.option("--skip-existing", is_flag=True, help="Batch: leave outputs newer than their input alone."),
     click.option("--dry-run", is_flag=True, help="Batch: print the planned 'input -> output' pairs and stop."),
-    click.option("--jobs", "-j", type=click.IntRange(min=1), help="Batch: files processed at once [default: CPUs]."),
+    click.option("--jobs", "-j", type=click.IntRange(min=1),
+                 help="Batch: files processed at once, each in a worker process [default: CPUs; never more than "
+                      "the files, nor than 4 per CPU: more would only take turns on the same cores]."),
     click.option("--progress/--no-progress", default=None,
                  help="Batch: show a progress bar on stderr [default: when stderr is a terminal]."),
     click.option("--quiet", "-q", is_flag=True, help="Batch: print only errors."),
@@ -207,6 +211,8 @@ def filter_command(name, print_kernel=True):
             batch_mode = _is_batch(paths, batch_options["files_from"])
             if engine["threads"] is None and batch_mode:
                 engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
+            elif engine["threads"] is not None:
+                engine["threads"] = min(engine["threads"], batch.max_jobs())
             filt = make(engine=engine, **options)
             if print_kernel:
                 if filt.kernel is None:
@@ -248,8 +254,13 @@ def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include,
     *inputs, output = paths
     if files_from is not None:
         inputs = _read_files_from(files_from, null) + inputs
+
+    def on_note(message):
+        if not quiet:
+            click.echo(f"imgconv: note: {message}", err=True)
+
     tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
-                             format=fmt, suffix=suffix, in_place=in_place)
+                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
     if dry_run:
         for task in tasks:
             note = " (up to date, skipped)" if skip_existing and batch.is_up_to_date(task) else ""

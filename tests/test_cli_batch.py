@@ -226,25 +226,39 @@ def test_stdin_cannot_be_a_batch_input(tree):
     assert result.exit_code == 2 and "--files-from -" in result.stderr
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupted_run_leaves_only_complete_outputs(tmp_path, camera, signum, status):
+def test_an_interrupted_run_leaves_only_complete_outputs_and_counts_them(tmp_path, camera, signum, status, jobs):
     source = tmp_path / "in"
     source.mkdir()
     for i in range(60):
         save(source / f"img{i:02d}.png", np.roll(camera, i * 7, axis=1))
-    command = [sys.executable, "-m", "imgconv", "blur", "-s", "6", "-j", "2", str(source), str(tmp_path / "out")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "out").exists() or not any(not n.startswith(".") for n in os.listdir(tmp_path / "out")):
-        assert process.poll() is None and time.monotonic() < deadline, "no output appeared"
-        time.sleep(0.02)
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=120)
+    report = tmp_path / "report.jsonl"
+    command = [sys.executable, "-m", "imgconv", "blur", "-s", "6", "-j", jobs, "--report", str(report), str(source),
+               str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "out").exists() or not any(not n.startswith(".") for n in os.listdir(tmp_path / "out")):
+            assert process.poll() is None and time.monotonic() < deadline, "no output appeared"
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
     assert process.returncode == status, stderr
     assert b"Traceback" not in stderr
-    names = os.listdir(tmp_path / "out")
+    names = sorted(os.listdir(tmp_path / "out"))
     assert 0 < len(names) < 60, "the run was not interrupted mid-way"
     assert all(n.endswith(".png") and not n.startswith(".") for n in names)  # no temporary files
+    # Files that finished after the signal count too: the summary and the report say what is on disk.
+    summary = [line for line in stderr.decode().splitlines() if line.startswith("processed ")]
+    assert summary == [f"processed {len(names)}, skipped 0, failed 0"]
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted(os.path.basename(r["output"]) for r in rows if r["status"] == "ok") == names
+    assert all(r["status"] == "ok" for r in rows)
     for name in names:
         single = tmp_path / f"single-{name}"
         assert run("blur", "-s", "6", source / name, single).exit_code == 0
