@@ -51,6 +51,14 @@ class Result:
         return json.dumps(asdict(self))
 
 
+def is_batch(paths, files_from=None):
+    """Several inputs, a folder input, a folder output, or a ``--files-from`` list make a
+    batch; one INPUT and one OUTPUT file do not."""
+    if files_from is not None or len(paths) > 2:
+        return True
+    return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
+
+
 def read_file_list(data, null=False):
     """Paths from ``--files-from`` bytes: one per line, or NUL-separated with ``null``."""
     separator = b"\0" if null else b"\n"
@@ -58,6 +66,19 @@ def read_file_list(data, null=False):
     if not null:
         names = [name.rstrip(b"\r") for name in names]
     return [os.fsdecode(name) for name in names if name]
+
+
+def read_files_from(path, null=False):
+    """The paths listed in the file ``path`` (``-`` for standard input), see `read_file_list`."""
+    try:
+        if path == STDIO:
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as file:
+                data = file.read()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the file list: {exc.strerror or exc}") from None
+    return read_file_list(data, null)
 
 
 def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
@@ -435,6 +456,28 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
     return [results[i] for i in sorted(results)]
 
 
+def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_options):
+    """What a batch command does once planned: make the OUTPUT folder, run every task
+    (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
+    an interrupt ends the run early. Returns the results in task order."""
+    results = []
+
+    def record(result):
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    os.makedirs(output, exist_ok=True)
+    try:
+        return run_batch(tasks, filt, on_result=record, **run_options)
+    finally:
+        if report is not None:
+            # Results arrive as files finish; the report lists them as the tasks were given.
+            order = {task.source: i for i, task in enumerate(tasks)}
+            write_report(sorted(results, key=lambda r: order[r.input]), report)
+    return results
+
+
 def summary(results):
     """``processed N, skipped N, failed N``."""
     counts = {status: sum(r.status == status for r in results) for status in ("ok", "skipped", "failed")}
@@ -453,7 +496,7 @@ class ProgressLine:
         self.total, self.done, self.start = total, 0, time.monotonic()
         self.stream = stream or sys.stderr
 
-    def update(self, _result=None):
+    def update(self):
         self.done += 1
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed

@@ -113,16 +113,14 @@ class KernelSpecType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-RADIUS = click.IntRange(min=0)
-
-MAX_PIXELS = click.option(
-    "--max-pixels", type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True,
-    envvar="IMGCONV_MAX_PIXELS", metavar="N",
-    help="Refuse an input of more pixels (all frames read; from its header, before decoding); 0 lifts the limit. "
-         "Also IMGCONV_MAX_PIXELS.")
 class FiniteFloat(click.FloatRange):
     """A float within a range, never NaN or infinite (Click's own FloatRange lets both
     through: comparisons with NaN are false, and infinity is beyond no open bound)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.min is None and self.max is None:
+            self.name = "float"  # no range to show in --help
 
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
@@ -130,135 +128,217 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
+    def _describe_range(self):
+        return "" if self.min is None and self.max is None else super()._describe_range()
 
+
+RADIUS = click.IntRange(min=0)
 FINITE = FiniteFloat()
 POSITIVE = FiniteFloat(min=0, min_open=True)
 
 
-ENGINE_OPTIONS = ("boundary", "cval", "method", "threads")
-BATCH_OPTIONS = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run",
-                 "jobs", "progress", "quiet", "fail_fast", "report")
+class SectionOption(click.Option):
+    """An option listed in ``--help`` under the heading of its ``section``."""
 
-SHARED_OPTIONS = [
-    click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
-    click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
-                 help="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or an alias)."),
-    click.option("--cval", type=FINITE, default=0.0, show_default=True,
-                 help="Value beyond the edges in constant mode, in the image's sample units."),
-    click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
-                 help="Engine strategy; auto picks the one expected to be fastest."),
-    click.option("--threads", type=click.IntRange(min=1),
-                 help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch; "
-                      "at most 4 per CPU]."),
-    click.option("--format", "fmt", type=FormatType(),
-                 help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
-                      "every output's format and extension. 'imgconv formats' lists them."),
-    click.option("--quality", type=click.IntRange(1, 100),
-                 help="JPEG, WebP and AVIF quality, 1-100 [default: a JPEG input's own tables, a lossless "
-                      "WebP input's losslessness, else 92 for JPEG and 90 for WebP and AVIF]."),
-    click.option("--subsampling", type=click.Choice(["4:4:4", "4:2:2", "4:2:0"]),
-                 help="JPEG chroma subsampling [default: a JPEG input's own, else 4:4:4]."),
-    click.option("--depth", type=click.Choice(["8", "16"]),
-                 help="Bits a sample of image outputs [default: the input's]. 16-bit images keep 16 bits in "
-                      "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257."),
-    click.option("--strip", is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile."),
-    click.option("--auto-orient/--no-auto-orient", default=True, show_default=True,
-                 help="Turn the input upright as its EXIF orientation says before filtering, and write the result "
-                      "upright; --no-auto-orient filters the stored pixels and keeps the tag."),
-    click.option("--frame", type=click.IntRange(min=0), metavar="N",
-                 help="Only frame N (0-based) of an animation or page N of a TIFF [default: every frame]."),
+    def __init__(self, *args, section=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.section = section
+
+
+class SectionedCommand(click.Command):
+    """A command whose ``--help`` lists its own options first, then the shared ones by
+    section (Engine, Output, Input, Batch).
+
+    Written here rather than taken from cloup, which does the same: importing cloup
+    takes 40-70 ms (importlib.metadata among it) on every run, a quarter of a small
+    file's whole command, for the sake of ``--help``.
+    """
+
+    def format_options(self, ctx, formatter):
+        sections = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                sections.setdefault(getattr(param, "section", None) or "Options", []).append(record)
+        for title, records in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+
+def _section(title, *options):
+    """The options (``(param_decls, attrs)``) of one ``--help`` section, as one decorator."""
+
+    def decorate(function):
+        for declarations, attributes in reversed(options):
+            function = click.option(*declarations, cls=SectionOption, section=title, **attributes)(function)
+        return function
+
+    return decorate
+
+
+def boundary_options(default="reflect", help_boundary=None):
+    """``--boundary`` and ``--cval``, for the filters and for ``conv`` and ``learn``."""
+    return _section(
+        "Engine",
+        (("--boundary", "-b"), dict(type=BoundaryType(), default=default, show_default=True,
+                                    help=help_boundary or "What lies beyond the edges: reflect, mirror, nearest, wrap, "
+                                                          "constant (or an alias).")),
+        (("--cval",), dict(type=FINITE, default=0.0, show_default=True,
+                           help="Value beyond the edges in constant mode, in the image's sample units.")))
+
+
+MAX_PIXELS = (("--max-pixels",), dict(
+    type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True, envvar="IMGCONV_MAX_PIXELS",
+    metavar="N", help="Refuse an input of more pixels (all frames read; from its header, before decoding); "
+                      "0 lifts the limit. Also IMGCONV_MAX_PIXELS."))
+
+input_options = _section(
+    "Input",
+    (("--auto-orient/--no-auto-orient",), dict(
+        default=True, show_default=True,
+        help="Turn the input upright as its EXIF orientation says before filtering, and write the result upright; "
+             "--no-auto-orient filters the stored pixels and keeps the tag.")),
+    (("--frame",), dict(type=click.IntRange(min=0), metavar="N",
+                        help="Only frame N (0-based) of an animation or page N of a TIFF [default: every frame].")),
     MAX_PIXELS,
-    click.option("--compress-level", type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
-                 help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest."),
-    click.option("--in-place", is_flag=True, help="Allow an output to overwrite its input."),
-    click.option("--view", type=click.Choice(VIEWS), default="result", show_default=True,
-                 help="result alone, side-by-side with the original, or with a thumbnail of the original inset."),
-    click.option("--recursive", "-R", is_flag=True, help="Batch: descend into sub-folders, mirroring the tree."),
-    click.option("--include", multiple=True, metavar="GLOB", help="Batch: only files whose name matches (repeatable)."),
-    click.option("--exclude", multiple=True, metavar="GLOB", help="Batch: skip files whose name matches (repeatable)."),
-    click.option("--files-from", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
-                 help="Batch: read input paths from FILE, one per line; - is stdin."),
-    click.option("--null", "-0", is_flag=True, help="Batch: --files-from paths are NUL-separated (find -print0)."),
-    click.option("--suffix", default="", metavar="S",
-                 help="Batch: insert S before each output's extension (no '/' or NUL)."),
-    click.option("--skip-existing", is_flag=True, help="Batch: leave outputs newer than their input alone."),
-    click.option("--dry-run", is_flag=True, help="Batch: print the planned 'input -> output' pairs and stop."),
-    click.option("--jobs", "-j", type=click.IntRange(min=1),
-                 help="Batch: files processed at once, each in a worker process [default: CPUs; never more than "
-                      "the files, nor than 4 per CPU: more would only take turns on the same cores]."),
-    click.option("--progress/--no-progress", default=None,
-                 help="Batch: show a progress bar on stderr [default: when stderr is a terminal]."),
-    click.option("--quiet", "-q", is_flag=True, help="Batch: print only errors."),
-    click.option("--fail-fast", is_flag=True, help="Batch: stop at the first file that fails."),
-    click.option("--report", type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
-                 help="Batch: write one JSON object per input to FILE (- for stdout)."),
-]
+)
+
+output_options = _section(
+    "Output",
+    (("--format", "fmt"), dict(type=FormatType(),
+                               help="Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
+                                    "every output's format and extension. 'imgconv formats' lists them.")),
+    (("--quality",), dict(type=click.IntRange(1, 100),
+                          help="JPEG, WebP and AVIF quality, 1-100 [default: a JPEG input's own tables, a lossless "
+                               "WebP input's losslessness, else 92 for JPEG and 90 for WebP and AVIF].")),
+    (("--subsampling",), dict(type=click.Choice(["4:4:4", "4:2:2", "4:2:0"]),
+                              help="JPEG chroma subsampling [default: a JPEG input's own, else 4:4:4].")),
+    (("--depth",), dict(type=click.Choice(["8", "16"]),
+                        help="Bits a sample of image outputs [default: the input's]. 16-bit images keep 16 bits in "
+                             "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257.")),
+    (("--strip",), dict(is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile.")),
+    (("--compress-level",), dict(type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
+                                 help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest.")),
+    (("--view",), dict(type=click.Choice(VIEWS), default="result", show_default=True,
+                       help="result alone, side-by-side with the original, or with a thumbnail of the original "
+                            "inset.")),
+    (("--in-place",), dict(is_flag=True, help="Allow an output to overwrite its input.")),
+)
 
 
-def filter_command(name, print_kernel=True):
-    """Turn ``make(engine=..., **options) -> Filter`` into a command with the shared options.
+def engine_options(function):
+    """The engine's options: boundary, cval, method and threads."""
+    function = _section(
+        "Engine",
+        (("--method",), dict(type=click.Choice(METHODS), default="auto", show_default=True,
+                             help="Engine strategy; auto picks the one expected to be fastest.")),
+        (("--threads",), dict(type=click.IntRange(min=1),
+                              help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch; "
+                                   "at most 4 per CPU].")),
+    )(function)
+    return boundary_options()(function)
 
-    The shared options are the paths, the engine's options, output format and quality,
-    the batch options, and for presets ``--print-kernel``.
+
+batch_options = _section(
+    "Batch (several inputs, a folder, or --files-from)",
+    (("--recursive", "-R"), dict(is_flag=True, help="Descend into sub-folders, mirroring the tree.")),
+    (("--include",), dict(multiple=True, metavar="GLOB", help="Only files whose name matches (repeatable).")),
+    (("--exclude",), dict(multiple=True, metavar="GLOB", help="Skip files whose name matches (repeatable).")),
+    (("--files-from",), dict(type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
+                             help="Read input paths from FILE, one per line; - is stdin.")),
+    (("--null", "-0"), dict(is_flag=True, help="--files-from paths are NUL-separated (find -print0).")),
+    (("--suffix",), dict(default="", metavar="S", help="Insert S before each output's extension (no '/' or NUL).")),
+    (("--skip-existing",), dict(is_flag=True, help="Leave outputs newer than their input alone.")),
+    (("--dry-run",), dict(is_flag=True, help="Print the planned 'input -> output' pairs and stop.")),
+    (("--jobs", "-j"), dict(type=click.IntRange(min=1),
+                            help="Files processed at once, each in a worker process [default: CPUs; never more than "
+                                 "the files, nor than 4 per CPU: more would only take turns on the same cores].")),
+    (("--progress/--no-progress",), dict(default=None,
+                                          help="Show a progress bar on stderr [default: when stderr is a terminal].")),
+    (("--quiet", "-q"), dict(is_flag=True, help="Print only errors.")),
+    (("--fail-fast",), dict(is_flag=True, help="Stop at the first file that fails.")),
+    (("--report",), dict(type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
+                         help="Write one JSON object per input to FILE (- for stdout).")),
+)
+
+
+def filter_command(name, preset=True):
+    """Turn ``make(engine=..., **own_options) -> Filter`` into a filter command.
+
+    The command's own options (declared on ``make``) come first in ``--help``, then
+    the shared sections. A ``preset`` command also takes ``--print-kernel``.
     """
 
     def decorator(make):
-        @functools.wraps(make)
-        def command(paths, fmt, quality, subsampling, compress_level, depth, strip, auto_orient, frame, max_pixels,
-                    view, in_place, print_kernel=False, **options):
-            engine = {key: options.pop(key) for key in ENGINE_OPTIONS}
-            batch_options = {key: options.pop(key) for key in BATCH_OPTIONS}
-            batch_mode = _is_batch(paths, batch_options["files_from"])
-            if engine["threads"] is None and batch_mode:
-                engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
-            elif engine["threads"] is not None:
-                engine["threads"] = min(engine["threads"], batch.max_jobs())
-            filt = make(engine=engine, **options)
+        def command(paths, engine, write, batching, print_kernel=False, **own):
+            filt = make(engine=engine, **own)
             if print_kernel:
                 if filt.kernel is None:
                     raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
                 click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
-                return
-            write_options = {"quality": quality, "subsampling": subsampling, "compress_level": compress_level,
-                             "depth": depth and int(depth), "strip": strip, "auto_orient": auto_orient,
-                             "frame": frame, "max_pixels": max_pixels, "view": view, "threads": engine["threads"]}
-            if batch_mode:
-                return _run_batch(paths, filt, fmt=fmt, write_options=write_options, in_place=in_place, **batch_options)
-            if len(paths) != 2:
+            elif batch.is_batch(paths, batching["files_from"]):
+                return _run_batch(paths, filt, write, **batching)
+            elif len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
-            pipeline.process_file(paths[0], paths[1], filt, format=fmt, in_place=in_place, **write_options)
+            else:
+                pipeline.process_file(paths[0], paths[1], filt, **write)
 
-        shared = list(SHARED_OPTIONS)
-        if print_kernel:
-            shared.append(click.option("--print-kernel", is_flag=True,
-                                       help="Print the kernel in the plain text format and exit; "
-                                            "imgconv convolve -k FILE reproduces this command."))
-        for option in reversed(shared):
-            command = option(command)
-        return cli.command(name)(command)
+        own_params = getattr(make, "__click_params__", [])
+        shared = _split_options(command, preset)
+        shared.__doc__ = make.__doc__
+        if preset:
+            shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
+                                  help="Print the kernel in the plain text format and exit; "
+                                       "imgconv convolve -k FILE reproduces this command.")(shared)
+        for decorate in reversed([click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
+                                  engine_options, output_options, input_options, batch_options]):
+            shared = decorate(shared)
+        # Click lists parameters in the reverse of their stored order: the command's own,
+        # stored last, come first.
+        shared.__click_params__ = [p for p in shared.__click_params__ if p not in own_params] + own_params
+        return cli.command(name, cls=SectionedCommand)(shared)
 
     return decorator
 
 
-def _is_batch(paths, files_from):
-    """Several inputs, a folder input, a folder output, or --files-from make a batch."""
-    if files_from is not None or len(paths) > 2:
-        return True
-    return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
+_ENGINE = ("boundary", "cval", "method", "threads")
+_BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
+          "progress", "quiet", "fail_fast", "report")
+_WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
+          "view", "in_place")
 
 
-def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include, exclude, files_from, null, suffix,
-               skip_existing, dry_run, jobs, progress, quiet, fail_fast, report):
+def _split_options(command, preset):
+    """The Click callback: every option by name in, ``command``'s groups out."""
+
+    def callback(paths, **options):
+        engine = {key: options.pop(key) for key in _ENGINE}
+        batching = {key: options.pop(key) for key in _BATCH}
+        write = {key: options.pop(key) for key in _WRITE}
+        write["format"], write["depth"] = write.pop("fmt"), write["depth"] and int(write["depth"])
+        if engine["threads"] is None and batch.is_batch(paths, batching["files_from"]):
+            engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
+        elif engine["threads"] is not None:
+            engine["threads"] = min(engine["threads"], batch.max_jobs())
+        write["threads"] = engine["threads"]
+        return command(paths, engine, write, batching, **options)
+
+    return callback
+
+
+def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, null, suffix, skip_existing, dry_run,
+               jobs, progress, quiet, fail_fast, report):
     if not paths:
         raise click.UsageError("a batch needs an OUTPUT folder")
     *inputs, output = paths
     if files_from is not None:
-        inputs = _read_files_from(files_from, null) + inputs
+        inputs = batch.read_files_from(files_from, null) + inputs
 
     def on_note(message):
         if not quiet:
             click.echo(f"imgconv: note: {message}", err=True)
 
+    in_place, fmt = write.pop("in_place"), write.pop("format")
     tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
                              format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
     if dry_run:
@@ -268,9 +348,10 @@ def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include,
         return
     if not tasks:
         raise InvalidInputError("no input images found")
-    show_progress = not quiet and (progress if progress is not None else sys.stderr.isatty())
-    bar = batch.ProgressLine(len(tasks)) if show_progress else None
-    results = []
+    bar = batch.ProgressLine(len(tasks)) if not quiet and (progress or progress is None and sys.stderr.isatty()) \
+        else None
+
+    results = []  # the files that ran, also when an interrupt ends the run
 
     def on_result(result):
         results.append(result)
@@ -279,34 +360,17 @@ def _run_batch(paths, filt, *, fmt, write_options, in_place, recursive, include,
                 click.echo(err=True)  # leave the progress line before the message
             click.echo(f"imgconv: error: {result.error}", err=True)
         if bar:
-            bar.update(result)
+            bar.update()
 
-    os.makedirs(output, exist_ok=True)
     try:
-        batch.run_batch(tasks, filt, jobs=jobs, write_options=write_options, skip_existing=skip_existing,
-                        fail_fast=fail_fast, on_result=on_result)
+        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, jobs=jobs,
+                            write_options=write, skip_existing=skip_existing, fail_fast=fail_fast)
     finally:
         if bar:
             bar.close()
-        if report is not None:
-            # In input order; results arrive as files finish (and an interrupt ends early).
-            order = {task.source: i for i, task in enumerate(tasks)}
-            batch.write_report(sorted(results, key=lambda r: order[r.input]), report)
         if not quiet:
             click.echo(batch.summary(results), err=True)
     return 1 if any(r.status == "failed" for r in results) else 0
-
-
-def _read_files_from(path, null):
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as file:
-                data = file.read()
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the file list: {exc.strerror or exc}") from None
-    return batch.read_file_list(data, null)
 
 
 @click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -456,7 +520,7 @@ def identity(engine):
     return filters.preset_filter(kernels.identity(), **engine)
 
 
-@filter_command("convolve", print_kernel=False)
+@filter_command("convolve", preset=False)
 @click.option("--kernel", "-k", "kernel", type=KernelSpecType(), required=True,
               help="A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'.")
 @click.option("--normalize", is_flag=True, help="Divide the kernel by its sum.")
@@ -528,7 +592,7 @@ class BiasType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-@cli.command("conv")
+@cli.command("conv", cls=SectionedCommand)
 @click.argument("source", metavar="INPUT")
 @click.argument("dest", metavar="OUTPUT")
 @click.option("--kernel", "-k", "kernel_specs", type=KernelSpecType(), multiple=True,
@@ -540,13 +604,11 @@ class BiasType(click.ParamType):
 @click.option("--dilation", type=PairType(), default="1", show_default=True, help="D or DY,DX: taps D apart.")
 @click.option("--padding", type=PaddingType(), default="valid", show_default=True,
               help="valid, same (ceil(size/stride) outputs, extra at bottom/right), full, N or PY,PX.")
-@click.option("--boundary", "-b", type=BoundaryType(), default="constant", show_default=True,
-              help="What the padding holds (constant with --cval 0: zeros, as in deep learning).")
-@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Padding value in constant mode.")
+@boundary_options("constant", "What the padding holds (constant with --cval 0: zeros, as in deep learning).")
 @click.option("--activation", type=click.Choice(["none", "relu"]), default="none", show_default=True,
               help="Applied after the bias.")
 @click.option("--columns", type=click.IntRange(min=1), help="Montage columns [default: near-square grid].")
-@MAX_PIXELS
+@_section("Input", MAX_PIXELS)
 def conv(source, dest, kernel_specs, weights, bias, stride, dilation, padding, boundary, cval, activation, columns,
          max_pixels):
     """A convolution layer, as deep learning defines it (cross-correlation).
@@ -600,18 +662,16 @@ def params_command(input_size, hidden, filter_size, filters, channels, bias, as_
         click.echo(params.format_table(counts), nl=False)
 
 
-@cli.command("learn")
+@cli.command("learn", cls=SectionedCommand)
 @click.argument("source", metavar="INPUT")
 @click.argument("target", metavar="TARGET")
 @click.option("--size", type=click.IntRange(min=1), required=True, help="Kernel size K (K x K).")
 @click.option("-o", "--output", "dest", required=True, metavar="FILE", help="Where to write the kernel (plain text).")
-@click.option("--boundary", "-b", type=BoundaryType(), default="reflect", show_default=True,
-              help="How INPUT is extended beyond its edges, as for convolve.")
-@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Value beyond the edges in constant mode.")
+@boundary_options("reflect", "How INPUT is extended beyond its edges, as for convolve.")
 @click.option("--per-channel", is_flag=True, help="Learn one kernel per channel: FILE-0, FILE-1, ...")
 @click.option("--ridge", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Ridge penalty on the weights (helps with flat or small images).")
-@MAX_PIXELS
+@_section("Input", MAX_PIXELS)
 def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge, max_pixels):
     """Learn the K x K kernel that turns INPUT into TARGET, by least squares.
 

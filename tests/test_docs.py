@@ -7,7 +7,7 @@ from PIL import Image
 
 from imgconv.vocabulary import ALIASES, MODES
 from imgconv.cli import cli
-from helpers import SAMPLES
+from helpers import SAMPLES, run
 
 README = (SAMPLES.parent / "README.md").read_text()
 
@@ -45,3 +45,20 @@ def test_every_option_is_documented():
             for option in param.opts:
                 if option.startswith("--") and option != "--help":
                     assert option in README, f"{name} {option}"
+
+
+def test_a_filter_commands_own_options_come_first_in_its_help():
+    lines = run("blur", "--help").stdout.splitlines()
+    options = [line.split()[0].rstrip(",") for line in lines if line.strip().startswith("-")]
+    assert options[:2] == ["-r", "-s"]
+    headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
+    assert headings[:5] == ["Options:", "Engine:", "Output:", "Input:", "Batch (several inputs, a folder, or --files-from):"]
+
+
+def test_the_command_line_loads_no_numpy_or_pillow_to_start():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, imgconv.cli; print(sorted(sys.modules))"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "'numpy'" not in loaded and "'PIL'" not in loaded
