@@ -258,3 +258,15 @@ def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
     assert not (tmp_path / "out.png").exists()
     assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.npy").exit_code == 0
     assert np.isnan(np.load(tmp_path / "out.npy")).all()  # NaN spreads to every sample, as in scipy
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["blur", "-r", "1000000000"], "the widest is 200001"),
+    (["blur", "-s", "1e300"], "6e+300 taps wide"),
+    (["box", "--size", "1e9"], "not a valid integer"),
+    (["motion", "-l", "1e9"], "too long"),
+])
+def test_absurd_sizes_are_one_line_at_once(tmp_path, args, fragment):
+    result, peak = run_measured(*args, CHELSEA, tmp_path / "out.png")
+    assert result.exit_code == 2 and fragment in one_line(result.stderr_bytes)
+    assert peak < 8 << 20 and not (tmp_path / "out.png").exists()
