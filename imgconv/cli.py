@@ -76,8 +76,13 @@ class ImgconvGroup(click.Group):
 
 
 def _fail(message, status):
-    click.echo(f"imgconv: error: {message}", err=True)
+    _say_error(message)
     sys.exit(status)
+
+
+def _say_error(message):
+    # One line, whatever a library's message holds (numpy's run over several).
+    click.echo(f"imgconv: error: {' '.join(message.split())}", err=True)
 
 
 class BoundaryType(click.ParamType):
@@ -358,7 +363,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         if result.status == "failed":
             if bar and bar.done:
                 click.echo(err=True)  # leave the progress line before the message
-            click.echo(f"imgconv: error: {result.error}", err=True)
+            _say_error(result.error)
         if bar:
             bar.update()
 

@@ -23,6 +23,7 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 =============  ===================  =========================================
 """
 
+import functools
 import io
 import math
 import os
@@ -153,6 +154,8 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         return picture
     from PIL import Image, UnidentifiedImageError
 
+    if data.startswith(_TIFF_MAGIC):
+        _silence_libtiff()
     # imgconv's limit decides, not Pillow's (which would refuse or warn at its own):
     # set aside while this image is read.
     pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -192,11 +195,35 @@ class _PixelBudget:
         self.left, self.limit, self.name = limit or math.inf, limit, name
 
     def take(self, *dimensions):
+        if not all(type(d) is int and d >= 0 for d in dimensions):  # a damaged TIFF gives a tuple
+            raise ImageReadError(f"{self.name}: corrupt image: dimensions {dimensions}")
         pixels = math.prod(dimensions)
         self.left -= pixels
         if self.left < 0:
             raise ImageReadError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
                                  f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
+
+
+@functools.cache
+def _silence_libtiff():
+    """Stop the libtiff that Pillow loaded from printing its complaints about a damaged
+    TIFF on stderr, beside imgconv's one-line error (Pillow leaves libtiff's default
+    handlers, which write to stderr). Pillow still raises, and imgconv reports that.
+    Where libtiff cannot be found (not Linux), nothing changes."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libtiff" in line}
+    except OSError:
+        return
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)  # the copy already loaded: dlopen hands it back
+        except OSError:
+            continue
+        library.TIFFSetErrorHandler(None)
+        library.TIFFSetWarningHandler(None)
 
 
 def _read_bytes(source, name, limit):
@@ -555,7 +582,11 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     metadata = {k: v for k, v in picture.metadata.items()
                 if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
     if "exif" in metadata:
-        metadata["exif"] = metadata["exif"].tobytes()
+        try:
+            metadata["exif"] = metadata["exif"].tobytes()
+        except Exception as exc:  # a damaged tag Pillow read but cannot write back
+            raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
+                from None
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
         return encode_png(frames[0], picture.mode, level=compress_level, threads=threads,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})

@@ -198,6 +198,14 @@ def _parse_vips_matrix(text, path):
     return Kernel(kernel.weights / scale, offset)
 
 
+def _finite(number):
+    """Whether a JSON number is a finite float64 (an integer of 400 digits is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _parse_json(text, path):
     try:
         data = json.loads(text)
@@ -213,7 +221,7 @@ def _parse_json(text, path):
         divisor, offset = data.get("divisor", 1.0), data.get("offset", 0.0)
         data = data["kernel"]
         for name, value in (("divisor", divisor), ("offset", offset)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
                 raise KernelError(f"{path}: {name} must be a finite number")
         if divisor == 0:
             raise KernelError(f"{path}: divisor must not be zero")

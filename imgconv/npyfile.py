@@ -43,6 +43,8 @@ def read_header(data, name, error):
         raise error(f"{name}: not a valid .npy file: {exc}") from None
     if dtype.hasobject or dtype.kind not in "biuf":
         raise error(f"{name}: expected a numeric array, got dtype {dtype}")
+    if not all(type(length) is int and length >= 0 for length in shape):
+        raise error(f"{name}: not a valid .npy file: shape {shape}")
     return Header(tuple(shape), dtype, fortran_order, stream.tell())
 
 

@@ -11,6 +11,7 @@ Gaps and borders are the largest sample value of the image's type (white, opaque
 import numpy as np
 from PIL import Image
 
+from .engine import to_dtype
 from .vocabulary import VIEWS
 GAP = 4
 BORDER = 2
@@ -18,9 +19,13 @@ MARGIN = 8
 
 
 def compose(original, result, view, sample_max):
-    """The picture to write for ``view``: arrays of the same shape and dtype in, one out."""
+    """The picture to write for ``view``: arrays of the same shape in, one out, of the
+    result's type (an original of another type, a float ``.npy`` shown in 8 bits, say,
+    is rounded and clipped to it first)."""
     if view == "result":
         return result
+    if original.dtype != result.dtype:
+        original = to_dtype(original.astype(np.float64), result.dtype)
     if view == "side-by-side":
         gap = np.full((result.shape[0], GAP) + result.shape[2:], sample_max, result.dtype)
         return np.concatenate([original, gap, result], axis=1)
