@@ -84,7 +84,8 @@ def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output
     block_rows : int, optional
         Rows per block, rounded up to whole bands of the engine.
     block_bytes : int, optional
-        The result's bytes per block, from which the rows are chosen (default 32 MiB).
+        The result's bytes per block (default 32 MiB): blocks take as many whole bands
+        as fit, at least one.
 
     Returns
     -------
@@ -171,10 +172,11 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
     before = kh - 1 - kh // 2 if flip else kh // 2
     after = kh - 1 - before
     band = band_height(method, kh)
-    if block_rows is None:
+    if block_rows is None:  # as many whole bands as the budget holds, at least one
         row_bytes = math.prod(array.shape[1:]) * result_dtype.itemsize
-        block_rows = (block_bytes or BLOCK_BYTES) // row_bytes
-    rows = max(1, -(-int(block_rows) // band)) * band
+        rows = max(1, (block_bytes or BLOCK_BYTES) // row_bytes // band) * band
+    else:
+        rows = max(1, -(-int(block_rows) // band)) * band
     # Channels are never split, nor rows: blocks are full-width bands.
     source = array.rechunk({0: rows, 1: -1, 2: -1} if array.ndim == 3 else {0: rows, 1: -1})
     # A separable kernel held as factors longer than the engine's densest kernel is folded
