@@ -76,9 +76,7 @@ def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output
         As for `imgconv.correlate`.
     method : {"auto", "direct", "separable", "fft"}
         ``auto`` (the default) is chosen once for the whole array from the kernel, never
-        per block, and is always exact: ``direct`` where `imgconv.engine.choose_method`
-        says so, otherwise ``separable`` for a kernel of low rank (a `SeparableKernel`,
-        Gaussians, boxes, Sobel) and ``direct`` for one of high rank.
+        per block, and is always exact (`exact_method`).
     threads : int
         Threads of the engine per block (default 1: Dask's scheduler runs blocks at once).
     block_rows : int, optional
@@ -109,6 +107,10 @@ def convolve(array, kernel, boundary="reflect", cval=0.0, method="auto", output=
 def exact_method(kernel, boundary="reflect"):
     """The method ``auto`` takes for ``kernel``: chosen from the kernel alone, and never
     ``fft``, so that the result is bit-identical to the engine's on the whole array.
+
+    It is `imgconv.engine.choose_method`'s choice with no image size where that is
+    ``direct`` or ``separable``; where it is ``fft``, ``separable`` for a
+    `SeparableKernel` or a kernel of rank 1 or 2, and ``direct`` otherwise.
 
     Examples
     --------

@@ -203,3 +203,12 @@ def test_without_dask_the_import_names_the_extra():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "imgconv.dask needs Dask, which is not installed: pip install 'imgconv[dask]'"
+
+
+def test_readme_example_runs(monkeypatch):
+    import re
+
+    readme = (SAMPLES.parent / "README.md").read_text()
+    block = re.search(r"### Dask arrays.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(SAMPLES.parent)
+    exec(compile(block, "README.md", "exec"), {})
