@@ -1,0 +1,296 @@
+"""Correlation and convolution of Dask arrays, equal to `imgconv.correlate` and
+`imgconv.convolve` on the whole array.
+
+``imgconv.dask.correlate(array, kernel, ...)`` returns a lazy ``dask.array.Array`` of
+the array's shape. Each block of the result is one band of full-width rows, computed by
+`imgconv.correlate` (or `convolve`) on the rows it needs, gathered from the input. With
+``direct`` and ``separable`` the result is bit-identical to `imgconv.correlate` on the
+whole NumPy array; with ``fft`` it agrees to float32 rounding.
+
+Why blocks are whole bands of rows, and where they start. The engine filters an image
+one band of rows at a time, and the separable passes round a sample slightly
+differently depending on the shape of the matrix products it falls in: where its row's
+runs of pixels start and how long the row is (the partial last run), and, in the column
+pass and the row pass alike, how many rows its band has and where the band starts
+(measured: a block of a 41-tap Gaussian's rows, or rows near the bottom of an RGB
+image for an 11-tap one, differed from the whole image's in a few samples when the
+block's bands were not the whole image's). So a block here
+
+- spans the full width and every channel, so that every row is the whole image's row;
+- starts on a multiple of the engine's band height and is a whole number of bands, so
+  that the engine, given the block's rows, cuts them into the same bands as the whole
+  image (the band of the image's last rows ends where the image ends, in the block too);
+- is given the rows the kernel reaches beyond it, taken from the image as the boundary
+  mode extends it (every mode, including repeated reflections of kernels longer than the
+  image), and, at the image's own edges, whatever makes the engine's own extension of
+  the block equal the whole image's: the image's edge itself (``constant``, whose fill
+  is then never rounded to an integer type, and ``nearest``), enough rows for a
+  reflection (``reflect``, ``mirror``), and, in ``wrap`` mode, the image's first rows
+  ahead of the block's last ones.
+
+Blocks are chosen from a byte budget (``block_bytes``, the result's bytes per block),
+since a full-width block of a wide image holds many samples; ``block_rows`` sets them
+directly. Either is rounded to whole bands.
+"""
+
+import math
+
+import numpy as np
+
+from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method
+from .errors import ImgconvError, InvalidInputError
+from .vocabulary import METHODS, resolve_mode
+
+INSTALL_HINT = "pip install 'imgconv[dask]'"
+
+
+class MissingExtraError(ImgconvError, ImportError):
+    """An optional dependency (an extra) is not installed; the message names the extra."""
+
+
+try:
+    import dask.array as da
+except ImportError:  # pragma: no cover - the test extra installs dask
+    raise MissingExtraError(f"imgconv.dask needs Dask, which is not installed: {INSTALL_HINT}") from None
+
+
+# The result's bytes per block when neither block_rows nor block_bytes is given.
+BLOCK_BYTES = 32 * 2**20
+
+
+def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=1,
+              block_rows=None, block_bytes=None):
+    """Correlate each channel of a Dask array with a 2-D kernel, lazily.
+
+    Equal to ``imgconv.correlate(array.compute(), kernel, boundary, cval, method,
+    output)``: bit for bit with ``direct`` and ``separable``, to float32 rounding with
+    ``fft``.
+
+    Parameters
+    ----------
+    array : dask.array.Array or array_like, shape (H, W) or (H, W, C)
+        Any chunks; they are rechunked into full-width bands of rows with all channels.
+    kernel : array_like, Kernel or SeparableKernel
+        As for `imgconv.correlate`; a kernel's offset is added.
+    boundary, cval, output
+        As for `imgconv.correlate`.
+    method : {"auto", "direct", "separable", "fft"}
+        ``auto`` (the default) is chosen once for the whole array from the kernel, never
+        per block, and is always exact (`exact_method`).
+    threads : int
+        Threads of the engine per block (default 1: Dask's scheduler runs blocks at once).
+    block_rows : int, optional
+        Rows per block, rounded up to whole bands of the engine.
+    block_bytes : int, optional
+        The result's bytes per block (default 32 MiB): blocks take as many whole bands
+        as fit, at least one.
+
+    Returns
+    -------
+    dask.array.Array
+        The array's shape, chunked in full-width bands of rows; of type ``output``, else
+        float64 for a float64 array and float32 otherwise.
+    """
+    return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, False)
+
+
+def convolve(array, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=1,
+             block_rows=None, block_bytes=None):
+    """Convolve each channel of a Dask array with a 2-D kernel (flipped), lazily.
+
+    Equal to ``imgconv.convolve`` on the whole array; parameters and result are those
+    of `correlate`.
+    """
+    return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, True)
+
+
+def exact_method(kernel, boundary="reflect"):
+    """The method ``auto`` takes for ``kernel``: chosen from the kernel alone, and never
+    ``fft``, so that the result is bit-identical to the engine's on the whole array.
+
+    It is `imgconv.engine.choose_method`'s choice with no image size where that is
+    ``direct`` or ``separable``; where it is ``fft``, ``separable`` for a
+    `SeparableKernel` or a kernel of rank 1 or 2, and ``direct`` otherwise.
+
+    Examples
+    --------
+    >>> import imgconv
+    >>> exact_method(imgconv.kernels.gaussian(radius=100, sigma=33))
+    'separable'
+    >>> exact_method(imgconv.kernels.sharpen())
+    'direct'
+    """
+    choice = choose_method(kernel, boundary)
+    if choice == "fft":
+        if isinstance(kernel, SeparableKernel):
+            return "separable"
+        weights = check_kernel(kernel)
+        rank = np.linalg.matrix_rank(weights) if weights.any() else 0
+        return "separable" if rank <= 2 else "direct"
+    return choice
+
+
+def band_height(method, kernel_height):
+    """Rows per band of the engine's strategy for a kernel ``kernel_height`` tall: blocks
+    start on multiples of it. (It mirrors the engine's ``band_height``s; the tests
+    compare every method with the engine on the whole array, so a change shows there.)"""
+    if method == "separable":
+        return 48 if kernel_height <= 25 else max(64, kernel_height)
+    if method == "fft":
+        return max(128, 3 * kernel_height)
+    return 32
+
+
+def _kernel_shape(kernel):
+    if isinstance(kernel, SeparableKernel):
+        return kernel.shape
+    return check_kernel(kernel).shape
+
+
+def _work_dtype(dtype):
+    return np.dtype(np.float64 if dtype == np.float64 else np.float32)
+
+
+def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, flip):
+    array = da.asarray(array)
+    if array.ndim not in (2, 3):
+        raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(f"image must hold real numbers, got dtype {array.dtype}")
+    if any(math.isnan(n) for n in array.shape):
+        raise InvalidInputError("the array's shape must be known (call compute_chunk_sizes() first)")
+    if array.size == 0:
+        raise InvalidInputError(f"image is empty (shape {array.shape})")
+    mode, _ = resolve_mode(boundary, cval)
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    kh, _ = _kernel_shape(kernel)
+    if method == "auto":
+        method = exact_method(kernel, boundary)
+    result_dtype = _work_dtype(array.dtype) if output is None else np.dtype(output)
+    engine = _engine_call(kernel, boundary, cval, method, output, threads, flip)
+
+    height = array.shape[0]
+    before = kh - 1 - kh // 2 if flip else kh // 2
+    after = kh - 1 - before
+    band = band_height(method, kh)
+    if block_rows is None:  # as many whole bands as the budget holds, at least one
+        row_bytes = math.prod(array.shape[1:]) * result_dtype.itemsize
+        rows = max(1, (block_bytes or BLOCK_BYTES) // row_bytes // band) * band
+    else:
+        rows = max(1, -(-int(block_rows) // band)) * band
+    # Channels are never split, nor rows: blocks are full-width bands.
+    source = array.rechunk({0: rows, 1: -1, 2: -1} if array.ndim == 3 else {0: rows, 1: -1})
+    # A separable kernel held as factors longer than the engine's densest kernel is folded
+    # onto the image's height by the engine, so it needs the whole height at once.
+    factored = isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE
+    if rows >= height or factored:
+        whole = source.rechunk({0: -1})
+        return whole.map_blocks(engine, dtype=result_dtype, meta=np.empty((0,) * array.ndim, result_dtype))
+
+    blocks = []
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        pieces, first = _gather(top, bottom, height, before, after, band, mode)
+        gathered = da.concatenate([_piece(source, start, stop, step) for start, stop, step in pieces], axis=0)
+        gathered = gathered.rechunk({0: -1})
+        chunks = ((bottom - top),) + gathered.chunks[1:]
+        blocks.append(gathered.map_blocks(_kept, engine, first, bottom - top, chunks=chunks, dtype=result_dtype,
+                                          meta=np.empty((0,) * array.ndim, result_dtype)))
+    return da.concatenate(blocks, axis=0)
+
+
+def _engine_call(kernel, boundary, cval, method, output, threads, flip):
+    from .engine import convolve as engine_convolve, correlate as engine_correlate
+
+    function = engine_convolve if flip else engine_correlate
+
+    def engine(values):
+        return function(values, kernel, boundary=boundary, cval=cval, method=method, output=output, threads=threads)
+
+    return engine
+
+
+def _kept(values, engine, first, count):
+    return engine(values)[first : first + count]
+
+
+def _piece(source, start, stop, step):
+    """Image rows ``start, start + step, ...`` short of ``stop`` (``step`` is 1 or -1)."""
+    if step == 1:
+        return source[start:stop]
+    return source[stop + 1 : start + 1][::-1]
+
+
+def source_rows(start, stop, height, mode):
+    """The image row that each row ``start ... stop - 1`` of the image extended by
+    ``mode`` repeats (-1 beyond the edge in ``constant`` mode).
+
+    Examples
+    --------
+    >>> source_rows(-3, 6, 3, "reflect")
+    array([2, 1, 0, 0, 1, 2, 2, 1, 0])
+    >>> source_rows(-2, 5, 3, "mirror")
+    array([2, 1, 0, 1, 2, 1, 0])
+    """
+    index = np.arange(start, stop)
+    if mode == "reflect":
+        index = np.mod(index, 2 * height)
+        return np.where(index < height, index, 2 * height - 1 - index)
+    if mode == "mirror":
+        if height == 1:
+            return np.zeros_like(index)
+        index = np.mod(index, 2 * height - 2)
+        return np.where(index < height, index, 2 * height - 2 - index)
+    if mode == "wrap":
+        return np.mod(index, height)
+    if mode == "nearest":
+        return np.clip(index, 0, height - 1)
+    return np.where((index >= 0) & (index < height), index, -1)
+
+
+def _gather(top, bottom, height, before, after, band, mode):
+    """The image rows the engine is given for result rows ``top ... bottom - 1``, as runs
+    (start, stop, step), and where the result's first row is among the engine's.
+
+    The engine is given rows of the extended image from ``start`` (a multiple of
+    ``band``, so that its bands are the whole image's) to ``stop``. A block that ends
+    where the image ends gives the engine the image's last row last, so that the engine's
+    last band is the image's, and the rows beyond come from the engine's own extension
+    of what it is given: right for ``constant`` and ``nearest`` at once, for ``reflect``
+    and ``mirror`` once it is given as many rows as the kernel reaches, and for ``wrap``
+    when the image's first rows lead (ahead of rows whose results are not kept).
+    Likewise at the top in ``constant`` and ``nearest`` mode, the engine extends the
+    image's own first row, so that no fill value is ever stored in the image's type.
+    """
+    last = bottom >= height
+    start = band * math.floor((top - before) / band)
+    stop = height if last else bottom + after
+    if mode in ("constant", "nearest"):
+        start, stop = max(start, 0), min(stop, height)
+    lead = []
+    if last and mode in ("reflect", "mirror"):
+        while stop - start < after + (mode == "mirror"):
+            start -= band
+    if last and mode == "wrap" and after:
+        lead = [height + i for i in range(band * -(-after // band))]
+    rows = np.concatenate([source_rows(0, 0, height, mode), np.mod(lead, height),
+                           source_rows(start, stop, height, mode)]).astype(np.int64)
+    assert rows.min() >= 0
+    return _runs(rows), len(lead) + top - start
+
+
+def _runs(rows):
+    """``rows`` as maximal runs of consecutive rows, each (start, stop, step)."""
+    runs = []
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        step = 1
+        if j < len(rows) and rows[j] - rows[i] in (1, -1):
+            step = int(rows[j] - rows[i])
+            while j < len(rows) and rows[j] - rows[j - 1] == step:
+                j += 1
+        runs.append((int(rows[i]), int(rows[j - 1]) + step, step))
+        i = j
+    return runs
