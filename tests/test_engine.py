@@ -7,21 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgconv
-from helpers import assert_rounded_from
+from helpers import assert_rounded_from, padded_reference, reference, symmetric_taps
 from imgconv.vocabulary import ALIASES, MODES
 from imgconv.engine import separable_terms
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
-
-
-def reference(image, kernel, mode, cval, convolution):
-    """scipy.ndimage applied per channel, in float64."""
-    function = ndi.convolve if convolution else ndi.correlate
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 2:
-        return function(image, kernel, mode=mode, cval=cval)
-    return np.stack([function(image[..., c], kernel, mode=mode, cval=cval) for c in range(image.shape[2])], -1)
 
 
 def tolerance(image, kernel):
@@ -38,7 +29,7 @@ def test_matches_scipy_for_every_mode_and_kernel_shape(rng, convolution, shape, 
     kernel = rng.normal(size=shape)  # asymmetric
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, boundary=mode, cval=17.0, method=method)
-    expected = reference(image, kernel, mode, 17.0, convolution)
+    expected = reference(image, kernel, mode, 17.0, correlate=not convolution)
     assert result.dtype == np.float32 and result.shape == image.shape
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
 
@@ -51,7 +42,7 @@ def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, boundary=name, cval=-2.5)
     canonical = name if name in MODES else ALIASES[name]
-    expected = reference(image, kernel, canonical, -2.5, convolution)
+    expected = reference(image, kernel, canonical, -2.5, correlate=not convolution)
     assert result.dtype == np.float64
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
 
@@ -69,11 +60,8 @@ def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
     image = rng.random((3, 3))
     kernel = rng.normal(size=kernel_shape)
     for convolution, function in ((True, imgconv.convolve), (False, imgconv.correlate)):
-        expected = reference(image, kernel, mode, 0.5, convolution)
+        expected = reference(image, kernel, mode, 0.5, correlate=not convolution)
         np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=1e-12)
-
-
-_NUMPY_PADS = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -85,13 +73,10 @@ def test_kernel_many_times_the_image(rng, mode, kernel_shape, method):
     # for the column kernel.
     image = rng.random((3, 4))
     kernel = rng.random(kernel_shape)
-    kh, kw = kernel_shape
-    options = {"constant_values": 0.5} if mode == "constant" else {}
-    padded = np.pad(image, ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)), _NUMPY_PADS[mode], **options)
-    expected = np.array([[np.sum(padded[y : y + kh, x : x + kw] * kernel) for x in range(4)] for y in range(3)])
+    expected = padded_reference(image, kernel, mode, 0.5, correlate=True)
     result = imgconv.correlate(image, kernel, mode, cval=0.5, method=method)
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
-    if kw == 1:
+    if kernel_shape[1] == 1:
         np.testing.assert_allclose(result, ndi.correlate1d(image, kernel[:, 0], axis=0, mode=mode, cval=0.5),
                                    rtol=1e-12, atol=1e-12)
 
@@ -101,7 +86,7 @@ def test_single_row_and_single_pixel_images(rng, mode):
     for shape in [(1, 9), (9, 1), (1, 1)]:
         image = rng.random(shape)
         kernel = rng.normal(size=(5, 4))
-        expected = reference(image, kernel, mode, 0.0, True)
+        expected = reference(image, kernel, mode, 0.0)
         np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=1e-12)
 
 
@@ -113,7 +98,7 @@ def test_symmetric_gaussian_on_a_real_photograph(camera, radius, sigma, output):
     result = imgconv.convolve(image, kernel)
     assert result.dtype == (np.float32 if output is None else output)
     atol = tolerance(camera, kernel) if output is None else 1e-9
-    np.testing.assert_allclose(result, reference(camera, kernel, "reflect", 0, True), atol=atol)
+    np.testing.assert_allclose(result, reference(camera, kernel), atol=atol)
 
 
 def test_hand_computed_correlation_versus_convolution():
@@ -137,20 +122,23 @@ def test_hand_computed_even_kernel_anchoring():
 
 
 @pytest.mark.parametrize(
-    "mode, expected",
+    "mode, left, right",
     [
-        # Row a b c d = 1 2 3 4 with kernel [1, 0, 0] correlated: each output is the
-        # sample one to the left, so the first output shows the extension.
-        ("reflect", [1, 1, 2, 3]),
-        ("mirror", [2, 1, 2, 3]),
-        ("nearest", [1, 1, 2, 3]),
-        ("wrap", [4, 1, 2, 3]),
-        ("constant", [9, 1, 2, 3]),
+        # Row a b c d = 1 2 3 4. Kernel [1, 0, 0, 0, 0] correlated makes each output the
+        # sample two to the left, [0, 0, 0, 0, 1] the sample two to the right, so the
+        # first two outputs of one and the last two of the other show the extension,
+        # two samples deep, where every mode differs.
+        ("reflect", [2, 1, 1, 2], [3, 4, 4, 3]),  # b a | a b c d | d c
+        ("mirror", [3, 2, 1, 2], [3, 4, 3, 2]),  # c b | a b c d | c b
+        ("nearest", [1, 1, 1, 2], [3, 4, 4, 4]),  # a a | a b c d | d d
+        ("wrap", [3, 4, 1, 2], [3, 4, 1, 2]),  # c d | a b c d | a b
+        ("constant", [9, 9, 1, 2], [3, 4, 9, 9]),  # cval 9
     ],
 )
-def test_hand_computed_boundary_extension(mode, expected):
+def test_hand_computed_boundary_extension(mode, left, right):
     row = np.array([[1.0, 2.0, 3.0, 4.0]])
-    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0]], mode, cval=9), [expected])
+    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0, 0.0, 0.0]], mode, cval=9), [left])
+    assert np.array_equal(imgconv.correlate(row, [[0.0, 0.0, 0.0, 0.0, 1.0]], mode, cval=9), [right])
 
 
 def test_kernel_object_offset_is_added():
@@ -165,7 +153,7 @@ def test_offset_reaches_every_channel_with_every_method(rng, method, shape):
     image = rng.integers(0, 200, size=(40, 70, 3)).astype(np.uint8)
     weights = rng.random(shape)
     result = imgconv.convolve(image, imgconv.Kernel(weights, offset=-20.5), method=method)
-    np.testing.assert_allclose(result, reference(image, weights, "reflect", 0, True) - 20.5, rtol=0,
+    np.testing.assert_allclose(result, reference(image, weights) - 20.5, rtol=0,
                                atol=tolerance(image, weights))
 
 
@@ -242,7 +230,7 @@ def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolu
     kernel = rng.normal(size=(kh, kw))
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, mode, cval=1.5, method=method)
-    np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, convolution), atol=1e-9)
+    np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, correlate=not convolution), atol=1e-9)
 
 
 def _kernel_of_rank(rng, shape, rank):
@@ -264,7 +252,7 @@ def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
     image = rng.integers(0, 256, size=(300, 150, 2)).astype(np.uint8)
     kernel = _kernel_of_rank(rng, shape, rank)
     result = imgconv.convolve(image, kernel, boundary=mode, cval=50.0, method=method)
-    expected = reference(image, kernel, mode, 50.0, True)
+    expected = reference(image, kernel, mode, 50.0)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
 
 
@@ -278,14 +266,14 @@ def test_results_are_bit_identical_whatever_the_thread_count(rng, method, size):
     results = [imgconv.convolve(image, kernel, method=method, threads=n) for n in (1, 2, 3)]
     for other in results[1:]:
         assert np.array_equal(results[0], other)
-    assert np.abs(results[0] - reference(image, kernel, "reflect", 0, True)).max() <= tolerance(image, kernel)
+    assert np.abs(results[0] - reference(image, kernel)).max() <= tolerance(image, kernel)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
 def test_integer_output_is_rounded_and_clipped(rng, dtype):
     image = rng.integers(0, 256, size=(80, 60, 3)).astype(np.uint8)
     kernel = imgconv.kernels.sharpen(3.0)  # overshoots both ways
-    floats = reference(image, kernel, "reflect", 0, True)
+    floats = reference(image, kernel)
     result = imgconv.convolve(image, kernel, output=dtype)
     info = np.iinfo(dtype)
     assert result.dtype == dtype and result.min() == max(info.min, floats.min().round())
@@ -327,7 +315,7 @@ def test_rank_one_kernels_of_small_integers_stay_exact(rng):
     for kernel in (imgconv.kernels.sobel("y"), imgconv.kernels.prewitt("x"), np.ones((3, 5))):
         separable = imgconv.correlate(image, kernel, method="separable")
         assert np.array_equal(separable, imgconv.correlate(image, kernel, method="direct"))
-        assert np.array_equal(separable, reference(image, kernel, "reflect", 0, False))
+        assert np.array_equal(separable, reference(image, kernel, correlate=True))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
@@ -389,29 +377,10 @@ def spectral_runs(monkeypatch):
     return runs
 
 
-def _padded_reference(image, kernel, mode, convolution):
-    """Correlation over numpy.pad's extension, which repeats reflections as often as the
-    kernel needs (scipy.ndimage.correlate goes wrong once it reaches four image sizes
-    beyond an edge in reflect mode)."""
-    if convolution:
-        kernel = kernel[::-1, ::-1]
-        before = (kernel.shape[0] - 1 - kernel.shape[0] // 2, kernel.shape[1] - 1 - kernel.shape[1] // 2)
-    else:
-        before = (kernel.shape[0] // 2, kernel.shape[1] // 2)
-    pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape)] + [(0, 0)] * (image.ndim - 2)
-    padded = np.pad(np.asarray(image, np.float64), pads, _NUMPY_PADS[mode])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(0, 1))
-    return np.einsum("yx...ij,ij->yx...", windows, kernel)
-
-
 def _symmetric(rng, shape, rank):
     """A kernel of this rank, symmetric about its anchor along both axes; an even size
     gets a zero first row or column, so that the rest is symmetric about n // 2."""
-    def even(n):
-        half = rng.normal(size=n // 2 + 1)
-        taps = np.concatenate([half[:0:-1], half])
-        return np.concatenate([[0.0], taps]) if n % 2 == 0 else taps
-    return sum(np.outer(even(shape[0]), even(shape[1])) for _ in range(rank))
+    return sum(np.outer(symmetric_taps(rng, shape[0]), symmetric_taps(rng, shape[1])) for _ in range(rank))
 
 
 @pytest.fixture
@@ -444,7 +413,7 @@ def test_whole_channel_fft_matches_numpy_pad(rng, whole_channels, convolution, i
     result = function(image, kernel, mode, method="fft")
     # wrap's period is the image's, which cannot be extended: slow lengths take bands.
     assert bool(whole_channels) != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
-    expected = _padded_reference(image, kernel, mode, convolution)
+    expected = padded_reference(image, kernel, mode, correlate=not convolution)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(kernel).sum())
 
 
@@ -489,7 +458,7 @@ def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
 def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
     image = rng.integers(0, 200, size=(60, 70, 3)).astype(np.uint8)
     weights = imgconv.kernels.gaussian(40)
-    expected = _padded_reference(image, weights, "reflect", False) + 7.25
+    expected = padded_reference(image, weights, "reflect", correlate=True) + 7.25
     result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
     assert len(spectral_runs) == 1
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, weights))
@@ -511,4 +480,4 @@ def test_interleaved_rows_end_with_a_partial_run(rng, channels, kw):
         image = rng.random((9, width, channels))
         kernel = np.outer(rng.normal(size=5), rng.normal(size=kw))
         result = imgconv.correlate(image, kernel, method="separable")
-        np.testing.assert_allclose(result, _padded_reference(image, kernel, "reflect", False), atol=1e-12)
+        np.testing.assert_allclose(result, padded_reference(image, kernel, "reflect", correlate=True), atol=1e-12)
