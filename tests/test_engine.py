@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import imgconv
 from helpers import assert_rounded_from, padded_reference, reference, symmetric_taps
 from imgconv.vocabulary import ALIASES, MODES
-from imgconv.engine import separable_terms
+from imgconv.engine import plan, separable_terms
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
@@ -341,55 +341,52 @@ def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
     # them and could change how products round.
     from threadpoolctl import threadpool_info
 
-    from imgconv import engine
+    from imgconv.engine.separable import Separable
 
     seen = []
-    original = engine._Separable.__call__
+    original = Separable.__call__
 
-    def spy(self, extended):
+    def spy(self, extended, workers):
         seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
-        return original(self, extended)
+        return original(self, extended, workers)
 
-    monkeypatch.setattr(engine._Separable, "__call__", spy)
+    monkeypatch.setattr(Separable, "__call__", spy)
     image = rng.integers(0, 256, size=(200, 60, 3)).astype(np.uint8)
     imgconv.convolve(image, imgconv.kernels.gaussian(25, 8), method="separable", threads=2)
     assert seen and set(seen) == {1}
 
 
-# The whole-channel FFT (engine._Spectral): auto and fft take it where they expect it to
-# be quicker, which is for kernels of more than 64 rows in reflect and mirror mode and
-# more than 137 rows in wrap mode, so these kernels are that tall.
+# The whole-channel FFT (imgconv.engine.whole_channel_fft): auto and fft take it where
+# they expect it to be quicker, which is for kernels of more than 64 rows in reflect and
+# mirror mode and more than 137 rows in wrap mode, so these kernels are that tall.
+# `imgconv.engine.plan` says which strategy and frame a call takes, and method=
+# "whole-channel-fft" forces it.
 
 
-@pytest.fixture
-def spectral_runs(monkeypatch):
-    """The frame shapes of the whole-channel FFT's runs, so that a test can tell it ran."""
-    from imgconv import engine
+def _whole_channel_frame(image_shape, kernel, mode="reflect", method="fft"):
+    """The shape of the frame the whole-channel FFT transforms when correlating an image
+    of ``image_shape`` with ``kernel``, or None if the call takes another strategy."""
+    planned = plan(image_shape, kernel, mode, method)
+    if planned.strategy != "whole-channel-fft":
+        return None
+    (above, below), (left, right) = planned.layout.reach
+    return image_shape[0] + above + below, image_shape[1] + left + right
 
-    runs = []
-    original = engine._Spectral.filter
 
-    def spy(self, *args):
-        runs.append(self.shape)
-        return original(self, *args)
-
-    monkeypatch.setattr(engine._Spectral, "filter", spy)
-    return runs
+def _whole_channels_where_possible(image_shape, kernel, mode, convolution=False):
+    """The method that takes ``fft`` on whole channels wherever it can run, quicker or
+    not, and FFT bands elsewhere."""
+    try:
+        plan(image_shape, kernel, mode, "whole-channel-fft", convolution)
+    except imgconv.KernelError:
+        return "banded-fft"
+    return "whole-channel-fft"
 
 
 def _symmetric(rng, shape, rank):
     """A kernel of this rank, symmetric about its anchor along both axes; an even size
     gets a zero first row or column, so that the rest is symmetric about n // 2."""
     return sum(np.outer(symmetric_taps(rng, shape[0]), symmetric_taps(rng, shape[1])) for _ in range(rank))
-
-
-@pytest.fixture
-def whole_channels(monkeypatch, spectral_runs):
-    """``fft`` on whole channels wherever it can run, quicker or not."""
-    from imgconv import engine
-
-    monkeypatch.setattr(engine, "_fft_cost", lambda weights, spectral: (0.0, spectral is not None))
-    return spectral_runs
 
 
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
@@ -404,71 +401,79 @@ def whole_channels(monkeypatch, spectral_runs):
      ("wrap", (139, 139), 1)],
     ids=str,
 )
-def test_whole_channel_fft_matches_numpy_pad(rng, whole_channels, convolution, image_shape, mode, kernel_shape, rank):
+def test_whole_channel_fft_matches_numpy_pad(rng, convolution, image_shape, mode, kernel_shape, rank):
     # Kernels from smaller than the image to many times its size, rank one (multiplied
     # by an outer product of transforms) and not, even sizes, single rows and pixels.
     image = rng.random(image_shape)
     kernel = rng.normal(size=kernel_shape) if rank is None else _symmetric(rng, kernel_shape, rank)
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, mode, method="fft")
+    method = _whole_channels_where_possible(image_shape, kernel, mode, convolution)
+    result = function(image, kernel, mode, method=method)
     # wrap's period is the image's, which cannot be extended: slow lengths take bands.
-    assert bool(whole_channels) != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
+    assert (method == "whole-channel-fft") != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
     expected = padded_reference(image, kernel, mode, correlate=not convolution)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(kernel).sum())
 
 
-def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera, spectral_runs):
+def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera):
     kernel = imgconv.kernels.gaussian(100, 33)
     taps = kernel[100] / kernel[100].sum()
     expected = ndi.correlate1d(ndi.correlate1d(camera.astype(np.float64), taps, axis=0), taps, axis=1)
     floats = imgconv.correlate(camera, kernel)
-    assert spectral_runs and floats.dtype == np.float32
+    assert _whole_channel_frame(camera.shape, kernel) and floats.dtype == np.float32
     np.testing.assert_allclose(floats, expected, rtol=0, atol=tolerance(camera, kernel))
     assert_rounded_from(imgconv.correlate(camera, kernel, output=np.uint8), expected)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, whole_channels, mode):
+def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, mode):
     # 301 rows (7 x 43): a frame longer than the image; wrap, which cannot have one, takes bands.
     image = rng.integers(0, 256, size=(301, 200, 3)).astype(np.uint8)
     kernel = imgconv.kernels.gaussian(40)
-    results = [imgconv.convolve(image, kernel, mode, method="fft", threads=n) for n in (1, 2, 3)]
-    assert len(whole_channels) == (0 if mode == "wrap" else 3)
+    method = _whole_channels_where_possible(image.shape, kernel, mode, convolution=True)
+    results = [imgconv.convolve(image, kernel, mode, method=method, threads=n) for n in (1, 2, 3)]
+    assert (method == "whole-channel-fft") == (mode != "wrap")
     for other in results[1:]:
         assert np.array_equal(results[0], other)
 
 
-def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
+def test_whole_channel_fft_only_where_it_applies_and_pays(rng):
+    def fft(image, kernel, mode):
+        """Filter with fft; the whole-channel frame it took, if any."""
+        imgconv.correlate(image, kernel, mode, method="fft")
+        return _whole_channel_frame(image.shape, kernel, mode)
+
     image = rng.random((40, 50))
-    imgconv.correlate(image, rng.normal(size=(81, 81)), "reflect", method="fft")  # not symmetric
-    imgconv.correlate(image, imgconv.kernels.gaussian(10), "reflect", method="fft")  # bands are quicker
-    imgconv.correlate(image, rng.normal(size=(101, 101)), "wrap", method="fft")  # bands are quicker
-    imgconv.correlate(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap", method="fft")  # 13: prime
-    # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
-    imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")
-    assert not spectral_runs
-    imgconv.correlate(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror", method="fft")
-    # 997 rows are extended past the far end, by the kernel's reach and on to 1100
-    # (2 x 2 x 5 x 5 x 11).
-    imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect", method="fft")
-    imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
-    assert spectral_runs == [(2304, 2304), (1100, 60), (40, 50)]
+    runs = [fft(image, rng.normal(size=(81, 81)), "reflect"),  # not symmetric
+            fft(image, imgconv.kernels.gaussian(10), "reflect"),  # bands are quicker
+            fft(image, rng.normal(size=(101, 101)), "wrap"),  # bands are quicker
+            fft(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap"),  # 13: prime
+            # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
+            fft(image, imgconv.kernels.gaussian(40), "nearest")]
+    assert runs == [None] * 5
+    runs = [fft(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror"),
+            # 997 rows are extended past the far end, by the kernel's reach and on to 1100
+            # (2 x 2 x 5 x 5 x 11).
+            fft(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect"),
+            fft(image, rng.normal(size=(151, 3)), "wrap")]
+    assert runs == [(2304, 2304), (1100, 60), (40, 50)]
 
 
-def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
+def test_whole_channel_fft_adds_the_offset_to_every_channel(rng):
     image = rng.integers(0, 200, size=(60, 70, 3)).astype(np.uint8)
     weights = imgconv.kernels.gaussian(40)
     expected = padded_reference(image, weights, "reflect", correlate=True) + 7.25
     result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
-    assert len(spectral_runs) == 1
+    assert _whole_channel_frame(image.shape, weights) == (60, 70)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, weights))
 
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("mode", MODES)
-def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, whole_channels, mode):
-    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0, method="fft")
-    assert whole_channels and np.array_equal(result, np.zeros((20, 30, 3)))
+def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, mode):
+    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0,
+                               method="whole-channel-fft")
+    assert np.array_equal(result, np.zeros((20, 30, 3)))
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
