@@ -14,10 +14,23 @@ from imgconv.engine import plan, separable_terms
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
 
+# Tolerances, all judgements: far above the rounding seen, far below any real mistake
+# (a wrong tap or boundary sample moves a result by the size of a sample).
+# float32 results may differ from scipy's float64 ones by rounding: FLOAT32, about 8
+# float32 ulps (eps 1.2e-7), of the largest partial sum (`tolerance`).
+FLOAT32 = 1e-6
+# float64 results on samples and weights of order 1: some 4500 float64 ulps (eps
+# 2.2e-16), room for sums of thousands of terms taken in another order and for the
+# FFT's transforms, which err by about log2(n) ulps.
+FLOAT64 = 1e-12
+# float64 results whose partial sums reach tens or hundreds (8-bit photographs, random
+# normal samples and weights).
+FLOAT64_LARGE = 1e-9
+
 
 def tolerance(image, kernel):
     """float32 rounding: a few ulps of the largest partial sum the filter can form."""
-    return 1e-6 * np.abs(kernel).sum() * max(1.0, np.abs(image).max())
+    return FLOAT32 * np.abs(kernel).sum() * max(1.0, np.abs(image).max())
 
 
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
@@ -44,7 +57,7 @@ def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
     canonical = name if name in MODES else ALIASES[name]
     expected = reference(image, kernel, canonical, -2.5, correlate=not convolution)
     assert result.dtype == np.float64
-    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result, expected, rtol=FLOAT64, atol=FLOAT64)
 
 
 def test_zero_is_constant_with_cval_zero(rng):
@@ -61,7 +74,7 @@ def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
     kernel = rng.normal(size=kernel_shape)
     for convolution, function in ((True, imgconv.convolve), (False, imgconv.correlate)):
         expected = reference(image, kernel, mode, 0.5, correlate=not convolution)
-        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=1e-12)
+        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -75,10 +88,10 @@ def test_kernel_many_times_the_image(rng, mode, kernel_shape, method):
     kernel = rng.random(kernel_shape)
     expected = padded_reference(image, kernel, mode, 0.5, correlate=True)
     result = imgconv.correlate(image, kernel, mode, cval=0.5, method=method)
-    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result, expected, rtol=FLOAT64, atol=FLOAT64)
     if kernel_shape[1] == 1:
         np.testing.assert_allclose(result, ndi.correlate1d(image, kernel[:, 0], axis=0, mode=mode, cval=0.5),
-                                   rtol=1e-12, atol=1e-12)
+                                   rtol=FLOAT64, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -87,7 +100,7 @@ def test_single_row_and_single_pixel_images(rng, mode):
         image = rng.random(shape)
         kernel = rng.normal(size=(5, 4))
         expected = reference(image, kernel, mode, 0.0)
-        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=1e-12)
+        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("radius, sigma, output", [(5, 3, None), (30, 10, None), (30, 10, np.float64)])
@@ -97,7 +110,7 @@ def test_symmetric_gaussian_on_a_real_photograph(camera, radius, sigma, output):
     image = camera if output is None else camera.astype(output)
     result = imgconv.convolve(image, kernel)
     assert result.dtype == (np.float32 if output is None else output)
-    atol = tolerance(camera, kernel) if output is None else 1e-9
+    atol = tolerance(camera, kernel) if output is None else FLOAT64_LARGE
     np.testing.assert_allclose(result, reference(camera, kernel), atol=atol)
 
 
@@ -162,7 +175,7 @@ def test_result_dtype_is_float32_unless_float64(dtype):
     image = np.ones((4, 5, 2), dtype=dtype)
     result = imgconv.correlate(image, np.ones((3, 3)))
     assert result.dtype == np.float32 and result.shape == (4, 5, 2)
-    np.testing.assert_allclose(result, 9.0, rtol=1e-6)
+    np.testing.assert_allclose(result, 9.0, rtol=FLOAT32)
 
 
 def test_separable_terms_rebuild_the_kernel(rng):
@@ -171,7 +184,7 @@ def test_separable_terms_rebuild_the_kernel(rng):
     dense = rng.normal(size=(5, 5))
     terms = separable_terms(dense)
     assert len(terms) == 5
-    np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=1e-12)
+    np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=FLOAT64)
 
 
 @pytest.mark.parametrize(
@@ -230,7 +243,8 @@ def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolu
     kernel = rng.normal(size=(kh, kw))
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, mode, cval=1.5, method=method)
-    np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, correlate=not convolution), atol=1e-9)
+    expected = reference(image, kernel, mode, 1.5, correlate=not convolution)
+    np.testing.assert_allclose(result, expected, atol=FLOAT64_LARGE)
 
 
 def _kernel_of_rank(rng, shape, rank):
@@ -412,7 +426,7 @@ def test_whole_channel_fft_matches_numpy_pad(rng, convolution, image_shape, mode
     # wrap's period is the image's, which cannot be extended: slow lengths take bands.
     assert (method == "whole-channel-fft") != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
     expected = padded_reference(image, kernel, mode, correlate=not convolution)
-    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(kernel).sum())
+    np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT64 * np.abs(kernel).sum())
 
 
 def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera):
@@ -485,4 +499,4 @@ def test_interleaved_rows_end_with_a_partial_run(rng, channels, kw):
         image = rng.random((9, width, channels))
         kernel = np.outer(rng.normal(size=5), rng.normal(size=kw))
         result = imgconv.correlate(image, kernel, method="separable")
-        np.testing.assert_allclose(result, padded_reference(image, kernel, "reflect", correlate=True), atol=1e-12)
+        np.testing.assert_allclose(result, padded_reference(image, kernel, "reflect", correlate=True), atol=FLOAT64)
