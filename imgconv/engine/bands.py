@@ -42,9 +42,10 @@ class Layout:
 
 
 def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, threads):
-    """Filter ``plane`` (H, W, C) into ``result`` (same shape) with ``strategy`` in the
-    working type of the strategy's input, band by band as ``layout`` says; ``offset``
-    is added to every sample, ``clip`` as in `to_dtype`.
+    """Filter ``plane`` (H, W, C) into ``result`` (same shape) with ``strategy``, band by
+    band as ``layout`` says, each band gathered in the strategy's ``dtype`` and extended
+    by ``mode`` (``cval`` beyond the edges in constant mode); ``offset`` is added to
+    every sample, ``clip`` as in `to_dtype`; ``threads`` share the bands.
 
     Bands do not depend on the thread count, and each is computed the same way
     whichever thread runs it, so results are bit-identical for any number of threads.
