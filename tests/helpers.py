@@ -1,4 +1,5 @@
-"""Shared helpers for the CLI tests: run the real command, make real image files."""
+"""Shared helpers for the tests: run the real command, make real image files, and the
+independent references filtering is checked against."""
 
 from pathlib import Path
 
@@ -36,6 +37,37 @@ def reference(image, kernel, mode="reflect", cval=0.0, correlate=False):
     if image.ndim == 2:
         return function(image, kernel, mode=mode, cval=cval)
     return np.stack([function(image[..., c], kernel, mode=mode, cval=cval) for c in range(image.shape[2])], -1)
+
+
+# numpy.pad's name for each boundary mode: its extension repeats reflections as often
+# as a kernel needs, where scipy.ndimage.correlate goes wrong once a kernel reaches four
+# image sizes beyond an edge in reflect mode.
+NUMPY_PADS = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+
+
+def padded_reference(image, kernel, mode, cval=0.0, correlate=False):
+    """Filtering over numpy.pad's extension of every channel, in float64: the reference
+    for kernels many times the image's size."""
+    kernel = np.asarray(kernel, np.float64)
+    if correlate:
+        before = (kernel.shape[0] // 2, kernel.shape[1] // 2)
+    else:
+        kernel = kernel[::-1, ::-1]
+        before = (kernel.shape[0] - 1 - kernel.shape[0] // 2, kernel.shape[1] - 1 - kernel.shape[1] // 2)
+    image = np.asarray(image, np.float64)
+    pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape)] + [(0, 0)] * (image.ndim - 2)
+    options = {"constant_values": cval} if mode == "constant" else {}
+    padded = np.pad(image, pads, NUMPY_PADS[mode], **options)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(0, 1))
+    return np.einsum("yx...ij,ij->yx...", windows, kernel)
+
+
+def symmetric_taps(rng, length):
+    """Random taps symmetric about the anchor (index length // 2); an even length gets a
+    zero first tap, so that the rest is symmetric."""
+    half = rng.normal(size=length // 2 + 1)
+    taps = np.concatenate([half[:0:-1], half])
+    return np.concatenate([[0.0], taps]) if length % 2 == 0 else taps
 
 
 def as_samples(values, dtype=np.uint8):

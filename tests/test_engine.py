@@ -7,26 +7,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgconv
-from helpers import assert_rounded_from
+from helpers import assert_rounded_from, padded_reference, reference, symmetric_taps
 from imgconv.vocabulary import ALIASES, MODES
-from imgconv.engine import separable_terms
+from imgconv.engine import plan, separable_terms
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]
 
-
-def reference(image, kernel, mode, cval, convolution):
-    """scipy.ndimage applied per channel, in float64."""
-    function = ndi.convolve if convolution else ndi.correlate
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 2:
-        return function(image, kernel, mode=mode, cval=cval)
-    return np.stack([function(image[..., c], kernel, mode=mode, cval=cval) for c in range(image.shape[2])], -1)
+# Tolerances, all judgements: far above the rounding seen, far below any real mistake
+# (a wrong tap or boundary sample moves a result by the size of a sample).
+# float32 results may differ from scipy's float64 ones by rounding: FLOAT32, about 8
+# float32 ulps (eps 1.2e-7), of the largest partial sum (`tolerance`).
+FLOAT32 = 1e-6
+# float64 results on samples and weights of order 1: some 4500 float64 ulps (eps
+# 2.2e-16), room for sums of thousands of terms taken in another order and for the
+# FFT's transforms, which err by about log2(n) ulps.
+FLOAT64 = 1e-12
+# float64 results whose partial sums reach tens or hundreds (8-bit photographs, random
+# normal samples and weights).
+FLOAT64_LARGE = 1e-9
 
 
 def tolerance(image, kernel):
     """float32 rounding: a few ulps of the largest partial sum the filter can form."""
-    return 1e-6 * np.abs(kernel).sum() * max(1.0, np.abs(image).max())
+    return FLOAT32 * np.abs(kernel).sum() * max(1.0, np.abs(image).max())
 
 
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
@@ -38,7 +42,7 @@ def test_matches_scipy_for_every_mode_and_kernel_shape(rng, convolution, shape, 
     kernel = rng.normal(size=shape)  # asymmetric
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, boundary=mode, cval=17.0, method=method)
-    expected = reference(image, kernel, mode, 17.0, convolution)
+    expected = reference(image, kernel, mode, 17.0, correlate=not convolution)
     assert result.dtype == np.float32 and result.shape == image.shape
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
 
@@ -51,9 +55,9 @@ def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, boundary=name, cval=-2.5)
     canonical = name if name in MODES else ALIASES[name]
-    expected = reference(image, kernel, canonical, -2.5, convolution)
+    expected = reference(image, kernel, canonical, -2.5, correlate=not convolution)
     assert result.dtype == np.float64
-    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result, expected, rtol=FLOAT64, atol=FLOAT64)
 
 
 def test_zero_is_constant_with_cval_zero(rng):
@@ -69,11 +73,8 @@ def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
     image = rng.random((3, 3))
     kernel = rng.normal(size=kernel_shape)
     for convolution, function in ((True, imgconv.convolve), (False, imgconv.correlate)):
-        expected = reference(image, kernel, mode, 0.5, convolution)
-        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=1e-12)
-
-
-_NUMPY_PADS = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+        expected = reference(image, kernel, mode, 0.5, correlate=not convolution)
+        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -85,15 +86,12 @@ def test_kernel_many_times_the_image(rng, mode, kernel_shape, method):
     # for the column kernel.
     image = rng.random((3, 4))
     kernel = rng.random(kernel_shape)
-    kh, kw = kernel_shape
-    options = {"constant_values": 0.5} if mode == "constant" else {}
-    padded = np.pad(image, ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)), _NUMPY_PADS[mode], **options)
-    expected = np.array([[np.sum(padded[y : y + kh, x : x + kw] * kernel) for x in range(4)] for y in range(3)])
+    expected = padded_reference(image, kernel, mode, 0.5, correlate=True)
     result = imgconv.correlate(image, kernel, mode, cval=0.5, method=method)
-    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
-    if kw == 1:
+    np.testing.assert_allclose(result, expected, rtol=FLOAT64, atol=FLOAT64)
+    if kernel_shape[1] == 1:
         np.testing.assert_allclose(result, ndi.correlate1d(image, kernel[:, 0], axis=0, mode=mode, cval=0.5),
-                                   rtol=1e-12, atol=1e-12)
+                                   rtol=FLOAT64, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -101,8 +99,8 @@ def test_single_row_and_single_pixel_images(rng, mode):
     for shape in [(1, 9), (9, 1), (1, 1)]:
         image = rng.random(shape)
         kernel = rng.normal(size=(5, 4))
-        expected = reference(image, kernel, mode, 0.0, True)
-        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=1e-12)
+        expected = reference(image, kernel, mode, 0.0)
+        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("radius, sigma, output", [(5, 3, None), (30, 10, None), (30, 10, np.float64)])
@@ -112,8 +110,8 @@ def test_symmetric_gaussian_on_a_real_photograph(camera, radius, sigma, output):
     image = camera if output is None else camera.astype(output)
     result = imgconv.convolve(image, kernel)
     assert result.dtype == (np.float32 if output is None else output)
-    atol = tolerance(camera, kernel) if output is None else 1e-9
-    np.testing.assert_allclose(result, reference(camera, kernel, "reflect", 0, True), atol=atol)
+    atol = tolerance(camera, kernel) if output is None else FLOAT64_LARGE
+    np.testing.assert_allclose(result, reference(camera, kernel), atol=atol)
 
 
 def test_hand_computed_correlation_versus_convolution():
@@ -137,20 +135,23 @@ def test_hand_computed_even_kernel_anchoring():
 
 
 @pytest.mark.parametrize(
-    "mode, expected",
+    "mode, left, right",
     [
-        # Row a b c d = 1 2 3 4 with kernel [1, 0, 0] correlated: each output is the
-        # sample one to the left, so the first output shows the extension.
-        ("reflect", [1, 1, 2, 3]),
-        ("mirror", [2, 1, 2, 3]),
-        ("nearest", [1, 1, 2, 3]),
-        ("wrap", [4, 1, 2, 3]),
-        ("constant", [9, 1, 2, 3]),
+        # Row a b c d = 1 2 3 4. Kernel [1, 0, 0, 0, 0] correlated makes each output the
+        # sample two to the left, [0, 0, 0, 0, 1] the sample two to the right, so the
+        # first two outputs of one and the last two of the other show the extension,
+        # two samples deep, where every mode differs.
+        ("reflect", [2, 1, 1, 2], [3, 4, 4, 3]),  # b a | a b c d | d c
+        ("mirror", [3, 2, 1, 2], [3, 4, 3, 2]),  # c b | a b c d | c b
+        ("nearest", [1, 1, 1, 2], [3, 4, 4, 4]),  # a a | a b c d | d d
+        ("wrap", [3, 4, 1, 2], [3, 4, 1, 2]),  # c d | a b c d | a b
+        ("constant", [9, 9, 1, 2], [3, 4, 9, 9]),  # cval 9
     ],
 )
-def test_hand_computed_boundary_extension(mode, expected):
+def test_hand_computed_boundary_extension(mode, left, right):
     row = np.array([[1.0, 2.0, 3.0, 4.0]])
-    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0]], mode, cval=9), [expected])
+    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0, 0.0, 0.0]], mode, cval=9), [left])
+    assert np.array_equal(imgconv.correlate(row, [[0.0, 0.0, 0.0, 0.0, 1.0]], mode, cval=9), [right])
 
 
 def test_kernel_object_offset_is_added():
@@ -165,7 +166,7 @@ def test_offset_reaches_every_channel_with_every_method(rng, method, shape):
     image = rng.integers(0, 200, size=(40, 70, 3)).astype(np.uint8)
     weights = rng.random(shape)
     result = imgconv.convolve(image, imgconv.Kernel(weights, offset=-20.5), method=method)
-    np.testing.assert_allclose(result, reference(image, weights, "reflect", 0, True) - 20.5, rtol=0,
+    np.testing.assert_allclose(result, reference(image, weights) - 20.5, rtol=0,
                                atol=tolerance(image, weights))
 
 
@@ -174,7 +175,7 @@ def test_result_dtype_is_float32_unless_float64(dtype):
     image = np.ones((4, 5, 2), dtype=dtype)
     result = imgconv.correlate(image, np.ones((3, 3)))
     assert result.dtype == np.float32 and result.shape == (4, 5, 2)
-    np.testing.assert_allclose(result, 9.0, rtol=1e-6)
+    np.testing.assert_allclose(result, 9.0, rtol=FLOAT32)
 
 
 def test_separable_terms_rebuild_the_kernel(rng):
@@ -183,7 +184,7 @@ def test_separable_terms_rebuild_the_kernel(rng):
     dense = rng.normal(size=(5, 5))
     terms = separable_terms(dense)
     assert len(terms) == 5
-    np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=1e-12)
+    np.testing.assert_allclose(sum(np.outer(c, r) for c, r in terms), dense, atol=FLOAT64)
 
 
 @pytest.mark.parametrize(
@@ -242,7 +243,8 @@ def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolu
     kernel = rng.normal(size=(kh, kw))
     function = imgconv.convolve if convolution else imgconv.correlate
     result = function(image, kernel, mode, cval=1.5, method=method)
-    np.testing.assert_allclose(result, reference(image, kernel, mode, 1.5, convolution), atol=1e-9)
+    expected = reference(image, kernel, mode, 1.5, correlate=not convolution)
+    np.testing.assert_allclose(result, expected, atol=FLOAT64_LARGE)
 
 
 def _kernel_of_rank(rng, shape, rank):
@@ -264,7 +266,7 @@ def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
     image = rng.integers(0, 256, size=(300, 150, 2)).astype(np.uint8)
     kernel = _kernel_of_rank(rng, shape, rank)
     result = imgconv.convolve(image, kernel, boundary=mode, cval=50.0, method=method)
-    expected = reference(image, kernel, mode, 50.0, True)
+    expected = reference(image, kernel, mode, 50.0)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
 
 
@@ -278,14 +280,14 @@ def test_results_are_bit_identical_whatever_the_thread_count(rng, method, size):
     results = [imgconv.convolve(image, kernel, method=method, threads=n) for n in (1, 2, 3)]
     for other in results[1:]:
         assert np.array_equal(results[0], other)
-    assert np.abs(results[0] - reference(image, kernel, "reflect", 0, True)).max() <= tolerance(image, kernel)
+    assert np.abs(results[0] - reference(image, kernel)).max() <= tolerance(image, kernel)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
 def test_integer_output_is_rounded_and_clipped(rng, dtype):
     image = rng.integers(0, 256, size=(80, 60, 3)).astype(np.uint8)
     kernel = imgconv.kernels.sharpen(3.0)  # overshoots both ways
-    floats = reference(image, kernel, "reflect", 0, True)
+    floats = reference(image, kernel)
     result = imgconv.convolve(image, kernel, output=dtype)
     info = np.iinfo(dtype)
     assert result.dtype == dtype and result.min() == max(info.min, floats.min().round())
@@ -327,7 +329,7 @@ def test_rank_one_kernels_of_small_integers_stay_exact(rng):
     for kernel in (imgconv.kernels.sobel("y"), imgconv.kernels.prewitt("x"), np.ones((3, 5))):
         separable = imgconv.correlate(image, kernel, method="separable")
         assert np.array_equal(separable, imgconv.correlate(image, kernel, method="direct"))
-        assert np.array_equal(separable, reference(image, kernel, "reflect", 0, False))
+        assert np.array_equal(separable, reference(image, kernel, correlate=True))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
@@ -353,74 +355,52 @@ def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
     # them and could change how products round.
     from threadpoolctl import threadpool_info
 
-    from imgconv import engine
+    from imgconv.engine.separable import Separable
 
     seen = []
-    original = engine._Separable.__call__
+    original = Separable.__call__
 
-    def spy(self, extended):
+    def spy(self, extended, workers):
         seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
-        return original(self, extended)
+        return original(self, extended, workers)
 
-    monkeypatch.setattr(engine._Separable, "__call__", spy)
+    monkeypatch.setattr(Separable, "__call__", spy)
     image = rng.integers(0, 256, size=(200, 60, 3)).astype(np.uint8)
     imgconv.convolve(image, imgconv.kernels.gaussian(25, 8), method="separable", threads=2)
     assert seen and set(seen) == {1}
 
 
-# The whole-channel FFT (engine._Spectral): auto and fft take it where they expect it to
-# be quicker, which is for kernels of more than 64 rows in reflect and mirror mode and
-# more than 137 rows in wrap mode, so these kernels are that tall.
+# The whole-channel FFT (imgconv.engine.whole_channel_fft): auto and fft take it where
+# they expect it to be quicker, which is for kernels of more than 64 rows in reflect and
+# mirror mode and more than 137 rows in wrap mode, so these kernels are that tall.
+# `imgconv.engine.plan` says which strategy and frame a call takes, and method=
+# "whole-channel-fft" forces it.
 
 
-@pytest.fixture
-def spectral_runs(monkeypatch):
-    """The frame shapes of the whole-channel FFT's runs, so that a test can tell it ran."""
-    from imgconv import engine
-
-    runs = []
-    original = engine._Spectral.filter
-
-    def spy(self, *args):
-        runs.append(self.shape)
-        return original(self, *args)
-
-    monkeypatch.setattr(engine._Spectral, "filter", spy)
-    return runs
+def _whole_channel_frame(image_shape, kernel, mode="reflect", method="fft"):
+    """The shape of the frame the whole-channel FFT transforms when correlating an image
+    of ``image_shape`` with ``kernel``, or None if the call takes another strategy."""
+    planned = plan(image_shape, kernel, mode, method)
+    if planned.strategy != "whole-channel-fft":
+        return None
+    (above, below), (left, right) = planned.layout.reach
+    return image_shape[0] + above + below, image_shape[1] + left + right
 
 
-def _padded_reference(image, kernel, mode, convolution):
-    """Correlation over numpy.pad's extension, which repeats reflections as often as the
-    kernel needs (scipy.ndimage.correlate goes wrong once it reaches four image sizes
-    beyond an edge in reflect mode)."""
-    if convolution:
-        kernel = kernel[::-1, ::-1]
-        before = (kernel.shape[0] - 1 - kernel.shape[0] // 2, kernel.shape[1] - 1 - kernel.shape[1] // 2)
-    else:
-        before = (kernel.shape[0] // 2, kernel.shape[1] // 2)
-    pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape)] + [(0, 0)] * (image.ndim - 2)
-    padded = np.pad(np.asarray(image, np.float64), pads, _NUMPY_PADS[mode])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(0, 1))
-    return np.einsum("yx...ij,ij->yx...", windows, kernel)
+def _whole_channels_where_possible(image_shape, kernel, mode, convolution=False):
+    """The method that takes ``fft`` on whole channels wherever it can run, quicker or
+    not, and FFT bands elsewhere."""
+    try:
+        plan(image_shape, kernel, mode, "whole-channel-fft", convolution)
+    except imgconv.KernelError:
+        return "banded-fft"
+    return "whole-channel-fft"
 
 
 def _symmetric(rng, shape, rank):
     """A kernel of this rank, symmetric about its anchor along both axes; an even size
     gets a zero first row or column, so that the rest is symmetric about n // 2."""
-    def even(n):
-        half = rng.normal(size=n // 2 + 1)
-        taps = np.concatenate([half[:0:-1], half])
-        return np.concatenate([[0.0], taps]) if n % 2 == 0 else taps
-    return sum(np.outer(even(shape[0]), even(shape[1])) for _ in range(rank))
-
-
-@pytest.fixture
-def whole_channels(monkeypatch, spectral_runs):
-    """``fft`` on whole channels wherever it can run, quicker or not."""
-    from imgconv import engine
-
-    monkeypatch.setattr(engine, "_fft_cost", lambda weights, spectral: (0.0, spectral is not None))
-    return spectral_runs
+    return sum(np.outer(symmetric_taps(rng, shape[0]), symmetric_taps(rng, shape[1])) for _ in range(rank))
 
 
 @pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
@@ -435,71 +415,79 @@ def whole_channels(monkeypatch, spectral_runs):
      ("wrap", (139, 139), 1)],
     ids=str,
 )
-def test_whole_channel_fft_matches_numpy_pad(rng, whole_channels, convolution, image_shape, mode, kernel_shape, rank):
+def test_whole_channel_fft_matches_numpy_pad(rng, convolution, image_shape, mode, kernel_shape, rank):
     # Kernels from smaller than the image to many times its size, rank one (multiplied
     # by an outer product of transforms) and not, even sizes, single rows and pixels.
     image = rng.random(image_shape)
     kernel = rng.normal(size=kernel_shape) if rank is None else _symmetric(rng, kernel_shape, rank)
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, mode, method="fft")
+    method = _whole_channels_where_possible(image_shape, kernel, mode, convolution)
+    result = function(image, kernel, mode, method=method)
     # wrap's period is the image's, which cannot be extended: slow lengths take bands.
-    assert bool(whole_channels) != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
-    expected = _padded_reference(image, kernel, mode, convolution)
-    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(kernel).sum())
+    assert (method == "whole-channel-fft") != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
+    expected = padded_reference(image, kernel, mode, correlate=not convolution)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT64 * np.abs(kernel).sum())
 
 
-def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera, spectral_runs):
+def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera):
     kernel = imgconv.kernels.gaussian(100, 33)
     taps = kernel[100] / kernel[100].sum()
     expected = ndi.correlate1d(ndi.correlate1d(camera.astype(np.float64), taps, axis=0), taps, axis=1)
     floats = imgconv.correlate(camera, kernel)
-    assert spectral_runs and floats.dtype == np.float32
+    assert _whole_channel_frame(camera.shape, kernel) and floats.dtype == np.float32
     np.testing.assert_allclose(floats, expected, rtol=0, atol=tolerance(camera, kernel))
     assert_rounded_from(imgconv.correlate(camera, kernel, output=np.uint8), expected)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, whole_channels, mode):
+def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, mode):
     # 301 rows (7 x 43): a frame longer than the image; wrap, which cannot have one, takes bands.
     image = rng.integers(0, 256, size=(301, 200, 3)).astype(np.uint8)
     kernel = imgconv.kernels.gaussian(40)
-    results = [imgconv.convolve(image, kernel, mode, method="fft", threads=n) for n in (1, 2, 3)]
-    assert len(whole_channels) == (0 if mode == "wrap" else 3)
+    method = _whole_channels_where_possible(image.shape, kernel, mode, convolution=True)
+    results = [imgconv.convolve(image, kernel, mode, method=method, threads=n) for n in (1, 2, 3)]
+    assert (method == "whole-channel-fft") == (mode != "wrap")
     for other in results[1:]:
         assert np.array_equal(results[0], other)
 
 
-def test_whole_channel_fft_only_where_it_applies_and_pays(rng, spectral_runs):
+def test_whole_channel_fft_only_where_it_applies_and_pays(rng):
+    def fft(image, kernel, mode):
+        """Filter with fft; the whole-channel frame it took, if any."""
+        imgconv.correlate(image, kernel, mode, method="fft")
+        return _whole_channel_frame(image.shape, kernel, mode)
+
     image = rng.random((40, 50))
-    imgconv.correlate(image, rng.normal(size=(81, 81)), "reflect", method="fft")  # not symmetric
-    imgconv.correlate(image, imgconv.kernels.gaussian(10), "reflect", method="fft")  # bands are quicker
-    imgconv.correlate(image, rng.normal(size=(101, 101)), "wrap", method="fft")  # bands are quicker
-    imgconv.correlate(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap", method="fft")  # 13: prime
-    # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
-    imgconv.correlate(image, imgconv.kernels.gaussian(40), "nearest", method="fft")
-    assert not spectral_runs
-    imgconv.correlate(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror", method="fft")
-    # 997 rows are extended past the far end, by the kernel's reach and on to 1100
-    # (2 x 2 x 5 x 5 x 11).
-    imgconv.correlate(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect", method="fft")
-    imgconv.correlate(image, rng.normal(size=(151, 3)), "wrap", method="fft")
-    assert spectral_runs == [(2304, 2304), (1100, 60), (40, 50)]
+    runs = [fft(image, rng.normal(size=(81, 81)), "reflect"),  # not symmetric
+            fft(image, imgconv.kernels.gaussian(10), "reflect"),  # bands are quicker
+            fft(image, rng.normal(size=(101, 101)), "wrap"),  # bands are quicker
+            fft(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap"),  # 13: prime
+            # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
+            fft(image, imgconv.kernels.gaussian(40), "nearest")]
+    assert runs == [None] * 5
+    runs = [fft(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror"),
+            # 997 rows are extended past the far end, by the kernel's reach and on to 1100
+            # (2 x 2 x 5 x 5 x 11).
+            fft(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect"),
+            fft(image, rng.normal(size=(151, 3)), "wrap")]
+    assert runs == [(2304, 2304), (1100, 60), (40, 50)]
 
 
-def test_whole_channel_fft_adds_the_offset_to_every_channel(rng, spectral_runs):
+def test_whole_channel_fft_adds_the_offset_to_every_channel(rng):
     image = rng.integers(0, 200, size=(60, 70, 3)).astype(np.uint8)
     weights = imgconv.kernels.gaussian(40)
-    expected = _padded_reference(image, weights, "reflect", False) + 7.25
+    expected = padded_reference(image, weights, "reflect", correlate=True) + 7.25
     result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
-    assert len(spectral_runs) == 1
+    assert _whole_channel_frame(image.shape, weights) == (60, 70)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, weights))
 
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("mode", MODES)
-def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, whole_channels, mode):
-    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0, method="fft")
-    assert whole_channels and np.array_equal(result, np.zeros((20, 30, 3)))
+def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, mode):
+    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0,
+                               method="whole-channel-fft")
+    assert np.array_equal(result, np.zeros((20, 30, 3)))
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
@@ -511,4 +499,4 @@ def test_interleaved_rows_end_with_a_partial_run(rng, channels, kw):
         image = rng.random((9, width, channels))
         kernel = np.outer(rng.normal(size=5), rng.normal(size=kw))
         result = imgconv.correlate(image, kernel, method="separable")
-        np.testing.assert_allclose(result, _padded_reference(image, kernel, "reflect", False), atol=1e-12)
+        np.testing.assert_allclose(result, padded_reference(image, kernel, "reflect", correlate=True), atol=FLOAT64)

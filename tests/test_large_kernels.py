@@ -11,7 +11,7 @@ import scipy.ndimage as ndi
 from PIL import Image
 
 import imgconv
-from helpers import SAMPLES, assert_rounded_from, load, run
+from helpers import NUMPY_PADS, SAMPLES, assert_rounded_from, load, run, symmetric_taps
 from imgconv import kernels
 from imgconv.engine import MAX_KERNEL_SIZE, SeparableKernel, choose_method
 from imgconv.filters import preset_filter
@@ -51,14 +51,6 @@ def two_passes(image, column, row, mode, cval=0.0, convolution=False):
     return padded
 
 
-def symmetric_factor(rng, length):
-    """Taps symmetric about the anchor (index length // 2); an even length gets a zero
-    first tap, so that the rest is symmetric."""
-    half = rng.normal(size=length // 2 + 1)
-    taps = np.concatenate([half[:0:-1], half])
-    return np.concatenate([[0.0], taps]) if length % 2 == 0 else taps
-
-
 @pytest.mark.parametrize("convolution", [False, True], ids=["correlate", "convolve"])
 @pytest.mark.parametrize("image_shape", [(1, 1), (2, 3), (3, 7), (7, 2), (5, 4, 2)], ids=str)
 @pytest.mark.parametrize("mode", MODES)
@@ -69,7 +61,7 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
     # folded onto the few offsets that reach distinct samples; odd and even lengths,
     # two terms.
     image = rng.random(image_shape)
-    make = (lambda n: symmetric_factor(rng, n)) if symmetric else (lambda n: rng.normal(size=n))
+    make = (lambda n: symmetric_taps(rng, n)) if symmetric else (lambda n: rng.normal(size=n))
     terms = [(make(1101), make(1030)) for _ in range(2)]
     kernel = SeparableKernel(terms)
     function = imgconv.convolve if convolution else imgconv.correlate
@@ -119,9 +111,6 @@ def test_sigma_200_on_a_photograph(larger_grey, sigma_200_references, mode, meth
     kernel = kernels.separable_gaussian(sigma=200)  # radius 600: 1201x1201
     result = imgconv.correlate(larger_grey, kernel, mode, method=method, output=np.uint8)
     assert_rounded_from(result, sigma_200_references[mode])
-
-
-NUMPY_PADS = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
 
 
 def filter_matrix(n, taps, mode):

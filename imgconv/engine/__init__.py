@@ -1,0 +1,266 @@
+"""The convolution engine: the public calls, their validation, and the plan of a call.
+
+The image is filtered one band of rows at a time (`imgconv.engine.bands`). Each band is
+gathered from the image together with the rows and columns the kernel reaches beyond
+it, extended with the boundary mode (`imgconv.boundary.index_map`) and converted to
+float32 (float64 for float64 images); a strategy then filters it with no further
+boundary logic ("valid" filtering), and the result is rounded and clipped straight into
+the output when the caller asks for an integer type. So no full-size float copy of an
+8-bit image is ever made (the FFT on whole channels holds one channel at a time), the
+working set stays in the CPU cache, and bands run on a thread pool (NumPy, BLAS and
+scipy.fft release the GIL), with bit-identical results for any number of threads.
+
+Strategies, one module each, each with its own cost estimate (`imgconv.engine.cost`):
+
+- ``direct`` (`direct`): one multiply-add of a shifted view per non-zero weight; for
+  small kernels.
+- ``separable`` (`separable`): the kernel as a sum of outer products ``column ⊗ row``,
+  a column pass and a row pass per term, BLAS products throughout.
+- ``fft``, in one of two layouts, whichever is expected to be quicker: bands
+  (`banded_fft`), for any kernel held densely, or whole channels
+  (`whole_channel_fft`), for kernels symmetric about their anchor along both axes
+  (any kernel in ``wrap`` mode), at a cost that hardly depends on the kernel.
+
+``auto`` takes the strategy whose estimate of the time per output sample is smallest
+(`choose_method`, `plan`). A `SeparableKernel` larger than a dense kernel may be is
+filtered from its factors, each folded onto the image first (`imgconv.engine.taps.fold`),
+by ``separable`` or the whole-channel ``fft``; ``direct`` and FFT bands need the dense
+kernel.
+
+Kernel anchoring is that of ``scipy.ndimage`` with ``origin=0``: a kernel of size n
+along an axis is centred on index ``n // 2``. For correlation, output sample i sees
+input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel, so for
+even sizes the reach is one sample longer after the centre than before it.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidInputError, KernelError
+from ..vocabulary import METHODS, resolve_mode
+from . import bands
+from .bands import Layout, to_dtype, work_dtype
+from .cost import BY_NAME, cheapest
+from .taps import Taps, separable_terms
+from .weights import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, Kernel, SeparableKernel, check_kernel
+
+__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "Kernel", "Layout", "Plan",
+           "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "plan", "separable_terms",
+           "to_dtype", "work_dtype"]
+
+# The strategies' own names, which ``method=`` also takes, to force one strategy (an
+# error if it cannot run): "direct", "separable", "banded-fft", "whole-channel-fft".
+STRATEGY_NAMES = tuple(BY_NAME)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a call filters: the ``strategy``'s name (one of `STRATEGY_NAMES`) and the
+    ``layout`` it cuts the image into (`imgconv.engine.bands.Layout`: band height,
+    the reach gathered around each band or the whole-channel frame, threads)."""
+
+    strategy: str
+    layout: Layout
+
+
+def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=None):
+    """Correlate each channel of an image with a 2-D kernel.
+
+    Output sample (y, x) is ``sum(kernel[i, j] * image[y + i - kh//2, x + j - kw//2])``:
+    the kernel lies over the image as it is written. Equal to
+    ``scipy.ndimage.correlate(image, kernel, mode=boundary, cval=cval)`` per channel.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Any real numeric dtype. Channels are filtered independently.
+    kernel : array_like, shape (kh, kw), or Kernel
+        Finite weights, any size up to 1025x1025, odd or even. A `Kernel`'s offset is
+        added to the result.
+    boundary : str
+        ``reflect`` (default), ``mirror``, ``nearest``, ``wrap`` or ``constant``, or one
+        of their aliases (see `imgconv.boundary`).
+    cval : float
+        The value beyond the edges in ``constant`` mode, in the image's units.
+    method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
+        The strategy (see the module docstring); all give the same result to within
+        float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
+        quicker of its two layouts; a strategy's own name (``banded-fft``,
+        ``whole-channel-fft``) forces it, and is refused where it cannot run.
+    output : numpy dtype, optional
+        The result's type. Integer types get results rounded to nearest and clipped to
+        their range, band by band, with no full-size float copy.
+    threads : int, optional
+        Bands filtered at once; default all CPUs. The result does not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The image's shape; of type ``output``, else float64 for a float64 image and
+        float32 otherwise.
+
+    Examples
+    --------
+    >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
+    array([[0., 0., 0.],
+           [3., 2., 1.],
+           [0., 0., 0.]], dtype=float32)
+    """
+    return _filter(image, kernel, boundary, cval, method, False, output, threads)
+
+
+def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=None):
+    """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
+
+    Output sample (y, x) is ``sum(kernel[i, j] * image[y - i + kh//2, x - j + kw//2])``.
+    Equal to ``scipy.ndimage.convolve(image, kernel, mode=boundary, cval=cval)`` per
+    channel. Parameters and result are those of `correlate`.
+
+    Examples
+    --------
+    >>> convolve([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
+    array([[0., 0., 0.],
+           [1., 2., 3.],
+           [0., 0., 0.]], dtype=float32)
+    """
+    return _filter(image, kernel, boundary, cval, method, True, output, threads)
+
+
+def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None):
+    """The strategy and layout `correlate` (or, with ``convolution``, `convolve`) takes
+    for an image of ``image_shape`` (H, W or H, W, C): what `choose_method` picks, and
+    how the image is cut for it, without filtering anything. The calls filter exactly
+    as planned; the same errors as theirs for an invalid kernel, mode or method."""
+    weights, terms = _kernel_parts(kernel)
+    mode, _ = resolve_mode(boundary)
+    _check_method(method)
+    shape = tuple(image_shape[:2])
+    with bands.blas_on_one_thread():
+        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(np.float32))
+    return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
+
+
+def choose_method(kernel, boundary="reflect", shape=None):
+    """The method expected to be fastest for correlating an image of ``shape`` (height,
+    width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
+    kernel's size, rank and symmetry decide, and the image's size when given (the
+    whole-channel FFT is slower for lengths with large prime factors). A separable
+    kernel too large to hold densely can only take ``separable`` or ``fft``."""
+    weights, terms = _kernel_parts(kernel)
+    mode, _ = resolve_mode(boundary)
+    taps = _taps(weights, terms, False, mode, shape)
+    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights)).method
+
+
+def _filter(image, kernel, boundary, cval, method, flip, output, threads):
+    image = _check_image(image)
+    offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
+    weights, terms = _kernel_parts(kernel)
+    mode, cval = resolve_mode(boundary, cval)
+    _check_method(method)
+    work = work_dtype(image.dtype)
+    magnitude = sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None else np.abs(weights).sum()
+    _check_reach(image, magnitude, offset, cval if mode == "constant" else 0.0, work)
+    shape = image.shape[:2]
+    with bands.blas_on_one_thread():
+        taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work)
+        if taps.is_dense:
+            blur = taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK
+        else:
+            blur = all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms()) and kernel.sum() <= 1 + BLUR_SLACK
+        plane = image.reshape(*shape, -1)
+        result = np.empty(plane.shape, work if output is None else output)
+        clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
+        threads = bands.thread_count(threads)
+        bands.filter_image(plane, strategy, strategy.layout(shape, threads), mode, cval, offset, result, clip,
+                           threads)
+    return result.reshape(image.shape)
+
+
+# A blur's weights may sum to 1 plus this and still count as summing to at most 1: the
+# presets normalise by dividing by a float64 sum, which leaves rounding of about 1e-16
+# per weight, so 1e-9 allows for a million weights with room to spare. A judgement; the
+# float32 overshoot this lets through is absorbed by rounding (`_stays_in_range`).
+BLUR_SLACK = 1e-9
+
+
+def _kernel_parts(kernel):
+    """``(weights, None)`` for a kernel filtered from its dense weights (validated), or
+    ``(None, terms)`` for a `SeparableKernel` too large to hold densely, filtered from
+    its factors."""
+    if isinstance(kernel, SeparableKernel) and not kernel.fits_densely:
+        return None, kernel.terms
+    return check_kernel(kernel), None
+
+
+def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype):
+    """The `Taps` for an image of ``shape``, and the strategy `cheapest` picks for them,
+    built to work in ``dtype``: the one decision `plan` reports and the calls follow."""
+    taps = _taps(weights, terms, flip, mode, shape)
+    return taps, cheapest(taps, mode, shape, method, _shape(kernel, weights))(taps, mode, shape, dtype)
+
+
+def _taps(weights, terms, flip, mode, shape):
+    """The kernel as the strategies take it, oriented and, if factored, folded for an
+    image of ``shape`` (unless it is None)."""
+    return Taps.dense(weights, flip) if terms is None else Taps.factored(terms, flip, mode, shape)
+
+
+def _shape(kernel, weights):
+    """The kernel's own size (before folding), for messages."""
+    return kernel.shape if weights is None else weights.shape
+
+
+def _check_method(method):
+    if method not in METHODS and method not in STRATEGY_NAMES:
+        raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)} "
+                                f"(or a strategy: {', '.join(STRATEGY_NAMES)})")
+
+
+def _stays_in_range(source, target, blur, offset, mode, cval):
+    """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
+
+    ``blur`` says the weights are non-negative and sum to at most 1. Those make each
+    output a weighted mean of inputs and 0, so it stays within the input type's range;
+    float32 rounding can overshoot by far less than the 0.5 that rounding to an integer
+    absorbs, as long as the type has at most 16 bits.
+    """
+    if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 2 or offset:
+        return False
+    if source.kind != "b":
+        low, high = np.iinfo(source).min, np.iinfo(source).max
+        if low < np.iinfo(target).min or high > np.iinfo(target).max:
+            return False
+    if mode == "constant" and not np.iinfo(target).min <= cval <= np.iinfo(target).max:
+        return False
+    return bool(blur)
+
+
+def _check_reach(image, magnitude, offset, cval, work):
+    """Refuse, before filtering, a kernel whose results could overflow the ``work`` type:
+    no result exceeds the sum of the weights' magnitudes times the largest sample
+    (the type's, for integers; the image's own, for floats), plus the offset."""
+    if not (math.isfinite(offset) and math.isfinite(cval)):
+        raise InvalidInputError(f"the offset and cval must be finite, got {offset} and {cval}")
+    if image.dtype.kind in "iu":
+        peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
+    else:
+        peak = float(np.max(np.abs(image))) if image.dtype.kind == "f" else 1.0
+    reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
+    if reach > np.finfo(work).max:
+        raise KernelError(f"the kernel's weights (magnitudes summing to {float(magnitude):.3g}) on samples up to "
+                          f"{max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the {np.finfo(work).max:.3g} "
+                          f"that {work} holds")
+
+
+def _check_image(image):
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {image.shape}")
+    if image.dtype.kind not in "biuf":
+        raise InvalidInputError(f"image must hold real numbers, got dtype {image.dtype}")
+    if image.size == 0:
+        raise InvalidInputError(f"image is empty (shape {image.shape})")
+    return image

@@ -1,0 +1,201 @@
+"""The band driver: the image cut into bands as a strategy's `Layout` asks, each band
+gathered with its extension (`extend`), handed to the strategy and written into the
+output (`to_dtype`), on a thread pool (`run_bands`) with BLAS held to one thread."""
+
+import contextlib
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..boundary import index_map
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the driver feeds a strategy.
+
+    Attributes
+    ----------
+    band_height : int
+        Output rows per call; the image's height for whole channels.
+    reach : ((int, int), (int, int))
+        Rows above and below, columns left and right, gathered beyond each band and
+        extended by the boundary mode: the kernel's reach, or a whole-channel frame.
+    planar : bool
+        Bands are gathered channel by channel in memory, and the call returns one
+        (height, width) plane per channel instead of a (height, width, channels) array.
+    one_channel : bool
+        Each call gets one channel, so that only one channel's band is held at a time.
+    workers : int
+        Threads each call runs on. Above 1, the calls run one after another, and the
+        gathering and writing around them are split over the threads instead.
+    """
+
+    band_height: int
+    reach: tuple
+    planar: bool = False
+    one_channel: bool = False
+    workers: int = 1
+
+
+def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, threads):
+    """Filter ``plane`` (H, W, C) into ``result`` (same shape) with ``strategy``, band by
+    band as ``layout`` says, each band gathered in the strategy's ``dtype`` and extended
+    by ``mode`` (``cval`` beyond the edges in constant mode); ``offset`` is added to
+    every sample, ``clip`` as in `to_dtype`; ``threads`` share the bands.
+
+    Bands do not depend on the thread count, and each is computed the same way
+    whichever thread runs it, so results are bit-identical for any number of threads.
+    """
+    height, width, channels = plane.shape
+    (above, below), (left, right) = layout.reach
+    rows = index_map(height, above, below, mode)
+    columns = index_map(width, left, right, mode)
+    extra, band = above + below, layout.band_height
+    groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
+    shared = {}  # one buffer per band shape, when bands run one after another
+
+    def filter_band(source, target, top, workers):
+        """Filter the band of ``source`` starting at output row ``top`` into ``target``;
+        with ``workers`` > 1, the strategy and the copies around it use that many threads."""
+        bottom = min(top + band, height)
+        band_rows = rows[top : bottom + extra]
+        out = None
+        if workers > 1:
+            out = shared.get(len(band_rows))
+            if out is None:
+                out = shared[len(band_rows)] = _empty((len(band_rows), len(columns), source.shape[2]),
+                                                      strategy.dtype, layout.planar)
+            chunk = -(-len(band_rows) // workers)
+            run_bands(lambda start: extend(source, band_rows[start : start + chunk], columns, left, cval,
+                                           strategy.dtype, out=out[start : start + chunk]),
+                      range(0, len(band_rows), chunk), workers)
+        else:
+            out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar)
+        values = strategy(out, workers)
+        destination = target[top:bottom]
+        # Planar strategies give a plane per channel, and each goes out on its own:
+        # much faster than one pass that strides through the values or the target.
+        pairs = zip(values, np.moveaxis(destination, 2, 0)) if layout.planar else [(values, destination)]
+        step = -(-(bottom - top) // workers)
+        for filtered, written in pairs:
+            run_bands(lambda start: _write(filtered[start : start + step], written[start : start + step],
+                                           offset, clip), range(0, bottom - top, step), workers)
+
+    for group in groups:
+        source, target = plane[:, :, group], result[:, :, group]
+        tops = range(0, height, band)
+        if layout.workers > 1:
+            for top in tops:
+                filter_band(source, target, top, layout.workers)
+        else:
+            run_bands(lambda top: filter_band(source, target, top, 1), tops, threads)
+
+
+def _write(values, target, offset, clip):
+    if offset:
+        values += values.dtype.type(offset)
+    to_dtype(values, target.dtype, out=target, clip=clip)
+
+
+def _empty(shape, dtype, planar):
+    """An uninitialised (rows, columns, channels) array; ``planar`` stores it channel by
+    channel in memory, so that ``array.transpose(2, 0, 1)`` is contiguous."""
+    if planar:
+        return np.empty((shape[2],) + shape[:2], dtype).transpose(1, 2, 0)
+    return np.empty(shape, dtype)
+
+
+def extend(plane, rows, columns, left, cval, dtype, planar=False, out=None):
+    """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
+
+    The columns of the image itself are one slice (the index map is the identity
+    there), so only the few extension columns need fancy indexing; -1 marks positions
+    beyond the edge in constant mode, which get ``cval``. The result has the shape
+    (rows, columns, channels), stored as `_empty` says for ``planar``; ``out``, if
+    given, receives it.
+    """
+    width = plane.shape[1]
+    if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+        source = plane[rows[0] : rows[0] + len(rows)]  # a view: no copy for inner bands
+    else:
+        source = plane[np.maximum(rows, 0)]
+    extended = _empty((len(rows), len(columns), plane.shape[2]), dtype, planar) if out is None else out
+    right = left + width
+    extended[:, left:right] = source
+    if left:
+        extended[:, :left] = source[:, np.maximum(columns[:left], 0)]
+    if right < len(columns):
+        extended[:, right:] = source[:, np.maximum(columns[right:], 0)]
+    if rows.min() < 0 or columns.min() < 0:
+        extended[rows < 0] = cval
+        extended[:, columns < 0] = cval
+    return extended
+
+
+def run_bands(filter_band, tops, threads):
+    """``filter_band(top)`` for every top, on ``threads`` threads."""
+    if threads == 1 or len(tops) == 1:
+        for top in tops:
+            filter_band(top)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(filter_band, tops):
+                pass
+
+
+def thread_count(threads):
+    """The bands filtered at once: ``threads``, or every CPU."""
+    return threads or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def blas_on_one_thread():
+    """Hold BLAS to one thread while filtering: the bands are our threads; a product
+    BLAS split over its own threads could round differently with their number; and
+    BLAS threads, once woken (even by the small SVD that analyses the kernel), spin for
+    a while after each call and take cores from the bands."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, NumPy's among them. Taken once:
+    `threadpoolctl.threadpool_limits` looks for them afresh on every call, which costs
+    a quarter of a millisecond per image."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def to_dtype(values, dtype, out=None, clip=True):
+    """Float results as ``dtype``: integers rounded to nearest and clipped to the range.
+
+    ``values`` may be overwritten. The clip bounds are the largest floats that fit, so
+    that, say, float32 2**31 never wraps around in an int32. ``clip=False`` is for
+    values known to lie within the range already.
+    """
+    dtype = np.dtype(dtype)
+    if out is None:
+        out = np.empty(values.shape, dtype)
+    if dtype.kind in "iu":
+        if clip:
+            info = np.iinfo(dtype)
+            low, high = (values.dtype.type(bound) for bound in (info.min, info.max))
+            if int(high) > info.max:
+                high = np.nextafter(high, values.dtype.type(0))
+            np.clip(values, low, high, out=values)
+        np.rint(values, out=out, casting="unsafe")  # rounds and converts in one pass
+    else:
+        np.copyto(out, values, casting="unsafe")
+    return out
+
+
+def work_dtype(dtype):
+    """The float type samples of ``dtype`` are filtered in, and results come in: float64
+    for float64 images, float32 for every other type."""
+    return np.dtype(np.float64 if dtype == np.float64 else np.float32)

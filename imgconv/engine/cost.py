@@ -1,0 +1,54 @@
+"""The cost model and the registry of strategies: each strategy estimates its own
+time per output sample (its ``cost``), and the cheapest of those that may run is
+taken."""
+
+from ..errors import KernelError
+from .banded_fft import BandedFFT
+from .direct import Direct
+from .separable import Separable
+from .weights import MAX_KERNEL_SIZE, size_in_words
+from .whole_channel_fft import WholeChannelFFT
+
+# Every strategy, in the order their estimates are made; a tie goes to the first. Each
+# has a ``name`` of its own and the ``method`` that selects it (``method=``), and
+# follows one protocol:
+#
+# - ``cost(taps, mode, shape, limit)``: estimated nanoseconds per output sample for
+#   `Taps` in a boundary mode on an image of ``shape`` (height, width; None: unknown),
+#   or None if it cannot run, or cannot beat ``limit`` and is too costly to estimate
+#   exactly (the SVD of a large kernel);
+# - ``Strategy(taps, mode, shape, dtype)``, built for one image, working in ``dtype``;
+# - ``layout(shape, threads)``: how the driver cuts the image for it (`bands.Layout`);
+# - ``strategy(extended, workers)``: one band or channel, gathered with its reach, filtered.
+#
+# Separable comes last: its estimate may need an SVD, which the others' may spare.
+STRATEGIES = (Direct, BandedFFT, WholeChannelFFT, Separable)
+BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
+
+# Why an explicitly asked method cannot run: only kernels too large to hold densely
+# (`SeparableKernel`s) are refused, as ``direct`` and FFT bands need the dense weights.
+_REFUSALS = {
+    "direct": "method 'direct' needs the kernel as one dense array, at most {limit}, and this one is {size}; "
+              "use auto or separable",
+    "fft": "method 'fft' can filter a {size} kernel only on whole channels, which needs it symmetric about its "
+           "anchor (outside wrap mode) and, in wrap mode, image sides with no prime factor above 11; "
+           "use auto or separable",
+}
+
+
+def cheapest(taps, mode, shape, method, size):
+    """The strategy class that filters ``taps`` (`Taps`) in ``mode`` on an image of
+    ``shape`` quickest by its own estimate, among those of ``method`` (``auto``: all;
+    a method; or a strategy's name). `KernelError` if none of them can run; ``size`` is
+    the kernel's own, for the message."""
+    candidates = [s for s in STRATEGIES if method in ("auto", s.method, s.name)]
+    best, best_cost = None, float("inf")
+    for strategy in candidates:
+        cost = strategy.cost(taps, mode, shape, best_cost)
+        if cost is not None and (best is None or cost < best_cost):
+            best, best_cost = strategy, cost
+    if best is None:
+        template = _REFUSALS.get(method, "method {method!r} cannot filter a {size} kernel here")
+        raise KernelError(template.format(method=method, size=size_in_words(size),
+                                          limit=size_in_words((MAX_KERNEL_SIZE,) * 2)))
+    return best

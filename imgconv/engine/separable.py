@@ -1,0 +1,206 @@
+"""``separable``: the kernel as a sum of outer products ``column ⊗ row`` (one for a
+Gaussian or a box, a few for a low-rank kernel), each filtered as a column pass, then a
+row pass, both BLAS products.
+
+Per term, the column pass weighs each output row's input rows as one batched vector
+product over a strided view (up to `SHORT_COLUMN` taps), or is a series of products
+with banded (Toeplitz) blocks. Rows of up to `SHORT_ROW` taps keep the channels
+interleaved as they are in the image: every run of output pixels with about 16
+samples (`pixel_block`) is a small product with ``kron(toeplitz, identity(channels))``,
+all of them in one ``np.matmul`` over a strided view of overlapping windows. Longer
+rows run on planes (the band is gathered channel by channel), so both passes are
+Toeplitz products along contiguous rows, with no transposition.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .bands import Layout
+
+# Crossovers between the two forms of each pass. Both were lowered when long rows moved
+# to planes (commit 353fe26: from 47 and 31), and no timing of them is recorded: a
+# judgement, checked since only through the cost model's choices on the 4K photo.
+# Rows of at most this many taps run with channels interleaved, longer ones on planes;
+SHORT_ROW = 40
+# columns of at most this many taps run as batched vector products, longer ones as
+# Toeplitz matrix products.
+SHORT_COLUMN = 25
+# Output rows (columns) per Toeplitz block of a long column (row) pass. Each output
+# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower; 32 replaced
+# 64 for rows in the same commit. The exact value is a judgement.
+COLUMN_BLOCK = 32
+ROW_BLOCK = 32
+# Rows per band: taller bands amortise the kh - 1 rows gathered beyond them, but should
+# stay in cache; 48 for short columns, at least 64 (one kernel height) for long ones. A
+# judgement, not a measurement.
+SHORT_BAND_HEIGHT = 48
+LONG_BAND_HEIGHT = 64
+
+# Nanoseconds per output sample, measured on the project's machine (x86_64, 2 CPUs) on
+# the 4K photo: a BLAS matrix multiply-add and a tap of a batched vector product when
+# the cost model was calibrated (commit 98f8890); gathering a band into planes and
+# writing it back interleaved when the planar pass came (commit 353fe26).
+NS_PER_BLAS_MAC = 0.035
+NS_PER_GEMV_TAP = 0.05
+NS_PLANAR = 0.5
+
+
+def pixel_block(channels):
+    """Output pixels per small product of an interleaved row pass: as many as make at
+    most 16 samples. Each output also multiplies (pixels - 1) * channels zeros, but
+    products with 15 or 16 output columns ran quickest for every row length measured
+    (7 to 41 taps, 1 to 4 channels; RGB, 11 taps: 5 pixels 0.51-0.62 ms a band, 4
+    pixels 0.60-0.70, 8 pixels 0.74-0.99), likely the width OpenBLAS's kernels take
+    at once here."""
+    return max(1, 16 // channels)
+
+
+def _toeplitz(taps, outputs, dtype):
+    """The (outputs, outputs + len(taps) - 1) matrix whose product correlates with taps."""
+    matrix = np.zeros((outputs, outputs + len(taps) - 1), dtype)
+    diagonal = np.arange(outputs)
+    for i, tap in enumerate(taps):
+        matrix[diagonal, diagonal + i] = tap
+    return matrix
+
+
+class Separable:
+    """``separable``: per outer product of the kernel, a column pass, then a row pass.
+
+    Short rows run with the channels interleaved as they are in the image. Long rows
+    run on planes, one channel after another: then every pass is a plain matrix
+    product along contiguous rows, and no pass multiplies the zeros of a Kronecker
+    matrix or needs a transposition.
+    """
+
+    method = name = "separable"
+
+    def __init__(self, taps, mode, shape, dtype):
+        """The terms are `Taps.terms`: a dense kernel's by SVD, or a `SeparableKernel`'s
+        own, with none."""
+        self.dtype = dtype
+        self.shape = taps.shape
+        self.reach = taps.reach
+        self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in taps.terms()]
+        self.planar = taps.shape[1] > SHORT_ROW
+        self._matrices = {}
+
+    @staticmethod
+    def cost(taps, mode, shape, limit):
+        """Estimated nanoseconds per output sample, or None once it cannot beat ``limit``:
+        the rank may need an SVD, which takes a noticeable time for large kernels (0.13
+        s at 1001x1001), so it is skipped when even a single term would lose."""
+        term, planes = _term_cost(*taps.shape)
+        if term + planes >= limit:
+            return None
+        return taps.rank * term + planes
+
+    def layout(self, shape, threads):
+        band = SHORT_BAND_HEIGHT if self.shape[0] <= SHORT_COLUMN else max(LONG_BAND_HEIGHT, self.shape[0])
+        return Layout(band, self.reach, planar=self.planar)
+
+    def _matrix(self, key, build):
+        # Filled lazily from several threads; a race builds the same matrix twice.
+        if key not in self._matrices:
+            self._matrices[key] = build()
+        return self._matrices[key]
+
+    def __call__(self, extended, workers):
+        kh, kw = self.shape
+        rows, columns, channels = extended.shape
+        height, width = rows - kh + 1, columns - kw + 1
+        # A stack of matrices whose rows are the image's rows: one per channel, or one
+        # with the channels interleaved.
+        if self.planar:
+            stack = extended.transpose(2, 0, 1)
+        else:
+            stack = extended.reshape(1, rows, columns * channels)
+        out = None
+        for index, (column, row) in enumerate(self.terms):
+            vertical = self._column_pass(index, stack, column, height)
+            if self.planar:
+                term = self._planar_row_pass(index, vertical, row, width)
+            else:
+                term = self._interleaved_row_pass(index, vertical.reshape(height, columns, channels), row, width)
+            out = term if out is None else np.add(out, term, out=out)
+        if out is None:  # every term was negligible: a zero kernel
+            return np.zeros((channels, height, width) if self.planar else (height, width, channels), extended.dtype)
+        return out
+
+    def _column_pass(self, index, stack, taps, height):
+        """Correlate the rows of each matrix of ``stack`` with ``taps``."""
+        if len(taps) <= SHORT_COLUMN:
+            # Output row y is the weighted sum of rows y ... y + kh - 1: a vector times a
+            # strided view of those rows, batched over y. No zeros are multiplied.
+            depth, rows, length = stack.shape
+            windows = as_strided(stack, shape=(depth, height, len(taps), length),
+                                 strides=(stack.strides[0], stack.strides[1], stack.strides[1], stack.strides[2]),
+                                 writeable=False)
+            return np.matmul(taps, windows)
+        # Long columns: products with banded (Toeplitz) blocks are faster.
+        out = np.empty((stack.shape[0], height, stack.shape[2]), stack.dtype)
+        for start in range(0, height, COLUMN_BLOCK):
+            size = min(COLUMN_BLOCK, height - start)
+            block = self._matrix(("column", index, size), lambda: _toeplitz(taps, size, self.dtype))
+            np.matmul(block, stack[:, start : start + size + len(taps) - 1], out=out[:, start : start + size])
+        return out
+
+    def _planar_row_pass(self, index, planes, taps, width):
+        """Correlate the rows of each plane with ``taps``: each block of output columns
+        is the product of a slice of the planes' rows and a Toeplitz block."""
+        depth, height, columns = planes.shape
+        rows = planes.reshape(depth * height, columns)
+        out = np.empty((depth, height, width), planes.dtype)
+        out_rows = out.reshape(depth * height, width)
+        for start in range(0, width, ROW_BLOCK):
+            size = min(ROW_BLOCK, width - start)
+            # Row blocks multiply from the right, so they are kept transposed.
+            block = self._matrix(("row", index, size), lambda: _toeplitz(taps, size, self.dtype).T.copy())
+            np.matmul(rows[:, start : start + size + len(taps) - 1], block, out=out_rows[:, start : start + size])
+        return out
+
+    def _interleaved_row_pass(self, index, values, taps, width):
+        """Short rows, channels left interleaved: each run of a few output pixels is one
+        small matrix product with ``kron(toeplitz, identity(channels))``.
+
+        The windows overlap, so they are a strided view of the band, not a copy, and one
+        ``np.matmul`` call runs the products for every window of every row.
+        """
+        height, columns, channels = values.shape
+        rows = values.reshape(height, columns * channels)
+        out = np.empty((height, width, channels), values.dtype)
+        out_rows = out.reshape(height, width * channels)
+        item = values.itemsize
+        pixels = pixel_block(channels)
+        blocks, rest = divmod(width, pixels)
+        # (number of windows, first output pixel, pixels per window): the full blocks,
+        # then what is left over.
+        for count, first, size in ((blocks, 0, pixels), (int(rest > 0), blocks * pixels, rest)):
+            if not count:
+                continue
+            matrix = self._matrix(("kron", index, size, channels), lambda: np.kron(
+                _toeplitz(taps, size, self.dtype).T, np.eye(channels, dtype=self.dtype)))
+            inputs, outputs = matrix.shape
+            offset = first * channels
+            # as_strided does no bounds checking: the last window must end inside the row.
+            assert offset + (count - 1) * outputs + inputs <= rows.shape[1]
+            assert offset + count * outputs <= out_rows.shape[1]
+            windows = as_strided(rows[:, offset:], shape=(count, height, inputs),
+                                 strides=(outputs * item, rows.strides[0], item), writeable=False)
+            targets = as_strided(out_rows[:, offset:], shape=(count, height, outputs),
+                                 strides=(outputs * item, out_rows.strides[0], item))
+            np.matmul(windows, matrix, out=targets)
+        return out
+
+
+def _term_cost(kh, kw):
+    """The estimated cost of one term for a kh x kw kernel, and that of gathering the
+    band into planes and writing them back, paid once whatever the rank."""
+    planes = 0.0
+    if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
+        row_pass = (pixel_block(3) + kw) * 3 * NS_PER_BLAS_MAC
+    else:
+        row_pass = (ROW_BLOCK + kw) * NS_PER_BLAS_MAC
+        planes = NS_PLANAR
+    column_pass = kh * NS_PER_GEMV_TAP if kh <= SHORT_COLUMN else (COLUMN_BLOCK + kh) * NS_PER_BLAS_MAC
+    return column_pass + row_pass, planes

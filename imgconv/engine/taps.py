@@ -1,0 +1,168 @@
+"""The kernel as the strategies take it (`Taps`): oriented for correlation, anchored,
+dense or as folded 1-D factors; and what the strategies and the cost model ask of it:
+its symmetry, its rank (one criterion for rank one, `is_rank_one`) and its terms."""
+
+import functools
+
+import numpy as np
+
+# A kernel is taken as rank one when `factor`'s outer product reproduces each weight to
+# within this fraction of the largest: about 450 float64 ulps (eps is 2.2e-16). Building
+# a rank-one kernel (an outer product, normalised, flipped) and factoring it back
+# through its largest entry rounds each weight by a few ulps; genuinely higher ranks
+# (random, Laplacian, unsharp kernels) miss by many orders of magnitude more. A
+# judgement, not a measurement; the same test once decided only the whole-channel FFT.
+RANK_ONE_TOLERANCE = 1e-13
+
+
+class Taps:
+    """A kernel oriented for correlation: dense ``weights``, or ``terms``, the outer
+    products of 1-D factors, folded onto the image; ``before`` taps lie above and left
+    of the anchor.
+
+    Use `Taps.dense` or `Taps.factored`; the edge (`imgconv.engine`) builds one per call
+    and every strategy reads it.
+    """
+
+    def __init__(self, before, weights=None, terms=None):
+        self.before = tuple(before)
+        self.weights = weights
+        self._terms = terms
+        self.shape = weights.shape if terms is None else (len(terms[0][0]), len(terms[0][1]))
+
+    @classmethod
+    def dense(cls, weights, flip):
+        """Dense ``weights`` (float64, 2-D), flipped when ``flip`` (convolution)."""
+        kh, kw = weights.shape
+        if flip:
+            return cls((kh - 1 - kh // 2, kw - 1 - kw // 2), weights=weights[::-1, ::-1])
+        return cls((kh // 2, kw // 2), weights=weights)
+
+    @classmethod
+    def factored(cls, terms, flip, mode, shape):
+        """A `SeparableKernel`'s ``terms``, flipped when ``flip``, and folded (`fold`) for
+        an image of ``shape`` in ``mode`` unless ``shape`` is None."""
+        kh, kw = len(terms[0][0]), len(terms[0][1])
+        if flip:
+            before = (kh - 1 - kh // 2, kw - 1 - kw // 2)
+            terms = [(column[::-1], row[::-1]) for column, row in terms]
+        else:
+            before = (kh // 2, kw // 2)
+        terms = list(terms)
+        if shape is not None:
+            columns, top = fold([column for column, _ in terms], before[0], shape[0], mode)
+            rows, left = fold([row for _, row in terms], before[1], shape[1], mode)
+            terms, before = list(zip(columns, rows)), (top, left)
+        return cls(before, terms=terms)
+
+    @property
+    def is_dense(self):
+        """Whether the weights are held as one 2-D array (`direct` and FFT bands need it)."""
+        return self._terms is None
+
+    @property
+    def reach(self):
+        """((above, below), (left, right)): how far the kernel reaches from the anchor."""
+        return tuple((b, n - 1 - b) for b, n in zip(self.before, self.shape))
+
+    @functools.cached_property
+    def symmetric(self):
+        """Whether the kernel is symmetric about its anchor along both axes (each factor
+        along its own, for folded terms), which the DCT needs."""
+        if self.is_dense:
+            return _even(self.weights, self.before)
+        return all(_even(column[:, None], (self.before[0], 0)) and _even(row[None, :], (0, self.before[1]))
+                   for column, row in self._terms)
+
+    @functools.cached_property
+    def rank(self):
+        """The number of outer products `terms` gives, found without building them."""
+        if not self.is_dense:
+            return len(self._terms)
+        if is_rank_one(self.weights):
+            return 1
+        return int(np.count_nonzero(_significant(np.linalg.svd(self.weights, compute_uv=False), self.shape)))
+
+    def terms(self):
+        """The kernel as a list of outer products ``(column, row)``: its own factors, or
+        `separable_terms` of the dense weights."""
+        return self._terms if not self.is_dense else separable_terms(self.weights)
+
+
+def is_rank_one(weights):
+    """Whether ``weights`` is one outer product: `factor`'s column and row rebuild every
+    weight to within `RANK_ONE_TOLERANCE` of the largest magnitude. The one rank-one
+    test of the engine; quick, with no SVD, so that the 1025x1025 kernels the FFT takes
+    pay nothing for it."""
+    column, row = factor(weights)
+    return np.allclose(np.outer(column, row), weights, rtol=0, atol=RANK_ONE_TOLERANCE * np.abs(weights).max())
+
+
+def separable_terms(weights):
+    """The kernel as a sum of outer products ``column ⊗ row``.
+
+    A rank-one kernel (`is_rank_one`) is factored from its own entries, through its
+    largest one, so that kernels of small integers (Sobel, box) get exact taps and
+    results. Others take one term per significant singular value (`_significant`).
+    """
+    if is_rank_one(weights):
+        return [factor(weights)]
+    u, s, vt = np.linalg.svd(weights)
+    keep = _significant(s, weights.shape)
+    return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if keep[r]]
+
+
+def factor(weights):
+    """``(column, row)`` whose outer product is ``weights`` if it has rank one: the
+    column and row through the largest entry, the column divided by that entry."""
+    i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+    return weights[:, j] / (weights[i, j] or 1.0), weights[i, :].copy()  # a zero kernel: zeros
+
+
+def _significant(singular_values, shape):
+    """Singular values above the numerical rank threshold, as ``numpy.linalg.matrix_rank``
+    defines it; those below are float64 rounding noise."""
+    return singular_values > singular_values[0] * max(shape) * np.finfo(np.float64).eps
+
+
+def _even(weights, before):
+    """Whether ``weights`` are symmetric about the anchor along both axes: padded with
+    zeros to reach as far on both sides, they equal their mirror images."""
+    reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
+    padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
+    return np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])
+
+
+def fold(factors, before, n, mode):
+    """Factors along an axis of ``n`` samples, ``before`` taps of each ahead of the
+    anchor, folded so that each tap lands on the offset nearest the anchor that reaches
+    the same sample for every output; and the new ``before``.
+
+    This is exact, and keeps a factor from reaching further than about the image: the
+    extension repeats with period 2n in ``reflect``, 2n - 2 in ``mirror`` (1 for a single
+    sample) and n in ``wrap``, so taps a period apart meet the same sample, and each goes
+    to its offset within half a period of the anchor (at exactly half, the one on its
+    own side, so that symmetric factors stay symmetric). In ``nearest`` every offset of
+    n - 1 or more reaches the last sample from every output, and in ``constant`` every
+    offset of n or more lies beyond the edge; so for their negatives at the other edge:
+    each tail is lumped onto its first offset. Factors within reach stay as they are.
+    """
+    offsets = np.arange(len(factors[0])) - before
+    if mode in ("nearest", "constant"):
+        reach = n - 1 if mode == "nearest" else n
+        folded = np.clip(offsets, -reach, reach)
+    else:
+        period = {"reflect": 2 * n, "mirror": max(2 * n - 2, 1), "wrap": n}[mode]
+        reach = period // 2
+        folded = np.mod(offsets, period)
+        folded[folded > period / 2] -= period
+        folded[(2 * folded == period) & (offsets < 0)] -= period
+    if -offsets[0] <= reach and offsets[-1] <= reach:
+        return factors, before
+    # Summed nearest taps first on both sides alike, so that the taps folded onto -t
+    # and onto t add up in the same order: a symmetric factor stays exactly symmetric,
+    # which the FFT on whole channels needs.
+    order = np.argsort(np.abs(offsets), kind="stable")
+    low, length = folded.min(), folded.max() - folded.min() + 1
+    bins = folded[order] - low
+    return [np.bincount(bins, weights=factor[order], minlength=length) for factor in factors], -int(low)
