@@ -404,8 +404,6 @@ def blur(engine, radius, sigma):
     Example:
       imgconv blur --radius 5 --sigma 3 in.png out.png
     """
-    if radius is None and sigma is None:
-        raise click.UsageError("blur needs --radius, --sigma or both")
     return filters.preset_filter(kernels.separable_gaussian(radius, sigma), **engine)
 
 
@@ -419,8 +417,6 @@ def box(engine, radius, size):
     Example:
       imgconv box --radius 2 in.png out.png
     """
-    if (radius is None) == (size is None):
-        raise click.UsageError("box needs exactly one of --radius or --size")
     return filters.preset_filter(kernels.separable_box(radius, size), **engine)
 
 
@@ -472,8 +468,6 @@ def unsharp(engine, radius, sigma, amount):
     Example:
       imgconv unsharp --sigma 2 --amount 1.5 in.png out.png
     """
-    if radius is None and sigma is None:
-        raise click.UsageError("unsharp needs --radius, --sigma or both")
     return filters.preset_filter(kernels.separable_unsharp(radius, sigma, amount), **engine)
 
 
@@ -541,10 +535,7 @@ def convolve(engine, kernel, normalize, divisor, offset, correlate):
       imgconv convolve -k samples/kernels/sharpen.txt in.png out.png
       imgconv convolve -k "1 2 1; 2 4 2; 1 2 1" --normalize in.png out.png
     """
-    try:
-        kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
-    except ImgconvError as exc:
-        raise click.UsageError(str(exc)) from None
+    kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
     return filters.kernel_filter(kernel, correlate=correlate, **engine)
 
 

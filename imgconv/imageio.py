@@ -52,8 +52,15 @@ _XMP, _ICC = 700, 34675  # TIFF tags
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
 # output's EXIF, they would contradict the new pixels or repeat the metadata.
-_LAYOUT_TAGS = frozenset([256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325,
-                          338, 339, 529, 530, 531, 532, _ICC, _XMP])
+_LAYOUT_TAGS = frozenset([
+    256, 257, 258, 259, 262,  # ImageWidth, ImageLength, BitsPerSample, Compression, Photometric
+    273, 277, 278, 279, 284,  # StripOffsets, SamplesPerPixel, RowsPerStrip, StripByteCounts, PlanarConfig
+    317, 320,  # Predictor, ColorMap
+    322, 323, 324, 325,  # TileWidth, TileLength, TileOffsets, TileByteCounts
+    338, 339,  # ExtraSamples, SampleFormat
+    529, 530, 531, 532,  # YCbCrCoefficients, YCbCrSubSampling, YCbCrPositioning, ReferenceBlackWhite
+    _ICC, _XMP,
+])
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 # Defaults when the input says nothing: JPEG at ImageMagick's quality 92 with full-resolution

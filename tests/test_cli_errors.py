@@ -61,7 +61,7 @@ def test_folder_input_needs_a_folder_output(workdir):
         (["blur", "--sigma", "0"], "--sigma"),
         (["blur", "--sigma", "-2"], "--sigma"),
         (["blur", "--radius", "-1"], "--radius"),
-        (["blur"], "--radius, --sigma"),
+        (["blur"], "a radius or a sigma"),
         (["blur", "-s", "1", "--boundary", "sideways"], "unknown boundary mode 'sideways'"),
         (["box", "--radius", "1", "--size", "3"], "exactly one"),
         (["blur", "-s", "1", "--quality", "0"], "--quality"),
