@@ -388,7 +388,7 @@ class InlineExecutor(concurrent.futures.Executor):
 
 
 def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False, fail_fast=False,
-              on_result=None, executor=None):
+              on_result=None, executor=None, in_flight=None):
     """Run every task, ``jobs`` at a time; return the results in task order.
 
     ``on_result(result)`` is called as each one finishes (for progress). With
@@ -399,7 +399,10 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
 
     Without ``executor``, `worker_count` processes are started: no more than the files
     to make (those not skipped), nor than `max_jobs`. With one, ``jobs`` (default: the
-    CPUs) sets only how many files are handed to it at a time.
+    CPUs) sets only how many files are handed to it at a time: twice ``jobs`` (one with
+    one job), so that a worker never waits for its next file, or ``in_flight``. A Dask
+    cluster's `imgconv.cluster.ClusterExecutor` is given as many as it has threads:
+    what it was handed runs, what was not is what Ctrl-C cancels.
     """
     skipped = {i for i, task in enumerate(tasks) if is_up_to_date(task)} if skip_existing else set()
     own_executor = executor is None
@@ -408,6 +411,8 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
         executor = local_executor(jobs)
     else:
         jobs = jobs or cpu_count()
+    if in_flight is None:
+        in_flight = 2 * jobs if jobs > 1 else 1
     results, pending, queue, stop = {}, {}, iter(enumerate(tasks)), False
 
     def record(index, result):
@@ -420,7 +425,7 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
             # Keep a few files queued per worker, not the whole batch: progress stays
             # live, and --fail-fast or Ctrl-C has little to cancel. One job runs one
             # file at a time, so that --fail-fast stops right after a failure.
-            while not stop and len(pending) < (2 * jobs if jobs > 1 else 1):
+            while not stop and len(pending) < in_flight:
                 index, task = next(queue, (None, None))
                 if task is None:
                     break

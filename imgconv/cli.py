@@ -264,6 +264,9 @@ batch_options = _section(
     (("--fail-fast",), dict(is_flag=True, help="Stop at the first file that fails.")),
     (("--report",), dict(type=click.Path(allow_dash=True, dir_okay=False), metavar="FILE",
                          help="Write one JSON object per input to FILE (- for stdout).")),
+    (("--cluster",), dict(metavar="ADDRESS", envvar="IMGCONV_CLUSTER",
+                          help="Run the batch on the Dask scheduler at ADDRESS (tcp://HOST:PORT), whose workers see "
+                               "the same files; --jobs defaults to its threads. Also IMGCONV_CLUSTER.")),
 )
 
 
@@ -285,6 +288,10 @@ def filter_command(name, preset=True):
                 return _run_batch(paths, filt, write, **batching)
             elif len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
+            elif batching["cluster"] and click.get_current_context().get_parameter_source("cluster") \
+                    != click.core.ParameterSource.ENVIRONMENT:
+                raise click.UsageError("--cluster runs batches, not one INPUT and OUTPUT; end OUTPUT with / to make "
+                                       "it a folder (a batch of one file), or drop --cluster")
             else:
                 pipeline.process_file(paths[0], paths[1], filt, **write)
 
@@ -308,7 +315,7 @@ def filter_command(name, preset=True):
 
 _ENGINE = ("boundary", "cval", "method", "threads")
 _BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
-          "progress", "quiet", "fail_fast", "report")
+          "progress", "quiet", "fail_fast", "report", "cluster")
 _WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
           "view", "in_place")
 
@@ -332,7 +339,7 @@ def _split_options(command, preset):
 
 
 def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, null, suffix, skip_existing, dry_run,
-               jobs, progress, quiet, fail_fast, report):
+               jobs, progress, quiet, fail_fast, report, cluster):
     if not paths:
         raise click.UsageError("a batch needs an OUTPUT folder")
     *inputs, output = paths
@@ -353,6 +360,16 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         return
     if not tasks:
         raise InvalidInputError("no input images found")
+    run_options = {}
+    client = None
+    if cluster:
+        cluster_module = importlib.import_module("imgconv.cluster")
+        cluster_module.logs_quiet()
+        client = cluster_module.connect(cluster)
+        executor = cluster_module.ClusterExecutor(client)
+        # As many files in flight as the cluster has threads: --jobs can lower that.
+        jobs = min(jobs or executor.threads, executor.threads)
+        run_options = dict(executor=executor, in_flight=jobs)
     bar = batch.ProgressLine(len(tasks)) if not quiet and (progress or progress is None and sys.stderr.isatty()) \
         else None
 
@@ -369,8 +386,10 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
 
     try:
         batch.process_batch(tasks, output, filt, report=report, on_result=on_result, jobs=jobs,
-                            write_options=write, skip_existing=skip_existing, fail_fast=fail_fast)
+                            write_options=write, skip_existing=skip_existing, fail_fast=fail_fast, **run_options)
     finally:
+        if client is not None:
+            client.close()
         if bar:
             bar.close()
         if not quiet:

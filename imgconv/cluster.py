@@ -1,0 +1,176 @@
+"""Batches on a running Dask cluster (``--cluster ADDRESS``, ``IMGCONV_CLUSTER``).
+
+`connect` reaches the scheduler (refusing, in one line, an address that does not answer
+within `CONNECT_TIMEOUT` seconds, a cluster without workers, and workers whose imgconv
+is not this one's), and `ClusterExecutor` runs `imgconv.batch.run_task` calls there for
+`imgconv.batch.run_batch`::
+
+    client = imgconv.cluster.connect("tcp://10.0.0.5:8786")
+    executor = imgconv.cluster.ClusterExecutor(client)
+    results = imgconv.batch.run_batch(tasks, filt, jobs=executor.threads, in_flight=executor.threads,
+                                      executor=executor)
+
+The cluster's workers must see the same files at the same absolute paths (a shared
+filesystem): every path is made absolute before it is sent.
+"""
+
+import concurrent.futures
+import dataclasses
+import os
+import threading
+
+from .errors import ImgconvError
+
+INSTALL_HINT = "pip install 'imgconv[dask]'"
+CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
+LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
+
+
+def _missing_extra_error():
+    try:
+        from .dask import MissingExtraError
+    except ImportError as exc:  # imgconv.dask raises its own MissingExtraError without Dask
+        return type(exc) if isinstance(exc, ImgconvError) else ImgconvError
+    return MissingExtraError
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise _missing_extra_error()(f"--cluster needs Dask's distributed, which is not installed: "
+                                     f"{INSTALL_HINT}") from None
+    return distributed
+
+
+def worker_version():
+    """imgconv's version where this runs (on each worker, by `check_versions`)."""
+    import imgconv
+
+    return imgconv.__version__
+
+
+def connect(address, timeout=CONNECT_TIMEOUT):
+    """A ``distributed.Client`` of the scheduler at ``address``, checked: it answered
+    within ``timeout`` seconds, has at least one worker (waiting up to ``timeout`` for
+    one), and every worker runs this imgconv version (`check_versions`).
+
+    Raises `ImgconvError` (one line naming ``address``) otherwise, and
+    ``MissingExtraError`` when Dask's distributed is not installed.
+    """
+    distributed = _distributed()
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address...
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s ({reason})") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except Exception:
+            raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout} s); "
+                               f"start some with: dask worker {address}") from None
+        check_versions(client, address)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def check_versions(client, address=None):
+    """Refuse workers whose imgconv differs from ``imgconv.__version__`` here (or that
+    cannot import imgconv), before any file is sent."""
+    import imgconv
+
+    where = f"--cluster {address or client.scheduler.address}"
+    try:
+        versions = client.run(worker_version)
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImgconvError(f"{where}: cannot run imgconv on the workers ({reason}); is imgconv installed there?") \
+            from None
+    wrong = {worker: version for worker, version in versions.items() if version != imgconv.__version__}
+    if wrong:
+        worker, version = sorted(wrong.items())[0]
+        raise ImgconvError(f"{where}: {len(wrong)} of {len(versions)} workers run imgconv {version} "
+                           f"({worker}), this is imgconv {imgconv.__version__}; install the same version everywhere")
+
+
+def absolute(task):
+    """``task`` with absolute paths, as every worker must be given them."""
+    return dataclasses.replace(task, source=os.path.abspath(task.source), dest=os.path.abspath(task.dest),
+                               root=None if task.root is None else os.path.abspath(task.root))
+
+
+class ClusterExecutor(concurrent.futures.Executor):
+    """Runs ``submit(run_task, task, filt, write_options)`` on a Dask cluster.
+
+    Each call is sent with ``pure=False`` (Dask would otherwise merge identical calls)
+    and the task's paths made absolute; the `Result` comes back naming the paths as
+    given. A file whose worker died (``distributed.KilledWorker``, after the scheduler's
+    own ``allowed-failures`` retries) is sent once more (`LOST_WORKER_RETRIES`), then
+    comes back as a failed `Result` saying so; any other error on the cluster's side
+    also becomes a failed `Result`. A future is running from the moment it is sent, so
+    `cancel` does not take it back: run no more at once than ``threads``, the cluster's
+    total, and what is not sent is what a Ctrl-C cancels.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.threads = sum(client.nthreads().values())
+        self._lock = threading.Lock()
+        self._sent = set()
+
+    def submit(self, fn, task, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        self._send(future, fn, task, args, kwargs, LOST_WORKER_RETRIES)
+        return future
+
+    def _send(self, future, fn, task, args, kwargs, retries):
+        remote = self.client.submit(fn, absolute(task), *args, pure=False, **kwargs)
+        with self._lock:
+            self._sent.add(remote)
+        remote.add_done_callback(lambda done: self._finished(done, future, fn, task, args, kwargs, retries))
+
+    def _finished(self, remote, future, fn, task, args, kwargs, retries):
+        from .batch import Result
+
+        with self._lock:
+            self._sent.discard(remote)
+        try:
+            result = remote.result()
+        except BaseException as exc:
+            killed = type(exc).__name__ == "KilledWorker"
+            if killed and retries > 0:
+                try:
+                    self._send(future, fn, task, args, kwargs, retries - 1)
+                    return
+                except BaseException as again:
+                    exc, killed = again, False
+            if killed:
+                error = (f"{task.source}: the cluster's worker died while filtering it, "
+                         f"{LOST_WORKER_RETRIES + 1} times (distributed.KilledWorker); not written. "
+                         f"Is memory short on the workers?")
+            else:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                error = f"{task.source}: failed on the cluster: {type(exc).__name__}: {reason}"
+            future.set_result(Result(task.source, task.dest, "failed", error))
+            return
+        future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            sent = list(self._sent)
+        if cancel_futures:
+            for remote in sent:
+                remote.cancel()
+
+
+def logs_quiet():
+    """Keep Dask's own log lines (connection retries, lost workers) off stderr: the
+    CLI says what matters in one line."""
+    import logging
+
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
