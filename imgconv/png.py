@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .vocabulary import DEFAULT_COMPRESS_LEVEL
+
 # Pillow mode -> (PNG colour type, bit depth)
 COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),
                 "I;16": (0, 16), "LA;16": (4, 16), "RGB;16": (2, 16), "RGBA;16": (6, 16)}
@@ -31,7 +33,7 @@ def _chunk(kind, data):
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
-def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, xmp=None, threads=None):
+def encode_png(samples, mode, *, level=DEFAULT_COMPRESS_LEVEL, icc_profile=None, exif=None, xmp=None, threads=None):
     """PNG bytes for (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`.
 
     Parameters
@@ -73,6 +75,8 @@ def encode_png(samples, mode, *, level=2, icc_profile=None, exif=None, xmp=None,
     checksum = 1
     for _, adler, length in pieces:
         checksum = _adler32_combine(checksum, adler, length)
+    # The zlib header: deflate with a 32 KiB window (0x78), no preset dictionary, and the
+    # "fastest" level hint (0x01, advisory only), which makes 0x7801 a multiple of 31.
     stream = b"\x78\x01" + b"".join(data for data, _, _ in pieces) + struct.pack(">I", checksum)
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
