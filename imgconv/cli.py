@@ -1,6 +1,5 @@
 """The imgconv command line: options in, library calls, one-line messages out."""
 
-import functools
 import importlib.util
 import logging
 import math

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from imgconv import kernels
-from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
+from helpers import assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)
