@@ -33,6 +33,7 @@ import scipy.ndimage as ndi
 from PIL import Image, ImageFilter
 
 import imgconv
+from timing import best_times
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,21 +48,8 @@ except (ImportError, OSError):  # OSError: the binding is there but libvips is n
 
 
 def race(ours, peer, repeats=7, rounds=2):
-    """Best times of two functions, each run in blocks of ``repeats`` taken in turns
-    (ours, peer, ours, peer), so that a machine that speeds up or slows down during the
-    run favours neither. Each block starts with an untimed warm-up (caches, lazy
-    imports, thread pools) after a pause: OpenCV's and OpenBLAS's worker threads spin
-    for a while after a call and would take cores from whatever runs next."""
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for i, function in enumerate((ours, peer)):
-            time.sleep(0.2)
-            function()
-            for _ in range(repeats):
-                start = time.perf_counter()
-                function()
-                best[i] = min(best[i], time.perf_counter() - start)
-    return best
+    """Best times of imgconv's function and a peer's, taken in turns (see `best_times`)."""
+    return best_times((ours, peer), repeats, rounds)
 
 
 def run_command(command, repeats=3):

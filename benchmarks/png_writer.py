@@ -46,7 +46,6 @@ import math
 import os
 import platform
 import struct
-import time
 import types
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +57,7 @@ from PIL import Image, features
 import imgconv
 import imgconv.png as png
 from imgconv.vocabulary import DEFAULT_COMPRESS_LEVEL
+from timing import best_times
 
 try:
     import imagecodecs
@@ -256,22 +256,6 @@ def decoded(data, mode):
 
 
 # -- timing ------------------------------------------------------------------------------
-
-def best_times(functions, repeats, rounds):
-    """Best time of each function, in blocks of ``repeats`` taken in turns, each block
-    after a pause and an untimed warm-up, so that a machine that speeds up or slows down
-    during the run favours none of them."""
-    best = [float("inf")] * len(functions)
-    for _ in range(rounds):
-        for i, function in enumerate(functions):
-            time.sleep(0.2)
-            function()
-            for _ in range(repeats):
-                start = time.perf_counter()
-                function()
-                best[i] = min(best[i], time.perf_counter() - start)
-    return best
-
 
 def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
