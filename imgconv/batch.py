@@ -22,6 +22,7 @@ from .errors import ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
 from .pipeline import process_file
+from .tiled import is_zarr
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,15 @@ class Result:
 
 def is_batch(paths, files_from=None):
     """Several inputs, a folder input, a folder output, or a ``--files-from`` list make a
-    batch; one INPUT and one OUTPUT file do not."""
+    batch; one INPUT and one OUTPUT file do not, nor does a Zarr store (a ``*.zarr``
+    folder), which is one image."""
     if files_from is not None or len(paths) > 2:
         return True
-    return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
+
+    def folder(path):
+        return os.path.isdir(path) and not is_zarr(path)
+
+    return len(paths) == 2 and (folder(paths[0]) or folder(paths[1]) or paths[1].endswith(("/", os.sep)))
 
 
 def read_file_list(data, null=False):
@@ -495,21 +501,27 @@ def write_report(results, dest):
 
 
 class ProgressLine:
-    """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream."""
+    """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream; the
+    unit is files for a batch, tiles for a streamed tiled image."""
 
-    def __init__(self, total, stream=None):
-        self.total, self.done, self.start = total, 0, time.monotonic()
+    def __init__(self, total, stream=None, unit="files"):
+        self.total, self.done, self.start, self.unit = total, 0, time.monotonic(), unit
         self.stream = stream or sys.stderr
 
-    def update(self):
-        self.done += 1
+    def update(self, count=1):
+        self.done += count
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
         remaining = int((self.total - self.done) / rate) if rate else 0
         width = len(str(self.total))
-        self.stream.write(f"\r[{self.done:>{width}}/{self.total}] {rate:.1f} files/s  "
+        self.stream.write(f"\r[{self.done:>{width}}/{self.total}] {rate:.1f} {self.unit}/s  "
                           f"ETA {remaining // 60}:{remaining % 60:02d} ")
         self.stream.flush()
+
+    def set(self, done, total):
+        """``done`` of ``total`` (as `imgconv.pipeline.process_file`'s ``on_progress`` gives)."""
+        self.total = total
+        self.update(done - self.done)
 
     def close(self):
         if self.done:
