@@ -41,6 +41,7 @@ layers = _lazy("imgconv.lecture.layers")
 learn = _lazy("imgconv.lecture.learn")
 params = _lazy("imgconv.lecture.params")
 pipeline = _lazy("imgconv.pipeline")
+tiled = _lazy("imgconv.tiled")
 
 
 class ImgconvGroup(click.Group):
@@ -313,17 +314,8 @@ def filter_command(name, preset=True):
                 return _run_batch(paths, filt, write, **batching)
             elif len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
-            elif batching["cluster"] and click.get_current_context().get_parameter_source("cluster") \
-                    != click.core.ParameterSource.ENVIRONMENT:
-                raise click.UsageError("--cluster runs batches, not one INPUT and OUTPUT; end OUTPUT with / to make "
-                                       "it a folder (a batch of one file), or drop --cluster")
             else:
-                bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
-                try:  # only a streamed tiled image reports progress
-                    pipeline.process_file(paths[0], paths[1], filt, on_progress=bar and bar.set, **write)
-                finally:
-                    if bar:
-                        bar.close()
+                _run_one(*paths, filt, write, batching)
 
         own_params = getattr(make, "__click_params__", [])
         shared = _split_options(command, preset)
@@ -368,6 +360,32 @@ def _split_options(command, preset):
     return callback
 
 
+def _run_one(source, dest, filt, write, batching):
+    """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
+    streamed = tiled.streams(source, dest, write["format"], write["frame"])
+    address = batching["cluster"]
+    if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
+            != click.core.ParameterSource.ENVIRONMENT:
+        raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
+                               "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
+                               "file), or drop --cluster")
+    client = _connect(address) if address and streamed else None
+    bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
+    try:  # only a streamed tiled image reports progress
+        pipeline.process_file(source, dest, filt, on_progress=bar and bar.set, get=client and client.get, **write)
+    finally:
+        if client is not None:
+            client.close()
+        if bar:
+            bar.close()
+
+
+def _connect(address):
+    cluster_module = importlib.import_module("imgconv.cluster")
+    cluster_module.logs_quiet()
+    return cluster_module.connect(address)
+
+
 def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, null, suffix, skip_existing, dry_run,
                jobs, progress, quiet, fail_fast, report, cluster):
     if not paths:
@@ -393,10 +411,8 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
     run_options = {}
     client = None
     if cluster:
-        cluster_module = importlib.import_module("imgconv.cluster")
-        cluster_module.logs_quiet()
-        client = cluster_module.connect(cluster)
-        executor = cluster_module.ClusterExecutor(client)
+        client = _connect(cluster)
+        executor = importlib.import_module("imgconv.cluster").ClusterExecutor(client)
         # As many files in flight as the cluster has threads: --jobs can lower that.
         jobs = min(jobs or executor.threads, executor.threads)
         run_options = dict(executor=executor, in_flight=jobs)

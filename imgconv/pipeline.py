@@ -19,7 +19,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  max_pixels=DEFAULT_MAX_PIXELS, view="result", threads=None, in_place=False, tile_size=None,
-                 compression=None, on_progress=None):
+                 compression=None, on_progress=None, get=None):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -61,6 +61,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         default the input's.
     on_progress : callable, optional
         ``on_progress(done, total)`` in tiles, when a tiled input is streamed.
+    get : callable, optional
+        The Dask scheduler a streamed tiled input's blocks run on (a
+        ``distributed.Client``'s ``get``); default Dask's threads.
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
@@ -75,7 +78,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     if tiled.streams(source, dest, format, frame):
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, frame=frame, max_pixels=max_pixels,
                                    auto_orient=auto_orient, view=view, threads=threads, tile=tile_size,
-                                   compression=compression, on_progress=on_progress)
+                                   compression=compression, on_progress=on_progress, get=get)
     if tile_size is not None or compression is not None:
         raise InvalidInputError(f"{dest}: --tile-size and --compression are for tiled outputs, written from a tiled "
                                 "TIFF or Zarr input to a .tif or .zarr")

@@ -61,6 +61,9 @@ class TiledImage:
     Attributes
     ----------
     path : str
+        Absolute, so that a cluster's workers, in other folders, read the same file.
+    name : str
+        The path as given, for messages.
     kind : str
         ``"TIFF"`` or ``"ZARR"``.
     page : int
@@ -79,6 +82,7 @@ class TiledImage:
     """
 
     path: str
+    name: str
     kind: str
     page: int
     shape: tuple
@@ -101,10 +105,10 @@ def read_picture(path, frame=None, max_pixels=0):
     (refused over ``max_pixels``): for outputs that are not written tile by tile."""
     image = open_zarr(path)
     if frame not in (None, 0):
-        raise InvalidInputError(f"{image.path}: --frame {frame} does not exist; the image has 1 frame(s), numbered "
+        raise InvalidInputError(f"{image.name}: --frame {frame} does not exist; the image has 1 frame(s), numbered "
                                 "from 0")
     if max_pixels and image.pixels > max_pixels:
-        raise PixelLimitError(f"{image.path}: {image.shape[1]} x {image.shape[0]} is more pixels than the limit of "
+        raise PixelLimitError(f"{image.name}: {image.shape[1]} x {image.shape[0]} is more pixels than the limit of "
                               f"{max_pixels} (--max-pixels N raises it; 0 lifts it); {STREAM_HINT}")
     return Picture([read_rows(image, 0, image.shape[0])], image.mode, ZARR)
 
@@ -250,7 +254,7 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
     extras = tuple(int(e) for e in page.extrasamples)
     options = dict(compression=page.compression, predictor=page.predictor, photometric=page.photometric,
                    extrasamples=extras or None, bigtiff=tiff.is_bigtiff)
-    return TiledImage(name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
+    return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
 
 
 def open_zarr(path, max_pixels=0):
@@ -273,7 +277,7 @@ def open_zarr(path, max_pixels=0):
     channels = 1 if len(shape) == 2 else shape[2]
     mode = _mode(dtype, channels, name)
     _check_budget(name, shape, chunks[:2], max_pixels)
-    return TiledImage(name, ZARR, 0, shape, dtype, mode, chunks[:2], options)
+    return TiledImage(os.path.abspath(name), name, ZARR, 0, shape, dtype, mode, chunks[:2], options)
 
 
 def read_rows(image, top, bottom):
@@ -286,7 +290,7 @@ def read_rows(image, top, bottom):
     except ImgconvError:
         raise
     except Exception as exc:
-        raise ImageReadError(f"{image.path}: corrupt or truncated tile data ({' '.join(str(exc).split())})") from None
+        raise ImageReadError(f"{image.name}: corrupt or truncated tile data ({' '.join(str(exc).split())})") from None
 
 
 def _read_tiff_rows(image, top, bottom):
@@ -337,7 +341,10 @@ def exact_options(filt, threads=None, in_flight=1):
     options = dict(filt.options)
     if options.get("method", "auto") == "auto":
         methods = {exact_method(kernel, options.get("boundary", "reflect")) for kernel, _ in filt.passes}
-        options["method"] = "separable" if methods == {"direct", "separable"} else methods.pop()
+        if len(methods) > 1:  # blocks follow one method's bands; no filter of the CLI has two
+            raise InvalidInputError(f"this filter's kernels take different methods ({', '.join(sorted(methods))}) "
+                                    "block by block; give --method")
+        options["method"] = methods.pop() if methods else "direct"
     options["threads"] = min(MAX_BLOCK_THREADS, max(1, thread_count(threads or options.get("threads")) // in_flight))
     return options
 
@@ -369,7 +376,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
     from .dask import map_bands
 
     if filt.whole_display:
-        raise InvalidInputError(f"{image.path}: --normalize stretches by the whole image's maximum, which a streamed "
+        raise InvalidInputError(f"{image.name}: --normalize stretches by the whole image's maximum, which a streamed "
                                 "tiled input never holds; drop it, or write another format to decode it whole")
     if filt.options.get("method", "auto") == "auto":
         raise InvalidInputError("a streamed filter needs its method fixed: see imgconv.tiled.exact_options")
@@ -614,7 +621,7 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, frame=None, ma
         blocks, mode = filter_blocks(image, filt, depth=depth, max_pixels=max_pixels, in_flight=in_flight)
         held = blocks.chunks[0][0] * image.shape[1]
         if max_pixels and held > max_pixels:
-            raise ImageReadError(f"{image.path}: a block of {blocks.chunks[0][0]} full-width rows is {held} pixels, "
+            raise ImageReadError(f"{image.name}: a block of {blocks.chunks[0][0]} full-width rows is {held} pixels, "
                                  f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
         layout = _output_tile(tile, image, kind)
         options = _tiff_options(image, mode, compression) if kind == "TIFF" else _zarr_options(image, compression)

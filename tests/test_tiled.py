@@ -338,3 +338,20 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     assert process.returncode == 130, seen + rest
     assert (seen + rest).decode().split("\n")[-2].strip().endswith("imgconv: error: interrupted")
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+
+
+def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks):
+    """--cluster with a tiled input: the blocks run on the cluster's workers (here two
+    worker processes on 127.0.0.1), given relative paths, with the same result."""
+    distributed = pytest.importorskip("distributed")
+    tifffile.imwrite(tmp_path / "in.tif", CHELSEA, tile=(64, 64), photometric="rgb", compression="zlib")
+    monkeypatch.chdir(tmp_path)
+    # dashboard_address=None still serves HTTP on 8787 (and warns when that is taken).
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=50) as cluster:
+        result = run("blur", "-r", 5, "-s", 3, "--cluster", cluster.scheduler_address, "in.tif", "out.tif")
+        assert result.exit_code == 0, result.stderr
+        ran = {prefix: dict(tasks.states) for prefix, tasks in cluster.scheduler.task_prefixes.items()}
+    assert any("read_rows" in prefix or "TileRows" in prefix for prefix in ran), ran
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(CHELSEA))
+    assert layout(tmp_path / "out.tif")["tile"] == (64, 64)
