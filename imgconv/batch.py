@@ -12,6 +12,7 @@ import fnmatch
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -177,7 +178,7 @@ def _discover(inputs, output_real, recursive):
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
-        if not os.path.isdir(item):
+        if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
             yield item, os.path.basename(item), None
             continue
@@ -186,10 +187,16 @@ def _discover(inputs, output_real, recursive):
             # Never descend into hidden folders, the output folder itself, or links
             # (os.walk does not follow them; one leading outside gets a note).
             kept = []
-            for name in sorted(subfolders) if recursive else []:
+            for name in sorted(subfolders):
                 path = os.path.join(folder, name)
                 real = os.path.realpath(path)
                 if name.startswith(".") or real == output_real:
+                    continue
+                if is_zarr(name):  # a Zarr store is one image, never descended into
+                    outside = os.path.islink(path) and not _inside(real, root_real)
+                    yield path, os.path.relpath(path, item), item if outside else None
+                    continue
+                if not recursive:
                     continue
                 if os.path.islink(path):
                     if not _inside(real, root_real):
@@ -321,7 +328,8 @@ def _watch_parent(ppid):
 
 
 def _remove_temporary_files(dest):
-    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.write_bytes` names them."""
+    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.atomic_output` names
+    them (files, or folders for Zarr stores)."""
     if dest is None:
         return
     folder, name = os.path.split(os.path.abspath(dest))
@@ -331,8 +339,12 @@ def _remove_temporary_files(dest):
         return
     for entry in entries:
         if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            path = os.path.join(folder, entry)
             try:
-                os.unlink(os.path.join(folder, entry))
+                if os.path.isdir(path) and not os.path.islink(path):  # a Zarr store's
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
             except OSError:
                 pass
 

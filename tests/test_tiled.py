@@ -94,11 +94,16 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def peak_rss(*args):
-    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout) * 1024
+def peak_rss(*commands):
+    """The peak resident memory (bytes) of each CLI command, run at once."""
+    runs = [subprocess.Popen([sys.executable, "-c", PEAK_RSS, *map(str, args)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for args in commands]
+    peaks = []
+    for process in runs:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        peaks.append(int(out) * 1024)
+    return peaks
 
 
 def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
@@ -130,8 +135,8 @@ def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
     assert max(blocks) <= 480 + 48 + 5 and sum(blocks) < 1.2 * len(image)  # a block, a band before, the reach
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(image))
 
-    small = peak_rss("blur", "-r", 5, "-s", 3, tmp_path / "small.tif", tmp_path / "small-out.tif")
-    big = peak_rss("blur", "-r", 5, "-s", 3, tmp_path / "big.tif", tmp_path / "out.tif")
+    small, big = peak_rss(("blur", "-r", 5, "-s", 3, tmp_path / "small.tif", tmp_path / "small-out.tif"),
+                          ("blur", "-r", 5, "-s", 3, tmp_path / "big.tif", tmp_path / "out.tif"))
     # Holding the image would add its 64 MiB at least; streaming it added 0 to 23 MiB
     # (threads and what the allocator keeps), whatever the block size.
     assert big - small < image.nbytes / 2, f"{(big - small) / 2**20:.1f} MiB more than for a small image"
@@ -307,13 +312,16 @@ def test_progress_is_counted_in_tiles(tmp_path):
     assert run("blur", "-s", 2, "--progress", "-q", tmp_path / "in.tif", tmp_path / "out.tif").stderr == ""
 
 
-def test_a_batch_streams_its_tiled_files(tmp_path):
+def test_a_batch_streams_its_tiled_files_and_zarr_stores(tmp_path):
     (tmp_path / "in").mkdir()
     tifffile.imwrite(tmp_path / "in" / "a.tif", CAMERA, tile=(64, 64), compression="zlib")
+    zarr.create_array(store=tmp_path / "in" / "b.zarr", data=CHELSEA, chunks=(64, 64, 3))
     result = run("blur", "-r", 5, "-s", 3, "-j", 1, tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.tif", "b.zarr"]
     assert layout(tmp_path / "out" / "a.tif")["tile"] == (64, 64)
     assert np.array_equal(tifffile.imread(tmp_path / "out" / "a.tif"), blurred(CAMERA))
+    assert np.array_equal(zarr.open_array(tmp_path / "out" / "b.zarr")[:], blurred(CHELSEA))
 
 
 @pytest.mark.parametrize("dest", ["out.tif", "out.zarr"])
@@ -335,9 +343,10 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
         _, rest = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130, seen + rest
-    assert (seen + rest).decode().split("\n")[-2].strip().endswith("imgconv: error: interrupted")
-    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+    stderr = (seen + rest).decode()
+    assert process.returncode == 130, stderr
+    assert stderr.split("\n")[-2].strip().endswith("imgconv: error: interrupted"), stderr
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
 
 
 def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks):
