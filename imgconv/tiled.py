@@ -187,11 +187,12 @@ def _mode(dtype, channels, name):
 
 
 def _check_budget(name, shape, tile, max_pixels):
-    """A row of tiles (what is decoded at once) must fit in the pixel budget."""
+    """A row of tiles (what is decoded at once), edge tiles whole, must fit in the pixel
+    budget: so must a tile, however much larger than the image its header says it is."""
     th, tw = tile
     if th < 1 or tw < 1:
         raise ImageReadError(f"{name}: corrupt image: tile size {th} x {tw}")
-    held = th * shape[1]
+    held = th * -(-shape[1] // tw) * tw
     if max_pixels and held > max_pixels:
         raise ImageReadError(f"{name}: a row of {th} x {tw} tiles across {shape[1]} columns is {held} pixels, more "
                              f"than the limit of {max_pixels} that a streamed block must fit in (--max-pixels N "

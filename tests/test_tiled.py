@@ -8,6 +8,7 @@ cases, so that even a 300-row image is cut into many blocks, and tiles are small
 blocks or larger, so that blocks and tiles never line up.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -364,3 +365,22 @@ def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks):
     assert any("read_rows" in prefix or "TileRows" in prefix for prefix in ran), ran
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(CHELSEA))
     assert layout(tmp_path / "out.tif")["tile"] == (64, 64)
+
+
+def test_hostile_zarr_metadata_is_refused_in_one_line(tmp_path):
+    store = zarr.create_array(store=tmp_path / "in.zarr", shape=(100, 100), chunks=(50, 50), dtype=np.uint8)
+    store[:] = CAMERA[:100, :100]
+    metadata = tmp_path / "in.zarr" / "zarr.json"
+    text = metadata.read_text()
+    header = json.loads(text)
+    header["chunk_grid"]["configuration"]["chunk_shape"] = [65536, 65536]  # chunks of 4 GiB, claimed
+    metadata.write_text(json.dumps(header))
+    result = run("blur", "-s", 2, tmp_path / "in.zarr", tmp_path / "out.zarr")
+    assert_one_line_error(result, 1, "a row of 65536 x 65536 tiles", "more than the limit")
+    metadata.write_text(text[: len(text) // 2])  # cut short
+    result = run("blur", "-s", 2, tmp_path / "in.zarr", tmp_path / "out.zarr")
+    assert_one_line_error(result, 1, "in.zarr: not a Zarr array, or a damaged one")
+    (tmp_path / "in.zarr" / "zarr.json").unlink()
+    result = run("blur", "-s", 2, tmp_path / "in.zarr", tmp_path / "out.tif")
+    assert_one_line_error(result, 1, "in.zarr: not a Zarr array")
+    assert sorted(os.listdir(tmp_path)) == ["in.zarr"]
