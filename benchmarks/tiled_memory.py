@@ -85,8 +85,9 @@ def main():
         limit = decoded / 4 + 200 * 2**20
         print(f"imgconv blur -r 5 -s 3 big.tif out.tif: {seconds:.1f} s, peak RSS {peak / 2**20:.0f} MiB "
               f"(limit: a quarter of the decoded size + 200 MiB = {limit / 2**20:.0f} MiB)")
-        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {cpu_name()}, Python {platform.python_version()}, "
-              f"load average {os.getloadavg()[0]:.1f} (other processes share the CPUs: times are noisy)")
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {cpu_name()}, "
+              f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+              "(other processes share the CPUs: times are noisy)")
         image = tifffile.imread(source)
         start = time.perf_counter()
         whole = imgconv.correlate(image, imgconv.kernels.gaussian(5, 3), output=np.uint8)

@@ -382,6 +382,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
     if filt.options.get("method", "auto") == "auto":
         raise InvalidInputError("a streamed filter needs its method fixed: see imgconv.tiled.exact_options")
     kernel_height, flip = _geometry(filt) if filt.passes else (1, False)
+    # The result's mode and type: what --depth makes of the input's, told by one pixel.
     probe = change_depth(Picture([np.zeros((1, 1) + image.shape[2:], image.dtype)], image.mode, image.kind), depth)
     dtype, mode = probe.sample_dtype, probe.mode
     budget = block_bytes or BLOCK_BYTES
@@ -397,8 +398,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
     source = da.concatenate(pieces, axis=0)
     function = _BlockFilter(filt, image.mode, image.kind, depth, dtype)
     blocks = map_bands(source, function, kernel_height, filt.options["method"], filt.options.get("boundary", "reflect"),
-                       flip=flip,
-                       dtype=dtype, block_bytes=budget)
+                       flip=flip, dtype=dtype, block_bytes=budget)
     # The rows of tiles that the blocks in flight and the kernel's reach span, plus the
     # partial rows of tiles at either end.
     reader.held = -(-(in_flight * blocks.chunks[0][0] + kernel_height) // th) + 2
@@ -409,8 +409,9 @@ class _TileRows:
     """`read_rows` of one row of tiles at a time, each decoded once: blocks that do not
     line up with the tiles, and the rows the kernel reaches beyond a block, share rows of
     tiles with the next block, so the lowest ``held`` rows of tiles read are kept for
-    it, and a block that asks for a row another is decoding waits for it. (Without this, 256-row
-    tiles under 96-row blocks were each decoded 4.3 times.)"""
+    it, and a block that asks for a row another is decoding waits for it. (Without
+    this, 128-row tiles under 480-row blocks of a 32768-row image were decoded 35,328
+    rows' worth, 1.08 times; 256-row tiles under 96-row blocks, 4.3 times.)"""
 
     def __init__(self, image, held=1):
         self.image, self.held = image, held
