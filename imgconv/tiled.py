@@ -350,17 +350,17 @@ def exact_options(filt, threads=None, in_flight=1):
     return options
 
 
-def _geometry(filt):
+def _geometry(filt, name):
     """The one (kernel height, convolved) that every kernel of ``filt`` shares."""
     from .dask import _kernel_shape
     from .engine import MAX_KERNEL_SIZE, SeparableKernel
 
     shapes = {(_kernel_shape(kernel)[0], flip) for kernel, flip in filt.passes}
     if any(isinstance(k, SeparableKernel) and max(k.shape) > MAX_KERNEL_SIZE for k, _ in filt.passes):
-        raise InvalidInputError(f"a kernel longer than {MAX_KERNEL_SIZE} taps needs the whole image at once, which "
-                                "a streamed tiled input never is; write another format to decode it whole")
+        raise InvalidInputError(f"{name}: a kernel longer than {MAX_KERNEL_SIZE} taps needs the whole image at once, "
+                                "which a streamed tiled input never is; write another format to decode it whole")
     if len(shapes) != 1:  # no filter of the CLI has kernels of different heights
-        raise InvalidInputError("this filter's kernels differ in height; it cannot be streamed block by block")
+        raise InvalidInputError(f"{name}: this filter's kernels differ in height; it cannot be streamed block by block")
     return shapes.pop()
 
 
@@ -381,7 +381,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
                                 "tiled input never holds; drop it, or write another format to decode it whole")
     if filt.options.get("method", "auto") == "auto":
         raise InvalidInputError("a streamed filter needs its method fixed: see imgconv.tiled.exact_options")
-    kernel_height, flip = _geometry(filt) if filt.passes else (1, False)
+    kernel_height, flip = _geometry(filt, image.name) if filt.passes else (1, False)
     # The result's mode and type: what --depth makes of the input's, told by one pixel.
     probe = change_depth(Picture([np.zeros((1, 1) + image.shape[2:], image.dtype)], image.mode, image.kind), depth)
     dtype, mode = probe.sample_dtype, probe.mode
