@@ -31,7 +31,7 @@ import numpy as np
 from . import formats
 from .errors import (ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, MissingExtraError,
                      PixelLimitError)
-from .imageio import STDIO, Picture, _TIFF_MAGIC, atomic_output, change_depth, output_format
+from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, output_format
 
 INSTALL_HINT = "pip install 'imgconv[dask]'"
 ZARR = "ZARR"
@@ -255,6 +255,8 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
     extras = tuple(int(e) for e in page.extrasamples)
     options = dict(compression=page.compression, predictor=page.predictor, photometric=page.photometric,
                    extrasamples=extras or None, bigtiff=tiff.is_bigtiff)
+    options.update({key: bytes(page.tags[tag].value) for key, tag in (("iccprofile", _ICC), ("xmp", _XMP))
+                    if tag in page.tags})
     return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
 
 
@@ -524,11 +526,15 @@ def _tiff_tiles(rows_of_tiles, tile, width, progress):
             yield np.ascontiguousarray(padded[:, x : x + tw])
 
 
-def _tiff_options(image, mode, compression):
+def _tiff_options(image, mode, compression, strip):
     """How a TIFF output stores its samples: as a TIFF input did (compression, predictor,
-    photometric, extra samples), else deflate; ``compression`` as told."""
+    photometric, extra samples, ICC profile and XMP, the XMP not with ``strip``), else
+    deflate; ``compression`` as told."""
     if image.kind == "TIFF":
         options = {k: v for k, v in image.options.items() if k != "bigtiff"}
+        xmp = options.pop("xmp", None)
+        if xmp and not strip:
+            options["extratags"] = [(_XMP, "B", len(xmp), xmp, True)]
     else:
         options = dict(compression="adobe_deflate", photometric="rgb" if mode.startswith("RGB") else "minisblack",
                        extrasamples=(2,) if mode in formats.WITH_ALPHA else None)  # 2: unassociated alpha
@@ -574,8 +580,9 @@ def _output_tile(tile, image, kind):
     return tuple(tile or image.tile)
 
 
-def process_tiled(source, dest, filt, *, format=None, depth=None, frame=None, max_pixels=0, auto_orient=True,
-                  view="result", threads=None, tile=None, compression=None, on_progress=None, get=None):
+def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, frame=None, max_pixels=0,
+                  auto_orient=True, view="result", threads=None, tile=None, compression=None, on_progress=None,
+                  get=None):
     """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
     ``dest``, block by block; see the module's description.
 
@@ -585,8 +592,9 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, frame=None, ma
     filt : imgconv.filters.Filter
         Any filter the CLI makes but a ``--normalize``d gradient; ``auto`` is resolved
         here (`exact_options`).
-    format, depth, frame, auto_orient, view, threads
-        As for `imgconv.pipeline.process_file`; ``view`` must be ``result``.
+    format, depth, strip, frame, auto_orient, view, threads
+        As for `imgconv.pipeline.process_file`; ``view`` must be ``result``. A TIFF
+        input's ICC profile and XMP (not with ``strip``) are carried to a TIFF output.
     max_pixels : int
         What a row of tiles, and a block of rows, may hold (0: no limit).
     tile : (int, int), optional
@@ -626,7 +634,8 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, frame=None, ma
             raise ImageReadError(f"{image.name}: a block of {blocks.chunks[0][0]} full-width rows is {held} pixels, "
                                  f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
         layout = _output_tile(tile, image, kind)
-        options = _tiff_options(image, mode, compression) if kind == "TIFF" else _zarr_options(image, compression)
+        options = _tiff_options(image, mode, compression, strip) if kind == "TIFF" else \
+            _zarr_options(image, compression)
         planned.append((blocks, layout, options))
     total = sum(-(-b.shape[0] // t[0]) * -(-b.shape[1] // t[1]) for b, t, _ in planned)
     progress = _Progress(total, on_progress)

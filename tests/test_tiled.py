@@ -191,6 +191,20 @@ def test_zarr_in_and_out(tmp_path, small_blocks):
     assert leftovers(tmp_path) == []
 
 
+def test_icc_profile_and_xmp_are_carried_and_strip_drops_the_xmp(tmp_path):
+    icc = bytes(range(256)) * 2  # carried as bytes, never parsed
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64), iccprofile=icc,
+                     extratags=[(700, "B", len(xmp), xmp, True)])
+    for strip in (False, True):
+        args = ["--strip"] if strip else []
+        assert run("blur", "-s", 2, *args, tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+        with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+            tags = tiff.pages[0].tags
+            assert bytes(tags[34675].value) == icc
+            assert (700 in tags) is not strip and (strip or bytes(tags[700].value) == xmp)
+
+
 def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64), compression="zlib")
     assert run("blur", "-r", 5, "-s", 3, "--tile-size", "32,128", "--compression", "lzw", tmp_path / "in.tif",
