@@ -19,9 +19,8 @@ import dataclasses
 import os
 import threading
 
-from .errors import ImgconvError, MissingExtraError
+from .errors import INSTALL_HINT, ImgconvError, MissingExtraError
 
-INSTALL_HINT = "pip install 'imgconv[dask]'"
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
 

@@ -38,10 +38,9 @@ import math
 import numpy as np
 
 from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method
-from .errors import InvalidInputError, MissingExtraError
+from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
 
-INSTALL_HINT = "pip install 'imgconv[dask]'"
 
 try:
     import dask.array as da

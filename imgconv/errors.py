@@ -41,6 +41,9 @@ class MissingExtraError(ImgconvError, ImportError):
     """An optional dependency (an extra) is not installed; the message names the extra."""
 
 
+INSTALL_HINT = "pip install 'imgconv[dask]'"  # what MissingExtraError's messages name
+
+
 class ReaderGone(ImgconvError):
     """The program reading standard output closed it (a broken pipe, as after ``| head``).
     Not an error to report: the CLI ends quietly with 141, the status a shell gives a

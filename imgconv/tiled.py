@@ -29,29 +29,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import formats
-from .errors import (ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, MissingExtraError,
-                     PixelLimitError)
+from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError, InvalidInputError,
+                     MissingExtraError, PixelLimitError)
 from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, output_format
 
-INSTALL_HINT = "pip install 'imgconv[dask]'"
 ZARR = "ZARR"
-# The result's bytes per block. A block is computed from its rows plus the kernel's
-# reach, in float32 band by band, and the result is held until its turn to be written:
-# a block in flight takes about 5 times this (its rows, the rows of tiles it shares, the
-# engine's work, its result), so that the 1 GiB grey image of
-# benchmarks/tiled_memory.py (a 32768-pixel row of 8-bit samples: 480-row blocks)
-# peaked at the RSS in the README.
+# The result's bytes per block. A block in flight holds its rows and the rows its kernel
+# reaches, the rows of tiles it shares, the engine's float32 work and its result: with
+# 16 MiB (480 rows of a 32768-pixel 8-bit row), benchmarks/tiled_memory.py's 1 GiB grey
+# image peaked at 364 MiB resident, within the 456 MiB asked (a quarter of the image
+# plus 200 MiB).
 BLOCK_BYTES = 16 * 2**20
 # Blocks computed at once, and the engine's threads in each, whatever the CPU count:
-# each block holds its rows and result, and each thread a band of full-width rows with
-# the kernel's reach in float32 (22 MiB for a 32768-pixel row and an 11-row kernel), so
-# memory grows with these, not with the machine. At most 4 cores work on one streamed
-# image.
+# each block holds the above, and each engine thread a band of full-width rows with the
+# kernel's reach in float32 (a 48-row band of a 32768-pixel row and 10 rows of reach
+# is 7.3 MiB, held a few times over), so memory grows with these, not with the machine.
+# At most 4 cores work on one streamed image.
 MAX_IN_FLIGHT = 2
 MAX_BLOCK_THREADS = 2
 # A TIFF tile's sides are multiples of 16 (TIFF 6.0, section 15).
 TIFF_TILE_MULTIPLE = 16
-DEFAULT_TILE = (256, 256)  # a Zarr or TIFF output from an input that has no tiles of its own
 
 
 @dataclass(frozen=True)
