@@ -639,14 +639,18 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
     bigtiff = any(i.options.get("bigtiff") for i in images) or \
         sum(b.nbytes for b, _, _ in planned) > 2**32 - 2**27  # room for tags, offsets and incompressible tiles
     ordered = functools.partial(_blocks_in_order, in_flight=in_flight, get=get)
-    with atomic_output(os.path.realpath(dest), folder=kind == ZARR) as temporary:
-        try:
+    try:
+        with atomic_output(os.path.realpath(dest), folder=kind == ZARR) as temporary:
             if kind == ZARR:
                 _write_zarr(temporary, *planned[0], ordered, progress)
             else:
                 _write_tiff(temporary, planned, bigtiff, ordered, progress)
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-            raise ImageWriteError(f"{name}: cannot write: {' '.join(str(exc).split())}") from None
+    except ImgconvError:
+        raise
+    except OSError as exc:  # no room, no permission...
+        raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what tifffile and zarr refuse
+        raise ImageWriteError(f"{name}: cannot write: {' '.join(str(exc).split())}") from None
     return kind
 
 
@@ -671,6 +675,9 @@ def _check_dest(dest, kind):
             raise ImageWriteError(f"{dest}: exists and is not a Zarr store; not replaced")
     elif os.path.isdir(target):
         raise ImageWriteError(f"{dest}: is a folder")
+    elif os.path.exists(target) and not os.path.isfile(target):
+        raise ImageWriteError(f"{dest}: not a regular file; a streamed output is written under a temporary name "
+                              "and renamed, so name a file")
 
 
 def _is_zarr_store(path):

@@ -255,6 +255,8 @@ def test_what_cannot_stream_says_so(tmp_path):
     assert_one_line_error(result, 2, "--normalize", "whole image's maximum")
     result = run("blur", "-r", 600, tmp_path / "in.tif", tmp_path / "out.tif")
     assert_one_line_error(result, 2, "in.tif: a kernel longer than 1025 taps needs the whole image")
+    result = run("blur", "-s", 2, "--format", "tiff", tmp_path / "in.tif", os.devnull)
+    assert_one_line_error(result, 1, "not a regular file", "name a file")
     result = run("learn", tmp_path / "in.tif", tmp_path / "in.tif", "--size", 3, "-o", tmp_path / "k.txt",
                  "--max-pixels", 1000)
     assert_one_line_error(result, 1, "more pixels than the limit", "only the filter commands stream")
