@@ -690,8 +690,12 @@ def _write_tiff(path, planned, bigtiff, ordered, progress):
     with tifffile.TiffWriter(path, bigtiff=bigtiff) as writer:
         for blocks, tile, options in planned:
             rows = _tile_rows(ordered(blocks), tile[0], blocks.shape[0])
+            # Tiles are compressed on MAX_BLOCK_THREADS threads a row of tiles at a time:
+            # tifffile's default takes half the CPUs and 2 x 256 MB of tiles at once.
+            row_bytes = tile[0] * blocks.shape[1] * math.prod(blocks.shape[2:]) * blocks.dtype.itemsize
             writer.write(_tiff_tiles(rows, tile, blocks.shape[1], progress), shape=blocks.shape, dtype=blocks.dtype,
-                         tile=tile, planarconfig="contig", metadata=None, **options)
+                         tile=tile, planarconfig="contig", metadata=None, maxworkers=MAX_BLOCK_THREADS,
+                         buffersize=row_bytes, **options)
 
 
 def _write_zarr(path, blocks, tile, options, ordered, progress):
