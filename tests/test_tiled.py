@@ -81,24 +81,26 @@ def test_tiled_tiff_equals_the_whole_image_and_keeps_its_layout(tmp_path, small_
     assert leftovers(tmp_path) == []
 
 
-# Runs the CLI and prints its peak resident memory (KiB), with blocks of 512 KiB.
-PEAK_RSS = """
-import resource, sys
+# The CLI, as `imgconv ARGS` runs it, with blocks of BLOCK_BYTES (the first argument);
+# at exit it prints its peak resident memory in KiB on stdout.
+CLI_WITH_BLOCKS = """
+import atexit, resource, sys
 import imgconv.tiled
-imgconv.tiled.BLOCK_BYTES = 2**19
-from imgconv.cli import cli
-try:
-    cli.main(sys.argv[1:])
-except SystemExit as exit:
-    assert not exit.code, exit.code
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+imgconv.tiled.BLOCK_BYTES = int(sys.argv.pop(1))
+atexit.register(lambda: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+from imgconv.cli import main
+main()
 """
 
 
+def cli_with_blocks(block_bytes, *args):
+    command = [sys.executable, "-c", CLI_WITH_BLOCKS, str(block_bytes), *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def peak_rss(*commands):
-    """The peak resident memory (bytes) of each CLI command, run at once."""
-    runs = [subprocess.Popen([sys.executable, "-c", PEAK_RSS, *map(str, args)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for args in commands]
+    """The peak resident memory (bytes) of each CLI command, run at once, with 512 KiB blocks."""
+    runs = [cli_with_blocks(2**19, *args) for args in commands]
     peaks = []
     for process in runs:
         out, err = process.communicate(timeout=120)
@@ -345,13 +347,12 @@ def test_a_batch_streams_its_tiled_files_and_zarr_stores(tmp_path):
 
 @pytest.mark.parametrize("dest", ["out.tif", "out.zarr"])
 def test_ctrl_c_leaves_no_output(tmp_path, dest):
-    """SIGINT mid-run (after the first row of tiles is written): exit 130, and neither
-    the output nor a temporary file is left."""
-    image = np.tile(CAMERA, (8, 8))  # 4096 x 4096, 128 x 128 tiles: 1024 tiles, some seconds
-    tifffile.imwrite(tmp_path / "in.tif", image, tile=(128, 128), compression="zlib")
-    command = [sys.executable, "-m", "imgconv", "blur", "-s", "20", "--threads", "1", "--progress",
-               str(tmp_path / "in.tif"), str(tmp_path / dest)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    """SIGINT mid-run (after the first row of tiles is written, as later blocks are
+    filtered): exit 130, and neither the output nor a temporary file is left."""
+    image = np.tile(CAMERA, (8, 4))  # 4096 x 2048: 64-row tiles, 96-row blocks, a Gaussian of 121 taps
+    tifffile.imwrite(tmp_path / "in.tif", image, tile=(64, 128))
+    process = cli_with_blocks(2**18, "blur", "-s", "20", "--threads", "1", "--progress", tmp_path / "in.tif",
+                              tmp_path / dest)
     try:
         seen = b""
         while b"tiles/s" not in seen:  # the first progress line: tiles are being written
@@ -365,6 +366,8 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     stderr = (seen + rest).decode()
     assert process.returncode == 130, stderr
     assert stderr.split("\n")[-2].strip().endswith("imgconv: error: interrupted"), stderr
+    tiles = len(image) // 64 * 16
+    assert f"[{tiles}/{tiles}]" not in stderr, stderr  # stopped before the last row of tiles
     assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
 
 
