@@ -223,7 +223,7 @@ class _PixelBudget:
         self.left -= pixels
         if self.left < 0:
             raise PixelLimitError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
-                                 f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
+                                  f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
 
 
 @functools.cache

@@ -77,9 +77,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
     if tiled.streams(source, dest, format, frame):
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
-                                   max_pixels=max_pixels,
-                                   auto_orient=auto_orient, view=view, threads=threads, tile=tile_size,
-                                   compression=compression, on_progress=on_progress, get=get)
+                                   max_pixels=max_pixels, auto_orient=auto_orient, view=view, threads=threads,
+                                   tile=tile_size, compression=compression, on_progress=on_progress, get=get)
     if tile_size is not None or compression is not None:
         raise InvalidInputError(f"{dest}: --tile-size and --compression are for tiled outputs, written from a tiled "
                                 "TIFF or Zarr input to a .tif or .zarr")

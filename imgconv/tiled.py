@@ -100,10 +100,7 @@ STREAM_HINT = ("only the filter commands stream a tiled TIFF or Zarr input, tile
 def read_picture(path, frame=None, max_pixels=0):
     """A Zarr store decoded whole, as `imgconv.imageio.read_image` decodes a file
     (refused over ``max_pixels``): for outputs that are not written tile by tile."""
-    image = open_zarr(path)
-    if frame not in (None, 0):
-        raise InvalidInputError(f"{image.name}: --frame {frame} does not exist; the image has 1 frame(s), numbered "
-                                "from 0")
+    image = open_zarr(path, frame=frame)
     if max_pixels and image.pixels > max_pixels:
         raise PixelLimitError(f"{image.name}: {image.shape[1]} x {image.shape[0]} is more pixels than the limit of "
                               f"{max_pixels} (--max-pixels N raises it; 0 lifts it); {STREAM_HINT}")
@@ -257,10 +254,13 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
     return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
 
 
-def open_zarr(path, max_pixels=0):
-    """The array of a Zarr store, checked as `open_tiff` checks a page."""
+def open_zarr(path, max_pixels=0, frame=None):
+    """The array of a Zarr store (one frame: ``frame`` may be 0), checked as `open_tiff`
+    checks a page."""
     zarr = _zarr()
     name = os.fspath(path)
+    if frame not in (None, 0):
+        raise InvalidInputError(f"{name}: --frame {frame} does not exist; a Zarr store holds 1 frame, numbered 0")
     if not os.path.isdir(path):
         raise ImageReadError(f"{name}: no such Zarr store" if not os.path.exists(path) else
                              f"{name}: not a Zarr store (a folder)")
@@ -617,7 +617,8 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
         raise InvalidInputError(f"{name}: --view {view} composes whole images, and a tiled input is streamed to a "
                                 "TIFF or Zarr output tile by tile; write another format to decode it whole")
     _check_dest(dest, kind)
-    images = [open_zarr(source, max_pixels)] if is_zarr(source) else open_tiff(source, frame, max_pixels, auto_orient)
+    images = [open_zarr(source, max_pixels, frame)] if is_zarr(source) else \
+        open_tiff(source, frame, max_pixels, auto_orient)
     if kind == ZARR and len(images) > 1:
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")

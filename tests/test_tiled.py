@@ -233,6 +233,9 @@ def test_pages_and_frames(tmp_path, small_blocks):
     assert np.array_equal(zarr.open_array(tmp_path / "one.zarr")[:], blurred(CAMERA[::-1, :300]))
     result = run("blur", "-s", 2, tmp_path / "in.tif", tmp_path / "all.zarr")
     assert_one_line_error(result, 2, "has 2 pages", "--frame N")
+    for dest in ("again.zarr", "again.png"):
+        result = run("blur", "-s", 2, "--frame", 1, tmp_path / "one.zarr", tmp_path / dest)
+        assert_one_line_error(result, 2, "--frame 1 does not exist")
 
 
 def test_non_tiled_outputs_decode_whole_within_the_pixel_limit(tmp_path):
