@@ -62,6 +62,9 @@ CASES = {
     "rgb-planar-separate": (CHELSEA, dict(tile=(32, 32), photometric="rgb", planarconfig="separate")),  # see below
     "rgb16-lzw-big-endian": (RGB16, dict(tile=(64, 64), compression="lzw", photometric="rgb", byteorder=">")),
     "grey16": (CAMERA.astype(np.uint16) * 200, dict(tile=(80, 80))),
+    "float32-deflate-predictor": (CAMERA.astype(np.float32) / 255 - 0.25, dict(tile=(32, 32), compression="zlib",
+                                                                           predictor=True)),
+    "int32": (CAMERA.astype(np.int32) * 1000 - 70000, dict(tile=(64, 32))),
 }
 
 
@@ -205,6 +208,14 @@ def test_icc_profile_and_xmp_are_carried_and_strip_drops_the_xmp(tmp_path):
             tags = tiff.pages[0].tags
             assert bytes(tags[34675].value) == icc
             assert (700 in tags) is not strip and (strip or bytes(tags[700].value) == xmp)
+
+
+def test_zarr_format_2_stays_format_2(tmp_path, small_blocks):
+    store = zarr.create_array(store=tmp_path / "in.zarr", data=CAMERA, chunks=(100, 100), zarr_format=2)
+    assert run("blur", "-r", 5, "-s", 3, tmp_path / "in.zarr", tmp_path / "out.zarr").exit_code == 0
+    out = zarr.open_array(tmp_path / "out.zarr", mode="r")
+    assert out.metadata.zarr_format == 2 and out.compressors == store.compressors and out.chunks == (100, 100)
+    assert np.array_equal(out[:], blurred(CAMERA))
 
 
 def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
