@@ -216,7 +216,8 @@ class PairType(click.ParamType):
 MAX_PIXELS = (("--max-pixels",), dict(
     type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True, envvar="IMGCONV_MAX_PIXELS",
     metavar="N", help="Refuse an input of more pixels (all frames read; from its header, before decoding); "
-                      "0 lifts the limit. Also IMGCONV_MAX_PIXELS."))
+                      "0 lifts the limit. A tiled input streamed to a tiled output is bounded by what is decoded "
+                      "at once instead. Also IMGCONV_MAX_PIXELS."))
 
 input_options = _section(
     "Input",
