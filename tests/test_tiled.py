@@ -148,12 +148,19 @@ def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
     assert big - small < image.nbytes / 2, f"{(big - small) / 2**20:.1f} MiB more than for a small image"
 
 
-@pytest.mark.parametrize("args", [
+FILTERS = [
     ("sobel",), ("sobel", "-d", "x", "-b", "wrap"), ("box", "--size", "4", "-b", "mirror"),
     ("convolve", "-k", str(SAMPLES / "kernels" / "emboss.mat"), "-b", "constant", "--cval", "40"),
     ("motion", "-l", "15", "--angle", "30", "-b", "nearest"), ("identity",), ("blur", "-s", "2", "--depth", "16"),
-])
-@pytest.mark.parametrize("alpha", [False, True])
+]
+MORE_FILTERS = [
+    ("unsharp", "-s", "2", "-a", "1.5"), ("laplacian", "--diagonals"), ("scharr", "-d", "y"), ("sharpen",),
+    ("emboss",), ("prewitt", "-b", "mirror"), ("convolve", "-k", "1 2; 3 -4", "--correlate", "--method", "direct"),
+]
+
+
+@pytest.mark.parametrize("args, alpha", [(a, alpha) for a in FILTERS for alpha in (False, True)]
+                         + [(a, i % 2 == 1) for i, a in enumerate(MORE_FILTERS)])
 def test_every_filter_streams_as_the_whole_image_path_writes(tmp_path, small_blocks, args, alpha):
     """The streamed result equals what the whole-image path writes (alpha premultiplied,
     edges shown as magnitudes, depth converted), here as a PNG."""
