@@ -2,8 +2,8 @@
 
 Every result is read back with tifffile or zarr and compared, sample for sample, with
 `imgconv.correlate` on the whole image (or, for what the CLI adds around the engine:
-alpha, edge display, bit depth, with the CLI's own whole-image path writing a PNG or
-.npy). Blocks are made one band of the engine tall (``BLOCK_BYTES`` = 1) in the small
+alpha, edge display, bit depth, with the CLI's own whole-image path writing a PNG), and
+once with scipy.ndimage, independently. Blocks are made one band of the engine tall (``BLOCK_BYTES`` = 1) in the small
 cases, so that even a 300-row image is cut into many blocks, and tiles are smaller than
 blocks or larger, so that blocks and tiles never line up.
 """
@@ -19,7 +19,7 @@ import pytest
 import tifffile
 
 import imgconv
-from helpers import SAMPLES, assert_one_line_error, load, run
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
 from imgconv import tiled
 
 zarr = pytest.importorskip("zarr")
@@ -66,6 +66,16 @@ CASES = {
                                                                            predictor=True)),
     "int32": (CAMERA.astype(np.int32) * 1000 - 70000, dict(tile=(64, 32))),
 }
+
+
+@pytest.mark.parametrize("mode", ["reflect", "wrap"])
+def test_streamed_result_is_scipys_rounded(tmp_path, small_blocks, mode):
+    tifffile.imwrite(tmp_path / "in.tif", CHELSEA, tile=(32, 64), photometric="rgb")
+    kernel = np.arange(1.0, 36.0).reshape(5, 7) / 630  # asymmetric, odd and wider than tall
+    np.savetxt(tmp_path / "k.txt", kernel)
+    result = run("convolve", "-k", tmp_path / "k.txt", "-b", mode, tmp_path / "in.tif", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.stderr
+    assert_rounded_from(tifffile.imread(tmp_path / "out.tif"), reference(CHELSEA, kernel, mode))
 
 
 @pytest.mark.parametrize("name", CASES)
