@@ -222,7 +222,7 @@ output_options = _section(
                              "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257.")),
     (("--strip",), dict(is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile.")),
     (("--compress-level",), dict(type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
-                                 help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest.")),
+                                 help="PNG compression level: 0 fastest and largest, 9 smallest and slowest.")),
     (("--view",), dict(type=click.Choice(VIEWS), default="result", show_default=True,
                        help="result alone, side-by-side with the original, or with a thumbnail of the original "
                             "inset.")),
@@ -237,7 +237,7 @@ def engine_options(function):
         (("--method",), dict(type=click.Choice(METHODS), default="auto", show_default=True,
                              help="Engine strategy; auto picks the one expected to be fastest.")),
         (("--threads",), dict(type=click.IntRange(min=1),
-                              help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch; "
+                              help="Threads filtering one image [default: CPUs; 1 per file in a batch; "
                                    "at most 4 per CPU].")),
     )(function)
     return boundary_options()(function)
@@ -331,7 +331,6 @@ def _split_options(command, preset):
             engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
         elif engine["threads"] is not None:
             engine["threads"] = min(engine["threads"], batch.max_jobs())
-        write["threads"] = engine["threads"]
         return command(paths, engine, write, batching, **options)
 
     return callback

@@ -605,7 +605,7 @@ def check_writable(picture, fmt, name):
 
 
 def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 strip=False, name="<stdout>", threads=None):
+                 strip=False, name="<stdout>"):
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
     For ``NPY``, ``frames`` hold the raw float result, saved as float32: one (H, W[, C])
@@ -621,13 +621,11 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         JPEG chroma subsampling, ``4:4:4``, ``4:2:2`` or ``4:2:0``; default the JPEG
         input's, else 4:4:4.
     compress_level : int
-        PNG zlib level.
+        PNG compression level, 0-9 (libdeflate's for the modes `imgconv.png` writes).
     strip : bool
         Leave out EXIF, XMP and comments; the ICC profile stays.
     name : str
         The destination, for error messages only.
-    threads : int, optional
-        Threads encoding a PNG.
     """
     if fmt == NPY:
         buffer = io.BytesIO()
@@ -644,7 +642,7 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
-        return encode_png(frames[0], picture.mode, level=compress_level, threads=threads,
+        return encode_png(frames[0], picture.mode, level=compress_level,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
     if fmt == "TIFF" and picture.mode in formats.DEEP_COLOUR:
         return _encode_deep_tiff(frames, picture, metadata)

@@ -17,7 +17,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
-                 max_pixels=DEFAULT_MAX_PIXELS, view="result", threads=None, in_place=False):
+                 max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -32,7 +32,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     subsampling : str, optional
         JPEG chroma subsampling: ``4:4:4``, ``4:2:2`` or ``4:2:0``.
     compress_level : int
-        PNG zlib level, 0-9.
+        PNG compression level, 0-9.
     depth : int, optional
         8 or 16: bits a sample of an image output (see `imgconv.imageio.change_depth`);
         default the input's.
@@ -47,9 +47,6 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
-    threads : int, optional
-        Threads encoding a PNG; default all CPUs. (The filter's own threads are set
-        when it is made.)
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
 
@@ -74,7 +71,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
         results.append(compose(pixels, samples, view, picture.sample_max))
     data = encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
-                        compress_level=compress_level, strip=strip, name=name, threads=threads)
+                        compress_level=compress_level, strip=strip, name=name)
     write_bytes(data, dest)
     return fmt
 
