@@ -23,10 +23,15 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from .. import filters, kernels
+# Names, not modules: the command line puts lazily loaded modules in sys.modules, and
+# the server's threads must not be the ones to load them, at once (a module half loaded
+# by one thread lacks its names in another).
 from ..errors import ImgconvError
+from ..filters import preset_filter
 from ..imageio import check_writable, decode_image, max_bytes, read_image
-from ..lecture import animate, params
+from ..kernels import separable_gaussian
+from ..lecture.animate import Frames, make_geometry
+from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios
 from ..pipeline import render
 from ..vocabulary import DEFAULT_MAX_PIXELS, VIEWS, resolve_mode
 
@@ -179,7 +184,7 @@ class Demo:
                 raise RequestError(f"image: no upload {_shown(query['image'])} is held (only the last "
                                    f"{UPLOADS_KEPT}); upload it again", 404)
         # As the blur command makes its filter from its options (cli.blur).
-        filt = filters.preset_filter(kernels.separable_gaussian(radius, deviation), boundary=boundary, cval=0.0,
+        filt = preset_filter(separable_gaussian(radius, deviation), boundary=boundary, cval=0.0,
                                      method="auto", threads=None)
         return render(picture, filt, "PNG", view=view, name="blur.png"), "image/png"
 
@@ -188,7 +193,7 @@ class Demo:
         _check_names(query, ("radius", "deviation"))
         radius = _whole(query, "radius", RADIUS, 5)
         deviation = _number(query, "deviation", DEVIATION, 3)
-        weights = kernels.separable_gaussian(radius, deviation).dense()
+        weights = separable_gaussian(radius, deviation).dense()
         return _json({"radius": radius, "deviation": deviation, "weights": weights.tolist()})
 
     @staticmethod
@@ -202,7 +207,7 @@ class Demo:
         if padding not in PADDING_NAMES:
             padding = _whole(query, "padding", CONV_PADDING, 0)
         try:
-            return animate.make_geometry((size, size), (kernel, kernel), (stride, stride), (padding, padding),
+            return make_geometry((size, size), (kernel, kernel), (stride, stride), (padding, padding),
                                          (dilation, dilation))
         except ImgconvError as exc:
             raise RequestError(str(exc)) from None
@@ -235,14 +240,14 @@ class Demo:
         count = _whole(query, "filters", (1, PARAMS_LARGEST), 100)
         channels = _whole(query, "channels", (1, PARAMS_LARGEST), 1)
         bias = _choice(query, "bias", ("0", "1"), "0") == "1"
-        counts = params.parameter_counts(input_size, hidden, filter_size, count, channels, bias)
+        counts = parameter_counts(input_size, hidden, filter_size, count, channels, bias)
         return _json({
             "counts": {name: f"{value:,}" for name, value in counts.items()},
-            "powers": {name: params.power_of_ten(value) for name, value in counts.items()},
-            "ratios": {name: params.format_ratio(value) for name, value in params.ratios(counts).items()},
+            "powers": {name: power_of_ten(value) for name, value in counts.items()},
+            "ratios": {name: format_ratio(value) for name, value in ratios(counts).items()},
         })
 
 
 @functools.lru_cache(maxsize=16)
 def _frames(geometry):
-    return animate.Frames(geometry, numbers=True)
+    return Frames(geometry, numbers=True)
