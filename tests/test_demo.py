@@ -325,6 +325,8 @@ def test_parameter_counts(server):
         "powers": {"fully connected": "10^12", "locally connected": "10^8", "convolutional": "10^4"},
         "ratios": {"fully connected / locally connected": "10,000", "locally connected / convolutional": "10,000",
                    "fully connected / convolutional": "100,000,000"},
+        "ratio_powers": {"fully connected / locally connected": "10^4", "locally connected / convolutional": "10^4",
+                         "fully connected / convolutional": "10^8"},
     }
     counts = json.loads(fetch(server, "/params.json?input=32x24&hidden=100&filter=5&filters=6&channels=3&bias=1")[2])
     # 32·24·3·100 + 100; 100·5·5·3 + 100; 6·5·5·3 + 6

@@ -241,10 +241,13 @@ class Demo:
         channels = _whole(query, "channels", (1, PARAMS_LARGEST), 1)
         bias = _choice(query, "bias", ("0", "1"), "0") == "1"
         counts = parameter_counts(input_size, hidden, filter_size, count, channels, bias)
+        quotients = ratios(counts)
+        # As the command prints them (params.format_table).
         return _json({
             "counts": {name: f"{value:,}" for name, value in counts.items()},
             "powers": {name: power_of_ten(value) for name, value in counts.items()},
-            "ratios": {name: format_ratio(value) for name, value in ratios(counts).items()},
+            "ratios": {name: format_ratio(value) for name, value in quotients.items()},
+            "ratio_powers": {name: power_of_ten(value) for name, value in quotients.items()},
         })
 
 

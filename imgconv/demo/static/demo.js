@@ -273,7 +273,10 @@ async function paramsChanged() {
     $(id).textContent = shown ? shown.counts[layer] : "";
     $(id + "-power").textContent = shown ? shown.powers[layer] : "";
   }
-  for (const [ratio, id] of Object.entries(RATIO_IDS)) $(id).textContent = shown ? shown.ratios[ratio] : "";
+  for (const [ratio, id] of Object.entries(RATIO_IDS)) {
+    $(id).textContent = shown ? shown.ratios[ratio] : "";
+    $(id + "-power").textContent = shown ? shown.ratio_powers[ratio] : "";
+  }
 }
 
 for (const id of ["params-input", "params-hidden", "params-filter", "params-filters", "params-channels", "params-bias"]) {
