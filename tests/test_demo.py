@@ -6,12 +6,14 @@ import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import time
+import zipfile
 import zlib
 
 import numpy as np
@@ -29,10 +31,10 @@ class DemoProcess:
     """``python -m imgconv demo --no-browser --port 0 ARGS``, its URL read from its first
     line; `stop` ends it with Ctrl-C and returns its exit status, stdout and stderr."""
 
-    def __init__(self, *args, cwd=None, env=None):
-        self.process = subprocess.Popen([sys.executable, "-m", "imgconv", "demo", "--no-browser", "--port", "0",
-                                         *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        cwd=cwd, env=env)
+    def __init__(self, *args, cwd=None, env=None, browser=False):
+        options = ["--port", "0"] if browser else ["--no-browser", "--port", "0"]
+        self.process = subprocess.Popen([sys.executable, "-m", "imgconv", "demo", *options, *map(str, args)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
         self.url = self.process.stdout.readline().strip()
         if not self.url.startswith("http://127.0.0.1:"):
             self.stop()
@@ -141,6 +143,21 @@ def test_the_default_image_is_the_shipped_sample_and_uploads_stay_in_memory(tmp_
     finally:
         assert demo.stop() == (130, "", "")
     assert [list(folder.iterdir()) for folder in folders.values()] == [[], [], []]
+
+
+def test_the_users_browser_is_opened_on_the_page(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    demo = DemoProcess(browser=True, env={**os.environ, "BROWSER": f"{sys.executable} {browser} %s"})
+    try:
+        for _ in range(400):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.05)
+        assert opened.read_text() == demo.url
+    finally:
+        assert demo.stop() == (130, "", "")
 
 
 def test_the_kernel_is_the_gaussian(server):
@@ -372,3 +389,20 @@ def test_an_image_the_page_cannot_show_is_refused_at_the_start(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == "" and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("imgconv: error: ") and "channels" in result.stderr
+
+
+def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
+    """What ``pip install .`` installs: built from a copy, so that nothing is left in the
+    repository."""
+    repository = SAMPLES.parent
+    source = tmp_path / "source"
+    shutil.copytree(repository / "imgconv", source / "imgconv", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repository / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheel"),
+                    str(source)], check=True, capture_output=True, timeout=300)
+    with zipfile.ZipFile(next((tmp_path / "wheel").glob("imgconv-*.whl"))) as wheel:
+        held = {name for name in wheel.namelist() if name.startswith("imgconv/")}
+    files = {path.relative_to(source).as_posix() for path in (source / "imgconv").rglob("*") if path.is_file()}
+    assert {"imgconv/demo/static/index.html", "imgconv/demo/chelsea.png", "imgconv/engine/bands.py"} <= files
+    assert held == files

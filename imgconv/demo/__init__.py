@@ -14,6 +14,8 @@ In Python, on a free port of the loopback interface::
     serve(server)
 """
 
+import os
+import sys
 import threading
 import webbrowser
 
@@ -40,10 +42,17 @@ def make_server(image=None, host="127.0.0.1", port=0, max_pixels=DEFAULT_MAX_PIX
 def serve(server, open_browser=True):
     """Serve until interrupted (KeyboardInterrupt propagates), opening the user's
     browser on the page first unless told not to; the server is closed in the end."""
-    if open_browser:
-        # On a thread: a console browser, where no other is found, would hold the server up.
+    if open_browser and _can_show_a_browser():
         threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
     try:
         server.serve_forever()
     finally:
         server.server_close()
+
+
+def _can_show_a_browser():
+    """A display for a graphical browser, or one the user named in $BROWSER. Without
+    either, `webbrowser` would start a console browser (lynx, w3m) in the terminal the
+    server prints to; the address printed is enough there."""
+    return bool(os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or sys.platform in ("darwin", "win32"))
