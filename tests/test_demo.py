@@ -216,7 +216,7 @@ BAD_REQUESTS = [
     ("/kernel.json?radius=31", 400, "radius"),
     ("/conv.json?input=3&kernel=7", 400, "does not fit"),
     ("/conv.json?stride=0", 400, "stride"),
-    ("/conv.json?padding=huge", 400, "padding"),
+    ("/conv.json?padding=huge", 400, "nor one of valid, same, full"),
     ("/conv.png?step=9", 400, "step"),
     ("/conv.png?step=-1", 400, "step"),
     ("/params.json?input=10y", 400, "input"),

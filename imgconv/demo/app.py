@@ -41,7 +41,9 @@ SAMPLE = Path(__file__).with_name("chelsea.png")
 # ranges, so that a request cannot ask for more work than a slider can.
 RADIUS = (0, 30)
 DEVIATION = (0.5, 10.0)
-# The animation's controls: every setting draws in under 10 ms a frame.
+# The animation's controls. The largest setting (input 16, kernel 7, padding 4) has 324
+# frames of 1590x804 pixels, each drawn and encoded as asked for: measured 60-145 ms a
+# frame on the 2-core machine, within the page's step of 0.6 s.
 CONV_INPUT = (1, 16)
 CONV_KERNEL = (1, 7)
 CONV_STRIDE = (1, 4)
@@ -184,8 +186,8 @@ class Demo:
                 raise RequestError(f"image: no upload {_shown(query['image'])} is held (only the last "
                                    f"{UPLOADS_KEPT}); upload it again", 404)
         # As the blur command makes its filter from its options (cli.blur).
-        filt = preset_filter(separable_gaussian(radius, deviation), boundary=boundary, cval=0.0,
-                                     method="auto", threads=None)
+        filt = preset_filter(separable_gaussian(radius, deviation), boundary=boundary, cval=0.0, method="auto",
+                             threads=None)
         return render(picture, filt, "PNG", view=view, name="blur.png"), "image/png"
 
     def kernel(self, query):
@@ -205,10 +207,13 @@ class Demo:
         dilation = _whole(query, "dilation", CONV_DILATION, 1)
         padding = query.get("padding", "0")
         if padding not in PADDING_NAMES:
-            padding = _whole(query, "padding", CONV_PADDING, 0)
+            try:
+                padding = _whole(query, "padding", CONV_PADDING, 0)
+            except RequestError as exc:
+                raise RequestError(f"{exc}, nor one of {', '.join(PADDING_NAMES)}") from None
         try:
             return make_geometry((size, size), (kernel, kernel), (stride, stride), (padding, padding),
-                                         (dilation, dilation))
+                                 (dilation, dilation))
         except ImgconvError as exc:
             raise RequestError(str(exc)) from None
 

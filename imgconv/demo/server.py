@@ -38,7 +38,6 @@ class Handler(BaseHTTPRequestHandler):
     """Routes a request to the `Demo` of its server; every refusal is one line."""
 
     server_version = "imgconv-demo"
-    error_content_type = "text/plain; charset=utf-8"
 
     def log_message(self, format, *args):
         """Requests are not logged, and neither are refusals: the page shows those."""
@@ -103,8 +102,6 @@ class Handler(BaseHTTPRequestHandler):
             return resources.files(__package__).joinpath("static", name).read_bytes(), content_type
         if path in GET:
             return getattr(self.server.demo, GET[path])(query)
-        if path in POST:
-            raise RequestError(f"{path} takes POST", HTTPStatus.METHOD_NOT_ALLOWED)
         raise RequestError("no such page", HTTPStatus.NOT_FOUND)
 
     def do_POST(self):
