@@ -399,8 +399,9 @@ def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
     shutil.copytree(repository / "imgconv", source / "imgconv", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(repository / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheel"),
-                    str(source)], check=True, capture_output=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheel"),
+                            str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
     with zipfile.ZipFile(next((tmp_path / "wheel").glob("imgconv-*.whl"))) as wheel:
         held = {name for name in wheel.namelist() if name.startswith("imgconv/")}
     files = {path.relative_to(source).as_posix() for path in (source / "imgconv").rglob("*") if path.is_file()}
