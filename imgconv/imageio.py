@@ -156,8 +156,20 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else os.fspath(source)
+    data = _read_bytes(source, name, max_bytes(max_pixels))
+    return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+
+
+def max_bytes(max_pixels):
+    """The most bytes an encoded image within ``max_pixels`` can take (0: no limit), so
+    that a larger input is refused before it is read whole."""
+    return max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES
+
+
+def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
+    """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
+    error messages call it."""
     budget = _PixelBudget(max_pixels, name)
-    data = _read_bytes(source, name, max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES)
     if data.startswith(_NPY_MAGIC):
         picture = _picture_from_npy(data, name, budget)
         _frame_indices(1, frame, name)

@@ -61,8 +61,21 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
+    data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
+                  compress_level=compress_level, strip=strip, name=name)
+    write_bytes(data, dest)
+    return fmt
+
+
+def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsampling=None,
+           compress_level=DEFAULT_COMPRESS_LEVEL, strip=False, name="<stdout>"):
+    """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
+    ``view`` says and encoded in ``fmt`` (a name of `imgconv.imageio.output_format`).
+
+    The options are `process_file`'s; ``name`` is the destination, for messages only.
+    """
     if view != "result" and fmt == NPY:
-        raise InvalidInputError(f"{dest}: --view {view} makes a picture; a .npy output holds the raw result")
+        raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
     picture = change_depth(picture, depth)
     check_writable(picture, fmt, name)
     results = []
@@ -70,10 +83,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         one = replace(picture, frames=[pixels])
         samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
         results.append(compose(pixels, samples, view, picture.sample_max))
-    data = encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
+    return encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
                         compress_level=compress_level, strip=strip, name=name)
-    write_bytes(data, dest)
-    return fmt
 
 
 def _same_file(source, dest):
