@@ -1,12 +1,12 @@
 """imgconv's own PNG writer (imgconv/png.py) against Pillow's encoder, on real photographs.
 
-png.py filters every row with "Sub" (one vectorised subtraction) and deflates the rows
-in pieces on all cores, joined into one zlib stream; Pillow chooses a filter for each
-row (libpng's minimum-sum heuristic, nearly always Paeth on photographs) and deflates
-on one core with the zlib it loads (its wheels link the system's libz.so.1). This
-times both, to bytes in memory, at zlib levels 1, 2 (imgconv's DEFAULT_COMPRESS_LEVEL)
+png.py filters every row with "Up" (one vectorised subtraction) and deflates the whole
+stream with libdeflate (through imagecodecs) on one core; Pillow chooses a filter for
+each row (libpng's minimum-sum heuristic, nearly always Paeth on photographs) and
+deflates on one core with the zlib it loads (its wheels link the system's libz.so.1).
+This times both, to bytes in memory, at levels 1, 2 (imgconv's DEFAULT_COMPRESS_LEVEL)
 and 6 (Pillow's default), and prints each one's time and size and their ratios to
-Pillow's at the same level.
+Pillow's at the same level, with the alternatives png.py was chosen over.
 
 The photographs are those of /work/shared/images (scikit-image's sample data), some
 upscaled to 3840x2160 with Pillow's LANCZOS, each as it is and blurred the way
@@ -19,16 +19,13 @@ libpng through imagecodecs (already one of imgconv's dependencies), marked "*".
 Variants:
 
 - Pillow: Image.save(format="PNG", compress_level=L, optimize=False).
-- png.py t=1, t=2: imgconv.png.encode_png(level=L, threads=1 or all CPUs), with
-  Python's zlib.
-- png.py+zlib-ng, png.py+isal: the same function with `imgconv.png.zlib` swapped for
-  zlib_ng.zlib_ng (`pip install zlib-ng`) or isal.isal_zlib (`pip install isal`), left
-  out when not installed. ISA-L has levels 0-3 only: levels 1, 2, 6 run as 1, 2, 3.
-- Up t=2, Up+zlib-ng t=2, Up+isal t=2: a prototype of png.py with the "Up" filter
-  (each byte minus the byte above it) instead of Sub, as cheap to compute; it lives
-  only in this file.
-- Up+libdeflate t=1: the Up filter, then one zlib stream by libdeflate through
-  imagecodecs (deflate_encode), on one core. libdeflate's levels run 1-12, not 1-9.
+- png.py: imgconv.png.encode_png(level=L): Up, then libdeflate, one core.
+- Sub t=N, Up t=N (+zlib-ng, +isal): the rows filtered with "Sub" (each byte minus the
+  byte to its left; the writer png.py was before) or "Up", deflated in pieces of 2 MB
+  on every core, each ended by a sync flush and joined into one zlib stream, with
+  Python's zlib, zlib_ng.zlib_ng (`pip install zlib-ng`) or isal.isal_zlib (`pip install
+  isal`), the last two left out when not installed. ISA-L has levels 0-3 only: levels
+  1, 2, 6 run as 1, 2, 3.
 - libpng (imagecodecs): imagecodecs.png_encode, on the 16-bit photos only.
 
 Times are the best of several runs, in blocks taken in turns with a warm-up after a
@@ -40,7 +37,6 @@ png.py must write the same bytes whatever its thread count.
 """
 
 import argparse
-import contextlib
 import io
 import math
 import os
@@ -77,6 +73,8 @@ IMAGES = Path("/work/shared/images")
 LEVELS = tuple(sorted({1, DEFAULT_COMPRESS_LEVEL, 6}))
 UHD = (3840, 2160)
 CPUS = os.cpu_count() or 1
+SUB, UP = 1, 2  # PNG filter types
+PIECE_BYTES = 1 << 21  # about 2 MB of rows a piece, as png.py had
 
 
 # -- the photographs ---------------------------------------------------------------------
@@ -128,17 +126,6 @@ def pillow(samples, level):
     return buffer.getvalue()
 
 
-@contextlib.contextmanager
-def deflate_library(module):
-    """png.py with another zlib: it calls only module-level zlib functions."""
-    saved = png.zlib
-    png.zlib = module
-    try:
-        yield
-    finally:
-        png.zlib = saved
-
-
 def _isal_as_zlib():
     levels = {0: 0, 1: 1, 2: 2}  # ISA-L: 0-3; anything above 2 is its best, 3
 
@@ -151,23 +138,16 @@ def _isal_as_zlib():
     return shim
 
 
-def png_py(module=None):
-    def encode(samples, mode, level, threads):
-        if module is None:
-            return png.encode_png(samples, mode, level=level, threads=threads)
-        with deflate_library(module):
-            return png.encode_png(samples, mode, level=level, threads=threads)
-    return encode
-
-
-def _up_rows(rows, start, stop):
-    """Filtered rows start..stop with "Up" (each byte minus the byte above it), each
-    behind its filter-type byte 2; the first row of the image has zeros above it."""
+def _filtered_rows(rows, start, stop, kind, pixel_bytes):
+    """Rows start..stop filtered with Sub or Up, each behind its filter-type byte; the
+    first row of the image has zeros above it."""
     piece = rows[start:stop]
     raw = np.empty((piece.shape[0], piece.shape[1] + 1), np.uint8)
-    raw[:, 0] = 2
+    raw[:, 0] = kind
     raw[:, 1:] = piece
-    if start:
+    if kind == SUB:
+        raw[:, 1 + pixel_bytes :] -= piece[:, :-pixel_bytes]
+    elif start:
         raw[:, 1:] -= rows[start - 1 : stop - 1]
     else:
         raw[1:, 1:] -= piece[:-1]
@@ -188,37 +168,40 @@ def _png_file(header, stream):
                      png._chunk(b"IEND", b"")])
 
 
-def up_filter(module=zlib):
-    """png.py's scheme with the Up filter instead of Sub: a prototype, for its size and
-    time only. The rows are deflated in pieces on several threads, as png.py does."""
-    def encode(samples, mode, level, threads):
+def in_pieces(mode, kind, module=zlib):
+    """The rows filtered with ``kind`` and deflated in pieces on every core, joined into
+    one zlib stream (png.py's scheme before libdeflate, with Sub)."""
+    def encode(samples, level):
         rows, header = _image_rows(samples, mode)
-        height = rows.shape[0]
-        rows_per_piece = max(1, png._PIECE_BYTES // (rows.shape[1] + 1))
+        height, pixel_bytes = rows.shape[0], rows.shape[1] // samples.shape[1]
+        rows_per_piece = max(1, PIECE_BYTES // (rows.shape[1] + 1))
 
         def compress(start):
-            raw = _up_rows(rows, start, min(start + rows_per_piece, height))
+            raw = _filtered_rows(rows, start, min(start + rows_per_piece, height), kind, pixel_bytes)
             compressor = module.compressobj(level, zlib.DEFLATED, -15)
             data = compressor.compress(raw)
             last = start + rows_per_piece >= height
             data += compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
             return data, module.adler32(raw), raw.nbytes
 
-        with ThreadPoolExecutor(threads) as pool:
+        with ThreadPoolExecutor(CPUS) as pool:
             pieces = list(pool.map(compress, range(0, height, rows_per_piece)))
         checksum = 1
         for _, adler, length in pieces:
-            checksum = png._adler32_combine(checksum, adler, length)
+            checksum = _adler32_combine(checksum, adler, length)
         return _png_file(header, b"\x78\x01" + b"".join(data for data, _, _ in pieces) + struct.pack(">I", checksum))
     return encode
 
 
-def up_libdeflate(samples, mode, level, threads):
-    """The Up filter, then the whole zlib stream at once by libdeflate (through
-    imagecodecs, already a dependency of imgconv), on one core: libdeflate does not
-    stream, so it cannot make pieces to be joined."""
-    rows, header = _image_rows(samples, mode)
-    return _png_file(header, imagecodecs.deflate_encode(_up_rows(rows, 0, rows.shape[0]), level))
+def _adler32_combine(first, second, second_length):
+    """The Adler-32 of two byte strings joined, from theirs (zlib's adler32_combine)."""
+    base = 65521
+    remainder = second_length % base
+    a1, b1 = first & 0xFFFF, first >> 16
+    a2, b2 = second & 0xFFFF, second >> 16
+    a = (a1 + a2 - 1) % base
+    b = (b1 + b2 + remainder * a1 - remainder) % base
+    return (b << 16) | a
 
 
 def variants(mode):
@@ -229,20 +212,13 @@ def variants(mode):
     if deep and imagecodecs is not None:
         yield "libpng (imagecodecs)" + (" *" if mode == "RGB;16" else ""), \
             lambda samples, level: imagecodecs.png_encode(samples, level=level)
-    ours = [("png.py t=1", png_py(), 1), (f"png.py t={CPUS}", png_py(), CPUS)]
-    if zlib_ng is not None:
-        ours += [("png.py+zlib-ng t=1", png_py(zlib_ng), 1), (f"png.py+zlib-ng t={CPUS}", png_py(zlib_ng), CPUS)]
-    if isal_zlib is not None:
-        ours += [(f"png.py+isal t={CPUS}", png_py(_isal_as_zlib()), CPUS)]
-    ours += [(f"Up t={CPUS}", up_filter(), CPUS)]
-    if zlib_ng is not None:
-        ours += [(f"Up+zlib-ng t={CPUS}", up_filter(zlib_ng), CPUS)]
-    if isal_zlib is not None:
-        ours += [(f"Up+isal t={CPUS}", up_filter(_isal_as_zlib()), CPUS)]
-    if imagecodecs is not None:
-        ours += [("Up+libdeflate t=1", up_libdeflate, 1)]
-    for label, encode, threads in ours:
-        yield label, (lambda e, t: lambda samples, level: e(samples, mode, level, t))(encode, threads)
+    yield "png.py", lambda samples, level: png.encode_png(samples, mode, level=level)
+    for kind, name in ((SUB, "Sub"), (UP, "Up")):
+        yield f"{name} t={CPUS}", in_pieces(mode, kind)
+        if zlib_ng is not None:
+            yield f"{name}+zlib-ng t={CPUS}", in_pieces(mode, kind, zlib_ng)
+        if isal_zlib is not None:
+            yield f"{name}+isal t={CPUS}", in_pieces(mode, kind, _isal_as_zlib())
 
 
 def decoded(data, mode):
@@ -300,8 +276,6 @@ def main():
                 for label, data in outputs.items():
                     back = decoded(data, mode)
                     assert back.dtype == samples.dtype and np.array_equal(back, samples), f"{photo}: {label} L{level}"
-                ours = [label for label in outputs if label.startswith("png.py t=")]
-                assert len({outputs[label] for label in ours}) == 1, f"{photo}: png.py bytes depend on threads"
                 repeats = args.repeats if level < 6 else max(1, args.repeats - 1)
                 runs = [lambda e=encode, s=samples, l=level: e(s, l) for _, encode in encoders]
                 times = best_times(runs, repeats, args.rounds)
@@ -317,7 +291,7 @@ def main():
                 lines.append(f"| {photo} | {label} | " + " | ".join(cells[label]) + " |")
             print(f"done: {photo} (load {os.getloadavg()[0]:.1f})", flush=True)
 
-    print("\nEvery encoding decoded to the same samples; png.py's bytes do not depend on its threads.")
+    print("\nEvery encoding decoded to the same samples.")
     print("ref: Pillow at the same level (* libpng through imagecodecs, for 16-bit RGB).\n")
     print("\n".join(lines))
 

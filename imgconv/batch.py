@@ -10,7 +10,6 @@ and where the work runs: a local process pool by default, or any other executor 
 import concurrent.futures
 import fnmatch
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -250,7 +249,7 @@ def run_task(task, filt, write_options=None):
     """Process one file; never raises for a bad file, the `Result` says what happened.
 
     ``write_options`` are `process_file`'s keyword options (``quality``, ``depth``,
-    ``frame``, ``view``, ``threads``...).
+    ``frame``, ``view``...).
     """
     start = time.perf_counter()
     try:
@@ -386,6 +385,8 @@ def local_executor(jobs):
     """
     if jobs == 1:
         return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgconv-batch")
+    import multiprocessing  # only here: one file on its own needs no worker processes
+
     context = multiprocessing.get_context()
     direct_child = context.get_start_method() != "forkserver"
     return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,

@@ -32,6 +32,7 @@ def _lazy(name):
 
 
 batch = _lazy("imgconv.batch")
+demo = _lazy("imgconv.demo")
 filters = _lazy("imgconv.filters")
 formats = _lazy("imgconv.formats")
 kernelfile = _lazy("imgconv.kernelfile")
@@ -245,7 +246,7 @@ output_options = _section(
                              "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257.")),
     (("--strip",), dict(is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile.")),
     (("--compress-level",), dict(type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
-                                 help="PNG zlib level: 0 fastest and largest, 9 smallest and slowest.")),
+                                 help="PNG compression level: 0 fastest and largest, 9 smallest and slowest.")),
     (("--view",), dict(type=click.Choice(VIEWS), default="result", show_default=True,
                        help="result alone, side-by-side with the original, or with a thumbnail of the original "
                             "inset.")),
@@ -265,7 +266,7 @@ def engine_options(function):
         (("--method",), dict(type=click.Choice(METHODS), default="auto", show_default=True,
                              help="Engine strategy; auto picks the one expected to be fastest.")),
         (("--threads",), dict(type=click.IntRange(min=1),
-                              help="Threads filtering and encoding one image [default: CPUs; 1 per file in a batch; "
+                              help="Threads filtering one image [default: CPUs; 1 per file in a batch; "
                                    "at most 4 per CPU].")),
     )(function)
     return boundary_options()(function)
@@ -355,7 +356,6 @@ def _split_options(command, preset):
             engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
         elif engine["threads"] is not None:
             engine["threads"] = min(engine["threads"], batch.max_jobs())
-        write["threads"] = engine["threads"]
         return command(paths, engine, write, batching, **options)
 
     return callback
@@ -757,6 +757,33 @@ def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fp
     geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
     count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed)
     click.echo(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}", err=True)
+
+
+@cli.command("demo", cls=SectionedCommand)
+@click.argument("image", required=False, metavar="[IMAGE]")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default is reachable from this machine only.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@_section("Input", MAX_PIXELS)
+def demo_command(image, host, port, no_browser, max_pixels):
+    """The lecture's live demonstrations in a web page: Gaussian blur with sliders,
+    the sliding kernel of a convolution layer, and parameter counts.
+
+    Prints the page's URL as its first line, opens a browser on it, and serves until
+    Ctrl-C. IMAGE (default: a 451x300 sample) is the blurred picture; the page can
+    load others, kept in memory only.
+
+    \b
+    Example:
+      imgconv demo photo.jpg --port 8000 --no-browser
+    """
+    server = demo.make_server(image, host, port, max_pixels)
+    click.echo(server.url)
+    try:
+        demo.serve(server, open_browser=not no_browser)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C is how a demonstration ends: no message
 
 
 @cli.command("formats")

@@ -87,6 +87,21 @@ def check_versions(client, address=None):
                            f"({worker}), this is imgconv {imgconv.__version__}; install the same version everywhere")
 
 
+def loading_error(payload):
+    """Why ``payload`` (pickled by Dask) cannot be loaded where this runs, or None.
+
+    Run on each worker by `ClusterExecutor`: a task that a worker cannot unpickle (a
+    filter function from a module only the client has) would otherwise stay pending
+    for ever, as Dask leaves it."""
+    from distributed.protocol import pickle
+
+    try:
+        pickle.loads(payload)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return None
+
+
 def absolute(task):
     """``task`` with absolute paths, as every worker must be given them."""
     return dataclasses.replace(task, source=os.path.abspath(task.source), dest=os.path.abspath(task.dest),
@@ -111,12 +126,30 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.threads = sum(client.nthreads().values())
         self._lock = threading.Lock()
         self._sent = set()
+        self._loadable = []  # what every worker was shown to load, kept alive for `is`
 
     def submit(self, fn, task, *args, **kwargs):
+        self._check_loadable(fn, *args, *kwargs.values())
         future = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
         self._send(future, fn, task, args, kwargs, LOST_WORKER_RETRIES)
         return future
+
+    def _check_loadable(self, *objects):
+        """Refuse, before anything is sent, what the workers cannot unpickle."""
+        from distributed.protocol import pickle
+
+        new = [o for o in objects if not any(o is seen for seen in self._loadable)]
+        if not new:
+            return
+        errors = self.client.run(loading_error, pickle.dumps(new))
+        failing = {worker: error for worker, error in errors.items() if error}
+        if failing:
+            worker, error = sorted(failing.items())[0]
+            raise ImgconvError(f"{len(failing)} of {len(errors)} cluster workers cannot load the filter ({worker}: "
+                               f"{error}); install its module on the workers, or define it in the script that "
+                               f"runs the batch")
+        self._loadable += new
 
     def _send(self, future, fn, task, args, kwargs, retries):
         remote = self.client.submit(fn, absolute(task), *args, pure=False, **kwargs)

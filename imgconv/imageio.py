@@ -5,9 +5,12 @@ A `Picture` holds an image's frames as NumPy arrays in the file's own units (0-2
 is needed to write a result back the same way: metadata, the input's JPEG tables and
 subsampling or WebP losslessness, and an animation's timing.
 
-Files are decoded by Pillow, except 16-bit colour, which Pillow cannot hold: PNGs of it
-are decoded by imagecodecs (libpng) and TIFFs by tifffile, and written by `imgconv.png`
-and tifffile. Modes are read as follows; the output keeps the mode it was read as:
+Pillow reads every file's header and metadata. Pixels are decoded by imagecodecs where
+it is quicker and its samples are Pillow's: single-frame 8-bit PNGs (libpng, a little
+over twice as fast as Pillow's decoder) and JPEGs of grey or YCbCr colour
+(libjpeg-turbo, as Pillow's, without Pillow's copies); by imagecodecs also 16-bit
+colour, which Pillow cannot hold (TIFFs of it by tifffile); by Pillow everything else.
+Modes are read as follows; the output keeps the mode it was read as:
 
 =============  ===================  =========================================
 file           read as              why
@@ -160,16 +163,24 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     if tiled.is_zarr(source):
         return tiled.read_picture(source, frame=frame, max_pixels=max_pixels)
     try:
-        return _read_file(source, name, frame, auto_orient, max_pixels)
+        data = _read_bytes(source, name, max_bytes(max_pixels))
+        return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
         if tiled.is_tiled_tiff(source, frame):
             raise PixelLimitError(f"{exc}; {tiled.STREAM_HINT}") from None
         raise
 
 
-def _read_file(source, name, frame, auto_orient, max_pixels):
+def max_bytes(max_pixels):
+    """The most bytes an encoded image within ``max_pixels`` can take (0: no limit), so
+    that a larger input is refused before it is read whole."""
+    return max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES
+
+
+def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
+    """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
+    error messages call it."""
     budget = _PixelBudget(max_pixels, name)
-    data = _read_bytes(source, name, max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES)
     if data.startswith(_NPY_MAGIC):
         picture = _picture_from_npy(data, name, budget)
         _frame_indices(1, frame, name)
@@ -327,12 +338,19 @@ def _picture_from_npy(data, name, budget):
     return Picture([array], mode, NPY)
 
 
-def _metadata(image):
-    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment."""
+def _metadata(image, header_complete=False):
+    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment.
+
+    ``header_complete``: nothing but pixels follows the header (`_fast_decoder` checked),
+    so a PNG's EXIF is not looked for after its pixels, which Pillow does by decoding them.
+    """
+    from PIL import Image
+
+    # First: a PNG's getexif decodes the file, which adds chunks after the pixels to info.
+    exif = Image.Image.getexif(image) if header_complete else image.getexif()
     metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
     if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
         metadata["xmp"] = metadata["xmp"].encode()
-    exif = image.getexif()
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]
     if len(exif):
@@ -349,8 +367,9 @@ def _picture_from_pillow(image, data, frame, name, budget):
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         modes.append(_mode_read_as(image))
     image.seek(indices[0])
+    decoder = _fast_decoder(image, data, count)
     # Only now: Pillow decodes a whole PNG to look for EXIF after its pixels.
-    metadata = _metadata(image)
+    metadata = _metadata(image, header_complete=decoder is not None)
     # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
     # loads them and deletes the tag from the EXIF it shares with us. read_image turns
     # pictures as it chooses, so that turn is undone below.
@@ -369,13 +388,51 @@ def _picture_from_pillow(image, data, frame, name, budget):
         arrays = []
         for index in indices:
             image.seek(index)
-            arrays.append(_samples(image, mode))
+            arrays.append(_samples(image, mode) if decoder is None else decoder(data))
         if orientation != 1 and _ORIENTATION not in metadata["exif"]:
             arrays = [_orient(a, _UNDO.get(orientation, orientation)) for a in arrays]
             metadata["exif"][_ORIENTATION] = orientation
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     picture.animation = animation
     return picture
+
+
+def _fast_decoder(image, data, count):
+    """imagecodecs' decoder for this file, where it gives Pillow's samples quicker, or None.
+
+    PNG: one frame of 8-bit grey, RGB or either with alpha, no tRNS chunk (which Pillow
+    keeps aside and libpng would make an alpha channel), and nothing but pixels after the
+    first IDAT (Pillow finds later metadata only by decoding). JPEG: grey or YCbCr (CMYK
+    and Adobe RGB stay with Pillow), ending with its end marker.
+    """
+    import imagecodecs
+
+    if count != 1:
+        return None
+    if image.format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and _png_is_plain(data):
+        return imagecodecs.png_decode
+    # A JPEG without its end marker is truncated: libjpeg-turbo would fill the rest with
+    # grey where Pillow refuses it.
+    if image.format == "JPEG" and image.mode in ("L", "RGB") and "adobe_transform" not in image.info \
+            and data.endswith(b"\xff\xd9"):
+        return imagecodecs.jpeg8_decode
+    return None
+
+
+def _png_is_plain(data):
+    """8 bits a sample, no tRNS or APNG chunk, and only IDAT and IEND from the first IDAT."""
+    if data[24:25] != b"\x08":  # IHDR's bit depth
+        return False
+    position, seen_pixels = 8, False
+    while position + 8 <= len(data):
+        length, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:position + 8]
+        if kind in (b"tRNS", b"acTL") or (seen_pixels and kind not in (b"IDAT", b"IEND")):
+            return False
+        if kind == b"IEND":
+            return True
+        seen_pixels = seen_pixels or kind == b"IDAT"
+        position += 12 + length
+    return False  # truncated: Pillow's decoder says how
 
 
 def _mode_read_as(image):
@@ -571,7 +628,7 @@ def check_writable(picture, fmt, name):
 
 
 def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 strip=False, name="<stdout>", threads=None):
+                 strip=False, name="<stdout>"):
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
     For ``NPY``, ``frames`` hold the raw float result, saved as float32: one (H, W[, C])
@@ -587,13 +644,11 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         JPEG chroma subsampling, ``4:4:4``, ``4:2:2`` or ``4:2:0``; default the JPEG
         input's, else 4:4:4.
     compress_level : int
-        PNG zlib level.
+        PNG compression level, 0-9 (libdeflate's for the modes `imgconv.png` writes).
     strip : bool
         Leave out EXIF, XMP and comments; the ICC profile stays.
     name : str
         The destination, for error messages only.
-    threads : int, optional
-        Threads encoding a PNG.
     """
     if fmt == NPY:
         buffer = io.BytesIO()
@@ -610,7 +665,7 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
-        return encode_png(frames[0], picture.mode, level=compress_level, threads=threads,
+        return encode_png(frames[0], picture.mode, level=compress_level,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
     if fmt == "TIFF" and picture.mode in formats.DEEP_COLOUR:
         return _encode_deep_tiff(frames, picture, metadata)

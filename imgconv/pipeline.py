@@ -18,8 +18,8 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
-                 max_pixels=DEFAULT_MAX_PIXELS, view="result", threads=None, in_place=False, tile_size=None,
-                 compression=None, on_progress=None, get=None):
+                 max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
+                 on_progress=None, get=None):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -34,7 +34,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     subsampling : str, optional
         JPEG chroma subsampling: ``4:4:4``, ``4:2:2`` or ``4:2:0``.
     compress_level : int
-        PNG zlib level, 0-9.
+        PNG compression level, 0-9.
     depth : int, optional
         8 or 16: bits a sample of an image output (see `imgconv.imageio.change_depth`);
         default the input's.
@@ -49,9 +49,6 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
-    threads : int, optional
-        Threads encoding a PNG; default all CPUs. (The filter's own threads are set
-        when it is made.)
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
     tile_size : (int, int), optional
@@ -77,8 +74,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
     if tiled.streams(source, dest, format, frame):
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
-                                   max_pixels=max_pixels, auto_orient=auto_orient, view=view, threads=threads,
-                                   tile=tile_size, compression=compression, on_progress=on_progress, get=get)
+                                   max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
+                                   compression=compression, on_progress=on_progress, get=get)
     if tile_size is not None or compression is not None:
         raise InvalidInputError(f"{dest}: --tile-size and --compression are for tiled outputs, written from a tiled "
                                 "TIFF or Zarr input to a .tif or .zarr")
@@ -86,8 +83,21 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
+    data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
+                  compress_level=compress_level, strip=strip, name=name)
+    write_bytes(data, dest)
+    return fmt
+
+
+def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsampling=None,
+           compress_level=DEFAULT_COMPRESS_LEVEL, strip=False, name="<stdout>"):
+    """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
+    ``view`` says and encoded in ``fmt`` (a name of `imgconv.imageio.output_format`).
+
+    The options are `process_file`'s; ``name`` is the destination, for messages only.
+    """
     if view != "result" and fmt == NPY:
-        raise InvalidInputError(f"{dest}: --view {view} makes a picture; a .npy output holds the raw result")
+        raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
     picture = change_depth(picture, depth)
     check_writable(picture, fmt, name)
     results = []
@@ -95,10 +105,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         one = replace(picture, frames=[pixels])
         samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
         results.append(compose(pixels, samples, view, picture.sample_max))
-    data = encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
-                        compress_level=compress_level, strip=strip, name=name, threads=threads)
-    write_bytes(data, dest)
-    return fmt
+    return encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
+                        compress_level=compress_level, strip=strip, name=name)
 
 
 def _same_file(source, dest):

@@ -331,10 +331,11 @@ def _read_tiff_rows(image, top, bottom):
 # Filtering
 
 
-def exact_options(filt, threads=None, in_flight=1):
+def exact_options(filt, in_flight=1):
     """The engine options that make ``filt`` exact block by block: ``auto`` resolved to
     `imgconv.dask.exact_method` of its kernels (chosen once, never per block), and the
-    engine's threads shared by the blocks in flight (at most `MAX_BLOCK_THREADS` each)."""
+    filter's engine threads shared by the blocks in flight (at most `MAX_BLOCK_THREADS`
+    each)."""
     from .dask import exact_method
     from .engine.bands import thread_count
 
@@ -345,7 +346,7 @@ def exact_options(filt, threads=None, in_flight=1):
             raise InvalidInputError(f"this filter's kernels take different methods ({', '.join(sorted(methods))}) "
                                     "block by block; give --method")
         options["method"] = methods.pop() if methods else "direct"
-    options["threads"] = min(MAX_BLOCK_THREADS, max(1, thread_count(threads or options.get("threads")) // in_flight))
+    options["threads"] = min(MAX_BLOCK_THREADS, max(1, thread_count(options.get("threads")) // in_flight))
     return options
 
 
@@ -578,8 +579,7 @@ def _output_tile(tile, image, kind):
 
 
 def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, frame=None, max_pixels=0,
-                  auto_orient=True, view="result", threads=None, tile=None, compression=None, on_progress=None,
-                  get=None):
+                  auto_orient=True, view="result", tile=None, compression=None, on_progress=None, get=None):
     """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
     ``dest``, block by block; see the module's description.
 
@@ -589,7 +589,7 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
     filt : imgconv.filters.Filter
         Any filter the CLI makes but a ``--normalize``d gradient; ``auto`` is resolved
         here (`exact_options`).
-    format, depth, strip, frame, auto_orient, view, threads
+    format, depth, strip, frame, auto_orient, view
         As for `imgconv.pipeline.process_file`; ``view`` must be ``result``. A TIFF
         input's ICC profile and XMP (not with ``strip``) are carried to a TIFF output.
     max_pixels : int
@@ -623,7 +623,7 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
     in_flight = min(MAX_IN_FLIGHT, os.cpu_count() or 1)
-    filt = filt.remake(**exact_options(filt, threads, in_flight)) if filt.remake else filt
+    filt = filt.remake(**exact_options(filt, in_flight)) if filt.remake else filt
     planned = []
     for image in images:
         blocks, mode = filter_blocks(image, filt, depth=depth, max_pixels=max_pixels, in_flight=in_flight)

@@ -354,7 +354,7 @@ def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
 
     def spy(source, dest, filt, **options):
-        threads.append((filt.apply.keywords["threads"], options["threads"]))
+        threads.append(filt.apply.keywords["threads"])
         return original_process(source, dest, filt, **options)
 
     monkeypatch.setattr(pipeline, "process_file", spy)
@@ -362,5 +362,5 @@ def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     assert run(*BLUR, "-j", "10000", "--threads", "10000", tmp / "in", tmp / "out").exit_code == 0
     assert asked == [min(2, cap)]
     assert run(*BLUR, "--threads", "10000", tmp / "in" / "a.png", tmp / "single.png").exit_code == 0
-    assert threads[-1] == (cap, cap)
+    assert threads[-1] == cap
     assert_blurred(tmp / "single.png", images["in/a.png"])

@@ -3,9 +3,11 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -142,3 +144,164 @@ def test_a_worker_killed_mid_batch_fails_its_file_after_one_retry(scheduler, tmp
     assert sent.count(str(tmp_path / "in" / "p2.png")) == 2  # sent, then retried once
     assert not (tmp_path / "out" / "p2.png").exists()
     assert sorted(os.listdir(tmp_path / "out")) == sorted(n for n in names if n != "p2.png")
+
+
+def many_photos(folder, count):
+    """``count`` whole samples, each shifted differently, so that a batch takes a while."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _, chelsea = load(SAMPLES / "chelsea.png")
+    names = [f"m{i:02d}.png" for i in range(count)]
+    for i, name in enumerate(names):
+        save(folder / name, np.roll(chelsea, 7 * i, axis=1))
+    return names
+
+
+def start(command, **options):
+    """A subprocess in its own session, so that the test can stop all it started."""
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            **options)
+
+
+def stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+def wait_for_outputs(process, folder, count=1, deadline=120):
+    """Wait until ``folder`` holds ``count`` finished outputs (not temporary files)."""
+    end = time.monotonic() + deadline
+    while not folder.exists() or len([n for n in os.listdir(folder) if not n.startswith(".")]) < count:
+        assert process.poll() is None and time.monotonic() < end, "no output appeared"
+        time.sleep(0.01)
+
+
+def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path):
+    """`dask scheduler` and two `dask worker` programs on 127.0.0.1, working in another
+    folder: a batch with relative paths equals `--jobs 2`, and with one worker killed
+    mid-run every file still ends written or reported."""
+    dask_program = os.path.join(os.path.dirname(sys.executable), "dask")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    scheduler_file = tmp_path / "scheduler.json"
+    loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+    processes = [start([dask_program, "scheduler", "--port", "0", "--scheduler-file", str(scheduler_file),
+                        *loopback], cwd=elsewhere)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert processes[0].poll() is None and time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.05)
+        time.sleep(0.2)  # the file is written, then filled
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        # --no-nanny: a killed worker stays dead, as a lost machine would.
+        workers = [start([dask_program, "worker", address, "--nthreads", "1", "--no-nanny", *loopback], cwd=elsewhere)
+                   for _ in range(2)]
+        processes += workers
+        client = cluster.connect(address)
+        try:
+            client.wait_for_workers(2, timeout=60)
+        finally:
+            client.close()
+
+        names = many_photos(tmp_path / "in", 40)
+        os.chdir(tmp_path)
+        try:
+            local = run("blur", "-s", "5", "-j", "2", "-q", "in", "local")
+            assert local.exit_code == 0, local.stderr
+            batch_command = [sys.executable, "-m", "imgconv", "blur", "-s", "5", "--cluster", address,
+                             "--report", "run.jsonl", "in", "remote"]
+            imgconv_run = start(batch_command, cwd=tmp_path)
+            processes.append(imgconv_run)
+            wait_for_outputs(imgconv_run, tmp_path / "remote")
+            os.kill(workers[0].pid, signal.SIGKILL)
+            assert len(os.listdir(tmp_path / "remote")) < len(names), "the worker was not killed mid-run"
+            _, stderr = imgconv_run.communicate(timeout=120)
+        finally:
+            os.chdir(os.path.dirname(__file__))
+        assert workers[0].wait(timeout=10) == -signal.SIGKILL
+        assert b"Traceback" not in stderr
+        rows = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+        assert sorted(os.path.basename(r["input"]) for r in rows) == sorted(names)  # every file reported
+        written = sorted(n for n in os.listdir(tmp_path / "remote") if not n.startswith("."))
+        assert written == sorted(os.path.basename(r["output"]) for r in rows if r["status"] == "ok")
+        assert all(r["status"] == "ok" or "worker died" in r["error"] for r in rows)
+        assert imgconv_run.returncode == (0 if len(written) == len(names) else 1), stderr
+        # The second worker took over what the first had: nothing was lost here.
+        assert written == sorted(names)
+        for name in written:
+            assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+def test_ctrl_c_on_a_cluster_batch_waits_for_what_was_sent_and_counts_it(scheduler, tmp_path):
+    names = many_photos(tmp_path / "in", 40)
+    report = tmp_path / "run.jsonl"
+    process = start([sys.executable, "-m", "imgconv", "blur", "-s", "5", "--cluster", scheduler, "--report",
+                     str(report), str(tmp_path / "in"), str(tmp_path / "out")])
+    try:
+        wait_for_outputs(process, tmp_path / "out")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        stop(process)
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    written = sorted(os.listdir(tmp_path / "out"))
+    assert 0 < len(written) < len(names), "the run was not interrupted mid-way"
+    assert all(not n.startswith(".") for n in written)  # no temporary files
+    summary = [line for line in stderr.decode().splitlines() if line.startswith("processed ")]
+    assert summary == [f"processed {len(written)}, skipped 0, failed 0"]
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted(os.path.basename(r["output"]) for r in rows) == written
+    time.sleep(1)  # nothing cancelled is written later by the cluster
+    assert sorted(os.listdir(tmp_path / "out")) == written
+
+
+def test_fail_fast_on_a_cluster_sends_no_file_after_the_first_failure(scheduler, tmp_path):
+    names = many_photos(tmp_path / "in", 12)
+    (tmp_path / "in" / "m00.png").write_bytes(b"not a picture")  # the first file sent fails
+    result = run("blur", "-s", "5", "--cluster", scheduler, "--fail-fast", "--report", tmp_path / "run.jsonl",
+                 tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["input"].endswith("m00.png")
+    # Files are sent in order, two at a time (the cluster's threads): those sent before
+    # the failure came back are reported, the rest were never sent.
+    assert [os.path.basename(r["input"]) for r in rows] == names[:len(rows)] and len(rows) < len(names)
+    written = sorted(os.listdir(tmp_path / "out")) if (tmp_path / "out").exists() else []
+    assert written == sorted(os.path.basename(r["output"]) for r in rows if r["status"] == "ok")
+    assert result.stderr.splitlines()[-1] == f"processed {len(written)}, skipped 0, failed 1"
+
+
+
+
+def test_a_filter_the_workers_cannot_load_is_refused_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):
+    # A function from the user's own module, importable here but not on the workers:
+    # Dask sends it by reference, and left alone the workers' tasks would stay pending.
+    (tmp_path / "only_here.py").write_text("import imgconv\n\n"
+                                           "def identity(samples, output=None):\n"
+                                           "    return imgconv.convolve(samples, [[1.0]], output=output)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here
+
+    photos(tmp_path / "in", widths=(100, 110, 120))
+    tasks = batch.plan_batch([str(tmp_path / "in")], str(tmp_path / "out"))
+    client = cluster.connect(scheduler)
+    try:
+        executor = cluster.ClusterExecutor(client)
+        sent = []
+        executor._send = lambda *args: sent.append(args)
+        with pytest.raises(imgconv.ImgconvError) as refused:
+            batch.run_batch(tasks, Filter(apply=only_here.identity, kernel=np.ones((1, 1)), preserves_mean=True),
+                            jobs=executor.threads, in_flight=executor.threads, executor=executor)
+    finally:
+        client.close()
+        sys.modules.pop("only_here", None)
+    message = str(refused.value)
+    assert "2 of 2 cluster workers cannot load the filter" in message and "only_here" in message, message
+    assert "\n" not in message and sent == []

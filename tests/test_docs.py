@@ -1,8 +1,12 @@
 """The README cannot drift from the code: commands, modes and examples are checked."""
 
+import ast
 import re
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from imgconv.vocabulary import ALIASES, MODES
@@ -55,10 +59,13 @@ def test_a_filter_commands_own_options_come_first_in_its_help():
     assert headings[:5] == ["Options:", "Engine:", "Output:", "Input:", "Batch (several inputs, a folder, or --files-from):"]
 
 
-def test_the_command_line_loads_no_numpy_or_pillow_to_start():
-    import subprocess
-    import sys
-
-    loaded = subprocess.run([sys.executable, "-c", "import sys, imgconv.cli; print(sorted(sys.modules))"],
-                            capture_output=True, text=True, check=True).stdout
-    assert "'numpy'" not in loaded and "'PIL'" not in loaded
+@pytest.mark.parametrize("arguments", [[], ["--version"], ["blur", "--help"], ["--help"]])
+def test_the_command_line_loads_no_codec_or_engine_to_start(arguments):
+    """Help and the version answer without loading NumPy, the engine or any codec."""
+    script = ("import sys\nfrom imgconv.cli import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit:\n"
+              "    pass\nprint(sorted(sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(done.stdout.splitlines()[-1]))
+    heavy = {"numpy", "PIL", "imagecodecs", "tifffile", "scipy", "threadpoolctl", "dask", "imgconv.engine",
+             "imgconv.imageio", "imgconv.png", "multiprocessing"}
+    assert not loaded & heavy, sorted(loaded & heavy)

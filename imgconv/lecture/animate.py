@@ -116,43 +116,65 @@ class Layout:
         return self.cell(self.kernel_origin, row, column)
 
 
-def render_frames(geometry, numbers=False, seed=0):
-    """One RGB frame per output position, in row-major order."""
-    layout = Layout(geometry)
-    font = ImageFont.load_default()
-    inputs, weights, outputs = sample_values(geometry, seed)
-    (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
-    (sy, sx), (dy, dx), (top, left) = geometry.stride, geometry.dilation, geometry.before
+class Frames:
+    """The animation's frames, one RGB image per output position in row-major order,
+    each drawn when asked for (``frames[index]``): a large grid has hundreds, and the
+    demonstration page shows one at a time."""
 
-    base = Image.new("RGB", layout.size, COLOURS["background"])
-    draw = ImageDraw.Draw(base)
-    titles = [
-        (layout.input_origin, f"input {geometry.input[0]}x{geometry.input[1]}, padding "
-                              f"{top},{left} / {geometry.after[0]},{geometry.after[1]}"),
-        (layout.kernel_origin, f"kernel {kh}x{kw}, dilation {dy},{dx}"),
-        (layout.output_origin, f"output {oh}x{ow}, stride {sy},{sx}"),
-    ]
-    for (x, y), text in titles:
-        draw.text((x, y - TITLE + 4), text, fill=COLOURS["text"], font=font)
-    for r in range(ph):
-        for c in range(pw):
-            inside = top <= r < top + geometry.input[0] and left <= c < left + geometry.input[1]
-            box = layout.input_cell(r, c)
-            draw.rectangle(box, fill=COLOURS["input" if inside else "padding"], outline=COLOURS["line"])
-            if numbers:
-                value = inputs[r - top, c - left] if inside else 0
-                _centred(draw, box, str(value), COLOURS["text" if inside else "padding text"], font)
-    for r in range(kh):
-        for c in range(kw):
-            box = layout.kernel_cell(r, c)
-            draw.rectangle(box, fill=COLOURS["kernel"], outline=COLOURS["line"])
-            if numbers:
-                _centred(draw, box, str(weights[r, c]), COLOURS["text"], font)
+    def __init__(self, geometry, numbers=False, seed=0):
+        self.geometry, self.numbers = geometry, numbers
+        self.layout = Layout(geometry)
+        self.font = ImageFont.load_default()
+        self.inputs, self.weights, self.outputs = sample_values(geometry, seed)
+        self.base = self._base()
 
-    frames = []
-    for index in range(oh * ow):
+    def __len__(self):
+        return self.geometry.output[0] * self.geometry.output[1]
+
+    def _value(self, r, c):
+        """The input value in padded-input cell (r, c), and whether it is inside the input."""
+        (top, left), (h, w) = self.geometry.before, self.geometry.input
+        inside = top <= r < top + h and left <= c < left + w
+        return (self.inputs[r - top, c - left] if inside else 0), inside
+
+    def _base(self):
+        """What every frame shares: titles, the padded input and the kernel."""
+        geometry, layout, font, numbers = self.geometry, self.layout, self.font, self.numbers
+        (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
+        (sy, sx), (dy, dx), (top, left) = geometry.stride, geometry.dilation, geometry.before
+        base = Image.new("RGB", layout.size, COLOURS["background"])
+        draw = ImageDraw.Draw(base)
+        titles = [
+            (layout.input_origin, f"input {geometry.input[0]}x{geometry.input[1]}, padding "
+                                  f"{top},{left} / {geometry.after[0]},{geometry.after[1]}"),
+            (layout.kernel_origin, f"kernel {kh}x{kw}, dilation {dy},{dx}"),
+            (layout.output_origin, f"output {oh}x{ow}, stride {sy},{sx}"),
+        ]
+        for (x, y), text in titles:
+            draw.text((x, y - TITLE + 4), text, fill=COLOURS["text"], font=font)
+        for r in range(ph):
+            for c in range(pw):
+                value, inside = self._value(r, c)
+                box = layout.input_cell(r, c)
+                draw.rectangle(box, fill=COLOURS["input" if inside else "padding"], outline=COLOURS["line"])
+                if numbers:
+                    _centred(draw, box, str(value), COLOURS["text" if inside else "padding text"], font)
+        for r in range(kh):
+            for c in range(kw):
+                box = layout.kernel_cell(r, c)
+                draw.rectangle(box, fill=COLOURS["kernel"], outline=COLOURS["line"])
+                if numbers:
+                    _centred(draw, box, str(self.weights[r, c]), COLOURS["text"], font)
+        return base
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} of {len(self)}")
+        geometry, layout, font, numbers = self.geometry, self.layout, self.font, self.numbers
+        (kh, kw), (oh, ow) = geometry.kernel, geometry.output
+        (sy, sx), (dy, dx) = geometry.stride, geometry.dilation
         i, j = divmod(index, ow)
-        frame = base.copy()
+        frame = self.base.copy()
         draw = ImageDraw.Draw(frame)
         for u in range(kh):
             for v in range(kw):
@@ -160,8 +182,7 @@ def render_frames(geometry, numbers=False, seed=0):
                 box = layout.input_cell(r, c)
                 draw.rectangle(box, fill=COLOURS["tap"], outline=COLOURS["focus"], width=2)
                 if numbers:
-                    inside = top <= r < top + geometry.input[0] and left <= c < left + geometry.input[1]
-                    _centred(draw, box, str(inputs[r - top, c - left] if inside else 0), COLOURS["text"], font)
+                    _centred(draw, box, str(self._value(r, c)[0]), COLOURS["text"], font)
         first, last = layout.input_cell(i * sy, j * sx), layout.input_cell(i * sy + dy * (kh - 1), j * sx + dx * (kw - 1))
         draw.rectangle((first[0], first[1], last[2], last[3]), outline=COLOURS["focus"], width=1)
         for a in range(oh):
@@ -173,12 +194,16 @@ def render_frames(geometry, numbers=False, seed=0):
                 outline = COLOURS["focus" if state == "current" else "line"]
                 draw.rectangle(box, fill=COLOURS[state], outline=outline, width=width)
                 if numbers and done <= index:
-                    _centred(draw, box, f"{outputs[a, b]:g}", COLOURS["text"], font)
+                    _centred(draw, box, f"{self.outputs[a, b]:g}", COLOURS["text"], font)
         caption = f"output ({i}, {j}): taps at rows {i * sy}..{i * sy + dy * (kh - 1)} step {dy}, " \
                   f"columns {j * sx}..{j * sx + dx * (kw - 1)} step {dx}"
         draw.text((MARGIN, layout.size[1] - TITLE), caption, fill=COLOURS["text"], font=font)
-        frames.append(frame)
-    return frames
+        return frame
+
+
+def render_frames(geometry, numbers=False, seed=0):
+    """Every frame of the animation, as a list (see `Frames`)."""
+    return list(Frames(geometry, numbers, seed))
 
 
 def _centred(draw, box, text, colour, font):

@@ -65,6 +65,16 @@ def format_table(counts):
         lines.append(f"{layer:<20} {counts[layer]:>22,}  {power_of_ten(counts[layer])}")
     lines.append("")
     for name, value in ratios(counts).items():
-        shown = f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-        lines.append(f"{name:<40} {shown:>18}  {power_of_ten(value)}")
+        lines.append(f"{name:<40} {format_ratio(value):>18}  {power_of_ten(value)}")
     return "\n".join(lines) + "\n"
+
+
+def format_ratio(value):
+    """A ratio with digits grouped: whole, or to two decimals.
+
+    Examples
+    --------
+    >>> format_ratio(10000.0), format_ratio(2.5)
+    ('10,000', '2.50')
+    """
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"

@@ -1,0 +1,58 @@
+"""``imgconv demo``: the lecture's live demonstrations in a local web page.
+
+Three panels, each computed by imgconv: a Gaussian blur with radius and deviation
+sliders whose picture is exactly what ``imgconv blur`` writes; the sliding kernel of a
+convolution layer, frame by frame as ``imgconv animate`` draws it; and the parameter
+counts of ``imgconv params``. `app.Demo` answers the page's requests, `server` serves
+them over HTTP, the page itself is in ``static/``.
+
+In Python, on a free port of the loopback interface::
+
+    from imgconv.demo import make_server, serve
+    server = make_server()
+    print(server.url)
+    serve(server)
+"""
+
+import os
+import sys
+import threading
+import webbrowser
+
+from ..errors import ImgconvError
+from ..vocabulary import DEFAULT_MAX_PIXELS
+from .app import Demo
+from .server import DemoServer
+
+
+def make_server(image=None, host="127.0.0.1", port=0, max_pixels=DEFAULT_MAX_PIXELS):
+    """A `server.DemoServer` listening on ``host:port`` (0: a free port), its address
+    in ``url``; ``image`` (default: the 451x300 sample) is read first.
+
+    Raises `imgconv.errors.ImageReadError` for an image that cannot be read, and
+    `imgconv.errors.ImgconvError` for an address that cannot be listened on.
+    """
+    demo = Demo(image, max_pixels)
+    try:
+        return DemoServer(demo, host, port)
+    except OSError as exc:
+        raise ImgconvError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+
+
+def serve(server, open_browser=True):
+    """Serve until interrupted (KeyboardInterrupt propagates), opening the user's
+    browser on the page first unless told not to; the server is closed in the end."""
+    if open_browser and _can_show_a_browser():
+        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def _can_show_a_browser():
+    """A display for a graphical browser, or one the user named in $BROWSER. Without
+    either, `webbrowser` would start a console browser (lynx, w3m) in the terminal the
+    server prints to; the address printed is enough there."""
+    return bool(os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or sys.platform in ("darwin", "win32"))

@@ -1,0 +1,409 @@
+"""imgconv demo over HTTP: a real server process on 127.0.0.1, its pictures compared with
+what the CLI writes, and every kind of bad request refused in one line (the page in a
+real browser: test_demo_browser.py)."""
+
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgconv.demo.app import SAMPLE
+from imgconv.lecture.animate import make_geometry
+from helpers import SAMPLES, load, run
+
+CHELSEA = SAMPLES / "chelsea.png"
+
+
+class DemoProcess:
+    """``python -m imgconv demo --no-browser --port 0 ARGS``, its URL read from its first
+    line; `stop` ends it with Ctrl-C and returns its exit status, stdout and stderr."""
+
+    def __init__(self, *args, cwd=None, env=None, browser=False):
+        options = ["--port", "0"] if browser else ["--no-browser", "--port", "0"]
+        self.process = subprocess.Popen([sys.executable, "-m", "imgconv", "demo", *options, *map(str, args)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise AssertionError(f"no URL line: {self.url!r}")
+        self.host, self.port = "127.0.0.1", int(self.url.rsplit(":", 1)[1].rstrip("/"))
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            out, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, err = self.process.communicate()
+        return self.process.returncode, out, err
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = DemoProcess(CHELSEA)
+    yield demo
+    status, out, err = demo.stop()
+    # Nothing but the URL line, whatever the tests sent: no log, no traceback.
+    assert (status, out, err) == (130, "", ""), (status, out, err)
+
+
+def fetch(server, path, method="GET", body=None, headers=None):
+    """Status, content type and body of one request, the path sent exactly as given."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+
+
+def pixels(data):
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return image.mode, np.asarray(image)
+
+
+def cli_blur(tmp_path, radius, deviation, view, boundary, image=CHELSEA):
+    out = tmp_path / f"cli-{radius}-{deviation}-{view}-{boundary}.png"
+    result = run("blur", "-r", radius, "-s", deviation, "--view", view, "-b", boundary, image, out)
+    assert result.exit_code == 0, result.stderr
+    return load(out)
+
+
+def assert_one_line_refusal(status, content_type, body, expected_status, *fragments):
+    assert status == expected_status, (status, body)
+    assert content_type == "text/plain; charset=utf-8"
+    text = body.decode()
+    assert text.endswith("\n") and "\n" not in text[:-1] and text.strip(), text
+    assert "Traceback" not in text and "<" not in text
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+
+
+def test_the_url_is_the_first_line_and_the_page_and_its_files_are_served(server):
+    status, content_type, body = fetch(server, "/")
+    assert status == 200 and content_type.startswith("text/html")
+    page = body.decode()
+    for element in ('id="radius"', 'id="deviation"', 'id="view"', 'id="result"', 'id="kernel"', 'id="image-file"',
+                    'id="boundary"', 'id="conv-animation"', 'id="toggle-movement"', 'id="conv-next"',
+                    'id="params-fc"', 'id="params-lc"', 'id="params-conv"'):
+        assert element in page, element
+    assert "http" not in page.replace("http://www.w3.org", "")  # nothing fetched from elsewhere
+    for path, kind in (("/demo.js", "text/javascript"), ("/demo.css", "text/css")):
+        status, content_type, body = fetch(server, path)
+        assert status == 200 and content_type.startswith(kind) and body
+
+
+@pytest.mark.parametrize("radius, deviation, view, boundary", [
+    (5, 3, "result", "reflect"), (5, 3, "thumbnail", "reflect"), (5, 3, "side-by-side", "reflect"),
+    (0, 0.5, "result", "constant"), (30, 10, "side-by-side", "wrap"), (2, 7.5, "thumbnail", "mirror"),
+    (12, 1.5, "result", "nearest"),
+])
+def test_the_picture_is_what_the_cli_writes(server, tmp_path, radius, deviation, view, boundary):
+    status, content_type, body = fetch(server, f"/blur.png?radius={radius}&deviation={deviation}&view={view}"
+                                               f"&boundary={boundary}")
+    assert status == 200 and content_type == "image/png"
+    mode, served = pixels(body)
+    expected_mode, expected = cli_blur(tmp_path, radius, deviation, view, boundary)
+    assert mode == expected_mode and np.array_equal(served, expected)
+    width = {"side-by-side": 451 * 2 + 4}.get(view, 451)
+    assert served.shape == (300, width, 3)
+
+
+def test_the_default_image_is_the_shipped_sample_and_uploads_stay_in_memory(tmp_path):
+    with Image.open(SAMPLE) as shipped, Image.open(CHELSEA) as sample:
+        assert shipped.size == (451, 300) and np.array_equal(np.asarray(shipped), np.asarray(sample))
+    folders = {name: tmp_path / name for name in ("cwd", "tmp", "home")}
+    for folder in folders.values():
+        folder.mkdir()
+    demo = DemoProcess(cwd=folders["cwd"], env={**os.environ, "TMPDIR": str(folders["tmp"]),
+                                                "HOME": str(folders["home"])})
+    try:
+        status, _, body = fetch(demo, "/image")
+        assert status == 200 and json.loads(body) == {"id": None, "name": "chelsea.png", "width": 451,
+                                                        "height": 300, "description": "8-bit RGB"}
+        status, _, body = fetch(demo, "/image", "POST", CHELSEA.read_bytes())
+        assert status == 200 and json.loads(body)["id"]
+        assert fetch(demo, f"/blur.png?image={json.loads(body)['id']}")[0] == 200
+    finally:
+        assert demo.stop() == (130, "", "")
+    assert [list(folder.iterdir()) for folder in folders.values()] == [[], [], []]
+
+
+def test_the_users_browser_is_opened_on_the_page(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    demo = DemoProcess(browser=True, env={**os.environ, "BROWSER": f"{sys.executable} {browser} %s"})
+    try:
+        for _ in range(400):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.05)
+        assert opened.read_text() == demo.url
+    finally:
+        assert demo.stop() == (130, "", "")
+
+
+def test_the_kernel_is_the_gaussian(server):
+    status, content_type, body = fetch(server, "/kernel.json?radius=1&deviation=1")
+    assert status == 200 and content_type == "application/json"
+    weights = np.array(json.loads(body)["weights"])
+    g = np.exp(-np.array([1.0, 0.0, 1.0]) / 2)  # exp(-i²/2σ²), i = -1, 0, 1
+    g /= g.sum()
+    np.testing.assert_allclose(weights, np.outer(g, g), rtol=1e-12)
+    assert np.array(json.loads(fetch(server, "/kernel.json?radius=30&deviation=10")[2])["weights"]).shape == (61, 61)
+
+
+def test_uploads_are_filtered_as_the_cli_filters_their_file(server, tmp_path, rng):
+    path = tmp_path / "upload.png"
+    Image.fromarray(rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)).save(path)
+    status, _, body = fetch(server, "/image", "POST", path.read_bytes())
+    assert status == 200
+    info = json.loads(body)
+    assert (info["width"], info["height"], info["description"]) == (53, 37, "8-bit RGB with alpha")
+    status, _, served = fetch(server, f"/blur.png?radius=3&deviation=1.5&view=side-by-side&boundary=wrap"
+                                      f"&image={info['id']}")
+    assert status == 200
+    mode, served = pixels(served)
+    expected_mode, expected = cli_blur(tmp_path, 3, 1.5, "side-by-side", "wrap", image=path)
+    assert mode == expected_mode == "RGBA" and np.array_equal(served, expected)
+
+
+def _huge_png_header(width, height):
+    """A PNG whose header claims width x height; its pixels are never there."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    idat = zlib.compress(b"\0" * 100)
+    idat_chunk = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    return b"\x89PNG\r\n\x1a\n" + chunk + idat_chunk
+
+
+BAD_REQUESTS = [
+    ("/blur.png?radius=-1", 400, "radius"),
+    ("/blur.png?radius=1000000000", 400, "radius"),
+    ("/blur.png?radius=1e9", 400, "radius"),
+    ("/blur.png?radius=2.5", 400, "radius"),
+    ("/blur.png?radius=", 400, "radius"),
+    ("/blur.png?deviation=-1", 400, "deviation"),
+    ("/blur.png?deviation=NaN", 400, "deviation"),
+    ("/blur.png?deviation=nan", 400, "deviation"),
+    ("/blur.png?deviation=inf", 400, "deviation"),
+    ("/blur.png?deviation=abc", 400, "deviation"),
+    ("/blur.png?deviation=0", 400, "deviation"),
+    ("/blur.png?radius=five", 400, "radius"),
+    ("/blur.png?view=sideways", 400, "view"),
+    ("/blur.png?boundary=bounce", 400, "boundary"),
+    ("/blur.png?image=0123456789abcdef", 404, "upload it again"),
+    ("/blur.png?radius=5&radius=6", 400, "twice"),
+    ("/blur.png?size=5", 400, "unknown parameter 'size'"),
+    ("/blur.png?radius=%ff", 400, "UTF-8"),
+    ("/kernel.json?radius=31", 400, "radius"),
+    ("/conv.json?input=3&kernel=7", 400, "does not fit"),
+    ("/conv.json?stride=0", 400, "stride"),
+    ("/conv.json?padding=huge", 400, "nor one of valid, same, full"),
+    ("/conv.png?step=9", 400, "step"),
+    ("/conv.png?step=-1", 400, "step"),
+    ("/params.json?input=10y", 400, "input"),
+    ("/params.json?hidden=0", 400, "hidden"),
+    ("/params.json?filter=99999999999x2", 400, "filter"),
+    ("/params.json?bias=yes", 400, "bias"),
+    ("/?x=1", 400, "no parameters"),
+    ("/nothing-here", 404, "no such page"),
+    ("/../../etc/passwd", 404, "no such page"),
+    ("/%2e%2e/%2e%2e/etc/passwd", 404, "no such page"),
+    ("/..%2f..%2fetc/passwd", 404, "no such page"),
+    ("/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", 404, "no such page"),
+    ("/%252e%252e/%252e%252e/etc/passwd", 404, "no such page"),
+    ("/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd", 404, "no such page"),
+    ("/..\\..\\etc\\passwd", 404, "no such page"),
+    ("//etc/passwd", 404, "no such page"),
+    ("/static/../../../etc/passwd", 404, "no such page"),
+    ("/demo.js/../../etc/passwd", 404, "no such page"),
+    ("/static/demo.js", 404, "no such page"),
+    ("/__init__.py", 404, "no such page"),
+    ("/app.py", 404, "no such page"),
+    ("http://127.0.0.1/etc/passwd", 404, "no such page"),
+]
+
+
+@pytest.mark.parametrize("path, status, fragment", BAD_REQUESTS)
+def test_bad_requests_get_one_line_and_the_server_serves_on(server, path, status, fragment):
+    assert_one_line_refusal(*fetch(server, path), status, fragment)
+    assert fetch(server, "/blur.png?radius=1&deviation=1")[0] == 200
+
+
+@pytest.mark.parametrize("method, path, body, headers, status, fragment", [
+    ("POST", "/image", b"not an image at all", {}, 400, "not an image"),
+    ("POST", "/image", b"\x89PNG\r\n\x1a\n broken", {}, 400, "upload"),
+    ("POST", "/image", _huge_png_header(30000, 30000), {}, 400, "more pixels than the limit"),
+    ("POST", "/image", b"", {}, 400, "not an image"),
+    ("POST", "/image?name=x", b"x", {}, 400, "no parameters"),
+    ("POST", "/blur.png", b"x", {}, 405, "takes GET"),
+    ("POST", "/elsewhere", b"x", {}, 404, "no such page"),
+    ("GET", "/image?id=1", None, {}, 400, "unknown parameter"),
+    ("PUT", "/image", b"x", {}, 405, "GET or POST"),
+    ("DELETE", "/", None, {}, 405, "GET or POST"),
+])
+def test_bad_uploads_and_methods_get_one_line(server, method, path, body, headers, status, fragment):
+    assert_one_line_refusal(*fetch(server, method=method, path=path, body=body, headers=headers), status, fragment)
+    assert fetch(server, "/")[0] == 200
+
+
+def test_an_upload_over_the_byte_limit_is_refused_before_it_is_read(server):
+    # Its Content-Length alone: the body never comes, and the answer does not wait for it.
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.putrequest("POST", "/image")
+        connection.putheader("Content-Length", str(10**15))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert_one_line_refusal(response.status, response.getheader("Content-Type"), response.read(), 413,
+                                "more than an image within the pixel limit")
+    finally:
+        connection.close()
+    no_length = socket.create_connection((server.host, server.port), timeout=30)
+    with no_length:
+        no_length.sendall(b"POST /image HTTP/1.0\r\n\r\n")
+        assert no_length.makefile("rb").readline().split()[1] == b"411"
+
+
+def test_a_malformed_request_gets_one_line(server):
+    def answer(request):
+        with socket.create_connection((server.host, server.port), timeout=30) as connection:
+            connection.sendall(request)
+            return connection.makefile("rb").read().decode()
+
+    head, _, body = answer(b"GET / HTTP/1.0\r\nX-Long: " + b"x" * 70000 + b"\r\n\r\n").partition("\r\n\r\n")
+    assert head.split()[1] == "431" and "text/plain" in head and body.count("\n") == 1
+    # A request line that cannot be read is answered as HTTP/0.9, which has no head.
+    assert answer(b"GARBAGE\r\n\r\n") == "Bad request syntax ('GARBAGE')\n"
+    assert answer(b"GET / HTTP/1.x\r\n\r\n") == "Bad request version ('HTTP/1.x')\n"
+
+
+def test_the_animation_frames_are_those_of_imgconv_animate(server, tmp_path):
+    out = tmp_path / "slide.png"
+    assert run("animate", out, "--input-size", 6, "--kernel-size", 3, "--stride", 2, "--padding", "same",
+               "--dilation", 1, "--numbers").exit_code == 0
+    status, _, body = fetch(server, "/conv.json?input=6&kernel=3&stride=2&padding=same&dilation=1")
+    info = json.loads(body)
+    assert status == 200 and info["output"] == [3, 3] and info["steps"] == 9
+    assert info["formula"] == "floor((6 + 0 + 1 - 1·(3 - 1) - 1) / 2) + 1 = 3"
+    with Image.open(out) as animation:
+        assert animation.n_frames == 9
+        for step in (0, 4, 8):
+            animation.seek(step)
+            status, content_type, frame = fetch(server, f"/conv.png?input=6&kernel=3&stride=2&padding=same"
+                                                        f"&dilation=1&step={step}")
+            assert status == 200 and content_type == "image/png"
+            assert np.array_equal(pixels(frame)[1], np.asarray(animation.convert("RGB")))
+
+
+@pytest.mark.parametrize("query, output", [
+    ("input=5&kernel=3&stride=1&padding=0&dilation=1", 3),  # (5 - 2 - 1) / 1 + 1
+    ("input=5&kernel=3&stride=2&padding=1&dilation=1", 3),  # (5 + 2 - 2 - 1) / 2 + 1
+    ("input=7&kernel=3&stride=1&padding=0&dilation=2", 3),  # (7 - 4 - 1) / 1 + 1
+    ("input=8&kernel=3&stride=3&padding=2&dilation=2", 3),  # floor((8 + 4 - 4 - 1) / 3) + 1
+    ("input=16&kernel=7&stride=4&padding=full&dilation=1", 6),  # floor((16 + 12 - 6 - 1) / 4) + 1
+    ("input=9&kernel=4&stride=2&padding=same&dilation=1", 5),  # ceil(9 / 2)
+])
+def test_the_output_size_follows_the_formula(server, query, output):
+    info = json.loads(fetch(server, "/conv.json?" + query)[2])
+    assert info["output"] == [output, output] and info["steps"] == output * output
+    assert info["formula"].endswith(f"= {output}")
+    parts = dict(p.split("=") for p in query.split("&"))
+    padding = parts["padding"] if parts["padding"] in ("same", "full") else int(parts["padding"])
+    geometry = make_geometry(*[(v, v) for v in (int(parts["input"]), int(parts["kernel"]), int(parts["stride"]))],
+                             (padding, padding), (int(parts["dilation"]),) * 2)
+    assert geometry.output == (output, output)
+
+
+def test_parameter_counts(server):
+    status, _, body = fetch(server, "/params.json")
+    assert status == 200
+    assert json.loads(body) == {
+        "counts": {"fully connected": "1,000,000,000,000", "locally connected": "100,000,000",
+                   "convolutional": "10,000"},
+        "powers": {"fully connected": "10^12", "locally connected": "10^8", "convolutional": "10^4"},
+        "ratios": {"fully connected / locally connected": "10,000", "locally connected / convolutional": "10,000",
+                   "fully connected / convolutional": "100,000,000"},
+        "ratio_powers": {"fully connected / locally connected": "10^4", "locally connected / convolutional": "10^4",
+                         "fully connected / convolutional": "10^8"},
+    }
+    counts = json.loads(fetch(server, "/params.json?input=32x24&hidden=100&filter=5&filters=6&channels=3&bias=1")[2])
+    # 32·24·3·100 + 100; 100·5·5·3 + 100; 6·5·5·3 + 6
+    assert counts["counts"] == {"fully connected": "230,500", "locally connected": "7,600", "convolutional": "456"}
+
+
+def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_path):
+    demo = DemoProcess(CHELSEA)
+    try:
+        request = b"GET /blur.png?radius=30&deviation=10&view=side-by-side HTTP/1.0\r\n\r\n"
+        for index in range(40):
+            sock = socket.create_connection((demo.host, demo.port))
+            # Closed with a reset, as a browser drops a superseded picture: before the
+            # request ends, right after it, or once the answer has begun.
+            sock.sendall(request[: len(request) // 2] if index % 3 == 0 else request)
+            if index % 3 == 2:
+                sock.recv(10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        time.sleep(0.5)  # the server's threads finish writing to the closed sockets
+        assert fetch(demo, "/blur.png?radius=1&deviation=1")[0] == 200
+    finally:
+        status, out, err = demo.stop()
+    assert (status, out, err) == (130, "", "")
+
+
+def test_a_missing_image_or_a_taken_port_is_one_line(tmp_path, server):
+    result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", str(tmp_path / "no.png")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"imgconv: error: {tmp_path / 'no.png'}: no such file"]
+    result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", "--port", str(server.port)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"imgconv: error: cannot listen on 127.0.0.1 port {server.port}: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_image_the_page_cannot_show_is_refused_at_the_start(tmp_path):
+    path = tmp_path / "float.npy"
+    np.save(path, np.zeros((4, 4, 5), np.float32))
+    result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == "" and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("imgconv: error: ") and "channels" in result.stderr
+
+
+def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
+    """What ``pip install .`` installs: built from a copy, so that nothing is left in the
+    repository."""
+    repository = SAMPLES.parent
+    source = tmp_path / "source"
+    shutil.copytree(repository / "imgconv", source / "imgconv", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repository / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheel"),
+                            str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    with zipfile.ZipFile(next((tmp_path / "wheel").glob("imgconv-*.whl"))) as wheel:
+        held = {name for name in wheel.namelist() if name.startswith("imgconv/")}
+    files = {path.relative_to(source).as_posix() for path in (source / "imgconv").rglob("*") if path.is_file()}
+    assert {"imgconv/demo/static/index.html", "imgconv/demo/chelsea.png", "imgconv/engine/bands.py"} <= files
+    assert held == files
