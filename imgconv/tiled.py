@@ -37,8 +37,8 @@ ZARR = "ZARR"
 # The result's bytes per block. A block in flight holds its rows and the rows its kernel
 # reaches, the rows of tiles it shares, the engine's float32 work and its result: with
 # 16 MiB (480 rows of a 32768-pixel 8-bit row), benchmarks/tiled_memory.py's 1 GiB grey
-# image peaked at 364 MiB resident, within the 456 MiB asked (a quarter of the image
-# plus 200 MiB).
+# image peaked at 342 to 376 MiB resident, within the 456 MiB asked (a quarter of the
+# image plus 200 MiB).
 BLOCK_BYTES = 16 * 2**20
 # Blocks computed at once, and the engine's threads in each, whatever the CPU count:
 # each block holds the above, and each engine thread a band of full-width rows with the
