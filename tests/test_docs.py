@@ -1,6 +1,7 @@
 """The README cannot drift from the code: commands, modes and examples are checked."""
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -69,3 +70,17 @@ def test_the_command_line_loads_no_codec_or_engine_to_start(arguments):
     heavy = {"numpy", "PIL", "imagecodecs", "tifffile", "scipy", "threadpoolctl", "dask", "imgconv.engine",
              "imgconv.imageio", "imgconv.png", "multiprocessing"}
     assert not loaded & heavy, sorted(loaded & heavy)
+
+
+@pytest.mark.parametrize("setting, threads", [(None, 1), ("2", 2)])
+def test_the_command_line_starts_no_blas_thread_pool_unless_asked(setting, threads):
+    """NumPy's OpenBLAS starts a pool of threads on import, which the engine never uses."""
+    script = ("import sys\nfrom imgconv.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+              "import numpy, threadpoolctl\n"
+              "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if setting:
+        env["OPENBLAS_NUM_THREADS"] = setting
+    done = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True, text=True, check=True,
+                          env=env)
+    assert ast.literal_eval(done.stdout.splitlines()[-1]) == [threads]
