@@ -11,6 +11,7 @@ import concurrent.futures
 import fnmatch
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from .errors import ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
 from .pipeline import process_file
+from .tiled import is_zarr
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,15 @@ class Result:
 
 def is_batch(paths, files_from=None):
     """Several inputs, a folder input, a folder output, or a ``--files-from`` list make a
-    batch; one INPUT and one OUTPUT file do not."""
+    batch; one INPUT and one OUTPUT file do not, nor does a Zarr store (a ``*.zarr``
+    folder), which is one image."""
     if files_from is not None or len(paths) > 2:
         return True
-    return len(paths) == 2 and (os.path.isdir(paths[0]) or os.path.isdir(paths[1]) or paths[1].endswith(("/", os.sep)))
+
+    def folder(path):
+        return os.path.isdir(path) and not is_zarr(path)
+
+    return len(paths) == 2 and (folder(paths[0]) or folder(paths[1]) or paths[1].endswith(("/", os.sep)))
 
 
 def read_file_list(data, null=False):
@@ -170,7 +177,7 @@ def _discover(inputs, output_real, recursive):
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
-        if not os.path.isdir(item):
+        if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
             yield item, os.path.basename(item), None
             continue
@@ -179,10 +186,16 @@ def _discover(inputs, output_real, recursive):
             # Never descend into hidden folders, the output folder itself, or links
             # (os.walk does not follow them; one leading outside gets a note).
             kept = []
-            for name in sorted(subfolders) if recursive else []:
+            for name in sorted(subfolders):
                 path = os.path.join(folder, name)
                 real = os.path.realpath(path)
                 if name.startswith(".") or real == output_real:
+                    continue
+                if is_zarr(name):  # a Zarr store is one image, never descended into
+                    outside = os.path.islink(path) and not _inside(real, root_real)
+                    yield path, os.path.relpath(path, item), item if outside else None
+                    continue
+                if not recursive:
                     continue
                 if os.path.islink(path):
                     if not _inside(real, root_real):
@@ -314,7 +327,8 @@ def _watch_parent(ppid):
 
 
 def _remove_temporary_files(dest):
-    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.write_bytes` names them."""
+    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.atomic_output` names
+    them (files, or folders for Zarr stores)."""
     if dest is None:
         return
     folder, name = os.path.split(os.path.abspath(dest))
@@ -324,8 +338,12 @@ def _remove_temporary_files(dest):
         return
     for entry in entries:
         if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            path = os.path.join(folder, entry)
             try:
-                os.unlink(os.path.join(folder, entry))
+                if os.path.isdir(path) and not os.path.islink(path):  # a Zarr store's
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
             except OSError:
                 pass
 
@@ -496,21 +514,27 @@ def write_report(results, dest):
 
 
 class ProgressLine:
-    """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream."""
+    """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream; the
+    unit is files for a batch, tiles for a streamed tiled image."""
 
-    def __init__(self, total, stream=None):
-        self.total, self.done, self.start = total, 0, time.monotonic()
+    def __init__(self, total, stream=None, unit="files"):
+        self.total, self.done, self.start, self.unit = total, 0, time.monotonic(), unit
         self.stream = stream or sys.stderr
 
-    def update(self):
-        self.done += 1
+    def update(self, count=1):
+        self.done += count
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
         remaining = int((self.total - self.done) / rate) if rate else 0
         width = len(str(self.total))
-        self.stream.write(f"\r[{self.done:>{width}}/{self.total}] {rate:.1f} files/s  "
+        self.stream.write(f"\r[{self.done:>{width}}/{self.total}] {rate:.1f} {self.unit}/s  "
                           f"ETA {remaining // 60}:{remaining % 60:02d} ")
         self.stream.flush()
+
+    def set(self, done, total):
+        """``done`` of ``total`` (as `imgconv.pipeline.process_file`'s ``on_progress`` gives)."""
+        self.total = total
+        self.update(done - self.done)
 
     def close(self):
         if self.done:

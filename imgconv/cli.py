@@ -42,6 +42,7 @@ layers = _lazy("imgconv.lecture.layers")
 learn = _lazy("imgconv.lecture.learn")
 params = _lazy("imgconv.lecture.params")
 pipeline = _lazy("imgconv.pipeline")
+tiled = _lazy("imgconv.tiled")
 
 
 class ImgconvGroup(click.Group):
@@ -192,10 +193,32 @@ def boundary_options(default="reflect", help_boundary=None):
                            help="Value beyond the edges in constant mode, in the image's sample units.")))
 
 
+class PairType(click.ParamType):
+    """``N`` or ``A,B`` (also ``AxB``): one whole number for both axes, or one each."""
+
+    name = "N|A,B"
+
+    def __init__(self, minimum=1):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace("x", ",").split(",")
+        try:
+            numbers = tuple(int(p) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number or a pair like 2,3", param, ctx)
+        if len(numbers) not in (1, 2) or min(numbers) < self.minimum:
+            self.fail(f"{value!r}: expected N or A,B, each at least {self.minimum}", param, ctx)
+        return numbers * 2 if len(numbers) == 1 else numbers
+
+
 MAX_PIXELS = (("--max-pixels",), dict(
     type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True, envvar="IMGCONV_MAX_PIXELS",
     metavar="N", help="Refuse an input of more pixels (all frames read; from its header, before decoding); "
-                      "0 lifts the limit. Also IMGCONV_MAX_PIXELS."))
+                      "0 lifts the limit. A tiled input streamed to a tiled output is bounded by what is decoded "
+                      "at once instead. Also IMGCONV_MAX_PIXELS."))
 
 input_options = _section(
     "Input",
@@ -228,6 +251,11 @@ output_options = _section(
                        help="result alone, side-by-side with the original, or with a thumbnail of the original "
                             "inset.")),
     (("--in-place",), dict(is_flag=True, help="Allow an output to overwrite its input.")),
+    (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
+                            help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
+    (("--compression",), dict(type=click.Choice(["none", "deflate", "lzw", "zstd", "packbits"]),
+                              help="Compression of a streamed tiled TIFF (or Zarr: none, deflate, zstd) output "
+                                   "[default: the input's].")),
 )
 
 
@@ -288,12 +316,8 @@ def filter_command(name, preset=True):
                 return _run_batch(paths, filt, write, **batching)
             elif len(paths) != 2:
                 raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
-            elif batching["cluster"] and click.get_current_context().get_parameter_source("cluster") \
-                    != click.core.ParameterSource.ENVIRONMENT:
-                raise click.UsageError("--cluster runs batches, not one INPUT and OUTPUT; end OUTPUT with / to make "
-                                       "it a folder (a batch of one file), or drop --cluster")
             else:
-                pipeline.process_file(paths[0], paths[1], filt, **write)
+                _run_one(*paths, filt, write, batching)
 
         own_params = getattr(make, "__click_params__", [])
         shared = _split_options(command, preset)
@@ -317,7 +341,7 @@ _ENGINE = ("boundary", "cval", "method", "threads")
 _BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
           "progress", "quiet", "fail_fast", "report", "cluster")
 _WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
-          "view", "in_place")
+          "view", "in_place", "tile_size", "compression")
 
 
 def _split_options(command, preset):
@@ -335,6 +359,32 @@ def _split_options(command, preset):
         return command(paths, engine, write, batching, **options)
 
     return callback
+
+
+def _run_one(source, dest, filt, write, batching):
+    """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
+    streamed = tiled.streams(source, dest, write["format"], write["frame"])
+    address = batching["cluster"]
+    if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
+            != click.core.ParameterSource.ENVIRONMENT:
+        raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
+                               "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
+                               "file), or drop --cluster")
+    client = _connect(address) if address and streamed else None
+    bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
+    try:  # only a streamed tiled image reports progress
+        pipeline.process_file(source, dest, filt, on_progress=bar and bar.set, get=client and client.get, **write)
+    finally:
+        if client is not None:
+            client.close()
+        if bar:
+            bar.close()
+
+
+def _connect(address):
+    cluster_module = importlib.import_module("imgconv.cluster")
+    cluster_module.logs_quiet()
+    return cluster_module.connect(address)
 
 
 def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, null, suffix, skip_existing, dry_run,
@@ -362,15 +412,12 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
     run_options = {}
     client = None
     if cluster:
-        cluster_module = importlib.import_module("imgconv.cluster")
-        cluster_module.logs_quiet()
-        client = cluster_module.connect(cluster)
-        executor = cluster_module.ClusterExecutor(client)
+        client = _connect(cluster)
+        executor = importlib.import_module("imgconv.cluster").ClusterExecutor(client)
         # As many files in flight as the cluster has threads: --jobs can lower that.
         jobs = min(jobs or executor.threads, executor.threads)
         run_options = dict(executor=executor, in_flight=jobs)
-    bar = batch.ProgressLine(len(tasks)) if not quiet and (progress or progress is None and sys.stderr.isatty()) \
-        else None
+    bar = batch.ProgressLine(len(tasks)) if _shows_progress(dict(quiet=quiet, progress=progress)) else None
 
     results = []  # the files that ran, also when an interrupt ends the run
 
@@ -394,6 +441,11 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         if not quiet:
             click.echo(batch.summary(results), err=True)
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _shows_progress(batching):
+    """A progress line unless --quiet: with --progress, or when stderr is a terminal."""
+    return not batching["quiet"] and (batching["progress"] or batching["progress"] is None and sys.stderr.isatty())
 
 
 @click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -555,27 +607,6 @@ def convolve(engine, kernel, normalize, divisor, offset, correlate):
     """
     kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
     return filters.kernel_filter(kernel, correlate=correlate, **engine)
-
-
-class PairType(click.ParamType):
-    """``N`` or ``A,B`` (also ``AxB``): one whole number for both axes, or one each."""
-
-    name = "N|A,B"
-
-    def __init__(self, minimum=1):
-        self.minimum = minimum
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        parts = str(value).replace("x", ",").split(",")
-        try:
-            numbers = tuple(int(p) for p in parts)
-        except ValueError:
-            self.fail(f"{value!r} is not a whole number or a pair like 2,3", param, ctx)
-        if len(numbers) not in (1, 2) or min(numbers) < self.minimum:
-            self.fail(f"{value!r}: expected N or A,B, each at least {self.minimum}", param, ctx)
-        return numbers * 2 if len(numbers) == 1 else numbers
 
 
 class PaddingType(click.ParamType):
@@ -795,6 +826,9 @@ def main():
     # (290 against 350-370 ms, best of 8, on 2 busy CPUs); `learn` ran as fast without it.
     # Set before NumPy is imported; a user's own setting stands.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Beyond the group's own silence (ImgconvGroup.main): what a library leaves to be
+    # collected at exit, such as zarr's writes cut short by Ctrl-C, must not warn either.
+    warnings.simplefilter("ignore")
     # Libraries log what they repair or skip in damaged files; Python would print it on
     # stderr beside the one-line error. The CLI has nothing to add to that line.
     logging.getLogger().addHandler(logging.NullHandler())

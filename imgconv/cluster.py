@@ -19,26 +19,17 @@ import dataclasses
 import os
 import threading
 
-from .errors import ImgconvError
+from .errors import INSTALL_HINT, ImgconvError, MissingExtraError
 
-INSTALL_HINT = "pip install 'imgconv[dask]'"
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
-
-
-def _missing_extra_error():
-    try:
-        from .dask import MissingExtraError
-    except ImportError as exc:  # imgconv.dask raises its own MissingExtraError without Dask
-        return type(exc) if isinstance(exc, ImgconvError) else ImgconvError
-    return MissingExtraError
 
 
 def _distributed():
     try:
         import distributed
     except ImportError:
-        raise _missing_extra_error()(f"--cluster needs Dask's distributed, which is not installed: "
+        raise MissingExtraError(f"--cluster needs Dask's distributed, which is not installed: "
                                      f"{INSTALL_HINT}") from None
     return distributed
 

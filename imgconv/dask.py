@@ -38,14 +38,8 @@ import math
 import numpy as np
 
 from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method
-from .errors import ImgconvError, InvalidInputError
+from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
-
-INSTALL_HINT = "pip install 'imgconv[dask]'"
-
-
-class MissingExtraError(ImgconvError, ImportError):
-    """An optional dependency (an extra) is not installed; the message names the extra."""
 
 
 try:
@@ -169,24 +163,59 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
         method = exact_method(kernel, boundary)
     result_dtype = _work_dtype(array.dtype) if output is None else np.dtype(output)
     engine = _engine_call(kernel, boundary, cval, method, output, threads, flip)
-
-    height = array.shape[0]
-    before = kh - 1 - kh // 2 if flip else kh // 2
-    after = kh - 1 - before
-    band = band_height(method, kh)
-    if block_rows is None:  # as many whole bands as the budget holds, at least one
-        row_bytes = math.prod(array.shape[1:]) * result_dtype.itemsize
-        rows = max(1, (block_bytes or BLOCK_BYTES) // row_bytes // band) * band
-    else:
-        rows = max(1, -(-int(block_rows) // band)) * band
-    # Channels are never split, nor rows: blocks are full-width bands.
-    source = array.rechunk({0: rows, 1: -1, 2: -1} if array.ndim == 3 else {0: rows, 1: -1})
     # A separable kernel held as factors longer than the engine's densest kernel is folded
     # onto the image's height by the engine, so it needs the whole height at once.
-    factored = isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE
-    if rows >= height or factored:
-        whole = source.rechunk({0: -1})
-        return whole.map_blocks(engine, dtype=result_dtype, meta=np.empty((0,) * array.ndim, result_dtype))
+    whole = isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE
+    return map_bands(array, engine, kh, method, boundary, flip=flip, dtype=result_dtype, block_rows=block_rows,
+                     block_bytes=block_bytes, whole=whole)
+
+
+def map_bands(array, function, kernel_height, method, boundary="reflect", *, flip=False, dtype=None, block_rows=None,
+              block_bytes=None, whole=False):
+    """Apply ``function`` to a Dask array block by block, cut as `correlate` cuts it.
+
+    ``function(values)`` takes rows of the image, full width, as the engine's
+    ``method`` cuts them into bands for a kernel ``kernel_height`` tall (convolved if
+    ``flip``) in ``boundary`` mode, and returns a result for every row it is given: the
+    engine's result on those rows, or anything computed from it sample by sample (the
+    CLI's filters: alpha, display, rounding). Each block keeps the rows that equal the
+    whole array's result, as `correlate` explains.
+
+    Parameters
+    ----------
+    array : dask.array.Array, shape (H, W) or (H, W, C)
+    function : callable
+    kernel_height : int
+    method : {"direct", "separable", "fft"}
+        The engine's method inside ``function``, fixed (see `exact_method`).
+    boundary : str
+    flip : bool
+        The engine convolves (the kernel's anchor is then below its middle row).
+    dtype : numpy.dtype
+        The result's type (default the array's).
+    block_rows, block_bytes : int, optional
+        As for `correlate`.
+    whole : bool
+        Give ``function`` the whole array at once (one block).
+
+    Returns
+    -------
+    dask.array.Array
+        The array's shape, in full-width blocks of whole bands.
+    """
+    dtype = np.dtype(dtype or array.dtype)
+    mode, _ = resolve_mode(boundary)
+    height = array.shape[0]
+    before = kernel_height - 1 - kernel_height // 2 if flip else kernel_height // 2
+    after = kernel_height - 1 - before
+    band = band_height(method, kernel_height)
+    rows = block_height(array, method, kernel_height, dtype, block_rows, block_bytes)
+    # Channels are never split, nor rows: blocks are full-width bands. The input's rows
+    # stay in their chunks, so that a block computes only the chunks it takes rows from.
+    source = array.rechunk({1: -1, 2: -1} if array.ndim == 3 else {1: -1})
+    meta = np.empty((0,) * array.ndim, dtype)
+    if rows >= height or whole:
+        return source.rechunk({0: -1}).map_blocks(function, dtype=dtype, meta=meta)
 
     blocks = []
     for top in range(0, height, rows):
@@ -195,9 +224,19 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
         gathered = da.concatenate([_piece(source, start, stop, step) for start, stop, step in pieces], axis=0)
         gathered = gathered.rechunk({0: -1})
         chunks = ((bottom - top),) + gathered.chunks[1:]
-        blocks.append(gathered.map_blocks(_kept, engine, first, bottom - top, chunks=chunks, dtype=result_dtype,
-                                          meta=np.empty((0,) * array.ndim, result_dtype)))
+        blocks.append(gathered.map_blocks(_kept, function, first, bottom - top, chunks=chunks, dtype=dtype, meta=meta))
     return da.concatenate(blocks, axis=0)
+
+
+def block_height(array, method, kernel_height, dtype, block_rows=None, block_bytes=None):
+    """Rows of `map_bands`' blocks: ``block_rows`` rounded up to whole bands, or as many
+    whole bands as ``block_bytes`` of the result hold (default `BLOCK_BYTES`), at least
+    one."""
+    band = band_height(method, kernel_height)
+    if block_rows is None:
+        row_bytes = math.prod(array.shape[1:]) * np.dtype(dtype).itemsize
+        return max(1, (block_bytes or BLOCK_BYTES) // row_bytes // band) * band
+    return max(1, -(-int(block_rows) // band)) * band
 
 
 def _engine_call(kernel, boundary, cval, method, output, threads, flip):

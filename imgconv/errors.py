@@ -29,8 +29,19 @@ class ImageReadError(ImgconvError):
     """An image that cannot be read: missing, unreadable, corrupt or of an unknown format."""
 
 
+class PixelLimitError(ImageReadError):
+    """An image with more pixels than ``--max-pixels`` allows to decode whole."""
+
+
 class ImageWriteError(ImgconvError):
     """An image that cannot be written: no such folder, a format that cannot hold it."""
+
+
+class MissingExtraError(ImgconvError, ImportError):
+    """An optional dependency (an extra) is not installed; the message names the extra."""
+
+
+INSTALL_HINT = "pip install 'imgconv[dask]'"  # what MissingExtraError's messages name
 
 
 class ReaderGone(ImgconvError):

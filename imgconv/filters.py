@@ -8,7 +8,7 @@ hidden under fully transparent pixels never bleeds into visible ones.
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -37,6 +37,15 @@ class Filter:
     identity : bool
         The kernel is ``[[1]]`` with no offset: every sample stays as it is, alpha or
         not (premultiplying by alpha and dividing back would round in float32).
+    passes : tuple of (kernel, bool)
+        Each kernel ``apply`` hands the engine, and whether it is convolved (True) or
+        correlated: what decides how an image can be cut into blocks (`imgconv.tiled`).
+    options : dict
+        The engine options ``apply`` passes: ``boundary``, ``cval``, ``method``, ``threads``.
+    remake : callable or None
+        ``remake(**options)``: this filter with other engine options.
+    whole_display : bool
+        ``display`` needs the whole result at once (it stretches by its maximum).
     """
 
     apply: Callable[..., np.ndarray]
@@ -44,6 +53,10 @@ class Filter:
     preserves_mean: bool
     display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
     identity: bool = False
+    passes: tuple = ()
+    options: dict = field(default_factory=dict)
+    remake: Optional[Callable[..., "Filter"]] = None
+    whole_display: bool = False
 
 
 def _sums_to_one(total):
@@ -69,6 +82,9 @@ def kernel_filter(kernel, *, correlate=False, **options):
         kernel=shown,
         preserves_mean=_sums_to_one(total),
         identity=identity and not getattr(kernel, "offset", 0.0),
+        passes=((kernel, not correlate),),
+        options=options,
+        remake=functools.partial(kernel_filter, kernel, correlate=correlate),
     )
 
 
@@ -95,12 +111,14 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, **optio
     """
     if direction == "magnitude":
         gx, gy = (preset_filter(operator(d), **options) for d in "xy")
-        apply, kernel = functools.partial(_magnitude, gx.apply, gy.apply), None
+        apply, kernel, passes = functools.partial(_magnitude, gx.apply, gy.apply), None, gx.passes + gy.passes
     else:
         single = preset_filter(operator(direction), **options)
-        apply, kernel = single.apply, single.kernel
+        apply, kernel, passes = single.apply, single.kernel, single.passes
     display = functools.partial(_absolute_response, normalize)
-    return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)
+    return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display, passes=passes, options=options,
+                  remake=functools.partial(gradient_filter, operator, direction, normalize=normalize),
+                  whole_display=normalize)
 
 
 def _magnitude(apply_x, apply_y, samples, output=None):

@@ -26,10 +26,12 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 =============  ===================  =========================================
 """
 
+import contextlib
 import functools
 import io
 import math
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import formats, npyfile
-from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, ReaderGone
+from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
@@ -156,8 +158,17 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else os.fspath(source)
-    data = _read_bytes(source, name, max_bytes(max_pixels))
-    return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    from . import tiled
+
+    if tiled.is_zarr(source):
+        return tiled.read_picture(source, frame=frame, max_pixels=max_pixels)
+    try:
+        data = _read_bytes(source, name, max_bytes(max_pixels))
+        return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    except PixelLimitError as exc:
+        if tiled.is_tiled_tiff(source, frame):
+            raise PixelLimitError(f"{exc}; {tiled.STREAM_HINT}") from None
+        raise
 
 
 def max_bytes(max_pixels):
@@ -222,8 +233,8 @@ class _PixelBudget:
         pixels = math.prod(dimensions)
         self.left -= pixels
         if self.left < 0:
-            raise ImageReadError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
-                                 f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
+            raise PixelLimitError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
+                                  f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
 
 
 @functools.cache
@@ -809,15 +820,41 @@ def _exists_but_is_not_regular(path):
 
 
 def _replace_atomically(data, path):
-    folder, name = os.path.split(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as file:
+    with atomic_output(path) as temporary:
+        with open(temporary, "wb") as file:
             file.write(data)
-        os.chmod(temporary, _new_file_mode(path))
-        os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def atomic_output(path, folder=False):
+    """A temporary name (``.NAME.*.tmp``) in ``path``'s folder to write, renamed to
+    ``path`` when the ``with`` block ends without an error and removed when it does not
+    (Ctrl-C included), so ``path`` is the old output or the whole new one, never a part.
+
+    With ``folder``, the temporary is a folder (a Zarr store): an existing folder at
+    ``path`` is moved aside, the new one renamed in, and the old one removed.
+    """
+    parent, name = os.path.split(path)
+    if folder:
+        temporary = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
+    else:
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
+        os.close(handle)
+    try:
+        yield temporary
+        os.chmod(temporary, _new_file_mode(path) | (0o111 & ~_umask() if folder else 0))
+        if folder and os.path.isdir(path):
+            old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old.tmp", dir=parent)
+            os.replace(path, os.path.join(old, name))
+            os.replace(temporary, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        if folder:
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            os.unlink(temporary)
         raise
 
 
@@ -826,6 +863,10 @@ def _new_file_mode(dest):
     try:
         return os.stat(dest).st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask

@@ -7,6 +7,7 @@ the same result with `process_file`.
 import os
 from dataclasses import replace
 
+from . import tiled
 from .errors import InvalidInputError
 from .filters import filter_picture
 from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
@@ -17,7 +18,8 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
-                 max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False):
+                 max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
+                 on_progress=None, get=None):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -49,6 +51,19 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         outputs only.
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
+    tile_size : (int, int), optional
+        Tiles (chunks) of a streamed TIFF or Zarr output; default the input's.
+    compression : str, optional
+        Compression of a streamed TIFF or Zarr output (see `imgconv.tiled.process_tiled`);
+        default the input's.
+    on_progress : callable, optional
+        ``on_progress(done, total)`` in tiles, when a tiled input is streamed.
+    get : callable, optional
+        The Dask scheduler a streamed tiled input's blocks run on (a
+        ``distributed.Client``'s ``get``); default Dask's threads.
+
+    A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
+    by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
 
     Returns
     -------
@@ -57,6 +72,13 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     """
     if not in_place and _same_file(source, dest):
         raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+    if tiled.streams(source, dest, format, frame):
+        return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
+                                   max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
+                                   compression=compression, on_progress=on_progress, get=get)
+    if tile_size is not None or compression is not None:
+        raise InvalidInputError(f"{dest}: --tile-size and --compression are for tiled outputs, written from a tiled "
+                                "TIFF or Zarr input to a .tif or .zarr")
     check_destination(dest)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
