@@ -59,8 +59,8 @@ def per_file_overhead(folder, filt, count):
     start = time.perf_counter()
     batch.run_batch(local, filt, executor=batch.InlineExecutor(), jobs=1)
     here = (time.perf_counter() - start) / count
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                                  silence_logs=50) as local_cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=50) as local_cluster:
         client = cluster.connect(local_cluster.scheduler_address)
         try:
             executor = cluster.ClusterExecutor(client)

@@ -29,7 +29,7 @@ def scheduler():
     # KilledWorker at once, so imgconv's own single retry is what is counted.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                         dashboard_address=None, silence_logs=50)
+                                         dashboard_address="127.0.0.1:0", silence_logs=50)
     try:
         yield local.scheduler_address
     finally:
