@@ -245,6 +245,13 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
     ends = np.asarray(offsets, np.uint64) + np.asarray(counts, np.uint64)
     if len(ends) and int(ends.max()) > size:
         raise ImageReadError(f"{where}: truncated: tile data runs to byte {int(ends.max())} of a {size}-byte file")
+    # Tiles without data (a sparse file) are read as zeros: a few bytes of header could
+    # otherwise claim an image that fills the disk when written out. Within the pixel
+    # limit they are an ordinary sparse file.
+    empty = sum(1 for count in counts if count == 0) // planes * tile[0] * tile[1]
+    if max_pixels and empty > max_pixels:
+        raise ImageReadError(f"{where}: {empty} pixels in tiles that hold no data (a sparse file), more than the "
+                             f"limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
     shape = (height, width) if channels == 1 else (height, width, channels)
     extras = tuple(int(e) for e in page.extrasamples)
     options = dict(compression=page.compression, predictor=page.predictor, photometric=page.photometric,

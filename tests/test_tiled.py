@@ -342,6 +342,24 @@ def test_hostile_tiled_headers_are_refused_in_one_line(tmp_path, monkeypatch, ca
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]
 
 
+def empty_tiles(page, data):
+    tag = page.tags[325]  # TileByteCounts
+    size = {3: 2, 4: 4, 16: 8}[tag.dtype]
+    data[tag.valueoffset : tag.valueoffset + size * tag.count] = bytes(size * tag.count)
+
+
+def test_tiles_without_data_count_against_the_pixel_limit(tmp_path, monkeypatch):
+    source = tiff_with(tmp_path, patch=empty_tiles)  # 16 tiles of 32 x 32, none with data
+    monkeypatch.setattr(tiled, "read_rows", lambda *a: pytest.fail("a tile was read"))
+    result = run("blur", "-s", 2, "--max-pixels", 16 * 1024 - 1, source, tmp_path / "out.tif")
+    assert_one_line_error(result, 1, str(source), "16384 pixels in tiles that hold no data")
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+    monkeypatch.undo()
+    # Within the limit, a sparse file is read as zeros.
+    assert run("blur", "-s", 2, "--max-pixels", 16 * 1024, source, tmp_path / "out.tif").exit_code == 0
+    assert not tifffile.imread(tmp_path / "out.tif").any()
+
+
 def test_a_tile_row_over_the_pixel_limit_is_refused(tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(256, 256))
     result = run("blur", "-s", 2, "--max-pixels", 100000, tmp_path / "in.tif", tmp_path / "out.tif")
