@@ -42,7 +42,7 @@ from ..errors import InvalidInputError, KernelError
 from ..vocabulary import METHODS, resolve_mode
 from . import bands
 from .bands import Layout, to_dtype, work_dtype
-from .cost import BY_NAME, cheapest
+from .cost import BY_NAME, Samples, cheapest
 from .taps import Taps, separable_terms
 from .weights import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, Kernel, SeparableKernel, check_kernel
 
@@ -128,30 +128,37 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
     return _filter(image, kernel, boundary, cval, method, True, output, threads)
 
 
-def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None):
+def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None, dtype=np.float32,
+         cval=0.0):
     """The strategy and layout `correlate` (or, with ``convolution``, `convolve`) takes
-    for an image of ``image_shape`` (H, W or H, W, C): what `choose_method` picks, and
-    how the image is cut for it, without filtering anything. The calls filter exactly
-    as planned; the same errors as theirs for an invalid kernel, mode or method."""
+    for an image of ``image_shape`` (H, W or H, W, C) and ``dtype``: what
+    `choose_method` picks, and how the image is cut for it, without filtering anything.
+    The calls filter exactly as planned; the same errors as theirs for an invalid
+    kernel, mode or method."""
     weights, terms = _kernel_parts(kernel)
-    mode, _ = resolve_mode(boundary)
+    mode, cval = resolve_mode(boundary, cval)
     _check_method(method)
     shape = tuple(image_shape[:2])
+    dtype = np.dtype(dtype)
     with bands.blas_on_one_thread():
-        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(np.float32))
+        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(dtype),
+                                Samples(dtype, cval))
     return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
 
 
-def choose_method(kernel, boundary="reflect", shape=None):
+def choose_method(kernel, boundary="reflect", shape=None, dtype=None, cval=0.0):
     """The method expected to be fastest for correlating an image of ``shape`` (height,
     width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
     kernel's size, rank and symmetry decide, and the image's size when given (the
-    whole-channel FFT is slower for lengths with large prime factors). A separable
+    whole-channel FFT is slower for lengths with large prime factors), and its
+    ``dtype`` and ``cval`` (``integer`` runs only on 8-bit images, and in constant mode
+    only with a whole sample value beyond the edges; None: any type). A separable
     kernel too large to hold densely can only take ``separable`` or ``fft``."""
     weights, terms = _kernel_parts(kernel)
-    mode, _ = resolve_mode(boundary)
+    mode, cval = resolve_mode(boundary, cval)
     taps = _taps(weights, terms, False, mode, shape)
-    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights)).method
+    samples = None if dtype is None else Samples(np.dtype(dtype), cval)
+    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
 
 
 def _filter(image, kernel, boundary, cval, method, flip, output, threads):
@@ -165,7 +172,8 @@ def _filter(image, kernel, boundary, cval, method, flip, output, threads):
     _check_reach(image, magnitude, offset, cval if mode == "constant" else 0.0, work)
     shape = image.shape[:2]
     with bands.blas_on_one_thread():
-        taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work)
+        taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work,
+                                   Samples(image.dtype, cval))
         if taps.is_dense:
             blur = taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK
         else:
@@ -195,11 +203,13 @@ def _kernel_parts(kernel):
     return check_kernel(kernel), None
 
 
-def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype):
-    """The `Taps` for an image of ``shape``, and the strategy `cheapest` picks for them,
-    built to work in ``dtype``: the one decision `plan` reports and the calls follow."""
+def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype, samples):
+    """The `Taps` for an image of ``shape`` and `Samples` ``samples``, and the strategy
+    `cheapest` picks for them, built to work in ``dtype``: the one decision `plan`
+    reports and the calls follow."""
     taps = _taps(weights, terms, flip, mode, shape)
-    return taps, cheapest(taps, mode, shape, method, _shape(kernel, weights))(taps, mode, shape, dtype)
+    chosen = cheapest(taps, mode, shape, method, _shape(kernel, weights), samples)
+    return taps, chosen(taps, mode, shape, dtype)
 
 
 def _taps(weights, terms, flip, mode, shape):

@@ -40,7 +40,7 @@ class BandedFFT:
         self._spectra = {}
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample; None without dense weights."""
         return NS_FFT + NS_FFT_PER_ROW * taps.shape[0] if taps.is_dense else None
 

@@ -55,6 +55,7 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
     rows = index_map(height, above, below, mode)
     columns = index_map(width, left, right, mode)
     extra, band = above + below, layout.band_height
+    write = getattr(strategy, "write", _write)
     groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
     shared = {}  # one buffer per band shape, when bands run one after another
 
@@ -82,8 +83,8 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
         pairs = zip(values, np.moveaxis(destination, 2, 0)) if layout.planar else [(values, destination)]
         step = -(-(bottom - top) // workers)
         for filtered, written in pairs:
-            run_bands(lambda start: _write(filtered[start : start + step], written[start : start + step],
-                                           offset, clip), range(0, bottom - top, step), workers)
+            run_bands(lambda start: write(filtered[start : start + step], written[start : start + step],
+                                          offset, clip), range(0, bottom - top, step), workers)
 
     for group in groups:
         source, target = plane[:, :, group], result[:, :, group]

@@ -25,7 +25,7 @@ class Direct:
         self.taps = [(i, j, dtype.type(w)) for (i, j), w in np.ndenumerate(taps.weights) if w]
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample; None without dense weights."""
         return np.count_nonzero(taps.weights) * NS_PER_TAP if taps.is_dense else None
 

@@ -86,7 +86,7 @@ class Separable:
         self._matrices = {}
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample, or None once it cannot beat ``limit``:
         the rank may need an SVD, which takes a noticeable time for large kernels (0.13
         s at 1001x1001), so it is skipped when even a single term would lose."""

@@ -56,7 +56,7 @@ class WholeChannelFFT:
         self.multipliers = None  # made by the first call, on its workers
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample for an image of ``shape`` (height,
         width; None: one whose frame is its own size), or None if this path cannot
         filter with this kernel in this mode: outside ``wrap`` the DCT needs the kernel
