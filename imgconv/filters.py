@@ -94,18 +94,17 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, **optio
     stretched so that its maximum becomes the largest sample value.
     """
     if direction == "magnitude":
-        gx, gy = (preset_filter(operator(d), **options) for d in "xy")
-        apply, kernel = functools.partial(_magnitude, gx.apply, gy.apply), None
+        # Both derivatives band by band (the engine's magnitude), as each preset is
+        # filtered: convolved after a 180° rotation.
+        rotated = [np.asarray(operator(d))[::-1, ::-1] for d in "xy"]
+        apply, kernel = functools.partial(engine.magnitude, kernels=rotated, convolution=True, **options), None
     else:
         single = preset_filter(operator(direction), **options)
         apply, kernel = single.apply, single.kernel
-    display = functools.partial(_absolute_response, normalize)
+    # A magnitude is never negative: only stretching it needs the whole float result.
+    shows_absolute = direction != "magnitude" or normalize
+    display = functools.partial(_absolute_response, normalize) if shows_absolute else None
     return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display)
-
-
-def _magnitude(apply_x, apply_y, samples, output=None):
-    magnitude = np.hypot(apply_x(samples), apply_y(samples))
-    return magnitude if output is None else engine.to_dtype(magnitude, output)
 
 
 def _absolute_response(normalize, result, sample_max):

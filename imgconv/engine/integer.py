@@ -152,11 +152,17 @@ class Integer:
             np.copyto(target, sums, casting="unsafe")
             return
         work = target.dtype if target.dtype.kind == "f" else np.dtype(np.float32)
-        values = np.multiply(sums, work.type(self.scale), dtype=work, out=target if target.dtype == work else None)
+        values = self.scaled(sums, work, out=target if target.dtype == work else None)
         if offset:
             values += work.type(offset)
         if values is not target:
             to_dtype(values, target.dtype, out=target, clip=clip)
+
+
+    def scaled(self, sums, dtype=np.float32, out=None):
+        """The filtered values the ``sums`` stand for: times the scale, as ``dtype``."""
+        dtype = np.dtype(dtype)
+        return np.multiply(sums, dtype.type(self.scale), dtype=dtype, out=out)
 
 
 def _groups(taps):
