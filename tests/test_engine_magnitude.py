@@ -9,7 +9,7 @@ import scipy.ndimage as ndi
 
 import imgconv
 from imgconv.engine import magnitude
-from tests.helpers import assert_rounded_from
+from helpers import assert_rounded_from
 
 K = imgconv.kernels
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
