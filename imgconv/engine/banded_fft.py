@@ -49,7 +49,7 @@ class BandedFFT:
         few = -(-shape[0] // band) < BANDS_PER_THREAD * threads
         return Layout(band, self.reach, planar=True, workers=threads if few else 1)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         """The band's planes, each transformed only when the one before has been taken;
         ``workers`` threads per transform (scipy.fft's own), which compute each line of
         a transform the same way whatever their number."""

@@ -76,8 +76,15 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
                       range(0, len(band_rows), chunk), workers)
         else:
             out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar)
-        values = strategy(out, workers)
         destination = target[top:bottom]
+        # Float results of the strategy's own type go straight into the output (no copy).
+        into = destination if (destination.dtype == strategy.dtype and not layout.planar
+                               and destination.flags.c_contiguous) else None
+        values = strategy(out, workers, into)
+        if values is into:
+            if offset:
+                into += into.dtype.type(offset)
+            return
         # Planar strategies give a plane per channel, and each goes out on its own:
         # much faster than one pass that strides through the values or the target.
         pairs = zip(values, np.moveaxis(destination, 2, 0)) if layout.planar else [(values, destination)]

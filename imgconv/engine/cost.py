@@ -25,7 +25,9 @@ from .whole_channel_fft import WholeChannelFFT
 #   kernel);
 # - ``Strategy(taps, mode, shape, dtype)``, built for one image, working in ``dtype``;
 # - ``layout(shape, threads)``: how the driver cuts the image for it (`bands.Layout`);
-# - ``strategy(extended, workers)``: one band or channel, gathered with its reach, filtered;
+# - ``strategy(extended, workers, into)``: one band or channel, gathered with its reach,
+#   filtered; ``into``, when not None, is where the output's band lies, of the
+#   strategy's own type, and a strategy that can may fill it and return it;
 # - optionally ``write(values, target, offset, clip)``: a band's values into the output,
 #   where they need more than `bands.to_dtype` (the integer sums' scale).
 #

@@ -32,12 +32,15 @@ class Direct:
     def layout(self, shape, threads):
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         kh, kw = self.shape
         height, width = extended.shape[0] - kh + 1, extended.shape[1] - kw + 1
-        out = np.zeros((height, width, extended.shape[2]), extended.dtype)
-        product = np.empty_like(out)
-        for i, j, weight in self.taps:
-            np.multiply(extended[i : i + height, j : j + width], weight, out=product)
-            out += product
+        out = np.empty((height, width, extended.shape[2]), extended.dtype) if into is None else into
+        if not self.taps:
+            out.fill(0)
+        product = np.empty_like(out) if len(self.taps) > 1 else None
+        for index, (i, j, weight) in enumerate(self.taps):
+            np.multiply(extended[i : i + height, j : j + width], weight, out=out if index == 0 else product)
+            if index:
+                out += product
         return out

@@ -124,7 +124,7 @@ class Integer:
     def layout(self, shape, threads):
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1

@@ -33,7 +33,7 @@ class Norm:
     def layout(self, shape, threads):
         return Layout(self.band_height, self.reach)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         rows, columns, _ = extended.shape
         (above, below), (left, right) = self.reach
         total = None

@@ -123,7 +123,7 @@ class WholeChannelFFT:
         function = self.fft.idctn if inverse else self.fft.dctn
         return function(values, type=2, workers=workers, overwrite_x=True)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         """The one channel of ``extended`` (its frame) filtered, cropped to the image."""
         if self.multipliers is None:
             self.multipliers = self._multipliers(workers)
