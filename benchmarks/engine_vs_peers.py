@@ -252,11 +252,29 @@ def command_targets(table, scratch):
         table.add("5. CLI start-up, 512x512", ours_small, magick_small, "ImageMagick convert", 1.5)
 
 
+# Issue 17's target 3: every preset command on the 4K PNG peaks at most at this.
+PRESET_MEMORY_GOAL_MIB = 160
+PRESET_COMMANDS = (["blur", "-r", "5", "-s", "3"], ["box", "-r", "2"], ["sobel"], ["prewitt"], ["scharr"],
+                   ["sharpen"], ["unsharp", "-r", "5"], ["laplacian"], ["emboss"], ["motion"])
+
+
+def preset_memory(scratch):
+    """Peak memory (GNU time) and wall time of every preset command on the 4K PNG."""
+    print("| command | wall | peak memory | goal | met |")
+    print("|---|---|---|---|---|")
+    for arguments in PRESET_COMMANDS:
+        wall, peak = run_command([sys.executable, "-m", "imgconv", *arguments, str(scratch / "4k.png"),
+                                  str(scratch / "preset.png")], 1)
+        verdict = "n/a" if peak is None else "yes" if peak <= PRESET_MEMORY_GOAL_MIB else "NO"
+        print(f"| {' '.join(arguments)} | {wall:.2f} s | {megabytes(peak)} | <= {PRESET_MEMORY_GOAL_MIB} MiB | "
+              f"{verdict} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("issue", "engine", "commands"),
+    parser.add_argument("--only", choices=("issue", "engine", "memory", "commands"),
                         help="run one part: issue 17's kernel table, the engine targets and radius scaling, "
-                             "or the commands")
+                             "the preset commands' peak memory, or the commands against vips and ImageMagick")
     only = parser.parse_args().only
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"numpy {np.__version__}, OpenCV {cv2.__version__ if cv2 else 'not installed'}")
@@ -269,14 +287,17 @@ def main():
     if only in (None, "engine"):
         engine_targets(table, np.asarray(photo_image))
         radius_scaling(np.asarray(photo_image))
-    if only not in (None, "commands"):
+    if only in ("issue", "engine"):
         table.print()
         return
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         photo_image.save(scratch / "4k.png")
         small_image.save(scratch / "512.png")
-        command_targets(table, scratch)
+        if only in (None, "memory"):
+            preset_memory(scratch)
+        if only in (None, "commands"):
+            command_targets(table, scratch)
     table.print()
 
 
