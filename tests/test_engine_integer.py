@@ -82,6 +82,18 @@ def test_eight_bit_limits(name, level):
                                           rounded(expected, np.int16))
 
 
+def test_sums_at_the_top_of_sixteen_bits():
+    """A 1x255 box on white: sums of 255 * 255 plus the 127 that rounding adds, in
+    uint16 (65152 of 65535); one tap more would not fit, and takes the float path."""
+    row = np.ones((1, 255)) / 255
+    white = np.full((3, 300, 3), 255, np.uint8)
+    assert plan(white.shape, row, dtype=np.uint8).strategy == "integer"
+    np.testing.assert_array_equal(imgconv.convolve(white, row, output=np.uint8), white)
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 2))[:, :300]
+    np.testing.assert_array_equal(imgconv.convolve(ramp, row, output=np.uint8), rounded(reference(ramp, row, "reflect")))
+    assert plan(white.shape, np.ones((1, 257)) / 257, dtype=np.uint8).strategy != "integer"
+
+
 def test_signed_outputs_and_offsets():
     """Signed types keep negative sums; a Kernel's offset is added before rounding."""
     image = PHOTO[..., 0]

@@ -60,13 +60,14 @@ def integer_form(weights):
     return None
 
 
-def sum_type(whole):
+def sum_type(whole, scale):
     """The 16-bit type that holds every sum of ``whole`` weights over samples 0 ... 255,
-    with room for the half of a divisor that rounding adds; None if neither does."""
-    low, high = 255 * whole[whole < 0].sum(), 255 * whole[whole > 0].sum()
+    with room for the half of an odd divisor (`odd_divisor` of ``scale``) that rounding
+    adds; None if neither does."""
+    low, high = 255 * whole[whole < 0].sum(), 255 * whole[whole > 0].sum() + (odd_divisor(scale) or 0) // 2
     for dtype in (np.int16, np.uint16):
         info = np.iinfo(dtype)
-        if info.min <= low and high + np.abs(whole).max() <= info.max:
+        if info.min <= low and high <= info.max:
             return np.dtype(dtype)
     return None
 
@@ -97,7 +98,7 @@ class Integer:
 
     def __init__(self, taps, mode, shape, dtype):
         whole, self.scale = integer_form(taps.weights)
-        self.dtype = sum_type(whole)
+        self.dtype = sum_type(whole, self.scale)
         self.shape = taps.shape
         self.reach = taps.reach
         factors = integer_factors(whole)
@@ -116,7 +117,7 @@ class Integer:
         if mode == "constant" and not (samples.cval == int(samples.cval) and 0 <= samples.cval <= 255):
             return None
         form = integer_form(taps.weights)
-        if form is None or sum_type(form[0]) is None:
+        if form is None or sum_type(*form) is None:
             return None
         whole, scale = form
         factors = integer_factors(whole)
@@ -160,7 +161,6 @@ class Integer:
             values += work.type(offset)
         if values is not target:
             to_dtype(values, target.dtype, out=target, clip=clip)
-
 
     def scaled(self, sums, dtype=np.float32, out=None):
         """The filtered values the ``sums`` stand for: times the scale, as ``dtype``.
