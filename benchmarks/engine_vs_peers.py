@@ -186,18 +186,21 @@ def issue_cases(photo):
     yield (*random(31), 1.0)
 
 
-def issue_table(photo, repeats=5):
+def issue_table(photo, threads=None, repeats=5):
     """Issue 17's targets 1 and 2, in one run: each kernel on the 4K photo, 8-bit in,
     imgconv with 8-bit output against OpenCV's 8-bit call (target 1: the ratio at most
     the goal), and imgconv with float32 output against its own 8-bit output (target 2:
-    at most 1.1)."""
+    at most 1.1). ``threads``, if given, holds both imgconv and OpenCV to that many."""
     if cv2 is None:
         return
+    if threads:
+        cv2.setNumThreads(threads)
+        print(f"imgconv and OpenCV on {threads} thread(s)")
     print("| kernel | imgconv u8 | OpenCV u8 | ratio | goal | met | imgconv f32 | f32 / u8 | met (<= 1.10) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, kernel, peer, goal in issue_cases(photo):
-        ours = lambda: imgconv.convolve(photo, kernel, output=np.uint8)
-        floats = lambda: imgconv.convolve(photo, kernel, output=np.float32)
+        ours = lambda: imgconv.convolve(photo, kernel, output=np.uint8, threads=threads)
+        floats = lambda: imgconv.convolve(photo, kernel, output=np.float32, threads=threads)
         slow = kernel.shape[0] > 20
         u8, opencv, f32 = best_times((ours, peer, floats), 2 if slow else repeats, 2)
         cells = [f"{u8 * 1000:.1f} ms", f"{opencv * 1000:.1f} ms", f"{u8 / opencv:.2f}", f"<= {goal:.1f}",
@@ -275,7 +278,9 @@ def main():
     parser.add_argument("--only", choices=("issue", "engine", "memory", "commands"),
                         help="run one part: issue 17's kernel table, the engine targets and radius scaling, "
                              "the preset commands' peak memory, or the commands against vips and ImageMagick")
-    only = parser.parse_args().only
+    parser.add_argument("--threads", type=int, help="issue 17's table only: imgconv and OpenCV on this many threads")
+    arguments = parser.parse_args()
+    only = arguments.only
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"numpy {np.__version__}, OpenCV {cv2.__version__ if cv2 else 'not installed'}")
     with Image.open(ROOT / "samples" / "chelsea.png") as cat:
@@ -283,7 +288,7 @@ def main():
         small_image = cat.convert("RGB").resize((512, 512), Image.BICUBIC)
     table = Table()
     if only in (None, "issue"):
-        issue_table(np.asarray(photo_image))
+        issue_table(np.asarray(photo_image), arguments.threads)
     if only in (None, "engine"):
         engine_targets(table, np.asarray(photo_image))
         radius_scaling(np.asarray(photo_image))
