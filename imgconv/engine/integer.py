@@ -121,7 +121,7 @@ class Integer:
             return None
         whole, scale = form
         factors = integer_factors(whole)
-        ops = _count_ops(whole.ravel()) if factors is None else sum(_count_ops(f) for f in factors)
+        ops = _count_ops(whole.ravel(), runs=False) if factors is None else sum(_count_ops(f) for f in factors)
         write = NS_WRITE if scale == 1 else NS_WRITE_DIVIDE if odd_divisor(scale) else NS_WRITE_FLOAT
         return ops * NS_PER_OP + write
 
@@ -186,12 +186,13 @@ def _is_run(positive, negative):
     return not len(negative) and len(positive) > 3 and positive[-1] - positive[0] == len(positive) - 1
 
 
-def _count_ops(taps):
-    """About how many operations over the band `_weighted_sum` makes for ``taps``."""
+def _count_ops(taps, runs=True):
+    """About how many operations over the band `_weighted_sum` makes for ``taps``; with
+    ``runs``, as `_line_pass` calls it, summing runs by doubling."""
     ops = 0
     for magnitude, positive, negative in _groups(taps):
         count = len(positive) + len(negative)
-        if _is_run(positive, negative):
+        if runs and _is_run(positive, negative):
             count = count.bit_length() - 1 + bin(count).count("1")
         ops += count + (magnitude != 1)
     return ops
@@ -227,10 +228,9 @@ def _line_pass(groups, source, axis, step, length):
 
 def _weighted_sum(groups, view, run_sum=None):
     """``sum(taps[i] * view(i))`` over the non-zero integer taps (as `_groups` gives
-    them), exactly in the
-    views' integer type (overflow wraps, and every final sum fits); a new array.
-    ``run_sum(first, count)``, if given, sums runs of equal positive taps into an array
-    that may be overwritten."""
+    them), exactly in the views' integer type (overflow wraps, and every final sum
+    fits); a new array. ``run_sum(first, count)``, if given, sums runs of equal positive
+    taps into an array that may be overwritten."""
     total = None
     for magnitude, positive, negative in groups:
         sign = 1
