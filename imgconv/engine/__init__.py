@@ -52,7 +52,8 @@ __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAME
            "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "direct", "separable", "banded-fft", "whole-channel-fft".
+# error if it cannot run): "integer", "direct", "separable", "banded-fft",
+# "whole-channel-fft".
 STRATEGY_NAMES = tuple(BY_NAME)
 
 
@@ -208,8 +209,6 @@ def _filter(image, kernels, boundary, cval, method, flip, output, threads, combi
             else:
                 blur = all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms()) and kernel.sum() <= 1 + BLUR_SLACK
             parts.append((strategy, offset, blur))
-        plane = image.reshape(*shape, -1)
-        result = np.empty(plane.shape, work if output is None else output)
         threads = bands.thread_count(threads)
         if combine and not Norm.joins([strategy for strategy, _, _ in parts], shape, threads):
             # Strategies that cannot share bands (FFTs, planes): each response whole.
@@ -218,8 +217,11 @@ def _filter(image, kernels, boundary, cval, method, flip, output, threads, combi
             for response in responses[1:]:
                 np.hypot(total, response, out=total)
             return total if output is None else to_dtype(total, output)
+        plane = image.reshape(*shape, -1)
+        result = np.empty(plane.shape, work if output is None else output)
         if combine:
-            strategy, offset, clip = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads), 0.0, True
+            strategy = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
+            offset, clip = 0.0, True
         else:
             (strategy, offset, blur), = parts
             clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
