@@ -9,6 +9,7 @@ import scipy.ndimage as ndi
 
 import imgconv
 from imgconv.engine import magnitude
+from imgconv.errors import InvalidInputError
 from helpers import assert_rounded_from
 
 K = imgconv.kernels
@@ -56,6 +57,11 @@ def test_convolution_one_kernel_offsets_and_limits():
     ex, ey = responses(checkerboard, [K.laplacian(), K.laplacian(True)], "wrap")
     assert_rounded_from(magnitude(checkerboard, [K.laplacian(), K.laplacian(True)], "wrap", output=np.uint8),
                         np.hypot(ex, ey))
+
+
+def test_no_kernel_is_refused():
+    with pytest.raises(InvalidInputError, match="at least one kernel"):
+        magnitude(IMAGE, [])
 
 
 def test_kernels_that_cannot_share_bands():
