@@ -118,6 +118,19 @@ def test_bit_identical_for_any_thread_count(name):
             assert np.array_equal(output[0], other)
 
 
+def test_bit_identical_for_any_band_height(monkeypatch):
+    """imgconv.dask cuts arrays on the engine's bands; exact sums do not depend on them."""
+    from imgconv.engine import integer
+
+    image = RNG.integers(0, 256, size=(150, 61, 3), dtype=np.uint8)
+    kernels = [KERNELS[name] for name in ("box 15", "emboss", "random 3x2 / 7")]
+    expected = [imgconv.convolve(image, kernel, output=output) for kernel in kernels for output in (np.uint8, None)]
+    for height in (1, 7, 150):
+        monkeypatch.setattr(integer, "BAND_HEIGHT", height)
+        results = [imgconv.convolve(image, kernel, output=output) for kernel in kernels for output in (np.uint8, None)]
+        assert all(np.array_equal(a, b) for a, b in zip(results, expected))
+
+
 def test_only_where_it_applies():
     """Other sample types, non-integer kernels, sums beyond 16 bits and a cval that is
     no sample value take the float strategies; ``method='integer'`` is refused there."""
