@@ -59,6 +59,17 @@ def test_convolution_one_kernel_offsets_and_limits():
                         np.hypot(ex, ey))
 
 
+def test_scaled_integer_kernels():
+    """Integer kernels with a scale (a box's 1/9, half a sharpen) and three of them."""
+    kernels = [K.box(radius=1), K.sharpen(0.5), K.emboss()]
+    for mode in MODES:
+        responses_ = responses(IMAGE, kernels, mode)
+        expected = np.sqrt(sum(r**2 for r in responses_))
+        result = magnitude(IMAGE, kernels, mode)
+        np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-4)
+        assert_rounded_from(magnitude(IMAGE, kernels, mode, output=np.uint8), expected)
+
+
 def test_no_kernel_is_refused():
     with pytest.raises(InvalidInputError, match="at least one kernel"):
         magnitude(IMAGE, [])

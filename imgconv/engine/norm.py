@@ -8,8 +8,9 @@ from .bands import Layout
 
 class Norm:
     """Each part's strategy on the band (cropped to its own reach), its values as floats
-    plus its offset, combined by ``hypot`` (``abs`` for one part). The parts must share
-    the band's type and take interleaved bands on one worker (`joins`)."""
+    plus its offset, combined by ``hypot`` (``abs`` for one part), or as the square root
+    of the sum of squares where that is safe. The parts must share the band's type and
+    take interleaved bands on one worker (`joins`)."""
 
     name = "norm"
 
@@ -21,6 +22,14 @@ class Norm:
         reaches = [strategy.reach for strategy in strategies]
         self.reach = tuple(tuple(max(reach[axis][side] for reach in reaches) for side in (0, 1)) for axis in (0, 1))
         self.band_height = max(strategy.layout(shape, threads).band_height for strategy in strategies)
+        # np.hypot on float32 takes 3.8 ns a sample, squares, their sum and a square root
+        # 0.57 (bands of 64 rows of the 4K photo). Squares are safe where every non-zero
+        # value's square is a normal float32 and no sum overflows: exact integer sums
+        # times a scale (`integer`, no offset), whose smallest non-zero value is the
+        # scale and largest at most 65535 times it.
+        small, large = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+        self.squares = all(hasattr(strategy, "scale") and not offset and strategy.scale**2 >= small
+                           and len(parts) * (65535 * strategy.scale) ** 2 <= large for strategy, offset in parts)
 
     @staticmethod
     def joins(strategies, shape, threads):
@@ -44,5 +53,9 @@ class Norm:
             values = strategy.scaled(values) if hasattr(strategy, "scaled") else values
             if offset:
                 values += values.dtype.type(offset)
-            total = np.abs(values, out=values) if total is None else np.hypot(total, values, out=total)
-        return total
+            if self.squares:
+                values = np.square(values, out=values)
+                total = values if total is None else np.add(total, values, out=total)
+            else:
+                total = np.abs(values, out=values) if total is None else np.hypot(total, values, out=total)
+        return np.sqrt(total, out=total) if self.squares else total
