@@ -1,9 +1,10 @@
 """What `auto` picks against what each method measures, kernel by kernel and mode by mode.
 
 On a 3840x2160 RGB photo built from samples/chelsea.png (and a 3847x2161 one, whose
-sides are primes), 8-bit in and out, every method that finishes in reasonable time is
-timed (best of a few runs) next to the one `imgconv.engine.choose_method` picks. The
-README's table of auto's choices comes from here.
+sides are primes), 8-bit in and out, every method that can run and finishes in
+reasonable time is timed (best of a few runs) next to the one
+`imgconv.engine.choose_method` picks. The README's table of auto's choices comes from
+here.
 
     .venv/bin/python benchmarks/auto_choices.py
 """
@@ -15,9 +16,11 @@ import numpy as np
 from PIL import Image
 
 import imgconv
-from imgconv.engine import choose_method
+from imgconv.engine import choose_method, plan
+from imgconv.errors import KernelError
 
 ROOT = Path(__file__).resolve().parent.parent
+METHODS = ("integer", "direct", "separable", "fft")
 
 
 def best_time(function, repeats):
@@ -30,10 +33,25 @@ def best_time(function, repeats):
     return best
 
 
+def runs(method, kernel, mode, photo):
+    """Whether ``method`` can filter ``photo`` with ``kernel`` in ``mode``."""
+    try:
+        plan(photo.shape, kernel, mode, method=method, dtype=photo.dtype)
+    except KernelError:
+        return False
+    return True
+
+
 def cases():
     rng = np.random.default_rng(0)
     gaussian = imgconv.kernels.gaussian
-    yield "sharpen 3x3", imgconv.kernels.sharpen(), "reflect", False
+    kernels = imgconv.kernels
+    yield "sharpen 3x3", kernels.sharpen(), "reflect", False
+    yield "Sobel x", kernels.sobel("x"), "reflect", False
+    yield "emboss", kernels.emboss(), "reflect", False
+    for size in (3, 7, 15, 17):  # 17x17: sums beyond 16 bits, so no integer
+        yield f"box {size}", kernels.box(size=size), "reflect", False
+    yield "Gaussian r=1", kernels.gaussian(1), "reflect", False
     for size in (5, 7, 15, 31):
         yield f"random {size}x{size}", rng.normal(size=(size, size)), "reflect", False
     for radius in (5, 30, 60, 75, 90, 120, 250, 500):
@@ -49,19 +67,21 @@ def main():
     with Image.open(ROOT / "samples" / "chelsea.png") as cat:
         photos = {size: np.asarray(cat.convert("RGB").resize(size, Image.BICUBIC))
                   for size in ((3840, 2160), (3847, 2161))}
-    print("| kernel | mode | photo | direct | separable | fft | auto | fastest |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| kernel | mode | photo | integer | direct | separable | fft | auto | fastest |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, kernel, mode, primes in cases():
         photo = photos[(3847, 2161) if primes else (3840, 2160)]
         times = {}
-        for method in ("direct", "separable", "fft"):
+        for method in METHODS:
             if method == "direct" and np.count_nonzero(kernel) > 49:
                 continue  # seconds or minutes: never the quickest
+            if not runs(method, kernel, mode, photo):
+                continue  # integer: not an integer kernel, or its sums overflow 16 bits
             repeats = 1 if kernel.shape[0] > 200 else 3
             times[method] = best_time(lambda: imgconv.correlate(photo, kernel, mode, method=method,
                                                                 output=np.uint8), repeats)
-        picked = choose_method(kernel, mode, photo.shape[:2])
-        cells = [f"{times[m] * 1000:.0f} ms" if m in times else "-" for m in ("direct", "separable", "fft")]
+        picked = choose_method(kernel, mode, photo.shape[:2], np.uint8)
+        cells = [f"{times[m] * 1000:.0f} ms" if m in times else "-" for m in METHODS]
         fastest = min(times, key=times.get)
         verdict = "yes" if picked == fastest else f"no: {fastest} ({times[picked] / times[fastest]:.2f}x)"
         size = "x".join(map(str, photo.shape[1::-1]))

@@ -19,6 +19,7 @@ Debian's `libvips-tools` and `imagemagick`. Times are the best of several runs.
     .venv/bin/python benchmarks/engine_vs_peers.py
 """
 
+import argparse
 import os
 import platform
 import shutil
@@ -146,6 +147,68 @@ def engine_targets(table, photo):
             table.add(f"3. random {size}x{size}, 4K", *race(ours, peer, 2), "OpenCV filter2D f32", goal)
 
 
+def issue_cases(photo):
+    """The kernels of issue 17's table: (label, kernel, OpenCV's 8-bit call, goal for
+    imgconv's time over OpenCV's). Every OpenCV call reads and writes 8-bit samples and
+    reflects at the edges as imgconv does."""
+    kernels = imgconv.kernels
+    reflect = cv2.BORDER_REFLECT
+    rng = np.random.default_rng(0)
+
+    def gaussian(radius, sigma):
+        size = 2 * radius + 1
+        return (f"Gaussian r={radius} s={sigma:.3g}", kernels.gaussian(radius, sigma),
+                lambda: cv2.GaussianBlur(photo, (size, size), sigma, borderType=reflect))
+
+    def filter2d(label, kernel):
+        # cv2.filter2D correlates: the kernel turned by 180 degrees is imgconv's convolution.
+        flipped = np.ascontiguousarray(kernel[::-1, ::-1], np.float32)
+        return label, kernel, lambda: cv2.filter2D(photo, -1, flipped, borderType=reflect)
+
+    def box(size):
+        return (f"box {size}", kernels.box(size=size),
+                lambda: cv2.blur(photo, (size, size), borderType=reflect))
+
+    def random(size):
+        weights = rng.random((size, size))
+        return filter2d(f"random {size}x{size}", weights / weights.sum())
+
+    yield (*gaussian(1, 1 / 3), 2.0)
+    yield (*gaussian(5, 3), 2.0)
+    yield (*gaussian(10, 10 / 3), 1.5)
+    yield (*box(3), 2.0)
+    yield (*box(15), 2.0)
+    yield (*filter2d("Sobel x", kernels.sobel("x")), 2.0)
+    yield (*filter2d("sharpen 3x3", kernels.sharpen()), 2.0)
+    yield (*random(7), 1.5)
+    yield (*gaussian(60, 20), 1.0)
+    yield (*random(15), 1.0)
+    yield (*random(31), 1.0)
+
+
+def issue_table(photo, threads=None, repeats=5):
+    """Issue 17's targets 1 and 2, in one run: each kernel on the 4K photo, 8-bit in,
+    imgconv with 8-bit output against OpenCV's 8-bit call (target 1: the ratio at most
+    the goal), and imgconv with float32 output against its own 8-bit output (target 2:
+    at most 1.1). ``threads``, if given, holds both imgconv and OpenCV to that many."""
+    if cv2 is None:
+        return
+    if threads:
+        cv2.setNumThreads(threads)
+        print(f"imgconv and OpenCV on {threads} thread(s)")
+    print("| kernel | imgconv u8 | OpenCV u8 | ratio | goal | met | imgconv f32 | f32 / u8 | met (<= 1.10) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, kernel, peer, goal in issue_cases(photo):
+        ours = lambda: imgconv.convolve(photo, kernel, output=np.uint8, threads=threads)
+        floats = lambda: imgconv.convolve(photo, kernel, output=np.float32, threads=threads)
+        slow = kernel.shape[0] > 20
+        u8, opencv, f32 = best_times((ours, peer, floats), 2 if slow else repeats, 2)
+        cells = [f"{u8 * 1000:.1f} ms", f"{opencv * 1000:.1f} ms", f"{u8 / opencv:.2f}", f"<= {goal:.1f}",
+                 "yes" if u8 / opencv <= goal else "NO", f"{f32 * 1000:.1f} ms", f"{f32 / u8:.2f}",
+                 "yes" if f32 / u8 <= 1.1 else "NO"]
+        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+
+
 def radius_scaling(photo):
     """How the cost of a Gaussian grows with its radius (sigma = radius / 3), next to
     OpenCV's GaussianBlur on the same 8-bit photo."""
@@ -192,20 +255,54 @@ def command_targets(table, scratch):
         table.add("5. CLI start-up, 512x512", ours_small, magick_small, "ImageMagick convert", 1.5)
 
 
+# Issue 17's target 3: every preset command on the 4K PNG peaks at most at this.
+PRESET_MEMORY_GOAL_MIB = 160
+PRESET_COMMANDS = (["blur", "-r", "5", "-s", "3"], ["box", "-r", "2"], ["sobel"], ["prewitt"], ["scharr"],
+                   ["sharpen"], ["unsharp", "-r", "5"], ["laplacian"], ["emboss"], ["motion"])
+
+
+def preset_memory(scratch):
+    """Peak memory (GNU time) and wall time of every preset command on the 4K PNG."""
+    print("| command | wall | peak memory | goal | met |")
+    print("|---|---|---|---|---|")
+    for arguments in PRESET_COMMANDS:
+        wall, peak = run_command([sys.executable, "-m", "imgconv", *arguments, str(scratch / "4k.png"),
+                                  str(scratch / "preset.png")], 1)
+        verdict = "n/a" if peak is None else "yes" if peak <= PRESET_MEMORY_GOAL_MIB else "NO"
+        print(f"| {' '.join(arguments)} | {wall:.2f} s | {megabytes(peak)} | <= {PRESET_MEMORY_GOAL_MIB} MiB | "
+              f"{verdict} |", flush=True)
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("issue", "engine", "memory", "commands"),
+                        help="run one part: issue 17's kernel table, the engine targets and radius scaling, "
+                             "the preset commands' peak memory, or the commands against vips and ImageMagick")
+    parser.add_argument("--threads", type=int, help="issue 17's table only: imgconv and OpenCV on this many threads")
+    arguments = parser.parse_args()
+    only = arguments.only
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"numpy {np.__version__}, OpenCV {cv2.__version__ if cv2 else 'not installed'}")
     with Image.open(ROOT / "samples" / "chelsea.png") as cat:
         photo_image = cat.convert("RGB").resize((3840, 2160), Image.BICUBIC)
         small_image = cat.convert("RGB").resize((512, 512), Image.BICUBIC)
     table = Table()
-    engine_targets(table, np.asarray(photo_image))
-    radius_scaling(np.asarray(photo_image))
+    if only in (None, "issue"):
+        issue_table(np.asarray(photo_image), arguments.threads)
+    if only in (None, "engine"):
+        engine_targets(table, np.asarray(photo_image))
+        radius_scaling(np.asarray(photo_image))
+    if only in ("issue", "engine"):
+        table.print()
+        return
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         photo_image.save(scratch / "4k.png")
         small_image.save(scratch / "512.png")
-        command_targets(table, scratch)
+        if only in (None, "memory"):
+            preset_memory(scratch)
+        if only in (None, "commands"):
+            command_targets(table, scratch)
     table.print()
 
 

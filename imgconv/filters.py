@@ -110,20 +110,20 @@ def gradient_filter(operator, direction="magnitude", *, normalize=False, **optio
     stretched so that its maximum becomes the largest sample value.
     """
     if direction == "magnitude":
-        gx, gy = (preset_filter(operator(d), **options) for d in "xy")
-        apply, kernel, passes = functools.partial(_magnitude, gx.apply, gy.apply), None, gx.passes + gy.passes
+        # Both derivatives band by band (the engine's magnitude), as each preset is
+        # filtered: convolved after a 180° rotation.
+        rotated = [np.asarray(operator(d))[::-1, ::-1] for d in "xy"]
+        apply = functools.partial(engine.magnitude, kernels=rotated, convolution=True, **options)
+        kernel, passes = None, tuple((r, True) for r in rotated)
     else:
         single = preset_filter(operator(direction), **options)
         apply, kernel, passes = single.apply, single.kernel, single.passes
-    display = functools.partial(_absolute_response, normalize)
+    # A magnitude is never negative: only stretching it needs the whole float result.
+    shows_absolute = direction != "magnitude" or normalize
+    display = functools.partial(_absolute_response, normalize) if shows_absolute else None
     return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display, passes=passes, options=options,
                   remake=functools.partial(gradient_filter, operator, direction, normalize=normalize),
                   whole_display=normalize)
-
-
-def _magnitude(apply_x, apply_y, samples, output=None):
-    magnitude = np.hypot(apply_x(samples), apply_y(samples))
-    return magnitude if output is None else engine.to_dtype(magnitude, output)
 
 
 def _absolute_response(normalize, result, sample_max):
@@ -148,7 +148,7 @@ def filter_picture(picture, filt, dtype=None):
         samples = samples[..., np.newaxis]
     if filt.identity:
         result = samples.astype(dtype or engine.work_dtype(samples.dtype))
-    elif not picture.has_alpha and (dtype is None or filt.display is None):
+    elif rounds_in_engine(filt, picture.has_alpha, dtype):
         # The common case: the engine rounds into the output type band by band.
         result = filt.apply(samples, output=dtype)
     else:
@@ -156,6 +156,13 @@ def filter_picture(picture, filt, dtype=None):
         if dtype is not None:
             result = engine.to_dtype(result, dtype)
     return result[..., 0] if squeeze else result
+
+
+def rounds_in_engine(filt, has_alpha, dtype=None):
+    """Whether `filter_picture` hands ``filt.apply`` the picture's own samples, to be
+    rounded into ``dtype`` by the engine (which decides the engine's methods), rather
+    than float32 ones, where alpha or a display step needs the float response first."""
+    return not has_alpha and (dtype is None or filt.display is None)
 
 
 def _filter_floats(samples, filt, picture, for_image):

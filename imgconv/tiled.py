@@ -31,6 +31,7 @@ import numpy as np
 from . import formats
 from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError, InvalidInputError,
                      MissingExtraError, PixelLimitError)
+from .filters import rounds_in_engine
 from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, output_format
 
 ZARR = "ZARR"
@@ -338,17 +339,18 @@ def _read_tiff_rows(image, top, bottom):
 # Filtering
 
 
-def exact_options(filt, in_flight=1):
+def exact_options(filt, in_flight=1, dtype=None):
     """The engine options that make ``filt`` exact block by block: ``auto`` resolved to
-    `imgconv.dask.exact_method` of its kernels (chosen once, never per block), and the
-    filter's engine threads shared by the blocks in flight (at most `MAX_BLOCK_THREADS`
-    each)."""
+    `imgconv.dask.exact_method` of its kernels for samples of ``dtype`` (chosen once,
+    never per block), and the filter's engine threads shared by the blocks in flight (at
+    most `MAX_BLOCK_THREADS` each)."""
     from .dask import exact_method
     from .engine.bands import thread_count
 
     options = dict(filt.options)
     if options.get("method", "auto") == "auto":
-        methods = {exact_method(kernel, options.get("boundary", "reflect")) for kernel, _ in filt.passes}
+        methods = {exact_method(kernel, options.get("boundary", "reflect"), dtype, options.get("cval", 0.0))
+                   for kernel, _ in filt.passes}
         if len(methods) > 1:  # blocks follow one method's bands; no filter of the CLI has two
             raise InvalidInputError(f"this filter's kernels take different methods ({', '.join(sorted(methods))}) "
                                     "block by block; give --method")
@@ -389,9 +391,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
     if filt.options.get("method", "auto") == "auto":
         raise InvalidInputError("a streamed filter needs its method fixed: see imgconv.tiled.exact_options")
     kernel_height, flip = _geometry(filt, image.name) if filt.passes else (1, False)
-    # The result's mode and type: what --depth makes of the input's, told by one pixel.
-    probe = change_depth(Picture([np.zeros((1, 1) + image.shape[2:], image.dtype)], image.mode, image.kind), depth)
-    dtype, mode = probe.sample_dtype, probe.mode
+    dtype, mode = result_type(image, depth)
     budget = block_bytes or BLOCK_BYTES
     if max_pixels:
         budget = min(budget, max_pixels * math.prod(image.shape[2:]) * dtype.itemsize)
@@ -410,6 +410,13 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
     # partial rows of tiles at either end.
     reader.held = -(-(in_flight * blocks.chunks[0][0] + kernel_height) // th) + 2
     return blocks, mode
+
+
+def result_type(image, depth=None):
+    """The samples' type and mode once ``--depth`` has changed the input's, as the whole
+    image's path filters them: told by one pixel."""
+    probe = change_depth(Picture([np.zeros((1, 1) + image.shape[2:], image.dtype)], image.mode, image.kind), depth)
+    return probe.sample_dtype, probe.mode
 
 
 class _TileRows:
@@ -630,7 +637,13 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
     in_flight = min(MAX_IN_FLIGHT, os.cpu_count() or 1)
-    filt = filt.remake(**exact_options(filt, in_flight)) if filt.remake else filt
+    # The engine's method follows the type of what it is given, as on the whole image.
+    dtypes = set()
+    for image in images:
+        dtype, mode = result_type(image, depth)
+        dtypes.add(dtype if rounds_in_engine(filt, mode in formats.WITH_ALPHA, dtype) else np.dtype(np.float32))
+    filt = filt.remake(**exact_options(filt, in_flight, dtypes.pop() if len(dtypes) == 1 else None)) \
+        if filt.remake else filt
     planned = []
     for image in images:
         blocks, mode = filter_blocks(image, filt, depth=depth, max_pixels=max_pixels, in_flight=in_flight)

@@ -50,7 +50,8 @@ def small_chunks(image, rows=16, columns=16):
 def assert_same(image, kernel, *, flip=False, rows=1, **options):
     """imgconv.dask on small chunks equals the engine on the whole array, bit for bit,
     with the method given, or else the one imgconv.dask's auto takes."""
-    method = options.get("method") or idask.exact_method(kernel, options.get("boundary", "reflect"))
+    method = options.get("method") or idask.exact_method(kernel, options.get("boundary", "reflect"), image.dtype,
+                                                         options.get("cval", 0.0))
     whole = (imgconv.convolve if flip else imgconv.correlate)(image, kernel, **{**options, "method": method})
     lazy = (idask.convolve if flip else idask.correlate)(small_chunks(image), kernel, block_rows=rows, **options)
     assert isinstance(lazy, da.Array)

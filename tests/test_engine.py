@@ -360,9 +360,9 @@ def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
     seen = []
     original = Separable.__call__
 
-    def spy(self, extended, workers):
+    def spy(self, extended, workers, into=None):
         seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
-        return original(self, extended, workers)
+        return original(self, extended, workers, into)
 
     monkeypatch.setattr(Separable, "__call__", spy)
     image = rng.integers(0, 256, size=(200, 60, 3)).astype(np.uint8)

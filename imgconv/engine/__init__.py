@@ -42,16 +42,18 @@ from ..errors import InvalidInputError, KernelError
 from ..vocabulary import METHODS, resolve_mode
 from . import bands
 from .bands import Layout, to_dtype, work_dtype
-from .cost import BY_NAME, cheapest
+from .cost import BY_NAME, Samples, cheapest
+from .norm import Norm
 from .taps import Taps, separable_terms
 from .weights import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, Kernel, SeparableKernel, check_kernel
 
 __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "Kernel", "Layout", "Plan",
-           "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "plan", "separable_terms",
-           "to_dtype", "work_dtype"]
+           "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "magnitude", "plan",
+           "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "direct", "separable", "banded-fft", "whole-channel-fft".
+# error if it cannot run): "integer", "direct", "separable", "banded-fft",
+# "whole-channel-fft".
 STRATEGY_NAMES = tuple(BY_NAME)
 
 
@@ -108,7 +110,7 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
            [3., 2., 1.],
            [0., 0., 0.]], dtype=float32)
     """
-    return _filter(image, kernel, boundary, cval, method, False, output, threads)
+    return _filter(image, [kernel], boundary, cval, method, False, output, threads)
 
 
 def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=None):
@@ -125,55 +127,104 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
            [1., 2., 3.],
            [0., 0., 0.]], dtype=float32)
     """
-    return _filter(image, kernel, boundary, cval, method, True, output, threads)
+    return _filter(image, [kernel], boundary, cval, method, True, output, threads)
 
 
-def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None):
+def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None, dtype=np.float32,
+         cval=0.0):
     """The strategy and layout `correlate` (or, with ``convolution``, `convolve`) takes
-    for an image of ``image_shape`` (H, W or H, W, C): what `choose_method` picks, and
-    how the image is cut for it, without filtering anything. The calls filter exactly
-    as planned; the same errors as theirs for an invalid kernel, mode or method."""
-    weights, terms = _kernel_parts(kernel)
-    mode, _ = resolve_mode(boundary)
-    _check_method(method)
-    shape = tuple(image_shape[:2])
-    with bands.blas_on_one_thread():
-        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(np.float32))
-    return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
-
-
-def choose_method(kernel, boundary="reflect", shape=None):
-    """The method expected to be fastest for correlating an image of ``shape`` (height,
-    width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
-    kernel's size, rank and symmetry decide, and the image's size when given (the
-    whole-channel FFT is slower for lengths with large prime factors). A separable
-    kernel too large to hold densely can only take ``separable`` or ``fft``."""
-    weights, terms = _kernel_parts(kernel)
-    mode, _ = resolve_mode(boundary)
-    taps = _taps(weights, terms, False, mode, shape)
-    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights)).method
-
-
-def _filter(image, kernel, boundary, cval, method, flip, output, threads):
-    image = _check_image(image)
-    offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
+    for an image of ``image_shape`` (H, W or H, W, C) and ``dtype``: what
+    `choose_method` picks, and how the image is cut for it, without filtering anything.
+    The calls filter exactly as planned; the same errors as theirs for an invalid
+    kernel, mode or method."""
     weights, terms = _kernel_parts(kernel)
     mode, cval = resolve_mode(boundary, cval)
     _check_method(method)
-    work = work_dtype(image.dtype)
-    magnitude = sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None else np.abs(weights).sum()
-    _check_reach(image, magnitude, offset, cval if mode == "constant" else 0.0, work)
-    shape = image.shape[:2]
+    shape = tuple(image_shape[:2])
+    dtype = np.dtype(dtype)
     with bands.blas_on_one_thread():
-        taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work)
-        if taps.is_dense:
-            blur = taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK
-        else:
-            blur = all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms()) and kernel.sum() <= 1 + BLUR_SLACK
+        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(dtype),
+                                Samples(dtype, cval))
+    return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
+
+
+def choose_method(kernel, boundary="reflect", shape=None, dtype=None, cval=0.0):
+    """The method expected to be fastest for correlating an image of ``shape`` (height,
+    width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
+    kernel's size, rank and symmetry decide, and the image's size when given (the
+    whole-channel FFT is slower for lengths with large prime factors), and its
+    ``dtype`` and ``cval`` (``integer`` runs only on 8-bit images, and in constant mode
+    only with a whole sample value beyond the edges; None: any type). A separable
+    kernel too large to hold densely can only take ``separable`` or ``fft``."""
+    weights, terms = _kernel_parts(kernel)
+    mode, cval = resolve_mode(boundary, cval)
+    taps = _taps(weights, terms, False, mode, shape)
+    samples = None if dtype is None else Samples(np.dtype(dtype), cval)
+    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
+
+
+def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", output=None, threads=None,
+              convolution=False):
+    """The Euclidean norm, sample by sample, of an image's responses to several kernels.
+
+    For a gradient's two derivatives (``kernels=[gx, gy]``) that is
+    ``hypot(correlate(image, gx), correlate(image, gy))``; for one kernel, the absolute
+    value of its response. Each band is filtered by every kernel and combined before it
+    is written, so no full-size response is held (a 4K photo's Sobel magnitude as 8-bit
+    needs no 100 MB float arrays). Parameters are those of `correlate` (or, with
+    ``convolution``, `convolve`), for each kernel.
+
+    Examples
+    --------
+    >>> magnitude([[0, 0, 3], [0, 0, 3], [0, 4, 0]], [[[1, 0, -1]], [[1], [0], [-1]]], boundary="constant")
+    array([[0., 3., 3.],
+           [0., 5., 3.],
+           [4., 0., 5.]], dtype=float32)
+    """
+    if len(kernels) < 1:
+        raise InvalidInputError("magnitude needs at least one kernel")
+    return _filter(image, kernels, boundary, cval, method, convolution, output, threads, combine=True)
+
+
+def _filter(image, kernels, boundary, cval, method, flip, output, threads, combine=False):
+    """Filter ``image`` with each of ``kernels`` (one, unless ``combine`` asks for the
+    norm of several responses)."""
+    image = _check_image(image)
+    mode, cval = resolve_mode(boundary, cval)
+    _check_method(method)
+    work = work_dtype(image.dtype)
+    shape = image.shape[:2]
+    parts = []  # (strategy, offset, blur) per kernel
+    with bands.blas_on_one_thread():
+        for kernel in kernels:
+            offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
+            weights, terms = _kernel_parts(kernel)
+            reach = (sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None
+                     else np.abs(weights).sum())
+            _check_reach(image, reach, offset, cval if mode == "constant" else 0.0, work)
+            taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work,
+                                       Samples(image.dtype, cval))
+            if taps.is_dense:
+                blur = taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK
+            else:
+                blur = all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms()) and kernel.sum() <= 1 + BLUR_SLACK
+            parts.append((strategy, offset, blur))
+        threads = bands.thread_count(threads)
+        if combine and not Norm.joins([strategy for strategy, _, _ in parts], shape, threads):
+            # Strategies that cannot share bands (FFTs, planes): each response whole.
+            responses = [_filter(image, [kernel], boundary, cval, method, flip, None, threads) for kernel in kernels]
+            total = np.abs(responses[0])
+            for response in responses[1:]:
+                np.hypot(total, response, out=total)
+            return total if output is None else to_dtype(total, output)
         plane = image.reshape(*shape, -1)
         result = np.empty(plane.shape, work if output is None else output)
-        clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
-        threads = bands.thread_count(threads)
+        if combine:
+            strategy = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
+            offset, clip = 0.0, True
+        else:
+            (strategy, offset, blur), = parts
+            clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
         bands.filter_image(plane, strategy, strategy.layout(shape, threads), mode, cval, offset, result, clip,
                            threads)
     return result.reshape(image.shape)
@@ -195,11 +246,13 @@ def _kernel_parts(kernel):
     return check_kernel(kernel), None
 
 
-def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype):
-    """The `Taps` for an image of ``shape``, and the strategy `cheapest` picks for them,
-    built to work in ``dtype``: the one decision `plan` reports and the calls follow."""
+def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype, samples):
+    """The `Taps` for an image of ``shape`` and `Samples` ``samples``, and the strategy
+    `cheapest` picks for them, built to work in ``dtype``: the one decision `plan`
+    reports and the calls follow."""
     taps = _taps(weights, terms, flip, mode, shape)
-    return taps, cheapest(taps, mode, shape, method, _shape(kernel, weights))(taps, mode, shape, dtype)
+    chosen = cheapest(taps, mode, shape, method, _shape(kernel, weights), samples)
+    return taps, chosen(taps, mode, shape, dtype)
 
 
 def _taps(weights, terms, flip, mode, shape):

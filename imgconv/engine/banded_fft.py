@@ -40,7 +40,7 @@ class BandedFFT:
         self._spectra = {}
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample; None without dense weights."""
         return NS_FFT + NS_FFT_PER_ROW * taps.shape[0] if taps.is_dense else None
 
@@ -49,7 +49,7 @@ class BandedFFT:
         few = -(-shape[0] // band) < BANDS_PER_THREAD * threads
         return Layout(band, self.reach, planar=True, workers=threads if few else 1)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         """The band's planes, each transformed only when the one before has been taken;
         ``workers`` threads per transform (scipy.fft's own), which compute each line of
         a transform the same way whatever their number."""

@@ -25,19 +25,22 @@ class Direct:
         self.taps = [(i, j, dtype.type(w)) for (i, j), w in np.ndenumerate(taps.weights) if w]
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample; None without dense weights."""
         return np.count_nonzero(taps.weights) * NS_PER_TAP if taps.is_dense else None
 
     def layout(self, shape, threads):
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         kh, kw = self.shape
         height, width = extended.shape[0] - kh + 1, extended.shape[1] - kw + 1
-        out = np.zeros((height, width, extended.shape[2]), extended.dtype)
-        product = np.empty_like(out)
-        for i, j, weight in self.taps:
-            np.multiply(extended[i : i + height, j : j + width], weight, out=product)
-            out += product
+        out = np.empty((height, width, extended.shape[2]), extended.dtype) if into is None else into
+        if not self.taps:
+            out.fill(0)
+        product = np.empty_like(out) if len(self.taps) > 1 else None
+        for index, (i, j, weight) in enumerate(self.taps):
+            np.multiply(extended[i : i + height, j : j + width], weight, out=out if index == 0 else product)
+            if index:
+                out += product
         return out

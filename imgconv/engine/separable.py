@@ -86,7 +86,7 @@ class Separable:
         self._matrices = {}
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample, or None once it cannot beat ``limit``:
         the rank may need an SVD, which takes a noticeable time for large kernels (0.13
         s at 1001x1001), so it is skipped when even a single term would lose."""
@@ -105,7 +105,7 @@ class Separable:
             self._matrices[key] = build()
         return self._matrices[key]
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
@@ -121,10 +121,13 @@ class Separable:
             if self.planar:
                 term = self._planar_row_pass(index, vertical, row, width)
             else:
-                term = self._interleaved_row_pass(index, vertical.reshape(height, columns, channels), row, width)
+                term = self._interleaved_row_pass(index, vertical.reshape(height, columns, channels), row, width,
+                                                  into if out is None else None)
             out = term if out is None else np.add(out, term, out=out)
         if out is None:  # every term was negligible: a zero kernel
-            return np.zeros((channels, height, width) if self.planar else (height, width, channels), extended.dtype)
+            out = np.empty((channels, height, width) if self.planar else (height, width, channels),
+                           extended.dtype) if into is None else into
+            out.fill(0)
         return out
 
     def _column_pass(self, index, stack, taps, height):
@@ -159,16 +162,17 @@ class Separable:
             np.matmul(rows[:, start : start + size + len(taps) - 1], block, out=out_rows[:, start : start + size])
         return out
 
-    def _interleaved_row_pass(self, index, values, taps, width):
+    def _interleaved_row_pass(self, index, values, taps, width, into=None):
         """Short rows, channels left interleaved: each run of a few output pixels is one
-        small matrix product with ``kron(toeplitz, identity(channels))``.
+        small matrix product with ``kron(toeplitz, identity(channels))``, into ``into``
+        if given.
 
         The windows overlap, so they are a strided view of the band, not a copy, and one
         ``np.matmul`` call runs the products for every window of every row.
         """
         height, columns, channels = values.shape
         rows = values.reshape(height, columns * channels)
-        out = np.empty((height, width, channels), values.dtype)
+        out = np.empty((height, width, channels), values.dtype) if into is None else into
         out_rows = out.reshape(height, width * channels)
         item = values.itemsize
         pixels = pixel_block(channels)

@@ -56,7 +56,7 @@ class WholeChannelFFT:
         self.multipliers = None  # made by the first call, on its workers
 
     @staticmethod
-    def cost(taps, mode, shape, limit):
+    def cost(taps, mode, shape, limit, samples):
         """Estimated nanoseconds per output sample for an image of ``shape`` (height,
         width; None: one whose frame is its own size), or None if this path cannot
         filter with this kernel in this mode: outside ``wrap`` the DCT needs the kernel
@@ -123,7 +123,7 @@ class WholeChannelFFT:
         function = self.fft.idctn if inverse else self.fft.dctn
         return function(values, type=2, workers=workers, overwrite_x=True)
 
-    def __call__(self, extended, workers):
+    def __call__(self, extended, workers, into=None):
         """The one channel of ``extended`` (its frame) filtered, cropped to the image."""
         if self.multipliers is None:
             self.multipliers = self._multipliers(workers)

@@ -1,0 +1,266 @@
+"""``integer``: exact sums in 16-bit integers, for 8-bit images and kernels that are
+small integers times one scale (Sobel, Prewitt, Scharr, sharpen, Laplacian, emboss,
+boxes up to 15x15).
+
+The band is gathered as 16-bit integers and every sum ``S = sum(M * pixels)`` of the
+integer weights ``M`` is computed exactly: NumPy's 16-bit ufuncs work on twice the
+lanes of float32 ones, and the gathering and the final conversion are cheaper too. The
+kernel's scale is applied when the sums are written: a scale of 1 needs only clipping,
+``1/d`` with ``d`` odd (odd boxes) an integer division rounding half up (no ties: S/d
+is never a half), and any other scale a float multiply. Results are those of the
+float64 reference, rounded, with no float32 error at all; and they cannot depend on the
+band height or the thread count. A rank-one kernel with integer factors (Sobel, boxes)
+is two 1-D passes; a run of equal weights (a box's) is summed by doubling windows, in
+about log2(n) operations instead of n; weights of equal magnitude are summed before
+they are multiplied, so symmetric kernels fold: ``(p[-i] + p[i]) * k[i]``.
+"""
+
+import numpy as np
+
+from .bands import Layout, to_dtype
+
+# Nanoseconds per output sample and 16-bit operation (an add, a multiply or a copy over
+# the band), and for writing: a clip and a conversion, with a division or a float multiply
+# on top when the scale asks. Measured on the project's machine (x86_64, 2 CPUs, numpy
+# 2.4.6) when this module came, best of 5 x 100 NumPy calls on arrays the size of a few
+# rows of the 4K photo (50,000 to 1,000,000 samples): int16 add 0.06, multiply 0.05,
+# add of shifted views of a 3-D band 0.076; clip 0.074, conversion to uint8 0.03, uint16
+# floor division by a scalar 0.047; the float route (convert, multiply, rint to uint8)
+# 0.07 + 0.06 + 0.17. float32 ops take twice the int16 ones: add 0.13, multiply 0.09.
+NS_PER_OP = 0.07
+NS_WRITE = 0.11
+NS_WRITE_DIVIDE = 0.16
+NS_WRITE_FLOAT = 0.4
+# The scale is looked for as the smallest weight's magnitude divided by 1 ... this:
+# Scharr's [3, 10, 3] needs 3. A judgement: more only admits kernels with larger
+# integers, whose sums overflow 16 bits sooner.
+MAX_DIVISOR = 8
+# The weights must be integers times the scale to within this fraction of the largest:
+# presets normalised by a float64 sum (1/9 for a box) are off by a few ulps; a Gaussian
+# misses by far more. The rounding this allows changes results by under 1e-9 levels.
+INTEGER_TOLERANCE = 1e-12
+# Rows per band. Sobel on the 4K photo, one thread, best of 8: 16 rows 16.0 ms, 32 rows
+# 12.8, 64 rows 11.4, 128 rows 11.2 (box 15: 35.1, 29.5, 26.2, 26.3): fewer bands save
+# Python's per-call overhead, and 64 rows (1.5 MB a 16-bit array) is as quick as 128
+# with half the working set.
+BAND_HEIGHT = 64
+
+
+def integer_form(weights):
+    """``(M, scale)`` with integer ``M`` (float64 array of whole numbers) such that
+    ``weights == M * scale`` to within `INTEGER_TOLERANCE`, or None."""
+    magnitudes = np.abs(weights[weights != 0])
+    if not magnitudes.size:
+        return None
+    for divisor in range(1, MAX_DIVISOR + 1):
+        scale = magnitudes.min() / divisor
+        whole = np.round(weights / scale)
+        if np.all(np.abs(whole * scale - weights) <= INTEGER_TOLERANCE * magnitudes.max()):
+            return whole, float(scale)
+    return None
+
+
+def sum_type(whole, scale):
+    """The 16-bit type that holds every sum of ``whole`` weights over samples 0 ... 255,
+    with room for the half of an odd divisor (`odd_divisor` of ``scale``) that rounding
+    adds; None if neither does."""
+    low, high = 255 * whole[whole < 0].sum(), 255 * whole[whole > 0].sum() + (odd_divisor(scale) or 0) // 2
+    for dtype in (np.int16, np.uint16):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return np.dtype(dtype)
+    return None
+
+
+def odd_divisor(scale):
+    """``d`` if ``scale`` is ``1/d`` for an odd integer d > 1 (so that no sum over d is
+    a half), else None."""
+    divisor = round(1 / scale)
+    return divisor if divisor > 1 and divisor % 2 and abs(divisor * scale - 1) < INTEGER_TOLERANCE else None
+
+
+def integer_factors(whole):
+    """Integer ``(column, row)`` whose outer product is ``whole``, or None: the column
+    through the largest weight, divided by the greatest common divisor of its entries."""
+    i, j = np.unravel_index(np.argmax(np.abs(whole)), whole.shape)
+    column = whole[:, j] / np.gcd.reduce(whole[:, j].astype(np.int64))
+    row = whole[i] / column[i]
+    if np.array_equal(row, np.round(row)) and np.array_equal(np.outer(column, row), whole):
+        return column, row
+    return None
+
+
+class Integer:
+    """``integer``: exact 16-bit sums for 8-bit images and kernels of small integers
+    times one scale. ``auto`` takes it where it applies, as does ``method="integer"``."""
+
+    method = name = "integer"
+
+    def __init__(self, taps, mode, shape, dtype):
+        whole, self.scale = integer_form(taps.weights)
+        self.dtype = sum_type(whole, self.scale)
+        self.shape = taps.shape
+        self.reach = taps.reach
+        factors = integer_factors(whole)
+        # The taps grouped once (`_groups`), not per band: a rank-one kernel as a column
+        # and a row pass, any other as one pass over 2-D shifts.
+        self.groups = [_groups(taps) for taps in (factors if factors is not None else [whole.ravel()])]
+        self.divisor = odd_divisor(self.scale)
+
+    @staticmethod
+    def cost(taps, mode, shape, limit, samples):
+        """Estimated nanoseconds per output sample; None unless the image is 8-bit, the
+        kernel dense and integer with sums that fit 16 bits, and, in constant mode, the
+        value beyond the edges a whole sample value."""
+        if samples is None or samples.dtype != np.uint8 or not taps.is_dense:
+            return None
+        if mode == "constant" and not (samples.cval == int(samples.cval) and 0 <= samples.cval <= 255):
+            return None
+        form = integer_form(taps.weights)
+        if form is None or sum_type(*form) is None:
+            return None
+        whole, scale = form
+        factors = integer_factors(whole)
+        ops = _count_ops(whole.ravel(), runs=False) if factors is None else sum(_count_ops(f) for f in factors)
+        write = NS_WRITE if scale == 1 else NS_WRITE_DIVIDE if odd_divisor(scale) else NS_WRITE_FLOAT
+        return ops * NS_PER_OP + write
+
+    def layout(self, shape, threads):
+        return Layout(BAND_HEIGHT, self.reach)
+
+    def __call__(self, extended, workers, into=None):
+        kh, kw = self.shape
+        rows, columns, channels = extended.shape
+        height, width = rows - kh + 1, columns - kw + 1
+        flat = extended.reshape(rows, columns * channels)
+        if len(self.groups) == 2:
+            column, row = self.groups
+            vertical = _line_pass(column, flat, 0, 1, height)
+            out = _line_pass(row, vertical, 1, channels, width * channels)
+        else:
+            out = _weighted_sum(self.groups[0], lambda t: flat[t // kw : t // kw + height,
+                                                              t % kw * channels : (t % kw + width) * channels])
+        return out.reshape(height, width, channels)
+
+    def write(self, sums, target, offset, clip):
+        """``sums`` times the scale, plus ``offset``, into ``target`` (rounded and clipped
+        for integer types); ``sums`` may be overwritten."""
+        if target.dtype.kind in "iu" and not offset and (self.scale == 1 or self.divisor):
+            if self.divisor:  # rounds half up, and S / d is never a half
+                sums += sums.dtype.type(self.divisor // 2)
+                np.floor_divide(sums, sums.dtype.type(self.divisor), out=sums)
+            if clip:
+                info, own = np.iinfo(target.dtype), np.iinfo(sums.dtype)
+                np.clip(sums, sums.dtype.type(max(info.min, own.min)), sums.dtype.type(min(info.max, own.max)),
+                        out=sums)
+            np.copyto(target, sums, casting="unsafe")
+            return
+        work = target.dtype if target.dtype.kind == "f" else np.dtype(np.float32)
+        values = self.scaled(sums, work, out=target if target.dtype == work else None)
+        if offset:
+            values += work.type(offset)
+        if values is not target:
+            to_dtype(values, target.dtype, out=target, clip=clip)
+
+    def scaled(self, sums, dtype=np.float32, out=None):
+        """The filtered values the ``sums`` stand for: times the scale, as ``dtype``.
+        (A conversion, then a multiply in place, is a quarter quicker than one multiply
+        that converts: 0.12 against 0.17 ns a sample.)"""
+        out = np.empty(sums.shape, dtype) if out is None else out
+        np.copyto(out, sums)
+        if self.scale != 1:
+            out *= out.dtype.type(self.scale)
+        return out
+
+
+def _groups(taps):
+    """The non-zero taps grouped by magnitude: (magnitude, indices of positive taps,
+    indices of negative ones), so that equal weights are added before one multiply."""
+    return [(int(m), np.flatnonzero(taps == m).tolist(), np.flatnonzero(taps == -m).tolist())
+            for m in np.unique(np.abs(taps[taps != 0]))]
+
+
+def _is_run(positive, negative):
+    """Whether a group is a run of more than 3 consecutive positive taps, which
+    `_line_pass` sums by doubling."""
+    return not len(negative) and len(positive) > 3 and positive[-1] - positive[0] == len(positive) - 1
+
+
+def _count_ops(taps, runs=True):
+    """About how many operations over the band `_weighted_sum` makes for ``taps``; with
+    ``runs``, as `_line_pass` calls it, summing runs by doubling."""
+    ops = 0
+    for magnitude, positive, negative in _groups(taps):
+        count = len(positive) + len(negative)
+        if runs and _is_run(positive, negative):
+            count = count.bit_length() - 1 + bin(count).count("1")
+        ops += count + (magnitude != 1)
+    return ops
+
+
+def _line_pass(groups, source, axis, step, length):
+    """``sum(taps[i] * source[i * step : i * step + length])`` along ``axis`` (0 or 1)
+    of the 2-D ``source``, exactly, in its integer type; the taps as `_groups` gives them."""
+
+    def take(array, start, size):
+        return array[start : start + size] if axis == 0 else array[:, start : start + size]
+
+    def run_sum(first, count):
+        # levels[s][k] is the sum of s consecutive taps' samples from k: each level adds
+        # two shifted copies of the one before, so count taps take about log2(count)
+        # additions; then one slice of each level that count's binary digits name.
+        levels, size = {1: take(source, first * step, length + (count - 1) * step)}, 1
+        while 2 * size <= count:
+            below = levels[size]
+            kept = below.shape[axis] - size * step
+            levels[2 * size] = np.add(take(below, 0, kept), take(below, size * step, kept))
+            size *= 2
+        total, offset = None, 0
+        for size in sorted(levels, reverse=True):
+            if count & size:
+                part = take(levels[size], offset * step, length)
+                total = part if total is None else np.add(total, part, out=total)
+                offset += size
+        return total  # a slice of a level of at least 2: never of the source
+
+    return _weighted_sum(groups, lambda i: take(source, i * step, length), run_sum)
+
+
+def _weighted_sum(groups, view, run_sum=None):
+    """``sum(taps[i] * view(i))`` over the non-zero integer taps (as `_groups` gives
+    them), exactly in the views' integer type (overflow wraps, and every final sum
+    fits); a new array. ``run_sum(first, count)``, if given, sums runs of equal positive
+    taps into an array that may be overwritten."""
+    total = None
+    for magnitude, positive, negative in groups:
+        sign = 1
+        if run_sum is not None and _is_run(positive, negative):
+            part, owned = run_sum(positive[0], len(positive)), True
+        else:
+            (plus, owned), (minus, _) = _plain_sum(positive, view), _plain_sum(negative, view)
+            if plus is None:
+                part, sign = minus, -1
+            elif minus is None:
+                part = plus
+            else:
+                part, owned = np.subtract(plus, minus, out=plus if owned else None), True
+        if magnitude != 1:
+            part, owned = np.multiply(part, part.dtype.type(magnitude), out=part if owned else None), True
+        if total is None:
+            total = np.negative(part, out=part if owned else None) if sign < 0 else part if owned else part.copy()
+        else:
+            (np.subtract if sign < 0 else np.add)(total, part, out=total)
+    return total
+
+
+def _plain_sum(indices, view):
+    """The sum of the views at ``indices``, and whether it is an array of its own (not a
+    view, which must not be written); (None, False) for no indices."""
+    if not len(indices):
+        return None, False
+    if len(indices) == 1:
+        return view(indices[0]), False
+    total = np.add(view(indices[0]), view(indices[1]))
+    for index in indices[2:]:
+        np.add(total, view(index), out=total)
+    return total, True
