@@ -70,7 +70,7 @@ except ImportError:
     isal = isal_zlib = None
 
 IMAGES = Path("/work/shared/images")
-LEVELS = tuple(sorted({1, DEFAULT_COMPRESS_LEVEL, 6}))
+LEVELS = tuple(sorted({1, 2, DEFAULT_COMPRESS_LEVEL, 6}))
 UHD = (3840, 2160)
 CPUS = os.cpu_count() or 1
 SUB, UP = 1, 2  # PNG filter types
