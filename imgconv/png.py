@@ -28,8 +28,9 @@ _UP = 2
 
 
 def _chunk(kind, data):
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    """A chunk's parts, joined once with the file's others: the image data is the bulk
+    of a PNG, and each copy of it would add to the peak memory of a command."""
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
 
 
 def encode_png(samples, mode, *, level=DEFAULT_COMPRESS_LEVEL, icc_profile=None, exif=None, xmp=None):
@@ -58,15 +59,16 @@ def encode_png(samples, mode, *, level=DEFAULT_COMPRESS_LEVEL, icc_profile=None,
     raw[:, 1:] = rows
     raw[1:, 1:] -= rows[:-1]  # wraps modulo 256, as PNG wants; the first row has zeros above
     stream = imagecodecs.deflate_encode(raw, level)  # a zlib stream: header and Adler-32 included
+    del raw
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
-    out = [_SIGNATURE, _chunk(b"IHDR", header)]
+    out = [_SIGNATURE, *_chunk(b"IHDR", header)]
     if icc_profile:
-        out.append(_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)))
+        out += _chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
     if exif:
-        out.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
+        out += _chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif)
     if xmp:
         # keyword, then uncompressed, no language tag, no translated keyword
-        out.append(_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
-    out += [_chunk(b"IDAT", stream), _chunk(b"IEND", b"")]
+        out += _chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
+    out += [*_chunk(b"IDAT", stream), *_chunk(b"IEND", b"")]
     return b"".join(out)

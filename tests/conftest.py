@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import SAMPLES
+from helpers import SAMPLES, DaskPrograms
+
 
 @pytest.fixture
 def rng():
@@ -14,3 +15,18 @@ def camera():
     """The grey 'camera' photograph from samples/, as a uint8 array."""
     with Image.open(SAMPLES / "camera.png") as image:
         return np.asarray(image)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """One Dask cluster for the session, as separate programs (so that no socket of it is
+    open in this process): a scheduler and two workers of one thread, all on 127.0.0.1,
+    working in a folder of their own, stopped at the end. The scheduler does not retry a
+    file whose worker died, so that imgconv's own single retry is what the tests count."""
+    pytest.importorskip("distributed")
+    cluster = DaskPrograms(tmp_path_factory.mktemp("dask-workers"),
+                           env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    try:
+        yield cluster
+    finally:
+        cluster.close()

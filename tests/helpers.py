@@ -95,3 +95,64 @@ def assert_one_line_error(result, status, *fragments):
     assert "Traceback" not in result.stderr and result.stdout == ""
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def start_process(command, **options):
+    """A subprocess in its own session, so that the test can stop all it started."""
+    import subprocess
+
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            **options)
+
+
+def stop_process(process):
+    import os
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+class DaskPrograms:
+    """`dask scheduler` and ``workers`` `dask worker` programs (one thread each), all on
+    127.0.0.1 (dashboards too, on free ports), working in ``folder``; ``env`` adds to
+    their environment. `address` is the scheduler's; `close` stops every process."""
+
+    def __init__(self, folder, workers=2, nanny=True, env=None):
+        import json
+        import os
+        import sys
+        import time
+
+        program = os.path.join(os.path.dirname(sys.executable), "dask")
+        environment = {**os.environ, **(env or {})}
+        scheduler_file = folder / "scheduler.json"
+        loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+        self.processes = [start_process([program, "scheduler", "--port", "0", "--scheduler-file",
+                                         str(scheduler_file), *loopback], cwd=folder, env=environment)]
+        try:
+            deadline = time.monotonic() + 60
+            while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+                assert self.processes[0].poll() is None and time.monotonic() < deadline, "no scheduler started"
+                time.sleep(0.05)
+            time.sleep(0.1)  # the file may be written in more than one go
+            self.address = json.loads(scheduler_file.read_text())["address"]
+            self.workers = [start_process([program, "worker", self.address, "--nthreads", "1", *loopback,
+                                           *([] if nanny else ["--no-nanny"])], cwd=folder, env=environment)
+                            for _ in range(workers)]
+            self.processes += self.workers
+            self.wait_for_workers(workers)
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_for_workers(self, count):
+        import distributed
+
+        with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def close(self):
+        for process in reversed(self.processes):
+            stop_process(process)

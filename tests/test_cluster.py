@@ -1,5 +1,5 @@
-"""Batches on a real Dask cluster (--cluster): a scheduler and two worker processes on
-127.0.0.1 only, started once for the module and closed after it."""
+"""Batches on a real Dask cluster (--cluster): the session's LocalCluster (conftest.py), and
+one of separate `dask scheduler` and `dask worker` programs, on 127.0.0.1 only."""
 
 import json
 import os
@@ -13,27 +13,19 @@ import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
-import dask  # noqa: E402
 
 import imgconv  # noqa: E402
 from imgconv import batch, cluster  # noqa: E402
 from imgconv.filters import Filter  # noqa: E402
-from helpers import SAMPLES, load, run, save  # noqa: E402
+from helpers import SAMPLES, DaskPrograms, load, run, save, start_process, stop_process  # noqa: E402
 
 KILL_WIDTH = 77  # the photo of this width kills its worker
 
 
-@pytest.fixture(scope="module")
-def scheduler():
-    # No retries by the scheduler itself: a file whose worker dies comes back as
-    # KilledWorker at once, so imgconv's own single retry is what is counted.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                         dashboard_address="127.0.0.1:0", silence_logs=50)
-    try:
-        yield local.scheduler_address
-    finally:
-        local.close()
+@pytest.fixture
+def scheduler(dask_cluster):
+    dask_cluster.wait_for_workers(2)  # a worker a test killed is back
+    return dask_cluster.address
 
 
 def photos(folder, widths=(120, 160, 200, 90, 140, 180)):
@@ -156,18 +148,6 @@ def many_photos(folder, count):
     return names
 
 
-def start(command, **options):
-    """A subprocess in its own session, so that the test can stop all it started."""
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                            **options)
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
-
-
 def wait_for_outputs(process, folder, count=1, deadline=120):
     """Wait until ``folder`` holds ``count`` finished outputs (not temporary files)."""
     end = time.monotonic() + deadline
@@ -180,31 +160,12 @@ def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path
     """`dask scheduler` and two `dask worker` programs on 127.0.0.1, working in another
     folder: a batch with relative paths equals `--jobs 2`, and with one worker killed
     mid-run every file still ends written or reported."""
-    dask_program = os.path.join(os.path.dirname(sys.executable), "dask")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    scheduler_file = tmp_path / "scheduler.json"
-    loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
-    processes = [start([dask_program, "scheduler", "--port", "0", "--scheduler-file", str(scheduler_file),
-                        *loopback], cwd=elsewhere)]
+    # --no-nanny: a killed worker stays dead, as a lost machine would.
+    programs = DaskPrograms(elsewhere, nanny=False)
+    address, workers, processes = programs.address, programs.workers, programs.processes
     try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists():
-            assert processes[0].poll() is None and time.monotonic() < deadline, "the scheduler did not start"
-            time.sleep(0.05)
-        time.sleep(0.2)  # the file is written, then filled
-        address = json.loads(scheduler_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        # --no-nanny: a killed worker stays dead, as a lost machine would.
-        workers = [start([dask_program, "worker", address, "--nthreads", "1", "--no-nanny", *loopback], cwd=elsewhere)
-                   for _ in range(2)]
-        processes += workers
-        client = cluster.connect(address)
-        try:
-            client.wait_for_workers(2, timeout=60)
-        finally:
-            client.close()
-
         names = many_photos(tmp_path / "in", 40)
         os.chdir(tmp_path)
         try:
@@ -212,7 +173,7 @@ def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path
             assert local.exit_code == 0, local.stderr
             batch_command = [sys.executable, "-m", "imgconv", "blur", "-s", "5", "--cluster", address,
                              "--report", "run.jsonl", "in", "remote"]
-            imgconv_run = start(batch_command, cwd=tmp_path)
+            imgconv_run = start_process(batch_command, cwd=tmp_path)
             processes.append(imgconv_run)
             wait_for_outputs(imgconv_run, tmp_path / "remote")
             os.kill(workers[0].pid, signal.SIGKILL)
@@ -233,21 +194,20 @@ def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path
         for name in written:
             assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
     finally:
-        for process in reversed(processes):
-            stop(process)
+        programs.close()
 
 
 def test_ctrl_c_on_a_cluster_batch_waits_for_what_was_sent_and_counts_it(scheduler, tmp_path):
     names = many_photos(tmp_path / "in", 40)
     report = tmp_path / "run.jsonl"
-    process = start([sys.executable, "-m", "imgconv", "blur", "-s", "5", "--cluster", scheduler, "--report",
+    process = start_process([sys.executable, "-m", "imgconv", "blur", "-s", "5", "--cluster", scheduler, "--report",
                      str(report), str(tmp_path / "in"), str(tmp_path / "out")])
     try:
         wait_for_outputs(process, tmp_path / "out")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
     finally:
-        stop(process)
+        stop_process(process)
     assert process.returncode == 130, stderr
     assert b"Traceback" not in stderr
     written = sorted(os.listdir(tmp_path / "out"))

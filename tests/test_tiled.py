@@ -420,18 +420,16 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
 
 
-def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks):
+def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks, dask_cluster):
     """--cluster with a tiled input: the blocks run on the cluster's workers (here two
     worker processes on 127.0.0.1), given relative paths, with the same result."""
     distributed = pytest.importorskip("distributed")
     tifffile.imwrite(tmp_path / "in.tif", CHELSEA, tile=(64, 64), photometric="rgb", compression="zlib")
     monkeypatch.chdir(tmp_path)
-    # dashboard_address=None still serves HTTP on 8787 (and warns when that is taken).
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address="127.0.0.1:0", silence_logs=50) as cluster:
-        result = run("blur", "-r", 5, "-s", 3, "--cluster", cluster.scheduler_address, "in.tif", "out.tif")
-        assert result.exit_code == 0, result.stderr
-        ran = {prefix: dict(tasks.states) for prefix, tasks in cluster.scheduler.task_prefixes.items()}
+    result = run("blur", "-r", 5, "-s", 3, "--cluster", dask_cluster.address, "in.tif", "out.tif")
+    assert result.exit_code == 0, result.stderr
+    with distributed.Client(dask_cluster.address, set_as_default=False) as client:
+        ran = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert any("read_rows" in prefix or "TileRows" in prefix for prefix in ran), ran
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(CHELSEA))
     assert layout(tmp_path / "out.tif")["tile"] == (64, 64)
