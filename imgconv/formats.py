@@ -72,6 +72,11 @@ HOLDS = {
 }
 # Formats that store several frames (animations, TIFF pages).
 ANIMATED = frozenset(["GIF", "PNG", "WEBP", "TIFF"])
+# The longest side each format holds: JPEG's and GIF's headers have 16 bits for it,
+# WebP's 14; AVIF's format allows more, but libavif (Pillow's reader, and most others)
+# refuses to decode a side beyond 32768 by default, so a longer one is a file nobody
+# opens (found by fuzzing).
+MAX_SIDE = {"JPEG": 65535, "GIF": 65535, "WEBP": 16383, "AVIF": 32768}
 # Pillow features the formats' codecs need; Pillow may be built without them.
 _FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG2000": "jpg_2000", "JPEG": "jpg"}
 # The extension a batch gives outputs of each format, where it is not the name itself.

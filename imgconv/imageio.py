@@ -602,6 +602,13 @@ def output_format(dest, requested=None, input_format="PNG"):
 
 def check_writable(picture, fmt, name):
     """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is."""
+    sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
+    if len(sizes) > 1 and fmt != "TIFF" and (fmt == NPY or fmt in formats.ANIMATED):
+        # An animation has one canvas (Pillow would crop or pad the other frames, or
+        # fail), and a .npy one array.
+        what = "a .npy array" if fmt == NPY else f"a {fmt} animation"
+        raise ImageWriteError(f"{name}: the input's frames differ in size ({', '.join(sizes)}) and {what} holds "
+                              "frames of one size; write TIFF, whose pages keep their sizes, or give --frame N")
     if fmt == NPY:
         return
     if len(picture.frames) > 1 and fmt not in formats.ANIMATED:
@@ -656,6 +663,11 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         np.save(buffer, array.astype(np.float32, copy=False), allow_pickle=False)
         return buffer.getvalue()
     frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
+    longest = max(max(f.shape[:2]) for f in frames)
+    if longest > formats.MAX_SIDE.get(fmt, longest):
+        height, width = next(f.shape[:2] for f in frames if max(f.shape[:2]) == longest)
+        raise ImageWriteError(f"{name}: {width}x{height} is larger than {fmt} holds (at most "
+                              f"{formats.MAX_SIDE[fmt]} pixels a side); write PNG or TIFF")
     metadata = {k: v for k, v in picture.metadata.items()
                 if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
     if "exif" in metadata:
@@ -667,14 +679,17 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
         return encode_png(frames[0], picture.mode, level=compress_level,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
-    if fmt == "TIFF" and picture.mode in formats.DEEP_COLOUR:
-        return _encode_deep_tiff(frames, picture, metadata)
+    # Pillow holds no 16-bit colour, and writes pages of different sizes all at the
+    # last page's size (found by fuzzing): tifffile writes those.
+    if fmt == "TIFF" and (picture.mode in formats.DEEP_COLOUR or len({f.shape for f in frames}) > 1):
+        return _encode_tifffile(frames, picture, metadata)
     return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name)
 
 
-def _encode_deep_tiff(frames, picture, metadata):
-    """16-bit colour as TIFF, by tifffile: uncompressed, as Pillow writes TIFF. The ICC
-    profile and XMP are kept; tifffile cannot write an EXIF directory."""
+def _encode_tifffile(frames, picture, metadata):
+    """A TIFF by tifffile: uncompressed, as Pillow writes TIFF, a page a frame, each of
+    its own size. The ICC profile and XMP are kept; tifffile cannot write an EXIF
+    directory."""
     import tifffile
 
     buffer = io.BytesIO()

@@ -235,6 +235,10 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
     tile = (page.tilelength, page.tilewidth)
     if height < 1 or width < 1:
         raise ImageReadError(f"{where}: corrupt image: dimensions {width} x {height}")
+    if page.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR) and channels < 3:
+        # Written back as it claims, such a page would make a TIFF no reader can open.
+        raise ImageReadError(f"{where}: corrupt image: {page.photometric.name} colour with {channels} sample(s) a "
+                             "pixel")
     mode = _mode(page.dtype, channels, where)
     _check_budget(where, (height, width), tile, max_pixels)
     planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1

@@ -148,3 +148,12 @@ def test_only_where_it_applies():
         imgconv.convolve(image.astype(np.uint16), K.sobel(), method="integer")
     with pytest.raises(KernelError, match="method 'integer' needs an 8-bit image"):
         imgconv.convolve(image, K.gaussian(2), method="integer")
+
+
+def test_a_kernel_with_a_subnormal_weight_is_filtered_not_refused():
+    # Found by fuzzing: 1 / scale was infinite where the integer form was looked for.
+    kernel = np.full((5, 5), 0.2)
+    kernel[0, 1] = 1.39e-309
+    got = imgconv.convolve(PHOTO, kernel, output=np.uint8)
+    want = np.clip(np.rint(reference(PHOTO, kernel, "reflect")), 0, 255)
+    assert np.abs(got.astype(float) - want).max() <= 1

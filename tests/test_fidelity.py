@@ -887,3 +887,31 @@ def test_refusals_in_a_batch_are_in_words(tmp_path, deep, eight):
     for line in errors:
         assert_in_words(line)
     assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("output", ["out.gif", "out.png", "out.webp", "out.npy"])
+def test_pages_of_different_sizes_are_kept_in_tiff_and_refused_where_one_size_must_hold(tmp_path, output):
+    # Found by fuzzing: WebP failed with a traceback; GIF and PNG padded the small page
+    # to the first one's size.
+    pages = [np.full((16, 24, 3), 40 * i, np.uint8) for i in range(2)] + [np.full((1, 24, 3), 200, np.uint8)]
+    with tifffile.TiffWriter(tmp_path / "in.tif") as tiff:
+        for page in pages:
+            tiff.write(page, photometric="rgb")
+    result = run("identity", tmp_path / "in.tif", tmp_path / output)
+    assert_one_line_error(result, 1, output, "frames differ in size (24x16, 24x1)", "write TIFF")
+    assert not (tmp_path / output).exists()
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert [np.array_equal(p.asarray(), want) for p, want in zip(tiff.pages, pages)] == [True] * 3
+
+
+@pytest.mark.parametrize("output, width, view", [("out.webp", 16400, "result"), ("out.avif", 16383, "side-by-side")])
+def test_an_output_longer_than_its_format_holds_is_refused(tmp_path, output, width, view):
+    # Found by fuzzing: an AVIF 32770 pixels wide was written, and no reader opens it.
+    fmt = output[4:].upper()
+    if fmt not in formats.available():
+        pytest.skip(f"this Pillow writes no {fmt}")
+    Image.fromarray(np.full((4, width), 90, np.uint8)).save(tmp_path / "in.png")
+    result = run("identity", "--view", view, tmp_path / "in.png", tmp_path / output)
+    assert_one_line_error(result, 1, output, "larger than", "pixels a side", "write PNG or TIFF")
+    assert not (tmp_path / output).exists()

@@ -54,6 +54,8 @@ def integer_form(weights):
         return None
     for divisor in range(1, MAX_DIVISOR + 1):
         scale = magnitudes.min() / divisor
+        if magnitudes.max() / scale > 1 << 16:  # no sum of such weights fits 16 bits
+            return None
         whole = np.round(weights / scale)
         if np.all(np.abs(whole * scale - weights) <= INTEGER_TOLERANCE * magnitudes.max()):
             return whole, float(scale)
@@ -75,7 +77,10 @@ def sum_type(whole, scale):
 def odd_divisor(scale):
     """``d`` if ``scale`` is ``1/d`` for an odd integer d > 1 (so that no sum over d is
     a half), else None."""
-    divisor = round(1 / scale)
+    inverse = 1 / scale
+    if not 1 < inverse < 1 << 20:  # no such half fits 16 bits; a subnormal scale's is infinite
+        return None
+    divisor = round(inverse)
     return divisor if divisor > 1 and divisor % 2 and abs(divisor * scale - 1) < INTEGER_TOLERANCE else None
 
 
