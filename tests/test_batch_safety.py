@@ -364,3 +364,25 @@ def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     assert run(*BLUR, "--threads", "10000", tmp / "in" / "a.png", tmp / "single.png").exit_code == 0
     assert threads[-1] == cap
     assert_blurred(tmp / "single.png", images["in/a.png"])
+
+
+class InterruptedWhileHandingOver(batch.InlineExecutor):
+    """Runs each file at once, then takes a Ctrl-C before `submit` has returned: the
+    moment between a worker taking a file and the batch noting it."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return future
+
+
+def test_a_file_handed_over_as_ctrl_c_lands_is_counted(pictures):
+    tmp, _ = pictures
+    tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"))
+    counted = []
+    with pytest.raises(KeyboardInterrupt):
+        batch.run_batch(tasks, preset_filter(kernels.box(radius=1)), jobs=1, executor=InterruptedWhileHandingOver(),
+                        on_result=counted.append)
+    written = sorted(os.listdir(tmp / "out"))
+    assert len(written) == 1  # the first file, then the interrupt
+    assert [os.path.basename(r.output) for r in counted if r.status == "ok"] == written
