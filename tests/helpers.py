@@ -1,6 +1,12 @@
 """Shared helpers for the tests: run the real command, make real image files, and the
 independent references filtering is checked against."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,16 +105,11 @@ def assert_one_line_error(result, status, *fragments):
 
 def start_process(command, **options):
     """A subprocess in its own session, so that the test can stop all it started."""
-    import subprocess
-
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             **options)
 
 
 def stop_process(process):
-    import os
-    import signal
-
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
@@ -120,11 +121,6 @@ class DaskPrograms:
     their environment. `address` is the scheduler's; `close` stops every process."""
 
     def __init__(self, folder, workers=2, nanny=True, env=None):
-        import json
-        import os
-        import sys
-        import time
-
         program = os.path.join(os.path.dirname(sys.executable), "dask")
         environment = {**os.environ, **(env or {})}
         scheduler_file = folder / "scheduler.json"
@@ -148,7 +144,7 @@ class DaskPrograms:
             raise
 
     def wait_for_workers(self, count):
-        import distributed
+        import distributed  # the optional dask extra: only the tests that start a cluster need it
 
         with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(count, timeout=60)
