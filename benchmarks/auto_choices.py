@@ -3,8 +3,8 @@
 On a 3840x2160 RGB photo built from samples/chelsea.png (and a 3847x2161 one, whose
 sides are primes), 8-bit in and out, every method that can run and finishes in
 reasonable time is timed (best of a few runs) next to the one
-`imgconv.engine.choose_method` picks. The README's table of auto's choices comes from
-here.
+`imgconv.engine.plan` picks: strategies by their own names (``direct`` has two forms, ``fft``
+two layouts). The README's table of auto's choices comes from here.
 
     .venv/bin/python benchmarks/auto_choices.py
 """
@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image
 
 import imgconv
-from imgconv.engine import choose_method, plan
+from imgconv.engine import STRATEGY_NAMES, plan
 from imgconv.errors import KernelError
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = ("integer", "direct", "separable", "fft")
+METHODS = STRATEGY_NAMES
 
 
 def best_time(function, repeats):
@@ -51,8 +51,9 @@ def cases():
     yield "emboss", kernels.emboss(), "reflect", False
     for size in (3, 7, 15, 17):  # 17x17: sums beyond 16 bits, so no integer
         yield f"box {size}", kernels.box(size=size), "reflect", False
-    yield "Gaussian r=1", kernels.gaussian(1), "reflect", False
-    for size in (5, 7, 15, 31):
+    for radius in (1, 2):
+        yield f"Gaussian r={radius}", kernels.gaussian(radius), "reflect", False
+    for size in (5, 7, 9, 15, 31):
         yield f"random {size}x{size}", rng.normal(size=(size, size)), "reflect", False
     for radius in (5, 30, 60, 75, 90, 120, 250, 500):
         yield f"Gaussian r={radius}", gaussian(radius), "reflect", False
@@ -67,20 +68,20 @@ def main():
     with Image.open(ROOT / "samples" / "chelsea.png") as cat:
         photos = {size: np.asarray(cat.convert("RGB").resize(size, Image.BICUBIC))
                   for size in ((3840, 2160), (3847, 2161))}
-    print("| kernel | mode | photo | integer | direct | separable | fft | auto | fastest |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| kernel | mode | photo | " + " | ".join(METHODS) + " | auto | fastest |")
+    print("|---" * (len(METHODS) + 5) + "|")
     for label, kernel, mode, primes in cases():
         photo = photos[(3847, 2161) if primes else (3840, 2160)]
         times = {}
         for method in METHODS:
-            if method == "direct" and np.count_nonzero(kernel) > 49:
+            if method == "shifted-views" and np.count_nonzero(kernel) > 49:
                 continue  # seconds or minutes: never the quickest
             if not runs(method, kernel, mode, photo):
                 continue  # integer: not an integer kernel, or its sums overflow 16 bits
             repeats = 1 if kernel.shape[0] > 200 else 3
             times[method] = best_time(lambda: imgconv.correlate(photo, kernel, mode, method=method,
                                                                 output=np.uint8), repeats)
-        picked = choose_method(kernel, mode, photo.shape[:2], np.uint8)
+        picked = plan(photo.shape, kernel, mode, dtype=np.uint8).strategy
         cells = [f"{times[m] * 1000:.0f} ms" if m in times else "-" for m in METHODS]
         fastest = min(times, key=times.get)
         verdict = "yes" if picked == fastest else f"no: {fastest} ({times[picked] / times[fastest]:.2f}x)"

@@ -12,8 +12,10 @@ scipy.fft release the GIL), with bit-identical results for any number of threads
 
 Strategies, one module each, each with its own cost estimate (`imgconv.engine.cost`):
 
-- ``direct`` (`direct`): one multiply-add of a shifted view per non-zero weight; for
-  small kernels.
+- ``direct``, in one of two forms, whichever is expected to be quicker: shifted views
+  (`direct`), one multiply-add of a shifted view per non-zero weight, for kernels of
+  few weights; or kernel columns (`kernel_columns`), every column of a kernel up to 9
+  wide as a column pass, all in one BLAS product, then summed at their shifts.
 - ``separable`` (`separable`): the kernel as a sum of outer products ``column ⊗ row``,
   a column pass and a row pass per term, BLAS products throughout.
 - ``fft``, in one of two layouts, whichever is expected to be quicker: bands
@@ -52,8 +54,8 @@ __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAME
            "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "integer", "direct", "separable", "banded-fft",
-# "whole-channel-fft".
+# error if it cannot run): "integer", "shifted-views", "kernel-columns", "banded-fft",
+# "whole-channel-fft", "separable".
 STRATEGY_NAMES = tuple(BY_NAME)
 
 
@@ -89,8 +91,9 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
     method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
         The strategy (see the module docstring); all give the same result to within
         float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
-        quicker of its two layouts; a strategy's own name (``banded-fft``,
-        ``whole-channel-fft``) forces it, and is refused where it cannot run.
+        quicker of its two layouts, ``direct`` of its two forms; a strategy's own name
+        (``banded-fft``, ``kernel-columns``...) forces it, and is refused where it
+        cannot run.
     output : numpy dtype, optional
         The result's type. Integer types get results rounded to nearest and clipped to
         their range, band by band, with no full-size float copy.

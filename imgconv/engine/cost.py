@@ -10,6 +10,7 @@ from ..errors import KernelError
 from .banded_fft import BandedFFT
 from .direct import Direct
 from .integer import Integer
+from .kernel_columns import MAX_WIDTH, KernelColumns
 from .separable import Separable
 from .weights import MAX_KERNEL_SIZE, size_in_words
 from .whole_channel_fft import WholeChannelFFT
@@ -32,17 +33,20 @@ from .whole_channel_fft import WholeChannelFFT
 #   where they need more than `bands.to_dtype` (the integer sums' scale).
 #
 # Separable comes last: its estimate may need an SVD, which the others' may spare.
-STRATEGIES = (Integer, Direct, BandedFFT, WholeChannelFFT, Separable)
+STRATEGIES = (Integer, Direct, KernelColumns, BandedFFT, WholeChannelFFT, Separable)
 BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
 
 # Why an explicitly asked method cannot run: ``integer`` needs 8-bit samples and an
-# integer kernel; otherwise only kernels too large to hold densely (`SeparableKernel`s)
-# are refused, as ``direct`` and FFT bands need the dense weights.
+# integer kernel, ``kernel-columns`` a kernel at most `MAX_WIDTH` wide; otherwise only
+# kernels too large to hold densely (`SeparableKernel`s) are refused, as ``direct`` and
+# FFT bands need the dense weights.
 _REFUSALS = {
     "integer": "method 'integer' needs an 8-bit image, a kernel of small integers times one scale whose sums fit "
                "16 bits, and in constant mode a cval of 0 to 255; this {size} kernel or image is not; use auto",
     "direct": "method 'direct' needs the kernel as one dense array, at most {limit}, and this one is {size}; "
               "use auto or separable",
+    "kernel-columns": "method 'kernel-columns' takes kernels held densely up to {width} columns wide, and this one "
+                      "is {size}; use auto or direct",
     "fft": "method 'fft' can filter a {size} kernel only on whole channels, which needs it symmetric about its "
            "anchor (outside wrap mode) and, in wrap mode, image sides with no prime factor above 11; "
            "use auto or separable",
@@ -72,5 +76,5 @@ def cheapest(taps, mode, shape, method, size, samples=None):
     if best is None:
         template = _REFUSALS.get(method, "method {method!r} cannot filter a {size} kernel here")
         raise KernelError(template.format(method=method, size=size_in_words(size),
-                                          limit=size_in_words((MAX_KERNEL_SIZE,) * 2)))
+                                          limit=size_in_words((MAX_KERNEL_SIZE,) * 2), width=MAX_WIDTH))
     return best

@@ -1,4 +1,5 @@
-"""``direct``: one multiply-add of a shifted view of the band per non-zero weight."""
+"""``shifted-views`` (``method="direct"``): one multiply-add of a shifted view of the band
+per non-zero weight."""
 
 import numpy as np
 
@@ -14,9 +15,12 @@ BAND_HEIGHT = 32
 
 
 class Direct:
-    """``direct``: for small kernels, whose few taps cost less than any transform."""
+    """``shifted-views``: for kernels of few non-zero weights, which cost less than any
+    transform or product. ``method="direct"`` takes it or `KernelColumns`, whichever the
+    cost model expects to be quicker."""
 
-    method = name = "direct"
+    method = "direct"
+    name = "shifted-views"
 
     def __init__(self, taps, mode, shape, dtype):
         self.dtype = dtype

@@ -27,10 +27,23 @@ from .bands import Layout, to_dtype
 # add of shifted views of a 3-D band 0.076; clip 0.074, conversion to uint8 0.03, uint16
 # floor division by a scalar 0.047; the float route (convert, multiply, rint to uint8)
 # 0.07 + 0.06 + 0.17. float32 ops take twice the int16 ones: add 0.13, multiply 0.09.
-NS_PER_OP = 0.07
+# An operation was first taken as 0.07; whole calls showed less once `kernel_columns`
+# came to compete (4K photo, one thread, 8-bit out, 2026-11-27: random integer kernels
+# of -4 ... 4, 3x3, 4x5, 5x5, 7x7, took 20.3, 34.6, 37.5, 72.3 ms, 0.058 ns an
+# operation with the gathering, write included), and 0.07 gave 4x5 and 5x5 to
+# `kernel_columns`, 14% and 12% slower.
+NS_PER_OP = 0.058
 NS_WRITE = 0.11
 NS_WRITE_DIVIDE = 0.16
 NS_WRITE_FLOAT = 0.4
+# The float strategies' estimates leave out what every float band costs around them:
+# gathering it as float32 and rounding it into the output, which this path does for
+# less (its own write is counted above), so that much comes off its estimate. On the
+# 4K photo, one thread, 8-bit out (2026-11-27): `kernel_columns` took 23.0 ms for Sobel
+# x, 0.92 ns a sample against its estimate of 0.47, and 25.9 ms for the r=1 Gaussian,
+# 1.04 against 0.65. Without it ``auto`` took `kernel_columns` for Sobel x, at twice
+# this path's 12.2 ms.
+NS_FLOAT_BAND = 0.4
 # The scale is looked for as the smallest weight's magnitude divided by 1 ... this:
 # Scharr's [3, 10, 3] needs 3. A judgement: more only admits kernels with larger
 # integers, whose sums overflow 16 bits sooner.
@@ -128,7 +141,7 @@ class Integer:
         factors = integer_factors(whole)
         ops = _count_ops(whole.ravel(), runs=False) if factors is None else sum(_count_ops(f) for f in factors)
         write = NS_WRITE if scale == 1 else NS_WRITE_DIVIDE if odd_divisor(scale) else NS_WRITE_FLOAT
-        return ops * NS_PER_OP + write
+        return ops * NS_PER_OP + write - NS_FLOAT_BAND
 
     def layout(self, shape, threads):
         return Layout(BAND_HEIGHT, self.reach)

@@ -43,6 +43,15 @@ LONG_BAND_HEIGHT = 64
 NS_PER_BLAS_MAC = 0.035
 NS_PER_GEMV_TAP = 0.05
 NS_PLANAR = 0.5
+# The interleaved row pass: a fixed part, and each multiply-add of its Kronecker
+# products ((pixel_block + kw) x 3 per RGB sample). NS_PER_BLAS_MAC overestimated these
+# small products by up to half, and ``auto`` took `kernel_columns` for the r=2 Gaussian
+# where this pass was quicker. Fitted to Gaussians of radius 1 to 6 on the 4K photo
+# (one thread, 8-bit out, best of 5; 2026-11-27), less the column pass's estimate and
+# the 0.4 ns a sample that gathering and rounding take around every float strategy
+# (`integer.NS_FLOAT_BAND`): rows of 3, 5, 7, 9, 13 taps 0.59, 0.64, 0.72, 0.83, 1.02 ns.
+NS_KRON_FIXED = 0.25
+NS_PER_KRON_MAC = 0.0143
 
 
 def pixel_block(channels):
@@ -202,7 +211,7 @@ def _term_cost(kh, kw):
     band into planes and writing them back, paid once whatever the rank."""
     planes = 0.0
     if kw <= SHORT_ROW:  # interleaved: the Kronecker matrix's zeros are multiplied too (3 channels)
-        row_pass = (pixel_block(3) + kw) * 3 * NS_PER_BLAS_MAC
+        row_pass = NS_KRON_FIXED + (pixel_block(3) + kw) * 3 * NS_PER_KRON_MAC
     else:
         row_pass = (ROW_BLOCK + kw) * NS_PER_BLAS_MAC
         planes = NS_PLANAR
