@@ -212,6 +212,13 @@ def issue_table(photo, threads=None, repeats=5):
                  "yes" if u8 / opencv <= goal else "NO", f"{f32 * 1000:.1f} ms", f"{f32 / u8:.2f}",
                  "yes" if f32 / u8 <= 1.1 else "NO"]
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    # Target 2's floor: the identity kernel filters nothing, so its float32 time over
+    # its 8-bit time is what writing 4 bytes a sample into a new array costs against 1.
+    u8, f32, numpy = best_times((lambda: imgconv.correlate(photo, [[1.0]], output=np.uint8, threads=threads),
+                                 lambda: imgconv.correlate(photo, [[1.0]], threads=threads),
+                                 lambda: photo.astype(np.float32)), repeats, 2)
+    print(f"identity [[1]]: u8 {u8 * 1000:.1f} ms, f32 {f32 * 1000:.1f} ms ({f32 / u8:.2f}); "
+          f"NumPy's photo.astype(float32) {numpy * 1000:.1f} ms")
 
 
 def radius_scaling(photo):

@@ -92,12 +92,13 @@ def test_wider_kernels_are_refused_by_name_and_left_to_others():
 def test_what_auto_and_direct_take():
     photo = (2160, 3840, 3)
     K = imgconv.kernels
-    # Measured on the 4K photo, one thread, 8-bit out (2026-11-27; ms):
-    assert plan(photo, RNG.normal(size=(7, 7))).strategy == "kernel-columns"  # 61; banded FFT about 215
-    assert plan(photo, K.gaussian(1), dtype=np.uint8).strategy == "kernel-columns"  # 25.6; separable 27.4
-    assert plan(photo, K.gaussian(2), dtype=np.uint8).strategy == "separable"  # 32.2; kernel-columns 38.0
-    assert plan(photo, K.laplacian(), dtype=np.uint16).strategy == "kernel-columns"  # 34.0; shifted views 38.2
-    assert plan(photo, K.sobel("x"), dtype=np.uint8).strategy == "integer"  # 12.1; kernel-columns 23.3
+    # Measured on the 4K photo, 8-bit out, two threads (2026-11-27, auto_choices.py; ms):
+    assert plan(photo, RNG.normal(size=(7, 7))).strategy == "kernel-columns"  # 42; banded FFT 115
+    assert plan(photo, K.gaussian(1), dtype=np.uint8).strategy == "separable"  # 18; kernel-columns 20
+    assert plan(photo, K.gaussian(2), dtype=np.uint8).strategy == "separable"  # 19; kernel-columns 33
+    assert plan(photo, K.sobel("x"), dtype=np.uint8).strategy == "integer"  # 10; kernel-columns 18
+    # One thread, a 16-bit photo: 34.0 ms; shifted views 38.2.
+    assert plan(photo, K.laplacian(), dtype=np.uint16).strategy == "kernel-columns"
     assert plan(photo, K.motion(15, 30), dtype=np.uint16).strategy == "shifted-views"  # 15 wide
     # method="direct" takes the quicker of its two forms.
     assert plan(photo, RNG.normal(size=(5, 5)), method="direct").strategy == "kernel-columns"
