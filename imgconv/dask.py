@@ -128,8 +128,11 @@ def exact_method(kernel, boundary="reflect", dtype=None, cval=0.0):
 
 def band_height(method, kernel_height):
     """Rows per band of the engine's strategy for a kernel ``kernel_height`` tall: blocks
-    start on multiples of it. (It mirrors the engine's ``band_height``s; the tests
+    start on multiples of it; for several methods (one per kernel of a magnitude), on
+    multiples of each one's. (It mirrors the engine's ``band_height``s; the tests
     compare every method with the engine on the whole array, so a change shows there.)"""
+    if not isinstance(method, str):
+        return math.lcm(*(band_height(m, kernel_height) for m in method))
     if method == "integer":  # exact sums: any band gives the same result
         return 64
     if method == "separable":
@@ -190,8 +193,9 @@ def map_bands(array, function, kernel_height, method, boundary="reflect", *, fli
     array : dask.array.Array, shape (H, W) or (H, W, C)
     function : callable
     kernel_height : int
-    method : {"direct", "separable", "fft"}
-        The engine's method inside ``function``, fixed (see `exact_method`).
+    method : {"direct", "separable", "fft"} or a sequence of them
+        The engine's method inside ``function``, fixed (see `exact_method`); one per
+        kernel for a magnitude whose kernels take different ones.
     boundary : str
     flip : bool
         The engine convolves (the kernel's anchor is then below its middle row).

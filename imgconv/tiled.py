@@ -346,19 +346,17 @@ def _read_tiff_rows(image, top, bottom):
 def exact_options(filt, in_flight=1, dtype=None):
     """The engine options that make ``filt`` exact block by block: ``auto`` resolved to
     `imgconv.dask.exact_method` of its kernels for samples of ``dtype`` (chosen once,
-    never per block), and the filter's engine threads shared by the blocks in flight (at
-    most `MAX_BLOCK_THREADS` each)."""
+    never per block; one per kernel where its kernels take different ones, as a
+    gradient's two derivatives may), and the filter's engine threads shared by the
+    blocks in flight (at most `MAX_BLOCK_THREADS` each)."""
     from .dask import exact_method
     from .engine.bands import thread_count
 
     options = dict(filt.options)
     if options.get("method", "auto") == "auto":
-        methods = {exact_method(kernel, options.get("boundary", "reflect"), dtype, options.get("cval", 0.0))
-                   for kernel, _ in filt.passes}
-        if len(methods) > 1:  # blocks follow one method's bands; no filter of the CLI has two
-            raise InvalidInputError(f"this filter's kernels take different methods ({', '.join(sorted(methods))}) "
-                                    "block by block; give --method")
-        options["method"] = methods.pop() if methods else "direct"
+        methods = tuple(exact_method(kernel, options.get("boundary", "reflect"), dtype, options.get("cval", 0.0))
+                        for kernel, _ in filt.passes)
+        options["method"] = methods[0] if len(set(methods)) == 1 else methods if methods else "direct"
     options["threads"] = min(MAX_BLOCK_THREADS, max(1, thread_count(options.get("threads")) // in_flight))
     return options
 

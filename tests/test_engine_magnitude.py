@@ -105,3 +105,22 @@ def test_no_full_size_response_is_held():
     finally:
         tracemalloc.stop()
     assert peak < result.nbytes + image.size * 4 / 2, f"peak {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_method_per_kernel(mode):
+    """A sequence of methods gives each kernel its own (the streamed path fixes each
+    kernel's ``auto`` choice), the same result as ``auto`` where those are its choices."""
+    image = IMAGE.astype(np.float32)
+    kernels = [K.sobel("x"), K.sobel("y")]
+    methods = [imgconv.engine.choose_method(k, mode) for k in kernels]
+    assert methods == ["direct", "separable"]  # kernel columns for x; y fills all three columns
+    result = magnitude(image, kernels, mode, method=methods)
+    assert np.array_equal(result, magnitude(image, kernels, mode))
+    np.testing.assert_allclose(result, np.hypot(*responses(image, kernels, mode)), rtol=1e-6, atol=1e-3)
+    assert np.array_equal(magnitude(image, kernels, mode, method=["fft", "fft"]),
+                          magnitude(image, kernels, mode, method="fft"))
+    with pytest.raises(InvalidInputError, match="1 methods for 2 kernels"):
+        magnitude(image, kernels, mode, method=["direct"])
+    with pytest.raises(InvalidInputError, match="unknown method 'magic'"):
+        magnitude(image, kernels, mode, method=["direct", "magic"])

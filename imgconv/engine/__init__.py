@@ -175,7 +175,9 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     value of its response. Each band is filtered by every kernel and combined before it
     is written, so no full-size response is held (a 4K photo's Sobel magnitude as 8-bit
     needs no 100 MB float arrays). Parameters are those of `correlate` (or, with
-    ``convolution``, `convolve`), for each kernel.
+    ``convolution``, `convolve`), for each kernel; ``method`` may also be a sequence,
+    one method per kernel (`imgconv.tiled` fixes each kernel's own, so that blocks equal
+    the whole image's ``auto``).
 
     Examples
     --------
@@ -186,20 +188,26 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     """
     if len(kernels) < 1:
         raise InvalidInputError("magnitude needs at least one kernel")
-    return _filter(image, kernels, boundary, cval, method, convolution, output, threads, combine=True)
+    methods = [method] * len(kernels) if isinstance(method, str) else list(method)
+    if len(methods) != len(kernels):
+        raise InvalidInputError(f"magnitude got {len(methods)} methods for {len(kernels)} kernels")
+    return _filter(image, kernels, boundary, cval, methods, convolution, output, threads, combine=True)
 
 
-def _filter(image, kernels, boundary, cval, method, flip, output, threads, combine=False):
+def _filter(image, kernels, boundary, cval, methods, flip, output, threads, combine=False):
     """Filter ``image`` with each of ``kernels`` (one, unless ``combine`` asks for the
-    norm of several responses)."""
+    norm of several responses), each by its method of ``methods`` (one, or one per
+    kernel)."""
     image = _check_image(image)
     mode, cval = resolve_mode(boundary, cval)
-    _check_method(method)
+    methods = [methods] * len(kernels) if isinstance(methods, str) else methods
+    for method in methods:
+        _check_method(method)
     work = work_dtype(image.dtype)
     shape = image.shape[:2]
     parts = []  # (strategy, offset, blur) per kernel
     with bands.blas_on_one_thread():
-        for kernel in kernels:
+        for kernel, method in zip(kernels, methods):
             offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
             weights, terms = _kernel_parts(kernel)
             reach = (sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None
@@ -215,7 +223,8 @@ def _filter(image, kernels, boundary, cval, method, flip, output, threads, combi
         threads = bands.thread_count(threads)
         if combine and not Norm.joins([strategy for strategy, _, _ in parts], shape, threads):
             # Strategies that cannot share bands (FFTs, planes): each response whole.
-            responses = [_filter(image, [kernel], boundary, cval, method, flip, None, threads) for kernel in kernels]
+            responses = [_filter(image, [kernel], boundary, cval, method, flip, None, threads)
+                         for kernel, method in zip(kernels, methods)]
             total = np.abs(responses[0])
             for response in responses[1:]:
                 np.hypot(total, response, out=total)
