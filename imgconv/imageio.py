@@ -374,9 +374,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
     # loads them and deletes the tag from the EXIF it shares with us. read_image turns
     # pictures as it chooses, so that turn is undone below.
     orientation = metadata.get("exif", {}).get(_ORIENTATION, 1)
-    for index in indices if count > 1 and frame is None else ():
-        image.seek(index)
-        _record_timing(image, animation)
+    if count > 1 and frame is None:
+        animation = _timing_of_frames(image, indices)
     if "loop" in image.info and animation:
         animation["loop"] = image.info["loop"]
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
@@ -470,13 +469,25 @@ def _samples(image, mode):
     return np.asarray(image)
 
 
-def _record_timing(image, animation):
-    image.load()  # WebP gives a frame's duration once it is decoded
-    for key, value in (("duration", image.info.get("duration")),
-                       ("disposal", getattr(image, "disposal_method", image.info.get("disposal"))),
-                       ("blend", image.info.get("blend"))):
-        if value is not None:
-            animation.setdefault(key, []).append(value)
+# What a frame that says nothing of a timing key gets when others do: GIF frames
+# without a Graphic Control Extension have no delay (0) and no disposal (0, none given);
+# APNG's default blend is 0 (source). Pillow's writers index these lists by frame, so a
+# missing value must not shorten one (a GIF whose second frame lacked its delay raised
+# IndexError in Pillow, found by fuzzing).
+_TIMING_DEFAULTS = {"duration": 0, "disposal": 0, "blend": 0}
+
+
+def _timing_of_frames(image, indices):
+    """Each timing key some frame of ``image`` gives, as one value per frame."""
+    values = {key: [] for key in _TIMING_DEFAULTS}
+    for index in indices:
+        image.seek(index)
+        image.load()  # WebP gives a frame's duration once it is decoded
+        values["duration"].append(image.info.get("duration"))
+        values["disposal"].append(getattr(image, "disposal_method", image.info.get("disposal")))
+        values["blend"].append(image.info.get("blend"))
+    return {key: [_TIMING_DEFAULTS[key] if v is None else v for v in frames]
+            for key, frames in values.items() if any(v is not None for v in frames)}
 
 
 def _encoding(image, data):

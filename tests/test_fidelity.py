@@ -569,6 +569,22 @@ def frames_of(path):
         return np.stack(out)
 
 
+def test_a_gif_frame_without_a_delay_gets_0_and_the_others_keep_theirs(tmp_path, animations):
+    """A GIF frame without a Graphic Control Extension has no delay: Pillow gives it no
+    duration, and its writer then indexed a list one short (IndexError, a traceback;
+    found by fuzzing). That frame gets 0, the others keep theirs."""
+    data = animations["gif"].read_bytes()
+    extensions = [found.start() for found in re.finditer(b"\x21\xf9\x04", data)]
+    assert len(extensions) == 3  # one per frame: introducer, label, block size 4, 4 bytes, terminator
+    source = tmp_path / "in.gif"
+    source.write_bytes(data[: extensions[1]] + data[extensions[1] + 8 :])
+    assert animation_info(source)[:2] == (3, [100, None, 300])
+    out = tmp_path / "out.gif"
+    ok(run("blur", "-s", 2, source, out))
+    count, durations, _, loop = animation_info(out)
+    assert count == 3 and durations == [100, 0, 300] and loop == 0
+
+
 @pytest.mark.parametrize("ext", list(ANIMATION))
 def test_frames_keep_count_timing_and_pixels(tmp_path, animations, ext):
     source = animations[ext]

@@ -987,11 +987,16 @@ def mutate_text_shape(data, seed, rng):
     how = rng.randrange(4)
     if how == 0:
         count = rng.choice([1025, 1026, 5000])
-        text = b"\n".join(rows[i % len(rows)] for i in range(count)) + b"\n"
+        repeated = [rows[i % len(rows)] for i in range(count)]
+        # A body an earlier mutation made huge (a 1 MB line), repeated, would take the
+        # harness a gigabyte before MAX_INPUT_BYTES refused it (case 57457: MemoryError).
+        if sum(map(len, repeated)) + count > MAX_INPUT_BYTES:
+            return None
+        text = b"\n".join(repeated) + b"\n"
         what = f"{count} rows"
     elif how == 1:
         count = rng.choice([1025, 1026, 4096])
-        numbers = [m.group() for m in _NUMBER.finditer(rows[0])]
+        numbers = [m.group() for m in _NUMBER.finditer(rows[0][: 64 * count])]  # enough to repeat
         line = b" ".join(numbers[i % len(numbers)] for i in range(count))
         text = b"\n".join([line] * rng.choice([1, 3])) + b"\n"
         what = f"rows of {count} numbers"
