@@ -189,8 +189,15 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
 
     if data.startswith(_TIFF_MAGIC):
         _silence_libtiff()
-    # imgconv's limit decides, not Pillow's (which would refuse or warn at its own):
-    # set aside while this image is read.
+    # imgconv's limit decides, not Pillow's default: none while the file is opened, so
+    # that imgconv's own check names the first frame's size. Then Pillow's check guards
+    # what only Pillow sees: seeking to a GIF frame, it allocates the frame's canvas or
+    # the area its disposal clears from the frame's header, before imgconv can take the
+    # frame's size (a 24x16 GIF whose second frame claimed 65534x4096 took 1 GB before
+    # imgconv refused it; found by fuzzing). That check refuses beyond twice
+    # MAX_IMAGE_PIXELS, so it is half of --max-pixels (none without a limit) from then
+    # on while this image is read; the warning it gives above MAX_IMAGE_PIXELS is
+    # silenced below.
     pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         # Pillow warns of what it skips in a damaged file; whatever matters fails below.
@@ -198,6 +205,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
             warnings.simplefilter("ignore")
             try:
                 with Image.open(io.BytesIO(data)) as image:
+                    Image.MAX_IMAGE_PIXELS = -(-max_pixels // 2) if max_pixels else None
                     picture = _picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:
                 if not data.startswith(_TIFF_MAGIC):
@@ -206,6 +214,9 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
                 picture = _picture_from_tifffile(data, frame, name, {}, budget)
     except ImgconvError:
         raise
+    except Image.DecompressionBombError:
+        raise PixelLimitError(f"{name}: its header gives a frame more pixels than the limit of {max_pixels} "
+                              "(--max-pixels N raises it; 0 lifts it)") from None
     except Exception as exc:
         # Parsers of damaged or hostile files fail in every way: OSError and ValueError
         # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
@@ -213,8 +224,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     exif = picture.metadata.get("exif")
-    if auto_orient and exif is not None and exif.get(_ORIENTATION, 1) != 1:
-        orientation = exif.pop(_ORIENTATION)
+    if auto_orient and exif is not None and orientation_of(exif.get(_ORIENTATION)) != 1:
+        orientation = orientation_of(exif.pop(_ORIENTATION))
         picture.frames = [_orient(f, orientation) for f in picture.frames]
         if not len(exif):
             del picture.metadata["exif"]
@@ -373,7 +384,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
     # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
     # loads them and deletes the tag from the EXIF it shares with us. read_image turns
     # pictures as it chooses, so that turn is undone below.
-    orientation = metadata.get("exif", {}).get(_ORIENTATION, 1)
+    orientation = orientation_of(metadata.get("exif", {}).get(_ORIENTATION))
     if count > 1 and frame is None:
         animation = _timing_of_frames(image, indices)
     if "loop" in image.info and animation:
@@ -561,6 +572,14 @@ def _deep_picture(arrays, fmt, metadata, name):
     if arrays[0].dtype != np.uint16 or (channels, 16) not in formats.MODE_OF:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
     return Picture(arrays, formats.MODE_OF[(channels, 16)], fmt, metadata)
+
+
+def orientation_of(value):
+    """An EXIF orientation tag's ``value`` if it is one of 1 to 8, else 1 (none): a
+    damaged tag (0, 9, a byte string, a tuple; a BYTE-typed tag read as ``b'\\x00'`` once
+    raised a TypeError, found by fuzzing) turns nothing, as in Pillow's
+    ``ImageOps.exif_transpose``, and is kept as it is."""
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1  # tifffile gives an IntEnum
 
 
 def _orient(pixels, orientation):

@@ -32,7 +32,8 @@ from . import formats
 from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError, InvalidInputError,
                      MissingExtraError, PixelLimitError)
 from .filters import rounds_in_engine
-from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, output_format
+from .imageio import (_ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, orientation_of,
+                      output_format)
 
 ZARR = "ZARR"
 # The result's bytes per block. A block in flight holds its rows and the rows its kernel
@@ -228,7 +229,7 @@ def _tiff_page(tiff, page, index, name, size, max_pixels, auto_orient):
                              "decode the file whole")
     if page.imagedepth != 1 or page.tiledepth != 1:
         raise ImageReadError(f"{where}: a volume of {page.imagedepth} slices: not an image imgconv reads")
-    if auto_orient and page.tags.valueof(274, 1) != 1:
+    if auto_orient and orientation_of(page.tags.valueof(274)) != 1:
         raise InvalidInputError(f"{where}: EXIF orientation {page.tags.valueof(274)}: a streamed image is filtered "
                                 "as stored; give --no-auto-orient")
     height, width, channels = page.imagelength, page.imagewidth, page.samplesperpixel

@@ -339,7 +339,7 @@ def upright_edges(upright, tmp_path_factory):
 
 def oriented_file(path, upright, orientation, ext):
     stored = Image.fromarray(upright)
-    if STORED_FROM_UPRIGHT[orientation] is not None:
+    if STORED_FROM_UPRIGHT.get(orientation) is not None:
         stored = stored.transpose(STORED_FROM_UPRIGHT[orientation])
     exif = Image.Exif()
     exif[ORIENTATION_TAG] = orientation
@@ -394,6 +394,35 @@ def test_orientation_is_applied(tmp_path, upright, upright_edges, ext, orientati
     orientation_out, make = tags(same_format)
     assert orientation_out in (None, 1) and make == MAKE
     assert stored_shape(same_format) == upright.shape[:2]
+
+
+@pytest.mark.parametrize("ext", ["png", "tiff"])
+@pytest.mark.parametrize("orientation", [0, 9, 65535])
+def test_an_orientation_outside_1_to_8_turns_nothing_and_is_kept(tmp_path, upright, ext, orientation):
+    """As Pillow's exif_transpose: 9 and up were turned as 5 to 8 are (transposed)."""
+    source, stored = oriented_file(tmp_path / f"in.{ext}", upright, orientation, ext)
+    assert np.array_equal(stored, upright)
+    out = tmp_path / f"out.{ext}"
+    ok(run("sobel", "-d", "x", source, out))
+    assert stored_shape(out) == upright.shape[:2] and tags(out) == (orientation, MAKE)
+    assert_rounded_from(read_back(out), sobel_x_shown(upright), slack=0.01)
+
+
+def test_an_orientation_of_another_type_turns_nothing(tmp_path, upright):
+    """A JPEG whose orientation tag says BYTE instead of SHORT: Pillow reads it as bytes,
+    which raised a TypeError (a traceback; found by fuzzing). It turns nothing; written
+    back, its EXIF is refused in one line that names --strip, which leaves it out."""
+    source, _ = oriented_file(tmp_path / "in.jpg", upright, 6, "jpg")
+    data = source.read_bytes()
+    entry = struct.pack(">HHI", ORIENTATION_TAG, 3, 1)  # tag, SHORT, one value (Pillow writes big-endian)
+    assert data.count(entry) == 1
+    source.write_bytes(data.replace(entry, struct.pack(">HHI", ORIENTATION_TAG, 1, 1)))
+    assert tags(source)[0] == b"\x00"  # the first byte of the big-endian SHORT 6
+    refused = run("sobel", "-d", "x", source, tmp_path / "out.jpg")
+    assert refused.exit_code == 1 and "--strip" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "out.jpg").exists()
+    ok(run("sobel", "-d", "x", "--strip", source, tmp_path / "out.jpg"))
+    assert stored_shape(tmp_path / "out.jpg") == stored_shape(source)  # not turned
 
 
 @pytest.mark.parametrize("ext", ["png", "jpg", "webp", "tiff"])

@@ -163,6 +163,27 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_it(tmp_path):
+    """A 24x16 GIF whose second frame's descriptor claims 65534 x 4096, with disposal 2:
+    seeking to that frame, Pillow fills the area the disposal clears (1 GB) before
+    imgconv sees the frame's size (found by fuzzing). Pillow's own check, at half the
+    limit, now refuses first."""
+    rng = np.random.default_rng(3)
+    frames = [Image.fromarray(rng.integers(0, 256, (16, 24), np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "in.gif", save_all=True, append_images=frames[1:], disposal=2, duration=50)
+    data = bytearray((tmp_path / "in.gif").read_bytes())
+    descriptors = [i for i in range(len(data) - 9) if data[i : i + 9] == b"\x2c\0\0\0\0\x18\0\x10\0"]
+    assert len(descriptors) == 3  # x 0, y 0, width 24, height 16 each
+    data[descriptors[1] + 5 : descriptors[1] + 9] = struct.pack("<HH", 65534, 4096)
+    (tmp_path / "huge.gif").write_bytes(data)
+    status, stderr, peak = imgconv_peak(*BLUR, "--max-pixels", 1_000_000, tmp_path / "huge.gif", tmp_path / "out.gif")
+    line = one_line(stderr)
+    assert status == 1 and "huge.gif" in line and "limit of 1000000" in line and "--max-pixels" in line
+    assert peak < 200, f"{peak:.0f} MiB"  # the disposal area alone is 1 GiB
+    assert not (tmp_path / "out.gif").exists()
+    assert run(*BLUR, tmp_path / "in.gif", tmp_path / "fine.gif").exit_code == 0  # the unmodified file
+
+
 def test_the_pixel_limit_counts_every_frame_and_can_be_lifted(tmp_path):
     frames = [Image.fromarray(np.full((20, 20), 60 * i, np.uint8)) for i in range(3)]
     frames[0].save(tmp_path / "three.gif", save_all=True, append_images=frames[1:])
