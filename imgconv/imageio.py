@@ -546,7 +546,11 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
             arrays = []
             for index in _frame_indices(len(pages), frame, name):
                 page = pages[index]
-                budget.take(page.imagewidth, page.imagelength)
+                # As a .npy's: up to four samples a pixel (a TIFF claiming 65535 samples a
+                # pixel asked for 194 GiB within the pixel limit; found by fuzzing), and
+                # a volume's slices.
+                extra = [n for n in (page.imagedepth, math.ceil(page.samplesperpixel / 4)) if n != 1]
+                budget.take(page.imagewidth, page.imagelength, *extra)
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)

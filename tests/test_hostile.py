@@ -184,6 +184,25 @@ def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_i
     assert run(*BLUR, tmp_path / "in.gif", tmp_path / "fine.gif").exit_code == 0  # the unmodified file
 
 
+def test_a_tiff_claiming_thousands_of_samples_a_pixel_is_refused_from_its_header(tmp_path):
+    """A 24x16 int32 TIFF whose SamplesPerPixel says 65535: within the pixel limit as
+    pixels, 100 MB to read (194 GiB with a wider claim; found by fuzzing). Counted as a
+    .npy is, four samples a pixel, it is refused before anything is read."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", np.arange(384, dtype=np.int32).reshape(16, 24))
+    data = (tmp_path / "in.tif").read_bytes()
+    entry = struct.pack("<HHII", 277, 3, 1, 1)  # SamplesPerPixel, SHORT, one value: 1
+    assert data.count(entry) == 1
+    (tmp_path / "wide.tif").write_bytes(data.replace(entry, struct.pack("<HHII", 277, 3, 1, 65535)))
+    status, stderr, peak = imgconv_peak("identity", "--max-pixels", 1_000_000, tmp_path / "wide.tif",
+                                        tmp_path / "out.tif")
+    line = one_line(stderr)
+    assert status == 1 and "24 x 16 x 16384 is more pixels than the limit of 1000000" in line
+    assert peak < 150, f"{peak:.0f} MiB"
+    assert not (tmp_path / "out.tif").exists()
+
+
 def test_the_pixel_limit_counts_every_frame_and_can_be_lifted(tmp_path):
     frames = [Image.fromarray(np.full((20, 20), 60 * i, np.uint8)) for i in range(3)]
     frames[0].save(tmp_path / "three.gif", save_all=True, append_images=frames[1:])
