@@ -168,3 +168,21 @@ def summary(fmt):
 def table():
     """One line per available format: name, extensions, what it holds."""
     return [f"{fmt.lower():<9} {' '.join(extensions):<28} {summary(fmt)}" for fmt, extensions in available().items()]
+
+
+def holds_duration(fmt, milliseconds):
+    """Whether an animation in ``fmt`` can give a frame this long, as Pillow writes it:
+    GIF's delay is 16 bits of hundredths of a second, WebP's 24 bits of milliseconds,
+    and APNG's a fraction of 16-bit numbers, which Pillow makes from seconds with a
+    denominator up to 65535 (70 s fits, 65.537 s does not). A WebP frame of 8,388,607
+    ms raised an OverflowError in Pillow's GIF writer (found by fuzzing) and a
+    ValueError in its APNG writer."""
+    if fmt == "GIF":
+        return int(milliseconds / 10) <= 0xFFFF
+    if fmt == "WEBP":
+        return milliseconds <= 0xFFFFFF
+    if fmt == "PNG":
+        from fractions import Fraction
+
+        return Fraction(milliseconds / 1000).limit_denominator(0xFFFF).numerator <= 0xFFFF
+    return True

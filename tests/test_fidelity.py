@@ -598,6 +598,27 @@ def frames_of(path):
         return np.stack(out)
 
 
+def test_frame_durations_a_format_cannot_store_are_refused_before_filtering(tmp_path, chelsea):
+    """WebP holds a frame of 8,388,607 ms; GIF's delay (16 bits of 10 ms) and APNG's
+    (a fraction of 16-bit numbers) cannot, and Pillow's writers raised an OverflowError
+    and a ValueError after the filtering (found by fuzzing). A 70 s frame, 70/1 s, is
+    one APNG can store."""
+    frames = [Image.fromarray(np.ascontiguousarray(chelsea[:H, i * W : (i + 1) * W])) for i in range(3)]
+    frames[0].save(tmp_path / "long.webp", save_all=True, append_images=frames[1:], duration=[100, 8388607, 100],
+                   lossless=True)
+    for ext, fmt in (("gif", "GIF"), ("png", "PNG")):
+        result = run("blur", "-s", 1, tmp_path / "long.webp", tmp_path / f"out.{ext}")
+        line = result.stderr.strip()
+        assert result.exit_code == 1 and len(line.splitlines()) == 1 and "Traceback" not in line
+        assert f"lasts 8388607 ms, which {fmt} cannot store" in line and "write WebP" in line, line
+        assert not (tmp_path / f"out.{ext}").exists()
+    ok(run("blur", "-s", 1, tmp_path / "long.webp", tmp_path / "out.webp"))
+    assert animation_info(tmp_path / "out.webp")[1] == [100, 8388607, 100]
+    frames[0].save(tmp_path / "slow.gif", save_all=True, append_images=frames[1:], duration=[100, 70000, 100])
+    ok(run("blur", "-s", 1, tmp_path / "slow.gif", tmp_path / "slow.png"))
+    assert animation_info(tmp_path / "slow.png")[1] == [100, 70000, 100]
+
+
 def test_a_gif_frame_without_a_delay_gets_0_and_the_others_keep_theirs(tmp_path, animations):
     """A GIF frame without a Graphic Control Extension has no delay: Pillow gives it no
     duration, and its writer then indexed a list one short (IndexError, a traceback;
