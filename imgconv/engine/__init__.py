@@ -12,6 +12,9 @@ scipy.fft release the GIL), with bit-identical results for any number of threads
 
 Strategies, one module each, each with its own cost estimate (`imgconv.engine.cost`):
 
+- ``integer`` (`integer`): exact sums in 16-bit integers, for 8-bit images and kernels
+  of small integers times one scale (Sobel, boxes, sharpen...); its bands are gathered
+  as 16-bit integers, not floats.
 - ``direct``, in one of two forms, whichever is expected to be quicker: shifted views
   (`direct`), one multiply-add of a shifted view per non-zero weight, for kernels of
   few weights; or kernel columns (`kernel_columns`), every column of a kernel up to 9
