@@ -9,6 +9,7 @@ of the bytes already read.
 
 import ast
 import io
+import itertools
 import math
 import struct
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ import numpy as np
 # damaged header ran 7 s was found by fuzzing). Python 2's NumPy wrote headers of about
 # a hundred bytes; a longer one that is not a literal is refused before NumPy sees it.
 MAX_FILTERED_HEADER = 500
+# The deepest brackets a header may nest. A numeric array's header nests 2 deep
+# (``{'shape': (3, 4), ...}``); Python's parser, NumPy's and ours, raises MemoryError
+# for about 200 (found by fuzzing: an error behind which memory seemed to run out).
+MAX_HEADER_DEPTH = 16
+# NumPy refuses longer headers itself, unread.
+NUMPY_MAX_HEADER = 10000
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ def read_header(data, name, error):
     stream = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(stream)
-        _check_literal(data, version, name, error)
+        _check_text(data, version, name, error)
         if version == (1, 0):
             shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
         elif version == (2, 0):
@@ -58,17 +65,24 @@ def read_header(data, name, error):
     return Header(tuple(shape), dtype, fortran_order, stream.tell())
 
 
-def _check_literal(data, version, name, error):
-    """Refuse a header longer than `MAX_FILTERED_HEADER` that is not a Python literal."""
+def _check_text(data, version, name, error):
+    """Refuse a header nested deeper than `MAX_HEADER_DEPTH`, or longer than
+    `MAX_FILTERED_HEADER` and not a Python literal, before NumPy parses it."""
     size = "<H" if version == (1, 0) else "<I"
     start = 8 + struct.calcsize(size)
     if len(data) < start:
         return  # NumPy's reader says what is missing
     length = struct.unpack(size, data[8:start])[0]
+    if length > NUMPY_MAX_HEADER:
+        return
+    text = data[start : start + length].decode("latin1")
+    depth = max(itertools.accumulate((c in "([{") - (c in ")]}") for c in text), default=0)
+    if depth > MAX_HEADER_DEPTH:
+        raise error(f"{name}: not a valid .npy file: its header nests {depth} brackets deep")
     if length <= MAX_FILTERED_HEADER:
         return
     try:
-        ast.literal_eval(data[start : start + length].decode("latin1"))
+        ast.literal_eval(text)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
         raise error(f"{name}: not a valid .npy file: its header ({length} bytes) is not a Python literal") from None
 

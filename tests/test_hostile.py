@@ -248,6 +248,22 @@ def test_npy_headers_numpy_would_parse_for_seconds_are_refused(tmp_path):
     assert np.array_equal(np.load(tmp_path / "same.npy"), values)
 
 
+def test_an_npy_header_nested_deep_is_refused_before_python_parses_it(tmp_path):
+    """Python's parser raises MemoryError for brackets nested about 200 deep, so the
+    refusal had a MemoryError behind it (found by fuzzing); the nesting is now counted
+    first. A numeric array's header nests 2 deep."""
+    header = ("{'descr': '<f4', 'fortran_order': False, 'shape': " + "(" * 200 + "4, 4" + ")" * 200 + ", }")
+    header = header.ljust(64 * (len(header) // 64 + 1) - 11) + "\n"
+    (tmp_path / "deep.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+                                        + b"\0" * 64)
+    for args in ((*BLUR, tmp_path / "deep.npy", tmp_path / "out.png"),
+                 ("convolve", "-k", tmp_path / "deep.npy", CHELSEA, tmp_path / "out.png")):
+        result = run(*args)
+        line = one_line(result.stderr_bytes)
+        assert result.exit_code in (1, 2) and "deep.npy" in line and "nests 201 brackets deep" in line, line
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_a_truncated_npy_header(tmp_path):
     (tmp_path / "cut.npy").write_bytes(npy_claiming(tmp_path / "whole.npy", (4, 4)).read_bytes()[:40])
     result = run(*BLUR, tmp_path / "cut.npy", tmp_path / "out.npy")
