@@ -649,10 +649,10 @@ def check_writable(picture, fmt, name):
         raise ImageWriteError(f"{name}: the input has {len(picture.frames)} frames and {fmt} holds one; "
                               "give --frame N (0-based) or write GIF, PNG, WebP or TIFF")
     durations = picture.animation.get("duration", []) if len(picture.frames) > 1 else []
-    held = {other: all(formats.holds_duration(other, d) for d in durations) for other in ("GIF", "PNG", "WEBP")}
-    if not held.get(fmt, True):
-        duration = next(d for d in durations if not formats.holds_duration(fmt, d))
-        holders = [{"WEBP": "WebP"}.get(other, other) for other, fits in held.items() if fits]
+    duration = next((d for d in durations if not formats.holds_duration(fmt, d)), None)
+    if duration is not None:
+        holders = [{"WEBP": "WebP"}.get(other, other) for other in ("GIF", "PNG", "WEBP")
+                   if all(formats.holds_duration(other, d) for d in durations)]
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {fmt} cannot store as a "
                               "frame's duration; "
                               + (f"write {' or '.join(holders)}, or " if holders else "") + "give --frame N")
