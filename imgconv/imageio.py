@@ -224,12 +224,51 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     exif = picture.metadata.get("exif")
+    if exif is not None and exif.bigtiff:
+        picture.metadata["exif"] = exif = _classic_exif(exif)
     if auto_orient and exif is not None and orientation_of(exif.get(_ORIENTATION)) != 1:
         orientation = orientation_of(exif.pop(_ORIENTATION))
         picture.frames = [_orient(f, orientation) for f in picture.frames]
         if not len(exif):
             del picture.metadata["exif"]
     return picture
+
+
+def _classic_exif(exif):
+    """A classic EXIF holding a BigTIFF's tags. Pillow reads a BigTIFF's tags as an EXIF
+    that writes itself back in BigTIFF's layout (a 16-byte header, 8-byte counts and
+    offsets), which no EXIF reader takes, Pillow's own TIFF writer included. A tag whose
+    values need 64 bits (BigTIFF's LONG8) has no place in it and is left out.
+
+    Made once Pillow has loaded the pixels: its TIFF reader removes the orientation from
+    the EXIF it shares with us, and `_picture_from_pillow` looks for that."""
+    from PIL import ExifTags, Image
+
+    def fitting(tags):
+        return {tag: value for tag, value in tags.items() if _fits_32_bits(value)}
+
+    classic = Image.Exif()
+    classic.endian = exif.endian
+    classic.update(fitting(exif))
+    # The directories the EXIF points to go in as dicts, which Exif.tobytes writes
+    # as directories; their offsets would point into the BigTIFF.
+    for pointer in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop):
+        holder = classic.get(ExifTags.IFD.Exif, {}) if pointer == ExifTags.IFD.Interop else classic
+        if pointer in holder:
+            directory = fitting(exif.get_ifd(pointer))
+            if directory:
+                holder[pointer] = directory
+            else:
+                del holder[pointer]
+    return classic
+
+
+def _fits_32_bits(value):
+    """Whether a tag's value (a number, text, bytes or a tuple of them) fits a classic
+    TIFF's types, whose integers have 32 bits."""
+    if isinstance(value, tuple):
+        return all(_fits_32_bits(v) for v in value)
+    return not isinstance(value, int) or -(1 << 31) <= value < 1 << 32
 
 
 class _PixelBudget:

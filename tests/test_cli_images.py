@@ -265,6 +265,33 @@ def test_cmyk_is_filtered_as_rgb(tmp_path, rgb):
     assert_rounded_from(pixels, reference(as_rgb, GAUSS))
 
 
+def test_a_bigtiffs_tags_are_kept_in_a_classic_exif(tmp_path, rgb):
+    """Pillow reads a BigTIFF's tags as an EXIF in BigTIFF's layout, which its own TIFF
+    writer could not load back (struct.error) and which went into PNGs and JPEGs as an
+    eXIf no reader takes. The tags an EXIF can hold are kept, in a classic EXIF."""
+    import tifffile
+
+    source = tmp_path / "in.tif"
+    text = {270: "a test card", 305: "imgconv tests", 306: "2024:01:02 03:04:05", 315: "A. Artist"}
+    tifffile.imwrite(source, rgb, bigtiff=True, photometric="rgb", description=text[270], software=text[305],
+                     datetime=text[306], metadata=None,
+                     extratags=[(315, "s", 0, text[315], True), (65000, "Q", 1, 1 << 40, True)])
+    assert tifffile.TiffFile(source).is_bigtiff
+    assert run("identity", source, tmp_path / "same.tif").exit_code == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "same.tif"), rgb)
+    tags = tifffile.TiffFile(tmp_path / "same.tif").pages[0].tags
+    assert {tag: tags.valueof(tag) for tag in text} == text
+    assert 65000 not in tags  # 2**40 needs BigTIFF's LONG8, which a classic EXIF has not
+    for extension in (".tif", ".png", ".jpg"):
+        result = run(*BLUR, source, tmp_path / f"out{extension}")
+        assert result.exit_code == 0, result.stderr
+        with Image.open(tmp_path / f"out{extension}") as image:
+            exif = image.getexif()
+            assert {tag: exif.get(tag) for tag in text} == text, extension
+            if extension != ".jpg":
+                assert_rounded_from(np.asarray(image), reference(rgb, GAUSS))
+
+
 def test_16_bit_pgm_stays_16_bit(tmp_path, camera):
     deep = camera.astype(np.uint16) * 257
     Image.fromarray(deep).save(tmp_path / "in.pgm")
