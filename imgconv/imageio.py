@@ -54,6 +54,7 @@ _ORIENTATION = 0x0112  # EXIF tag
 # way (8); the flips and transpositions undo themselves.
 _UNDO = {6: 8, 8: 6}
 _XMP, _ICC = 700, 34675  # TIFF tags
+_MINISWHITE = 0  # TIFF's PhotometricInterpretation for grey where 0 is white
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
 # output's EXIF, they would contradict the new pixels or repeat the metadata.
@@ -513,7 +514,10 @@ def _common_mode(modes, name):
 
 def _samples(image, mode):
     if mode == "I;16":
-        return np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
+        samples = np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
+        if image.format == "TIFF" and image.tag_v2.get(262) == _MINISWHITE:  # Pillow turns 8 bits and fewer
+            _turn_white_is_zero(samples, image.tag_v2[258][0], 1)
+        return samples
     if image.mode != mode:
         image = image.convert(mode)
     return np.asarray(image)
@@ -593,6 +597,8 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
+                if page.photometric == _MINISWHITE:  # tifffile gives the samples as stored
+                    _turn_white_is_zero(array, page.bitspersample, page.samplesperpixel - len(page.extrasamples))
                 arrays.append(array)
             tags = pages[0].tags
             if not metadata:  # Pillow could not open the file: take what tifffile sees
@@ -608,6 +614,18 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
     if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
     return _deep_picture(arrays, "TIFF", metadata, name)
+
+
+def _turn_white_is_zero(samples, bits, colours):
+    """Turn, in place, grey samples stored white-is-zero (TIFF's MINISWHITE) into
+    imgconv's black-is-zero: ``2**bits - 1 - v`` for the file's ``bits`` a sample, so
+    that a 12-bit file stays in 0-4095 as a black-is-zero one is read. The ``colours``
+    first samples of a pixel are turned, not its extra (alpha) samples. Float and signed
+    samples have no such maximum and are left as stored."""
+    if samples.dtype.kind != "u":
+        return
+    grey = samples[..., :colours] if samples.ndim == 3 else samples
+    np.subtract(samples.dtype.type((1 << bits) - 1), grey, out=grey)
 
 
 def _deep_picture(arrays, fmt, metadata, name):

@@ -292,6 +292,32 @@ def test_a_bigtiffs_tags_are_kept_in_a_classic_exif(tmp_path, rgb):
                 assert_rounded_from(np.asarray(image), reference(rgb, GAUSS))
 
 
+@pytest.mark.parametrize("bits, compression, byteorder", [
+    (16, None, "<"), (16, "zlib", "<"), (16, None, ">"), (12, None, "<"), (10, None, "<"), (14, None, "<"),
+])
+def test_white_is_zero_grey_deeper_than_8_bits_is_turned(tmp_path, rng, bits, compression, byteorder):
+    """MINISWHITE grey of 9 to 16 bits (Pillow turns 8 bits and fewer; not 16-bit
+    files, and tifffile none) is read as black-is-zero, 2**bits - 1 - v, in the file's
+    own range: a 12-bit file stays within 0-4095, as a black-is-zero one is read."""
+    import tifffile
+
+    top = (1 << bits) - 1
+    stored = rng.integers(0, top + 1, (30, 40), dtype=np.uint16)
+    stored[0, :2] = 0, top
+    tifffile.imwrite(tmp_path / "in.tif", stored.astype(byteorder + "u2"), photometric="miniswhite",
+                     compression=compression, **({} if bits == 16 else {"bitspersample": bits}))
+    assert np.array_equal(tifffile.imread(tmp_path / "in.tif"), stored)  # tifffile gives them as stored
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as out:
+        assert out.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK
+        assert np.array_equal(out.asarray(), top - stored)
+    grey_alpha = np.dstack([stored, stored[::-1]])
+    tifffile.imwrite(tmp_path / "la.tif", grey_alpha, photometric="miniswhite", extrasamples=["unassalpha"])
+    if bits == 16:  # alpha is not turned
+        assert run("identity", tmp_path / "la.tif", tmp_path / "la-out.tif").exit_code == 0
+        assert np.array_equal(tifffile.imread(tmp_path / "la-out.tif"), np.dstack([top - stored, stored[::-1]]))
+
+
 def test_16_bit_pgm_stays_16_bit(tmp_path, camera):
     deep = camera.astype(np.uint16) * 257
     Image.fromarray(deep).save(tmp_path / "in.pgm")
