@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import formats, npyfile
+from . import chunks, formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
@@ -190,6 +190,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
 
     if data.startswith(_TIFF_MAGIC):
         _silence_libtiff()
+    if data.startswith(chunks.PNG_SIGNATURE):
+        data = chunks.checked_png(data, name)
     # imgconv's limit decides, not Pillow's default: none while the file is opened, so
     # that imgconv's own check names the first frame's size. Then Pillow's check guards
     # what only Pillow sees: seeking to a GIF frame, it allocates the frame's canvas or
@@ -210,7 +212,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
                     picture = _picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:
                 if not data.startswith(_TIFF_MAGIC):
-                    raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read") from None
+                    raise _unidentified(data, name, budget) from None
                 # Pillow cannot open 16-bit grey+alpha TIFFs
                 picture = _picture_from_tifffile(data, frame, name, {}, budget)
     except ImgconvError:
@@ -270,6 +272,52 @@ def _fits_32_bits(value):
     if isinstance(value, tuple):
         return all(_fits_32_bits(v) for v in value)
     return not isinstance(value, int) or -(1 << 31) <= value < 1 << 32
+
+
+# The most an AVIF may hold for libavif (as Pillow 13 builds it, 1.4.2) to open it, its
+# default imageSizeLimit and imageDimensionLimit: measured by giving an AVIF's header
+# (ispe) 16384 x 16384 (opened) and 16385 x 16384 (refused), 32768 x 100 (opened) and
+# 32769 x 100 (refused).
+_LIBAVIF_MAX_PIXELS = 16384 * 16384
+_LIBAVIF_MAX_SIDE = 32768
+
+
+# What some of the reasons Pillow's plugins give mean.
+_PILLOWS_WORDS = {
+    "not identified by this driver": "its header gives no size or mode",  # ImageFile's check
+    "unpack": "its header is cut short",  # struct.error: "unpack requires a buffer of ..."
+    "unpack_from": "its header is cut short",
+}
+
+
+def _unidentified(data, name, budget):
+    """The error for a file no Pillow plugin opened, saying why where it can: an AVIF
+    over the pixel limit or beyond libavif's limits (read from its header, which libavif
+    refuses without a reason), else the reason Pillow's plugin for the file's signature
+    gave (Pillow says it when WARN_POSSIBLE_FORMATS is set). Plugins without a signature
+    (TGA, for one) try every file, and their reasons are not taken."""
+    from PIL import Image, UnidentifiedImageError
+
+    if data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS and chunks.avif_sizes(data):
+        width, height = max(chunks.avif_sizes(data), key=math.prod)
+        budget.take(width, height)
+        if width * height > _LIBAVIF_MAX_PIXELS or max(width, height) > _LIBAVIF_MAX_SIDE:
+            return ImageReadError(f"{name}: a {width} x {height} AVIF, larger than libavif (Pillow's AVIF decoder) "
+                                  f"opens: at most {_LIBAVIF_MAX_PIXELS} pixels and {_LIBAVIF_MAX_SIDE} a side")
+    possible, Image.WARN_POSSIBLE_FORMATS = Image.WARN_POSSIBLE_FORMATS, True
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.suppress(UnidentifiedImageError):
+            warnings.simplefilter("always")
+            Image.open(io.BytesIO(data)).close()
+    finally:
+        Image.WARN_POSSIBLE_FORMATS = possible
+    for message in (str(warning.message) for warning in caught):
+        fmt, _, reason = message.partition(" opening failed. ")
+        # A plugin that finds the file is not of its format after all has nothing to add.
+        if reason and Image.OPEN.get(fmt, (None, None))[1] is not None and not reason.lower().startswith("not a"):
+            reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
+            return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
+    return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
 
 
 class _PixelBudget:
@@ -358,6 +406,8 @@ def _could_be_image(prefix):
     from PIL import Image, UnidentifiedImageError
 
     try:
+        if prefix.startswith(chunks.PNG_SIGNATURE):
+            prefix = chunks.checked_png(prefix, "")  # as decode_image reads it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             Image.open(io.BytesIO(prefix)).close()  # reads the header only

@@ -1,16 +1,21 @@
 """Damaged files of the formats imgconv decodes with imagecodecs and tifffile (16-bit
 colour), and of animations: whatever is broken, the real command prints one line or
-works, never a traceback, a warning or a log message, and never leaves an output file."""
+works, never a traceback, a warning or a log message, and never leaves an output file.
+The line says what is wrong: the damaged PNG chunk, the size, the reason the format's
+decoder gives."""
 
+import io
 import random
+import struct
 import subprocess
 import sys
+import zlib
 
 import imagecodecs
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
+from PIL import Image, ImageCms, PngImagePlugin, features
 
 from helpers import SAMPLES
 
@@ -76,3 +81,117 @@ def test_the_originals_are_read_whole(tmp_path, name):
     assert result.returncode == 0 and result.stderr == ""
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), tifffile.imread(tmp_path / name)
                           if name.endswith(".tif") else imagecodecs.png_decode((tmp_path / name).read_bytes()))
+
+
+# ------------------------------------------------------------------ refusals that say what is wrong
+
+
+def _imgconv(*args):
+    """The real command: its exit status and stderr as text."""
+    return subprocess.run([sys.executable, "-m", "imgconv", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def _png_chunks(data):
+    """(kind, payload) of each chunk of a PNG."""
+    position, chunks = 8, []
+    while position < len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        chunks.append((data[position + 4:position + 8], data[position + 8:position + 8 + length]))
+        position += 12 + length
+    return chunks
+
+
+def _png_of(chunks, damaged=None):
+    """A PNG of ``chunks``, with a wrong CRC in the chunk of kind ``damaged``."""
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, payload in chunks:
+        crc = zlib.crc32(kind + payload) ^ (0xFFFF if kind == damaged else 0)
+        out += struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+    return out
+
+
+@pytest.mark.parametrize("damaged", [b"iCCP", b"tEXt"])
+def test_a_wrong_crc_in_an_ancillary_chunk_leaves_the_chunk_out(tmp_path, damaged):
+    """libpng's default: the damaged ancillary chunk is skipped and the image read (Pillow
+    refused the file as not an image)."""
+    with Image.open(SAMPLES / "chelsea.png") as image:
+        rgb = np.asarray(image.crop((100, 50, 196, 114)))
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "a cat")
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG", icc_profile=profile, pnginfo=info)
+    (tmp_path / "in.png").write_bytes(_png_of(_png_chunks(buffer.getvalue()), damaged))
+    result = _imgconv("identity", tmp_path / "in.png", tmp_path / "out.png")
+    assert result.returncode == 0 and result.stderr == ""
+    assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), rgb)
+    with Image.open(tmp_path / "out.png") as out:
+        assert ("icc_profile" in out.info) == (damaged != b"iCCP")  # the damaged profile is not carried over
+
+
+@pytest.mark.parametrize("damaged", [b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fcTL", b"fdAT"])
+def test_a_wrong_crc_in_a_critical_chunk_is_refused_naming_it(tmp_path, damaged):
+    """libpng refuses these; Pillow never checked the CRC of IDAT (the pixels), fdAT or
+    IEND, and read the damaged pixels as they came."""
+    frames = [Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).convert("P") for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:], duration=100)
+    chunks = _png_chunks(buffer.getvalue())
+    assert {kind for kind, _ in chunks} >= {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fcTL", b"fdAT"}
+    (tmp_path / "in.png").write_bytes(_png_of(chunks, damaged))
+    result = _imgconv("identity", tmp_path / "in.png", tmp_path / "out.png")
+    assert result.returncode == 1 and not (tmp_path / "out.png").exists()
+    assert result.stderr == f"imgconv: error: {tmp_path / 'in.png'}: corrupt PNG: bad CRC in {damaged.decode()} chunk\n"
+
+
+def _avif_claiming(path, width, height):
+    """A 64x64 AVIF whose header (its ispe box) claims width x height."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "AVIF")
+    data = buffer.getvalue()
+    assert data.count(b"ispe") == 1 and data[4:12] == b"ftypavif"
+    at = data.index(b"ispe") + 8  # after the kind, version and flags
+    path.write_bytes(data[:at] + struct.pack(">II", width, height) + data[at + 8:])
+    return path
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
+def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path):
+    """libavif opens no image over 16384 x 16384 pixels and gives no reason; imgconv reads
+    the size from the header, and it is the pixel limit that refuses it, or libavif's."""
+    source = _avif_claiming(tmp_path / "in.avif", 17000, 17000)
+    result = _imgconv("identity", source, tmp_path / "out.png")
+    assert result.returncode == 1 and result.stderr == (
+        f"imgconv: error: {source}: 17000 x 17000 is more pixels than the limit of 178956970 "
+        "(--max-pixels N raises it; 0 lifts it)\n")
+    result = _imgconv("identity", "--max-pixels", "0", source, tmp_path / "out.png")
+    assert result.returncode == 1 and result.stderr == (
+        f"imgconv: error: {source}: a 17000 x 17000 AVIF, larger than libavif (Pillow's AVIF decoder) opens: "
+        "at most 268435456 pixels and 32768 a side\n")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp_path):
+    for name, data, reason in [
+        ("no-ihdr.png", _png_of([(b"aHDR", bytes(13)), (b"IEND", b"")]),
+         "a damaged or unsupported PNG file: its header gives no size or mode"),
+        ("cut.jpg", b"\xff\xd8\xff\xe0\x00", "a damaged or unsupported JPEG file: its header is cut short"),
+        ("text.png", b"this is not an image at all", "not an image, or a format imgconv cannot read"),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        result = _imgconv("identity", tmp_path / name, tmp_path / "out.png")
+        assert result.returncode == 1 and result.stderr == f"imgconv: error: {tmp_path / name}: {reason}\n"
+
+
+def test_a_piped_png_with_a_damaged_ancillary_chunk_is_read(tmp_path):
+    """A pipe is checked for an image in its first megabyte, as decode_image reads it."""
+    noise = np.random.default_rng(5).integers(0, 256, (700, 700, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "PNG", icc_profile=b"not really a profile", compress_level=0)
+    assert len(buffer.getvalue()) > 1 << 20
+    data = _png_of(_png_chunks(buffer.getvalue()), b"iCCP")
+    result = subprocess.run([sys.executable, "-m", "imgconv", "identity", "-", tmp_path / "out.png"], input=data,
+                            capture_output=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stderr == b""
+    assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), noise)

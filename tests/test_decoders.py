@@ -126,7 +126,10 @@ def test_transparency_chunks_palettes_and_16_bits_are_left_to_pillow(tmp_path, p
 def test_a_damaged_plain_png_is_one_error(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "in.png")
     data = bytearray((tmp_path / "in.png").read_bytes())
+    assert data[37:41] == b"IDAT"  # the only one, straight after IHDR
     data[200:260] = bytes(60)  # inside the compressed pixels; chunk lengths intact
+    end = 41 + int.from_bytes(data[33:37], "big")
+    data[end:end + 4] = struct.pack(">I", zlib.crc32(data[37:end]))  # the CRC made right: the decoder meets it
     (tmp_path / "in.png").write_bytes(bytes(data))
     with pytest.raises(imageio.ImageReadError, match="in.png: corrupt or truncated image"):
         imageio.read_image(tmp_path / "in.png")
