@@ -31,6 +31,7 @@ import functools
 import io
 import math
 import os
+import re
 import shutil
 import stat
 import sys
@@ -223,7 +224,11 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     except Exception as exc:
         # Parsers of damaged or hostile files fail in every way: OSError and ValueError
         # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
-        raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
+        # What a decoder lacks (a TIFF compression, Ghostscript for EPS, a stub format's
+        # loader) is said as such; a TypeError's "not supported" is damage.
+        lacking = not isinstance(exc, TypeError) and _LACKING.search(str(exc))
+        what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
+        raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     exif = picture.metadata.get("exif")
@@ -282,6 +287,10 @@ _LIBAVIF_MAX_PIXELS = 16384 * 16384
 _LIBAVIF_MAX_SIDE = 32768
 
 
+# A decoder's words for a feature or format it lacks (tifffile: "<COMPRESSION.SGILOG:
+# 34676> not supported"; Pillow: "Unsupported BMP compression (6)", "cannot find loader
+# for this HDF5 file", "Unable to locate Ghostscript on paths").
+_LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^cannot find loader|Ghostscript", re.IGNORECASE)
 # What some of the reasons Pillow's plugins give mean.
 _PILLOWS_WORDS = {
     "not identified by this driver": "its header gives no size or mode",  # ImageFile's check

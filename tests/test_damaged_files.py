@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from unittest import mock
 
 import imagecodecs
 import numpy as np
@@ -17,6 +18,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, PngImagePlugin, features
 
+from imgconv import imageio
 from helpers import SAMPLES
 
 
@@ -195,3 +197,26 @@ def test_a_piped_png_with_a_damaged_ancillary_chunk_is_read(tmp_path):
                             capture_output=True, timeout=120, check=False)
     assert result.returncode == 0 and result.stderr == b""
     assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), noise)
+
+
+def test_what_a_decoder_lacks_is_not_called_damage(tmp_path):
+    """A BMP of a compression Pillow does not decode, a TIFF of one tifffile does not:
+    unsupported, not corrupt; a damaged file's TypeError ("'<' not supported between
+    instances") stays damage."""
+    info = struct.pack("<IiiHHIIiiII", 40, 4, 4, 1, 24, 6, 0, 2835, 2835, 0, 0)  # compression 6
+    (tmp_path / "in.bmp").write_bytes(b"BM" + struct.pack("<IHHI", 14 + 40 + 48, 0, 0, 54) + info + bytes(48))
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((4, 4, 3), np.uint16), photometric="rgb")
+    data = (tmp_path / "in.tif").read_bytes()
+    compression = struct.pack("<HHII", 259, 3, 1, 1)  # Compression, SHORT, one value: none
+    assert data.count(compression) == 1
+    (tmp_path / "in.tif").write_bytes(data.replace(compression, struct.pack("<HHII", 259, 3, 1, 34676)))  # SGILOG
+    for name, reason in [("in.bmp", "Unsupported BMP compression (6)"),
+                         ("in.tif", "<COMPRESSION.SGILOG: 34676> not supported")]:
+        result = _imgconv("identity", tmp_path / name, tmp_path / "out.tif")
+        assert result.returncode == 1 and result.stderr == (
+            f"imgconv: error: {tmp_path / name}: unsupported by the decoders imgconv uses ({reason})\n")
+    assert imageio._LACKING.search("'<' not supported between instances of 'int' and 'str'")  # a TypeError's words
+    damage = TypeError("'<' not supported between instances of 'int' and 'str'")
+    with mock.patch.object(imageio, "_picture_from_pillow", side_effect=damage), \
+            pytest.raises(imageio.ImageReadError, match=r"corrupt or truncated image \('<' not supported"):
+        imageio.read_image(SAMPLES / "camera.png")
