@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import chunks, formats, npyfile
+from . import chunks, claims, formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
@@ -475,6 +475,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
     for index in indices:
         image.seek(index)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
+        claims.check_frame_data(image, data, name)
         modes.append(_mode_read_as(image))
     image.seek(indices[0])
     decoder = _fast_decoder(image, data, count)

@@ -2,6 +2,7 @@
 not regular files, standard output closing or filling up, and (further down) huge or
 non-finite inputs. Each must give a result or one line, never a traceback."""
 
+import io
 import os
 import stat
 import struct
@@ -201,6 +202,130 @@ def test_a_tiff_claiming_thousands_of_samples_a_pixel_is_refused_from_its_header
     assert status == 1 and "24 x 16 x 16384 is more pixels than the limit of 1000000" in line
     assert peak < 150, f"{peak:.0f} MiB"
     assert not (tmp_path / "out.tif").exists()
+
+
+def blp_claiming(path, width, height, size=300):
+    """A BLP2 of DXT1 blocks (8 bytes a 4x4 block) whose header claims width x height
+    and whose file is ``size`` bytes: mipmap offsets and lengths, part of a palette."""
+    header = b"BLP2" + struct.pack("<iBBBBII", 1, 2, 0, 0, 0, width, height)
+    mipmaps = struct.pack("<16I", 148, *[0] * 15) + struct.pack("<16I", size - 148, *[0] * 15)
+    path.write_bytes((header + mipmaps).ljust(size, b"\0"))
+    return path
+
+
+def jpeg_claiming(path, width, height, **options):
+    """A 16x16 JPEG whose frame header (SOF) claims width x height."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(9).integers(0, 256, (16, 16, 3), np.uint8)).save(buffer, "JPEG", **options)
+    data = bytearray(buffer.getvalue())
+    frame = data.index(b"\xff\xc2" if options.get("progressive") else b"\xff\xc0")
+    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("build, name, claim", [
+    (lambda path: blp_claiming(path, 1, 83886338), "in.blp", "1 x 83886338"),  # Pillow's timeout-*.blp
+    (lambda path: jpeg_claiming(path, 10000, 10000), "in.jpg", "10000 x 10000"),
+    (lambda path: jpeg_claiming(path, 10000, 10000, progressive=True), "in.jpg", "10000 x 10000"),
+])
+def test_a_header_claiming_more_than_the_data_can_hold_is_refused_before_allocation(tmp_path, build, name, claim):
+    """A 300-byte BLP claiming 84 million pixels (within the limit) took 700 MiB before
+    its decoder found the data missing; a few hundred bytes of JPEG claiming 10000 x
+    10000 were read as 100 million grey pixels (libjpeg fills what is missing) in 330
+    MiB, or 900 MiB progressive. No codec packs that many pixels into so few bytes."""
+    source = build(tmp_path / name)
+    assert source.stat().st_size < 1000
+    status, stderr, peak = imgconv_peak("identity", source, tmp_path / "out.png")
+    line = one_line(stderr)
+    assert status == 1 and f"{name}: truncated: its header claims {claim} pixels" in line
+    assert peak < 150, f"{peak:.0f} MiB"
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_arithmetic_coded_jpeg_has_no_such_bound(tmp_path):
+    """Arithmetic coding spends far less than a bit on a predictable 8x8 block: a JPEG
+    whose frame header says so (SOF9) is left to libjpeg, however short its data."""
+    data = bytearray(jpeg_claiming(tmp_path / "in.jpg", 2000, 2000).read_bytes())
+    data[data.index(b"\xff\xc0") + 1] = 0xC9
+    (tmp_path / "in.jpg").write_bytes(data)
+    result = run("identity", tmp_path / "in.jpg", tmp_path / "out.png")
+    assert "truncated" not in result.stderr
+    assert result.exit_code == 0 and load(tmp_path / "out.png")[1].shape == (2000, 2000, 3)
+
+
+def _ppm(magic, body):
+    return lambda side: f"{magic} {side} {side}\n".encode() + (b"255\n" if magic in ("P5", "P6") else b"") + body
+
+
+def _bmp(side):
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 154, 0, 0, 54) + info + bytes(100)
+
+
+def _tga(kind):
+    return lambda side: struct.pack("<BBBHHBHHHHBB", 0, 0, kind, 0, 0, 0, 0, 0, side, side, 8, 0x20) + bytes(100)
+
+
+def _tiff(compression, payload):
+    def build(side):
+        entries = [(256, 4, 1, side), (257, 4, 1, side), (258, 3, 1, 8), (259, 3, 1, compression), (262, 3, 1, 1),
+                   (273, 4, 1, 8 + 2 + 12 * 9 + 4), (277, 3, 1, 1), (278, 4, 1, side), (279, 4, 1, len(payload))]
+        directory = struct.pack("<H", 9) + b"".join(struct.pack("<HHII", *e) for e in entries) + bytes(4)
+        return b"II*\0" + struct.pack("<I", 8) + directory + payload
+    return build
+
+
+def _dds(side):
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "DDS")
+    return buffer.getvalue()[:12] + struct.pack("<II", side, side) + buffer.getvalue()[20:]
+
+
+def _png(side):
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I", len(body)) + kind + body
+                                          + struct.pack(">I", zlib.crc32(kind + body))
+                                          for kind, body in [(b"IHDR", header), (b"IDAT", zlib.compress(bytes(5000))),
+                                                             (b"IEND", b"")])
+
+
+@pytest.mark.parametrize("name, build", [
+    ("raw.bmp", _bmp), ("raw.ppm", _ppm("P6", bytes(100))), ("raw.pgm", _ppm("P5", bytes(100))),
+    ("plain.pbm", _ppm("P1", b"0" * 100)), ("raw.tga", _tga(3)), ("rle.tga", _tga(11)),
+    ("raw.tif", _tiff(1, bytes(100))), ("deflate.tif", _tiff(8, zlib.compress(bytes(5000)))),
+    ("lzw.tif", _tiff(5, bytes(100))), ("packbits.tif", _tiff(32773, b"\x81\0" * 50)), ("in.png", _png),
+    ("in.dds", _dds),
+])
+def test_each_format_with_a_bound_refuses_data_too_short_for_its_header(tmp_path, name, build):
+    """Uncompressed data takes a bit a pixel at least, deflate yields 1032 bytes a byte at
+    most, TGA's run-lengths 128 pixels for 2 bytes, ... (imgconv.claims). Each of these
+    was refused only once its decoder ran out of data."""
+    (tmp_path / name).write_bytes(build(10000))
+    result = run("identity", tmp_path / name, tmp_path / "out.tif")
+    assert result.exit_code == 1 and "truncated: its header claims 10000 x 10000 pixels" in one_line(
+        result.stderr_bytes)
+
+
+def test_data_as_dense_as_the_codecs_allow_is_still_read(tmp_path):
+    """Near the bounds: a blank G4 fax page (4,700 pixels a byte; the bound is 8 times
+    its width, 13,824), a 1-bit PNG of zeros deflated at 9 (7,900 against 8,256), TGA
+    run-lengths of 128 pixels in 2 bytes (64), 1-bit raw TIFF data (8), a flat JPEG: all
+    are read."""
+    blank = np.full((2000, 1728), 255, np.uint8)
+    Image.fromarray(blank).convert("1").save(tmp_path / "fax.tif", compression="group4")
+    Image.fromarray(blank).convert("1").save(tmp_path / "bits.tif")
+    zeros = np.zeros((4000, 4000), bool)
+    Image.fromarray(zeros).save(tmp_path / "zeros.png", optimize=True)
+    assert zeros.size / (tmp_path / "zeros.png").stat().st_size > 7800
+    flat = np.full((100, 1280), 77, np.uint8)
+    Image.fromarray(flat).save(tmp_path / "flat.tga", compression="tga_rle")
+    Image.fromarray(flat).save(tmp_path / "flat.jpg", quality=10)
+    for name, expected in [("fax.tif", blank), ("bits.tif", blank), ("zeros.png", zeros.astype(np.uint8)),
+                           ("flat.tga", flat), ("flat.jpg", load(tmp_path / "flat.jpg")[1])]:
+        result = run("identity", tmp_path / name, tmp_path / "out.png")
+        assert result.exit_code == 0, result.stderr
+        assert np.array_equal(load(tmp_path / "out.png")[1], expected), name
 
 
 def test_the_pixel_limit_counts_every_frame_and_can_be_lifted(tmp_path):

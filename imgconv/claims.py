@@ -1,0 +1,101 @@
+"""Whether a frame's encoded data can hold the pixels its header claims, checked before
+the decoder allocates them.
+
+Unchecked, a 300-byte BLP claiming 1 x 84 million pixels takes 700 MB before its decoder
+finds the data missing, and a 519-byte progressive JPEG claiming 10000 x 10000 is read
+as 100 million grey pixels in 900 MB (libjpeg fills what is missing). No codec can pack more pixels into a byte than
+the bounds below, so a frame whose data, from where it starts to the end of the file,
+is shorter than its pixels over its bound cannot be whole: it is refused from its
+header. Each bound is what the codec reaches at best. Of the 1,371 files of the
+public test collections (Pillow's, PngSuite, image-png, image-tiff, imagetestsuite,
+libvips') that decode, the densest are a G4 fax at 4,723 pixels a byte (its bound, 8
+times its width, is 26,456), a PNG at 210 (8,256), a JPEG at 111 (512), TGA run-lengths
+at 17 (64), and, at their bounds as fixed-size codings are, 1-bit raw BMP, PBM and TIFF
+data at 8 (8), a DXT1 BLP at 1.9 (2) and a BC1 DDS at 2 (2). The one beyond its bound
+is a 193 x 31237 JPEG of 613 bytes (9,835 pixels a byte), which libjpeg fills with
+grey: it is refused.
+
+Codecs whose data can end early by design (BMP's run-lengths end the image with two
+bytes; FLI has a chunk that blacks a whole frame) or compress without such a bound
+(zstd, LZMA, WebP, arithmetic-coded JPEG) have no rule; nor have formats whose decoders
+fail at the first missing byte before touching much memory (GIF, PCX, QOI, SGI's
+run-lengths: 39 to 43 MiB for a 10000 x 10000 claim over 100 bytes, as little as a
+refusal from the header).
+"""
+
+import math
+
+from .errors import ImageReadError
+
+_BIT = 8  # pixels a byte of raw data holds at most: one bit a pixel
+_DEFLATE = 1032  # bytes one deflated byte yields at most: a 258-byte match in 2 bits
+_JPEG_BLOCK = 64  # pixels of an 8x8 block, which takes a bit at least (its DC code)
+
+# The most pixels a byte of a frame's data can hold, by Pillow's format and decoder
+# (its tile's codec).
+_MOST_PIXELS_A_BYTE = {
+    **dict.fromkeys([("BMP", "raw"), ("DIB", "raw"), ("DDS", "raw"), ("DDS", "dds_rgb"), ("PPM", "raw"),
+                     ("PPM", "ppm"), ("TGA", "raw"), ("TIFF", "raw")], _BIT),  # uncompressed
+    ("PPM", "ppm_plain"): 1,  # plain PBM: a "0" or "1" a pixel, nothing between
+    ("TGA", "tga_rle"): 64,  # a packet: a header byte and a pixel of a byte at least, for 128 pixels at most
+    ("PNG", "zip"): _BIT * _DEFLATE,
+    # Huffman-coded; arithmetic coding (SOF9-11, SOF13-15) has no such bound and no rule.
+    ("JPEG", "jpeg"): _BIT * _JPEG_BLOCK, ("MPO", "jpeg"): _BIT * _JPEG_BLOCK,
+    ("BLP", "BLP1"): _BIT * _JPEG_BLOCK,  # JPEG, or palette indices of a byte a pixel
+    ("BLP", "BLP2"): 2,  # DXT1: 8 bytes a 4x4 block (DXT3 and DXT5 16); palette indices a byte a pixel
+    ("DDS", "bcn"): 2,  # BC1 and BC4: 8 bytes a 4x4 block; the other block codings 16
+}
+# TIFFs Pillow decodes through libtiff, by their Compression tag.
+_TIFF_MOST_PIXELS_A_BYTE = {
+    # LZW: a code takes 9 bits at least and yields a string shorter than libtiff's table
+    # (4096 codes and 1024 more for broken encoders).
+    5: _BIT * 5120 * 8 // 9,
+    8: _BIT * _DEFLATE, 32946: _BIT * _DEFLATE,  # deflate
+    32773: _BIT * 64,  # PackBits: 2 bytes repeat a byte 128 times at most
+}
+_CCITT = (2, 3, 4)  # fax codings: a row takes a bit at least (a G4 row equal to the one above)
+_ARITHMETIC_SOF = frozenset([0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])  # JPEG frame markers
+
+
+def check_frame_data(image, data: bytes, name: str) -> None:
+    """Refuse the current frame of Pillow's ``image`` (opened, not loaded) when ``data``,
+    the whole file, cannot hold the pixels its tiles claim."""
+    for tile in image.tile:
+        most = _most_pixels_a_byte(image, tile.codec_name, data)
+        if most is None:
+            continue
+        left, top, right, bottom = tile.extents
+        width, height = right - left, bottom - top
+        needed = math.ceil(width * height / (most(width) if callable(most) else most))
+        available = len(data) - (tile.offset or 0)
+        if available < needed:
+            raise ImageReadError(f"{name}: truncated: its header claims {width} x {height} pixels, more than its "
+                                 f"{max(available, 0)} bytes of {image.format} data can hold (at least {needed})")
+
+
+def _most_pixels_a_byte(image, codec, data):
+    """The bound for this tile's pixels (a number, or a function of the tile's width),
+    or None where there is none."""
+    if image.format == "TIFF" and codec == "libtiff":
+        compression = image.tag_v2.get(259)
+        return (lambda width: _BIT * width) if compression in _CCITT else _TIFF_MOST_PIXELS_A_BYTE.get(compression)
+    if codec == "jpeg" and _jpeg_frame_marker(data) in _ARITHMETIC_SOF:
+        return None
+    return _MOST_PIXELS_A_BYTE.get((image.format, codec))
+
+
+def _jpeg_frame_marker(data):
+    """The second byte of a JPEG's first start-of-frame marker (0xC0 to 0xCF less DHT
+    0xC4, JPG 0xC8 and DAC 0xCC), or None before a scan or the end of the data."""
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker
+        if marker == 0xDA:  # start of scan
+            return None
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return None
