@@ -323,10 +323,24 @@ def _unidentified(data, name, budget):
     for message in (str(warning.message) for warning in caught):
         fmt, _, reason = message.partition(" opening failed. ")
         # A plugin that finds the file is not of its format after all has nothing to add.
-        if reason and Image.OPEN.get(fmt, (None, None))[1] is not None and not reason.lower().startswith("not a"):
+        if reason and _has_signature_of(fmt, data) and not reason.lower().startswith("not a"):
             reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
+
+
+def _has_signature_of(fmt, data):
+    """Whether Pillow's plugin for ``fmt`` has a signature test that takes ``data`` (Pillow
+    reports a plugin whose test itself failed, on a file of a few bytes, as failing to
+    open it)."""
+    from PIL import Image
+
+    accept = Image.OPEN.get(fmt, (None, None))[1]
+    try:
+        taken = accept is not None and accept(data[:16])
+    except Exception:  # the test's own struct.error on a short file
+        return False
+    return bool(taken) and not isinstance(taken, str)  # a str is Pillow's "support not installed"
 
 
 class _PixelBudget:

@@ -180,6 +180,8 @@ def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp
          "a damaged or unsupported PNG file: its header gives no size or mode"),
         ("cut.jpg", b"\xff\xd8\xff\xe0\x00", "a damaged or unsupported JPEG file: its header is cut short"),
         ("text.png", b"this is not an image at all", "not an image, or a format imgconv cannot read"),
+        # DIB's signature test fails on it, which Pillow reports as DIB failing to open it
+        ("empty.png", b"", "not an image, or a format imgconv cannot read"),
     ]:
         (tmp_path / name).write_bytes(data)
         result = _imgconv("identity", tmp_path / name, tmp_path / "out.png")
