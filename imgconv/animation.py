@@ -93,29 +93,40 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     return b"".join(out)
 
 
-def gif_image(samples: np.ndarray):
+def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
     """8-bit grey, RGB or RGBA samples as a palette image a GIF holds.
 
-    Grey keeps its levels; colour gets Pillow's adaptive palette of 256 colours, as
-    Pillow's GIF writer would choose; RGBA gets 255 colours and a 256th, index 255,
-    that is fully transparent where alpha is below half (GIF has no partial
-    transparency).
+    Grey keeps its levels. Colour gets Pillow's adaptive palette of up to 255 colours
+    and alpha, where there is one, a colour after them that is fully transparent where
+    alpha is below half (GIF has no partial transparency). ``unchanged`` marks pixels to
+    leave transparent over an earlier frame: that colour again, or an unused level for
+    grey (none is marked when every level is used); the image's ``transparency`` says
+    which.
     """
     from PIL import Image
 
     if samples.ndim == 2:
         image = Image.fromarray(np.ascontiguousarray(samples), "P")
         image.putpalette(np.repeat(np.arange(256, dtype=np.uint8), 3).tobytes())
+        free = np.flatnonzero(np.bincount(samples.ravel(), minlength=256) == 0)
+        if unchanged is not None and len(free):
+            indices = samples.copy()
+            indices[unchanged] = free[0]
+            image = Image.fromarray(indices, "P")
+            image.putpalette(np.repeat(np.arange(256, dtype=np.uint8), 3).tobytes())
+            image.info["transparency"] = int(free[0])
         return image
-    if samples.shape[2] == 3:
-        return Image.fromarray(np.ascontiguousarray(samples)).convert("P", palette=Image.Palette.ADAPTIVE)
     palette_image = Image.fromarray(np.ascontiguousarray(samples[..., :3])).quantize(colors=255)
+    transparent = samples[..., 3] < 128 if samples.shape[2] == 4 else unchanged
+    if transparent is None:
+        return palette_image
+    palette = palette_image.getpalette() or []
+    index = len(palette) // 3  # the colour after the palette's: a table holds no more than it needs
     indices = np.asarray(palette_image).copy()
-    indices[samples[..., 3] < 128] = 255
+    indices[transparent] = index
     image = Image.fromarray(indices, "P")
-    palette = (palette_image.getpalette() or [])[: 255 * 3]
-    image.putpalette(palette + [0] * (768 - len(palette)))
-    image.info["transparency"] = 255
+    image.putpalette(palette + [0, 0, 0])
+    image.info["transparency"] = index
     return image
 
 
@@ -123,26 +134,36 @@ def encode_gif(frames: list[np.ndarray], animation: dict, *, comment: bytes | No
     """A GIF of 8-bit grey, RGB or RGBA frames (see `gif_image`), each with its own
     colour table. ``animation`` gives ``duration`` (ms a frame; GIF keeps hundredths of
     a second) and ``loop``; without ``loop`` the GIF plays once, as one without the
-    NETSCAPE extension does."""
+    NETSCAPE extension does.
+
+    Opaque frames after the first are cropped to where they differ from the one
+    before, and within that box the pixels that did not change are left transparent,
+    showing the earlier frame's (LZW compresses such runs well). A frame with
+    transparency cannot leave anything to the one before: it is written whole and
+    cleared after showing.
+    """
     from PIL import GifImagePlugin
 
-    images = [gif_image(f) for f in frames]
     transparent = frames[0].ndim == 3 and frames[0].shape[2] == 4
     info = {key: value for key, value in (("loop", animation.get("loop")), ("comment", comment)) if value is not None}
-    header, _ = GifImagePlugin.getheader(images[0].copy(), info=info)
-    out = list(header)
-    shown = [np.asarray(i.convert("RGBA" if transparent else "RGB")) for i in images]
-    previous = None
-    for image, picture, duration in zip(images, shown, durations(animation, len(frames))):
-        whole = (0, 0, *picture.shape[:2])
-        top, left, bottom, right = whole if transparent or previous is None else changed_box(previous, picture) or _PIXEL
+    whole = (((0, 0, *f.shape[:2]), f) for f in frames)
+    out: list[bytes] = []
+    for index, ((box, samples), duration) in enumerate(zip(whole if transparent else _crops(frames),
+                                                           durations(animation, len(frames)))):
+        top, left, bottom, right = box or _PIXEL
+        unchanged = None
+        if index and not transparent:
+            differs = frames[index - 1][top:bottom, left:right] != samples
+            unchanged = ~differs.any(axis=2) if differs.ndim == 3 else ~differs
+        image = gif_image(samples, unchanged)
+        if not index:
+            out += GifImagePlugin.getheader(image.copy(), info=info)[0]
+        # The first frame's colours are the global table
         params = {"duration": duration, "disposal": _GIF_CLEAR if transparent else _GIF_KEEP,
-                  "include_color_table": True}
-        if transparent:
-            params["transparency"] = 255
-        part = image if (top, left, bottom, right) == whole else image.crop((left, top, right, bottom))
-        out += GifImagePlugin.getdata(part, offset=(left, top), **params)
-        previous = picture
+                  "include_color_table": index > 0}
+        if "transparency" in image.info:
+            params["transparency"] = image.info["transparency"]
+        out += GifImagePlugin.getdata(image, offset=(left, top), **params)
     out.append(b";")
     return b"".join(out)
 
