@@ -376,6 +376,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
     count = getattr(image, "n_frames", 1) - skip
     indices = _frame_indices(count, frame, name)
+    image.seek(skip + indices[0])
+    budget.take(*image.size)  # from the frame's header, before anything is decoded
     decoder = _fast_decoder(image, data, count)
     # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
@@ -385,21 +387,22 @@ def _picture_from_pillow(image, data, frame, name, budget):
     orientation = orientation_of(metadata.get("exif", {}).get(_ORIENTATION))
     timings = []
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
-        for index in indices:
+        for _ in indices[1:]:
             budget.take(*image.size)  # every frame of an APNG has the canvas's size
         picture = _picture_from_deep_png(data, [skip + i for i in indices], count + skip > 1, metadata, name)
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
     elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
-        picture = _picture_from_tifffile(data, frame, name, metadata, budget)
+        picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
         arrays, modes = [], []
         for index in indices:
             # Each frame once, in order: seeking an APNG back to an earlier frame loses
             # its palette, and a GIF or APNG frame is composed on the ones before it.
-            image.seek(skip + index)
-            budget.take(*image.size)  # from the frame's header, before it is decoded
+            if index != indices[0]:
+                image.seek(skip + index)
+                budget.take(*image.size)
             modes.append(_mode_read_as(image))
             arrays.append(_samples(image, modes[-1]) if decoder is None else decoder(data))
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
