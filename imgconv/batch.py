@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 from .errors import ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
-from .pipeline import process_file
+from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
 
 
@@ -219,13 +220,62 @@ def _selected(relative, include, exclude):
 
 
 def is_up_to_date(task):
-    """The output exists and is newer than its input (``--skip-existing``)."""
-    if destination_problem(task):
-        return False  # run_task reports it
+    """The output is a file at least as new as its input (``--skip-existing``); standard
+    input or output, a pipe or a device never is."""
+    if destination_problem(task) or STDIO in (task.source, task.dest):
+        return False  # run_task reports a destination problem
     try:
-        return os.stat(task.dest).st_mtime >= os.stat(task.source).st_mtime
+        made = os.stat(task.dest)
+        return stat.S_ISREG(made.st_mode) and made.st_mtime >= os.stat(task.source).st_mtime
     except OSError:
         return False
+
+
+def plan_line(task, skip_existing=False):
+    """What ``--dry-run`` prints for a task: ``input -> output``, and whether
+    ``--skip-existing`` would leave it alone."""
+    note = " (up to date, skipped)" if skip_existing and is_up_to_date(task) else ""
+    return f"{task.source} -> {task.dest}{note}"
+
+
+def plan_one(source, dest, *, in_place=False, report=None):
+    """The task of one INPUT and one OUTPUT file, checked before any work as a batch's
+    plan is: the output is not the input (unless ``in_place``), and the ``report`` is
+    neither of them nor, as ``-``, the same standard output."""
+    check_paths(source, dest, in_place)
+    if report == STDIO == dest:
+        raise InvalidInputError("--report - and OUTPUT - would both write standard output; give one a file name")
+    for role, path in (("INPUT", source), ("OUTPUT", dest)):
+        if STDIO not in (report, path) and report is not None and same_file(report, path):
+            raise InvalidInputError(f"--report {report}: is the {role}; the report would overwrite it")
+    return Task(source, dest)
+
+
+def process_one(task, filt, *, report=None, skip_existing=False, **options):
+    """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
+    leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
+    gets the task's line whatever happened. ``options`` are `process_file`'s.
+
+    Returns the `Result`, "ok" or "skipped"; a failure is written in the report and
+    then raised as it came.
+    """
+    results = []
+    try:
+        if skip_existing and is_up_to_date(task):
+            results.append(Result(task.source, task.dest, "skipped"))
+        else:
+            start = time.perf_counter()
+            try:
+                process_file(task.source, task.dest, filt, **options)
+            except ImgconvError as exc:
+                results.append(Result(task.source, task.dest, "failed", str(exc),
+                                      round(time.perf_counter() - start, 6)))
+                raise
+            results.append(Result(task.source, task.dest, "ok", None, round(time.perf_counter() - start, 6)))
+    finally:
+        if report is not None:  # as a batch's: also when an interrupt ended the run, empty then
+            write_report(results, report)
+    return results[0]
 
 
 def destination_problem(task):

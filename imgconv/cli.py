@@ -41,7 +41,6 @@ animate = _lazy("imgconv.lecture.animate")
 layers = _lazy("imgconv.lecture.layers")
 learn = _lazy("imgconv.lecture.learn")
 params = _lazy("imgconv.lecture.params")
-pipeline = _lazy("imgconv.pipeline")
 tiled = _lazy("imgconv.tiled")
 
 
@@ -282,7 +281,8 @@ batch_options = _section(
     (("--null", "-0"), dict(is_flag=True, help="--files-from paths are NUL-separated (find -print0).")),
     (("--suffix",), dict(default="", metavar="S", help="Insert S before each output's extension (no '/' or NUL).")),
     (("--skip-existing",), dict(is_flag=True, help="Leave outputs newer than their input alone.")),
-    (("--dry-run",), dict(is_flag=True, help="Print the planned 'input -> output' pairs and stop.")),
+    (("--dry-run",), dict(is_flag=True, help="Print the planned 'input -> output' pairs and stop; nothing is written, not even the "
+                                      "--report.")),
     (("--jobs", "-j"), dict(type=click.IntRange(min=1),
                             help="Files processed at once, each in a worker process [default: CPUs; never more than "
                                  "the files, nor than 4 per CPU: more would only take turns on the same cores].")),
@@ -363,6 +363,12 @@ def _split_options(command, preset):
 
 def _run_one(source, dest, filt, write, batching):
     """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
+    for option in ("include", "exclude", "suffix"):
+        if batching[option]:
+            raise click.UsageError(f"--{option} applies to the files of a batch, not to one INPUT and OUTPUT file; "
+                                   f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
+                                   f"--{option}")
+    task = batch.plan_one(source, dest, in_place=write["in_place"], report=batching["report"])
     streamed = tiled.streams(source, dest, write["format"], write["frame"])
     address = batching["cluster"]
     if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
@@ -370,15 +376,21 @@ def _run_one(source, dest, filt, write, batching):
         raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
                                "file), or drop --cluster")
+    if batching["dry_run"]:
+        click.echo(batch.plan_line(task, batching["skip_existing"]))
+        return
     client = _connect(address) if address and streamed else None
     bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
     try:  # only a streamed tiled image reports progress
-        pipeline.process_file(source, dest, filt, on_progress=bar and bar.set, get=client and client.get, **write)
+        result = batch.process_one(task, filt, report=batching["report"], skip_existing=batching["skip_existing"],
+                                   on_progress=bar and bar.set, get=client and client.get, **write)
     finally:
         if client is not None:
             client.close()
         if bar:
             bar.close()
+    if result.status == "skipped" and not batching["quiet"]:
+        click.echo(f"imgconv: note: {dest}: newer than {source}; skipped (--skip-existing)", err=True)
 
 
 def _connect(address):
@@ -404,8 +416,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
                              format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
     if dry_run:
         for task in tasks:
-            note = " (up to date, skipped)" if skip_existing and batch.is_up_to_date(task) else ""
-            click.echo(f"{task.source} -> {task.dest}{note}")
+            click.echo(batch.plan_line(task, skip_existing))
         return
     if not tasks:
         raise InvalidInputError("no input images found")

@@ -70,8 +70,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     str
         The output format written.
     """
-    if not in_place and _same_file(source, dest):
-        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+    check_paths(source, dest, in_place)
     if tiled.streams(source, dest, format, frame):
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
@@ -109,7 +108,14 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
                         compress_level=compress_level, strip=strip, name=name)
 
 
-def _same_file(source, dest):
+def check_paths(source, dest, in_place=False):
+    """Refuse ``dest`` being ``source`` itself, unless ``in_place`` allows it."""
+    if not in_place and same_file(source, dest):
+        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+
+
+def same_file(source, dest):
+    """The two paths name one file (or, where one does not exist, the same path)."""
     if STDIO in (source, dest):
         return False
     try:
