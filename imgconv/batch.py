@@ -113,7 +113,10 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     format : str, optional
         A name from `imgconv.formats.names`: every output gets that format's extension.
     suffix : str
-        Inserted before each output's extension; no path separator or NUL.
+        Inserted before each output's extension; no path separator or NUL. A file that
+        another input of the batch would be written as (its name with the suffix, in
+        ``format``'s extension, in ``output``) is not an input: it is that input's
+        output from an earlier run.
     in_place : bool
         Allow an output to be its own input.
     on_note : callable, optional
@@ -135,7 +138,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
         raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
     output_real = os.path.realpath(output)
-    tasks, writers = [], {}
+    candidates = []
     for source, relative, outside in _discover(inputs, output_real, recursive):
         if not _selected(relative, include, exclude):
             continue
@@ -146,7 +149,15 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         stem, extension = os.path.splitext(relative)
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
-        dest = os.path.join(output, stem + suffix + extension)
+        candidates.append((source, os.path.join(output, stem + suffix + extension)))
+    # With a suffix, a file that another input becomes is what an earlier run like this
+    # one wrote: a.png and a_sharp.png in OUTPUT are an input and its output, and a
+    # re-run must not make a_sharp_sharp.png.
+    made_by = {os.path.realpath(dest): source for source, dest in candidates} if suffix else {}
+    tasks, writers = [], {}
+    for source, dest in candidates:
+        if made_by.get(os.path.realpath(source), source) != source:
+            continue
         if os.path.basename(dest) in ("", os.curdir, os.pardir):
             raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
         if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):

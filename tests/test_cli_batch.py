@@ -116,6 +116,29 @@ def test_format_and_suffix(tree):
         assert_rounded_from(np.asarray(image), reference(images["a.png"], GAUSS))
 
 
+@pytest.mark.parametrize("fmt", [None, "png"])
+def test_a_suffix_run_again_into_its_own_folder_does_not_filter_its_outputs(tree, fmt):
+    """`--suffix _sharp camera/ camera/` twice: the second run makes each output again
+    from its original, not IMG_1000_sharp_sharp.JPG from the first run's output."""
+    tmp, images = tree
+    folder = tmp / "in" / "sub"
+    save(folder / "lonely_s.png", images["a.png"])  # no lonely.png: an input like any other
+    options = ["-R", "--suffix", "_s"] + (["--format", fmt] if fmt else [])
+    assert run(*BLUR, *options, folder, folder).exit_code == 0
+    first = files_under(folder)
+    expected = ["c.jpg", "c_s.png" if fmt else "c_s.jpg", "deeper/d.png", "deeper/d_s.png", "lonely_s.png",
+                "lonely_s_s.png"]
+    assert first == expected
+    result = run(*BLUR, *options, "--dry-run", folder, folder)
+    assert [line.split(" -> ")[0] for line in result.stdout.splitlines()] == \
+        [str(folder / name) for name in ("c.jpg", "lonely_s.png", "deeper/d.png")]
+    result = run(*BLUR, *options, folder, folder)
+    assert result.exit_code == 0 and result.stderr.strip() == "processed 3, skipped 0, failed 0"
+    assert files_under(folder) == first
+    assert_blurred(folder / "deeper" / "d_s.png", images["sub/deeper/d.png"])
+    assert_blurred(folder / "lonely_s_s.png", images["a.png"])
+
+
 def test_output_inside_a_recursive_input_is_not_scanned(tree):
     tmp, _ = tree
     assert run(*BLUR, "-R", tmp / "in", tmp / "in" / "out").exit_code == 0
