@@ -242,14 +242,14 @@ def is_up_to_date(task):
         return False
 
 
-def plan_line(task, skip_existing=False):
+def plan_line(task: Task, skip_existing: bool = False) -> str:
     """What ``--dry-run`` prints for a task: ``input -> output``, and whether
     ``--skip-existing`` would leave it alone."""
     note = " (up to date, skipped)" if skip_existing and is_up_to_date(task) else ""
     return f"{task.source} -> {task.dest}{note}"
 
 
-def plan_one(source, dest, *, in_place=False, report=None):
+def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | None = None) -> Task:
     """The task of one INPUT and one OUTPUT file, checked before any work as a batch's
     plan is: the output is not the input (unless ``in_place``), and the ``report`` is
     neither of them nor, as ``-``, the same standard output."""
@@ -262,7 +262,7 @@ def plan_one(source, dest, *, in_place=False, report=None):
     return Task(source, dest)
 
 
-def process_one(task, filt, *, report=None, skip_existing=False, **options):
+def process_one(task: Task, filt, *, report: str | None = None, skip_existing: bool = False, **options) -> Result:
     """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
     leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
     gets the task's line whatever happened. ``options`` are `process_file`'s.

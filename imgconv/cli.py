@@ -41,6 +41,7 @@ animate = _lazy("imgconv.lecture.animate")
 layers = _lazy("imgconv.lecture.layers")
 learn = _lazy("imgconv.lecture.learn")
 params = _lazy("imgconv.lecture.params")
+pipeline = _lazy("imgconv.pipeline")
 tiled = _lazy("imgconv.tiled")
 
 
@@ -106,6 +107,18 @@ class FormatType(click.ParamType):
         if value.lower() not in formats.names():
             self.fail(f"unknown format {value!r}; imgconv writes {', '.join(sorted(formats.names()))}", param, ctx)
         return value.lower()
+
+
+class ColourType(click.ParamType):
+    """A colour name or #rrggbb, read (by Pillow) only when given."""
+
+    name = "COLOR"
+
+    def convert(self, value, param, ctx):
+        try:
+            return pipeline.parse_background(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class KernelSpecType(click.ParamType):
@@ -249,6 +262,10 @@ output_options = _section(
     (("--view",), dict(type=click.Choice(VIEWS), default="result", show_default=True,
                        help="result alone, side-by-side with the original, or with a thumbnail of the original "
                             "inset.")),
+    (("--background",), dict(type=ColourType(),
+                             help="Composite an image with alpha over this colour (a name or #rrggbb) after "
+                                  "filtering, and write it without alpha [default: keep alpha; an output format "
+                                  "without alpha takes only fully opaque images].")),
     (("--in-place",), dict(is_flag=True, help="Allow an output to overwrite its input.")),
     (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
                             help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
@@ -341,7 +358,7 @@ _ENGINE = ("boundary", "cval", "method", "threads")
 _BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
           "progress", "quiet", "fail_fast", "report", "cluster")
 _WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
-          "view", "in_place", "tile_size", "compression")
+          "view", "in_place", "tile_size", "compression", "background")
 
 
 def _split_options(command, preset):
