@@ -815,6 +815,15 @@ def check_destination(dest):
         if sys.stdout.isatty():
             raise InvalidInputError("refusing to write image data to a terminal; redirect standard output")
         return
+    descriptor = _descriptor_of(dest)
+    if descriptor is not None:
+        try:
+            os.fstat(descriptor)
+        except OSError as exc:
+            raise ImageWriteError(f"{dest}: cannot write: {exc.strerror}") from None
+        if os.isatty(descriptor):
+            raise InvalidInputError(f"{dest}: refusing to write image data to a terminal; redirect it")
+        return
     target = os.path.realpath(dest)
     if os.path.isdir(target):
         raise ImageWriteError(f"{dest}: is a folder")
@@ -831,7 +840,10 @@ def write_bytes(data, dest):
     the new one, never half of one, and an error or Ctrl-C leaves nothing behind. A
     symbolic link is followed to the file it names, as ``cp`` does, and that file is
     written so. Anything else that exists (a device such as ``/dev/null``, a named
-    pipe) is written into directly, never replaced.
+    pipe) is written into directly, never replaced. A path to a file descriptor of
+    this process (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link to
+    one) is written into that descriptor, as ``-`` is into standard output: at its
+    offset, whatever it is open on (a pipe, a socket, a file the shell appends to).
 
     A reader of standard output that goes away raises `ReaderGone`; other failures
     are `ImageWriteError`.
@@ -846,6 +858,12 @@ def write_bytes(data, dest):
                 view = view[sys.stdout.buffer.write(view):]
             sys.stdout.buffer.flush()
             return
+        descriptor = _descriptor_of(dest)
+        if descriptor is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+            return
         target = os.path.realpath(dest)
         if _exists_but_is_not_regular(target):
             with open(target, "wb") as file:
@@ -856,6 +874,27 @@ def write_bytes(data, dest):
         raise ReaderGone() from None
     except OSError as exc:
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
+
+
+def _descriptor_of(path) -> int | None:
+    """The file descriptor of this process that ``path`` leads to through
+    ``/proc/self/fd`` (``/dev/fd`` and ``/dev/stdout`` are links into it), or None.
+
+    Resolving such a path as a name does not work: the kernel's link names a pipe
+    ``pipe:[N]`` or a socket, which no folder holds, and a file by a name that
+    replacing it would take from the shell that opened it.
+    """
+    folders = {os.path.realpath("/proc/self/fd"), os.path.realpath("/proc/thread-self/fd")}
+    path = os.path.abspath(os.fspath(path))
+    for _ in range(40):  # Linux follows at most 40 links
+        folder, name = os.path.split(path)
+        if name.isdigit() and os.path.realpath(folder) in folders:
+            return int(name)
+        try:
+            path = os.path.abspath(os.path.join(folder, os.readlink(path)))
+        except OSError:  # not a link: a name like any other
+            return None
+    return None
 
 
 def _exists_but_is_not_regular(path):
