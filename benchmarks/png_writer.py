@@ -164,8 +164,8 @@ def _image_rows(samples, mode):
 
 
 def _png_file(header, stream):
-    return b"".join([png._SIGNATURE, *png._chunk(b"IHDR", header), *png._chunk(b"IDAT", stream),
-                     *png._chunk(b"IEND", b"")])
+    return b"".join([png._SIGNATURE, *png.chunk(b"IHDR", header), *png.chunk(b"IDAT", stream),
+                     *png.chunk(b"IEND", b"")])
 
 
 def in_pieces(mode, kind, module=zlib):

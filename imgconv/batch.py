@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 from .errors import ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
-from .pipeline import process_file
+from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
 
 
@@ -112,7 +113,10 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     format : str, optional
         A name from `imgconv.formats.names`: every output gets that format's extension.
     suffix : str
-        Inserted before each output's extension; no path separator or NUL.
+        Inserted before each output's extension; no path separator or NUL. A file that
+        another input of the batch would be written as (its name with the suffix, in
+        ``format``'s extension, in ``output``) is not an input: it is that input's
+        output from an earlier run.
     in_place : bool
         Allow an output to be its own input.
     on_note : callable, optional
@@ -134,7 +138,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
         raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
     output_real = os.path.realpath(output)
-    tasks, writers = [], {}
+    candidates = []
     for source, relative, outside in _discover(inputs, output_real, recursive):
         if not _selected(relative, include, exclude):
             continue
@@ -145,7 +149,15 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         stem, extension = os.path.splitext(relative)
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
-        dest = os.path.join(output, stem + suffix + extension)
+        candidates.append((source, os.path.join(output, stem + suffix + extension)))
+    # With a suffix, a file that another input becomes is what an earlier run like this
+    # one wrote: a.png and a_sharp.png in OUTPUT are an input and its output, and a
+    # re-run must not make a_sharp_sharp.png.
+    made_by = {os.path.realpath(dest): source for source, dest in candidates} if suffix else {}
+    tasks, writers = [], {}
+    for source, dest in candidates:
+        if made_by.get(os.path.realpath(source), source) != source:
+            continue
         if os.path.basename(dest) in ("", os.curdir, os.pardir):
             raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
         if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):
@@ -219,13 +231,62 @@ def _selected(relative, include, exclude):
 
 
 def is_up_to_date(task):
-    """The output exists and is newer than its input (``--skip-existing``)."""
-    if destination_problem(task):
-        return False  # run_task reports it
+    """The output is a file at least as new as its input (``--skip-existing``); standard
+    input or output, a pipe or a device never is."""
+    if destination_problem(task) or STDIO in (task.source, task.dest):
+        return False  # run_task reports a destination problem
     try:
-        return os.stat(task.dest).st_mtime >= os.stat(task.source).st_mtime
+        made = os.stat(task.dest)
+        return stat.S_ISREG(made.st_mode) and made.st_mtime >= os.stat(task.source).st_mtime
     except OSError:
         return False
+
+
+def plan_line(task: Task, skip_existing: bool = False) -> str:
+    """What ``--dry-run`` prints for a task: ``input -> output``, and whether
+    ``--skip-existing`` would leave it alone."""
+    note = " (up to date, skipped)" if skip_existing and is_up_to_date(task) else ""
+    return f"{task.source} -> {task.dest}{note}"
+
+
+def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | None = None) -> Task:
+    """The task of one INPUT and one OUTPUT file, checked before any work as a batch's
+    plan is: the output is not the input (unless ``in_place``), and the ``report`` is
+    neither of them nor, as ``-``, the same standard output."""
+    check_paths(source, dest, in_place)
+    if report == STDIO == dest:
+        raise InvalidInputError("--report - and OUTPUT - would both write standard output; give one a file name")
+    for role, path in (("INPUT", source), ("OUTPUT", dest)):
+        if STDIO not in (report, path) and report is not None and same_file(report, path):
+            raise InvalidInputError(f"--report {report}: is the {role}; the report would overwrite it")
+    return Task(source, dest)
+
+
+def process_one(task: Task, filt, *, report: str | None = None, skip_existing: bool = False, **options) -> Result:
+    """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
+    leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
+    gets the task's line whatever happened. ``options`` are `process_file`'s.
+
+    Returns the `Result`, "ok" or "skipped"; a failure is written in the report and
+    then raised as it came.
+    """
+    results = []
+    try:
+        if skip_existing and is_up_to_date(task):
+            results.append(Result(task.source, task.dest, "skipped"))
+        else:
+            start = time.perf_counter()
+            try:
+                process_file(task.source, task.dest, filt, **options)
+            except ImgconvError as exc:
+                results.append(Result(task.source, task.dest, "failed", str(exc),
+                                      round(time.perf_counter() - start, 6)))
+                raise
+            results.append(Result(task.source, task.dest, "ok", None, round(time.perf_counter() - start, 6)))
+    finally:
+        if report is not None:  # as a batch's: also when an interrupt ended the run, empty then
+            write_report(results, report)
+    return results[0]
 
 
 def destination_problem(task):

@@ -109,6 +109,18 @@ class FormatType(click.ParamType):
         return value.lower()
 
 
+class ColourType(click.ParamType):
+    """A colour name or #rrggbb, read (by Pillow) only when given."""
+
+    name = "COLOR"
+
+    def convert(self, value, param, ctx):
+        try:
+            return pipeline.parse_background(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 class KernelSpecType(click.ParamType):
     name = "kernel"
 
@@ -250,6 +262,10 @@ output_options = _section(
     (("--view",), dict(type=click.Choice(VIEWS), default="result", show_default=True,
                        help="result alone, side-by-side with the original, or with a thumbnail of the original "
                             "inset.")),
+    (("--background",), dict(type=ColourType(),
+                             help="Composite an image with alpha over this colour (a name or #rrggbb) after "
+                                  "filtering, and write it without alpha [default: keep alpha; an output format "
+                                  "without alpha takes only fully opaque images].")),
     (("--in-place",), dict(is_flag=True, help="Allow an output to overwrite its input.")),
     (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
                             help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
@@ -282,7 +298,8 @@ batch_options = _section(
     (("--null", "-0"), dict(is_flag=True, help="--files-from paths are NUL-separated (find -print0).")),
     (("--suffix",), dict(default="", metavar="S", help="Insert S before each output's extension (no '/' or NUL).")),
     (("--skip-existing",), dict(is_flag=True, help="Leave outputs newer than their input alone.")),
-    (("--dry-run",), dict(is_flag=True, help="Print the planned 'input -> output' pairs and stop.")),
+    (("--dry-run",), dict(is_flag=True, help="Print the planned 'input -> output' pairs and stop; nothing is written, not even the "
+                                      "--report.")),
     (("--jobs", "-j"), dict(type=click.IntRange(min=1),
                             help="Files processed at once, each in a worker process [default: CPUs; never more than "
                                  "the files, nor than 4 per CPU: more would only take turns on the same cores].")),
@@ -341,7 +358,7 @@ _ENGINE = ("boundary", "cval", "method", "threads")
 _BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
           "progress", "quiet", "fail_fast", "report", "cluster")
 _WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
-          "view", "in_place", "tile_size", "compression")
+          "view", "in_place", "tile_size", "compression", "background")
 
 
 def _split_options(command, preset):
@@ -363,6 +380,12 @@ def _split_options(command, preset):
 
 def _run_one(source, dest, filt, write, batching):
     """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
+    for option in ("include", "exclude", "suffix"):
+        if batching[option]:
+            raise click.UsageError(f"--{option} applies to the files of a batch, not to one INPUT and OUTPUT file; "
+                                   f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
+                                   f"--{option}")
+    task = batch.plan_one(source, dest, in_place=write["in_place"], report=batching["report"])
     streamed = tiled.streams(source, dest, write["format"], write["frame"])
     address = batching["cluster"]
     if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
@@ -370,15 +393,21 @@ def _run_one(source, dest, filt, write, batching):
         raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
                                "file), or drop --cluster")
+    if batching["dry_run"]:
+        click.echo(batch.plan_line(task, batching["skip_existing"]))
+        return
     client = _connect(address) if address and streamed else None
     bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
     try:  # only a streamed tiled image reports progress
-        pipeline.process_file(source, dest, filt, on_progress=bar and bar.set, get=client and client.get, **write)
+        result = batch.process_one(task, filt, report=batching["report"], skip_existing=batching["skip_existing"],
+                                   on_progress=bar and bar.set, get=client and client.get, **write)
     finally:
         if client is not None:
             client.close()
         if bar:
             bar.close()
+    if result.status == "skipped" and not batching["quiet"]:
+        click.echo(f"imgconv: note: {dest}: newer than {source}; skipped (--skip-existing)", err=True)
 
 
 def _connect(address):
@@ -404,8 +433,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
                              format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
     if dry_run:
         for task in tasks:
-            note = " (up to date, skipped)" if skip_existing and batch.is_up_to_date(task) else ""
-            click.echo(f"{task.source} -> {task.dest}{note}")
+            click.echo(batch.plan_line(task, skip_existing))
         return
     if not tasks:
         raise InvalidInputError("no input images found")

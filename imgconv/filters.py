@@ -135,27 +135,50 @@ def _absolute_response(normalize, result, sample_max):
     return shown
 
 
-def filter_picture(picture, filt, dtype=None):
+def filter_picture(picture, filt, dtype=None, background=None):
     """Apply ``filt`` to a `Picture`; the result has the picture's shape.
 
     With ``dtype`` (the picture's ``sample_dtype``, for image outputs) the result is
     image samples: the filter's ``display`` step applied to colour, rounded and clipped.
     Without it, the raw float32 response, signs kept.
+
+    With ``background`` (see `composite`), a picture with alpha comes out without it:
+    its filtered result composited over the background before the one rounding.
     """
     samples = picture.pixels
     squeeze = samples.ndim == 2
     if squeeze:
         samples = samples[..., np.newaxis]
-    if filt.identity:
+    over = background is not None and picture.has_alpha
+    if filt.identity and not over:
         result = samples.astype(dtype or engine.work_dtype(samples.dtype))
     elif rounds_in_engine(filt, picture.has_alpha, dtype):
         # The common case: the engine rounds into the output type band by band.
         result = filt.apply(samples, output=dtype)
     else:
         result = _filter_floats(samples.astype(np.float32), filt, picture, dtype is not None)
+        if over:
+            result = composite(result, background, picture.sample_max, clip=dtype is not None)
         if dtype is not None:
             result = engine.to_dtype(result, dtype)
     return result[..., 0] if squeeze else result
+
+
+def composite(samples: np.ndarray, background, sample_max: float, clip: bool = True) -> np.ndarray:
+    """Samples with alpha last, colour not premultiplied, over an opaque background:
+    ``colour * a + background * (1 - a)``, with ``a`` the alpha as a fraction, in
+    float32 and not rounded.
+
+    ``background`` is one value a colour channel in sample units, or three for grey
+    samples, which then come out as RGB. With ``clip``, colour and alpha are first held
+    to 0..sample_max, as an image output holds them, so that the result is what a viewer
+    shows of that output over the background; without it (raw ``.npy`` results), a
+    signed colour is composited as it is.
+    """
+    samples = np.asarray(samples, np.float32)
+    coverage = np.clip(samples[..., -1:], 0, sample_max) / np.float32(sample_max)
+    colour = np.clip(samples[..., :-1], 0, sample_max) if clip else samples[..., :-1]
+    return colour * coverage + np.asarray(background, np.float32) * (1 - coverage)
 
 
 def rounds_in_engine(filt, has_alpha, dtype=None):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import chunks, claims, formats, npyfile
+from . import animation, chunks, claims, formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
@@ -101,8 +101,9 @@ class Picture:
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
         ``lossless`` for WebP.
     animation : dict
-        For several frames: ``duration`` (ms, per frame), ``loop``, ``disposal`` and
-        ``blend`` (per frame), as far as the format has them.
+        For several frames: ``duration`` (ms, per frame) and ``loop``, as far as the
+        format has them. Frames are whole pictures as displayed, so how the input
+        composed them (disposal, blending) is not kept: `imgconv.animation` writes them.
     """
 
     frames: list
@@ -483,41 +484,53 @@ def _metadata(image, header_complete=False):
 
 
 def _picture_from_pillow(image, data, frame, name, budget):
-    count = getattr(image, "n_frames", 1)
+    # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
+    # that do not animate show; it is not a frame of the animation.
+    skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
+    count = getattr(image, "n_frames", 1) - skip
     indices = _frame_indices(count, frame, name)
-    modes, animation = [], {}
-    for index in indices:
-        image.seek(index)
-        budget.take(*image.size)  # from the frame's header, before anything is decoded
-        claims.check_frame_data(image, data, name)
-        modes.append(_mode_read_as(image))
-    image.seek(indices[0])
+    image.seek(skip + indices[0])
+    budget.take(*image.size)  # from the frame's header, before anything is decoded
+    claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
-    # Only now: Pillow decodes a whole PNG to look for EXIF after its pixels.
+    # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
+    # pixels (unless the fast decoder found none there), and its TIFF reader turns the
+    # pixels upright as it loads them, deleting the tag from the EXIF it shares with
+    # us. read_image turns pictures as it chooses, so that turn is undone below.
     metadata = _metadata(image, header_complete=decoder is not None)
-    # Noted before any frame is loaded: Pillow's TIFF reader turns the pixels upright as it
-    # loads them and deletes the tag from the EXIF it shares with us. read_image turns
-    # pictures as it chooses, so that turn is undone below.
     orientation = orientation_of(metadata.get("exif", {}).get(_ORIENTATION))
-    if count > 1 and frame is None:
-        animation = _timing_of_frames(image, indices)
-    if "loop" in image.info and animation:
-        animation["loop"] = image.info["loop"]
+    timings = []
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
-        picture = _picture_from_deep_png(data, indices, count, metadata, name)
+        for _ in indices[1:]:
+            budget.take(*image.size)  # every frame of an APNG has the canvas's size
+        picture = _picture_from_deep_png(data, [skip + i for i in indices], count + skip > 1, metadata, name)
+        for index in indices if count > 1 and frame is None else ():
+            image.seek(skip + index)
+            timings.append(image.info.get("duration"))
     elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
         picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
-        mode = _common_mode(modes, name)
-        arrays = []
+        arrays, modes = [], []
         for index in indices:
-            image.seek(index)
-            arrays.append(_samples(image, mode) if decoder is None else decoder(data))
+            # Each frame once, in order: seeking an APNG back to an earlier frame loses
+            # its palette, and a GIF or APNG frame is composed on the ones before it.
+            if index != indices[0]:
+                image.seek(skip + index)
+                budget.take(*image.size)
+                claims.check_frame_data(image, data, name)
+            modes.append(_mode_read_as(image))
+            arrays.append(_samples(image, modes[-1]) if decoder is None else decoder(data))
+            timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
+        mode = _common_mode(modes, name)
+        arrays = [_widen(a, m, mode) for a, m in zip(arrays, modes)]
         if orientation != 1 and _ORIENTATION not in metadata["exif"]:
             arrays = [_orient(a, _UNDO.get(orientation, orientation)) for a in arrays]
             metadata["exif"][_ORIENTATION] = orientation
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
-    picture.animation = animation
+    if count > 1 and frame is None:
+        picture.animation = _timing_of_frames(timings)
+        if "loop" in image.info and picture.animation:
+            picture.animation["loop"] = image.info["loop"]
     return picture
 
 
@@ -586,6 +599,21 @@ def _common_mode(modes, name):
     raise ImageReadError(f"{name}: frames of different kinds ({kinds}); take one with --frame N")
 
 
+def _widen(samples, mode, common):
+    """8-bit samples in ``mode`` as the ``common`` mode of `_common_mode` holds them, as
+    Pillow converts: grey repeated in each colour channel, opaque where there was no alpha."""
+    if mode == common:
+        return samples
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    colour = planes[..., :-1] if mode in formats.WITH_ALPHA else planes
+    if common.startswith("RGB") and colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    if common not in formats.WITH_ALPHA:
+        return colour
+    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full(planes.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([colour, alpha], axis=2)
+
+
 def _samples(image, mode):
     if mode == "I;16":
         samples = np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
@@ -597,25 +625,13 @@ def _samples(image, mode):
     return np.asarray(image)
 
 
-# What a frame that says nothing of a timing key gets when others do: GIF frames
-# without a Graphic Control Extension have no delay (0) and no disposal (0, none given);
-# APNG's default blend is 0 (source). Pillow's writers index these lists by frame, so a
-# missing value must not shorten one (a GIF whose second frame lacked its delay raised
-# IndexError in Pillow, found by fuzzing).
-_TIMING_DEFAULTS = {"duration": 0, "disposal": 0, "blend": 0}
-
-
-def _timing_of_frames(image, indices):
-    """Each timing key some frame of ``image`` gives, as one value per frame."""
-    values = {key: [] for key in _TIMING_DEFAULTS}
-    for index in indices:
-        image.seek(index)
-        image.load()  # WebP gives a frame's duration once it is decoded
-        values["duration"].append(image.info.get("duration"))
-        values["disposal"].append(getattr(image, "disposal_method", image.info.get("disposal")))
-        values["blend"].append(image.info.get("blend"))
-    return {key: [_TIMING_DEFAULTS[key] if v is None else v for v in frames]
-            for key, frames in values.items() if any(v is not None for v in frames)}
+def _timing_of_frames(durations):
+    """``{"duration": [ms a frame]}`` when some frame gives a duration, else ``{}``. A
+    frame that gives none (a GIF frame without a Graphic Control Extension) gets 0, as
+    its file says nothing; the writers index the list by frame, so it is never short."""
+    if all(d is None for d in durations):
+        return {}
+    return {"duration": [0 if d is None else d for d in durations]}
 
 
 def _encoding(image, data):
@@ -644,11 +660,12 @@ def _webp_is_lossless(data):
     return b"VP8L" in kinds and b"VP8 " not in kinds
 
 
-def _picture_from_deep_png(data, indices, count, metadata, name):
+def _picture_from_deep_png(data, indices, animated, metadata, name):
+    """A 16-bit colour PNG by libpng; ``indices`` count an APNG's default image."""
     import imagecodecs
 
-    if count > 1:
-        arrays = list(imagecodecs.apng_decode(data)[list(indices)])
+    if animated:
+        arrays = list(imagecodecs.apng_decode(data)[indices])
     else:
         arrays = [imagecodecs.png_decode(data)]
     return _deep_picture(arrays, "PNG", metadata, name)
@@ -802,9 +819,6 @@ def check_writable(picture, fmt, name):
                                   "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
         raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; "
                               f"write {formats.holders(picture.mode)}")
-    if len(picture.frames) > 1 and fmt == "PNG" and picture.sample_dtype != np.uint8:
-        raise ImageWriteError(f"{name}: imgconv writes animated PNG in 8 bits only; write TIFF to keep 16 bits, "
-                              "or give --depth 8")
 
 
 def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
@@ -849,9 +863,15 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         except Exception as exc:  # a damaged tag Pillow read but cannot write back
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
+    chunks = {k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")}
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
-        return encode_png(frames[0], picture.mode, level=compress_level,
-                          **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
+        return encode_png(frames[0], picture.mode, level=compress_level, **chunks)
+    if fmt == "PNG" and len(frames) > 1:
+        return animation.encode_apng(frames, picture.mode, picture.animation, level=compress_level, **chunks)
+    if fmt == "GIF":
+        return animation.encode_gif(frames, picture.animation, comment=metadata.get("comment"))
+    if fmt == "WEBP" and len(frames) > 1:
+        return animation.encode_webp(frames, picture.animation, _webp_options(picture, quality), **chunks)
     # Pillow holds no 16-bit colour, and writes pages of different sizes all at the
     # last page's size (found by fuzzing): tifffile writes those.
     if fmt == "TIFF" and (picture.mode in formats.DEEP_COLOUR or len({f.shape for f in frames}) > 1):
@@ -879,10 +899,7 @@ def _encode_tifffile(frames, picture, metadata):
 def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name):
     from PIL import Image
 
-    if fmt == "GIF" and picture.has_alpha:
-        images = [_gif_with_transparency(f) for f in frames]
-    else:
-        images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
     if fmt == "TIFF" and "xmp" in metadata:
         # Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
         # ignores the EXIF), so XMP goes in as the EXIF's tag 700.
@@ -891,7 +908,7 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         exif[_XMP] = metadata.pop("xmp")
         metadata["exif"] = exif.tobytes()
     options = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
-    if "comment" in metadata and fmt in ("JPEG", "GIF"):
+    if "comment" in metadata and fmt == "JPEG":
         options["comment"] = metadata["comment"]
     if fmt == "PNG":
         options["compress_level"] = compress_level
@@ -901,13 +918,12 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         else:
             options["quality"] = quality or DEFAULT_QUALITY[fmt]
         options["subsampling"] = subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
-    elif fmt in ("WEBP", "AVIF"):
-        if quality is None and picture.encoding.get("lossless"):
-            options["lossless"] = True
-        else:
-            options["quality"] = quality or DEFAULT_QUALITY[fmt]
-    if len(images) > 1:
-        options.update(save_all=True, append_images=images[1:], **_timing(picture, fmt))
+    elif fmt == "WEBP":
+        options.update(_webp_options(picture, quality))
+    elif fmt == "AVIF":
+        options["quality"] = quality or DEFAULT_QUALITY[fmt]
+    if len(images) > 1:  # TIFF pages
+        options.update(save_all=True, append_images=images[1:])
     buffer = io.BytesIO()
     try:
         images[0].save(buffer, format=fmt, **options)
@@ -916,37 +932,11 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
     return buffer.getvalue()
 
 
-def _timing(picture, fmt):
-    """Save options for an animation's frames, which are whole pictures as displayed.
-
-    Durations and loop count carry over. Disposal and blending carry over to the input's
-    own format, whose numbers they are; to another format, frames with alpha are each
-    shown alone (the canvas is cleared after each, and a frame replaces what it covers),
-    as they were composed, and frames without alpha need nothing.
-    """
-    timing = {k: v for k, v in picture.animation.items() if k in ("duration", "loop")}
-    if fmt == picture.format:
-        timing.update((k, v) for k, v in picture.animation.items() if k in ("disposal", "blend"))
-    elif picture.has_alpha and fmt == "GIF":
-        timing["disposal"] = 2  # restore to background
-    elif picture.has_alpha and fmt == "PNG":
-        timing.update(disposal=1, blend=0)  # APNG_DISPOSE_OP_BACKGROUND, APNG_BLEND_OP_SOURCE
-    return timing
-
-
-def _gif_with_transparency(samples):
-    """An 8-bit RGBA frame as a GIF can hold it: 255 colours, and a 256th that is fully
-    transparent where alpha is below half (GIF has no partial transparency)."""
-    from PIL import Image
-
-    palette_image = Image.fromarray(np.ascontiguousarray(samples[..., :3])).quantize(colors=255)
-    indices = np.asarray(palette_image).copy()
-    indices[samples[..., 3] < 128] = 255
-    image = Image.fromarray(indices, "P")
-    palette = palette_image.getpalette()[: 255 * 3]
-    image.putpalette(palette + [0] * (768 - len(palette)))
-    image.info["transparency"] = 255
-    return image
+def _webp_options(picture, quality):
+    """Lossless for a lossless WebP input when no quality is asked for, else lossy."""
+    if quality is None and picture.encoding.get("lossless"):
+        return {"lossless": True}
+    return {"quality": quality or DEFAULT_QUALITY["WEBP"]}
 
 
 def check_destination(dest):
@@ -956,6 +946,15 @@ def check_destination(dest):
             raise ImageWriteError("<stdout>: standard output is closed")
         if sys.stdout.isatty():
             raise InvalidInputError("refusing to write image data to a terminal; redirect standard output")
+        return
+    descriptor = _descriptor_of(dest)
+    if descriptor is not None:
+        try:
+            os.fstat(descriptor)
+        except OSError as exc:
+            raise ImageWriteError(f"{dest}: cannot write: {exc.strerror}") from None
+        if os.isatty(descriptor):
+            raise InvalidInputError(f"{dest}: refusing to write image data to a terminal; redirect it")
         return
     target = os.path.realpath(dest)
     if os.path.isdir(target):
@@ -973,7 +972,10 @@ def write_bytes(data, dest):
     the new one, never half of one, and an error or Ctrl-C leaves nothing behind. A
     symbolic link is followed to the file it names, as ``cp`` does, and that file is
     written so. Anything else that exists (a device such as ``/dev/null``, a named
-    pipe) is written into directly, never replaced.
+    pipe) is written into directly, never replaced. A path to a file descriptor of
+    this process (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link to
+    one) is written into that descriptor, as ``-`` is into standard output: at its
+    offset, whatever it is open on (a pipe, a socket, a file the shell appends to).
 
     A reader of standard output that goes away raises `ReaderGone`; other failures
     are `ImageWriteError`.
@@ -988,6 +990,12 @@ def write_bytes(data, dest):
                 view = view[sys.stdout.buffer.write(view):]
             sys.stdout.buffer.flush()
             return
+        descriptor = _descriptor_of(dest)
+        if descriptor is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+            return
         target = os.path.realpath(dest)
         if _exists_but_is_not_regular(target):
             with open(target, "wb") as file:
@@ -998,6 +1006,27 @@ def write_bytes(data, dest):
         raise ReaderGone() from None
     except OSError as exc:
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
+
+
+def _descriptor_of(path) -> int | None:
+    """The file descriptor of this process that ``path`` leads to through
+    ``/proc/self/fd`` (``/dev/fd`` and ``/dev/stdout`` are links into it), or None.
+
+    Resolving such a path as a name does not work: the kernel's link names a pipe
+    ``pipe:[N]`` or a socket, which no folder holds, and a file by a name that
+    replacing it would take from the shell that opened it.
+    """
+    folders = {os.path.realpath("/proc/self/fd"), os.path.realpath("/proc/thread-self/fd")}
+    path = os.path.abspath(os.fspath(path))
+    for _ in range(40):  # Linux follows at most 40 links
+        folder, name = os.path.split(path)
+        if name.isdigit() and os.path.realpath(folder) in folders:
+            return int(name)
+        try:
+            path = os.path.abspath(os.path.join(folder, os.readlink(path)))
+        except OSError:  # not a link: a name like any other
+            return None
+    return None
 
 
 def _exists_but_is_not_regular(path):

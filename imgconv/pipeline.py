@@ -7,11 +7,13 @@ the same result with `process_file`.
 import os
 from dataclasses import replace
 
-from . import tiled
-from .errors import InvalidInputError
-from .filters import filter_picture
+import numpy as np
+
+from . import formats, tiled
+from .errors import ImageWriteError, InvalidInputError
+from .filters import composite, filter_picture
 from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
-                      read_image, write_bytes)
+                      Picture, read_image, write_bytes)
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
@@ -19,7 +21,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
-                 on_progress=None, get=None):
+                 background=None, on_progress=None, get=None):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -56,6 +58,10 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     compression : str, optional
         Compression of a streamed TIFF or Zarr output (see `imgconv.tiled.process_tiled`);
         default the input's.
+    background : str or (int, int, int), optional
+        Composite an image with alpha over this colour (see `parse_background`) after
+        filtering, and write it without alpha. Without it, alpha the output format
+        cannot hold is dropped when every pixel is opaque, and refused otherwise.
     on_progress : callable, optional
         ``on_progress(done, total)`` in tiles, when a tiled input is streamed.
     get : callable, optional
@@ -70,9 +76,12 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     str
         The output format written.
     """
-    if not in_place and _same_file(source, dest):
-        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+    check_paths(source, dest, in_place)
     if tiled.streams(source, dest, format, frame):
+        if background is not None:
+            raise InvalidInputError(f"{os.fspath(dest)}: --background composites whole images, and a tiled input is "
+                                    "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
+                                    "to decode it whole")
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
                                    compression=compression, on_progress=on_progress, get=get)
@@ -84,13 +93,13 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
-                  compress_level=compress_level, strip=strip, name=name)
+                  compress_level=compress_level, strip=strip, background=background, name=name)
     write_bytes(data, dest)
     return fmt
 
 
 def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsampling=None,
-           compress_level=DEFAULT_COMPRESS_LEVEL, strip=False, name="<stdout>"):
+           compress_level=DEFAULT_COMPRESS_LEVEL, strip=False, background=None, name="<stdout>"):
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
     ``view`` says and encoded in ``fmt`` (a name of `imgconv.imageio.output_format`).
 
@@ -99,17 +108,82 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
     if view != "result" and fmt == NPY:
         raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
     picture = change_depth(picture, depth)
-    check_writable(picture, fmt, name)
+    picture, written, over = _alpha_for(picture, fmt, background, name)
+    check_writable(written, fmt, name)
     results = []
     for pixels in picture.frames:
         one = replace(picture, frames=[pixels])
-        samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
-        results.append(compose(pixels, samples, view, picture.sample_max))
-    return encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
+        samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype, over)
+        original = pixels if over is None else composite(pixels, over, picture.sample_max)
+        results.append(compose(original, samples, view, picture.sample_max))
+    return encode_image(results, written, fmt, quality=quality, subsampling=subsampling,
                         compress_level=compress_level, strip=strip, name=name)
 
 
-def _same_file(source, dest):
+def parse_background(spec) -> tuple[int, int, int]:
+    """The opaque colour of ``--background`` as (r, g, b), 0-255: a name (white, black,
+    ...) or #rrggbb, as Pillow's ImageColor reads them (#rgb, rgb(...) and hsl(...)
+    too), or (r, g, b) itself."""
+    from PIL import ImageColor
+
+    try:
+        colour = ImageColor.getrgb(spec) if isinstance(spec, str) else tuple(int(v) for v in spec)
+    except (ValueError, TypeError):
+        raise InvalidInputError(f"{spec!r} is not a colour; give a name such as white, or #rrggbb") from None
+    if len(colour) == 4 and colour[3] == 255:
+        colour = colour[:3]  # #rrggbbff: opaque all the same
+    if len(colour) != 3 or not all(0 <= v <= 255 for v in colour):
+        raise InvalidInputError(f"{spec!r}: a background is an opaque colour, such as white or #rrggbb")
+    return colour
+
+
+# The mode of each mode with alpha without it, and of grey made colour by a background.
+_OPAQUE = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
+_COLOUR = {"L": "RGB", "I;16": "RGB;16"}
+
+
+def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Picture, Picture, tuple | None]:
+    """How a picture's alpha reaches ``fmt``: (the picture to filter, the picture as
+    written, the background its result is composited over in sample units, or None).
+
+    With ``background``, alpha goes after filtering: the filtered result is composited
+    over it (grey over a colour becomes RGB). Without, alpha that ``fmt`` cannot hold
+    is dropped before filtering when every pixel is opaque, which loses nothing, and
+    refused otherwise, naming --background.
+    """
+    if not picture.has_alpha:
+        return picture, picture, None
+    opaque = _OPAQUE.get(picture.mode)
+    if background is not None:
+        if opaque is None:
+            raise ImageWriteError(f"{name}: --background composites 8- and 16-bit images, not "
+                                  f"{formats.WORDS[picture.mode]}")
+        colour = parse_background(background)
+        if opaque in _COLOUR and len(set(colour)) == 1:
+            colour = colour[:1]
+        else:
+            opaque = _COLOUR.get(opaque, opaque)
+        over = tuple(v * picture.sample_max / 255 for v in colour)
+        return picture, replace(picture, mode=opaque), over
+    if fmt == NPY or picture.mode in formats.HOLDS[fmt] or opaque not in formats.HOLDS[fmt]:
+        return picture, picture, None  # kept, or check_writable names what holds it
+    if not all(np.all(f[..., -1] == picture.sample_max) for f in picture.frames):
+        raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]} and the input's alpha is not "
+                              "opaque everywhere; give --background COLOR (a name or #rrggbb) to composite it over "
+                              f"that colour, or write {formats.holders(picture.mode)}")
+    frames = [np.ascontiguousarray(f[..., 0] if f.shape[2] == 2 else f[..., :-1]) for f in picture.frames]
+    flat = replace(picture, frames=frames, mode=opaque)
+    return flat, flat, None
+
+
+def check_paths(source, dest, in_place: bool = False) -> None:
+    """Refuse ``dest`` being ``source`` itself, unless ``in_place`` allows it."""
+    if not in_place and same_file(source, dest):
+        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+
+
+def same_file(source, dest) -> bool:
+    """The two paths name one file (or, where one does not exist, the same path)."""
     if STDIO in (source, dest):
         return False
     try:

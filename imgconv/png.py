@@ -27,13 +27,46 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _UP = 2
 
 
-def _chunk(kind, data):
+def chunk(kind: bytes, data: bytes) -> list[bytes]:
     """A chunk's parts, joined once with the file's others: the image data is the bulk
     of a PNG, and each copy of it would add to the peak memory of a command."""
     return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
 
 
-def encode_png(samples, mode, *, level=DEFAULT_COMPRESS_LEVEL, icc_profile=None, exif=None, xmp=None):
+def deflated_rows(samples: np.ndarray, depth: int, level: int) -> bytes:
+    """The zlib stream of an image's rows, each filtered with "Up"."""
+    import imagecodecs
+
+    height = samples.shape[0]
+    if depth == 16:
+        samples = samples.astype(">u2")  # PNG stores 16-bit samples big-endian
+    rows = np.ascontiguousarray(samples).view(np.uint8).reshape(height, -1)
+    raw = np.empty((height, rows.shape[1] + 1), np.uint8)
+    raw[:, 0] = _UP
+    raw[:, 1:] = rows
+    raw[1:, 1:] -= rows[:-1]  # wraps modulo 256, as PNG wants; the first row has zeros above
+    return imagecodecs.deflate_encode(raw, level)  # header and Adler-32 included
+
+
+def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | None = None, exif: bytes | None = None,
+                  xmp: bytes | None = None) -> list[bytes]:
+    """The signature, IHDR for an image of ``shape`` in ``mode``, and the metadata:
+    ``iCCP``, ``eXIf`` and (XMP, as Adobe specifies) ``iTXt``."""
+    colour_type, depth = COLOUR_TYPES[mode]
+    height, width = shape[:2]
+    out = [_SIGNATURE, *chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))]
+    if icc_profile:
+        out += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
+    if exif:
+        out += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif)
+    if xmp:
+        # keyword, then uncompressed, no language tag, no translated keyword
+        out += chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
+    return out
+
+
+def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL,
+               icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
     """PNG bytes for (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`.
 
     Parameters
@@ -45,30 +78,8 @@ def encode_png(samples, mode, *, level=DEFAULT_COMPRESS_LEVEL, icc_profile=None,
     level : int
         Compression level, 0 (none) to 9 (libdeflate's levels, which go on to 12).
     icc_profile, exif, xmp : bytes, optional
-        Stored as ``iCCP``, ``eXIf`` and (XMP, as Adobe specifies) ``iTXt`` chunks.
+        Stored as ``iCCP``, ``eXIf`` and ``iTXt`` chunks.
     """
-    import imagecodecs
-
-    colour_type, depth = COLOUR_TYPES[mode]
-    height, width = samples.shape[:2]
-    if depth == 16:
-        samples = samples.astype(">u2")  # PNG stores 16-bit samples big-endian
-    rows = np.ascontiguousarray(samples).view(np.uint8).reshape(height, -1)
-    raw = np.empty((height, rows.shape[1] + 1), np.uint8)
-    raw[:, 0] = _UP
-    raw[:, 1:] = rows
-    raw[1:, 1:] -= rows[:-1]  # wraps modulo 256, as PNG wants; the first row has zeros above
-    stream = imagecodecs.deflate_encode(raw, level)  # a zlib stream: header and Adler-32 included
-    del raw
-
-    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
-    out = [_SIGNATURE, *_chunk(b"IHDR", header)]
-    if icc_profile:
-        out += _chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
-    if exif:
-        out += _chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif)
-    if xmp:
-        # keyword, then uncompressed, no language tag, no translated keyword
-        out += _chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
-    out += [*_chunk(b"IDAT", stream), *_chunk(b"IEND", b"")]
+    out = header_chunks(samples.shape, mode, icc_profile=icc_profile, exif=exif, xmp=xmp)
+    out += [*chunk(b"IDAT", deflated_rows(samples, COLOUR_TYPES[mode][1], level)), *chunk(b"IEND", b"")]
     return b"".join(out)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from imgconv import batch, kernels, pipeline
+from imgconv import batch, kernels
 from imgconv.filters import preset_filter
 from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
@@ -350,14 +350,14 @@ def test_skipped_files_start_no_workers(pictures, monkeypatch):
 def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     tmp, images = pictures
     asked, threads = [], []
-    original_executor, original_process = batch.local_executor, pipeline.process_file
+    original_executor, original_process = batch.local_executor, batch.process_file
     monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
 
     def spy(source, dest, filt, **options):
         threads.append(filt.apply.keywords["threads"])
         return original_process(source, dest, filt, **options)
 
-    monkeypatch.setattr(pipeline, "process_file", spy)
+    monkeypatch.setattr(batch, "process_file", spy)  # what one INPUT and OUTPUT runs through
     cap = batch.max_jobs()
     assert run(*BLUR, "-j", "10000", "--threads", "10000", tmp / "in", tmp / "out").exit_code == 0
     assert asked == [min(2, cap)]

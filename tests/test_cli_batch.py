@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from imgconv import kernels
-from helpers import assert_rounded_from, load, reference, run, save
+from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)
@@ -114,6 +114,29 @@ def test_format_and_suffix(tree):
     with Image.open(tmp / "out" / "a-blur.tiff") as image:
         assert image.format == "TIFF"
         assert_rounded_from(np.asarray(image), reference(images["a.png"], GAUSS))
+
+
+@pytest.mark.parametrize("fmt", [None, "png"])
+def test_a_suffix_run_again_into_its_own_folder_does_not_filter_its_outputs(tree, fmt):
+    """`--suffix _sharp camera/ camera/` twice: the second run makes each output again
+    from its original, not IMG_1000_sharp_sharp.JPG from the first run's output."""
+    tmp, images = tree
+    folder = tmp / "in" / "sub"
+    save(folder / "lonely_s.png", images["a.png"])  # no lonely.png: an input like any other
+    options = ["-R", "--suffix", "_s"] + (["--format", fmt] if fmt else [])
+    assert run(*BLUR, *options, folder, folder).exit_code == 0
+    first = files_under(folder)
+    expected = ["c.jpg", "c_s.png" if fmt else "c_s.jpg", "deeper/d.png", "deeper/d_s.png", "lonely_s.png",
+                "lonely_s_s.png"]
+    assert first == expected
+    result = run(*BLUR, *options, "--dry-run", folder, folder)
+    assert [line.split(" -> ")[0] for line in result.stdout.splitlines()] == \
+        [str(folder / name) for name in ("c.jpg", "lonely_s.png", "deeper/d.png")]
+    result = run(*BLUR, *options, folder, folder)
+    assert result.exit_code == 0 and result.stderr.strip() == "processed 3, skipped 0, failed 0"
+    assert files_under(folder) == first
+    assert_blurred(folder / "deeper" / "d_s.png", images["sub/deeper/d.png"])
+    assert_blurred(folder / "lonely_s_s.png", images["a.png"])
 
 
 def test_output_inside_a_recursive_input_is_not_scanned(tree):
@@ -224,6 +247,122 @@ def test_stdin_cannot_be_a_batch_input(tree):
     tmp, _ = tree
     result = run(*BLUR, "-", tmp / "in" / "a.png", tmp / "out")
     assert result.exit_code == 2 and "--files-from -" in result.stderr
+
+
+# --- One INPUT and one OUTPUT: what the batch options do there -----------------------
+
+
+@pytest.mark.parametrize("command", [BLUR, ["identity"], ["convolve", "-k", "0 1 0; 1 -4 1; 0 1 0"], ["sobel"]])
+@pytest.mark.parametrize("target", ["self", "new", "-"])
+def test_dry_run_on_one_file_prints_its_pair_and_writes_nothing(tree, command, target):
+    tmp, _ = tree
+    source = tmp / "in" / "a.png"
+    before = source.read_bytes()
+    dest = {"self": source, "new": tmp / "out.png", "-": "-"}[target]
+    result = run(*command, "--dry-run", "--in-place", "--report", tmp / "report.jsonl", source, dest)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{source} -> {dest}\n" and result.stderr == ""
+    assert source.read_bytes() == before
+    assert sorted(os.listdir(tmp)) == ["in"]
+
+
+def test_dry_run_on_one_file_refuses_what_the_run_would(tree):
+    tmp, _ = tree
+    source = tmp / "in" / "a.png"
+    result = run(*BLUR, "--dry-run", source, source)
+    assert result.exit_code == 2 and "--in-place" in result.stderr and result.stdout == ""
+
+
+def test_dry_run_of_a_streamed_tiled_image_writes_nothing(tmp_path):
+    pytest.importorskip("dask")
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", np.arange(64 * 96, dtype=np.uint16).reshape(64, 96), tile=(32, 32))
+    for dest in ("out.tif", "out.zarr"):
+        result = run(*BLUR, "--dry-run", tmp_path / "in.tif", tmp_path / dest)
+        assert result.exit_code == 0 and result.stdout == f"{tmp_path / 'in.tif'} -> {tmp_path / dest}\n"
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+
+
+@pytest.mark.parametrize("command", [["conv", "-k", "1 0; 0 1", "{a}", "{out}"],
+                                     ["learn", "{a}", "{a}", "--size", "3", "-o", "{out}"],
+                                     ["animate", "{out}"]])
+def test_commands_without_a_dry_run_refuse_it(tree, command):
+    tmp, _ = tree
+    names = {"a": tmp / "in" / "a.png", "out": tmp / "out.gif"}
+    result = run(*[part.format(**names) for part in command], "--dry-run")
+    assert result.exit_code == 2 and "--dry-run" in result.stderr
+    assert sorted(os.listdir(tmp)) == ["in"]
+
+
+def test_skip_existing_on_one_file(tree):
+    tmp, images = tree
+    source, dest = tmp / "in" / "a.png", tmp / "out.png"
+    dest.write_bytes(b"newer")
+    result = run(*BLUR, "--skip-existing", source, dest)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == f"imgconv: note: {dest}: newer than {source}; skipped (--skip-existing)\n"
+    assert dest.read_bytes() == b"newer"
+    assert run(*BLUR, "--skip-existing", "--quiet", source, dest).stderr == ""
+    old = time.time() - 3600
+    os.utime(dest, (old, old))
+    result = run(*BLUR, "--skip-existing", source, dest)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert_blurred(dest, images["a.png"])
+
+
+def test_skip_existing_never_skips_a_device_or_standard_output(tree, monkeypatch):
+    tmp, _ = tree
+    source = tmp / "in" / "a.png"
+    os.utime(source, (0, 0))  # older than /dev/null, and than a file named -
+    monkeypatch.chdir(tmp)
+    (tmp / "-").write_bytes(b"")
+    result = run(*BLUR, "--skip-existing", source, "-")
+    assert result.exit_code == 0 and result.stdout_bytes.startswith(b"\x89PNG") and result.stderr == ""
+    result = run(*BLUR, "--skip-existing", "--report", tmp / "report.jsonl", source, "/dev/null")
+    assert result.exit_code == 0 and json.loads((tmp / "report.jsonl").read_text())["status"] == "ok"
+    assert sorted(os.listdir(tmp)) == ["-", "in", "report.jsonl"] and (tmp / "-").read_bytes() == b""
+
+
+def test_report_of_one_file(tree):
+    tmp, _ = tree
+    source, dest, report = tmp / "in" / "a.png", tmp / "out.png", tmp / "report.jsonl"
+
+    def rows():
+        return [json.loads(line) for line in report.read_text().splitlines()]
+
+    assert run(*BLUR, "--report", report, source, dest).exit_code == 0
+    [row] = rows()
+    assert (row["input"], row["output"], row["status"], row["error"]) == (str(source), str(dest), "ok", None)
+    assert row["seconds"] > 0
+    assert run(*BLUR, "--report", report, "--skip-existing", "-q", source, dest).exit_code == 0
+    assert [r["status"] for r in rows()] == ["skipped"]
+    (tmp / "broken.png").write_bytes(b"junk")
+    result = run(*BLUR, "--report", report, tmp / "broken.png", dest)
+    assert result.exit_code == 1 and "broken.png" in result.stderr
+    [row] = rows()
+    assert row["status"] == "failed" and "broken.png" in row["error"]
+    result = run(*BLUR, "--report", "-", source, dest)
+    assert result.exit_code == 0 and json.loads(result.stdout)["status"] == "ok"
+
+
+@pytest.mark.parametrize("report, fragment", [("-", "standard output"), ("{dest}", "OUTPUT"), ("{source}", "INPUT")])
+def test_a_report_that_would_overwrite_the_image_is_refused(tree, report, fragment):
+    tmp, _ = tree
+    source = tmp / "in" / "a.png"
+    before = source.read_bytes()
+    dest = "-" if report == "-" else tmp / "out.png"
+    result = run(*BLUR, "--in-place", "--report", report.format(source=source, dest=dest), source, dest)
+    assert_one_line_error(result, 2, "--report", fragment)
+    assert source.read_bytes() == before and sorted(os.listdir(tmp)) == ["in"]
+
+
+@pytest.mark.parametrize("option", [["--include", "*.png"], ["--exclude", "*.jpg"], ["--suffix", "_x"]])
+def test_batch_choices_of_names_are_refused_for_one_file(tree, option):
+    tmp, _ = tree
+    result = run(*BLUR, *option, tmp / "in" / "a.png", tmp / "out.png")
+    assert_one_line_error(result, 2, option[0], "end OUTPUT with /")
+    assert sorted(os.listdir(tmp)) == ["in"]
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

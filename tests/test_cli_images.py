@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from imgconv import kernels
-from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)
@@ -175,6 +175,136 @@ def test_grey_with_alpha_and_edge_detector_keeps_alpha(tmp_path):
     assert mode == "LA"
     assert np.array_equal(pixels[..., 1], _white_square_on_hidden_red(2)[..., 1])  # alpha kept
     assert pixels[10:20, 10, 0].min() > 0  # the square's edge shows
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".bmp"])
+def test_opaque_alpha_is_dropped_where_the_format_has_none(tmp_path, rgb, extension):
+    """Most screenshots and exported PNGs are RGBA with every pixel opaque: that alpha
+    holds nothing, and the output is the RGB image's, byte for byte."""
+    opaque = save(tmp_path / "opaque.png", np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]))
+    plain = save(tmp_path / "plain.png", rgb)
+    assert run(*BLUR, opaque, tmp_path / f"from-rgba{extension}").exit_code == 0
+    assert run(*BLUR, plain, tmp_path / f"from-rgb{extension}").exit_code == 0
+    assert (tmp_path / f"from-rgba{extension}").read_bytes() == (tmp_path / f"from-rgb{extension}").read_bytes()
+    mode, pixels = load(tmp_path / f"from-rgba{extension}")
+    assert mode == "RGB"
+    if extension == ".bmp":
+        assert_rounded_from(pixels, reference(rgb, GAUSS))
+
+
+def test_opaque_grey_alpha_is_dropped_at_16_bits(tmp_path, camera):
+    import tifffile
+
+    grey = camera[:40, :50].astype(np.uint16) * 257 + 3
+    tifffile.imwrite(tmp_path / "la16.tif", np.dstack([grey, np.full_like(grey, 65535)]), extrasamples=["unassalpha"])
+    assert run(*BLUR, tmp_path / "la16.tif", tmp_path / "out.pgm").exit_code == 0  # PGM holds 16-bit grey, no alpha
+    with open(tmp_path / "out.pgm", "rb") as pgm:
+        assert pgm.read(2) == b"P5"  # grey, with no alpha
+    pixels = load(tmp_path / "out.pgm")[1]
+    assert pixels.max() > 255
+    assert_rounded_from(pixels, reference(grey, GAUSS), np.uint16, slack=0.05)
+
+
+def test_alpha_that_is_not_opaque_is_refused_naming_background(tmp_path, rgb):
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[0, 0] = 254
+    source = save(tmp_path / "in.png", np.dstack([rgb, alpha]))
+    result = run(*BLUR, source, tmp_path / "out.jpg")
+    assert_one_line_error(result, 1, "out.jpg", "RGB with alpha", "not opaque", "--background COLOR", "write PNG")
+    assert sorted(os.listdir(tmp_path)) == ["in.png"]
+
+
+def straight_over(colour, alpha, background, peak=255):
+    """colour * a + background * (1 - a), a = alpha / peak, in float64: the hand formula."""
+    a = alpha.astype(np.float64)[..., None] / peak
+    return colour * a + np.asarray(background, np.float64) * (1 - a)
+
+
+def test_background_composites_each_pixel_as_by_hand(tmp_path):
+    # Colour under alpha 0 is hidden, alpha 255 is the colour itself, the rest a mix.
+    pixels = np.array([[[200, 10, 60, 128], [0, 255, 0, 0], [17, 99, 250, 255], [90, 180, 30, 77]]], np.uint8)
+    source = save(tmp_path / "in.png", pixels)
+    expected = straight_over(pixels[..., :3], pixels[..., 3], (255, 128, 0))
+    assert np.abs(expected - np.floor(expected) - 0.5).min() > 0.01  # no tie for float32 to settle
+    for extension in (".png", ".bmp", ".jpg"):
+        result = run("identity", "--background", "#ff8000", "--quality", "100", source, tmp_path / f"out{extension}")
+        assert result.exit_code == 0, result.stderr
+        mode, written = load(tmp_path / f"out{extension}")
+        assert mode == "RGB"
+        if extension != ".jpg":
+            assert np.array_equal(written, np.rint(expected).astype(np.uint8)), extension
+    # Red: 200 * 128/255 + 255 * 127/255 = 227.39; green: 10 * 128/255 + 128 * 127/255 = 68.77.
+    assert load(tmp_path / "out.png")[1][0, 0].tolist() == [227, 69, 30]
+
+
+def test_background_composites_the_filtered_result(tmp_path, rng):
+    """After filtering: the blur of premultiplied colour and of alpha, composited."""
+    image = rng.integers(0, 256, (16, 20, 4)).astype(np.uint8)
+    source = save(tmp_path / "in.png", image)
+    assert run(*BLUR, "--background", "navy", source, tmp_path / "out.png").exit_code == 0
+    mode, pixels = load(tmp_path / "out.png")
+    assert mode == "RGB"
+    premultiplied = reference(image[..., :3] * (image[..., 3:] / 255), GAUSS)
+    alpha = reference(image[..., 3], GAUSS)
+    assert_rounded_from(pixels, premultiplied + np.array([0, 0, 128]) * (1 - alpha[..., None] / 255))
+    # What Pillow shows of the RGBA result over the same colour: one rounding more.
+    assert run(*BLUR, source, tmp_path / "rgba.png").exit_code == 0
+    with Image.open(tmp_path / "rgba.png") as rgba:
+        shown = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 128, 255)), rgba)
+    assert np.abs(np.asarray(shown)[..., :3].astype(int) - pixels).max() <= 1
+
+
+def test_background_on_grey_with_alpha_stays_grey_or_becomes_colour(tmp_path):
+    pixels = np.array([[[40, 100], [250, 0], [0, 255]]], np.uint8)
+    source = save(tmp_path / "in.png", pixels)
+    assert run("identity", "--background", "#808080", source, tmp_path / "grey.png").exit_code == 0
+    mode, grey = load(tmp_path / "grey.png")
+    assert mode == "L" and grey.tolist() == [np.rint(straight_over(pixels[..., :1], pixels[..., 1], 128))[0, :, 0]
+                                             .tolist()]
+    assert run("identity", "--background", "red", source, tmp_path / "colour.png").exit_code == 0
+    mode, colour = load(tmp_path / "colour.png")
+    assert mode == "RGB"
+    assert np.array_equal(colour, np.rint(straight_over(pixels[..., :1], pixels[..., 1], (255, 0, 0))))
+
+
+def test_background_composites_16_bit_images_at_16_bits(tmp_path, rng):
+    import tifffile
+
+    image = rng.integers(0, 65536, (6, 7, 4)).astype(np.uint16)
+    image[0, :3, 3] = (0, 65535, 32768)
+    tifffile.imwrite(tmp_path / "in.tif", image, photometric="rgb", extrasamples=["unassalpha"])
+    for extension in (".png", ".tif"):
+        out = tmp_path / f"out{extension}"
+        assert run("identity", "--background", "#102030", tmp_path / "in.tif", out).exit_code == 0
+        written = tifffile.imread(out) if extension == ".tif" else _png16(out)
+        assert written.dtype == np.uint16 and written.shape == (6, 7, 3)
+        expected = straight_over(image[..., :3], image[..., 3], np.array([0x10, 0x20, 0x30]) * 257, 65535)
+        assert_rounded_from(written, expected, np.uint16, slack=0.01)
+
+
+def _png16(path):
+    import imagecodecs
+
+    return imagecodecs.png_decode(path.read_bytes())
+
+
+def test_background_with_the_side_by_side_view_shows_the_original_composited(tmp_path):
+    pixels = np.zeros((8, 10, 4), np.uint8)
+    pixels[..., 0], pixels[..., 3] = 255, np.arange(10) * 25
+    source = save(tmp_path / "in.png", pixels)
+    result = run("identity", "--background", "white", "--view", "side-by-side", source, tmp_path / "out.png")
+    assert result.exit_code == 0, result.stderr
+    mode, shown = load(tmp_path / "out.png")
+    assert mode == "RGB" and shown.shape == (8, 24, 3)
+    expected = np.rint(straight_over(pixels[..., :3], pixels[..., 3], 255))
+    assert np.array_equal(shown[:, :10], expected) and np.array_equal(shown[:, 14:], expected)
+
+
+@pytest.mark.parametrize("colour", ["nosuch", "#12345", "#ff000080"])
+def test_a_background_that_is_not_an_opaque_colour_is_a_usage_error(tmp_path, rgb, colour):
+    source = save(tmp_path / "in.png", np.dstack([rgb, rgb[..., 0]]))
+    assert_one_line_error(run(*BLUR, "--background", colour, source, tmp_path / "out.jpg"), 2, "--background", colour)
+    assert sorted(os.listdir(tmp_path)) == ["in.png"]
 
 
 def test_npy_in_and_out(tmp_path, rng):

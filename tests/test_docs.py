@@ -32,6 +32,23 @@ def test_set_up_runs_the_signature_command_on_a_shipped_sample():
     assert (SAMPLES / "chelsea.png").exists()
 
 
+def test_the_set_up_says_how_the_examples_find_imgconv():
+    """Every example after the set-up says plain `imgconv`, which the set-up leaves in
+    .venv/bin: the README's way to put it on PATH must work as written."""
+    set_up = README.index("## Set-up")
+    step = re.search(r"`(\. \.venv/bin/activate)`", README[set_up:README.index("## Gallery")])
+    assert step, "the set-up does not say how to put imgconv on PATH"
+    root = SAMPLES.parent
+    if not (root / ".venv" / "bin" / "activate").exists():
+        pytest.skip("no .venv in the repository: the tests run from another environment")
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["PATH"] = "/usr/bin:/bin"  # where a new shell finds no imgconv
+    assert subprocess.run(["sh", "-c", "command -v imgconv"], env=env, capture_output=True, check=False).returncode != 0
+    done = subprocess.run(["sh", "-c", f"{step.group(1)} && imgconv --version"], cwd=root, env=env, check=False,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("imgconv "), done.stderr
+
+
 def test_python_example_runs(tmp_path, monkeypatch):
     block = re.search(r"## Python API.*?```python\n(.*?)```", README, re.S).group(1)
     (tmp_path / "samples").symlink_to(SAMPLES)

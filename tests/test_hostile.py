@@ -110,6 +110,54 @@ def test_a_full_standard_output_is_one_line():
     assert result.returncode == 1 and "No space left on device" in one_line(result.stderr)
 
 
+@pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "link"])
+def test_dev_stdout_is_written_into_the_pipe_it_is(tmp_path, dest):
+    """As `imgconv blur in.png /dev/stdout | wc -c`: the kernel's link names the pipe
+    ``pipe:[N]``, which no folder holds, so it is written into, not resolved and replaced."""
+    (tmp_path / "link").symlink_to("/dev/stdout")
+    result = imgconv(*BLUR, CHELSEA, dest, stdout=subprocess.PIPE, cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == b""
+    (tmp_path / "received.png").write_bytes(result.stdout)
+    assert_rounded_from(load(tmp_path / "received.png")[1], expected_blur())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "received.png"]
+
+
+def test_dev_stdout_writes_where_the_shell_opened_it(tmp_path):
+    """As `{ printf head; imgconv blur in.png /dev/stdout; } >> out`: after what is
+    there already, as `-` would; the file the shell holds is neither replaced nor cut."""
+    out = tmp_path / "out"
+    out.write_bytes(b"head")
+    with open(out, "ab") as shell:
+        assert imgconv(*BLUR, CHELSEA, "/dev/stdout", stdout=shell).returncode == 0
+    with open(out, "ab") as shell:
+        assert imgconv(*BLUR, CHELSEA, "-", stdout=shell).returncode == 0
+    data = out.read_bytes()
+    assert data.startswith(b"head\x89PNG") and len(data) % 2 == 0
+    half = (len(data) - 4) // 2
+    assert data[4:4 + half] == data[4 + half:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_dev_stdout_on_a_terminal_is_refused_as_dash_is():
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        result = imgconv(*BLUR, CHELSEA, "/dev/stdout", stdout=terminal)
+        assert result.returncode == 2 and "terminal" in one_line(result.stderr)
+        os.set_blocking(main, False)
+        with pytest.raises(BlockingIOError):  # nothing was written to it
+            os.read(main, 100)
+    finally:
+        os.close(main)
+        os.close(terminal)
+
+
+def test_a_descriptor_that_is_not_open_is_one_line():
+    result = imgconv(*BLUR, CHELSEA, "/dev/fd/9", stdout=subprocess.DEVNULL)
+    assert result.returncode == 1 and "/dev/fd/9: cannot write: Bad file descriptor" in one_line(result.stderr)
+
+
 # ------------------------------------------------------------------ limits before allocation
 
 

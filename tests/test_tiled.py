@@ -284,6 +284,8 @@ def test_what_cannot_stream_says_so(tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", CHELSEA, tile=(64, 64), photometric="rgb")
     result = run("blur", "-s", 2, "--view", "side-by-side", tmp_path / "in.tif", tmp_path / "out.tif")
     assert_one_line_error(result, 2, "--view side-by-side composes whole images", "write another format")
+    result = run("blur", "-s", 2, "--background", "white", tmp_path / "in.tif", tmp_path / "out.tif")
+    assert_one_line_error(result, 2, "--background composites whole images", "write another format")
     result = run("sobel", "--normalize", tmp_path / "in.tif", tmp_path / "out.tif")
     assert_one_line_error(result, 2, "--normalize", "whole image's maximum")
     result = run("blur", "-r", 600, tmp_path / "in.tif", tmp_path / "out.tif")
