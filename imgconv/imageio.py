@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import sys
 import tempfile
 import warnings
@@ -339,7 +340,7 @@ def _has_signature_of(fmt, data):
     accept = Image.OPEN.get(fmt, (None, None))[1]
     try:
         taken = accept is not None and accept(data[:16])
-    except Exception:  # the test's own struct.error on a short file
+    except (SyntaxError, IndexError, TypeError, struct.error):  # what Pillow catches of a test on a short file
         return False
     return bool(taken) and not isinstance(taken, str)  # a str is Pillow's "support not installed"
 
