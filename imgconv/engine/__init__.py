@@ -106,8 +106,8 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
     Returns
     -------
     numpy.ndarray
-        The image's shape; of type ``output``, else float64 for a float64 image and
-        float32 otherwise.
+        The image's shape; of type ``output``, else `work_dtype`'s: float64 for a
+        float64 image or one of integers of more than 16 bits, float32 otherwise.
 
     Examples
     --------
