@@ -37,6 +37,7 @@ import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputE
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # Pillow is imported where it is needed: a .npy needs none of it
+    from PIL import TiffImagePlugin
 
 STDIO = "-"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -101,6 +105,8 @@ class Picture:
     animation : dict
         For several frames: ``duration`` (ms, per frame), ``loop``, ``disposal`` and
         ``blend`` (per frame), as far as the format has them.
+    name : str
+        The input as messages name it: its path, ``<stdin>``, or "the input".
     """
 
     frames: list
@@ -109,6 +115,7 @@ class Picture:
     metadata: dict = field(default_factory=dict)
     encoding: dict = field(default_factory=dict)
     animation: dict = field(default_factory=dict)
+    name: str = "the input"
 
     @property
     def pixels(self):
@@ -184,6 +191,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     if data.startswith(_NPY_MAGIC):
         picture = _picture_from_npy(data, name, budget)
         _frame_indices(1, frame, name)
+        picture.name = name
         return picture
     from PIL import Image, UnidentifiedImageError
 
@@ -223,6 +231,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+    picture.name = name
     exif = picture.metadata.get("exif")
     if auto_orient and exif is not None and orientation_of(exif.get(_ORIENTATION)) != 1:
         orientation = orientation_of(exif.pop(_ORIENTATION))
@@ -343,9 +352,11 @@ def _picture_from_npy(data, name, budget):
         raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) array, got shape {header.shape}")
     budget.take(*header.shape[:2], *[math.ceil(c / 4) for c in header.shape[2:]])
     array = npyfile.array(data, header, name, ImageReadError)
+    array = array.astype(array.dtype.newbyteorder("="), copy=False)
     channels = 1 if array.ndim == 2 else array.shape[2]
-    # Written to an image format, uint16 values are 16-bit samples and others 8-bit ones.
-    mode = formats.MODE_OF.get((channels, 16 if array.dtype == np.uint16 else 8), formats.MULTICHANNEL)
+    mode = formats.mode_of(array.dtype, channels) or (formats.MULTICHANNEL if channels > 4 else None)
+    if mode is None:
+        raise ImageReadError(f"{name}: {array.dtype} samples: not an image imgconv reads")
     return Picture([array], mode, NPY)
 
 
@@ -391,7 +402,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
         animation["loop"] = image.info["loop"]
     if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
         picture = _picture_from_deep_png(data, indices, count, metadata, name)
-    elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
+    elif image.format == "TIFF" and _beyond_pillow(image):
         picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
         mode = _common_mode(modes, name)
@@ -405,6 +416,17 @@ def _picture_from_pillow(image, data, frame, name, budget):
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     picture.animation = animation
     return picture
+
+
+def _beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
+    """Whether a TIFF holds samples Pillow would not read as they are, which tifffile
+    reads: 16-bit colour (which Pillow cannot hold), and signed or float samples or
+    unsigned ones of more than 16 bits (Pillow reads signed 8-bit samples as unsigned,
+    and unsigned 32-bit ones as signed)."""
+    bits, sample_formats = (image.tag_v2.get(tag, default) for tag, default in ((258, 1), (339, 1)))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    sample_formats = sample_formats if isinstance(sample_formats, tuple) else (sample_formats,)
+    return (16 in bits and image.tag_v2.get(277, 1) > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
 
 
 def _fast_decoder(image, data, count):
@@ -572,10 +594,14 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
 
 
 def _deep_picture(arrays, fmt, metadata, name):
+    """The picture of samples Pillow cannot hold, kept in their own type (in the
+    machine's byte order)."""
+    arrays = [a.astype(a.dtype.newbyteorder("="), copy=False) for a in arrays]
     channels = 1 if arrays[0].ndim == 2 else arrays[0].shape[2]
-    if arrays[0].dtype != np.uint16 or (channels, 16) not in formats.MODE_OF:
+    mode = formats.mode_of(arrays[0].dtype, channels)
+    if mode is None or arrays[0].dtype == np.bool_:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
-    return Picture(arrays, formats.MODE_OF[(channels, 16)], fmt, metadata)
+    return Picture(arrays, mode, fmt, metadata)
 
 
 def orientation_of(value):
@@ -599,17 +625,38 @@ def change_depth(picture, bits):
     """The picture with ``bits`` (8 or 16) bits a sample.
 
     16 to 8 bits is ``round(v / 257)`` (65535 becomes 255); 8 to 16 is ``v * 257``
-    (255 becomes 65535), which is exact.
+    (255 becomes 65535), which is exact. Float samples map 0.0-1.0 to the whole range:
+    ``round(v * 255)`` (or 65535), clipped, so that below 0.0 is 0 and above 1.0 (or
+    infinity) the largest value; NaN, which has no place there, is refused, naming the
+    input.
     """
     if bits is None or formats.DTYPE[picture.mode] == (np.uint8 if bits == 8 else np.uint16):
         return picture
+    top = 255 if bits == 8 else 65535
+    if picture.mode in formats.FLOAT:
+        if any(np.isnan(f).any() for f in picture.frames):
+            raise ImageReadError(f"{picture.name}: NaN samples, which --depth {bits} cannot map to {bits}-bit ones; "
+                                 "write TIFF or .npy to keep them")
+        channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+        frames = [_unit_to_integers(f, top) for f in picture.frames]
+        return replace(picture, frames=frames, mode=formats.MODE_OF[channels, bits])
     if picture.mode not in formats.OTHER_DEPTH:
-        raise InvalidInputError(f"--depth converts 8- and 16-bit images, not a {formats.WORDS[picture.mode]} one")
+        raise InvalidInputError(f"{picture.name}: --depth converts 8-bit, 16-bit and float samples, and the input is "
+                                f"{formats.WORDS[picture.mode]}; write TIFF or .npy to keep it")
     if bits == 8:
         frames = [((f.astype(np.uint32) + 128) // 257).astype(np.uint8) for f in picture.frames]
     else:
         frames = [f.astype(np.uint16) * np.uint16(257) for f in picture.frames]
     return replace(picture, frames=frames, mode=formats.OTHER_DEPTH[picture.mode])
+
+
+def _unit_to_integers(samples: np.ndarray, top: int) -> np.ndarray:
+    """Float samples, 0.0 to 1.0, as integers 0 to ``top``, rounded and clipped; in
+    float32 (float64 for float64 samples), as filtering works."""
+    work = samples.astype(np.result_type(samples.dtype, np.float32))
+    np.clip(work, 0, 1, out=work)
+    work *= top
+    return np.rint(work, out=work).astype(np.uint8 if top == 255 else np.uint16)
 
 
 def output_format(dest, requested=None, input_format="PNG"):
@@ -656,10 +703,6 @@ def check_writable(picture, fmt, name):
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {fmt} cannot store as a "
                               "frame's duration; "
                               + (f"write {' or '.join(holders)}, or " if holders else "") + "give --frame N")
-    if picture.sample_dtype.kind != "f" and any(f.dtype.kind == "f" and not np.isfinite(f).all()
-                                                for f in picture.frames):
-        raise ImageWriteError(f"{name}: the input has NaN or infinite samples, which only .npy (or a float TIFF) "
-                              "can hold")
     if picture.mode == formats.MULTICHANNEL:
         channels = picture.frames[0].shape[2]
         raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
@@ -669,6 +712,15 @@ def check_writable(picture, fmt, name):
             raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
                                   f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
                                   "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
+        if picture.mode in formats.FLOAT:
+            channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+            depths = [bits for bits in (8, 16) if formats.MODE_OF[channels, bits] in formats.HOLDS[fmt]]
+            if depths:
+                raise ImageWriteError(f"{name}: {fmt} holds integer samples and the input is "
+                                      f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep "
+                                      f"them, or give --depth {depths[0]} to map 0.0-1.0 to 0-{2 ** depths[0] - 1} "
+                                      f"(round(v * {2 ** depths[0] - 1}), clipped)"
+                                      + (" or --depth 16 to 0-65535" if depths[1:] else ""))
         raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; "
                               f"write {formats.holders(picture.mode)}")
     if len(picture.frames) > 1 and fmt == "PNG" and picture.sample_dtype != np.uint8:
@@ -680,8 +732,9 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
                  strip=False, name="<stdout>"):
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
-    For ``NPY``, ``frames`` hold the raw float result, saved as float32: one (H, W[, C])
-    array, or (N, H, W[, C]) for several frames. Otherwise `check_writable` has passed.
+    For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
+    (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
+    has passed.
 
     Parameters
     ----------
@@ -701,8 +754,7 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     """
     if fmt == NPY:
         buffer = io.BytesIO()
-        array = np.stack(frames) if len(frames) > 1 else frames[0]
-        np.save(buffer, array.astype(np.float32, copy=False), allow_pickle=False)
+        np.save(buffer, np.stack(frames) if len(frames) > 1 else frames[0], allow_pickle=False)
         return buffer.getvalue()
     frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
     longest = max(max(f.shape[:2]) for f in frames)
@@ -721,11 +773,14 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
         return encode_png(frames[0], picture.mode, level=compress_level,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
-    # Pillow holds no 16-bit colour, and writes pages of different sizes all at the
-    # last page's size (found by fuzzing): tifffile writes those.
-    if fmt == "TIFF" and (picture.mode in formats.DEEP_COLOUR or len({f.shape for f in frames}) > 1):
+    # Pillow holds neither 16-bit colour nor the wider types, and writes pages of
+    # different sizes all at the last page's size (found by fuzzing): tifffile writes those.
+    if fmt == "TIFF" and (picture.mode not in _PILLOW_TIFF or len({f.shape for f in frames}) > 1):
         return _encode_tifffile(frames, picture, metadata)
     return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name)
+
+
+_PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "I;16", "I", "F"])
 
 
 def _encode_tifffile(frames, picture, metadata):

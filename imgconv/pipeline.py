@@ -104,6 +104,8 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
     for pixels in picture.frames:
         one = replace(picture, frames=[pixels])
         samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype)
+        if fmt == NPY and pixels.dtype.kind == "f":
+            samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         results.append(compose(pixels, samples, view, picture.sample_max))
     return encode_image(results, picture, fmt, quality=quality, subsampling=subsampling,
                         compress_level=compress_level, strip=strip, name=name)
