@@ -255,8 +255,8 @@ output_options = _section(
     (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
                             help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
     (("--compression",), dict(type=click.Choice(["none", "deflate", "lzw", "zstd", "packbits"]),
-                              help="Compression of a streamed tiled TIFF (or Zarr: none, deflate, zstd) output "
-                                   "[default: the input's].")),
+                              help="Compression of a TIFF output (or a streamed Zarr one: none, deflate, zstd) "
+                                   "[default: a TIFF input's own where lossless, else deflate].")),
 )
 
 

@@ -101,7 +101,8 @@ class Picture:
         the EXIF orientation removed once it has been applied.
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
-        ``lossless`` for WebP.
+        ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
+        (stored at 1 bit a sample) for TIFF.
     animation : dict
         For several frames: ``duration`` (ms, per frame), ``loop``, ``disposal`` and
         ``blend`` (per frame), as far as the format has them.
@@ -533,6 +534,8 @@ def _encoding(image, data):
         return encoding
     if image.format == "WEBP":
         return {"lossless": _webp_is_lossless(data)}
+    if image.format == "TIFF":
+        return {"compression": image.tag_v2.get(259, 1), "bilevel": image.mode == "1"}
     return {}
 
 
@@ -586,14 +589,15 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
 
                     metadata["exif"] = Image.Exif()
                     metadata["exif"][_ORIENTATION] = tags.valueof(_ORIENTATION)
+            encoding = {"compression": int(pages[0].compression)}
     except tifffile.TiffFileError as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
-    return _deep_picture(arrays, "TIFF", metadata, name)
+    return _deep_picture(arrays, "TIFF", metadata, name, encoding)
 
 
-def _deep_picture(arrays, fmt, metadata, name):
+def _deep_picture(arrays, fmt, metadata, name, encoding=None):
     """The picture of samples Pillow cannot hold, kept in their own type (in the
     machine's byte order)."""
     arrays = [a.astype(a.dtype.newbyteorder("="), copy=False) for a in arrays]
@@ -601,7 +605,7 @@ def _deep_picture(arrays, fmt, metadata, name):
     mode = formats.mode_of(arrays[0].dtype, channels)
     if mode is None or arrays[0].dtype == np.bool_:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
-    return Picture(arrays, mode, fmt, metadata)
+    return Picture(arrays, mode, fmt, metadata, encoding or {})
 
 
 def orientation_of(value):
@@ -729,7 +733,7 @@ def check_writable(picture, fmt, name):
 
 
 def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 strip=False, name="<stdout>"):
+                 compression=None, strip=False, name="<stdout>"):
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
     For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
@@ -747,6 +751,8 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         input's, else 4:4:4.
     compress_level : int
         PNG compression level, 0-9 (libdeflate's for the modes `imgconv.png` writes).
+    compression : str, optional
+        TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
         Leave out EXIF, XMP and comments; the ICC profile stays.
     name : str
@@ -773,20 +779,56 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
         return encode_png(frames[0], picture.mode, level=compress_level,
                           **{k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")})
-    # Pillow holds neither 16-bit colour nor the wider types, and writes pages of
-    # different sizes all at the last page's size (found by fuzzing): tifffile writes those.
-    if fmt == "TIFF" and (picture.mode not in _PILLOW_TIFF or len({f.shape for f in frames}) > 1):
-        return _encode_tifffile(frames, picture, metadata)
-    return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name)
+    if fmt == "TIFF":
+        # Pillow holds neither 16-bit colour nor the wider types, and writes pages of
+        # different sizes all at the last page's size (found by fuzzing): tifffile writes those.
+        by_pillow = picture.mode in _PILLOW_TIFF and len({f.shape for f in frames}) == 1
+        bilevel = by_pillow and _bilevel(frames, picture)
+        scheme = tiff_compression(picture, compression, bilevel)
+        if not by_pillow:
+            return _encode_tifffile(frames, picture, metadata, scheme)
+        if bilevel:
+            frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
+    else:
+        scheme = None
+    return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name)
 
 
+# --compression for TIFF outputs: the TIFF Compression tag's numbers.
+TIFF_COMPRESSION = {"none": 1, "deflate": 8, "lzw": 5, "zstd": 50000, "packbits": 32773}
+# The lossless schemes an input's compression is kept in (LZMA too), with Pillow's
+# names for them; the old Deflate number (32946) is the same codec as Adobe's (8).
+# Group 3 and 4 fax codes hold bilevel samples only.
+_PILLOW_SCHEMES = {1: "raw", 5: "tiff_lzw", 8: "tiff_adobe_deflate", 32773: "packbits", 50000: "zstd",
+                   34925: "lzma", 3: "group3", 4: "group4"}
+_FAX = frozenset([3, 4])
 _PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "I;16", "I", "F"])
 
 
-def _encode_tifffile(frames, picture, metadata):
-    """A TIFF by tifffile: uncompressed, as Pillow writes TIFF, a page a frame, each of
-    its own size. The ICC profile and XMP are kept; tifffile cannot write an EXIF
-    directory."""
+def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bool = False) -> int:
+    """The TIFF Compression number a TIFF output of ``picture`` is written with:
+    ``requested`` (a name of `TIFF_COMPRESSION`) if given, else a TIFF input's own
+    scheme where it is lossless (fax codes only for ``bilevel`` output), else Adobe
+    Deflate, which every TIFF reader decodes, in place of a lossy scheme (JPEG, WebP)
+    or one no writer here has."""
+    if requested is not None:
+        return TIFF_COMPRESSION[requested]
+    scheme = {32946: 8}.get(picture.encoding.get("compression"), picture.encoding.get("compression"))
+    if picture.format != "TIFF" or scheme not in _PILLOW_SCHEMES or (scheme in _FAX and not bilevel):
+        return TIFF_COMPRESSION["deflate"]
+    return scheme
+
+
+def _bilevel(frames: list, picture: Picture) -> bool:
+    """Whether a bilevel TIFF input's result is still two-valued (0 and 255), and so
+    written at 1 bit a sample, exactly."""
+    return bool(picture.encoding.get("bilevel")) and picture.mode == "L" and \
+        all(((f == 0) | (f == 255)).all() for f in frames)
+
+
+def _encode_tifffile(frames, picture, metadata, scheme):
+    """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile and XMP
+    are kept; tifffile cannot write an EXIF directory."""
     import tifffile
 
     buffer = io.BytesIO()
@@ -795,30 +837,43 @@ def _encode_tifffile(frames, picture, metadata):
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
-                       extrasamples=["unassalpha"] if picture.has_alpha else None,
+                       extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None)
     return buffer.getvalue()
 
 
-def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name):
+def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name):
     from PIL import Image
 
     if fmt == "GIF" and picture.has_alpha:
         images = [_gif_with_transparency(f) for f in frames]
     else:
         images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
-    if fmt == "TIFF" and "xmp" in metadata:
+    groups = {}
+    if fmt == "TIFF" and ("xmp" in metadata or (scheme != 1 and "exif" in metadata)):
         # Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
-        # ignores the EXIF), so XMP goes in as the EXIF's tag 700.
+        # ignores the EXIF), so XMP goes in as the EXIF's tag 700. Its compressing writer
+        # (libtiff's) fails on EXIF's sub-directories (camera settings, GPS): those are
+        # added to its file afterwards.
+        from PIL import TiffTags
+
         exif = Image.Exif()
         exif.load(metadata.get("exif", b""))
-        exif[_XMP] = metadata.pop("xmp")
+        if "xmp" in metadata:
+            exif[_XMP] = metadata.pop("xmp")
+        if scheme != 1:
+            groups = {tag: exif.get_ifd(tag) for tag in list(exif) if tag in TiffTags.TAGS_V2_GROUPS}
+            for tag in groups:
+                del exif[tag]
+            groups = {tag: entries for tag, entries in groups.items() if entries}
         metadata["exif"] = exif.tobytes()
     options = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
     if "comment" in metadata and fmt in ("JPEG", "GIF"):
         options["comment"] = metadata["comment"]
     if fmt == "PNG":
         options["compress_level"] = compress_level
+    elif fmt == "TIFF":
+        options["compression"] = _PILLOW_SCHEMES[scheme]
     elif fmt == "JPEG":
         if quality is None and "qtables" in picture.encoding:
             options["qtables"] = picture.encoding["qtables"]
@@ -837,7 +892,35 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         images[0].save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
-    return buffer.getvalue()
+    return _with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue()
+
+
+def _with_subdirectories(data: bytes, groups: dict) -> bytes:
+    """A classic TIFF with EXIF sub-directories (``{tag: {tag: value}}``) added to its
+    first IFD: the sub-directories, as Pillow writes them, and a copy of that IFD with
+    their entries are appended, and the header points at the copy (the old IFD stays,
+    unreferenced, a few hundred bytes)."""
+    import struct
+
+    from PIL import TiffImagePlugin
+
+    order = "<" if data[:2] == b"II" else ">"
+    (first,) = struct.unpack_from(order + "L", data, 4)
+    (count,) = struct.unpack_from(order + "H", data, first)
+    entries = [data[first + 2 + 12 * i : first + 14 + 12 * i] for i in range(count)]
+    following = data[first + 2 + 12 * count : first + 6 + 12 * count]  # the next page's IFD
+    directory = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+    for tag, values in groups.items():
+        directory[tag] = values
+    start = len(data) + len(data) % 2  # IFDs start on a word boundary
+    block = directory.tobytes(start)
+    entries += [block[2 + 12 * i : 14 + 12 * i] for i in range(len(groups))]
+    entries.sort(key=lambda entry: struct.unpack_from(order + "H", entry)[0])
+    where = start + len(block) + len(block) % 2
+    table = struct.pack(order + "H", len(entries)) + b"".join(entries) + following
+    result = bytearray(data.ljust(start, b"\0") + block.ljust(where - start, b"\0") + table)
+    struct.pack_into(order + "L", result, 4, where)
+    return bytes(result)
 
 
 def _timing(picture, fmt):

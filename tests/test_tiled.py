@@ -267,7 +267,9 @@ def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     result = run("blur", "-s", 2, "--tile-size", "30", tmp_path / "in.tif", tmp_path / "bad.tif")
     assert_one_line_error(result, 2, "--tile-size 30,30", "multiples of 16")
     result = run("blur", "-s", 2, "--compression", "lzw", tmp_path / "in.tif", tmp_path / "out.png")
-    assert_one_line_error(result, 2, "--tile-size and --compression are for tiled outputs")
+    assert_one_line_error(result, 2, "--compression is for TIFF outputs", "not PNG")
+    result = run("blur", "-s", 2, "--tile-size", "32", tmp_path / "in.tif", tmp_path / "out.png")
+    assert_one_line_error(result, 2, "--tile-size is for tiled outputs")
 
 
 def test_pages_and_frames(tmp_path, small_blocks):
