@@ -60,9 +60,11 @@ WORDS = {
     "L": "8-bit grey", "LA": "8-bit grey with alpha", "RGB": "8-bit RGB", "RGBA": "8-bit RGB with alpha",
     "I;16": "16-bit grey", "LA;16": "16-bit grey with alpha", "RGB;16": "16-bit RGB",
     "RGBA;16": "16-bit RGB with alpha", MULTICHANNEL: "array of more than four channels",
-    **{mode: f"{dtype.itemsize * 8}-bit {_SIGNS[dtype.kind]} {_KIND_WORDS[kind]}" for mode, (dtype, kind) in _WIDE.items()},
+    **{mode: f"{dtype.itemsize * 8}-bit {_SIGNS[dtype.kind]} {_KIND_WORDS[kind]}"
+       for mode, (dtype, kind) in _WIDE.items()},
 }
-# 32-bit signed grey keeps the 16-bit range as its own, as before the other types came.
+# Grey int32 ("I") is shown on the 16-bit range (--normalize, --view), the other
+# integer types on their own.
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "LA;16": 65535, "RGB;16": 65535,
               "RGBA;16": 65535, "I": 65535, MULTICHANNEL: 255,
               **{mode: 1.0 if dtype.kind == "f" else int(np.iinfo(dtype).max) for mode, (dtype, _) in _WIDE.items()

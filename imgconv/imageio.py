@@ -33,6 +33,7 @@ import math
 import os
 import shutil
 import stat
+import struct
 import sys
 import tempfile
 import warnings
@@ -812,6 +813,8 @@ def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bo
     Deflate, which every TIFF reader decodes, in place of a lossy scheme (JPEG, WebP)
     or one no writer here has."""
     if requested is not None:
+        if requested not in TIFF_COMPRESSION:
+            raise InvalidInputError(f"--compression {requested}: a TIFF output takes {', '.join(TIFF_COMPRESSION)}")
         return TIFF_COMPRESSION[requested]
     scheme = {32946: 8}.get(picture.encoding.get("compression"), picture.encoding.get("compression"))
     if picture.format != "TIFF" or scheme not in _PILLOW_SCHEMES or (scheme in _FAX and not bilevel):
@@ -900,8 +903,6 @@ def _with_subdirectories(data: bytes, groups: dict) -> bytes:
     first IFD: the sub-directories, as Pillow writes them, and a copy of that IFD with
     their entries are appended, and the header points at the copy (the old IFD stays,
     unreferenced, a few hundred bytes)."""
-    import struct
-
     from PIL import TiffImagePlugin
 
     order = "<" if data[:2] == b"II" else ">"

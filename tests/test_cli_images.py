@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv import kernels
+from imgconv import InvalidInputError, kernels
+from imgconv.filters import kernel_filter
+from imgconv.pipeline import process_file
 from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
@@ -350,6 +352,9 @@ def test_other_inputs_are_deflated_and_compression_chooses(tmp_path, rgb, source
         (compression, samples), = tiff_pages(tmp_path / "out.tif")
         assert compression == number
         assert np.array_equal(samples, rgb if source == "in.png" else rgb.astype(np.float64) / 255)
+    with pytest.raises(InvalidInputError, match="--compression jpeg: a TIFF output takes none, deflate"):
+        process_file(tmp_path / source, tmp_path / "bad.tif", kernel_filter([[1]]), compression="jpeg")
+    assert not (tmp_path / "bad.tif").exists()
 
 
 def test_compression_keeps_the_exif_subdirectories(tmp_path, rgb):
