@@ -111,10 +111,12 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
 
     Examples
     --------
+    Python's integers make an int64 image, filtered in float64:
+
     >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
     array([[0., 0., 0.],
            [3., 2., 1.],
-           [0., 0., 0.]], dtype=float32)
+           [0., 0., 0.]])
     """
     return _filter(image, [kernel], boundary, cval, method, False, output, threads)
 
@@ -131,7 +133,7 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
     >>> convolve([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
     array([[0., 0., 0.],
            [1., 2., 3.],
-           [0., 0., 0.]], dtype=float32)
+           [0., 0., 0.]])
     """
     return _filter(image, [kernel], boundary, cval, method, True, output, threads)
 
@@ -187,7 +189,7 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     >>> magnitude([[0, 0, 3], [0, 0, 3], [0, 4, 0]], [[[1, 0, -1]], [[1], [0], [-1]]], boundary="constant")
     array([[0., 3., 3.],
            [0., 5., 3.],
-           [4., 0., 5.]], dtype=float32)
+           [4., 0., 5.]])
     """
     if len(kernels) < 1:
         raise InvalidInputError("magnitude needs at least one kernel")
