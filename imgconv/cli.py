@@ -255,7 +255,8 @@ output_options = _section(
                               help="JPEG chroma subsampling [default: a JPEG input's own, else 4:4:4].")),
     (("--depth",), dict(type=click.Choice(["8", "16"]),
                         help="Bits a sample of image outputs [default: the input's]. 16-bit images keep 16 bits in "
-                             "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257.")),
+                             "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257. "
+                             "Float samples map 0.0-1.0 to 0-255 (0-65535), rounded and clipped.")),
     (("--strip",), dict(is_flag=True, help="Write no EXIF (GPS included), XMP or comments; keep the ICC profile.")),
     (("--compress-level",), dict(type=click.IntRange(0, 9), default=DEFAULT_COMPRESS_LEVEL, show_default=True,
                                  help="PNG compression level: 0 fastest and largest, 9 smallest and slowest.")),
@@ -270,8 +271,8 @@ output_options = _section(
     (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
                             help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
     (("--compression",), dict(type=click.Choice(["none", "deflate", "lzw", "zstd", "packbits"]),
-                              help="Compression of a streamed tiled TIFF (or Zarr: none, deflate, zstd) output "
-                                   "[default: the input's].")),
+                              help="Compression of a TIFF output (or a streamed Zarr one: none, deflate, zstd) "
+                                   "[default: a TIFF input's own where lossless, else deflate].")),
 )
 
 

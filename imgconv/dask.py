@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method
+from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method, work_dtype
 from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
 
@@ -83,7 +83,8 @@ def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output
     -------
     dask.array.Array
         The array's shape, chunked in full-width bands of rows; of type ``output``, else
-        float64 for a float64 array and float32 otherwise.
+        `imgconv.engine.work_dtype`'s: float64 for a float64 array or one of integers
+        of more than 16 bits, float32 otherwise.
     """
     return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, False)
 
@@ -148,10 +149,6 @@ def _kernel_shape(kernel):
     return check_kernel(kernel).shape
 
 
-def _work_dtype(dtype):
-    return np.dtype(np.float64 if dtype == np.float64 else np.float32)
-
-
 def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, flip):
     array = da.asarray(array)
     if array.ndim not in (2, 3):
@@ -168,7 +165,7 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
     kh, _ = _kernel_shape(kernel)
     if method == "auto":
         method = exact_method(kernel, boundary, array.dtype, cval)
-    result_dtype = _work_dtype(array.dtype) if output is None else np.dtype(output)
+    result_dtype = work_dtype(array.dtype) if output is None else np.dtype(output)
     engine = _engine_call(kernel, boundary, cval, method, output, threads, flip)
     # A separable kernel held as factors longer than the engine's densest kernel is folded
     # onto the image's height by the engine, so it needs the whole height at once.

@@ -25,6 +25,19 @@ class KernelError(InvalidInputError):
     """A kernel that cannot be used: empty, not 2-D, not finite, unreadable or too large."""
 
 
+class ReachError(KernelError):
+    """A kernel whose results could overflow the type filtering works in, on an image's
+    samples. Its two arguments join into the message, which names the kernel's file
+    where it came from one; `naming` puts the image's name between them."""
+
+    def __str__(self) -> str:
+        return "".join(self.args)
+
+    def naming(self, image: str) -> "ReachError":
+        head, tail = self.args
+        return ReachError(f"{head} of {image}", tail)
+
+
 class ImageReadError(ImgconvError):
     """An image that cannot be read: missing, unreadable, corrupt or of an unknown format."""
 

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import engine
+from .errors import ReachError
 
 
 @dataclass(frozen=True)
@@ -139,28 +140,35 @@ def filter_picture(picture, filt, dtype=None, background=None):
     """Apply ``filt`` to a `Picture`; the result has the picture's shape.
 
     With ``dtype`` (the picture's ``sample_dtype``, for image outputs) the result is
-    image samples: the filter's ``display`` step applied to colour, rounded and clipped.
-    Without it, the raw float32 response, signs kept.
+    image samples: the filter's ``display`` step applied to colour, rounded and clipped
+    to an integer type's range. Without it, the raw response in the engine's work type
+    (`imgconv.engine.work_dtype`), signs kept; an identity's is the samples themselves.
 
     With ``background`` (see `composite`), a picture with alpha comes out without it:
     its filtered result composited over the background before the one rounding.
+
+    A kernel whose results could overflow the work type on these samples is refused
+    naming the picture's file (and the kernel's, where it came from one).
     """
     samples = picture.pixels
     squeeze = samples.ndim == 2
     if squeeze:
         samples = samples[..., np.newaxis]
     over = background is not None and picture.has_alpha
-    if filt.identity and not over:
-        result = samples.astype(dtype or engine.work_dtype(samples.dtype))
-    elif rounds_in_engine(filt, picture.has_alpha, dtype):
-        # The common case: the engine rounds into the output type band by band.
-        result = filt.apply(samples, output=dtype)
-    else:
-        result = _filter_floats(samples.astype(np.float32), filt, picture, dtype is not None)
-        if over:
-            result = composite(result, background, picture.sample_max, clip=dtype is not None)
-        if dtype is not None:
-            result = engine.to_dtype(result, dtype)
+    try:
+        if filt.identity and not over:
+            result = samples if dtype is None else samples.astype(dtype)
+        elif rounds_in_engine(filt, picture.has_alpha, dtype):
+            # The common case: the engine rounds into the output type band by band.
+            result = filt.apply(samples, output=dtype)
+        else:
+            result = _filter_floats(samples.astype(engine.work_dtype(samples.dtype)), filt, picture, dtype is not None)
+            if over:
+                result = composite(result, background, picture.sample_max, clip=dtype is not None)
+            if dtype is not None:
+                result = engine.to_dtype(result, dtype)
+    except ReachError as exc:
+        raise exc.naming(picture.name) from None
     return result[..., 0] if squeeze else result
 
 

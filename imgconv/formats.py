@@ -19,12 +19,15 @@ I;16       16-bit grey                65535
 LA;16      16-bit grey with alpha     65535
 RGB;16     16-bit RGB                 65535
 RGBA;16    16-bit RGB with alpha      65535
-I          32-bit integer grey        65535
+I          32-bit signed grey         65535
 F          32-bit float grey          1.0
 =========  =========================  ==========
 
-``.npy`` arrays of more than four channels have the mode ``multichannel``: they can
-only be written back to ``.npy``.
+and, for the samples TIFF and ``.npy`` hold besides (signed 8- to 64-bit integers,
+unsigned 32- and 64-bit ones, 16- to 64-bit floats), ``KIND;TYPE`` with KIND one of L,
+LA, RGB, RGBA and TYPE NumPy's name: ``L;int8`` is "8-bit signed grey", ``RGBA;float64``
+"64-bit float RGB with alpha"; their sample max is the type's largest value, 1.0 for
+floats (what alpha and ``--normalize`` scale to).
 """
 
 import functools
@@ -34,24 +37,61 @@ import numpy as np
 NPY = "NPY"
 MULTICHANNEL = "multichannel"
 
+_CHANNEL_KINDS = ("L", "LA", "RGB", "RGBA")  # by channel count
+_KIND_WORDS = {"L": "grey", "LA": "grey with alpha", "RGB": "RGB", "RGBA": "RGB with alpha"}
+_SIGNS = {"i": "signed", "u": "unsigned", "f": "float"}
+# Sample types beyond 8- and 16-bit unsigned ones: TIFF's SampleFormat holds signed and
+# unsigned integers of 8 to 64 bits and floats of 16 to 64 (tifffile writes them all);
+# .npy holds every one.
+WIDE_TYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.float16,
+                                         np.float32, np.float64))
+
+
+def _wide_mode(dtype: np.dtype, channels: int) -> str:
+    """The mode of ``channels`` samples of a `WIDE_TYPES` type: Pillow's I and F for
+    grey int32 and float32, ``KIND;TYPE`` otherwise."""
+    pillow = {(1, "int32"): "I", (1, "float32"): "F"}
+    return pillow.get((channels, dtype.name), f"{_CHANNEL_KINDS[channels - 1]};{dtype.name}")
+
+
+_WIDE = {_wide_mode(dtype, channels): (dtype, kind)
+         for dtype in WIDE_TYPES for channels, kind in enumerate(_CHANNEL_KINDS, 1)}
 WORDS = {
     "L": "8-bit grey", "LA": "8-bit grey with alpha", "RGB": "8-bit RGB", "RGBA": "8-bit RGB with alpha",
     "I;16": "16-bit grey", "LA;16": "16-bit grey with alpha", "RGB;16": "16-bit RGB",
-    "RGBA;16": "16-bit RGB with alpha", "I": "32-bit integer grey", "F": "32-bit float grey",
-    MULTICHANNEL: "array of more than four channels",
+    "RGBA;16": "16-bit RGB with alpha", MULTICHANNEL: "array of more than four channels",
+    **{mode: f"{dtype.itemsize * 8}-bit {_SIGNS[dtype.kind]} {_KIND_WORDS[kind]}"
+       for mode, (dtype, kind) in _WIDE.items()},
 }
+# Grey int32 ("I") is shown on the 16-bit range (--normalize, --view), the other
+# integer types on their own.
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "LA;16": 65535, "RGB;16": 65535,
-              "RGBA;16": 65535, "I": 65535, "F": 1.0, MULTICHANNEL: 255}
+              "RGBA;16": 65535, "I": 65535, MULTICHANNEL: 255,
+              **{mode: 1.0 if dtype.kind == "f" else int(np.iinfo(dtype).max) for mode, (dtype, _) in _WIDE.items()
+                 if mode != "I"}}
 DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "LA;16": np.uint16,
-         "RGB;16": np.uint16, "RGBA;16": np.uint16, "I": np.int32, "F": np.float32, MULTICHANNEL: np.float32}
-# Pillow holds no 16-bit colour: imagecodecs and tifffile decode it, imgconv.png and tifffile write it.
-DEEP_COLOUR = frozenset(["LA;16", "RGB;16", "RGBA;16"])
-WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"])
+         "RGB;16": np.uint16, "RGBA;16": np.uint16, MULTICHANNEL: np.float32,
+         **{mode: dtype.type for mode, (dtype, _) in _WIDE.items()}}
+WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"] + [mode for mode, (_, kind) in _WIDE.items() if "A" in kind])
+# Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.imageio.change_depth`).
+FLOAT = frozenset(mode for mode, (dtype, _) in _WIDE.items() if dtype.kind == "f")
 # The same channels at the other depth: what --depth converts between.
 OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16"}
 OTHER_DEPTH.update({deep: shallow for shallow, deep in OTHER_DEPTH.items()})
 MODE_OF = {(1, 8): "L", (2, 8): "LA", (3, 8): "RGB", (4, 8): "RGBA",
            (1, 16): "I;16", (2, 16): "LA;16", (3, 16): "RGB;16", (4, 16): "RGBA;16"}
+
+
+def mode_of(dtype: np.dtype, channels: int) -> str | None:
+    """The mode of an array of ``channels`` samples of ``dtype`` a pixel, kept as they
+    are (booleans as 8-bit samples 0 and 1), or None for types no mode holds."""
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if not 1 <= channels <= 4:
+        return None
+    if dtype in (np.bool_, np.uint8, np.uint16):
+        return MODE_OF[channels, 16 if dtype == np.uint16 else 8]
+    return _wide_mode(dtype, channels) if dtype in WIDE_TYPES else None
+
 
 _EIGHT_BIT = {"L", "LA", "RGB", "RGBA"}
 _SIXTEEN_BIT = {"I;16", "LA;16", "RGB;16", "RGBA;16"}
@@ -59,7 +99,7 @@ _SIXTEEN_BIT = {"I;16", "LA;16", "RGB;16", "RGBA;16"}
 # Anything else is refused before filtering, naming the formats that can hold it.
 HOLDS = {
     "PNG": _EIGHT_BIT | _SIXTEEN_BIT,
-    "TIFF": _EIGHT_BIT | _SIXTEEN_BIT | {"I", "F"},
+    "TIFF": _EIGHT_BIT | _SIXTEEN_BIT | set(_WIDE),
     "JPEG": {"L", "RGB"},
     "JPEG2000": {"L", "LA", "RGB", "RGBA"},
     "WEBP": {"L", "LA", "RGB", "RGBA"},
@@ -153,13 +193,14 @@ _KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA",
 def summary(fmt):
     """What ``fmt`` holds, in words: ``8-bit grey, RGB; 16-bit grey; frames``."""
     if fmt == NPY:
-        return "any array, as float32 results; frames"
+        return "any array of numbers; frames"
     parts = []
     for depth, modes in (("8-bit", ("L", "LA", "RGB", "RGBA")), ("16-bit", ("I;16", "LA;16", "RGB;16", "RGBA;16"))):
         kinds = [_KINDS[m] for m in modes if m in HOLDS[fmt]]
         if kinds:
             parts.append(f"{depth} {', '.join(kinds)}")
-    parts += [WORDS[m] for m in ("I", "F") if m in HOLDS[fmt]]
+    if set(_WIDE) <= HOLDS[fmt]:
+        parts.append("the same in signed 8- to 64-bit, unsigned 32- and 64-bit and 16- to 64-bit float samples")
     if fmt in ANIMATED:
         parts.append("frames")
     return "; ".join(parts)

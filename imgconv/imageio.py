@@ -39,6 +39,7 @@ import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +48,9 @@ from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputE
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # Pillow is imported where it is needed: a .npy needs none of it
+    from PIL import TiffImagePlugin
 
 STDIO = "-"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -100,11 +104,14 @@ class Picture:
         the EXIF orientation removed once it has been applied.
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
-        ``lossless`` for WebP.
+        ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
+        (stored at 1 bit a sample) for TIFF.
     animation : dict
         For several frames: ``duration`` (ms, per frame) and ``loop``, as far as the
         format has them. Frames are whole pictures as displayed, so how the input
         composed them (disposal, blending) is not kept: `imgconv.animation` writes them.
+    name : str
+        The input as messages name it: its path, ``<stdin>``, or "the input".
     """
 
     frames: list
@@ -113,6 +120,7 @@ class Picture:
     metadata: dict = field(default_factory=dict)
     encoding: dict = field(default_factory=dict)
     animation: dict = field(default_factory=dict)
+    name: str = "the input"
 
     @property
     def pixels(self):
@@ -188,6 +196,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     if data.startswith(_NPY_MAGIC):
         picture = _picture_from_npy(data, name, budget)
         _frame_indices(1, frame, name)
+        picture.name = name
         return picture
     from PIL import Image, UnidentifiedImageError
 
@@ -233,6 +242,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+    picture.name = name
     exif = picture.metadata.get("exif")
     if exif is not None and exif.bigtiff:
         picture.metadata["exif"] = exif = _classic_exif(exif)
@@ -458,9 +468,11 @@ def _picture_from_npy(data, name, budget):
         raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) array, got shape {header.shape}")
     budget.take(*header.shape[:2], *[math.ceil(c / 4) for c in header.shape[2:]])
     array = npyfile.array(data, header, name, ImageReadError)
+    array = array.astype(array.dtype.newbyteorder("="), copy=False)
     channels = 1 if array.ndim == 2 else array.shape[2]
-    # Written to an image format, uint16 values are 16-bit samples and others 8-bit ones.
-    mode = formats.MODE_OF.get((channels, 16 if array.dtype == np.uint16 else 8), formats.MULTICHANNEL)
+    mode = formats.mode_of(array.dtype, channels) or (formats.MULTICHANNEL if channels > 4 else None)
+    if mode is None:
+        raise ImageReadError(f"{name}: {array.dtype} samples: not an image imgconv reads")
     return Picture([array], mode, NPY)
 
 
@@ -508,7 +520,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
-    elif image.format == "TIFF" and 16 in image.tag_v2.get(258, ()) and image.tag_v2.get(277, 1) > 1:
+    elif image.format == "TIFF" and _beyond_pillow(image):
         picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
         arrays, modes = [], []
@@ -533,6 +545,17 @@ def _picture_from_pillow(image, data, frame, name, budget):
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
+    """Whether a TIFF holds samples Pillow would not read as they are, which tifffile
+    reads: 16-bit colour (which Pillow cannot hold), and signed or float samples or
+    unsigned ones of more than 16 bits (Pillow reads signed 8-bit samples as unsigned,
+    and unsigned 32-bit ones as signed)."""
+    bits, sample_formats = (image.tag_v2.get(tag, default) for tag, default in ((258, 1), (339, 1)))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    sample_formats = sample_formats if isinstance(sample_formats, tuple) else (sample_formats,)
+    return (16 in bits and image.tag_v2.get(277, 1) > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
 
 
 def _fast_decoder(image, data, count):
@@ -645,6 +668,8 @@ def _encoding(image, data):
         return encoding
     if image.format == "WEBP":
         return {"lossless": _webp_is_lossless(data)}
+    if image.format == "TIFF":
+        return {"compression": image.tag_v2.get(259, 1), "bilevel": image.mode == "1"}
     return {}
 
 
@@ -701,11 +726,12 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
 
                     metadata["exif"] = Image.Exif()
                     metadata["exif"][_ORIENTATION] = tags.valueof(_ORIENTATION)
+            encoding = {"compression": int(pages[0].compression)}
     except tifffile.TiffFileError as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
     if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
-    return _deep_picture(arrays, "TIFF", metadata, name)
+    return _deep_picture(arrays, "TIFF", metadata, name, encoding)
 
 
 def _turn_white_is_zero(samples, bits, colours):
@@ -720,11 +746,15 @@ def _turn_white_is_zero(samples, bits, colours):
     np.subtract(samples.dtype.type((1 << bits) - 1), grey, out=grey)
 
 
-def _deep_picture(arrays, fmt, metadata, name):
+def _deep_picture(arrays, fmt, metadata, name, encoding=None):
+    """The picture of samples Pillow cannot hold, kept in their own type (in the
+    machine's byte order)."""
+    arrays = [a.astype(a.dtype.newbyteorder("="), copy=False) for a in arrays]
     channels = 1 if arrays[0].ndim == 2 else arrays[0].shape[2]
-    if arrays[0].dtype != np.uint16 or (channels, 16) not in formats.MODE_OF:
+    mode = formats.mode_of(arrays[0].dtype, channels)
+    if mode is None or arrays[0].dtype == np.bool_:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
-    return Picture(arrays, formats.MODE_OF[(channels, 16)], fmt, metadata)
+    return Picture(arrays, mode, fmt, metadata, encoding or {})
 
 
 def orientation_of(value):
@@ -748,17 +778,38 @@ def change_depth(picture, bits):
     """The picture with ``bits`` (8 or 16) bits a sample.
 
     16 to 8 bits is ``round(v / 257)`` (65535 becomes 255); 8 to 16 is ``v * 257``
-    (255 becomes 65535), which is exact.
+    (255 becomes 65535), which is exact. Float samples map 0.0-1.0 to the whole range:
+    ``round(v * 255)`` (or 65535), clipped, so that below 0.0 is 0 and above 1.0 (or
+    infinity) the largest value; NaN, which has no place there, is refused, naming the
+    input.
     """
     if bits is None or formats.DTYPE[picture.mode] == (np.uint8 if bits == 8 else np.uint16):
         return picture
+    top = 255 if bits == 8 else 65535
+    if picture.mode in formats.FLOAT:
+        if any(np.isnan(f).any() for f in picture.frames):
+            raise ImageReadError(f"{picture.name}: NaN samples, which --depth {bits} cannot map to {bits}-bit ones; "
+                                 "write TIFF or .npy to keep them")
+        channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+        frames = [_unit_to_integers(f, top) for f in picture.frames]
+        return replace(picture, frames=frames, mode=formats.MODE_OF[channels, bits])
     if picture.mode not in formats.OTHER_DEPTH:
-        raise InvalidInputError(f"--depth converts 8- and 16-bit images, not a {formats.WORDS[picture.mode]} one")
+        raise InvalidInputError(f"{picture.name}: --depth converts 8-bit, 16-bit and float samples, and the input is "
+                                f"{formats.WORDS[picture.mode]}; write TIFF or .npy to keep it")
     if bits == 8:
         frames = [((f.astype(np.uint32) + 128) // 257).astype(np.uint8) for f in picture.frames]
     else:
         frames = [f.astype(np.uint16) * np.uint16(257) for f in picture.frames]
     return replace(picture, frames=frames, mode=formats.OTHER_DEPTH[picture.mode])
+
+
+def _unit_to_integers(samples: np.ndarray, top: int) -> np.ndarray:
+    """Float samples, 0.0 to 1.0, as integers 0 to ``top``, rounded and clipped; in
+    float32 (float64 for float64 samples), as filtering works."""
+    work = samples.astype(np.result_type(samples.dtype, np.float32))
+    np.clip(work, 0, 1, out=work)
+    work *= top
+    return np.rint(work, out=work).astype(np.uint8 if top == 255 else np.uint16)
 
 
 def output_format(dest, requested=None, input_format="PNG"):
@@ -805,10 +856,6 @@ def check_writable(picture, fmt, name):
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {fmt} cannot store as a "
                               "frame's duration; "
                               + (f"write {' or '.join(holders)}, or " if holders else "") + "give --frame N")
-    if picture.sample_dtype.kind != "f" and any(f.dtype.kind == "f" and not np.isfinite(f).all()
-                                                for f in picture.frames):
-        raise ImageWriteError(f"{name}: the input has NaN or infinite samples, which only .npy (or a float TIFF) "
-                              "can hold")
     if picture.mode == formats.MULTICHANNEL:
         channels = picture.frames[0].shape[2]
         raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
@@ -818,16 +865,26 @@ def check_writable(picture, fmt, name):
             raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
                                   f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
                                   "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
+        if picture.mode in formats.FLOAT:
+            channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+            depths = [bits for bits in (8, 16) if formats.MODE_OF[channels, bits] in formats.HOLDS[fmt]]
+            if depths:
+                raise ImageWriteError(f"{name}: {fmt} holds integer samples and the input is "
+                                      f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep "
+                                      f"them, or give --depth {depths[0]} to map 0.0-1.0 to 0-{2 ** depths[0] - 1} "
+                                      f"(round(v * {2 ** depths[0] - 1}), clipped)"
+                                      + (" or --depth 16 to 0-65535" if depths[1:] else ""))
         raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; "
                               f"write {formats.holders(picture.mode)}")
 
 
 def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 strip=False, name="<stdout>"):
+                 compression=None, strip=False, name="<stdout>"):
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
 
-    For ``NPY``, ``frames`` hold the raw float result, saved as float32: one (H, W[, C])
-    array, or (N, H, W[, C]) for several frames. Otherwise `check_writable` has passed.
+    For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
+    (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
+    has passed.
 
     Parameters
     ----------
@@ -840,6 +897,8 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         input's, else 4:4:4.
     compress_level : int
         PNG compression level, 0-9 (libdeflate's for the modes `imgconv.png` writes).
+    compression : str, optional
+        TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
         Leave out EXIF, XMP and comments; the ICC profile stays.
     name : str
@@ -847,8 +906,7 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
     """
     if fmt == NPY:
         buffer = io.BytesIO()
-        array = np.stack(frames) if len(frames) > 1 else frames[0]
-        np.save(buffer, array.astype(np.float32, copy=False), allow_pickle=False)
+        np.save(buffer, np.stack(frames) if len(frames) > 1 else frames[0], allow_pickle=False)
         return buffer.getvalue()
     frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
     longest = max(max(f.shape[:2]) for f in frames)
@@ -873,17 +931,58 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         return animation.encode_gif(frames, picture.animation, comment=metadata.get("comment"))
     if fmt == "WEBP" and len(frames) > 1:
         return animation.encode_webp(frames, picture.animation, _webp_options(picture, quality), **chunks)
-    # Pillow holds no 16-bit colour, and writes pages of different sizes all at the
-    # last page's size (found by fuzzing): tifffile writes those.
-    if fmt == "TIFF" and (picture.mode in formats.DEEP_COLOUR or len({f.shape for f in frames}) > 1):
-        return _encode_tifffile(frames, picture, metadata)
-    return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name)
+    if fmt == "TIFF":
+        # Pillow holds neither 16-bit colour nor the wider types, and writes pages of
+        # different sizes all at the last page's size: tifffile writes those.
+        by_pillow = picture.mode in _PILLOW_TIFF and len({f.shape for f in frames}) == 1
+        bilevel = by_pillow and _bilevel(frames, picture)
+        scheme = tiff_compression(picture, compression, bilevel)
+        if not by_pillow:
+            return _encode_tifffile(frames, picture, metadata, scheme)
+        if bilevel:
+            frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
+    else:
+        scheme = None
+    return _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name)
 
 
-def _encode_tifffile(frames, picture, metadata):
-    """A TIFF by tifffile: uncompressed, as Pillow writes TIFF, a page a frame, each of
-    its own size. The ICC profile and XMP are kept; tifffile cannot write an EXIF
-    directory."""
+# --compression for TIFF outputs: the TIFF Compression tag's numbers.
+TIFF_COMPRESSION = {"none": 1, "deflate": 8, "lzw": 5, "zstd": 50000, "packbits": 32773}
+# The lossless schemes an input's compression is kept in (LZMA too), with Pillow's
+# names for them; the old Deflate number (32946) is the same codec as Adobe's (8).
+# Group 3 and 4 fax codes hold bilevel samples only.
+_PILLOW_SCHEMES = {1: "raw", 5: "tiff_lzw", 8: "tiff_adobe_deflate", 32773: "packbits", 50000: "zstd",
+                   34925: "lzma", 3: "group3", 4: "group4"}
+_FAX = frozenset([3, 4])
+_PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "I;16", "I", "F"])
+
+
+def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bool = False) -> int:
+    """The TIFF Compression number a TIFF output of ``picture`` is written with:
+    ``requested`` (a name of `TIFF_COMPRESSION`) if given, else a TIFF input's own
+    scheme where it is lossless (fax codes only for ``bilevel`` output), else Adobe
+    Deflate, which every TIFF reader decodes, in place of a lossy scheme (JPEG, WebP)
+    or one no writer here has."""
+    if requested is not None:
+        if requested not in TIFF_COMPRESSION:
+            raise InvalidInputError(f"--compression {requested}: a TIFF output takes {', '.join(TIFF_COMPRESSION)}")
+        return TIFF_COMPRESSION[requested]
+    scheme = {32946: 8}.get(picture.encoding.get("compression"), picture.encoding.get("compression"))
+    if picture.format != "TIFF" or scheme not in _PILLOW_SCHEMES or (scheme in _FAX and not bilevel):
+        return TIFF_COMPRESSION["deflate"]
+    return scheme
+
+
+def _bilevel(frames: list, picture: Picture) -> bool:
+    """Whether a bilevel TIFF input's result is still two-valued (0 and 255), and so
+    written at 1 bit a sample, exactly."""
+    return bool(picture.encoding.get("bilevel")) and picture.mode == "L" and \
+        all(((f == 0) | (f == 255)).all() for f in frames)
+
+
+def _encode_tifffile(frames, picture, metadata, scheme):
+    """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile and XMP
+    are kept; tifffile cannot write an EXIF directory."""
     import tifffile
 
     buffer = io.BytesIO()
@@ -892,27 +991,40 @@ def _encode_tifffile(frames, picture, metadata):
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
-                       extrasamples=["unassalpha"] if picture.has_alpha else None,
+                       extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None)
     return buffer.getvalue()
 
 
-def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, name):
+def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name):
     from PIL import Image
 
     images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
-    if fmt == "TIFF" and "xmp" in metadata:
+    groups = {}
+    if fmt == "TIFF" and ("xmp" in metadata or (scheme != 1 and "exif" in metadata)):
         # Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
-        # ignores the EXIF), so XMP goes in as the EXIF's tag 700.
+        # ignores the EXIF), so XMP goes in as the EXIF's tag 700. Its compressing writer
+        # (libtiff's) fails on EXIF's sub-directories (camera settings, GPS): those are
+        # added to its file afterwards.
+        from PIL import TiffTags
+
         exif = Image.Exif()
         exif.load(metadata.get("exif", b""))
-        exif[_XMP] = metadata.pop("xmp")
+        if "xmp" in metadata:
+            exif[_XMP] = metadata.pop("xmp")
+        if scheme != 1:
+            groups = {tag: exif.get_ifd(tag) for tag in list(exif) if tag in TiffTags.TAGS_V2_GROUPS}
+            for tag in groups:
+                del exif[tag]
+            groups = {tag: entries for tag, entries in groups.items() if entries}
         metadata["exif"] = exif.tobytes()
     options = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
     if "comment" in metadata and fmt == "JPEG":
         options["comment"] = metadata["comment"]
     if fmt == "PNG":
         options["compress_level"] = compress_level
+    elif fmt == "TIFF":
+        options["compression"] = _PILLOW_SCHEMES[scheme]
     elif fmt == "JPEG":
         if quality is None and "qtables" in picture.encoding:
             options["qtables"] = picture.encoding["qtables"]
@@ -930,7 +1042,33 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         images[0].save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
-    return buffer.getvalue()
+    return _with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue()
+
+
+def _with_subdirectories(data: bytes, groups: dict) -> bytes:
+    """A classic TIFF with EXIF sub-directories (``{tag: {tag: value}}``) added to its
+    first IFD: the sub-directories, as Pillow writes them, and a copy of that IFD with
+    their entries are appended, and the header points at the copy (the old IFD stays,
+    unreferenced, a few hundred bytes)."""
+    from PIL import TiffImagePlugin
+
+    order = "<" if data[:2] == b"II" else ">"
+    (first,) = struct.unpack_from(order + "L", data, 4)
+    (count,) = struct.unpack_from(order + "H", data, first)
+    entries = [data[first + 2 + 12 * i : first + 14 + 12 * i] for i in range(count)]
+    following = data[first + 2 + 12 * count : first + 6 + 12 * count]  # the next page's IFD
+    directory = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+    for tag, values in groups.items():
+        directory[tag] = values
+    start = len(data) + len(data) % 2  # IFDs start on a word boundary
+    block = directory.tobytes(start)
+    entries += [block[2 + 12 * i : 14 + 12 * i] for i in range(len(groups))]
+    entries.sort(key=lambda entry: struct.unpack_from(order + "H", entry)[0])
+    where = start + len(block) + len(block) % 2
+    table = struct.pack(order + "H", len(entries)) + b"".join(entries) + following
+    result = bytearray(data.ljust(start, b"\0") + block.ljust(where - start, b"\0") + table)
+    struct.pack_into(order + "L", result, 4, where)
+    return bytes(result)
 
 
 def _webp_options(picture, quality):

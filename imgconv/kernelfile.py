@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -49,7 +50,8 @@ def load_kernel(spec, *, normalize=False, divisor=None, offset=None):
     Returns
     -------
     Kernel
-        ``weights`` (2-D float64) and ``offset``; use it with `imgconv.convolve`.
+        ``weights`` (2-D float64), ``offset`` and ``source`` (the file, or None); use it
+        with `imgconv.convolve`.
 
     Examples
     --------
@@ -58,7 +60,7 @@ def load_kernel(spec, *, normalize=False, divisor=None, offset=None):
     """
     spec = os.fspath(spec)
     if os.path.isfile(spec):
-        kernel = _read_file(spec)
+        kernel = replace(_read_file(spec), source=spec)
     elif _INLINE.match(spec) and re.search(r"\d", spec):
         kernel = _parse_rows(spec.split(";"), "inline kernel", numbered=False)
     elif os.path.exists(spec):
@@ -82,7 +84,7 @@ def adjust_kernel(kernel, *, normalize=False, divisor=None, offset=None):
         weights = weights / divisor
     if offset is not None:
         total_offset += offset
-    return Kernel(check_kernel(weights), float(total_offset))
+    return Kernel(check_kernel(weights), float(total_offset), kernel.source)
 
 
 def format_kernel(kernel):

@@ -56,8 +56,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     tile_size : (int, int), optional
         Tiles (chunks) of a streamed TIFF or Zarr output; default the input's.
     compression : str, optional
-        Compression of a streamed TIFF or Zarr output (see `imgconv.tiled.process_tiled`);
-        default the input's.
+        Compression of a TIFF output (a name of `imgconv.imageio.TIFF_COMPRESSION`; see
+        `imgconv.imageio.tiff_compression` for the default) or of a streamed Zarr one
+        (see `imgconv.tiled.process_tiled`).
     background : str or (int, int, int), optional
         Composite an image with alpha over this colour (see `parse_background`) after
         filtering, and write it without alpha. Without it, alpha the output format
@@ -85,21 +86,23 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
                                    compression=compression, on_progress=on_progress, get=get)
-    if tile_size is not None or compression is not None:
-        raise InvalidInputError(f"{dest}: --tile-size and --compression are for tiled outputs, written from a tiled "
-                                "TIFF or Zarr input to a .tif or .zarr")
+    if tile_size is not None:
+        raise InvalidInputError(f"{dest}: --tile-size is for tiled outputs, written from a tiled TIFF or Zarr input "
+                                "to a .tif or .zarr")
     check_destination(dest)
     name = "<stdout>" if dest == STDIO else os.fspath(dest)
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
-                  compress_level=compress_level, strip=strip, background=background, name=name)
+                  compress_level=compress_level, compression=compression, strip=strip, background=background,
+                  name=name)
     write_bytes(data, dest)
     return fmt
 
 
 def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsampling=None,
-           compress_level=DEFAULT_COMPRESS_LEVEL, strip=False, background=None, name="<stdout>"):
+           compress_level=DEFAULT_COMPRESS_LEVEL, compression=None, strip=False, background=None,
+           name="<stdout>"):
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
     ``view`` says and encoded in ``fmt`` (a name of `imgconv.imageio.output_format`).
 
@@ -107,6 +110,9 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
     """
     if view != "result" and fmt == NPY:
         raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
+    if compression is not None and fmt != "TIFF":
+        raise InvalidInputError(f"{name}: --compression is for TIFF outputs (and streamed Zarr ones), not "
+                                f"{'.npy' if fmt == NPY else fmt}")
     picture = change_depth(picture, depth)
     picture, written, over = _alpha_for(picture, fmt, background, name)
     check_writable(written, fmt, name)
@@ -114,10 +120,12 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
     for pixels in picture.frames:
         one = replace(picture, frames=[pixels])
         samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype, over)
+        if fmt == NPY and pixels.dtype.kind == "f":
+            samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
     return encode_image(results, written, fmt, quality=quality, subsampling=subsampling,
-                        compress_level=compress_level, strip=strip, name=name)
+                        compress_level=compress_level, compression=compression, strip=strip, name=name)
 
 
 def parse_background(spec) -> tuple[int, int, int]:

@@ -31,6 +31,7 @@ import numpy as np
 from . import formats
 from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError, InvalidInputError,
                      MissingExtraError, PixelLimitError)
+from .engine import work_dtype
 from .filters import rounds_in_engine
 from .imageio import (_ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, orientation_of,
                       output_format)
@@ -106,7 +107,7 @@ def read_picture(path, frame=None, max_pixels=0):
     if max_pixels and image.pixels > max_pixels:
         raise PixelLimitError(f"{image.name}: {image.shape[1]} x {image.shape[0]} is more pixels than the limit of "
                               f"{max_pixels} (--max-pixels N raises it; 0 lifts it); {STREAM_HINT}")
-    return Picture([read_rows(image, 0, image.shape[0])], image.mode, ZARR)
+    return Picture([read_rows(image, 0, image.shape[0])], image.mode, ZARR, name=image.name)
 
 
 def is_zarr(path):
@@ -174,12 +175,12 @@ def _zarr():
 
 
 def _mode(dtype, channels, name):
-    dtype = np.dtype(dtype)
-    if dtype in (np.uint8, np.uint16) and (channels, dtype.itemsize * 8) in formats.MODE_OF:
-        return formats.MODE_OF[(channels, dtype.itemsize * 8)]
-    if channels == 1 and dtype in (np.int32, np.float32):
-        return "I" if dtype == np.int32 else "F"
-    raise ImageReadError(f"{name}: {channels} channel(s) of {dtype} samples: not an image imgconv reads")
+    """The mode of the samples as stored; not 1-bit ones, which the whole image's path
+    reads as 0 and 255."""
+    mode = None if np.dtype(dtype) == np.bool_ else formats.mode_of(dtype, channels)
+    if mode is None:
+        raise ImageReadError(f"{name}: {channels} channel(s) of {np.dtype(dtype)} samples: not an image imgconv reads")
+    return mode
 
 
 def _check_budget(name, shape, tile, max_pixels):
@@ -406,7 +407,7 @@ def filter_blocks(image, filt, *, depth=None, block_bytes=None, max_pixels=0, in
                               (min(top + th, height) - top,) + image.shape[1:], dtype=image.dtype)
               for top in range(0, height, th)]
     source = da.concatenate(pieces, axis=0)
-    function = _BlockFilter(filt, image.mode, image.kind, depth, dtype)
+    function = _BlockFilter(filt, image.mode, image.kind, depth, dtype, image.name)
     blocks = map_bands(source, function, kernel_height, filt.options["method"], filt.options.get("boundary", "reflect"),
                        flip=flip, dtype=dtype, block_bytes=budget)
     # The rows of tiles that the blocks in flight and the kernel's reach span, plus the
@@ -475,11 +476,12 @@ class _BlockFilter:
     fmt: str
     depth: object
     dtype: np.dtype
+    name: str
 
     def __call__(self, values):
         from .filters import filter_picture
 
-        picture = change_depth(Picture([values], self.mode, self.fmt), self.depth)
+        picture = change_depth(Picture([values], self.mode, self.fmt, name=self.name), self.depth)
         return filter_picture(picture, self.filt, self.dtype)
 
 
@@ -644,7 +646,7 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
     dtypes = set()
     for image in images:
         dtype, mode = result_type(image, depth)
-        dtypes.add(dtype if rounds_in_engine(filt, mode in formats.WITH_ALPHA, dtype) else np.dtype(np.float32))
+        dtypes.add(dtype if rounds_in_engine(filt, mode in formats.WITH_ALPHA, dtype) else work_dtype(dtype))
     filt = filt.remake(**exact_options(filt, in_flight, dtypes.pop() if len(dtypes) == 1 else None)) \
         if filt.remake else filt
     planned = []

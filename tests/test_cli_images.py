@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv import kernels
+from imgconv import InvalidInputError, kernels
+from imgconv.filters import kernel_filter
+from imgconv.pipeline import process_file
 from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
@@ -312,8 +314,8 @@ def test_npy_in_and_out(tmp_path, rng):
     np.save(tmp_path / "in.npy", array)
     assert run("sobel", "-d", "y", tmp_path / "in.npy", tmp_path / "out.npy").exit_code == 0
     result = np.load(tmp_path / "out.npy")
-    assert result.dtype == np.float32 and result.shape == array.shape
-    np.testing.assert_allclose(result, reference(array, kernels.sobel("y"), correlate=True), atol=1e-5)
+    assert result.dtype == np.float64 and result.shape == array.shape  # float64 work and result
+    np.testing.assert_allclose(result, reference(array, kernels.sobel("y"), correlate=True), rtol=0, atol=1e-12)
 
 
 def test_npy_uint8_to_png(tmp_path, camera):
@@ -461,3 +463,100 @@ def test_a_format_that_cannot_hold_the_mode_says_which_can(tmp_path, camera):
     save(tmp_path / "deep.png", camera.astype(np.uint16) * 257)
     result = run(*BLUR, tmp_path / "deep.png", tmp_path / "out.jpg")
     assert result.exit_code == 1 and "write PNG, TIFF, PPM or .npy to keep 16 bits" in result.stderr
+
+
+# ---------------------------------------------------------------- TIFF compression
+
+
+def tiff_pages(path):
+    """Each page's compression (tifffile's number) and samples, as tifffile reads them."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        return [(int(page.compression), page.asarray()) for page in tiff.pages]
+
+
+def fax(camera, pages=3):
+    """Bilevel pages: the photograph thresholded at three levels, as Pillow's mode 1."""
+    return [Image.fromarray(camera > level) for level in (60, 120, 180)[:pages]]
+
+
+def test_a_group_4_fax_comes_back_group_4_with_the_same_samples(tmp_path, camera):
+    """A 1.5 MB 12-page G4 fax became a 173 MB uncompressed TIFF."""
+    pages = fax(camera)
+    pages[0].save(tmp_path / "fax.tif", compression="group4", save_all=True, append_images=pages[1:])
+    assert run("identity", tmp_path / "fax.tif", tmp_path / "out.tif").exit_code == 0
+    written = tiff_pages(tmp_path / "out.tif")
+    assert [compression for compression, _ in written] == [4, 4, 4]  # CCITT T.6, Group 4
+    for (_, samples), page in zip(written, pages):
+        assert np.array_equal(samples.astype(bool), np.asarray(page))
+    with Image.open(tmp_path / "out.tif") as image:  # and as Pillow (libtiff) reads it
+        assert image.mode == "1" and image.n_frames == 3
+        for index, page in enumerate(pages):
+            image.seek(index)
+            assert np.array_equal(np.asarray(image), np.asarray(page))
+    assert (tmp_path / "out.tif").stat().st_size < 2 * (tmp_path / "fax.tif").stat().st_size
+
+
+def test_a_blurred_fax_has_grey_levels_and_is_deflated(tmp_path, camera):
+    page = fax(camera, 1)[0]
+    page.save(tmp_path / "fax.tif", compression="group4")
+    assert run(*BLUR, tmp_path / "fax.tif", tmp_path / "out.tif").exit_code == 0
+    (compression, samples), = tiff_pages(tmp_path / "out.tif")
+    assert compression == 8 and samples.dtype == np.uint8  # Adobe Deflate
+    assert_rounded_from(samples, reference(np.asarray(page, np.uint8) * 255, GAUSS))
+
+
+@pytest.mark.parametrize("scheme, number, dtype", [
+    (scheme, number, dtype)
+    for scheme, number in [("lzw", 5), ("zlib", 8), ("packbits", 32773), ("zstd", 50000), (None, 1)]
+    for dtype in ["uint8", "uint16", "int16", "float32"]
+] + [("jpeg", 8, "uint8")])
+def test_a_tiff_output_keeps_its_inputs_lossless_compression(tmp_path, rgb, scheme, number, dtype):
+    """JPEG in TIFF is lossy: that one becomes Deflate, as the samples are kept exactly."""
+    import tifffile
+
+    array = rgb.astype(dtype) * (257 if dtype == "uint16" else 1) - (100 if dtype == "int16" else 0)
+    tifffile.imwrite(tmp_path / "in.tif", array, photometric="rgb", compression=scheme)
+    array = tifffile.imread(tmp_path / "in.tif")  # what a lossy scheme left
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    (compression, samples), = tiff_pages(tmp_path / "out.tif")
+    assert compression == number and samples.dtype == array.dtype and np.array_equal(samples, array)
+
+
+@pytest.mark.parametrize("source", ["in.png", "in.npy"])
+def test_other_inputs_are_deflated_and_compression_chooses(tmp_path, rgb, source):
+    save(tmp_path / "in.png", rgb)
+    np.save(tmp_path / "in.npy", rgb.astype(np.float64) / 255)
+    assert run("identity", tmp_path / source, tmp_path / "out.tif").exit_code == 0
+    assert tiff_pages(tmp_path / "out.tif")[0][0] == 8
+    for option, number in (("none", 1), ("lzw", 5), ("zstd", 50000), ("packbits", 32773), ("deflate", 8)):
+        assert run("identity", "--compression", option, tmp_path / source, tmp_path / "out.tif").exit_code == 0
+        (compression, samples), = tiff_pages(tmp_path / "out.tif")
+        assert compression == number
+        assert np.array_equal(samples, rgb if source == "in.png" else rgb.astype(np.float64) / 255)
+    with pytest.raises(InvalidInputError, match="--compression jpeg: a TIFF output takes none, deflate"):
+        process_file(tmp_path / source, tmp_path / "bad.tif", kernel_filter([[1]]), compression="jpeg")
+    assert not (tmp_path / "bad.tif").exists()
+
+
+def test_compression_keeps_the_exif_subdirectories(tmp_path, rgb):
+    """Pillow's compressing TIFF writer (libtiff's) cannot write EXIF's own directories:
+    imgconv adds them, and libtiff, tifffile and Pillow read them back."""
+    import tifffile
+
+    exif = Image.Exif()
+    exif[0x010F] = "imgconv camera"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 0.0)})  # GPS
+    exif.get_ifd(0x8769).update({0x9003: "2025:01:02 03:04:05"})  # Exif: date taken
+    save(tmp_path / "in.jpg", rgb, exif=exif, quality=95)
+    assert run(*BLUR, tmp_path / "in.jpg", tmp_path / "out.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        tags = tiff.pages[0].tags
+        assert tiff.pages[0].compression == 8
+        assert tags["Make"].value == "imgconv camera"
+        assert tags["GPSTag"].value["GPSLatitude"] == (52, 1, 22, 1, 0, 1)
+        assert tags["ExifTag"].value["DateTimeOriginal"] == "2025:01:02 03:04:05"
+    with Image.open(tmp_path / "out.tif") as image:
+        assert dict(image.getexif().get_ifd(0x8825)) == {1: "N", 2: (52.0, 22.0, 0.0)}
+        assert_rounded_from(np.asarray(image), reference(load(tmp_path / "in.jpg")[1], GAUSS))

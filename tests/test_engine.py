@@ -178,6 +178,19 @@ def test_result_dtype_is_float32_unless_float64(dtype):
     np.testing.assert_allclose(result, 9.0, rtol=FLOAT32)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64, np.uint64])
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+def test_integers_wider_than_16_bits_are_filtered_in_float64(rng, dtype, method):
+    """float32's 24-bit significand would round 32-bit samples by up to 256 levels."""
+    image = rng.integers(2**31 - 2**20, 2**31, (30, 40), dtype=np.int64).astype(dtype)
+    kernel = imgconv.kernels.gaussian(3, 1.5)
+    result = imgconv.correlate(image, kernel, method=method)
+    assert result.dtype == np.float64 and imgconv.engine.work_dtype(dtype) == np.float64
+    np.testing.assert_allclose(result, reference(image, kernel, correlate=True), rtol=FLOAT64, atol=0)
+    rounded = imgconv.correlate(image, kernel, method=method, output=dtype)
+    assert_rounded_from(rounded, reference(image, kernel, correlate=True), dtype=dtype)
+
+
 def test_separable_terms_rebuild_the_kernel(rng):
     gaussian = imgconv.kernels.gaussian(radius=4, sigma=2)
     assert len(separable_terms(gaussian)) == 1

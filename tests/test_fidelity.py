@@ -167,7 +167,7 @@ def test_16_bit_identity_keeps_every_sample(tmp_path, deep, mode, in_ext, out_ex
     out = tmp_path / f"out{out_ext}"
     ok(run("identity", source, out))
     pixels = read_back(out)
-    assert pixels.dtype == (np.float32 if out_ext == ".npy" else np.uint16)
+    assert pixels.dtype == np.uint16  # .npy too: an identity keeps the samples' type
     assert pixels.shape == array.shape
     if has_alpha(array):  # the colour under fully transparent pixels survives too
         hidden = array[..., -1] == 0
@@ -189,7 +189,7 @@ def test_8_bit_identity_keeps_every_sample(tmp_path, eight, mode, out_ext):
     out = tmp_path / f"out{out_ext}"
     ok(run("identity", source, out))
     pixels = read_back(out)
-    assert pixels.dtype == (np.float32 if out_ext == ".npy" else np.uint8) and pixels.shape == array.shape
+    assert pixels.dtype == np.uint8 and pixels.shape == array.shape  # .npy too: an identity keeps the type
     different = pixels != array
     assert different.sum() == 0, (f"{different.sum()} of {array.size} samples changed, by up to "
                                  f"{np.abs(pixels.astype(np.float64) - array).max()}")
@@ -309,6 +309,169 @@ def test_depth_16_multiplies_by_257(tmp_path, eight, mode, out_ext):
     ok(run("identity", "--depth", 16, tmp_path / "in.png", tmp_path / f"out{out_ext}"))
     pixels = read_back(tmp_path / f"out{out_ext}")
     assert pixels.dtype == np.uint16 and np.array_equal(pixels, eight[mode].astype(np.uint16) * 257)
+
+
+# ---------------------------------------------------------------- 1b. signed, 32- and 64-bit and float samples
+
+WIDE_TYPES = ["int8", "int16", "int32", "int64", "uint32", "uint64", "float16", "float32", "float64"]
+CHANNELS = {"grey": 1, "grey+alpha": 2, "RGB": 3, "RGBA": 4}
+
+
+def wide(camera, dtype, channels=1):
+    """The photograph spread over ``dtype``'s whole range (floats: 0.0-1.0, less 0.25), as
+    ``channels`` channels, the first row starting with the type's edges: for integers
+    min, -1 (or 1), 0, 1, max, where wrapping or a cast to another type shows."""
+    dtype = np.dtype(dtype)
+    crop = camera[100 : 100 + H, 200 : 200 + W].astype(np.float64) / 255
+    if dtype.kind == "f":
+        values = (crop - 0.25).astype(dtype)
+        edges = [np.finfo(dtype).min, -1.5, 0, 2.0 ** -14, np.finfo(dtype).max]
+    else:
+        info = np.iinfo(dtype)
+        values = np.floor(crop * (float(info.max) - float(info.min)) + float(info.min))
+        values = np.clip(values, float(info.min), float(np.nextafter(float(info.max), 0))).astype(dtype)
+        edges = [info.min, -1 if info.min else 2, 0, 1, info.max]
+    values[0, :5] = edges
+    if channels == 1:
+        return values
+    planes = [np.rot90(values, k).reshape(values.shape) if k % 2 == 0 else values[::-1] for k in range(channels)]
+    return np.stack(planes, -1)
+
+
+@pytest.mark.parametrize("out_ext", [".tif", ".npy"])
+@pytest.mark.parametrize("in_ext", [".tif", ".npy"])
+@pytest.mark.parametrize("kind", list(CHANNELS))
+@pytest.mark.parametrize("dtype", WIDE_TYPES)
+def test_wide_samples_are_kept_as_they_are(tmp_path, camera, dtype, kind, in_ext, out_ext):
+    """int8 [-128, -1, 0, 1, 127] came out [128, 255, 0, 1, 127], uint32 2**31 as int32
+    -2**31, and floats wider or narrower than 32 bits were refused."""
+    array = wide(camera, dtype, CHANNELS[kind])
+    source = write_tiff(tmp_path / "in.tif", array) if in_ext == ".tif" else tmp_path / "in.npy"
+    if in_ext == ".npy":
+        np.save(source, array)
+    ok(run("identity", source, tmp_path / f"out{out_ext}"))
+    pixels = read_back(tmp_path / f"out{out_ext}")
+    assert pixels.dtype == array.dtype and pixels.shape == array.shape
+    assert np.array_equal(pixels, array), f"{(pixels != array).sum()} samples changed"
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint32", "int64"])
+def test_wide_samples_are_filtered_rounded_and_clipped_to_their_type(tmp_path, camera, dtype):
+    array = wide(camera, dtype)
+    write_tiff(tmp_path / "in.tif", array)
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    ok(run("convolve", "-k", "0 -1 0; -1 5 -1; 0 -1 0", tmp_path / "in.tif", tmp_path / "out.tif"))
+    pixels = read_back(tmp_path / "out.tif")
+    expected = ndi.correlate(array.astype(np.float64), sharpen, mode="reflect")
+    info = np.iinfo(dtype)
+    assert pixels.dtype == array.dtype
+    assert (expected > info.max).any() and (expected < info.min).any()  # both ends are clipped
+    # Wide integers are filtered in float64, to its 53 bits: a few of its steps, 2**13 near
+    # the sharpen's largest sums of 64-bit samples (5 x 2**63), are below a level only
+    # up to 32 bits.
+    assert_rounded_from(pixels, expected, dtype=dtype, slack=1e-3 if info.bits < 64 else 2 ** 15)
+
+
+def test_uint32_blur_is_float64_precise(tmp_path, camera):
+    array = wide(camera, "uint32")
+    write_tiff(tmp_path / "in.tif", array)
+    ok(run("blur", "-s", 2, tmp_path / "in.tif", tmp_path / "out.tif"))
+    pixels = read_back(tmp_path / "out.tif")
+    assert pixels.dtype == np.uint32
+    assert_rounded_from(pixels, gaussian(array, 2), dtype=np.uint32, slack=1e-3)  # float32: off by up to 256
+
+
+@pytest.mark.parametrize("dtype, out", [("int8", "out.png"), ("uint32", "out.jpg"), ("int16", "out.webp"),
+                                        ("uint64", "out.bmp")])
+def test_wide_integers_are_refused_where_they_cannot_be_held(tmp_path, camera, dtype, out):
+    write_tiff(tmp_path / "in.tif", wide(camera, dtype))
+    result = run("blur", "-s", 1, tmp_path / "in.tif", tmp_path / out)
+    words = {"int8": "8-bit signed grey", "uint32": "32-bit unsigned grey", "int16": "16-bit signed grey",
+             "uint64": "64-bit unsigned grey"}[dtype]
+    assert_one_line_error(result, 1, words, "write TIFF or .npy", out)
+    assert_in_words(result.stderr.splitlines()[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+    result = run("blur", "-s", 1, "--depth", 8, tmp_path / "in.tif", tmp_path / out)
+    assert_one_line_error(result, 2, words, "--depth converts 8-bit, 16-bit and float samples", "in.tif")
+
+
+@pytest.fixture(scope="module")
+def field():
+    """Normally distributed float64 samples: a field, not a picture."""
+    return np.random.default_rng(22).normal(size=(H, W))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_float_npy_blurred_keeps_its_float_type(tmp_path, field, dtype):
+    """blur of a float .npy to TIFF wrote uint8 0s and 1s; to .npy, float64 came back float32."""
+    array = field.astype(dtype)
+    np.save(tmp_path / "field.npy", array)
+    for out in ("out.tif", "out.npy"):
+        ok(run("blur", "-s", 2, tmp_path / "field.npy", tmp_path / out))
+        pixels = read_back(tmp_path / out)
+        assert pixels.dtype == array.dtype and pixels.shape == array.shape, out
+        tolerance = {"float16": 2e-3, "float32": 1e-6, "float64": 1e-12}[dtype]
+        np.testing.assert_allclose(pixels, gaussian(array, 2), rtol=0, atol=tolerance)
+
+
+def test_floats_to_integer_formats_are_refused_naming_depth(tmp_path, field):
+    np.save(tmp_path / "field.npy", field)
+    for out, depths in (("out.png", ["--depth 8", "--depth 16"]), ("out.jpg", ["--depth 8"])):
+        result = run("blur", "-s", 2, tmp_path / "field.npy", tmp_path / out)
+        assert_one_line_error(result, 1, "64-bit float grey", "TIFF or .npy", "0.0-1.0 to 0-255", *depths)
+        assert_in_words(result.stderr.splitlines()[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.npy"]
+
+
+@pytest.mark.parametrize("source", ["npy", "tiff"])
+def test_depth_maps_floats_from_0_to_1(tmp_path, source):
+    values = np.array([[-0.5, 0.0, 0.25, 0.3 / 255, 0.7 / 255, 0.5, 1.0, 2.0, np.inf, -np.inf]], np.float32)
+    path = tmp_path / f"in.{source}"
+    np.save(path, values) if source == "npy" else write_tiff(path, values)
+    ok(run("identity", "--depth", 8, path, tmp_path / "out8.png"))
+    ok(run("identity", "--depth", 16, path, tmp_path / "out16.png"))
+    # round(v * 255) and round(v * 65535), clipped, by hand:
+    assert read_back(tmp_path / "out8.png").tolist() == [[0, 0, 64, 0, 1, 128, 255, 255, 255, 0]]
+    assert read_back(tmp_path / "out16.png").tolist() == [[0, 0, 16384, 77, 180, 32768, 65535, 65535, 65535, 0]]
+
+
+def test_floats_with_alpha_map_alpha_too(tmp_path, camera):
+    array = np.clip(wide(camera, "float32", 4) + 0.25, 0, 1)
+    np.save(tmp_path / "in.npy", array)
+    ok(run("identity", "--depth", 8, tmp_path / "in.npy", tmp_path / "out.png"))
+    pixels = read_back(tmp_path / "out.png")
+    assert pixels.dtype == np.uint8 and np.array_equal(pixels, np.rint(array.astype(np.float64) * 255))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint32", "int64", "bool"])
+def test_integer_npy_is_kept_or_refused_never_clipped_to_8_bits(tmp_path, dtype):
+    """An int32 .npy of 0-1000 written to PNG was clipped to 255."""
+    array = np.arange(H * W).reshape(H, W) % 1001 * (1 if dtype != "int8" else 0.1) - (dtype == "int8") * 50
+    array = (array % 2).astype(bool) if dtype == "bool" else array.astype(dtype)
+    np.save(tmp_path / "in.npy", array)
+    ok(run("identity", tmp_path / "in.npy", tmp_path / "out.npy"))
+    assert np.load(tmp_path / "out.npy").dtype == array.dtype
+    assert np.array_equal(np.load(tmp_path / "out.npy"), array)
+    result = run("identity", tmp_path / "in.npy", tmp_path / "out.png")
+    if dtype == "bool":  # samples 0 and 1, as 8-bit grey: kept as they are
+        assert result.exit_code == 0 and np.array_equal(read_back(tmp_path / "out.png"), array.astype(np.uint8))
+    else:
+        assert_one_line_error(result, 1, "TIFF or .npy")
+        ok(run("identity", tmp_path / "in.npy", tmp_path / "out.tif"))
+        assert np.array_equal(read_back(tmp_path / "out.tif"), array)
+        assert read_back(tmp_path / "out.tif").dtype == array.dtype
+
+
+def test_integer_npy_blurred_to_npy_is_the_documented_raw_result(tmp_path, camera):
+    """README: .npy outputs hold the raw result, float32 for 8- and 16-bit samples,
+    float64 for wider integers."""
+    for dtype, work in ((np.uint8, np.float32), (np.int16, np.float32), (np.int32, np.float64)):
+        array = camera[:H, :W].astype(dtype)
+        np.save(tmp_path / "in.npy", array)
+        ok(run("blur", "-s", 2, tmp_path / "in.npy", tmp_path / "out.npy"))
+        result = np.load(tmp_path / "out.npy")
+        assert result.dtype == work
+        np.testing.assert_allclose(result, gaussian(array, 2), rtol=0, atol=1e-3)
 
 
 # ---------------------------------------------------------------- 2. orientation

@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
+import tifffile
 from click.testing import CliRunner
 from PIL import Image
 
@@ -501,11 +502,15 @@ def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
     values = np.full((8, 8), np.nan, np.float32)
     values[2:6, 2:6] = 100
     np.save(tmp_path / "nan.npy", values)
-    result = run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.png")
-    assert result.exit_code == 1 and "NaN" in one_line(result.stderr_bytes)
+    result = run(*BLUR, "--depth", 8, tmp_path / "nan.npy", tmp_path / "out.png")
+    line = one_line(result.stderr_bytes)
+    assert result.exit_code == 1 and "NaN" in line and line.startswith(f"imgconv: error: {tmp_path / 'nan.npy'}: ")
+    assert "out.png" not in line  # the input holds the bad numbers, not the output
     assert not (tmp_path / "out.png").exists()
     assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.npy").exit_code == 0
     assert np.isnan(np.load(tmp_path / "out.npy")).all()  # NaN spreads to every sample, as in scipy
+    assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.tif").exit_code == 0
+    assert np.isnan(tifffile.imread(tmp_path / "out.tif")).all()
 
 
 @pytest.mark.parametrize("args, fragment", [

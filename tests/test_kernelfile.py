@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, assert_one_line_error, run
 
 import imgconv
 from imgconv import kernels
@@ -109,6 +110,20 @@ def test_missing_file_and_bad_inline():
         imgconv.load_kernel("no-such.txt")
     with pytest.raises(imgconv.KernelError, match="row 2: expected 2 numbers, found 3"):
         imgconv.load_kernel("1 2; 3 4 5")
+
+
+def test_a_kernel_that_could_overflow_names_its_file_and_the_image(tmp_path):
+    """The float32-overflow refusal did not name the kernel file."""
+    (tmp_path / "big.txt").write_text("1e37 1e37 1e37\n" * 3)
+    grey = SAMPLES / "camera.png"
+    result = run("convolve", "-k", tmp_path / "big.txt", grey, tmp_path / "out.png")
+    assert_one_line_error(result, 2, f"{tmp_path / 'big.txt'}: the kernel's weights", f"of {grey}", "beyond")
+    # A fair kernel on samples that are too large: the image (a float .npy) holds the bad numbers.
+    np.save(tmp_path / "huge.npy", np.full((8, 8), 3e38, np.float32))
+    (tmp_path / "sharpen.txt").write_text("0 -1 0\n-1 5 -1\n0 -1 0\n")
+    result = run("convolve", "-k", tmp_path / "sharpen.txt", tmp_path / "huge.npy", tmp_path / "out.npy")
+    assert_one_line_error(result, 2, f"of {tmp_path / 'huge.npy'} up to 3e+38", "sharpen.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt", "huge.npy", "sharpen.txt"]
 
 
 def test_corrupt_npy(tmp_path):

@@ -65,6 +65,10 @@ CASES = {
     "float32-deflate-predictor": (CAMERA.astype(np.float32) / 255 - 0.25, dict(tile=(32, 32), compression="zlib",
                                                                            predictor=True)),
     "int32": (CAMERA.astype(np.int32) * 1000 - 70000, dict(tile=(64, 32))),
+    "int8": ((CAMERA.astype(np.int16) - 128).astype(np.int8), {"tile": (32, 48), "compression": "zlib"}),
+    "uint32": (CAMERA.astype(np.uint32) * 16843009, {"tile": (48, 32), "compression": "lzw"}),  # 255: 2**32 - 1
+    "float64": (CAMERA / 255.0 - 0.25, {"tile": (32, 32), "compression": "zstd"}),
+    "int16-rgb": (CHELSEA.astype(np.int16) * 200 - 25000, {"tile": (32, 64), "photometric": "rgb"}),
 }
 
 
@@ -92,6 +96,24 @@ def test_tiled_tiff_equals_the_whole_image_and_keeps_its_layout(tmp_path, small_
         assert written.pop("planar") == 1 and source.pop("planar") == 2
     assert written == source
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint32", "float64"])
+def test_signed_wide_and_float_samples_stream_in_their_type(tmp_path, small_blocks, dtype):
+    """A tiled int8, uint32 or float64 TIFF was refused; streamed, it keeps its type, and
+    its samples are scipy's, rounded and clipped to it."""
+    image = CASES[dtype][0]
+    tifffile.imwrite(tmp_path / "in.tif", image, tile=(32, 48))
+    result = run("sharpen", "-a", 3, tmp_path / "in.tif", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.stderr
+    out = tifffile.imread(tmp_path / "out.tif")
+    expected = reference(image, imgconv.kernels.sharpen(3))  # symmetric: convolution is correlation
+    assert out.dtype == image.dtype
+    if image.dtype.kind == "f":
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+    else:
+        assert_rounded_from(out, expected, dtype=image.dtype)
+        assert (expected > np.iinfo(image.dtype).max).any()  # clipped at the top too
 
 
 # The CLI, as `imgconv ARGS` runs it, with blocks of BLOCK_BYTES (the first argument);
@@ -245,7 +267,9 @@ def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     result = run("blur", "-s", 2, "--tile-size", "30", tmp_path / "in.tif", tmp_path / "bad.tif")
     assert_one_line_error(result, 2, "--tile-size 30,30", "multiples of 16")
     result = run("blur", "-s", 2, "--compression", "lzw", tmp_path / "in.tif", tmp_path / "out.png")
-    assert_one_line_error(result, 2, "--tile-size and --compression are for tiled outputs")
+    assert_one_line_error(result, 2, "--compression is for TIFF outputs", "not PNG")
+    result = run("blur", "-s", 2, "--tile-size", "32", tmp_path / "in.tif", tmp_path / "out.png")
+    assert_one_line_error(result, 2, "--tile-size is for tiled outputs")
 
 
 def test_pages_and_frames(tmp_path, small_blocks):

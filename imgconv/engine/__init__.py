@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidInputError, KernelError
+from ..errors import InvalidInputError, ReachError
 from ..vocabulary import METHODS, resolve_mode
 from . import bands
 from .bands import Layout, to_dtype, work_dtype
@@ -106,15 +106,17 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
     Returns
     -------
     numpy.ndarray
-        The image's shape; of type ``output``, else float64 for a float64 image and
-        float32 otherwise.
+        The image's shape; of type ``output``, else `work_dtype`'s: float64 for a
+        float64 image or one of integers of more than 16 bits, float32 otherwise.
 
     Examples
     --------
+    Python's integers make an int64 image, filtered in float64:
+
     >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
     array([[0., 0., 0.],
            [3., 2., 1.],
-           [0., 0., 0.]], dtype=float32)
+           [0., 0., 0.]])
     """
     return _filter(image, [kernel], boundary, cval, method, False, output, threads)
 
@@ -131,7 +133,7 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
     >>> convolve([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
     array([[0., 0., 0.],
            [1., 2., 3.],
-           [0., 0., 0.]], dtype=float32)
+           [0., 0., 0.]])
     """
     return _filter(image, [kernel], boundary, cval, method, True, output, threads)
 
@@ -187,7 +189,7 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     >>> magnitude([[0, 0, 3], [0, 0, 3], [0, 4, 0]], [[[1, 0, -1]], [[1], [0], [-1]]], boundary="constant")
     array([[0., 3., 3.],
            [0., 5., 3.],
-           [4., 0., 5.]], dtype=float32)
+           [4., 0., 5.]])
     """
     if len(kernels) < 1:
         raise InvalidInputError("magnitude needs at least one kernel")
@@ -215,7 +217,8 @@ def _filter(image, kernels, boundary, cval, methods, flip, output, threads, comb
             weights, terms = _kernel_parts(kernel)
             reach = (sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None
                      else np.abs(weights).sum())
-            _check_reach(image, reach, offset, cval if mode == "constant" else 0.0, work)
+            _check_reach(image, reach, offset, cval if mode == "constant" else 0.0, work,
+                         getattr(kernel, "source", None))
             taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work,
                                        Samples(image.dtype, cval))
             if taps.is_dense:
@@ -306,10 +309,11 @@ def _stays_in_range(source, target, blur, offset, mode, cval):
     return bool(blur)
 
 
-def _check_reach(image, magnitude, offset, cval, work):
+def _check_reach(image, magnitude, offset, cval, work, source=None):
     """Refuse, before filtering, a kernel whose results could overflow the ``work`` type:
     no result exceeds the sum of the weights' magnitudes times the largest sample
-    (the type's, for integers; the image's own, for floats), plus the offset."""
+    (the type's, for integers; the image's own, for floats), plus the offset. The
+    refusal names the kernel's ``source`` file, if any."""
     if not (math.isfinite(offset) and math.isfinite(cval)):
         raise InvalidInputError(f"the offset and cval must be finite, got {offset} and {cval}")
     if image.dtype.kind in "iu":
@@ -318,9 +322,10 @@ def _check_reach(image, magnitude, offset, cval, work):
         peak = float(np.max(np.abs(image))) if image.dtype.kind == "f" else 1.0
     reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
     if reach > np.finfo(work).max:
-        raise KernelError(f"the kernel's weights (magnitudes summing to {float(magnitude):.3g}) on samples up to "
-                          f"{max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the {np.finfo(work).max:.3g} "
-                          f"that {work} holds")
+        raise ReachError(f"{source + ': ' if source else ''}the kernel's weights (magnitudes summing to "
+                         f"{float(magnitude):.3g}) on samples",
+                         f" up to {max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the "
+                         f"{np.finfo(work).max:.3g} that {work} holds")
 
 
 def _check_image(image):

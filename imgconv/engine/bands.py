@@ -208,5 +208,8 @@ def to_dtype(values, dtype, out=None, clip=True):
 
 def work_dtype(dtype):
     """The float type samples of ``dtype`` are filtered in, and results come in: float64
-    for float64 images, float32 for every other type."""
-    return np.dtype(np.float64 if dtype == np.float64 else np.float32)
+    for float64 images and for integers of more than 16 bits (float32's 24-bit
+    significand would round samples above 2**24), float32 for every other type."""
+    dtype = np.dtype(dtype)
+    wide = dtype == np.float64 or (dtype.kind in "iu" and dtype.itemsize > 2)
+    return np.dtype(np.float64 if wide else np.float32)

@@ -21,11 +21,13 @@ class Kernel:
 
     The offset (in the image's sample units) comes from kernel files such as libvips
     matrices, whose result is ``sum(weights * pixels) + offset``. `convolve` and
-    `correlate` accept a `Kernel` wherever they accept an array.
+    `correlate` accept a `Kernel` wherever they accept an array. ``source`` is the file
+    it was read from, if any, which the engine's refusals name.
     """
 
     weights: np.ndarray
     offset: float = 0.0
+    source: str | None = None
 
     def __array__(self, dtype=None, copy=None):
         return np.asarray(self.weights, dtype=dtype)
