@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 
 from imgconv.lecture.animate import COLOURS, Frames, Layout, make_geometry, sample_values
-from helpers import run
+from helpers import assert_one_line_error, run
 from test_cli_lecture import slow_conv2d
 
 # The measuring parent caps the address space it and its child may map, so that an
-# animation that holds every frame fails with a MemoryError instead of taking the
-# machine, and its timeout ends the child if it hangs.
+# animation that holds every frame, or draws one past the limit, fails with a MemoryError
+# instead of taking the machine, and its timeout ends the child if it hangs.
 MEASURE = """
 import resource, subprocess, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
@@ -134,6 +134,33 @@ def frame_count_and_size(path):
         return animation.n_frames, animation.size
 
 
+def test_an_animation_over_the_pixel_limit_is_refused_before_anything_is_drawn(tmp_path):
+    # 996,004 frames of 60150x30084: one frame alone would take 5.4 GB.
+    status, stderr, peak = animate_peak(tmp_path / "a.gif", "--input-size", 1000)
+    lines = stderr.splitlines()
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
+    assert "996004 frames of 60150x30084" in lines[0] and "--max-pixels" in lines[0]
+    assert peak < 100, f"{peak:.0f} MiB"
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_limit_counts_the_pixels_of_every_frame(tmp_path, monkeypatch):
+    assert run("animate", tmp_path / "a.gif", "--stride", 2, "--padding", 1).exit_code == 0
+    count, (width, height) = frame_count_and_size(tmp_path / "a.gif")
+    total = count * width * height
+    assert count == 9
+    result = run("animate", tmp_path / "b.gif", "--stride", 2, "--padding", 1, "--max-pixels", total - 1)
+    assert_one_line_error(result, 2, "b.gif", f"9 frames of {width}x{height}", str(total), str(total - 1),
+                          "--max-pixels")
+    assert not (tmp_path / "b.gif").exists()
+    assert run("animate", tmp_path / "b.gif", "--stride", 2, "--padding", 1, "--max-pixels", total).exit_code == 0
+    assert frame_count_and_size(tmp_path / "b.gif") == (9, (width, height))
+    monkeypatch.setenv("IMGCONV_MAX_PIXELS", str(total - 1))
+    assert_one_line_error(run("animate", tmp_path / "c.webp", "--stride", 2, "--padding", 1), 2, str(total))
+    assert run("animate", tmp_path / "c.webp", "--stride", 2, "--padding", 1, "--max-pixels", 0).exit_code == 0
+    assert frame_count_and_size(tmp_path / "c.webp") == (9, (width, height))
+
+
 def test_memory_does_not_grow_with_the_frame_count(tmp_path):
     status, stderr, one = animate_peak(tmp_path / "one.gif", "--input-size", 3)
     assert status == 0, stderr
@@ -143,6 +170,13 @@ def test_memory_does_not_grow_with_the_frame_count(tmp_path):
     assert count == 100
     all_frames = count * width * height * 3 / 2**20  # MiB, as RGB
     assert hundred - one < all_frames / 4, (one, hundred, all_frames)
+
+
+def test_frames_wider_than_the_format_holds_are_refused(tmp_path):
+    # One frame of 36150x114: WebP holds 16383 pixels a side.
+    result = run("animate", tmp_path / "a.webp", "--input-size", "1x600", "--kernel-size", "1x600")
+    assert_one_line_error(result, 2, "a.webp", "36150x114", "16383", ".png")
+    assert not (tmp_path / "a.webp").exists()
 
 
 @pytest.mark.parametrize("suffix", ["png", "webp"])

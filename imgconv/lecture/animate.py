@@ -18,8 +18,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .. import animation
 from ..errors import InvalidInputError
-from ..imageio import check_destination, output_format, write_bytes
-from ..vocabulary import DEFAULT_COMPRESS_LEVEL
+from ..formats import MAX_SIDE
+from ..imageio import STDIO, check_destination, output_format, write_bytes
+from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 from .layers import conv2d, output_size, padding_amounts
 
 ANIMATED = ("GIF", "PNG", "WEBP")
@@ -230,13 +231,29 @@ def _centred(draw, box, text, colour, font):
     draw.text((x, y), text, fill=colour, font=font)
 
 
-def animate_file(dest, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0) -> int:
+def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> None:
+    """Refuse, before anything is drawn, an animation whose frames hold more than
+    ``max_pixels`` pixels in all (0: no limit) or are wider or taller than ``format``
+    holds. Drawing and writing take time in proportion to those pixels."""
+    width, height = Layout(geometry).size
+    count = geometry.output[0] * geometry.output[1]
+    if max_pixels and count * width * height > max_pixels:
+        raise InvalidInputError(f"{name}: {count} frames of {width}x{height} make {count * width * height} pixels, "
+                                f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
+    if max(width, height) > MAX_SIDE.get(format, max(width, height)):
+        raise InvalidInputError(f"{name}: frames of {width}x{height} are larger than {format} holds (at most "
+                                f"{MAX_SIDE[format]} pixels a side); write .png")
+
+
+def animate_file(dest, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or lossless
-    WebP as its extension says (``-`` for standard output is a GIF). Returns the frame
-    count."""
+    WebP as its extension says (``-`` for standard output is a GIF). Refused (see
+    `check_size`) past ``max_pixels`` pixels in all its frames. Returns the frame count."""
     format = output_format(dest, None, "GIF")
     if format not in ANIMATED:
         raise InvalidInputError(f"{dest}: an animation is written as .gif, .png or .webp")
+    check_size(geometry, format, max_pixels, "<stdout>" if dest == STDIO else dest)
     check_destination(dest)  # before drawing, which can take a while
     frames = _Arrays(Frames(geometry, numbers, seed))
     timing = {"duration": [max(1, round(1000 / fps))] * len(frames), "loop": 0}
