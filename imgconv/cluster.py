@@ -18,8 +18,9 @@ import concurrent.futures
 import dataclasses
 import os
 import threading
+from types import ModuleType
 
-from .errors import INSTALL_HINT, ImgconvError, MissingExtraError
+from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
 
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
@@ -46,13 +47,15 @@ def connect(address, timeout=CONNECT_TIMEOUT):
     within ``timeout`` seconds, has at least one worker (waiting up to ``timeout`` for
     one), and every worker runs this imgconv version (`check_versions`).
 
-    Raises `ImgconvError` (one line naming ``address``) otherwise, and
-    ``MissingExtraError`` when Dask's distributed is not installed.
+    Raises `ImgconvError` (one line naming ``address``) otherwise, `InvalidInputError`
+    for an address that cannot be one, and ``MissingExtraError`` when Dask's
+    distributed is not installed.
     """
     distributed = _distributed()
+    _check_address(distributed, address)
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address...
+    except Exception as exc:  # OSError, TimeoutError...
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s ({reason})") from None
     try:
@@ -66,6 +69,20 @@ def connect(address, timeout=CONNECT_TIMEOUT):
         client.close()
         raise
     return client
+
+
+def _check_address(distributed: ModuleType, address: str) -> None:
+    """Refuse an ``address`` Dask cannot parse, or whose port is out of range, before
+    anything is sent (`InvalidInputError`, one line)."""
+    try:
+        port = distributed.comm.get_address_host_port(address)[1]
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+    else:
+        if 0 < port < 65536:
+            return
+        reason = f"port {port} is out of range"
+    raise InvalidInputError(f"--cluster {address}: not a scheduler's address ({reason}); give tcp://HOST:PORT")
 
 
 def check_versions(client, address=None):

@@ -17,7 +17,8 @@ distributed = pytest.importorskip("distributed")
 import imgconv  # noqa: E402
 from imgconv import batch, cluster  # noqa: E402
 from imgconv.filters import Filter  # noqa: E402
-from helpers import SAMPLES, DaskPrograms, load, run, save, start_process, stop_process  # noqa: E402
+from helpers import (SAMPLES, DaskPrograms, assert_one_line_error, load, run, save, start_process,  # noqa: E402
+                     stop_process)
 
 KILL_WIDTH = 77  # the photo of this width kills its worker
 
@@ -82,6 +83,16 @@ def test_an_unreachable_address_is_one_line_naming_it(tmp_path):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("imgconv: error: --cluster ") and address in lines[0], lines
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("localhost", "missing port number"), ("http://127.0.0.1:8786", "unknown address scheme 'http'"),
+    ("tcp://127.0.0.1:99999", "port 99999 is out of range"),
+])
+def test_a_malformed_address_is_one_line_saying_why(tmp_path, address, reason):
+    photos(tmp_path / "in", widths=(100,))
+    result = run("blur", "-s", "2", "--cluster", address, tmp_path / "in", tmp_path / "out")
+    assert_one_line_error(result, 2, f"--cluster {address}: not a scheduler's address", reason, "tcp://HOST:PORT")
 
 
 def test_a_version_mismatch_is_one_line_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):
