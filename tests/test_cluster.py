@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -82,6 +83,67 @@ def test_an_unreachable_address_is_one_line_naming_it(tmp_path):
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("imgconv: error: --cluster ") and address in lines[0], lines
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+class Peer:
+    """A listener on 127.0.0.1 that accepts every connection and ``answer``s it
+    (``None``: says nothing), keeping it open, until the ``with`` block ends: then the
+    listener and every connection it accepted are closed and its thread has ended."""
+
+    def __init__(self, answer=None):
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.address = f"tcp://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(connection)
+            if self.answer:
+                connection.sendall(self.answer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        for connection in self.accepted:
+            connection.close()
+        self.listener.close()
+
+
+# What a web server (a scheduler's dashboard, say) answers bytes it cannot parse: Dask
+# reads its first 8 bytes as a count of frames.
+HTTP_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (None, f"no Dask scheduler answered within {cluster.CONNECT_TIMEOUT} s"),  # a handshake waited for for ever
+    (HTTP_ANSWER, "what answered is not a Dask scheduler"),  # one line, then 20 s and a traceback from Client.__del__
+], ids=["silent", "http"])
+def test_a_peer_that_is_not_a_scheduler_is_one_line_within_the_deadline(tmp_path, answer, fragment):
+    photos(tmp_path / "in", widths=(100,))
+    with Peer(answer) as peer:
+        command = [sys.executable, "-m", "imgconv", "blur", "-s", "2", "--cluster", peer.address,
+                   str(tmp_path / "in"), str(tmp_path / "out")]
+        # The timeout only ends a run that hangs: the test fails then, and the run is killed.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=cluster.CONNECT_TIMEOUT + 50,
+                              check=False)
+        assert peer.accepted, "imgconv never connected"
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"imgconv: error: --cluster {peer.address}: "), done.stderr
+    assert fragment in lines[0], lines[0]
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
