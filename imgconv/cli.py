@@ -744,7 +744,8 @@ def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge
 @click.option("--dilation", type=PairType(), default="1", show_default=True, help="D or DY,DX.")
 @click.option("--fps", type=click.FloatRange(min=0.1, max=100), default=2.0, show_default=True, help="Frames per second.")
 @click.option("--numbers", is_flag=True, help="Write input values, weights and outputs into the cells.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the input values and weights.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the input values and weights.")
 @click.option("--max-pixels", type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True,
               envvar="IMGCONV_MAX_PIXELS", metavar="N",
               help="Refuse, before drawing, an animation of more pixels in all its frames; 0 lifts the limit. "

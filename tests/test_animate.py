@@ -118,6 +118,9 @@ def test_fps_and_seed(tmp_path):
     assert not np.array_equal(frames[1], frames[2])  # other input values are written
     assert not np.array_equal(sample_values(make_geometry((5, 5), (3, 3)), 1)[0],
                               sample_values(make_geometry((5, 5), (3, 3)), 2)[0])
+    # NumPy takes no negative seed.
+    assert_one_line_error(run("animate", tmp_path / "n.gif", "--seed", -1), 2, "--seed")
+    assert not (tmp_path / "n.gif").exists()
 
 
 def animate_peak(*args):
