@@ -773,8 +773,13 @@ def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge
 @click.option("--dilation", type=PairType(), default="1", show_default=True, help="D or DY,DX.")
 @click.option("--fps", type=click.FloatRange(min=0.1, max=100), default=2.0, show_default=True, help="Frames per second.")
 @click.option("--numbers", is_flag=True, help="Write input values, weights and outputs into the cells.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the input values and weights.")
-def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fps, numbers, seed):
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the input values and weights.")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=DEFAULT_MAX_PIXELS, show_default=True,
+              envvar="IMGCONV_MAX_PIXELS", metavar="N",
+              help="Refuse, before drawing, an animation of more pixels in all its frames; 0 lifts the limit. "
+                   "Also IMGCONV_MAX_PIXELS.")
+def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fps, numbers, seed, max_pixels):
     """Animate a kernel sliding over an input: one frame per output position, looping.
 
     The format follows OUTPUT's extension: .gif, or animated .png or .webp.
@@ -784,7 +789,7 @@ def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fp
       imgconv animate slide.gif --input-size 5 --kernel-size 3 --stride 2 --padding 1 --numbers
     """
     geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
-    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed)
+    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, max_pixels=max_pixels)
     click.echo(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}", err=True)
 
 

@@ -1,8 +1,9 @@
 """Batches on a running Dask cluster (``--cluster ADDRESS``, ``IMGCONV_CLUSTER``).
 
-`connect` reaches the scheduler (refusing, in one line, an address that does not answer
-within `CONNECT_TIMEOUT` seconds, a cluster without workers, and workers whose imgconv
-is not this one's), and `ClusterExecutor` runs `imgconv.batch.run_task` calls there for
+`connect` reaches the scheduler (refusing, in one line, an address where no scheduler
+has answered within `CONNECT_TIMEOUT` seconds, a peer that answers but not as a Dask
+scheduler, a cluster without workers, and workers whose imgconv is not this one's),
+and `ClusterExecutor` runs `imgconv.batch.run_task` calls there for
 `imgconv.batch.run_batch`::
 
     client = imgconv.cluster.connect("tcp://10.0.0.5:8786")
@@ -14,14 +15,18 @@ The cluster's workers must see the same files at the same absolute paths (a shar
 filesystem): every path is made absolute before it is sent.
 """
 
+import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import threading
+from types import ModuleType
 
-from .errors import INSTALL_HINT, ImgconvError, MissingExtraError
+from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
 
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
+CLOSE_TIMEOUT = 1  # seconds a client that could not connect has to close (Dask's default: twice the connect's)
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
 
 
@@ -42,19 +47,28 @@ def worker_version():
 
 
 def connect(address, timeout=CONNECT_TIMEOUT):
-    """A ``distributed.Client`` of the scheduler at ``address``, checked: it answered
-    within ``timeout`` seconds, has at least one worker (waiting up to ``timeout`` for
-    one), and every worker runs this imgconv version (`check_versions`).
+    """A ``distributed.Client`` of the scheduler at ``address``, checked: it was
+    connected within ``timeout`` seconds (`_started_client`), has at least one worker
+    (waiting up to ``timeout`` for one), and every worker runs this imgconv version
+    (`check_versions`).
 
-    Raises `ImgconvError` (one line naming ``address``) otherwise, and
-    ``MissingExtraError`` when Dask's distributed is not installed.
+    Raises `ImgconvError` (one line naming ``address``) otherwise, `InvalidInputError`
+    for an address that cannot be one, and ``MissingExtraError`` when Dask's
+    distributed is not installed.
     """
     distributed = _distributed()
+    _check_address(distributed, address)
     try:
-        client = distributed.Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address...
+        client = _started_client(distributed, address, timeout)
+    except (TimeoutError, asyncio.TimeoutError):  # the deadline (asyncio's is another class before Python 3.11)
+        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s") from None
+    except OSError as exc:  # refused, unreachable, closed by the peer
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s ({reason})") from None
+    except Exception as exc:  # what Dask makes of bytes that are not its messages
+        reason = " ".join(str(exc).split())
+        raise ImgconvError(f"--cluster {address}: what answered is not a Dask scheduler "
+                           f"({type(exc).__name__}{': ' if reason else ''}{reason})") from None
     try:
         try:
             client.wait_for_workers(1, timeout=timeout)
@@ -66,6 +80,43 @@ def connect(address, timeout=CONNECT_TIMEOUT):
         client.close()
         raise
     return client
+
+
+def _check_address(distributed: ModuleType, address: str) -> None:
+    """Refuse an ``address`` Dask cannot parse, or whose port is out of range, before
+    anything is sent (`InvalidInputError`, one line)."""
+    try:
+        port = distributed.comm.get_address_host_port(address)[1]
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+    else:
+        if 0 < port < 65536:
+            return
+        reason = f"port {port} is out of range"
+    raise InvalidInputError(f"--cluster {address}: not a scheduler's address ({reason}); give tcp://HOST:PORT")
+
+
+def _started_client(distributed: ModuleType, address: str, timeout: float):
+    """A ``distributed.Client`` of ``address``, connected, handshake and registration
+    included, within ``timeout`` seconds; else the error, the client closed.
+
+    Dask's ``timeout`` bounds only the TCP connection: a peer that accepts it and never
+    answers the handshake is waited for for ever. A client that failed is closed here,
+    within `CLOSE_TIMEOUT`: left to its ``__del__``, which may run as Python exits, when
+    its event loop no longer runs, closing it waited twice the connect timeout, then
+    printed a traceback.
+    """
+
+    class Client(distributed.Client):
+        def start(self, **kwargs):
+            try:
+                super().start(callback_timeout=timeout, **kwargs)  # the deadline of Dask's `sync`
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that ended the start is the one to report
+                    self.close(timeout=CLOSE_TIMEOUT)
+                raise
+
+    return Client(address, timeout=timeout, set_as_default=False)
 
 
 def check_versions(client, address=None):

@@ -1,12 +1,26 @@
 """imgconv animate: frame counts, what each frame shows, and the numbers it writes."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv.lecture.animate import COLOURS, Layout, make_geometry, sample_values
-from helpers import run
+from imgconv.lecture.animate import COLOURS, Frames, Layout, make_geometry, sample_values
+from helpers import assert_one_line_error, run
 from test_cli_lecture import slow_conv2d
+
+# The measuring parent caps the address space it and its child may map, so that an
+# animation that holds every frame, or draws one past the limit, fails with a MemoryError
+# instead of taking the machine, and its timeout ends the child if it hangs.
+MEASURE = """
+import resource, subprocess, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+result = subprocess.run(sys.argv[1:], stderr=subprocess.PIPE, timeout=300)
+sys.stderr.buffer.write(result.stderr)
+print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
 
 
 def centre_colour(frame, box):
@@ -104,3 +118,79 @@ def test_fps_and_seed(tmp_path):
     assert not np.array_equal(frames[1], frames[2])  # other input values are written
     assert not np.array_equal(sample_values(make_geometry((5, 5), (3, 3)), 1)[0],
                               sample_values(make_geometry((5, 5), (3, 3)), 2)[0])
+    # NumPy takes no negative seed.
+    assert_one_line_error(run("animate", tmp_path / "n.gif", "--seed", -1), 2, "--seed")
+    assert not (tmp_path / "n.gif").exists()
+
+
+def animate_peak(*args):
+    """``imgconv animate ARGS`` as a program: its exit status, stderr and peak resident
+    memory in MiB, measured by a parent of its own (Pillow's allocations are C's)."""
+    result = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m", "imgconv", "animate",
+                             *map(str, args)], capture_output=True, timeout=600, check=False)
+    status, peak = result.stdout.split()
+    return int(status), result.stderr.decode(), float(peak)
+
+
+def frame_count_and_size(path):
+    with Image.open(path) as animation:
+        return animation.n_frames, animation.size
+
+
+def test_an_animation_over_the_pixel_limit_is_refused_before_anything_is_drawn(tmp_path):
+    # 996,004 frames of 60150x30084: one frame alone would take 5.4 GB.
+    status, stderr, peak = animate_peak(tmp_path / "a.gif", "--input-size", 1000)
+    lines = stderr.splitlines()
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
+    assert "996004 frames of 60150x30084" in lines[0] and "--max-pixels" in lines[0]
+    assert peak < 100, f"{peak:.0f} MiB"
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_limit_counts_the_pixels_of_every_frame(tmp_path, monkeypatch):
+    assert run("animate", tmp_path / "a.gif", "--stride", 2, "--padding", 1).exit_code == 0
+    count, (width, height) = frame_count_and_size(tmp_path / "a.gif")
+    total = count * width * height
+    assert count == 9
+    result = run("animate", tmp_path / "b.gif", "--stride", 2, "--padding", 1, "--max-pixels", total - 1)
+    assert_one_line_error(result, 2, "b.gif", f"9 frames of {width}x{height}", str(total), str(total - 1),
+                          "--max-pixels")
+    assert not (tmp_path / "b.gif").exists()
+    assert run("animate", tmp_path / "b.gif", "--stride", 2, "--padding", 1, "--max-pixels", total).exit_code == 0
+    assert frame_count_and_size(tmp_path / "b.gif") == (9, (width, height))
+    monkeypatch.setenv("IMGCONV_MAX_PIXELS", str(total - 1))
+    assert_one_line_error(run("animate", tmp_path / "c.webp", "--stride", 2, "--padding", 1), 2, str(total))
+    assert run("animate", tmp_path / "c.webp", "--stride", 2, "--padding", 1, "--max-pixels", 0).exit_code == 0
+    assert frame_count_and_size(tmp_path / "c.webp") == (9, (width, height))
+
+
+def test_memory_does_not_grow_with_the_frame_count(tmp_path):
+    status, stderr, one = animate_peak(tmp_path / "one.gif", "--input-size", 3)
+    assert status == 0, stderr
+    status, stderr, hundred = animate_peak(tmp_path / "hundred.gif", "--input-size", 12)
+    assert status == 0, stderr
+    count, (width, height) = frame_count_and_size(tmp_path / "hundred.gif")
+    assert count == 100
+    all_frames = count * width * height * 3 / 2**20  # MiB, as RGB
+    assert hundred - one < all_frames / 4, (one, hundred, all_frames)
+
+
+def test_frames_wider_than_the_format_holds_are_refused(tmp_path):
+    # One frame of 36150x114: WebP holds 16383 pixels a side.
+    result = run("animate", tmp_path / "a.webp", "--input-size", "1x600", "--kernel-size", "1x600")
+    assert_one_line_error(result, 2, "a.webp", "36150x114", "16383", ".png")
+    assert not (tmp_path / "a.webp").exists()
+
+
+@pytest.mark.parametrize("suffix", ["png", "webp"])
+def test_apng_and_webp_hold_the_frames_exactly(tmp_path, suffix):
+    out = tmp_path / f"a.{suffix}"
+    assert run("animate", out, "--input-size", "6x5", "--stride", 2, "--padding", "same", "--numbers",
+               "--fps", 4).exit_code == 0
+    frames = Frames(make_geometry((6, 5), (3, 3), (2, 2), ("same", "same")), numbers=True)
+    with Image.open(out) as animation:
+        assert animation.n_frames == len(frames) == 9 and animation.info.get("loop") == 0
+        for index in range(len(frames)):
+            animation.seek(index)
+            np.testing.assert_array_equal(np.asarray(animation.convert("RGB")), np.asarray(frames[index]))
+            assert animation.info["duration"] == 250  # WebP's is read with the pixels

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -17,7 +18,8 @@ distributed = pytest.importorskip("distributed")
 import imgconv  # noqa: E402
 from imgconv import batch, cluster  # noqa: E402
 from imgconv.filters import Filter  # noqa: E402
-from helpers import SAMPLES, DaskPrograms, load, run, save, start_process, stop_process  # noqa: E402
+from helpers import (SAMPLES, DaskPrograms, assert_one_line_error, load, run, save, start_process,  # noqa: E402
+                     stop_process)
 
 KILL_WIDTH = 77  # the photo of this width kills its worker
 
@@ -82,6 +84,77 @@ def test_an_unreachable_address_is_one_line_naming_it(tmp_path):
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("imgconv: error: --cluster ") and address in lines[0], lines
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+class Peer:
+    """A listener on 127.0.0.1 that accepts every connection and ``answer``s it
+    (``None``: says nothing), keeping it open, until the ``with`` block ends: then the
+    listener and every connection it accepted are closed and its thread has ended."""
+
+    def __init__(self, answer=None):
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.address = f"tcp://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(connection)
+            if self.answer:
+                connection.sendall(self.answer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        for connection in self.accepted:
+            connection.close()
+        self.listener.close()
+
+
+# What a web server (a scheduler's dashboard, say) answers bytes it cannot parse: Dask
+# reads its first 8 bytes as a count of frames.
+HTTP_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (None, f"no Dask scheduler answered within {cluster.CONNECT_TIMEOUT} s"),  # a handshake waited for for ever
+    (HTTP_ANSWER, "what answered is not a Dask scheduler"),  # one line, then 20 s and a traceback from Client.__del__
+], ids=["silent", "http"])
+def test_a_peer_that_is_not_a_scheduler_is_one_line_within_the_deadline(tmp_path, answer, fragment):
+    photos(tmp_path / "in", widths=(100,))
+    with Peer(answer) as peer:
+        command = [sys.executable, "-m", "imgconv", "blur", "-s", "2", "--cluster", peer.address,
+                   str(tmp_path / "in"), str(tmp_path / "out")]
+        # The timeout only ends a run that hangs: the test fails then, and the run is killed.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=cluster.CONNECT_TIMEOUT + 50,
+                              check=False)
+        assert peer.accepted, "imgconv never connected"
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"imgconv: error: --cluster {peer.address}: "), done.stderr
+    assert fragment in lines[0], lines[0]
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("localhost", "missing port number"), ("http://127.0.0.1:8786", "unknown address scheme 'http'"),
+    ("tcp://127.0.0.1:99999", "port 99999 is out of range"),
+])
+def test_a_malformed_address_is_one_line_saying_why(tmp_path, address, reason):
+    photos(tmp_path / "in", widths=(100,))
+    result = run("blur", "-s", "2", "--cluster", address, tmp_path / "in", tmp_path / "out")
+    assert_one_line_error(result, 2, f"--cluster {address}: not a scheduler's address", reason, "tcp://HOST:PORT")
 
 
 def test_a_version_mismatch_is_one_line_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):

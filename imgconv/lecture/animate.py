@@ -10,14 +10,17 @@ There is one frame per output position: ``H' = floor((H + 2p - d·(k-1) - 1) / s
 rows of them, and as many columns.
 """
 
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .. import animation
 from ..errors import InvalidInputError
-from ..imageio import output_format, write_bytes
+from ..formats import MAX_SIDE
+from ..imageio import STDIO, check_destination, output_format, write_bytes
+from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 from .layers import conv2d, output_size, padding_amounts
 
 ANIMATED = ("GIF", "PNG", "WEBP")
@@ -201,9 +204,24 @@ class Frames:
         return frame
 
 
-def render_frames(geometry, numbers=False, seed=0):
-    """Every frame of the animation, as a list (see `Frames`)."""
-    return list(Frames(geometry, numbers, seed))
+class _Arrays(Sequence):
+    """The frames as arrays for `imgconv.animation`'s writers, drawn when asked for. The
+    writers go through them in order, looking back one frame, so the last two drawn are
+    kept: memory does not grow with the frame count."""
+
+    def __init__(self, frames: Frames):
+        self.frames = frames
+        self.kept: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if index not in self.kept:
+            if len(self.kept) == 2:
+                del self.kept[min(self.kept)]
+            self.kept[index] = np.asarray(self.frames[index])
+        return self.kept[index]
 
 
 def _centred(draw, box, text, colour, font):
@@ -213,15 +231,37 @@ def _centred(draw, box, text, colour, font):
     draw.text((x, y), text, fill=colour, font=font)
 
 
-def animate_file(dest, geometry, *, fps=2.0, numbers=False, seed=0):
-    """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or WebP as
-    its extension says (``-`` for standard output is a GIF)."""
+def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> None:
+    """Refuse, before anything is drawn, an animation whose frames hold more than
+    ``max_pixels`` pixels in all (0: no limit) or are wider or taller than ``format``
+    holds. Drawing and writing take time in proportion to those pixels."""
+    width, height = Layout(geometry).size
+    count = geometry.output[0] * geometry.output[1]
+    if max_pixels and count * width * height > max_pixels:
+        raise InvalidInputError(f"{name}: {count} frames of {width}x{height} make {count * width * height} pixels, "
+                                f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
+    if max(width, height) > MAX_SIDE.get(format, max(width, height)):
+        raise InvalidInputError(f"{name}: frames of {width}x{height} are larger than {format} holds (at most "
+                                f"{MAX_SIDE[format]} pixels a side); write .png")
+
+
+def animate_file(dest, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or lossless
+    WebP as its extension says (``-`` for standard output is a GIF). Refused (see
+    `check_size`) past ``max_pixels`` pixels in all its frames. Returns the frame count."""
     format = output_format(dest, None, "GIF")
     if format not in ANIMATED:
         raise InvalidInputError(f"{dest}: an animation is written as .gif, .png or .webp")
-    frames = render_frames(geometry, numbers, seed)
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format=format, save_all=True, append_images=frames[1:],
-                   duration=max(1, round(1000 / fps)), loop=0)
-    write_bytes(buffer.getvalue(), dest)
+    check_size(geometry, format, max_pixels, "<stdout>" if dest == STDIO else dest)
+    check_destination(dest)  # before drawing, which can take a while
+    frames = _Arrays(Frames(geometry, numbers, seed))
+    timing = {"duration": [max(1, round(1000 / fps))] * len(frames), "loop": 0}
+    if format == "GIF":
+        data = animation.encode_gif(frames, timing)
+    elif format == "PNG":
+        data = animation.encode_apng(frames, "RGB", timing, level=DEFAULT_COMPRESS_LEVEL)
+    else:
+        data = animation.encode_webp(frames, timing, {"lossless": True})
+    write_bytes(data, dest)
     return len(frames)
