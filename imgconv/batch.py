@@ -12,7 +12,6 @@ import contextlib
 import fnmatch
 import json
 import os
-import shutil
 import signal
 import stat
 import sys
@@ -22,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 from .errors import ImgconvError, InvalidInputError
 from . import formats
-from .imageio import STDIO, write_bytes
+from .sink import STDIO, remove_unfinished, write_bytes
 from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
 
@@ -285,7 +284,7 @@ def process_one(task: Task, filt, *, report: str | None = None, skip_existing: b
             results.append(Result(task.source, task.dest, "ok", None, round(time.perf_counter() - start, 6)))
     finally:
         if report is not None:  # as a batch's: also when an interrupt ended the run, empty then
-            write_report(results, report)
+            write_report(results, report, sync=options.get("sync", True))
     return results[0]
 
 
@@ -319,12 +318,7 @@ def run_task(task, filt, write_options=None):
         if problem:
             raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        global _writing
-        _writing = task.dest
-        try:
-            process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
-        finally:
-            _writing = None
+        process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
@@ -343,7 +337,6 @@ def _ignore_stop_signals():
 
 
 PARENT_POLL_SECONDS = 0.2
-_writing = None  # the output a worker is making, so that a dying worker removes its temporary file
 
 
 def _start_worker(parent, direct_child):
@@ -372,42 +365,20 @@ def _alive(pid):
 
 def _watch_parent(ppid):
     """Poll the parent; when it is gone (even killed by SIGKILL, which nothing can
-    catch), remove the temporary file of the output being made and exit at once.
+    catch), remove the temporary files of the output being made and exit at once.
 
     A thread that polls, rather than ``prctl(PR_SET_PDEATHSIG)``: it works wherever
     ``getppid`` does, it fires when the process dies, not the thread that started the
     worker, and it can clean up, where the death signal would have to be SIGKILL
-    (workers ignore SIGINT and SIGTERM on purpose) and would leave the temporary file.
+    (workers ignore SIGINT and SIGTERM on purpose) and would leave the temporary folder.
     The output itself is whole or absent either way: it appears only by a rename.
     """
     while os.getppid() == ppid:
         time.sleep(PARENT_POLL_SECONDS)
     try:
-        _remove_temporary_files(_writing)
+        remove_unfinished()
     finally:
         os._exit(1)
-
-
-def _remove_temporary_files(dest):
-    """Remove ``.NAME.*.tmp`` next to ``dest``, as `imgconv.imageio.atomic_output` names
-    them (files, or folders for Zarr stores)."""
-    if dest is None:
-        return
-    folder, name = os.path.split(os.path.abspath(dest))
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
-            path = os.path.join(folder, entry)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):  # a Zarr store's
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
 
 
 JOBS_PER_CPU = 4
@@ -588,7 +559,8 @@ def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_opt
         if report is not None:
             # Results arrive as files finish; the report lists them as the tasks were given.
             order = {task.source: i for i, task in enumerate(tasks)}
-            write_report(sorted(results, key=lambda r: order[r.input]), report)
+            write_report(sorted(results, key=lambda r: order[r.input]), report,
+                         sync=(run_options.get("write_options") or {}).get("sync", True))
     return results
 
 
@@ -598,9 +570,10 @@ def summary(results):
     return f"processed {counts['ok']}, skipped {counts['skipped']}, failed {counts['failed']}"
 
 
-def write_report(results, dest):
-    """One JSON object per line, in task order; ``"-"`` for standard output."""
-    write_bytes("".join(r.to_json() + "\n" for r in results).encode(), dest)
+def write_report(results, dest, sync=True):
+    """One JSON object per line, in task order; ``"-"`` for standard output. ``sync`` as
+    for `imgconv.sink.write_bytes`."""
+    write_bytes("".join(r.to_json() + "\n" for r in results).encode(), dest, sync=sync)
 
 
 class ProgressLine:

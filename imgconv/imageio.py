@@ -1,4 +1,5 @@
-"""Images in and out: decoding, orientation, frames, metadata, encoding, atomic writes.
+"""Images in and out: decoding, orientation, frames, metadata, encoding (writing is in
+`imgconv.sink`).
 
 A `Picture` holds an image's frames as NumPy arrays in the file's own units (0-255 for
 8-bit, 0-65535 for 16-bit, floats as stored), its mode (see `imgconv.formats`), and what
@@ -32,11 +33,9 @@ import io
 import math
 import os
 import re
-import shutil
 import stat
 import struct
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -44,15 +43,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import animation, chunks, claims, formats, npyfile
-from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
+from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError
 from .formats import NPY
 from .png import COLOUR_TYPES, encode_png
+from .sink import STDIO, check_destination, write_bytes  # noqa: F401 (the write side, importable from here too)
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:  # Pillow is imported where it is needed: a .npy needs none of it
     from PIL import TiffImagePlugin
 
-STDIO = "-"
 _NPY_MAGIC = b"\x93NUMPY"
 _TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _ORIENTATION = 0x0112  # EXIF tag
@@ -1076,153 +1075,3 @@ def _webp_options(picture, quality):
     if quality is None and picture.encoding.get("lossless"):
         return {"lossless": True}
     return {"quality": quality or DEFAULT_QUALITY["WEBP"]}
-
-
-def check_destination(dest):
-    """Fail early, before any filtering, when ``dest`` cannot be written."""
-    if dest == STDIO:
-        if sys.stdout is None:  # started with standard output closed
-            raise ImageWriteError("<stdout>: standard output is closed")
-        if sys.stdout.isatty():
-            raise InvalidInputError("refusing to write image data to a terminal; redirect standard output")
-        return
-    descriptor = _descriptor_of(dest)
-    if descriptor is not None:
-        try:
-            os.fstat(descriptor)
-        except OSError as exc:
-            raise ImageWriteError(f"{dest}: cannot write: {exc.strerror}") from None
-        if os.isatty(descriptor):
-            raise InvalidInputError(f"{dest}: refusing to write image data to a terminal; redirect it")
-        return
-    target = os.path.realpath(dest)
-    if os.path.isdir(target):
-        raise ImageWriteError(f"{dest}: is a folder")
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise ImageWriteError(f"{dest}: folder {folder} does not exist")
-
-
-def write_bytes(data, dest):
-    """Write ``data`` to ``dest``, or to standard output for ``"-"``.
-
-    A regular file (or a new one) is written atomically: the bytes go to a temporary
-    file in its folder which is then renamed over it, so readers see the old file or
-    the new one, never half of one, and an error or Ctrl-C leaves nothing behind. A
-    symbolic link is followed to the file it names, as ``cp`` does, and that file is
-    written so. Anything else that exists (a device such as ``/dev/null``, a named
-    pipe) is written into directly, never replaced. A path to a file descriptor of
-    this process (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link to
-    one) is written into that descriptor, as ``-`` is into standard output: at its
-    offset, whatever it is open on (a pipe, a socket, a file the shell appends to).
-
-    A reader of standard output that goes away raises `ReaderGone`; other failures
-    are `ImageWriteError`.
-    """
-    name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    try:
-        if dest == STDIO:
-            # A write that meets a closed pipe part-way returns what it wrote; the next
-            # one raises. Without the loop, a cut-short output would look written.
-            view = memoryview(data)
-            while view:
-                view = view[sys.stdout.buffer.write(view):]
-            sys.stdout.buffer.flush()
-            return
-        descriptor = _descriptor_of(dest)
-        if descriptor is not None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view):]
-            return
-        target = os.path.realpath(dest)
-        if _exists_but_is_not_regular(target):
-            with open(target, "wb") as file:
-                file.write(data)
-        else:
-            _replace_atomically(data, target)
-    except BrokenPipeError:
-        raise ReaderGone() from None
-    except OSError as exc:
-        raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
-
-
-def _descriptor_of(path) -> int | None:
-    """The file descriptor of this process that ``path`` leads to through
-    ``/proc/self/fd`` (``/dev/fd`` and ``/dev/stdout`` are links into it), or None.
-
-    Resolving such a path as a name does not work: the kernel's link names a pipe
-    ``pipe:[N]`` or a socket, which no folder holds, and a file by a name that
-    replacing it would take from the shell that opened it.
-    """
-    folders = {os.path.realpath("/proc/self/fd"), os.path.realpath("/proc/thread-self/fd")}
-    path = os.path.abspath(os.fspath(path))
-    for _ in range(40):  # Linux follows at most 40 links
-        folder, name = os.path.split(path)
-        if name.isdigit() and os.path.realpath(folder) in folders:
-            return int(name)
-        try:
-            path = os.path.abspath(os.path.join(folder, os.readlink(path)))
-        except OSError:  # not a link: a name like any other
-            return None
-    return None
-
-
-def _exists_but_is_not_regular(path):
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _replace_atomically(data, path):
-    with atomic_output(path) as temporary:
-        with open(temporary, "wb") as file:
-            file.write(data)
-
-
-@contextlib.contextmanager
-def atomic_output(path, folder=False):
-    """A temporary name (``.NAME.*.tmp``) in ``path``'s folder to write, renamed to
-    ``path`` when the ``with`` block ends without an error and removed when it does not
-    (Ctrl-C included), so ``path`` is the old output or the whole new one, never a part.
-
-    With ``folder``, the temporary is a folder (a Zarr store): an existing folder at
-    ``path`` is moved aside, the new one renamed in, and the old one removed.
-    """
-    parent, name = os.path.split(path)
-    if folder:
-        temporary = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
-    else:
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
-        os.close(handle)
-    try:
-        yield temporary
-        os.chmod(temporary, _new_file_mode(path) | (0o111 & ~_umask() if folder else 0))
-        if folder and os.path.isdir(path):
-            old = tempfile.mkdtemp(prefix=f".{name}.", suffix=".old.tmp", dir=parent)
-            os.replace(path, os.path.join(old, name))
-            os.replace(temporary, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(temporary, path)
-    except BaseException:
-        if folder:
-            shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            os.unlink(temporary)
-        raise
-
-
-def _new_file_mode(dest):
-    """Keep an existing file's permissions; give a new one what open() would."""
-    try:
-        return os.stat(dest).st_mode & 0o777
-    except FileNotFoundError:
-        return 0o666 & ~_umask()
-
-
-def _umask():
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask

@@ -12,8 +12,9 @@ import numpy as np
 from . import formats, tiled
 from .errors import ImageWriteError, InvalidInputError
 from .filters import composite, filter_picture
-from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
-                      Picture, read_image, write_bytes)
+from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_writable, encode_image, output_format, Picture,
+                      read_image)
+from .sink import check_destination, write_bytes
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
@@ -21,7 +22,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
-                 background=None, on_progress=None, get=None):
+                 background=None, on_progress=None, get=None, sync=True):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -68,6 +69,10 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     get : callable, optional
         The Dask scheduler a streamed tiled input's blocks run on (a
         ``distributed.Client``'s ``get``); default Dask's threads.
+    sync : bool
+        Sync the output to disk before it takes its name (``fsync``), and its folder
+        after, so that a power loss leaves the old output or the new one
+        (`imgconv.sink`); False skips both, for scratch work.
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
@@ -85,7 +90,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
                                     "to decode it whole")
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
-                                   compression=compression, on_progress=on_progress, get=get)
+                                   compression=compression, on_progress=on_progress, get=get, sync=sync)
     if tile_size is not None:
         raise InvalidInputError(f"{dest}: --tile-size is for tiled outputs, written from a tiled TIFF or Zarr input "
                                 "to a .tif or .zarr")
@@ -96,7 +101,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
                   compress_level=compress_level, compression=compression, strip=strip, background=background,
                   name=name)
-    write_bytes(data, dest)
+    write_bytes(data, dest, sync=sync)
     return fmt
 
 

@@ -7,8 +7,8 @@ are read one row of tiles at a time, cut into blocks of full-width rows as
 sample), each block filtered by the same `imgconv.filters.filter_picture` as a whole
 picture, on Dask's threaded scheduler (or a cluster's), at most `MAX_IN_FLIGHT` blocks
 at once, and the result written in order, one row of tiles at a time, to a temporary
-name that is renamed into place at the end. Memory is bounded by the blocks in flight,
-not by the image::
+file or store that takes the output's name at the end (`imgconv.sink`). Memory is
+bounded by the blocks in flight, not by the image::
 
     filt = imgconv.filters.preset_filter(imgconv.kernels.separable_gaussian(5, 3))
     imgconv.pipeline.process_file("big.tif", "out.tif", filt)   # streams through here
@@ -33,8 +33,8 @@ from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError
                      MissingExtraError, PixelLimitError)
 from .engine import work_dtype
 from .filters import rounds_in_engine
-from .imageio import (_ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, atomic_output, change_depth, orientation_of,
-                      output_format)
+from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, change_depth, orientation_of, output_format
+from .sink import atomic_file, atomic_folder, check_replaceable
 
 ZARR = "ZARR"
 # The result's bytes per block. A block in flight holds its rows and the rows its kernel
@@ -598,7 +598,8 @@ def _output_tile(tile, image, kind):
 
 
 def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, frame=None, max_pixels=0,
-                  auto_orient=True, view="result", tile=None, compression=None, on_progress=None, get=None):
+                  auto_orient=True, view="result", tile=None, compression=None, on_progress=None, get=None,
+                  sync=True):
     """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
     ``dest``, block by block; see the module's description.
 
@@ -622,6 +623,9 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
         ``on_progress(done, total)``, in tiles written, after each row of tiles.
     get : callable, optional
         The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
+    sync : bool
+        Sync the output to disk before it takes its name, and its folder after
+        (`imgconv.sink`); False for scratch work.
 
     Returns
     -------
@@ -666,11 +670,12 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
         sum(b.nbytes for b, _, _ in planned) > 2**32 - 2**27  # room for tags, offsets and incompressible tiles
     ordered = functools.partial(_blocks_in_order, in_flight=in_flight, get=get)
     try:
-        with atomic_output(os.path.realpath(dest), folder=kind == ZARR) as temporary:
-            if kind == ZARR:
-                _write_zarr(temporary, *planned[0], ordered, progress)
-            else:
-                _write_tiff(temporary, planned, bigtiff, ordered, progress)
+        if kind == ZARR:
+            with atomic_folder(os.path.realpath(dest), sync=sync) as store:
+                _write_zarr(store, *planned[0], ordered, progress)
+        else:
+            with atomic_file(os.path.realpath(dest), sync=sync) as file:
+                _write_tiff(file, planned, bigtiff, ordered, progress)
     except ImgconvError:
         raise
     except OSError as exc:  # no room, no permission...
@@ -704,16 +709,17 @@ def _check_dest(dest, kind):
     elif os.path.exists(target) and not os.path.isfile(target):
         raise ImageWriteError(f"{dest}: not a regular file; a streamed output is written under a temporary name "
                               "and renamed, so name a file")
+    check_replaceable(dest)
 
 
 def _is_zarr_store(path):
     return any(os.path.exists(os.path.join(path, n)) for n in ("zarr.json", ".zarray", ".zgroup"))
 
 
-def _write_tiff(path, planned, bigtiff, ordered, progress):
+def _write_tiff(file, planned, bigtiff, ordered, progress):
     import tifffile
 
-    with tifffile.TiffWriter(path, bigtiff=bigtiff) as writer:
+    with tifffile.TiffWriter(file, bigtiff=bigtiff) as writer:
         for blocks, tile, options in planned:
             rows = _tile_rows(ordered(blocks), tile[0], blocks.shape[0])
             # Tiles are compressed on MAX_BLOCK_THREADS threads a row of tiles at a time:

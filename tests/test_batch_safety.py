@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from imgconv import batch, kernels
+from imgconv import batch, kernels, sink
 from imgconv.filters import preset_filter
 from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
@@ -300,13 +301,20 @@ def test_a_worker_whose_parent_died_before_it_started_exits(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 1
 
 
-def test_a_dying_worker_removes_only_its_own_temporary_files(tmp_path):
-    for name in [".a.png.k3j2.tmp", ".a.png.zz.tmp", ".ab.png.x.tmp", "a.png", ".b.png.x.tmp"]:
-        (tmp_path / name).write_bytes(b"x")
-    batch._remove_temporary_files(str(tmp_path / "a.png"))
-    assert sorted(os.listdir(tmp_path)) == [".ab.png.x.tmp", ".b.png.x.tmp", "a.png"]
-    batch._remove_temporary_files(None)
-    batch._remove_temporary_files(str(tmp_path / "missing" / "a.png"))
+def test_a_dying_worker_removes_only_its_own_temporary_folders(tmp_path):
+    """What a worker whose batch died removes (a file written has no name until it is
+    whole; a Zarr store is made in a private folder): the private folders of its own
+    writes in progress, not another process's."""
+    other = tmp_path / ".imgconv-0123456789ab.tmp"
+    other.mkdir()
+    (other / "new").write_bytes(b"another process's")
+    with pytest.raises(KeyboardInterrupt), sink.atomic_folder(str(tmp_path / "a.zarr")) as store:
+        (Path(store) / "zarr.json").write_bytes(b"{}")
+        assert len(os.listdir(tmp_path)) == 2
+        sink.remove_unfinished()
+        assert os.listdir(tmp_path) == [other.name]
+        raise KeyboardInterrupt  # the worker's end, as far as this test goes
+    assert os.listdir(tmp_path) == [other.name] and (other / "new").read_bytes() == b"another process's"
 
 
 # --- --jobs and --threads are capped -------------------------------------------------

@@ -1,0 +1,249 @@
+"""How outputs are written (imgconv.sink), tried as an attacker and as a fault would
+try them: another user in a shared output folder, names as long as the file system
+takes, syncs around the rename (seen by strace), append-only folders, outputs owned by
+others, bind-mounted outputs and Zarr stores replaced whole. Each runs the real
+command: a child process, or the CLI in this process where the test must step in at a
+given system call."""
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
+from imgconv import sink
+
+CHELSEA = SAMPLES / "chelsea.png"
+BLUR = ("blur", "-r", "2", "-s", "1")
+NOBODY = ("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups")
+
+
+def needs(condition, reason):
+    """Skip a test this machine cannot run, saying why; under CI, where the machine is
+    set up for all of them, fail instead."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def imgconv(*args):
+    """The real command in a child process."""
+    return subprocess.run([sys.executable, "-m", "imgconv", *map(str, args)], capture_output=True, timeout=300)
+
+
+def one_line(stderr):
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
+    return lines[0]
+
+
+def expected_blur():
+    """scipy.ndimage's blur of the photograph with the r=2, s=1 Gaussian."""
+    g = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
+    g /= g.sum()
+    with Image.open(CHELSEA) as image:
+        return reference(np.asarray(image), np.outer(g, g))
+
+
+def assert_blurred(path):
+    assert stat.S_ISREG(os.lstat(path).st_mode), f"{path} is not a regular file"
+    assert_rounded_from(load(path)[1], expected_blur())
+
+
+# --- Another user in a shared output folder -------------------------------------------
+
+@pytest.fixture
+def shared():
+    """A folder every user may write to, without the sticky bit (mode 777), as shared
+    output folders can be; in /tmp, where nobody can reach it (pytest's own temporary
+    folders are root's alone)."""
+    needs(os.geteuid() == 0, "acting as a second user (nobody) needs root")
+    folder = tempfile.mkdtemp(prefix="imgconv-shared-", dir="/tmp")
+    os.chmod(folder, 0o777)
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder)
+
+
+# The second user, as a program of its own run as nobody. Told to strike, it renames
+# every new name in the folder (files and folders of root's: the folder's mode lets
+# it) and puts a symbolic link in its place: to the victim for a file, to a folder of
+# its own for a folder, where every name the writer might use leads to the victim.
+ATTACKER = r"""
+import os, sys
+folder, victim, *spared = sys.argv[1:]
+lure = os.path.join(folder, ".lure")
+os.mkdir(lure)
+for name in ("new", "old"):
+    os.symlink(victim, os.path.join(lure, name))
+seen = set(os.listdir(folder))
+for line in sys.stdin:
+    for name in sorted(set(os.listdir(folder)) - seen - set(spared)):
+        path = os.path.join(folder, name)
+        try:
+            os.rename(path, path + ".moved")
+        except OSError:
+            continue
+        os.symlink(lure if os.path.isdir(path + ".moved") else victim, path)
+        seen.update([name, name + ".moved"])
+    print("done", flush=True)
+"""
+
+
+class Attacker:
+    def __init__(self, folder, victim, spared):
+        self.process = subprocess.Popen([*NOBODY, sys.executable, "-c", ATTACKER, folder, victim, *spared],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        self.strike()  # once it is ready
+
+    def strike(self):
+        with self.lock:
+            self.process.stdin.write("go\n")
+            self.process.stdin.flush()
+            assert self.process.stdout.readline() == "done\n", "the attacker failed"
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# Where the attacker strikes: before every call of these, in this process.
+EVERY_STEP = ("open", "close", "write", "fsync", "fchmod", "chmod", "fchown", "chown", "rename", "replace", "link",
+              "mkdir", "unlink", "rmdir")
+BEFORE_THE_RENAME = ("chmod", "fchmod", "fsync", "rename", "replace", "link")
+
+
+@contextlib.contextmanager
+def attacked(monkeypatch, folder, victim, spared, steps):
+    attacker = Attacker(folder, victim, spared)
+    try:
+        for name in steps:
+            def hooked(*args, _original=getattr(os, name), **options):
+                attacker.strike()
+                return _original(*args, **options)
+
+            monkeypatch.setattr(os, name, hooked)
+        yield
+    finally:
+        monkeypatch.undo()
+        attacker.close()
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file of root's that no other user may touch."""
+    path = tmp_path / "victim.txt"
+    path.write_bytes(b"root's secret")
+    path.chmod(0o600)
+    return path
+
+
+def assert_untouched(victim):
+    status = os.stat(victim)
+    assert victim.read_bytes() == b"root's secret" and stat.S_IMODE(status.st_mode) == 0o600 and status.st_uid == 0
+
+
+@pytest.mark.parametrize("steps", [BEFORE_THE_RENAME, EVERY_STEP], ids=["before-the-rename", "every-step"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "replaced"])
+def test_another_user_cannot_turn_the_write_onto_another_file(shared, victim, monkeypatch, steps, existing):
+    """Whatever the other user swaps, and when, imgconv writes, chmods and renames its
+    own file only: the victim is untouched, and the output is the result, or the old
+    file with one line saying why it is not (renaming imgconv's private folder away
+    before it is open makes the write fail: a denial, never a redirection)."""
+    out = shared / "out.png"
+    if existing:
+        out.write_bytes(b"old output")
+    with attacked(monkeypatch, str(shared), str(victim), ["out.png"], steps):
+        result = run(*BLUR, CHELSEA, out)
+    assert_untouched(victim)
+    if result.exit_code == 0 or steps == BEFORE_THE_RENAME:
+        assert result.exit_code == 0, result.stderr
+        assert_blurred(out)
+    else:
+        assert_one_line_error(result, 1, "out.png: cannot write: another user or process replaced imgconv's "
+                                         "temporary folder")
+        assert out.read_bytes() == b"old output" if existing else not out.exists()
+
+
+@pytest.mark.parametrize("steps", [BEFORE_THE_RENAME, EVERY_STEP], ids=["before-the-rename", "every-step"])
+def test_another_user_cannot_turn_a_batch_onto_another_file(shared, victim, tmp_path, monkeypatch, steps):
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(CHELSEA, tmp_path / "in" / name)
+    (shared / "b.png").write_bytes(b"old output")
+    with attacked(monkeypatch, str(shared), str(victim), ["a.png", "b.png"], steps):
+        result = run(*BLUR, "-j", "1", tmp_path / "in", shared)
+    assert_untouched(victim)
+    if steps == BEFORE_THE_RENAME:
+        assert result.exit_code == 0 and "processed 2, skipped 0, failed 0" in result.stderr, result.stderr
+    for name in ("a.png", "b.png"):
+        if f"{name}: cannot write: another user or process replaced" not in result.stderr:
+            assert_blurred(shared / name)
+
+
+def test_a_shared_folder_holds_nothing_of_imgconvs_but_its_outputs(shared):
+    """Without an attacker: the temporary file has no name (or lives in a private
+    folder) and nothing is left beside the outputs."""
+    done = imgconv(*BLUR, CHELSEA, shared / "out.png")
+    assert done.returncode == 0 and imgconv(*BLUR, CHELSEA, shared / "out.png").returncode == 0
+    assert os.listdir(shared) == ["out.png"]
+    assert_blurred(shared / "out.png")
+
+
+# --- Names as long as the file system takes --------------------------------------------
+
+def long_name(size, extension):
+    """A name of ``size`` bytes in UTF-8, with two-byte letters in it."""
+    stem = "é" * 20
+    return stem + "a" * (size - len(extension.encode()) - len(stem.encode())) + extension
+
+
+@pytest.mark.parametrize("size", [242, 255])
+def test_names_up_to_name_max_are_written(tmp_path, size):
+    name = long_name(size, ".png")
+    assert len(name.encode()) == size and os.pathconf(tmp_path, "PC_NAME_MAX") == 255
+    done = imgconv(*BLUR, CHELSEA, tmp_path / name)
+    assert done.returncode == 0, done.stderr
+    assert imgconv(*BLUR, CHELSEA, tmp_path / name).returncode == 0  # and replaced
+    assert_blurred(tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_batch_writes_names_up_to_name_max(tmp_path):
+    (tmp_path / "in").mkdir()
+    name = long_name(255, ".png")
+    shutil.copy(CHELSEA, tmp_path / "in" / name)
+    done = imgconv(*BLUR, tmp_path / "in", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(tmp_path / "out") == [name]
+    assert_blurred(tmp_path / "out" / name)
+
+
+@pytest.mark.parametrize("extension", [".tif", ".zarr"])
+def test_tiled_outputs_take_names_up_to_name_max(tmp_path, extension):
+    zarr = pytest.importorskip("zarr")
+    with Image.open(CHELSEA) as image:
+        tifffile.imwrite(tmp_path / "in.tif", np.asarray(image), tile=(64, 64), photometric="rgb")
+    name = long_name(255, extension)
+    for _ in range(2):  # made, then replaced
+        done = imgconv(*BLUR, tmp_path / "in.tif", tmp_path / name)
+        assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.tif", name])
+    path = tmp_path / name
+    written = tifffile.imread(path) if extension == ".tif" else zarr.open_array(str(path), mode="r")[:]
+    assert_rounded_from(written, expected_blur())
