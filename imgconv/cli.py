@@ -268,6 +268,10 @@ output_options = _section(
                                   "filtering, and write it without alpha [default: keep alpha; an output format "
                                   "without alpha takes only fully opaque images].")),
     (("--in-place",), dict(is_flag=True, help="Allow an output to overwrite its input.")),
+    (("--sync/--no-sync",), dict(default=True, show_default=True,
+                                 help="Sync each output to disk before it replaces the old one, and its folder after, "
+                                      "so that a power loss leaves one or the other; --no-sync skips that for "
+                                      "scratch work.")),
     (("--tile-size",), dict(type=PairType(), metavar="N|H,W",
                             help="Tiles (chunks) of a streamed tiled TIFF or Zarr output [default: the input's].")),
     (("--compression",), dict(type=click.Choice(["none", "deflate", "lzw", "zstd", "packbits"]),
@@ -359,7 +363,7 @@ _ENGINE = ("boundary", "cval", "method", "threads")
 _BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
           "progress", "quiet", "fail_fast", "report", "cluster")
 _WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
-          "view", "in_place", "tile_size", "compression", "background")
+          "view", "in_place", "tile_size", "compression", "background", "sync")
 
 
 def _split_options(command, preset):

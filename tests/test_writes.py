@@ -247,3 +247,130 @@ def test_tiled_outputs_take_names_up_to_name_max(tmp_path, extension):
     path = tmp_path / name
     written = tifffile.imread(path) if extension == ".tif" else zarr.open_array(str(path), mode="r")[:]
     assert_rounded_from(written, expected_blur())
+
+
+# --- Synced before the rename, and the folder after ------------------------------------
+
+TRACED = "fsync,fdatasync,rename,renameat,renameat2,link,linkat"
+# strace -y: a descriptor's path follows it, fsync(4</out/#123>(deleted)); a link or a
+# rename names its target last: linkat(..., 3</out>, "out.png", ...).
+CALL = re.compile(r"^(\w+)\((.*)\) += 0$")
+DESCRIPTOR = re.compile(r"\d+<([^>]*)>")
+
+
+def traced(tmp_path, *args):
+    """The real command under strace: (pid, call, [descriptors' paths], [quoted names])
+    of each call that succeeded, process by process (-ff: a log each, so that no call
+    is split by another process's)."""
+    needs(shutil.which("strace"), "strace is not installed (.ci/run installs it)")
+    logs = tmp_path / "strace"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    done = subprocess.run(["strace", "-ff", "-y", "-qq", "-e", f"trace={TRACED}", "-o", logs / "log", sys.executable,
+                           "-m", "imgconv", *map(str, args)], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    calls = []
+    for log in sorted(logs.iterdir()):
+        pid = log.suffix[1:]
+        for line in log.read_text().splitlines():
+            match = CALL.match(line)
+            if match:
+                name, arguments = match.groups()
+                calls.append((pid, name, DESCRIPTOR.findall(arguments), re.findall(r'"([^"]*)"', arguments)))
+    return calls
+
+
+def placings(calls, folder, names):
+    """The indices of the links and renames that give an output its name in ``folder``."""
+    folder = os.path.realpath(folder)
+    return [i for i, (_, name, paths, quoted) in enumerate(calls)
+            if name.startswith(("link", "rename")) and paths and paths[-1] == folder and quoted[-1] in names]
+
+
+def assert_synced_around(calls, folder, names):
+    """Each output: the file synced before it takes its name, the folder synced after,
+    before the next output takes its name (in the same process)."""
+    folder = os.path.realpath(folder)
+    placed = placings(calls, folder, names)
+    assert sorted(calls[i][3][-1] for i in placed) == sorted(names), calls
+    for i in placed:
+        pid = calls[i][0]
+        mine = [(j, paths[0]) for j, (p, name, paths, _) in enumerate(calls) if p == pid and name in ("fsync", "fdatasync")]
+        before = [path for j, path in mine if j < i]
+        after = [(j, path) for j, path in mine if j > i]
+        assert before and before[-1] != folder, f"{calls[i]}: its file was not synced before"
+        assert after and after[0][1] == folder, f"{calls[i]}: its folder was not synced after"
+        assert not [j for j in placed if calls[j][0] == pid and i < j < after[0][0]], "another output came first"
+
+
+def test_a_file_is_synced_then_named_then_its_folder_synced(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    calls = traced(tmp_path, *BLUR, CHELSEA, out / "a.png")
+    assert_synced_around(calls, out, ["a.png"])
+    calls = traced(tmp_path, *BLUR, CHELSEA, out / "a.png")  # replaced
+    assert_synced_around(calls, out, ["a.png"])
+    assert_blurred(out / "a.png")
+
+
+def test_a_batch_and_its_report_are_synced(tmp_path):
+    (tmp_path / "in").mkdir()
+    names = [f"{i}.png" for i in range(4)]
+    for name in names:
+        shutil.copy(CHELSEA, tmp_path / "in" / name)
+    out = tmp_path / "out"
+    calls = traced(tmp_path, *BLUR, "-j", "2", "--report", out / "report.jsonl", tmp_path / "in", out)
+    assert len({calls[i][0] for i in placings(calls, out, names)}) == 2  # by two workers
+    assert_synced_around(calls, out, [*names, "report.jsonl"])
+    for name in names:
+        assert_blurred(out / name)
+
+
+@pytest.fixture
+def tiled_input(tmp_path):
+    pytest.importorskip("zarr")
+    with Image.open(CHELSEA) as image:
+        tifffile.imwrite(tmp_path / "in.tif", np.asarray(image), tile=(64, 64), photometric="rgb")
+    return tmp_path / "in.tif"
+
+
+def test_a_tiled_tiff_is_synced(tmp_path, tiled_input):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert_synced_around(traced(tmp_path, *BLUR, tiled_input, out / "big.tif"), out, ["big.tif"])
+    assert_rounded_from(tifffile.imread(out / "big.tif"), expected_blur())
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "replaced"])
+def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_name(tmp_path, tiled_input, existing):
+    zarr = pytest.importorskip("zarr")
+    out = tmp_path / "out"
+    out.mkdir()
+    if existing:
+        assert imgconv("identity", tiled_input, out / "big.zarr").returncode == 0
+    calls = traced(tmp_path, *BLUR, "--tile-size", "32", tiled_input, out / "big.zarr")
+    [placed] = placings(calls, out, ["big.zarr"])
+    made = os.path.join(calls[placed][2][0], calls[placed][3][0])  # the store as it was named before
+    calls = [call for call in calls if call[0] == calls[placed][0]]  # the thread that named it
+    placed = calls.index(next(call for call in calls if call[1].startswith("rename")))
+    synced = {path for _, name, paths, _ in calls[:placed] if name == "fsync" for path in paths}
+    store = out / "big.zarr"
+    inside = [os.path.relpath(os.path.join(folder, entry), store) for folder, folders, files in os.walk(store)
+              for entry in folders + files]
+    assert len(inside) > 10 and made in synced
+    assert {os.path.join(made, entry) for entry in inside} <= synced
+    assert [path for _, name, paths, _ in calls[placed:] if name == "fsync" for path in paths][:1] == [
+        os.path.realpath(out)]
+    assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
+
+
+def test_no_sync_syncs_nothing(tmp_path, tiled_input):
+    (tmp_path / "in").mkdir()
+    shutil.copy(CHELSEA, tmp_path / "in" / "a.png")
+    for args in [(CHELSEA, tmp_path / "a.png"), (CHELSEA, tmp_path / "a.png"),
+                 ("-j", "2", "--report", tmp_path / "r.jsonl", tmp_path / "in", tmp_path / "out"),
+                 (tiled_input, tmp_path / "big.tif"), (tiled_input, tmp_path / "big.zarr")]:
+        calls = traced(tmp_path, *BLUR, "--no-sync", *args)
+        assert [call for call in calls if call[1].startswith(("link", "rename"))], calls  # outputs were placed
+        assert not [call for call in calls if call[1] in ("fsync", "fdatasync")], calls
+    assert_blurred(tmp_path / "a.png")
