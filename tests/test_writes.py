@@ -259,8 +259,8 @@ DESCRIPTOR = re.compile(r"\d+<([^>]*)>")
 
 
 def traced(tmp_path, *args):
-    """The real command under strace: (pid, call, [descriptors' paths], [quoted names])
-    of each call that succeeded, process by process (-ff: a log each, so that no call
+    """The real command under strace: (pid, call, [descriptors' paths], [quoted names],
+    arguments) of each call that succeeded, process by process (-ff: a log each, so that no call
     is split by another process's)."""
     needs(shutil.which("strace"), "strace is not installed (.ci/run installs it)")
     logs = tmp_path / "strace"
@@ -276,14 +276,15 @@ def traced(tmp_path, *args):
             match = CALL.match(line)
             if match:
                 name, arguments = match.groups()
-                calls.append((pid, name, DESCRIPTOR.findall(arguments), re.findall(r'"([^"]*)"', arguments)))
+                calls.append((pid, name, DESCRIPTOR.findall(arguments), re.findall(r'"([^"]*)"', arguments),
+                              arguments))
     return calls
 
 
 def placings(calls, folder, names):
     """The indices of the links and renames that give an output its name in ``folder``."""
     folder = os.path.realpath(folder)
-    return [i for i, (_, name, paths, quoted) in enumerate(calls)
+    return [i for i, (_, name, paths, quoted, _) in enumerate(calls)
             if name.startswith(("link", "rename")) and paths and paths[-1] == folder and quoted[-1] in names]
 
 
@@ -295,7 +296,7 @@ def assert_synced_around(calls, folder, names):
     assert sorted(calls[i][3][-1] for i in placed) == sorted(names), calls
     for i in placed:
         pid = calls[i][0]
-        mine = [(j, paths[0]) for j, (p, name, paths, _) in enumerate(calls) if p == pid and name in ("fsync", "fdatasync")]
+        mine = [(j, paths[0]) for j, (p, name, paths, *_) in enumerate(calls) if p == pid and name in ("fsync", "fdatasync")]
         before = [path for j, path in mine if j < i]
         after = [(j, path) for j, path in mine if j > i]
         assert before and before[-1] != folder, f"{calls[i]}: its file was not synced before"
@@ -353,13 +354,13 @@ def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_nam
     made = os.path.join(calls[placed][2][0], calls[placed][3][0])  # the store as it was named before
     calls = [call for call in calls if call[0] == calls[placed][0]]  # the thread that named it
     placed = calls.index(next(call for call in calls if call[1].startswith("rename")))
-    synced = {path for _, name, paths, _ in calls[:placed] if name == "fsync" for path in paths}
+    synced = {path for _, name, paths, *_ in calls[:placed] if name == "fsync" for path in paths}
     store = out / "big.zarr"
     inside = [os.path.relpath(os.path.join(folder, entry), store) for folder, folders, files in os.walk(store)
               for entry in folders + files]
     assert len(inside) > 10 and made in synced
     assert {os.path.join(made, entry) for entry in inside} <= synced
-    assert [path for _, name, paths, _ in calls[placed:] if name == "fsync" for path in paths][:1] == [
+    assert [path for _, name, paths, *_ in calls[placed:] if name == "fsync" for path in paths][:1] == [
         os.path.realpath(out)]
     assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
 
@@ -374,3 +375,122 @@ def test_no_sync_syncs_nothing(tmp_path, tiled_input):
         assert [call for call in calls if call[1].startswith(("link", "rename"))], calls  # outputs were placed
         assert not [call for call in calls if call[1] in ("fsync", "fdatasync")], calls
     assert_blurred(tmp_path / "a.png")
+
+
+# --- Odd folders and files --------------------------------------------------------------
+
+@contextlib.contextmanager
+def append_only(folder):
+    done = subprocess.run(["chattr", "+a", folder], capture_output=True)
+    needs(done.returncode == 0, f"chattr +a is not possible here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-a", folder], check=True)
+
+
+def test_an_append_only_folder_takes_new_outputs_and_refuses_replacing_in_one_line(tmp_path):
+    folder = tmp_path / "log"
+    folder.mkdir()
+    (folder / "e.png").write_bytes(b"old output")
+    with append_only(folder):
+        done = imgconv(*BLUR, CHELSEA, folder / "e.png")
+        assert done.returncode == 1 and "e.png: its folder is append-only (chattr +a)" in one_line(done.stderr)
+        assert imgconv(*BLUR, CHELSEA, folder / "n.png").returncode == 0
+        assert sorted(os.listdir(folder)) == ["e.png", "n.png"]
+    assert (folder / "e.png").read_bytes() == b"old output"
+    assert_blurred(folder / "n.png")
+
+
+def test_a_failed_rename_is_the_error_reported_and_nothing_is_left(tmp_path, monkeypatch):
+    """The rename fails (as in a folder that refuses it): the one line says why, and
+    nothing is left; when the clean-up fails too, its error does not hide the rename's."""
+    (tmp_path / "e.png").write_bytes(b"old output")
+
+    def fails(error):
+        def call(*args, **options):
+            raise OSError(error, os.strerror(error))
+        return call
+
+    for name in ("rename", "replace"):
+        monkeypatch.setattr(os, name, fails(errno.EIO))
+    result = run(*BLUR, CHELSEA, tmp_path / "e.png")
+    assert_one_line_error(result, 1, "e.png: cannot write: Input/output error")
+    assert os.listdir(tmp_path) == ["e.png"] and (tmp_path / "e.png").read_bytes() == b"old output"
+    with monkeypatch.context() as cleaning:
+        for name in ("unlink", "rmdir"):
+            cleaning.setattr(os, name, fails(errno.EPERM))
+        result = run(*BLUR, CHELSEA, tmp_path / "e.png")
+    assert_one_line_error(result, 1, "e.png: cannot write: Input/output error")
+
+
+def test_an_output_of_another_user_keeps_its_owner_group_and_mode(tmp_path):
+    needs(os.geteuid() == 0, "giving a file to another user needs root")
+    out = tmp_path / "out.png"
+    out.write_bytes(b"old output")
+    os.chown(out, 65534, 65534)  # nobody, nogroup
+    out.chmod(0o640)
+    done = imgconv(*BLUR, CHELSEA, out)
+    assert done.returncode == 0, done.stderr
+    status = os.stat(out)
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (65534, 65534, 0o640)
+    assert_blurred(out)
+
+
+def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
+    needs(os.geteuid() == 0, "giving a folder to another user needs root")
+    zarr = pytest.importorskip("zarr")
+    store = tmp_path / "big.zarr"
+    assert imgconv("identity", tiled_input, store).returncode == 0
+    for folder, folders, files in os.walk(store):
+        for entry in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.chown(entry, 65534, 65534)
+    store.chmod(0o750)
+    done = imgconv(*BLUR, tiled_input, store)
+    assert done.returncode == 0, done.stderr
+    owners = {(os.lstat(os.path.join(folder, entry)).st_uid, os.lstat(os.path.join(folder, entry)).st_gid)
+              for folder, folders, files in os.walk(store) for entry in [".", *folders, *files]}
+    assert owners == {(65534, 65534)} and stat.S_IMODE(os.stat(store).st_mode) == 0o750
+    assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
+
+
+def test_a_bind_mounted_output_is_written_into_as_cp_does(tmp_path):
+    needs(os.geteuid() == 0, "mount --bind needs root")
+    source = tmp_path / "elsewhere.png"
+    source.write_bytes(b"old output")
+    out = tmp_path / "out.png"
+    out.write_bytes(b"")
+    mounted = subprocess.run(["mount", "--bind", source, out], capture_output=True)
+    needs(mounted.returncode == 0, f"mount --bind is not permitted here: {mounted.stderr.decode().strip()}")
+    try:
+        done = imgconv(*BLUR, CHELSEA, out)
+        assert done.returncode == 0, done.stderr
+        assert_blurred(out)
+    finally:
+        subprocess.run(["umount", out], check=True)
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere.png", "out.png"] and out.read_bytes() == b""
+    assert_blurred(source)
+
+
+def test_a_zarr_store_is_replaced_in_one_step(tmp_path, tiled_input):
+    """The new store and the old one swap names in one call (renameat2 with
+    RENAME_EXCHANGE): there is no moment without OUTPUT."""
+    zarr = pytest.importorskip("zarr")
+    store = tmp_path / "big.zarr"
+    assert imgconv("identity", tiled_input, store).returncode == 0
+    calls = traced(tmp_path, *BLUR, tiled_input, store)
+    moves = [call for call in calls if call[1].startswith(("rename", "link")) and "big.zarr" in call[3]]
+    assert len(moves) == 1 and moves[0][1] == "renameat2" and "RENAME_EXCHANGE" in moves[0][4], moves
+    assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
+    assert sorted(os.listdir(tmp_path)) == ["big.zarr", "in.tif", "strace"]
+
+
+def test_without_renameat2_a_zarr_store_is_replaced_by_two_renames(tmp_path, tiled_input, monkeypatch):
+    zarr = pytest.importorskip("zarr")
+    store = tmp_path / "big.zarr"
+    assert run("identity", tiled_input, store).exit_code == 0
+    monkeypatch.setattr(sink, "_renameat2", lambda: None)
+    result = run(*BLUR, tiled_input, store)
+    assert result.exit_code == 0, result.stderr
+    assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
+    assert sorted(os.listdir(tmp_path)) == ["big.zarr", "in.tif"]
