@@ -27,7 +27,7 @@ other          RGB                  CMYK, YCbCr, LAB, HSV
 =============  ===================  =========================================
 """
 
-import contextlib
+import contextvars
 import functools
 import io
 import math
@@ -203,23 +203,20 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         _silence_libtiff()
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
-    # imgconv's limit decides, not Pillow's default: none while the file is opened, so
-    # that imgconv's own check names the first frame's size. Then Pillow's check guards
-    # what only Pillow sees: seeking to a GIF frame, it allocates the frame's canvas or
-    # the area its disposal clears from the frame's header, before imgconv can take the
-    # frame's size (a 24x16 GIF whose second frame claimed 65534x4096 took 1 GB before
-    # imgconv refused it; found by fuzzing). That check refuses beyond twice
-    # MAX_IMAGE_PIXELS, so it is half of --max-pixels (none without a limit) from then
-    # on while this image is read; the warning it gives above MAX_IMAGE_PIXELS is
-    # silenced below.
-    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    # imgconv's limit decides, not Pillow's process-wide one, and only in this call
+    # (`_pillow_limit`): none while the file is opened, so that imgconv's own check
+    # names the first frame's size. Then Pillow's check guards what only Pillow sees:
+    # seeking to a GIF frame, it allocates the frame's canvas or the area its disposal
+    # clears from the frame's header, before imgconv can take the frame's size (a 24x16
+    # GIF whose second frame claimed 65534x4096 took 1 GB before imgconv refused it).
+    limit = _pillow_limit().set(None)
     try:
         # Pillow warns of what it skips in a damaged file; whatever matters fails below.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 with Image.open(io.BytesIO(data)) as image:
-                    Image.MAX_IMAGE_PIXELS = -(-max_pixels // 2) if max_pixels else None
+                    _pillow_limit().set(max_pixels or None)
                     picture = _picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:
                 if not data.startswith(_TIFF_MAGIC):
@@ -240,7 +237,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
         raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
-        Image.MAX_IMAGE_PIXELS = pillow_limit
+        _pillow_limit().reset(limit)
     picture.name = name
     exif = picture.metadata.get("exif")
     if exif is not None and exif.bigtiff:
@@ -251,6 +248,36 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         if not len(exif):
             del picture.metadata["exif"]
     return picture
+
+
+@functools.cache
+def _pillow_limit() -> contextvars.ContextVar:
+    """The pixel limit of Pillow's size checks in the `decode_image` call running in
+    this thread (None: no limit).
+
+    Pillow's decoders check each size they learn against one process-wide number,
+    ``Image.MAX_IMAGE_PIXELS``: set per call, two threads decoding under different
+    limits would each use the other's. So Pillow's check (``_decompression_bomb_check``,
+    which its plugins call by that name) is wrapped, once: inside `decode_image` it
+    refuses a size over that call's limit; anywhere else it is Pillow's own, under
+    Pillow's number, as a program that imports imgconv expects.
+    """
+    from PIL import Image
+
+    limit = contextvars.ContextVar("imgconv_pillow_limit")
+    pillows = Image._decompression_bomb_check
+
+    @functools.wraps(pillows)
+    def check(size, *args, **options):
+        pixels = limit.get(Ellipsis)
+        if pixels is Ellipsis:
+            return pillows(size, *args, **options)
+        if pixels is not None and max(1, size[0]) * max(1, size[1]) > pixels:
+            raise Image.DecompressionBombError(f"{size[0]} x {size[1]} is more pixels than {pixels}")
+        return None
+
+    Image._decompression_bomb_check = check
+    return limit
 
 
 def _classic_exif(exif):
@@ -314,9 +341,10 @@ def _unidentified(data, name, budget):
     """The error for a file no Pillow plugin opened, saying why where it can: an AVIF
     over the pixel limit or beyond libavif's limits (read from its header, which libavif
     refuses without a reason), else the reason Pillow's plugin for the file's signature
-    gave (Pillow says it when WARN_POSSIBLE_FORMATS is set). Plugins without a signature
-    (TGA, for one) try every file, and their reasons are not taken."""
-    from PIL import Image, UnidentifiedImageError
+    gives, asked as Image.open asks it (Image.open says it only as a warning, when the
+    process-wide WARN_POSSIBLE_FORMATS is set). Plugins without a signature (TGA, for
+    one) try every file, and their reasons are not taken."""
+    from PIL import Image
 
     if data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS and chunks.avif_sizes(data):
         width, height = max(chunks.avif_sizes(data), key=math.prod)
@@ -324,17 +352,15 @@ def _unidentified(data, name, budget):
         if width * height > _LIBAVIF_MAX_PIXELS or max(width, height) > _LIBAVIF_MAX_SIDE:
             return ImageReadError(f"{name}: a {width} x {height} AVIF, larger than libavif (Pillow's AVIF decoder) "
                                   f"opens: at most {_LIBAVIF_MAX_PIXELS} pixels and {_LIBAVIF_MAX_SIDE} a side")
-    possible, Image.WARN_POSSIBLE_FORMATS = Image.WARN_POSSIBLE_FORMATS, True
-    try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.suppress(UnidentifiedImageError):
-            warnings.simplefilter("always")
-            Image.open(io.BytesIO(data)).close()
-    finally:
-        Image.WARN_POSSIBLE_FORMATS = possible
-    for message in (str(warning.message) for warning in caught):
-        fmt, _, reason = message.partition(" opening failed. ")
+    Image.init()
+    for fmt in [fmt for fmt in Image.ID if _has_signature_of(fmt, data)]:
+        try:
+            Image.OPEN[fmt][0](io.BytesIO(data), "").close()
+            continue
+        except (SyntaxError, IndexError, TypeError, struct.error) as exc:  # what Image.open catches of a plugin
+            reason = str(exc)
         # A plugin that finds the file is not of its format after all has nothing to add.
-        if reason and _has_signature_of(fmt, data) and not reason.lower().startswith("not a"):
+        if reason and not reason.lower().startswith("not a"):
             reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
