@@ -46,7 +46,7 @@ _unfinished = set()  # the private folders of writes in progress (`remove_unfini
 
 
 _REPLACED = "another user or process replaced imgconv's temporary folder beside it; not written"
-_APPEND_ONLY = "its folder is append-only (chattr +a), where an existing file cannot be replaced"
+_APPEND_ONLY = "its folder is append-only (chattr +a): nothing in it can be replaced"
 
 
 def check_destination(dest):

@@ -158,9 +158,19 @@ def assert_untouched(victim):
     assert victim.read_bytes() == b"root's secret" and stat.S_IMODE(status.st_mode) == 0o600 and status.st_uid == 0
 
 
+@pytest.fixture(params=["unnamed", "in-private-folder"])
+def temporaries(request, monkeypatch):
+    """Both ways a temporary file is made: unnamed (O_TMPFILE), and, as on a file system
+    without unnamed files, in a private folder."""
+    if request.param == "in-private-folder":
+        monkeypatch.delattr(os, "O_TMPFILE")
+    return request.param
+
+
 @pytest.mark.parametrize("steps", [BEFORE_THE_RENAME, EVERY_STEP], ids=["before-the-rename", "every-step"])
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replaced"])
-def test_another_user_cannot_turn_the_write_onto_another_file(shared, victim, monkeypatch, steps, existing):
+def test_another_user_cannot_turn_the_write_onto_another_file(shared, victim, monkeypatch, temporaries, steps,
+                                                             existing):
     """Whatever the other user swaps, and when, imgconv writes, chmods and renames its
     own file only: the victim is untouched, and the output is the result, or the old
     file with one line saying why it is not (renaming imgconv's private folder away
@@ -194,6 +204,18 @@ def test_another_user_cannot_turn_a_batch_onto_another_file(shared, victim, tmp_
     for name in ("a.png", "b.png"):
         if f"{name}: cannot write: another user or process replaced" not in result.stderr:
             assert_blurred(shared / name)
+
+
+def test_temporaries_in_a_private_folder_leave_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_TMPFILE")
+    (tmp_path / "in").mkdir()
+    shutil.copy(CHELSEA, tmp_path / "in" / "a.png")
+    for _ in range(2):  # made, then replaced
+        assert run(*BLUR, CHELSEA, tmp_path / "out.png").exit_code == 0
+        assert run(*BLUR, "-j", "1", tmp_path / "in", tmp_path / "out").exit_code == 0
+    assert sorted(os.listdir(tmp_path)) == ["in", "out", "out.png"] and os.listdir(tmp_path / "out") == ["a.png"]
+    assert_blurred(tmp_path / "out.png")
+    assert_blurred(tmp_path / "out" / "a.png")
 
 
 def test_a_shared_folder_holds_nothing_of_imgconvs_but_its_outputs(shared):
