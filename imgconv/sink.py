@@ -14,9 +14,10 @@ temporary's name is short and fixed in length (``.imgconv-XXXXXXXXXXXX.tmp``), s
 output name that fits the file system fits beside it.
 
 A Zarr store (a folder) is written in the private folder, through a path that goes
-through the folder's descriptor (``/proc/self/fd/N``), synced file by file and folder
-by folder, then exchanged with the old store in one step (``renameat2`` with
-``RENAME_EXCHANGE``), where the system has it, and the old one removed.
+through the folder's descriptor (``/proc/self/fd/N``; without /proc, by its name),
+synced file by file and folder by folder, then exchanged with the old store in one
+step (``renameat2`` with ``RENAME_EXCHANGE``), where the system has it, and the old
+one removed.
 """
 
 import contextlib
@@ -42,11 +43,9 @@ _RENAME_EXCHANGE = 2  # linux/fs.h
 # and most others; elsewhere the call fails and the folder is taken as an ordinary one).
 _FS_IOC_GETFLAGS = 0x80006601 | struct.calcsize("l") << 16
 _FS_APPEND_FL = 0x20
-_unfinished = set()  # the private folders of writes in progress (`remove_unfinished`)
-
-
 _REPLACED = "another user or process replaced imgconv's temporary folder beside it; not written"
 _APPEND_ONLY = "its folder is append-only (chattr +a): nothing in it can be replaced"
+_unfinished = set()  # the writes in progress that have a private folder (`remove_unfinished`)
 
 
 def check_destination(dest):
