@@ -276,6 +276,16 @@ def classify(result: Result, leftovers: list[str], output_written: bool) -> str:
 # What the input is
 
 
+def sniff(path: str) -> dict:
+    """What `probe` says of a file it could not look into: the format its signature
+    names, if that is NPY, TIFF or PNG."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    fmt = "NPY" if head.startswith(NPY_MAGIC) else "TIFF" if head.startswith(TIFF_MAGIC) \
+        else "PNG" if head.startswith(PNG_MAGIC) else None
+    return {"format": fmt, "deep": False, "lossy": ""}
+
+
 def probe(path: str) -> dict:
     """The input's format (Pillow's name, TIFF, NPY, or None), whether its samples have
     more than 8 bits, and why its decoded samples may not be exact ("" if they are)."""
@@ -591,7 +601,7 @@ def _durations(values: list[float]) -> str:
 def process_file(options: Options, collection: str, root: str, path: str) -> list[Run]:
     """Every run of one input file, classified (and compared, for identity)."""
     probed = in_child(probe, (path,), options.timeout, options.memory_mb)
-    info = probed[1] if probed[0] == "done" else {"format": None, "deep": False, "lossy": ""}
+    info = probed[1] if probed[0] == "done" else sniff(path)
     extension = output_extension(Path(path), info["format"])
     runs = [("identity", extension), ("blur -s 2", extension)]
     if info["format"] == "TIFF" or info["deep"]:

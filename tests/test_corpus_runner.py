@@ -94,6 +94,10 @@ def test_compare_files_finds_lost_alpha_and_frames(tmp_path, rng):
     frames[0].save(two, save_all=True, append_images=frames[1:2], duration=[50, 60])
     assert corpus.compare_files(str(three), "GIF", str(three), "GIF") == ["equal", ""]
     assert corpus.compare_files(str(three), "GIF", str(two), "GIF") == ["changed frames", "3 frames in (Pillow), 2 out"]
+    one, still = tmp_path / "one.gif", tmp_path / "still.gif"
+    frames[0].save(one, duration=100)
+    frames[0].save(still)
+    assert corpus.compare_files(str(one), "GIF", str(still), "GIF") == ["equal", ""]  # a still image has no timing
     slow = tmp_path / "slow.gif"
     frames[0].save(slow, save_all=True, append_images=frames[1:], duration=[50, 60, 700])
     assert corpus.compare_files(str(three), "GIF", str(slow), "GIF")[0] == "changed frames"
