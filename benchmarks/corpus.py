@@ -424,19 +424,20 @@ def _pillow_frames(path: str) -> Frames:
     orientation = _orientation(path)
     data = Path(path).read_bytes()
     apng = data.startswith(PNG_MAGIC) and _is_apng(data)
-    skip = 1 if apng and _has_default_image(data) else 0
     if apng and data[24] == 16:
         import imagecodecs
 
-        arrays = list(imagecodecs.apng_decode(data))[skip:]
-        return Frames([upright(a, orientation) for a in arrays], None, "libpng (APNG)")
-    with Image.open(path) as image:
-        arrays, durations = [], []
-        for frame in ImageSequence.Iterator(image):
-            frame.load()
-            arrays.append(upright(_pillow_samples(frame), orientation))
-            durations.append(float(frame.info.get("duration") or 0))
-    return Frames(arrays[skip:], durations[skip:], "Pillow")
+        arrays, durations, reader = list(imagecodecs.apng_decode(data)), None, "libpng (APNG)"
+    else:
+        arrays, durations, reader = [], [], "Pillow"
+        with Image.open(path) as image:
+            for frame in ImageSequence.Iterator(image):
+                frame.load()
+                arrays.append(_pillow_samples(frame))
+                durations.append(float(frame.info.get("duration") or 0))
+    # A still image read from an APNG whose animation chunks the reader ignores is the image.
+    skip = 1 if apng and len(arrays) > 1 and _has_default_image(data) else 0
+    return Frames([upright(a, orientation) for a in arrays[skip:]], durations and durations[skip:], reader)
 
 
 def _pillow_samples(frame: Any) -> np.ndarray:
