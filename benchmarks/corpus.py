@@ -1,0 +1,776 @@
+"""Every file of collections made to break decoders, through the CLI: how many runs end
+in a clean one-line refusal or a success, how many in anything else, and whether each
+lossless output holds the samples an independent reader reads from the input.
+
+For each file under the folders given (recursively), `imgconv identity IN OUT` and
+`imgconv blur -s 2 IN OUT` run, OUT in the input's own format where imgconv writes it
+(the input's extension kept), else PNG. TIFF inputs and inputs of more than 8 bits a
+sample also get `identity` to the other of TIFF and PNG. Each run is a fresh process,
+in a new session, with an address-space limit (``--memory``, RLIMIT_AS) and a wall-time
+limit (``--timeout``), after which its process group is killed; its peak resident
+memory is its ``ru_maxrss`` from ``os.wait4``. Each run is one of:
+
+==============  ===================================================================
+success         exit 0, and nothing on stderr or stdout
+refusal         a non-zero exit and exactly one stderr line, `imgconv: error: ...`
+traceback       a Python traceback on stderr
+hang            still running after ``--timeout`` seconds
+signal          ended by a signal (a crash)
+warnings        any other output: text on a success, or a failure's stderr that is
+                not one `imgconv: error:` line
+leftover        a refusal that left a file (a partial output or a temporary) behind
+no output       a success that wrote no output file
+==============  ===================================================================
+
+and, across those, "over 500 MB": a peak resident memory above 500 MB.
+
+A successful `identity` whose output format is lossless (PNG, TIFF, .npy, GIF, BMP,
+TGA, QOI, PPM, JPEG 2000, and WebP from a lossless WebP) and whose input's samples are
+decoded exactly (not JPEG, MPO, lossy WebP, AVIF, HEIF, nor a TIFF of JPEG, JPEG 2000,
+WebP or JPEG XL compression) is compared, in a forked child with the same limits, with
+what an independent reader reads from the input and from the output:
+
+- TIFF: tifffile, page by page, the photometric interpretation applied as imgconv
+  documents its modes: MINISWHITE inverted, a palette through its colour map taken to
+  8 bits (v // 256, as Pillow and TIFF's 16-bit colour maps), CMYK to RGB and associated
+  alpha unpremultiplied by Pillow's conversions, grey of 1, 2 or 4 bits scaled to 0-255;
+  signed, 32-bit, float and 9- to 16-bit samples kept as stored. Other interpretations
+  (YCbCr, CIELab...) and unspecified extra samples are not compared.
+- PNG without an acTL chunk: libpng (imagecodecs.png_decode), which expands palettes and
+  bits below 8, and makes tRNS an alpha channel.
+- APNG and every other format: Pillow's frames in order (ImageSequence, each frame
+  decoded once, after the one before), 8-bit modes converted to RGBA (palette, bilevel
+  0/255, CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are; an
+  APNG's default image that is not part of the animation is left out. 16-bit APNG:
+  libpng's APNG decoder (imagecodecs.apng_decode), as Pillow reads 8 bits of it.
+- .npy: NumPy.
+
+References are turned upright as their EXIF orientation says (the first frame's; a
+TIFF's each page's own tag), as imgconv turns its outputs. Two frames are equal when
+they have the same size and every sample the same value, whatever its type (uint8 7
+equals float32 7.0; int8 -1 does not equal uint8 255): grey equals RGB whose three
+channels are that grey, and a missing alpha channel equals an opaque one (255, 65535 or
+1.0). GIF holds no colour for transparent pixels, nor premultiplied (associated) alpha:
+there, colour under alpha 0 on both sides is not compared. A differing sample is "wrong samples", as is an output the
+reader cannot read; a different frame count, or (to the input's own format) frame
+durations of an animation that differ by more than 1 ms, "changed frames"; an input the
+reader cannot read is "not compared", with the reader's words (those files are listed:
+imgconv accepted what the reader refuses).
+
+Prints a table of counts per collection (each DIR is one collection, named by its last
+component: give /work/corpus/* for a row each) and run category, then the files of each
+bad category (traceback, hang, signal, warnings, leftover, no output, over 500 MB, wrong
+samples, changed frames) with the first stderr line or the difference found, and the
+reasons for "not compared". Outputs go to a temporary folder that is removed afterwards.
+
+    .venv/bin/python benchmarks/corpus.py /work/corpus/* --jobs 2 --out report.json
+    .venv/bin/python benchmarks/corpus.py DIR... [--timeout 60] [--memory 4096] [--imgconv "imgconv"]
+
+``--imgconv`` is the command that runs imgconv (default: this Python, ``-m imgconv``).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+OVER_MEMORY_MB = 500
+ERROR_PREFIX = "imgconv: error:"
+OUTCOMES = ["success", "refusal", "traceback", "hang", "signal", "warnings", "leftover", "no output"]
+COMPARISONS = ["equal", "wrong samples", "changed frames", "not compared"]
+BAD = ["traceback", "hang", "signal", "warnings", "leftover", "no output", "over 500 MB", "wrong samples",
+       "changed frames"]
+# The formats imgconv writes, by Pillow's name, with the extension an output gets when
+# the input's own extension is not one of the format's.
+WRITTEN = {"PNG": ".png", "TIFF": ".tif", "JPEG": ".jpg", "JPEG2000": ".jp2", "WEBP": ".webp", "AVIF": ".avif",
+           "GIF": ".gif", "BMP": ".bmp", "TGA": ".tga", "QOI": ".qoi", "PPM": ".ppm", "NPY": ".npy"}
+LOSSLESS_OUTPUTS = {"PNG", "TIFF", "NPY", "GIF", "BMP", "TGA", "QOI", "PPM", "JPEG2000"}  # WebP: when lossless
+LOSSY_INPUTS = {"JPEG", "MPO", "AVIF", "HEIF"}  # WebP: when lossy
+# TIFF compressions whose decoders may differ in their last bits: OJPEG, JPEG, Aperio's
+# JPEG 2000 (33003, 33005), JPEG 2000, lossy JPEG (DNG), WebP, JPEG XL.
+LOSSY_TIFF_COMPRESSIONS = {6, 7, 33003, 33004, 33005, 34712, 34892, 50001, 50002}
+NPY_MAGIC = b"\x93NUMPY"
+TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ORIENTATION = 0x0112
+REFERENCE_FAILS = "the reference reader fails: "
+
+
+@dataclass
+class Options:
+    imgconv: list[str]
+    timeout: float
+    memory_mb: int
+    scratch: str
+
+
+@dataclass
+class Run:
+    collection: str
+    file: str  # relative to the collection's folder
+    command: str  # the arguments between imgconv and IN OUT
+    output: str  # the output's extension
+    outcome: str
+    exit: int | None  # None for a hang; minus the signal number for a signal
+    stderr: str  # the first line
+    stderr_lines: int
+    peak_mb: float
+    seconds: float
+    comparison: str | None = None
+    detail: str = ""
+
+
+class Frames(NamedTuple):
+    arrays: list[np.ndarray]
+    durations: list[float] | None  # ms a frame, where the reader gives them
+    reader: str
+    premultiplied: bool = False  # stored so: colour under alpha 0 means nothing
+
+
+class NotComparable(Exception):
+    """The input is of a kind the reference readers do not read as imgconv should."""
+
+
+# ----------------------------------------------------------------------------------
+# Running things in child processes
+
+
+def _address_space() -> int:
+    """This process's address space in bytes (VmSize)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize in /proc/self/status")
+
+
+def in_child(function: Callable[..., Any], args: tuple, timeout: float, memory_mb: int) -> tuple[str, Any]:
+    """``("done", function(*args))`` computed in a forked child whose address space may
+    grow by ``memory_mb`` and which is killed after ``timeout`` seconds, or
+    ``("failed", why)``. The readers meet the same hostile files as imgconv: they must
+    not take this process down with them. The result must be JSON."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reader)
+            devnull = os.open(os.devnull, os.O_WRONLY)  # libtiff and libpng print warnings
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            limit = _address_space() + (memory_mb << 20)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            outcome = ["done", function(*args)]
+        except BaseException as exc:  # noqa: BLE001 - whatever the reader meets is the answer
+            outcome = ["failed", f"{type(exc).__name__}: {exc}"]
+        try:
+            payload = json.dumps(outcome).encode()
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(writer, view):]
+        finally:
+            os._exit(0)
+    os.close(writer)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([reader], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "failed", f"took more than {timeout:g} s"
+            chunk = os.read(reader, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        return "failed", f"the reader died (wait status {status})"
+    kind, value = json.loads(b"".join(chunks))
+    return kind, value
+
+
+# Sets RLIMIT_AS, then becomes the command (the same process: its ru_maxrss is the
+# command's). A preexec_fn would run Python between fork and exec, which is unsafe in a
+# process with threads (NumPy's).
+_LIMIT_AND_EXEC = ("import os, resource, sys; limit = int(sys.argv[1]); "
+                   "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); os.execvp(sys.argv[2], sys.argv[2:])")
+
+
+class Result(NamedTuple):
+    exit: int | None
+    stdout: bytes
+    stderr: str
+    peak_mb: float
+    seconds: float
+
+
+def run_command(command: list[str], timeout: float, memory_mb: int, logs: Path) -> Result:
+    """Run ``command`` in a fresh process in its own session, under RLIMIT_AS of
+    ``memory_mb``; kill its process group after ``timeout`` seconds (exit None)."""
+    limited = [sys.executable, "-S", "-c", _LIMIT_AND_EXEC, str(memory_mb << 20), *command]
+    start = time.monotonic()
+    with open(logs / "stdout", "wb+") as stdout, open(logs / "stderr", "wb+") as stderr:
+        process = subprocess.Popen(limited, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   start_new_session=True)
+        delay, hung = 0.002, False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > timeout:
+                os.killpg(process.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(process.pid, 0)
+                hung = True
+                break
+            time.sleep(delay)
+            delay = min(2 * delay, 0.05)
+        seconds = time.monotonic() - start
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything it left running
+        except ProcessLookupError:
+            pass
+        stdout.seek(0)
+        stderr.seek(0)
+        return Result(None if hung else process.returncode, stdout.read(),
+                      stderr.read().decode("utf-8", "replace"), usage.ru_maxrss / 1024, seconds)
+
+
+def classify(result: Result, leftovers: list[str], output_written: bool) -> str:
+    """One of OUTCOMES for a finished run."""
+    lines = result.stderr.splitlines()
+    if result.exit is None:
+        return "hang"
+    if "Traceback (most recent call last)" in result.stderr:
+        return "traceback"
+    if result.exit < 0:
+        return "signal"
+    if result.exit == 0:
+        if lines or result.stdout:
+            return "warnings"
+        return "success" if output_written else "no output"
+    if len(lines) != 1 or not lines[0].startswith(ERROR_PREFIX) or result.stdout:
+        return "warnings"
+    return "leftover" if leftovers else "refusal"
+
+
+# ----------------------------------------------------------------------------------
+# What the input is
+
+
+def sniff(path: str) -> dict:
+    """What `probe` says of a file it could not look into: the format its signature
+    names, if that is NPY, TIFF or PNG."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    fmt = "NPY" if head.startswith(NPY_MAGIC) else "TIFF" if head.startswith(TIFF_MAGIC) \
+        else "PNG" if head.startswith(PNG_MAGIC) else None
+    return {"format": fmt, "deep": False, "lossy": ""}
+
+
+def probe(path: str) -> dict:
+    """The input's format (Pillow's name, TIFF, NPY, or None), whether its samples have
+    more than 8 bits, and why its decoded samples may not be exact ("" if they are)."""
+    from PIL import Image
+
+    with open(path, "rb") as file:
+        head = file.read(64)
+    if head.startswith(NPY_MAGIC):
+        return {"format": "NPY", "deep": np.load(path, mmap_mode="r").dtype != np.uint8, "lossy": ""}
+    if head.startswith(TIFF_MAGIC):
+        import tifffile
+
+        with tifffile.TiffFile(path) as tiff:
+            first = tiff.pages.first
+            compressions = {int(page.compression) for page in tiff.pages}
+            lossy = sorted(compressions & LOSSY_TIFF_COMPRESSIONS)
+            return {"format": "TIFF", "deep": first.bitspersample > 8 or int(first.sampleformat) != 1,
+                    "lossy": f"TIFF of compression {lossy[0]}" if lossy else ""}
+    Image.MAX_IMAGE_PIXELS = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(path) as image:
+            fmt, mode = image.format, image.mode
+    deep = mode in ("I", "F") or mode.startswith("I;16") or (head.startswith(PNG_MAGIC) and head[24] == 16)
+    lossy = fmt if fmt in LOSSY_INPUTS else ""
+    if fmt == "WEBP" and not webp_is_lossless(path):
+        lossy = "lossy WebP"
+    return {"format": fmt, "deep": bool(deep), "lossy": lossy}
+
+
+def webp_is_lossless(path: str) -> bool:
+    """Whether a WebP file's image chunks are all VP8L (lossless), none VP8 (lossy)."""
+    data = Path(path).read_bytes()
+    kinds, position = set(), 12
+    while position + 8 <= len(data):
+        kind, size = data[position:position + 4], int.from_bytes(data[position + 4:position + 8], "little")
+        if kind == b"ANMF":  # an animation frame: its image chunks follow its 16-byte header
+            position += 24
+            continue
+        kinds.add(kind)
+        position += 8 + size + (size & 1)
+    return b"VP8L" in kinds and b"VP8 " not in kinds
+
+
+def output_extension(path: Path, fmt: str | None) -> str:
+    """The input's own extension where imgconv writes its format, else the format's usual
+    one, else .png."""
+    from PIL import Image
+
+    if fmt not in WRITTEN:
+        return ".png"
+    extension = path.suffix.lower()
+    if (fmt, extension) == ("NPY", ".npy") or Image.registered_extensions().get(extension) == fmt:
+        return extension
+    return WRITTEN[fmt]
+
+
+def format_of(extension: str) -> str:
+    """The format imgconv writes for an output extension."""
+    from PIL import Image
+
+    return "NPY" if extension == ".npy" else Image.registered_extensions()[extension]
+
+
+# ----------------------------------------------------------------------------------
+# Independent readers
+
+
+def upright(array: np.ndarray, orientation: object) -> np.ndarray:
+    """``array`` as displayed under EXIF orientation 1-8 (others: as stored), as
+    Pillow's ImageOps.exif_transpose: 2 mirrored, 3 turned 180°, 4 flipped, 5 transposed,
+    6 turned 90° clockwise, 7 transversed, 8 turned 90° anticlockwise."""
+    if not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        return array
+    return {
+        2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1),
+    }[orientation](array)
+
+
+def read_frames(path: str, fmt: str, frame_count: int = 1) -> Frames:
+    """The frames an independent reader reads from ``path`` (in format ``fmt``), upright,
+    in the representation imgconv documents for them. ``frame_count`` splits an .npy of
+    several frames."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # imgconv's own limit has passed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt == "NPY":
+            array = np.load(path, allow_pickle=False)
+            return Frames(list(array) if frame_count > 1 else [array], None, "NumPy")
+        if fmt == "TIFF":
+            return _tiff_frames(path)
+        if fmt == "PNG" and not _is_apng(Path(path).read_bytes()):
+            import imagecodecs
+
+            array = imagecodecs.png_decode(Path(path).read_bytes())
+            return Frames([upright(array, _orientation(path))], None, "libpng")
+        return _pillow_frames(path)
+
+
+def _orientation(path: str) -> object:
+    """The EXIF orientation Pillow finds in the file (its first frame), None if none."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.getexif().get(ORIENTATION)
+    except Exception:  # noqa: BLE001 - libpng reads some files Pillow refuses (a CRC error in an ancillary chunk)
+        return None
+
+
+def _chunks_to_idat(data: bytes) -> list[bytes]:
+    """The kinds of a PNG's chunks up to its first IDAT."""
+    kinds, position = [], 8
+    while position + 8 <= len(data) and b"IDAT" not in kinds:
+        kinds.append(data[position + 4:position + 8])
+        position += 12 + int.from_bytes(data[position:position + 4], "big")
+    return kinds
+
+
+def _is_apng(data: bytes) -> bool:
+    return b"acTL" in _chunks_to_idat(data)
+
+
+def _has_default_image(data: bytes) -> bool:
+    """Whether an APNG's IDAT comes before any fcTL: an image for viewers without APNG,
+    not a frame of the animation."""
+    return b"fcTL" not in _chunks_to_idat(data)
+
+
+def _pillow_frames(path: str) -> Frames:
+    from PIL import Image, ImageSequence
+
+    orientation = _orientation(path)
+    data = Path(path).read_bytes()
+    apng = data.startswith(PNG_MAGIC) and _is_apng(data)
+    if apng and data[24] == 16:
+        import imagecodecs
+
+        arrays, durations, reader = list(imagecodecs.apng_decode(data)), None, "libpng (APNG)"
+    else:
+        arrays, durations, reader = [], [], "Pillow"
+        with Image.open(path) as image:
+            for frame in ImageSequence.Iterator(image):
+                frame.load()
+                arrays.append(_pillow_samples(frame))
+                durations.append(float(frame.info.get("duration") or 0))
+    # A still image read from an APNG whose animation chunks the reader ignores is the image.
+    skip = 1 if apng and len(arrays) > 1 and _has_default_image(data) else 0
+    return Frames([upright(a, orientation) for a in arrays[skip:]], durations and durations[skip:], reader)
+
+
+def _pillow_samples(frame: Any) -> np.ndarray:
+    if frame.mode.startswith("I;16"):
+        return np.asarray(frame).astype(np.uint16)
+    if frame.mode in ("I", "F"):
+        return np.asarray(frame)
+    return np.asarray(frame.convert("RGBA"))
+
+
+def _tiff_frames(path: str) -> Frames:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        arrays = [upright(_tiff_samples(page), page.tags.valueof(274, 1)) for page in tiff.pages]
+        premultiplied = any(tuple(page.extrasamples)[:1] == (1,) for page in tiff.pages)
+    return Frames(arrays, None, "tifffile", premultiplied)
+
+
+def _tiff_samples(page: Any) -> np.ndarray:
+    """One page's samples as imgconv's modes have them (see the module's docstring)."""
+    from PIL import Image
+
+    if int(page.compression) in LOSSY_TIFF_COMPRESSIONS:
+        raise NotComparable(f"lossy compression {page.compression.name}")
+    array = page.asarray()
+    axes = page.axes
+    if "Z" in axes:
+        if array.shape[axes.index("Z")] != 1:
+            raise NotComparable("a volume (several slices a page)")
+        array, axes = array.squeeze(axes.index("Z")), axes.replace("Z", "")
+    if axes not in ("YX", "YXS", "SYX"):
+        raise NotComparable(f"axes {axes}")
+    if axes == "SYX":
+        array = np.moveaxis(array, 0, -1)
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    photometric, bits, extra = int(page.photometric), page.bitspersample, tuple(page.extrasamples)
+    colours = array.shape[2] - len(extra) if array.ndim == 3 else 1
+    if 0 in extra:
+        raise NotComparable("unspecified extra samples")
+    if photometric == 3:  # palette
+        if array.ndim != 2:
+            raise NotComparable("palette with extra samples")
+        return (np.asarray(page.colormap) // 256).astype(np.uint8).T[array]
+    if photometric == 5 and colours == 4 and not extra and bits == 8:  # CMYK
+        return np.asarray(Image.fromarray(array, "CMYK").convert("RGB"))
+    if photometric not in (0, 1, 2):
+        raise NotComparable(f"photometric {page.photometric.name}")
+    if photometric == 0:  # MINISWHITE: 0 is white
+        if array.dtype.kind != "u":
+            raise NotComparable(f"MINISWHITE of {array.dtype} samples")
+        array = array.copy()
+        colour = array[..., :colours] if array.ndim == 3 else array
+        colour[...] = (1 << bits) - 1 - colour
+    if bits < 8 and array.dtype.kind == "u":
+        array = (array.astype(np.uint32) * 255 // ((1 << bits) - 1)).astype(np.uint8)
+    if extra and extra[0] == 1:  # associated alpha
+        if array.dtype != np.uint8 or array.shape[2] not in (2, 4):
+            raise NotComparable(f"associated alpha with {array.dtype} samples")
+        mode = "La" if array.shape[2] == 2 else "RGBa"
+        premultiplied = Image.frombuffer(mode, array.shape[1::-1], np.ascontiguousarray(array).tobytes())
+        return np.asarray(premultiplied.convert(mode.upper()))
+    return array
+
+
+# ----------------------------------------------------------------------------------
+# Comparison
+
+
+def _colour_and_alpha(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, C) colour or grey samples, and the alpha channel or None."""
+    if array.ndim == 2:
+        return array[..., None], None
+    if array.shape[2] in (2, 4):
+        return array[..., :-1], array[..., -1]
+    return array, None
+
+
+def _opaque(array: np.ndarray) -> float:
+    return 1.0 if array.dtype.kind == "f" else float(np.iinfo(array.dtype).max)
+
+
+def frame_difference(expected: np.ndarray, actual: np.ndarray, transparent_colour: bool) -> str | None:
+    """How ``actual`` differs from ``expected``, or None if it holds the same samples."""
+    types = f"{expected.dtype} in, {actual.dtype} out"
+    if expected.shape[:2] != actual.shape[:2]:
+        return f"size {expected.shape[1]}x{expected.shape[0]} in, {actual.shape[1]}x{actual.shape[0]} out"
+    colour_in, alpha_in = _colour_and_alpha(expected)
+    colour_out, alpha_out = _colour_and_alpha(actual)
+    if colour_in.shape[2] != colour_out.shape[2]:
+        if sorted((colour_in.shape[2], colour_out.shape[2])) != [1, 3]:
+            return f"{expected.shape[-1]} channels in, {actual.shape[-1]} out"
+        colour_in, colour_out = np.broadcast_arrays(colour_in, colour_out)
+    if (alpha_in is None) != (alpha_out is None):
+        alpha, which = (alpha_in, "lost") if alpha_out is None else (alpha_out, "added")
+        transparent = int(np.count_nonzero(alpha != _opaque(alpha)))
+        if transparent:
+            return f"alpha {which}: {transparent} of {alpha.size} pixels not opaque ({types})"
+        alpha_in = alpha_out = None
+    planes_in = [colour_in] + ([alpha_in[..., None]] if alpha_in is not None else [])
+    planes_out = [colour_out] + ([alpha_out[..., None]] if alpha_out is not None else [])
+    values_in = np.concatenate(planes_in, axis=2).astype(np.float64)
+    values_out = np.concatenate(planes_out, axis=2).astype(np.float64)
+    if not transparent_colour and alpha_in is not None:
+        hidden = (alpha_in == 0) & (alpha_out == 0)
+        values_in[hidden, :-1] = values_out[hidden, :-1] = 0
+    differ = ~((values_in == values_out) | (np.isnan(values_in) & np.isnan(values_out)))
+    if not differ.any():
+        return None
+    y, x, _ = np.argwhere(differ)[0]
+    largest = np.nanmax(np.abs(values_in - values_out)[differ]) if np.isfinite(values_in[differ]).any() else np.nan
+    return (f"{np.count_nonzero(differ)} of {differ.size} samples differ, by up to {largest:g} ({types}); "
+            f"at x={x} y={y}: {_pixel(expected[y, x])} in, {_pixel(actual[y, x])} out")
+
+
+def _pixel(value: np.ndarray) -> str:
+    return str(value.tolist()).replace(" ", "")
+
+
+def compare_files(source: str, source_format: str, output: str, output_format: str) -> list:
+    """``[category, detail]``: the output's frames against the input's (see the module's
+    docstring)."""
+    try:
+        expected = read_frames(source, source_format)
+    except NotComparable as exc:
+        return ["not compared", f"{exc}"]
+    except Exception as exc:  # noqa: BLE001 - the decoders of hostile files fail in every way
+        return ["not compared", f"{REFERENCE_FAILS}{type(exc).__name__}: {exc}"]
+    try:
+        actual = read_frames(output, output_format, len(expected.arrays))
+    except Exception as exc:  # noqa: BLE001 - an output no reader reads is a wrong output
+        return ["wrong samples", f"{actual_reader(output_format)} cannot read the output: {type(exc).__name__}: {exc}"]
+    if len(expected.arrays) != len(actual.arrays):
+        return ["changed frames", f"{len(expected.arrays)} frames in ({expected.reader}), {len(actual.arrays)} out"]
+    for index, (frame_in, frame_out) in enumerate(zip(expected.arrays, actual.arrays)):
+        difference = frame_difference(frame_in, frame_out,
+                                      transparent_colour=output_format != "GIF" and not expected.premultiplied)
+        if difference:
+            where = f"frame {index}: " if len(expected.arrays) > 1 else ""
+            return ["wrong samples", f"{where}{difference} ({expected.reader} reads the input)"]
+    if source_format == output_format and len(expected.arrays) > 1 and expected.durations and actual.durations \
+            and any(abs(a - b) > 1 for a, b in zip(expected.durations, actual.durations)):
+        durations = f"durations {_durations(expected.durations)} ms in, {_durations(actual.durations)} out"
+        return ["changed frames", durations]
+    return ["equal", ""]
+
+
+def actual_reader(fmt: str) -> str:
+    return {"TIFF": "tifffile", "NPY": "NumPy", "PNG": "libpng or Pillow"}.get(fmt, "Pillow")
+
+
+def _durations(values: list[float]) -> str:
+    shown = ",".join(f"{v:g}" for v in values[:8])
+    return shown + (",..." if len(values) > 8 else "")
+
+
+# ----------------------------------------------------------------------------------
+# One file
+
+
+def process_file(options: Options, collection: str, root: str, path: str) -> list[Run]:
+    """Every run of one input file, classified (and compared, for identity)."""
+    probed = in_child(probe, (path,), options.timeout, options.memory_mb)
+    info = probed[1] if probed[0] == "done" else sniff(path)
+    extension = output_extension(Path(path), info["format"])
+    runs = [("identity", extension), ("blur -s 2", extension)]
+    if info["format"] == "TIFF" or info["deep"]:
+        runs.append(("identity", ".png" if format_of(extension) == "TIFF" else ".tif"))
+    results = []
+    with tempfile.TemporaryDirectory(dir=options.scratch) as scratch:
+        logs, folder = Path(scratch), Path(scratch) / "out"
+        for command, out_extension in runs:
+            folder.mkdir()
+            output = folder / f"out{out_extension}"
+            result = run_command([*options.imgconv, *command.split(), path, str(output)], options.timeout,
+                                 options.memory_mb, logs)
+            written = output.is_file() and output.stat().st_size > 0
+            leftovers = [p.name for p in folder.iterdir() if p != output or result.exit != 0]
+            outcome = classify(result, leftovers, written)
+            lines = result.stderr.splitlines()
+            run = Run(collection, os.path.relpath(path, root), command, out_extension, outcome, result.exit,
+                      lines[0] if lines else "", len(lines), round(result.peak_mb, 1), round(result.seconds, 3))
+            if outcome == "leftover":
+                run.detail = f"left {', '.join(sorted(leftovers))}"
+            if command == "identity" and outcome == "success":
+                run.comparison, run.detail = comparison(options, path, info, output, out_extension)
+            results.append(run)
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+    return results
+
+
+def comparison(options: Options, path: str, info: dict, output: Path, extension: str) -> tuple[str, str]:
+    output_format = format_of(extension)
+    lossless_out = output_format in LOSSLESS_OUTPUTS or (output_format == "WEBP" and info["format"] == "WEBP"
+                                                          and not info["lossy"])
+    if info["lossy"]:
+        return "not compared", f"lossy input ({info['lossy']})"
+    if not lossless_out:
+        return "not compared", f"lossy output ({output_format})"
+    if info["format"] is None:
+        return "not compared", "no reference reader opens the input"
+    kind, value = in_child(compare_files, (path, info["format"], str(output), output_format),
+                           options.timeout, options.memory_mb)
+    if kind == "done":
+        return value[0], value[1]
+    return "not compared", f"{REFERENCE_FAILS}{value}"
+
+
+def _process(job: tuple[Options, str, str, str]) -> list[Run]:
+    return process_file(*job)
+
+
+# ----------------------------------------------------------------------------------
+# Report
+
+
+def categories(run: Run) -> list[str]:
+    """Every category a run counts in: its outcome, its comparison, over 500 MB."""
+    found = [run.outcome] + ([run.comparison] if run.comparison else [])
+    return found + (["over 500 MB"] if run.peak_mb > OVER_MEMORY_MB else [])
+
+
+def counts(runs: list[Run]) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter] = {}
+    for run in runs:
+        row = table.setdefault(run.collection, Counter())
+        row["runs"] += 1
+        row.update(categories(run))
+    files = Counter(c for c, _ in {(r.collection, r.file) for r in runs})
+    total = Counter()
+    for collection, row in table.items():
+        row["files"] = files[collection]
+        total.update(row)
+    table["all"] = total
+    return {name: {key: row[key] for key in ["files", "runs", *OUTCOMES, "over 500 MB", *COMPARISONS]}
+            for name, row in table.items()}
+
+
+def print_table(table: dict[str, dict[str, int]]) -> None:
+    columns = list(next(iter(table.values())))
+    width = max(12, *(len(name) for name in table))
+    print(f"{'collection':<{width}} " + " ".join(f"{c:>{max(len(c), 5)}}" for c in columns))
+    for name, row in table.items():
+        print(f"{name:<{width}} " + " ".join(f"{row[c]:>{max(len(c), 5)}}" for c in columns))
+
+
+def print_bad(runs: list[Run]) -> None:
+    for category in BAD:
+        chosen = [r for r in runs if category in categories(r)]
+        if not chosen:
+            continue
+        print(f"\n{category} ({len(chosen)}):")
+        for run in chosen:
+            what = run.detail if category in COMPARISONS or category == "leftover" else run.stderr
+            if category == "over 500 MB":
+                what = f"peak {run.peak_mb:.0f} MB, {run.outcome}: {run.stderr}"
+            elif category == "hang":
+                what = f"killed after {run.seconds:.0f} s"
+            elif category == "signal":
+                what = f"signal {-run.exit}: {run.stderr}"
+            print(f"  {run.collection}/{run.file}  [{run.command} -> {run.output}]  {what[:300]}")
+
+
+def print_not_compared(runs: list[Run]) -> None:
+    chosen = [r for r in runs if r.comparison == "not compared"]
+    if not chosen:
+        return
+    print("\nnot compared, by reason:")
+    for reason, count in Counter(r.detail.split(":")[0][:80] for r in chosen).most_common():
+        print(f"  {count:6}  {reason}")
+    refused = [r for r in chosen if r.detail.startswith(REFERENCE_FAILS)]
+    if refused:
+        print(f"\nimgconv succeeded where the reference reader fails ({len(refused)}):")
+        for run in refused:
+            print(f"  {run.collection}/{run.file}  [{run.command} -> {run.output}]  {run.detail[len(REFERENCE_FAILS):][:200]}")
+
+
+# ----------------------------------------------------------------------------------
+
+
+def input_files(folders: Iterable[Path]) -> list[tuple[str, str, str]]:
+    """``(collection, folder, path)`` for every file under each folder, sorted."""
+    files = []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+            files.append((folder.name, str(folder), str(path)))
+    return files
+
+
+def version(command: list[str]) -> str:
+    return subprocess.run([*command, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, metavar="DIR")
+    parser.add_argument("--jobs", type=int, default=2, help="files processed at once [2]")
+    parser.add_argument("--timeout", type=float, default=60, help="wall seconds a run may take [60]")
+    parser.add_argument("--memory", type=int, default=4096, help="MB of address space a run may take [4096]")
+    parser.add_argument("--out", type=Path, help="write the whole report, every run, as JSON")
+    parser.add_argument("--imgconv", help="command that runs imgconv [this Python -m imgconv]")
+    args = parser.parse_args()
+    for folder in args.folders:
+        if not folder.is_dir():
+            parser.error(f"{folder}: not a folder")
+    command = shlex.split(args.imgconv) if args.imgconv else [sys.executable, "-m", "imgconv"]
+    files = input_files(args.folders)
+    started = time.monotonic()
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="imgconv-corpus-") as scratch:
+        options = Options(command, args.timeout, args.memory, scratch)
+        with multiprocessing.Pool(args.jobs) as pool:
+            jobs = [(options, *file) for file in files]
+            for done, file_runs in enumerate(pool.imap_unordered(_process, jobs, chunksize=4), 1):
+                runs.extend(file_runs)
+                if done % 250 == 0:
+                    print(f"{done} of {len(files)} files, {time.monotonic() - started:.0f} s", file=sys.stderr)
+    order = {name: index for index, name in enumerate(f.name for f in args.folders)}
+    runs.sort(key=lambda r: (order[r.collection], r.file))
+    table = counts(runs)
+    print(f"{version(command)}: {len(files)} files, {len(runs)} runs, {time.monotonic() - started:.0f} s; "
+          f"limits {args.timeout:g} s, {args.memory} MB address space")
+    print_table(table)
+    print_bad(runs)
+    print_not_compared(runs)
+    if args.out:
+        report = {"imgconv": version(command), "command": sys.argv, "timeout_s": args.timeout,
+                  "memory_mb": args.memory, "counts": table, "runs": [asdict(r) for r in runs]}
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
