@@ -18,11 +18,12 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .errors import ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
+from .names import json_fields, json_text, quote_name
 from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
 
@@ -50,8 +51,11 @@ class Result:
     error: str = None
     seconds: float = 0.0
 
-    def to_json(self):
-        return json.dumps(asdict(self))
+    def to_json(self) -> str:
+        """The report's line: names that are not UTF-8 as `imgconv.names.json_fields`
+        gives them (text, and their bytes in base64 as ``input_bytes``, ``output_bytes``)."""
+        return json.dumps({**json_fields("input", self.input), **json_fields("output", self.output),
+                           "status": self.status, "error": json_text(self.error), "seconds": self.seconds})
 
 
 def is_batch(paths, files_from=None):
@@ -85,7 +89,7 @@ def read_files_from(path, null=False):
             with open(path, "rb") as file:
                 data = file.read()
     except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the file list: {exc.strerror or exc}") from None
+        raise InvalidInputError(f"{quote_name(path)}: cannot read the file list: {exc.strerror or exc}") from None
     return read_file_list(data, null)
 
 
@@ -134,9 +138,10 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         raise InvalidInputError(f"--suffix {suffix!r}: a suffix cannot hold a path separator or NUL; "
                                 "it only goes before each output's extension")
     if os.path.exists(output) and not os.path.isdir(output):
-        raise InvalidInputError(f"{output}: the output of a batch must be a folder")
+        raise InvalidInputError(f"{quote_name(output)}: the output of a batch must be a folder")
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
-        raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
+        raise InvalidInputError(f"{quote_name(output)}: the output of a batch is a folder, but this names an image "
+                                "file")
     output_real = os.path.realpath(output)
     candidates = []
     for source, relative, outside in _discover(inputs, output_real, recursive):
@@ -144,7 +149,7 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
             continue
         if outside is not None:
             if on_note is not None:
-                on_note(f"{source}: symbolic link leads outside {outside}; skipped")
+                on_note(f"{quote_name(source)}: symbolic link leads outside {quote_name(outside)}; skipped")
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
@@ -159,14 +164,18 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         if made_by.get(os.path.realpath(source), source) != source:
             continue
         if os.path.basename(dest) in ("", os.curdir, os.pardir):
-            raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
+            raise InvalidInputError(f"{quote_name(source)}: has no file name to write in {quote_name(output)}; "
+                                    "nothing was done")
         if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):
-            raise InvalidInputError(f"{dest}: would be written outside {output}; nothing was done")
+            raise InvalidInputError(f"{quote_name(dest)}: would be written outside {quote_name(output)}; "
+                                    "nothing was done")
         key = os.path.realpath(dest)
         if key in writers:
-            raise InvalidInputError(f"{writers[key]} and {source} would both write {dest}")
+            raise InvalidInputError(f"{quote_name(writers[key])} and {quote_name(source)} would both write "
+                                    f"{quote_name(dest)}")
         if not in_place and key == os.path.realpath(source):
-            raise InvalidInputError(f"{dest}: would overwrite its input; give --in-place, --suffix or another folder")
+            raise InvalidInputError(f"{quote_name(dest)}: would overwrite its input; give --in-place, --suffix or "
+                                    "another folder")
         writers[key] = source
         tasks.append(Task(source, dest, output))
     return tasks
@@ -246,7 +255,7 @@ def plan_line(task: Task, skip_existing: bool = False) -> str:
     """What ``--dry-run`` prints for a task: ``input -> output``, and whether
     ``--skip-existing`` would leave it alone."""
     note = " (up to date, skipped)" if skip_existing and is_up_to_date(task) else ""
-    return f"{task.source} -> {task.dest}{note}"
+    return f"{quote_name(task.source)} -> {quote_name(task.dest)}{note}"
 
 
 def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | None = None) -> Task:
@@ -258,7 +267,7 @@ def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | No
         raise InvalidInputError("--report - and OUTPUT - would both write standard output; give one a file name")
     for role, path in (("INPUT", source), ("OUTPUT", dest)):
         if STDIO not in (report, path) and report is not None and same_file(report, path):
-            raise InvalidInputError(f"--report {report}: is the {role}; the report would overwrite it")
+            raise InvalidInputError(f"--report {quote_name(report)}: is the {role}; the report would overwrite it")
     return Task(source, dest)
 
 
@@ -300,10 +309,11 @@ def destination_problem(task):
     if task.root is None:
         return None
     root_real = os.path.realpath(task.root)
+    dest, root = quote_name(task.dest), quote_name(task.root)
     if not _inside(os.path.realpath(os.path.dirname(os.path.abspath(task.dest))), root_real):
-        return f"{task.dest}: its folder leads outside {task.root}; not written"
+        return f"{dest}: its folder leads outside {root}; not written"
     if os.path.islink(task.dest) and not _inside(os.path.realpath(task.dest), root_real):
-        return f"{task.dest}: is a symbolic link leading outside {task.root}; not written"
+        return f"{dest}: is a symbolic link leading outside {root}; not written"
     return None
 
 
@@ -329,9 +339,9 @@ def run_task(task, filt, write_options=None):
     except ImgconvError as exc:
         status, error = "failed", str(exc)
     except OSError as exc:
-        status, error = "failed", f"{task.dest}: {exc.strerror or exc}"
+        status, error = "failed", f"{quote_name(task.dest)}: {exc.strerror or exc}"
     except Exception as exc:  # a bug must not take the rest of the batch down with it
-        status, error = "failed", f"{task.source}: unexpected error: {exc!r}"
+        status, error = "failed", f"{quote_name(task.source)}: unexpected error: {exc!r}"
     return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from . import animation, chunks, claims, formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError, ReaderGone
 from .formats import NPY
+from .names import quote_name
 from .png import COLOUR_TYPES, encode_png
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
@@ -169,7 +170,7 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
 
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
-    name = "<stdin>" if source == STDIO else os.fspath(source)
+    name = "<stdin>" if source == STDIO else quote_name(source)
     from . import tiled
 
     if tiled.is_zarr(source):

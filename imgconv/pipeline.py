@@ -12,6 +12,7 @@ import numpy as np
 from . import formats, tiled
 from .errors import ImageWriteError, InvalidInputError
 from .filters import composite, filter_picture
+from .names import quote_name
 from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_destination, check_writable, encode_image, output_format,
                       Picture, read_image, write_bytes)
 from .views import compose
@@ -80,17 +81,17 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     check_paths(source, dest, in_place)
     if tiled.streams(source, dest, format, frame):
         if background is not None:
-            raise InvalidInputError(f"{os.fspath(dest)}: --background composites whole images, and a tiled input is "
+            raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
                                    compression=compression, on_progress=on_progress, get=get)
     if tile_size is not None:
-        raise InvalidInputError(f"{dest}: --tile-size is for tiled outputs, written from a tiled TIFF or Zarr input "
-                                "to a .tif or .zarr")
+        raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
+                                "Zarr input to a .tif or .zarr")
     check_destination(dest)
-    name = "<stdout>" if dest == STDIO else os.fspath(dest)
+    name = "<stdout>" if dest == STDIO else quote_name(dest)
     picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     fmt = output_format(dest, format, picture.format)
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
@@ -187,7 +188,7 @@ def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Pictu
 def check_paths(source, dest, in_place: bool = False) -> None:
     """Refuse ``dest`` being ``source`` itself, unless ``in_place`` allows it."""
     if not in_place and same_file(source, dest):
-        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+        raise InvalidInputError(f"{quote_name(dest)}: output is the input file; give --in-place to overwrite it")
 
 
 def same_file(source, dest) -> bool:
