@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .errors import ImgconvError, InvalidInputError
+from .errors import ImageWriteError, ImgconvError, InvalidInputError
 from . import formats
 from .imageio import STDIO, write_bytes
 from .names import json_fields, json_text, quote_name
@@ -591,7 +591,7 @@ def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_opt
         if on_result is not None:
             on_result(result)
 
-    os.makedirs(output, exist_ok=True)
+    make_output_folder(output)
     try:
         return run_batch(tasks, filt, on_result=record, **run_options)
     finally:
@@ -599,7 +599,41 @@ def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_opt
             # Results arrive as files finish; the report lists them as the tasks were given.
             order = {task.source: i for i, task in enumerate(tasks)}
             write_report(sorted(results, key=lambda r: order[r.input]), report)
-    return results
+
+
+def make_output_folder(output: str) -> None:
+    """Create a batch's OUTPUT folder and the folders above it, as ``mkdir -p`` does, or
+    raise `ImageWriteError` saying in one line why not."""
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"{quote_name(output)}: cannot create the output folder: "
+                              f"{_why_not_made(output, exc)}") from None
+
+
+def _why_not_made(output: str, exc: OSError) -> str:
+    """The reason `os.makedirs` failed, naming the part of the path at fault where its
+    own message would mislead: "File exists" for a link to nothing, "No such file" for
+    a folder beneath one, "Not a directory" for a file on the way."""
+    for path in _from_the_top(output):
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+            except FileNotFoundError:
+                return f"{quote_name(path)} is a symbolic link to {quote_name(os.readlink(path))}, which does not exist"
+            except OSError as error:
+                return f"{quote_name(path)} is a symbolic link that cannot be followed: {error.strerror}"
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{quote_name(path)} is not a folder"
+    return exc.strerror or str(exc)
+
+
+def _from_the_top(path: str) -> list[str]:
+    """``a``, ``a/b``, ``a/b/c`` for ``a/b/c``."""
+    paths = [path]
+    while (parent := os.path.dirname(paths[-1])) not in ("", paths[-1]):
+        paths.append(parent)
+    return paths[::-1]
 
 
 def summary(results):

@@ -447,6 +447,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         return
     if not tasks:
         raise InvalidInputError("no input images found")
+    batch.make_output_folder(output)  # or one line why not, before any summary
     run_options = {}
     client = None
     if cluster:

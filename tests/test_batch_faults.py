@@ -1,0 +1,140 @@
+"""What a batch meets in shared folders, each run as the real command in a child process
+(as a second user, nobody, where permissions matter): an OUTPUT folder it cannot
+create. None may hang, print a traceback or leave a file unaccounted for."""
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_rounded_from, load, reference, run, save
+
+from imgconv import kernels
+
+BLUR = ["blur", "-r", "2", "-s", "1"]
+GAUSS = kernels.gaussian(2, 1)
+HANG_GUARD = 120  # seconds after which a run counts as hung; no timing is asserted
+AS_NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+
+
+def imgconv(*args, as_nobody=False, cwd=None):
+    """Run the real command in its own session: (exit status, stdout bytes, stderr text).
+    One that outlives `HANG_GUARD` is killed, with everything it started, and fails."""
+    command = [*(AS_NOBODY if as_nobody else []), sys.executable, "-m", "imgconv", *map(str, args)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"imgconv {' '.join(map(str, args))} hung")
+    return process.returncode, stdout, stderr.decode()
+
+
+def assert_one_line(stderr, *fragments):
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def assert_blurred(out, original):
+    assert_rounded_from(load(out)[1], reference(original, GAUSS))
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs)
+
+
+@pytest.fixture
+def picture(rng):
+    return rng.integers(0, 256, (20, 28, 3)).astype(np.uint8)
+
+
+def can_be_nobody():
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    return subprocess.run([*AS_NOBODY, "true"], check=False, capture_output=True).returncode == 0
+
+
+needs_nobody = pytest.mark.skipif(not can_be_nobody(), reason="needs root and setpriv to run as nobody")
+
+
+@pytest.fixture
+def open_folder():
+    """A folder that nobody may traverse, unlike pytest's tmp_path (under a 0700 folder
+    of root's), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="imgconv-test-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+# --- An OUTPUT folder that cannot be made ---------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["ENOTDIR", "ENAMETOOLONG", "ELOOP", "EEXIST", "EEXIST below"])
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, picture, case):
+    source = save(tmp_path / "a.png", picture)
+    (tmp_path / "file").write_bytes(b"")
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "dangling").symlink_to("missing")
+    output, reason = {
+        "ENOTDIR": (tmp_path / "file" / "sub", f"{tmp_path / 'file'} is not a folder"),
+        "ENAMETOOLONG": (tmp_path / ("x" * 300), os.strerror(errno.ENAMETOOLONG)),
+        "ELOOP": (tmp_path / "loop" / "sub",
+                  f"{tmp_path / 'loop'} is a symbolic link that cannot be followed: {os.strerror(errno.ELOOP)}"),
+        "EEXIST": (tmp_path / "dangling",
+                   f"{tmp_path / 'dangling'} is a symbolic link to missing, which does not exist"),
+        "EEXIST below": (tmp_path / "dangling" / "sub", f"{tmp_path / 'dangling'} is a symbolic link to missing"),
+    }[case]
+    before = files_under(tmp_path)
+    status, stdout, stderr = imgconv(*BLUR, source, f"{output}/")
+    assert status == 1 and stdout == b"", stderr
+    assert_one_line(stderr, f"{output}/: cannot create the output folder: {reason}")
+    assert files_under(tmp_path) == before and not os.path.exists(tmp_path / "missing")
+
+
+@needs_nobody
+def test_an_output_folder_in_a_folder_of_another_user_is_one_line(open_folder, picture):
+    save(open_folder / "a.png", picture)
+    (open_folder / "a.png").chmod(0o644)
+    (open_folder / "root").mkdir(mode=0o755)  # root's: nobody may not write in it
+    status, stdout, stderr = imgconv(*BLUR, open_folder / "a.png", f"{open_folder / 'root' / 'out' / 'deeper'}/",
+                                     as_nobody=True)
+    assert status == 1 and stdout == b"", stderr
+    assert_one_line(stderr, f"{open_folder / 'root' / 'out' / 'deeper'}/: cannot create the output folder: "
+                            f"{os.strerror(errno.EACCES)}")
+    assert os.listdir(open_folder / "root") == []
+
+
+def test_an_output_folder_on_a_read_only_file_system_is_one_line(tmp_path, picture, monkeypatch):
+    source = save(tmp_path / "a.png", picture)
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
+                                                   check=False, capture_output=True).returncode == 0
+    try:
+        if mounted:
+            status, stdout, stderr = imgconv(*BLUR, source, f"{mount / 'out'}/")
+        else:  # not allowed to mount here: the system call's answer, simulated in-process
+            def read_only(path, mode=0o777):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+            monkeypatch.setattr(os, "mkdir", read_only)
+            result = run(*BLUR, source, f"{mount / 'out'}/")
+            status, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mount)], check=True)
+    assert status == 1 and not stdout, stderr
+    assert_one_line(stderr, f"{mount / 'out'}/: cannot create the output folder: {os.strerror(errno.EROFS)}")
