@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .errors import ImageWriteError, ImgconvError, InvalidInputError
 from . import formats
-from .imageio import STDIO, write_bytes
+from .imageio import STDIO, kind_of, write_bytes
 from .names import json_fields, json_text, quote_name
 from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
@@ -304,7 +304,9 @@ def destination_problem(task):
     With ``task.root`` given: the output's folder must lie inside ``root`` (after
     resolving symbolic links, so that a link planted in OUTPUT during the run cannot
     lead the write elsewhere), and ``dest`` must not be a symbolic link leading out of
-    ``root``: imgconv does not write through it, nor replace it.
+    ``root``: imgconv does not write through it, nor replace it. Nor does it write
+    into something at ``dest`` that is not a regular file: opening a FIFO for writing
+    waits for a reader, for ever if none comes.
     """
     if task.root is None:
         return None
@@ -314,6 +316,12 @@ def destination_problem(task):
         return f"{dest}: its folder leads outside {root}; not written"
     if os.path.islink(task.dest) and not _inside(os.path.realpath(task.dest), root_real):
         return f"{dest}: is a symbolic link leading outside {root}; not written"
+    try:
+        mode = os.stat(task.dest).st_mode
+    except OSError:
+        return None  # nothing there yet, or what writing it will report
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) and is_zarr(task.dest)):
+        return f"{dest}: is {kind_of(mode)}, not a regular file; not written"
     return None
 
 
@@ -332,7 +340,7 @@ def run_task(task, filt, write_options=None):
         global _writing
         _writing = task.dest
         try:
-            process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+            process_file(task.source, task.dest, filt, in_place=True, only_regular=True, **(write_options or {}))
         finally:
             _writing = None
         status, error = "ok", None

@@ -22,7 +22,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
-                 background=None, on_progress=None, get=None):
+                 background=None, on_progress=None, get=None, only_regular=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -69,6 +69,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     get : callable, optional
         The Dask scheduler a streamed tiled input's blocks run on (a
         ``distributed.Client``'s ``get``); default Dask's threads.
+    only_regular : bool
+        Refuse an input that is not a regular file (or a Zarr store), as a batch does
+        (see `imgconv.imageio.read_image`).
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
@@ -92,7 +95,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
                                 "Zarr input to a .tif or .zarr")
     check_destination(dest)
     name = "<stdout>" if dest == STDIO else quote_name(dest)
-    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels,
+                         only_regular=only_regular)
     fmt = output_format(dest, format, picture.format)
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
                   compress_level=compress_level, compression=compression, strip=strip, background=background,

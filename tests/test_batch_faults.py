@@ -1,18 +1,24 @@
 """What a batch meets in shared folders, each run as the real command in a child process
-(as a second user, nobody, where permissions matter): an OUTPUT folder it cannot
-create. None may hang, print a traceback or leave a file unaccounted for."""
+(as a second user, nobody, where permissions matter): FIFOs and other files that are
+not regular among the inputs and outputs, an OUTPUT folder it cannot create; and stop
+signals while imgconv waits on a FIFO. None may hang, print a traceback or leave a
+file unaccounted for."""
 
 import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from helpers import assert_rounded_from, load, reference, run, save
 
 from imgconv import kernels
@@ -77,6 +83,107 @@ def open_folder():
         yield folder
     finally:
         shutil.rmtree(folder)
+
+
+# --- Inputs and outputs that are not regular files ------------------------------------
+
+
+def test_a_fifo_named_as_a_batch_input_fails_at_once(tmp_path, picture):
+    save(tmp_path / "a.png", picture)
+    os.mkfifo(tmp_path / "f.png")
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        status, _, stderr = imgconv(*BLUR, "-j", jobs, tmp_path / "f.png", tmp_path / "a.png", out)
+        assert status == 1, stderr
+        assert stderr.splitlines() == [
+            (f"imgconv: error: {tmp_path / 'f.png'}: is a named pipe (FIFO), not a regular file; a batch reads "
+             "regular files only (one INPUT and one OUTPUT may be a pipe)"),
+            "processed 1, skipped 0, failed 1"]
+        assert files_under(out) == ["a.png"]
+
+
+def test_a_fifo_at_an_output_place_is_not_written_into(tmp_path, picture):
+    (tmp_path / "in").mkdir()
+    save(tmp_path / "in" / "a.png", picture)
+    save(tmp_path / "in" / "b.png", picture[::-1])
+    (tmp_path / "out").mkdir()
+    os.mkfifo(tmp_path / "out" / "a.png")  # opened for writing, it waits for a reader for ever
+    status, _, stderr = imgconv(*BLUR, tmp_path / "in", tmp_path / "out")
+    assert status == 1, stderr
+    assert stderr.splitlines() == [
+        f"imgconv: error: {tmp_path / 'out' / 'a.png'}: is a named pipe (FIFO), not a regular file; not written",
+        "processed 1, skipped 0, failed 1"]
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "out" / "a.png").st_mode)
+    assert_blurred(tmp_path / "out" / "b.png", picture[::-1])
+
+
+def test_one_fifo_input_is_read_as_a_pipe_even_for_a_tiff_output(tmp_path, picture):
+    """A tiled TIFF is streamed from its file; telling whether an input is one must not
+    take the first bytes of a FIFO, or open it a second time once its writer is gone."""
+    save(tmp_path / "a.tif", picture)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((tmp_path / "a.tif").read_bytes()), daemon=True)
+    writer.start()
+    status, _, stderr = imgconv(*BLUR, fifo, tmp_path / "out.tif")
+    writer.join(timeout=HANG_GUARD)
+    assert status == 0, stderr
+    assert_rounded_from(tifffile.imread(tmp_path / "out.tif"), reference(picture, GAUSS))
+
+
+def wait_until_waiting_for_a_writer(process, fifo):
+    """Until the process waits for the writer of ``fifo``: it holds it open (and polls
+    it), or the kernel holds it in a blocking open."""
+    deadline = time.monotonic() + HANG_GUARD
+    descriptors = Path(f"/proc/{process.pid}/fd")
+
+    def waiting():
+        try:
+            return Path(f"/proc/{process.pid}/wchan").read_text() == "wait_for_partner" or \
+                any(os.readlink(d) == str(fifo) for d in descriptors.iterdir())
+        except FileNotFoundError:  # a descriptor closed while listed
+            return False
+
+    while not waiting():
+        assert process.poll() is None and time.monotonic() < deadline, "never opened the FIFO"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("signum, status, word", [(signal.SIGTERM, 143, "terminated"),
+                                                  (signal.SIGINT, 130, "interrupted")])
+def test_a_run_waiting_for_a_fifo_writer_ends_on_a_stop_signal(tmp_path, signum, status, word):
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    process = subprocess.Popen([sys.executable, "-m", "imgconv", *BLUR, str(fifo), str(tmp_path / "out.png")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until_waiting_for_a_writer(process, fifo)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=HANG_GUARD)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == status
+    assert stderr.decode().strip() == f"imgconv: error: {word}" and stdout == b""
+    assert sorted(os.listdir(tmp_path)) == ["in.fifo"]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_inputs_are_opened_without_waiting(tmp_path, picture):
+    """Every open of an input, in the main process and in the workers, has O_NONBLOCK."""
+    for name in ("a.png", "b.png"):
+        save(tmp_path / name, picture)
+    log = tmp_path / "trace"
+    traced = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(log), sys.executable, "-m",
+                             "imgconv", *BLUR, "-j", "2", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
+                             str(tmp_path / "out")], check=False, capture_output=True, timeout=HANG_GUARD)
+    if b"PTRACE" in traced.stderr or b"Operation not permitted" in traced.stderr:
+        pytest.skip("ptrace is not permitted here")
+    assert traced.returncode == 0, traced.stderr
+    opens = [line for line in log.read_text().splitlines()
+             if f'"{tmp_path / "a.png"}"' in line or f'"{tmp_path / "b.png"}"' in line]
+    assert len(opens) >= 2 and all("O_NONBLOCK" in line for line in opens), opens
 
 
 # --- An OUTPUT folder that cannot be made ---------------------------------------------
