@@ -46,9 +46,9 @@ class Result:
     """What happened to one task; a line of the ``--report``."""
 
     input: str
-    output: str
+    output: str | None  # None for an input settled while planning
     status: str  # "ok", "skipped" or "failed"
-    error: str = None
+    error: str = None  # why it failed, or why it was skipped if not for being up to date
     seconds: float = 0.0
 
     def to_json(self) -> str:
@@ -94,7 +94,7 @@ def read_files_from(path, null=False):
 
 
 def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
-               on_note=None):
+               on_note=None, on_result=None):
     """Every (input, output) pair of a batch, in a stable order.
 
     Parameters
@@ -105,8 +105,9 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         sub-folders too, keeping their paths relative to it. A file keeps its name.
         Inside a folder, a symbolic link that leads outside that folder is skipped
         (``on_note`` is told), one that stays inside is read; links to folders are
-        never descended into. Files and folders named in ``inputs`` are read wherever
-        they lead.
+        never descended into; an entry that is not a regular file (a FIFO, a device)
+        is skipped and a folder that cannot be read fails (``on_result`` is told of
+        both). Files and folders named in ``inputs`` are read wherever they lead.
     output : str
         The output folder. Every planned output lies inside it, after resolving
         symbolic links.
@@ -126,6 +127,10 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     on_note : callable, optional
         ``on_note(message)`` for each input skipped for safety (a symbolic link leading
         out of its folder); such an input is neither planned nor failed.
+    on_result : callable, optional
+        ``on_result(result)`` with a `Result` (no output, the reason as its ``error``)
+        for each input settled while planning: a folder entry that is not a regular
+        file, "skipped", and a folder that cannot be read, "failed".
 
     Raises
     ------
@@ -144,12 +149,16 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
                                 "file")
     output_real = os.path.realpath(output)
     candidates = []
-    for source, relative, outside in _discover(inputs, output_real, recursive):
-        if not _selected(relative, include, exclude):
+    for source, relative, status, message in _discover(inputs, output_real, recursive):
+        if status != "failed" and not _selected(relative, include, exclude):
             continue
-        if outside is not None:
+        if status == "note":
             if on_note is not None:
-                on_note(f"{quote_name(source)}: symbolic link leads outside {quote_name(outside)}; skipped")
+                on_note(message)
+            continue
+        if status is not None:
+            if on_result is not None:
+                on_result(Result(source, None, status, message))
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
@@ -190,10 +199,15 @@ def _inside(path, folder):
 
 
 def _discover(inputs, output_real, recursive):
-    """(path, path relative to where it came from, None) for every candidate file.
+    """(path, path relative to where it came from, status, message) for every candidate
+    file, status None, and for each thing met that is not one:
 
-    A symbolic link inside a folder input that leads outside it comes as (path,
-    relative path, the folder input) instead: the caller skips it with a note.
+    - ``"note"``: a symbolic link inside a folder input that leads outside it;
+    - ``"skipped"``: a folder entry with an image's name that is not a regular file (a
+      FIFO, a device, a socket), as ``find -type f`` leaves them out: opening a FIFO
+      waits for a writer, for ever if none comes;
+    - ``"failed"``: a folder that cannot be listed (no permission, a path longer than
+      the system takes), whose files would otherwise be left out unsaid.
     """
     extensions = formats.readable_extensions()
     for item in inputs:
@@ -201,35 +215,69 @@ def _discover(inputs, output_real, recursive):
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item), None
+            yield item, os.path.basename(item), None, None
             continue
         root_real = os.path.realpath(item)
-        for folder, subfolders, files in os.walk(item):
-            # Never descend into hidden folders, the output folder itself, or links
-            # (os.walk does not follow them; one leading outside gets a note).
+        outside_note = f"symbolic link leads outside {quote_name(item)}; skipped"
+        # Depth first, in name order, as os.walk goes; on a stack, not by recursion, as
+        # a tree can be deeper than Python's recursion limit.
+        folders = [(item, "")]
+        while folders:
+            folder, relative_folder = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+            except OSError as exc:
+                yield folder, relative_folder or os.curdir, "failed", (
+                    f"{quote_name(folder)}: cannot read this folder: {exc.strerror or exc}; its files were not "
+                    "processed")
+                continue
             kept = []
-            for name in sorted(subfolders):
-                path = os.path.join(folder, name)
+            for entry in filter(_is_folder, entries):
+                # Never descend into the output folder itself, or links (one leading
+                # outside gets a note).
+                path, relative = entry.path, os.path.join(relative_folder, entry.name)
                 real = os.path.realpath(path)
-                if name.startswith(".") or real == output_real:
+                outside = entry.is_symlink() and not _inside(real, root_real)
+                if real == output_real:
                     continue
-                if is_zarr(name):  # a Zarr store is one image, never descended into
-                    outside = os.path.islink(path) and not _inside(real, root_real)
-                    yield path, os.path.relpath(path, item), item if outside else None
+                if outside and (recursive or is_zarr(entry.name)):
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                elif is_zarr(entry.name):  # a Zarr store is one image, never descended into
+                    yield path, relative, None, None
+                elif recursive and not entry.is_symlink():
+                    kept.append((path, relative))
+            for entry in entries:
+                if _is_folder(entry) or os.path.splitext(entry.name)[1].lower() not in extensions:
                     continue
-                if not recursive:
-                    continue
-                if os.path.islink(path):
-                    if not _inside(real, root_real):
-                        yield path, os.path.relpath(path, item), item
-                    continue
-                kept.append(name)
-            subfolders[:] = kept
-            for name in sorted(files):
-                if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
-                    path = os.path.join(folder, name)
-                    outside = os.path.islink(path) and not _inside(os.path.realpath(path), root_real)
-                    yield path, os.path.relpath(path, item), item if outside else None
+                path, relative = entry.path, os.path.join(relative_folder, entry.name)
+                if entry.is_symlink() and not _inside(os.path.realpath(path), root_real):
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                elif (kind := _special_kind(entry)) is not None:
+                    yield path, relative, "skipped", f"{quote_name(path)}: is {kind}, not a regular file; skipped"
+                else:
+                    yield path, relative, None, None
+            folders.extend(reversed(kept))
+
+
+def _is_folder(entry):
+    try:
+        return entry.is_dir()  # following a symbolic link
+    except OSError:
+        return False
+
+
+def _special_kind(entry):
+    """What a folder entry (or the file its link leads to) is when it exists and is
+    not a regular file, e.g. "a named pipe (FIFO)"; None for a regular file, and for a
+    link to nothing, which is reported when it is processed, as a missing file is."""
+    try:
+        if entry.is_file():  # no system call for what is not a link: the folder listing says
+            return None
+        mode = os.stat(entry.path).st_mode
+    except OSError:  # a loop of links, say: reported when it is processed too
+        return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
 def _selected(relative, include, exclude):
@@ -588,10 +636,11 @@ def _signals_deferred():
                 signal.raise_signal(number)
 
 
-def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_options):
+def process_batch(tasks, output, filt, *, report=None, on_result=None, settled=(), **run_options):
     """What a batch command does once planned: make the OUTPUT folder, run every task
     (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
-    an interrupt ends the run early. Returns the results in task order."""
+    an interrupt ends the run early, after the ``settled`` results of inputs settled
+    while planning (`plan_batch`'s ``on_result``). Returns the results in task order."""
     results = []
 
     def record(result):
@@ -599,14 +648,15 @@ def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_opt
         if on_result is not None:
             on_result(result)
 
-    make_output_folder(output)
+    if tasks:
+        make_output_folder(output)
     try:
-        return run_batch(tasks, filt, on_result=record, **run_options)
+        return run_batch(tasks, filt, on_result=record, **run_options) if tasks else []
     finally:
         if report is not None:
             # Results arrive as files finish; the report lists them as the tasks were given.
             order = {task.source: i for i, task in enumerate(tasks)}
-            write_report(sorted(results, key=lambda r: order[r.input]), report)
+            write_report([*settled, *sorted(results, key=lambda r: order[r.input])], report)
 
 
 def make_output_folder(output: str) -> None:

@@ -438,16 +438,29 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         if not quiet:
             _say(f"imgconv: note: {message}")
 
+    settled = []  # inputs skipped (not regular files) or failed (unreadable folders) while planning
+
+    def on_planned(result):
+        settled.append(result)
+        if result.status == "failed":
+            _say_error(result.error)
+        else:
+            on_note(result.error)
+
     in_place, fmt = write.pop("in_place"), write.pop("format")
     tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
-                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
+                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note, on_result=on_planned)
+    failed = any(r.status == "failed" for r in settled)
     if dry_run:
         for task in tasks:
             _say(batch.plan_line(task, skip_existing), err=False)
-        return
-    if not tasks:
+        return 1 if failed else 0
+    if not tasks and not failed:
         raise InvalidInputError("no input images found")
-    batch.make_output_folder(output)  # or one line why not, before any summary
+    if failed and fail_fast:
+        tasks = []  # the first failure came before any file started
+    if tasks:
+        batch.make_output_folder(output)  # or one line why not, before any summary
     run_options = {}
     client = None
     if cluster:
@@ -458,7 +471,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         run_options = dict(executor=executor, in_flight=jobs)
     bar = batch.ProgressLine(len(tasks)) if _shows_progress(dict(quiet=quiet, progress=progress)) else None
 
-    results = []  # the files that ran, also when an interrupt ends the run
+    results = list(settled)  # and the files that ran, also when an interrupt ends the run
 
     def on_result(result):
         results.append(result)
@@ -470,7 +483,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
             bar.update()
 
     try:
-        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, jobs=jobs,
+        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, settled=settled, jobs=jobs,
                             write_options=write, skip_existing=skip_existing, fail_fast=fail_fast, **run_options)
     finally:
         if client is not None:

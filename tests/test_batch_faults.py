@@ -1,13 +1,15 @@
 """What a batch meets in shared folders, each run as the real command in a child process
 (as a second user, nobody, where permissions matter): FIFOs and other files that are
-not regular among the inputs and outputs, an OUTPUT folder it cannot create; and stop
-signals while imgconv waits on a FIFO. None may hang, print a traceback or leave a
-file unaccounted for."""
+not regular among the inputs and outputs, folders it may not read or that lie deeper
+than PATH_MAX, an OUTPUT folder it cannot create; and stop signals while imgconv waits
+on a FIFO. None may hang, print a traceback or leave a file unaccounted for."""
 
 import errno
+import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -86,6 +88,43 @@ def open_folder():
 
 
 # --- Inputs and outputs that are not regular files ------------------------------------
+
+
+def test_a_fifo_and_a_socket_in_a_batch_folder_are_skipped_with_a_note(tmp_path, picture):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    save(tmp_path / "in" / "a.png", picture)
+    os.mkfifo(tmp_path / "in" / "f.png")  # opened as a file, it waits for a writer for ever
+    os.mkfifo(tmp_path / "in" / "sub" / "g.png")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "in" / "s.png"))
+        status, _, stderr = imgconv(*BLUR, "-R", "--report", tmp_path / "report.jsonl", tmp_path / "in",
+                                    tmp_path / "out")
+    assert status == 0, stderr
+    assert stderr.splitlines() == [
+        f"imgconv: note: {tmp_path / 'in' / 'f.png'}: is a named pipe (FIFO), not a regular file; skipped",
+        f"imgconv: note: {tmp_path / 'in' / 's.png'}: is a socket, not a regular file; skipped",
+        f"imgconv: note: {tmp_path / 'in' / 'sub' / 'g.png'}: is a named pipe (FIFO), not a regular file; skipped",
+        "processed 1, skipped 3, failed 0"]
+    assert files_under(tmp_path / "out") == ["a.png"]
+    assert_blurred(tmp_path / "out" / "a.png", picture)
+    rows = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
+    assert [(os.path.basename(r["input"]), r["output"], r["status"]) for r in rows] == [
+        ("f.png", None, "skipped"), ("s.png", None, "skipped"), ("g.png", None, "skipped"),
+        ("a.png", str(tmp_path / "out" / "a.png"), "ok")]
+    status, _, stderr = imgconv(*BLUR, "-R", "--quiet", tmp_path / "in", tmp_path / "quiet")
+    assert status == 0 and stderr == "" and files_under(tmp_path / "quiet") == ["a.png"]
+
+
+def test_a_loop_of_links_in_a_batch_folder_fails_as_one_file(tmp_path, picture):
+    (tmp_path / "in").mkdir()
+    save(tmp_path / "in" / "a.png", picture)
+    (tmp_path / "in" / "loop.png").symlink_to("loop.png")
+    status, _, stderr = imgconv(*BLUR, tmp_path / "in", tmp_path / "out")
+    assert status == 1, stderr
+    assert stderr.splitlines() == [
+        f"imgconv: error: {tmp_path / 'in' / 'loop.png'}: cannot read: {os.strerror(errno.ELOOP)}",
+        "processed 1, skipped 0, failed 1"]
+    assert_blurred(tmp_path / "out" / "a.png", picture)
 
 
 def test_a_fifo_named_as_a_batch_input_fails_at_once(tmp_path, picture):
@@ -245,3 +284,77 @@ def test_an_output_folder_on_a_read_only_file_system_is_one_line(tmp_path, pictu
             subprocess.run(["umount", str(mount)], check=True)
     assert status == 1 and not stdout, stderr
     assert_one_line(stderr, f"{mount / 'out'}/: cannot create the output folder: {os.strerror(errno.EROFS)}")
+
+
+# --- Folders that cannot be read ------------------------------------------------------
+
+
+@needs_nobody
+def test_a_folder_another_user_may_not_read_is_reported_and_fails(open_folder, picture):
+    """Files made by root in a 0700 sub-folder of a 0755 folder, the batch run by nobody."""
+    inputs = open_folder / "in"
+    (inputs / "private").mkdir(parents=True)
+    save(inputs / "a.png", picture)
+    save(inputs / "private" / "b.png", picture[::-1])
+    for path in (inputs / "a.png", inputs / "private" / "b.png"):
+        path.chmod(0o644)
+    inputs.chmod(0o755)
+    (inputs / "private").chmod(0o700)
+    (open_folder / "out").mkdir()
+    shutil.chown(open_folder / "out", "nobody")
+    unreadable = (f"imgconv: error: {inputs / 'private'}: cannot read this folder: {os.strerror(errno.EACCES)}; "
+                  "its files were not processed")
+    status, _, stderr = imgconv(*BLUR, "-R", inputs, open_folder / "out", as_nobody=True)
+    assert status == 1, stderr
+    assert stderr.splitlines() == [unreadable, "processed 1, skipped 0, failed 1"]
+    assert files_under(open_folder / "out") == ["a.png"]
+    assert_blurred(open_folder / "out" / "a.png", picture)
+    # The plan says so too, and with --fail-fast no file starts.
+    status, stdout, stderr = imgconv(*BLUR, "-R", "--dry-run", inputs, open_folder / "out3", as_nobody=True)
+    assert (status, stdout.decode(), stderr) == (1, f"{inputs / 'a.png'} -> {open_folder / 'out3' / 'a.png'}\n",
+                                                 unreadable + "\n")
+    status, _, stderr = imgconv(*BLUR, "-R", "--fail-fast", inputs, open_folder / "out3", as_nobody=True)
+    assert status == 1 and stderr.splitlines() == [unreadable, "processed 0, skipped 0, failed 1"], stderr
+    assert not os.path.exists(open_folder / "out3")
+    # Without -R the sub-folder is not the batch's to read: no error.
+    status, _, stderr = imgconv(*BLUR, inputs, open_folder / "out", as_nobody=True)
+    assert status == 0 and stderr == "processed 1, skipped 0, failed 0\n", stderr
+    # A folder INPUT it may not read at all is an error too, not "no input images found".
+    status, _, stderr = imgconv(*BLUR, inputs / "private", open_folder / "out2", as_nobody=True)
+    assert status == 1, stderr
+    assert stderr.splitlines() == [unreadable, "processed 0, skipped 0, failed 1"]
+    assert not os.path.exists(open_folder / "out2")
+
+
+def test_a_folder_deeper_than_path_max_is_reported_and_fails(tmp_path, picture):
+    """A tree whose paths pass PATH_MAX (4096 bytes on Linux): made, and removed, through
+    folder descriptors, as the system refuses such paths by name."""
+    (tmp_path / "in").mkdir()
+    save(tmp_path / "in" / "a.png", picture)
+    name, depth = "d" * 200, 25  # 25 x 201 bytes
+    descriptor = os.open(tmp_path / "in", os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=descriptor)
+            inner = os.open(name, os.O_RDONLY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        deep = os.open("b.png", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=descriptor)
+        os.write(deep, (tmp_path / "in" / "a.png").read_bytes())
+        os.close(deep)
+    finally:
+        os.close(descriptor)
+    status, _, stderr = imgconv(*BLUR, "-R", "in", "out", cwd=tmp_path)
+    lines = stderr.splitlines()
+    assert status == 1, stderr
+    assert len(lines) == 2 and lines[1] == "processed 1, skipped 0, failed 1", stderr
+    assert lines[0].startswith(f"imgconv: error: in/{name}/") and lines[0].endswith(
+        f": cannot read this folder: {os.strerror(errno.ENAMETOOLONG)}; its files were not processed")
+    folder = lines[0][len("imgconv: error: "):].split(": ")[0]
+    assert len(os.fsencode(os.path.abspath(tmp_path / folder))) > 4096 - len(name)  # the first one past PATH_MAX
+    assert files_under(tmp_path / "out") == ["a.png"]
+    # Only the deep image: no longer "no input images found".
+    os.unlink(tmp_path / "in" / "a.png")
+    status, _, stderr = imgconv(*BLUR, "-R", "in", "out2", cwd=tmp_path)
+    assert status == 1 and stderr.splitlines()[-1] == "processed 0, skipped 0, failed 1", stderr
+    shutil.rmtree(tmp_path / "in")  # by descriptors: pytest's own clean-up would meet the long paths

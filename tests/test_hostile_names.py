@@ -22,7 +22,7 @@ BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)
 TITLE = b"\x1b]0;PWNED\x07"  # sets the terminal's title
 NAMES = [TITLE + b"x.png", b"a\nb.png", b"bad\xff.png", b"it's\t\x7f.png", b"csi\xc2\x9b2J.png"]
-CORRUPT = b"corrupt" + TITLE + b".png"
+CORRUPT, FIFO = b"corrupt" + TITLE + b".png", b"fifo\x1b[31m.png"
 
 
 def imgconv(*args, cwd):
@@ -64,8 +64,8 @@ def test_names_are_quoted_as_gnu_ls_quotes_them(tmp_path):
 
 @pytest.fixture
 def hostile(tmp_path, rng):
-    """in/ holding an image under each hostile name and a corrupt file under one more;
-    the pictures by name."""
+    """in/ holding an image under each hostile name, a corrupt file and a FIFO under
+    two more; the pictures by name."""
     folder = os.fsencode(tmp_path / "in")
     os.mkdir(folder)
     pictures = {}
@@ -74,6 +74,7 @@ def hostile(tmp_path, rng):
         save(os.fsdecode(os.path.join(folder, name)), pictures[name], format="PNG")
     with open(os.path.join(folder, CORRUPT), "wb") as file:
         file.write(b"junk, not an image")
+    os.mkfifo(os.path.join(folder, FIFO))
     return tmp_path, pictures
 
 
@@ -90,10 +91,11 @@ def test_a_batch_prints_no_control_character_and_names_read_back(hostile):
     status, stdout, stderr = imgconv(*BLUR, "--no-progress", "--report", "report.jsonl", "in", "out", cwd=tmp)
     assert status == 1 and stdout == b""
     assert_no_control_characters(stderr)
-    corrupt = quote_name(os.fsdecode(b"in/" + CORRUPT))
+    fifo, corrupt = (quote_name(os.fsdecode(b"in/" + name)) for name in (FIFO, CORRUPT))
     assert stderr.decode().splitlines() == [
+        f"imgconv: note: {fifo}: is a named pipe (FIFO), not a regular file; skipped",
         f"imgconv: error: {corrupt}: not an image, or a format imgconv cannot read",
-        "processed 5, skipped 0, failed 1"]
+        "processed 5, skipped 1, failed 1"]
     for name, picture in pictures.items():
         assert_rounded_from(load(os.fsdecode(os.path.join(os.fsencode(tmp / "out"), name)))[1],
                             reference(picture, GAUSS))
@@ -108,7 +110,7 @@ def test_a_batch_prints_no_control_character_and_names_read_back(hostile):
         return base64.b64decode(row[f"{key}_bytes"]) if f"{key}_bytes" in row else row[key].encode("utf-8")
 
     assert sorted(exact(row, "input") for row in rows) == sorted(
-        [b"in/" + n for n in inputs])
+        [b"in/" + n for n in [*inputs, FIFO]])
     assert sorted(exact(row, "output") for row in rows if row["output"] is not None) == [b"out/" + n for n in inputs]
     bad = next(row for row in rows if row.get("input_bytes"))
     assert bad["input"] == "in/bad\ufffd.png" and bad["status"] == "ok"
