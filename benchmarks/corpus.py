@@ -70,6 +70,7 @@ reasons for "not compared". Outputs go to a temporary folder that is removed aft
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -83,7 +84,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -304,11 +305,8 @@ def probe(path: str) -> dict:
             lossy = sorted(compressions & LOSSY_TIFF_COMPRESSIONS)
             return {"format": "TIFF", "deep": first.bitspersample > 8 or int(first.sampleformat) != 1,
                     "lossy": f"TIFF of compression {lossy[0]}" if lossy else ""}
-    Image.MAX_IMAGE_PIXELS = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Image.open(path) as image:
-            fmt, mode = image.format, image.mode
+    with any_size(), Image.open(path) as image:
+        fmt, mode = image.format, image.mode
     deep = mode in ("I", "F") or mode.startswith("I;16") or (head.startswith(PNG_MAGIC) and head[24] == 16)
     lossy = fmt if fmt in LOSSY_INPUTS else ""
     if fmt == "WEBP" and not webp_is_lossless(path):
@@ -366,15 +364,26 @@ def upright(array: np.ndarray, orientation: object) -> np.ndarray:
     }[orientation](array)
 
 
+@contextlib.contextmanager
+def any_size() -> Iterator[None]:
+    """Pillow opens any size, silently (imgconv's own limit has passed), and its limit
+    is put back after, for whatever else runs in this process."""
+    from PIL import Image
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def read_frames(path: str, fmt: str, frame_count: int = 1) -> Frames:
     """The frames an independent reader reads from ``path`` (in format ``fmt``), upright,
     in the representation imgconv documents for them. ``frame_count`` splits an .npy of
     several frames."""
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = None  # imgconv's own limit has passed
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with any_size():
         if fmt == "NPY":
             array = np.load(path, allow_pickle=False)
             return Frames(list(array) if frame_count > 1 else [array], None, "NumPy")

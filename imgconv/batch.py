@@ -17,10 +17,12 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from .errors import ImgconvError, InvalidInputError
+from .errors import ImageWriteError, ImgconvError, InvalidInputError
 from . import formats
+from .imageio import kind_of
+from .names import json_fields, json_text, quote_name
 from .sink import STDIO, remove_unfinished, write_bytes
 from .pipeline import check_paths, process_file, same_file
 from .tiled import is_zarr
@@ -44,13 +46,16 @@ class Result:
     """What happened to one task; a line of the ``--report``."""
 
     input: str
-    output: str
+    output: str | None  # None for an input settled while planning
     status: str  # "ok", "skipped" or "failed"
-    error: str = None
+    error: str = None  # why it failed, or why it was skipped if not for being up to date
     seconds: float = 0.0
 
-    def to_json(self):
-        return json.dumps(asdict(self))
+    def to_json(self) -> str:
+        """The report's line: names that are not UTF-8 as `imgconv.names.json_fields`
+        gives them (text, and their bytes in base64 as ``input_bytes``, ``output_bytes``)."""
+        return json.dumps({**json_fields("input", self.input), **json_fields("output", self.output),
+                           "status": self.status, "error": json_text(self.error), "seconds": self.seconds})
 
 
 def is_batch(paths, files_from=None):
@@ -84,12 +89,12 @@ def read_files_from(path, null=False):
             with open(path, "rb") as file:
                 data = file.read()
     except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot read the file list: {exc.strerror or exc}") from None
+        raise InvalidInputError(f"{quote_name(path)}: cannot read the file list: {exc.strerror or exc}") from None
     return read_file_list(data, null)
 
 
 def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
-               on_note=None):
+               on_note=None, on_result=None):
     """Every (input, output) pair of a batch, in a stable order.
 
     Parameters
@@ -100,8 +105,9 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         sub-folders too, keeping their paths relative to it. A file keeps its name.
         Inside a folder, a symbolic link that leads outside that folder is skipped
         (``on_note`` is told), one that stays inside is read; links to folders are
-        never descended into. Files and folders named in ``inputs`` are read wherever
-        they lead.
+        never descended into; an entry that is not a regular file (a FIFO, a device)
+        is skipped and a folder that cannot be read fails (``on_result`` is told of
+        both). Files and folders named in ``inputs`` are read wherever they lead.
     output : str
         The output folder. Every planned output lies inside it, after resolving
         symbolic links.
@@ -121,6 +127,10 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     on_note : callable, optional
         ``on_note(message)`` for each input skipped for safety (a symbolic link leading
         out of its folder); such an input is neither planned nor failed.
+    on_result : callable, optional
+        ``on_result(result)`` with a `Result` (no output, the reason as its ``error``)
+        for each input settled while planning: a folder entry that is not a regular
+        file, "skipped", and a folder that cannot be read, "failed".
 
     Raises
     ------
@@ -133,17 +143,22 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         raise InvalidInputError(f"--suffix {suffix!r}: a suffix cannot hold a path separator or NUL; "
                                 "it only goes before each output's extension")
     if os.path.exists(output) and not os.path.isdir(output):
-        raise InvalidInputError(f"{output}: the output of a batch must be a folder")
+        raise InvalidInputError(f"{quote_name(output)}: the output of a batch must be a folder")
     if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
-        raise InvalidInputError(f"{output}: the output of a batch is a folder, but this names an image file")
+        raise InvalidInputError(f"{quote_name(output)}: the output of a batch is a folder, but this names an image "
+                                "file")
     output_real = os.path.realpath(output)
     candidates = []
-    for source, relative, outside in _discover(inputs, output_real, recursive):
-        if not _selected(relative, include, exclude):
+    for source, relative, status, message in _discover(inputs, output_real, recursive):
+        if status != "failed" and not _selected(relative, include, exclude):
             continue
-        if outside is not None:
+        if status == "note":
             if on_note is not None:
-                on_note(f"{source}: symbolic link leads outside {outside}; skipped")
+                on_note(message)
+            continue
+        if status is not None:
+            if on_result is not None:
+                on_result(Result(source, None, status, message))
             continue
         stem, extension = os.path.splitext(relative)
         if format is not None:
@@ -158,14 +173,18 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
         if made_by.get(os.path.realpath(source), source) != source:
             continue
         if os.path.basename(dest) in ("", os.curdir, os.pardir):
-            raise InvalidInputError(f"{source}: has no file name to write in {output}; nothing was done")
+            raise InvalidInputError(f"{quote_name(source)}: has no file name to write in {quote_name(output)}; "
+                                    "nothing was done")
         if not _inside(os.path.realpath(os.path.dirname(dest)), output_real):
-            raise InvalidInputError(f"{dest}: would be written outside {output}; nothing was done")
+            raise InvalidInputError(f"{quote_name(dest)}: would be written outside {quote_name(output)}; "
+                                    "nothing was done")
         key = os.path.realpath(dest)
         if key in writers:
-            raise InvalidInputError(f"{writers[key]} and {source} would both write {dest}")
+            raise InvalidInputError(f"{quote_name(writers[key])} and {quote_name(source)} would both write "
+                                    f"{quote_name(dest)}")
         if not in_place and key == os.path.realpath(source):
-            raise InvalidInputError(f"{dest}: would overwrite its input; give --in-place, --suffix or another folder")
+            raise InvalidInputError(f"{quote_name(dest)}: would overwrite its input; give --in-place, --suffix or "
+                                    "another folder")
         writers[key] = source
         tasks.append(Task(source, dest, output))
     return tasks
@@ -180,10 +199,15 @@ def _inside(path, folder):
 
 
 def _discover(inputs, output_real, recursive):
-    """(path, path relative to where it came from, None) for every candidate file.
+    """(path, path relative to where it came from, status, message) for every candidate
+    file, status None, and for each thing met that is not one:
 
-    A symbolic link inside a folder input that leads outside it comes as (path,
-    relative path, the folder input) instead: the caller skips it with a note.
+    - ``"note"``: a symbolic link inside a folder input that leads outside it;
+    - ``"skipped"``: a folder entry with an image's name that is not a regular file (a
+      FIFO, a device, a socket), as ``find -type f`` leaves them out: opening a FIFO
+      waits for a writer, for ever if none comes;
+    - ``"failed"``: a folder that cannot be listed (no permission, a path longer than
+      the system takes), whose files would otherwise be left out unsaid.
     """
     extensions = formats.readable_extensions()
     for item in inputs:
@@ -191,35 +215,69 @@ def _discover(inputs, output_real, recursive):
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item), None
+            yield item, os.path.basename(item), None, None
             continue
         root_real = os.path.realpath(item)
-        for folder, subfolders, files in os.walk(item):
-            # Never descend into hidden folders, the output folder itself, or links
-            # (os.walk does not follow them; one leading outside gets a note).
+        outside_note = f"symbolic link leads outside {quote_name(item)}; skipped"
+        # Depth first, in name order, as os.walk goes; on a stack, not by recursion, as
+        # a tree can be deeper than Python's recursion limit.
+        folders = [(item, "")]
+        while folders:
+            folder, relative_folder = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+            except OSError as exc:
+                yield folder, relative_folder or os.curdir, "failed", (
+                    f"{quote_name(folder)}: cannot read this folder: {exc.strerror or exc}; its files were not "
+                    "processed")
+                continue
             kept = []
-            for name in sorted(subfolders):
-                path = os.path.join(folder, name)
+            for entry in filter(_is_folder, entries):
+                # Never descend into the output folder itself, or links (one leading
+                # outside gets a note).
+                path, relative = entry.path, os.path.join(relative_folder, entry.name)
                 real = os.path.realpath(path)
-                if name.startswith(".") or real == output_real:
+                outside = entry.is_symlink() and not _inside(real, root_real)
+                if real == output_real:
                     continue
-                if is_zarr(name):  # a Zarr store is one image, never descended into
-                    outside = os.path.islink(path) and not _inside(real, root_real)
-                    yield path, os.path.relpath(path, item), item if outside else None
+                if outside and (recursive or is_zarr(entry.name)):
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                elif is_zarr(entry.name):  # a Zarr store is one image, never descended into
+                    yield path, relative, None, None
+                elif recursive and not entry.is_symlink():
+                    kept.append((path, relative))
+            for entry in entries:
+                if _is_folder(entry) or os.path.splitext(entry.name)[1].lower() not in extensions:
                     continue
-                if not recursive:
-                    continue
-                if os.path.islink(path):
-                    if not _inside(real, root_real):
-                        yield path, os.path.relpath(path, item), item
-                    continue
-                kept.append(name)
-            subfolders[:] = kept
-            for name in sorted(files):
-                if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
-                    path = os.path.join(folder, name)
-                    outside = os.path.islink(path) and not _inside(os.path.realpath(path), root_real)
-                    yield path, os.path.relpath(path, item), item if outside else None
+                path, relative = entry.path, os.path.join(relative_folder, entry.name)
+                if entry.is_symlink() and not _inside(os.path.realpath(path), root_real):
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                elif (kind := _special_kind(entry)) is not None:
+                    yield path, relative, "skipped", f"{quote_name(path)}: is {kind}, not a regular file; skipped"
+                else:
+                    yield path, relative, None, None
+            folders.extend(reversed(kept))
+
+
+def _is_folder(entry):
+    try:
+        return entry.is_dir()  # following a symbolic link
+    except OSError:
+        return False
+
+
+def _special_kind(entry):
+    """What a folder entry (or the file its link leads to) is when it exists and is
+    not a regular file, e.g. "a named pipe (FIFO)"; None for a regular file, and for a
+    link to nothing, which is reported when it is processed, as a missing file is."""
+    try:
+        if entry.is_file():  # no system call for what is not a link: the folder listing says
+            return None
+        mode = os.stat(entry.path).st_mode
+    except OSError:  # a loop of links, say: reported when it is processed too
+        return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
 def _selected(relative, include, exclude):
@@ -245,7 +303,7 @@ def plan_line(task: Task, skip_existing: bool = False) -> str:
     """What ``--dry-run`` prints for a task: ``input -> output``, and whether
     ``--skip-existing`` would leave it alone."""
     note = " (up to date, skipped)" if skip_existing and is_up_to_date(task) else ""
-    return f"{task.source} -> {task.dest}{note}"
+    return f"{quote_name(task.source)} -> {quote_name(task.dest)}{note}"
 
 
 def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | None = None) -> Task:
@@ -257,7 +315,7 @@ def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | No
         raise InvalidInputError("--report - and OUTPUT - would both write standard output; give one a file name")
     for role, path in (("INPUT", source), ("OUTPUT", dest)):
         if STDIO not in (report, path) and report is not None and same_file(report, path):
-            raise InvalidInputError(f"--report {report}: is the {role}; the report would overwrite it")
+            raise InvalidInputError(f"--report {quote_name(report)}: is the {role}; the report would overwrite it")
     return Task(source, dest)
 
 
@@ -294,15 +352,24 @@ def destination_problem(task):
     With ``task.root`` given: the output's folder must lie inside ``root`` (after
     resolving symbolic links, so that a link planted in OUTPUT during the run cannot
     lead the write elsewhere), and ``dest`` must not be a symbolic link leading out of
-    ``root``: imgconv does not write through it, nor replace it.
+    ``root``: imgconv does not write through it, nor replace it. Nor does it write
+    into something at ``dest`` that is not a regular file: opening a FIFO for writing
+    waits for a reader, for ever if none comes.
     """
     if task.root is None:
         return None
     root_real = os.path.realpath(task.root)
+    dest, root = quote_name(task.dest), quote_name(task.root)
     if not _inside(os.path.realpath(os.path.dirname(os.path.abspath(task.dest))), root_real):
-        return f"{task.dest}: its folder leads outside {task.root}; not written"
+        return f"{dest}: its folder leads outside {root}; not written"
     if os.path.islink(task.dest) and not _inside(os.path.realpath(task.dest), root_real):
-        return f"{task.dest}: is a symbolic link leading outside {task.root}; not written"
+        return f"{dest}: is a symbolic link leading outside {root}; not written"
+    try:
+        mode = os.stat(task.dest).st_mode
+    except OSError:
+        return None  # nothing there yet, or what writing it will report
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) and is_zarr(task.dest)):
+        return f"{dest}: is {kind_of(mode)}, not a regular file; not written"
     return None
 
 
@@ -318,14 +385,14 @@ def run_task(task, filt, write_options=None):
         if problem:
             raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, in_place=True, **(write_options or {}))
+        process_file(task.source, task.dest, filt, in_place=True, only_regular=True, **(write_options or {}))
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
     except OSError as exc:
-        status, error = "failed", f"{task.dest}: {exc.strerror or exc}"
+        status, error = "failed", f"{quote_name(task.dest)}: {exc.strerror or exc}"
     except Exception as exc:  # a bug must not take the rest of the batch down with it
-        status, error = "failed", f"{task.source}: unexpected error: {exc!r}"
+        status, error = "failed", f"{quote_name(task.source)}: unexpected error: {exc!r}"
     return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
 
 
@@ -541,10 +608,11 @@ def _signals_deferred():
                 signal.raise_signal(number)
 
 
-def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_options):
+def process_batch(tasks, output, filt, *, report=None, on_result=None, settled=(), **run_options):
     """What a batch command does once planned: make the OUTPUT folder, run every task
     (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
-    an interrupt ends the run early. Returns the results in task order."""
+    an interrupt ends the run early, after the ``settled`` results of inputs settled
+    while planning (`plan_batch`'s ``on_result``). Returns the results in task order."""
     results = []
 
     def record(result):
@@ -552,16 +620,51 @@ def process_batch(tasks, output, filt, *, report=None, on_result=None, **run_opt
         if on_result is not None:
             on_result(result)
 
-    os.makedirs(output, exist_ok=True)
+    if tasks:
+        make_output_folder(output)
     try:
-        return run_batch(tasks, filt, on_result=record, **run_options)
+        return run_batch(tasks, filt, on_result=record, **run_options) if tasks else []
     finally:
         if report is not None:
             # Results arrive as files finish; the report lists them as the tasks were given.
             order = {task.source: i for i, task in enumerate(tasks)}
-            write_report(sorted(results, key=lambda r: order[r.input]), report,
+            write_report([*settled, *sorted(results, key=lambda r: order[r.input])], report,
                          sync=(run_options.get("write_options") or {}).get("sync", True))
-    return results
+
+
+def make_output_folder(output: str) -> None:
+    """Create a batch's OUTPUT folder and the folders above it, as ``mkdir -p`` does, or
+    raise `ImageWriteError` saying in one line why not."""
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"{quote_name(output)}: cannot create the output folder: "
+                              f"{_why_not_made(output, exc)}") from None
+
+
+def _why_not_made(output: str, exc: OSError) -> str:
+    """The reason `os.makedirs` failed, naming the part of the path at fault where its
+    own message would mislead: "File exists" for a link to nothing, "No such file" for
+    a folder beneath one, "Not a directory" for a file on the way."""
+    for path in _from_the_top(output):
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+            except FileNotFoundError:
+                return f"{quote_name(path)} is a symbolic link to {quote_name(os.readlink(path))}, which does not exist"
+            except OSError as error:
+                return f"{quote_name(path)} is a symbolic link that cannot be followed: {error.strerror}"
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{quote_name(path)} is not a folder"
+    return exc.strerror or str(exc)
+
+
+def _from_the_top(path: str) -> list[str]:
+    """``a``, ``a/b``, ``a/b/c`` for ``a/b/c``."""
+    paths = [path]
+    while (parent := os.path.dirname(paths[-1])) not in ("", paths[-1]):
+        paths.append(parent)
+    return paths[::-1]
 
 
 def summary(results):

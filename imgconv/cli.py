@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import ImgconvError, InvalidInputError, ReaderGone, Terminated
+from .names import printable, quote_name
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, METHODS, VIEWS, resolve_mode
 
 
@@ -83,7 +84,15 @@ def _fail(message, status):
 
 def _say_error(message):
     # One line, whatever a library's message holds (numpy's run over several).
-    click.echo(f"imgconv: error: {' '.join(message.split())}", err=True)
+    _say(f"imgconv: error: {' '.join(message.split())}")
+
+
+def _say(line, err=True):
+    """Print one line of a message; a control character a name brought into it is
+    escaped, so that no name can move the cursor, set the terminal's title or fake a
+    line. Names are quoted where messages are made (`imgconv.names.quote_name`); this
+    is the guard for any a library left as it was."""
+    click.echo(printable(line), err=err)
 
 
 class BoundaryType(click.ParamType):
@@ -399,7 +408,7 @@ def _run_one(source, dest, filt, write, batching):
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
                                "file), or drop --cluster")
     if batching["dry_run"]:
-        click.echo(batch.plan_line(task, batching["skip_existing"]))
+        _say(batch.plan_line(task, batching["skip_existing"]), err=False)
         return
     client = _connect(address) if address and streamed else None
     bar = batch.ProgressLine(0, unit="tiles") if _shows_progress(batching) else None
@@ -412,7 +421,7 @@ def _run_one(source, dest, filt, write, batching):
         if bar:
             bar.close()
     if result.status == "skipped" and not batching["quiet"]:
-        click.echo(f"imgconv: note: {dest}: newer than {source}; skipped (--skip-existing)", err=True)
+        _say(f"imgconv: note: {quote_name(dest)}: newer than {quote_name(source)}; skipped (--skip-existing)")
 
 
 def _connect(address):
@@ -431,17 +440,31 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
 
     def on_note(message):
         if not quiet:
-            click.echo(f"imgconv: note: {message}", err=True)
+            _say(f"imgconv: note: {message}")
+
+    settled = []  # inputs skipped (not regular files) or failed (unreadable folders) while planning
+
+    def on_planned(result):
+        settled.append(result)
+        if result.status == "failed":
+            _say_error(result.error)
+        else:
+            on_note(result.error)
 
     in_place, fmt = write.pop("in_place"), write.pop("format")
     tasks = batch.plan_batch(inputs, output, recursive=recursive, include=include, exclude=exclude,
-                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note)
+                             format=fmt, suffix=suffix, in_place=in_place, on_note=on_note, on_result=on_planned)
+    failed = any(r.status == "failed" for r in settled)
     if dry_run:
         for task in tasks:
-            click.echo(batch.plan_line(task, skip_existing))
-        return
-    if not tasks:
+            _say(batch.plan_line(task, skip_existing), err=False)
+        return 1 if failed else 0
+    if not tasks and not failed:
         raise InvalidInputError("no input images found")
+    if failed and fail_fast:
+        tasks = []  # the first failure came before any file started
+    if tasks:
+        batch.make_output_folder(output)  # or one line why not, before any summary
     run_options = {}
     client = None
     if cluster:
@@ -452,7 +475,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         run_options = dict(executor=executor, in_flight=jobs)
     bar = batch.ProgressLine(len(tasks)) if _shows_progress(dict(quiet=quiet, progress=progress)) else None
 
-    results = []  # the files that ran, also when an interrupt ends the run
+    results = list(settled)  # and the files that ran, also when an interrupt ends the run
 
     def on_result(result):
         results.append(result)
@@ -464,7 +487,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
             bar.update()
 
     try:
-        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, jobs=jobs,
+        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, settled=settled, jobs=jobs,
                             write_options=write, skip_existing=skip_existing, fail_fast=fail_fast, **run_options)
     finally:
         if client is not None:
@@ -472,7 +495,7 @@ def _run_batch(paths, filt, write, *, recursive, include, exclude, files_from, n
         if bar:
             bar.close()
         if not quiet:
-            click.echo(batch.summary(results), err=True)
+            _say(batch.summary(results))
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
@@ -763,8 +786,8 @@ def learn_command(source, target, size, dest, boundary, cval, per_channel, ridge
     """
     fit, paths = learn.learn_files(source, target, dest, size, boundary=boundary, cval=cval,
                                    per_channel=per_channel, ridge=ridge, max_pixels=max_pixels)
-    click.echo(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); wrote {', '.join(paths)}",
-               err=True)
+    _say(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); "
+         f"wrote {', '.join(map(quote_name, paths))}")
 
 
 @cli.command("animate")

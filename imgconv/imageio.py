@@ -33,6 +33,7 @@ import io
 import math
 import os
 import re
+import select
 import stat
 import struct
 import sys
@@ -45,6 +46,7 @@ import numpy as np
 from . import animation, chunks, claims, formats, npyfile
 from .errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError, PixelLimitError
 from .formats import NPY
+from .names import quote_name
 from .png import COLOUR_TYPES, encode_png
 from .sink import STDIO, check_destination, write_bytes  # noqa: F401 (the write side, importable from here too)
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
@@ -149,7 +151,7 @@ class Picture:
         return words if len(self.frames) == 1 else f"{words}, {len(self.frames)} frames"
 
 
-def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
+def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS, only_regular=False):
     """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
 
     Parameters
@@ -165,16 +167,20 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         Refuse, from its header and before decoding, an image whose frames read hold
         more pixels than this in all (a ``.npy`` counts H x W x ceil(C / 4)); 0 for no
         limit. The input's size in bytes is limited accordingly.
+    only_regular : bool
+        Refuse, without waiting, an input that is not a regular file (a FIFO, a device),
+        as a batch does: reading one waits for a writer, for ever if none comes. Without
+        it, a FIFO is read as a pipe is (see `open_input`).
 
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
-    name = "<stdin>" if source == STDIO else os.fspath(source)
+    name = "<stdin>" if source == STDIO else quote_name(source)
     from . import tiled
 
     if tiled.is_zarr(source):
         return tiled.read_picture(source, frame=frame, max_pixels=max_pixels)
     try:
-        data = _read_bytes(source, name, max_bytes(max_pixels))
+        data = _read_bytes(source, name, max_bytes(max_pixels), only_regular)
         return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
         if tiled.is_tiled_tiff(source, frame):
@@ -418,21 +424,62 @@ def _silence_libtiff():
         library.TIFFSetWarningHandler(None)
 
 
-def _read_bytes(source, name, limit):
+def _read_bytes(source, name, limit, only_regular=False):
     """The whole input, or a refusal once it holds more than ``limit`` bytes (0: none)."""
     try:
         if source == STDIO:
             if sys.stdin.isatty():
                 raise ImageReadError(f"{name}: standard input is a terminal; pipe an image in")
             return _read_at_most(sys.stdin.buffer, limit, name)
-        with open(source, "rb") as file:
+        with open_input(source, name, only_regular) as file:
             return _read_at_most(file, limit, name)
     except FileNotFoundError:
         raise ImageReadError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"{name}: is a folder, not an image file") from None
     except OSError as exc:
         raise ImageReadError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, in words: "a named pipe (FIFO)"..."""
+    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
+
+
+def open_input(path, name: str, only_regular: bool = False) -> io.BufferedReader:
+    """``path`` open for reading, found out with ``fstat`` before anything waits on it.
+
+    The file is opened with ``O_NONBLOCK``: opening a FIFO would otherwise wait for a
+    writer, for ever if none comes, and no check by name beforehand can stop it (the
+    name can be replaced between the check and the open). A regular file is read as it
+    is. With ``only_regular`` anything else is refused (`ImageReadError`); without it, a
+    FIFO is read as ``cat`` reads it, once its writer has written (or come and gone; a
+    signal still ends the wait in the main thread), and a device in blocking mode.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            if stat.S_ISDIR(mode):
+                raise ImageReadError(f"{name}: is a folder, not an image file")
+            if only_regular:
+                raise ImageReadError(f"{name}: is {kind_of(mode)}, not a regular file; a batch reads regular "
+                                     "files only (one INPUT and one OUTPUT may be a pipe)")
+            if stat.S_ISFIFO(mode):
+                # Read now, a FIFO no writer has opened yet is at its end. Linux's poll
+                # reports nothing on it until a writer has written or closed; opening it
+                # again in blocking mode instead would wait for ever for a writer that
+                # wrote its few bytes and left in between.
+                poller = select.poll()
+                poller.register(descriptor, select.POLLIN)
+                poller.poll()
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def _read_at_most(file, limit, name):

@@ -14,6 +14,7 @@ from .errors import ImageWriteError, InvalidInputError
 from .filters import composite, filter_picture
 from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_writable, encode_image, output_format, Picture,
                       read_image)
+from .names import quote_name
 from .sink import check_destination, write_bytes
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
@@ -22,7 +23,7 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
                  compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
                  max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
-                 background=None, on_progress=None, get=None, sync=True):
+                 background=None, on_progress=None, get=None, sync=True, only_regular=False):
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -73,6 +74,9 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         Sync the output to disk before it takes its name (``fsync``), and its folder
         after, so that a power loss leaves the old output or the new one
         (`imgconv.sink`); False skips both, for scratch work.
+    only_regular : bool
+        Refuse an input that is not a regular file (or a Zarr store), as a batch does
+        (see `imgconv.imageio.read_image`).
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
@@ -85,18 +89,19 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     check_paths(source, dest, in_place)
     if tiled.streams(source, dest, format, frame):
         if background is not None:
-            raise InvalidInputError(f"{os.fspath(dest)}: --background composites whole images, and a tiled input is "
+            raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
         return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                                    max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
                                    compression=compression, on_progress=on_progress, get=get, sync=sync)
     if tile_size is not None:
-        raise InvalidInputError(f"{dest}: --tile-size is for tiled outputs, written from a tiled TIFF or Zarr input "
-                                "to a .tif or .zarr")
+        raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
+                                "Zarr input to a .tif or .zarr")
     check_destination(dest)
-    name = "<stdout>" if dest == STDIO else os.fspath(dest)
-    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    name = "<stdout>" if dest == STDIO else quote_name(dest)
+    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels,
+                         only_regular=only_regular)
     fmt = output_format(dest, format, picture.format)
     data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
                   compress_level=compress_level, compression=compression, strip=strip, background=background,
@@ -192,7 +197,7 @@ def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Pictu
 def check_paths(source, dest, in_place: bool = False) -> None:
     """Refuse ``dest`` being ``source`` itself, unless ``in_place`` allows it."""
     if not in_place and same_file(source, dest):
-        raise InvalidInputError(f"{dest}: output is the input file; give --in-place to overwrite it")
+        raise InvalidInputError(f"{quote_name(dest)}: output is the input file; give --in-place to overwrite it")
 
 
 def same_file(source, dest) -> bool:

@@ -22,6 +22,7 @@ import concurrent.futures
 import functools
 import math
 import os
+import stat
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError
                      MissingExtraError, PixelLimitError)
 from .engine import work_dtype
 from .filters import rounds_in_engine
-from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, change_depth, orientation_of, output_format
+from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, change_depth, open_input, orientation_of, output_format
 from .sink import atomic_file, atomic_folder, check_replaceable
 
 ZARR = "ZARR"
@@ -131,19 +132,25 @@ def output_kind(dest, format=None):
 def is_tiled_tiff(source, frame=None):
     """Whether ``source`` is a TIFF whose page ``frame`` (default the first) is tiled.
     A file that is not a TIFF, or whose header tifffile cannot parse, is not: the
-    whole-image path reports what is wrong with it."""
+    whole-image path reports what is wrong with it. Nor is anything but a regular file:
+    a FIFO is not even opened, as a reader that comes and goes breaks the pipe of a
+    writer waiting for the image's reader (and the file is opened without waiting, see
+    `imgconv.imageio.open_input`, should a FIFO take its name in between)."""
     if source == STDIO or is_zarr(source):
         return False
     try:
-        with open(source, "rb") as file:
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            return False
+        with open_input(source, os.fspath(source), only_regular=True) as file:
             if not file.read(4) in _TIFF_MAGIC:
                 return False
-        import tifffile
+            file.seek(0)
+            import tifffile
 
-        with tifffile.TiffFile(source) as tiff:
-            page = tiff.pages[frame or 0]
-            return bool(page.is_tiled)
-    except Exception:  # missing, damaged, no such page: not this module's to say
+            with tifffile.TiffFile(file, name=os.path.basename(source)) as tiff:
+                page = tiff.pages[frame or 0]
+                return bool(page.is_tiled)
+    except Exception:  # missing, damaged, no such page, not a file: not this module's to say
         return False
 
 
