@@ -548,7 +548,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
     elif image.format == "TIFF" and _beyond_pillow(image):
         picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
-        arrays, modes = [], []
+        arrays, modes, key = [], [], _png_key(image, data)
         for index in indices:
             # Each frame once, in order: seeking an APNG back to an earlier frame loses
             # its palette, and a GIF or APNG frame is composed on the ones before it.
@@ -558,6 +558,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
                 claims.check_frame_data(image, data, name)
             modes.append(_mode_read_as(image))
             arrays.append(_samples(image, modes[-1]) if decoder is None else decoder(data))
+            if key is not None and modes[-1] in _KEYED:
+                arrays[-1], modes[-1] = _keyed_alpha(arrays[-1], key), _KEYED[modes[-1]]
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = _common_mode(modes, name)
         arrays = [_widen(a, m, mode) for a, m in zip(arrays, modes)]
@@ -619,6 +621,32 @@ def _png_is_plain(data):
         seen_pixels = seen_pixels or kind == b"IDAT"
         position += 12 + length
     return False  # truncated: Pillow's decoder says how
+
+
+# A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
+# alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
+# aside in info["transparency"], which imgconv's writers would drop.
+_KEYED = {"L": "LA", "I;16": "LA;16", "RGB": "RGBA"}
+
+
+def _png_key(image, data: bytes) -> np.ndarray | None:
+    """The colour a grey or RGB PNG's tRNS chunk makes transparent, in the units of
+    Pillow's samples (grey of 1, 2 and 4 bits is scaled to 0-255), or None."""
+    if image.format != "PNG" or "transparency" not in image.info or data[25:26] not in (b"\0", b"\2"):
+        return None
+    bits = data[24]  # IHDR's bit depth
+    # libpng compares only the bits a sample has: a tRNS value out of range is cut to them.
+    key = np.asarray(image.info["transparency"], np.uint32) & ((1 << bits) - 1)
+    return key * (255 // ((1 << bits) - 1)) if bits < 8 else key
+
+
+def _keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``samples`` (grey or RGB) with an alpha channel: 0 where the pixel is ``key``,
+    the samples' maximum elsewhere."""
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    opaque = np.iinfo(samples.dtype).max
+    alpha = np.where((planes == key).all(axis=-1), 0, opaque).astype(samples.dtype)
+    return np.concatenate([planes, alpha[..., None]], axis=2)
 
 
 def _mode_read_as(image):
