@@ -62,14 +62,30 @@ _XMP, _ICC = 700, 34675  # TIFF tags
 _MINISWHITE = 0  # TIFF's PhotometricInterpretation for grey where 0 is white
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
-# output's EXIF, they would contradict the new pixels or repeat the metadata.
+# output's EXIF, they would contradict the new pixels or repeat the metadata. Colour
+# metadata that holds at any depth and layout (WhitePoint 318, PrimaryChromaticities 319)
+# is kept.
 _LAYOUT_TAGS = frozenset([
+    254, 255,  # NewSubfileType, SubfileType: what the page is (a reduced copy, a mask), not the output
     256, 257, 258, 259, 262,  # ImageWidth, ImageLength, BitsPerSample, Compression, Photometric
+    266,  # FillOrder: the decoder undid the input's bit order; kept, readers would reverse every byte
     273, 277, 278, 279, 284,  # StripOffsets, SamplesPerPixel, RowsPerStrip, StripByteCounts, PlanarConfig
+    280, 281, 340, 341,  # Min/MaxSampleValue, SMin/SMaxSampleValue: the input's range, not the output's
+    288, 289,  # FreeOffsets, FreeByteCounts: places in the input file
+    # GrayResponseUnit and Curve, TransferFunction: tables of 2**BitsPerSample entries,
+    # wrong in length once the depth changes
+    290, 291, 301,
+    292, 293,  # T4Options, T6Options: fax coding of the input
     317, 320,  # Predictor, ColorMap
     322, 323, 324, 325,  # TileWidth, TileLength, TileOffsets, TileByteCounts
+    330, 400,  # SubIFDs, GlobalParametersIFD: places in the input file
+    332, 333, 334, 336,  # InkSet, InkNames, NumberOfInks, DotRange: CMYK inks, and CMYK is read as RGB
     338, 339,  # ExtraSamples, SampleFormat
+    347,  # JPEGTables: the input's JPEG compression
+    512, 513, 514, 515, 517, 518, 519, 520, 521,  # old-style JPEG compression: its process, places, tables
     529, 530, 531, 532,  # YCbCrCoefficients, YCbCrSubSampling, YCbCrPositioning, ReferenceBlackWhite
+    32995, 32996, 32997, 32998,  # SGI's Matteing, DataType, ImageDepth, TileDepth: older layout tags
+    37724,  # ImageSourceData: Photoshop's layers, a second copy of the unfiltered pixels
     _ICC, _XMP,
 ])
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).

@@ -606,3 +606,20 @@ def test_a_png_transparent_colour_becomes_alpha(tmp_path, rng, colour_type, bits
         assert run("identity", tmp_path / "in.png", tmp_path / f"out{extension}").exit_code == 0
         assert np.array_equal(read((tmp_path / f"out{extension}").read_bytes() if extension == ".png"
                                    else tmp_path / f"out{extension}"), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.uint16])
+def test_a_tiff_stored_in_reversed_bit_order_is_written_in_its_samples(tmp_path, rng, dtype):
+    """FillOrder 2 says each byte of the input is stored last bit first: the decoder
+    undoes it, so the tag must not reach the output, where it would reverse the bits of
+    samples written in the usual order."""
+    import tifffile
+
+    samples = rng.integers(0, 2 if dtype == np.bool_ else np.iinfo(dtype).max, (12, 20)).astype(dtype)
+    Image.fromarray(samples).save(tmp_path / "in.tif", tiffinfo={266: 2})  # the bytes as they are, tagged reversed
+    with tifffile.TiffFile(tmp_path / "in.tif") as tiff:
+        assert tiff.pages[0].fillorder == 2
+        expected = tiff.asarray()
+    assert not np.array_equal(expected, samples)  # tifffile reverses them
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), expected)
