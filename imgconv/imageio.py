@@ -116,7 +116,7 @@ class Picture:
         Pillow's name of the input format, or ``"NPY"``.
     metadata : dict
         ``icc_profile``, ``exif``, ``xmp`` and ``comment`` as the input had them, with
-        the EXIF orientation removed once it has been applied.
+        the EXIF orientation removed (and the XMP's set to 1) once it has been applied.
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
         ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
@@ -175,8 +175,10 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         Read only this frame (page) of an animation or multi-page TIFF, 0-based;
         default every frame.
     auto_orient : bool
-        Turn the pixels as the EXIF orientation says, so that they are the image as it
-        is displayed, and drop the tag. False keeps the stored pixels and the tag.
+        Turn the pixels as the EXIF orientation says (or, where EXIF has none, the XMP's,
+        as Pillow's ``ImageOps.exif_transpose``), so that they are the image as it is
+        displayed; drop the EXIF tag and set the XMP's to 1. False keeps the stored
+        pixels and the tags.
     max_pixels : int
         Refuse, from its header and before decoding, an image whose frames read hold
         more pixels than this in all (a ``.npy`` counts H x W x ceil(C / 4)); 0 for no
@@ -261,6 +263,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     if auto_orient and exif is not None and orientation_of(exif.get(_ORIENTATION)) != 1:
         orientation = orientation_of(exif.pop(_ORIENTATION))
         picture.frames = [_orient(f, orientation) for f in picture.frames]
+        if "xmp" in picture.metadata:
+            picture.metadata["xmp"] = _upright_xmp(picture.metadata["xmp"])
         if not len(exif):
             del picture.metadata["exif"]
     return picture
@@ -824,6 +828,17 @@ def _deep_picture(arrays, fmt, metadata, name, encoding=None):
     if mode is None or arrays[0].dtype == np.bool_:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
     return Picture(arrays, mode, fmt, metadata, encoding or {})
+
+
+# XMP's orientation, as an attribute or an element. Pillow's getexif() takes it where the
+# EXIF has none (so read_image turns such pictures too), and its exif_transpose reads it
+# from an output whose EXIF no longer has one.
+_XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>\s*)[0-9]+""")
+
+
+def _upright_xmp(xmp: bytes) -> bytes:
+    """``xmp`` saying orientation 1, for pixels that have been turned upright."""
+    return _XMP_ORIENTATION.sub(lambda match: match[1] + b"1", xmp)
 
 
 def orientation_of(value):

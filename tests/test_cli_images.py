@@ -623,3 +623,33 @@ def test_a_tiff_stored_in_reversed_bit_order_is_written_in_its_samples(tmp_path,
     assert not np.array_equal(expected, samples)  # tifffile reverses them
     assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), expected)
+
+
+_XMP_ORIENTATION = {
+    "attribute": '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="3"/>',
+    "element": '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/">'
+               "<tiff:Orientation>3</tiff:Orientation></rdf:Description>",
+}
+
+
+@pytest.mark.parametrize("form", sorted(_XMP_ORIENTATION))
+@pytest.mark.parametrize("with_exif", [False, True])
+def test_an_xmp_orientation_turns_the_pixels_once(tmp_path, rgb, form, with_exif):
+    """Pillow's exif_transpose takes the orientation from XMP where EXIF has none, as
+    imgconv does: once the pixels are turned, the XMP says so, or viewers turn them again."""
+    from PIL import ImageOps, PngImagePlugin
+
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           f"{_XMP_ORIENTATION[form]}</rdf:RDF></x:xmpmeta>")
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    exif = Image.Exif()
+    if with_exif:
+        exif[0x0112] = 3
+    Image.fromarray(rgb).save(tmp_path / "in.png", pnginfo=info, exif=exif)
+    upright = rgb[::-1, ::-1]  # orientation 3: turned half a turn
+    assert np.array_equal(np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "in.png"))), upright)
+    assert run("identity", tmp_path / "in.png", tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert np.array_equal(np.asarray(image), upright)
+        assert np.array_equal(np.asarray(ImageOps.exif_transpose(image)), upright)
