@@ -64,14 +64,30 @@ _XMP, _ICC = 700, 34675  # TIFF tags
 _MINISWHITE = 0  # TIFF's PhotometricInterpretation for grey where 0 is white
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
-# output's EXIF, they would contradict the new pixels or repeat the metadata.
+# output's EXIF, they would contradict the new pixels or repeat the metadata. Colour
+# metadata that holds at any depth and layout (WhitePoint 318, PrimaryChromaticities 319)
+# is kept.
 _LAYOUT_TAGS = frozenset([
+    254, 255,  # NewSubfileType, SubfileType: what the page is (a reduced copy, a mask), not the output
     256, 257, 258, 259, 262,  # ImageWidth, ImageLength, BitsPerSample, Compression, Photometric
+    266,  # FillOrder: the decoder undid the input's bit order; kept, readers would reverse every byte
     273, 277, 278, 279, 284,  # StripOffsets, SamplesPerPixel, RowsPerStrip, StripByteCounts, PlanarConfig
+    280, 281, 340, 341,  # Min/MaxSampleValue, SMin/SMaxSampleValue: the input's range, not the output's
+    288, 289,  # FreeOffsets, FreeByteCounts: places in the input file
+    # GrayResponseUnit and Curve, TransferFunction: tables of 2**BitsPerSample entries,
+    # wrong in length once the depth changes
+    290, 291, 301,
+    292, 293,  # T4Options, T6Options: fax coding of the input
     317, 320,  # Predictor, ColorMap
     322, 323, 324, 325,  # TileWidth, TileLength, TileOffsets, TileByteCounts
+    330, 400,  # SubIFDs, GlobalParametersIFD: places in the input file
+    332, 333, 334, 336,  # InkSet, InkNames, NumberOfInks, DotRange: CMYK inks, and CMYK is read as RGB
     338, 339,  # ExtraSamples, SampleFormat
+    347,  # JPEGTables: the input's JPEG compression
+    512, 513, 514, 515, 517, 518, 519, 520, 521,  # old-style JPEG compression: its process, places, tables
     529, 530, 531, 532,  # YCbCrCoefficients, YCbCrSubSampling, YCbCrPositioning, ReferenceBlackWhite
+    32995, 32996, 32997, 32998,  # SGI's Matteing, DataType, ImageDepth, TileDepth: older layout tags
+    37724,  # ImageSourceData: Photoshop's layers, a second copy of the unfiltered pixels
     _ICC, _XMP,
 ])
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
@@ -102,7 +118,7 @@ class Picture:
         Pillow's name of the input format, or ``"NPY"``.
     metadata : dict
         ``icc_profile``, ``exif``, ``xmp`` and ``comment`` as the input had them, with
-        the EXIF orientation removed once it has been applied.
+        the EXIF orientation removed (and the XMP's set to 1) once it has been applied.
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
         ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
@@ -161,8 +177,10 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         Read only this frame (page) of an animation or multi-page TIFF, 0-based;
         default every frame.
     auto_orient : bool
-        Turn the pixels as the EXIF orientation says, so that they are the image as it
-        is displayed, and drop the tag. False keeps the stored pixels and the tag.
+        Turn the pixels as the EXIF orientation says (or, where EXIF has none, the XMP's,
+        as Pillow's ``ImageOps.exif_transpose``), so that they are the image as it is
+        displayed; drop the EXIF tag and set the XMP's to 1. False keeps the stored
+        pixels and the tags.
     max_pixels : int
         Refuse, from its header and before decoding, an image whose frames read hold
         more pixels than this in all (a ``.npy`` counts H x W x ceil(C / 4)); 0 for no
@@ -251,6 +269,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     if auto_orient and exif is not None and orientation_of(exif.get(_ORIENTATION)) != 1:
         orientation = orientation_of(exif.pop(_ORIENTATION))
         picture.frames = [_orient(f, orientation) for f in picture.frames]
+        if "xmp" in picture.metadata:
+            picture.metadata["xmp"] = _upright_xmp(picture.metadata["xmp"])
         if not len(exif):
             del picture.metadata["exif"]
     return picture
@@ -595,7 +615,7 @@ def _picture_from_pillow(image, data, frame, name, budget):
     elif image.format == "TIFF" and _beyond_pillow(image):
         picture = _picture_from_tifffile(data, frame, name, metadata, _PixelBudget(budget.limit, name))
     else:
-        arrays, modes = [], []
+        arrays, modes, key = [], [], _png_key(image, data)
         for index in indices:
             # Each frame once, in order: seeking an APNG back to an earlier frame loses
             # its palette, and a GIF or APNG frame is composed on the ones before it.
@@ -605,6 +625,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
                 claims.check_frame_data(image, data, name)
             modes.append(_mode_read_as(image))
             arrays.append(_samples(image, modes[-1]) if decoder is None else decoder(data))
+            if key is not None and modes[-1] in _KEYED:
+                arrays[-1], modes[-1] = _keyed_alpha(arrays[-1], key), _KEYED[modes[-1]]
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = _common_mode(modes, name)
         arrays = [_widen(a, m, mode) for a, m in zip(arrays, modes)]
@@ -666,6 +688,32 @@ def _png_is_plain(data):
         seen_pixels = seen_pixels or kind == b"IDAT"
         position += 12 + length
     return False  # truncated: Pillow's decoder says how
+
+
+# A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
+# alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
+# aside in info["transparency"], which imgconv's writers would drop.
+_KEYED = {"L": "LA", "I;16": "LA;16", "RGB": "RGBA"}
+
+
+def _png_key(image, data: bytes) -> np.ndarray | None:
+    """The colour a grey or RGB PNG's tRNS chunk makes transparent, in the units of
+    Pillow's samples (grey of 1, 2 and 4 bits is scaled to 0-255), or None."""
+    if image.format != "PNG" or "transparency" not in image.info or data[25:26] not in (b"\0", b"\2"):
+        return None
+    bits = data[24]  # IHDR's bit depth
+    # libpng compares only the bits a sample has: a tRNS value out of range is cut to them.
+    key = np.asarray(image.info["transparency"], np.uint32) & ((1 << bits) - 1)
+    return key * (255 // ((1 << bits) - 1)) if bits < 8 else key
+
+
+def _keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``samples`` (grey or RGB) with an alpha channel: 0 where the pixel is ``key``,
+    the samples' maximum elsewhere."""
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    opaque = np.iinfo(samples.dtype).max
+    alpha = np.where((planes == key).all(axis=-1), 0, opaque).astype(samples.dtype)
+    return np.concatenate([planes, alpha[..., None]], axis=2)
 
 
 def _mode_read_as(image):
@@ -827,6 +875,17 @@ def _deep_picture(arrays, fmt, metadata, name, encoding=None):
     if mode is None or arrays[0].dtype == np.bool_:
         raise ImageReadError(f"{name}: {channels} channel(s) of {arrays[0].dtype} samples: not an image imgconv reads")
     return Picture(arrays, mode, fmt, metadata, encoding or {})
+
+
+# XMP's orientation, as an attribute or an element. Pillow's getexif() takes it where the
+# EXIF has none (so read_image turns such pictures too), and its exif_transpose reads it
+# from an output whose EXIF no longer has one.
+_XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>\s*)[0-9]+""")
+
+
+def _upright_xmp(xmp: bytes) -> bytes:
+    """``xmp`` saying orientation 1, for pixels that have been turned upright."""
+    return _XMP_ORIENTATION.sub(lambda match: match[1] + b"1", xmp)
 
 
 def orientation_of(value):

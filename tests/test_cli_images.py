@@ -560,3 +560,96 @@ def test_compression_keeps_the_exif_subdirectories(tmp_path, rgb):
     with Image.open(tmp_path / "out.tif") as image:
         assert dict(image.getexif().get_ifd(0x8825)) == {1: "N", 2: (52.0, 22.0, 0.0)}
         assert_rounded_from(np.asarray(image), reference(load(tmp_path / "in.jpg")[1], GAUSS))
+
+
+def _png(path, samples: np.ndarray, colour_type: int, bits: int, chunks: dict) -> None:
+    """A PNG written by hand: grey or RGB ``samples`` packed at ``bits`` a sample, with
+    ``chunks`` (kind: payload) before the pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    height, width = samples.shape[:2]
+    if bits < 8:
+        rows = np.packbits(np.unpackbits(samples[..., None].astype(np.uint8), axis=-1)[..., 8 - bits:].reshape(height, -1),
+                           axis=-1)
+    else:
+        rows = samples.astype(">u2" if bits == 16 else np.uint8).reshape(height, -1).view(np.uint8)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    header = struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + b"".join(chunk(k, v) for k, v in chunks.items())
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("colour_type, bits, trns", [
+    (0, 1, 1), (0, 2, 2), (0, 4, 0x1F), (0, 8, 7), (0, 16, 40000), (2, 8, (1, 2, 3)), (2, 16, (1, 2, 3))])
+def test_a_png_transparent_colour_becomes_alpha(tmp_path, rng, colour_type, bits, trns):
+    """A grey or RGB PNG's tRNS chunk names its transparent colour: the output has alpha
+    where libpng reads it (a tRNS value wider than the samples is cut to their bits, as
+    libpng cuts it), in PNG and in TIFF."""
+    import struct
+
+    import imagecodecs
+    import tifffile
+
+    top = (1 << bits) - 1
+    channels = 1 if colour_type == 0 else 3
+    samples = rng.integers(0, top + 1, (20, 30, channels)).squeeze()
+    key = np.atleast_1d(trns) & top
+    samples[::3, ::2] = key
+    _png(tmp_path / "in.png", samples, colour_type, bits, {b"tRNS": struct.pack(f">{len(key)}H", *np.atleast_1d(trns))})
+    expected = imagecodecs.png_decode((tmp_path / "in.png").read_bytes())
+    assert expected.shape[-1] == channels + 1 and 0 < (expected[..., -1] == 0).sum() < expected[..., -1].size
+    for extension, read in ((".png", imagecodecs.png_decode), (".tif", tifffile.imread)):
+        assert run("identity", tmp_path / "in.png", tmp_path / f"out{extension}").exit_code == 0
+        assert np.array_equal(read((tmp_path / f"out{extension}").read_bytes() if extension == ".png"
+                                   else tmp_path / f"out{extension}"), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.uint16])
+def test_a_tiff_stored_in_reversed_bit_order_is_written_in_its_samples(tmp_path, rng, dtype):
+    """FillOrder 2 says each byte of the input is stored last bit first: the decoder
+    undoes it, so the tag must not reach the output, where it would reverse the bits of
+    samples written in the usual order."""
+    import tifffile
+
+    samples = rng.integers(0, 2 if dtype == np.bool_ else np.iinfo(dtype).max, (12, 20)).astype(dtype)
+    Image.fromarray(samples).save(tmp_path / "in.tif", tiffinfo={266: 2})  # the bytes as they are, tagged reversed
+    with tifffile.TiffFile(tmp_path / "in.tif") as tiff:
+        assert tiff.pages[0].fillorder == 2
+        expected = tiff.asarray()
+    assert not np.array_equal(expected, samples)  # tifffile reverses them
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), expected)
+
+
+_XMP_ORIENTATION = {
+    "attribute": '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="3"/>',
+    "element": '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/">'
+               "<tiff:Orientation>3</tiff:Orientation></rdf:Description>",
+}
+
+
+@pytest.mark.parametrize("form", sorted(_XMP_ORIENTATION))
+@pytest.mark.parametrize("with_exif", [False, True])
+def test_an_xmp_orientation_turns_the_pixels_once(tmp_path, rgb, form, with_exif):
+    """Pillow's exif_transpose takes the orientation from XMP where EXIF has none, as
+    imgconv does: once the pixels are turned, the XMP says so, or viewers turn them again."""
+    from PIL import ImageOps, PngImagePlugin
+
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           f"{_XMP_ORIENTATION[form]}</rdf:RDF></x:xmpmeta>")
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    exif = Image.Exif()
+    if with_exif:
+        exif[0x0112] = 3
+    Image.fromarray(rgb).save(tmp_path / "in.png", pnginfo=info, exif=exif)
+    upright = rgb[::-1, ::-1]  # orientation 3: turned half a turn
+    assert np.array_equal(np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "in.png"))), upright)
+    assert run("identity", tmp_path / "in.png", tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert np.array_equal(np.asarray(image), upright)
+        assert np.array_equal(np.asarray(ImageOps.exif_transpose(image)), upright)
