@@ -2,19 +2,25 @@
 what the CLI writes, and every kind of bad request refused in one line (the page in a
 real browser: test_demo_browser.py)."""
 
+import hashlib
 import http.client
 import io
 import json
 import os
+import re
+import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
 import time
 import zipfile
 import zlib
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -29,17 +35,21 @@ CHELSEA = SAMPLES / "chelsea.png"
 
 class DemoProcess:
     """``python -m imgconv demo --no-browser --port 0 ARGS``, its URL read from its first
-    line; `stop` ends it with Ctrl-C and returns its exit status, stdout and stderr."""
+    line (``token``: the one in it; ``cookie``: the cookie the page gets for it); `stop`
+    ends it with Ctrl-C and returns its exit status, stdout and stderr."""
 
-    def __init__(self, *args, cwd=None, env=None, browser=False):
+    def __init__(self, *args, cwd=None, env=None, browser=False, prefix=()):
         options = ["--port", "0"] if browser else ["--no-browser", "--port", "0"]
-        self.process = subprocess.Popen([sys.executable, "-m", "imgconv", "demo", *options, *map(str, args)],
+        self.process = subprocess.Popen([*prefix, sys.executable, "-m", "imgconv", "demo", *options, *map(str, args)],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
         self.url = self.process.stdout.readline().strip()
-        if not self.url.startswith("http://127.0.0.1:"):
+        parts = urlsplit(self.url)
+        if parts.scheme != "http" or not parts.port:
             self.stop()
             raise AssertionError(f"no URL line: {self.url!r}")
-        self.host, self.port = "127.0.0.1", int(self.url.rsplit(":", 1)[1].rstrip("/"))
+        self.host, self.port = parts.hostname, parts.port
+        self.token = parse_qs(parts.query).get("token", [""])[0]
+        self.cookie = f"imgconv-demo-{self.port}={self.token}"
 
     def stop(self):
         if self.process.poll() is None:
@@ -61,15 +71,21 @@ def server():
     assert (status, out, err) == (130, "", ""), (status, out, err)
 
 
-def fetch(server, path, method="GET", body=None, headers=None):
-    """Status, content type and body of one request, the path sent exactly as given."""
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+def fetch(server, path, method="GET", body=None, headers=None, cookie=True):
+    """Status, content type and body of one request, the path sent exactly as given,
+    with the cookie the printed address gives (as the page's own requests have it)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
     try:
-        connection.request(method, path, body=body, headers=headers or {})
+        connection.request(method, path, body=body, headers=({"Cookie": server.cookie} if cookie else {}) | (headers or {}))
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type"), response.read()
     finally:
         connection.close()
+
+
+def own_headers(server):
+    """The Host and Cookie lines a browser on the page sends, for requests written by hand."""
+    return f"Host: 127.0.0.1:{server.port}\r\nCookie: {server.cookie}\r\n".encode()
 
 
 def pixels(data):
@@ -146,18 +162,29 @@ def test_the_default_image_is_the_shipped_sample_and_uploads_stay_in_memory(tmp_
 
 
 def test_the_users_browser_is_opened_on_the_page(tmp_path):
-    opened = tmp_path / "opened.txt"
+    """Through a page only this user may read, which sends the browser on to the
+    address: the token is not in the browser's command line, which any user can read."""
+    opened = tmp_path / "opened.json"
     browser = tmp_path / "browser.py"
-    browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    browser.write_text("import json, os, sys\nfrom urllib.parse import unquote, urlsplit\n"
+                       "path = unquote(urlsplit(sys.argv[1]).path)\n"
+                       "seen = {'argv': sys.argv, 'path': path, 'mode': os.stat(path).st_mode, 'page': open(path).read()}\n"
+                       f"open({str(opened)!r} + '.part', 'w').write(json.dumps(seen))\n"
+                       f"os.rename({str(opened)!r} + '.part', {str(opened)!r})\n")
     demo = DemoProcess(browser=True, env={**os.environ, "BROWSER": f"{sys.executable} {browser} %s"})
     try:
-        for _ in range(400):
-            if opened.exists() and opened.read_text():
+        for _ in range(600):
+            if opened.exists():
                 break
             time.sleep(0.05)
-        assert opened.read_text() == demo.url
+        seen = json.loads(opened.read_text())
+        assert seen["argv"][1].startswith("file:///") and demo.token not in " ".join(seen["argv"])
+        assert stat.S_IMODE(seen["mode"]) == 0o600
+        assert f'http-equiv="refresh" content="0; url={demo.url}"' in seen["page"]
+        assert Path(seen["path"]).exists()
     finally:
         assert demo.stop() == (130, "", "")
+    assert not Path(seen["path"]).exists()  # removed when the demo ends
 
 
 def test_the_kernel_is_the_gaussian(server):
@@ -238,7 +265,7 @@ BAD_REQUESTS = [
     ("/static/demo.js", 404, "no such page"),
     ("/__init__.py", 404, "no such page"),
     ("/app.py", 404, "no such page"),
-    ("http://127.0.0.1/etc/passwd", 404, "no such page"),
+    ("http://127.0.0.1/etc/passwd", 403, "Host"),  # http.client sends Host: 127.0.0.1, without the port
 ]
 
 
@@ -270,6 +297,7 @@ def test_an_upload_over_the_byte_limit_is_refused_before_it_is_read(server):
     connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
     try:
         connection.putrequest("POST", "/image")
+        connection.putheader("Cookie", server.cookie)
         connection.putheader("Content-Length", str(10**15))
         connection.endheaders()
         response = connection.getresponse()
@@ -279,7 +307,7 @@ def test_an_upload_over_the_byte_limit_is_refused_before_it_is_read(server):
         connection.close()
     no_length = socket.create_connection((server.host, server.port), timeout=30)
     with no_length:
-        no_length.sendall(b"POST /image HTTP/1.0\r\n\r\n")
+        no_length.sendall(b"POST /image HTTP/1.0\r\n" + own_headers(server) + b"\r\n")
         assert no_length.makefile("rb").readline().split()[1] == b"411"
 
 
@@ -353,7 +381,7 @@ def test_parameter_counts(server):
 def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_path):
     demo = DemoProcess(CHELSEA)
     try:
-        request = b"GET /blur.png?radius=30&deviation=10&view=side-by-side HTTP/1.0\r\n\r\n"
+        request = b"GET /blur.png?radius=30&deviation=10&view=side-by-side HTTP/1.0\r\n" + own_headers(demo) + b"\r\n"
         for index in range(40):
             sock = socket.create_connection((demo.host, demo.port))
             # Closed with a reset, as a browser drops a superseded picture: before the
@@ -389,6 +417,174 @@ def test_an_image_the_page_cannot_show_is_refused_at_the_start(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == "" and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("imgconv: error: ") and "channels" in result.stderr
+
+
+# ---- Other web pages, DNS rebinding, other users: the token, Host and Origin ----------
+
+def other_token(token):
+    """``token`` with its last character changed: as long, and wrong."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+PAGE_REQUESTS = [("GET", "/", None), ("GET", "/demo.js", None), ("GET", "/image", None),
+                 ("GET", "/blur.png?radius=1&deviation=1", None), ("GET", "/kernel.json", None),
+                 ("GET", "/conv.png", None), ("GET", "/params.json", None), ("POST", "/image", CHELSEA.read_bytes()),
+                 ("PUT", "/image", b"x"), ("GET", "/nothing-here", None), ("GET", "/blur.png?radius=%ff", None)]
+
+
+@pytest.mark.parametrize("method, path, body", PAGE_REQUESTS)
+def test_every_request_needs_the_token_or_its_cookie(server, method, path, body):
+    joined = "&" if "?" in path else "?"
+    refused = [
+        ({}, path),  # neither
+        ({"Cookie": f"imgconv-demo-{server.port}={other_token(server.token)}"}, path),
+        ({"Cookie": f"imgconv-demo-{server.port}="}, path),
+        ({"Cookie": f"imgconv-demo-{server.port + 1}={server.token}"}, path),  # another demo's cookie name
+        ({"Cookie": f"other={server.token}"}, path),
+        ({}, f"{path}{joined}token={other_token(server.token)}"),
+        ({}, f"{path}{joined}token={server.token[:-1]}"),
+        ({}, f"{path}{joined}token="),
+        ({"Cookie": server.cookie}, f"{path}{joined}token={other_token(server.token)}"),  # a wrong token is wrong
+        ({}, f"{path}{joined}token={server.token}&token={server.token}x"),
+    ]
+    for headers, sent in refused:
+        assert_one_line_refusal(*fetch(server, sent, method, body, headers, cookie=False), 403, "token")
+    # With the cookie, or the token in the query (as a script may send it), the page answers.
+    expected = fetch(server, path, method, body)
+    assert expected[0] in (200, 400, 404, 405)
+    assert fetch(server, f"{path}{joined}token={server.token}", method, body, cookie=False)[:2] == expected[:2]
+    assert fetch(server, path, method, body, {"Cookie": f"a=b; {server.cookie}; c=d"}, cookie=False)[:2] == \
+        expected[:2]
+
+
+def set_cookie_parts(header):
+    return [part.strip() for part in header.split(";")]
+
+
+def test_the_printed_address_gives_the_page_with_the_cookie(server):
+    parts = urlsplit(server.url)
+    assert (parts.hostname, parts.path, parts.query) == ("127.0.0.1", "/", f"token={server.token}")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", server.token)  # secrets.token_urlsafe(32): 256 bits
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("GET", f"/?token={server.token}")
+        response = connection.getresponse()
+        page = response.read()
+        assert response.status == 200 and b'id="result"' in page and server.token.encode() not in page
+        assert (response.getheader("Cache-Control"), response.getheader("Referrer-Policy")) == ("no-store",
+                                                                                               "no-referrer")
+        cookie = set_cookie_parts(response.getheader("Set-Cookie"))
+    finally:
+        connection.close()
+    assert cookie[0] == server.cookie and sorted(cookie[1:]) == ["HttpOnly", "Path=/", "SameSite=Strict"]
+    # The cookie opens the page; the page's script takes the token out of the address.
+    status, content_type, page = fetch(server, "/", headers={"Cookie": cookie[0]}, cookie=False)
+    assert status == 200 and content_type.startswith("text/html") and b'id="result"' in page
+    assert 'if (location.search) history.replaceState(null, "", "/");' in fetch(server, "/demo.js")[2].decode()
+    # Only the page's own address sets it.
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("GET", f"/params.json?token={server.token}")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Set-Cookie") is None
+    finally:
+        connection.close()
+    # Each run has its own token, and it is in neither the process's arguments nor its environment.
+    other = DemoProcess()
+    try:
+        assert other.token != server.token and len(other.token) == len(server.token)
+        assert fetch(other, "/", headers={"Cookie": server.cookie.replace(str(server.port), str(other.port))},
+                     cookie=False)[0] == 403
+        for name in ("cmdline", "environ"):
+            assert other.token.encode() not in (Path("/proc") / str(other.process.pid) / name).read_bytes()
+    finally:
+        assert other.stop() == (130, "", "")
+
+
+@pytest.mark.parametrize("host", [
+    "evil.example:{port}", "evil.example", "127.0.0.1", "127.0.0.1:{other}", "localhost:{other}",
+    "127.0.0.1:{port}.evil.example", "localhost.evil.example:{port}", "0.0.0.0:{port}", "127.0.0.2:{port}",
+    "192.168.1.1:{port}", "127.0.0.1:{port}@evil.example", "",
+])
+def test_a_host_header_naming_another_server_is_refused(server, host, rng):
+    """DNS rebinding: a page of evil.example whose name now leads to 127.0.0.1 sends its
+    own name in Host. It could read neither the picture nor its name, even with the
+    cookie (which its browser would not send it)."""
+    upload = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(upload, "PNG")
+    key = json.loads(fetch(server, "/image", "POST", upload.getvalue())[2])["id"]
+    host = host.format(port=server.port, other=server.port + 1)
+    for path in ("/", f"/blur.png?image={key}", "/image", f"/?token={server.token}"):
+        status, content_type, body = fetch(server, path, headers={"Host": host})
+        assert_one_line_refusal(status, content_type, body, 403, "Host")
+        assert key.encode() not in body
+    assert_one_line_refusal(*fetch(server, "/image", "POST", upload.getvalue(), {"Host": host}), 403, "Host")
+
+
+def test_the_host_header_may_name_the_address_or_localhost_with_the_port(server):
+    for host in ("127.0.0.1:{port}", "localhost:{port}", "LocalHost:{port}", "[::1]:{port}"):
+        assert fetch(server, "/image", headers={"Host": host.format(port=server.port)})[0] == 200, host
+
+    def answer(head):
+        with socket.create_connection((server.host, server.port), timeout=30) as connection:
+            connection.sendall(head + f"Cookie: {server.cookie}\r\n\r\n".encode())
+            return connection.makefile("rb").read().decode()
+
+    # None (an HTTP/1.0 client may send none), or two.
+    for head in (b"GET /image HTTP/1.0\r\n",
+                 b"GET /image HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nHost: evil.example\r\n" % server.port):
+        head, _, body = answer(head).partition("\r\n\r\n")
+        assert head.split()[1] == "403" and body.count("\n") == 1 and "Host" in body
+
+
+@pytest.mark.parametrize("origin", [
+    "http://evil.example", "http://evil.example:{port}", "http://127.0.0.1:{other}", "http://localhost:{port}",
+    "https://127.0.0.1:{port}", "http://127.0.0.1", "null", "",
+])
+def test_a_post_from_another_page_is_refused(server, origin):
+    """A form or fetch() of another page, text/plain so that no preflight asks first."""
+    headers = {"Origin": origin.format(port=server.port, other=server.port + 1), "Content-Type": "text/plain"}
+    assert_one_line_refusal(*fetch(server, "/image", "POST", CHELSEA.read_bytes(), headers), 403, "another page")
+    assert_one_line_refusal(*fetch(server, "/params.json", headers=headers), 403, "another page")
+
+
+def test_a_post_from_the_page_itself_or_from_a_script_is_taken(server):
+    for headers in ({"Origin": f"http://127.0.0.1:{server.port}"}, {}):
+        status, _, body = fetch(server, "/image", "POST", CHELSEA.read_bytes(), headers)
+        assert status == 200 and json.loads(body)["width"] == 451
+    status, _, body = fetch(server, "/image", "POST", CHELSEA.read_bytes(),
+                            {"Origin": f"http://localhost:{server.port}", "Host": f"localhost:{server.port}"})
+    assert status == 200
+
+
+def test_upload_ids_are_random_not_the_pictures_hash(server):
+    data = CHELSEA.read_bytes()
+    keys = [json.loads(fetch(server, "/image", "POST", data)[2])["id"] for _ in range(2)]
+    assert keys[0] != keys[1] and all(re.fullmatch(r"[A-Za-z0-9_-]{16}", key) for key in keys)
+    assert not any(key in hashlib.sha256(data).hexdigest() for key in keys)
+    for key in keys:
+        assert fetch(server, f"/blur.png?radius=1&deviation=1&image={key}")[0] == 200
+
+
+UNSHARE = shutil.which("unshare")
+
+
+@pytest.mark.skipif(not UNSHARE, reason="needs unshare (util-linux) for a network of its own")
+def test_an_address_other_than_loopback_is_warned_about():
+    """Listening on every address, in a network namespace of its own (only its own
+    loopback, down): nothing outside the test can reach it."""
+    prefix = [UNSHARE, "--net"] + (["--map-root-user"] if os.getuid() else [])
+    demo = DemoProcess("--host", "0.0.0.0", prefix=prefix)
+    # Printed as it starts to serve (a minute at most, were it never printed).
+    warning = demo.process.stderr.readline() if select.select([demo.process.stderr], [], [], 60)[0] else ""
+    status, out, err = demo.stop()
+    assert demo.url.startswith("http://0.0.0.0:") and status == 130 and out == err == ""
+    assert warning == ("imgconv: warning: demo: 0.0.0.0 is not a loopback address: other machines can reach the "
+                       "page, and its token is then all that protects it\n")
+    for host in ("localhost", "127.0.0.1"):
+        quiet = DemoProcess("--host", host)
+        assert quiet.url.startswith("http://127.0.0.1:") and fetch(quiet, "/")[0] == 200
+        assert quiet.stop() == (130, "", "")
 
 
 def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):

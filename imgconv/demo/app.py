@@ -14,11 +14,11 @@ the HTTP status and a one-line reason.
 """
 
 import functools
-import hashlib
 import io
 import json
 import math
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -150,17 +150,16 @@ class Demo:
         return max_bytes(self.max_pixels)
 
     def upload(self, data):
-        """Keep an uploaded picture in memory; its description (``id`` for ``blur.png``)."""
-        key = hashlib.sha256(data).hexdigest()[:16]
+        """Keep an uploaded picture in memory; its description (``id`` for ``blur.png``,
+        random: a hash would name the picture to whoever has it)."""
+        key = secrets.token_urlsafe(12)
         with self.lock:
-            if key not in self.uploads:
-                picture = decode_image(data, "upload", max_pixels=self.max_pixels)
-                check_writable(picture, "PNG", "upload")
-                self.uploads[key] = picture
-                while len(self.uploads) > UPLOADS_KEPT:
-                    self.uploads.popitem(last=False)
-            self.uploads.move_to_end(key)
-            return _json(self._describe(self.uploads[key], "upload", key))
+            picture = decode_image(data, "upload", max_pixels=self.max_pixels)
+            check_writable(picture, "PNG", "upload")
+            self.uploads[key] = picture
+            while len(self.uploads) > UPLOADS_KEPT:
+                self.uploads.popitem(last=False)
+            return _json(self._describe(picture, "upload", key))
 
     def image(self, query):
         """The description of the picture the page opens with."""

@@ -6,8 +6,16 @@ dependency. What it does by default and a demo must not: it logs every request a
 prints a traceback when a browser drops a request it no longer wants (a superseded
 picture), and it answers errors with HTML. Here nothing is logged but real errors,
 one line each, and every refusal is one line of plain text.
+
+Other web pages must not read or drive the demo (see README, Threat model): as
+Jupyter does, each run has a random token, in the address printed and then in a
+cookie; a request without it, naming another host (DNS rebinding) or coming from
+another page (``Origin``) is refused with 403.
 """
 
+import hmac
+import ipaddress
+import secrets
 import socket
 import sys
 from http import HTTPStatus
@@ -28,6 +36,9 @@ GET = {"/blur.png": "blur", "/kernel.json": "kernel", "/conv.json": "conv", "/co
 POST = {"/image"}
 # A query string longer than this is no request the page makes.
 MAX_QUERY = 2000
+# The loopback names a browser on this machine may give in Host, besides the address
+# listened on.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def _say_error(message):
@@ -55,6 +66,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
         for name, value in dict(headers).items():
             self.send_header(name, value)
         self.end_headers()
@@ -62,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _route(self):
-        """The path and the query (a dict), or a refusal."""
+        """The path and the query (a dict, without ``token``), or a refusal."""
         path, _, query = self.path.partition("?")
         if len(query) > MAX_QUERY:
             raise RequestError("the query string is too long", HTTPStatus.REQUEST_URI_TOO_LONG)
@@ -73,11 +85,54 @@ class Handler(BaseHTTPRequestHandler):
         names = [name for name, _ in pairs]
         if len(set(names)) != len(names):
             raise RequestError("a parameter is given twice")
-        return path, dict(pairs)
+        query = dict(pairs)
+        query.pop("token", None)
+        return path, query
+
+    def _check_access(self):
+        """Refuses (403) a request that names another host, comes from another page, or
+        holds neither the token in its query nor the cookie. Returns whether the token
+        came in the query."""
+        server = self.server
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or not server.is_own_host(hosts[0]):
+            raise RequestError("the Host header does not name this server; open the address imgconv demo printed",
+                               HTTPStatus.FORBIDDEN)
+        origins = self.headers.get_all("Origin")
+        # Browsers send Origin with every POST; a script that has the token need not.
+        if origins is not None and [origin.strip().lower() for origin in origins] != \
+                [f"http://{hosts[0].strip().lower()}"]:
+            raise RequestError("a request from another page is refused", HTTPStatus.FORBIDDEN)
+        # The token as the query gives it: _route may not parse the rest.
+        given = [value for name, value in parse_qsl(self.path.partition("?")[2], errors="replace")
+                 if name == "token"]
+        if given:
+            if len(given) == 1 and server.is_token(given[0]):
+                return True
+        elif any(server.is_token(value) for value in self._cookies(server.cookie_name)):
+            return False
+        raise RequestError("no valid token: open the address imgconv demo printed, with its token",
+                           HTTPStatus.FORBIDDEN)
+
+    def _cookies(self, wanted):
+        for header in self.headers.get_all("Cookie") or []:
+            for pair in header.split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name == wanted:
+                    yield value
 
     def _answer(self, work):
+        """Checks access, routes, and sends what ``work(path, query)`` makes, or the refusal."""
         try:
-            body, content_type = work()
+            by_token = self._check_access()
+            path, query = self._route()
+            body, content_type = work(path, query)
+            # The printed address: the page comes with the cookie (its script then takes
+            # the token out of the address bar and the history). Not a redirect: after
+            # one started elsewhere (the page that opens the browser, a link), a
+            # SameSite=Strict cookie would not be sent.
+            cookie = {"Set-Cookie": self.server.cookie} if by_token and path == "/" else {}
+            self._send(HTTPStatus.OK, body, content_type, cookie)
         except (ConnectionError, TimeoutError):
             raise  # the browser went away: handle_error knows
         except RequestError as exc:
@@ -87,14 +142,11 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:
             _say_error(f"{self.command} {self.path.partition('?')[0]}: {type(exc).__name__}: {exc}")
             self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "the demo failed; its terminal says why")
-        else:
-            self._send(HTTPStatus.OK, body, content_type)
 
     def do_GET(self):
         self._answer(self._get)
 
-    def _get(self):
-        path, query = self._route()
+    def _get(self, path, query):
         if path in STATIC:
             name, content_type = STATIC[path]
             if query:
@@ -107,8 +159,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._answer(self._post)
 
-    def _post(self):
-        path, query = self._route()
+    def _post(self, path, query):
         if path not in POST:
             status = HTTPStatus.METHOD_NOT_ALLOWED if path in GET or path in STATIC else HTTPStatus.NOT_FOUND
             raise RequestError(f"{path} takes GET" if status == HTTPStatus.METHOD_NOT_ALLOWED else "no such page",
@@ -129,13 +180,17 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.demo.upload(data)
 
     def do_HEAD(self):
-        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not served; use GET or POST")
+        self._answer(self._not_served)
+
+    def _not_served(self, path, query):
+        raise RequestError(f"{self.command} is not served; use GET or POST", HTTPStatus.METHOD_NOT_ALLOWED)
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
 
 
 class DemoServer(ThreadingHTTPServer):
-    """A `ThreadingHTTPServer` for a `Demo`, quiet about dropped connections.
+    """A `ThreadingHTTPServer` for a `Demo`, quiet about dropped connections, that
+    answers only requests holding its token (``url`` has it).
 
     Parameters
     ----------
@@ -152,13 +207,33 @@ class DemoServer(ThreadingHTTPServer):
 
     def __init__(self, demo, host="127.0.0.1", port=0):
         self.demo = demo
+        self.token = secrets.token_urlsafe(32)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), Handler)
+        address, port = self.server_address[:2]
+        # Cookies are kept by host, not by port: the port in the name keeps two demos apart.
+        self.cookie_name = f"imgconv-demo-{port}"
+        self.cookie = f"{self.cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+        self.loopback = ipaddress.ip_address(address).is_loopback
+        # A wildcard address is reached by whatever names the machine has: no Host is
+        # known to be wrong there, and the token is all that protects it.
+        names = [f"[{name}]" if ":" in name else name for name in {host.lower(), address, *LOOPBACK_NAMES}]
+        self._hosts = None if ipaddress.ip_address(address).is_unspecified else {
+            f"{name}:{port}" for name in names} | (set(names) if port == 80 else set())
 
     @property
     def url(self):
+        """The page's address, with the token."""
         host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}/" if self.address_family == socket.AF_INET6 else f"http://{host}:{port}/"
+        return f"http://[{host}]:{port}/?token={self.token}" if ":" in host else \
+            f"http://{host}:{port}/?token={self.token}"
+
+    def is_own_host(self, value):
+        """Whether a Host header names this server, as a browser gives it."""
+        return self._hosts is None or value.strip().lower() in self._hosts
+
+    def is_token(self, value):
+        return hmac.compare_digest(value.encode(), self.token.encode())
 
     def handle_error(self, request, client_address):
         """A browser that drops a request it no longer wants is normal; anything else is
@@ -166,3 +241,4 @@ class DemoServer(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if not isinstance(exc, (ConnectionError, TimeoutError)):
             _say_error(f"{type(exc).__name__}: {exc}")
+
