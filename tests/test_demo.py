@@ -16,6 +16,7 @@ import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 import zlib
@@ -24,10 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
-from imgconv.demo.app import SAMPLE
+from imgconv.demo.app import SAMPLE, Turns, RequestError
+from imgconv.imageio import max_bytes
 from imgconv.lecture.animate import make_geometry
+from imgconv.vocabulary import DEFAULT_MAX_UPLOAD_PIXELS
 from helpers import SAMPLES, load, run
 
 CHELSEA = SAMPLES / "chelsea.png"
@@ -278,7 +282,7 @@ def test_bad_requests_get_one_line_and_the_server_serves_on(server, path, status
 @pytest.mark.parametrize("method, path, body, headers, status, fragment", [
     ("POST", "/image", b"not an image at all", {}, 400, "not an image"),
     ("POST", "/image", b"\x89PNG\r\n\x1a\n broken", {}, 400, "upload"),
-    ("POST", "/image", _huge_png_header(30000, 30000), {}, 400, "more pixels than the limit"),
+    ("POST", "/image", _huge_png_header(30000, 30000), {}, 413, "more pixels than the limit"),
     ("POST", "/image", b"", {}, 400, "not an image"),
     ("POST", "/image?name=x", b"x", {}, 400, "no parameters"),
     ("POST", "/blur.png", b"x", {}, 405, "takes GET"),
@@ -302,7 +306,7 @@ def test_an_upload_over_the_byte_limit_is_refused_before_it_is_read(server):
         connection.endheaders()
         response = connection.getresponse()
         assert_one_line_refusal(response.status, response.getheader("Content-Type"), response.read(), 413,
-                                "more than an image within the pixel limit")
+                                "--max-upload-pixels N raises it")
     finally:
         connection.close()
     no_length = socket.create_connection((server.host, server.port), timeout=30)
@@ -585,6 +589,306 @@ def test_an_address_other_than_loopback_is_warned_about():
         quiet = DemoProcess("--host", host)
         assert quiet.url.startswith("http://127.0.0.1:") and fetch(quiet, "/")[0] == 200
         assert quiet.stop() == (130, "", "")
+
+
+# ---- Bounds: Content-Length, upload limits, turns, connections, memory ----------
+
+@pytest.mark.parametrize("lengths, status", [
+    ([b"\xb2"], 400),  # '²' in ISO-8859-1: str.isdigit() takes it, int() does not
+    ([b"\xb9"], 400),  # '¹'
+    ([b"\xd9\xa3"], 400),  # '٣' in UTF-8
+    ([b"-1"], 400), ([b"+5"], 400), ([b"1_0"], 400), ([b"0x10"], 400), ([b"5 5"], 400), ([b"5, 5"], 400),
+    ([b"1e3"], 400), ([b""], 400),
+    ([b"5", b"5"], 400), ([b"5", b"6"], 400),
+    ([b"9" * 30], 413), ([b"9" * 5000], 413),  # int() refuses more than 4300 digits
+    ([b"00000000000000000000000000005"], 400),  # 5: then five bytes that are no picture
+])
+def test_a_content_length_that_is_not_one_ascii_number_is_refused(server, lengths, status):
+    head = b"POST /image HTTP/1.0\r\n" + own_headers(server)
+    head += b"".join(b"Content-Length: " + length + b"\r\n" for length in lengths)
+    with socket.create_connection((server.host, server.port), timeout=30) as connection:
+        connection.sendall(head + b"\r\nabcde")
+        answer = connection.makefile("rb").read().decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.split()[1] == str(status), answer
+    assert body.endswith("\n") and body.count("\n") == 1 and "Traceback" not in body
+    assert ("not an image" if lengths == [b"00000000000000000000000000005"] else
+            "Content-Length" if status == 400 else "--max-upload-pixels") in body
+    assert fetch(server, "/blur.png?radius=1&deviation=1")[0] == 200
+
+
+def test_uploads_have_their_own_limit(server):
+    limit = DEFAULT_MAX_UPLOAD_PIXELS
+    assert limit == 3840 * 2160
+    # From the header: one pixel more is refused, the limit itself gets as far as its pixels.
+    assert_one_line_refusal(*fetch(server, "/image", "POST", _huge_png_header(3841, 2160)), 413,
+                            f"more pixels than the limit of {limit:,}", "imgconv demo --max-upload-pixels N")
+    assert_one_line_refusal(*fetch(server, "/image", "POST", _huge_png_header(3840, 2160)), 400, "upload")
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:  # refused from its Content-Length alone: the body never comes
+        connection.putrequest("POST", "/image")
+        connection.putheader("Cookie", server.cookie)
+        connection.putheader("Content-Length", str(max_bytes(limit) + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert_one_line_refusal(response.status, response.getheader("Content-Type"), response.read(), 413,
+                                f"{max_bytes(limit) + 1} bytes", "--max-upload-pixels")
+    finally:
+        connection.close()
+
+
+def png(rng, height, width):
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_upload_limit_is_an_option_and_max_pixels_still_bounds_it(rng):
+    demo = DemoProcess("--max-upload-pixels", 3600)
+    try:
+        assert fetch(demo, "/image", "POST", png(rng, 60, 60))[0] == 200
+        assert_one_line_refusal(*fetch(demo, "/image", "POST", png(rng, 60, 61)), 413,
+                                "more pixels than the limit of 3,600", "--max-upload-pixels")
+    finally:
+        assert demo.stop() == (130, "", "")
+    demo = DemoProcess("--max-pixels", 1000000, "--max-upload-pixels", 5000000)
+    try:
+        assert_one_line_refusal(*fetch(demo, "/image", "POST", _huge_png_header(1001, 1000)), 413,
+                                "more pixels than the limit of 1,000,000", "imgconv demo --max-pixels N")
+    finally:
+        assert demo.stop() == (130, "", "")
+    result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", "--max-upload-pixels", "0"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and result.stdout == "" and "--max-upload-pixels" in result.stderr
+
+
+def test_uploads_held_are_few_and_no_more_pixels_than_one_upload_may_have(tmp_path, rng):
+    """The limit 5000: four uploads of 40x40 are 6400 pixels, so the first is forgotten;
+    of 10x10 ones, four are kept."""
+    demo = DemoProcess("--max-upload-pixels", 5000)
+    try:
+        def upload(height, width):
+            data = png(rng, height, width)
+            status, _, body = fetch(demo, "/image", "POST", data)
+            assert status == 200
+            return json.loads(body)["id"], data
+
+        def kept(key, data):
+            status, _, served = fetch(demo, f"/blur.png?radius=2&deviation=1&image={key}")
+            if status == 404:
+                return False
+            path = tmp_path / f"{key}.png"
+            path.write_bytes(data)
+            assert status == 200 and np.array_equal(pixels(served)[1], cli_blur(tmp_path, 2, 1, "result", "reflect",
+                                                                               image=path)[1])
+            return True
+
+        large = [upload(40, 40) for _ in range(4)]
+        assert [kept(*one) for one in large] == [False, True, True, True]
+        small = [upload(10, 10) for _ in range(5)]
+        assert [kept(*one) for one in large + small] == [False] * 5 + [True] * 4
+        assert_one_line_refusal(*fetch(demo, f"/blur.png?image={large[0][0]}"), 404, "upload it again")
+    finally:
+        assert demo.stop() == (130, "", "")
+
+
+def test_turns_are_taken_in_order_within_the_workers_and_the_capacity():
+    """`Turns` by itself, with threads that wait for their turn and record it."""
+    turns = Turns(workers=2, capacity=100, waiting=3)
+    log, lock = [], threading.Lock()
+    release = {name: threading.Event() for name in "abcde"}
+
+    def work(name, cost):
+        try:
+            with turns.turn(cost):
+                with lock:
+                    log.append(f"+{name}")
+                release[name].wait(30)
+                with lock:
+                    log.append(f"-{name}")
+        except RequestError as exc:
+            with lock:
+                log.append(f"{exc.status} {name}: {exc}")
+
+    def start(name, cost):
+        thread = threading.Thread(target=work, args=(name, cost))
+        thread.start()
+        return thread
+
+    def settled(count):
+        for _ in range(3000):
+            with lock:
+                if len(log) >= count:
+                    return list(log)
+            time.sleep(0.01)
+        raise AssertionError(log)
+
+    def waiting(count):
+        for _ in range(3000):
+            if len(turns._queue) == count:
+                return
+            time.sleep(0.01)
+        raise AssertionError(len(turns._queue))
+
+    threads = [start("a", 60), start("b", 30)]  # both at once: 90 of 100
+    assert sorted(settled(2)) == ["+a", "+b"]
+    threads.append(start("c", 20))  # a third: waits for a worker
+    waiting(1)
+    threads.append(start("e", 500))  # more than the capacity: will run alone
+    waiting(2)
+    threads.append(start("d", 0))  # behind e, though it would fit
+    waiting(3)
+    threads.append(start("f", 0))  # the waiting room is full
+    assert settled(3)[2] == "503 f: the demo is busy (2 pictures in the making, 3 waiting); try again"
+    release["a"].set()
+    assert settled(5)[3:] == ["-a", "+c"]  # 30 + 20 of 100
+    release["b"].set()
+    settled(6)
+    release["c"].set()
+    assert settled(8)[5:] == ["-b", "-c", "+e"]  # d did not pass e
+    release["e"].set()
+    release["d"].set()
+    for thread in threads:
+        thread.join(30)
+    assert log[8:] == ["-e", "+d", "-d"]
+
+
+def status_of(pid, field):
+    """A number of /proc/PID/status: ``Threads``, or ``VmHWM`` (peak resident memory, KiB)."""
+    return int(re.search(rf"^{field}:\s+(\d+)", (Path("/proc") / str(pid) / "status").read_text(), re.MULTILINE)[1])
+
+
+def test_connections_are_capped_and_idle_ones_time_out():
+    """300 connections that send nothing: 64 get a thread each until the 30 s read
+    timeout closes them, the others one line and closed at once."""
+    demo = DemoProcess()
+    connections = []
+    try:
+        threads = status_of(demo.process.pid, "Threads")
+        for _ in range(300):
+            connections.append(socket.create_connection((demo.host, demo.port), timeout=120))
+        answers, waiting = {}, set(connections)
+        while len(answers) < 300 - 64:  # those refused are answered and closed at once
+            ready = select.select(list(waiting), [], [], 120)[0]
+            assert ready, f"{len(answers)} of 300 connections answered; none for two minutes"
+            for connection in ready:
+                answers[connection] = connection.makefile("rb").read()
+                waiting.discard(connection)
+        held = status_of(demo.process.pid, "Threads")
+        print(f"\nthreads of the demo: {threads}, with 300 connections at once: {held}")
+        assert len(waiting) == 64 and held <= threads + 64
+        body = b"the demo has 64 connections open; try again\n"
+        assert set(answers.values()) == {b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; "
+                                         b"charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                                         % (len(body), body)}
+        for connection in waiting:  # closed by the server, without an answer, once their time is up
+            assert connection.recv(100) == b""
+        assert fetch(demo, "/blur.png?radius=1&deviation=1")[0] == 200
+    finally:
+        for connection in connections:
+            connection.close()
+        assert demo.stop() == (130, "", "")
+
+
+def test_a_request_head_is_held_up_to_128_kib():
+    """64 connections (all there may be) sending 97 header lines of 64,000 bytes each (99
+    with Host and Cookie: http.server takes 100) and never the end of the head: 6.2 MB
+    each, were it all held."""
+    demo = DemoProcess()
+    connections = []
+    try:
+        line = b"X-Filler: " + b"x" * 63988 + b"\r\n"
+        for _ in range(64):
+            connection = socket.create_connection((demo.host, demo.port), timeout=60)
+            connections.append(connection)
+            connection.sendall(b"GET / HTTP/1.0\r\n" + own_headers(demo))
+            try:
+                for _ in range(97):
+                    connection.sendall(line)
+            except ConnectionError:
+                pass  # answered and closed before the headers ended
+        peak = status_of(demo.process.pid, "VmHWM") >> 10
+        print(f"\npeak memory of the demo, 64 connections sending 6.2 MB of headers each: {peak} MiB")
+        assert peak < 128
+        for connection in connections:
+            try:
+                answer = connection.makefile("rb").read()
+            except ConnectionError:
+                continue  # the answer was lost to the reset of the unread headers
+            assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.0 431 Request Header Fields Too Large", answer[:200]
+            assert answer.endswith(b"\r\n\r\nLine too long\n")
+        assert fetch(demo, "/")[0] == 200
+    finally:
+        for connection in connections:
+            connection.close()
+        assert demo.stop() == (130, "", "")
+
+
+MEMORY_BOUND = 1 << 30
+
+
+def test_the_servers_memory_stays_under_1_gib_whatever_arrives_at_once(rng):
+    """Uploads at the limits, and blurs of the costliest pictures there are to blur
+    (16-bit RGBA: 85 bytes a pixel side by side; float RGBA, held in 16 bytes a pixel),
+    all at once, against the default limits."""
+    demo = DemoProcess()
+    try:
+        height, width = 2160, 3840  # the default limit
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, rng.integers(0, 65536, (height, width, 4), dtype=np.uint16))
+        rgba16 = buffer.getvalue()  # 66 MB
+        buffer = io.BytesIO()
+        np.save(buffer, rng.random((height, width, 4), dtype=np.float32))
+        floats = buffer.getvalue()  # 133 MB
+        garbage = bytes(max_bytes(DEFAULT_MAX_UPLOAD_PIXELS))  # 200 MB that are no picture, read whole
+        statuses, failures, uploads = [], [], []
+
+        def send(path, body=None):
+            try:
+                status, _, answer = fetch(demo, path, "GET" if body is None else "POST", body)
+            except ConnectionError:
+                # An upload refused (503) before its body was read: the refusal may be lost
+                # to the reset that closing the connection on the unread body makes.
+                assert body is not None
+                status, answer = "cut", b""
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+            if status not in (200, "cut"):
+                assert_one_line_refusal(status, "text/plain; charset=utf-8", answer, status)
+            elif status == 200 and body is not None:
+                uploads.append(json.loads(answer)["id"])  # in the order they were taken
+            statuses.append((path if body is None else f"{path} {len(body)}", status))
+            return answer
+
+        def at_once(*requests):
+            threads = [threading.Thread(target=send, args=request) for request in requests]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        def blur(key="", view="side-by-side"):
+            return (f"/blur.png?radius=30&deviation=10&view={view}" + (f"&image={key}" if key else ""),)
+
+        # The renders of an upload that another one arriving first made the demo forget
+        # get 404; the last upload's are made for certain.
+        send("/image", rgba16)
+        at_once(blur(uploads[-1]), blur(uploads[-1]), ("/image", floats), ("/image", garbage), ("/image", garbage),
+                *[blur()] * 4, ("/conv.png?input=16&kernel=7",))
+        send(*blur(uploads[-1]))
+        send("/image", floats)
+        at_once(blur(uploads[-1]), blur(uploads[-1], "result"), ("/image", rgba16), blur(), blur())
+        send(*blur(uploads[-1]))
+        peak = status_of(demo.process.pid, "VmHWM") << 10
+    finally:
+        assert demo.stop() == (130, "", "")
+    assert not failures, failures
+    print(f"\npeak memory of the demo, {len(statuses)} requests: {peak / 2**20:.0f} MiB; {sorted(statuses, key=str)}")
+    assert peak < MEMORY_BOUND
+    assert {status for _, status in statuses} <= {200, 400, 404, 503, "cut"}
+    assert len(uploads) >= 3 and statuses[-1] == (blur(uploads[-1])[0], 200)
+    assert (blur(uploads[0])[0], 200) in statuses or (blur(uploads[1])[0], 200) in statuses
 
 
 def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
