@@ -13,7 +13,8 @@ import click
 from . import __version__
 from .errors import ImgconvError, InvalidInputError, ReaderGone, Terminated
 from .names import printable, quote_name
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, METHODS, VIEWS, resolve_mode
+from .vocabulary import (DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_PIXELS, METHODS, VIEWS,
+                         resolve_mode)
 
 
 def _lazy(name):
@@ -826,8 +827,10 @@ def animate_command(dest, input_size, kernel_size, stride, padding, dilation, fp
               help="Address to listen on; the default is reachable from this machine only.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port; 0 picks a free one.")
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
-@_section("Input", MAX_PIXELS)
-def demo_command(image, host, port, no_browser, max_pixels):
+@_section("Input", MAX_PIXELS, (("--max-upload-pixels",), {
+    "type": click.IntRange(min=1), "default": DEFAULT_MAX_UPLOAD_PIXELS, "show_default": True, "metavar": "N",
+    "help": "Refuse an upload of more pixels (all frames; from its header), or of more than --max-pixels."}))
+def demo_command(image, host, port, no_browser, max_pixels, max_upload_pixels):
     """The lecture's live demonstrations in a web page: Gaussian blur with sliders,
     the sliding kernel of a convolution layer, and parameter counts.
 
@@ -839,7 +842,7 @@ def demo_command(image, host, port, no_browser, max_pixels):
     Example:
       imgconv demo photo.jpg --port 8000 --no-browser
     """
-    server = demo.make_server(image, host, port, max_pixels)
+    server = demo.make_server(image, host, port, max_pixels, max_upload_pixels)
     click.echo(server.url)
     try:
         demo.serve(server, open_browser=not no_browser)

@@ -94,9 +94,12 @@ def query(radius, deviation, view, boundary, image=None):
 
 
 def served_picture(driver):
-    """The pixels at the <img>'s own address, and what the browser decoded of its size."""
+    """The pixels at the <img>'s own address (with the browser's cookie), and what the
+    browser decoded of its size."""
     src = element(driver, "result").get_attribute("src")
-    with urllib.request.urlopen(src, timeout=30) as response, Image.open(io.BytesIO(response.read())) as image:
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    request = urllib.request.Request(src, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=30) as response, Image.open(io.BytesIO(response.read())) as image:
         image.load()
         pixels = np.asarray(image)
     size = js(driver, "const r = document.getElementById('result'); return [r.naturalWidth, r.naturalHeight];")
@@ -128,6 +131,38 @@ def test_the_page_opens_as_the_lecture_does(page, tmp_path):
     assert mode == expected_mode and np.array_equal(pixels, expected)
     assert element(page, "blur-command").text == "imgconv blur -r 5 -s 3 --view result -b reflect chelsea.png out.png"
     screenshot(page, "blur-panel", "demo-blur.png", tmp_path)
+
+
+@pytest.mark.parametrize("opened", ["address", "opener"])
+def test_the_page_opens_from_the_printed_address_only(browser, server, opened):
+    """Its token becomes an HttpOnly, SameSite=Strict cookie, and leaves the address;
+    the page the command line has the browser open first (a file, so that the token is
+    not in the browser's command line) leads there too."""
+    from imgconv.demo import _opener
+
+    address = f"http://127.0.0.1:{server.port}/"
+    browser.delete_all_cookies()
+    browser.get(address)
+    assert browser.find_element("tag name", "body").text == \
+        "no valid token: open the address imgconv demo printed, with its token"
+    browser.get(server.url.replace(server.token, server.token[::-1]))
+    assert browser.find_element("tag name", "body").text.startswith("no valid token")
+    assert browser.get_cookies() == []
+    opener = _opener(server.url)
+    try:
+        browser.get(server.url if opened == "address" else opener.as_uri())
+        wait(browser, lambda: browser.current_url.startswith("http") and shown(browser) == query(5, 3, "result",
+                                                                                                  "reflect"))
+    finally:
+        opener.unlink()
+    assert browser.current_url == address  # no token in the address bar
+    [cookie] = browser.get_cookies()
+    assert (cookie["name"], cookie["value"], cookie["path"]) == (f"imgconv-demo-{server.port}", server.token, "/")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and "expiry" not in cookie
+    assert js(browser, "return document.cookie") == ""  # out of the page's scripts' reach
+    js(browser, "document.getElementById('result').dataset.shown = ''")
+    browser.refresh()  # the address without the token, with the cookie
+    wait(browser, lambda: shown(browser) == query(5, 3, "result", "reflect"))
 
 
 @pytest.mark.parametrize("radius, deviation, view, boundary", [

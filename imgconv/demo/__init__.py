@@ -10,44 +10,88 @@ In Python, on a free port of the loopback interface::
 
     from imgconv.demo import make_server, serve
     server = make_server()
-    print(server.url)
+    print(server.url)  # with the token every request needs
     serve(server)
 """
 
+import html
 import os
 import sys
+import tempfile
 import threading
 import webbrowser
+from pathlib import Path
 
 from ..errors import ImgconvError
-from ..vocabulary import DEFAULT_MAX_PIXELS
+from ..vocabulary import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_PIXELS
 from .app import Demo
 from .server import DemoServer
 
 
-def make_server(image=None, host="127.0.0.1", port=0, max_pixels=DEFAULT_MAX_PIXELS):
+def make_server(image=None, host="127.0.0.1", port=0, max_pixels=DEFAULT_MAX_PIXELS,
+                max_upload_pixels=DEFAULT_MAX_UPLOAD_PIXELS):
     """A `server.DemoServer` listening on ``host:port`` (0: a free port), its address
-    in ``url``; ``image`` (default: the 451x300 sample) is read first.
+    and token in ``url``; ``image`` (default: the 451x300 sample) is read first.
 
     Raises `imgconv.errors.ImageReadError` for an image that cannot be read, and
     `imgconv.errors.ImgconvError` for an address that cannot be listened on.
     """
-    demo = Demo(image, max_pixels)
+    demo = Demo(image, max_pixels, max_upload_pixels)
     try:
         return DemoServer(demo, host, port)
     except OSError as exc:
         raise ImgconvError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
 
 
+# glibc's mallopt parameters for the size from which freed memory is given back to the
+# system (trim) and from which a block is mapped on its own (mmap), and glibc's default.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_GLIBC_THRESHOLD = 128 << 10
+
+
 def serve(server, open_browser=True):
     """Serve until interrupted (KeyboardInterrupt propagates), opening the user's
-    browser on the page first unless told not to; the server is closed in the end."""
-    if open_browser and _can_show_a_browser():
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    browser on the page first unless told not to; the server is closed in the end.
+    Warns on stderr when the server listens elsewhere than on a loopback address.
+
+    glibc's thresholds are set back to its default: the command line has it keep up to
+    64 MiB of freed memory for reuse, which speeds batches, but the server's threads
+    keep that in each of glibc's arenas. Measured with the memory test of
+    tests/test_demo.py: peaks of 1120-1167 MiB with the command line's settings, 843-850
+    with glibc's default. Two arenas instead of up to eight a core gave 883-942 with the
+    command line's settings, 842-848 with the default: only the thresholds are set."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_THRESHOLD)
+        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_THRESHOLD)
+    except (OSError, AttributeError):
+        pass  # not glibc
+    if not server.loopback:
+        print(f"imgconv: warning: demo: {server.server_address[0]} is not a loopback address: other machines can "
+              f"reach the page, and its token is then all that protects it", file=sys.stderr, flush=True)
+    opener = _opener(server.url) if open_browser and _can_show_a_browser() else None
+    if opener:
+        threading.Thread(target=webbrowser.open, args=(opener.as_uri(),), daemon=True).start()
     try:
         server.serve_forever()
     finally:
         server.server_close()
+        if opener:
+            opener.unlink(missing_ok=True)
+
+
+def _opener(url):
+    """A page only this user can read that sends the browser on to ``url``: the browser
+    is started with its name, so that the token is not in the browser's command line,
+    which every user of the machine can read (as Jupyter does)."""
+    descriptor, name = tempfile.mkstemp(prefix="imgconv-demo-", suffix=".html")  # mode 0600
+    with os.fdopen(descriptor, "w", encoding="utf-8") as page:
+        link = html.escape(url)
+        page.write(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={link}">'
+                   f'<title>imgconv demo</title><a href="{link}">imgconv demo</a>\n')
+    return Path(name)
 
 
 def _can_show_a_browser():

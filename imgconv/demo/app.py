@@ -1,9 +1,10 @@
 """What the demonstration page asks for, computed by imgconv, without HTTP.
 
 Each answer takes the query of a request (a dict of strings, as the page sends them),
-checks every value, and returns the bytes to send and their content type. A value out
-of range, a parameter the page does not send, an unknown image: `RequestError` with
-the HTTP status and a one-line reason.
+checks every value, and returns an `Answer`: how to make the bytes to send, their
+content type, and what making them costs. A value out of range, a parameter the page
+does not send, an unknown image: `RequestError` with the HTTP status and a one-line
+reason.
 
 - ``blur.png``: `imgconv.pipeline.render`, the code path of
   ``imgconv blur -r R -s S --view V -b B IMAGE out.png``;
@@ -11,29 +12,42 @@ the HTTP status and a one-line reason.
 - ``conv.json`` and ``conv.png``: the geometry and the frames of `imgconv animate`;
 - ``params.json``: `imgconv.lecture.params`' counts;
 - ``image``: a picture uploaded by the page, kept in memory only.
+
+An answer whose memory grows with a picture (an upload read and decoded, a blur, a
+frame) is made and sent in its turn of `Demo.turns`: two at once, the rest waiting in
+order, a request beyond the waiting room refused. So what the server holds is bounded
+by the upload limit, whatever arrives at once.
 """
 
+import contextlib
 import functools
-import hashlib
 import io
 import json
 import math
 import re
+import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
-from ..errors import ImgconvError
+from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
 from ..imageio import check_writable, decode_image, max_bytes, read_image
 from ..kernels import separable_gaussian
 from ..lecture.animate import Frames, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios
 from ..pipeline import render
-from ..vocabulary import DEFAULT_MAX_PIXELS, VIEWS, resolve_mode
+from ..vocabulary import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_PIXELS,
+    VIEWS,
+    resolve_mode,
+)
 
 SAMPLE = Path(__file__).with_name("chelsea.png")
 
@@ -52,8 +66,13 @@ CONV_PADDING = (0, 4)
 PADDING_NAMES = ("valid", "same", "full")
 # Parameter counts: the lecture's are up to 10^6 a size; beyond 10^9 nothing is learnt.
 PARAMS_LARGEST = 10**9
-# Uploads held at once; older ones are forgotten (the page uploads again when asked).
+# Uploads held at once, and no more pixels in all than one upload may have; older ones
+# are forgotten (the page says to upload again).
 UPLOADS_KEPT = 4
+# Pictures made at once (blurs, frames, uploads decoded), and requests that may wait for
+# their turn: more than the six connections a browser opens to one server.
+WORKERS = 2
+WAITING = 8
 
 
 class RequestError(ImgconvError):
@@ -62,6 +81,43 @@ class RequestError(ImgconvError):
     def __init__(self, message, status=400):
         super().__init__(message)
         self.status = status
+
+
+class Turns:
+    """Work taken in turns, in the order it comes: at most ``workers`` at once, whose
+    costs (pixels) add up to at most ``capacity``; work costing more runs alone. At most
+    ``waiting`` wait; beyond that, `RequestError` 503."""
+
+    def __init__(self, workers: int, capacity: int, waiting: int) -> None:
+        self.workers, self.capacity, self.waiting = workers, capacity, waiting
+        self._condition = threading.Condition()
+        self._queue = deque()
+        self._running = self._cost = 0
+
+    def _fits(self, cost: int) -> bool:
+        return self._running == 0 or (self._running < self.workers and self._cost + cost <= self.capacity)
+
+    @contextlib.contextmanager
+    def turn(self, cost: int):
+        """Waits for this work's turn, and holds it while the ``with`` block runs."""
+        with self._condition:
+            if len(self._queue) >= self.waiting:
+                raise RequestError(f"the demo is busy ({self._running} pictures in the making, {len(self._queue)} "
+                                   f"waiting); try again", 503)
+            ticket = object()
+            self._queue.append(ticket)
+            self._condition.wait_for(lambda: self._queue[0] is ticket and self._fits(cost))
+            self._queue.popleft()
+            self._running += 1
+            self._cost += cost
+            self._condition.notify_all()  # the next in line may fit too
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._running -= 1
+                self._cost -= cost
+                self._condition.notify_all()
 
 
 def _check_names(query, names):
@@ -112,8 +168,17 @@ def _size(query, name, default):
     return numbers
 
 
+class Answer(NamedTuple):
+    """An answer to a request, checked but not yet made: ``make()`` gives its bytes, to
+    be made and sent in a turn of ``cost`` pixels of `Demo.turns` (None: at once)."""
+
+    make: Callable[[], bytes]
+    content_type: str
+    cost: int | None = None
+
+
 def _json(value):
-    return json.dumps(value).encode(), "application/json"
+    return Answer(lambda: json.dumps(value).encode(), "application/json")
 
 
 class Demo:
@@ -124,20 +189,24 @@ class Demo:
     image : str or os.PathLike, optional
         The picture the page opens with; default the 451x300 sample (a cat).
     max_pixels : int
-        The most pixels of that picture and of an upload (0: no limit), checked from
-        the header before decoding, as ``--max-pixels`` is by every command.
+        The most pixels of that picture (0: no limit), checked from the header before
+        decoding, as ``--max-pixels`` is by every command; uploads too, if smaller.
+    max_upload_pixels : int
+        The most pixels of an upload (all its frames), checked in the same way.
     """
 
-    def __init__(self, image=None, max_pixels=DEFAULT_MAX_PIXELS):
+    def __init__(self, image=None, max_pixels=DEFAULT_MAX_PIXELS, max_upload_pixels=DEFAULT_MAX_UPLOAD_PIXELS):
         self.max_pixels = max_pixels
+        # The smaller limit, and the option that sets it.
+        self.upload_limit = min((max_upload_pixels, "--max-upload-pixels"),
+                                (max_pixels or math.inf, "--max-pixels"))
         path = SAMPLE if image is None else image
         self.picture = read_image(path, max_pixels=max_pixels)
         check_writable(self.picture, "PNG", str(path))
         self.info = self._describe(self.picture, Path(path).name, None)
         self.uploads = OrderedDict()
-        # One upload decoded at a time: decoding briefly lifts Pillow's global limit,
-        # and one picture at a time bounds the memory uploads take.
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # for self.uploads
+        self.turns = Turns(WORKERS, self.upload_limit[0], WAITING)
 
     @staticmethod
     def _describe(picture, name, key):
@@ -147,20 +216,36 @@ class Demo:
     @property
     def max_upload_bytes(self):
         """The largest upload taken; a larger one is refused before it is read."""
-        return max_bytes(self.max_pixels)
+        return max_bytes(self.upload_limit[0])
 
-    def upload(self, data):
-        """Keep an uploaded picture in memory; its description (``id`` for ``blur.png``)."""
-        key = hashlib.sha256(data).hexdigest()[:16]
-        with self.lock:
-            if key not in self.uploads:
-                picture = decode_image(data, "upload", max_pixels=self.max_pixels)
-                check_writable(picture, "PNG", "upload")
+    def upload(self, length: int, read: Callable[[int], bytes]) -> Answer:
+        """An upload of ``length`` bytes, read with ``read(length)`` in its turn (alone:
+        nothing else is made meanwhile) and kept in memory; the answer is its
+        description (``id`` for ``blur.png``, random)."""
+        limit, option = self.upload_limit
+        if length > self.max_upload_bytes:
+            raise RequestError(f"upload: {length} bytes is more than a picture of {limit:,} pixels can take "
+                               f"({self.max_upload_bytes:,} bytes; imgconv demo {option} N raises it)", 413)
+
+        def make():
+            data = read(length)
+            if len(data) != length:
+                raise RequestError("upload: the body ended before its Content-Length")
+            try:
+                picture = decode_image(data, "upload", max_pixels=limit)
+            except PixelLimitError:
+                raise RequestError(f"upload: more pixels than the limit of {limit:,} (imgconv demo {option} N "
+                                   f"raises it)", 413) from None
+            del data
+            check_writable(picture, "PNG", "upload")
+            key = secrets.token_urlsafe(12)
+            with self.lock:
                 self.uploads[key] = picture
-                while len(self.uploads) > UPLOADS_KEPT:
+                while len(self.uploads) > UPLOADS_KEPT or sum(map(_pixels, self.uploads.values())) > limit:
                     self.uploads.popitem(last=False)
-            self.uploads.move_to_end(key)
-            return _json(self._describe(self.uploads[key], "upload", key))
+            return _json(self._describe(picture, "upload", key)).make()
+
+        return Answer(make, "application/json", limit)
 
     def image(self, query):
         """The description of the picture the page opens with."""
@@ -178,17 +263,24 @@ class Demo:
             resolve_mode(boundary)
         except ImgconvError as exc:
             raise RequestError(f"boundary: {exc}") from None
-        picture = self.picture
-        if "image" in query:
-            with self.lock:
-                picture = self.uploads.get(query["image"])
-            if picture is None:
-                raise RequestError(f"image: no upload {_shown(query['image'])} is held (only the last "
-                                   f"{UPLOADS_KEPT}); upload it again", 404)
+        key = query.get("image")
         # As the blur command makes its filter from its options (cli.blur).
         filt = preset_filter(separable_gaussian(radius, deviation), boundary=boundary, cval=0.0, method="auto",
                              threads=None)
-        return render(picture, filt, "PNG", view=view, name="blur.png"), "image/png"
+        # The upload is looked up again in its turn: one forgotten meanwhile is not kept
+        # alive by the requests waiting for it.
+        return Answer(lambda: render(self._picture(key), filt, "PNG", view=view, name="blur.png"), "image/png",
+                      _pixels(self._picture(key)))
+
+    def _picture(self, key):
+        """The sample (key None) or an upload held."""
+        if key is None:
+            return self.picture
+        with self.lock:
+            picture = self.uploads.get(key)
+        if picture is None:
+            raise RequestError(f"image: no upload {_shown(key)} is held (only the last few); upload it again", 404)
+        return picture
 
     def kernel(self, query):
         """``kernel.json``: the Gaussian's weights, rows of the dense kernel."""
@@ -229,11 +321,15 @@ class Demo:
     def conv_frame(self, query):
         """``conv.png``: frame ``step`` of ``imgconv animate --numbers`` (seed 0)."""
         geometry = self._geometry({k: v for k, v in query.items() if k != "step"}, ("step",))
-        frames = _frames(geometry)
-        step = _whole(query, "step", (0, len(frames) - 1), 0)
-        buffer = io.BytesIO()
-        frames[step].save(buffer, format="PNG")
-        return buffer.getvalue(), "image/png"
+        step = _whole(query, "step", (0, geometry.output[0] * geometry.output[1] - 1), 0)
+
+        def make():
+            buffer = io.BytesIO()
+            _frames(geometry)[step].save(buffer, format="PNG")
+            return buffer.getvalue()
+
+        # A frame is at most 1590x804 (a few MB): it takes a turn, not pixels.
+        return Answer(make, "image/png", 0)
 
     @staticmethod
     def params(query):
@@ -254,6 +350,10 @@ class Demo:
             "ratios": {name: format_ratio(value) for name, value in quotients.items()},
             "ratio_powers": {name: power_of_ten(value) for name, value in quotients.items()},
         })
+
+
+def _pixels(picture):
+    return sum(frame.shape[0] * frame.shape[1] for frame in picture.frames)
 
 
 @functools.lru_cache(maxsize=16)

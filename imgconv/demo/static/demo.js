@@ -3,6 +3,10 @@
 
 const $ = (id) => document.getElementById(id);
 
+// The address imgconv printed has the page's token, which the server has now put in a
+// cookie: out of the address bar and the history with it.
+if (location.search) history.replaceState(null, "", "/");
+
 // What a refused request says: the server answers with one line of plain text.
 async function failure(response) {
   const text = (await response.text()).trim();
