@@ -1173,6 +1173,9 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         images[0].save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
+    except RuntimeError as exc:  # libtiff's compressing writer refusing one of the input's tags
+        raise ImageWriteError(f"{name}: cannot write the input's tags in a compressed TIFF ({exc}); --strip leaves "
+                              "them out, --compression none keeps them") from None
     return _with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue()
 
 
