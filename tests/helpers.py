@@ -103,6 +103,22 @@ def assert_one_line_error(result, status, *fragments):
         assert fragment in lines[0], (fragment, lines[0])
 
 
+def one_line(stderr):
+    """The one ``imgconv: error:`` line of a child process's stderr (bytes)."""
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
+    return lines[0]
+
+
+def expected_blur():
+    """scipy.ndimage's blur of samples/chelsea.png with the r=2, s=1 Gaussian, which
+    ``imgconv blur -r 2 -s 1`` is checked against."""
+    g = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
+    g /= g.sum()
+    with Image.open(SAMPLES / "chelsea.png") as image:
+        return reference(np.asarray(image), np.outer(g, g))
+
+
 def start_process(command, **options):
     """A subprocess in its own session, so that the test can stop all it started."""
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,

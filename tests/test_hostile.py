@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from imgconv.cli import cli
-from helpers import SAMPLES, assert_rounded_from, load, reference, run
+from helpers import SAMPLES, expected_blur, one_line, assert_rounded_from, load, run
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
@@ -29,20 +29,6 @@ def imgconv(*args, **options):
     """The real command in a child process: its exit status and stderr as text."""
     return subprocess.run([sys.executable, "-m", "imgconv", *map(str, args)], stderr=subprocess.PIPE,
                           timeout=120, **options)
-
-
-def one_line(stderr):
-    lines = stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
-    return lines[0]
-
-
-def expected_blur():
-    """scipy.ndimage's blur of the photograph with the r=2, s=1 Gaussian, written out."""
-    g = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
-    g /= g.sum()
-    with Image.open(CHELSEA) as image:
-        return reference(np.asarray(image), np.outer(g, g))
 
 
 def test_a_named_pipe_is_written_into_not_replaced(tmp_path):

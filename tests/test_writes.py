@@ -22,7 +22,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
+from helpers import SAMPLES, expected_blur, one_line, assert_one_line_error, assert_rounded_from, load, run
 from imgconv import sink
 
 CHELSEA = SAMPLES / "chelsea.png"
@@ -43,20 +43,6 @@ def imgconv(*args):
     """The real command in a child process."""
     return subprocess.run([sys.executable, "-m", "imgconv", *map(str, args)], capture_output=True, timeout=300,
                           check=False)
-
-
-def one_line(stderr):
-    lines = stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imgconv: error: "), stderr
-    return lines[0]
-
-
-def expected_blur():
-    """scipy.ndimage's blur of the photograph with the r=2, s=1 Gaussian."""
-    g = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
-    g /= g.sum()
-    with Image.open(CHELSEA) as image:
-        return reference(np.asarray(image), np.outer(g, g))
 
 
 def assert_blurred(path):
