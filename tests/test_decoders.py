@@ -1,7 +1,6 @@
 """The quick decoders (imagecodecs' libpng and libjpeg-turbo) give Pillow's samples and
 lose no metadata; files they do not take are left to Pillow."""
 
-import io
 import struct
 import zlib
 
