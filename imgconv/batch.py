@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from .errors import ImageWriteError, ImgconvError, InvalidInputError
 from . import formats
 from .imageio import kind_of
+from .cpus import cpu_count
 from .names import json_fields, json_text, quote_name
 from .sink import STDIO, remove_unfinished, write_bytes
 from .pipeline import check_paths, process_file, same_file
@@ -449,14 +450,6 @@ def _watch_parent(ppid):
 
 
 JOBS_PER_CPU = 4
-
-
-def cpu_count():
-    """The CPUs this process may run on (its affinity, where the system has one)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def max_jobs():

@@ -32,6 +32,7 @@ import numpy as np
 from . import formats
 from .errors import (INSTALL_HINT, ImageReadError, ImageWriteError, ImgconvError, InvalidInputError,
                      MissingExtraError, PixelLimitError)
+from .cpus import cpu_count
 from .engine import work_dtype
 from .filters import rounds_in_engine
 from .imageio import _ICC, _TIFF_MAGIC, _XMP, STDIO, Picture, change_depth, open_input, orientation_of, output_format
@@ -652,7 +653,7 @@ def process_tiled(source, dest, filt, *, format=None, depth=None, strip=False, f
     if kind == ZARR and len(images) > 1:
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
-    in_flight = min(MAX_IN_FLIGHT, os.cpu_count() or 1)
+    in_flight = min(MAX_IN_FLIGHT, cpu_count())
     # The engine's method follows the type of what it is given, as on the whole image.
     dtypes = set()
     for image in images:

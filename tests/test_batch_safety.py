@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from imgconv import batch, kernels, sink
+from imgconv.cpus import cpu_count
 from imgconv.filters import preset_filter
 from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
@@ -321,7 +322,7 @@ def test_a_dying_worker_removes_only_its_own_temporary_folders(tmp_path):
 
 
 def test_worker_count_is_capped_by_files_and_cpus():
-    cpus = batch.cpu_count()
+    cpus = cpu_count()
     assert batch.max_jobs() == 4 * cpus
     assert batch.worker_count(10_000, 6) == min(6, 4 * cpus)
     assert batch.worker_count(10_000, 10_000) == 4 * cpus

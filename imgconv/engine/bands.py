@@ -4,13 +4,13 @@ output (`to_dtype`), on a thread pool (`run_bands`) with BLAS held to one thread
 
 import contextlib
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..boundary import index_map
+from ..cpus import cpu_count
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def run_bands(filter_band, tops, threads):
 
 def thread_count(threads):
     """The bands filtered at once: ``threads``, or every CPU."""
-    return threads or os.cpu_count() or 1
+    return threads or cpu_count()
 
 
 @contextlib.contextmanager
