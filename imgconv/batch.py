@@ -26,7 +26,7 @@ from .cpus import cpu_count
 from .names import json_fields, json_text, quote_name
 from .sink import STDIO, remove_unfinished, write_bytes
 from .pipeline import check_paths, process_file, same_file
-from .tiled import is_zarr
+from .io.tiled_image import is_zarr
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ layers = _lazy("imgconv.lecture.layers")
 learn = _lazy("imgconv.lecture.learn")
 params = _lazy("imgconv.lecture.params")
 pipeline = _lazy("imgconv.pipeline")
-tiled = _lazy("imgconv.tiled")
+stream_run = _lazy("imgconv.stream.run")
 
 
 class ImgconvGroup(click.Group):
@@ -401,7 +401,7 @@ def _run_one(source, dest, filt, write, batching):
                                    f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
                                    f"--{option}")
     task = batch.plan_one(source, dest, in_place=write["in_place"], report=batching["report"])
-    streamed = tiled.streams(source, dest, write["format"], write["frame"])
+    streamed = stream_run.streams(source, dest, write["format"], write["frame"])
     address = batching["cluster"]
     if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
             != click.core.ParameterSource.ENVIRONMENT:

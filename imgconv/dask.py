@@ -143,7 +143,7 @@ def band_height(method, kernel_height):
     return 32
 
 
-def _kernel_shape(kernel):
+def kernel_shape(kernel):
     if isinstance(kernel, SeparableKernel):
         return kernel.shape
     return check_kernel(kernel).shape
@@ -162,7 +162,7 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
     mode, _ = resolve_mode(boundary, cval)
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    kh, _ = _kernel_shape(kernel)
+    kh, _ = kernel_shape(kernel)
     if method == "auto":
         method = exact_method(kernel, boundary, array.dtype, cval)
     result_dtype = work_dtype(array.dtype) if output is None else np.dtype(output)

@@ -40,7 +40,7 @@ class Filter:
         not (premultiplying by alpha and dividing back would round in float32).
     passes : tuple of (kernel, bool)
         Each kernel ``apply`` hands the engine, and whether it is convolved (True) or
-        correlated: what decides how an image can be cut into blocks (`imgconv.tiled`).
+        correlated: what decides how an image can be cut into blocks (`imgconv.stream`).
     options : dict
         The engine options ``apply`` passes: ``boundary``, ``cval``, ``method``, ``threads``.
     remake : callable or None

@@ -193,16 +193,16 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else quote_name(source)
-    from . import tiled
+    from .io import tiff_tiles, tiled_image, tiles
 
-    if tiled.is_zarr(source):
-        return tiled.read_picture(source, frame=frame, max_pixels=max_pixels)
+    if tiled_image.is_zarr(source):
+        return tiles.read_picture(source, frame=frame, max_pixels=max_pixels)
     try:
         data = _read_bytes(source, name, max_bytes(max_pixels), only_regular)
         return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
-        if tiled.is_tiled_tiff(source, frame):
-            raise PixelLimitError(f"{exc}; {tiled.STREAM_HINT}") from None
+        if tiff_tiles.is_tiled_tiff(source, frame):
+            raise PixelLimitError(f"{exc}; {tiles.STREAM_HINT}") from None
         raise
 
 

@@ -9,13 +9,23 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import formats, tiled
+from . import formats
 from .errors import ImageWriteError, InvalidInputError
 from .filters import composite, filter_picture
-from .imageio import (DEFAULT_MAX_PIXELS, NPY, STDIO, change_depth, check_writable, encode_image, output_format, Picture,
-                      read_image)
+from .imageio import (
+    DEFAULT_MAX_PIXELS,
+    NPY,
+    STDIO,
+    Picture,
+    change_depth,
+    check_writable,
+    encode_image,
+    output_format,
+    read_image,
+)
 from .names import quote_name
 from .sink import check_destination, write_bytes
+from .stream.run import process_tiled, streams
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL
 
@@ -60,7 +70,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     compression : str, optional
         Compression of a TIFF output (a name of `imgconv.imageio.TIFF_COMPRESSION`; see
         `imgconv.imageio.tiff_compression` for the default) or of a streamed Zarr one
-        (see `imgconv.tiled.process_tiled`).
+        (see `imgconv.stream.run.process_tiled`).
     background : str or (int, int, int), optional
         Composite an image with alpha over this colour (see `parse_background`) after
         filtering, and write it without alpha. Without it, alpha the output format
@@ -79,7 +89,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         (see `imgconv.imageio.read_image`).
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
-    by tile (`imgconv.tiled`): ``max_pixels`` then bounds what is decoded at once.
+    by tile (`imgconv.stream`): ``max_pixels`` then bounds what is decoded at once.
 
     Returns
     -------
@@ -87,14 +97,14 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         The output format written.
     """
     check_paths(source, dest, in_place)
-    if tiled.streams(source, dest, format, frame):
+    if streams(source, dest, format, frame):
         if background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
-        return tiled.process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
-                                   max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
-                                   compression=compression, on_progress=on_progress, get=get, sync=sync)
+        return process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
+                             max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
+                             compression=compression, on_progress=on_progress, get=get, sync=sync)
     if tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
                                 "Zarr input to a .tif or .zarr")

@@ -1,4 +1,4 @@
-"""Tiled TIFF and Zarr inputs streamed block by block (imgconv.tiled) through the CLI.
+"""Tiled TIFF and Zarr inputs streamed block by block (imgconv.stream) through the CLI.
 
 Every result is read back with tifffile or zarr and compared, sample for sample, with
 `imgconv.correlate` on the whole image (or, for what the CLI adds around the engine:
@@ -20,7 +20,7 @@ import tifffile
 
 import imgconv
 from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
-from imgconv import tiled
+from imgconv.stream import blocks as stream_blocks
 
 zarr = pytest.importorskip("zarr")
 pytest.importorskip("dask")
@@ -32,7 +32,7 @@ BLUR = imgconv.kernels.gaussian(5, 3)  # what blur -r 5 -s 3 correlates with
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(tiled, "BLOCK_BYTES", 1)  # one band of the engine per block
+    monkeypatch.setattr(stream_blocks, "BLOCK_BYTES", 1)  # one band of the engine per block
 
 
 def blurred(image, dtype=np.uint8):
@@ -120,8 +120,8 @@ def test_signed_wide_and_float_samples_stream_in_their_type(tmp_path, small_bloc
 # at exit it prints its peak resident memory in KiB on stdout.
 CLI_WITH_BLOCKS = """
 import atexit, resource, sys
-import imgconv.tiled
-imgconv.tiled.BLOCK_BYTES = int(sys.argv.pop(1))
+import imgconv.stream.blocks
+imgconv.stream.blocks.BLOCK_BYTES = int(sys.argv.pop(1))
 atexit.register(lambda: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 from imgconv.cli import main
 main()
@@ -153,9 +153,9 @@ def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
     image = np.tile(CAMERA, (64, 4))
     tifffile.imwrite(tmp_path / "big.tif", image, tile=(128, 128))
     tifffile.imwrite(tmp_path / "small.tif", CAMERA, tile=(128, 128))
-    monkeypatch.setattr(tiled, "BLOCK_BYTES", 2**20)  # 480 rows: blocks and tiles do not line up
+    monkeypatch.setattr(stream_blocks, "BLOCK_BYTES", 2**20)  # 480 rows: blocks and tiles do not line up
     reads, blocks = [], []
-    read_rows, block_filter = tiled.read_rows, tiled._BlockFilter.__call__
+    read_rows, block_filter = stream_blocks.read_rows, stream_blocks.BlockFilter.__call__
 
     def counted_read(source, top, bottom):
         reads.append(bottom - top)
@@ -165,8 +165,8 @@ def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
         blocks.append(len(values))
         return block_filter(self, values)
 
-    monkeypatch.setattr(tiled, "read_rows", counted_read)
-    monkeypatch.setattr(tiled._BlockFilter, "__call__", counted_block)
+    monkeypatch.setattr(stream_blocks, "read_rows", counted_read)
+    monkeypatch.setattr(stream_blocks.BlockFilter, "__call__", counted_block)
     result = run("blur", "-r", 5, "-s", 3, tmp_path / "big.tif", tmp_path / "out.tif")
     assert result.exit_code == 0, result.stderr
     assert max(reads) == 128 and sum(reads) == len(image)  # each row of tiles decoded once
@@ -363,7 +363,7 @@ def garble_tile(page, data):
 def test_hostile_tiled_headers_are_refused_in_one_line(tmp_path, monkeypatch, case, status, fragments):
     source = tiff_with(tmp_path, **case)
     if "patch" in case and case["patch"] is not garble_tile:  # refused from the header: no tile is read
-        monkeypatch.setattr(tiled, "read_rows", lambda *a: pytest.fail("a tile was read"))
+        monkeypatch.setattr(stream_blocks, "read_rows", lambda *a: pytest.fail("a tile was read"))
     result = run("blur", "-s", 2, "--max-pixels", 10**6, source, tmp_path / "out.tif")
     assert_one_line_error(result, status, str(source), *fragments)
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]
@@ -377,7 +377,7 @@ def empty_tiles(page, data):
 
 def test_tiles_without_data_count_against_the_pixel_limit(tmp_path, monkeypatch):
     source = tiff_with(tmp_path, patch=empty_tiles)  # 16 tiles of 32 x 32, none with data
-    monkeypatch.setattr(tiled, "read_rows", lambda *a: pytest.fail("a tile was read"))
+    monkeypatch.setattr(stream_blocks, "read_rows", lambda *a: pytest.fail("a tile was read"))
     result = run("blur", "-s", 2, "--max-pixels", 16 * 1024 - 1, source, tmp_path / "out.tif")
     assert_one_line_error(result, 1, str(source), "16384 pixels in tiles that hold no data")
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]

@@ -181,7 +181,7 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     is written, so no full-size response is held (a 4K photo's Sobel magnitude as 8-bit
     needs no 100 MB float arrays). Parameters are those of `correlate` (or, with
     ``convolution``, `convolve`), for each kernel; ``method`` may also be a sequence,
-    one method per kernel (`imgconv.tiled` fixes each kernel's own, so that blocks equal
+    one method per kernel (`imgconv.stream` fixes each kernel's own, so that blocks equal
     the whole image's ``auto``).
 
     Examples

@@ -1,0 +1,152 @@
+"""Tiled TIFF pages, read a row of tiles at a time (BigTIFF too, any compression
+tifffile decodes)."""
+
+import os
+import stat
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ImageReadError, ImgconvError, InvalidInputError
+from ..imageio import open_input, orientation_of
+from ..sink import STDIO
+from .tiffinfo import ICC, ORIENTATION, TIFF_MAGIC, XMP
+from .tiled_image import Path, TiledImage, check_budget, is_zarr, sample_mode
+
+if TYPE_CHECKING:
+    import tifffile
+
+
+def is_tiled_tiff(source: Path, frame: int | None = None) -> bool:
+    """Whether ``source`` is a TIFF whose page ``frame`` (default the first) is tiled.
+    A file that is not a TIFF, or whose header tifffile cannot parse, is not: the
+    whole-image path reports what is wrong with it. Nor is anything but a regular file:
+    a FIFO is not even opened, as a reader that comes and goes breaks the pipe of a
+    writer waiting for the image's reader (and the file is opened without waiting, see
+    `imgconv.imageio.open_input`, should a FIFO take its name in between)."""
+    if source == STDIO or is_zarr(source):
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            return False
+        with open_input(source, os.fspath(source), only_regular=True) as file:
+            if file.read(4) not in TIFF_MAGIC:
+                return False
+            file.seek(0)
+            import tifffile
+
+            with tifffile.TiffFile(file, name=os.path.basename(source)) as tiff:
+                page = tiff.pages[frame or 0]
+                return bool(page.is_tiled)
+    except Exception:  # missing, damaged, no such page, not a file: not this module's to say
+        return False
+
+
+def open_tiff(path: Path, frame: int | None = None, max_pixels: int = 0,
+              auto_orient: bool = True) -> list[TiledImage]:
+    """The tiled pages of a TIFF (page ``frame`` alone, if given), checked.
+
+    Raises `ImageReadError` naming the file for a page that is not tiled, tiles of an
+    absurd size or too many pixels for ``max_pixels``, a tile count that does not match
+    the image, tile data beyond the end of the file, and samples imgconv does not read.
+    """
+    import tifffile
+
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        with tifffile.TiffFile(path) as tiff:
+            count = len(tiff.pages)
+            if frame is not None and frame >= count:
+                raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
+                                        "numbered from 0")
+            indices = [frame] if frame is not None else range(count)
+            return [_tiff_page(tiff, tiff.pages[i], i, name, size, max_pixels, auto_orient) for i in indices]
+    except ImgconvError:
+        raise
+    except Exception as exc:  # tifffile's parser meets damaged headers in every way
+        raise ImageReadError(f"{name}: corrupt or truncated image ({' '.join(str(exc).split())})") from None
+
+
+def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int, name: str, size: int,
+               max_pixels: int, auto_orient: bool) -> TiledImage:
+    import tifffile
+
+    where = f"{name}: page {index}" if len(tiff.pages) > 1 else name
+    if not page.is_tiled:
+        raise ImageReadError(f"{where} is not tiled; give --frame N for a tiled page, or write another format to "
+                             "decode the file whole")
+    if page.imagedepth != 1 or page.tiledepth != 1:
+        raise ImageReadError(f"{where}: a volume of {page.imagedepth} slices: not an image imgconv reads")
+    stored = page.tags.valueof(ORIENTATION)
+    if auto_orient and orientation_of(stored) != 1:
+        raise InvalidInputError(f"{where}: EXIF orientation {stored}: a streamed image is filtered as stored; give "
+                                "--no-auto-orient")
+    height, width, channels = page.imagelength, page.imagewidth, page.samplesperpixel
+    tile = (page.tilelength, page.tilewidth)
+    if height < 1 or width < 1:
+        raise ImageReadError(f"{where}: corrupt image: dimensions {width} x {height}")
+    if page.photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR) and channels < 3:
+        # Written back as it claims, such a page would make a TIFF no reader can open.
+        colour = tifffile.PHOTOMETRIC(page.photometric).name
+        raise ImageReadError(f"{where}: corrupt image: {colour} colour with {channels} sample(s) a pixel")
+    mode = sample_mode(np.dtype(page.dtype), channels, where)
+    check_budget(where, (height, width), tile, max_pixels)
+    planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
+    expected = -(-height // tile[0]) * -(-width // tile[1]) * planes
+    offsets, counts = page.dataoffsets, page.databytecounts
+    if len(offsets) != expected or len(counts) != expected:
+        raise ImageReadError(f"{where}: corrupt image: {len(offsets)} tile offsets and {len(counts)} tile sizes for "
+                             f"{expected} tiles of {tile[0]} x {tile[1]} in {width} x {height}")
+    ends = np.asarray(offsets, np.uint64) + np.asarray(counts, np.uint64)
+    if len(ends) and int(ends.max()) > size:
+        raise ImageReadError(f"{where}: truncated: tile data runs to byte {int(ends.max())} of a {size}-byte file")
+    # Tiles without data (a sparse file) are read as zeros: a few bytes of header could
+    # otherwise claim an image that fills the disk when written out. Within the pixel
+    # limit they are an ordinary sparse file.
+    empty = sum(1 for count in counts if count == 0) // planes * tile[0] * tile[1]
+    if max_pixels and empty > max_pixels:
+        raise ImageReadError(f"{where}: {empty} pixels in tiles that hold no data (a sparse file), more than the "
+                             f"limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    extras = tuple(int(e) for e in page.extrasamples)
+    options: dict[str, Any] = {"compression": page.compression, "predictor": page.predictor,
+                               "photometric": page.photometric, "extrasamples": extras or None,
+                               "bigtiff": tiff.is_bigtiff}
+    options.update({key: bytes(page.tags[tag].value) for key, tag in (("iccprofile", ICC), ("xmp", XMP))
+                    if tag in page.tags})
+    return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
+
+
+def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
+    import tifffile
+
+    th, tw = image.tile
+    height, width = image.shape[:2]
+    channels = 1 if len(image.shape) == 2 else image.shape[2]
+    across = -(-width // tw)
+    down = -(-height // th)
+    rows = np.zeros((bottom - top, width, channels), image.dtype)
+    with tifffile.TiffFile(image.path) as tiff:
+        page = tiff.pages[image.page]
+        planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
+        handle = tiff.filehandle
+        for plane in range(planes):
+            for row in range(top // th, -(-bottom // th)):
+                for column in range(across):
+                    index = (plane * down + row) * across + column
+                    offset, count = page.dataoffsets[index], page.databytecounts[index]
+                    data = None
+                    if count:
+                        handle.seek(offset)
+                        data = handle.read(count)
+                    tile, _, _shape = page.decode(data, index, jpegtables=page.jpegtables)
+                    if tile is None:  # a sparse tile holds nothing: zeros, as tifffile reads it
+                        continue
+                    tile = tile.reshape(th, tw, -1)
+                    y0, x0 = row * th, column * tw
+                    a, b = max(y0, top), min(y0 + th, bottom)
+                    w = min(tw, width - x0)
+                    target = slice(plane, plane + 1) if planes > 1 else slice(None)
+                    rows[a - top : b - top, x0 : x0 + w, target] = tile[a - y0 : b - y0, :w]
+    return rows[..., 0] if len(image.shape) == 2 else rows

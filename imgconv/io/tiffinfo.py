@@ -1,0 +1,7 @@
+"""TIFF's signatures and the tag numbers imgconv reads and writes itself."""
+
+# Little- and big-endian classic TIFF, then BigTIFF.
+TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+ORIENTATION = 0x0112  # the EXIF tag, which TIFF shares
+XMP, ICC = 700, 34675
+MINISWHITE = 0  # PhotometricInterpretation for grey where 0 is white

@@ -1,0 +1,141 @@
+"""A tiled TIFF or Zarr input filtered into a TIFF file or Zarr store, block by block."""
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import formats
+from ..cpus import cpu_count
+from ..engine import work_dtype
+from ..errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
+from ..filters import rounds_in_engine
+from ..imageio import STDIO, output_format
+from ..io.tiff_tiles import is_tiled_tiff, open_tiff
+from ..io.tiled_image import ZARR, Path, is_zarr
+from ..io.zarr_store import open_zarr
+from ..sink import atomic_file, atomic_folder
+from .blocks import MAX_IN_FLIGHT, blocks_in_order, exact_options, filter_blocks, result_type
+from .writers import check_dest, output_tile, tiff_options, write_tiff, write_zarr, zarr_options
+
+if TYPE_CHECKING:
+    from ..filters import Filter
+
+
+def output_kind(dest: Path, format: str | None = None) -> str | None:
+    """``"TIFF"`` or ``"ZARR"`` when ``dest`` is written tile by tile, else None (standard
+    output, other formats, and names whose format cannot be told)."""
+    if dest == STDIO:
+        return None
+    if is_zarr(dest):
+        return ZARR
+    try:
+        return "TIFF" if output_format(dest, format, "TIFF") == "TIFF" else None
+    except ImgconvError:
+        return None
+
+
+def streams(source: Path, dest: Path, format: str | None = None, frame: int | None = None) -> bool:
+    """Whether `imgconv.pipeline.process_file` streams ``source`` to ``dest`` through
+    this module: a Zarr store or tiled TIFF, to a TIFF file or a Zarr store."""
+    return output_kind(dest, format) is not None and (is_zarr(source) or is_tiled_tiff(source, frame))
+
+
+def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | None = None, depth: int | None = None,
+                  strip: bool = False, frame: int | None = None, max_pixels: int = 0, auto_orient: bool = True,
+                  view: str = "result", tile: tuple[int, int] | None = None, compression: str | None = None,
+                  on_progress: Callable[[int, int], object] | None = None, get: Callable[..., Any] | None = None,
+                  sync: bool = True) -> str:
+    """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
+    ``dest``, block by block; see the module's description.
+
+    Parameters
+    ----------
+    source, dest : str or os.PathLike
+    filt : imgconv.filters.Filter
+        Any filter the CLI makes but a ``--normalize``d gradient; ``auto`` is resolved
+        here (`exact_options`).
+    format, depth, strip, frame, auto_orient, view
+        As for `imgconv.pipeline.process_file`; ``view`` must be ``result``. A TIFF
+        input's ICC profile and XMP (not with ``strip``) are carried to a TIFF output.
+    max_pixels : int
+        What a row of tiles, and a block of rows, may hold (0: no limit).
+    tile : (int, int), optional
+        The output's tile (chunk) size; default the input's (rounded up to a multiple of
+        16 for TIFF).
+    compression : str, optional
+        A key of `TIFF_COMPRESSION` (or `ZARR_COMPRESSION`); default the input's.
+    on_progress : callable, optional
+        ``on_progress(done, total)``, in tiles written, after each row of tiles.
+    get : callable, optional
+        The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
+    sync : bool
+        Sync the output to disk before it takes its name, and its folder after
+        (`imgconv.sink`); False for scratch work.
+
+    Returns
+    -------
+    str
+        ``"TIFF"`` or ``"ZARR"``.
+    """
+    kind = output_kind(dest, format)
+    name = os.fspath(dest)
+    if kind is None:
+        raise InvalidInputError(f"{name}: a tiled input streams to a TIFF file or a Zarr store")
+    if view != "result":
+        raise InvalidInputError(f"{name}: --view {view} composes whole images, and a tiled input is streamed to a "
+                                "TIFF or Zarr output tile by tile; write another format to decode it whole")
+    check_dest(dest, kind)
+    images = [open_zarr(source, max_pixels, frame)] if is_zarr(source) else \
+        open_tiff(source, frame, max_pixels, auto_orient)
+    if kind == ZARR and len(images) > 1:
+        raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
+                                "give --frame N")
+    in_flight = min(MAX_IN_FLIGHT, cpu_count())
+    # The engine's method follows the type of what it is given, as on the whole image.
+    dtypes = set()
+    for image in images:
+        dtype, mode = result_type(image, depth)
+        dtypes.add(dtype if rounds_in_engine(filt, mode in formats.WITH_ALPHA, dtype) else work_dtype(dtype))
+    filt = filt.remake(**exact_options(filt, in_flight, dtypes.pop() if len(dtypes) == 1 else None)) \
+        if filt.remake else filt
+    planned = []
+    for image in images:
+        blocks, mode = filter_blocks(image, filt, depth=depth, max_pixels=max_pixels, in_flight=in_flight)
+        held = blocks.chunks[0][0] * image.shape[1]
+        if max_pixels and held > max_pixels:
+            raise ImageReadError(f"{image.name}: a block of {blocks.chunks[0][0]} full-width rows is {held} pixels, "
+                                 f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
+        layout = output_tile(tile, image, kind)
+        options = tiff_options(image, mode, compression, strip) if kind == "TIFF" else \
+            zarr_options(image, compression)
+        planned.append((blocks, layout, options))
+    total = sum(-(-b.shape[0] // t[0]) * -(-b.shape[1] // t[1]) for b, t, _ in planned)
+    progress = _Progress(total, on_progress)
+    bigtiff = any(i.options.get("bigtiff") for i in images) or \
+        sum(b.nbytes for b, _, _ in planned) > 2**32 - 2**27  # room for tags, offsets and incompressible tiles
+    ordered = functools.partial(blocks_in_order, in_flight=in_flight, get=get)
+    try:
+        if kind == ZARR:
+            with atomic_folder(os.path.realpath(dest), sync=sync) as store:
+                write_zarr(store, *planned[0], ordered, progress)
+        else:
+            with atomic_file(os.path.realpath(dest), sync=sync) as file:
+                write_tiff(file, planned, bigtiff, ordered, progress)
+    except ImgconvError:
+        raise
+    except OSError as exc:  # no room, no permission...
+        raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what tifffile and zarr refuse
+        raise ImageWriteError(f"{name}: cannot write: {' '.join(str(exc).split())}") from None
+    return kind
+
+
+class _Progress:
+    def __init__(self, total: int, callback: Callable[[int, int], object] | None) -> None:
+        self.done, self.total, self.callback = 0, total, callback
+
+    def __call__(self, tiles: int) -> None:
+        self.done += tiles
+        if self.callback:
+            self.callback(self.done, self.total)
