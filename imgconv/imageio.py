@@ -725,10 +725,21 @@ def _mode_read_as(image):
     if mode == "1":
         return "L"
     if mode in ("P", "PA"):
-        return "RGBA" if mode == "PA" or "transparency" in image.info else "RGB"
+        return "RGBA" if mode == "PA" or "transparency" in image.info or _palette_alpha(image) else "RGB"
     if mode in ("La", "RGBa"):
         return mode.upper()
     return "RGB"
+
+
+def _palette_alpha(image) -> bool:
+    """Whether a palette image shows a pixel less than opaque through its palette's own
+    alpha (a DDS palette's fourth byte, as Direct3D 9 reads it; a TGA colour map of
+    16 or 32 bits), which Pillow keeps in the palette rather than in info["transparency"]."""
+    if image.palette is None or "A" not in image.palette.mode:
+        return False
+    alpha = np.asarray(image.getpalette("RGBA"), np.uint8)[3::4]  # loads the pixels
+    used = np.bincount(np.asarray(image).ravel(), minlength=256)[:len(alpha)] > 0
+    return bool((alpha[used] < 255).any())
 
 
 def _common_mode(modes, name):
