@@ -1169,7 +1169,11 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         options["compression"] = _PILLOW_SCHEMES[scheme]
     elif fmt == "JPEG":
         if quality is None and "qtables" in picture.encoding:
-            options["qtables"] = picture.encoding["qtables"]
+            # Baseline JPEG holds 8-bit steps. A step above 255 (16-bit tables) would
+            # make libjpeg write an extended JPEG and print a caution on stderr: it is
+            # 255, a finer step, as libjpeg's force_baseline makes it.
+            options["qtables"] = {index: [min(step, 255) for step in table]
+                                  for index, table in picture.encoding["qtables"].items()}
         else:
             options["quality"] = quality or DEFAULT_QUALITY[fmt]
         options["subsampling"] = subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
