@@ -1138,6 +1138,12 @@ def _encode_tifffile(frames, picture, metadata, scheme):
     return buffer.getvalue()
 
 
+# OpenJPEG's encoder holds a tile's samples several times over as 32-bit integers: a
+# 2717x3701 RGB picture written as one tile peaked at 458 MB (401 MB above the array),
+# in tiles of 1024 at 252 MB, its file 0.2% larger (and 10 s to write, not 16).
+JPEG2000_TILE = (1024, 1024)
+
+
 def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name):
     from PIL import Image
 
@@ -1181,6 +1187,8 @@ def _encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compres
         options.update(_webp_options(picture, quality))
     elif fmt == "AVIF":
         options["quality"] = quality or DEFAULT_QUALITY[fmt]
+    elif fmt == "JPEG2000":
+        options["tile_size"] = JPEG2000_TILE
     if len(images) > 1:  # TIFF pages
         options.update(save_all=True, append_images=images[1:])
     buffer = io.BytesIO()
