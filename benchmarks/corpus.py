@@ -45,8 +45,10 @@ what an independent reader reads from the input and from the output:
   libpng's APNG decoder (imagecodecs.apng_decode), as Pillow reads 8 bits of it.
 - .npy: NumPy.
 
-References are turned upright as their EXIF orientation says (the first frame's; a
-TIFF's each page's own tag), as imgconv turns its outputs. Two frames are equal when
+References are turned upright as their EXIF orientation says or, where EXIF gives
+none, their XMP's ``tiff:Orientation`` (the first frame's, as Pillow's ``getexif`` reads
+them; a TIFF's each page's own tags 274 and 700), as imgconv turns its outputs and sets
+their orientation to 1. Two frames are equal when
 they have the same size and every sample the same value, whatever its type (uint8 7
 equals float32 7.0; int8 -1 does not equal uint8 255): grey equals RGB whose three
 channels are that grey, and a missing alpha channel equals an opaque one (255, 65535 or
@@ -74,6 +76,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import re
 import resource
 import select
 import shlex
@@ -110,6 +113,9 @@ NPY_MAGIC = b"\x93NUMPY"
 TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ORIENTATION = 0x0112
+XMP = 700  # TIFF's tag of an XMP packet
+# XMP's orientation, an attribute or an element, as Pillow's getexif() finds it.
+XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 REFERENCE_FAILS = "the reference reader fails: "
 
 
@@ -461,9 +467,18 @@ def _tiff_frames(path: str) -> Frames:
     import tifffile
 
     with tifffile.TiffFile(path) as tiff:
-        arrays = [upright(_tiff_samples(page), page.tags.valueof(274, 1)) for page in tiff.pages]
+        arrays = [upright(_tiff_samples(page), _tiff_orientation(page)) for page in tiff.pages]
         premultiplied = any(tuple(page.extrasamples)[:1] == (1,) for page in tiff.pages)
     return Frames(arrays, None, "tifffile", premultiplied)
+
+
+def _tiff_orientation(page: Any) -> object:
+    """A TIFF page's orientation tag, else its XMP's orientation, else None."""
+    orientation = page.tags.valueof(ORIENTATION)
+    xmp = page.tags.valueof(XMP)
+    if orientation is None and isinstance(xmp, bytes) and (match := XMP_ORIENTATION.search(xmp)):
+        return int(match[2])
+    return orientation
 
 
 def _tiff_samples(page: Any) -> np.ndarray:

@@ -96,12 +96,15 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
 def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
     """8-bit grey, RGB or RGBA samples as a palette image a GIF holds.
 
-    Grey keeps its levels. Colour gets Pillow's adaptive palette of up to 255 colours
-    and alpha, where there is one, a colour after them that is fully transparent where
-    alpha is below half (GIF has no partial transparency). ``unchanged`` marks pixels to
-    leave transparent over an earlier frame: that colour again, or an unused level for
-    grey (none is marked when every level is used); the image's ``transparency`` says
-    which.
+    Grey keeps its levels. Colour keeps its colours where a table holds them: a frame of
+    up to 256 colours (255 when a transparent index is needed) gets a table of exactly
+    those; one of more gets Pillow's median-cut palette of 255 (README: GIF is lossy
+    beyond 256 colours a frame). Alpha, where there is one, is a colour after the
+    others, fully transparent where alpha is below half (GIF has no partial
+    transparency). ``unchanged`` marks pixels to leave transparent over an earlier frame:
+    that colour again, or an unused level for grey; none is marked when the table has
+    no room for it (the frame's box is then written whole, which is as exact). The
+    image's ``transparency`` says which index is transparent.
     """
     from PIL import Image
 
@@ -116,18 +119,41 @@ def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
             image.putpalette(np.repeat(np.arange(256, dtype=np.uint8), 3).tobytes())
             image.info["transparency"] = int(free[0])
         return image
-    palette_image = Image.fromarray(np.ascontiguousarray(samples[..., :3])).quantize(colors=255)
     transparent = samples[..., 3] < 128 if samples.shape[2] == 4 else unchanged
+    table = _exact_palette(samples[..., :3], transparent)
+    if table is None and unchanged is not None and transparent is unchanged:
+        table = _exact_palette(samples[..., :3], None)
+        transparent = None if table is not None else transparent
+    if table is None:
+        quantized = Image.fromarray(np.ascontiguousarray(samples[..., :3])).quantize(colors=255)
+        palette, indices = quantized.getpalette() or [], np.asarray(quantized)
+    else:
+        palette, indices = table
     if transparent is None:
-        return palette_image
-    palette = palette_image.getpalette() or []
+        image = Image.fromarray(np.ascontiguousarray(indices), "P")
+        image.putpalette(palette)
+        return image
     index = len(palette) // 3  # the colour after the palette's: a table holds no more than it needs
-    indices = np.asarray(palette_image).copy()
+    indices = indices.copy()
     indices[transparent] = index
     image = Image.fromarray(indices, "P")
     image.putpalette(palette + [0, 0, 0])
     image.info["transparency"] = index
     return image
+
+
+def _exact_palette(colours: np.ndarray, transparent: np.ndarray | None) -> tuple[list[int], np.ndarray] | None:
+    """(palette, indices) holding the RGB ``colours`` of the pixels not ``transparent``
+    exactly, with room left for a transparent index unless ``transparent`` is None; None
+    when a GIF's 256 entries are too few."""
+    packed = (colours[..., 0].astype(np.uint32) << 16) | (colours[..., 1].astype(np.uint32) << 8) | colours[..., 2]
+    if transparent is not None:
+        packed[transparent] = packed[~transparent][0] if (~transparent).any() else 0
+    unique, inverse = np.unique(packed, return_inverse=True)
+    if len(unique) > 256 - (transparent is not None):
+        return None
+    palette = np.stack([unique >> 16, (unique >> 8) & 0xFF, unique & 0xFF], axis=1).astype(np.uint8)
+    return palette.ravel().tolist(), inverse.reshape(packed.shape).astype(np.uint8)
 
 
 def encode_gif(frames: list[np.ndarray], animation: dict, *, comment: bytes | None = None) -> bytes:

@@ -6,6 +6,11 @@ wrong, an ancillary one included, as a file it cannot identify; it never checks 
 pixels' (IDAT) CRC. libpng's default, which imgconv follows: a critical chunk with a
 wrong CRC is an error, and an ancillary one is skipped (libpng warns; imgconv says
 nothing, as the image is whole without it).
+
+A tRNS chunk libpng ignores is left out too, so that the transparency is libpng's:
+Pillow takes the last of two tRNS chunks where libpng keeps the first, and takes one
+libpng finds invalid (after the pixels, before the palette, of the wrong length, with
+more entries than the palette, or in a PNG with an alpha channel).
 """
 
 import struct
@@ -21,12 +26,13 @@ _MAX_CHUNK = (1 << 31) - 1  # PNG's limit on a chunk's length
 
 
 def checked_png(data: bytes, name: str) -> bytes:
-    """``data`` (a PNG) less its ancillary chunks whose CRC is wrong; a critical or
-    animation chunk with a wrong CRC is refused, naming the chunk. The walk stops at
-    IEND, at a chunk cut short and at a name that is not four letters: what follows is
-    left to the decoder, which says how the file is broken."""
+    """``data`` (a PNG) less its ancillary chunks whose CRC is wrong and the tRNS chunks
+    libpng ignores; a critical or animation chunk with a wrong CRC is refused, naming
+    the chunk. The walk stops at IEND, at a chunk cut short and at a name that is not
+    four letters: what follows is left to the decoder, which says how the file is
+    broken."""
     view = memoryview(data)
-    position, damaged = len(PNG_SIGNATURE), []
+    position, dropped, transparency = len(PNG_SIGNATURE), [], _Transparency(data)
     while position + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, position)
         end = position + 12 + length
@@ -35,18 +41,49 @@ def checked_png(data: bytes, name: str) -> bytes:
         if zlib.crc32(view[position + 4:end - 4]) != int.from_bytes(view[end - 4:end], "big"):
             if kind[:1].isupper() or kind in _ANIMATION_CHUNKS:
                 raise ImageReadError(f"{name}: corrupt PNG: bad CRC in {kind.decode()} chunk")
-            damaged.append((position, end))
+            dropped.append((position, end))
+        elif not transparency.kept(kind, length):
+            dropped.append((position, end))
         if kind == b"IEND":
             break
         position = end
-    if not damaged:
+    if not dropped:
         return data
     kept, start = [], 0
-    for begin, end in damaged:
+    for begin, end in dropped:
         kept.append(view[start:begin])
         start = end
     kept.append(view[start:])
     return b"".join(kept)
+
+
+class _Transparency:
+    """Which of a PNG's tRNS chunks libpng uses (pngrutil.c, png_handle_tRNS and the
+    position and duplicate checks before it): the first valid one before the pixels;
+    an invalid one is skipped and does not count as the first."""
+
+    def __init__(self, data: bytes):
+        # IHDR, the first chunk: bit depth and colour type at bytes 24 and 25.
+        self.depth, self.colour_type = (data[24], data[25]) if data[12:16] == b"IHDR" and len(data) > 25 else (0, 0)
+        self.palette: int | None = None  # entries of the first PLTE, once seen
+        self.pixels = self.found = False
+
+    def kept(self, kind: bytes, length: int) -> bool:
+        """Whether the chunk of ``kind`` and ``length`` is kept (every chunk but tRNS is)."""
+        if kind == b"PLTE" and self.palette is None:
+            # libpng keeps no more entries than the bit depth indexes
+            self.palette = min(length // 3, 1 << self.depth)
+        self.pixels = self.pixels or kind == b"IDAT"
+        if kind != b"tRNS":
+            return True
+        if self.colour_type == 3:
+            valid = self.palette is not None and 0 < length <= min(self.palette, 256)
+        else:
+            valid = length == {0: 2, 2: 6}.get(self.colour_type)
+        if self.pixels or self.found or not valid:
+            return False
+        self.found = True
+        return True
 
 
 AVIF_BRANDS = (b"avif", b"avis")

@@ -222,3 +222,46 @@ def test_an_animations_icc_profile_and_exif_are_kept(tmp_path, colours, ext):
         assert image.n_frames == 5
         assert image.info["icc_profile"] == profile
         assert image.getexif()[0x010E] == "five frames"
+
+
+def distinct_colours(rng, count):
+    """``count`` different RGB colours, many of them a step apart (a quantiser merges those)."""
+    base = rng.choice(1 << 24, (count + 1) // 2, replace=False).astype(np.uint32)
+    packed = np.unique(np.concatenate([base, base ^ 1]))[:count]
+    assert len(packed) == count
+    return np.stack([packed >> 16, (packed >> 8) & 0xFF, packed & 0xFF], axis=1).astype(np.uint8)
+
+
+def test_a_gif_frame_of_256_colours_keeps_them(tmp_path, rng):
+    """A frame a colour table holds is written with exactly its colours, in every frame,
+    the later ones too (where leaving unchanged pixels transparent would need a 257th)."""
+    table = distinct_colours(rng, 256)
+    first = rng.permutation(256).astype(np.uint8).reshape(16, 16)
+    second = first.copy()
+    second[4:9, 3:12] = first[4:9, 3:12][::-1]
+    images = [Image.fromarray(f, "P") for f in (first, second)]
+    for image in images:
+        image.putpalette(table.ravel().tolist())
+    images[0].save(tmp_path / "in.gif", save_all=True, append_images=images[1:], duration=[100, 200])
+    expected, _ = pillow_frames(tmp_path / "in.gif", "RGB")
+    assert np.array_equal(expected, table[np.stack([first, second])])
+    assert run("identity", tmp_path / "in.gif", tmp_path / "out.gif").exit_code == 0
+    written, durations = pillow_frames(tmp_path / "out.gif", "RGB")
+    assert np.array_equal(written, expected) and durations == [100, 200]
+
+
+def test_a_gif_frame_with_transparency_keeps_255_colours(tmp_path, rng):
+    """Colour under transparent pixels is no colour of the frame's: 255 opaque colours
+    fit with the transparent index, whatever the hidden ones are."""
+    hidden = np.zeros(16 * 20, bool)
+    hidden[rng.permutation(16 * 20)[:65]] = True
+    hidden = hidden.reshape(16, 20)
+    colours = distinct_colours(rng, 255 + 65)
+    rgba = np.zeros((16, 20, 4), np.uint8)
+    rgba[~hidden] = np.column_stack([colours[:255], np.full(255, 255)])
+    rgba[hidden] = np.column_stack([colours[255:], rng.integers(0, 128, 65)])
+    Image.fromarray(rgba).save(tmp_path / "in.png")
+    assert run("identity", tmp_path / "in.png", tmp_path / "out.gif").exit_code == 0
+    written, _ = pillow_frames(tmp_path / "out.gif", "RGBA")
+    assert np.array_equal(written[0][..., 3], np.where(hidden, 0, 255))
+    assert np.array_equal(written[0][~hidden], rgba[~hidden])

@@ -114,6 +114,33 @@ def test_tiff_reference_applies_miniswhite(tmp_path, rng):
     assert corpus.compare_files(str(source), "TIFF", str(kept), "TIFF")[0] == "wrong samples"
 
 
+XMP_TURNED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/"><tiff:Orientation>6</tiff:Orientation>'
+              b'</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_references_are_turned_by_xmp_orientation_without_exif(tmp_path, rng, fmt):
+    """imgconv turns a picture whose XMP alone gives an orientation (and sets it to 1):
+    the reference is turned too, a TIFF's from its XMP tag as a PNG's from its iTXt."""
+    stored = rng.integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    source, turned, kept = (tmp_path / f"{name}.{fmt.lower()}" for name in ("source", "turned", "kept"))
+    if fmt == "TIFF":
+        tifffile.imwrite(source, stored, photometric="rgb", extratags=[(700, "B", len(XMP_TURNED), XMP_TURNED, True)])
+    else:
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", XMP_TURNED.decode())
+        Image.fromarray(stored).save(source, pnginfo=info)
+    Image.fromarray(np.ascontiguousarray(np.rot90(stored, -1))).save(turned)
+    Image.fromarray(stored).save(kept)
+    assert np.array_equal(corpus.read_frames(str(source), fmt).arrays[0], np.rot90(stored, -1))
+    ext = turned.suffix
+    assert corpus.compare_files(str(source), fmt, str(turned), corpus.format_of(ext)) == ["equal", ""]
+    assert corpus.compare_files(str(source), fmt, str(kept), corpus.format_of(ext))[0] == "wrong samples"
+
+
 def test_process_file_runs_the_cli(tmp_path, rng):
     folder = tmp_path / "collection"
     folder.mkdir()

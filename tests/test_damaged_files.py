@@ -147,6 +147,44 @@ def test_a_wrong_crc_in_a_critical_chunk_is_refused_naming_it(tmp_path, damaged)
     assert result.stderr == f"imgconv: error: {tmp_path / 'in.png'}: corrupt PNG: bad CRC in {damaged.decode()} chunk\n"
 
 
+def _trns_png(case):
+    """A 6x5 PNG whose tRNS chunks are placed as ``case`` says, and the tRNS values
+    libpng uses from them, or None."""
+    grey = np.arange(30, dtype=np.uint8).reshape(5, 6) % 4
+    rgb = np.dstack([grey * 60, 255 - grey * 60, grey * 30]).astype(np.uint8)
+    palette = bytes(np.arange(12, dtype=np.uint8) * 20)  # 4 entries
+    ihdr = {"grey": (0, grey), "rgb": (2, rgb), "palette": (3, grey)}
+    colour_type, samples = ihdr[case.split()[0]]
+    header = (b"IHDR", struct.pack(">IIBBBBB", 6, 5, 8, colour_type, 0, 0, 0))
+    raw = b"".join(b"\0" + row.tobytes() for row in samples.reshape(5, -1))
+    pixels, end = (b"IDAT", zlib.compress(raw)), (b"IEND", b"")
+    chunks = {
+        # libpng keeps the first of two; Pillow took the last
+        "grey twice": [header, (b"tRNS", b"\0\1"), (b"tRNS", b"\0\2"), pixels, end],
+        # the first is 4 bytes where RGB needs 6: skipped, not counted as the first
+        "rgb short then whole": [header, (b"tRNS", b"\0\0\0\0"), (b"tRNS", struct.pack(">3H", 120, 135, 60)),
+                                 pixels, end],
+        "rgb after the pixels": [header, pixels, (b"tRNS", struct.pack(">3H", 0, 255, 0)), end],
+        "palette longer than the palette": [header, (b"PLTE", palette), (b"tRNS", bytes([0, 90, 180, 255, 7])),
+                                            pixels, end],
+        "palette before the palette": [header, (b"tRNS", bytes([0, 90])), (b"PLTE", palette), pixels, end],
+    }[case]
+    return _png_of(chunks)
+
+
+@pytest.mark.parametrize("case", ["grey twice", "rgb short then whole", "rgb after the pixels",
+                                  "palette longer than the palette", "palette before the palette"])
+def test_trns_chunks_are_read_as_libpng_reads_them(tmp_path, case):
+    """libpng (imagecodecs.png_decode, which makes tRNS alpha) uses the first valid tRNS
+    chunk before the pixels and skips the others; imgconv's alpha is libpng's."""
+    (tmp_path / "in.png").write_bytes(_trns_png(case))
+    expected = imagecodecs.png_decode((tmp_path / "in.png").read_bytes())
+    result = _imgconv("identity", tmp_path / "in.png", tmp_path / "out.png")
+    assert result.returncode == 0 and result.stderr == ""
+    written = imagecodecs.png_decode((tmp_path / "out.png").read_bytes())
+    assert written.shape == expected.shape and np.array_equal(written, expected)
+
+
 def _avif_claiming(path, width, height):
     """A 64x64 AVIF whose header (its ispe box) claims width x height."""
     buffer = io.BytesIO()

@@ -178,3 +178,42 @@ def test_a_jpeg_damaged_inside_its_pixels_decodes_as_pillow_decodes_it(tmp_path,
     picture = imageio.read_image(tmp_path / "in.jpg")
     assert counted["jpeg"] == 1
     assert np.array_equal(picture.frames[0], pillow_samples(tmp_path / "in.jpg"))
+
+
+def _palette_with_alpha(rng):
+    """Indices of a 9x7 image and 256 RGBA entries, some partly or fully transparent."""
+    palette = rng.integers(0, 256, (256, 4), dtype=np.uint8)
+    palette[::3, 3] = 255
+    return rng.integers(0, 256, (7, 9), dtype=np.uint8), palette
+
+
+def _dds(indices, palette):
+    """An uncompressed DDS of palette indices (DDPF_PALETTEINDEXED8): its 256 entries are
+    R, G, B and alpha."""
+    height, width = indices.shape
+    pixel_format = struct.pack("<8I", 32, 0x20, 0, 8, 0, 0, 0, 0)
+    caps = struct.pack("<5I", 0x1000, 0, 0, 0, 0)
+    header = struct.pack("<7I44x", 124, 0x1007, height, width, 0, 0, 0) + pixel_format + caps
+    return b"DDS " + header + palette.tobytes() + indices.tobytes()
+
+
+def _tga(indices, palette):
+    """An uncompressed colour-mapped TGA, its colour map of 32-bit B, G, R, alpha entries,
+    rows from the top."""
+    height, width = indices.shape
+    header = struct.pack("<BBBHHBHHHHBB", 0, 1, 1, 0, 256, 32, 0, 0, width, height, 8, 0x28)
+    return header + palette[:, [2, 1, 0, 3]].tobytes() + indices.tobytes()
+
+
+@pytest.mark.parametrize("kind, build", [("dds", _dds), ("tga", _tga)])
+def test_a_palettes_own_alpha_is_kept(tmp_path, rng, kind, build):
+    """DDS and TGA palettes hold an alpha per entry (Pillow keeps it in the palette, not
+    in info["transparency"]): the picture has the alpha its entries give."""
+    indices, palette = _palette_with_alpha(rng)
+    (tmp_path / f"in.{kind}").write_bytes(build(indices, palette))
+    picture = imageio.read_image(tmp_path / f"in.{kind}")
+    assert picture.mode == "RGBA" and np.array_equal(picture.frames[0], palette[indices])
+    palette[:, 3] = 255
+    (tmp_path / f"opaque.{kind}").write_bytes(build(indices, palette))
+    picture = imageio.read_image(tmp_path / f"opaque.{kind}")
+    assert picture.mode == "RGB" and np.array_equal(picture.frames[0], palette[indices][..., :3])

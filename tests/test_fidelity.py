@@ -680,6 +680,26 @@ def test_jpeg_subsampling_option(tmp_path, q96):
         assert JpegImagePlugin.get_sampling(image) == 2 and image.quantization == tables
 
 
+def test_jpeg_tables_of_16_bits_are_written_baseline_without_a_word(tmp_path, chelsea):
+    """libjpeg writes steps above 255 as an extended (SOF1) JPEG and prints "Caution:
+    quantization tables are too coarse for baseline JPEG" on stderr, from C: the real
+    command's stderr is checked. Such a step is written as 255 (README)."""
+    import subprocess
+    import sys
+
+    tables = [[min(8 + 7 * k, 1000) for k in range(64)], [min(12 + 9 * k, 1000) for k in range(64)]]
+    Image.fromarray(chelsea).save(tmp_path / "in.jpg", qtables=tables, subsampling=0)
+    with Image.open(tmp_path / "in.jpg") as image:
+        assert max(max(t) for t in image.quantization.values()) > 255  # the input really has 16-bit steps
+    result = subprocess.run([sys.executable, "-m", "imgconv", "identity", tmp_path / "in.jpg", tmp_path / "out.jpg"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", "")
+    data = (tmp_path / "out.jpg").read_bytes()
+    assert b"\xff\xc0" in data and b"\xff\xc1" not in data  # baseline, not extended
+    with Image.open(tmp_path / "out.jpg") as image:
+        assert image.quantization == {index: [min(step, 255) for step in table] for index, table in enumerate(tables)}
+
+
 def test_jpeg_from_png_is_q92_444(tmp_path, chelsea):
     Image.fromarray(chelsea).save(tmp_path / "in.png")
     ok(run("blur", "-s", 1, tmp_path / "in.png", tmp_path / "out.jpg"))

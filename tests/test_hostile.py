@@ -199,6 +199,24 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
     assert not (tmp_path / "out.png").exists()
 
 
+def test_a_large_jpeg_2000_output_is_written_in_tiles(tmp_path):
+    """OpenJPEG holds the tile being encoded several times over as 32-bit integers: this
+    2048x2048 RGB picture (12 MiB) written as one tile peaked at 225 MiB, in tiles of
+    1024 at 158 MiB. The file is exact, read by OpenJPEG through imagecodecs."""
+    import imagecodecs
+
+    rows, columns = np.mgrid[0:2048, 0:2048]
+    pixels = np.dstack([(columns // 8) % 256, (rows // 8) % 256, ((rows + columns) // 16) % 256]).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    status, stderr, peak = imgconv_peak("identity", tmp_path / "in.png", tmp_path / "out.jp2")
+    assert (status, stderr) == (0, b"")
+    assert peak < 190, f"{peak:.0f} MiB"
+    data = (tmp_path / "out.jp2").read_bytes()
+    siz = data.index(b"\xff\x51")  # the codestream's SIZ marker: image, then tile size
+    assert struct.unpack(">IIIIII", data[siz + 6 : siz + 30]) == (2048, 2048, 0, 0, 1024, 1024)
+    assert np.array_equal(imagecodecs.jpeg2k_decode(data), pixels)
+
+
 def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_it(tmp_path):
     """A 24x16 GIF whose second frame's descriptor claims 65534 x 4096, with disposal 2:
     seeking to that frame, Pillow fills the area the disposal clears (1 GB) before
