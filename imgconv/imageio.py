@@ -578,6 +578,12 @@ def _metadata(image, header_complete=False):
 
     # First: a PNG's getexif decodes the file, which adds chunks after the pixels to info.
     exif = Image.Image.getexif(image) if header_complete else image.getexif()
+    if image.format == "TIFF":
+        # Pillow's TIFF reader reloads the Exif it handed out with each page's tags as it
+        # seeks: the layout tags of the last page read would come back into the output
+        # (a SampleFormat of (1, 1) there makes libtiff's writer store int8). It makes
+        # itself a new one; this one stays the first page's.
+        image._exif = None
     metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
     if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
         metadata["xmp"] = metadata["xmp"].encode()
@@ -589,6 +595,8 @@ def _metadata(image, header_complete=False):
 
 
 def _picture_from_pillow(image, data, frame, name, budget):
+    from PIL import Image
+
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
@@ -600,8 +608,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
     decoder = _fast_decoder(image, data, count)
     # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
-    # pixels upright as it loads them, deleting the tag from the EXIF it shares with
-    # us. read_image turns pictures as it chooses, so that turn is undone below.
+    # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
+    # turns pictures as it chooses, so that turn is undone below.
     metadata = _metadata(image, header_complete=decoder is not None)
     orientation = orientation_of(metadata.get("exif", {}).get(_ORIENTATION))
     timings = []
@@ -630,9 +638,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = _common_mode(modes, name)
         arrays = [_widen(a, m, mode) for a, m in zip(arrays, modes)]
-        if orientation != 1 and _ORIENTATION not in metadata["exif"]:
+        if orientation != 1 and _ORIENTATION not in Image.Image.getexif(image):
             arrays = [_orient(a, _UNDO.get(orientation, orientation)) for a in arrays]
-            metadata["exif"][_ORIENTATION] = orientation
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     if count > 1 and frame is None:
         picture.animation = _timing_of_frames(timings)
