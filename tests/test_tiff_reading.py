@@ -25,3 +25,127 @@ def test_a_multi_page_tiff_keeps_the_first_pages_tags_not_the_last_pages_layout(
         assert [page.dtype for page in tiff.pages] == [np.uint8] * 3
         assert all(np.array_equal(page.asarray(), e) for page, e in zip(tiff.pages, expected))
         assert tiff.pages[0].description == "first page"
+
+
+def _scaled(values, bits):
+    """Samples of ``bits`` bits in 0-255: round(v * 255 / (2**bits - 1)), by hand."""
+    return np.round(values.astype(np.float64) * 255 / ((1 << bits) - 1)).astype(np.uint8)
+
+
+def _outputs(tmp_path, source):
+    """``imgconv identity`` of ``source`` to TIFF and PNG, each read back by tifffile or
+    libpng."""
+    import imagecodecs
+
+    arrays = {}
+    for extension in (".tif", ".png"):
+        result = run("identity", source, tmp_path / f"out{extension}")
+        assert result.exit_code == 0, result.stderr
+        path = tmp_path / f"out{extension}"
+        array = tifffile.imread(path) if extension == ".tif" else imagecodecs.png_decode(path.read_bytes())
+        arrays[extension] = array.astype(np.uint8) * 255 if array.dtype == np.bool_ else array  # a bilevel TIFF
+    return arrays
+
+
+@pytest.mark.parametrize("bits", range(1, 8))
+@pytest.mark.parametrize("kind", ["minisblack", "miniswhite", "rgb contig", "rgb separate", "grey+alpha"])
+def test_samples_of_fewer_than_8_bits_are_scaled_to_0_255_at_every_depth(tmp_path, rng, bits, kind):
+    """One rule for 1 to 7 bits, grey and RGB, with or without alpha: round(v * 255 /
+    (2**bits - 1)), white-is-zero turned. 3, 5, 6 and 7 bits and RGB had stayed in their
+    own range in 8-bit outputs (nearly black), where Pillow scales 1, 2 and 4-bit grey."""
+    channels = {"minisblack": 1, "miniswhite": 1, "grey+alpha": 2}.get(kind, 3)
+    stored = rng.integers(0, 1 << bits, (7, 13, channels)[: 2 if channels == 1 else 3], dtype=np.uint8)
+    stored.flat[:2] = (0, (1 << bits) - 1)  # both ends of the range
+    photometric, _, planar = kind.partition(" ")
+    options = {"extrasamples": [2]} if kind == "grey+alpha" else {}
+    if planar == "separate":
+        options["planarconfig"] = "separate"
+    tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(stored, -1, 0) if planar == "separate" else stored,
+                     photometric="minisblack" if kind == "grey+alpha" else photometric,
+                     bitspersample=bits, **options)
+    expected = _scaled(stored, bits)
+    if photometric == "miniswhite":
+        expected = 255 - expected
+    for extension, actual in _outputs(tmp_path, tmp_path / "in.tif").items():
+        assert actual.dtype == np.uint8 and np.array_equal(actual, expected), extension
+
+
+def _tiff(width, height, bits, photometric, strip, extra_tags=()):
+    """A little-endian TIFF of one uncompressed strip of ``strip`` bytes and one sample
+    a pixel, with ``extra_tags`` ((tag, value) of type SHORT) besides the required ones."""
+    import struct
+
+    tags = dict([(256, width), (257, height), (258, bits), (259, 1), (262, photometric), (273, 0),
+                 (277, 1), (278, height), (279, len(strip)), *extra_tags])
+    ifd_at = 8 + len(strip) + len(strip) % 2
+    tags[273] = 8
+    entries = b"".join(struct.pack("<HHLL", tag, 4, 1, value) if tag in (273, 279, 256, 257)
+                       else struct.pack("<HHLHH", tag, 3, 1, value, 0) for tag, value in sorted(tags.items()))
+    return (b"II*\0" + struct.pack("<L", ifd_at) + strip.ljust(ifd_at - 8, b"\0")
+            + struct.pack("<H", len(tags)) + entries + b"\0\0\0\0")
+
+
+def _packed(rows, bits):
+    """Rows of samples packed ``bits`` bits each, most significant bit first, each row
+    starting on a byte, as TIFF stores them."""
+    shifts = np.arange(bits - 1, -1, -1)
+    return b"".join(np.packbits(((row[:, None].astype(np.uint32) >> shifts) & 1).ravel()).tobytes() for row in rows)
+
+
+@pytest.mark.parametrize("bits", [10, 12, 14])
+def test_a_horizontal_predictor_on_uncompressed_samples_is_undone(tmp_path, rng, bits):
+    """Predictor 2 stores each sample as its difference from the one to its left; Pillow
+    read the differences of an uncompressed 12-bit file as samples."""
+    # Rising along each row without passing 2**bits (where readers differ: tifffile does
+    # not wrap 12-bit sums), and starting each row afresh.
+    differences = rng.integers(0, (1 << bits) // 6, (3, 6)).astype(np.uint16)
+    samples = np.cumsum(differences, axis=1, dtype=np.uint16)
+    (tmp_path / "in.tif").write_bytes(_tiff(6, 3, bits, 1, _packed(differences, bits), [(317, 2)]))
+    with tifffile.TiffFile(tmp_path / "in.tif") as tiff:  # the file is what it claims
+        assert tiff.pages[0].predictor == 2 and np.array_equal(tiff.asarray(), samples)
+    for extension, actual in _outputs(tmp_path, tmp_path / "in.tif").items():
+        assert np.array_equal(actual, samples), extension
+
+
+@pytest.mark.parametrize("channels, compression", [(2, None), (2, "packbits"), (2, "zlib"), (4, None)])
+def test_grey_and_rgb_with_alpha_stored_plane_by_plane_keep_their_planes(tmp_path, rng, channels, compression):
+    """PlanarConfiguration 2 (each channel a plane of its own): Pillow mixed up grey+alpha
+    planes and refused uncompressed RGBA ones."""
+    stored = rng.integers(0, 256, (9, 11, channels), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", np.moveaxis(stored, -1, 0), photometric="minisblack" if channels == 2
+                     else "rgb", planarconfig="separate", extrasamples=[2], compression=compression)
+    for extension, actual in _outputs(tmp_path, tmp_path / "in.tif").items():
+        assert np.array_equal(actual, stored), extension
+
+
+def test_associated_alpha_stored_plane_by_plane_is_unpremultiplied_as_when_interleaved(tmp_path, rng):
+    """Associated (premultiplied) 8-bit alpha is read as Pillow reads it interleaved: the
+    colour divided by the alpha. Planar and interleaved copies of one image give one
+    output."""
+    stored = rng.integers(0, 256, (9, 11, 2), dtype=np.uint8)
+    stored[..., 0] = np.minimum(stored[..., 0], stored[..., 1])  # premultiplied: colour <= alpha
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(stored, -1, 0), photometric="minisblack",
+                     planarconfig="separate", extrasamples=[1])
+    tifffile.imwrite(tmp_path / "contig.tif", stored, photometric="minisblack", extrasamples=[1])
+    outputs = {}
+    for name in ("planar", "contig"):
+        (tmp_path / name).mkdir()
+        outputs[name] = _outputs(tmp_path / name, tmp_path / f"{name}.tif")
+    planar, contig = outputs["planar"], outputs["contig"]
+    opaque = stored[..., 1] == 255
+    assert np.array_equal(planar[".tif"][opaque], stored[opaque])  # nothing to divide
+    assert np.array_equal(planar[".tif"], contig[".tif"]) and np.array_equal(planar[".png"], contig[".png"])
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_16_bit_palette_goes_through_its_colour_map_and_loses_nothing(tmp_path, rng, exact):
+    """A palette of 16-bit indices: RGB from the colour map (3 x 65536 entries of 16
+    bits), 8-bit where every entry is a multiple of 257 (v / 257 exact), else 16-bit."""
+    colormap = rng.integers(0, 256, (3, 1 << 16)).astype(np.uint16) * 257
+    if not exact:
+        colormap[:, 1::2] += 1
+    indices = rng.integers(0, 1 << 16, (8, 10)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", indices, photometric="palette", colormap=colormap)
+    expected = (colormap // 257).astype(np.uint8).T[indices] if exact else colormap.T[indices]
+    for extension, actual in _outputs(tmp_path, tmp_path / "in.tif").items():
+        assert actual.dtype == expected.dtype and np.array_equal(actual, expected), extension
