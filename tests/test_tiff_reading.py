@@ -7,7 +7,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from helpers import run
+from helpers import assert_one_line_error, run
 
 
 def test_a_multi_page_tiff_keeps_the_first_pages_tags_not_the_last_pages_layout(tmp_path, rng):
@@ -149,3 +149,18 @@ def test_a_16_bit_palette_goes_through_its_colour_map_and_loses_nothing(tmp_path
     expected = (colormap // 257).astype(np.uint8).T[indices] if exact else colormap.T[indices]
     for extension, actual in _outputs(tmp_path, tmp_path / "in.tif").items():
         assert actual.dtype == expected.dtype and np.array_equal(actual, expected), extension
+
+
+def test_a_tag_libtiffs_compressing_writer_refuses_is_one_line_and_no_file(tmp_path, rng):
+    """A ResolutionUnit of 12291 (no such unit) is read and carried; libtiff's writer,
+    which compresses, raises RuntimeError on it. That is one line naming the ways out,
+    not a traceback, and nothing is written."""
+    Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).save(tmp_path / "in.tif",
+                                                                           tiffinfo={296: 12291})
+    out = tmp_path / "out.tif"
+    result = run("identity", "--compression", "deflate", tmp_path / "in.tif", out)
+    assert_one_line_error(result, 1, "out.tif", "cannot write the input's tags in a compressed TIFF", "--strip",
+                          "--compression none")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+    assert run("identity", "--compression", "deflate", "--strip", tmp_path / "in.tif", out).exit_code == 0
+    assert np.array_equal(tifffile.imread(out), np.asarray(Image.open(tmp_path / "in.tif")))
