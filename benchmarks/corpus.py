@@ -31,11 +31,13 @@ WebP or JPEG XL compression) is compared, in a forked child with the same limits
 what an independent reader reads from the input and from the output:
 
 - TIFF: tifffile, page by page, the photometric interpretation applied as imgconv
-  documents its modes: MINISWHITE inverted, a palette through its colour map taken to
-  8 bits (v // 256, as Pillow and TIFF's 16-bit colour maps), CMYK to RGB and associated
-  alpha unpremultiplied by Pillow's conversions, grey of 1, 2 or 4 bits scaled to 0-255;
-  signed, 32-bit, float and 9- to 16-bit samples kept as stored. Other interpretations
-  (YCbCr, CIELab...) and unspecified extra samples are not compared.
+  documents its modes: MINISWHITE inverted, a palette through its colour map (indices
+  of up to 8 bits: 8-bit colours, v // 256, as Pillow; of 16 bits: v // 257 where every
+  entry is a multiple of 257, else the 16-bit entries), CMYK to RGB and associated 8-bit
+  alpha unpremultiplied by Pillow's conversions, grey and RGB of 1 to 7 bits scaled to
+  0-255 (round(v * 255 / (2**bits - 1))); signed, 32-bit, float and 9- to 16-bit
+  samples kept as stored. Other interpretations (YCbCr, CIELab...) and unspecified
+  extra samples are not compared.
 - PNG without an acTL chunk: libpng (imagecodecs.png_decode), which expands palettes and
   bits below 8, and makes tRNS an alpha channel.
 - APNG and every other format: Pillow's frames in order (ImageSequence, each frame
@@ -506,7 +508,10 @@ def _tiff_samples(page: Any) -> np.ndarray:
     if photometric == 3:  # palette
         if array.ndim != 2:
             raise NotComparable("palette with extra samples")
-        return (np.asarray(page.colormap) // 256).astype(np.uint8).T[array]
+        colormap = np.asarray(page.colormap)
+        if bits <= 8:
+            return (colormap // 256).astype(np.uint8).T[array]
+        return (colormap // 257).astype(np.uint8).T[array] if not (colormap % 257).any() else colormap.T[array]
     if photometric == 5 and colours == 4 and not extra and bits == 8:  # CMYK
         return np.asarray(Image.fromarray(array, "CMYK").convert("RGB"))
     if photometric not in (0, 1, 2):
@@ -518,7 +523,8 @@ def _tiff_samples(page: Any) -> np.ndarray:
         colour = array[..., :colours] if array.ndim == 3 else array
         colour[...] = (1 << bits) - 1 - colour
     if bits < 8 and array.dtype.kind == "u":
-        array = (array.astype(np.uint32) * 255 // ((1 << bits) - 1)).astype(np.uint8)
+        top = (1 << bits) - 1
+        array = np.round(array.astype(np.float64) * 255 / top).astype(np.uint8)
     if extra and extra[0] == 1:  # associated alpha
         if array.dtype != np.uint8 or array.shape[2] not in (2, 4):
             raise NotComparable(f"associated alpha with {array.dtype} samples")

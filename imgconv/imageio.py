@@ -61,7 +61,9 @@ _ORIENTATION = 0x0112  # EXIF tag
 # way (8); the flips and transpositions undo themselves.
 _UNDO = {6: 8, 8: 6}
 _XMP, _ICC = 700, 34675  # TIFF tags
-_MINISWHITE = 0  # TIFF's PhotometricInterpretation for grey where 0 is white
+# TIFF's PhotometricInterpretation: grey where 0 is white, where 0 is black, RGB, a palette
+_MINISWHITE, _MINISBLACK, _RGB, _PALETTE = 0, 1, 2, 3
+_ASSOCIATED_ALPHA = 1  # TIFF's ExtraSamples: alpha that the colour samples are multiplied by
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
 # output's EXIF, they would contradict the new pixels or repeat the metadata. Colour
@@ -223,8 +225,6 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         return picture
     from PIL import Image, UnidentifiedImageError
 
-    if data.startswith(_TIFF_MAGIC):
-        _silence_libtiff()
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
@@ -234,6 +234,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     # clears from the frame's header, before imgconv can take the frame's size (a 24x16
     # GIF whose second frame claimed 65534x4096 took 1 GB before imgconv refused it).
     limit = _pillow_limit().set(None)
+    libtiff_errors = _LibtiffErrors()
+    recording = _libtiff_errors().set(libtiff_errors)
     try:
         # Pillow warns of what it skips in a damaged file; whatever matters fails below.
         with warnings.catch_warnings():
@@ -247,6 +249,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
                     raise _unidentified(data, name, budget) from None
                 # Pillow cannot open 16-bit grey+alpha TIFFs
                 picture = _picture_from_tifffile(data, frame, name, {}, budget)
+        libtiff_errors.check(name)
     except ImgconvError:
         raise
     except Image.DecompressionBombError:
@@ -262,6 +265,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
         _pillow_limit().reset(limit)
+        _libtiff_errors().reset(recording)
     picture.name = name
     exif = picture.metadata.get("exif")
     if exif is not None and exif.bigtiff:
@@ -422,26 +426,95 @@ class _PixelBudget:
                                   f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
 
 
+# libtiff's errors that leave the pixels as they are: a ResolutionUnit it does not know
+# (libtiff drops the tag; Pillow reads the resolution itself, and decoding does not use it).
+_LIBTIFF_HARMLESS = re.compile(r'Bad value \d+ for "ResolutionUnit" tag')
+# Where va_list, the handlers' last argument, is passed as a pointer that vsnprintf takes
+# back (an array decayed to a pointer on x86-64; a large struct passed by reference on
+# AArch64). Elsewhere a message is kept unformatted.
+_VA_LIST_IS_POINTER = ("x86_64", "AMD64", "aarch64", "arm64")
+# The ctypes callbacks libtiff holds, kept for the life of the process: a collected one
+# would leave libtiff calling freed memory.
+_libtiff_handlers: list = []
+
+
 @functools.cache
-def _silence_libtiff():
-    """Stop the libtiff that Pillow loaded from printing its complaints about a damaged
-    TIFF on stderr, beside imgconv's one-line error (Pillow leaves libtiff's default
-    handlers, which write to stderr). Pillow still raises, and imgconv reports that.
-    Where libtiff cannot be found (not Linux), nothing changes."""
+def _libtiff_errors() -> contextvars.ContextVar:
+    """The list libtiff's errors go to in the `decode_image` call running in this
+    context (a thread's own), installed once as the error handler of the libtiff Pillow
+    loaded.
+
+    libtiff's fax decoders report a bad code word as an error, fill the damaged line
+    and carry on: Pillow gets no failure and returns the image with the lines made up.
+    Errors are therefore recorded, and `decode_image` refuses a TIFF that had any.
+    Outside a decode (writing, another program's calls) they are dropped, and warnings
+    always are (a tag libtiff does not know, a strip it re-estimates): libtiff's default
+    handlers print both on stderr, beside imgconv's one-line error. Where libtiff
+    cannot be found (not Linux), nothing is recorded and libtiff keeps its handlers.
+    """
     import ctypes
+    import platform
+
+    errors = contextvars.ContextVar("imgconv_libtiff_errors")
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+    vsnprintf = None
+    if platform.machine() in _VA_LIST_IS_POINTER:
+        vsnprintf = ctypes.CDLL(None).vsnprintf
+        vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+
+    def record(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        found = errors.get(None)
+        if found is None or fmt is None:
+            return
+        text = fmt
+        if vsnprintf is not None:
+            buffer = ctypes.create_string_buffer(512)
+            vsnprintf(buffer, len(buffer), fmt, args)
+            text = buffer.value
+        found.add(text.decode("utf-8", "replace"))
+
+    def drop(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        pass
 
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "libtiff" in line}
     except OSError:
-        return
+        return errors
+    _libtiff_handlers.extend([handler_type(record), handler_type(drop)])
     for path in paths:
         try:
             library = ctypes.CDLL(path)  # the copy already loaded: dlopen hands it back
         except OSError:
             continue
-        library.TIFFSetErrorHandler(None)
-        library.TIFFSetWarningHandler(None)
+        library.TIFFSetErrorHandler.argtypes = library.TIFFSetWarningHandler.argtypes = [handler_type]
+        library.TIFFSetErrorHandler.restype = library.TIFFSetWarningHandler.restype = ctypes.c_void_p
+        library.TIFFSetErrorHandler(_libtiff_handlers[0])
+        library.TIFFSetWarningHandler(_libtiff_handlers[1])
+    return errors
+
+
+@dataclass
+class _LibtiffErrors:
+    """The errors libtiff reported during one decode: the first that matters, and how
+    many more (a damaged fax can have one a line)."""
+
+    first: str | None = None
+    more: int = 0
+
+    def add(self, error: str) -> None:
+        if _LIBTIFF_HARMLESS.search(error):
+            return
+        if self.first is None:
+            self.first = error
+        else:
+            self.more += 1
+
+    def check(self, name: str) -> None:
+        """Refuse the TIFF libtiff reported an error about."""
+        if self.first is not None:
+            more = f", {self.more + 1} errors in all" if self.more else ""
+            raise ImageReadError(f"{name}: damaged TIFF data (libtiff: {self.first}{more})")
 
 
 def _read_bytes(source, name, limit, only_regular=False):
@@ -578,6 +651,12 @@ def _metadata(image, header_complete=False):
 
     # First: a PNG's getexif decodes the file, which adds chunks after the pixels to info.
     exif = Image.Image.getexif(image) if header_complete else image.getexif()
+    if image.format == "TIFF":
+        # Pillow's TIFF reader reloads the Exif it handed out with each page's tags as it
+        # seeks: the layout tags of the last page read would come back into the output
+        # (a SampleFormat of (1, 1) there makes libtiff's writer store int8). It makes
+        # itself a new one; this one stays the first page's.
+        image._exif = None
     metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
     if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
         metadata["xmp"] = metadata["xmp"].encode()
@@ -589,6 +668,8 @@ def _metadata(image, header_complete=False):
 
 
 def _picture_from_pillow(image, data, frame, name, budget):
+    from PIL import Image
+
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
@@ -600,8 +681,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
     decoder = _fast_decoder(image, data, count)
     # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
-    # pixels upright as it loads them, deleting the tag from the EXIF it shares with
-    # us. read_image turns pictures as it chooses, so that turn is undone below.
+    # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
+    # turns pictures as it chooses, so that turn is undone below.
     metadata = _metadata(image, header_complete=decoder is not None)
     orientation = orientation_of(metadata.get("exif", {}).get(_ORIENTATION))
     timings = []
@@ -630,9 +711,8 @@ def _picture_from_pillow(image, data, frame, name, budget):
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = _common_mode(modes, name)
         arrays = [_widen(a, m, mode) for a, m in zip(arrays, modes)]
-        if orientation != 1 and _ORIENTATION not in metadata["exif"]:
+        if orientation != 1 and _ORIENTATION not in Image.Image.getexif(image):
             arrays = [_orient(a, _UNDO.get(orientation, orientation)) for a in arrays]
-            metadata["exif"][_ORIENTATION] = orientation
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     if count > 1 and frame is None:
         picture.animation = _timing_of_frames(timings)
@@ -643,13 +723,21 @@ def _picture_from_pillow(image, data, frame, name, budget):
 
 def _beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
     """Whether a TIFF holds samples Pillow would not read as they are, which tifffile
-    reads: 16-bit colour (which Pillow cannot hold), and signed or float samples or
+    reads: 16-bit colour (which Pillow cannot hold), signed or float samples or
     unsigned ones of more than 16 bits (Pillow reads signed 8-bit samples as unsigned,
-    and unsigned 32-bit ones as signed)."""
-    bits, sample_formats = (image.tag_v2.get(tag, default) for tag, default in ((258, 1), (339, 1)))
+    and unsigned 32-bit ones as signed), a predictor on uncompressed samples of 9 to 15
+    bits (Pillow reads the differences; libtiff leaves a predictor on uncompressed
+    samples undone, and at 8 and 16 bits Pillow reads as libtiff does), and grey or RGB
+    stored plane by plane (Pillow mixes up or refuses the planes of grey+alpha and of
+    RGBA)."""
+    tags = image.tag_v2
+    bits, sample_formats = (tags.get(tag, default) for tag, default in ((258, 1), (339, 1)))
     bits = bits if isinstance(bits, tuple) else (bits,)
     sample_formats = sample_formats if isinstance(sample_formats, tuple) else (sample_formats,)
-    return (16 in bits and image.tag_v2.get(277, 1) > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
+    samples, photometric = tags.get(277, 1), tags.get(262)
+    return ((16 in bits and samples > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
+            or (tags.get(317, 1) != 1 and tags.get(259, 1) == 1 and max(bits) % 8 != 0)
+            or (tags.get(284, 1) == 2 and samples > 1 and photometric in (_MINISWHITE, _MINISBLACK, _RGB)))
 
 
 def _fast_decoder(image, data, count):
@@ -845,9 +933,7 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
-                if page.photometric == _MINISWHITE:  # tifffile gives the samples as stored
-                    _turn_white_is_zero(array, page.bitspersample, page.samplesperpixel - len(page.extrasamples))
-                arrays.append(array)
+                arrays.append(_as_read(page, array, name))
             tags = pages[0].tags
             if not metadata:  # Pillow could not open the file: take what tifffile sees
                 metadata.update({key: bytes(tags[tag].value) for key, tag in (("icc_profile", _ICC), ("xmp", _XMP))
@@ -863,6 +949,44 @@ def _picture_from_tifffile(data, frame, name, metadata, budget):
     if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
     return _deep_picture(arrays, "TIFF", metadata, name, encoding)
+
+
+def _as_read(page, array: np.ndarray, name: str) -> np.ndarray:
+    """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
+    zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
+    scaled to 0-255, and 8-bit associated alpha unpremultiplied, as Pillow reads it."""
+    if array.dtype == np.bool_:  # 1 bit a sample
+        array = array.astype(np.uint8)
+    bits, photometric = page.bitspersample, int(page.photometric)
+    if photometric == _PALETTE:
+        if array.ndim != 2 or page.colormap is None:
+            raise ImageReadError(f"{name}: a palette image with extra samples or without a colour map: "
+                                 "not an image imgconv reads")
+        return _palette_colours(np.asarray(page.colormap), bits)[array]
+    if photometric == _MINISWHITE:
+        _turn_white_is_zero(array, bits, page.samplesperpixel - len(page.extrasamples))
+    if bits < 8 and photometric in (_MINISWHITE, _MINISBLACK, _RGB) and array.dtype == np.uint8:
+        top = (1 << bits) - 1
+        array = ((array.astype(np.uint16) * 255 + top // 2) // top).astype(np.uint8)
+    if tuple(page.extrasamples)[:1] == (_ASSOCIATED_ALPHA,) and array.dtype == np.uint8 and array.shape[-1] in (2, 4):
+        from PIL import Image
+
+        mode = "La" if array.shape[-1] == 2 else "RGBa"
+        premultiplied = Image.frombuffer(mode, array.shape[1::-1], np.ascontiguousarray(array).tobytes())
+        array = np.asarray(premultiplied.convert(mode.upper()))
+    return array
+
+
+def _palette_colours(colormap: np.ndarray, bits: int) -> np.ndarray:
+    """A TIFF colour map (3 x 2**bits entries of 16 bits) as RGB samples, one row an
+    index. Up to 8 bits an index: 8-bit colours, the high byte (``v // 256``), as Pillow
+    reads those palettes. Above: 8-bit where every entry is a multiple of 257 (then
+    ``v // 257`` is exact), else the 16-bit entries as they are, so nothing is lost."""
+    if bits <= 8:
+        return (colormap // 256).astype(np.uint8).T
+    if not (colormap % 257).any():
+        return (colormap // 257).astype(np.uint8).T
+    return colormap.astype(np.uint16).T
 
 
 def _turn_white_is_zero(samples, bits, colours):
