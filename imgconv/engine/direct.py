@@ -9,8 +9,7 @@ from .strategy import Layout, Samples
 from .taps import Taps
 
 # Nanoseconds per output sample and non-zero weight, measured on the project's machine
-# (x86_64, 2 CPUs) on the 4K photo when the cost model was calibrated (commit 98f8890,
-# "calibrated cost model"; it was 0.25 before).
+# (x86_64, 2 CPUs) on the 4K photo.
 NS_PER_TAP = 0.19
 # Rows per band: a judgement, not a measurement. The band and its few extra rows stay in
 # cache, and a 4K photo still makes some 70 bands to share among the threads.

@@ -28,15 +28,15 @@ from .taps import Taps, Term
 # Nanoseconds per output sample and 16-bit operation (an add, a multiply or a copy over
 # the band), and for writing: a clip and a conversion, with a division or a float multiply
 # on top when the scale asks. Measured on the project's machine (x86_64, 2 CPUs, numpy
-# 2.4.6) when this module came, best of 5 x 100 NumPy calls on arrays the size of a few
+# 2.4.6), best of 5 x 100 NumPy calls on arrays the size of a few
 # rows of the 4K photo (50,000 to 1,000,000 samples): int16 add 0.06, multiply 0.05,
 # add of shifted views of a 3-D band 0.076; clip 0.074, conversion to uint8 0.03, uint16
 # floor division by a scalar 0.047; the float route (convert, multiply, rint to uint8)
 # 0.07 + 0.06 + 0.17. float32 ops take twice the int16 ones: add 0.13, multiply 0.09.
-# An operation was first taken as 0.07; whole calls showed less once `kernel_columns`
-# came to compete (4K photo, one thread, 8-bit out, 2026-11-27: random integer kernels
-# of -4 ... 4, 3x3, 4x5, 5x5, 7x7, took 20.3, 34.6, 37.5, 72.3 ms, 0.058 ns an
-# operation with the gathering, write included), and 0.07 gave 4x5 and 5x5 to
+# Whole calls, which decide between this path and `kernel_columns`, show less per
+# operation (4K photo, one thread, 8-bit out, 2026-11-27: random integer kernels of
+# -4 ... 4, 3x3, 4x5, 5x5, 7x7, took 20.3, 34.6, 37.5, 72.3 ms, 0.058 ns an operation
+# with the gathering, write included); at 0.07, ``auto`` gave 4x5 and 5x5 to
 # `kernel_columns`, 14% and 12% slower.
 NS_PER_OP = 0.058
 NS_WRITE = 0.11

@@ -21,17 +21,17 @@ from numpy.lib.stride_tricks import as_strided
 from .strategy import Layout, Samples
 from .taps import Taps
 
-# Crossovers between the two forms of each pass. Both were lowered when long rows moved
-# to planes (commit 353fe26: from 47 and 31), and no timing of them is recorded: a
-# judgement, checked since only through the cost model's choices on the 4K photo.
+# Crossovers between the two forms of each pass, for long rows on planes. No timing of
+# them is recorded: a judgement, checked only through the cost model's choices on the
+# 4K photo.
 # Rows of at most this many taps run with channels interleaved, longer ones on planes;
 SHORT_ROW = 40
 # columns of at most this many taps run as batched vector products, longer ones as
 # Toeplitz matrix products.
 SHORT_COLUMN = 25
 # Output rows (columns) per Toeplitz block of a long column (row) pass. Each output
-# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower; 32 replaced
-# 64 for rows in the same commit. The exact value is a judgement.
+# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower. The exact
+# value is a judgement.
 COLUMN_BLOCK = 32
 ROW_BLOCK = 32
 # Rows per band: taller bands amortise the kh - 1 rows gathered beyond them, but should
@@ -41,9 +41,8 @@ SHORT_BAND_HEIGHT = 48
 LONG_BAND_HEIGHT = 64
 
 # Nanoseconds per output sample, measured on the project's machine (x86_64, 2 CPUs) on
-# the 4K photo: a BLAS matrix multiply-add and a tap of a batched vector product when
-# the cost model was calibrated (commit 98f8890); gathering a band into planes and
-# writing it back interleaved when the planar pass came (commit 353fe26).
+# the 4K photo: a BLAS matrix multiply-add, a tap of a batched vector product, and
+# gathering a band into planes and writing it back interleaved.
 NS_PER_BLAS_MAC = 0.035
 NS_PER_GEMV_TAP = 0.05
 NS_PLANAR = 0.5

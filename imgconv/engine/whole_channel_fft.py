@@ -9,18 +9,17 @@ from .strategy import Layout, Samples
 from .taps import Taps, factor, is_rank_one
 
 # Nanoseconds per output sample when the frame is the image's own size, measured on the
-# project's machine (x86_64, 2 CPUs) on the 4K photo when this path came (commit
-# 689109a): a DCT-II and its inverse, and a real FFT and its inverse in wrap mode. They
-# do not grow with the kernel.
+# project's machine (x86_64, 2 CPUs) on the 4K photo: a DCT-II and its inverse, and a
+# real FFT and its inverse in wrap mode. They do not grow with the kernel.
 NS_SPECTRAL = 12.0
 NS_SPECTRAL_WRAP = 16.0
 # A frame larger than the image costs more per sample than its area says: it is
 # gathered through index maps, and long transforms run slower (measured: 1.5 times the
-# time for 1.19 times the area at r=120 in nearest mode on the 4K photo, commit da30ea5).
+# time for 1.19 times the area at r=120 in nearest mode on the 4K photo).
 FRAMED = 1.3
 # The prime factors a frame's lengths may have: pocketfft transforms lengths with a
 # larger one several times slower (measured: a 2161x3847 image 0.68 s instead of 0.16
-# s, lengthened to 2240x3920 0.22 s; commit 05ab882).
+# s, lengthened to 2240x3920 0.22 s).
 SMOOTH_PRIMES = (2, 3, 5, 7, 11)
 
 
