@@ -8,9 +8,11 @@ extension periodically when the padding is wider than the image, exactly as
 that it can extend one band of rows at a time.
 """
 
+from typing import Literal
+
 import numpy as np
 
-_NUMPY_PAD_MODE = {
+_NUMPY_PAD_MODE: dict[str, Literal["symmetric", "reflect", "edge", "wrap", "constant"]] = {
     "reflect": "symmetric",
     "mirror": "reflect",
     "nearest": "edge",
@@ -19,7 +21,7 @@ _NUMPY_PAD_MODE = {
 }
 
 
-def index_map(length, before, after, mode):
+def index_map(length: int, before: int, after: int, mode: str) -> np.ndarray:
     """Source index of every sample of an axis of ``length`` extended by ``before``/``after``.
 
     The extended axis reads ``samples[index_map(...)]``; in ``constant`` mode the
@@ -39,7 +41,9 @@ def index_map(length, before, after, mode):
     return np.pad(indices, (before, after), mode=_NUMPY_PAD_MODE[mode])
 
 
-def extend(image, before, after, mode, cval=0.0):
+def extend(
+    image: np.ndarray, before: tuple[int, int], after: tuple[int, int], mode: str, cval: float = 0.0
+) -> np.ndarray:
     """``image`` (H, W[, C]) extended by (rows, columns) ``before`` and ``after`` samples.
 
     Examples

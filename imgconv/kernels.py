@@ -10,8 +10,8 @@ response positive where intensity grows to the right (x) or downwards (y), as
 """
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -19,12 +19,12 @@ from .engine import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, SeparableKe
 from .errors import InvalidInputError, KernelError
 
 
-def _require(condition, message):
+def _require(condition: bool, message: str) -> None:
     if not condition:
         raise InvalidInputError(message)
 
 
-def _limit(size, largest, name):
+def _limit(size: int, largest: int, name: str) -> None:
     """Refuse a kernel of ``size`` taps along an axis above ``largest``, before anything
     is allocated: a dense one has ``size²`` weights."""
     if size > largest:
@@ -36,21 +36,21 @@ def _limit(size, largest, name):
                           f"{largest} (radius {MAX_RADIUS})")
 
 
-def _count(number):
+def _count(number: float) -> str:
     """A whole number for a message: its digits, or ``6e+300`` once they are too many to read."""
     return str(number) if number < 10**12 else f"{number:.3g}"
 
 
-def identity():
+def identity() -> np.ndarray:
     """The 1x1 kernel ``[[1]]``: filtering with it returns the image unchanged."""
     return np.ones((1, 1))
 
 
-def gaussian(radius=None, sigma=None):
-    """Gaussian blur: ``outer(g, g)`` with ``g[i] = exp(-i² / (2σ²))``, i in [-r, r].
+def gaussian(radius: float | None = None, sigma: float | None = None) -> np.ndarray:
+    """Gaussian blur: ``outer(g, g)`` with ``g[i] = exp(-i² / (2 sigma²))``, i in [-r, r].
 
     ``g`` is normalised to sum 1, so the kernel (size 2r+1) sums to 1. With only
-    ``sigma``, ``radius = ceil(3σ)``; with only ``radius``, ``σ = radius / 3``. The
+    ``sigma``, ``radius = ceil(3 sigma)``; with only ``radius``, ``sigma = radius / 3``. The
     kernel is dense, so at most 1025x1025 (radius 512); `separable_gaussian` is the
     same kernel held as its factor, for radii up to 100000.
 
@@ -65,7 +65,7 @@ def gaussian(radius=None, sigma=None):
     return np.outer(g, g)
 
 
-def separable_gaussian(radius=None, sigma=None):
+def separable_gaussian(radius: float | None = None, sigma: float | None = None) -> SeparableKernel:
     """`gaussian` as a `SeparableKernel`, one term ``(g, g)``: radius up to 100000.
 
     Examples
@@ -77,10 +77,11 @@ def separable_gaussian(radius=None, sigma=None):
     return SeparableKernel([(g, g)])
 
 
-def _gaussian_taps(radius, sigma, largest):
+def _gaussian_taps(radius: float | None, sigma: float | None, largest: int) -> np.ndarray:
     """`gaussian`'s ``g``, refused if longer than ``largest`` before it is made."""
-    _require(radius is not None or sigma is not None, "gaussian needs a radius or a sigma")
     if sigma is None:
+        if radius is None:
+            raise InvalidInputError("gaussian needs a radius or a sigma")
         _require(radius > 0, f"radius must be > 0 when sigma is not given, got {radius}")
         sigma = radius / 3
     _require(0 < sigma < math.inf, f"sigma must be > 0 and finite, got {sigma}")
@@ -93,7 +94,7 @@ def _gaussian_taps(radius, sigma, largest):
     return g / g.sum()
 
 
-def box(radius=None, size=None):
+def box(radius: float | None = None, size: float | None = None) -> np.ndarray:
     """Box (mean) filter: a size x size kernel of ``1 / size²``; size = 2·radius + 1.
 
     Give ``radius`` or ``size``; an even ``size`` is anchored as `imgconv.engine` says.
@@ -103,41 +104,42 @@ def box(radius=None, size=None):
     return np.full((size, size), 1.0 / size**2)
 
 
-def separable_box(radius=None, size=None):
+def separable_box(radius: float | None = None, size: float | None = None) -> SeparableKernel:
     """`box` as a `SeparableKernel`: columns of ``1 / size²`` and rows of ones, whose
     product is exactly `box`'s weight; radius up to 100000 (size 200001)."""
     size = _box_size(radius, size, MAX_SEPARABLE_SIZE)
     return SeparableKernel([(np.full(size, 1.0 / size**2), np.ones(size))])
 
 
-def _box_size(radius, size, largest):
+def _box_size(radius: float | None, size: float | None, largest: int) -> int:
     _require((radius is None) != (size is None), "box needs exactly one of radius or size")
-    if size is None:
+    if radius is not None:  # and size is None
         _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
         size = 2 * int(radius) + 1
+    assert size is not None  # exactly one of the two is given
     _require(size >= 1 and size == int(size), f"size must be a whole number >= 1, got {size}")
     _limit(int(size), largest, "box")
     return int(size)
 
 
-def _gradient(smoothing, direction):
+def _gradient(smoothing: Sequence[float], direction: str) -> np.ndarray:
     """``outer(smoothing, [-1, 0, 1])`` for x; its transpose for y."""
     _require(direction in ("x", "y"), f"direction must be 'x' or 'y', got {direction!r}")
     x = np.outer(smoothing, [-1.0, 0.0, 1.0])
     return x if direction == "x" else x.T.copy()
 
 
-def sobel(direction="x"):
+def sobel(direction: str = "x") -> np.ndarray:
     """Sobel derivative: x = ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]``, y its transpose."""
     return _gradient([1.0, 2.0, 1.0], direction)
 
 
-def prewitt(direction="x"):
+def prewitt(direction: str = "x") -> np.ndarray:
     """Prewitt derivative: x = ``[[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]``, y its transpose."""
     return _gradient([1.0, 1.0, 1.0], direction)
 
 
-def scharr(direction="x"):
+def scharr(direction: str = "x") -> np.ndarray:
     """Scharr derivative: x = ``[[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]``, y its transpose."""
     return _gradient([3.0, 10.0, 3.0], direction)
 
@@ -145,7 +147,7 @@ def scharr(direction="x"):
 _LAPLACE_4 = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 
 
-def laplacian(diagonals=False):
+def laplacian(diagonals: bool = False) -> np.ndarray:
     """Discrete Laplacian: ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]``.
 
     With ``diagonals=True`` the 8-neighbour form ``[[1, 1, 1], [1, -8, 1], [1, 1, 1]]``.
@@ -157,8 +159,8 @@ def laplacian(diagonals=False):
     return _LAPLACE_4.copy()
 
 
-def sharpen(amount=1.0):
-    """Sharpen: ``identity − amount · laplacian``.
+def sharpen(amount: float = 1.0) -> np.ndarray:
+    """Sharpen: ``identity - amount · laplacian``.
 
     That is ``[[0, -a, 0], [-a, 1 + 4a, -a], [0, -a, 0]]``; amount 1 gives the classic
     ``[[0, -1, 0], [-1, 5, -1], [0, -1, 0]]``. It sums to 1 for every amount.
@@ -168,13 +170,13 @@ def sharpen(amount=1.0):
     return kernel
 
 
-def emboss():
+def emboss() -> np.ndarray:
     """Emboss, lit from the top left: ``[[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]`` (sums to 1)."""
     return np.array([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])
 
 
-def unsharp(radius=None, sigma=None, amount=1.0):
-    """Unsharp mask: ``identity + amount · (identity − gaussian(radius, sigma))``.
+def unsharp(radius: float | None = None, sigma: float | None = None, amount: float = 1.0) -> np.ndarray:
+    """Unsharp mask: ``identity + amount · (identity - gaussian(radius, sigma))``.
 
     Sums to 1; the size is that of the Gaussian, at most 1025x1025 as it is dense;
     `separable_unsharp` has no such limit.
@@ -186,8 +188,9 @@ def unsharp(radius=None, sigma=None, amount=1.0):
     return kernel
 
 
-def separable_unsharp(radius=None, sigma=None, amount=1.0):
-    """`unsharp` as a `SeparableKernel` of two terms, ``(1 + a) · δ ⊗ δ − a · g ⊗ g``
+def separable_unsharp(radius: float | None = None, sigma: float | None = None, amount: float = 1.0
+                      ) -> SeparableKernel:
+    """`unsharp` as a `SeparableKernel` of two terms, ``(1 + a) · δ ⊗ δ - a · g ⊗ g``
     (δ the unit impulse at the centre, ``g`` the Gaussian's factor); radius up to 100000."""
     g = _gaussian_taps(radius, sigma, MAX_SEPARABLE_SIZE)
     impulse = np.zeros_like(g)
@@ -195,14 +198,14 @@ def separable_unsharp(radius=None, sigma=None, amount=1.0):
     return SeparableKernel([((1.0 + amount) * impulse, impulse), (-amount * g, g)])
 
 
-def motion(length, angle=0.0):
+def motion(length: float, angle: float = 0.0) -> np.ndarray:
     """Motion blur along a line segment of ``length`` pixels through the centre.
 
     ``angle`` is in degrees, counter-clockwise from the positive x axis as seen on
     screen (rows grow downwards). Each weight is the length of the segment that
     crosses that pixel's unit square, normalised to sum 1, so an odd length at 0° gives
     a row of equal weights and other angles an anti-aliased line. The kernel is
-    square, of size ``2·ceil((length − 1) / 2) + 1``, at most 1025 (length 1025).
+    square, of size ``2·ceil((length - 1) / 2) + 1``, at most 1025 (length 1025).
     """
     _require(length >= 1, f"length must be >= 1, got {length}")
     # The size is at most 1025 exactly when the length is; checked first, as the

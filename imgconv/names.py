@@ -39,7 +39,7 @@ def _escaped(characters: str) -> str:
     return "".join(escapes)
 
 
-def quote_name(name: "str | bytes | os.PathLike") -> str:
+def quote_name(name: "str | bytes | os.PathLike[str] | os.PathLike[bytes]") -> str:
     """``name`` as a message shows it: as it is, unless it holds a control character or
     a byte that is not UTF-8; then quoted as GNU ``ls --quoting-style=shell-escape``
     does, ``'a'$'\\n''b.png'``, which a shell reads back as the exact name."""
@@ -47,8 +47,8 @@ def quote_name(name: "str | bytes | os.PathLike") -> str:
     if not any(map(_unsafe, name)):
         return name
     parts = []
-    for unsafe, run in itertools.groupby(name, _unsafe):
-        run = "".join(run)
+    for unsafe, characters in itertools.groupby(name, _unsafe):
+        run = "".join(characters)
         parts.append(f"'$'{_escaped(run)}''" if unsafe else run.replace("'", "'\\''"))
     quoted = f"'{''.join(parts)}'"
     return quoted[:-2] if _unsafe(name[-1]) else quoted  # as ls: no empty '' at the end
@@ -61,7 +61,7 @@ def printable(text: str) -> str:
     return "".join(_escaped(c) if _unsafe(c) else c for c in text)
 
 
-def json_fields(key: str, name: "str | None") -> dict:
+def json_fields(key: str, name: "str | None") -> "dict[str, str | None]":
     """``{key: name}`` for a JSON report, readable by any JSON reader: a name that is
     not UTF-8 is given as text with U+FFFD for each undecodable byte, and its exact bytes
     in base64 under ``KEY_bytes``."""

@@ -13,18 +13,20 @@ import itertools
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 # NumPy retries a header that is not a Python literal through a tokenizer filter meant
 # for files written by Python 2, in time that grows with the square of its length:
-# 0.07 s at 500 bytes, 0.2 s at 1,000, 3.8 s at 4,000, 13 s at 8,000 (a 9 KB file whose
-# damaged header ran 7 s was found by fuzzing). Python 2's NumPy wrote headers of about
-# a hundred bytes; a longer one that is not a literal is refused before NumPy sees it.
+# 0.07 s at 500 bytes, 0.2 s at 1,000, 3.8 s at 4,000, 13 s at 8,000 (a 9 KB damaged
+# header ran 7 s), so a short hostile file could hold a reader for seconds. Python 2's
+# NumPy wrote headers of about a hundred bytes; a longer one that is not a literal is
+# refused before NumPy sees it.
 MAX_FILTERED_HEADER = 500
 # The deepest brackets a header may nest. A numeric array's header nests 2 deep
 # (``{'shape': (3, 4), ...}``); Python's parser, NumPy's and ours, raises MemoryError
-# for about 200 (found by fuzzing: an error behind which memory seemed to run out).
+# at about 200, which would read as memory running out rather than as a damaged file.
 MAX_HEADER_DEPTH = 16
 # NumPy refuses longer headers itself, unread.
 NUMPY_MAX_HEADER = 10000
@@ -32,13 +34,15 @@ NUMPY_MAX_HEADER = 10000
 
 @dataclass(frozen=True)
 class Header:
-    shape: tuple
-    dtype: np.dtype
+    """What a .npy header says: the array's shape, sample type and order, and where its data starts."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
     fortran_order: bool
     offset: int  # where the data starts
 
 
-def read_header(data, name, error):
+def read_header(data: bytes, name: str, error: type[Exception]) -> Header:
     """The header of .npy ``data``, or ``error`` (an exception class) saying what is wrong.
 
     Only arrays of numbers (booleans, integers, floats) are accepted: never objects,
@@ -65,7 +69,7 @@ def read_header(data, name, error):
     return Header(tuple(shape), dtype, fortran_order, stream.tell())
 
 
-def _check_text(data, version, name, error):
+def _check_text(data: bytes, version: tuple[int, int], name: str, error: type[Exception]) -> None:
     """Refuse a header nested deeper than `MAX_HEADER_DEPTH`, or longer than
     `MAX_FILTERED_HEADER` and not a Python literal, before NumPy parses it."""
     size = "<H" if version == (1, 0) else "<I"
@@ -87,7 +91,7 @@ def _check_text(data, version, name, error):
         raise error(f"{name}: not a valid .npy file: its header ({length} bytes) is not a Python literal") from None
 
 
-def array(data, header, name, error):
+def array(data: bytes, header: Header, name: str, error: type[Exception]) -> np.ndarray:
     """The array ``header`` describes, a read-only view of ``data``."""
     count = math.prod(header.shape)
     if len(data) - header.offset < count * header.dtype.itemsize:

@@ -13,12 +13,13 @@ from PIL import Image
 
 from .engine import to_dtype
 from .vocabulary import VIEWS
+
 GAP = 4
 BORDER = 2
 MARGIN = 8
 
 
-def compose(original, result, view, sample_max):
+def compose(original: np.ndarray, result: np.ndarray, view: str, sample_max: float) -> np.ndarray:
     """The picture to write for ``view``: arrays of the same shape in, one out, of the
     result's type (an original of another type, a float ``.npy`` shown in 8 bits, say,
     is rounded and clipped to it first)."""
@@ -27,19 +28,20 @@ def compose(original, result, view, sample_max):
     if original.dtype != result.dtype:
         original = to_dtype(original.astype(np.float64), result.dtype)
     if view == "side-by-side":
-        gap = np.full((result.shape[0], GAP) + result.shape[2:], sample_max, result.dtype)
+        gap = np.full((result.shape[0], GAP, *result.shape[2:]), sample_max, result.dtype)
         return np.concatenate([original, gap, result], axis=1)
     if view == "thumbnail":
         return _inset_thumbnail(original, result, sample_max)
     raise ValueError(f"unknown view {view!r}; valid views: {', '.join(VIEWS)}")
 
 
-def _inset_thumbnail(original, result, sample_max):
+def _inset_thumbnail(original: np.ndarray, result: np.ndarray, sample_max: float) -> np.ndarray:
     height, width = original.shape[:2]
     small = (max(1, width // 4), max(1, height // 4))
     channels = [original] if original.ndim == 2 else [original[..., c] for c in range(original.shape[2])]
     # Pillow's box filter per channel: it handles every sample type (8-bit, 16-bit, float).
-    shrunk = [np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(small, Image.BOX)) for c in channels]
+    shrunk = [np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(small, Image.Resampling.BOX))
+              for c in channels]
     thumbnail = shrunk[0] if original.ndim == 2 else np.stack(shrunk, axis=-1)
     out = result.copy()
     top = left = min(MARGIN, height // 8, width // 8)

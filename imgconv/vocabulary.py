@@ -46,7 +46,7 @@ ALIASES = {
     "zero": "constant",
 }
 
-def resolve_mode(name, cval=0.0):
+def resolve_mode(name: str, cval: float = 0.0) -> tuple[str, float]:
     """Return the canonical mode name and the fill value for a mode name or alias.
 
     ``zero`` is ``constant`` with the fill value forced to 0.

@@ -39,21 +39,33 @@ even sizes the reach is one sample longer after the centre than before it.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidInputError, ReachError
 from ..vocabulary import METHODS, resolve_mode
 from . import bands
-from .bands import Layout, to_dtype, work_dtype
-from .cost import BY_NAME, Samples, cheapest
+from .bands import to_dtype, work_dtype
+from .cost import BY_NAME, cheapest
 from .norm import Norm
-from .taps import Taps, separable_terms
-from .weights import MAX_KERNEL_SIZE, MAX_RADIUS, MAX_SEPARABLE_SIZE, Kernel, SeparableKernel, check_kernel
+from .strategy import Layout, Samples, Strategy
+from .taps import Taps, Term, separable_terms
+from .weights import (
+    MAX_KERNEL_SIZE,
+    MAX_RADIUS,
+    MAX_SEPARABLE_SIZE,
+    Kernel,
+    KernelLike,
+    SeparableKernel,
+    check_kernel,
+)
 
-__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "Kernel", "Layout", "Plan",
-           "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "magnitude", "plan",
+__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "Kernel", "KernelLike", "Layout",
+           "Plan", "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "magnitude", "plan",
            "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
@@ -72,7 +84,8 @@ class Plan:
     layout: Layout
 
 
-def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=None):
+def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
+              output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
     """Correlate each channel of an image with a 2-D kernel.
 
     Output sample (y, x) is ``sum(kernel[i, j] * image[y + i - kh//2, x + j - kw//2])``:
@@ -121,7 +134,8 @@ def correlate(image, kernel, boundary="reflect", cval=0.0, method="auto", output
     return _filter(image, [kernel], boundary, cval, method, False, output, threads)
 
 
-def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=None):
+def convolve(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
+             output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
     """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
 
     Output sample (y, x) is ``sum(kernel[i, j] * image[y - i + kh//2, x - j + kw//2])``.
@@ -138,8 +152,9 @@ def convolve(image, kernel, boundary="reflect", cval=0.0, method="auto", output=
     return _filter(image, [kernel], boundary, cval, method, True, output, threads)
 
 
-def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=False, threads=None, dtype=np.float32,
-         cval=0.0):
+def plan(image_shape: Sequence[int], kernel: KernelLike, boundary: str = "reflect", method: str = "auto",
+         convolution: bool = False, threads: int | None = None, dtype: DTypeLike = np.float32, cval: float = 0.0
+         ) -> Plan:
     """The strategy and layout `correlate` (or, with ``convolution``, `convolve`) takes
     for an image of ``image_shape`` (H, W or H, W, C) and ``dtype``: what
     `choose_method` picks, and how the image is cut for it, without filtering anything.
@@ -148,15 +163,16 @@ def plan(image_shape, kernel, boundary="reflect", method="auto", convolution=Fal
     weights, terms = _kernel_parts(kernel)
     mode, cval = resolve_mode(boundary, cval)
     _check_method(method)
-    shape = tuple(image_shape[:2])
-    dtype = np.dtype(dtype)
+    shape = (image_shape[0], image_shape[1])
+    samples = np.dtype(dtype)
     with bands.blas_on_one_thread():
-        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(dtype),
-                                Samples(dtype, cval))
+        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(samples),
+                                Samples(samples, cval))
     return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
 
 
-def choose_method(kernel, boundary="reflect", shape=None, dtype=None, cval=0.0):
+def choose_method(kernel: KernelLike, boundary: str = "reflect", shape: tuple[int, int] | None = None,
+                  dtype: DTypeLike | None = None, cval: float = 0.0) -> str:
     """The method expected to be fastest for correlating an image of ``shape`` (height,
     width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
     kernel's size, rank and symmetry decide, and the image's size when given (the
@@ -171,8 +187,9 @@ def choose_method(kernel, boundary="reflect", shape=None, dtype=None, cval=0.0):
     return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
 
 
-def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", output=None, threads=None,
-              convolution=False):
+def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "reflect", cval: float = 0.0,
+              method: str | Sequence[str] = "auto", output: DTypeLike | None = None, threads: int | None = None,
+              convolution: bool = False) -> np.ndarray:
     """The Euclidean norm, sample by sample, of an image's responses to several kernels.
 
     For a gradient's two derivatives (``kernels=[gx, gy]``) that is
@@ -199,53 +216,57 @@ def magnitude(image, kernels, boundary="reflect", cval=0.0, method="auto", outpu
     return _filter(image, kernels, boundary, cval, methods, convolution, output, threads, combine=True)
 
 
-def _filter(image, kernels, boundary, cval, methods, flip, output, threads, combine=False):
+def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval: float, methods: str | Sequence[str],
+            flip: bool, output: DTypeLike | None, threads: int | None, combine: bool = False) -> np.ndarray:
     """Filter ``image`` with each of ``kernels`` (one, unless ``combine`` asks for the
     norm of several responses), each by its method of ``methods`` (one, or one per
     kernel)."""
-    image = _check_image(image)
+    pixels = _check_image(image)
     mode, cval = resolve_mode(boundary, cval)
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
         _check_method(method)
-    work = work_dtype(image.dtype)
-    shape = image.shape[:2]
-    parts = []  # (strategy, offset, blur) per kernel
+    work = work_dtype(pixels.dtype)
+    shape = pixels.shape[:2]
+    parts: list[tuple[Strategy, float, bool]] = []  # (strategy, offset, blur) per kernel
     with bands.blas_on_one_thread():
-        for kernel, method in zip(kernels, methods):
+        for kernel, method in zip(kernels, methods, strict=True):
             offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
             weights, terms = _kernel_parts(kernel)
-            reach = (sum(np.abs(c).sum() * np.abs(r).sum() for c, r in terms) if weights is None
-                     else np.abs(weights).sum())
-            _check_reach(image, reach, offset, cval if mode == "constant" else 0.0, work,
+            if weights is None:
+                reach = float(sum(np.abs(c).sum() * np.abs(r).sum() for c, r in cast(tuple[Term, ...], terms)))
+            else:
+                reach = np.abs(weights).sum()
+            _check_reach(pixels, reach, offset, cval if mode == "constant" else 0.0, work,
                          getattr(kernel, "source", None))
             taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work,
-                                       Samples(image.dtype, cval))
+                                       Samples(pixels.dtype, cval))
             if taps.is_dense:
-                blur = taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK
+                blur = bool(taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK)
             else:
-                blur = all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms()) and kernel.sum() <= 1 + BLUR_SLACK
+                blur = (all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms())
+                        and cast(SeparableKernel, kernel).sum() <= 1 + BLUR_SLACK)
             parts.append((strategy, offset, blur))
         threads = bands.thread_count(threads)
         if combine and not Norm.joins([strategy for strategy, _, _ in parts], shape, threads):
             # Strategies that cannot share bands (FFTs, planes): each response whole.
-            responses = [_filter(image, [kernel], boundary, cval, method, flip, None, threads)
-                         for kernel, method in zip(kernels, methods)]
+            responses = [_filter(pixels, [kernel], boundary, cval, method, flip, None, threads)
+                         for kernel, method in zip(kernels, methods, strict=True)]
             total = np.abs(responses[0])
             for response in responses[1:]:
                 np.hypot(total, response, out=total)
             return total if output is None else to_dtype(total, output)
-        plane = image.reshape(*shape, -1)
+        plane = pixels.reshape(*shape, -1)
         result = np.empty(plane.shape, work if output is None else output)
         if combine:
             strategy = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
             offset, clip = 0.0, True
         else:
             (strategy, offset, blur), = parts
-            clip = not _stays_in_range(image.dtype, result.dtype, blur, offset, mode, cval)
+            clip = not _stays_in_range(pixels.dtype, result.dtype, blur, offset, mode, cval)
         bands.filter_image(plane, strategy, strategy.layout(shape, threads), mode, cval, offset, result, clip,
                            threads)
-    return result.reshape(image.shape)
+    return result.reshape(pixels.shape)
 
 
 # A blur's weights may sum to 1 plus this and still count as summing to at most 1: the
@@ -255,7 +276,7 @@ def _filter(image, kernels, boundary, cval, methods, flip, output, threads, comb
 BLUR_SLACK = 1e-9
 
 
-def _kernel_parts(kernel):
+def _kernel_parts(kernel: KernelLike) -> tuple[np.ndarray, None] | tuple[None, tuple[Term, ...]]:
     """``(weights, None)`` for a kernel filtered from its dense weights (validated), or
     ``(None, terms)`` for a `SeparableKernel` too large to hold densely, filtered from
     its factors."""
@@ -264,7 +285,9 @@ def _kernel_parts(kernel):
     return check_kernel(kernel), None
 
 
-def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype, samples):
+def _strategy(kernel: KernelLike, weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
+              shape: tuple[int, int], method: str, dtype: np.dtype[Any], samples: Samples | None
+              ) -> tuple[Taps, Strategy]:
     """The `Taps` for an image of ``shape`` and `Samples` ``samples``, and the strategy
     `cheapest` picks for them, built to work in ``dtype``: the one decision `plan`
     reports and the calls follow."""
@@ -273,24 +296,28 @@ def _strategy(kernel, weights, terms, flip, mode, shape, method, dtype, samples)
     return taps, chosen(taps, mode, shape, dtype)
 
 
-def _taps(weights, terms, flip, mode, shape):
+def _taps(weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
+          shape: tuple[int, int] | None) -> Taps:
     """The kernel as the strategies take it, oriented and, if factored, folded for an
     image of ``shape`` (unless it is None)."""
-    return Taps.dense(weights, flip) if terms is None else Taps.factored(terms, flip, mode, shape)
+    if terms is None:
+        return Taps.dense(cast(np.ndarray, weights), flip)  # `_kernel_parts` gives one of the two
+    return Taps.factored(terms, flip, mode, shape)
 
 
-def _shape(kernel, weights):
+def _shape(kernel: KernelLike, weights: np.ndarray | None) -> tuple[int, int]:
     """The kernel's own size (before folding), for messages."""
-    return kernel.shape if weights is None else weights.shape
+    return cast(SeparableKernel, kernel).shape if weights is None else (weights.shape[0], weights.shape[1])
 
 
-def _check_method(method):
+def _check_method(method: str) -> None:
     if method not in METHODS and method not in STRATEGY_NAMES:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)} "
                                 f"(or a strategy: {', '.join(STRATEGY_NAMES)})")
 
 
-def _stays_in_range(source, target, blur, offset, mode, cval):
+def _stays_in_range(source: np.dtype[Any], target: np.dtype[Any], blur: bool, offset: float, mode: str, cval: float
+                    ) -> bool:
     """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
 
     ``blur`` says the weights are non-negative and sum to at most 1. Those make each
@@ -309,13 +336,15 @@ def _stays_in_range(source, target, blur, offset, mode, cval):
     return bool(blur)
 
 
-def _check_reach(image, magnitude, offset, cval, work, source=None):
+def _check_reach(image: np.ndarray, magnitude: float, offset: float, cval: float, work: np.dtype[Any],
+                 source: str | None = None) -> None:
     """Refuse, before filtering, a kernel whose results could overflow the ``work`` type:
     no result exceeds the sum of the weights' magnitudes times the largest sample
     (the type's, for integers; the image's own, for floats), plus the offset. The
     refusal names the kernel's ``source`` file, if any."""
     if not (math.isfinite(offset) and math.isfinite(cval)):
         raise InvalidInputError(f"the offset and cval must be finite, got {offset} and {cval}")
+    peak: float
     if image.dtype.kind in "iu":
         peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
     else:
@@ -328,8 +357,8 @@ def _check_reach(image, magnitude, offset, cval, work, source=None):
                          f"{np.finfo(work).max:.3g} that {work} holds")
 
 
-def _check_image(image):
-    image = np.asarray(image)
+def _check_image(pixels: ArrayLike) -> np.ndarray:
+    image = np.asarray(pixels)
     if image.ndim not in (2, 3):
         raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {image.shape}")
     if image.dtype.kind not in "biuf":

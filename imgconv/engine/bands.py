@@ -4,44 +4,23 @@ output (`to_dtype`), on a thread pool (`run_bands`) with BLAS held to one thread
 
 import contextlib
 import functools
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..boundary import index_map
 from ..cpus import cpu_count
+from .strategy import Layout, Strategy
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How the driver feeds a strategy.
-
-    Attributes
-    ----------
-    band_height : int
-        Output rows per call; the image's height for whole channels.
-    reach : ((int, int), (int, int))
-        Rows above and below, columns left and right, gathered beyond each band and
-        extended by the boundary mode: the kernel's reach, or a whole-channel frame.
-    planar : bool
-        Bands are gathered channel by channel in memory, and the call returns one
-        (height, width) plane per channel instead of a (height, width, channels) array.
-    one_channel : bool
-        Each call gets one channel, so that only one channel's band is held at a time.
-    workers : int
-        Threads each call runs on. Above 1, the calls run one after another, and the
-        gathering and writing around them are split over the threads instead.
-    """
-
-    band_height: int
-    reach: tuple
-    planar: bool = False
-    one_channel: bool = False
-    workers: int = 1
-
-
-def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, threads):
+def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: str, cval: float, offset: float,
+                 result: np.ndarray, clip: bool, threads: int) -> None:
     """Filter ``plane`` (H, W, C) into ``result`` (same shape) with ``strategy``, band by
     band as ``layout`` says, each band gathered in the strategy's ``dtype`` and extended
     by ``mode`` (``cval`` beyond the edges in constant mode); ``offset`` is added to
@@ -57,23 +36,23 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
     extra, band = above + below, layout.band_height
     write = getattr(strategy, "write", _write)
     groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
-    shared = {}  # one buffer per band shape, when bands run one after another
+    shared: dict[int, np.ndarray] = {}  # one buffer per band shape, when bands run one after another
 
-    def filter_band(source, target, top, workers):
+    def filter_band(source: np.ndarray, target: np.ndarray, top: int, workers: int) -> None:
         """Filter the band of ``source`` starting at output row ``top`` into ``target``;
         with ``workers`` > 1, the strategy and the copies around it use that many threads."""
         bottom = min(top + band, height)
         band_rows = rows[top : bottom + extra]
-        out = None
         if workers > 1:
-            out = shared.get(len(band_rows))
-            if out is None:
-                out = shared[len(band_rows)] = _empty((len(band_rows), len(columns), source.shape[2]),
-                                                      strategy.dtype, layout.planar)
+            buffer = shared.get(len(band_rows))
+            if buffer is None:
+                buffer = shared[len(band_rows)] = _empty((len(band_rows), len(columns), source.shape[2]),
+                                                         strategy.dtype, layout.planar)
             chunk = -(-len(band_rows) // workers)
             run_bands(lambda start: extend(source, band_rows[start : start + chunk], columns, left, cval,
-                                           strategy.dtype, out=out[start : start + chunk]),
+                                           strategy.dtype, out=buffer[start : start + chunk]),
                       range(0, len(band_rows), chunk), workers)
+            out = buffer
         else:
             out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar)
         destination = target[top:bottom]
@@ -81,17 +60,23 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
         into = destination if (destination.dtype == strategy.dtype and not layout.planar
                                and destination.flags.c_contiguous) else None
         values = strategy(out, workers, into)
-        if values is into:
+        if into is not None and values is into:
             if offset:
                 into += into.dtype.type(offset)
             return
         # Planar strategies give a plane per channel, and each goes out on its own:
         # much faster than one pass that strides through the values or the target.
-        pairs = zip(values, np.moveaxis(destination, 2, 0)) if layout.planar else [(values, destination)]
+        if layout.planar:
+            pairs = zip(values, np.moveaxis(destination, 2, 0), strict=True)
+        else:
+            pairs = zip([cast(np.ndarray, values)], [destination], strict=True)  # one array, not planes
         step = -(-(bottom - top) // workers)
+
+        def write_rows(filtered: np.ndarray, written: np.ndarray, start: int) -> None:
+            write(filtered[start : start + step], written[start : start + step], offset, clip)
+
         for filtered, written in pairs:
-            run_bands(lambda start: write(filtered[start : start + step], written[start : start + step],
-                                          offset, clip), range(0, bottom - top, step), workers)
+            run_bands(functools.partial(write_rows, filtered, written), range(0, bottom - top, step), workers)
 
     for group in groups:
         source, target = plane[:, :, group], result[:, :, group]
@@ -100,24 +85,25 @@ def filter_image(plane, strategy, layout, mode, cval, offset, result, clip, thre
             for top in tops:
                 filter_band(source, target, top, layout.workers)
         else:
-            run_bands(lambda top: filter_band(source, target, top, 1), tops, threads)
+            run_bands(functools.partial(filter_band, source, target, workers=1), tops, threads)
 
 
-def _write(values, target, offset, clip):
+def _write(values: np.ndarray, target: np.ndarray, offset: float, clip: bool) -> None:
     if offset:
         values += values.dtype.type(offset)
     to_dtype(values, target.dtype, out=target, clip=clip)
 
 
-def _empty(shape, dtype, planar):
+def _empty(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> np.ndarray:
     """An uninitialised (rows, columns, channels) array; ``planar`` stores it channel by
     channel in memory, so that ``array.transpose(2, 0, 1)`` is contiguous."""
     if planar:
-        return np.empty((shape[2],) + shape[:2], dtype).transpose(1, 2, 0)
+        return np.empty((shape[2], *shape[:2]), dtype).transpose(1, 2, 0)
     return np.empty(shape, dtype)
 
 
-def extend(plane, rows, columns, left, cval, dtype, planar=False, out=None):
+def extend(plane: np.ndarray, rows: np.ndarray, columns: np.ndarray, left: int, cval: float, dtype: DTypeLike,
+           planar: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
 
     The columns of the image itself are one slice (the index map is the identity
@@ -144,7 +130,7 @@ def extend(plane, rows, columns, left, cval, dtype, planar=False, out=None):
     return extended
 
 
-def run_bands(filter_band, tops, threads):
+def run_bands(filter_band: Callable[[int], object], tops: Sequence[int], threads: int) -> None:
     """``filter_band(top)`` for every top, on ``threads`` threads."""
     if threads == 1 or len(tops) == 1:
         for top in tops:
@@ -155,13 +141,13 @@ def run_bands(filter_band, tops, threads):
                 pass
 
 
-def thread_count(threads):
+def thread_count(threads: int | None) -> int:
     """The bands filtered at once: ``threads``, or every CPU."""
     return threads or cpu_count()
 
 
 @contextlib.contextmanager
-def blas_on_one_thread():
+def blas_on_one_thread() -> Iterator[None]:
     """Hold BLAS to one thread while filtering: the bands are our threads; a product
     BLAS split over its own threads could round differently with their number; and
     BLAS threads, once woken (even by the small SVD that analyses the kernel), spin for
@@ -171,7 +157,7 @@ def blas_on_one_thread():
 
 
 @functools.cache
-def _blas_controller():
+def _blas_controller() -> "ThreadpoolController":
     """threadpoolctl's view of the loaded BLAS libraries, NumPy's among them. Taken once:
     `threadpoolctl.threadpool_limits` looks for them afresh on every call, which costs
     a quarter of a millisecond per image."""
@@ -180,7 +166,7 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def to_dtype(values, dtype, out=None, clip=True):
+def to_dtype(values: np.ndarray, dtype: DTypeLike, out: np.ndarray | None = None, clip: bool = True) -> np.ndarray:
     """Float results as ``dtype``: integers rounded to nearest and clipped to the range.
 
     ``values`` may be overwritten. The clip bounds are the largest floats that fit, so
@@ -206,7 +192,7 @@ def to_dtype(values, dtype, out=None, clip=True):
     return out
 
 
-def work_dtype(dtype):
+def work_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """The float type samples of ``dtype`` are filtered in, and results come in: float64
     for float64 images and for integers of more than 16 bits (float32's 24-bit
     significand would round samples above 2**24), float32 for every other type."""

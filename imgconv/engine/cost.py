@@ -2,38 +2,24 @@
 time per output sample (its ``cost``), and the cheapest of those that may run is
 taken."""
 
-from typing import NamedTuple
-
-import numpy as np
-
 from ..errors import KernelError
 from .banded_fft import BandedFFT
 from .direct import Direct
 from .integer import Integer
 from .kernel_columns import MAX_WIDTH, KernelColumns
 from .separable import Separable
+from .strategy import Samples, StrategyClass
+from .taps import Taps
 from .weights import MAX_KERNEL_SIZE, size_in_words
 from .whole_channel_fft import WholeChannelFFT
 
 # Every strategy, in the order their estimates are made; a tie goes to the first. Each
-# has a ``name`` of its own and the ``method`` that selects it (``method=``), and
-# follows one protocol:
-#
-# - ``cost(taps, mode, shape, limit, samples)``: estimated nanoseconds per output
-#   sample for `Taps` in a boundary mode on an image of ``shape`` (height, width; None:
-#   unknown) whose `Samples` are ``samples`` (None: unknown), or None if it cannot run,
-#   or cannot beat ``limit`` and is too costly to estimate exactly (the SVD of a large
-#   kernel);
-# - ``Strategy(taps, mode, shape, dtype)``, built for one image, working in ``dtype``;
-# - ``layout(shape, threads)``: how the driver cuts the image for it (`bands.Layout`);
-# - ``strategy(extended, workers, into)``: one band or channel, gathered with its reach,
-#   filtered; ``into``, when not None, is where the output's band lies, of the
-#   strategy's own type, and a strategy that can may fill it and return it;
-# - optionally ``write(values, target, offset, clip)``: a band's values into the output,
-#   where they need more than `bands.to_dtype` (the integer sums' scale).
+# follows the protocol of `imgconv.engine.strategy` (`StrategyClass`, `Strategy`), and
+# may also have ``write(values, target, offset, clip)``: a band's values into the
+# output, where they need more than `bands.to_dtype` (the integer sums' scale).
 #
 # Separable comes last: its estimate may need an SVD, which the others' may spare.
-STRATEGIES = (Integer, Direct, KernelColumns, BandedFFT, WholeChannelFFT, Separable)
+STRATEGIES: tuple[StrategyClass, ...] = (Integer, Direct, KernelColumns, BandedFFT, WholeChannelFFT, Separable)
 BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
 
 # Why an explicitly asked method cannot run: ``integer`` needs 8-bit samples and an
@@ -53,22 +39,16 @@ _REFUSALS = {
 }
 
 
-class Samples(NamedTuple):
-    """What the strategies may ask of the image's samples: their type (``integer`` runs
-    only on 8-bit ones) and the value beyond the edges in constant mode."""
-
-    dtype: np.dtype
-    cval: float = 0.0
-
-
-def cheapest(taps, mode, shape, method, size, samples=None):
+def cheapest(taps: Taps, mode: str, shape: tuple[int, int] | None, method: str, size: tuple[int, int],
+             samples: Samples | None = None) -> StrategyClass:
     """The strategy class that filters ``taps`` (`Taps`) in ``mode`` on an image of
     ``shape`` with `Samples` ``samples`` (None: not known to be 8-bit) quickest by its
     own estimate, among those of ``method`` (``auto``: all; a method; or a strategy's
     name). `KernelError` if none of them can run; ``size`` is the kernel's own, for the
     message."""
     candidates = [s for s in STRATEGIES if method in ("auto", s.method, s.name)]
-    best, best_cost = None, float("inf")
+    best: StrategyClass | None = None
+    best_cost = float("inf")
     for strategy in candidates:
         cost = strategy.cost(taps, mode, shape, best_cost, samples)
         if cost is not None and (best is None or cost < best_cost):

@@ -1,13 +1,15 @@
 """``shifted-views`` (``method="direct"``): one multiply-add of a shifted view of the band
 per non-zero weight."""
 
+from typing import Any
+
 import numpy as np
 
-from .bands import Layout
+from .strategy import Layout, Samples
+from .taps import Taps
 
 # Nanoseconds per output sample and non-zero weight, measured on the project's machine
-# (x86_64, 2 CPUs) on the 4K photo when the cost model was calibrated (commit 98f8890,
-# "calibrated cost model"; it was 0.25 before).
+# (x86_64, 2 CPUs) on the 4K photo.
 NS_PER_TAP = 0.19
 # Rows per band: a judgement, not a measurement. The band and its few extra rows stay in
 # cache, and a 4K photo still makes some 70 bands to share among the threads.
@@ -22,21 +24,22 @@ class Direct:
     method = "direct"
     name = "shifted-views"
 
-    def __init__(self, taps, mode, shape, dtype):
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         self.dtype = dtype
         self.shape = taps.shape
         self.reach = taps.reach
         self.taps = [(i, j, dtype.type(w)) for (i, j), w in np.ndenumerate(taps.weights) if w]
 
     @staticmethod
-    def cost(taps, mode, shape, limit, samples):
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
         """Estimated nanoseconds per output sample; None without dense weights."""
         return np.count_nonzero(taps.weights) * NS_PER_TAP if taps.is_dense else None
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
         kh, kw = self.shape
         height, width = extended.shape[0] - kh + 1, extended.shape[1] - kw + 1
         out = np.empty((height, width, extended.shape[2]), extended.dtype) if into is None else into

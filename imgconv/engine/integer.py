@@ -15,22 +15,28 @@ about log2(n) operations instead of n; weights of equal magnitude are summed bef
 they are multiplied, so symmetric kernels fold: ``(p[-i] + p[i]) * k[i]``.
 """
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any, cast
 
-from .bands import Layout, to_dtype
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .bands import to_dtype
+from .strategy import Layout, Samples
+from .taps import Taps, Term
 
 # Nanoseconds per output sample and 16-bit operation (an add, a multiply or a copy over
 # the band), and for writing: a clip and a conversion, with a division or a float multiply
 # on top when the scale asks. Measured on the project's machine (x86_64, 2 CPUs, numpy
-# 2.4.6) when this module came, best of 5 x 100 NumPy calls on arrays the size of a few
+# 2.4.6), best of 5 x 100 NumPy calls on arrays the size of a few
 # rows of the 4K photo (50,000 to 1,000,000 samples): int16 add 0.06, multiply 0.05,
 # add of shifted views of a 3-D band 0.076; clip 0.074, conversion to uint8 0.03, uint16
 # floor division by a scalar 0.047; the float route (convert, multiply, rint to uint8)
 # 0.07 + 0.06 + 0.17. float32 ops take twice the int16 ones: add 0.13, multiply 0.09.
-# An operation was first taken as 0.07; whole calls showed less once `kernel_columns`
-# came to compete (4K photo, one thread, 8-bit out, 2026-11-27: random integer kernels
-# of -4 ... 4, 3x3, 4x5, 5x5, 7x7, took 20.3, 34.6, 37.5, 72.3 ms, 0.058 ns an
-# operation with the gathering, write included), and 0.07 gave 4x5 and 5x5 to
+# Whole calls, which decide between this path and `kernel_columns`, show less per
+# operation (4K photo, one thread, 8-bit out, 2026-11-27: random integer kernels of
+# -4 ... 4, 3x3, 4x5, 5x5, 7x7, took 20.3, 34.6, 37.5, 72.3 ms, 0.058 ns an operation
+# with the gathering, write included); at 0.07, ``auto`` gave 4x5 and 5x5 to
 # `kernel_columns`, 14% and 12% slower.
 NS_PER_OP = 0.058
 NS_WRITE = 0.11
@@ -58,8 +64,11 @@ INTEGER_TOLERANCE = 1e-12
 # with half the working set.
 BAND_HEIGHT = 64
 
+# Taps of one magnitude: (magnitude, indices of the positive taps, indices of the negative ones).
+Group = tuple[int, list[int], list[int]]
 
-def integer_form(weights):
+
+def integer_form(weights: np.ndarray) -> tuple[np.ndarray, float] | None:
     """``(M, scale)`` with integer ``M`` (float64 array of whole numbers) such that
     ``weights == M * scale`` to within `INTEGER_TOLERANCE`, or None."""
     magnitudes = np.abs(weights[weights != 0])
@@ -75,7 +84,7 @@ def integer_form(weights):
     return None
 
 
-def sum_type(whole, scale):
+def sum_type(whole: np.ndarray, scale: float) -> np.dtype[Any] | None:
     """The 16-bit type that holds every sum of ``whole`` weights over samples 0 ... 255,
     with room for the half of an odd divisor (`odd_divisor` of ``scale``) that rounding
     adds; None if neither does."""
@@ -87,7 +96,7 @@ def sum_type(whole, scale):
     return None
 
 
-def odd_divisor(scale):
+def odd_divisor(scale: float) -> int | None:
     """``d`` if ``scale`` is ``1/d`` for an odd integer d > 1 (so that no sum over d is
     a half), else None."""
     inverse = 1 / scale
@@ -97,7 +106,7 @@ def odd_divisor(scale):
     return divisor if divisor > 1 and divisor % 2 and abs(divisor * scale - 1) < INTEGER_TOLERANCE else None
 
 
-def integer_factors(whole):
+def integer_factors(whole: np.ndarray) -> Term | None:
     """Integer ``(column, row)`` whose outer product is ``whole``, or None: the column
     through the largest weight, divided by the greatest common divisor of its entries."""
     i, j = np.unravel_index(np.argmax(np.abs(whole)), whole.shape)
@@ -114,9 +123,10 @@ class Integer:
 
     method = name = "integer"
 
-    def __init__(self, taps, mode, shape, dtype):
-        whole, self.scale = integer_form(taps.weights)
-        self.dtype = sum_type(whole, self.scale)
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
+        # `cost` has refused kernels with no integer form, or with sums beyond 16 bits.
+        whole, self.scale = cast(tuple[np.ndarray, float], integer_form(taps.weights))
+        self.dtype = cast(np.dtype[Any], sum_type(whole, self.scale))
         self.shape = taps.shape
         self.reach = taps.reach
         factors = integer_factors(whole)
@@ -126,7 +136,8 @@ class Integer:
         self.divisor = odd_divisor(self.scale)
 
     @staticmethod
-    def cost(taps, mode, shape, limit, samples):
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
         """Estimated nanoseconds per output sample; None unless the image is 8-bit, the
         kernel dense and integer with sums that fit 16 bits, and, in constant mode, the
         value beyond the edges a whole sample value."""
@@ -143,10 +154,10 @@ class Integer:
         write = NS_WRITE if scale == 1 else NS_WRITE_DIVIDE if odd_divisor(scale) else NS_WRITE_FLOAT
         return ops * NS_PER_OP + write - NS_FLOAT_BAND
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
@@ -160,7 +171,7 @@ class Integer:
                                                               t % kw * channels : (t % kw + width) * channels])
         return out.reshape(height, width, channels)
 
-    def write(self, sums, target, offset, clip):
+    def write(self, sums: np.ndarray, target: np.ndarray, offset: float, clip: bool) -> None:
         """``sums`` times the scale, plus ``offset``, into ``target`` (rounded and clipped
         for integer types); ``sums`` may be overwritten."""
         if target.dtype.kind in "iu" and not offset and (self.scale == 1 or self.divisor):
@@ -180,7 +191,7 @@ class Integer:
         if values is not target:
             to_dtype(values, target.dtype, out=target, clip=clip)
 
-    def scaled(self, sums, dtype=np.float32, out=None):
+    def scaled(self, sums: np.ndarray, dtype: DTypeLike = np.float32, out: np.ndarray | None = None) -> np.ndarray:
         """The filtered values the ``sums`` stand for: times the scale, as ``dtype``.
         (A conversion, then a multiply in place, is a quarter quicker than one multiply
         that converts: 0.12 against 0.17 ns a sample.)"""
@@ -191,20 +202,20 @@ class Integer:
         return out
 
 
-def _groups(taps):
+def _groups(taps: np.ndarray) -> list[Group]:
     """The non-zero taps grouped by magnitude: (magnitude, indices of positive taps,
     indices of negative ones), so that equal weights are added before one multiply."""
     return [(int(m), np.flatnonzero(taps == m).tolist(), np.flatnonzero(taps == -m).tolist())
             for m in np.unique(np.abs(taps[taps != 0]))]
 
 
-def _is_run(positive, negative):
+def _is_run(positive: list[int], negative: list[int]) -> bool:
     """Whether a group is a run of more than 3 consecutive positive taps, which
     `_line_pass` sums by doubling."""
     return not len(negative) and len(positive) > 3 and positive[-1] - positive[0] == len(positive) - 1
 
 
-def _count_ops(taps, runs=True):
+def _count_ops(taps: np.ndarray, runs: bool = True) -> int:
     """About how many operations over the band `_weighted_sum` makes for ``taps``; with
     ``runs``, as `_line_pass` calls it, summing runs by doubling."""
     ops = 0
@@ -216,14 +227,14 @@ def _count_ops(taps, runs=True):
     return ops
 
 
-def _line_pass(groups, source, axis, step, length):
+def _line_pass(groups: list[Group], source: np.ndarray, axis: int, step: int, length: int) -> np.ndarray:
     """``sum(taps[i] * source[i * step : i * step + length])`` along ``axis`` (0 or 1)
     of the 2-D ``source``, exactly, in its integer type; the taps as `_groups` gives them."""
 
-    def take(array, start, size):
+    def take(array: np.ndarray, start: int, size: int) -> np.ndarray:
         return array[start : start + size] if axis == 0 else array[:, start : start + size]
 
-    def run_sum(first, count):
+    def run_sum(first: int, count: int) -> np.ndarray:
         # levels[s][k] is the sum of s consecutive taps' samples from k: each level adds
         # two shifted copies of the one before, so count taps take about log2(count)
         # additions; then one slice of each level that count's binary digits name.
@@ -239,12 +250,14 @@ def _line_pass(groups, source, axis, step, length):
                 part = take(levels[size], offset * step, length)
                 total = part if total is None else np.add(total, part, out=total)
                 offset += size
+        assert total is not None  # count >= 1 names one level at least
         return total  # a slice of a level of at least 2: never of the source
 
     return _weighted_sum(groups, lambda i: take(source, i * step, length), run_sum)
 
 
-def _weighted_sum(groups, view, run_sum=None):
+def _weighted_sum(groups: list[Group], view: Callable[[int], np.ndarray],
+                  run_sum: Callable[[int, int], np.ndarray] | None = None) -> np.ndarray:
     """``sum(taps[i] * view(i))`` over the non-zero integer taps (as `_groups` gives
     them), exactly in the views' integer type (overflow wraps, and every final sum
     fits); a new array. ``run_sum(first, count)``, if given, sums runs of equal positive
@@ -257,7 +270,7 @@ def _weighted_sum(groups, view, run_sum=None):
         else:
             (plus, owned), (minus, _) = _plain_sum(positive, view), _plain_sum(negative, view)
             if plus is None:
-                part, sign = minus, -1
+                part, sign = cast(np.ndarray, minus), -1  # a group has a tap of one sign at least
             elif minus is None:
                 part = plus
             else:
@@ -268,10 +281,11 @@ def _weighted_sum(groups, view, run_sum=None):
             total = np.negative(part, out=part if owned else None) if sign < 0 else part if owned else part.copy()
         else:
             (np.subtract if sign < 0 else np.add)(total, part, out=total)
+    assert total is not None  # the kernel has a non-zero tap (`integer_form`)
     return total
 
 
-def _plain_sum(indices, view):
+def _plain_sum(indices: list[int], view: Callable[[int], np.ndarray]) -> tuple[np.ndarray | None, bool]:
     """The sum of the views at ``indices``, and whether it is an array of its own (not a
     view, which must not be written); (None, False) for no indices."""
     if not len(indices):

@@ -11,10 +11,13 @@ against 9 for shifted views (`direct`) and 9 for an FFT on bands. The product, k
 must stay in the cache: wider kernels are left to the other strategies.
 """
 
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .bands import Layout
+from .strategy import Layout, Samples
+from .taps import Taps
 
 # Nanoseconds per output sample: for each weight (the product), for each kernel column
 # after the first (an addition), and once (writing the first pass). Fitted to times
@@ -50,7 +53,7 @@ class KernelColumns:
     method = "direct"
     name = "kernel-columns"
 
-    def __init__(self, taps, mode, shape, dtype):
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         self.dtype = dtype
         self.shape = taps.shape
         self.reach = taps.reach
@@ -59,7 +62,8 @@ class KernelColumns:
         self.columns = np.ascontiguousarray(taps.weights.T[self.shifts], dtype)
 
     @staticmethod
-    def cost(taps, mode, shape, limit, samples):
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
         """Estimated nanoseconds per output sample; None without dense weights, or for a
         kernel wider than `MAX_WIDTH`."""
         if not taps.is_dense or taps.shape[1] > MAX_WIDTH:
@@ -67,10 +71,10 @@ class KernelColumns:
         columns = np.count_nonzero(taps.weights.any(axis=0))
         return columns * taps.shape[0] * NS_PER_WEIGHT + max(columns - 1, 0) * NS_PER_COLUMN + NS_FIXED
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         return Layout(BAND_HEIGHT, self.reach)
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
@@ -85,7 +89,7 @@ class KernelColumns:
         length = width * channels
         total = out.reshape(height, length)
 
-        def shifted(index):
+        def shifted(index: int) -> np.ndarray:
             start = self.shifts[index] * channels
             return passes[:, index, start : start + length]
 

@@ -1,9 +1,11 @@
 """The norm of several kernels' responses (`imgconv.engine.magnitude`), band by band:
 a composite strategy that runs each kernel's own strategy on the same gathered band."""
 
+from typing import cast
+
 import numpy as np
 
-from .bands import Layout
+from .strategy import Layout, Strategy
 
 
 class Norm:
@@ -14,13 +16,15 @@ class Norm:
 
     name = "norm"
 
-    def __init__(self, parts, shape, threads):
+    def __init__(self, parts: list[tuple[Strategy, float]], shape: tuple[int, int], threads: int) -> None:
         """``parts``: (strategy, offset) per kernel."""
         self.parts = parts
         strategies = [strategy for strategy, _ in parts]
         self.dtype = strategies[0].dtype
         reaches = [strategy.reach for strategy in strategies]
-        self.reach = tuple(tuple(max(reach[axis][side] for reach in reaches) for side in (0, 1)) for axis in (0, 1))
+        (above, below), (left, right) = ((max(reach[axis][side] for reach in reaches) for side in (0, 1))
+                                         for axis in (0, 1))
+        self.reach = (above, below), (left, right)
         self.band_height = max(strategy.layout(shape, threads).band_height for strategy in strategies)
         # np.hypot on float32 takes 3.8 ns a sample, squares, their sum and a square root
         # 0.57 (bands of 64 rows of the 4K photo). Squares are safe where every non-zero
@@ -32,24 +36,24 @@ class Norm:
                            and len(parts) * (65535 * strategy.scale) ** 2 <= large for strategy, offset in parts)
 
     @staticmethod
-    def joins(strategies, shape, threads):
+    def joins(strategies: list[Strategy], shape: tuple[int, int], threads: int) -> bool:
         """Whether the strategies can share bands: one band type, none planar, none
         spreading one band over several workers (the FFTs, planar separable passes)."""
         layouts = [strategy.layout(shape, threads) for strategy in strategies]
         return (len({strategy.dtype for strategy in strategies}) == 1
                 and not any(layout.planar or layout.one_channel or layout.workers > 1 for layout in layouts))
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         return Layout(self.band_height, self.reach)
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
         rows, columns, _ = extended.shape
         (above, below), (left, right) = self.reach
-        total = None
+        total: np.ndarray | None = None
         for strategy, offset in self.parts:
             (top, bottom), (start, end) = strategy.reach
             band = extended[above - top : rows - (below - bottom), left - start : columns - (right - end)]
-            values = strategy(band, workers)
+            values = cast(np.ndarray, strategy(band, workers))  # parts are never planar (`joins`)
             values = strategy.scaled(values) if hasattr(strategy, "scaled") else values
             if offset:
                 values += values.dtype.type(offset)
@@ -58,4 +62,5 @@ class Norm:
                 total = values if total is None else np.add(total, values, out=total)
             else:
                 total = np.abs(values, out=values) if total is None else np.hypot(total, values, out=total)
+        assert total is not None  # there is at least one part
         return np.sqrt(total, out=total) if self.squares else total

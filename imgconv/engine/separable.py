@@ -12,22 +12,26 @@ rows run on planes (the band is gathered channel by channel), so both passes are
 Toeplitz products along contiguous rows, with no transposition.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .bands import Layout
+from .strategy import Layout, Samples
+from .taps import Taps
 
-# Crossovers between the two forms of each pass. Both were lowered when long rows moved
-# to planes (commit 353fe26: from 47 and 31), and no timing of them is recorded: a
-# judgement, checked since only through the cost model's choices on the 4K photo.
+# Crossovers between the two forms of each pass, for long rows on planes. No timing of
+# them is recorded: a judgement, checked only through the cost model's choices on the
+# 4K photo.
 # Rows of at most this many taps run with channels interleaved, longer ones on planes;
 SHORT_ROW = 40
 # columns of at most this many taps run as batched vector products, longer ones as
 # Toeplitz matrix products.
 SHORT_COLUMN = 25
 # Output rows (columns) per Toeplitz block of a long column (row) pass. Each output
-# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower; 32 replaced
-# 64 for rows in the same commit. The exact value is a judgement.
+# also multiplies block - 1 zeros, but much smaller blocks make BLAS slower. The exact
+# value is a judgement.
 COLUMN_BLOCK = 32
 ROW_BLOCK = 32
 # Rows per band: taller bands amortise the kh - 1 rows gathered beyond them, but should
@@ -37,9 +41,8 @@ SHORT_BAND_HEIGHT = 48
 LONG_BAND_HEIGHT = 64
 
 # Nanoseconds per output sample, measured on the project's machine (x86_64, 2 CPUs) on
-# the 4K photo: a BLAS matrix multiply-add and a tap of a batched vector product when
-# the cost model was calibrated (commit 98f8890); gathering a band into planes and
-# writing it back interleaved when the planar pass came (commit 353fe26).
+# the 4K photo: a BLAS matrix multiply-add, a tap of a batched vector product, and
+# gathering a band into planes and writing it back interleaved.
 NS_PER_BLAS_MAC = 0.035
 NS_PER_GEMV_TAP = 0.05
 NS_PLANAR = 0.5
@@ -54,7 +57,7 @@ NS_KRON_FIXED = 0.25
 NS_PER_KRON_MAC = 0.0143
 
 
-def pixel_block(channels):
+def pixel_block(channels: int) -> int:
     """Output pixels per small product of an interleaved row pass: as many as make at
     most 16 samples. Each output also multiplies (pixels - 1) * channels zeros, but
     products with 15 or 16 output columns ran quickest for every row length measured
@@ -64,7 +67,7 @@ def pixel_block(channels):
     return max(1, 16 // channels)
 
 
-def _toeplitz(taps, outputs, dtype):
+def _toeplitz(taps: np.ndarray, outputs: int, dtype: np.dtype[Any]) -> np.ndarray:
     """The (outputs, outputs + len(taps) - 1) matrix whose product correlates with taps."""
     matrix = np.zeros((outputs, outputs + len(taps) - 1), dtype)
     diagonal = np.arange(outputs)
@@ -84,7 +87,7 @@ class Separable:
 
     method = name = "separable"
 
-    def __init__(self, taps, mode, shape, dtype):
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         """The terms are `Taps.terms`: a dense kernel's by SVD, or a `SeparableKernel`'s
         own, with none."""
         self.dtype = dtype
@@ -92,10 +95,11 @@ class Separable:
         self.reach = taps.reach
         self.terms = [(column.astype(dtype), row.astype(dtype)) for column, row in taps.terms()]
         self.planar = taps.shape[1] > SHORT_ROW
-        self._matrices = {}
+        self._matrices: dict[tuple[object, ...], np.ndarray] = {}
 
     @staticmethod
-    def cost(taps, mode, shape, limit, samples):
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
         """Estimated nanoseconds per output sample, or None once it cannot beat ``limit``:
         the rank may need an SVD, which takes a noticeable time for large kernels (0.13
         s at 1001x1001), so it is skipped when even a single term would lose."""
@@ -104,17 +108,17 @@ class Separable:
             return None
         return taps.rank * term + planes
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         band = SHORT_BAND_HEIGHT if self.shape[0] <= SHORT_COLUMN else max(LONG_BAND_HEIGHT, self.shape[0])
         return Layout(band, self.reach, planar=self.planar)
 
-    def _matrix(self, key, build):
+    def _matrix(self, key: tuple[object, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
         # Filled lazily from several threads; a race builds the same matrix twice.
         if key not in self._matrices:
             self._matrices[key] = build()
         return self._matrices[key]
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
         kh, kw = self.shape
         rows, columns, channels = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
@@ -139,12 +143,12 @@ class Separable:
             out.fill(0)
         return out
 
-    def _column_pass(self, index, stack, taps, height):
+    def _column_pass(self, index: int, stack: np.ndarray, taps: np.ndarray, height: int) -> np.ndarray:
         """Correlate the rows of each matrix of ``stack`` with ``taps``."""
         if len(taps) <= SHORT_COLUMN:
             # Output row y is the weighted sum of rows y ... y + kh - 1: a vector times a
             # strided view of those rows, batched over y. No zeros are multiplied.
-            depth, rows, length = stack.shape
+            depth, _, length = stack.shape
             windows = as_strided(stack, shape=(depth, height, len(taps), length),
                                  strides=(stack.strides[0], stack.strides[1], stack.strides[1], stack.strides[2]),
                                  writeable=False)
@@ -153,11 +157,12 @@ class Separable:
         out = np.empty((stack.shape[0], height, stack.shape[2]), stack.dtype)
         for start in range(0, height, COLUMN_BLOCK):
             size = min(COLUMN_BLOCK, height - start)
-            block = self._matrix(("column", index, size), lambda: _toeplitz(taps, size, self.dtype))
+            block = self._matrix(("column", index, size),
+                                 lambda: _toeplitz(taps, size, self.dtype))  # noqa: B023  # _matrix calls it at once
             np.matmul(block, stack[:, start : start + size + len(taps) - 1], out=out[:, start : start + size])
         return out
 
-    def _planar_row_pass(self, index, planes, taps, width):
+    def _planar_row_pass(self, index: int, planes: np.ndarray, taps: np.ndarray, width: int) -> np.ndarray:
         """Correlate the rows of each plane with ``taps``: each block of output columns
         is the product of a slice of the planes' rows and a Toeplitz block."""
         depth, height, columns = planes.shape
@@ -167,11 +172,13 @@ class Separable:
         for start in range(0, width, ROW_BLOCK):
             size = min(ROW_BLOCK, width - start)
             # Row blocks multiply from the right, so they are kept transposed.
-            block = self._matrix(("row", index, size), lambda: _toeplitz(taps, size, self.dtype).T.copy())
+            block = self._matrix(("row", index, size),
+                                 lambda: _toeplitz(taps, size, self.dtype).T.copy())  # noqa: B023  # _matrix calls it at once
             np.matmul(rows[:, start : start + size + len(taps) - 1], block, out=out_rows[:, start : start + size])
         return out
 
-    def _interleaved_row_pass(self, index, values, taps, width, into=None):
+    def _interleaved_row_pass(self, index: int, values: np.ndarray, taps: np.ndarray, width: int,
+                              into: np.ndarray | None = None) -> np.ndarray:
         """Short rows, channels left interleaved: each run of a few output pixels is one
         small matrix product with ``kron(toeplitz, identity(channels))``, into ``into``
         if given.
@@ -192,7 +199,7 @@ class Separable:
             if not count:
                 continue
             matrix = self._matrix(("kron", index, size, channels), lambda: np.kron(
-                _toeplitz(taps, size, self.dtype).T, np.eye(channels, dtype=self.dtype)))
+                _toeplitz(taps, size, self.dtype).T, np.eye(channels, dtype=self.dtype)))  # noqa: B023  # called at once
             inputs, outputs = matrix.shape
             offset = first * channels
             # as_strided does no bounds checking: the last window must end inside the row.
@@ -206,7 +213,7 @@ class Separable:
         return out
 
 
-def _term_cost(kh, kw):
+def _term_cost(kh: int, kw: int) -> tuple[float, float]:
     """The estimated cost of one term for a kh x kw kernel, and that of gathering the
     band into planes and writing them back, paid once whatever the rank."""
     planes = 0.0

@@ -3,15 +3,21 @@ dense or as folded 1-D factors; and what the strategies and the cost model ask o
 its symmetry, its rank (one criterion for rank one, `is_rank_one`) and its terms."""
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
+
+# A kernel's 1-D factors, ``(column, row)``: their outer product is one term of the kernel.
+Term = tuple[np.ndarray, np.ndarray]
+# ((above, below), (left, right)): taps beyond the anchor along each axis.
+Reach = tuple[tuple[int, int], tuple[int, int]]
 
 # A kernel is taken as rank one when `factor`'s outer product reproduces each weight to
 # within this fraction of the largest: about 450 float64 ulps (eps is 2.2e-16). Building
 # a rank-one kernel (an outer product, normalised, flipped) and factoring it back
 # through its largest entry rounds each weight by a few ulps; genuinely higher ranks
 # (random, Laplacian, unsharp kernels) miss by many orders of magnitude more. A
-# judgement, not a measurement; the same test once decided only the whole-channel FFT.
+# judgement, not a measurement.
 RANK_ONE_TOLERANCE = 1e-13
 
 
@@ -24,14 +30,15 @@ class Taps:
     and every strategy reads it.
     """
 
-    def __init__(self, before, weights=None, terms=None):
-        self.before = tuple(before)
-        self.weights = weights
+    def __init__(self, before: tuple[int, int], weights: np.ndarray | None = None, terms: list[Term] | None = None
+                 ) -> None:
+        self.before = before
+        self._weights = weights
         self._terms = terms
-        self.shape = weights.shape if terms is None else (len(terms[0][0]), len(terms[0][1]))
+        self.shape: tuple[int, int] = self.weights.shape if terms is None else (len(terms[0][0]), len(terms[0][1]))
 
     @classmethod
-    def dense(cls, weights, flip):
+    def dense(cls, weights: np.ndarray, flip: bool) -> "Taps":
         """Dense ``weights`` (float64, 2-D), flipped when ``flip`` (convolution)."""
         kh, kw = weights.shape
         if flip:
@@ -39,7 +46,7 @@ class Taps:
         return cls((kh // 2, kw // 2), weights=weights)
 
     @classmethod
-    def factored(cls, terms, flip, mode, shape):
+    def factored(cls, terms: Sequence[Term], flip: bool, mode: str, shape: tuple[int, int] | None) -> "Taps":
         """A `SeparableKernel`'s ``terms``, flipped when ``flip``, and folded (`fold`) for
         an image of ``shape`` in ``mode`` unless ``shape`` is None."""
         kh, kw = len(terms[0][0]), len(terms[0][1])
@@ -52,44 +59,52 @@ class Taps:
         if shape is not None:
             columns, top = fold([column for column, _ in terms], before[0], shape[0], mode)
             rows, left = fold([row for _, row in terms], before[1], shape[1], mode)
-            terms, before = list(zip(columns, rows)), (top, left)
+            terms, before = list(zip(columns, rows, strict=True)), (top, left)
         return cls(before, terms=terms)
 
     @property
-    def is_dense(self):
+    def weights(self) -> np.ndarray:
+        """The dense weights, which only dense taps have (`is_dense`)."""
+        if self._weights is None:
+            raise TypeError("folded factors have no dense weights; see Taps.is_dense")
+        return self._weights
+
+    @property
+    def is_dense(self) -> bool:
         """Whether the weights are held as one 2-D array (`direct` and FFT bands need it)."""
         return self._terms is None
 
     @property
-    def reach(self):
+    def reach(self) -> Reach:
         """((above, below), (left, right)): how far the kernel reaches from the anchor."""
-        return tuple((b, n - 1 - b) for b, n in zip(self.before, self.shape))
+        (top, left), (height, width) = self.before, self.shape
+        return (top, height - 1 - top), (left, width - 1 - left)
 
     @functools.cached_property
-    def symmetric(self):
+    def symmetric(self) -> bool:
         """Whether the kernel is symmetric about its anchor along both axes (each factor
         along its own, for folded terms), which the DCT needs."""
-        if self.is_dense:
+        if self._terms is None:
             return _even(self.weights, self.before)
         return all(_even(column[:, None], (self.before[0], 0)) and _even(row[None, :], (0, self.before[1]))
                    for column, row in self._terms)
 
     @functools.cached_property
-    def rank(self):
+    def rank(self) -> int:
         """The number of outer products `terms` gives, found without building them."""
-        if not self.is_dense:
+        if self._terms is not None:
             return len(self._terms)
         if is_rank_one(self.weights):
             return 1
         return int(np.count_nonzero(_significant(np.linalg.svd(self.weights, compute_uv=False), self.shape)))
 
-    def terms(self):
+    def terms(self) -> list[Term]:
         """The kernel as a list of outer products ``(column, row)``: its own factors, or
         `separable_terms` of the dense weights."""
-        return self._terms if not self.is_dense else separable_terms(self.weights)
+        return self._terms if self._terms is not None else separable_terms(self.weights)
 
 
-def is_rank_one(weights):
+def is_rank_one(weights: np.ndarray) -> bool:
     """Whether ``weights`` is one outer product: `factor`'s column and row rebuild every
     weight to within `RANK_ONE_TOLERANCE` of the largest magnitude. The one rank-one
     test of the engine; quick, with no SVD, so that the 1025x1025 kernels the FFT takes
@@ -98,7 +113,7 @@ def is_rank_one(weights):
     return np.allclose(np.outer(column, row), weights, rtol=0, atol=RANK_ONE_TOLERANCE * np.abs(weights).max())
 
 
-def separable_terms(weights):
+def separable_terms(weights: np.ndarray) -> list[Term]:
     """The kernel as a sum of outer products ``column ⊗ row``.
 
     A rank-one kernel (`is_rank_one`) is factored from its own entries, through its
@@ -112,28 +127,28 @@ def separable_terms(weights):
     return [(u[:, r] * s[r], vt[r]) for r in range(len(s)) if keep[r]]
 
 
-def factor(weights):
+def factor(weights: np.ndarray) -> Term:
     """``(column, row)`` whose outer product is ``weights`` if it has rank one: the
     column and row through the largest entry, the column divided by that entry."""
     i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
     return weights[:, j] / (weights[i, j] or 1.0), weights[i, :].copy()  # a zero kernel: zeros
 
 
-def _significant(singular_values, shape):
+def _significant(singular_values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Singular values above the numerical rank threshold, as ``numpy.linalg.matrix_rank``
     defines it; those below are float64 rounding noise."""
     return singular_values > singular_values[0] * max(shape) * np.finfo(np.float64).eps
 
 
-def _even(weights, before):
+def _even(weights: np.ndarray, before: tuple[int, int]) -> bool:
     """Whether ``weights`` are symmetric about the anchor along both axes: padded with
     zeros to reach as far on both sides, they equal their mirror images."""
-    reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape)]
-    padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape)])
+    reach = [max(b, n - 1 - b) for b, n in zip(before, weights.shape, strict=True)]
+    padded = np.pad(weights, [(r - b, r - (n - 1 - b)) for r, b, n in zip(reach, before, weights.shape, strict=True)])
     return np.array_equal(padded, padded[::-1]) and np.array_equal(padded, padded[:, ::-1])
 
 
-def fold(factors, before, n, mode):
+def fold(factors: list[np.ndarray], before: int, n: int, mode: str) -> tuple[list[np.ndarray], int]:
     """Factors along an axis of ``n`` samples, ``before`` taps of each ahead of the
     anchor, folded so that each tap lands on the offset nearest the anchor that reaches
     the same sample for every output; and the new ``before``.

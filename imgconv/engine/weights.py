@@ -1,11 +1,14 @@
 """The kernels callers hand the engine: `Kernel`, `SeparableKernel`, their size limits
 and `check_kernel`, which turns any of them into validated dense weights."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import KernelError
+from .taps import Term
 
 # Kernels held as one dense array (user kernels, motion, Sobel-like presets) are at most
 # this size along each axis; separable ones (`SeparableKernel`) may have factors of up to
@@ -29,11 +32,11 @@ class Kernel:
     offset: float = 0.0
     source: str | None = None
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         return np.asarray(self.weights, dtype=dtype)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class SeparableKernel:
     """A kernel held as a sum of outer products, ``sum(outer(column, row))`` over
     ``terms``, and an offset added to every filtered sample.
@@ -56,30 +59,30 @@ class SeparableKernel:
         Added to every filtered sample, in the image's units.
     """
 
-    terms: tuple
+    terms: tuple[Term, ...]
     offset: float = 0.0
 
-    def __post_init__(self):
-        terms = tuple((_check_factor(column, "column"), _check_factor(row, "row")) for column, row in self.terms)
-        if not terms:
+    def __init__(self, terms: Iterable[tuple[ArrayLike, ArrayLike]], offset: float = 0.0) -> None:
+        checked = tuple((_check_factor(column, "column"), _check_factor(row, "row")) for column, row in terms)
+        if not checked:
             raise KernelError("a separable kernel needs at least one term")
-        if len({len(column) for column, _ in terms}) > 1 or len({len(row) for _, row in terms}) > 1:
+        if len({len(column) for column, _ in checked}) > 1 or len({len(row) for _, row in checked}) > 1:
             raise KernelError("every column of a separable kernel must have one length, and every row one length")
-        object.__setattr__(self, "terms", terms)
-        object.__setattr__(self, "offset", float(self.offset))
+        object.__setattr__(self, "terms", checked)
+        object.__setattr__(self, "offset", float(offset))
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, int]:
         """(rows, columns) of the dense kernel."""
         column, row = self.terms[0]
         return len(column), len(row)
 
     @property
-    def fits_densely(self):
+    def fits_densely(self) -> bool:
         """Whether the dense form is within `MAX_KERNEL_SIZE` along both axes."""
         return max(self.shape) <= MAX_KERNEL_SIZE
 
-    def dense(self):
+    def dense(self) -> np.ndarray:
         """The kernel as one 2-D array; `KernelError`, before allocating, if it would be
         larger than `MAX_KERNEL_SIZE` along an axis."""
         if not self.fits_densely:
@@ -90,24 +93,29 @@ class SeparableKernel:
             weights += np.outer(column, row)
         return weights
 
-    def rotated(self):
+    def rotated(self) -> "SeparableKernel":
         """The kernel turned by 180°: each factor reversed."""
         return SeparableKernel([(column[::-1], row[::-1]) for column, row in self.terms], self.offset)
 
-    def sum(self):
+    def sum(self) -> float:
         """The sum of the weights, from the factors."""
         return float(sum(column.sum() * row.sum() for column, row in self.terms))
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         return np.asarray(self.dense(), dtype=dtype)
 
 
-def size_in_words(shape):
+# What the engine's calls take as a kernel: weights as any array-like, or a `Kernel` or
+# `SeparableKernel`.
+KernelLike = ArrayLike | Kernel | SeparableKernel
+
+
+def size_in_words(shape: tuple[int, ...]) -> str:
     """A kernel's size as the messages write it: width x height."""
     return f"{shape[1]}x{shape[0]}"
 
 
-def _check_factor(taps, name):
+def _check_factor(taps: ArrayLike, name: str) -> np.ndarray:
     array = np.array(taps, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise KernelError(f"a separable kernel's {name} must be a non-empty 1-D array, got shape {array.shape}")
@@ -119,7 +127,7 @@ def _check_factor(taps, name):
     return array
 
 
-def check_kernel(weights, name="kernel"):
+def check_kernel(weights: KernelLike, name: str = "kernel") -> np.ndarray:
     """Return ``weights`` as a 2-D float64 array, or raise `KernelError` saying why not."""
     if isinstance(weights, SeparableKernel):
         return weights.dense()

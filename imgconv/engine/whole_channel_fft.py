@@ -1,24 +1,25 @@
 """``fft`` on whole channels, with no bands: two transforms per channel, whatever the
 kernel's size, through ``scipy.fft`` (imported only on this path)."""
 
+from typing import Any, cast
+
 import numpy as np
 
-from .bands import Layout
-from .taps import factor, is_rank_one
+from .strategy import Layout, Samples
+from .taps import Taps, factor, is_rank_one
 
 # Nanoseconds per output sample when the frame is the image's own size, measured on the
-# project's machine (x86_64, 2 CPUs) on the 4K photo when this path came (commit
-# 689109a): a DCT-II and its inverse, and a real FFT and its inverse in wrap mode. They
-# do not grow with the kernel.
+# project's machine (x86_64, 2 CPUs) on the 4K photo: a DCT-II and its inverse, and a
+# real FFT and its inverse in wrap mode. They do not grow with the kernel.
 NS_SPECTRAL = 12.0
 NS_SPECTRAL_WRAP = 16.0
 # A frame larger than the image costs more per sample than its area says: it is
 # gathered through index maps, and long transforms run slower (measured: 1.5 times the
-# time for 1.19 times the area at r=120 in nearest mode on the 4K photo, commit da30ea5).
+# time for 1.19 times the area at r=120 in nearest mode on the 4K photo).
 FRAMED = 1.3
 # The prime factors a frame's lengths may have: pocketfft transforms lengths with a
 # larger one several times slower (measured: a 2161x3847 image 0.68 s instead of 0.16
-# s, lengthened to 2240x3920 0.22 s; commit 05ab882).
+# s, lengthened to 2240x3920 0.22 s).
 SMOOTH_PRIMES = (2, 3, 5, 7, 11)
 
 
@@ -42,21 +43,25 @@ class WholeChannelFFT:
     method = "fft"
     name = "whole-channel-fft"
 
-    def __init__(self, taps, mode, shape, dtype):
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         import scipy.fft  # only here: importing scipy costs start-up time
 
         self.fft = scipy.fft
         self.dtype = dtype
         self.periodic = mode == "wrap"
         self.taps = taps
-        frames = _frames(taps.shape, taps.before, mode, shape)
-        self.reach = tuple((lead, length - n - lead) for n, (lead, length) in zip(shape, frames))
-        self.crop = tuple(slice(lead, lead + n) for n, (lead, _) in zip(shape, frames))
-        self.shape = tuple(length for _, length in frames)
-        self.multipliers = None  # made by the first call, on its workers
+        # `cost` has refused the modes and shapes that leave an axis unframed (None).
+        (top, frame_height), (left, frame_width) = cast(list[tuple[int, int]], _frames(taps.shape, taps.before, mode,
+                                                                                        shape))
+        height, width = shape
+        self.reach = (top, frame_height - height - top), (left, frame_width - width - left)
+        self.crop = slice(top, top + height), slice(left, left + width)
+        self.shape = frame_height, frame_width
+        self.multipliers: list[np.ndarray] | None = None  # made by the first call, on its workers
 
     @staticmethod
-    def cost(taps, mode, shape, limit, samples):
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
         """Estimated nanoseconds per output sample for an image of ``shape`` (height,
         width; None: one whose frame is its own size), or None if this path cannot
         filter with this kernel in this mode: outside ``wrap`` the DCT needs the kernel
@@ -66,16 +71,16 @@ class WholeChannelFFT:
         ns = NS_SPECTRAL_WRAP if mode == "wrap" else NS_SPECTRAL
         if shape is None:
             return ns
-        frames = _frames(taps.shape, taps.before, mode, shape)
-        if None in frames:
+        lengths = [frame[1] for frame in _frames(taps.shape, taps.before, mode, shape) if frame is not None]
+        if len(lengths) < len(shape):  # an axis that cannot be framed
             return None
-        area = np.prod([length for _, length in frames]) / np.prod(shape)
+        area = np.prod(lengths) / np.prod(shape)
         return ns * area * (FRAMED if area > 1 else 1.0)
 
-    def layout(self, shape, threads):
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         return Layout(shape[0], self.reach, planar=True, one_channel=True, workers=threads)
 
-    def _multipliers(self, workers):
+    def _multipliers(self, workers: int) -> list[np.ndarray]:
         """What a channel's spectrum is multiplied by, in turn."""
         taps = self.taps
         if taps.is_dense:
@@ -92,7 +97,8 @@ class WholeChannelFFT:
         # size of the image; more are summed into one.
         return list(spectra[0]) if len(spectra) == 1 else [sum(c * r for c, r in spectra)]
 
-    def _spectrum(self, weights, axes, before, workers):
+    def _spectrum(self, weights: np.ndarray, axes: tuple[int, ...], before: tuple[int, int], workers: int
+                  ) -> np.ndarray:
         """The transform of ``weights`` along ``axes`` that filtering multiplies by.
 
         Along each axis: the period sums of the weights, flipped (correlation is
@@ -115,7 +121,7 @@ class WholeChannelFFT:
                 weights = self.fft.fft(weights, axis=0, workers=workers)
         return weights.astype(np.result_type(self.dtype, np.complex64) if self.periodic else self.dtype)
 
-    def _transform(self, values, inverse, workers):
+    def _transform(self, values: np.ndarray, inverse: bool, workers: int) -> np.ndarray:
         if self.periodic:
             if inverse:
                 return self.fft.irfft2(values, s=self.shape, workers=workers, overwrite_x=True)
@@ -123,7 +129,7 @@ class WholeChannelFFT:
         function = self.fft.idctn if inverse else self.fft.dctn
         return function(values, type=2, workers=workers, overwrite_x=True)
 
-    def __call__(self, extended, workers, into=None):
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
         """The one channel of ``extended`` (its frame) filtered, cropped to the image."""
         if self.multipliers is None:
             self.multipliers = self._multipliers(workers)
@@ -133,7 +139,8 @@ class WholeChannelFFT:
         return [self._transform(spectrum, True, workers)[self.crop]]
 
 
-def _frames(kernel_shape, before, mode, shape):
+def _frames(kernel_shape: tuple[int, int], before: tuple[int, int], mode: str, shape: tuple[int, int]
+            ) -> list[tuple[int, int] | None]:
     """Per axis, where the image starts in the array that is transformed (its frame)
     and the frame's length; None for an axis that cannot be framed.
 
@@ -144,8 +151,8 @@ def _frames(kernel_shape, before, mode, shape):
     those several times slower); a reflect frame then runs on past the image's far end
     as far as the kernel reaches, while a wrap period cannot be lengthened.
     """
-    frames = []
-    for n, k, b in zip(shape, kernel_shape, before):
+    frames: list[tuple[int, int] | None] = []
+    for n, k, b in zip(shape, kernel_shape, before, strict=True):
         if mode == "wrap":
             frames.append((0, n) if _smooth(n) else None)
             continue
@@ -159,7 +166,7 @@ def _frames(kernel_shape, before, mode, shape):
     return frames
 
 
-def _smooth(n):
+def _smooth(n: int) -> bool:
     """Whether ``n`` has no prime factor beyond `SMOOTH_PRIMES`."""
     for p in SMOOTH_PRIMES:
         while n > 1 and n % p == 0:
@@ -167,7 +174,7 @@ def _smooth(n):
     return n == 1
 
 
-def _period_sum(weights, first, period, kept, axis):
+def _period_sum(weights: np.ndarray, first: int, period: int, kept: int, axis: int) -> np.ndarray:
     """Entry p < ``kept`` of the result sums the ``weights`` at j ≡ p (mod ``period``)
     along ``axis``, where index 0 is j = ``first``."""
     shape = list(weights.shape)
@@ -184,6 +191,6 @@ def _period_sum(weights, first, period, kept, axis):
     return out
 
 
-def _cut(axis, start, stop):
+def _cut(axis: int, start: int, stop: int) -> tuple[slice, ...]:
     """The index of entries ``start:stop`` along ``axis``."""
     return (slice(None),) * axis + (slice(start, stop),)
