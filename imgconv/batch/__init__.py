@@ -13,8 +13,17 @@ and where the work runs: a local process pool by default, or any other executor 
 - `progress`: the progress line on a terminal.
 """
 
-from .plan import (Task, destination_problem, is_batch, is_up_to_date, plan_batch, plan_line, plan_one, read_file_list,
-                   read_files_from)
+from .plan import (
+                   Task,
+                   destination_problem,
+                   is_batch,
+                   is_up_to_date,
+                   plan_batch,
+                   plan_line,
+                   plan_one,
+                   read_file_list,
+                   read_files_from,
+)
 from .progress import ProgressLine
 from .report import Result, summary, write_report
 from .run import make_output_folder, process_batch, process_one, run_batch, run_task

@@ -5,6 +5,7 @@ import fnmatch
 import os
 import stat
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .. import formats
@@ -27,23 +28,23 @@ class Task:
 
     source: str
     dest: str
-    root: str = None
+    root: str | None = None
 
 
-def is_batch(paths, files_from=None):
+def is_batch(paths: Sequence[str], files_from: str | None = None) -> bool:
     """Several inputs, a folder input, a folder output, or a ``--files-from`` list make a
     batch; one INPUT and one OUTPUT file do not, nor does a Zarr store (a ``*.zarr``
     folder), which is one image."""
     if files_from is not None or len(paths) > 2:
         return True
 
-    def folder(path):
+    def folder(path: str) -> bool:
         return os.path.isdir(path) and not is_zarr(path)
 
     return len(paths) == 2 and (folder(paths[0]) or folder(paths[1]) or paths[1].endswith(("/", os.sep)))
 
 
-def read_file_list(data, null=False):
+def read_file_list(data: bytes, null: bool = False) -> list[str]:
     """Paths from ``--files-from`` bytes: one per line, or NUL-separated with ``null``."""
     separator = b"\0" if null else b"\n"
     names = data.split(separator)
@@ -52,7 +53,7 @@ def read_file_list(data, null=False):
     return [os.fsdecode(name) for name in names if name]
 
 
-def read_files_from(path, null=False):
+def read_files_from(path: str, null: bool = False) -> list[str]:
     """The paths listed in the file ``path`` (``-`` for standard input), see `read_file_list`."""
     try:
         if path == STDIO:
@@ -65,8 +66,10 @@ def read_files_from(path, null=False):
     return read_file_list(data, null)
 
 
-def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), format=None, suffix="", in_place=False,
-               on_note=None, on_result=None):
+def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, include: Sequence[str] = (),
+               exclude: Sequence[str] = (), format: str | None = None, suffix: str = "", in_place: bool = False,
+               on_note: Callable[[str], object] | None = None,
+               on_result: Callable[[Result], object] | None = None) -> list[Task]:
     """Every (input, output) pair of a batch, in a stable order.
 
     Parameters
@@ -140,7 +143,8 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     # one wrote: a.png and a_sharp.png in OUTPUT are an input and its output, and a
     # re-run must not make a_sharp_sharp.png.
     made_by = {os.path.realpath(dest): source for source, dest in candidates} if suffix else {}
-    tasks, writers = [], {}
+    tasks: list[Task] = []
+    writers: dict[str, str] = {}  # output (real path): its input
     for source, dest in candidates:
         if made_by.get(os.path.realpath(source), source) != source:
             continue
@@ -162,17 +166,18 @@ def plan_batch(inputs, output, *, recursive=False, include=(), exclude=(), forma
     return tasks
 
 
-_SEPARATORS = {"/", "\0", os.sep, os.altsep} - {None}
+_SEPARATORS = {separator for separator in ("/", "\0", os.sep, os.altsep) if separator is not None}
 
 
-def _inside(path, folder):
+def _inside(path: str, folder: str) -> bool:
     """``path`` is ``folder`` or lies under it (both already real, absolute paths)."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _discover(inputs, output_real, recursive):
+def _discover(inputs: Iterable[str], output_real: str,
+              recursive: bool) -> Iterator[tuple[str, str, str | None, str]]:
     """(path, path relative to where it came from, status, message) for every candidate
-    file, status None, and for each thing met that is not one:
+    file, status None and message empty, and for each thing met that is not one:
 
     - ``"note"``: a symbolic link inside a folder input that leads outside it;
     - ``"skipped"``: a folder entry with an image's name that is not a regular file (a
@@ -187,7 +192,7 @@ def _discover(inputs, output_real, recursive):
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item), None, None
+            yield item, os.path.basename(item), None, ""
             continue
         root_real = os.path.realpath(item)
         outside_note = f"symbolic link leads outside {quote_name(item)}; skipped"
@@ -216,7 +221,7 @@ def _discover(inputs, output_real, recursive):
                 if outside and (recursive or is_zarr(entry.name)):
                     yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
                 elif is_zarr(entry.name):  # a Zarr store is one image, never descended into
-                    yield path, relative, None, None
+                    yield path, relative, None, ""
                 elif recursive and not entry.is_symlink():
                     kept.append((path, relative))
             for entry in entries:
@@ -228,18 +233,18 @@ def _discover(inputs, output_real, recursive):
                 elif (kind := _special_kind(entry)) is not None:
                     yield path, relative, "skipped", f"{quote_name(path)}: is {kind}, not a regular file; skipped"
                 else:
-                    yield path, relative, None, None
+                    yield path, relative, None, ""
             folders.extend(reversed(kept))
 
 
-def _is_folder(entry):
+def _is_folder(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()  # following a symbolic link
     except OSError:
         return False
 
 
-def _special_kind(entry):
+def _special_kind(entry: os.DirEntry[str]) -> str | None:
     """What a folder entry (or the file its link leads to) is when it exists and is
     not a regular file, e.g. "a named pipe (FIFO)"; None for a regular file, and for a
     link to nothing, which is reported when it is processed, as a missing file is."""
@@ -252,14 +257,14 @@ def _special_kind(entry):
     return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
-def _selected(relative, include, exclude):
-    def matches(pattern):
+def _selected(relative: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    def matches(pattern: str) -> bool:
         return fnmatch.fnmatch(os.path.basename(relative), pattern) or fnmatch.fnmatch(relative, pattern)
 
     return (not include or any(map(matches, include))) and not any(map(matches, exclude))
 
 
-def is_up_to_date(task):
+def is_up_to_date(task: Task) -> bool:
     """The output is a file at least as new as its input (``--skip-existing``); standard
     input or output, a pipe or a device never is."""
     if destination_problem(task) or STDIO in (task.source, task.dest):
@@ -291,7 +296,7 @@ def plan_one(source: str, dest: str, *, in_place: bool = False, report: str | No
     return Task(source, dest)
 
 
-def destination_problem(task):
+def destination_problem(task: Task) -> str | None:
     """Why ``task.dest`` must not be written, or None.
 
     With ``task.root`` given: the output's folder must lie inside ``root`` (after
@@ -313,6 +318,6 @@ def destination_problem(task):
         mode = os.stat(task.dest).st_mode
     except OSError:
         return None  # nothing there yet, or what writing it will report
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) and is_zarr(task.dest)):
+    if not (stat.S_ISREG(mode) or (stat.S_ISDIR(mode) and is_zarr(task.dest))):
         return f"{dest}: is {kind_of(mode)}, not a regular file; not written"
     return None

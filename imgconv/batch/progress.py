@@ -2,17 +2,18 @@
 
 import sys
 import time
+from typing import TextIO
 
 
 class ProgressLine:
     """``[ 12/40] 3.4 files/s  ETA 0:07`` rewritten in place on a terminal stream; the
     unit is files for a batch, tiles for a streamed tiled image."""
 
-    def __init__(self, total, stream=None, unit="files"):
+    def __init__(self, total: int, stream: TextIO | None = None, unit: str = "files") -> None:
         self.total, self.done, self.start, self.unit = total, 0, time.monotonic(), unit
         self.stream = stream or sys.stderr
 
-    def update(self, count=1):
+    def update(self, count: int = 1) -> None:
         self.done += count
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
@@ -22,12 +23,12 @@ class ProgressLine:
                           f"ETA {remaining // 60}:{remaining % 60:02d} ")
         self.stream.flush()
 
-    def set(self, done, total):
+    def set(self, done: int, total: int) -> None:
         """``done`` of ``total`` (as `imgconv.pipeline.process_file`'s ``on_progress`` gives)."""
         self.total = total
         self.update(done - self.done)
 
-    def close(self):
+    def close(self) -> None:
         if self.done:
             self.stream.write("\n")
             self.stream.flush()

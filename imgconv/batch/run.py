@@ -8,18 +8,20 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ..cpus import cpu_count
 from ..errors import ImageWriteError, ImgconvError
+from ..filters import Filter
 from ..names import quote_name
 from ..pipeline import process_file
-from ..sink import STDIO
 from .plan import Task, destination_problem, is_up_to_date
 from .report import Result, write_report
 from .workers import local_executor, worker_count
 
 
-def run_task(task, filt, write_options=None):
+def run_task(task: Task, filt: Filter, write_options: dict[str, Any] | None = None) -> Result:
     """Process one file; never raises for a bad file, the `Result` says what happened.
 
     ``write_options`` are `process_file`'s keyword options (``quality``, ``depth``,
@@ -42,8 +44,10 @@ def run_task(task, filt, write_options=None):
     return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
 
 
-def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False, fail_fast=False,
-              on_result=None, executor=None, in_flight=None):
+def run_batch(tasks: Sequence[Task], filt: Filter, *, jobs: int | None = None,
+              write_options: dict[str, Any] | None = None, skip_existing: bool = False, fail_fast: bool = False,
+              on_result: Callable[[Result], object] | None = None, executor: concurrent.futures.Executor | None = None,
+              in_flight: int | None = None) -> list[Result]:
     """Run every task, ``jobs`` at a time; return the results in task order.
 
     ``on_result(result)`` is called as each one finishes (for progress). With
@@ -61,16 +65,18 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
     """
     skipped = {i for i, task in enumerate(tasks) if is_up_to_date(task)} if skip_existing else set()
     own_executor = executor is None
-    if own_executor:
+    if executor is None:
         jobs = worker_count(jobs, len(tasks) - len(skipped))
         executor = local_executor(jobs)
     else:
         jobs = jobs or cpu_count()
     if in_flight is None:
         in_flight = 2 * jobs if jobs > 1 else 1
-    results, pending, queue, stop = {}, {}, iter(enumerate(tasks)), False
+    results: dict[int, Result] = {}
+    pending: dict[concurrent.futures.Future[Result], int] = {}  # submitted: the index of its task
+    queue, stop = iter(enumerate(tasks)), False
 
-    def record(index, result):
+    def record(index: int, result: Result) -> None:
         results[index] = result
         if on_result is not None:
             on_result(result)
@@ -80,10 +86,8 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
             # Keep a few files queued per worker, not the whole batch: progress stays
             # live, and --fail-fast or Ctrl-C has little to cancel. One job runs one
             # file at a time, so that --fail-fast stops right after a failure.
-            while not stop and len(pending) < in_flight:
-                index, task = next(queue, (None, None))
-                if task is None:
-                    break
+            while not stop and len(pending) < in_flight and (item := next(queue, None)) is not None:
+                index, task = item
                 if index in skipped:
                     record(index, Result(task.source, task.dest, "skipped"))
                     continue
@@ -101,24 +105,34 @@ def run_batch(tasks, filt, *, jobs=None, write_options=None, skip_existing=False
                 del pending[future]  # after recording: an interrupt in between leaves it to the finally
                 stop = stop or (fail_fast and result.status == "failed")
     finally:
-        # Files not started are cancelled. Those running, and any the executor had
-        # already handed to a worker, finish: they are waited for and recorded, so that
-        # the results (and the summary and report made from them) count every output
-        # written, even when a KeyboardInterrupt or SIGTERM ended the loop.
-        for future in pending:
-            future.cancel()
-        if own_executor:
-            executor.shutdown(wait=True, cancel_futures=True)
-        else:
-            concurrent.futures.wait(pending)
-        for future, index in sorted(pending.items(), key=lambda item: item[1]):
-            if index not in results and not future.cancelled() and future.exception() is None:
-                record(index, future.result())
+        for index, result in _finish_pending(pending, executor, own_executor):
+            if index not in results:
+                record(index, result)
     return [results[i] for i in sorted(results)]
 
 
+def _finish_pending(pending: dict[concurrent.futures.Future[Result], int], executor: concurrent.futures.Executor,
+                    own_executor: bool) -> list[tuple[int, Result]]:
+    """The (index, result) of each file handed over that finished, in task order, once
+    the run loop has ended, however it ended.
+
+    Files not started are cancelled. Those running, and any the executor had already
+    handed to a worker, finish: they are waited for and returned, so that the results
+    (and the summary and report made from them) count every output written, even when a
+    KeyboardInterrupt or SIGTERM ended the loop. The batch's ``own_executor`` is shut down.
+    """
+    for future in pending:
+        future.cancel()
+    if own_executor:
+        executor.shutdown(wait=True, cancel_futures=True)
+    else:
+        concurrent.futures.wait(pending)
+    return [(index, future.result()) for future, index in sorted(pending.items(), key=lambda item: item[1])
+            if not future.cancelled() and future.exception() is None]
+
+
 @contextlib.contextmanager
-def _signals_deferred():
+def _signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, then act on them as before it.
 
     Handing a file to a worker and noting its future must not be split: interrupted in
@@ -129,7 +143,7 @@ def _signals_deferred():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
+    received: list[int] = []
     previous = {number: signal.signal(number, lambda number, frame: received.append(number))
                 for number in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -137,21 +151,24 @@ def _signals_deferred():
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in received:
-            if callable(previous[number]):
-                previous[number](number, None)
-            elif previous[number] == signal.SIG_DFL:
-                signal.raise_signal(number)
+        for signum in received:
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
-def process_batch(tasks, output, filt, *, report=None, on_result=None, settled=(), **run_options):
+def process_batch(tasks: Sequence[Task], output: str, filt: Filter, *, report: str | None = None,
+                  on_result: Callable[[Result], object] | None = None, settled: Iterable[Result] = (),
+                  **run_options: Any) -> list[Result]:
     """What a batch command does once planned: make the OUTPUT folder, run every task
     (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
     an interrupt ends the run early, after the ``settled`` results of inputs settled
     while planning (`plan_batch`'s ``on_result``). Returns the results in task order."""
-    results = []
+    results: list[Result] = []
 
-    def record(result):
+    def record(result: Result) -> None:
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -203,7 +220,8 @@ def _from_the_top(path: str) -> list[str]:
     return paths[::-1]
 
 
-def process_one(task: Task, filt, *, report: str | None = None, skip_existing: bool = False, **options) -> Result:
+def process_one(task: Task, filt: Filter, *, report: str | None = None, skip_existing: bool = False,
+                **options: Any) -> Result:
     """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
     leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
     gets the task's line whatever happened. ``options`` are `process_file`'s.

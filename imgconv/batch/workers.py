@@ -6,12 +6,17 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from ..cpus import cpu_count
 from ..sink import remove_unfinished
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
-def _ignore_stop_signals():
+
+def _ignore_stop_signals() -> None:
     """Workers leave Ctrl-C and SIGTERM to the main process, which lets running files
     finish (so no output is ever half-written) and cancels the rest."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -21,7 +26,7 @@ def _ignore_stop_signals():
 PARENT_POLL_SECONDS = 0.2
 
 
-def start_worker(parent, direct_child):
+def start_worker(parent: int, direct_child: bool) -> None:
     """Initializer of each worker process (`local_executor` gives it to the pool): ignore
     stop signals, and die with the batch. A worker whose main process died before it
     started exits at once, with status 1.
@@ -37,7 +42,7 @@ def start_worker(parent, direct_child):
     threading.Thread(target=_watch_parent, args=(ppid,), name="imgconv-watch-parent", daemon=True).start()
 
 
-def _alive(pid):
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +52,7 @@ def _alive(pid):
     return True
 
 
-def _watch_parent(ppid):
+def _watch_parent(ppid: int) -> None:
     """Poll the parent; when it is gone (even killed by SIGKILL, which nothing can
     catch), remove the temporary files of the output being made and exit at once.
 
@@ -68,7 +73,7 @@ def _watch_parent(ppid):
 JOBS_PER_CPU = 4
 
 
-def max_jobs():
+def max_jobs() -> int:
     """The most worker processes a batch starts, and threads a file gets: 4 per CPU.
 
     Filtering is CPU-bound: past one process per CPU, more only take turns on the same
@@ -78,13 +83,13 @@ def max_jobs():
     return JOBS_PER_CPU * cpu_count()
 
 
-def worker_count(jobs, files):
+def worker_count(jobs: int | None, files: int) -> int:
     """Worker processes for ``files`` files, ``jobs`` at a time (default: the CPUs):
     never more than the files, nor than `max_jobs`, and at least one."""
     return max(1, min(jobs or cpu_count(), max_jobs(), files))
 
 
-def local_executor(jobs):
+def local_executor(jobs: int) -> concurrent.futures.Executor:
     """``jobs`` worker processes, started once and reused; jobs = 1 runs in this process.
 
     Each worker exits within `PARENT_POLL_SECONDS` of the main process's death, however
@@ -105,11 +110,11 @@ def local_executor(jobs):
 class InlineExecutor(concurrent.futures.Executor):
     """Runs each task at once in the calling thread (``run_batch(executor=InlineExecutor())``).
 
-    `local_executor` no longer uses it for one job: there a Ctrl-C would stop the file in
+    `local_executor` does not use it for one job: there a Ctrl-C would stop the file in
     progress midway, where a thread beside the main one lets it finish.
     """
 
-    def submit(self, fn, /, *args, **kwargs):
-        future = concurrent.futures.Future()
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> concurrent.futures.Future[_T]:
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
         future.set_result(fn(*args, **kwargs))
         return future
