@@ -13,23 +13,12 @@ and where the work runs: a local process pool by default, or any other executor 
 - `progress`: the progress line on a terminal.
 """
 
-from .plan import (
-                   Task,
-                   destination_problem,
-                   is_batch,
-                   is_up_to_date,
-                   plan_batch,
-                   plan_line,
-                   plan_one,
-                   read_file_list,
-                   read_files_from,
-)
+from .plan import Task, is_batch, plan_batch, plan_line, plan_one, read_files_from
 from .progress import ProgressLine
-from .report import Result, summary, write_report
+from .report import Result, summary
 from .run import make_output_folder, process_batch, process_one, run_batch, run_task
 from .workers import InlineExecutor, local_executor, max_jobs, worker_count
 
-__all__ = ["InlineExecutor", "ProgressLine", "Result", "Task", "destination_problem", "is_batch", "is_up_to_date",
-           "local_executor", "make_output_folder", "max_jobs", "plan_batch", "plan_line", "plan_one", "process_batch",
-           "process_one", "read_file_list", "read_files_from", "run_batch", "run_task", "summary", "worker_count",
-           "write_report"]
+__all__ = ["InlineExecutor", "ProgressLine", "Result", "Task", "is_batch", "local_executor", "make_output_folder",
+           "max_jobs", "plan_batch", "plan_line", "plan_one", "process_batch", "process_one", "read_files_from",
+           "run_batch", "run_task", "summary", "worker_count"]

@@ -136,9 +136,8 @@ def _signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, then act on them as before it.
 
     Handing a file to a worker and noting its future must not be split: interrupted in
-    between, the worker still wrote the file, and the summary did not count it (seen in
-    CI: 6 files on disk, "processed 5"). Only the main thread can set handlers; elsewhere
-    the block runs as it is.
+    between, the worker would still write the file, and the summary would not count it.
+    Only the main thread can set handlers; elsewhere the block runs as it is.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
