@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from .. import formats
 from ..errors import InvalidInputError
 from ..imageio import kind_of
+from ..io.tiled_image import is_zarr
 from ..names import quote_name
 from ..pipeline import check_paths, same_file
 from ..sink import STDIO
-from ..io.tiled_image import is_zarr
 from .report import Result
 
 
