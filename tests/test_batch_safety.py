@@ -295,7 +295,7 @@ def test_a_worker_whose_parent_died_before_it_started_exits(tmp_path):
     child = os.fork()
     if child == 0:  # the worker's initializer, told of a parent that is not its own
         try:
-            batch._start_worker(os.getppid() + 1, True)
+            batch.workers.start_worker(os.getppid() + 1, True)
         finally:
             os._exit(0)
     _, status = os.waitpid(child, 0)
@@ -335,7 +335,7 @@ def test_a_huge_job_count_starts_no_more_workers_than_files(pictures, monkeypatc
     save(tmp / "in" / "c.png", images["in/a.png"])
     asked, alive = [], []
     original = batch.local_executor
-    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
+    monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
     tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"))
     filt = preset_filter(GAUSS, threads=1)
     results = batch.run_batch(tasks, filt, jobs=10_000,
@@ -350,7 +350,7 @@ def test_skipped_files_start_no_workers(pictures, monkeypatch):
     assert run(*BLUR, tmp / "in", tmp / "out").exit_code == 0
     asked = []
     original = batch.local_executor
-    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
+    monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
     result = run(*BLUR, "--skip-existing", "-j", "8", tmp / "in", tmp / "out")
     assert result.exit_code == 0 and result.stderr.strip() == "processed 0, skipped 2, failed 0"
     assert asked == [1]  # one job: the main process, no worker at all
@@ -359,14 +359,14 @@ def test_skipped_files_start_no_workers(pictures, monkeypatch):
 def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     tmp, images = pictures
     asked, threads = [], []
-    original_executor, original_process = batch.local_executor, batch.process_file
-    monkeypatch.setattr(batch, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
+    original_executor, original_process = batch.local_executor, batch.run.process_file
+    monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
 
     def spy(source, dest, filt, **options):
         threads.append(filt.apply.keywords["threads"])
         return original_process(source, dest, filt, **options)
 
-    monkeypatch.setattr(batch, "process_file", spy)  # what one INPUT and OUTPUT runs through
+    monkeypatch.setattr(batch.run, "process_file", spy)  # what one INPUT and OUTPUT runs through
     cap = batch.max_jobs()
     assert run(*BLUR, "-j", "10000", "--threads", "10000", tmp / "in", tmp / "out").exit_code == 0
     assert asked == [min(2, cap)]

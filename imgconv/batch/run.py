@@ -1,0 +1,247 @@
+"""Running a planned batch: each task through `imgconv.pipeline.process_file`, a few at a
+time on an executor, every file handed over counted even when a signal ends the run,
+and the report written in task order."""
+
+import concurrent.futures
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from ..cpus import cpu_count
+from ..errors import ImageWriteError, ImgconvError
+from ..filters import Filter
+from ..names import quote_name
+from ..pipeline import process_file
+from .plan import Task, destination_problem, is_up_to_date
+from .report import Result, write_report
+from .workers import local_executor, worker_count
+
+
+def run_task(task: Task, filt: Filter, write_options: dict[str, Any] | None = None) -> Result:
+    """Process one file; never raises for a bad file, the `Result` says what happened.
+
+    ``write_options`` are `process_file`'s keyword options (``quality``, ``depth``,
+    ``frame``, ``view``...).
+    """
+    start = time.perf_counter()
+    try:
+        problem = destination_problem(task)
+        if problem:
+            raise ImgconvError(problem)
+        os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
+        process_file(task.source, task.dest, filt, in_place=True, only_regular=True, **(write_options or {}))
+        status, error = "ok", None
+    except ImgconvError as exc:
+        status, error = "failed", str(exc)
+    except OSError as exc:
+        status, error = "failed", f"{quote_name(task.dest)}: {exc.strerror or exc}"
+    except Exception as exc:  # a bug must not take the rest of the batch down with it
+        status, error = "failed", f"{quote_name(task.source)}: unexpected error: {exc!r}"
+    return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
+
+
+def run_batch(tasks: Sequence[Task], filt: Filter, *, jobs: int | None = None,
+              write_options: dict[str, Any] | None = None, skip_existing: bool = False, fail_fast: bool = False,
+              on_result: Callable[[Result], object] | None = None, executor: concurrent.futures.Executor | None = None,
+              in_flight: int | None = None) -> list[Result]:
+    """Run every task, ``jobs`` at a time; return the results in task order.
+
+    ``on_result(result)`` is called as each one finishes (for progress). With
+    ``fail_fast``, no new file starts after the first failure; files already running
+    finish. On KeyboardInterrupt (or any exception) files not started are cancelled,
+    running ones finish, ``on_result`` is called for each of those too, and the
+    exception propagates.
+
+    Without ``executor``, `worker_count` processes are started: no more than the files
+    to make (those not skipped), nor than `max_jobs`. With one, ``jobs`` (default: the
+    CPUs) sets only how many files are handed to it at a time: twice ``jobs`` (one with
+    one job), so that a worker never waits for its next file, or ``in_flight``. A Dask
+    cluster's `imgconv.cluster.ClusterExecutor` is given as many as it has threads:
+    what it was handed runs, what was not is what Ctrl-C cancels.
+    """
+    skipped = {i for i, task in enumerate(tasks) if is_up_to_date(task)} if skip_existing else set()
+    own_executor = executor is None
+    if executor is None:
+        jobs = worker_count(jobs, len(tasks) - len(skipped))
+        executor = local_executor(jobs)
+    else:
+        jobs = jobs or cpu_count()
+    if in_flight is None:
+        in_flight = 2 * jobs if jobs > 1 else 1
+    results: dict[int, Result] = {}
+    pending: dict[concurrent.futures.Future[Result], int] = {}  # submitted: the index of its task
+    queue, stop = iter(enumerate(tasks)), False
+
+    def record(index: int, result: Result) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        while True:
+            # Keep a few files queued per worker, not the whole batch: progress stays
+            # live, and --fail-fast or Ctrl-C has little to cancel. One job runs one
+            # file at a time, so that --fail-fast stops right after a failure.
+            while not stop and len(pending) < in_flight and (item := next(queue, None)) is not None:
+                index, task = item
+                if index in skipped:
+                    record(index, Result(task.source, task.dest, "skipped"))
+                    continue
+                with _signals_deferred():  # a file handed over is a file counted
+                    pending[executor.submit(run_task, task, filt, write_options)] = index
+            if not pending:
+                break
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except concurrent.futures.BrokenExecutor as exc:
+                    raise ImgconvError(f"a worker process died ({exc}); is memory short? try fewer --jobs") from None
+                record(pending[future], result)
+                del pending[future]  # after recording: an interrupt in between leaves it to the finally
+                stop = stop or (fail_fast and result.status == "failed")
+    finally:
+        for index, result in _finish_pending(pending, executor, own_executor):
+            if index not in results:
+                record(index, result)
+    return [results[i] for i in sorted(results)]
+
+
+def _finish_pending(pending: dict[concurrent.futures.Future[Result], int], executor: concurrent.futures.Executor,
+                    own_executor: bool) -> list[tuple[int, Result]]:
+    """The (index, result) of each file handed over that finished, in task order, once
+    the run loop has ended, however it ended.
+
+    Files not started are cancelled. Those running, and any the executor had already
+    handed to a worker, finish: they are waited for and returned, so that the results
+    (and the summary and report made from them) count every output written, even when a
+    KeyboardInterrupt or SIGTERM ended the loop. The batch's ``own_executor`` is shut down.
+    """
+    for future in pending:
+        future.cancel()
+    if own_executor:
+        executor.shutdown(wait=True, cancel_futures=True)
+    else:
+        concurrent.futures.wait(pending)
+    return [(index, future.result()) for future, index in sorted(pending.items(), key=lambda item: item[1])
+            if not future.cancelled() and future.exception() is None]
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then act on them as before it.
+
+    Handing a file to a worker and noting its future must not be split: interrupted in
+    between, the worker would still write the file, and the summary would not count it.
+    Only the main thread can set handlers; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for signum in received:
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+
+def process_batch(tasks: Sequence[Task], output: str, filt: Filter, *, report: str | None = None,
+                  on_result: Callable[[Result], object] | None = None, settled: Iterable[Result] = (),
+                  **run_options: Any) -> list[Result]:
+    """What a batch command does once planned: make the OUTPUT folder, run every task
+    (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
+    an interrupt ends the run early, after the ``settled`` results of inputs settled
+    while planning (`plan_batch`'s ``on_result``). Returns the results in task order."""
+    results: list[Result] = []
+
+    def record(result: Result) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    if tasks:
+        make_output_folder(output)
+    try:
+        return run_batch(tasks, filt, on_result=record, **run_options) if tasks else []
+    finally:
+        if report is not None:
+            # Results arrive as files finish; the report lists them as the tasks were given.
+            order = {task.source: i for i, task in enumerate(tasks)}
+            write_report([*settled, *sorted(results, key=lambda r: order[r.input])], report,
+                         sync=(run_options.get("write_options") or {}).get("sync", True))
+
+
+def make_output_folder(output: str) -> None:
+    """Create a batch's OUTPUT folder and the folders above it, as ``mkdir -p`` does, or
+    raise `ImageWriteError` saying in one line why not."""
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"{quote_name(output)}: cannot create the output folder: "
+                              f"{_why_not_made(output, exc)}") from None
+
+
+def _why_not_made(output: str, exc: OSError) -> str:
+    """The reason `os.makedirs` failed, naming the part of the path at fault where its
+    own message would mislead: "File exists" for a link to nothing, "No such file" for
+    a folder beneath one, "Not a directory" for a file on the way."""
+    for path in _from_the_top(output):
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+            except FileNotFoundError:
+                return f"{quote_name(path)} is a symbolic link to {quote_name(os.readlink(path))}, which does not exist"
+            except OSError as error:
+                return f"{quote_name(path)} is a symbolic link that cannot be followed: {error.strerror}"
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{quote_name(path)} is not a folder"
+    return exc.strerror or str(exc)
+
+
+def _from_the_top(path: str) -> list[str]:
+    """``a``, ``a/b``, ``a/b/c`` for ``a/b/c``."""
+    paths = [path]
+    while (parent := os.path.dirname(paths[-1])) not in ("", paths[-1]):
+        paths.append(parent)
+    return paths[::-1]
+
+
+def process_one(task: Task, filt: Filter, *, report: str | None = None, skip_existing: bool = False,
+                **options: Any) -> Result:
+    """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
+    leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
+    gets the task's line whatever happened. ``options`` are `process_file`'s.
+
+    Returns the `Result`, "ok" or "skipped"; a failure is written in the report and
+    then raised as it came.
+    """
+    results = []
+    try:
+        if skip_existing and is_up_to_date(task):
+            results.append(Result(task.source, task.dest, "skipped"))
+        else:
+            start = time.perf_counter()
+            try:
+                process_file(task.source, task.dest, filt, **options)
+            except ImgconvError as exc:
+                results.append(Result(task.source, task.dest, "failed", str(exc),
+                                      round(time.perf_counter() - start, 6)))
+                raise
+            results.append(Result(task.source, task.dest, "ok", None, round(time.perf_counter() - start, 6)))
+    finally:
+        if report is not None:  # as a batch's: also when an interrupt ended the run, empty then
+            write_report(results, report, sync=options.get("sync", True))
+    return results[0]
