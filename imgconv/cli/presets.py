@@ -11,7 +11,7 @@ import click
 
 from .lazy import filters, kernelfile, kernels
 from .run import Maker, filter_command
-from .sections import OptionSpec, options
+from .sections import OptionSpec
 from .types import FINITE, POSITIVE, RADIUS, FiniteFloat, KernelSpecType
 
 
@@ -145,10 +145,10 @@ PRESETS = (
 
 def preset_command(preset: Preset) -> click.Command:
     """The filter command of ``preset``, with ``--print-kernel``."""
-    return filter_command(preset.command, options(*preset.options)(preset.make), help=preset.help)
+    return filter_command(preset.command, preset.make, preset.options, help=preset.help)
 
 
-@options(
+CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
     (("--kernel", "-k", "kernel"), {
         "type": KernelSpecType(), "required": True,
         "help": "A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'."}),
@@ -157,6 +157,8 @@ def preset_command(preset: Preset) -> click.Command:
     (("--offset",), {"type": FINITE, "help": "Add this to every result, in sample units."}),
     (("--correlate",), {"is_flag": True, "help": "Correlate (do not flip the kernel)."}),
 )
+
+
 def convolve_filter(engine: dict[str, Any], kernel: Any, normalize: bool, divisor: float | None,
                     offset: float | None, correlate: bool) -> Any:
     """Filter with your own kernel, by true convolution (the kernel is flipped)
@@ -171,7 +173,7 @@ def convolve_filter(engine: dict[str, Any], kernel: Any, normalize: bool, diviso
     return filters.kernel_filter(kernel, correlate=correlate, **engine)
 
 
-convolve = filter_command("convolve", convolve_filter, preset=False)
+convolve = filter_command("convolve", convolve_filter, CONVOLVE_OPTIONS, preset=False)
 
 
 @click.command("kernels")

@@ -12,7 +12,16 @@ from ..errors import InvalidInputError
 from ..names import quote_name
 from .lazy import batch, kernelfile, tiled
 from .messages import say, say_error
-from .sections import SectionedCommand, SectionOption, batch_options, engine_options, input_options, output_options
+from .sections import (
+    OptionSpec,
+    SectionedCommand,
+    SectionOption,
+    batch_options,
+    engine_options,
+    input_options,
+    options,
+    output_options,
+)
 
 Maker = Callable[..., Any]
 """``make(engine=..., **own_options) -> Filter``: a filter command's own part."""
@@ -24,12 +33,13 @@ WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "a
          "view", "in_place", "tile_size", "compression", "background", "sync")
 
 
-def filter_command(name: str, make: Maker, preset: bool = True, help: str | None = None) -> click.Command:
+def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] = (), *, preset: bool = True,
+                   help: str | None = None) -> click.Command:
     """The filter command ``name`` of ``make(engine=..., **own_options) -> Filter``, with
     the ``help`` text (by default ``make``'s docstring).
 
-    The command's own options (declared on ``make``) come first in ``--help``, then
-    the shared sections. A ``preset`` command also takes ``--print-kernel``.
+    The command's ``own_options`` come first in ``--help``, in the order given, then the
+    shared sections. A ``preset`` command also takes ``--print-kernel``.
     """
 
     def command(paths: tuple[str, ...], engine: dict[str, Any], write: dict[str, Any], batching: dict[str, Any],
@@ -48,19 +58,17 @@ def filter_command(name: str, make: Maker, preset: bool = True, help: str | None
             run_one(source, dest, filt, write, batching)
         return None
 
-    own_params = getattr(make, "__click_params__", [])
     shared: Any = split_options(command)
     shared.__doc__ = make.__doc__ if help is None else help
     if preset:
         shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
                               help="Print the kernel in the plain text format and exit; "
                                    "imgconv convolve -k FILE reproduces this command.")(shared)
-    for decorate in reversed([click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
+    # Click lists parameters in the reverse of the order their decorators are applied:
+    # the command's own, applied last, come first.
+    for decorate in reversed([options(*own_options), click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
                               engine_options, output_options, input_options, batch_options]):
         shared = decorate(shared)
-    # Click lists parameters in the reverse of their stored order: the command's own,
-    # stored last, come first.
-    shared.__click_params__ = [p for p in shared.__click_params__ if p not in own_params] + own_params
     return click.command(name, cls=SectionedCommand)(shared)
 
 
