@@ -157,6 +157,16 @@ def test_kernels_lists_every_preset():
     assert lines[0].startswith("blur") and any(line.startswith("motion") for line in lines)
 
 
+def test_every_preset_kernel_has_its_command():
+    """A preset added to imgconv.kernels needs its entry in imgconv.cli.presets.PRESETS:
+    imgconv kernels names each preset's command, and each is one."""
+    from imgconv.cli import cli
+
+    commands = [line.split()[0] for line in run("kernels").stdout.splitlines()]
+    assert len(set(commands)) == len(kernels.PRESETS)
+    assert all(name in cli.commands for name in commands), commands
+
+
 def test_version():
     import imgconv
 

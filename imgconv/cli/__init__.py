@@ -1,0 +1,136 @@
+"""The imgconv command line: options in, library calls, one-line messages out.
+
+This module holds the group and the entry point, ``imgconv.cli:main``; the commands
+live beside it: `presets` (the preset filters and ``convolve``), `lecture` (``conv``,
+``params``, ``learn``, ``animate``, ``demo``), with `run` (one file, a batch, a
+cluster), `sections` (shared options, sectioned ``--help``), `types` (option types),
+`messages` (one-line messages) and `lazy` (library modules loaded on first use).
+"""
+
+import logging
+import os
+import signal
+import sys
+import warnings
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+
+from .. import __version__
+from ..errors import ImgconvError, ReaderGone, Terminated
+from . import lecture
+from .lazy import formats
+from .messages import fail
+from .presets import PRESETS, convolve, list_kernels, preset_command
+
+
+class ImgconvGroup(click.Group):
+    """A group whose every error is one line, ``imgconv: error: ...``, and no traceback.
+
+    Exit status 2 for usage errors (bad options, kernels, boundary names), 1 for
+    failures while reading, filtering or writing, 130 for Ctrl-C.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
+        try:
+            # What a warning could say is either an error, reported as one line, or noise.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except ReaderGone as exc:
+            # Quiet, as cat is; and Python must not complain when it flushes at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(exc.exit_code)
+        except ImgconvError as exc:
+            fail(str(exc), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            fail("interrupted", 130)
+        except Terminated:
+            fail("terminated", Terminated.exit_code)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+@click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="imgconv", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Filter images with convolution kernels: presets or your own.
+
+    Every filter command is  imgconv COMMAND [OPTIONS] INPUT OUTPUT ; - reads standard
+    input or writes standard output.
+
+    \b
+    Examples:
+      imgconv blur --radius 5 --sigma 3 in.png out.png
+      cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png
+      imgconv convolve -k "0 -1 0; -1 5 -1; 0 -1 0" in.jpg sharp.jpg
+    """
+
+
+@click.command("formats")
+def list_formats() -> None:
+    """List the image formats this installation reads and writes, with their
+    extensions and what each holds.
+
+    \b
+    Example:
+      imgconv formats
+    """
+    for line in formats.table():
+        click.echo(line)
+
+
+for _command in (*map(preset_command, PRESETS), convolve, *lecture.COMMANDS, list_formats, list_kernels):
+    cli.add_command(_command)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Terminated()
+
+
+# glibc's mallopt parameters, and the size up to which freed memory is kept for reuse.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_REUSED_BYTES = 64 << 20
+
+
+def _reuse_freed_memory() -> None:
+    """Have glibc keep freed blocks up to `_REUSED_BYTES` for the next allocation (batch
+    workers, which fork from this process, too) rather than give each array back to the
+    system and fault it in anew. Measured with benchmarks/batch_scaling.py's 40 photos
+    of 1-2 MP: 2.05-2.14 s instead of 2.17-2.19 with --jobs 1, 1.16-1.24 s instead of
+    1.27-1.36 with --jobs 2 (1.72-1.83x instead of 1.64-1.67x), a fifth of the page
+    faults. Both settings or neither: either alone made the batch 25-60% slower. The
+    cost: on the 4K PNG, peaks of 142-156 MiB instead of 133-148 (32, 64 and 256 MiB
+    gave the same). Elsewhere than glibc, nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, _REUSED_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _REUSED_BYTES)
+    except (OSError, AttributeError):
+        pass
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    # The engine holds BLAS to one thread while it runs (threadpoolctl), so OpenBLAS's
+    # own pool, which NumPy starts on import, is only a cost: 60-80 ms of a 512x512 blur
+    # (290 against 350-370 ms, best of 8, on 2 busy CPUs); `learn` ran as fast without it.
+    # Set before NumPy is imported; a user's own setting stands.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _reuse_freed_memory()
+    # Beyond the group's own silence (ImgconvGroup.main): what a library leaves to be
+    # collected at exit, such as zarr's writes cut short by Ctrl-C, must not warn either.
+    warnings.simplefilter("ignore")
+    # Libraries log what they repair or skip in damaged files; Python would print it on
+    # stderr beside the one-line error. The CLI has nothing to add to that line.
+    logging.getLogger().addHandler(logging.NullHandler())
+    cli.main()
