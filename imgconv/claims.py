@@ -53,13 +53,17 @@ _TIFF_MOST_PIXELS_A_BYTE = {
     8: _BIT * _DEFLATE, 32946: _BIT * _DEFLATE,  # deflate
     32773: _BIT * 64,  # PackBits: 2 bytes repeat a byte 128 times at most
 }
+_SEGMENT_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets", 325: "TileByteCounts"}
 _CCITT = (2, 3, 4)  # fax codings: a row takes a bit at least (a G4 row equal to the one above)
 _ARITHMETIC_SOF = frozenset([0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])  # JPEG frame markers
 
 
 def check_frame_data(image, data: bytes, name: str) -> None:
     """Refuse the current frame of Pillow's ``image`` (opened, not loaded) when ``data``,
-    the whole file, cannot hold the pixels its tiles claim."""
+    the whole file, cannot hold the pixels its tiles claim, or, for a TIFF, when its
+    strips or tiles do not cover the image (`check_tiff_segments`)."""
+    if image.format == "TIFF":
+        check_tiff_segments(image.tag_v2, len(data), name)
     for tile in image.tile:
         most = _most_pixels_a_byte(image, tile.codec_name, data)
         if most is None:
@@ -71,6 +75,50 @@ def check_frame_data(image, data: bytes, name: str) -> None:
         if available < needed:
             raise ImageReadError(f"{name}: truncated: its header claims {width} x {height} pixels, more than its "
                                  f"{max(available, 0)} bytes of {image.format} data can hold (at least {needed})")
+
+
+def check_tiff_segments(tags, size: int, name: str) -> None:
+    """Refuse a TIFF directory (Pillow's ``tag_v2``) of a ``size``-byte file whose
+    offsets or byte counts hold another number of values than the strips or tiles its
+    size and RowsPerStrip or tile size make, whose RowsPerStrip is 0, or whose byte
+    counts run past the end of the file. The readers part ways there: Pillow makes a
+    strip or tile of each offset and leaves the rest black, and reads an uncompressed
+    one as long as its rows whatever its byte count; libtiff pads what is missing with
+    zeros; tifffile reads only the segments counted, and none past the end."""
+    width, height = tags.get(256), tags.get(257)
+    planes = tags.get(277, 1) if tags.get(284, 1) == 2 else 1
+    if not all(isinstance(v, int) and v > 0 for v in (width, height, planes)):
+        return  # no image to cover: Pillow refuses it
+    # A tile size makes a TIFF tiled for libtiff, whose offsets may then stand in the
+    # strip tags (libtiff's own old tiled test images).
+    if 322 in tags or 323 in tags:
+        across, down = tags.get(322), tags.get(323)
+        if not all(isinstance(v, int) and v > 0 for v in (across, down)):
+            return  # Pillow refuses it: "Invalid tile dimensions"
+        expected = math.ceil(width / across) * math.ceil(height / down) * planes
+        unit, layout = "tile", f"size ({width} x {height}) and tile size ({across} x {down})"
+        segment_tags = (324 if 324 in tags else 273, 325 if 325 in tags else 279)
+    elif 273 in tags:
+        rows = tags.get(278, height)
+        if not isinstance(rows, int) or rows < 1:
+            raise ImageReadError(f"{name}: damaged TIFF: its RowsPerStrip is {rows}")
+        expected, unit, layout = math.ceil(height / rows) * planes, "strip", f"height ({height}) and RowsPerStrip ({rows})"
+        segment_tags = (273, 279)
+    else:
+        return
+    if planes > 1:
+        layout += f" in {planes} planes"
+    for tag in segment_tags:
+        values = tags.get(tag)
+        held = len(values) if isinstance(values, tuple) else 1
+        if values is not None and held != expected:
+            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} value{'s' * (held != 1)} "
+                                 f"for the {expected} {unit}{'s' * (expected != 1)} its {layout} make")
+    offsets, counts = (tags.get(tag) for tag in segment_tags)
+    for index, (offset, count) in enumerate(zip(offsets or (), counts or ())):
+        if isinstance(offset, int) and isinstance(count, int) and offset + count > size:
+            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[segment_tags[1]]} give {unit} {index} "
+                                 f"{count} bytes from byte {offset}, past the end of the {size}-byte file")
 
 
 def _most_pixels_a_byte(image, codec, data):

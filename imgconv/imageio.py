@@ -225,8 +225,6 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         return picture
     from PIL import Image, UnidentifiedImageError
 
-    if data.startswith(_TIFF_MAGIC):
-        _silence_libtiff()
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
@@ -236,6 +234,8 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
     # clears from the frame's header, before imgconv can take the frame's size (a 24x16
     # GIF whose second frame claimed 65534x4096 took 1 GB before imgconv refused it).
     limit = _pillow_limit().set(None)
+    libtiff_errors = _LibtiffErrors()
+    recording = _libtiff_errors().set(libtiff_errors)
     try:
         # Pillow warns of what it skips in a damaged file; whatever matters fails below.
         with warnings.catch_warnings():
@@ -249,6 +249,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
                     raise _unidentified(data, name, budget) from None
                 # Pillow cannot open 16-bit grey+alpha TIFFs
                 picture = _picture_from_tifffile(data, frame, name, {}, budget)
+        libtiff_errors.check(name)
     except ImgconvError:
         raise
     except Image.DecompressionBombError:
@@ -264,6 +265,7 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
         _pillow_limit().reset(limit)
+        _libtiff_errors().reset(recording)
     picture.name = name
     exif = picture.metadata.get("exif")
     if exif is not None and exif.bigtiff:
@@ -424,26 +426,95 @@ class _PixelBudget:
                                   f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
 
 
+# libtiff's errors that leave the pixels as they are: a ResolutionUnit it does not know
+# (libtiff drops the tag; Pillow reads the resolution itself, and decoding does not use it).
+_LIBTIFF_HARMLESS = re.compile(r'Bad value \d+ for "ResolutionUnit" tag')
+# Where va_list, the handlers' last argument, is passed as a pointer that vsnprintf takes
+# back (an array decayed to a pointer on x86-64; a large struct passed by reference on
+# AArch64). Elsewhere a message is kept unformatted.
+_VA_LIST_IS_POINTER = ("x86_64", "AMD64", "aarch64", "arm64")
+# The ctypes callbacks libtiff holds, kept for the life of the process: a collected one
+# would leave libtiff calling freed memory.
+_libtiff_handlers: list = []
+
+
 @functools.cache
-def _silence_libtiff():
-    """Stop the libtiff that Pillow loaded from printing its complaints about a damaged
-    TIFF on stderr, beside imgconv's one-line error (Pillow leaves libtiff's default
-    handlers, which write to stderr). Pillow still raises, and imgconv reports that.
-    Where libtiff cannot be found (not Linux), nothing changes."""
+def _libtiff_errors() -> contextvars.ContextVar:
+    """The list libtiff's errors go to in the `decode_image` call running in this
+    context (a thread's own), installed once as the error handler of the libtiff Pillow
+    loaded.
+
+    libtiff's fax decoders report a bad code word as an error, fill the damaged line
+    and carry on: Pillow gets no failure and returns the image with the lines made up.
+    Errors are therefore recorded, and `decode_image` refuses a TIFF that had any.
+    Outside a decode (writing, another program's calls) they are dropped, and warnings
+    always are (a tag libtiff does not know, a strip it re-estimates): libtiff's default
+    handlers print both on stderr, beside imgconv's one-line error. Where libtiff
+    cannot be found (not Linux), nothing is recorded and libtiff keeps its handlers.
+    """
     import ctypes
+    import platform
+
+    errors = contextvars.ContextVar("imgconv_libtiff_errors")
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+    vsnprintf = None
+    if platform.machine() in _VA_LIST_IS_POINTER:
+        vsnprintf = ctypes.CDLL(None).vsnprintf
+        vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+
+    def record(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        found = errors.get(None)
+        if found is None or fmt is None:
+            return
+        text = fmt
+        if vsnprintf is not None:
+            buffer = ctypes.create_string_buffer(512)
+            vsnprintf(buffer, len(buffer), fmt, args)
+            text = buffer.value
+        found.add(text.decode("utf-8", "replace"))
+
+    def drop(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
+        pass
 
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "libtiff" in line}
     except OSError:
-        return
+        return errors
+    _libtiff_handlers.extend([handler_type(record), handler_type(drop)])
     for path in paths:
         try:
             library = ctypes.CDLL(path)  # the copy already loaded: dlopen hands it back
         except OSError:
             continue
-        library.TIFFSetErrorHandler(None)
-        library.TIFFSetWarningHandler(None)
+        library.TIFFSetErrorHandler.argtypes = library.TIFFSetWarningHandler.argtypes = [handler_type]
+        library.TIFFSetErrorHandler.restype = library.TIFFSetWarningHandler.restype = ctypes.c_void_p
+        library.TIFFSetErrorHandler(_libtiff_handlers[0])
+        library.TIFFSetWarningHandler(_libtiff_handlers[1])
+    return errors
+
+
+@dataclass
+class _LibtiffErrors:
+    """The errors libtiff reported during one decode: the first that matters, and how
+    many more (a damaged fax can have one a line)."""
+
+    first: str | None = None
+    more: int = 0
+
+    def add(self, error: str) -> None:
+        if _LIBTIFF_HARMLESS.search(error):
+            return
+        if self.first is None:
+            self.first = error
+        else:
+            self.more += 1
+
+    def check(self, name: str) -> None:
+        """Refuse the TIFF libtiff reported an error about."""
+        if self.first is not None:
+            more = f", {self.more + 1} errors in all" if self.more else ""
+            raise ImageReadError(f"{name}: damaged TIFF data (libtiff: {self.first}{more})")
 
 
 def _read_bytes(source, name, limit, only_regular=False):

@@ -1,11 +1,17 @@
 """TIFFs that Pillow reads differently from what they hold: samples of fewer than 8 bits,
 predictors and planar layouts Pillow's reader misses, 16-bit palettes, and the tags of
-a multi-page input. Each file is built here; tifffile reads the reference."""
+a multi-page input; damaged fax data and strip counts. Each file is built here; tifffile
+reads the reference."""
+
+import io
+import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from helpers import assert_one_line_error, run
 
@@ -164,3 +170,104 @@ def test_a_tag_libtiffs_compressing_writer_refuses_is_one_line_and_no_file(tmp_p
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
     assert run("identity", "--compression", "deflate", "--strip", tmp_path / "in.tif", out).exit_code == 0
     assert np.array_equal(tifffile.imread(out), np.asarray(Image.open(tmp_path / "in.tif")))
+
+
+def _fax(path):
+    """A G4 (CCITT T.6) bilevel TIFF of lines and a ring, by Pillow's libtiff writer;
+    the pixels (0 or 255) are returned."""
+    image = Image.new("1", (200, 120), 1)
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 200, 17):
+        draw.line((x, 0, 199 - x, 119), fill=0, width=3)
+    draw.ellipse((40, 20, 160, 100), outline=0, width=5)
+    image.save(path, compression="group4")
+    return np.asarray(image.convert("L"))
+
+
+def _imgconv(*args):
+    """imgconv in a child process: what libtiff prints goes to its stderr, which the
+    in-process runner does not see."""
+    return subprocess.run([sys.executable, "-m", "imgconv", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_healthy_fax_tiff_is_read_whole_and_silently(tmp_path):
+    expected = _fax(tmp_path / "in.tif")
+    result = _imgconv("identity", tmp_path / "in.tif", tmp_path / "out.png")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
+
+
+def test_fax_data_libtiff_finds_a_bad_code_word_in_is_refused_not_filled_in(tmp_path):
+    """libtiff reports a bad code word as an error, fills the line and goes on: Pillow
+    returns the image, lines made up. 0xFF 0x01 0xFF (seven 0 bits between 1s: no code
+    of T.6) gave that error at each of 347 places tried across four such faxes."""
+    _fax(tmp_path / "fax.tif")
+    data = bytearray((tmp_path / "fax.tif").read_bytes())
+    with Image.open(tmp_path / "fax.tif") as image:
+        middle = image.tag_v2[273][0] + image.tag_v2[279][0] // 2
+    data[middle:middle + 3] = b"\xff\x01\xff"
+    (tmp_path / "in.tif").write_bytes(data)
+    result = _imgconv("identity", tmp_path / "in.tif", tmp_path / "out.png")
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("imgconv: error: "), result.stderr
+    assert "in.tif: damaged TIFF data (libtiff: Bad code word at line " in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def _patched_count(data, tag, count):
+    """A little-endian classic TIFF's bytes with the count of ``tag`` in its first
+    directory set to ``count`` (the values stay where they are)."""
+    data = bytearray(data)
+    (ifd,) = struct.unpack_from("<L", data, 4)
+    (entries,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * entries, 12):
+        if struct.unpack_from("<H", data, entry)[0] == tag:
+            struct.pack_into("<L", data, entry + 4, count)
+            return bytes(data)
+    raise AssertionError(f"no tag {tag}")
+
+
+@pytest.mark.parametrize(("tag_name", "tag", "layout", "segments"), [
+    ("StripOffsets", 273, {"rowsperstrip": 4}, 5),
+    ("StripByteCounts", 279, {"rowsperstrip": 4}, 5),
+    ("TileOffsets", 324, {"tile": (16, 16)}, 6),
+    ("TileByteCounts", 325, {"tile": (16, 16)}, 6),
+])
+def test_offsets_or_byte_counts_short_of_the_strips_or_tiles_are_refused(tmp_path, rng, tag_name, tag, layout,
+                                                                         segments):
+    """Short offsets: Pillow makes a strip or tile of each offset there is and leaves
+    the rest of the image black. Short byte counts: Pillow reads every segment (an
+    uncompressed one is as long as its rows), tifffile only those counted, logging the
+    count as incorrect. The readers disagree: refused from the header."""
+    pixels = rng.integers(0, 256, (20, 40), dtype=np.uint8)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, byteorder="<", **layout)
+    assert len(tifffile.TiffFile(io.BytesIO(buffer.getvalue())).pages[0].dataoffsets) == segments
+    (tmp_path / "whole.tif").write_bytes(buffer.getvalue())
+    (tmp_path / "in.tif").write_bytes(_patched_count(buffer.getvalue(), tag, segments - 1))
+    assert run("identity", tmp_path / "whole.tif", tmp_path / "whole.png").exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "whole.png")), pixels)
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.png")
+    unit = "strips" if tag < 300 else "tiles"
+    assert_one_line_error(result, 1, "in.tif: damaged TIFF: its", f"{tag_name} holds {segments - 1} values for the "
+                          f"{segments} {unit}")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_byte_count_past_the_end_of_the_file_is_refused(tmp_path, rng):
+    """Pillow reads an uncompressed strip as long as its rows whatever its byte count;
+    tifffile reads none of a strip that runs past the end. Refused from the header."""
+    pixels = rng.integers(0, 256, (20, 40), dtype=np.uint8)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, byteorder="<", rowsperstrip=4)
+    data = bytearray(buffer.getvalue())
+    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        counts = tiff.pages[0].tags["StripByteCounts"]
+        struct.pack_into("<H" if counts.dtype == tifffile.DATATYPE.SHORT else "<L", data, counts.valueoffset, 60000)
+    (tmp_path / "in.tif").write_bytes(data)
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.png")
+    assert_one_line_error(result, 1, "in.tif: damaged TIFF: its StripByteCounts give strip 0 60000 bytes from "
+                          f"byte {tifffile.TiffFile(tmp_path / 'in.tif').pages[0].dataoffsets[0]}, past the end of "
+                          f"the {len(data)}-byte file")
+    assert not (tmp_path / "out.png").exists()
