@@ -239,7 +239,6 @@ class DemoServer(ThreadingHTTPServer):
         0 picks a free port (``url`` says which).
     """
 
-    daemon_threads = True
     # A lecture hall's reloads: more waiting connections than the default 5.
     request_queue_size = 64
 
@@ -285,15 +284,25 @@ class DemoServer(ThreadingHTTPServer):
                 pass  # gone already
             self.shutdown_request(request)
             return
+        # The slot is freed once, by whoever takes ``owner`` first: the thread as it
+        # begins, or this method if the thread cannot start or Ctrl-C lands while it
+        # starts (the thread may still begin later; it then leaves the connection, which
+        # the server closes, alone). A daemon, as ThreadingHTTPServer's threads are:
+        # stopping does not wait for the browser's open connections.
+        owner = threading.Lock()
         try:
-            super().process_request(request, client_address)
+            threading.Thread(target=self._serve, args=(request, client_address, owner), daemon=True).start()
         except BaseException:
-            self._connections.release()
+            if owner.acquire(blocking=False):
+                self._connections.release()
             raise
 
-    def process_request_thread(self, request, client_address):
+    def _serve(self, request, client_address, owner):
+        """A connection's thread: `ThreadingMixIn`'s, holding the connection's slot."""
+        if not owner.acquire(blocking=False):
+            return
         try:
-            super().process_request_thread(request, client_address)
+            self.process_request_thread(request, client_address)
         finally:
             self._connections.release()
 
