@@ -34,13 +34,16 @@ directly. Either is rounded to whole bands.
 """
 
 import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
-from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_method, work_dtype
+from .engine import MAX_KERNEL_SIZE, KernelLike, SeparableKernel, check_kernel, choose_method, work_dtype
+from .engine import convolve as engine_convolve
+from .engine import correlate as engine_correlate
 from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
-
 
 try:
     import dask.array as da
@@ -52,8 +55,9 @@ except ImportError:  # pragma: no cover - the test extra installs dask
 BLOCK_BYTES = 32 * 2**20
 
 
-def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=1,
-              block_rows=None, block_bytes=None):
+def correlate(array: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
+              output: DTypeLike | None = None, threads: int = 1, block_rows: int | None = None,
+              block_bytes: int | None = None) -> da.Array:
     """Correlate each channel of a Dask array with a 2-D kernel, lazily.
 
     Equal to ``imgconv.correlate(array.compute(), kernel, boundary, cval, method,
@@ -89,8 +93,9 @@ def correlate(array, kernel, boundary="reflect", cval=0.0, method="auto", output
     return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, False)
 
 
-def convolve(array, kernel, boundary="reflect", cval=0.0, method="auto", output=None, threads=1,
-             block_rows=None, block_bytes=None):
+def convolve(array: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
+             output: DTypeLike | None = None, threads: int = 1, block_rows: int | None = None,
+             block_bytes: int | None = None) -> da.Array:
     """Convolve each channel of a Dask array with a 2-D kernel (flipped), lazily.
 
     Equal to ``imgconv.convolve`` on the whole array; parameters and result are those
@@ -99,7 +104,8 @@ def convolve(array, kernel, boundary="reflect", cval=0.0, method="auto", output=
     return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, True)
 
 
-def exact_method(kernel, boundary="reflect", dtype=None, cval=0.0):
+def exact_method(kernel: KernelLike, boundary: str = "reflect", dtype: DTypeLike | None = None,
+                 cval: float = 0.0) -> str:
     """The method ``auto`` takes for ``kernel`` on an array of ``dtype``: chosen from the
     kernel alone, and never ``fft``, so that the result is bit-identical to the engine's
     on the whole array.
@@ -127,7 +133,7 @@ def exact_method(kernel, boundary="reflect", dtype=None, cval=0.0):
     return choice
 
 
-def band_height(method, kernel_height):
+def band_height(method: str | Sequence[str], kernel_height: int) -> int:
     """Rows per band of the engine's strategy for a kernel ``kernel_height`` tall: blocks
     start on multiples of it; for several methods (one per kernel of a magnitude), on
     multiples of each one's. (It mirrors the engine's ``band_height``s; the tests
@@ -143,14 +149,16 @@ def band_height(method, kernel_height):
     return 32
 
 
-def kernel_shape(kernel):
+def kernel_shape(kernel: KernelLike) -> tuple[int, int]:
+    """The kernel's (height, width), without making a `SeparableKernel` dense."""
     if isinstance(kernel, SeparableKernel):
         return kernel.shape
     return check_kernel(kernel).shape
 
 
-def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, flip):
-    array = da.asarray(array)
+def _filter(values: ArrayLike, kernel: KernelLike, boundary: str, cval: float, method: str, output: DTypeLike | None,
+            threads: int, block_rows: int | None, block_bytes: int | None, flip: bool) -> da.Array:
+    array = da.asarray(values)
     if array.ndim not in (2, 3):
         raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {array.shape}")
     if array.dtype.kind not in "biuf":
@@ -159,7 +167,7 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
         raise InvalidInputError("the array's shape must be known (call compute_chunk_sizes() first)")
     if array.size == 0:
         raise InvalidInputError(f"image is empty (shape {array.shape})")
-    mode, _ = resolve_mode(boundary, cval)
+    resolve_mode(boundary, cval)  # an unknown mode is refused before any work
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     kh, _ = kernel_shape(kernel)
@@ -174,8 +182,10 @@ def _filter(array, kernel, boundary, cval, method, output, threads, block_rows, 
                      block_bytes=block_bytes, whole=whole)
 
 
-def map_bands(array, function, kernel_height, method, boundary="reflect", *, flip=False, dtype=None, block_rows=None,
-              block_bytes=None, whole=False):
+def map_bands(array: da.Array, function: Callable[[np.ndarray], np.ndarray], kernel_height: int,
+              method: str | Sequence[str], boundary: str = "reflect", *, flip: bool = False,
+              dtype: DTypeLike | None = None, block_rows: int | None = None, block_bytes: int | None = None,
+              whole: bool = False) -> da.Array:
     """Apply ``function`` to a Dask array block by block, cut as `correlate` cuts it.
 
     ``function(values)`` takes rows of the image, full width, as the engine's
@@ -228,12 +238,13 @@ def map_bands(array, function, kernel_height, method, boundary="reflect", *, fli
         pieces, first = _gather(top, bottom, height, before, after, band, mode)
         gathered = da.concatenate([_piece(source, start, stop, step) for start, stop, step in pieces], axis=0)
         gathered = gathered.rechunk({0: -1})
-        chunks = ((bottom - top),) + gathered.chunks[1:]
+        chunks = (bottom - top, *gathered.chunks[1:])
         blocks.append(gathered.map_blocks(_kept, function, first, bottom - top, chunks=chunks, dtype=dtype, meta=meta))
     return da.concatenate(blocks, axis=0)
 
 
-def block_height(array, method, kernel_height, dtype, block_rows=None, block_bytes=None):
+def block_height(array: da.Array, method: str | Sequence[str], kernel_height: int, dtype: DTypeLike,
+                 block_rows: int | None = None, block_bytes: int | None = None) -> int:
     """Rows of `map_bands`' blocks: ``block_rows`` rounded up to whole bands, or as many
     whole bands as ``block_bytes`` of the result hold (default `BLOCK_BYTES`), at least
     one."""
@@ -244,29 +255,28 @@ def block_height(array, method, kernel_height, dtype, block_rows=None, block_byt
     return max(1, -(-int(block_rows) // band)) * band
 
 
-def _engine_call(kernel, boundary, cval, method, output, threads, flip):
-    from .engine import convolve as engine_convolve, correlate as engine_correlate
-
+def _engine_call(kernel: KernelLike, boundary: str, cval: float, method: str, output: DTypeLike | None, threads: int,
+                 flip: bool) -> Callable[[np.ndarray], np.ndarray]:
     function = engine_convolve if flip else engine_correlate
 
-    def engine(values):
+    def engine(values: np.ndarray) -> np.ndarray:
         return function(values, kernel, boundary=boundary, cval=cval, method=method, output=output, threads=threads)
 
     return engine
 
 
-def _kept(values, engine, first, count):
+def _kept(values: np.ndarray, engine: Callable[[np.ndarray], np.ndarray], first: int, count: int) -> np.ndarray:
     return engine(values)[first : first + count]
 
 
-def _piece(source, start, stop, step):
+def _piece(source: da.Array, start: int, stop: int, step: int) -> da.Array:
     """Image rows ``start, start + step, ...`` short of ``stop`` (``step`` is 1 or -1)."""
     if step == 1:
         return source[start:stop]
     return source[stop + 1 : start + 1][::-1]
 
 
-def source_rows(start, stop, height, mode):
+def source_rows(start: int, stop: int, height: int, mode: str) -> np.ndarray:
     """The image row that each row ``start ... stop - 1`` of the image extended by
     ``mode`` repeats (-1 beyond the edge in ``constant`` mode).
 
@@ -293,7 +303,8 @@ def source_rows(start, stop, height, mode):
     return np.where((index >= 0) & (index < height), index, -1)
 
 
-def _gather(top, bottom, height, before, after, band, mode):
+def _gather(top: int, bottom: int, height: int, before: int, after: int, band: int,
+            mode: str) -> tuple[list[tuple[int, int, int]], int]:
     """The image rows the engine is given for result rows ``top ... bottom - 1``, as runs
     (start, stop, step), and where the result's first row is among the engine's.
 
@@ -312,7 +323,7 @@ def _gather(top, bottom, height, before, after, band, mode):
     stop = height if last else bottom + after
     if mode in ("constant", "nearest"):
         start, stop = max(start, 0), min(stop, height)
-    lead = []
+    lead: list[int] = []
     if last and mode in ("reflect", "mirror"):
         while stop - start < after + (mode == "mirror"):
             start -= band
@@ -324,7 +335,7 @@ def _gather(top, bottom, height, before, after, band, mode):
     return _runs(rows), len(lead) + top - start
 
 
-def _runs(rows):
+def _runs(rows: np.ndarray) -> list[tuple[int, int, int]]:
     """``rows`` as maximal runs of consecutive rows, each (start, stop, step)."""
     runs = []
     i = 0

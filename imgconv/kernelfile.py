@@ -16,12 +16,13 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from . import npyfile
-from .engine import MAX_KERNEL_SIZE, Kernel, SeparableKernel, check_kernel
+from .engine import MAX_KERNEL_SIZE, Kernel, KernelLike, SeparableKernel, check_kernel
 from .errors import KernelError
 
 TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
@@ -32,7 +33,8 @@ _SEPARATORS = re.compile(r"[\s,]+")
 _INLINE = re.compile(r"^[\s0-9eE+\-.,;]+$")
 
 
-def load_kernel(spec, *, normalize=False, divisor=None, offset=None):
+def load_kernel(spec: str | os.PathLike[str], *, normalize: bool = False, divisor: float | None = None,
+                offset: float | None = None) -> Kernel:
     """Read a kernel from a file or an inline string.
 
     Parameters
@@ -70,7 +72,8 @@ def load_kernel(spec, *, normalize=False, divisor=None, offset=None):
     return adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
 
 
-def adjust_kernel(kernel, *, normalize=False, divisor=None, offset=None):
+def adjust_kernel(kernel: Kernel, *, normalize: bool = False, divisor: float | None = None,
+                  offset: float | None = None) -> Kernel:
     """Apply the options every kernel takes: normalise, then divide, then add an offset."""
     weights, total_offset = kernel.weights, kernel.offset
     if normalize:
@@ -87,7 +90,7 @@ def adjust_kernel(kernel, *, normalize=False, divisor=None, offset=None):
     return Kernel(check_kernel(weights), float(total_offset), kernel.source)
 
 
-def format_kernel(kernel):
+def format_kernel(kernel: KernelLike) -> str:
     """The plain text form of a kernel, which `load_kernel` reads back unchanged.
 
     Each number is written with the fewest digits that read back as the same float64.
@@ -111,7 +114,7 @@ def format_kernel(kernel):
     return "".join(" ".join(c.rjust(width) for c in row) + "\n" for row in cells)
 
 
-def _read_file(path):
+def _read_file(path: str) -> Kernel:
     extension = os.path.splitext(path)[1].lower()
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
@@ -135,22 +138,22 @@ def _read_file(path):
     )
 
 
-def _read_npy(data, path):
+def _read_npy(data: bytes, path: str) -> Kernel:
     header = npyfile.read_header(data, path, KernelError)
     _check_size(header.shape, path)
     return Kernel(check_kernel(npyfile.array(data, header, path, KernelError), path))
 
 
-def _check_size(shape, source):
+def _check_size(shape: Sequence[int], source: str) -> None:
     """Refuse more rows or columns than a kernel may have, before building it."""
     if len(shape) == 2 and max(shape) > MAX_KERNEL_SIZE:
         raise KernelError(f"{source}: a {shape[1]}x{shape[0]} kernel; the largest is "
                           f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
 
 
-def _parse_rows(lines, source, numbered=True):
+def _parse_rows(lines: Sequence[str], source: str, numbered: bool = True) -> Kernel:
     """Rows of numbers, one per line; ``#`` comments and blank lines are skipped."""
-    rows = []
+    rows: list[list[float]] = []
     for number, line in enumerate(lines, start=1):
         where = f"{source}: line {number}" if numbered else f"{source}: row {number}"
         fields = [f for f in _SEPARATORS.split(line.split("#", 1)[0]) if f]
@@ -166,7 +169,7 @@ def _parse_rows(lines, source, numbered=True):
     return Kernel(check_kernel(rows, source))
 
 
-def _number(text, where):
+def _number(text: str, where: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -176,7 +179,7 @@ def _number(text, where):
     return value
 
 
-def _parse_vips_matrix(text, path):
+def _parse_vips_matrix(text: str, path: str) -> Kernel:
     lines = text.splitlines()
     header_index = next((i for i, line in enumerate(lines) if line.split("#", 1)[0].strip()), None)
     if header_index is None:
@@ -200,7 +203,7 @@ def _parse_vips_matrix(text, path):
     return Kernel(kernel.weights / scale, offset)
 
 
-def _finite(number):
+def _finite(number: float) -> bool:
     """Whether a JSON number is a finite float64 (an integer of 400 digits is not)."""
     try:
         return math.isfinite(number)
@@ -208,7 +211,7 @@ def _finite(number):
         return False
 
 
-def _parse_json(text, path):
+def _parse_json(text: str, path: str) -> Kernel:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

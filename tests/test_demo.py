@@ -909,3 +909,62 @@ def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
     files = {path.relative_to(source).as_posix() for path in (source / "imgconv").rglob("*") if path.is_file()}
     assert {"imgconv/demo/static/index.html", "imgconv/demo/chelsea.png", "imgconv/engine/bands.py"} <= files
     assert held == files
+
+
+@pytest.fixture
+def one_connection_server(monkeypatch):
+    """An in-process demo server that serves one connection at a time, and a function
+    that sends it a request the page makes and returns the connection."""
+    import imgconv.demo.server
+    from imgconv.demo import make_server
+
+    monkeypatch.setattr(imgconv.demo.server, "MAX_CONNECTIONS", 1)
+    demo = make_server()
+    port = demo.server_address[1]
+
+    def send():
+        connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+        connection.sendall(f"GET /params.json?token={demo.token} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        return connection
+
+    yield demo, send
+    demo.server_close()
+
+
+def answer_status(connection):
+    with connection, connection.makefile("rb") as answer:
+        return answer.readline().split(b" ", 2)[1]
+
+
+@pytest.mark.parametrize("thread", ["served first", "never started", "started after"])
+def test_ctrl_c_while_a_connections_thread_starts_frees_its_slot_once(one_connection_server, monkeypatch, capsys,
+                                                                       thread):
+    """Ctrl-C may land while the server starts a connection's thread: after the thread
+    has served the connection, before the thread could start, or with the thread
+    running only once the server has given the connection up. Each way the interrupt
+    reaches the caller, nothing is printed, no thread fails, and the one slot is free
+    again."""
+    demo, send = one_connection_server
+    start, started, failures = threading.Thread.start, [], []
+
+    def interrupted_start(self):
+        if thread == "served first":
+            start(self)
+            self.join()
+        started.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    first = send()
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", interrupted_start)
+        with pytest.raises(KeyboardInterrupt):
+            demo.handle_request()
+    if thread == "started after":
+        start(started[0])
+        started[0].join()
+    assert (capsys.readouterr().err, failures) == ("", [])
+    first.close()
+    second = send()  # served, not refused with 503: the slot was freed
+    demo.handle_request()
+    assert answer_status(second) == b"200"

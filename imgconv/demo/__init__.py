@@ -28,8 +28,8 @@ from .app import Demo
 from .server import DemoServer
 
 
-def make_server(image=None, host="127.0.0.1", port=0, max_pixels=DEFAULT_MAX_PIXELS,
-                max_upload_pixels=DEFAULT_MAX_UPLOAD_PIXELS):
+def make_server(image: str | os.PathLike[str] | None = None, host: str = "127.0.0.1", port: int = 0,
+                max_pixels: int = DEFAULT_MAX_PIXELS, max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS) -> DemoServer:
     """A `server.DemoServer` listening on ``host:port`` (0: a free port), its address
     and token in ``url``; ``image`` (default: the 451x300 sample) is read first.
 
@@ -49,7 +49,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _GLIBC_THRESHOLD = 128 << 10
 
 
-def serve(server, open_browser=True):
+def serve(server: DemoServer, open_browser: bool = True) -> None:
     """Serve until interrupted (KeyboardInterrupt propagates), opening the user's
     browser on the page first unless told not to; the server is closed in the end.
     Warns on stderr when the server listens elsewhere than on a loopback address.
@@ -82,7 +82,7 @@ def serve(server, open_browser=True):
             opener.unlink(missing_ok=True)
 
 
-def _opener(url):
+def _opener(url: str) -> Path:
     """A page only this user can read that sends the browser on to ``url``: the browser
     is started with its name, so that the token is not in the browser's command line,
     which every user of the machine can read (as Jupyter does)."""
@@ -94,7 +94,7 @@ def _opener(url):
     return Path(name)
 
 
-def _can_show_a_browser():
+def _can_show_a_browser() -> bool:
     """A display for a graphical browser, or one the user named in $BROWSER. Without
     either, `webbrowser` would start a console browser (lynx, w3m) in the terminal the
     server prints to; the address printed is enough there."""

@@ -24,22 +24,23 @@ import functools
 import io
 import json
 import math
+import os
 import re
 import secrets
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
-from ..imageio import check_writable, decode_image, max_bytes, read_image
+from ..imageio import Picture, check_writable, decode_image, max_bytes, read_image
 from ..kernels import separable_gaussian
-from ..lecture.animate import Frames, make_geometry
+from ..lecture.animate import Frames, Geometry, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios
 from ..pipeline import render
 from ..vocabulary import (
@@ -74,11 +75,14 @@ UPLOADS_KEPT = 4
 WORKERS = 2
 WAITING = 8
 
+# A request's query: each parameter's value, as the page sends it.
+Query = Mapping[str, str]
+
 
 class RequestError(ImgconvError):
     """A request the demo refuses: ``status`` is the HTTP status, the message one line."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
 
@@ -91,14 +95,14 @@ class Turns:
     def __init__(self, workers: int, capacity: int, waiting: int) -> None:
         self.workers, self.capacity, self.waiting = workers, capacity, waiting
         self._condition = threading.Condition()
-        self._queue = deque()
+        self._queue: deque[object] = deque()
         self._running = self._cost = 0
 
     def _fits(self, cost: int) -> bool:
         return self._running == 0 or (self._running < self.workers and self._cost + cost <= self.capacity)
 
     @contextlib.contextmanager
-    def turn(self, cost: int):
+    def turn(self, cost: int) -> Iterator[None]:
         """Waits for this work's turn, and holds it while the ``with`` block runs."""
         with self._condition:
             if len(self._queue) >= self.waiting:
@@ -120,18 +124,18 @@ class Turns:
                 self._condition.notify_all()
 
 
-def _check_names(query, names):
+def _check_names(query: Query, names: Sequence[str]) -> None:
     unknown = sorted(set(query) - set(names))
     if unknown:
         raise RequestError(f"unknown parameter {unknown[0]!r}; this takes {', '.join(names)}")
 
 
-def _shown(value):
+def _shown(value: str) -> str:
     """A value as a message quotes it: one line, not too long."""
     return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
-def _whole(query, name, bounds, default):
+def _whole(query: Query, name: str, bounds: tuple[int, int], default: int) -> int:
     value = query.get(name, str(default))
     low, high = bounds
     if not re.fullmatch(r"[0-9]{1,10}", value) or not low <= int(value) <= high:
@@ -139,7 +143,7 @@ def _whole(query, name, bounds, default):
     return int(value)
 
 
-def _number(query, name, bounds, default):
+def _number(query: Query, name: str, bounds: tuple[float, float], default: float) -> float:
     value = query.get(name, str(default))
     low, high = bounds
     try:
@@ -151,14 +155,14 @@ def _number(query, name, bounds, default):
     return number
 
 
-def _choice(query, name, choices, default):
+def _choice(query: Query, name: str, choices: Sequence[str], default: str) -> str:
     value = query.get(name, default)
     if value not in choices:
         raise RequestError(f"{name}: {_shown(value)} is not one of {', '.join(choices)}")
     return value
 
 
-def _size(query, name, default):
+def _size(query: Query, name: str, default: str) -> tuple[int, int]:
     """``HxW`` or ``N``, as the command line's ``--input`` and ``--filter`` take them."""
     value = query.get(name, default)
     match = re.fullmatch(r"([0-9]{1,10})(?:x([0-9]{1,10}))?", value)
@@ -177,7 +181,7 @@ class Answer(NamedTuple):
     cost: int | None = None
 
 
-def _json(value):
+def _json(value: Any) -> Answer:
     return Answer(lambda: json.dumps(value).encode(), "application/json")
 
 
@@ -195,26 +199,28 @@ class Demo:
         The most pixels of an upload (all its frames), checked in the same way.
     """
 
-    def __init__(self, image=None, max_pixels=DEFAULT_MAX_PIXELS, max_upload_pixels=DEFAULT_MAX_UPLOAD_PIXELS):
+    def __init__(self, image: str | os.PathLike[str] | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS) -> None:
         self.max_pixels = max_pixels
-        # The smaller limit, and the option that sets it.
-        self.upload_limit = min((max_upload_pixels, "--max-upload-pixels"),
-                                (max_pixels or math.inf, "--max-pixels"))
+        # The smaller limit, and the option that sets it (--max-pixels where they are
+        # equal; its 0 is no limit).
+        self.upload_limit = (max_pixels, "--max-pixels") if max_pixels and max_pixels <= max_upload_pixels else \
+            (max_upload_pixels, "--max-upload-pixels")
         path = SAMPLE if image is None else image
         self.picture = read_image(path, max_pixels=max_pixels)
         check_writable(self.picture, "PNG", str(path))
         self.info = self._describe(self.picture, Path(path).name, None)
-        self.uploads = OrderedDict()
+        self.uploads: OrderedDict[str, Picture] = OrderedDict()
         self.lock = threading.Lock()  # for self.uploads
         self.turns = Turns(WORKERS, self.upload_limit[0], WAITING)
 
     @staticmethod
-    def _describe(picture, name, key):
+    def _describe(picture: Picture, name: str, key: str | None) -> dict[str, Any]:
         height, width = picture.frames[0].shape[:2]
         return {"id": key, "name": name, "width": width, "height": height, "description": picture.description}
 
     @property
-    def max_upload_bytes(self):
+    def max_upload_bytes(self) -> int:
         """The largest upload taken; a larger one is refused before it is read."""
         return max_bytes(self.upload_limit[0])
 
@@ -227,7 +233,7 @@ class Demo:
             raise RequestError(f"upload: {length} bytes is more than a picture of {limit:,} pixels can take "
                                f"({self.max_upload_bytes:,} bytes; imgconv demo {option} N raises it)", 413)
 
-        def make():
+        def make() -> bytes:
             data = read(length)
             if len(data) != length:
                 raise RequestError("upload: the body ended before its Content-Length")
@@ -247,12 +253,12 @@ class Demo:
 
         return Answer(make, "application/json", limit)
 
-    def image(self, query):
+    def image(self, query: Query) -> Answer:
         """The description of the picture the page opens with."""
         _check_names(query, ())
         return _json(self.info)
 
-    def blur(self, query):
+    def blur(self, query: Query) -> Answer:
         """``blur.png``: what ``imgconv blur -r R -s S --view V -b B IMAGE out.png`` writes."""
         _check_names(query, ("radius", "deviation", "view", "boundary", "image"))
         radius = _whole(query, "radius", RADIUS, 5)
@@ -272,7 +278,7 @@ class Demo:
         return Answer(lambda: render(self._picture(key), filt, "PNG", view=view, name="blur.png"), "image/png",
                       _pixels(self._picture(key)))
 
-    def _picture(self, key):
+    def _picture(self, key: str | None) -> Picture:
         """The sample (key None) or an upload held."""
         if key is None:
             return self.picture
@@ -282,7 +288,7 @@ class Demo:
             raise RequestError(f"image: no upload {_shown(key)} is held (only the last few); upload it again", 404)
         return picture
 
-    def kernel(self, query):
+    def kernel(self, query: Query) -> Answer:
         """``kernel.json``: the Gaussian's weights, rows of the dense kernel."""
         _check_names(query, ("radius", "deviation"))
         radius = _whole(query, "radius", RADIUS, 5)
@@ -291,13 +297,13 @@ class Demo:
         return _json({"radius": radius, "deviation": deviation, "weights": weights.tolist()})
 
     @staticmethod
-    def _geometry(query, extra=()):
-        _check_names(query, ("input", "kernel", "stride", "padding", "dilation") + extra)
+    def _geometry(query: Query, extra: tuple[str, ...] = ()) -> Geometry:
+        _check_names(query, ("input", "kernel", "stride", "padding", "dilation", *extra))
         size = _whole(query, "input", CONV_INPUT, 5)
         kernel = _whole(query, "kernel", CONV_KERNEL, 3)
         stride = _whole(query, "stride", CONV_STRIDE, 1)
         dilation = _whole(query, "dilation", CONV_DILATION, 1)
-        padding = query.get("padding", "0")
+        padding: int | str = query.get("padding", "0")
         if padding not in PADDING_NAMES:
             try:
                 padding = _whole(query, "padding", CONV_PADDING, 0)
@@ -309,7 +315,7 @@ class Demo:
         except ImgconvError as exc:
             raise RequestError(str(exc)) from None
 
-    def conv(self, query):
+    def conv(self, query: Query) -> Answer:
         """``conv.json``: the animation's sizes, steps and output-size formula."""
         geometry = self._geometry(query)
         n, k, s, d = geometry.input[0], geometry.kernel[0], geometry.stride[0], geometry.dilation[0]
@@ -318,12 +324,12 @@ class Demo:
         return _json({"input": n, "padded": geometry.padded[0], "before": before, "after": after,
                       "output": list(geometry.output), "steps": out * out, "formula": formula})
 
-    def conv_frame(self, query):
+    def conv_frame(self, query: Query) -> Answer:
         """``conv.png``: frame ``step`` of ``imgconv animate --numbers`` (seed 0)."""
         geometry = self._geometry({k: v for k, v in query.items() if k != "step"}, ("step",))
         step = _whole(query, "step", (0, geometry.output[0] * geometry.output[1] - 1), 0)
 
-        def make():
+        def make() -> bytes:
             buffer = io.BytesIO()
             _frames(geometry)[step].save(buffer, format="PNG")
             return buffer.getvalue()
@@ -332,7 +338,7 @@ class Demo:
         return Answer(make, "image/png", 0)
 
     @staticmethod
-    def params(query):
+    def params(query: Query) -> Answer:
         """``params.json``: the three layers' parameter counts and their ratios."""
         _check_names(query, ("input", "hidden", "filter", "filters", "channels", "bias"))
         input_size = _size(query, "input", "1000x1000")
@@ -352,10 +358,10 @@ class Demo:
         })
 
 
-def _pixels(picture):
+def _pixels(picture: Picture) -> int:
     return sum(frame.shape[0] * frame.shape[1] for frame in picture.frames)
 
 
 @functools.lru_cache(maxsize=16)
-def _frames(geometry):
+def _frames(geometry: Geometry) -> Frames:
     return Frames(geometry, numbers=True)

@@ -16,19 +16,22 @@ another page (``Origin``) is refused with 403. Connections are capped and time o
 import contextlib
 import hmac
 import http.client
+import io
 import ipaddress
 import re
 import secrets
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import ImgconvError
-from .app import Answer, RequestError
+from .app import Answer, Demo, Query, RequestError
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -53,50 +56,52 @@ MAX_HEAD = 65537 + 65536
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
-def _say_error(message):
+def _say_error(message: object) -> None:
     print(f"imgconv: error: demo: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 class Handler(BaseHTTPRequestHandler):
     """Routes a request to the `Demo` of its server; every refusal is one line."""
 
+    server: "DemoServer"
     server_version = "imgconv-demo"
     timeout = READ_TIMEOUT
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
-        self.rfile = _HeadLimit(self.rfile)
+        # Not a BufferedIOBase, but it answers as one: readline limited, the rest its reader's.
+        self.rfile = _HeadLimit(self.rfile)  # type: ignore[assignment]
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged, and neither are refusals: the page shows those."""
 
-    def send_error(self, code, message=None, explain=None):
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """One line of plain text, for http.server's own refusals (a malformed request
         line, an unknown method) as for the demo's."""
         status = HTTPStatus(code)
         self._send(code, f"{message or status.phrase}\n".encode(), "text/plain; charset=utf-8",
                    {"Allow": "GET, POST"} if code == HTTPStatus.METHOD_NOT_ALLOWED else {})
 
-    def _send(self, code, body, content_type, headers=()):
+    def _send(self, code: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
-        for name, value in dict(headers).items():
+        for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _route(self):
+    def _route(self) -> tuple[str, dict[str, str]]:
         """The path and the query (a dict, without ``token``), or a refusal."""
-        path, _, query = self.path.partition("?")
-        if len(query) > MAX_QUERY:
+        path, _, text = self.path.partition("?")
+        if len(text) > MAX_QUERY:
             raise RequestError("the query string is too long", HTTPStatus.REQUEST_URI_TOO_LONG)
         try:
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query), errors="strict")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
         except (ValueError, UnicodeDecodeError):
             raise RequestError("the query string is not name=value pairs of UTF-8 text") from None
         names = [name for name, _ in pairs]
@@ -106,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         query.pop("token", None)
         return path, query
 
-    def _check_access(self):
+    def _check_access(self) -> bool:
         """Refuses (403) a request that names another host, comes from another page, or
         holds neither the token in its query nor the cookie. Returns whether the token
         came in the query."""
@@ -131,14 +136,14 @@ class Handler(BaseHTTPRequestHandler):
         raise RequestError("no valid token: open the address imgconv demo printed, with its token",
                            HTTPStatus.FORBIDDEN)
 
-    def _cookies(self, wanted):
+    def _cookies(self, wanted: str) -> Iterator[str]:
         for header in self.headers.get_all("Cookie") or []:
             for pair in header.split(";"):
                 name, _, value = pair.strip().partition("=")
                 if name == wanted:
                     yield value
 
-    def _answer(self, work):
+    def _answer(self, work: Callable[[str, Query], Answer]) -> None:
         """Checks access, routes, and sends the `Answer` of ``work(path, query)``, or the refusal."""
         try:
             by_token = self._check_access()
@@ -162,23 +167,23 @@ class Handler(BaseHTTPRequestHandler):
             _say_error(f"{self.command} {self.path.partition('?')[0]}: {type(exc).__name__}: {exc}")
             self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "the demo failed; its terminal says why")
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._answer(self._get)
 
-    def _get(self, path, query):
+    def _get(self, path: str, query: Query) -> Answer:
         if path in STATIC:
             name, content_type = STATIC[path]
             if query:
                 raise RequestError(f"{path} takes no parameters")
-            return Answer(resources.files(__package__).joinpath("static", name).read_bytes, content_type)
+            return Answer(resources.files(__package__).joinpath("static").joinpath(name).read_bytes, content_type)
         if path in GET:
             return getattr(self.server.demo, GET[path])(query)
         raise RequestError("no such page", HTTPStatus.NOT_FOUND)
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._answer(self._post)
 
-    def _post(self, path, query):
+    def _post(self, path: str, query: Query) -> Answer:
         if path not in POST:
             status = HTTPStatus.METHOD_NOT_ALLOWED if path in GET or path in STATIC else HTTPStatus.NOT_FOUND
             raise RequestError(f"{path} takes GET" if status == HTTPStatus.METHOD_NOT_ALLOWED else "no such page",
@@ -187,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(f"{path} takes no parameters")
         return self.server.demo.upload(self._content_length(), self.rfile.read)
 
-    def _content_length(self):
+    def _content_length(self) -> int:
         lengths = self.headers.get_all("Content-Length")
         if lengths is None:
             raise RequestError("an upload needs a Content-Length", HTTPStatus.LENGTH_REQUIRED)
@@ -198,10 +203,10 @@ class Handler(BaseHTTPRequestHandler):
         # Beyond 19 digits, more than any limit (and int() refuses past 4300).
         return int(digits) if len(digits) <= 19 else 10**19
 
-    def do_HEAD(self):
+    def do_HEAD(self) -> None:
         self._answer(self._not_served)
 
-    def _not_served(self, path, query):
+    def _not_served(self, path: str, query: Query) -> Answer:
         raise RequestError(f"{self.command} is not served; use GET or POST", HTTPStatus.METHOD_NOT_ALLOWED)
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
@@ -212,17 +217,17 @@ class _HeadLimit:
     with ``readline``, the body with ``read``) take `MAX_HEAD` bytes in all; past that,
     http.server answers 431."""
 
-    def __init__(self, reader):
+    def __init__(self, reader: io.BufferedIOBase) -> None:
         self._reader, self._left = reader, MAX_HEAD
 
-    def readline(self, limit=-1):
+    def readline(self, limit: int = -1) -> bytes:
         line = self._reader.readline(limit)
         self._left -= len(line)
         if self._left < 0:
             raise http.client.LineTooLong("the request's head")
         return line
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._reader, name)
 
 
@@ -239,11 +244,12 @@ class DemoServer(ThreadingHTTPServer):
         0 picks a free port (``url`` says which).
     """
 
-    daemon_threads = True
     # A lecture hall's reloads: more waiting connections than the default 5.
     request_queue_size = 64
+    # (host, port), and flow and scope for IPv6.
+    server_address: tuple[str, int] | tuple[str, int, int, int]
 
-    def __init__(self, demo, host="127.0.0.1", port=0):
+    def __init__(self, demo: Demo, host: str = "127.0.0.1", port: int = 0) -> None:
         self.demo = demo
         self.token = secrets.token_urlsafe(32)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -261,20 +267,21 @@ class DemoServer(ThreadingHTTPServer):
             f"{name}:{port}" for name in names} | (set(names) if port == 80 else set())
 
     @property
-    def url(self):
+    def url(self) -> str:
         """The page's address, with the token."""
         host, port = self.server_address[:2]
         return f"http://[{host}]:{port}/?token={self.token}" if ":" in host else \
             f"http://{host}:{port}/?token={self.token}"
 
-    def is_own_host(self, value):
+    def is_own_host(self, value: str) -> bool:
         """Whether a Host header names this server, as a browser gives it."""
         return self._hosts is None or value.strip().lower() in self._hosts
 
-    def is_token(self, value):
+    def is_token(self, value: str) -> bool:
         return hmac.compare_digest(value.encode(), self.token.encode())
 
-    def process_request(self, request, client_address):
+    # A TCP server's requests are sockets; socketserver's type also has a UDP server's.
+    def process_request(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
         """A thread for the connection; beyond `MAX_CONNECTIONS`, one line and closed."""
         if not self._connections.acquire(blocking=False):
             body = f"the demo has {MAX_CONNECTIONS} connections open; try again\n".encode()
@@ -285,19 +292,29 @@ class DemoServer(ThreadingHTTPServer):
                 pass  # gone already
             self.shutdown_request(request)
             return
+        # The slot is freed once, by whoever takes ``owner`` first: the thread as it
+        # begins, or this method if the thread cannot start or Ctrl-C lands while it
+        # starts (the thread may still begin later; it then leaves the connection, which
+        # the server closes, alone). A daemon, as ThreadingHTTPServer's threads are:
+        # stopping does not wait for the browser's open connections.
+        owner = threading.Lock()
         try:
-            super().process_request(request, client_address)
+            threading.Thread(target=self._serve, args=(request, client_address, owner), daemon=True).start()
         except BaseException:
-            self._connections.release()
+            if owner.acquire(blocking=False):
+                self._connections.release()
             raise
 
-    def process_request_thread(self, request, client_address):
+    def _serve(self, request: socket.socket, client_address: Any, owner: threading.Lock) -> None:
+        """A connection's thread: `ThreadingMixIn`'s, holding the connection's slot."""
+        if not owner.acquire(blocking=False):
+            return
         try:
-            super().process_request_thread(request, client_address)
+            self.process_request_thread(request, client_address)
         finally:
             self._connections.release()
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """A browser that drops a request it no longer wants is normal; anything else is
         a real error, reported on one line."""
         exc = sys.exc_info()[1]

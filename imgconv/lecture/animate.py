@@ -47,41 +47,45 @@ GAP = 40
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes along (rows, columns): input, kernel, stride, dilation, padding, output."""
+    """Sizes along (rows, columns): input, kernel, stride, dilation, padding, output.
+    Each is a pair; of longer tuples a caller gives, the shortest decides the axes."""
 
-    input: tuple
-    kernel: tuple
-    stride: tuple
-    dilation: tuple
-    before: tuple
-    after: tuple
-
-    @property
-    def padded(self):
-        return tuple(n + b + a for n, b, a in zip(self.input, self.before, self.after))
+    input: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    before: tuple[int, ...]
+    after: tuple[int, ...]
 
     @property
-    def output(self):
-        return tuple(output_size(n, k, s, d, b, a) for n, k, s, d, b, a in
-                     zip(self.input, self.kernel, self.stride, self.dilation, self.before, self.after))
+    def padded(self) -> tuple[int, ...]:
+        return tuple(n + b + a for n, b, a in zip(self.input, self.before, self.after, strict=False))
+
+    @property
+    def output(self) -> tuple[int, ...]:
+        axes = zip(self.input, self.kernel, self.stride, self.dilation, self.before, self.after, strict=False)
+        return tuple(output_size(n, k, s, d, b, a) for n, k, s, d, b, a in axes)
 
 
-def make_geometry(input_size, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def make_geometry(input_size: Sequence[int], kernel_size: Sequence[int], stride: Sequence[int] = (1, 1),
+                  padding: Sequence[int | str] = (0, 0), dilation: Sequence[int] = (1, 1)) -> Geometry:
     """A `Geometry`; ``padding`` per axis is a number or ``valid``, ``same``, ``full``."""
-    amounts = [padding_amounts(n, k, s, d, p) for n, k, s, d, p in zip(input_size, kernel_size, stride, dilation, padding)]
+    axes = zip(input_size, kernel_size, stride, dilation, padding, strict=False)
+    amounts = [padding_amounts(n, k, s, d, p) for n, k, s, d, p in axes]
     geometry = Geometry(tuple(input_size), tuple(kernel_size), tuple(stride), tuple(dilation),
                         tuple(a[0] for a in amounts), tuple(a[1] for a in amounts))
     if min(geometry.output) < 1:
-        raise InvalidInputError(f"the kernel does not fit: the output would be {geometry.output[0]}x{geometry.output[1]}")
+        raise InvalidInputError(
+            f"the kernel does not fit: the output would be {geometry.output[0]}x{geometry.output[1]}")
     return geometry
 
 
-def sample_values(geometry, seed=0):
+def sample_values(geometry: Geometry, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Small integers for the input (0-9) and kernel (-1-2), and the engine's output."""
     rng = np.random.default_rng(seed)
     inputs = rng.integers(0, 10, size=geometry.input)
     weights = rng.integers(-1, 3, size=geometry.kernel)
-    padding = tuple(zip(geometry.before, geometry.after))
+    padding = tuple(zip(geometry.before, geometry.after, strict=False))
     # Zero padding with each side's own amount ("same" can add one more after).
     padded = np.pad(inputs, padding)
     outputs = conv2d(padded, weights[np.newaxis, np.newaxis], stride=geometry.stride,
@@ -92,7 +96,7 @@ def sample_values(geometry, seed=0):
 class Layout:
     """Where each grid and cell is drawn."""
 
-    def __init__(self, geometry):
+    def __init__(self, geometry: Geometry) -> None:
         self.geometry = geometry
         (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
         top = MARGIN + TITLE
@@ -104,18 +108,18 @@ class Layout:
         self.size = (width, height)
 
     @staticmethod
-    def cell(origin, row, column):
+    def cell(origin: tuple[int, int], row: int, column: int) -> tuple[int, int, int, int]:
         x, y = origin[0] + column * CELL, origin[1] + row * CELL
         return (x, y, x + CELL, y + CELL)
 
-    def input_cell(self, row, column):
+    def input_cell(self, row: int, column: int) -> tuple[int, int, int, int]:
         """The box of padded-input cell (row, column)."""
         return self.cell(self.input_origin, row, column)
 
-    def output_cell(self, row, column):
+    def output_cell(self, row: int, column: int) -> tuple[int, int, int, int]:
         return self.cell(self.output_origin, row, column)
 
-    def kernel_cell(self, row, column):
+    def kernel_cell(self, row: int, column: int) -> tuple[int, int, int, int]:
         return self.cell(self.kernel_origin, row, column)
 
 
@@ -124,23 +128,23 @@ class Frames:
     each drawn when asked for (``frames[index]``): a large grid has hundreds, and the
     demonstration page shows one at a time."""
 
-    def __init__(self, geometry, numbers=False, seed=0):
+    def __init__(self, geometry: Geometry, numbers: bool = False, seed: int = 0) -> None:
         self.geometry, self.numbers = geometry, numbers
         self.layout = Layout(geometry)
         self.font = ImageFont.load_default()
         self.inputs, self.weights, self.outputs = sample_values(geometry, seed)
         self.base = self._base()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.geometry.output[0] * self.geometry.output[1]
 
-    def _value(self, r, c):
+    def _value(self, r: int, c: int) -> tuple[int, bool]:
         """The input value in padded-input cell (r, c), and whether it is inside the input."""
         (top, left), (h, w) = self.geometry.before, self.geometry.input
         inside = top <= r < top + h and left <= c < left + w
         return (self.inputs[r - top, c - left] if inside else 0), inside
 
-    def _base(self):
+    def _base(self) -> Image.Image:
         """What every frame shares: titles, the padded input and the kernel."""
         geometry, layout, font, numbers = self.geometry, self.layout, self.font, self.numbers
         (ph, pw), (kh, kw), (oh, ow) = geometry.padded, geometry.kernel, geometry.output
@@ -170,7 +174,7 @@ class Frames:
                     _centred(draw, box, str(self.weights[r, c]), COLOURS["text"], font)
         return base
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Image.Image:
         if not 0 <= index < len(self):
             raise IndexError(f"frame {index} of {len(self)}")
         geometry, layout, font, numbers = self.geometry, self.layout, self.font, self.numbers
@@ -186,7 +190,8 @@ class Frames:
                 draw.rectangle(box, fill=COLOURS["tap"], outline=COLOURS["focus"], width=2)
                 if numbers:
                     _centred(draw, box, str(self._value(r, c)[0]), COLOURS["text"], font)
-        first, last = layout.input_cell(i * sy, j * sx), layout.input_cell(i * sy + dy * (kh - 1), j * sx + dx * (kw - 1))
+        first = layout.input_cell(i * sy, j * sx)
+        last = layout.input_cell(i * sy + dy * (kh - 1), j * sx + dx * (kw - 1))
         draw.rectangle((first[0], first[1], last[2], last[3]), outline=COLOURS["focus"], width=1)
         for a in range(oh):
             for b in range(ow):
@@ -204,19 +209,19 @@ class Frames:
         return frame
 
 
-class _Arrays(Sequence):
+class _Arrays(Sequence[np.ndarray]):
     """The frames as arrays for `imgconv.animation`'s writers, drawn when asked for. The
     writers go through them in order, looking back one frame, so the last two drawn are
     kept: memory does not grow with the frame count."""
 
-    def __init__(self, frames: Frames):
+    def __init__(self, frames: Frames) -> None:
         self.frames = frames
         self.kept: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.frames)
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]  # frames one at a time, no slices
         if index not in self.kept:
             if len(self.kept) == 2:
                 del self.kept[min(self.kept)]
@@ -224,7 +229,8 @@ class _Arrays(Sequence):
         return self.kept[index]
 
 
-def _centred(draw, box, text, colour, font):
+def _centred(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], text: str, colour: tuple[int, int, int],
+             font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> None:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = (box[0] + box[2] - (right - left)) / 2 - left
     y = (box[1] + box[3] - (bottom - top)) / 2 - top
@@ -245,7 +251,7 @@ def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> N
                                 f"{MAX_SIDE[format]} pixels a side); write .png")
 
 
-def animate_file(dest, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,
+def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or lossless
     WebP as its extension says (``-`` for standard output is a GIF). Refused (see
@@ -257,11 +263,13 @@ def animate_file(dest, geometry: Geometry, *, fps: float = 2.0, numbers: bool = 
     check_destination(dest)  # before drawing, which can take a while
     frames = _Arrays(Frames(geometry, numbers, seed))
     timing = {"duration": [max(1, round(1000 / fps))] * len(frames), "loop": 0}
+    # The writers' frames are annotated as a list; they take the length, index and iterate,
+    # which _Arrays does without holding every frame.
     if format == "GIF":
-        data = animation.encode_gif(frames, timing)
+        data = animation.encode_gif(frames, timing)  # type: ignore[arg-type]
     elif format == "PNG":
-        data = animation.encode_apng(frames, "RGB", timing, level=DEFAULT_COMPRESS_LEVEL)
+        data = animation.encode_apng(frames, "RGB", timing, level=DEFAULT_COMPRESS_LEVEL)  # type: ignore[arg-type]
     else:
-        data = animation.encode_webp(frames, timing, {"lossless": True})
+        data = animation.encode_webp(frames, timing, {"lossless": True})  # type: ignore[arg-type]
     write_bytes(data, dest)
     return len(frames)

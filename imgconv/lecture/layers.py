@@ -12,20 +12,33 @@ the dilated kernel; the strided positions are then taken from its result.
 """
 
 import math
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import engine, npyfile
 from ..boundary import extend
+from ..engine import Kernel
 from ..errors import InvalidInputError
-from ..imageio import (DEFAULT_MAX_PIXELS, NPY, Picture, check_destination, encode_image, output_format, read_image,
-                      write_bytes)
+from ..imageio import (
+    DEFAULT_MAX_PIXELS,
+    NPY,
+    Picture,
+    check_destination,
+    encode_image,
+    output_format,
+    read_image,
+    write_bytes,
+)
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
 
 
-def read_array(path, what="weights"):
+def read_array(path: str, what: str = "weights") -> np.ndarray:
     """The finite numbers of a ``.npy`` file (its header checked before anything is
     allocated, see `imgconv.npyfile`), for ``--weights`` and ``--bias``."""
     try:
@@ -39,7 +52,7 @@ def read_array(path, what="weights"):
     return values
 
 
-def parse_bias(spec):
+def parse_bias(spec: str) -> list[float]:
     """``--bias``: comma-separated numbers, or a ``.npy`` file of them."""
     if spec.endswith(".npy"):
         return read_array(spec, "bias").astype(float).ravel().tolist()
@@ -52,7 +65,7 @@ def parse_bias(spec):
     return values
 
 
-def padding_amounts(size, kernel, stride, dilation, padding):
+def padding_amounts(size: int, kernel: int, stride: int, dilation: int, padding: int | str) -> tuple[int, int]:
     """(before, after) padding along one axis.
 
     ``padding`` is ``"valid"`` (none), ``"same"`` (``ceil(size / stride)`` outputs; an odd
@@ -75,13 +88,15 @@ def padding_amounts(size, kernel, stride, dilation, padding):
     return int(padding), int(padding)
 
 
-def output_size(size, kernel, stride, dilation, before, after):
+def output_size(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> int:
     """``floor((size + before + after - dilation·(kernel-1) - 1) / stride) + 1``."""
     return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def conv2d(image, weights, bias=None, *, stride=(1, 1), padding=("valid", "valid"), dilation=(1, 1),
-           boundary="constant", cval=0.0, activation="none"):
+def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndarray | None = None, *,
+           stride: Sequence[int] = (1, 1), padding: Sequence[int | str] = ("valid", "valid"),
+           dilation: Sequence[int] = (1, 1), boundary: str = "constant", cval: float = 0.0,
+           activation: str = "none") -> np.ndarray:
     """A convolution layer's feature maps.
 
     Parameters
@@ -122,9 +137,9 @@ def conv2d(image, weights, bias=None, *, stride=(1, 1), padding=("valid", "valid
     if activation not in ("none", "relu"):
         raise InvalidInputError(f"unknown activation {activation!r}; valid: none, relu")
     mode, cval = resolve_mode(boundary, cval)
-    (top, bottom), (left, right) = (
-        padding_amounts(n, k, s, d, p) for n, k, s, d, p in zip(image.shape[:2], (kh, kw), stride, dilation, padding)
-    )
+    # The first two of stride, dilation and padding are the rows' and columns'.
+    axes = zip(image.shape[:2], (kh, kw), stride, dilation, padding, strict=False)
+    (top, bottom), (left, right) = (padding_amounts(n, k, s, d, p) for n, k, s, d, p in axes)
     out_h = output_size(image.shape[0], kh, stride[0], dilation[0], top, bottom)
     out_w = output_size(image.shape[1], kw, stride[1], dilation[1], left, right)
     if out_h < 1 or out_w < 1:
@@ -149,7 +164,7 @@ def conv2d(image, weights, bias=None, *, stride=(1, 1), padding=("valid", "valid
     return maps
 
 
-def grey(pixels, has_alpha=False):
+def grey(pixels: ArrayLike, has_alpha: bool = False) -> np.ndarray:
     """(H, W) luma of (H, W) or (H, W, C) samples; alpha, if any, is dropped."""
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim == 2:
@@ -160,7 +175,7 @@ def grey(pixels, has_alpha=False):
     return colour[..., :3] @ np.asarray(GREY_WEIGHTS, np.float32)
 
 
-def montage(maps, columns=None, gap=2, background=128):
+def montage(maps: np.ndarray, columns: int | None = None, gap: int = 2, background: int = 128) -> np.ndarray:
     """Feature maps (F, H, W) as one 8-bit grey picture in a near-square grid.
 
     Each map is stretched from its own minimum to its maximum over 0-255 (a constant map
@@ -179,8 +194,11 @@ def montage(maps, columns=None, gap=2, background=128):
     return sheet
 
 
-def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, columns=None,
-                    compress_level=None, max_pixels=DEFAULT_MAX_PIXELS, **layer_options):
+def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
+                    kernels: Sequence[ArrayLike | Kernel] | None = None, weights: np.ndarray | None = None,
+                    bias: Sequence[float] | np.ndarray | None = None, columns: int | None = None,
+                    compress_level: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                    **layer_options: Any) -> np.ndarray:
     """What ``imgconv conv`` does: read an image, run a layer, write maps or a montage.
 
     Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey;
@@ -202,6 +220,7 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
         offsets = np.array([getattr(k, "offset", 0.0) for k in kernels])
         pixels = grey(picture.pixels, picture.has_alpha)
     else:
+        assert weights is not None  # one of the two, as checked first
         offsets, pixels = np.zeros(len(weights)), picture.pixels
     weights = np.asarray(weights)
     if bias is not None and len(bias) != len(weights):

@@ -10,8 +10,10 @@ bounded (a K² x K² matrix, and one band of patches) however large the image.
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..boundary import extend
 from ..errors import InvalidInputError
@@ -27,13 +29,14 @@ _BAND_FLOATS = 1 << 22
 class Fit:
     """Learned kernels (one, or one per channel) and how well they reproduce the target."""
 
-    kernels: list
+    kernels: list[np.ndarray]
     rmse: float
     psnr: float
     peak: float
 
 
-def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_channel=False, ridge=0.0, peak=None):
+def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: str = "reflect", cval: float = 0.0,
+                 per_channel: bool = False, ridge: float = 0.0, peak: float | None = None) -> Fit:
     """Least-squares kernel(s) with ``convolve(source, k, boundary) ≈ target``.
 
     Parameters
@@ -108,11 +111,12 @@ def learn_kernel(source, target, size, *, boundary="reflect", cval=0.0, per_chan
     return Fit(kernels, rmse, psnr, peak)
 
 
-def _describe(array):
+def _describe(array: np.ndarray) -> str:
     return "x".join(map(str, array.shape))
 
 
-def learn_files(source, target, dest, size, *, max_pixels=DEFAULT_MAX_PIXELS, **options):
+def learn_files(source: str | os.PathLike[str], target: str | os.PathLike[str], dest: str, size: int, *,
+                max_pixels: int = DEFAULT_MAX_PIXELS, **options: Any) -> tuple[Fit, list[str]]:
     """What ``imgconv learn`` does: read two images, learn, write kernel file(s).
 
     With ``per_channel``, channel c's kernel goes to ``STEM-c.SUFFIX``. Returns the `Fit`
@@ -126,6 +130,6 @@ def learn_files(source, target, dest, size, *, max_pixels=DEFAULT_MAX_PIXELS, **
     else:
         stem, suffix = os.path.splitext(dest)
         paths = [f"{stem}-{c}{suffix}" for c in range(len(fit.kernels))]
-    for path, kernel in zip(paths, fit.kernels):
+    for path, kernel in zip(paths, fit.kernels, strict=True):
         write_bytes(format_kernel(kernel).encode(), path)
     return fit, paths

@@ -17,7 +17,8 @@ import math
 LAYERS = ("fully connected", "locally connected", "convolutional")
 
 
-def parameter_counts(input_size, hidden, filter_size, filters, channels=1, bias=False):
+def parameter_counts(input_size: tuple[int, int], hidden: int, filter_size: tuple[int, int], filters: int,
+                     channels: int = 1, bias: bool = False) -> dict[str, int]:
     """The three counts, by layer name.
 
     Examples
@@ -34,14 +35,14 @@ def parameter_counts(input_size, hidden, filter_size, filters, channels=1, bias=
     }
 
 
-def ratios(counts):
+def ratios(counts: dict[str, int]) -> dict[str, float]:
     """Each pair of layers, the larger count over the smaller."""
     pairs = [("fully connected", "locally connected"), ("locally connected", "convolutional"),
              ("fully connected", "convolutional")]
     return {f"{a} / {b}": counts[a] / counts[b] for a, b in pairs}
 
 
-def power_of_ten(value):
+def power_of_ten(value: float) -> str:
     """``10^12`` for exact powers of ten, else ``~3.2 x 10^11``.
 
     Examples
@@ -58,7 +59,7 @@ def power_of_ten(value):
     return f"~{mantissa:.1f} x 10^{exponent}"
 
 
-def format_table(counts):
+def format_table(counts: dict[str, int]) -> str:
     """The counts and ratios as an aligned plain-text table, digits grouped."""
     lines = [f"{'layer':<20} {'parameters':>22}  power of ten"]
     for layer in LAYERS:
@@ -69,7 +70,7 @@ def format_table(counts):
     return "\n".join(lines) + "\n"
 
 
-def format_ratio(value):
+def format_ratio(value: float) -> str:
     """A ratio with digits grouped: whole, or to two decimals.
 
     Examples
