@@ -41,7 +41,6 @@ from .engine import MAX_KERNEL_SIZE, SeparableKernel, check_kernel, choose_metho
 from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
 
-
 try:
     import dask.array as da
 except ImportError:  # pragma: no cover - the test extra installs dask
@@ -245,7 +244,8 @@ def block_height(array, method, kernel_height, dtype, block_rows=None, block_byt
 
 
 def _engine_call(kernel, boundary, cval, method, output, threads, flip):
-    from .engine import convolve as engine_convolve, correlate as engine_correlate
+    from .engine import convolve as engine_convolve
+    from .engine import correlate as engine_correlate
 
     function = engine_convolve if flip else engine_correlate
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from imgconv import batch, kernels, sink
-from imgconv.cpus import cpu_count
-from imgconv.filters import preset_filter
-from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
+
+from imgconv import batch, kernels
+from imgconv.cpus import cpu_count
+from imgconv.errors import InvalidInputError
+from imgconv.filters import preset_filter
+from imgconv.io import sink
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)

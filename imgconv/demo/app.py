@@ -37,7 +37,9 @@ from typing import NamedTuple
 # by one thread lacks its names in another).
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
-from ..imageio import check_writable, decode_image, max_bytes, read_image
+from ..io.read import decode_image, read_image
+from ..io.source import max_bytes
+from ..io.write import check_writable
 from ..kernels import separable_gaussian
 from ..lecture.animate import Frames, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios

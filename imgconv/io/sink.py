@@ -33,7 +33,7 @@ import stat
 import struct
 import sys
 
-from .errors import ImageWriteError, InvalidInputError, ReaderGone
+from ..errors import ImageWriteError, InvalidInputError, ReaderGone
 
 STDIO = "-"
 _PRIVATE = ".imgconv-{}.tmp"
