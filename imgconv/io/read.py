@@ -16,7 +16,7 @@ from .deep import picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
 from .metadata import classic_exif
 from .orient import orient, orientation_of, upright_xmp
-from .picture import frame_indices
+from .picture import Picture, frame_indices
 from .pillow_read import picture_from_pillow
 from .sink import STDIO
 from .source import NPY_MAGIC, max_bytes, read_bytes
@@ -121,6 +121,14 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
         pillow_limit().reset(limit)
         libtiff_error_log().reset(recording)
     picture.name = name
+    _settle_exif(picture, auto_orient)
+    return picture
+
+
+def _settle_exif(picture: Picture, auto_orient: bool) -> None:
+    """A BigTIFF's EXIF made classic, so that it can be written back; with
+    ``auto_orient``, the pixels turned as the EXIF orientation says, the tag dropped and
+    the XMP's set to 1."""
     exif = picture.metadata.get("exif")
     if exif is not None and exif.bigtiff:
         picture.metadata["exif"] = exif = classic_exif(exif)
@@ -131,7 +139,6 @@ def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT
             picture.metadata["xmp"] = upright_xmp(picture.metadata["xmp"])
         if not len(exif):
             del picture.metadata["exif"]
-    return picture
 
 
 # The most an AVIF may hold for libavif (as Pillow 13 builds it, 1.4.2) to open it, its

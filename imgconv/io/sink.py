@@ -21,31 +21,15 @@ one removed.
 """
 
 import contextlib
-import ctypes
-import errno
-import fcntl
-import functools
 import io
 import os
-import secrets
-import shutil
 import stat
-import struct
 import sys
 
 from ..errors import ImageWriteError, InvalidInputError, ReaderGone
+from .staging import APPEND_ONLY, Staging, append_only
 
 STDIO = "-"
-_PRIVATE = ".imgconv-{}.tmp"
-_NEW, _OLD = "new", "old"  # names inside the private folder
-_RENAME_EXCHANGE = 2  # linux/fs.h
-# FS_IOC_GETFLAGS is _IOR('f', 1, long): its number holds the size of a long (x86, ARM
-# and most others; elsewhere the call fails and the folder is taken as an ordinary one).
-_FS_IOC_GETFLAGS = 0x80006601 | struct.calcsize("l") << 16
-_FS_APPEND_FL = 0x20
-_REPLACED = "another user or process replaced imgconv's temporary folder beside it; not written"
-_APPEND_ONLY = "its folder is append-only (chattr +a): nothing in it can be replaced"
-_unfinished = set()  # the writes in progress that have a private folder (`remove_unfinished`)
 
 
 def check_destination(dest):
@@ -83,18 +67,10 @@ def check_replaceable(dest) -> None:
         return
     folder = os.open(os.path.dirname(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if _append_only(folder):
-            raise ImageWriteError(f"{os.fspath(dest)}: {_APPEND_ONLY}")
+        if append_only(folder):
+            raise ImageWriteError(f"{os.fspath(dest)}: {APPEND_ONLY}")
     finally:
         os.close(folder)
-
-
-def _append_only(folder: int) -> bool:
-    try:
-        flags = fcntl.ioctl(folder, _FS_IOC_GETFLAGS, bytes(8))
-    except OSError:  # a file system without attributes
-        return False
-    return bool(int.from_bytes(flags[:4], sys.byteorder) & _FS_APPEND_FL)
 
 
 def write_bytes(data, dest, *, sync=True):
@@ -195,7 +171,7 @@ def atomic_file(path, *, sync=True):
     folder after. A file that cannot be replaced because it is a mount point (a file
     bind-mounted onto it) is written into instead, as ``cp`` does.
     """
-    with _Staging(path, sync) as staging:
+    with Staging(path, sync) as staging:
         raw = io.FileIO(staging.open_file(), "w", closefd=False)
         raw.name = os.fspath(path)  # what a writer that wants a name (tifffile) sees
         with io.BufferedWriter(raw) as file:
@@ -210,249 +186,6 @@ def atomic_folder(path, *, sync=True):
     ``path`` is a real path; the rest is as for `atomic_file`. The path yielded leads
     into the private folder through its descriptor: write there, never by another name.
     """
-    with _Staging(path, sync) as staging:
+    with Staging(path, sync) as staging:
         yield staging.make_folder()
         staging.place_folder()
-
-
-def remove_unfinished() -> None:
-    """Remove the private folders of the writes in progress (for a worker whose batch
-    died: its unnamed files vanish with the process, these do not)."""
-    for staging in list(_unfinished):
-        staging.discard()
-
-
-class _Staging:
-    """One write in progress, into the folder of ``path``, which is held open."""
-
-    def __init__(self, path, sync):
-        self.folder_path, self.name = os.path.split(os.fspath(path))
-        self.sync = sync
-        self.descriptor, self.unnamed = None, False  # the new file's, and whether it has no name yet
-        self.private = None  # the private folder's name and descriptor, once made
-        self.folder = os.open(self.folder_path or os.curdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            self.existing = os.stat(self.name, dir_fd=self.folder, follow_symlinks=False)
-        except FileNotFoundError:
-            self.existing = None
-        except BaseException:
-            os.close(self.folder)
-            raise
-        if self.existing is not None and _append_only(self.folder):
-            os.close(self.folder)
-            raise OSError(errno.EPERM, _APPEND_ONLY)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        if kind is not None:
-            self.discard()
-        for descriptor in (self.descriptor, self.folder):
-            if descriptor is not None:
-                os.close(descriptor)
-        self.descriptor = self.folder = None
-
-    def open_file(self) -> int:
-        """The descriptor of the new file: unnamed where the system allows (Linux's
-        O_TMPFILE, linked in through /proc), else in the private folder."""
-        try:
-            if not os.path.isdir("/proc/self/fd"):
-                raise NotImplementedError
-            self.descriptor = os.open(os.curdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=self.folder)
-            self.unnamed = True
-        except (AttributeError, NotImplementedError, OSError):  # not Linux, or a file system without them
-            self.descriptor = os.open(_NEW, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                                      dir_fd=self._private())
-        return self.descriptor
-
-    def place_file(self) -> None:
-        """Give the written file its name (see the module's description)."""
-        if self.existing is not None and stat.S_ISREG(self.existing.st_mode):
-            _keep_owner(functools.partial(os.fchown, self.descriptor), self.existing, os.fstat(self.descriptor))
-            os.fchmod(self.descriptor, self.existing.st_mode & 0o777)
-        if self.sync:
-            os.fsync(self.descriptor)
-        if self.unnamed:
-            source = f"/proc/self/fd/{self.descriptor}"
-            if self.existing is None:
-                try:  # a new name: the file appears under it, whole, in one step
-                    os.link(source, self.name, dst_dir_fd=self.folder)
-                    return self._finish()
-                except FileExistsError:  # made meanwhile: replaced as any other
-                    pass
-            os.link(source, _NEW, dst_dir_fd=self._private())
-        try:
-            os.rename(_NEW, self.name, src_dir_fd=self.private[1], dst_dir_fd=self.folder)
-        except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.EXDEV):
-                raise
-            self._write_in_place()
-        self._finish()
-
-    def _write_in_place(self) -> None:
-        """Copy the new file into the file at the output's name, which cannot be
-        replaced (a mount point), as ``cp`` writes: not atomically."""
-        target = os.open(self.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=self.folder)
-        with io.FileIO(target, "w") as out, io.FileIO(self.descriptor, "r", closefd=False) as source:
-            if not stat.S_ISREG(os.fstat(target).st_mode):
-                raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
-            out.truncate(0)
-            source.seek(0)
-            shutil.copyfileobj(source, out)
-            if self.sync:
-                os.fsync(target)
-
-    def make_folder(self) -> str:
-        """The path of a new folder in the private folder, through its descriptor."""
-        private = self._private()
-        os.mkdir(_NEW, 0o777, dir_fd=private)  # as any new folder: the umask decides
-        through = f"/proc/self/fd/{private}"
-        return os.path.join(through if os.path.isdir(through) else os.path.join(self.folder_path, self.private[0]),
-                            _NEW)
-
-    def place_folder(self) -> None:
-        """Put the folder made in place of the old one, in one step where the system can."""
-        private = self.private[1]
-        if self.existing is not None and stat.S_ISDIR(self.existing.st_mode):
-            _keep_owners(private, _NEW, self.existing)
-            os.chmod(_NEW, self.existing.st_mode & 0o777, dir_fd=private)
-        if self.sync:
-            _sync_tree(private, _NEW)
-        if self.existing is None:
-            os.rename(_NEW, self.name, src_dir_fd=private, dst_dir_fd=self.folder)
-        elif _exchange(private, _NEW, self.folder, self.name):
-            _remove(_NEW, private)  # the old folder, now in the private one
-        else:  # the old folder out of the way, the new one in: for a moment, none
-            os.rename(self.name, _OLD, src_dir_fd=self.folder, dst_dir_fd=private)
-            os.rename(_NEW, self.name, src_dir_fd=private, dst_dir_fd=self.folder)
-            _remove(_OLD, private)
-        self._finish()
-
-    def _private(self) -> int:
-        """The private folder's descriptor, made on first use: only this process's user
-        (and root) can make or change a name in it."""
-        if self.private is None:
-            while True:
-                name = _PRIVATE.format(secrets.token_hex(6))
-                try:
-                    os.mkdir(name, 0o700, dir_fd=self.folder)
-                    break
-                except FileExistsError:
-                    continue
-            # Another user who may write to the folder may rename this one away and put
-            # a link or a folder in its place: not one of this user's (they cannot make
-            # one), and another of this user's would not be empty. It is left alone.
-            try:
-                descriptor = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                     dir_fd=self.folder)
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                raise OSError(errno.EEXIST, _REPLACED) from None
-            if os.fstat(descriptor).st_uid != os.geteuid() or os.listdir(descriptor):
-                os.close(descriptor)
-                raise OSError(errno.EEXIST, _REPLACED)
-            os.fchmod(descriptor, 0o700)  # whatever the umask took
-            self.private = (name, descriptor)
-            _unfinished.add(self)
-        return self.private[1]
-
-    def _finish(self) -> None:
-        self.discard()
-        if self.sync:
-            os.fsync(self.folder)
-
-    def discard(self) -> None:
-        """Remove the private folder and what is left in it, as far as possible: an
-        error here must not hide the one that ended the write."""
-        private, self.private = self.private, None
-        if private is None:
-            return
-        _unfinished.discard(self)
-        name, descriptor = private
-        with contextlib.suppress(OSError):
-            for entry in (_NEW, _OLD):
-                with contextlib.suppress(FileNotFoundError):
-                    _remove(entry, descriptor)
-            # By name, so only if the name still leads to it.
-            here, made = os.stat(name, dir_fd=self.folder, follow_symlinks=False), os.fstat(descriptor)
-            if (here.st_dev, here.st_ino) == (made.st_dev, made.st_ino):
-                os.rmdir(name, dir_fd=self.folder)
-        os.close(descriptor)
-
-
-def _keep_owner(chown, existing: os.stat_result, new: os.stat_result) -> None:
-    """Give the new file the old one's owner and group, or its group alone (a user may
-    give a file any group they belong to; only root may give it away)."""
-    if (new.st_uid, new.st_gid) == (existing.st_uid, existing.st_gid):
-        return
-    try:
-        chown(existing.st_uid, existing.st_gid)
-    except PermissionError:
-        with contextlib.suppress(PermissionError):
-            chown(-1, existing.st_gid)
-
-
-def _keep_owners(folder: int, name: str, existing: os.stat_result) -> None:
-    """`_keep_owner` for the folder ``name`` and everything in it."""
-    def keep(entry, parent):
-        chown = functools.partial(os.chown, entry, dir_fd=parent, follow_symlinks=False)
-        _keep_owner(chown, existing, os.stat(entry, dir_fd=parent, follow_symlinks=False))
-
-    for _, folders, files, descriptor in os.fwalk(name, dir_fd=folder):
-        for entry in folders + files:
-            keep(entry, descriptor)
-    keep(name, folder)
-
-
-def _sync_tree(folder: int, name: str) -> None:
-    """Sync every file and folder under ``name``, the deepest first."""
-    for _, _, files, descriptor in os.fwalk(name, dir_fd=folder, topdown=False):
-        for file in files:
-            handle = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=descriptor)
-            try:
-                os.fsync(handle)
-            finally:
-                os.close(handle)
-        os.fsync(descriptor)
-
-
-def _remove(name: str, folder: int) -> None:
-    """Remove ``name`` in ``folder``, a file or a whole tree, never following a link."""
-    try:
-        os.unlink(name, dir_fd=folder)
-        return
-    except (IsADirectoryError, PermissionError):  # a folder (Linux says EISDIR, others EPERM)
-        pass
-    descriptor = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
-    try:
-        for entry in os.listdir(descriptor):
-            _remove(entry, descriptor)
-    finally:
-        os.close(descriptor)
-    os.rmdir(name, dir_fd=folder)
-
-
-@functools.cache
-def _renameat2():
-    """libc's renameat2, or None (not Linux, or a C library without it)."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return function
-
-
-def _exchange(source_folder: int, source: str, target_folder: int, target: str) -> bool:
-    """Swap two names in one step; False where the system or file system cannot."""
-    function = _renameat2()
-    if function is None:
-        return False
-    if function(source_folder, os.fsencode(source), target_folder, os.fsencode(target), _RENAME_EXCHANGE) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.ENOSYS, errno.EINVAL):  # an older kernel, or a file system without it
-        return False
-    raise OSError(error, os.strerror(error))
