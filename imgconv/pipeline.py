@@ -17,7 +17,7 @@ from .io.formats import NPY
 from .io.picture import Picture
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
-from .io.write import check_writable, encode_image, output_format
+from .io.write import EncodeOptions, check_writable, encode_image, output_format
 from .names import quote_name
 from .stream.run import process_tiled, streams
 from .views import compose
@@ -138,8 +138,8 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
-    return encode_image(results, written, fmt, quality=quality, subsampling=subsampling,
-                        compress_level=compress_level, compression=compression, strip=strip, name=name)
+    encoding = EncodeOptions(quality, subsampling, compress_level, compression, strip)
+    return encode_image(results, written, fmt, encoding, name=name)
 
 
 def parse_background(spec) -> tuple[int, int, int]:

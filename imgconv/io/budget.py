@@ -4,14 +4,8 @@ Pillow's own size checks in this call only."""
 import contextvars
 import functools
 import math
-from typing import TYPE_CHECKING
 
 from ..errors import ImageReadError, PixelLimitError
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 @functools.cache

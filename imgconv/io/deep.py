@@ -2,7 +2,6 @@
 libpng, and `.npy` arrays."""
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,11 +10,6 @@ from ..errors import ImageReadError
 from . import formats
 from .formats import NPY
 from .picture import Picture
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 def deep_picture(arrays, fmt, metadata, name, encoding=None):

@@ -1,17 +1,11 @@
 """``--depth``: samples of one depth as another."""
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ImageReadError, InvalidInputError
 from . import formats
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 def change_depth(picture, bits):

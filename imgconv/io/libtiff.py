@@ -5,15 +5,8 @@ import contextvars
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..errors import ImageReadError
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # libtiff's errors that leave the pixels as they are: a ResolutionUnit it does not know
 # (libtiff drops the tag; Pillow reads the resolution itself, and decoding does not use it).

@@ -1,15 +1,8 @@
 """What travels from an input to its output besides pixels: ICC profile, EXIF (less the
 tags that describe the input's storage), XMP, comments."""
 
-from typing import TYPE_CHECKING
 
 from .tiffinfo import ICC, XMP
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the

@@ -1,15 +1,8 @@
 """EXIF and XMP orientation: pixels turned upright as the tags say."""
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # The orientation that undoes each: turning by 90° one way (6) is undone by the other
 # way (8); the flips and transpositions undo themselves.

@@ -2,17 +2,11 @@
 result back the same way."""
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from . import formats
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """The modes Pillow's images are read as (see `imgconv.io.read`), and the samples of each."""
 
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -8,12 +7,6 @@ from ..errors import ImageReadError
 from . import formats
 from .tiff_read import turn_white_is_zero
 from .tiffinfo import MINISWHITE
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
 # alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour

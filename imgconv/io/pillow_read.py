@@ -1,6 +1,5 @@
 """Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
 
-from typing import TYPE_CHECKING
 
 from . import claims
 from .budget import PixelBudget
@@ -11,12 +10,6 @@ from .picture import Picture, frame_indices
 from .pillow_modes import KEYED, common_mode, keyed_alpha, mode_read_as, png_key, samples_of, widen
 from .tiff_read import beyond_pillow, picture_from_tifffile
 from .tiffinfo import ORIENTATION
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}

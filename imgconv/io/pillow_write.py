@@ -1,7 +1,7 @@
 """Outputs Pillow encodes, with the input's quality settings where it had them."""
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,10 +10,8 @@ from .tiff_write import PILLOW_SCHEMES, with_subdirectories
 from .tiffinfo import XMP
 
 if TYPE_CHECKING:
-    pass
-
-
-
+    from .picture import Picture
+    from .write import EncodeOptions
 
 # Defaults when the input says nothing: JPEG at ImageMagick's quality 92 with full-resolution
 # chroma, since filtered images (edges, sharpened detail) have sharp colour edges that 4:2:0
@@ -30,7 +28,8 @@ DEFAULT_SUBSAMPLING = "4:4:4"
 JPEG2000_TILE = (1024, 1024)
 
 
-def encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name):
+def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, metadata: dict[str, Any],
+                  asked: "EncodeOptions", scheme: int | None, name: str) -> bytes:
     from PIL import Image
 
     images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
@@ -52,34 +51,34 @@ def encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress
                 del exif[tag]
             groups = {tag: entries for tag, entries in groups.items() if entries}
         metadata["exif"] = exif.tobytes()
-    options = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
+    saving = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
     if "comment" in metadata and fmt == "JPEG":
-        options["comment"] = metadata["comment"]
+        saving["comment"] = metadata["comment"]
     if fmt == "PNG":
-        options["compress_level"] = compress_level
+        saving["compress_level"] = asked.compress_level
     elif fmt == "TIFF":
-        options["compression"] = PILLOW_SCHEMES[scheme]
+        saving["compression"] = PILLOW_SCHEMES[scheme]
     elif fmt == "JPEG":
-        if quality is None and "qtables" in picture.encoding:
+        if asked.quality is None and "qtables" in picture.encoding:
             # Baseline JPEG holds 8-bit steps. A step above 255 (16-bit tables) would
             # make libjpeg write an extended JPEG and print a caution on stderr: it is
             # 255, a finer step, as libjpeg's force_baseline makes it.
-            options["qtables"] = {index: [min(step, 255) for step in table]
+            saving["qtables"] = {index: [min(step, 255) for step in table]
                                   for index, table in picture.encoding["qtables"].items()}
         else:
-            options["quality"] = quality or DEFAULT_QUALITY[fmt]
-        options["subsampling"] = subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
+            saving["quality"] = asked.quality or DEFAULT_QUALITY[fmt]
+        saving["subsampling"] = asked.subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
     elif fmt == "WEBP":
-        options.update(webp_options(picture, quality))
+        saving.update(webp_options(picture, asked.quality))
     elif fmt == "AVIF":
-        options["quality"] = quality or DEFAULT_QUALITY[fmt]
+        saving["quality"] = asked.quality or DEFAULT_QUALITY[fmt]
     elif fmt == "JPEG2000":
-        options["tile_size"] = JPEG2000_TILE
+        saving["tile_size"] = JPEG2000_TILE
     if len(images) > 1:  # TIFF pages
-        options.update(save_all=True, append_images=images[1:])
+        saving.update(save_all=True, append_images=images[1:])
     buffer = io.BytesIO()
     try:
-        images[0].save(buffer, format=fmt, **options)
+        images[0].save(buffer, format=fmt, **saving)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
     except RuntimeError as exc:  # libtiff's compressing writer refusing one of the input's tags

@@ -5,7 +5,6 @@ import math
 import re
 import struct
 import warnings
-from typing import TYPE_CHECKING
 
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
@@ -22,11 +21,6 @@ from .sink import STDIO
 from .source import NPY_MAGIC, max_bytes, read_bytes
 from .tiff_read import picture_from_tifffile
 from .tiffinfo import ORIENTATION, TIFF_MAGIC
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS, only_regular=False):

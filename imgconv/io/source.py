@@ -7,18 +7,11 @@ import select
 import stat
 import sys
 import warnings
-from typing import TYPE_CHECKING
 
 from ..errors import ImageReadError
 from . import chunks
 from .sink import STDIO
 from .tiffinfo import TIFF_MAGIC
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 NPY_MAGIC = b"\x93NUMPY"
 

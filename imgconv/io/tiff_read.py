@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from PIL import TiffImagePlugin
 
 
-
-
 def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
     """Whether a TIFF holds samples Pillow would not read as they are, which tifffile
     reads: 16-bit colour (which Pillow cannot hold), signed or float samples or

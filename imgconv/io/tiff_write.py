@@ -2,16 +2,9 @@
 
 import io
 import struct
-from typing import TYPE_CHECKING
 
 from ..errors import InvalidInputError
 from .picture import Picture
-
-if TYPE_CHECKING:
-    pass
-
-
-
 
 # --compression for TIFF outputs: the TIFF Compression tag's numbers.
 TIFF_COMPRESSION = {"none": 1, "deflate": 8, "lzw": 5, "zstd": 50000, "packbits": 32773}

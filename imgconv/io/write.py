@@ -2,7 +2,7 @@
 
 import io
 import os
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -10,15 +10,11 @@ from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import animation, formats
 from .formats import NPY
+from .picture import Picture
 from .pillow_write import encode_pillow, webp_options
 from .png import COLOUR_TYPES, encode_png
 from .sink import STDIO
 from .tiff_write import PILLOW_TIFF, encode_tifffile, is_bilevel, tiff_compression
-
-if TYPE_CHECKING:
-    pass
-
-
 
 
 def output_format(dest, requested=None, input_format="PNG"):
@@ -87,15 +83,11 @@ def check_writable(picture, fmt, name):
                               f"write {formats.holders(picture.mode)}")
 
 
-def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compress_level=DEFAULT_COMPRESS_LEVEL,
-                 compression=None, strip=False, name="<stdout>"):
-    """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How `encode_image` encodes a result, beyond its format.
 
-    For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
-    (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
-    has passed.
-
-    Parameters
+    Attributes
     ----------
     quality : int, optional
         JPEG, WebP and AVIF quality. Without it, a JPEG from a JPEG input reuses the
@@ -110,6 +102,26 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
         Leave out EXIF, XMP and comments; the ICC profile stays.
+    """
+
+    quality: int | None = None
+    subsampling: str | None = None
+    compress_level: int = DEFAULT_COMPRESS_LEVEL
+    compression: str | None = None
+    strip: bool = False
+
+
+def encode_image(frames: list[np.ndarray], picture: Picture, fmt: str, options: EncodeOptions = EncodeOptions(),
+                 name: str = "<stdout>") -> bytes:
+    """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes.
+
+    For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
+    (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
+    has passed.
+
+    Parameters
+    ----------
+    options : EncodeOptions
     name : str
         The destination, for error messages only.
     """
@@ -124,7 +136,7 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
         raise ImageWriteError(f"{name}: {width}x{height} is larger than {fmt} holds (at most "
                               f"{formats.MAX_SIDE[fmt]} pixels a side); write PNG or TIFF")
     metadata = {k: v for k, v in picture.metadata.items()
-                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
+                if k in ("icc_profile",) or (not options.strip and k in ("exif", "xmp", "comment"))}
     if "exif" in metadata:
         try:
             metadata["exif"] = metadata["exif"].tobytes()
@@ -133,23 +145,23 @@ def encode_image(frames, picture, fmt, *, quality=None, subsampling=None, compre
                 from None
     chunks = {k: metadata.get(k) for k in ("icc_profile", "exif", "xmp")}
     if fmt == "PNG" and len(frames) == 1 and picture.mode in COLOUR_TYPES:
-        return encode_png(frames[0], picture.mode, level=compress_level, **chunks)
+        return encode_png(frames[0], picture.mode, level=options.compress_level, **chunks)
     if fmt == "PNG" and len(frames) > 1:
-        return animation.encode_apng(frames, picture.mode, picture.animation, level=compress_level, **chunks)
+        return animation.encode_apng(frames, picture.mode, picture.animation, level=options.compress_level, **chunks)
     if fmt == "GIF":
         return animation.encode_gif(frames, picture.animation, comment=metadata.get("comment"))
     if fmt == "WEBP" and len(frames) > 1:
-        return animation.encode_webp(frames, picture.animation, webp_options(picture, quality), **chunks)
+        return animation.encode_webp(frames, picture.animation, webp_options(picture, options.quality), **chunks)
     if fmt == "TIFF":
         # Pillow holds neither 16-bit colour nor the wider types, and writes pages of
         # different sizes all at the last page's size: tifffile writes those.
         by_pillow = picture.mode in PILLOW_TIFF and len({f.shape for f in frames}) == 1
         bilevel = by_pillow and is_bilevel(frames, picture)
-        scheme = tiff_compression(picture, compression, bilevel)
+        scheme = tiff_compression(picture, options.compression, bilevel)
         if not by_pillow:
             return encode_tifffile(frames, picture, metadata, scheme)
         if bilevel:
             frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
     else:
         scheme = None
-    return encode_pillow(frames, picture, fmt, metadata, quality, subsampling, compress_level, scheme, name)
+    return encode_pillow(frames, picture, fmt, metadata, options, scheme, name)

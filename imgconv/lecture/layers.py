@@ -22,7 +22,7 @@ from ..io.formats import NPY
 from ..io.picture import Picture
 from ..io.read import read_image
 from ..io.sink import check_destination, write_bytes
-from ..io.write import encode_image, output_format
+from ..io.write import EncodeOptions, encode_image, output_format
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
@@ -218,6 +218,6 @@ def conv_layer_file(source, dest, *, kernels=None, weights=None, bias=None, colu
     else:
         sheet = Picture([montage(maps, columns)], "L", fmt)
         level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level
-        data = encode_image(sheet.frames, sheet, fmt, compress_level=level, name=str(dest))
+        data = encode_image(sheet.frames, sheet, fmt, EncodeOptions(compress_level=level), name=str(dest))
     write_bytes(data, dest)
     return maps
