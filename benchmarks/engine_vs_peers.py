@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 from PIL import Image, ImageFilter
+from timing import best_times
 
 import imgconv
-from timing import best_times
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""imgconv's own PNG writer (imgconv/png.py) against Pillow's encoder, on real photographs.
+"""imgconv's own PNG writer (imgconv/io/png.py) against Pillow's encoder, on real photographs.
 
 png.py filters every row with "Up" (one vectorised subtraction) and deflates the whole
 stream with libdeflate (through imagecodecs) on one core; Pillow chooses a filter for
@@ -19,7 +19,7 @@ libpng through imagecodecs (already one of imgconv's dependencies), marked "*".
 Variants:
 
 - Pillow: Image.save(format="PNG", compress_level=L, optimize=False).
-- png.py: imgconv.png.encode_png(level=L): Up, then libdeflate, one core.
+- png.py: imgconv.io.png.encode_png(level=L): Up, then libdeflate, one core.
 - Sub t=N, Up t=N (+zlib-ng, +isal): the rows filtered with "Sub" (each byte minus the
   byte to its left; the writer png.py was before) or "Up", deflated in pieces of 2 MB
   on every core, each ended by a sync flush and joined into one zlib stream, with
@@ -49,11 +49,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, features
+from timing import best_times
 
 import imgconv
-import imgconv.png as png
+import imgconv.io.png as png
 from imgconv.vocabulary import DEFAULT_COMPRESS_LEVEL
-from timing import best_times
 
 try:
     import imagecodecs

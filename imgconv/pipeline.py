@@ -9,25 +9,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import formats
 from .errors import ImageWriteError, InvalidInputError
 from .filters import composite, filter_picture
-from .imageio import (
-    DEFAULT_MAX_PIXELS,
-    NPY,
-    STDIO,
-    Picture,
-    change_depth,
-    check_writable,
-    encode_image,
-    output_format,
-    read_image,
-)
+from .io import formats
+from .io.depth import change_depth
+from .io.formats import NPY
+from .io.picture import Picture
+from .io.read import read_image
+from .io.sink import STDIO, check_destination, write_bytes
+from .io.write import EncodeOptions, check_writable, encode_image, output_format
 from .names import quote_name
-from .sink import check_destination, write_bytes
 from .stream.run import process_tiled, streams
 from .views import compose
-from .vocabulary import DEFAULT_COMPRESS_LEVEL
+from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
 
 def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
@@ -42,15 +36,15 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         Files, or ``"-"`` for standard input and output.
     filt : imgconv.filters.Filter
     format : str, optional
-        Output format when ``dest``'s extension does not give one (see `imgconv.formats.names`).
+        Output format when ``dest``'s extension does not give one (see `imgconv.io.formats.names`).
     quality : int, optional
-        JPEG, WebP and AVIF quality, 1-100 (see `imgconv.imageio.encode_image` for the defaults).
+        JPEG, WebP and AVIF quality, 1-100 (see `imgconv.io.encode_image` for the defaults).
     subsampling : str, optional
         JPEG chroma subsampling: ``4:4:4``, ``4:2:2`` or ``4:2:0``.
     compress_level : int
         PNG compression level, 0-9.
     depth : int, optional
-        8 or 16: bits a sample of an image output (see `imgconv.imageio.change_depth`);
+        8 or 16: bits a sample of an image output (see `imgconv.io.change_depth`);
         default the input's.
     strip : bool
         Write no EXIF, XMP or comments (the ICC profile stays).
@@ -59,7 +53,7 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     frame : int, optional
         Filter only this frame of an animation or page of a TIFF (0-based); default all.
     max_pixels : int
-        Refuse an input of more pixels, from its header (see `imgconv.imageio.read_image`).
+        Refuse an input of more pixels, from its header (see `imgconv.io.read_image`).
     view : str
         ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
         outputs only.
@@ -68,8 +62,8 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     tile_size : (int, int), optional
         Tiles (chunks) of a streamed TIFF or Zarr output; default the input's.
     compression : str, optional
-        Compression of a TIFF output (a name of `imgconv.imageio.TIFF_COMPRESSION`; see
-        `imgconv.imageio.tiff_compression` for the default) or of a streamed Zarr one
+        Compression of a TIFF output (a name of `imgconv.io.TIFF_COMPRESSION`; see
+        `imgconv.io.tiff_compression` for the default) or of a streamed Zarr one
         (see `imgconv.stream.run.process_tiled`).
     background : str or (int, int, int), optional
         Composite an image with alpha over this colour (see `parse_background`) after
@@ -83,10 +77,10 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     sync : bool
         Sync the output to disk before it takes its name (``fsync``), and its folder
         after, so that a power loss leaves the old output or the new one
-        (`imgconv.sink`); False skips both, for scratch work.
+        (`imgconv.io.sink`); False skips both, for scratch work.
     only_regular : bool
         Refuse an input that is not a regular file (or a Zarr store), as a batch does
-        (see `imgconv.imageio.read_image`).
+        (see `imgconv.io.read_image`).
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.stream`): ``max_pixels`` then bounds what is decoded at once.
@@ -124,7 +118,7 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
            compress_level=DEFAULT_COMPRESS_LEVEL, compression=None, strip=False, background=None,
            name="<stdout>"):
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
-    ``view`` says and encoded in ``fmt`` (a name of `imgconv.imageio.output_format`).
+    ``view`` says and encoded in ``fmt`` (a name of `imgconv.io.output_format`).
 
     The options are `process_file`'s; ``name`` is the destination, for messages only.
     """
@@ -144,8 +138,8 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
-    return encode_image(results, written, fmt, quality=quality, subsampling=subsampling,
-                        compress_level=compress_level, compression=compression, strip=strip, name=name)
+    encoding = EncodeOptions(quality, subsampling, compress_level, compression, strip)
+    return encode_image(results, written, fmt, encoding, name=name)
 
 
 def parse_background(spec) -> tuple[int, int, int]:

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import SAMPLES, DaskPrograms
+from PIL import Image
 
 
 @pytest.fixture

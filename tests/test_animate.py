@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error, run
 from PIL import Image
+from test_cli_lecture import slow_conv2d
 
 from imgconv.lecture.animate import COLOURS, Frames, Layout, make_geometry, sample_values
-from helpers import assert_one_line_error, run
-from test_cli_lecture import slow_conv2d
 
 # The measuring parent caps the address space it and its child may map, so that an
 # animation that holds every frame, or draws one past the limit, fails with a MemoryError

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from imgconv import batch, kernels, sink
-from imgconv.cpus import cpu_count
-from imgconv.filters import preset_filter
-from imgconv.errors import InvalidInputError
 from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
+
+from imgconv import batch, kernels
+from imgconv.cpus import cpu_count
+from imgconv.errors import InvalidInputError
+from imgconv.filters import preset_filter
+from imgconv.io import sink, staging
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)
@@ -312,7 +313,7 @@ def test_a_dying_worker_removes_only_its_own_temporary_folders(tmp_path):
     with pytest.raises(KeyboardInterrupt), sink.atomic_folder(str(tmp_path / "a.zarr")) as store:
         (Path(store) / "zarr.json").write_bytes(b"{}")
         assert len(os.listdir(tmp_path)) == 2
-        sink.remove_unfinished()
+        staging.remove_unfinished()
         assert os.listdir(tmp_path) == [other.name]
         raise KeyboardInterrupt  # the worker's end, as far as this test goes
     assert os.listdir(tmp_path) == [other.name] and (other / "new").read_bytes() == b"another process's"

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
 from PIL import Image
 
 from imgconv import kernels
-from helpers import assert_one_line_error, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)

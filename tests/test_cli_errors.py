@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, assert_one_line_error, run, save
 
 from imgconv.cli import cli
-from helpers import SAMPLES, assert_one_line_error, run, save
 
 CAMERA = SAMPLES / "camera.png"
 

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
 
 from imgconv import kernels
-from helpers import SAMPLES, assert_rounded_from, load, reference, run, save
 
 CAT = SAMPLES / "chelsea.png"
 

@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run, save
 from PIL import Image
 
 from imgconv import InvalidInputError, kernels
 from imgconv.filters import kernel_filter
 from imgconv.pipeline import process_file
-from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run, save
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
 GAUSS = kernels.gaussian(2, 1)

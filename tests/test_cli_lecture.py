@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, load, run, save
 from PIL import Image
 
 from imgconv.lecture.layers import conv2d, grey
-from helpers import SAMPLES, load, run, save
 
 
 def slow_conv2d(x, w, b, stride, padding, dilation, pad_mode="constant"):

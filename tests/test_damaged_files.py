@@ -16,10 +16,10 @@ import imagecodecs
 import numpy as np
 import pytest
 import tifffile
+from helpers import SAMPLES
 from PIL import Image, ImageCms, PngImagePlugin, features
 
-from imgconv import imageio
-from helpers import SAMPLES
+from imgconv.io import read as reader
 
 
 def _originals(folder):
@@ -255,8 +255,8 @@ def test_what_a_decoder_lacks_is_not_called_damage(tmp_path):
         result = _imgconv("identity", tmp_path / name, tmp_path / "out.tif")
         assert result.returncode == 1 and result.stderr == (
             f"imgconv: error: {tmp_path / name}: unsupported by the decoders imgconv uses ({reason})\n")
-    assert imageio._LACKING.search("'<' not supported between instances of 'int' and 'str'")  # a TypeError's words
+    assert reader.LACKING.search("'<' not supported between instances of 'int' and 'str'")  # a TypeError's words
     damage = TypeError("'<' not supported between instances of 'int' and 'str'")
-    with mock.patch.object(imageio, "_picture_from_pillow", side_effect=damage), \
-            pytest.raises(imageio.ImageReadError, match=r"corrupt or truncated image \('<' not supported"):
-        imageio.read_image(SAMPLES / "camera.png")
+    with mock.patch.object(reader, "picture_from_pillow", side_effect=damage), \
+            pytest.raises(reader.ImageReadError, match=r"corrupt or truncated image \('<' not supported"):
+        reader.read_image(SAMPLES / "camera.png")

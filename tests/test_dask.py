@@ -14,10 +14,10 @@ import sys
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import SAMPLES
 from PIL import Image
 
 import imgconv
-from helpers import SAMPLES
 from imgconv.vocabulary import ALIASES, MODES
 
 da = pytest.importorskip("dask.array")

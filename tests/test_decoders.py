@@ -7,10 +7,11 @@ import zlib
 import imagecodecs
 import numpy as np
 import pytest
+from helpers import SAMPLES
 from PIL import Image
 
-from imgconv import imageio
-from helpers import SAMPLES
+from imgconv.errors import ImageReadError
+from imgconv.io.read import read_image
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_a_plain_png_is_decoded_quickly_to_pillows_samples(tmp_path, photo, coun
         path.write_bytes(_interlaced(np.asarray(source), mode))
     else:
         source.save(path)
-    picture = imageio.read_image(path)
+    picture = read_image(path)
     assert counted["png"] == 1
     assert picture.mode == mode
     assert np.array_equal(picture.frames[0], pillow_samples(path))
@@ -88,7 +89,7 @@ def test_exif_before_the_pixels_is_kept_and_applied(tmp_path, photo, counted):
     exif[0x0112] = 6  # turned 90 degrees: the picture read is upright
     exif[0x010F] = "Maker"
     Image.fromarray(photo).save(tmp_path / "in.png", exif=exif)
-    picture = imageio.read_image(tmp_path / "in.png")
+    picture = read_image(tmp_path / "in.png")
     assert counted["png"] == 1
     assert picture.metadata["exif"][0x010F] == "Maker" and 0x0112 not in picture.metadata["exif"]
     assert np.array_equal(picture.frames[0], np.rot90(photo, -1))
@@ -105,7 +106,7 @@ def test_metadata_after_the_pixels_is_left_to_pillow_and_kept(tmp_path, photo, c
         payload = exif.tobytes()[6:]  # without the "Exif\0\0" header, as PNG stores it
     Image.fromarray(photo).save(tmp_path / "in.png")
     with_chunk_after_pixels(tmp_path / "in.png", kind, payload)
-    picture = imageio.read_image(tmp_path / "in.png")
+    picture = read_image(tmp_path / "in.png")
     assert counted["png"] == 0
     assert key in picture.metadata
     assert np.array_equal(picture.frames[0], photo)
@@ -115,7 +116,7 @@ def test_transparency_chunks_palettes_and_16_bits_are_left_to_pillow(tmp_path, p
     Image.fromarray(photo).save(tmp_path / "trns.png", transparency=(1, 2, 3))
     Image.fromarray(photo).quantize(64).save(tmp_path / "palette.png")
     Image.fromarray(photo[..., 0]).convert("1").save(tmp_path / "bilevel.png")
-    pictures = {name: imageio.read_image(tmp_path / name) for name in ("trns.png", "palette.png", "bilevel.png")}
+    pictures = {name: read_image(tmp_path / name) for name in ("trns.png", "palette.png", "bilevel.png")}
     assert counted["png"] == 0
     for name, picture in pictures.items():
         # The tRNS colour becomes alpha, as libpng reads it
@@ -131,8 +132,8 @@ def test_a_damaged_plain_png_is_one_error(tmp_path, photo):
     end = 41 + int.from_bytes(data[33:37], "big")
     data[end:end + 4] = struct.pack(">I", zlib.crc32(data[37:end]))  # the CRC made right: the decoder meets it
     (tmp_path / "in.png").write_bytes(bytes(data))
-    with pytest.raises(imageio.ImageReadError, match="in.png: corrupt or truncated image"):
-        imageio.read_image(tmp_path / "in.png")
+    with pytest.raises(ImageReadError, match="in.png: corrupt or truncated image"):
+        read_image(tmp_path / "in.png")
 
 
 @pytest.mark.parametrize("options", [
@@ -143,21 +144,21 @@ def test_a_damaged_plain_png_is_one_error(tmp_path, photo):
 def test_a_jpeg_is_decoded_quickly_to_pillows_samples(tmp_path, photo, counted, options, grey):
     source = Image.fromarray(photo[..., 1] if grey else photo)
     source.save(tmp_path / "in.jpg", **({k: v for k, v in options.items() if k != "subsampling"} if grey else options))
-    picture = imageio.read_image(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
     assert counted["jpeg"] == 1
     assert np.array_equal(picture.frames[0], pillow_samples(tmp_path / "in.jpg"))
 
 
 def test_a_jpeg_with_restart_markers_and_odd_size(tmp_path, photo, counted):
     Image.fromarray(photo[:97, :133]).save(tmp_path / "in.jpg", quality=90, restart_marker_blocks=3)
-    picture = imageio.read_image(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
     assert counted["jpeg"] == 1
     assert np.array_equal(picture.frames[0], pillow_samples(tmp_path / "in.jpg"))
 
 
 def test_a_cmyk_jpeg_is_left_to_pillow(tmp_path, photo, counted):
     Image.fromarray(photo).convert("CMYK").save(tmp_path / "in.jpg")
-    picture = imageio.read_image(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
     assert counted["jpeg"] == 0 and picture.mode == "RGB"
     assert np.array_equal(picture.frames[0], np.asarray(Image.open(tmp_path / "in.jpg").convert("RGB")))
 
@@ -166,8 +167,8 @@ def test_a_truncated_jpeg_is_one_error(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "in.jpg")
     data = (tmp_path / "in.jpg").read_bytes()
     (tmp_path / "in.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(imageio.ImageReadError, match="in.jpg: corrupt or truncated image"):
-        imageio.read_image(tmp_path / "in.jpg")
+    with pytest.raises(ImageReadError, match="in.jpg: corrupt or truncated image"):
+        read_image(tmp_path / "in.jpg")
 
 
 def test_a_jpeg_damaged_inside_its_pixels_decodes_as_pillow_decodes_it(tmp_path, photo, counted):
@@ -175,7 +176,7 @@ def test_a_jpeg_damaged_inside_its_pixels_decodes_as_pillow_decodes_it(tmp_path,
     data = bytearray((tmp_path / "in.jpg").read_bytes())
     data[len(data) // 2:len(data) // 2 + 40] = bytes(range(40))
     (tmp_path / "in.jpg").write_bytes(bytes(data))
-    picture = imageio.read_image(tmp_path / "in.jpg")
+    picture = read_image(tmp_path / "in.jpg")
     assert counted["jpeg"] == 1
     assert np.array_equal(picture.frames[0], pillow_samples(tmp_path / "in.jpg"))
 
@@ -211,9 +212,9 @@ def test_a_palettes_own_alpha_is_kept(tmp_path, rng, kind, build):
     in info["transparency"]): the picture has the alpha its entries give."""
     indices, palette = _palette_with_alpha(rng)
     (tmp_path / f"in.{kind}").write_bytes(build(indices, palette))
-    picture = imageio.read_image(tmp_path / f"in.{kind}")
+    picture = read_image(tmp_path / f"in.{kind}")
     assert picture.mode == "RGBA" and np.array_equal(picture.frames[0], palette[indices])
     palette[:, 3] = 255
     (tmp_path / f"opaque.{kind}").write_bytes(build(indices, palette))
-    picture = imageio.read_image(tmp_path / f"opaque.{kind}")
+    picture = read_image(tmp_path / f"opaque.{kind}")
     assert picture.mode == "RGB" and np.array_equal(picture.frames[0], palette[indices][..., :3])

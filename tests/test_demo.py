@@ -26,13 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 import tifffile
+from helpers import SAMPLES, load, run
 from PIL import Image
 
-from imgconv.demo.app import SAMPLE, Turns, RequestError
-from imgconv.imageio import max_bytes
+from imgconv.demo.app import SAMPLE, RequestError, Turns
+from imgconv.io.source import max_bytes
 from imgconv.lecture.animate import make_geometry
 from imgconv.vocabulary import DEFAULT_MAX_UPLOAD_PIXELS
-from helpers import SAMPLES, load, run
 
 CHELSEA = SAMPLES / "chelsea.png"
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_demo import cli_blur, server  # noqa: F401 (server: the module's own demo process, a fixture)
 
 from imgconv.kernels import gaussian
 from imgconv.lecture.animate import Frames, make_geometry
 from imgconv.vocabulary import MODES
-from test_demo import cli_blur, server  # noqa: F401 (server: the module's own demo process, a fixture)
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 REPOSITORY = Path(__file__).resolve().parent.parent

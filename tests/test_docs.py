@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import SAMPLES, run
 from PIL import Image
 
-from imgconv.vocabulary import ALIASES, MODES
 from imgconv.cli import cli
-from helpers import SAMPLES, run
+from imgconv.vocabulary import ALIASES, MODES
 
 README = (SAMPLES.parent / "README.md").read_text()
 
@@ -85,7 +85,7 @@ def test_the_command_line_loads_no_codec_or_engine_to_start(arguments):
     done = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, check=True)
     loaded = set(ast.literal_eval(done.stdout.splitlines()[-1]))
     heavy = {"numpy", "PIL", "imagecodecs", "tifffile", "scipy", "threadpoolctl", "dask", "imgconv.engine",
-             "imgconv.imageio", "imgconv.png", "multiprocessing"}
+             "imgconv.io.read", "imgconv.io.write", "imgconv.io.png", "multiprocessing"}
     assert not loaded & heavy, sorted(loaded & heavy)
 
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import assert_rounded_from, padded_reference, reference, symmetric_taps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgconv
-from helpers import assert_rounded_from, padded_reference, reference, symmetric_taps
-from imgconv.vocabulary import ALIASES, MODES
 from imgconv.engine import plan, separable_terms
+from imgconv.vocabulary import ALIASES, MODES
 
 KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (7, 7), (1, 4), (6, 3)]
 ALL_NAMES = list(MODES) + [a for a in ALIASES if a != "zero"]

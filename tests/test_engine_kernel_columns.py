@@ -5,9 +5,9 @@ thread counts and band heights, and what ``auto`` and ``method="direct"`` take."
 
 import numpy as np
 import pytest
+from helpers import assert_rounded_from, reference
 
 import imgconv
-from helpers import assert_rounded_from, reference
 from imgconv.engine import plan
 from imgconv.engine.kernel_columns import MAX_WIDTH
 from imgconv.errors import KernelError

@@ -6,11 +6,11 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import assert_rounded_from
 
 import imgconv
 from imgconv.engine import magnitude
 from imgconv.errors import InvalidInputError
-from helpers import assert_rounded_from
 
 K = imgconv.kernels
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]

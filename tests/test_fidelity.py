@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import tifffile
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, run
 from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, features
 
-from imgconv import formats
-from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, run
+from imgconv.io import formats
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 H, W = 48, 64  # crops: small enough to be quick, big enough to be photographs

@@ -182,7 +182,7 @@ def _image_seeds():
     import imagecodecs
     from PIL import Image
 
-    from imgconv import formats
+    from imgconv.io import formats
 
     rgb, grey, alpha = _crops()
     rgba = np.dstack([rgb, alpha])
@@ -1193,7 +1193,7 @@ def has_max_pixels():
 
 
 def _out_format(name):
-    from imgconv import formats
+    from imgconv.io import formats
 
     return formats.format_of_extension(os.path.splitext(name)[1])
 
@@ -1203,7 +1203,7 @@ PREVIOUS_OUTPUT = b"an output of an earlier run, which a failing run must leave 
 
 def make_case(index, seeds=None):
     """Case ``index``: deterministic for a given `SEED`."""
-    from imgconv import formats
+    from imgconv.io import formats
 
     seeds = seeds or build_seeds()
     seed = seeds[index % len(seeds)]
@@ -1599,7 +1599,7 @@ def seeds():
 
 
 def test_every_format_and_kernel_kind_has_seeds(seeds):
-    from imgconv import formats
+    from imgconv.io import formats
 
     image_formats = {s.fmt for s in seeds if s.kind == "image"}
     assert set(formats.available()) <= image_formats

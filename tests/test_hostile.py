@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import tifffile
 from click.testing import CliRunner
+from helpers import SAMPLES, assert_rounded_from, expected_blur, load, one_line, run
 from PIL import Image
 
 from imgconv.cli import cli
-from helpers import SAMPLES, expected_blur, one_line, assert_rounded_from, load, run
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
@@ -352,7 +352,7 @@ def _png(side):
 ])
 def test_each_format_with_a_bound_refuses_data_too_short_for_its_header(tmp_path, name, build):
     """Uncompressed data takes a bit a pixel at least, deflate yields 1032 bytes a byte at
-    most, TGA's run-lengths 128 pixels for 2 bytes, ... (imgconv.claims). Each of these
+    most, TGA's run-lengths 128 pixels for 2 bytes, ... (imgconv.io.claims). Each of these
     was refused only once its decoder ran out of data."""
     (tmp_path / name).write_bytes(build(10000))
     result = run("identity", tmp_path / name, tmp_path / "out.tif")

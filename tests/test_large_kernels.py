@@ -8,10 +8,10 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import NUMPY_PADS, SAMPLES, assert_rounded_from, load, run, symmetric_taps
 from PIL import Image
 
 import imgconv
-from helpers import NUMPY_PADS, SAMPLES, assert_rounded_from, load, run, symmetric_taps
 from imgconv import kernels
 from imgconv.engine import MAX_KERNEL_SIZE, SeparableKernel, choose_method
 from imgconv.filters import preset_filter

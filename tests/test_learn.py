@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import SAMPLES, load, run, save
 
 import imgconv.lecture.learn
 from imgconv import kernels
 from imgconv.lecture.learn import learn_kernel
-from helpers import SAMPLES, load, run, save
 
 CAMERA = SAMPLES / "camera.png"
 

@@ -3,13 +3,12 @@
 import io
 
 import imagecodecs
-
 import numpy as np
 import pytest
+from helpers import SAMPLES, load, run
 from PIL import Image, ImageCms
 
-from imgconv.png import encode_png
-from helpers import SAMPLES, load, run
+from imgconv.io.png import encode_png
 
 
 def decode(data):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgconv import imageio
 from imgconv.errors import PixelLimitError
+from imgconv.io import read as reader
 
 
 def gif(frames, **options):
@@ -32,12 +32,12 @@ def png(side):
 
 class Paused:
     """`decode_image` calls, each on a thread of its own, held where the picture is
-    read from the opened file (`_picture_from_pillow`, where Pillow seeks to each
+    read from the opened file (`picture_from_pillow`, where Pillow seeks to each
     frame) until released."""
 
     def __init__(self, monkeypatch):
         self.gates = {}
-        reading = imageio._picture_from_pillow
+        reading = reader.picture_from_pillow
 
         def held(*args):
             arrived, release = self.gates[threading.current_thread().name]
@@ -45,7 +45,7 @@ class Paused:
             assert release.wait(60)
             return reading(*args)
 
-        monkeypatch.setattr(imageio, "_picture_from_pillow", held)
+        monkeypatch.setattr(reader, "picture_from_pillow", held)
 
     def start(self, name, data, max_pixels):
         """Start decoding ``data`` and wait until it is held inside."""
@@ -54,7 +54,7 @@ class Paused:
 
         def decode():
             try:
-                outcome["picture"] = imageio.decode_image(data, name, max_pixels=max_pixels)
+                outcome["picture"] = reader.decode_image(data, name, max_pixels=max_pixels)
             except PixelLimitError as exc:
                 outcome["error"] = str(exc)
 
@@ -75,7 +75,7 @@ def test_a_thread_decoding_without_a_limit_is_not_held_to_anothers(monkeypatch, 
     inside a decode under a 1000-pixel limit: the limit of one call is not the other's."""
     frames = [rng.integers(0, 256, (100, 100), np.uint8) for _ in range(3)]
     data = gif(frames, disposal=2)
-    alone = imageio.decode_image(data, "alone", max_pixels=0)
+    alone = reader.decode_image(data, "alone", max_pixels=0)
     paused = Paused(monkeypatch)
     unlimited, outcome = paused.start("unlimited", data, 0)
     limited, small = paused.start("limited", png(10), 1000)
@@ -99,7 +99,7 @@ def test_a_thread_under_a_limit_keeps_it_while_another_decodes_without(monkeypat
     assert len(descriptors) == 3  # x 0, y 0, width 24, height 16 each
     data[descriptors[1] + 5: descriptors[1] + 9] = struct.pack("<HH", 8000, 4096)
     with pytest.raises(PixelLimitError, match="its header gives a frame more pixels than the limit of 1000000"):
-        imageio.decode_image(bytes(data), "alone", max_pixels=1_000_000)
+        reader.decode_image(bytes(data), "alone", max_pixels=1_000_000)
     paused = Paused(monkeypatch)
     limited, outcome = paused.start("limited", bytes(data), 1_000_000)
     unlimited, other = paused.start("unlimited", png(10), 0)
@@ -112,7 +112,7 @@ def test_a_thread_under_a_limit_keeps_it_while_another_decodes_without(monkeypat
 def test_pillows_own_limit_is_left_to_the_program(rng):
     """A program that imports imgconv keeps Pillow's process-wide limit and check."""
     before = Image.MAX_IMAGE_PIXELS
-    imageio.decode_image(gif([rng.integers(0, 256, (16, 24), np.uint8)] * 2, disposal=2), "x", max_pixels=1000)
+    reader.decode_image(gif([rng.integers(0, 256, (16, 24), np.uint8)] * 2, disposal=2), "x", max_pixels=1000)
     assert Image.MAX_IMAGE_PIXELS == before
     with pytest.raises(Image.DecompressionBombError):
         Image._decompression_bomb_check((before + 1, 3))

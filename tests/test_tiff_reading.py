@@ -11,9 +11,8 @@ import sys
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image, ImageDraw
-
 from helpers import assert_one_line_error, run
+from PIL import Image, ImageDraw
 
 
 def test_a_multi_page_tiff_keeps_the_first_pages_tags_not_the_last_pages_layout(tmp_path, rng):

@@ -17,9 +17,9 @@ import sys
 import numpy as np
 import pytest
 import tifffile
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
 
 import imgconv
-from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
 from imgconv.stream import blocks as stream_blocks
 
 zarr = pytest.importorskip("zarr")

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import SAMPLES, load, run, save
+from PIL import Image
 
 CAT = SAMPLES / "chelsea.png"
 

@@ -1,4 +1,4 @@
-"""How outputs are written (imgconv.sink), tried as an attacker and as a fault would
+"""How outputs are written (imgconv.io.sink), tried as an attacker and as a fault would
 try them: another user in a shared output folder, names as long as the file system
 takes, syncs around the rename (seen by strace), append-only folders, outputs owned by
 others, bind-mounted outputs and Zarr stores replaced whole. Each runs the real
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, expected_blur, load, one_line, run
 from PIL import Image
 
-from helpers import SAMPLES, expected_blur, one_line, assert_one_line_error, assert_rounded_from, load, run
-from imgconv import sink
+from imgconv.io import sink, staging
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
@@ -501,7 +501,7 @@ def test_without_renameat2_a_zarr_store_is_replaced_by_two_renames(tmp_path, til
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
     assert run("identity", tiled_input, store).exit_code == 0
-    monkeypatch.setattr(sink, "_renameat2", lambda: None)
+    monkeypatch.setattr(staging, "renameat2", lambda: None)
     result = run(*BLUR, tiled_input, store)
     assert result.exit_code == 0, result.stderr
     assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())

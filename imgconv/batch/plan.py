@@ -8,13 +8,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .. import formats
 from ..errors import InvalidInputError
-from ..imageio import kind_of
+from ..io import formats
+from ..io.sink import STDIO
+from ..io.source import kind_of
 from ..io.tiled_image import is_zarr
 from ..names import quote_name
 from ..pipeline import check_paths, same_file
-from ..sink import STDIO
 from .report import Result
 
 
@@ -91,7 +91,7 @@ def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, i
         folder it came from; a file is taken if it matches some ``include`` (when any
         are given) and no ``exclude``.
     format : str, optional
-        A name from `imgconv.formats.names`: every output gets that format's extension.
+        A name from `imgconv.io.formats.names`: every output gets that format's extension.
     suffix : str
         Inserted before each output's extension; no path separator or NUL. A file that
         another input of the batch would be written as (its name with the suffix, in

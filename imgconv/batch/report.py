@@ -4,8 +4,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..io.sink import write_bytes
 from ..names import json_fields, json_text
-from ..sink import write_bytes
 
 
 @dataclass
@@ -33,5 +33,5 @@ def summary(results: Sequence[Result]) -> str:
 
 def write_report(results: Iterable[Result], dest: str, sync: bool = True) -> None:
     """One JSON object per line, in task order; ``"-"`` for standard output. ``sync`` as
-    for `imgconv.sink.write_bytes`."""
+    for `imgconv.io.sink.write_bytes`."""
     write_bytes("".join(r.to_json() + "\n" for r in results).encode(), dest, sync=sync)

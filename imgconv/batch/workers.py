@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from ..cpus import cpu_count
-from ..sink import remove_unfinished
+from ..io.staging import remove_unfinished
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")

@@ -27,7 +27,7 @@ def lazy(name: str) -> ModuleType:
 batch = lazy("imgconv.batch")
 demo = lazy("imgconv.demo")
 filters = lazy("imgconv.filters")
-formats = lazy("imgconv.formats")
+formats = lazy("imgconv.io.formats")
 kernelfile = lazy("imgconv.kernelfile")
 kernels = lazy("imgconv.kernels")
 animate = lazy("imgconv.lecture.animate")

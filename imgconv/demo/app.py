@@ -38,7 +38,10 @@ from typing import Any, NamedTuple
 # by one thread lacks its names in another).
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
-from ..imageio import Picture, check_writable, decode_image, max_bytes, read_image
+from ..io.picture import Picture
+from ..io.read import decode_image, read_image
+from ..io.source import max_bytes
+from ..io.write import check_writable
 from ..kernels import separable_gaussian
 from ..lecture.animate import Frames, Geometry, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
-from ..imageio import open_input, orientation_of
-from ..sink import STDIO
+from .orient import orientation_of
+from .sink import STDIO
+from .source import open_input
 from .tiffinfo import ICC, ORIENTATION, TIFF_MAGIC, XMP
 from .tiled_image import Path, TiledImage, check_budget, is_zarr, sample_mode
 
@@ -23,7 +24,7 @@ def is_tiled_tiff(source: Path, frame: int | None = None) -> bool:
     whole-image path reports what is wrong with it. Nor is anything but a regular file:
     a FIFO is not even opened, as a reader that comes and goes breaks the pipe of a
     writer waiting for the image's reader (and the file is opened without waiting, see
-    `imgconv.imageio.open_input`, should a FIFO take its name in between)."""
+    `imgconv.io.source.open_input`, should a FIFO take its name in between)."""
     if source == STDIO or is_zarr(source):
         return False
     try:

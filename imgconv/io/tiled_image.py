@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import formats
 from ..errors import ImageReadError
-from ..sink import STDIO
+from . import formats
+from .sink import STDIO
 
 ZARR = "ZARR"
 # What names an input or output: a path, or "-" for standard input or output.
@@ -36,7 +36,7 @@ class TiledImage:
         (H, W) or (H, W, C), as the samples are read.
     dtype : numpy.dtype
     mode : str
-        The image's mode (`imgconv.formats`).
+        The image's mode (`imgconv.io.formats`).
     tile : (int, int)
         Rows and columns of a tile (a Zarr chunk).
     options : dict

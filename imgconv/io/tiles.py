@@ -4,7 +4,7 @@ a Zarr store decoded whole for outputs that are not written tile by tile."""
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
-from ..imageio import Picture
+from .picture import Picture
 from .tiff_tiles import read_tiff_rows
 from .tiled_image import ZARR, Path, TiledImage
 from .zarr_store import open_zarr, zarr_module
@@ -14,7 +14,7 @@ STREAM_HINT = ("only the filter commands stream a tiled TIFF or Zarr input, tile
 
 
 def read_picture(path: Path, frame: int | None = None, max_pixels: int = 0) -> Picture:
-    """A Zarr store decoded whole, as `imgconv.imageio.read_image` decodes a file
+    """A Zarr store decoded whole, as `imgconv.io.read_image` decodes a file
     (refused over ``max_pixels``): for outputs that are not written tile by tile."""
     image = open_zarr(path, frame=frame)
     if max_pixels and image.pixels > max_pixels:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .. import animation
 from ..errors import InvalidInputError
-from ..formats import MAX_SIDE
-from ..imageio import STDIO, check_destination, output_format, write_bytes
+from ..io import animation
+from ..io.formats import MAX_SIDE
+from ..io.sink import STDIO, check_destination, write_bytes
+from ..io.write import output_format
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 from .layers import conv2d, output_size, padding_amounts
 
@@ -210,7 +211,7 @@ class Frames:
 
 
 class _Arrays(Sequence[np.ndarray]):
-    """The frames as arrays for `imgconv.animation`'s writers, drawn when asked for. The
+    """The frames as arrays for `imgconv.io.animation`'s writers, drawn when asked for. The
     writers go through them in order, looking back one frame, so the last two drawn are
     kept: memory does not grow with the frame count."""
 

@@ -23,17 +23,12 @@ from .. import engine, npyfile
 from ..boundary import extend
 from ..engine import Kernel
 from ..errors import InvalidInputError
-from ..imageio import (
-    DEFAULT_MAX_PIXELS,
-    NPY,
-    Picture,
-    check_destination,
-    encode_image,
-    output_format,
-    read_image,
-    write_bytes,
-)
-from ..vocabulary import DEFAULT_COMPRESS_LEVEL, resolve_mode
+from ..io.formats import NPY
+from ..io.picture import Picture
+from ..io.read import read_image
+from ..io.sink import check_destination, write_bytes
+from ..io.write import EncodeOptions, encode_image, output_format
+from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, resolve_mode
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as Pillow's convert("L")
 
@@ -204,8 +199,8 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
     Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey;
     an `imgconv.Kernel`'s offset is added to its map, as a bias is)
     or ``weights`` (F, C, kh, kw) over the image's channels as read (see
-    `imgconv.imageio`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
-    their `montage`. ``max_pixels`` is `imgconv.imageio.read_image`'s; ``layer_options``
+    `imgconv.io`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
+    their `montage`. ``max_pixels`` is `imgconv.io.read_image`'s; ``layer_options``
     are `conv2d`'s.
     """
     if (kernels is None) == (weights is None):
@@ -234,6 +229,6 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
     else:
         sheet = Picture([montage(maps, columns)], "L", fmt)
         level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level
-        data = encode_image(sheet.frames, sheet, fmt, compress_level=level, name=str(dest))
+        data = encode_image(sheet.frames, sheet, fmt, EncodeOptions(compress_level=level), name=str(dest))
     write_bytes(data, dest)
     return maps

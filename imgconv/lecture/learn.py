@@ -17,9 +17,11 @@ from numpy.typing import ArrayLike
 
 from ..boundary import extend
 from ..errors import InvalidInputError
-from ..imageio import DEFAULT_MAX_PIXELS, NPY, read_image, write_bytes
+from ..io.formats import NPY
+from ..io.read import read_image
+from ..io.sink import write_bytes
 from ..kernelfile import format_kernel
-from ..vocabulary import resolve_mode
+from ..vocabulary import DEFAULT_MAX_PIXELS, resolve_mode
 
 # Floats of patches held at once (about 32 MB in float64).
 _BAND_FLOATS = 1 << 22

@@ -8,7 +8,7 @@ image's, sample for sample), each block filtered by the same
 `imgconv.filters.filter_picture` as a whole picture, on Dask's threaded scheduler (or a
 cluster's), at most `blocks.MAX_IN_FLIGHT` blocks at once (`blocks`), and the result
 written in order, one row of tiles at a time, to a temporary file or store that takes
-the output's name at the end (`writers`, `imgconv.sink`). Memory is bounded by the
+the output's name at the end (`writers`, `imgconv.io.sink`). Memory is bounded by the
 blocks in flight, not by the image::
 
     filt = imgconv.filters.preset_filter(imgconv.kernels.separable_gaussian(5, 3))

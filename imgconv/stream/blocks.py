@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import INSTALL_HINT, InvalidInputError, MissingExtraError
-from ..imageio import Picture, change_depth
+from ..io.depth import change_depth
+from ..io.picture import Picture
 from ..io.tiled_image import TiledImage
 from ..io.tiles import read_rows
 

@@ -5,16 +5,16 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import formats
 from ..cpus import cpu_count
 from ..engine import work_dtype
 from ..errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
 from ..filters import rounds_in_engine
-from ..imageio import STDIO, output_format
+from ..io import formats
+from ..io.sink import STDIO, atomic_file, atomic_folder
 from ..io.tiff_tiles import is_tiled_tiff, open_tiff
 from ..io.tiled_image import ZARR, Path, is_zarr
+from ..io.write import output_format
 from ..io.zarr_store import open_zarr
-from ..sink import atomic_file, atomic_folder
 from .blocks import MAX_IN_FLIGHT, blocks_in_order, exact_options, filter_blocks, result_type
 from .writers import check_dest, output_tile, tiff_options, write_tiff, write_zarr, zarr_options
 
@@ -71,7 +71,7 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | Non
         The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
     sync : bool
         Sync the output to disk before it takes its name, and its folder after
-        (`imgconv.sink`); False for scratch work.
+        (`imgconv.io.sink`); False for scratch work.
 
     Returns
     -------

@@ -1,5 +1,5 @@
 """Filtered rows written tile by tile: a TIFF file or a Zarr store, under a temporary
-name that the output takes at the end (`imgconv.sink`)."""
+name that the output takes at the end (`imgconv.io.sink`)."""
 
 import concurrent.futures
 import math
@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from .. import formats
 from ..errors import ImageWriteError, InvalidInputError
+from ..io import formats
+from ..io.sink import check_replaceable
 from ..io.tiffinfo import XMP
 from ..io.tiled_image import ZARR, Path, TiledImage
 from ..io.zarr_store import zarr_module
-from ..sink import check_replaceable
 from .blocks import MAX_BLOCK_THREADS, tile_rows
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ of 384 frames could come back with 173. Here every frame is written, an unchange
 as a single pixel that repeats what is shown (in a WebP, a transparent pixel blended
 over it, as a lossy frame's pixel would not repeat exactly).
 The frames' pixels are encoded by Pillow (GIF's LZW, WebP's VP8 and VP8L) and by
-`imgconv.png`; only the containers are assembled here.
+`imgconv.io.png`; only the containers are assembled here.
 """
 
 import io
@@ -66,11 +66,11 @@ def durations(animation: dict, count: int) -> list[float]:
 
 
 def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int, **metadata) -> bytes:
-    """An animated PNG of frames in a mode of `imgconv.png.COLOUR_TYPES`, 8 or 16 bits.
+    """An animated PNG of frames in a mode of `imgconv.io.png.COLOUR_TYPES`, 8 or 16 bits.
 
     ``animation`` gives ``duration`` (ms a frame) and ``loop`` (0: for ever); a duration
     is stored as the fraction of 16-bit numbers nearest it, as Pillow does.
-    ``metadata`` is `imgconv.png.header_chunks`'s.
+    ``metadata`` is `imgconv.io.png.header_chunks`'s.
     """
     depth = png.COLOUR_TYPES[mode][1]
     out = png.header_chunks(frames[0].shape, mode, **metadata)

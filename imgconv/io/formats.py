@@ -73,7 +73,7 @@ DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16
          "RGB;16": np.uint16, "RGBA;16": np.uint16, MULTICHANNEL: np.float32,
          **{mode: dtype.type for mode, (dtype, _) in _WIDE.items()}}
 WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"] + [mode for mode, (_, kind) in _WIDE.items() if "A" in kind])
-# Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.imageio.change_depth`).
+# Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.io.change_depth`).
 FLOAT = frozenset(mode for mode, (dtype, _) in _WIDE.items() if dtype.kind == "f")
 # The same channels at the other depth: what --depth converts between.
 OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16"}

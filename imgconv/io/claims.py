@@ -25,7 +25,7 @@ refusal from the header).
 
 import math
 
-from .errors import ImageReadError
+from ..errors import ImageReadError
 
 _BIT = 8  # pixels a byte of raw data holds at most: one bit a pixel
 _DEFLATE = 1032  # bytes one deflated byte yields at most: a 258-byte match in 2 bits

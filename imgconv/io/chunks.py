@@ -16,7 +16,7 @@ more entries than the palette, or in a PNG with an alpha channel).
 import struct
 import zlib
 
-from .errors import ImageReadError
+from ..errors import ImageReadError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Ancillary by the case of their name, but an APNG's frames: skipped, they would take

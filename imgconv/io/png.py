@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from .vocabulary import DEFAULT_COMPRESS_LEVEL
+from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 
 # Pillow mode -> (PNG colour type, bit depth)
 COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),

@@ -1,0 +1,54 @@
+"""The pixel limit (``--max-pixels``): counted frame by frame from headers, and applied to
+Pillow's own size checks in this call only."""
+
+import contextvars
+import functools
+import math
+
+from ..errors import ImageReadError, PixelLimitError
+
+
+@functools.cache
+def pillow_limit() -> contextvars.ContextVar:
+    """The pixel limit of Pillow's size checks in the `decode_image` call running in
+    this thread (None: no limit).
+
+    Pillow's decoders check each size they learn against one process-wide number,
+    ``Image.MAX_IMAGE_PIXELS``: set per call, two threads decoding under different
+    limits would each use the other's. So Pillow's check (``_decompression_bomb_check``,
+    which its plugins call by that name) is wrapped, once: inside `decode_image` it
+    refuses a size over that call's limit; anywhere else it is Pillow's own, under
+    Pillow's number, as a program that imports imgconv expects.
+    """
+    from PIL import Image
+
+    limit = contextvars.ContextVar("imgconv_pillow_limit")
+    pillows = Image._decompression_bomb_check
+
+    @functools.wraps(pillows)
+    def check(size, *args, **options):
+        pixels = limit.get(Ellipsis)
+        if pixels is Ellipsis:
+            return pillows(size, *args, **options)
+        if pixels is not None and max(1, size[0]) * max(1, size[1]) > pixels:
+            raise Image.DecompressionBombError(f"{size[0]} x {size[1]} is more pixels than {pixels}")
+        return None
+
+    Image._decompression_bomb_check = check
+    return limit
+
+
+class PixelBudget:
+    """The pixels an image may still hold under ``--max-pixels``, taken frame by frame."""
+
+    def __init__(self, limit, name):
+        self.left, self.limit, self.name = limit or math.inf, limit, name
+
+    def take(self, *dimensions):
+        if not all(type(d) is int and d >= 0 for d in dimensions):  # a damaged TIFF gives a tuple
+            raise ImageReadError(f"{self.name}: corrupt image: dimensions {dimensions}")
+        pixels = math.prod(dimensions)
+        self.left -= pixels
+        if self.left < 0:
+            raise PixelLimitError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
+                                  f"{self.limit} (--max-pixels N raises it; 0 lifts it)")

@@ -1,0 +1,81 @@
+"""The `Picture`: an image's frames as arrays, its mode, and what is needed to write a
+result back the same way."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from . import formats
+
+
+@dataclass
+class Picture:
+    """An image's frames and how to write a result back in the same form.
+
+    Attributes
+    ----------
+    frames : list of numpy.ndarray
+        (H, W) or (H, W, C) samples in the file's units, one array per frame or page.
+    mode : str
+        The mode the result is written in (`imgconv.io.formats`).
+    format : str
+        Pillow's name of the input format, or ``"NPY"``.
+    metadata : dict
+        ``icc_profile``, ``exif``, ``xmp`` and ``comment`` as the input had them, with
+        the EXIF orientation removed (and the XMP's set to 1) once it has been applied.
+    encoding : dict
+        What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
+        ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
+        (stored at 1 bit a sample) for TIFF.
+    animation : dict
+        For several frames: ``duration`` (ms, per frame) and ``loop``, as far as the
+        format has them. Frames are whole pictures as displayed, so how the input
+        composed them (disposal, blending) is not kept: `imgconv.io.animation` writes them.
+    name : str
+        The input as messages name it: its path, ``<stdin>``, or "the input".
+    """
+
+    frames: list
+    mode: str
+    format: str
+    metadata: dict = field(default_factory=dict)
+    encoding: dict = field(default_factory=dict)
+    animation: dict = field(default_factory=dict)
+    name: str = "the input"
+
+    @property
+    def pixels(self):
+        """The samples of a single-frame picture."""
+        if len(self.frames) != 1:
+            raise InvalidInputError(f"the image has {len(self.frames)} frames; take one first "
+                                    "(imgconv identity --frame N IN OUT)")
+        return self.frames[0]
+
+    @property
+    def has_alpha(self):
+        return self.mode in formats.WITH_ALPHA
+
+    @property
+    def sample_max(self):
+        return formats.SAMPLE_MAX[self.mode]
+
+    @property
+    def sample_dtype(self):
+        """The NumPy type of the samples written in ``mode``."""
+        return np.dtype(formats.DTYPE[self.mode])
+
+    @property
+    def description(self):
+        """The mode in words, with the frame count: ``16-bit RGB``, ``8-bit RGB, 3 frames``."""
+        words = formats.WORDS[self.mode]
+        return words if len(self.frames) == 1 else f"{words}, {len(self.frames)} frames"
+
+
+def frame_indices(count, frame, name):
+    if frame is None:
+        return range(count)
+    if not 0 <= frame < count:
+        raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
+                                f"numbered from 0")
+    return [frame]

@@ -1,0 +1,98 @@
+"""The modes Pillow's images are read as (see `imgconv.io.read`), and the samples of each."""
+
+
+import numpy as np
+
+from ..errors import ImageReadError
+from . import formats
+from .tiff_read import turn_white_is_zero
+from .tiffinfo import MINISWHITE
+
+# A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
+# alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
+# aside in info["transparency"], which imgconv's writers would drop.
+KEYED = {"L": "LA", "I;16": "LA;16", "RGB": "RGBA"}
+
+
+def png_key(image, data: bytes) -> np.ndarray | None:
+    """The colour a grey or RGB PNG's tRNS chunk makes transparent, in the units of
+    Pillow's samples (grey of 1, 2 and 4 bits is scaled to 0-255), or None."""
+    if image.format != "PNG" or "transparency" not in image.info or data[25:26] not in (b"\0", b"\2"):
+        return None
+    bits = data[24]  # IHDR's bit depth
+    # libpng compares only the bits a sample has: a tRNS value out of range is cut to them.
+    key = np.asarray(image.info["transparency"], np.uint32) & ((1 << bits) - 1)
+    return key * (255 // ((1 << bits) - 1)) if bits < 8 else key
+
+
+def keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``samples`` (grey or RGB) with an alpha channel: 0 where the pixel is ``key``,
+    the samples' maximum elsewhere."""
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    opaque = np.iinfo(samples.dtype).max
+    alpha = np.where((planes == key).all(axis=-1), 0, opaque).astype(samples.dtype)
+    return np.concatenate([planes, alpha[..., None]], axis=2)
+
+
+def mode_read_as(image):
+    mode = image.mode
+    if mode.startswith("I;16") or (mode == "I" and image.format == "PPM"):
+        return "I;16"  # Pillow reads 16-bit PGM as I; its samples are 16-bit by definition
+    if mode in formats.DTYPE:
+        return mode
+    if mode == "1":
+        return "L"
+    if mode in ("P", "PA"):
+        return "RGBA" if mode == "PA" or "transparency" in image.info or _palette_alpha(image) else "RGB"
+    if mode in ("La", "RGBa"):
+        return mode.upper()
+    return "RGB"
+
+
+def _palette_alpha(image) -> bool:
+    """Whether a palette image shows a pixel less than opaque through its palette's own
+    alpha (a DDS palette's fourth byte, as Direct3D 9 reads it; a TGA colour map of
+    16 or 32 bits), which Pillow keeps in the palette rather than in info["transparency"]."""
+    if image.palette is None or "A" not in image.palette.mode:
+        return False
+    alpha = np.asarray(image.getpalette("RGBA"), np.uint8)[3::4]  # loads the pixels
+    used = np.bincount(np.asarray(image).ravel(), minlength=256)[:len(alpha)] > 0
+    return bool((alpha[used] < 255).any())
+
+
+def common_mode(modes, name):
+    """One mode for every frame: a GIF's first frame may be grey and the next colour."""
+    if len(set(modes)) == 1:
+        return modes[0]
+    if set(modes) <= {"L", "LA", "RGB", "RGBA"}:
+        colour = any(m.startswith("RGB") for m in modes)
+        alpha = any(m in formats.WITH_ALPHA for m in modes)
+        return formats.MODE_OF[(1 + 2 * colour + alpha, 8)]
+    kinds = ", ".join(formats.WORDS[m] for m in sorted(set(modes)))
+    raise ImageReadError(f"{name}: frames of different kinds ({kinds}); take one with --frame N")
+
+
+def widen(samples, mode, common):
+    """8-bit samples in ``mode`` as the ``common`` mode of `common_mode` holds them, as
+    Pillow converts: grey repeated in each colour channel, opaque where there was no alpha."""
+    if mode == common:
+        return samples
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    colour = planes[..., :-1] if mode in formats.WITH_ALPHA else planes
+    if common.startswith("RGB") and colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    if common not in formats.WITH_ALPHA:
+        return colour
+    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full(planes.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([colour, alpha], axis=2)
+
+
+def samples_of(image, mode):
+    if mode == "I;16":
+        samples = np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
+        if image.format == "TIFF" and image.tag_v2.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
+            turn_white_is_zero(samples, image.tag_v2[258][0], 1)
+        return samples
+    if image.mode != mode:
+        image = image.convert(mode)
+    return np.asarray(image)

@@ -1,0 +1,144 @@
+"""Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
+
+
+from . import claims
+from .budget import PixelBudget
+from .deep import picture_from_deep_png
+from .metadata import metadata_of
+from .orient import UNDO, orient, orientation_of
+from .picture import Picture, frame_indices
+from .pillow_modes import KEYED, common_mode, keyed_alpha, mode_read_as, png_key, samples_of, widen
+from .tiff_read import beyond_pillow, picture_from_tifffile
+from .tiffinfo import ORIENTATION
+
+# Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
+_SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
+
+def picture_from_pillow(image, data, frame, name, budget):
+    from PIL import Image
+
+    # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
+    # that do not animate show; it is not a frame of the animation.
+    skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
+    count = getattr(image, "n_frames", 1) - skip
+    indices = frame_indices(count, frame, name)
+    image.seek(skip + indices[0])
+    budget.take(*image.size)  # from the frame's header, before anything is decoded
+    claims.check_frame_data(image, data, name)
+    decoder = _fast_decoder(image, data, count)
+    # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
+    # pixels (unless the fast decoder found none there), and its TIFF reader turns the
+    # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
+    # turns pictures as it chooses, so that turn is undone below.
+    metadata = metadata_of(image, header_complete=decoder is not None)
+    orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
+    timings = []
+    if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
+        for _ in indices[1:]:
+            budget.take(*image.size)  # every frame of an APNG has the canvas's size
+        picture = picture_from_deep_png(data, [skip + i for i in indices], count + skip > 1, metadata, name)
+        for index in indices if count > 1 and frame is None else ():
+            image.seek(skip + index)
+            timings.append(image.info.get("duration"))
+    elif image.format == "TIFF" and beyond_pillow(image):
+        picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
+    else:
+        arrays, modes, key = [], [], png_key(image, data)
+        for index in indices:
+            # Each frame once, in order: seeking an APNG back to an earlier frame loses
+            # its palette, and a GIF or APNG frame is composed on the ones before it.
+            if index != indices[0]:
+                image.seek(skip + index)
+                budget.take(*image.size)
+                claims.check_frame_data(image, data, name)
+            modes.append(mode_read_as(image))
+            arrays.append(samples_of(image, modes[-1]) if decoder is None else decoder(data))
+            if key is not None and modes[-1] in KEYED:
+                arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
+            timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
+        mode = common_mode(modes, name)
+        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes)]
+        if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
+            arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
+        picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
+    if count > 1 and frame is None:
+        picture.animation = _timing_of_frames(timings)
+        if "loop" in image.info and picture.animation:
+            picture.animation["loop"] = image.info["loop"]
+    return picture
+
+
+def _fast_decoder(image, data, count):
+    """imagecodecs' decoder for this file, where it gives Pillow's samples quicker, or None.
+
+    PNG: one frame of 8-bit grey, RGB or either with alpha, no tRNS chunk (which Pillow
+    keeps aside and libpng would make an alpha channel), and nothing but pixels after the
+    first IDAT (Pillow finds later metadata only by decoding). JPEG: grey or YCbCr (CMYK
+    and Adobe RGB stay with Pillow), ending with its end marker.
+    """
+    import imagecodecs
+
+    if count != 1:
+        return None
+    if image.format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and _png_is_plain(data):
+        return imagecodecs.png_decode
+    # A JPEG without its end marker is truncated: libjpeg-turbo would fill the rest with
+    # grey where Pillow refuses it.
+    if image.format == "JPEG" and image.mode in ("L", "RGB") and "adobe_transform" not in image.info \
+            and data.endswith(b"\xff\xd9"):
+        return imagecodecs.jpeg8_decode
+    return None
+
+
+def _png_is_plain(data):
+    """8 bits a sample, no tRNS or APNG chunk, and only IDAT and IEND from the first IDAT."""
+    if data[24:25] != b"\x08":  # IHDR's bit depth
+        return False
+    position, seen_pixels = 8, False
+    while position + 8 <= len(data):
+        length, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:position + 8]
+        if kind in (b"tRNS", b"acTL") or (seen_pixels and kind not in (b"IDAT", b"IEND")):
+            return False
+        if kind == b"IEND":
+            return True
+        seen_pixels = seen_pixels or kind == b"IDAT"
+        position += 12 + length
+    return False  # truncated: Pillow's decoder says how
+
+
+def _timing_of_frames(durations):
+    """``{"duration": [ms a frame]}`` when some frame gives a duration, else ``{}``. A
+    frame that gives none (a GIF frame without a Graphic Control Extension) gets 0, as
+    its file says nothing; the writers index the list by frame, so it is never short."""
+    if all(d is None for d in durations):
+        return {}
+    return {"duration": [0 if d is None else d for d in durations]}
+
+
+def _encoding(image, data):
+    if image.format == "JPEG":
+        from PIL import JpegImagePlugin
+
+        encoding = {"qtables": image.quantization}
+        if JpegImagePlugin.get_sampling(image) in _SUBSAMPLING:
+            encoding["subsampling"] = _SUBSAMPLING[JpegImagePlugin.get_sampling(image)]
+        return encoding
+    if image.format == "WEBP":
+        return {"lossless": _webp_is_lossless(data)}
+    if image.format == "TIFF":
+        return {"compression": image.tag_v2.get(259, 1), "bilevel": image.mode == "1"}
+    return {}
+
+
+def _webp_is_lossless(data):
+    """Whether every image chunk of a WebP file is lossless (VP8L) rather than lossy (VP8)."""
+    kinds, position = set(), 12
+    while position + 8 <= len(data):
+        kind, size = data[position : position + 4], int.from_bytes(data[position + 4 : position + 8], "little")
+        if kind == b"ANMF":  # an animation frame: its own chunks follow a 16-byte header
+            position += 8 + 16
+            continue
+        kinds.add(kind)
+        position += 8 + size + (size & 1)
+    return b"VP8L" in kinds and b"VP8 " not in kinds

@@ -1,0 +1,202 @@
+"""READDOC"""
+
+import io
+import math
+import re
+import struct
+import warnings
+
+from ..errors import ImageReadError, ImgconvError, PixelLimitError
+from ..names import quote_name
+from ..vocabulary import DEFAULT_MAX_PIXELS
+from . import chunks
+from .budget import PixelBudget, pillow_limit
+from .deep import picture_from_npy
+from .libtiff import LibtiffErrors, libtiff_error_log
+from .metadata import classic_exif
+from .orient import orient, orientation_of, upright_xmp
+from .picture import Picture, frame_indices
+from .pillow_read import picture_from_pillow
+from .sink import STDIO
+from .source import NPY_MAGIC, max_bytes, read_bytes
+from .tiff_read import picture_from_tifffile
+from .tiffinfo import ORIENTATION, TIFF_MAGIC
+
+
+def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS, only_regular=False):
+    """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+    frame : int, optional
+        Read only this frame (page) of an animation or multi-page TIFF, 0-based;
+        default every frame.
+    auto_orient : bool
+        Turn the pixels as the EXIF orientation says (or, where EXIF has none, the XMP's,
+        as Pillow's ``ImageOps.exif_transpose``), so that they are the image as it is
+        displayed; drop the EXIF tag and set the XMP's to 1. False keeps the stored
+        pixels and the tags.
+    max_pixels : int
+        Refuse, from its header and before decoding, an image whose frames read hold
+        more pixels than this in all (a ``.npy`` counts H x W x ceil(C / 4)); 0 for no
+        limit. The input's size in bytes is limited accordingly.
+    only_regular : bool
+        Refuse, without waiting, an input that is not a regular file (a FIFO, a device),
+        as a batch does: reading one waits for a writer, for ever if none comes. Without
+        it, a FIFO is read as a pipe is (see `open_input`).
+
+    Raises `ImageReadError` with the file name and the reason when it cannot.
+    """
+    name = "<stdin>" if source == STDIO else quote_name(source)
+    from . import tiff_tiles, tiled_image, tiles
+
+    if tiled_image.is_zarr(source):
+        return tiles.read_picture(source, frame=frame, max_pixels=max_pixels)
+    try:
+        data = read_bytes(source, name, max_bytes(max_pixels), only_regular)
+        return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    except PixelLimitError as exc:
+        if tiff_tiles.is_tiled_tiff(source, frame):
+            raise PixelLimitError(f"{exc}; {tiles.STREAM_HINT}") from None
+        raise
+
+
+def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
+    """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
+    error messages call it."""
+    budget = PixelBudget(max_pixels, name)
+    if data.startswith(NPY_MAGIC):
+        picture = picture_from_npy(data, name, budget)
+        frame_indices(1, frame, name)
+        picture.name = name
+        return picture
+    from PIL import Image, UnidentifiedImageError
+
+    if data.startswith(chunks.PNG_SIGNATURE):
+        data = chunks.checked_png(data, name)
+    # imgconv's limit decides, not Pillow's process-wide one, and only in this call
+    # (`pillow_limit`): none while the file is opened, so that imgconv's own check
+    # names the first frame's size. Then Pillow's check guards what only Pillow sees:
+    # seeking to a GIF frame, it allocates the frame's canvas or the area its disposal
+    # clears from the frame's header, before imgconv can take the frame's size (a 24x16
+    # GIF whose second frame claimed 65534x4096 took 1 GB before imgconv refused it).
+    limit = pillow_limit().set(None)
+    libtiff_errors = LibtiffErrors()
+    recording = libtiff_error_log().set(libtiff_errors)
+    try:
+        # Pillow warns of what it skips in a damaged file; whatever matters fails below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    pillow_limit().set(max_pixels or None)
+                    picture = picture_from_pillow(image, data, frame, name, budget)
+            except UnidentifiedImageError:
+                if not data.startswith(TIFF_MAGIC):
+                    raise _unidentified(data, name, budget) from None
+                # Pillow cannot open 16-bit grey+alpha TIFFs
+                picture = picture_from_tifffile(data, frame, name, {}, budget)
+        libtiff_errors.check(name)
+    except ImgconvError:
+        raise
+    except Image.DecompressionBombError:
+        raise PixelLimitError(f"{name}: its header gives a frame more pixels than the limit of {max_pixels} "
+                              "(--max-pixels N raises it; 0 lifts it)") from None
+    except Exception as exc:
+        # Parsers of damaged or hostile files fail in every way: OSError and ValueError
+        # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
+        # What a decoder lacks (a TIFF compression, Ghostscript for EPS, a stub format's
+        # loader) is said as such; a TypeError's "not supported" is damage.
+        lacking = not isinstance(exc, TypeError) and LACKING.search(str(exc))
+        what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
+        raise ImageReadError(f"{name}: {what} ({exc})") from None
+    finally:
+        pillow_limit().reset(limit)
+        libtiff_error_log().reset(recording)
+    picture.name = name
+    _settle_exif(picture, auto_orient)
+    return picture
+
+
+def _settle_exif(picture: Picture, auto_orient: bool) -> None:
+    """A BigTIFF's EXIF made classic, so that it can be written back; with
+    ``auto_orient``, the pixels turned as the EXIF orientation says, the tag dropped and
+    the XMP's set to 1."""
+    exif = picture.metadata.get("exif")
+    if exif is not None and exif.bigtiff:
+        picture.metadata["exif"] = exif = classic_exif(exif)
+    if auto_orient and exif is not None and orientation_of(exif.get(ORIENTATION)) != 1:
+        orientation = orientation_of(exif.pop(ORIENTATION))
+        picture.frames = [orient(f, orientation) for f in picture.frames]
+        if "xmp" in picture.metadata:
+            picture.metadata["xmp"] = upright_xmp(picture.metadata["xmp"])
+        if not len(exif):
+            del picture.metadata["exif"]
+
+
+# The most an AVIF may hold for libavif (as Pillow 13 builds it, 1.4.2) to open it, its
+# default imageSizeLimit and imageDimensionLimit: measured by giving an AVIF's header
+# (ispe) 16384 x 16384 (opened) and 16385 x 16384 (refused), 32768 x 100 (opened) and
+# 32769 x 100 (refused).
+_LIBAVIF_MAX_PIXELS = 16384 * 16384
+
+
+_LIBAVIF_MAX_SIDE = 32768
+
+
+# A decoder's words for a feature or format it lacks (tifffile: "<COMPRESSION.SGILOG:
+# 34676> not supported"; Pillow: "Unsupported BMP compression (6)", "cannot find loader
+# for this HDF5 file", "Unable to locate Ghostscript on paths").
+LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^cannot find loader|Ghostscript", re.IGNORECASE)
+
+
+# What some of the reasons Pillow's plugins give mean.
+_PILLOWS_WORDS = {
+    "not identified by this driver": "its header gives no size or mode",  # ImageFile's check
+    "unpack": "its header is cut short",  # struct.error: "unpack requires a buffer of ..."
+    "unpack_from": "its header is cut short",
+}
+
+
+def _unidentified(data, name, budget):
+    """The error for a file no Pillow plugin opened, saying why where it can: an AVIF
+    over the pixel limit or beyond libavif's limits (read from its header, which libavif
+    refuses without a reason), else the reason Pillow's plugin for the file's signature
+    gives, asked as Image.open asks it (Image.open says it only as a warning, when the
+    process-wide WARN_POSSIBLE_FORMATS is set). Plugins without a signature (TGA, for
+    one) try every file, and their reasons are not taken."""
+    from PIL import Image
+
+    if data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS and chunks.avif_sizes(data):
+        width, height = max(chunks.avif_sizes(data), key=math.prod)
+        budget.take(width, height)
+        if width * height > _LIBAVIF_MAX_PIXELS or max(width, height) > _LIBAVIF_MAX_SIDE:
+            return ImageReadError(f"{name}: a {width} x {height} AVIF, larger than libavif (Pillow's AVIF decoder) "
+                                  f"opens: at most {_LIBAVIF_MAX_PIXELS} pixels and {_LIBAVIF_MAX_SIDE} a side")
+    Image.init()
+    for fmt in [fmt for fmt in Image.ID if _has_signature_of(fmt, data)]:
+        try:
+            Image.OPEN[fmt][0](io.BytesIO(data), "").close()
+            continue
+        except (SyntaxError, IndexError, TypeError, struct.error) as exc:  # what Image.open catches of a plugin
+            reason = str(exc)
+        # A plugin that finds the file is not of its format after all has nothing to add.
+        if reason and not reason.lower().startswith("not a"):
+            reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
+            return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
+    return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
+
+
+def _has_signature_of(fmt, data):
+    """Whether Pillow's plugin for ``fmt`` has a signature test that takes ``data`` (Pillow
+    reports a plugin whose test itself failed, on a file of a few bytes, as failing to
+    open it)."""
+    from PIL import Image
+
+    accept = Image.OPEN.get(fmt, (None, None))[1]
+    try:
+        taken = accept is not None and accept(data[:16])
+    except (SyntaxError, IndexError, TypeError, struct.error):  # what Pillow catches of a test on a short file
+        return False
+    return bool(taken) and not isinstance(taken, str)  # a str is Pillow's "support not installed"

@@ -1,0 +1,119 @@
+"""TIFFs that Pillow would not read as they are, read by tifffile."""
+
+import io
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ImageReadError
+from .deep import deep_picture
+from .picture import frame_indices
+from .tiffinfo import ASSOCIATED_ALPHA, ICC, MINISBLACK, MINISWHITE, ORIENTATION, PALETTE, RGB, XMP
+
+if TYPE_CHECKING:
+    from PIL import TiffImagePlugin
+
+
+def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
+    """Whether a TIFF holds samples Pillow would not read as they are, which tifffile
+    reads: 16-bit colour (which Pillow cannot hold), signed or float samples or
+    unsigned ones of more than 16 bits (Pillow reads signed 8-bit samples as unsigned,
+    and unsigned 32-bit ones as signed), a predictor on uncompressed samples of 9 to 15
+    bits (Pillow reads the differences; libtiff leaves a predictor on uncompressed
+    samples undone, and at 8 and 16 bits Pillow reads as libtiff does), and grey or RGB
+    stored plane by plane (Pillow mixes up or refuses the planes of grey+alpha and of
+    RGBA)."""
+    tags = image.tag_v2
+    bits, sample_formats = (tags.get(tag, default) for tag, default in ((258, 1), (339, 1)))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    sample_formats = sample_formats if isinstance(sample_formats, tuple) else (sample_formats,)
+    samples, photometric = tags.get(277, 1), tags.get(262)
+    return ((16 in bits and samples > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
+            or (tags.get(317, 1) != 1 and tags.get(259, 1) == 1 and max(bits) % 8 != 0)
+            or (tags.get(284, 1) == 2 and samples > 1 and photometric in (MINISWHITE, MINISBLACK, RGB)))
+
+
+def picture_from_tifffile(data, frame, name, metadata, budget):
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            pages = tiff.pages
+            arrays = []
+            for index in frame_indices(len(pages), frame, name):
+                page = pages[index]
+                # As a .npy's: up to four samples a pixel (a TIFF claiming 65535 samples a
+                # pixel asked for 194 GiB within the pixel limit; found by fuzzing), and
+                # a volume's slices.
+                extra = [n for n in (page.imagedepth, math.ceil(page.samplesperpixel / 4)) if n != 1]
+                budget.take(page.imagewidth, page.imagelength, *extra)
+                array = page.asarray()
+                if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
+                    array = np.moveaxis(array, 0, -1)
+                arrays.append(_as_read(page, array, name))
+            tags = pages[0].tags
+            if not metadata:  # Pillow could not open the file: take what tifffile sees
+                metadata.update({key: bytes(tags[tag].value) for key, tag in (("icc_profile", ICC), ("xmp", XMP))
+                                 if tag in tags})
+                if tags.valueof(ORIENTATION, 1) != 1:
+                    from PIL import Image
+
+                    metadata["exif"] = Image.Exif()
+                    metadata["exif"][ORIENTATION] = tags.valueof(ORIENTATION)
+            encoding = {"compression": int(pages[0].compression)}
+    except tifffile.TiffFileError as exc:
+        raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
+    if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
+        raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
+    return deep_picture(arrays, "TIFF", metadata, name, encoding)
+
+
+def _as_read(page, array: np.ndarray, name: str) -> np.ndarray:
+    """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
+    zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
+    scaled to 0-255, and 8-bit associated alpha unpremultiplied, as Pillow reads it."""
+    if array.dtype == np.bool_:  # 1 bit a sample
+        array = array.astype(np.uint8)
+    bits, photometric = page.bitspersample, int(page.photometric)
+    if photometric == PALETTE:
+        if array.ndim != 2 or page.colormap is None:
+            raise ImageReadError(f"{name}: a palette image with extra samples or without a colour map: "
+                                 "not an image imgconv reads")
+        return _palette_colours(np.asarray(page.colormap), bits)[array]
+    if photometric == MINISWHITE:
+        turn_white_is_zero(array, bits, page.samplesperpixel - len(page.extrasamples))
+    if bits < 8 and photometric in (MINISWHITE, MINISBLACK, RGB) and array.dtype == np.uint8:
+        top = (1 << bits) - 1
+        array = ((array.astype(np.uint16) * 255 + top // 2) // top).astype(np.uint8)
+    if tuple(page.extrasamples)[:1] == (ASSOCIATED_ALPHA,) and array.dtype == np.uint8 and array.shape[-1] in (2, 4):
+        from PIL import Image
+
+        mode = "La" if array.shape[-1] == 2 else "RGBa"
+        premultiplied = Image.frombuffer(mode, array.shape[1::-1], np.ascontiguousarray(array).tobytes())
+        array = np.asarray(premultiplied.convert(mode.upper()))
+    return array
+
+
+def _palette_colours(colormap: np.ndarray, bits: int) -> np.ndarray:
+    """A TIFF colour map (3 x 2**bits entries of 16 bits) as RGB samples, one row an
+    index. Up to 8 bits an index: 8-bit colours, the high byte (``v // 256``), as Pillow
+    reads those palettes. Above: 8-bit where every entry is a multiple of 257 (then
+    ``v // 257`` is exact), else the 16-bit entries as they are, so nothing is lost."""
+    if bits <= 8:
+        return (colormap // 256).astype(np.uint8).T
+    if not (colormap % 257).any():
+        return (colormap // 257).astype(np.uint8).T
+    return colormap.astype(np.uint16).T
+
+
+def turn_white_is_zero(samples, bits, colours):
+    """Turn, in place, grey samples stored white-is-zero (TIFF's MINISWHITE) into
+    imgconv's black-is-zero: ``2**bits - 1 - v`` for the file's ``bits`` a sample, so
+    that a 12-bit file stays in 0-4095 as a black-is-zero one is read. The ``colours``
+    first samples of a pixel are turned, not its extra (alpha) samples. Float and signed
+    samples have no such maximum and are left as stored."""
+    if samples.dtype.kind != "u":
+        return
+    grey = samples[..., :colours] if samples.ndim == 3 else samples
+    np.subtract(samples.dtype.type((1 << bits) - 1), grey, out=grey)
