@@ -251,7 +251,7 @@ def command_targets(table, scratch):
     convert = imagemagick()
     for name, goal in (("4k.png", 0.8), ("4k.jpg", 1.0)):
         source, suffix = scratch / name, name[-4:]
-        ours, ours_memory = run_command(imgconv_command + [str(source), str(scratch / f"ours{suffix}")], 5)
+        ours, ours_memory = run_command([*imgconv_command, str(source), str(scratch / f"ours{suffix}")], 5)
         print(f"imgconv blur on the 4K {suffix}: {ours:.3f} s, peak {megabytes(ours_memory)}, "
               f"output {os.path.getsize(scratch / f'ours{suffix}') / 1e6:.1f} MB")
         if shutil.which("vips"):
@@ -267,7 +267,7 @@ def command_targets(table, scratch):
             print(f"ImageMagick on the 4K PNG:     {magick:.2f} s, peak {megabytes(magick_memory)}")
     if convert:
         small = scratch / "512.png"
-        ours_small, _ = run_command(imgconv_command + [str(small), str(scratch / "ours-small.png")], 9)
+        ours_small, _ = run_command([*imgconv_command, str(small), str(scratch / "ours-small.png")], 9)
         magick_small, _ = run_command([convert, str(small), "-gaussian-blur", "5x3", str(scratch / "im-small.png")], 9)
         table.add("4. CLI blur, 512x512 PNG", ours_small, magick_small, "ImageMagick convert", 1.0)
 

@@ -356,10 +356,10 @@ def test_stdin_to_stdout(tmp_path, camera):
 def test_shell_pipeline_with_subprocesses(tmp_path, camera):
     """cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png"""
     command = [sys.executable, "-m", "imgconv"]
-    blurred = subprocess.run(command + ["blur", "-s", "2", "-", "-"], input=(SAMPLES / "camera.png").read_bytes(),
+    blurred = subprocess.run([*command, "blur", "-s", "2", "-", "-"], input=(SAMPLES / "camera.png").read_bytes(),
                              capture_output=True, check=True)
     assert blurred.stderr == b"" and blurred.stdout.startswith(b"\x89PNG")
-    edges = subprocess.run(command + ["sobel", "-", str(tmp_path / "edges.png")], input=blurred.stdout,
+    edges = subprocess.run([*command, "sobel", "-", str(tmp_path / "edges.png")], input=blurred.stdout,
                            capture_output=True, check=True)
     assert edges.stdout == b"" and edges.stderr == b""
     smooth = np.asarray(Image.open(io.BytesIO(blurred.stdout)))

@@ -48,7 +48,7 @@ CASES = [
 @pytest.mark.parametrize("stride, dilation, pad, ksize", CASES)
 def test_conv2d_matches_the_loop_reference(rng, stride, dilation, pad, ksize):
     x = rng.normal(size=(13, 11, 3)) * 50
-    w = rng.normal(size=(4, 3) + ksize)
+    w = rng.normal(size=(4, 3, *ksize))
     b = rng.normal(size=4)
     padding = ((pad[0], pad[0]), (pad[1], pad[1]))
     expected = slow_conv2d(np.moveaxis(x, 2, 0), w, b, stride, padding, dilation)

@@ -21,9 +21,9 @@ import imgconv
 from imgconv.vocabulary import ALIASES, MODES
 
 da = pytest.importorskip("dask.array")
-import dask  # noqa: E402
+import dask
 
-import imgconv.dask as idask  # noqa: E402
+import imgconv.dask as idask
 
 
 @pytest.fixture(autouse=True)
@@ -183,12 +183,12 @@ def test_numpy_input_gives_a_lazy_array():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(boundary="sideways"), "unknown boundary mode"),
-    (dict(method="fastest"), "unknown method"),
-    (dict(kernel=np.ones((2, 2, 2))), "must be 2-D"),
+    ({"boundary": "sideways"}, "unknown boundary mode"),
+    ({"method": "fastest"}, "unknown method"),
+    ({"kernel": np.ones((2, 2, 2))}, "must be 2-D"),
 ])
 def test_invalid_arguments_fail_at_once(bad, message):
-    options = dict(kernel=np.ones((3, 3)))
+    options = {"kernel": np.ones((3, 3))}
     options.update(bad)
     with pytest.raises(imgconv.InvalidInputError, match=message):
         idask.correlate(small_chunks(CAMERA), **options)

@@ -137,8 +137,8 @@ def test_a_damaged_plain_png_is_one_error(tmp_path, photo):
 
 
 @pytest.mark.parametrize("options", [
-    dict(quality=92), dict(quality=75, subsampling=2), dict(quality=85, subsampling=1),
-    dict(quality=95, subsampling=0, progressive=True), dict(quality=80, optimize=True),
+    {"quality": 92}, {"quality": 75, "subsampling": 2}, {"quality": 85, "subsampling": 1},
+    {"quality": 95, "subsampling": 0, "progressive": True}, {"quality": 80, "optimize": True},
 ])
 @pytest.mark.parametrize("grey", [False, True])
 def test_a_jpeg_is_decoded_quickly_to_pillows_samples(tmp_path, photo, counted, options, grey):

@@ -23,7 +23,7 @@ import tifffile
 from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, expected_blur, load, one_line, run
 from PIL import Image
 
-from imgconv.io import sink, staging
+from imgconv.io import staging
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
