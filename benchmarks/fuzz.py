@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import test_fuzz as fuzz  # the harness itself: seeds, mutators, checks
+import test_fuzz as fuzz  # noqa: E402 - the harness itself: seeds, mutators, checks
 
 
 def _vm_size():
@@ -213,7 +213,7 @@ def run(args):
                 break
             now = time.perf_counter()
             hard = args.timeout + args.grace
-            for pid, (index, start, _, killed) in list(running.items()):
+            for pid, (_, start, _, killed) in list(running.items()):
                 if killed is False and (interrupted or now - start > hard):
                     os.kill(pid, signal.SIGKILL)
                     running[pid][3] = None if interrupted else True  # None: stopped, not a hang
