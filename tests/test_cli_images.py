@@ -488,7 +488,7 @@ def test_a_group_4_fax_comes_back_group_4_with_the_same_samples(tmp_path, camera
     assert run("identity", tmp_path / "fax.tif", tmp_path / "out.tif").exit_code == 0
     written = tiff_pages(tmp_path / "out.tif")
     assert [compression for compression, _ in written] == [4, 4, 4]  # CCITT T.6, Group 4
-    for (_, samples), page in zip(written, pages):
+    for (_, samples), page in zip(written, pages, strict=True):
         assert np.array_equal(samples.astype(bool), np.asarray(page))
     with Image.open(tmp_path / "out.tif") as image:  # and as Pillow (libtiff) reads it
         assert image.mode == "1" and image.n_frames == 3
@@ -573,8 +573,8 @@ def _png(path, samples: np.ndarray, colour_type: int, bits: int, chunks: dict) -
 
     height, width = samples.shape[:2]
     if bits < 8:
-        rows = np.packbits(np.unpackbits(samples[..., None].astype(np.uint8), axis=-1)[..., 8 - bits:].reshape(height, -1),
-                           axis=-1)
+        bits_of = np.unpackbits(samples[..., None].astype(np.uint8), axis=-1)[..., 8 - bits:]
+        rows = np.packbits(bits_of.reshape(height, -1), axis=-1)
     else:
         rows = samples.astype(">u2" if bits == 16 else np.uint8).reshape(height, -1).view(np.uint8)
     raw = b"".join(b"\0" + row.tobytes() for row in rows)

@@ -15,11 +15,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from helpers import SAMPLES, DaskPrograms, assert_one_line_error, load, run, save, start_process, stop_process
+from helpers import SAMPLES, DaskPrograms, assert_one_line_error, load, run, save, start_process, stop_process  # noqa: E402
 
-import imgconv
-from imgconv import batch, cluster
-from imgconv.filters import Filter
+import imgconv  # noqa: E402
+from imgconv import batch, cluster  # noqa: E402
+from imgconv.filters import Filter  # noqa: E402
 
 KILL_WIDTH = 77  # the photo of this width kills its worker
 

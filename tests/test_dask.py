@@ -21,9 +21,9 @@ import imgconv
 from imgconv.vocabulary import ALIASES, MODES
 
 da = pytest.importorskip("dask.array")
-import dask
+import dask  # noqa: E402
 
-import imgconv.dask as idask
+import imgconv.dask as idask  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +192,7 @@ def test_invalid_arguments_fail_at_once(bad, message):
     options.update(bad)
     with pytest.raises(imgconv.InvalidInputError, match=message):
         idask.correlate(small_chunks(CAMERA), **options)
-    with pytest.raises(imgconv.InvalidInputError, match="2-D .H, W. or 3-D"):
+    with pytest.raises(imgconv.InvalidInputError, match=r"2-D .H, W. or 3-D"):
         idask.correlate(da.zeros((2, 3, 4, 5)), np.ones((3, 3)))
 
 

@@ -1121,7 +1121,7 @@ def mutate(seed, rng):
     """The seed's bytes with one to three mutations, and what each did."""
     family = {"PPM": "PNM"}.get(seed.fmt, seed.fmt)
     family = family if family in _MUTATORS else "image"
-    choices, weights = zip(*_MUTATORS[family])
+    choices, weights = zip(*_MUTATORS[family], strict=True)
     picked = []
     for _ in range(rng.choice([1, 1, 1, 1, 2, 2, 3])):
         picked.append(rng.choices(choices, weights)[0])

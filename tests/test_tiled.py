@@ -203,7 +203,7 @@ def test_every_filter_streams_as_the_whole_image_path_writes(tmp_path, small_blo
     whole = run(*args, "--max-pixels", 10**6, tmp_path / "in.tif", tmp_path / "whole.png")
     streamed = run(*args, tmp_path / "in.tif", tmp_path / "out.tif")
     assert whole.exit_code == streamed.exit_code == 0, whole.stderr + streamed.stderr
-    mode, expected = load(tmp_path / "whole.png")
+    _, expected = load(tmp_path / "whole.png")
     if "16" in args:  # Pillow holds no 16-bit RGB: read the PNG with imagecodecs
         import imagecodecs
 
