@@ -141,7 +141,7 @@ def test_the_page_opens_from_the_printed_address_only(browser, server, opened): 
     """Its token becomes an HttpOnly, SameSite=Strict cookie, and leaves the address;
     the page the command line has the browser open first (a file, so that the token is
     not in the browser's command line) leads there too."""
-    from imgconv.demo import _opener
+    from imgconv.demo import opener_page
 
     address = f"http://127.0.0.1:{server.port}/"
     browser.delete_all_cookies()
@@ -151,7 +151,7 @@ def test_the_page_opens_from_the_printed_address_only(browser, server, opened): 
     browser.get(server.url.replace(server.token, server.token[::-1]))
     assert browser.find_element("tag name", "body").text.startswith("no valid token")
     assert browser.get_cookies() == []
-    opener = _opener(server.url)
+    opener = opener_page(server.url)
     try:
         browser.get(server.url if opened == "address" else opener.as_uri())
         wait(browser, lambda: browser.current_url.startswith("http") and shown(browser) == query(5, 3, "result",

@@ -58,7 +58,7 @@ def test_bands_do_not_change_the_result(monkeypatch, rng, camera):
     kernel = rng.normal(size=(5, 5))
     target = ndi.convolve(camera.astype(np.float64), kernel, mode="mirror")
     whole = learn_kernel(camera, target, 5, boundary="mirror").kernels[0]
-    monkeypatch.setattr(imgconv.lecture.learn, "_BAND_FLOATS", 512 * 25 * 7)  # bands of 7 rows
+    monkeypatch.setattr(imgconv.lecture.learn, "BAND_FLOATS", 512 * 25 * 7)  # bands of 7 rows
     banded = learn_kernel(camera, target, 5, boundary="mirror").kernels[0]
     np.testing.assert_allclose(banded, whole, atol=1e-9)
     np.testing.assert_allclose(banded, kernel, atol=1e-8)
