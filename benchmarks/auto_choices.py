@@ -10,6 +10,7 @@ two layouts). The README's table of auto's choices comes from here.
 """
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +80,8 @@ def main():
             if not runs(method, kernel, mode, photo):
                 continue  # integer: not an integer kernel, or its sums overflow 16 bits
             repeats = 1 if kernel.shape[0] > 200 else 3
-            times[method] = best_time(lambda: imgconv.correlate(photo, kernel, mode, method=method,
-                                                                output=np.uint8), repeats)
+            times[method] = best_time(partial(imgconv.correlate, photo, kernel, mode, method=method, output=np.uint8),
+                                      repeats)
         picked = plan(photo.shape, kernel, mode, dtype=np.uint8).strategy
         cells = [f"{times[m] * 1000:.0f} ms" if m in times else "-" for m in METHODS]
         fastest = min(times, key=times.get)

@@ -27,8 +27,8 @@ def make_inputs(folder, count):
     for i in range(count):
         megapixels = 1.0 + (i % 5) * 0.25  # 1.0 to 2.0 MP
         base = sources[i % len(sources)]
-        width = int(round((megapixels * 1e6 * base.width / base.height) ** 0.5))
-        height = int(round(megapixels * 1e6 / width))
+        width = round((megapixels * 1e6 * base.width / base.height) ** 0.5)
+        height = round(megapixels * 1e6 / width)
         pixels = np.roll(np.asarray(base.resize((width, height), Image.BICUBIC)), 37 * i, axis=1)
         Image.fromarray(pixels).save(folder / f"photo{i:02d}.png", compress_level=1)
 

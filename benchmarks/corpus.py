@@ -185,7 +185,7 @@ def in_child(function: Callable[..., Any], args: tuple, timeout: float, memory_m
             limit = _address_space() + (memory_mb << 20)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             outcome = ["done", function(*args)]
-        except BaseException as exc:  # noqa: BLE001 - whatever the reader meets is the answer
+        except BaseException as exc:  # whatever the reader meets is the answer
             outcome = ["failed", f"{type(exc).__name__}: {exc}"]
         try:
             payload = json.dumps(outcome).encode()
@@ -412,7 +412,7 @@ def _orientation(path: str) -> object:
     try:
         with Image.open(path) as image:
             return image.getexif().get(ORIENTATION)
-    except Exception:  # noqa: BLE001 - libpng reads some files Pillow refuses (a CRC error in an ancillary chunk)
+    except Exception:  # libpng reads some files Pillow refuses (a CRC error in an ancillary chunk)
         return None
 
 
@@ -595,22 +595,22 @@ def compare_files(source: str, source_format: str, output: str, output_format: s
         expected = read_frames(source, source_format)
     except NotComparable as exc:
         return ["not compared", f"{exc}"]
-    except Exception as exc:  # noqa: BLE001 - the decoders of hostile files fail in every way
+    except Exception as exc:  # the decoders of hostile files fail in every way
         return ["not compared", f"{REFERENCE_FAILS}{type(exc).__name__}: {exc}"]
     try:
         actual = read_frames(output, output_format, len(expected.arrays))
-    except Exception as exc:  # noqa: BLE001 - an output no reader reads is a wrong output
+    except Exception as exc:  # an output no reader reads is a wrong output
         return ["wrong samples", f"{actual_reader(output_format)} cannot read the output: {type(exc).__name__}: {exc}"]
     if len(expected.arrays) != len(actual.arrays):
         return ["changed frames", f"{len(expected.arrays)} frames in ({expected.reader}), {len(actual.arrays)} out"]
-    for index, (frame_in, frame_out) in enumerate(zip(expected.arrays, actual.arrays)):
+    for index, (frame_in, frame_out) in enumerate(zip(expected.arrays, actual.arrays, strict=True)):
         difference = frame_difference(frame_in, frame_out,
                                       transparent_colour=output_format != "GIF" and not expected.premultiplied)
         if difference:
             where = f"frame {index}: " if len(expected.arrays) > 1 else ""
             return ["wrong samples", f"{where}{difference} ({expected.reader} reads the input)"]
     if source_format == output_format and len(expected.arrays) > 1 and expected.durations and actual.durations \
-            and any(abs(a - b) > 1 for a, b in zip(expected.durations, actual.durations)):
+            and any(abs(a - b) > 1 for a, b in zip(expected.durations, actual.durations, strict=True)):
         durations = f"durations {_durations(expected.durations)} ms in, {_durations(actual.durations)} out"
         return ["changed frames", durations]
     return ["equal", ""]
@@ -745,7 +745,8 @@ def print_not_compared(runs: list[Run]) -> None:
     if refused:
         print(f"\nimgconv succeeded where the reference reader fails ({len(refused)}):")
         for run in refused:
-            print(f"  {run.collection}/{run.file}  [{run.command} -> {run.output}]  {run.detail[len(REFERENCE_FAILS):][:200]}")
+            reason = run.detail[len(REFERENCE_FAILS):][:200]
+            print(f"  {run.collection}/{run.file}  [{run.command} -> {run.output}]  {reason}")
 
 
 # ----------------------------------------------------------------------------------

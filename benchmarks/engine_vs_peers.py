@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -120,25 +121,31 @@ def engine_targets(table, photo):
         kernel = imgconv.kernels.gaussian(radius, sigma)
         g = kernel[radius] / kernel[radius].sum()
 
-        def ours():
+        def ours(kernel=kernel):
             imgconv.convolve(photo, kernel, output=np.uint8)
 
         table.add(label, *race(ours, scipy_two_passes(g), 5 if radius < 10 else 1),
                   "scipy.ndimage 2x correlate1d f32", 1 / 6 if radius < 10 else 1 / 10)
         if cv2 is not None and radius < 10:
-            peer = lambda: cv2.sepFilter2D(as_float, -1, g, g, borderType=cv2.BORDER_REFLECT)
+            def peer(g=g):
+                return cv2.sepFilter2D(as_float, -1, g, g, borderType=cv2.BORDER_REFLECT)
+
             table.add(label, *race(ours, peer), "OpenCV sepFilter2D f32", 1.5)
         elif cv2 is not None:
             size = 2 * radius + 1
-            peer = lambda: cv2.GaussianBlur(photo, (size, size), sigma, borderType=cv2.BORDER_REFLECT)
+            def peer(size=size, sigma=sigma):
+                return cv2.GaussianBlur(photo, (size, size), sigma, borderType=cv2.BORDER_REFLECT)
+
             table.add(label, *race(ours, peer), "OpenCV GaussianBlur 8-bit", 1.5)
         if radius < 10:
-            pillow = lambda: Image.fromarray(photo).filter(ImageFilter.GaussianBlur(3))
+            def pillow():
+                return Image.fromarray(photo).filter(ImageFilter.GaussianBlur(3))
+
             table.add(label, *race(ours, pillow), "Pillow GaussianBlur(3)", 1 / 6)
         if pyvips is not None and radius < 10:
             height, width, bands = photo.shape
 
-            def vips_blur():
+            def vips_blur(width=width, height=height, bands=bands):
                 image = pyvips.Image.new_from_memory(photo.data, width, height, bands, "uchar")
                 return image.gaussblur(3, min_ampl=0.2).write_to_memory()  # radius 5, 8-bit
 
@@ -147,8 +154,13 @@ def engine_targets(table, photo):
         rng = np.random.default_rng(0)
         for size, goal in ((15, 1.5), (31, 1.0)):
             kernel = rng.random((size, size))
-            ours = lambda: imgconv.correlate(photo, kernel, output=np.uint8)
-            peer = lambda: cv2.filter2D(as_float, -1, kernel.astype(np.float32))
+
+            def ours(kernel=kernel):
+                return imgconv.correlate(photo, kernel, output=np.uint8)
+
+            def peer(kernel=kernel):
+                return cv2.filter2D(as_float, -1, kernel.astype(np.float32))
+
             table.add(f"3. random {size}x{size}, 4K", *race(ours, peer, 2), "OpenCV filter2D f32", goal)
 
 
@@ -204,8 +216,8 @@ def issue_table(photo, threads=None, repeats=5):
     print("| kernel | imgconv u8 | OpenCV u8 | ratio | goal | met | imgconv f32 | f32 / u8 | met (<= 1.10) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, kernel, peer, goal in issue_cases(photo):
-        ours = lambda: imgconv.convolve(photo, kernel, output=np.uint8, threads=threads)
-        floats = lambda: imgconv.convolve(photo, kernel, output=np.float32, threads=threads)
+        ours = partial(imgconv.convolve, photo, kernel, output=np.uint8, threads=threads)
+        floats = partial(imgconv.convolve, photo, kernel, output=np.float32, threads=threads)
         slow = kernel.shape[0] > 20
         u8, opencv, f32 = best_times((ours, peer, floats), 2 if slow else repeats, 2)
         cells = [f"{u8 * 1000:.1f} ms", f"{opencv * 1000:.1f} ms", f"{u8 / opencv:.2f}", f"<= {goal:.1f}",
@@ -232,8 +244,8 @@ def radius_scaling(photo):
     for radius in (5, 10, 20, 30, 45, 60, 75, 90, 120, 250, 500):
         kernel = imgconv.kernels.gaussian(radius, radius / 3)
         size = 2 * radius + 1
-        times = race(lambda: imgconv.convolve(photo, kernel, output=np.uint8),
-                     lambda: cv2.GaussianBlur(photo, (size, size), radius / 3, borderType=cv2.BORDER_REFLECT),
+        times = race(partial(imgconv.convolve, photo, kernel, output=np.uint8),
+                     partial(cv2.GaussianBlur, photo, (size, size), radius / 3, borderType=cv2.BORDER_REFLECT),
                      # Small radii take a few milliseconds, so more runs to steady
                      # the base that every ratio divides by.
                      7 if radius <= 30 else 3 if radius < 100 else 1)
@@ -251,7 +263,7 @@ def command_targets(table, scratch):
     convert = imagemagick()
     for name, goal in (("4k.png", 0.8), ("4k.jpg", 1.0)):
         source, suffix = scratch / name, name[-4:]
-        ours, ours_memory = run_command(imgconv_command + [str(source), str(scratch / f"ours{suffix}")], 5)
+        ours, ours_memory = run_command([*imgconv_command, str(source), str(scratch / f"ours{suffix}")], 5)
         print(f"imgconv blur on the 4K {suffix}: {ours:.3f} s, peak {megabytes(ours_memory)}, "
               f"output {os.path.getsize(scratch / f'ours{suffix}') / 1e6:.1f} MB")
         if shutil.which("vips"):
@@ -267,7 +279,7 @@ def command_targets(table, scratch):
             print(f"ImageMagick on the 4K PNG:     {magick:.2f} s, peak {megabytes(magick_memory)}")
     if convert:
         small = scratch / "512.png"
-        ours_small, _ = run_command(imgconv_command + [str(small), str(scratch / "ours-small.png")], 9)
+        ours_small, _ = run_command([*imgconv_command, str(small), str(scratch / "ours-small.png")], 9)
         magick_small, _ = run_command([convert, str(small), "-gaussian-blur", "5x3", str(scratch / "im-small.png")], 9)
         table.add("4. CLI blur, 512x512 PNG", ours_small, magick_small, "ImageMagick convert", 1.0)
 

@@ -82,7 +82,7 @@ def child(index, seeds, folder, result_path, limit, timeout):
         found = fuzz.check(case, outcome)
         result = {"index": index, "status": outcome.status, "seconds": outcome.seconds, "found": found,
                   "command": case.command, "seed": case.seed, "recipe": case.recipe, "sha256": case.digest}
-    except BaseException as exc:  # noqa: BLE001 - the harness itself failed in this child
+    except BaseException as exc:  # the harness itself failed in this child
         result = {"index": index, "status": None, "seconds": 0.0,
                   "found": [("harness error", f"{type(exc).__name__}: {exc}")]}
     try:
@@ -170,7 +170,7 @@ def run(args):
                 try:
                     case = fuzz.make_case(index, seeds)
                     result.update(command=case.command, seed=case.seed, recipe=case.recipe, sha256=case.digest)
-                except Exception as exc:  # noqa: BLE001 - a harness error, already counted as one
+                except Exception as exc:  # a harness error, already counted as one
                     result.update(command=f"(cannot build the case: {exc!r})", seed=None, recipe=[], sha256=None)
             result["peak_rss_mb"] = usage.ru_maxrss / 1024
             done += 1
@@ -213,7 +213,7 @@ def run(args):
                 break
             now = time.perf_counter()
             hard = args.timeout + args.grace
-            for pid, (index, start, _, killed) in list(running.items()):
+            for pid, (_, start, _, killed) in list(running.items()):
                 if killed is False and (interrupted or now - start > hard):
                     os.kill(pid, signal.SIGKILL)
                     running[pid][3] = None if interrupted else True  # None: stopped, not a hang
@@ -259,7 +259,7 @@ def run(args):
             "seed": fuzz.SEED, "start": args.start, "cases": done, "passed": totals["passed"],
             "failed": totals["failed"], "seconds": wall, "jobs": args.jobs, "timeout": args.timeout,
             "memory_mb": args.memory_mb, "max_pixels": fuzz.has_max_pixels(), "by_kind": by_kind,
-            "main_kinds": main_kinds, "causes": {c: i for c, i in causes.items()},
+            "main_kinds": main_kinds, "causes": dict(causes),
             "statuses": {str(s): n for s, n in statuses.items()},
             "slowest": slowest[1], "peak_rss_mb": peak[0] / 1024, "peak_case": peak[1], "failures": failures,
         }, indent=1, default=str))

@@ -45,6 +45,7 @@ import struct
 import types
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -248,12 +249,13 @@ def main():
     # Pillow's wheels are built for zlib-ng, but link libz.so.1, which manylinux leaves
     # to the system: the zlib that deflates is the one loaded at run time.
     built = getattr(Image.core, "zlib_ng_version", None)
+    codecs = f"{imagecodecs.__version__} ({imagecodecs.deflate_version()})" if imagecodecs else "not installed"
     print(f"Pillow {Image.__version__} (deflates with zlib {features.version('zlib')}, the one it loads"
           f"{'; built for zlib-ng ' + built if built else ''}); "
           f"Python's zlib {zlib.ZLIB_RUNTIME_VERSION}; "
           f"zlib-ng module {zlib_ng.ZLIBNG_VERSION if zlib_ng else 'not installed'}; "
           f"isal {isal.__version__ + ' (ISA-L ' + isal.ISAL_VERSION + ')' if isal else 'not installed'}; "
-          f"imagecodecs {imagecodecs.__version__ + ' (' + imagecodecs.deflate_version() + ')' if imagecodecs else 'not installed'}")
+          f"imagecodecs {codecs}")
     print(f"levels {LEVELS} (imgconv's default: {DEFAULT_COMPRESS_LEVEL}); best of {args.rounds} x {args.repeats} runs")
 
     chelsea = np.asarray(_rgb("chelsea.png", UHD))
@@ -277,10 +279,10 @@ def main():
                     back = decoded(data, mode)
                     assert back.dtype == samples.dtype and np.array_equal(back, samples), f"{photo}: {label} L{level}"
                 repeats = args.repeats if level < 6 else max(1, args.repeats - 1)
-                runs = [lambda e=encode, s=samples, l=level: e(s, l) for _, encode in encoders]
+                runs = [partial(encode, samples, level) for _, encode in encoders]
                 times = best_times(runs, repeats, args.rounds)
                 reference_time, reference_size = times[0], len(outputs[encoders[0][0]])
-                for (label, _), seconds in zip(encoders, times):
+                for (label, _), seconds in zip(encoders, times, strict=True):
                     size = len(outputs[label])
                     cells[label] += [f"{seconds * 1000:.0f}", f"{size:,}", f"{seconds / reference_time:.2f}",
                                      f"{size / reference_size:.3f}"]

@@ -61,7 +61,7 @@ def padded_reference(image, kernel, mode, cval=0.0, correlate=False):
         kernel = kernel[::-1, ::-1]
         before = (kernel.shape[0] - 1 - kernel.shape[0] // 2, kernel.shape[1] - 1 - kernel.shape[1] // 2)
     image = np.asarray(image, np.float64)
-    pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape)] + [(0, 0)] * (image.ndim - 2)
+    pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape, strict=True)] + [(0, 0)] * (image.ndim - 2)
     options = {"constant_values": cval} if mode == "constant" else {}
     padded = np.pad(image, pads, NUMPY_PADS[mode], **options)
     windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(0, 1))

@@ -83,7 +83,7 @@ def test_each_frame_highlights_taps_and_the_current_output(tmp_path):
 def test_numbers_are_the_engine_outputs():
     geometry = make_geometry((6, 5), (3, 2), (2, 1), ("same", "same"), (1, 2))
     inputs, weights, outputs = sample_values(geometry, seed=3)
-    padding = tuple(zip(geometry.before, geometry.after))
+    padding = tuple(zip(geometry.before, geometry.after, strict=True))
     expected = slow_conv2d(inputs[np.newaxis], weights[np.newaxis, np.newaxis], None, geometry.stride, padding,
                            geometry.dilation)[0]
     assert outputs.shape == geometry.output == (3, 5)

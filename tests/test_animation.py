@@ -45,7 +45,7 @@ def apng(frames, durations, *, default=None, blend=APNG_BLEND_SOURCE, palette=No
     sequence = 0
     if default is not None:
         out.append(chunk(b"IDAT", rows(default)))
-    for index, (frame, duration) in enumerate(zip(frames, durations)):
+    for index, (frame, duration) in enumerate(zip(frames, durations, strict=True)):
         fctl = struct.pack(">IIIIIHHBB", sequence, width, height, 0, 0, duration, 1000, 0,
                            blend[index] if isinstance(blend, list) else blend)
         out.append(chunk(b"fcTL", fctl))

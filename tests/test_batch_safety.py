@@ -149,7 +149,7 @@ def test_an_excluded_link_gets_no_note(pictures):
 
 
 def test_an_input_folder_reached_through_a_link_is_scanned(pictures):
-    tmp, images = pictures
+    tmp, _ = pictures
     (tmp / "alias").symlink_to(tmp / "in")  # named by the user: followed
     (tmp / "in" / "same.png").symlink_to(tmp / "in" / "a.png")
     result = run(*BLUR, tmp / "alias", tmp / "in" / "a.png", tmp / "outside" / "secret.png", tmp / "out1")
@@ -200,7 +200,7 @@ def test_an_output_that_is_a_link_inside_output_is_followed(pictures):
 
 
 def test_a_folder_link_planted_after_planning_is_refused_by_the_worker(pictures):
-    tmp, images = pictures
+    tmp, _ = pictures
     tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"))
     (tmp / "out").mkdir()
     (tmp / "out" / "a.png").symlink_to(tmp / "outside" / "secret.png")

@@ -59,7 +59,8 @@ def test_recursive_mirrors_the_tree(tree):
 
 def test_include_and_exclude(tree):
     tmp, _ = tree
-    assert run(*BLUR, "-R", "--include", "*.png", "--include", "*.PNG", "--exclude", "d.*", tmp / "in", tmp / "out").exit_code == 0
+    result = run(*BLUR, "-R", "--include", "*.png", "--include", "*.PNG", "--exclude", "d.*", tmp / "in", tmp / "out")
+    assert result.exit_code == 0
     assert files_under(tmp / "out") == ["B.PNG", "a.png"]
     assert run(*BLUR, "-R", "--exclude", "sub/*", tmp / "in", tmp / "out2").exit_code == 0
     assert files_under(tmp / "out2") == ["B.PNG", "a.png"]
@@ -74,7 +75,7 @@ def test_several_files_into_a_folder_that_is_created(tree):
 
 
 def test_single_file_into_existing_folder(tree):
-    tmp, images = tree
+    tmp, _ = tree
     (tmp / "out").mkdir()
     assert run(*BLUR, tmp / "in" / "a.png", tmp / "out").exit_code == 0
     assert files_under(tmp / "out") == ["a.png"]
@@ -215,7 +216,8 @@ def test_report_has_one_object_per_input(tree):
     (tmp / "in" / "broken.png").write_bytes(b"junk")
     assert run(*BLUR, "--report", tmp / "report.jsonl", tmp / "in", tmp / "out").exit_code == 1
     rows = [json.loads(line) for line in (tmp / "report.jsonl").read_text().splitlines()]
-    assert [(os.path.basename(r["input"]), r["status"]) for r in rows] == [("B.PNG", "ok"), ("a.png", "ok"), ("broken.png", "failed")]
+    assert [(os.path.basename(r["input"]), r["status"]) for r in rows] == [
+        ("B.PNG", "ok"), ("a.png", "ok"), ("broken.png", "failed")]
     for row in rows:
         assert set(row) == {"input", "output", "status", "error", "seconds"}
         assert row["seconds"] >= 0 and row["output"].startswith(str(tmp / "out"))

@@ -162,12 +162,13 @@ def test_stdin_that_is_a_terminal_is_refused(workdir):
 
     leader, follower = pty.openpty()
     try:
-        process = subprocess.run([sys.executable, "-m", "imgconv", "blur", "-s", "1", "-", str(workdir / "out" / "x.png")],
-                                 stdin=follower, capture_output=True, text=True, timeout=60)
+        command = [sys.executable, "-m", "imgconv", "blur", "-s", "1", "-", str(workdir / "out" / "x.png")]
+        process = subprocess.run(command, stdin=follower, capture_output=True, text=True, timeout=60)
     finally:
         os.close(leader)
         os.close(follower)
-    assert process.returncode == 1 and process.stderr == "imgconv: error: <stdin>: standard input is a terminal; pipe an image in\n"
+    assert process.returncode == 1
+    assert process.stderr == "imgconv: error: <stdin>: standard input is a terminal; pipe an image in\n"
     assert outputs(workdir) == []
 
 

@@ -61,7 +61,8 @@ def test_emboss_is_oriented_like_the_preset(tmp_path):
     np.testing.assert_allclose(result[5:-5, 5:-5], ramp[5:-5, 5:-5] + 12 * 5, atol=1e-4)
 
 
-@pytest.mark.parametrize("command, make", [("sobel", kernels.sobel), ("prewitt", kernels.prewitt), ("scharr", kernels.scharr)])
+@pytest.mark.parametrize("command, make",
+                         [("sobel", kernels.sobel), ("prewitt", kernels.prewitt), ("scharr", kernels.scharr)])
 def test_gradients_x_y_magnitude(tmp_path, cat, command, make):
     grey = cat.mean(axis=2).astype(np.uint8)
     save(tmp_path / "grey.png", grey)

@@ -356,10 +356,10 @@ def test_stdin_to_stdout(tmp_path, camera):
 def test_shell_pipeline_with_subprocesses(tmp_path, camera):
     """cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png"""
     command = [sys.executable, "-m", "imgconv"]
-    blurred = subprocess.run(command + ["blur", "-s", "2", "-", "-"], input=(SAMPLES / "camera.png").read_bytes(),
+    blurred = subprocess.run([*command, "blur", "-s", "2", "-", "-"], input=(SAMPLES / "camera.png").read_bytes(),
                              capture_output=True, check=True)
     assert blurred.stderr == b"" and blurred.stdout.startswith(b"\x89PNG")
-    edges = subprocess.run(command + ["sobel", "-", str(tmp_path / "edges.png")], input=blurred.stdout,
+    edges = subprocess.run([*command, "sobel", "-", str(tmp_path / "edges.png")], input=blurred.stdout,
                            capture_output=True, check=True)
     assert edges.stdout == b"" and edges.stderr == b""
     smooth = np.asarray(Image.open(io.BytesIO(blurred.stdout)))
@@ -488,7 +488,7 @@ def test_a_group_4_fax_comes_back_group_4_with_the_same_samples(tmp_path, camera
     assert run("identity", tmp_path / "fax.tif", tmp_path / "out.tif").exit_code == 0
     written = tiff_pages(tmp_path / "out.tif")
     assert [compression for compression, _ in written] == [4, 4, 4]  # CCITT T.6, Group 4
-    for (_, samples), page in zip(written, pages):
+    for (_, samples), page in zip(written, pages, strict=True):
         assert np.array_equal(samples.astype(bool), np.asarray(page))
     with Image.open(tmp_path / "out.tif") as image:  # and as Pillow (libtiff) reads it
         assert image.mode == "1" and image.n_frames == 3
@@ -573,8 +573,8 @@ def _png(path, samples: np.ndarray, colour_type: int, bits: int, chunks: dict) -
 
     height, width = samples.shape[:2]
     if bits < 8:
-        rows = np.packbits(np.unpackbits(samples[..., None].astype(np.uint8), axis=-1)[..., 8 - bits:].reshape(height, -1),
-                           axis=-1)
+        bits_of = np.unpackbits(samples[..., None].astype(np.uint8), axis=-1)[..., 8 - bits:]
+        rows = np.packbits(bits_of.reshape(height, -1), axis=-1)
     else:
         rows = samples.astype(">u2" if bits == 16 else np.uint8).reshape(height, -1).view(np.uint8)
     raw = b"".join(b"\0" + row.tobytes() for row in rows)

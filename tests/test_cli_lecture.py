@@ -16,7 +16,8 @@ def slow_conv2d(x, w, b, stride, padding, dilation, pad_mode="constant"):
     x (C, H, W), w (F, C, kh, kw), padding ((top, bottom), (left, right)).
     """
     (top, bottom), (left, right) = padding
-    numpy_mode = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+    numpy_mode = {"constant": "constant", "reflect": "symmetric", "mirror": "reflect", "nearest": "edge",
+                  "wrap": "wrap"}
     xp = np.pad(x.astype(np.float64), ((0, 0), (top, bottom), (left, right)), mode=numpy_mode[pad_mode])
     filters, channels, kh, kw = w.shape
     out_h = (xp.shape[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
@@ -29,7 +30,8 @@ def slow_conv2d(x, w, b, stride, padding, dilation, pad_mode="constant"):
                 for c in range(channels):
                     for u in range(kh):
                         for v in range(kw):
-                            total += w[f, c, u, v] * xp[c, i * stride[0] + u * dilation[0], j * stride[1] + v * dilation[1]]
+                            row, column = i * stride[0] + u * dilation[0], j * stride[1] + v * dilation[1]
+                            total += w[f, c, u, v] * xp[c, row, column]
                 out[f, i, j] = total
     return out
 
@@ -48,7 +50,7 @@ CASES = [
 @pytest.mark.parametrize("stride, dilation, pad, ksize", CASES)
 def test_conv2d_matches_the_loop_reference(rng, stride, dilation, pad, ksize):
     x = rng.normal(size=(13, 11, 3)) * 50
-    w = rng.normal(size=(4, 3) + ksize)
+    w = rng.normal(size=(4, 3, *ksize))
     b = rng.normal(size=4)
     padding = ((pad[0], pad[0]), (pad[1], pad[1]))
     expected = slow_conv2d(np.moveaxis(x, 2, 0), w, b, stride, padding, dilation)
@@ -57,7 +59,8 @@ def test_conv2d_matches_the_loop_reference(rng, stride, dilation, pad, ksize):
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-3)
 
 
-@pytest.mark.parametrize("size, stride, expected_pad", [(13, 2, (1, 1)), (12, 2, (0, 1)), (11, 3, (0, 1)), (10, 1, (1, 1))])
+@pytest.mark.parametrize("size, stride, expected_pad",
+                         [(13, 2, (1, 1)), (12, 2, (0, 1)), (11, 3, (0, 1)), (10, 1, (1, 1))])
 def test_same_padding_gives_ceil_size_over_stride(rng, size, stride, expected_pad):
     x = rng.normal(size=(size, size))
     w = rng.normal(size=(1, 1, 3, 3))

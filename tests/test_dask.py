@@ -183,16 +183,16 @@ def test_numpy_input_gives_a_lazy_array():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(boundary="sideways"), "unknown boundary mode"),
-    (dict(method="fastest"), "unknown method"),
-    (dict(kernel=np.ones((2, 2, 2))), "must be 2-D"),
+    ({"boundary": "sideways"}, "unknown boundary mode"),
+    ({"method": "fastest"}, "unknown method"),
+    ({"kernel": np.ones((2, 2, 2))}, "must be 2-D"),
 ])
 def test_invalid_arguments_fail_at_once(bad, message):
-    options = dict(kernel=np.ones((3, 3)))
+    options = {"kernel": np.ones((3, 3))}
     options.update(bad)
     with pytest.raises(imgconv.InvalidInputError, match=message):
         idask.correlate(small_chunks(CAMERA), **options)
-    with pytest.raises(imgconv.InvalidInputError, match="2-D .H, W. or 3-D"):
+    with pytest.raises(imgconv.InvalidInputError, match=r"2-D .H, W. or 3-D"):
         idask.correlate(da.zeros((2, 3, 4, 5)), np.ones((3, 3)))
 
 

@@ -132,13 +132,13 @@ def test_a_damaged_plain_png_is_one_error(tmp_path, photo):
     end = 41 + int.from_bytes(data[33:37], "big")
     data[end:end + 4] = struct.pack(">I", zlib.crc32(data[37:end]))  # the CRC made right: the decoder meets it
     (tmp_path / "in.png").write_bytes(bytes(data))
-    with pytest.raises(ImageReadError, match="in.png: corrupt or truncated image"):
+    with pytest.raises(ImageReadError, match=r"in.png: corrupt or truncated image"):
         read_image(tmp_path / "in.png")
 
 
 @pytest.mark.parametrize("options", [
-    dict(quality=92), dict(quality=75, subsampling=2), dict(quality=85, subsampling=1),
-    dict(quality=95, subsampling=0, progressive=True), dict(quality=80, optimize=True),
+    {"quality": 92}, {"quality": 75, "subsampling": 2}, {"quality": 85, "subsampling": 1},
+    {"quality": 95, "subsampling": 0, "progressive": True}, {"quality": 80, "optimize": True},
 ])
 @pytest.mark.parametrize("grey", [False, True])
 def test_a_jpeg_is_decoded_quickly_to_pillows_samples(tmp_path, photo, counted, options, grey):
@@ -167,7 +167,7 @@ def test_a_truncated_jpeg_is_one_error(tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "in.jpg")
     data = (tmp_path / "in.jpg").read_bytes()
     (tmp_path / "in.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageReadError, match="in.jpg: corrupt or truncated image"):
+    with pytest.raises(ImageReadError, match=r"in.jpg: corrupt or truncated image"):
         read_image(tmp_path / "in.jpg")
 
 

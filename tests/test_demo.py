@@ -80,7 +80,8 @@ def fetch(server, path, method="GET", body=None, headers=None, cookie=True):
     with the cookie the printed address gives (as the page's own requests have it)."""
     connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
     try:
-        connection.request(method, path, body=body, headers=({"Cookie": server.cookie} if cookie else {}) | (headers or {}))
+        connection.request(method, path, body=body,
+                           headers=({"Cookie": server.cookie} if cookie else {}) | (headers or {}))
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type"), response.read()
     finally:
@@ -172,7 +173,8 @@ def test_the_users_browser_is_opened_on_the_page(tmp_path):
     browser = tmp_path / "browser.py"
     browser.write_text("import json, os, sys\nfrom urllib.parse import unquote, urlsplit\n"
                        "path = unquote(urlsplit(sys.argv[1]).path)\n"
-                       "seen = {'argv': sys.argv, 'path': path, 'mode': os.stat(path).st_mode, 'page': open(path).read()}\n"
+                       "seen = {'argv': sys.argv, 'path': path, 'mode': os.stat(path).st_mode, "
+                       "'page': open(path).read()}\n"
                        f"open({str(opened)!r} + '.part', 'w').write(json.dumps(seen))\n"
                        f"os.rename({str(opened)!r} + '.part', {str(opened)!r})\n")
     demo = DemoProcess(browser=True, env={**os.environ, "BROWSER": f"{sys.executable} {browser} %s"})
@@ -195,7 +197,7 @@ def test_the_kernel_is_the_gaussian(server):
     status, content_type, body = fetch(server, "/kernel.json?radius=1&deviation=1")
     assert status == 200 and content_type == "application/json"
     weights = np.array(json.loads(body)["weights"])
-    g = np.exp(-np.array([1.0, 0.0, 1.0]) / 2)  # exp(-i²/2σ²), i = -1, 0, 1
+    g = np.exp(-np.array([1.0, 0.0, 1.0]) / 2)  # exp(-i²/2sigma²), i = -1, 0, 1
     g /= g.sum()
     np.testing.assert_allclose(weights, np.outer(g, g), rtol=1e-12)
     assert np.array(json.loads(fetch(server, "/kernel.json?radius=30&deviation=10")[2])["weights"]).shape == (61, 61)

@@ -57,7 +57,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
+def page(browser, server):  # noqa: F811 - pytest passes the fixture imported from test_demo
     """The page, freshly loaded, with its first picture shown."""
     browser.get(server.url)
     wait(browser, lambda: shown(browser) == query(5, 3, "result", "reflect"))
@@ -123,7 +123,10 @@ def test_the_page_opens_as_the_lecture_does(page, tmp_path):
     assert element(page, "deviation").get_attribute("value") == "3" and element(page, "deviation-value").text == "3"
     for id, expected in (("radius", ("0", "30", "1")), ("deviation", ("0.5", "10", "0.5"))):
         assert tuple(element(page, id).get_attribute(a) for a in ("min", "max", "step")) == expected
-    options = lambda id: js(page, f"return [...document.getElementById('{id}').options].map(o => o.value)")
+
+    def options(id):
+        return js(page, f"return [...document.getElementById('{id}').options].map(o => o.value)")
+
     assert options("view") == ["result", "thumbnail", "side-by-side"]
     assert options("boundary") == list(MODES)
     mode, pixels = served_picture(page)
@@ -134,11 +137,11 @@ def test_the_page_opens_as_the_lecture_does(page, tmp_path):
 
 
 @pytest.mark.parametrize("opened", ["address", "opener"])
-def test_the_page_opens_from_the_printed_address_only(browser, server, opened):
+def test_the_page_opens_from_the_printed_address_only(browser, server, opened):  # noqa: F811 - the fixture
     """Its token becomes an HttpOnly, SameSite=Strict cookie, and leaves the address;
     the page the command line has the browser open first (a file, so that the token is
     not in the browser's command line) leads there too."""
-    from imgconv.demo import _opener
+    from imgconv.demo import opener_page
 
     address = f"http://127.0.0.1:{server.port}/"
     browser.delete_all_cookies()
@@ -148,7 +151,7 @@ def test_the_page_opens_from_the_printed_address_only(browser, server, opened):
     browser.get(server.url.replace(server.token, server.token[::-1]))
     assert browser.find_element("tag name", "body").text.startswith("no valid token")
     assert browser.get_cookies() == []
-    opener = _opener(server.url)
+    opener = opener_page(server.url)
     try:
         browser.get(server.url if opened == "address" else opener.as_uri())
         wait(browser, lambda: browser.current_url.startswith("http") and shown(browser) == query(5, 3, "result",
@@ -213,7 +216,7 @@ def test_slider_to_picture_latency_is_measured(page):
         radius = 6 + move % 10 * 2 + move // 10  # a new radius each move, 6 to 25
         count = js(page, "return window.imgconvDemo.latencies.length")
         set_value(page, "radius", radius)
-        wait(page, lambda: shown(page) == query(radius, 3, "result", "reflect"))
+        wait(page, lambda radius=radius: shown(page) == query(radius, 3, "result", "reflect"))
         assert js(page, "return window.imgconvDemo.latencies.length") == count + 1
         latencies.append(js(page, "return window.imgconvDemo.latencies.at(-1)"))
     assert all(value > 0 for value in latencies)
@@ -225,7 +228,8 @@ def test_the_kernel_heat_map_has_the_weights(page):
     set_value(page, "radius", 2)
     set_value(page, "deviation", 1)
     wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "5")
-    numbers = [float(t) for t in js(page, "return [...document.querySelectorAll('#kernel text')].map(t => t.textContent)")]
+    texts = js(page, "return [...document.querySelectorAll('#kernel text')].map(t => t.textContent)")
+    numbers = [float(t) for t in texts]
     assert np.allclose(np.reshape(numbers, (5, 5)), gaussian(2, 1), atol=5e-4)
     set_value(page, "radius", 20)
     wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "41")
@@ -270,7 +274,7 @@ def test_the_movement_runs_stops_and_steps(page, tmp_path):
     assert steps == 9  # the 5x5 input, 3x3 kernel: 3x3 outputs
     for expected in [(stopped + n) % steps for n in range(1, steps + 1)]:  # round to where it was, through 0
         element(page, "conv-next").click()
-        wait(page, lambda: step(page) == expected, 5)
+        wait(page, lambda expected=expected: step(page) == expected, 5)
     screenshot(page, "conv-panel", "demo-conv.png", tmp_path)
     element(page, "toggle-movement").click()
     wait(page, lambda: step(page) != stopped, 5)

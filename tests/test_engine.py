@@ -285,7 +285,8 @@ def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
 
 @pytest.mark.parametrize(
     # fft 61: two bands, run one after the other with each transform on every thread.
-    "method, size", [("direct", 13), ("kernel-columns", 9), ("separable", 13), ("separable", 45), ("fft", 13), ("fft", 61)], ids=str
+    "method, size",
+    [("direct", 13), ("kernel-columns", 9), ("separable", 13), ("separable", 45), ("fft", 13), ("fft", 61)], ids=str
 )
 def test_results_are_bit_identical_whatever_the_thread_count(rng, method, size):
     image = rng.integers(0, 256, size=(700, 90, 3)).astype(np.uint8)

@@ -128,7 +128,7 @@ def test_bit_identical_for_any_band_height(monkeypatch):
     for height in (1, 7, 150):
         monkeypatch.setattr(integer, "BAND_HEIGHT", height)
         results = [imgconv.convolve(image, kernel, output=output) for kernel in kernels for output in (np.uint8, None)]
-        assert all(np.array_equal(a, b) for a, b in zip(results, expected))
+        assert all(np.array_equal(a, b) for a, b in zip(results, expected, strict=True))
 
 
 def test_only_where_it_applies():

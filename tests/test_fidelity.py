@@ -516,7 +516,10 @@ def tags(path):
     if Path(path).suffix == ".tiff":
         with tifffile.TiffFile(path) as tiff:
             page = tiff.pages[0]
-            value = lambda code: page.tags[code].value if code in page.tags else None
+
+            def value(code):
+                return page.tags[code].value if code in page.tags else None
+
             orientation = value(ORIENTATION_TAG)
             return (None if orientation is None else int(orientation)), value(MAKE_TAG)
     with Image.open(path) as image:
@@ -821,7 +824,7 @@ def test_a_gif_frame_without_a_delay_gets_0_and_the_others_keep_theirs(tmp_path,
 @pytest.mark.parametrize("ext", list(ANIMATION))
 def test_frames_keep_count_timing_and_pixels(tmp_path, animations, ext):
     source = animations[ext]
-    count, durations, disposals, loop = animation_info(source)
+    count, _, disposals, _ = animation_info(source)
     assert count == 3
     out = tmp_path / f"out.{ext}"
     ok(run("blur", "-s", 2, source, out))
@@ -1153,7 +1156,7 @@ def test_pages_of_different_sizes_are_kept_in_tiff_and_refused_where_one_size_mu
     assert not (tmp_path / output).exists()
     assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
     with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
-        assert [np.array_equal(p.asarray(), want) for p, want in zip(tiff.pages, pages)] == [True] * 3
+        assert [np.array_equal(p.asarray(), want) for p, want in zip(tiff.pages, pages, strict=True)] == [True] * 3
 
 
 @pytest.mark.parametrize("output, width, view", [("out.webp", 16400, "result"), ("out.avif", 16383, "side-by-side")])

@@ -1071,7 +1071,7 @@ def mutate_json(data, seed, rng):
         what = f"entry [{r}][{c}] set to {special[:12]}{'...' if len(special) > 12 else ''}"
     elif how == 3:  # divisor and offset set to extremes
         key = rng.choice(["divisor", "offset"])
-        special = rng.choice(_JSON_SPECIAL + ["-0.0", "1e-320", "5e-324"])
+        special = rng.choice([*_JSON_SPECIAL, "-0.0", "1e-320", "5e-324"])
         text = '{"kernel": ' + json.dumps(kernel) + f', "{key}": {special}}}'
         what = f"{key} set to {special[:12]}{'...' if len(special) > 12 else ''}"
     elif how == 4:  # shapes
@@ -1104,13 +1104,13 @@ def mutate_json(data, seed, rng):
 _BINARY = [(flip_bits, 15), (set_bytes, 5), (truncate, 12), (insert_bytes, 8), (delete_range, 4),
            (duplicate_range, 5)]
 _MUTATORS = {
-    "PNG": [(mutate_field, 30), (mutate_span, 6), (mutate_png_chunk, 10), (mutate_png_idat, 10)] + _BINARY,
-    "image": [(mutate_field, 35), (mutate_span, 8)] + _BINARY,
-    "PNM": [(mutate_pnm_header, 35), (mutate_plain_pnm, 8)] + _BINARY,
-    "NPY": [(mutate_npy, 45)] + _BINARY,
-    "TEXT": [(mutate_text_number, 35), (mutate_text_shape, 20), (mutate_text_bytes, 15)] + _BINARY,
-    "MAT": [(mutate_text_number, 40), (mutate_text_shape, 15), (mutate_text_bytes, 10)] + _BINARY,
-    "JSON": [(mutate_json, 50), (mutate_text_number, 10), (mutate_text_bytes, 5)] + _BINARY,
+    "PNG": [(mutate_field, 30), (mutate_span, 6), (mutate_png_chunk, 10), (mutate_png_idat, 10), *_BINARY],
+    "image": [(mutate_field, 35), (mutate_span, 8), *_BINARY],
+    "PNM": [(mutate_pnm_header, 35), (mutate_plain_pnm, 8), *_BINARY],
+    "NPY": [(mutate_npy, 45), *_BINARY],
+    "TEXT": [(mutate_text_number, 35), (mutate_text_shape, 20), (mutate_text_bytes, 15), *_BINARY],
+    "MAT": [(mutate_text_number, 40), (mutate_text_shape, 15), (mutate_text_bytes, 10), *_BINARY],
+    "JSON": [(mutate_json, 50), (mutate_text_number, 10), (mutate_text_bytes, 5), *_BINARY],
 }
 # Structure-aware mutators run before byte-level ones, which would move the fields.
 _STRUCTURAL = {mutate_field, mutate_pnm_header, mutate_plain_pnm, mutate_span, mutate_png_chunk, mutate_png_idat,
@@ -1121,7 +1121,7 @@ def mutate(seed, rng):
     """The seed's bytes with one to three mutations, and what each did."""
     family = {"PPM": "PNM"}.get(seed.fmt, seed.fmt)
     family = family if family in _MUTATORS else "image"
-    choices, weights = zip(*_MUTATORS[family])
+    choices, weights = zip(*_MUTATORS[family], strict=True)
     picked = []
     for _ in range(rng.choice([1, 1, 1, 1, 2, 2, 3])):
         picked.append(rng.choices(choices, weights)[0])
@@ -1213,7 +1213,7 @@ def make_case(index, seeds=None):
         target = f"k{seed.suffix}" if seed.suffix else "kernel"
         command = ["conv"] if rng.random() < 0.1 else ["convolve"]
         output = "out.npy" if command == ["conv"] else rng.choice(["out.png", "out.png", "out.tif", "out.npy"])
-        args = command + ["-k", target, "in.png", output]
+        args = [*command, "-k", target, "in.png", output]
         if command == ["convolve"]:
             args += rng.choice([[], [], [], ["--normalize"], ["--correlate"]])
         args += _pixel_limit(command[0])
@@ -1227,7 +1227,7 @@ def make_case(index, seeds=None):
         output = "out" + seed.suffix
     elif roll < 0.92:
         extensions = [e for es in formats.available().values() for e in es[:1]]
-        output = "out" + rng.choice([".png", ".png", ".tif", ".npy"] + extensions)
+        output = "out" + rng.choice([".png", ".png", ".tif", ".npy", *extensions])
     else:
         output = "-"
     stdin = data if rng.random() < 0.08 else None
@@ -1425,7 +1425,7 @@ def decode_error(data, fmt):
                     image.seek(index)
                     image.load()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure to decode is the finding
+    except Exception as exc:  # any failure to decode is the finding
         return f"{type(exc).__name__}: {exc}"
     finally:
         logging.disable(logging.NOTSET)

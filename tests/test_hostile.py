@@ -184,7 +184,7 @@ def imgconv_peak(*args):
                "sys.stderr.buffer.write(r.stderr); "
                "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
     result = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "imgconv", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                            capture_output=True, timeout=120)
     status, peak = result.stdout.split()
     return int(status), result.stderr, float(peak)
 

@@ -42,7 +42,7 @@ def shell_reads(quoted):
     return subprocess.run(["bash", "-c", f"printf %s {quoted}"], capture_output=True, check=True).stdout
 
 
-@pytest.mark.parametrize("name", NAMES + [b"\n", b"'\x01'", b"trailing\x1b", "é\u0085.png".encode()])
+@pytest.mark.parametrize("name", [*NAMES, b"\n", b"'\x01'", b"trailing\x1b", "é\u0085.png".encode()])
 def test_a_quoted_name_reads_back_in_a_shell_as_the_exact_name(name):
     quoted = quote_name(os.fsdecode(name))
     assert_no_control_characters(quoted.encode())

@@ -106,7 +106,7 @@ def test_errors_name_the_file_and_the_line(tmp_path, name, text, message):
 
 
 def test_missing_file_and_bad_inline():
-    with pytest.raises(imgconv.KernelError, match="no-such.txt: no such kernel file"):
+    with pytest.raises(imgconv.KernelError, match=r"no-such.txt: no such kernel file"):
         imgconv.load_kernel("no-such.txt")
     with pytest.raises(imgconv.KernelError, match="row 2: expected 2 numbers, found 3"):
         imgconv.load_kernel("1 2; 3 4 5")
@@ -129,7 +129,7 @@ def test_a_kernel_that_could_overflow_names_its_file_and_the_image(tmp_path):
 def test_corrupt_npy(tmp_path):
     path = tmp_path / "k.npy"
     path.write_bytes(b"not numpy")
-    with pytest.raises(imgconv.KernelError, match="k.npy: not a valid .npy file"):
+    with pytest.raises(imgconv.KernelError, match=r"k.npy: not a valid .npy file"):
         imgconv.load_kernel(path)
 
 

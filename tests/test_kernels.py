@@ -31,7 +31,8 @@ def test_gaussian_equals_scipy_gaussian_filter(camera):
     np.testing.assert_allclose(ours, theirs, atol=1e-9)
 
 
-@pytest.mark.parametrize("arguments", [{}, {"sigma": 0}, {"sigma": -1}, {"radius": -1, "sigma": 1}, {"radius": 1.5, "sigma": 1}, {"radius": 0}])
+@pytest.mark.parametrize("arguments", [
+    {}, {"sigma": 0}, {"sigma": -1}, {"radius": -1, "sigma": 1}, {"radius": 1.5, "sigma": 1}, {"radius": 0}])
 def test_gaussian_rejects_nonsense(arguments):
     with pytest.raises(ValueError):
         kernels.gaussian(**arguments)
@@ -119,6 +120,7 @@ def test_motion_blur_lines():
 
 
 def test_registry_lists_every_preset_with_a_summary():
-    assert set(kernels.PRESETS) >= {"gaussian", "box", "sobel", "sharpen", "laplacian", "prewitt", "scharr", "emboss", "motion", "identity", "unsharp"}
+    assert set(kernels.PRESETS) >= {"gaussian", "box", "sobel", "sharpen", "laplacian", "prewitt", "scharr", "emboss",
+                                    "motion", "identity", "unsharp"}
     for name, preset in kernels.PRESETS.items():
         assert preset.name == name and preset.summary and preset.make.__doc__

@@ -43,7 +43,7 @@ def two_passes(image, column, row, mode, cval=0.0, convolution=False):
         before = [len(f) - 1 - len(f) // 2 for f in (column, row)]
     else:
         before = [len(f) // 2 for f in (column, row)]
-    pads = [(b, len(f) - 1 - b) for b, f in zip(before, (column, row))] + [(0, 0)] * (image.ndim - 2)
+    pads = [(b, len(f) - 1 - b) for b, f in zip(before, (column, row), strict=True)] + [(0, 0)] * (image.ndim - 2)
     padded = np.pad(image, pads, constant_values=cval)
     for axis, taps in enumerate((column, row)):
         windows = np.lib.stride_tricks.sliding_window_view(padded, len(taps), axis=axis)
@@ -66,7 +66,8 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
     kernel = SeparableKernel(terms)
     function = imgconv.convolve if convolution else imgconv.correlate
     # A single pixel folds each factor onto one tap in mirror and nearest mode: symmetric.
-    if method == "fft" and not symmetric and mode != "wrap" and not (image_shape[:2] == (1, 1) and mode in ("mirror", "nearest")):
+    folds = image_shape[:2] == (1, 1) and mode in ("mirror", "nearest")
+    if method == "fft" and not symmetric and mode != "wrap" and not folds:
         # Bands would need the kernel densely; whole channels need it symmetric.
         with pytest.raises(imgconv.KernelError, match="only on whole channels"):
             function(image, kernel, mode, cval=0.7, method=method)
@@ -163,7 +164,7 @@ def test_auto_and_explicit_methods_for_factors():
     assert choose_method(kernels.separable_gaussian(600), "wrap", shape=(2161, 3847)) == "separable"  # primes
     assert choose_method(kernels.separable_box(size=2000), shape=photo) == "separable"  # even: not symmetric
     image = np.zeros((20, 30))
-    with pytest.raises(imgconv.KernelError, match="'direct' needs the kernel as one dense array.*1201x1201"):
+    with pytest.raises(imgconv.KernelError, match=r"'direct' needs the kernel as one dense array.*1201x1201"):
         imgconv.correlate(image, kernels.separable_gaussian(600), method="direct")
 
 

@@ -58,7 +58,7 @@ def test_bands_do_not_change_the_result(monkeypatch, rng, camera):
     kernel = rng.normal(size=(5, 5))
     target = ndi.convolve(camera.astype(np.float64), kernel, mode="mirror")
     whole = learn_kernel(camera, target, 5, boundary="mirror").kernels[0]
-    monkeypatch.setattr(imgconv.lecture.learn, "_BAND_FLOATS", 512 * 25 * 7)  # bands of 7 rows
+    monkeypatch.setattr(imgconv.lecture.learn, "BAND_FLOATS", 512 * 25 * 7)  # bands of 7 rows
     banded = learn_kernel(camera, target, 5, boundary="mirror").kernels[0]
     np.testing.assert_allclose(banded, whole, atol=1e-9)
     np.testing.assert_allclose(banded, kernel, atol=1e-8)
@@ -99,7 +99,8 @@ def test_errors(tmp_path, args, message):
 def test_cli_boundary_and_cval(tmp_path, rng, camera):
     kernel = rng.normal(size=(3, 3))
     np.save(tmp_path / "wrap.npy", ndi.convolve(camera.astype(np.float64), kernel, mode="wrap"))
-    assert run("learn", CAMERA, tmp_path / "wrap.npy", "--size", 3, "-b", "wrap", "-o", tmp_path / "k.txt").exit_code == 0
+    result = run("learn", CAMERA, tmp_path / "wrap.npy", "--size", 3, "-b", "wrap", "-o", tmp_path / "k.txt")
+    assert result.exit_code == 0
     assert np.abs(np.loadtxt(tmp_path / "k.txt") - kernel).max() < 1e-6
     np.save(tmp_path / "const.npy", ndi.convolve(camera.astype(np.float64), kernel, mode="constant", cval=300.0))
     assert run("learn", CAMERA, tmp_path / "const.npy", "--size", 3, "-b", "constant", "--cval", 300,

@@ -83,7 +83,7 @@ def test_a_thread_decoding_without_a_limit_is_not_held_to_anothers(monkeypatch, 
     paused.finish("limited", limited)
     assert "error" not in outcome, outcome["error"]
     assert len(outcome["picture"].frames) == 3
-    for frame, expected in zip(outcome["picture"].frames, alone.frames):
+    for frame, expected in zip(outcome["picture"].frames, alone.frames, strict=True):
         assert np.array_equal(frame, expected)
     assert small["picture"].frames[0].shape == (10, 10)
 

@@ -28,7 +28,7 @@ def test_a_multi_page_tiff_keeps_the_first_pages_tags_not_the_last_pages_layout(
     assert run("identity", "--compression", "deflate", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
     with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
         assert [page.dtype for page in tiff.pages] == [np.uint8] * 3
-        assert all(np.array_equal(page.asarray(), e) for page, e in zip(tiff.pages, expected))
+        assert all(np.array_equal(page.asarray(), e) for page, e in zip(tiff.pages, expected, strict=True))
         assert tiff.pages[0].description == "first page"
 
 

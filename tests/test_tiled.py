@@ -42,8 +42,8 @@ def blurred(image, dtype=np.uint8):
 def layout(path):
     with tifffile.TiffFile(path) as tiff:
         page = tiff.pages[0]
-        return dict(tile=(page.tilelength, page.tilewidth), compression=page.compression, predictor=page.predictor,
-                    bigtiff=tiff.is_bigtiff, pages=len(tiff.pages), planar=page.planarconfig)
+        return {"tile": (page.tilelength, page.tilewidth), "compression": page.compression, "predictor": page.predictor,
+                "bigtiff": tiff.is_bigtiff, "pages": len(tiff.pages), "planar": page.planarconfig}
 
 
 def leftovers(folder):
@@ -54,17 +54,17 @@ RGB16 = CHELSEA.astype(np.uint16) * 257 + np.arange(451, dtype=np.uint16)[:, Non
 
 CASES = {
     # name: (image, tifffile.imwrite options)
-    "grey-none": (CAMERA[:300], dict(tile=(32, 64))),
-    "grey-deflate": (CAMERA, dict(tile=(64, 48), compression="zlib", predictor=True)),
-    "grey-lzw": (CAMERA[:, :333], dict(tile=(16, 128), compression="lzw")),
-    "grey-bigtiff-zstd": (CAMERA[:257], dict(tile=(256, 256), compression="zstd", bigtiff=True)),
-    "rgb-deflate": (CHELSEA, dict(tile=(48, 32), compression="zlib", photometric="rgb")),
-    "rgb-planar-separate": (CHELSEA, dict(tile=(32, 32), photometric="rgb", planarconfig="separate")),  # see below
-    "rgb16-lzw-big-endian": (RGB16, dict(tile=(64, 64), compression="lzw", photometric="rgb", byteorder=">")),
-    "grey16": (CAMERA.astype(np.uint16) * 200, dict(tile=(80, 80))),
-    "float32-deflate-predictor": (CAMERA.astype(np.float32) / 255 - 0.25, dict(tile=(32, 32), compression="zlib",
-                                                                           predictor=True)),
-    "int32": (CAMERA.astype(np.int32) * 1000 - 70000, dict(tile=(64, 32))),
+    "grey-none": (CAMERA[:300], {"tile": (32, 64)}),
+    "grey-deflate": (CAMERA, {"tile": (64, 48), "compression": "zlib", "predictor": True}),
+    "grey-lzw": (CAMERA[:, :333], {"tile": (16, 128), "compression": "lzw"}),
+    "grey-bigtiff-zstd": (CAMERA[:257], {"tile": (256, 256), "compression": "zstd", "bigtiff": True}),
+    "rgb-deflate": (CHELSEA, {"tile": (48, 32), "compression": "zlib", "photometric": "rgb"}),
+    "rgb-planar-separate": (CHELSEA, {"tile": (32, 32), "photometric": "rgb", "planarconfig": "separate"}),  # see below
+    "rgb16-lzw-big-endian": (RGB16, {"tile": (64, 64), "compression": "lzw", "photometric": "rgb", "byteorder": ">"}),
+    "grey16": (CAMERA.astype(np.uint16) * 200, {"tile": (80, 80)}),
+    "float32-deflate-predictor": (CAMERA.astype(np.float32) / 255 - 0.25, {"tile": (32, 32), "compression": "zlib",
+                                                                          "predictor": True}),
+    "int32": (CAMERA.astype(np.int32) * 1000 - 70000, {"tile": (64, 32)}),
     "int8": ((CAMERA.astype(np.int16) - 128).astype(np.int8), {"tile": (32, 48), "compression": "zlib"}),
     "uint32": (CAMERA.astype(np.uint32) * 16843009, {"tile": (48, 32), "compression": "lzw"}),  # 255: 2**32 - 1
     "float64": (CAMERA / 255.0 - 0.25, {"tile": (32, 32), "compression": "zstd"}),
@@ -203,7 +203,7 @@ def test_every_filter_streams_as_the_whole_image_path_writes(tmp_path, small_blo
     whole = run(*args, "--max-pixels", 10**6, tmp_path / "in.tif", tmp_path / "whole.png")
     streamed = run(*args, tmp_path / "in.tif", tmp_path / "out.tif")
     assert whole.exit_code == streamed.exit_code == 0, whole.stderr + streamed.stderr
-    mode, expected = load(tmp_path / "whole.png")
+    _, expected = load(tmp_path / "whole.png")
     if "16" in args:  # Pillow holds no 16-bit RGB: read the PNG with imagecodecs
         import imagecodecs
 
@@ -352,13 +352,13 @@ def garble_tile(page, data):
 
 
 @pytest.mark.parametrize("case, status, fragments", [
-    (dict(patch=set_tag(322, 0)), 1, ["tile"]),  # TileWidth 0
-    (dict(patch=set_tag(323, 65520)), 1, ["more than the limit of 1000000"]),  # a tile 65520 rows tall
-    (dict(patch=set_tag(257, 60000)), 1, ["16 tile offsets", "tiles of 32 x 32"]),  # ImageLength: counts differ
-    (dict(patch=set_tag(256, 1000)), 1, ["16 tile offsets"]),  # ImageWidth
-    (dict(truncate=3000), 1, ["truncated"]),
-    (dict(patch=set_tag(262, 2)), 1, ["RGB colour with 1 sample(s) a pixel"]),  # found by fuzzing
-    (dict(patch=garble_tile, compression="zlib"), 1, ["corrupt or truncated tile data"]),
+    ({"patch": set_tag(322, 0)}, 1, ["tile"]),  # TileWidth 0
+    ({"patch": set_tag(323, 65520)}, 1, ["more than the limit of 1000000"]),  # a tile 65520 rows tall
+    ({"patch": set_tag(257, 60000)}, 1, ["16 tile offsets", "tiles of 32 x 32"]),  # ImageLength: counts differ
+    ({"patch": set_tag(256, 1000)}, 1, ["16 tile offsets"]),  # ImageWidth
+    ({"truncate": 3000}, 1, ["truncated"]),
+    ({"patch": set_tag(262, 2)}, 1, ["RGB colour with 1 sample(s) a pixel"]),  # found by fuzzing
+    ({"patch": garble_tile, "compression": "zlib"}, 1, ["corrupt or truncated tile data"]),
 ])
 def test_hostile_tiled_headers_are_refused_in_one_line(tmp_path, monkeypatch, case, status, fragments):
     source = tiff_with(tmp_path, **case)

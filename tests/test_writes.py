@@ -23,7 +23,7 @@ import tifffile
 from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, expected_blur, load, one_line, run
 from PIL import Image
 
-from imgconv.io import sink, staging
+from imgconv.io import staging
 
 CHELSEA = SAMPLES / "chelsea.png"
 BLUR = ("blur", "-r", "2", "-s", "1")
@@ -308,7 +308,8 @@ def assert_synced_around(calls, folder, names):
     assert sorted(calls[i][3][-1] for i in placed) == sorted(names), calls
     for i in placed:
         pid = calls[i][0]
-        mine = [(j, paths[0]) for j, (p, name, paths, *_) in enumerate(calls) if p == pid and name in ("fsync", "fdatasync")]
+        mine = [(j, paths[0]) for j, (p, name, paths, *_) in enumerate(calls)
+                if p == pid and name in ("fsync", "fdatasync")]
         before = [path for j, path in mine if j < i]
         after = [(j, path) for j, path in mine if j > i]
         assert before and before[-1] != folder, f"{calls[i]}: its file was not synced before"
@@ -454,7 +455,7 @@ def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
     assert imgconv("identity", tiled_input, store).returncode == 0
-    for folder, folders, files in os.walk(store):
+    for folder, _, files in os.walk(store):
         for entry in [folder, *(os.path.join(folder, f) for f in files)]:
             os.chown(entry, 65534, 65534)
     store.chmod(0o750)

@@ -464,9 +464,11 @@ def cases(has_zarr: bool) -> list[Case]:
             ("grey.png", "out.tif", ("--depth", "16")), ("rgb.png", "out.png", ("--depth", "16")),
             ("rgb16.tif", "out.png", ()), ("rgb16.tif", "out.webp", ()), ("rgb16.tif", "out.webp", ("--depth", "8")),
             ("rgba16.tif", "out.png", ()), ("rgba16.tif", "out.tif", ("--depth", "8")),
-            ("float32.tif", "out.tif", ()), ("float32.tif", "out.png", ()), ("float32.tif", "out.png", ("--depth", "8")),
+            ("float32.tif", "out.tif", ()), ("float32.tif", "out.png", ()),
+            ("float32.tif", "out.png", ("--depth", "8")),
             ("float32.tif", "out.png", ("--depth", "16")), ("f32.npy", "out.png", ("--depth", "8")),
-            ("f64c3.npy", "out.png", ("--depth", "16")), ("f16.npy", "out.npy", ()), ("nan.npy", "out.png", ("--depth", "8")),
+            ("f64c3.npy", "out.png", ("--depth", "16")), ("f16.npy", "out.npy", ()),
+            ("nan.npy", "out.png", ("--depth", "8")),
             ("nan.npy", "out.npy", ()), ("int16.tif", "out.png", ()), ("int16.tif", "out.png", ("--depth", "8")),
             ("uint32.tif", "out.tif", ()), ("i16.npy", "out.tif", ()), ("u16c3.npy", "out.png", ()),
             ("c7.npy", "out.png", ()), ("bool.npy", "out.png", ()), ("grey16.pgm", "out.pgm", ()),
@@ -633,7 +635,8 @@ def cases(has_zarr: bool) -> list[Case]:
             ("grey.png", "grey-target.png", ("--size", "3", "--ridge", "10")),
             ("grey.png", "grey-target.png", ("--size", "5", "-b", "nearest")),
             ("grey.png", "grey-target.png", ("--size", "5", "-b", "constant", "--cval", "20")),
-            ("rgb.png", "rgb-target.png", ("--size", "3")), ("rgb.png", "rgb-target.png", ("--size", "3", "--per-channel")),
+            ("rgb.png", "rgb-target.png", ("--size", "3")),
+            ("rgb.png", "rgb-target.png", ("--size", "3", "--per-channel")),
             ("grey.png", "rgb-target.png", ("--size", "3")), ("grey.png", "small.png", ("--size", "3")),
             ("grey.png", "grey-target.png", ("--size", "100")), ("grey.png", "truncated.png", ("--size", "3"))):
         add("learn", f"{{in}}/{source}", f"{{in}}/{target}", *options, "-o", "kernel.txt")
@@ -641,7 +644,8 @@ def cases(has_zarr: bool) -> list[Case]:
             ("slide.gif", ()), ("slide.gif", ("--numbers",)), ("slide.png", ("--numbers", "--seed", "3")),
             ("slide.webp", ("--input-size", "4x6", "--kernel-size", "2x3")),
             ("slide.gif", ("--input-size", "5", "--kernel-size", "3", "--stride", "2", "--padding", "1", "--numbers")),
-            ("slide.gif", ("--padding", "same", "--dilation", "2", "--fps", "5")), ("slide.gif", ("--padding", "full",)),
+            ("slide.gif", ("--padding", "same", "--dilation", "2", "--fps", "5")),
+            ("slide.gif", ("--padding", "full",)),
             ("slide.png", ("--input-size", "3", "--kernel-size", "5")), ("slide.gif", ("--max-pixels", "1000",)),
             ("slide.jpg", ()), ("slide.gif", ("--fps", "0")), ("slide.gif", ("--stride", "0"))):
         add("animate", output, *options)
@@ -898,7 +902,7 @@ def record(path: Path) -> int:
             # Threads, not processes: each command is its own child process, and the
             # threads only wait for them.
             results = list(pool.map(lambda item: run_case(item[1], item[0], paths), enumerate(todo)))
-        records = {case.name: result for case, result in zip(todo, results)}
+        records = {case.name: result for case, result in zip(todo, results, strict=True)}
         records.update(record_demo(paths))
     finally:
         shutil.rmtree(root, ignore_errors=True)

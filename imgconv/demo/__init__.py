@@ -71,7 +71,7 @@ def serve(server: DemoServer, open_browser: bool = True) -> None:
     if not server.loopback:
         print(f"imgconv: warning: demo: {server.server_address[0]} is not a loopback address: other machines can "
               f"reach the page, and its token is then all that protects it", file=sys.stderr, flush=True)
-    opener = _opener(server.url) if open_browser and _can_show_a_browser() else None
+    opener = opener_page(server.url) if open_browser and _can_show_a_browser() else None
     if opener:
         threading.Thread(target=webbrowser.open, args=(opener.as_uri(),), daemon=True).start()
     try:
@@ -82,7 +82,7 @@ def serve(server: DemoServer, open_browser: bool = True) -> None:
             opener.unlink(missing_ok=True)
 
 
-def _opener(url: str) -> Path:
+def opener_page(url: str) -> Path:
     """A page only this user can read that sends the browser on to ``url``: the browser
     is started with its name, so that the token is not in the browser's command line,
     which every user of the machine can read (as Jupyter does)."""

@@ -24,7 +24,7 @@ from ..kernelfile import format_kernel
 from ..vocabulary import DEFAULT_MAX_PIXELS, resolve_mode
 
 # Floats of patches held at once (about 32 MB in float64).
-_BAND_FLOATS = 1 << 22
+BAND_FLOATS = 1 << 22
 
 
 @dataclass
@@ -82,7 +82,7 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
     # Convolution anchoring: the window of output y starts at y - (K - 1 - K//2).
     before = size - 1 - size // 2
     height, width = source.shape[:2]
-    band = max(1, _BAND_FLOATS // (width * unknowns))
+    band = max(1, BAND_FLOATS // (width * unknowns))
     for top in range(0, height, band):
         bottom = min(top + band, height)
         rows = slice(max(top - before, 0), min(bottom + size - 1 - before, height))
