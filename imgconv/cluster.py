@@ -21,16 +21,21 @@ import contextlib
 import dataclasses
 import os
 import threading
+from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
+
+if TYPE_CHECKING:
+    from .batch import Result, Task
 
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
 CLOSE_TIMEOUT = 1  # seconds a client that could not connect has to close (Dask's default: twice the connect's)
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
 
 
-def _distributed():
+def _distributed() -> ModuleType:
     try:
         import distributed
     except ImportError:
@@ -39,14 +44,14 @@ def _distributed():
     return distributed
 
 
-def worker_version():
+def worker_version() -> str:
     """imgconv's version where this runs (on each worker, by `check_versions`)."""
     import imgconv
 
     return imgconv.__version__
 
 
-def connect(address, timeout=CONNECT_TIMEOUT):
+def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     """A ``distributed.Client`` of the scheduler at ``address``, checked: it was
     connected within ``timeout`` seconds (`_started_client`), has at least one worker
     (waiting up to ``timeout`` for one), and every worker runs this imgconv version
@@ -96,7 +101,7 @@ def _check_address(distributed: ModuleType, address: str) -> None:
     raise InvalidInputError(f"--cluster {address}: not a scheduler's address ({reason}); give tcp://HOST:PORT")
 
 
-def _started_client(distributed: ModuleType, address: str, timeout: float):
+def _started_client(distributed: ModuleType, address: str, timeout: float) -> Any:
     """A ``distributed.Client`` of ``address``, connected, handshake and registration
     included, within ``timeout`` seconds; else the error, the client closed.
 
@@ -107,8 +112,10 @@ def _started_client(distributed: ModuleType, address: str, timeout: float):
     printed a traceback.
     """
 
-    class Client(distributed.Client):
-        def start(self, **kwargs):
+    base: Any = distributed.Client
+
+    class Client(base):
+        def start(self, **kwargs: Any) -> None:
             try:
                 super().start(callback_timeout=timeout, **kwargs)  # the deadline of Dask's `sync`
             except BaseException:
@@ -119,7 +126,7 @@ def _started_client(distributed: ModuleType, address: str, timeout: float):
     return Client(address, timeout=timeout, set_as_default=False)
 
 
-def check_versions(client, address=None):
+def check_versions(client: Any, address: str | None = None) -> None:
     """Refuse workers whose imgconv differs from ``imgconv.__version__`` here (or that
     cannot import imgconv), before any file is sent."""
     import imgconv
@@ -138,7 +145,7 @@ def check_versions(client, address=None):
                            f"({worker}), this is imgconv {imgconv.__version__}; install the same version everywhere")
 
 
-def loading_error(payload):
+def loading_error(payload: bytes) -> str | None:
     """Why ``payload`` (pickled by Dask) cannot be loaded where this runs, or None.
 
     Run on each worker by `ClusterExecutor`: a task that a worker cannot unpickle (a
@@ -153,14 +160,14 @@ def loading_error(payload):
     return None
 
 
-def absolute(task):
+def absolute(task: "Task") -> "Task":
     """``task`` with absolute paths, as every worker must be given them."""
     return dataclasses.replace(task, source=os.path.abspath(task.source), dest=os.path.abspath(task.dest),
                                root=None if task.root is None else os.path.abspath(task.root))
 
 
 class ClusterExecutor(concurrent.futures.Executor):
-    """Runs ``submit(run_task, task, filt, write_options)`` on a Dask cluster.
+    """Runs ``submit(run_task, task, filt, read, write)`` on a Dask cluster.
 
     Each call is sent with ``pure=False`` (Dask would otherwise merge identical calls)
     and the task's paths made absolute; the `Result` comes back naming the paths as
@@ -172,21 +179,22 @@ class ClusterExecutor(concurrent.futures.Executor):
     total, and what is not sent is what a Ctrl-C cancels.
     """
 
-    def __init__(self, client):
+    def __init__(self, client: Any) -> None:
         self.client = client
         self.threads = sum(client.nthreads().values())
         self._lock = threading.Lock()
-        self._sent = set()
-        self._loadable = []  # what every worker was shown to load, kept alive for `is`
+        self._sent: set[Any] = set()
+        self._loadable: list[Any] = []  # what every worker was shown to load, kept alive for `is`
 
-    def submit(self, fn, task, *args, **kwargs):
+    def submit(self, fn: Callable[..., "Result"], task: "Task", *args: Any,  # type: ignore[override]
+               **kwargs: Any) -> "concurrent.futures.Future[Result]":
         self._check_loadable(fn, *args, *kwargs.values())
-        future = concurrent.futures.Future()
+        future: concurrent.futures.Future[Result] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
         self._send(future, fn, task, args, kwargs, LOST_WORKER_RETRIES)
         return future
 
-    def _check_loadable(self, *objects):
+    def _check_loadable(self, *objects: Any) -> None:
         """Refuse, before anything is sent, what the workers cannot unpickle."""
         from distributed.protocol import pickle
 
@@ -202,13 +210,15 @@ class ClusterExecutor(concurrent.futures.Executor):
                                f"runs the batch")
         self._loadable += new
 
-    def _send(self, future, fn, task, args, kwargs, retries):
+    def _send(self, future: "concurrent.futures.Future[Result]", fn: Callable[..., "Result"], task: "Task",
+              args: tuple[Any, ...], kwargs: dict[str, Any], retries: int) -> None:
         remote = self.client.submit(fn, absolute(task), *args, pure=False, **kwargs)
         with self._lock:
             self._sent.add(remote)
         remote.add_done_callback(lambda done: self._finished(done, future, fn, task, args, kwargs, retries))
 
-    def _finished(self, remote, future, fn, task, args, kwargs, retries):
+    def _finished(self, remote: Any, future: "concurrent.futures.Future[Result]", fn: Callable[..., "Result"],
+                  task: "Task", args: tuple[Any, ...], kwargs: dict[str, Any], retries: int) -> None:
         from .batch import Result
 
         with self._lock:
@@ -234,7 +244,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             return
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))
 
-    def shutdown(self, wait=True, *, cancel_futures=False):
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             sent = list(self._sent)
         if cancel_futures:
@@ -242,7 +252,7 @@ class ClusterExecutor(concurrent.futures.Executor):
                 remote.cancel()
 
 
-def logs_quiet():
+def logs_quiet() -> None:
     """Keep Dask's own log lines (connection retries, lost workers) off stderr: the
     CLI says what matters in one line."""
     import logging
