@@ -186,8 +186,9 @@ class DieOnWidth(Filter):
 
 
 # The workers cannot import this module (pytest names it tests.test_cluster): named as
-# __main__'s, the class is sent by value (cloudpickle), as one typed in a notebook is.
-DieOnWidth.__module__ = "__main__"
+# __main__'s, the class and its method are sent by value (cloudpickle), as ones typed in
+# a notebook are.
+DieOnWidth.__module__ = DieOnWidth.apply.__module__ = "__main__"
 
 
 def test_a_worker_killed_mid_batch_fails_its_file_after_one_retry(scheduler, tmp_path):
