@@ -1,6 +1,7 @@
 """What `imgconv.pipeline.process_file` reads and writes: the options of one file, as
 two frozen records, `ReadOptions` and `WriteOptions` (whose encoding is
-`imgconv.io.write.EncodeOptions`). The engine's are `imgconv.engine.EngineOptions`.
+`imgconv.io.write.EncodeOptions`). The engine's are `imgconv.engine.EngineOptions`;
+both are named here too, so that one module gives every record a command is made of.
 
 A new option is a field here, the CLI option that sets it (`imgconv.cli.sections`), and
 the code that uses it.
@@ -8,8 +9,11 @@ the code that uses it.
 
 from dataclasses import dataclass
 
+from .engine import EngineOptions
 from .io.write import EncodeOptions
 from .vocabulary import DEFAULT_MAX_PIXELS
+
+__all__ = ["EncodeOptions", "EngineOptions", "ReadOptions", "WriteOptions"]
 
 
 @dataclass(frozen=True)

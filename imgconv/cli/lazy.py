@@ -26,10 +26,8 @@ def lazy(name: str) -> ModuleType:
 
 batch = lazy("imgconv.batch")
 demo = lazy("imgconv.demo")
-engine = lazy("imgconv.engine")
 filters = lazy("imgconv.filters")
 formats = lazy("imgconv.io.formats")
-io_write = lazy("imgconv.io.write")
 kernelfile = lazy("imgconv.kernelfile")
 kernels = lazy("imgconv.kernels")
 animate = lazy("imgconv.lecture.animate")

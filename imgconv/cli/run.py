@@ -11,8 +11,7 @@ import click
 
 from ..errors import InvalidInputError
 from ..names import quote_name
-from .lazy import batch, file_options, io_write, kernelfile, stream_run
-from .lazy import engine as lazy_engine
+from .lazy import batch, file_options, kernelfile, stream_run
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -119,12 +118,12 @@ def split_options(command: Callable[..., int | None]) -> Callable[..., int | Non
 
     def callback(paths: tuple[str, ...], **options: Any) -> int | None:
         batching = take(Batching, options)
-        engine = take(lazy_engine.EngineOptions, options)
+        engine = take(file_options.EngineOptions, options)
         if engine.threads is None and batch.is_batch(paths, batching.files_from):
             engine = replace(engine, threads=1)  # in a batch, --jobs alone sets how many cores work
         elif engine.threads is not None:
             engine = replace(engine, threads=min(engine.threads, batch.max_jobs()))
-        encoding = take(io_write.EncodeOptions, options)
+        encoding = take(file_options.EncodeOptions, options)
         write = take(file_options.WriteOptions, options)
         write = replace(write, depth=write.depth and int(write.depth), encoding=encoding)
         asked = Command(paths, engine, take(file_options.ReadOptions, options), write, options.pop("in_place"),
