@@ -167,7 +167,7 @@ def absolute(task: "Task") -> "Task":
 
 
 class ClusterExecutor(concurrent.futures.Executor):
-    """Runs ``submit(run_task, task, filt, write_options)`` on a Dask cluster.
+    """Runs ``submit(run_task, task, filt, read, write)`` on a Dask cluster.
 
     Each call is sent with ``pure=False`` (Dask would otherwise merge identical calls)
     and the task's paths made absolute; the `Result` comes back naming the paths as

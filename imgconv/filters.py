@@ -1,95 +1,144 @@
 """Filters as the command line applies them to whole pictures, alpha included.
 
-A `Filter` says what to compute on samples (channels independently) and how a signed
-result is shown in an image; it is made of module-level functions and partials so that
-it pickles, for worker processes. `filter_picture` applies one to a `Picture`: colour
-channels are filtered premultiplied by alpha and divided back afterwards, so the colour
-hidden under fully transparent pixels never bleeds into visible ones.
+A `Filter` is a record of what to compute on samples (channels independently) and how a
+signed result is shown in an image: data only, so that it pickles for worker processes
+and a cluster's workers, and a copy with other engine options is `Filter.with_engine`.
+`filter_picture` applies one to a `Picture`: colour channels are filtered premultiplied
+by alpha and divided back afterwards, so the colour hidden under fully transparent
+pixels never bleeds into visible ones.
 """
 
-import functools
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from . import engine
+from .engine import (
+    EngineOptions,
+    KernelLike,
+    SeparableKernel,
+    check_kernel,
+    convolve,
+    correlate,
+    magnitude,
+    to_dtype,
+    work_dtype,
+)
 from .errors import ReachError
+from .io.picture import Picture
+
+ONE_KERNEL, MAGNITUDE = "kernel", "magnitude"
+"""How a `Filter`'s passes combine: one kernel's response, or the Euclidean norm of all
+of theirs (a gradient magnitude, `imgconv.engine.magnitude`)."""
+ABSOLUTE, STRETCHED = "absolute", "stretched"
+"""A `Filter`'s display steps: the absolute response, or that stretched so that its
+maximum becomes the largest sample value."""
 
 
 @dataclass(frozen=True)
 class Filter:
-    """A filter ready to run on samples.
+    """A filter ready to run on samples: what it computes, as data.
 
     Attributes
     ----------
-    apply : callable
-        ``apply(samples, output=None)``: (H, W, C) samples in, filtered samples of the
-        same shape out, as float32 or as the integer type ``output`` (rounded, clipped).
-    kernel : numpy.ndarray, imgconv.SeparableKernel or None
-        The kernel that ``imgconv.convolve`` applies to give ``apply``'s result, for
-        printing; None when the filter is not one kernel (a gradient magnitude).
-    preserves_mean : bool
-        The weights sum to 1, so alpha is filtered with the colour. Otherwise (edge
-        detectors) alpha is kept and only colour is filtered.
-    display : callable or None
-        ``display(result, sample_max)`` turns a signed float result into image samples
-        (``.npy`` outputs get the raw result); None keeps it as it is.
-    identity : bool
-        The kernel is ``[[1]]`` with no offset: every sample stays as it is, alpha or
-        not (premultiplying by alpha and dividing back would round in float32).
     passes : tuple of (kernel, bool)
-        Each kernel ``apply`` hands the engine, and whether it is convolved (True) or
-        correlated: what decides how an image can be cut into blocks (`imgconv.stream`).
-    options : dict
-        The engine options ``apply`` passes: ``boundary``, ``cval``, ``method``, ``threads``.
-    remake : callable or None
-        ``remake(**options)``: this filter with other engine options.
-    whole_display : bool
-        ``display`` needs the whole result at once (it stretches by its maximum).
+        Each kernel handed to the engine (an array, an `imgconv.Kernel` or an
+        `imgconv.SeparableKernel`), and whether it is convolved (True) or correlated:
+        what `apply` computes, and what decides how an image can be cut into blocks
+        (`imgconv.stream`).
+    combine : str
+        `ONE_KERNEL` (one pass, its response) or `MAGNITUDE` (``hypot`` of the passes'
+        responses).
+    display : str or None
+        How an image shows a signed float result: `ABSOLUTE`, `STRETCHED` (by the
+        whole result's maximum) or None, as it is. ``.npy`` outputs get the raw result.
+    engine : imgconv.engine.EngineOptions
+        How the engine runs: boundary, cval, method, threads.
+
+    A filter computing otherwise is a subclass overriding `apply`; its ``passes`` must
+    still name the kernels it reaches with (streaming cuts blocks by them), and it
+    pickles only where its class can be imported or sent by value.
     """
 
-    apply: Callable[..., np.ndarray]
-    kernel: Optional[np.ndarray]
-    preserves_mean: bool
-    display: Optional[Callable[[np.ndarray, float], np.ndarray]] = None
-    identity: bool = False
-    passes: tuple = ()
-    options: dict = field(default_factory=dict)
-    remake: Optional[Callable[..., "Filter"]] = None
-    whole_display: bool = False
+    passes: tuple[tuple[KernelLike, bool], ...]
+    combine: str = ONE_KERNEL
+    display: str | None = None
+    engine: EngineOptions = EngineOptions()
+
+    def __post_init__(self) -> None:
+        for kernel, _ in self.passes:
+            if not isinstance(kernel, SeparableKernel):
+                check_kernel(kernel)  # a bad kernel is refused when the filter is made
+
+    def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
+        """(H, W, C) samples in, filtered samples of the same shape out, as float32 (the
+        engine's work type) or as the integer type ``output`` (rounded, clipped)."""
+        options = self.engine.keywords()
+        if self.combine == MAGNITUDE:
+            return magnitude(samples, [k for k, _ in self.passes], output=output, convolution=True, **options)
+        (kernel, convolved), = self.passes
+        function = convolve if convolved else correlate
+        return function(samples, kernel, output=output, **options)
+
+    def show(self, result: np.ndarray, sample_max: float) -> np.ndarray:
+        """A signed float result as image samples, as `display` says."""
+        shown = np.abs(result)
+        if self.display == STRETCHED:
+            peak = shown.max()
+            if peak > 0:
+                shown *= sample_max / peak
+        return shown
+
+    def with_engine(self, options: EngineOptions) -> "Filter":
+        """This filter run with other engine options."""
+        return replace(self, engine=options)
+
+    @cached_property
+    def kernel(self) -> np.ndarray | SeparableKernel | None:
+        """The kernel that `imgconv.convolve` applies to give `apply`'s result, for
+        printing; None when the filter is not one kernel (a gradient magnitude). A
+        `imgconv.SeparableKernel` stays one: it may be too large to hold densely."""
+        if self.combine != ONE_KERNEL:
+            return None
+        (kernel, convolved), = self.passes
+        if isinstance(kernel, SeparableKernel):
+            return kernel if convolved else kernel.rotated()
+        weights = check_kernel(kernel)
+        return (weights if convolved else weights[::-1, ::-1]).copy()
+
+    @cached_property
+    def preserves_mean(self) -> bool:
+        """The weights sum to 1, so alpha is filtered with the colour. Otherwise (edge
+        detectors) alpha is kept and only colour is filtered."""
+        if self.combine != ONE_KERNEL:
+            return False
+        kernel = self.passes[0][0]
+        total = kernel.sum() if isinstance(kernel, SeparableKernel) else float(np.sum(check_kernel(kernel)))
+        return abs(total - 1.0) < 1e-6
+
+    @property
+    def identity(self) -> bool:
+        """The kernel is ``[[1]]`` with no offset: every sample stays as it is, alpha or
+        not (premultiplying by alpha and dividing back would round in float32)."""
+        shown = self.kernel
+        return isinstance(shown, np.ndarray) and shown.shape == (1, 1) and shown[0, 0] == 1 \
+            and not getattr(self.passes[0][0], "offset", 0.0)
+
+    @property
+    def whole_display(self) -> bool:
+        """`display` needs the whole result at once (it stretches by its maximum)."""
+        return self.display == STRETCHED
 
 
-def _sums_to_one(total):
-    return abs(total - 1.0) < 1e-6
-
-
-def kernel_filter(kernel, *, correlate=False, **options):
+def kernel_filter(kernel: KernelLike, *, correlate: bool = False, engine: EngineOptions = EngineOptions()) -> Filter:
     """Filter with a kernel (an array, an `imgconv.Kernel` or an
-    `imgconv.SeparableKernel`), by convolution by default.
-
-    ``options`` are the engine's: ``boundary``, ``cval``, ``method``, ``threads``.
-    """
-    function = engine.correlate if correlate else engine.convolve
-    if isinstance(kernel, engine.SeparableKernel):
-        # Kept as factors: it may be too large to hold densely.
-        shown, total = kernel.rotated() if correlate else kernel, kernel.sum()
-    else:
-        weights = engine.check_kernel(kernel)
-        shown, total = (weights[::-1, ::-1] if correlate else weights).copy(), float(np.sum(weights))
-    identity = isinstance(shown, np.ndarray) and shown.shape == (1, 1) and shown[0, 0] == 1
-    return Filter(
-        apply=functools.partial(function, kernel=kernel, **options),
-        kernel=shown,
-        preserves_mean=_sums_to_one(total),
-        identity=identity and not getattr(kernel, "offset", 0.0),
-        passes=((kernel, not correlate),),
-        options=options,
-        remake=functools.partial(kernel_filter, kernel, correlate=correlate),
-    )
+    `imgconv.SeparableKernel`), by convolution by default, run as ``engine`` says."""
+    return Filter(((kernel, not correlate),), engine=engine)
 
 
-def preset_filter(kernel, **options):
+def preset_filter(kernel: KernelLike, *, engine: EngineOptions = EngineOptions()) -> Filter:
     """Apply a preset from `imgconv.kernels`, written as it lies over the image.
 
     The preset is convolved after a 180° rotation. That is the same as correlating with
@@ -98,49 +147,35 @@ def preset_filter(kernel, **options):
     exactly under plain convolution, an even-sized box included. A
     `imgconv.SeparableKernel` is rotated factor by factor, so never made dense.
     """
-    if isinstance(kernel, engine.SeparableKernel):
-        return kernel_filter(kernel.rotated(), **options)
-    return kernel_filter(np.asarray(kernel)[::-1, ::-1], **options)
+    if isinstance(kernel, SeparableKernel):
+        return kernel_filter(kernel.rotated(), engine=engine)
+    return kernel_filter(np.asarray(kernel)[::-1, ::-1], engine=engine)
 
 
-def gradient_filter(operator, direction="magnitude", *, normalize=False, **options):
+def gradient_filter(operator: Callable[[str], np.ndarray], direction: str = "magnitude", *, normalize: bool = False,
+                    engine: EngineOptions = EngineOptions()) -> Filter:
     """A derivative filter: ``operator`` is `kernels.sobel`, `kernels.prewitt` or `kernels.scharr`.
 
     ``x`` and ``y`` give the signed response (shown as its absolute value in images);
     ``magnitude`` gives ``hypot(gx, gy)``. With ``normalize``, images show the response
     stretched so that its maximum becomes the largest sample value.
     """
+    # A magnitude is never negative: only stretching it needs a display step.
+    display = STRETCHED if normalize else None if direction == "magnitude" else ABSOLUTE
     if direction == "magnitude":
         # Both derivatives band by band (the engine's magnitude), as each preset is
         # filtered: convolved after a 180° rotation.
-        rotated = [np.asarray(operator(d))[::-1, ::-1] for d in "xy"]
-        apply = functools.partial(engine.magnitude, kernels=rotated, convolution=True, **options)
-        kernel, passes = None, tuple((r, True) for r in rotated)
-    else:
-        single = preset_filter(operator(direction), **options)
-        apply, kernel, passes = single.apply, single.kernel, single.passes
-    # A magnitude is never negative: only stretching it needs the whole float result.
-    shows_absolute = direction != "magnitude" or normalize
-    display = functools.partial(_absolute_response, normalize) if shows_absolute else None
-    return Filter(apply=apply, kernel=kernel, preserves_mean=False, display=display, passes=passes, options=options,
-                  remake=functools.partial(gradient_filter, operator, direction, normalize=normalize),
-                  whole_display=normalize)
+        passes = tuple((np.asarray(operator(d))[::-1, ::-1], True) for d in "xy")
+        return Filter(passes, MAGNITUDE, display, engine)
+    return replace(preset_filter(operator(direction), engine=engine), display=display)
 
 
-def _absolute_response(normalize, result, sample_max):
-    shown = np.abs(result)
-    if normalize:
-        peak = shown.max()
-        if peak > 0:
-            shown *= sample_max / peak
-    return shown
-
-
-def filter_picture(picture, filt, dtype=None, background=None):
+def filter_picture(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
+                   background: tuple[float, ...] | None = None) -> np.ndarray:
     """Apply ``filt`` to a `Picture`; the result has the picture's shape.
 
     With ``dtype`` (the picture's ``sample_dtype``, for image outputs) the result is
-    image samples: the filter's ``display`` step applied to colour, rounded and clipped
+    image samples: the filter's display step (`Filter.show`) applied to colour, rounded and clipped
     to an integer type's range. Without it, the raw response in the engine's work type
     (`imgconv.engine.work_dtype`), signs kept; an identity's is the samples themselves.
 
@@ -154,25 +189,25 @@ def filter_picture(picture, filt, dtype=None, background=None):
     squeeze = samples.ndim == 2
     if squeeze:
         samples = samples[..., np.newaxis]
-    over = background is not None and picture.has_alpha
+    over = background if picture.has_alpha else None
     try:
-        if filt.identity and not over:
+        if filt.identity and over is None:
             result = samples if dtype is None else samples.astype(dtype)
         elif rounds_in_engine(filt, picture.has_alpha, dtype):
             # The common case: the engine rounds into the output type band by band.
             result = filt.apply(samples, output=dtype)
         else:
-            result = _filter_floats(samples.astype(engine.work_dtype(samples.dtype)), filt, picture, dtype is not None)
-            if over:
-                result = composite(result, background, picture.sample_max, clip=dtype is not None)
+            result = _filter_floats(samples.astype(work_dtype(samples.dtype)), filt, picture, dtype is not None)
+            if over is not None:
+                result = composite(result, over, picture.sample_max, clip=dtype is not None)
             if dtype is not None:
-                result = engine.to_dtype(result, dtype)
+                result = to_dtype(result, dtype)
     except ReachError as exc:
         raise exc.naming(picture.name) from None
     return result[..., 0] if squeeze else result
 
 
-def composite(samples: np.ndarray, background, sample_max: float, clip: bool = True) -> np.ndarray:
+def composite(samples: np.ndarray, background: tuple[float, ...], sample_max: float, clip: bool = True) -> np.ndarray:
     """Samples with alpha last, colour not premultiplied, over an opaque background:
     ``colour * a + background * (1 - a)``, with ``a`` the alpha as a fraction, in
     float32 and not rounded.
@@ -189,25 +224,25 @@ def composite(samples: np.ndarray, background, sample_max: float, clip: bool = T
     return colour * coverage + np.asarray(background, np.float32) * (1 - coverage)
 
 
-def rounds_in_engine(filt, has_alpha, dtype=None):
+def rounds_in_engine(filt: Filter, has_alpha: bool, dtype: DTypeLike | None = None) -> bool:
     """Whether `filter_picture` hands ``filt.apply`` the picture's own samples, to be
     rounded into ``dtype`` by the engine (which decides the engine's methods), rather
     than float32 ones, where alpha or a display step needs the float response first."""
     return not has_alpha and (dtype is None or filt.display is None)
 
 
-def _filter_floats(samples, filt, picture, for_image):
+def _filter_floats(samples: np.ndarray, filt: Filter, picture: Picture, for_image: bool) -> np.ndarray:
     if picture.has_alpha:
         result = _filter_with_alpha(samples, filt, picture.sample_max)
     else:
         result = filt.apply(samples)
     if for_image and filt.display is not None:
         colours = result.shape[2] - 1 if picture.has_alpha else result.shape[2]
-        result[..., :colours] = filt.display(result[..., :colours], picture.sample_max)
+        result[..., :colours] = filt.show(result[..., :colours], picture.sample_max)
     return result
 
 
-def _filter_with_alpha(samples, filt, sample_max):
+def _filter_with_alpha(samples: np.ndarray, filt: Filter, sample_max: float) -> np.ndarray:
     alpha = samples[..., -1:]
     premultiplied = samples[..., :-1] * (alpha / sample_max)
     if filt.preserves_mean:

@@ -5,29 +5,31 @@ the same result with `process_file`.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from .errors import ImageWriteError, InvalidInputError
-from .filters import composite, filter_picture
+from .filters import Filter, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
 from .io.formats import NPY
 from .io.picture import Picture
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
-from .io.write import EncodeOptions, check_writable, encode_image, output_format
+from .io.tiled_image import Path
+from .io.write import check_writable, encode_image, output_format
 from .names import quote_name
+from .options import ReadOptions, WriteOptions
 from .stream.run import process_tiled, streams
 from .views import compose
-from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
 
-def process_file(source, dest, filt, *, format=None, quality=None, subsampling=None,
-                 compress_level=DEFAULT_COMPRESS_LEVEL, depth=None, strip=False, auto_orient=True, frame=None,
-                 max_pixels=DEFAULT_MAX_PIXELS, view="result", in_place=False, tile_size=None, compression=None,
-                 background=None, on_progress=None, get=None, sync=True, only_regular=False):
+def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = ReadOptions(),
+                 write: WriteOptions = WriteOptions(), *, in_place: bool = False,
+                 on_progress: Callable[[int, int], object] | None = None, get: Callable[..., Any] | None = None) -> str:
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -35,55 +37,20 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
     source, dest : str or os.PathLike
         Files, or ``"-"`` for standard input and output.
     filt : imgconv.filters.Filter
-    format : str, optional
-        Output format when ``dest``'s extension does not give one (see `imgconv.io.formats.names`).
-    quality : int, optional
-        JPEG, WebP and AVIF quality, 1-100 (see `imgconv.io.encode_image` for the defaults).
-    subsampling : str, optional
-        JPEG chroma subsampling: ``4:4:4``, ``4:2:2`` or ``4:2:0``.
-    compress_level : int
-        PNG compression level, 0-9.
-    depth : int, optional
-        8 or 16: bits a sample of an image output (see `imgconv.io.change_depth`);
-        default the input's.
-    strip : bool
-        Write no EXIF, XMP or comments (the ICC profile stays).
-    auto_orient : bool
-        Apply the input's EXIF orientation before filtering and write the result upright.
-    frame : int, optional
-        Filter only this frame of an animation or page of a TIFF (0-based); default all.
-    max_pixels : int
-        Refuse an input of more pixels, from its header (see `imgconv.io.read_image`).
-    view : str
-        ``result``, ``side-by-side`` or ``thumbnail`` (see `imgconv.views`); image
-        outputs only.
+    read : imgconv.options.ReadOptions
+        How ``source`` is read: frame, orientation, pixel limit.
+    write : imgconv.options.WriteOptions
+        How ``dest`` is written: format, depth, view, background, tiles, sync, encoding.
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
-    tile_size : (int, int), optional
-        Tiles (chunks) of a streamed TIFF or Zarr output; default the input's.
-    compression : str, optional
-        Compression of a TIFF output (a name of `imgconv.io.TIFF_COMPRESSION`; see
-        `imgconv.io.tiff_compression` for the default) or of a streamed Zarr one
-        (see `imgconv.stream.run.process_tiled`).
-    background : str or (int, int, int), optional
-        Composite an image with alpha over this colour (see `parse_background`) after
-        filtering, and write it without alpha. Without it, alpha the output format
-        cannot hold is dropped when every pixel is opaque, and refused otherwise.
     on_progress : callable, optional
         ``on_progress(done, total)`` in tiles, when a tiled input is streamed.
     get : callable, optional
         The Dask scheduler a streamed tiled input's blocks run on (a
         ``distributed.Client``'s ``get``); default Dask's threads.
-    sync : bool
-        Sync the output to disk before it takes its name (``fsync``), and its folder
-        after, so that a power loss leaves the old output or the new one
-        (`imgconv.io.sink`); False skips both, for scratch work.
-    only_regular : bool
-        Refuse an input that is not a regular file (or a Zarr store), as a batch does
-        (see `imgconv.io.read_image`).
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
-    by tile (`imgconv.stream`): ``max_pixels`` then bounds what is decoded at once.
+    by tile (`imgconv.stream`): ``read.max_pixels`` then bounds what is decoded at once.
 
     Returns
     -------
@@ -91,44 +58,40 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         The output format written.
     """
     check_paths(source, dest, in_place)
-    if streams(source, dest, format, frame):
-        if background is not None:
+    if streams(source, dest, write.format, read.frame):
+        if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
-        return process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
-                             max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
-                             compression=compression, on_progress=on_progress, get=get, sync=sync)
-    if tile_size is not None:
+        return process_tiled(source, dest, filt, read, write, on_progress=on_progress, get=get)
+    if write.tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
                                 "Zarr input to a .tif or .zarr")
     check_destination(dest)
     name = "<stdout>" if dest == STDIO else quote_name(dest)
-    picture = read_image(source, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels,
-                         only_regular=only_regular)
-    fmt = output_format(dest, format, picture.format)
-    data = render(picture, filt, fmt, view=view, depth=depth, quality=quality, subsampling=subsampling,
-                  compress_level=compress_level, compression=compression, strip=strip, background=background,
-                  name=name)
-    write_bytes(data, dest, sync=sync)
+    picture = read_image(source, frame=read.frame, auto_orient=read.auto_orient, max_pixels=read.max_pixels,
+                         only_regular=read.only_regular)
+    fmt = output_format(dest, write.format, picture.format)
+    write_bytes(render(picture, filt, fmt, write, name=name), dest, sync=write.sync)
     return fmt
 
 
-def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsampling=None,
-           compress_level=DEFAULT_COMPRESS_LEVEL, compression=None, strip=False, background=None,
-           name="<stdout>"):
+def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = WriteOptions(),
+           name: str = "<stdout>") -> bytes:
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
-    ``view`` says and encoded in ``fmt`` (a name of `imgconv.io.output_format`).
+    ``write.view`` says and encoded in ``fmt`` (a name of `imgconv.io.write.output_format`).
 
-    The options are `process_file`'s; ``name`` is the destination, for messages only.
+    ``write``'s format, tile size and sync are `process_file`'s own; ``name`` is the
+    destination, for messages only.
     """
+    view, compression = write.view, write.encoding.compression
     if view != "result" and fmt == NPY:
         raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
     if compression is not None and fmt != "TIFF":
         raise InvalidInputError(f"{name}: --compression is for TIFF outputs (and streamed Zarr ones), not "
                                 f"{'.npy' if fmt == NPY else fmt}")
-    picture = change_depth(picture, depth)
-    picture, written, over = _alpha_for(picture, fmt, background, name)
+    picture = change_depth(picture, write.depth)
+    picture, written, over = _alpha_for(picture, fmt, write.background, name)
     check_writable(written, fmt, name)
     results = []
     for pixels in picture.frames:
@@ -138,11 +101,10 @@ def render(picture, filt, fmt, *, view="result", depth=None, quality=None, subsa
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
-    encoding = EncodeOptions(quality, subsampling, compress_level, compression, strip)
-    return encode_image(results, written, fmt, encoding, name=name)
+    return encode_image(results, written, fmt, write.encoding, name=name)
 
 
-def parse_background(spec) -> tuple[int, int, int]:
+def parse_background(spec: str | tuple[int, ...]) -> tuple[int, int, int]:
     """The opaque colour of ``--background`` as (r, g, b), 0-255: a name (white, black,
     ...) or #rrggbb, as Pillow's ImageColor reads them (#rgb, rgb(...) and hsl(...)
     too), or (r, g, b) itself."""
@@ -164,7 +126,8 @@ _OPAQUE = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
 _COLOUR = {"L": "RGB", "I;16": "RGB;16"}
 
 
-def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Picture, Picture, tuple | None]:
+def _alpha_for(picture: Picture, fmt: str, background: str | tuple[int, int, int] | None,
+               name: str) -> tuple[Picture, Picture, tuple[float, ...] | None]:
     """How a picture's alpha reaches ``fmt``: (the picture to filter, the picture as
     written, the background its result is composited over in sample units, or None).
 
@@ -180,7 +143,7 @@ def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Pictu
         if opaque is None:
             raise ImageWriteError(f"{name}: --background composites 8- and 16-bit images, not "
                                   f"{formats.WORDS[picture.mode]}")
-        colour = parse_background(background)
+        colour: tuple[int, ...] = parse_background(background)
         if opaque in _COLOUR and len(set(colour)) == 1:
             colour = colour[:1]
         else:
@@ -198,13 +161,13 @@ def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Pictu
     return flat, flat, None
 
 
-def check_paths(source, dest, in_place: bool = False) -> None:
+def check_paths(source: Path, dest: Path, in_place: bool = False) -> None:
     """Refuse ``dest`` being ``source`` itself, unless ``in_place`` allows it."""
     if not in_place and same_file(source, dest):
         raise InvalidInputError(f"{quote_name(dest)}: output is the input file; give --in-place to overwrite it")
 
 
-def same_file(source, dest) -> bool:
+def same_file(source: Path, dest: Path) -> bool:
     """The two paths name one file (or, where one does not exist, the same path)."""
     if STDIO in (source, dest):
         return False

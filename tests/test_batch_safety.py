@@ -16,6 +16,7 @@ from helpers import assert_one_line_error, assert_rounded_from, load, reference,
 from imgconv import batch, kernels
 from imgconv.cpus import cpu_count
 from imgconv.errors import InvalidInputError
+from imgconv.engine import EngineOptions
 from imgconv.filters import preset_filter
 from imgconv.io import sink, staging
 
@@ -338,7 +339,7 @@ def test_a_huge_job_count_starts_no_more_workers_than_files(pictures, monkeypatc
     original = batch.local_executor
     monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original(jobs))
     tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"))
-    filt = preset_filter(GAUSS, threads=1)
+    filt = preset_filter(GAUSS, engine=EngineOptions(threads=1))
     results = batch.run_batch(tasks, filt, jobs=10_000,
                               on_result=lambda _: alive.append(len(multiprocessing.active_children())))
     assert [r.status for r in results] == ["ok"] * 3
@@ -363,9 +364,9 @@ def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     original_executor, original_process = batch.local_executor, batch.run.process_file
     monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
 
-    def spy(source, dest, filt, **options):
-        threads.append(filt.apply.keywords["threads"])
-        return original_process(source, dest, filt, **options)
+    def spy(source, dest, filt, *args, **options):
+        threads.append(filt.engine.threads)
+        return original_process(source, dest, filt, *args, **options)
 
     monkeypatch.setattr(batch.run, "process_file", spy)  # what one INPUT and OUTPUT runs through
     cap = batch.max_jobs()

@@ -12,6 +12,8 @@ from PIL import Image
 
 from imgconv import InvalidInputError, kernels
 from imgconv.filters import kernel_filter
+from imgconv.io.write import EncodeOptions
+from imgconv.options import WriteOptions
 from imgconv.pipeline import process_file
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
@@ -536,7 +538,8 @@ def test_other_inputs_are_deflated_and_compression_chooses(tmp_path, rgb, source
         assert compression == number
         assert np.array_equal(samples, rgb if source == "in.png" else rgb.astype(np.float64) / 255)
     with pytest.raises(InvalidInputError, match="--compression jpeg: a TIFF output takes none, deflate"):
-        process_file(tmp_path / source, tmp_path / "bad.tif", kernel_filter([[1]]), compression="jpeg")
+        process_file(tmp_path / source, tmp_path / "bad.tif", kernel_filter([[1]]),
+                     write=WriteOptions(encoding=EncodeOptions(compression="jpeg")))
     assert not (tmp_path / "bad.tif").exists()
 
 

@@ -176,22 +176,25 @@ def test_without_distributed_cluster_names_the_extra(tmp_path, monkeypatch):
     assert len(lines) == 1 and "pip install 'imgconv[dask]'" in lines[0], lines
 
 
-def die_on_width(samples, output=None):
-    """A filter that kills the process running it for one photo (of KILL_WIDTH)."""
-    if samples.shape[1] == KILL_WIDTH:
-        os._exit(1)
-    return imgconv.convolve(samples, np.ones((1, 1)), output=output)
+class DieOnWidth(Filter):
+    """A 3x3 box blur that kills the process running it for one photo (of KILL_WIDTH)."""
+
+    def apply(self, samples, output=None):
+        if samples.shape[1] == KILL_WIDTH:
+            os._exit(1)
+        return super().apply(samples, output)
 
 
 # The workers cannot import this module (pytest names it tests.test_cluster): named as
-# __main__'s, the function is sent by value (cloudpickle), as one typed in a notebook is.
-die_on_width.__module__ = "__main__"
+# __main__'s, the class and its method are sent by value (cloudpickle), as ones typed in
+# a notebook are.
+DieOnWidth.__module__ = DieOnWidth.apply.__module__ = "__main__"
 
 
 def test_a_worker_killed_mid_batch_fails_its_file_after_one_retry(scheduler, tmp_path):
     names = photos(tmp_path / "in", widths=(100, 110, KILL_WIDTH, 120, 130))
     tasks = batch.plan_batch([str(tmp_path / "in")], str(tmp_path / "out"))
-    killer = Filter(apply=die_on_width, kernel=np.ones((1, 1)), preserves_mean=True)
+    killer = DieOnWidth(((np.full((3, 3), 1 / 9), True),))
     client = cluster.connect(scheduler)
     try:
         executor = cluster.ClusterExecutor(client)
@@ -316,9 +319,10 @@ def test_fail_fast_on_a_cluster_sends_no_file_after_the_first_failure(scheduler,
 def test_a_filter_the_workers_cannot_load_is_refused_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):
     # A function from the user's own module, importable here but not on the workers:
     # Dask sends it by reference, and left alone the workers' tasks would stay pending.
-    (tmp_path / "only_here.py").write_text("import imgconv\n\n"
-                                           "def identity(samples, output=None):\n"
-                                           "    return imgconv.convolve(samples, [[1.0]], output=output)\n")
+    (tmp_path / "only_here.py").write_text("from imgconv.filters import Filter\n\n"
+                                           "class Doubled(Filter):\n"
+                                           "    def apply(self, samples, output=None):\n"
+                                           "        return 2 * super().apply(samples, output)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import only_here
 
@@ -330,8 +334,8 @@ def test_a_filter_the_workers_cannot_load_is_refused_before_any_file_is_sent(sch
         sent = []
         executor._send = lambda *args: sent.append(args)
         with pytest.raises(imgconv.ImgconvError) as refused:
-            batch.run_batch(tasks, Filter(apply=only_here.identity, kernel=np.ones((1, 1)), preserves_mean=True),
-                            jobs=executor.threads, in_flight=executor.threads, executor=executor)
+            batch.run_batch(tasks, only_here.Doubled((([[0.25, 0.5, 0.25]], True),)), jobs=executor.threads,
+                            in_flight=executor.threads, executor=executor)
     finally:
         client.close()
         sys.modules.pop("only_here", None)

@@ -9,31 +9,32 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..cpus import cpu_count
 from ..errors import ImageWriteError, ImgconvError
 from ..filters import Filter
 from ..names import quote_name
+from ..options import ReadOptions, WriteOptions
 from ..pipeline import process_file
 from .plan import Task, destination_problem, is_up_to_date
 from .report import Result, write_report
 from .workers import local_executor, worker_count
 
 
-def run_task(task: Task, filt: Filter, write_options: dict[str, Any] | None = None) -> Result:
-    """Process one file; never raises for a bad file, the `Result` says what happened.
-
-    ``write_options`` are `process_file`'s keyword options (``quality``, ``depth``,
-    ``frame``, ``view``...).
-    """
+def run_task(task: Task, filt: Filter, read: ReadOptions = ReadOptions(),
+             write: WriteOptions = WriteOptions()) -> Result:
+    """Process one file as `process_file` does with ``read`` and ``write``, the input a
+    regular file only and the output allowed to replace it (the plan has checked it);
+    never raises for a bad file, the `Result` says what happened."""
     start = time.perf_counter()
     try:
         problem = destination_problem(task)
         if problem:
             raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, in_place=True, only_regular=True, **(write_options or {}))
+        process_file(task.source, task.dest, filt, replace(read, only_regular=True), write, in_place=True)
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
@@ -44,11 +45,12 @@ def run_task(task: Task, filt: Filter, write_options: dict[str, Any] | None = No
     return Result(task.source, task.dest, status, error, round(time.perf_counter() - start, 6))
 
 
-def run_batch(tasks: Sequence[Task], filt: Filter, *, jobs: int | None = None,
-              write_options: dict[str, Any] | None = None, skip_existing: bool = False, fail_fast: bool = False,
+def run_batch(tasks: Sequence[Task], filt: Filter, *, jobs: int | None = None, read: ReadOptions = ReadOptions(),
+              write: WriteOptions = WriteOptions(), skip_existing: bool = False, fail_fast: bool = False,
               on_result: Callable[[Result], object] | None = None, executor: concurrent.futures.Executor | None = None,
               in_flight: int | None = None) -> list[Result]:
-    """Run every task, ``jobs`` at a time; return the results in task order.
+    """Run every task, ``jobs`` at a time, each read and written as ``read`` and
+    ``write`` say (`run_task`); return the results in task order.
 
     ``on_result(result)`` is called as each one finishes (for progress). With
     ``fail_fast``, no new file starts after the first failure; files already running
@@ -92,7 +94,7 @@ def run_batch(tasks: Sequence[Task], filt: Filter, *, jobs: int | None = None,
                     record(index, Result(task.source, task.dest, "skipped"))
                     continue
                 with _signals_deferred():  # a file handed over is a file counted
-                    pending[executor.submit(run_task, task, filt, write_options)] = index
+                    pending[executor.submit(run_task, task, filt, read, write)] = index
             if not pending:
                 break
             done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
@@ -160,9 +162,9 @@ def _signals_deferred() -> Iterator[None]:
 
 def process_batch(tasks: Sequence[Task], output: str, filt: Filter, *, report: str | None = None,
                   on_result: Callable[[Result], object] | None = None, settled: Iterable[Result] = (),
-                  **run_options: Any) -> list[Result]:
+                  write: WriteOptions = WriteOptions(), **run_options: Any) -> list[Result]:
     """What a batch command does once planned: make the OUTPUT folder, run every task
-    (`run_batch`'s ``run_options``), and write the ``report`` in task order, even when
+    (`run_batch`'s ``write`` and ``run_options``), and write the ``report`` in task order, even when
     an interrupt ends the run early, after the ``settled`` results of inputs settled
     while planning (`plan_batch`'s ``on_result``). Returns the results in task order."""
     results: list[Result] = []
@@ -175,13 +177,12 @@ def process_batch(tasks: Sequence[Task], output: str, filt: Filter, *, report: s
     if tasks:
         make_output_folder(output)
     try:
-        return run_batch(tasks, filt, on_result=record, **run_options) if tasks else []
+        return run_batch(tasks, filt, on_result=record, write=write, **run_options) if tasks else []
     finally:
         if report is not None:
             # Results arrive as files finish; the report lists them as the tasks were given.
             order = {task.source: i for i, task in enumerate(tasks)}
-            write_report([*settled, *sorted(results, key=lambda r: order[r.input])], report,
-                         sync=(run_options.get("write_options") or {}).get("sync", True))
+            write_report([*settled, *sorted(results, key=lambda r: order[r.input])], report, sync=write.sync)
 
 
 def make_output_folder(output: str) -> None:
@@ -219,11 +220,14 @@ def _from_the_top(path: str) -> list[str]:
     return paths[::-1]
 
 
-def process_one(task: Task, filt: Filter, *, report: str | None = None, skip_existing: bool = False,
-                **options: Any) -> Result:
+def process_one(task: Task, filt: Filter, read: ReadOptions = ReadOptions(), write: WriteOptions = WriteOptions(), *,
+                in_place: bool = False, report: str | None = None, skip_existing: bool = False,
+                on_progress: Callable[[int, int], object] | None = None,
+                get: Callable[..., Any] | None = None) -> Result:
     """Run one task planned by `plan_one`, as a batch of one would: ``skip_existing``
     leaves an output newer than its input alone, and the ``report`` (a file, or ``-``)
-    gets the task's line whatever happened. ``options`` are `process_file`'s.
+    gets the task's line whatever happened. ``read``, ``write``, ``in_place``,
+    ``on_progress`` and ``get`` are `process_file`'s.
 
     Returns the `Result`, "ok" or "skipped"; a failure is written in the report and
     then raised as it came.
@@ -235,7 +239,8 @@ def process_one(task: Task, filt: Filter, *, report: str | None = None, skip_exi
         else:
             start = time.perf_counter()
             try:
-                process_file(task.source, task.dest, filt, **options)
+                process_file(task.source, task.dest, filt, read, write, in_place=in_place, on_progress=on_progress,
+                             get=get)
             except ImgconvError as exc:
                 results.append(Result(task.source, task.dest, "failed", str(exc),
                                       round(time.perf_counter() - start, 6)))
@@ -243,5 +248,5 @@ def process_one(task: Task, filt: Filter, *, report: str | None = None, skip_exi
             results.append(Result(task.source, task.dest, "ok", None, round(time.perf_counter() - start, 6)))
     finally:
         if report is not None:  # as a batch's: also when an interrupt ended the run, empty then
-            write_report(results, report, sync=options.get("sync", True))
+            write_report(results, report, sync=write.sync)
     return results[0]

@@ -5,7 +5,7 @@ A new preset is one `Preset` in `PRESETS` (beside its kernel in `imgconv.kernels
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,10 @@ from .lazy import filters, kernelfile, kernels
 from .run import Maker, filter_command
 from .sections import OptionSpec
 from .types import FINITE, POSITIVE, RADIUS, FiniteFloat, KernelSpecType
+
+if TYPE_CHECKING:
+    from ..engine import EngineOptions
+    from ..filters import Filter
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class Preset:
 def _kernel_of(function: str) -> Maker:
     """Filter with the kernel ``kernels.<function>`` makes of the command's own options."""
 
-    def make(engine: dict[str, Any], **own: Any) -> Any:
-        return filters.preset_filter(getattr(kernels, function)(**own), **engine)
+    def make(engine: "EngineOptions", **own: Any) -> "Filter":
+        return filters.preset_filter(getattr(kernels, function)(**own), engine=engine)
 
     return make
 
@@ -40,8 +44,8 @@ def _kernel_of(function: str) -> Maker:
 def _gradient_of(operator: str) -> Maker:
     """Filter with the derivative ``kernels.<operator>`` (sobel, prewitt or scharr)."""
 
-    def make(engine: dict[str, Any], direction: str, normalize: bool) -> Any:
-        return filters.gradient_filter(getattr(kernels, operator), direction, normalize=normalize, **engine)
+    def make(engine: "EngineOptions", direction: str, normalize: bool) -> "Filter":
+        return filters.gradient_filter(getattr(kernels, operator), direction, normalize=normalize, engine=engine)
 
     return make
 
@@ -159,8 +163,8 @@ CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
-def convolve_filter(engine: dict[str, Any], kernel: Any, normalize: bool, divisor: float | None,
-                    offset: float | None, correlate: bool) -> Any:
+def convolve_filter(engine: "EngineOptions", kernel: Any, normalize: bool, divisor: float | None,
+                    offset: float | None, correlate: bool) -> "Filter":
     """Filter with your own kernel, by true convolution (the kernel is flipped)
     unless --correlate is given.
 
@@ -170,7 +174,7 @@ def convolve_filter(engine: dict[str, Any], kernel: Any, normalize: bool, diviso
       imgconv convolve -k "1 2 1; 2 4 2; 1 2 1" --normalize in.png out.png
     """
     kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
-    return filters.kernel_filter(kernel, correlate=correlate, **engine)
+    return filters.kernel_filter(kernel, correlate=correlate, engine=engine)
 
 
 convolve = filter_command("convolve", convolve_filter, CONVOLVE_OPTIONS, preset=False)

@@ -4,13 +4,14 @@ cluster, with a progress line."""
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from ..errors import InvalidInputError
 from ..names import quote_name
-from .lazy import batch, kernelfile, stream_run
+from .lazy import batch, file_options, kernelfile, stream_run
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -23,14 +24,48 @@ from .sections import (
     output_options,
 )
 
-Maker = Callable[..., Any]
-"""``make(engine=..., **own_options) -> Filter``: a filter command's own part."""
+if TYPE_CHECKING:
+    from ..engine import EngineOptions
+    from ..filters import Filter
+    from ..options import ReadOptions, WriteOptions
 
-ENGINE = ("boundary", "cval", "method", "threads")
-BATCH = ("recursive", "include", "exclude", "files_from", "null", "suffix", "skip_existing", "dry_run", "jobs",
-         "progress", "quiet", "fail_fast", "report", "cluster")
-WRITE = ("fmt", "quality", "subsampling", "compress_level", "depth", "strip", "auto_orient", "frame", "max_pixels",
-         "view", "in_place", "tile_size", "compression", "background", "sync")
+Maker = Callable[..., "Filter"]
+"""``make(engine=EngineOptions(...), **own_options) -> Filter``: a filter command's own part."""
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Batching:
+    """The options of the Batch section (`imgconv.cli.sections.batch_options`), as given."""
+
+    recursive: bool
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    files_from: str | None
+    null: bool
+    suffix: str
+    skip_existing: bool
+    dry_run: bool
+    jobs: int | None
+    progress: bool | None
+    quiet: bool
+    fail_fast: bool
+    report: str | None
+    cluster: str | None
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a filter command was asked, its own options aside: the options of each
+    section, as records, and the paths."""
+
+    paths: tuple[str, ...]
+    engine: "EngineOptions"
+    read: "ReadOptions"
+    write: "WriteOptions"
+    in_place: bool
+    batching: Batching
 
 
 def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] = (), *, preset: bool = True,
@@ -42,20 +77,19 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     shared sections. A ``preset`` command also takes ``--print-kernel``.
     """
 
-    def command(paths: tuple[str, ...], engine: dict[str, Any], write: dict[str, Any], batching: dict[str, Any],
-                print_kernel: bool = False, **own: Any) -> int | None:
-        filt = make(engine=engine, **own)
+    def command(asked: Command, print_kernel: bool = False, **own: Any) -> int | None:
+        filt = make(engine=asked.engine, **own)
         if print_kernel:
             if filt.kernel is None:
                 raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
             click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
-        elif batch.is_batch(paths, batching["files_from"]):
-            return run_batch(paths, filt, write, **batching)
-        elif len(paths) != 2:
-            raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got {len(paths)} path(s)")
+        elif batch.is_batch(asked.paths, asked.batching.files_from):
+            return run_batch(asked, filt)
+        elif len(asked.paths) != 2:
+            raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got "
+                                   f"{len(asked.paths)} path(s)")
         else:
-            source, dest = paths
-            run_one(source, dest, filt, write, batching)
+            run_one(asked, filt)
         return None
 
     shared: Any = split_options(command)
@@ -72,52 +106,64 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     return click.command(name, cls=SectionedCommand)(shared)
 
 
+def take(record: type[R], options: dict[str, Any]) -> R:
+    """A ``record`` (a dataclass) of the options named as its fields, taken out of ``options``."""
+    names = [field.name for field in fields(cast(Any, record)) if field.name in options]
+    return record(**{name: options.pop(name) for name in names})
+
+
 def split_options(command: Callable[..., int | None]) -> Callable[..., int | None]:
-    """The Click callback: every option by name in, ``command``'s groups out."""
+    """The Click callback: every option by name in; ``command`` gets a `Command` and the
+    command's own options."""
 
     def callback(paths: tuple[str, ...], **options: Any) -> int | None:
-        engine = {key: options.pop(key) for key in ENGINE}
-        batching = {key: options.pop(key) for key in BATCH}
-        write = {key: options.pop(key) for key in WRITE}
-        write["format"], write["depth"] = write.pop("fmt"), write["depth"] and int(write["depth"])
-        if engine["threads"] is None and batch.is_batch(paths, batching["files_from"]):
-            engine["threads"] = 1  # in a batch, --jobs alone sets how many cores work
-        elif engine["threads"] is not None:
-            engine["threads"] = min(engine["threads"], batch.max_jobs())
-        return command(paths, engine, write, batching, **options)
+        batching = take(Batching, options)
+        engine = take(file_options.EngineOptions, options)
+        if engine.threads is None and batch.is_batch(paths, batching.files_from):
+            engine = replace(engine, threads=1)  # in a batch, --jobs alone sets how many cores work
+        elif engine.threads is not None:
+            engine = replace(engine, threads=min(engine.threads, batch.max_jobs()))
+        encoding = take(file_options.EncodeOptions, options)
+        write = take(file_options.WriteOptions, options)
+        write = replace(write, depth=write.depth and int(write.depth), encoding=encoding)
+        asked = Command(paths, engine, take(file_options.ReadOptions, options), write, options.pop("in_place"),
+                        batching)
+        return command(asked, **options)
 
     return callback
 
 
-def run_one(source: str, dest: str, filt: Any, write: dict[str, Any], batching: dict[str, Any]) -> None:
+def run_one(asked: Command, filt: "Filter") -> None:
     """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
+    (source, dest), batching = asked.paths, asked.batching
     for option in ("include", "exclude", "suffix"):
-        if batching[option]:
+        if getattr(batching, option):
             raise click.UsageError(f"--{option} applies to the files of a batch, not to one INPUT and OUTPUT file; "
                                    f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
                                    f"--{option}")
-    task = batch.plan_one(source, dest, in_place=write["in_place"], report=batching["report"])
-    streamed = stream_run.streams(source, dest, write["format"], write["frame"])
-    address = batching["cluster"]
+    task = batch.plan_one(source, dest, in_place=asked.in_place, report=batching.report)
+    streamed = stream_run.streams(source, dest, asked.write.format, asked.read.frame)
+    address = batching.cluster
     if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
             != click.core.ParameterSource.ENVIRONMENT:
         raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
                                "file), or drop --cluster")
-    if batching["dry_run"]:
-        say(batch.plan_line(task, batching["skip_existing"]), err=False)
+    if batching.dry_run:
+        say(batch.plan_line(task, batching.skip_existing), err=False)
         return
     client = connect(address) if address and streamed else None
     bar = batch.ProgressLine(0, unit="tiles") if shows_progress(batching) else None
     try:  # only a streamed tiled image reports progress
-        result = batch.process_one(task, filt, report=batching["report"], skip_existing=batching["skip_existing"],
-                                   on_progress=bar and bar.set, get=client and client.get, **write)
+        result = batch.process_one(task, filt, asked.read, asked.write, in_place=asked.in_place,
+                                   report=batching.report, skip_existing=batching.skip_existing,
+                                   on_progress=bar and bar.set, get=client and client.get)
     finally:
         if client is not None:
             client.close()
         if bar:
             bar.close()
-    if result.status == "skipped" and not batching["quiet"]:
+    if result.status == "skipped" and not batching.quiet:
         say(f"imgconv: note: {quote_name(dest)}: newer than {quote_name(source)}; skipped (--skip-existing)")
 
 
@@ -128,32 +174,29 @@ def connect(address: str) -> Any:
     return cluster_module.connect(address)
 
 
-def run_batch(paths: tuple[str, ...], filt: Any, write: dict[str, Any], *, recursive: bool, include: tuple[str, ...],
-              exclude: tuple[str, ...], files_from: str | None, null: bool, suffix: str, skip_existing: bool,
-              dry_run: bool, jobs: int | None, progress: bool | None, quiet: bool, fail_fast: bool,
-              report: str | None, cluster: str | None) -> int:
+def run_batch(asked: Command, filt: "Filter") -> int:
     """Every input of a batch into the OUTPUT folder; the exit status."""
-    if not paths:
+    batching = asked.batching
+    if not asked.paths:
         raise click.UsageError("a batch needs an OUTPUT folder")
-    *inputs, output = paths
-    if files_from is not None:
-        inputs = batch.read_files_from(files_from, null) + inputs
+    *inputs, output = asked.paths
+    if batching.files_from is not None:
+        inputs = batch.read_files_from(batching.files_from, batching.null) + inputs
     settled: list[Any] = []  # inputs skipped (not regular files) or failed (unreadable folders) while planning
-    tasks = _plan_batch(inputs, output, write, settled, quiet, recursive=recursive, include=include, exclude=exclude,
-                        suffix=suffix)
+    tasks = _plan_batch(inputs, output, asked, settled)
     failed = any(r.status == "failed" for r in settled)
-    if dry_run:
+    if batching.dry_run:
         for task in tasks:
-            say(batch.plan_line(task, skip_existing), err=False)
+            say(batch.plan_line(task, batching.skip_existing), err=False)
         return 1 if failed else 0
     if not tasks and not failed:
         raise InvalidInputError("no input images found")
-    if failed and fail_fast:
+    if failed and batching.fail_fast:
         tasks = []  # the first failure came before any file started
     if tasks:
         batch.make_output_folder(output)  # or one line why not, before any summary
-    client, jobs, run_options = _on_cluster(cluster, jobs)
-    bar = batch.ProgressLine(len(tasks)) if shows_progress({"quiet": quiet, "progress": progress}) else None
+    client, jobs, run_options = _on_cluster(batching.cluster, batching.jobs)
+    bar = batch.ProgressLine(len(tasks)) if shows_progress(batching) else None
 
     results = list(settled)  # and the files that ran, also when an interrupt ends the run
 
@@ -167,25 +210,26 @@ def run_batch(paths: tuple[str, ...], filt: Any, write: dict[str, Any], *, recur
             bar.update()
 
     try:
-        batch.process_batch(tasks, output, filt, report=report, on_result=on_result, settled=settled, jobs=jobs,
-                            write_options=write, skip_existing=skip_existing, fail_fast=fail_fast, **run_options)
+        batch.process_batch(tasks, output, filt, report=batching.report, on_result=on_result, settled=settled,
+                            jobs=jobs, read=asked.read, write=asked.write, skip_existing=batching.skip_existing,
+                            fail_fast=batching.fail_fast, **run_options)
     finally:
         if client is not None:
             client.close()
         if bar:
             bar.close()
-        if not quiet:
+        if not batching.quiet:
             say(batch.summary(results))
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def _plan_batch(inputs: list[str], output: str, write: dict[str, Any], settled: list[Any], quiet: bool,
-                **selection: Any) -> list[Any]:
-    """The batch's tasks, each input's output named as ``write`` and ``selection`` say;
-    the inputs settled while planning are added to ``settled``, and said."""
+def _plan_batch(inputs: list[str], output: str, asked: Command, settled: list[Any]) -> list[Any]:
+    """The batch's tasks, each input's output named as ``asked`` says; the inputs
+    settled while planning are added to ``settled``, and said."""
+    batching = asked.batching
 
     def on_note(message: str) -> None:
-        if not quiet:
+        if not batching.quiet:
             say(f"imgconv: note: {message}")
 
     def on_planned(result: Any) -> None:
@@ -195,9 +239,9 @@ def _plan_batch(inputs: list[str], output: str, write: dict[str, Any], settled: 
         else:
             on_note(result.error)
 
-    in_place, fmt = write.pop("in_place"), write.pop("format")
-    return batch.plan_batch(inputs, output, format=fmt, in_place=in_place, on_note=on_note, on_result=on_planned,
-                            **selection)
+    return batch.plan_batch(inputs, output, format=asked.write.format, in_place=asked.in_place, on_note=on_note,
+                            on_result=on_planned, recursive=batching.recursive, include=batching.include,
+                            exclude=batching.exclude, suffix=batching.suffix)
 
 
 def _on_cluster(address: str | None, jobs: int | None) -> tuple[Any, int | None, dict[str, Any]]:
@@ -212,6 +256,6 @@ def _on_cluster(address: str | None, jobs: int | None) -> tuple[Any, int | None,
     return client, jobs, {"executor": executor, "in_flight": jobs}
 
 
-def shows_progress(batching: dict[str, Any]) -> bool:
+def shows_progress(batching: Batching) -> bool:
     """A progress line unless --quiet: with --progress, or when stderr is a terminal."""
-    return not batching["quiet"] and (batching["progress"] or (batching["progress"] is None and sys.stderr.isatty()))
+    return not batching.quiet and (batching.progress or (batching.progress is None and sys.stderr.isatty()))

@@ -91,7 +91,7 @@ input_options = section(
 
 output_options = section(
     "Output",
-    (("--format", "fmt"), {"type": FormatType(),
+    (("--format",), {"type": FormatType(),
                            "help": "Output format when OUTPUT's extension does not say (e.g. for -); in a batch, "
                                    "every output's format and extension. 'imgconv formats' lists them."}),
     (("--quality",), {"type": click.IntRange(1, 100),

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
+from ..engine import EngineOptions
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
 from ..io.picture import Picture
@@ -45,6 +46,7 @@ from ..io.write import check_writable
 from ..kernels import separable_gaussian
 from ..lecture.animate import Frames, Geometry, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios
+from ..options import WriteOptions
 from ..pipeline import render
 from ..vocabulary import (
     DEFAULT_MAX_PIXELS,
@@ -274,12 +276,11 @@ class Demo:
             raise RequestError(f"boundary: {exc}") from None
         key = query.get("image")
         # As the blur command makes its filter from its options (cli.blur).
-        filt = preset_filter(separable_gaussian(radius, deviation), boundary=boundary, cval=0.0, method="auto",
-                             threads=None)
+        filt = preset_filter(separable_gaussian(radius, deviation), engine=EngineOptions(boundary))
         # The upload is looked up again in its turn: one forgotten meanwhile is not kept
         # alive by the requests waiting for it.
-        return Answer(lambda: render(self._picture(key), filt, "PNG", view=view, name="blur.png"), "image/png",
-                      _pixels(self._picture(key)))
+        return Answer(lambda: render(self._picture(key), filt, "PNG", WriteOptions(view=view), name="blur.png"),
+                      "image/png", _pixels(self._picture(key)))
 
     def _picture(self, key: str | None) -> Picture:
         """The sample (key None) or an upload held."""

@@ -52,6 +52,7 @@ from . import bands
 from .bands import to_dtype, work_dtype
 from .cost import BY_NAME, cheapest
 from .norm import Norm
+from .options import EngineOptions
 from .strategy import Layout, Samples, Strategy
 from .taps import Taps, Term, separable_terms
 from .weights import (
@@ -64,9 +65,9 @@ from .weights import (
     check_kernel,
 )
 
-__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "Kernel", "KernelLike", "Layout",
-           "Plan", "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate", "magnitude", "plan",
-           "separable_terms", "to_dtype", "work_dtype"]
+__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "EngineOptions", "Kernel",
+           "KernelLike", "Layout", "Plan", "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate",
+           "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
 # error if it cannot run): "integer", "shifted-views", "kernel-columns", "banded-fft",

@@ -9,12 +9,13 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine import EngineOptions
 from ..errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from ..io.depth import change_depth
 from ..io.picture import Picture
@@ -50,7 +51,7 @@ def dask_modules() -> tuple[ModuleType, ModuleType]:
     return dask, da
 
 
-def exact_options(filt: "Filter", in_flight: int = 1, dtype: np.dtype | None = None) -> dict[str, Any]:
+def exact_options(filt: "Filter", in_flight: int = 1, dtype: np.dtype | None = None) -> EngineOptions:
     """The engine options that make ``filt`` exact block by block: ``auto`` resolved to
     `imgconv.dask.exact_method` of its kernels for samples of ``dtype`` (chosen once,
     never per block; one per kernel where its kernels take different ones, as a
@@ -59,13 +60,13 @@ def exact_options(filt: "Filter", in_flight: int = 1, dtype: np.dtype | None = N
     from ..dask import exact_method
     from ..engine.bands import thread_count
 
-    options = dict(filt.options)
-    if options.get("method", "auto") == "auto":
-        methods = tuple(exact_method(kernel, options.get("boundary", "reflect"), dtype, options.get("cval", 0.0))
-                        for kernel, _ in filt.passes)
-        options["method"] = methods[0] if len(set(methods)) == 1 else methods if methods else "direct"
-    options["threads"] = min(MAX_BLOCK_THREADS, max(1, thread_count(options.get("threads")) // in_flight))
-    return options
+    options = filt.engine
+    method = options.method
+    if method == "auto":
+        methods = tuple(exact_method(kernel, options.boundary, dtype, options.cval) for kernel, _ in filt.passes)
+        method = methods[0] if len(set(methods)) == 1 else methods if methods else "direct"
+    threads = min(MAX_BLOCK_THREADS, max(1, thread_count(options.threads) // in_flight))
+    return replace(options, method=method, threads=threads)
 
 
 def _geometry(filt: "Filter", name: str) -> tuple[int, bool]:
@@ -98,7 +99,7 @@ def filter_blocks(image: TiledImage, filt: "Filter", *, depth: int | None = None
     if filt.whole_display:
         raise InvalidInputError(f"{image.name}: --normalize stretches by the whole image's maximum, which a streamed "
                                 "tiled input never holds; drop it, or write another format to decode it whole")
-    if filt.options.get("method", "auto") == "auto":
+    if filt.engine.method == "auto":
         raise InvalidInputError("a streamed filter needs its method fixed: see imgconv.stream.blocks.exact_options")
     kernel_height, flip = _geometry(filt, image.name) if filt.passes else (1, False)
     dtype, mode = result_type(image, depth)
@@ -114,8 +115,8 @@ def filter_blocks(image: TiledImage, filt: "Filter", *, depth: int | None = None
               for top in range(0, height, th)]
     source = da.concatenate(pieces, axis=0)
     function = BlockFilter(filt, image.mode, image.kind, depth, dtype, image.name)
-    blocks = map_bands(source, function, kernel_height, filt.options["method"], filt.options.get("boundary", "reflect"),
-                       flip=flip, dtype=dtype, block_bytes=budget)
+    blocks = map_bands(source, function, kernel_height, filt.engine.method, filt.engine.boundary, flip=flip,
+                       dtype=dtype, block_bytes=budget)
     # The rows of tiles that the blocks in flight and the kernel's reach span, plus the
     # partial rows of tiles at either end.
     reader.held = -(-(in_flight * blocks.chunks[0][0] + kernel_height) // th) + 2
@@ -175,10 +176,10 @@ class BlockFilter:
     """``filter_picture`` on a block of rows, as on a whole picture (picklable for a
     cluster)."""
 
-    filt: object
+    filt: "Filter"
     mode: str
     fmt: str
-    depth: object
+    depth: int | None
     dtype: np.dtype
     name: str
 

@@ -15,6 +15,7 @@ from ..io.tiff_tiles import is_tiled_tiff, open_tiff
 from ..io.tiled_image import ZARR, Path, is_zarr
 from ..io.write import output_format
 from ..io.zarr_store import open_zarr
+from ..options import ReadOptions, WriteOptions
 from .blocks import MAX_IN_FLIGHT, blocks_in_order, exact_options, filter_blocks, result_type
 from .writers import check_dest, output_tile, tiff_options, write_tiff, write_zarr, zarr_options
 
@@ -41,11 +42,9 @@ def streams(source: Path, dest: Path, format: str | None = None, frame: int | No
     return output_kind(dest, format) is not None and (is_zarr(source) or is_tiled_tiff(source, frame))
 
 
-def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | None = None, depth: int | None = None,
-                  strip: bool = False, frame: int | None = None, max_pixels: int = 0, auto_orient: bool = True,
-                  view: str = "result", tile: tuple[int, int] | None = None, compression: str | None = None,
-                  on_progress: Callable[[int, int], object] | None = None, get: Callable[..., Any] | None = None,
-                  sync: bool = True) -> str:
+def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = ReadOptions(),
+                  write: WriteOptions = WriteOptions(), *, on_progress: Callable[[int, int], object] | None = None,
+                  get: Callable[..., Any] | None = None) -> str:
     """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
     ``dest``, block by block; see the module's description.
 
@@ -53,41 +52,36 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | Non
     ----------
     source, dest : str or os.PathLike
     filt : imgconv.filters.Filter
-        Any filter the CLI makes but a ``--normalize``d gradient; ``auto`` is resolved
-        here (`exact_options`).
-    format, depth, strip, frame, auto_orient, view
-        As for `imgconv.pipeline.process_file`; ``view`` must be ``result``. A TIFF
-        input's ICC profile and XMP (not with ``strip``) are carried to a TIFF output.
-    max_pixels : int
-        What a row of tiles, and a block of rows, may hold (0: no limit).
-    tile : (int, int), optional
-        The output's tile (chunk) size; default the input's (rounded up to a multiple of
-        16 for TIFF).
-    compression : str, optional
-        A key of `TIFF_COMPRESSION` (or `ZARR_COMPRESSION`); default the input's.
+        Any filter the CLI makes but a ``--normalize``d gradient; a method ``auto`` is
+        resolved here (`exact_options`).
+    read, write : imgconv.options.ReadOptions, imgconv.options.WriteOptions
+        As for `imgconv.pipeline.process_file`; ``write.view`` must be ``result``, and
+        ``write.background`` is not used. A TIFF input's ICC profile and XMP (not with
+        ``strip``) are carried to a TIFF output. ``read.max_pixels`` bounds what a row of
+        tiles, and a block of rows, may hold (0: no limit). The output's tiles (chunks)
+        are ``write.tile_size``, default the input's (rounded up to a multiple of 16 for
+        TIFF); its compression, a key of `TIFF_COMPRESSION` (or `ZARR_COMPRESSION`),
+        default the input's.
     on_progress : callable, optional
         ``on_progress(done, total)``, in tiles written, after each row of tiles.
     get : callable, optional
         The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
-    sync : bool
-        Sync the output to disk before it takes its name, and its folder after
-        (`imgconv.io.sink`); False for scratch work.
 
     Returns
     -------
     str
         ``"TIFF"`` or ``"ZARR"``.
     """
-    kind = output_kind(dest, format)
+    kind = output_kind(dest, write.format)
     name = os.fspath(dest)
     if kind is None:
         raise InvalidInputError(f"{name}: a tiled input streams to a TIFF file or a Zarr store")
-    if view != "result":
-        raise InvalidInputError(f"{name}: --view {view} composes whole images, and a tiled input is streamed to a "
-                                "TIFF or Zarr output tile by tile; write another format to decode it whole")
+    if write.view != "result":
+        raise InvalidInputError(f"{name}: --view {write.view} composes whole images, and a tiled input is streamed to "
+                                "a TIFF or Zarr output tile by tile; write another format to decode it whole")
     check_dest(dest, kind)
-    images = [open_zarr(source, max_pixels, frame)] if is_zarr(source) else \
-        open_tiff(source, frame, max_pixels, auto_orient)
+    images = [open_zarr(source, read.max_pixels, read.frame)] if is_zarr(source) else \
+        open_tiff(source, read.frame, read.max_pixels, read.auto_orient)
     if kind == ZARR and len(images) > 1:
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
@@ -95,19 +89,19 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | Non
     # The engine's method follows the type of what it is given, as on the whole image.
     dtypes = set()
     for image in images:
-        dtype, mode = result_type(image, depth)
+        dtype, mode = result_type(image, write.depth)
         dtypes.add(dtype if rounds_in_engine(filt, mode in formats.WITH_ALPHA, dtype) else work_dtype(dtype))
-    filt = filt.remake(**exact_options(filt, in_flight, dtypes.pop() if len(dtypes) == 1 else None)) \
-        if filt.remake else filt
+    filt = filt.with_engine(exact_options(filt, in_flight, dtypes.pop() if len(dtypes) == 1 else None))
     planned = []
     for image in images:
-        blocks, mode = filter_blocks(image, filt, depth=depth, max_pixels=max_pixels, in_flight=in_flight)
+        blocks, mode = filter_blocks(image, filt, depth=write.depth, max_pixels=read.max_pixels, in_flight=in_flight)
         held = blocks.chunks[0][0] * image.shape[1]
-        if max_pixels and held > max_pixels:
+        if read.max_pixels and held > read.max_pixels:
             raise ImageReadError(f"{image.name}: a block of {blocks.chunks[0][0]} full-width rows is {held} pixels, "
-                                 f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
-        layout = output_tile(tile, image, kind)
-        options = tiff_options(image, mode, compression, strip) if kind == "TIFF" else \
+                                 f"more than the limit of {read.max_pixels} (--max-pixels N raises it; 0 lifts it)")
+        layout = output_tile(write.tile_size, image, kind)
+        compression = write.encoding.compression
+        options = tiff_options(image, mode, compression, write.encoding.strip) if kind == "TIFF" else \
             zarr_options(image, compression)
         planned.append((blocks, layout, options))
     total = sum(-(-b.shape[0] // t[0]) * -(-b.shape[1] // t[1]) for b, t, _ in planned)
@@ -117,10 +111,10 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", *, format: str | Non
     ordered = functools.partial(blocks_in_order, in_flight=in_flight, get=get)
     try:
         if kind == ZARR:
-            with atomic_folder(os.path.realpath(dest), sync=sync) as store:
+            with atomic_folder(os.path.realpath(dest), sync=write.sync) as store:
                 write_zarr(store, *planned[0], ordered, progress)
         else:
-            with atomic_file(os.path.realpath(dest), sync=sync) as file:
+            with atomic_file(os.path.realpath(dest), sync=write.sync) as file:
                 write_tiff(file, planned, bigtiff, ordered, progress)
     except ImgconvError:
         raise
