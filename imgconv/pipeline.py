@@ -187,7 +187,7 @@ def _alpha_for(picture: Picture, fmt: str, background, name: str) -> tuple[Pictu
             opaque = _COLOUR.get(opaque, opaque)
         over = tuple(v * picture.sample_max / 255 for v in colour)
         return picture, replace(picture, mode=opaque), over
-    if fmt == NPY or picture.mode in formats.HOLDS[fmt] or opaque not in formats.HOLDS[fmt]:
+    if fmt == NPY or picture.mode in formats.FORMATS[fmt].holds or opaque not in formats.FORMATS[fmt].holds:
         return picture, picture, None  # kept, or check_writable names what holds it
     if not all(np.all(f[..., -1] == picture.sample_max) for f in picture.frames):
         raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]} and the input's alpha is not "

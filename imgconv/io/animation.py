@@ -19,10 +19,18 @@ The frames' pixels are encoded by Pillow (GIF's LZW, WebP's VP8 and VP8L) and by
 import io
 import struct
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import png
+from .formats import register_writer
+from .pillow_write import webp_options
+
+if TYPE_CHECKING:
+    from .formats import Format
+    from .picture import Picture
+    from .write import EncodeOptions
 
 # Frame timing: APNG's dispose op NONE and blend op SOURCE; GIF's disposal methods.
 _APNG_DISPOSE_NONE, _APNG_BLEND_SOURCE = 0, 0
@@ -76,7 +84,7 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     out = png.header_chunks(frames[0].shape, mode, **metadata)
     out += png.chunk(b"acTL", struct.pack(">II", len(frames), animation.get("loop", 0)))
     sequence = 0
-    for (box, samples), duration in zip(_crops(frames), durations(animation, len(frames))):
+    for (box, samples), duration in zip(_crops(frames), durations(animation, len(frames)), strict=False):
         top, left, bottom, right = box or _PIXEL
         delay = Fraction(duration / 1000).limit_denominator(0xFFFF)
         out += png.chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, right - left, bottom - top, left, top,
@@ -137,7 +145,7 @@ def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
     indices = indices.copy()
     indices[transparent] = index
     image = Image.fromarray(indices, "P")
-    image.putpalette(palette + [0, 0, 0])
+    image.putpalette([*palette, 0, 0, 0])
     image.info["transparency"] = index
     return image
 
@@ -175,7 +183,7 @@ def encode_gif(frames: list[np.ndarray], animation: dict, *, comment: bytes | No
     whole = (((0, 0, *f.shape[:2]), f) for f in frames)
     out: list[bytes] = []
     for index, ((box, samples), duration) in enumerate(zip(whole if transparent else _crops(frames),
-                                                           durations(animation, len(frames)))):
+                                                           durations(animation, len(frames)), strict=False)):
         top, left, bottom, right = box or _PIXEL
         unchanged = None
         if index and not transparent:
@@ -235,7 +243,7 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
     if icc_profile:
         chunks.append(_webp_chunk(b"ICCP", icc_profile))
     chunks.append(_webp_chunk(b"ANIM", struct.pack("<IH", 0, animation.get("loop", 0))))  # background: transparent
-    for (box, samples), duration in zip(_crops(frames, align=2), durations(animation, len(frames))):
+    for (box, samples), duration in zip(_crops(frames, align=2), durations(animation, len(frames)), strict=False):
         top, left, bottom, right = box or _PIXEL
         position = (left // 2).to_bytes(3, "little") + (top // 2).to_bytes(3, "little")
         size = (right - left - 1).to_bytes(3, "little") + (bottom - top - 1).to_bytes(3, "little")
@@ -249,3 +257,24 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
         chunks.append(_webp_chunk(b"XMP ", xmp))
     body = b"".join(chunks)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def _write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    return encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
+                       **png.chunk_metadata(metadata))
+
+
+def _write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    return encode_gif(frames, picture.animation, comment=metadata.get("comment"))
+
+
+def _write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    return encode_webp(frames, picture.animation, webp_options(picture, asked, record), **png.chunk_metadata(metadata))
+
+
+register_writer(_write_gif, "GIF")
+register_writer(_write_apng, "PNG", animation=True)
+register_writer(_write_webp, "WEBP", animation=True)

@@ -102,7 +102,8 @@ def check_tiff_segments(tags, size: int, name: str) -> None:
         rows = tags.get(278, height)
         if not isinstance(rows, int) or rows < 1:
             raise ImageReadError(f"{name}: damaged TIFF: its RowsPerStrip is {rows}")
-        expected, unit, layout = math.ceil(height / rows) * planes, "strip", f"height ({height}) and RowsPerStrip ({rows})"
+        expected, unit = math.ceil(height / rows) * planes, "strip"
+        layout = f"height ({height}) and RowsPerStrip ({rows})"
         segment_tags = (273, 279)
     else:
         return
@@ -112,10 +113,11 @@ def check_tiff_segments(tags, size: int, name: str) -> None:
         values = tags.get(tag)
         held = len(values) if isinstance(values, tuple) else 1
         if values is not None and held != expected:
-            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} value{'s' * (held != 1)} "
-                                 f"for the {expected} {unit}{'s' * (expected != 1)} its {layout} make")
+            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} "
+                                 f"value{'s' * (held != 1)} for the {expected} {unit}{'s' * (expected != 1)} "
+                                 f"its {layout} make")
     offsets, counts = (tags.get(tag) for tag in segment_tags)
-    for index, (offset, count) in enumerate(zip(offsets or (), counts or ())):
+    for index, (offset, count) in enumerate(zip(offsets or (), counts or (), strict=False)):
         if isinstance(offset, int) and isinstance(count, int) and offset + count > size:
             raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[segment_tags[1]]} give {unit} {index} "
                                  f"{count} bytes from byte {offset}, past the end of the {size}-byte file")

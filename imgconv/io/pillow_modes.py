@@ -83,7 +83,7 @@ def widen(samples, mode, common):
         colour = np.repeat(colour, 3, axis=2)
     if common not in formats.WITH_ALPHA:
         return colour
-    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full(planes.shape[:2] + (1,), 255, np.uint8)
+    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full((*planes.shape[:2], 1), 255, np.uint8)
     return np.concatenate([colour, alpha], axis=2)
 
 

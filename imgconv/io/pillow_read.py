@@ -58,7 +58,7 @@ def picture_from_pillow(image, data, frame, name, budget):
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
-        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes)]
+        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
             arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
