@@ -19,7 +19,7 @@ from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
 from .io.write import EncodeOptions, check_writable, encode_image, output_format
 from .names import quote_name
-from .stream.run import process_tiled, streams
+from .stream.run import process_tiled, streamed_probe
 from .views import compose
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
@@ -91,14 +91,15 @@ def process_file(source, dest, filt, *, format=None, quality=None, subsampling=N
         The output format written.
     """
     check_paths(source, dest, in_place)
-    if streams(source, dest, format, frame):
+    probed = streamed_probe(source, dest, format, frame, max_pixels, auto_orient)
+    if probed is not None:
         if background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
         return process_tiled(source, dest, filt, format=format, depth=depth, strip=strip, frame=frame,
                              max_pixels=max_pixels, auto_orient=auto_orient, view=view, tile=tile_size,
-                             compression=compression, on_progress=on_progress, get=get, sync=sync)
+                             compression=compression, on_progress=on_progress, get=get, sync=sync, probed=probed)
     if tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
                                 "Zarr input to a .tif or .zarr")

@@ -49,7 +49,7 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else quote_name(source)
-    from . import tiff_tiles, tiled_image, tiles
+    from . import probe, tiled_image, tiles
 
     if tiled_image.is_zarr(source):
         return tiles.read_picture(source, frame=frame, max_pixels=max_pixels)
@@ -57,7 +57,7 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         data = read_bytes(source, name, max_bytes(max_pixels), only_regular)
         return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
-        if tiff_tiles.is_tiled_tiff(source, frame):
+        if probe.probe(source, frame).tiled:
             raise PixelLimitError(f"{exc}; {tiles.STREAM_HINT}") from None
         raise
 
