@@ -18,6 +18,7 @@ The frames' pixels are encoded by Pillow (GIF's LZW, WebP's VP8 and VP8L) and by
 
 import io
 import struct
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from .formats import register_writer
 from .pillow_write import webp_options
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .formats import Format
     from .picture import Picture
     from .write import EncodeOptions
@@ -57,7 +60,7 @@ def changed_box(previous: np.ndarray, frame: np.ndarray, align: int = 1) -> tupl
     return int(top), int(left), int(rows[-1]) + 1, int(columns[-1]) + 1
 
 
-def _crops(frames: list[np.ndarray], align: int = 1):
+def _crops(frames: list[np.ndarray], align: int = 1) -> Iterator[tuple[tuple[int, int, int, int] | None, np.ndarray]]:
     """Each frame's box, the first whole, the others where they differ from the one
     before (None where none differ), and its samples there."""
     previous = None
@@ -73,7 +76,8 @@ def durations(animation: dict, count: int) -> list[float]:
     return list(animation.get("duration", [0] * count))
 
 
-def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int, **metadata) -> bytes:
+def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int,
+                **metadata: bytes | None) -> bytes:
     """An animated PNG of frames in a mode of `imgconv.io.png.COLOUR_TYPES`, 8 or 16 bits.
 
     ``animation`` gives ``duration`` (ms a frame) and ``loop`` (0: for ever); a duration
@@ -101,7 +105,7 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     return b"".join(out)
 
 
-def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
+def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None) -> "Image.Image":
     """8-bit grey, RGB or RGBA samples as a palette image a GIF holds.
 
     Grey keeps its levels. Colour keeps its colours where a table holds them: a frame of
