@@ -68,6 +68,7 @@ def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
     durations = picture.animation.get("duration", [])
     duration = next((d for d in durations if not record.holds_duration(d)), None)
     if duration is not None:
+        # The formats that time their frames, alphabetically.
         timed = sorted((other for other in formats.FORMATS.values() if other.delay_fits), key=lambda f: f.name)
         holders = [other.title or other.name for other in timed if all(other.holds_duration(d) for d in durations)]
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {record.name} cannot "
