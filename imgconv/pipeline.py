@@ -23,7 +23,7 @@ from .io.tiled_image import Path
 from .io.write import check_writable, encode_image, output_format
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
-from .stream.run import process_tiled, streams
+from .stream.run import process_tiled, streamed_probe
 from .views import compose
 
 
@@ -58,12 +58,13 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
         The output format written.
     """
     check_paths(source, dest, in_place)
-    if streams(source, dest, write.format, read.frame):
+    probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
+    if probed is not None:
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
-        return process_tiled(source, dest, filt, read, write, on_progress=on_progress, get=get)
+        return process_tiled(source, dest, filt, read, write, on_progress=on_progress, get=get, probed=probed)
     if write.tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
                                 "Zarr input to a .tif or .zarr")
@@ -150,7 +151,7 @@ def _alpha_for(picture: Picture, fmt: str, background: str | tuple[int, int, int
             opaque = _COLOUR.get(opaque, opaque)
         over = tuple(v * picture.sample_max / 255 for v in colour)
         return picture, replace(picture, mode=opaque), over
-    if fmt == NPY or picture.mode in formats.HOLDS[fmt] or opaque not in formats.HOLDS[fmt]:
+    if fmt == NPY or picture.mode in formats.FORMATS[fmt].holds or opaque not in formats.FORMATS[fmt].holds:
         return picture, picture, None  # kept, or check_writable names what holds it
     if not all(np.all(f[..., -1] == picture.sample_max) for f in picture.frames):
         raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]} and the input's alpha is not "

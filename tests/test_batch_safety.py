@@ -15,8 +15,8 @@ from helpers import assert_one_line_error, assert_rounded_from, load, reference,
 
 from imgconv import batch, kernels
 from imgconv.cpus import cpu_count
-from imgconv.errors import InvalidInputError
 from imgconv.engine import EngineOptions
+from imgconv.errors import InvalidInputError
 from imgconv.filters import preset_filter
 from imgconv.io import sink, staging
 

@@ -977,11 +977,11 @@ def test_holds_table_agrees_with_pillow(eight, fmt, mode):
     word, so "holds" here means Pillow writes it and reads the same channels back. Alpha
     is binary, which even GIF can store."""
     keeps = pillow_keeps(fmt, mode, with_alpha(eight[mode], "binary"))
-    assert keeps == (mode in formats.HOLDS[fmt]), (
-        f"HOLDS[{fmt!r}] {'lacks' if keeps else 'has'} {mode}, but Pillow {'keeps' if keeps else 'loses'} it")
+    assert keeps == (mode in formats.FORMATS[fmt].holds), (
+        f"FORMATS[{fmt!r}].holds {'lacks' if keeps else 'has'} {mode}, but Pillow {'keeps' if keeps else 'loses'} it")
 
 
-ALPHA_CASES = [(fmt, mode) for fmt in IMAGE_FORMATS for mode in ("LA", "RGBA") if mode in formats.HOLDS[fmt]]
+ALPHA_CASES = [(fmt, mode) for fmt in IMAGE_FORMATS for mode in ("LA", "RGBA") if mode in formats.FORMATS[fmt].holds]
 
 
 @pytest.mark.parametrize("kind", ["binary", "graded"])

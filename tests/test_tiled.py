@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ import tifffile
 from helpers import SAMPLES, assert_one_line_error, assert_rounded_from, load, reference, run
 
 import imgconv
+from imgconv.filters import kernel_filter
+from imgconv.pipeline import process_file
 from imgconv.stream import blocks as stream_blocks
 
 zarr = pytest.importorskip("zarr")
@@ -479,3 +482,33 @@ def test_hostile_zarr_metadata_is_refused_in_one_line(tmp_path):
     result = run("blur", "-s", 2, tmp_path / "in.zarr", tmp_path / "out.tif")
     assert_one_line_error(result, 1, "in.zarr: not a Zarr array")
     assert sorted(os.listdir(tmp_path)) == ["in.zarr"]
+
+
+def test_a_streamed_tiff_header_is_read_once(tmp_path, monkeypatch):
+    """The probe that finds a TIFF tiled checks its pages then: tifffile parses the
+    header once, and after that only the reads of rows of tiles open the file."""
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
+    opened = []
+    parse = tifffile.TiffFile.__init__
+
+    def counting(self, *args, **kwargs):
+        opened.append("read_tiff_rows" in [frame.name for frame in traceback.extract_stack()])
+        parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffFile, "__init__", counting)
+    process_file(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(BLUR))
+    assert opened.count(False) == 1 and opened.count(True) >= 1
+    monkeypatch.undo()
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(CAMERA))
+
+
+def test_a_tiled_header_is_refused_after_what_comes_first(tmp_path):
+    """The probe reads a tiled input's header before anything else is checked; what it
+    refuses is said where it always was, after a --view that cannot stream."""
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
+    result = run("blur", "-s", 2, "--view", "side-by-side", "--max-pixels", 1000, tmp_path / "in.tif",
+                 tmp_path / "out.tif")
+    assert_one_line_error(result, 2, "--view side-by-side composes whole images")
+    result = run("blur", "-s", 2, "--max-pixels", 1000, tmp_path / "in.tif", tmp_path / "out.tif")
+    assert_one_line_error(result, 1, "a row of 64 x 64 tiles across 512 columns is 32768 pixels")
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]

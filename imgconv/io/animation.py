@@ -18,11 +18,22 @@ The frames' pixels are encoded by Pillow (GIF's LZW, WebP's VP8 and VP8L) and by
 
 import io
 import struct
+from collections.abc import Iterator
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import png
+from .formats import register_writer
+from .pillow_write import webp_options
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .formats import Format
+    from .picture import Picture
+    from .write import EncodeOptions
 
 # Frame timing: APNG's dispose op NONE and blend op SOURCE; GIF's disposal methods.
 _APNG_DISPOSE_NONE, _APNG_BLEND_SOURCE = 0, 0
@@ -49,7 +60,7 @@ def changed_box(previous: np.ndarray, frame: np.ndarray, align: int = 1) -> tupl
     return int(top), int(left), int(rows[-1]) + 1, int(columns[-1]) + 1
 
 
-def _crops(frames: list[np.ndarray], align: int = 1):
+def _crops(frames: list[np.ndarray], align: int = 1) -> Iterator[tuple[tuple[int, int, int, int] | None, np.ndarray]]:
     """Each frame's box, the first whole, the others where they differ from the one
     before (None where none differ), and its samples there."""
     previous = None
@@ -65,7 +76,8 @@ def durations(animation: dict, count: int) -> list[float]:
     return list(animation.get("duration", [0] * count))
 
 
-def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int, **metadata) -> bytes:
+def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int,
+                **metadata: bytes | None) -> bytes:
     """An animated PNG of frames in a mode of `imgconv.io.png.COLOUR_TYPES`, 8 or 16 bits.
 
     ``animation`` gives ``duration`` (ms a frame) and ``loop`` (0: for ever); a duration
@@ -76,7 +88,7 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     out = png.header_chunks(frames[0].shape, mode, **metadata)
     out += png.chunk(b"acTL", struct.pack(">II", len(frames), animation.get("loop", 0)))
     sequence = 0
-    for (box, samples), duration in zip(_crops(frames), durations(animation, len(frames))):
+    for (box, samples), duration in zip(_crops(frames), durations(animation, len(frames)), strict=False):
         top, left, bottom, right = box or _PIXEL
         delay = Fraction(duration / 1000).limit_denominator(0xFFFF)
         out += png.chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, right - left, bottom - top, left, top,
@@ -93,7 +105,7 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     return b"".join(out)
 
 
-def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
+def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None) -> "Image.Image":
     """8-bit grey, RGB or RGBA samples as a palette image a GIF holds.
 
     Grey keeps its levels. Colour keeps its colours where a table holds them: a frame of
@@ -137,7 +149,7 @@ def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None):
     indices = indices.copy()
     indices[transparent] = index
     image = Image.fromarray(indices, "P")
-    image.putpalette(palette + [0, 0, 0])
+    image.putpalette([*palette, 0, 0, 0])
     image.info["transparency"] = index
     return image
 
@@ -175,7 +187,7 @@ def encode_gif(frames: list[np.ndarray], animation: dict, *, comment: bytes | No
     whole = (((0, 0, *f.shape[:2]), f) for f in frames)
     out: list[bytes] = []
     for index, ((box, samples), duration) in enumerate(zip(whole if transparent else _crops(frames),
-                                                           durations(animation, len(frames)))):
+                                                           durations(animation, len(frames)), strict=False)):
         top, left, bottom, right = box or _PIXEL
         unchanged = None
         if index and not transparent:
@@ -235,7 +247,7 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
     if icc_profile:
         chunks.append(_webp_chunk(b"ICCP", icc_profile))
     chunks.append(_webp_chunk(b"ANIM", struct.pack("<IH", 0, animation.get("loop", 0))))  # background: transparent
-    for (box, samples), duration in zip(_crops(frames, align=2), durations(animation, len(frames))):
+    for (box, samples), duration in zip(_crops(frames, align=2), durations(animation, len(frames)), strict=False):
         top, left, bottom, right = box or _PIXEL
         position = (left // 2).to_bytes(3, "little") + (top // 2).to_bytes(3, "little")
         size = (right - left - 1).to_bytes(3, "little") + (bottom - top - 1).to_bytes(3, "little")
@@ -249,3 +261,24 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
         chunks.append(_webp_chunk(b"XMP ", xmp))
     body = b"".join(chunks)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def _write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    return encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
+                       **png.chunk_metadata(metadata))
+
+
+def _write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    return encode_gif(frames, picture.animation, comment=metadata.get("comment"))
+
+
+def _write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    return encode_webp(frames, picture.animation, webp_options(picture, asked, record), **png.chunk_metadata(metadata))
+
+
+register_writer(_write_gif, "GIF")
+register_writer(_write_apng, "PNG", animation=True)
+register_writer(_write_webp, "WEBP", animation=True)

@@ -4,12 +4,13 @@ Pillow's own size checks in this call only."""
 import contextvars
 import functools
 import math
+from typing import Any
 
 from ..errors import ImageReadError, PixelLimitError
 
 
 @functools.cache
-def pillow_limit() -> contextvars.ContextVar:
+def pillow_limit() -> contextvars.ContextVar[int | None]:
     """The pixel limit of Pillow's size checks in the `decode_image` call running in
     this thread (None: no limit).
 
@@ -22,11 +23,11 @@ def pillow_limit() -> contextvars.ContextVar:
     """
     from PIL import Image
 
-    limit = contextvars.ContextVar("imgconv_pillow_limit")
+    limit: contextvars.ContextVar[int | None] = contextvars.ContextVar("imgconv_pillow_limit")
     pillows = Image._decompression_bomb_check
 
     @functools.wraps(pillows)
-    def check(size, *args, **options):
+    def check(size: tuple[int, int], *args: Any, **options: Any) -> None:
         pixels = limit.get(Ellipsis)
         if pixels is Ellipsis:
             return pillows(size, *args, **options)
@@ -41,10 +42,10 @@ def pillow_limit() -> contextvars.ContextVar:
 class PixelBudget:
     """The pixels an image may still hold under ``--max-pixels``, taken frame by frame."""
 
-    def __init__(self, limit, name):
+    def __init__(self, limit: int, name: str) -> None:
         self.left, self.limit, self.name = limit or math.inf, limit, name
 
-    def take(self, *dimensions):
+    def take(self, *dimensions: int) -> None:
         if not all(type(d) is int and d >= 0 for d in dimensions):  # a damaged TIFF gives a tuple
             raise ImageReadError(f"{self.name}: corrupt image: dimensions {dimensions}")
         pixels = math.prod(dimensions)

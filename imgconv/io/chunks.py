@@ -15,6 +15,7 @@ more entries than the palette, or in a PNG with an alpha channel).
 
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
 
 from ..errors import ImageReadError
 
@@ -62,7 +63,7 @@ class _Transparency:
     position and duplicate checks before it): the first valid one before the pixels;
     an invalid one is skipped and does not count as the first."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes) -> None:
         # IHDR, the first chunk: bit depth and colour type at bytes 24 and 25.
         self.depth, self.colour_type = (data[24], data[25]) if data[12:16] == b"IHDR" and len(data) > 25 else (0, 0)
         self.palette: int | None = None  # entries of the first PLTE, once seen
@@ -103,7 +104,7 @@ def avif_sizes(data: bytes) -> list:
             if child == b"ispe" and end - start >= 12]
 
 
-def _boxes(data, spans):
+def _boxes(data: bytes, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[bytes, int, int]]:
     """(kind, start of contents, end) of each ISO BMFF box in each (start, end) span."""
     for position, end in spans:
         while position + 8 <= end:

@@ -24,8 +24,13 @@ refusal from the header).
 """
 
 import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ImageReadError
+
+if TYPE_CHECKING:
+    from PIL import ImageFile, TiffImagePlugin
 
 _BIT = 8  # pixels a byte of raw data holds at most: one bit a pixel
 _DEFLATE = 1032  # bytes one deflated byte yields at most: a 258-byte match in 2 bits
@@ -46,7 +51,7 @@ _MOST_PIXELS_A_BYTE = {
     ("DDS", "bcn"): 2,  # BC1 and BC4: 8 bytes a 4x4 block; the other block codings 16
 }
 # TIFFs Pillow decodes through libtiff, by their Compression tag.
-_TIFF_MOST_PIXELS_A_BYTE = {
+_TIFF_MOST_PIXELS_A_BYTE: dict[int | None, float] = {
     # LZW: a code takes 9 bits at least and yields a string shorter than libtiff's table
     # (4096 codes and 1024 more for broken encoders).
     5: _BIT * 5120 * 8 // 9,
@@ -58,17 +63,17 @@ _CCITT = (2, 3, 4)  # fax codings: a row takes a bit at least (a G4 row equal to
 _ARITHMETIC_SOF = frozenset([0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])  # JPEG frame markers
 
 
-def check_frame_data(image, data: bytes, name: str) -> None:
+def check_frame_data(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
     """Refuse the current frame of Pillow's ``image`` (opened, not loaded) when ``data``,
     the whole file, cannot hold the pixels its tiles claim, or, for a TIFF, when its
     strips or tiles do not cover the image (`check_tiff_segments`)."""
     if image.format == "TIFF":
-        check_tiff_segments(image.tag_v2, len(data), name)
+        check_tiff_segments(cast("TiffImagePlugin.TiffImageFile", image).tag_v2, len(data), name)
     for tile in image.tile:
         most = _most_pixels_a_byte(image, tile.codec_name, data)
         if most is None:
             continue
-        left, top, right, bottom = tile.extents
+        left, top, right, bottom = cast("tuple[int, int, int, int]", tile.extents)
         width, height = right - left, bottom - top
         needed = math.ceil(width * height / (most(width) if callable(most) else most))
         available = len(data) - (tile.offset or 0)
@@ -77,7 +82,7 @@ def check_frame_data(image, data: bytes, name: str) -> None:
                                  f"{max(available, 0)} bytes of {image.format} data can hold (at least {needed})")
 
 
-def check_tiff_segments(tags, size: int, name: str) -> None:
+def check_tiff_segments(tags: Mapping[int, Any], size: int, name: str) -> None:
     """Refuse a TIFF directory (Pillow's ``tag_v2``) of a ``size``-byte file whose
     offsets or byte counts hold another number of values than the strips or tiles its
     size and RowsPerStrip or tile size make, whose RowsPerStrip is 0, or whose byte
@@ -85,14 +90,14 @@ def check_tiff_segments(tags, size: int, name: str) -> None:
     strip or tile of each offset and leaves the rest black, and reads an uncompressed
     one as long as its rows whatever its byte count; libtiff pads what is missing with
     zeros; tifffile reads only the segments counted, and none past the end."""
-    width, height = tags.get(256), tags.get(257)
+    width, height = tags.get(256, 0), tags.get(257, 0)
     planes = tags.get(277, 1) if tags.get(284, 1) == 2 else 1
     if not all(isinstance(v, int) and v > 0 for v in (width, height, planes)):
         return  # no image to cover: Pillow refuses it
     # A tile size makes a TIFF tiled for libtiff, whose offsets may then stand in the
     # strip tags (libtiff's own old tiled test images).
     if 322 in tags or 323 in tags:
-        across, down = tags.get(322), tags.get(323)
+        across, down = tags.get(322, 0), tags.get(323, 0)
         if not all(isinstance(v, int) and v > 0 for v in (across, down)):
             return  # Pillow refuses it: "Invalid tile dimensions"
         expected = math.ceil(width / across) * math.ceil(height / down) * planes
@@ -102,7 +107,8 @@ def check_tiff_segments(tags, size: int, name: str) -> None:
         rows = tags.get(278, height)
         if not isinstance(rows, int) or rows < 1:
             raise ImageReadError(f"{name}: damaged TIFF: its RowsPerStrip is {rows}")
-        expected, unit, layout = math.ceil(height / rows) * planes, "strip", f"height ({height}) and RowsPerStrip ({rows})"
+        expected, unit = math.ceil(height / rows) * planes, "strip"
+        layout = f"height ({height}) and RowsPerStrip ({rows})"
         segment_tags = (273, 279)
     else:
         return
@@ -112,27 +118,29 @@ def check_tiff_segments(tags, size: int, name: str) -> None:
         values = tags.get(tag)
         held = len(values) if isinstance(values, tuple) else 1
         if values is not None and held != expected:
-            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} value{'s' * (held != 1)} "
-                                 f"for the {expected} {unit}{'s' * (expected != 1)} its {layout} make")
+            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} "
+                                 f"value{'s' * (held != 1)} for the {expected} {unit}{'s' * (expected != 1)} "
+                                 f"its {layout} make")
     offsets, counts = (tags.get(tag) for tag in segment_tags)
-    for index, (offset, count) in enumerate(zip(offsets or (), counts or ())):
+    for index, (offset, count) in enumerate(zip(offsets or (), counts or (), strict=False)):
         if isinstance(offset, int) and isinstance(count, int) and offset + count > size:
             raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[segment_tags[1]]} give {unit} {index} "
                                  f"{count} bytes from byte {offset}, past the end of the {size}-byte file")
 
 
-def _most_pixels_a_byte(image, codec, data):
+def _most_pixels_a_byte(image: "ImageFile.ImageFile", codec: str,
+                        data: bytes) -> float | Callable[[int], float] | None:
     """The bound for this tile's pixels (a number, or a function of the tile's width),
     or None where there is none."""
     if image.format == "TIFF" and codec == "libtiff":
-        compression = image.tag_v2.get(259)
+        compression = cast("TiffImagePlugin.TiffImageFile", image).tag_v2.get(259)
         return (lambda width: _BIT * width) if compression in _CCITT else _TIFF_MOST_PIXELS_A_BYTE.get(compression)
     if codec == "jpeg" and _jpeg_frame_marker(data) in _ARITHMETIC_SOF:
         return None
-    return _MOST_PIXELS_A_BYTE.get((image.format, codec))
+    return _MOST_PIXELS_A_BYTE.get((image.format or "", codec))
 
 
-def _jpeg_frame_marker(data):
+def _jpeg_frame_marker(data: bytes) -> int | None:
     """The second byte of a JPEG's first start-of-frame marker (0xC0 to 0xCF less DHT
     0xC4, JPG 0xC8 and DAC 0xCC), or None before a scan or the end of the data."""
     position = 2

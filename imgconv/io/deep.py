@@ -2,17 +2,20 @@
 libpng, and `.npy` arrays."""
 
 import math
+from typing import Any
 
 import numpy as np
 
 from .. import npyfile
 from ..errors import ImageReadError
 from . import formats
+from .budget import PixelBudget
 from .formats import NPY
 from .picture import Picture
 
 
-def deep_picture(arrays, fmt, metadata, name, encoding=None):
+def deep_picture(arrays: list[np.ndarray], fmt: str, metadata: dict[str, Any], name: str,
+                 encoding: dict[str, Any] | None = None) -> Picture:
     """The picture of samples Pillow cannot hold, kept in their own type (in the
     machine's byte order)."""
     arrays = [a.astype(a.dtype.newbyteorder("="), copy=False) for a in arrays]
@@ -23,7 +26,8 @@ def deep_picture(arrays, fmt, metadata, name, encoding=None):
     return Picture(arrays, mode, fmt, metadata, encoding or {})
 
 
-def picture_from_deep_png(data, indices, animated, metadata, name):
+def picture_from_deep_png(data: bytes, indices: list[int], animated: bool, metadata: dict[str, Any],
+                          name: str) -> Picture:
     """A 16-bit colour PNG by libpng; ``indices`` count an APNG's default image."""
     import imagecodecs
 
@@ -34,7 +38,7 @@ def picture_from_deep_png(data, indices, animated, metadata, name):
     return deep_picture(arrays, "PNG", metadata, name)
 
 
-def picture_from_npy(data, name, budget):
+def picture_from_npy(data: bytes, name: str, budget: PixelBudget) -> Picture:
     header = npyfile.read_header(data, name, ImageReadError)
     if len(header.shape) not in (2, 3) or 0 in header.shape:
         raise ImageReadError(f"{name}: expected an (H, W) or (H, W, C) array, got shape {header.shape}")

@@ -6,9 +6,10 @@ import numpy as np
 
 from ..errors import ImageReadError, InvalidInputError
 from . import formats
+from .picture import Picture
 
 
-def change_depth(picture, bits):
+def change_depth(picture: Picture, bits: int | None) -> Picture:
     """The picture with ``bits`` (8 or 16) bits a sample.
 
     16 to 8 bits is ``round(v / 257)`` (65535 becomes 255); 8 to 16 is ``v * 257``

@@ -31,8 +31,15 @@ floats (what alpha and ``--normalize`` scale to).
 """
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .picture import Picture
+    from .write import EncodeOptions
 
 NPY = "NPY"
 MULTICHANNEL = "multichannel"
@@ -43,8 +50,9 @@ _SIGNS = {"i": "signed", "u": "unsigned", "f": "float"}
 # Sample types beyond 8- and 16-bit unsigned ones: TIFF's SampleFormat holds signed and
 # unsigned integers of 8 to 64 bits and floats of 16 to 64 (tifffile writes them all);
 # .npy holds every one.
-WIDE_TYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.float16,
-                                         np.float32, np.float64))
+WIDE_TYPES: tuple[np.dtype[Any], ...] = tuple(
+    np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.float16, np.float32,
+                          np.float64))
 
 
 def _wide_mode(dtype: np.dtype, channels: int) -> str:
@@ -69,9 +77,10 @@ SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "LA;1
               "RGBA;16": 65535, "I": 65535, MULTICHANNEL: 255,
               **{mode: 1.0 if dtype.kind == "f" else int(np.iinfo(dtype).max) for mode, (dtype, _) in _WIDE.items()
                  if mode != "I"}}
-DTYPE = {"L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "LA;16": np.uint16,
-         "RGB;16": np.uint16, "RGBA;16": np.uint16, MULTICHANNEL: np.float32,
-         **{mode: dtype.type for mode, (dtype, _) in _WIDE.items()}}
+DTYPE: dict[str, type[np.generic]] = {
+    "L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "LA;16": np.uint16,
+    "RGB;16": np.uint16, "RGBA;16": np.uint16, MULTICHANNEL: np.float32,
+    **{mode: dtype.type for mode, (dtype, _) in _WIDE.items()}}
 WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"] + [mode for mode, (_, kind) in _WIDE.items() if "A" in kind])
 # Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.io.change_depth`).
 FLOAT = frozenset(mode for mode, (dtype, _) in _WIDE.items() if dtype.kind == "f")
@@ -93,59 +102,156 @@ def mode_of(dtype: np.dtype, channels: int) -> str | None:
     return _wide_mode(dtype, channels) if dtype in WIDE_TYPES else None
 
 
-_EIGHT_BIT = {"L", "LA", "RGB", "RGBA"}
-_SIXTEEN_BIT = {"I;16", "LA;16", "RGB;16", "RGBA;16"}
-# What each format stores, by mode (checked against Pillow's encoders in the tests).
-# Anything else is refused before filtering, naming the formats that can hold it.
-HOLDS = {
-    "PNG": _EIGHT_BIT | _SIXTEEN_BIT,
-    "TIFF": _EIGHT_BIT | _SIXTEEN_BIT | set(_WIDE),
-    "JPEG": {"L", "RGB"},
-    "JPEG2000": {"L", "LA", "RGB", "RGBA"},
-    "WEBP": {"L", "LA", "RGB", "RGBA"},
-    "AVIF": {"L", "LA", "RGB", "RGBA"},
-    "GIF": {"L", "RGB", "RGBA"},  # RGBA with one level of transparency (see imageio)
-    "BMP": {"L", "RGB"},  # Pillow writes RGBA as 32-bit BMP with no alpha mask
-    "TGA": {"L", "LA", "RGB", "RGBA"},
-    "QOI": {"RGB", "RGBA"},
-    "PPM": {"L", "RGB", "I;16"},
-}
-# Formats that store several frames (animations, TIFF pages).
-ANIMATED = frozenset(["GIF", "PNG", "WEBP", "TIFF"])
-# The longest side each format holds: JPEG's and GIF's headers have 16 bits for it,
-# WebP's 14; AVIF's format allows more, but libavif (Pillow's reader, and most others)
-# refuses to decode a side beyond 32768 by default, so a longer one is a file nobody
-# opens (found by fuzzing).
-MAX_SIDE = {"JPEG": 65535, "GIF": 65535, "WEBP": 16383, "AVIF": 32768}
-# Pillow features the formats' codecs need; Pillow may be built without them.
-_FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG2000": "jpg_2000", "JPEG": "jpg"}
-# The extension a batch gives outputs of each format, where it is not the name itself.
-_EXTENSION = {"JPEG": ".jpg", "JPEG2000": ".jp2"}
+_EIGHT_BIT = frozenset(["L", "LA", "RGB", "RGBA"])
+_SIXTEEN_BIT = frozenset(["I;16", "LA;16", "RGB;16", "RGBA;16"])
+# How a format is written: (frames, picture, its record, the metadata kept, the options
+# asked for, the destination's name for messages) -> bytes. Each codec module registers
+# the writers of the formats it encodes (`register_writer`).
+Writer = Callable[[list[np.ndarray], "Picture", "Format", dict[str, Any], "EncodeOptions", str], bytes]
 
 
-def _usable(fmt):
+def _gif_delay_fits(milliseconds: float) -> bool:
+    """GIF's delay is 16 bits of hundredths of a second; past that Pillow's GIF writer
+    raises an OverflowError."""
+    return int(milliseconds / 10) <= 0xFFFF
+
+
+def _webp_delay_fits(milliseconds: float) -> bool:
+    """WebP's duration is 24 bits of milliseconds."""
+    return milliseconds <= 0xFFFFFF
+
+
+def _apng_delay_fits(milliseconds: float) -> bool:
+    """APNG's delay is a fraction of 16-bit numbers, made from seconds with a denominator
+    up to 65535, as Pillow makes it (70 s fits, 65.537 s does not; past that Pillow's
+    APNG writer raises a ValueError)."""
+    from fractions import Fraction
+
+    return Fraction(milliseconds / 1000).limit_denominator(0xFFFF).numerator <= 0xFFFF
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format: what it holds and how it is written.
+
+    Attributes
+    ----------
+    name : str
+        Pillow's name of the format; ``NPY`` for ``.npy`` arrays.
+    extension : str
+        The extension a batch gives outputs of the format.
+    holds : frozenset of str
+        The modes it stores (checked against Pillow's encoders in the tests). Anything
+        else is refused before filtering, naming the formats that can hold it.
+    raw : bool
+        It holds the raw result, any array of numbers in its own type, unchecked
+        (``.npy``); not an image Pillow opens.
+    animates : bool
+        It stores several frames (animations, TIFF pages).
+    sizes_differ : bool
+        Its frames may differ in size (TIFF's pages); an animation has one canvas.
+    max_side : int, optional
+        The longest side it holds.
+    feature : str, optional
+        The Pillow feature its codec needs (Pillow may be built without it).
+    quality : int, optional
+        Its quality when the input says nothing, for formats that take one.
+    delay_fits : callable, optional
+        Whether it stores a frame of this many milliseconds, for formats that time
+        their frames (and can fail to).
+    title : str
+        Its name in a list of formats in a message, where not ``name``.
+    writer : Writer, optional
+        Its encoder (of every frame, where there is no ``animation_writer``).
+    animation_writer : Writer, optional
+        Its encoder of several frames, where its animations are written apart from its
+        still images.
+    """
+
+    name: str
+    extension: str
+    holds: frozenset[str] = frozenset()
+    raw: bool = False
+    animates: bool = False
+    sizes_differ: bool = False
+    max_side: int | None = None
+    feature: str | None = None
+    quality: int | None = None
+    delay_fits: Callable[[float], bool] | None = None
+    title: str = ""
+    writer: Writer | None = None
+    animation_writer: Writer | None = None
+
+    def holds_duration(self, milliseconds: float) -> bool:
+        """Whether an animation in this format can give a frame this long, as Pillow
+        writes it."""
+        return self.delay_fits is None or self.delay_fits(milliseconds)
+
+    def writer_of(self, count: int) -> Writer:
+        """The writer of ``count`` frames."""
+        writer = self.animation_writer if count > 1 and self.animation_writer else self.writer
+        if writer is None:
+            raise LookupError(f"no writer of {self.name} is registered")
+        return writer
+
+
+# The formats imgconv writes, in the order messages and `imgconv formats` list them.
+# JPEG's and GIF's headers have 16 bits for a side, WebP's 14; AVIF's format allows
+# more, but libavif (Pillow's reader, and most others) refuses to decode a side beyond
+# 32768 by default, so a longer one is a file nobody opens. JPEG's default quality is
+# ImageMagick's (92); WebP's and AVIF's 90.
+FORMATS = {record.name: record for record in [
+    Format("PNG", ".png", _EIGHT_BIT | _SIXTEEN_BIT, animates=True, delay_fits=_apng_delay_fits),
+    Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | frozenset(_WIDE), animates=True, sizes_differ=True),
+    Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92),
+    Format("JPEG2000", ".jp2", _EIGHT_BIT, feature="jpg_2000"),
+    Format("WEBP", ".webp", _EIGHT_BIT, animates=True, max_side=16383, feature="webp", quality=90,
+           delay_fits=_webp_delay_fits, title="WebP"),
+    Format("AVIF", ".avif", _EIGHT_BIT, max_side=32768, feature="avif", quality=90),
+    # RGBA with one level of transparency (`imgconv.io.animation.gif_image`)
+    Format("GIF", ".gif", frozenset(["L", "RGB", "RGBA"]), animates=True, max_side=65535,
+           delay_fits=_gif_delay_fits),
+    Format("BMP", ".bmp", frozenset(["L", "RGB"])),  # Pillow writes RGBA as 32-bit BMP with no alpha mask
+    Format("TGA", ".tga", _EIGHT_BIT),
+    Format("QOI", ".qoi", frozenset(["RGB", "RGBA"])),
+    Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"])),
+    Format(NPY, ".npy", raw=True, animates=True),
+]}
+
+
+def register_writer(writer: Writer, *names: str, animation: bool = False) -> None:
+    """Make ``writer`` the encoder of the formats ``names`` (of several frames, with
+    ``animation``): what each codec module does for the formats it encodes, as it is
+    imported (`imgconv.io.write` imports them all)."""
+    for name in names:
+        record = FORMATS[name]
+        FORMATS[name] = replace(record, animation_writer=writer) if animation else replace(record, writer=writer)
+
+
+def _usable(fmt: str) -> bool:
     """Whether the Pillow plugins loaded so far open and save ``fmt``."""
     from PIL import Image, features
 
-    feature = _FEATURE.get(fmt)
-    return fmt in HOLDS and fmt in Image.OPEN and fmt in Image.SAVE and (feature is None or features.check(feature))
+    record = FORMATS.get(fmt)
+    return record is not None and not record.raw and fmt in Image.OPEN and fmt in Image.SAVE and \
+        (record.feature is None or bool(features.check(record.feature)))
 
 
 @functools.cache
-def available():
+def available() -> dict[str, tuple[str, ...]]:
     """``{format: (extensions...)}`` for the formats this Pillow can open and save."""
     from PIL import Image
 
-    extensions = {}
+    extensions: dict[str, list[str]] = {}
     for extension, fmt in Image.registered_extensions().items():  # loads every plugin
         extensions.setdefault(fmt, []).append(extension)
-    result = {fmt: tuple(sorted(extensions.get(fmt, ()))) for fmt in HOLDS if _usable(fmt)}
-    result[NPY] = (".npy",)
+    result = {fmt: tuple(sorted(extensions.get(fmt, ()))) for fmt in FORMATS if _usable(fmt)}
+    result.update({record.name: (record.extension,) for record in FORMATS.values() if record.raw})
     return result
 
 
 @functools.cache
-def names():
+def names() -> dict[str, str]:
     """``--format`` names: each format's own name and its extensions, lower case."""
     table = {}
     for fmt, extensions in available().items():
@@ -155,23 +261,24 @@ def names():
     return table
 
 
-def readable_extensions():
+def readable_extensions() -> frozenset[str]:
     """Extensions a batch takes from a folder."""
     return frozenset(e for extensions in available().values() for e in extensions)
 
 
-def extension_of(fmt):
+def extension_of(fmt: str) -> str:
     """The extension batch outputs of ``fmt`` get: ``.png``, ``.jpg``, ``.npy``..."""
-    return _EXTENSION.get(fmt, "." + fmt.lower())
+    return FORMATS[fmt].extension
 
 
-def format_of_extension(extension):
+def format_of_extension(extension: str) -> str | None:
     """The format of a file extension such as ``.tif``, or None if none offers it."""
     from PIL import Image
 
     extension = extension.lower()
-    if extension == ".npy":
-        return NPY
+    raw = next((record.name for record in FORMATS.values() if record.raw and record.extension == extension), None)
+    if raw is not None:
+        return raw
     # Pillow's first five formats (PNG, JPEG, GIF, BMP, PPM) need no other plugin:
     # loading all of them takes 20 ms, a tenth of a small file's whole run.
     Image.preinit()
@@ -180,9 +287,10 @@ def format_of_extension(extension):
     return next((fmt for fmt, extensions in available().items() if extension in extensions), None)
 
 
-def holders(mode):
+def holders(mode: str) -> str:
     """The formats that can hold ``mode``, as words for a message: ``PNG, TIFF or .npy``."""
-    formats = [f for f in available() if f != NPY and mode in HOLDS[f]] + [".npy"]
+    formats = [f for f in available() if not FORMATS[f].raw and mode in FORMATS[f].holds]
+    formats += [record.extension for record in FORMATS.values() if record.raw]
     return ", ".join(formats[:-1]) + " or " + formats[-1] if len(formats) > 1 else formats[0]
 
 
@@ -190,40 +298,23 @@ _KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA",
           "I;16": "grey", "LA;16": "grey+alpha", "RGB;16": "RGB", "RGBA;16": "RGBA"}
 
 
-def summary(fmt):
+def summary(fmt: str) -> str:
     """What ``fmt`` holds, in words: ``8-bit grey, RGB; 16-bit grey; frames``."""
-    if fmt == NPY:
+    record = FORMATS[fmt]
+    if record.raw:
         return "any array of numbers; frames"
     parts = []
     for depth, modes in (("8-bit", ("L", "LA", "RGB", "RGBA")), ("16-bit", ("I;16", "LA;16", "RGB;16", "RGBA;16"))):
-        kinds = [_KINDS[m] for m in modes if m in HOLDS[fmt]]
+        kinds = [_KINDS[m] for m in modes if m in record.holds]
         if kinds:
             parts.append(f"{depth} {', '.join(kinds)}")
-    if set(_WIDE) <= HOLDS[fmt]:
+    if set(_WIDE) <= record.holds:
         parts.append("the same in signed 8- to 64-bit, unsigned 32- and 64-bit and 16- to 64-bit float samples")
-    if fmt in ANIMATED:
+    if record.animates:
         parts.append("frames")
     return "; ".join(parts)
 
 
-def table():
+def table() -> list[str]:
     """One line per available format: name, extensions, what it holds."""
     return [f"{fmt.lower():<9} {' '.join(extensions):<28} {summary(fmt)}" for fmt, extensions in available().items()]
-
-
-def holds_duration(fmt, milliseconds):
-    """Whether an animation in ``fmt`` can give a frame this long, as Pillow writes it:
-    GIF's delay is 16 bits of hundredths of a second, WebP's 24 bits of milliseconds,
-    and APNG's a fraction of 16-bit numbers, which Pillow makes from seconds with a
-    denominator up to 65535 (70 s fits, 65.537 s does not). A WebP frame of 8,388,607
-    ms raised an OverflowError in Pillow's GIF writer (found by fuzzing) and a
-    ValueError in its APNG writer."""
-    if fmt == "GIF":
-        return int(milliseconds / 10) <= 0xFFFF
-    if fmt == "WEBP":
-        return milliseconds <= 0xFFFFFF
-    if fmt == "PNG":
-        from fractions import Fraction
-
-        return Fraction(milliseconds / 1000).limit_denominator(0xFFFF).numerator <= 0xFFFF
-    return True

@@ -25,7 +25,7 @@ _libtiff_handlers: list = []
 
 
 @functools.cache
-def libtiff_error_log() -> contextvars.ContextVar:
+def libtiff_error_log() -> "contextvars.ContextVar[LibtiffErrors]":
     """The list libtiff's errors go to in the `decode_image` call running in this
     context (a thread's own), installed once as the error handler of the libtiff Pillow
     loaded.
@@ -41,7 +41,7 @@ def libtiff_error_log() -> contextvars.ContextVar:
     import ctypes
     import platform
 
-    errors = contextvars.ContextVar("imgconv_libtiff_errors")
+    errors: contextvars.ContextVar[LibtiffErrors] = contextvars.ContextVar("imgconv_libtiff_errors")
     handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
     vsnprintf = None
     if platform.machine() in _VA_LIST_IS_POINTER:

@@ -2,7 +2,13 @@
 tags that describe the input's storage), XMP, comments."""
 
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from .tiffinfo import ICC, XMP
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # TIFF tags that describe how the pixels are stored, or that are carried on their own
 # (ICC, XMP). A TIFF's getexif() lists them with the real metadata; carried into the
@@ -34,7 +40,7 @@ _LAYOUT_TAGS = frozenset([
 ])
 
 
-def metadata_of(image, header_complete=False):
+def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str, Any]:
     """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment.
 
     ``header_complete``: nothing but pixels follows the header (`_fast_decoder` checked),
@@ -60,7 +66,7 @@ def metadata_of(image, header_complete=False):
     return metadata
 
 
-def classic_exif(exif):
+def classic_exif(exif: "Image.Exif") -> "Image.Exif":
     """A classic EXIF holding a BigTIFF's tags. Pillow reads a BigTIFF's tags as an EXIF
     that writes itself back in BigTIFF's layout (a 16-byte header, 8-byte counts and
     offsets), which no EXIF reader takes, Pillow's own TIFF writer included. A tag whose
@@ -70,7 +76,7 @@ def classic_exif(exif):
     the EXIF it shares with us, and `picture_from_pillow` looks for that."""
     from PIL import ExifTags, Image
 
-    def fitting(tags):
+    def fitting(tags: Mapping[int, Any]) -> dict[int, Any]:
         return {tag: value for tag, value in tags.items() if _fits_32_bits(value)}
 
     classic = Image.Exif()
@@ -89,7 +95,7 @@ def classic_exif(exif):
     return classic
 
 
-def _fits_32_bits(value):
+def _fits_32_bits(value: object) -> bool:
     """Whether a tag's value (a number, text, bytes or a tuple of them) fits a classic
     TIFF's types, whose integers have 32 bits."""
     if isinstance(value, tuple):

@@ -20,15 +20,15 @@ def upright_xmp(xmp: bytes) -> bytes:
     return _XMP_ORIENTATION.sub(lambda match: match[1] + b"1", xmp)
 
 
-def orientation_of(value):
+def orientation_of(value: object) -> int:
     """An EXIF orientation tag's ``value`` if it is one of 1 to 8, else 1 (none): a
-    damaged tag (0, 9, a byte string, a tuple; a BYTE-typed tag read as ``b'\\x00'`` once
-    raised a TypeError, found by fuzzing) turns nothing, as in Pillow's
+    damaged tag (0, 9, a byte string, a tuple: a BYTE-typed tag reads as ``b'\\x00'``,
+    which no comparison with a number takes) turns nothing, as in Pillow's
     ``ImageOps.exif_transpose``, and is kept as it is."""
     return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1  # tifffile gives an IntEnum
 
 
-def orient(pixels, orientation):
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """The stored pixels turned upright as EXIF orientation 1 to 8 says (as Pillow's
     ``ImageOps.exif_transpose``): 5 to 8 are transposed first, then flipped."""
     if orientation >= 5:

@@ -1,6 +1,7 @@
 """The `Picture`: an image's frames as arrays, its mode, and what is needed to write a
 result back the same way."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +46,7 @@ class Picture:
     name: str = "the input"
 
     @property
-    def pixels(self):
+    def pixels(self) -> np.ndarray:
         """The samples of a single-frame picture."""
         if len(self.frames) != 1:
             raise InvalidInputError(f"the image has {len(self.frames)} frames; take one first "
@@ -53,26 +54,26 @@ class Picture:
         return self.frames[0]
 
     @property
-    def has_alpha(self):
+    def has_alpha(self) -> bool:
         return self.mode in formats.WITH_ALPHA
 
     @property
-    def sample_max(self):
+    def sample_max(self) -> float:
         return formats.SAMPLE_MAX[self.mode]
 
     @property
-    def sample_dtype(self):
+    def sample_dtype(self) -> np.dtype:
         """The NumPy type of the samples written in ``mode``."""
         return np.dtype(formats.DTYPE[self.mode])
 
     @property
-    def description(self):
+    def description(self) -> str:
         """The mode in words, with the frame count: ``16-bit RGB``, ``8-bit RGB, 3 frames``."""
         words = formats.WORDS[self.mode]
         return words if len(self.frames) == 1 else f"{words}, {len(self.frames)} frames"
 
 
-def frame_indices(count, frame, name):
+def frame_indices(count: int, frame: int | None, name: str) -> Sequence[int]:
     if frame is None:
         return range(count)
     if not 0 <= frame < count:

@@ -1,6 +1,8 @@
 """The modes Pillow's images are read as (see `imgconv.io.read`), and the samples of each."""
 
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 
 from ..errors import ImageReadError
@@ -8,13 +10,16 @@ from . import formats
 from .tiff_read import turn_white_is_zero
 from .tiffinfo import MINISWHITE
 
+if TYPE_CHECKING:
+    from PIL import Image, TiffImagePlugin
+
 # A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
 # alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
 # aside in info["transparency"], which imgconv's writers would drop.
 KEYED = {"L": "LA", "I;16": "LA;16", "RGB": "RGBA"}
 
 
-def png_key(image, data: bytes) -> np.ndarray | None:
+def png_key(image: "Image.Image", data: bytes) -> np.ndarray | None:
     """The colour a grey or RGB PNG's tRNS chunk makes transparent, in the units of
     Pillow's samples (grey of 1, 2 and 4 bits is scaled to 0-255), or None."""
     if image.format != "PNG" or "transparency" not in image.info or data[25:26] not in (b"\0", b"\2"):
@@ -34,7 +39,7 @@ def keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
     return np.concatenate([planes, alpha[..., None]], axis=2)
 
 
-def mode_read_as(image):
+def mode_read_as(image: "Image.Image") -> str:
     mode = image.mode
     if mode.startswith("I;16") or (mode == "I" and image.format == "PPM"):
         return "I;16"  # Pillow reads 16-bit PGM as I; its samples are 16-bit by definition
@@ -49,7 +54,7 @@ def mode_read_as(image):
     return "RGB"
 
 
-def _palette_alpha(image) -> bool:
+def _palette_alpha(image: "Image.Image") -> bool:
     """Whether a palette image shows a pixel less than opaque through its palette's own
     alpha (a DDS palette's fourth byte, as Direct3D 9 reads it; a TGA colour map of
     16 or 32 bits), which Pillow keeps in the palette rather than in info["transparency"]."""
@@ -60,7 +65,7 @@ def _palette_alpha(image) -> bool:
     return bool((alpha[used] < 255).any())
 
 
-def common_mode(modes, name):
+def common_mode(modes: list[str], name: str) -> str:
     """One mode for every frame: a GIF's first frame may be grey and the next colour."""
     if len(set(modes)) == 1:
         return modes[0]
@@ -72,7 +77,7 @@ def common_mode(modes, name):
     raise ImageReadError(f"{name}: frames of different kinds ({kinds}); take one with --frame N")
 
 
-def widen(samples, mode, common):
+def widen(samples: np.ndarray, mode: str, common: str) -> np.ndarray:
     """8-bit samples in ``mode`` as the ``common`` mode of `common_mode` holds them, as
     Pillow converts: grey repeated in each colour channel, opaque where there was no alpha."""
     if mode == common:
@@ -83,15 +88,16 @@ def widen(samples, mode, common):
         colour = np.repeat(colour, 3, axis=2)
     if common not in formats.WITH_ALPHA:
         return colour
-    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full(planes.shape[:2] + (1,), 255, np.uint8)
+    alpha = planes[..., -1:] if mode in formats.WITH_ALPHA else np.full((*planes.shape[:2], 1), 255, np.uint8)
     return np.concatenate([colour, alpha], axis=2)
 
 
-def samples_of(image, mode):
+def samples_of(image: "Image.Image", mode: str) -> np.ndarray:
     if mode == "I;16":
         samples = np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
-        if image.format == "TIFF" and image.tag_v2.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
-            turn_white_is_zero(samples, image.tag_v2[258][0], 1)
+        tags = cast("TiffImagePlugin.TiffImageFile", image).tag_v2 if image.format == "TIFF" else {}
+        if tags.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
+            turn_white_is_zero(samples, tags[258][0], 1)
         return samples
     if image.mode != mode:
         image = image.convert(mode)

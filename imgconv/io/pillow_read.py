@@ -1,5 +1,9 @@
 """Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from . import claims
 from .budget import PixelBudget
@@ -11,11 +15,15 @@ from .pillow_modes import KEYED, common_mode, keyed_alpha, mode_read_as, png_key
 from .tiff_read import beyond_pillow, picture_from_tifffile
 from .tiffinfo import ORIENTATION
 
+if TYPE_CHECKING:
+    from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin
+
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
 
-def picture_from_pillow(image, data, frame, name, budget):
+def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str,
+                        budget: PixelBudget) -> Picture:
     from PIL import Image
 
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
@@ -41,7 +49,7 @@ def picture_from_pillow(image, data, frame, name, budget):
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
-    elif image.format == "TIFF" and beyond_pillow(image):
+    elif image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
         picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     else:
         arrays, modes, key = [], [], png_key(image, data)
@@ -58,7 +66,7 @@ def picture_from_pillow(image, data, frame, name, budget):
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
-        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes)]
+        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
             arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
@@ -69,7 +77,7 @@ def picture_from_pillow(image, data, frame, name, budget):
     return picture
 
 
-def _fast_decoder(image, data, count):
+def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[bytes], np.ndarray] | None:
     """imagecodecs' decoder for this file, where it gives Pillow's samples quicker, or None.
 
     PNG: one frame of 8-bit grey, RGB or either with alpha, no tRNS chunk (which Pillow
@@ -91,7 +99,7 @@ def _fast_decoder(image, data, count):
     return None
 
 
-def _png_is_plain(data):
+def _png_is_plain(data: bytes) -> bool:
     """8 bits a sample, no tRNS or APNG chunk, and only IDAT and IEND from the first IDAT."""
     if data[24:25] != b"\x08":  # IHDR's bit depth
         return False
@@ -107,7 +115,7 @@ def _png_is_plain(data):
     return False  # truncated: Pillow's decoder says how
 
 
-def _timing_of_frames(durations):
+def _timing_of_frames(durations: list[float | None]) -> dict[str, list[float]]:
     """``{"duration": [ms a frame]}`` when some frame gives a duration, else ``{}``. A
     frame that gives none (a GIF frame without a Graphic Control Extension) gets 0, as
     its file says nothing; the writers index the list by frame, so it is never short."""
@@ -116,22 +124,23 @@ def _timing_of_frames(durations):
     return {"duration": [0 if d is None else d for d in durations]}
 
 
-def _encoding(image, data):
+def _encoding(image: "Image.Image", data: bytes) -> dict[str, Any]:
     if image.format == "JPEG":
         from PIL import JpegImagePlugin
 
-        encoding = {"qtables": image.quantization}
+        encoding: dict[str, Any] = {"qtables": cast("JpegImagePlugin.JpegImageFile", image).quantization}
         if JpegImagePlugin.get_sampling(image) in _SUBSAMPLING:
             encoding["subsampling"] = _SUBSAMPLING[JpegImagePlugin.get_sampling(image)]
         return encoding
     if image.format == "WEBP":
         return {"lossless": _webp_is_lossless(data)}
     if image.format == "TIFF":
-        return {"compression": image.tag_v2.get(259, 1), "bilevel": image.mode == "1"}
+        tags = cast("TiffImagePlugin.TiffImageFile", image).tag_v2
+        return {"compression": tags.get(259, 1), "bilevel": image.mode == "1"}
     return {}
 
 
-def _webp_is_lossless(data):
+def _webp_is_lossless(data: bytes) -> bool:
     """Whether every image chunk of a WebP file is lossless (VP8L) rather than lossy (VP8)."""
     kinds, position = set(), 12
     while position + 8 <= len(data):

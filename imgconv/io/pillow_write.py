@@ -1,4 +1,6 @@
-"""Outputs Pillow encodes, with the input's quality settings where it had them."""
+"""Outputs Pillow encodes, with the input's quality settings where it had them: the
+writers of JPEG, JPEG 2000, still WebP, AVIF, BMP, TGA, QOI and PPM, and the Pillow
+encoding the other codec modules fall back on."""
 
 import io
 from typing import TYPE_CHECKING, Any
@@ -6,19 +8,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImageWriteError
-from .tiff_write import PILLOW_SCHEMES, with_subdirectories
-from .tiffinfo import XMP
+from .formats import register_writer
 
 if TYPE_CHECKING:
+    from .formats import Format
     from .picture import Picture
     from .write import EncodeOptions
 
-# Defaults when the input says nothing: JPEG at ImageMagick's quality 92 with full-resolution
-# chroma, since filtered images (edges, sharpened detail) have sharp colour edges that 4:2:0
-# smears; WebP and AVIF at 90.
-DEFAULT_QUALITY = {"JPEG": 92, "WEBP": 90, "AVIF": 90}
-
-
+# JPEG's chroma when the input says nothing: full resolution, since filtered images
+# (edges, sharpened detail) have sharp colour edges that 4:2:0 smears.
 DEFAULT_SUBSAMPLING = "4:4:4"
 
 
@@ -28,54 +26,14 @@ DEFAULT_SUBSAMPLING = "4:4:4"
 JPEG2000_TILE = (1024, 1024)
 
 
-def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, metadata: dict[str, Any],
-                  asked: "EncodeOptions", scheme: int | None, name: str) -> bytes:
+def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving: dict[str, Any], name: str) -> bytes:
+    """``frames`` saved by Pillow as ``fmt`` with its options ``saving`` (several frames
+    as pages)."""
     from PIL import Image
 
     images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
-    groups = {}
-    if fmt == "TIFF" and ("xmp" in metadata or (scheme != 1 and "exif" in metadata)):
-        # Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
-        # ignores the EXIF), so XMP goes in as the EXIF's tag 700. Its compressing writer
-        # (libtiff's) fails on EXIF's sub-directories (camera settings, GPS): those are
-        # added to its file afterwards.
-        from PIL import TiffTags
-
-        exif = Image.Exif()
-        exif.load(metadata.get("exif", b""))
-        if "xmp" in metadata:
-            exif[XMP] = metadata.pop("xmp")
-        if scheme != 1:
-            groups = {tag: exif.get_ifd(tag) for tag in list(exif) if tag in TiffTags.TAGS_V2_GROUPS}
-            for tag in groups:
-                del exif[tag]
-            groups = {tag: entries for tag, entries in groups.items() if entries}
-        metadata["exif"] = exif.tobytes()
-    saving = {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
-    if "comment" in metadata and fmt == "JPEG":
-        saving["comment"] = metadata["comment"]
-    if fmt == "PNG":
-        saving["compress_level"] = asked.compress_level
-    elif fmt == "TIFF":
-        saving["compression"] = PILLOW_SCHEMES[scheme]
-    elif fmt == "JPEG":
-        if asked.quality is None and "qtables" in picture.encoding:
-            # Baseline JPEG holds 8-bit steps. A step above 255 (16-bit tables) would
-            # make libjpeg write an extended JPEG and print a caution on stderr: it is
-            # 255, a finer step, as libjpeg's force_baseline makes it.
-            saving["qtables"] = {index: [min(step, 255) for step in table]
-                                  for index, table in picture.encoding["qtables"].items()}
-        else:
-            saving["quality"] = asked.quality or DEFAULT_QUALITY[fmt]
-        saving["subsampling"] = asked.subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
-    elif fmt == "WEBP":
-        saving.update(webp_options(picture, asked.quality))
-    elif fmt == "AVIF":
-        saving["quality"] = asked.quality or DEFAULT_QUALITY[fmt]
-    elif fmt == "JPEG2000":
-        saving["tile_size"] = JPEG2000_TILE
     if len(images) > 1:  # TIFF pages
-        saving.update(save_all=True, append_images=images[1:])
+        saving = {**saving, "save_all": True, "append_images": images[1:]}
     buffer = io.BytesIO()
     try:
         images[0].save(buffer, format=fmt, **saving)
@@ -84,11 +42,64 @@ def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, metada
     except RuntimeError as exc:  # libtiff's compressing writer refusing one of the input's tags
         raise ImageWriteError(f"{name}: cannot write the input's tags in a compressed TIFF ({exc}); --strip leaves "
                               "them out, --compression none keeps them") from None
-    return with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue()
+    return buffer.getvalue()
 
 
-def webp_options(picture, quality):
+def metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Pillow's options for the ICC profile, EXIF and XMP kept."""
+    return {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
+
+
+def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -> dict[str, Any]:
     """Lossless for a lossless WebP input when no quality is asked for, else lossy."""
-    if quality is None and picture.encoding.get("lossless"):
+    if asked.quality is None and picture.encoding.get("lossless"):
         return {"lossless": True}
-    return {"quality": quality or DEFAULT_QUALITY["WEBP"]}
+    return {"quality": asked.quality or record.quality}
+
+
+def _write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    saving = metadata_options(metadata)
+    if "comment" in metadata:
+        saving["comment"] = metadata["comment"]
+    if asked.quality is None and "qtables" in picture.encoding:
+        # Baseline JPEG holds 8-bit steps. A step above 255 (16-bit tables) would
+        # make libjpeg write an extended JPEG and print a caution on stderr: it is
+        # 255, a finer step, as libjpeg's force_baseline makes it.
+        saving["qtables"] = {index: [min(step, 255) for step in table]
+                             for index, table in picture.encoding["qtables"].items()}
+    else:
+        saving["quality"] = asked.quality or record.quality
+    saving["subsampling"] = asked.subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
+    return encode_pillow(frames, picture, record.name, saving, name)
+
+
+def _write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    saving = {**metadata_options(metadata), **webp_options(picture, asked, record)}
+    return encode_pillow(frames, picture, record.name, saving, name)
+
+
+def _write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
+    saving = {**metadata_options(metadata), "quality": asked.quality or record.quality}
+    return encode_pillow(frames, picture, record.name, saving, name)
+
+
+def _write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                    asked: "EncodeOptions", name: str) -> bytes:
+    saving = {**metadata_options(metadata), "tile_size": JPEG2000_TILE}
+    return encode_pillow(frames, picture, record.name, saving, name)
+
+
+def _write_plain(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                 asked: "EncodeOptions", name: str) -> bytes:
+    """Formats Pillow writes with no options of imgconv's but the metadata."""
+    return encode_pillow(frames, picture, record.name, metadata_options(metadata), name)
+
+
+register_writer(_write_jpeg, "JPEG")
+register_writer(_write_webp, "WEBP")
+register_writer(_write_avif, "AVIF")
+register_writer(_write_jpeg2000, "JPEG2000")
+register_writer(_write_plain, "BMP", "TGA", "QOI", "PPM")

@@ -15,10 +15,18 @@ others to a batch's other files.
 
 import struct
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
+from .formats import register_writer
+from .pillow_write import encode_pillow, metadata_options
+
+if TYPE_CHECKING:
+    from .formats import Format
+    from .picture import Picture
+    from .write import EncodeOptions
 
 # Pillow mode -> (PNG colour type, bit depth)
 COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),
@@ -45,7 +53,9 @@ def deflated_rows(samples: np.ndarray, depth: int, level: int) -> bytes:
     raw[:, 0] = _UP
     raw[:, 1:] = rows
     raw[1:, 1:] -= rows[:-1]  # wraps modulo 256, as PNG wants; the first row has zeros above
-    return imagecodecs.deflate_encode(raw, level)  # header and Adler-32 included
+    # Header and Adler-32 included. imagecodecs takes any buffer (its annotations name
+    # bytes alone) and returns bytes, which bytes() returns as they are, uncopied.
+    return bytes(imagecodecs.deflate_encode(raw, level))  # type: ignore[arg-type]
 
 
 def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | None = None, exif: bytes | None = None,
@@ -83,3 +93,20 @@ def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_
     out = header_chunks(samples.shape, mode, icc_profile=icc_profile, exif=exif, xmp=xmp)
     out += [*chunk(b"IDAT", deflated_rows(samples, COLOUR_TYPES[mode][1], level)), *chunk(b"IEND", b"")]
     return b"".join(out)
+
+
+def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
+    """`header_chunks`'s keywords for the metadata an output keeps."""
+    return {key: metadata.get(key) for key in ("icc_profile", "exif", "xmp")}
+
+
+def _write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """A still PNG by `encode_png`; by Pillow in a mode this module does not write."""
+    if picture.mode in COLOUR_TYPES:
+        return encode_png(frames[0], picture.mode, level=asked.compress_level, **chunk_metadata(metadata))
+    saving = {**metadata_options(metadata), "compress_level": asked.compress_level}
+    return encode_pillow(frames, picture, record.name, saving, name)
+
+
+register_writer(_write_png, "PNG")

@@ -1,4 +1,7 @@
-"""READDOC"""
+"""Images read whole: a file, a ``.npy`` array or standard input decoded into a
+`Picture` (by Pillow, imagecodecs or tifffile: see `imgconv.io`), refused from its
+header when it holds more pixels than the limit, and turned upright as its EXIF
+orientation says."""
 
 import io
 import math
@@ -17,13 +20,14 @@ from .metadata import classic_exif
 from .orient import orient, orientation_of, upright_xmp
 from .picture import Picture, frame_indices
 from .pillow_read import picture_from_pillow
-from .sink import STDIO
+from .sink import STDIO, Path
 from .source import NPY_MAGIC, max_bytes, read_bytes
 from .tiff_read import picture_from_tifffile
 from .tiffinfo import ORIENTATION, TIFF_MAGIC
 
 
-def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS, only_regular=False):
+def read_image(source: Path, *, frame: int | None = None, auto_orient: bool = True,
+               max_pixels: int = DEFAULT_MAX_PIXELS, only_regular: bool = False) -> Picture:
     """Read an image file, ``.npy`` array, or ``"-"`` for standard input.
 
     Parameters
@@ -49,7 +53,7 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else quote_name(source)
-    from . import tiff_tiles, tiled_image, tiles
+    from . import probe, tiled_image, tiles
 
     if tiled_image.is_zarr(source):
         return tiles.read_picture(source, frame=frame, max_pixels=max_pixels)
@@ -57,12 +61,13 @@ def read_image(source, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_P
         data = read_bytes(source, name, max_bytes(max_pixels), only_regular)
         return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
-        if tiff_tiles.is_tiled_tiff(source, frame):
+        if probe.probe(source, frame).tiled:
             raise PixelLimitError(f"{exc}; {tiles.STREAM_HINT}") from None
         raise
 
 
-def decode_image(data, name, *, frame=None, auto_orient=True, max_pixels=DEFAULT_MAX_PIXELS):
+def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orient: bool = True,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
     error messages call it."""
     budget = PixelBudget(max_pixels, name)
@@ -159,7 +164,7 @@ _PILLOWS_WORDS = {
 }
 
 
-def _unidentified(data, name, budget):
+def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError:
     """The error for a file no Pillow plugin opened, saying why where it can: an AVIF
     over the pixel limit or beyond libavif's limits (read from its header, which libavif
     refuses without a reason), else the reason Pillow's plugin for the file's signature
@@ -188,7 +193,7 @@ def _unidentified(data, name, budget):
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
 
 
-def _has_signature_of(fmt, data):
+def _has_signature_of(fmt: str, data: bytes) -> bool:
     """Whether Pillow's plugin for ``fmt`` has a signature test that takes ``data`` (Pillow
     reports a plugin whose test itself failed, on a file of a few bytes, as failing to
     open it)."""

@@ -25,14 +25,18 @@ import io
 import os
 import stat
 import sys
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from ..errors import ImageWriteError, InvalidInputError, ReaderGone
 from .staging import APPEND_ONLY, Staging, append_only
 
 STDIO = "-"
+# What names an input or output: a path, or STDIO for standard input or output.
+Path = str | os.PathLike[str]
 
 
-def check_destination(dest):
+def check_destination(dest: Path) -> None:
     """Fail early, before any filtering, when ``dest`` cannot be written."""
     if dest == STDIO:
         if sys.stdout is None:  # started with standard output closed
@@ -58,7 +62,7 @@ def check_destination(dest):
     check_replaceable(dest)
 
 
-def check_replaceable(dest) -> None:
+def check_replaceable(dest: Path) -> None:
     """Refuse, before any work, an existing ``dest`` in an append-only folder
     (``chattr +a``): no name there can be removed or renamed over, so the output could
     not replace it, nor its temporary be cleared away."""
@@ -73,7 +77,7 @@ def check_replaceable(dest) -> None:
         os.close(folder)
 
 
-def write_bytes(data, dest, *, sync=True):
+def write_bytes(data: bytes, dest: Path, *, sync: bool = True) -> None:
     """Write ``data`` to ``dest``, or to standard output for ``"-"``.
 
     A regular file (or a new one) is written atomically and durably (`atomic_file`;
@@ -113,13 +117,13 @@ def write_bytes(data, dest, *, sync=True):
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
 
 
-def _write_all(descriptor: int, data) -> None:
+def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(descriptor, view):]
 
 
-def _descriptor_of(path) -> int | None:
+def _descriptor_of(path: Path) -> int | None:
     """The file descriptor of this process that ``path`` leads to through
     ``/proc/self/fd`` (``/dev/fd`` and ``/dev/stdout`` are links into it), or None.
 
@@ -140,7 +144,7 @@ def _descriptor_of(path) -> int | None:
     return None
 
 
-def _written_into_special_file(data, target: str) -> bool:
+def _written_into_special_file(data: bytes, target: str) -> bool:
     """Write into ``target`` if it is a device or a named pipe, and say so; False for a
     regular file or none. It is opened without following a link and checked again once
     open: a name swapped meanwhile for a link or a file is never written through."""
@@ -160,7 +164,7 @@ def _written_into_special_file(data, target: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_file(path, *, sync=True):
+def atomic_file(path: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write that becomes ``path`` when the ``with`` block ends
     without an error, and is dropped when it does not (Ctrl-C included), so ``path`` is
     the old output or the whole new one, never a part (see the module's description).
@@ -180,7 +184,7 @@ def atomic_file(path, *, sync=True):
 
 
 @contextlib.contextmanager
-def atomic_folder(path, *, sync=True):
+def atomic_folder(path: Path, *, sync: bool = True) -> Iterator[str]:
     """A path at which to make a folder (a Zarr store) that replaces ``path`` as a whole
     when the ``with`` block ends without an error, and is removed when it does not.
     ``path`` is a real path; the rest is as for `atomic_file`. The path yielded leads

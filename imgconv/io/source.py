@@ -7,10 +7,11 @@ import select
 import stat
 import sys
 import warnings
+from typing import BinaryIO
 
 from ..errors import ImageReadError
 from . import chunks
-from .sink import STDIO
+from .sink import STDIO, Path
 from .tiffinfo import TIFF_MAGIC
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -25,13 +26,13 @@ _MAX_BYTES_A_PIXEL = 16
 _METADATA_BYTES = 64 << 20
 
 
-def max_bytes(max_pixels):
+def max_bytes(max_pixels: int) -> int:
     """The most bytes an encoded image within ``max_pixels`` can take (0: no limit), so
     that a larger input is refused before it is read whole."""
     return max_pixels and max_pixels * _MAX_BYTES_A_PIXEL + _METADATA_BYTES
 
 
-def read_bytes(source, name, limit, only_regular=False):
+def read_bytes(source: Path, name: str, limit: int, only_regular: bool = False) -> bytes:
     """The whole input, or a refusal once it holds more than ``limit`` bytes (0: none)."""
     try:
         if source == STDIO:
@@ -55,7 +56,7 @@ def kind_of(mode: int) -> str:
     return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
-def open_input(path, name: str, only_regular: bool = False) -> io.BufferedReader:
+def open_input(path: Path, name: str, only_regular: bool = False) -> io.BufferedReader:
     """``path`` open for reading, found out with ``fstat`` before anything waits on it.
 
     The file is opened with ``O_NONBLOCK``: opening a FIFO would otherwise wait for a
@@ -89,7 +90,7 @@ def open_input(path, name: str, only_regular: bool = False) -> io.BufferedReader
         raise
 
 
-def _read_at_most(file, limit, name):
+def _read_at_most(file: BinaryIO, limit: int, name: str) -> bytes:
     """A regular file's size is known; a pipe or device is read a piece at a time
     (``read(limit + 1)`` would allocate all of ``limit`` at once)."""
     try:
@@ -97,9 +98,10 @@ def _read_at_most(file, limit, name):
     except OSError:  # an in-memory stream, as tests and embedding programs give
         status = None
     regular = status is not None and stat.S_ISREG(status.st_mode)
-    if not limit or (regular and status.st_size <= limit):
+    if not limit or (regular and status is not None and status.st_size <= limit):
         return file.read()
-    pieces, size = [], 0
+    pieces: list[bytes] = []
+    size = 0
     while not regular and (piece := file.read(min(1 << 20, limit + 1 - size))):
         if len(pieces) == 1 and not _could_be_image(pieces[0]):
             raise ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
@@ -111,7 +113,7 @@ def _read_at_most(file, limit, name):
     return b"".join(pieces)
 
 
-def _could_be_image(prefix):
+def _could_be_image(prefix: bytes) -> bool:
     """Whether a stream's first piece starts an image, so that an endless stream of
     something else (/dev/zero) is refused at once, not at the byte limit. A TIFF may
     keep its header at the far end: its signature is enough."""

@@ -14,6 +14,8 @@ import shutil
 import stat
 import struct
 import sys
+from collections.abc import Callable
+from types import TracebackType
 
 _PRIVATE = ".imgconv-{}.tmp"
 
@@ -38,7 +40,7 @@ _REPLACED = "another user or process replaced imgconv's temporary folder beside 
 APPEND_ONLY = "its folder is append-only (chattr +a): nothing in it can be replaced"
 
 
-_unfinished = set()  # the writes in progress that have a private folder (`remove_unfinished`)
+_unfinished: set["Staging"] = set()  # the writes in progress that have a private folder (`remove_unfinished`)
 
 
 def append_only(folder: int) -> bool:
@@ -59,12 +61,14 @@ def remove_unfinished() -> None:
 class Staging:
     """One write in progress, into the folder of ``path``, which is held open."""
 
-    def __init__(self, path, sync):
+    def __init__(self, path: str | os.PathLike[str], sync: bool) -> None:
         self.folder_path, self.name = os.path.split(os.fspath(path))
         self.sync = sync
-        self.descriptor, self.unnamed = None, False  # the new file's, and whether it has no name yet
-        self.private = None  # the private folder's name and descriptor, once made
-        self.folder = os.open(self.folder_path or os.curdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.descriptor: int | None = None  # the new file's
+        self.unnamed = False  # whether the new file has no name yet
+        self.private: tuple[str, int] | None = None  # the private folder's name and descriptor, once made
+        self.folder: int | None = os.open(self.folder_path or os.curdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.existing: os.stat_result | None
         try:
             self.existing = os.stat(self.name, dir_fd=self.folder, follow_symlinks=False)
         except FileNotFoundError:
@@ -76,10 +80,11 @@ class Staging:
             os.close(self.folder)
             raise OSError(errno.EPERM, APPEND_ONLY)
 
-    def __enter__(self):
+    def __enter__(self) -> "Staging":
         return self
 
-    def __exit__(self, kind, value, traceback):
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         if kind is not None:
             self.discard()
         for descriptor in (self.descriptor, self.folder):
@@ -93,15 +98,17 @@ class Staging:
         try:
             if not os.path.isdir("/proc/self/fd"):
                 raise NotImplementedError
-            self.descriptor = os.open(os.curdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=self.folder)
+            descriptor = os.open(os.curdir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=self.folder)
             self.unnamed = True
         except (AttributeError, NotImplementedError, OSError):  # not Linux, or a file system without them
-            self.descriptor = os.open(_NEW, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
-                                      dir_fd=self._private())
-        return self.descriptor
+            descriptor = os.open(_NEW, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                                 dir_fd=self._private())
+        self.descriptor = descriptor
+        return descriptor
 
     def place_file(self) -> None:
         """Give the written file its name (see the module's description)."""
+        assert self.descriptor is not None, "open_file comes first"
         if self.existing is not None and stat.S_ISREG(self.existing.st_mode):
             _keep_owner(functools.partial(os.fchown, self.descriptor), self.existing, os.fstat(self.descriptor))
             os.fchmod(self.descriptor, self.existing.st_mode & 0o777)
@@ -117,7 +124,7 @@ class Staging:
                     pass
             os.link(source, _NEW, dst_dir_fd=self._private())
         try:
-            os.rename(_NEW, self.name, src_dir_fd=self.private[1], dst_dir_fd=self.folder)
+            os.rename(_NEW, self.name, src_dir_fd=self._private(), dst_dir_fd=self.folder)
         except OSError as exc:
             if exc.errno not in (errno.EBUSY, errno.EXDEV):
                 raise
@@ -127,6 +134,7 @@ class Staging:
     def _write_in_place(self) -> None:
         """Copy the new file into the file at the output's name, which cannot be
         replaced (a mount point), as ``cp`` writes: not atomically."""
+        assert self.descriptor is not None, "open_file comes first"
         target = os.open(self.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=self.folder)
         with io.FileIO(target, "w") as out, io.FileIO(self.descriptor, "r", closefd=False) as source:
             if not stat.S_ISREG(os.fstat(target).st_mode):
@@ -142,12 +150,14 @@ class Staging:
         private = self._private()
         os.mkdir(_NEW, 0o777, dir_fd=private)  # as any new folder: the umask decides
         through = f"/proc/self/fd/{private}"
+        assert self.private is not None, "made just now"
         return os.path.join(through if os.path.isdir(through) else os.path.join(self.folder_path, self.private[0]),
                             _NEW)
 
     def place_folder(self) -> None:
         """Put the folder made in place of the old one, in one step where the system can."""
-        private = self.private[1]
+        private = self._private()  # make_folder's
+        assert self.folder is not None, "held open until the with block ends"
         if self.existing is not None and stat.S_ISDIR(self.existing.st_mode):
             _keep_owners(private, _NEW, self.existing)
             os.chmod(_NEW, self.existing.st_mode & 0o777, dir_fd=private)
@@ -194,6 +204,7 @@ class Staging:
 
     def _finish(self) -> None:
         self.discard()
+        assert self.folder is not None, "held open until the with block ends"
         if self.sync:
             os.fsync(self.folder)
 
@@ -216,7 +227,7 @@ class Staging:
         os.close(descriptor)
 
 
-def _keep_owner(chown, existing: os.stat_result, new: os.stat_result) -> None:
+def _keep_owner(chown: Callable[[int, int], None], existing: os.stat_result, new: os.stat_result) -> None:
     """Give the new file the old one's owner and group, or its group alone (a user may
     give a file any group they belong to; only root may give it away)."""
     if (new.st_uid, new.st_gid) == (existing.st_uid, existing.st_gid):
@@ -230,7 +241,7 @@ def _keep_owner(chown, existing: os.stat_result, new: os.stat_result) -> None:
 
 def _keep_owners(folder: int, name: str, existing: os.stat_result) -> None:
     """`_keep_owner` for the folder ``name`` and everything in it."""
-    def keep(entry, parent):
+    def keep(entry: str, parent: int) -> None:
         chown = functools.partial(os.chown, entry, dir_fd=parent, follow_symlinks=False)
         _keep_owner(chown, existing, os.stat(entry, dir_fd=parent, follow_symlinks=False))
 
@@ -269,7 +280,7 @@ def _remove(name: str, folder: int) -> None:
 
 
 @functools.cache
-def renameat2():
+def renameat2() -> Callable[..., int] | None:
     """libc's renameat2, or None (not Linux, or a C library without it)."""
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2

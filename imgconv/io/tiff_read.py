@@ -2,7 +2,7 @@
 
 import io
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,7 +12,11 @@ from .picture import frame_indices
 from .tiffinfo import ASSOCIATED_ALPHA, ICC, MINISBLACK, MINISWHITE, ORIENTATION, PALETTE, RGB, XMP
 
 if TYPE_CHECKING:
+    import tifffile
     from PIL import TiffImagePlugin
+
+    from .budget import PixelBudget
+    from .picture import Picture
 
 
 def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
@@ -34,7 +38,8 @@ def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
             or (tags.get(284, 1) == 2 and samples > 1 and photometric in (MINISWHITE, MINISBLACK, RGB)))
 
 
-def picture_from_tifffile(data, frame, name, metadata, budget):
+def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
+                          budget: "PixelBudget") -> "Picture":
     import tifffile
 
     try:
@@ -44,8 +49,7 @@ def picture_from_tifffile(data, frame, name, metadata, budget):
             for index in frame_indices(len(pages), frame, name):
                 page = pages[index]
                 # As a .npy's: up to four samples a pixel (a TIFF claiming 65535 samples a
-                # pixel asked for 194 GiB within the pixel limit; found by fuzzing), and
-                # a volume's slices.
+                # pixel asks for 194 GiB within the pixel limit), and a volume's slices.
                 extra = [n for n in (page.imagedepth, math.ceil(page.samplesperpixel / 4)) if n != 1]
                 budget.take(page.imagewidth, page.imagelength, *extra)
                 array = page.asarray()
@@ -69,7 +73,7 @@ def picture_from_tifffile(data, frame, name, metadata, budget):
     return deep_picture(arrays, "TIFF", metadata, name, encoding)
 
 
-def _as_read(page, array: np.ndarray, name: str) -> np.ndarray:
+def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndarray:
     """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
     zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
     scaled to 0-255, and 8-bit associated alpha unpremultiplied, as Pillow reads it."""
@@ -107,7 +111,7 @@ def _palette_colours(colormap: np.ndarray, bits: int) -> np.ndarray:
     return colormap.astype(np.uint16).T
 
 
-def turn_white_is_zero(samples, bits, colours):
+def turn_white_is_zero(samples: np.ndarray, bits: int, colours: int) -> None:
     """Turn, in place, grey samples stored white-is-zero (TIFF's MINISWHITE) into
     imgconv's black-is-zero: ``2**bits - 1 - v`` for the file's ``bits`` a sample, so
     that a 12-bit file stays in 0-4095 as a black-is-zero one is read. The ``colours``

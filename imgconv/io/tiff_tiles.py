@@ -2,45 +2,17 @@
 tifffile decodes)."""
 
 import os
-import stat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
 from .orient import orientation_of
-from .sink import STDIO
-from .source import open_input
-from .tiffinfo import ICC, ORIENTATION, TIFF_MAGIC, XMP
-from .tiled_image import Path, TiledImage, check_budget, is_zarr, sample_mode
+from .tiffinfo import ICC, ORIENTATION, XMP
+from .tiled_image import Path, TiledImage, check_budget, sample_mode
 
 if TYPE_CHECKING:
     import tifffile
-
-
-def is_tiled_tiff(source: Path, frame: int | None = None) -> bool:
-    """Whether ``source`` is a TIFF whose page ``frame`` (default the first) is tiled.
-    A file that is not a TIFF, or whose header tifffile cannot parse, is not: the
-    whole-image path reports what is wrong with it. Nor is anything but a regular file:
-    a FIFO is not even opened, as a reader that comes and goes breaks the pipe of a
-    writer waiting for the image's reader (and the file is opened without waiting, see
-    `imgconv.io.source.open_input`, should a FIFO take its name in between)."""
-    if source == STDIO or is_zarr(source):
-        return False
-    try:
-        if not stat.S_ISREG(os.stat(source).st_mode):
-            return False
-        with open_input(source, os.fspath(source), only_regular=True) as file:
-            if file.read(4) not in TIFF_MAGIC:
-                return False
-            file.seek(0)
-            import tifffile
-
-            with tifffile.TiffFile(file, name=os.path.basename(source)) as tiff:
-                page = tiff.pages[frame or 0]
-                return bool(page.is_tiled)
-    except Exception:  # missing, damaged, no such page, not a file: not this module's to say
-        return False
 
 
 def open_tiff(path: Path, frame: int | None = None, max_pixels: int = 0,
@@ -57,16 +29,30 @@ def open_tiff(path: Path, frame: int | None = None, max_pixels: int = 0,
     try:
         size = os.path.getsize(path)
         with tifffile.TiffFile(path) as tiff:
-            count = len(tiff.pages)
-            if frame is not None and frame >= count:
-                raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
-                                        "numbered from 0")
-            indices = [frame] if frame is not None else range(count)
-            return [_tiff_page(tiff, tiff.pages[i], i, name, size, max_pixels, auto_orient) for i in indices]
+            return tiff_pages(tiff, name, size, frame, max_pixels, auto_orient)
     except ImgconvError:
         raise
-    except Exception as exc:  # tifffile's parser meets damaged headers in every way
-        raise ImageReadError(f"{name}: corrupt or truncated image ({' '.join(str(exc).split())})") from None
+    except Exception as exc:
+        raise corrupt(name, exc) from None
+
+
+def corrupt(name: str, exc: Exception) -> ImageReadError:
+    """The error for what tifffile's parser, which meets damaged headers in every way,
+    raised reading the file ``name``."""
+    return ImageReadError(f"{name}: corrupt or truncated image ({' '.join(str(exc).split())})")
+
+
+def tiff_pages(tiff: "tifffile.TiffFile", name: str, size: int, frame: int | None, max_pixels: int,
+               auto_orient: bool) -> list[TiledImage]:
+    """`open_tiff`'s pages of a TIFF already open, of ``size`` bytes."""
+    count = len(tiff.pages)
+    if frame is not None and frame >= count:
+        raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
+                                "numbered from 0")
+    indices = [frame] if frame is not None else range(count)
+    # tifffile gives TiffFrames in place of pages only when asked to (useframes).
+    return [_tiff_page(tiff, cast("tifffile.TiffPage", tiff.pages[i]), i, name, size, max_pixels, auto_orient)
+            for i in indices]
 
 
 def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int, name: str, size: int,

@@ -2,9 +2,19 @@
 
 import io
 import struct
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import InvalidInputError
+from .formats import register_writer
 from .picture import Picture
+from .pillow_write import encode_pillow, metadata_options
+from .tiffinfo import XMP
+
+if TYPE_CHECKING:
+    from .formats import Format
+    from .write import EncodeOptions
 
 # --compression for TIFF outputs: the TIFF Compression tag's numbers.
 TIFF_COMPRESSION = {"none": 1, "deflate": 8, "lzw": 5, "zstd": 50000, "packbits": 32773}
@@ -33,20 +43,63 @@ def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bo
         if requested not in TIFF_COMPRESSION:
             raise InvalidInputError(f"--compression {requested}: a TIFF output takes {', '.join(TIFF_COMPRESSION)}")
         return TIFF_COMPRESSION[requested]
-    scheme = {32946: 8}.get(picture.encoding.get("compression"), picture.encoding.get("compression"))
+    stored = picture.encoding.get("compression")
+    scheme = 8 if stored == 32946 else stored
     if picture.format != "TIFF" or scheme not in PILLOW_SCHEMES or (scheme in _FAX and not bilevel):
         return TIFF_COMPRESSION["deflate"]
     return scheme
 
 
-def is_bilevel(frames: list, picture: Picture) -> bool:
+def _write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """A TIFF, a page a frame. Pillow holds neither 16-bit colour nor the wider types,
+    and writes pages of different sizes all at the last page's size: tifffile writes
+    those."""
+    by_pillow = picture.mode in PILLOW_TIFF and len({f.shape for f in frames}) == 1
+    bilevel = by_pillow and is_bilevel(frames, picture)
+    scheme = tiff_compression(picture, asked.compression, bilevel)
+    if not by_pillow:
+        return encode_tifffile(frames, picture, metadata, scheme)
+    if bilevel:
+        frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
+    groups: dict[int, dict] = {}
+    if "xmp" in metadata or (scheme != 1 and "exif" in metadata):
+        groups = _exif_for_pillow(metadata, scheme)
+    saving = {**metadata_options(metadata), "compression": PILLOW_SCHEMES[scheme]}
+    data = encode_pillow(frames, picture, record.name, saving, name)
+    return with_subdirectories(data, groups) if groups else data
+
+
+def _exif_for_pillow(metadata: dict[str, Any], scheme: int) -> dict[int, dict]:
+    """Pillow's TIFF writer takes extra tags from the EXIF (or from tiffinfo, but then
+    ignores the EXIF), so XMP goes in as the EXIF's tag 700 (``metadata`` is changed so).
+    Its compressing writer (libtiff's) fails on EXIF's sub-directories (camera settings,
+    GPS): those are left out of the EXIF and returned, ``{tag: {tag: value}}``, to be
+    added to its file afterwards (`with_subdirectories`)."""
+    from PIL import Image, TiffTags
+
+    exif = Image.Exif()
+    exif.load(metadata.get("exif", b""))
+    if "xmp" in metadata:
+        exif[XMP] = metadata.pop("xmp")
+    groups = {}
+    if scheme != 1:
+        groups = {tag: exif.get_ifd(tag) for tag in list(exif) if tag in TiffTags.TAGS_V2_GROUPS}
+        for tag in groups:
+            del exif[tag]
+        groups = {tag: entries for tag, entries in groups.items() if entries}
+    metadata["exif"] = exif.tobytes()
+    return groups
+
+
+def is_bilevel(frames: list[np.ndarray], picture: Picture) -> bool:
     """Whether a bilevel TIFF input's result is still two-valued (0 and 255), and so
     written at 1 bit a sample, exactly."""
     return bool(picture.encoding.get("bilevel")) and picture.mode == "L" and \
         all(((f == 0) | (f == 255)).all() for f in frames)
 
 
-def encode_tifffile(frames, picture, metadata, scheme):
+def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[str, Any], scheme: int) -> bytes:
     """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile and XMP
     are kept; tifffile cannot write an EXIF directory."""
     import tifffile
@@ -62,7 +115,7 @@ def encode_tifffile(frames, picture, metadata, scheme):
     return buffer.getvalue()
 
 
-def with_subdirectories(data: bytes, groups: dict) -> bytes:
+def with_subdirectories(data: bytes, groups: dict[int, dict]) -> bytes:
     """A classic TIFF with EXIF sub-directories (``{tag: {tag: value}}``) added to its
     first IFD: the sub-directories, as Pillow writes them, and a copy of that IFD with
     their entries are appended, and the header points at the copy (the old IFD stays,
@@ -86,3 +139,6 @@ def with_subdirectories(data: bytes, groups: dict) -> bytes:
     result = bytearray(data.ljust(start, b"\0") + block.ljust(where - start, b"\0") + table)
     struct.pack_into(order + "L", result, 4, where)
     return bytes(result)
+
+
+register_writer(_write_tiff, "TIFF")

@@ -11,11 +11,9 @@ import numpy as np
 
 from ..errors import ImageReadError
 from . import formats
-from .sink import STDIO
+from .sink import STDIO, Path
 
 ZARR = "ZARR"
-# What names an input or output: a path, or "-" for standard input or output.
-Path = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)

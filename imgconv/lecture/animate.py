@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import InvalidInputError
 from ..io import animation
-from ..io.formats import MAX_SIDE
+from ..io.formats import FORMATS
 from ..io.sink import STDIO, check_destination, write_bytes
 from ..io.write import output_format
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
@@ -247,9 +247,10 @@ def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> N
     if max_pixels and count * width * height > max_pixels:
         raise InvalidInputError(f"{name}: {count} frames of {width}x{height} make {count * width * height} pixels, "
                                 f"more than the limit of {max_pixels} (--max-pixels N raises it; 0 lifts it)")
-    if max(width, height) > MAX_SIDE.get(format, max(width, height)):
+    longest = FORMATS[format].max_side
+    if longest is not None and max(width, height) > longest:
         raise InvalidInputError(f"{name}: frames of {width}x{height} are larger than {format} holds (at most "
-                                f"{MAX_SIDE[format]} pixels a side); write .png")
+                                f"{longest} pixels a side); write .png")
 
 
 def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,

@@ -10,11 +10,11 @@ from ..engine import work_dtype
 from ..errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
 from ..filters import rounds_in_engine
 from ..io import formats
+from ..io.probe import Probe, probe
 from ..io.sink import STDIO, atomic_file, atomic_folder
-from ..io.tiff_tiles import is_tiled_tiff, open_tiff
+from ..io.tiff_tiles import open_tiff
 from ..io.tiled_image import ZARR, Path, is_zarr
 from ..io.write import output_format
-from ..io.zarr_store import open_zarr
 from ..options import ReadOptions, WriteOptions
 from .blocks import MAX_IN_FLIGHT, blocks_in_order, exact_options, filter_blocks, result_type
 from .writers import check_dest, output_tile, tiff_options, write_tiff, write_zarr, zarr_options
@@ -39,12 +39,23 @@ def output_kind(dest: Path, format: str | None = None) -> str | None:
 def streams(source: Path, dest: Path, format: str | None = None, frame: int | None = None) -> bool:
     """Whether `imgconv.pipeline.process_file` streams ``source`` to ``dest`` through
     this module: a Zarr store or tiled TIFF, to a TIFF file or a Zarr store."""
-    return output_kind(dest, format) is not None and (is_zarr(source) or is_tiled_tiff(source, frame))
+    return streamed_probe(source, dest, format, frame) is not None
+
+
+def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
+                   max_pixels: int = 0, auto_orient: bool = True) -> Probe | None:
+    """The `imgconv.io.probe.Probe` of ``source`` (for ``frame``, ``max_pixels`` and
+    ``auto_orient``) when `streams` says it is streamed to ``dest``, for
+    `process_tiled` to take; else None. A source is not opened for other outputs."""
+    if output_kind(dest, format) is None:
+        return None
+    probed = probe(source, frame, max_pixels, auto_orient)
+    return probed if probed.tiled else None
 
 
 def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = ReadOptions(),
                   write: WriteOptions = WriteOptions(), *, on_progress: Callable[[int, int], object] | None = None,
-                  get: Callable[..., Any] | None = None) -> str:
+                  get: Callable[..., Any] | None = None, probed: Probe | None = None) -> str:
     """Filter a tiled TIFF or Zarr store ``source`` into a TIFF file or Zarr store
     ``dest``, block by block; see the module's description.
 
@@ -66,6 +77,9 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
         ``on_progress(done, total)``, in tiles written, after each row of tiles.
     get : callable, optional
         The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
+    probed : imgconv.io.probe.Probe, optional
+        ``source``'s probe for the same frame, pixel limit and orientation
+        (`streamed_probe`), whose checked images are taken; default read here.
 
     Returns
     -------
@@ -80,8 +94,9 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
         raise InvalidInputError(f"{name}: --view {write.view} composes whole images, and a tiled input is streamed to "
                                 "a TIFF or Zarr output tile by tile; write another format to decode it whole")
     check_dest(dest, kind)
-    images = [open_zarr(source, read.max_pixels, read.frame)] if is_zarr(source) else \
-        open_tiff(source, read.frame, read.max_pixels, read.auto_orient)
+    probed = probed or probe(source, read.frame, read.max_pixels, read.auto_orient)
+    # A source that is not tiled gets open_tiff's refusal, which opens it again.
+    images = probed.checked() if probed.tiled else open_tiff(source, read.frame, read.max_pixels, read.auto_orient)
     if kind == ZARR and len(images) > 1:
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
