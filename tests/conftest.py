@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 from helpers import SAMPLES, DaskPrograms
+from hypothesis import settings
 from PIL import Image
+
+# The test command leaves no files in the repository: no example database.
+settings.register_profile("no-database", database=None)
+settings.load_profile("no-database")
 
 
 @pytest.fixture
