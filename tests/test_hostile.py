@@ -385,7 +385,10 @@ def test_the_pixel_limit_counts_every_frame_and_can_be_lifted(tmp_path):
     frames = [Image.fromarray(np.full((20, 20), 60 * i, np.uint8)) for i in range(3)]
     frames[0].save(tmp_path / "three.gif", save_all=True, append_images=frames[1:])
     refused = run(*BLUR, "--max-pixels", 1000, tmp_path / "three.gif", tmp_path / "out.gif")
-    assert refused.exit_code == 1 and "limit of 1000" in one_line(refused.stderr_bytes)
+    # 400 pixels a frame: the third brings the frames read to 1200, and the line says so.
+    assert refused.exit_code == 1 and one_line(refused.stderr_bytes) == (
+        f"imgconv: error: {tmp_path / 'three.gif'}: its first 3 frames (20 x 20 the last) hold 1200 pixels, more than "
+        "the limit of 1000 (--frame N reads one; --max-pixels N raises it; 0 lifts it)")
     assert run(*BLUR, "--max-pixels", 1000, "--frame", 2, tmp_path / "three.gif", tmp_path / "one.png").exit_code == 0
     assert load(tmp_path / "one.png")[1].shape[:2] == (20, 20)
     from_environment = CliRunner().invoke(cli, [*BLUR, str(CHELSEA), str(tmp_path / "a.png")],

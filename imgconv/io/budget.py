@@ -44,12 +44,20 @@ class PixelBudget:
 
     def __init__(self, limit: int, name: str) -> None:
         self.left, self.limit, self.name = limit or math.inf, limit, name
+        self.frames = self.taken = 0
 
     def take(self, *dimensions: int) -> None:
         if not all(type(d) is int and d >= 0 for d in dimensions):  # a damaged TIFF gives a tuple
             raise ImageReadError(f"{self.name}: corrupt image: dimensions {dimensions}")
         pixels = math.prod(dimensions)
         self.left -= pixels
+        self.frames, self.taken = self.frames + 1, self.taken + pixels
         if self.left < 0:
-            raise PixelLimitError(f"{self.name}: {' x '.join(map(str, dimensions))} is more pixels than the limit of "
-                                  f"{self.limit} (--max-pixels N raises it; 0 lifts it)")
+            size = " x ".join(map(str, dimensions))
+            # Frames are held at once, so the limit counts them all: a frame under it
+            # alone is named with the total it brings, and --frame as the way out.
+            what = f"{size} is more pixels" if self.frames == 1 else \
+                f"its first {self.frames} frames ({size} the last) hold {self.taken} pixels, more"
+            hint = "" if self.frames == 1 else "--frame N reads one; "
+            raise PixelLimitError(f"{self.name}: {what} than the limit of {self.limit} ({hint}--max-pixels N raises "
+                                  "it; 0 lifts it)")
