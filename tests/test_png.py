@@ -158,7 +158,7 @@ def _damaged(case, chunks):
     ("palette after the pixels", "no PLTE chunk before the image data of a palette image"),
     ("image data ends early", "not enough image data: its IDAT chunks inflate to 155 bytes, where its 11 x 13 "
                               "pixels need 156"),
-    ("image data cut short", "not enough image data: its IDAT chunks inflate to"),
+    ("image data cut short", "truncated: its IDAT chunks inflate to"),
 ])
 def test_a_png_libpng_refuses_is_refused_naming_the_fault(rng, case, reason):
     """Pillow read each of these without a word, making up or misreading pixels: black

@@ -163,7 +163,8 @@ class _Layout:
 def check_image_data(data: bytes, name: str) -> None:
     """Refuse a PNG (whose header `checked_png` took) when its IDAT chunks inflate to
     fewer bytes than its rows need: Pillow ends the image where the zlib stream ends,
-    leaving the rows it lacks black (libpng: "Not enough image data"). A stream cut
+    leaving the rows it lacks black (libpng: "Not enough image data"), and says a file
+    cut short is truncated only as it decodes, once the pixels are allocated. A stream cut
     short, which libpng refuses too, is read on when the rows are whole: nothing
     Pillow reads is made up. The rows are inflated a piece at a time and dropped."""
     width, height, depth, colour_type, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
@@ -182,7 +183,9 @@ def check_image_data(data: bytes, name: str) -> None:
     except zlib.error:
         return  # damaged, not short: the decoder says so
     if got < needed:
-        raise ImageReadError(f"{name}: corrupt PNG: not enough image data: its IDAT chunks inflate to {got} bytes, "
+        # a stream that ended is whole but short; one that did not is cut (the file, mostly)
+        fault = "not enough image data" if inflater.eof else "truncated"
+        raise ImageReadError(f"{name}: corrupt PNG: {fault}: its IDAT chunks inflate to {got} bytes, "
                              f"where its {width} x {height} pixels need {needed}")
 
 
