@@ -34,7 +34,7 @@ def test_corrupt_and_truncated_images(workdir):
     (workdir / "truncated.png").write_bytes(data[: len(data) // 2])
     (workdir / "corrupt.png").write_bytes(data[:100] + bytes(range(256)) * 20)
     (workdir / "text.png").write_text("this is not an image\n")
-    for name, message in (("truncated.png", "corrupt or truncated"), ("corrupt.png", "corrupt or truncated"),
+    for name, message in (("truncated.png", "corrupt PNG: truncated"), ("corrupt.png", "corrupt or truncated"),
                           ("text.png", "not an image")):
         result = run("blur", "-s", 1, workdir / name, workdir / "out" / "x.png")
         assert_one_line_error(result, 1, name, message)

@@ -215,7 +215,9 @@ def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path):
 def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp_path):
     for name, data, reason in [
         ("no-ihdr.png", _png_of([(b"aHDR", bytes(13)), (b"IEND", b"")]),
-         "a damaged or unsupported PNG file: its header gives no size or mode"),
+         "corrupt PNG: its first chunk is aHDR, where PNG puts IHDR"),
+        ("zero.ppm", b"P6 0 4 255\n" + bytes(48),
+         "a damaged or unsupported PPM file: its header gives no size or mode"),
         ("cut.jpg", b"\xff\xd8\xff\xe0\x00", "a damaged or unsupported JPEG file: its header is cut short"),
         ("text.png", b"this is not an image at all", "not an image, or a format imgconv cannot read"),
         # DIB's signature test fails on it, which Pillow reports as DIB failing to open it

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import claims
+from . import chunks, claims
 from .budget import PixelBudget
 from .deep import picture_from_deep_png
 from .metadata import metadata_of
@@ -35,6 +35,9 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     budget.take(*image.size)  # from the frame's header, before anything is decoded
     claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
+    deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
+    if image.format == "PNG" and decoder is None and not deep:
+        chunks.check_image_data(data, name)  # libpng, the other decoders, checks it itself
     # Before any frame is loaded: Pillow decodes a whole PNG to look for EXIF after its
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
     # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
@@ -42,7 +45,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     metadata = metadata_of(image, header_complete=decoder is not None)
     orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
     timings = []
-    if image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6):
+    if deep:
         for _ in indices[1:]:
             budget.take(*image.size)  # every frame of an APNG has the canvas's size
         picture = picture_from_deep_png(data, [skip + i for i in indices], count + skip > 1, metadata, name)
