@@ -1,12 +1,22 @@
+import atexit
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 from helpers import SAMPLES, DaskPrograms
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from PIL import Image
 
-# The test command leaves no files in the repository: no example database.
+# The test command leaves no files in the repository: no example database, and
+# Hypothesis's own files (its cache of constants found in the code) in a temporary
+# folder removed at exit.
 settings.register_profile("no-database", database=None)
 settings.load_profile("no-database")
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="imgconv-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
 
 
 @pytest.fixture
