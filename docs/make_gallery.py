@@ -43,7 +43,7 @@ def main():
     for name, args in COMMANDS:
         imgconv(*args, "--quality", "90", original, GALLERY / f"{name}.jpg")
     # The lecture: a convolution layer's feature maps, and the sliding kernel.
-    imgconv("conv", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "-1 -2 -1; 0 0 0; 1 2 1", "-k", "0 1 0; 1 -4 1; 0 1 0",
+    imgconv("conv-layer", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "-1 -2 -1; 0 0 0; 1 2 1", "-k", "0 1 0; 1 -4 1; 0 1 0",
             "-k", "1 1 1; 1 1 1; 1 1 1", "--stride", "2", original, GALLERY / "feature-maps.png")
     slide = GALLERY / "slide.gif"
     imgconv("animate", slide, "--input-size", "5", "--kernel-size", "3", "--stride", "2", "--padding", "1", "--numbers")

@@ -126,6 +126,28 @@ output_options = section(
 )
 
 
+def message_options(verbose: str, progress: bool = False) -> Callable[[F], F]:
+    """``-q/--quiet`` and ``-v/--verbose`` (``verbose`` says what it adds), and with
+    ``progress`` ``--progress/--no-progress``: the Messages section of every command
+    that writes to stderr. `check_messages` refuses -q and -v together."""
+    specs: list[OptionSpec] = [
+        (("--quiet", "-q"), {"is_flag": True, "help": "Print only errors."}),
+        (("--verbose", "-v"), {"is_flag": True, "help": verbose}),
+    ]
+    if progress:
+        specs.insert(0, (("--progress/--no-progress",), {
+            "default": None,
+            "help": "Show progress on stderr: a batch's files, or one file's frames, rows or tiles [default: when "
+                    "stderr is a terminal; for one file, once it has taken a second]."}))
+    return section("Messages", *specs)
+
+
+def check_messages(quiet: bool, verbose: bool) -> None:
+    """Refuse ``-q`` and ``-v`` together: each says the other is not wanted."""
+    if quiet and verbose:
+        raise click.UsageError("give -q (only errors) or -v (more), not both")
+
+
 def engine_options(function: F) -> F:
     """The engine's options: boundary, cval, method and threads."""
     function = section(
@@ -156,9 +178,6 @@ batch_options = section(
     (("--jobs", "-j"), {"type": click.IntRange(min=1),
                         "help": "Files processed at once, each in a worker process [default: CPUs; never more than "
                                 "the files, nor than 4 per CPU: more would only take turns on the same cores]."}),
-    (("--progress/--no-progress",), {
-        "default": None, "help": "Show a progress bar on stderr [default: when stderr is a terminal]."}),
-    (("--quiet", "-q"), {"is_flag": True, "help": "Print only errors."}),
     (("--fail-fast",), {"is_flag": True, "help": "Stop at the first file that fails."}),
     (("--report",), {"type": click.Path(allow_dash=True, dir_okay=False), "metavar": "FILE",
                      "help": "Write one JSON object per input to FILE (- for stdout)."}),

@@ -36,16 +36,11 @@ def output_kind(dest: Path, format: str | None = None) -> str | None:
         return None
 
 
-def streams(source: Path, dest: Path, format: str | None = None, frame: int | None = None) -> bool:
-    """Whether `imgconv.pipeline.process_file` streams ``source`` to ``dest`` through
-    this module: a Zarr store or tiled TIFF, to a TIFF file or a Zarr store."""
-    return streamed_probe(source, dest, format, frame) is not None
-
-
 def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
                    max_pixels: int = 0, auto_orient: bool = True) -> Probe | None:
     """The `imgconv.io.probe.Probe` of ``source`` (for ``frame``, ``max_pixels`` and
-    ``auto_orient``) when `streams` says it is streamed to ``dest``, for
+    ``auto_orient``) when `imgconv.pipeline.process_file` streams it to ``dest`` through
+    this module (a Zarr store or tiled TIFF, to a TIFF file or a Zarr store), for
     `process_tiled` to take; else None. A source is not opened for other outputs."""
     if output_kind(dest, format) is None:
         return None

@@ -1,0 +1,106 @@
+"""The progress line of one file: what is being done, the share done and the time left.
+
+A batch counts its files (`imgconv.batch.ProgressLine`); one file counts its parts,
+the tiles of a streamed tiled image or the frames of any other, and within a frame the
+rows the engine has filtered (`imgconv.engine.bands.watching`).
+"""
+
+import sys
+import threading
+import time
+from typing import TextIO
+
+DELAY = 1.0
+"""Seconds a file runs before its progress shows on a terminal, so that the quick ones,
+most files, leave no line behind."""
+
+INTERVAL = 0.2
+"""Seconds between redraws: often enough to look alive, seldom enough to cost nothing."""
+
+
+class FileProgress:
+    """``[ 45%] filtering  ETA 0:03`` rewritten in place on ``stream`` (stderr) by a
+    thread of its own, from ``delay`` seconds after it is made until `close`.
+
+    The work is counted in parts of a ``unit``: ``"tile"`` for a streamed tiled image
+    (`parts` after each row of tiles), ``"frame"`` for any other (`parts` before the
+    first frame and after each, `rows` as the engine filters the next). Both calls may
+    come from any thread.
+    """
+
+    def __init__(self, unit: str, delay: float = DELAY, stream: TextIO | None = None) -> None:
+        self.unit, self.delay, self.stream = unit, delay, stream or sys.stderr
+        self.lock = threading.Lock()
+        self.done, self.total, self.share = 0, 0, 0.0  # parts done, of total; share of the next one done
+        self.first: tuple[float, float] | None = None  # (time, fraction) of the first news of work done
+        self.start, self.width, self.shown = time.monotonic(), 0, False
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._redraw, name="imgconv-progress", daemon=True)
+        self.thread.start()
+
+    def parts(self, done: int, total: int) -> None:
+        """``done`` parts of ``total`` (as `imgconv.pipeline.process_file`'s ``on_progress`` says)."""
+        with self.lock:
+            self.done, self.total, self.share = done, total, 0.0
+            self._note()
+
+    def rows(self, done: int, total: int) -> None:
+        """``done`` rows of ``total`` filtered in the part under way (an engine's band watcher)."""
+        with self.lock:
+            self.share = max(self.share, done / total)  # a second pass over the part starts again at 0
+            self._note()
+
+    def close(self, finished: bool = True) -> None:
+        """Stop redrawing; a line shown (always, with no ``delay``, once ``finished``)
+        ends with the parts done and the time taken when ``finished``, and a new line."""
+        self.stopped.set()
+        self.thread.join()
+        if self.shown or (finished and not self.delay):
+            if finished:
+                parts = f"{self.total} {self.unit}{'s' * (self.total != 1)}"
+                self._draw(f"[100%] {parts} done in {time.monotonic() - self.start:.1f} s")
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def fraction(self) -> float:
+        """The share of the whole work done, 0 to 1."""
+        return min((self.done + self.share) / self.total, 1.0) if self.total else 0.0
+
+    def line(self) -> str:
+        """The line as it stands."""
+        with self.lock:
+            fraction, done, total, first = self.fraction(), self.done, self.total, self.first
+        if first is None:
+            return "[  0%] reading"
+        if self.unit == "frame" and done == total:
+            return "[100%] writing"
+        text = f"[{int(fraction * 100):3d}%] filtering"
+        if self.unit == "tile" or total > 1:
+            text += f" {self.unit}s {done}/{total}" if self.unit == "tile" else f" frame {done + 1}/{total}"
+        elapsed, progress = time.monotonic() - first[0], fraction - first[1]
+        if progress > 0:
+            left = int(elapsed * (1 - fraction) / progress)
+            text += f"  ETA {left // 60}:{left % 60:02d}"
+        return text
+
+    def _note(self) -> None:
+        if self.first is None and (self.share or self.done):
+            self.first = (time.monotonic(), self.fraction())
+
+    def _redraw(self) -> None:
+        if self.stopped.wait(self.delay):
+            return
+        drawn = None
+        while True:
+            text = self.line()
+            if text != drawn:
+                self._draw(text)
+                drawn, self.shown = text, True
+            if self.stopped.wait(INTERVAL):
+                return
+
+    def _draw(self, text: str) -> None:
+        """``text`` over the line drawn before, padded to cover all of it."""
+        self.width = max(self.width, len(text))
+        self.stream.write(f"\r{text:<{self.width}}")
+        self.stream.flush()
