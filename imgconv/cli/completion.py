@@ -44,4 +44,5 @@ def completion(shell: str) -> None:
     root = click.get_current_context().find_root()
     script_class = get_completion_class(shell)
     assert script_class is not None  # Click has a class for each of SHELLS
-    click.echo(script_class(root.command, {}, root.info_name or "imgconv", COMPLETE_VAR).source())
+    # As Click prints it for _IMGCONV_COMPLETE=bash_source: bytes, so that no LF becomes CRLF.
+    click.echo(script_class(root.command, {}, root.info_name or "imgconv", COMPLETE_VAR).source().encode(), nl=False)
