@@ -53,9 +53,10 @@ def test_a_kernels_size_is_spelt_one_way_and_outputs_are_positional():
 
 
 @pytest.mark.parametrize("name", TALKERS)
-def test_every_command_that_talks_takes_quiet_and_verbose(name):
+def test_every_command_that_talks_takes_quiet_verbose_and_progress(name):
     options = {tuple(longs): shorts for longs, shorts in options_of(name)}
     assert options[("--quiet",)] == ["-q"] and options[("--verbose",)] == ["-v"]
+    assert options[("--progress", "--no-progress")] == []
 
 
 def test_the_group_help_keeps_the_layer_apart_from_the_filters():

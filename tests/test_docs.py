@@ -74,7 +74,7 @@ def test_a_filter_commands_own_options_come_first_in_its_help():
     options = [line.split()[0].rstrip(",") for line in lines if line.strip().startswith("-")]
     assert options[:2] == ["-r", "-s"]
     headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
-    assert headings[:5] == ["Options:", "Engine:", "Output:", "Input:",
+    assert headings[:6] == ["Options:", "Engine:", "Output:", "Input:", "Messages:",
                             "Batch (several inputs, a folder, or --files-from):"]
 
 

@@ -21,7 +21,8 @@ from imgconv.engine import bands
 from imgconv.stream import run as stream_run
 
 CAMERA = load(SAMPLES / "camera.png")[1]  # 512 x 512 grey
-CHELSEA = load(SAMPLES / "chelsea.png")[1]  # 300 x 451 RGB
+CHELSEA_PATH = SAMPLES / "chelsea.png"
+CHELSEA = load(CHELSEA_PATH)[1]  # 300 x 451 RGB
 
 
 def watched(function):
@@ -68,9 +69,9 @@ def test_the_watcher_stays_in_its_context():
     assert watched(elsewhere)[1] == []
 
 
-def lines(unit, events):
+def lines(unit, events, **options):
     """The progress line after each event, ``("parts" | "rows", done, total)``."""
-    line = progress.FileProgress(unit, delay=3600, stream=io.StringIO())
+    line = progress.FileProgress(unit, delay=3600, stream=io.StringIO(), **options)
     try:
         shown = []
         for kind, done, total in events:
@@ -82,8 +83,10 @@ def lines(unit, events):
 
 
 def test_a_frame_is_read_filtered_by_rows_and_written():
+    with progress.FileProgress("frame", delay=3600, stream=io.StringIO()) as line:
+        assert line.line() == "[  0%] reading"  # before the frames are known
     shown = lines("frame", [("parts", 0, 1), ("rows", 128, 512), ("rows", 512, 512), ("parts", 1, 1)])
-    assert shown[0] == "[  0%] reading"
+    assert shown[0] == "[  0%] filtering"
     assert shown[1] == "[ 25%] filtering"
     assert shown[2].startswith("[100%] filtering  ETA 0:0")
     assert shown[3] == "[100%] writing"
@@ -92,7 +95,7 @@ def test_a_frame_is_read_filtered_by_rows_and_written():
 def test_frames_count_as_parts_and_rows_within_them():
     shown = lines("frame", [("parts", 0, 4), ("rows", 150, 300), ("parts", 1, 4), ("rows", 300, 300),
                             ("rows", 30, 300)])
-    assert shown[0] == "[  0%] reading"
+    assert shown[0] == "[  0%] filtering frame 1/4"
     assert shown[1] == "[ 12%] filtering frame 1/4"
     assert shown[2].startswith("[ 25%] filtering frame 2/4  ETA ")
     assert shown[3].startswith("[ 50%] filtering frame 2/4  ETA ")
@@ -100,9 +103,12 @@ def test_frames_count_as_parts_and_rows_within_them():
 
 
 def test_tiles_count_as_parts():
-    shown = lines("tile", [("parts", 8, 32), ("parts", 24, 32)])
-    assert shown == ["[ 25%] filtering tiles 8/32", shown[1]]
+    shown = lines("tile", [("parts", 8, 32), ("parts", 24, 32), ("parts", 32, 32)], counted=True)
+    assert shown[0] == "[ 25%] filtering tiles 8/32"
     assert shown[1].startswith("[ 75%] filtering tiles 24/32  ETA ")
+    assert shown[2] == "[100%] writing"
+    assert lines("row", [("parts", 0, 300), ("parts", 30, 300)], verb="fitting", counted=True)[1] == \
+        "[ 10%] fitting rows 30/300"
 
 
 def test_the_line_ends_with_the_work_done_or_where_it_stopped():
@@ -114,7 +120,7 @@ def test_the_line_ends_with_the_work_done_or_where_it_stopped():
     text = stream.getvalue()
     assert text.endswith("\n") and text.split("\r")[-1].startswith("[100%] 3 frames done in ")
     stopped = io.StringIO()
-    line = progress.FileProgress("tile", delay=0, stream=stopped)
+    line = progress.FileProgress("tile", counted=True, delay=0, stream=stopped)
     line.parts(3, 32)
     line.close(finished=False)
     assert stopped.getvalue().endswith("\n") and "done" not in stopped.getvalue()
@@ -164,6 +170,35 @@ def test_a_streamed_file_reports_its_tiles_not_rows(tmp_path, spied):
     assert result.exit_code == 0, result.stderr
     assert spied["rows"] == [] and spied["parts"][-1] == (32, 32)
     assert result.stderr.split("\r")[-1].startswith("[100%] 32 tiles done in ")
+
+
+def test_a_layer_reports_its_kernels_and_the_engines_rows(tmp_path, spied):
+    np.save(tmp_path / "w.npy", np.arange(2 * 3 * 3 * 3, dtype=np.float64).reshape(2, 3, 3, 3) - 20)
+    result = run("conv-layer", "--progress", "--weights", tmp_path / "w.npy", CHELSEA_PATH, tmp_path / "maps.npy")
+    assert result.exit_code == 0, result.stderr
+    assert spied["parts"] == [(k, 6) for k in range(7)]  # 2 filters of 3 channels
+    assert [done for done, total in spied["rows"] if done == total] == [300] * 6
+    assert np.load(tmp_path / "maps.npy").shape == (2, 298, 449)
+    assert result.stderr.split("\r")[-1].startswith("[100%] 6 kernels done in ")
+
+
+def test_learning_reports_its_rows(tmp_path, spied):
+    result = run("learn", "--progress", "--kernel-size", 3, CHELSEA_PATH, CHELSEA_PATH, tmp_path / "k.txt")
+    assert result.exit_code == 0, result.stderr
+    done = [d for d, _ in spied["parts"]]
+    assert done[0] == 0 and done[-1] == 300 and done == sorted(done) and {t for _, t in spied["parts"]} == {300}
+    assert spied["rows"] == []
+    assert "[100%] 300 rows done in " in result.stderr and result.stderr.endswith("wrote " + f"{tmp_path / 'k.txt'}\n")
+    assert np.abs(np.loadtxt(tmp_path / "k.txt") - [[0, 0, 0], [0, 1, 0], [0, 0, 0]]).max() < 1e-6
+
+
+def test_an_animation_reports_its_frames(tmp_path, spied):
+    result = run("animate", "--progress", "--input-size", 4, "--kernel-size", 2, tmp_path / "a.gif")
+    assert result.exit_code == 0, result.stderr
+    assert spied["parts"] == [(k, 9) for k in range(10)]
+    with Image.open(tmp_path / "a.gif") as image:
+        assert image.n_frames == 9
+    assert "[100%] 9 frames done in " in result.stderr
 
 
 @pytest.mark.parametrize("source, dest", [("in.tif", "out.tif"), ("flat.tif", "out.tif"), ("in.tif", "out.png")])

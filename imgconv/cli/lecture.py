@@ -11,6 +11,7 @@ from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_PIXELS
 from .lazy import animate, demo, kernelfile, layers, learn, params
 from .messages import say
+from .progress import file_progress, showing
 from .sections import MAX_PIXELS, SectionedCommand, boundary_options, check_messages, message_options, section
 from .types import BiasType, FiniteFloat, KernelSpecType, PaddingType, PairType, PathType
 
@@ -40,11 +41,12 @@ def size_text(size: tuple[int, ...]) -> str:
               help="Applied after the bias.")
 @click.option("--columns", type=click.IntRange(min=1), help="Montage columns [default: near-square grid].")
 @section("Input", MAX_PIXELS)
-@message_options("Also say how many feature maps of what size were written.")
+@message_options("Also say how many feature maps of what size were written.",
+                 "the kernels applied and the rows they have filtered")
 def conv_layer(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: Any, bias: Any,
                stride: tuple[int, int], dilation: tuple[int, int], padding: tuple[Any, Any], boundary: str,
-               cval: float, activation: str, columns: int | None, max_pixels: int, quiet: bool,
-               verbose: bool) -> None:
+               cval: float, activation: str, columns: int | None, max_pixels: int, progress: bool | None,
+               quiet: bool, verbose: bool) -> None:
     """A convolution layer of a neural network, as deep learning defines it
     (cross-correlation): feature maps, not a filtered picture (that is convolve).
 
@@ -63,9 +65,12 @@ def conv_layer(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: A
     if weights is not None:
         weights = layers.read_array(weights)
     kernels_ = list(kernel_specs) or None
-    maps = layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
-                                  max_pixels=max_pixels, stride=stride, padding=padding, dilation=dilation,
-                                  boundary=boundary, cval=cval, activation=activation)
+    bar = file_progress(quiet, progress, "kernel")
+    with showing(bar):
+        maps = layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
+                                      max_pixels=max_pixels, stride=stride, padding=padding, dilation=dilation,
+                                      boundary=boundary, cval=cval, activation=activation,
+                                      on_progress=bar and bar.parts)
     if verbose:
         count, *size = maps.shape
         say(f"{count} feature map{'s' * (count != 1)} of {size_text(tuple(size))}; wrote {quote_name(dest)}")
@@ -111,9 +116,10 @@ def params_command(input_size: tuple[int, int], hidden: int, kernel_size: tuple[
 @click.option("--ridge", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Ridge penalty on the weights (helps with flat or small images).")
 @section("Input", MAX_PIXELS)
-@message_options("Also print the kernel (or kernels) learned.")
+@message_options("Also print the kernel (or kernels) learned.", "the rows fitted")
 def learn_command(source: str, target: str, dest: str, kernel_size: int, boundary: str, cval: float,
-                  per_channel: bool, ridge: float, max_pixels: int, quiet: bool, verbose: bool) -> None:
+                  per_channel: bool, ridge: float, max_pixels: int, progress: bool | None, quiet: bool,
+                  verbose: bool) -> None:
     """Learn the K x K kernel that turns INPUT into TARGET, by least squares, and write
     it to OUTPUT (plain text).
 
@@ -126,8 +132,11 @@ def learn_command(source: str, target: str, dest: str, kernel_size: int, boundar
       imgconv learn --kernel-size 5 in.png blurred.png kernel.txt
     """
     check_messages(quiet, verbose)
-    fit, paths = learn.learn_files(source, target, dest, kernel_size, boundary=boundary, cval=cval,
-                                   per_channel=per_channel, ridge=ridge, max_pixels=max_pixels)
+    bar = file_progress(quiet, progress, "row", "fitting", counted=True)
+    with showing(bar, rows=False):
+        fit, paths = learn.learn_files(source, target, dest, kernel_size, boundary=boundary, cval=cval,
+                                       per_channel=per_channel, ridge=ridge, max_pixels=max_pixels,
+                                       on_progress=bar and bar.parts)
     if not quiet:
         say(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); "
             f"wrote {', '.join(map(quote_name, paths))}")
@@ -155,10 +164,11 @@ def learn_command(source: str, target: str, dest: str, kernel_size: int, boundar
               envvar="IMGCONV_MAX_PIXELS", metavar="N",
               help="Refuse, before drawing, an animation of more pixels in all its frames; 0 lifts the limit. "
                    "Also IMGCONV_MAX_PIXELS.")
-@message_options("Also say the geometry: padded input, stride, dilation, frame size.")
+@message_options("Also say the geometry: padded input, stride, dilation, frame size.",
+                 "the frames drawn")
 def animate_command(dest: str, input_size: tuple[int, int], kernel_size: tuple[int, int], stride: tuple[int, int],
                     padding: tuple[Any, Any], dilation: tuple[int, int], fps: float, numbers: bool, seed: int,
-                    max_pixels: int, quiet: bool, verbose: bool) -> None:
+                    max_pixels: int, progress: bool | None, quiet: bool, verbose: bool) -> None:
     """Animate a kernel sliding over an input: one frame per output position, looping.
 
     The format follows OUTPUT's extension: .gif, or animated .png or .webp.
@@ -169,7 +179,10 @@ def animate_command(dest: str, input_size: tuple[int, int], kernel_size: tuple[i
     """
     check_messages(quiet, verbose)
     geometry = animate.make_geometry(input_size, kernel_size, stride, padding, dilation)
-    count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, max_pixels=max_pixels)
+    bar = file_progress(quiet, progress, "frame", "drawing", counted=True)
+    with showing(bar, rows=False):
+        count = animate.animate_file(dest, geometry, fps=fps, numbers=numbers, seed=seed, max_pixels=max_pixels,
+                                     on_progress=bar and bar.parts)
     if not quiet:
         say(f"{count} frames: output {geometry.output[0]}x{geometry.output[1]}")
     if verbose:

@@ -1,13 +1,16 @@
 """The progress line of one file: what is being done, the share done and the time left.
 
-A batch counts its files (`imgconv.batch.ProgressLine`); one file counts its parts,
-the tiles of a streamed tiled image or the frames of any other, and within a frame the
-rows the engine has filtered (`imgconv.engine.bands.watching`).
+A batch counts its files (`imgconv.batch.ProgressLine`); one file counts its parts: the
+tiles of a streamed tiled image or the frames of any other, and within a frame the rows
+the engine has filtered (`imgconv.engine.bands.watching`); the kernels of a convolution
+layer, the rows a kernel is learned from, the frames of an animation.
 """
 
+import contextlib
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import TextIO
 
 DELAY = 1.0
@@ -19,17 +22,21 @@ INTERVAL = 0.2
 
 
 class FileProgress:
-    """``[ 45%] filtering  ETA 0:03`` rewritten in place on ``stream`` (stderr) by a
-    thread of its own, from ``delay`` seconds after it is made until `close`.
+    """``[ 45%] filtering frame 2/4  ETA 0:03`` rewritten in place on ``stream`` (stderr)
+    by a thread of its own, from ``delay`` seconds after it is made until `close`; as a
+    context manager, closed finished unless an exception ends it.
 
-    The work is counted in parts of a ``unit``: ``"tile"`` for a streamed tiled image
-    (`parts` after each row of tiles), ``"frame"`` for any other (`parts` before the
-    first frame and after each, `rows` as the engine filters the next). Both calls may
-    come from any thread.
+    The work is counted in parts of a ``unit`` (`parts`), which `verb` says what is done
+    to: one after another, each made of rows (`rows`, the engine's band watcher), such
+    as a picture's frames; or, ``counted``, parts that say all there is, such as a
+    streamed image's tiles. Before the parts are known the line says ``reading``, after
+    the last one ``writing``. Both calls may come from any thread.
     """
 
-    def __init__(self, unit: str, delay: float = DELAY, stream: TextIO | None = None) -> None:
-        self.unit, self.delay, self.stream = unit, delay, stream or sys.stderr
+    def __init__(self, unit: str, verb: str = "filtering", counted: bool = False, delay: float = DELAY,
+                 stream: TextIO | None = None) -> None:
+        self.unit, self.verb, self.counted, self.delay = unit, verb, counted, delay
+        self.stream = stream or sys.stderr
         self.lock = threading.Lock()
         self.done, self.total, self.share = 0, 0, 0.0  # parts done, of total; share of the next one done
         self.first: tuple[float, float] | None = None  # (time, fraction) of the first news of work done
@@ -38,8 +45,14 @@ class FileProgress:
         self.thread = threading.Thread(target=self._redraw, name="imgconv-progress", daemon=True)
         self.thread.start()
 
+    def __enter__(self) -> "FileProgress":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(finished=kind is None)
+
     def parts(self, done: int, total: int) -> None:
-        """``done`` parts of ``total`` (as `imgconv.pipeline.process_file`'s ``on_progress`` says)."""
+        """``done`` parts of ``total``: ``(0, total)`` once they are known, then as each is done."""
         with self.lock:
             self.done, self.total, self.share = done, total, 0.0
             self._note()
@@ -70,16 +83,17 @@ class FileProgress:
         """The line as it stands."""
         with self.lock:
             fraction, done, total, first = self.fraction(), self.done, self.total, self.first
-        if first is None:
+        if not total:
             return "[  0%] reading"
-        if self.unit == "frame" and done == total:
+        if done == total:
             return "[100%] writing"
-        text = f"[{int(fraction * 100):3d}%] filtering"
-        if self.unit == "tile" or total > 1:
-            text += f" {self.unit}s {done}/{total}" if self.unit == "tile" else f" frame {done + 1}/{total}"
-        elapsed, progress = time.monotonic() - first[0], fraction - first[1]
-        if progress > 0:
-            left = int(elapsed * (1 - fraction) / progress)
+        text = f"[{int(fraction * 100):3d}%] {self.verb}"
+        if self.counted:
+            text += f" {self.unit}s {done}/{total}"
+        elif total > 1:
+            text += f" {self.unit} {done + 1}/{total}"
+        if first is not None and fraction > first[1]:
+            left = int((time.monotonic() - first[0]) * (1 - fraction) / (fraction - first[1]))
             text += f"  ETA {left // 60}:{left % 60:02d}"
         return text
 
@@ -104,3 +118,29 @@ class FileProgress:
         self.width = max(self.width, len(text))
         self.stream.write(f"\r{text:<{self.width}}")
         self.stream.flush()
+
+
+def file_progress(quiet: bool, asked: bool | None, unit: str, verb: str = "filtering",
+                  counted: bool = False) -> FileProgress | None:
+    """One file's `FileProgress` line (``unit``, ``verb``, ``counted``), unless ``quiet``
+    or not ``asked`` (--no-progress): at once when ``asked`` (--progress); by default on
+    a terminal, once the file has taken `DELAY`."""
+    if quiet or asked is False:
+        return None
+    if asked:
+        return FileProgress(unit, verb, counted, delay=0)
+    return FileProgress(unit, verb, counted, delay=DELAY) if sys.stderr.isatty() else None
+
+
+@contextlib.contextmanager
+def showing(bar: FileProgress | None, rows: bool = True) -> Iterator[None]:
+    """Within the context, ``bar`` (if any) is told the rows the engine filters (with
+    ``rows``), and then closed: finished, unless an exception ends the context."""
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.enter_context(bar)
+            if rows:
+                from ..engine.bands import watching  # here: the engine brings NumPy, which --help does without
+
+                stack.enter_context(watching(bar.rows))
+        yield

@@ -1,7 +1,6 @@
 """Running a filter command: one INPUT to one OUTPUT, a batch of files, either on a Dask
 cluster, with a progress line."""
 
-import contextlib
 import importlib
 import sys
 from collections.abc import Callable
@@ -116,9 +115,11 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     # Click lists parameters in the reverse of the order their decorators are applied:
     # the command's own, applied last, come first.
     paths = click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT", type=PathType())
-    verbose = "Also say each file written, and how long it took."
+    messages = message_options("Also say each file written, and how long it took.",
+                               "a batch's files; one file's frames and rows, or its tiles if streamed",
+                               "when stderr is a terminal: a batch's at once, one file's once it has taken a second")
     for decorate in reversed([options(*own_options), paths, engine_options, output_options, input_options,
-                              message_options(verbose, progress=True), batch_options]):
+                              messages, batch_options]):
         shared = decorate(shared)
     return click.command(name, cls=SectionedCommand)(shared)
 
@@ -173,24 +174,18 @@ def run_one(asked: Command, filt: "Filter") -> None:
         say(batch.plan_line(task, batching.skip_existing), err=False)
         return
     client = connect(address) if address and probed is not None else None
-    bar = file_progress(messages, "frame" if probed is None else "tile")
-    from ..engine.bands import watching  # here: the engine brings NumPy, which --help does without
-
     # A streamed image counts its tiles; any other, its frames and the engine's rows.
-    watch = watching(bar.rows) if bar and probed is None else contextlib.nullcontext()
-    finished = False
+    bar = progress.file_progress(messages.quiet, messages.progress, "frame" if probed is None else "tile",
+                                 counted=probed is not None)
     try:
-        with watch:
+        with progress.showing(bar, rows=probed is None):
             result = batch.process_one(task, filt, read, asked.write, in_place=asked.in_place,
                                        report=batching.report, skip_existing=batching.skip_existing,
                                        on_progress=bar and bar.parts, get=client and client.get,
                                        probed=probe.Probe() if probed is None else probed)
-        finished = True
     finally:
         if client is not None:
             client.close()
-        if bar:
-            bar.close(finished)
     if result.status == "skipped" and not messages.quiet:
         say(f"imgconv: note: {quote_name(dest)}: newer than {quote_name(source)}; skipped (--skip-existing)")
     elif result.status == "ok" and messages.verbose:
@@ -202,16 +197,6 @@ def done_line(result: Any) -> str:
     the seconds it took or why it was skipped."""
     how = f"{result.seconds:.2f} s" if result.status == "ok" else "skipped (up to date)"
     return f"{quote_name(result.input)} -> {quote_name(result.output)}: {how}"
-
-
-def file_progress(messages: Messages, unit: str) -> progress.FileProgress | None:
-    """One file's progress line, counted in ``unit``s, unless --quiet: with --progress at
-    once; by default on a terminal, from when the file has taken `progress.DELAY`."""
-    if messages.quiet or messages.progress is False:
-        return None
-    if messages.progress:
-        return progress.FileProgress(unit, delay=0)
-    return progress.FileProgress(unit, delay=progress.DELAY) if sys.stderr.isatty() else None
 
 
 def connect(address: str) -> Any:

@@ -126,20 +126,18 @@ output_options = section(
 )
 
 
-def message_options(verbose: str, progress: bool = False) -> Callable[[F], F]:
-    """``-q/--quiet`` and ``-v/--verbose`` (``verbose`` says what it adds), and with
-    ``progress`` ``--progress/--no-progress``: the Messages section of every command
-    that writes to stderr. `check_messages` refuses -q and -v together."""
-    specs: list[OptionSpec] = [
+def message_options(verbose: str, progress: str,
+                    default: str = "when stderr is a terminal, once the work has taken a second") -> Callable[[F], F]:
+    """``--progress/--no-progress`` (``progress`` says of what, ``default`` when it is
+    shown), ``-q/--quiet`` and ``-v/--verbose`` (``verbose`` says what it adds): the
+    Messages section of every command that writes to stderr. `check_messages` refuses
+    -q and -v together."""
+    return section(
+        "Messages",
+        (("--progress/--no-progress",), {
+            "default": None, "help": f"Show progress on stderr: {progress} [default: {default}]."}),
         (("--quiet", "-q"), {"is_flag": True, "help": "Print only errors."}),
-        (("--verbose", "-v"), {"is_flag": True, "help": verbose}),
-    ]
-    if progress:
-        specs.insert(0, (("--progress/--no-progress",), {
-            "default": None,
-            "help": "Show progress on stderr: a batch's files, or one file's frames, rows or tiles [default: when "
-                    "stderr is a terminal; for one file, once it has taken a second]."}))
-    return section("Messages", *specs)
+        (("--verbose", "-v"), {"is_flag": True, "help": verbose}))
 
 
 def check_messages(quiet: bool, verbose: bool) -> None:
