@@ -129,6 +129,18 @@ def test_the_line_ends_with_the_work_done_or_where_it_stopped():
     assert quick.getvalue() == ""
 
 
+class Gone(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_stream_gone_ends_the_line_quietly():
+    line = progress.FileProgress("frame", delay=0, stream=Gone())
+    line.parts(0, 1)
+    line.close()  # no exception, here or in the drawing thread
+    assert line.broken and not line.thread.is_alive()
+
+
 @pytest.fixture
 def spied(monkeypatch):
     """Every call of the progress line's `parts` and `rows`, by kind."""

@@ -40,7 +40,7 @@ class FileProgress:
         self.lock = threading.Lock()
         self.done, self.total, self.share = 0, 0, 0.0  # parts done, of total; share of the next one done
         self.first: tuple[float, float] | None = None  # (time, fraction) of the first news of work done
-        self.start, self.width, self.shown = time.monotonic(), 0, False
+        self.start, self.width, self.shown, self.broken = time.monotonic(), 0, False, False
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._redraw, name="imgconv-progress", daemon=True)
         self.thread.start()
@@ -68,12 +68,11 @@ class FileProgress:
         ends with the parts done and the time taken when ``finished``, and a new line."""
         self.stopped.set()
         self.thread.join()
-        if self.shown or (finished and not self.delay):
-            if finished:
-                parts = f"{self.total} {self.unit}{'s' * (self.total != 1)}"
-                self._draw(f"[100%] {parts} done in {time.monotonic() - self.start:.1f} s")
-            self.stream.write("\n")
-            self.stream.flush()
+        if finished and (self.shown or not self.delay):
+            parts = f"{self.total} {self.unit}{'s' * (self.total != 1)}"
+            self._draw(f"[100%] {parts} done in {time.monotonic() - self.start:.1f} s", "\n")
+        elif self.shown:
+            self._write("\n")  # the line as it stopped, and what follows on a line of its own
 
     def fraction(self) -> float:
         """The share of the whole work done, 0 to 1."""
@@ -113,11 +112,21 @@ class FileProgress:
             if self.stopped.wait(INTERVAL):
                 return
 
-    def _draw(self, text: str) -> None:
+    def _draw(self, text: str, end: str = "") -> None:
         """``text`` over the line drawn before, padded to cover all of it."""
         self.width = max(self.width, len(text))
-        self.stream.write(f"\r{text:<{self.width}}")
-        self.stream.flush()
+        self._write(f"\r{text:<{self.width}}{end}")
+
+    def _write(self, text: str) -> None:
+        """``text`` on the stream; a stream gone (a closed pipe, a terminal hung up)
+        ends the line quietly, and the work goes on."""
+        if self.broken:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # ValueError: a stream closed in this process
+            self.broken = True
 
 
 def file_progress(quiet: bool, asked: bool | None, unit: str, verb: str = "filtering",
