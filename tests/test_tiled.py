@@ -260,6 +260,20 @@ def test_zarr_format_2_stays_format_2(tmp_path, small_blocks):
     assert np.array_equal(out[:], blurred(CAMERA))
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_deflated_zarr_chunks_carry_no_time_stamp(tmp_path, small_blocks, zarr_format):
+    """Gzip stamps each chunk with the time of writing (RFC 1952's MTIME, bytes 4-7) unless
+    told 0: the same command run twice must write the same store."""
+    zarr.create_array(store=tmp_path / "in.zarr", data=CAMERA, chunks=(100, 100), zarr_format=zarr_format)
+    result = run("blur", "-r", 5, "-s", 3, "--compression", "deflate", tmp_path / "in.zarr", tmp_path / "out.zarr")
+    assert result.exit_code == 0, result.stderr
+    chunks = [path.read_bytes() for path in (tmp_path / "out.zarr").rglob("*") if path.is_file()]
+    deflated = [chunk for chunk in chunks if chunk[:2] == b"\x1f\x8b"]
+    assert len(deflated) == 36 and all(chunk[4:8] == bytes(4) for chunk in deflated)
+    out = zarr.open_array(tmp_path / "out.zarr", mode="r")
+    assert out.metadata.zarr_format == zarr_format and np.array_equal(out[:], blurred(CAMERA))
+
+
 def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64), compression="zlib")
     assert run("blur", "-r", 5, "-s", 3, "--tile-size", "32,128", "--compression", "lzw", tmp_path / "in.tif",
