@@ -464,6 +464,29 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
 
 
+def test_a_libraries_error_while_ctrl_c_unwinds_is_the_ctrl_c(tmp_path, monkeypatch):
+    """A writer's clean-up that fails as a Ctrl-C unwinds it (tifffile once raised a
+    TypeError closing its file) is not a write error: the Ctrl-C goes on, nothing is left."""
+    from imgconv.stream import run as stream_run
+
+    def interrupted(file, *args):
+        file.write(b"II*\0")
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise TypeError("expected str, bytes or os.PathLike object, not BufferedWriter")
+
+    monkeypatch.setattr(stream_run, "write_tiff", interrupted)
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
+    with pytest.raises(KeyboardInterrupt):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+    # Without a Ctrl-C, the same error is a write error that names the output.
+    monkeypatch.setattr(stream_run, "write_tiff", lambda *args: int("x"))
+    with pytest.raises(imgconv.ImageWriteError, match=r"out\.tif: cannot write: invalid literal"):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
+
+
 def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks, dask_cluster):
     """--cluster with a tiled input: the blocks run on the cluster's workers (here two
     worker processes on 127.0.0.1), given relative paths, with the same result."""
