@@ -260,6 +260,20 @@ def test_zarr_format_2_stays_format_2(tmp_path, small_blocks):
     assert np.array_equal(out[:], blurred(CAMERA))
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_deflated_zarr_chunks_carry_no_time_stamp(tmp_path, small_blocks, zarr_format):
+    """Gzip stamps each chunk with the time of writing (RFC 1952's MTIME, bytes 4-7) unless
+    told 0: the same command run twice must write the same store."""
+    zarr.create_array(store=tmp_path / "in.zarr", data=CAMERA, chunks=(100, 100), zarr_format=zarr_format)
+    result = run("blur", "-r", 5, "-s", 3, "--compression", "deflate", tmp_path / "in.zarr", tmp_path / "out.zarr")
+    assert result.exit_code == 0, result.stderr
+    chunks = [path.read_bytes() for path in (tmp_path / "out.zarr").rglob("*") if path.is_file()]
+    deflated = [chunk for chunk in chunks if chunk[:2] == b"\x1f\x8b"]
+    assert len(deflated) == 36 and all(chunk[4:8] == bytes(4) for chunk in deflated)
+    out = zarr.open_array(tmp_path / "out.zarr", mode="r")
+    assert out.metadata.zarr_format == zarr_format and np.array_equal(out[:], blurred(CAMERA))
+
+
 def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64), compression="zlib")
     assert run("blur", "-r", 5, "-s", 3, "--tile-size", "32,128", "--compression", "lzw", tmp_path / "in.tif",
@@ -448,6 +462,29 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     tiles = len(image) // 64 * 16
     assert f"tiles {tiles}/{tiles}" not in stderr, stderr  # stopped before the last row of tiles
     assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
+
+
+def test_a_libraries_error_while_ctrl_c_unwinds_is_the_ctrl_c(tmp_path, monkeypatch):
+    """A writer's clean-up that fails as a Ctrl-C unwinds it (tifffile once raised a
+    TypeError closing its file) is not a write error: the Ctrl-C goes on, nothing is left."""
+    from imgconv.stream import run as stream_run
+
+    def interrupted(file, *args):
+        file.write(b"II*\0")
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise TypeError("expected str, bytes or os.PathLike object, not BufferedWriter")
+
+    monkeypatch.setattr(stream_run, "write_tiff", interrupted)
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
+    with pytest.raises(KeyboardInterrupt):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+    # Without a Ctrl-C, the same error is a write error that names the output.
+    monkeypatch.setattr(stream_run, "write_tiff", lambda *args: int("x"))
+    with pytest.raises(imgconv.ImageWriteError, match=r"out\.tif: cannot write: invalid literal"):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
 
 
 def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks, dask_cluster):

@@ -131,8 +131,19 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
     except OSError as exc:  # no room, no permission...
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
     except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what tifffile and zarr refuse
+        stop = _interruption(exc)
+        if stop is not None:  # an error of a library's clean-up as a Ctrl-C unwound: the Ctrl-C is what happened
+            raise stop from None
         raise ImageWriteError(f"{name}: cannot write: {' '.join(str(exc).split())}") from None
     return kind
+
+
+def _interruption(exc: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt (or other non-Exception) that ``exc`` was raised while handling, if any."""
+    seen = exc.__context__
+    while seen is not None and isinstance(seen, Exception):
+        seen = seen.__context__
+    return seen
 
 
 class _Progress:
