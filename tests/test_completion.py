@@ -15,7 +15,6 @@ from imgconv.cli import cli
 from imgconv.vocabulary import ALIASES, METHODS, MODES, VIEWS
 
 IMGCONV = Path(sys.executable).with_name("imgconv")
-BASH = shutil.which("bash")
 
 
 def offered(shell, line):
@@ -109,7 +108,23 @@ def test_the_script_is_clicks_own_for_imgconv(shell):
     assert registration[shell] in printed.stdout
 
 
-@pytest.mark.skipif(BASH is None, reason="no bash")
+def in_a_real_shell(tmp_path, shell, lines, before=()):
+    """Run ``lines`` in ``shell`` (its own settings not read) after ``before`` and the
+    script ``imgconv completion SHELL`` prints, sourced, with this imgconv first on
+    PATH: the lines it printed."""
+    script = tmp_path / f"imgconv.{shell}"
+    script.write_text(subprocess.run([IMGCONV, "completion", shell], capture_output=True, text=True,
+                                     check=True).stdout)
+    program = {"bash": [shutil.which("bash"), "--norc", "--noprofile", "-c"], "zsh": [shutil.which("zsh"), "-f", "-c"],
+               "fish": [shutil.which("fish"), "--no-config", "-c"]}[shell]
+    path = f"{IMGCONV.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = subprocess.run([*program, "\n".join([*before, f"source {script}", *lines])], capture_output=True,
+                          text=True, env={**os.environ, "PATH": path}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
 @pytest.mark.parametrize("words, expected", [
     ('imgconv blur --boundary ""', list(MODES)),
     ("imgconv blur -b rep", ["replicate"]),
@@ -117,16 +132,31 @@ def test_the_script_is_clicks_own_for_imgconv(shell):
     ('imgconv sobel --method ""', list(METHODS)),
 ])
 def test_a_real_bash_completes(tmp_path, words, expected):
-    """The printed script sourced by bash, its function called as bash calls it on TAB."""
-    (tmp_path / "imgconv.bash").write_text(subprocess.run([IMGCONV, "completion", "bash"], capture_output=True,
-                                                          text=True, check=True).stdout)
-    count = len(words.split(" "))
-    script = (f'source {tmp_path / "imgconv.bash"}\ncomplete -p imgconv\nCOMP_WORDS=({words})\n'
-              f'COMP_CWORD={count - 1}\n_imgconv_completion imgconv\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n')
-    path = f"{IMGCONV.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    done = subprocess.run([BASH, "--norc", "--noprofile", "-c", script], capture_output=True, text=True,
-                          env={**os.environ, "PATH": path}, timeout=120)
-    assert done.returncode == 0, done.stderr
-    registered, *replies = done.stdout.splitlines()
+    """The script's function called as bash calls it on TAB; COMPREPLY printed."""
+    registered, *replies = in_a_real_shell(tmp_path, "bash", [
+        "complete -p imgconv", f"COMP_WORDS=({words})", f"COMP_CWORD={len(words.split(' ')) - 1}",
+        "_imgconv_completion imgconv", 'printf "%s\\n" "${COMPREPLY[@]}"'])
     assert registered == "complete -o nosort -F _imgconv_completion imgconv"
     assert replies == expected
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="no zsh")
+def test_a_real_zsh_completes(tmp_path):
+    """The script's function run by zsh as on TAB, with zsh's completion builtins (which
+    need a terminal) replaced by functions printing what they are given."""
+    stubs = ['compdef() { print -r -- "compdef $*" }', 'compadd() { print -rl -- "${(@P)${@[-1]}}" }',
+             '_describe() { print -rl -- "${(@P)3}" }']
+    shown = in_a_real_shell(tmp_path, "zsh", ['words=(imgconv blur --boundary ""); CURRENT=4; _imgconv_completion',
+                                              "print -r -- ---",
+                                              "words=(imgconv blur -b rep); CURRENT=4; _imgconv_completion"], stubs)
+    assert shown == ["compdef _imgconv_completion imgconv", *MODES, "---", "replicate:the same as nearest"]
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="no fish")
+def test_a_real_fish_completes(tmp_path):
+    """fish's own ``complete -C``: what TAB would offer, sorted by fish, with help."""
+    shown = in_a_real_shell(tmp_path, "fish", ['complete -C "imgconv blur --boundary "', "echo ---",
+                                               'complete -C "imgconv blur -b rep"', "echo ---",
+                                               'complete -C "imgconv conv"'])
+    assert shown == [*sorted(MODES), "---", "replicate\tthe same as nearest", "---",
+                     "convolve\tFilter with your own kernel", "conv-layer\tA convolution layer of a neural network"]

@@ -53,7 +53,8 @@ BARE = "imgconv.bare"
 
 class ImgconvGroup(click.Group):
     """A group whose every error is one line, ``imgconv: error: ...``, and no traceback;
-    a command given no argument at all shows its usage before the line.
+    a command given no argument at all shows its usage before the line, and an old
+    name (`RENAMED`) is met with the new one.
 
     Exit status 2 for usage errors (bad options, kernels, boundary names), 1 for
     failures while reading, filtering or writing, 130 for Ctrl-C.
@@ -133,6 +134,9 @@ def cli() -> None:
       imgconv blur --radius 5 --sigma 3 in.png out.png
       cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png
       imgconv convolve -k "0 -1 0; -1 5 -1; 0 -1 0" in.jpg sharp.jpg
+
+    Completion of commands, options and their values in bash, zsh or fish:
+    imgconv completion --help says how to turn it on.
     """
 
 

@@ -29,7 +29,8 @@ def completion(shell: str) -> None:
         imgconv completion bash > ~/.local/share/bash-completion/completions/imgconv
       zsh, in ~/.zshrc, after compinit:
         eval "$(imgconv completion zsh)"
-      or, as a file in a folder of $fpath (before compinit runs):
+      or, as a file in a folder of $fpath (say fpath=(~/.zfunc $fpath) in
+      ~/.zshrc, before compinit):
         imgconv completion zsh > ~/.zfunc/_imgconv
       fish:
         imgconv completion fish > ~/.config/fish/completions/imgconv.fish
