@@ -12,11 +12,16 @@ from ..vocabulary import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_PIXELS
 from .lazy import animate, demo, kernelfile, layers, learn, params
 from .messages import say
 from .progress import file_progress, showing
-from .sections import MAX_PIXELS, SectionedCommand, boundary_options, check_messages, message_options, section
+from .sections import (
+    KERNEL_SIZE,
+    MAX_PIXELS,
+    SectionedCommand,
+    boundary_options,
+    check_messages,
+    message_options,
+    section,
+)
 from .types import BiasType, FiniteFloat, KernelSpecType, PaddingType, PairType, PathType
-
-KERNEL_SIZE = "--kernel-size"
-"""The one spelling of a kernel's size, in every command that takes one."""
 
 
 def size_text(size: tuple[int, ...]) -> str:

@@ -11,7 +11,7 @@ import click
 
 from .lazy import filters, kernelfile, kernels
 from .run import Maker, filter_command
-from .sections import OptionSpec
+from .sections import KERNEL_SIZE, OptionSpec
 from .types import FINITE, POSITIVE, RADIUS, FiniteFloat, KernelSpecType
 
 if TYPE_CHECKING:
@@ -89,13 +89,13 @@ PRESETS = (
     """, needs=("--radius", "--sigma")),
     Preset("box", "box", _box, (
         (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1."}),
-        (("--kernel-size",), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
+        ((KERNEL_SIZE,), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
     ), """Box blur: the mean of a square neighbourhood. Give --radius or --kernel-size.
 
     \b
     Example:
       imgconv box --radius 2 in.png out.png
-    """, needs=("--radius", "--kernel-size"), exclusive=True),
+    """, needs=("--radius", KERNEL_SIZE), exclusive=True),
     _gradient("sobel"),
     _gradient("prewitt"),
     _gradient("scharr"),

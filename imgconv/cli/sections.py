@@ -14,6 +14,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 OptionSpec = tuple[tuple[str, ...], dict[str, Any]]
 """One option as ``(param_decls, attrs)``: the arguments of `click.option`."""
 
+KERNEL_SIZE = "--kernel-size"
+"""The one spelling of a kernel's size, in every command that takes one."""
+
 
 class SectionOption(click.Option):
     """An option listed in ``--help`` under the heading of its ``section``."""
