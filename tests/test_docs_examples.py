@@ -110,39 +110,51 @@ def make_workspace(folder: Path) -> None:
     shim.chmod(0o755)
 
 
-def environment(folder: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("IMGCONV_")}
-    env.update(PATH=f"{folder / 'bin'}:/usr/bin:/bin", HOME=str(folder / "home"))
+@pytest.fixture(scope="session")
+def bytecode(tmp_path_factory) -> Path:
+    """Where the examples' Python keeps its compiled modules, outside the repository."""
+    return tmp_path_factory.mktemp("bytecode")
+
+
+def environment(folder: Path, bytecode: Path) -> dict[str, str]:
+    """The examples' environment: imgconv first on the PATH, a home of their own, no
+    IMGCONV_ settings of the caller's, and bytecode, as an installed imgconv has it (a
+    machine that sets PYTHONDONTWRITEBYTECODE would compile every module at every
+    command: 0.31 s of CPU a blur instead of 0.21)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("IMGCONV_") and key != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PATH=f"{folder / 'bin'}:/usr/bin:/bin", HOME=str(folder / "home"), PYTHONPYCACHEPREFIX=str(bytecode))
     return env
 
 
-def run_shell(block: Block, page: Path, folder: Path) -> None:
-    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.text], cwd=folder, env=environment(folder),
-                          capture_output=True, text=True, timeout=600, check=False)
+def run_shell(block: Block, page: Path, folder: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.text], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
     where = f"{page_id(page)}:{block.line}"
     assert done.returncode == 0, f"{where}: exit status {done.returncode}\n{done.stderr}"
     assert "Traceback" not in done.stderr and "imgconv: error" not in done.stderr, f"{where}\n{done.stderr}"
 
 
-def run_transcript(block: Block, page: Path, folder: Path) -> None:
+def run_transcript(block: Block, page: Path, folder: Path, env: dict[str, str]) -> None:
     command, _, expected = block.text.partition("\n")
-    done = subprocess.run(["bash", "-c", command[2:]], cwd=folder, env=environment(folder), stdout=subprocess.PIPE,
+    done = subprocess.run(["bash", "-c", command[2:]], cwd=folder, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
     assert done.stdout == expected, f"{page_id(page)}:{block.line}: {command} printed\n{done.stdout}"
 
 
 @pytest.mark.parametrize("page", RUN_PAGES, ids=page_id)
-def test_the_examples_run(page, tmp_path, monkeypatch):
+def test_the_examples_run(page, tmp_path, monkeypatch, bytecode):
     make_workspace(tmp_path)
     monkeypatch.chdir(tmp_path)
+    env = environment(tmp_path, bytecode)
     namespace: dict[str, object] = {}
     for block in filter(runnable, blocks(page)):
         if block.language == "sh":
-            run_shell(block, page, tmp_path)
+            run_shell(block, page, tmp_path, env)
         elif block.language == "python":
             exec(compile(block.text, f"{page_id(page)}:{block.line}", "exec"), namespace)
         else:
-            run_transcript(block, page, tmp_path)
+            run_transcript(block, page, tmp_path, env)
 
 
 def test_a_block_not_run_says_why_and_every_page_runs_some():
@@ -156,11 +168,12 @@ def test_a_block_not_run_says_why_and_every_page_runs_some():
     assert {"README.md", "docs/guides/images.md", "docs/guides/filters.md"} <= set(map(page_id, RUN_PAGES))
 
 
-def test_a_failing_example_fails_the_test(tmp_path):
+def test_a_failing_example_fails_the_test(tmp_path, bytecode):
     """The runners see failures: a command that fails, and a transcript that differs."""
     make_workspace(tmp_path)
+    env = environment(tmp_path, bytecode)
     page = ROOT / "README.md"
     with pytest.raises(AssertionError, match="exit status 1"):
-        run_shell(Block("sh", "imgconv blur -s 2 missing.png out.png\n", 1, None), page, tmp_path)
+        run_shell(Block("sh", "imgconv blur -s 2 missing.png out.png\n", 1, None), page, tmp_path, env)
     with pytest.raises(AssertionError, match="printed"):
-        run_transcript(Block("text", "$ imgconv kernels\nblur  nothing else\n", 1, None), page, tmp_path)
+        run_transcript(Block("text", "$ imgconv kernels\nblur  nothing else\n", 1, None), page, tmp_path, env)
