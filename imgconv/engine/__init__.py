@@ -21,6 +21,9 @@ Strategies, one module each, each with its own cost estimate (`imgconv.engine.co
   wide as a column pass, all in one BLAS product, then summed at their shifts.
 - ``separable`` (`separable`): the kernel as a sum of outer products ``column ⊗ row``,
   a column pass and a row pass per term, BLAS products throughout.
+- ``running-sums`` (`running_sums`): boxes and tents (one outer product of factors of
+  one or two runs of equal weights), as cumulative sums along each axis in float64, at
+  a cost that does not grow with their size.
 - ``fft``, in one of two layouts, whichever is expected to be quicker: bands
   (`banded_fft`), for any kernel held densely, or whole channels
   (`whole_channel_fft`), for kernels symmetric about their anchor along both axes
@@ -71,8 +74,8 @@ __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAME
            "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "integer", "shifted-views", "kernel-columns", "banded-fft",
-# "whole-channel-fft", "separable".
+# error if it cannot run): "integer", "shifted-views", "kernel-columns", "running-sums",
+# "banded-fft", "whole-channel-fft", "separable".
 STRATEGY_NAMES = tuple(BY_NAME)
 
 
@@ -108,7 +111,7 @@ def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
     cval : float or sequence of C floats
         The value beyond the edges in ``constant`` mode, in the image's units; C values
         give channel c value c.
-    method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
+    method : {"auto", "direct", "separable", "fft", "running-sums"} or a name in `STRATEGY_NAMES`
         The strategy (see the module docstring); all give the same result to within
         float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
         quicker of its two layouts, ``direct`` of its two forms; a strategy's own name

@@ -9,7 +9,9 @@ filter of channel c with kernel c and value c beyond the edges: the engine filte
 channel as an image of its own (`split`), each with its own plan, since the strategy
 that suits one kernel may not suit another (a box on red, a Sobel on green), and
 writes it into its channel of the result. Channels whose kernels and values are all
-the same are filtered together, as one call.
+the same are filtered together, as one call. `imgconv.engine.plan` and
+`imgconv.engine.choose_method` take one 2-D kernel: what a per-channel call does is
+what they say for each channel's kernel and value.
 """
 
 from collections.abc import Callable, Sequence

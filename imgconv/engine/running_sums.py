@@ -20,7 +20,7 @@ threads instead (columns for the passes down, rows for the passes along).
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,11 +37,19 @@ PATTERN_TOLERANCE = 1e-12
 # each band, so that gathering them costs at most a quarter more. A judgement.
 MIN_BAND_HEIGHT = 64
 BAND_OVERSHOOT = 4
-# Nanoseconds per output sample, measured on the project's machine (x86_64, 2 CPUs):
-# see `cost`.
-NS_FIXED = 1.0
-NS_PER_PASS = 1.0
-NS_PER_GATHERED = 0.4
+# Nanoseconds per output sample: a pass (one box along one axis) per sample gathered,
+# and writing the result. Measured on the project's machine (x86_64, 2 CPUs) on the 4K
+# photo, 8-bit out, one thread, best of 5, while other jobs kept both CPUs busy
+# (2026-12-05), and scaled by the 4.0 that the whole-channel FFT's time (31.7 to 52.6
+# ns a sample) ran above its estimate of 12: boxes of radius 5 and 20 took 28.1 and
+# 29.4 ns, tents of radius 5 and 100 54.1 and 55.5; their gathered samples per output,
+# 1.16 to 1.31, give 3.0 a pass and sample. Whole-height bands ran slower than that
+# says, box and tent of radius 500 62.8 and 65.8 ns against 44 and 88 estimated
+# without `WHOLE_HEIGHT`, the arrays being far beyond the cache: a judgement
+# between the two.
+NS_PER_PASS = 3.0
+NS_WRITE = 0.5
+WHOLE_HEIGHT = 1.4
 
 # A factor as running sums: (index of its first non-zero tap, lengths of its boxes,
 # scale).
@@ -94,7 +102,7 @@ class RunningSums:
 
     def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         # `cost` has refused kernels that are not boxes and tents.
-        (top, self.down, column_scale), (left, self.along, row_scale) = chains(taps)  # type: ignore[misc]
+        (top, self.down, column_scale), (left, self.along, row_scale) = cast(tuple[Chain, Chain], chains(taps))
         self.dtype = dtype
         self.shape = taps.shape
         self.reach = taps.reach
@@ -105,20 +113,20 @@ class RunningSums:
     def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
              ) -> float | None:
         """Estimated nanoseconds per output sample; None unless the kernel is boxes and
-        tents. A fixed part, one part per pass (box) along either axis, and one per
-        sample gathered, of which there are more than outputs by the kernel's reach
-        (on a band of `band_height` rows, and the image's width)."""
+        tents: one part per pass (box) along either axis and sample gathered, of which
+        there are more than outputs by the kernel's reach (on a band of `band_height`
+        rows, and the image's width), and one for writing."""
         found = chains(taps)
         if found is None:
             return None
         (_, down, _), (_, along, _) = found
         kh, kw = taps.shape
-        if shape is None:
-            gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
-        else:
+        gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
+        if shape is not None:
             band = min(band_height(kh), shape[0])
-            gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1]
-        return NS_FIXED + NS_PER_PASS * (len(down) + len(along)) + NS_PER_GATHERED * gathered
+            gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (WHOLE_HEIGHT if band == shape[0]
+                                                                                 else 1.0)
+        return NS_PER_PASS * (len(down) + len(along)) * gathered + NS_WRITE
 
     def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         band = band_height(self.shape[0])
@@ -161,10 +169,17 @@ def _passes(values: np.ndarray, lengths: Sequence[int], axis: int, out: np.ndarr
 
 
 def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Sums of ``length`` consecutive samples along ``axis`` (1 or 2) of the planes
-    ``values``, in float64: the first window's sum, then a cumulative sum of the
-    differences between samples ``length`` apart, whose partial sums are the windows'
-    sums. Into ``out``, if given."""
+    """Sums of ``length`` consecutive samples along ``axis`` of the planes ``values``
+    (channels, rows, columns), in float64, into ``out`` if given.
+
+    Down the columns (axis 1), row by row: the first window's sum, then each next one
+    as the last plus the difference of the samples entering and leaving, made just
+    before it is added, while the rows are in the cache; every partial sum is a
+    window's sum. Along the rows (axis 2), where a loop over columns would stride
+    through memory, as differences of prefix sums: ``values`` (float64) is overwritten
+    with its prefix sums, whose magnitude is at most a row's; whole numbers stay exact
+    below 2**53.
+    """
     count = values.shape[axis] - length + 1
     shape = list(values.shape)
     shape[axis] = count
@@ -172,13 +187,12 @@ def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | N
         out = np.empty(shape)
     if axis == 1:
         np.sum(values[:, :length], axis=1, dtype=np.float64, out=out[:, 0])
-        np.subtract(values[:, length:], values[:, : count - 1], out=out[:, 1:], dtype=np.float64)
-        # Row by row: NumPy's cumulative sum down the rows strides through memory and
-        # takes several times as long.
+        step = np.empty((values.shape[0], values.shape[2]))
         for row in range(1, count):
-            np.add(out[:, row - 1], out[:, row], out=out[:, row])
+            np.subtract(values[:, row + length - 1], values[:, row - 1], out=step, dtype=np.float64)
+            np.add(out[:, row - 1], step, out=out[:, row])
     else:
-        np.sum(values[:, :, :length], axis=2, dtype=np.float64, out=out[:, :, 0])
-        np.subtract(values[:, :, length:], values[:, :, : count - 1], out=out[:, :, 1:], dtype=np.float64)
-        np.cumsum(out, axis=2, out=out)
+        prefix = np.cumsum(values, axis=2, out=values)
+        out[:, :, 0] = prefix[:, :, length - 1]
+        np.subtract(prefix[:, :, length:], prefix[:, :, : count - 1], out=out[:, :, 1:])
     return out
