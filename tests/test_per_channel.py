@@ -114,9 +114,12 @@ def test_a_grey_image_takes_one_kernel_in_a_list():
     (K.box(radius=1), [[1, 2, 3]], imgconv.InvalidInputError, "cval gives 3 values"),
     (K.box(radius=1), ["a", "b", "c"], imgconv.InvalidInputError, "cval must be a number or one number per channel"),
     ([K.sobel(), np.ones((2, 2)), [[np.nan]]], 0.0, imgconv.KernelError, "NaN or infinite"),
+    (K.box(radius=1), [1, np.inf, 3], imgconv.InvalidInputError, "cval must be finite, got 1.0, inf, 3.0"),
 ])
-def test_refusals(kernel, cval, error, message):
+def test_refusals(kernel, cval, error, message, monkeypatch):
+    """Refused before any channel is filtered."""
     image = np.zeros((8, 8, 3), np.uint8)
+    monkeypatch.setattr("imgconv.engine.bands.filter_image", None)  # a call would raise TypeError
     with pytest.raises(error, match=message):
         imgconv.convolve(image, kernel, "constant", cval=cval)
 

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ..errors import InvalidInputError, KernelError
-from .weights import Kernel, KernelLike, SeparableKernel
+from .weights import Kernel, KernelLike, SeparableKernel, check_kernel
 
 # What they take as cval: one number for every channel, or one per channel.
 ChannelValues = float | Sequence[float] | np.ndarray
@@ -56,6 +56,8 @@ def per_channel_values(cval: ChannelValues, channels: int) -> list[float] | None
     if values.ndim != 1 or len(values) != channels:
         raise InvalidInputError(f"cval gives {values.size} values, but the image has {channels} "
                                 f"channel{'s' if channels != 1 else ''}: give one number, or one per channel")
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError(f"cval must be finite, got {', '.join(map(str, values))}")
     return [float(value) for value in values]
 
 
@@ -83,6 +85,10 @@ def split(image: np.ndarray, kernels: Sequence[KernelLike], cval: ChannelValues,
     for channel in range(count):
         key = (*(id(own[channel]) for own in split_kernels), values[channel])
         groups.setdefault(key, []).append(channel)
+    for own in split_kernels:  # every kernel refused, if it must be, before anything is filtered
+        for kernel in own:
+            if not isinstance(kernel, SeparableKernel):
+                check_kernel(kernel)
     planes = image.reshape(*image.shape[:2], count)
     result = np.empty(planes.shape, work if output is None else output)
     for members in groups.values():

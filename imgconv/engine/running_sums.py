@@ -4,14 +4,14 @@ that does not grow with their size.
 A factor (column or row) qualifies when its non-zero taps are a whole-number pattern
 times one scale: a run of equal weights (a box), or the convolution of two boxes of a
 and b taps, 1, 2, ..., a, ..., a, ..., 2, 1 (a tent when a = b or a + 1 = b; a
-trapezoid otherwise). Each box is one pass of running sums along its axis: the first
-window's sum, then each next one as the last plus the sample entering minus the
-sample leaving (a cumulative sum of differences), so that every pass costs the same
-whatever the box's length. The passes run in float64 on whole-number patterns, and the
-scale multiplies once at the end: on samples that are whole numbers (8- and 16-bit
-images) every partial sum is a window's sum, a whole number below 2**53, so the sums
-are exact; on other samples each step rounds by at most half an ulp of a window's sum,
-far within the float32 the results come in.
+trapezoid otherwise). Each box is one pass of running sums along its axis
+(`running_sums`): down the columns, the first window's sum, then each next one as the
+last plus the sample entering minus the sample leaving; along the rows, differences of
+prefix sums. Either way every pass costs the same whatever the box's length. The passes
+run in float64 on whole-number patterns, and the scale multiplies once at the end: on
+samples that are whole numbers (8- and 16-bit images) every sum is a whole number below
+2**53, so the sums are exact; on other samples each step rounds by about an ulp of a
+row's sum, far within the float32 the results come in.
 
 Small kernels run in bands, as the other strategies do. A band gathers the kernel's
 height beyond it, so for kernels of more than a quarter of the image's height the
@@ -94,9 +94,8 @@ def chains(taps: Taps) -> tuple[Chain, Chain] | None:
 
 class RunningSums:
     """``running-sums``: boxes and tents (one outer product of factors of at most two
-    boxes each), by cumulative sums of differences along each axis; see the module's
-    docstring. ``auto`` takes it where it is expected to be quickest, as does
-    ``method="running-sums"``."""
+    boxes each), by running sums along each axis; see the module's docstring. ``auto``
+    takes it where it is expected to be quickest, as does ``method="running-sums"``."""
 
     method = name = "running-sums"
 
@@ -107,7 +106,7 @@ class RunningSums:
         self.shape = taps.shape
         self.reach = taps.reach
         self.start = top, left
-        self.scale = column_scale * row_scale
+        self.multiplier = column_scale * row_scale  # not `scale`, which marks the integer sums (`Norm`)
 
     @staticmethod
     def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
@@ -145,7 +144,7 @@ class RunningSums:
         split(planes.shape[2], workers, lambda part: _passes(planes[:, :, part], down, 1, vertical[:, :, part]))
         out = np.empty((planes.shape[0], height, width))
         split(height, workers, lambda part: _passes(vertical[:, part], along, 2, out[:, part]))
-        out *= self.scale
+        out *= self.multiplier
         return list(out)
 
 
