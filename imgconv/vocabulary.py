@@ -11,7 +11,7 @@ Boundary modes are those of ``scipy.ndimage``; each extends the row ``a b c d`` 
 
 from .errors import BoundaryError
 
-METHODS = ("auto", "direct", "separable", "fft")
+METHODS = ("auto", "direct", "separable", "fft", "running-sums")
 
 VIEWS = ("result", "side-by-side", "thumbnail")
 

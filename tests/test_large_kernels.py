@@ -162,7 +162,7 @@ def test_auto_and_explicit_methods_for_factors():
     photo = (2160, 3840)
     assert choose_method(kernels.separable_gaussian(600), shape=photo) == "fft"
     assert choose_method(kernels.separable_gaussian(600), "wrap", shape=(2161, 3847)) == "separable"  # primes
-    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "separable"  # even: not symmetric
+    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "running-sums"  # a box: any size
     image = np.zeros((20, 30))
     with pytest.raises(imgconv.KernelError, match=r"'direct' needs the kernel as one dense array.*1201x1201"):
         imgconv.correlate(image, kernels.separable_gaussian(600), method="direct")
