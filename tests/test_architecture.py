@@ -35,6 +35,8 @@ FLOORS = {
     "imgconv.kernels": 1,
     "imgconv.kernelfile": 1,
     "imgconv.npyfile": 1,
+    "imgconv.gaussians": 1,
+    "imgconv.scalespace": 1,
     # 2. pictures in and out
     "imgconv.io": 2,
     # 3. one picture
