@@ -141,7 +141,7 @@ def rotated_gaussian(sigma: Pair, angle: float, *, radius: Pair | None = None) -
     --------
     >>> k = rotated_gaussian((3.0, 1.0), 45)
     >>> k.shape, bool(k[0, -1] > k[0, 0])  # the top right corner lies on the major axis
-    ((13, 13), True)
+    ((15, 15), True)
     """
     along, across = pair(sigma, "sigma") or (0.0, 0.0)
     for s in (along, across):

@@ -38,8 +38,8 @@ def difference_of_gaussians_kernel(sigma1: Pair, sigma2: Pair, *, radius: Pair |
     Examples
     --------
     >>> k = difference_of_gaussians_kernel(1.0, 2.0)
-    >>> k.shape, round(k.sum(), 12)
-    ((13, 13), 0.0)
+    >>> k.shape, abs(k.sum()) < 1e-12
+    ((13, 13), True)
     """
     first, second = (axis_gaussian(s, radius=radius).terms[0] for s in (sigma1, sigma2))
     rows, columns = (max(len(a), len(b)) for a, b in zip(first, second, strict=True))
@@ -52,8 +52,10 @@ def laplacian_of_gaussian_kernel(sigma: Pair, *, radius: Pair | None = None) -> 
 
     Examples
     --------
-    >>> round(laplacian_of_gaussian_kernel(2.0).sum(), 12)
-    0.0
+    >>> laplacian_of_gaussian_kernel(1.0, radius=1).dense().round(3)
+    array([[ 0.   , -0.124,  0.   ],
+           [-0.124, -0.408, -0.124],
+           [ 0.   , -0.124,  0.   ]])
     """
     (c, r2), = axis_gaussian(sigma, radius=radius, order=(2, 0)).terms
     (c2, r), = axis_gaussian(sigma, radius=radius, order=(0, 2)).terms
@@ -73,7 +75,7 @@ def gaussian_derivative(image: ArrayLike, sigma: Pair, order: int | Sequence[int
     Examples
     --------
     >>> gaussian_derivative([[0.0, 1.0, 2.0, 3.0]], 1.0, (1, 0), boundary="nearest").round(3)
-    array([[0.274, 0.726, 0.726, 0.274]])
+    array([[0.498, 0.848, 0.848, 0.498]])
     """
     return correlate(image, axis_gaussian(sigma, radius=radius, order=order), **engine)
 
