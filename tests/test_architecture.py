@@ -37,6 +37,7 @@ FLOORS = {
     "imgconv.npyfile": 1,
     "imgconv.gaussians": 1,
     "imgconv.scalespace": 1,
+    "imgconv.missing": 1,
     # 2. pictures in and out
     "imgconv.io": 2,
     # 3. one picture

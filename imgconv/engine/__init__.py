@@ -47,8 +47,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidInputError, ReachError
-from ..vocabulary import METHODS, resolve_mode
-from . import bands
+from ..vocabulary import METHODS, TRUNCATE, resolve_mode
+from . import bands, truncate
 from .bands import to_dtype, work_dtype
 from .cost import BY_NAME, cheapest
 from .norm import Norm
@@ -102,7 +102,8 @@ def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
         added to the result.
     boundary : str
         ``reflect`` (default), ``mirror``, ``nearest``, ``wrap`` or ``constant``, or one
-        of their aliases (see `imgconv.boundary`).
+        of their aliases (see `imgconv.boundary`); or ``truncate``, the weighted mean
+        over the part of the kernel inside the image (`imgconv.engine.truncate`).
     cval : float
         The value beyond the edges in ``constant`` mode, in the image's units.
     method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
@@ -223,10 +224,13 @@ def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval
     norm of several responses), each by its method of ``methods`` (one, or one per
     kernel)."""
     pixels = _check_image(image)
-    mode, cval = resolve_mode(boundary, cval)
+    mode, cval = resolve_mode(boundary, cval, truncate=True)
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
         _check_method(method)
+    if mode == TRUNCATE:
+        return truncate.filter_truncated(pixels, kernels, flip, output, combine, lambda kernel, method: _filter(
+            pixels, [kernel], "constant", 0.0, method, flip, None, threads), methods)
     work = work_dtype(pixels.dtype)
     shape = pixels.shape[:2]
     parts: list[tuple[Strategy, float, bool]] = []  # (strategy, offset, blur) per kernel
