@@ -16,7 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import best_times
 
 from imgconv import engine, scalespace
+from imgconv.filters import filter_picture, preset_filter
+from imgconv.io.picture import Picture
 from imgconv.kernels import separable_gaussian
+from imgconv.linear import filter_linear
 from imgconv.missing import interpolate_missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +57,15 @@ def missing_data_cases(photo, sigma=3.0):
     }, 2.5
 
 
+def linear_light_cases(photo, sigma=3.0):
+    """The blur command's filtering of an 8-bit RGB picture, plain and in linear light."""
+    picture = Picture([photo], "RGB", "PNG")
+    blur = preset_filter(separable_gaussian(sigma=sigma))
+    return (lambda: filter_picture(picture, blur, np.uint8)), {
+        "linear light, Gaussian 3": lambda: filter_linear(picture, blur, np.uint8),
+    }, 1.5
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -67,7 +79,7 @@ def main():
                   f"ratio {ours / base:4.2f} (goal <= {goal})", flush=True)
 
 
-CASES = [scale_space_cases, missing_data_cases]
+CASES = [scale_space_cases, missing_data_cases, linear_light_cases]
 
 if __name__ == "__main__":
     main()

@@ -43,6 +43,7 @@ FLOORS = {
     # 3. one picture
     "imgconv.filters": 3,
     "imgconv.views": 3,
+    "imgconv.linear": 3,
     "imgconv.options": 3,
     # 4. streaming
     "imgconv.stream": 4,
