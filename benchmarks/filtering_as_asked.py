@@ -20,7 +20,9 @@ from imgconv.filters import filter_picture, preset_filter
 from imgconv.io.picture import Picture
 from imgconv.kernels import separable_gaussian
 from imgconv.linear import filter_linear
+from imgconv.luminance import filter_luminance
 from imgconv.missing import interpolate_missing
+from imgconv.threshold import unsharp_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +68,25 @@ def linear_light_cases(photo, sigma=3.0):
     }, 1.5
 
 
+def luminance_cases(photo, sigma=3.0):
+    """Blur of an 8-bit RGB picture, plain and on Y' only."""
+    picture = Picture([photo], "RGB", "PNG")
+    blur = preset_filter(separable_gaussian(sigma=sigma))
+    return (lambda: filter_picture(picture, blur, np.uint8)), {
+        "luminance only, Gaussian 3": lambda: filter_luminance(picture, blur, np.uint8),
+    }, 1.5
+
+
+def unsharp_cases(photo, sigma=3.0):
+    """Unsharp of an 8-bit RGB picture, plain, on Y' only and with a threshold."""
+    picture = Picture([photo], "RGB", "PNG")
+    sharp = unsharp_filter(sigma=sigma)
+    return (lambda: filter_picture(picture, sharp, np.uint8)), {
+        "unsharp 3, luminance only": lambda: filter_luminance(picture, sharp, np.uint8),
+        "unsharp 3, threshold 4": lambda: filter_picture(picture, unsharp_filter(sigma=sigma, threshold=4), np.uint8),
+    }, 1.5
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -79,7 +100,7 @@ def main():
                   f"ratio {ours / base:4.2f} (goal <= {goal})", flush=True)
 
 
-CASES = [scale_space_cases, missing_data_cases, linear_light_cases]
+CASES = [scale_space_cases, missing_data_cases, linear_light_cases, luminance_cases, unsharp_cases]
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,8 @@ FLOORS = {
     "imgconv.filters": 3,
     "imgconv.views": 3,
     "imgconv.linear": 3,
+    "imgconv.luminance": 3,
+    "imgconv.threshold": 3,
     "imgconv.options": 3,
     # 4. streaming
     "imgconv.stream": 4,
