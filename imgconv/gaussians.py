@@ -1,4 +1,5 @@
-"""Shaped Gaussian kernels: a sigma and a radius per axis, derivatives, rotation.
+"""Shaped kernels: Gaussians with a sigma and a radius per axis, their derivatives and
+rotations, and boxes with a size per axis.
 
 Pairs are written horizontal first, ``(x, y)``, as OpenCV's ``sigmaX, sigmaY`` and
 ImageMagick's ``WxH``; a single number is used for both axes. As in `imgconv.kernels`,
@@ -120,6 +121,24 @@ def axis_gaussian(sigma: Pair | None = None, *, radius: Pair | None = None, orde
         raise InvalidInputError(f"order takes one number or two (x, y), got {len(orders)}")
     row, column = (gaussian_taps(s, r, int(o))[::-1].copy() for s, r, o in zip(sigmas, radii, orders, strict=True))
     return SeparableKernel([(column, row)])
+
+
+def axis_box(size: Pair) -> SeparableKernel:
+    """A box (mean) filter ``size = (width, height)`` samples; one number for a square.
+
+    Held as its factors, a column of ``1 / (width · height)`` and a row of ones, as
+    `imgconv.kernels.separable_box`; an even size is anchored as `imgconv.engine` says.
+
+    Examples
+    --------
+    >>> axis_box((3, 1)).dense()
+    array([[0.33333333, 0.33333333, 0.33333333]])
+    """
+    width, height = pair(size, "size") or (0.0, 0.0)
+    for n in (width, height):
+        if not (1 <= n <= MAX_SEPARABLE_SIZE and n == int(n)):
+            raise InvalidInputError(f"box size must be a whole number from 1 to {MAX_SEPARABLE_SIZE}, got {n:g}")
+    return SeparableKernel([(np.full(int(height), 1.0 / (width * height)), np.ones(int(width)))])
 
 
 def rotated_gaussian(sigma: Pair, angle: float, *, radius: Pair | None = None) -> np.ndarray:

@@ -46,6 +46,8 @@ FLOORS = {
     "imgconv.linear": 3,
     "imgconv.luminance": 3,
     "imgconv.threshold": 3,
+    "imgconv.scale_filters": 3,
+    "imgconv.missing_filter": 3,
     "imgconv.options": 3,
     # 4. streaming
     "imgconv.stream": 4,
