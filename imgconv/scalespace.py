@@ -72,6 +72,26 @@ def gaussian_derivative(image: ArrayLike, sigma: Pair, order: int | Sequence[int
                         **engine: Any) -> np.ndarray:
     """A Gaussian blur, or its derivative of ``order`` (``(x, y)``, each 0 to 3).
 
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Any real numeric dtype; channels are filtered independently.
+    sigma : float or (float, float)
+        Standard deviations in pixels, ``(x, y)``.
+    order : int or (int, int)
+        Derivative order along each axis, ``(x, y)``; 0 is the blur itself.
+    radius : int or (int, int), optional
+        Taps each side of the centre, ``(x, y)``; default ``ceil(3 sigma)``.
+    **engine
+        `imgconv.engine.correlate`'s options: ``boundary`` (``truncate`` too),
+        ``cval``, ``method``, ``output``, ``threads``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The image's shape, of `imgconv.engine.correlate`'s type: float32 (float64 for
+        float64 images) unless ``output`` says otherwise.
+
     Examples
     --------
     >>> gaussian_derivative([[0.0, 1.0, 2.0, 3.0]], 1.0, (1, 0), boundary="nearest").round(3)
@@ -83,18 +103,23 @@ def gaussian_derivative(image: ArrayLike, sigma: Pair, order: int | Sequence[int
 def difference_of_gaussians(image: ArrayLike, sigma1: Pair, sigma2: Pair, *, radius: Pair | None = None,
                             **engine: Any) -> np.ndarray:
     """``blur(image, sigma1) - blur(image, sigma2)``, in one call of the engine (see
-    `difference_of_gaussians_kernel`)."""
+    `difference_of_gaussians_kernel`); parameters and result as `gaussian_derivative`'s,
+    ``sigma1`` and ``sigma2`` each one number or ``(x, y)``. Signed: positive on spots
+    smaller than about ``sigma2`` brighter than their surround."""
     return correlate(image, difference_of_gaussians_kernel(sigma1, sigma2, radius=radius), **engine)
 
 
 def laplacian_of_gaussian(image: ArrayLike, sigma: Pair, *, radius: Pair | None = None, **engine: Any) -> np.ndarray:
     """The Laplacian of a Gaussian blur (see `laplacian_of_gaussian_kernel`): negative
-    on bright spots about sigma·√2 across, positive on dark ones."""
+    on bright spots about sigma·√2 across, positive on dark ones. Parameters and result
+    as `gaussian_derivative`'s."""
     return correlate(image, laplacian_of_gaussian_kernel(sigma, radius=radius), **engine)
 
 
 def gradient_magnitude(image: ArrayLike, sigma: Pair, *, radius: Pair | None = None, **engine: Any) -> np.ndarray:
-    """``hypot`` of the Gaussian's x and y derivatives, band by band (`imgconv.engine.magnitude`)."""
+    """``hypot`` of the Gaussian's x and y derivatives, band by band
+    (`imgconv.engine.magnitude`, whose options ``engine`` passes on). Parameters and
+    result as `gaussian_derivative`'s; never negative."""
     return magnitude(image, gradient_kernels(sigma, radius=radius), **engine)
 
 

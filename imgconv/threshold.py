@@ -30,8 +30,9 @@ class ThresholdedUnsharp(Filter):
 
     def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
         result = super().apply(samples)
-        changed = np.abs(result - samples) >= result.dtype.type(self.threshold * abs(self.amount))
-        result = np.where(changed, result, samples.astype(result.dtype))
+        change = np.subtract(result, samples, dtype=result.dtype)
+        np.abs(change, out=change)
+        np.copyto(result, samples, where=change < result.dtype.type(self.threshold * abs(self.amount)))
         return result if output is None else to_dtype(result, output)
 
 
