@@ -102,10 +102,28 @@ def profile_name(icc: bytes) -> str:
 
 def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
                   background: tuple[float, ...] | None = None) -> np.ndarray:
-    """`imgconv.filters.filter_picture` in linear light: parameters and result as
-    there, the ``background`` in sample units as the picture's are. With ``dtype``, the
-    result is sample values, encoded and rounded once; without, the raw response
-    encoded as floats (unrounded, unclipped above 0, signs kept for colours below 0)."""
+    """`imgconv.filters.filter_picture` in linear light.
+
+    Parameters
+    ----------
+    picture : Picture
+        8- or 16-bit grey or RGB, with or without alpha, with no ICC profile or an
+        sRGB one; anything else is refused in one line naming the file.
+    filt : Filter
+        Any filter; it sees linear light in the samples' units (0 to 255 or 65535).
+    dtype : numpy dtype, optional
+        The picture's ``sample_dtype``, for image outputs.
+    background : tuple of float, optional
+        As in `imgconv.filters.filter_picture`, in encoded sample units; composited
+        in linear light.
+
+    Returns
+    -------
+    numpy.ndarray
+        With ``dtype``, sample values: colours encoded and rounded once, alpha
+        rounded. Without, float32: colours clipped to the samples' range and encoded,
+        unrounded; alpha as filtered.
+    """
     check_srgb(picture)
     curves = Curves(SRGB_MODES[picture.mode])
     samples = picture.pixels

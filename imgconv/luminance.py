@@ -40,11 +40,24 @@ def luma(samples: np.ndarray) -> np.ndarray:
 
 
 def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = None) -> np.ndarray:
-    """`imgconv.filters.filter_picture` on Y' only; parameters and result as there.
+    """`imgconv.filters.filter_picture` on Y' only.
 
-    Refused, in one line naming the file, for filters that do not keep the mean
-    (edge detectors: their response is not a picture's Y') and for pictures other than
-    grey or 8- or 16-bit RGB.
+    Parameters
+    ----------
+    picture : Picture
+        Grey (filtered as it is) or 8- or 16-bit RGB, with or without alpha; other
+        kinds are refused in one line naming the file.
+    filt : Filter
+        A filter that keeps the mean (blur, box, sharpen, unsharp, with or without a
+        threshold); edge detectors, whose response is not a picture's Y', are refused.
+    dtype : numpy dtype, optional
+        The picture's ``sample_dtype``, for image outputs: rounded once and clipped.
+
+    Returns
+    -------
+    numpy.ndarray
+        The picture's shape: each colour channel plus the change of Y', alpha as
+        filtered; float32 without ``dtype``.
     """
     if not filt.preserves_mean or filt.display is not None:
         raise InvalidInputError(f"{picture.name}: luminance-only filtering is for filters that keep the mean "

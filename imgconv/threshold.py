@@ -38,8 +38,26 @@ class ThresholdedUnsharp(Filter):
 
 def unsharp_filter(*, sigma: float | None = None, radius: float | None = None, amount: float = 1.0,
                    threshold: float = 0.0, engine: EngineOptions = EngineOptions()) -> Filter:
-    """The unsharp command's filter (`imgconv.kernels.separable_unsharp`), with a
-    ``threshold`` in sample levels (0: every sample sharpened, the plain mask)."""
+    """The unsharp command's filter (`imgconv.kernels.separable_unsharp`) with a threshold.
+
+    Parameters
+    ----------
+    sigma, radius : float, optional
+        The Gaussian's, as `imgconv.kernels.gaussian` takes them.
+    amount : float
+        How much of ``original - blurred`` is added.
+    threshold : float
+        In sample levels of the input: where ``|original - blurred|`` is below it the
+        sample is left as it is; 0 (default) sharpens every sample, the plain mask.
+    engine : EngineOptions
+        How the engine runs.
+
+    Returns
+    -------
+    Filter
+        A `ThresholdedUnsharp`, or the plain mask's `imgconv.filters.Filter` for
+        threshold 0.
+    """
     if not 0 <= threshold < np.inf:
         raise InvalidInputError(f"threshold must be >= 0 and finite, got {threshold}")
     plain = preset_filter(separable_unsharp(radius=radius, sigma=sigma, amount=amount), engine=engine)
