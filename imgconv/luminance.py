@@ -70,7 +70,8 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
     samples = picture.pixels
     brightness = luma(samples)
     alpha = samples[..., 3:]  # empty without alpha
-    grey = np.concatenate([brightness[..., np.newaxis], alpha.astype(brightness.dtype)], axis=2)
+    grey = brightness[..., np.newaxis] if not alpha.size else \
+        np.concatenate([brightness[..., np.newaxis], alpha.astype(brightness.dtype)], axis=2)
     filtered = filter_picture(replace(picture, frames=[grey], mode=GREY_OF[picture.mode]), filt)
     change = filtered[..., :1] - brightness[..., np.newaxis]
     result = np.empty(samples.shape, change.dtype)
