@@ -14,6 +14,7 @@ profile, and its primaries' curves would have to be read and inverted for each k
 profile LittleCMS handles, for one conversion that ``convert --profile`` users do first.
 """
 
+import functools
 import io
 from collections.abc import Callable
 from dataclasses import replace
@@ -77,6 +78,13 @@ class Curves:
         return count.astype(dtype, copy=False)
 
 
+@functools.cache
+def curves_for(sample_max: int) -> Curves:
+    """The `Curves` of a depth, made once: 16-bit tables take tens of milliseconds,
+    which every block of a streamed picture would pay again."""
+    return Curves(sample_max)
+
+
 def check_srgb(picture: Picture) -> None:
     """Refuse, in one line naming the file, a picture that is not 8- or 16-bit sRGB."""
     if picture.mode not in SRGB_MODES:
@@ -125,7 +133,7 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
         unrounded; alpha as filtered.
     """
     check_srgb(picture)
-    curves = Curves(SRGB_MODES[picture.mode])
+    curves = curves_for(SRGB_MODES[picture.mode])
     samples = picture.pixels
     colours = _colours(samples, picture.has_alpha)
     light = np.empty(samples.shape, np.float32)

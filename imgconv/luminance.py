@@ -19,7 +19,7 @@ from numpy.typing import DTypeLike
 
 from .engine import to_dtype, work_dtype
 from .errors import InvalidInputError
-from .filters import Filter, filter_picture
+from .filters import Filter, composite, filter_picture
 from .io.picture import Picture
 
 LUMA = (0.299, 0.587, 0.114)
@@ -39,7 +39,8 @@ def luma(samples: np.ndarray) -> np.ndarray:
     return red
 
 
-def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = None) -> np.ndarray:
+def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
+                     background: tuple[float, ...] | None = None) -> np.ndarray:
     """`imgconv.filters.filter_picture` on Y' only.
 
     Parameters
@@ -52,6 +53,9 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
         threshold); edge detectors, whose response is not a picture's Y', are refused.
     dtype : numpy dtype, optional
         The picture's ``sample_dtype``, for image outputs: rounded once and clipped.
+    background : tuple of float, optional
+        As in `imgconv.filters.filter_picture`: a picture with alpha comes out
+        composited over it, without alpha.
 
     Returns
     -------
@@ -64,7 +68,7 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
                                 "(blur, box, sharpen, unsharp), not for edge detectors")
     if picture.mode not in GREY_OF:
         if picture.pixels.ndim == 2 or picture.pixels.shape[2] <= 2:  # grey, maybe with alpha: Y' already
-            return filter_picture(picture, filt, dtype)
+            return filter_picture(picture, filt, dtype, background)
         raise InvalidInputError(f"{picture.name}: luminance-only filtering takes grey or 8- or 16-bit RGB; the "
                                 f"image is {picture.description}")
     samples = picture.pixels
@@ -77,4 +81,6 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
     result = np.empty(samples.shape, change.dtype)
     np.add(samples[..., :3], change, out=result[..., :3])
     result[..., 3:] = filtered[..., 1:]
+    if background is not None and picture.has_alpha:
+        result = composite(result, background, picture.sample_max, clip=dtype is not None)
     return result if dtype is None else to_dtype(result, dtype)

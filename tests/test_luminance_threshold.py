@@ -70,6 +70,19 @@ def test_sixteen_bit_with_alpha_and_grey():
         filter_picture(Picture([grey], "I;16", "PNG"), preset_filter(gaussian(sigma=1)), np.uint16))
 
 
+def test_over_a_background_as_filter_picture_composites():
+    rgba = np.full((8, 9, 4), 200, np.uint8)
+    rgba[..., 3] = 0
+    rgba[:, :4, 3] = 255
+    picture = Picture([rgba], "RGBA", "PNG")
+    blur = preset_filter(gaussian(sigma=1))
+    ours = filter_luminance(picture, blur, np.uint8, background=(0.0, 0.0, 0.0))
+    # Colour stays 200 where any is visible: Y' of 200 grey is 200, and colour is kept.
+    plain = filter_picture(picture, blur, np.uint8, background=(0.0, 0.0, 0.0))
+    assert ours.shape == (8, 9, 3)
+    assert np.abs(ours.astype(int) - plain).max() <= 1
+
+
 def test_edge_detectors_and_float_colour_are_refused(photo):
     with pytest.raises(InvalidInputError, match=r"^in.png: luminance-only filtering is for filters that keep"):
         filter_luminance(Picture([photo], "RGB", "PNG", name="in.png"), gradient_filter(sobel))
