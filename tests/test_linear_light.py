@@ -144,3 +144,11 @@ def test_float_samples_are_refused(photo):
 
 def test_profile_bytes_are_read_by_littlecms():
     assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile("sRGB")))).startswith("sRGB")
+
+
+def test_a_block_of_rows_with_the_kernels_reach_gives_the_whole_pictures_rows(photo):
+    # What streaming does: each block filtered with the rows the kernel reaches around it.
+    blur = preset_filter(gaussian(sigma=2))  # radius 6
+    whole = filter_linear(Picture([photo], "RGB", "PNG"), blur, np.uint8)
+    block = filter_linear(Picture([photo[4:30]], "RGB", "PNG"), blur, np.uint8)
+    np.testing.assert_array_equal(block[6:-6], whole[10:24])
