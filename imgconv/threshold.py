@@ -7,14 +7,17 @@ An unsharp mask gives ``original + amount · (original - blurred)``, so
 comparison a sample on the unsharp mask's own result, no second blur.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .engine import EngineOptions, to_dtype
+from .engine import EngineOptions, SeparableKernel, to_dtype
 from .errors import InvalidInputError
 from .filters import Filter, preset_filter
+from .gaussians import Pair, axis_gaussian
 from .kernels import separable_unsharp
 
 
@@ -36,14 +39,15 @@ class ThresholdedUnsharp(Filter):
         return result if output is None else to_dtype(result, output)
 
 
-def unsharp_filter(*, sigma: float | None = None, radius: float | None = None, amount: float = 1.0,
+def unsharp_filter(*, sigma: Pair | None = None, radius: Pair | None = None, amount: float = 1.0,
                    threshold: float = 0.0, engine: EngineOptions = EngineOptions()) -> Filter:
     """The unsharp command's filter (`imgconv.kernels.separable_unsharp`) with a threshold.
 
     Parameters
     ----------
-    sigma, radius : float, optional
-        The Gaussian's, as `imgconv.kernels.gaussian` takes them.
+    sigma, radius : float or (float, float), optional
+        The Gaussian's, as `imgconv.kernels.gaussian` takes them; or one per axis,
+        ``(x, y)``, as `imgconv.gaussians.axis_gaussian` takes them.
     amount : float
         How much of ``original - blurred`` is added.
     threshold : float
@@ -60,7 +64,19 @@ def unsharp_filter(*, sigma: float | None = None, radius: float | None = None, a
     """
     if not 0 <= threshold < np.inf:
         raise InvalidInputError(f"threshold must be >= 0 and finite, got {threshold}")
-    plain = preset_filter(separable_unsharp(radius=radius, sigma=sigma, amount=amount), engine=engine)
+    plain = preset_filter(_unsharp_kernel(sigma, radius, amount), engine=engine)
     if threshold == 0:
         return plain
     return ThresholdedUnsharp(plain.passes, engine=engine, threshold=threshold, amount=amount)
+
+
+def _unsharp_kernel(sigma: Pair | None, radius: Pair | None, amount: float) -> SeparableKernel:
+    """`imgconv.kernels.separable_unsharp`, or its form with a Gaussian per axis,
+    ``(1 + a) · δ ⊗ δ - a · gy ⊗ gx``, when a pair is given."""
+    if not any(isinstance(v, Sequence) for v in (sigma, radius)):
+        return separable_unsharp(radius=cast(float | None, radius), sigma=cast(float | None, sigma), amount=amount)
+    (column, row), = axis_gaussian(sigma, radius=radius).terms
+    impulses = [np.zeros_like(taps) for taps in (column, row)]
+    for impulse in impulses:
+        impulse[len(impulse) // 2] = 1.0
+    return SeparableKernel([((1.0 + amount) * impulses[0], impulses[1]), (-amount * column, row)])

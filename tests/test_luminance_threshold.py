@@ -105,6 +105,13 @@ def test_threshold_leaves_low_contrast_samples_as_they_are(photo):
     assert np.abs(ours[high].astype(int) - sharpened[high]).max() <= 1
 
 
+def test_unsharp_with_a_sigma_per_axis(photo):
+    grey = photo[..., 0].astype(np.float32)
+    ours = filter_picture(Picture([grey], "F", "NPY"), unsharp_filter(sigma=(2.0, 0.5), amount=0.7))
+    blurred = ndi.gaussian_filter(grey.astype(float), (0.5, 2.0), radius=(2, 6), mode="reflect")
+    np.testing.assert_allclose(ours, grey + 0.7 * (grey - blurred), atol=2e-3)
+
+
 def test_threshold_zero_is_the_plain_mask_and_a_negative_one_is_refused(photo):
     assert not isinstance(unsharp_filter(sigma=1.0), ThresholdedUnsharp)
     assert isinstance(unsharp_filter(sigma=1.0, threshold=2), ThresholdedUnsharp)
