@@ -50,8 +50,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidInputError, ReachError
-from ..vocabulary import METHODS, resolve_mode
-from . import bands, channels
+from ..vocabulary import METHODS, TRUNCATE, resolve_mode
+from . import bands, channels, truncate
 from .bands import to_dtype, work_dtype
 from .channels import ChannelValues
 from .cost import BY_NAME, cheapest
@@ -107,7 +107,8 @@ def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
         list of C kernels, filters channel c with kernel c (`imgconv.engine.channels`).
     boundary : str
         ``reflect`` (default), ``mirror``, ``nearest``, ``wrap`` or ``constant``, or one
-        of their aliases (see `imgconv.boundary`).
+        of their aliases (see `imgconv.boundary`); or ``truncate``, the weighted mean
+        over the part of the kernel inside the image (`imgconv.engine.truncate`).
     cval : float or sequence of C floats
         The value beyond the edges in ``constant`` mode, in the image's units; C values
         give channel c value c.
@@ -230,15 +231,19 @@ def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval
     norm of several responses), each by its method of ``methods`` (one, or one per
     kernel); channel by channel (`channels.split`) where kernels or cval are per channel."""
     pixels = _check_image(image)
-    by_channel = channels.split(pixels, kernels, cval, resolve_mode(boundary)[0] == "constant",
+    constant = resolve_mode(boundary, truncate=True)[0] == "constant"
+    by_channel = channels.split(pixels, kernels, cval, constant,
                                 lambda part, own, value: _filter(part, own, boundary, value, methods, flip, output,
                                                                  threads, combine), output, work_dtype(pixels.dtype))
     if by_channel is not None:
         return by_channel
-    mode, cval = resolve_mode(boundary, cast(float, cval))  # one number: else filtered by channel above
+    mode, cval = resolve_mode(boundary, cast(float, cval), truncate=True)  # one number: else by channel above
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
         _check_method(method)
+    if mode == TRUNCATE:
+        return truncate.filter_truncated(pixels, kernels, flip, output, combine, lambda kernel, method: _filter(
+            pixels, [kernel], "constant", 0.0, method, flip, None, threads), methods)
     work = work_dtype(pixels.dtype)
     shape = pixels.shape[:2]
     parts: list[tuple[Strategy, float, bool]] = []  # (strategy, offset, blur) per kernel
@@ -361,7 +366,8 @@ def _check_reach(image: np.ndarray, magnitude: float, offset: float, cval: float
     if image.dtype.kind in "iu":
         peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
     else:
-        peak = float(np.max(np.abs(image))) if image.dtype.kind == "f" else 1.0
+        # The extremes, not np.abs's full-size copy: half the time on a 4K float32 photo.
+        peak = max(-float(image.min()), float(image.max())) if image.dtype.kind == "f" else 1.0
     reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
     if reach > np.finfo(work).max:
         raise ReachError(f"{source + ': ' if source else ''}the kernel's weights (magnitudes summing to "
