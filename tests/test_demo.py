@@ -404,6 +404,15 @@ def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_pat
     assert (status, out, err) == (130, "", "")
 
 
+def test_ctrl_c_stops_a_demo_started_with_ctrl_c_ignored():
+    """A shell without job control (a script, ``imgconv demo &``) starts a command in the
+    background with SIGINT ignored, and a program inherits that; Ctrl-C (SIGINT) must
+    still stop the demo, whose way to stop it is."""
+    demo = DemoProcess(prefix=("sh", "-c", 'trap "" INT; exec "$@"', "sh"))
+    assert fetch(demo, "/params.json")[0] == 200
+    assert demo.stop() == (130, "", "")
+
+
 def test_a_missing_image_or_a_taken_port_is_one_line(tmp_path, server):
     result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", str(tmp_path / "no.png")],
                             capture_output=True, text=True, timeout=60)
