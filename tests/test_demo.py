@@ -979,3 +979,33 @@ def test_ctrl_c_while_a_connections_thread_starts_frees_its_slot_once(one_connec
     second = send()  # served, not refused with 503: the slot was freed
     demo.handle_request()
     assert answer_status(second) == b"200"
+
+
+def test_a_render_cut_short_by_the_stop_prints_nothing(monkeypatch, capsys):
+    """Ctrl-C closes the server, and the interpreter's exit then has concurrent.futures
+    refuse new work ("cannot schedule new futures after interpreter shutdown") to the
+    renders still under way: that is the stop, not an error of the demo. Here a render
+    waits for its turn while the server closes and the refusal is set as the exit sets
+    it; two band threads, as on any machine of two cores or more. It printed a line a
+    render, lines of two threads interleaved."""
+    import concurrent.futures.thread
+
+    import imgconv.engine.bands
+    from imgconv.demo import make_server
+
+    monkeypatch.setattr(imgconv.engine.bands, "cpu_count", lambda: 2)
+    demo = make_server()
+    port = demo.server_address[1]
+    try:
+        with demo.demo.turns.turn(demo.demo.turns.capacity + 1):  # costs more than all: runs alone, the render waits
+            connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+            connection.sendall(f"GET /blur.png?radius=30&deviation=10&token={demo.token} HTTP/1.0\r\n"
+                               f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+            demo.handle_request()  # its thread reads the request, then waits for its turn to render
+            demo.server_close()
+            monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)  # as the interpreter's exit sets it
+        with connection, connection.makefile("rb") as answer:
+            answer.read()  # until the connection's thread has closed it
+    finally:
+        demo.server_close()
+    assert capsys.readouterr().err == ""
