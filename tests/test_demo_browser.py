@@ -23,6 +23,10 @@ from imgconv.kernels import gaussian
 from imgconv.lecture.animate import Frames, make_geometry
 from imgconv.vocabulary import MODES
 
+# Slow as a whole: Chromium takes 2 s to start (once, for the module), and the page's
+# movement and latency are measured in real time.
+pytestmark = pytest.mark.slow
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 REPOSITORY = Path(__file__).resolve().parent.parent
 
