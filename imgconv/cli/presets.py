@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .lazy import filters, kernelfile, kernels
+from .lazy import filters, kernelfile, kernels, scale_filters
+from .lazy import threshold as _threshold
 from .run import Maker, filter_command
 from .sections import KERNEL_SIZE, OptionSpec
-from .types import FINITE, POSITIVE, RADIUS, FiniteFloat, KernelSpecType
+from .types import FINITE, POSITIVE, AxesType, FiniteFloat, KernelSpecType
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -72,19 +73,32 @@ def _gradient(name: str) -> Preset:
 
 
 def _square(function: str) -> Maker:
-    """Filter with the square ``kernels.<function>`` (box or tent) of a radius or a size."""
+    """Filter with the square ``kernels.<function>`` (box or tent) of a radius or a size;
+    a box of a size ``(w, h)`` is `imgconv.scale_filters.box_filter`'s."""
 
-    def make(engine: "EngineOptions", radius: int | None, kernel_size: int | None) -> "Filter":
+    def make(engine: "EngineOptions", radius: int | None, kernel_size: Any) -> "Filter":
+        if isinstance(kernel_size, tuple):
+            return scale_filters.box_filter(kernel_size, engine=engine)
         return filters.preset_filter(getattr(kernels, function)(radius, kernel_size), engine=engine)
 
     return make
 
 
+RADIUS = AxesType(whole=True)
+"""``--radius R`` or ``RX,RY``."""
+SIGMA = AxesType(open=True)
+"""``--sigma S`` or ``SX,SY``."""
+_RADIUS = "--radius", "-r"
+_SIGMA = "--sigma", "-s"
+
+
 def _square_preset(name: str, summary: str) -> Preset:
-    """``box`` or ``tent``: its kernel of a radius or a size, odd or even."""
+    """``box`` or ``tent``: its kernel of a radius or a size, odd or even (box: or W,H)."""
+    size = (AxesType(whole=True, minimum=1), "K|W,H", "Kernel size, odd or even; W,H for a rectangle.") \
+        if name == "box" else (click.IntRange(min=1), "K", "Kernel size, odd or even.")
     return Preset(name, name, _square(f"separable_{name}"), (
-        (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1."}),
-        ((KERNEL_SIZE,), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
+        (_RADIUS, {"type": click.IntRange(min=0), "help": "Kernel radius; size is 2r+1."}),
+        ((KERNEL_SIZE,), {"type": size[0], "metavar": size[1], "help": size[2]}),
     ), f"""{summary} Give --radius or --kernel-size.
 
     \b
@@ -95,15 +109,69 @@ def _square_preset(name: str, summary: str) -> Preset:
 
 _AMOUNT = "--amount", "-a"
 
-PRESETS = (
-    Preset("blur", "gaussian", _kernel_of("separable_gaussian"), (
-        (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1. Default ceil(3 sigma)."}),
-        (("--sigma", "-s"), {"type": POSITIVE, "help": "Standard deviation in pixels. Default radius / 3."}),
-    ), """Gaussian blur. Give --radius, --sigma or both.
+
+def _blur(engine: "EngineOptions", radius: Any, sigma: Any, angle: float, order: Any) -> "Filter":
+    """``blur``: one radius and sigma as ever (`imgconv.kernels.separable_gaussian`);
+    per axis, turned or differentiated, `imgconv.scale_filters.shaped_blur_filter`."""
+    if angle or order != 0 or isinstance(radius, tuple) or isinstance(sigma, tuple):
+        return scale_filters.shaped_blur_filter(sigma, radius=radius, angle=angle, order=order, engine=engine)
+    return filters.preset_filter(kernels.separable_gaussian(radius, sigma), engine=engine)
+
+
+def _unsharp(engine: "EngineOptions", radius: Any, sigma: Any, amount: float, threshold: float) -> "Filter":
+    """``unsharp``: `imgconv.threshold.unsharp_filter`."""
+    return _threshold.unsharp_filter(sigma=sigma, radius=radius, amount=amount, threshold=threshold, engine=engine)
+
+
+def _scale(function: str, *sigmas: str) -> Maker:
+    """``dog``, ``log`` or ``gradient``: ``scale_filters.<function>`` of the ``sigmas``
+    options and --radius."""
+
+    def make(engine: "EngineOptions", radius: Any, **own: Any) -> "Filter":
+        if "sigma2" in own and not _below(own["sigma"], own["sigma2"]):
+            raise click.UsageError("dog needs --sigma2 larger than --sigma along each axis (S1 < S2)")
+        return getattr(scale_filters, function)(*(own[name] for name in sigmas), radius=radius, engine=engine)
+
+    return make
+
+
+def _below(low: Any, high: Any) -> bool:
+    """Each of ``low`` (a number or (x, y)) is below the same axis's ``high``."""
+    pairs = (low, low) if not isinstance(low, tuple) else low, (high, high) if not isinstance(high, tuple) else high
+    return all(a < b for a, b in zip(*pairs, strict=True))
+
+
+def _scale_preset(name: str, function: str, summary: str, example: str, *more: OptionSpec) -> Preset:
+    """A scale-space command: --sigma (required), ``more`` options, --radius."""
+    sigmas = ("sigma", *(spec[0][0].lstrip("-") for spec in more))
+    return Preset(name, name, _scale(function, *sigmas), (
+        (_SIGMA, {"type": SIGMA, "required": True, "help": "Standard deviation in pixels, or SX,SY."}),
+        *more,
+        (_RADIUS, {"type": RADIUS, "help": "Kernel radius, or RX,RY, as blur takes it [default: ceil(3 sigma)]."}),
+    ), f"""{summary} Images show the absolute response (as sobel --direction x does); .npy
+    outputs keep the signed float32 one.
 
     \b
     Example:
+      imgconv {name} {example} in.png out.png
+    """)
+
+PRESETS = (
+    Preset("blur", "gaussian", _blur, (
+        (_RADIUS, {"type": RADIUS, "help": "Kernel radius, or RX,RY; size is 2r+1. Default ceil(3 sigma)."}),
+        (_SIGMA, {"type": SIGMA, "help": "Standard deviation in pixels, or SX,SY (along and across the "
+                                         "major axis with --angle). Default radius / 3."}),
+        (("--angle",), {"type": FINITE, "default": 0.0, "show_default": True, "metavar": "DEG",
+                        "help": "Turn the Gaussian's ellipse by DEG counter-clockwise (a dense kernel)."}),
+        (("--order",), {"type": AxesType(whole=True), "default": "0", "metavar": "O|OX,OY",
+                        "help": "Derivative order along x and y, 0 to 3; images show |response|, .npy the sign. "
+                                "[default: 0]"}),
+    ), """Gaussian blur. Give --radius, --sigma or both (per axis as X,Y, horizontal first).
+
+    \b
+    Examples:
       imgconv blur --radius 5 --sigma 3 in.png out.png
+      imgconv blur --sigma 6,2 --angle 30 in.png out.png
     """, needs=("--radius", "--sigma")),
     _square_preset("box", "Box blur: the mean of a square neighbourhood."),
     _square_preset("tent", "Tent blur: weights 1, 2, ..., r+1, ..., 2, 1 along each axis (a box of a box), a\n"
@@ -120,16 +188,25 @@ PRESETS = (
     Example:
       imgconv sharpen --amount 0.5 in.png out.png
     """),
-    Preset("unsharp", "unsharp", _kernel_of("separable_unsharp"), (
-        (("--radius", "-r"), {"type": RADIUS, "help": "Radius of the Gaussian; default ceil(3 sigma)."}),
-        (("--sigma", "-s"), {"type": POSITIVE, "help": "Sigma of the Gaussian; default radius / 3."}),
+    Preset("unsharp", "unsharp", _unsharp, (
+        (_RADIUS, {"type": RADIUS, "help": "Radius of the Gaussian, or RX,RY; default ceil(3 sigma)."}),
+        (_SIGMA, {"type": SIGMA, "help": "Sigma of the Gaussian, or SX,SY; default radius / 3."}),
         (_AMOUNT, {"type": FINITE, "default": 1.0, "show_default": True, "help": "How much detail to add back."}),
+        (("--threshold",), {"type": FiniteFloat(min=0), "default": 0.0, "show_default": True, "metavar": "T",
+                            "help": "Leave samples where |original - blurred| < T (in sample levels) as they are."}),
     ), """Unsharp mask: identity + amount * (identity - Gaussian).
 
     \b
     Example:
       imgconv unsharp --sigma 2 --amount 1.5 in.png out.png
     """, needs=("--radius", "--sigma")),
+    _scale_preset("dog", "difference_of_gaussians_filter", "Difference of Gaussians: blur(sigma) - blur(sigma2).",
+                  "--sigma 1 --sigma2 2", (("--sigma2",), {
+                      "type": SIGMA, "required": True, "help": "The second, wider Gaussian's sigma (S2 > S)."})),
+    _scale_preset("log", "laplacian_of_gaussian_filter", "Laplacian of Gaussian: blobs and edges at a scale.",
+                  "--sigma 2"),
+    _scale_preset("gradient", "gradient_magnitude_filter", "Gaussian gradient magnitude: edge strength at a scale.",
+                  "--sigma 1.5"),
     Preset("laplacian", "laplacian", _kernel_of("laplacian"), (
         (("--diagonals",), {"is_flag": True, "help": "Use the 8-neighbour Laplacian."}),
     ), """Laplacian (second derivative): edges and spots. Negative responses clip to 0

@@ -178,3 +178,27 @@ class BiasType(click.ParamType):
             return layers.parse_bias(value)
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class AxesType(click.ParamType):
+    """``N`` or ``X,Y`` (horizontal first): one number, kept as one (today's meaning of
+    the option), or a pair ``(x, y)``; whole numbers if ``whole``, each at least
+    ``minimum`` (above it if ``open``), finite."""
+
+    def __init__(self, whole: bool = False, minimum: float = 0.0, open: bool = False) -> None:
+        self.whole, self.minimum, self.open = whole, minimum, open
+        self.name = "N|X,Y" if whole else "S|SX,SY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        parts = value.split(",")
+        try:
+            numbers = tuple((int if self.whole else float)(p) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not a {'whole ' if self.whole else ''}number or a pair like 2,3", param, ctx)
+        low = all(n > self.minimum if self.open else n >= self.minimum for n in numbers)
+        if len(numbers) not in (1, 2) or not low or not all(math.isfinite(n) for n in numbers):
+            bound = f"above {self.minimum:g}" if self.open else f"at least {self.minimum:g}"
+            self.fail(f"{value!r}: expected one number or two (x,y), each finite and {bound}", param, ctx)
+        return numbers[0] if len(numbers) == 1 else numbers

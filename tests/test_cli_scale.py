@@ -1,0 +1,131 @@
+"""The command line's shaped Gaussians and scale-space commands (blur --sigma SX,SY,
+--radius RX,RY, --angle, --order; box --kernel-size W,H; unsharp --threshold; dog, log,
+gradient), on real files, against scipy.ndimage."""
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from helpers import load, run, save
+
+MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
+
+
+@pytest.fixture(scope="module")
+def grey():
+    rng = np.random.default_rng(27)
+    return ndi.uniform_filter(rng.integers(0, 256, (41, 58)), 3).astype(np.uint8)
+
+
+def float_run(tmp_path, grey, *args):
+    """``imgconv ARGS in.npy out.npy`` on ``grey`` as float64: the raw result."""
+    source, dest = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(source, grey.astype(np.float64))
+    result = run(*args, source, dest)
+    assert result.exit_code == 0, result.stderr
+    return np.load(dest)
+
+
+def image_run(tmp_path, grey, *args):
+    """``imgconv ARGS in.png out.png`` on ``grey``: the 8-bit result."""
+    source, dest = save(tmp_path / "in.png", grey), tmp_path / "out.png"
+    result = run(*args, source, dest)
+    assert result.exit_code == 0, result.stderr
+    return load(dest)[1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_blur_sigma_and_radius_per_axis(tmp_path, grey, mode):
+    ours = float_run(tmp_path, grey, "blur", "--sigma", "2.5,0.8", "--radius", "4,7", "-b", mode)
+    # scipy's axes are (y, x): the command's pairs are horizontal first.
+    theirs = ndi.gaussian_filter(grey.astype(float), (0.8, 2.5), radius=(7, 4), mode=mode)
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_blur_per_axis_image_rounds_the_reference(tmp_path, grey):
+    ours = image_run(tmp_path, grey, "blur", "--sigma", "3,1")
+    theirs = np.floor(ndi.gaussian_filter(grey.astype(float), (1, 3), radius=(3, 9)) + 0.5)
+    assert np.abs(ours - theirs).max() <= 1
+    assert np.count_nonzero(ours != theirs) < grey.size // 500
+
+
+def test_one_value_keeps_its_meaning(tmp_path, grey):
+    one = image_run(tmp_path, grey, "blur", "--sigma", "1.5")
+    assert np.array_equal(one, image_run(tmp_path, grey, "blur", "--sigma", "1.5,1.5", "--radius", "5,5"))
+
+
+def test_rotated_blur_is_the_turned_ellipse(tmp_path, grey):
+    ours = float_run(tmp_path, grey, "blur", "--sigma", "3,1", "--angle", "30", "--radius", "8,8", "-b", "nearest")
+    rows, columns = np.mgrid[-8:9, -8:9].astype(float)
+    angle = np.radians(30)
+    # Counter-clockwise on screen, where rows grow downwards: the major axis points to
+    # (cos, -sin) in (x, row).
+    along = columns * np.cos(angle) - rows * np.sin(angle)
+    across = columns * np.sin(angle) + rows * np.cos(angle)
+    kernel = np.exp(-0.5 * (along**2 / 9 + across**2))
+    theirs = ndi.correlate(grey.astype(float), kernel / kernel.sum(), mode="nearest")
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+    at_90 = float_run(tmp_path, grey, "blur", "--sigma", "3,1", "--angle", "90", "--radius", "8,8")
+    np.testing.assert_allclose(at_90, ndi.gaussian_filter(grey.astype(float), (3, 1), radius=8), atol=1e-3)
+
+
+@pytest.mark.parametrize("order", [(1, 0), (0, 2), (3, 1)])
+def test_blur_order_is_scipys_derivative(tmp_path, grey, order):
+    args = ("blur", "--sigma", "1.5", "--order", f"{order[0]},{order[1]}")
+    theirs = ndi.gaussian_filter(grey.astype(float), 1.5, order=order[::-1], radius=5)
+    np.testing.assert_allclose(float_run(tmp_path, grey, *args), theirs, atol=2e-3)
+    shown = image_run(tmp_path, grey, *args).astype(float)
+    assert np.abs(shown - np.clip(np.abs(theirs), 0, 255)).max() <= 0.5 + 1e-3
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--order", "4", "--sigma", "1"), "order must be 0 to 3"),
+    (("--order", "1", "--angle", "10", "--sigma", "2"), "no derivative order"),
+    (("--sigma", "1,2,3"), "one number or two"),
+    (("--sigma", "nan"), "finite"),
+    (("--radius", "2,-1"), "at least 0"),
+])
+def test_bad_shapes_are_one_line(tmp_path, grey, args, message):
+    result = run("blur", *args, save(tmp_path / "in.png", grey), tmp_path / "out.png")
+    assert result.exit_code == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_box_of_width_and_height(tmp_path, grey, mode):
+    ours = float_run(tmp_path, grey, "box", "--kernel-size", "5,3", "-b", mode)
+    np.testing.assert_allclose(ours, ndi.uniform_filter(grey.astype(float), (3, 5), mode=mode), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scale_space_commands_equal_scipy(tmp_path, grey, mode):
+    x = grey.astype(float)
+    dog = float_run(tmp_path, grey, "dog", "--sigma", "1", "--sigma2", "2", "--radius", "6", "-b", mode)
+    theirs = ndi.gaussian_filter(x, 1, radius=6, mode=mode) - ndi.gaussian_filter(x, 2, radius=6, mode=mode)
+    np.testing.assert_allclose(dog, theirs, atol=1e-3)
+    log = float_run(tmp_path, grey, "log", "--sigma", "1.5", "-b", mode)
+    np.testing.assert_allclose(log, ndi.gaussian_laplace(x, 1.5, radius=5, mode=mode), atol=1e-3)
+    gradient = float_run(tmp_path, grey, "gradient", "--sigma", "1.2", "--radius", "3", "-b", mode)
+    np.testing.assert_allclose(gradient, ndi.gaussian_gradient_magnitude(x, 1.2, radius=3, mode=mode), atol=1e-3)
+
+
+def test_signed_responses_show_their_absolute_value(tmp_path, grey):
+    shown = image_run(tmp_path, grey, "log", "--sigma", "1").astype(float)
+    theirs = np.clip(np.abs(ndi.gaussian_laplace(grey.astype(float), 1, radius=3)), 0, 255)
+    assert np.abs(shown - theirs).max() <= 0.5 + 1e-3
+    assert shown.max() > 20  # not all clipped to 0
+
+
+def test_dog_needs_the_wider_gaussian_second(tmp_path, grey):
+    result = run("dog", "--sigma", "2", "--sigma2", "1", save(tmp_path / "in.png", grey), tmp_path / "out.png")
+    assert result.exit_code == 2 and "--sigma2 larger than --sigma" in result.stderr
+
+
+def test_unsharp_threshold_leaves_low_contrast_alone(tmp_path, grey):
+    ours = image_run(tmp_path, grey, "unsharp", "--sigma", "2,1", "--amount", "1.5", "--threshold", "6")
+    x = grey.astype(float)
+    detail = x - ndi.gaussian_filter(x, (1, 2), radius=(3, 6))
+    theirs = np.where(np.abs(detail) < 6, x, np.clip(np.floor(x + 1.5 * detail + 0.5), 0, 255))
+    clear = np.abs(np.abs(detail) - 6) > 1e-3  # float32 may decide the ties either way
+    assert np.abs(ours - theirs)[clear].max() <= 1
+    assert np.count_nonzero((ours == grey) & (np.abs(detail) >= 6 + 1e-3) & (np.abs(1.5 * detail) > 1)) == 0
+    assert 0 < np.count_nonzero(ours == grey) < grey.size
