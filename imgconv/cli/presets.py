@@ -13,7 +13,7 @@ from .lazy import filters, kernelfile, kernels, scale_filters
 from .lazy import threshold as _threshold
 from .run import Maker, filter_command
 from .sections import KERNEL_SIZE, OptionSpec
-from .types import FINITE, POSITIVE, AxesType, FiniteFloat, KernelSpecType
+from .types import FINITE, RADIUS, SIGMA, AxesType, FiniteFloat, KernelSpecType
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -84,10 +84,6 @@ def _square(function: str) -> Maker:
     return make
 
 
-RADIUS = AxesType(whole=True)
-"""``--radius R`` or ``RX,RY``."""
-SIGMA = AxesType(open=True)
-"""``--sigma S`` or ``SX,SY``."""
 _RADIUS = "--radius", "-r"
 _SIGMA = "--sigma", "-s"
 

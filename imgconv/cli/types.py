@@ -119,9 +119,7 @@ class FiniteFloat(click.FloatRange):
         return "" if self.min is None and self.max is None else super()._describe_range()
 
 
-RADIUS = click.IntRange(min=0)
 FINITE = FiniteFloat()
-POSITIVE = FiniteFloat(min=0, min_open=True)
 
 
 class PairType(click.ParamType):
@@ -202,3 +200,9 @@ class AxesType(click.ParamType):
             bound = f"above {self.minimum:g}" if self.open else f"at least {self.minimum:g}"
             self.fail(f"{value!r}: expected one number or two (x,y), each finite and {bound}", param, ctx)
         return numbers[0] if len(numbers) == 1 else numbers
+
+
+RADIUS = AxesType(whole=True)
+"""``--radius R`` or ``RX,RY``."""
+SIGMA = AxesType(open=True)
+"""``--sigma S`` or ``SX,SY``."""
