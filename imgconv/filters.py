@@ -32,6 +32,8 @@ from .io.picture import Picture
 ONE_KERNEL, MAGNITUDE = "kernel", "magnitude"
 """How a `Filter`'s passes combine: one kernel's response, or the Euclidean norm of all
 of theirs (a gradient magnitude, `imgconv.engine.magnitude`)."""
+LINEAR, LUMINANCE = "linear", "luminance"
+"""A `Filter`'s ``light``: what of a picture it filters (see `Filter`)."""
 ABSOLUTE, STRETCHED = "absolute", "stretched"
 """A `Filter`'s display steps: the absolute response, or that stretched so that its
 maximum becomes the largest sample value."""
@@ -56,6 +58,10 @@ class Filter:
         whole result's maximum) or None, as it is. ``.npy`` outputs get the raw result.
     engine : imgconv.engine.EngineOptions
         How the engine runs: boundary, cval, method, threads.
+    light : str or None
+        `LINEAR` or `LUMINANCE`: the picture is filtered in linear light
+        (`imgconv.linear.filter_linear`) or on Y' only
+        (`imgconv.luminance.filter_luminance`) by the pipeline; None, as it is.
 
     A filter computing otherwise is a subclass overriding `apply`; its ``passes`` must
     still name the kernels it reaches with (streaming cuts blocks by them), and it
@@ -66,6 +72,7 @@ class Filter:
     combine: str = ONE_KERNEL
     display: str | None = None
     engine: EngineOptions = EngineOptions()
+    light: str | None = None
 
     def __post_init__(self) -> None:
         for kernel, _ in self.passes:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageWriteError, InvalidInputError
-from .filters import Filter, composite, filter_picture
+from .filters import LINEAR, LUMINANCE, Filter, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
 from .io.formats import NPY
@@ -22,6 +22,8 @@ from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
 from .io.tiled_image import Path
 from .io.write import check_writable, encode_image, output_format
+from .linear import filter_linear
+from .luminance import filter_luminance
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
 from .stream.run import process_tiled, streamed_probe
@@ -69,6 +71,10 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     if probed is None:
         probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
     if probed is not None and probed.tiled:
+        if filt.light is not None:
+            raise InvalidInputError(f"{quote_name(dest)}: --{filt.light} filters whole images, and a tiled input is "
+                                    "streamed to a TIFF or Zarr output tile by tile; write another format to decode it "
+                                    "whole")
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
@@ -84,6 +90,10 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     fmt = output_format(dest, write.format, picture.format)
     write_bytes(render(picture, filt, fmt, write, name=name, on_progress=on_progress), dest, sync=write.sync)
     return fmt
+
+
+LIGHTS = {None: filter_picture, LINEAR: filter_linear, LUMINANCE: filter_luminance}
+"""How `render` filters a picture, by its filter's ``light``."""
 
 
 def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = WriteOptions(),
@@ -109,7 +119,7 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
         on_progress(0, len(picture.frames))
     for pixels in picture.frames:
         one = replace(picture, frames=[pixels])
-        samples = filter_picture(one, filt, None if fmt == NPY else picture.sample_dtype, over)
+        samples = LIGHTS[filt.light](one, filt, None if fmt == NPY else picture.sample_dtype, over)
         if fmt == NPY and pixels.dtype.kind == "f":
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)

@@ -129,3 +129,64 @@ def test_unsharp_threshold_leaves_low_contrast_alone(tmp_path, grey):
     assert np.abs(ours - theirs)[clear].max() <= 1
     assert np.count_nonzero((ours == grey) & (np.abs(detail) >= 6 + 1e-3) & (np.abs(1.5 * detail) > 1)) == 0
     assert 0 < np.count_nonzero(ours == grey) < grey.size
+
+
+@pytest.fixture(scope="module")
+def colour():
+    rng = np.random.default_rng(127)
+    return ndi.uniform_filter(rng.integers(0, 256, (37, 45, 3)), (3, 3, 1)).astype(np.uint8)
+
+
+def srgb_decode(v):
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def srgb_encode(v):
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0) ** (1 / 2.4) - 0.055)
+
+
+def test_linear_blur_is_blurred_light(tmp_path, colour):
+    ours = image_run(tmp_path, colour, "blur", "--sigma", "2", "--linear").astype(float)
+    light = srgb_decode(colour / 255.0)
+    blurred = np.stack([ndi.gaussian_filter(light[..., c], 2, radius=6) for c in range(3)], -1)
+    theirs = np.floor(srgb_encode(np.clip(blurred, 0, 1)) * 255 + 0.5)
+    assert np.abs(ours - theirs).max() <= 1
+    plain = image_run(tmp_path, colour, "blur", "--sigma", "2").astype(float)
+    assert np.abs(plain - theirs).max() > 3  # the test tells the two apart
+
+
+@pytest.mark.parametrize("args", [("blur", "--sigma", "1.5"), ("box", "--radius", "1"), ("sharpen",),
+                                  ("unsharp", "--sigma", "1", "--amount", "2")])
+def test_luminance_filters_only_luma(tmp_path, colour, args):
+    ours = image_run(tmp_path, colour, *args, "--luminance").astype(float)
+    x = colour.astype(float)
+    luma = x @ [0.299, 0.587, 0.114]
+    kernels = {"blur": lambda y: ndi.gaussian_filter(y, 1.5, radius=5), "box": lambda y: ndi.uniform_filter(y, 3),
+               "sharpen": lambda y: ndi.correlate(y, [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+               "unsharp": lambda y: y + 2 * (y - ndi.gaussian_filter(y, 1, radius=3))}
+    theirs = np.clip(np.floor(x + (kernels[args[0]](luma) - luma)[..., None] + 0.5), 0, 255)
+    assert np.abs(ours - theirs).max() <= 1
+
+
+def test_linear_and_luminance_refusals(tmp_path, colour):
+    from PIL import Image, ImageCms
+
+    source = save(tmp_path / "in.png", colour)
+    both = run("blur", "-s", "1", "--linear", "--luminance", source, tmp_path / "out.png")
+    assert both.exit_code == 2 and "not both" in both.stderr and both.stderr.count("\n") == 1
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    Image.fromarray(colour).save(tmp_path / "lab.png", icc_profile=lab)
+    other = run("blur", "-s", "1", "--linear", tmp_path / "lab.png", tmp_path / "out.png")
+    assert other.exit_code != 0 and "lab.png" in other.stderr and "ICC profile" in other.stderr
+    assert other.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+    edges = run("sobel", "--luminance", source, tmp_path / "out.png")
+    assert edges.exit_code == 2 and "--luminance" in edges.stderr
+
+
+def test_tiled_streaming_refuses_linear_in_one_line(tmp_path, colour):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "tiled.tif", np.tile(colour, (2, 2, 1))[:64, :80], tile=(16, 16))
+    result = run("blur", "-s", "1", "--linear", tmp_path / "tiled.tif", tmp_path / "out.tif")
+    assert result.exit_code != 0 and "--linear" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out.tif").exists()

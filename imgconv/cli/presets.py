@@ -85,6 +85,9 @@ def _square(function: str) -> Maker:
 
 
 _RADIUS = "--radius", "-r"
+_LUMINANCE: OptionSpec = (("--luminance",), {
+    "is_flag": True, "help": "Filter only Y' of full-range BT.601 Y'CbCr (as JPEG stores it), keeping Cb and Cr: "
+                             "no colour shifts."})
 _SIGMA = "--sigma", "-s"
 
 
@@ -95,6 +98,7 @@ def _square_preset(name: str, summary: str) -> Preset:
     return Preset(name, name, _square(f"separable_{name}"), (
         (_RADIUS, {"type": click.IntRange(min=0), "help": "Kernel radius; size is 2r+1."}),
         ((KERNEL_SIZE,), {"type": size[0], "metavar": size[1], "help": size[2]}),
+        *((_LUMINANCE,) if name == "box" else ()),
     ), f"""{summary} Give --radius or --kernel-size.
 
     \b
@@ -162,6 +166,7 @@ PRESETS = (
         (("--order",), {"type": AxesType(whole=True), "default": "0", "metavar": "O|OX,OY",
                         "help": "Derivative order along x and y, 0 to 3; images show |response|, .npy the sign. "
                                 "[default: 0]"}),
+        _LUMINANCE,
     ), """Gaussian blur. Give --radius, --sigma or both (per axis as X,Y, horizontal first).
 
     \b
@@ -178,6 +183,7 @@ PRESETS = (
     Preset("sharpen", "sharpen", _kernel_of("sharpen"), (
         (_AMOUNT, {"type": FINITE, "default": 1.0, "show_default": True,
                   "help": "Strength; 1 is the classic 3x3 sharpen."}),
+        _LUMINANCE,
     ), """Sharpen: identity minus amount times the Laplacian.
 
     \b
@@ -190,6 +196,7 @@ PRESETS = (
         (_AMOUNT, {"type": FINITE, "default": 1.0, "show_default": True, "help": "How much detail to add back."}),
         (("--threshold",), {"type": FiniteFloat(min=0), "default": 0.0, "show_default": True, "metavar": "T",
                             "help": "Leave samples where |original - blurred| < T (in sample levels) as they are."}),
+        _LUMINANCE,
     ), """Unsharp mask: identity + amount * (identity - Gaussian).
 
     \b

@@ -12,7 +12,7 @@ import click
 from ..errors import InvalidInputError
 from ..names import quote_name
 from . import progress
-from .lazy import batch, file_options, kernelfile, probe, stream_run
+from .lazy import batch, file_options, filters, kernelfile, probe, stream_run
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -89,8 +89,13 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     shared sections. A ``preset`` command also takes ``--print-kernel``.
     """
 
-    def command(asked: Command, print_kernel: bool = False, **own: Any) -> int | None:
+    def command(asked: Command, print_kernel: bool = False, linear: bool = False, luminance: bool = False,
+                **own: Any) -> int | None:
+        if linear and luminance:
+            raise click.UsageError("give --linear (every channel in linear light) or --luminance (Y' only), not both")
         filt = make(engine=asked.engine, **own)
+        if linear or luminance:
+            filt = replace(filt, light=filters.LINEAR if linear else filters.LUMINANCE)
         if print_kernel:
             if filt.kernel is None:
                 raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
@@ -108,6 +113,9 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
 
     shared: Any = split_options(command)
     shared.__doc__ = make.__doc__ if help is None else help
+    shared = click.option("--linear", is_flag=True, cls=SectionOption, section="Engine",
+                          help="Filter 8- and 16-bit sRGB in linear light (the sRGB curve undone, then redone, "
+                               "rounded once); alpha is not converted. Other ICC profiles are refused.")(shared)
     if preset:
         shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
                               help="Print the kernel in the plain text format and exit; "
