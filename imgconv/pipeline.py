@@ -24,10 +24,12 @@ from .io.tiled_image import Path
 from .io.write import check_writable, encode_image, output_format
 from .linear import filter_linear
 from .luminance import filter_luminance
+from .missing_filter import InterpolatingFilter
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
 from .stream.run import process_tiled, streamed_probe
 from .views import compose
+from .vocabulary import TRUNCATE, resolve_mode
 
 
 def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = ReadOptions(),
@@ -71,10 +73,7 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     if probed is None:
         probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
     if probed is not None and probed.tiled:
-        if filt.light is not None:
-            raise InvalidInputError(f"{quote_name(dest)}: --{filt.light} filters whole images, and a tiled input is "
-                                    "streamed to a TIFF or Zarr output tile by tile; write another format to decode it "
-                                    "whole")
+        _check_streamable(filt, dest)
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
@@ -118,6 +117,9 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     if on_progress:
         on_progress(0, len(picture.frames))
     for pixels in picture.frames:
+        if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
+            raise InvalidInputError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
+                                    "mean of the valid samples its kernel covers")
         one = replace(picture, frames=[pixels])
         samples = LIGHTS[filt.light](one, filt, None if fmt == NPY else picture.sample_dtype, over)
         if fmt == NPY and pixels.dtype.kind == "f":
@@ -127,6 +129,18 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
         if on_progress:
             on_progress(len(results), len(picture.frames))
     return encode_image(results, written, fmt, write.encoding, name=name)
+
+
+def _check_streamable(filt: Filter, dest: Path) -> None:
+    """Refuse, in one line, what a tiled input streamed tile by tile cannot do: each
+    needs the whole image (linear light and luminance are not cut into tiles here; the
+    truncate mode's edges and the interpolation of NaN need the image's own edges)."""
+    asked = f"--{filt.light}" if filt.light is not None else "--nan interpolate" \
+        if isinstance(filt, InterpolatingFilter) else "--boundary truncate" \
+        if resolve_mode(filt.engine.boundary, truncate=True)[0] == TRUNCATE else None
+    if asked is not None:
+        raise InvalidInputError(f"{quote_name(dest)}: {asked} filters whole images, and a tiled input is streamed to "
+                                "a TIFF or Zarr output tile by tile; write another format to decode it whole")
 
 
 def parse_background(spec: str | tuple[int, ...]) -> tuple[int, int, int]:

@@ -190,3 +190,61 @@ def test_tiled_streaming_refuses_linear_in_one_line(tmp_path, colour):
     result = run("blur", "-s", "1", "--linear", tmp_path / "tiled.tif", tmp_path / "out.tif")
     assert result.exit_code != 0 and "--linear" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out.tif").exists()
+
+
+@pytest.fixture(scope="module")
+def holes(grey):
+    x = grey.astype(np.float64)
+    x[10:14, 20:23] = np.nan
+    x[30, 5] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "truncate"])
+def test_nan_interpolate_is_normalized_convolution(tmp_path, holes, mode):
+    source, dest = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(source, holes)
+    result = run("blur", "--sigma", "1", "--nan", "interpolate", "-b", mode, source, dest)
+    assert result.exit_code == 0, result.stderr
+    valid = ~np.isnan(holes)
+    edges = "constant" if mode == "truncate" else mode
+    # In constant mode the fill (0) counts as valid samples; truncated, the outside is missing.
+    fill = 1.0 if mode == "constant" else 0.0
+    theirs = ndi.gaussian_filter(np.where(valid, holes, 0), 1, radius=3, mode=edges) / \
+        ndi.gaussian_filter(valid.astype(float), 1, radius=3, mode=edges, cval=fill)
+    np.testing.assert_allclose(np.load(dest), theirs, atol=1e-3)
+
+
+def test_nan_is_refused_by_default_in_one_line(tmp_path, holes):
+    np.save(tmp_path / "in.npy", holes)
+    result = run("blur", "--sigma", "1", tmp_path / "in.npy", tmp_path / "out.npy")
+    assert result.exit_code != 0 and "in.npy: NaN samples" in result.stderr and "--nan interpolate" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "truncate"])
+def test_truncate_boundary_is_the_mean_inside(tmp_path, grey, mode):
+    ours = float_run(tmp_path, grey, "box", "--kernel-size", "7,3", "-b", mode)
+    x = grey.astype(float)
+    if mode == "truncate":
+        theirs = ndi.uniform_filter(x, (3, 7), mode="constant") / ndi.uniform_filter(np.ones_like(x), (3, 7),
+                                                                                     mode="constant")
+    else:
+        theirs = ndi.uniform_filter(x, (3, 7), mode=mode)
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_truncate_refuses_edge_detectors_in_one_line(tmp_path, grey):
+    result = run("sobel", "-b", "truncate", save(tmp_path / "in.png", grey), tmp_path / "out.png")
+    assert result.exit_code != 0 and "truncate" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("args", [("--nan", "interpolate"), ("-b", "truncate"), ("--luminance",)])
+def test_tiled_streaming_refuses_whole_image_options(tmp_path, grey, args):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "tiled.tif", np.tile(grey, (2, 2))[:64, :96], tile=(16, 16))
+    result = run("blur", "-s", "1", *args, tmp_path / "tiled.tif", tmp_path / "out.tif")
+    assert result.exit_code != 0 and args[0] in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out.tif").exists()

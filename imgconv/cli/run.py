@@ -12,7 +12,7 @@ import click
 from ..errors import InvalidInputError
 from ..names import quote_name
 from . import progress
-from .lazy import batch, file_options, filters, kernelfile, probe, stream_run
+from .lazy import batch, file_options, filters, kernelfile, missing_filter, probe, stream_run
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -90,10 +90,12 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     """
 
     def command(asked: Command, print_kernel: bool = False, linear: bool = False, luminance: bool = False,
-                **own: Any) -> int | None:
+                nan: str = "refuse", **own: Any) -> int | None:
         if linear and luminance:
             raise click.UsageError("give --linear (every channel in linear light) or --luminance (Y' only), not both")
         filt = make(engine=asked.engine, **own)
+        if nan == "interpolate":
+            filt = missing_filter.interpolating(filt)
         if linear or luminance:
             filt = replace(filt, light=filters.LINEAR if linear else filters.LUMINANCE)
         if print_kernel:

@@ -63,12 +63,14 @@ def section(title: str, *specs: OptionSpec) -> Callable[[F], F]:
     return options(*specs, cls=SectionOption, section=title)
 
 
-def boundary_options(default: str = "reflect", help_boundary: str | None = None) -> Callable[[F], F]:
-    """``--boundary`` and ``--cval``, for the filters and for ``conv`` and ``learn``."""
+def boundary_options(default: str = "reflect", help_boundary: str | None = None,
+                     truncate: bool = False) -> Callable[[F], F]:
+    """``--boundary`` and ``--cval``, for the filters (with ``truncate`` mode) and for
+    ``conv`` and ``learn``."""
     return section(
         "Engine",
         (("--boundary", "-b"), {
-            "type": BoundaryType(), "default": default, "show_default": True,
+            "type": BoundaryType(truncate), "default": default, "show_default": True,
             "help": help_boundary or "What lies beyond the edges: reflect, mirror, nearest, wrap, "
                                      "constant (or an alias)."}),
         (("--cval",), {"type": FINITE, "default": 0.0, "show_default": True,
@@ -150,16 +152,21 @@ def check_messages(quiet: bool, verbose: bool) -> None:
 
 
 def engine_options(function: F) -> F:
-    """The engine's options: boundary, cval, method and threads."""
+    """The engine's options: boundary, cval, method, threads, and what NaN samples mean."""
     function = section(
         "Engine",
+        (("--nan",), {"type": click.Choice(["refuse", "interpolate"]), "default": "refuse", "show_default": True,
+                      "help": "NaN samples of float inputs: refuse them, or take each output as the kernel-weighted "
+                              "mean of the valid samples it covers (NaN where none)."}),
         (("--method",), {"type": click.Choice(METHODS), "default": "auto", "show_default": True,
                          "help": "Engine strategy; auto picks the one expected to be fastest."}),
         (("--threads",), {"type": click.IntRange(min=1),
                           "help": "Threads filtering one image [default: CPUs; 1 per file in a batch; "
                                   "at most 4 per CPU]."}),
     )(function)
-    return boundary_options()(function)
+    return boundary_options(help_boundary="What lies beyond the edges: reflect, mirror, nearest, wrap, constant (or "
+                                          "an alias), or truncate: the weighted mean of the kernel's part inside "
+                                          "the image (not for kernels summing to 0).", truncate=True)(function)
 
 
 batch_options = section(

@@ -11,7 +11,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..errors import ImgconvError
-from ..vocabulary import ALIASES, MODES, resolve_mode
+from ..vocabulary import ALIASES, MODES, TRUNCATE, resolve_mode
 from .lazy import formats, kernelfile, layers, pipeline
 
 
@@ -34,20 +34,24 @@ class PathType(click.ParamType):
 
 
 class BoundaryType(click.ParamType):
-    """A boundary mode, or an alias of one (`imgconv.vocabulary`)."""
+    """A boundary mode, or an alias of one (`imgconv.vocabulary`); ``truncate`` too
+    where the command filters whole images."""
 
     name = "mode"
 
+    def __init__(self, truncate: bool = False) -> None:
+        self.truncate = truncate
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            resolve_mode(value)
+            resolve_mode(value, truncate=self.truncate)
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
         return value
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
         """The five modes; the aliases too once a letter is typed."""
-        names: dict[str, str | None] = dict.fromkeys(MODES)
+        names: dict[str, str | None] = dict.fromkeys(MODES + ((TRUNCATE,) if self.truncate else ()))
         if incomplete:
             names.update((alias, f"the same as {mode}") for alias, mode in ALIASES.items())
         return starting(incomplete, names)
