@@ -113,6 +113,7 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     picture = change_depth(picture, write.depth)
     picture, written, over = _alpha_for(picture, fmt, write.background, name)
     check_writable(written, fmt, name)
+    _check_channel_values(filt, picture)
     results = []
     if on_progress:
         on_progress(0, len(picture.frames))
@@ -129,6 +130,19 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
         if on_progress:
             on_progress(len(results), len(picture.frames))
     return encode_image(results, written, fmt, write.encoding, name=name)
+
+
+def _check_channel_values(filt: Filter, picture: Picture) -> None:
+    """Refuse, naming the file, values beyond the edges given one per channel in
+    another count than the picture's channels (alpha counted), or with a light that
+    filters other channels than the picture's own."""
+    cval = filt.engine.cval
+    if isinstance(cval, tuple):
+        channels = 1 if picture.pixels.ndim == 2 else picture.pixels.shape[2]
+        if filt.light == LUMINANCE or len(cval) != channels:
+            have = "is filtered as Y' alone" if filt.light == LUMINANCE else f"has {channels} channel(s)"
+            raise InvalidInputError(f"{picture.name}: --cval gives {len(cval)} values, one per channel, but the image "
+                                    f"{have} ({picture.description}): give one value, or one per channel")
 
 
 def _check_streamable(filt: Filter, dest: Path) -> None:

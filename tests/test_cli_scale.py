@@ -248,3 +248,18 @@ def test_tiled_streaming_refuses_whole_image_options(tmp_path, grey, args):
     result = run("blur", "-s", "1", *args, tmp_path / "tiled.tif", tmp_path / "out.tif")
     assert result.exit_code != 0 and args[0] in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_cval_per_channel(tmp_path, colour):
+    ours = image_run(tmp_path, colour, "blur", "--sigma", "2", "-b", "constant", "--cval", "255,0,40").astype(float)
+    theirs = np.stack([ndi.gaussian_filter(colour[..., c].astype(float), 2, radius=6, mode="constant", cval=v)
+                       for c, v in enumerate((255, 0, 40))], -1)
+    assert np.abs(ours - np.floor(theirs + 0.5)).max() <= 1
+    assert ours[0, 0, 0] > ours[0, 0, 1] + 40  # the red fill brightens the corner's red
+
+
+def test_cval_of_another_count_is_refused_naming_the_file(tmp_path, colour):
+    result = run("blur", "-s", "1", "-b", "constant", "--cval", "1,2", save(tmp_path / "in.png", colour),
+                 tmp_path / "out.png")
+    assert result.exit_code != 0 and "in.png" in result.stderr and "3 channel" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import click
 
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS, METHODS, VIEWS
-from .types import FINITE, BoundaryType, ColourType, FormatType, PairType
+from .types import FINITE, BoundaryType, ChannelValuesType, ColourType, FormatType, PairType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,8 +73,9 @@ def boundary_options(default: str = "reflect", help_boundary: str | None = None,
             "type": BoundaryType(truncate), "default": default, "show_default": True,
             "help": help_boundary or "What lies beyond the edges: reflect, mirror, nearest, wrap, "
                                      "constant (or an alias)."}),
-        (("--cval",), {"type": FINITE, "default": 0.0, "show_default": True,
-                       "help": "Value beyond the edges in constant mode, in the image's sample units."}))
+        (("--cval",), {"type": ChannelValuesType() if truncate else FINITE, "default": 0.0, "show_default": True,
+                       "help": "Value beyond the edges in constant mode, in the image's sample units" +
+                               ("; or one per channel, R,G,B[,A]." if truncate else ".")}))
 
 
 MAX_PIXELS: OptionSpec = (("--max-pixels",), {

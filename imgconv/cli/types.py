@@ -210,3 +210,21 @@ RADIUS = AxesType(whole=True)
 """``--radius R`` or ``RX,RY``."""
 SIGMA = AxesType(open=True)
 """``--sigma S`` or ``SX,SY``."""
+
+
+class ChannelValuesType(click.ParamType):
+    """``V`` or ``V1,V2,...``: one finite number for every channel, or one per channel
+    (R,G,B or R,G,B,A; grey and alpha, two)."""
+
+    name = "V|R,G,B[,A]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            numbers = tuple(float(part) for part in value.split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not a number or numbers like 255,128,0", param, ctx)
+        if len(numbers) > 4 or not all(math.isfinite(n) for n in numbers):
+            self.fail(f"{value!r}: expected one finite number, or one per channel (at most 4)", param, ctx)
+        return numbers[0] if len(numbers) == 1 else numbers
