@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from imgconv.cli import cli
-from imgconv.vocabulary import ALIASES, METHODS, MODES, VIEWS
+from imgconv.vocabulary import ALIASES, METHODS, MODES, TRUNCATE, VIEWS
 
 IMGCONV = Path(sys.executable).with_name("imgconv")
 
@@ -43,13 +43,14 @@ def values(shell, line):
 
 
 SHELLS = ["bash", "zsh", "fish"]
+FILTER_MODES = [*MODES, TRUNCATE]  # the filter commands filter whole images: truncate too
 
 
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("command", ["blur", "convolve", "conv-layer", "learn"])
 def test_boundary_modes_complete(shell, command):
-    whole_images = ["truncate"] if command in ("blur", "convolve") else []  # the filter commands'
-    assert values(shell, f"imgconv {command} --boundary ") == list(MODES) + whole_images
+    modes = FILTER_MODES if command in ("blur", "convolve") else list(MODES)
+    assert values(shell, f"imgconv {command} --boundary ") == modes
     assert values(shell, f"imgconv {command} -b w") == ["wrap"]
 
 
@@ -127,7 +128,7 @@ def in_a_real_shell(tmp_path, shell, lines, before=()):
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
 @pytest.mark.parametrize("words, expected", [
-    ('imgconv blur --boundary ""', list(MODES)),
+    ('imgconv blur --boundary ""', FILTER_MODES),
     ("imgconv blur -b rep", ["replicate"]),
     ("imgconv conv", ["conv-layer", "convolve"]),
     ('imgconv sobel --method ""', list(METHODS)),
@@ -150,7 +151,7 @@ def test_a_real_zsh_completes(tmp_path):
     shown = in_a_real_shell(tmp_path, "zsh", ['words=(imgconv blur --boundary ""); CURRENT=4; _imgconv_completion',
                                               "print -r -- ---",
                                               "words=(imgconv blur -b rep); CURRENT=4; _imgconv_completion"], stubs)
-    assert shown == ["compdef _imgconv_completion imgconv", *MODES, "---", "replicate:the same as nearest"]
+    assert shown == ["compdef _imgconv_completion imgconv", *FILTER_MODES, "---", "replicate:the same as nearest"]
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="no fish")
@@ -159,5 +160,5 @@ def test_a_real_fish_completes(tmp_path):
     shown = in_a_real_shell(tmp_path, "fish", ['complete -C "imgconv blur --boundary "', "echo ---",
                                                'complete -C "imgconv blur -b rep"', "echo ---",
                                                'complete -C "imgconv conv"'])
-    assert shown == [*sorted(MODES), "---", "replicate\tthe same as nearest", "---",
+    assert shown == [*sorted(FILTER_MODES), "---", "replicate\tthe same as nearest", "---",
                      "convolve\tFilter with your own kernel", "conv-layer\tA convolution layer of a neural network"]
