@@ -8,15 +8,17 @@ by alpha and divided back afterwards, so the colour hidden under fully transpare
 pixels never bleeds into visible ones.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from .engine import (
     EngineOptions,
+    Kernel,
     KernelLike,
     SeparableKernel,
     check_kernel,
@@ -76,8 +78,9 @@ class Filter:
 
     def __post_init__(self) -> None:
         for kernel, _ in self.passes:
-            if not isinstance(kernel, SeparableKernel):
-                check_kernel(kernel)  # a bad kernel is refused when the filter is made
+            for plane in channel_kernels(kernel):
+                if not isinstance(plane, SeparableKernel):
+                    check_kernel(plane)  # a bad kernel is refused when the filter is made
 
     def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
         """(H, W, C) samples in, filtered samples of the same shape out, as float32 (the
@@ -107,7 +110,7 @@ class Filter:
         """The kernel that `imgconv.convolve` applies to give `apply`'s result, for
         printing; None when the filter is not one kernel (a gradient magnitude). A
         `imgconv.SeparableKernel` stays one: it may be too large to hold densely."""
-        if self.combine != ONE_KERNEL:
+        if self.combine != ONE_KERNEL or self.per_channel:
             return None
         (kernel, convolved), = self.passes
         if isinstance(kernel, SeparableKernel):
@@ -121,9 +124,14 @@ class Filter:
         detectors) alpha is kept and only colour is filtered."""
         if self.combine != ONE_KERNEL:
             return False
-        kernel = self.passes[0][0]
-        total = kernel.sum() if isinstance(kernel, SeparableKernel) else float(np.sum(check_kernel(kernel)))
-        return abs(total - 1.0) < 1e-6
+        totals = [plane.sum() if isinstance(plane, SeparableKernel) else float(np.sum(check_kernel(plane)))
+                  for plane in channel_kernels(self.passes[0][0])]
+        return all(abs(total - 1.0) < 1e-6 for total in totals)
+
+    @property
+    def per_channel(self) -> bool:
+        """Each channel has a kernel of its own (see `channel_kernels`)."""
+        return any(len(channel_kernels(kernel)) > 1 for kernel, _ in self.passes)
 
     @property
     def identity(self) -> bool:
@@ -137,6 +145,17 @@ class Filter:
     def whole_display(self) -> bool:
         """`display` needs the whole result at once (it stretches by its maximum)."""
         return self.display == STRETCHED
+
+
+def channel_kernels(kernel: KernelLike | Sequence[KernelLike]) -> list[KernelLike]:
+    """The kernels of a pass: one, or one per channel (a list of 2-D kernels, or a 3-D
+    array whose last axis is the channel, as `imgconv.engine.channels` takes them)."""
+    if isinstance(kernel, np.ndarray) and kernel.ndim == 3:
+        return [kernel[:, :, c] for c in range(kernel.shape[2])]
+    if isinstance(kernel, (list, tuple)) and kernel and all(isinstance(k, (Kernel, SeparableKernel))
+                                                             or np.ndim(k) == 2 for k in kernel):
+        return list(kernel)
+    return [cast(KernelLike, kernel)]
 
 
 def kernel_filter(kernel: KernelLike, *, correlate: bool = False, engine: EngineOptions = EngineOptions()) -> Filter:

@@ -118,17 +118,13 @@ def format_kernel(kernel: KernelLike) -> str:
 
 def _read_file(path: str) -> Kernel:
     extension = os.path.splitext(path)[1].lower()
+    data = _read_bytes(path)
+    if extension == ".npy":
+        return _read_npy(data, path)
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            raise KernelError(f"{path}: larger than {MAX_FILE_BYTES} bytes, more than the largest kernel "
-                              f"({MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}) needs")
-        with open(path, "rb") as file:
-            data = file.read()
-        if extension == ".npy":
-            return _read_npy(data, path)
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KernelError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise KernelError(f"{path}: cannot read: {exc}") from None
     if extension == ".json":
         return _parse_json(text, path)
     if extension == ".mat":
@@ -138,6 +134,39 @@ def _read_file(path: str) -> Kernel:
     raise KernelError(
         f"{path}: unknown kernel file type {extension!r}; use .txt, .csv, .kernel, .mat, .npy or .json"
     )
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of the kernel file ``path``, refused if larger than a kernel needs."""
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise KernelError(f"{path}: larger than {MAX_FILE_BYTES} bytes, more than the largest kernel "
+                              f"({MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}) needs")
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise KernelError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+MAX_CHANNELS = 4
+"""The most kernels a 3-D kernel file gives: one per channel of RGBA."""
+
+
+def load_channel_kernels(spec: str | os.PathLike[str]) -> list[Kernel]:
+    """`load_kernel`'s one kernel; or, for a 3-D ``.npy`` file (kh, kw, C), its C
+    kernels (the channel last, at most `MAX_CHANNELS`), one per channel of an image."""
+    spec = os.fspath(spec)
+    if os.path.splitext(spec)[1].lower() == ".npy" and os.path.isfile(spec):
+        data = _read_bytes(spec)
+        header = npyfile.read_header(data, spec, KernelError)
+        if len(header.shape) == 3:
+            if not 1 <= header.shape[2] <= MAX_CHANNELS:
+                raise KernelError(f"{spec}: a 3-D kernel's last axis is the channel, 1 to {MAX_CHANNELS}; "
+                                  f"it has {header.shape[2]}")
+            _check_size(header.shape[:2], spec)
+            planes = npyfile.array(data, header, spec, KernelError)
+            return [Kernel(check_kernel(planes[:, :, c], spec), 0.0, spec) for c in range(planes.shape[2])]
+    return [load_kernel(spec)]
 
 
 def _read_npy(data: bytes, path: str) -> Kernel:

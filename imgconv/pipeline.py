@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageWriteError, InvalidInputError
-from .filters import LINEAR, LUMINANCE, Filter, composite, filter_picture
+from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
 from .io.formats import NPY
@@ -133,23 +133,24 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
 
 
 def _check_channel_values(filt: Filter, picture: Picture) -> None:
-    """Refuse, naming the file, values beyond the edges given one per channel in
-    another count than the picture's channels (alpha counted), or with a light that
-    filters other channels than the picture's own."""
-    cval = filt.engine.cval
-    if isinstance(cval, tuple):
-        channels = 1 if picture.pixels.ndim == 2 else picture.pixels.shape[2]
-        if filt.light == LUMINANCE or len(cval) != channels:
+    """Refuse, naming the file, values beyond the edges or kernels given one per
+    channel in another count than the picture's channels (alpha counted), or with a
+    light that filters other channels than the picture's own."""
+    cval, kernels = filt.engine.cval, len(channel_kernels(filt.passes[0][0]))
+    channels = 1 if picture.pixels.ndim == 2 else picture.pixels.shape[2]
+    for option, count in (("--cval", len(cval) if isinstance(cval, tuple) else 1), ("--kernel", kernels)):
+        if count > 1 and (filt.light == LUMINANCE or count != channels):
             have = "is filtered as Y' alone" if filt.light == LUMINANCE else f"has {channels} channel(s)"
-            raise InvalidInputError(f"{picture.name}: --cval gives {len(cval)} values, one per channel, but the image "
-                                    f"{have} ({picture.description}): give one value, or one per channel")
+            raise InvalidInputError(f"{picture.name}: {option} gives {count}, one per channel, but the image {have} "
+                                    f"({picture.description}): give one, or one per channel")
 
 
 def _check_streamable(filt: Filter, dest: Path) -> None:
     """Refuse, in one line, what a tiled input streamed tile by tile cannot do: each
     needs the whole image (linear light and luminance are not cut into tiles here; the
     truncate mode's edges and the interpolation of NaN need the image's own edges)."""
-    asked = f"--{filt.light}" if filt.light is not None else "--nan interpolate" \
+    asked = f"--{filt.light}" if filt.light is not None else "a kernel per channel" if filt.per_channel \
+        else "--nan interpolate" \
         if isinstance(filt, InterpolatingFilter) else "--boundary truncate" \
         if resolve_mode(filt.engine.boundary, truncate=True)[0] == TRUNCATE else None
     if asked is not None:

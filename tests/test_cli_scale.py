@@ -263,3 +263,31 @@ def test_cval_of_another_count_is_refused_naming_the_file(tmp_path, colour):
                  tmp_path / "out.png")
     assert result.exit_code != 0 and "in.png" in result.stderr and "3 channel" in result.stderr
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_convolve_a_kernel_per_channel(tmp_path, colour, mode):
+    planes = np.zeros((3, 5, 3))
+    planes[1, :, 0], planes[:, 1, 1], planes[0, 4, 2] = 0.2, [0.5, 0.25, 0.25], 1.0
+    np.save(tmp_path / "k.npy", planes)
+    source = save(tmp_path / "in.png", colour)
+    result = run("convolve", "-k", tmp_path / "k.npy", "-b", mode, "--cval", "9,99,200", source, tmp_path / "a.png")
+    assert result.exit_code == 0, result.stderr
+    theirs = np.stack([ndi.convolve(colour[..., c].astype(float), planes[..., c], mode=mode, cval=v)
+                       for c, v in enumerate((9, 99, 200))], -1)
+    ours = load(tmp_path / "a.png")[1].astype(float)
+    assert np.abs(ours - np.floor(theirs + 0.5)).max() <= 1
+    inline = ["-k", "0 0 0 0 0; 1 1 1 1 1; 0 0 0 0 0", "-k", "0 2 0 0 0; 0 1 0 0 0; 0 1 0 0 0",
+              "-k", "0 0 0 0 1; 0 0 0 0 0; 0 0 0 0 0"]
+    result = run("convolve", *inline, "--normalize", "-b", mode, "--cval", "9,99,200", source, tmp_path / "b.png")
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(load(tmp_path / "b.png")[1], load(tmp_path / "a.png")[1])
+
+
+def test_kernels_of_another_count_are_refused(tmp_path, colour):
+    result = run("convolve", "-k", "1 1", "-k", "1", save(tmp_path / "in.png", colour), tmp_path / "out.png")
+    assert result.exit_code != 0 and "in.png" in result.stderr and "--kernel gives 2" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+    np.save(tmp_path / "k.npy", np.ones((3, 3, 5)))
+    result = run("convolve", "-k", tmp_path / "k.npy", tmp_path / "in.png", tmp_path / "out.png")
+    assert result.exit_code != 0 and "last axis is the channel" in result.stderr

@@ -263,8 +263,10 @@ def preset_command(preset: Preset) -> click.Command:
 
 CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
     (("--kernel", "-k", "kernel"), {
-        "type": KernelSpecType(), "required": True,
-        "help": "A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'."}),
+        "type": KernelSpecType(channels=True), "required": True, "multiple": True,
+        "help": "A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'; "
+                "once, or once per channel (3 for RGB, 4 for RGBA); a 3-D .npy gives one per channel, its last "
+                "axis."}),
     (("--normalize",), {"is_flag": True, "help": "Divide the kernel by its sum."}),
     (("--divisor",), {"type": FINITE, "help": "Divide the kernel by this."}),
     (("--offset",), {"type": FINITE, "help": "Add this to every result, in sample units."}),
@@ -272,18 +274,20 @@ CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
-def convolve_filter(engine: "EngineOptions", kernel: Any, normalize: bool, divisor: float | None,
-                    offset: float | None, correlate: bool) -> "Filter":
+def convolve_filter(engine: "EngineOptions", kernel: tuple[list[Any], ...], normalize: bool,
+                    divisor: float | None, offset: float | None, correlate: bool) -> "Filter":
     """Filter with your own kernel, by true convolution (the kernel is flipped)
-    unless --correlate is given.
+    unless --correlate is given; or each channel with its own (--kernel once a channel).
 
     \b
     Examples:
       imgconv convolve -k samples/kernels/sharpen.txt in.png out.png
       imgconv convolve -k "1 2 1; 2 4 2; 1 2 1" --normalize in.png out.png
+      imgconv convolve -k "1 1 1" -k "1" -k "1; 1; 1" --normalize in.png out.png
     """
-    kernel = kernelfile.adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
-    return filters.kernel_filter(kernel, correlate=correlate, engine=engine)
+    given = [kernelfile.adjust_kernel(one, normalize=normalize, divisor=divisor, offset=offset)
+             for spec in kernel for one in spec]
+    return filters.kernel_filter(given[0] if len(given) == 1 else tuple(given), correlate=correlate, engine=engine)
 
 
 convolve = filter_command("convolve", convolve_filter, CONVOLVE_OPTIONS, preset=False)

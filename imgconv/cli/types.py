@@ -93,12 +93,19 @@ class ColourType(click.ParamType):
 
 
 class KernelSpecType(PathType):
-    """A kernel file, or a kernel written inline (`imgconv.kernelfile.load_kernel`)."""
+    """A kernel file, or a kernel written inline (`imgconv.kernelfile.load_kernel`); with
+    ``channels``, a list of its kernels: one, or one per channel of a 3-D ``.npy``
+    (`imgconv.kernelfile.load_channel_kernels`)."""
 
     name = "kernel"
 
+    def __init__(self, channels: bool = False) -> None:
+        self.channels = channels
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
+            if self.channels:
+                return kernelfile.load_channel_kernels(value)
             return kernelfile.load_kernel(value)
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
