@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImageWriteError, InvalidInputError
+from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
@@ -119,8 +119,8 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
         on_progress(0, len(picture.frames))
     for pixels in picture.frames:
         if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
-            raise InvalidInputError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
-                                    "mean of the valid samples its kernel covers")
+            raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
+                                 "mean of the valid samples its kernel covers")
         one = replace(picture, frames=[pixels])
         samples = LIGHTS[filt.light](one, filt, None if fmt == NPY else picture.sample_dtype, over)
         if fmt == NPY and pixels.dtype.kind == "f":
@@ -137,7 +137,8 @@ def _check_channel_values(filt: Filter, picture: Picture) -> None:
     channel in another count than the picture's channels (alpha counted), or with a
     light that filters other channels than the picture's own."""
     cval, kernels = filt.engine.cval, len(channel_kernels(filt.passes[0][0]))
-    channels = 1 if picture.pixels.ndim == 2 else picture.pixels.shape[2]
+    first = picture.frames[0]  # every frame has the same channels
+    channels = 1 if first.ndim == 2 else first.shape[2]
     for option, count in (("--cval", len(cval) if isinstance(cval, tuple) else 1), ("--kernel", kernels)):
         if count > 1 and (filt.light == LUMINANCE or count != channels):
             have = "is filtered as Y' alone" if filt.light == LUMINANCE else f"has {channels} channel(s)"

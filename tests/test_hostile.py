@@ -529,10 +529,14 @@ def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
     assert result.exit_code == 1 and "NaN" in line and line.startswith(f"imgconv: error: {tmp_path / 'nan.npy'}: ")
     assert "out.png" not in line  # the input holds the bad numbers, not the output
     assert not (tmp_path / "out.png").exists()
-    assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.npy").exit_code == 0
-    assert np.isnan(np.load(tmp_path / "out.npy")).all()  # NaN spreads to every sample, as in scipy
-    assert run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.tif").exit_code == 0
-    assert np.isnan(tifffile.imread(tmp_path / "out.tif")).all()
+    refused = run(*BLUR, tmp_path / "nan.npy", tmp_path / "out.npy")  # --nan refuse, the default
+    line = one_line(refused.stderr_bytes)
+    assert refused.exit_code == 1 and line.startswith(f"imgconv: error: {tmp_path / 'nan.npy'}: ")
+    assert not (tmp_path / "out.npy").exists()
+    assert run(*BLUR, "--nan", "interpolate", tmp_path / "nan.npy", tmp_path / "out.tif").exit_code == 0
+    kept = tifffile.imread(tmp_path / "out.tif")
+    # Every output covers some of the valid samples, all 100: their mean.
+    np.testing.assert_allclose(kept, 100, rtol=1e-5)
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -205,7 +205,8 @@ class AxesType(click.ParamType):
         try:
             numbers = tuple((int if self.whole else float)(p) for p in parts)
         except ValueError:
-            self.fail(f"{value!r} is not a {'whole ' if self.whole else ''}number or a pair like 2,3", param, ctx)
+            kind = "integer" if self.whole else "number"
+            self.fail(f"{value!r} is not a valid {kind} or a pair like 2,3", param, ctx)
         low = all(n > self.minimum if self.open else n >= self.minimum for n in numbers)
         if len(numbers) not in (1, 2) or not low or not all(math.isfinite(n) for n in numbers):
             bound = f"above {self.minimum:g}" if self.open else f"at least {self.minimum:g}"
