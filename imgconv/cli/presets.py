@@ -115,7 +115,7 @@ def _blur(engine: "EngineOptions", radius: Any, sigma: Any, angle: float, order:
     per axis, turned or differentiated, `imgconv.scale_filters.shaped_blur_filter`."""
     if angle or order != 0 or isinstance(radius, tuple) or isinstance(sigma, tuple):
         return scale_filters.shaped_blur_filter(sigma, radius=radius, angle=angle, order=order, engine=engine)
-    return filters.preset_filter(kernels.separable_gaussian(radius, sigma), engine=engine)
+    return filters.preset_filter(kernels.separable_gaussian(sigma=sigma, radius=radius), engine=engine)
 
 
 def _unsharp(engine: "EngineOptions", radius: Any, sigma: Any, amount: float, threshold: float) -> "Filter":
