@@ -147,16 +147,21 @@ def _check_channel_values(filt: Filter, picture: Picture) -> None:
 
 
 def _check_streamable(filt: Filter, dest: Path) -> None:
-    """Refuse, in one line, what a tiled input streamed tile by tile cannot do: each
-    needs the whole image (linear light and luminance are not cut into tiles here; the
-    truncate mode's edges and the interpolation of NaN need the image's own edges)."""
-    asked = f"--{filt.light}" if filt.light is not None else "a kernel per channel" if filt.per_channel \
-        else "--nan interpolate" \
-        if isinstance(filt, InterpolatingFilter) else "--boundary truncate" \
-        if resolve_mode(filt.engine.boundary, truncate=True)[0] == TRUNCATE else None
-    if asked is not None:
-        raise InvalidInputError(f"{quote_name(dest)}: {asked} filters whole images, and a tiled input is streamed to "
-                                "a TIFF or Zarr output tile by tile; write another format to decode it whole")
+    """Refuse, in one line, what a tiled input streamed tile by tile is not made for:
+    linear light, luminance and per-channel kernels or values are applied to whole
+    pictures only, and the truncate mode's edges and the interpolation of NaN need the
+    image's own edges, not a tile's."""
+    refused = {
+        f"--{filt.light}": filt.light is not None,
+        "a kernel per channel": filt.per_channel,
+        "a --cval per channel": isinstance(filt.engine.cval, tuple),
+        "--nan interpolate": isinstance(filt, InterpolatingFilter),
+        "--boundary truncate": resolve_mode(filt.engine.boundary, truncate=True)[0] == TRUNCATE,
+    }
+    for asked, given in refused.items():
+        if given:
+            raise InvalidInputError(f"{quote_name(dest)}: {asked} filters whole images, and a tiled input is streamed "
+                                    "to a TIFF or Zarr output tile by tile; write another format to decode it whole")
 
 
 def parse_background(spec: str | tuple[int, ...]) -> tuple[int, int, int]:

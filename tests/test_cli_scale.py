@@ -240,7 +240,8 @@ def test_truncate_refuses_edge_detectors_in_one_line(tmp_path, grey):
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("args", [("--nan", "interpolate"), ("-b", "truncate"), ("--luminance",)])
+@pytest.mark.parametrize("args", [("--nan", "interpolate"), ("-b", "truncate"), ("--luminance",),
+                                  ("--cval", "1,2,3")])
 def test_tiled_streaming_refuses_whole_image_options(tmp_path, grey, args):
     import tifffile
 
