@@ -292,3 +292,10 @@ def test_kernels_of_another_count_are_refused(tmp_path, colour):
     np.save(tmp_path / "k.npy", np.ones((3, 3, 5)))
     result = run("convolve", "-k", tmp_path / "k.npy", tmp_path / "in.png", tmp_path / "out.png")
     assert result.exit_code != 0 and "last axis is the channel" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("unsharp", "-s", "1", "--threshold", "3"), ("blur", "-s", "1", "--linear"),
+                                  ("blur", "-s", "1", "--nan", "interpolate")])
+def test_print_kernel_refuses_what_convolve_would_not_reproduce(args):
+    result = run(*args, "--print-kernel")
+    assert result.exit_code == 2 and "not a single kernel" in result.stderr and not result.stdout

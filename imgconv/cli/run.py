@@ -99,7 +99,8 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
         if linear or luminance:
             filt = replace(filt, light=filters.LINEAR if linear else filters.LUMINANCE)
         if print_kernel:
-            if filt.kernel is None:
+            # A threshold, NaN interpolation or another light is more than convolve reproduces.
+            if filt.kernel is None or type(filt) is not filters.Filter or filt.light is not None:
                 raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
             click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
         elif batch.is_batch(asked.paths, asked.batching.files_from):
