@@ -21,7 +21,7 @@ from imgconv.filters import preset_filter
 from imgconv.io import sink, staging
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 
 
 def files_under(folder):

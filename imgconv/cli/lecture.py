@@ -33,7 +33,7 @@ from .types import BiasType, FiniteFloat, KernelSpecType, PaddingType, PairType
 @click.option("--columns", type=click.IntRange(min=1), help="Montage columns [default: near-square grid].")
 @section("Input", MAX_PIXELS)
 def conv(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: Any, bias: Any, stride: tuple[int, int],
-         dilation: tuple[int, int], padding: tuple[Any, Any], boundary: str, cval: float, activation: str,
+         dilation: tuple[int, int], padding: tuple[Any, Any], mode: str, cval: float, activation: str,
          columns: int | None, max_pixels: int) -> None:
     """A convolution layer, as deep learning defines it (cross-correlation).
 
@@ -52,7 +52,7 @@ def conv(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: Any, bi
     kernels_ = list(kernel_specs) or None
     layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
                            max_pixels=max_pixels,
-                           stride=stride, padding=padding, dilation=dilation, boundary=boundary, cval=cval,
+                           stride=stride, padding=padding, dilation=dilation, mode=mode, cval=cval,
                            activation=activation)
 
 
@@ -97,7 +97,7 @@ def params_command(input_size: tuple[int, int], hidden: int, filter_size: tuple[
 @click.option("--ridge", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Ridge penalty on the weights (helps with flat or small images).")
 @section("Input", MAX_PIXELS)
-def learn_command(source: str, target: str, size: int, dest: str, boundary: str, cval: float, per_channel: bool,
+def learn_command(source: str, target: str, size: int, dest: str, mode: str, cval: float, per_channel: bool,
                   ridge: float, max_pixels: int) -> None:
     """Learn the K x K kernel that turns INPUT into TARGET, by least squares.
 
@@ -109,7 +109,7 @@ def learn_command(source: str, target: str, size: int, dest: str, boundary: str,
       imgconv blur -r 2 -s 1 in.png blurred.png
       imgconv learn in.png blurred.png --size 5 -o kernel.txt
     """
-    fit, paths = learn.learn_files(source, target, dest, size, boundary=boundary, cval=cval,
+    fit, paths = learn.learn_files(source, target, dest, size, mode=mode, cval=cval,
                                    per_channel=per_channel, ridge=ridge, max_pixels=max_pixels)
     say(f"fit: RMSE {fit.rmse:.6g}, PSNR {fit.psnr:.2f} dB (peak {fit.peak:g}); "
          f"wrote {', '.join(map(quote_name, paths))}")

@@ -61,10 +61,11 @@ def section(title: str, *specs: OptionSpec) -> Callable[[F], F]:
 
 
 def boundary_options(default: str = "reflect", help_boundary: str | None = None) -> Callable[[F], F]:
-    """``--boundary`` and ``--cval``, for the filters and for ``conv`` and ``learn``."""
+    """``--boundary`` and ``--cval``, for the filters and for ``conv`` and ``learn``: the
+    parameters ``mode`` and ``cval`` of the calls they make."""
     return section(
         "Engine",
-        (("--boundary", "-b"), {
+        (("--boundary", "-b", "mode"), {
             "type": BoundaryType(), "default": default, "show_default": True,
             "help": help_boundary or "What lies beyond the edges: reflect, mirror, nearest, wrap, "
                                      "constant (or an alias)."}),
@@ -127,7 +128,7 @@ output_options = section(
 
 
 def engine_options(function: F) -> F:
-    """The engine's options: boundary, cval, method and threads."""
+    """The engine's options: mode (``--boundary``), cval, method and threads."""
     function = section(
         "Engine",
         (("--method",), {"type": click.Choice(METHODS), "default": "auto", "show_default": True,

@@ -37,16 +37,16 @@ class Fit:
     peak: float
 
 
-def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: str = "reflect", cval: float = 0.0,
+def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, mode: str = "reflect", cval: float = 0.0,
                  per_channel: bool = False, ridge: float = 0.0, peak: float | None = None) -> Fit:
-    """Least-squares kernel(s) with ``convolve(source, k, boundary) ≈ target``.
+    """Least-squares kernel(s) with ``convolve(source, k, mode=mode) ≈ target``.
 
     Parameters
     ----------
     source, target : array_like, shape (H, W) or (H, W, C), the same shape
     size : int
         K: the kernel is K x K (even sizes anchor as `imgconv.convolve` does).
-    boundary, cval
+    mode, cval
         How the source is extended beyond its edges, as in `imgconv.convolve`.
     per_channel : bool
         One kernel per channel instead of one shared by all.
@@ -70,7 +70,7 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
         raise InvalidInputError(f"kernel size {size} must be between 1 and the image's smaller side")
     if ridge < 0:
         raise InvalidInputError(f"ridge must be >= 0, got {ridge}")
-    mode, cval = resolve_mode(boundary, cval)
+    mode, cval = resolve_mode(mode, cval)
     if source.ndim == 2:
         source, target = source[..., np.newaxis], target[..., np.newaxis]
     channels = source.shape[2]

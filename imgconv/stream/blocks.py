@@ -63,7 +63,7 @@ def exact_options(filt: "Filter", in_flight: int = 1, dtype: np.dtype | None = N
     options = filt.engine
     method = options.method
     if method == "auto":
-        methods = tuple(exact_method(kernel, options.boundary, dtype, options.cval) for kernel, _ in filt.passes)
+        methods = tuple(exact_method(kernel, options.mode, dtype, options.cval) for kernel, _ in filt.passes)
         method = methods[0] if len(set(methods)) == 1 else methods if methods else "direct"
     threads = min(MAX_BLOCK_THREADS, max(1, thread_count(options.threads) // in_flight))
     return replace(options, method=method, threads=threads)
@@ -115,7 +115,7 @@ def filter_blocks(image: TiledImage, filt: "Filter", *, depth: int | None = None
               for top in range(0, height, th)]
     source = da.concatenate(pieces, axis=0)
     function = BlockFilter(filt, image.mode, image.kind, depth, dtype, image.name)
-    blocks = map_bands(source, function, kernel_height, filt.engine.method, filt.engine.boundary, flip=flip,
+    blocks = map_bands(source, function, kernel_height, filt.engine.method, filt.engine.mode, flip=flip,
                        dtype=dtype, block_bytes=budget)
     # The rows of tiles that the blocks in flight and the kernel's reach span, plus the
     # partial rows of tiles at either end.
