@@ -41,11 +41,13 @@ FLOORS = {
     "imgconv.filters": 3,
     "imgconv.views": 3,
     "imgconv.options": 3,
+    "imgconv.ndimage": 3,  # the filter commands on arrays
     # 4. streaming
     "imgconv.stream": 4,
     "imgconv.dask": 4,
     # 5. one file
     "imgconv.pipeline": 5,
+    "imgconv.files": 5,  # imread, imwrite, write_image: files as the commands write them
     # 6. many files
     "imgconv.batch": 6,
     "imgconv.cluster": 6,

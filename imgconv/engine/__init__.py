@@ -59,6 +59,7 @@ from .arrays import (
     check_origin,
     check_output,
     make_output,
+    planes,
 )
 from .bands import to_dtype, work_dtype
 from .cost import BY_NAME, cheapest
@@ -286,14 +287,14 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
         # Bands read rows beyond their own: a result written over its input goes
         # through a copy, as in scipy.ndimage.
         target = np.empty_like(result) if np.may_share_memory(result, image) else result
-        into = channels_last(target, axis)
-        if combine:
-            _combine(plane, kernels, methods, parts, into, mode, cval, flip, threads)
-        else:
-            (strategy, offset, blur), = parts
-            clip = not stays_in_range(image.dtype, dtype, blur, offset, mode, cval)
-            layout = strategy.layout((plane.shape[0], plane.shape[1]), threads)
-            bands.filter_image(plane, strategy, layout, mode, cval, offset, into, clip, threads)
+        for source, into in zip(planes(image, axis), planes(target, axis), strict=True):
+            if combine:
+                _combine(source, kernels, methods, parts, into, mode, cval, flip, threads)
+            else:
+                (strategy, offset, blur), = parts
+                clip = not stays_in_range(image.dtype, dtype, blur, offset, mode, cval)
+                layout = strategy.layout((plane.shape[0], plane.shape[1]), threads)
+                bands.filter_image(source, strategy, layout, mode, cval, offset, into, clip, threads)
     if target is not result:
         np.copyto(result, target)
     return result

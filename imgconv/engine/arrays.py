@@ -99,6 +99,18 @@ def channels_last(array: np.ndarray, axis: int | None) -> np.ndarray:
     return array if axis == 2 else np.moveaxis(array, axis, 2)
 
 
+def planes(array: np.ndarray, axis: int | None) -> list[np.ndarray]:
+    """Views of ``array`` as the engine filters it, (H, W, C): `channels_last`'s one
+    view, or, for channels on another axis, one (H, W, 1) view a channel. The bands of
+    a channel-first array's contiguous planes are gathered quicker than those of a view
+    striding across its channels: a (3, 2048, 2048) uint8 image correlated with
+    ``gaussian(3)`` into uint8 on 2 threads took 360 ms as one view, 130 ms channel by
+    channel, and 150 ms channels last (medians of 9, on a busy 2-core machine)."""
+    if axis is None or axis == 2:
+        return [channels_last(array, axis)]
+    return [array[(slice(None),) * axis + (c,)][:, :, np.newaxis] for c in range(array.shape[axis])]
+
+
 def check_output(output: OutputLike, shape: tuple[int, ...], work: np.dtype[Any]) -> np.dtype[Any]:
     """The result's type for ``output`` (``work`` for None), refused unless it holds
     integers or floats; an array must have the input's ``shape`` and be writeable."""
