@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import kernels
-from .errors import InvalidInputError
+from .errors import ImageWriteError, InvalidInputError
 from .filters import preset_filter
 from .io import formats
 from .io.picture import Picture
@@ -162,6 +162,7 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
         picture.animation["duration"] = durations
     if loop is not None:
         picture.animation["loop"] = loop
+    _check_floats(path, picture, format, depth)
     write_image(path, picture, format=format, depth=depth, background=background, quality=quality,
                 subsampling=subsampling, compress_level=compress_level, compression=compression, sync=sync)
 
@@ -196,14 +197,38 @@ def write_image(path: Path, picture: Picture, *, format: str | None = None, dept
     [500, 250]
     """
     name = "<stdout>" if path == STDIO else quote_name(path)
-    if format is None and path != STDIO and not os.path.splitext(os.fspath(path))[1]:
-        raise InvalidInputError(f"{name}: no extension to tell the format by; give format=, such as format='png'")
+    fmt = _format_of(path, format, picture)
     check_destination(path)
-    fmt = output_format(path, format, picture.format)
     encoding = EncodeOptions(quality=quality, subsampling=subsampling, compress_level=compress_level,
                              compression=compression, strip=strip)
     options = WriteOptions(format=format, depth=depth, background=background, sync=sync, encoding=encoding)
     write_bytes(render(picture, preset_filter(kernels.identity()), fmt, options, name=name), path, sync=sync)
+
+
+def _format_of(path: Path, format: str | None, picture: Picture) -> str:
+    """The format ``path`` is written in: its extension's, else ``format``; for standard
+    output, the picture's own, as the command line's."""
+    if format is None and path != STDIO and not os.path.splitext(os.fspath(path))[1]:
+        raise InvalidInputError(f"{quote_name(path)}: no extension to tell the format by; give format=, such as "
+                                "format='png'")
+    return output_format(path, format, picture.format)
+
+
+def _check_floats(path: Path, picture: Picture, format: str | None, depth: int | None) -> None:
+    """Refuse floats that ``path``'s format cannot hold, pointing to ``output=``: the
+    array functions' float results are in sample units (0-255 for an 8-bit image),
+    which ``depth=`` would map from 0.0-1.0, as for float image files, all but the
+    darkest to white."""
+    if picture.mode not in formats.FLOAT or depth is not None:
+        return
+    fmt = _format_of(path, format, picture)
+    record = formats.FORMATS[fmt]
+    if not record.raw and picture.mode not in record.holds:
+        raise ImageWriteError(f"{quote_name(path)}: {fmt} holds integer samples and the array holds "
+                              f"{picture.frames[0].dtype} ones; give imgconv's filter output=np.uint8 (or "
+                              f"output=image.dtype) to round its result into samples, write "
+                              f"{formats.holders(picture.mode)} to keep the floats, or give depth=8 or 16 to "
+                              "map floats of 0.0-1.0 to the whole range")
 
 
 def picture_of(frames: list[np.ndarray], name: str = "the array") -> Picture:

@@ -25,9 +25,10 @@ words:
 What the command line does beyond the filter is not done here: premultiplying colour
 by alpha, showing a signed response in an image (its absolute value, or stretched by
 ``--normalize``), and writing files; `imgconv.pipeline.process_file` does all of it.
-A function's result equals what the command writes to a ``.npy`` output, and, given
-``output=`` the image's type, what it writes to an image of that type wherever the
-response is not signed (blurs, the gradient magnitude).
+A function's result holds the values the command writes to a ``.npy`` output, and,
+given ``output=`` the image's type, the samples it writes to an image of that type
+wherever the response is not shown as its absolute value (all but a derivative's
+``x`` and ``y``).
 """
 
 from collections.abc import Callable

@@ -53,8 +53,13 @@ def test_floats_go_to_tiff_as_they_are_or_are_mapped_by_depth(tmp_path, rng):
     imgconv.imwrite(tmp_path / "out.tif", values)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), values)
     np.testing.assert_array_equal(imgconv.imread(tmp_path / "out.tif"), values)
-    with pytest.raises(imgconv.ImageWriteError, match=r"PNG holds integer samples .* give --depth 8"):
-        imgconv.imwrite(tmp_path / "out.png", values)
+    blurred = imgconv.blur(np.full((20, 30), 200, np.uint8), 1)  # float32, 200.0 everywhere
+    for array in (values, blurred):
+        with pytest.raises(imgconv.ImageWriteError, match=r"out.png: PNG holds integer samples and the array holds "
+                                                          r"float32 ones; give imgconv's filter output=np.uint8 .*"
+                                                          r"write TIFF.* to keep the floats, or give depth=8 or 16"):
+            imgconv.imwrite(tmp_path / "out.png", array)
+    assert not (tmp_path / "out.png").exists()
     imgconv.imwrite(tmp_path / "out.png", values, depth=16)
     expected = np.rint(np.clip(values, 0, 1) * 65535).astype(np.uint16)
     np.testing.assert_array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), expected)

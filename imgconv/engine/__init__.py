@@ -245,9 +245,9 @@ def magnitude(input: ArrayLike, kernels: Sequence[KernelLike], output: OutputLik
     value of its response. Each band is filtered by every kernel and combined before it
     is written, so no full-size response is held (a 4K photo's Sobel magnitude as 8-bit
     needs no 100 MB float arrays). Parameters are those of `correlate` (or, with
-    ``convolution``, `convolve`), for each kernel; ``method`` may also be a sequence,
-    one method per kernel (`imgconv.stream` fixes each kernel's own, so that blocks equal
-    the whole image's ``auto``).
+    ``convolution``, `convolve`), ``origin`` aside, for each kernel; ``method`` may
+    also be a sequence, one method per kernel (`imgconv.stream` fixes each kernel's
+    own, so that blocks equal the whole image's ``auto``).
 
     Examples
     --------
