@@ -72,7 +72,7 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
 
     Examples
     --------
-    >>> import imgconv, tempfile
+    >>> import imgconv, numpy as np, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     imgconv.imwrite(f"{folder}/ramp.png", np.array([[0, 100, 200]], np.uint8))
     ...     imgconv.imread(f"{folder}/ramp.png")
@@ -137,7 +137,7 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
     --------
     16-bit grey stays 16-bit in a PNG; a JPEG cannot hold it, and says how to convert:
 
-    >>> import imgconv, tempfile
+    >>> import imgconv, numpy as np, tempfile
     >>> folder = tempfile.TemporaryDirectory()
     >>> grey = np.array([[0, 1000], [30000, 65535]], np.uint16)
     >>> imgconv.imwrite(f"{folder.name}/grey.png", grey)
@@ -184,7 +184,7 @@ def write_image(path: Path, picture: Picture, *, format: str | None = None, dept
     --------
     A two-frame GIF blurred frame by frame, its timing kept:
 
-    >>> import imgconv, tempfile
+    >>> import imgconv, numpy as np, tempfile
     >>> frames = [np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)]
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     imgconv.imwrite(f"{folder}/flash.gif", frames, duration=[500, 250])

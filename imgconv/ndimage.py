@@ -75,7 +75,7 @@ def blur(image: ArrayLike, sigma: float | None = None, *, radius: float | None =
 
     Examples
     --------
-    >>> import imgconv
+    >>> import imgconv, numpy as np
     >>> impulse = np.zeros((5, 5), np.uint8)
     >>> impulse[2, 2] = 100
     >>> imgconv.blur(impulse, sigma=1, radius=1)[1:4, 1:4].round(3)
@@ -306,7 +306,7 @@ def identity(image: ArrayLike, *, output: OutputLike = None, mode: str = "reflec
 
     Examples
     --------
-    >>> import imgconv
+    >>> import imgconv, numpy as np
     >>> imgconv.identity(np.array([[0, 128, 255]], np.uint8))
     array([[  0., 128., 255.]], dtype=float32)
     """

@@ -168,6 +168,7 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
     A channel-first RGB array of flat channels, 10, 100 and 255, rounded and clipped into
     its own type (the first row of each channel shown):
 
+    >>> import numpy as np
     >>> rgb = np.stack([np.full((2, 3), value, np.uint8) for value in (10, 100, 255)])
     >>> correlate(rgb, [[1, 1, 1]], output=np.uint8, mode="constant", channel_axis=0)[:, 0]
     array([[ 20,  30,  20],
