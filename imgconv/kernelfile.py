@@ -30,7 +30,9 @@ TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
 # a larger file is refused before it is read.
 MAX_FILE_BYTES = 64 << 20
 _SEPARATORS = re.compile(r"[\s,]+")
-_INLINE = re.compile(r"^[\s0-9eE+\-.,;]+$")
+# Numbers and their separators; "nan" and "inf" too, so that they are refused as numbers
+# that are not finite (as in a file), not as a file that does not exist.
+_INLINE = re.compile(r"^(?:[\s0-9eE+\-.,;]|nan|inf(?:inity)?)+$", re.IGNORECASE)
 
 
 def load_kernel(spec: str | os.PathLike[str], *, normalize: bool = False, divisor: float | None = None,

@@ -25,7 +25,7 @@ CASES = {
     "blur radius": (["blur", "--radius", "4"], "blur", {"radius": 4}),
     "blur both, wrap": (["blur", "-r", "3", "-s", "1.5", "-b", "wrap"], "blur", {"sigma": 1.5, "radius": 3,
                                                                                 "mode": "wrap"}),
-    "box size 4": (["box", "--size", "4"], "box", {"size": 4}),
+    "box size 4": (["box", "--kernel-size", "4"], "box", {"size": 4}),
     "box, constant": (["box", "-r", "2", "-b", "constant", "--cval", "30"], "box", {"radius": 2, "mode": "constant",
                                                                                     "cval": 30}),
     "sharpen": (["sharpen", "--amount", "0.5"], "sharpen", {"amount": 0.5}),

@@ -64,6 +64,38 @@ def test_origin_on_8_bit_images_by_the_integer_sums(rng, convolution):
         np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("convolution", [False, True], ids=["correlate", "convolve"])
+def test_origin_of_boxes_and_tents_by_running_sums(rng, convolution):
+    image = rng.random((45, 38, 3))
+    function = imgconv.convolve if convolution else imgconv.correlate
+    for kernel in (imgconv.kernels.box(size=4), imgconv.kernels.tent(radius=2), np.outer(np.ones(3), np.ones(6)) / 18):
+        for origin in origins(kernel.shape):
+            for mode in MODES:
+                result = function(image, kernel, mode=mode, cval=2.0, origin=origin, method="running-sums")
+                expected = scipy_per_channel(image, kernel, convolution=convolution, mode=mode, cval=2.0,
+                                             origin=origin)
+                np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT64, err_msg=f"{origin} {mode}")
+
+
+@pytest.mark.parametrize("convolution", [False, True], ids=["correlate", "convolve"])
+def test_origin_with_truncate_and_per_channel_kernels(rng, convolution):
+    """The truncated mean divides by the weights inside the image about the moved
+    anchor; per-channel kernels each take the origin."""
+    image = rng.random((30, 26, 2))
+    kernel = rng.random((4, 5))
+    function = imgconv.convolve if convolution else imgconv.correlate
+    for origin in origins(kernel.shape):
+        result = function(image, kernel, mode="truncate", origin=origin)
+        inside = scipy_per_channel(np.ones((30, 26)), kernel, convolution=convolution, mode="constant",
+                                   origin=origin, axis=None)
+        expected = scipy_per_channel(image, kernel, convolution=convolution, mode="constant", origin=origin)
+        np.testing.assert_allclose(result, expected / inside[..., np.newaxis], atol=FLOAT64, err_msg=str(origin))
+        both = function(image, [kernel, kernel[::-1]], mode="nearest", origin=origin)
+        np.testing.assert_allclose(both[..., 1], scipy_per_channel(image[..., 1], kernel[::-1], mode="nearest",
+                                                                   convolution=convolution, origin=origin, axis=None),
+                                   atol=FLOAT64)
+
+
 def test_origin_moves_the_anchor_of_a_whole_channel_fft(rng):
     """The whole-channel FFT needs a kernel symmetric about its anchor: one symmetric
     about the tap an origin moves the anchor to takes it, and one that is not, in any

@@ -110,6 +110,9 @@ def test_missing_file_and_bad_inline():
         imgconv.load_kernel("no-such.txt")
     with pytest.raises(imgconv.KernelError, match="row 2: expected 2 numbers, found 3"):
         imgconv.load_kernel("1 2; 3 4 5")
+    for spec in ("1 nan", "1; -Inf", "infinity 2"):
+        with pytest.raises(imgconv.KernelError, match=r"inline kernel: row \d: '.*' is not a finite number"):
+            imgconv.load_kernel(spec)
 
 
 def test_a_kernel_that_could_overflow_names_its_file_and_the_image(tmp_path):

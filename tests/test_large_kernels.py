@@ -70,9 +70,9 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
     if method == "fft" and not symmetric and mode != "wrap" and not folds:
         # Bands would need the kernel densely; whole channels need it symmetric.
         with pytest.raises(imgconv.KernelError, match="only on whole channels"):
-            function(image, kernel, mode=mode, cval=0.7, method=method)
+            function(image, kernel, mode, cval=0.7, method=method)
         return
-    result = function(image, kernel, mode=mode, cval=0.7, method=method)
+    result = function(image, kernel, mode, cval=0.7, method=method)
     expected = sum(two_passes(image, column, row, mode, 0.7, convolution) for column, row in terms)
     scale = sum(np.abs(column).sum() * np.abs(row).sum() for column, row in terms)
     assert result.dtype == np.float64 and result.shape == image.shape
@@ -154,7 +154,7 @@ def test_even_box_larger_than_a_dense_kernel(tmp_path, cat, mode):
     # scipy.ndimage.convolve anchors an even kernel. Not symmetric about its anchor, so
     # auto takes the separable passes.
     out = tmp_path / "out.png"
-    assert run("box", "--size", 1030, "-b", mode, CAT, out).exit_code == 0
+    assert run("box", "--kernel-size", 1030, "-b", mode, CAT, out).exit_code == 0
     taps = np.full(1030, 1 / 1030)
     assert_rounded_from(load(out)[1], two_passes(cat, taps, taps, mode, convolution=True))
 
@@ -163,7 +163,7 @@ def test_auto_and_explicit_methods_for_factors():
     photo = (2160, 3840)
     assert choose_method(kernels.separable_gaussian(radius=600), shape=photo) == "fft"
     assert choose_method(kernels.separable_gaussian(radius=600), "wrap", shape=(2161, 3847)) == "separable"  # primes
-    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "separable"  # even: not symmetric
+    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "running-sums"  # a box: any size
     image = np.zeros((20, 30))
     with pytest.raises(imgconv.KernelError, match=r"'direct' needs the kernel as one dense array.*1201x1201"):
         imgconv.correlate(image, kernels.separable_gaussian(radius=600), method="direct")
@@ -177,7 +177,7 @@ def test_large_kernels_are_never_made_dense():
         imgconv.format_kernel(big)
     filt = preset_filter(big)
     assert isinstance(filt.kernel, SeparableKernel) and filt.kernel.shape == (1201, 1201)
-    assert filt.preserves_mean and preset_filter(kernels.separable_unsharp(None, radius=700, amount=2)).preserves_mean
+    assert filt.preserves_mean and preset_filter(kernels.separable_unsharp(radius=700, amount=2)).preserves_mean
     assert pickle.loads(pickle.dumps(filt)).kernel.shape == (1201, 1201)  # batch workers get it
 
 
@@ -213,11 +213,11 @@ def test_dense_presets_are_refused_by_size_before_allocating():
      (["blur", "-s", 33334], "radius 100002"),
      (["unsharp", "-r", 100001], "radius 100001"),
      (["box", "-r", 100001], "box kernel would be 200003 taps wide"),
-     (["box", "--size", 300000], "box kernel would be 300000 taps wide; the widest is 200001"),
+     (["box", "--kernel-size", 300000], "box kernel would be 300000 taps wide; the widest is 200001"),
      (["motion", "-l", 1026], "motion length 1026 is too long"),
      (["motion", "-l", "1e9"], "motion length 1e+09 is too long"),
      (["blur", "-s", 200, "--method", "direct"], "'direct' needs the kernel as one dense array"),
-     (["box", "--size", 2000, "--method", "fft"], "only on whole channels")],
+     (["box", "--kernel-size", 2000, "--method", "fft"], "only on whole channels")],
     ids=lambda v: " ".join(map(str, v)) if isinstance(v, list) else "",
 )
 def test_refusals_are_one_line_and_allocate_nothing_big(tmp_path, args, message):

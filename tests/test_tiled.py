@@ -184,7 +184,7 @@ def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
 
 
 FILTERS = [
-    ("sobel",), ("sobel", "-d", "x", "-b", "wrap"), ("box", "--size", "4", "-b", "mirror"),
+    ("sobel",), ("sobel", "-d", "x", "-b", "wrap"), ("box", "--kernel-size", "4", "-b", "mirror"),
     ("convolve", "-k", str(SAMPLES / "kernels" / "emboss.mat"), "-b", "constant", "--cval", "40"),
     ("motion", "-l", "15", "--angle", "30", "-b", "nearest"), ("identity",), ("blur", "-s", "2", "--depth", "16"),
 ]
@@ -260,6 +260,20 @@ def test_zarr_format_2_stays_format_2(tmp_path, small_blocks):
     assert np.array_equal(out[:], blurred(CAMERA))
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_deflated_zarr_chunks_carry_no_time_stamp(tmp_path, small_blocks, zarr_format):
+    """Gzip stamps each chunk with the time of writing (RFC 1952's MTIME, bytes 4-7) unless
+    told 0: the same command run twice must write the same store."""
+    zarr.create_array(store=tmp_path / "in.zarr", data=CAMERA, chunks=(100, 100), zarr_format=zarr_format)
+    result = run("blur", "-r", 5, "-s", 3, "--compression", "deflate", tmp_path / "in.zarr", tmp_path / "out.zarr")
+    assert result.exit_code == 0, result.stderr
+    chunks = [path.read_bytes() for path in (tmp_path / "out.zarr").rglob("*") if path.is_file()]
+    deflated = [chunk for chunk in chunks if chunk[:2] == b"\x1f\x8b"]
+    assert len(deflated) == 36 and all(chunk[4:8] == bytes(4) for chunk in deflated)
+    out = zarr.open_array(tmp_path / "out.zarr", mode="r")
+    assert out.metadata.zarr_format == zarr_format and np.array_equal(out[:], blurred(CAMERA))
+
+
 def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64), compression="zlib")
     assert run("blur", "-r", 5, "-s", 3, "--tile-size", "32,128", "--compression", "lzw", tmp_path / "in.tif",
@@ -319,10 +333,10 @@ def test_what_cannot_stream_says_so(tmp_path):
     assert_one_line_error(result, 2, "in.tif: a kernel longer than 1025 taps needs the whole image")
     result = run("blur", "-s", 2, "--format", "tiff", tmp_path / "in.tif", os.devnull)
     assert_one_line_error(result, 1, "not a regular file", "name a file")
-    result = run("learn", tmp_path / "in.tif", tmp_path / "in.tif", "--size", 3, "-o", tmp_path / "k.txt",
+    result = run("learn", tmp_path / "in.tif", tmp_path / "in.tif", tmp_path / "k.txt", "--kernel-size", 3,
                  "--max-pixels", 1000)
     assert_one_line_error(result, 1, "more pixels than the limit", "only the filter commands stream")
-    result = run("conv", "-k", "1 0; 0 1", "--max-pixels", 1000, tmp_path / "in.tif", tmp_path / "maps.npy")
+    result = run("conv-layer", "-k", "1 0; 0 1", "--max-pixels", 1000, tmp_path / "in.tif", tmp_path / "maps.npy")
     assert_one_line_error(result, 1, "more pixels than the limit", "only the filter commands stream")
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]
 
@@ -408,7 +422,7 @@ def test_progress_is_counted_in_tiles(tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 128))
     result = run("blur", "-s", 2, "--progress", tmp_path / "in.tif", tmp_path / "out.tif")
     assert result.exit_code == 0
-    assert result.stderr.endswith("\n") and "[32/32]" in result.stderr and "tiles/s" in result.stderr
+    assert result.stderr.endswith("\n") and result.stderr.split("\r")[-1].startswith("[100%] 32 tiles done in ")
     assert run("blur", "-s", 2, "--progress", "-q", tmp_path / "in.tif", tmp_path / "out.tif").stderr == ""
 
 
@@ -434,7 +448,7 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
                               tmp_path / dest)
     try:
         seen = b""
-        while b"tiles/s" not in seen:  # the first progress line: tiles are being written
+        while b"filtering tiles" not in seen:  # the first progress line: tiles are being written
             piece = process.stderr.read1(4096)
             assert piece, seen
             seen += piece
@@ -446,8 +460,31 @@ def test_ctrl_c_leaves_no_output(tmp_path, dest):
     assert process.returncode == 130, stderr
     assert stderr.split("\n")[-2].strip().endswith("imgconv: error: interrupted"), stderr
     tiles = len(image) // 64 * 16
-    assert f"[{tiles}/{tiles}]" not in stderr, stderr  # stopped before the last row of tiles
+    assert f"tiles {tiles}/{tiles}" not in stderr, stderr  # stopped before the last row of tiles
     assert sorted(os.listdir(tmp_path)) == ["in.tif"], stderr
+
+
+def test_a_libraries_error_while_ctrl_c_unwinds_is_the_ctrl_c(tmp_path, monkeypatch):
+    """A writer's clean-up that fails as a Ctrl-C unwinds it (tifffile once raised a
+    TypeError closing its file) is not a write error: the Ctrl-C goes on, nothing is left."""
+    from imgconv.stream import run as stream_run
+
+    def interrupted(file, *args):
+        file.write(b"II*\0")
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise TypeError("expected str, bytes or os.PathLike object, not BufferedWriter")
+
+    monkeypatch.setattr(stream_run, "write_tiff", interrupted)
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
+    with pytest.raises(KeyboardInterrupt):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
+    assert sorted(os.listdir(tmp_path)) == ["in.tif"]
+    # Without a Ctrl-C, the same error is a write error that names the output.
+    monkeypatch.setattr(stream_run, "write_tiff", lambda *args: int("x"))
+    with pytest.raises(imgconv.ImageWriteError, match=r"out\.tif: cannot write: invalid literal"):
+        stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
 
 
 def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks, dask_cluster):

@@ -21,6 +21,9 @@ Strategies, one module each, each with its own cost estimate (`imgconv.engine.co
   wide as a column pass, all in one BLAS product, then summed at their shifts.
 - ``separable`` (`separable`): the kernel as a sum of outer products ``column ⊗ row``,
   a column pass and a row pass per term, BLAS products throughout.
+- ``running-sums`` (`running_sums`): boxes and tents (one outer product of factors of
+  one or two runs of equal weights), as cumulative sums along each axis in float64, at
+  a cost that does not grow with their size.
 - ``fft``, in one of two layouts, whichever is expected to be quicker: bands
   (`banded_fft`), for any kernel held densely, or whole channels
   (`whole_channel_fft`), for kernels symmetric about their anchor along both axes
@@ -40,15 +43,14 @@ Inputs, outputs, channels and origins are taken as `imgconv.engine.arrays` says.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidInputError
-from ..vocabulary import METHODS, resolve_mode
-from . import bands
+from ..vocabulary import TRUNCATE, resolve_mode
+from . import bands, channels, truncate
 from .arrays import (
     ChannelAxis,
     OriginLike,
@@ -62,12 +64,23 @@ from .arrays import (
     planes,
 )
 from .bands import to_dtype, work_dtype
-from .cost import BY_NAME, cheapest
+from .channels import ChannelValues
+from .cost import cheapest
 from .norm import Norm
 from .options import EngineOptions
-from .ranges import check_reach, is_blur, stays_in_range
+from .plans import (
+    STRATEGY_NAMES,
+    Plan,
+    check_method,
+    kernel_parts,
+    kernel_shape,
+    part,
+    strategy_for,
+    taps_for,
+)
+from .ranges import stays_in_range
 from .strategy import Layout, Samples, Strategy
-from .taps import Origin, Taps, Term, separable_terms
+from .taps import separable_terms
 from .weights import (
     MAX_KERNEL_SIZE,
     MAX_RADIUS,
@@ -82,25 +95,10 @@ __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAME
            "Kernel", "KernelLike", "Layout", "OriginLike", "OutputLike", "Plan", "SeparableKernel", "check_kernel",
            "choose_method", "convolve", "correlate", "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
 
-# The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "integer", "shifted-views", "kernel-columns", "banded-fft",
-# "whole-channel-fft", "separable".
-STRATEGY_NAMES = tuple(BY_NAME)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a call filters: the ``strategy``'s name (one of `STRATEGY_NAMES`) and the
-    ``layout`` it cuts the image into (`imgconv.engine.bands.Layout`: band height,
-    the reach gathered around each band or the whole-channel frame, threads)."""
-
-    strategy: str
-    layout: Layout
-
 
 def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
-              cval: float = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
-              threads: int | None = None) -> np.ndarray:
+              cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
+              method: str = "auto", threads: int | None = None) -> np.ndarray:
     """Correlate each channel of an image with a 2-D kernel.
 
     Output sample (y, x) is ``sum(weights[i, j] * input[y + i - kh//2 - oy, x + j - kw//2 - ox])``
@@ -113,9 +111,11 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
     input : array_like
         (H, W), or 3-D with an axis of channels (see ``channel_axis``); any real numeric
         dtype. Channels are filtered independently.
-    weights : array_like, shape (kh, kw), Kernel or SeparableKernel
+    weights : array_like, shape (kh, kw), Kernel or SeparableKernel; or one per channel
         Finite weights, any size up to 1025x1025, odd or even (a `SeparableKernel` up to
-        200001 a side). A `Kernel`'s offset is added to the result.
+        200001 a side). A `Kernel`'s offset is added to the result. One kernel per
+        channel, as a NumPy array (kh, kw, C) or a list of C kernels, filters channel c
+        with kernel c (`imgconv.engine.channels`).
     output : numpy dtype or numpy.ndarray, optional
         The result's type, or an array of the input's shape to write it into (it may be
         the input itself), which is returned. Integer types get results rounded to
@@ -126,9 +126,11 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
     mode : str
         What lies beyond the edges: ``reflect`` (default), ``mirror``, ``nearest``,
         ``wrap`` or ``constant``, as in ``scipy.ndimage``, or one of their aliases (see
-        `imgconv.vocabulary`).
-    cval : float
-        The value beyond the edges in ``constant`` mode, in the input's units.
+        `imgconv.vocabulary`); or ``truncate``, the weighted mean over the part of the
+        kernel inside the image (`imgconv.engine.truncate`).
+    cval : float or sequence of C floats
+        The value beyond the edges in ``constant`` mode, in the input's units; C values
+        give channel c value c.
     origin : int or (int, int)
         Moves the kernel's anchor from its centre by (rows, columns), as in
         ``scipy.ndimage`` (see the formula above; `convolve`'s has the signs of its
@@ -138,7 +140,7 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
         2-D input. ``auto`` (the default) takes a 2-D input as one image and a 3-D one as
         (H, W, C) when C is at most 4, and refuses other shapes, such as a channel-first
         (3, 64, 64), asking for ``channel_axis`` (see `imgconv.engine.arrays`).
-    method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
+    method : {"auto", "direct", "separable", "fft", "running-sums"} or a name in `STRATEGY_NAMES`
         The strategy (see the module docstring); all give the same result to within
         float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
         quicker of its two layouts, ``direct`` of its two forms; a strategy's own name
@@ -179,8 +181,8 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
 
 
 def convolve(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
-             cval: float = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
-             threads: int | None = None) -> np.ndarray:
+             cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
+             method: str = "auto", threads: int | None = None) -> np.ndarray:
     """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
 
     Output sample (y, x) is ``sum(weights[i, j] * input[y - i + kh//2 + oy, x - j + kw//2 + ox])``
@@ -206,14 +208,14 @@ def plan(image_shape: Sequence[int], kernel: KernelLike, mode: str = "reflect", 
     `choose_method` picks, and how the image is cut for it, without filtering anything.
     The calls filter exactly as planned; the same errors as theirs for an invalid
     kernel, mode, method or origin."""
-    weights, terms = _kernel_parts(kernel)
-    shift = check_origin(origin, _shape(kernel, weights))
+    weights, terms = kernel_parts(kernel)
+    shift = check_origin(origin, kernel_shape(kernel, weights))
     mode, cval = resolve_mode(mode, cval)
-    _check_method(method)
+    check_method(method)
     shape = (image_shape[0], image_shape[1])
     samples = np.dtype(dtype)
     with bands.blas_on_one_thread():
-        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(samples),
+        _, strategy = strategy_for(kernel, weights, terms, convolution, mode, shape, method, work_dtype(samples),
                                 Samples(samples, cval), shift)
     return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
 
@@ -228,16 +230,16 @@ def choose_method(kernel: KernelLike, mode: str = "reflect", shape: tuple[int, i
     images, and in constant mode only with a whole sample value beyond the edges; None:
     any type). A separable kernel too large to hold densely can only take
     ``separable`` or ``fft``."""
-    weights, terms = _kernel_parts(kernel)
-    shift = check_origin(origin, _shape(kernel, weights))
+    weights, terms = kernel_parts(kernel)
+    shift = check_origin(origin, kernel_shape(kernel, weights))
     mode, cval = resolve_mode(mode, cval)
-    taps = _taps(weights, terms, False, mode, shape, shift)
+    taps = taps_for(weights, terms, False, mode, shape, shift)
     samples = None if dtype is None else Samples(np.dtype(dtype), cval)
-    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
+    return cheapest(taps, mode, shape, "auto", kernel_shape(kernel, weights), samples).method
 
 
 def magnitude(input: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike = None, mode: str = "reflect",
-              cval: float = 0.0, *, channel_axis: ChannelAxis = "auto", method: str | Sequence[str] = "auto",
+              cval: ChannelValues = 0.0, *, channel_axis: ChannelAxis = "auto", method: str | Sequence[str] = "auto",
               threads: int | None = None, convolution: bool = False) -> np.ndarray:
     """The Euclidean norm, sample by sample, of an image's responses to several kernels.
 
@@ -265,24 +267,40 @@ def magnitude(input: ArrayLike, kernels: Sequence[KernelLike], output: OutputLik
     return _filter(input, kernels, output, mode, cval, methods, threads, channel_axis, flip=convolution, combine=True)
 
 
-def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike, mode_name: str, cval: float,
-            methods: str | Sequence[str], threads: int | None, channel_axis: ChannelAxis, *, flip: bool = False,
-            origin: OriginLike = 0, combine: bool = False) -> np.ndarray:
+def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike, mode_name: str,
+            cval: ChannelValues, methods: str | Sequence[str], threads: int | None, channel_axis: ChannelAxis, *,
+            flip: bool = False, origin: OriginLike = 0, combine: bool = False) -> np.ndarray:
     """Filter ``values`` with each of ``kernels`` (one, unless ``combine`` asks for the
     norm of several responses), each by its method of ``methods`` (one, or one per
-    kernel), into ``output``. Every refusal comes before the result is allocated."""
+    kernel), into ``output``: channel by channel (`channels.split`) where kernels or
+    cval are per channel, through `truncate` in that mode, else band by band
+    (`_run`)."""
     image = check_image(values)
     axis = channel_axis_of(image.shape, channel_axis)
     plane = channels_last(image, axis)
-    mode, cval = resolve_mode(mode_name, cval)
-    methods = [methods] * len(kernels) if isinstance(methods, str) else methods
-    for method in methods:
-        _check_method(method)
     work = work_dtype(image.dtype)
     dtype = check_output(output, image.shape, work)
+    constant = resolve_mode(mode_name, truncate=True)[0] == "constant"
+
+    def again(part: np.ndarray, own: Sequence[KernelLike], value: ChannelValues, mode: str = mode_name,
+              method: str | Sequence[str] = methods, into: OutputLike = dtype) -> np.ndarray:
+        return _filter(part, own, into, mode, value, method, threads, -1, flip=flip, origin=origin, combine=combine)
+
+    by_channel = channels.split(plane, kernels, cval, constant, again, dtype, work)
+    if by_channel is not None:
+        return _deliver(by_channel, output, image.shape, axis)
+    mode, cval = resolve_mode(mode_name, cast(float, cval), truncate=True)  # one number: else by channel above
+    methods = [methods] * len(kernels) if isinstance(methods, str) else methods
+    for method in methods:
+        check_method(method)
+    if mode == TRUNCATE:
+        shifts = [check_origin(origin, kernel_shape(kernel, kernel_parts(kernel)[0])) for kernel in kernels]
+        total = truncate.filter_truncated(plane, kernels, flip, dtype, combine, lambda kernel, method: again(
+            plane, [kernel], 0.0, "constant", method, None), methods, shifts)
+        return _deliver(total, output, image.shape, axis)
     threads = bands.thread_count(threads)
     with bands.blas_on_one_thread():
-        parts = [_part(plane, kernel, method, flip, mode, cval, origin, work)
+        parts = [part(plane, kernel, method, flip, mode, cval, origin, work)
                  for kernel, method in zip(kernels, methods, strict=True)]
         result = make_output(output, image.shape, dtype)
         # Bands read rows beyond their own: a result written over its input goes
@@ -301,22 +319,16 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
     return result
 
 
-def _part(plane: np.ndarray, kernel: KernelLike, method: str, flip: bool, mode: str, cval: float,
-          origin: OriginLike, work: np.dtype[Any]) -> tuple[Strategy, float, bool]:
-    """One kernel's part of a call on ``plane`` (H, W, C): the strategy that filters it,
-    its offset, and whether it blurs (`is_blur`); refused if its results could
-    overflow ``work``."""
-    offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
-    weights, terms = _kernel_parts(kernel)
-    shift = check_origin(origin, _shape(kernel, weights))
-    if weights is None:
-        reach = float(sum(np.abs(c).sum() * np.abs(r).sum() for c, r in cast(tuple[Term, ...], terms)))
-    else:
-        reach = np.abs(weights).sum()
-    check_reach(plane, reach, offset, cval if mode == "constant" else 0.0, work, getattr(kernel, "source", None))
-    taps, strategy = _strategy(kernel, weights, terms, flip, mode, (plane.shape[0], plane.shape[1]), method, work,
-                               Samples(plane.dtype, cval), shift)
-    return strategy, offset, is_blur(taps, kernel)
+def _deliver(values: np.ndarray, output: OutputLike, shape: tuple[int, ...], axis: int | None) -> np.ndarray:
+    """A result computed whole, (H, W, C) and of the output's type, in the input's
+    ``shape`` and layout: itself where that is its own, else copied into ``output``
+    or a new array."""
+    if output is None or not isinstance(output, np.ndarray):
+        if axis in (None, 2):
+            return values.reshape(shape)
+    result = make_output(output, shape, values.dtype)
+    np.copyto(channels_last(result, axis), values.reshape(*values.shape[:2], -1))
+    return result
 
 
 def _combine(plane: np.ndarray, kernels: Sequence[KernelLike], methods: Sequence[str],
@@ -337,45 +349,3 @@ def _combine(plane: np.ndarray, kernels: Sequence[KernelLike], methods: Sequence
     for response in responses[1:]:
         np.hypot(total, response, out=total)
     to_dtype(total, into.dtype, out=into)
-
-
-def _kernel_parts(kernel: KernelLike) -> tuple[np.ndarray, None] | tuple[None, tuple[Term, ...]]:
-    """``(weights, None)`` for a kernel filtered from its dense weights (validated), or
-    ``(None, terms)`` for a `SeparableKernel` too large to hold densely, filtered from
-    its factors."""
-    if isinstance(kernel, SeparableKernel) and not kernel.fits_densely:
-        return None, kernel.terms
-    return check_kernel(kernel), None
-
-
-def _strategy(kernel: KernelLike, weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
-              shape: tuple[int, int], method: str, dtype: np.dtype[Any], samples: Samples | None, origin: Origin
-              ) -> tuple[Taps, Strategy]:
-    """The `Taps` for an image of ``shape`` and `Samples` ``samples``, and the strategy
-    `cheapest` picks for them, built to work in ``dtype``: the one decision `plan`
-    reports and the calls follow."""
-    taps = _taps(weights, terms, flip, mode, shape, origin)
-    chosen = cheapest(taps, mode, shape, method, _shape(kernel, weights), samples)
-    return taps, chosen(taps, mode, shape, dtype)
-
-
-def _taps(weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
-          shape: tuple[int, int] | None, origin: Origin) -> Taps:
-    """The kernel as the strategies take it, oriented, anchored and, if factored, folded
-    for an image of ``shape`` (unless it is None)."""
-    if terms is None:
-        return Taps.dense(cast(np.ndarray, weights), flip, origin)  # `_kernel_parts` gives one of the two
-    return Taps.factored(terms, flip, mode, shape, origin)
-
-
-def _shape(kernel: KernelLike, weights: np.ndarray | None) -> tuple[int, int]:
-    """The kernel's own size (before folding), for messages."""
-    return cast(SeparableKernel, kernel).shape if weights is None else (weights.shape[0], weights.shape[1])
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS and method not in STRATEGY_NAMES:
-        raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)} "
-                                f"(or a strategy: {', '.join(STRATEGY_NAMES)})")
-
-

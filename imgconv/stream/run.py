@@ -36,16 +36,11 @@ def output_kind(dest: Path, format: str | None = None) -> str | None:
         return None
 
 
-def streams(source: Path, dest: Path, format: str | None = None, frame: int | None = None) -> bool:
-    """Whether `imgconv.pipeline.process_file` streams ``source`` to ``dest`` through
-    this module: a Zarr store or tiled TIFF, to a TIFF file or a Zarr store."""
-    return streamed_probe(source, dest, format, frame) is not None
-
-
 def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
                    max_pixels: int = 0, auto_orient: bool = True) -> Probe | None:
     """The `imgconv.io.probe.Probe` of ``source`` (for ``frame``, ``max_pixels`` and
-    ``auto_orient``) when `streams` says it is streamed to ``dest``, for
+    ``auto_orient``) when `imgconv.pipeline.process_file` streams it to ``dest`` through
+    this module (a Zarr store or tiled TIFF, to a TIFF file or a Zarr store), for
     `process_tiled` to take; else None. A source is not opened for other outputs."""
     if output_kind(dest, format) is None:
         return None
@@ -136,8 +131,19 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
     except OSError as exc:  # no room, no permission...
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
     except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what tifffile and zarr refuse
+        stop = _interruption(exc)
+        if stop is not None:  # an error of a library's clean-up as a Ctrl-C unwound: the Ctrl-C is what happened
+            raise stop from None
         raise ImageWriteError(f"{name}: cannot write: {' '.join(str(exc).split())}") from None
     return kind
+
+
+def _interruption(exc: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt (or other non-Exception) that ``exc`` was raised while handling, if any."""
+    seen = exc.__context__
+    while seen is not None and isinstance(seen, Exception):
+        seen = seen.__context__
+    return seen
 
 
 class _Progress:

@@ -134,6 +134,10 @@ def write_tiff(file: BinaryIO, planned: list[Planned], bigtiff: bool, ordered: O
 def write_zarr(path: str, blocks: "dask.array.Array", tile: tuple[int, ...], options: dict[str, Any],
                ordered: Ordered, progress: Callable[[int], None]) -> None:
     zarr = zarr_module()
+    from .steady_gzip import steady
+
+    if "compressors" in options:
+        options = {**options, "compressors": steady(options["compressors"])}
     out = zarr.create_array(store=path, shape=blocks.shape, chunks=tuple(tile) + blocks.shape[2:],
                             dtype=blocks.dtype, overwrite=True, **options)
     # zarr writes on a thread of its own: a Ctrl-C that stops the wait would leave it
