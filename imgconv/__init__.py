@@ -9,7 +9,8 @@ scikit-image's words::
     imgconv.imwrite("soft.png", imgconv.blur(pixels, sigma=3, output=pixels.dtype))
     edges = imgconv.sobel(pixels, direction="x", mode="nearest")
 
-Filters, named as the commands are (``imgconv <command>`` computes the same pixels)
+Filters, named as the commands are (``imgconv <command>`` computes the same pixels)::
+
     blur(image, sigma, *, radius)      Gaussian blur
     box(image, *, radius | size)       mean of a square neighbourhood
     sharpen(image, amount)             identity minus amount times the Laplacian
@@ -20,7 +21,8 @@ Filters, named as the commands are (``imgconv <command>`` computes the same pixe
     motion(image, length, angle)       blur along a line
     identity(image)                    the image's own values
 
-Your own kernel
+Your own kernel::
+
     convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0)
     correlate(input, weights, ...)     the kernel as written, not flipped
     kernels                            the presets' kernels, sigma first
@@ -32,15 +34,15 @@ in the image's units: float32, or float64 for float64 images), ``mode`` and ``cv
 (the boundary: ``MODES``), ``channel_axis`` (default (H, W) or (H, W, C) with up to
 4 channels; 0 for channel-first arrays), ``method`` (``METHODS``) and ``threads``.
 
-Files
+Files::
+
     imread(path, *, frame=0)           an image's samples as an array
     imwrite(path, image, *, depth, background, quality, ...)   never silently lossier
     read_image(path) -> Picture        all a file holds: frames, mode, metadata
     write_image(path, picture)         the picture back, metadata and timing kept
 
-Errors
-    ImgconvError, and InvalidInputError (a ValueError: KernelError, BoundaryError),
-    ImageReadError, ImageWriteError.
+Errors: ``ImgconvError``, and ``InvalidInputError`` (a ``ValueError``: ``KernelError``,
+``BoundaryError``), ``ImageReadError``, ``ImageWriteError``.
 
 More: ``help(imgconv.blur)`` and the other names above; `imgconv.ndimage` (the
 filters' rules), `imgconv.engine` (strategies, ``magnitude``), `imgconv.dask` (Dask

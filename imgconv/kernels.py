@@ -306,7 +306,7 @@ class Preset:
 PRESETS = {
     p.name: p
     for p in (
-        Preset("gaussian", gaussian, "Gaussian blur with sigma and radius"),
+        Preset("gaussian", gaussian, "Gaussian blur with radius and sigma"),
         Preset("box", box, "mean of a square neighbourhood"),
         Preset("sobel", sobel, "Sobel derivative in x or y"),
         Preset("prewitt", prewitt, "Prewitt derivative in x or y"),

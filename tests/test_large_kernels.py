@@ -70,9 +70,9 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
     if method == "fft" and not symmetric and mode != "wrap" and not folds:
         # Bands would need the kernel densely; whole channels need it symmetric.
         with pytest.raises(imgconv.KernelError, match="only on whole channels"):
-            function(image, kernel, mode, cval=0.7, method=method)
+            function(image, kernel, mode=mode, cval=0.7, method=method)
         return
-    result = function(image, kernel, mode, cval=0.7, method=method)
+    result = function(image, kernel, mode=mode, cval=0.7, method=method)
     expected = sum(two_passes(image, column, row, mode, 0.7, convolution) for column, row in terms)
     scale = sum(np.abs(column).sum() * np.abs(row).sum() for column, row in terms)
     assert result.dtype == np.float64 and result.shape == image.shape
