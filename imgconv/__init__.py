@@ -13,6 +13,7 @@ Filters, named as the commands are (``imgconv <command>`` computes the same pixe
 
     blur(image, sigma, *, radius)      Gaussian blur
     box(image, *, radius | size)       mean of a square neighbourhood
+    tent(image, *, radius | size)      a box of a box: a quick Gaussian at any radius
     sharpen(image, amount)             identity minus amount times the Laplacian
     unsharp(image, sigma, *, radius, amount)   unsharp mask
     laplacian(image, *, diagonals)     second derivative
@@ -87,6 +88,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names below, which load on 
     from .ndimage import scharr as scharr
     from .ndimage import sharpen as sharpen
     from .ndimage import sobel as sobel
+    from .ndimage import tent as tent
     from .ndimage import unsharp as unsharp
     from .vocabulary import METHODS as METHODS
     from .vocabulary import MODES as MODES
@@ -99,7 +101,7 @@ _HOMES = {
     "kernels": None,  # a submodule
     **dict.fromkeys(["Kernel", "SeparableKernel", "convolve", "correlate"], "engine"),
     **dict.fromkeys(["blur", "box", "emboss", "identity", "laplacian", "motion", "prewitt", "scharr", "sharpen",
-                     "sobel", "unsharp"], "ndimage"),
+                     "sobel", "tent", "unsharp"], "ndimage"),
     **dict.fromkeys(["imread", "imwrite", "write_image"], "files"),
     "read_image": "io.read",
     "Picture": "io.picture",

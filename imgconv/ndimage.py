@@ -22,6 +22,8 @@ words:
 - ``method`` and ``threads``: the engine's strategy and threads (``--method``,
   ``--threads``).
 
+Each returns a new array of the image's shape, or ``output`` filled.
+
 What the command line does beyond the filter is not done here: premultiplying colour
 by alpha, showing a signed response in an image (its absolute value, or stretched by
 ``--normalize``), and writing files; `imgconv.pipeline.process_file` does all of it.
@@ -42,7 +44,7 @@ from .errors import InvalidInputError
 from .filters import Filter, gradient_filter, preset_filter
 
 __all__ = ["blur", "box", "emboss", "identity", "laplacian", "motion", "prewitt", "scharr", "sharpen", "sobel",
-           "unsharp"]
+           "tent", "unsharp"]
 
 DIRECTIONS = ("x", "y", "magnitude")
 
@@ -112,10 +114,6 @@ def box(image: ArrayLike, *, radius: int | None = None, size: int | None = None,
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
 
-    Returns
-    -------
-    numpy.ndarray
-
     Examples
     --------
     >>> import imgconv
@@ -123,6 +121,34 @@ def box(image: ArrayLike, *, radius: int | None = None, size: int | None = None,
     array([1., 1., 3., 4.])
     """
     return _run(preset_filter(kernels.separable_box(radius=radius, size=size)), image, output, mode, cval,
+                channel_axis, method, threads)
+
+
+def tent(image: ArrayLike, *, radius: int | None = None, size: int | None = None, output: OutputLike = None,
+         mode: str = "reflect", cval: float = 0.0, channel_axis: ChannelAxis = "auto", method: str = "auto",
+         threads: int | None = None) -> np.ndarray:
+    """Tent blur, weights 1, 2, ..., r+1, ..., 2, 1 along each axis (a box of a box):
+    ``imgconv tent --radius R`` or ``--kernel-size N``; a quick stand-in for a Gaussian,
+    at a cost that does not grow with the radius (`imgconv.kernels.tent`).
+
+    Parameters
+    ----------
+    image : array_like
+    radius, size : int, optional
+        As for `box`: give one.
+
+    Other Parameters
+    ----------------
+    output, mode, cval, channel_axis, method, threads
+        As for `imgconv.correlate`.
+
+    Examples
+    --------
+    >>> import imgconv
+    >>> imgconv.tent([[0, 0, 8, 0, 0]] * 3, radius=1, mode="nearest")[1]
+    array([0., 2., 4., 2., 0.])
+    """
+    return _run(preset_filter(kernels.separable_tent(radius=radius, size=size)), image, output, mode, cval,
                 channel_axis, method, threads)
 
 
@@ -142,10 +168,6 @@ def sharpen(image: ArrayLike, amount: float = 1.0, *, output: OutputLike = None,
     ----------------
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
-
-    Returns
-    -------
-    numpy.ndarray
 
     Examples
     --------
@@ -175,10 +197,6 @@ def unsharp(image: ArrayLike, sigma: float | None = None, *, radius: float | Non
     ----------------
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
-
-    Returns
-    -------
-    numpy.ndarray
 
     Examples
     --------
@@ -210,10 +228,6 @@ def laplacian(image: ArrayLike, *, diagonals: bool = False, output: OutputLike =
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
 
-    Returns
-    -------
-    numpy.ndarray
-
     Examples
     --------
     >>> import imgconv
@@ -238,10 +252,6 @@ def emboss(image: ArrayLike, *, output: OutputLike = None, mode: str = "reflect"
     ----------------
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
-
-    Returns
-    -------
-    numpy.ndarray
 
     Examples
     --------
@@ -272,10 +282,6 @@ def motion(image: ArrayLike, length: float = 9.0, angle: float = 0.0, *, output:
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
 
-    Returns
-    -------
-    numpy.ndarray
-
     Examples
     --------
     >>> import imgconv
@@ -299,10 +305,6 @@ def identity(image: ArrayLike, *, output: OutputLike = None, mode: str = "reflec
     ----------------
     output, mode, cval, channel_axis, method, threads
         As for `imgconv.correlate`.
-
-    Returns
-    -------
-    numpy.ndarray
 
     Examples
     --------
@@ -333,10 +335,6 @@ def sobel(image: ArrayLike, direction: str = "magnitude", *, output: OutputLike 
         As for `imgconv.correlate`. An integer ``output`` clips a derivative's negative
         half to 0 (the command's images show its absolute value: take ``np.abs`` of the
         float result for that).
-
-    Returns
-    -------
-    numpy.ndarray
 
     Examples
     --------

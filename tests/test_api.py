@@ -28,6 +28,8 @@ CASES = {
     "box size 4": (["box", "--kernel-size", "4"], "box", {"size": 4}),
     "box, constant": (["box", "-r", "2", "-b", "constant", "--cval", "30"], "box", {"radius": 2, "mode": "constant",
                                                                                     "cval": 30}),
+    "tent": (["tent", "--radius", "3"], "tent", {"radius": 3}),
+    "tent size 6, wrap": (["tent", "--kernel-size", "6", "-b", "wrap"], "tent", {"size": 6, "mode": "wrap"}),
     "sharpen": (["sharpen", "--amount", "0.5"], "sharpen", {"amount": 0.5}),
     "unsharp": (["unsharp", "-s", "2", "-a", "1.5", "-b", "mirror"], "unsharp", {"sigma": 2, "amount": 1.5,
                                                                                   "mode": "mirror"}),
@@ -98,6 +100,8 @@ def test_the_functions_equal_scipy_ndimage(mode):
         "box radius": (imgconv.box(PHOTO, radius=2, **options),
                        per_channel(ndi.uniform_filter, PHOTO, size=5, **options)),
         "box size 4": (imgconv.box(PHOTO, size=4, **options), reference(PHOTO, np.full((4, 4), 1 / 16), mode, 40.0)),
+        "tent": (imgconv.tent(PHOTO, radius=2, **options),
+                 reference(PHOTO, np.outer([1, 2, 3, 2, 1], [1, 2, 3, 2, 1]) / 81, mode, 40.0)),
         "unsharp": (imgconv.unsharp(PHOTO, 2, amount=1.5, **options), PHOTO + 1.5 * (PHOTO - blurred)),
         "laplacian": (imgconv.laplacian(PHOTO, **options), per_channel(ndi.laplace, PHOTO, **options)),
         "sobel x": (imgconv.sobel(PHOTO, "x", **grad), per_channel(ndi.sobel, PHOTO, axis=1, **grad)),
@@ -183,7 +187,8 @@ def test_help_is_an_overview_naming_every_public_name():
     public = [name for name in dir(imgconv) if not name.startswith("_") and name != "importlib"
               and (name == "kernels" or not inspect.ismodule(getattr(imgconv, name)))]  # submodules once imported
     assert set(public) == {
-        "blur", "box", "sharpen", "unsharp", "laplacian", "sobel", "prewitt", "scharr", "emboss", "motion", "identity",
+        "blur", "box", "tent", "sharpen", "unsharp", "laplacian", "sobel", "prewitt", "scharr", "emboss", "motion",
+        "identity",
         "convolve", "correlate", "kernels", "load_kernel", "format_kernel", "Kernel", "SeparableKernel",
         "imread", "imwrite", "read_image", "write_image", "Picture", "MODES", "METHODS",
         "ImgconvError", "InvalidInputError", "KernelError", "BoundaryError", "ImageReadError", "ImageWriteError"}
