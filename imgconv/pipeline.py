@@ -16,13 +16,13 @@ from .filters import Filter, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
 from .io.picture import Picture
+from .io.probe import streamed_probe
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
 from .io.tiled_image import Path
 from .io.write import check_writable, encode_image, output_format
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
-from .stream.run import process_tiled, streamed_probe
 from .views import compose
 
 
@@ -63,6 +63,8 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
+        from .stream.run import process_tiled  # Dask and the tiled writers, loaded for these inputs only
+
         return process_tiled(source, dest, filt, read, write, on_progress=on_progress, get=get, probed=probed)
     if write.tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "

@@ -11,7 +11,7 @@ import click
 
 from ..errors import InvalidInputError
 from ..names import quote_name
-from .lazy import batch, file_options, kernelfile, stream_run
+from .lazy import batch, file_options, kernelfile, probe
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -142,7 +142,7 @@ def run_one(asked: Command, filt: "Filter") -> None:
                                    f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
                                    f"--{option}")
     task = batch.plan_one(source, dest, in_place=asked.in_place, report=batching.report)
-    streamed = stream_run.streams(source, dest, asked.write.format, asked.read.frame)
+    streamed = probe.streams(source, dest, asked.write.format, asked.read.frame)
     address = batching.cluster
     if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
             != click.core.ParameterSource.ENVIRONMENT:
