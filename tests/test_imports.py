@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tifffile
 from helpers import SAMPLES, assert_rounded_from, expected_blur, load, save
+from PIL import Image
 
 from imgconv.io import formats
 
@@ -105,6 +106,39 @@ def test_a_tiled_tiff_streamed_loads_the_streaming_and_no_other_writer(tmp_path)
     padded = np.pad(grey.astype(np.float64), 1, mode="symmetric")
     mean = sum(padded[y:y + 96, x:x + 80] for y in range(3) for x in range(3)) / 9
     assert_rounded_from(tifffile.imread(tmp_path / "out.tif"), mean)
+
+
+def pillow_plugins(loaded):
+    return {name for name in loaded if name.startswith("PIL.") and name.endswith("ImagePlugin")}
+
+
+def test_a_tiff_read_or_written_loads_tiffs_pillow_plugin_not_all(tmp_path):
+    """Pillow's first five plugins (PNG, JPEG, GIF, BMP, PPM) and TIFF's, not its forty-odd."""
+    _, pixels = load(SAMPLES / "camera.png")
+    tifffile.imwrite(tmp_path / "in.tif", pixels)  # not tiled: decoded whole, by Pillow
+    first = {f"PIL.{name}ImagePlugin" for name in ("Png", "Jpeg", "Gif", "Bmp", "Ppm")}
+    for source, dest in (("in.tif", "out.png"), ("in.tif", "out.tiff"), (SAMPLES / "camera.png", "out.tif")):
+        assert pillow_plugins(loaded_by("box", "-r", "1", source, dest, cwd=tmp_path)) <= first | \
+            {"PIL.TiffImagePlugin"}
+    padded = np.pad(pixels.astype(np.float64), 1, mode="symmetric")
+    mean = sum(padded[y:y + pixels.shape[0], x:x + pixels.shape[1]] for y in range(3) for x in range(3)) / 9
+    for name in ("out.png", "out.tiff", "out.tif"):
+        assert_rounded_from(load(tmp_path / name)[1], mean)
+
+
+def test_the_formats_plugins_alone_tell_their_extensions_as_all_of_pillows_do():
+    """`imgconv.io.formats.format_of_extension` loads the plugins of imgconv's formats
+    one by one, and all of Pillow's only for an extension none of them has: what those
+    plugins register must be what all of Pillow's together give."""
+    script = ("import contextlib, importlib\nfrom PIL import Image\nfrom imgconv.io import formats\n"
+              "Image.preinit()\nfor record in formats.FORMATS.values():\n"
+              "    with contextlib.suppress(ImportError):\n"
+              "        record.plugin and importlib.import_module('PIL.' + record.plugin)\n"
+              "print(repr(Image.EXTENSION))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    told = ast.literal_eval(done.stdout.splitlines()[-1])
+    everything = Image.registered_extensions()
+    assert ".tif" in told and told == {extension: everything[extension] for extension in told}
 
 
 @pytest.mark.parametrize("record", list(formats.FORMATS.values()), ids=lambda record: record.name)
