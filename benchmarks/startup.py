@@ -4,14 +4,15 @@ Each command runs as a new process, as a user runs it: ``--version``, ``--help``
 ``kernels``, ``formats``, a blur of a 512x512 PNG and of a JPEG, a tiled TIFF streamed
 to a TIFF, a batch of 12 PNGs with ``-j 2``. Every tree given runs each command in
 turn, interleaved, and the best of ``--rounds`` is kept, so a busy machine slows all
-of them alike. A tree is a checkout of imgconv (this one by default; ``--old`` adds
-another, e.g. ``git worktree add /tmp/old COMMIT``), imported through PYTHONPATH.
+of them alike. A tree is a checkout of imgconv, imported through PYTHONPATH: this one
+("now"), and any other given with ``--against NAME=PATH`` (e.g. made by
+``git worktree add /tmp/old COMMIT``).
 
 Columns: the best wall time in ms; the imgconv modules the command loaded (a module
 made lazy and never used does not count); the peak resident size of the command's
 process in MiB (its own, not its workers', for the batch).
 
-    .venv/bin/python benchmarks/startup.py [--rounds 10] [--old /tmp/old]
+    .venv/bin/python benchmarks/startup.py [--rounds 10] [--against old=/tmp/old] [--list]
 """
 
 import argparse
@@ -103,13 +104,24 @@ def loaded(tree: Path, args: list[str], scratch: Path) -> tuple[list[str], float
     return result["modules"], result["peak_kib"] / 1024
 
 
+def tree_argument(text: str) -> tuple[str, Path]:
+    """``NAME=PATH``: a checkout of imgconv and the name its columns get."""
+    name, _, path = text.partition("=")
+    if not name or not path or name == "now":
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=PATH, NAME not 'now'")
+    return name, Path(path).resolve()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--old", type=Path, help="another checkout of imgconv to compare with")
+    parser.add_argument("--against", type=tree_argument, action="append", default=[], metavar="NAME=PATH",
+                        help="another checkout of imgconv to compare with (repeatable)")
     parser.add_argument("--list", action="store_true", help="also list the modules each command loads")
     args = parser.parse_args()
-    trees = {"old": args.old.resolve(), "now": ROOT} if args.old else {"now": ROOT}
+    trees = {**dict(args.against), "now": ROOT}
+    others = [tree for tree in trees if tree != "now"]
+    started = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         commands = make_inputs(scratch)
@@ -118,23 +130,24 @@ def main() -> None:
         best: dict[tuple[str, str], float] = {}
         for round_ in range(args.rounds):
             for label, command in commands.items():
-                # Alternate which tree goes first, so neither always runs on a warmer cache.
+                # Alternate the order of the trees, so that none always runs on a warmer cache.
                 order = list(trees.items())[:: 1 if round_ % 2 else -1]
                 for tree, path in order:
                     seconds = timed(path, command, scratch)
                     best[label, tree] = min(best.get((label, tree), seconds), seconds)
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}: {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}; "
-          f"best of {args.rounds}")
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {started:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end; best of {args.rounds}")
     for tree, path in trees.items():
         print(f"{tree}: {path}")
     header = " | ".join(f"{tree} ms | {tree} modules | {tree} MiB" for tree in trees)
-    print(f"| command | {header} |" + (" now/old |" if args.old else ""))
-    print("|---" * (1 + 3 * len(trees) + bool(args.old)) + "|")
+    ratios = "".join(f" now/{tree} |" for tree in others)
+    print(f"| command | {header} |{ratios}")
+    print("|---" * (1 + 3 * len(trees) + len(others)) + "|")
     for label in commands:
         cells = " | ".join(f"{best[label, tree] * 1000:.0f} | {len(modules[label, tree][0])} | "
                            f"{modules[label, tree][1]:.0f}" for tree in trees)
-        ratio = f" {best[label, 'now'] / best[label, 'old']:.2f} |" if args.old else ""
+        ratio = "".join(f" {best[label, 'now'] / best[label, tree]:.2f} |" for tree in others)
         print(f"| {label} | {cells} |{ratio}")
     if args.list:
         for (label, tree), (names, _) in modules.items():
