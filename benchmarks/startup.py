@@ -8,9 +8,10 @@ of them alike. A tree is a checkout of imgconv, imported through PYTHONPATH: thi
 ("now"), and any other given with ``--against NAME=PATH`` (e.g. made by
 ``git worktree add /tmp/old COMMIT``).
 
-Columns: the best wall time in ms; the imgconv modules the command loaded (a module
-made lazy and never used does not count); the peak resident size of the command's
-process in MiB (its own, not its workers', for the batch).
+Columns: the best wall time in ms; the best CPU time (user and system, with the batch's
+workers), which a busy machine disturbs less; the imgconv modules the command loaded
+(a module made lazy and never used does not count); the peak resident size of the
+command's process in MiB (its own, not its workers', for the batch).
 
     .venv/bin/python benchmarks/startup.py [--rounds 10] [--against old=/tmp/old] [--list]
 """
@@ -83,14 +84,20 @@ def environment(tree: Path, **extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(tree), **extra}
 
 
-def timed(tree: Path, args: list[str], scratch: Path) -> float:
-    """The seconds of one run of ``imgconv ARGS`` from ``tree``."""
+def timed(tree: Path, args: list[str], scratch: Path) -> tuple[float, float]:
+    """One run of ``imgconv ARGS`` from ``tree``: its wall time and its CPU time (user
+    and system, its worker processes' too), in seconds."""
     shutil.rmtree(scratch / "batch-out", ignore_errors=True)
     start = time.perf_counter()
     # In the scratch folder: Python puts the current one first on the path.
-    subprocess.run([sys.executable, "-m", "imgconv", *args], env=environment(tree), cwd=scratch, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen([sys.executable, "-m", "imgconv", *args], env=environment(tree), cwd=scratch,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"imgconv {' '.join(args)} failed (status {process.returncode}) in {tree}")
+    return seconds, usage.ru_utime + usage.ru_stime
 
 
 def loaded(tree: Path, args: list[str], scratch: Path) -> tuple[list[str], float]:
@@ -127,27 +134,29 @@ def main() -> None:
         commands = make_inputs(scratch)
         modules = {(label, tree): loaded(path, command, scratch)
                    for label, command in commands.items() for tree, path in trees.items()}
-        best: dict[tuple[str, str], float] = {}
+        best: dict[tuple[str, str], tuple[float, float]] = {}
         for round_ in range(args.rounds):
             for label, command in commands.items():
                 # Alternate the order of the trees, so that none always runs on a warmer cache.
                 order = list(trees.items())[:: 1 if round_ % 2 else -1]
                 for tree, path in order:
-                    seconds = timed(path, command, scratch)
-                    best[label, tree] = min(best.get((label, tree), seconds), seconds)
+                    wall, cpu = timed(path, command, scratch)
+                    old = best.get((label, tree), (wall, cpu))
+                    best[label, tree] = (min(old[0], wall), min(old[1], cpu))
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}: {platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {started:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end; best of {args.rounds}")
     for tree, path in trees.items():
         print(f"{tree}: {path}")
-    header = " | ".join(f"{tree} ms | {tree} modules | {tree} MiB" for tree in trees)
-    ratios = "".join(f" now/{tree} |" for tree in others)
+    header = " | ".join(f"{tree} ms | {tree} CPU ms | {tree} modules | {tree} MiB" for tree in trees)
+    ratios = "".join(f" now/{tree} ms, CPU |" for tree in others)
     print(f"| command | {header} |{ratios}")
-    print("|---" * (1 + 3 * len(trees) + len(others)) + "|")
+    print("|---" * (1 + 4 * len(trees) + len(others)) + "|")
     for label in commands:
-        cells = " | ".join(f"{best[label, tree] * 1000:.0f} | {len(modules[label, tree][0])} | "
-                           f"{modules[label, tree][1]:.0f}" for tree in trees)
-        ratio = "".join(f" {best[label, 'now'] / best[label, tree]:.2f} |" for tree in others)
+        cells = " | ".join(f"{best[label, tree][0] * 1000:.0f} | {best[label, tree][1] * 1000:.0f} | "
+                           f"{len(modules[label, tree][0])} | {modules[label, tree][1]:.0f}" for tree in trees)
+        ratio = "".join(f" {best[label, 'now'][0] / best[label, tree][0]:.2f}, "
+                        f"{best[label, 'now'][1] / best[label, tree][1]:.2f} |" for tree in others)
         print(f"| {label} | {cells} |{ratio}")
     if args.list:
         for (label, tree), (names, _) in modules.items():
