@@ -4,7 +4,7 @@ On a 3840x2160 RGB photo built from samples/chelsea.png (and a 3847x2161 one, wh
 sides are primes), 8-bit in and out, every method that can run and finishes in
 reasonable time is timed (best of a few runs) next to the one
 `imgconv.engine.plan` picks: strategies by their own names (``direct`` has two forms, ``fft``
-two layouts). The README's table of auto's choices comes from here.
+two layouts). The table of auto's choices in docs/guides/engine.md comes from here.
 
     .venv/bin/python benchmarks/auto_choices.py
 """

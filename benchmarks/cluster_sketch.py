@@ -1,5 +1,5 @@
 """What a 100-node cluster run of a million photos would cost: the two measurements the
-sketch in the README rests on, and its arithmetic.
+sketch in docs/guides/large-files.md rests on, and its arithmetic.
 
 1. CPU seconds one 12-megapixel JPEG costs (`imgconv blur -r 5 -s 3`, decode, filter,
    encode, one engine thread), from the batch's own worker, in this process.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Every number in the README's "Coming from ImageMagick or libvips" section.
+# Every number in docs/guides/coming-from.md's "ImageMagick and libvips" section.
 # Needs: apt-get install -y imagemagick libvips-tools; imgconv installed in the repository's .venv.
 # Runs in $TMPDIR/imgconv-coming-from (recreated); prints everything to stdout. About a minute.
 # ImageMagick is called as /usr/bin/convert: /usr/local/bin/convert on this machine is a stand-in.

@@ -164,8 +164,8 @@ def engine_targets(table, photo):
             table.add(f"3. random {size}x{size}, 4K", *race(ours, peer, 2), "OpenCV filter2D f32", goal)
 
 
-def issue_cases(photo):
-    """The kernels of issue 17's table: (label, kernel, OpenCV's 8-bit call, goal for
+def kernel_cases(photo):
+    """The kernels of the small-kernel table: (label, kernel, OpenCV's 8-bit call, goal for
     imgconv's time over OpenCV's). Every OpenCV call reads and writes 8-bit samples and
     reflects at the edges as imgconv does."""
     kernels = imgconv.kernels
@@ -203,8 +203,8 @@ def issue_cases(photo):
     yield (*random(31), 1.0)
 
 
-def issue_table(photo, threads=None, repeats=5):
-    """Issue 17's targets 1 and 2, in one run: each kernel on the 4K photo, 8-bit in,
+def kernel_table(photo, threads=None, repeats=5):
+    """The small-kernel table's targets 1 and 2, in one run: each kernel on the 4K photo, 8-bit in,
     imgconv with 8-bit output against OpenCV's 8-bit call (target 1: the ratio at most
     the goal), and imgconv with float32 output against its own 8-bit output (target 2:
     at most 1.1). ``threads``, if given, holds both imgconv and OpenCV to that many."""
@@ -215,7 +215,7 @@ def issue_table(photo, threads=None, repeats=5):
         print(f"imgconv and OpenCV on {threads} thread(s)")
     print("| kernel | imgconv u8 | OpenCV u8 | ratio | goal | met | imgconv f32 | f32 / u8 | met (<= 1.10) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, kernel, peer, goal in issue_cases(photo):
+    for label, kernel, peer, goal in kernel_cases(photo):
         ours = partial(imgconv.convolve, photo, kernel, output=np.uint8, threads=threads)
         floats = partial(imgconv.convolve, photo, kernel, output=np.float32, threads=threads)
         slow = kernel.shape[0] > 20
@@ -256,7 +256,7 @@ def radius_scaling(photo):
 
 
 def command_targets(table, scratch):
-    """Issue 17's target 4: the whole command, `imgconv blur -r 5 -s 3`, against
+    """Target 4: the whole command, `imgconv blur -r 5 -s 3`, against
     `vips gaussblur` on the 4K PNG (goal 0.8) and the 4K JPEG (1.0), and against
     ImageMagick on the 512x512 PNG (1.0): best wall times, peak memory, output sizes."""
     imgconv_command = [sys.executable, "-m", "imgconv", "blur", "-r", "5", "-s", "3"]
@@ -284,7 +284,7 @@ def command_targets(table, scratch):
         table.add("4. CLI blur, 512x512 PNG", ours_small, magick_small, "ImageMagick convert", 1.0)
 
 
-# Issue 17's target 3: every preset command on the 4K PNG peaks at most at this.
+# Target 3: every preset command on the 4K PNG peaks at most at this.
 PRESET_MEMORY_GOAL_MIB = 160
 PRESET_COMMANDS = (["blur", "-r", "5", "-s", "3"], ["box", "-r", "2"], ["sobel"], ["prewitt"], ["scharr"],
                    ["sharpen"], ["unsharp", "-r", "5"], ["laplacian"], ["emboss"], ["motion"])
@@ -304,10 +304,11 @@ def preset_memory(scratch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("issue", "engine", "memory", "commands"),
-                        help="run one part: issue 17's kernel table, the engine targets and radius scaling, "
+    parser.add_argument("--only", choices=("kernels", "engine", "memory", "commands"),
+                        help="run one part: the small-kernel table, the engine targets and radius scaling, "
                              "the preset commands' peak memory, or the commands against vips and ImageMagick")
-    parser.add_argument("--threads", type=int, help="issue 17's table only: imgconv and OpenCV on this many threads")
+    parser.add_argument("--threads", type=int,
+                        help="the small-kernel table only: imgconv and OpenCV on this many threads")
     arguments = parser.parse_args()
     only = arguments.only
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
@@ -316,12 +317,12 @@ def main():
         photo_image = cat.convert("RGB").resize((3840, 2160), Image.BICUBIC)
         small_image = cat.convert("RGB").resize((512, 512), Image.BICUBIC)
     table = Table()
-    if only in (None, "issue"):
-        issue_table(np.asarray(photo_image), arguments.threads)
+    if only in (None, "kernels"):
+        kernel_table(np.asarray(photo_image), arguments.threads)
     if only in (None, "engine"):
         engine_targets(table, np.asarray(photo_image))
         radius_scaling(np.asarray(photo_image))
-    if only in ("issue", "engine"):
+    if only in ("kernels", "engine"):
         table.print()
         return
     with tempfile.TemporaryDirectory() as scratch:

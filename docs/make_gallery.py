@@ -1,13 +1,15 @@
 """Regenerate docs/gallery/: the real CLI run on a sample photo, and the lecture's pictures.
 
 Run from the repository root:  .venv/bin/python docs/make_gallery.py
-The README's gallery table shows the files this writes.
+The README's gallery table and the guides show the files this writes.
 """
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,13 +45,32 @@ def main():
     for name, args in COMMANDS:
         imgconv(*args, "--quality", "90", original, GALLERY / f"{name}.jpg")
     # The lecture: a convolution layer's feature maps, and the sliding kernel.
-    imgconv("conv", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "-1 -2 -1; 0 0 0; 1 2 1", "-k", "0 1 0; 1 -4 1; 0 1 0",
+    imgconv("conv-layer", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "-1 -2 -1; 0 0 0; 1 2 1", "-k", "0 1 0; 1 -4 1; 0 1 0",
             "-k", "1 1 1; 1 1 1; 1 1 1", "--stride", "2", original, GALLERY / "feature-maps.png")
     slide = GALLERY / "slide.gif"
     imgconv("animate", slide, "--input-size", "5", "--kernel-size", "3", "--stride", "2", "--padding", "1", "--numbers")
     with Image.open(slide) as animation:
         animation.seek(4)
         animation.convert("RGB").save(GALLERY / "slide-frame.png")
+    boundary_pictures(original)
+
+
+# Each mode's picture: the crop moved SHIFT pixels down and to the right by correlating with a
+# kernel whose one weight lies at its top-left corner, so that the top and left strips show what
+# the mode puts beyond the edges.
+MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
+SHIFT = (60, 80)
+
+
+def boundary_pictures(original):
+    kernel = np.zeros((2 * SHIFT[0] + 1, 2 * SHIFT[1] + 1))
+    kernel[0, 0] = 1
+    with tempfile.TemporaryDirectory() as folder:
+        shift = Path(folder) / "shift.npy"
+        np.save(shift, kernel)
+        for mode in MODES:
+            imgconv("convolve", "--correlate", "-k", shift, "-b", mode, "--quality", "90", original,
+                    GALLERY / f"boundary-{mode}.jpg")
 
 
 if __name__ == "__main__":

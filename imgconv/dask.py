@@ -136,7 +136,7 @@ def exact_method(kernel: KernelLike, boundary: str = "reflect", dtype: DTypeLike
 def band_height(method: str | Sequence[str], kernel_height: int) -> int:
     """Rows per band of the engine's strategy for a kernel ``kernel_height`` tall: blocks
     start on multiples of it; for several methods (one per kernel of a magnitude), on
-    multiples of each one's. (It mirrors the engine's ``band_height``s; the tests
+    multiples of each one's. (It mirrors the engine's ``band_height`` functions; the tests
     compare every method with the engine on the whole array, so a change shows there.)"""
     if not isinstance(method, str):
         return math.lcm(*(band_height(m, kernel_height) for m in method))

@@ -111,15 +111,53 @@ def separable_box(radius: float | None = None, size: float | None = None) -> Sep
     return SeparableKernel([(np.full(size, 1.0 / size**2), np.ones(size))])
 
 
-def _box_size(radius: float | None, size: float | None, largest: int) -> int:
-    _require((radius is None) != (size is None), "box needs exactly one of radius or size")
+def _box_size(radius: float | None, size: float | None, largest: int, name: str = "box") -> int:
+    """The taps along an axis of a box (or tent) of ``radius`` or ``size``, refused
+    beyond ``largest``."""
+    _require((radius is None) != (size is None), f"{name} needs exactly one of radius or size")
     if radius is not None:  # and size is None
         _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
         size = 2 * int(radius) + 1
     assert size is not None  # exactly one of the two is given
     _require(size >= 1 and size == int(size), f"size must be a whole number >= 1, got {size}")
-    _limit(int(size), largest, "box")
+    _limit(int(size), largest, name)
     return int(size)
+
+
+def tent(radius: float | None = None, size: float | None = None) -> np.ndarray:
+    """Tent (triangle) filter: ``outer(t, t)`` with ``t`` the weights 1, 2, ..., r+1,
+    ..., 2, 1 normalised to sum 1; size = 2·radius + 1.
+
+    ``t`` is the convolution of two boxes of r + 1 taps, so the tent is the fast stand-in
+    for a Gaussian that running sums filter at a cost that does not grow with the
+    radius (`imgconv.engine`'s ``running-sums``). An even ``size`` n gives the weights
+    ``min(i + 1, n - i)``, 1, 2, ..., n/2, n/2, ..., 2, 1 (two boxes of n/2 and n/2 + 1
+    taps), anchored as `imgconv.engine` says. The kernel is dense, so at most
+    1025x1025; `separable_tent` has no such limit.
+
+    Examples
+    --------
+    >>> tent(radius=1) * 16
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    t = _tent_taps(radius, size, MAX_KERNEL_SIZE)
+    return np.outer(t, t)
+
+
+def separable_tent(radius: float | None = None, size: float | None = None) -> SeparableKernel:
+    """`tent` as a `SeparableKernel`, one term ``(t, t)`` (its dense form is `tent`'s
+    array bit for bit); radius up to 100000."""
+    t = _tent_taps(radius, size, MAX_SEPARABLE_SIZE)
+    return SeparableKernel([(t, t)])
+
+
+def _tent_taps(radius: float | None, size: float | None, largest: int) -> np.ndarray:
+    """`tent`'s ``t``, refused if longer than ``largest`` before it is made."""
+    length = _box_size(radius, size, largest, "tent")
+    t = np.minimum(np.arange(1, length + 1), np.arange(length, 0, -1)).astype(np.float64)
+    return t / t.sum()
 
 
 def _gradient(smoothing: Sequence[float], direction: str) -> np.ndarray:

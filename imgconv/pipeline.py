@@ -16,7 +16,7 @@ from .filters import Filter, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
 from .io.picture import Picture
-from .io.probe import streamed_probe
+from .io.probe import Probe, streamed_probe
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
 from .io.tiled_image import Path
@@ -28,7 +28,8 @@ from .views import compose
 
 def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = ReadOptions(),
                  write: WriteOptions = WriteOptions(), *, in_place: bool = False,
-                 on_progress: Callable[[int, int], object] | None = None, get: Callable[..., Any] | None = None) -> str:
+                 on_progress: Callable[[int, int], object] | None = None, get: Callable[..., Any] | None = None,
+                 probed: Probe | None = None) -> str:
     """Apply a `Filter` to the image ``source`` and write the result to ``dest``.
 
     Parameters
@@ -43,10 +44,16 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     in_place : bool
         Allow ``dest`` to be ``source`` itself.
     on_progress : callable, optional
-        ``on_progress(done, total)`` in tiles, when a tiled input is streamed.
+        ``on_progress(done, total)``: tiles written, after each row of tiles, when a
+        tiled input is streamed; else frames filtered, ``(0, frames)`` first and then
+        after each frame.
     get : callable, optional
         The Dask scheduler a streamed tiled input's blocks run on (a
         ``distributed.Client``'s ``get``); default Dask's threads.
+    probed : imgconv.io.probe.Probe, optional
+        What the caller's `imgconv.io.probe.streamed_probe` of ``source`` and ``dest``
+        found for ``read`` (``Probe()`` where it found None), so that the input's header
+        is not read twice; default probed here.
 
     A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed tile
     by tile (`imgconv.stream`): ``read.max_pixels`` then bounds what is decoded at once.
@@ -57,8 +64,9 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
         The output format written.
     """
     check_paths(source, dest, in_place)
-    probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
-    if probed is not None:
+    if probed is None:
+        probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
+    if probed is not None and probed.tiled:
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
@@ -74,17 +82,18 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     picture = read_image(source, frame=read.frame, auto_orient=read.auto_orient, max_pixels=read.max_pixels,
                          only_regular=read.only_regular)
     fmt = output_format(dest, write.format, picture.format)
-    write_bytes(render(picture, filt, fmt, write, name=name), dest, sync=write.sync)
+    write_bytes(render(picture, filt, fmt, write, name=name, on_progress=on_progress), dest, sync=write.sync)
     return fmt
 
 
 def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = WriteOptions(),
-           name: str = "<stdout>") -> bytes:
+           name: str = "<stdout>", on_progress: Callable[[int, int], object] | None = None) -> bytes:
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
     ``write.view`` says and encoded in ``fmt`` (a name of `imgconv.io.write.output_format`).
 
     ``write``'s format, tile size and sync are `process_file`'s own; ``name`` is the
-    destination, for messages only.
+    destination, for messages only; ``on_progress(done, total)`` is told the frames
+    filtered, ``(0, frames)`` first.
     """
     view, compression, record = write.view, write.encoding.compression, formats.FORMATS[fmt]
     if view != "result" and record.raw:
@@ -98,6 +107,8 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name)
     results = []
+    if on_progress:
+        on_progress(0, len(picture.frames))
     for pixels in picture.frames:
         one = replace(picture, frames=[pixels])
         samples = filter_picture(one, filt, None if record.raw else picture.sample_dtype, over)
@@ -105,6 +116,8 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
+        if on_progress:
+            on_progress(len(results), len(picture.frames))
     return encode_image(results, written, fmt, write.encoding, name=name)
 
 

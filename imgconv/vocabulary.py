@@ -11,7 +11,7 @@ Boundary modes are those of ``scipy.ndimage``; each extends the row ``a b c d`` 
 
 from .errors import BoundaryError
 
-METHODS = ("auto", "direct", "separable", "fft")
+METHODS = ("auto", "direct", "separable", "fft", "running-sums")
 
 VIEWS = ("result", "side-by-side", "thumbnail")
 
@@ -33,6 +33,12 @@ DEFAULT_MAX_UPLOAD_PIXELS = 3840 * 2160
 
 MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
 
+TRUNCATE = "truncate"
+"""A boundary mode beyond scipy's: outside the image counts as missing, and each output
+is the weighted mean over the part of the kernel inside the image (vImage's truncated
+kernel; see `imgconv.engine.truncate`). It needs the whole image at once, so only the
+calls that take ``truncate=True`` in `resolve_mode` accept it."""
+
 ALIASES = {
     "symmetric": "reflect",
     "reflect101": "mirror",
@@ -46,10 +52,11 @@ ALIASES = {
     "zero": "constant",
 }
 
-def resolve_mode(name: str, cval: float = 0.0) -> tuple[str, float]:
+def resolve_mode(name: str, cval: float = 0.0, *, truncate: bool = False) -> tuple[str, float]:
     """Return the canonical mode name and the fill value for a mode name or alias.
 
-    ``zero`` is ``constant`` with the fill value forced to 0.
+    ``zero`` is ``constant`` with the fill value forced to 0. `TRUNCATE` is accepted
+    (with fill value 0) only with ``truncate``, and refused otherwise saying so.
 
     Examples
     --------
@@ -63,6 +70,11 @@ def resolve_mode(name: str, cval: float = 0.0) -> tuple[str, float]:
         return key, float(cval)
     if key in ALIASES:
         return ALIASES[key], 0.0 if key == "zero" else float(cval)
+    if key == TRUNCATE:
+        if truncate:
+            return TRUNCATE, 0.0
+        raise BoundaryError(f"boundary mode {TRUNCATE!r} needs the whole image at once, and is not available here; "
+                            f"valid modes: {', '.join(MODES)}")
     valid = ", ".join(MODES)
     aliases = ", ".join(sorted(ALIASES))
     raise BoundaryError(

@@ -35,11 +35,19 @@ FLOORS = {
     "imgconv.kernels": 1,
     "imgconv.kernelfile": 1,
     "imgconv.npyfile": 1,
+    "imgconv.gaussians": 1,
+    "imgconv.scalespace": 1,
+    "imgconv.missing": 1,
     # 2. pictures in and out
     "imgconv.io": 2,
     # 3. one picture
     "imgconv.filters": 3,
     "imgconv.views": 3,
+    "imgconv.linear": 3,
+    "imgconv.luminance": 3,
+    "imgconv.threshold": 3,
+    "imgconv.scale_filters": 3,
+    "imgconv.missing_filter": 3,
     "imgconv.options": 3,
     # 4. streaming
     "imgconv.stream": 4,

@@ -286,8 +286,8 @@ def test_dry_run_of_a_streamed_tiled_image_writes_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["in.tif"]
 
 
-@pytest.mark.parametrize("command", [["conv", "-k", "1 0; 0 1", "{a}", "{out}"],
-                                     ["learn", "{a}", "{a}", "--size", "3", "-o", "{out}"],
+@pytest.mark.parametrize("command", [["conv-layer", "-k", "1 0; 0 1", "{a}", "{out}"],
+                                     ["learn", "{a}", "{a}", "{out}", "--kernel-size", "3"],
                                      ["animate", "{out}"]])
 def test_commands_without_a_dry_run_refuse_it(tree, command):
     tmp, _ = tree

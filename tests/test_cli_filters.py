@@ -29,7 +29,7 @@ def test_blur_matches_scipy(tmp_path, cat):
     "args, kernel",
     [
         (["box", "--radius", "2"], kernels.box(radius=2)),
-        (["box", "--size", "4"], kernels.box(size=4)),
+        (["box", "--kernel-size", "4"], kernels.box(size=4)),
         (["sharpen", "--amount", "0.7"], kernels.sharpen(0.7)),
         (["unsharp", "-s", "1.5", "-a", "2"], kernels.unsharp(None, 1.5, 2)),
         (["laplacian"], kernels.laplacian()),
@@ -120,7 +120,7 @@ def test_convolve_with_sample_kernel_files(tmp_path, camera, name):
 
 @pytest.mark.parametrize(
     "args",
-    [["blur", "-r", "2", "-s", "1"], ["blur", "-s", "2.5"], ["sobel", "-d", "x"], ["box", "--size", "4"],
+    [["blur", "-r", "2", "-s", "1"], ["blur", "-s", "2.5"], ["sobel", "-d", "x"], ["box", "--kernel-size", "4"],
      ["emboss"], ["motion", "-l", "7", "--angle", "30"], ["unsharp", "-r", "3", "-a", "0.5"]],
     ids=" ".join,
 )

@@ -1,4 +1,4 @@
-"""The CNN lecture commands: conv, params (and learn, animate in their own modules)."""
+"""The CNN lecture commands: conv-layer, params (and learn, animate in their own modules)."""
 
 import json
 
@@ -84,7 +84,7 @@ def test_cli_conv_npy_with_weights_bias_stride_padding(tmp_path, rng):
     save(tmp_path / "in.png", image)
     w = rng.normal(size=(5, 3, 3, 3))
     np.save(tmp_path / "w.npy", w)
-    result = run("conv", "--weights", tmp_path / "w.npy", "--bias", "1,2,3,4,5", "--stride", "2,1",
+    result = run("conv-layer", "--weights", tmp_path / "w.npy", "--bias", "1,2,3,4,5", "--stride", "2,1",
                  "--padding", "1,2", "--dilation", "2", tmp_path / "in.png", tmp_path / "maps.npy")
     assert result.exit_code == 0, result.stderr
     maps = np.load(tmp_path / "maps.npy")
@@ -95,9 +95,9 @@ def test_cli_conv_npy_with_weights_bias_stride_padding(tmp_path, rng):
 
 def test_cli_conv_kernels_work_on_grey_and_montage(tmp_path):
     cat = SAMPLES / "chelsea.png"
-    args = ["conv", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "1 1; 1 1", "--activation", "relu"]
+    args = ["conv-layer", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "1 1; 1 1", "--activation", "relu"]
     assert run(*args, cat, tmp_path / "bad.npy").exit_code == 2  # two sizes
-    args = ["conv", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "0 1 0; 1 -4 1; 0 1 0", "-k", "0 0 0; 0 1 0; 0 0 0",
+    args = ["conv-layer", "-k", "-1 0 1; -2 0 2; -1 0 1", "-k", "0 1 0; 1 -4 1; 0 1 0", "-k", "0 0 0; 0 1 0; 0 0 0",
             "--padding", "same"]
     assert run(*args, cat, tmp_path / "maps.npy").exit_code == 0
     maps = np.load(tmp_path / "maps.npy")
@@ -116,11 +116,11 @@ def test_cli_conv_kernels_work_on_grey_and_montage(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["conv"], "--kernel"),
-    (["conv", "-k", "1", "--stride", "0"], "--stride"),
-    (["conv", "-k", "1", "--padding", "lots"], "--padding"),
-    (["conv", "-k", "1", "-k", "2", "--bias", "1"], "bias"),
-    (["conv", "-k", "1 1 1", "--dilation", "400"], "does not fit"),
+    (["conv-layer"], "--kernel"),
+    (["conv-layer", "-k", "1", "--stride", "0"], "--stride"),
+    (["conv-layer", "-k", "1", "--padding", "lots"], "--padding"),
+    (["conv-layer", "-k", "1", "-k", "2", "--bias", "1"], "bias"),
+    (["conv-layer", "-k", "1 1 1", "--dilation", "400"], "does not fit"),
 ])
 def test_cli_conv_errors(tmp_path, args, message):
     result = run(*args, SAMPLES / "camera.png", tmp_path / "x.npy")
@@ -129,7 +129,8 @@ def test_cli_conv_errors(tmp_path, args, message):
 
 
 def test_params_lecture_numbers():
-    result = run("params", "--input", "1000x1000", "--hidden", "1000000", "--filter", "10x10", "--filters", "100")
+    result = run("params", "--input-size", "1000x1000", "--hidden", "1000000", "--kernel-size", "10x10",
+                 "--filters", "100")
     lines = result.stdout.splitlines()
     assert result.exit_code == 0
     assert lines[1].split()[-2:] == ["1,000,000,000,000", "10^12"]
@@ -139,7 +140,7 @@ def test_params_lecture_numbers():
 
 
 def test_params_json_with_channels_and_bias():
-    data = json.loads(run("params", "--input", "32x48", "--hidden", "10", "--filter", "3x5", "--filters", "4",
+    data = json.loads(run("params", "--input-size", "32x48", "--hidden", "10", "--kernel-size", "3x5", "--filters", "4",
                           "--channels", "3", "--bias", "--json").stdout)
     assert data["counts"] == {"fully connected": 32 * 48 * 3 * 10 + 10, "locally connected": 10 * 15 * 3 + 10,
                               "convolutional": 4 * 15 * 3 + 4}
@@ -153,7 +154,7 @@ def test_cli_conv_padding_holds_the_boundary_mode(tmp_path, rng):
     np.save(tmp_path / "w.npy", w)
     for mode, extra in (("reflect", []), ("constant", ["--cval", "77"])):
         out = tmp_path / f"{mode}.npy"
-        assert run("conv", "--weights", tmp_path / "w.npy", "--padding", 2, "-b", mode, *extra,
+        assert run("conv-layer", "--weights", tmp_path / "w.npy", "--padding", 2, "-b", mode, *extra,
                    tmp_path / "in.png", out).exit_code == 0
         padded = np.pad(image.astype(float), 2, mode="symmetric") if mode == "reflect" else \
             np.pad(image.astype(float), 2, constant_values=77)
@@ -169,7 +170,7 @@ def test_cli_conv_adds_a_kernel_files_offset(tmp_path, rng):
     weights = np.loadtxt(mat, skiprows=1)[np.newaxis, np.newaxis]
     plain = ["-k", "-2 -1 0; -1 1 1; 0 1 2"]
     for bias, expected_bias in ((None, [128.0, 0.0]), ("1,2", [129.0, 2.0])):
-        args = ["conv", "-k", mat, *plain, "--padding", "same", *(["--bias", bias] if bias else [])]
+        args = ["conv-layer", "-k", mat, *plain, "--padding", "same", *(["--bias", bias] if bias else [])]
         assert run(*args, tmp_path / "in.png", tmp_path / "maps.npy").exit_code == 0
         expected = slow_conv2d(image[np.newaxis], np.concatenate([weights, weights]), expected_bias, (1, 1),
                                ((1, 1), (1, 1)), (1, 1))

@@ -206,11 +206,3 @@ def test_without_dask_the_import_names_the_extra():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "imgconv.dask needs Dask, which is not installed: pip install 'imgconv[dask]'"
 
-
-def test_readme_example_runs(monkeypatch):
-    import re
-
-    readme = (SAMPLES.parent / "README.md").read_text()
-    block = re.search(r"### Dask arrays.*?```python\n(.*?)```", readme, re.S).group(1)
-    monkeypatch.chdir(SAMPLES.parent)
-    exec(compile(block, "README.md", "exec"), {})

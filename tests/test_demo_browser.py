@@ -3,7 +3,7 @@ what it shows is what the command line writes.
 
 Needs Debian's chromium and chromium-driver (``.ci/run`` installs them) and selenium
 (the test extra). Without them these tests skip, except under CI, where they fail.
-Screenshots of the panels go to the folder IMGCONV_SCREENSHOTS names (the README's are
+Screenshots of the panels go to the folder IMGCONV_SCREENSHOTS names (the lecture guide's are
 made with IMGCONV_SCREENSHOTS=docs), else to a temporary folder.
 """
 
@@ -210,7 +210,7 @@ def test_a_burst_of_moves_asks_for_two_pictures_and_shows_the_last(page, tmp_pat
 
 
 def test_slider_to_picture_latency_is_measured(page):
-    """Prints the latency the README reports (run with -s to see it); no timing is asserted."""
+    """Prints the latency docs/guides/lecture.md reports (run with -s to see it); no timing is asserted."""
     latencies = []
     for move in range(20):
         radius = 6 + move % 10 * 2 + move // 10  # a new radius each move, 6 to 25

@@ -1,4 +1,6 @@
-"""The README cannot drift from the code: commands, modes and examples are checked."""
+"""The README and the guides cannot drift from the code: commands, modes, options and the
+README's Python recipe are checked (tests/test_docs_examples.py runs every example,
+tests/test_docs_build.py builds the pages)."""
 
 import ast
 import os
@@ -8,13 +10,14 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import SAMPLES, run
+from helpers import SAMPLES, assert_rounded_from, reference, run
 from PIL import Image
 
 from imgconv.cli import cli
 from imgconv.vocabulary import ALIASES, MODES
 
 README = (SAMPLES.parent / "README.md").read_text()
+GUIDES = SAMPLES.parent / "docs" / "guides"
 
 
 def test_every_command_is_in_the_reference():
@@ -23,8 +26,10 @@ def test_every_command_is_in_the_reference():
 
 
 def test_every_mode_and_alias_is_documented():
+    guide = (GUIDES / "filters.md").read_text()
+    table = guide[guide.index("## Boundary modes"):guide.index("## Convolution and correlation")]
     for name in list(MODES) + list(ALIASES):
-        assert re.search(rf"\b{name}\b", README), name
+        assert re.search(rf"\b{name}\b", table), name
 
 
 def test_set_up_runs_the_signature_command_on_a_shipped_sample():
@@ -49,24 +54,31 @@ def test_the_set_up_says_how_the_examples_find_imgconv():
     assert done.returncode == 0 and done.stdout.startswith("imgconv "), done.stderr
 
 
-def test_python_example_runs(tmp_path, monkeypatch):
-    block = re.search(r"## Python API.*?```python\n(.*?)```", README, re.S).group(1)
+def test_the_python_recipe_gives_scipys_results(tmp_path, monkeypatch):
+    """The README's Python recipe, run as written, against scipy.ndimage."""
+    block = re.search(r"\*\*In Python\*\*.*?```python\n(.*?)```", README, re.S).group(1)
     (tmp_path / "samples").symlink_to(SAMPLES)
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(block, namespace)
-    assert namespace["smooth"].shape == (512, 512)
-    with Image.open(tmp_path / "chelsea-blur.png") as image:
-        assert image.size == (451, 300)
-    assert np.abs(namespace["edges"]).max() > 0
+    gaussian = np.exp(-np.arange(-5, 6) ** 2 / 18.0)
+    gaussian = np.outer(gaussian, gaussian) / gaussian.sum() ** 2
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    assert np.allclose(namespace["smooth"], reference(namespace["pixels"], gaussian), atol=1e-3)
+    assert np.allclose(namespace["edges"], reference(namespace["pixels"], sobel_x, "nearest", correlate=True))
+    with Image.open(SAMPLES / "chelsea.png") as original, Image.open(tmp_path / "chelsea-blur.png") as blurred:
+        assert blurred.mode == "RGB"
+        assert_rounded_from(np.asarray(blurred), reference(np.asarray(original), gaussian))
 
 
-def test_every_option_is_documented():
+def test_every_option_is_in_the_guides():
+    """Beyond the generated command reference, every option is explained in a guide."""
+    guides = "".join(path.read_text() for path in GUIDES.glob("*.md"))
     for name, command in cli.commands.items():
         for param in command.params:
             for option in param.opts:
                 if option.startswith("--") and option != "--help":
-                    assert option in README, f"{name} {option}"
+                    assert re.search(rf"{option}\b", guides), f"{name} {option}"
 
 
 def test_a_filter_commands_own_options_come_first_in_its_help():
@@ -74,7 +86,7 @@ def test_a_filter_commands_own_options_come_first_in_its_help():
     options = [line.split()[0].rstrip(",") for line in lines if line.strip().startswith("-")]
     assert options[:2] == ["-r", "-s"]
     headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
-    assert headings[:5] == ["Options:", "Engine:", "Output:", "Input:",
+    assert headings[:6] == ["Options:", "Engine:", "Output:", "Input:", "Messages:",
                             "Batch (several inputs, a folder, or --files-from):"]
 
 

@@ -23,7 +23,6 @@ from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, features
 
 from imgconv.io import formats
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 H, W = 48, 64  # crops: small enough to be quick, big enough to be photographs
 MAKE = "imgconv fidelity camera"
 MAKE_TAG, ORIENTATION_TAG, GPS_IFD, EXIF_IFD = 0x010F, 0x0112, 0x8825, 0x8769
@@ -463,7 +462,7 @@ def test_integer_npy_is_kept_or_refused_never_clipped_to_8_bits(tmp_path, dtype)
 
 
 def test_integer_npy_blurred_to_npy_is_the_documented_raw_result(tmp_path, camera):
-    """README: .npy outputs hold the raw result, float32 for 8- and 16-bit samples,
+    """docs/guides/filters.md: .npy outputs hold the raw result, float32 for 8- and 16-bit samples,
     float64 for wider integers."""
     for dtype, work in ((np.uint8, np.float32), (np.int16, np.float32), (np.int32, np.float64)):
         array = camera[:H, :W].astype(dtype)
@@ -686,7 +685,7 @@ def test_jpeg_subsampling_option(tmp_path, q96):
 def test_jpeg_tables_of_16_bits_are_written_baseline_without_a_word(tmp_path, chelsea):
     """libjpeg writes steps above 255 as an extended (SOF1) JPEG and prints "Caution:
     quantization tables are too coarse for baseline JPEG" on stderr, from C: the real
-    command's stderr is checked. Such a step is written as 255 (README)."""
+    command's stderr is checked. Such a step is written as 255 (docs/guides/images.md)."""
     import subprocess
     import sys
 
@@ -919,15 +918,9 @@ def test_many_channels_cannot_be_an_image(tmp_path, channels, count):
 # ---------------------------------------------------------------- 6. formats
 
 IMAGE_FORMATS = [f for f in formats.available() if f != formats.NPY]
-# README: "JPEG, lossy WebP and AVIF lose detail by design" and GIF is re-quantised; the
+# docs/guides/images.md: "JPEG, lossy WebP and AVIF lose detail by design" and GIF is re-quantised; the
 # others are lossless (Pillow writes JPEG 2000 reversibly unless asked otherwise).
 LOSSLESS = {"PNG", "TIFF", "BMP", "TGA", "QOI", "PPM", "JPEG2000"}
-
-
-def test_readme_formats_block_is_the_output():
-    block = re.search(r"```text\n\$ imgconv formats\n(.*?)```", README.read_text(), re.S)
-    assert block, "README has no '$ imgconv formats' block"
-    assert ok(run("formats")).stdout == block.group(1)
 
 
 @pytest.mark.parametrize("fmt", IMAGE_FORMATS)

@@ -1211,8 +1211,8 @@ def make_case(index, seeds=None):
     data, recipe = mutate(seed, rng)
     if seed.kind == "kernel":
         target = f"k{seed.suffix}" if seed.suffix else "kernel"
-        command = ["conv"] if rng.random() < 0.1 else ["convolve"]
-        output = "out.npy" if command == ["conv"] else rng.choice(["out.png", "out.png", "out.tif", "out.npy"])
+        command = ["conv-layer"] if rng.random() < 0.1 else ["convolve"]
+        output = "out.npy" if command == ["conv-layer"] else rng.choice(["out.png", "out.png", "out.tif", "out.npy"])
         args = [*command, "-k", target, "in.png", output]
         if command == ["convolve"]:
             args += rng.choice([[], [], [], ["--normalize"], ["--correlate"]])

@@ -495,12 +495,12 @@ def test_a_npy_kernel_claiming_a_huge_shape(tmp_path):
 
 def test_conv_weights_and_bias_refuse_lies_and_nan(tmp_path):
     huge = npy_claiming(tmp_path / "w.npy", (100000, 1, 1000, 1000))
-    result, peak = run_measured("conv", "--weights", huge, CHELSEA, tmp_path / "maps.npy")
+    result, peak = run_measured("conv-layer", "--weights", huge, CHELSEA, tmp_path / "maps.npy")
     assert result.exit_code == 2 and "truncated" in one_line(result.stderr_bytes) and peak < 8 << 20
     np.save(tmp_path / "nan.npy", np.full((1, 3, 3, 3), np.nan))
-    result = run("conv", "--weights", tmp_path / "nan.npy", CHELSEA, tmp_path / "maps.npy")
+    result = run("conv-layer", "--weights", tmp_path / "nan.npy", CHELSEA, tmp_path / "maps.npy")
     assert result.exit_code == 2 and "NaN" in one_line(result.stderr_bytes)
-    result = run("conv", "-k", "1 0 -1", "--bias", "nan", CHELSEA, tmp_path / "maps.npy")
+    result = run("conv-layer", "-k", "1 0 -1", "--bias", "nan", CHELSEA, tmp_path / "maps.npy")
     assert result.exit_code == 2 and "NaN" in one_line(result.stderr_bytes)
     assert not (tmp_path / "maps.npy").exists()
 
@@ -523,7 +523,7 @@ def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
 @pytest.mark.parametrize("args, fragment", [
     (["blur", "-r", "1000000000"], "the widest is 200001"),
     (["blur", "-s", "1e300"], "6e+300 taps wide"),
-    (["box", "--size", "1e9"], "not a valid integer"),
+    (["box", "--kernel-size", "1e9"], "not a valid integer"),
     (["motion", "-l", "1e9"], "too long"),
 ])
 def test_absurd_sizes_are_one_line_at_once(tmp_path, args, fragment):

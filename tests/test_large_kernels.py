@@ -153,7 +153,7 @@ def test_even_box_larger_than_a_dense_kernel(tmp_path, cat, mode):
     # scipy.ndimage.convolve anchors an even kernel. Not symmetric about its anchor, so
     # auto takes the separable passes.
     out = tmp_path / "out.png"
-    assert run("box", "--size", 1030, "-b", mode, CAT, out).exit_code == 0
+    assert run("box", "--kernel-size", 1030, "-b", mode, CAT, out).exit_code == 0
     taps = np.full(1030, 1 / 1030)
     assert_rounded_from(load(out)[1], two_passes(cat, taps, taps, mode, convolution=True))
 
@@ -162,7 +162,7 @@ def test_auto_and_explicit_methods_for_factors():
     photo = (2160, 3840)
     assert choose_method(kernels.separable_gaussian(600), shape=photo) == "fft"
     assert choose_method(kernels.separable_gaussian(600), "wrap", shape=(2161, 3847)) == "separable"  # primes
-    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "separable"  # even: not symmetric
+    assert choose_method(kernels.separable_box(size=2000), shape=photo) == "running-sums"  # a box: any size
     image = np.zeros((20, 30))
     with pytest.raises(imgconv.KernelError, match=r"'direct' needs the kernel as one dense array.*1201x1201"):
         imgconv.correlate(image, kernels.separable_gaussian(600), method="direct")
@@ -212,11 +212,11 @@ def test_dense_presets_are_refused_by_size_before_allocating():
      (["blur", "-s", 33334], "radius 100002"),
      (["unsharp", "-r", 100001], "radius 100001"),
      (["box", "-r", 100001], "box kernel would be 200003 taps wide"),
-     (["box", "--size", 300000], "box kernel would be 300000 taps wide; the widest is 200001"),
+     (["box", "--kernel-size", 300000], "box kernel would be 300000 taps wide; the widest is 200001"),
      (["motion", "-l", 1026], "motion length 1026 is too long"),
      (["motion", "-l", "1e9"], "motion length 1e+09 is too long"),
      (["blur", "-s", 200, "--method", "direct"], "'direct' needs the kernel as one dense array"),
-     (["box", "--size", 2000, "--method", "fft"], "only on whole channels")],
+     (["box", "--kernel-size", 2000, "--method", "fft"], "only on whole channels")],
     ids=lambda v: " ".join(map(str, v)) if isinstance(v, list) else "",
 )
 def test_refusals_are_one_line_and_allocate_nothing_big(tmp_path, args, message):

@@ -21,7 +21,7 @@ def psnr(a, b, peak=255.0):
 def test_gaussian_from_a_float_npy_target(tmp_path, camera):
     gaussian = kernels.gaussian(2, 1.2)
     np.save(tmp_path / "target.npy", ndi.convolve(camera.astype(np.float64), gaussian, mode="reflect"))
-    result = run("learn", CAMERA, tmp_path / "target.npy", "--size", 5, "-o", tmp_path / "k.txt")
+    result = run("learn", CAMERA, tmp_path / "target.npy", tmp_path / "k.txt", "--kernel-size", 5)
     assert result.exit_code == 0 and "RMSE" in result.stderr and "PSNR" in result.stderr
     learned = np.loadtxt(tmp_path / "k.txt")
     assert np.abs(learned - gaussian).max() < 1e-3
@@ -30,7 +30,7 @@ def test_gaussian_from_a_float_npy_target(tmp_path, camera):
 def test_gaussian_from_an_8_bit_target_reproduces_it(tmp_path, camera):
     target = np.clip(np.rint(ndi.convolve(camera.astype(np.float64), kernels.gaussian(2, 1), mode="reflect")), 0, 255)
     save(tmp_path / "target.png", target.astype(np.uint8))
-    assert run("learn", CAMERA, tmp_path / "target.png", "--size", 5, "-o", tmp_path / "k.txt").exit_code == 0
+    assert run("learn", CAMERA, tmp_path / "target.png", tmp_path / "k.txt", "--kernel-size", 5).exit_code == 0
     assert run("convolve", "-k", tmp_path / "k.txt", CAMERA, tmp_path / "again.png").exit_code == 0
     assert psnr(load(tmp_path / "again.png")[1], target) >= 45
 
@@ -69,8 +69,8 @@ def test_per_channel(tmp_path, rng):
     truth = [kernels.gaussian(1, 0.8), kernels.sharpen(0.5), kernels.box(radius=1)]
     target = np.stack([ndi.convolve(cat[..., c], truth[c], mode="reflect") for c in range(3)], axis=-1)
     np.save(tmp_path / "target.npy", target)
-    result = run("learn", SAMPLES / "chelsea.png", tmp_path / "target.npy", "--size", 3, "--per-channel",
-                 "-o", tmp_path / "k.txt")
+    result = run("learn", SAMPLES / "chelsea.png", tmp_path / "target.npy", tmp_path / "k.txt", "--kernel-size", 3,
+                 "--per-channel")
     assert result.exit_code == 0
     for c in range(3):
         assert np.abs(np.loadtxt(tmp_path / f"k-{c}.txt") - truth[c]).max() < 1e-6
@@ -85,13 +85,13 @@ def test_ridge_shrinks_the_weights(camera):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--size", "3"], "must match"),
-    (["--size", "0"], "--size"),
-    (["--size", "3", "--ridge", "-1"], "--ridge"),
+    (["--kernel-size", "3"], "must match"),
+    (["--kernel-size", "0"], "--kernel-size"),
+    (["--kernel-size", "3", "--ridge", "-1"], "--ridge"),
 ])
 def test_errors(tmp_path, args, message):
     save(tmp_path / "small.png", np.zeros((10, 10), np.uint8))
-    result = run("learn", CAMERA, tmp_path / "small.png", *args, "-o", tmp_path / "k.txt")
+    result = run("learn", CAMERA, tmp_path / "small.png", tmp_path / "k.txt", *args)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "k.txt").exists()
 
@@ -99,12 +99,12 @@ def test_errors(tmp_path, args, message):
 def test_cli_boundary_and_cval(tmp_path, rng, camera):
     kernel = rng.normal(size=(3, 3))
     np.save(tmp_path / "wrap.npy", ndi.convolve(camera.astype(np.float64), kernel, mode="wrap"))
-    result = run("learn", CAMERA, tmp_path / "wrap.npy", "--size", 3, "-b", "wrap", "-o", tmp_path / "k.txt")
+    result = run("learn", CAMERA, tmp_path / "wrap.npy", tmp_path / "k.txt", "--kernel-size", 3, "-b", "wrap")
     assert result.exit_code == 0
     assert np.abs(np.loadtxt(tmp_path / "k.txt") - kernel).max() < 1e-6
     np.save(tmp_path / "const.npy", ndi.convolve(camera.astype(np.float64), kernel, mode="constant", cval=300.0))
-    assert run("learn", CAMERA, tmp_path / "const.npy", "--size", 3, "-b", "constant", "--cval", 300,
-               "-o", tmp_path / "k2.txt").exit_code == 0
+    assert run("learn", CAMERA, tmp_path / "const.npy", tmp_path / "k2.txt", "--kernel-size", 3, "-b", "constant",
+               "--cval", 300).exit_code == 0
     assert np.abs(np.loadtxt(tmp_path / "k2.txt") - kernel).max() < 1e-6
 
 

@@ -116,3 +116,24 @@ def test_pillows_own_limit_is_left_to_the_program(rng):
     assert Image.MAX_IMAGE_PIXELS == before
     with pytest.raises(Image.DecompressionBombError):
         Image._decompression_bomb_check((before + 1, 3))
+
+
+def test_decodes_that_overlap_and_end_out_of_order_leave_the_warning_filters_as_they_were(monkeypatch):
+    """Decoding silences Pillow's warnings. Two decodes on two threads, the first in
+    ending first: while either runs nothing is shown, and after both the program's own
+    filters are back (saving and restoring per call left "ignore" on for good)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        before = list(warnings.filters)
+        paused = Paused(monkeypatch)
+        first, one = paused.start("first", png(10), 0)
+        second, two = paused.start("second", png(12), 0)
+        paused.finish("first", first)
+        warnings.warn("shown only once the decodes are over", UserWarning, stacklevel=1)  # ignored: one still runs
+        paused.finish("second", second)
+        assert one["picture"].frames[0].shape == (10, 10) and two["picture"].frames[0].shape == (12, 12)
+        assert warnings.filters == before
+        with pytest.raises(UserWarning):
+            warnings.warn("the program's filter again", UserWarning, stacklevel=1)

@@ -19,7 +19,7 @@ field by field, and exits 1 if any does (0 if none).
 
 Every command, filter or not, is covered: the presets with their options and
 ``--print-kernel``, ``convolve`` with inline kernels and one file of each kernel format,
-``conv``, ``learn``, ``animate``, ``params``, ``kernels``, ``formats``, ``--help`` of
+``conv-layer``, ``learn``, ``animate``, ``params``, ``kernels``, ``formats``, ``--help`` of
 each command, every boundary mode and alias, every method, every output format this
 Pillow writes, ``--depth``, ``--compression``, ``--frame``, metadata (EXIF orientation,
 ``--strip``, ICC, XMP, comments), alpha and ``--background``, ``--view``, pipes (``-``
@@ -331,7 +331,8 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "motion": ("-l", "7", "--angle", "30"),
     "identity": (),
 }
-COMMANDS = (*PRESETS, "convolve", "conv", "learn", "animate", "params", "demo", "formats", "kernels")
+COMMANDS = (*PRESETS, "convolve", "conv-layer", "learn", "animate", "params", "demo", "formats", "kernels",
+            "completion")
 MODES = ("reflect", "symmetric", "mirror", "reflect101", "reflect_101", "nearest", "edge", "replicate", "clamp",
          "wrap", "periodic", "circular", "constant", "fill", "zero", "Replicate")
 METHODS = ("auto", "direct", "separable", "fft")
@@ -372,7 +373,7 @@ def cases(has_zarr: bool) -> list[Case]:
     # The presets' own options.
     for options in (("-r", "2"), ("-s", "2"), ("-r", "40", "-s", "9"), ("-r", "0", "-s", "1")):
         add("blur", *options, "{in}/rgb.png", "out.png")
-    for options in (("--size", "4"), ("--size", "1"), ("-r", "5")):
+    for options in (("--kernel-size", "4"), ("--kernel-size", "1"), ("-r", "5")):
         add("box", *options, "{in}/grey.png", "out.png")
     for name in ("sobel", "prewitt", "scharr"):
         for options in (("-d", "x"), ("-d", "y"), ("-d", "magnitude"), ("--normalize",), ("-d", "x", "--normalize")):
@@ -605,9 +606,9 @@ def cases(has_zarr: bool) -> list[Case]:
 
     # The lecture's commands.
     add("params")
-    for options in (("--json",), ("--bias", "--channels", "3"), ("--input", "28x28", "--hidden", "100", "--filter",
-                                                                  "5", "--filters", "6", "--json"),
-                    ("--input", "0x3",), ("--filter", "2x"), ("--hidden", "-1")):
+    for options in (("--json",), ("--bias", "--channels", "3"), ("--input-size", "28x28", "--hidden", "100",
+                                                                  "--kernel-size", "5", "--filters", "6", "--json"),
+                    ("--input-size", "0x3",), ("--kernel-size", "2x"), ("--hidden", "-1")):
         add("params", *options)
     sobel_x, sobel_y = "-1 0 1; -2 0 2; -1 0 1", "-1 -2 -1; 0 0 0; 1 2 1"
     for options, output in (
@@ -625,21 +626,23 @@ def cases(has_zarr: bool) -> list[Case]:
             (("-k", sobel_x, "--weights", "{in}/kernels/weights.npy"), "maps.npy"),
             (("-k", "1 2; 3 4", "-k", sobel_x), "maps.npy"), (("-k", sobel_x, "--padding", "nonsense"), "maps.npy"),
             (("-k", sobel_x, "--max-pixels", "100"), "maps.npy"), (("-k", sobel_x, "--dilation", "40"), "maps.npy")):
-        add("conv", *options, "{in}/rgb.png", output)
-    add("conv", "-k", sobel_x, "{in}/rgba.png", "maps.png")
-    add("conv", "-k", sobel_x, "{in}/grey16.png", "maps.npy")
-    add("conv", "-k", sobel_x, "{in}/anim.gif", "maps.npy")
-    add("conv", "--weights", "{in}/kernels/weights.npy", "{in}/grey.png", "maps.npy")
+        add("conv-layer", *options, "{in}/rgb.png", output)
+    add("conv-layer", "-k", sobel_x, "{in}/rgba.png", "maps.png")
+    add("conv-layer", "-k", sobel_x, "{in}/grey16.png", "maps.npy")
+    add("conv-layer", "-k", sobel_x, "{in}/anim.gif", "maps.npy")
+    add("conv-layer", "--weights", "{in}/kernels/weights.npy", "{in}/grey.png", "maps.npy")
     for source, target, options in (
-            ("grey.png", "grey-target.png", ("--size", "5")), ("grey.png", "grey-target.npy", ("--size", "5")),
-            ("grey.png", "grey-target.png", ("--size", "3", "--ridge", "10")),
-            ("grey.png", "grey-target.png", ("--size", "5", "-b", "nearest")),
-            ("grey.png", "grey-target.png", ("--size", "5", "-b", "constant", "--cval", "20")),
-            ("rgb.png", "rgb-target.png", ("--size", "3")),
-            ("rgb.png", "rgb-target.png", ("--size", "3", "--per-channel")),
-            ("grey.png", "rgb-target.png", ("--size", "3")), ("grey.png", "small.png", ("--size", "3")),
-            ("grey.png", "grey-target.png", ("--size", "100")), ("grey.png", "truncated.png", ("--size", "3"))):
-        add("learn", f"{{in}}/{source}", f"{{in}}/{target}", *options, "-o", "kernel.txt")
+            ("grey.png", "grey-target.png", ("--kernel-size", "5")),
+            ("grey.png", "grey-target.npy", ("--kernel-size", "5")),
+            ("grey.png", "grey-target.png", ("--kernel-size", "3", "--ridge", "10")),
+            ("grey.png", "grey-target.png", ("--kernel-size", "5", "-b", "nearest")),
+            ("grey.png", "grey-target.png", ("--kernel-size", "5", "-b", "constant", "--cval", "20")),
+            ("rgb.png", "rgb-target.png", ("--kernel-size", "3")),
+            ("rgb.png", "rgb-target.png", ("--kernel-size", "3", "--per-channel")),
+            ("grey.png", "rgb-target.png", ("--kernel-size", "3")), ("grey.png", "small.png", ("--kernel-size", "3")),
+            ("grey.png", "grey-target.png", ("--kernel-size", "100")),
+            ("grey.png", "truncated.png", ("--kernel-size", "3"))):
+        add("learn", f"{{in}}/{source}", f"{{in}}/{target}", "kernel.txt", *options)
     for output, options in (
             ("slide.gif", ()), ("slide.gif", ("--numbers",)), ("slide.png", ("--numbers", "--seed", "3")),
             ("slide.webp", ("--input-size", "4x6", "--kernel-size", "2x3")),
@@ -657,7 +660,7 @@ def cases(has_zarr: bool) -> list[Case]:
                     ("--view", "sideways")):
         add("blur", *options, "{in}/rgb.png", "out.png")
     add("blur", "{in}/rgb.png", "out.png")  # neither radius nor sigma
-    add("box", "-r", "2", "--size", "3", "{in}/rgb.png", "out.png")
+    add("box", "-r", "2", "--kernel-size", "3", "{in}/rgb.png", "out.png")
     add("blur", "-r", "1", "{in}/rgb.png")
     add("blur", "-r", "1", "{in}/missing.png", "out.png")
     add("blur", "-r", "1", "{in}/rgb.png", "missing-folder/out.png")

@@ -1,10 +1,12 @@
 """The imgconv command line: options in, library calls, one-line messages out.
 
 This module holds the group and the entry point, ``imgconv.cli:main``; the commands
-live beside it: `presets` (the preset filters and ``convolve``), `lecture` (``conv``,
-``params``, ``learn``, ``animate``, ``demo``), with `run` (one file, a batch, a
-cluster), `sections` (shared options, sectioned ``--help``), `types` (option types),
-`messages` (one-line messages) and `lazy` (library modules loaded on first use).
+live beside it: `presets` (the preset filters and ``convolve``), `lecture`
+(``conv-layer``, ``params``, ``learn``, ``animate``, ``demo``), `completion`, with
+`run` (one file, a batch, a cluster), `progress` (one file's progress line),
+`sections` (shared options, sectioned ``--help``), `types` (option types and their
+completion), `messages` (one-line messages) and `lazy` (library modules loaded on
+first use).
 """
 
 import logging
@@ -21,17 +23,56 @@ import click
 from .. import __version__
 from ..errors import ImgconvError, ReaderGone, Terminated
 from . import lecture
+from .completion import completion
 from .lazy import formats
 from .messages import fail
 from .presets import PRESETS, convolve, list_kernels, preset_command
 
+RENAMED = {
+    "conv": "conv-layer (the feature maps of a neural network's layer; convolve filters with your own kernel)",
+    "box --size": "--kernel-size",
+    "learn --size": "--kernel-size",
+    "learn -o": "OUTPUT, the third argument: imgconv learn INPUT TARGET OUTPUT",
+    "learn --output": "OUTPUT, the third argument: imgconv learn INPUT TARGET OUTPUT",
+    "params --input": "--input-size",
+    "params --filter": "--kernel-size (--filters is their number)",
+}
+"""What a command or an option of an earlier version is called now, for the error that
+meets its old name."""
+
+SECTIONS = {
+    "Filters": (*(preset.command for preset in PRESETS), "convolve"),
+    "The lecture (convolution in neural networks)": tuple(command.name or "" for command in lecture.COMMANDS),
+    "Other": ("formats", "kernels", "completion"),
+}
+"""The commands of each section of the group's ``--help``, in order."""
+
+BARE = "imgconv.bare"
+"""The key of `click.Context.meta` saying a command was given no argument at all."""
+
 
 class ImgconvGroup(click.Group):
-    """A group whose every error is one line, ``imgconv: error: ...``, and no traceback.
+    """A group whose every error is one line, ``imgconv: error: ...``, and no traceback;
+    a command given no argument at all shows its usage before the line, and an old
+    name (`RENAMED`) is met with the new one.
 
     Exit status 2 for usage errors (bad options, kernels, boundary names), 1 for
     failures while reading, filtering or writing, 130 for Ctrl-C.
     """
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                             list[str]]:
+        if args and args[0] in RENAMED:
+            raise click.UsageError(f"no command {args[0]!r}; it is now {RENAMED[args[0]]}", ctx)
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[BARE] = not rest
+        return name, command, rest
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        width = formatter.width - 6 - max(map(len, self.commands))
+        for title, names in SECTIONS.items():
+            with formatter.section(title):
+                formatter.write_dl([(name, self.commands[name].get_short_help_str(width)) for name in names])
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
@@ -44,7 +85,10 @@ class ImgconvGroup(click.Group):
             click.echo(exc.ctx.get_help(), err=True)
             sys.exit(2)
         except click.ClickException as exc:
-            fail(exc.format_message(), exc.exit_code)
+            usage = bare_usage(exc)
+            if usage:
+                click.echo(usage, err=True)
+            fail(message_of(exc), exc.exit_code)
         except ReaderGone as exc:
             # Quiet, as cat is; and Python must not complain when it flushes at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -56,6 +100,25 @@ class ImgconvGroup(click.Group):
         except Terminated:
             fail("terminated", Terminated.exit_code)
         sys.exit(status if isinstance(status, int) else 0)
+
+
+def message_of(exc: click.ClickException) -> str:
+    """The message of a Click error, saying an old option's new name."""
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.NoSuchOption) and ctx is not None:
+        new = RENAMED.get(f"{ctx.info_name} {exc.option_name}")
+        if new is not None:
+            return f"no option {exc.option_name}; it is now {new}"
+    return exc.format_message()
+
+
+def bare_usage(exc: click.ClickException) -> str | None:
+    """The usage lines of a command given no argument at all that the usage error
+    ``exc`` stopped, to go before its message; None for any other error."""
+    ctx = getattr(exc, "ctx", None)
+    if not isinstance(exc, click.UsageError) or ctx is None or ctx.parent is None or not ctx.meta.get(BARE):
+        return None
+    return f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help."
 
 
 @click.group(cls=ImgconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,6 +134,9 @@ def cli() -> None:
       imgconv blur --radius 5 --sigma 3 in.png out.png
       cat in.png | imgconv blur -s 2 - - | imgconv sobel - edges.png
       imgconv convolve -k "0 -1 0; -1 5 -1; 0 -1 0" in.jpg sharp.jpg
+
+    Completion of commands, options and their values in bash, zsh or fish:
+    imgconv completion --help says how to turn it on.
     """
 
 
@@ -87,7 +153,7 @@ def list_formats() -> None:
         click.echo(line)
 
 
-for _command in (*map(preset_command, PRESETS), convolve, *lecture.COMMANDS, list_formats, list_kernels):
+for _command in (*map(preset_command, PRESETS), convolve, *lecture.COMMANDS, list_formats, list_kernels, completion):
     cli.add_command(_command)
 
 

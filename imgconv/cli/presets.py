@@ -11,7 +11,7 @@ import click
 
 from .lazy import filters, kernelfile, kernels
 from .run import Maker, filter_command
-from .sections import OptionSpec
+from .sections import KERNEL_SIZE, OptionSpec
 from .types import FINITE, POSITIVE, RADIUS, FiniteFloat, KernelSpecType
 
 if TYPE_CHECKING:
@@ -23,13 +23,16 @@ if TYPE_CHECKING:
 class Preset:
     """A preset filter command: its name, the name of its kernel in `kernels.PRESETS`,
     how it makes its filter from the engine's and its own options, its own options
-    (listed first in ``--help``, in this order) and its help text."""
+    (listed first in ``--help``, in this order) and its help text; and the options of
+    which it ``needs`` one, or more unless ``exclusive`` (its kernel's size)."""
 
     command: str
     kernel: str
     make: Maker
     options: tuple[OptionSpec, ...]
     help: str
+    needs: tuple[str, ...] = ()
+    exclusive: bool = False
 
 
 def _kernel_of(function: str) -> Maker:
@@ -68,6 +71,10 @@ def _gradient(name: str) -> Preset:
     """)
 
 
+def _box(engine: "EngineOptions", radius: int | None, kernel_size: int | None) -> "Filter":
+    return filters.preset_filter(kernels.separable_box(radius, kernel_size), engine=engine)
+
+
 _AMOUNT = "--amount", "-a"
 
 PRESETS = (
@@ -79,16 +86,16 @@ PRESETS = (
     \b
     Example:
       imgconv blur --radius 5 --sigma 3 in.png out.png
-    """),
-    Preset("box", "box", _kernel_of("separable_box"), (
+    """, needs=("--radius", "--sigma")),
+    Preset("box", "box", _box, (
         (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1."}),
-        (("--size",), {"type": click.IntRange(min=1), "help": "Kernel size, odd or even."}),
-    ), """Box blur: the mean of a square neighbourhood. Give --radius or --size.
+        ((KERNEL_SIZE,), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
+    ), """Box blur: the mean of a square neighbourhood. Give --radius or --kernel-size.
 
     \b
     Example:
       imgconv box --radius 2 in.png out.png
-    """),
+    """, needs=("--radius", KERNEL_SIZE), exclusive=True),
     _gradient("sobel"),
     _gradient("prewitt"),
     _gradient("scharr"),
@@ -110,7 +117,7 @@ PRESETS = (
     \b
     Example:
       imgconv unsharp --sigma 2 --amount 1.5 in.png out.png
-    """),
+    """, needs=("--radius", "--sigma")),
     Preset("laplacian", "laplacian", _kernel_of("laplacian"), (
         (("--diagonals",), {"is_flag": True, "help": "Use the 8-neighbour Laplacian."}),
     ), """Laplacian (second derivative): edges and spots. Negative responses clip to 0
@@ -149,7 +156,17 @@ PRESETS = (
 
 def preset_command(preset: Preset) -> click.Command:
     """The filter command of ``preset``, with ``--print-kernel``."""
-    return filter_command(preset.command, preset.make, preset.options, help=preset.help)
+    if not preset.needs:
+        return filter_command(preset.command, preset.make, preset.options, help=preset.help)
+
+    def make(engine: "EngineOptions", **own: Any) -> "Filter":
+        given = [flag for flag in preset.needs if own[flag.lstrip("-").replace("-", "_")] is not None]
+        if not given or (preset.exclusive and len(given) > 1):
+            number = "one, not both" if preset.exclusive else "or both"
+            raise click.UsageError(f"{preset.command} needs {' or '.join(preset.needs)} ({number})")
+        return preset.make(engine=engine, **own)
+
+    return filter_command(preset.command, make, preset.options, help=preset.help)
 
 
 CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (

@@ -11,6 +11,7 @@ import click
 
 from ..errors import InvalidInputError
 from ..names import quote_name
+from . import progress
 from .lazy import batch, file_options, kernelfile, probe
 from .messages import say, say_error
 from .sections import (
@@ -18,11 +19,14 @@ from .sections import (
     SectionedCommand,
     SectionOption,
     batch_options,
+    check_messages,
     engine_options,
     input_options,
+    message_options,
     options,
     output_options,
 )
+from .types import PathType
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -48,11 +52,18 @@ class Batching:
     skip_existing: bool
     dry_run: bool
     jobs: int | None
-    progress: bool | None
-    quiet: bool
     fail_fast: bool
     report: str | None
     cluster: str | None
+
+
+@dataclass(frozen=True)
+class Messages:
+    """The options of the Messages section (`imgconv.cli.sections.message_options`)."""
+
+    progress: bool | None
+    quiet: bool
+    verbose: bool
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class Command:
     write: "WriteOptions"
     in_place: bool
     batching: Batching
+    messages: Messages
 
 
 def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] = (), *, preset: bool = True,
@@ -85,6 +97,8 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
             click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
         elif batch.is_batch(asked.paths, asked.batching.files_from):
             return run_batch(asked, filt)
+        elif not asked.paths:
+            raise click.UsageError(f"{name} needs INPUT and OUTPUT (- for standard input and output)")
         elif len(asked.paths) != 2:
             raise click.UsageError(f"{name} takes INPUT and OUTPUT (use - for stdin/stdout), got "
                                    f"{len(asked.paths)} path(s)")
@@ -100,8 +114,12 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
                                    "imgconv convolve -k FILE reproduces this command.")(shared)
     # Click lists parameters in the reverse of the order their decorators are applied:
     # the command's own, applied last, come first.
-    for decorate in reversed([options(*own_options), click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT"),
-                              engine_options, output_options, input_options, batch_options]):
+    paths = click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT", type=PathType())
+    messages = message_options("Also say each file written, and how long it took.",
+                               "a batch's files; one file's frames and rows, or its tiles if streamed",
+                               "when stderr is a terminal: a batch's at once, one file's once it has taken a second")
+    for decorate in reversed([options(*own_options), paths, engine_options, output_options, input_options,
+                              messages, batch_options]):
         shared = decorate(shared)
     return click.command(name, cls=SectionedCommand)(shared)
 
@@ -117,7 +135,8 @@ def split_options(command: Callable[..., int | None]) -> Callable[..., int | Non
     command's own options."""
 
     def callback(paths: tuple[str, ...], **options: Any) -> int | None:
-        batching = take(Batching, options)
+        batching, messages = take(Batching, options), take(Messages, options)
+        check_messages(messages.quiet, messages.verbose)
         engine = take(file_options.EngineOptions, options)
         if engine.threads is None and batch.is_batch(paths, batching.files_from):
             engine = replace(engine, threads=1)  # in a batch, --jobs alone sets how many cores work
@@ -127,7 +146,7 @@ def split_options(command: Callable[..., int | None]) -> Callable[..., int | Non
         write = take(file_options.WriteOptions, options)
         write = replace(write, depth=write.depth and int(write.depth), encoding=encoding)
         asked = Command(paths, engine, take(file_options.ReadOptions, options), write, options.pop("in_place"),
-                        batching)
+                        batching, messages)
         return command(asked, **options)
 
     return callback
@@ -135,16 +154,18 @@ def split_options(command: Callable[..., int | None]) -> Callable[..., int | Non
 
 def run_one(asked: Command, filt: "Filter") -> None:
     """One INPUT to one OUTPUT; a streamed tiled input runs its blocks on --cluster."""
-    (source, dest), batching = asked.paths, asked.batching
+    (source, dest), batching, read, messages = asked.paths, asked.batching, asked.read, asked.messages
     for option in ("include", "exclude", "suffix"):
         if getattr(batching, option):
             raise click.UsageError(f"--{option} applies to the files of a batch, not to one INPUT and OUTPUT file; "
                                    f"end OUTPUT with / to write into that folder (a batch of one file), or drop "
                                    f"--{option}")
     task = batch.plan_one(source, dest, in_place=asked.in_place, report=batching.report)
-    streamed = probe.streams(source, dest, asked.write.format, asked.read.frame)
+    # The one reading of the input's header: it decides here, and is passed on.
+    probed = probe.streamed_probe(source, dest, asked.write.format, read.frame, read.max_pixels,
+                                   read.auto_orient)
     address = batching.cluster
-    if address and not streamed and click.get_current_context().get_parameter_source("cluster") \
+    if address and probed is None and click.get_current_context().get_parameter_source("cluster") \
             != click.core.ParameterSource.ENVIRONMENT:
         raise click.UsageError("--cluster runs batches, and tiled TIFF or Zarr inputs streamed to a .tif or .zarr, "
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
@@ -152,19 +173,30 @@ def run_one(asked: Command, filt: "Filter") -> None:
     if batching.dry_run:
         say(batch.plan_line(task, batching.skip_existing), err=False)
         return
-    client = connect(address) if address and streamed else None
-    bar = batch.ProgressLine(0, unit="tiles") if shows_progress(batching) else None
-    try:  # only a streamed tiled image reports progress
-        result = batch.process_one(task, filt, asked.read, asked.write, in_place=asked.in_place,
-                                   report=batching.report, skip_existing=batching.skip_existing,
-                                   on_progress=bar and bar.set, get=client and client.get)
+    client = connect(address) if address and probed is not None else None
+    # A streamed image counts its tiles; any other, its frames and the engine's rows.
+    bar = progress.file_progress(messages.quiet, messages.progress, "frame" if probed is None else "tile",
+                                 counted=probed is not None)
+    try:
+        with progress.showing(bar, rows=probed is None):
+            result = batch.process_one(task, filt, read, asked.write, in_place=asked.in_place,
+                                       report=batching.report, skip_existing=batching.skip_existing,
+                                       on_progress=bar and bar.parts, get=client and client.get,
+                                       probed=probe.Probe() if probed is None else probed)
     finally:
         if client is not None:
             client.close()
-        if bar:
-            bar.close()
-    if result.status == "skipped" and not batching.quiet:
+    if result.status == "skipped" and not messages.quiet:
         say(f"imgconv: note: {quote_name(dest)}: newer than {quote_name(source)}; skipped (--skip-existing)")
+    elif result.status == "ok" and messages.verbose:
+        say(done_line(result))
+
+
+def done_line(result: Any) -> str:
+    """What -v says of a file done (a `imgconv.batch.Result`): ``input -> output``, and
+    the seconds it took or why it was skipped."""
+    how = f"{result.seconds:.2f} s" if result.status == "ok" else "skipped (up to date)"
+    return f"{quote_name(result.input)} -> {quote_name(result.output)}: {how}"
 
 
 def connect(address: str) -> Any:
@@ -196,16 +228,20 @@ def run_batch(asked: Command, filt: "Filter") -> int:
     if tasks:
         batch.make_output_folder(output)  # or one line why not, before any summary
     client, jobs, run_options = _on_cluster(batching.cluster, batching.jobs)
-    bar = batch.ProgressLine(len(tasks)) if shows_progress(batching) else None
+    messages = asked.messages
+    bar = batch.ProgressLine(len(tasks)) if shows_progress(messages) else None
 
     results = list(settled)  # and the files that ran, also when an interrupt ends the run
 
     def on_result(result: Any) -> None:
         results.append(result)
-        if result.status == "failed":
+        if result.status == "failed" or messages.verbose:
             if bar and bar.done:
                 click.echo(err=True)  # leave the progress line before the message
-            say_error(result.error)
+            if result.status == "failed":
+                say_error(result.error)
+            else:
+                say(done_line(result))
         if bar:
             bar.update()
 
@@ -218,7 +254,7 @@ def run_batch(asked: Command, filt: "Filter") -> int:
             client.close()
         if bar:
             bar.close()
-        if not batching.quiet:
+        if not messages.quiet:
             say(batch.summary(results))
     return 1 if any(r.status == "failed" for r in results) else 0
 
@@ -229,7 +265,7 @@ def _plan_batch(inputs: list[str], output: str, asked: Command, settled: list[An
     batching = asked.batching
 
     def on_note(message: str) -> None:
-        if not batching.quiet:
+        if not asked.messages.quiet:
             say(f"imgconv: note: {message}")
 
     def on_planned(result: Any) -> None:
@@ -256,6 +292,6 @@ def _on_cluster(address: str | None, jobs: int | None) -> tuple[Any, int | None,
     return client, jobs, {"executor": executor, "in_flight": jobs}
 
 
-def shows_progress(batching: Batching) -> bool:
-    """A progress line unless --quiet: with --progress, or when stderr is a terminal."""
-    return not batching.quiet and (batching.progress or (batching.progress is None and sys.stderr.isatty()))
+def shows_progress(messages: Messages) -> bool:
+    """A batch's progress line unless --quiet: with --progress, or when stderr is a terminal."""
+    return not messages.quiet and (messages.progress or (messages.progress is None and sys.stderr.isatty()))

@@ -14,6 +14,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 OptionSpec = tuple[tuple[str, ...], dict[str, Any]]
 """One option as ``(param_decls, attrs)``: the arguments of `click.option`."""
 
+KERNEL_SIZE = "--kernel-size"
+"""The one spelling of a kernel's size, in every command that takes one."""
+
 
 class SectionOption(click.Option):
     """An option listed in ``--help`` under the heading of its ``section``."""
@@ -126,6 +129,26 @@ output_options = section(
 )
 
 
+def message_options(verbose: str, progress: str,
+                    default: str = "when stderr is a terminal, once the work has taken a second") -> Callable[[F], F]:
+    """``--progress/--no-progress`` (``progress`` says of what, ``default`` when it is
+    shown), ``-q/--quiet`` and ``-v/--verbose`` (``verbose`` says what it adds): the
+    Messages section of every command that writes to stderr. `check_messages` refuses
+    -q and -v together."""
+    return section(
+        "Messages",
+        (("--progress/--no-progress",), {
+            "default": None, "help": f"Show progress on stderr: {progress} [default: {default}]."}),
+        (("--quiet", "-q"), {"is_flag": True, "help": "Print only errors."}),
+        (("--verbose", "-v"), {"is_flag": True, "help": verbose}))
+
+
+def check_messages(quiet: bool, verbose: bool) -> None:
+    """Refuse ``-q`` and ``-v`` together: each says the other is not wanted."""
+    if quiet and verbose:
+        raise click.UsageError("give -q (only errors) or -v (more), not both")
+
+
 def engine_options(function: F) -> F:
     """The engine's options: boundary, cval, method and threads."""
     function = section(
@@ -156,9 +179,6 @@ batch_options = section(
     (("--jobs", "-j"), {"type": click.IntRange(min=1),
                         "help": "Files processed at once, each in a worker process [default: CPUs; never more than "
                                 "the files, nor than 4 per CPU: more would only take turns on the same cores]."}),
-    (("--progress/--no-progress",), {
-        "default": None, "help": "Show a progress bar on stderr [default: when stderr is a terminal]."}),
-    (("--quiet", "-q"), {"is_flag": True, "help": "Print only errors."}),
     (("--fail-fast",), {"is_flag": True, "help": "Stop at the first file that fails."}),
     (("--report",), {"type": click.Path(allow_dash=True, dir_okay=False), "metavar": "FILE",
                      "help": "Write one JSON object per input to FILE (- for stdout)."}),

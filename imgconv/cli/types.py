@@ -1,17 +1,41 @@
 """Click parameter types: each checks its value as it is parsed, and loads the library
-it needs (Pillow, NumPy) only when the option is given, so that ``--help`` does not."""
+it needs (Pillow, NumPy) only when the option is given, so that ``--help`` does not.
+
+Each also says how the shell completes its values (`click.ParamType.shell_complete`):
+the names it takes, or files."""
 
 import math
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from ..errors import ImgconvError
-from ..vocabulary import resolve_mode
+from ..vocabulary import ALIASES, MODES, resolve_mode
 from .lazy import formats, kernelfile, layers, pipeline
 
 
+def starting(incomplete: str, names: dict[str, str | None]) -> list[CompletionItem]:
+    """The completions of ``incomplete`` among ``names`` (each with its help, or None),
+    matched without regard to case, in the order given."""
+    start = incomplete.lower()
+    return [CompletionItem(name, help=text) for name, text in names.items() if name.lower().startswith(start)]
+
+
+class PathType(click.ParamType):
+    """A file name, taken as given (``-`` included), that the shell completes as a file.
+    Click's own `click.Path` would also check it; the commands check their files
+    themselves, each with its own message."""
+
+    name = "path"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        return [CompletionItem(incomplete, type="file")]
+
+
 class BoundaryType(click.ParamType):
+    """A boundary mode, or an alias of one (`imgconv.vocabulary`)."""
+
     name = "mode"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -20,6 +44,13 @@ class BoundaryType(click.ParamType):
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
         return value
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        """The five modes; the aliases too once a letter is typed."""
+        names: dict[str, str | None] = dict.fromkeys(MODES)
+        if incomplete:
+            names.update((alias, f"the same as {mode}") for alias, mode in ALIASES.items())
+        return starting(incomplete, names)
 
 
 class FormatType(click.ParamType):
@@ -33,6 +64,11 @@ class FormatType(click.ParamType):
             self.fail(f"unknown format {value!r}; imgconv writes {', '.join(sorted(formats.names()))}", param, ctx)
         return value.lower()
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        """Each format's name and extensions, as ``imgconv formats`` lists them."""
+        table = formats.names()
+        return starting(incomplete, {name: table[name] for name in sorted(table)})
+
 
 class ColourType(click.ParamType):
     """A colour name or #rrggbb, read (by Pillow) only when given."""
@@ -45,8 +81,16 @@ class ColourType(click.ParamType):
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        """The colour names Pillow knows, once a letter is typed (there are 148)."""
+        from PIL import ImageColor
 
-class KernelSpecType(click.ParamType):
+        return starting(incomplete, dict.fromkeys(sorted(ImageColor.colormap))) if incomplete else []
+
+
+class KernelSpecType(PathType):
+    """A kernel file, or a kernel written inline (`imgconv.kernelfile.load_kernel`)."""
+
     name = "kernel"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -101,6 +145,10 @@ class PairType(click.ParamType):
         return numbers * 2 if len(numbers) == 1 else numbers
 
 
+PADDINGS: dict[str, str | None] = {
+    "valid": "no padding", "same": "ceil(size/stride) outputs", "full": "every position the kernel touches"}
+
+
 class PaddingType(click.ParamType):
     """``valid``, ``same``, ``full``, ``N`` or ``PY,PX``: per axis, a name or a number."""
 
@@ -110,9 +158,12 @@ class PaddingType(click.ParamType):
         if isinstance(value, tuple):
             return value
         text = str(value).strip().lower()
-        if text in ("valid", "same", "full"):
+        if text in PADDINGS:
             return (text, text)
         return PairType(minimum=0).convert(text, param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        return starting(incomplete, PADDINGS)
 
 
 class BiasType(click.ParamType):

@@ -168,7 +168,7 @@ def _choice(query: Query, name: str, choices: Sequence[str], default: str) -> st
 
 
 def _size(query: Query, name: str, default: str) -> tuple[int, int]:
-    """``HxW`` or ``N``, as the command line's ``--input`` and ``--filter`` take them."""
+    """``HxW`` or ``N``, as the command line's ``--input-size`` and ``--kernel-size`` take them."""
     value = query.get(name, default)
     match = re.fullmatch(r"([0-9]{1,10})(?:x([0-9]{1,10}))?", value)
     numbers = match and (int(match[1]), int(match[2] or match[1]))

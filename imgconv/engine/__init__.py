@@ -21,6 +21,9 @@ Strategies, one module each, each with its own cost estimate (`imgconv.engine.co
   wide as a column pass, all in one BLAS product, then summed at their shifts.
 - ``separable`` (`separable`): the kernel as a sum of outer products ``column ⊗ row``,
   a column pass and a row pass per term, BLAS products throughout.
+- ``running-sums`` (`running_sums`): boxes and tents (one outer product of factors of
+  one or two runs of equal weights), as cumulative sums along each axis in float64, at
+  a cost that does not grow with their size.
 - ``fft``, in one of two layouts, whichever is expected to be quicker: bands
   (`banded_fft`), for any kernel held densely, or whole channels
   (`whole_channel_fft`), for kernels symmetric about their anchor along both axes
@@ -47,9 +50,10 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidInputError, ReachError
-from ..vocabulary import METHODS, resolve_mode
-from . import bands
+from ..vocabulary import METHODS, TRUNCATE, resolve_mode
+from . import bands, channels, truncate
 from .bands import to_dtype, work_dtype
+from .channels import ChannelValues
 from .cost import BY_NAME, cheapest
 from .norm import Norm
 from .options import EngineOptions
@@ -70,8 +74,8 @@ __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAME
            "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
 
 # The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "integer", "shifted-views", "kernel-columns", "banded-fft",
-# "whole-channel-fft", "separable".
+# error if it cannot run): "integer", "shifted-views", "kernel-columns", "running-sums",
+# "banded-fft", "whole-channel-fft", "separable".
 STRATEGY_NAMES = tuple(BY_NAME)
 
 
@@ -85,8 +89,8 @@ class Plan:
     layout: Layout
 
 
-def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
-              output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
+def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: ChannelValues = 0.0,
+              method: str = "auto", output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
     """Correlate each channel of an image with a 2-D kernel.
 
     Output sample (y, x) is ``sum(kernel[i, j] * image[y + i - kh//2, x + j - kw//2])``:
@@ -97,15 +101,18 @@ def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
     ----------
     image : array_like, shape (H, W) or (H, W, C)
         Any real numeric dtype. Channels are filtered independently.
-    kernel : array_like, shape (kh, kw), or Kernel
+    kernel : array_like, shape (kh, kw), or Kernel; or one per channel
         Finite weights, any size up to 1025x1025, odd or even. A `Kernel`'s offset is
-        added to the result.
+        added to the result. One kernel per channel, as a NumPy array (kh, kw, C) or a
+        list of C kernels, filters channel c with kernel c (`imgconv.engine.channels`).
     boundary : str
         ``reflect`` (default), ``mirror``, ``nearest``, ``wrap`` or ``constant``, or one
-        of their aliases (see `imgconv.boundary`).
-    cval : float
-        The value beyond the edges in ``constant`` mode, in the image's units.
-    method : {"auto", "direct", "separable", "fft"} or a name in `STRATEGY_NAMES`
+        of their aliases (see `imgconv.boundary`); or ``truncate``, the weighted mean
+        over the part of the kernel inside the image (`imgconv.engine.truncate`).
+    cval : float or sequence of C floats
+        The value beyond the edges in ``constant`` mode, in the image's units; C values
+        give channel c value c.
+    method : {"auto", "direct", "separable", "fft", "running-sums"} or a name in `STRATEGY_NAMES`
         The strategy (see the module docstring); all give the same result to within
         float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
         quicker of its two layouts, ``direct`` of its two forms; a strategy's own name
@@ -135,8 +142,8 @@ def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
     return _filter(image, [kernel], boundary, cval, method, False, output, threads)
 
 
-def convolve(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
-             output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
+def convolve(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: ChannelValues = 0.0,
+             method: str = "auto", output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
     """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
 
     Output sample (y, x) is ``sum(kernel[i, j] * image[y - i + kh//2, x - j + kw//2])``.
@@ -188,7 +195,7 @@ def choose_method(kernel: KernelLike, boundary: str = "reflect", shape: tuple[in
     return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
 
 
-def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "reflect", cval: float = 0.0,
+def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "reflect", cval: ChannelValues = 0.0,
               method: str | Sequence[str] = "auto", output: DTypeLike | None = None, threads: int | None = None,
               convolution: bool = False) -> np.ndarray:
     """The Euclidean norm, sample by sample, of an image's responses to several kernels.
@@ -217,16 +224,26 @@ def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "
     return _filter(image, kernels, boundary, cval, methods, convolution, output, threads, combine=True)
 
 
-def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval: float, methods: str | Sequence[str],
-            flip: bool, output: DTypeLike | None, threads: int | None, combine: bool = False) -> np.ndarray:
+def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval: ChannelValues,
+            methods: str | Sequence[str], flip: bool, output: DTypeLike | None, threads: int | None,
+            combine: bool = False) -> np.ndarray:
     """Filter ``image`` with each of ``kernels`` (one, unless ``combine`` asks for the
     norm of several responses), each by its method of ``methods`` (one, or one per
-    kernel)."""
+    kernel); channel by channel (`channels.split`) where kernels or cval are per channel."""
     pixels = _check_image(image)
-    mode, cval = resolve_mode(boundary, cval)
+    constant = resolve_mode(boundary, truncate=True)[0] == "constant"
+    by_channel = channels.split(pixels, kernels, cval, constant,
+                                lambda part, own, value: _filter(part, own, boundary, value, methods, flip, output,
+                                                                 threads, combine), output, work_dtype(pixels.dtype))
+    if by_channel is not None:
+        return by_channel
+    mode, cval = resolve_mode(boundary, cast(float, cval), truncate=True)  # one number: else by channel above
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
         _check_method(method)
+    if mode == TRUNCATE:
+        return truncate.filter_truncated(pixels, kernels, flip, output, combine, lambda kernel, method: _filter(
+            pixels, [kernel], "constant", 0.0, method, flip, None, threads), methods)
     work = work_dtype(pixels.dtype)
     shape = pixels.shape[:2]
     parts: list[tuple[Strategy, float, bool]] = []  # (strategy, offset, blur) per kernel
@@ -349,7 +366,8 @@ def _check_reach(image: np.ndarray, magnitude: float, offset: float, cval: float
     if image.dtype.kind in "iu":
         peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
     else:
-        peak = float(np.max(np.abs(image))) if image.dtype.kind == "f" else 1.0
+        # The extremes, not np.abs's full-size copy: half the time on a 4K float32 photo.
+        peak = max(-float(image.min()), float(image.max())) if image.dtype.kind == "f" else 1.0
     reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
     if reach > np.finfo(work).max:
         raise ReachError(f"{source + ': ' if source else ''}the kernel's weights (magnitudes summing to "

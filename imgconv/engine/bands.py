@@ -4,8 +4,10 @@ output (`to_dtype`), on a thread pool (`run_bands`) with BLAS held to one thread
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -78,6 +80,7 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
         for filtered, written in pairs:
             run_bands(functools.partial(write_rows, filtered, written), range(0, bottom - top, step), workers)
 
+    filter_band = _counted(filter_band, band, height, len(groups))
     for group in groups:
         source, target = plane[:, :, group], result[:, :, group]
         tops = range(0, height, band)
@@ -86,6 +89,41 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
                 filter_band(source, target, top, layout.workers)
         else:
             run_bands(functools.partial(filter_band, source, target, workers=1), tops, threads)
+
+
+BandWatcher = Callable[[int, int], object]
+"""``watcher(done, total)``: rows filtered of an image, counted once per channel group."""
+
+_WATCHER: ContextVar[BandWatcher | None] = ContextVar("imgconv_band_watcher", default=None)
+
+
+@contextlib.contextmanager
+def watching(watcher: BandWatcher) -> Iterator[None]:
+    """Have every `filter_image` run in this context (in this thread, or in a task
+    started from it with its context) call ``watcher(done, total)`` after each band,
+    ``done`` of ``total`` rows of that image filtered, from the thread that filtered
+    the band: a progress display's source, which costs nothing when no one watches."""
+    token = _WATCHER.set(watcher)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
+
+
+def _counted(filter_band: Callable[..., None], band: int, height: int, groups: int) -> Callable[..., None]:
+    """``filter_band`` reporting each band to the watcher of `watching`, if any."""
+    watcher = _WATCHER.get()
+    if watcher is None:
+        return filter_band
+    lock, done, total = threading.Lock(), [0], height * groups
+
+    def counted(source: np.ndarray, target: np.ndarray, top: int, workers: int) -> None:
+        filter_band(source, target, top, workers)
+        with lock:
+            done[0] += min(top + band, height) - top
+            watcher(done[0], total)
+
+    return counted
 
 
 def _write(values: np.ndarray, target: np.ndarray, offset: float, clip: bool) -> None:

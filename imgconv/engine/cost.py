@@ -7,6 +7,7 @@ from .banded_fft import BandedFFT
 from .direct import Direct
 from .integer import Integer
 from .kernel_columns import MAX_WIDTH, KernelColumns
+from .running_sums import RunningSums
 from .separable import Separable
 from .strategy import Samples, StrategyClass
 from .taps import Taps
@@ -19,11 +20,13 @@ from .whole_channel_fft import WholeChannelFFT
 # output, where they need more than `bands.to_dtype` (the integer sums' scale).
 #
 # Separable comes last: its estimate may need an SVD, which the others' may spare.
-STRATEGIES: tuple[StrategyClass, ...] = (Integer, Direct, KernelColumns, BandedFFT, WholeChannelFFT, Separable)
+STRATEGIES: tuple[StrategyClass, ...] = (Integer, Direct, KernelColumns, RunningSums, BandedFFT, WholeChannelFFT,
+                                          Separable)
 BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
 
 # Why an explicitly asked method cannot run: ``integer`` needs 8-bit samples and an
-# integer kernel, ``kernel-columns`` a kernel at most `MAX_WIDTH` wide; otherwise only
+# integer kernel, ``kernel-columns`` a kernel at most `MAX_WIDTH` wide, ``running-sums``
+# boxes and tents (`imgconv.engine.running_sums.chains`); otherwise only
 # kernels too large to hold densely (`SeparableKernel`s) are refused, as ``direct`` and
 # FFT bands need the dense weights.
 _REFUSALS = {
@@ -33,6 +36,8 @@ _REFUSALS = {
               "use auto or separable",
     "kernel-columns": "method 'kernel-columns' takes kernels held densely up to {width} columns wide, and this one "
                       "is {size}; use auto or direct",
+    "running-sums": "method 'running-sums' takes one outer product of boxes and tents (each factor a run of equal "
+                    "weights, or two such runs convolved), and this {size} kernel is not; use auto",
     "fft": "method 'fft' can filter a {size} kernel only on whole channels, which needs it symmetric about its "
            "anchor (outside wrap mode) and, in wrap mode, image sides with no prime factor above 11; "
            "use auto or separable",

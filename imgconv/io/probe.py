@@ -35,17 +35,13 @@ def output_kind(dest: Path, format: str | None = None) -> str | None:
         return None
 
 
-def streams(source: Path, dest: Path, format: str | None = None, frame: int | None = None) -> bool:
-    """Whether `imgconv.pipeline.process_file` streams ``source`` to ``dest`` through
-    `imgconv.stream.run`: a Zarr store or tiled TIFF, to a TIFF file or a Zarr store."""
-    return streamed_probe(source, dest, format, frame) is not None
-
-
 def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
                    max_pixels: int = 0, auto_orient: bool = True) -> "Probe | None":
     """The `Probe` of ``source`` (for ``frame``, ``max_pixels`` and ``auto_orient``)
-    when `streams` says it is streamed to ``dest``, for `imgconv.stream.run.process_tiled`
-    to take; else None. A source is not opened for other outputs."""
+    when `imgconv.pipeline.process_file` streams it to ``dest`` through
+    `imgconv.stream.run` (a Zarr store or tiled TIFF, to a TIFF file or a Zarr store),
+    for `imgconv.stream.run.process_tiled` to take; else None. A source is not opened
+    for other outputs."""
     if output_kind(dest, format) is None:
         return None
     probed = probe(source, frame, max_pixels, auto_orient)

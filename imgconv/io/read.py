@@ -7,7 +7,6 @@ import io
 import math
 import re
 import struct
-import warnings
 
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
@@ -20,6 +19,7 @@ from .metadata import classic_exif
 from .orient import orient, orientation_of, upright_xmp
 from .picture import Picture, frame_indices
 from .pillow_read import picture_from_pillow
+from .quiet import quiet_warnings
 from .sink import STDIO, Path
 from .source import NPY_MAGIC, max_bytes, read_bytes
 from .tiff_read import picture_from_tifffile
@@ -99,9 +99,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     libtiff_errors = LibtiffErrors()
     recording = libtiff_error_log().set(libtiff_errors)
     try:
-        # Pillow warns of what it skips in a damaged file; whatever matters fails below.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             try:
                 with Image.open(io.BytesIO(data)) as image:
                     pillow_limit().set(max_pixels or None)

@@ -6,11 +6,11 @@ import os
 import select
 import stat
 import sys
-import warnings
 from typing import BinaryIO
 
 from ..errors import ImageReadError
 from . import chunks
+from .quiet import quiet_warnings
 from .sink import STDIO, Path
 from .tiffinfo import TIFF_MAGIC
 
@@ -124,8 +124,7 @@ def _could_be_image(prefix: bytes) -> bool:
     try:
         if prefix.startswith(chunks.PNG_SIGNATURE):
             prefix = chunks.checked_png(prefix, "")  # as decode_image reads it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             Image.open(io.BytesIO(prefix)).close()  # reads the header only
     except UnidentifiedImageError:
         return False

@@ -10,7 +10,7 @@ There is one frame per output position: ``H' = floor((H + 2p - d·(k-1) - 1) / s
 rows of them, and as many columns.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,8 +213,8 @@ class _Arrays(Sequence[np.ndarray]):
     writers go through them in order, looking back one frame, so the last two drawn are
     kept: memory does not grow with the frame count."""
 
-    def __init__(self, frames: Frames) -> None:
-        self.frames = frames
+    def __init__(self, frames: Frames, on_progress: Callable[[int, int], object] | None = None) -> None:
+        self.frames, self.on_progress = frames, on_progress
         self.kept: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -225,6 +225,8 @@ class _Arrays(Sequence[np.ndarray]):
             if len(self.kept) == 2:
                 del self.kept[min(self.kept)]
             self.kept[index] = np.asarray(self.frames[index])
+            if self.on_progress:
+                self.on_progress(index + 1, len(self))
         return self.kept[index]
 
 
@@ -253,10 +255,11 @@ def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> N
 
 
 def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bool = False, seed: int = 0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, on_progress: Callable[[int, int], object] | None = None) -> int:
     """Write the animation, looping, to ``dest``: a GIF, or an animated PNG or lossless
     WebP as its extension says (``-`` for standard output is a GIF). Refused (see
-    `check_size`) past ``max_pixels`` pixels in all its frames. Returns the frame count."""
+    `check_size`) past ``max_pixels`` pixels in all its frames. ``on_progress(done,
+    total)`` is told the frames drawn, ``(0, frames)`` first. Returns the frame count."""
     record = FORMATS[output_format(dest, None, "GIF")]
     if not record.timed:
         timed = sorted(other.extension for other in FORMATS.values() if other.timed)
@@ -264,7 +267,9 @@ def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bo
     name = "<stdout>" if dest == STDIO else dest
     check_size(geometry, record.name, max_pixels, name)
     check_destination(dest)  # before drawing, which can take a while
-    frames = _Arrays(Frames(geometry, numbers, seed))
+    frames = _Arrays(Frames(geometry, numbers, seed), on_progress)
+    if on_progress:
+        on_progress(0, len(frames))
     timing = {"duration": [max(1, round(1000 / fps))] * len(frames), "loop": 0}
     # Frames are annotated as a list; the writers take the length, index and iterate,
     # which _Arrays does without holding every frame. WebP's is lossless, as a lossless

@@ -13,7 +13,7 @@ the dilated kernel; the strided positions are then taken from its result.
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,7 @@ def output_size(size: int, kernel: int, stride: int, dilation: int, before: int,
 def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndarray | None = None, *,
            stride: Sequence[int] = (1, 1), padding: Sequence[int | str] = ("valid", "valid"),
            dilation: Sequence[int] = (1, 1), boundary: str = "constant", cval: float = 0.0,
-           activation: str = "none") -> np.ndarray:
+           activation: str = "none", on_progress: Callable[[int, int], object] | None = None) -> np.ndarray:
     """A convolution layer's feature maps.
 
     Parameters
@@ -107,6 +107,9 @@ def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndar
         What the padding holds: a boundary mode of `imgconv.boundary` (``constant`` with
         ``cval=0``, zeros, as in deep learning, by default).
     activation : {"none", "relu"}
+    on_progress : callable, optional
+        ``on_progress(done, total)``: the F x C 2-D kernels applied, ``(0, F * C)``
+        first, then after each.
 
     Returns
     -------
@@ -148,10 +151,14 @@ def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndar
     rows = slice(dh // 2, dh // 2 + (out_h - 1) * stride[0] + 1, stride[0])
     cols = slice(dw // 2, dw // 2 + (out_w - 1) * stride[1] + 1, stride[1])
     maps = np.zeros((filters, out_h, out_w), np.float32)
+    if on_progress:
+        on_progress(0, filters * channels)
     for f in range(filters):
         for c in range(channels):
             if np.any(dilated[f, c]):
                 maps[f] += engine.correlate(padded[..., c], dilated[f, c], "constant")[rows, cols]
+            if on_progress:
+                on_progress(f * channels + c + 1, filters * channels)
         if bias is not None:
             maps[f] += np.float32(bias[f])
     if activation == "relu":
@@ -194,7 +201,7 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
                     bias: Sequence[float] | np.ndarray | None = None, columns: int | None = None,
                     compress_level: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
                     **layer_options: Any) -> np.ndarray:
-    """What ``imgconv conv`` does: read an image, run a layer, write maps or a montage.
+    """What ``imgconv conv-layer`` does: read an image, run a layer, write maps or a montage.
 
     Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey;
     an `imgconv.Kernel`'s offset is added to its map, as a bias is)

@@ -9,6 +9,7 @@ bounded (a K² x K² matrix, and one band of patches) however large the image.
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,8 @@ class Fit:
 
 
 def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: str = "reflect", cval: float = 0.0,
-                 per_channel: bool = False, ridge: float = 0.0, peak: float | None = None) -> Fit:
+                 per_channel: bool = False, ridge: float = 0.0, peak: float | None = None,
+                 on_progress: Callable[[int, int], object] | None = None) -> Fit:
     """Least-squares kernel(s) with ``convolve(source, k, boundary) ≈ target``.
 
     Parameters
@@ -53,6 +55,9 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
         λ >= 0: penalises large weights; helps when the source is flat or tiny.
     peak : float, optional
         The peak signal for PSNR (255 for 8-bit images); default the target's range.
+    on_progress : callable, optional
+        ``on_progress(done, total)``: the rows of ``source`` fitted, ``(0, rows)``
+        first, then after each band of them.
 
     Returns
     -------
@@ -82,6 +87,8 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
     before = size - 1 - size // 2
     height, width = source.shape[:2]
     band = max(1, BAND_FLOATS // (width * unknowns))
+    if on_progress:
+        on_progress(0, height)
     for top in range(0, height, band):
         bottom = min(top + band, height)
         rows = slice(max(top - before, 0), min(bottom + size - 1 - before, height))
@@ -97,6 +104,8 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
                 gram[g] += patches.T @ patches
                 moments[g] += patches.T @ wanted
                 energy[g] += wanted @ wanted
+        if on_progress:
+            on_progress(bottom, height)
     kernels, squared_error = [], 0.0
     for g in range(len(groups)):
         system = gram[g] + ridge * np.eye(unknowns)

@@ -1,0 +1,106 @@
+"""Cost of linear light, luminance-only filtering, scale-space filters and missing data,
+each as a ratio to the plain filter it extends, on a 3840x2160 RGB photo made from
+samples/chelsea.png.
+
+Run: python benchmarks/filtering_as_asked.py [--repeats N]. Prints one line per case:
+the two best times and their ratio, against the goal."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import best_times
+
+from imgconv import engine, scalespace
+from imgconv.filters import filter_picture, preset_filter
+from imgconv.io.picture import Picture
+from imgconv.kernels import separable_gaussian
+from imgconv.linear import filter_linear
+from imgconv.luminance import filter_luminance
+from imgconv.missing import interpolate_missing
+from imgconv.threshold import unsharp_filter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def four_k_photo() -> np.ndarray:
+    with Image.open(ROOT / "samples" / "chelsea.png") as cat:
+        return np.asarray(cat.convert("RGB").resize((3840, 2160), Image.BICUBIC))
+
+
+def scale_space_cases(photo, sigma=3.0):
+    """dog, log and gradient magnitude against a blur of the same sigma, 8-bit in."""
+    blur = separable_gaussian(sigma=sigma)
+
+    def plain():
+        engine.correlate(photo, blur, output=np.uint8)
+
+    return plain, {
+        "difference of Gaussians 3, 4.8": lambda: scalespace.difference_of_gaussians(photo, sigma, 1.6 * sigma),
+        "Laplacian of Gaussian 3": lambda: scalespace.laplacian_of_gaussian(photo, sigma),
+        "gradient magnitude 3": lambda: scalespace.gradient_magnitude(photo, sigma),
+    }, 2.5
+
+
+def missing_data_cases(photo, sigma=3.0):
+    """NaN interpolated and the truncate mode against the same blur on float32 samples
+    in reflect mode; a tenth of the pixels NaN, in every channel."""
+    samples = photo.astype(np.float32)
+    holes = samples.copy()
+    holes[np.random.default_rng(0).random(photo.shape[:2]) < 0.1] = np.nan
+    blur = separable_gaussian(sigma=sigma)
+    return (lambda: engine.correlate(samples, blur)), {
+        "NaN interpolated, Gaussian 3": lambda: interpolate_missing(holes, blur),
+        "truncate mode, Gaussian 3": lambda: engine.correlate(samples, blur, "truncate"),
+    }, 2.5
+
+
+def linear_light_cases(photo, sigma=3.0):
+    """The blur command's filtering of an 8-bit RGB picture, plain and in linear light."""
+    picture = Picture([photo], "RGB", "PNG")
+    blur = preset_filter(separable_gaussian(sigma=sigma))
+    return (lambda: filter_picture(picture, blur, np.uint8)), {
+        "linear light, Gaussian 3": lambda: filter_linear(picture, blur, np.uint8),
+    }, 1.5
+
+
+def luminance_cases(photo, sigma=3.0):
+    """Blur of an 8-bit RGB picture, plain and on Y' only."""
+    picture = Picture([photo], "RGB", "PNG")
+    blur = preset_filter(separable_gaussian(sigma=sigma))
+    return (lambda: filter_picture(picture, blur, np.uint8)), {
+        "luminance only, Gaussian 3": lambda: filter_luminance(picture, blur, np.uint8),
+    }, 1.5
+
+
+def unsharp_cases(photo, sigma=3.0):
+    """Unsharp of an 8-bit RGB picture, plain, on Y' only and with a threshold."""
+    picture = Picture([photo], "RGB", "PNG")
+    sharp = unsharp_filter(sigma=sigma)
+    return (lambda: filter_picture(picture, sharp, np.uint8)), {
+        "unsharp 3, luminance only": lambda: filter_luminance(picture, sharp, np.uint8),
+        "unsharp 3, threshold 4": lambda: filter_picture(picture, unsharp_filter(sigma=sigma, threshold=4), np.uint8),
+    }, 1.5
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    photo = four_k_photo()
+    for make in CASES:
+        plain, cases, goal = make(photo)
+        for label, function in cases.items():
+            base, ours = best_times([plain, function], args.repeats, 2)
+            print(f"{label:40s} plain {base * 1000:7.0f} ms  ours {ours * 1000:7.0f} ms  "
+                  f"ratio {ours / base:4.2f} (goal <= {goal})", flush=True)
+
+
+CASES = [scale_space_cases, missing_data_cases, linear_light_cases, luminance_cases, unsharp_cases]
+
+if __name__ == "__main__":
+    main()

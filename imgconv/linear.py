@@ -1,0 +1,180 @@
+"""Filtering in linear light: sRGB samples decoded to light intensities, filtered, encoded.
+
+Averaging gamma-encoded samples darkens edges and highlights (a blur of a red/green edge
+turns brown); the average of light is what a lens or the eye makes. `filter_linear`
+decodes 8- and 16-bit samples with the sRGB transfer function (IEC 61966-2-1, the
+piecewise curve: linear below 0.04045, a 2.4 power above), filters in float32 with
+`imgconv.filters.filter_picture` (so alpha is premultiplied in linear light), and
+encodes back, rounding once. Alpha is never converted; grey is treated as sRGB grey.
+
+Only sRGB inputs are converted: those with no ICC profile, or one whose description
+names sRGB. Another profile (Display P3, Adobe RGB, a grey gamma curve) is refused in
+one line rather than converted through its own curves: the output keeps the input's
+profile, and its primaries' curves would have to be read and inverted for each kind of
+profile LittleCMS handles, for one conversion that ``convert --profile`` users do first.
+"""
+
+import functools
+import io
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .engine import bands, to_dtype
+from .errors import InvalidInputError
+from .filters import Filter, filter_picture
+from .io.picture import Picture
+
+# Modes whose samples are sRGB-encoded integers (`imgconv.io.formats`), by sample maximum.
+SRGB_MODES = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255,
+              "I;16": 65535, "LA;16": 65535, "RGB;16": 65535, "RGBA;16": 65535}
+
+
+def decode(encoded: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function: encoded values in [0, 1] to linear light, in float64."""
+    values = np.asarray(encoded, np.float64)
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def encode(linear: np.ndarray) -> np.ndarray:
+    """The inverse of `decode`: linear light in [0, 1] to encoded values, in float64."""
+    values = np.clip(np.asarray(linear, np.float64), 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+class Curves:
+    """Tables for samples of one depth (``sample_max`` 255 or 65535): decoding every
+    sample value, and encoding linear light straight to the nearest sample value.
+
+    Encoding rounds once and exactly: the result is the number of thresholds (the
+    linear light of each half-way point between two sample values) at or below the
+    value. The thresholds are found through steps of linear light `STEP` sample units
+    wide, each holding at most one threshold (they are at least 1 / 12.92 apart, where
+    the curve is steepest), a power of two so that a value's step is exact.
+    """
+
+    STEP = 1 / 16
+
+    def __init__(self, sample_max: int) -> None:
+        self.sample_max = sample_max
+        self.decoded = (decode(np.arange(sample_max + 1) / sample_max) * sample_max).astype(np.float32)
+        thresholds = decode((np.arange(1, sample_max + 1) - 0.5) / sample_max) * sample_max
+        starts = np.arange(int(sample_max / self.STEP) + 1) * self.STEP
+        # Per step: the thresholds at or below its start, and the next one.
+        self.below = np.searchsorted(thresholds, starts, side="right").astype(np.uint16)
+        self.next = np.append(thresholds, np.nan)[self.below]  # NaN: never at or below a value
+
+    def to_samples(self, linear: np.ndarray, dtype: DTypeLike) -> np.ndarray:
+        """Linear light in sample units (float32; any values, held to the range) as
+        sample values."""
+        scaled = np.multiply(linear, np.float32(1 / self.STEP), dtype=np.float32)
+        np.minimum(scaled, np.float32(len(self.below) - 1), out=scaled)
+        with np.errstate(invalid="ignore"):  # NaN and values below 0 take step 0 or less: clipped
+            step = scaled.astype(np.int32)
+        count = np.take(self.below, step, mode="clip")
+        count += np.take(self.next, step, mode="clip") <= linear
+        return count.astype(dtype, copy=False)
+
+
+@functools.cache
+def curves_for(sample_max: int) -> Curves:
+    """The `Curves` of a depth, made once: 16-bit tables take tens of milliseconds,
+    which every block of a streamed picture would pay again."""
+    return Curves(sample_max)
+
+
+def check_srgb(picture: Picture) -> None:
+    """Refuse, in one line naming the file, a picture that is not 8- or 16-bit sRGB."""
+    if picture.mode not in SRGB_MODES:
+        raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
+                                f"{picture.description}")
+    icc = picture.metadata.get("icc_profile")
+    if icc:
+        name = profile_name(icc)
+        if "srgb" not in name.lower():
+            raise InvalidInputError(f"{picture.name}: linear light converts sRGB only, and the image's ICC profile "
+                                    f"is {name!r}: convert it to sRGB first")
+
+
+def profile_name(icc: bytes) -> str:
+    """An ICC profile's description, as LittleCMS reads it; ``unreadable`` if it cannot."""
+    from PIL import ImageCms  # LittleCMS: loaded only for pictures that carry a profile
+
+    try:
+        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (OSError, ImageCms.PyCMSError):
+        return "unreadable"
+
+
+def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
+                  background: tuple[float, ...] | None = None) -> np.ndarray:
+    """`imgconv.filters.filter_picture` in linear light.
+
+    Parameters
+    ----------
+    picture : Picture
+        8- or 16-bit grey or RGB, with or without alpha, with no ICC profile or an
+        sRGB one; anything else is refused in one line naming the file.
+    filt : Filter
+        Any filter; it sees linear light in the samples' units (0 to 255 or 65535).
+    dtype : numpy dtype, optional
+        The picture's ``sample_dtype``, for image outputs.
+    background : tuple of float, optional
+        As in `imgconv.filters.filter_picture`, in encoded sample units; composited
+        in linear light.
+
+    Returns
+    -------
+    numpy.ndarray
+        With ``dtype``, sample values: colours encoded and rounded once, alpha
+        rounded. Without, float32: colours clipped to the samples' range and encoded,
+        unrounded; alpha as filtered.
+    """
+    check_srgb(picture)
+    curves = curves_for(SRGB_MODES[picture.mode])
+    samples = picture.pixels
+    colours = _colours(samples, picture.has_alpha)
+    light = np.empty(samples.shape, np.float32)
+    _in_chunks(samples, lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
+    over = None if background is None else tuple(float(v) for v in decode(np.array(background) / curves.sample_max)
+                                                  * curves.sample_max)
+    result = filter_picture(replace(picture, frames=[light]), filt, None if dtype is None else np.float32, over)
+    colours = _colours(result, picture.has_alpha and background is None)
+    if dtype is None:
+        result[..., :colours] = encode(result[..., :colours] / curves.sample_max) * curves.sample_max
+        return result
+    out = np.empty(result.shape, dtype)
+    _in_chunks(result, lambda rows: _encode_rows(result[rows], out[rows], curves, colours))
+    return out
+
+
+def _colours(samples: np.ndarray, alpha: bool) -> int | None:
+    """How many leading channels are colour: all but alpha; None for grey (H, W)."""
+    if samples.ndim == 2:
+        return None
+    return samples.shape[2] - 1 if alpha else samples.shape[2]
+
+
+def _decode_rows(samples: np.ndarray, light: np.ndarray, curves: Curves, colours: int | None) -> None:
+    light[..., :colours] = np.take(curves.decoded, samples[..., :colours])
+    if colours is not None:
+        light[..., colours:] = samples[..., colours:]
+
+
+def _encode_rows(result: np.ndarray, out: np.ndarray, curves: Curves, colours: int | None) -> None:
+    out[..., :colours] = curves.to_samples(result[..., :colours], out.dtype)
+    if colours is not None and colours < result.shape[-1]:
+        out[..., colours:] = to_dtype(result[..., colours:].copy(), out.dtype)
+
+
+# Rows converted at a time by each thread: 32 rows of a 4K RGB image are 1.5 MB in
+# float32, so that a chunk's arrays stay in cache between its few operations.
+CHUNK_ROWS = 32
+
+
+def _in_chunks(samples: np.ndarray, work: Callable[[slice], None]) -> None:
+    """``work(rows)`` for every slice of `CHUNK_ROWS` rows, on every CPU."""
+    bands.run_bands(lambda top: work(slice(top, top + CHUNK_ROWS)), range(0, samples.shape[0], CHUNK_ROWS),
+                    bands.thread_count(None))

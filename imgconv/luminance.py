@@ -1,0 +1,86 @@
+"""Luminance-only filtering: filter Y' of Y'CbCr and keep Cb and Cr, so colours do not shift.
+
+Y'CbCr is full-range BT.601, as JPEG stores it (``Y' = 0.299 R' + 0.587 G' + 0.114 B'``,
+Cb and Cr differences of B' and R' from it). Its inverse adds Y' to every one of R', G'
+and B' with weight 1, so keeping Cb and Cr while Y' becomes ``Y' + d`` is adding ``d``
+to each channel: `filter_luminance` filters Y' alone (one channel instead of three) and
+adds the change, rounding once. Cb and Cr of the result are those of the input to
+within the one rounding (one level), except where a channel had to be clipped to the
+samples' range (a sharpened edge beyond white or black).
+
+Grey pictures are their own Y': filtered as they are. Alpha is filtered with Y' as
+`imgconv.filters.filter_picture` filters colour (premultiplied), and kept.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .engine import to_dtype, work_dtype
+from .errors import InvalidInputError
+from .filters import Filter, composite, filter_picture
+from .io.picture import Picture
+
+LUMA = (0.299, 0.587, 0.114)
+"""BT.601's weights of R', G' and B' in Y'."""
+
+# The grey mode of each RGB mode with the same depth: what Y' (and alpha) is filtered as.
+GREY_OF = {"RGB": "L", "RGBA": "LA", "RGB;16": "I;16", "RGBA;16": "LA;16"}
+
+
+def luma(samples: np.ndarray) -> np.ndarray:
+    """Y' of (H, W, 3 or more) R'G'B' samples, in the engine's work type."""
+    work = work_dtype(samples.dtype)
+    red, green, blue = (samples[..., c].astype(work) for c in range(3))
+    red *= work.type(LUMA[0])
+    red += green * work.type(LUMA[1])
+    red += blue * work.type(LUMA[2])
+    return red
+
+
+def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
+                     background: tuple[float, ...] | None = None) -> np.ndarray:
+    """`imgconv.filters.filter_picture` on Y' only.
+
+    Parameters
+    ----------
+    picture : Picture
+        Grey (filtered as it is) or 8- or 16-bit RGB, with or without alpha; other
+        kinds are refused in one line naming the file.
+    filt : Filter
+        A filter that keeps the mean (blur, box, sharpen, unsharp, with or without a
+        threshold); edge detectors, whose response is not a picture's Y', are refused.
+    dtype : numpy dtype, optional
+        The picture's ``sample_dtype``, for image outputs: rounded once and clipped.
+    background : tuple of float, optional
+        As in `imgconv.filters.filter_picture`: a picture with alpha comes out
+        composited over it, without alpha.
+
+    Returns
+    -------
+    numpy.ndarray
+        The picture's shape: each colour channel plus the change of Y', alpha as
+        filtered; float32 without ``dtype``.
+    """
+    if not filt.preserves_mean or filt.display is not None:
+        raise InvalidInputError(f"{picture.name}: luminance-only filtering is for filters that keep the mean "
+                                "(blur, box, sharpen, unsharp), not for edge detectors")
+    if picture.mode not in GREY_OF:
+        if picture.pixels.ndim == 2 or picture.pixels.shape[2] <= 2:  # grey, maybe with alpha: Y' already
+            return filter_picture(picture, filt, dtype, background)
+        raise InvalidInputError(f"{picture.name}: luminance-only filtering takes grey or 8- or 16-bit RGB; the "
+                                f"image is {picture.description}")
+    samples = picture.pixels
+    brightness = luma(samples)
+    alpha = samples[..., 3:]  # empty without alpha
+    grey = brightness[..., np.newaxis] if not alpha.size else \
+        np.concatenate([brightness[..., np.newaxis], alpha.astype(brightness.dtype)], axis=2)
+    filtered = filter_picture(replace(picture, frames=[grey], mode=GREY_OF[picture.mode]), filt)
+    change = filtered[..., :1] - brightness[..., np.newaxis]
+    result = np.empty(samples.shape, change.dtype)
+    np.add(samples[..., :3], change, out=result[..., :3])
+    result[..., 3:] = filtered[..., 1:]
+    if background is not None and picture.has_alpha:
+        result = composite(result, background, picture.sample_max, clip=dtype is not None)
+    return result if dtype is None else to_dtype(result, dtype)

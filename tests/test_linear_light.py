@@ -1,0 +1,154 @@
+"""Filtering in linear light against the sRGB formula (IEC 61966-2-1) computed in float64
+with scipy.ndimage, rounded once; alpha never converted; ICC profiles other than sRGB
+refused."""
+
+import io
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from PIL import ImageCms
+
+from imgconv.errors import InvalidInputError
+from imgconv.filters import filter_picture, kernel_filter, preset_filter
+from imgconv.io.picture import Picture
+from imgconv.kernels import gaussian, identity, separable_gaussian
+from imgconv.linear import Curves, filter_linear
+
+
+def to_light(encoded):
+    """The standard's decoding, written out: linear below 0.04045, a 2.4 power above."""
+    v = np.asarray(encoded, np.float64)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def to_encoded(light):
+    v = np.clip(np.asarray(light, np.float64), 0, 1)
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+def reference(samples, kernel, peak, alpha=False):
+    """Decode, premultiply by alpha, filter each channel (float64, reflect), divide,
+    encode, round half up once."""
+    x = samples.astype(np.float64)
+    x = x[..., np.newaxis] if x.ndim == 2 else x
+    colours = x.shape[2] - alpha
+    light = to_light(x[..., :colours] / peak)
+    cover = x[..., colours:] / peak if alpha else np.ones((*x.shape[:2], 1))
+    filtered = [ndi.convolve(c, kernel, mode="reflect") for c in np.moveaxis(light * cover, 2, 0)]
+    coverage = ndi.convolve(cover[..., 0], kernel, mode="reflect")[..., np.newaxis]
+    colour = np.stack(filtered, axis=2) / coverage
+    out = np.floor(to_encoded(colour) * peak + 0.5)
+    if alpha:
+        out = np.concatenate([out, np.floor(coverage * peak + 0.5)], axis=2)
+    return out.reshape(samples.shape)
+
+
+def assert_within_rounding(ours, theirs):
+    """Equal, except where float32 filtering puts a value within 1e-3 of a half-way
+    point on the other side: one level, and rarely."""
+    difference = np.abs(ours.astype(np.int64) - theirs)
+    assert difference.max() <= 1
+    assert np.count_nonzero(difference) <= 1 + ours.size // 1000
+
+
+@pytest.mark.parametrize("peak", [255, 65535])
+def test_the_tables_follow_the_formula(peak):
+    curves = Curves(peak)
+    every = np.arange(peak + 1)
+    np.testing.assert_allclose(curves.decoded, to_light(every / peak) * peak, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(curves.to_samples(curves.decoded, np.int64), every)
+    light = np.random.default_rng(peak).random(200_000).astype(np.float32) * peak
+    expected = np.floor(to_encoded(light.astype(np.float64) / peak) * peak + 0.5)
+    np.testing.assert_array_equal(curves.to_samples(light, np.int64), expected)
+    held = np.array([-3.0, peak * 2.0, np.inf], np.float32)
+    np.testing.assert_array_equal(curves.to_samples(held, np.int64), [0, peak, peak])
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.default_rng(61966)
+    return ndi.uniform_filter(rng.integers(0, 256, (40, 52, 3)), (5, 5, 1)).astype(np.uint8)
+
+
+def test_rgb_blurred_in_linear_light(photo):
+    kernel = gaussian(sigma=1.5)
+    ours = filter_linear(Picture([photo], "RGB", "PNG"), preset_filter(kernel), np.uint8)
+    assert ours.dtype == np.uint8
+    assert_within_rounding(ours, reference(photo, kernel[::-1, ::-1], 255))
+
+
+def test_a_red_green_edge_keeps_its_light():
+    edge = np.zeros((6, 8, 3), np.uint8)
+    edge[:, :4, 0] = 255
+    edge[:, 4:, 1] = 255
+    blur = preset_filter(np.full((1, 2), 0.5))
+    plain = filter_picture(Picture([edge], "RGB", "PNG"), blur, np.uint8)
+    linear = filter_linear(Picture([edge], "RGB", "PNG"), blur, np.uint8)
+    # Half of each primary's light: 0.5 encodes as 187.5 -> 188, where the encoded mean is 128.
+    assert tuple(plain[0, 3]) == (128, 128, 0)
+    assert tuple(linear[0, 3]) == (188, 188, 0)
+
+
+def test_alpha_is_filtered_as_it_is_and_colour_premultiplied_in_linear_light():
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (30, 33, 4)).astype(np.uint8)
+    rgba[..., 3] = np.where(rng.random((30, 33)) < 0.3, 0, rgba[..., 3])
+    kernel = gaussian(sigma=1)
+    ours = filter_linear(Picture([rgba], "RGBA", "PNG"), preset_filter(kernel), np.uint8)
+    theirs = reference(rgba, kernel, 255, alpha=True)
+    visible = theirs[..., 3] > 0
+    assert_within_rounding(ours[visible], theirs[visible])
+    plain = filter_picture(Picture([rgba], "RGBA", "PNG"), preset_filter(kernel), np.uint8)
+    np.testing.assert_array_equal(ours[..., 3], plain[..., 3])
+
+
+def test_sixteen_bit_grey():
+    grey = (np.random.default_rng(4).random((25, 31)) * 65535).astype(np.uint16)
+    kernel = separable_gaussian(sigma=2)
+    ours = filter_linear(Picture([grey], "I;16", "PNG"), preset_filter(kernel), np.uint16)
+    assert ours.dtype == np.uint16 and ours.shape == grey.shape
+    assert_within_rounding(ours, reference(grey, kernel.dense()[::-1, ::-1], 65535))
+
+
+def test_the_identity_changes_nothing_and_raw_results_are_encoded_floats(photo):
+    picture = Picture([photo], "RGB", "PNG")
+    np.testing.assert_array_equal(filter_linear(picture, kernel_filter(identity()), np.uint8), photo)
+    raw = filter_linear(picture, kernel_filter(identity()))
+    assert raw.dtype == np.float32
+    np.testing.assert_allclose(raw, photo, atol=2e-3)
+
+
+def profile(kind):
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile(kind)).tobytes()
+
+
+def test_an_srgb_profile_is_taken_and_others_refused_in_one_line(photo):
+    blur = preset_filter(gaussian(sigma=1))
+    tagged = Picture([photo], "RGB", "PNG", metadata={"icc_profile": profile("sRGB")}, name="tagged.png")
+    assert filter_linear(tagged, blur, np.uint8).shape == photo.shape
+    lab = Picture([photo], "RGB", "PNG", metadata={"icc_profile": profile("LAB")}, name="lab.png")
+    with pytest.raises(InvalidInputError, match=r"^lab.png: linear light converts sRGB only, and the image's ICC "
+                                                r"profile is 'Lab identity built-in': convert it to sRGB first$"):
+        filter_linear(lab, blur, np.uint8)
+    broken = Picture([photo], "RGB", "PNG", metadata={"icc_profile": b"not a profile"}, name="broken.png")
+    with pytest.raises(InvalidInputError, match="profile is 'unreadable'"):
+        filter_linear(broken, blur, np.uint8)
+
+
+def test_float_samples_are_refused(photo):
+    floats = Picture([photo.astype(np.float32)], "RGB;float32", "NPY", name="data.npy")
+    with pytest.raises(InvalidInputError, match=r"^data.npy: linear light converts 8- and 16-bit sRGB samples"):
+        filter_linear(floats, preset_filter(gaussian(sigma=1)), np.float32)
+
+
+def test_profile_bytes_are_read_by_littlecms():
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile("sRGB")))).startswith("sRGB")
+
+
+def test_a_block_of_rows_with_the_kernels_reach_gives_the_whole_pictures_rows(photo):
+    # What streaming does: each block filtered with the rows the kernel reaches around it.
+    blur = preset_filter(gaussian(sigma=2))  # radius 6
+    whole = filter_linear(Picture([photo], "RGB", "PNG"), blur, np.uint8)
+    block = filter_linear(Picture([photo[4:30]], "RGB", "PNG"), blur, np.uint8)
+    np.testing.assert_array_equal(block[6:-6], whole[10:24])

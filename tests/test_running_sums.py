@@ -1,0 +1,162 @@
+"""Tents (`imgconv.kernels.tent`) and the ``running-sums`` strategy for boxes and tents,
+against scipy.ndimage in float64 and hand-computed weights: every boundary mode, odd and
+even sizes, every sample type, 8-bit outputs rounded, whole-height bands and threads."""
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from helpers import assert_rounded_from, reference
+
+import imgconv
+from imgconv.engine import choose_method, plan
+from imgconv.engine.running_sums import box_chain
+from imgconv.vocabulary import MODES
+
+K = imgconv.kernels
+RNG = np.random.default_rng(27)
+# Kernels that are one outer product of boxes and tents, odd and even, square or not,
+# anchored off centre (a zero border), and scaled.
+TRAPEZOID = np.convolve(np.ones(3), np.ones(5))  # 1 2 3 3 3 2 1
+KERNELS = {
+    "tent r=3": K.tent(radius=3),
+    "tent size 6": K.tent(size=6),
+    "box 5": K.box(radius=2),
+    "box 4": K.box(size=4),
+    "box 3 x tent 7": np.outer(np.ones(3), K.tent(radius=3)[3]),
+    "trapezoid x box 2": np.outer(TRAPEZOID, [0.5, 0.5]),
+    "tent with zero border": np.pad(K.tent(radius=2), ((2, 0), (0, 1))),
+    "negative box 2x7": np.full((2, 7), -0.25),
+}
+# float32 rounding of the largest partial sum (as tests/test_engine.py's `tolerance`);
+# the sums run in float64, so float64 images get float64's.
+FLOAT32 = 1e-6
+FLOAT64 = 1e-12
+
+
+def tolerance(image, kernel, dtype):
+    scale = np.abs(kernel).sum() * max(1.0, np.abs(image.astype(np.float64)).max())
+    return (FLOAT64 if dtype == np.float64 else FLOAT32) * scale
+
+
+def image_of(dtype, shape=(37, 29, 3)):
+    if dtype == np.float32 or dtype == np.float64:
+        return RNG.normal(scale=50, size=shape).astype(dtype)
+    if dtype is bool:
+        return RNG.integers(0, 2, size=shape).astype(bool)
+    info = np.iinfo(dtype)
+    return RNG.integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
+
+
+def test_tent_weights_by_hand():
+    t = np.array([1, 2, 3, 2, 1]) / 9
+    np.testing.assert_allclose(K.tent(radius=2), np.outer(t, t), rtol=0, atol=1e-17)
+    even = np.array([1, 2, 3, 3, 2, 1]) / 12
+    np.testing.assert_allclose(K.tent(size=6), np.outer(even, even), rtol=0, atol=1e-17)
+    assert K.tent(radius=0).tolist() == [[1.0]]
+    assert np.array_equal(K.separable_tent(radius=40).dense(), K.tent(radius=40))
+    assert K.separable_tent(radius=100_000).shape == (200_001, 200_001)
+
+
+@pytest.mark.parametrize("arguments, message", [({}, "exactly one"), ({"radius": 1, "size": 3}, "exactly one"),
+                                                ({"radius": 1.5}, "whole number"), ({"size": 0}, ">= 1"),
+                                                ({"radius": 513}, "largest dense kernel is 1025x1025")])
+def test_tent_refusals(arguments, message):
+    with pytest.raises((imgconv.InvalidInputError, imgconv.KernelError), match=message):
+        K.tent(**arguments)
+
+
+@pytest.mark.parametrize("taps, expected", [
+    ([0, 1, 2, 3, 2, 1, 0], (1, (3, 3), 1.0)),
+    ([2, 4, 4, 2], (0, (2, 3), 2.0)),
+    ([0, 0, -3, -3], (2, (2,), -3.0)),
+    (list(TRAPEZOID / 15), (0, (3, 5), 1 / 15)),
+    ([1, 2, 1, 2], None),
+    ([1, 2, 2, 2], None),
+    ([1, 3, 1], None),
+    ([0.0, 0.0], None),
+])
+def test_box_chains_by_hand(taps, expected):
+    found = box_chain(np.array(taps, dtype=np.float64))
+    if expected is None:
+        assert found is None
+    else:
+        first, lengths, scale = found
+        assert (first, lengths) == expected[:2] and scale == pytest.approx(expected[2], rel=1e-15)
+
+
+@pytest.mark.parametrize("convolution", [True, False], ids=["convolve", "correlate"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", KERNELS)
+def test_matches_scipy_for_every_mode(name, mode, convolution):
+    kernel, image = KERNELS[name], image_of(np.uint8)
+    function = imgconv.convolve if convolution else imgconv.correlate
+    result = function(image, kernel, mode, cval=17.5, method="running-sums")
+    expected = reference(image, kernel, mode, 17.5, correlate=not convolution)
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel, np.float32))
+    rounded = function(image, kernel, mode, cval=17.5, method="running-sums", output=np.uint8)
+    assert_rounded_from(rounded, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64, bool])
+@pytest.mark.parametrize("mode", MODES)
+def test_every_sample_type(dtype, mode):
+    kernel, image = K.tent(size=6), image_of(dtype, (23, 31, 2))
+    result = imgconv.convolve(image, kernel, mode, cval=3.0, method="running-sums")
+    expected = reference(image, kernel, mode, 3.0)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel, result.dtype))
+    if np.dtype(dtype).kind in "iu":
+        assert_rounded_from(imgconv.convolve(image, kernel, mode, cval=3.0, method="running-sums", output=dtype),
+                            expected, dtype)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_box_wider_than_the_image(mode):
+    """Reaching beyond the far edge, repeated extensions included, on a 2-D image."""
+    image, kernel = image_of(np.uint8, (9, 7)), K.box(size=18)
+    result = imgconv.correlate(image, kernel, mode, cval=9, method="running-sums")
+    np.testing.assert_allclose(result, reference(image, kernel, mode, 9, correlate=True), rtol=0,
+                               atol=tolerance(image, kernel, np.float32))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_whole_height_bands_are_bit_identical_whatever_the_thread_count(mode):
+    """A kernel of more than a quarter of the image's height runs as one band a channel,
+    each pass split over the threads."""
+    image, kernel = image_of(np.uint16, (90, 140, 3)), K.separable_tent(radius=30)
+    assert plan(image.shape, kernel, mode, method="running-sums").layout.one_channel
+    results = [imgconv.convolve(image, kernel, mode, cval=100, method="running-sums", threads=n) for n in (1, 2, 3)]
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+    np.testing.assert_allclose(results[0], reference(image, K.tent(radius=30), mode, 100), rtol=0,
+                               atol=tolerance(image, K.tent(radius=30), np.float32))
+
+
+def test_a_box_larger_than_a_dense_kernel_against_scipys_running_sums():
+    """Factors of 1101 taps, held as a `SeparableKernel`: against uniform_filter1d,
+    scipy's own running sums, along both axes."""
+    image = image_of(np.uint8, (1300, 1250))
+    kernel = K.separable_box(size=1101)
+    expected = ndi.uniform_filter1d(ndi.uniform_filter1d(image.astype(np.float64), 1101, 0, mode="reflect"), 1101, 1,
+                                    mode="reflect")
+    result = imgconv.correlate(image, kernel, method="running-sums")
+    np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT32 * 255)
+
+
+def test_auto_takes_running_sums_where_its_estimate_is_lowest():
+    """Large boxes; even sizes, which the FFT on whole channels cannot take (not
+    symmetric about their anchor); nearest mode, where its frames grow. Small boxes go
+    to the integer sums, Gaussians never here."""
+    photo = (2160, 3840)
+    for kernel, mode in ((K.separable_box(radius=100), "reflect"), (K.separable_box(size=1000), "reflect"),
+                         (K.separable_tent(size=1000), "reflect"), (K.separable_box(radius=500), "nearest"),
+                         (K.separable_tent(radius=100), "nearest")):
+        assert choose_method(kernel, mode, shape=photo, dtype=np.uint8) == "running-sums", (kernel.shape, mode)
+    assert choose_method(K.box(radius=2), shape=photo, dtype=np.uint8) == "integer"
+    assert choose_method(K.gaussian(radius=100), "nearest", shape=photo, dtype=np.uint8) != "running-sums"
+
+
+def test_kernels_that_are_not_boxes_or_tents_are_refused():
+    image = image_of(np.uint8)
+    for kernel in (K.gaussian(radius=3), K.sobel(), K.sharpen(), K.box(radius=2) + K.tent(radius=2)):
+        with pytest.raises(imgconv.KernelError, match="'running-sums' takes one outer product of boxes and tents"):
+            imgconv.correlate(image, kernel, method="running-sums")
