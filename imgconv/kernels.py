@@ -288,6 +288,7 @@ PRESETS = {
     for p in (
         Preset("gaussian", gaussian, "Gaussian blur with radius and sigma"),
         Preset("box", box, "mean of a square neighbourhood"),
+        Preset("tent", tent, "triangle-weighted mean (weights 1, 2, ..., r+1, ..., 2, 1): a box of a box"),
         Preset("sobel", sobel, "Sobel derivative in x or y"),
         Preset("prewitt", prewitt, "Prewitt derivative in x or y"),
         Preset("scharr", scharr, "Scharr derivative in x or y, the most rotation-invariant 3x3"),

@@ -34,6 +34,7 @@ def expected_outputs(h, k, s, p, d):
 @pytest.mark.parametrize("size, kernel, stride, padding, dilation", [
     (5, 3, 1, 0, 1), (5, 3, 2, 1, 1), (7, 3, 1, 0, 2), (6, 2, 2, 1, 1), (8, 3, 3, 2, 2),
 ])
+@pytest.mark.slow
 def test_frame_count_follows_the_formula(tmp_path, size, kernel, stride, padding, dilation):
     out = tmp_path / "a.gif"
     result = run("animate", out, "--input-size", size, "--kernel-size", kernel, "--stride", stride,
@@ -105,6 +106,7 @@ def test_kernel_that_does_not_fit(tmp_path):
     assert not (tmp_path / "a.gif").exists()
 
 
+@pytest.mark.slow
 def test_fps_and_seed(tmp_path):
     assert run("animate", tmp_path / "slow.gif", "--fps", 2).exit_code == 0
     assert run("animate", tmp_path / "fast.gif", "--fps", 10).exit_code == 0
@@ -137,6 +139,7 @@ def frame_count_and_size(path):
         return animation.n_frames, animation.size
 
 
+@pytest.mark.slow
 def test_an_animation_over_the_pixel_limit_is_refused_before_anything_is_drawn(tmp_path):
     # 996,004 frames of 60150x30084: one frame alone would take 5.4 GB.
     status, stderr, peak = animate_peak(tmp_path / "a.gif", "--input-size", 1000)
@@ -147,6 +150,7 @@ def test_an_animation_over_the_pixel_limit_is_refused_before_anything_is_drawn(t
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_the_limit_counts_the_pixels_of_every_frame(tmp_path, monkeypatch):
     assert run("animate", tmp_path / "a.gif", "--stride", 2, "--padding", 1).exit_code == 0
     count, (width, height) = frame_count_and_size(tmp_path / "a.gif")
@@ -164,6 +168,7 @@ def test_the_limit_counts_the_pixels_of_every_frame(tmp_path, monkeypatch):
     assert frame_count_and_size(tmp_path / "c.webp") == (9, (width, height))
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_frame_count(tmp_path):
     status, stderr, one = animate_peak(tmp_path / "one.gif", "--input-size", 3)
     assert status == 0, stderr

@@ -90,6 +90,7 @@ def open_folder():
 # --- Inputs and outputs that are not regular files ------------------------------------
 
 
+@pytest.mark.slow
 def test_a_fifo_and_a_socket_in_a_batch_folder_are_skipped_with_a_note(tmp_path, picture):
     (tmp_path / "in" / "sub").mkdir(parents=True)
     save(tmp_path / "in" / "a.png", picture)
@@ -115,6 +116,7 @@ def test_a_fifo_and_a_socket_in_a_batch_folder_are_skipped_with_a_note(tmp_path,
     assert status == 0 and stderr == "" and files_under(tmp_path / "quiet") == ["a.png"]
 
 
+@pytest.mark.slow
 def test_a_loop_of_links_in_a_batch_folder_fails_as_one_file(tmp_path, picture):
     (tmp_path / "in").mkdir()
     save(tmp_path / "in" / "a.png", picture)
@@ -127,6 +129,7 @@ def test_a_loop_of_links_in_a_batch_folder_fails_as_one_file(tmp_path, picture):
     assert_blurred(tmp_path / "out" / "a.png", picture)
 
 
+@pytest.mark.slow
 def test_a_fifo_named_as_a_batch_input_fails_at_once(tmp_path, picture):
     save(tmp_path / "a.png", picture)
     os.mkfifo(tmp_path / "f.png")
@@ -141,6 +144,7 @@ def test_a_fifo_named_as_a_batch_input_fails_at_once(tmp_path, picture):
         assert files_under(out) == ["a.png"]
 
 
+@pytest.mark.slow
 def test_a_fifo_at_an_output_place_is_not_written_into(tmp_path, picture):
     (tmp_path / "in").mkdir()
     save(tmp_path / "in" / "a.png", picture)
@@ -156,6 +160,7 @@ def test_a_fifo_at_an_output_place_is_not_written_into(tmp_path, picture):
     assert_blurred(tmp_path / "out" / "b.png", picture[::-1])
 
 
+@pytest.mark.slow
 def test_one_fifo_input_is_read_as_a_pipe_even_for_a_tiff_output(tmp_path, picture):
     """A tiled TIFF is streamed from its file; telling whether an input is one must not
     take the first bytes of a FIFO, or open it a second time once its writer is gone."""
@@ -190,6 +195,7 @@ def wait_until_waiting_for_a_writer(process, fifo):
 
 @pytest.mark.parametrize("signum, status, word", [(signal.SIGTERM, 143, "terminated"),
                                                   (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.slow
 def test_a_run_waiting_for_a_fifo_writer_ends_on_a_stop_signal(tmp_path, signum, status, word):
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
@@ -209,6 +215,7 @@ def test_a_run_waiting_for_a_fifo_writer_ends_on_a_stop_signal(tmp_path, signum,
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.slow
 def test_inputs_are_opened_without_waiting(tmp_path, picture):
     """Every open of an input, in the main process and in the workers, has O_NONBLOCK."""
     for name in ("a.png", "b.png"):
@@ -229,6 +236,7 @@ def test_inputs_are_opened_without_waiting(tmp_path, picture):
 
 
 @pytest.mark.parametrize("case", ["ENOTDIR", "ENAMETOOLONG", "ELOOP", "EEXIST", "EEXIST below"])
+@pytest.mark.slow
 def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, picture, case):
     source = save(tmp_path / "a.png", picture)
     (tmp_path / "file").write_bytes(b"")
@@ -251,6 +259,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, picture, cas
 
 
 @needs_nobody
+@pytest.mark.slow
 def test_an_output_folder_in_a_folder_of_another_user_is_one_line(open_folder, picture):
     save(open_folder / "a.png", picture)
     (open_folder / "a.png").chmod(0o644)
@@ -263,6 +272,7 @@ def test_an_output_folder_in_a_folder_of_another_user_is_one_line(open_folder, p
     assert os.listdir(open_folder / "root") == []
 
 
+@pytest.mark.slow
 def test_an_output_folder_on_a_read_only_file_system_is_one_line(tmp_path, picture, monkeypatch):
     source = save(tmp_path / "a.png", picture)
     mount = tmp_path / "ro"
@@ -290,6 +300,7 @@ def test_an_output_folder_on_a_read_only_file_system_is_one_line(tmp_path, pictu
 
 
 @needs_nobody
+@pytest.mark.slow
 def test_a_folder_another_user_may_not_read_is_reported_and_fails(open_folder, picture):
     """Files made by root in a 0700 sub-folder of a 0755 folder, the batch run by nobody."""
     inputs = open_folder / "in"
@@ -326,6 +337,7 @@ def test_a_folder_another_user_may_not_read_is_reported_and_fails(open_folder, p
     assert not os.path.exists(open_folder / "out2")
 
 
+@pytest.mark.slow
 def test_a_folder_deeper_than_path_max_is_reported_and_fails(tmp_path, picture):
     """A tree whose paths pass PATH_MAX (4096 bytes on Linux): made, and removed, through
     folder descriptors, as the system refuses such paths by name."""

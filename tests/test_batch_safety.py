@@ -279,6 +279,7 @@ def assert_outputs_are_whole(source, out):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers through /proc")
+@pytest.mark.slow
 def test_workers_exit_when_the_main_process_is_killed(tmp_path, camera):
     process, source, out = start_batch(tmp_path, camera, 24, "-j", "2")
     try:

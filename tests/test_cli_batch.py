@@ -369,6 +369,7 @@ def test_batch_choices_of_names_are_refused_for_one_file(tree, option):
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.slow
 def test_an_interrupted_run_leaves_only_complete_outputs_and_counts_them(tmp_path, camera, signum, status, jobs):
     source = tmp_path / "in"
     source.mkdir()

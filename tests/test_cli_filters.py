@@ -30,6 +30,8 @@ def test_blur_matches_scipy(tmp_path, cat):
     [
         (["box", "--radius", "2"], kernels.box(radius=2)),
         (["box", "--kernel-size", "4"], kernels.box(size=4)),
+        (["tent", "--radius", "3"], kernels.tent(radius=3)),
+        (["tent", "--kernel-size", "6"], kernels.tent(size=6)),
         (["sharpen", "--amount", "0.7"], kernels.sharpen(0.7)),
         (["unsharp", "-s", "1.5", "-a", "2"], kernels.unsharp(None, 1.5, 2)),
         (["laplacian"], kernels.laplacian()),
@@ -121,7 +123,7 @@ def test_convolve_with_sample_kernel_files(tmp_path, camera, name):
 @pytest.mark.parametrize(
     "args",
     [["blur", "-r", "2", "-s", "1"], ["blur", "-s", "2.5"], ["sobel", "-d", "x"], ["box", "--kernel-size", "4"],
-     ["emboss"], ["motion", "-l", "7", "--angle", "30"], ["unsharp", "-r", "3", "-a", "0.5"]],
+     ["tent", "-r", "2"], ["emboss"], ["motion", "-l", "7", "--angle", "30"], ["unsharp", "-r", "3", "-a", "0.5"]],
     ids=" ".join,
 )
 def test_print_kernel_reproduces_the_command(tmp_path, args):

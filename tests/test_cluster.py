@@ -44,6 +44,7 @@ def photos(folder, widths=(120, 160, 200, 90, 140, 180)):
     return names
 
 
+@pytest.mark.slow
 def test_a_cluster_batch_equals_the_local_one_with_relative_paths_and_a_report(scheduler, tmp_path, monkeypatch):
     names = photos(tmp_path / "in")
     local = run("blur", "-s", "2", "-j", "1", "-q", tmp_path / "in", tmp_path / "local")
@@ -59,6 +60,7 @@ def test_a_cluster_batch_equals_the_local_one_with_relative_paths_and_a_report(s
         [(os.path.join("in", n), os.path.join("remote", n), "ok") for n in names]
 
 
+@pytest.mark.slow
 def test_imgconv_cluster_sets_the_address(scheduler, tmp_path, monkeypatch):
     photos(tmp_path / "in", widths=(100, 130))
     monkeypatch.setenv("IMGCONV_CLUSTER", scheduler)
@@ -73,6 +75,7 @@ def test_imgconv_cluster_sets_the_address(scheduler, tmp_path, monkeypatch):
     assert refused.exit_code == 2 and len(refused.stderr.splitlines()) == 1 and "--cluster" in refused.stderr
 
 
+@pytest.mark.slow
 def test_an_unreachable_address_is_one_line_naming_it(tmp_path):
     photos(tmp_path / "in", widths=(100,))
     with socket.socket() as probe:  # a port nothing listens on
@@ -131,6 +134,7 @@ HTTP_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: clo
     (None, f"no Dask scheduler answered within {cluster.CONNECT_TIMEOUT} s"),  # a handshake waited for for ever
     (HTTP_ANSWER, "what answered is not a Dask scheduler"),  # one line, then 20 s and a traceback from Client.__del__
 ], ids=["silent", "http"])
+@pytest.mark.slow
 def test_a_peer_that_is_not_a_scheduler_is_one_line_within_the_deadline(tmp_path, answer, fragment):
     photos(tmp_path / "in", widths=(100,))
     with Peer(answer) as peer:
@@ -157,6 +161,7 @@ def test_a_malformed_address_is_one_line_saying_why(tmp_path, address, reason):
     assert_one_line_error(result, 2, f"--cluster {address}: not a scheduler's address", reason, "tcp://HOST:PORT")
 
 
+@pytest.mark.slow
 def test_a_version_mismatch_is_one_line_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):
     photos(tmp_path / "in", widths=(100,))
     monkeypatch.setattr(imgconv, "__version__", "0.0.0-not-the-workers")
@@ -191,6 +196,7 @@ class DieOnWidth(Filter):
 DieOnWidth.__module__ = DieOnWidth.apply.__module__ = "__main__"
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_fails_its_file_after_one_retry(scheduler, tmp_path):
     names = photos(tmp_path / "in", widths=(100, 110, KILL_WIDTH, 120, 130))
     tasks = batch.plan_batch([str(tmp_path / "in")], str(tmp_path / "out"))
@@ -232,6 +238,7 @@ def wait_for_outputs(process, folder, count=1, deadline=120):
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path):
     """`dask scheduler` and two `dask worker` programs on 127.0.0.1, working in another
     folder: a batch with relative paths equals `--jobs 2`, and with one worker killed
@@ -273,6 +280,7 @@ def test_separate_scheduler_and_worker_programs_survive_a_killed_worker(tmp_path
         programs.close()
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_cluster_batch_waits_for_what_was_sent_and_counts_it(scheduler, tmp_path):
     names = many_photos(tmp_path / "in", 40)
     report = tmp_path / "run.jsonl"
@@ -297,6 +305,7 @@ def test_ctrl_c_on_a_cluster_batch_waits_for_what_was_sent_and_counts_it(schedul
     assert sorted(os.listdir(tmp_path / "out")) == written
 
 
+@pytest.mark.slow
 def test_fail_fast_on_a_cluster_sends_no_file_after_the_first_failure(scheduler, tmp_path):
     names = many_photos(tmp_path / "in", 12)
     (tmp_path / "in" / "m00.png").write_bytes(b"not a picture")  # the first file sent fails
@@ -316,6 +325,7 @@ def test_fail_fast_on_a_cluster_sends_no_file_after_the_first_failure(scheduler,
 
 
 
+@pytest.mark.slow
 def test_a_filter_the_workers_cannot_load_is_refused_before_any_file_is_sent(scheduler, tmp_path, monkeypatch):
     # A function from the user's own module, importable here but not on the workers:
     # Dask sends it by reference, and left alone the workers' tasks would stay pending.

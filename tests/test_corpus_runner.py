@@ -141,6 +141,7 @@ def test_references_are_turned_by_xmp_orientation_without_exif(tmp_path, rng, fm
     assert corpus.compare_files(str(source), fmt, str(kept), corpus.format_of(ext))[0] == "wrong samples"
 
 
+@pytest.mark.slow
 def test_process_file_runs_the_cli(tmp_path, rng):
     folder = tmp_path / "collection"
     folder.mkdir()

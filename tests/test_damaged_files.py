@@ -49,6 +49,7 @@ def _damage(data, rng):
     return bytes(data)
 
 
+@pytest.mark.slow
 def test_damaged_files_give_one_line_or_a_whole_output(tmp_path):
     rng = random.Random(20261127)
     originals = _originals(tmp_path)
@@ -75,6 +76,7 @@ def test_damaged_files_give_one_line_or_a_whole_output(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["rgba16.png", "rgb16.tif", "la16.tif"])
+@pytest.mark.slow
 def test_the_originals_are_read_whole(tmp_path, name):
     """The undamaged 16-bit files go through, so the damage is what the test above tests."""
     _originals(tmp_path)
@@ -114,6 +116,7 @@ def _png_of(chunks, damaged=None):
 
 
 @pytest.mark.parametrize("damaged", [b"iCCP", b"tEXt"])
+@pytest.mark.slow
 def test_a_wrong_crc_in_an_ancillary_chunk_leaves_the_chunk_out(tmp_path, damaged):
     """libpng's default: the damaged ancillary chunk is skipped and the image read (Pillow
     refused the file as not an image)."""
@@ -133,6 +136,7 @@ def test_a_wrong_crc_in_an_ancillary_chunk_leaves_the_chunk_out(tmp_path, damage
 
 
 @pytest.mark.parametrize("damaged", [b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fcTL", b"fdAT"])
+@pytest.mark.slow
 def test_a_wrong_crc_in_a_critical_chunk_is_refused_naming_it(tmp_path, damaged):
     """libpng refuses these; Pillow never checked the CRC of IDAT (the pixels), fdAT or
     IEND, and read the damaged pixels as they came."""
@@ -174,6 +178,7 @@ def _trns_png(case):
 
 @pytest.mark.parametrize("case", ["grey twice", "rgb short then whole", "rgb after the pixels",
                                   "palette longer than the palette", "palette before the palette"])
+@pytest.mark.slow
 def test_trns_chunks_are_read_as_libpng_reads_them(tmp_path, case):
     """libpng (imagecodecs.png_decode, which makes tRNS alpha) uses the first valid tRNS
     chunk before the pixels and skips the others; imgconv's alpha is libpng's."""
@@ -197,6 +202,7 @@ def _avif_claiming(path, width, height):
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
+@pytest.mark.slow
 def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path):
     """libavif opens no image over 16384 x 16384 pixels and gives no reason; imgconv reads
     the size from the header, and it is the pixel limit that refuses it, or libavif's."""
@@ -212,6 +218,7 @@ def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path):
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.slow
 def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp_path):
     for name, data, reason in [
         ("no-ihdr.png", _png_of([(b"aHDR", bytes(13)), (b"IEND", b"")]),
@@ -228,6 +235,7 @@ def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp
         assert result.returncode == 1 and result.stderr == f"imgconv: error: {tmp_path / name}: {reason}\n"
 
 
+@pytest.mark.slow
 def test_a_piped_png_with_a_damaged_ancillary_chunk_is_read(tmp_path):
     """A pipe is checked for an image in its first megabyte, as decode_image reads it."""
     noise = np.random.default_rng(5).integers(0, 256, (700, 700, 3), np.uint8)
@@ -241,6 +249,7 @@ def test_a_piped_png_with_a_damaged_ancillary_chunk_is_read(tmp_path):
     assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), noise)
 
 
+@pytest.mark.slow
 def test_what_a_decoder_lacks_is_not_called_damage(tmp_path):
     """A BMP of a compression Pillow does not decode, a TIFF of one tifffile does not:
     unsupported, not corrupt; a damaged file's TypeError ("'<' not supported between

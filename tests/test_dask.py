@@ -69,6 +69,7 @@ ASYMMETRIC = np.random.default_rng(3).random((3, 7)) - 0.5
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("colour", ["grey", "rgb"])
+@pytest.mark.slow
 def test_every_mode_even_kernel(mode, colour):
     image = PHOTOS[colour]
     lazy = assert_same(image, EVEN, boundary=mode, cval=7.3, method="separable")
@@ -77,11 +78,13 @@ def test_every_mode_even_kernel(mode, colour):
 
 
 @pytest.mark.parametrize("alias", sorted(ALIASES))
+@pytest.mark.slow
 def test_every_alias(alias):
     assert_same(CAMERA[:200], EVEN, flip=True, boundary=alias, cval=7.3, method="separable")
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_odd_and_asymmetric_kernels(mode):
     gaussian11, gaussian41 = imgconv.kernels.gaussian(5, 2), imgconv.kernels.gaussian(20, 7)
     assert_same(CAMERA, gaussian11, flip=True, boundary=mode, cval=200)  # the default method
@@ -104,6 +107,7 @@ def test_kernel_taller_than_the_image_repeats_the_extension(mode):
 
 
 @pytest.mark.parametrize("colour", ["grey", "rgb"])
+@pytest.mark.slow
 def test_large_separable_kernel(colour):
     """separable_gaussian(sigma=50): 301 taps, more than chelsea's 300 rows (one block),
     and over camera's 512 rows in two blocks of 301 (the engine's band for it)."""
@@ -114,6 +118,7 @@ def test_large_separable_kernel(colour):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])
+@pytest.mark.slow
 def test_output_type_and_offset(mode):
     """output=np.uint8 rounds and clips as the engine does; a Kernel's offset is added."""
     emboss = imgconv.Kernel(imgconv.kernels.emboss(), offset=128)
@@ -125,6 +130,7 @@ def test_output_type_and_offset(mode):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.uint32])
+@pytest.mark.slow
 def test_other_input_types(dtype):
     image = CHELSEA.astype(dtype) * (1 / 255 if dtype not in (np.uint16, np.uint32) else 257)
     image = image.astype(dtype)
@@ -147,6 +153,7 @@ def test_default_method_is_exact_and_chosen_once():
 
 
 @pytest.mark.parametrize("mode", ["reflect", "nearest", "wrap"])
+@pytest.mark.slow
 def test_fft_to_float32_rounding(mode):
     weights = imgconv.kernels.gaussian(9, 3)
     for image in PHOTOS.values():
@@ -156,6 +163,7 @@ def test_fft_to_float32_rounding(mode):
         np.testing.assert_allclose(lazy.compute(), whole, rtol=0, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_against_scipy_ndimage():
     """An independent check: scipy.ndimage.convolve per channel, float64 input."""
     image = CHELSEA.astype(np.float64)

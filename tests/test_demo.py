@@ -146,6 +146,7 @@ def test_the_picture_is_what_the_cli_writes(server, tmp_path, radius, deviation,
     assert served.shape == (300, width, 3)
 
 
+@pytest.mark.slow
 def test_the_default_image_is_the_shipped_sample_and_uploads_stay_in_memory(tmp_path):
     with Image.open(SAMPLE) as shipped, Image.open(CHELSEA) as sample:
         assert shipped.size == (451, 300) and np.array_equal(np.asarray(shipped), np.asarray(sample))
@@ -166,6 +167,7 @@ def test_the_default_image_is_the_shipped_sample_and_uploads_stay_in_memory(tmp_
     assert [list(folder.iterdir()) for folder in folders.values()] == [[], [], []]
 
 
+@pytest.mark.slow
 def test_the_users_browser_is_opened_on_the_page(tmp_path):
     """Through a page only this user may read, which sends the browser on to the
     address: the token is not in the browser's command line, which any user can read."""
@@ -384,6 +386,7 @@ def test_parameter_counts(server):
     assert counts["counts"] == {"fully connected": "230,500", "locally connected": "7,600", "convolutional": "456"}
 
 
+@pytest.mark.slow
 def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_path):
     demo = DemoProcess(CHELSEA)
     try:
@@ -404,6 +407,17 @@ def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_pat
     assert (status, out, err) == (130, "", "")
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_demo_started_with_ctrl_c_ignored():
+    """A shell without job control (a script, ``imgconv demo &``) starts a command in the
+    background with SIGINT ignored, and a program inherits that; Ctrl-C (SIGINT) must
+    still stop the demo, whose way to stop it is."""
+    demo = DemoProcess(prefix=("sh", "-c", 'trap "" INT; exec "$@"', "sh"))
+    assert fetch(demo, "/params.json")[0] == 200
+    assert demo.stop() == (130, "", "")
+
+
+@pytest.mark.slow
 def test_a_missing_image_or_a_taken_port_is_one_line(tmp_path, server):
     result = subprocess.run([sys.executable, "-m", "imgconv", "demo", "--no-browser", str(tmp_path / "no.png")],
                             capture_output=True, text=True, timeout=60)
@@ -416,6 +430,7 @@ def test_a_missing_image_or_a_taken_port_is_one_line(tmp_path, server):
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_an_image_the_page_cannot_show_is_refused_at_the_start(tmp_path):
     path = tmp_path / "float.npy"
     np.save(path, np.zeros((4, 4, 5), np.float32))
@@ -467,6 +482,7 @@ def set_cookie_parts(header):
     return [part.strip() for part in header.split(";")]
 
 
+@pytest.mark.slow
 def test_the_printed_address_gives_the_page_with_the_cookie(server):
     parts = urlsplit(server.url)
     assert (parts.hostname, parts.path, parts.query) == ("127.0.0.1", "/", f"token={server.token}")
@@ -576,6 +592,7 @@ UNSHARE = shutil.which("unshare")
 
 
 @pytest.mark.skipif(not UNSHARE, reason="needs unshare (util-linux) for a network of its own")
+@pytest.mark.slow
 def test_an_address_other_than_loopback_is_warned_about():
     """Listening on every address, in a network namespace of its own (only its own
     loopback, down): nothing outside the test can reach it."""
@@ -645,6 +662,7 @@ def png(rng, height, width):
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_the_upload_limit_is_an_option_and_max_pixels_still_bounds_it(rng):
     demo = DemoProcess("--max-upload-pixels", 3600)
     try:
@@ -664,6 +682,7 @@ def test_the_upload_limit_is_an_option_and_max_pixels_still_bounds_it(rng):
     assert result.returncode == 2 and result.stdout == "" and "--max-upload-pixels" in result.stderr
 
 
+@pytest.mark.slow
 def test_uploads_held_are_few_and_no_more_pixels_than_one_upload_may_have(tmp_path, rng):
     """The limit 5000: four uploads of 40x40 are 6400 pixels, so the first is forgotten;
     of 10x10 ones, four are kept."""
@@ -760,9 +779,11 @@ def status_of(pid, field):
     return int(re.search(rf"^{field}:\s+(\d+)", (Path("/proc") / str(pid) / "status").read_text(), re.MULTILINE)[1])
 
 
-def test_connections_are_capped_and_idle_ones_time_out():
-    """300 connections that send nothing: 64 get a thread each until the 30 s read
-    timeout closes them, the others one line and closed at once."""
+@pytest.mark.slow
+def test_connections_are_capped():
+    """300 connections that send nothing: 64 get a thread each, the others one line and
+    closed at once; once their clients leave, the slots serve again (idle connections
+    closed by the server: test_an_idle_connection_is_closed_unanswered_when_its_time_is_up)."""
     demo = DemoProcess()
     connections = []
     try:
@@ -783,15 +804,27 @@ def test_connections_are_capped_and_idle_ones_time_out():
         assert set(answers.values()) == {b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; "
                                          b"charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
                                          % (len(body), body)}
-        for connection in waiting:  # closed by the server, without an answer, once their time is up
-            assert connection.recv(100) == b""
-        assert fetch(demo, "/blur.png?radius=1&deviation=1")[0] == 200
+        for connection in waiting:
+            connection.close()
+        assert served_once_a_slot_is_free(lambda: fetch(demo, "/blur.png?radius=1&deviation=1")[0]) == 200
     finally:
         for connection in connections:
             connection.close()
         assert demo.stop() == (130, "", "")
 
 
+def served_once_a_slot_is_free(status):
+    """``status()`` again while it is 503: a connection's slot is freed just after the
+    connection is closed. Two minutes at most, to end a test that would hang."""
+    for _ in range(1200):
+        answer = status()
+        if answer != 503:
+            return answer
+        time.sleep(0.1)
+    return answer
+
+
+@pytest.mark.slow
 def test_a_request_head_is_held_up_to_128_kib():
     """64 connections (all there may be) sending 97 header lines of 64,000 bytes each (99
     with Host and Cookie: http.server takes 100) and never the end of the head: 6.2 MB
@@ -829,6 +862,7 @@ def test_a_request_head_is_held_up_to_128_kib():
 MEMORY_BOUND = 1 << 30
 
 
+@pytest.mark.slow
 def test_the_servers_memory_stays_under_1_gib_whatever_arrives_at_once(rng):
     """Uploads at the limits, and blurs of the costliest pictures there are to blur
     (16-bit RGBA: 85 bytes a pixel side by side; float RGBA, held in 16 bytes a pixel),
@@ -895,6 +929,7 @@ def test_the_servers_memory_stays_under_1_gib_whatever_arrives_at_once(rng):
     assert (blur(uploads[0])[0], 200) in statuses or (blur(uploads[1])[0], 200) in statuses
 
 
+@pytest.mark.slow
 def test_a_wheel_holds_every_module_the_page_and_the_sample(tmp_path):
     """What ``pip install .`` installs: built from a copy, so that nothing is left in the
     repository."""
@@ -970,3 +1005,58 @@ def test_ctrl_c_while_a_connections_thread_starts_frees_its_slot_once(one_connec
     second = send()  # served, not refused with 503: the slot was freed
     demo.handle_request()
     assert answer_status(second) == b"200"
+
+
+def test_a_render_cut_short_by_the_stop_prints_nothing(monkeypatch, capsys):
+    """Ctrl-C closes the server, and the interpreter's exit then has concurrent.futures
+    refuse new work ("cannot schedule new futures after interpreter shutdown") to the
+    renders still under way: that is the stop, not an error of the demo. Here a render
+    waits for its turn while the server closes and the refusal is set as the exit sets
+    it; two band threads, as on any machine of two cores or more. It printed a line a
+    render, lines of two threads interleaved."""
+    import concurrent.futures.thread
+
+    import imgconv.engine.bands
+    from imgconv.demo import make_server
+
+    monkeypatch.setattr(imgconv.engine.bands, "cpu_count", lambda: 2)
+    demo = make_server()
+    port = demo.server_address[1]
+    try:
+        with demo.demo.turns.turn(demo.demo.turns.capacity + 1):  # costs more than all: runs alone, the render waits
+            connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+            connection.sendall(f"GET /blur.png?radius=30&deviation=10&token={demo.token} HTTP/1.0\r\n"
+                               f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+            demo.handle_request()  # its thread reads the request, then waits for its turn to render
+            demo.server_close()
+            monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)  # as the interpreter's exit sets it
+        with connection, connection.makefile("rb") as answer:
+            answer.read()  # until the connection's thread has closed it
+    finally:
+        demo.server_close()
+    assert capsys.readouterr().err == ""
+
+
+def test_an_idle_connection_is_closed_unanswered_when_its_time_is_up(one_connection_server, monkeypatch):
+    """A connection that sends nothing holds its slot (here the only one) until the read
+    timeout closes it, without an answer; then the slot serves the next. The timeout is
+    0.5 s here instead of 30, the mechanism the same."""
+    from imgconv.demo.server import Handler
+
+    monkeypatch.setattr(Handler, "timeout", 0.5)
+    demo, send = one_connection_server
+    port = demo.server_address[1]
+    idle = socket.create_connection(("127.0.0.1", port), timeout=60)
+    demo.handle_request()
+    refused = send()
+    demo.handle_request()
+    assert answer_status(refused) == b"503"
+    with idle:
+        assert idle.recv(100) == b""
+
+    def status():
+        connection = send()
+        demo.handle_request()
+        return int(answer_status(connection))
+
+    assert served_once_a_slot_is_free(status) == 200

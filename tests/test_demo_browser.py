@@ -23,6 +23,10 @@ from imgconv.kernels import gaussian
 from imgconv.lecture.animate import Frames, make_geometry
 from imgconv.vocabulary import MODES
 
+# Slow as a whole: Chromium takes 2 s to start (once, for the module), and the page's
+# movement and latency are measured in real time.
+pytestmark = pytest.mark.slow
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -266,7 +270,7 @@ def test_the_movement_runs_stops_and_steps(page, tmp_path):
     assert element(page, "toggle-movement").get_attribute("aria-pressed") == "true"
     element(page, "toggle-movement").click()
     assert element(page, "toggle-movement").get_attribute("aria-pressed") == "false"
-    time.sleep(0.1)  # a frame that was being drawn lands
+    wait(page, lambda: not js(page, "return conv.drawing"))  # a frame that was being drawn lands
     stopped = step(page)
     time.sleep(1.5)  # more than two steps' time
     assert step(page) == stopped
@@ -287,7 +291,10 @@ def test_the_animation_is_imgconv_animates_frame(page):
     set_value(page, "conv-padding", "1")
     set_value(page, "conv-dilation", 2)
     wait(page, lambda: element(page, "conv-output-size").text == "2x2")  # floor((6 + 2 - 4 - 1) / 2) + 1
-    wait(page, lambda: step(page) == 0)
+    # The last setting's first frame drawn: the stride alone gave 2x2 too, and the step
+    # shown may be 0 still from before; "next" does nothing while a frame is drawn.
+    wait(page, lambda: js(page, "return conv.query") == "input=6&kernel=3&stride=2&padding=1&dilation=2")
+    wait(page, lambda: step(page) == 0 and not js(page, "return conv.drawing"))
     element(page, "conv-next").click()
     wait(page, lambda: step(page) == 1)
     url = js(page, "return document.getElementById('conv-animation').toDataURL('image/png')")

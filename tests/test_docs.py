@@ -103,6 +103,7 @@ def test_the_command_line_loads_no_codec_or_engine_to_start(arguments):
 
 
 @pytest.mark.parametrize("setting, threads", [(None, 1), ("2", 2)])
+@pytest.mark.slow
 def test_the_command_line_starts_no_blas_thread_pool_unless_asked(setting, threads):
     """NumPy's OpenBLAS starts a pool of threads on import, which the engine never uses."""
     script = ("import sys\nfrom imgconv.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"

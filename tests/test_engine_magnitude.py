@@ -75,6 +75,7 @@ def test_no_kernel_is_refused():
         magnitude(IMAGE, [])
 
 
+@pytest.mark.slow
 def test_kernels_that_cannot_share_bands():
     """Large kernels (FFT strategies) are combined from whole responses, still right."""
     kernels = [RNG.normal(size=(41, 41)), K.gaussian(30)]

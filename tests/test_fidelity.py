@@ -682,6 +682,7 @@ def test_jpeg_subsampling_option(tmp_path, q96):
         assert JpegImagePlugin.get_sampling(image) == 2 and image.quantization == tables
 
 
+@pytest.mark.slow
 def test_jpeg_tables_of_16_bits_are_written_baseline_without_a_word(tmp_path, chelsea):
     """libjpeg writes steps above 255 as an extended (SOF1) JPEG and prints "Caution:
     quantization tables are too coarse for baseline JPEG" on stderr, from C: the real

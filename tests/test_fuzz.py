@@ -1634,6 +1634,7 @@ def test_cases_are_reproducible(seeds):
 
 
 @pytest.mark.parametrize("batch", range(BATCHES))
+@pytest.mark.slow
 def test_fuzz(batch, tmp_path, seeds):
     """Cases BATCH * batch to BATCH * (batch + 1) - 1: see the module docstring."""
     failures = []

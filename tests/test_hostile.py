@@ -52,6 +52,7 @@ def test_dev_null_stays_a_device():
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+@pytest.mark.slow
 def test_a_full_device_is_one_line():
     result = imgconv(*BLUR, CHELSEA, "/dev/full")
     assert result.returncode == 1 and "No space left on device" in one_line(result.stderr)
@@ -70,6 +71,7 @@ def test_a_symbolic_link_is_followed_to_its_target(tmp_path):
     assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["target.png"]
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_ends_the_command_quietly():
     """As `imgconv blur in.png - | head -c 10`: exit status 141, nothing on stderr."""
     child = subprocess.Popen([sys.executable, "-m", "imgconv", *BLUR, CHELSEA, "-"],
@@ -84,12 +86,14 @@ def test_a_reader_that_leaves_ends_the_command_quietly():
         child.wait()
 
 
+@pytest.mark.slow
 def test_a_closed_standard_output_is_one_line():
     """As `imgconv blur in.png - >&-`."""
     result = imgconv(*BLUR, CHELSEA, "-", stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
     assert result.returncode == 1 and "standard output is closed" in one_line(result.stderr)
 
 
+@pytest.mark.slow
 def test_a_full_standard_output_is_one_line():
     """As `imgconv blur in.png - > /dev/full`."""
     with open("/dev/full", "wb") as full:
@@ -98,6 +102,7 @@ def test_a_full_standard_output_is_one_line():
 
 
 @pytest.mark.parametrize("dest", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "link"])
+@pytest.mark.slow
 def test_dev_stdout_is_written_into_the_pipe_it_is(tmp_path, dest):
     """As `imgconv blur in.png /dev/stdout | wc -c`: the kernel's link names the pipe
     ``pipe:[N]``, which no folder holds, so it is written into, not resolved and replaced."""
@@ -109,6 +114,7 @@ def test_dev_stdout_is_written_into_the_pipe_it_is(tmp_path, dest):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "received.png"]
 
 
+@pytest.mark.slow
 def test_dev_stdout_writes_where_the_shell_opened_it(tmp_path):
     """As `{ printf head; imgconv blur in.png /dev/stdout; } >> out`: after what is
     there already, as `-` would; the file the shell holds is neither replaced nor cut."""
@@ -125,6 +131,7 @@ def test_dev_stdout_writes_where_the_shell_opened_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+@pytest.mark.slow
 def test_dev_stdout_on_a_terminal_is_refused_as_dash_is():
     import pty
 
@@ -140,6 +147,7 @@ def test_dev_stdout_on_a_terminal_is_refused_as_dash_is():
         os.close(terminal)
 
 
+@pytest.mark.slow
 def test_a_descriptor_that_is_not_open_is_one_line():
     result = imgconv(*BLUR, CHELSEA, "/dev/fd/9", stdout=subprocess.DEVNULL)
     assert result.returncode == 1 and "/dev/fd/9: cannot write: Bad file descriptor" in one_line(result.stderr)
@@ -189,6 +197,7 @@ def imgconv_peak(*args):
     return int(status), result.stderr, float(peak)
 
 
+@pytest.mark.slow
 def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
     bomb = png_bomb(tmp_path / "bomb.png", 12000)
     assert bomb.stat().st_size < 200_000
@@ -199,6 +208,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.slow
 def test_a_large_jpeg_2000_output_is_written_in_tiles(tmp_path):
     """OpenJPEG holds the tile being encoded several times over as 32-bit integers: this
     2048x2048 RGB picture (12 MiB) written as one tile peaked at 225 MiB, in tiles of
@@ -217,6 +227,7 @@ def test_a_large_jpeg_2000_output_is_written_in_tiles(tmp_path):
     assert np.array_equal(imagecodecs.jpeg2k_decode(data), pixels)
 
 
+@pytest.mark.slow
 def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_it(tmp_path):
     """A 24x16 GIF whose second frame's descriptor claims 65534 x 4096, with disposal 2:
     seeking to that frame, Pillow fills the area the disposal clears (1 GB) before
@@ -238,6 +249,7 @@ def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_i
     assert run(*BLUR, tmp_path / "in.gif", tmp_path / "fine.gif").exit_code == 0  # the unmodified file
 
 
+@pytest.mark.slow
 def test_a_tiff_claiming_thousands_of_samples_a_pixel_is_refused_from_its_header(tmp_path):
     """A 24x16 int32 TIFF whose SamplesPerPixel says 65535: within the pixel limit as
     pixels, 100 MB to read (194 GiB with a wider claim; found by fuzzing). Counted as a
@@ -282,6 +294,7 @@ def jpeg_claiming(path, width, height, **options):
     (lambda path: jpeg_claiming(path, 10000, 10000), "in.jpg", "10000 x 10000"),
     (lambda path: jpeg_claiming(path, 10000, 10000, progressive=True), "in.jpg", "10000 x 10000"),
 ])
+@pytest.mark.slow
 def test_a_header_claiming_more_than_the_data_can_hold_is_refused_before_allocation(tmp_path, build, name, claim):
     """A 300-byte BLP claiming 84 million pixels (within the limit) took 700 MiB before
     its decoder found the data missing; a few hundred bytes of JPEG claiming 10000 x
@@ -360,6 +373,7 @@ def test_each_format_with_a_bound_refuses_data_too_short_for_its_header(tmp_path
         result.stderr_bytes)
 
 
+@pytest.mark.slow
 def test_data_as_dense_as_the_codecs_allow_is_still_read(tmp_path):
     """Near the bounds: a blank G4 fax page (4,700 pixels a byte; the bound is 8 times
     its width, 13,824), a 1-bit PNG of zeros deflated at 9 (7,900 against 8,256), TGA
@@ -451,6 +465,7 @@ def test_a_truncated_npy_header(tmp_path):
     assert result.exit_code == 1 and "cut.npy" in one_line(result.stderr_bytes)
 
 
+@pytest.mark.slow
 def test_an_endless_input_is_refused_after_its_first_piece():
     result = imgconv(*BLUR, "/dev/zero", "/dev/null")
     assert result.returncode == 1 and "not an image" in one_line(result.stderr)

@@ -78,6 +78,7 @@ def hostile(tmp_path, rng):
     return tmp_path, pictures
 
 
+@pytest.mark.slow
 def test_a_batch_prints_no_control_character_and_names_read_back(hostile):
     tmp, pictures = hostile
     status, stdout, stderr = imgconv(*BLUR, "--dry-run", "in", "out", cwd=tmp)
@@ -117,6 +118,7 @@ def test_a_batch_prints_no_control_character_and_names_read_back(hostile):
     assert [row for row in rows if "bad" not in row["input"] and ("input_bytes" in row or "output_bytes" in row)] == []
 
 
+@pytest.mark.slow
 def test_one_file_messages_print_no_control_character(tmp_path, rng):
     save(tmp_path / "a.png", rng.integers(0, 256, (8, 8, 3)).astype(np.uint8))
     corrupt = os.fsdecode(os.path.join(os.fsencode(tmp_path), TITLE + b"\n.png"))

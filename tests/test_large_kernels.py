@@ -56,6 +56,7 @@ def two_passes(image, column, row, mode, cval=0.0, convolution=False):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("method", ["auto", "separable", "fft"])
 @pytest.mark.parametrize("symmetric", [True, False], ids=["symmetric", "asymmetric"])
+@pytest.mark.slow
 def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_shape, mode, method, symmetric):
     # 1101 and 1030 taps: too large to hold densely, so filtered from the factors, each
     # folded onto the few offsets that reach distinct samples; odd and even lengths,
@@ -108,6 +109,7 @@ def sigma_200_references(larger_grey):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("method", ["auto", "separable"])
+@pytest.mark.slow
 def test_sigma_200_on_a_photograph(larger_grey, sigma_200_references, mode, method):
     kernel = kernels.separable_gaussian(sigma=200)  # radius 600: 1201x1201
     result = imgconv.correlate(larger_grey, kernel, mode, method=method, output=np.uint8)
@@ -128,6 +130,7 @@ def filter_matrix(n, taps, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_blur_radius_100000_through_the_cli(tmp_path, cat, mode):
     out = tmp_path / "out.png"
     result = run("blur", "-r", 100000, "-b", mode, CAT, out)
@@ -139,6 +142,7 @@ def test_blur_radius_100000_through_the_cli(tmp_path, cat, mode):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "nearest", "wrap"])
+@pytest.mark.slow
 def test_unsharp_with_a_large_radius(tmp_path, cat, mode):
     out = tmp_path / "out.npy"
     assert run("unsharp", "-r", 1200, "-a", 1.5, "-b", mode, CAT, out).exit_code == 0
@@ -148,6 +152,7 @@ def test_unsharp_with_a_large_radius(tmp_path, cat, mode):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "nearest"])
+@pytest.mark.slow
 def test_even_box_larger_than_a_dense_kernel(tmp_path, cat, mode):
     # Convolved after the preset's rotation, as every preset is: anchored as
     # scipy.ndimage.convolve anchors an even kernel. Not symmetric about its anchor, so
@@ -180,6 +185,7 @@ def test_large_kernels_are_never_made_dense():
     assert pickle.loads(pickle.dumps(filt)).kernel.shape == (1201, 1201)  # batch workers get it
 
 
+@pytest.mark.slow
 def test_filtering_with_radius_100000_takes_little_memory(cat):
     tracemalloc.start()
     try:
@@ -234,6 +240,7 @@ def test_refusals_are_one_line_and_allocate_nothing_big(tmp_path, args, message)
     assert peak < 8 * 2**20
 
 
+@pytest.mark.slow
 def test_printing_a_large_kernel_is_refused_in_one_line():
     result = run("blur", "-s", 200, "--print-kernel")
     assert result.exit_code == 2 and result.stdout == ""

@@ -35,6 +35,7 @@ def test_gaussian_from_an_8_bit_target_reproduces_it(tmp_path, camera):
     assert psnr(load(tmp_path / "again.png")[1], target) >= 45
 
 
+@pytest.mark.slow
 def test_motion_blur_comes_back_with_its_orientation(camera):
     motion = kernels.motion(9, 30)
     target = ndi.convolve(camera.astype(np.float64), motion, mode="nearest")
@@ -54,6 +55,7 @@ def test_asymmetric_and_even_kernels_in_convolution_orientation(rng, camera):
         np.testing.assert_allclose(fit.kernels[0], kernel, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_bands_do_not_change_the_result(monkeypatch, rng, camera):
     kernel = rng.normal(size=(5, 5))
     target = ndi.convolve(camera.astype(np.float64), kernel, mode="mirror")

@@ -190,6 +190,7 @@ def _imgconv(*args):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_a_healthy_fax_tiff_is_read_whole_and_silently(tmp_path):
     expected = _fax(tmp_path / "in.tif")
     result = _imgconv("identity", tmp_path / "in.tif", tmp_path / "out.png")
@@ -197,6 +198,7 @@ def test_a_healthy_fax_tiff_is_read_whole_and_silently(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
 
 
+@pytest.mark.slow
 def test_fax_data_libtiff_finds_a_bad_code_word_in_is_refused_not_filled_in(tmp_path):
     """libtiff reports a bad code word as an error, fills the line and goes on: Pillow
     returns the image, lines made up. 0xFF 0x01 0xFF (seven 0 bits between 1s: no code

@@ -86,6 +86,7 @@ def test_streamed_result_is_scipys_rounded(tmp_path, small_blocks, mode):
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.slow
 def test_tiled_tiff_equals_the_whole_image_and_keeps_its_layout(tmp_path, small_blocks, name):
     image, options = CASES[name]
     # tifffile takes a planar image as (C, H, W), and reads it back so; imgconv reads (H, W, C).
@@ -147,6 +148,7 @@ def peak_rss(*commands):
     return peaks
 
 
+@pytest.mark.slow
 def test_64_mib_image_is_never_read_whole(tmp_path, monkeypatch):
     """32768 x 2048 grey (64 MiB): the result equals the whole image's, the largest read
     is one row of tiles and each is decoded once, the largest block filtered is a small
@@ -196,6 +198,7 @@ MORE_FILTERS = [
 
 @pytest.mark.parametrize("args, alpha", [(a, alpha) for a in FILTERS for alpha in (False, True)]
                          + [(a, i % 2 == 1) for i, a in enumerate(MORE_FILTERS)])
+@pytest.mark.slow
 def test_every_filter_streams_as_the_whole_image_path_writes(tmp_path, small_blocks, args, alpha):
     """The streamed result equals what the whole-image path writes (alpha premultiplied,
     edges shown as magnitudes, depth converted), here as a PNG."""
@@ -214,6 +217,7 @@ def test_every_filter_streams_as_the_whole_image_path_writes(tmp_path, small_blo
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), expected)
 
 
+@pytest.mark.slow
 def test_zarr_in_and_out(tmp_path, small_blocks):
     store = zarr.create_array(store=tmp_path / "in.zarr", shape=CHELSEA.shape, chunks=(40, 100, 3), dtype=np.uint8,
                               compressors=zarr.codecs.ZstdCodec(level=3))
@@ -289,6 +293,7 @@ def test_told_tile_size_and_compression_for_tiff(tmp_path, small_blocks):
     assert_one_line_error(result, 2, "--tile-size is for tiled outputs")
 
 
+@pytest.mark.slow
 def test_pages_and_frames(tmp_path, small_blocks):
     with tifffile.TiffWriter(tmp_path / "in.tif") as writer:
         writer.write(CAMERA, tile=(64, 64))
@@ -426,6 +431,7 @@ def test_progress_is_counted_in_tiles(tmp_path):
     assert run("blur", "-s", 2, "--progress", "-q", tmp_path / "in.tif", tmp_path / "out.tif").stderr == ""
 
 
+@pytest.mark.slow
 def test_a_batch_streams_its_tiled_files_and_zarr_stores(tmp_path):
     (tmp_path / "in").mkdir()
     tifffile.imwrite(tmp_path / "in" / "a.tif", CAMERA, tile=(64, 64), compression="zlib")
@@ -439,6 +445,7 @@ def test_a_batch_streams_its_tiled_files_and_zarr_stores(tmp_path):
 
 
 @pytest.mark.parametrize("dest", ["out.tif", "out.zarr"])
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_output(tmp_path, dest):
     """SIGINT mid-run (after the first row of tiles is written, as later blocks are
     filtered): exit 130, and neither the output nor a temporary file is left."""
@@ -487,6 +494,7 @@ def test_a_libraries_error_while_ctrl_c_unwinds_is_the_ctrl_c(tmp_path, monkeypa
         stream_run.process_tiled(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(np.ones((3, 3)) / 9))
 
 
+@pytest.mark.slow
 def test_cluster_runs_the_blocks(tmp_path, monkeypatch, small_blocks, dask_cluster):
     """--cluster with a tiled input: the blocks run on the cluster's workers (here two
     worker processes on 127.0.0.1), given relative paths, with the same result."""

@@ -40,6 +40,7 @@ def test_thumbnail(tmp_path, plain):
     assert np.array_equal(pixels[:, top + w + 4 :], plain[:, top + w + 4 :])
 
 
+@pytest.mark.slow
 def test_views_keep_16_bit(tmp_path, camera):
     deep = camera.astype(np.uint16) * 257
     save(tmp_path / "deep.png", deep)

@@ -159,6 +159,7 @@ def temporaries(request, monkeypatch):
 
 @pytest.mark.parametrize("steps", [BEFORE_THE_RENAME, EVERY_STEP], ids=["before-the-rename", "every-step"])
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replaced"])
+@pytest.mark.slow
 def test_another_user_cannot_turn_the_write_onto_another_file(shared, victim, monkeypatch, temporaries, steps,
                                                              existing):
     """Whatever the other user swaps, and when, imgconv writes, chmods and renames its
@@ -208,6 +209,7 @@ def test_temporaries_in_a_private_folder_leave_nothing_behind(tmp_path, monkeypa
     assert_blurred(tmp_path / "out" / "a.png")
 
 
+@pytest.mark.slow
 def test_a_shared_folder_holds_nothing_of_imgconvs_but_its_outputs(shared):
     """Without an attacker: the temporary file has no name (or lives in a private
     folder) and nothing is left beside the outputs."""
@@ -226,6 +228,7 @@ def long_name(size, extension):
 
 
 @pytest.mark.parametrize("size", [242, 255])
+@pytest.mark.slow
 def test_names_up_to_name_max_are_written(tmp_path, size):
     name = long_name(size, ".png")
     assert len(name.encode()) == size and os.pathconf(tmp_path, "PC_NAME_MAX") == 255
@@ -236,6 +239,7 @@ def test_names_up_to_name_max_are_written(tmp_path, size):
     assert os.listdir(tmp_path) == [name]
 
 
+@pytest.mark.slow
 def test_a_batch_writes_names_up_to_name_max(tmp_path):
     (tmp_path / "in").mkdir()
     name = long_name(255, ".png")
@@ -247,6 +251,7 @@ def test_a_batch_writes_names_up_to_name_max(tmp_path):
 
 
 @pytest.mark.parametrize("extension", [".tif", ".zarr"])
+@pytest.mark.slow
 def test_tiled_outputs_take_names_up_to_name_max(tmp_path, extension):
     zarr = pytest.importorskip("zarr")
     with Image.open(CHELSEA) as image:
@@ -317,6 +322,7 @@ def assert_synced_around(calls, folder, names):
         assert not [j for j in placed if calls[j][0] == pid and i < j < after[0][0]], "another output came first"
 
 
+@pytest.mark.slow
 def test_a_file_is_synced_then_named_then_its_folder_synced(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -327,6 +333,7 @@ def test_a_file_is_synced_then_named_then_its_folder_synced(tmp_path):
     assert_blurred(out / "a.png")
 
 
+@pytest.mark.slow
 def test_a_batch_and_its_report_are_synced(tmp_path):
     (tmp_path / "in").mkdir()
     names = [f"{i}.png" for i in range(4)]
@@ -348,6 +355,7 @@ def tiled_input(tmp_path):
     return tmp_path / "in.tif"
 
 
+@pytest.mark.slow
 def test_a_tiled_tiff_is_synced(tmp_path, tiled_input):
     out = tmp_path / "out"
     out.mkdir()
@@ -356,6 +364,7 @@ def test_a_tiled_tiff_is_synced(tmp_path, tiled_input):
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replaced"])
+@pytest.mark.slow
 def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_name(tmp_path, tiled_input, existing):
     zarr = pytest.importorskip("zarr")
     out = tmp_path / "out"
@@ -378,6 +387,7 @@ def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_nam
     assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
 
 
+@pytest.mark.slow
 def test_no_sync_syncs_nothing(tmp_path, tiled_input):
     (tmp_path / "in").mkdir()
     shutil.copy(CHELSEA, tmp_path / "in" / "a.png")
@@ -402,6 +412,7 @@ def append_only(folder):
         subprocess.run(["chattr", "-a", folder], check=True)
 
 
+@pytest.mark.slow
 def test_an_append_only_folder_takes_new_outputs_and_refuses_replacing_in_one_line(tmp_path):
     folder = tmp_path / "log"
     folder.mkdir()
@@ -437,6 +448,7 @@ def test_a_failed_rename_is_the_error_reported_and_nothing_is_left(tmp_path, mon
     assert_one_line_error(result, 1, "e.png: cannot write: Input/output error")
 
 
+@pytest.mark.slow
 def test_an_output_of_another_user_keeps_its_owner_group_and_mode(tmp_path):
     needs(os.geteuid() == 0, "giving a file to another user needs root")
     out = tmp_path / "out.png"
@@ -450,6 +462,7 @@ def test_an_output_of_another_user_keeps_its_owner_group_and_mode(tmp_path):
     assert_blurred(out)
 
 
+@pytest.mark.slow
 def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
     needs(os.geteuid() == 0, "giving a folder to another user needs root")
     zarr = pytest.importorskip("zarr")
@@ -467,6 +480,7 @@ def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
     assert_rounded_from(zarr.open_array(str(store), mode="r")[:], expected_blur())
 
 
+@pytest.mark.slow
 def test_a_bind_mounted_output_is_written_into_as_cp_does(tmp_path):
     needs(os.geteuid() == 0, "mount --bind needs root")
     source = tmp_path / "elsewhere.png"
@@ -485,6 +499,7 @@ def test_a_bind_mounted_output_is_written_into_as_cp_does(tmp_path):
     assert_blurred(source)
 
 
+@pytest.mark.slow
 def test_a_zarr_store_is_replaced_in_one_step(tmp_path, tiled_input):
     """The new store and the old one swap names in one call (renameat2 with
     RENAME_EXCHANGE): there is no moment without OUTPUT."""
@@ -498,6 +513,7 @@ def test_a_zarr_store_is_replaced_in_one_step(tmp_path, tiled_input):
     assert sorted(os.listdir(tmp_path)) == ["big.zarr", "in.tif", "strace"]
 
 
+@pytest.mark.slow
 def test_without_renameat2_a_zarr_store_is_replaced_by_two_renames(tmp_path, tiled_input, monkeypatch):
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"

@@ -71,8 +71,26 @@ def _gradient(name: str) -> Preset:
     """)
 
 
-def _box(engine: "EngineOptions", radius: int | None, kernel_size: int | None) -> "Filter":
-    return filters.preset_filter(kernels.separable_box(radius, kernel_size), engine=engine)
+def _square(function: str) -> Maker:
+    """Filter with the square ``kernels.<function>`` (box or tent) of a radius or a size."""
+
+    def make(engine: "EngineOptions", radius: int | None, kernel_size: int | None) -> "Filter":
+        return filters.preset_filter(getattr(kernels, function)(radius, kernel_size), engine=engine)
+
+    return make
+
+
+def _square_preset(name: str, summary: str) -> Preset:
+    """``box`` or ``tent``: its kernel of a radius or a size, odd or even."""
+    return Preset(name, name, _square(f"separable_{name}"), (
+        (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1."}),
+        ((KERNEL_SIZE,), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
+    ), f"""{summary} Give --radius or --kernel-size.
+
+    \b
+    Example:
+      imgconv {name} --radius 2 in.png out.png
+    """, needs=("--radius", KERNEL_SIZE), exclusive=True)
 
 
 _AMOUNT = "--amount", "-a"
@@ -87,15 +105,9 @@ PRESETS = (
     Example:
       imgconv blur --radius 5 --sigma 3 in.png out.png
     """, needs=("--radius", "--sigma")),
-    Preset("box", "box", _box, (
-        (("--radius", "-r"), {"type": RADIUS, "help": "Kernel radius; size is 2r+1."}),
-        ((KERNEL_SIZE,), {"type": click.IntRange(min=1), "metavar": "K", "help": "Kernel size, odd or even."}),
-    ), """Box blur: the mean of a square neighbourhood. Give --radius or --kernel-size.
-
-    \b
-    Example:
-      imgconv box --radius 2 in.png out.png
-    """, needs=("--radius", KERNEL_SIZE), exclusive=True),
+    _square_preset("box", "Box blur: the mean of a square neighbourhood."),
+    _square_preset("tent", "Tent blur: weights 1, 2, ..., r+1, ..., 2, 1 along each axis (a box of a box), a\n"
+                   "    quick stand-in for a Gaussian at any radius."),
     _gradient("sobel"),
     _gradient("prewitt"),
     _gradient("scharr"),

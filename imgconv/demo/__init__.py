@@ -14,12 +14,15 @@ In Python, on a free port of the loopback interface::
     serve(server)
 """
 
+import contextlib
 import html
 import os
+import signal
 import sys
 import tempfile
 import threading
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ImgconvError
@@ -50,8 +53,9 @@ _GLIBC_THRESHOLD = 128 << 10
 
 
 def serve(server: DemoServer, open_browser: bool = True) -> None:
-    """Serve until interrupted (KeyboardInterrupt propagates), opening the user's
-    browser on the page first unless told not to; the server is closed in the end.
+    """Serve until interrupted (KeyboardInterrupt propagates; in the main thread, Ctrl-C
+    interrupts even where SIGINT came ignored), opening the user's browser on the page
+    first unless told not to; the server is closed in the end.
     Warns on stderr when the server listens elsewhere than on a loopback address.
 
     glibc's thresholds are set back to its default: the command line has it keep up to
@@ -75,11 +79,30 @@ def serve(server: DemoServer, open_browser: bool = True) -> None:
     if opener:
         threading.Thread(target=webbrowser.open, args=(opener.as_uri(),), daemon=True).start()
     try:
-        server.serve_forever()
+        with _interrupted_by_ctrl_c():
+            server.serve_forever()
     finally:
         server.server_close()
         if opener:
             opener.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _interrupted_by_ctrl_c() -> Iterator[None]:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt meanwhile, even where it came ignored:
+    a shell without job control (a script's ``imgconv demo &``) starts a command in the
+    background so, and Ctrl-C, the way to stop the demo, then did nothing. Servers such
+    as uvicorn and gunicorn take SIGINT whatever they inherit, too. Only the main thread
+    can set a handler; a handler of the caller's own stands."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def opener_page(url: str) -> Path:

@@ -57,7 +57,9 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def _say_error(message: object) -> None:
-    print(f"imgconv: error: demo: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    # One write: lines printed by two threads at once would otherwise interleave.
+    sys.stderr.write(f"imgconv: error: demo: {' '.join(str(message).split())}\n")
+    sys.stderr.flush()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -164,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
         except ImgconvError as exc:  # a picture that cannot be read or rendered
             self.send_error(HTTPStatus.BAD_REQUEST, str(exc))
         except Exception as exc:
+            if self.server.closed:
+                return  # cut short by the stop: see DemoServer.server_close
             _say_error(f"{self.command} {self.path.partition('?')[0]}: {type(exc).__name__}: {exc}")
             self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "the demo failed; its terminal says why")
 
@@ -254,6 +258,7 @@ class DemoServer(ThreadingHTTPServer):
         self.token = secrets.token_urlsafe(32)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.closed = False
         super().__init__((host, port), Handler)
         address, port = self.server_address[:2]
         # Cookies are kept by host, not by port: the port in the name keeps two demos apart.
@@ -315,9 +320,17 @@ class DemoServer(ThreadingHTTPServer):
             self._connections.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A browser that drops a request it no longer wants is normal; anything else is
-        a real error, reported on one line."""
+        """A browser that drops a request it no longer wants is normal, and so is a
+        request cut short by the stop; anything else is a real error, reported on one line."""
         exc = sys.exc_info()[1]
-        if not isinstance(exc, (ConnectionError, TimeoutError)):
+        if not isinstance(exc, (ConnectionError, TimeoutError)) and not self.closed:
             _say_error(f"{type(exc).__name__}: {exc}")
+
+    def server_close(self) -> None:
+        """Stops listening. The connections' threads are daemons, so what they are still
+        making is cut short by the interpreter's exit (concurrent.futures refuses the
+        engine's threads new work then): from here on, a request that fails is not
+        reported, since the failure is the stop's, not the demo's."""
+        self.closed = True
+        super().server_close()
 
