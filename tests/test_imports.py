@@ -58,6 +58,7 @@ def test_version_and_help_load_only_the_command_line(arguments):
         {"imgconv", "imgconv.errors", "imgconv.names", "imgconv.vocabulary", "imgconv.io", "imgconv.lecture"}
 
 
+@pytest.mark.slow
 def test_kernels_and_formats_load_what_they_list():
     kernels = loaded_by("kernels")
     assert "imgconv.kernels" in kernels and not {"PIL", "imgconv.io.formats", "imgconv.pipeline"} & kernels
@@ -65,6 +66,7 @@ def test_kernels_and_formats_load_what_they_list():
     assert "imgconv.io.formats" in listed and not {"imgconv.engine", "imgconv.pipeline"} & listed
 
 
+@pytest.mark.slow
 def test_a_png_blurred_loads_the_png_writer_alone(tmp_path):
     loaded = loaded_by("blur", "-r", "2", "-s", "1", SAMPLES / "chelsea.png", tmp_path / "out.png")
     assert {"imgconv.pipeline", "imgconv.io.png"} <= loaded
@@ -74,6 +76,7 @@ def test_a_png_blurred_loads_the_png_writer_alone(tmp_path):
     assert_rounded_from(pixels, expected_blur())
 
 
+@pytest.mark.slow
 def test_a_jpeg_blurred_loads_pillows_writer_alone(tmp_path):
     _, pixels = load(SAMPLES / "chelsea.png")
     save(tmp_path / "in.jpg", pixels, quality=95)
@@ -84,6 +87,7 @@ def test_a_jpeg_blurred_loads_pillows_writer_alone(tmp_path):
     assert mode == "RGB" and blurred.shape == pixels.shape
 
 
+@pytest.mark.slow
 def test_a_batch_loads_its_workers_and_no_streaming(tmp_path):
     (tmp_path / "in").mkdir()
     _, pixels = load(SAMPLES / "chelsea.png")
@@ -96,6 +100,7 @@ def test_a_batch_loads_its_workers_and_no_streaming(tmp_path):
         assert load(tmp_path / "out" / f"{i}.png")[1].shape == pixels.shape
 
 
+@pytest.mark.slow
 def test_a_tiled_tiff_streamed_loads_the_streaming_and_no_cluster_nor_other_writer(tmp_path):
     rng = np.random.default_rng(0)
     grey = rng.integers(0, 256, (96, 80), dtype=np.uint8)
@@ -112,6 +117,7 @@ def pillow_plugins(loaded):
     return {name for name in loaded if name.startswith("PIL.") and name.endswith("ImagePlugin")}
 
 
+@pytest.mark.slow
 def test_a_tiff_read_or_written_loads_tiffs_pillow_plugin_not_all(tmp_path):
     """Pillow's first five plugins (PNG, JPEG, GIF, BMP, PPM) and TIFF's, not its forty-odd."""
     _, pixels = load(SAMPLES / "camera.png")
@@ -126,6 +132,7 @@ def test_a_tiff_read_or_written_loads_tiffs_pillow_plugin_not_all(tmp_path):
         assert_rounded_from(load(tmp_path / name)[1], mean)
 
 
+@pytest.mark.slow
 def test_the_formats_plugins_alone_tell_their_extensions_as_all_of_pillows_do():
     """`imgconv.io.formats.format_of_extension` loads the plugins of imgconv's formats
     one by one, and all of Pillow's only for an extension none of them has: what those
