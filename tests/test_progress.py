@@ -18,6 +18,7 @@ from PIL import Image
 from imgconv import engine, kernels
 from imgconv.cli import progress
 from imgconv.engine import bands
+from imgconv.io import probe
 from imgconv.stream import run as stream_run
 
 CAMERA = load(SAMPLES / "camera.png")[1]  # 512 x 512 grey
@@ -219,8 +220,9 @@ def test_one_file_reads_its_header_once(tmp_path, monkeypatch, source, dest):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
     tifffile.imwrite(tmp_path / "flat.tif", CAMERA)
     probes = []
-    original = stream_run.probe
-    monkeypatch.setattr(stream_run, "probe", lambda *args: probes.append(args) or original(*args))
+    original = probe.probe
+    for module in (probe, stream_run):  # streamed_probe's, and the streaming's own
+        monkeypatch.setattr(module, "probe", lambda *args: probes.append(args) or original(*args))
     result = run("blur", "-s", 2, tmp_path / source, tmp_path / dest)
     assert result.exit_code == 0, result.stderr
     assert len(probes) == (0 if dest.endswith(".png") else 1)

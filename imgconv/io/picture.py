@@ -55,6 +55,13 @@ class Picture:
         return self.frames[0]
 
     @property
+    def raw(self) -> bool:
+        """Whether it was read from a raw array (``.npy``, `imgconv.io.formats.Format.raw`):
+        numbers in their own type, not an image's samples."""
+        record = formats.FORMATS.get(self.format)
+        return record is not None and record.raw
+
+    @property
     def has_alpha(self) -> bool:
         """The last channel is alpha."""
         return self.mode in formats.WITH_ALPHA

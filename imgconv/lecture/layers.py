@@ -23,7 +23,7 @@ from .. import engine, npyfile
 from ..boundary import extend
 from ..engine import Kernel
 from ..errors import InvalidInputError
-from ..io.formats import NPY
+from ..io.formats import FORMATS
 from ..io.picture import Picture
 from ..io.read import read_image
 from ..io.sink import check_destination, write_bytes
@@ -231,8 +231,8 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
         bias = offsets + (0.0 if bias is None else np.asarray(bias, np.float64))
     maps = conv2d(pixels, weights, bias, **layer_options)
     fmt = output_format(dest, None, "PNG")
-    if fmt == NPY:
-        data = encode_image([maps], picture, NPY)
+    if FORMATS[fmt].raw:
+        data = encode_image([maps], picture, fmt)
     else:
         sheet = Picture([montage(maps, columns)], "L", fmt)
         level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level

@@ -18,7 +18,6 @@ from numpy.typing import ArrayLike
 
 from ..boundary import extend
 from ..errors import InvalidInputError
-from ..io.formats import NPY
 from ..io.read import read_image
 from ..io.sink import write_bytes
 from ..kernelfile import format_kernel
@@ -134,7 +133,7 @@ def learn_files(source: str | os.PathLike[str], target: str | os.PathLike[str], 
     and the paths written.
     """
     source_picture, target_picture = (read_image(path, max_pixels=max_pixels) for path in (source, target))
-    peak = None if target_picture.format == NPY else float(target_picture.sample_max)
+    peak = None if target_picture.raw else float(target_picture.sample_max)
     fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
     if len(fit.kernels) == 1:
         paths = [dest]
