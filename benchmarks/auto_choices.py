@@ -53,16 +53,16 @@ def cases():
     for size in (3, 7, 15, 17):  # 17x17: sums beyond 16 bits, so no integer
         yield f"box {size}", kernels.box(size=size), "reflect", False
     for radius in (1, 2):
-        yield f"Gaussian r={radius}", kernels.gaussian(radius), "reflect", False
+        yield f"Gaussian r={radius}", kernels.gaussian(radius=radius), "reflect", False
     for size in (5, 7, 9, 15, 31):
         yield f"random {size}x{size}", rng.normal(size=(size, size)), "reflect", False
     for radius in (5, 30, 60, 75, 90, 120, 250, 500):
-        yield f"Gaussian r={radius}", gaussian(radius), "reflect", False
+        yield f"Gaussian r={radius}", gaussian(radius=radius), "reflect", False
     for mode in ("mirror", "nearest", "constant", "wrap"):
         for radius in (60, 90, 120, 500):
-            yield f"Gaussian r={radius}", gaussian(radius), mode, False
+            yield f"Gaussian r={radius}", gaussian(radius=radius), mode, False
     for radius in (60, 120):
-        yield f"Gaussian r={radius}", gaussian(radius), "reflect", True
+        yield f"Gaussian r={radius}", gaussian(radius=radius), "reflect", True
 
 
 def main():

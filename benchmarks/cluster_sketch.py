@@ -86,7 +86,7 @@ def main():
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--cores", type=int, default=32, help="cores a node")
     args = parser.parse_args()
-    filt = filters.preset_filter(kernels.separable_gaussian(5, 3), engine=EngineOptions(threads=1))
+    filt = filters.preset_filter(kernels.separable_gaussian(3, radius=5), engine=EngineOptions(threads=1))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         cost, size_in, size_out = jpeg_cost(scratch, filt)

@@ -118,7 +118,7 @@ def engine_targets(table, photo):
         return lambda: ndi.correlate1d(ndi.correlate1d(as_float, g, axis=0), g, axis=1)
 
     for radius, sigma, label in ((5, 3, "1. Gaussian r=5 s=3, 4K"), (60, 20, "2. Gaussian r=60 s=20, 4K")):
-        kernel = imgconv.kernels.gaussian(radius, sigma)
+        kernel = imgconv.kernels.gaussian(sigma, radius=radius)
         g = kernel[radius] / kernel[radius].sum()
 
         def ours(kernel=kernel):
@@ -174,7 +174,7 @@ def kernel_cases(photo):
 
     def gaussian(radius, sigma):
         size = 2 * radius + 1
-        return (f"Gaussian r={radius} s={sigma:.3g}", kernels.gaussian(radius, sigma),
+        return (f"Gaussian r={radius} s={sigma:.3g}", kernels.gaussian(sigma, radius=radius),
                 lambda: cv2.GaussianBlur(photo, (size, size), sigma, borderType=reflect))
 
     def filter2d(label, kernel):
@@ -242,7 +242,7 @@ def radius_scaling(photo):
     print("|---|---|---|---|---|")
     base = None
     for radius in (5, 10, 20, 30, 45, 60, 75, 90, 120, 250, 500):
-        kernel = imgconv.kernels.gaussian(radius, radius / 3)
+        kernel = imgconv.kernels.gaussian(radius / 3, radius=radius)
         size = 2 * radius + 1
         times = race(partial(imgconv.convolve, photo, kernel, output=np.uint8),
                      partial(cv2.GaussianBlur, photo, (size, size), radius / 3, borderType=cv2.BORDER_REFLECT),

@@ -115,7 +115,7 @@ def photographs():
 
 
 def blurred(samples):
-    kernel = imgconv.kernels.gaussian(5, 3)
+    kernel = imgconv.kernels.gaussian(3, radius=5)
     return imgconv.convolve(samples, kernel, output=np.uint16 if samples.dtype == np.uint16 else np.uint8)
 
 
@@ -259,7 +259,7 @@ def main():
     print(f"levels {LEVELS} (imgconv's default: {DEFAULT_COMPRESS_LEVEL}); best of {args.rounds} x {args.repeats} runs")
 
     chelsea = np.asarray(_rgb("chelsea.png", UHD))
-    kernel = imgconv.kernels.gaussian(5, 3)
+    kernel = imgconv.kernels.gaussian(3, radius=5)
     blur_time, = best_times([lambda: imgconv.convolve(chelsea, kernel, output=np.uint8)], 3, 1)
     print(f"for scale: imgconv.convolve Gaussian r=5 s=3 on the 4K chelsea: {blur_time * 1000:.0f} ms\n")
 

@@ -90,7 +90,7 @@ def main():
               "(other processes share the CPUs: times are noisy)")
         image = tifffile.imread(source)
         start = time.perf_counter()
-        whole = imgconv.correlate(image, imgconv.kernels.gaussian(5, 3), output=np.uint8)
+        whole = imgconv.correlate(image, imgconv.kernels.gaussian(3, radius=5), output=np.uint8)
         print(f"imgconv.correlate on the whole image in memory (the reference): {time.perf_counter() - start:.1f} s")
         del image
         with tifffile.TiffFile(dest) as tiff:

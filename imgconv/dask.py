@@ -1,8 +1,8 @@
 """Correlation and convolution of Dask arrays, equal to `imgconv.correlate` and
 `imgconv.convolve` on the whole array.
 
-``imgconv.dask.correlate(array, kernel, ...)`` returns a lazy ``dask.array.Array`` of
-the array's shape. Each block of the result is one band of full-width rows, computed by
+``imgconv.dask.correlate(input, weights, ...)`` returns a lazy ``dask.array.Array`` of
+the input's shape. Each block of the result is one band of full-width rows, computed by
 `imgconv.correlate` (or `convolve`) on the rows it needs, gathered from the input. With
 ``direct`` and ``separable`` the result is bit-identical to `imgconv.correlate` on the
 whole NumPy array; with ``fft`` it agrees to float32 rounding.
@@ -39,9 +39,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .engine import MAX_KERNEL_SIZE, KernelLike, SeparableKernel, check_kernel, choose_method, work_dtype
+from .engine import (
+    MAX_KERNEL_SIZE,
+    ChannelAxis,
+    KernelLike,
+    OriginLike,
+    SeparableKernel,
+    check_kernel,
+    choose_method,
+    work_dtype,
+)
 from .engine import convolve as engine_convolve
 from .engine import correlate as engine_correlate
+from .engine.arrays import channel_axis_of, check_origin
+from .engine.taps import anchor
 from .errors import INSTALL_HINT, InvalidInputError, MissingExtraError
 from .vocabulary import METHODS, resolve_mode
 
@@ -55,22 +66,26 @@ except ImportError:  # pragma: no cover - the test extra installs dask
 BLOCK_BYTES = 32 * 2**20
 
 
-def correlate(array: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
-              output: DTypeLike | None = None, threads: int = 1, block_rows: int | None = None,
-              block_bytes: int | None = None) -> da.Array:
+def correlate(input: ArrayLike, weights: KernelLike, output: DTypeLike | None = None, mode: str = "reflect",
+              cval: float = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
+              threads: int = 1, block_rows: int | None = None, block_bytes: int | None = None) -> da.Array:
     """Correlate each channel of a Dask array with a 2-D kernel, lazily.
 
-    Equal to ``imgconv.correlate(array.compute(), kernel, boundary, cval, method,
-    output)``: bit for bit with ``direct`` and ``separable``, to float32 rounding with
-    ``fft``.
+    Equal to ``imgconv.correlate(input.compute(), weights, output, mode, cval, origin,
+    channel_axis=channel_axis, method=method)``: bit for bit with ``direct`` and
+    ``separable``, to float32 rounding with ``fft``.
 
     Parameters
     ----------
-    array : dask.array.Array or array_like, shape (H, W) or (H, W, C)
-        Any chunks; they are rechunked into full-width bands of rows with all channels.
-    kernel : array_like, Kernel or SeparableKernel
+    input : dask.array.Array or array_like
+        (H, W), or 3-D with an axis of channels, as ``channel_axis`` says; any chunks:
+        they are rechunked into full-width bands of rows with all channels.
+    weights : array_like, Kernel or SeparableKernel
         As for `imgconv.correlate`; a kernel's offset is added.
-    boundary, cval, output
+    output : numpy dtype, optional
+        As for `imgconv.correlate`, but a type only: to write the result into an array,
+        store it (``dask.array.store``).
+    mode, cval, origin, channel_axis
         As for `imgconv.correlate`.
     method : {"auto", "direct", "separable", "fft"}
         ``auto`` (the default) is chosen once for the whole array from the kernel, never
@@ -86,25 +101,27 @@ def correlate(array: ArrayLike, kernel: KernelLike, boundary: str = "reflect", c
     Returns
     -------
     dask.array.Array
-        The array's shape, chunked in full-width bands of rows; of type ``output``, else
-        `imgconv.engine.work_dtype`'s: float64 for a float64 array or one of integers
-        of more than 16 bits, float32 otherwise.
+        The input's shape and layout, chunked in full-width bands of rows; of type
+        ``output``, else `imgconv.engine.work_dtype`'s: float64 for a float64 array or
+        one of integers of more than 16 bits, float32 otherwise.
     """
-    return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, False)
+    return _filter(input, weights, mode, cval, method, output, threads, block_rows, block_bytes, False, origin,
+                   channel_axis)
 
 
-def convolve(array: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0, method: str = "auto",
-             output: DTypeLike | None = None, threads: int = 1, block_rows: int | None = None,
-             block_bytes: int | None = None) -> da.Array:
+def convolve(input: ArrayLike, weights: KernelLike, output: DTypeLike | None = None, mode: str = "reflect",
+             cval: float = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
+             threads: int = 1, block_rows: int | None = None, block_bytes: int | None = None) -> da.Array:
     """Convolve each channel of a Dask array with a 2-D kernel (flipped), lazily.
 
     Equal to ``imgconv.convolve`` on the whole array; parameters and result are those
     of `correlate`.
     """
-    return _filter(array, kernel, boundary, cval, method, output, threads, block_rows, block_bytes, True)
+    return _filter(input, weights, mode, cval, method, output, threads, block_rows, block_bytes, True, origin,
+                   channel_axis)
 
 
-def exact_method(kernel: KernelLike, boundary: str = "reflect", dtype: DTypeLike | None = None,
+def exact_method(kernel: KernelLike, mode: str = "reflect", dtype: DTypeLike | None = None,
                  cval: float = 0.0) -> str:
     """The method ``auto`` takes for ``kernel`` on an array of ``dtype``: chosen from the
     kernel alone, and never ``fft``, so that the result is bit-identical to the engine's
@@ -123,7 +140,7 @@ def exact_method(kernel: KernelLike, boundary: str = "reflect", dtype: DTypeLike
     >>> exact_method(imgconv.kernels.sharpen())
     'direct'
     """
-    choice = choose_method(kernel, boundary, dtype=dtype, cval=cval)
+    choice = choose_method(kernel, mode, dtype=dtype, cval=cval)
     if choice == "fft":
         if isinstance(kernel, SeparableKernel):
             return "separable"
@@ -156,41 +173,47 @@ def kernel_shape(kernel: KernelLike) -> tuple[int, int]:
     return check_kernel(kernel).shape
 
 
-def _filter(values: ArrayLike, kernel: KernelLike, boundary: str, cval: float, method: str, output: DTypeLike | None,
-            threads: int, block_rows: int | None, block_bytes: int | None, flip: bool) -> da.Array:
+def _filter(values: ArrayLike, kernel: KernelLike, mode: str, cval: float, method: str, output: DTypeLike | None,
+            threads: int, block_rows: int | None, block_bytes: int | None, flip: bool, origin: OriginLike,
+            channel_axis: ChannelAxis) -> da.Array:
     array = da.asarray(values)
-    if array.ndim not in (2, 3):
-        raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {array.shape}")
     if array.dtype.kind not in "biuf":
         raise InvalidInputError(f"image must hold real numbers, got dtype {array.dtype}")
     if any(math.isnan(n) for n in array.shape):
         raise InvalidInputError("the array's shape must be known (call compute_chunk_sizes() first)")
     if array.size == 0:
         raise InvalidInputError(f"image is empty (shape {array.shape})")
-    resolve_mode(boundary, cval)  # an unknown mode is refused before any work
+    axis = channel_axis_of(array.shape, channel_axis)
+    if isinstance(output, np.ndarray):
+        raise InvalidInputError("imgconv.dask takes output as a type, not an array: store the lazy result in one "
+                                "(dask.array.store)")
+    resolve_mode(mode, cval)  # an unknown mode is refused before any work
     if method not in METHODS:
         raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    kh, _ = kernel_shape(kernel)
+    kh, kw = kernel_shape(kernel)
+    shift = check_origin(origin, (kh, kw))
     if method == "auto":
-        method = exact_method(kernel, boundary, array.dtype, cval)
+        method = exact_method(kernel, mode, array.dtype, cval)
     result_dtype = work_dtype(array.dtype) if output is None else np.dtype(output)
-    engine = _engine_call(kernel, boundary, cval, method, output, threads, flip)
+    engine = _engine_call(kernel, mode, cval, method, output, threads, flip, shift, None if axis is None else -1)
     # A separable kernel held as factors longer than the engine's densest kernel is folded
     # onto the image's height by the engine, so it needs the whole height at once.
     whole = isinstance(kernel, SeparableKernel) and max(kernel.shape) > MAX_KERNEL_SIZE
-    return map_bands(array, engine, kh, method, boundary, flip=flip, dtype=result_dtype, block_rows=block_rows,
-                     block_bytes=block_bytes, whole=whole)
+    moved = array if axis in (None, 2) else da.moveaxis(array, axis, 2)
+    result = map_bands(moved, engine, kh, method, mode, flip=flip, dtype=result_dtype, block_rows=block_rows,
+                       block_bytes=block_bytes, whole=whole, origin=shift[0])
+    return result if axis in (None, 2) else da.moveaxis(result, 2, axis)
 
 
 def map_bands(array: da.Array, function: Callable[[np.ndarray], np.ndarray], kernel_height: int,
-              method: str | Sequence[str], boundary: str = "reflect", *, flip: bool = False,
+              method: str | Sequence[str], mode: str = "reflect", *, flip: bool = False,
               dtype: DTypeLike | None = None, block_rows: int | None = None, block_bytes: int | None = None,
-              whole: bool = False) -> da.Array:
+              whole: bool = False, origin: int = 0) -> da.Array:
     """Apply ``function`` to a Dask array block by block, cut as `correlate` cuts it.
 
     ``function(values)`` takes rows of the image, full width, as the engine's
     ``method`` cuts them into bands for a kernel ``kernel_height`` tall (convolved if
-    ``flip``) in ``boundary`` mode, and returns a result for every row it is given: the
+    ``flip``) in ``mode``, and returns a result for every row it is given: the
     engine's result on those rows, or anything computed from it sample by sample (the
     CLI's filters: alpha, display, rounding). Each block keeps the rows that equal the
     whole array's result, as `correlate` explains.
@@ -203,9 +226,11 @@ def map_bands(array: da.Array, function: Callable[[np.ndarray], np.ndarray], ker
     method : {"direct", "separable", "fft"} or a sequence of them
         The engine's method inside ``function``, fixed (see `exact_method`); one per
         kernel for a magnitude whose kernels take different ones.
-    boundary : str
+    mode : str
     flip : bool
         The engine convolves (the kernel's anchor is then below its middle row).
+    origin : int
+        Moves the kernel's anchor by this many rows (``origin`` of `correlate`).
     dtype : numpy.dtype
         The result's type (default the array's).
     block_rows, block_bytes : int, optional
@@ -219,9 +244,9 @@ def map_bands(array: da.Array, function: Callable[[np.ndarray], np.ndarray], ker
         The array's shape, in full-width blocks of whole bands.
     """
     dtype = np.dtype(dtype or array.dtype)
-    mode, _ = resolve_mode(boundary)
+    mode, _ = resolve_mode(mode)
     height = array.shape[0]
-    before = kernel_height - 1 - kernel_height // 2 if flip else kernel_height // 2
+    before = anchor((kernel_height, 1), flip, (origin, 0))[0]
     after = kernel_height - 1 - before
     band = band_height(method, kernel_height)
     rows = block_height(array, method, kernel_height, dtype, block_rows, block_bytes)
@@ -255,12 +280,13 @@ def block_height(array: da.Array, method: str | Sequence[str], kernel_height: in
     return max(1, -(-int(block_rows) // band)) * band
 
 
-def _engine_call(kernel: KernelLike, boundary: str, cval: float, method: str, output: DTypeLike | None, threads: int,
-                 flip: bool) -> Callable[[np.ndarray], np.ndarray]:
+def _engine_call(kernel: KernelLike, mode: str, cval: float, method: str, output: DTypeLike | None, threads: int,
+                 flip: bool, origin: tuple[int, int], channel_axis: int | None) -> Callable[[np.ndarray], np.ndarray]:
     function = engine_convolve if flip else engine_correlate
 
     def engine(values: np.ndarray) -> np.ndarray:
-        return function(values, kernel, boundary=boundary, cval=cval, method=method, output=output, threads=threads)
+        return function(values, kernel, output, mode, cval, origin, channel_axis=channel_axis, method=method,
+                        threads=threads)
 
     return engine
 

@@ -14,12 +14,14 @@ from functools import cached_property
 from typing import cast
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from .engine import (
+    ChannelAxis,
     EngineOptions,
     Kernel,
     KernelLike,
+    OutputLike,
     SeparableKernel,
     check_kernel,
     convolve,
@@ -59,7 +61,7 @@ class Filter:
         How an image shows a signed float result: `ABSOLUTE`, `STRETCHED` (by the
         whole result's maximum) or None, as it is. ``.npy`` outputs get the raw result.
     engine : imgconv.engine.EngineOptions
-        How the engine runs: boundary, cval, method, threads.
+        How the engine runs: mode, cval, method, threads.
     light : str or None
         `LINEAR` or `LUMINANCE`: the picture is filtered in linear light
         (`imgconv.linear.filter_linear`) or on Y' only
@@ -82,15 +84,18 @@ class Filter:
                 if not isinstance(plane, SeparableKernel):
                     check_kernel(plane)  # a bad kernel is refused when the filter is made
 
-    def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
-        """(H, W, C) samples in, filtered samples of the same shape out, as float32 (the
-        engine's work type) or as the integer type ``output`` (rounded, clipped)."""
+    def apply(self, samples: ArrayLike, output: OutputLike = None, channel_axis: ChannelAxis = -1) -> np.ndarray:
+        """Samples in, filtered samples of the same shape out: (H, W, C), or as
+        ``channel_axis`` says (see `imgconv.correlate`), as the engine's float work type
+        (`imgconv.engine.work_dtype`) or as ``output`` says (a type, rounded and clipped
+        for integers, or an array to fill)."""
         options = self.engine.keywords()
         if self.combine == MAGNITUDE:
-            return magnitude(samples, [k for k, _ in self.passes], output=output, convolution=True, **options)
+            return magnitude(samples, [k for k, _ in self.passes], output, convolution=True,
+                             channel_axis=channel_axis, **options)
         (kernel, convolved), = self.passes
         function = convolve if convolved else correlate
-        return function(samples, kernel, output=output, **options)
+        return function(samples, kernel, output, channel_axis=channel_axis, **options)
 
     def show(self, result: np.ndarray, sample_max: float) -> np.ndarray:
         """A signed float result as image samples, as `display` says."""

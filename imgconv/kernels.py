@@ -46,38 +46,43 @@ def identity() -> np.ndarray:
     return np.ones((1, 1))
 
 
-def gaussian(radius: float | None = None, sigma: float | None = None) -> np.ndarray:
+def gaussian(sigma: float | None = None, *, radius: float | None = None) -> np.ndarray:
     """Gaussian blur: ``outer(g, g)`` with ``g[i] = exp(-i² / (2 sigma²))``, i in [-r, r].
 
-    ``g`` is normalised to sum 1, so the kernel (size 2r+1) sums to 1. With only
-    ``sigma``, ``radius = ceil(3 sigma)``; with only ``radius``, ``sigma = radius / 3``. The
-    kernel is dense, so at most 1025x1025 (radius 512); `separable_gaussian` is the
-    same kernel held as its factor, for radii up to 100000.
+    ``g`` is normalised to sum 1, so the kernel (size 2r+1) sums to 1. Sigma comes
+    first, as in ``scipy.ndimage.gaussian_filter`` and ``skimage.filters.gaussian``, and
+    the radius is a keyword, as scipy's ``radius``. With only ``sigma``, ``radius =
+    ceil(3 sigma)`` (scipy's default is ``round(4 sigma)``: give ``radius`` to match it);
+    with only ``radius``, ``sigma = radius / 3``. The kernel is dense, so at most
+    1025x1025 (radius 512); `separable_gaussian` is the same kernel held as its factor,
+    for radii up to 100000.
 
     Examples
     --------
-    >>> gaussian(radius=1, sigma=1).round(4)
+    >>> gaussian(1).shape, gaussian(radius=6).shape
+    ((7, 7), (13, 13))
+    >>> gaussian(1, radius=1).round(4)
     array([[0.0751, 0.1238, 0.0751],
            [0.1238, 0.2042, 0.1238],
            [0.0751, 0.1238, 0.0751]])
     """
-    g = _gaussian_taps(radius, sigma, MAX_KERNEL_SIZE)
+    g = _gaussian_taps(sigma, radius, MAX_KERNEL_SIZE)
     return np.outer(g, g)
 
 
-def separable_gaussian(radius: float | None = None, sigma: float | None = None) -> SeparableKernel:
+def separable_gaussian(sigma: float | None = None, *, radius: float | None = None) -> SeparableKernel:
     """`gaussian` as a `SeparableKernel`, one term ``(g, g)``: radius up to 100000.
 
     Examples
     --------
-    >>> separable_gaussian(radius=1, sigma=1).terms[0][0].round(4)
+    >>> separable_gaussian(1, radius=1).terms[0][0].round(4)
     array([0.2741, 0.4519, 0.2741])
     """
-    g = _gaussian_taps(radius, sigma, MAX_SEPARABLE_SIZE)
+    g = _gaussian_taps(sigma, radius, MAX_SEPARABLE_SIZE)
     return SeparableKernel([(g, g)])
 
 
-def _gaussian_taps(radius: float | None, sigma: float | None, largest: int) -> np.ndarray:
+def _gaussian_taps(sigma: float | None, radius: float | None, largest: int) -> np.ndarray:
     """`gaussian`'s ``g``, refused if longer than ``largest`` before it is made."""
     if sigma is None:
         if radius is None:
@@ -94,17 +99,25 @@ def _gaussian_taps(radius: float | None, sigma: float | None, largest: int) -> n
     return g / g.sum()
 
 
-def box(radius: float | None = None, size: float | None = None) -> np.ndarray:
+def box(*, radius: float | None = None, size: float | None = None) -> np.ndarray:
     """Box (mean) filter: a size x size kernel of ``1 / size²``; size = 2·radius + 1.
 
-    Give ``radius`` or ``size``; an even ``size`` is anchored as `imgconv.engine` says.
-    The kernel is dense, so at most 1025x1025; `separable_box` has no such limit.
+    Give ``radius`` or ``size``, by name; an even ``size`` is anchored as
+    `imgconv.engine` says. The kernel is dense, so at most 1025x1025; `separable_box`
+    has no such limit.
+
+    Examples
+    --------
+    >>> box(radius=1)
+    array([[0.11111111, 0.11111111, 0.11111111],
+           [0.11111111, 0.11111111, 0.11111111],
+           [0.11111111, 0.11111111, 0.11111111]])
     """
     size = _box_size(radius, size, MAX_KERNEL_SIZE)
     return np.full((size, size), 1.0 / size**2)
 
 
-def separable_box(radius: float | None = None, size: float | None = None) -> SeparableKernel:
+def separable_box(*, radius: float | None = None, size: float | None = None) -> SeparableKernel:
     """`box` as a `SeparableKernel`: columns of ``1 / size²`` and rows of ones, whose
     product is exactly `box`'s weight; radius up to 100000 (size 200001)."""
     size = _box_size(radius, size, MAX_SEPARABLE_SIZE)
@@ -124,7 +137,7 @@ def _box_size(radius: float | None, size: float | None, largest: int, name: str 
     return int(size)
 
 
-def tent(radius: float | None = None, size: float | None = None) -> np.ndarray:
+def tent(*, radius: float | None = None, size: float | None = None) -> np.ndarray:
     """Tent (triangle) filter: ``outer(t, t)`` with ``t`` the weights 1, 2, ..., r+1,
     ..., 2, 1 normalised to sum 1; size = 2·radius + 1.
 
@@ -146,7 +159,7 @@ def tent(radius: float | None = None, size: float | None = None) -> np.ndarray:
     return np.outer(t, t)
 
 
-def separable_tent(radius: float | None = None, size: float | None = None) -> SeparableKernel:
+def separable_tent(*, radius: float | None = None, size: float | None = None) -> SeparableKernel:
     """`tent` as a `SeparableKernel`, one term ``(t, t)`` (its dense form is `tent`'s
     array bit for bit); radius up to 100000."""
     t = _tent_taps(radius, size, MAX_SEPARABLE_SIZE)
@@ -213,24 +226,31 @@ def emboss() -> np.ndarray:
     return np.array([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])
 
 
-def unsharp(radius: float | None = None, sigma: float | None = None, amount: float = 1.0) -> np.ndarray:
-    """Unsharp mask: ``identity + amount · (identity - gaussian(radius, sigma))``.
+def unsharp(sigma: float | None = None, *, radius: float | None = None, amount: float = 1.0) -> np.ndarray:
+    """Unsharp mask: ``identity + amount · (identity - gaussian(sigma, radius=radius))``.
 
     Sums to 1; the size is that of the Gaussian, at most 1025x1025 as it is dense;
     `separable_unsharp` has no such limit.
+
+    Examples
+    --------
+    >>> unsharp(1, radius=1, amount=2).round(3)
+    array([[-0.15 , -0.248, -0.15 ],
+           [-0.248,  2.592, -0.248],
+           [-0.15 , -0.248, -0.15 ]])
     """
-    blur = gaussian(radius, sigma)
+    blur = gaussian(sigma, radius=radius)
     kernel = -amount * blur
     centre = blur.shape[0] // 2
     kernel[centre, centre] += 1.0 + amount
     return kernel
 
 
-def separable_unsharp(radius: float | None = None, sigma: float | None = None, amount: float = 1.0
+def separable_unsharp(sigma: float | None = None, *, radius: float | None = None, amount: float = 1.0
                       ) -> SeparableKernel:
     """`unsharp` as a `SeparableKernel` of two terms, ``(1 + a) · δ ⊗ δ - a · g ⊗ g``
     (δ the unit impulse at the centre, ``g`` the Gaussian's factor); radius up to 100000."""
-    g = _gaussian_taps(radius, sigma, MAX_SEPARABLE_SIZE)
+    g = _gaussian_taps(sigma, radius, MAX_SEPARABLE_SIZE)
     impulse = np.zeros_like(g)
     impulse[len(g) // 2] = 1.0
     return SeparableKernel([((1.0 + amount) * impulse, impulse), (-amount * g, g)])

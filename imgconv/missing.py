@@ -16,7 +16,8 @@ of one array would cost more in copies than it saves).
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .engine import KernelLike, convolve, correlate, to_dtype, work_dtype
+from .engine import ChannelAxis, KernelLike, convolve, correlate, to_dtype, work_dtype
+from .engine.arrays import channel_axis_of, channels_last, check_image
 from .engine.truncate import ZERO_SUM, Coverage, edge_blocks
 from .errors import BoundaryError, InvalidInputError
 from .vocabulary import TRUNCATE, resolve_mode
@@ -28,13 +29,14 @@ from .vocabulary import TRUNCATE, resolve_mode
 UNCOVERED_EPSILONS = 64
 
 
-def interpolate_missing(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: float = 0.0,
-                        method: str = "auto", output: DTypeLike | None = None, threads: int | None = None, *,
-                        convolution: bool = False) -> np.ndarray:
-    """Filter ``image`` with NaN samples as missing: the weighted mean of the valid ones.
+def interpolate_missing(input: ArrayLike, weights: KernelLike, output: DTypeLike | None = None, mode: str = "reflect",
+                        cval: float = 0.0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
+                        threads: int | None = None, convolution: bool = False) -> np.ndarray:
+    """Filter ``input`` with NaN samples as missing: the weighted mean of the valid ones.
 
     Parameters are those of `imgconv.engine.correlate` (or, with ``convolution``,
-    `imgconv.engine.convolve`), ``truncate`` mode included.
+    `imgconv.engine.convolve`), ``truncate`` mode included; ``origin`` aside, and
+    ``output`` a type only.
 
     Returns
     -------
@@ -47,17 +49,18 @@ def interpolate_missing(image: ArrayLike, kernel: KernelLike, boundary: str = "r
     Examples
     --------
     >>> nan = float("nan")
-    >>> interpolate_missing([[1.0, nan, 3.0, nan, nan, nan]], [[1.0, 1.0, 1.0]], "nearest")
+    >>> interpolate_missing([[1.0, nan, 3.0, nan, nan, nan]], [[1.0, 1.0, 1.0]], mode="nearest")
     array([[ 1.,  2.,  3.,  3., nan, nan]])
     """
-    pixels = np.asarray(image)
+    pixels = check_image(input)
+    axis = channel_axis_of(pixels.shape, channel_axis)
     filter_ = convolve if convolution else correlate
-    plane = pixels.reshape(*pixels.shape[:2], -1)
+    plane = channels_last(pixels, axis)
     missing = np.isnan(plane) if pixels.dtype.kind == "f" else None
     if missing is None or not missing.any():
-        return filter_(pixels, kernel, boundary, cval, method, output, threads)
-    mode, cval = resolve_mode(boundary, cval, truncate=True)
-    coverage = Coverage(kernel, convolution, plane.shape[:2])
+        return filter_(pixels, weights, output, mode, cval, channel_axis=channel_axis, method=method, threads=threads)
+    mode, cval = resolve_mode(mode, cval, truncate=True)
+    coverage = Coverage(weights, convolution, (plane.shape[0], plane.shape[1]))
     if abs(coverage.interior()) <= ZERO_SUM * coverage.magnitude:
         raise BoundaryError("a kernel whose weights sum to 0 (an edge detector) has no mean of valid samples to take")
     channels = plane.shape[2]
@@ -66,8 +69,9 @@ def interpolate_missing(image: ArrayLike, kernel: KernelLike, boundary: str = "r
     masks = np.logical_not(missing[..., 0] if shared else missing).astype(work_dtype(pixels.dtype))
     # Truncated, the outside is missing: zeros in both the data and the masks.
     edges = "constant" if mode == TRUNCATE else mode
-    total = filter_(data, kernel, edges, cval, method, None, threads)
-    covered = filter_(masks, kernel, edges, cval, method, None, threads)
+    total = filter_(data, weights, None, edges, cval, channel_axis=-1, method=method, threads=threads)
+    covered = filter_(masks, weights, None, edges, cval, channel_axis=None if shared else -1, method=method,
+                      threads=threads)
     if mode == "constant" and cval != 1.0:
         _count_fill_as_valid(covered, coverage, cval)
     uncovered = np.abs(covered) <= UNCOVERED_EPSILONS * np.finfo(covered.dtype).eps * coverage.magnitude
@@ -75,7 +79,8 @@ def interpolate_missing(image: ArrayLike, kernel: KernelLike, boundary: str = "r
     with np.errstate(divide="ignore"):
         scale = np.reciprocal(covered, out=covered)
     scale[uncovered] = np.nan
-    result = np.multiply(total, scale[..., np.newaxis] if shared else scale, out=total).reshape(pixels.shape)
+    result = np.multiply(total, scale[..., np.newaxis] if shared else scale, out=total)
+    result = result[..., 0] if axis is None else np.moveaxis(result, 2, axis)
     if output is None or np.dtype(output).kind == "f":
         return result if output is None else result.astype(output)
     if uncovered.any():

@@ -4,8 +4,9 @@ convolution (`imgconv.missing`) instead of refused."""
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike
 
+from .engine import ChannelAxis, OutputLike
 from .errors import InvalidInputError
 from .filters import ONE_KERNEL, Filter
 from .missing import interpolate_missing
@@ -21,10 +22,13 @@ class InterpolatingFilter(Filter):
         if self.combine != ONE_KERNEL:
             raise InvalidInputError("missing data are interpolated for one kernel's filters, not a magnitude")
 
-    def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
+    def apply(self, samples: ArrayLike, output: OutputLike = None, channel_axis: ChannelAxis = -1) -> np.ndarray:
+        if isinstance(output, np.ndarray):
+            raise InvalidInputError("missing data are interpolated into a new array: give output as a type")
         (kernel, convolved), = self.passes
         options = self.engine.keywords()
-        return interpolate_missing(samples, kernel, output=output, convolution=convolved, **options)
+        return interpolate_missing(samples, kernel, output, convolution=convolved, channel_axis=channel_axis,
+                                   **options)
 
 
 def interpolating(filt: Filter) -> InterpolatingFilter:

@@ -15,9 +15,8 @@ from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .io import formats
 from .io.depth import change_depth
-from .io.formats import NPY
 from .io.picture import Picture
-from .io.probe import Probe
+from .io.probe import Probe, streamed_probe
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, write_bytes
 from .io.tiled_image import Path
@@ -27,7 +26,6 @@ from .luminance import filter_luminance
 from .missing_filter import InterpolatingFilter
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
-from .stream.run import process_tiled, streamed_probe
 from .views import compose
 from .vocabulary import TRUNCATE, resolve_mode
 
@@ -57,7 +55,7 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
         The Dask scheduler a streamed tiled input's blocks run on (a
         ``distributed.Client``'s ``get``); default Dask's threads.
     probed : imgconv.io.probe.Probe, optional
-        What the caller's `imgconv.stream.run.streamed_probe` of ``source`` and ``dest``
+        What the caller's `imgconv.io.probe.streamed_probe` of ``source`` and ``dest``
         found for ``read`` (``Probe()`` where it found None), so that the input's header
         is not read twice; default probed here.
 
@@ -78,6 +76,8 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
                                     "to decode it whole")
+        from .stream.run import process_tiled  # Dask and the tiled writers, loaded for these inputs only
+
         return process_tiled(source, dest, filt, read, write, on_progress=on_progress, get=get, probed=probed)
     if write.tile_size is not None:
         raise InvalidInputError(f"{quote_name(dest)}: --tile-size is for tiled outputs, written from a tiled TIFF or "
@@ -104,14 +104,16 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     destination, for messages only; ``on_progress(done, total)`` is told the frames
     filtered, ``(0, frames)`` first.
     """
-    view, compression = write.view, write.encoding.compression
-    if view != "result" and fmt == NPY:
-        raise InvalidInputError(f"{name}: --view {view} makes a picture; a .npy output holds the raw result")
-    if compression is not None and fmt != "TIFF":
-        raise InvalidInputError(f"{name}: --compression is for TIFF outputs (and streamed Zarr ones), not "
-                                f"{'.npy' if fmt == NPY else fmt}")
+    view, compression, record = write.view, write.encoding.compression, formats.FORMATS[fmt]
+    if view != "result" and record.raw:
+        raise InvalidInputError(f"{name}: --view {view} makes a picture; a {record.extension} output holds the raw "
+                                "result")
+    if compression is not None and not record.compression:
+        compressed = " or ".join(other.name for other in formats.FORMATS.values() if other.compression)
+        raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
+                                f"{record.extension if record.raw else fmt}")
     picture = change_depth(picture, write.depth)
-    picture, written, over = _alpha_for(picture, fmt, write.background, name)
+    picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name)
     _check_channel_values(filt, picture)
     results = []
@@ -122,8 +124,8 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
             raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
                                  "mean of the valid samples its kernel covers")
         one = replace(picture, frames=[pixels])
-        samples = LIGHTS[filt.light](one, filt, None if fmt == NPY else picture.sample_dtype, over)
-        if fmt == NPY and pixels.dtype.kind == "f":
+        samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
+        if record.raw and pixels.dtype.kind == "f":
             samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
         original = pixels if over is None else composite(pixels, over, picture.sample_max)
         results.append(compose(original, samples, view, picture.sample_max))
@@ -156,7 +158,7 @@ def _check_streamable(filt: Filter, dest: Path) -> None:
         "a kernel per channel": filt.per_channel,
         "a --cval per channel": isinstance(filt.engine.cval, tuple),
         "--nan interpolate": isinstance(filt, InterpolatingFilter),
-        "--boundary truncate": resolve_mode(filt.engine.boundary, truncate=True)[0] == TRUNCATE,
+        "--boundary truncate": resolve_mode(filt.engine.mode, truncate=True)[0] == TRUNCATE,
     }
     for asked, given in refused.items():
         if given:
@@ -186,13 +188,14 @@ _OPAQUE = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
 _COLOUR = {"L": "RGB", "I;16": "RGB;16"}
 
 
-def _alpha_for(picture: Picture, fmt: str, background: str | tuple[int, int, int] | None,
+def _alpha_for(picture: Picture, record: formats.Format, background: str | tuple[int, int, int] | None,
                name: str) -> tuple[Picture, Picture, tuple[float, ...] | None]:
-    """How a picture's alpha reaches ``fmt``: (the picture to filter, the picture as
-    written, the background its result is composited over in sample units, or None).
+    """How a picture's alpha reaches the output format, ``record``: (the picture to
+    filter, the picture as written, the background its result is composited over in
+    sample units, or None).
 
     With ``background``, alpha goes after filtering: the filtered result is composited
-    over it (grey over a colour becomes RGB). Without, alpha that ``fmt`` cannot hold
+    over it (grey over a colour becomes RGB). Without, alpha that ``record`` cannot hold
     is dropped before filtering when every pixel is opaque, which loses nothing, and
     refused otherwise, naming --background.
     """
@@ -210,12 +213,12 @@ def _alpha_for(picture: Picture, fmt: str, background: str | tuple[int, int, int
             opaque = _COLOUR.get(opaque, opaque)
         over = tuple(v * picture.sample_max / 255 for v in colour)
         return picture, replace(picture, mode=opaque), over
-    if fmt == NPY or picture.mode in formats.FORMATS[fmt].holds or opaque not in formats.FORMATS[fmt].holds:
+    if record.raw or picture.mode in record.holds or opaque not in record.holds:
         return picture, picture, None  # kept, or check_writable names what holds it
     if not all(np.all(f[..., -1] == picture.sample_max) for f in picture.frames):
-        raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]} and the input's alpha is not "
-                              "opaque everywhere; give --background COLOR (a name or #rrggbb) to composite it over "
-                              f"that colour, or write {formats.holders(picture.mode)}")
+        raise ImageWriteError(f"{name}: {record.name} cannot hold {formats.WORDS[picture.mode]} and the input's "
+                              "alpha is not opaque everywhere; give --background COLOR (a name or #rrggbb) to "
+                              f"composite it over that colour, or write {formats.holders(picture.mode)}")
     frames = [np.ascontiguousarray(f[..., 0] if f.shape[2] == 2 else f[..., :-1]) for f in picture.frames]
     flat = replace(picture, frames=frames, mode=opaque)
     return flat, flat, None

@@ -12,7 +12,7 @@ functions with the same radius (pairs are ``(x, y)``, scipy's axes are ``(y, x)`
 ``gradient_magnitude(im, s)``         ``gaussian_gradient_magnitude(im, s)``
 ====================================  ===================================================
 
-The calls take the engine's options as keywords (``boundary``, ``cval``, ``method``,
+The calls take the engine's options as keywords (``mode``, ``cval``, ``method``,
 ``output``, ``threads``: see `imgconv.engine.correlate`) and filter each channel of an
 (H, W) or (H, W, C) image. Defaults are those of `imgconv.gaussians`: a radius of
 ``ceil(3 sigma)`` (scipy's is ``round(4 sigma)``).
@@ -83,7 +83,7 @@ def gaussian_derivative(image: ArrayLike, sigma: Pair, order: int | Sequence[int
     radius : int or (int, int), optional
         Taps each side of the centre, ``(x, y)``; default ``ceil(3 sigma)``.
     **engine
-        `imgconv.engine.correlate`'s options: ``boundary`` (``truncate`` too),
+        `imgconv.engine.correlate`'s options: ``mode`` (``truncate`` too),
         ``cval``, ``method``, ``output``, ``threads``.
 
     Returns
@@ -94,7 +94,7 @@ def gaussian_derivative(image: ArrayLike, sigma: Pair, order: int | Sequence[int
 
     Examples
     --------
-    >>> gaussian_derivative([[0.0, 1.0, 2.0, 3.0]], 1.0, (1, 0), boundary="nearest").round(3)
+    >>> gaussian_derivative([[0.0, 1.0, 2.0, 3.0]], 1.0, (1, 0), mode="nearest").round(3)
     array([[0.498, 0.848, 0.848, 0.498]])
     """
     return correlate(image, axis_gaussian(sigma, radius=radius, order=order), **engine)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike
 
-from .engine import EngineOptions, SeparableKernel, to_dtype
+from .engine import ChannelAxis, EngineOptions, OutputLike, SeparableKernel, to_dtype
 from .errors import InvalidInputError
 from .filters import Filter, preset_filter
 from .gaussians import Pair, axis_gaussian
@@ -31,11 +31,14 @@ class ThresholdedUnsharp(Filter):
     threshold: float = 0.0
     amount: float = 1.0
 
-    def apply(self, samples: np.ndarray, output: DTypeLike | None = None) -> np.ndarray:
-        result = super().apply(samples)
+    def apply(self, samples: ArrayLike, output: OutputLike = None, channel_axis: ChannelAxis = -1) -> np.ndarray:
+        samples = np.asarray(samples)
+        result = super().apply(samples, None, channel_axis)
         change = np.subtract(result, samples, dtype=result.dtype)
         np.abs(change, out=change)
         np.copyto(result, samples, where=change < result.dtype.type(self.threshold * abs(self.amount)))
+        if isinstance(output, np.ndarray):
+            return to_dtype(result, output.dtype, out=output)
         return result if output is None else to_dtype(result, output)
 
 

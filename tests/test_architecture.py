@@ -49,11 +49,13 @@ FLOORS = {
     "imgconv.scale_filters": 3,
     "imgconv.missing_filter": 3,
     "imgconv.options": 3,
+    "imgconv.ndimage": 3,  # the filter commands on arrays
     # 4. streaming
     "imgconv.stream": 4,
     "imgconv.dask": 4,
     # 5. one file
     "imgconv.pipeline": 5,
+    "imgconv.files": 5,  # imread, imwrite, write_image: files as the commands write them
     # 6. many files
     "imgconv.batch": 6,
     "imgconv.cluster": 6,
@@ -309,3 +311,37 @@ def test_no_file_or_function_too_long(module):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_FILE_LINES and long_functions(path) == [], \
         f"{lines} lines (at most {MAX_FILE_LINES}); functions over {MAX_FUNCTION_LINES}: {long_functions(path)}"
+
+
+@cache
+def format_names() -> frozenset[str]:
+    """The names of the output formats, as imgconv/io/formats.py makes their records:
+    ``Format("PNG", ...)``, ``Format(NPY, ...)`` (the constant's name)."""
+    names = set()
+    for node in ast.walk(parsed(PACKAGE / "io" / "formats.py")):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Format" and node.args:
+            first = node.args[0]
+            names.add(first.value if isinstance(first, ast.Constant) else first.id)
+    return frozenset(names)
+
+
+def names_a_format(node: ast.expr) -> bool:
+    """``"PNG"``, ``NPY``, or a tuple, list or set holding one."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return any(names_a_format(element) for element in node.elts)
+    return (isinstance(node, ast.Constant) and node.value in format_names()) or \
+        (isinstance(node, ast.Name) and node.id in format_names())
+
+
+# The formats' own modules compare names (Pillow's, of the image it opened); streaming
+# has its own two kinds of output, a TIFF file and a Zarr store.
+FORMATS_BY_NAME = ("imgconv.io", "imgconv.stream")
+
+
+@pytest.mark.parametrize("module", [m for m in package_modules() if floor_key(m) not in FORMATS_BY_NAME])
+def test_formats_are_told_apart_by_their_records_not_their_names(module):
+    """What a format holds or how it is written is a field of its record
+    (`imgconv.io.formats.Format`), not a comparison such as ``fmt == NPY``."""
+    found = [f"line {node.lineno}: {ast.unparse(node)}" for node in ast.walk(parsed(package_modules()[module]))
+             if isinstance(node, ast.Compare) and any(names_a_format(side) for side in [node.left, *node.comparators])]
+    assert found == []

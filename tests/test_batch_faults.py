@@ -26,7 +26,7 @@ from helpers import assert_rounded_from, load, reference, run, save
 from imgconv import kernels
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 HANG_GUARD = 120  # seconds after which a run counts as hung; no timing is asserted
 AS_NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
 

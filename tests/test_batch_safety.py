@@ -21,7 +21,7 @@ from imgconv.filters import preset_filter
 from imgconv.io import sink, staging
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 
 
 def files_under(folder):
@@ -362,14 +362,14 @@ def test_skipped_files_start_no_workers(pictures, monkeypatch):
 def test_the_cli_caps_jobs_and_threads(pictures, monkeypatch):
     tmp, images = pictures
     asked, threads = [], []
-    original_executor, original_process = batch.local_executor, batch.run.process_file
+    original_executor, original_process = batch.local_executor, batch.one.process_file
     monkeypatch.setattr(batch.run, "local_executor", lambda jobs: asked.append(jobs) or original_executor(jobs))
 
     def spy(source, dest, filt, *args, **options):
         threads.append(filt.engine.threads)
         return original_process(source, dest, filt, *args, **options)
 
-    monkeypatch.setattr(batch.run, "process_file", spy)  # what one INPUT and OUTPUT runs through
+    monkeypatch.setattr(batch.one, "process_file", spy)  # what one INPUT and OUTPUT runs through
     cap = batch.max_jobs()
     assert run(*BLUR, "-j", "10000", "--threads", "10000", tmp / "in", tmp / "out").exit_code == 0
     assert asked == [min(2, cap)]

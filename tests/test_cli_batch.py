@@ -15,7 +15,7 @@ from PIL import Image
 from imgconv import kernels
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 
 
 def files_under(folder):

@@ -17,7 +17,7 @@ from imgconv.options import WriteOptions
 from imgconv.pipeline import process_file
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_alpha_blur_does_not_bleed_hidden_colour(tmp_path):
     # White stays white wherever anything shows: no red tint from hidden pixels.
     assert np.abs(red - green).max() <= 1 and np.abs(green - blue).max() <= 1 and green.min() >= 254
     # Alpha is filtered like a channel.
-    assert_rounded_from(pixels[..., 3], reference(_white_square_on_hidden_red(4)[..., 3], kernels.gaussian(None, 3)))
+    assert_rounded_from(pixels[..., 3], reference(_white_square_on_hidden_red(4)[..., 3], kernels.gaussian(3)))
 
 
 def test_alpha_colour_is_premultiplied_then_divided(tmp_path, rng):
@@ -365,7 +365,7 @@ def test_shell_pipeline_with_subprocesses(tmp_path, camera):
                            capture_output=True, check=True)
     assert edges.stdout == b"" and edges.stderr == b""
     smooth = np.asarray(Image.open(io.BytesIO(blurred.stdout)))
-    assert_rounded_from(smooth, reference(camera, kernels.gaussian(None, 2)))
+    assert_rounded_from(smooth, reference(camera, kernels.gaussian(2)))
     gx = reference(smooth, kernels.sobel("x"), correlate=True)
     gy = reference(smooth, kernels.sobel("y"), correlate=True)
     assert_rounded_from(load(tmp_path / "edges.png")[1], np.hypot(gx, gy), slack=0.01)

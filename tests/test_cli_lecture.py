@@ -75,7 +75,7 @@ def test_full_padding_boundary_and_relu(rng):
     x = rng.normal(size=(6, 7))
     w = rng.normal(size=(2, 1, 3, 2))
     expected = slow_conv2d(x[np.newaxis], w, None, (1, 1), ((2, 2), (1, 1)), (1, 1), "reflect")
-    result = conv2d(x, w, padding=("full", "full"), boundary="reflect", activation="relu")
+    result = conv2d(x, w, padding=("full", "full"), mode="reflect", activation="relu")
     np.testing.assert_allclose(result, np.maximum(expected, 0), rtol=1e-5, atol=1e-5)
 
 

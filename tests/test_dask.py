@@ -50,7 +50,7 @@ def small_chunks(image, rows=16, columns=16):
 def assert_same(image, kernel, *, flip=False, rows=1, **options):
     """imgconv.dask on small chunks equals the engine on the whole array, bit for bit,
     with the method given, or else the one imgconv.dask's auto takes."""
-    method = options.get("method") or idask.exact_method(kernel, options.get("boundary", "reflect"), image.dtype,
+    method = options.get("method") or idask.exact_method(kernel, options.get("mode", "reflect"), image.dtype,
                                                          options.get("cval", 0.0))
     whole = (imgconv.convolve if flip else imgconv.correlate)(image, kernel, **{**options, "method": method})
     lazy = (idask.convolve if flip else idask.correlate)(small_chunks(image), kernel, block_rows=rows, **options)
@@ -72,27 +72,27 @@ ASYMMETRIC = np.random.default_rng(3).random((3, 7)) - 0.5
 @pytest.mark.slow
 def test_every_mode_even_kernel(mode, colour):
     image = PHOTOS[colour]
-    lazy = assert_same(image, EVEN, boundary=mode, cval=7.3, method="separable")
+    lazy = assert_same(image, EVEN, mode=mode, cval=7.3, method="separable")
     assert lazy.numblocks[0] > 5
-    assert_same(image, EVEN, flip=True, boundary=mode, cval=7.3, method="direct")
+    assert_same(image, EVEN, flip=True, mode=mode, cval=7.3, method="direct")
 
 
 @pytest.mark.parametrize("alias", sorted(ALIASES))
 @pytest.mark.slow
 def test_every_alias(alias):
-    assert_same(CAMERA[:200], EVEN, flip=True, boundary=alias, cval=7.3, method="separable")
+    assert_same(CAMERA[:200], EVEN, flip=True, mode=alias, cval=7.3, method="separable")
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.slow
 def test_odd_and_asymmetric_kernels(mode):
-    gaussian11, gaussian41 = imgconv.kernels.gaussian(5, 2), imgconv.kernels.gaussian(20, 7)
-    assert_same(CAMERA, gaussian11, flip=True, boundary=mode, cval=200)  # the default method
-    assert_same(CHELSEA, gaussian11, boundary=mode, cval=200)
-    assert_same(CHELSEA, ASYMMETRIC, boundary=mode, cval=200, method="separable")
-    assert_same(CAMERA, imgconv.kernels.sobel("y"), flip=True, boundary=mode, method="direct")
+    gaussian11, gaussian41 = imgconv.kernels.gaussian(2, radius=5), imgconv.kernels.gaussian(7, radius=20)
+    assert_same(CAMERA, gaussian11, flip=True, mode=mode, cval=200)  # the default method
+    assert_same(CHELSEA, gaussian11, mode=mode, cval=200)
+    assert_same(CHELSEA, ASYMMETRIC, mode=mode, cval=200, method="separable")
+    assert_same(CAMERA, imgconv.kernels.sobel("y"), flip=True, mode=mode, method="direct")
     for image in PHOTOS.values():  # long columns: products with banded blocks
-        assert_same(image, gaussian41, boundary=mode, cval=200)
+        assert_same(image, gaussian41, mode=mode, cval=200)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -101,9 +101,9 @@ def test_kernel_taller_than_the_image_repeats_the_extension(mode):
     shorter than the reach."""
     image = CHELSEA[:70]
     weights = np.random.default_rng(5).random((151, 3))
-    lazy = assert_same(image, weights, boundary=mode, cval=9.5, method="direct")
+    lazy = assert_same(image, weights, mode=mode, cval=9.5, method="direct")
     assert lazy.numblocks[0] == 3
-    assert_same(np.ascontiguousarray(image[:, :, 1]), weights, flip=True, boundary=mode, method="direct")
+    assert_same(np.ascontiguousarray(image[:, :, 1]), weights, flip=True, mode=mode, method="direct")
 
 
 @pytest.mark.parametrize("colour", ["grey", "rgb"])
@@ -112,9 +112,9 @@ def test_large_separable_kernel(colour):
     """separable_gaussian(sigma=50): 301 taps, more than chelsea's 300 rows (one block),
     and over camera's 512 rows in two blocks of 301 (the engine's band for it)."""
     kernel = imgconv.kernels.separable_gaussian(sigma=50)
-    lazy = assert_same(PHOTOS[colour], kernel, boundary="reflect")
+    lazy = assert_same(PHOTOS[colour], kernel, mode="reflect")
     assert lazy.numblocks[0] == (2 if colour == "grey" else 1)
-    assert_same(PHOTOS[colour], kernel, boundary="wrap", output=np.uint8)
+    assert_same(PHOTOS[colour], kernel, mode="wrap", output=np.uint8)
 
 
 @pytest.mark.parametrize("mode", ["reflect", "wrap"])
@@ -122,11 +122,11 @@ def test_large_separable_kernel(colour):
 def test_output_type_and_offset(mode):
     """output=np.uint8 rounds and clips as the engine does; a Kernel's offset is added."""
     emboss = imgconv.Kernel(imgconv.kernels.emboss(), offset=128)
-    assert_same(CHELSEA, emboss, boundary=mode, cval=300, output=np.uint8, method="direct")
-    assert_same(CAMERA, imgconv.kernels.gaussian(5, 2), boundary=mode, output=np.uint8)
-    assert_same(CAMERA, imgconv.Kernel(EVEN, offset=-100.5), boundary=mode, output=np.int16, method="separable")
+    assert_same(CHELSEA, emboss, mode=mode, cval=300, output=np.uint8, method="direct")
+    assert_same(CAMERA, imgconv.kernels.gaussian(2, radius=5), mode=mode, output=np.uint8)
+    assert_same(CAMERA, imgconv.Kernel(EVEN, offset=-100.5), mode=mode, output=np.int16, method="separable")
     sharpen = imgconv.SeparableKernel([(np.ones(3) / 3, np.ones(4) / 4)], offset=3.25)
-    assert_same(CHELSEA, sharpen, flip=True, boundary=mode, output=np.uint8)
+    assert_same(CHELSEA, sharpen, flip=True, mode=mode, output=np.uint8)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.uint32])
@@ -134,20 +134,20 @@ def test_output_type_and_offset(mode):
 def test_other_input_types(dtype):
     image = CHELSEA.astype(dtype) * (1 / 255 if dtype not in (np.uint16, np.uint32) else 257)
     image = image.astype(dtype)
-    lazy = assert_same(image, imgconv.kernels.gaussian(5, 2), boundary="mirror")
+    lazy = assert_same(image, imgconv.kernels.gaussian(2, radius=5), mode="mirror")
     assert lazy.dtype == (np.float64 if dtype in (np.float64, np.uint32) else np.float32)  # the engine's work type
-    assert_same(image, ASYMMETRIC, boundary="constant", cval=0.25, method="direct")
+    assert_same(image, ASYMMETRIC, mode="constant", cval=0.25, method="direct")
 
 
 def test_default_method_is_exact_and_chosen_once():
     """auto takes an exact method from the kernel alone, the engine's choice where that
     is not fft: separable for low rank, direct otherwise (never fft, which the engine's
     auto would take for the first)."""
-    assert idask.exact_method(imgconv.kernels.gaussian(100, 33)) == "separable"
+    assert idask.exact_method(imgconv.kernels.gaussian(33, radius=100)) == "separable"
     assert idask.exact_method(np.random.default_rng(1).random((9, 9))) == "direct"
     assert idask.exact_method(imgconv.kernels.sobel("x")) == "direct"  # its kernel columns, as the engine's auto
-    assert imgconv.engine.choose_method(imgconv.kernels.gaussian(100, 33)) == "fft"
-    weights = imgconv.kernels.gaussian(12, 4)
+    assert imgconv.engine.choose_method(imgconv.kernels.gaussian(33, radius=100)) == "fft"
+    weights = imgconv.kernels.gaussian(4, radius=12)
     whole = imgconv.correlate(CAMERA, weights, method="separable")
     assert np.array_equal(idask.correlate(small_chunks(CAMERA), weights, block_rows=1).compute(), whole)
 
@@ -155,10 +155,10 @@ def test_default_method_is_exact_and_chosen_once():
 @pytest.mark.parametrize("mode", ["reflect", "nearest", "wrap"])
 @pytest.mark.slow
 def test_fft_to_float32_rounding(mode):
-    weights = imgconv.kernels.gaussian(9, 3)
+    weights = imgconv.kernels.gaussian(3, radius=9)
     for image in PHOTOS.values():
-        whole = imgconv.correlate(image, weights, boundary=mode, cval=50, method="fft")
-        lazy = idask.correlate(small_chunks(image), weights, boundary=mode, cval=50, method="fft", block_rows=1)
+        whole = imgconv.correlate(image, weights, mode=mode, cval=50, method="fft")
+        lazy = idask.correlate(small_chunks(image), weights, mode=mode, cval=50, method="fft", block_rows=1)
         assert lazy.numblocks[0] > 1
         np.testing.assert_allclose(lazy.compute(), whole, rtol=0, atol=1e-3)
 
@@ -170,14 +170,14 @@ def test_against_scipy_ndimage():
     weights = np.random.default_rng(7).random((6, 5))
     for mode in MODES:
         want = np.stack([ndi.convolve(image[:, :, c], weights, mode=mode, cval=17.0) for c in range(3)], axis=2)
-        got = idask.convolve(small_chunks(image), weights, boundary=mode, cval=17.0, method="direct",
+        got = idask.convolve(small_chunks(image), weights, mode=mode, cval=17.0, method="direct",
                              block_rows=1).compute()
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
 
 
 def test_blocks_from_a_byte_budget():
     """Blocks are full-width bands of rows: as many as the budget holds, whole bands."""
-    weights = imgconv.kernels.gaussian(5, 2)  # separable, bands of 48 rows
+    weights = imgconv.kernels.gaussian(2, radius=5)  # separable, bands of 48 rows
     lazy = idask.correlate(small_chunks(CHELSEA), weights, block_bytes=451 * 3 * 4 * 100)
     assert lazy.chunks[0] == (96, 96, 96, 12) and lazy.chunks[1:] == ((451,), (3,))
     assert idask.correlate(small_chunks(CHELSEA), weights).numblocks == (1, 1, 1)  # 32 MiB: one block
@@ -191,16 +191,16 @@ def test_numpy_input_gives_a_lazy_array():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"boundary": "sideways"}, "unknown boundary mode"),
+    ({"mode": "sideways"}, "unknown boundary mode"),
     ({"method": "fastest"}, "unknown method"),
-    ({"kernel": np.ones((2, 2, 2))}, "must be 2-D"),
+    ({"weights": np.ones((2, 2, 2))}, "must be 2-D"),
 ])
 def test_invalid_arguments_fail_at_once(bad, message):
-    options = {"kernel": np.ones((3, 3))}
+    options = {"weights": np.ones((3, 3))}
     options.update(bad)
     with pytest.raises(imgconv.InvalidInputError, match=message):
         idask.correlate(small_chunks(CAMERA), **options)
-    with pytest.raises(imgconv.InvalidInputError, match=r"2-D .H, W. or 3-D"):
+    with pytest.raises(imgconv.InvalidInputError, match=r"2-D .H, W., or 3-D with an axis of channels"):
         idask.correlate(da.zeros((2, 3, 4, 5)), np.ones((3, 3)))
 
 

@@ -234,7 +234,7 @@ def test_the_kernel_heat_map_has_the_weights(page):
     wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "5")
     texts = js(page, "return [...document.querySelectorAll('#kernel text')].map(t => t.textContent)")
     numbers = [float(t) for t in texts]
-    assert np.allclose(np.reshape(numbers, (5, 5)), gaussian(2, 1), atol=5e-4)
+    assert np.allclose(np.reshape(numbers, (5, 5)), gaussian(1, radius=2), atol=5e-4)
     set_value(page, "radius", 20)
     wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "41")
     assert js(page, "return document.querySelectorAll('#kernel rect').length") == 41 * 41

@@ -43,7 +43,7 @@ def test_matches_scipy_for_every_mode_and_kernel_shape(rng, convolution, shape, 
     image = rng.integers(0, 256, size=(11, 9, 3)).astype(np.uint8)
     kernel = rng.normal(size=shape)  # asymmetric
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, boundary=mode, cval=17.0, method=method)
+    result = function(image, kernel, mode=mode, cval=17.0, method=method)
     expected = reference(image, kernel, mode, 17.0, correlate=not convolution)
     assert result.dtype == np.float32 and result.shape == image.shape
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
@@ -55,7 +55,7 @@ def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
     image = rng.random((8, 10))
     kernel = rng.normal(size=(3, 4))
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, boundary=name, cval=-2.5)
+    result = function(image, kernel, mode=name, cval=-2.5)
     canonical = name if name in MODES else ALIASES[name]
     expected = reference(image, kernel, canonical, -2.5, correlate=not convolution)
     assert result.dtype == np.float64
@@ -65,7 +65,7 @@ def test_aliases_equal_their_mode_on_2d_float64(rng, convolution, name):
 def test_zero_is_constant_with_cval_zero(rng):
     image = rng.random((6, 6)) + 1
     kernel = rng.random((3, 3))
-    result = imgconv.correlate(image, kernel, boundary="zero", cval=99.0)
+    result = imgconv.correlate(image, kernel, mode="zero", cval=99.0)
     np.testing.assert_allclose(result, ndi.correlate(image, kernel, mode="constant", cval=0.0))
 
 
@@ -76,7 +76,7 @@ def test_kernel_wider_than_the_image(rng, mode, kernel_shape):
     kernel = rng.normal(size=kernel_shape)
     for convolution, function in ((True, imgconv.convolve), (False, imgconv.correlate)):
         expected = reference(image, kernel, mode, 0.5, correlate=not convolution)
-        np.testing.assert_allclose(function(image, kernel, mode, cval=0.5), expected, atol=FLOAT64)
+        np.testing.assert_allclose(function(image, kernel, mode=mode, cval=0.5), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -89,7 +89,7 @@ def test_kernel_many_times_the_image(rng, mode, kernel_shape, method):
     image = rng.random((3, 4))
     kernel = rng.random(kernel_shape)
     expected = padded_reference(image, kernel, mode, 0.5, correlate=True)
-    result = imgconv.correlate(image, kernel, mode, cval=0.5, method=method)
+    result = imgconv.correlate(image, kernel, mode=mode, cval=0.5, method=method)
     np.testing.assert_allclose(result, expected, rtol=FLOAT64, atol=FLOAT64)
     if kernel_shape[1] == 1:
         np.testing.assert_allclose(result, ndi.correlate1d(image, kernel[:, 0], axis=0, mode=mode, cval=0.5),
@@ -102,7 +102,7 @@ def test_single_row_and_single_pixel_images(rng, mode):
         image = rng.random(shape)
         kernel = rng.normal(size=(5, 4))
         expected = reference(image, kernel, mode, 0.0)
-        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode), expected, atol=FLOAT64)
+        np.testing.assert_allclose(imgconv.convolve(image, kernel, mode=mode), expected, atol=FLOAT64)
 
 
 @pytest.mark.parametrize("radius, sigma, output", [(5, 3, None), (30, 10, None), (30, 10, np.float64)])
@@ -123,8 +123,8 @@ def test_hand_computed_correlation_versus_convolution():
     impulse = np.zeros((5, 5))
     impulse[2, 2] = 1
     kernel = np.arange(1.0, 10.0).reshape(3, 3)
-    assert np.array_equal(imgconv.convolve(impulse, kernel, "constant")[1:4, 1:4], kernel)
-    assert np.array_equal(imgconv.correlate(impulse, kernel, "constant")[1:4, 1:4], kernel[::-1, ::-1])
+    assert np.array_equal(imgconv.convolve(impulse, kernel, mode="constant")[1:4, 1:4], kernel)
+    assert np.array_equal(imgconv.correlate(impulse, kernel, mode="constant")[1:4, 1:4], kernel[::-1, ::-1])
 
 
 def test_hand_computed_even_kernel_anchoring():
@@ -132,9 +132,9 @@ def test_hand_computed_even_kernel_anchoring():
     row = np.array([[1.0, 2.0, 3.0, 4.0]])
     kernel = np.array([[1.0, 10.0]])
     # correlate: out[i] = 1*in[i-1] + 10*in[i]
-    assert np.array_equal(imgconv.correlate(row, kernel, "constant"), [[10, 21, 32, 43]])
+    assert np.array_equal(imgconv.correlate(row, kernel, mode="constant"), [[10, 21, 32, 43]])
     # convolve: out[i] = 1*in[i+1] + 10*in[i]
-    assert np.array_equal(imgconv.convolve(row, kernel, "constant"), [[12, 23, 34, 40]])
+    assert np.array_equal(imgconv.convolve(row, kernel, mode="constant"), [[12, 23, 34, 40]])
 
 
 @pytest.mark.parametrize(
@@ -153,8 +153,8 @@ def test_hand_computed_even_kernel_anchoring():
 )
 def test_hand_computed_boundary_extension(mode, left, right):
     row = np.array([[1.0, 2.0, 3.0, 4.0]])
-    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0, 0.0, 0.0]], mode, cval=9), [left])
-    assert np.array_equal(imgconv.correlate(row, [[0.0, 0.0, 0.0, 0.0, 1.0]], mode, cval=9), [right])
+    assert np.array_equal(imgconv.correlate(row, [[1.0, 0.0, 0.0, 0.0, 0.0]], mode=mode, cval=9), [left])
+    assert np.array_equal(imgconv.correlate(row, [[0.0, 0.0, 0.0, 0.0, 1.0]], mode=mode, cval=9), [right])
 
 
 def test_kernel_object_offset_is_added():
@@ -186,7 +186,7 @@ def test_result_dtype_is_float32_unless_float64(dtype):
 def test_integers_wider_than_16_bits_are_filtered_in_float64(rng, dtype, method):
     """float32's 24-bit significand would round 32-bit samples by up to 256 levels."""
     image = rng.integers(2**31 - 2**20, 2**31, (30, 40), dtype=np.int64).astype(dtype)
-    kernel = imgconv.kernels.gaussian(3, 1.5)
+    kernel = imgconv.kernels.gaussian(1.5, radius=3)
     result = imgconv.correlate(image, kernel, method=method)
     assert result.dtype == np.float64 and imgconv.engine.work_dtype(dtype) == np.float64
     np.testing.assert_allclose(result, reference(image, kernel, correlate=True), rtol=FLOAT64, atol=0)
@@ -223,7 +223,7 @@ def test_invalid_kernels_raise_value_errors(kernel, message):
 
 def test_unknown_mode_lists_the_valid_names():
     with pytest.raises(imgconv.BoundaryError) as info:
-        imgconv.convolve(np.ones((4, 4)), np.ones((3, 3)), boundary="bogus")
+        imgconv.convolve(np.ones((4, 4)), np.ones((3, 3)), mode="bogus")
     assert isinstance(info.value, ValueError)
     for name in MODES:
         assert name in str(info.value)
@@ -259,7 +259,7 @@ def test_random_cases_match_scipy(height, width, channels, kh, kw, mode, convolu
     image = rng.normal(size=shape)
     kernel = rng.normal(size=(kh, kw))
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, mode, cval=1.5, method=method)
+    result = function(image, kernel, mode=mode, cval=1.5, method=method)
     expected = reference(image, kernel, mode, 1.5, correlate=not convolution)
     np.testing.assert_allclose(result, expected, atol=FLOAT64_LARGE)
 
@@ -297,7 +297,7 @@ def test_many_bands_long_rows_and_every_method(rng, method, mode, shape, rank):
     # Taller than every strategy's band, wider than a Toeplitz row block.
     image = rng.integers(0, 256, size=(300, 150, 2)).astype(np.uint8)
     kernel = _kernel_of_rank(rng, shape, rank)
-    result = imgconv.convolve(image, kernel, boundary=mode, cval=50.0, method=method)
+    result = imgconv.convolve(image, kernel, mode=mode, cval=50.0, method=method)
     expected = reference_shared_by_the_methods(image, kernel, mode, 50.0)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
 
@@ -341,18 +341,18 @@ def test_auto_chooses_by_kernel_shape():
     # 16-bit 4K photo, one thread: kernel columns 34 and 28 ms, separable 59 and 36.
     assert choose_method(imgconv.kernels.laplacian()) == "direct"  # rank 2, 5 taps
     assert choose_method(imgconv.kernels.sobel("x")) == "direct"  # rank 1
-    assert choose_method(imgconv.kernels.gaussian(5, 3)) == "separable"
+    assert choose_method(imgconv.kernels.gaussian(3, radius=5)) == "separable"
     # Whole-channel FFT on the 4K photo: about 150-180 ms at any radius in reflect mode.
     photo = (2160, 3840)
-    assert choose_method(imgconv.kernels.gaussian(60, 20), shape=photo) == "separable"  # 146-165 ms, fft 166-170
-    assert choose_method(imgconv.kernels.gaussian(90, 30), shape=photo) == "fft"  # 174 ms, separable 206
-    assert choose_method(imgconv.kernels.gaussian(500, 167), shape=photo) == "fft"  # decided without the SVD
+    assert choose_method(imgconv.kernels.gaussian(20, radius=60), shape=photo) == "separable"  # 146-165 ms, fft 166-170
+    assert choose_method(imgconv.kernels.gaussian(30, radius=90), shape=photo) == "fft"  # 174 ms, separable 206
+    assert choose_method(imgconv.kernels.gaussian(167, radius=500), shape=photo) == "fft"  # decided without the SVD
     # Other modes frame the image with the kernel's reach.
-    assert choose_method(imgconv.kernels.gaussian(60, 20), "nearest", photo) == "separable"  # 148 ms, fft 175
-    assert choose_method(imgconv.kernels.gaussian(120, 40), "nearest", photo) == "fft"  # 246 ms, separable 262
-    assert choose_method(imgconv.kernels.gaussian(250, 83), "mirror", photo) == "fft"  # 262 ms, separable 531
+    assert choose_method(imgconv.kernels.gaussian(20, radius=60), "nearest", photo) == "separable"  # 148 ms, fft 175
+    assert choose_method(imgconv.kernels.gaussian(40, radius=120), "nearest", photo) == "fft"  # 246 ms, separable 262
+    assert choose_method(imgconv.kernels.gaussian(83, radius=250), "mirror", photo) == "fft"  # 262 ms, separable 531
     # 2161 and 3847 are primes: extended to 2240 x 3920, 6% more samples, and slower.
-    assert choose_method(imgconv.kernels.gaussian(60, 20), shape=(2161, 3847)) == "separable"  # 166 ms, fft 246
+    assert choose_method(imgconv.kernels.gaussian(20, radius=60), shape=(2161, 3847)) == "separable"  # 166 ms, fft 246
     rng = np.random.default_rng(0)
     assert choose_method(rng.normal(size=(5, 5))) == "direct"  # kernel columns
     assert choose_method(rng.normal(size=(7, 7))) == "direct"  # kernel columns: 43 ms, fft 109
@@ -375,14 +375,15 @@ def test_blurs_skip_clipping_without_wrapping_around(dtype):
     info = np.iinfo(dtype)
     for value in (info.min, info.max):
         image = np.full((70, 90, 3), value, dtype)
-        for kernel in (imgconv.kernels.gaussian(5, 3), imgconv.kernels.box(size=4), imgconv.kernels.motion(7, 30)):
+        for kernel in (imgconv.kernels.gaussian(3, radius=5), imgconv.kernels.box(size=4),
+                       imgconv.kernels.motion(7, 30)):
             result = imgconv.convolve(image, kernel, output=dtype)
             assert result.dtype == dtype and np.all(result == value)
 
 
 def test_constant_boundary_beyond_the_range_is_clipped():
     image = np.full((20, 20), 200, np.uint8)
-    result = imgconv.convolve(image, imgconv.kernels.box(radius=2), boundary="constant", cval=1000, output=np.uint8)
+    result = imgconv.convolve(image, imgconv.kernels.box(radius=2), mode="constant", cval=1000, output=np.uint8)
     assert result[0, 0] == 255 and result[10, 10] == 200
 
 
@@ -402,7 +403,7 @@ def test_blas_runs_on_one_thread_inside_the_engine(rng, monkeypatch):
 
     monkeypatch.setattr(Separable, "__call__", spy)
     image = rng.integers(0, 256, size=(200, 60, 3)).astype(np.uint8)
-    imgconv.convolve(image, imgconv.kernels.gaussian(25, 8), method="separable", threads=2)
+    imgconv.convolve(image, imgconv.kernels.gaussian(8, radius=25), method="separable", threads=2)
     assert seen and set(seen) == {1}
 
 
@@ -459,7 +460,7 @@ def test_whole_channel_fft_matches_numpy_pad(rng, convolution, image_shape, mode
     kernel = rng.normal(size=kernel_shape) if rank is None else _symmetric(rng, kernel_shape, rank)
     function = imgconv.convolve if convolution else imgconv.correlate
     method = _whole_channels_where_possible(image_shape, kernel, mode, convolution)
-    result = function(image, kernel, mode, method=method)
+    result = function(image, kernel, mode=mode, method=method)
     # wrap's period is the image's, which cannot be extended: slow lengths take bands.
     assert (method == "whole-channel-fft") != (mode == "wrap" and image_shape[:2] in [(13, 17), (103, 3)])
     expected = padded_reference(image, kernel, mode, correlate=not convolution)
@@ -467,7 +468,7 @@ def test_whole_channel_fft_matches_numpy_pad(rng, convolution, image_shape, mode
 
 
 def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera):
-    kernel = imgconv.kernels.gaussian(100, 33)
+    kernel = imgconv.kernels.gaussian(33, radius=100)
     taps = kernel[100] / kernel[100].sum()
     expected = ndi.correlate1d(ndi.correlate1d(camera.astype(np.float64), taps, axis=0), taps, axis=1)
     floats = imgconv.correlate(camera, kernel)
@@ -480,9 +481,9 @@ def test_whole_channel_fft_in_float32_and_8_bit_on_a_real_photograph(camera):
 def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, mode):
     # 301 rows (7 x 43): a frame longer than the image; wrap, which cannot have one, takes bands.
     image = rng.integers(0, 256, size=(301, 200, 3)).astype(np.uint8)
-    kernel = imgconv.kernels.gaussian(40)
+    kernel = imgconv.kernels.gaussian(radius=40)
     method = _whole_channels_where_possible(image.shape, kernel, mode, convolution=True)
-    results = [imgconv.convolve(image, kernel, mode, method=method, threads=n) for n in (1, 2, 3)]
+    results = [imgconv.convolve(image, kernel, mode=mode, method=method, threads=n) for n in (1, 2, 3)]
     assert (method == "whole-channel-fft") == (mode != "wrap")
     for other in results[1:]:
         assert np.array_equal(results[0], other)
@@ -492,21 +493,21 @@ def test_whole_channel_fft_is_bit_identical_whatever_the_thread_count(rng, mode)
 def test_whole_channel_fft_only_where_it_applies_and_pays(rng):
     def fft(image, kernel, mode):
         """Filter with fft; the whole-channel frame it took, if any."""
-        imgconv.correlate(image, kernel, mode, method="fft")
+        imgconv.correlate(image, kernel, mode=mode, method="fft")
         return _whole_channel_frame(image.shape, kernel, mode)
 
     image = rng.random((40, 50))
     runs = [fft(image, rng.normal(size=(81, 81)), "reflect"),  # not symmetric
-            fft(image, imgconv.kernels.gaussian(10), "reflect"),  # bands are quicker
+            fft(image, imgconv.kernels.gaussian(radius=10), "reflect"),  # bands are quicker
             fft(image, rng.normal(size=(101, 101)), "wrap"),  # bands are quicker
             fft(rng.random((13, 60)), rng.normal(size=(151, 3)), "wrap"),  # 13: prime
             # A frame with the kernel's reach on both sides, 120x132: bands are quicker.
-            fft(image, imgconv.kernels.gaussian(40), "nearest")]
+            fft(image, imgconv.kernels.gaussian(radius=40), "nearest")]
     assert runs == [None] * 5
-    runs = [fft(rng.random((1997, 2000)), imgconv.kernels.gaussian(150), "mirror"),
+    runs = [fft(rng.random((1997, 2000)), imgconv.kernels.gaussian(radius=150), "mirror"),
             # 997 rows are extended past the far end, by the kernel's reach and on to 1100
             # (2 x 2 x 5 x 5 x 11).
-            fft(rng.random((997, 60)), imgconv.kernels.gaussian(100), "reflect"),
+            fft(rng.random((997, 60)), imgconv.kernels.gaussian(radius=100), "reflect"),
             fft(image, rng.normal(size=(151, 3)), "wrap")]
     assert runs == [(2304, 2304), (1100, 60), (40, 50)]
 
@@ -514,7 +515,7 @@ def test_whole_channel_fft_only_where_it_applies_and_pays(rng):
 @pytest.mark.slow
 def test_whole_channel_fft_adds_the_offset_to_every_channel(rng):
     image = rng.integers(0, 200, size=(60, 70, 3)).astype(np.uint8)
-    weights = imgconv.kernels.gaussian(40)
+    weights = imgconv.kernels.gaussian(radius=40)
     expected = padded_reference(image, weights, "reflect", correlate=True) + 7.25
     result = imgconv.correlate(image, imgconv.Kernel(weights, offset=7.25), method="fft")
     assert _whole_channel_frame(image.shape, weights) == (60, 70)
@@ -524,7 +525,7 @@ def test_whole_channel_fft_adds_the_offset_to_every_channel(rng):
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("mode", MODES)
 def test_whole_channel_fft_of_a_zero_kernel_is_zero(rng, mode):
-    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode, cval=5.0,
+    result = imgconv.correlate(rng.random((20, 30, 3)), np.zeros((9, 9)), mode=mode, cval=5.0,
                                method="whole-channel-fft")
     assert np.array_equal(result, np.zeros((20, 30, 3)))
 

@@ -56,13 +56,13 @@ def test_equals_the_rounded_float64_reference(name, mode):
         cval = 200.0 if mode == "constant" else 0.0
         assert plan(image.shape, kernel, mode, convolution=True, dtype=np.uint8, cval=cval).strategy == "integer"
         expected = reference(image, kernel, mode, cval)
-        result = imgconv.convolve(image, kernel, mode, cval=cval, output=np.uint8)
+        result = imgconv.convolve(image, kernel, mode=mode, cval=cval, output=np.uint8)
         if "box 6" in name:  # 1/36 in float32: a sum over 36 that is a half may round either way
             assert np.abs(result.astype(float) - rounded(expected)).max() <= 1
             assert np.count_nonzero(result != rounded(expected)) <= np.count_nonzero(np.abs(expected % 1 - 0.5) < 1e-6)
         else:
             np.testing.assert_array_equal(result, rounded(expected))
-        floats = imgconv.convolve(image, kernel, mode, cval=cval)
+        floats = imgconv.convolve(image, kernel, mode=mode, cval=cval)
         assert floats.dtype == np.float32
         np.testing.assert_allclose(floats, expected, rtol=1e-6, atol=1e-4)
 
@@ -77,8 +77,9 @@ def test_eight_bit_limits(name, level):
     for image in (np.full((30, 31, 3), level, np.uint8), checkerboard if level else 255 - checkerboard):
         for mode in MODES:
             expected = reference(image, kernel, mode)
-            np.testing.assert_array_equal(imgconv.convolve(image, kernel, mode, output=np.uint8), rounded(expected))
-            np.testing.assert_array_equal(imgconv.convolve(image, kernel, mode, output=np.int16),
+            np.testing.assert_array_equal(imgconv.convolve(image, kernel, mode=mode, output=np.uint8),
+                                          rounded(expected))
+            np.testing.assert_array_equal(imgconv.convolve(image, kernel, mode=mode, output=np.int16),
                                           rounded(expected, np.int16))
 
 
@@ -136,7 +137,7 @@ def test_only_where_it_applies():
     no sample value take the float strategies; ``method='integer'`` is refused there."""
     shape = (40, 40, 3)
     assert plan(shape, K.sobel(), dtype=np.uint16).strategy != "integer"
-    assert plan(shape, K.gaussian(1), dtype=np.uint8).strategy != "integer"
+    assert plan(shape, K.gaussian(radius=1), dtype=np.uint8).strategy != "integer"
     assert plan(shape, K.box(radius=8), dtype=np.uint8).strategy != "integer"  # 289 * 255 > 65535
     assert plan(shape, K.sobel(), "constant", dtype=np.uint8, cval=0.5).strategy != "integer"
     assert plan(shape, K.sobel(), "constant", dtype=np.uint8, cval=256).strategy != "integer"
@@ -147,7 +148,7 @@ def test_only_where_it_applies():
     with pytest.raises(KernelError, match="method 'integer' needs an 8-bit image"):
         imgconv.convolve(image.astype(np.uint16), K.sobel(), method="integer")
     with pytest.raises(KernelError, match="method 'integer' needs an 8-bit image"):
-        imgconv.convolve(image, K.gaussian(2), method="integer")
+        imgconv.convolve(image, K.gaussian(radius=2), method="integer")
 
 
 def test_a_kernel_with_a_subnormal_weight_is_filtered_not_refused():

@@ -29,7 +29,7 @@ def test_equals_scipy_in_every_mode(shape, mode, convolution):
     image = RNG.integers(0, 256, size=(70, 23, 3)).astype(np.uint8)  # three bands of 32 rows
     kernel = RNG.normal(size=shape)
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, mode, cval=-3.5, method="kernel-columns")
+    result = function(image, kernel, mode=mode, cval=-3.5, method="kernel-columns")
     expected = reference(image, kernel, mode, -3.5, correlate=not convolution)
     assert result.dtype == np.float32
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel))
@@ -39,7 +39,7 @@ def test_equals_scipy_in_every_mode(shape, mode, convolution):
 def test_grey_and_float64_images(mode):
     image = RNG.normal(size=(40, 31))
     kernel = RNG.normal(size=(5, 6))
-    result = imgconv.correlate(image, kernel, mode, cval=0.25, method="kernel-columns")
+    result = imgconv.correlate(image, kernel, mode=mode, cval=0.25, method="kernel-columns")
     assert result.dtype == np.float64
     np.testing.assert_allclose(result, reference(image, kernel, mode, 0.25, correlate=True), rtol=0,
                                atol=tolerance(image, kernel, np.float64))
@@ -66,10 +66,10 @@ def test_8_bit_limits_with_negative_weights(mode, value):
     extremes = np.where(RNG.random((40, 30, 3)) < 0.5, 0, 255).astype(np.uint8)
     for image in (flat, extremes):
         cval = 255 - value if mode == "constant" else 0.0
-        result = imgconv.convolve(image, kernel, mode, cval=cval, method="kernel-columns", output=np.uint8)
+        result = imgconv.convolve(image, kernel, mode=mode, cval=cval, method="kernel-columns", output=np.uint8)
         assert_rounded_from(result, reference(image, kernel, mode, cval))
     # Every sum of a flat image is the value times the weights' sum.
-    assert np.all(imgconv.convolve(flat, kernel, "nearest", method="kernel-columns", output=np.uint8)
+    assert np.all(imgconv.convolve(flat, kernel, mode="nearest", method="kernel-columns", output=np.uint8)
                   == np.clip(np.rint(value * kernel.sum()), 0, 255))
 
 
@@ -94,8 +94,8 @@ def test_what_auto_and_direct_take():
     K = imgconv.kernels
     # Measured on the 4K photo, 8-bit out, two threads (2026-11-27, auto_choices.py; ms):
     assert plan(photo, RNG.normal(size=(7, 7))).strategy == "kernel-columns"  # 42; banded FFT 115
-    assert plan(photo, K.gaussian(1), dtype=np.uint8).strategy == "separable"  # 18; kernel-columns 20
-    assert plan(photo, K.gaussian(2), dtype=np.uint8).strategy == "separable"  # 19; kernel-columns 33
+    assert plan(photo, K.gaussian(radius=1), dtype=np.uint8).strategy == "separable"  # 18; kernel-columns 20
+    assert plan(photo, K.gaussian(radius=2), dtype=np.uint8).strategy == "separable"  # 19; kernel-columns 33
     assert plan(photo, K.sobel("x"), dtype=np.uint8).strategy == "integer"  # 10; kernel-columns 18
     # One thread, a 16-bit photo: 34.0 ms; shifted views 38.2.
     assert plan(photo, K.laplacian(), dtype=np.uint16).strategy == "kernel-columns"

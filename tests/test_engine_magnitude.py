@@ -32,11 +32,11 @@ def test_gradient_magnitude(operator, mode):
     for image in (IMAGE, IMAGE[..., 0], IMAGE.astype(np.float32) / 255):
         gx, gy = responses(image, kernels, mode, cval=9.0)
         expected = np.hypot(gx, gy)
-        result = magnitude(image, kernels, mode, cval=9.0)
+        result = magnitude(image, kernels, mode=mode, cval=9.0)
         assert result.dtype == np.float32 and result.shape == image.shape
         np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-4 * np.abs(expected).max())
         if image.dtype == np.uint8:
-            assert_rounded_from(magnitude(image, kernels, mode, cval=9.0, output=np.uint8), expected)
+            assert_rounded_from(magnitude(image, kernels, mode=mode, cval=9.0, output=np.uint8), expected)
 
 
 def test_convolution_one_kernel_offsets_and_limits():
@@ -55,7 +55,7 @@ def test_convolution_one_kernel_offsets_and_limits():
         np.testing.assert_array_equal(magnitude(flat, [sobel, K.sobel("y")], output=np.uint8), 0)
     checkerboard = (np.indices((20, 30)).sum(axis=0) % 2 * 255).astype(np.uint8)
     ex, ey = responses(checkerboard, [K.laplacian(), K.laplacian(True)], "wrap")
-    assert_rounded_from(magnitude(checkerboard, [K.laplacian(), K.laplacian(True)], "wrap", output=np.uint8),
+    assert_rounded_from(magnitude(checkerboard, [K.laplacian(), K.laplacian(True)], mode="wrap", output=np.uint8),
                         np.hypot(ex, ey))
 
 
@@ -65,9 +65,9 @@ def test_scaled_integer_kernels():
     for mode in MODES:
         responses_ = responses(IMAGE, kernels, mode)
         expected = np.sqrt(sum(r**2 for r in responses_))
-        result = magnitude(IMAGE, kernels, mode)
+        result = magnitude(IMAGE, kernels, mode=mode)
         np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-4)
-        assert_rounded_from(magnitude(IMAGE, kernels, mode, output=np.uint8), expected)
+        assert_rounded_from(magnitude(IMAGE, kernels, mode=mode, output=np.uint8), expected)
 
 
 def test_no_kernel_is_refused():
@@ -78,16 +78,16 @@ def test_no_kernel_is_refused():
 @pytest.mark.slow
 def test_kernels_that_cannot_share_bands():
     """Large kernels (FFT strategies) are combined from whole responses, still right."""
-    kernels = [RNG.normal(size=(41, 41)), K.gaussian(30)]
+    kernels = [RNG.normal(size=(41, 41)), K.gaussian(radius=30)]
     for method in ("auto", "fft"):
-        result = magnitude(IMAGE[..., :2], kernels, "nearest", method=method)
+        result = magnitude(IMAGE[..., :2], kernels, mode="nearest", method=method)
         expected = np.hypot(*responses(IMAGE[..., :2], kernels, "nearest"))
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-3 * np.abs(expected).max())
 
 
 def test_bit_identical_for_any_thread_count():
     image = RNG.integers(0, 256, size=(257, 90, 3), dtype=np.uint8)
-    for kernels in ([K.sobel("x"), K.sobel("y")], [K.gaussian(3), K.sharpen()]):
+    for kernels in ([K.sobel("x"), K.sobel("y")], [K.gaussian(radius=3), K.sharpen()]):
         results = [magnitude(image, kernels, output=np.uint8, threads=threads) for threads in (1, 2, 3)]
         assert all(np.array_equal(results[0], other) for other in results[1:])
 
@@ -116,12 +116,12 @@ def test_one_method_per_kernel(mode):
     kernels = [K.sobel("x"), K.sobel("y")]
     methods = [imgconv.engine.choose_method(k, mode) for k in kernels]
     assert methods == ["direct", "separable"]  # kernel columns for x; y fills all three columns
-    result = magnitude(image, kernels, mode, method=methods)
-    assert np.array_equal(result, magnitude(image, kernels, mode))
+    result = magnitude(image, kernels, mode=mode, method=methods)
+    assert np.array_equal(result, magnitude(image, kernels, mode=mode))
     np.testing.assert_allclose(result, np.hypot(*responses(image, kernels, mode)), rtol=1e-6, atol=1e-3)
-    assert np.array_equal(magnitude(image, kernels, mode, method=["fft", "fft"]),
-                          magnitude(image, kernels, mode, method="fft"))
+    assert np.array_equal(magnitude(image, kernels, mode=mode, method=["fft", "fft"]),
+                          magnitude(image, kernels, mode=mode, method="fft"))
     with pytest.raises(InvalidInputError, match="1 methods for 2 kernels"):
-        magnitude(image, kernels, mode, method=["direct"])
+        magnitude(image, kernels, mode=mode, method=["direct"])
     with pytest.raises(InvalidInputError, match="unknown method 'magic'"):
-        magnitude(image, kernels, mode, method=["direct", "magic"])
+        magnitude(image, kernels, mode=mode, method=["direct", "magic"])

@@ -19,7 +19,7 @@ from imgconv import kernels
 from imgconv.names import quote_name
 
 BLUR = ["blur", "-r", "2", "-s", "1"]
-GAUSS = kernels.gaussian(2, 1)
+GAUSS = kernels.gaussian(1, radius=2)
 TITLE = b"\x1b]0;PWNED\x07"  # sets the terminal's title
 NAMES = [TITLE + b"x.png", b"a\nb.png", b"bad\xff.png", b"it's\t\x7f.png", b"csi\xc2\x9b2J.png"]
 CORRUPT, FIFO = b"corrupt" + TITLE + b".png", b"fifo\x1b[31m.png"

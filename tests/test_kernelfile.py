@@ -41,7 +41,7 @@ def test_vips_matrix_scale_and_offset_apply_as_libvips_does(tmp_path):
     assert np.array_equal(kernel.weights, [[0.25, 0.5, 0.25]]) and kernel.offset == 10
     image = np.array([[0.0, 4.0, 8.0]])
     # libvips: (1*0 + 2*4 + 1*8) / 4 + 10 = 14 at the centre
-    assert imgconv.correlate(image, kernel, "constant")[0, 1] == 14.0
+    assert imgconv.correlate(image, kernel, mode="constant")[0, 1] == 14.0
     (tmp_path / "bare.mat").write_text("2 2\n1 2\n3 4\n")
     assert np.array_equal(imgconv.load_kernel(tmp_path / "bare.mat").weights, [[1, 2], [3, 4]])
 
@@ -146,7 +146,7 @@ def test_corrupt_npy(tmp_path):
         kernels.scharr("x"),
         kernels.laplacian(True),
         kernels.sharpen(0.3),
-        kernels.unsharp(2, 1.1, 0.7),
+        kernels.unsharp(1.1, radius=2, amount=0.7),
         kernels.emboss(),
         kernels.motion(9, 30),
         kernels.identity(),

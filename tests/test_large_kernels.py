@@ -71,9 +71,9 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
     if method == "fft" and not symmetric and mode != "wrap" and not folds:
         # Bands would need the kernel densely; whole channels need it symmetric.
         with pytest.raises(imgconv.KernelError, match="only on whole channels"):
-            function(image, kernel, mode, cval=0.7, method=method)
+            function(image, kernel, mode=mode, cval=0.7, method=method)
         return
-    result = function(image, kernel, mode, cval=0.7, method=method)
+    result = function(image, kernel, mode=mode, cval=0.7, method=method)
     expected = sum(two_passes(image, column, row, mode, 0.7, convolution) for column, row in terms)
     scale = sum(np.abs(column).sum() * np.abs(row).sum() for column, row in terms)
     assert result.dtype == np.float64 and result.shape == image.shape
@@ -83,14 +83,15 @@ def test_kernels_far_wider_than_the_image_fold_exactly(rng, convolution, image_s
 def test_a_separable_kernel_that_fits_densely_is_filtered_as_its_dense_form(rng):
     # Bit for bit: what --print-kernel prints reproduces the command exactly.
     image = rng.integers(0, 256, size=(40, 50, 3)).astype(np.uint8)
-    for kernel in (kernels.separable_gaussian(7, 2), kernels.separable_box(size=4),
-                   kernels.separable_unsharp(5, 2, 1.5)):
+    for kernel in (kernels.separable_gaussian(2, radius=7), kernels.separable_box(size=4),
+                   kernels.separable_unsharp(2, radius=5, amount=1.5)):
         for method in ("auto", "direct", "separable", "fft"):
             assert np.array_equal(imgconv.convolve(image, kernel, method=method),
                                   imgconv.convolve(image, kernel.dense(), method=method))
-    assert np.array_equal(kernels.separable_gaussian(7, 2).dense(), kernels.gaussian(7, 2))
+    assert np.array_equal(kernels.separable_gaussian(2, radius=7).dense(), kernels.gaussian(2, radius=7))
     assert np.array_equal(kernels.separable_box(size=4).dense(), kernels.box(size=4))
-    np.testing.assert_allclose(kernels.separable_unsharp(5, 2, 1.5).dense(), kernels.unsharp(5, 2, 1.5), atol=1e-15)
+    np.testing.assert_allclose(kernels.separable_unsharp(2, radius=5, amount=1.5).dense(),
+                               kernels.unsharp(2, radius=5, amount=1.5), atol=1e-15)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def sigma_200_references(larger_grey):
 @pytest.mark.slow
 def test_sigma_200_on_a_photograph(larger_grey, sigma_200_references, mode, method):
     kernel = kernels.separable_gaussian(sigma=200)  # radius 600: 1201x1201
-    result = imgconv.correlate(larger_grey, kernel, mode, method=method, output=np.uint8)
+    result = imgconv.correlate(larger_grey, kernel, mode=mode, method=method, output=np.uint8)
     assert_rounded_from(result, sigma_200_references[mode])
 
 
@@ -135,7 +136,7 @@ def test_blur_radius_100000_through_the_cli(tmp_path, cat, mode):
     out = tmp_path / "out.png"
     result = run("blur", "-r", 100000, "-b", mode, CAT, out)
     assert result.exit_code == 0 and result.stderr == ""
-    g = kernels.separable_gaussian(100000).terms[0][0]
+    g = kernels.separable_gaussian(radius=100000).terms[0][0]
     columns, rows = (filter_matrix(n, g, mode) for n in cat.shape[:2])
     expected = np.stack([columns @ cat[..., c] @ rows.T for c in range(cat.shape[2])], axis=-1)
     assert_rounded_from(load(out)[1], expected)
@@ -146,7 +147,7 @@ def test_blur_radius_100000_through_the_cli(tmp_path, cat, mode):
 def test_unsharp_with_a_large_radius(tmp_path, cat, mode):
     out = tmp_path / "out.npy"
     assert run("unsharp", "-r", 1200, "-a", 1.5, "-b", mode, CAT, out).exit_code == 0
-    g = kernels.separable_gaussian(1200).terms[0][0]
+    g = kernels.separable_gaussian(radius=1200).terms[0][0]
     expected = 2.5 * cat.astype(np.float64) - 1.5 * two_passes(cat, g, g, mode)
     np.testing.assert_allclose(np.load(out), expected, rtol=0, atol=1e-6 * 4 * 255)
 
@@ -165,23 +166,23 @@ def test_even_box_larger_than_a_dense_kernel(tmp_path, cat, mode):
 
 def test_auto_and_explicit_methods_for_factors():
     photo = (2160, 3840)
-    assert choose_method(kernels.separable_gaussian(600), shape=photo) == "fft"
-    assert choose_method(kernels.separable_gaussian(600), "wrap", shape=(2161, 3847)) == "separable"  # primes
+    assert choose_method(kernels.separable_gaussian(radius=600), shape=photo) == "fft"
+    assert choose_method(kernels.separable_gaussian(radius=600), "wrap", shape=(2161, 3847)) == "separable"  # primes
     assert choose_method(kernels.separable_box(size=2000), shape=photo) == "running-sums"  # a box: any size
     image = np.zeros((20, 30))
     with pytest.raises(imgconv.KernelError, match=r"'direct' needs the kernel as one dense array.*1201x1201"):
-        imgconv.correlate(image, kernels.separable_gaussian(600), method="direct")
+        imgconv.correlate(image, kernels.separable_gaussian(radius=600), method="direct")
 
 
 def test_large_kernels_are_never_made_dense():
-    big = kernels.separable_gaussian(600)
+    big = kernels.separable_gaussian(radius=600)
     with pytest.raises(imgconv.KernelError, match="1201x1201: too large to hold densely"):
         np.asarray(big)
     with pytest.raises(imgconv.KernelError, match="1201x1201, too large to print densely"):
         imgconv.format_kernel(big)
     filt = preset_filter(big)
     assert isinstance(filt.kernel, SeparableKernel) and filt.kernel.shape == (1201, 1201)
-    assert filt.preserves_mean and preset_filter(kernels.separable_unsharp(700, None, 2)).preserves_mean
+    assert filt.preserves_mean and preset_filter(kernels.separable_unsharp(radius=700, amount=2)).preserves_mean
     assert pickle.loads(pickle.dumps(filt)).kernel.shape == (1201, 1201)  # batch workers get it
 
 
@@ -190,7 +191,7 @@ def test_filtering_with_radius_100000_takes_little_memory(cat):
     tracemalloc.start()
     try:
         for mode in MODES:
-            imgconv.correlate(cat, kernels.separable_unsharp(100000), mode, output=np.uint8)
+            imgconv.correlate(cat, kernels.separable_unsharp(radius=100000), mode=mode, output=np.uint8)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -200,7 +201,7 @@ def test_filtering_with_radius_100000_takes_little_memory(cat):
 def test_dense_presets_are_refused_by_size_before_allocating():
     tracemalloc.start()
     try:
-        for make, message in ((lambda: kernels.gaussian(600), "gaussian kernel would be 1201x1201"),
+        for make, message in ((lambda: kernels.gaussian(radius=600), "gaussian kernel would be 1201x1201"),
                               (lambda: kernels.unsharp(sigma=1e6), "gaussian kernel would be 6000001x6000001"),
                               (lambda: kernels.box(size=30000), "box kernel would be 30000x30000"),
                               (lambda: kernels.motion(1e9), "motion length 1e\\+09 is too long")):

@@ -45,7 +45,7 @@ def assert_same(ours, theirs):
 @pytest.mark.parametrize("kernel", [kernels.gaussian(radius=2, sigma=1), kernels.motion(6, 30)],
                          ids=["gaussian", "motion"])
 def test_each_output_is_the_weighted_mean_of_the_valid_samples(holes, mode, convolution, kernel):
-    ours = interpolate_missing(holes, kernel, mode, cval=0.25, convolution=convolution)
+    ours = interpolate_missing(holes, kernel, mode=mode, cval=0.25, convolution=convolution)
     assert ours.dtype == np.float32
     theirs = per_channel(holes, kernel, mode, 0.25, convolution)
     assert np.isnan(theirs).sum() > 50  # the hole's middle: nothing valid within reach
@@ -54,7 +54,7 @@ def test_each_output_is_the_weighted_mean_of_the_valid_samples(holes, mode, conv
 
 @pytest.mark.parametrize("method", ["direct", "separable", "fft"])
 def test_every_method_finds_the_same_uncovered_samples(holes, method):
-    ours = interpolate_missing(holes, kernels.separable_gaussian(radius=2, sigma=1), "reflect", method=method)
+    ours = interpolate_missing(holes, kernels.separable_gaussian(radius=2, sigma=1), mode="reflect", method=method)
     assert_same(ours, per_channel(holes, kernels.gaussian(radius=2, sigma=1), "reflect"))
 
 
@@ -62,13 +62,13 @@ def test_channels_with_their_own_holes(holes):
     own = holes.copy()
     own[0, :, 1] = np.nan
     own[:, -3:, 2] = 7.0
-    ours = interpolate_missing(own, kernels.gaussian(sigma=1.5), "wrap")
+    ours = interpolate_missing(own, kernels.gaussian(sigma=1.5), mode="wrap")
     assert_same(ours, per_channel(own, kernels.gaussian(sigma=1.5), "wrap"))
 
 
 def test_truncate_makes_the_outside_missing(holes):
     grey = holes[..., 0].astype(np.float64)
-    ours = interpolate_missing(grey, kernels.gaussian(sigma=1), "truncate")
+    ours = interpolate_missing(grey, kernels.gaussian(sigma=1), mode="truncate")
     assert ours.dtype == np.float64
     # Outside zeros that are not counted: the mask filtered with 0 beyond the edges.
     x = np.where(np.isnan(grey), 0, grey)
@@ -81,7 +81,7 @@ def test_truncate_makes_the_outside_missing(holes):
 def test_by_hand():
     nan = np.nan
     row = np.array([[2.0, nan, 4.0, nan, nan, nan, 9.0]])
-    ours = interpolate_missing(row, [[1.0, 2.0, 1.0]], "constant", cval=0)
+    ours = interpolate_missing(row, [[1.0, 2.0, 1.0]], mode="constant", cval=0)
     # Constant mode's 0 beyond the left edge is a sample: (0 + 2·2 + 0) / (1 + 2).
     np.testing.assert_allclose(ours, [[4 / 3, 3.0, 4.0, 4.0, nan, 9.0, 6.0]], equal_nan=True)
 
@@ -97,8 +97,8 @@ def test_integer_outputs_take_no_nan():
 
 def test_an_image_without_nan_is_filtered_as_it_is():
     image = np.arange(20, dtype=np.uint8).reshape(4, 5)
-    np.testing.assert_array_equal(interpolate_missing(image, kernels.box(1), "mirror"),
-                                  ndi.correlate(image.astype(np.float32), kernels.box(1).astype(np.float32),
+    np.testing.assert_array_equal(interpolate_missing(image, kernels.box(radius=1), mode="mirror"),
+                                  ndi.correlate(image.astype(np.float32), kernels.box(radius=1).astype(np.float32),
                                                 mode="mirror"))
 
 

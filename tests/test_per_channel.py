@@ -39,7 +39,7 @@ def test_rgba_kernels_per_channel_match_scipy(form, mode, convolution):
     kernels = [np.pad(k, ((0, 19 - k.shape[0]), (0, 19 - k.shape[1]))) for k in RGBA_KERNELS]  # one (kh, kw)
     given = kernels if form == "list" else np.stack(kernels, axis=-1)
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, given, mode, cval=40.0)
+    result = function(image, given, mode=mode, cval=40.0)
     expected = per_channel(image, kernels, mode, [40.0] * 4, correlate=not convolution)
     assert result.shape == image.shape and result.dtype == np.float32
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(kernels))
@@ -51,7 +51,7 @@ def test_kernels_of_different_sizes_and_types(mode):
     image = RNG.integers(0, 65536, size=(30, 26, 3)).astype(np.uint16)
     box = K.separable_box(radius=3)
     kernels = [Kernel(K.sharpen(), offset=-100.0), box, np.array([[1.0, -2.0, 0.5, 3.0]])]
-    result = imgconv.convolve(image, kernels, mode, cval=7.0)
+    result = imgconv.convolve(image, kernels, mode=mode, cval=7.0)
     expected = per_channel(image, [K.sharpen(), box.dense(), kernels[2]], mode, [7.0] * 3)
     expected[..., 0] -= 100.0
     np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT32 * 7 * 65535)
@@ -62,17 +62,17 @@ def test_cval_per_channel_in_constant_mode(convolution):
     image = RNG.integers(0, 256, size=(19, 23, 3)).astype(np.uint8)
     kernel, cvals = K.box(radius=3), [255.0, 0.0, 127.5]
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, "constant", cval=cvals)
+    result = function(image, kernel, mode="constant", cval=cvals)
     expected = per_channel(image, [kernel] * 3, "constant", cvals, correlate=not convolution)
     np.testing.assert_allclose(result, expected, rtol=0, atol=FLOAT32 * 255)
     assert result[0, 0, 0] > image[:4, :4, 0].mean() - 1 and result[0, 0, 1] < image[:4, :4, 1].mean()  # seen
-    assert_rounded_from(function(image, kernel, "constant", cval=cvals, output=np.uint8), expected)
+    assert_rounded_from(function(image, kernel, mode="constant", cval=cvals, output=np.uint8), expected)
 
 
 def test_cval_and_kernels_per_channel_together():
     image = RNG.normal(size=(17, 15, 4)).astype(np.float64)
     cvals = np.array([1.0, -2.0, 3.5, 0.0])
-    result = imgconv.correlate(image, RGBA_KERNELS, "constant", cval=cvals)
+    result = imgconv.correlate(image, RGBA_KERNELS, mode="constant", cval=cvals)
     expected = per_channel(image, RGBA_KERNELS, "constant", cvals, correlate=True)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9)
 
@@ -80,13 +80,13 @@ def test_cval_and_kernels_per_channel_together():
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "constant"])
 def test_cval_per_channel_is_unused_outside_constant_mode(mode):
     image = RNG.integers(0, 256, size=(20, 21, 3)).astype(np.uint8)
-    result = imgconv.convolve(image, K.gaussian(radius=3), mode, cval=[10, 20, 30], output=np.uint8)
-    assert np.array_equal(result, imgconv.convolve(image, K.gaussian(radius=3), mode, output=np.uint8))
+    result = imgconv.convolve(image, K.gaussian(radius=3), mode=mode, cval=[10, 20, 30], output=np.uint8)
+    assert np.array_equal(result, imgconv.convolve(image, K.gaussian(radius=3), mode=mode, output=np.uint8))
 
 
 def test_zero_mode_overrides_cval_per_channel():
     image = np.full((9, 9, 3), 90, np.uint8)
-    result = imgconv.convolve(image, K.box(radius=1), "zero", cval=[200, 50, 7])
+    result = imgconv.convolve(image, K.box(radius=1), mode="zero", cval=[200, 50, 7])
     np.testing.assert_allclose(result[0, 0], [40.0, 40.0, 40.0], rtol=1e-6)  # 4 of 9 samples inside
 
 
@@ -94,7 +94,7 @@ def test_magnitude_per_channel():
     image = RNG.integers(0, 256, size=(25, 27, 3)).astype(np.uint8)
     xs = np.stack([K.sobel("x"), K.prewitt("x"), K.scharr("x")], -1)
     ys = np.stack([K.sobel("y"), K.prewitt("y"), K.scharr("y")], -1)
-    result = magnitude(image, [xs, ys], "constant", cval=[0, 100, 255])
+    result = magnitude(image, [xs, ys], mode="constant", cval=[0, 100, 255])
     gx = per_channel(image, list(np.moveaxis(xs, -1, 0)), "constant", [0, 100, 255], correlate=True)
     gy = per_channel(image, list(np.moveaxis(ys, -1, 0)), "constant", [0, 100, 255], correlate=True)
     np.testing.assert_allclose(result, np.hypot(gx, gy), rtol=1e-6, atol=1e-3)
@@ -102,7 +102,7 @@ def test_magnitude_per_channel():
 
 def test_a_grey_image_takes_one_kernel_in_a_list():
     image = RNG.integers(0, 256, size=(12, 14)).astype(np.uint8)
-    result = imgconv.correlate(image, np.ones((3, 3, 1)), "constant", cval=[5.0])
+    result = imgconv.correlate(image, np.ones((3, 3, 1)), mode="constant", cval=[5.0])
     np.testing.assert_allclose(result, ndi.correlate(image.astype(float), np.ones((3, 3)), mode="constant", cval=5.0),
                                rtol=1e-6)
 
@@ -121,7 +121,7 @@ def test_refusals(kernel, cval, error, message, monkeypatch):
     image = np.zeros((8, 8, 3), np.uint8)
     monkeypatch.setattr("imgconv.engine.bands.filter_image", None)  # a call would raise TypeError
     with pytest.raises(error, match=message):
-        imgconv.convolve(image, kernel, "constant", cval=cval)
+        imgconv.convolve(image, kernel, mode="constant", cval=cval)
 
 
 def test_separable_kernels_per_channel_larger_than_dense():
@@ -129,7 +129,7 @@ def test_separable_kernels_per_channel_larger_than_dense():
     the other."""
     image = RNG.integers(0, 256, size=(40, 30, 2)).astype(np.uint8)
     big = SeparableKernel([(np.full(1201, 1 / 1201), np.ones(1))])
-    result = imgconv.correlate(image, [big, K.laplacian()], "wrap")
+    result = imgconv.correlate(image, [big, K.laplacian()], mode="wrap")
     column = ndi.correlate1d(image[..., 0].astype(float), np.full(1201, 1 / 1201), axis=0, mode="wrap")
     np.testing.assert_allclose(result[..., 0], column, rtol=0, atol=FLOAT32 * 255)
     np.testing.assert_allclose(result[..., 1], ndi.correlate(image[..., 1].astype(float), K.laplacian(), mode="wrap"),

@@ -18,6 +18,7 @@ from PIL import Image
 from imgconv import engine, kernels
 from imgconv.cli import progress
 from imgconv.engine import bands
+from imgconv.io import probe
 from imgconv.stream import run as stream_run
 
 CAMERA = load(SAMPLES / "camera.png")[1]  # 512 x 512 grey
@@ -41,7 +42,7 @@ def watched(function):
 @pytest.mark.parametrize("method", ["direct", "separable", "fft", "shifted-views", "whole-channel-fft"])
 @pytest.mark.parametrize("threads", [1, 3])
 def test_the_watcher_hears_of_every_row_once_and_changes_nothing(method, threads):
-    kernel = kernels.gaussian(3, 1.5)
+    kernel = kernels.gaussian(1.5, radius=3)
     call = lambda: engine.convolve(CHELSEA, kernel, method=method, threads=threads, output=np.uint8)  # noqa: E731
     result, calls = watched(call)
     assert np.array_equal(result, call())
@@ -54,7 +55,7 @@ def test_the_watcher_hears_of_every_row_once_and_changes_nothing(method, threads
 def test_a_magnitude_of_whole_responses_is_heard_pass_by_pass():
     """Two FFT responses cannot share bands: each is a whole pass of its own."""
     pair = [kernels.sobel("x"), kernels.sobel("y")]
-    _, calls = watched(lambda: engine.magnitude(CAMERA, pair, "wrap", method="whole-channel-fft", threads=2))
+    _, calls = watched(lambda: engine.magnitude(CAMERA, pair, mode="wrap", method="whole-channel-fft", threads=2))
     assert [d for d, _ in calls].count(512) == 2 and all(total == 512 for _, total in calls)
 
 
@@ -62,7 +63,7 @@ def test_the_watcher_stays_in_its_context():
     """A thread started elsewhere (a demo server's, Dask's) is not watched."""
 
     def elsewhere():
-        thread = threading.Thread(target=engine.convolve, args=(CAMERA, kernels.gaussian(2, 1)))
+        thread = threading.Thread(target=engine.convolve, args=(CAMERA, kernels.gaussian(1, radius=2)))
         thread.start()
         thread.join()
 
@@ -219,8 +220,9 @@ def test_one_file_reads_its_header_once(tmp_path, monkeypatch, source, dest):
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
     tifffile.imwrite(tmp_path / "flat.tif", CAMERA)
     probes = []
-    original = stream_run.probe
-    monkeypatch.setattr(stream_run, "probe", lambda *args: probes.append(args) or original(*args))
+    original = probe.probe
+    for module in (probe, stream_run):  # streamed_probe's, and the streaming's own
+        monkeypatch.setattr(module, "probe", lambda *args: probes.append(args) or original(*args))
     result = run("blur", "-s", 2, tmp_path / source, tmp_path / dest)
     assert result.exit_code == 0, result.stderr
     assert len(probes) == (0 if dest.endswith(".png") else 1)

@@ -90,11 +90,11 @@ def test_box_chains_by_hand(taps, expected):
 def test_matches_scipy_for_every_mode(name, mode, convolution):
     kernel, image = KERNELS[name], image_of(np.uint8)
     function = imgconv.convolve if convolution else imgconv.correlate
-    result = function(image, kernel, mode, cval=17.5, method="running-sums")
+    result = function(image, kernel, mode=mode, cval=17.5, method="running-sums")
     expected = reference(image, kernel, mode, 17.5, correlate=not convolution)
     assert result.dtype == np.float32
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel, np.float32))
-    rounded = function(image, kernel, mode, cval=17.5, method="running-sums", output=np.uint8)
+    rounded = function(image, kernel, mode=mode, cval=17.5, method="running-sums", output=np.uint8)
     assert_rounded_from(rounded, expected)
 
 
@@ -102,11 +102,11 @@ def test_matches_scipy_for_every_mode(name, mode, convolution):
 @pytest.mark.parametrize("mode", MODES)
 def test_every_sample_type(dtype, mode):
     kernel, image = K.tent(size=6), image_of(dtype, (23, 31, 2))
-    result = imgconv.convolve(image, kernel, mode, cval=3.0, method="running-sums")
+    result = imgconv.convolve(image, kernel, mode=mode, cval=3.0, method="running-sums")
     expected = reference(image, kernel, mode, 3.0)
     np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance(image, kernel, result.dtype))
     if np.dtype(dtype).kind in "iu":
-        assert_rounded_from(imgconv.convolve(image, kernel, mode, cval=3.0, method="running-sums", output=dtype),
+        assert_rounded_from(imgconv.convolve(image, kernel, mode=mode, cval=3.0, method="running-sums", output=dtype),
                             expected, dtype)
 
 
@@ -114,7 +114,7 @@ def test_every_sample_type(dtype, mode):
 def test_a_box_wider_than_the_image(mode):
     """Reaching beyond the far edge, repeated extensions included, on a 2-D image."""
     image, kernel = image_of(np.uint8, (9, 7)), K.box(size=18)
-    result = imgconv.correlate(image, kernel, mode, cval=9, method="running-sums")
+    result = imgconv.correlate(image, kernel, mode=mode, cval=9, method="running-sums")
     np.testing.assert_allclose(result, reference(image, kernel, mode, 9, correlate=True), rtol=0,
                                atol=tolerance(image, kernel, np.float32))
 
@@ -125,7 +125,8 @@ def test_whole_height_bands_are_bit_identical_whatever_the_thread_count(mode):
     each pass split over the threads."""
     image, kernel = image_of(np.uint16, (90, 140, 3)), K.separable_tent(radius=30)
     assert plan(image.shape, kernel, mode, method="running-sums").layout.one_channel
-    results = [imgconv.convolve(image, kernel, mode, cval=100, method="running-sums", threads=n) for n in (1, 2, 3)]
+    results = [imgconv.convolve(image, kernel, mode=mode, cval=100, method="running-sums", threads=n)
+               for n in (1, 2, 3)]
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
     np.testing.assert_allclose(results[0], reference(image, K.tent(radius=30), mode, 100), rtol=0,
                                atol=tolerance(image, K.tent(radius=30), np.float32))

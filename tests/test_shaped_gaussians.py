@@ -23,7 +23,7 @@ def noise():
 def test_axis_gaussian_equals_scipy_gaussian_filter_of_every_order(noise, ox, oy):
     kernel = axis_gaussian((2.0, 1.25), radius=(6, 4), order=(ox, oy))
     assert kernel.shape == (9, 13)
-    ours = engine.correlate(noise, kernel, "mirror")
+    ours = engine.correlate(noise, kernel, mode="mirror")
     theirs = ndi.gaussian_filter(noise, (1.25, 2.0), order=(oy, ox), radius=(4, 6), mode="mirror")
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * np.abs(theirs).max())
 
@@ -90,6 +90,6 @@ def test_the_major_axis_lies_counter_clockwise_at_the_angle():
     kernel = rotated_gaussian((4.0, 1.0), 45, radius=4)
     assert kernel[0, -1] > 100 * kernel[0, 0]
     assert kernel[-1, 0] == pytest.approx(kernel[0, -1])
-    blurred = engine.correlate(np.pad([[1.0]], 10), kernel, "constant")
+    blurred = engine.correlate(np.pad([[1.0]], 10), kernel, mode="constant")
     # Correlating an impulse gives the kernel turned by 180°: the same ellipse.
     np.testing.assert_allclose(blurred, np.pad(kernel[::-1, ::-1], 6), atol=1e-7)

@@ -30,7 +30,7 @@ pytest.importorskip("dask")
 
 CAMERA = load(SAMPLES / "camera.png")[1]  # 512 x 512 grey
 CHELSEA = load(SAMPLES / "chelsea.png")[1]  # 300 x 451 RGB
-BLUR = imgconv.kernels.gaussian(5, 3)  # what blur -r 5 -s 3 correlates with
+BLUR = imgconv.kernels.gaussian(3, radius=5)  # what blur -r 5 -s 3 correlates with
 
 
 @pytest.fixture

@@ -41,19 +41,19 @@ KERNELS = {
 @pytest.mark.parametrize("name", KERNELS)
 def test_truncate_is_the_mean_over_the_kernel_inside(picture, name, convolution):
     function = engine.convolve if convolution else engine.correlate
-    ours = function(picture, KERNELS[name], "truncate")
+    ours = function(picture, KERNELS[name], mode="truncate")
     np.testing.assert_allclose(ours, truncated(picture, KERNELS[name], convolution), rtol=0, atol=3e-4)
 
 
 @pytest.mark.parametrize("method", ["direct", "separable", "fft"])
 def test_truncate_with_every_method_and_factored_kernels(picture, method):
-    ours = engine.correlate(picture, kernels.separable_gaussian(sigma=3), "truncate", method=method)
+    ours = engine.correlate(picture, kernels.separable_gaussian(sigma=3), mode="truncate", method=method)
     np.testing.assert_allclose(ours, truncated(picture, kernels.gaussian(sigma=3)), rtol=0, atol=3e-4)
 
 
 def test_a_factored_kernel_larger_than_a_dense_one(picture):
     huge = kernels.separable_gaussian(radius=600, sigma=40)
-    ours = engine.correlate(picture[..., 0], huge, "truncate")
+    ours = engine.correlate(picture[..., 0], huge, mode="truncate")
     g = huge.terms[0][0]
     rows = ndi.correlate1d(picture[..., 0].astype(float), g, axis=0, mode="constant")
     both = ndi.correlate1d(rows, huge.terms[0][1], axis=1, mode="constant")
@@ -64,28 +64,28 @@ def test_a_factored_kernel_larger_than_a_dense_one(picture):
 
 def test_a_flat_image_stays_flat_to_the_edges_and_integers_round_once():
     flat = np.full((9, 12), 200, np.uint8)
-    assert (engine.correlate(flat, kernels.gaussian(sigma=2), "truncate", output=np.uint8) == 200).all()
-    reflected = engine.correlate(flat, kernels.motion(5, 45), "constant", output=np.uint8)
+    assert (engine.correlate(flat, kernels.gaussian(sigma=2), mode="truncate", output=np.uint8) == 200).all()
+    reflected = engine.correlate(flat, kernels.motion(5, 45), mode="constant", output=np.uint8)
     assert reflected[0, 0] < 200  # where constant mode darkens the corner
 
 
 def test_a_kernel_offset_is_added_not_averaged(picture):
     kernel = engine.Kernel(np.ones((3, 3)), offset=10.0)
-    ours = engine.correlate(picture[..., 0], kernel, "truncate")
+    ours = engine.correlate(picture[..., 0], kernel, mode="truncate")
     np.testing.assert_allclose(ours, truncated(picture[..., 0], np.ones((3, 3))) + 10, rtol=0, atol=3e-4)
 
 
 @pytest.mark.parametrize("kernel", [kernels.sobel(), kernels.laplacian(), np.array([[1.0, -1.0, 1.0, -1.0]])])
 def test_kernels_summing_to_zero_are_refused_before_filtering(kernel):
     with pytest.raises(BoundaryError, match=r"^the truncate boundary mode divides by the kernel's weights") as info:
-        engine.correlate(np.ones((5, 5)), kernel, "truncate")
+        engine.correlate(np.ones((5, 5)), kernel, mode="truncate")
     assert "\n" not in str(info.value)
 
 
 def test_a_kernel_summing_to_zero_near_an_edge_is_refused():
     # Sums to 1, but only its right half, summing to 0, is inside at the left edge.
     with pytest.raises(BoundaryError, match="sum to 0 near an edge"):
-        engine.correlate(np.ones((5, 5)), [[1.0, 0.0, 1.0, -1.0]], "truncate")
+        engine.correlate(np.ones((5, 5)), [[1.0, 0.0, 1.0, -1.0]], mode="truncate")
 
 
 def test_truncate_is_a_mode_only_where_the_whole_image_is_filtered():
@@ -94,4 +94,4 @@ def test_truncate_is_a_mode_only_where_the_whole_image_is_filtered():
         resolve_mode("truncate")
     dask = pytest.importorskip("imgconv.dask")
     with pytest.raises(BoundaryError, match="needs the whole image at once"):
-        dask.correlate(np.ones((4, 4)), np.ones((3, 3)), "truncate")
+        dask.correlate(np.ones((4, 4)), np.ones((3, 3)), mode="truncate")

@@ -1,6 +1,5 @@
 """What a batch says it did: a `Result` per input, the summary line and the ``--report``."""
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,8 @@ class Result:
     def to_json(self) -> str:
         """The report's line: names that are not UTF-8 as `imgconv.names.json_fields`
         gives them (text, and their bytes in base64 as ``input_bytes``, ``output_bytes``)."""
+        import json  # here only: a command without --report has no use for it
+
         return json.dumps({**json_fields("input", self.input), **json_fields("output", self.output),
                            "status": self.status, "error": json_text(self.error), "seconds": self.seconds})
 

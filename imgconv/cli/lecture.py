@@ -49,7 +49,7 @@ def size_text(size: tuple[int, ...]) -> str:
 @message_options("Also say how many feature maps of what size were written.",
                  "the kernels applied and the rows they have filtered")
 def conv_layer(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: Any, bias: Any,
-               stride: tuple[int, int], dilation: tuple[int, int], padding: tuple[Any, Any], boundary: str,
+               stride: tuple[int, int], dilation: tuple[int, int], padding: tuple[Any, Any], mode: str,
                cval: float, activation: str, columns: int | None, max_pixels: int, progress: bool | None,
                quiet: bool, verbose: bool) -> None:
     """A convolution layer of a neural network, as deep learning defines it
@@ -74,7 +74,7 @@ def conv_layer(source: str, dest: str, kernel_specs: tuple[Any, ...], weights: A
     with showing(bar):
         maps = layers.conv_layer_file(source, dest, kernels=kernels_, weights=weights, bias=bias, columns=columns,
                                       max_pixels=max_pixels, stride=stride, padding=padding, dilation=dilation,
-                                      boundary=boundary, cval=cval, activation=activation,
+                                      mode=mode, cval=cval, activation=activation,
                                       on_progress=bar and bar.parts)
     if verbose:
         count, *size = maps.shape
@@ -122,7 +122,7 @@ def params_command(input_size: tuple[int, int], hidden: int, kernel_size: tuple[
               help="Ridge penalty on the weights (helps with flat or small images).")
 @section("Input", MAX_PIXELS)
 @message_options("Also print the kernel (or kernels) learned.", "the rows fitted")
-def learn_command(source: str, target: str, dest: str, kernel_size: int, boundary: str, cval: float,
+def learn_command(source: str, target: str, dest: str, kernel_size: int, mode: str, cval: float,
                   per_channel: bool, ridge: float, max_pixels: int, progress: bool | None, quiet: bool,
                   verbose: bool) -> None:
     """Learn the K x K kernel that turns INPUT into TARGET, by least squares, and write
@@ -139,7 +139,7 @@ def learn_command(source: str, target: str, dest: str, kernel_size: int, boundar
     check_messages(quiet, verbose)
     bar = file_progress(quiet, progress, "row", "fitting", counted=True)
     with showing(bar, rows=False):
-        fit, paths = learn.learn_files(source, target, dest, kernel_size, boundary=boundary, cval=cval,
+        fit, paths = learn.learn_files(source, target, dest, kernel_size, mode=mode, cval=cval,
                                        per_channel=per_channel, ridge=ridge, max_pixels=max_pixels,
                                        on_progress=bar and bar.parts)
     if not quiet:

@@ -79,7 +79,7 @@ def _square(function: str) -> Maker:
     def make(engine: "EngineOptions", radius: int | None, kernel_size: Any) -> "Filter":
         if isinstance(kernel_size, tuple):
             return scale_filters.box_filter(kernel_size, engine=engine)
-        return filters.preset_filter(getattr(kernels, function)(radius, kernel_size), engine=engine)
+        return filters.preset_filter(getattr(kernels, function)(radius=radius, size=kernel_size), engine=engine)
 
     return make
 

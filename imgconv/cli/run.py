@@ -12,7 +12,7 @@ import click
 from ..errors import InvalidInputError
 from ..names import quote_name
 from . import progress
-from .lazy import batch, file_options, filters, kernelfile, missing_filter, probe, stream_run
+from .lazy import batch, file_options, filters, kernelfile, missing_filter, probe
 from .messages import say, say_error
 from .sections import (
     OptionSpec,
@@ -173,8 +173,8 @@ def run_one(asked: Command, filt: "Filter") -> None:
                                    f"--{option}")
     task = batch.plan_one(source, dest, in_place=asked.in_place, report=batching.report)
     # The one reading of the input's header: it decides here, and is passed on.
-    probed = stream_run.streamed_probe(source, dest, asked.write.format, read.frame, read.max_pixels,
-                                       read.auto_orient)
+    probed = probe.streamed_probe(source, dest, asked.write.format, read.frame, read.max_pixels,
+                                   read.auto_orient)
     address = batching.cluster
     if address and probed is None and click.get_current_context().get_parameter_source("cluster") \
             != click.core.ParameterSource.ENVIRONMENT:

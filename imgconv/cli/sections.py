@@ -66,10 +66,10 @@ def section(title: str, *specs: OptionSpec) -> Callable[[F], F]:
 def boundary_options(default: str = "reflect", help_boundary: str | None = None,
                      truncate: bool = False) -> Callable[[F], F]:
     """``--boundary`` and ``--cval``, for the filters (with ``truncate`` mode) and for
-    ``conv`` and ``learn``."""
+    ``conv`` and ``learn``: the parameters ``mode`` and ``cval`` of the calls they make."""
     return section(
         "Engine",
-        (("--boundary", "-b"), {
+        (("--boundary", "-b", "mode"), {
             "type": BoundaryType(truncate), "default": default, "show_default": True,
             "help": help_boundary or "What lies beyond the edges: reflect, mirror, nearest, wrap, "
                                      "constant (or an alias)."}),
@@ -153,7 +153,8 @@ def check_messages(quiet: bool, verbose: bool) -> None:
 
 
 def engine_options(function: F) -> F:
-    """The engine's options: boundary, cval, method, threads, and what NaN samples mean."""
+    """The engine's options: mode (``--boundary``), cval, method, threads, and what NaN
+    samples mean."""
     function = section(
         "Engine",
         (("--nan",), {"type": click.Choice(["refuse", "interpolate"]), "default": "refuse", "show_default": True,

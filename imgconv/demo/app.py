@@ -276,7 +276,7 @@ class Demo:
             raise RequestError(f"boundary: {exc}") from None
         key = query.get("image")
         # As the blur command makes its filter from its options (cli.blur).
-        filt = preset_filter(separable_gaussian(radius, deviation), engine=EngineOptions(boundary))
+        filt = preset_filter(separable_gaussian(deviation, radius=radius), engine=EngineOptions(mode=boundary))
         # The upload is looked up again in its turn: one forgotten meanwhile is not kept
         # alive by the requests waiting for it.
         return Answer(lambda: render(self._picture(key), filt, "PNG", WriteOptions(view=view), name="blur.png"),
@@ -297,7 +297,7 @@ class Demo:
         _check_names(query, ("radius", "deviation"))
         radius = _whole(query, "radius", RADIUS, 5)
         deviation = _number(query, "deviation", DEVIATION, 3)
-        weights = separable_gaussian(radius, deviation).dense()
+        weights = separable_gaussian(deviation, radius=radius).dense()
         return _json({"radius": radius, "deviation": deviation, "weights": weights.tolist()})
 
     @staticmethod

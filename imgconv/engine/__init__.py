@@ -35,30 +35,52 @@ filtered from its factors, each folded onto the image first (`imgconv.engine.tap
 by ``separable`` or the whole-channel ``fft``; ``direct`` and FFT bands need the dense
 kernel.
 
-Kernel anchoring is that of ``scipy.ndimage`` with ``origin=0``: a kernel of size n
-along an axis is centred on index ``n // 2``. For correlation, output sample i sees
-input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel, so for
-even sizes the reach is one sample longer after the centre than before it.
+Kernel anchoring is that of ``scipy.ndimage``: a kernel of size n along an axis is
+centred on index ``n // 2 + origin``. For correlation with ``origin=0``, output sample
+i sees input samples ``i - n//2 ... i + (n-1) - n//2``; convolution flips the kernel,
+so for even sizes the reach is one sample longer after the centre than before it.
+Inputs, outputs, channels and origins are taken as `imgconv.engine.arrays` says.
 """
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ..errors import InvalidInputError, ReachError
-from ..vocabulary import METHODS, TRUNCATE, resolve_mode
+from ..errors import InvalidInputError
+from ..vocabulary import TRUNCATE, resolve_mode
 from . import bands, channels, truncate
+from .arrays import (
+    ChannelAxis,
+    OriginLike,
+    OutputLike,
+    channel_axis_of,
+    channels_last,
+    check_image,
+    check_origin,
+    check_output,
+    make_output,
+    planes,
+)
 from .bands import to_dtype, work_dtype
 from .channels import ChannelValues
-from .cost import BY_NAME, cheapest
+from .cost import cheapest
 from .norm import Norm
 from .options import EngineOptions
+from .plans import (
+    STRATEGY_NAMES,
+    Plan,
+    check_method,
+    kernel_parts,
+    kernel_shape,
+    part,
+    strategy_for,
+    taps_for,
+)
+from .ranges import stays_in_range
 from .strategy import Layout, Samples, Strategy
-from .taps import Taps, Term, separable_terms
+from .taps import separable_terms
 from .weights import (
     MAX_KERNEL_SIZE,
     MAX_RADIUS,
@@ -69,149 +91,170 @@ from .weights import (
     check_kernel,
 )
 
-__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "EngineOptions", "Kernel",
-           "KernelLike", "Layout", "Plan", "SeparableKernel", "check_kernel", "choose_method", "convolve", "correlate",
-           "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
-
-# The strategies' own names, which ``method=`` also takes, to force one strategy (an
-# error if it cannot run): "integer", "shifted-views", "kernel-columns", "running-sums",
-# "banded-fft", "whole-channel-fft", "separable".
-STRATEGY_NAMES = tuple(BY_NAME)
+__all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "ChannelAxis", "EngineOptions",
+           "Kernel", "KernelLike", "Layout", "OriginLike", "OutputLike", "Plan", "SeparableKernel", "check_kernel",
+           "choose_method", "convolve", "correlate", "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """How a call filters: the ``strategy``'s name (one of `STRATEGY_NAMES`) and the
-    ``layout`` it cuts the image into (`imgconv.engine.bands.Layout`: band height,
-    the reach gathered around each band or the whole-channel frame, threads)."""
-
-    strategy: str
-    layout: Layout
-
-
-def correlate(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: ChannelValues = 0.0,
-              method: str = "auto", output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
+def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
+              cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
+              method: str = "auto", threads: int | None = None) -> np.ndarray:
     """Correlate each channel of an image with a 2-D kernel.
 
-    Output sample (y, x) is ``sum(kernel[i, j] * image[y + i - kh//2, x + j - kw//2])``:
-    the kernel lies over the image as it is written. Equal to
-    ``scipy.ndimage.correlate(image, kernel, mode=boundary, cval=cval)`` per channel.
+    Output sample (y, x) is ``sum(weights[i, j] * input[y + i - kh//2 - oy, x + j - kw//2 - ox])``
+    for ``origin`` (oy, ox): the kernel lies over the image as it is written. Equal to
+    ``scipy.ndimage.correlate(input, weights, mode=mode, cval=cval, origin=origin)`` on
+    each channel.
 
     Parameters
     ----------
-    image : array_like, shape (H, W) or (H, W, C)
-        Any real numeric dtype. Channels are filtered independently.
-    kernel : array_like, shape (kh, kw), or Kernel; or one per channel
-        Finite weights, any size up to 1025x1025, odd or even. A `Kernel`'s offset is
-        added to the result. One kernel per channel, as a NumPy array (kh, kw, C) or a
-        list of C kernels, filters channel c with kernel c (`imgconv.engine.channels`).
-    boundary : str
-        ``reflect`` (default), ``mirror``, ``nearest``, ``wrap`` or ``constant``, or one
-        of their aliases (see `imgconv.boundary`); or ``truncate``, the weighted mean
-        over the part of the kernel inside the image (`imgconv.engine.truncate`).
+    input : array_like
+        (H, W), or 3-D with an axis of channels (see ``channel_axis``); any real numeric
+        dtype. Channels are filtered independently.
+    weights : array_like, shape (kh, kw), Kernel or SeparableKernel; or one per channel
+        Finite weights, any size up to 1025x1025, odd or even (a `SeparableKernel` up to
+        200001 a side). A `Kernel`'s offset is added to the result. One kernel per
+        channel, as a NumPy array (kh, kw, C) or a list of C kernels, filters channel c
+        with kernel c (`imgconv.engine.channels`).
+    output : numpy dtype or numpy.ndarray, optional
+        The result's type, or an array of the input's shape to write it into (it may be
+        the input itself), which is returned. Integer types get results rounded to
+        nearest and clipped to their range, band by band, with no full-size float copy
+        (``scipy.ndimage`` truncates and wraps around instead). Default: floats, float64
+        for a float64 input or one of integers of more than 16 bits, float32 otherwise
+        (`work_dtype`), whatever the input's type (``scipy.ndimage`` gives the input's).
+    mode : str
+        What lies beyond the edges: ``reflect`` (default), ``mirror``, ``nearest``,
+        ``wrap`` or ``constant``, as in ``scipy.ndimage``, or one of their aliases (see
+        `imgconv.vocabulary`); or ``truncate``, the weighted mean over the part of the
+        kernel inside the image (`imgconv.engine.truncate`).
     cval : float or sequence of C floats
-        The value beyond the edges in ``constant`` mode, in the image's units; C values
+        The value beyond the edges in ``constant`` mode, in the input's units; C values
         give channel c value c.
+    origin : int or (int, int)
+        Moves the kernel's anchor from its centre by (rows, columns), as in
+        ``scipy.ndimage`` (see the formula above; `convolve`'s has the signs of its
+        flip). For n taps along an axis, ``-(n // 2) <= origin <= (n - 1) // 2``.
+    channel_axis : int, None or "auto"
+        The axis of a 3-D input that holds the channels, as in scikit-image; None for a
+        2-D input. ``auto`` (the default) takes a 2-D input as one image and a 3-D one as
+        (H, W, C) when C is at most 4, and refuses other shapes, such as a channel-first
+        (3, 64, 64), asking for ``channel_axis`` (see `imgconv.engine.arrays`).
     method : {"auto", "direct", "separable", "fft", "running-sums"} or a name in `STRATEGY_NAMES`
         The strategy (see the module docstring); all give the same result to within
         float rounding. ``auto`` picks the one expected to be fastest, ``fft`` the
         quicker of its two layouts, ``direct`` of its two forms; a strategy's own name
         (``banded-fft``, ``kernel-columns``...) forces it, and is refused where it
         cannot run.
-    output : numpy dtype, optional
-        The result's type. Integer types get results rounded to nearest and clipped to
-        their range, band by band, with no full-size float copy.
     threads : int, optional
         Bands filtered at once; default all CPUs. The result does not depend on it.
 
     Returns
     -------
     numpy.ndarray
-        The image's shape; of type ``output``, else `work_dtype`'s: float64 for a
-        float64 image or one of integers of more than 16 bits, float32 otherwise.
+        The input's shape and layout, of the type ``output`` gives.
 
     Examples
     --------
     Python's integers make an int64 image, filtered in float64:
 
-    >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
+    >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], mode="constant")
     array([[0., 0., 0.],
            [3., 2., 1.],
            [0., 0., 0.]])
+    >>> correlate([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], mode="constant", origin=(0, 1))
+    array([[0., 0., 0.],
+           [0., 3., 2.],
+           [0., 0., 0.]])
+
+    A channel-first RGB array of flat channels, 10, 100 and 255, rounded and clipped into
+    its own type (the first row of each channel shown):
+
+    >>> import numpy as np
+    >>> rgb = np.stack([np.full((2, 3), value, np.uint8) for value in (10, 100, 255)])
+    >>> correlate(rgb, [[1, 1, 1]], output=np.uint8, mode="constant", channel_axis=0)[:, 0]
+    array([[ 20,  30,  20],
+           [200, 255, 200],
+           [255, 255, 255]], dtype=uint8)
     """
-    return _filter(image, [kernel], boundary, cval, method, False, output, threads)
+    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, origin=origin)
 
 
-def convolve(image: ArrayLike, kernel: KernelLike, boundary: str = "reflect", cval: ChannelValues = 0.0,
-             method: str = "auto", output: DTypeLike | None = None, threads: int | None = None) -> np.ndarray:
+def convolve(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
+             cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
+             method: str = "auto", threads: int | None = None) -> np.ndarray:
     """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
 
-    Output sample (y, x) is ``sum(kernel[i, j] * image[y - i + kh//2, x - j + kw//2])``.
-    Equal to ``scipy.ndimage.convolve(image, kernel, mode=boundary, cval=cval)`` per
-    channel. Parameters and result are those of `correlate`.
+    Output sample (y, x) is ``sum(weights[i, j] * input[y - i + kh//2 + oy, x - j + kw//2 + ox])``
+    for ``origin`` (oy, ox). Equal to ``scipy.ndimage.convolve(input, weights,
+    mode=mode, cval=cval, origin=origin)`` on each channel. Parameters and result are
+    those of `correlate`.
 
     Examples
     --------
-    >>> convolve([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], boundary="constant")
+    >>> convolve([[0, 0, 0], [0, 1, 0], [0, 0, 0]], [[1, 2, 3]], mode="constant")
     array([[0., 0., 0.],
            [1., 2., 3.],
            [0., 0., 0.]])
     """
-    return _filter(image, [kernel], boundary, cval, method, True, output, threads)
+    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, flip=True, origin=origin)
 
 
-def plan(image_shape: Sequence[int], kernel: KernelLike, boundary: str = "reflect", method: str = "auto",
-         convolution: bool = False, threads: int | None = None, dtype: DTypeLike = np.float32, cval: float = 0.0
-         ) -> Plan:
+def plan(image_shape: Sequence[int], kernel: KernelLike, mode: str = "reflect", method: str = "auto",
+         convolution: bool = False, threads: int | None = None, dtype: DTypeLike = np.float32, cval: float = 0.0,
+         origin: OriginLike = 0) -> Plan:
     """The strategy and layout `correlate` (or, with ``convolution``, `convolve`) takes
     for an image of ``image_shape`` (H, W or H, W, C) and ``dtype``: what
     `choose_method` picks, and how the image is cut for it, without filtering anything.
     The calls filter exactly as planned; the same errors as theirs for an invalid
-    kernel, mode or method."""
-    weights, terms = _kernel_parts(kernel)
-    mode, cval = resolve_mode(boundary, cval)
-    _check_method(method)
+    kernel, mode, method or origin."""
+    weights, terms = kernel_parts(kernel)
+    shift = check_origin(origin, kernel_shape(kernel, weights))
+    mode, cval = resolve_mode(mode, cval)
+    check_method(method)
     shape = (image_shape[0], image_shape[1])
     samples = np.dtype(dtype)
     with bands.blas_on_one_thread():
-        _, strategy = _strategy(kernel, weights, terms, convolution, mode, shape, method, work_dtype(samples),
-                                Samples(samples, cval))
+        _, strategy = strategy_for(kernel, weights, terms, convolution, mode, shape, method, work_dtype(samples),
+                                Samples(samples, cval), shift)
     return Plan(strategy.name, strategy.layout(shape, bands.thread_count(threads)))
 
 
-def choose_method(kernel: KernelLike, boundary: str = "reflect", shape: tuple[int, int] | None = None,
-                  dtype: DTypeLike | None = None, cval: float = 0.0) -> str:
+def choose_method(kernel: KernelLike, mode: str = "reflect", shape: tuple[int, int] | None = None,
+                  dtype: DTypeLike | None = None, cval: float = 0.0, origin: OriginLike = 0) -> str:
     """The method expected to be fastest for correlating an image of ``shape`` (height,
     width) with ``kernel`` (an array or a `SeparableKernel`) in this boundary mode: the
-    kernel's size, rank and symmetry decide, and the image's size when given (the
-    whole-channel FFT is slower for lengths with large prime factors), and its
-    ``dtype`` and ``cval`` (``integer`` runs only on 8-bit images, and in constant mode
-    only with a whole sample value beyond the edges; None: any type). A separable
-    kernel too large to hold densely can only take ``separable`` or ``fft``."""
-    weights, terms = _kernel_parts(kernel)
-    mode, cval = resolve_mode(boundary, cval)
-    taps = _taps(weights, terms, False, mode, shape)
+    kernel's size, rank and symmetry about its anchor (which ``origin`` moves) decide,
+    and the image's size when given (the whole-channel FFT is slower for lengths with
+    large prime factors), and its ``dtype`` and ``cval`` (``integer`` runs only on 8-bit
+    images, and in constant mode only with a whole sample value beyond the edges; None:
+    any type). A separable kernel too large to hold densely can only take
+    ``separable`` or ``fft``."""
+    weights, terms = kernel_parts(kernel)
+    shift = check_origin(origin, kernel_shape(kernel, weights))
+    mode, cval = resolve_mode(mode, cval)
+    taps = taps_for(weights, terms, False, mode, shape, shift)
     samples = None if dtype is None else Samples(np.dtype(dtype), cval)
-    return cheapest(taps, mode, shape, "auto", _shape(kernel, weights), samples).method
+    return cheapest(taps, mode, shape, "auto", kernel_shape(kernel, weights), samples).method
 
 
-def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "reflect", cval: ChannelValues = 0.0,
-              method: str | Sequence[str] = "auto", output: DTypeLike | None = None, threads: int | None = None,
-              convolution: bool = False) -> np.ndarray:
+def magnitude(input: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike = None, mode: str = "reflect",
+              cval: ChannelValues = 0.0, *, channel_axis: ChannelAxis = "auto", method: str | Sequence[str] = "auto",
+              threads: int | None = None, convolution: bool = False) -> np.ndarray:
     """The Euclidean norm, sample by sample, of an image's responses to several kernels.
 
     For a gradient's two derivatives (``kernels=[gx, gy]``) that is
-    ``hypot(correlate(image, gx), correlate(image, gy))``; for one kernel, the absolute
+    ``hypot(correlate(input, gx), correlate(input, gy))``; for one kernel, the absolute
     value of its response. Each band is filtered by every kernel and combined before it
     is written, so no full-size response is held (a 4K photo's Sobel magnitude as 8-bit
     needs no 100 MB float arrays). Parameters are those of `correlate` (or, with
-    ``convolution``, `convolve`), for each kernel; ``method`` may also be a sequence,
-    one method per kernel (`imgconv.stream` fixes each kernel's own, so that blocks equal
-    the whole image's ``auto``).
+    ``convolution``, `convolve`), ``origin`` aside, for each kernel; ``method`` may
+    also be a sequence, one method per kernel (`imgconv.stream` fixes each kernel's
+    own, so that blocks equal the whole image's ``auto``).
 
     Examples
     --------
-    >>> magnitude([[0, 0, 3], [0, 0, 3], [0, 4, 0]], [[[1, 0, -1]], [[1], [0], [-1]]], boundary="constant")
+    >>> magnitude([[0, 0, 3], [0, 0, 3], [0, 4, 0]], [[[1, 0, -1]], [[1], [0], [-1]]], mode="constant")
     array([[0., 3., 3.],
            [0., 5., 3.],
            [4., 0., 5.]])
@@ -221,167 +264,88 @@ def magnitude(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str = "
     methods = [method] * len(kernels) if isinstance(method, str) else list(method)
     if len(methods) != len(kernels):
         raise InvalidInputError(f"magnitude got {len(methods)} methods for {len(kernels)} kernels")
-    return _filter(image, kernels, boundary, cval, methods, convolution, output, threads, combine=True)
+    return _filter(input, kernels, output, mode, cval, methods, threads, channel_axis, flip=convolution, combine=True)
 
 
-def _filter(image: ArrayLike, kernels: Sequence[KernelLike], boundary: str, cval: ChannelValues,
-            methods: str | Sequence[str], flip: bool, output: DTypeLike | None, threads: int | None,
-            combine: bool = False) -> np.ndarray:
-    """Filter ``image`` with each of ``kernels`` (one, unless ``combine`` asks for the
+def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike, mode_name: str,
+            cval: ChannelValues, methods: str | Sequence[str], threads: int | None, channel_axis: ChannelAxis, *,
+            flip: bool = False, origin: OriginLike = 0, combine: bool = False) -> np.ndarray:
+    """Filter ``values`` with each of ``kernels`` (one, unless ``combine`` asks for the
     norm of several responses), each by its method of ``methods`` (one, or one per
-    kernel); channel by channel (`channels.split`) where kernels or cval are per channel."""
-    pixels = _check_image(image)
-    constant = resolve_mode(boundary, truncate=True)[0] == "constant"
-    by_channel = channels.split(pixels, kernels, cval, constant,
-                                lambda part, own, value: _filter(part, own, boundary, value, methods, flip, output,
-                                                                 threads, combine), output, work_dtype(pixels.dtype))
+    kernel), into ``output``: channel by channel (`channels.split`) where kernels or
+    cval are per channel, through `truncate` in that mode, else band by band
+    (`_run`)."""
+    image = check_image(values)
+    axis = channel_axis_of(image.shape, channel_axis)
+    plane = channels_last(image, axis)
+    work = work_dtype(image.dtype)
+    dtype = check_output(output, image.shape, work)
+    constant = resolve_mode(mode_name, truncate=True)[0] == "constant"
+
+    def again(part: np.ndarray, own: Sequence[KernelLike], value: ChannelValues, mode: str = mode_name,
+              method: str | Sequence[str] = methods, into: OutputLike = dtype) -> np.ndarray:
+        return _filter(part, own, into, mode, value, method, threads, -1, flip=flip, origin=origin, combine=combine)
+
+    by_channel = channels.split(plane, kernels, cval, constant, again, dtype, work)
     if by_channel is not None:
-        return by_channel
-    mode, cval = resolve_mode(boundary, cast(float, cval), truncate=True)  # one number: else by channel above
+        return _deliver(by_channel, output, image.shape, axis)
+    mode, cval = resolve_mode(mode_name, cast(float, cval), truncate=True)  # one number: else by channel above
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
-        _check_method(method)
+        check_method(method)
     if mode == TRUNCATE:
-        return truncate.filter_truncated(pixels, kernels, flip, output, combine, lambda kernel, method: _filter(
-            pixels, [kernel], "constant", 0.0, method, flip, None, threads), methods)
-    work = work_dtype(pixels.dtype)
-    shape = pixels.shape[:2]
-    parts: list[tuple[Strategy, float, bool]] = []  # (strategy, offset, blur) per kernel
+        shifts = [check_origin(origin, kernel_shape(kernel, kernel_parts(kernel)[0])) for kernel in kernels]
+        total = truncate.filter_truncated(plane, kernels, flip, dtype, combine, lambda kernel, method: again(
+            plane, [kernel], 0.0, "constant", method, None), methods, shifts)
+        return _deliver(total, output, image.shape, axis)
+    threads = bands.thread_count(threads)
     with bands.blas_on_one_thread():
-        for kernel, method in zip(kernels, methods, strict=True):
-            offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
-            weights, terms = _kernel_parts(kernel)
-            if weights is None:
-                reach = float(sum(np.abs(c).sum() * np.abs(r).sum() for c, r in cast(tuple[Term, ...], terms)))
+        parts = [part(plane, kernel, method, flip, mode, cval, origin, work)
+                 for kernel, method in zip(kernels, methods, strict=True)]
+        result = make_output(output, image.shape, dtype)
+        # Bands read rows beyond their own: a result written over its input goes
+        # through a copy, as in scipy.ndimage.
+        target = np.empty_like(result) if np.may_share_memory(result, image) else result
+        for source, into in zip(planes(image, axis), planes(target, axis), strict=True):
+            if combine:
+                _combine(source, kernels, methods, parts, into, mode, cval, flip, threads)
             else:
-                reach = np.abs(weights).sum()
-            _check_reach(pixels, reach, offset, cval if mode == "constant" else 0.0, work,
-                         getattr(kernel, "source", None))
-            taps, strategy = _strategy(kernel, weights, terms, flip, mode, shape, method, work,
-                                       Samples(pixels.dtype, cval))
-            if taps.is_dense:
-                blur = bool(taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK)
-            else:
-                blur = (all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms())
-                        and cast(SeparableKernel, kernel).sum() <= 1 + BLUR_SLACK)
-            parts.append((strategy, offset, blur))
-        threads = bands.thread_count(threads)
-        if combine and not Norm.joins([strategy for strategy, _, _ in parts], shape, threads):
-            # Strategies that cannot share bands (FFTs, planes): each response whole.
-            responses = [_filter(pixels, [kernel], boundary, cval, method, flip, None, threads)
-                         for kernel, method in zip(kernels, methods, strict=True)]
-            total = np.abs(responses[0])
-            for response in responses[1:]:
-                np.hypot(total, response, out=total)
-            return total if output is None else to_dtype(total, output)
-        plane = pixels.reshape(*shape, -1)
-        result = np.empty(plane.shape, work if output is None else output)
-        if combine:
-            strategy = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
-            offset, clip = 0.0, True
-        else:
-            (strategy, offset, blur), = parts
-            clip = not _stays_in_range(pixels.dtype, result.dtype, blur, offset, mode, cval)
-        bands.filter_image(plane, strategy, strategy.layout(shape, threads), mode, cval, offset, result, clip,
-                           threads)
-    return result.reshape(pixels.shape)
+                (strategy, offset, blur), = parts
+                clip = not stays_in_range(image.dtype, dtype, blur, offset, mode, cval)
+                layout = strategy.layout((plane.shape[0], plane.shape[1]), threads)
+                bands.filter_image(source, strategy, layout, mode, cval, offset, into, clip, threads)
+    if target is not result:
+        np.copyto(result, target)
+    return result
 
 
-# A blur's weights may sum to 1 plus this and still count as summing to at most 1: the
-# presets normalise by dividing by a float64 sum, which leaves rounding of about 1e-16
-# per weight, so 1e-9 allows for a million weights with room to spare. A judgement; the
-# float32 overshoot this lets through is absorbed by rounding (`_stays_in_range`).
-BLUR_SLACK = 1e-9
+def _deliver(values: np.ndarray, output: OutputLike, shape: tuple[int, ...], axis: int | None) -> np.ndarray:
+    """A result computed whole, (H, W, C) and of the output's type, in the input's
+    ``shape`` and layout: itself where that is its own, else copied into ``output``
+    or a new array."""
+    if output is None or not isinstance(output, np.ndarray):
+        if axis in (None, 2):
+            return values.reshape(shape)
+    result = make_output(output, shape, values.dtype)
+    np.copyto(channels_last(result, axis), values.reshape(*values.shape[:2], -1))
+    return result
 
 
-def _kernel_parts(kernel: KernelLike) -> tuple[np.ndarray, None] | tuple[None, tuple[Term, ...]]:
-    """``(weights, None)`` for a kernel filtered from its dense weights (validated), or
-    ``(None, terms)`` for a `SeparableKernel` too large to hold densely, filtered from
-    its factors."""
-    if isinstance(kernel, SeparableKernel) and not kernel.fits_densely:
-        return None, kernel.terms
-    return check_kernel(kernel), None
-
-
-def _strategy(kernel: KernelLike, weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
-              shape: tuple[int, int], method: str, dtype: np.dtype[Any], samples: Samples | None
-              ) -> tuple[Taps, Strategy]:
-    """The `Taps` for an image of ``shape`` and `Samples` ``samples``, and the strategy
-    `cheapest` picks for them, built to work in ``dtype``: the one decision `plan`
-    reports and the calls follow."""
-    taps = _taps(weights, terms, flip, mode, shape)
-    chosen = cheapest(taps, mode, shape, method, _shape(kernel, weights), samples)
-    return taps, chosen(taps, mode, shape, dtype)
-
-
-def _taps(weights: np.ndarray | None, terms: Sequence[Term] | None, flip: bool, mode: str,
-          shape: tuple[int, int] | None) -> Taps:
-    """The kernel as the strategies take it, oriented and, if factored, folded for an
-    image of ``shape`` (unless it is None)."""
-    if terms is None:
-        return Taps.dense(cast(np.ndarray, weights), flip)  # `_kernel_parts` gives one of the two
-    return Taps.factored(terms, flip, mode, shape)
-
-
-def _shape(kernel: KernelLike, weights: np.ndarray | None) -> tuple[int, int]:
-    """The kernel's own size (before folding), for messages."""
-    return cast(SeparableKernel, kernel).shape if weights is None else (weights.shape[0], weights.shape[1])
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS and method not in STRATEGY_NAMES:
-        raise InvalidInputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)} "
-                                f"(or a strategy: {', '.join(STRATEGY_NAMES)})")
-
-
-def _stays_in_range(source: np.dtype[Any], target: np.dtype[Any], blur: bool, offset: float, mode: str, cval: float
-                    ) -> bool:
-    """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
-
-    ``blur`` says the weights are non-negative and sum to at most 1. Those make each
-    output a weighted mean of inputs and 0, so it stays within the input type's range;
-    float32 rounding can overshoot by far less than the 0.5 that rounding to an integer
-    absorbs, as long as the type has at most 16 bits.
-    """
-    if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 2 or offset:
-        return False
-    if source.kind != "b":
-        low, high = np.iinfo(source).min, np.iinfo(source).max
-        if low < np.iinfo(target).min or high > np.iinfo(target).max:
-            return False
-    if mode == "constant" and not np.iinfo(target).min <= cval <= np.iinfo(target).max:
-        return False
-    return bool(blur)
-
-
-def _check_reach(image: np.ndarray, magnitude: float, offset: float, cval: float, work: np.dtype[Any],
-                 source: str | None = None) -> None:
-    """Refuse, before filtering, a kernel whose results could overflow the ``work`` type:
-    no result exceeds the sum of the weights' magnitudes times the largest sample
-    (the type's, for integers; the image's own, for floats), plus the offset. The
-    refusal names the kernel's ``source`` file, if any."""
-    if not (math.isfinite(offset) and math.isfinite(cval)):
-        raise InvalidInputError(f"the offset and cval must be finite, got {offset} and {cval}")
-    peak: float
-    if image.dtype.kind in "iu":
-        peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
-    else:
-        # The extremes, not np.abs's full-size copy: half the time on a 4K float32 photo.
-        peak = max(-float(image.min()), float(image.max())) if image.dtype.kind == "f" else 1.0
-    reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
-    if reach > np.finfo(work).max:
-        raise ReachError(f"{source + ': ' if source else ''}the kernel's weights (magnitudes summing to "
-                         f"{float(magnitude):.3g}) on samples",
-                         f" up to {max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the "
-                         f"{np.finfo(work).max:.3g} that {work} holds")
-
-
-def _check_image(pixels: ArrayLike) -> np.ndarray:
-    image = np.asarray(pixels)
-    if image.ndim not in (2, 3):
-        raise InvalidInputError(f"image must be 2-D (H, W) or 3-D (H, W, C), got shape {image.shape}")
-    if image.dtype.kind not in "biuf":
-        raise InvalidInputError(f"image must hold real numbers, got dtype {image.dtype}")
-    if image.size == 0:
-        raise InvalidInputError(f"image is empty (shape {image.shape})")
-    return image
+def _combine(plane: np.ndarray, kernels: Sequence[KernelLike], methods: Sequence[str],
+             parts: list[tuple[Strategy, float, bool]], into: np.ndarray, mode: str, cval: float, flip: bool,
+             threads: int) -> None:
+    """The norm of the kernels' responses (`magnitude`) into ``into`` (H, W, C): band by
+    band where the strategies can share bands, else each response whole."""
+    shape = (plane.shape[0], plane.shape[1])
+    strategies = [strategy for strategy, _, _ in parts]
+    if Norm.joins(strategies, shape, threads):
+        norm = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
+        bands.filter_image(plane, norm, norm.layout(shape, threads), mode, cval, 0.0, into, True, threads)
+        return
+    # Strategies that cannot share bands (FFTs, planes): each response whole.
+    responses = [_filter(plane, [kernel], None, mode, cval, method, threads, -1, flip=flip)
+                 for kernel, method in zip(kernels, methods, strict=True)]
+    total = np.abs(responses[0])
+    for response in responses[1:]:
+        np.hypot(total, response, out=total)
+    to_dtype(total, into.dtype, out=into)

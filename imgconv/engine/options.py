@@ -10,9 +10,9 @@ class EngineOptions:
 
     Attributes
     ----------
-    boundary : str
+    mode : str
         What lies beyond the edges: ``reflect``, ``mirror``, ``nearest``, ``wrap`` or
-        ``constant``, or one of their aliases (see `imgconv.boundary`).
+        ``constant``, or one of their aliases (see `imgconv.vocabulary`).
     cval : float
         The value beyond the edges in ``constant`` mode, in the image's sample units.
     method : str or tuple of str
@@ -23,7 +23,7 @@ class EngineOptions:
         Bands filtered at once; default all CPUs. The result does not depend on it.
     """
 
-    boundary: str = "reflect"
+    mode: str = "reflect"
     cval: float = 0.0
     method: str | tuple[str, ...] = "auto"
     threads: int | None = None

@@ -11,6 +11,9 @@ import numpy as np
 Term = tuple[np.ndarray, np.ndarray]
 # ((above, below), (left, right)): taps beyond the anchor along each axis.
 Reach = tuple[tuple[int, int], tuple[int, int]]
+# (rows, columns): how far the anchor moves from the kernel's centre, as
+# ``scipy.ndimage``'s ``origin`` moves it (`anchor`).
+Origin = tuple[int, int]
 
 # A kernel is taken as rank one when `factor`'s outer product reproduces each weight to
 # within this fraction of the largest: about 450 float64 ulps (eps is 2.2e-16). Building
@@ -38,23 +41,21 @@ class Taps:
         self.shape: tuple[int, int] = self.weights.shape if terms is None else (len(terms[0][0]), len(terms[0][1]))
 
     @classmethod
-    def dense(cls, weights: np.ndarray, flip: bool) -> "Taps":
-        """Dense ``weights`` (float64, 2-D), flipped when ``flip`` (convolution)."""
-        kh, kw = weights.shape
-        if flip:
-            return cls((kh - 1 - kh // 2, kw - 1 - kw // 2), weights=weights[::-1, ::-1])
-        return cls((kh // 2, kw // 2), weights=weights)
+    def dense(cls, weights: np.ndarray, flip: bool, origin: Origin = (0, 0)) -> "Taps":
+        """Dense ``weights`` (float64, 2-D), flipped when ``flip`` (convolution), anchored
+        as `anchor` says for ``origin``."""
+        before = anchor(weights.shape, flip, origin)
+        return cls(before, weights=weights[::-1, ::-1] if flip else weights)
 
     @classmethod
-    def factored(cls, terms: Sequence[Term], flip: bool, mode: str, shape: tuple[int, int] | None) -> "Taps":
-        """A `SeparableKernel`'s ``terms``, flipped when ``flip``, and folded (`fold`) for
-        an image of ``shape`` in ``mode`` unless ``shape`` is None."""
-        kh, kw = len(terms[0][0]), len(terms[0][1])
+    def factored(cls, terms: Sequence[Term], flip: bool, mode: str, shape: tuple[int, int] | None,
+                 origin: Origin = (0, 0)) -> "Taps":
+        """A `SeparableKernel`'s ``terms``, flipped when ``flip``, anchored as `anchor`
+        says for ``origin``, and folded (`fold`) for an image of ``shape`` in ``mode``
+        unless ``shape`` is None."""
+        before = anchor((len(terms[0][0]), len(terms[0][1])), flip, origin)
         if flip:
-            before = (kh - 1 - kh // 2, kw - 1 - kw // 2)
             terms = [(column[::-1], row[::-1]) for column, row in terms]
-        else:
-            before = (kh // 2, kw // 2)
         terms = list(terms)
         if shape is not None:
             columns, top = fold([column for column, _ in terms], before[0], shape[0], mode)
@@ -102,6 +103,24 @@ class Taps:
         """The kernel as a list of outer products ``(column, row)``: its own factors, or
         `separable_terms` of the dense weights."""
         return self._terms if self._terms is not None else separable_terms(self.weights)
+
+
+def anchor(shape: tuple[int, int], flip: bool, origin: Origin = (0, 0)) -> tuple[int, int]:
+    """Taps above and left of the anchor, once the kernel of ``shape`` is oriented for
+    correlation (flipped when ``flip``), as in ``scipy.ndimage``: correlation anchors a
+    kernel of n taps at ``n // 2 + origin``; convolution at ``n // 2 + origin`` before
+    the flip, which is ``n - 1 - n // 2 - origin`` after it. ``origin`` is checked by
+    the caller to keep the anchor on the kernel (`imgconv.engine.arrays.check_origin`).
+
+    Examples
+    --------
+    >>> anchor((3, 4), False), anchor((3, 4), True), anchor((3, 4), True, (1, -2))
+    ((1, 2), (1, 1), (0, 3))
+    """
+    (kh, kw), (oy, ox) = shape, origin
+    if flip:
+        return kh - 1 - kh // 2 - oy, kw - 1 - kw // 2 - ox
+    return kh // 2 + oy, kw // 2 + ox
 
 
 def is_rank_one(weights: np.ndarray) -> bool:

@@ -22,6 +22,7 @@ from numpy.typing import DTypeLike
 
 from ..errors import BoundaryError
 from .bands import to_dtype
+from .taps import Origin, anchor
 from .weights import KernelLike, SeparableKernel, check_kernel
 
 # Inside sums this small against the weights' magnitudes count as zero: float64 cumulative
@@ -34,9 +35,10 @@ Block = tuple[slice, slice, np.ndarray | None]
 
 class Coverage:
     """The sums of a kernel's weights that fall inside an image, position by position,
-    for correlation (``flip`` False) or convolution with ``kernel``."""
+    for correlation (``flip`` False) or convolution with ``kernel``, anchored as
+    ``origin`` says (`imgconv.engine.taps.anchor`)."""
 
-    def __init__(self, kernel: KernelLike, flip: bool, shape: tuple[int, int]) -> None:
+    def __init__(self, kernel: KernelLike, flip: bool, shape: tuple[int, int], origin: Origin = (0, 0)) -> None:
         # Each term a column and a row of taps, or dense weights and None.
         terms: list[tuple[np.ndarray, np.ndarray | None]]
         if isinstance(kernel, SeparableKernel):
@@ -48,7 +50,7 @@ class Coverage:
             self.size = (weights.shape[0], weights.shape[1])
         self.shape = shape
         # The anchor's index in the kernel as it lies over the image (turned for convolution).
-        self.before = tuple(n - 1 - n // 2 if flip else n // 2 for n in self.size)
+        self.before = anchor(self.size, flip, origin)
         self.sums = [(_cumulative(c), None if r is None else _cumulative(r)) for c, r in terms]
         self.magnitude = float(sum(np.abs(c).sum() * (np.abs(r).sum() if r is not None else 1.0) for c, r in terms))
 
@@ -95,13 +97,15 @@ def check_sums(coverage: Coverage, blocks: Sequence[Block]) -> None:
 
 def filter_truncated(image: np.ndarray, kernels: Sequence[KernelLike], flip: bool, output: DTypeLike | None,
                      combine: bool, filter_constant: Callable[[KernelLike, Any], np.ndarray],
-                     methods: Sequence[Any]) -> np.ndarray:
+                     methods: Sequence[Any], origins: Sequence[Origin] | None = None) -> np.ndarray:
     """Each kernel's response in ``constant`` mode with 0 beyond the edges
-    (``filter_constant(kernel, method)``, in the engine's work type), divided by its
-    inside sums; for ``combine``, the Euclidean norm of those, as
-    `imgconv.engine.magnitude` gives it; as ``output`` if given."""
+    (``filter_constant(kernel, method)``, in the engine's work type, anchored as its
+    origin of ``origins`` says), divided by its inside sums; for ``combine``, the
+    Euclidean norm of those, as `imgconv.engine.magnitude` gives it; as ``output`` if
+    given."""
     shape = (image.shape[0], image.shape[1])
-    coverages = [Coverage(kernel, flip, shape) for kernel in kernels]
+    origins = origins or [(0, 0)] * len(kernels)
+    coverages = [Coverage(kernel, flip, shape, origin) for kernel, origin in zip(kernels, origins, strict=True)]
     cut = [list(edge_blocks(coverage)) for coverage in coverages]
     for coverage, blocks in zip(coverages, cut, strict=True):
         check_sums(coverage, blocks)  # before any filtering

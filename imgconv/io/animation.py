@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import png
-from .formats import register_writer
 from .pillow_write import webp_options
 
 if TYPE_CHECKING:
@@ -263,22 +262,20 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
 
 
-def _write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+def write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """An animated PNG (`encode_apng`)."""
     return encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
                        **png.chunk_metadata(metadata))
 
 
-def _write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+def write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+              asked: "EncodeOptions", name: str) -> bytes:
+    """A GIF, still or animated (`encode_gif`)."""
     return encode_gif(frames, picture.animation, comment=metadata.get("comment"))
 
 
-def _write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+def write_animated_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                        asked: "EncodeOptions", name: str) -> bytes:
+    """An animated WebP (`encode_webp`), lossless as `webp_options` says."""
     return encode_webp(frames, picture.animation, webp_options(picture, asked, record), **png.chunk_metadata(metadata))
-
-
-register_writer(_write_gif, "GIF")
-register_writer(_write_apng, "PNG", animation=True)
-register_writer(_write_webp, "WEBP", animation=True)

@@ -30,10 +30,12 @@ LA, RGB, RGBA and TYPE NumPy's name: ``L;int8`` is "8-bit signed grey", ``RGBA;f
 floats (what alpha and ``--normalize`` scale to).
 """
 
+import contextlib
 import functools
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -105,8 +107,9 @@ def mode_of(dtype: np.dtype, channels: int) -> str | None:
 _EIGHT_BIT = frozenset(["L", "LA", "RGB", "RGBA"])
 _SIXTEEN_BIT = frozenset(["I;16", "LA;16", "RGB;16", "RGBA;16"])
 # How a format is written: (frames, picture, its record, the metadata kept, the options
-# asked for, the destination's name for messages) -> bytes. Each codec module registers
-# the writers of the formats it encodes (`register_writer`).
+# asked for, the destination's name for messages) -> bytes. A record names its writers
+# as ``module:function`` of this package, imported when first used: a command loads the
+# codec of the format it writes, not every format's.
 Writer = Callable[[list[np.ndarray], "Picture", "Format", dict[str, Any], "EncodeOptions", str], bytes]
 
 
@@ -154,6 +157,9 @@ class Format:
         The longest side it holds.
     feature : str, optional
         The Pillow feature its codec needs (Pillow may be built without it).
+    plugin : str
+        The module of Pillow's that opens and saves it, which registers its extensions
+        (``""`` for ``.npy``).
     quality : int, optional
         Its quality when the input says nothing, for formats that take one.
     delay_fits : callable, optional
@@ -161,11 +167,14 @@ class Format:
         their frames (and can fail to).
     title : str
         Its name in a list of formats in a message, where not ``name``.
-    writer : Writer, optional
-        Its encoder (of every frame, where there is no ``animation_writer``).
-    animation_writer : Writer, optional
-        Its encoder of several frames, where its animations are written apart from its
-        still images.
+    compression : bool
+        It takes a compression scheme (``--compression``, `imgconv.io.write.EncodeOptions`).
+    writer : str
+        Its encoder (of every frame, where there is no ``animation_writer``), as
+        ``module:function`` of `imgconv.io` (a `Writer`).
+    animation_writer : str
+        Its encoder of animations, where they are written apart from its still images;
+        ``""`` where there is none.
     """
 
     name: str
@@ -176,23 +185,30 @@ class Format:
     sizes_differ: bool = False
     max_side: int | None = None
     feature: str | None = None
+    plugin: str = ""
     quality: int | None = None
     delay_fits: Callable[[float], bool] | None = None
     title: str = ""
-    writer: Writer | None = None
-    animation_writer: Writer | None = None
+    compression: bool = False
+    writer: str = ""
+    animation_writer: str = ""
 
     def holds_duration(self, milliseconds: float) -> bool:
         """Whether an animation in this format can give a frame this long, as Pillow
         writes it."""
         return self.delay_fits is None or self.delay_fits(milliseconds)
 
-    def writer_of(self, count: int) -> Writer:
-        """The writer of ``count`` frames."""
-        writer = self.animation_writer if count > 1 and self.animation_writer else self.writer
-        if writer is None:
-            raise LookupError(f"no writer of {self.name} is registered")
-        return writer
+    @property
+    def timed(self) -> bool:
+        """Whether its frames make an animation, each shown for a time (not pages)."""
+        return self.delay_fits is not None
+
+    def writer_of(self, animated: bool) -> Writer:
+        """Its writer of an animation (several frames, or one as an animation), or of a
+        still image, its codec module imported on first use."""
+        spec = self.animation_writer if animated and self.animation_writer else self.writer
+        module, _, function = spec.partition(":")
+        return cast(Writer, getattr(importlib.import_module(f"{__package__}.{module}"), function))
 
 
 # The formats imgconv writes, in the order messages and `imgconv formats` list them.
@@ -201,31 +217,29 @@ class Format:
 # 32768 by default, so a longer one is a file nobody opens. JPEG's default quality is
 # ImageMagick's (92); WebP's and AVIF's 90.
 FORMATS = {record.name: record for record in [
-    Format("PNG", ".png", _EIGHT_BIT | _SIXTEEN_BIT, animates=True, delay_fits=_apng_delay_fits),
-    Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | frozenset(_WIDE), animates=True, sizes_differ=True),
-    Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92),
-    Format("JPEG2000", ".jp2", _EIGHT_BIT, feature="jpg_2000"),
+    Format("PNG", ".png", _EIGHT_BIT | _SIXTEEN_BIT, animates=True, delay_fits=_apng_delay_fits,
+           plugin="PngImagePlugin", writer="png:write_png", animation_writer="animation:write_apng"),
+    Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | frozenset(_WIDE), animates=True, sizes_differ=True,
+           compression=True, plugin="TiffImagePlugin", writer="tiff_write:write_tiff"),
+    Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92,
+           plugin="JpegImagePlugin", writer="pillow_write:write_jpeg"),
+    Format("JPEG2000", ".jp2", _EIGHT_BIT, feature="jpg_2000", plugin="Jpeg2KImagePlugin",
+           writer="pillow_write:write_jpeg2000"),
     Format("WEBP", ".webp", _EIGHT_BIT, animates=True, max_side=16383, feature="webp", quality=90,
-           delay_fits=_webp_delay_fits, title="WebP"),
-    Format("AVIF", ".avif", _EIGHT_BIT, max_side=32768, feature="avif", quality=90),
+           delay_fits=_webp_delay_fits, title="WebP", plugin="WebPImagePlugin", writer="pillow_write:write_webp",
+           animation_writer="animation:write_animated_webp"),
+    Format("AVIF", ".avif", _EIGHT_BIT, max_side=32768, feature="avif", quality=90,
+           plugin="AvifImagePlugin", writer="pillow_write:write_avif"),
     # RGBA with one level of transparency (`imgconv.io.animation.gif_image`)
     Format("GIF", ".gif", frozenset(["L", "RGB", "RGBA"]), animates=True, max_side=65535,
-           delay_fits=_gif_delay_fits),
-    Format("BMP", ".bmp", frozenset(["L", "RGB"])),  # Pillow writes RGBA as 32-bit BMP with no alpha mask
-    Format("TGA", ".tga", _EIGHT_BIT),
-    Format("QOI", ".qoi", frozenset(["RGB", "RGBA"])),
-    Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"])),
-    Format(NPY, ".npy", raw=True, animates=True),
+           delay_fits=_gif_delay_fits, plugin="GifImagePlugin", writer="animation:write_gif"),
+    # Pillow writes RGBA as 32-bit BMP with no alpha mask
+    Format("BMP", ".bmp", frozenset(["L", "RGB"]), plugin="BmpImagePlugin", writer="pillow_write:write_plain"),
+    Format("TGA", ".tga", _EIGHT_BIT, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
+    Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
+    Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),
+    Format(NPY, ".npy", raw=True, animates=True, writer="npy_write:write_npy"),
 ]}
-
-
-def register_writer(writer: Writer, *names: str, animation: bool = False) -> None:
-    """Make ``writer`` the encoder of the formats ``names`` (of several frames, with
-    ``animation``): what each codec module does for the formats it encodes, as it is
-    imported (`imgconv.io.write` imports them all)."""
-    for name in names:
-        record = FORMATS[name]
-        FORMATS[name] = replace(record, animation_writer=writer) if animation else replace(record, writer=writer)
 
 
 def _usable(fmt: str) -> bool:
@@ -279,9 +293,17 @@ def format_of_extension(extension: str) -> str | None:
     raw = next((record.name for record in FORMATS.values() if record.raw and record.extension == extension), None)
     if raw is not None:
         return raw
-    # Pillow's first five formats (PNG, JPEG, GIF, BMP, PPM) need no other plugin:
-    # loading all of them takes 20 ms, a tenth of a small file's whole run.
+    # Pillow's first five formats (PNG, JPEG, GIF, BMP, PPM) need no other plugin, and
+    # the others' extensions are registered by their own plugins, loaded here one by
+    # one: loading all of Pillow's plugins (available) takes 40-47 ms, loading
+    # TiffImagePlugin alone 1-5 ms (Python 3.11, Pillow 13, a busy 2-core machine).
     Image.preinit()
+    for record in FORMATS.values():
+        if extension in Image.EXTENSION:
+            break
+        if record.plugin:
+            with contextlib.suppress(ImportError):  # a plugin this Pillow lacks (AVIF's before 11.2)
+                importlib.import_module(f"PIL.{record.plugin}")
     if extension in Image.EXTENSION and _usable(Image.EXTENSION[extension]):
         return Image.EXTENSION[extension]
     return next((fmt for fmt, extensions in available().items() if extension in extensions), None)

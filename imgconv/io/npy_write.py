@@ -5,20 +5,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .formats import NPY, register_writer
-
 if TYPE_CHECKING:
     from .formats import Format
     from .picture import Picture
     from .write import EncodeOptions
 
 
-def _write_npy(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+def write_npy(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+              asked: "EncodeOptions", name: str) -> bytes:
     """One (H, W[, C]) array, or (N, H, W[, C]) for several frames."""
     buffer = io.BytesIO()
     np.save(buffer, np.stack(frames) if len(frames) > 1 else frames[0], allow_pickle=False)
     return buffer.getvalue()
-
-
-register_writer(_write_npy, NPY)

@@ -3,6 +3,7 @@ result back the same way."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,12 +38,12 @@ class Picture:
         The input as messages name it: its path, ``<stdin>``, or "the input".
     """
 
-    frames: list
+    frames: list[np.ndarray]
     mode: str
     format: str
-    metadata: dict = field(default_factory=dict)
-    encoding: dict = field(default_factory=dict)
-    animation: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    encoding: dict[str, Any] = field(default_factory=dict)
+    animation: dict[str, Any] = field(default_factory=dict)
     name: str = "the input"
 
     @property
@@ -54,15 +55,24 @@ class Picture:
         return self.frames[0]
 
     @property
+    def raw(self) -> bool:
+        """Whether it was read from a raw array (``.npy``, `imgconv.io.formats.Format.raw`):
+        numbers in their own type, not an image's samples."""
+        record = formats.FORMATS.get(self.format)
+        return record is not None and record.raw
+
+    @property
     def has_alpha(self) -> bool:
+        """The last channel is alpha."""
         return self.mode in formats.WITH_ALPHA
 
     @property
     def sample_max(self) -> float:
+        """The largest sample of ``mode``: 255, 65535, 1.0 for floats (`imgconv.io.formats`)."""
         return formats.SAMPLE_MAX[self.mode]
 
     @property
-    def sample_dtype(self) -> np.dtype:
+    def sample_dtype(self) -> np.dtype[Any]:
         """The NumPy type of the samples written in ``mode``."""
         return np.dtype(formats.DTYPE[self.mode])
 

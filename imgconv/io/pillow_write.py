@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImageWriteError
-from .formats import register_writer
 
 if TYPE_CHECKING:
     from .formats import Format
@@ -57,8 +56,9 @@ def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -
     return {"quality": asked.quality or record.quality}
 
 
-def _write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+def write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """A JPEG: the input's quantisation tables and subsampling unless others are asked for."""
     saving = metadata_options(metadata)
     if "comment" in metadata:
         saving["comment"] = metadata["comment"]
@@ -74,32 +74,28 @@ def _write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", 
     return encode_pillow(frames, picture, record.name, saving, name)
 
 
-def _write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+def write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """A still WebP, lossless as `webp_options` says."""
     saving = {**metadata_options(metadata), **webp_options(picture, asked, record)}
     return encode_pillow(frames, picture, record.name, saving, name)
 
 
-def _write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+def write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+               asked: "EncodeOptions", name: str) -> bytes:
+    """An AVIF of the quality asked for, else the format's."""
     saving = {**metadata_options(metadata), "quality": asked.quality or record.quality}
     return encode_pillow(frames, picture, record.name, saving, name)
 
 
-def _write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                    asked: "EncodeOptions", name: str) -> bytes:
+def write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                   asked: "EncodeOptions", name: str) -> bytes:
+    """A JPEG 2000, in tiles of `JPEG2000_TILE`."""
     saving = {**metadata_options(metadata), "tile_size": JPEG2000_TILE}
     return encode_pillow(frames, picture, record.name, saving, name)
 
 
-def _write_plain(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                 asked: "EncodeOptions", name: str) -> bytes:
+def write_plain(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+                asked: "EncodeOptions", name: str) -> bytes:
     """Formats Pillow writes with no options of imgconv's but the metadata."""
     return encode_pillow(frames, picture, record.name, metadata_options(metadata), name)
-
-
-register_writer(_write_jpeg, "JPEG")
-register_writer(_write_webp, "WEBP")
-register_writer(_write_avif, "AVIF")
-register_writer(_write_jpeg2000, "JPEG2000")
-register_writer(_write_plain, "BMP", "TGA", "QOI", "PPM")

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
-from .formats import register_writer
 from .pillow_write import encode_pillow, metadata_options
 
 if TYPE_CHECKING:
@@ -100,13 +99,10 @@ def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
     return {key: metadata.get(key) for key in ("icc_profile", "exif", "xmp")}
 
 
-def _write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+def write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
+              asked: "EncodeOptions", name: str) -> bytes:
     """A still PNG by `encode_png`; by Pillow in a mode this module does not write."""
     if picture.mode in COLOUR_TYPES:
         return encode_png(frames[0], picture.mode, level=asked.compress_level, **chunk_metadata(metadata))
     saving = {**metadata_options(metadata), "compress_level": asked.compress_level}
     return encode_pillow(frames, picture, record.name, saving, name)
-
-
-register_writer(_write_png, "PNG")

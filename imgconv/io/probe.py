@@ -2,10 +2,12 @@
 
 A tiled TIFF or a Zarr store written to a TIFF file or a Zarr store is streamed
 (`imgconv.stream.run`); every other input is decoded whole (`imgconv.io.read`). The
-probe reads a TIFF's header with tifffile once and checks its tiled pages then, so that
-the streaming does not open the file again. What checking refused is kept and raised
-when the image is streamed, after the refusals that come first there (an output that
-cannot be streamed to, ``--view``), as they always came.
+outputs streamed to are told by their names alone (`output_kind`): only for those is an
+input probed, and are the modules of tiled images loaded. The probe reads a TIFF's
+header with tifffile once and checks its tiled pages then, so that the streaming does
+not open the file again. What checking refused is kept and raised when the image is
+streamed, after the refusals that come first there (an output that cannot be streamed
+to, ``--view``), as they always came.
 """
 
 import os
@@ -15,10 +17,35 @@ from dataclasses import dataclass
 from ..errors import ImgconvError
 from .sink import STDIO
 from .source import open_input
-from .tiff_tiles import corrupt, tiff_pages
 from .tiffinfo import TIFF_MAGIC
 from .tiled_image import ZARR, Path, TiledImage, is_zarr
-from .zarr_store import open_zarr
+from .write import output_format
+
+
+def output_kind(dest: Path, format: str | None = None) -> str | None:
+    """``"TIFF"`` or ``"ZARR"`` when ``dest`` is written tile by tile, else None (standard
+    output, other formats, and names whose format cannot be told)."""
+    if dest == STDIO:
+        return None
+    if is_zarr(dest):
+        return ZARR
+    try:
+        return "TIFF" if output_format(dest, format, "TIFF") == "TIFF" else None
+    except ImgconvError:
+        return None
+
+
+def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
+                   max_pixels: int = 0, auto_orient: bool = True) -> "Probe | None":
+    """The `Probe` of ``source`` (for ``frame``, ``max_pixels`` and ``auto_orient``)
+    when `imgconv.pipeline.process_file` streams it to ``dest`` through
+    `imgconv.stream.run` (a Zarr store or tiled TIFF, to a TIFF file or a Zarr store),
+    for `imgconv.stream.run.process_tiled` to take; else None. A source is not opened
+    for other outputs."""
+    if output_kind(dest, format) is None:
+        return None
+    probed = probe(source, frame, max_pixels, auto_orient)
+    return probed if probed.tiled else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,8 @@ def probe(source: Path, frame: int | None = None, max_pixels: int = 0, auto_orie
     if source == STDIO:
         return Probe()
     if is_zarr(source):
+        from .zarr_store import open_zarr
+
         try:
             return Probe(ZARR, True, (open_zarr(source, max_pixels, frame),))
         except ImgconvError as exc:
@@ -80,6 +109,8 @@ def probe(source: Path, frame: int | None = None, max_pixels: int = 0, auto_orie
                 return Probe()
             file.seek(0)
             import tifffile
+
+            from .tiff_tiles import corrupt, tiff_pages
 
             with tifffile.TiffFile(file, name=os.path.basename(source)) as tiff:
                 if not tiff.pages[frame or 0].is_tiled:

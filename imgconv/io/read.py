@@ -24,6 +24,7 @@ from .sink import STDIO, Path
 from .source import NPY_MAGIC, max_bytes, read_bytes
 from .tiff_read import picture_from_tifffile
 from .tiffinfo import ORIENTATION, TIFF_MAGIC
+from .tiled_image import is_zarr
 
 
 def read_image(source: Path, *, frame: int | None = None, auto_orient: bool = True,
@@ -53,16 +54,19 @@ def read_image(source: Path, *, frame: int | None = None, auto_orient: bool = Tr
     Raises `ImageReadError` with the file name and the reason when it cannot.
     """
     name = "<stdin>" if source == STDIO else quote_name(source)
-    from . import probe, tiled_image, tiles
+    if is_zarr(source):
+        from .tiles import read_picture
 
-    if tiled_image.is_zarr(source):
-        return tiles.read_picture(source, frame=frame, max_pixels=max_pixels)
+        return read_picture(source, frame=frame, max_pixels=max_pixels)
     try:
         data = read_bytes(source, name, max_bytes(max_pixels), only_regular)
         return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
-        if probe.probe(source, frame).tiled:
-            raise PixelLimitError(f"{exc}; {tiles.STREAM_HINT}") from None
+        from .probe import probe
+        from .tiles import STREAM_HINT
+
+        if probe(source, frame).tiled:
+            raise PixelLimitError(f"{exc}; {STREAM_HINT}") from None
         raise
 
 
@@ -78,6 +82,11 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         return picture
     from PIL import Image, UnidentifiedImageError
 
+    if data.startswith(TIFF_MAGIC):
+        # Pillow opens its first five formats (PNG, JPEG, GIF, BMP, PPM) with their own
+        # plugins, and any other after loading all of its plugins (40-47 ms); TIFF's
+        # alone takes 1-5 ms (`imgconv.io.formats.format_of_extension`).
+        from PIL import TiffImagePlugin  # noqa: F401
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call

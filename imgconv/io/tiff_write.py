@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from .formats import register_writer
 from .picture import Picture
 from .pillow_write import encode_pillow, metadata_options
 from .tiffinfo import XMP
@@ -50,7 +49,7 @@ def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bo
     return scheme
 
 
-def _write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", metadata: dict[str, Any],
+def write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", metadata: dict[str, Any],
                asked: "EncodeOptions", name: str) -> bytes:
     """A TIFF, a page a frame. Pillow holds neither 16-bit colour nor the wider types,
     and writes pages of different sizes all at the last page's size: tifffile writes
@@ -139,6 +138,3 @@ def with_subdirectories(data: bytes, groups: dict[int, dict]) -> bytes:
     result = bytearray(data.ljust(start, b"\0") + block.ljust(where - start, b"\0") + table)
     struct.pack_into(order + "L", result, 4, where)
     return bytes(result)
-
-
-register_writer(_write_tiff, "TIFF")

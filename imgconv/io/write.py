@@ -8,9 +8,7 @@ import numpy as np
 
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
-
-# Each codec module registers the writers of the formats it encodes as it is imported.
-from . import animation, formats, npy_write, pillow_write, png, tiff_write  # noqa: F401
+from . import formats
 from .picture import Picture
 from .sink import STDIO
 from .tiled_image import Path
@@ -69,7 +67,7 @@ def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
     duration = next((d for d in durations if not record.holds_duration(d)), None)
     if duration is not None:
         # The formats that time their frames, alphabetically.
-        timed = sorted((other for other in formats.FORMATS.values() if other.delay_fits), key=lambda f: f.name)
+        timed = sorted((other for other in formats.FORMATS.values() if other.timed), key=lambda f: f.name)
         holders = [other.title or other.name for other in timed if all(other.holds_duration(d) for d in durations)]
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {record.name} cannot "
                               "store as a frame's duration; "
@@ -129,7 +127,8 @@ class EncodeOptions:
 def encode_image(frames: list[np.ndarray], picture: Picture, fmt: str, options: EncodeOptions = EncodeOptions(),
                  name: str = "<stdout>") -> bytes:
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes,
-    by the writer the format's codec module registered (`imgconv.io.formats.Format`).
+    by the writer the format's record names (`imgconv.io.formats.Format`), its codec
+    module imported then.
 
     For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
     (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
@@ -147,7 +146,7 @@ def encode_image(frames: list[np.ndarray], picture: Picture, fmt: str, options: 
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
         metadata = _kept_metadata(picture, options.strip, name)
-    return record.writer_of(len(frames))(frames, picture, record, metadata, options, name)
+    return record.writer_of(len(frames) > 1)(frames, picture, record, metadata, options, name)
 
 
 def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> None:

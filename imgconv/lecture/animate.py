@@ -17,14 +17,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import InvalidInputError
-from ..io import animation
 from ..io.formats import FORMATS
+from ..io.picture import Picture
 from ..io.sink import STDIO, check_destination, write_bytes
-from ..io.write import output_format
-from ..vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
+from ..io.write import EncodeOptions, output_format
+from ..vocabulary import DEFAULT_MAX_PIXELS
 from .layers import conv2d, output_size, padding_amounts
-
-ANIMATED = ("GIF", "PNG", "WEBP")
 
 COLOURS = {
     "background": (255, 255, 255),
@@ -243,7 +241,8 @@ def _centred(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], text: st
 def check_size(geometry: Geometry, format: str, max_pixels: int, name: str) -> None:
     """Refuse, before anything is drawn, an animation whose frames hold more than
     ``max_pixels`` pixels in all (0: no limit) or are wider or taller than ``format``
-    holds. Drawing and writing take time in proportion to those pixels."""
+    (a name of `imgconv.io.formats.FORMATS`) holds. Drawing and writing take time in
+    proportion to those pixels."""
     width, height = Layout(geometry).size
     count = geometry.output[0] * geometry.output[1]
     if max_pixels and count * width * height > max_pixels:
@@ -261,22 +260,21 @@ def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bo
     WebP as its extension says (``-`` for standard output is a GIF). Refused (see
     `check_size`) past ``max_pixels`` pixels in all its frames. ``on_progress(done,
     total)`` is told the frames drawn, ``(0, frames)`` first. Returns the frame count."""
-    format = output_format(dest, None, "GIF")
-    if format not in ANIMATED:
-        raise InvalidInputError(f"{dest}: an animation is written as .gif, .png or .webp")
-    check_size(geometry, format, max_pixels, "<stdout>" if dest == STDIO else dest)
+    record = FORMATS[output_format(dest, None, "GIF")]
+    if not record.timed:
+        timed = sorted(other.extension for other in FORMATS.values() if other.timed)
+        raise InvalidInputError(f"{dest}: an animation is written as {', '.join(timed[:-1])} or {timed[-1]}")
+    name = "<stdout>" if dest == STDIO else dest
+    check_size(geometry, record.name, max_pixels, name)
     check_destination(dest)  # before drawing, which can take a while
     frames = _Arrays(Frames(geometry, numbers, seed), on_progress)
     if on_progress:
         on_progress(0, len(frames))
     timing = {"duration": [max(1, round(1000 / fps))] * len(frames), "loop": 0}
-    # The writers' frames are annotated as a list; they take the length, index and iterate,
-    # which _Arrays does without holding every frame.
-    if format == "GIF":
-        data = animation.encode_gif(frames, timing)  # type: ignore[arg-type]
-    elif format == "PNG":
-        data = animation.encode_apng(frames, "RGB", timing, level=DEFAULT_COMPRESS_LEVEL)  # type: ignore[arg-type]
-    else:
-        data = animation.encode_webp(frames, timing, {"lossless": True})  # type: ignore[arg-type]
-    write_bytes(data, dest)
+    # Frames are annotated as a list; the writers take the length, index and iterate,
+    # which _Arrays does without holding every frame. WebP's is lossless, as a lossless
+    # input's would be; one frame is an animation still.
+    picture = Picture(frames, "RGB", record.name, encoding={"lossless": True}, animation=timing)  # type: ignore[arg-type]
+    writer = record.writer_of(animated=True)
+    write_bytes(writer(frames, picture, record, {}, EncodeOptions(), name), dest)  # type: ignore[arg-type]
     return len(frames)

@@ -23,7 +23,7 @@ from .. import engine, npyfile
 from ..boundary import extend
 from ..engine import Kernel
 from ..errors import InvalidInputError
-from ..io.formats import NPY
+from ..io.formats import FORMATS
 from ..io.picture import Picture
 from ..io.read import read_image
 from ..io.sink import check_destination, write_bytes
@@ -90,7 +90,7 @@ def output_size(size: int, kernel: int, stride: int, dilation: int, before: int,
 
 def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndarray | None = None, *,
            stride: Sequence[int] = (1, 1), padding: Sequence[int | str] = ("valid", "valid"),
-           dilation: Sequence[int] = (1, 1), boundary: str = "constant", cval: float = 0.0,
+           dilation: Sequence[int] = (1, 1), mode: str = "constant", cval: float = 0.0,
            activation: str = "none", on_progress: Callable[[int, int], object] | None = None) -> np.ndarray:
     """A convolution layer's feature maps.
 
@@ -103,8 +103,8 @@ def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndar
         Along rows and columns, each >= 1.
     padding : (padding, padding)
         Along rows and columns: ``"valid"``, ``"same"``, ``"full"`` or a number.
-    boundary, cval : str, float
-        What the padding holds: a boundary mode of `imgconv.boundary` (``constant`` with
+    mode, cval : str, float
+        What the padding holds: a boundary mode of `imgconv.vocabulary` (``constant`` with
         ``cval=0``, zeros, as in deep learning, by default).
     activation : {"none", "relu"}
     on_progress : callable, optional
@@ -134,7 +134,7 @@ def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndar
         raise InvalidInputError("stride and dilation must be at least 1")
     if activation not in ("none", "relu"):
         raise InvalidInputError(f"unknown activation {activation!r}; valid: none, relu")
-    mode, cval = resolve_mode(boundary, cval)
+    mode, cval = resolve_mode(mode, cval)
     # The first two of stride, dilation and padding are the rows' and columns'.
     axes = zip(image.shape[:2], (kh, kw), stride, dilation, padding, strict=False)
     (top, bottom), (left, right) = (padding_amounts(n, k, s, d, p) for n, k, s, d, p in axes)
@@ -156,7 +156,7 @@ def conv2d(image: ArrayLike, weights: ArrayLike, bias: Sequence[float] | np.ndar
     for f in range(filters):
         for c in range(channels):
             if np.any(dilated[f, c]):
-                maps[f] += engine.correlate(padded[..., c], dilated[f, c], "constant")[rows, cols]
+                maps[f] += engine.correlate(padded[..., c], dilated[f, c], mode="constant")[rows, cols]
             if on_progress:
                 on_progress(f * channels + c + 1, filters * channels)
         if bias is not None:
@@ -231,8 +231,8 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
         bias = offsets + (0.0 if bias is None else np.asarray(bias, np.float64))
     maps = conv2d(pixels, weights, bias, **layer_options)
     fmt = output_format(dest, None, "PNG")
-    if fmt == NPY:
-        data = encode_image([maps], picture, NPY)
+    if FORMATS[fmt].raw:
+        data = encode_image([maps], picture, fmt)
     else:
         sheet = Picture([montage(maps, columns)], "L", fmt)
         level = DEFAULT_COMPRESS_LEVEL if compress_level is None else compress_level

@@ -18,7 +18,6 @@ from numpy.typing import ArrayLike
 
 from ..boundary import extend
 from ..errors import InvalidInputError
-from ..io.formats import NPY
 from ..io.read import read_image
 from ..io.sink import write_bytes
 from ..kernelfile import format_kernel
@@ -38,17 +37,17 @@ class Fit:
     peak: float
 
 
-def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: str = "reflect", cval: float = 0.0,
+def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, mode: str = "reflect", cval: float = 0.0,
                  per_channel: bool = False, ridge: float = 0.0, peak: float | None = None,
                  on_progress: Callable[[int, int], object] | None = None) -> Fit:
-    """Least-squares kernel(s) with ``convolve(source, k, boundary) ≈ target``.
+    """Least-squares kernel(s) with ``convolve(source, k, mode=mode) ≈ target``.
 
     Parameters
     ----------
     source, target : array_like, shape (H, W) or (H, W, C), the same shape
     size : int
         K: the kernel is K x K (even sizes anchor as `imgconv.convolve` does).
-    boundary, cval
+    mode, cval
         How the source is extended beyond its edges, as in `imgconv.convolve`.
     per_channel : bool
         One kernel per channel instead of one shared by all.
@@ -75,7 +74,7 @@ def learn_kernel(source: ArrayLike, target: ArrayLike, size: int, *, boundary: s
         raise InvalidInputError(f"kernel size {size} must be between 1 and the image's smaller side")
     if ridge < 0:
         raise InvalidInputError(f"ridge must be >= 0, got {ridge}")
-    mode, cval = resolve_mode(boundary, cval)
+    mode, cval = resolve_mode(mode, cval)
     if source.ndim == 2:
         source, target = source[..., np.newaxis], target[..., np.newaxis]
     channels = source.shape[2]
@@ -134,7 +133,7 @@ def learn_files(source: str | os.PathLike[str], target: str | os.PathLike[str], 
     and the paths written.
     """
     source_picture, target_picture = (read_image(path, max_pixels=max_pixels) for path in (source, target))
-    peak = None if target_picture.format == NPY else float(target_picture.sample_max)
+    peak = None if target_picture.raw else float(target_picture.sample_max)
     fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
     if len(fit.kernels) == 1:
         paths = [dest]

@@ -11,7 +11,7 @@ written in order, one row of tiles at a time, to a temporary file or store that 
 the output's name at the end (`writers`, `imgconv.io.sink`). Memory is bounded by the
 blocks in flight, not by the image::
 
-    filt = imgconv.filters.preset_filter(imgconv.kernels.separable_gaussian(5, 3))
+    filt = imgconv.filters.preset_filter(imgconv.kernels.separable_gaussian(3, radius=5))
     imgconv.pipeline.process_file("big.tif", "out.tif", filt)   # streams through `run`
 
 Before any pixel is read, the header is checked: the tile size against the pixel

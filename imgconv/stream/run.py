@@ -10,42 +10,16 @@ from ..engine import work_dtype
 from ..errors import ImageReadError, ImageWriteError, ImgconvError, InvalidInputError
 from ..filters import rounds_in_engine
 from ..io import formats
-from ..io.probe import Probe, probe
-from ..io.sink import STDIO, atomic_file, atomic_folder
+from ..io.probe import Probe, output_kind, probe
+from ..io.sink import atomic_file, atomic_folder
 from ..io.tiff_tiles import open_tiff
-from ..io.tiled_image import ZARR, Path, is_zarr
-from ..io.write import output_format
+from ..io.tiled_image import ZARR, Path
 from ..options import ReadOptions, WriteOptions
 from .blocks import MAX_IN_FLIGHT, blocks_in_order, exact_options, filter_blocks, result_type
 from .writers import check_dest, output_tile, tiff_options, write_tiff, write_zarr, zarr_options
 
 if TYPE_CHECKING:
     from ..filters import Filter
-
-
-def output_kind(dest: Path, format: str | None = None) -> str | None:
-    """``"TIFF"`` or ``"ZARR"`` when ``dest`` is written tile by tile, else None (standard
-    output, other formats, and names whose format cannot be told)."""
-    if dest == STDIO:
-        return None
-    if is_zarr(dest):
-        return ZARR
-    try:
-        return "TIFF" if output_format(dest, format, "TIFF") == "TIFF" else None
-    except ImgconvError:
-        return None
-
-
-def streamed_probe(source: Path, dest: Path, format: str | None = None, frame: int | None = None,
-                   max_pixels: int = 0, auto_orient: bool = True) -> Probe | None:
-    """The `imgconv.io.probe.Probe` of ``source`` (for ``frame``, ``max_pixels`` and
-    ``auto_orient``) when `imgconv.pipeline.process_file` streams it to ``dest`` through
-    this module (a Zarr store or tiled TIFF, to a TIFF file or a Zarr store), for
-    `process_tiled` to take; else None. A source is not opened for other outputs."""
-    if output_kind(dest, format) is None:
-        return None
-    probed = probe(source, frame, max_pixels, auto_orient)
-    return probed if probed.tiled else None
 
 
 def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = ReadOptions(),
@@ -74,7 +48,8 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
         The scheduler's ``get`` (a ``distributed.Client``'s); default Dask's threads.
     probed : imgconv.io.probe.Probe, optional
         ``source``'s probe for the same frame, pixel limit and orientation
-        (`streamed_probe`), whose checked images are taken; default read here.
+        (`imgconv.io.probe.streamed_probe`), whose checked images are taken; default
+        read here.
 
     Returns
     -------
