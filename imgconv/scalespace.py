@@ -5,12 +5,12 @@ Each kernel is held as 1-D factors (`imgconv.SeparableKernel`): the engine runs
 them as pairs of 1-D passes, as it runs a blur. They equal ``scipy.ndimage``'s
 functions with the same radius (pairs are ``(x, y)``, scipy's axes are ``(y, x)``):
 
-====================================  ===================================================
-``gaussian_derivative(im, s, o)``     ``gaussian_filter(im, s, order=o)``
-``difference_of_gaussians(im, a, b)`` ``gaussian_filter(im, a) - gaussian_filter(im, b)``
-``laplacian_of_gaussian(im, s)``      ``gaussian_laplace(im, s)``
-``gradient_magnitude(im, s)``         ``gaussian_gradient_magnitude(im, s)``
-====================================  ===================================================
+=====================================  ===================================================
+``gaussian_derivative(im, s, o)``      ``gaussian_filter(im, s, order=o)``
+``difference_of_gaussians(im, a, b)``  ``gaussian_filter(im, a) - gaussian_filter(im, b)``
+``laplacian_of_gaussian(im, s)``       ``gaussian_laplace(im, s)``
+``gradient_magnitude(im, s)``          ``gaussian_gradient_magnitude(im, s)``
+=====================================  ===================================================
 
 The calls take the engine's options as keywords (``mode``, ``cval``, ``method``,
 ``output``, ``threads``: see `imgconv.engine.correlate`) and filter each channel of an

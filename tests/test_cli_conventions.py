@@ -45,7 +45,7 @@ def test_a_kernels_size_is_spelt_one_way_and_outputs_are_positional():
     for name, longs in spelt.items():
         assert not longs & {"--size", "--filter", "--input", "--output"}, name
         assert "-o" not in {short for _, shorts in options_of(name) for short in shorts}, name
-    assert {name for name, longs in spelt.items() if "--kernel-size" in longs} == {"box", "learn", "animate",
+    assert {name for name, longs in spelt.items() if "--kernel-size" in longs} == {"box", "tent", "learn", "animate",
                                                                                    "params"}
     for name in ("blur", "convolve", "conv-layer", "learn", "animate"):
         arguments = [p for p in cli.commands[name].params if p.param_type_name == "argument"]

@@ -66,6 +66,8 @@ def test_the_python_recipe_gives_scipys_results(tmp_path, monkeypatch):
     sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     assert np.allclose(namespace["smooth"], reference(namespace["pixels"], gaussian), atol=1e-3)
     assert np.allclose(namespace["edges"], reference(namespace["pixels"], sobel_x, "nearest", correlate=True))
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    assert_rounded_from(namespace["sharp"], reference(namespace["pixels"], sharpen, "mirror", correlate=True))
     with Image.open(SAMPLES / "chelsea.png") as original, Image.open(tmp_path / "chelsea-blur.png") as blurred:
         assert blurred.mode == "RGB"
         assert_rounded_from(np.asarray(blurred), reference(np.asarray(original), gaussian))
