@@ -541,7 +541,9 @@ def test_a_npy_image_of_nan_goes_only_where_floats_go(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["blur", "-r", "1000000000"], "the widest is 200001"),
-    (["blur", "-s", "1e300"], "6e+300 taps wide"),
+    (["blur", "-s", "1e300"], "of sigma 1e+300 would be wider than the widest, 200001 taps"),
+    (["blur", "-s", "1e308"], "of sigma 1e+308 would be wider than the widest, 200001 taps"),  # 3 sigma: inf
+    (["blur", "-s", "1e307,1"], "of sigma 1e+307 would be wider than the widest, 200001 taps"),
     (["box", "--kernel-size", "1e9"], "not a valid integer"),
     (["motion", "-l", "1e9"], "too long"),
 ])
