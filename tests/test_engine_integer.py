@@ -152,7 +152,7 @@ def test_only_where_it_applies():
 
 
 def test_a_kernel_with_a_subnormal_weight_is_filtered_not_refused():
-    # Found by fuzzing: 1 / scale was infinite where the integer form was looked for.
+    # 1 / scale was infinite where the integer form was looked for.
     kernel = np.full((5, 5), 0.2)
     kernel[0, 1] = 1.39e-309
     got = imgconv.convolve(PHOTO, kernel, output=np.uint8)

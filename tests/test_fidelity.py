@@ -575,7 +575,7 @@ def test_an_orientation_outside_1_to_8_turns_nothing_and_is_kept(tmp_path, uprig
 
 def test_an_orientation_of_another_type_turns_nothing(tmp_path, upright):
     """A JPEG whose orientation tag says BYTE instead of SHORT: Pillow reads it as bytes,
-    which raised a TypeError (a traceback; found by fuzzing). It turns nothing; written
+    which raised a TypeError (a traceback). It turns nothing; written
     back, its EXIF is refused in one line that names --strip, which leaves it out."""
     source, _ = oriented_file(tmp_path / "in.jpg", upright, 6, "jpg")
     data = source.read_bytes()
@@ -787,7 +787,7 @@ def frames_of(path):
 def test_frame_durations_a_format_cannot_store_are_refused_before_filtering(tmp_path, chelsea):
     """WebP holds a frame of 8,388,607 ms; GIF's delay (16 bits of 10 ms) and APNG's
     (a fraction of 16-bit numbers) cannot, and Pillow's writers raised an OverflowError
-    and a ValueError after the filtering (found by fuzzing). A 70 s frame, 70/1 s, is
+    and a ValueError after the filtering. A 70 s frame, 70/1 s, is
     one APNG can store."""
     frames = [Image.fromarray(np.ascontiguousarray(chelsea[:H, i * W : (i + 1) * W])) for i in range(3)]
     frames[0].save(tmp_path / "long.webp", save_all=True, append_images=frames[1:], duration=[100, 8388607, 100],
@@ -807,8 +807,8 @@ def test_frame_durations_a_format_cannot_store_are_refused_before_filtering(tmp_
 
 def test_a_gif_frame_without_a_delay_gets_0_and_the_others_keep_theirs(tmp_path, animations):
     """A GIF frame without a Graphic Control Extension has no delay: Pillow gives it no
-    duration, and its writer then indexed a list one short (IndexError, a traceback;
-    found by fuzzing). That frame gets 0, the others keep theirs."""
+    duration, and its writer then indexed a list one short (IndexError, a traceback).
+    That frame gets 0, the others keep theirs."""
     data = animations["gif"].read_bytes()
     extensions = [found.start() for found in re.finditer(b"\x21\xf9\x04", data)]
     assert len(extensions) == 3  # one per frame: introducer, label, block size 4, 4 bytes, terminator
@@ -1139,7 +1139,7 @@ def test_refusals_in_a_batch_are_in_words(tmp_path, deep, eight):
 
 @pytest.mark.parametrize("output", ["out.gif", "out.png", "out.webp", "out.npy"])
 def test_pages_of_different_sizes_are_kept_in_tiff_and_refused_where_one_size_must_hold(tmp_path, output):
-    # Found by fuzzing: WebP failed with a traceback; GIF and PNG padded the small page
+    # WebP had failed with a traceback; GIF and PNG had padded the small page
     # to the first one's size.
     pages = [np.full((16, 24, 3), 40 * i, np.uint8) for i in range(2)] + [np.full((1, 24, 3), 200, np.uint8)]
     with tifffile.TiffWriter(tmp_path / "in.tif") as tiff:
@@ -1155,7 +1155,7 @@ def test_pages_of_different_sizes_are_kept_in_tiff_and_refused_where_one_size_mu
 
 @pytest.mark.parametrize("output, width, view", [("out.webp", 16400, "result"), ("out.avif", 16383, "side-by-side")])
 def test_an_output_longer_than_its_format_holds_is_refused(tmp_path, output, width, view):
-    # Found by fuzzing: an AVIF 32770 pixels wide was written, and no reader opens it.
+    # An AVIF 32770 pixels wide would be written, and no reader opens it.
     fmt = output[4:].upper()
     if fmt not in formats.available():
         pytest.skip(f"this Pillow writes no {fmt}")

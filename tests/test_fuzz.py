@@ -1,7 +1,7 @@
 """Fuzzing: hostile images and kernel files through the real command line.
 
-Issue 13 asks that imgconv refuse fast, never crash, never clobber and never leak,
-whatever the input. This module mutates real files and runs the real CLI on each,
+imgconv must refuse fast, never crash, never clobber and never leak, whatever the
+input. This module mutates real files and runs the real CLI on each,
 asserting for every case:
 
 - exit status 0, 1 or 2, and no exception escaping the command (a traceback);

@@ -1,4 +1,4 @@
-"""Attacks and faults from issue 13, each reproduced as it was found: outputs that are
+"""Attacks and faults, each reproduced as an attacker would make it: outputs that are
 not regular files, standard output closing or filling up, and (further down) huge or
 non-finite inputs. Each must give a result or one line, never a traceback."""
 
@@ -231,7 +231,7 @@ def test_a_large_jpeg_2000_output_is_written_in_tiles(tmp_path):
 def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_it(tmp_path):
     """A 24x16 GIF whose second frame's descriptor claims 65534 x 4096, with disposal 2:
     seeking to that frame, Pillow fills the area the disposal clears (1 GB) before
-    imgconv sees the frame's size (found by fuzzing). Pillow's own check, at half the
+    imgconv sees the frame's size . Pillow's own check, at half the
     limit, now refuses first."""
     rng = np.random.default_rng(3)
     frames = [Image.fromarray(rng.integers(0, 256, (16, 24), np.uint8)) for _ in range(3)]
@@ -252,7 +252,7 @@ def test_a_gif_frame_claiming_a_huge_extent_is_refused_before_pillow_allocates_i
 @pytest.mark.slow
 def test_a_tiff_claiming_thousands_of_samples_a_pixel_is_refused_from_its_header(tmp_path):
     """A 24x16 int32 TIFF whose SamplesPerPixel says 65535: within the pixel limit as
-    pixels, 100 MB to read (194 GiB with a wider claim; found by fuzzing). Counted as a
+    pixels, 100 MB to read (194 GiB with a wider claim). Counted as a
     .npy is, four samples a pixel, it is refused before anything is read."""
     import tifffile
 
@@ -427,7 +427,7 @@ def test_a_npy_header_claiming_a_huge_shape(tmp_path):
 def test_npy_headers_numpy_would_parse_for_seconds_are_refused(tmp_path):
     """A header that is not a Python literal sends NumPy's parser through a tokenizer
     filter for Python 2 files, in time growing with its length squared (a damaged 9 KB
-    header took 7 s; found by fuzzing): refused first by imgconv's own check, whose
+    header took 7 s): refused first by imgconv's own check, whose
     message NumPy's would not give. A short Python 2 header still reads."""
     damaged = b"{'descr': '<f4'" + b" " * 9300 + b"\x7f" + b"\n" * 18  # 9,334 bytes, the dict unclosed
     (tmp_path / "long.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(damaged)) + damaged
@@ -445,7 +445,7 @@ def test_npy_headers_numpy_would_parse_for_seconds_are_refused(tmp_path):
 
 def test_an_npy_header_nested_deep_is_refused_before_python_parses_it(tmp_path):
     """Python's parser raises MemoryError for brackets nested about 200 deep, so the
-    refusal had a MemoryError behind it (found by fuzzing); the nesting is now counted
+    refusal had a MemoryError behind it ; the nesting is now counted
     first. A numeric array's header nests 2 deep."""
     header = ("{'descr': '<f4', 'fortran_order': False, 'shape': " + "(" * 200 + "4, 4" + ")" * 200 + ", }")
     header = header.ljust(64 * (len(header) // 64 + 1) - 11) + "\n"

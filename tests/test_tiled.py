@@ -379,7 +379,7 @@ def garble_tile(page, data):
     ({"patch": set_tag(257, 60000)}, 1, ["16 tile offsets", "tiles of 32 x 32"]),  # ImageLength: counts differ
     ({"patch": set_tag(256, 1000)}, 1, ["16 tile offsets"]),  # ImageWidth
     ({"truncate": 3000}, 1, ["truncated"]),
-    ({"patch": set_tag(262, 2)}, 1, ["RGB colour with 1 sample(s) a pixel"]),  # found by fuzzing
+    ({"patch": set_tag(262, 2)}, 1, ["RGB colour with 1 sample(s) a pixel"]),
     ({"patch": garble_tile, "compression": "zlib"}, 1, ["corrupt or truncated tile data"]),
 ])
 def test_hostile_tiled_headers_are_refused_in_one_line(tmp_path, monkeypatch, case, status, fragments):

@@ -7,7 +7,7 @@ prints a traceback when a browser drops a request it no longer wants (a supersed
 picture), and it answers errors with HTML. Here nothing is logged but real errors,
 one line each, and every refusal is one line of plain text.
 
-Other web pages must not read or drive the demo (see README, Threat model): as
+Other web pages must not read or drive the demo (docs/guides/security.md, Threat model): as
 Jupyter does, each run has a random token, in the address printed and then in a
 cookie; a request without it, naming another host (DNS rebinding) or coming from
 another page (``Origin``) is refused with 403. Connections are capped and time out.

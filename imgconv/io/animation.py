@@ -109,8 +109,8 @@ def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None) -> "Imag
 
     Grey keeps its levels. Colour keeps its colours where a table holds them: a frame of
     up to 256 colours (255 when a transparent index is needed) gets a table of exactly
-    those; one of more gets Pillow's median-cut palette of 255 (README: GIF is lossy
-    beyond 256 colours a frame). Alpha, where there is one, is a colour after the
+    those; one of more gets Pillow's median-cut palette of 255 (GIF is lossy beyond 256
+    colours a frame: docs/guides/images.md). Alpha, where there is one, is a colour after the
     others, fully transparent where alpha is below half (GIF has no partial
     transparency). ``unchanged`` marks pixels to leave transparent over an earlier frame:
     that colour again, or an unused level for grey; none is marked when the table has
