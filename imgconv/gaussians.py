@@ -63,7 +63,7 @@ def gaussian_taps(sigma: float | None, radius: float | None = None, order: int =
     if not 0 < sigma < math.inf:
         raise InvalidInputError(f"sigma must be > 0 and finite, got {sigma}")
     if radius is None:
-        if 3 * sigma > largest:  # before ceil(3 sigma) meets infinity or a 300-digit radius
+        if 3 * sigma > 2**53:  # beyond any kernel; its size refused in words before ceil() meets infinity
             raise KernelError(f"Gaussian of sigma {sigma:.6g} would be wider than the widest, {largest} taps")
         radius = math.ceil(3 * sigma)
     if not (radius >= 0 and radius == int(radius)):

@@ -91,9 +91,8 @@ def _gaussian_taps(sigma: float | None, radius: float | None, largest: int) -> n
         sigma = radius / 3
     _require(0 < sigma < math.inf, f"sigma must be > 0 and finite, got {sigma}")
     if radius is None:
-        # Refused here, before ceil(3 sigma) meets infinity or a 300-digit radius.
-        _require(3 * sigma <= largest, f"a gaussian kernel of sigma {sigma:.6g} would be wider than the "
-                                       f"widest, {largest} taps")
+        if 3 * sigma > 2**53:  # beyond any kernel; its size refused in words before ceil() meets infinity
+            raise KernelError(f"a gaussian kernel of sigma {sigma:.6g} would be wider than the widest, {largest} taps")
         radius = math.ceil(3 * sigma)
     _require(radius >= 0 and radius == int(radius), f"radius must be a whole number >= 0, got {radius}")
     _limit(2 * int(radius) + 1, largest, "gaussian")
