@@ -12,6 +12,7 @@ What is left reaches every module of imgconv (in-process line coverage 64%, agai
 
 import atexit
 import shutil
+import signal
 import tempfile
 
 import numpy as np
@@ -29,6 +30,12 @@ settings.load_profile("no-database")
 _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="imgconv-hypothesis-")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+
+# A shell without job control (a script, `pytest ... &`) starts background commands with
+# Ctrl-C ignored, and the commands the tests start would inherit that: the tests of
+# Ctrl-C need it delivered, as it is in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
