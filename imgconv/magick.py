@@ -55,7 +55,7 @@ def parse_kernels(spec: str) -> list[Kernel]:
     """
     parts = [part for part in spec.split(";") if part.strip()]
     if not parts:
-        raise KernelError(f"{spec!r}: no ImageMagick kernel given")
+        raise KernelError(f"{_short(spec)}: no ImageMagick kernel given")
     return [_parse_one(part.strip()) for part in parts]
 
 
@@ -63,7 +63,7 @@ def parse_kernel(spec: str) -> Kernel:
     """The one kernel of an ImageMagick kernel string; several are refused."""
     kernels = parse_kernels(spec)
     if len(kernels) != 1:
-        raise KernelError(f"{spec!r}: {len(kernels)} ImageMagick kernels given where one is needed")
+        raise KernelError(f"{_short(spec)}: {len(kernels)} ImageMagick kernels given where one is needed")
     return kernels[0]
 
 
@@ -71,6 +71,11 @@ def format_magick(weights: np.ndarray) -> str:
     """``WxH: v,v,...`` (rows separated by spaces), which ImageMagick and `parse_kernel` read."""
     rows = " ".join(",".join(repr(float(x)) for x in row) for row in weights)
     return f"{weights.shape[1]}x{weights.shape[0]}: {rows}\n"
+
+
+def _short(text: str) -> str:
+    """``text`` quoted for a message, cut short: a hostile spec may be megabytes long."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _parse_one(part: str) -> Kernel:
@@ -82,29 +87,29 @@ def _parse_one(part: str) -> Kernel:
         return _user_kernel(part, width, height, origin, user.group(5))
     named = _NAMED.match(part)
     if not named:
-        raise KernelError(f"{part!r}: not an ImageMagick kernel (supported: {SUPPORTED})")
+        raise KernelError(f"{_short(part)}: not an ImageMagick kernel (supported: {SUPPORTED})")
     name, arguments = named.group(1).lower(), _arguments(part, named.group(2) or "")
     rho, sigma, xi = [*arguments, 0.0, 0.0, 0.0][:3]
     if name in ("gaussian", "dog", "log"):
         return Kernel(_gaussian(name, part, rho, sigma, xi))
     if name == "blur":
         if xi:
-            raise KernelError(f"{part!r}: a rotated Blur is not supported; give Blur:{{radius}}x{{sigma}}")
+            raise KernelError(f"{_short(part)}: a rotated Blur is not supported; give Blur:{{radius}}x{{sigma}}")
         return Kernel(_blur(part, rho, sigma))
     if name == "sobel":
         if rho % 90:
-            raise KernelError(f"{part!r}: Sobel's angle must be a multiple of 90")
+            raise KernelError(f"{_short(part)}: Sobel's angle must be a multiple of 90")
         # Turned clockwise, as ImageMagick's RotateKernelInfo turns a kernel.
         return Kernel(np.rot90(_values(part, "1,0,-1 2,0,-2 1,0,-1", 3, 3), -int(rho // 90) % 4).copy())
     if name == "laplacian":
         if rho not in _LAPLACIANS:
-            raise KernelError(f"{part!r}: Laplacian types 0, 1, 2, 3 and 5 are supported")
+            raise KernelError(f"{_short(part)}: Laplacian types 0, 1, 2, 3 and 5 are supported")
         size = 5 if rho == 5 else 3
         return Kernel(_values(part, _LAPLACIANS[int(rho)], size, size))
     if name == "unity":
         return Kernel(np.array([[rho if arguments else 1.0]]))
-    raise KernelError(f"{part!r}: ImageMagick kernel {named.group(1)!r} is not supported "
-                      f"(supported: {SUPPORTED})")
+    raise KernelError(f"{_short(part)}: no such kernel file, and ImageMagick kernel {named.group(1)[:40]!r} "
+                      f"is not supported (supported: {SUPPORTED})")
 
 
 def _arguments(part: str, text: str) -> list[float]:
@@ -112,23 +117,24 @@ def _arguments(part: str, text: str) -> list[float]:
     numbers = _ARGUMENT.findall(text)
     rest = _ARGUMENT.sub("", text)
     if re.sub(r"[\sx,%]", "", rest, flags=re.IGNORECASE) or len(numbers) > 4:
-        raise KernelError(f"{part!r}: cannot read the arguments {text.strip()!r}")
+        raise KernelError(f"{_short(part)}: cannot read the arguments; expected up to 4 numbers "
+                          f"like '0x2' or '0,1,2'")
     values = [float(n) for n in numbers]
     if not all(math.isfinite(v) for v in values):
-        raise KernelError(f"{part!r}: the arguments must be finite numbers")
+        raise KernelError(f"{_short(part)}: the arguments must be finite numbers")
     return values
 
 
 def _user_kernel(part: str, width: int, height: int, origin: tuple[int, int] | None, text: str) -> Kernel:
     if not (1 <= width <= MAX_KERNEL_SIZE and 1 <= height <= MAX_KERNEL_SIZE):
-        raise KernelError(f"{part[:40]!r}: a {width}x{height} kernel; the largest is "
+        raise KernelError(f"{_short(part)}: a {width}x{height} kernel; the largest is "
                           f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
     x, y = origin if origin is not None else ((width - 1) // 2, (height - 1) // 2)
     if not (0 <= x < width and 0 <= y < height):
-        raise KernelError(f"{part[:40]!r}: the origin +{x}+{y} is outside the {width}x{height} kernel")
+        raise KernelError(f"{_short(part)}: the origin +{x}+{y} is outside the {width}x{height} kernel")
     rows, columns = _padding(height, y), _padding(width, x)
     if max(height + sum(rows), width + sum(columns)) > MAX_KERNEL_SIZE:
-        raise KernelError(f"{part[:40]!r}: the origin +{x}+{y} needs a kernel larger than "
+        raise KernelError(f"{_short(part)}: the origin +{x}+{y} needs a kernel larger than "
                           f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
     return Kernel(np.pad(_values(part, text, width, height), (rows, columns)))
 
@@ -145,16 +151,16 @@ def _padding(size: int, origin: int) -> tuple[int, int]:
 def _values(part: str, text: str, width: int, height: int) -> np.ndarray:
     fields = [f for f in re.split(r"[\s,]+", text) if f]
     if len(fields) != width * height:
-        raise KernelError(f"{part[:40]!r}: a {width}x{height} kernel needs {width * height} values, "
+        raise KernelError(f"{_short(part)}: a {width}x{height} kernel needs {width * height} values, "
                           f"found {len(fields)}")
     try:
         values = np.array([float(f) for f in fields])
     except ValueError as exc:
-        raise KernelError(f"{part[:40]!r}: {exc}") from None
+        raise KernelError(f"{_short(part)}: {exc}") from None
     if np.isinf(values).any():
-        raise KernelError(f"{part[:40]!r}: the values must be finite (or nan for unused elements)")
+        raise KernelError(f"{_short(part)}: the values must be finite (or nan for unused elements)")
     # nan marks an element outside the neighbourhood: it weighs nothing in a convolution.
-    return check_kernel(np.nan_to_num(values, nan=0.0).reshape(height, width), part[:40])
+    return check_kernel(np.nan_to_num(values, nan=0.0).reshape(height, width), _short(part))
 
 
 def _optimal_width(part: str, radius: float, sigma: float, dimensions: int) -> int:
@@ -176,7 +182,7 @@ def _optimal_width(part: str, radius: float, sigma: float, dimensions: int) -> i
             width += 2
         width -= 2
     if width > MAX_KERNEL_SIZE:
-        raise KernelError(f"{part!r}: the kernel would be wider than {MAX_KERNEL_SIZE}")
+        raise KernelError(f"{_short(part)}: the kernel would be wider than {MAX_KERNEL_SIZE}")
     return width
 
 
@@ -184,10 +190,10 @@ def _size(part: str, rho: float, sigma: float, dimensions: int) -> int:
     """The width ImageMagick gives a Gaussian of ``radius`` rho (truncated) and ``sigma``."""
     if rho >= 1.0:
         if rho > MAX_KERNEL_SIZE:  # before int() makes a number of 300 digits
-            raise KernelError(f"{part!r}: the kernel would be wider than {MAX_KERNEL_SIZE}")
+            raise KernelError(f"{_short(part)}: the kernel would be wider than {MAX_KERNEL_SIZE}")
         width = int(rho) * 2 + 1
         if width > MAX_KERNEL_SIZE:
-            raise KernelError(f"{part!r}: the kernel would be wider than {MAX_KERNEL_SIZE}")
+            raise KernelError(f"{_short(part)}: the kernel would be wider than {MAX_KERNEL_SIZE}")
         return width
     return _optimal_width(part, rho, sigma, dimensions)
 

@@ -172,3 +172,10 @@ def test_print_kernel_as_each_form_reproduces_the_preset(tmp_path, form):
 def test_as_without_print_kernel_is_refused():
     result = run("blur", "-s", "1", "--as", "vips", "in.png", "out.png")
     assert result.exit_code == 2 and "--print-kernel" in result.stderr
+
+
+@pytest.mark.parametrize("spec", ["Gaussian:" + "1," * 100_000, "3x3: " + "1 " * 100_000, "x" * 100_000])
+def test_a_hostile_spec_is_refused_in_a_short_line(spec):
+    with pytest.raises(KernelError) as error:
+        load_kernel(spec)
+    assert len(str(error.value)) < 400
