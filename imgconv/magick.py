@@ -2,7 +2,7 @@
 
 Read: ``Gaussian:{radius}x{sigma}``, ``Blur:{radius}x{sigma}`` (1-D, one row), ``DoG:{radius},
 {sigma1},{sigma2}``, ``LoG:{radius},{sigma}``, ``Sobel[:{angle}]`` (angle a multiple of 90),
-``Laplacian:{type}`` (0, 1, 2, 3 or 5), ``Unity`` and user kernels ``WxH[+X+Y]: values`` (``W:``
+``Laplacian:{type}`` (0, 1, 2, 3, 5, 7, 15 or 19), ``Unity`` and user kernels ``WxH[+X+Y]: values`` (``W:``
 for WxW; ``nan`` for elements outside the neighbourhood, which weigh nothing in a convolution).
 A radius of 0 asks for ImageMagick's automatic size, computed as its Q16 build computes it (the
 edge weight falls below 1/65535). The built-in kernels are normalised as ImageMagick does: the
@@ -36,6 +36,12 @@ _LAPLACIANS = {
     2: "-2,1,-2 1,4,1 -2,1,-2",
     3: "1,-2,1 -2,4,-2 1,-2,1",
     5: "-4,-1,0,-1,-4 -1,2,3,2,-1 0,3,4,3,0 -1,2,3,2,-1 -4,-1,0,-1,-4",
+    7: "-10,-5,-2,-1,-2,-5,-10 -5,0,3,4,3,0,-5 -2,3,6,7,6,3,-2 -1,4,7,8,7,4,-1 -2,3,6,7,6,3,-2 "
+       "-5,0,3,4,3,0,-5 -10,-5,-2,-1,-2,-5,-10",
+    15: "0,0,-1,0,0 0,-1,-2,-1,0 -1,-2,16,-2,-1 0,-1,-2,-1,0 0,0,-1,0,0",
+    19: "0,-1,-1,-2,-2,-2,-1,-1,0 -1,-2,-4,-5,-5,-5,-4,-2,-1 -1,-4,-5,-3,0,-3,-5,-4,-1 "
+        "-2,-5,-3,12,24,12,-3,-5,-2 -2,-5,0,24,40,24,0,-5,-2 -2,-5,-3,12,24,12,-3,-5,-2 "
+        "-1,-4,-5,-3,0,-3,-5,-4,-1 -1,-2,-4,-5,-5,-5,-4,-2,-1 0,-1,-1,-2,-2,-2,-1,-1,0",
 }
 SUPPORTED = "Gaussian, Blur, DoG, LoG, Sobel, Laplacian, Unity and 'WxH[+X+Y]: values'"
 
@@ -103,9 +109,10 @@ def _parse_one(part: str) -> Kernel:
         return Kernel(np.rot90(_values(part, "1,0,-1 2,0,-2 1,0,-1", 3, 3), -int(rho // 90) % 4).copy())
     if name == "laplacian":
         if rho not in _LAPLACIANS:
-            raise KernelError(f"{_short(part)}: Laplacian types 0, 1, 2, 3 and 5 are supported")
-        size = 5 if rho == 5 else 3
-        return Kernel(_values(part, _LAPLACIANS[int(rho)], size, size))
+            raise KernelError(f"{_short(part)}: Laplacian types 0, 1, 2, 3, 5, 7, 15 and 19 are supported")
+        values = _LAPLACIANS[int(rho)]
+        size = math.isqrt(values.count(",") + values.count(" ") + 1)
+        return Kernel(_values(part, values, size, size))
     if name == "unity":
         return Kernel(np.array([[rho if arguments else 1.0]]))
     raise KernelError(f"{_short(part)}: no such kernel file, and ImageMagick kernel {named.group(1)[:40]!r} "

@@ -99,6 +99,12 @@ def test_sobel_and_laplacian_as_imagemagick_lists_them():
     np.testing.assert_array_equal(load_kernel("Sobel:90").weights, [[1, 2, 1], [0, 0, 0], [-1, -2, -1]])
     np.testing.assert_array_equal(load_kernel("Laplacian:0").weights, [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])
     np.testing.assert_array_equal(load_kernel("Laplacian:1").weights, [[0, -1, 0], [-1, 4, -1], [0, -1, 0]])
+    # The 5x5 and 7x7 Laplacians and the 5x5 and 9x9 LoG approximations sum to zero.
+    for kind, size in ((5, 5), (7, 7), (15, 5), (19, 9)):
+        weights = load_kernel(f"Laplacian:{kind}").weights
+        assert weights.shape == (size, size) and weights.sum() == 0
+        np.testing.assert_array_equal(weights, weights.T)
+    np.testing.assert_array_equal(load_kernel("Laplacian:15").weights[2], [-1, -2, 16, -2, -1])
 
 
 def test_user_kernels_and_their_origin():
@@ -128,7 +134,7 @@ def test_semicolon_rows_keep_their_meaning():
     ("Gaussian:600x1", "wider than 1025"),
     ("Blur:0x1e6", "wider than 1025"),
     ("Gaussian:1e300x1", "wider than 1025"),
-    ("Laplacian:7", "Laplacian types"),
+    ("Laplacian:4", "Laplacian types"),
     ("Sobel:45", "multiple of 90"),
 ])
 def test_what_is_not_supported_is_refused_in_one_line(spec, words):
