@@ -10,6 +10,11 @@ Formats, chosen by the file's extension:
 - JSON (``.json``): a nested list, or ``{"kernel": [[...]], "divisor": d, "offset": o}``.
 - inline, when the spec is not an existing file: rows split by ``;``, numbers by spaces
   or commas, e.g. ``"0 -1 0; -1 5 -1; 0 -1 0"``.
+- an ImageMagick kernel string, when the inline spec starts with a name or ``WxH:``
+  (``"Gaussian:0x2"``, ``"3x3+1+1: 1,2,1 2,4,2 1,2,1"``; see `imgconv.magick`).
+
+`format_kernel` writes the plain text form, or ImageMagick's, a libvips ``.mat`` or a nested
+list (JSON, which ``np.array(json.loads(text))`` reads).
 """
 
 import json
@@ -21,9 +26,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import npyfile
+from . import magick, npyfile
 from .engine import MAX_KERNEL_SIZE, Kernel, KernelLike, SeparableKernel, check_kernel
 from .errors import KernelError
+from .vocabulary import KERNEL_FORMATS
 
 TEXT_EXTENSIONS = ("", ".txt", ".csv", ".kernel")
 # The largest kernel, 1025x1025, written with 25 characters a number, is 27 MB of text:
@@ -67,10 +73,13 @@ def load_kernel(spec: str | os.PathLike[str], *, normalize: bool = False, diviso
         kernel = replace(_read_file(spec), source=spec)
     elif _INLINE.match(spec) and re.search(r"\d", spec):
         kernel = _parse_rows(spec.split(";"), "inline kernel", numbered=False)
+    elif not os.path.exists(spec) and magick.looks_like_magick(spec):
+        kernel = magick.parse_kernel(spec)
     elif os.path.exists(spec):
         raise KernelError(f"{spec}: not a file")
     else:
-        raise KernelError(f"{spec}: no such kernel file, and not an inline kernel like '1 2 1; 2 4 2; 1 2 1'")
+        raise KernelError(f"{spec}: no such kernel file, and not an inline kernel like '1 2 1; 2 4 2; 1 2 1' "
+                          f"or 'Gaussian:0x2'")
     return adjust_kernel(kernel, normalize=normalize, divisor=divisor, offset=offset)
 
 
@@ -92,8 +101,14 @@ def adjust_kernel(kernel: Kernel, *, normalize: bool = False, divisor: float | N
     return Kernel(check_kernel(weights), float(total_offset), kernel.source)
 
 
-def format_kernel(kernel: KernelLike) -> str:
-    """The plain text form of a kernel, which `load_kernel` reads back unchanged.
+FORMATS = KERNEL_FORMATS
+"""The forms `format_kernel` writes: plain text, an ImageMagick kernel string, a libvips
+``.mat`` and a nested list (for ``np.array``; a ``.json`` kernel file)."""
+
+
+def format_kernel(kernel: KernelLike, form: str = "text") -> str:
+    """A kernel written in one of `FORMATS`, which `load_kernel` reads back unchanged
+    (the vips form from a ``.mat`` file, the numpy form from a ``.json`` file).
 
     Each number is written with the fewest digits that read back as the same float64.
     A `SeparableKernel` is written densely, so one larger than 1025x1025 is refused,
@@ -110,8 +125,16 @@ def format_kernel(kernel: KernelLike) -> str:
         rows, columns = kernel.shape
         raise KernelError(f"the kernel is {columns}x{rows}, too large to print densely "
                           f"(the largest printable kernel is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE})")
+    if form not in FORMATS:
+        raise KernelError(f"unknown kernel format {form!r}; use {', '.join(FORMATS)}")
     weights = check_kernel(kernel)
+    if form == "imagemagick":
+        return magick.format_magick(weights)
+    if form == "numpy":
+        return json.dumps(weights.tolist()) + "\n"
     cells = [[repr(float(x)) for x in row] for row in weights]
+    if form == "vips":
+        return f"{weights.shape[1]} {weights.shape[0]} 1 0\n" + "".join(" ".join(row) + "\n" for row in cells)
     width = max(len(c) for row in cells for c in row)
     return "".join(" ".join(c.rjust(width) for c in row) + "\n" for row in cells)
 

@@ -15,6 +15,9 @@ METHODS = ("auto", "direct", "separable", "fft", "running-sums")
 
 VIEWS = ("result", "side-by-side", "thumbnail")
 
+# The forms `imgconv.kernelfile.format_kernel` writes (--print-kernel --as).
+KERNEL_FORMATS = ("text", "imagemagick", "vips", "numpy")
+
 # Compression level for PNG (libdeflate's for imgconv's own writer): on the blurred 4K
 # photo of benchmarks/engine_vs_peers.py, level 1 writes 4.89 MB in 91 ms, level 2
 # 4.78 MB in 131 ms, Pillow's default 6 (zlib) 4.7 MB in about 1.5 s; vips writes 10 MB.

@@ -34,6 +34,7 @@ FLOORS = {
     "imgconv.engine": 1,
     "imgconv.kernels": 1,
     "imgconv.kernelfile": 1,
+    "imgconv.magick": 1,
     "imgconv.npyfile": 1,
     "imgconv.gaussians": 1,
     "imgconv.scalespace": 1,

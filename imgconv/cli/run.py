@@ -11,6 +11,7 @@ import click
 
 from ..errors import InvalidInputError
 from ..names import quote_name
+from ..vocabulary import KERNEL_FORMATS
 from . import progress
 from .lazy import batch, file_options, filters, kernelfile, missing_filter, probe
 from .messages import say, say_error
@@ -89,10 +90,12 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     shared sections. A ``preset`` command also takes ``--print-kernel``.
     """
 
-    def command(asked: Command, print_kernel: bool = False, linear: bool = False, luminance: bool = False,
-                nan: str = "refuse", **own: Any) -> int | None:
+    def command(asked: Command, print_kernel: bool = False, print_as: str = "text", linear: bool = False,
+                luminance: bool = False, nan: str = "refuse", **own: Any) -> int | None:
         if linear and luminance:
             raise click.UsageError("give --linear (every channel in linear light) or --luminance (Y' only), not both")
+        if print_as != "text" and not print_kernel:
+            raise click.UsageError("--as chooses the form --print-kernel writes; give --print-kernel too")
         filt = make(engine=asked.engine, **own)
         if nan == "interpolate":
             filt = missing_filter.interpolating(filt)
@@ -102,7 +105,7 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
             # A threshold, NaN interpolation or another light is more than convolve reproduces.
             if filt.kernel is None or type(filt) is not filters.Filter or filt.light is not None:
                 raise click.UsageError(f"{name} with these options is not a single kernel; nothing to print")
-            click.echo(kernelfile.format_kernel(filt.kernel), nl=False)
+            click.echo(kernelfile.format_kernel(filt.kernel, print_as), nl=False)
         elif batch.is_batch(asked.paths, asked.batching.files_from):
             return run_batch(asked, filt)
         elif not asked.paths:
@@ -123,6 +126,11 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
         shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
                               help="Print the kernel in the plain text format and exit; "
                                    "imgconv convolve -k FILE reproduces this command.")(shared)
+        shared = click.option("--as", "print_as", type=click.Choice(KERNEL_FORMATS), default="text",
+                              cls=SectionOption, section="Output", show_default=True,
+                              help="The form --print-kernel writes: plain text, an ImageMagick kernel string "
+                                   "(-morphology Convolve), a libvips .mat, or a nested list for np.array "
+                                   "(a .json kernel file).")(shared)
     # Click lists parameters in the reverse of the order their decorators are applied:
     # the command's own, applied last, come first.
     paths = click.argument("paths", nargs=-1, metavar="INPUT... OUTPUT", type=PathType())
