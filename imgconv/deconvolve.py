@@ -25,6 +25,7 @@ a Laplacian).
 Both compute in float64 and give the same result for any ``threads``.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,24 +33,54 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .boundary import extend
-from .engine import ChannelAxis, EngineOptions, KernelLike, OutputLike, convolve, correlate, to_dtype
+from .engine import ChannelAxis, EngineOptions, Kernel, KernelLike, OutputLike, convolve, correlate, to_dtype
 from .engine.weights import check_kernel
 from .errors import InvalidInputError, KernelError
 from .filters import Filter
+from .kernelfile import load_kernel
+from .kernels import gaussian
 from .vocabulary import resolve_mode
 
 RICHARDSON_LUCY = "richardson-lucy"
 WIENER = "wiener"
 METHODS = (RICHARDSON_LUCY, WIENER)
+GAUSSIAN_PREFIX = "gaussian:"
 
 
 def _unit_psf(psf: KernelLike) -> np.ndarray:
-    """``psf`` as float64 divided by its sum, or `KernelError` if the sum is 0."""
-    weights = check_kernel(psf, "psf")
+    """``psf`` as float64 divided by its sum; a `KernelError`, naming the kernel's file
+    if it has one, for a sum of 0 or an offset (a blur adds nothing)."""
+    where = f"{psf.source}: " if isinstance(psf, Kernel) and psf.source else ""
+    if isinstance(psf, Kernel) and psf.offset != 0:
+        raise KernelError(f"{where}the psf has an offset ({psf.offset:g}); a blur's point spread function adds nothing")
+    weights = check_kernel(psf.weights if isinstance(psf, Kernel) else psf, "psf")
     total = weights.sum()
     if not np.isfinite(total) or total == 0:
-        raise KernelError(f"the psf sums to {total:g}; a blur's point spread function must have a non-zero sum")
+        raise KernelError(f"{where}the psf sums to {total:g}; a blur's point spread function must have a finite, "
+                          "non-zero sum")
     return weights / total
+
+
+def load_psf(spec: str) -> Kernel | np.ndarray:
+    """The psf ``spec`` names: ``gaussian:s=SIGMA[,r=RADIUS]`` (`imgconv.kernels.gaussian`,
+    the radius 3 sigma by default), or a kernel file or inline kernel
+    (`imgconv.kernelfile.load_kernel`)."""
+    if not spec.startswith(GAUSSIAN_PREFIX):
+        return load_kernel(spec)
+    given: dict[str, float] = {}
+    for part in spec[len(GAUSSIAN_PREFIX):].split(","):
+        name, _, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if name.strip() not in ("s", "r") or name.strip() in given or not math.isfinite(number) or number <= 0:
+            raise KernelError(f"{spec}: write a Gaussian psf as gaussian:s=SIGMA or gaussian:s=SIGMA,r=RADIUS, "
+                              "each > 0")
+        given[name.strip()] = number
+    if "s" not in given:
+        raise KernelError(f"{spec}: a Gaussian psf needs its sigma, as gaussian:s=SIGMA[,r=RADIUS]")
+    return gaussian(given["s"], radius=given.get("r"))
 
 
 def _clip_to(result: np.ndarray, image: np.ndarray) -> np.ndarray:

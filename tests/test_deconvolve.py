@@ -130,14 +130,29 @@ def test_command_writes_a_restored_16_bit_png(tmp_path, brick, blurred, algorith
     assert np.abs(written - expected).max() <= 0.5 + 1e-6
 
 
+def test_gaussian_spec_is_the_gaussian_psf(tmp_path, blurred):
+    """gaussian:s=2,r=6 is PSF: the command's output equals the one with PSF's file."""
+    source = save(tmp_path / "blurred.png", blurred[:64, :64])
+    np.savetxt(tmp_path / "psf.txt", PSF)
+    for spec, out in [("gaussian:s=2,r=6", "a.png"), (tmp_path / "psf.txt", "b.png")]:
+        assert run("deconvolve", "-k", spec, "--iterations", "5", source, tmp_path / out).exit_code == 0
+    assert np.array_equal(load(tmp_path / "a.png")[1], load(tmp_path / "b.png")[1])
+    np.testing.assert_allclose(deconvolve.load_psf("gaussian:s=2,r=6"), PSF, rtol=1e-12)
+
+
 @pytest.mark.parametrize("args, words", [
+    (["-k", "gaussian:r=3"], "needs its sigma"),
+    (["-k", "gaussian:s=0"], "gaussian:s=SIGMA"),
+    (["-k", "psf.mat"], "psf.mat: the psf has an offset (128)"),
     (["--iterations", "0"], "iterations must be a whole number >= 1, got 0"),
     (["-k", "1 -1"], "sums to 0"),
     (["--algorithm", "wiener", "--balance", "0"], "balance must be > 0"),
 ])
 def test_command_refusals_are_one_line(tmp_path, args, words):
     source = save(tmp_path / "in.png", np.full((8, 8), 100, np.uint8))
+    (tmp_path / "psf.mat").write_text("3 3 1 128\n1 1 1\n1 1 1\n1 1 1\n")
     kernel = [] if "-k" in args else ["-k", "1 2 1; 2 4 2; 1 2 1"]
+    args = [str(tmp_path / a) if a == "psf.mat" else a for a in args]
     result = run("deconvolve", *kernel, *args, source, tmp_path / "out.png")
     assert result.exit_code != 0
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("imgconv: error:") and words in result.stderr

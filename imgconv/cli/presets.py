@@ -13,7 +13,7 @@ from .lazy import deconvolve, filters, kernelfile, kernels, scale_filters
 from .lazy import threshold as _threshold
 from .run import Maker, filter_command
 from .sections import KERNEL_SIZE, OptionSpec
-from .types import FINITE, RADIUS, SIGMA, AxesType, FiniteFloat, KernelSpecType
+from .types import FINITE, RADIUS, SIGMA, AxesType, FiniteFloat, KernelSpecType, PsfSpecType
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -294,9 +294,10 @@ convolve = filter_command("convolve", convolve_filter, CONVOLVE_OPTIONS, preset=
 
 DECONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
     (("--kernel", "-k", "kernel"), {
-        "type": KernelSpecType(), "required": True,
+        "type": PsfSpecType(), "required": True,
         "help": "The blur to undo (its point spread function, divided by its sum): a kernel file (.txt .csv "
-                ".kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'."}),
+                ".kernel .mat .npy .json), an inline kernel like '1 2 1; 2 4 2; 1 2 1', or a Gaussian as "
+                "gaussian:s=SIGMA[,r=RADIUS] (radius 3 sigma by default)."}),
     # --method is the engine's strategy in every filter command.
     (("--algorithm",), {"type": click.Choice(["richardson-lucy", "wiener"]), "default": "richardson-lucy",
                         "show_default": True, "help": "Richardson-Lucy iterations, or one Wiener division."}),
@@ -316,7 +317,7 @@ def deconvolve_filter(engine: "EngineOptions", kernel: list[Any], algorithm: str
     \b
     Examples:
       imgconv deconvolve -k blur.txt blurred.png restored.png
-      imgconv deconvolve -k "1 2 1; 2 4 2; 1 2 1" --iterations 10 in.png out.png
+      imgconv deconvolve -k gaussian:s=2,r=6 --iterations 10 in.png out.png
       imgconv deconvolve --algorithm wiener --balance 0.001 -k blur.npy in.tif out.tif
     """
     return deconvolve.deconvolve_filter(kernel, method=algorithm, iterations=iterations, balance=balance, engine=engine)
