@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .deconvolve import Deconvolution
 from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .io import formats
@@ -152,12 +153,13 @@ def _check_streamable(filt: Filter, dest: Path) -> None:
     """Refuse, in one line, what a tiled input streamed tile by tile is not made for:
     linear light, luminance and per-channel kernels or values are applied to whole
     pictures only, and the truncate mode's edges and the interpolation of NaN need the
-    image's own edges, not a tile's."""
+    image's own edges, not a tile's; deconvolution's iterations reach past a tile's margin."""
     refused = {
         f"--{filt.light}": filt.light is not None,
         "a kernel per channel": filt.per_channel,
         "a --cval per channel": isinstance(filt.engine.cval, tuple),
         "--nan interpolate": isinstance(filt, InterpolatingFilter),
+        "deconvolution": isinstance(filt, Deconvolution),  # each update reaches further than the psf
         "--boundary truncate": resolve_mode(filt.engine.mode, truncate=True)[0] == TRUNCATE,
     }
     for asked, given in refused.items():

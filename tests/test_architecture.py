@@ -43,6 +43,7 @@ FLOORS = {
     "imgconv.io": 2,
     # 3. one picture
     "imgconv.filters": 3,
+    "imgconv.deconvolve": 3,
     "imgconv.views": 3,
     "imgconv.linear": 3,
     "imgconv.luminance": 3,

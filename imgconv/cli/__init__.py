@@ -26,7 +26,7 @@ from . import lecture
 from .completion import completion
 from .lazy import formats
 from .messages import fail
-from .presets import PRESETS, convolve, list_kernels, preset_command
+from .presets import PRESETS, convolve, deconvolve_command, list_kernels, preset_command
 
 RENAMED = {
     "conv": "conv-layer (the feature maps of a neural network's layer; convolve filters with your own kernel)",
@@ -41,7 +41,7 @@ RENAMED = {
 meets its old name."""
 
 SECTIONS = {
-    "Filters": (*(preset.command for preset in PRESETS), "convolve"),
+    "Filters": (*(preset.command for preset in PRESETS), "convolve", "deconvolve"),
     "The lecture (convolution in neural networks)": tuple(command.name or "" for command in lecture.COMMANDS),
     "Other": ("formats", "kernels", "completion"),
 }
@@ -153,7 +153,8 @@ def list_formats() -> None:
         click.echo(line)
 
 
-for _command in (*map(preset_command, PRESETS), convolve, *lecture.COMMANDS, list_formats, list_kernels, completion):
+for _command in (*map(preset_command, PRESETS), convolve, deconvolve_command, *lecture.COMMANDS, list_formats,
+                 list_kernels, completion):
     cli.add_command(_command)
 
 

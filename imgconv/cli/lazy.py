@@ -25,6 +25,7 @@ def lazy(name: str) -> ModuleType:
 
 
 batch = lazy("imgconv.batch")
+deconvolve = lazy("imgconv.deconvolve")
 demo = lazy("imgconv.demo")
 filters = lazy("imgconv.filters")
 formats = lazy("imgconv.io.formats")

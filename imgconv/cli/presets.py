@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .lazy import filters, kernelfile, kernels, scale_filters
+from .lazy import deconvolve, filters, kernelfile, kernels, scale_filters
 from .lazy import threshold as _threshold
 from .run import Maker, filter_command
 from .sections import KERNEL_SIZE, OptionSpec
-from .types import FINITE, RADIUS, SIGMA, AxesType, FiniteFloat, KernelSpecType
+from .types import FINITE, RADIUS, SIGMA, AxesType, FiniteFloat, KernelSpecType, PsfSpecType
 
 if TYPE_CHECKING:
     from ..engine import EngineOptions
@@ -291,6 +291,39 @@ def convolve_filter(engine: "EngineOptions", kernel: tuple[list[Any], ...], norm
 
 
 convolve = filter_command("convolve", convolve_filter, CONVOLVE_OPTIONS, preset=False)
+
+DECONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
+    (("--kernel", "-k", "kernel"), {
+        "type": PsfSpecType(), "required": True,
+        "help": "The blur to undo (its point spread function, divided by its sum): a kernel file (.txt .csv "
+                ".kernel .mat .npy .json), an inline kernel like '1 2 1; 2 4 2; 1 2 1', or a Gaussian as "
+                "gaussian:s=SIGMA[,r=RADIUS] (radius 3 sigma by default)."}),
+    # --method is the engine's strategy in every filter command.
+    (("--algorithm",), {"type": click.Choice(["richardson-lucy", "wiener"]), "default": "richardson-lucy",
+                        "show_default": True, "help": "Richardson-Lucy iterations, or one Wiener division."}),
+    (("--iterations",), {"type": int, "default": 30, "show_default": True,
+                         "help": "Richardson-Lucy updates, at least 1: more sharpen more, and amplify noise more."}),
+    (("--balance",), {"type": FINITE, "default": 0.01, "show_default": True,
+                      "help": "Wiener's regulariser, > 0: smaller restores more detail, and more noise."}),
+)
+
+
+def deconvolve_filter(engine: "EngineOptions", kernel: list[Any], algorithm: str, iterations: int,
+                      balance: float) -> "Filter":
+    """Undo a known blur: Richardson-Lucy deconvolution (the default) or Wiener's,
+    with the boundary mode of every other command; the result stays within the input's
+    range of levels.
+
+    \b
+    Examples:
+      imgconv deconvolve -k blur.txt blurred.png restored.png
+      imgconv deconvolve -k gaussian:s=2,r=6 --iterations 10 in.png out.png
+      imgconv deconvolve --algorithm wiener --balance 0.001 -k blur.npy in.tif out.tif
+    """
+    return deconvolve.deconvolve_filter(kernel, method=algorithm, iterations=iterations, balance=balance, engine=engine)
+
+
+deconvolve_command = filter_command("deconvolve", deconvolve_filter, DECONVOLVE_OPTIONS, preset=False)
 
 
 @click.command("kernels")
