@@ -18,6 +18,9 @@ from helpers import SAMPLES
 
 from imgconv.cli import cli
 
+# Two Sphinx builds, 10 s: outside the quick subset.
+pytestmark = pytest.mark.slow
+
 ROOT = SAMPLES.parent
 pytest.importorskip("sphinx", reason="the docs extra is not installed: pip install -e '.[docs]'")
 

@@ -29,6 +29,9 @@ import tifffile
 from helpers import SAMPLES
 from PIL import Image
 
+# Every example run as written, 0.5-10 s a page: outside the quick subset.
+pytestmark = pytest.mark.slow
+
 ROOT = SAMPLES.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 NOT_RUN = re.compile(r"<!-- not run by the docs tests: (.*) -->")

@@ -64,6 +64,7 @@ def test_origin_on_8_bit_images_by_the_integer_sums(rng, convolution):
         np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("convolution", [False, True], ids=["correlate", "convolve"])
 def test_origin_of_boxes_and_tents_by_running_sums(rng, convolution):
     image = rng.random((45, 38, 3))
