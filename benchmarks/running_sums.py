@@ -11,12 +11,12 @@ the commands build them.
 """
 
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from timing import best_times
 
 import imgconv
 from imgconv.engine import plan
@@ -28,14 +28,9 @@ STRATEGIES = ("integer", "separable", "whole-channel-fft", "running-sums")
 RADII = (5, 20, 100, 500)
 
 
-def best_time(function, repeats=3):
-    function()  # untimed warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+def best_time(function):
+    """Best of three timed calls after a warm-up."""
+    return best_times([function], repeats=3, rounds=1)[0]
 
 
 def photo_4k():
