@@ -43,7 +43,7 @@ FLOORS = {
     "imgconv.io": 2,
     # 3. one picture
     "imgconv.filters": 3,
-    "imgconv.deconvolve": 3,
+    "imgconv.restoration": 3,  # deconvolution
     "imgconv.views": 3,
     "imgconv.linear": 3,
     "imgconv.luminance": 3,
