@@ -202,7 +202,8 @@ def deconvolve(image: ArrayLike, psf: KernelLike, iterations: int = 30, *, algor
     -------
     numpy.ndarray
         The image's shape; float64 by default (what the command writes to ``.npy``),
-        or as ``output`` says, rounded once for integers.
+        or as ``output`` says, rounded once for integers. An array given as ``output``
+        is filled, but the computation itself holds a few float64 images.
 
     Notes
     -----
