@@ -5,9 +5,9 @@ deconvolution (`imgconv.restoration`) and the same engine.
 
 They take the words of `imgconv.ndimage`'s filters (``output``, ``mode``, ``cval``,
 ``channel_axis``, ``method``, ``threads``: see its module docstring) and return floats
-by its rule, float32 for images of up to 16 bits, with their signs: the command line
-shows a signed response in an image as its absolute value, and writes the float one to
-``.npy``, as these return it. Sigmas and radii are one number each, the same along
+by its rule, float32 for images of up to 16 bits (``deconvolve``: float64), with their
+signs: the command line shows a signed response in an image as its absolute value, and
+writes the float one to ``.npy``, as these return it. Sigmas and radii are one number each, the same along
 both axes (the command line's ``SX,SY`` pairs are `imgconv.scalespace`'s).
 
 Their independent references, to float precision: ``scipy.ndimage``'s
