@@ -23,7 +23,6 @@ import numpy as np
 
 from ..deconvolve import deconvolve_filter
 from ..engine import EngineOptions, to_dtype
-from ..errors import InvalidInputError
 from ..filters import filter_picture, preset_filter
 from ..io.picture import Picture
 from ..io.write import encode_image
@@ -81,14 +80,13 @@ def psnr(result: np.ndarray, original: np.ndarray, peak: float) -> float:
 
 def add_noise(samples: np.ndarray, deviation: float, picture: Picture) -> np.ndarray:
     """``samples`` with Gaussian noise of ``deviation`` levels of 255 added to colour
-    (`NOISE_SEED`), rounded and clipped to the picture's type and to 0 and above (light
-    is never negative, and Richardson-Lucy refuses negative samples)."""
+    (`NOISE_SEED`), rounded and clipped to the picture's integer type (the demo's
+    pictures are those a PNG holds, 8- or 16-bit)."""
     if deviation == 0:
         return samples
     noisy = samples.astype(np.float64)
     colours = noisy[..., :-1] if picture.has_alpha else noisy
     colours += np.random.default_rng(NOISE_SEED).normal(0, deviation * picture.sample_max / 255, colours.shape)
-    np.maximum(noisy, 0, out=noisy)
     return to_dtype(noisy, picture.sample_dtype)
 
 
@@ -97,9 +95,6 @@ def restoration(picture: Picture, settings: Settings) -> Restoration:
     radius, deviation, boundary, method, iterations, balance, noise = settings
     engine = EngineOptions(mode=boundary)
     original = replace(picture, frames=[centre(picture.frames[0])])
-    if not np.isfinite(original.frames[0]).all():
-        raise InvalidInputError(f"{picture.name}: samples that are not finite numbers (NaN or infinite) have no "
-                                "PSNR and cannot be restored")
     blur = preset_filter(separable_gaussian(deviation, radius=radius), engine=engine)
     blurred = add_noise(filter_picture(original, blur, picture.sample_dtype), noise, picture)
     undo = deconvolve_filter(gaussian(deviation, radius=radius), method=method, iterations=iterations,
