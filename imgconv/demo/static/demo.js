@@ -236,7 +236,8 @@ function showRestoration(shown, error, asked) {
     (shown.width < shown.of[0] || shown.height < shown.of[1] ?
       `Only the centre ${shown.width}x${shown.height} of the ${shown.of[0]}x${shown.of[1]} picture is restored. ` : "") +
     (Number($("noise").value) > 0 ?
-      `Noise of σ ${$("noise").value} levels (of 255) is added to the blurred picture before it is restored.` : "");
+      `Noise of σ ${$("noise").value} levels (of 255), from a fixed seed, is added to blurred.png before it is ` +
+      "restored; the commands shown add none." : "");
   $("restore-restored").dataset.shown = shown ? asked : "";
   if (shown && asked === restore.wanted) restore.latencies.push(performance.now() - restore.lastInput);
 }
