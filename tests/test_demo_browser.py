@@ -234,7 +234,8 @@ def test_slider_to_picture_latency_is_measured(page):
 def test_the_kernel_heat_map_has_the_weights(page):
     set_value(page, "radius", 2)
     set_value(page, "deviation", 1)
-    wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "5")
+    # Its caption names the deviation: the kernel of radius 2 and deviation 3 has 5x5 weights too.
+    wait(page, lambda: element(page, "kernel-caption").text.startswith("kernel 5x5, \u03c3 = 1,"))
     texts = js(page, "return [...document.querySelectorAll('#kernel text')].map(t => t.textContent)")
     numbers = [float(t) for t in texts]
     assert np.allclose(np.reshape(numbers, (5, 5)), gaussian(1, radius=2), atol=5e-4)
@@ -332,7 +333,8 @@ def test_wiener_with_noise_loses_and_the_page_says_by_how_much(page, tmp_path):
     assert element(page, "iterations").get_attribute("disabled") == "true"
     assert element(page, "balance").get_attribute("disabled") is None
     assert element(page, "noise-value").text == "5"
-    assert element(page, "restore-note").text.startswith("Noise of \u03c3 5 levels (of 255) is added")
+    assert element(page, "restore-note").text == ("Noise of \u03c3 5 levels (of 255), from a fixed seed, is added to "
+                                                  "blurred.png before it is restored; the commands shown add none.")
     original = load(CHELSEA)[1]
     blurred = cli_blur(tmp_path, 4, 3, "result", "reflect")[1]
     noisy = np.clip(np.rint(blurred + np.random.default_rng(0).normal(0, 5, blurred.shape)), 0, 255).astype(np.uint8)

@@ -65,6 +65,7 @@ $("result").addEventListener("load", () => {
     $("result").dataset.shown = blur.requested;
   }
   requestPicture();
+  requestRestoration();
 });
 
 $("result").addEventListener("error", async () => {
@@ -78,6 +79,7 @@ $("result").addEventListener("error", async () => {
   }
   if (failed === blur.wanted) $("result").dataset.shown = "";
   requestPicture();
+  requestRestoration();
 });
 
 for (const id of ["radius", "deviation"]) $(id).addEventListener("input", blurChanged);
@@ -198,8 +200,10 @@ function restoreChanged() {
   requestRestoration();
 }
 
+// After the blur's picture: a restoration takes up to ten times as long, and the blur's
+// slider is the one moved most.
 async function requestRestoration() {
-  if (restore.inFlight || restore.wanted === restore.requested) return;
+  if (restore.inFlight || blur.inFlight || restore.wanted === restore.requested) return;
   restore.inFlight = true;
   const asked = restore.requested = restore.wanted;
   restore.requests += 1;
