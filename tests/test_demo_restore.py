@@ -227,6 +227,19 @@ def test_in_process_the_answer_is_the_blur_and_its_undoing_and_bad_settings_are_
             demo.restore(query)
 
 
+def test_an_animation_has_its_first_frame_restored(rng):
+    frames = [Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)) for _ in range(3)]
+    upload = io.BytesIO()
+    frames[0].save(upload, format="PNG", save_all=True, append_images=frames[1:])  # an APNG
+    data = upload.getvalue()
+    demo = Demo(CHELSEA)
+    key = json.loads(demo.upload(len(data), lambda _: data).make())["id"]
+    answer = json.loads(demo.restore({"image": key, "radius": "1", "deviation": "1", "iterations": "2"}).make())
+    assert answer["frames"] == 3 and answer["of"] == [40, 30]
+    with Image.open(io.BytesIO(base64.b64decode(answer["original"].partition(",")[2]))) as image:
+        assert np.array_equal(np.asarray(image), np.asarray(frames[0]))
+
+
 def test_a_16_bit_upload_keeps_its_depth_and_its_noise_and_psnr_are_scaled_to_it(tmp_path, rng):
     samples = rng.integers(0, 65536, (40, 50), dtype=np.uint16)
     path = tmp_path / "deep.png"

@@ -108,8 +108,8 @@ def restoration(picture: Picture, settings: Settings) -> Restoration:
 def panel(picture: Picture, settings: Settings) -> dict[str, Any]:
     """What ``restore.json`` answers for the `restoration` of ``picture``: the
     three pictures as PNG ``data:`` addresses, their size, the size of the picture they
-    come from (``of``: width, height), and the two PSNRs (null where infinite: JSON has
-    no infinity)."""
+    come from (``of``: width, height) and its ``frames`` (the first is restored), and the
+    two PSNRs (null where infinite: JSON has no infinity)."""
     shown = restoration(picture, settings)
     one = replace(picture, frames=[shown.original])
 
@@ -119,6 +119,7 @@ def panel(picture: Picture, settings: Settings) -> dict[str, Any]:
 
     height, width = shown.original.shape[:2]
     return {"width": width, "height": height, "of": list(picture.frames[0].shape[1::-1]),
+            "frames": len(picture.frames),
             "original": address(shown.original), "blurred": address(shown.blurred),
             "restored": address(shown.restored),
             "psnr": {"blurred": None if math.isinf(shown.psnr_blurred) else shown.psnr_blurred,

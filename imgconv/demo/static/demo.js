@@ -237,6 +237,7 @@ function showRestoration(shown, error, asked) {
   $("psnr-gain").textContent = shown && blurred !== null && restored !== null ?
     `${gain < 0 ? "−" : "+"}${Math.abs(gain).toFixed(2)} dB` : "";
   $("restore-note").textContent = !shown ? "" :
+    (shown.frames > 1 ? `Only the first of the ${shown.frames} frames is restored. ` : "") +
     (shown.width < shown.of[0] || shown.height < shown.of[1] ?
       `Only the centre ${shown.width}x${shown.height} of the ${shown.of[0]}x${shown.of[1]} picture is restored. ` : "") +
     (Number($("noise").value) > 0 ?
