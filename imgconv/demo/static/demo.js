@@ -221,7 +221,7 @@ async function requestRestoration() {
 }
 
 function decibels(value) {
-  return value === null ? "∞ (the original's samples)" : `${value.toFixed(2)} dB`;
+  return value === null ? "∞ (equal to the original)" : `${value.toFixed(2)} dB`;
 }
 
 function showRestoration(shown, error, asked) {
@@ -239,7 +239,8 @@ function showRestoration(shown, error, asked) {
   $("restore-note").textContent = !shown ? "" :
     (shown.frames > 1 ? `Only the first of the ${shown.frames} frames is restored. ` : "") +
     (shown.width < shown.of[0] || shown.height < shown.of[1] ?
-      `Only the centre ${shown.width}x${shown.height} of the ${shown.of[0]}x${shown.of[1]} picture is blurred and restored, as if it were the whole picture. ` : "") +
+      `Only the centre ${shown.width}x${shown.height} of the ${shown.of[0]}x${shown.of[1]} picture is blurred and ` +
+      "restored, as if it were the whole picture. " : "") +
     (Number($("noise").value) > 0 ?
       `Noise of σ ${$("noise").value} levels (of 255), from a fixed seed, is added to blurred.png before it is ` +
       "restored; the commands shown add none." : "");
