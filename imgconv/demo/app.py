@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
-from ..deconvolve import METHODS, RICHARDSON_LUCY
+from ..restoration import METHODS, RICHARDSON_LUCY
 from ..engine import EngineOptions
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..deconvolve import deconvolve_filter
+from ..restoration import deconvolve_filter
 from ..engine import EngineOptions, to_dtype
 from ..filters import filter_picture, preset_filter
 from ..io.picture import Picture
@@ -40,7 +40,7 @@ NOISE_SEED = 0
 class Settings(NamedTuple):
     """The panel's settings: the Gaussian blurred with (``radius``, ``deviation``), the
     boundary mode of both filters, the restoration (``method``, one of
-    `imgconv.deconvolve.METHODS`, with ``iterations`` or ``balance``), and the noise
+    `imgconv.restoration.METHODS`, with ``iterations`` or ``balance``), and the noise
     added to the blur (levels of 255)."""
 
     radius: int
