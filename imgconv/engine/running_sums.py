@@ -8,10 +8,11 @@ trapezoid otherwise). Each box is one pass of running sums along its axis
 (`running_sums`): down the columns, the first window's sum, then each next one as the
 last plus the sample entering minus the sample leaving; along the rows, differences of
 prefix sums. Either way every pass costs the same whatever the box's length. The passes
-run in float64 on whole-number patterns, and the scale multiplies once at the end: on
-samples that are whole numbers (8- and 16-bit images) every sum is a whole number below
-2**53, so the sums are exact; on other samples each step rounds by about an ulp of a
-row's sum, far within the float32 the results come in.
+run on whole-number patterns, and the scale multiplies once at the end: on 8- and
+16-bit samples in int32 or int64 (`WholeRunningSums`), whichever holds the largest sum;
+on other samples in float64 (`RunningSums`), where each step rounds by about an ulp of
+a row's sum, far within the float32 the results come in, and sums of whole numbers
+are exact below 2**53.
 
 Small kernels run in bands, as the other strategies do. A band gathers the kernel's
 height beyond it, so for kernels of more than a quarter of the image's height the
@@ -19,14 +20,16 @@ whole height is one band, one channel at a time, and each pass is split over the
 threads instead (columns for the passes down, rows for the passes along).
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .bands import run_bands
 from .strategy import Layout, Samples
-from .taps import Taps, factor, is_rank_one
+from .taps import Taps
 
 # The pattern of a factor must be whole numbers times its first non-zero tap to within
 # this fraction of its peak: normalising by a float64 sum (1/(r+1)**2 for a tent)
@@ -50,6 +53,18 @@ BAND_OVERSHOOT = 4
 NS_PER_PASS = 3.0
 NS_WRITE = 0.5
 WHOLE_HEIGHT = 1.4
+# The same for `WholeRunningSums` (integer sums on 8- and 16-bit samples), measured as
+# CPU time on the 4K photo, 8-bit out, one thread, best of 3, under a load of 9-10 on
+# the 2 CPUs (2026-12-05), and scaled by the 12/14.4 that puts the whole-channel FFT's
+# time there (14.2 and 14.6 ns a sample for box and tent of radius 500) at its
+# estimate: bands of boxes and tents of radius 5 took 5.8 and 8.5 ns, 1.0 a pass and
+# sample gathered (1.16 per output) and 2.5 for gathering, scaling and writing; box of
+# radius 20 and 100 6.0 and 8.2. Whole-height bands ran slower than that: box and tent
+# of radius 500 10.8 and 24.1 ns (1.84 gathered), 1.8 and 2.4 times the bands' cost a
+# pass, the tent's in int64; 2.1 between the two.
+NS_PER_WHOLE_PASS = 1.0
+NS_WHOLE_WRITE = 2.5
+WHOLE_HEIGHT_WHOLE = 2.1
 
 # A factor as running sums: (index of its first non-zero tap, lengths of its boxes,
 # scale).
@@ -79,16 +94,10 @@ def box_chain(taps: np.ndarray) -> Chain | None:
 
 def chains(taps: Taps) -> tuple[Chain, Chain] | None:
     """The column's and the row's `box_chain` of a kernel of one term, or None."""
-    if taps.is_dense:
-        if not is_rank_one(taps.weights):
-            return None
-        column, row = factor(taps.weights)
-    else:
-        terms = taps.terms()
-        if len(terms) != 1:
-            return None
-        (column, row), = terms
-    down, along = box_chain(column), box_chain(row)
+    term = taps.one_term
+    if term is None:
+        return None
+    down, along = box_chain(term[0]), box_chain(term[1])
     return None if down is None or along is None else (down, along)
 
 
@@ -112,20 +121,8 @@ class RunningSums:
     def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
              ) -> float | None:
         """Estimated nanoseconds per output sample; None unless the kernel is boxes and
-        tents: one part per pass (box) along either axis and sample gathered, of which
-        there are more than outputs by the kernel's reach (on a band of `band_height`
-        rows, and the image's width), and one for writing."""
-        found = chains(taps)
-        if found is None:
-            return None
-        (_, down, _), (_, along, _) = found
-        kh, kw = taps.shape
-        gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
-        if shape is not None:
-            band = min(band_height(kh), shape[0])
-            gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (WHOLE_HEIGHT if band == shape[0]
-                                                                                 else 1.0)
-        return NS_PER_PASS * (len(down) + len(along)) * gathered + NS_WRITE
+        tents (`estimate`, with this module's float64 constants)."""
+        return estimate(taps, shape, NS_PER_PASS, NS_WRITE, WHOLE_HEIGHT)
 
     def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         band = band_height(self.shape[0])
@@ -134,18 +131,100 @@ class RunningSums:
         return Layout(shape[0], self.reach, planar=True, one_channel=True, workers=threads)
 
     def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
+        sums = self.sums(self.window(extended), workers, np.dtype(np.float64), np.dtype(np.float64))
+        return list(scaled(sums, self.multiplier, np.dtype(np.float64), workers))
+
+    def window(self, extended: np.ndarray) -> np.ndarray:
+        """The planes (channels, rows, columns) of the band that the sums read."""
         kh, kw = self.shape
         rows, columns, _ = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
         (top, left), down, along = self.start, self.down, self.along
         planes = extended.transpose(2, 0, 1)  # contiguous: the layout is planar
-        planes = planes[:, top : top + height + sum(down) - len(down), left : left + width + sum(along) - len(along)]
-        vertical = np.empty((planes.shape[0], height, planes.shape[2]))
+        return planes[:, top : top + height + sum(down) - len(down), left : left + width + sum(along) - len(along)]
+
+    def sums(self, planes: np.ndarray, workers: int, down_type: np.dtype[Any], along_type: np.dtype[Any]
+             ) -> np.ndarray:
+        """The window sums of ``planes``: the passes down the columns in ``down_type``,
+        split over ``workers`` threads by columns, then along the rows in ``along_type``,
+        split by rows."""
+        down, along = self.down, self.along
+        height = planes.shape[1] - sum(down) + len(down)
+        width = planes.shape[2] - sum(along) + len(along)
+        vertical = np.empty((planes.shape[0], height, planes.shape[2]), down_type)
         split(planes.shape[2], workers, lambda part: _passes(planes[:, :, part], down, 1, vertical[:, :, part]))
-        out = np.empty((planes.shape[0], height, width))
+        out = np.empty((planes.shape[0], height, width), along_type)
         split(height, workers, lambda part: _passes(vertical[:, part], along, 2, out[:, part]))
-        out *= self.multiplier
-        return list(out)
+        return out
+
+
+def scaled(sums: np.ndarray, multiplier: float, dtype: np.dtype[Any], workers: int) -> np.ndarray:
+    """``sums`` times ``multiplier``, as planes of ``dtype``, split over ``workers`` threads.
+    The product is made in float64 and rounded once to ``dtype``."""
+    out = np.empty(sums.shape, dtype)
+    split(out.shape[1], workers,
+          lambda part: np.multiply(sums[:, part], multiplier, out=out[:, part], dtype=np.float64, casting="unsafe"))
+    return out
+
+
+class WholeRunningSums(RunningSums):
+    """``running-sums`` on 8- and 16-bit samples: gathered as uint16 (a quarter of the
+    float64 the other sums read) and summed in int32, or in int64 where a sum could pass
+    2**31 - 1 (the largest sample times the product of the boxes' lengths). Integer sums
+    wrap around past their type's range, but the window sums, differences of wrapped
+    prefix sums, come out exact when they fit. The scale multiplies once, in the float
+    type the results come in."""
+
+    @staticmethod
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
+        """As `RunningSums.cost`, with integer constants; None unless the samples are 8- or
+        16-bit and, in constant mode, the value beyond the edges is a sample value."""
+        if samples is None or samples.dtype not in (np.uint8, np.uint16):
+            return None
+        if mode == "constant" and not (samples.cval == int(samples.cval) and 0 <= samples.cval <= 65535):
+            return None
+        found = chains(taps)
+        if found is None or int(np.iinfo(samples.dtype).max) * math.prod(found[0][1] + found[1][1]) >= 2**63:
+            return None
+        return estimate(taps, shape, NS_PER_WHOLE_PASS, NS_WHOLE_WRITE, WHOLE_HEIGHT_WHOLE)
+
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
+        super().__init__(taps, mode, shape, dtype)
+        self.work = dtype
+        self.dtype = np.dtype(np.uint16)
+
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
+        planes = self.window(extended)
+        largest = int(planes.max())
+        down_bound = largest * math.prod(self.down)
+        sums = self.sums(planes, workers, _sum_type(down_bound), _sum_type(down_bound * math.prod(self.along)))
+        return list(scaled(sums, self.multiplier, self.work, workers))
+
+
+def _sum_type(bound: int) -> np.dtype[Any]:
+    """int32 for sums up to ``bound``, where they fit; int64 otherwise (`WholeRunningSums.cost`
+    refuses kernels whose sums could pass 2**63 - 1)."""
+    return np.dtype(np.int32 if bound < 2**31 else np.int64)
+
+
+def estimate(taps: Taps, shape: tuple[int, int] | None, per_pass: float, write: float, whole_height: float
+             ) -> float | None:
+    """Nanoseconds per output sample of running sums, or None unless the kernel is boxes
+    and tents: ``per_pass`` per pass (box) along either axis and sample gathered, of which
+    there are more than outputs by the kernel's reach (on a band of `band_height` rows,
+    and the image's width, times ``whole_height`` on whole-height bands), and ``write``."""
+    found = chains(taps)
+    if found is None:
+        return None
+    (_, down, _), (_, along, _) = found
+    kh, kw = taps.shape
+    gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
+    if shape is not None:
+        band = min(band_height(kh), shape[0])
+        gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (whole_height if band == shape[0]
+                                                                             else 1.0)
+    return per_pass * (len(down) + len(along)) * gathered + write
 
 
 def band_height(kh: int) -> int:
@@ -162,36 +241,39 @@ def split(length: int, workers: int, work: Callable[[slice], object]) -> None:
 
 def _passes(values: np.ndarray, lengths: Sequence[int], axis: int, out: np.ndarray) -> None:
     """Running sums of each length of ``lengths`` in turn along ``axis`` of the planes
-    ``values`` (channels, rows, columns), the last into ``out``."""
+    ``values`` (channels, rows, columns), in ``out``'s type, the last into ``out``."""
     for index, length in enumerate(lengths):
-        values = running_sums(values, length, axis, out if index == len(lengths) - 1 else None)
+        last = index == len(lengths) - 1
+        values = running_sums(values, length, axis, out if last else None, out.dtype)
 
 
-def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | None = None,
+                 dtype: DTypeLike = np.float64) -> np.ndarray:
     """Sums of ``length`` consecutive samples along ``axis`` of the planes ``values``
-    (channels, rows, columns), in float64, into ``out`` if given.
+    (channels, rows, columns), in ``dtype``, into ``out`` (of that type) if given.
 
     Down the columns (axis 1), row by row: the first window's sum, then each next one
     as the last plus the difference of the samples entering and leaving, made just
-    before it is added, while the rows are in the cache; every partial sum is a
-    window's sum. Along the rows (axis 2), where a loop over columns would stride
-    through memory, as differences of prefix sums: ``values`` (float64) is overwritten
-    with its prefix sums, whose magnitude is at most a row's; whole numbers stay exact
-    below 2**53.
+    before it is added, while the rows are in the cache. Along the rows (axis 2), where
+    a loop over columns would stride through memory, as differences of prefix sums
+    (``values`` is overwritten with them when it has the sums' type). In float64 the
+    sums' magnitudes are at most a row's, and whole numbers stay exact below 2**53;
+    integer sums may wrap around past their type's range, and the window sums, their
+    differences, come out exact where they fit.
     """
     count = values.shape[axis] - length + 1
     shape = list(values.shape)
     shape[axis] = count
     if out is None:
-        out = np.empty(shape)
+        out = np.empty(shape, dtype)
     if axis == 1:
-        np.sum(values[:, :length], axis=1, dtype=np.float64, out=out[:, 0])
-        step = np.empty((values.shape[0], values.shape[2]))
+        np.sum(values[:, :length], axis=1, dtype=out.dtype, out=out[:, 0])
+        step = np.empty((values.shape[0], values.shape[2]), out.dtype)
         for row in range(1, count):
-            np.subtract(values[:, row + length - 1], values[:, row - 1], out=step, dtype=np.float64)
+            np.subtract(values[:, row + length - 1], values[:, row - 1], out=step, dtype=out.dtype)
             np.add(out[:, row - 1], step, out=out[:, row])
     else:
-        prefix = np.cumsum(values, axis=2, out=values)
+        prefix = np.cumsum(values, axis=2, dtype=out.dtype, out=values if values.dtype == out.dtype else None)
         out[:, :, 0] = prefix[:, :, length - 1]
         np.subtract(prefix[:, :, length:], prefix[:, :, : count - 1], out=out[:, :, 1:])
     return out
