@@ -40,6 +40,10 @@ PATTERN_TOLERANCE = 1e-12
 # each band, so that gathering them costs at most a quarter more. A judgement.
 MIN_BAND_HEIGHT = 64
 BAND_OVERSHOOT = 4
+# Rows whose passes along run together, so that their sums stay in the cache between
+# the passes and the scale: a tent's along a 4K row in int64 took 133 ms a channel on
+# the 4K photo as whole arrays, 75 in blocks of 8, 32 or 128 rows.
+BLOCK_ROWS = 32
 # Nanoseconds per output sample: a pass (one box along one axis) per sample gathered,
 # and writing the result. Measured on the project's machine (x86_64, 2 CPUs) on the 4K
 # photo, 8-bit out, one thread, best of 5, while other jobs kept both CPUs busy
@@ -54,17 +58,17 @@ NS_PER_PASS = 3.0
 NS_WRITE = 0.5
 WHOLE_HEIGHT = 1.4
 # The same for `WholeRunningSums` (integer sums on 8- and 16-bit samples), measured as
-# CPU time on the 4K photo, 8-bit out, one thread, best of 3, under a load of 9-10 on
-# the 2 CPUs (2026-12-05), and scaled by the 12/14.4 that puts the whole-channel FFT's
-# time there (14.2 and 14.6 ns a sample for box and tent of radius 500) at its
-# estimate: bands of boxes and tents of radius 5 took 5.8 and 8.5 ns, 1.0 a pass and
-# sample gathered (1.16 per output) and 2.5 for gathering, scaling and writing; box of
-# radius 20 and 100 6.0 and 8.2. Whole-height bands ran slower than that: box and tent
-# of radius 500 10.8 and 24.1 ns (1.84 gathered), 1.8 and 2.4 times the bands' cost a
-# pass, the tent's in int64; 2.1 between the two.
-NS_PER_WHOLE_PASS = 1.0
-NS_WHOLE_WRITE = 2.5
-WHOLE_HEIGHT_WHOLE = 2.1
+# CPU time on the 4K photo, 8-bit out, one thread, best of 3, under a load of 9.2-9.3
+# on the 2 CPUs (2026-12-05), and scaled by the 12/14.3 that puts the whole-channel
+# FFT's time there (14.3 ns a sample for box and tent of radius 500) at its estimate:
+# bands of boxes and tents of radius 5 took 6.2 and 9.8 ns, 1.3 a pass and sample
+# gathered (1.16 per output) and 2.2 for gathering, scaling and writing; boxes of
+# radius 20 and 100 6.2 and 7.9 ns, a tent of radius 100 14.4. Whole-height bands ran
+# slower than that: box and tent of radius 500 10.9 and 18.9 ns (1.84 gathered), both
+# 1.45 times the bands' cost a pass.
+NS_PER_WHOLE_PASS = 1.3
+NS_WHOLE_WRITE = 2.2
+WHOLE_HEIGHT_WHOLE = 1.45
 
 # A factor as running sums: (index of its first non-zero tap, lengths of its boxes,
 # scale).
@@ -131,8 +135,8 @@ class RunningSums:
         return Layout(shape[0], self.reach, planar=True, one_channel=True, workers=threads)
 
     def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
-        sums = self.sums(self.window(extended), workers, np.dtype(np.float64), np.dtype(np.float64))
-        return list(scaled(sums, self.multiplier, np.dtype(np.float64), workers))
+        float64 = np.dtype(np.float64)
+        return list(self.filtered(self.window(extended), workers, (float64, float64), float64))
 
     def window(self, extended: np.ndarray) -> np.ndarray:
         """The planes (channels, rows, columns) of the band that the sums read."""
@@ -143,28 +147,28 @@ class RunningSums:
         planes = extended.transpose(2, 0, 1)  # contiguous: the layout is planar
         return planes[:, top : top + height + sum(down) - len(down), left : left + width + sum(along) - len(along)]
 
-    def sums(self, planes: np.ndarray, workers: int, down_type: np.dtype[Any], along_type: np.dtype[Any]
-             ) -> np.ndarray:
-        """The window sums of ``planes``: the passes down the columns in ``down_type``,
-        split over ``workers`` threads by columns, then along the rows in ``along_type``,
-        split by rows."""
+    def filtered(self, planes: np.ndarray, workers: int, sum_types: tuple[np.dtype[Any], np.dtype[Any]],
+                 dtype: np.dtype[Any]) -> np.ndarray:
+        """``planes`` filtered, as planes of ``dtype``: the passes down the columns in the
+        first of ``sum_types``, split over ``workers`` threads by columns; then, block of
+        `BLOCK_ROWS` rows by block, split by rows, the passes along the rows in the second,
+        and the scale, made in float64 and rounded once to ``dtype``."""
         down, along = self.down, self.along
         height = planes.shape[1] - sum(down) + len(down)
         width = planes.shape[2] - sum(along) + len(along)
-        vertical = np.empty((planes.shape[0], height, planes.shape[2]), down_type)
+        vertical = np.empty((planes.shape[0], height, planes.shape[2]), sum_types[0])
         split(planes.shape[2], workers, lambda part: _passes(planes[:, :, part], down, 1, vertical[:, :, part]))
-        out = np.empty((planes.shape[0], height, width), along_type)
-        split(height, workers, lambda part: _passes(vertical[:, part], along, 2, out[:, part]))
+        out = np.empty((planes.shape[0], height, width), dtype)
+
+        def rows(part: slice) -> None:
+            for start in range(part.start, min(part.stop, height), BLOCK_ROWS):
+                block = slice(start, min(start + BLOCK_ROWS, part.stop, height))
+                sums = np.empty((planes.shape[0], block.stop - start, width), sum_types[1])
+                _passes(vertical[:, block], along, 2, sums)
+                np.multiply(sums, self.multiplier, out=out[:, block], dtype=np.float64, casting="unsafe")
+
+        split(height, workers, rows)
         return out
-
-
-def scaled(sums: np.ndarray, multiplier: float, dtype: np.dtype[Any], workers: int) -> np.ndarray:
-    """``sums`` times ``multiplier``, as planes of ``dtype``, split over ``workers`` threads.
-    The product is made in float64 and rounded once to ``dtype``."""
-    out = np.empty(sums.shape, dtype)
-    split(out.shape[1], workers,
-          lambda part: np.multiply(sums[:, part], multiplier, out=out[:, part], dtype=np.float64, casting="unsafe"))
-    return out
 
 
 class WholeRunningSums(RunningSums):
@@ -198,8 +202,8 @@ class WholeRunningSums(RunningSums):
         planes = self.window(extended)
         largest = int(planes.max())
         down_bound = largest * math.prod(self.down)
-        sums = self.sums(planes, workers, _sum_type(down_bound), _sum_type(down_bound * math.prod(self.along)))
-        return list(scaled(sums, self.multiplier, self.work, workers))
+        sum_types = _sum_type(down_bound), _sum_type(down_bound * math.prod(self.along))
+        return list(self.filtered(planes, workers, sum_types, self.work))
 
 
 def _sum_type(bound: int) -> np.dtype[Any]:
