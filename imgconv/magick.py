@@ -78,12 +78,13 @@ def parse_kernel(spec: str) -> Kernel:
     if not parts:
         raise KernelError(f"{_short(spec)}: no ImageMagick kernel given")
     values, x, y = _parse_one(parts[0].strip())
+    budget = _MAX_COMBINE_WORK
     for before, part in itertools.pairwise(parts):
         if values.min() < 0 or values.sum() > 1 + 1e-12:
             raise KernelError(f"{_short(spec)}: ImageMagick clips what {_short(before.strip())} gives before "
                               f"the next kernel reads it; only a kernel of weights >= 0 summing to at most 1 "
                               f"can come before another")
-        values, x, y = _combine(spec, (values, x, y), _parse_one(part.strip()))
+        (values, x, y), budget = _combine(spec, (values, x, y), _parse_one(part.strip()), budget)
     return Kernel(_anchored(spec, values, x, y))
 
 
@@ -202,13 +203,15 @@ def _padding(size: int, origin: int) -> tuple[int, int]:
     return (0, 2 * origin - size if origin > size // 2 else 0)
 
 
-# The most multiply-adds spent combining two kernels (about a tenth of a second).
+# The most multiply-adds spent combining the kernels of one string (about a tenth of a
+# second), so that a long hostile list is refused rather than computed for seconds.
 _MAX_COMBINE_WORK = 1 << 26
 
 
-def _combine(spec: str, first: Placed, then: Placed) -> Placed:
+def _combine(spec: str, first: Placed, then: Placed, budget: int) -> tuple[Placed, int]:
     """The one kernel that convolves as ``first`` followed by ``then``: their full
-    convolution, whose origin is the sum of theirs."""
+    convolution, whose origin is the sum of theirs; and what is left of the ``budget``
+    of multiply-adds."""
     (a, ax, ay), (b, bx, by) = first, then
     height, width = a.shape[0] + b.shape[0] - 1, a.shape[1] + b.shape[1] - 1
     if max(height, width) > MAX_KERNEL_SIZE:
@@ -216,12 +219,13 @@ def _combine(spec: str, first: Placed, then: Placed) -> Placed:
                           f"the largest is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
     if np.count_nonzero(b) > np.count_nonzero(a):
         a, b = b, a
-    if np.count_nonzero(b) * a.size > _MAX_COMBINE_WORK:
-        raise KernelError(f"{_short(spec)}: the kernels are too large to combine into one")
+    budget -= np.count_nonzero(b) * a.size
+    if budget < 0:
+        raise KernelError(f"{_short(spec)}: the kernels are too large or too many to combine into one")
     combined = np.zeros((height, width))
     for i, j in zip(*np.nonzero(b), strict=True):
         combined[i:i + a.shape[0], j:j + a.shape[1]] += b[i, j] * a
-    return combined, ax + bx, ay + by
+    return (combined, ax + bx, ay + by), budget
 
 
 def _values(part: str, text: str, width: int, height: int) -> np.ndarray:

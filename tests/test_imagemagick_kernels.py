@@ -161,6 +161,7 @@ def test_semicolon_rows_keep_their_meaning():
     ("Gaussian:1e300x1", "wider than 1025"),
     ("Laplacian:4", "Laplacian types"),
     ("Sobel:30", "multiple of 45"),
+    ("Gaussian:0x1;" * 300, "too large or too many to combine into one"),  # in a tenth of a second
 ])
 def test_what_is_not_supported_is_refused_in_one_line(spec, words):
     with pytest.raises(KernelError, match=re.escape(words)):
