@@ -61,14 +61,14 @@ WHOLE_HEIGHT = 1.4
 # CPU time on the 4K photo, 8-bit out, one thread, best of 3, under a load of 9.2-9.3
 # on the 2 CPUs (2026-12-05), and scaled by the 12/14.3 that puts the whole-channel
 # FFT's time there (14.3 ns a sample for box and tent of radius 500) at its estimate:
-# bands of boxes and tents of radius 5 took 6.2 and 9.8 ns, 1.3 a pass and sample
-# gathered (1.16 per output) and 2.2 for gathering, scaling and writing; boxes of
-# radius 20 and 100 6.2 and 7.9 ns, a tent of radius 100 14.4. Whole-height bands ran
-# slower than that: box and tent of radius 500 10.9 and 18.9 ns (1.84 gathered), both
-# 1.45 times the bands' cost a pass.
-NS_PER_WHOLE_PASS = 1.3
-NS_WHOLE_WRITE = 2.2
-WHOLE_HEIGHT_WHOLE = 1.45
+# box and tent of radius 100 (bands of 800 rows, 1.32 samples gathered per output)
+# took 7.9 and 14.4 ns, 2.1 a pass and sample gathered and 1.1 for gathering, scaling
+# and writing; of radius 500 (whole height, 1.84 gathered) 10.9 and 18.9, 1.05 and 0.97
+# times that: whole-height bands cost what bands do. Radius 5 ran below the estimate
+# (6.2 and 9.8 ns, 64-row bands), where the integer sums and separable passes win.
+NS_PER_WHOLE_PASS = 2.1
+NS_WHOLE_WRITE = 1.1
+WHOLE_HEIGHT_WHOLE = 1.0
 
 # A factor as running sums: (index of its first non-zero tap, lengths of its boxes,
 # scale).
