@@ -107,8 +107,9 @@ def chains(taps: Taps) -> tuple[Chain, Chain] | None:
 
 class RunningSums:
     """``running-sums``: boxes and tents (one outer product of factors of at most two
-    boxes each), by running sums along each axis; see the module's docstring. ``auto``
-    takes it where it is expected to be quickest, as does ``method="running-sums"``."""
+    boxes each), by running sums along each axis, in float64; see the module's docstring.
+    ``auto`` takes it where it is expected to be quickest, as does
+    ``method="running-sums"``; on 8- and 16-bit samples, `WholeRunningSums` instead."""
 
     method = name = "running-sums"
 
@@ -172,12 +173,13 @@ class RunningSums:
 
 
 class WholeRunningSums(RunningSums):
-    """``running-sums`` on 8- and 16-bit samples: gathered as uint16 (a quarter of the
-    float64 the other sums read) and summed in int32, or in int64 where a sum could pass
-    2**31 - 1 (the largest sample times the product of the boxes' lengths). Integer sums
-    wrap around past their type's range, but the window sums, differences of wrapped
-    prefix sums, come out exact when they fit. The scale multiplies once, in the float
-    type the results come in."""
+    """``running-sums`` on 8- and 16-bit samples: gathered as uint16 (half the float32
+    `RunningSums` gathers) and summed in int32, or in int64 where a sum could pass
+    2**31 - 1 (the largest sample times the product of the boxes' lengths), at half the
+    memory traffic of float64 sums or less. Integer sums wrap around past their type's
+    range, but the window sums, differences of wrapped prefix sums, come out exact when
+    they fit. The scale multiplies once, in float64 rounded to the float type the
+    results come in."""
 
     @staticmethod
     def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
