@@ -5,7 +5,8 @@ Formats, chosen by the file's extension:
 - plain text (``.txt``, ``.csv``, ``.kernel`` or no extension): one row per line,
   numbers separated by spaces, tabs or commas; ``#`` starts a comment.
 - libvips matrix (``.mat``): a header ``width height [scale [offset]]``, then the rows;
-  the filtered value is ``sum / scale + offset``, as libvips computes it.
+  the filtered value is ``sum / scale + offset``, as libvips computes it. ``vips conv``
+  correlates with it: ``imgconv convolve --correlate -k K.mat`` gives the same result.
 - NumPy ``.npy``: a 2-D numeric array.
 - JSON (``.json``): a nested list, or ``{"kernel": [[...]], "divisor": d, "offset": o}``.
 - inline, when the spec is not an existing file: rows split by ``;``, numbers by spaces
@@ -14,7 +15,8 @@ Formats, chosen by the file's extension:
   (``"Gaussian:0x2"``, ``"3x3+1+1: 1,2,1 2,4,2 1,2,1"``; see `imgconv.magick`).
 
 `format_kernel` writes the plain text form, or ImageMagick's, a libvips ``.mat`` or a nested
-list (JSON, which ``np.array(json.loads(text))`` reads).
+list (JSON, which ``np.array(json.loads(text))`` reads): each one convolves, in its own tool
+(``-morphology Convolve``, ``vips conv``), as the kernel does in imgconv.
 """
 
 import json
@@ -108,7 +110,12 @@ FORMATS = KERNEL_FORMATS
 
 def format_kernel(kernel: KernelLike, form: str = "text") -> str:
     """A kernel written in one of `FORMATS`, which `load_kernel` reads back unchanged
-    (the vips form from a ``.mat`` file, the numpy form from a ``.json`` file).
+    (the numpy form from a ``.json`` file), but for the vips form.
+
+    ``vips conv`` correlates, so the vips form is the kernel turned by 180 degrees (an
+    even size first given a row or column of zeros after its last, which keeps imgconv's
+    anchor at the middle): ``vips conv`` with it gives what `imgconv.convolve` gives with
+    the kernel, and so does ``imgconv convolve --correlate -k`` with the ``.mat`` file.
 
     Each number is written with the fewest digits that read back as the same float64.
     A `SeparableKernel` is written densely, so one larger than 1025x1025 is refused,
@@ -132,6 +139,8 @@ def format_kernel(kernel: KernelLike, form: str = "text") -> str:
         return magick.format_magick(weights)
     if form == "numpy":
         return json.dumps(weights.tolist()) + "\n"
+    if form == "vips":
+        weights = np.pad(weights[::-1, ::-1], ((1 - weights.shape[0] % 2, 0), (1 - weights.shape[1] % 2, 0)))
     cells = [[repr(float(x)) for x in row] for row in weights]
     if form == "vips":
         return f"{weights.shape[1]} {weights.shape[0]} 1 0\n" + "".join(" ".join(row) + "\n" for row in cells)

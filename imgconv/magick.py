@@ -1,20 +1,25 @@
 """ImageMagick kernel strings, as ``-morphology`` and ``-convolve`` read them, and written back.
 
-Read: ``Gaussian:{radius}x{sigma}``, ``Blur:{radius}x{sigma}`` (1-D, one row), ``DoG:{radius},
-{sigma1},{sigma2}``, ``LoG:{radius},{sigma}``, ``Sobel[:{angle}]`` (angle a multiple of 90),
-``Laplacian:{type}`` (0, 1, 2, 3, 5, 7, 15 or 19), ``Unity`` and user kernels ``WxH[+X+Y]: values`` (``W:``
-for WxW; ``nan`` for elements outside the neighbourhood, which weigh nothing in a convolution).
+Read: ``Gaussian:{radius}x{sigma}``, ``Blur:{radius}x{sigma}[,{angle}]`` (one row; a column
+turned by 90 or 270), ``DoG:{radius},{sigma1},{sigma2}``, ``LoG:{radius},{sigma}``,
+``Sobel[:{angle}]`` (angle a multiple of 45), ``Laplacian:{type}`` (0, 1, 2, 3, 5, 7, 15 or 19),
+``Unity`` and user kernels ``WxH[+X+Y]: values`` (``W:`` for WxW; ``nan`` for elements outside
+the neighbourhood, which weigh nothing in a convolution).
 A radius of 0 asks for ImageMagick's automatic size, computed as its Q16 build computes it (the
-edge weight falls below 1/65535). The built-in kernels are normalised as ImageMagick does: the
-positive weights to sum 1 and the negative ones (DoG, LoG) to sum -1.
+edge weight falls below 1/65535); another radius R gives ``int(2 R + 1)`` taps, as ImageMagick
+6.9 counts them. The built-in kernels are normalised as ImageMagick does: the positive weights
+to sum 1 and the negative ones (DoG, LoG) to sum -1.
 
-ImageMagick's ``-morphology Convolve`` turns the kernel about its origin (X, Y); imgconv's
-convolution anchors index ``n // 2``, which is ImageMagick's default origin ``(n - 1) // 2``
-seen from the other end. So a kernel with the default origin is taken as written, and another
-origin is kept by padding with zeros; the convolution is the same. Several kernels joined by
-``;`` are a list (`parse_kernels`).
+ImageMagick's ``-morphology Convolve`` computes ``out[y, x] = sum k[i, j] in[y - i + Y, x - j + X]``
+for the origin (X, Y), by default ``((W - 1) // 2, (H - 1) // 2)``; imgconv's convolution is the
+same sum with ``n // 2`` in place of the origin. So a kernel whose origin is its centre (odd
+sizes, by default) is taken as written; another is padded with zeros until its origin is the
+centre, which gives the same convolution. Several kernels joined by ``;``, which ImageMagick
+applies one after the other, are read as the one kernel that does the same: their convolution
+(`parse_kernel`).
 """
 
+import itertools
 import math
 import re
 
@@ -48,35 +53,50 @@ SUPPORTED = "Gaussian, Blur, DoG, LoG, Sobel, Laplacian, Unity and 'WxH[+X+Y]: v
 
 def looks_like_magick(spec: str) -> bool:
     """Whether ``spec`` is meant as ImageMagick's syntax: it starts with a name or ``WxH:``."""
-    return bool(_NAMED.match(spec) or _USER.match(spec))
+    first = spec.split(";", 1)[0]
+    return bool(_NAMED.match(first) or _USER.match(first))
 
 
-def parse_kernels(spec: str) -> list[Kernel]:
-    """The kernels of an ImageMagick kernel string, several joined by ``;``.
+def parse_kernel(spec: str) -> Kernel:
+    """The kernel of an ImageMagick kernel string; several joined by ``;`` are combined into
+    the one kernel that applies them in turn (their convolution).
+
+    ImageMagick clips each kernel's result to the sample range before the next kernel reads
+    it, which one kernel cannot do: so every kernel but the last must keep the samples in
+    range (no negative weight, a sum of at most 1), or the string is refused.
 
     Examples
     --------
-    >>> parse_kernels("3x1: 1,2,1")[0].weights
+    >>> parse_kernel("3x1: 1,2,1").weights
     array([[1., 2., 1.]])
+    >>> parse_kernel("3x1: 0.25,0.5,0.25; 1x3: 1,2,1").weights
+    array([[0.25, 0.5 , 0.25],
+           [0.5 , 1.  , 0.5 ],
+           [0.25, 0.5 , 0.25]])
     """
     parts = [part for part in spec.split(";") if part.strip()]
     if not parts:
         raise KernelError(f"{_short(spec)}: no ImageMagick kernel given")
-    return [_parse_one(part.strip()) for part in parts]
-
-
-def parse_kernel(spec: str) -> Kernel:
-    """The one kernel of an ImageMagick kernel string; several are refused."""
-    kernels = parse_kernels(spec)
-    if len(kernels) != 1:
-        raise KernelError(f"{_short(spec)}: {len(kernels)} ImageMagick kernels given where one is needed")
-    return kernels[0]
+    values, x, y = _parse_one(parts[0].strip())
+    budget = _MAX_COMBINE_WORK
+    for before, part in itertools.pairwise(parts):
+        if values.min() < 0 or values.sum() > 1 + 1e-12:
+            raise KernelError(f"{_short(spec)}: ImageMagick clips what {_short(before.strip())} gives before "
+                              f"the next kernel reads it; only a kernel of weights >= 0 summing to at most 1 "
+                              f"can come before another")
+        (values, x, y), budget = _combine(spec, (values, x, y), _parse_one(part.strip()), budget)
+    return Kernel(_anchored(spec, values, x, y))
 
 
 def format_magick(weights: np.ndarray) -> str:
-    """``WxH: v,v,...`` (rows separated by spaces), which ImageMagick and `parse_kernel` read."""
+    """``WxH+X+Y: v,v,...`` (rows separated by spaces), which ImageMagick and `parse_kernel` read.
+
+    The origin is written, imgconv's anchor ``(W // 2, H // 2)``: ImageMagick's default,
+    ``((W - 1) // 2, (H - 1) // 2)``, is another one for an even size.
+    """
+    height, width = weights.shape
     rows = " ".join(",".join(repr(float(x)) for x in row) for row in weights)
-    return f"{weights.shape[1]}x{weights.shape[0]}: {rows}\n"
+    return f"{width}x{height}+{width // 2}+{height // 2}: {rows}\n"
 
 
 def _short(text: str) -> str:
@@ -84,7 +104,11 @@ def _short(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _parse_one(part: str) -> Kernel:
+Placed = tuple[np.ndarray, int, int]
+"""A kernel's weights and ImageMagick's origin in them, (X, Y)."""
+
+
+def _parse_one(part: str) -> Placed:
     user = _USER.match(part)
     if user:
         width = int(user.group(1))
@@ -97,26 +121,46 @@ def _parse_one(part: str) -> Kernel:
     name, arguments = named.group(1).lower(), _arguments(part, named.group(2) or "")
     rho, sigma, xi = [*arguments, 0.0, 0.0, 0.0][:3]
     if name in ("gaussian", "dog", "log"):
-        return Kernel(_gaussian(name, part, rho, sigma, xi))
+        return _centred(_gaussian(name, part, rho, sigma, xi))
     if name == "blur":
-        if xi:
-            raise KernelError(f"{_short(part)}: a rotated Blur is not supported; give Blur:{{radius}}x{{sigma}}")
-        return Kernel(_blur(part, rho, sigma))
+        if xi % 90:
+            raise KernelError(f"{_short(part)}: Blur's angle must be a multiple of 90")
+        # ImageMagick turns a one-row kernel by 90 into a column and takes 180 as no turn.
+        row = _blur(part, rho, sigma)
+        return _centred(row.T if xi % 180 else row)
     if name == "sobel":
-        if rho % 90:
-            raise KernelError(f"{_short(part)}: Sobel's angle must be a multiple of 90")
-        # Turned clockwise, as ImageMagick's RotateKernelInfo turns a kernel.
-        return Kernel(np.rot90(_values(part, "1,0,-1 2,0,-2 1,0,-1", 3, 3), -int(rho // 90) % 4).copy())
+        if rho % 45:
+            raise KernelError(f"{_short(part)}: Sobel's angle must be a multiple of 45")
+        return _centred(_turned(_values(part, "1,0,-1 2,0,-2 1,0,-1", 3, 3), int(rho // 45)))
     if name == "laplacian":
         if rho not in _LAPLACIANS:
             raise KernelError(f"{_short(part)}: Laplacian types 0, 1, 2, 3, 5, 7, 15 and 19 are supported")
         values = _LAPLACIANS[int(rho)]
         size = math.isqrt(values.count(",") + values.count(" ") + 1)
-        return Kernel(_values(part, values, size, size))
+        return _centred(_values(part, values, size, size))
     if name == "unity":
-        return Kernel(np.array([[rho if arguments else 1.0]]))
+        return _centred(np.array([[rho if arguments else 1.0]]))
     raise KernelError(f"{_short(part)}: no such kernel file, and ImageMagick kernel {named.group(1)[:40]!r} "
                       f"is not supported (supported: {SUPPORTED})")
+
+
+def _centred(values: np.ndarray) -> Placed:
+    """A built-in kernel with ImageMagick's default origin, ``((W - 1) // 2, (H - 1) // 2)``."""
+    return values, (values.shape[1] - 1) // 2, (values.shape[0] - 1) // 2
+
+
+# The outer ring of a 3x3 kernel, clockwise from the top left corner.
+_RING = ((0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0))
+
+
+def _turned(values: np.ndarray, eighths: int) -> np.ndarray:
+    """A 3x3 kernel turned clockwise by ``eighths`` times 45 degrees, as ImageMagick's
+    RotateKernelInfo turns one: each element of the outer ring moves on by that many places."""
+    ring = [values[i, j] for i, j in _RING]
+    turned = values.copy()
+    for k, (i, j) in enumerate(_RING):
+        turned[i, j] = ring[(k - eighths) % 8]
+    return turned
 
 
 def _arguments(part: str, text: str) -> list[float]:
@@ -132,27 +176,56 @@ def _arguments(part: str, text: str) -> list[float]:
     return values
 
 
-def _user_kernel(part: str, width: int, height: int, origin: tuple[int, int] | None, text: str) -> Kernel:
+def _user_kernel(part: str, width: int, height: int, origin: tuple[int, int] | None, text: str) -> Placed:
     if not (1 <= width <= MAX_KERNEL_SIZE and 1 <= height <= MAX_KERNEL_SIZE):
         raise KernelError(f"{_short(part)}: a {width}x{height} kernel; the largest is "
                           f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
     x, y = origin if origin is not None else ((width - 1) // 2, (height - 1) // 2)
     if not (0 <= x < width and 0 <= y < height):
         raise KernelError(f"{_short(part)}: the origin +{x}+{y} is outside the {width}x{height} kernel")
-    rows, columns = _padding(height, y), _padding(width, x)
-    if max(height + sum(rows), width + sum(columns)) > MAX_KERNEL_SIZE:
-        raise KernelError(f"{_short(part)}: the origin +{x}+{y} needs a kernel larger than "
+    return _values(part, text, width, height), x, y
+
+
+def _anchored(spec: str, values: np.ndarray, x: int, y: int) -> np.ndarray:
+    """``values`` padded with zeros so that imgconv's anchor, index ``n // 2``, is the origin."""
+    rows, columns = _padding(values.shape[0], y), _padding(values.shape[1], x)
+    if max(values.shape[0] + sum(rows), values.shape[1] + sum(columns)) > MAX_KERNEL_SIZE:
+        raise KernelError(f"{_short(spec)}: the origin +{x}+{y} needs a kernel larger than "
                           f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
-    return Kernel(np.pad(_values(part, text, width, height), (rows, columns)))
+    return np.pad(values, (rows, columns))
 
 
 def _padding(size: int, origin: int) -> tuple[int, int]:
-    """The zeros before and after, along one axis, that anchor ImageMagick's ``origin`` where
-    imgconv anchors: index ``n // 2`` of the padded kernel is index ``size - 1 - origin``."""
-    before, after = size - 1 - origin, origin
-    if before < after:
-        return (after - before, 0)
-    return (0, max(before - after - 1, 0))
+    """The fewest zeros before and after, along one axis, that make ``origin`` the index
+    ``n // 2`` of the padded kernel of size n."""
+    if origin < size // 2:
+        return (size - 2 * origin - 1, 0)
+    return (0, 2 * origin - size if origin > size // 2 else 0)
+
+
+# The most multiply-adds spent combining the kernels of one string (about a tenth of a
+# second), so that a long hostile list is refused rather than computed for seconds.
+_MAX_COMBINE_WORK = 1 << 26
+
+
+def _combine(spec: str, first: Placed, then: Placed, budget: int) -> tuple[Placed, int]:
+    """The one kernel that convolves as ``first`` followed by ``then``: their full
+    convolution, whose origin is the sum of theirs; and what is left of the ``budget``
+    of multiply-adds."""
+    (a, ax, ay), (b, bx, by) = first, then
+    height, width = a.shape[0] + b.shape[0] - 1, a.shape[1] + b.shape[1] - 1
+    if max(height, width) > MAX_KERNEL_SIZE:
+        raise KernelError(f"{_short(spec)}: the kernels combined would be {width}x{height}; "
+                          f"the largest is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}")
+    if np.count_nonzero(b) > np.count_nonzero(a):
+        a, b = b, a
+    budget -= np.count_nonzero(b) * a.size
+    if budget < 0:
+        raise KernelError(f"{_short(spec)}: the kernels are too large or too many to combine into one")
+    combined = np.zeros((height, width))
+    for i, j in zip(*np.nonzero(b), strict=True):
+        combined[i:i + a.shape[0], j:j + a.shape[1]] += b[i, j] * a
+    return (combined, ax + bx, ay + by), budget
 
 
 def _values(part: str, text: str, width: int, height: int) -> np.ndarray:
@@ -194,13 +267,18 @@ def _optimal_width(part: str, radius: float, sigma: float, dimensions: int) -> i
 
 
 def _size(part: str, rho: float, sigma: float, dimensions: int) -> int:
-    """The width ImageMagick gives a Gaussian of ``radius`` rho (truncated) and ``sigma``."""
+    """The width ImageMagick 6.9 gives a Gaussian of ``radius`` rho and ``sigma``: ``int(2 rho + 1)``,
+    or the automatic width for a radius below 1."""
     if rho >= 1.0:
         if rho > MAX_KERNEL_SIZE:  # before int() makes a number of 300 digits
             raise KernelError(f"{_short(part)}: the kernel would be wider than {MAX_KERNEL_SIZE}")
-        width = int(rho) * 2 + 1
+        width = int(2 * rho + 1)
         if width > MAX_KERNEL_SIZE:
             raise KernelError(f"{_short(part)}: the kernel would be wider than {MAX_KERNEL_SIZE}")
+        if dimensions == 2 and width % 2 == 0:
+            # ImageMagick allocates the even width but computes only its odd centre.
+            raise KernelError(f"{_short(part)}: radius {rho:g} makes ImageMagick build a {width}x{width} "
+                              f"kernel it fills only in part; give a radius below {width // 2 - 0.5:g}")
         return width
     return _optimal_width(part, rho, sigma, dimensions)
 

@@ -112,14 +112,37 @@ def test_user_kernels_and_their_origin():
     np.testing.assert_array_equal(centred, [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
     np.testing.assert_array_equal(load_kernel("3x3+1+1: 1,2,1 2,4,2 1,2,1").weights, centred)
     np.testing.assert_array_equal(load_kernel("3: 1 2 1 2 4 2 1 2 1").weights, centred)
-    # ImageMagick convolves with the kernel turned about its origin (X, Y): weight k[i][j]
-    # meets the input at offset (Y - i, X - j). imgconv's convolution meets it at
-    # (n//2 - i, m//2 - j), so an origin elsewhere is padded to there; nan weighs nothing.
-    np.testing.assert_array_equal(load_kernel("2x1+0+0: 5,nan").weights, [[5, 0]])
-    np.testing.assert_array_equal(load_kernel("2x2+1+1: 1,2 3,4").weights,
-                                  [[0, 0, 0], [0, 1, 2], [0, 3, 4]])
-    np.testing.assert_array_equal(load_kernel("3x1+0+0: 1,2,3").weights, [[1, 2, 3, 0]])
-    np.testing.assert_array_equal(load_kernel("4x1: 1,2,3,4").weights, [[1, 2, 3, 4]])
+    # ImageMagick convolves as out[y, x] = sum k[i, j] in[y - i + Y, x - j + X] for the origin
+    # (X, Y), by default ((W-1)//2, (H-1)//2); imgconv with n//2 in place of the origin. So a
+    # kernel is padded with zeros until its origin is at n//2; nan weighs nothing.
+    np.testing.assert_array_equal(load_kernel("2x1+0+0: 5,nan").weights, [[0, 5, 0]])
+    np.testing.assert_array_equal(load_kernel("2x2+1+1: 1,2 3,4").weights, [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(load_kernel("2x2: 1,2 3,4").weights, [[0, 0, 0], [0, 1, 2], [0, 3, 4]])
+    np.testing.assert_array_equal(load_kernel("3x1+0+0: 1,2,3").weights, [[0, 0, 1, 2, 3]])
+    np.testing.assert_array_equal(load_kernel("3x1+2+0: 1,2,3").weights, [[1, 2, 3, 0]])
+    np.testing.assert_array_equal(load_kernel("4x1: 1,2,3,4").weights, [[0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(load_kernel("4x1+3+0: 1,2,3,4").weights, [[1, 2, 3, 4, 0, 0]])
+
+
+def test_kernels_joined_by_semicolons_are_applied_in_turn():
+    np.testing.assert_array_equal(load_kernel("3x1: 0.25,0.5,0.25; 1x3: 1,2,1").weights,
+                                  np.outer([1, 2, 1], [0.25, 0.5, 0.25]))
+    row = load_kernel("Blur:0x1").weights[0]
+    np.testing.assert_allclose(load_kernel("Blur:0x1;Blur:0x1,90").weights, np.outer(row, row), rtol=1e-15)
+    # [1, 2]/4 then [3, 4]: the full convolution [3, 10, 8]/4, whose origin 0 + 1 is its middle.
+    np.testing.assert_array_equal(load_kernel("2x1+0+0: 0.25,0.5;2x1+1+0: 3,4").weights, [[0.75, 2.5, 2]])
+
+
+def test_sizes_and_turns_as_imagemagick_makes_them():
+    # A radius R gives int(2R + 1) taps: Blur:1.5 has 4, origin 1, so one zero goes before.
+    assert load_kernel("Blur:1.5x1").weights.shape == (1, 5)
+    assert load_kernel("Blur:1.5x1").weights[0, 0] == 0
+    np.testing.assert_array_equal(load_kernel("Blur:1.5x1,90").weights, load_kernel("Blur:1.5x1").weights.T)
+    np.testing.assert_array_equal(load_kernel("Blur:1.5x1,180").weights, load_kernel("Blur:1.5x1").weights)
+    assert load_kernel("Gaussian:1.2x1").weights.shape == (3, 3)
+    # 45 degrees moves the outer ring of a 3x3 kernel on by one place, clockwise.
+    np.testing.assert_array_equal(load_kernel("Sobel:45").weights, [[2, 1, 0], [1, 0, -1], [0, -1, -2]])
+    np.testing.assert_array_equal(load_kernel("Sobel:-45").weights, [[0, -1, -2], [1, 0, -1], [2, 1, 0]])
 
 
 def test_semicolon_rows_keep_their_meaning():
@@ -128,14 +151,17 @@ def test_semicolon_rows_keep_their_meaning():
 
 @pytest.mark.parametrize(("spec", "words"), [
     ("Diamond", "'Diamond' is not supported"),
-    ("Gaussian:0x1;Gaussian:0x2", "2 ImageMagick kernels given where one is needed"),
+    ("Sobel;Gaussian:0x1", "ImageMagick clips what 'Sobel' gives before the next kernel"),
+    ("Gaussian:1.5x1", "build a 4x4 kernel it fills only in part; give a radius below 1.5"),
+    ("Blur:0x1,45", "Blur's angle must be a multiple of 90"),
     ("3x3: 1,2,1", "needs 9 values, found 3"),
     ("3x3+5+0: 1,2,1 2,4,2 1,2,1", "origin +5+0 is outside"),
     ("Gaussian:600x1", "wider than 1025"),
     ("Blur:0x1e6", "wider than 1025"),
     ("Gaussian:1e300x1", "wider than 1025"),
     ("Laplacian:4", "Laplacian types"),
-    ("Sobel:45", "multiple of 90"),
+    ("Sobel:30", "multiple of 45"),
+    ("Gaussian:0x1;" * 300, "too large or too many to combine into one"),  # in a tenth of a second
 ])
 def test_what_is_not_supported_is_refused_in_one_line(spec, words):
     with pytest.raises(KernelError, match=re.escape(words)):
@@ -153,11 +179,15 @@ def test_every_form_written_reads_back_to_the_same_weights(tmp_path, form):
     weights = np.array([[0.1, -2.5, 1 / 3], [7.0, 1e-17, -0.0], [2.0, 3.0, 4.0], [1.0, 1.0, 1.0]])
     text = format_kernel(weights, form)
     if form == "imagemagick":
-        assert text.startswith("3x4: ")
+        assert text.startswith("3x4+1+2: ")  # imgconv's anchor, not ImageMagick's default origin
         np.testing.assert_array_equal(load_kernel(text.strip()).weights, weights)
         return
     path = tmp_path / f"k{EXTENSIONS[form]}"
     path.write_text(text)
+    if form == "vips":
+        # vips conv correlates: the kernel turned by 180 degrees, the even height given a
+        # row of zeros after its last row first, so that its middle stays the anchor.
+        weights = np.vstack([weights, np.zeros((1, 3))])[::-1, ::-1]
     np.testing.assert_array_equal(load_kernel(path).weights, weights)
     if form == "numpy":
         np.testing.assert_array_equal(np.array(json.loads(text)), weights)

@@ -149,6 +149,7 @@ def test_auto_takes_running_sums_where_its_estimate_is_lowest():
     to the integer sums, Gaussians never here."""
     photo = (2160, 3840)
     for kernel, mode in ((K.separable_box(radius=100), "reflect"), (K.separable_box(size=1000), "reflect"),
+                         (K.separable_box(radius=500), "reflect"),
                          (K.separable_tent(size=1000), "reflect"), (K.separable_box(radius=500), "nearest"),
                          (K.separable_tent(radius=100), "nearest")):
         assert choose_method(kernel, mode, shape=photo, dtype=np.uint8) == "running-sums", (kernel.shape, mode)
@@ -161,3 +162,47 @@ def test_kernels_that_are_not_boxes_or_tents_are_refused():
     for kernel in (K.gaussian(radius=3), K.sobel(), K.sharpen(), K.box(radius=2) + K.tent(radius=2)):
         with pytest.raises(imgconv.KernelError, match="'running-sums' takes one outer product of boxes and tents"):
             imgconv.correlate(image, kernel, method="running-sums")
+
+
+def test_integer_sums_wrap_around_and_come_out_exact():
+    """16-bit samples summed in int32: a box of 101 x 101 at 65535 sums to 6.7e8, which
+    fits, while the prefix sums along 1100 columns pass 2**31 and wrap around."""
+    image = np.full((200, 1000), 65535, np.uint16)
+    image[50:60, 100:900] = 0
+    kernel = K.separable_box(size=101)
+    result = imgconv.correlate(image, kernel, method="running-sums", output=np.uint16)
+    expected = ndi.uniform_filter(image.astype(np.float64), 101, mode="reflect")
+    assert_rounded_from(result, expected, np.uint16)
+    assert result.max() == 65535
+
+
+@pytest.mark.parametrize("mode, cval", [("reflect", 0.0), ("constant", 40000.0)])
+def test_integer_sums_in_int64_where_int32_could_overflow(mode, cval):
+    """A tent of 61 taps on 16-bit samples: sums up to 65535 * 31**4 = 6.1e10."""
+    image = image_of(np.uint16, (48, 52, 2))
+    kernel = K.separable_tent(radius=30)
+    result = imgconv.correlate(image, kernel, mode=mode, cval=cval, method="running-sums", output=np.uint16)
+    # The results come in float32, whose spacing near 65535 is 2**-8.
+    assert_rounded_from(result, reference(image, K.tent(radius=30), mode, cval, correlate=True), np.uint16, 2**-8)
+
+
+def test_integer_sums_are_taken_only_where_they_are_exact():
+    from imgconv.engine.running_sums import RunningSums, WholeRunningSums
+    from imgconv.engine.strategy import Samples
+    from imgconv.engine.taps import Taps
+
+    def cost(kernel, dtype, mode="reflect", cval=0.0, shape=(2160, 3840), strategy=WholeRunningSums):
+        taps = Taps.factored(kernel.terms, False, mode, shape)
+        return strategy.cost(taps, mode, shape, float("inf"), Samples(np.dtype(dtype), cval))
+
+    tent = K.separable_tent(radius=500)
+    assert cost(tent, np.uint8) is not None and cost(tent, np.uint16) is not None
+    assert cost(tent, np.uint8, "constant", 255.0) is not None
+    for dtype, mode, cval in ((np.float32, "reflect", 0), (np.int16, "reflect", 0), (np.uint8, "constant", 17.5),
+                              (np.uint8, "constant", -1.0)):
+        assert cost(tent, dtype, mode, cval) is None, (dtype, mode, cval)
+    # 65535 * 4001**4 passes 2**63 (on an image large enough to hold the tent unfolded):
+    # such sums are left to the float64 ones.
+    huge, shape = K.separable_tent(radius=4000), (20000, 20000)
+    assert cost(huge, np.uint16, shape=shape) is None and cost(huge, np.uint8, shape=shape) is not None
+    assert cost(huge, np.uint16, shape=shape, strategy=RunningSums) is not None

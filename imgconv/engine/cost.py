@@ -7,7 +7,7 @@ from .banded_fft import BandedFFT
 from .direct import Direct
 from .integer import Integer
 from .kernel_columns import MAX_WIDTH, KernelColumns
-from .running_sums import RunningSums
+from .running_sums import RunningSums, WholeRunningSums
 from .separable import Separable
 from .strategy import Samples, StrategyClass
 from .taps import Taps
@@ -19,9 +19,11 @@ from .whole_channel_fft import WholeChannelFFT
 # may also have ``write(values, target, offset, clip)``: a band's values into the
 # output, where they need more than `bands.to_dtype` (the integer sums' scale).
 #
+# WholeRunningSums and RunningSums are one strategy, ``running-sums``: its integer sums
+# where the samples allow them, its float64 ones otherwise.
 # Separable comes last: its estimate may need an SVD, which the others' may spare.
-STRATEGIES: tuple[StrategyClass, ...] = (Integer, Direct, KernelColumns, RunningSums, BandedFFT, WholeChannelFFT,
-                                          Separable)
+STRATEGIES: tuple[StrategyClass, ...] = (Integer, Direct, KernelColumns, WholeRunningSums, RunningSums, BandedFFT,
+                                          WholeChannelFFT, Separable)
 BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
 
 # Why an explicitly asked method cannot run: ``integer`` needs 8-bit samples and an

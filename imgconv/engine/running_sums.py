@@ -8,10 +8,11 @@ trapezoid otherwise). Each box is one pass of running sums along its axis
 (`running_sums`): down the columns, the first window's sum, then each next one as the
 last plus the sample entering minus the sample leaving; along the rows, differences of
 prefix sums. Either way every pass costs the same whatever the box's length. The passes
-run in float64 on whole-number patterns, and the scale multiplies once at the end: on
-samples that are whole numbers (8- and 16-bit images) every sum is a whole number below
-2**53, so the sums are exact; on other samples each step rounds by about an ulp of a
-row's sum, far within the float32 the results come in.
+run on whole-number patterns, and the scale multiplies once at the end: on 8- and
+16-bit samples in int32 or int64 (`WholeRunningSums`), whichever holds the largest sum;
+on other samples in float64 (`RunningSums`), where each step rounds by about an ulp of
+a row's sum, far within the float32 the results come in, and sums of whole numbers
+are exact below 2**53.
 
 Small kernels run in bands, as the other strategies do. A band gathers the kernel's
 height beyond it, so for kernels of more than a quarter of the image's height the
@@ -19,14 +20,16 @@ whole height is one band, one channel at a time, and each pass is split over the
 threads instead (columns for the passes down, rows for the passes along).
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .bands import run_bands
 from .strategy import Layout, Samples
-from .taps import Taps, factor, is_rank_one
+from .taps import Taps
 
 # The pattern of a factor must be whole numbers times its first non-zero tap to within
 # this fraction of its peak: normalising by a float64 sum (1/(r+1)**2 for a tent)
@@ -37,6 +40,10 @@ PATTERN_TOLERANCE = 1e-12
 # each band, so that gathering them costs at most a quarter more. A judgement.
 MIN_BAND_HEIGHT = 64
 BAND_OVERSHOOT = 4
+# Rows whose passes along run together, so that their sums stay in the cache between
+# the passes and the scale: a tent's along a 4K row in int64 took 133 ms a channel on
+# the 4K photo as whole arrays, 75 in blocks of 8, 32 or 128 rows.
+BLOCK_ROWS = 32
 # Nanoseconds per output sample: a pass (one box along one axis) per sample gathered,
 # and writing the result. Measured on the project's machine (x86_64, 2 CPUs) on the 4K
 # photo, 8-bit out, one thread, best of 5, while other jobs kept both CPUs busy
@@ -50,6 +57,18 @@ BAND_OVERSHOOT = 4
 NS_PER_PASS = 3.0
 NS_WRITE = 0.5
 WHOLE_HEIGHT = 1.4
+# The same for `WholeRunningSums` (integer sums on 8- and 16-bit samples), measured as
+# CPU time on the 4K photo, 8-bit out, one thread, best of 3, under a load of 9.2-9.3
+# on the 2 CPUs (2026-12-05), and scaled by the 12/14.3 that puts the whole-channel
+# FFT's time there (14.3 ns a sample for box and tent of radius 500) at its estimate:
+# box and tent of radius 100 (bands of 800 rows, 1.32 samples gathered per output)
+# took 7.9 and 14.4 ns, 2.1 a pass and sample gathered and 1.1 for gathering, scaling
+# and writing; of radius 500 (whole height, 1.84 gathered) 10.9 and 18.9, 1.05 and 0.97
+# times that: whole-height bands cost what bands do. Radius 5 ran below the estimate
+# (6.2 and 9.8 ns, 64-row bands), where the integer sums and separable passes win.
+NS_PER_WHOLE_PASS = 2.1
+NS_WHOLE_WRITE = 1.1
+WHOLE_HEIGHT_WHOLE = 1.0
 
 # A factor as running sums: (index of its first non-zero tap, lengths of its boxes,
 # scale).
@@ -79,23 +98,18 @@ def box_chain(taps: np.ndarray) -> Chain | None:
 
 def chains(taps: Taps) -> tuple[Chain, Chain] | None:
     """The column's and the row's `box_chain` of a kernel of one term, or None."""
-    if taps.is_dense:
-        if not is_rank_one(taps.weights):
-            return None
-        column, row = factor(taps.weights)
-    else:
-        terms = taps.terms()
-        if len(terms) != 1:
-            return None
-        (column, row), = terms
-    down, along = box_chain(column), box_chain(row)
+    term = taps.one_term
+    if term is None:
+        return None
+    down, along = box_chain(term[0]), box_chain(term[1])
     return None if down is None or along is None else (down, along)
 
 
 class RunningSums:
     """``running-sums``: boxes and tents (one outer product of factors of at most two
-    boxes each), by running sums along each axis; see the module's docstring. ``auto``
-    takes it where it is expected to be quickest, as does ``method="running-sums"``."""
+    boxes each), by running sums along each axis, in float64; see the module's docstring.
+    ``auto`` takes it where it is expected to be quickest, as does
+    ``method="running-sums"``; on 8- and 16-bit samples, `WholeRunningSums` instead."""
 
     method = name = "running-sums"
 
@@ -112,20 +126,8 @@ class RunningSums:
     def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
              ) -> float | None:
         """Estimated nanoseconds per output sample; None unless the kernel is boxes and
-        tents: one part per pass (box) along either axis and sample gathered, of which
-        there are more than outputs by the kernel's reach (on a band of `band_height`
-        rows, and the image's width), and one for writing."""
-        found = chains(taps)
-        if found is None:
-            return None
-        (_, down, _), (_, along, _) = found
-        kh, kw = taps.shape
-        gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
-        if shape is not None:
-            band = min(band_height(kh), shape[0])
-            gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (WHOLE_HEIGHT if band == shape[0]
-                                                                                 else 1.0)
-        return NS_PER_PASS * (len(down) + len(along)) * gathered + NS_WRITE
+        tents (`estimate`, with this module's float64 constants)."""
+        return estimate(taps, shape, NS_PER_PASS, NS_WRITE, WHOLE_HEIGHT)
 
     def layout(self, shape: tuple[int, int], threads: int) -> Layout:
         band = band_height(self.shape[0])
@@ -134,18 +136,101 @@ class RunningSums:
         return Layout(shape[0], self.reach, planar=True, one_channel=True, workers=threads)
 
     def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
+        float64 = np.dtype(np.float64)
+        return list(self.filtered(self.window(extended), workers, (float64, float64), float64))
+
+    def window(self, extended: np.ndarray) -> np.ndarray:
+        """The planes (channels, rows, columns) of the band that the sums read."""
         kh, kw = self.shape
         rows, columns, _ = extended.shape
         height, width = rows - kh + 1, columns - kw + 1
         (top, left), down, along = self.start, self.down, self.along
         planes = extended.transpose(2, 0, 1)  # contiguous: the layout is planar
-        planes = planes[:, top : top + height + sum(down) - len(down), left : left + width + sum(along) - len(along)]
-        vertical = np.empty((planes.shape[0], height, planes.shape[2]))
+        return planes[:, top : top + height + sum(down) - len(down), left : left + width + sum(along) - len(along)]
+
+    def filtered(self, planes: np.ndarray, workers: int, sum_types: tuple[np.dtype[Any], np.dtype[Any]],
+                 dtype: np.dtype[Any]) -> np.ndarray:
+        """``planes`` filtered, as planes of ``dtype``: the passes down the columns in the
+        first of ``sum_types``, split over ``workers`` threads by columns; then, block of
+        `BLOCK_ROWS` rows by block, split by rows, the passes along the rows in the second,
+        and the scale, made in float64 and rounded once to ``dtype``."""
+        down, along = self.down, self.along
+        height = planes.shape[1] - sum(down) + len(down)
+        width = planes.shape[2] - sum(along) + len(along)
+        vertical = np.empty((planes.shape[0], height, planes.shape[2]), sum_types[0])
         split(planes.shape[2], workers, lambda part: _passes(planes[:, :, part], down, 1, vertical[:, :, part]))
-        out = np.empty((planes.shape[0], height, width))
-        split(height, workers, lambda part: _passes(vertical[:, part], along, 2, out[:, part]))
-        out *= self.multiplier
-        return list(out)
+        out = np.empty((planes.shape[0], height, width), dtype)
+
+        def rows(part: slice) -> None:
+            for start in range(part.start, min(part.stop, height), BLOCK_ROWS):
+                block = slice(start, min(start + BLOCK_ROWS, part.stop, height))
+                sums = np.empty((planes.shape[0], block.stop - start, width), sum_types[1])
+                _passes(vertical[:, block], along, 2, sums)
+                np.multiply(sums, self.multiplier, out=out[:, block], dtype=np.float64, casting="unsafe")
+
+        split(height, workers, rows)
+        return out
+
+
+class WholeRunningSums(RunningSums):
+    """``running-sums`` on 8- and 16-bit samples: gathered as uint16 (half the float32
+    `RunningSums` gathers) and summed in int32, or in int64 where a sum could pass
+    2**31 - 1 (the largest sample times the product of the boxes' lengths), at half the
+    memory traffic of float64 sums or less. Integer sums wrap around past their type's
+    range, but the window sums, differences of wrapped prefix sums, come out exact when
+    they fit. The scale multiplies once, in float64 rounded to the float type the
+    results come in."""
+
+    @staticmethod
+    def cost(taps: Taps, mode: str, shape: tuple[int, int] | None, limit: float, samples: Samples | None
+             ) -> float | None:
+        """As `RunningSums.cost`, with integer constants; None unless the samples are 8- or
+        16-bit and, in constant mode, the value beyond the edges is a sample value."""
+        if samples is None or samples.dtype not in (np.uint8, np.uint16):
+            return None
+        if mode == "constant" and not (samples.cval == int(samples.cval) and 0 <= samples.cval <= 65535):
+            return None
+        found = chains(taps)
+        if found is None or int(np.iinfo(samples.dtype).max) * math.prod(found[0][1] + found[1][1]) >= 2**63:
+            return None
+        return estimate(taps, shape, NS_PER_WHOLE_PASS, NS_WHOLE_WRITE, WHOLE_HEIGHT_WHOLE)
+
+    def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
+        super().__init__(taps, mode, shape, dtype)
+        self.work = dtype
+        self.dtype = np.dtype(np.uint16)
+
+    def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
+        planes = self.window(extended)
+        largest = int(planes.max())
+        down_bound = largest * math.prod(self.down)
+        sum_types = _sum_type(down_bound), _sum_type(down_bound * math.prod(self.along))
+        return list(self.filtered(planes, workers, sum_types, self.work))
+
+
+def _sum_type(bound: int) -> np.dtype[Any]:
+    """int32 for sums up to ``bound``, where they fit; int64 otherwise (`WholeRunningSums.cost`
+    refuses kernels whose sums could pass 2**63 - 1)."""
+    return np.dtype(np.int32 if bound < 2**31 else np.int64)
+
+
+def estimate(taps: Taps, shape: tuple[int, int] | None, per_pass: float, write: float, whole_height: float
+             ) -> float | None:
+    """Nanoseconds per output sample of running sums, or None unless the kernel is boxes
+    and tents: ``per_pass`` per pass (box) along either axis and sample gathered, of which
+    there are more than outputs by the kernel's reach (on a band of `band_height` rows,
+    and the image's width, times ``whole_height`` on whole-height bands), and ``write``."""
+    found = chains(taps)
+    if found is None:
+        return None
+    (_, down, _), (_, along, _) = found
+    kh, kw = taps.shape
+    gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
+    if shape is not None:
+        band = min(band_height(kh), shape[0])
+        gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (whole_height if band == shape[0]
+                                                                             else 1.0)
+    return per_pass * (len(down) + len(along)) * gathered + write
 
 
 def band_height(kh: int) -> int:
@@ -162,36 +247,39 @@ def split(length: int, workers: int, work: Callable[[slice], object]) -> None:
 
 def _passes(values: np.ndarray, lengths: Sequence[int], axis: int, out: np.ndarray) -> None:
     """Running sums of each length of ``lengths`` in turn along ``axis`` of the planes
-    ``values`` (channels, rows, columns), the last into ``out``."""
+    ``values`` (channels, rows, columns), in ``out``'s type, the last into ``out``."""
     for index, length in enumerate(lengths):
-        values = running_sums(values, length, axis, out if index == len(lengths) - 1 else None)
+        last = index == len(lengths) - 1
+        values = running_sums(values, length, axis, out if last else None, out.dtype)
 
 
-def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+def running_sums(values: np.ndarray, length: int, axis: int, out: np.ndarray | None = None,
+                 dtype: DTypeLike = np.float64) -> np.ndarray:
     """Sums of ``length`` consecutive samples along ``axis`` of the planes ``values``
-    (channels, rows, columns), in float64, into ``out`` if given.
+    (channels, rows, columns), in ``dtype``, into ``out`` (of that type) if given.
 
     Down the columns (axis 1), row by row: the first window's sum, then each next one
     as the last plus the difference of the samples entering and leaving, made just
-    before it is added, while the rows are in the cache; every partial sum is a
-    window's sum. Along the rows (axis 2), where a loop over columns would stride
-    through memory, as differences of prefix sums: ``values`` (float64) is overwritten
-    with its prefix sums, whose magnitude is at most a row's; whole numbers stay exact
-    below 2**53.
+    before it is added, while the rows are in the cache. Along the rows (axis 2), where
+    a loop over columns would stride through memory, as differences of prefix sums
+    (``values`` is overwritten with them when it has the sums' type). In float64 the
+    sums' magnitudes are at most a row's, and whole numbers stay exact below 2**53;
+    integer sums may wrap around past their type's range, and the window sums, their
+    differences, come out exact where they fit.
     """
     count = values.shape[axis] - length + 1
     shape = list(values.shape)
     shape[axis] = count
     if out is None:
-        out = np.empty(shape)
+        out = np.empty(shape, dtype)
     if axis == 1:
-        np.sum(values[:, :length], axis=1, dtype=np.float64, out=out[:, 0])
-        step = np.empty((values.shape[0], values.shape[2]))
+        np.sum(values[:, :length], axis=1, dtype=out.dtype, out=out[:, 0])
+        step = np.empty((values.shape[0], values.shape[2]), out.dtype)
         for row in range(1, count):
-            np.subtract(values[:, row + length - 1], values[:, row - 1], out=step, dtype=np.float64)
+            np.subtract(values[:, row + length - 1], values[:, row - 1], out=step, dtype=out.dtype)
             np.add(out[:, row - 1], step, out=out[:, row])
     else:
-        prefix = np.cumsum(values, axis=2, out=values)
+        prefix = np.cumsum(values, axis=2, dtype=out.dtype, out=values if values.dtype == out.dtype else None)
         out[:, :, 0] = prefix[:, :, length - 1]
         np.subtract(prefix[:, :, length:], prefix[:, :, : count - 1], out=out[:, :, 1:])
     return out

@@ -99,6 +99,14 @@ class Taps:
             return 1
         return int(np.count_nonzero(_significant(np.linalg.svd(self.weights, compute_uv=False), self.shape)))
 
+    @functools.cached_property
+    def one_term(self) -> Term | None:
+        """The kernel's one outer product ``(column, row)`` (`factor`), or None if it is
+        not one: found once, as each strategy's estimate may ask."""
+        if self._terms is not None:
+            return self._terms[0] if len(self._terms) == 1 else None
+        return factor(self.weights) if is_rank_one(self.weights) else None
+
     def terms(self) -> list[Term]:
         """The kernel as a list of outer products ``(column, row)``: its own factors, or
         `separable_terms` of the dense weights."""
