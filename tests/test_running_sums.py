@@ -206,3 +206,16 @@ def test_integer_sums_are_taken_only_where_they_are_exact():
     huge, shape = K.separable_tent(radius=4000), (20000, 20000)
     assert cost(huge, np.uint16, shape=shape) is None and cost(huge, np.uint8, shape=shape) is not None
     assert cost(huge, np.uint16, shape=shape, strategy=RunningSums) is not None
+
+
+def test_a_narrow_gaussian_with_a_wide_radius_is_no_box_chain_and_filters():
+    """sigma 0.5, radius 30: the edge weights are subnormal, so dividing by the first one
+    overflows; that is no box, and the blur still equals scipy's."""
+    taps = np.asarray(imgconv.kernels.separable_gaussian(0.5, radius=30).terms[0][0], np.float64)
+    first = taps[np.flatnonzero(taps)[0]]
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(taps.max() / first)
+    assert box_chain(taps) is None
+    image = np.random.default_rng(3).integers(0, 256, (40, 70), np.uint8)
+    expected = ndi.gaussian_filter(image.astype(np.float64), 0.5, radius=30, mode="reflect")
+    np.testing.assert_allclose(imgconv.blur(image, 0.5, radius=30, output=np.float64), expected, atol=1e-4)

@@ -84,10 +84,14 @@ def box_chain(taps: np.ndarray) -> Chain | None:
         return None
     first, last = int(nonzero[0]), int(nonzero[-1])
     scale = float(taps[first])
-    pattern = taps[first : last + 1] / scale
-    length, peak = last - first + 1, round(float(pattern.max()))
-    if not 1 <= peak <= (length + 1) // 2:
+    with np.errstate(over="ignore"):
+        pattern = taps[first : last + 1] / scale
+    length, top = last - first + 1, float(pattern.max())
+    # Taps that are no boxes may overflow here (a narrow Gaussian's subnormal edge weight
+    # dividing its peak): only a peak that boxes of this length can reach is rounded.
+    if not 1 <= top < (length + 1) // 2 + 0.5:
         return None
+    peak = round(top)
     # Boxes of a and b taps (a <= b) convolve to min(i + 1, a, length - i), length a + b - 1.
     whole = np.minimum(np.minimum(np.arange(1, length + 1), np.arange(length, 0, -1)), peak)
     if not np.allclose(pattern, whole, rtol=0, atol=PATTERN_TOLERANCE * peak):
