@@ -38,7 +38,6 @@ from typing import Any, NamedTuple
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
-from ..restoration import METHODS, RICHARDSON_LUCY
 from ..engine import EngineOptions
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
@@ -51,6 +50,7 @@ from ..lecture.animate import Frames, Geometry, make_geometry
 from ..lecture.params import format_ratio, parameter_counts, power_of_ten, ratios
 from ..options import WriteOptions
 from ..pipeline import render
+from ..restoration import METHODS, RICHARDSON_LUCY
 from ..vocabulary import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_PIXELS,

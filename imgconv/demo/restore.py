@@ -21,12 +21,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..restoration import deconvolve_filter
 from ..engine import EngineOptions, to_dtype
 from ..filters import filter_picture, preset_filter
 from ..io.picture import Picture
 from ..io.write import encode_image
 from ..kernels import gaussian, separable_gaussian
+from ..restoration import deconvolve_filter
 
 # The largest side restored: the engine's 50 Richardson-Lucy updates of a 512x512 RGB
 # picture with the largest Gaussian (radius 30, sigma 10) took 0.8 s on the 2-core
