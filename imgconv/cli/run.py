@@ -124,8 +124,9 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
                                "rounded once); alpha is not converted. Other ICC profiles are refused.")(shared)
     if preset:
         shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
-                              help="Print the kernel in the plain text format and exit; "
-                                   "imgconv convolve -k FILE reproduces this command.")(shared)
+                              help="Print the kernel and exit; imgconv convolve -k FILE computes the same response "
+                                   "(where this command shows a signed one as its absolute value, convolve clips "
+                                   "it at 0: compare in .npy).")(shared)
         shared = click.option("--as", "print_as", type=click.Choice(KERNEL_FORMATS), default="text",
                               cls=SectionOption, section="Output", show_default=True,
                               help="The form --print-kernel writes: plain text, an ImageMagick kernel string "
