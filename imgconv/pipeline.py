@@ -14,6 +14,7 @@ import numpy as np
 from .deconvolve import Deconvolution
 from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
+from .in_place import filter_in_place
 from .io import formats, pages
 from .io.depth import change_depth
 from .io.picture import Picture
@@ -109,10 +110,10 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
 
     The results are given up to the encoder (`imgconv.io.pages`), which hands their
     memory back as it copies them. With ``release_input``, the picture is given up too,
-    as `process_file` gives up the one it read: each frame is dropped from it once
-    filtered (an array of its shape that holds no samples takes its place), so that the
-    input is not held while the results are encoded, and a result that is the input's
-    own samples (an identity) is released as it is encoded.
+    as `process_file` gives up the one it read: a frame is filtered in its own memory
+    where `imgconv.in_place.filter_in_place` can, and each frame is dropped from the
+    picture once filtered (an array of its shape that holds no samples takes its place),
+    so that the input is not held while the results are encoded.
     """
     view, compression, record = write.view, write.encoding.compression, formats.FORMATS[fmt]
     if view != "result" and record.raw:
@@ -131,7 +132,7 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     if on_progress:
         on_progress(0, len(picture.frames))
     for index in range(len(picture.frames)):
-        results.append(_render_frame(picture, index, filt, record, view, over))
+        results.append(_render_frame(picture, index, filt, record, view, over, release_input))
         if release_input:
             for holder in (given, picture):
                 holder.frames[index] = _spent(holder.frames[index])
@@ -143,12 +144,16 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
 
 
 def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Format, view: str,
-                  over: tuple[float, ...] | None) -> np.ndarray:
-    """Frame ``index`` of ``picture`` filtered and shown as ``view`` says, for `render`."""
+                  over: tuple[float, ...] | None, in_place: bool) -> np.ndarray:
+    """Frame ``index`` of ``picture`` filtered and shown as ``view`` says, for `render`;
+    with ``in_place``, into the frame's own samples where `filter_in_place` can."""
     pixels = picture.frames[index]
     if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
         raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
                              "mean of the valid samples its kernel covers")
+    if in_place and view == "result" and not record.raw and not picture.has_alpha \
+            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name):
+        return pixels
     one = replace(picture, frames=[pixels])
     samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
     if record.raw and pixels.dtype.kind == "f":

@@ -52,6 +52,7 @@ FLOORS = {
     "imgconv.missing_filter": 3,
     "imgconv.options": 3,
     "imgconv.ndimage": 3,  # the filter commands on arrays
+    "imgconv.in_place": 3,
     # 4. streaming
     "imgconv.stream": 4,
     "imgconv.dask": 4,

@@ -49,13 +49,13 @@ def deflated_rows(samples: np.ndarray, depth: int, level: int) -> bytes:
 
     height = samples.shape[0]
     raw = np.empty((height, samples[0].size * samples.itemsize + 1), np.uint8)
-    raw[:, 0] = _UP
     above = np.zeros(raw.shape[1] - 1, np.uint8)  # the first row has zeros above
     for top, bottom in pages.strips(height):
         strip = samples[top:bottom]
         if depth == 16:
             strip = strip.astype(">u2")  # PNG stores 16-bit samples big-endian
         rows = np.ascontiguousarray(strip).view(np.uint8).reshape(bottom - top, -1)
+        raw[top:bottom, 0] = _UP  # strip by strip: a byte written in every row would bring in all of raw's pages
         into = raw[top:bottom, 1:]
         np.subtract(rows[1:], rows[:-1], out=into[1:])  # wraps modulo 256, as PNG wants
         np.subtract(rows[0], above, out=into[0])
