@@ -24,6 +24,7 @@ import numpy as np
 from .engine import Plan, plan
 from .errors import ReachError
 from .filters import MAGNITUDE, Filter
+from .io import pages
 from .vocabulary import resolve_mode
 
 # Strategies whose bands have a height and reach that do not depend on the image's
@@ -80,6 +81,7 @@ def filter_in_place(samples: np.ndarray, filt: Filter, name: str) -> bool:
         pending = (top, result[top - start : bottom - start])
     assert pending is not None
     plane[pending[0] :] = pending[1]
+    pages.trim()  # the strips' and the engine's freed blocks, before the result is encoded
     return True
 
 
