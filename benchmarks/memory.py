@@ -6,8 +6,8 @@ do: Linux carries the parent's peak over an exec into the child's). The inputs a
 from a photograph (``--photo``, default ../shared/images/astronaut.png, else a
 synthetic one), resized to 4K (3840x2160 RGB) and to 100 megapixels (12000x8400 RGB),
 written as JPEG (quality 90) and PNG; and an 8192x8192 grey tiled TIFF (256x256 tiles),
-streamed to a tiled TIFF. Cases: ``blur -s 2`` on each, ``sharpen`` and ``sobel``
-presets on the 4K PNG and on the 100-MP JPEG.
+streamed to a tiled TIFF. Cases: ``blur -s 2`` on each; ``sharpen`` and ``sobel``
+presets, and ``identity`` to the other format, on the 4K PNG and on the 100-MP JPEG.
 
 Columns: the decoded image's size, the peak, the peak less the decoded size, and
 that less the fixed cost of a filter command (the peak of ``blur -s 2`` on a 64x64
@@ -73,6 +73,9 @@ def make_inputs(folder: Path, source: Path | None, quick: bool) -> dict[str, tup
             if (label, ext) in (("4K", "png"), ("100MP", "jpg")):
                 for preset in ("sharpen", "sobel"):
                     cases[f"{preset}, {label} {ext.upper()}"] = ([preset, str(path), out], decoded)
+                converted = str(folder / f"out.{'png' if ext == 'jpg' else 'jpg'}")
+                cases[f"identity, {label} {ext.upper()} to {converted[-3:].upper()}"] = (
+                    ["identity", str(path), converted], decoded)
         del image
     side = 2048 if quick else 8192
     tiled = folder / "tiled.tif"
