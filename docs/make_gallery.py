@@ -53,6 +53,7 @@ def main():
         animation.seek(4)
         animation.convert("RGB").save(GALLERY / "slide-frame.png")
     boundary_pictures(original)
+    linear_light_pictures()
 
 
 # Each mode's picture: the crop moved SHIFT pixels down and to the right by correlating with a
@@ -71,6 +72,23 @@ def boundary_pictures(original):
         for mode in MODES:
             imgconv("convolve", "--correlate", "-k", shift, "-b", mode, "--quality", "90", original,
                     GALLERY / f"boundary-{mode}.jpg")
+
+
+# A pure red half beside a pure green half: averaged as sRGB samples, the blurred edge passes
+# through (128, 128, 0), a dark olive; averaged in linear light, through (188, 188, 0), as bright
+# as the light mixed.
+EDGE = (48, 128)
+
+
+def linear_light_pictures():
+    edge = np.zeros((*EDGE, 3), np.uint8)
+    edge[:, : EDGE[1] // 2, 0] = 255
+    edge[:, EDGE[1] // 2 :, 1] = 255
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "edge.png"
+        Image.fromarray(edge).save(source)
+        imgconv("blur", "-s", "8", "-b", "nearest", source, GALLERY / "edge-srgb.png")
+        imgconv("blur", "-s", "8", "-b", "nearest", "--linear", source, GALLERY / "edge-linear.png")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ Filters, named as the commands are (``imgconv <command>`` computes the same pixe
     emboss(image)                      relief lit from the top left
     motion(image, length, angle)       blur along a line
     identity(image)                    the image's own values
+    dog(image, sigma, sigma2, *, radius)   difference of Gaussians
+    log(image, sigma, *, radius)       Laplacian of Gaussian
+    gradient(image, sigma, *, radius)  Gaussian gradient magnitude
+    deconvolve(image, psf, iterations, *, algorithm, balance, start)   undo a known blur
 
 Your own kernel::
 
@@ -90,6 +94,10 @@ if TYPE_CHECKING:  # what a type checker sees of the names below, which load on 
     from .ndimage import sobel as sobel
     from .ndimage import tent as tent
     from .ndimage import unsharp as unsharp
+    from .ndimage_more import deconvolve as deconvolve
+    from .ndimage_more import dog as dog
+    from .ndimage_more import gradient as gradient
+    from .ndimage_more import log as log
     from .vocabulary import METHODS as METHODS
     from .vocabulary import MODES as MODES
 
@@ -102,6 +110,7 @@ _HOMES = {
     **dict.fromkeys(["Kernel", "SeparableKernel", "convolve", "correlate"], "engine"),
     **dict.fromkeys(["blur", "box", "emboss", "identity", "laplacian", "motion", "prewitt", "scharr", "sharpen",
                      "sobel", "tent", "unsharp"], "ndimage"),
+    **dict.fromkeys(["deconvolve", "dog", "gradient", "log"], "ndimage_more"),
     **dict.fromkeys(["imread", "imwrite", "write_image"], "files"),
     "read_image": "io.read",
     "Picture": "io.picture",

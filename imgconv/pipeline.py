@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from .deconvolve import Deconvolution
 from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .in_place import filter_in_place
@@ -28,6 +27,7 @@ from .luminance import filter_luminance
 from .missing_filter import InterpolatingFilter
 from .names import quote_name
 from .options import ReadOptions, WriteOptions
+from .restoration import Deconvolution
 from .views import compose
 from .vocabulary import TRUNCATE, resolve_mode
 

@@ -188,7 +188,7 @@ def test_help_is_an_overview_naming_every_public_name():
               and (name == "kernels" or not inspect.ismodule(getattr(imgconv, name)))]  # submodules once imported
     assert set(public) == {
         "blur", "box", "tent", "sharpen", "unsharp", "laplacian", "sobel", "prewitt", "scharr", "emboss", "motion",
-        "identity",
+        "identity", "dog", "log", "gradient", "deconvolve",
         "convolve", "correlate", "kernels", "load_kernel", "format_kernel", "Kernel", "SeparableKernel",
         "imread", "imwrite", "read_image", "write_image", "Picture", "MODES", "METHODS",
         "ImgconvError", "InvalidInputError", "KernelError", "BoundaryError", "ImageReadError", "ImageWriteError"}

@@ -43,7 +43,7 @@ FLOORS = {
     "imgconv.io": 2,
     # 3. one picture
     "imgconv.filters": 3,
-    "imgconv.deconvolve": 3,
+    "imgconv.restoration": 3,  # deconvolution
     "imgconv.views": 3,
     "imgconv.linear": 3,
     "imgconv.luminance": 3,
@@ -52,6 +52,7 @@ FLOORS = {
     "imgconv.missing_filter": 3,
     "imgconv.options": 3,
     "imgconv.ndimage": 3,  # the filter commands on arrays
+    "imgconv.ndimage_more": 3,  # and the scale-space and deconvolution ones
     "imgconv.in_place": 3,
     # 4. streaming
     "imgconv.stream": 4,

@@ -8,7 +8,7 @@ import pytest
 import scipy.ndimage as ndi
 from helpers import SAMPLES, load, run, save
 
-from imgconv import deconvolve
+from imgconv import restoration
 from imgconv.errors import InvalidInputError, KernelError
 
 # A Gaussian of sigma 2, radius 6, as the blur to undo.
@@ -52,13 +52,13 @@ def test_richardson_lucy_matches_the_reference(blurred, mode):
     crop = blurred[:64, :80]
     for asymmetric in ([[1.0, 2.0, 0.5], [0.0, 3.0, 1.0]], [[1.0, 2.0, 0.5], [0.0, 3.0, 1.0], [0.2, 0.0, 0.0]]):
         psf = np.array(asymmetric)  # a flip, or an even size's centre, would show
-        ours = deconvolve.richardson_lucy(crop, psf, 5, mode=mode)
+        ours = restoration.richardson_lucy(crop, psf, 5, mode=mode)
         np.testing.assert_allclose(ours, reference_rl(crop, psf, 5, mode), rtol=1e-9, atol=1e-6)
 
 
 def test_richardson_lucy_on_rgb_is_each_channel(blurred):
     rgb = np.stack([blurred[:48, :48], blurred[8:56, :48], blurred[:48, 8:56]], axis=-1)
-    ours = deconvolve.richardson_lucy(rgb, PSF, 3)
+    ours = restoration.richardson_lucy(rgb, PSF, 3)
     for c in range(3):
         # Clipped to the whole image's range, not the channel's.
         expected = reference_rl(rgb[..., c], PSF, 3, "reflect", bounds=(rgb.min(), rgb.max()))
@@ -67,13 +67,13 @@ def test_richardson_lucy_on_rgb_is_each_channel(blurred):
 
 def test_richardson_lucy_restores_the_blurred_photograph(brick, blurred):
     before = psnr(blurred, brick)
-    after = psnr(deconvolve.richardson_lucy(blurred, PSF, 30), brick)
+    after = psnr(restoration.richardson_lucy(blurred, PSF, 30), brick)
     assert after - before >= 4, (before, after)  # measured: 26.87 -> 33.48 dB
 
 
 def test_wiener_restores_the_blurred_photograph(brick, blurred):
     before = psnr(blurred, brick)
-    after = psnr(deconvolve.wiener(blurred, PSF), brick)
+    after = psnr(restoration.wiener(blurred, PSF), brick)
     assert after - before >= 2, (before, after)  # measured: 26.87 -> 33.53 dB at balance 0.01
 
 
@@ -85,12 +85,12 @@ def test_wiener_undoes_a_blur_without_noise_in_wrap_mode(brick):
     crop[:8, :8], crop[-8:, -8:] = 0, 65535
     psf = np.array([[0.0, 0.1, 0.0], [0.1, 0.7, 0.05], [0.0, 0.05, 0.0]])
     blurred = ndi.convolve(crop, psf, mode="wrap")
-    restored = deconvolve.wiener(blurred, psf, 1e-12, mode="wrap")
+    restored = restoration.wiener(blurred, psf, 1e-12, mode="wrap")
     np.testing.assert_allclose(restored, crop, atol=1e-6)
 
 
-@pytest.mark.parametrize("restore", [lambda b: deconvolve.richardson_lucy(b, PSF, 30),
-                                     lambda b: deconvolve.wiener(b, PSF, 1e-4)])
+@pytest.mark.parametrize("restore", [lambda b: restoration.richardson_lucy(b, PSF, 30),
+                                     lambda b: restoration.wiener(b, PSF, 1e-4)])
 def test_no_sample_outside_the_input_range(blurred, restore):
     result = restore(blurred)
     assert result.min() >= blurred.min() and result.max() <= blurred.max()
@@ -99,16 +99,16 @@ def test_no_sample_outside_the_input_range(blurred, restore):
 
 
 def test_same_result_for_any_thread_count(blurred):
-    one = deconvolve.richardson_lucy(blurred, PSF, 10, threads=1)
-    two = deconvolve.richardson_lucy(blurred, PSF, 10, threads=2)
+    one = restoration.richardson_lucy(blurred, PSF, 10, threads=1)
+    two = restoration.richardson_lucy(blurred, PSF, 10, threads=2)
     assert np.array_equal(one, two)
 
 
 @pytest.mark.parametrize("call, error, words", [
-    (lambda: deconvolve.richardson_lucy(np.ones((8, 8)), PSF, 0), InvalidInputError, "iterations"),
-    (lambda: deconvolve.richardson_lucy(np.ones((8, 8)), [[1, -1]]), KernelError, "sums to 0"),
-    (lambda: deconvolve.richardson_lucy(-np.ones((8, 8)), PSF), InvalidInputError, ">= 0"),
-    (lambda: deconvolve.wiener(np.ones((8, 8)), PSF, 0), InvalidInputError, "balance"),
+    (lambda: restoration.richardson_lucy(np.ones((8, 8)), PSF, 0), InvalidInputError, "iterations"),
+    (lambda: restoration.richardson_lucy(np.ones((8, 8)), [[1, -1]]), KernelError, "sums to 0"),
+    (lambda: restoration.richardson_lucy(-np.ones((8, 8)), PSF), InvalidInputError, ">= 0"),
+    (lambda: restoration.wiener(np.ones((8, 8)), PSF, 0), InvalidInputError, "balance"),
 ])
 def test_library_refusals(call, error, words):
     with pytest.raises(error, match=words):
@@ -125,8 +125,8 @@ def test_command_writes_a_restored_16_bit_png(tmp_path, brick, blurred, algorith
     _, pillow = load(tmp_path / "out.png")
     assert written.dtype == np.uint16 and np.array_equal(written, pillow)
     assert psnr(written, brick) - psnr(blurred, brick) >= gain
-    expected = (deconvolve.richardson_lucy(blurred, PSF, 30) if algorithm == "richardson-lucy"
-                else deconvolve.wiener(blurred, PSF))
+    expected = (restoration.richardson_lucy(blurred, PSF, 30) if algorithm == "richardson-lucy"
+                else restoration.wiener(blurred, PSF))
     assert np.abs(written - expected).max() <= 0.5 + 1e-6
 
 
@@ -137,7 +137,7 @@ def test_gaussian_spec_is_the_gaussian_psf(tmp_path, blurred):
     for spec, out in [("gaussian:s=2,r=6", "a.png"), (tmp_path / "psf.txt", "b.png")]:
         assert run("deconvolve", "-k", spec, "--iterations", "5", source, tmp_path / out).exit_code == 0
     assert np.array_equal(load(tmp_path / "a.png")[1], load(tmp_path / "b.png")[1])
-    np.testing.assert_allclose(deconvolve.load_psf("gaussian:s=2,r=6"), PSF, rtol=1e-12)
+    np.testing.assert_allclose(restoration.load_psf("gaussian:s=2,r=6"), PSF, rtol=1e-12)
 
 
 @pytest.mark.parametrize("args, words", [

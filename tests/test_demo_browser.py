@@ -7,7 +7,9 @@ Screenshots of the panels go to the folder IMGCONV_SCREENSHOTS names (the lectur
 made with IMGCONV_SCREENSHOTS=docs), else to a temporary folder.
 """
 
+import base64
 import io
+import math
 import os
 import statistics
 import time
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load, run
 from PIL import Image
-from test_demo import cli_blur, server  # noqa: F401 (server: the module's own demo process, a fixture)
+from test_demo import CHELSEA, cli_blur, server  # noqa: F401 (server: the module's own demo process, a fixture)
 
 from imgconv.kernels import gaussian
 from imgconv.lecture.animate import Frames, make_geometry
@@ -231,7 +234,8 @@ def test_slider_to_picture_latency_is_measured(page):
 def test_the_kernel_heat_map_has_the_weights(page):
     set_value(page, "radius", 2)
     set_value(page, "deviation", 1)
-    wait(page, lambda: element(page, "kernel").get_attribute("data-size") == "5")
+    # Its caption names the deviation: the kernel of radius 2 and deviation 3 has 5x5 weights too.
+    wait(page, lambda: element(page, "kernel-caption").text.startswith("kernel 5x5, \u03c3 = 1,"))
     texts = js(page, "return [...document.querySelectorAll('#kernel text')].map(t => t.textContent)")
     numbers = [float(t) for t in texts]
     assert np.allclose(np.reshape(numbers, (5, 5)), gaussian(1, radius=2), atol=5e-4)
@@ -251,6 +255,8 @@ def test_an_upload_is_blurred_and_a_bad_one_is_explained(page, tmp_path, rng):
     expected_mode, expected = cli_blur(tmp_path, 5, 3, "result", "reflect", image=path)
     assert mode == expected_mode == "L" and np.array_equal(pixels, expected)
     assert element(page, "blur-command").text.endswith("mine.png out.png")
+    wait(page, lambda: "image=" in (restored_shown(page) or ""))  # the upload is restored too
+    assert data_picture(page, "restore-original").shape == (60, 80)
     element(page, "image-sample").click()
     wait(page, lambda: shown(page) == query(5, 3, "result", "reflect"))
     text = tmp_path / "notes.png"
@@ -258,6 +264,105 @@ def test_an_upload_is_blurred_and_a_bad_one_is_explained(page, tmp_path, rng):
     element(page, "image-file").send_keys(str(text))
     wait(page, lambda: element(page, "blur-error").text)
     assert element(page, "blur-error").text == "upload: not an image, or a format imgconv cannot read"
+
+
+def restore_query(radius=5, deviation=3, boundary="reflect", method="richardson-lucy", iterations=30, balance="0.01",
+                  noise="0", image=None):
+    text = (f"radius={radius}&deviation={deviation}&boundary={boundary}&method={method}&iterations={iterations}"
+            f"&balance={balance}&noise={noise}")
+    return text + (f"&image={image}" if image else "")
+
+
+def restored_shown(driver):
+    return element(driver, "restore-restored").get_attribute("data-shown")
+
+
+def data_picture(driver, id):
+    """The samples of an <img> whose address is a PNG data: address."""
+    prefix, _, data = element(driver, id).get_attribute("src").partition(",")
+    assert prefix == "data:image/png;base64"
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        return np.asarray(image)
+
+
+def psnr(result, original):
+    return 10 * math.log10(255**2 / np.mean((result.astype(np.float64) - original.astype(np.float64)) ** 2))
+
+
+def cli_restore(tmp_path, blurred, *how):
+    out = tmp_path / "restored.png"
+    result = run("deconvolve", *how, blurred, out)
+    assert result.exit_code == 0, result.stderr
+    return load(out)[1]
+
+
+def test_the_restoration_follows_its_slider_and_shows_the_psnr_python_computes(page, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    wait(page, lambda: restored_shown(page) == restore_query())
+    assert tuple(element(page, "iterations").get_attribute(a) for a in ("min", "max", "step", "value")) == \
+        ("1", "50", "1", "30")
+    screenshot(page, "restore-panel", "demo-restore.png", tmp_path)
+    before = data_picture(page, "restore-restored")
+    element(page, "iterations").send_keys(Keys.HOME)  # a real key press: to the least, 1
+    wait(page, lambda: restored_shown(page) == restore_query(iterations=1))
+    after = data_picture(page, "restore-restored")
+    assert element(page, "iterations-value").text == "1" and not np.array_equal(before, after)
+    original = load(CHELSEA)[1]
+    blurred = cli_blur(tmp_path, 5, 3, "result", "reflect")[1]
+    restored = cli_restore(tmp_path, tmp_path / "cli-5-3-result-reflect.png", "-k", "gaussian:s=3,r=5",
+                           "--iterations", 1, "-b", "reflect")
+    assert np.array_equal(data_picture(page, "restore-blurred"), blurred) and np.array_equal(after, restored)
+    assert np.array_equal(data_picture(page, "restore-original"), original)
+    assert element(page, "psnr-blurred").text == f"{psnr(blurred, original):.2f} dB"
+    assert element(page, "psnr-restored").text == f"{psnr(restored, original):.2f} dB"
+    assert element(page, "psnr-gain").text == f"+{psnr(restored, original) - psnr(blurred, original):.2f} dB"
+    assert element(page, "restore-command").text == (
+        "imgconv blur -r 5 -s 3 -b reflect chelsea.png blurred.png\n"
+        "imgconv deconvolve -k gaussian:s=3,r=5 --iterations 1 -b reflect blurred.png restored.png")
+
+
+def test_wiener_with_noise_loses_and_the_page_says_by_how_much(page, tmp_path):
+    wait(page, lambda: restored_shown(page) == restore_query())
+    assert element(page, "balance").get_attribute("disabled") == "true"
+    set_value(page, "restore-method", "wiener", "change")
+    set_value(page, "balance", "0.001", "change")
+    set_value(page, "noise", 5)
+    set_value(page, "radius", 4)
+    wait(page, lambda: restored_shown(page) == restore_query(radius=4, method="wiener", balance="0.001", noise=5))
+    assert element(page, "iterations").get_attribute("disabled") == "true"
+    assert element(page, "balance").get_attribute("disabled") is None
+    assert element(page, "noise-value").text == "5"
+    assert element(page, "restore-note").text == ("Noise of \u03c3 5 levels (of 255), from a fixed seed, is added to "
+                                                  "blurred.png before it is restored; the commands shown add none.")
+    original = load(CHELSEA)[1]
+    blurred = cli_blur(tmp_path, 4, 3, "result", "reflect")[1]
+    noisy = np.clip(np.rint(blurred + np.random.default_rng(0).normal(0, 5, blurred.shape)), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    restored = cli_restore(tmp_path, tmp_path / "noisy.png", "-k", "gaussian:s=3,r=4", "--algorithm", "wiener",
+                           "--balance", "0.001")
+    assert np.array_equal(data_picture(page, "restore-restored"), restored)
+    assert element(page, "psnr-blurred").text == f"{psnr(noisy, original):.2f} dB"
+    assert element(page, "psnr-restored").text == f"{psnr(restored, original):.2f} dB"
+    loss = psnr(noisy, original) - psnr(restored, original)
+    assert loss > 5 and element(page, "psnr-gain").text == f"\u2212{loss:.2f} dB"
+    assert "--algorithm wiener --balance 0.001" in element(page, "restore-command").text
+    screenshot(page, "restore-panel", "demo-restore-wiener.png", tmp_path)
+
+
+def test_iterations_to_restoration_latency_is_measured(page):
+    """Prints the latency of the restoration panel (run with -s to see it); no timing is asserted."""
+    wait(page, lambda: restored_shown(page) == restore_query())
+    latencies = []
+    for move in range(10):
+        iterations = 50 - 5 * move  # 50 down to 5: the costliest first
+        count = js(page, "return window.imgconvRestore.latencies.length")
+        set_value(page, "iterations", iterations)
+        wait(page, lambda iterations=iterations: restored_shown(page) == restore_query(iterations=iterations))
+        assert js(page, "return window.imgconvRestore.latencies.length") == count + 1
+        latencies.append(js(page, "return window.imgconvRestore.latencies.at(-1)"))
+    print(f"\niterations input to restoration shown, 451x300 sample, 50 to 5 iterations: median "
+          f"{statistics.median(latencies):.0f} ms, worst {max(latencies):.0f} ms")
 
 
 def step(driver):

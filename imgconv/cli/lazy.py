@@ -25,7 +25,6 @@ def lazy(name: str) -> ModuleType:
 
 
 batch = lazy("imgconv.batch")
-deconvolve = lazy("imgconv.deconvolve")
 demo = lazy("imgconv.demo")
 filters = lazy("imgconv.filters")
 formats = lazy("imgconv.io.formats")
@@ -39,5 +38,6 @@ missing_filter = lazy("imgconv.missing_filter")
 params = lazy("imgconv.lecture.params")
 pipeline = lazy("imgconv.pipeline")
 probe = lazy("imgconv.io.probe")
+restoration = lazy("imgconv.restoration")
 scale_filters = lazy("imgconv.scale_filters")
 threshold = lazy("imgconv.threshold")

@@ -209,8 +209,9 @@ def animate_command(dest: str, input_size: tuple[int, int], kernel_size: tuple[i
     "help": "Refuse an upload of more pixels (all frames; from its header), or of more than --max-pixels."}))
 def demo_command(image: str | None, host: str, port: int, no_browser: bool, max_pixels: int,
                  max_upload_pixels: int) -> None:
-    """The lecture's live demonstrations in a web page: Gaussian blur with sliders,
-    the sliding kernel of a convolution layer, and parameter counts.
+    """The lecture's live demonstrations in a web page: Gaussian blur with sliders
+    and its undoing (deconvolution), the sliding kernel of a convolution layer, and
+    parameter counts.
 
     Prints the page's URL as its first line, opens a browser on it, and serves until
     Ctrl-C. IMAGE (default: a 451x300 sample) is the blurred picture; the page can

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .lazy import deconvolve, filters, kernelfile, kernels, scale_filters
+from .lazy import filters, kernelfile, kernels, restoration, scale_filters
 from .lazy import threshold as _threshold
 from .run import Maker, filter_command
 from .sections import KERNEL_SIZE, OptionSpec
@@ -320,7 +320,8 @@ def deconvolve_filter(engine: "EngineOptions", kernel: list[Any], algorithm: str
       imgconv deconvolve -k gaussian:s=2,r=6 --iterations 10 in.png out.png
       imgconv deconvolve --algorithm wiener --balance 0.001 -k blur.npy in.tif out.tif
     """
-    return deconvolve.deconvolve_filter(kernel, method=algorithm, iterations=iterations, balance=balance, engine=engine)
+    return restoration.deconvolve_filter(kernel, method=algorithm, iterations=iterations, balance=balance,
+                                         engine=engine)
 
 
 deconvolve_command = filter_command("deconvolve", deconvolve_filter, DECONVOLVE_OPTIONS, preset=False)

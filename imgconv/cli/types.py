@@ -12,7 +12,7 @@ from click.shell_completion import CompletionItem
 
 from ..errors import ImgconvError
 from ..vocabulary import ALIASES, MODES, TRUNCATE, resolve_mode
-from .lazy import deconvolve, formats, kernelfile, layers, pipeline
+from .lazy import formats, kernelfile, layers, pipeline, restoration
 
 
 def starting(incomplete: str, names: dict[str, str | None]) -> list[CompletionItem]:
@@ -113,13 +113,13 @@ class KernelSpecType(PathType):
 
 class PsfSpecType(PathType):
     """A blur to undo: a kernel file, an inline kernel or ``gaussian:s=SIGMA[,r=RADIUS]``
-    (`imgconv.deconvolve.load_psf`)."""
+    (`imgconv.restoration.load_psf`)."""
 
     name = "kernel"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            return deconvolve.load_psf(value)
+            return restoration.load_psf(value)
         except ImgconvError as exc:
             self.fail(str(exc), param, ctx)
 

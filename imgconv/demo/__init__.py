@@ -1,10 +1,12 @@
 """``imgconv demo``: the lecture's live demonstrations in a local web page.
 
-Three panels, each computed by imgconv: a Gaussian blur with radius and deviation
-sliders whose picture is exactly what ``imgconv blur`` writes; the sliding kernel of a
-convolution layer, frame by frame as ``imgconv animate`` draws it; and the parameter
-counts of ``imgconv params``. `app.Demo` answers the page's requests, `server` serves
-them over HTTP, the page itself is in ``static/``.
+Four panels, each computed by imgconv: a Gaussian blur with radius and deviation
+sliders whose picture is exactly what ``imgconv blur`` writes; that blur undone as
+``imgconv deconvolve`` undoes it, side by side with the original, with the PSNR of
+each (`restore`); the sliding kernel of a convolution layer, frame by frame as
+``imgconv animate`` draws it; and the parameter counts of ``imgconv params``.
+`app.Demo` answers the page's requests, `server` serves them over HTTP, the page
+itself is in ``static/``.
 
 In Python, on a free port of the loopback interface::
 

@@ -11,6 +11,8 @@ reason.
 - ``kernel.json``: that Gaussian's weights;
 - ``conv.json`` and ``conv.png``: the geometry and the frames of `imgconv animate`;
 - ``params.json``: `imgconv.lecture.params`' counts;
+- ``restore.json``: that blur undone (`restore`), the three pictures as PNG ``data:``
+  addresses and the PSNR of the blurred and restored ones;
 - ``image``: a picture uploaded by the page, kept in memory only.
 
 An answer whose memory grows with a picture (an upload read and decoded, a blur, a
@@ -36,6 +38,7 @@ from typing import Any, NamedTuple
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
 # by one thread lacks its names in another).
+from ..restoration import METHODS, RICHARDSON_LUCY
 from ..engine import EngineOptions
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
@@ -54,6 +57,7 @@ from ..vocabulary import (
     VIEWS,
     resolve_mode,
 )
+from .restore import Settings, centre, panel
 
 SAMPLE = Path(__file__).with_name("chelsea.png")
 
@@ -61,6 +65,11 @@ SAMPLE = Path(__file__).with_name("chelsea.png")
 # ranges, so that a request cannot ask for more work than a slider can.
 RADIUS = (0, 30)
 DEVIATION = (0.5, 10.0)
+# Undoing the blur: Richardson-Lucy updates (50 of the sample with the largest Gaussian
+# took 0.6 s, see restore.SIDE), Wiener's balance, and the noise added (levels of 255).
+ITERATIONS = (1, 50)
+BALANCE = (0.0001, 1.0)
+NOISE = (0.0, 20.0)
 # The animation's controls. The largest setting (input 16, kernel 7, padding 4) has 324
 # frames of 1590x804 pixels, each drawn and encoded as asked for: measured 60-145 ms a
 # frame on the 2-core machine, within the page's step of 0.6 s.
@@ -269,11 +278,7 @@ class Demo:
         radius = _whole(query, "radius", RADIUS, 5)
         deviation = _number(query, "deviation", DEVIATION, 3)
         view = _choice(query, "view", VIEWS, "result")
-        boundary = query.get("boundary", "reflect")
-        try:
-            resolve_mode(boundary)
-        except ImgconvError as exc:
-            raise RequestError(f"boundary: {exc}") from None
+        boundary = _boundary(query)
         key = query.get("image")
         # As the blur command makes its filter from its options (cli.blur).
         filt = preset_filter(separable_gaussian(deviation, radius=radius), engine=EngineOptions(mode=boundary))
@@ -281,6 +286,18 @@ class Demo:
         # alive by the requests waiting for it.
         return Answer(lambda: render(self._picture(key), filt, "PNG", WriteOptions(view=view), name="blur.png"),
                       "image/png", _pixels(self._picture(key)))
+
+    def restore(self, query: Query) -> Answer:
+        """``restore.json``: `restore.restoration` of the picture as the page sets it."""
+        _check_names(query, ("radius", "deviation", "boundary", "image", "method", "iterations", "balance", "noise"))
+        settings = Settings(_whole(query, "radius", RADIUS, 5), _number(query, "deviation", DEVIATION, 3),
+                            _boundary(query), _choice(query, "method", METHODS, RICHARDSON_LUCY),
+                            _whole(query, "iterations", ITERATIONS, 30), _number(query, "balance", BALANCE, 0.01),
+                            _number(query, "noise", NOISE, 0))
+        key = query.get("image")
+        # The upload is looked up again in its turn, as for blur.png.
+        return Answer(lambda: _json(panel(self._picture(key), settings)).make(), "application/json",
+                      math.prod(centre(self._picture(key).frames[0]).shape[:2]))
 
     def _picture(self, key: str | None) -> Picture:
         """The sample (key None) or an upload held."""
@@ -360,6 +377,15 @@ class Demo:
             "ratios": {name: format_ratio(value) for name, value in quotients.items()},
             "ratio_powers": {name: power_of_ten(value) for name, value in quotients.items()},
         })
+
+
+def _boundary(query: Query) -> str:
+    boundary = query.get("boundary", "reflect")
+    try:
+        resolve_mode(boundary)
+    except ImgconvError as exc:
+        raise RequestError(f"boundary: {exc}") from None
+    return boundary
 
 
 def _pixels(picture: Picture) -> int:

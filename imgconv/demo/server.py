@@ -38,8 +38,8 @@ STATIC = {
     "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
     "/demo.css": ("demo.css", "text/css; charset=utf-8"),
 }
-GET = {"/blur.png": "blur", "/kernel.json": "kernel", "/conv.json": "conv", "/conv.png": "conv_frame",
-       "/params.json": "params", "/image": "image"}
+GET = {"/blur.png": "blur", "/kernel.json": "kernel", "/restore.json": "restore", "/conv.json": "conv",
+       "/conv.png": "conv_frame", "/params.json": "params", "/image": "image"}
 POST = {"/image"}
 # A query string longer than this is no request the page makes.
 MAX_QUERY = 2000

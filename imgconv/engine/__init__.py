@@ -286,9 +286,11 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
               method: str | Sequence[str] = methods, into: OutputLike = dtype) -> np.ndarray:
         return _filter(part, own, into, mode, value, method, threads, -1, flip=flip, origin=origin, combine=combine)
 
-    by_channel = channels.split(plane, kernels, cval, constant, again, dtype, work)
+    # Results computed whole go straight into an output array (channels last, as filtered).
+    into = channels_last(output, axis) if isinstance(output, np.ndarray) else None
+    by_channel = channels.split(plane, kernels, cval, constant, again, dtype, work, out=into)
     if by_channel is not None:
-        return _deliver(by_channel, output, image.shape, axis)
+        return cast(np.ndarray, output) if into is not None else _deliver(by_channel, output, image.shape, axis)
     mode, cval = resolve_mode(mode_name, cast(float, cval), truncate=True)  # one number: else by channel above
     methods = [methods] * len(kernels) if isinstance(methods, str) else methods
     for method in methods:
@@ -296,8 +298,8 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
     if mode == TRUNCATE:
         shifts = [check_origin(origin, kernel_shape(kernel, kernel_parts(kernel)[0])) for kernel in kernels]
         total = truncate.filter_truncated(plane, kernels, flip, dtype, combine, lambda kernel, method: again(
-            plane, [kernel], 0.0, "constant", method, None), methods, shifts)
-        return _deliver(total, output, image.shape, axis)
+            plane, [kernel], 0.0, "constant", method, None), methods, shifts, out=into)
+        return cast(np.ndarray, output) if into is not None else _deliver(total, output, image.shape, axis)
     threads = bands.thread_count(threads)
     with bands.blas_on_one_thread():
         parts = [part(plane, kernel, method, flip, mode, cval, origin, work)
@@ -342,10 +344,12 @@ def _combine(plane: np.ndarray, kernels: Sequence[KernelLike], methods: Sequence
         norm = Norm([(strategy, offset) for strategy, offset, _ in parts], shape, threads)
         bands.filter_image(plane, norm, norm.layout(shape, threads), mode, cval, 0.0, into, True, threads)
         return
-    # Strategies that cannot share bands (FFTs, planes): each response whole.
-    responses = [_filter(plane, [kernel], None, mode, cval, method, threads, -1, flip=flip)
-                 for kernel, method in zip(kernels, methods, strict=True)]
-    total = np.abs(responses[0])
-    for response in responses[1:]:
-        np.hypot(total, response, out=total)
-    to_dtype(total, into.dtype, out=into)
+    # Strategies that cannot share bands (FFTs, planes): each response whole, one at a
+    # time, the norm gathered in ``into`` itself where it holds the work type.
+    total: np.ndarray | None = None
+    for kernel, method in zip(kernels, methods, strict=True):
+        own = into if total is None and into.dtype == work_dtype(plane.dtype) else None
+        response = _filter(plane, [kernel], own, mode, cval, method, threads, -1, flip=flip)
+        total = np.abs(response, out=response) if total is None else np.hypot(total, response, out=total)
+    if total is not into:
+        to_dtype(cast(np.ndarray, total), into.dtype, out=into)

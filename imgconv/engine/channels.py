@@ -63,14 +63,16 @@ def per_channel_values(cval: ChannelValues, channels: int) -> list[float] | None
 
 def split(image: np.ndarray, kernels: Sequence[KernelLike], cval: ChannelValues, constant: bool,
           filter_channels: Callable[[np.ndarray, list[KernelLike], float], np.ndarray], output: DTypeLike | None,
-          work: np.dtype[Any]) -> np.ndarray | None:
+          work: np.dtype[Any], out: np.ndarray | None = None) -> np.ndarray | None:
     """``image`` filtered channel by channel when any of ``kernels`` or, in a
     ``constant`` mode, ``cval`` is per channel; else None (the caller filters it whole).
 
     ``filter_channels(channels, kernels, cval)`` filters an (H, W, k) slice of the image
     with plain kernels and one value; a plain kernel among per-channel ones serves
     every channel, and channels that share every kernel and value go in one call. The
-    result has the image's shape and the type ``output``, or ``work``.
+    result has the image's shape and the type ``output``, or ``work``; it is ``out``
+    (of ``image``'s shape) when given, which may be ``image`` itself (each call reads
+    only the channels it writes, before writing them).
     """
     count = image.shape[2] if image.ndim == 3 else 1
     split_kernels = [per_channel_kernels(kernel, count) or [kernel] * count for kernel in kernels]
@@ -90,7 +92,7 @@ def split(image: np.ndarray, kernels: Sequence[KernelLike], cval: ChannelValues,
             if not isinstance(kernel, SeparableKernel):
                 check_kernel(kernel)
     planes = image.reshape(*image.shape[:2], count)
-    result = np.empty(planes.shape, work if output is None else output)
+    result = np.empty(planes.shape, work if output is None else output) if out is None else out
     for members in groups.values():
         first = members[0]
         chosen = planes if len(members) == count else planes[:, :, members]

@@ -97,12 +97,13 @@ def check_sums(coverage: Coverage, blocks: Sequence[Block]) -> None:
 
 def filter_truncated(image: np.ndarray, kernels: Sequence[KernelLike], flip: bool, output: DTypeLike | None,
                      combine: bool, filter_constant: Callable[[KernelLike, Any], np.ndarray],
-                     methods: Sequence[Any], origins: Sequence[Origin] | None = None) -> np.ndarray:
+                     methods: Sequence[Any], origins: Sequence[Origin] | None = None,
+                     out: np.ndarray | None = None) -> np.ndarray:
     """Each kernel's response in ``constant`` mode with 0 beyond the edges
     (``filter_constant(kernel, method)``, in the engine's work type, anchored as its
     origin of ``origins`` says), divided by its inside sums; for ``combine``, the
     Euclidean norm of those, as `imgconv.engine.magnitude` gives it; as ``output`` if
-    given."""
+    given, written into ``out`` (of ``image``'s shape) if given."""
     shape = (image.shape[0], image.shape[1])
     origins = origins or [(0, 0)] * len(kernels)
     coverages = [Coverage(kernel, flip, shape, origin) for kernel, origin in zip(kernels, origins, strict=True)]
@@ -121,7 +122,7 @@ def filter_truncated(image: np.ndarray, kernels: Sequence[KernelLike], flip: boo
         else:
             np.hypot(total, response, out=total)
     assert total is not None  # the engine's calls give at least one kernel
-    return total if output is None else to_dtype(total, output)
+    return total if output is None else to_dtype(total, output, out=out)
 
 
 def divide(response: np.ndarray, coverage: Coverage, blocks: Sequence[Block]) -> None:

@@ -44,6 +44,7 @@ function blurChanged() {
   blur.wanted = blurQuery();
   requestPicture();
   updateKernel();
+  restoreChanged();  // the same picture, blurred with the same Gaussian, is undone below
 }
 
 function requestPicture() {
@@ -64,6 +65,7 @@ $("result").addEventListener("load", () => {
     $("result").dataset.shown = blur.requested;
   }
   requestPicture();
+  requestRestoration();
 });
 
 $("result").addEventListener("error", async () => {
@@ -77,6 +79,7 @@ $("result").addEventListener("error", async () => {
   }
   if (failed === blur.wanted) $("result").dataset.shown = "";
   requestPicture();
+  requestRestoration();
 });
 
 for (const id of ["radius", "deviation"]) $(id).addEventListener("input", blurChanged);
@@ -159,7 +162,96 @@ $("image-sample").addEventListener("click", () => {
   useSample();
 });
 
-// ---- 2. The sliding kernel -------------------------------------------------------
+// ---- 2. Undoing the blur ---------------------------------------------------------
+// As for the blur: one request in flight, the latest settings asked for when it is
+// answered. Each answer has the three pictures (data: addresses) and the two PSNRs.
+const restore = {wanted: "", requested: "", inFlight: false, lastInput: 0, requests: 0, latencies: []};
+window.imgconvRestore = restore;  // for scripts and the tests, as imgconvDemo
+
+function restoreQuery() {
+  const query = new URLSearchParams({
+    radius: $("radius").value, deviation: $("deviation").value, boundary: $("boundary").value,
+    method: $("restore-method").value, iterations: $("iterations").value, balance: $("balance").value,
+    noise: $("noise").value,
+  });
+  if (blur.imageId) query.set("image", blur.imageId);
+  return query.toString();
+}
+
+function showRestoreSettings() {
+  const wiener = $("restore-method").value === "wiener";
+  $("iterations").disabled = wiener;
+  $("balance").disabled = !wiener;
+  $("iterations-value").textContent = $("iterations").value;
+  $("noise-value").textContent = $("noise").value;
+  const radius = $("radius").value, deviation = $("deviation").value, boundary = $("boundary").value;
+  // A radius of 0 is the identity, a 1x1 kernel: gaussian:... takes a radius > 0.
+  const kernel = radius === "0" ? "1" : `gaussian:s=${deviation},r=${radius}`;
+  const how = wiener ? `--algorithm wiener --balance ${$("balance").value}` : `--iterations ${$("iterations").value}`;
+  $("restore-command").textContent = `imgconv blur -r ${radius} -s ${deviation} -b ${boundary} ` +
+    `${blur.imageName || "IMAGE"} blurred.png\nimgconv deconvolve -k ${kernel} ${how} -b ${boundary} ` +
+    "blurred.png restored.png";
+}
+
+function restoreChanged() {
+  restore.lastInput = performance.now();
+  showRestoreSettings();
+  restore.wanted = restoreQuery();
+  requestRestoration();
+}
+
+// After the blur's picture: a restoration takes up to ten times as long, and the blur's
+// slider is the one moved most.
+async function requestRestoration() {
+  if (restore.inFlight || blur.inFlight || restore.wanted === restore.requested) return;
+  restore.inFlight = true;
+  const asked = restore.requested = restore.wanted;
+  restore.requests += 1;
+  let shown = null, error = "";
+  try {
+    const response = await fetch("/restore.json?" + asked);
+    if (response.ok) shown = await response.json();
+    else error = await failure(response);
+  } catch (failed) {
+    error = "the imgconv server does not answer: is it still running?";
+  }
+  restore.inFlight = false;
+  showRestoration(shown, error, asked);
+  requestRestoration();
+}
+
+function decibels(value) {
+  return value === null ? "∞ (equal to the original)" : `${value.toFixed(2)} dB`;
+}
+
+function showRestoration(shown, error, asked) {
+  $("restore-error").textContent = error;
+  for (const name of ["original", "blurred", "restored"]) {
+    if (shown) $("restore-" + name).src = shown[name];
+    else $("restore-" + name).removeAttribute("src");
+  }
+  $("psnr-blurred").textContent = shown ? decibels(shown.psnr.blurred) : "";
+  $("psnr-restored").textContent = shown ? decibels(shown.psnr.restored) : "";
+  const {blurred, restored} = shown ? shown.psnr : {};
+  const gain = restored - blurred;
+  $("psnr-gain").textContent = shown && blurred !== null && restored !== null ?
+    `${gain < 0 ? "−" : "+"}${Math.abs(gain).toFixed(2)} dB` : "";
+  $("restore-note").textContent = !shown ? "" :
+    (shown.frames > 1 ? `Only the first of the ${shown.frames} frames is restored. ` : "") +
+    (shown.width < shown.of[0] || shown.height < shown.of[1] ?
+      `Only the centre ${shown.width}x${shown.height} of the ${shown.of[0]}x${shown.of[1]} picture is blurred and ` +
+      "restored, as if it were the whole picture. " : "") +
+    (Number($("noise").value) > 0 ?
+      `Noise of σ ${$("noise").value} levels (of 255), from a fixed seed, is added to blurred.png before it is ` +
+      "restored; the commands shown add none." : "");
+  $("restore-restored").dataset.shown = shown ? asked : "";
+  if (shown && asked === restore.wanted) restore.latencies.push(performance.now() - restore.lastInput);
+}
+
+for (const id of ["iterations", "noise"]) $(id).addEventListener("input", restoreChanged);
+for (const id of ["restore-method", "balance"]) $(id).addEventListener("change", restoreChanged);
+
+// ---- 3. The sliding kernel -------------------------------------------------------
 // Each step is a frame of `imgconv animate --numbers`, drawn by the server; data-step
 // on the canvas is the step it shows.
 const conv = {info: null, query: "", step: 0, moving: true, frames: new Map(), drawing: false, abort: null};
@@ -247,7 +339,7 @@ $("toggle-movement").addEventListener("click", () => {
 $("conv-next").addEventListener("click", advance);
 setInterval(() => { if (conv.moving) advance(); }, STEP_MS);
 
-// ---- 3. Parameter counts ---------------------------------------------------------
+// ---- 4. Parameter counts ---------------------------------------------------------
 let paramsAbort = null;
 const PARAMS_IDS = {
   "fully connected": "params-fc", "locally connected": "params-lc", "convolutional": "params-conv",
