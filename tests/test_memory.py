@@ -17,6 +17,7 @@ from imgconv.engine import EngineOptions
 from imgconv.filters import filter_picture, gradient_filter, kernel_filter, preset_filter
 from imgconv.io import pages, png
 from imgconv.io.picture import Picture
+from imgconv.io.pillow_modes import array_of
 from imgconv.io.pillow_write import pillow_image
 from imgconv.pipeline import process_file
 
@@ -164,6 +165,30 @@ def test_pillow_copies_rgb_by_strips_and_maps_grey() -> None:
         assert (rgb[100:200] == 0).mean() > 0.9
     assert mapped.readonly  # Pillow reads grey samples where they are: nothing to copy or release
     np.testing.assert_array_equal(np.asarray(mapped), grey)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "RGB", "RGBA", "I", "F", "I;16"])
+@pytest.mark.parametrize("height", [1, 150])
+def test_array_of_a_pillow_image_is_numpys_and_writable(mode: str, height: int) -> None:
+    image = Image.fromarray(photo(height, 70, 4)).convert(mode if mode != "LA" else "RGBA")
+    if mode == "LA":
+        image = image.convert("LA")
+    samples = array_of(image)
+    np.testing.assert_array_equal(samples, np.asarray(image))
+    assert samples.dtype == np.asarray(image).dtype and samples.flags.writeable
+
+
+def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path, monkeypatch) -> None:
+    samples = photo(300, 200, 3)
+    Image.fromarray(samples).save(tmp_path / "in.tif")
+    done = []
+    monkeypatch.setattr("imgconv.pipeline.filter_in_place",
+                        lambda *args: done.append(in_place.filter_in_place(*args)) or done[-1])
+    filt = preset_filter(kernels.gaussian(sigma=2))
+    process_file(tmp_path / "in.tif", tmp_path / "out.tif", filt)
+    assert done == [True]
+    with Image.open(tmp_path / "out.tif") as written:
+        np.testing.assert_array_equal(np.asarray(written), filter_picture(picture(samples), filt, np.uint8))
 
 
 # The interpreter's peak with this in it, read as it exits.
