@@ -191,6 +191,19 @@ def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path
         np.testing.assert_array_equal(np.asarray(written), filter_picture(picture(samples), filt, np.uint8))
 
 
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
+def test_a_callers_array_is_never_released(tmp_path, ext: str) -> None:
+    """imwrite's identity result is the caller's own array: encoded, never given up."""
+    import imgconv
+
+    samples = photo(600, 900, 3)
+    kept = samples.copy()
+    imgconv.imwrite(tmp_path / f"out.{ext}", samples)
+    np.testing.assert_array_equal(samples, kept)
+    if ext != "jpg":
+        np.testing.assert_array_equal(imgconv.imread(tmp_path / f"out.{ext}"), kept)
+
+
 # The interpreter's peak with this in it, read as it exits.
 MEASURED = """
 import atexit, sys
