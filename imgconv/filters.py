@@ -223,7 +223,7 @@ def filter_picture(picture: Picture, filt: Filter, dtype: DTypeLike | None = Non
     over = background if picture.has_alpha else None
     try:
         if filt.identity and over is None:
-            result = samples if dtype is None else samples.astype(dtype)
+            result = samples if dtype is None else samples.astype(dtype, copy=False)
         elif rounds_in_engine(filt, picture.has_alpha, dtype):
             # The common case: the engine rounds into the output type band by band.
             result = filt.apply(samples, output=dtype)

@@ -13,7 +13,8 @@ import numpy as np
 
 from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
-from .io import formats
+from .in_place import filter_in_place
+from .io import formats, pages
 from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
@@ -88,7 +89,8 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     picture = read_image(source, frame=read.frame, auto_orient=read.auto_orient, max_pixels=read.max_pixels,
                          only_regular=read.only_regular)
     fmt = output_format(dest, write.format, picture.format)
-    write_bytes(render(picture, filt, fmt, write, name=name, on_progress=on_progress), dest, sync=write.sync)
+    write_bytes(render(picture, filt, fmt, write, name=name, on_progress=on_progress, release_input=True), dest,
+                sync=write.sync)
     return fmt
 
 
@@ -97,13 +99,21 @@ LIGHTS = {None: filter_picture, LINEAR: filter_linear, LUMINANCE: filter_luminan
 
 
 def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = WriteOptions(),
-           name: str = "<stdout>", on_progress: Callable[[int, int], object] | None = None) -> bytes:
+           name: str = "<stdout>", on_progress: Callable[[int, int], object] | None = None, *,
+           release_input: bool = False) -> bytes:
     """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
     ``write.view`` says and encoded in ``fmt`` (a name of `imgconv.io.write.output_format`).
 
     ``write``'s format, tile size and sync are `process_file`'s own; ``name`` is the
     destination, for messages only; ``on_progress(done, total)`` is told the frames
     filtered, ``(0, frames)`` first.
+
+    The results are given up to the encoder (`imgconv.io.pages`), which hands their
+    memory back as it copies them. With ``release_input``, the picture is given up too,
+    as `process_file` gives up the one it read: a frame is filtered in its own memory
+    where `imgconv.in_place.filter_in_place` can, and each frame is dropped from the
+    picture once filtered (an array of its shape that holds no samples takes its place),
+    so that the input is not held while the results are encoded.
     """
     view, compression, record = write.view, write.encoding.compression, formats.FORMATS[fmt]
     if view != "result" and record.raw:
@@ -113,26 +123,49 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
         compressed = " or ".join(other.name for other in formats.FORMATS.values() if other.compression)
         raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
                                 f"{record.extension if record.raw else fmt}")
+    given = picture
     picture = change_depth(picture, write.depth)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name)
     _check_channel_values(filt, picture)
-    results = []
+    results: list[np.ndarray] = []
     if on_progress:
         on_progress(0, len(picture.frames))
-    for pixels in picture.frames:
-        if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
-            raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
-                                 "mean of the valid samples its kernel covers")
-        one = replace(picture, frames=[pixels])
-        samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
-        if record.raw and pixels.dtype.kind == "f":
-            samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
-        original = pixels if over is None else composite(pixels, over, picture.sample_max)
-        results.append(compose(original, samples, view, picture.sample_max))
+    for index in range(len(picture.frames)):
+        results.append(_render_frame(picture, index, filt, record, view, over, release_input))
+        if release_input:
+            for holder in (given, picture):
+                holder.frames[index] = _spent(holder.frames[index])
         if on_progress:
             on_progress(len(results), len(picture.frames))
-    return encode_image(results, written, fmt, write.encoding, name=name)
+    held = [] if release_input else [*given.frames, *picture.frames]
+    with pages.giving_up([r for r in results if not any(np.may_share_memory(r, f) for f in held)]):
+        return encode_image(results, written, fmt, write.encoding, name=name)
+
+
+def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Format, view: str,
+                  over: tuple[float, ...] | None, in_place: bool) -> np.ndarray:
+    """Frame ``index`` of ``picture`` filtered and shown as ``view`` says, for `render`;
+    with ``in_place``, into the frame's own samples where `filter_in_place` can."""
+    pixels = picture.frames[index]
+    if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
+        raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
+                             "mean of the valid samples its kernel covers")
+    if in_place and view == "result" and not record.raw and not picture.has_alpha \
+            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name):
+        return pixels
+    one = replace(picture, frames=[pixels])
+    samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
+    if record.raw and pixels.dtype.kind == "f":
+        samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
+    original = pixels if over is None else composite(pixels, over, picture.sample_max)
+    return compose(original, samples, view, picture.sample_max)
+
+
+def _spent(frame: np.ndarray) -> np.ndarray:
+    """What stands for a frame given up: its shape and type, and no samples (one zero,
+    broadcast), so that its memory goes back once the result no longer needs it."""
+    return np.broadcast_to(np.zeros((), frame.dtype), frame.shape)
 
 
 def _check_channel_values(filt: Filter, picture: Picture) -> None:

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImageWriteError
+from . import pages
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .formats import Format
     from .picture import Picture
     from .write import EncodeOptions
@@ -28,9 +31,7 @@ JPEG2000_TILE = (1024, 1024)
 def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving: dict[str, Any], name: str) -> bytes:
     """``frames`` saved by Pillow as ``fmt`` with its options ``saving`` (several frames
     as pages)."""
-    from PIL import Image
-
-    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    images = [pillow_image(f) for f in frames]
     if len(images) > 1:  # TIFF pages
         saving = {**saving, "save_all": True, "append_images": images[1:]}
     buffer = io.BytesIO()
@@ -42,6 +43,26 @@ def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving
         raise ImageWriteError(f"{name}: cannot write the input's tags in a compressed TIFF ({exc}); --strip leaves "
                               "them out, --compression none keeps them") from None
     return buffer.getvalue()
+
+
+def pillow_image(samples: np.ndarray) -> "Image.Image":
+    """Pillow's image of ``samples``, as ``Image.fromarray`` makes it. Pillow maps the
+    array's memory for some modes (the image is then read-only) and copies others into
+    a layout of its own (RGB as four bytes a pixel): those, for samples given up
+    (`imgconv.io.pages`), strip by strip into an image made uninitialised, each strip
+    released once copied, so that the copy and the samples are never both whole."""
+    from PIL import Image
+
+    first = None
+    if pages.given_up(samples) and samples.flags.c_contiguous:
+        first = Image.fromarray(samples[: pages.STRIP_ROWS])
+    if first is None or first.readonly:
+        return Image.fromarray(np.ascontiguousarray(samples))
+    image = Image.new(first.mode, (samples.shape[1], samples.shape[0]), None)
+    for top, bottom in pages.strips(samples.shape[0]):
+        image.paste(first if top == 0 else Image.fromarray(samples[top:bottom]), (0, top))
+        pages.release_rows(samples, top, bottom)
+    return image
 
 
 def metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
+from . import pages
 from .pillow_write import encode_pillow, metadata_options
 
 if TYPE_CHECKING:
@@ -41,17 +42,25 @@ def chunk(kind: bytes, data: bytes) -> list[bytes]:
 
 
 def deflated_rows(samples: np.ndarray, depth: int, level: int) -> bytes:
-    """The zlib stream of an image's rows, each filtered with "Up"."""
+    """The zlib stream of an image's rows, each filtered with "Up": filtered strip by
+    strip into one buffer, each strip of ``samples`` released once copied where the
+    caller gave them up (`imgconv.io.pages`)."""
     import imagecodecs
 
     height = samples.shape[0]
-    if depth == 16:
-        samples = samples.astype(">u2")  # PNG stores 16-bit samples big-endian
-    rows = np.ascontiguousarray(samples).view(np.uint8).reshape(height, -1)
-    raw = np.empty((height, rows.shape[1] + 1), np.uint8)
-    raw[:, 0] = _UP
-    raw[:, 1:] = rows
-    raw[1:, 1:] -= rows[:-1]  # wraps modulo 256, as PNG wants; the first row has zeros above
+    raw = np.empty((height, samples[0].size * samples.itemsize + 1), np.uint8)
+    above = np.zeros(raw.shape[1] - 1, np.uint8)  # the first row has zeros above
+    for top, bottom in pages.strips(height):
+        strip = samples[top:bottom]
+        if depth == 16:
+            strip = strip.astype(">u2")  # PNG stores 16-bit samples big-endian
+        rows = np.ascontiguousarray(strip).view(np.uint8).reshape(bottom - top, -1)
+        raw[top:bottom, 0] = _UP  # strip by strip: a byte written in every row would bring in all of raw's pages
+        into = raw[top:bottom, 1:]
+        np.subtract(rows[1:], rows[:-1], out=into[1:])  # wraps modulo 256, as PNG wants
+        np.subtract(rows[0], above, out=into[0])
+        above = rows[-1].copy()
+        pages.release_rows(samples, top, bottom)
     # Header and Adler-32 included. imagecodecs takes any buffer (its annotations name
     # bytes alone) and returns bytes, which bytes() returns as they are, uncopied.
     return bytes(imagecodecs.deflate_encode(raw, level))  # type: ignore[arg-type]

@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from ..filters import Filter
 
 # The result's bytes per block. A block in flight holds its rows and the rows its kernel
-# reaches, the rows of tiles it shares, the engine's float32 work and its result: with
-# 16 MiB (480 rows of a 32768-pixel 8-bit row), benchmarks/tiled_memory.py's 1 GiB grey
-# image peaked at 342 to 376 MiB resident, within the 456 MiB asked (a quarter of the
-# image plus 200 MiB).
-BLOCK_BYTES = 16 * 2**20
+# reaches, the rows of tiles it shares, the engine's float32 work and its result, and
+# the command's peak grew by about ten times this: `blur -s 2` streaming an 8192x8192
+# grey tiled TIFF (256x256 tiles, 2 cores) peaked at 258-289 MiB with 16 MiB blocks,
+# 179-194 with 8, 149-150 with 6, 146-148 with 4 (82 for a 512x512 one: the imports),
+# and took 0.94, 1.0, 1.0 and 1.1 s of CPU; a 32768x4096 one, 340-343, 243-246, 241-247
+# and 218-231 MiB, 2.3, 2.3, 2.4 and 2.8-2.9 s.
+BLOCK_BYTES = 6 * 2**20
 # Blocks computed at once, and the engine's threads in each, whatever the CPU count:
 # each block holds the above, and each engine thread a band of full-width rows with the
 # kernel's reach in float32 (a 48-row band of a 32768-pixel row and 10 rows of reach
