@@ -16,12 +16,14 @@ and below it, or the picture's own edge, which the engine extends as it would fo
 whole picture; ``wrap`` mode, whose edges need the far side, is left to the whole path.
 """
 
+import contextlib
 import math
 from dataclasses import replace
 
 import numpy as np
 
 from .engine import Plan, plan
+from .engine.bands import BandWatcher, current_watcher, watching
 from .errors import ReachError
 from .filters import MAGNITUDE, Filter
 from .io import pages
@@ -69,11 +71,13 @@ def filter_in_place(samples: np.ndarray, filt: Filter, name: str) -> bool:
     methods = tuple(p.strategy for p in plans)
     forced = filt.with_engine(replace(options, method=methods if filt.combine == MAGNITUDE else methods[0]))
     pending: tuple[int, np.ndarray] | None = None
+    outer = current_watcher()
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         start, stop = max(0, top - lead), min(height, bottom + below)
         try:
-            result = forced.apply(plane[start:stop], output=plane.dtype)
+            with _reporting(outer, top, bottom, height):
+                result = forced.apply(plane[start:stop], output=plane.dtype)
         except ReachError as exc:
             raise exc.naming(name) from None
         if pending is not None:  # the strip above: the rows this one read are read
@@ -83,6 +87,16 @@ def filter_in_place(samples: np.ndarray, filt: Filter, name: str) -> bool:
     plane[pending[0] :] = pending[1]
     pages.trim()  # the strips' and the engine's freed blocks, before the result is encoded
     return True
+
+
+def _reporting(outer: BandWatcher | None, top: int, bottom: int,
+               height: int) -> contextlib.AbstractContextManager[None]:
+    """A progress display's rows for the strip from ``top`` to ``bottom``: its share of
+    the whole picture's ``height``, not a picture of its own."""
+    if outer is None:
+        return contextlib.nullcontext()
+    watcher = outer
+    return watching(lambda done, total: watcher(top + (bottom - top) * done // total, height))
 
 
 def _plans(plane: np.ndarray, filt: Filter) -> list[Plan]:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from imgconv import in_place, kernels
 from imgconv.engine import EngineOptions
+from imgconv.engine.bands import watching
 from imgconv.filters import filter_picture, gradient_filter, kernel_filter, preset_filter
 from imgconv.io import pages, png
 from imgconv.io.picture import Picture
@@ -87,6 +88,19 @@ def test_in_place_blur_agrees_with_scipy(small_strips: None) -> None:
     assert in_place.filter_in_place(filtered, preset_filter(weights), "test.png")
     expected = scipy.ndimage.convolve(samples.astype(np.float64), np.asarray(weights)[::-1, ::-1], mode="reflect")
     assert np.abs(filtered.astype(np.float64) - np.clip(np.rint(expected), 0, 255)).max() <= 1
+
+
+def test_in_place_reports_the_whole_pictures_progress(small_strips: None) -> None:
+    """A progress display watching the engine sees the strips as parts of one picture:
+    rows never going back, short of the height until the last strip, then all of it."""
+    samples = photo(400, 250, 1)
+    seen: list[tuple[int, int]] = []
+    with watching(lambda done, total: seen.append((done, total))):
+        assert in_place.filter_in_place(samples, preset_filter(kernels.gaussian(sigma=2)), "test.png")
+    done = [d for d, _ in seen]
+    assert {total for _, total in seen} == {400}
+    assert done == sorted(done) and done[-1] == 400
+    assert sum(d < 100 for d in done) > 1 and sum(d == 400 for d in done) == 1
 
 
 @pytest.mark.parametrize("case", ["wrap", "display", "per-channel cval", "identity", "not contiguous", "few rows"])

@@ -110,6 +110,12 @@ def watching(watcher: BandWatcher) -> Iterator[None]:
         _WATCHER.reset(token)
 
 
+def current_watcher() -> BandWatcher | None:
+    """The watcher `watching` set in this context, if any: for a caller that filters an
+    image in parts, so that it can report the parts' rows as the whole image's."""
+    return _WATCHER.get()
+
+
 def _counted(filter_band: Callable[..., None], band: int, height: int, groups: int) -> Callable[..., None]:
     """``filter_band`` reporting each band to the watcher of `watching`, if any."""
     watcher = _WATCHER.get()
