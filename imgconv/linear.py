@@ -19,7 +19,6 @@ profile LittleCMS handles, for one conversion that ``convert --profile`` users d
 
 import functools
 import io
-from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -184,7 +183,7 @@ def _filter_whole(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLi
     samples = picture.pixels
     colours = _colours(samples, picture.has_alpha)
     light = np.empty(samples.shape, np.float32)
-    _in_chunks(samples, lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
+    bands.in_chunks(len(samples), lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
     over = None if background is None else tuple(float(v) for v in decode(np.array(background) / curves.sample_max)
                                                   * curves.sample_max)
     result = filter_picture(replace(picture, frames=[light]), filt, None if dtype is None else np.float32, over)
@@ -193,7 +192,7 @@ def _filter_whole(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLi
         curves.write(result[..., :colours], result[..., :colours])
         return result
     out = np.empty(result.shape, dtype)
-    _in_chunks(result, lambda rows: _encode_rows(result[rows], out[rows], curves, colours))
+    bands.in_chunks(len(result), lambda rows: _encode_rows(result[rows], out[rows], curves, colours))
     return out
 
 
@@ -215,13 +214,3 @@ def _encode_rows(result: np.ndarray, out: np.ndarray, curves: Curves, colours: i
     if colours is not None and colours < result.shape[-1]:
         out[..., colours:] = to_dtype(result[..., colours:].copy(), out.dtype)
 
-
-# Rows converted at a time by each thread: 32 rows of a 4K RGB image are 1.5 MB in
-# float32, so that a chunk's arrays stay in cache between its few operations.
-CHUNK_ROWS = 32
-
-
-def _in_chunks(samples: np.ndarray, work: Callable[[slice], None]) -> None:
-    """``work(rows)`` for every slice of `CHUNK_ROWS` rows, on every CPU."""
-    bands.run_bands(lambda top: work(slice(top, top + CHUNK_ROWS)), range(0, samples.shape[0], CHUNK_ROWS),
-                    bands.thread_count(None))
