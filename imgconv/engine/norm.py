@@ -5,6 +5,7 @@ from typing import cast
 
 import numpy as np
 
+from .separable import Separable, share_columns, shared_responses
 from .strategy import Layout, Strategy
 
 
@@ -32,6 +33,8 @@ class Norm:
         # times a scale (`integer`, no offset), whose smallest non-zero value is the
         # scale and largest at most 65535 times it.
         small, large = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+        # Gradients of Gaussians: both derivatives' column passes in one product.
+        self.shared = len(strategies) > 1 and share_columns(strategies) and len(set(reaches)) == 1
         self.squares = all(hasattr(strategy, "scale") and not offset and strategy.scale**2 >= small
                            and len(parts) * (65535 * strategy.scale) ** 2 <= large for strategy, offset in parts)
 
@@ -47,13 +50,13 @@ class Norm:
         return Layout(self.band_height, self.reach)
 
     def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> np.ndarray:
-        rows, columns, _ = extended.shape
-        (above, below), (left, right) = self.reach
+        strategies = [strategy for strategy, _ in self.parts]
+        if self.shared:
+            responses = shared_responses(cast(list[Separable], strategies), extended)
+        else:
+            responses = [self._response(strategy, extended, workers) for strategy in strategies]
         total: np.ndarray | None = None
-        for strategy, offset in self.parts:
-            (top, bottom), (start, end) = strategy.reach
-            band = extended[above - top : rows - (below - bottom), left - start : columns - (right - end)]
-            values = cast(np.ndarray, strategy(band, workers))  # parts are never planar (`joins`)
+        for (strategy, offset), values in zip(self.parts, responses, strict=True):
             values = strategy.scaled(values) if hasattr(strategy, "scaled") else values
             if offset:
                 values += values.dtype.type(offset)
@@ -66,6 +69,14 @@ class Norm:
         if self.squares:
             return np.sqrt(total, out=total)
         return np.abs(total, out=total) if len(self.parts) == 1 else total
+
+    def _response(self, strategy: Strategy, extended: np.ndarray, workers: int) -> np.ndarray:
+        """One part's values for the band, cropped to its own reach."""
+        rows, columns, _ = extended.shape
+        (above, below), (left, right) = self.reach
+        (top, bottom), (start, end) = strategy.reach
+        band = extended[above - top : rows - (below - bottom), left - start : columns - (right - end)]
+        return cast(np.ndarray, strategy(band, workers))  # parts are never planar (`joins`)
 
 
 # Samples `hypot` combines at a time, at least a row: its two float64 buffers (512 KB)
