@@ -96,6 +96,12 @@ class Curves:
         np.copyto(out, counts, casting="unsafe")
         return out
 
+    @functools.cached_property
+    def hooks(self) -> Hooks:
+        """The engine's work around each band for these tables: decoding and encoding,
+        made once (its table of pairs of 8-bit samples takes a millisecond)."""
+        return Hooks(decode=self.decoded, encode=self.write)
+
     def write(self, linear: np.ndarray, target: np.ndarray) -> None:
         """Linear light in sample units into ``target`` (`imgconv.engine.Hooks`'
         encoder): sample values for an integer type, else encoded values, unrounded."""
@@ -168,8 +174,7 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
         return _filter_whole(picture, filt, curves, dtype, background)
     samples = picture.pixels
     try:
-        result = filt.apply_with(Hooks(decode=curves.decoded, encode=curves.write), np.atleast_3d(samples),
-                                 np.float32 if dtype is None else dtype)
+        result = filt.apply_with(curves.hooks, np.atleast_3d(samples), np.float32 if dtype is None else dtype)
     except ReachError as exc:
         raise exc.naming(picture.name) from None
     return result.reshape(samples.shape)
