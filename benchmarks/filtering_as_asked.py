@@ -55,7 +55,7 @@ def missing_data_cases(photo, sigma=3.0):
     blur = separable_gaussian(sigma=sigma)
     return (lambda: engine.correlate(samples, blur)), {
         "NaN interpolated, Gaussian 3": lambda: interpolate_missing(holes, blur),
-        "truncate mode, Gaussian 3": lambda: engine.correlate(samples, blur, "truncate"),
+        "truncate mode, Gaussian 3": lambda: engine.correlate(samples, blur, mode="truncate"),
     }, 2.5
 
 

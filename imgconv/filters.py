@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from .engine import (
     ChannelAxis,
     EngineOptions,
+    Hooks,
     Kernel,
     KernelLike,
     OutputLike,
@@ -30,6 +31,7 @@ from .engine import (
     to_dtype,
     work_dtype,
 )
+from .engine.hooks import NO_HOOKS
 from .errors import ReachError
 from .io.picture import Picture
 
@@ -89,13 +91,20 @@ class Filter:
         ``channel_axis`` says (see `imgconv.correlate`), as the engine's float work type
         (`imgconv.engine.work_dtype`) or as ``output`` says (a type, rounded and clipped
         for integers, or an array to fill)."""
+        return self.apply_with(NO_HOOKS, samples, output, channel_axis)
+
+    def apply_with(self, hooks: Hooks, samples: ArrayLike, output: OutputLike = None,
+                   channel_axis: ChannelAxis = -1) -> np.ndarray:
+        """`apply` with ``hooks`` around each band (`imgconv.engine.hooks`); a
+        magnitude (`MAGNITUDE`) takes none."""
         options = self.engine.keywords()
         if self.combine == MAGNITUDE:
+            assert hooks.idle, "a magnitude takes no hooks"
             return magnitude(samples, [k for k, _ in self.passes], output, convolution=True,
                              channel_axis=channel_axis, **options)
         (kernel, convolved), = self.passes
         function = convolve if convolved else correlate
-        return function(samples, kernel, output, channel_axis=channel_axis, **options)
+        return function(samples, kernel, output, channel_axis=channel_axis, hooks=hooks, **options)
 
     def show(self, result: np.ndarray, sample_max: float) -> np.ndarray:
         """A signed float result as image samples, as `display` says."""

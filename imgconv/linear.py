@@ -3,9 +3,12 @@
 Averaging gamma-encoded samples darkens edges and highlights (a blur of a red/green edge
 turns brown); the average of light is what a lens or the eye makes. `filter_linear`
 decodes 8- and 16-bit samples with the sRGB transfer function (IEC 61966-2-1, the
-piecewise curve: linear below 0.04045, a 2.4 power above), filters in float32 with
-`imgconv.filters.filter_picture` (so alpha is premultiplied in linear light), and
-encodes back, rounding once. Alpha is never converted; grey is treated as sRGB grey.
+piecewise curve: linear below 0.04045, a 2.4 power above), filters in float32, and
+encodes back, rounding once. Without alpha, the engine decodes each band by a table as
+it gathers it and encodes its results as it writes them (`imgconv.engine.hooks`), so
+no full-size float image is made; with alpha, the picture is decoded whole and
+filtered by `imgconv.filters.filter_picture` (so alpha is premultiplied in linear
+light). Alpha is never converted; grey is treated as sRGB grey.
 
 Only sRGB inputs are converted: those with no ICC profile, or one whose description
 names sRGB. Another profile (Display P3, Adobe RGB, a grey gamma curve) is refused in
@@ -16,15 +19,15 @@ profile LittleCMS handles, for one conversion that ``convert --profile`` users d
 
 import functools
 import io
-from collections.abc import Callable
 from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .engine import bands, to_dtype
-from .errors import InvalidInputError
-from .filters import Filter, filter_picture
+from .engine import Hooks, bands, to_dtype
+from .errors import InvalidInputError, ReachError
+from .filters import ONE_KERNEL, Filter, filter_picture
 from .io.picture import Picture
 
 # Modes whose samples are sRGB-encoded integers (`imgconv.io.formats`), by sample maximum.
@@ -50,32 +53,63 @@ class Curves:
 
     Encoding rounds once and exactly: the result is the number of thresholds (the
     linear light of each half-way point between two sample values) at or below the
-    value. The thresholds are found through steps of linear light `STEP` sample units
-    wide, each holding at most one threshold (they are at least 1 / 12.92 apart, where
-    the curve is steepest), a power of two so that a value's step is exact.
+    value. Linear light is cut into steps of ``step`` sample units, each holding at
+    most one threshold (they are at least 1 / 12.92 apart, where the curve is
+    steepest), a power of two so that a value's step is exact. Most steps hold none,
+    and give their sample value from one table (``sure``); only values in the few
+    steps that hold one are compared with it.
     """
 
-    STEP = 1 / 16
+    # Steps of 1/1024 for 8 bits (a table of 261,121, 512 KB): a threshold in 0.1% of
+    # the steps; encoding the blurred 4K photo band by band took 52-55 ms on one thread
+    # where steps of 1/256 took 55-59 and of 1/64 72-77. 16 bits take 1/16 (a million
+    # steps): a threshold in about one step in twenty.
+    STEPS: ClassVar[dict[int, float]] = {255: 1 / 1024, 65535: 1 / 16}
 
     def __init__(self, sample_max: int) -> None:
         self.sample_max = sample_max
+        self.step = self.STEPS[sample_max]
         self.decoded = (decode(np.arange(sample_max + 1) / sample_max) * sample_max).astype(np.float32)
         thresholds = decode((np.arange(1, sample_max + 1) - 0.5) / sample_max) * sample_max
-        starts = np.arange(int(sample_max / self.STEP) + 1) * self.STEP
+        starts = np.arange(int(sample_max / self.step) + 1) * self.step
         # Per step: the thresholds at or below its start, and the next one.
-        self.below = np.searchsorted(thresholds, starts, side="right").astype(np.uint16)
+        self.below = np.searchsorted(thresholds, starts, side="right").astype(np.int32)
         self.next = np.append(thresholds, np.nan)[self.below]  # NaN: never at or below a value
+        # The sample value of every value in the step, or -1 where the next threshold
+        # lies inside it.
+        holds = self.next < np.append(starts[1:], np.inf)
+        self.sure = np.where(holds, -1, self.below).astype(np.int16 if sample_max <= 255 else np.int32)
 
-    def to_samples(self, linear: np.ndarray, dtype: DTypeLike) -> np.ndarray:
+    def to_samples(self, linear: np.ndarray, dtype: DTypeLike, out: np.ndarray | None = None) -> np.ndarray:
         """Linear light in sample units (float32; any values, held to the range) as
-        sample values."""
-        scaled = np.multiply(linear, np.float32(1 / self.STEP), dtype=np.float32)
-        np.minimum(scaled, np.float32(len(self.below) - 1), out=scaled)
+        sample values of ``dtype``, into ``out`` if given."""
+        scaled = np.multiply(linear, np.float32(1 / self.step), dtype=np.float32)
+        np.minimum(scaled, np.float32(len(self.sure) - 1), out=scaled)
         with np.errstate(invalid="ignore"):  # NaN and values below 0 take step 0 or less: clipped
-            step = scaled.astype(np.int32)
-        count = np.take(self.below, step, mode="clip")
-        count += np.take(self.next, step, mode="clip") <= linear
-        return count.astype(dtype, copy=False)
+            step = scaled.astype(np.intp)
+        counts = np.take(self.sure, step, mode="clip")
+        unsure = np.flatnonzero(counts < 0)
+        if unsure.size:
+            at = np.clip(step.reshape(-1)[unsure], 0, None)
+            counts.reshape(-1)[unsure] = self.below[at] + (self.next[at] <= np.ravel(linear)[unsure])
+        if out is None:
+            return counts.astype(dtype, copy=False)
+        np.copyto(out, counts, casting="unsafe")
+        return out
+
+    @functools.cached_property
+    def hooks(self) -> Hooks:
+        """The engine's work around each band for these tables: decoding and encoding,
+        made once (its table of pairs of 8-bit samples takes a millisecond)."""
+        return Hooks(decode=self.decoded, encode=self.write)
+
+    def write(self, linear: np.ndarray, target: np.ndarray) -> None:
+        """Linear light in sample units into ``target`` (`imgconv.engine.Hooks`'
+        encoder): sample values for an integer type, else encoded values, unrounded."""
+        if target.dtype.kind in "iu":
+            self.to_samples(linear, target.dtype, out=target)
+        else:
+            target[...] = encode(linear / self.sample_max) * self.sample_max
 
 
 @functools.cache
@@ -134,19 +168,37 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
     """
     check_srgb(picture)
     curves = curves_for(SRGB_MODES[picture.mode])
+    # Filters that compute otherwise (subclasses with their own `apply`) are given the
+    # picture decoded whole, as are pictures with alpha.
+    banded = type(filt).apply is Filter.apply and filt.combine == ONE_KERNEL and filt.display is None
+    if picture.has_alpha or not banded:
+        return _filter_whole(picture, filt, curves, dtype, background)
+    samples = picture.pixels
+    try:
+        result = filt.apply_with(curves.hooks, np.atleast_3d(samples), np.float32 if dtype is None else dtype)
+    except ReachError as exc:
+        raise exc.naming(picture.name) from None
+    return result.reshape(samples.shape)
+
+
+def _filter_whole(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLike | None,
+                  background: tuple[float, ...] | None) -> np.ndarray:
+    """`filter_linear` on the picture decoded whole: for alpha (premultiplied in
+    linear light) and for filters whose results `imgconv.filters.filter_picture`
+    shows or combines itself."""
     samples = picture.pixels
     colours = _colours(samples, picture.has_alpha)
     light = np.empty(samples.shape, np.float32)
-    _in_chunks(samples, lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
+    bands.in_chunks(len(samples), lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
     over = None if background is None else tuple(float(v) for v in decode(np.array(background) / curves.sample_max)
                                                   * curves.sample_max)
     result = filter_picture(replace(picture, frames=[light]), filt, None if dtype is None else np.float32, over)
     colours = _colours(result, picture.has_alpha and background is None)
     if dtype is None:
-        result[..., :colours] = encode(result[..., :colours] / curves.sample_max) * curves.sample_max
+        curves.write(result[..., :colours], result[..., :colours])
         return result
     out = np.empty(result.shape, dtype)
-    _in_chunks(result, lambda rows: _encode_rows(result[rows], out[rows], curves, colours))
+    bands.in_chunks(len(result), lambda rows: _encode_rows(result[rows], out[rows], curves, colours))
     return out
 
 
@@ -168,13 +220,3 @@ def _encode_rows(result: np.ndarray, out: np.ndarray, curves: Curves, colours: i
     if colours is not None and colours < result.shape[-1]:
         out[..., colours:] = to_dtype(result[..., colours:].copy(), out.dtype)
 
-
-# Rows converted at a time by each thread: 32 rows of a 4K RGB image are 1.5 MB in
-# float32, so that a chunk's arrays stay in cache between its few operations.
-CHUNK_ROWS = 32
-
-
-def _in_chunks(samples: np.ndarray, work: Callable[[slice], None]) -> None:
-    """``work(rows)`` for every slice of `CHUNK_ROWS` rows, on every CPU."""
-    bands.run_bands(lambda top: work(slice(top, top + CHUNK_ROWS)), range(0, samples.shape[0], CHUNK_ROWS),
-                    bands.thread_count(None))

@@ -4,17 +4,18 @@ it is, so low-contrast texture (skin, sky, noise) is not sharpened.
 
 An unsharp mask gives ``original + amount · (original - blurred)``, so
 ``|original - blurred|`` is ``|result - original| / amount``: the threshold costs one
-comparison a sample on the unsharp mask's own result, no second blur.
+comparison a sample on the unsharp mask's own result, no second blur, made by the
+engine on each band as it is written (`imgconv.engine.hooks.Hooks.keep`).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .engine import ChannelAxis, EngineOptions, OutputLike, SeparableKernel, to_dtype
+from .engine import ChannelAxis, EngineOptions, Hooks, OutputLike, SeparableKernel
 from .errors import InvalidInputError
 from .filters import Filter, preset_filter
 from .gaussians import Pair, axis_gaussian
@@ -31,15 +32,10 @@ class ThresholdedUnsharp(Filter):
     threshold: float = 0.0
     amount: float = 1.0
 
-    def apply(self, samples: ArrayLike, output: OutputLike = None, channel_axis: ChannelAxis = -1) -> np.ndarray:
-        samples = np.asarray(samples)
-        result = super().apply(samples, None, channel_axis)
-        change = np.subtract(result, samples, dtype=result.dtype)
-        np.abs(change, out=change)
-        np.copyto(result, samples, where=change < result.dtype.type(self.threshold * abs(self.amount)))
-        if isinstance(output, np.ndarray):
-            return to_dtype(result, output.dtype, out=output)
-        return result if output is None else to_dtype(result, output)
+    def apply_with(self, hooks: Hooks, samples: ArrayLike, output: OutputLike = None,
+                   channel_axis: ChannelAxis = -1) -> np.ndarray:
+        return super().apply_with(replace(hooks, keep=self.threshold * abs(self.amount)), samples, output,
+                                  channel_axis)
 
 
 def unsharp_filter(*, sigma: Pair | None = None, radius: Pair | None = None, amount: float = 1.0,

@@ -10,6 +10,7 @@ from helpers import assert_rounded_from
 
 import imgconv
 from imgconv.engine import magnitude
+from imgconv.engine.norm import hypot
 from imgconv.errors import InvalidInputError
 
 K = imgconv.kernels
@@ -125,3 +126,16 @@ def test_one_method_per_kernel(mode):
         magnitude(image, kernels, mode=mode, method=["direct"])
     with pytest.raises(InvalidInputError, match="unknown method 'magic'"):
         magnitude(image, kernels, mode=mode, method=["direct", "magic"])
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-3, 1.0, 300.0, 1e19, 1e30])
+@pytest.mark.parametrize("shape", [(70, 3000, 3), (5, 7, 1), (9,)])
+def test_hypot_of_float32_is_the_float64_norm_rounded_once(scale, shape):
+    """Chunks of rows, one row longer than a chunk, squares that overflow or vanish in
+    float32: the norm is that of float64, rounded once, as np.hypot's."""
+    x, y = (RNG.standard_normal((2, *shape)) * scale).astype(np.float32)
+    expected = np.hypot(x.astype(np.float64), y.astype(np.float64)).astype(np.float32)
+    total = x.copy()
+    assert hypot(total, y) is total
+    np.testing.assert_array_equal(total, expected)
+    np.testing.assert_array_equal(hypot(x.astype(np.float64), y), np.hypot(x, y.astype(np.float64)))

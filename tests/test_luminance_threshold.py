@@ -6,6 +6,7 @@ import pytest
 import scipy.ndimage as ndi
 from PIL import Image
 
+from imgconv.engine import EngineOptions
 from imgconv.errors import InvalidInputError
 from imgconv.filters import filter_picture, gradient_filter, preset_filter
 from imgconv.io.picture import Picture
@@ -91,10 +92,13 @@ def test_edge_detectors_and_float_colour_are_refused(photo):
                          preset_filter(gaussian(sigma=1)))
 
 
-def test_threshold_leaves_low_contrast_samples_as_they_are(photo):
+@pytest.mark.parametrize("method", ["auto", "whole-channel-fft", "banded-fft"])
+def test_threshold_leaves_low_contrast_samples_as_they_are(photo, method):
+    # The FFTs overwrite the bands they are given: the threshold compares with the input.
     grey = photo[..., 1]
     picture = Picture([grey], "L", "PNG")
-    ours = filter_picture(picture, unsharp_filter(sigma=1.0, amount=1.5, threshold=4), np.uint8)
+    sharp = unsharp_filter(sigma=1.0, amount=1.5, threshold=4, engine=EngineOptions(method=method))
+    ours = filter_picture(picture, sharp, np.uint8)
     g = separable_gaussian(sigma=1.0).dense()
     blurred = ndi.correlate(grey.astype(np.float64), g, mode="reflect")
     sharpened = np.clip(np.floor(grey + 1.5 * (grey - blurred) + 0.5), 0, 255)

@@ -43,7 +43,7 @@ Inputs, outputs, channels and origins are taken as `imgconv.engine.arrays` says.
 """
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -66,6 +66,7 @@ from .arrays import (
 from .bands import to_dtype, work_dtype
 from .channels import ChannelValues
 from .cost import cheapest
+from .hooks import NO_HOOKS, Hooks, filter_whole
 from .norm import Norm
 from .options import EngineOptions
 from .plans import (
@@ -92,13 +93,14 @@ from .weights import (
 )
 
 __all__ = ["MAX_KERNEL_SIZE", "MAX_RADIUS", "MAX_SEPARABLE_SIZE", "STRATEGY_NAMES", "ChannelAxis", "EngineOptions",
-           "Kernel", "KernelLike", "Layout", "OriginLike", "OutputLike", "Plan", "SeparableKernel", "check_kernel",
-           "choose_method", "convolve", "correlate", "magnitude", "plan", "separable_terms", "to_dtype", "work_dtype"]
+           "Hooks", "Kernel", "KernelLike", "Layout", "OriginLike", "OutputLike", "Plan", "SeparableKernel",
+           "check_kernel", "choose_method", "convolve", "correlate", "magnitude", "plan", "separable_terms", "to_dtype",
+           "work_dtype"]
 
 
 def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
               cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
-              method: str = "auto", threads: int | None = None) -> np.ndarray:
+              method: str = "auto", threads: int | None = None, hooks: Hooks = NO_HOOKS) -> np.ndarray:
     """Correlate each channel of an image with a 2-D kernel.
 
     Output sample (y, x) is ``sum(weights[i, j] * input[y + i - kh//2 - oy, x + j - kw//2 - ox])``
@@ -148,6 +150,10 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
         cannot run.
     threads : int, optional
         Bands filtered at once; default all CPUs. The result does not depend on it.
+    hooks : Hooks, optional
+        Work done on each band around the filter (`imgconv.engine.hooks`): a table
+        that decodes the samples, a difference below which the input is kept, an
+        encoder that writes the results.
 
     Returns
     -------
@@ -177,12 +183,12 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
            [200, 255, 200],
            [255, 255, 255]], dtype=uint8)
     """
-    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, origin=origin)
+    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, origin=origin, hooks=hooks)
 
 
 def convolve(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
              cval: ChannelValues = 0.0, origin: OriginLike = 0, *, channel_axis: ChannelAxis = "auto",
-             method: str = "auto", threads: int | None = None) -> np.ndarray:
+             method: str = "auto", threads: int | None = None, hooks: Hooks = NO_HOOKS) -> np.ndarray:
     """Convolve each channel of an image with a 2-D kernel (the kernel is flipped).
 
     Output sample (y, x) is ``sum(weights[i, j] * input[y - i + kh//2 + oy, x - j + kw//2 + ox])``
@@ -197,7 +203,8 @@ def convolve(input: ArrayLike, weights: KernelLike, output: OutputLike = None, m
            [1., 2., 3.],
            [0., 0., 0.]])
     """
-    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, flip=True, origin=origin)
+    return _filter(input, [weights], output, mode, cval, method, threads, channel_axis, flip=True, origin=origin,
+                   hooks=hooks)
 
 
 def plan(image_shape: Sequence[int], kernel: KernelLike, mode: str = "reflect", method: str = "auto",
@@ -269,12 +276,12 @@ def magnitude(input: ArrayLike, kernels: Sequence[KernelLike], output: OutputLik
 
 def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike, mode_name: str,
             cval: ChannelValues, methods: str | Sequence[str], threads: int | None, channel_axis: ChannelAxis, *,
-            flip: bool = False, origin: OriginLike = 0, combine: bool = False) -> np.ndarray:
+            flip: bool = False, origin: OriginLike = 0, combine: bool = False, hooks: Hooks = NO_HOOKS) -> np.ndarray:
     """Filter ``values`` with each of ``kernels`` (one, unless ``combine`` asks for the
     norm of several responses), each by its method of ``methods`` (one, or one per
-    kernel), into ``output``: channel by channel (`channels.split`) where kernels or
-    cval are per channel, through `truncate` in that mode, else band by band
-    (`_run`)."""
+    kernel), into ``output``, with ``hooks`` around each band: channel by channel
+    (`channels.split`) where kernels or cval are per channel, through `truncate` in
+    that mode (the hooks on the whole image), else band by band."""
     image = check_image(values)
     axis = channel_axis_of(image.shape, channel_axis)
     plane = channels_last(image, axis)
@@ -283,8 +290,9 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
     constant = resolve_mode(mode_name, truncate=True)[0] == "constant"
 
     def again(part: np.ndarray, own: Sequence[KernelLike], value: ChannelValues, mode: str = mode_name,
-              method: str | Sequence[str] = methods, into: OutputLike = dtype) -> np.ndarray:
-        return _filter(part, own, into, mode, value, method, threads, -1, flip=flip, origin=origin, combine=combine)
+              method: str | Sequence[str] = methods, into: OutputLike = dtype, around: Hooks = hooks) -> np.ndarray:
+        return _filter(part, own, into, mode, value, method, threads, -1, flip=flip, origin=origin, combine=combine,
+                       hooks=around)
 
     # Results computed whole go straight into an output array (channels last, as filtered).
     into = channels_last(output, axis) if isinstance(output, np.ndarray) else None
@@ -297,12 +305,21 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
         check_method(method)
     if mode == TRUNCATE:
         shifts = [check_origin(origin, kernel_shape(kernel, kernel_parts(kernel)[0])) for kernel in kernels]
-        total = truncate.filter_truncated(plane, kernels, flip, dtype, combine, lambda kernel, method: again(
-            plane, [kernel], 0.0, "constant", method, None), methods, shifts, out=into)
+
+        def truncated(samples: np.ndarray, into_type: np.dtype[Any], out: np.ndarray | None = None) -> np.ndarray:
+            return truncate.filter_truncated(samples, kernels, flip, into_type, combine, lambda kernel, method: again(
+                samples, [kernel], 0.0, "constant", method, None, NO_HOOKS), methods, shifts, out=out)
+
+        if not hooks.idle:
+            total = filter_whole(plane, hooks, work, dtype, lambda samples: truncated(samples, work), to_dtype)
+            return _deliver(total, output, image.shape, axis)
+        total = truncated(plane, dtype, into)
         return cast(np.ndarray, output) if into is not None else _deliver(total, output, image.shape, axis)
     threads = bands.thread_count(threads)
     with bands.blas_on_one_thread():
-        parts = [part(plane, kernel, method, flip, mode, cval, origin, work)
+        # Hooks give the strategies float samples, and need their results as floats.
+        samples = plane.dtype if hooks.idle else work
+        parts = [part(plane, kernel, method, flip, mode, cval, origin, work, samples)
                  for kernel, method in zip(kernels, methods, strict=True)]
         result = make_output(output, image.shape, dtype)
         # Bands read rows beyond their own: a result written over its input goes
@@ -315,7 +332,7 @@ def _filter(values: ArrayLike, kernels: Sequence[KernelLike], output: OutputLike
                 (strategy, offset, blur), = parts
                 clip = not stays_in_range(image.dtype, dtype, blur, offset, mode, cval)
                 layout = strategy.layout((plane.shape[0], plane.shape[1]), threads)
-                bands.filter_image(source, strategy, layout, mode, cval, offset, into, clip, threads)
+                bands.filter_image(source, strategy, layout, mode, cval, offset, into, clip, threads, hooks)
     if target is not result:
         np.copyto(result, target)
     return result

@@ -15,18 +15,20 @@ from numpy.typing import DTypeLike
 
 from ..boundary import index_map
 from ..cpus import cpu_count
-from .strategy import Layout, Strategy
+from .hooks import NO_HOOKS, Hooks, keep_inputs
+from .strategy import Layout, Strategy, Values
 
 if TYPE_CHECKING:
     from threadpoolctl import ThreadpoolController
 
 
 def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: str, cval: float, offset: float,
-                 result: np.ndarray, clip: bool, threads: int) -> None:
+                 result: np.ndarray, clip: bool, threads: int, hooks: Hooks = NO_HOOKS) -> None:
     """Filter ``plane`` (H, W, C) into ``result`` (same shape) with ``strategy``, band by
     band as ``layout`` says, each band gathered in the strategy's ``dtype`` and extended
     by ``mode`` (``cval`` beyond the edges in constant mode); ``offset`` is added to
-    every sample, ``clip`` as in `to_dtype`; ``threads`` share the bands.
+    every sample, ``clip`` as in `to_dtype`; ``threads`` share the bands; ``hooks``
+    work on each band around the strategy (`imgconv.engine.hooks`).
 
     Bands do not depend on the thread count, and each is computed the same way
     whichever thread runs it, so results are bit-identical for any number of threads.
@@ -36,7 +38,8 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
     rows = index_map(height, above, below, mode)
     columns = index_map(width, left, right, mode)
     extra, band = above + below, layout.band_height
-    write = getattr(strategy, "write", _write)
+    write = _writer(strategy, hooks, offset, clip)
+    decode = None if hooks.decode is None else hooks.look_up
     groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
     shared: dict[int, np.ndarray] = {}  # one buffer per band shape, when bands run one after another
 
@@ -52,33 +55,21 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
                                                          strategy.dtype, layout.planar)
             chunk = -(-len(band_rows) // workers)
             run_bands(lambda start: extend(source, band_rows[start : start + chunk], columns, left, cval,
-                                           strategy.dtype, out=buffer[start : start + chunk]),
+                                           strategy.dtype, out=buffer[start : start + chunk], decode=decode),
                       range(0, len(band_rows), chunk), workers)
             out = buffer
         else:
-            out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar)
+            out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar, decode=decode)
         destination = target[top:bottom]
         # Float results of the strategy's own type go straight into the output (no copy).
         into = destination if (destination.dtype == strategy.dtype and not layout.planar
-                               and destination.flags.c_contiguous) else None
+                               and destination.flags.c_contiguous and hooks.idle) else None
         values = strategy(out, workers, into)
         if into is not None and values is into:
             if offset:
                 into += into.dtype.type(offset)
             return
-        # Planar strategies give a plane per channel, and each goes out on its own:
-        # much faster than one pass that strides through the values or the target.
-        if layout.planar:
-            pairs = zip(values, np.moveaxis(destination, 2, 0), strict=True)
-        else:
-            pairs = zip([cast(np.ndarray, values)], [destination], strict=True)  # one array, not planes
-        step = -(-(bottom - top) // workers)
-
-        def write_rows(filtered: np.ndarray, written: np.ndarray, start: int) -> None:
-            write(filtered[start : start + step], written[start : start + step], offset, clip)
-
-        for filtered, written in pairs:
-            run_bands(functools.partial(write_rows, filtered, written), range(0, bottom - top, step), workers)
+        _write_band(values, destination, source[top:bottom], layout.planar, write, workers)
 
     filter_band = _counted(filter_band, band, height, len(groups))
     for group in groups:
@@ -89,6 +80,26 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
                 filter_band(source, target, top, layout.workers)
         else:
             run_bands(functools.partial(filter_band, source, target, workers=1), tops, threads)
+
+
+def _write_band(values: Values, destination: np.ndarray, samples: np.ndarray, planar: bool,
+                write: Callable[[np.ndarray, np.ndarray, np.ndarray], None], workers: int) -> None:
+    """A band's ``values`` into ``destination`` by ``write`` (`_writer`), ``samples``
+    the input at the same places, the rows split among ``workers`` threads."""
+    # Planar strategies give a plane per channel, and each goes out on its own:
+    # much faster than one pass that strides through the values or the target.
+    if planar:
+        planes = zip(values, np.moveaxis(destination, 2, 0), np.moveaxis(samples, 2, 0), strict=True)
+    else:
+        planes = zip([cast(np.ndarray, values)], [destination], [samples], strict=True)  # one array, not planes
+    step = -(-len(destination) // workers)
+
+    def write_rows(filtered: np.ndarray, written: np.ndarray, seen: np.ndarray, start: int) -> None:
+        rows = slice(start, start + step)
+        write(filtered[rows], written[rows], seen[rows])
+
+    for filtered, written, seen in planes:
+        run_bands(functools.partial(write_rows, filtered, written, seen), range(0, len(destination), step), workers)
 
 
 BandWatcher = Callable[[int, int], object]
@@ -138,6 +149,26 @@ def _write(values: np.ndarray, target: np.ndarray, offset: float, clip: bool) ->
     to_dtype(values, target.dtype, out=target, clip=clip)
 
 
+def _writer(strategy: Strategy, hooks: Hooks, offset: float, clip: bool
+            ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """``write(values, target, samples)``: a strategy's values into the output as
+    `filter_image` writes them, ``samples`` the input at the same places, for
+    `Hooks.keep`; encoded by `Hooks.encode`, if given, which clips as it must."""
+    rounded = getattr(strategy, "write", _write)
+
+    def write(values: np.ndarray, target: np.ndarray, samples: np.ndarray) -> None:
+        if hooks.keep:
+            keep_inputs(values, samples, hooks)
+        if hooks.encode is None:
+            rounded(values, target, offset, clip)
+            return
+        if offset:
+            values += values.dtype.type(offset)
+        hooks.encode(values, target)
+
+    return write
+
+
 def _empty(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> np.ndarray:
     """An uninitialised (rows, columns, channels) array; ``planar`` stores it channel by
     channel in memory, so that ``array.transpose(2, 0, 1)`` is contiguous."""
@@ -147,14 +178,16 @@ def _empty(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> np.nd
 
 
 def extend(plane: np.ndarray, rows: np.ndarray, columns: np.ndarray, left: int, cval: float, dtype: DTypeLike,
-           planar: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+           planar: bool = False, out: np.ndarray | None = None,
+           decode: Callable[[np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
     """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
 
     The columns of the image itself are one slice (the index map is the identity
     there), so only the few extension columns need fancy indexing; -1 marks positions
     beyond the edge in constant mode, which get ``cval``. The result has the shape
     (rows, columns, channels), stored as `_empty` says for ``planar``; ``out``, if
-    given, receives it.
+    given, receives it. With ``decode`` (`Hooks.look_up`), the samples are gathered
+    as they are, then decoded into the result in one call; ``cval`` is not decoded.
     """
     width = plane.shape[1]
     if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
@@ -162,12 +195,15 @@ def extend(plane: np.ndarray, rows: np.ndarray, columns: np.ndarray, left: int, 
     else:
         source = plane[np.maximum(rows, 0)]
     extended = _empty((len(rows), len(columns), plane.shape[2]), dtype, planar) if out is None else out
+    gathered = extended if decode is None else np.empty(extended.shape, plane.dtype)
     right = left + width
-    extended[:, left:right] = source
+    gathered[:, left:right] = source
     if left:
-        extended[:, :left] = source[:, np.maximum(columns[:left], 0)]
+        gathered[:, :left] = source[:, np.maximum(columns[:left], 0)]
     if right < len(columns):
-        extended[:, right:] = source[:, np.maximum(columns[right:], 0)]
+        gathered[:, right:] = source[:, np.maximum(columns[right:], 0)]
+    if decode is not None:
+        decode(gathered, extended)
     if rows.min() < 0 or columns.min() < 0:
         extended[rows < 0] = cval
         extended[:, columns < 0] = cval
@@ -183,6 +219,18 @@ def run_bands(filter_band: Callable[[int], object], tops: Sequence[int], threads
         with ThreadPoolExecutor(threads) as pool:
             for _ in pool.map(filter_band, tops):
                 pass
+
+
+# Rows a thread works on at a time in `in_chunks`: 32 rows of a 4K RGB image are 1.5 MB
+# in float32, so that a chunk's arrays stay in cache between its few operations.
+CHUNK_ROWS = 32
+
+
+def in_chunks(height: int, work: Callable[[slice], object], threads: int | None = None) -> None:
+    """``work(rows)`` for every slice of `CHUNK_ROWS` rows of an image ``height`` rows
+    tall, on ``threads`` threads (default every CPU): a pass over a whole image whose
+    steps each chunk takes in turn, its temporaries small and in cache."""
+    run_bands(lambda top: work(slice(top, top + CHUNK_ROWS)), range(0, height, CHUNK_ROWS), thread_count(threads))
 
 
 def thread_count(threads: int | None) -> int:

@@ -34,10 +34,12 @@ class Plan:
 
 
 def part(plane: np.ndarray, kernel: KernelLike, method: str, flip: bool, mode: str, cval: float,
-          origin: OriginLike, work: np.dtype[Any]) -> tuple[Strategy, float, bool]:
+         origin: OriginLike, work: np.dtype[Any], samples: np.dtype[Any] | None = None
+         ) -> tuple[Strategy, float, bool]:
     """One kernel's part of a call on ``plane`` (H, W, C): the strategy that filters it,
     its offset, and whether it blurs (`is_blur`); refused if its results could
-    overflow ``work``."""
+    overflow ``work``. The strategy is chosen for samples of type ``samples``
+    (default: the plane's)."""
     offset = kernel.offset if isinstance(kernel, (Kernel, SeparableKernel)) else 0.0
     weights, terms = kernel_parts(kernel)
     shift = check_origin(origin, kernel_shape(kernel, weights))
@@ -47,7 +49,7 @@ def part(plane: np.ndarray, kernel: KernelLike, method: str, flip: bool, mode: s
         reach = np.abs(weights).sum()
     check_reach(plane, reach, offset, cval if mode == "constant" else 0.0, work, getattr(kernel, "source", None))
     taps, strategy = strategy_for(kernel, weights, terms, flip, mode, (plane.shape[0], plane.shape[1]), method, work,
-                               Samples(plane.dtype, cval), shift)
+                               Samples(plane.dtype if samples is None else samples, cval), shift)
     return strategy, offset, is_blur(taps, kernel)
 
 
