@@ -76,7 +76,9 @@ def integer_form(weights: np.ndarray) -> tuple[np.ndarray, float] | None:
         return None
     for divisor in range(1, MAX_DIVISOR + 1):
         scale = magnitudes.min() / divisor
-        if magnitudes.max() / scale > 1 << 16:  # no sum of such weights fits 16 bits
+        # No sum of such weights fits 16 bits; multiplied, not divided, since a subnormal
+        # scale (a narrow Gaussian's far tail) would overflow the quotient.
+        if magnitudes.max() > scale * (1 << 16):
             return None
         whole = np.round(weights / scale)
         if np.all(np.abs(whole * scale - weights) <= INTEGER_TOLERANCE * magnitudes.max()):
