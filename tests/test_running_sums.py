@@ -2,6 +2,8 @@
 against scipy.ndimage in float64 and hand-computed weights: every boundary mode, odd and
 even sizes, every sample type, 8-bit outputs rounded, whole-height bands and threads."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -219,3 +221,63 @@ def test_a_narrow_gaussian_with_a_wide_radius_is_no_box_chain_and_filters():
     image = np.random.default_rng(3).integers(0, 256, (40, 70), np.uint8)
     expected = ndi.gaussian_filter(image.astype(np.float64), 0.5, radius=30, mode="reflect")
     np.testing.assert_allclose(imgconv.blur(image, 0.5, radius=30, output=np.float64), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_chunked_prefix_sums_equal_numpys_cumulative_sums(count):
+    """Float64 matrix products over chunks against integer cumulative sums: rows of
+    samples up to 2**26 (a tent's window sums down 8-bit columns reach 255 * 501**2),
+    lengths that fill no whole chunk, and the bound past which float64 would round."""
+    from imgconv.engine.prefix_sums import CHUNK, ChunkedPrefix
+
+    generator = np.random.default_rng(count)
+    for length in (1, CHUNK - count, 1001):
+        chunked = ChunkedPrefix(count, length)
+        samples = np.zeros((5, chunked.width), np.int64)
+        samples[:, count : count + length] = generator.integers(0, 2**26, (5, length))
+        expected = samples
+        for _ in range(count):
+            expected = np.cumsum(expected, axis=1)
+        assert chunked.exact(2**26)
+        out = np.empty(samples.shape)
+        chunked(samples, out)
+        assert np.array_equal(out, expected.astype(np.float64)), length
+    wide = ChunkedPrefix(count, 4840)
+    largest = (2**53 - 1) // math.comb(wide.width + count - 1, count)
+    assert wide.exact(largest) and not wide.exact(largest + 1)
+
+
+def test_window_sums_of_prefix_sums_are_boxes_in_turn():
+    """Against numpy.convolve of the boxes, for one box, a tent and a trapezoid, in
+    int32 prefix sums that wrap around."""
+    from imgconv.engine.prefix_sums import prefix_rows, window_sums, window_terms
+
+    samples = np.random.default_rng(5).integers(0, 65536, (1, 400, 3)).astype(np.uint16)
+    for lengths in ((7,), (31, 31), (4, 9)):
+        prefix = np.empty((1, 400 + len(lengths), 3), np.int32)
+        prefix_rows(samples, len(lengths), prefix)
+        count = 400 - sum(lengths) + len(lengths)
+        out = np.empty((1, count, 3), np.int32)
+        window_sums(prefix, window_terms(lengths), 1, count, out)
+        taps = np.ones(1)
+        for length in lengths:
+            taps = np.convolve(taps, np.ones(length))
+        for column in range(3):
+            expected = np.convolve(samples[0, :, column].astype(np.float64), taps, mode="valid")
+            assert np.array_equal(out[0, :, column], expected), (lengths, column)
+
+
+def test_16_bit_tents_whose_prefix_sums_float64_would_round_sum_in_integers():
+    """A tent of radius 500 on 16-bit rows of 1100 samples: twice-summed prefix sums up
+    to 65535 * 501**2 * 2102**2 / 2, past 2**53, so the rows take the int64 prefix sums
+    instead of the float64 chunks; their results against scipy."""
+    from imgconv.engine.prefix_sums import ChunkedPrefix
+
+    assert not ChunkedPrefix(2, 1100 + 1000).exact(65535 * 501**2)
+    image = np.random.default_rng(9).integers(0, 65536, (1010, 1100)).astype(np.uint16)
+    image[:, 500:] //= 16  # a step, so that the sums are not nearly flat
+    result = imgconv.correlate(image, K.separable_tent(radius=500), method="running-sums", output=np.uint16)
+    taps = K.separable_tent(radius=500).terms[0][0]
+    expected = ndi.correlate1d(ndi.correlate1d(image.astype(np.float64), taps, 0, mode="reflect"), taps, 1,
+                               mode="reflect")
+    assert_rounded_from(result, expected, np.uint16, 2**-8)
