@@ -147,15 +147,17 @@ def test_a_box_larger_than_a_dense_kernel_against_scipys_running_sums():
 
 def test_auto_takes_running_sums_where_its_estimate_is_lowest():
     """Large boxes; even sizes, which the FFT on whole channels cannot take (not
-    symmetric about their anchor); nearest mode, where its frames grow. Small boxes go
-    to the integer sums, Gaussians never here."""
+    symmetric about their anchor); nearest mode, where its frames grow; tents of radius
+    100, by prefix sums. Small boxes go to the integer sums, tents of radius 50 to the
+    separable passes, Gaussians never here."""
     photo = (2160, 3840)
     for kernel, mode in ((K.separable_box(radius=100), "reflect"), (K.separable_box(size=1000), "reflect"),
                          (K.separable_box(radius=500), "reflect"),
                          (K.separable_tent(size=1000), "reflect"), (K.separable_box(radius=500), "nearest"),
-                         (K.separable_tent(radius=100), "nearest")):
+                         (K.separable_tent(radius=100), "nearest"), (K.separable_tent(radius=100), "reflect")):
         assert choose_method(kernel, mode, shape=photo, dtype=np.uint8) == "running-sums", (kernel.shape, mode)
     assert choose_method(K.box(radius=2), shape=photo, dtype=np.uint8) == "integer"
+    assert choose_method(K.separable_tent(radius=50), shape=photo, dtype=np.uint8) == "separable"
     assert choose_method(K.gaussian(radius=100), "nearest", shape=photo, dtype=np.uint8) != "running-sums"
 
 
