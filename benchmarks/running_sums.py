@@ -14,7 +14,10 @@ saved as a 4K PNG, the radii taken in turns, best of 5 rounds, wall time and the
 of the process (steadier on a busy machine), each over the first radius's (5 and 500 by
 default; the goal is at most 1.5).
 
-    .venv/bin/python benchmarks/running_sums.py --command [radius ...]
+    .venv/bin/python benchmarks/running_sums.py --command [--method M] [radius ...]
+
+``--method M`` runs the radii after the first with ``--method M`` (``running-sums``: the
+strategy forced where ``auto`` takes the FFT); the first, the baseline, stays ``auto``.
 """
 
 import os
@@ -91,16 +94,17 @@ def command_times(commands, rounds=5):
     return wall, cpu
 
 
-def main_command(radii):
+def main_command(radii, method="auto"):
     with tempfile.TemporaryDirectory() as scratch:
         photo = Path(scratch) / "4k.png"
         Image.fromarray(photo_4k()).save(photo)
-        print(f"load {os.getloadavg()[0]:.1f}")
+        print(f"load {os.getloadavg()[0]:.1f}, --method {method}")
         print("| command | radius | wall | CPU | wall / radius " f"{radii[0]} | CPU / radius {radii[0]} |")
         print("|---" * 6 + "|")
         for name in ("box", "tent"):
-            commands = [[sys.executable, "-m", "imgconv", name, "--radius", str(radius), str(photo),
-                         str(Path(scratch) / "out.png")] for radius in radii]
+            commands = [[sys.executable, "-m", "imgconv", name, "--radius", str(radius), "--method",
+                         method if i else "auto", str(photo), str(Path(scratch) / "out.png")]
+                        for i, radius in enumerate(radii)]
             wall, cpu = command_times(commands)
             for radius, seconds, used in zip(radii, wall, cpu, strict=True):
                 print(f"| {name} | {radius} | {seconds:.2f} s | {used:.2f} s | {seconds / wall[0]:.2f} | "
@@ -110,7 +114,12 @@ def main_command(radii):
 
 if __name__ == "__main__":
     arguments = [argument for argument in sys.argv[1:] if argument != "--command"]
+    method = "auto"
+    if "--method" in arguments:
+        at = arguments.index("--method")
+        method = arguments[at + 1]
+        del arguments[at : at + 2]
     if "--command" in sys.argv[1:]:
-        main_command([int(radius) for radius in arguments] or [5, 500])
+        main_command([int(radius) for radius in arguments] or [5, 500], method)
     else:
         main([int(radius) for radius in arguments] or list(RADII))
