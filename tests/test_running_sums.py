@@ -250,17 +250,18 @@ def test_chunked_prefix_sums_equal_numpys_cumulative_sums(count):
 
 
 def test_window_sums_of_prefix_sums_are_boxes_in_turn():
-    """Against numpy.convolve of the boxes, for one box, a tent and a trapezoid, in
-    int32 prefix sums that wrap around."""
-    from imgconv.engine.prefix_sums import prefix_rows, window_sums, window_terms
+    """Against numpy.convolve of the boxes, for one box, a tent and trapezoids (taken one
+    difference at a time, and as four prefix sums where the boxes are longer than the
+    windows are many), in int32 prefix sums that wrap around."""
+    from imgconv.engine.prefix_sums import prefix_rows, window_sums
 
     samples = np.random.default_rng(5).integers(0, 65536, (1, 400, 3)).astype(np.uint16)
-    for lengths in ((7,), (31, 31), (4, 9)):
+    for lengths in ((7,), (31, 31), (4, 9), (150, 200)):
         prefix = np.empty((1, 400 + len(lengths), 3), np.int32)
         prefix_rows(samples, len(lengths), prefix)
         count = 400 - sum(lengths) + len(lengths)
         out = np.empty((1, count, 3), np.int32)
-        window_sums(prefix, window_terms(lengths), 1, count, out)
+        window_sums(prefix, lengths, 1, count, out)
         taps = np.ones(1)
         for length in lengths:
             taps = np.convolve(taps, np.ones(length))

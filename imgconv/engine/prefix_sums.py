@@ -61,21 +61,33 @@ def prefix_rows(values: np.ndarray, count: int, out: np.ndarray) -> None:
         np.add(out[:, row + count - 1], added, out=out[:, row + count])
 
 
-def window_sums(prefix: np.ndarray, terms: Sequence[Term], axis: int, count: int, out: np.ndarray) -> None:
-    """``count`` window sums along ``axis`` from the ``prefix`` sums and their
-    `window_terms`, into ``out``, in its type. The positive term comes first and the
-    negative next, so that every partial result lies between minus and plus the largest
-    prefix sum (the float64 sums of `ChunkedPrefix` stay exact)."""
+def window_sums(prefix: np.ndarray, lengths: Sequence[int], axis: int, count: int, out: np.ndarray) -> None:
+    """``count`` window sums of boxes of ``lengths`` in turn along ``axis``, from the
+    ``len(lengths)``-fold ``prefix`` sums (`window_terms`), into ``out``, in its type.
 
-    def shifted(offset: int) -> np.ndarray:
-        index = [slice(None)] * prefix.ndim
-        index[axis] = slice(offset, offset + count)
-        return prefix[tuple(index)]
+    Where the shorter of two boxes is shorter than ``count``, one difference at a time:
+    ``count`` plus that length samples, then ``count``, fewer than three times ``count``
+    (along a 4K row, 4341 and 3840 samples against 11520 for a tent of radius 500).
+    Either way every partial result lies between minus and plus the largest prefix sum,
+    so that the float64 sums of `ChunkedPrefix` stay exact."""
 
-    (_, first), (_, second), *rest = terms
-    np.subtract(shifted(first), shifted(second), out=out)
+    def shifted(values: np.ndarray, offset: int, length: int) -> np.ndarray:
+        index = [slice(None)] * values.ndim
+        index[axis] = slice(offset, offset + length)
+        return values[tuple(index)]
+
+    if len(lengths) == 2 and min(lengths) < count:
+        short, long = sorted(lengths)
+        shape = list(out.shape)
+        shape[axis] = count + short
+        once = np.empty(shape, out.dtype)
+        np.subtract(shifted(prefix, long, count + short), shifted(prefix, 0, count + short), out=once)
+        np.subtract(shifted(once, short, count), shifted(once, 0, count), out=out)
+        return
+    (_, first), (_, second), *rest = window_terms(lengths)
+    np.subtract(shifted(prefix, first, count), shifted(prefix, second, count), out=out)
     for sign, offset in rest:
-        (np.add if sign > 0 else np.subtract)(out, shifted(offset), out=out)
+        (np.add if sign > 0 else np.subtract)(out, shifted(prefix, offset, count), out=out)
 
 
 class ChunkedPrefix:

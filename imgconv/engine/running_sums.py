@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .bands import run_bands
-from .prefix_sums import ChunkedPrefix, prefix_rows, window_sums, window_terms
+from .prefix_sums import ChunkedPrefix, prefix_rows, window_sums
 from .strategy import Layout, Samples
 from .taps import Taps
 
@@ -245,7 +245,7 @@ class WholeRunningSums(RunningSums):
         chunks = ChunkedPrefix(len(along), columns)
         chunked = chunks if chunks.exact(bound) else None
         out = np.empty((channels, height, width), self.work)
-        down_terms, along_terms, lead = window_terms(down), window_terms(along), len(along)
+        lead = len(along)
         padded = lead + columns if chunked is None else chunked.width
 
         summing = np.dtype(np.float64) if chunked else sum_types[1]
@@ -260,7 +260,7 @@ class WholeRunningSums(RunningSums):
                 vertical, sums, result = (buffer[: channels * count * (len(buffer) // (channels * BLOCK_ROWS))]
                                           .reshape(channels, count, -1) for buffer in buffers)
                 vertical[:, :, :lead] = vertical[:, :, lead + columns :] = 0
-                window_sums(prefix[:, start:], down_terms, 1, count, vertical[:, :, lead : lead + columns])
+                window_sums(prefix[:, start:], down, 1, count, vertical[:, :, lead : lead + columns])
                 if chunked is not None:
                     chunked(vertical.reshape(-1, padded), sums.reshape(-1, padded))
                 else:
@@ -270,7 +270,7 @@ class WholeRunningSums(RunningSums):
                         sums = vertical
                     for _ in along:
                         np.cumsum(sums, axis=2, out=sums)
-                window_sums(sums, along_terms, 2, width, result)
+                window_sums(sums, along, 2, width, result)
                 np.multiply(result, self.multiplier, out=out[:, block], dtype=np.float64, casting="unsafe")
 
         split(height, workers, rows_of)
