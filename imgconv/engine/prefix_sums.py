@@ -46,15 +46,17 @@ def window_terms(lengths: Sequence[int]) -> list[Term]:
     return terms
 
 
-def prefix_rows(values: np.ndarray, count: int, out: np.ndarray) -> None:
+def prefix_rows(values: np.ndarray, count: int, out: np.ndarray, rows: np.ndarray | None = None) -> None:
     """The ``count``-fold prefix sums down the rows (axis 1) of the planes ``values``
     (channels, rows, columns), into ``out`` (``count`` more rows, in its type): ``count``
-    rows of zeros, then one row per row of ``values``. The sums before the last are kept
-    for the current row only, so that each row is one addition per fold."""
+    rows of zeros, then one row per row of ``values``, or per entry of the index map
+    ``rows`` (`imgconv.boundary.index_map`: the rows beyond the edges read where the
+    boundary mode says, with no extended copy). The sums before the last are kept for
+    the current row only, so that each row is one addition per fold."""
     out[:, :count] = 0
     running = [np.zeros((values.shape[0], values.shape[2]), out.dtype) for _ in range(count - 1)]
-    for row in range(values.shape[1]):
-        added = values[:, row]
+    for row in range(values.shape[1] if rows is None else len(rows)):
+        added = values[:, row if rows is None else rows[row]]
         for total in running:
             np.add(total, added, out=total)
             added = total
@@ -88,6 +90,39 @@ def window_sums(prefix: np.ndarray, lengths: Sequence[int], axis: int, count: in
     np.subtract(shifted(prefix, first, count), shifted(prefix, second, count), out=out)
     for sign, offset in rest:
         (np.add if sign > 0 else np.subtract)(out, shifted(prefix, offset, count), out=out)
+
+
+# A run of an index map: (start, stop, first, step): entries start to stop - 1 are
+# first, first + step, ... with step -1, 0 or 1.
+Run = tuple[int, int, int, int]
+
+
+def index_runs(index: np.ndarray) -> list[Run]:
+    """An index map (`imgconv.boundary.index_map`) as runs of consecutive, reversed and
+    repeated indices, for `gather_columns`: a few for any boundary mode but constant."""
+    runs: list[Run] = []
+    start = 0
+    while start < len(index):
+        first = int(index[start])
+        step = int(index[start + 1]) - first if start + 1 < len(index) else 1
+        step = step if step in (-1, 0, 1) else 1
+        stop = start + 1 + int(np.argmin(np.append(np.diff(index[start:]) == step, False)))
+        runs.append((start, stop, first, step))
+        start = stop
+    return runs
+
+
+def gather_columns(values: np.ndarray, runs: Sequence[Run], out: np.ndarray) -> None:
+    """``out[..., j] = values[..., index[j]]`` for the `index_runs` of an index map:
+    copies of slices, not fancy indexing."""
+    for start, stop, first, step in runs:
+        last = first + step * (stop - start - 1)
+        if step == 1:
+            out[..., start:stop] = values[..., first : last + 1]
+        elif step == -1:
+            out[..., start:stop] = values[..., last : first + 1][..., ::-1]
+        else:
+            out[..., start:stop] = values[..., first : first + 1]
 
 
 class ChunkedPrefix:

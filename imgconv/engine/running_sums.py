@@ -24,13 +24,15 @@ threads instead (columns for the passes down, rows for the passes along).
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ..boundary import index_map
 from .bands import run_bands
-from .prefix_sums import ChunkedPrefix, prefix_rows, window_sums
+from .prefix_sums import ChunkedPrefix, Run, gather_columns, index_runs, prefix_rows, window_sums
 from .strategy import Layout, Samples
 from .taps import Taps
 
@@ -77,6 +79,9 @@ WHOLE_HEIGHT_WHOLE = 1.0
 # one thread, best of 3, 2026-12-05), tents of radius 50, 100, 200 and 500 took 323,
 # 306, 334 and 386 ms, 11.9, 11.3, 12.3 and 14.2 ns a sample scaled by the 12/13.1 of
 # the FFT (327 ms); fitted on 100 and 500 (1.32 and 1.84 samples gathered per output).
+# Whole channels since read their reach through index maps: radius 500 then took 287-305
+# ms, 10.9 ns scaled, where the estimate says 11.5 (1.46 rows and 1.26 columns summed
+# per output).
 NS_PREFIX = 5.6
 NS_PREFIX_WRITE = 3.9
 
@@ -212,15 +217,31 @@ class WholeRunningSums(RunningSums):
         found = chains(taps)
         if found is None or int(np.iinfo(samples.dtype).max) * math.prod(found[0][1] + found[1][1]) >= 2**63:
             return None
-        return estimate(taps, shape, NS_PER_WHOLE_PASS, NS_WHOLE_WRITE, WHOLE_HEIGHT_WHOLE, prefix=True)
+        return estimate(taps, shape, NS_PER_WHOLE_PASS, NS_WHOLE_WRITE, WHOLE_HEIGHT_WHOLE, prefix=mode)
 
     def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         super().__init__(taps, mode, shape, dtype)
         self.work = dtype
         self.dtype = np.dtype(np.uint16)
+        # Whole channels with a tent take the image as it is, and read the rows and
+        # columns beyond its edges through index maps (`summed`): no gathered copy of
+        # the reach (1.84 times the 4K photo's samples at radius 500; 12 ms a channel to
+        # gather against 2.7). Not in constant mode, whose value is the driver's.
+        self.maps: tuple[np.ndarray, list[Run], int] | None = None  # rows, columns as runs, how many
+        if max(len(self.down), len(self.along)) == 2 and mode != "constant" and band_height(taps.shape[0]) >= shape[0]:
+            (above, below), (left, right) = self.reach
+            top, first = self.start
+            rows = index_map(shape[0], above, below, mode)[top : top + shape[0] + sum(self.down) - len(self.down)]
+            columns = index_map(shape[1], left, right, mode)[first : first + shape[1] + sum(self.along)
+                                                             - len(self.along)]
+            self.maps = rows, index_runs(columns), len(columns)
+
+    def layout(self, shape: tuple[int, int], threads: int) -> Layout:
+        layout = super().layout(shape, threads)
+        return layout if self.maps is None else replace(layout, reach=((0, 0), (0, 0)))
 
     def __call__(self, extended: np.ndarray, workers: int, into: np.ndarray | None = None) -> list[np.ndarray]:
-        planes = self.window(extended)
+        planes = self.window(extended) if self.maps is None else extended.transpose(2, 0, 1)
         largest = int(planes.max())
         if len(self.down) == len(self.along) == 1:  # boxes alone: no prefix sums to keep
             bound = largest * self.down[0]
@@ -239,9 +260,13 @@ class WholeRunningSums(RunningSums):
         bound = largest * math.prod(down)  # the largest window sum down the columns
         sum_types = _sum_type(bound), _sum_type(bound * math.prod(along))
         channels, rows, columns = planes.shape
+        row_map, column_runs = None if self.maps is None else self.maps[0], None if self.maps is None else self.maps[1]
+        if self.maps is not None:
+            rows, columns = len(self.maps[0]), self.maps[2]
         height, width = rows - sum(down) + len(down), columns - sum(along) + len(along)
-        prefix = np.empty((channels, rows + len(down), columns), sum_types[0])
-        split(columns, workers, lambda part: prefix_rows(planes[:, :, part], len(down), prefix[:, :, part]))
+        prefix = np.empty((channels, rows + len(down), planes.shape[2]), sum_types[0])
+        split(planes.shape[2], workers,
+              lambda part: prefix_rows(planes[:, :, part], len(down), prefix[:, :, part], row_map))
         chunks = ChunkedPrefix(len(along), columns)
         chunked = chunks if chunks.exact(bound) else None
         out = np.empty((channels, height, width), self.work)
@@ -253,6 +278,7 @@ class WholeRunningSums(RunningSums):
         def rows_of(part: slice) -> None:
             buffers = [np.empty(channels * BLOCK_ROWS * length, kind)
                        for length, kind in ((padded, sum_types[0]), (padded, summing), (width, summing))]
+            image = np.empty((channels, BLOCK_ROWS, planes.shape[2]), sum_types[0])  # the image's own columns
             for start in range(part.start, min(part.stop, height), BLOCK_ROWS):
                 block = slice(start, min(start + BLOCK_ROWS, part.stop, height))
                 count = block.stop - start
@@ -260,7 +286,11 @@ class WholeRunningSums(RunningSums):
                 vertical, sums, result = (buffer[: channels * count * (len(buffer) // (channels * BLOCK_ROWS))]
                                           .reshape(channels, count, -1) for buffer in buffers)
                 vertical[:, :, :lead] = vertical[:, :, lead + columns :] = 0
-                window_sums(prefix[:, start:], down, 1, count, vertical[:, :, lead : lead + columns])
+                if column_runs is None:
+                    window_sums(prefix[:, start:], down, 1, count, vertical[:, :, lead : lead + columns])
+                else:
+                    window_sums(prefix[:, start:], down, 1, count, image[:, :count])
+                    gather_columns(image[:, :count], column_runs, vertical[:, :, lead : lead + columns])
                 if chunked is not None:
                     chunked(vertical.reshape(-1, padded), sums.reshape(-1, padded))
                 else:
@@ -284,26 +314,30 @@ def _sum_type(bound: int) -> np.dtype[Any]:
 
 
 def estimate(taps: Taps, shape: tuple[int, int] | None, per_pass: float, write: float, whole_height: float,
-             prefix: bool = False) -> float | None:
+             prefix: str | None = None) -> float | None:
     """Nanoseconds per output sample of running sums, or None unless the kernel is boxes
     and tents: ``per_pass`` per pass (box) along either axis and sample gathered, of which
     there are more than outputs by the kernel's reach (on a band of `band_height` rows,
-    and the image's width, times ``whole_height`` on whole-height bands), and ``write``;
-    with ``prefix``, a tent or trapezoid along either axis costs `NS_PREFIX` per sample
-    gathered and `NS_PREFIX_WRITE` instead (`WholeRunningSums.summed`)."""
+    and the image's width, times ``whole_height`` on whole-height bands), and ``write``.
+    With ``prefix`` (the boundary mode), a tent or trapezoid along either axis costs
+    `NS_PREFIX` per sample gathered and `NS_PREFIX_WRITE` instead
+    (`WholeRunningSums.summed`); on whole channels, outside constant mode, which gather
+    no reach, per sample the sums run over down and along, on average."""
     found = chains(taps)
     if found is None:
         return None
     (_, down, _), (_, along, _) = found
     passes = len(down) + len(along)
-    if prefix and passes > 2:
-        per_pass, passes, write = NS_PREFIX, 1, NS_PREFIX_WRITE
     kh, kw = taps.shape
     gathered = 1 + (kh - 1) / MIN_BAND_HEIGHT
     if shape is not None:
         band = min(band_height(kh), shape[0])
-        gathered = (band + kh - 1) / band * (shape[1] + kw - 1) / shape[1] * (whole_height if band == shape[0]
-                                                                             else 1.0)
+        rows, columns = (band + kh - 1) / band, (shape[1] + kw - 1) / shape[1]
+        gathered = rows * columns * (whole_height if band == shape[0] else 1.0)
+        if prefix not in (None, "constant") and passes > 2 and band == shape[0]:
+            gathered = (rows + columns) / 2
+    if prefix is not None and passes > 2:
+        per_pass, passes, write = NS_PREFIX, 1, NS_PREFIX_WRITE
     return per_pass * passes * gathered + write
 
 
