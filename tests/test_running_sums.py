@@ -134,6 +134,21 @@ def test_whole_height_bands_are_bit_identical_whatever_the_thread_count(mode):
                                atol=tolerance(image, K.tent(radius=30), np.float32))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_whole_channels_with_a_tent_read_beyond_the_edges_themselves(mode):
+    """Outside constant mode, no reach is gathered for them: the index maps of the
+    boundary mode are read in place, also for a tent anchored off its centre."""
+    image, kernel = image_of(np.uint8, (60, 90, 3)), K.separable_tent(radius=20)
+    planned = plan(image.shape, kernel, mode, method="running-sums", dtype=np.uint8)
+    assert planned.layout.one_channel
+    assert planned.layout.reach == (((20, 20), (20, 20)) if mode == "constant" else ((0, 0), (0, 0)))
+    shifted = np.pad(K.tent(radius=20), ((3, 0), (0, 5)))
+    for weights in (kernel, shifted):
+        result = imgconv.correlate(image, weights, mode=mode, cval=40, method="running-sums", output=np.uint8)
+        dense = weights.dense() if hasattr(weights, "dense") else weights
+        assert_rounded_from(result, reference(image, dense, mode, 40, correlate=True))
+
+
 def test_a_box_larger_than_a_dense_kernel_against_scipys_running_sums():
     """Factors of 1101 taps, held as a `SeparableKernel`: against uniform_filter1d,
     scipy's own running sums, along both axes."""
@@ -154,7 +169,8 @@ def test_auto_takes_running_sums_where_its_estimate_is_lowest():
     for kernel, mode in ((K.separable_box(radius=100), "reflect"), (K.separable_box(size=1000), "reflect"),
                          (K.separable_box(radius=500), "reflect"),
                          (K.separable_tent(size=1000), "reflect"), (K.separable_box(radius=500), "nearest"),
-                         (K.separable_tent(radius=100), "nearest"), (K.separable_tent(radius=100), "reflect")):
+                         (K.separable_tent(radius=100), "nearest"), (K.separable_tent(radius=100), "reflect"),
+                         (K.separable_tent(radius=500), "reflect")):
         assert choose_method(kernel, mode, shape=photo, dtype=np.uint8) == "running-sums", (kernel.shape, mode)
     assert choose_method(K.box(radius=2), shape=photo, dtype=np.uint8) == "integer"
     assert choose_method(K.separable_tent(radius=50), shape=photo, dtype=np.uint8) == "separable"
