@@ -27,8 +27,9 @@ per worker. A tiled TIFF is written tiled (256x256, deflate) by vips and ImageMa
 imgconv writes it; Pillow and OpenCV write what they write. Peers that hold the whole
 image are not run on the gigapixel TIFF (ImageMagick's policy refuses it anyway).
 
-Every command is timed as a new process, wall time, with its peak memory from GNU time
-(for ``xargs`` and a pool, the largest of its processes). Rounds interleave the
+Every command is timed as a new process, wall time, with its peak memory and CPU time
+from GNU time (for ``xargs`` and a pool, the largest of its processes, and the CPU time
+of all of them: on a busy machine, less disturbed than the wall time). Rounds interleave the
 contenders (their order turns each round), so that a machine whose load changes
 disturbs all alike; the best and the median are printed, with each contender's time
 over imgconv's. Outputs are checked in the first round: every file there, not empty,
@@ -56,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,14 +134,19 @@ class Job:
 class Run:
     seconds: list[float] = field(default_factory=list)
     peak: float | None = None  # MiB, the largest seen
+    cpu: list[float] = field(default_factory=list)  # seconds, user and system
     output: float = 0.0  # MiB written
     differs: float | None = None  # mean |peer - imgconv| on the first file's centre, levels
     failed: str | None = None
 
 
-def contenders(scratch: Path) -> dict[str, object]:
-    """The contenders installed here: name -> function(job, out) giving (command, env extras)."""
-    found: dict[str, object] = {"imgconv": imgconv_command}
+Command = Callable[[Job, Path], tuple[list[str], dict[str, str]]]
+"""A contender: its command for a job writing into a folder, and what it adds to the environment."""
+
+
+def contenders(scratch: Path) -> dict[str, Command]:
+    """The contenders installed here, by name."""
+    found: dict[str, Command] = {"imgconv": imgconv_command}
     if shutil.which("vips"):
         found["vips"] = vips_command
     if os.path.exists("/usr/bin/convert"):  # the real one; a stand-in may come first on PATH
@@ -159,12 +166,6 @@ def imgconv_command(job: Job, out: Path) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "imgconv", "blur", "-s", str(SIGMA), *jobs, "--quiet", str(source), str(target)], {}
 
 
-def _tiff_options(job: Job, vips: bool) -> str | list[str]:
-    if vips:
-        return "[tile,tile-width=256,tile-height=256,compression=deflate,bigtiff]" if job.tiled else ""
-    return ["-define", "tiff:tile-geometry=256x256", "-compress", "zip"] if job.tiled else []
-
-
 def _each_file(job: Job, command: list[str], threads: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """``command`` (with ``{}`` for a file's name) once per file, two at a time."""
     if not job.batch:
@@ -175,17 +176,18 @@ def _each_file(job: Job, command: list[str], threads: dict[str, str]) -> tuple[l
 
 
 def vips_command(job: Job, out: Path) -> tuple[list[str], dict[str, str]]:
-    command = ["vips", "gaussblur", f"{job.folder}/{{}}", f"{out}/{{}}{_tiff_options(job, True)}", str(SIGMA)]
+    tiled = "[tile,tile-width=256,tile-height=256,compression=deflate,bigtiff]" if job.tiled else ""
+    command = ["vips", "gaussblur", f"{job.folder}/{{}}", f"{out}/{{}}{tiled}", str(SIGMA)]
     return _each_file(job, command, {"VIPS_CONCURRENCY": "1"})
 
 
 def magick_command(job: Job, out: Path) -> tuple[list[str], dict[str, str]]:
-    command = ["/usr/bin/convert", f"{job.folder}/{{}}", "-blur", f"0x{SIGMA}", *_tiff_options(job, False),
-               f"{out}/{{}}"]
+    tiled = ["-define", "tiff:tile-geometry=256x256", "-compress", "zip"] if job.tiled else []
+    command = ["/usr/bin/convert", f"{job.folder}/{{}}", "-blur", f"0x{SIGMA}", *tiled, f"{out}/{{}}"]
     return _each_file(job, command, {"MAGICK_THREAD_LIMIT": "1"})
 
 
-def script_command(script: Path):
+def script_command(script: Path) -> Command:
     def command(job: Job, out: Path) -> tuple[list[str], dict[str, str]]:
         return [sys.executable, str(script), str(out), *(str(job.folder / name) for name in job.files)], {}
 
@@ -201,20 +203,28 @@ def environment(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
-def timed(command: list[str], extra: dict[str, str], scratch: Path) -> tuple[float, float | None, str | None]:
-    """Wall seconds, peak resident MiB (GNU time's, which takes the largest of the
-    command's processes) and the error of one run of ``command`` (None if it worked)."""
+@dataclass
+class Measure:
+    seconds: float  # wall time
+    peak: float | None = None  # MiB resident, the largest of the command's processes (GNU time's)
+    cpu: float | None = None  # seconds of CPU, user and system, of all its processes
+
+
+def timed(command: list[str], extra: dict[str, str], scratch: Path) -> tuple[Measure, str | None]:
+    """One run of ``command``, and its error (None if it worked)."""
     report = scratch / "time.txt"
-    wrapper = ["/usr/bin/time", "-f", "%M", "-o", str(report)] if os.path.exists("/usr/bin/time") else []
+    wrapper = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(report)] if os.path.exists("/usr/bin/time") else []
     start = time.perf_counter()
     done = subprocess.run(wrapper + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env=environment(extra))
     seconds = time.perf_counter() - start
     if done.returncode:
         lines = [line for line in done.stderr.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
-        return seconds, None, lines[-1][:160]
-    peak = int(report.read_text().split()[-1]) / 1024 if wrapper else None
-    return seconds, peak, None
+        return Measure(seconds), lines[-1][:160]
+    if not wrapper:
+        return Measure(seconds), None
+    peak, user, system = report.read_text().split()[-3:]
+    return Measure(seconds, int(peak) / 1024, float(user) + float(system)), None
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -342,14 +352,14 @@ def check_outputs(job: Job, out: Path, run: Run, reference: dict[str, np.ndarray
 SLOW = 3.0
 
 
-def run_once(job: Job, name: str, found: dict[str, object], scratch: Path, check: dict[str, np.ndarray] | None,
+def run_once(job: Job, name: str, found: dict[str, Command], scratch: Path, check: dict[str, np.ndarray] | None,
              run: Run) -> None:
     """One run of contender ``name`` on ``job``, added to ``run``; its outputs checked
     against imgconv's (kept in ``check``) unless ``check`` is None."""
     out = scratch / "out"
     out.mkdir()
     try:
-        seconds, peak, error = timed(*found[name](job, out), scratch)
+        measure, error = timed(*found[name](job, out), scratch)
         if error is None and check is not None:
             error = check_outputs(job, out, run, check, name)
     finally:
@@ -357,11 +367,13 @@ def run_once(job: Job, name: str, found: dict[str, object], scratch: Path, check
     if error:
         run.failed = error
         return
-    run.seconds.append(seconds)
-    run.peak = None if peak is None else max(run.peak or 0, peak)
+    run.seconds.append(measure.seconds)
+    if measure.peak is not None and measure.cpu is not None:
+        run.peak = max(run.peak or 0, measure.peak)
+        run.cpu.append(measure.cpu)
 
 
-def race(jobs: list[Job], found: dict[str, object], rounds: int, scratch: Path) -> dict[str, dict[str, Run]]:
+def race(jobs: list[Job], found: dict[str, Command], rounds: int, scratch: Path) -> dict[str, dict[str, Run]]:
     """Every job with every contender, ``rounds`` times (see `SLOW`; the gigapixel TIFF
     once), the contenders' order turned each round; outputs checked in the first."""
     results = {job.name: {name: Run() for name in found if job.whole_image_peers or name in STREAMING}
@@ -381,7 +393,7 @@ def race(jobs: list[Job], found: dict[str, object], rounds: int, scratch: Path) 
     return results
 
 
-def warm_up(jobs: list[Job], found: dict[str, object], scratch: Path) -> None:
+def warm_up(jobs: list[Job], found: dict[str, Command], scratch: Path) -> None:
     """Each contender once on two thumbnails, untimed: bytecode written, libraries in the
     page cache."""
     first = jobs[0]
@@ -407,7 +419,7 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB; load average {load} (1, 5, 15 min)"
 
 
-def versions(found: dict[str, object]) -> str:
+def versions(found: dict[str, Command]) -> str:
     said = [f"Python {platform.python_version()}"]
     for name, command in (("vips", ["vips", "--version"]), ("ImageMagick", ["/usr/bin/convert", "-version"])):
         if name in found:
@@ -425,23 +437,25 @@ def seconds(value: float) -> str:
 
 
 def job_table(job: Job, runs: dict[str, Run]) -> list[str]:
-    """A Markdown table of one job: each contender's best and median, its best over
-    imgconv's, its peak memory and output size, and how far its output is from imgconv's."""
+    """A Markdown table of one job: each contender's best and median, imgconv's best over
+    its best, its best CPU time, its peak memory and output size, and how far its output
+    is from imgconv's."""
     ours = runs["imgconv"].seconds
     decoded = f"{job.decoded / MiB:.{1 if job.decoded < 10 * MiB else 0}f} MiB decoded"
     lines = [f"**{job.name}** ({'each at most ' if job.batch else ''}{decoded})", "",
-             "| contender | best s | median s | imgconv / this | peak MiB | output MiB | differs from imgconv |",
-             "|---|---|---|---|---|---|---|"]
+             "| contender | best s | median s | imgconv / this | CPU s | peak MiB | output MiB | differs from imgconv "
+             "|", "|---|---|---|---|---|---|---|---|"]
     for name, run in runs.items():
         if run.failed:
-            lines.append(f"| {name} | failed: {run.failed.replace('|', '/')} | | | | | |")
+            lines.append(f"| {name} | failed: {run.failed.replace('|', '/')} | | | | | | |")
             continue
         ratio = f"{min(ours) / min(run.seconds):.2f}" if ours else "-"
         peak = "n/a" if run.peak is None else f"{run.peak:.0f}"
         differs = "-" if run.differs is None or name == "imgconv" else f"{run.differs:.2f} levels"
         median = seconds(statistics.median(run.seconds)) + (f" ({len(run.seconds)} run{'s' * (len(run.seconds) > 1)})"
                                                           if len(run.seconds) < len(ours) else "")
-        lines.append(f"| {name} | {seconds(min(run.seconds))} | {median} | {ratio} "
+        cpu = seconds(min(run.cpu)) if run.cpu else "n/a"
+        lines.append(f"| {name} | {seconds(min(run.seconds))} | {median} | {ratio} | {cpu} "
                      f"| {peak} | {run.output:.1f} | {differs} |")
     return lines
 
@@ -557,7 +571,7 @@ def start_costs(source: Path, dest: Path, scratch: Path) -> tuple[float, float, 
     return best["pass"], best["imports"] - best["pass"], resident
 
 
-def stage_times(job: Job, scratch: Path, found: dict[str, object], repeats: int) -> tuple[float, dict[str, float]]:
+def stage_times(job: Job, scratch: Path, found: dict[str, Command], repeats: int) -> tuple[float, dict[str, float]]:
     """imgconv's best time on ``job``, and the best time of each of the library's steps
     on its first file, taken in turns with it (so that the machine's load weighs on both
     alike). A batch's worker filters with one thread, as the steps here then do."""
@@ -566,9 +580,9 @@ def stage_times(job: Job, scratch: Path, found: dict[str, object], repeats: int)
     out = scratch / "out"
     for _ in range(repeats):
         out.mkdir()
-        seconds, _, error = timed(*found["imgconv"](job, out), scratch)
+        measure, error = timed(*found["imgconv"](job, out), scratch)
         shutil.rmtree(out)
-        best = best if error else min(best, seconds)
+        best = best if error else min(best, measure.seconds)
         if not job.tiled:
             done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch)
             if done.returncode:
@@ -578,7 +592,7 @@ def stage_times(job: Job, scratch: Path, found: dict[str, object], repeats: int)
     return best, stages
 
 
-def where_it_goes(job: Job, runs: dict[str, Run], scratch: Path, found: dict[str, object]) -> list[str]:
+def where_it_goes(job: Job, runs: dict[str, Run], scratch: Path, found: dict[str, Command]) -> list[str]:
     """Lines saying where imgconv's time and memory go on ``job``."""
     source, dest = job.folder / job.files[0], scratch / f"stages{Path(job.files[0]).suffix}"
     interpreter, imports, resident = start_costs(source, dest, scratch)

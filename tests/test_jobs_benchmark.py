@@ -102,7 +102,8 @@ def test_output_check_measures_against_imgconvs(tmp_path):
 
 
 def _runs(**times):
-    return {name: jobs.Run(seconds=list(values), peak=100.0) for name, values in times.items()}
+    return {name: jobs.Run(seconds=list(values), peak=100.0, cpu=[2 * v for v in values])
+            for name, values in times.items()}
 
 
 def test_goals_against_the_fastest_peer_that_worked():
@@ -133,10 +134,10 @@ def test_job_table_ratios_and_failures():
     runs["Pillow"] = jobs.Run(failed="cache | exhausted")
     table = jobs.job_table(job, runs)
     assert table[0] == "**4K** (24 MiB decoded)"
-    assert table[4] == "| imgconv | 0.80 | 0.90 | 1.00 | 100 | 0.0 | - |"
-    assert table[5] == "| ImageMagick | 4.00 | 4.00 (1 run) | 0.20 | 100 | 0.0 | - |"
-    assert table[6] == "| vips | 0.40 | 0.50 | 2.00 | 100 | 0.0 | - |"
-    assert table[7] == "| Pillow | failed: cache / exhausted | | | | | |"
+    assert table[4] == "| imgconv | 0.80 | 0.90 | 1.00 | 1.60 | 100 | 0.0 | - |"
+    assert table[5] == "| ImageMagick | 4.00 | 4.00 (1 run) | 0.20 | 8.00 | 100 | 0.0 | - |"
+    assert table[6] == "| vips | 0.40 | 0.50 | 2.00 | 0.80 | 100 | 0.0 | - |"
+    assert table[7] == "| Pillow | failed: cache / exhausted | | | | | | |"
 
 
 def test_top_level_imports_of_a_report():
@@ -158,6 +159,18 @@ def test_top_level_imports_of_a_real_report():
     assert "json" in imports and "json.decoder" not in imports
     nested = [line for line in done.stderr.splitlines() if line.endswith("|   json.decoder")]
     assert nested and imports["json"] >= int(nested[0].split("|")[1])
+
+
+def test_timed_measures_a_command_and_its_children(tmp_path):
+    # Two children, one after the other: the peak is the larger one's (about 80 MiB of
+    # touched pages), not their sum, and the CPU time is both of theirs.
+    child = "import numpy; a = numpy.ones({} * 2**20, numpy.uint8); sum(range(3 * 10**6))"
+    script = f"import subprocess, sys; [subprocess.run([sys.executable, '-c', {child!r}.format(n)]) for n in (20, 80)]"
+    measure, error = jobs.timed([sys.executable, "-c", script], {}, tmp_path)
+    assert error is None and 80 < measure.peak < 160
+    assert measure.cpu > 0.1  # the two sums of three million numbers
+    measure, error = jobs.timed([sys.executable, "-c", "import sys; sys.exit('imgconv: error: no')"], {}, tmp_path)
+    assert error == "imgconv: error: no" and measure.peak is None
 
 
 def test_pictures_are_the_size_asked_and_all_different():
