@@ -583,11 +583,10 @@ def stage_times(job: Job, scratch: Path, found: dict[str, Command], repeats: int
         measure, error = timed(*found["imgconv"](job, out), scratch)
         shutil.rmtree(out)
         best = best if error else min(best, measure.seconds)
-        if not job.tiled:
-            done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch)
-            if done.returncode:
-                raise RuntimeError(done.stderr.strip().splitlines()[-1])
-            stages = {k: min(v, stages.get(k, v)) for k, v in json.loads(done.stdout).items()}
+        done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch)
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1])
+        stages = {k: min(v, stages.get(k, v)) for k, v in json.loads(done.stdout).items()}
     dest.unlink(missing_ok=True)
     return best, stages
 
@@ -598,15 +597,17 @@ def where_it_goes(job: Job, runs: dict[str, Run], scratch: Path, found: dict[str
     interpreter, imports, resident = start_costs(source, dest, scratch)
     parts = {"interpreter start (python -c pass)": interpreter,
              "imports (what the command imports, imported alone)": imports}
+    best, stages = min(runs["imgconv"].seconds or [float("nan")]), {}
     try:
-        best, stages = stage_times(job, scratch, found, 3 if job.decoded < 100 * MiB else 1)
+        if not job.tiled:  # a streamed image's steps overlap, tile by tile
+            best, stages = stage_times(job, scratch, found, 3 if job.decoded < 100 * MiB else 1)
     except RuntimeError as exc:  # the library's steps changed: say so, and say the rest
-        best, stages = min(runs["imgconv"].seconds or [float("nan")]), {}
         parts["(the library's steps could not be timed)"] = 0.0
         print(f"where_it_goes: {exc}", file=sys.stderr)
     parts.update(stages)
     whole = best * JOBS / len(job.files) if job.batch else best
-    lines = [f"Where imgconv's time goes, {job.name}, its first file, measured again in turns with the command: "
+    timed_again = " (the steps on its first file, timed in turns with the command run again)" * bool(stages)
+    lines = [f"Where imgconv's time goes, {job.name}{timed_again}: "
              + (f"{whole:.3f} s a file for each of the {JOBS} workers (best run {best:.2f} s); interpreter start "
                 "and imports come once for each process, not for each file" if job.batch else f"{best:.3f} s"),
              "", "| part | seconds |", "|---|---|"]
