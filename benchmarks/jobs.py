@@ -49,8 +49,10 @@ memory, what the imports hold.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -507,11 +509,11 @@ source, dest, threads = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) o
 blur = preset_filter(kernels.separable_gaussian(sigma=2), engine=EngineOptions(threads=threads))
 
 def stages():
-    times, start = {}, time.perf_counter()
+    times, start = {}, (time.perf_counter(), time.process_time())
     def lap(stage):
         nonlocal start
-        now = time.perf_counter()
-        times[stage], start = now - start, now
+        now = (time.perf_counter(), time.process_time())
+        times[stage], start = (now[0] - start[0], now[1] - start[1]), now
     data = read_bytes(source, source.name, 0); lap("read")
     picture = decode_image(data, source.name, max_pixels=0); lap("decode")
     result = filter_picture(picture, blur, picture.sample_dtype); lap("filter")
@@ -554,68 +556,91 @@ def _python(arguments: list[str], scratch: Path) -> subprocess.CompletedProcess:
                           cwd=scratch)
 
 
-def start_costs(source: Path, dest: Path, scratch: Path) -> tuple[float, float, float]:
-    """Best seconds of ``python -c pass`` and of importing what ``imgconv blur`` imports
-    on ``source`` (the modules ``python -X importtime`` lists, imported alone, without
-    its own cost), and the MiB resident after those imports."""
+Cost = tuple[float, float]
+"""Seconds of wall time and of CPU time (user and system, all threads)."""
+
+
+def _best(costs: list[Cost]) -> Cost:
+    return min(wall for wall, _ in costs), min(cpu for _, cpu in costs)
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_costs(source: Path, dest: Path, scratch: Path) -> tuple[Cost, Cost, float]:
+    """The best costs of ``python -c pass`` and of importing what ``imgconv blur``
+    imports on ``source`` (the modules ``python -X importtime`` lists, imported alone,
+    without importtime's own cost), and the MiB resident after those imports."""
     command = ["-X", "importtime", "-m", "imgconv", "blur", "-s", str(SIGMA), "--quiet", str(source), str(dest)]
     modules = top_level_imports(_python(command, scratch).stderr)
-    best = {"pass": float("inf"), "imports": float("inf")}
+    costs: dict[str, list[Cost]] = {"pass": [], "imports": []}
     resident = 0.0
     for _ in range(5):
         for what, arguments in (("pass", ["-c", "pass"]), ("imports", ["-c", RESIDENT_SCRIPT, *modules])):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _child_cpu()
             done = _python(arguments, scratch)
-            best[what] = min(best[what], time.perf_counter() - start)
+            costs[what].append((time.perf_counter() - start, _child_cpu() - cpu))
             resident = int(done.stdout) / 1024 if what == "imports" and done.stdout.strip() else resident
-    return best["pass"], best["imports"] - best["pass"], resident
+    interpreter, imports = _best(costs["pass"]), _best(costs["imports"])
+    return interpreter, (imports[0] - interpreter[0], imports[1] - interpreter[1]), resident
 
 
-def stage_times(job: Job, scratch: Path, found: dict[str, Command], repeats: int) -> tuple[float, dict[str, float]]:
-    """imgconv's best time on ``job``, and the best time of each of the library's steps
-    on its first file, taken in turns with it (so that the machine's load weighs on both
+def stage_times(job: Job, scratch: Path, found: dict[str, Command], repeats: int) -> tuple[Cost, dict[str, Cost]]:
+    """imgconv's best costs on ``job``, and the best of each of the library's steps on
+    its first file, taken in turns with it (so that the machine's load weighs on both
     alike). A batch's worker filters with one thread, as the steps here then do."""
     source, dest = job.folder / job.files[0], scratch / f"stages{Path(job.files[0]).suffix}"
-    best, stages = float("inf"), {}
+    wholes: list[Cost] = []
+    stages: dict[str, list[Cost]] = {}
     out = scratch / "out"
     for _ in range(repeats):
         out.mkdir()
         measure, error = timed(*found["imgconv"](job, out), scratch)
         shutil.rmtree(out)
-        best = best if error else min(best, measure.seconds)
+        if error is None and measure.cpu is not None:
+            wholes.append((measure.seconds, measure.cpu))
         done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch)
-        if done.returncode:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1])
-        stages = {k: min(v, stages.get(k, v)) for k, v in json.loads(done.stdout).items()}
+        if done.returncode or not wholes:
+            raise RuntimeError((done.stderr.strip() or "imgconv failed or was not timed").splitlines()[-1])
+        for stage, cost in json.loads(done.stdout).items():
+            stages.setdefault(stage, []).append(tuple(cost))
     dest.unlink(missing_ok=True)
-    return best, stages
+    return _best(wholes), {stage: _best(costs) for stage, costs in stages.items()}
 
 
 def where_it_goes(job: Job, runs: dict[str, Run], scratch: Path, found: dict[str, Command]) -> list[str]:
     """Lines saying where imgconv's time and memory go on ``job``."""
     source, dest = job.folder / job.files[0], scratch / f"stages{Path(job.files[0]).suffix}"
     interpreter, imports, resident = start_costs(source, dest, scratch)
-    parts = {"interpreter start (python -c pass)": interpreter,
-             "imports (what the command imports, imported alone)": imports}
-    best, stages = min(runs["imgconv"].seconds or [float("nan")]), {}
+    ours = runs["imgconv"]
+    whole: Cost = (min(ours.seconds or [math.nan]), min(ours.cpu or [math.nan]))
+    stages: dict[str, Cost] = {}
+    note = ""
     try:
         if not job.tiled:  # a streamed image's steps overlap, tile by tile
-            best, stages = stage_times(job, scratch, found, 3 if job.decoded < 100 * MiB else 1)
-    except RuntimeError as exc:  # the library's steps changed: say so, and say the rest
-        parts["(the library's steps could not be timed)"] = 0.0
-        print(f"where_it_goes: {exc}", file=sys.stderr)
-    parts.update(stages)
-    whole = best * JOBS / len(job.files) if job.batch else best
-    timed_again = " (the steps on its first file, timed in turns with the command run again)" * bool(stages)
-    lines = [f"Where imgconv's time goes, {job.name}{timed_again}: "
-             + (f"{whole:.3f} s a file for each of the {JOBS} workers (best run {best:.2f} s); interpreter start "
-                "and imports come once for each process, not for each file" if job.batch else f"{best:.3f} s"),
-             "", "| part | seconds |", "|---|---|"]
-    lines += [f"| {part} | {value:.3f} |" for part, value in parts.items()]
-    start = interpreter + imports
-    rest = "the tiles read, filtered and written" if job.tiled else "the pool, " * job.batch + "options, checks, exit"
-    lines.append(f"| the rest ({rest}) | {whole - sum(parts.values()) + start * job.batch:.3f} |")
-    peak = runs["imgconv"].peak
+            whole, stages = stage_times(job, scratch, found, 3 if job.decoded < 100 * MiB else 1)
+            note = " (the steps on its first file, timed in turns with the command run again)"
+    except RuntimeError as exc:  # the library's steps changed, say: the rest is still said
+        note = f" (the library's steps could not be timed: {exc})"
+    if job.batch:  # a file's share: of the wall time, for one of the workers; of the CPU time, of all
+        whole = (whole[0] * JOBS / len(job.files), whole[1] / len(job.files))
+    lines = [f"Where imgconv's time goes, {job.name}{note}: " + (
+                 f"{whole[0]:.3f} s a file for each of the {JOBS} workers, {whole[1]:.3f} s of CPU a file"
+                 if job.batch else f"{whole[0]:.3f} s, {whole[1]:.3f} s of CPU"),
+             "", "| part | seconds | CPU seconds |", "|---|---|---|",
+             *(f"| {part} | {wall:.3f} | {cpu:.3f} |" for part, (wall, cpu) in (
+                 ("interpreter start (python -c pass)" + ", once a process" * job.batch, interpreter),
+                 ("imports (what the command imports, imported alone)" + ", once a process" * job.batch, imports),
+                 *stages.items()))]
+    counted = list(stages.values()) if job.batch else [interpreter, imports, *stages.values()]
+    rest = ("the tiles read, filtered and written" if job.tiled else
+            "a file's share of the processes' start and imports, the pool, options, checks" if job.batch else
+            "options, checks, exit")
+    lines.append(f"| the rest ({rest}) | {whole[0] - sum(w for w, _ in counted):.3f} "
+                 f"| {whole[1] - sum(c for _, c in counted):.3f} |")
+    peak = ours.peak
     if job.memory_goal and peak is not None and peak > job.memory_goal:
         image = 0 if job.tiled else job.decoded / MiB
         lines += ["", f"Where imgconv's memory goes: peak {peak:.0f} MiB; the interpreter and the command's imports "
