@@ -81,7 +81,6 @@ PHOTOS = ROOT.parent / "shared" / "images"
 SIGMA = 2
 JOBS = 2
 MiB = 2**20
-Image.MAX_IMAGE_PIXELS = None  # the outputs checked here, of inputs made here, are up to 100 MP
 
 PILLOW_SCRIPT = """\
 import os, sys
@@ -670,6 +669,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="say where imgconv's time goes on every job")
     parser.add_argument("--photos", type=Path, default=PHOTOS, help=f"photographs to build from [default: {PHOTOS}]")
     args = parser.parse_args()
+    Image.MAX_IMAGE_PIXELS = None  # the outputs checked here, of inputs made here, are up to 100 MP
     quick = args.quick
     args.rounds = args.rounds or (1 if quick else 3)
     args.thumbnails = args.thumbnails or (60 if quick else 300)

@@ -12,11 +12,14 @@ import pytest
 from PIL import Image, ImageFilter
 
 _BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(_BENCHMARKS))  # jobs.py imports its neighbours, as when run as a script
 _SPEC = importlib.util.spec_from_file_location("jobs_benchmark", _BENCHMARKS / "jobs.py")
 jobs = importlib.util.module_from_spec(_SPEC)
 sys.modules["jobs_benchmark"] = jobs  # dataclasses look their module up
-_SPEC.loader.exec_module(jobs)
+sys.path.insert(0, str(_BENCHMARKS))  # jobs.py imports its neighbour, as when run as a script
+try:
+    _SPEC.loader.exec_module(jobs)
+finally:
+    sys.path.remove(str(_BENCHMARKS))
 
 
 def _photo(seed, shape=(48, 64, 3)):
