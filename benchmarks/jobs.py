@@ -558,8 +558,8 @@ def top_level_imports(report: str) -> dict[str, int]:
     return imports
 
 
-def _python(arguments: list[str], scratch: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=environment({}),
+def _python(arguments: list[str], scratch: Path, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=environment(extra or {}),
                           cwd=scratch)
 
 
@@ -587,7 +587,9 @@ def start_costs(source: Path, dest: Path, scratch: Path) -> tuple[Cost, Cost, fl
     for _ in range(5):
         for what, arguments in (("pass", ["-c", "pass"]), ("imports", ["-c", RESIDENT_SCRIPT, *modules])):
             start, cpu = time.perf_counter(), _child_cpu()
-            done = _python(arguments, scratch)
+            # One OpenBLAS thread, as imgconv's main() asks before NumPy loads: its pool's
+            # threads would spin on the CPU time counted here.
+            done = _python(arguments, scratch, {"OPENBLAS_NUM_THREADS": "1"})
             costs[what].append((time.perf_counter() - start, _child_cpu() - cpu))
             resident = int(done.stdout) / 1024 if what == "imports" and done.stdout.strip() else resident
     interpreter, imports = _best(costs["pass"]), _best(costs["imports"])
