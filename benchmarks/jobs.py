@@ -504,6 +504,7 @@ def goals(jobs: list[Job], results: dict[str, dict[str, Run]]) -> tuple[list[str
 STAGES_SCRIPT = """\
 import json, sys, time
 from pathlib import Path
+import imgconv.cli
 from imgconv import kernels
 from imgconv.engine.options import EngineOptions
 from imgconv.filters import filter_picture, preset_filter
@@ -513,6 +514,7 @@ from imgconv.io.source import read_bytes
 from imgconv.io.write import encode_image, output_format
 
 source, dest, threads = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) or None
+getattr(imgconv.cli, "_reuse_freed_memory", lambda: None)()  # as the command's main() does
 blur = preset_filter(kernels.separable_gaussian(sigma=2), engine=EngineOptions(threads=threads))
 
 def stages():
@@ -610,7 +612,8 @@ def stage_times(job: Job, scratch: Path, found: dict[str, Command], repeats: int
         shutil.rmtree(out)
         if error is None and measure.cpu is not None:
             wholes.append((measure.seconds, measure.cpu))
-        done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch)
+        done = _python(["-c", STAGES_SCRIPT, str(source), str(dest), "1" if job.batch else "0"], scratch,
+                       {"OPENBLAS_NUM_THREADS": "1"})  # as the command's main() asks
         if done.returncode or not wholes:
             raise RuntimeError((done.stderr.strip() or "imgconv failed or was not timed").splitlines()[-1])
         for stage, cost in json.loads(done.stdout).items():
@@ -629,7 +632,7 @@ def where_it_goes(job: Job, runs: dict[str, Run], scratch: Path, found: dict[str
     note = ""
     try:
         if not job.tiled:  # a streamed image's steps overlap, tile by tile
-            whole, stages = stage_times(job, scratch, found, 3 if job.decoded < 100 * MiB else 1)
+            whole, stages = stage_times(job, scratch, found, 3)
             note = " (the steps on its first file, timed in turns with the command run again)"
     except RuntimeError as exc:  # the library's steps changed, say: the rest is still said
         note = f" (the library's steps could not be timed: {exc})"
