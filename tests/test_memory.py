@@ -205,6 +205,27 @@ def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path
         np.testing.assert_array_equal(np.asarray(written), filter_picture(picture(samples), filt, np.uint8))
 
 
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_only_large_results_are_given_up(tmp_path, monkeypatch, ext: str) -> None:
+    """A result of at most `KEPT_RESULT_BYTES` keeps its pages for the next file's
+    result; a larger one hands them back as it is encoded; the file is the same."""
+    import imgconv.pipeline
+
+    samples = photo(200, 300, 3)
+    Image.fromarray(samples).save(tmp_path / "in.png")
+    released: list[bool] = []
+    monkeypatch.setattr(pages, "release_rows", lambda array, top, bottom: released.append(pages.given_up(array)))
+    filt = preset_filter(kernels.gaussian(sigma=2))
+    written = []
+    for kept in (imgconv.pipeline.KEPT_RESULT_BYTES, samples.nbytes - 1):
+        monkeypatch.setattr(imgconv.pipeline, "KEPT_RESULT_BYTES", kept)
+        released.clear()
+        process_file(tmp_path / "in.png", tmp_path / f"out.{ext}", filt)
+        written.append((tmp_path / f"out.{ext}").read_bytes())
+        assert any(released) == (kept < samples.nbytes)
+    assert written[0] == written[1]
+
+
 @pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
 def test_a_callers_array_is_never_released(tmp_path, ext: str) -> None:
     """imwrite's identity result is the caller's own array: encoded, never given up."""
