@@ -205,6 +205,37 @@ def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path
         np.testing.assert_array_equal(np.asarray(written), filter_picture(picture(samples), filt, np.uint8))
 
 
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_a_batch_keeps_small_results_for_the_next_file(tmp_path, monkeypatch, ext: str) -> None:
+    """A command's one file hands its result's pages back as it is encoded; a batch's
+    file (`run_task`, in `reusing_memory`) keeps a result of at most
+    `KEPT_RESULT_BYTES` whole for the next file, and hands back a larger one; the
+    files are the same."""
+    import imgconv.pipeline
+    from imgconv.batch.plan import Task
+    from imgconv.batch.run import run_task
+
+    samples = photo(200, 300, 3)
+    Image.fromarray(samples).save(tmp_path / "in.png")
+    released: list[bool] = []
+    monkeypatch.setattr(pages, "release_rows", lambda array, top, bottom: released.append(pages.given_up(array)))
+    filt = preset_filter(kernels.gaussian(sigma=2))
+    written = []
+    for kept, batch, expected in ((imgconv.pipeline.KEPT_RESULT_BYTES, False, True),
+                                  (imgconv.pipeline.KEPT_RESULT_BYTES, True, False),
+                                  (samples.nbytes - 1, True, True)):
+        monkeypatch.setattr(imgconv.pipeline, "KEPT_RESULT_BYTES", kept)
+        released.clear()
+        dest = tmp_path / f"out{len(written)}.{ext}"
+        if batch:
+            assert run_task(Task(str(tmp_path / "in.png"), str(dest)), filt).status == "ok"
+        else:
+            process_file(tmp_path / "in.png", dest, filt)
+        written.append(dest.read_bytes())
+        assert any(released) == expected
+    assert written[0] == written[1] == written[2]
+
+
 @pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
 def test_a_callers_array_is_never_released(tmp_path, ext: str) -> None:
     """imwrite's identity result is the caller's own array: encoded, never given up."""

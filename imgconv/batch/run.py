@@ -17,7 +17,7 @@ from ..errors import ImageWriteError, ImgconvError
 from ..filters import Filter
 from ..names import quote_name
 from ..options import ReadOptions, WriteOptions
-from ..pipeline import process_file
+from ..pipeline import process_file, reusing_memory
 from .plan import Task, destination_problem, is_up_to_date
 from .report import Result, write_report
 from .workers import local_executor, worker_count
@@ -34,7 +34,8 @@ def run_task(task: Task, filt: Filter, read: ReadOptions = ReadOptions(),
         if problem:
             raise ImgconvError(problem)
         os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        process_file(task.source, task.dest, filt, replace(read, only_regular=True), write, in_place=True)
+        with reusing_memory():  # a worker goes on to another file
+            process_file(task.source, task.dest, filt, replace(read, only_regular=True), write, in_place=True)
         status, error = "ok", None
     except ImgconvError as exc:
         status, error = "failed", str(exc)
