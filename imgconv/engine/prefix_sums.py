@@ -14,6 +14,8 @@ waiting for the last (2.3 ns a sample on the 4K photo); `ChunkedPrefix` instead 
 chunks of `CHUNK` samples by one matrix product each, in float64, and adds what the
 chunks before them carry: 62 ms against 95 for the tent of radius 500's passes along a
 4K channel, bit-identical, where float64 holds every sum exactly (`ChunkedPrefix.exact`).
+The rows and columns beyond the image's edges can be read through the boundary mode's
+index maps (`prefix_rows`, `index_runs` and `gather_columns`), with no extended copy.
 """
 
 import math
