@@ -1,6 +1,8 @@
-"""The whole-jobs benchmark (benchmarks/jobs.py): its peers' scripts do the blur they
-claim, its output check catches a peer that fails quietly, its goals and tables read
-the runs right, its import report is parsed right. No timing is asserted."""
+"""The whole-jobs benchmark (benchmarks/jobs.py): its Pillow script does the blur it
+claims (OpenCV, a benchmark extra, is not installed with the tests: the run itself
+prints how far each peer's output is from imgconv's), its output check catches a peer
+that fails quietly, its goals and tables read the runs right, its import report is
+parsed right. No timing is asserted."""
 
 import importlib.util
 import subprocess
@@ -45,18 +47,6 @@ def test_pillow_script_blurs_as_pillow_does(tmp_path):
     for name in job.files:
         expected = Image.open(job.folder / name).filter(ImageFilter.GaussianBlur(2))
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / name)), np.asarray(expected))
-
-
-def test_opencv_script_blurs_as_opencv_does(tmp_path):
-    cv2 = pytest.importorskip("cv2")
-    job = _folder(tmp_path / "in", 1)
-    script = tmp_path / "peer.py"
-    script.write_text(jobs.OPENCV_SCRIPT)
-    (tmp_path / "out").mkdir()
-    subprocess.run(jobs.script_command(script)(job, tmp_path / "out")[0], check=True)
-    source = cv2.imread(str(job.folder / job.files[0]), cv2.IMREAD_UNCHANGED)
-    written = cv2.imread(str(tmp_path / "out" / job.files[0]), cv2.IMREAD_UNCHANGED)
-    assert np.array_equal(written, cv2.GaussianBlur(source, (0, 0), 2))
 
 
 def test_folder_commands_take_each_file_two_at_a_time(tmp_path):
