@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .batch import Result, Task
 
 CONNECT_TIMEOUT = 10  # seconds; Dask's own default is 30
+TIMEOUT_VARIABLE = "IMGCONV_CLUSTER_TIMEOUT"  # seconds, in place of CONNECT_TIMEOUT
+MAX_CONNECT_TIMEOUT = 3600
 CLOSE_TIMEOUT = 1  # seconds a client that could not connect has to close (Dask's default: twice the connect's)
 LOST_WORKER_RETRIES = 1  # a file whose worker died is sent once more, then reported as failed
 
@@ -66,10 +68,10 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     try:
         client = _started_client(distributed, address, timeout)
     except (TimeoutError, asyncio.TimeoutError):  # the deadline (asyncio's is another class before Python 3.11)
-        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s") from None
+        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s") from None
     except OSError as exc:  # refused, unreachable, closed by the peer
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout} s ({reason})") from None
+        raise ImgconvError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s ({reason})") from None
     except Exception as exc:  # what Dask makes of bytes that are not its messages
         reason = " ".join(str(exc).split())
         raise ImgconvError(f"--cluster {address}: what answered is not a Dask scheduler "
@@ -78,13 +80,31 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
         try:
             client.wait_for_workers(1, timeout=timeout)
         except Exception:
-            raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout} s); "
+            raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout:g} s); "
                                f"start some with: dask worker {address}") from None
         check_versions(client, address)
     except BaseException:
         client.close()
         raise
     return client
+
+
+def connect_timeout() -> float:
+    """How long `connect` waits for the scheduler and its first worker: the seconds
+    ``IMGCONV_CLUSTER_TIMEOUT`` gives (a slow network may need more, a script that
+    would rather fail quickly less), else `CONNECT_TIMEOUT`. A value that is not a
+    number of seconds above 0 and at most an hour is refused (`InvalidInputError`)."""
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text is None:
+        return CONNECT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_CONNECT_TIMEOUT:  # NaN fails too
+        raise InvalidInputError(f"{TIMEOUT_VARIABLE}={text!r}: give seconds, more than 0 and at most "
+                                f"{MAX_CONNECT_TIMEOUT}")
+    return seconds
 
 
 def _check_address(distributed: ModuleType, address: str) -> None:

@@ -82,10 +82,12 @@ def test_an_unreachable_address_is_one_line_naming_it(tmp_path):
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     done = subprocess.run([sys.executable, "-m", "imgconv", "blur", "-s", "2", "--cluster", address,
-                           str(tmp_path / "in"), str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+                           str(tmp_path / "in"), str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IMGCONV_CLUSTER_TIMEOUT": "1.5"})
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("imgconv: error: --cluster ") and address in lines[0], lines
+    assert "within 1.5 s" in lines[0], lines
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
@@ -131,7 +133,7 @@ HTTP_ANSWER = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: clo
 
 
 @pytest.mark.parametrize("answer, fragment", [
-    (None, f"no Dask scheduler answered within {cluster.CONNECT_TIMEOUT} s"),  # a handshake waited for for ever
+    (None, "no Dask scheduler answered within 2 s"),  # a handshake waited for for ever
     (HTTP_ANSWER, "what answered is not a Dask scheduler"),  # one line, then 20 s and a traceback from Client.__del__
 ], ids=["silent", "http"])
 @pytest.mark.slow
@@ -142,13 +144,21 @@ def test_a_peer_that_is_not_a_scheduler_is_one_line_within_the_deadline(tmp_path
                    str(tmp_path / "in"), str(tmp_path / "out")]
         # The timeout only ends a run that hangs: the test fails then, and the run is killed.
         done = subprocess.run(command, capture_output=True, text=True, timeout=cluster.CONNECT_TIMEOUT + 50,
-                              check=False)
+                              check=False, env={**os.environ, "IMGCONV_CLUSTER_TIMEOUT": "2"})
         assert peer.accepted, "imgconv never connected"
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"imgconv: error: --cluster {peer.address}: "), done.stderr
     assert fragment in lines[0], lines[0]
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "3601", "ten"])
+def test_a_bad_cluster_timeout_is_one_line_naming_it(tmp_path, monkeypatch, value):
+    photos(tmp_path / "in", widths=(100,))
+    monkeypatch.setenv("IMGCONV_CLUSTER_TIMEOUT", value)
+    result = run("blur", "-s", "2", "--cluster", "tcp://127.0.0.1:9", tmp_path / "in", tmp_path / "out")
+    assert_one_line_error(result, 2, f"IMGCONV_CLUSTER_TIMEOUT={value!r}", "more than 0 and at most 3600")
 
 
 @pytest.mark.parametrize("address, reason", [

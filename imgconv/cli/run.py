@@ -220,10 +220,12 @@ def done_line(result: Any) -> str:
 
 
 def connect(address: str) -> Any:
-    """A client of the Dask scheduler at ``address``, its logs kept quiet."""
+    """A client of the Dask scheduler at ``address``, its logs kept quiet, waited for as
+    long as ``IMGCONV_CLUSTER_TIMEOUT`` says (`imgconv.cluster.connect_timeout`)."""
     cluster_module = importlib.import_module("imgconv.cluster")
+    timeout = cluster_module.connect_timeout()
     cluster_module.logs_quiet()
-    return cluster_module.connect(address)
+    return cluster_module.connect(address, timeout)
 
 
 def run_batch(asked: Command, filt: "Filter") -> int:
