@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+from checkouts import tree_argument
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,14 +121,6 @@ def peak(tree: Path, args: list[str], scratch: Path) -> tuple[int, float]:
     if process.returncode != 0:
         raise SystemExit(f"imgconv {' '.join(args)} failed in {tree}: {errors.read_text(errors='replace').strip()}")
     return int(report.read_text()), usage.ru_utime + usage.ru_stime
-
-
-def tree_argument(text: str) -> tuple[str, Path]:
-    """``NAME=PATH``: a checkout of imgconv and the name its columns get."""
-    name, _, path = text.partition("=")
-    if not name or not path or name == "now":
-        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=PATH, NAME not 'now'")
-    return name, Path(path).resolve()
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+from checkouts import tree_argument
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,14 +110,6 @@ def loaded(tree: Path, args: list[str], scratch: Path) -> tuple[list[str], float
                    cwd=scratch, check=True, capture_output=True)
     result = json.loads(report.read_text())
     return result["modules"], result["peak_kib"] / 1024
-
-
-def tree_argument(text: str) -> tuple[str, Path]:
-    """``NAME=PATH``: a checkout of imgconv and the name its columns get."""
-    name, _, path = text.partition("=")
-    if not name or not path or name == "now":
-        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=PATH, NAME not 'now'")
-    return name, Path(path).resolve()
 
 
 def main() -> None:
