@@ -7,18 +7,24 @@ the kernel-weighted mean of the valid (non-NaN) samples it covers,
 mode says lies there); in ``truncate`` mode (`imgconv.engine.truncate`) the outside is
 missing as NaN is.
 
-The data and the masks of valid samples are filtered by two calls of the engine, with
-one mask for all channels when their NaN lie in the same places, so the cost is about
-that of filtering ``C + 1`` channels instead of ``C`` (interleaving them as channels
-of one array would cost more in copies than it saves).
+The masks of valid samples, then the data, are filtered by the engine band by band,
+with one mask for all channels when their NaN lie at the same pixels (one channel more
+to filter than the image has), the work around them done on each band as it is
+gathered and written (`imgconv.engine.hooks`): the masks made from the samples, their
+filtered sums turned into reciprocals, NaN data set to 0, and the data's sums
+multiplied by those reciprocals.
 """
 
-import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from typing import Any
 
-from .engine import ChannelAxis, KernelLike, convolve, correlate, to_dtype, work_dtype
-from .engine.arrays import channel_axis_of, channels_last, check_image
-from .engine.truncate import ZERO_SUM, Coverage, edge_blocks
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .engine import ChannelAxis, Hooks, KernelLike, OutputLike, convolve, correlate, work_dtype
+from .engine.arrays import channel_axis_of, channels_last, check_image, check_output
+from .engine.bands import CHUNK_ROWS, in_chunks
+from .engine.hooks import Encoder
+from .engine.truncate import ZERO_SUM, Coverage
 from .errors import BoundaryError, InvalidInputError
 from .vocabulary import TRUNCATE, resolve_mode
 
@@ -29,14 +35,14 @@ from .vocabulary import TRUNCATE, resolve_mode
 UNCOVERED_EPSILONS = 64
 
 
-def interpolate_missing(input: ArrayLike, weights: KernelLike, output: DTypeLike | None = None, mode: str = "reflect",
+def interpolate_missing(input: ArrayLike, weights: KernelLike, output: OutputLike = None, mode: str = "reflect",
                         cval: float = 0.0, *, channel_axis: ChannelAxis = "auto", method: str = "auto",
                         threads: int | None = None, convolution: bool = False) -> np.ndarray:
     """Filter ``input`` with NaN samples as missing: the weighted mean of the valid ones.
 
     Parameters are those of `imgconv.engine.correlate` (or, with ``convolution``,
     `imgconv.engine.convolve`), ``truncate`` mode included; ``origin`` aside, and
-    ``output`` a type only.
+    ``output`` a type only (an array is refused).
 
     Returns
     -------
@@ -52,48 +58,91 @@ def interpolate_missing(input: ArrayLike, weights: KernelLike, output: DTypeLike
     >>> interpolate_missing([[1.0, nan, 3.0, nan, nan, nan]], [[1.0, 1.0, 1.0]], mode="nearest")
     array([[ 1.,  2.,  3.,  3., nan, nan]])
     """
+    if isinstance(output, np.ndarray):
+        raise InvalidInputError("missing data are interpolated into a new array: give output as a type")
     pixels = check_image(input)
     axis = channel_axis_of(pixels.shape, channel_axis)
     filter_ = convolve if convolution else correlate
     plane = channels_last(pixels, axis)
-    missing = np.isnan(plane) if pixels.dtype.kind == "f" else None
-    if missing is None or not missing.any():
+    work = work_dtype(pixels.dtype)
+    dtype = check_output(output, pixels.shape, work)
+    masks = valid_masks(plane, work, threads) if pixels.dtype.kind == "f" else None
+    if masks is None:
         return filter_(pixels, weights, output, mode, cval, channel_axis=channel_axis, method=method, threads=threads)
-    mode, cval = resolve_mode(mode, cval, truncate=True)
+    edges, cval = resolve_mode(mode, cval, truncate=True)
     coverage = Coverage(weights, convolution, (plane.shape[0], plane.shape[1]))
     if abs(coverage.interior()) <= ZERO_SUM * coverage.magnitude:
         raise BoundaryError("a kernel whose weights sum to 0 (an edge detector) has no mean of valid samples to take")
-    channels = plane.shape[2]
-    shared = all(np.array_equal(missing[..., 0], missing[..., c]) for c in range(1, channels))
-    data = np.where(missing, plane.dtype.type(0), plane)
-    masks = np.logical_not(missing[..., 0] if shared else missing).astype(work_dtype(pixels.dtype))
-    # Truncated, the outside is missing: zeros in both the data and the masks.
-    edges = "constant" if mode == TRUNCATE else mode
-    total = filter_(data, weights, None, edges, cval, channel_axis=-1, method=method, threads=threads)
-    covered = filter_(masks, weights, None, edges, cval, channel_axis=None if shared else -1, method=method,
-                      threads=threads)
-    if mode == "constant" and cval != 1.0:
-        _count_fill_as_valid(covered, coverage, cval)
-    uncovered = np.abs(covered) <= UNCOVERED_EPSILONS * np.finfo(covered.dtype).eps * coverage.magnitude
-    # One reciprocal a mask, then products: quicker than a division per channel.
-    with np.errstate(divide="ignore"):
-        scale = np.reciprocal(covered, out=covered)
-    scale[uncovered] = np.nan
-    result = np.multiply(total, scale[..., np.newaxis] if shared else scale, out=total)
-    result = result[..., 0] if axis is None else np.moveaxis(result, 2, axis)
-    if output is None or np.dtype(output).kind == "f":
-        return result if output is None else result.astype(output)
-    if uncovered.any():
-        raise InvalidInputError(f"{int(np.count_nonzero(uncovered))} sample(s) have no valid (non-NaN) sample within "
-                                f"the kernel's reach: their NaN results need a float output, not {np.dtype(output)}")
-    return to_dtype(result, output)
+    # Truncated, the outside is missing: 0 in the data and the masks. In constant mode
+    # the fill value is a valid sample: 1 in the masks.
+    edges, fill = ("constant", 0.0) if edges == TRUNCATE else (edges, 1.0)
+    encode = _reciprocals(UNCOVERED_EPSILONS * np.finfo(work).eps * coverage.magnitude)
+    scales = [filter_(mask, weights, None, edges, fill, channel_axis=None, method=method, threads=threads,
+                      hooks=Hooks(encode=encode)) for mask in masks]
+    if dtype.kind != "f":
+        uncovered = sum(int(np.count_nonzero(np.isnan(scale))) for scale in scales)
+        if uncovered:
+            raise InvalidInputError(f"{uncovered} sample(s) have no valid (non-NaN) sample within the kernel's "
+                                    f"reach: their NaN results need a float output, not {dtype}")
+    result = np.empty(plane.shape, dtype)
+    # One mask serves every channel, or each channel has its own.
+    groups = [slice(None)] if len(scales) == 1 else [slice(c, c + 1) for c in range(len(scales))]
+    for group, scale in zip(groups, scales, strict=True):
+        filter_(plane[:, :, group], weights, result[:, :, group], edges, cval, channel_axis=-1, method=method,
+                threads=threads, hooks=Hooks(prepare=_zero_missing, scale=scale))
+    return result[..., 0] if axis is None else np.moveaxis(result, 2, axis)
 
 
-def _count_fill_as_valid(covered: np.ndarray, coverage: Coverage, cval: float) -> None:
-    """In constant mode the masks were filtered with ``cval`` beyond the edges, where a
-    valid sample counts 1: add ``(1 - cval)`` times the weights beyond the edges."""
-    whole = coverage.interior()
-    for rows, columns, inside in edge_blocks(coverage):
-        if inside is not None:
-            fill = ((1.0 - cval) * (whole - inside)).astype(covered.dtype)
-            covered[rows, columns] += fill if covered.ndim == 2 else fill[..., np.newaxis]
+def valid_masks(plane: np.ndarray, work: np.dtype[Any], threads: int | None = None) -> np.ndarray | None:
+    """The masks of valid samples of ``plane`` (H, W, C) as floats of ``work``, 1 for
+    a number and 0 for NaN: (1, H, W) when every pixel has all its channels NaN or
+    none, so that one mask serves them all, else (C, H, W); None if no sample is NaN.
+
+    Chunks of rows, on ``threads`` threads, count the NaN samples, look for a pixel
+    whose channels are not all alike (a change between neighbouring samples of the
+    NaN flags, read in memory order, that is not between two pixels) and make the
+    first channel's mask.
+    """
+    height, width, channels = plane.shape
+    first = np.empty((1, height, width), work)
+    counts = np.zeros((-(-height // CHUNK_ROWS), 2), np.int64)
+
+    def count(rows: slice) -> None:
+        missing = np.isnan(plane[rows])
+        np.logical_not(missing[:, :, 0], out=first[0, rows], casting="unsafe")
+        unlike = 0
+        if channels > 1:
+            flags = missing.reshape(len(missing), width * channels)
+            changes = flags[:, 1:] != flags[:, :-1]
+            unlike = np.count_nonzero(changes) - np.count_nonzero(changes[:, channels - 1 :: channels])
+        counts[rows.start // CHUNK_ROWS] = np.count_nonzero(missing), unlike
+
+    in_chunks(height, count, threads)
+    samples, unlike = counts.sum(axis=0)
+    if samples == 0:
+        return None
+    if unlike == 0:
+        return first
+    return np.logical_not(np.isnan(plane)).transpose(2, 0, 1).astype(work, order="C")
+
+
+def _zero_missing(band: np.ndarray) -> None:
+    """NaN samples of a band set to 0, every other kept bit for bit: its bits, as
+    integers, times 1 for numbers and 0 for NaN. That costs 1.1 ns a pixel where
+    ``np.copyto(band, 0, where=np.isnan(band))`` took 2.2 (bands of a 4K RGB float32
+    image, one thread)."""
+    bits = band.view(f"i{band.itemsize}")
+    np.multiply(bits, np.equal(band, band), out=bits)
+
+
+def _reciprocals(threshold: float) -> Encoder:
+    """An encoder of filtered masks: the reciprocals of the sums of valid weights,
+    NaN where they are at most ``threshold``, none being covered."""
+
+    def encode(covered: np.ndarray, target: np.ndarray) -> None:
+        uncovered = np.abs(covered) <= threshold
+        with np.errstate(divide="ignore"):
+            np.reciprocal(covered, out=target)
+        target[uncovered] = np.nan
+
+    return encode

@@ -23,8 +23,6 @@ class InterpolatingFilter(Filter):
             raise InvalidInputError("missing data are interpolated for one kernel's filters, not a magnitude")
 
     def apply(self, samples: ArrayLike, output: OutputLike = None, channel_axis: ChannelAxis = -1) -> np.ndarray:
-        if isinstance(output, np.ndarray):
-            raise InvalidInputError("missing data are interpolated into a new array: give output as a type")
         (kernel, convolved), = self.passes
         options = self.engine.keywords()
         return interpolate_missing(samples, kernel, output, convolution=convolved, channel_axis=channel_axis,

@@ -1,12 +1,15 @@
 """Work the engine does on each band around a strategy (`Hooks`): a lookup of every
-sample as its band is gathered, a comparison of each result with its input, and an
-encoding of the results in place of rounding them, all while the band is in the CPU's
+sample as its band is gathered, and any other change of the gathered samples; a
+comparison of each result with its input, a factor for each pixel's results, and an
+encoding of the results in place of rounding them; all while the band is in the CPU's
 cache, instead of as passes over whole images with full-size temporaries.
 
 Linear light (`imgconv.linear`) decodes sRGB samples by a table and encodes the
 filtered light back to sample values; an unsharp mask's threshold
 (`imgconv.threshold`) keeps the input wherever the mask changes it by less than the
-threshold. Where the engine cannot run band by band (the ``truncate`` mode), the same
+threshold. Missing data (`imgconv.missing`) set NaN samples to 0 as they are gathered
+and divide by the weights of the valid samples as results are written. Where the
+engine cannot run band by band (the ``truncate`` mode), the same
 work is done on the whole image (`filter_whole`).
 """
 
@@ -36,16 +39,25 @@ class Hooks:
         stays: results are compared before the kernel's offset is added. 0: nowhere.
     encode : Encoder or None
         Writes the results into the output, in place of rounding and clipping them.
+    prepare : callable or None
+        ``prepare(band)`` changes, in place, each band of (decoded) float samples once
+        gathered, before constant mode's value beyond the edges is set in it.
+    scale : numpy.ndarray or None
+        (H, W) floats: the results of pixel (y, x), the kernel's offset included, are
+        multiplied by ``scale[y, x]`` (before `encode`, rounding or clipping).
     """
 
     decode: np.ndarray | None = None
     keep: float = 0.0
     encode: Encoder | None = None
+    prepare: Callable[[np.ndarray], object] | None = None
+    scale: np.ndarray | None = None
 
     @property
     def idle(self) -> bool:
         """Nothing is done around the filter."""
-        return self.decode is None and not self.keep and self.encode is None
+        return (self.decode is None and not self.keep and self.encode is None and self.prepare is None
+                and self.scale is None)
 
     def look_up(self, samples: np.ndarray, out: np.ndarray) -> None:
         """``out[...] = decode[samples]``. Contiguous 8-bit samples are looked up two
@@ -90,9 +102,14 @@ def filter_whole(plane: np.ndarray, hooks: Hooks, work: np.dtype[Any], dtype: np
     floats of ``work``) instead of band by band, the result of ``dtype``: through
     ``to_dtype`` unless ``hooks`` encode it."""
     samples = plane if hooks.decode is None else np.take(hooks.decode, plane)
+    if hooks.prepare is not None:
+        samples = samples.astype(work)  # a copy: the image is not changed
+        hooks.prepare(samples)
     values = run(samples).astype(work, copy=False)
     if hooks.keep:
         keep_inputs(values, plane, hooks)
+    if hooks.scale is not None:
+        values *= hooks.scale[..., np.newaxis]
     if hooks.encode is None:
         return to_dtype(values, dtype)
     out = np.empty(values.shape, dtype)

@@ -59,10 +59,12 @@ def check_reach(image: np.ndarray, magnitude: float, offset: float, cval: float,
     if image.dtype.kind in "iu":
         peak = max(-int(np.iinfo(image.dtype).min), int(np.iinfo(image.dtype).max))
     else:
-        # The extremes, not np.abs's full-size copy: half the time on a 4K float32 photo.
-        peak = max(-float(image.min()), float(image.max())) if image.dtype.kind == "f" else 1.0
+        # The extremes, not np.abs's full-size copy: half the time on a 4K float32 photo;
+        # of the numbers only (fmin, fmax), NaN aside, which `imgconv.missing` sets to 0.
+        peak = (max(-float(np.fmin.reduce(image, axis=None)), float(np.fmax.reduce(image, axis=None)))
+                if image.dtype.kind == "f" else 1.0)
     reach = float(magnitude) * max(peak, abs(cval)) + abs(offset)
-    if reach > np.finfo(work).max:
+    if reach > float(np.finfo(work).max):  # compared as Python floats: no overflow
         raise ReachError(f"{source + ': ' if source else ''}the kernel's weights (magnitudes summing to "
                          f"{float(magnitude):.3g}) on samples",
                          f" up to {max(peak, abs(cval)):.6g} could give {reach:.3g}, beyond the "
