@@ -7,7 +7,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from imgconv import kernels
-from imgconv.errors import BoundaryError, InvalidInputError
+from imgconv.errors import BoundaryError, InvalidInputError, ReachError
 from imgconv.missing import interpolate_missing
 from imgconv.vocabulary import MODES
 
@@ -58,12 +58,33 @@ def test_every_method_finds_the_same_uncovered_samples(holes, method):
     assert_same(ours, per_channel(holes, kernels.gaussian(radius=2, sigma=1), "reflect"))
 
 
+def test_boxes_by_running_sums(holes):
+    ours = interpolate_missing(holes, kernels.box(radius=2), mode="nearest", method="running-sums")
+    assert_same(ours, per_channel(holes, kernels.box(radius=2), "nearest"))
+
+
+def test_threads_and_outputs_change_nothing(holes):
+    one = interpolate_missing(holes, kernels.gaussian(sigma=1.5), threads=1)
+    np.testing.assert_array_equal(interpolate_missing(holes, kernels.gaussian(sigma=1.5), threads=2), one)
+    np.testing.assert_array_equal(interpolate_missing(holes, kernels.gaussian(sigma=1.5), np.float64), one)
+
+
 def test_channels_with_their_own_holes(holes):
     own = holes.copy()
     own[0, :, 1] = np.nan
     own[:, -3:, 2] = 7.0
     ours = interpolate_missing(own, kernels.gaussian(sigma=1.5), mode="wrap")
     assert_same(ours, per_channel(own, kernels.gaussian(sigma=1.5), "wrap"))
+
+
+def test_channels_alike_but_for_one_pixel(holes):
+    # As many NaN in each channel, one of them elsewhere in the last.
+    own = holes.copy()
+    row, column = np.argwhere(np.isnan(holes[..., 0]))[0]
+    own[row, column, 2] = 0.5
+    own[20, 40, 2] = np.nan
+    ours = interpolate_missing(own, kernels.gaussian(sigma=1), mode="mirror")
+    assert_same(ours, per_channel(own, kernels.gaussian(sigma=1), "mirror"))
 
 
 def test_truncate_makes_the_outside_missing(holes):
@@ -100,6 +121,18 @@ def test_an_image_without_nan_is_filtered_as_it_is():
     np.testing.assert_array_equal(interpolate_missing(image, kernels.box(radius=1), mode="mirror"),
                                   ndi.correlate(image.astype(np.float32), kernels.box(radius=1).astype(np.float32),
                                                 mode="mirror"))
+
+
+def test_results_beyond_the_type_are_refused_as_without_nan():
+    huge = np.full((6, 7), 3e38, np.float32)
+    huge[2, 3] = np.nan
+    with pytest.raises(ReachError, match=r"up to 3e\+38 could give 9e\+38, beyond"):
+        interpolate_missing(huge, [[1.0, 1.0, 1.0]])
+
+
+def test_an_array_to_fill_is_refused(holes):
+    with pytest.raises(InvalidInputError, match=r"^missing data are interpolated into a new array: give output as a "):
+        interpolate_missing(holes, kernels.box(radius=1), output=np.empty_like(holes))
 
 
 def test_kernels_summing_to_zero_are_refused(holes):
