@@ -152,8 +152,9 @@ def correlate(input: ArrayLike, weights: KernelLike, output: OutputLike = None, 
         Bands filtered at once; default all CPUs. The result does not depend on it.
     hooks : Hooks, optional
         Work done on each band around the filter (`imgconv.engine.hooks`): a table
-        that decodes the samples, a difference below which the input is kept, an
-        encoder that writes the results.
+        that decodes the samples, a change made to them as they are gathered, a
+        difference below which the input is kept, a factor for each pixel's results,
+        an encoder that writes the results.
 
     Returns
     -------

@@ -9,8 +9,8 @@ filtered light back to sample values; an unsharp mask's threshold
 (`imgconv.threshold`) keeps the input wherever the mask changes it by less than the
 threshold. Missing data (`imgconv.missing`) set NaN samples to 0 as they are gathered
 and divide by the weights of the valid samples as results are written. Where the
-engine cannot run band by band (the ``truncate`` mode), the same
-work is done on the whole image (`filter_whole`).
+engine cannot run band by band (the ``truncate`` mode), the same work is done on the
+whole image (`filter_whole`).
 """
 
 from collections.abc import Callable
