@@ -66,7 +66,7 @@ def interpolate_missing(input: ArrayLike, weights: KernelLike, output: OutputLik
     plane = channels_last(pixels, axis)
     work = work_dtype(pixels.dtype)
     dtype = check_output(output, pixels.shape, work)
-    masks = valid_masks(plane, work, threads) if pixels.dtype.kind == "f" else None
+    masks = _valid_masks(plane, work, threads) if pixels.dtype.kind == "f" else None
     if masks is None:
         return filter_(pixels, weights, output, mode, cval, channel_axis=channel_axis, method=method, threads=threads)
     edges, cval = resolve_mode(mode, cval, truncate=True)
@@ -93,7 +93,7 @@ def interpolate_missing(input: ArrayLike, weights: KernelLike, output: OutputLik
     return result[..., 0] if axis is None else np.moveaxis(result, 2, axis)
 
 
-def valid_masks(plane: np.ndarray, work: np.dtype[Any], threads: int | None = None) -> np.ndarray | None:
+def _valid_masks(plane: np.ndarray, work: np.dtype[Any], threads: int | None = None) -> np.ndarray | None:
     """The masks of valid samples of ``plane`` (H, W, C) as floats of ``work``, 1 for
     a number and 0 for NaN: (1, H, W) when every pixel has all its channels NaN or
     none, so that one mask serves them all, else (C, H, W); None if no sample is NaN.
