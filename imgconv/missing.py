@@ -69,13 +69,13 @@ def interpolate_missing(input: ArrayLike, weights: KernelLike, output: OutputLik
     masks = _valid_masks(plane, work, threads) if pixels.dtype.kind == "f" else None
     if masks is None:
         return filter_(pixels, weights, output, mode, cval, channel_axis=channel_axis, method=method, threads=threads)
-    edges, cval = resolve_mode(mode, cval, truncate=True)
+    mode, cval = resolve_mode(mode, cval, truncate=True)
     coverage = Coverage(weights, convolution, (plane.shape[0], plane.shape[1]))
     if abs(coverage.interior()) <= ZERO_SUM * coverage.magnitude:
         raise BoundaryError("a kernel whose weights sum to 0 (an edge detector) has no mean of valid samples to take")
     # Truncated, the outside is missing: 0 in the data and the masks. In constant mode
     # the fill value is a valid sample: 1 in the masks.
-    edges, fill = ("constant", 0.0) if edges == TRUNCATE else (edges, 1.0)
+    edges, fill = ("constant", 0.0) if mode == TRUNCATE else (mode, 1.0)
     encode = _reciprocals(UNCOVERED_EPSILONS * np.finfo(work).eps * coverage.magnitude)
     scales = [filter_(mask, weights, None, edges, fill, channel_axis=None, method=method, threads=threads,
                       hooks=Hooks(encode=encode)) for mask in masks]
