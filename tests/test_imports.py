@@ -12,12 +12,14 @@ import ast
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 import tifffile
 from helpers import SAMPLES, assert_rounded_from, expected_blur, load, save
 from PIL import Image
 
+from imgconv.cli import LazyCommands, cli
 from imgconv.io import formats
 
 SCRIPT = """
@@ -52,6 +54,22 @@ def loaded_by(*args, cwd=None):
     assert status in (0, None), done.stderr
     assert frozen == "frozen at exit: True"
     return set(modules)
+
+
+def test_the_group_makes_each_command_when_first_looked_up():
+    made = []
+
+    def maker(name):
+        return lambda: made.append(name) or click.Command(name)
+
+    commands = LazyCommands({"blur": maker("blur"), "sharpen": maker("sharpen")})
+    assert list(commands) == ["blur", "sharpen"] and len(commands) == 2 and made == []
+    assert commands["sharpen"] is commands.get("sharpen") and made == ["sharpen"]  # made once
+    assert commands.get("blurr") is None and "blurr" not in commands
+    commands["formats"] = given = click.Command("formats")
+    del commands["blur"]
+    assert list(commands) == ["sharpen", "formats"] and commands["formats"] is given and made == ["sharpen"]
+    assert [cli.commands[name].name for name in cli.commands] == list(cli.commands)  # each made under its name
 
 
 @pytest.mark.parametrize("arguments", [["--version"], ["--help"], ["blur", "--help"]])
