@@ -5,23 +5,26 @@ command on one PNG loads neither the streaming of tiled images, nor the batch's 
 processes, nor the codecs of other formats. Each command runs in a child process, as a
 user runs it, and reports the modules it has loaded; one the command line made lazy
 (`imgconv.cli.lazy`) and never used is in ``sys.modules`` but not loaded, and does not
-count.
+count. Each also leaves its objects to the end of the process (`imgconv.cli.main`).
 """
 
 import ast
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 import tifffile
 from helpers import SAMPLES, assert_rounded_from, expected_blur, load, save
 from PIL import Image
 
+from imgconv.cli import LazyCommands, cli
 from imgconv.io import formats
 
 SCRIPT = """
-import sys
+import atexit, gc, sys
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))  # after the command's own
 from imgconv.cli import main
 sys.argv = ["imgconv", *sys.argv[1:]]
 try:
@@ -42,12 +45,31 @@ WRITERS = {"imgconv.io.png", "imgconv.io.pillow_write", "imgconv.io.tiff_write",
 
 
 def loaded_by(*args, cwd=None):
-    """The modules ``imgconv ARGS`` loads, once it has exited with status 0."""
+    """The modules ``imgconv ARGS`` loads, once it has exited with status 0, leaving its
+    objects to the end of the process (frozen, not collected one by one)."""
     done = subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, check=True)
-    status, modules = ast.literal_eval(done.stdout.splitlines()[-1])
+    *_, report, frozen = done.stdout.splitlines()
+    status, modules = ast.literal_eval(report)
     assert status in (0, None), done.stderr
+    assert frozen == "frozen at exit: True"
     return set(modules)
+
+
+def test_the_group_makes_each_command_when_first_looked_up():
+    made = []
+
+    def maker(name):
+        return lambda: made.append(name) or click.Command(name)
+
+    commands = LazyCommands({"blur": maker("blur"), "sharpen": maker("sharpen")})
+    assert list(commands) == ["blur", "sharpen"] and len(commands) == 2 and made == []
+    assert commands["sharpen"] is commands.get("sharpen") and made == ["sharpen"]  # made once
+    assert commands.get("blurr") is None and "blurr" not in commands
+    commands["formats"] = given = click.Command("formats")
+    del commands["blur"]
+    assert list(commands) == ["sharpen", "formats"] and commands["formats"] is given and made == ["sharpen"]
+    assert [cli.commands[name].name for name in cli.commands] == list(cli.commands)  # each made under its name
 
 
 @pytest.mark.parametrize("arguments", [["--version"], ["--help"], ["blur", "--help"]])

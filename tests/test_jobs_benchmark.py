@@ -107,8 +107,16 @@ def test_goals_against_the_fastest_peer_that_worked():
     assert table[2] == "| folder | time at most 0.9x the fastest peer | 0.75x vips | yes |"
     assert missed == []
     runs["vips"].seconds = [3.2]
+    runs[jobs.UNSYNCED] = jobs.Run(seconds=[2.5])  # imgconv itself, unsynced: not a peer
     table, missed = jobs.goals([folder], {"folder": runs})
     assert table[2].endswith("| 0.94x vips | NO |") and missed == [folder]
+
+
+def test_imgconv_unsynced_is_the_same_command_with_no_sync(tmp_path):
+    job = _folder(tmp_path / "in", 2)
+    synced, _ = jobs.imgconv_command(job, tmp_path / "out")
+    unsynced, extra = jobs.imgconv_unsynced(job, tmp_path / "out")
+    assert unsynced == [*synced[:-2], "--no-sync", str(job.folder), str(tmp_path / "out")] and extra == {}
 
 
 def test_goals_against_vips_and_memory():
