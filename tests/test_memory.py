@@ -192,6 +192,23 @@ def test_array_of_a_pillow_image_is_numpys_and_writable(mode: str, height: int) 
     assert samples.dtype == np.asarray(image).dtype and samples.flags.writeable
 
 
+@pytest.mark.parametrize(("mode", "target"), [("CMYK", "RGB"), ("P", "RGBA"), ("1", "L"), ("YCbCr", "RGB"),
+                                              ("RGBa", "RGBA")])
+def test_array_of_converts_strip_by_strip_as_the_whole_image(mode: str, target: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    image = Image.fromarray(photo(150, 70, 3)).convert(mode)
+    if mode == "P":
+        image.info["transparency"] = int(np.asarray(image)[0, 0])
+    expected = np.asarray(image.convert(target))
+    converted = []
+    convert = Image.Image.convert
+    monkeypatch.setattr(Image.Image, "convert", lambda self, *args, **kw: converted.append(self.height)
+                        or convert(self, *args, **kw))
+    samples = array_of(image, target)
+    np.testing.assert_array_equal(samples, expected)
+    assert samples.flags.writeable and max(converted) <= pages.STRIP_ROWS  # never a whole second image
+
+
 def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path, monkeypatch) -> None:
     samples = photo(300, 200, 3)
     Image.fromarray(samples).save(tmp_path / "in.tif")
