@@ -4,8 +4,10 @@ and the peak of a whole command."""
 
 import io
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -16,10 +18,11 @@ from imgconv import in_place, kernels
 from imgconv.engine import EngineOptions
 from imgconv.engine.bands import watching
 from imgconv.filters import filter_picture, gradient_filter, kernel_filter, preset_filter
-from imgconv.io import pages, png
+from imgconv.io import pages, pillow_memory, png
 from imgconv.io.picture import Picture
 from imgconv.io.pillow_modes import array_of
 from imgconv.io.pillow_write import pillow_image
+from imgconv.io.read import read_image
 from imgconv.pipeline import process_file
 
 LINUX = sys.platform.startswith("linux")
@@ -207,6 +210,65 @@ def test_array_of_converts_strip_by_strip_as_the_whole_image(mode: str, target: 
     samples = array_of(image, target)
     np.testing.assert_array_equal(samples, expected)
     assert samples.flags.writeable and max(converted) <= pages.STRIP_ROWS  # never a whole second image
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "CMYK"])
+def test_a_pillow_images_memory_seen_by_numpy(mode: str) -> None:
+    image = Image.fromarray(photo(90, 70, 3)).convert(mode)
+    memory = pillow_memory.view(image)
+    assert memory is not None and memory.flags.writeable
+    np.testing.assert_array_equal(memory[..., :3] if mode == "RGB" else memory, np.asarray(image))
+    memory[5, 6] = 7  # the image's own memory, which outlives the image object
+    assert image.getpixel((6, 5)) == (7 if mode == "L" else (7,) * len(mode))
+    del image
+    assert memory[5, 6].tolist() == (7 if mode == "L" else [7] * 4)
+
+
+def test_pillow_memory_is_seen_only_in_one_block_and_for_its_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pillow_memory.view(Image.new("LA", (8, 8))) is None
+    monkeypatch.setattr(pillow_memory, "ONE_BLOCK_BYTES", 0)
+    Image.core.set_block_size(4096)  # 16 rows of 64 RGB pixels a block
+    try:
+        assert pillow_memory.view(Image.new("RGB", (64, 64))) is None
+        with pillow_memory.one_block((64, 64)):
+            inside = Image.new("RGB", (64, 64), (1, 2, 3))
+        assert pillow_memory.view(Image.new("RGB", (64, 64))) is None  # restored
+    finally:
+        Image.core.set_block_size(16 << 20)
+    memory = pillow_memory.view(inside)
+    assert memory is not None and (memory[..., :3] == (1, 2, 3)).all()
+
+
+@pytest.mark.parametrize(("mode", "target"), [("RGB", "RGB"), ("CMYK", "RGB"), ("RGBA", "RGBA"), ("L", "L")])
+@pytest.mark.skipif(not LINUX, reason="releases pages with madvise")
+def test_array_of_an_image_spent_takes_or_releases_its_memory(mode: str, target: str) -> None:
+    image = Image.fromarray(photo(300, 1024, 4)).convert(mode)
+    expected = np.asarray(image.convert(target))
+    memory = pillow_memory.view(image)
+    samples = array_of(image, target, spend=True)
+    np.testing.assert_array_equal(samples, expected)
+    if mode == target != "RGB":
+        assert np.shares_memory(samples, memory)  # stored as NumPy holds them: no copy
+    else:  # copied, and given back as it went but for the pages that straddle two strips
+        rows_kept = np.asarray(image).reshape(300, -1).any(axis=1).sum()
+        assert rows_kept <= 2 * len(list(pages.strips(300))) + 1
+
+
+def test_a_png_pillow_decodes_is_read_in_its_own_memory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    grey = photo(200, 64, 1)
+    Image.fromarray(grey).save(tmp_path / "plain.png")
+    data = (tmp_path / "plain.png").read_bytes()
+    text = b"Comment\0after the pixels"  # a chunk after IDAT: decoded by Pillow, not imagecodecs
+    late = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    (tmp_path / "late.png").write_bytes(data[:-12] + late + data[-12:])
+    monkeypatch.setattr(pillow_memory, "ONE_BLOCK_BYTES", 0)
+    Image.core.set_block_size(4096)  # 64 rows a block, but for one_block
+    try:
+        frame = read_image(tmp_path / "late.png").frames[0]
+    finally:
+        Image.core.set_block_size(16 << 20)
+    np.testing.assert_array_equal(frame, grey)
+    assert frame.flags.writeable and not frame.flags.owndata  # Pillow's decoded image itself
 
 
 def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path, monkeypatch) -> None:
