@@ -350,9 +350,10 @@ def peak_mib(*args: str) -> float:
 @pytest.mark.slow
 @pytest.mark.skipif(not LINUX, reason="reads the peak from /proc")
 def test_a_large_jpeg_blurred_holds_little_beside_the_decoded_picture(tmp_path) -> None:
-    """6000x4000 RGB (69 MiB decoded): the peak less a 64x64 picture's was 3.7 times the
-    decoded picture before it was filtered in place and released as it was encoded, 2.4
-    after (2 busy cores); the peak hardly depends on the machine's load."""
+    """6000x4000 RGB (69 MiB decoded): the peak less a 64x64 picture's is 3.7 times the
+    decoded picture where it is filtered whole, 2.4 where it is filtered in place and
+    released as it is encoded, and 1.9 with one malloc arena for the band threads (the
+    CLI's mallopt), on 2 busy cores; the peak hardly depends on the machine's load."""
     samples = photo(4000, 6000, 3)
     Image.fromarray(samples).save(tmp_path / "big.jpg", quality=90)
     Image.fromarray(samples[:64, :64]).save(tmp_path / "small.jpg", quality=90)
@@ -360,4 +361,4 @@ def test_a_large_jpeg_blurred_holds_little_beside_the_decoded_picture(tmp_path) 
     fixed = peak_mib("blur", "-s", "2", str(tmp_path / "small.jpg"), str(tmp_path / "out.jpg"))
     peak = peak_mib("blur", "-s", "2", str(tmp_path / "big.jpg"), str(tmp_path / "out.jpg"))
     decoded = 4000 * 6000 * 3 / 2**20
-    assert (peak - fixed) / decoded < 3.2
+    assert (peak - fixed) / decoded < 2.2
