@@ -233,8 +233,16 @@ def test_pillow_memory_is_seen_only_in_one_block_and_for_its_modes(monkeypatch: 
         with pillow_memory.one_block((64, 64)):
             inside = Image.new("RGB", (64, 64), (1, 2, 3))
         assert pillow_memory.view(Image.new("RGB", (64, 64))) is None  # restored
+        first, second = pillow_memory.one_block((64, 64)), pillow_memory.one_block((64, 64))
+        first.__enter__()
+        second.__enter__()  # another thread's, meanwhile
+        first.__exit__(None, None, None)
+        overlapping = Image.new("RGB", (64, 64))
+        second.__exit__(None, None, None)
+        assert Image.core.get_use_block_allocator() == 0
     finally:
         Image.core.set_block_size(16 << 20)
+    assert pillow_memory.view(overlapping) is not None
     memory = pillow_memory.view(inside)
     assert memory is not None and (memory[..., :3] == (1, 2, 3)).all()
 

@@ -10,6 +10,7 @@ as four bytes a pixel (RGBX), as are RGBA and CMYK: the view has the fourth byte
 
 import contextlib
 import ctypes
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -48,24 +49,48 @@ class _Memory:
         self.owner = owner
 
 
+class _Allocator:
+    """Pillow's process-wide choice of one block an image, held for every thread in
+    `one_block` at once and given back as it was when the last leaves."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.before = 0
+
+    def enter(self, core: Any) -> None:
+        with self.lock:
+            if not self.users:
+                self.before = core.get_use_block_allocator()
+                core.set_use_block_allocator(1)
+            self.users += 1
+
+    def leave(self, core: Any) -> None:
+        with self.lock:
+            self.users -= 1
+            if not self.users:
+                core.set_use_block_allocator(self.before)
+
+
+_ALLOCATOR = _Allocator()
+
+
 @contextlib.contextmanager
 def one_block(size: tuple[int, int]) -> Iterator[None]:
     """Within this context, Pillow allocates every image in one block, where an image
-    of ``size`` (width, height) takes at least `ONE_BLOCK_BYTES`: Pillow's setting is
-    process-wide, so another thread's images meanwhile are allocated so too (which
-    changes nothing but their layout), and where two threads overlap, the first to
-    leave restores it for both (the other's image is then copied as before)."""
+    of ``size`` (width, height) takes at least `ONE_BLOCK_BYTES`. Pillow's setting is
+    process-wide: another thread's images meanwhile are allocated so too, which changes
+    nothing but their layout."""
     from PIL import Image
 
     if size[0] * size[1] * 4 < ONE_BLOCK_BYTES or not hasattr(Image.Image, "__arrow_c_array__"):
         yield  # small, or a Pillow before 11.2, which does not export its images
         return
-    before = Image.core.get_use_block_allocator()
-    Image.core.set_use_block_allocator(1)
+    _ALLOCATOR.enter(Image.core)
     try:
         yield
     finally:
-        Image.core.set_use_block_allocator(before)
+        _ALLOCATOR.leave(Image.core)
 
 
 def view(image: "Image.Image") -> np.ndarray | None:
