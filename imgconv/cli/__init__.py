@@ -181,9 +181,10 @@ def _reuse_freed_memory() -> None:
     its top below the trim threshold, and `imgconv.io.pages.trim` reaches only the
     main arena's top, so each of the engine's band threads kept its last blocks (50-60
     MiB in all after filtering a 12000x8400 RGB photo in place, held while it was
-    encoded). With one arena that photo's blur -s 2 to JPEG peaked at 446 MiB instead
-    of 492, sobel at 470 instead of 566, and 4K commands and a batch of 27 photos took
-    10-20% less CPU time. Elsewhere than glibc, nothing."""
+    encoded). With one arena that photo's blur -s 2 to JPEG peaked at 434 MiB instead
+    of 469-492, sobel at 459-470 instead of 558-565 (benchmarks/memory.py), and 4K
+    commands and a batch of 27 photos (--jobs 1 and 2) took the same time, within 2%
+    (best of 7, interleaved). Elsewhere than glibc, nothing."""
     try:
         import ctypes
 
