@@ -4,8 +4,10 @@ and the peak of a whole command."""
 
 import io
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -16,10 +18,11 @@ from imgconv import in_place, kernels
 from imgconv.engine import EngineOptions
 from imgconv.engine.bands import watching
 from imgconv.filters import filter_picture, gradient_filter, kernel_filter, preset_filter
-from imgconv.io import pages, png
+from imgconv.io import pages, pillow_memory, png
 from imgconv.io.picture import Picture
 from imgconv.io.pillow_modes import array_of
 from imgconv.io.pillow_write import pillow_image
+from imgconv.io.read import read_image
 from imgconv.pipeline import process_file
 
 LINUX = sys.platform.startswith("linux")
@@ -192,6 +195,90 @@ def test_array_of_a_pillow_image_is_numpys_and_writable(mode: str, height: int) 
     assert samples.dtype == np.asarray(image).dtype and samples.flags.writeable
 
 
+@pytest.mark.parametrize(("mode", "target"), [("CMYK", "RGB"), ("P", "RGBA"), ("1", "L"), ("YCbCr", "RGB"),
+                                              ("RGBa", "RGBA")])
+def test_array_of_converts_strip_by_strip_as_the_whole_image(mode: str, target: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    image = Image.fromarray(photo(150, 70, 3)).convert(mode)
+    if mode == "P":
+        image.info["transparency"] = int(np.asarray(image)[0, 0])
+    expected = np.asarray(image.convert(target))
+    converted = []
+    convert = Image.Image.convert
+    monkeypatch.setattr(Image.Image, "convert", lambda self, *args, **kw: converted.append(self.height)
+                        or convert(self, *args, **kw))
+    samples = array_of(image, target)
+    np.testing.assert_array_equal(samples, expected)
+    assert samples.flags.writeable and max(converted) <= pages.STRIP_ROWS  # never a whole second image
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "CMYK"])
+def test_a_pillow_images_memory_seen_by_numpy(mode: str) -> None:
+    image = Image.fromarray(photo(90, 70, 3)).convert(mode)
+    memory = pillow_memory.view(image)
+    assert memory is not None and memory.flags.writeable
+    np.testing.assert_array_equal(memory[..., :3] if mode == "RGB" else memory, np.asarray(image))
+    memory[5, 6] = 7  # the image's own memory, which outlives the image object
+    assert image.getpixel((6, 5)) == (7 if mode == "L" else (7,) * len(mode))
+    del image
+    assert memory[5, 6].tolist() == (7 if mode == "L" else [7] * 4)
+
+
+def test_pillow_memory_is_seen_only_in_one_block_and_for_its_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pillow_memory.view(Image.new("LA", (8, 8))) is None
+    monkeypatch.setattr(pillow_memory, "ONE_BLOCK_BYTES", 0)
+    Image.core.set_block_size(4096)  # 16 rows of 64 RGB pixels a block
+    try:
+        assert pillow_memory.view(Image.new("RGB", (64, 64))) is None
+        with pillow_memory.one_block((64, 64)):
+            inside = Image.new("RGB", (64, 64), (1, 2, 3))
+        assert pillow_memory.view(Image.new("RGB", (64, 64))) is None  # restored
+        first, second = pillow_memory.one_block((64, 64)), pillow_memory.one_block((64, 64))
+        first.__enter__()
+        second.__enter__()  # another thread's, meanwhile
+        first.__exit__(None, None, None)
+        overlapping = Image.new("RGB", (64, 64))
+        second.__exit__(None, None, None)
+        assert Image.core.get_use_block_allocator() == 0
+    finally:
+        Image.core.set_block_size(16 << 20)
+    assert pillow_memory.view(overlapping) is not None
+    memory = pillow_memory.view(inside)
+    assert memory is not None and (memory[..., :3] == (1, 2, 3)).all()
+
+
+@pytest.mark.parametrize(("mode", "target"), [("RGB", "RGB"), ("CMYK", "RGB"), ("RGBA", "RGBA"), ("L", "L")])
+@pytest.mark.skipif(not LINUX, reason="releases pages with madvise")
+def test_array_of_an_image_spent_takes_or_releases_its_memory(mode: str, target: str) -> None:
+    image = Image.fromarray(photo(300, 1024, 4)).convert(mode)
+    expected = np.asarray(image.convert(target))
+    memory = pillow_memory.view(image)
+    samples = array_of(image, target, spend=True)
+    np.testing.assert_array_equal(samples, expected)
+    if mode == target != "RGB":
+        assert np.shares_memory(samples, memory)  # stored as NumPy holds them: no copy
+    else:  # copied, and given back as it went but for the pages that straddle two strips
+        rows_kept = np.asarray(image).reshape(300, -1).any(axis=1).sum()
+        assert rows_kept <= 2 * len(list(pages.strips(300))) + 1
+
+
+def test_a_png_pillow_decodes_is_read_in_its_own_memory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    grey = photo(200, 64, 1)
+    Image.fromarray(grey).save(tmp_path / "plain.png")
+    data = (tmp_path / "plain.png").read_bytes()
+    text = b"Comment\0after the pixels"  # a chunk after IDAT: decoded by Pillow, not imagecodecs
+    late = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    (tmp_path / "late.png").write_bytes(data[:-12] + late + data[-12:])
+    monkeypatch.setattr(pillow_memory, "ONE_BLOCK_BYTES", 0)
+    Image.core.set_block_size(4096)  # 64 rows a block, but for one_block
+    try:
+        frame = read_image(tmp_path / "late.png").frames[0]
+    finally:
+        Image.core.set_block_size(16 << 20)
+    np.testing.assert_array_equal(frame, grey)
+    assert frame.flags.writeable and not frame.flags.owndata  # Pillow's decoded image itself
+
+
 def test_a_tiff_read_by_pillow_is_filtered_in_place(small_strips: None, tmp_path, monkeypatch) -> None:
     samples = photo(300, 200, 3)
     Image.fromarray(samples).save(tmp_path / "in.tif")
@@ -271,9 +358,10 @@ def peak_mib(*args: str) -> float:
 @pytest.mark.slow
 @pytest.mark.skipif(not LINUX, reason="reads the peak from /proc")
 def test_a_large_jpeg_blurred_holds_little_beside_the_decoded_picture(tmp_path) -> None:
-    """6000x4000 RGB (69 MiB decoded): the peak less a 64x64 picture's was 3.7 times the
-    decoded picture before it was filtered in place and released as it was encoded, 2.4
-    after (2 busy cores); the peak hardly depends on the machine's load."""
+    """6000x4000 RGB (69 MiB decoded): the peak less a 64x64 picture's is 3.7 times the
+    decoded picture where it is filtered whole, 2.4 where it is filtered in place and
+    released as it is encoded, and 1.9 with one malloc arena for the band threads (the
+    CLI's mallopt), on 2 busy cores; the peak hardly depends on the machine's load."""
     samples = photo(4000, 6000, 3)
     Image.fromarray(samples).save(tmp_path / "big.jpg", quality=90)
     Image.fromarray(samples[:64, :64]).save(tmp_path / "small.jpg", quality=90)
@@ -281,4 +369,4 @@ def test_a_large_jpeg_blurred_holds_little_beside_the_decoded_picture(tmp_path) 
     fixed = peak_mib("blur", "-s", "2", str(tmp_path / "small.jpg"), str(tmp_path / "out.jpg"))
     peak = peak_mib("blur", "-s", "2", str(tmp_path / "big.jpg"), str(tmp_path / "out.jpg"))
     decoded = 4000 * 6000 * 3 / 2**20
-    assert (peak - fixed) / decoded < 3.2
+    assert (peak - fixed) / decoded < 2.2

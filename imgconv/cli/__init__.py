@@ -199,7 +199,7 @@ def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 # glibc's mallopt parameters, and the size up to which freed memory is kept for reuse.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _REUSED_BYTES = 64 << 20
 
 
@@ -211,13 +211,23 @@ def _reuse_freed_memory() -> None:
     1.27-1.36 with --jobs 2 (1.72-1.83x instead of 1.64-1.67x), a fifth of the page
     faults. Both settings or neither: either alone made the batch 25-60% slower. The
     cost: on the 4K PNG, peaks of 142-156 MiB instead of 133-148 (32, 64 and 256 MiB
-    gave the same). Elsewhere than glibc, nothing."""
+    gave the same).
+
+    One arena for every thread: a thread's arena never hands back the freed memory at
+    its top below the trim threshold, and `imgconv.io.pages.trim` reaches only the
+    main arena's top, so each of the engine's band threads kept its last blocks (50-60
+    MiB in all after filtering a 12000x8400 RGB photo in place, held while it was
+    encoded). With one arena that photo's blur -s 2 to JPEG peaked at 434 MiB instead
+    of 469-492, sobel at 459-470 instead of 558-565 (benchmarks/memory.py), and 4K
+    commands and a batch of 27 photos (--jobs 1 and 2) took the same time, within 2%
+    (best of 7, interleaved). Elsewhere than glibc, nothing."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, _REUSED_BYTES)
         libc.mallopt(_M_TRIM_THRESHOLD, _REUSED_BYTES)
+        libc.mallopt(_M_ARENA_MAX, 1)
     except (OSError, AttributeError):
         pass
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from ..errors import ImageReadError
-from . import formats, pages
+from . import formats, pages, pillow_memory
 from .tiff_read import turn_white_is_zero
 from .tiffinfo import MINISWHITE
 
@@ -92,29 +92,54 @@ def widen(samples: np.ndarray, mode: str, common: str) -> np.ndarray:
     return np.concatenate([colour, alpha], axis=2)
 
 
-def samples_of(image: "Image.Image", mode: str) -> np.ndarray:
+def samples_of(image: "Image.Image", mode: str, *, spend: bool = False) -> np.ndarray:
+    """The samples of ``image`` read as ``mode`` (`mode_read_as`); ``spend`` as
+    `array_of` takes it."""
     if mode == "I;16":
         samples = np.asarray(image).astype(np.uint16)  # native byte order for I;16B files
         tags = cast("TiffImagePlugin.TiffImageFile", image).tag_v2 if image.format == "TIFF" else {}
         if tags.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
             turn_white_is_zero(samples, tags[258][0], 1)
         return samples
-    if image.mode != mode:
-        image = image.convert(mode)
-    return array_of(image)
+    return array_of(image, mode, spend=spend)
 
 
-def array_of(image: "Image.Image") -> np.ndarray:
-    """``np.asarray(image)``, made strip by strip into one writable array: NumPy takes a
-    whole image from Pillow as bytes that Pillow joins from its rows, two transient
-    copies as large as the samples (a 12000x8400 RGB TIFF peaked at 1290 MiB in that
-    step, 288 of them the file and 384 Pillow's image), and read-only, which a filter
-    cannot write its result into (`imgconv.in_place`)."""
+def array_of(image: "Image.Image", mode: str | None = None, *, spend: bool = False) -> np.ndarray:
+    """``np.asarray(image.convert(mode))`` (``mode`` default the image's own), made strip
+    by strip into one writable array: NumPy takes a whole image from Pillow as bytes
+    that Pillow joins from its rows, two transient copies as large as the samples (a
+    12000x8400 RGB TIFF peaked at 1290 MiB in that step, 288 of them the file and 384
+    Pillow's image), and read-only, which a filter cannot write its result into
+    (`imgconv.in_place`). Each strip is converted on its own, which gives the whole
+    image's conversion (the modes read as convert pixel by pixel, without dithering)
+    without a second full-size Pillow image: blur -s 2 of a 12000x8400 CMYK JPEG (read
+    as RGB) peaked at 1142 MiB, then 760.
+
+    With ``spend``, the caller reads no pixel of ``image`` again. Where Pillow holds it
+    in one block (`imgconv.io.pillow_memory`), grey and RGBA samples are then the
+    image's own memory, and the others are copied from it strip by strip, each strip of
+    the image released once copied (`imgconv.io.pages`), so that the image shrinks as
+    the samples grow."""
     width, height = image.size
-    first = np.asarray(image.crop((0, 0, width, min(pages.STRIP_ROWS, height))))
-    samples = np.empty((height, *first.shape[1:]), first.dtype)
-    samples[: len(first)] = first
-    for top, bottom in pages.strips(height):
-        if top:
-            samples[top:bottom] = np.asarray(image.crop((0, top, width, bottom)))
+    mode = mode or image.mode
+    memory = pillow_memory.view(image) if spend else None
+    if memory is not None and mode == image.mode and mode in ("L", "RGBA"):
+        return memory
+
+    def strip(top: int, bottom: int) -> np.ndarray:
+        if memory is not None and mode == image.mode == "RGB":
+            return memory[top:bottom, :, :3]
+        part = image.crop((0, top, width, bottom))
+        return np.asarray(part if part.mode == mode else part.convert(mode))
+
+    samples: np.ndarray | None = None
+    with pages.giving_up([] if memory is None else [memory]):
+        for top, bottom in pages.strips(height):
+            part = strip(top, bottom)
+            if samples is None:
+                samples = np.empty((height, *part.shape[1:]), part.dtype)
+            samples[top:bottom] = part
+            if memory is not None:
+                pages.release_rows(memory, top, bottom)
+    assert samples is not None  # Pillow's images have at least one row
     return samples

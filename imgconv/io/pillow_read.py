@@ -64,7 +64,9 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 budget.take(*image.size)
                 claims.check_frame_data(image, data, name)
             modes.append(mode_read_as(image))
-            arrays.append(samples_of(image, modes[-1]) if decoder is None else decoder(data))
+            # The last frame's image is not read again: its memory may go as it is copied.
+            spend = index == indices[-1]
+            arrays.append(samples_of(image, modes[-1], spend=spend) if decoder is None else decoder(data))
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded

@@ -18,6 +18,7 @@ from .libtiff import LibtiffErrors, libtiff_error_log
 from .metadata import classic_exif
 from .orient import orient, orientation_of, upright_xmp
 from .picture import Picture, frame_indices
+from .pillow_memory import one_block
 from .pillow_read import picture_from_pillow
 from .quiet import quiet_warnings
 from .sink import STDIO, Path
@@ -101,7 +102,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     try:
         with quiet_warnings():
             try:
-                with Image.open(io.BytesIO(data)) as image:
+                with Image.open(io.BytesIO(data)) as image, one_block(image.size):
                     pillow_limit().set(max_pixels or None)
                     picture = picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:
