@@ -29,6 +29,7 @@ from .engine import Hooks, KernelLike, SeparableKernel, bands, check_kernel, to_
 from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
 from .io.picture import Picture
+from .vocabulary import TRUNCATE, resolve_mode
 
 # Modes whose samples are sRGB-encoded integers (`imgconv.io.formats`), by sample maximum.
 SRGB_MODES = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255,
@@ -88,30 +89,36 @@ class Curves:
 
     def to_samples(self, linear: np.ndarray, dtype: DTypeLike, out: np.ndarray | None = None,
                    in_steps: bool = False) -> np.ndarray:
-        """Linear light in sample units, or with ``in_steps`` in `step` units (float32
-        or float64; any values, held to the range) as sample values of ``dtype``, into
-        ``out`` if given."""
-        # Scaled in the values' own type, so that each is its step exactly (float32 would
-        # round float64 values, and the step of a value just below a step's end with it).
-        # Values beyond float32's range become infinite, and are held like them.
-        with np.errstate(over="ignore"):
-            steps = linear if in_steps else np.multiply(linear, self.scale, dtype=np.result_type(linear, np.float32))
-        # Values below 2**62 convert exactly to a step, and `np.take` holds steps
-        # outside the table to its ends; larger ones, infinities and NaN (which the
-        # maximum shows, at a tenth of the cost of holding every value) are held first.
-        if not steps.max(initial=0.0) < 2.0**62:
-            steps = np.minimum(steps, np.float32(len(self.sure) - 1))
+        """Linear light as sample values of ``dtype``, into ``out`` if given: float32 or
+        float64 in sample units (any values, held to the range), or with ``in_steps`` in
+        `step` units, from a filter that `scales_exactly` (so finite, and below 2**62
+        in magnitude)."""
+        steps = linear if in_steps else self._held_steps(linear)
         with np.errstate(invalid="ignore"):  # NaN and values below 0 take step 0 or less: clipped
             step = steps.astype(np.intp)
         counts = np.take(self.sure, step, mode="clip")
-        if counts.min(initial=0) < 0:
-            unsure = np.flatnonzero(counts < 0)
+        unsure = np.flatnonzero(counts < 0)
+        if unsure.size:
             at = np.clip(step.reshape(-1)[unsure], 0, None)
             counts.reshape(-1)[unsure] = self.below[at] + (self.next[at] <= np.ravel(steps)[unsure])
         if out is None:
             return counts.astype(dtype, copy=False)
         np.copyto(out, counts, casting="unsafe")
         return out
+
+    def _held_steps(self, linear: np.ndarray) -> np.ndarray:
+        """Light in sample units counted in steps, in its own type (so that each value
+        is its step exactly: float32 would round float64 values, and move one just
+        below a step's end into the next), and held where its step could not be
+        found: values below 2**62 convert to a step exactly and `np.take` holds steps
+        outside the table to its ends, so only values beyond, infinities and NaN
+        (which the maximum shows, at half the cost of holding every value) are held
+        first."""
+        with np.errstate(over="ignore"):  # values beyond float32's range: infinite, and held
+            steps = np.multiply(linear, self.scale, dtype=np.result_type(linear, np.float32))
+        if not steps.max(initial=0.0) < 2.0**62:
+            steps = np.minimum(steps, np.float32(len(self.sure) - 1))
+        return steps
 
     @functools.cached_property
     def hooks(self) -> Hooks:
@@ -210,21 +217,25 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
 
 
 # Filters whose weights' magnitudes sum to more than this run in sample units: light in
-# steps is below 2**20 (65535 times 16), so their sums stay below 2**60 and an FFT's
-# below 2**100, far from float32's largest value (2**128); heavier kernels could
-# overflow in steps where they do not in sample units.
+# steps is below 2**20 (65535 times 16), so their results stay below 2**60 (the encode
+# converts values below 2**62 without holding them) and an FFT's sums below 2**100, far
+# from float32's largest value (2**128); heavier kernels could overflow in steps where
+# they do not in sample units.
 MOST_WEIGHT = 2.0**40
 
 
 def scales_exactly(filt: Filter) -> bool:
     """Whether ``filt``'s samples are the same for light in `step` units as in sample
-    units: it adds nothing to the light (no offset, no constant ``cval``) and its
-    weights cannot overflow float32 (`MOST_WEIGHT`). Float rounding commutes with
-    scaling by a power of two, except for results below 2**-126 (float32's smallest
-    normal value); those differ by less than 2**-149, which any sum of a size that
-    could reach a rounding threshold (the first is 0.039) absorbs."""
+    units, with results bounded so that `Curves.to_samples` need not hold them: it
+    adds nothing to the light (no offset, no constant ``cval``), does not divide it
+    (the ``truncate`` mode divides by the weights inside the image, which may be
+    near 0), and its weights cannot overflow float32 (`MOST_WEIGHT`). Float rounding
+    commutes with scaling by a power of two, except for results below 2**-126
+    (float32's smallest normal value); those differ by less than 2**-149, which any
+    sum of a size that could reach a rounding threshold (the first is 0.039) absorbs."""
     planes = channel_kernels(filt.passes[0][0])
-    if np.any(filt.engine.cval) or any(getattr(plane, "offset", 0.0) for plane in planes):
+    if (np.any(filt.engine.cval) or any(getattr(plane, "offset", 0.0) for plane in planes)
+            or resolve_mode(filt.engine.mode, truncate=True)[0] == TRUNCATE):
         return False
     return all(_weight_total(plane) <= MOST_WEIGHT for plane in planes)
 
