@@ -132,7 +132,9 @@ class Curves:
         """`hooks` for light in `step` units, encoded to integer samples: the decoding
         table times ``scale``. The encode needs neither the multiplication nor the
         maximum that looks for values to hold: on hot 48-row bands of the blurred 4K
-        photo, 1.30 ns a sample where light in sample units took 1.74."""
+        photo, 1.30 ns a sample where multiplying light in sample units and holding
+        every value with ``np.minimum`` took 1.74 (1.47 against 1.69 with the maximum,
+        under a load of 4)."""
         return Hooks(decode=self.decoded * np.float32(self.scale), encode=self.write_steps)
 
     def write_steps(self, steps: np.ndarray, target: np.ndarray) -> None:
