@@ -9,12 +9,12 @@ import pytest
 import scipy.ndimage as ndi
 from PIL import ImageCms
 
-from imgconv.engine import EngineOptions
+from imgconv.engine import EngineOptions, Kernel
 from imgconv.errors import InvalidInputError
 from imgconv.filters import filter_picture, kernel_filter, preset_filter
 from imgconv.io.picture import Picture
-from imgconv.kernels import gaussian, identity, separable_gaussian
-from imgconv.linear import Curves, filter_linear
+from imgconv.kernels import box, gaussian, identity, separable_gaussian
+from imgconv.linear import Curves, filter_linear, scales_exactly
 
 
 def to_light(encoded):
@@ -62,8 +62,38 @@ def test_the_tables_follow_the_formula(peak):
     light = np.random.default_rng(peak).random(200_000).astype(np.float32) * peak
     expected = np.floor(to_encoded(light.astype(np.float64) / peak) * peak + 0.5)
     np.testing.assert_array_equal(curves.to_samples(light, np.int64), expected)
-    held = np.array([-3.0, peak * 2.0, np.inf], np.float32)
-    np.testing.assert_array_equal(curves.to_samples(held, np.int64), [0, peak, peak])
+    held = np.array([-3.0, peak * 2.0, np.inf, -np.inf, 2.0**62, 2.0**63, 3e38, -3e38], np.float32)
+    expected = [0, peak, peak, 0, peak, peak, peak, 0]
+    np.testing.assert_array_equal(curves.to_samples(held, np.int64), expected)
+    bounded = np.array([-3.0 * curves.scale, 2.0 * peak * curves.scale, 2.0**61, -(2.0**61)], np.float32)
+    np.testing.assert_array_equal(curves.to_samples(bounded, np.int64, in_steps=True), [0, peak, peak, 0])
+
+
+def around(points, dtype, ulps):
+    """``points`` as ``dtype``, and the values up to ``ulps`` steps above and below them."""
+    values = [points.astype(dtype)]
+    for direction in (np.inf, -np.inf):
+        value = values[0]
+        for _ in range(ulps):
+            value = np.nextafter(value, dtype(direction))
+            values.append(value)
+    return np.concatenate(values)
+
+
+@pytest.mark.parametrize("peak", [255, 65535])
+def test_light_next_to_every_threshold_and_step_end_is_rounded_once(peak):
+    """Float32 light within 2 ulps of each half-way point between sample values (in
+    linear light) and of both ends of the step holding it, and float64 light within
+    one: its sample value is the count of half-way points at or below it. The same
+    light counted in steps gives the same samples."""
+    curves = Curves(peak)
+    halfway = to_light((np.arange(1, peak + 1) - 0.5) / peak) * peak
+    start = np.floor(halfway * curves.scale) / curves.scale
+    points = np.concatenate([halfway, start, start + curves.step])
+    for light in (around(points, np.float32, 2), around(points, np.float64, 1)):
+        expected = np.searchsorted(halfway, light.astype(np.float64), side="right")
+        np.testing.assert_array_equal(curves.to_samples(light, np.int64), expected)
+        np.testing.assert_array_equal(curves.to_samples(light * curves.scale, np.int64, in_steps=True), expected)
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +211,38 @@ def test_every_strategy_and_truncate_in_linear_light(method, mode, depth):
         filtered = np.stack([ndi.convolve(light[..., c], flipped, mode="reflect") for c in range(3)], 2)
     assert ours.dtype == dtype
     assert_within_rounding(ours, np.floor(to_encoded(filtered) * peak + 0.5))
+
+
+@pytest.mark.parametrize(("method", "mode", "depth"), [
+    ("separable", "reflect", EIGHT), ("fft", "wrap", EIGHT), ("running-sums", "reflect", EIGHT),
+    ("direct", "constant", SIXTEEN), ("banded-fft", "nearest", SIXTEEN), ("running-sums", "mirror", SIXTEEN)])
+def test_light_in_steps_gives_the_samples_of_light_in_sample_units(method, mode, depth):
+    """The engine filters light counted in steps (a power of two times sample units)
+    wherever that rounds alike: the samples are those of light in sample units, bit for
+    bit, for every strategy."""
+    mode_name, peak, dtype = depth
+    rgb = np.random.default_rng(peak + 1).integers(0, peak + 1, (41, 35, 3)).astype(dtype)
+    blur = preset_filter(box(radius=2) if method == "running-sums" else gaussian(sigma=1.5),
+                         engine=EngineOptions(mode=mode, method=method))
+    assert scales_exactly(blur)
+    curves = Curves(peak)
+    in_units = blur.apply_with(curves.hooks, rgb, dtype)
+    np.testing.assert_array_equal(blur.apply_with(curves.step_hooks, rgb, dtype), in_units)
+    np.testing.assert_array_equal(filter_linear(Picture([rgb], mode_name, "PNG"), blur, dtype), in_units)
+
+
+def test_offsets_constant_edges_truncate_and_huge_weights_are_filtered_in_sample_units(photo):
+    """An offset and a constant edge value are in sample units, truncate divides by
+    weights that may be near 0, and weights summing past 2**40 could overflow float32
+    in steps: such filters run in sample units."""
+    kernel = gaussian(sigma=1)
+    offset = kernel_filter(Kernel(kernel, offset=20.0))
+    edged = preset_filter(kernel, engine=EngineOptions(mode="constant", cval=100.0))
+    assert not scales_exactly(offset) and not scales_exactly(edged)
+    assert not scales_exactly(kernel_filter(np.array([[2.0**41]])))
+    assert not scales_exactly(preset_filter(kernel, engine=EngineOptions(mode="truncate")))
+    light = to_light(photo / 255) * 255
+    for filt, edge, added in ((offset, "reflect", 20.0), (edged, "constant", 0.0)):
+        filtered = np.stack([ndi.convolve(light[..., c], kernel, mode=edge, cval=100.0) for c in range(3)], 2)
+        theirs = np.floor(to_encoded((filtered + added) / 255) * 255 + 0.5)
+        assert_within_rounding(filter_linear(Picture([photo], "RGB", "PNG"), filt, np.uint8), theirs)
