@@ -18,6 +18,7 @@ from numpy.typing import DTypeLike
 
 from ..boundary import index_map
 from ..cpus import cpu_count
+from .gather import empty_band, extend
 from .hooks import NO_HOOKS, Hooks, keep_inputs
 from .strategy import Layout, Strategy, Values
 
@@ -58,7 +59,7 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
         key = (threading.get_ident(), len(band_rows))
         buffer = buffers.get(key)
         if buffer is None:
-            buffer = buffers[key] = _empty((len(band_rows), len(columns), source.shape[2]), strategy.dtype,
+            buffer = buffers[key] = empty_band((len(band_rows), len(columns), source.shape[2]), strategy.dtype,
                                            layout.planar)
         if workers > 1:
             chunk = -(-len(band_rows) // workers)
@@ -212,51 +213,6 @@ def _multiply(values: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
         rows = slice(top, top + SCALE_ROWS)
         for channel in range(values.shape[2]):
             np.multiply(values[rows, :, channel], scale[rows], out=out[rows, :, channel])
-
-
-def _empty(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> np.ndarray:
-    """An uninitialised (rows, columns, channels) array; ``planar`` stores it channel by
-    channel in memory, so that ``array.transpose(2, 0, 1)`` is contiguous."""
-    if planar:
-        return np.empty((shape[2], *shape[:2]), dtype).transpose(1, 2, 0)
-    return np.empty(shape, dtype)
-
-
-def extend(plane: np.ndarray, rows: np.ndarray, columns: np.ndarray, left: int, cval: float, dtype: DTypeLike,
-           planar: bool = False, out: np.ndarray | None = None,
-           decode: Callable[[np.ndarray, np.ndarray], None] | None = None,
-           prepare: Callable[[np.ndarray], object] | None = None) -> np.ndarray:
-    """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
-
-    The columns of the image itself are one slice (the index map is the identity
-    there), so only the few extension columns need fancy indexing; -1 marks positions
-    beyond the edge in constant mode, which get ``cval``. The result has the shape
-    (rows, columns, channels), stored as `_empty` says for ``planar``; ``out``, if
-    given, receives it. With ``decode`` (`Hooks.look_up`), the samples are gathered
-    as they are, then decoded into the result in one call; ``cval`` is not decoded.
-    ``prepare`` (`Hooks.prepare`) then changes the result in place, ``cval`` aside.
-    """
-    width = plane.shape[1]
-    if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
-        source = plane[rows[0] : rows[0] + len(rows)]  # a view: no copy for inner bands
-    else:
-        source = plane[np.maximum(rows, 0)]
-    extended = _empty((len(rows), len(columns), plane.shape[2]), dtype, planar) if out is None else out
-    gathered = extended if decode is None else np.empty(extended.shape, plane.dtype)
-    right = left + width
-    gathered[:, left:right] = source
-    if left:
-        gathered[:, :left] = source[:, np.maximum(columns[:left], 0)]
-    if right < len(columns):
-        gathered[:, right:] = source[:, np.maximum(columns[right:], 0)]
-    if decode is not None:
-        decode(gathered, extended)
-    if prepare is not None:
-        prepare(extended)
-    if rows.min() < 0 or columns.min() < 0:
-        extended[rows < 0] = cval
-        extended[:, columns < 0] = cval
-    return extended
 
 
 def run_bands(filter_band: Callable[[int], object], tops: Sequence[int], threads: int) -> None:
