@@ -22,10 +22,10 @@ def empty_band(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> n
 
 
 def runs(index: np.ndarray) -> list[tuple[slice, slice]] | None:
-    """``index`` (non-negative) as runs of entries one apart, ascending or descending,
-    or equal: (positions, sources) pairs with ``array[sources]`` equal to
-    ``array[index[positions]]``, a source of one entry standing for a run of equal ones
-    (broadcast); None for more than `MAX_RUNS` runs.
+    """``index`` (non-negative) as runs of entries a constant step apart: (positions,
+    sources) pairs with ``array[sources]`` equal to ``array[index[positions]]``, a
+    source of one entry standing for a run of equal ones (broadcast); None for more
+    than `MAX_RUNS` runs.
 
     Examples
     --------
@@ -41,21 +41,19 @@ def runs(index: np.ndarray) -> list[tuple[slice, slice]] | None:
     pairs: list[tuple[slice, slice]] = []
     start = 0
     for stop in [*turns, last]:
-        while start <= stop:
-            if start == stop and stop < last:
-                break  # the next stretch starts here, with its own step
-            first = int(index[start])
-            step = int(index[start + 1]) - first if start < stop else 0
-            end = stop if abs(step) <= 1 else start  # a jump (wrap's) leaves a single entry
-            if step == 0 or end == start:
-                sources = slice(first, first + 1)
-            else:
-                after = int(index[end]) + step
-                sources = slice(first, None if after < 0 else after, step)
-            pairs.append((slice(start, end + 1), sources))
-            if len(pairs) > MAX_RUNS:
-                return None
-            start = end + 1
+        if start == stop < last:
+            continue  # a stretch of one entry: the next one, with its own step, starts here
+        first = int(index[start])
+        step = int(index[start + 1]) - first if start < stop else 0
+        if step == 0:
+            sources = slice(first, first + 1)
+        else:
+            after = int(index[stop]) + step
+            sources = slice(first, None if after < 0 else after, step)
+        pairs.append((slice(start, stop + 1), sources))
+        if len(pairs) > MAX_RUNS:
+            return None
+        start = stop + 1
     return pairs
 
 
