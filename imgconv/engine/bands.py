@@ -45,22 +45,23 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
     write = _writer(strategy, hooks, offset, clip)
     decode = None if hooks.decode is None else hooks.look_up
     groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
-    # One buffer per thread and band shape, which every band that thread gathers reuses.
-    # New arrays band after band cost far more: glibc gives freed blocks of a few
-    # megabytes back to the system and faults them in anew, which took a 16 MP RGB
-    # photo's Gaussian (sigma 2, one thread) from 108 to 255 ms of CPU.
-    buffers: dict[tuple[int, int], np.ndarray] = {}
+    # One buffer per thread, which every band that thread gathers reuses (its first rows
+    # for a shorter band; planar bands, whose planes would not be contiguous, get one of
+    # their own shape). New arrays band after band cost far more: glibc gives freed
+    # blocks of a few megabytes back to the system and faults them in anew, which took
+    # a 16 MP RGB photo's Gaussian (sigma 2, one thread) from 108 to 255 ms of CPU.
+    buffers: dict[int, np.ndarray] = {}
 
     def filter_band(source: np.ndarray, target: np.ndarray, top: int, workers: int) -> None:
         """Filter the band of ``source`` starting at output row ``top`` into ``target``;
         with ``workers`` > 1, the strategy and the copies around it use that many threads."""
         bottom = min(top + band, height)
         band_rows = rows[top : bottom + extra]
-        key = (threading.get_ident(), len(band_rows))
-        buffer = buffers.get(key)
-        if buffer is None:
-            buffer = buffers[key] = empty_band((len(band_rows), len(columns), source.shape[2]), strategy.dtype,
-                                           layout.planar)
+        held = buffers.get(threading.get_ident())
+        if held is None or len(held) < len(band_rows) or (layout.planar and len(held) != len(band_rows)):
+            held = buffers[threading.get_ident()] = empty_band((len(band_rows), len(columns), source.shape[2]),
+                                                               strategy.dtype, layout.planar)
+        buffer = held[: len(band_rows)]
         if workers > 1:
             chunk = -(-len(band_rows) // workers)
             run_bands(lambda start: extend(source, band_rows[start : start + chunk], columns, left, cval,
