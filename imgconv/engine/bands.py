@@ -3,11 +3,14 @@ gathered with its extension (`extend`), handed to the strategy and written into 
 output (`to_dtype`), on a thread pool (`run_bands`) with BLAS held to one thread."""
 
 import contextlib
+import ctypes
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -15,6 +18,7 @@ from numpy.typing import DTypeLike
 
 from ..boundary import index_map
 from ..cpus import cpu_count
+from .gather import empty_band, extend
 from .hooks import NO_HOOKS, Hooks, keep_inputs
 from .strategy import Layout, Strategy, Values
 
@@ -41,18 +45,24 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
     write = _writer(strategy, hooks, offset, clip)
     decode = None if hooks.decode is None else hooks.look_up
     groups = [slice(c, c + 1) for c in range(channels)] if layout.one_channel else [slice(None)]
-    shared: dict[int, np.ndarray] = {}  # one buffer per band shape, when bands run one after another
+    # One buffer per thread, which every band that thread gathers reuses (its first rows
+    # for a shorter band; planar bands, whose planes would not be contiguous, get one of
+    # their own shape). New arrays band after band cost far more: glibc gives freed
+    # blocks of a few megabytes back to the system and faults them in anew, which took
+    # a 16 MP RGB photo's Gaussian (sigma 2, one thread) from 108 to 255 ms of CPU.
+    buffers: dict[int, np.ndarray] = {}
 
     def filter_band(source: np.ndarray, target: np.ndarray, top: int, workers: int) -> None:
         """Filter the band of ``source`` starting at output row ``top`` into ``target``;
         with ``workers`` > 1, the strategy and the copies around it use that many threads."""
         bottom = min(top + band, height)
         band_rows = rows[top : bottom + extra]
+        held = buffers.get(threading.get_ident())
+        if held is None or len(held) < len(band_rows) or (layout.planar and len(held) != len(band_rows)):
+            held = buffers[threading.get_ident()] = empty_band((len(band_rows), len(columns), source.shape[2]),
+                                                               strategy.dtype, layout.planar)
+        buffer = held[: len(band_rows)]
         if workers > 1:
-            buffer = shared.get(len(band_rows))
-            if buffer is None:
-                buffer = shared[len(band_rows)] = _empty((len(band_rows), len(columns), source.shape[2]),
-                                                         strategy.dtype, layout.planar)
             chunk = -(-len(band_rows) // workers)
             run_bands(lambda start: extend(source, band_rows[start : start + chunk], columns, left, cval,
                                            strategy.dtype, out=buffer[start : start + chunk], decode=decode,
@@ -60,7 +70,7 @@ def filter_image(plane: np.ndarray, strategy: Strategy, layout: Layout, mode: st
                       range(0, len(band_rows), chunk), workers)
             out = buffer
         else:
-            out = extend(source, band_rows, columns, left, cval, strategy.dtype, layout.planar, decode=decode,
+            out = extend(source, band_rows, columns, left, cval, strategy.dtype, out=buffer, decode=decode,
                          prepare=hooks.prepare)
         destination = target[top:bottom]
         # Float results of the strategy's own type go straight into the output (no copy).
@@ -206,51 +216,6 @@ def _multiply(values: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
             np.multiply(values[rows, :, channel], scale[rows], out=out[rows, :, channel])
 
 
-def _empty(shape: tuple[int, int, int], dtype: DTypeLike, planar: bool) -> np.ndarray:
-    """An uninitialised (rows, columns, channels) array; ``planar`` stores it channel by
-    channel in memory, so that ``array.transpose(2, 0, 1)`` is contiguous."""
-    if planar:
-        return np.empty((shape[2], *shape[:2]), dtype).transpose(1, 2, 0)
-    return np.empty(shape, dtype)
-
-
-def extend(plane: np.ndarray, rows: np.ndarray, columns: np.ndarray, left: int, cval: float, dtype: DTypeLike,
-           planar: bool = False, out: np.ndarray | None = None,
-           decode: Callable[[np.ndarray, np.ndarray], None] | None = None,
-           prepare: Callable[[np.ndarray], object] | None = None) -> np.ndarray:
-    """The rows and columns of ``plane`` that two index maps select, as ``dtype``.
-
-    The columns of the image itself are one slice (the index map is the identity
-    there), so only the few extension columns need fancy indexing; -1 marks positions
-    beyond the edge in constant mode, which get ``cval``. The result has the shape
-    (rows, columns, channels), stored as `_empty` says for ``planar``; ``out``, if
-    given, receives it. With ``decode`` (`Hooks.look_up`), the samples are gathered
-    as they are, then decoded into the result in one call; ``cval`` is not decoded.
-    ``prepare`` (`Hooks.prepare`) then changes the result in place, ``cval`` aside.
-    """
-    width = plane.shape[1]
-    if rows[0] >= 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
-        source = plane[rows[0] : rows[0] + len(rows)]  # a view: no copy for inner bands
-    else:
-        source = plane[np.maximum(rows, 0)]
-    extended = _empty((len(rows), len(columns), plane.shape[2]), dtype, planar) if out is None else out
-    gathered = extended if decode is None else np.empty(extended.shape, plane.dtype)
-    right = left + width
-    gathered[:, left:right] = source
-    if left:
-        gathered[:, :left] = source[:, np.maximum(columns[:left], 0)]
-    if right < len(columns):
-        gathered[:, right:] = source[:, np.maximum(columns[right:], 0)]
-    if decode is not None:
-        decode(gathered, extended)
-    if prepare is not None:
-        prepare(extended)
-    if rows.min() < 0 or columns.min() < 0:
-        extended[rows < 0] = cval
-        extended[:, columns < 0] = cval
-    return extended
-
-
 def run_bands(filter_band: Callable[[int], object], tops: Sequence[int], threads: int) -> None:
     """``filter_band(top)`` for every top, on ``threads`` threads."""
     if threads == 1 or len(tops) == 1:
@@ -284,9 +249,41 @@ def blas_on_one_thread() -> Iterator[None]:
     """Hold BLAS to one thread while filtering: the bands are our threads; a product
     BLAS split over its own threads could round differently with their number; and
     BLAS threads, once woken (even by the small SVD that analyses the kernel), spin for
-    a while after each call and take cores from the bands."""
+    a while after each call and take cores from the bands.
+
+    Where NumPy's own OpenBLAS says it runs on one thread already (as the command line
+    has it, with ``OPENBLAS_NUM_THREADS=1``), nothing is done: threadpoolctl's import
+    and its search for the libraries took 3.3 ms of every process, asking OpenBLAS
+    0.16 ms."""
+    if _numpy_openblas_threads() == 1:
+        yield
+        return
     with _blas_controller().limit(limits=1, user_api="blas"):
         yield
+
+
+def _numpy_openblas_threads() -> int | None:
+    """The threads of the OpenBLAS that NumPy's wheels bring (in ``numpy.libs``), as
+    it reports them now; None where there is no such library (another build of NumPy,
+    another BLAS), for threadpoolctl to find what there is."""
+    library = _numpy_openblas()
+    return None if library is None else int(library())
+
+
+@functools.cache
+def _numpy_openblas() -> Callable[[], int] | None:
+    """OpenBLAS's ``get_num_threads`` in NumPy's bundled library, already loaded."""
+    folder = Path(np.__file__).parent.parent / "numpy.libs"
+    for path in sorted(folder.glob("lib*openblas*.so*")):
+        try:
+            library = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD)
+        except OSError:  # not loaded: not the library NumPy uses
+            continue
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
+            function = getattr(library, name, None)
+            if function is not None:
+                return cast(Callable[[], int], function)
+    return None
 
 
 @functools.cache
@@ -316,10 +313,10 @@ def to_dtype(values: np.ndarray, dtype: DTypeLike, out: np.ndarray | None = None
             if int(high) > info.max:
                 high = np.nextafter(high, values.dtype.type(0))
             np.clip(values, low, high, out=values)
-        # Rounding in place, then a conversion (exact: the values are whole), takes 0.14
-        # ns a sample where rint converting as it goes takes 0.17 (float32 to uint8).
-        np.rint(values, out=values)
-        np.copyto(out, values, casting="unsafe")
+        # Rounded straight into the output: one pass over the values, where rounding in
+        # place and then converting took two (bands of a 16 MP RGB photo, float32 to
+        # uint8, one thread: 134 against 160 us a band).
+        np.rint(values, out=out, casting="unsafe")
     else:
         np.copyto(out, values, casting="unsafe")
     return out
