@@ -540,3 +540,13 @@ def test_interleaved_rows_end_with_a_partial_run(rng, channels, kw):
         kernel = np.outer(rng.normal(size=5), rng.normal(size=kw))
         result = imgconv.correlate(image, kernel, method="separable")
         np.testing.assert_allclose(result, padded_reference(image, kernel, "reflect", correlate=True), atol=FLOAT64)
+
+
+@pytest.mark.parametrize("depth", [np.uint8, np.uint16])
+def test_a_flat_white_image_stays_white_through_a_wide_box(depth):
+    # float32 sums of 1025 samples of 65535 overshoot by 0.73: unclipped, they would
+    # round to 65536 and wrap to black.
+    white = np.iinfo(depth).max
+    image = np.full((4, 1500), white, depth)
+    boxed = imgconv.box(image, size=1025, method="separable", mode="nearest", output=depth)
+    np.testing.assert_array_equal(boxed, image)

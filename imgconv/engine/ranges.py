@@ -18,25 +18,43 @@ from .weights import KernelLike, SeparableKernel
 BLUR_SLACK = 1e-9
 
 
+# Most products summed for one result (over all passes) that an 8-bit output takes
+# unclipped. A float32 sum of n non-negative products totalling at most 255 is off by at
+# most about n * 2**-24 * 255 (each product and each addition rounded once), which stays
+# below the 0.25 of a level that rounding absorbs with room to spare while n < 2**14.
+# A 16-bit output has 257 times less room: a flat 65535 image boxed over 1025 columns
+# (separable) came out at 65535.73, which rounds to 65536 and would wrap to 0, so those
+# are always clipped. The FFT strategies' errors grow with the image instead: at most
+# 1.4e-4 of a level on 8-bit photos up to 6000x4000 (a flat 255 image, Gaussians of
+# sigma 10 and 60).
+UNCLIPPED_TERMS = 2**14
+
+
 def is_blur(taps: Taps, kernel: KernelLike) -> bool:
     """Whether the kernel's weights are non-negative and sum to at most 1, so that each
-    result is a weighted mean of samples and 0 (`stays_in_range`)."""
+    result is a weighted mean of samples and 0, and few enough that float32 rounding
+    cannot carry an 8-bit result past a level (`stays_in_range`)."""
     if taps.is_dense:
-        return bool(taps.weights.min() >= 0 and taps.weights.sum() <= 1 + BLUR_SLACK)
-    return (all(c.min() >= 0 and r.min() >= 0 for c, r in taps.terms())
-            and isinstance(kernel, SeparableKernel) and kernel.sum() <= 1 + BLUR_SLACK)
+        weights = taps.weights
+        return bool(weights.min() >= 0 and weights.sum() <= 1 + BLUR_SLACK
+                    and np.count_nonzero(weights) < UNCLIPPED_TERMS)
+    terms = taps.terms()
+    return (all(c.min() >= 0 and r.min() >= 0 for c, r in terms)
+            and isinstance(kernel, SeparableKernel) and kernel.sum() <= 1 + BLUR_SLACK
+            and sum(c.size + r.size for c, r in terms) < UNCLIPPED_TERMS)
 
 
 def stays_in_range(source: np.dtype[Any], target: np.dtype[Any], blur: bool, offset: float, mode: str, cval: float
                    ) -> bool:
-    """Whether every filtered sample is sure to fit the integer ``target`` type unclipped.
+    """Whether every filtered sample is sure to fit the 8-bit integer ``target`` type
+    unclipped.
 
-    ``blur`` says the weights are non-negative and sum to at most 1 (`is_blur`). Those
-    make each output a weighted mean of inputs and 0, so it stays within the input
-    type's range; float32 rounding can overshoot by far less than the 0.5 that rounding
-    to an integer absorbs, as long as the type has at most 16 bits.
+    ``blur`` says the weights are non-negative, sum to at most 1 and are few
+    (`is_blur`). Those make each output a weighted mean of inputs and 0, so it stays
+    within the input type's range, and float32 rounding overshoots by far less than the
+    0.5 that rounding to an integer absorbs (`UNCLIPPED_TERMS`).
     """
-    if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 2 or offset:
+    if target.kind not in "iu" or source.kind not in "iub" or target.itemsize > 1 or offset:
         return False
     if source.kind != "b":
         low, high = np.iinfo(source).min, np.iinfo(source).max
