@@ -14,6 +14,8 @@ NS_PER_TAP = 0.19
 # Rows per band: a judgement, not a measurement. The band and its few extra rows stay in
 # cache, and a 4K photo still makes some 70 bands to share among the threads.
 BAND_HEIGHT = 32
+# Weights summed one by one into a partial sum before it joins the result.
+GROUP = 256
 
 
 class Direct:
@@ -43,11 +45,27 @@ class Direct:
         kh, kw = self.shape
         height, width = extended.shape[0] - kh + 1, extended.shape[1] - kw + 1
         out = np.empty((height, width, extended.shape[2]), extended.dtype) if into is None else into
-        if not self.taps:
+        if len(self.taps) <= GROUP:
+            self._add(extended, self.taps, out, height, width)
+            return out
+        # Summed a group at a time, a result is rounded about GROUP + n / GROUP times
+        # instead of n: a flat 65535 image under a 401x401 box summed one weight at a
+        # time came out 84 levels low in float32, a group at a time 0.43.
+        partial = np.empty_like(out)
+        out.fill(0)
+        for start in range(0, len(self.taps), GROUP):
+            self._add(extended, self.taps[start : start + GROUP], partial, height, width)
+            out += partial
+        return out
+
+    @staticmethod
+    def _add(extended: np.ndarray, taps: list[tuple[int, int, Any]], out: np.ndarray, height: int, width: int
+             ) -> None:
+        """``out`` = the sum of ``taps``' shifted views of ``extended`` times their weights."""
+        if not taps:
             out.fill(0)
-        product = np.empty_like(out) if len(self.taps) > 1 else None
-        for index, (i, j, weight) in enumerate(self.taps):
+        product = np.empty_like(out) if len(taps) > 1 else None
+        for index, (i, j, weight) in enumerate(taps):
             np.multiply(extended[i : i + height, j : j + width], weight, out=out if index == 0 else product)
             if index:
                 out += product
-        return out
