@@ -17,6 +17,7 @@ Both ways follow the command line's rules, those of ``imgconv identity IN OUT``:
   keywords. The file appears whole under its name or not at all.
 """
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -29,12 +30,12 @@ from .filters import preset_filter
 from .io import formats
 from .io.picture import Picture
 from .io.read import read_image
-from .io.sink import STDIO, check_destination, write_bytes
+from .io.sink import STDIO, check_destination, output_file
 from .io.tiled_image import Path
 from .io.write import EncodeOptions, output_format
 from .names import quote_name
 from .options import WriteOptions
-from .pipeline import render
+from .pipeline import render_into
 from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 
 __all__ = ["imread", "imwrite", "read_image", "write_image"]
@@ -202,7 +203,8 @@ def write_image(path: Path, picture: Picture, *, format: str | None = None, dept
     encoding = EncodeOptions(quality=quality, subsampling=subsampling, compress_level=compress_level,
                              compression=compression, strip=strip)
     options = WriteOptions(format=format, depth=depth, background=background, sync=sync, encoding=encoding)
-    write_bytes(render(picture, preset_filter(kernels.identity()), fmt, options, name=name), path, sync=sync)
+    render_into(functools.partial(output_file, path, sync=sync), picture, preset_filter(kernels.identity()), fmt,
+                options, name=name)
 
 
 def _format_of(path: Path, format: str | None, picture: Picture) -> str:

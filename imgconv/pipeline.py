@@ -5,11 +5,14 @@ the same result with `process_file`.
 """
 
 import contextlib
+import functools
+import io
 import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -21,9 +24,9 @@ from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
 from .io.read import read_image
-from .io.sink import STDIO, check_destination, write_bytes
+from .io.sink import STDIO, check_destination, output_file
 from .io.tiled_image import Path
-from .io.write import check_writable, encode_image, output_format
+from .io.write import check_writable, encoder, output_format
 from .linear import filter_linear
 from .luminance import filter_luminance
 from .missing_filter import InterpolatingFilter
@@ -91,8 +94,8 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
     picture = read_image(source, frame=read.frame, auto_orient=read.auto_orient, max_pixels=read.max_pixels,
                          only_regular=read.only_regular)
     fmt = output_format(dest, write.format, picture.format)
-    write_bytes(render(picture, filt, fmt, write, name=name, on_progress=on_progress, release_input=True), dest,
-                sync=write.sync)
+    render_into(functools.partial(output_file, dest, sync=write.sync), picture, filt, fmt, write, name=name,
+                on_progress=on_progress, release_input=True)
     return fmt
 
 
@@ -127,8 +130,21 @@ def reusing_memory() -> Iterator[None]:
 def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = WriteOptions(),
            name: str = "<stdout>", on_progress: Callable[[int, int], object] | None = None, *,
            release_input: bool = False) -> bytes:
-    """The bytes `process_file` writes for a `Picture` already read: filtered, shown as
-    ``write.view`` says and encoded in ``fmt`` (a name of `imgconv.io.write.output_format`).
+    """The bytes `process_file` writes for a `Picture` already read, as `render_into`
+    makes them."""
+    buffer = io.BytesIO()
+    render_into(lambda: contextlib.nullcontext(buffer), picture, filt, fmt, write, name, on_progress,
+                release_input=release_input)
+    return buffer.getvalue()
+
+
+def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture, filt: Filter, fmt: str,
+                write: WriteOptions = WriteOptions(), name: str = "<stdout>",
+                on_progress: Callable[[int, int], object] | None = None, *, release_input: bool = False) -> None:
+    """A `Picture` already read, filtered, shown as ``write.view`` says and encoded in
+    ``fmt`` (a name of `imgconv.io.write.output_format`) into the file ``opened()``
+    gives (`imgconv.io.sink.output_file`), entered once everything that is refused has
+    been, and the filtering is done.
 
     ``write``'s format, tile size and sync are `process_file`'s own; ``name`` is the
     destination, for messages only; ``on_progress(done, total)`` is told the frames
@@ -167,7 +183,9 @@ def render(picture: Picture, filt: Filter, fmt: str, write: WriteOptions = Write
     held = [] if release_input else [*given.frames, *picture.frames]
     small = _REUSING.get() and sum(r.nbytes for r in results) <= KEPT_RESULT_BYTES
     with pages.giving_up([] if small else [r for r in results if not any(np.may_share_memory(r, f) for f in held)]):
-        return encode_image(results, written, fmt, write.encoding, name=name)
+        encode = encoder(results, written, fmt, write.encoding, name=name)
+        with opened() as file:
+            encode(file)
 
 
 def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Format, view: str,

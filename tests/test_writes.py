@@ -426,6 +426,22 @@ def test_an_append_only_folder_takes_new_outputs_and_refuses_replacing_in_one_li
     assert_blurred(folder / "n.png")
 
 
+def test_an_encoder_failing_part_way_into_the_file_leaves_the_old_output(tmp_path, monkeypatch):
+    """The encoder writes into the unnamed file as it goes: its failure (the disk full,
+    after the PNG's header is written) is one line, and the old output stays alone."""
+    from imgconv.io import png
+
+    (tmp_path / "e.png").write_bytes(b"old output")
+
+    def full(*args, **options):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(png, "deflated_rows", full)
+    result = run(*BLUR, CHELSEA, tmp_path / "e.png")
+    assert_one_line_error(result, 1, "e.png: cannot write: No space left on device")
+    assert os.listdir(tmp_path) == ["e.png"] and (tmp_path / "e.png").read_bytes() == b"old output"
+
+
 def test_a_failed_rename_is_the_error_reported_and_nothing_is_left(tmp_path, monkeypatch):
     """The rename fails (as in a folder that refuses it): the one line says why, and
     nothing is left; when the clean-up fails too, its error does not hide the rename's."""

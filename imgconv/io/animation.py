@@ -20,7 +20,7 @@ import io
 import struct
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -263,19 +263,20 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
 
 
 def write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """An animated PNG (`encode_apng`)."""
-    return encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
-                       **png.chunk_metadata(metadata))
+    out.write(encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
+                       **png.chunk_metadata(metadata)))
 
 
 def write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-              asked: "EncodeOptions", name: str) -> bytes:
+              asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A GIF, still or animated (`encode_gif`)."""
-    return encode_gif(frames, picture.animation, comment=metadata.get("comment"))
+    out.write(encode_gif(frames, picture.animation, comment=metadata.get("comment")))
 
 
 def write_animated_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                        asked: "EncodeOptions", name: str) -> bytes:
+                        asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """An animated WebP (`encode_webp`), lossless as `webp_options` says."""
-    return encode_webp(frames, picture.animation, webp_options(picture, asked, record), **png.chunk_metadata(metadata))
+    out.write(encode_webp(frames, picture.animation, webp_options(picture, asked, record),
+                          **png.chunk_metadata(metadata)))

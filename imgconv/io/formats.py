@@ -35,7 +35,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
@@ -107,10 +107,10 @@ def mode_of(dtype: np.dtype, channels: int) -> str | None:
 _EIGHT_BIT = frozenset(["L", "LA", "RGB", "RGBA"])
 _SIXTEEN_BIT = frozenset(["I;16", "LA;16", "RGB;16", "RGBA;16"])
 # How a format is written: (frames, picture, its record, the metadata kept, the options
-# asked for, the destination's name for messages) -> bytes. A record names its writers
+# asked for, the destination's name for messages, the file written into). A record names its writers
 # as ``module:function`` of this package, imported when first used: a command loads the
 # codec of the format it writes, not every format's.
-Writer = Callable[[list[np.ndarray], "Picture", "Format", dict[str, Any], "EncodeOptions", str], bytes]
+Writer = Callable[[list[np.ndarray], "Picture", "Format", dict[str, Any], "EncodeOptions", str, BinaryIO], None]
 
 
 def _gif_delay_fits(milliseconds: float) -> bool:

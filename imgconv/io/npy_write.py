@@ -1,7 +1,6 @@
 """``.npy`` outputs: the raw result, in its own type."""
 
-import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -12,8 +11,6 @@ if TYPE_CHECKING:
 
 
 def write_npy(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-              asked: "EncodeOptions", name: str) -> bytes:
+              asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """One (H, W[, C]) array, or (N, H, W[, C]) for several frames."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.stack(frames) if len(frames) > 1 else frames[0], allow_pickle=False)
-    return buffer.getvalue()
+    np.save(out, np.stack(frames) if len(frames) > 1 else frames[0], allow_pickle=False)

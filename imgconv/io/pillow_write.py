@@ -2,8 +2,7 @@
 writers of JPEG, JPEG 2000, still WebP, AVIF, BMP, TGA, QOI and PPM, and the Pillow
 encoding the other codec modules fall back on."""
 
-import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -28,21 +27,21 @@ DEFAULT_SUBSAMPLING = "4:4:4"
 JPEG2000_TILE = (1024, 1024)
 
 
-def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving: dict[str, Any], name: str) -> bytes:
-    """``frames`` saved by Pillow as ``fmt`` with its options ``saving`` (several frames
-    as pages)."""
+def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving: dict[str, Any], name: str,
+                  out: BinaryIO) -> None:
+    """``frames`` saved by Pillow into ``out`` as ``fmt`` with its options ``saving``
+    (several frames as pages). Into a file, Pillow's encoders write as they go, the
+    output never whole in memory."""
     images = [pillow_image(f) for f in frames]
     if len(images) > 1:  # TIFF pages
         saving = {**saving, "save_all": True, "append_images": images[1:]}
-    buffer = io.BytesIO()
     try:
-        images[0].save(buffer, format=fmt, **saving)
+        images[0].save(out, format=fmt, **saving)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
     except RuntimeError as exc:  # libtiff's compressing writer refusing one of the input's tags
         raise ImageWriteError(f"{name}: cannot write the input's tags in a compressed TIFF ({exc}); --strip leaves "
                               "them out, --compression none keeps them") from None
-    return buffer.getvalue()
 
 
 def pillow_image(samples: np.ndarray) -> "Image.Image":
@@ -78,7 +77,7 @@ def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -
 
 
 def write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A JPEG: the input's quantisation tables and subsampling unless others are asked for."""
     saving = metadata_options(metadata)
     if "comment" in metadata:
@@ -92,31 +91,31 @@ def write_jpeg(frames: list[np.ndarray], picture: "Picture", record: "Format", m
     else:
         saving["quality"] = asked.quality or record.quality
     saving["subsampling"] = asked.subsampling or picture.encoding.get("subsampling", DEFAULT_SUBSAMPLING)
-    return encode_pillow(frames, picture, record.name, saving, name)
+    encode_pillow(frames, picture, record.name, saving, name, out)
 
 
 def write_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A still WebP, lossless as `webp_options` says."""
     saving = {**metadata_options(metadata), **webp_options(picture, asked, record)}
-    return encode_pillow(frames, picture, record.name, saving, name)
+    encode_pillow(frames, picture, record.name, saving, name, out)
 
 
 def write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """An AVIF of the quality asked for, else the format's."""
     saving = {**metadata_options(metadata), "quality": asked.quality or record.quality}
-    return encode_pillow(frames, picture, record.name, saving, name)
+    encode_pillow(frames, picture, record.name, saving, name, out)
 
 
 def write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                   asked: "EncodeOptions", name: str) -> bytes:
+                   asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A JPEG 2000, in tiles of `JPEG2000_TILE`."""
     saving = {**metadata_options(metadata), "tile_size": JPEG2000_TILE}
-    return encode_pillow(frames, picture, record.name, saving, name)
+    encode_pillow(frames, picture, record.name, saving, name, out)
 
 
 def write_plain(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-                asked: "EncodeOptions", name: str) -> bytes:
+                asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """Formats Pillow writes with no options of imgconv's but the metadata."""
-    return encode_pillow(frames, picture, record.name, metadata_options(metadata), name)
+    encode_pillow(frames, picture, record.name, metadata_options(metadata), name, out)

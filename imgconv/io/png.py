@@ -13,9 +13,10 @@ cannot deflate in pieces to be joined, so this runs on one core, which leaves th
 others to a batch's other files.
 """
 
+import io
 import struct
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -36,8 +37,9 @@ _UP = 2
 
 
 def chunk(kind: bytes, data: bytes) -> list[bytes]:
-    """A chunk's parts, joined once with the file's others: the image data is the bulk
-    of a PNG, and each copy of it would add to the peak memory of a command."""
+    """A chunk's parts, written one after another or joined once with the file's
+    others: the image data is the bulk of a PNG, and each copy of it would add to the
+    peak memory of a command."""
     return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
 
 
@@ -85,7 +87,16 @@ def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | Non
 
 def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL,
                icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
-    """PNG bytes for (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`.
+    """PNG bytes for (H, W) or (H, W, C) samples, as `save_png` writes them."""
+    buffer = io.BytesIO()
+    save_png(buffer, samples, mode, level=level, icc_profile=icc_profile, exif=exif, xmp=xmp)
+    return buffer.getvalue()
+
+
+def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL,
+             icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> None:
+    """Write a PNG of (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`
+    into ``out``, chunk by chunk: the compressed rows are never copied.
 
     Parameters
     ----------
@@ -98,9 +109,9 @@ def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_
     icc_profile, exif, xmp : bytes, optional
         Stored as ``iCCP``, ``eXIf`` and ``iTXt`` chunks.
     """
-    out = header_chunks(samples.shape, mode, icc_profile=icc_profile, exif=exif, xmp=xmp)
-    out += [*chunk(b"IDAT", deflated_rows(samples, COLOUR_TYPES[mode][1], level)), *chunk(b"IEND", b"")]
-    return b"".join(out)
+    out.writelines(header_chunks(samples.shape, mode, icc_profile=icc_profile, exif=exif, xmp=xmp))
+    out.writelines(chunk(b"IDAT", deflated_rows(samples, COLOUR_TYPES[mode][1], level)))
+    out.writelines(chunk(b"IEND", b""))
 
 
 def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
@@ -109,9 +120,10 @@ def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
 
 
 def write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-              asked: "EncodeOptions", name: str) -> bytes:
-    """A still PNG by `encode_png`; by Pillow in a mode this module does not write."""
+              asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
+    """A still PNG by `save_png`; by Pillow in a mode this module does not write."""
     if picture.mode in COLOUR_TYPES:
-        return encode_png(frames[0], picture.mode, level=asked.compress_level, **chunk_metadata(metadata))
+        save_png(out, frames[0], picture.mode, level=asked.compress_level, **chunk_metadata(metadata))
+        return
     saving = {**metadata_options(metadata), "compress_level": asked.compress_level}
-    return encode_pillow(frames, picture, record.name, saving, name)
+    encode_pillow(frames, picture, record.name, saving, name, out)

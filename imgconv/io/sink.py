@@ -117,6 +117,31 @@ def write_bytes(data: bytes, dest: Path, *, sync: bool = True) -> None:
         raise ImageWriteError(f"{name}: cannot write: {exc.strerror or exc}") from None
 
 
+@contextlib.contextmanager
+def output_file(dest: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
+    """A file to encode an output into, which becomes ``dest`` as `write_bytes` would
+    write it when the ``with`` block ends without an error, and leaves nothing when it
+    does not.
+
+    A regular file (or a new one) is the atomic file itself (`atomic_file`), written as
+    the encoder goes, so that the output is never held whole in memory; it is made only
+    when the block starts, so refuse what must be refused before. Standard output, a
+    descriptor, a device or a named pipe are given the bytes at the end by
+    `write_bytes`: a reader never sees part of an output that fails.
+    """
+    target = None if dest == STDIO or _descriptor_of(dest) is not None else os.path.realpath(dest)
+    if target is None or _special(target):
+        buffer = io.BytesIO()
+        yield buffer
+        write_bytes(buffer.getvalue(), dest, sync=sync)
+        return
+    try:
+        with atomic_file(target, sync=sync) as file:
+            yield file
+    except OSError as exc:  # the file's, or an encoder's writing into it
+        raise ImageWriteError(f"{os.fspath(dest)}: cannot write: {exc.strerror or exc}") from None
+
+
 def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -148,10 +173,7 @@ def _written_into_special_file(data: bytes, target: str) -> bool:
     """Write into ``target`` if it is a device or a named pipe, and say so; False for a
     regular file or none. It is opened without following a link and checked again once
     open: a name swapped meanwhile for a link or a file is never written through."""
-    try:
-        if stat.S_ISREG(os.lstat(target).st_mode):
-            return False
-    except FileNotFoundError:
+    if not _special(target):
         return False
     descriptor = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
     try:
@@ -161,6 +183,14 @@ def _written_into_special_file(data: bytes, target: str) -> bool:
     finally:
         os.close(descriptor)
     return True
+
+
+def _special(target: str) -> bool:
+    """Whether ``target`` exists and is not a regular file (a device, a named pipe)."""
+    try:
+        return not stat.S_ISREG(os.lstat(target).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 import io
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bo
 
 
 def write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", metadata: dict[str, Any],
-               asked: "EncodeOptions", name: str) -> bytes:
+               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A TIFF, a page a frame. Pillow holds neither 16-bit colour nor the wider types,
     and writes pages of different sizes all at the last page's size: tifffile writes
     those."""
@@ -58,15 +58,19 @@ def write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", met
     bilevel = by_pillow and is_bilevel(frames, picture)
     scheme = tiff_compression(picture, asked.compression, bilevel)
     if not by_pillow:
-        return encode_tifffile(frames, picture, metadata, scheme)
+        out.write(encode_tifffile(frames, picture, metadata, scheme))
+        return
     if bilevel:
         frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
     groups: dict[int, dict] = {}
     if "xmp" in metadata or (scheme != 1 and "exif" in metadata):
         groups = _exif_for_pillow(metadata, scheme)
     saving = {**metadata_options(metadata), "compression": PILLOW_SCHEMES[scheme]}
-    data = encode_pillow(frames, picture, record.name, saving, name)
-    return with_subdirectories(data, groups) if groups else data
+    # In memory first: sub-directories are added to the bytes, and libtiff's compressing
+    # writer, given a file, writes through a descriptor of its own.
+    buffer = io.BytesIO()
+    encode_pillow(frames, picture, record.name, saving, name, buffer)
+    out.write(with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue())
 
 
 def _exif_for_pillow(metadata: dict[str, Any], scheme: int) -> dict[int, dict]:

@@ -1,8 +1,11 @@
 """Results encoded: the output's format, what it can hold, and the encoder of each."""
 
+import functools
+import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -127,8 +130,18 @@ class EncodeOptions:
 def encode_image(frames: list[np.ndarray], picture: Picture, fmt: str, options: EncodeOptions = EncodeOptions(),
                  name: str = "<stdout>") -> bytes:
     """Encode frames of samples in the picture's mode (``picture.sample_dtype``) as bytes,
-    by the writer the format's record names (`imgconv.io.formats.Format`), its codec
-    module imported then.
+    as `encoder` does into a file."""
+    buffer = io.BytesIO()
+    encoder(frames, picture, fmt, options, name)(buffer)
+    return buffer.getvalue()
+
+
+def encoder(frames: list[np.ndarray], picture: Picture, fmt: str, options: EncodeOptions = EncodeOptions(),
+            name: str = "<stdout>") -> Callable[[BinaryIO], None]:
+    """Refuse now what ``fmt`` cannot hold of frames of samples in the picture's mode
+    (``picture.sample_dtype``), and return what encodes them into a file: the writer the
+    format's record names (`imgconv.io.formats.Format`), its codec module imported now.
+    The caller makes its file only once nothing more is refused.
 
     For ``NPY``, ``frames`` hold the raw result, saved in their own type: one
     (H, W[, C]) array, or (N, H, W[, C]) for several frames. Otherwise `check_writable`
@@ -146,7 +159,7 @@ def encode_image(frames: list[np.ndarray], picture: Picture, fmt: str, options: 
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
         metadata = _kept_metadata(picture, options.strip, name)
-    return record.writer_of(len(frames) > 1)(frames, picture, record, metadata, options, name)
+    return functools.partial(record.writer_of(len(frames) > 1), frames, picture, record, metadata, options, name)
 
 
 def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> None:

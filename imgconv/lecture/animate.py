@@ -10,6 +10,7 @@ There is one frame per output position: ``H' = floor((H + 2p - d·(k-1) - 1) / s
 rows of them, and as many columns.
 """
 
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -276,5 +277,7 @@ def animate_file(dest: str, geometry: Geometry, *, fps: float = 2.0, numbers: bo
     # input's would be; one frame is an animation still.
     picture = Picture(frames, "RGB", record.name, encoding={"lossless": True}, animation=timing)  # type: ignore[arg-type]
     writer = record.writer_of(animated=True)
-    write_bytes(writer(frames, picture, record, {}, EncodeOptions(), name), dest)  # type: ignore[arg-type]
+    buffer = io.BytesIO()
+    writer(frames, picture, record, {}, EncodeOptions(), name, buffer)  # type: ignore[arg-type]
+    write_bytes(buffer.getvalue(), dest)
     return len(frames)
