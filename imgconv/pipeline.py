@@ -196,8 +196,9 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
         raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
                              "mean of the valid samples its kernel covers")
-    if in_place and view == "result" and not record.raw and not picture.has_alpha \
-            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name):
+    alpha_max = picture.sample_max if picture.has_alpha else None
+    if in_place and view == "result" and not record.raw and over is None \
+            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name, alpha_max):
         return pixels
     one = replace(picture, frames=[pixels])
     samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
