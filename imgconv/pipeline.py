@@ -204,7 +204,9 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
     if record.raw and pixels.dtype.kind == "f":
         samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
-    original = pixels if over is None else composite(pixels, over, picture.sample_max)
+    # The original is shown beside the result by the other views only: composited
+    # whole in float32, it would be the peak of a picture written over a background.
+    original = pixels if over is None or view == "result" else composite(pixels, over, picture.sample_max)
     return compose(original, samples, view, picture.sample_max)
 
 
