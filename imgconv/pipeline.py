@@ -196,14 +196,17 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     if pixels.dtype.kind == "f" and not isinstance(filt, InterpolatingFilter) and np.isnan(pixels).any():
         raise ImageReadError(f"{picture.name}: NaN samples; give --nan interpolate to take each output as the "
                              "mean of the valid samples its kernel covers")
-    if in_place and view == "result" and not record.raw and not picture.has_alpha \
-            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name):
+    alpha_max = picture.sample_max if picture.has_alpha else None
+    if in_place and view == "result" and not record.raw and over is None \
+            and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name, alpha_max):
         return pixels
     one = replace(picture, frames=[pixels])
     samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
     if record.raw and pixels.dtype.kind == "f":
         samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
-    original = pixels if over is None else composite(pixels, over, picture.sample_max)
+    # The original is shown beside the result by the other views only: composited
+    # whole in float32, it would be the peak of a picture written over a background.
+    original = pixels if over is None or view == "result" else composite(pixels, over, picture.sample_max)
     return compose(original, samples, view, picture.sample_max)
 
 

@@ -54,6 +54,7 @@ FLOORS = {
     "imgconv.ndimage": 3,  # the filter commands on arrays
     "imgconv.ndimage_more": 3,  # and the scale-space and deconvolution ones
     "imgconv.in_place": 3,
+    "imgconv.strips": 3,
     # 4. streaming
     "imgconv.stream": 4,
     "imgconv.dask": 4,
