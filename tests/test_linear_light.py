@@ -246,3 +246,18 @@ def test_offsets_constant_edges_truncate_and_huge_weights_are_filtered_in_sample
         filtered = np.stack([ndi.convolve(light[..., c], kernel, mode=edge, cval=100.0) for c in range(3)], 2)
         theirs = np.floor(to_encoded((filtered + added) / 255) * 255 + 0.5)
         assert_within_rounding(filter_linear(Picture([photo], "RGB", "PNG"), filt, np.uint8), theirs)
+
+
+@pytest.mark.parametrize(("sigma", "mode", "threads"), [
+    (3, "reflect", 2), (3, "constant", 1), (8, "mirror", 2)])
+def test_bands_copying_the_rows_above_give_the_bands_gathered_whole(sigma, mode, threads):
+    """A thread that decodes consecutive bands copies the rows each shares with the one
+    above (sigma 8: rows on planes, bands of 65 rows); its samples are those of the
+    light decoded first and filtered without hooks, bit for bit, at every band's edge
+    and in the short last band."""
+    rgb = np.random.default_rng(sigma).integers(0, 256, (470, 9, 3)).astype(np.uint8)
+    curves = Curves(255)
+    blur = preset_filter(separable_gaussian(sigma=sigma),
+                         engine=EngineOptions(mode=mode, cval=70.0, method="separable", threads=threads))
+    light = blur.apply(np.take(curves.decoded, rgb), np.float32)
+    np.testing.assert_array_equal(blur.apply_with(curves.hooks, rgb, np.uint8), curves.to_samples(light, np.uint8))

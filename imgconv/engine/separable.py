@@ -86,6 +86,7 @@ class Separable:
     """
 
     method = name = "separable"
+    keeps_band = True  # the passes read the band they are given, never write it (`imgconv.engine.bands`)
 
     def __init__(self, taps: Taps, mode: str, shape: tuple[int, int], dtype: np.dtype[Any]) -> None:
         """The terms are `Taps.terms`: a dense kernel's by SVD, or a `SeparableKernel`'s
