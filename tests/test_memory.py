@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import sys
+import weakref
 import zlib
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import scipy.ndimage
 from PIL import Image
 
-from imgconv import in_place, kernels
+from imgconv import in_place, kernels, strips
 from imgconv.engine import EngineOptions
 from imgconv.engine.bands import watching
 from imgconv.filters import filter_picture, gradient_filter, kernel_filter, preset_filter
@@ -104,6 +105,29 @@ def test_in_place_reports_the_whole_pictures_progress(small_strips: None) -> Non
     assert {total for _, total in seen} == {400}
     assert done == sorted(done) and done[-1] == 400
     assert sum(d < 100 for d in done) > 1 and sum(d == 400 for d in done) == 1
+
+
+def test_strips_are_written_as_soon_as_no_later_strip_reads_them() -> None:
+    """Each strip's rows are written once it is filtered, but for the ``lead`` rows the
+    next strip reads, and its result is gone before the next one is made."""
+    planned = strips.Strips(rows=40, lead=16, below=3, methods=("direct",))
+    written = np.zeros(130, bool)
+    alive: list[weakref.ref[np.ndarray]] = []
+
+    def filter_strip(rows: slice, read: slice) -> np.ndarray:
+        assert not written[read].any()  # what it reads is still the picture's own
+        assert written[: read.start].all()  # and everything above that is written
+        assert all(ref() is None for ref in alive)  # the strip above's result is gone
+        result = np.arange(read.start, read.stop)
+        alive.append(weakref.ref(result))
+        return result[rows.start - read.start : rows.stop - read.start]
+
+    def write(rows: slice, result: np.ndarray) -> None:
+        assert not written[rows].any() and np.array_equal(result, np.arange(rows.start, rows.stop))
+        written[rows] = True
+
+    strips.each_strip(planned, 130, filter_strip, write)
+    assert written.all()
 
 
 @pytest.mark.parametrize("case", ["wrap", "display", "per-channel cval", "identity", "not contiguous", "few rows"])
