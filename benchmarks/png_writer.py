@@ -54,6 +54,7 @@ from timing import best_times
 
 import imgconv
 import imgconv.io.png as png
+from imgconv.io.chunks import PNG_SIGNATURE, chunk
 from imgconv.vocabulary import DEFAULT_COMPRESS_LEVEL
 
 try:
@@ -165,8 +166,8 @@ def _image_rows(samples, mode):
 
 
 def _png_file(header, stream):
-    return b"".join([png._SIGNATURE, *png.chunk(b"IHDR", header), *png.chunk(b"IDAT", stream),
-                     *png.chunk(b"IEND", b"")])
+    return b"".join([PNG_SIGNATURE, *chunk(b"IHDR", header), *chunk(b"IDAT", stream),
+                     *chunk(b"IEND", b"")])
 
 
 def in_pieces(mode, kind, module=zlib):

@@ -12,7 +12,8 @@ from helpers import SAMPLES, load, run
 from PIL import Image, ImageCms
 
 from imgconv.errors import ImageReadError
-from imgconv.io.png import chunk, encode_png
+from imgconv.io.chunks import chunk
+from imgconv.io.png import encode_png
 from imgconv.io.read import decode_image
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from . import png
+from .chunks import chunk
 from .pillow_write import webp_options
 
 if TYPE_CHECKING:
@@ -85,22 +86,22 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
     """
     depth = png.COLOUR_TYPES[mode][1]
     out = png.header_chunks(frames[0].shape, mode, **metadata)
-    out += png.chunk(b"acTL", struct.pack(">II", len(frames), animation.get("loop", 0)))
+    out += chunk(b"acTL", struct.pack(">II", len(frames), animation.get("loop", 0)))
     sequence = 0
     for (box, samples), duration in zip(_crops(frames), durations(animation, len(frames)), strict=False):
         top, left, bottom, right = box or _PIXEL
         delay = Fraction(duration / 1000).limit_denominator(0xFFFF)
-        out += png.chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, right - left, bottom - top, left, top,
+        out += chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, right - left, bottom - top, left, top,
                                               delay.numerator, delay.denominator, _APNG_DISPOSE_NONE,
                                               _APNG_BLEND_SOURCE))
         stream = png.deflated_rows(samples, depth, level)
         if sequence == 0:
-            out += png.chunk(b"IDAT", stream)
+            out += chunk(b"IDAT", stream)
             sequence += 1
         else:
-            out += png.chunk(b"fdAT", struct.pack(">I", sequence + 1) + stream)
+            out += chunk(b"fdAT", struct.pack(">I", sequence + 1) + stream)
             sequence += 2
-    out += png.chunk(b"IEND", b"")
+    out += chunk(b"IEND", b"")
     return b"".join(out)
 
 

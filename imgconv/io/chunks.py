@@ -177,7 +177,8 @@ def check_image_data(data: bytes, name: str) -> None:
             needed += rows * (1 + (columns * bits + 7) // 8)  # a filter byte, then the row's bits
     inflater, got = zlib.decompressobj(), 0
     try:
-        for contents in _image_data(data):
+        for start, stop in image_data(data):
+            contents: bytes | memoryview = memoryview(data)[start:stop]
             while contents and got < needed:
                 got += len(inflater.decompress(contents, min(needed - got, _PIECE)))
                 contents = inflater.unconsumed_tail
@@ -190,17 +191,25 @@ def check_image_data(data: bytes, name: str) -> None:
                              f"where its {width} x {height} pixels need {needed}")
 
 
-def _image_data(data: bytes):
-    """The contents of a PNG's first run of IDAT chunks, the last cut short if the file is."""
-    view, position, seen = memoryview(data), len(PNG_SIGNATURE), False
+def image_data(data: bytes) -> Iterator[tuple[int, int]]:
+    """Where the contents of a PNG's first run of IDAT chunks lie in ``data``, (start,
+    stop) each, the last cut short if the file is."""
+    position, seen = len(PNG_SIGNATURE), False
     while position + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, position)
         if kind == b"IDAT":
             seen = True
-            yield view[position + 8:position + 8 + length]
+            yield position + 8, min(position + 8 + length, len(data))
         elif seen:
             return
         position += 12 + length
+
+
+def chunk(kind: bytes, data: bytes) -> list[bytes]:
+    """A chunk's parts, written one after another or joined once with the file's
+    others: the image data is the bulk of a PNG, and each copy of it would add to the
+    peak memory of a command."""
+    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
 
 
 AVIF_BRANDS = (b"avif", b"avis")

@@ -5,9 +5,11 @@ An encoder copies a result into a layout of its own: PNG's filtered rows, Pillow
 beside the result. A caller that has no further use for its results says so
 (`giving_up`); the encoders then copy them strip by strip, and `release_rows` gives
 the pages of each strip copied back to the system, so that the copy grows as the result
-shrinks. Pages go back with ``madvise(MADV_DONTNEED)`` (Linux): a page released reads
-as zeros afterwards, which is why only results given up are released; elsewhere, and
-for any other array, `release_rows` does nothing.
+shrinks. A file read whole is given up by its reader in the same way, and its decoder
+releases it as it reads it (`release_bytes`). Pages go back with
+``madvise(MADV_DONTNEED)`` (Linux): a page released reads as zeros afterwards, which is
+why only what was given up is released; elsewhere, and for anything else,
+`release_rows` and `release_bytes` do nothing.
 """
 
 import contextlib
@@ -28,13 +30,13 @@ if TYPE_CHECKING:
 # 36 KB; 64 rows, 2.3 MB).
 STRIP_ROWS = 64
 
-_GIVEN_UP: ContextVar[tuple[np.ndarray, ...]] = ContextVar("imgconv_given_up", default=())
+_GIVEN_UP: ContextVar[tuple[np.ndarray | bytes, ...]] = ContextVar("imgconv_given_up", default=())
 
 
 @contextlib.contextmanager
-def giving_up(arrays: Sequence[np.ndarray]) -> Iterator[None]:
-    """Within this context, `release_rows` may release ``arrays``' memory: the caller
-    reads nothing of them again (nor of any view of them)."""
+def giving_up(arrays: Sequence[np.ndarray | bytes]) -> Iterator[None]:
+    """Within this context, `release_rows` and `release_bytes` may release ``arrays``'
+    memory: the caller reads nothing of them again (nor of any view of them)."""
     token = _GIVEN_UP.set(tuple(arrays))
     try:
         yield
@@ -42,7 +44,7 @@ def giving_up(arrays: Sequence[np.ndarray]) -> Iterator[None]:
         _GIVEN_UP.reset(token)
 
 
-def given_up(array: np.ndarray) -> bool:
+def given_up(array: np.ndarray | bytes) -> bool:
     """Whether ``array`` is one that `giving_up` names."""
     return any(array is other for other in _GIVEN_UP.get())
 
@@ -57,14 +59,25 @@ def release_rows(array: np.ndarray, top: int, bottom: int) -> None:
     """Hand back to the system the pages that lie wholly within rows ``top`` to
     ``bottom`` (exclusive) of ``array``, if `giving_up` names it and it is C-contiguous;
     otherwise nothing."""
+    if given_up(array) and array.flags.c_contiguous and bottom > top:
+        _release(array.ctypes.data + top * array.strides[0], (bottom - top) * array.strides[0])
+
+
+def release_bytes(data: bytes, start: int, stop: int) -> None:
+    """`release_rows` for the bytes ``start`` to ``stop`` of ``data``, an encoded file
+    read whole that its reader gave up (`giving_up`) and reads no more than its decoder
+    does: past them, the decoder reads only what follows."""
+    if given_up(data) and stop > start:
+        _release(np.frombuffer(data, np.uint8).ctypes.data + start, stop - start)
+
+
+def _release(start: int, size: int) -> None:
+    """``madvise(MADV_DONTNEED)`` the pages wholly within ``size`` bytes from the
+    address ``start``, where there is ``madvise``."""
     advise = _madvise()
-    if advise is None or not given_up(array) or not array.flags.c_contiguous or bottom <= top:
-        return
-    row = array.strides[0]
-    start = array.ctypes.data + top * row
     first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
-    last = (start + (bottom - top) * row) // mmap.PAGESIZE * mmap.PAGESIZE
-    if last > first:
+    last = (start + size) // mmap.PAGESIZE * mmap.PAGESIZE
+    if advise is not None and last > first:
         advise(first, last - first, mmap.MADV_DONTNEED)
 
 

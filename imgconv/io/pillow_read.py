@@ -95,7 +95,9 @@ def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[by
     if count != 1:
         return None
     if image.format == "PNG" and image.mode in ("L", "LA", "RGB", "RGBA") and _png_is_plain(data):
-        return imagecodecs.png_decode
+        from .png_bands import decode
+
+        return decode
     # A JPEG without its end marker is truncated: libjpeg-turbo would fill the rest with
     # grey where Pillow refuses it.
     if image.format == "JPEG" and image.mode in ("L", "RGB") and "adobe_transform" not in image.info \

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import pages
+from .chunks import PNG_SIGNATURE, chunk
 from .pillow_write import encode_pillow, metadata_options
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 # Pillow mode -> (PNG colour type, bit depth)
 COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),
                 "I;16": (0, 16), "LA;16": (4, 16), "RGB;16": (2, 16), "RGBA;16": (6, 16)}
-_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _UP = 2
 # Filtered rows of at least this many bytes are deflated strip by strip as they are
 # filtered (`deflated_pieces`), where libdeflate, which deflates only whole buffers,
@@ -47,13 +47,6 @@ _UP = 2
 # level 1 on 4K photos (7-10% at level 2), as near as zlib's at levels 3-9 and made in
 # half to a third of zlib's time.
 STREAM_BYTES = 32 << 20
-
-
-def chunk(kind: bytes, data: bytes) -> list[bytes]:
-    """A chunk's parts, written one after another or joined once with the file's
-    others: the image data is the bulk of a PNG, and each copy of it would add to the
-    peak memory of a command."""
-    return [struct.pack(">I", len(data)), kind, data, struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))]
 
 
 def filtered_rows(samples: np.ndarray, depth: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -127,7 +120,7 @@ def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | Non
     ``iCCP``, ``eXIf`` and (XMP, as Adobe specifies) ``iTXt``."""
     colour_type, depth = COLOUR_TYPES[mode]
     height, width = shape[:2]
-    out = [_SIGNATURE, *chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))]
+    out = [PNG_SIGNATURE, *chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))]
     if icc_profile:
         out += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
     if exif:

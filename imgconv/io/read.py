@@ -11,7 +11,7 @@ import struct
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import chunks
+from . import chunks, pages
 from .budget import PixelBudget, pillow_limit
 from .deep import picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -61,7 +61,8 @@ def read_image(source: Path, *, frame: int | None = None, auto_orient: bool = Tr
         return read_picture(source, frame=frame, max_pixels=max_pixels)
     try:
         data = read_bytes(source, name, max_bytes(max_pixels), only_regular)
-        return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+        with pages.giving_up([data]):  # read by its decoder alone, which may release it as it goes
+            return decode_image(data, name, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     except PixelLimitError as exc:
         from .probe import probe
         from .tiles import STREAM_HINT
