@@ -34,6 +34,7 @@ from .engine import (
 )
 from .engine.hooks import NO_HOOKS
 from .errors import ReachError
+from .io import pages
 from .io.picture import Picture
 from .strips import Strips, each_strip, plan_strips
 
@@ -257,7 +258,7 @@ def filter_picture(picture: Picture, filt: Filter, dtype: DTypeLike | None = Non
             if cut is None:
                 result = _float_result(samples, filt, picture.sample_max, picture.has_alpha, dtype, over)
             else:
-                result = _gathered(samples.shape[0], *cut)
+                result = _gathered(samples, *cut)
     except ReachError as exc:
         raise exc.naming(picture.name) from None
     return result[..., 0] if squeeze else result
@@ -317,16 +318,20 @@ def filter_rows_with_alpha(samples: np.ndarray, filt: Filter, sample_max: float,
     return planned, filter_strip
 
 
-def _gathered(height: int, planned: Strips, filter_strip: Callable[[slice, slice], np.ndarray]) -> np.ndarray:
-    """The strips' results (`filter_rows_with_alpha`) in one new array."""
+def _gathered(samples: np.ndarray, planned: Strips, filter_strip: Callable[[slice, slice], np.ndarray]) -> np.ndarray:
+    """The strips' results (`filter_rows_with_alpha`) in one new array; the rows of
+    ``samples`` each result stands for released as it is written, where the caller
+    gave them up (`imgconv.io.pages`): no later strip reads them (`each_strip`), so the
+    result grows as the samples shrink."""
     out: list[np.ndarray] = []
 
     def write(rows: slice, result: np.ndarray) -> None:
         if not out:
-            out.append(np.empty((height, *result.shape[1:]), result.dtype))
+            out.append(np.empty((samples.shape[0], *result.shape[1:]), result.dtype))
         out[0][rows] = result
+        pages.release_rows(samples, rows.start, rows.stop)
 
-    each_strip(planned, height, filter_strip, write)
+    each_strip(planned, samples.shape[0], filter_strip, write)
     return out[0]
 
 

@@ -201,7 +201,11 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
             and pixels.dtype == picture.sample_dtype and filter_in_place(pixels, filt, picture.name, alpha_max):
         return pixels
     one = replace(picture, frames=[pixels])
-    samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
+    # Given up, a picture composited over a background gives its rows back as its
+    # result is made (`imgconv.filters.filter_picture`); the result view alone reads
+    # nothing of it after.
+    with pages.giving_up([pixels] if in_place and view == "result" else []):
+        samples = LIGHTS[filt.light](one, filt, None if record.raw else picture.sample_dtype, over)
     if record.raw and pixels.dtype.kind == "f":
         samples = samples.astype(pixels.dtype, copy=False)  # a float input's own type: float16 stays float16
     # The original is shown beside the result by the other views only: composited

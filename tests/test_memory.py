@@ -130,6 +130,23 @@ def test_strips_are_written_as_soon_as_no_later_strip_reads_them() -> None:
     assert written.all()
 
 
+def test_a_picture_given_up_goes_back_as_its_composite_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a background, a picture with alpha is filtered into a new array strip by
+    strip; given up, its rows go back as each strip's result is written."""
+    from imgconv import filters
+
+    monkeypatch.setattr(filters, "ALPHA_STRIP_BYTES", 64 << 10)
+    samples = photo(600, 500, 4)
+    blur = preset_filter(kernels.gaussian(sigma=2))
+    expected = filter_picture(picture(samples.copy()), blur, np.uint8, (255.0, 0.0, 0.0))
+    with pages.giving_up([samples]):
+        result = filter_picture(picture(samples), blur, np.uint8, (255.0, 0.0, 0.0))
+    np.testing.assert_array_equal(result, expected)
+    assert result.shape == (600, 500, 3)
+    if LINUX:
+        assert (samples[50:550] == 0).mean() > 0.9
+
+
 @pytest.mark.parametrize("case", ["wrap", "display", "per-channel cval", "identity", "not contiguous", "few rows"])
 def test_in_place_declines_and_leaves_the_samples(small_strips: None, monkeypatch: pytest.MonkeyPatch,
                                                   case: str) -> None:
