@@ -11,8 +11,9 @@ every core): on 14 photos at level 2, 0.32 of Pillow's time on one core with fil
 of Pillow's size, where the old writer took 0.35 on two cores for 1.10. libdeflate
 cannot deflate in pieces to be joined, so this runs on one core, which leaves the
 others to a batch's other files. Nor can it deflate a stream as it comes: a large image
-(`STREAM_BYTES`) is filtered and deflated strip by strip by ISA-L or zlib instead, so
-that neither its filtered rows nor its compressed stream are ever held whole.
+(`STREAM_BYTES`) at level 0 or 1 (the default) is filtered and deflated strip by strip
+by zlib or ISA-L instead, so that neither its filtered rows nor its compressed stream
+are ever held whole.
 """
 
 import io
@@ -38,14 +39,13 @@ COLOUR_TYPES = {"L": (0, 8), "LA": (4, 8), "RGB": (2, 8), "RGBA": (6, 8),
                 "I;16": (0, 16), "LA;16": (4, 16), "RGB;16": (2, 16), "RGBA;16": (6, 16)}
 _UP = 2
 # Filtered rows of at least this many bytes are deflated strip by strip as they are
-# filtered (`deflated_pieces`), where libdeflate, which deflates only whole buffers,
-# holds them all with the whole compressed stream beside the image: the 12000x8400 RGB
-# photo made JPEG, as PNG at level 1, peaked at 514 MiB so and 339 MiB streamed by
-# ISA-L, in 0.65-0.7 of the CPU time, its file 5.6% larger. Below it (a 4K RGB or RGBA
-# image: 24 or 32 MiB of rows) the whole stream costs little beside the goal of the
-# decoded image plus 150 MiB, and libdeflate's files are 6-9% smaller than ISA-L's
-# level 1 on 4K photos (7-10% at level 2), as near as zlib's at levels 3-9 and made in
-# half to a third of zlib's time.
+# filtered (`deflated_pieces`) at levels 0 and 1 (the default), where libdeflate, which
+# deflates only whole buffers, holds them all with the whole compressed stream beside
+# the image: the 12000x8400 RGB photo made JPEG, as PNG at level 1, peaked at 514 MiB
+# so and 339 MiB streamed by ISA-L, in 0.65-0.7 of the CPU time, its file 5.6% larger.
+# Below it (a 4K RGB or RGBA image: 24 or 32 MiB of rows) the whole stream costs little
+# beside the goal of the decoded image plus 150 MiB, and libdeflate's files are 6-9%
+# smaller than ISA-L's on 4K photos.
 STREAM_BYTES = 32 << 20
 
 
@@ -86,9 +86,10 @@ def deflated_rows(samples: np.ndarray, depth: int, level: int) -> bytes:
 
 def deflated_pieces(samples: np.ndarray, depth: int, level: int) -> Iterator[bytes]:
     """The zlib stream of an image's `filtered_rows`, in pieces to be written one
-    after another: whole (`deflated_rows`) where the filtered rows take less than
-    `STREAM_BYTES`, else deflated strip by strip as they are filtered (`compressor`)."""
-    if samples.shape[0] * (samples[0].size * samples.itemsize + 1) < STREAM_BYTES:
+    after another: deflated strip by strip as they are filtered (`compressor`) at the
+    levels it streams where the filtered rows take `STREAM_BYTES` or more, else whole
+    (`deflated_rows`)."""
+    if level > 1 or samples.shape[0] * (samples[0].size * samples.itemsize + 1) < STREAM_BYTES:
         yield deflated_rows(samples, depth, level)
         return
     deflater = compressor(level)
@@ -100,15 +101,18 @@ def deflated_pieces(samples: np.ndarray, depth: int, level: int) -> Iterator[byt
 
 
 def compressor(level: int) -> Any:
-    """A streaming zlib compressor for ``level`` (0 to 9): 0 stores (zlib's level 0,
-    as libdeflate's); 1 and 2 are ISA-L's levels 1 and 2, in 0.3-0.5 of libdeflate's
-    time at the same level; 3 to 9 are zlib's own, whose files are within 2% of
-    libdeflate's at the same level, in 2.2-3.4 times its time (4K photos, levels 3 and
-    6). ISA-L has no level above 3, whose files were larger than its level 2's on photos.
-    zlib-ng matched zlib's sizes in 1.1-1.5 times libdeflate's time, but its level 1
-    files were half as large again."""
-    if level == 0 or level > 2:
-        return zlib.compressobj(level)
+    """A streaming zlib compressor for level 0 (zlib's stored blocks, as libdeflate's
+    level 0) or 1 (ISA-L's, in 0.4-0.5 of libdeflate's time, files 6-8% larger).
+
+    Levels 2 to 9 are libdeflate's, whole: none of the streaming deflaters measured
+    kept both its speed and its sizes there. On the 12000x8400 photo, ISA-L's level 2
+    wrote a file 16% larger than libdeflate's (83.1 MB; ISA-L's level 3 compresses
+    photos less than its 2); zlib's level 6 took 3.2 times the CPU time (27.3 s for
+    8.5) for a file 5% larger. zlib-ng came nearest: 1.1-1.9 times libdeflate's time at
+    levels 3-6, files within 2%, but 11% larger at level 2 and half as large again at
+    level 1."""
+    if level == 0:
+        return zlib.compressobj(0)
     from isal import isal_zlib
 
     return isal_zlib.compressobj(level)
@@ -151,7 +155,8 @@ def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFA
     mode : str
         ``L``, ``LA``, ``RGB``, ``RGBA``, or 16-bit ``I;16``, ``LA;16``, ``RGB;16``, ``RGBA;16``.
     level : int
-        Compression level, 0 (none) to 9 (libdeflate's levels, which go on to 12).
+        Compression level, 0 (none) to 9 (libdeflate's levels, which go on to 12; ISA-L's
+        level 1 for level 1 on large images, `compressor`).
     icc_profile, exif, xmp : bytes, optional
         Stored as ``iCCP``, ``eXIf`` and ``iTXt`` chunks.
     """
