@@ -2,8 +2,8 @@
 each as a ratio to the plain filter it extends, on a 3840x2160 RGB photo made from
 samples/chelsea.png.
 
-Run: python benchmarks/filtering_as_asked.py [--repeats N]. Prints one line per case:
-the two best times and their ratio, against the goal."""
+Run: python benchmarks/filtering_as_asked.py [--repeats N] [--only TEXT]. Prints one
+line per case: the two best times and their ratio, against the goal."""
 
 import argparse
 import sys
@@ -90,11 +90,14 @@ def unsharp_cases(photo, sigma=3.0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", metavar="TEXT", help="only the cases whose label holds TEXT")
     args = parser.parse_args()
     photo = four_k_photo()
     for make in CASES:
         plain, cases, goal = make(photo)
         for label, function in cases.items():
+            if args.only not in label:
+                continue
             base, ours = best_times([plain, function], args.repeats, 2)
             print(f"{label:40s} plain {base * 1000:7.0f} ms  ours {ours * 1000:7.0f} ms  "
                   f"ratio {ours / base:4.2f} (goal <= {goal})", flush=True)
