@@ -2,11 +2,13 @@
 each as a ratio to the plain filter it extends, on a 3840x2160 RGB photo made from
 samples/chelsea.png.
 
-Run: python benchmarks/filtering_as_asked.py [--repeats N]. Prints one line per case:
-the two best times and their ratio, against the goal."""
+Run: python benchmarks/filtering_as_asked.py [--repeats N] [--only TEXT] [--cpu]. Prints
+one line per case: the two best times (wall, or with --cpu the CPU time of all threads)
+and their ratio, against the goal."""
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,12 +92,17 @@ def unsharp_cases(photo, sigma=3.0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", metavar="TEXT", help="only the cases whose label holds TEXT")
+    parser.add_argument("--cpu", action="store_true", help="CPU time of all threads instead of wall time")
     args = parser.parse_args()
     photo = four_k_photo()
     for make in CASES:
         plain, cases, goal = make(photo)
         for label, function in cases.items():
-            base, ours = best_times([plain, function], args.repeats, 2)
+            if args.only not in label:
+                continue
+            base, ours = best_times([plain, function], args.repeats, 2,
+                                    time.process_time if args.cpu else time.perf_counter)
             print(f"{label:40s} plain {base * 1000:7.0f} ms  ours {ours * 1000:7.0f} ms  "
                   f"ratio {ours / base:4.2f} (goal <= {goal})", flush=True)
 

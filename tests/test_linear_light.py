@@ -69,6 +69,22 @@ def test_the_tables_follow_the_formula(peak):
     np.testing.assert_array_equal(curves.to_samples(bounded, np.int64, in_steps=True), [0, peak, peak, 0])
 
 
+def test_each_result_is_its_own_though_the_encode_reuses_its_arrays():
+    """The encode keeps each thread's arrays from one call to the next (grown for a
+    larger one, remade for the other depth): a result returned without ``out`` is not
+    one of them, and is not changed by the calls after it."""
+    eight, sixteen = Curves(255), Curves(65535)
+    light = np.linspace(-1, 256, 600, dtype=np.float32).reshape(20, 30)
+    halfway = to_light((np.arange(1, 256) - 0.5) / 255) * 255
+    expected = np.searchsorted(halfway, light.astype(np.float64), side="right")
+    first = eight.to_samples(light, np.int16)
+    eight.to_samples(light[::-1], np.int16)
+    sixteen.to_samples(light * 257, np.uint16)
+    larger = eight.to_samples(np.tile(light, 3), np.int16)
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(larger, np.tile(expected, 3))
+
+
 def around(points, dtype, ulps):
     """``points`` as ``dtype``, and the values up to ``ulps`` steps above and below them."""
     values = [points.astype(dtype)]
