@@ -118,6 +118,7 @@ def test_a_batch_loads_its_workers_and_no_streaming(tmp_path):
     loaded = loaded_by("blur", "-r", "2", "-s", "1", "-j", "2", "--quiet", tmp_path / "in", tmp_path / "out")
     assert {"imgconv.batch.run", "imgconv.batch.workers"} <= loaded
     assert not loaded & STREAMING
+    assert pillow_plugins(loaded) <= {f"PIL.{name}ImagePlugin" for name in ("Png", "Jpeg", "Gif", "Bmp", "Ppm")}
     for i in range(3):
         assert load(tmp_path / "out" / f"{i}.png")[1].shape == pixels.shape
 

@@ -2,6 +2,7 @@
 the checks that keep every output inside OUTPUT, all made before any work starts."""
 
 import fnmatch
+import functools
 import os
 import stat
 import sys
@@ -119,7 +120,7 @@ def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, i
                                 "it only goes before each output's extension")
     if os.path.exists(output) and not os.path.isdir(output):
         raise InvalidInputError(f"{quote_name(output)}: the output of a batch must be a folder")
-    if not os.path.exists(output) and os.path.splitext(output)[1].lower() in formats.readable_extensions():
+    if not os.path.exists(output) and is_readable_extension(os.path.splitext(output)[1].lower()):
         raise InvalidInputError(f"{quote_name(output)}: the output of a batch is a folder, but this names an image "
                                 "file")
     output_real = os.path.realpath(output)
@@ -186,7 +187,6 @@ def _discover(inputs: Iterable[str], output_real: str,
     - ``"failed"``: a folder that cannot be listed (no permission, a path longer than
       the system takes), whose files would otherwise be left out unsaid.
     """
-    extensions = formats.readable_extensions()
     for item in inputs:
         if item == STDIO:
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
@@ -225,7 +225,7 @@ def _discover(inputs: Iterable[str], output_real: str,
                 elif recursive and not entry.is_symlink():
                     kept.append((path, relative))
             for entry in entries:
-                if _is_folder(entry) or os.path.splitext(entry.name)[1].lower() not in extensions:
+                if _is_folder(entry) or not is_readable_extension(os.path.splitext(entry.name)[1].lower()):
                     continue
                 path, relative = entry.path, os.path.join(relative_folder, entry.name)
                 if entry.is_symlink() and not _inside(os.path.realpath(path), root_real):
@@ -235,6 +235,17 @@ def _discover(inputs: Iterable[str], output_real: str,
                 else:
                     yield path, relative, None, ""
             folders.extend(reversed(kept))
+
+
+@functools.cache
+def is_readable_extension(extension: str) -> bool:
+    """Whether a batch takes files of this extension (lower case, with its dot) from a
+    folder: one of `imgconv.io.formats.readable_extensions`, looked up one extension at
+    a time (`imgconv.io.formats.format_of_extension`). A folder of JPEGs or PNGs then
+    loads only Pillow's first five plugins, before the workers start and while the other
+    cores wait: 7.7 ms of CPU where all of Pillow's took 27.7 (best of 15, after the
+    command's own imports). Another extension, even a text file's, still loads them all."""
+    return bool(extension) and formats.format_of_extension(extension) is not None
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
