@@ -232,9 +232,9 @@ def long_name(size, extension):
 def test_names_up_to_name_max_are_written(tmp_path, size):
     name = long_name(size, ".png")
     assert len(name.encode()) == size and os.pathconf(tmp_path, "PC_NAME_MAX") == 255
-    done = imgconv(*BLUR, CHELSEA, tmp_path / name)
-    assert done.returncode == 0, done.stderr
-    assert imgconv(*BLUR, CHELSEA, tmp_path / name).returncode == 0  # and replaced
+    done = run(*BLUR, CHELSEA, tmp_path / name)
+    assert done.exit_code == 0, done.stderr
+    assert run(*BLUR, CHELSEA, tmp_path / name).exit_code == 0  # and replaced
     assert_blurred(tmp_path / name)
     assert os.listdir(tmp_path) == [name]
 
@@ -244,8 +244,8 @@ def test_a_batch_writes_names_up_to_name_max(tmp_path):
     (tmp_path / "in").mkdir()
     name = long_name(255, ".png")
     shutil.copy(CHELSEA, tmp_path / "in" / name)
-    done = imgconv(*BLUR, tmp_path / "in", tmp_path / "out")
-    assert done.returncode == 0, done.stderr
+    done = run(*BLUR, tmp_path / "in", tmp_path / "out")
+    assert done.exit_code == 0, done.stderr
     assert os.listdir(tmp_path / "out") == [name]
     assert_blurred(tmp_path / "out" / name)
 
@@ -258,8 +258,8 @@ def test_tiled_outputs_take_names_up_to_name_max(tmp_path, extension):
         tifffile.imwrite(tmp_path / "in.tif", np.asarray(image), tile=(64, 64), photometric="rgb")
     name = long_name(255, extension)
     for _ in range(2):  # made, then replaced
-        done = imgconv(*BLUR, tmp_path / "in.tif", tmp_path / name)
-        assert done.returncode == 0, done.stderr
+        done = run(*BLUR, tmp_path / "in.tif", tmp_path / name)
+        assert done.exit_code == 0, done.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(["in.tif", name])
     path = tmp_path / name
     written = tifffile.imread(path) if extension == ".tif" else zarr.open_array(str(path), mode="r")[:]
