@@ -370,7 +370,7 @@ def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_nam
     out = tmp_path / "out"
     out.mkdir()
     if existing:
-        assert imgconv("identity", tiled_input, out / "big.zarr").returncode == 0
+        assert run("identity", tiled_input, out / "big.zarr").exit_code == 0
     calls = traced(tmp_path, *BLUR, "--tile-size", "32", tiled_input, out / "big.zarr")
     [placed] = placings(calls, out, ["big.zarr"])
     made = os.path.join(calls[placed][2][0], calls[placed][3][0])  # the store as it was named before
@@ -483,13 +483,13 @@ def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
     needs(os.geteuid() == 0, "giving a folder to another user needs root")
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
-    assert imgconv("identity", tiled_input, store).returncode == 0
+    assert run("identity", tiled_input, store).exit_code == 0
     for folder, _, files in os.walk(store):
         for entry in [folder, *(os.path.join(folder, f) for f in files)]:
             os.chown(entry, 65534, 65534)
     store.chmod(0o750)
-    done = imgconv(*BLUR, tiled_input, store)
-    assert done.returncode == 0, done.stderr
+    done = run(*BLUR, tiled_input, store)
+    assert done.exit_code == 0, done.stderr
     owners = {(os.lstat(os.path.join(folder, entry)).st_uid, os.lstat(os.path.join(folder, entry)).st_gid)
               for folder, folders, files in os.walk(store) for entry in [".", *folders, *files]}
     assert owners == {(65534, 65534)} and stat.S_IMODE(os.stat(store).st_mode) == 0o750
@@ -521,7 +521,7 @@ def test_a_zarr_store_is_replaced_in_one_step(tmp_path, tiled_input):
     RENAME_EXCHANGE): there is no moment without OUTPUT."""
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
-    assert imgconv("identity", tiled_input, store).returncode == 0
+    assert run("identity", tiled_input, store).exit_code == 0
     calls = traced(tmp_path, *BLUR, tiled_input, store)
     moves = [call for call in calls if call[1].startswith(("rename", "link")) and "big.zarr" in call[3]]
     assert len(moves) == 1 and moves[0][1] == "renameat2" and "RENAME_EXCHANGE" in moves[0][4], moves
