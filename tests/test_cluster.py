@@ -236,7 +236,7 @@ def many_photos(folder, count):
     _, chelsea = load(SAMPLES / "chelsea.png")
     names = [f"m{i:02d}.png" for i in range(count)]
     for i, name in enumerate(names):
-        save(folder / name, np.roll(chelsea, 7 * i, axis=1))
+        save(folder / name, np.roll(chelsea, 7 * i, axis=1), compress_level=1)  # quickly written: zlib level 1
     return names
 
 

@@ -232,9 +232,9 @@ def long_name(size, extension):
 def test_names_up_to_name_max_are_written(tmp_path, size):
     name = long_name(size, ".png")
     assert len(name.encode()) == size and os.pathconf(tmp_path, "PC_NAME_MAX") == 255
-    done = imgconv(*BLUR, CHELSEA, tmp_path / name)
-    assert done.returncode == 0, done.stderr
-    assert imgconv(*BLUR, CHELSEA, tmp_path / name).returncode == 0  # and replaced
+    done = run(*BLUR, CHELSEA, tmp_path / name)
+    assert done.exit_code == 0, done.stderr
+    assert run(*BLUR, CHELSEA, tmp_path / name).exit_code == 0  # and replaced
     assert_blurred(tmp_path / name)
     assert os.listdir(tmp_path) == [name]
 
@@ -244,8 +244,8 @@ def test_a_batch_writes_names_up_to_name_max(tmp_path):
     (tmp_path / "in").mkdir()
     name = long_name(255, ".png")
     shutil.copy(CHELSEA, tmp_path / "in" / name)
-    done = imgconv(*BLUR, tmp_path / "in", tmp_path / "out")
-    assert done.returncode == 0, done.stderr
+    done = run(*BLUR, tmp_path / "in", tmp_path / "out")
+    assert done.exit_code == 0, done.stderr
     assert os.listdir(tmp_path / "out") == [name]
     assert_blurred(tmp_path / "out" / name)
 
@@ -258,8 +258,8 @@ def test_tiled_outputs_take_names_up_to_name_max(tmp_path, extension):
         tifffile.imwrite(tmp_path / "in.tif", np.asarray(image), tile=(64, 64), photometric="rgb")
     name = long_name(255, extension)
     for _ in range(2):  # made, then replaced
-        done = imgconv(*BLUR, tmp_path / "in.tif", tmp_path / name)
-        assert done.returncode == 0, done.stderr
+        done = run(*BLUR, tmp_path / "in.tif", tmp_path / name)
+        assert done.exit_code == 0, done.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(["in.tif", name])
     path = tmp_path / name
     written = tifffile.imread(path) if extension == ".tif" else zarr.open_array(str(path), mode="r")[:]
@@ -370,7 +370,7 @@ def test_every_file_and_folder_of_a_zarr_store_is_synced_before_it_takes_its_nam
     out = tmp_path / "out"
     out.mkdir()
     if existing:
-        assert imgconv("identity", tiled_input, out / "big.zarr").returncode == 0
+        assert run("identity", tiled_input, out / "big.zarr").exit_code == 0
     calls = traced(tmp_path, *BLUR, "--tile-size", "32", tiled_input, out / "big.zarr")
     [placed] = placings(calls, out, ["big.zarr"])
     made = os.path.join(calls[placed][2][0], calls[placed][3][0])  # the store as it was named before
@@ -483,13 +483,13 @@ def test_a_zarr_store_of_another_user_stays_theirs(tmp_path, tiled_input):
     needs(os.geteuid() == 0, "giving a folder to another user needs root")
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
-    assert imgconv("identity", tiled_input, store).returncode == 0
+    assert run("identity", tiled_input, store).exit_code == 0
     for folder, _, files in os.walk(store):
         for entry in [folder, *(os.path.join(folder, f) for f in files)]:
             os.chown(entry, 65534, 65534)
     store.chmod(0o750)
-    done = imgconv(*BLUR, tiled_input, store)
-    assert done.returncode == 0, done.stderr
+    done = run(*BLUR, tiled_input, store)
+    assert done.exit_code == 0, done.stderr
     owners = {(os.lstat(os.path.join(folder, entry)).st_uid, os.lstat(os.path.join(folder, entry)).st_gid)
               for folder, folders, files in os.walk(store) for entry in [".", *folders, *files]}
     assert owners == {(65534, 65534)} and stat.S_IMODE(os.stat(store).st_mode) == 0o750
@@ -521,7 +521,7 @@ def test_a_zarr_store_is_replaced_in_one_step(tmp_path, tiled_input):
     RENAME_EXCHANGE): there is no moment without OUTPUT."""
     zarr = pytest.importorskip("zarr")
     store = tmp_path / "big.zarr"
-    assert imgconv("identity", tiled_input, store).returncode == 0
+    assert run("identity", tiled_input, store).exit_code == 0
     calls = traced(tmp_path, *BLUR, tiled_input, store)
     moves = [call for call in calls if call[1].startswith(("rename", "link")) and "big.zarr" in call[3]]
     assert len(moves) == 1 and moves[0][1] == "renameat2" and "RENAME_EXCHANGE" in moves[0][4], moves
