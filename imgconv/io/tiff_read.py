@@ -48,9 +48,10 @@ def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
     RGBA). Also what Pillow fails on that tifffile decodes: WebP compression (which
     libtiff as Pillow's wheels build it lacks: "WEBP compression support is not
     configured"), and tiles located by StripOffsets (TileWidth without TileOffsets, as
-    libtiff reads them; Pillow takes them for strips the image's width). And YCbCr with
-    chroma subsampling (by default 2 x 2) but no JPEG compression, which Pillow reads as
-    if it had none, so that tifffile's check refuses it by name."""
+    libtiff reads them; Pillow takes them for strips the image's width). And
+    uncompressed YCbCr with chroma subsampling (by default 2 x 2), which Pillow reads
+    (without libtiff) as if it had none, so that it is refused by name below; libtiff
+    undoes the subsampling of compressed YCbCr for Pillow."""
     tags = image.tag_v2
     bits, sample_formats = (tags.get(tag, default) for tag, default in ((258, 1), (339, 1)))
     bits = bits if isinstance(bits, tuple) else (bits,)
@@ -60,7 +61,7 @@ def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
             or (tags.get(317, 1) != 1 and tags.get(259, 1) == 1 and max(bits) % 8 != 0)
             or (tags.get(284, 1) == 2 and samples > 1 and photometric in (MINISWHITE, MINISBLACK, RGB))
             or tags.get(259) == WEBP or (TILE_WIDTH in tags and TILE_OFFSETS not in tags)
-            or (photometric == YCBCR and tags.get(259, 1) not in JPEG_COMPRESSIONS
+            or (photometric == YCBCR and tags.get(259, 1) == 1
                 and tuple(tags.get(YCBCR_SUBSAMPLING, (2, 2))) != (1, 1)))
 
 
