@@ -104,7 +104,7 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
 def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndarray:
     """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
     zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
-    scaled to 0-255, and 8-bit associated alpha unpremultiplied, as Pillow reads it."""
+    scaled to 0-255, and associated alpha unpremultiplied, as Pillow reads 8-bit samples."""
     if array.dtype == np.bool_:  # 1 bit a sample
         array = array.astype(np.uint8)
     bits, photometric = page.bitspersample, int(page.photometric)
@@ -120,13 +120,30 @@ def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndar
     if bits < 8 and photometric in (MINISWHITE, MINISBLACK, RGB) and array.dtype == np.uint8:
         top = (1 << bits) - 1
         array = ((array.astype(np.uint16) * 255 + top // 2) // top).astype(np.uint8)
-    if tuple(page.extrasamples)[:1] == (ASSOCIATED_ALPHA,) and array.dtype == np.uint8 and array.shape[-1] in (2, 4):
-        from PIL import Image
-
-        mode = "La" if array.shape[-1] == 2 else "RGBa"
-        premultiplied = Image.frombuffer(mode, array.shape[1::-1], np.ascontiguousarray(array).tobytes())
-        array = np.asarray(premultiplied.convert(mode.upper()))
+    if tuple(page.extrasamples)[:1] == (ASSOCIATED_ALPHA,) and array.ndim == 3 and array.shape[-1] in (2, 4):
+        array = unpremultiplied(array, name)
     return array
+
+
+def unpremultiplied(array: np.ndarray, name: str) -> np.ndarray:
+    """Colour multiplied by alpha (TIFF's associated alpha, the last of 2 or 4 samples)
+    divided back, as imgconv holds colour: unsigned samples as Pillow unpremultiplies 8-bit
+    ones (``min(max, c * max // a)``, kept where alpha is 0 or the maximum; equal to
+    Pillow's RGBa and La conversions for every pair of 8-bit values) at their own depth;
+    float samples ``c / a`` where alpha is not 0. Signed samples are refused: no rule
+    gives their colour."""
+    if array.dtype.kind not in "uf":
+        raise ImageReadError(f"{name}: associated (premultiplied) alpha with {array.dtype} samples: "
+                             "not an image imgconv reads")
+    colour, alpha = array[..., :-1], array[..., -1:]
+    if array.dtype.kind == "f":
+        divided = np.divide(colour, alpha, out=colour.copy(), where=alpha != 0)
+    else:
+        top = np.iinfo(array.dtype).max
+        wide, wide_alpha = colour.astype(np.uint64), alpha.astype(np.uint64)
+        divided = np.minimum(top, wide * top // np.maximum(wide_alpha, 1))
+        divided = np.where((wide_alpha == 0) | (wide_alpha == top), wide, divided)
+    return np.concatenate([divided.astype(array.dtype), alpha], axis=-1)
 
 
 def _check_colours(page: "tifffile.TiffPage", name: str) -> None:
