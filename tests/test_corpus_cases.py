@@ -134,3 +134,45 @@ def test_associated_alpha_is_divided_back_at_every_depth(tmp_path, rng, dtype):
             pillow = np.asarray(Image.frombuffer("RGBa", (6, 8), stored.tobytes()).convert("RGBA"))
             assert np.array_equal(pillow[..., :3], expected)
     assert np.array_equal(out[..., :3], expected.astype(dtype)) and np.array_equal(out[..., 3], stored[..., 3])
+
+
+@pytest.mark.parametrize("kind", ["palette", "4-bit", "1-bit", "cielab"])
+def test_tiled_pages_whose_stored_samples_are_not_read_as_stored_are_decoded_whole(tmp_path, rng, kind):
+    """A tiled TIFF to a TIFF is streamed with its samples as stored: a palette's
+    indices had been written without their colour map, 1-bit tiles refused as "bool
+    samples", 4-bit ones written as 8-bit 0-15, CIELab's signed a* and b* filtered as
+    unsigned. Those pages are decoded whole, as to any other format."""
+    stored = rng.integers(0, 4 if kind == "palette" else 16, (20, 40), dtype=np.uint8)
+    options: dict = {"tile": (16, 16)}
+    if kind == "palette":
+        colormap = rng.integers(0, 256, (3, 256), dtype=np.uint16) * 257
+        options.update(photometric="palette", colormap=colormap)
+        expected = (colormap[:, stored] // 257).astype(np.uint8).transpose(1, 2, 0)
+    elif kind == "4-bit":
+        options.update(bitspersample=4, photometric="minisblack")
+        expected = stored * 17
+    elif kind == "1-bit":
+        stored = stored > 7
+        options.update(photometric="minisblack")
+        expected = stored.astype(np.uint8) * 255
+    else:
+        stored = rng.integers(0, 256, (20, 40, 3), dtype=np.uint8)
+        options.update(photometric="cielab")
+        expected = np.asarray(Image.open(io.BytesIO(_tiff(stored, photometric="cielab"))).convert("RGB"))
+    (tmp_path / "in.tif").write_bytes(_tiff(stored, **options))
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0
+    with Image.open(tmp_path / "out.tif") as out:  # Pillow applies a bilevel output's photometric
+        assert np.array_equal(np.asarray(out.convert("L") if out.mode == "1" else out), expected)
+
+
+def test_a_tiled_palette_page_among_streamed_pages_is_refused_in_one_line(tmp_path, rng):
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer) as tiff:
+        tiff.write(rng.integers(0, 256, (20, 40), dtype=np.uint8), tile=(16, 16))
+        tiff.write(rng.integers(0, 4, (20, 40), dtype=np.uint8), tile=(16, 16), photometric="palette",
+                   colormap=rng.integers(0, 65536, (3, 256), dtype=np.uint16))
+    (tmp_path / "in.tif").write_bytes(buffer.getvalue())
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.tif")
+    assert_one_line_error(result, 1, "in.tif: page 1: 8-bit PALETTE samples", "give --frame N")
+    assert not (tmp_path / "out.tif").exists()
+    assert run("identity", "--frame", "1", tmp_path / "in.tif", tmp_path / "out.tif").exit_code == 0

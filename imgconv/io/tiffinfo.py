@@ -6,6 +6,7 @@ ORIENTATION = 0x0112  # the EXIF tag, which TIFF shares
 XMP, ICC = 700, 34675
 MINISWHITE = 0  # PhotometricInterpretation for grey where 0 is white
 MINISBLACK, RGB, PALETTE = 1, 2, 3  # the other PhotometricInterpretations read here
+CIELAB_KINDS = (8, 9, 10)  # CIELab, ICCLab, ITULab
 CMYK, YCBCR = 5, 6  # PhotometricInterpretations converted to RGB (CMYK as SEPARATED with InkSet 1)
 INKSET, YCBCR_SUBSAMPLING = 332, 530
 TILE_WIDTH, TILE_OFFSETS = 322, 324
