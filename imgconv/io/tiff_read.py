@@ -159,8 +159,8 @@ def _check_colours(page: "tifffile.TiffPage", name: str) -> None:
     if photometric in (MINISWHITE, MINISBLACK, RGB, PALETTE) or (photometric == CMYK and inks) \
             or (photometric == YCBCR and compression in JPEG_COMPRESSIONS):
         return
-    what = f"{getattr(page.photometric, 'name', photometric)} samples ({colours} colour samples of " \
-           f"{page.bitspersample} bits"
+    kind = getattr(page.photometric, "name", f"PhotometricInterpretation {photometric}")  # an unknown number
+    what = f"{kind} samples ({colours} colour samples of {page.bitspersample} bits"
     if photometric == YCBCR:
         what += ", subsampled {} x {}, without JPEG compression".format(*page.tags.valueof(YCBCR_SUBSAMPLING, (2, 2)))
     raise ImageReadError(f"{name}: a TIFF of {what}): not an image imgconv reads")
