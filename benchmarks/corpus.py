@@ -33,7 +33,8 @@ what an independent reader reads from the input and from the output:
 - TIFF: tifffile, page by page, the photometric interpretation applied as imgconv
   documents its modes: MINISWHITE inverted, a palette through its colour map (indices
   of up to 8 bits: 8-bit colours, v // 256, as Pillow; of 16 bits: v // 257 where every
-  entry is a multiple of 257, else the 16-bit entries), CMYK to RGB and associated 8-bit
+  entry is a multiple of 257, else the 16-bit entries), 8-bit CMYK (and its unassociated
+  alpha) to RGB (and alpha) and associated 8-bit
   alpha unpremultiplied by Pillow's conversions, grey and RGB of 1 to 7 bits scaled to
   0-255 (round(v * 255 / (2**bits - 1))); signed, 32-bit, float and 9- to 16-bit
   samples kept as stored. Other interpretations (YCbCr, CIELab...) and unspecified
@@ -512,8 +513,9 @@ def _tiff_samples(page: Any) -> np.ndarray:
         if bits <= 8:
             return (colormap // 256).astype(np.uint8).T[array]
         return (colormap // 257).astype(np.uint8).T[array] if not (colormap % 257).any() else colormap.T[array]
-    if photometric == 5 and colours == 4 and not extra and bits == 8:  # CMYK
-        return np.asarray(Image.fromarray(array, "CMYK").convert("RGB"))
+    if photometric == 5 and colours == 4 and extra in ((), (2,)) and bits == 8:  # CMYK, and unassociated alpha
+        rgb = np.asarray(Image.fromarray(np.ascontiguousarray(array[..., :4]), "CMYK").convert("RGB"))
+        return np.concatenate([rgb, array[..., 4:]], axis=-1)
     if photometric not in (0, 1, 2):
         raise NotComparable(f"photometric {page.photometric.name}")
     if photometric == 0:  # MINISWHITE: 0 is white

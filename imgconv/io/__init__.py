@@ -24,6 +24,6 @@ P, PA          RGB or RGBA          a palette cannot hold blurred colours
 1              L (0 or 255)         a filtered bilevel image has grey levels
 I;16*          I;16                 16-bit grey (16-bit PGM too)
 I, F           I, F
-other          RGB                  CMYK, YCbCr, LAB, HSV
+other          RGB                  CMYK, YCbCr, LAB, HSV (16-bit CMYK: RGB;16)
 =============  ===================  =========================================
 """

@@ -110,10 +110,11 @@ def probe(source: Path, frame: int | None = None, max_pixels: int = 0, auto_orie
             file.seek(0)
             import tifffile
 
-            from .tiff_tiles import corrupt, tiff_pages
+            from .tiff_tiles import corrupt, streamable, tiff_pages
 
             with tifffile.TiffFile(file, name=os.path.basename(source)) as tiff:
-                if not tiff.pages[frame or 0].is_tiled:
+                page = tiff.pages[frame or 0]
+                if not page.is_tiled or not streamable(page):
                     return Probe("TIFF")
                 try:
                     pages = tiff_pages(tiff, name, os.fstat(file.fileno()).st_size, frame, max_pixels, auto_orient)

@@ -9,7 +9,25 @@ import numpy as np
 from ..errors import ImageReadError
 from .deep import deep_picture
 from .picture import frame_indices
-from .tiffinfo import ASSOCIATED_ALPHA, ICC, MINISBLACK, MINISWHITE, ORIENTATION, PALETTE, RGB, XMP
+from .tiffinfo import (
+    ASSOCIATED_ALPHA,
+    CMYK,
+    ICC,
+    INKSET,
+    JPEG_COMPRESSIONS,
+    MINISBLACK,
+    MINISWHITE,
+    ORIENTATION,
+    PALETTE,
+    RGB,
+    TILE_OFFSETS,
+    TILE_WIDTH,
+    UNASSOCIATED_ALPHA,
+    WEBP,
+    XMP,
+    YCBCR,
+    YCBCR_SUBSAMPLING,
+)
 
 if TYPE_CHECKING:
     import tifffile
@@ -27,7 +45,13 @@ def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
     bits (Pillow reads the differences; libtiff leaves a predictor on uncompressed
     samples undone, and at 8 and 16 bits Pillow reads as libtiff does), and grey or RGB
     stored plane by plane (Pillow mixes up or refuses the planes of grey+alpha and of
-    RGBA)."""
+    RGBA). Also what Pillow fails on that tifffile decodes: WebP compression (which
+    libtiff as Pillow's wheels build it lacks: "WEBP compression support is not
+    configured"), and tiles located by StripOffsets (TileWidth without TileOffsets, as
+    libtiff reads them; Pillow takes them for strips the image's width). And
+    uncompressed YCbCr with chroma subsampling (by default 2 x 2), which Pillow reads
+    (without libtiff) as if it had none, so that it is refused by name below; libtiff
+    undoes the subsampling of compressed YCbCr for Pillow."""
     tags = image.tag_v2
     bits, sample_formats = (tags.get(tag, default) for tag, default in ((258, 1), (339, 1)))
     bits = bits if isinstance(bits, tuple) else (bits,)
@@ -35,7 +59,10 @@ def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
     samples, photometric = tags.get(277, 1), tags.get(262)
     return ((16 in bits and samples > 1) or max(bits) > 16 or bool({2, 3} & set(sample_formats))
             or (tags.get(317, 1) != 1 and tags.get(259, 1) == 1 and max(bits) % 8 != 0)
-            or (tags.get(284, 1) == 2 and samples > 1 and photometric in (MINISWHITE, MINISBLACK, RGB)))
+            or (tags.get(284, 1) == 2 and samples > 1 and photometric in (MINISWHITE, MINISBLACK, RGB))
+            or tags.get(259) == WEBP or (TILE_WIDTH in tags and TILE_OFFSETS not in tags)
+            or (photometric == YCBCR and tags.get(259, 1) == 1
+                and tuple(tags.get(YCBCR_SUBSAMPLING, (2, 2))) != (1, 1)))
 
 
 def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
@@ -52,6 +79,7 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
                 # pixel asks for 194 GiB within the pixel limit), and a volume's slices.
                 extra = [n for n in (page.imagedepth, math.ceil(page.samplesperpixel / 4)) if n != 1]
                 budget.take(page.imagewidth, page.imagelength, *extra)
+                _check_colours(page, name)
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
@@ -76,10 +104,12 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
 def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndarray:
     """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
     zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
-    scaled to 0-255, and 8-bit associated alpha unpremultiplied, as Pillow reads it."""
+    scaled to 0-255, and associated alpha unpremultiplied, as Pillow reads 8-bit samples."""
     if array.dtype == np.bool_:  # 1 bit a sample
         array = array.astype(np.uint8)
     bits, photometric = page.bitspersample, int(page.photometric)
+    if photometric == CMYK:
+        return cmyk_to_rgb(array, with_alpha=bool(page.extrasamples))
     if photometric == PALETTE:
         if array.ndim != 2 or page.colormap is None:
             raise ImageReadError(f"{name}: a palette image with extra samples or without a colour map: "
@@ -90,13 +120,63 @@ def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndar
     if bits < 8 and photometric in (MINISWHITE, MINISBLACK, RGB) and array.dtype == np.uint8:
         top = (1 << bits) - 1
         array = ((array.astype(np.uint16) * 255 + top // 2) // top).astype(np.uint8)
-    if tuple(page.extrasamples)[:1] == (ASSOCIATED_ALPHA,) and array.dtype == np.uint8 and array.shape[-1] in (2, 4):
-        from PIL import Image
-
-        mode = "La" if array.shape[-1] == 2 else "RGBa"
-        premultiplied = Image.frombuffer(mode, array.shape[1::-1], np.ascontiguousarray(array).tobytes())
-        array = np.asarray(premultiplied.convert(mode.upper()))
+    if tuple(page.extrasamples)[:1] == (ASSOCIATED_ALPHA,) and array.ndim == 3 and array.shape[-1] in (2, 4):
+        array = unpremultiplied(array, name)
     return array
+
+
+def unpremultiplied(array: np.ndarray, name: str) -> np.ndarray:
+    """Colour multiplied by alpha (TIFF's associated alpha, the last of 2 or 4 samples)
+    divided back, as imgconv holds colour: unsigned samples as Pillow unpremultiplies 8-bit
+    ones (``min(max, c * max // a)``, kept where alpha is 0 or the maximum; equal to
+    Pillow's RGBa and La conversions for every pair of 8-bit values) at their own depth;
+    float samples ``c / a`` where alpha is not 0. Signed samples are refused: no rule
+    gives their colour."""
+    if array.dtype.kind not in "uf":
+        raise ImageReadError(f"{name}: associated (premultiplied) alpha with {array.dtype} samples: "
+                             "not an image imgconv reads")
+    colour, alpha = array[..., :-1], array[..., -1:]
+    if array.dtype.kind == "f":
+        divided = np.divide(colour, alpha, out=colour.copy(), where=alpha != 0)
+    else:
+        top = np.iinfo(array.dtype).max
+        wide, wide_alpha = colour.astype(np.uint64), alpha.astype(np.uint64)
+        divided = np.minimum(top, wide * top // np.maximum(wide_alpha, 1))
+        divided = np.where((wide_alpha == 0) | (wide_alpha == top), wide, divided)
+    return np.concatenate([divided.astype(array.dtype), alpha], axis=-1)
+
+
+def _check_colours(page: "tifffile.TiffPage", name: str) -> None:
+    """Refuse a page whose samples are not grey, RGB, a palette's indices, CMYK inks (8
+    or 16 bits, unsigned, and at most an unassociated alpha after them) or YCbCr that a
+    JPEG decoder turns into RGB: tifffile gives other photometric interpretations
+    (CIELab, uncompressed YCbCr, a camera's colour filter array...) as stored, which
+    read as grey or RGB would be silently wrong colours."""
+    photometric, compression = int(page.photometric), int(page.compression)
+    colours = page.samplesperpixel - len(page.extrasamples)
+    inks = (colours == 4 and page.tags.valueof(INKSET, 1) == 1 and page.bitspersample in (8, 16)
+            and int(page.sampleformat) == 1 and tuple(page.extrasamples) in ((), (UNASSOCIATED_ALPHA,)))
+    if photometric in (MINISWHITE, MINISBLACK, RGB, PALETTE) or (photometric == CMYK and inks) \
+            or (photometric == YCBCR and compression in JPEG_COMPRESSIONS):
+        return
+    kind = getattr(page.photometric, "name", f"PhotometricInterpretation {photometric}")  # an unknown number
+    what = f"{kind} samples ({colours} colour samples of {page.bitspersample} bits"
+    if photometric == YCBCR:
+        what += ", subsampled {} x {}, without JPEG compression".format(*page.tags.valueof(YCBCR_SUBSAMPLING, (2, 2)))
+    raise ImageReadError(f"{name}: a TIFF of {what}): not an image imgconv reads")
+
+
+def cmyk_to_rgb(array: np.ndarray, *, with_alpha: bool) -> np.ndarray:
+    """CMYK inks (and an alpha sample after them) as RGB (and alpha), as Pillow converts
+    8-bit CMYK, ``R = (max - K) - round(C * (max - K) / max)``, at the samples' own depth
+    (unsigned integers), so that 16-bit inks give 16-bit RGB."""
+    top = np.iinfo(array.dtype).max
+    wide = array.astype(np.uint64)
+    white = top - wide[..., 3:4]
+    rgb = white - (wide[..., :3] * white + top // 2) // top
+    if with_alpha:
+        rgb = np.concatenate([rgb, wide[..., 4:5]], axis=-1)
+    return rgb.astype(array.dtype)
 
 
 def _palette_colours(colormap: np.ndarray, bits: int) -> np.ndarray:

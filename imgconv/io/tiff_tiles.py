@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
 from .orient import orientation_of
-from .tiffinfo import ICC, ORIENTATION, XMP
+from .tiffinfo import CIELAB_KINDS, ICC, OLD_JPEG, ORIENTATION, PALETTE, XMP
 from .tiled_image import Path, TiledImage, check_budget, sample_mode
 
 if TYPE_CHECKING:
@@ -55,6 +55,16 @@ def tiff_pages(tiff: "tifffile.TiffFile", name: str, size: int, frame: int | Non
             for i in indices]
 
 
+def streamable(page: "tifffile.TiffPage") -> bool:
+    """Whether a tiled page can be streamed: its samples as stored are those imgconv
+    reads from it whole (`imgconv.io.tiff_read`), not a palette's indices (read through
+    the colour map), nor CIELab (read as RGB), nor samples of fewer than 8 bits (scaled
+    to 0-255); and tifffile decodes its tiles, which it does not for old-style JPEG
+    (libtiff, through Pillow, does). Other tiled pages are decoded whole."""
+    return (int(page.photometric) not in (PALETTE, *CIELAB_KINDS) and page.bitspersample >= 8
+            and int(page.compression) != OLD_JPEG)
+
+
 def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int, name: str, size: int,
                max_pixels: int, auto_orient: bool) -> TiledImage:
     import tifffile
@@ -63,6 +73,11 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
     if not page.is_tiled:
         raise ImageReadError(f"{where} is not tiled; give --frame N for a tiled page, or write another format to "
                              "decode the file whole")
+    if not streamable(page):
+        kind = getattr(page.photometric, "name", page.photometric)
+        raise ImageReadError(f"{where}: {page.bitspersample}-bit {kind} samples of compression "
+                             f"{int(page.compression)}, which a tile-by-tile stream cannot take as stored; give "
+                             "--frame N for this page alone, which is decoded whole")
     if page.imagedepth != 1 or page.tiledepth != 1:
         raise ImageReadError(f"{where}: a volume of {page.imagedepth} slices: not an image imgconv reads")
     stored = page.tags.valueof(ORIENTATION)
