@@ -1,6 +1,7 @@
 """Fixtures shared by the tests, and the quick subset.
 
-Everything, as CI runs it: ``pytest -q -n 2``. The quick subset, for the edit-test
+Everything, as CI runs it: ``pytest -q -n 3`` (three workers on two cores: many tests
+wait on a browser, a cluster or their processes). The quick subset, for the edit-test
 loop: ``pytest -q -n 2 -m "not slow"``. A test is marked ``@pytest.mark.slow`` (the
 marker is registered in pyproject.toml) when one of its cases took 0.5 s or more, or
 all of them 1 s, on the project's busy 2-core machine, or one case 0.3 s of CPU with
