@@ -106,6 +106,16 @@ def _patched(data: bytes, tag: int, *, new_tag: int | None = None, value: int | 
     raise AssertionError(f"no tag {tag}")
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint64])
+def test_associated_alpha_that_cannot_be_divided_back_exactly_is_refused(tmp_path, dtype):
+    """Signed colour has no rule, and 64-bit c * max would wrap around silently."""
+    stored = np.full((4, 5, 4), 7, dtype)
+    (tmp_path / "in.tif").write_bytes(_tiff(stored, photometric="rgb", extrasamples=["assocalpha"]))
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.tif")
+    assert_one_line_error(result, 1, "in.tif", "associated (premultiplied) alpha", np.dtype(dtype).name)
+    assert not (tmp_path / "out.tif").exists()
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_associated_alpha_is_divided_back_at_every_depth(tmp_path, rng, dtype):
     """16-bit and float premultiplied colour had been kept premultiplied and written as

@@ -130,9 +130,10 @@ def unpremultiplied(array: np.ndarray, name: str) -> np.ndarray:
     divided back, as imgconv holds colour: unsigned samples as Pillow unpremultiplies 8-bit
     ones (``min(max, c * max // a)``, kept where alpha is 0 or the maximum; equal to
     Pillow's RGBa and La conversions for every pair of 8-bit values) at their own depth;
-    float samples ``c / a`` where alpha is not 0. Signed samples are refused: no rule
-    gives their colour."""
-    if array.dtype.kind not in "uf":
+    float samples ``c / a`` where alpha is not 0. Signed samples are refused (no rule
+    gives their colour), and 64-bit ones, whose ``c * max`` overflows the widest
+    integer NumPy multiplies in."""
+    if array.dtype.kind not in "uf" or (array.dtype.kind == "u" and array.dtype.itemsize > 4):
         raise ImageReadError(f"{name}: associated (premultiplied) alpha with {array.dtype} samples: "
                              "not an image imgconv reads")
     colour, alpha = array[..., :-1], array[..., -1:]
