@@ -1,11 +1,16 @@
 """What travels from an input to its output besides pixels: ICC profile, EXIF (less the
-tags that describe the input's storage), XMP, comments."""
+tags that describe the input's storage), XMP, comments, resolution (dots per inch) and
+a PNG's text chunks."""
 
 
+import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .tiffinfo import ICC, XMP
+
+X_RESOLUTION = 282  # TIFF's and EXIF's XResolution
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -41,7 +46,9 @@ _LAYOUT_TAGS = frozenset([
 
 
 def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str, Any]:
-    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment.
+    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment,
+    resolution (``dpi``: dots per inch, across and down, `resolution_of`) and a PNG's
+    text chunks (``text``: ``{keyword: text}``, `png_text_of`).
 
     ``header_complete``: nothing but pixels follows the header (`_fast_decoder` checked),
     so a PNG's EXIF is not looked for after its pixels, which Pillow does by decoding them.
@@ -59,11 +66,56 @@ def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str
     metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
     if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
         metadata["xmp"] = metadata["xmp"].encode()
+    dpi = resolution_of(image, X_RESOLUTION in exif)
+    if dpi is not None:
+        metadata["dpi"] = dpi
+    text = png_text_of(image)
+    if text:
+        metadata["text"] = text
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]
     if len(exif):
         metadata["exif"] = exif
     return metadata
+
+
+def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | None:
+    """The resolution in dots per inch that ``image``'s file gives, or None. Pillow's
+    ``dpi`` for a TIFF without resolution tags is 1, and for a JPEG whose JFIF has no
+    unit but which has an EXIF, 72: taken only where the file says it, in JFIF units
+    (inch or centimetre) or the resolution tag (``tagged``). A resolution of no unit
+    (PNG's aspect ratio, JFIF's unit 0, TIFF's unit 1), zero, negative or not finite
+    is none."""
+    dpi = image.info.get("dpi")
+    if image.format in ("TIFF", "JPEG", "MPO") and not tagged and image.info.get("jfif_unit") not in (1, 2):
+        return None
+    try:
+        across, down = (float(value) for value in dpi)  # type: ignore[union-attr]
+    except (TypeError, ValueError):  # none, or a damaged value
+        return None
+    return (across, down) if all(0 < value < math.inf for value in (across, down)) else None
+
+
+def turn_resolution(metadata: dict[str, Any], orientation: int) -> None:
+    """Swap the resolution across and down in ``metadata`` for pixels turned as EXIF
+    ``orientation`` says, where that transposes them (5 to 8)."""
+    if orientation >= 5 and "dpi" in metadata:
+        metadata["dpi"] = metadata["dpi"][::-1]
+
+
+# Text chunks that hold what is carried on its own (XMP), or the raw EXIF, XMP or ICC
+# profile as ImageMagick writes them, which would repeat the input's (an orientation
+# since applied among it).
+_CARRIED_TEXT = re.compile(r"XML:com\.adobe\.xmp|Raw profile type ")
+
+
+def png_text_of(image: "Image.Image") -> dict[str, str]:
+    """A PNG's tEXt, zTXt and iTXt chunks read so far (Pillow puts them in ``info`` as
+    text; iTXt's keep their language tag), less those `_CARRIED_TEXT` names."""
+    if image.format != "PNG":
+        return {}
+    return {key: value for key, value in image.info.items()
+            if isinstance(key, str) and isinstance(value, str) and key != "xmp" and not _CARRIED_TEXT.match(key)}
 
 
 def classic_exif(exif: "Image.Exif") -> "Image.Exif":

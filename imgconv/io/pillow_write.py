@@ -65,8 +65,8 @@ def pillow_image(samples: np.ndarray) -> "Image.Image":
 
 
 def metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Pillow's options for the ICC profile, EXIF and XMP kept."""
-    return {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
+    """Pillow's options for the ICC profile, EXIF, XMP and resolution kept."""
+    return {key: metadata[key] for key in ("icc_profile", "exif", "xmp", "dpi") if key in metadata}
 
 
 def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -> dict[str, Any]:

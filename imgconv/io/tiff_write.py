@@ -103,18 +103,19 @@ def is_bilevel(frames: list[np.ndarray], picture: Picture) -> bool:
 
 
 def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[str, Any], scheme: int) -> bytes:
-    """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile and XMP
-    are kept; tifffile cannot write an EXIF directory."""
+    """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile, XMP and
+    resolution are kept; tifffile cannot write an EXIF directory."""
     import tifffile
 
     buffer = io.BytesIO()
     extratags = [(700, "B", len(metadata["xmp"]), metadata["xmp"], True)] if "xmp" in metadata else []
+    resolution = {"resolution": metadata["dpi"], "resolutionunit": "INCH"} if "dpi" in metadata else {}
     with tifffile.TiffWriter(buffer) as tiff:
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
-                       iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None)
+                       iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None, **resolution)
     return buffer.getvalue()
 
 

@@ -59,6 +59,10 @@ def check_writable(picture: Picture, fmt: str, name: str) -> None:
         raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
     if picture.mode not in record.holds:
         _refuse_mode(picture, record, name)
+    dpi = picture.metadata.get("dpi")
+    if dpi is not None and record.dpi_fits is not None and not all(record.dpi_fits(value) for value in dpi):
+        raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
+                              f"dpi); write {_holders_of_resolution(dpi)} to keep it")
 
 
 def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
@@ -117,7 +121,8 @@ class EncodeOptions:
     compression : str, optional
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
-        Leave out EXIF, XMP and comments; the ICC profile stays.
+        Leave out EXIF, XMP, comments and PNG text; the ICC profile and the resolution
+        stay.
     """
 
     quality: int | None = None
@@ -158,7 +163,7 @@ def encoder(frames: list[np.ndarray], picture: Picture, fmt: str, options: Encod
     if not record.raw:
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
-        metadata = _kept_metadata(picture, options.strip, name)
+        metadata = _kept_metadata(picture, record, options.strip, name)
     return functools.partial(record.writer_of(len(frames) > 1), frames, picture, record, metadata, options, name)
 
 
@@ -171,11 +176,14 @@ def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> 
                               f"{record.max_side} pixels a side); write PNG or TIFF")
 
 
-def _kept_metadata(picture: Picture, strip: bool, name: str) -> dict[str, Any]:
-    """The input's metadata an output keeps: the ICC profile, and unless ``strip`` the
-    EXIF (as bytes), XMP and comment."""
+def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, name: str) -> dict[str, Any]:
+    """The input's metadata an output keeps: the ICC profile, the resolution where
+    ``record`` holds one, and unless ``strip``
+    the EXIF (as bytes), XMP, comment and PNG text."""
     metadata = {k: v for k, v in picture.metadata.items()
-                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
+                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment", "text"))}
+    if "dpi" in picture.metadata and record.dpi_fits is not None:  # `check_writable` saw that it fits
+        metadata["dpi"] = picture.metadata["dpi"]
     if "exif" in metadata:
         try:
             metadata["exif"] = metadata["exif"].tobytes()
@@ -183,3 +191,10 @@ def _kept_metadata(picture: Picture, strip: bool, name: str) -> dict[str, Any]:
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
     return metadata
+
+
+def _holders_of_resolution(dpi: tuple[float, float]) -> str:
+    """The formats that hold resolution ``dpi``, as words: ``PNG, TIFF or BMP``."""
+    fits = [fmt for fmt, record in formats.FORMATS.items()
+            if record.dpi_fits is not None and all(record.dpi_fits(value) for value in dpi)]
+    return ", ".join(fits[:-1]) + " or " + fits[-1] if len(fits) > 1 else fits[0]
