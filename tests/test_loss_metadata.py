@@ -111,3 +111,42 @@ def test_text_after_the_pixels_is_kept(tmp_path, rgb):
     assert run("identity", tmp_path / "in.png", tmp_path / "out.png").exit_code == 0
     with Image.open(tmp_path / "out.png") as image:
         assert image.text == {"Late": "after the pixels"}
+
+
+def icc_header(space):
+    """The 128-byte header of an ICC profile of colour space ``space``, with no tags."""
+    header = bytearray(132)
+    header[0:4] = (132).to_bytes(4, "big")
+    header[12:24] = b"prtr" + space + b"Lab "
+    header[36:40] = b"acsp"
+    return bytes(header)
+
+
+def test_a_profile_is_written_only_for_samples_it_describes(tmp_path, rgb):
+    """A CMYK input is read as RGB: its CMYK profile would make a colour-managed reader
+    take the RGB samples for inks (libpng refuses such an iCCP chunk)."""
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "in-cmyk.jpg", icc_profile=icc_header(b"CMYK"))
+    Image.fromarray(rgb).save(tmp_path / "in-rgb.jpg", icc_profile=icc_header(b"RGB "))
+    for ext in ("png", "jpg", "tif"):
+        assert run("identity", tmp_path / "in-cmyk.jpg", tmp_path / f"cmyk.{ext}").exit_code == 0
+        assert run("identity", tmp_path / "in-rgb.jpg", tmp_path / f"rgb.{ext}").exit_code == 0
+        with Image.open(tmp_path / f"cmyk.{ext}") as cmyk, Image.open(tmp_path / f"rgb.{ext}") as kept:
+            assert cmyk.mode == "RGB" and "icc_profile" not in cmyk.info, ext
+            assert kept.info["icc_profile"] == icc_header(b"RGB "), ext
+
+
+def test_a_comment_goes_where_the_output_keeps_one(tmp_path, rgb):
+    Image.fromarray(rgb).save(tmp_path / "in.jpg", comment="caf\xe9 noir".encode())
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "from a png")
+    Image.fromarray(rgb).save(tmp_path / "in.png", pnginfo=info)
+    assert run("identity", tmp_path / "in.jpg", tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.text == {"Comment": "caf\xe9 noir"}
+    for ext in ("jpg", "gif", "jp2"):
+        assert run("identity", tmp_path / "in.png", tmp_path / f"out.{ext}").exit_code == 0
+        with Image.open(tmp_path / f"out.{ext}") as image:
+            assert image.info["comment"] == b"from a png", ext
+    assert run("identity", tmp_path / "in.jpg", tmp_path / "out.jp2").exit_code == 0
+    with Image.open(tmp_path / "out.jp2") as image:
+        assert image.info["comment"] == "caf\xe9 noir".encode()

@@ -96,6 +96,31 @@ def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | N
     return (across, down) if all(0 < value < math.inf for value in (across, down)) else None
 
 
+# An ICC profile's colour space (its header's bytes 16 to 20) that describes grey
+# samples, and RGB ones.
+_GREY_PROFILE, _RGB_PROFILE = b"GRAY", b"RGB "
+
+
+def profile_describes(profile: bytes, grey: bool) -> bool:
+    """Whether ICC ``profile`` is one of grey samples (``grey``) or of RGB ones, as an
+    output's are: a CMYK input's profile does not describe the RGB it is read as, nor a
+    grey one the RGB of a grey image composited over a colour. A profile too short to
+    say is taken as it is."""
+    space = profile[16:20]
+    return len(space) < 4 or space == (_GREY_PROFILE if grey else _RGB_PROFILE)
+
+
+def comment_text(comment: bytes | str) -> str:
+    """A JPEG's or GIF's comment as text: UTF-8 where it is, else Latin-1 (which takes
+    any byte)."""
+    if isinstance(comment, str):  # a PNG's tEXt chunk named "comment"
+        return comment
+    try:
+        return comment.decode("utf-8")
+    except UnicodeDecodeError:
+        return comment.decode("latin-1")
+
+
 def turn_resolution(metadata: dict[str, Any], orientation: int) -> None:
     """Swap the resolution across and down in ``metadata`` for pixels turned as EXIF
     ``orientation`` says, where that transposes them (5 to 8)."""

@@ -110,8 +110,11 @@ def write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", m
 
 def write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
                    asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
-    """A JPEG 2000, in tiles of `JPEG2000_TILE`."""
+    """A JPEG 2000, in tiles of `JPEG2000_TILE`, with the comment kept (Pillow writes
+    no other metadata into it)."""
     saving = {**metadata_options(metadata), "tile_size": JPEG2000_TILE}
+    if "comment" in metadata:
+        saving["comment"] = metadata["comment"]
     encode_pillow(frames, picture, record.name, saving, name, out)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import formats
+from .metadata import comment_text, profile_describes
 from .picture import Picture
 from .sink import STDIO
 from .tiled_image import Path
@@ -163,7 +164,8 @@ def encoder(frames: list[np.ndarray], picture: Picture, fmt: str, options: Encod
     if not record.raw:
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
-        metadata = _kept_metadata(picture, record, options.strip, name)
+        grey = frames[0].ndim == 2 or frames[0].shape[2] == 2
+        metadata = _kept_metadata(picture, record, options.strip, grey, name)
     return functools.partial(record.writer_of(len(frames) > 1), frames, picture, record, metadata, options, name)
 
 
@@ -176,14 +178,21 @@ def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> 
                               f"{record.max_side} pixels a side); write PNG or TIFF")
 
 
-def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, name: str) -> dict[str, Any]:
-    """The input's metadata an output keeps: the ICC profile, the resolution where
-    ``record`` holds one, and unless ``strip``
-    the EXIF (as bytes), XMP, comment and PNG text."""
+def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, grey: bool, name: str) -> dict[str, Any]:
+    """The input's metadata an output keeps: the ICC profile where it describes the
+    output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), the
+    resolution where ``record`` holds one, and unless ``strip`` the EXIF (as bytes),
+    XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back."""
     metadata = {k: v for k, v in picture.metadata.items()
-                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment", "text"))}
+                if (k == "icc_profile" and profile_describes(v, grey))
+                or (not strip and k in ("exif", "xmp", "comment", "text"))}
     if "dpi" in picture.metadata and record.dpi_fits is not None:  # `check_writable` saw that it fits
         metadata["dpi"] = picture.metadata["dpi"]
+    text = metadata.get("text", {})
+    if record.name == "PNG" and "comment" in metadata and "Comment" not in text:
+        metadata["text"] = {**text, "Comment": comment_text(metadata["comment"])}
+    elif record.name != "PNG" and "comment" not in metadata and "Comment" in text:
+        metadata["comment"] = text["Comment"].encode()
     if "exif" in metadata:
         try:
             metadata["exif"] = metadata["exif"].tobytes()
