@@ -91,8 +91,16 @@ def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
         raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
                               f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
                               "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
+    channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+    if picture.mode in formats.WITH_ALPHA and picture.sample_dtype == np.uint16 \
+            and formats.MODE_OF[channels - 1, 8] in holds:
+        opaque = all(np.all(f[..., -1] == np.iinfo(np.uint16).max) for f in picture.frames)  # dropped then
+        raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and no alpha, and the input is "
+                              f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep them, "
+                              "or give --depth 8 " + ("to convert (round(v / 257))" if opaque else
+                                                      "and --background COLOR (a name or #rrggbb) to composite "
+                                                      "it over that colour"))
     if picture.mode in formats.FLOAT:
-        channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
         depths = [bits for bits in (8, 16) if formats.MODE_OF[channels, bits] in holds]
         if depths:
             raise ImageWriteError(f"{name}: {fmt} holds integer samples and the input is "
