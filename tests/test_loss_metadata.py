@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 from helpers import assert_one_line_error, run
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, TiffImagePlugin
 
 from imgconv.io.chunks import chunk
 
@@ -150,3 +150,21 @@ def test_a_comment_goes_where_the_output_keeps_one(tmp_path, rgb):
     assert run("identity", tmp_path / "in.jpg", tmp_path / "out.jp2").exit_code == 0
     with Image.open(tmp_path / "out.jp2") as image:
         assert image.info["comment"] == "caf\xe9 noir".encode()
+
+
+def test_exif_is_kept_in_tiffs_that_tifffile_writes(tmp_path, rgb):
+    """16-bit colour and the wider sample types are written by tifffile, which writes no
+    EXIF: its tags are added after, sub-directories included."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x8298] = "maker", "(c) someone"
+    exif[0x8769] = {0x9003: "2020:01:02 03:04:05", 0x829A: TiffImagePlugin.IFDRational(1, 250)}
+    deep = rgb.astype(np.uint16) * 257
+    Image.fromarray(rgb).save(tmp_path / "eight.png", exif=exif)
+    assert run("identity", "--depth", 16, tmp_path / "eight.png", tmp_path / "deep.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "deep.tif") as tiff:
+        page = tiff.pages[0]
+        assert page.dtype == np.uint16 and np.array_equal(page.asarray(), deep)
+        assert (page.tags.valueof(0x010F), page.tags.valueof(0x8298)) == ("maker", "(c) someone")
+        assert page.tags.valueof(0x8769)["DateTimeOriginal"] == "2020:01:02 03:04:05"
+    with Image.open(tmp_path / "deep.tif") as image:
+        assert image.getexif().get_ifd(0x8769)[0x829A] == TiffImagePlugin.IFDRational(1, 250)
