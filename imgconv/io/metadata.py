@@ -96,18 +96,19 @@ def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | N
     return (across, down) if all(0 < value < math.inf for value in (across, down)) else None
 
 
-# An ICC profile's colour space (its header's bytes 16 to 20) that describes grey
-# samples, and RGB ones.
-_GREY_PROFILE, _RGB_PROFILE = b"GRAY", b"RGB "
+# The colour spaces of ICC profiles (their header's bytes 16 to 20) that imgconv's
+# reading or compositing converts samples out of: CMYK read as RGB, grey composited over
+# a colour into RGB.
+_GREY_PROFILE, _RGB_PROFILE, _CONVERTED_PROFILES = b"GRAY", b"RGB ", frozenset([b"GRAY", b"RGB ", b"CMYK"])
 
 
 def profile_describes(profile: bytes, grey: bool) -> bool:
-    """Whether ICC ``profile`` is one of grey samples (``grey``) or of RGB ones, as an
-    output's are: a CMYK input's profile does not describe the RGB it is read as, nor a
-    grey one the RGB of a grey image composited over a colour. A profile too short to
-    say is taken as it is."""
+    """Whether ICC ``profile`` may go with an output of grey (``grey``) or RGB samples:
+    not a CMYK input's profile with the RGB it is read as, nor a grey one with the RGB
+    of a grey image composited over a colour, nor an RGB one with grey samples. A
+    profile of another space (Lab, XYZ), or too short to say, goes as the input had it."""
     space = profile[16:20]
-    return len(space) < 4 or space == (_GREY_PROFILE if grey else _RGB_PROFILE)
+    return space not in _CONVERTED_PROFILES or space == (_GREY_PROFILE if grey else _RGB_PROFILE)
 
 
 def comment_text(comment: bytes | str) -> str:
