@@ -52,11 +52,13 @@ def test_resolution_is_kept_by_the_tiff_and_apng_writers_of_deep_and_animated_pi
 def test_resolution_turns_with_the_pixels(tmp_path, rgb):
     exif = Image.Exif()
     exif[0x0112] = 6  # turned 90 degrees: what was across is down
+    exif[0x011A], exif[0x011B], exif[0x0128] = ACROSS, DOWN, 2  # X and YResolution, in inches
     Image.fromarray(rgb).save(tmp_path / "in.jpg", dpi=(ACROSS, DOWN), exif=exif)
     assert run("identity", tmp_path / "in.jpg", tmp_path / "out.png").exit_code == 0
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (12, 16)
         assert image.info["dpi"] == pytest.approx((DOWN, ACROSS), rel=1e-4)
+        assert (image.getexif()[0x011A], image.getexif()[0x011B]) == (DOWN, ACROSS)
 
 
 def test_no_resolution_is_made_up(tmp_path, rgb):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .tiffinfo import ICC, XMP
 
-X_RESOLUTION = 282  # TIFF's and EXIF's XResolution
+X_RESOLUTION, Y_RESOLUTION = 282, 283  # TIFF's and EXIF's
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -123,10 +123,16 @@ def comment_text(comment: bytes | str) -> str:
 
 
 def turn_resolution(metadata: dict[str, Any], orientation: int) -> None:
-    """Swap the resolution across and down in ``metadata`` for pixels turned as EXIF
-    ``orientation`` says, where that transposes them (5 to 8)."""
-    if orientation >= 5 and "dpi" in metadata:
+    """Swap the resolution across and down in ``metadata``, its own and its EXIF's
+    (XResolution and YResolution), for pixels turned as EXIF ``orientation`` says,
+    where that transposes them (5 to 8)."""
+    if orientation < 5:
+        return
+    if "dpi" in metadata:
         metadata["dpi"] = metadata["dpi"][::-1]
+    exif = metadata.get("exif")
+    if exif is not None and X_RESOLUTION in exif and Y_RESOLUTION in exif:
+        exif[X_RESOLUTION], exif[Y_RESOLUTION] = exif[Y_RESOLUTION], exif[X_RESOLUTION]
 
 
 # Text chunks that hold what is carried on its own (XMP), or the raw EXIF, XMP or ICC
