@@ -76,8 +76,10 @@ def test_no_resolution_is_made_up(tmp_path, rgb):
 def test_a_resolution_the_output_cannot_hold_is_refused(tmp_path, rgb):
     Image.fromarray(rgb).save(tmp_path / "in.png", dpi=(70000, 70000))  # JFIF holds 16 bits
     result = run("identity", tmp_path / "in.png", tmp_path / "out.jpg")
-    assert_one_line_error(result, 1, "out.jpg", "70000", "write PNG, TIFF or BMP")
+    assert_one_line_error(result, 1, "out.jpg", "70000", "write PNG, TIFF or BMP", "--strip")
     assert not (tmp_path / "out.jpg").exists()
+    assert run("identity", "--strip", tmp_path / "in.png", tmp_path / "out.jpg").exit_code == 0
+    assert dpi_of(tmp_path / "out.jpg") is None
     assert run("identity", tmp_path / "in.png", tmp_path / "out.tif").exit_code == 0
     assert dpi_of(tmp_path / "out.tif") == pytest.approx((70000, 70000))
 

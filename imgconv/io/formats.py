@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
+from .metadata import RESOLUTIONS
+
 if TYPE_CHECKING:
     from .picture import Picture
     from .write import EncodeOptions
@@ -146,8 +148,10 @@ def _jfif_dpi_fits(dpi: float) -> bool:
 
 
 def _rational_dpi_fits(dpi: float) -> bool:
-    """TIFF's resolution is a fraction of 32-bit numbers."""
-    return 1 / 0xFFFFFFFF <= dpi <= 0xFFFFFFFF
+    """TIFF's resolution is a fraction of 32-bit numbers: it holds every resolution
+    read (`imgconv.io.metadata.RESOLUTIONS`)."""
+    low, high = RESOLUTIONS
+    return low <= dpi <= high
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ tags that describe the input's storage), XMP, comments, resolution (dots per inc
 a PNG's text chunks."""
 
 
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 from .tiffinfo import ICC, XMP
 
 X_RESOLUTION, Y_RESOLUTION = 282, 283  # TIFF's and EXIF's
+# The resolutions (dots per inch) TIFF's fractions of 32-bit numbers hold, the widest
+# field of the formats imgconv writes; beyond it, a resolution is taken as damage.
+RESOLUTIONS = (1 / 0xFFFFFFFF, 0xFFFFFFFF)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -84,8 +86,8 @@ def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | N
     ``dpi`` for a TIFF without resolution tags is 1, and for a JPEG whose JFIF has no
     unit but which has an EXIF, 72: taken only where the file says it, in JFIF units
     (inch or centimetre) or the resolution tag (``tagged``). A resolution of no unit
-    (PNG's aspect ratio, JFIF's unit 0, TIFF's unit 1), zero, negative or not finite
-    is none."""
+    (PNG's aspect ratio, JFIF's unit 0, TIFF's unit 1), or outside `RESOLUTIONS` (zero,
+    negative, not a number) is none."""
     dpi = image.info.get("dpi")
     if image.format in ("TIFF", "JPEG", "MPO") and not tagged and image.info.get("jfif_unit") not in (1, 2):
         return None
@@ -93,7 +95,8 @@ def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | N
         across, down = (float(value) for value in dpi)  # type: ignore[union-attr]
     except (TypeError, ValueError):  # none, or a damaged value
         return None
-    return (across, down) if all(0 < value < math.inf for value in (across, down)) else None
+    low, high = RESOLUTIONS
+    return (across, down) if all(low <= value <= high for value in (across, down)) else None
 
 
 # The colour spaces of ICC profiles (their header's bytes 16 to 20) that imgconv's

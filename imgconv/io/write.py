@@ -41,8 +41,9 @@ def output_format(dest: Path, requested: str | None = None, input_format: str = 
     return input_format
 
 
-def check_writable(picture: Picture, fmt: str, name: str) -> None:
-    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is."""
+def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -> None:
+    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is (its
+    resolution, unless ``strip`` leaves it out)."""
     record = formats.FORMATS[fmt]
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
     if len(sizes) > 1 and record.animates and not record.sizes_differ:
@@ -61,9 +62,11 @@ def check_writable(picture: Picture, fmt: str, name: str) -> None:
     if picture.mode not in record.holds:
         _refuse_mode(picture, record, name)
     dpi = picture.metadata.get("dpi")
-    if dpi is not None and record.dpi_fits is not None and not all(record.dpi_fits(value) for value in dpi):
+    if dpi is not None and not strip and record.dpi_fits is not None \
+            and not all(record.dpi_fits(value) for value in dpi):
         raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
-                              f"dpi); write {_holders_of_resolution(dpi)} to keep it")
+                              f"dpi); write {_holders_of_resolution(dpi)} to keep it, or give --strip to leave "
+                              "it out")
 
 
 def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
@@ -130,8 +133,8 @@ class EncodeOptions:
     compression : str, optional
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
-        Leave out EXIF, XMP, comments and PNG text; the ICC profile and the resolution
-        stay.
+        Leave out EXIF, XMP, comments, PNG text and the resolution; the ICC profile
+        stays.
     """
 
     quality: int | None = None
@@ -188,13 +191,13 @@ def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> 
 
 def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, grey: bool, name: str) -> dict[str, Any]:
     """The input's metadata an output keeps: the ICC profile where it describes the
-    output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), the
-    resolution where ``record`` holds one, and unless ``strip`` the EXIF (as bytes),
+    output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), and
+    unless ``strip`` the resolution where ``record`` holds one, the EXIF (as bytes),
     XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back."""
     metadata = {k: v for k, v in picture.metadata.items()
                 if (k == "icc_profile" and profile_describes(v, grey))
                 or (not strip and k in ("exif", "xmp", "comment", "text"))}
-    if "dpi" in picture.metadata and record.dpi_fits is not None:  # `check_writable` saw that it fits
+    if "dpi" in picture.metadata and not strip and record.dpi_fits is not None:  # `check_writable` saw it fits
         metadata["dpi"] = picture.metadata["dpi"]
     text = metadata.get("text", {})
     if record.name == "PNG" and "comment" in metadata and "Comment" not in text:
