@@ -168,7 +168,7 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
     given = picture
     picture = change_depth(picture, write.depth)
     picture, written, over = _alpha_for(picture, record, write.background, name)
-    check_writable(written, fmt, name)
+    check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)
     results: list[np.ndarray] = []
     if on_progress:

@@ -109,7 +109,8 @@ output_options = section(
                     "help": "Bits a sample of image outputs [default: the input's]. 16-bit images keep 16 bits in "
                             "PNG, TIFF and .npy; other formats hold 8, and need --depth 8, which rounds v/257. "
                             "Float samples map 0.0-1.0 to 0-255 (0-65535), rounded and clipped."}),
-    (("--strip",), {"is_flag": True, "help": "Write no EXIF (GPS included), XMP or comments; keep the ICC profile."}),
+    (("--strip",), {"is_flag": True, "help": "Write no EXIF (GPS included), XMP, comments, PNG text or "
+                                             "resolution; keep the ICC profile."}),
     (("--compress-level",), {"type": click.IntRange(0, 9), "default": DEFAULT_COMPRESS_LEVEL, "show_default": True,
                              "help": "PNG compression level: 0 fastest and largest, 9 smallest and slowest."}),
     (("--view",), {"type": click.Choice(VIEWS), "default": "result", "show_default": True,

@@ -76,8 +76,7 @@ def durations(animation: dict, count: int) -> list[float]:
     return list(animation.get("duration", [0] * count))
 
 
-def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int,
-                **metadata: bytes | None) -> bytes:
+def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: int, **metadata: Any) -> bytes:
     """An animated PNG of frames in a mode of `imgconv.io.png.COLOUR_TYPES`, 8 or 16 bits.
 
     ``animation`` gives ``duration`` (ms a frame) and ``loop`` (0: for ever); a duration
@@ -267,7 +266,7 @@ def write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", m
                asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """An animated PNG (`encode_apng`)."""
     out.write(encode_apng(frames, picture.mode, picture.animation, level=asked.compress_level,
-                       **png.chunk_metadata(metadata)))
+                       **png.png_metadata(metadata)))
 
 
 def write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],

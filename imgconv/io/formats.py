@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
+from .metadata import RESOLUTIONS
+
 if TYPE_CHECKING:
     from .picture import Picture
     from .write import EncodeOptions
@@ -133,6 +135,25 @@ def _apng_delay_fits(milliseconds: float) -> bool:
     return Fraction(milliseconds / 1000).limit_denominator(0xFFFF).numerator <= 0xFFFF
 
 
+def _pixels_per_metre_fits(dpi: float) -> bool:
+    """PNG's pHYs and BMP's header hold whole pixels per metre up to 2**31 - 1 (PNG's
+    four-byte integers stop there; BMP's are signed)."""
+    return 1 <= int(dpi / 0.0254 + 0.5) <= 0x7FFFFFFF
+
+
+def _jfif_dpi_fits(dpi: float) -> bool:
+    """JFIF's density is 16 bits of dots per inch, as Pillow writes it (rounded; past
+    65535 its writer wraps around: 70000 dpi is read back as 4464)."""
+    return 1 <= round(dpi) <= 0xFFFF
+
+
+def _rational_dpi_fits(dpi: float) -> bool:
+    """TIFF's resolution is a fraction of 32-bit numbers: it holds every resolution
+    read (`imgconv.io.metadata.RESOLUTIONS`)."""
+    low, high = RESOLUTIONS
+    return low <= dpi <= high
+
+
 @dataclass(frozen=True)
 class Format:
     """An output format: what it holds and how it is written.
@@ -165,6 +186,9 @@ class Format:
     delay_fits : callable, optional
         Whether it stores a frame of this many milliseconds, for formats that time
         their frames (and can fail to).
+    dpi_fits : callable, optional
+        Whether it stores this resolution (dots per inch), for formats whose writer
+        here stores one; the others keep none.
     title : str
         Its name in a list of formats in a message, where not ``name``.
     compression : bool
@@ -188,6 +212,7 @@ class Format:
     plugin: str = ""
     quality: int | None = None
     delay_fits: Callable[[float], bool] | None = None
+    dpi_fits: Callable[[float], bool] | None = None
     title: str = ""
     compression: bool = False
     writer: str = ""
@@ -218,11 +243,13 @@ class Format:
 # ImageMagick's (92); WebP's and AVIF's 90.
 FORMATS = {record.name: record for record in [
     Format("PNG", ".png", _EIGHT_BIT | _SIXTEEN_BIT, animates=True, delay_fits=_apng_delay_fits,
-           plugin="PngImagePlugin", writer="png:write_png", animation_writer="animation:write_apng"),
+           dpi_fits=_pixels_per_metre_fits, plugin="PngImagePlugin", writer="png:write_png",
+           animation_writer="animation:write_apng"),
     Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | frozenset(_WIDE), animates=True, sizes_differ=True,
-           compression=True, plugin="TiffImagePlugin", writer="tiff_write:write_tiff"),
+           compression=True, dpi_fits=_rational_dpi_fits, plugin="TiffImagePlugin",
+           writer="tiff_write:write_tiff"),
     Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92,
-           plugin="JpegImagePlugin", writer="pillow_write:write_jpeg"),
+           dpi_fits=_jfif_dpi_fits, plugin="JpegImagePlugin", writer="pillow_write:write_jpeg"),
     Format("JPEG2000", ".jp2", _EIGHT_BIT, feature="jpg_2000", plugin="Jpeg2KImagePlugin",
            writer="pillow_write:write_jpeg2000"),
     Format("WEBP", ".webp", _EIGHT_BIT, animates=True, max_side=16383, feature="webp", quality=90,
@@ -234,7 +261,8 @@ FORMATS = {record.name: record for record in [
     Format("GIF", ".gif", frozenset(["L", "RGB", "RGBA"]), animates=True, max_side=65535,
            delay_fits=_gif_delay_fits, plugin="GifImagePlugin", writer="animation:write_gif"),
     # Pillow writes RGBA as 32-bit BMP with no alpha mask
-    Format("BMP", ".bmp", frozenset(["L", "RGB"]), plugin="BmpImagePlugin", writer="pillow_write:write_plain"),
+    Format("BMP", ".bmp", frozenset(["L", "RGB"]), dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
+           writer="pillow_write:write_plain"),
     Format("TGA", ".tga", _EIGHT_BIT, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
     Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
     Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),

@@ -1,11 +1,18 @@
 """What travels from an input to its output besides pixels: ICC profile, EXIF (less the
-tags that describe the input's storage), XMP, comments."""
+tags that describe the input's storage), XMP, comments, resolution (dots per inch) and
+a PNG's text chunks."""
 
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .tiffinfo import ICC, XMP
+
+X_RESOLUTION, Y_RESOLUTION = 282, 283  # TIFF's and EXIF's
+# The resolutions (dots per inch) TIFF's fractions of 32-bit numbers hold, the widest
+# field of the formats imgconv writes; beyond it, a resolution is taken as damage.
+RESOLUTIONS = (1 / 0xFFFFFFFF, 0xFFFFFFFF)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -41,7 +48,9 @@ _LAYOUT_TAGS = frozenset([
 
 
 def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str, Any]:
-    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment.
+    """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment,
+    resolution (``dpi``: dots per inch, across and down, `resolution_of`) and a PNG's
+    text chunks (``text``: ``{keyword: text}``, `png_text_of`).
 
     ``header_complete``: nothing but pixels follows the header (`_fast_decoder` checked),
     so a PNG's EXIF is not looked for after its pixels, which Pillow does by decoding them.
@@ -59,11 +68,89 @@ def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str
     metadata = {key: image.info[key] for key in ("icc_profile", "xmp", "comment") if image.info.get(key)}
     if isinstance(metadata.get("xmp"), str):  # PNG's iTXt gives text, the others bytes
         metadata["xmp"] = metadata["xmp"].encode()
+    dpi = resolution_of(image, X_RESOLUTION in exif)
+    if dpi is not None:
+        metadata["dpi"] = dpi
+    text = png_text_of(image)
+    if text:
+        metadata["text"] = text
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]
     if len(exif):
         metadata["exif"] = exif
     return metadata
+
+
+def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | None:
+    """The resolution in dots per inch that ``image``'s file gives, or None. Pillow's
+    ``dpi`` for a TIFF without resolution tags is 1, and for a JPEG whose JFIF has no
+    unit but which has an EXIF, 72: taken only where the file says it, in JFIF units
+    (inch or centimetre) or the resolution tag (``tagged``). A resolution of no unit
+    (PNG's aspect ratio, JFIF's unit 0, TIFF's unit 1), or outside `RESOLUTIONS` (zero,
+    negative, not a number) is none."""
+    dpi = image.info.get("dpi")
+    if image.format in ("TIFF", "JPEG", "MPO") and not tagged and image.info.get("jfif_unit") not in (1, 2):
+        return None
+    try:
+        across, down = (float(value) for value in dpi)  # type: ignore[union-attr]
+    except (TypeError, ValueError):  # none, or a damaged value
+        return None
+    low, high = RESOLUTIONS
+    return (across, down) if all(low <= value <= high for value in (across, down)) else None
+
+
+# The colour spaces of ICC profiles (their header's bytes 16 to 20) that imgconv's
+# reading or compositing converts samples out of: CMYK read as RGB, grey composited over
+# a colour into RGB.
+_GREY_PROFILE, _RGB_PROFILE, _CONVERTED_PROFILES = b"GRAY", b"RGB ", frozenset([b"GRAY", b"RGB ", b"CMYK"])
+
+
+def profile_describes(profile: bytes, grey: bool) -> bool:
+    """Whether ICC ``profile`` may go with an output of grey (``grey``) or RGB samples:
+    not a CMYK input's profile with the RGB it is read as, nor a grey one with the RGB
+    of a grey image composited over a colour, nor an RGB one with grey samples. A
+    profile of another space (Lab, XYZ), or too short to say, goes as the input had it."""
+    space = profile[16:20]
+    return space not in _CONVERTED_PROFILES or space == (_GREY_PROFILE if grey else _RGB_PROFILE)
+
+
+def comment_text(comment: bytes | str) -> str:
+    """A JPEG's or GIF's comment as text: UTF-8 where it is, else Latin-1 (which takes
+    any byte)."""
+    if isinstance(comment, str):  # a PNG's tEXt chunk named "comment"
+        return comment
+    try:
+        return comment.decode("utf-8")
+    except UnicodeDecodeError:
+        return comment.decode("latin-1")
+
+
+def turn_resolution(metadata: dict[str, Any], orientation: int) -> None:
+    """Swap the resolution across and down in ``metadata``, its own and its EXIF's
+    (XResolution and YResolution), for pixels turned as EXIF ``orientation`` says,
+    where that transposes them (5 to 8)."""
+    if orientation < 5:
+        return
+    if "dpi" in metadata:
+        metadata["dpi"] = metadata["dpi"][::-1]
+    exif = metadata.get("exif")
+    if exif is not None and X_RESOLUTION in exif and Y_RESOLUTION in exif:
+        exif[X_RESOLUTION], exif[Y_RESOLUTION] = exif[Y_RESOLUTION], exif[X_RESOLUTION]
+
+
+# Text chunks that hold what is carried on its own (XMP), or the raw EXIF, XMP or ICC
+# profile as ImageMagick writes them, which would repeat the input's (an orientation
+# since applied among it).
+_CARRIED_TEXT = re.compile(r"XML:com\.adobe\.xmp|Raw profile type ")
+
+
+def png_text_of(image: "Image.Image") -> dict[str, str]:
+    """A PNG's tEXt, zTXt and iTXt chunks read so far (Pillow puts them in ``info`` as
+    text; iTXt's keep their language tag), less those `_CARRIED_TEXT` names."""
+    if image.format != "PNG":
+        return {}
+    return {key: value for key, value in image.info.items()
+            if isinstance(key, str) and isinstance(value, str) and key != "xmp" and not _CARRIED_TEXT.match(key)}
 
 
 def classic_exif(exif: "Image.Exif") -> "Image.Exif":

@@ -65,8 +65,8 @@ def pillow_image(samples: np.ndarray) -> "Image.Image":
 
 
 def metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Pillow's options for the ICC profile, EXIF and XMP kept."""
-    return {key: metadata[key] for key in ("icc_profile", "exif", "xmp") if key in metadata}
+    """Pillow's options for the ICC profile, EXIF, XMP and resolution kept."""
+    return {key: metadata[key] for key in ("icc_profile", "exif", "xmp", "dpi") if key in metadata}
 
 
 def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -> dict[str, Any]:
@@ -110,8 +110,11 @@ def write_avif(frames: list[np.ndarray], picture: "Picture", record: "Format", m
 
 def write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
                    asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
-    """A JPEG 2000, in tiles of `JPEG2000_TILE`."""
+    """A JPEG 2000, in tiles of `JPEG2000_TILE`, with the comment kept (Pillow writes
+    no other metadata into it)."""
     saving = {**metadata_options(metadata), "tile_size": JPEG2000_TILE}
+    if "comment" in metadata:
+        saving["comment"] = metadata["comment"]
     encode_pillow(frames, picture, record.name, saving, name, out)
 
 

@@ -119,9 +119,11 @@ def compressor(level: int) -> Any:
 
 
 def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | None = None, exif: bytes | None = None,
-                  xmp: bytes | None = None) -> list[bytes]:
+                  xmp: bytes | None = None, dpi: tuple[float, float] | None = None,
+                  text: dict[str, str] | None = None) -> list[bytes]:
     """The signature, IHDR for an image of ``shape`` in ``mode``, and the metadata:
-    ``iCCP``, ``eXIf`` and (XMP, as Adobe specifies) ``iTXt``."""
+    ``iCCP``, ``eXIf``, (XMP, as Adobe specifies) ``iTXt``, ``pHYs`` (pixels per metre,
+    rounded as Pillow rounds them) and the text chunks (`text_chunk`)."""
     colour_type, depth = COLOUR_TYPES[mode]
     height, width = shape[:2]
     out = [PNG_SIGNATURE, *chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))]
@@ -132,19 +134,54 @@ def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | Non
     if xmp:
         # keyword, then uncompressed, no language tag, no translated keyword
         out += chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp)
+    if dpi:
+        out += chunk(b"pHYs", struct.pack(">IIB", *(int(value / 0.0254 + 0.5) for value in dpi), 1))
+    for keyword, value in (text or {}).items():
+        out += text_chunk(keyword, value)
     return out
 
 
-def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL,
-               icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
+# Text longer than this is deflated (zTXt, or a compressed iTXt), as libpng's tools do
+# for long text; shorter text gains nothing from it.
+_COMPRESS_TEXT = 1024
+
+
+def text_chunk(keyword: str, value: str) -> list[bytes]:
+    """A text chunk as the input's was, as near as Pillow tells: tEXt (zTXt when long)
+    for Latin-1 text, iTXt for any other and for an iTXt (which keeps its language tag
+    and translated keyword). A keyword PNG does not allow (1 to 79 Latin-1 characters)
+    made none, in a file libpng would have warned about: nothing to keep."""
+    try:
+        name = keyword.encode("latin-1")
+    except UnicodeEncodeError:
+        return []
+    if not 1 <= len(name) <= 79:
+        return []
+    compress = len(value) > _COMPRESS_TEXT
+    language, translated = getattr(value, "lang", None), getattr(value, "tkey", None)
+    if language is None and translated is None:
+        try:
+            latin = value.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return chunk(b"zTXt", name + b"\0\0" + zlib.compress(latin)) if compress \
+                else chunk(b"tEXt", name + b"\0" + latin)
+    data = value.encode("utf-8")
+    header = name + b"\0" + (b"\1\0" if compress else b"\0\0") + (language or "").encode("ascii", "replace") + b"\0" \
+        + (translated or "").encode("utf-8") + b"\0"
+    return chunk(b"iTXt", header + (zlib.compress(data) if compress else data))
+
+
+def encode_png(samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL, **metadata: Any) -> bytes:
     """PNG bytes for (H, W) or (H, W, C) samples, as `save_png` writes them."""
     buffer = io.BytesIO()
-    save_png(buffer, samples, mode, level=level, icc_profile=icc_profile, exif=exif, xmp=xmp)
+    save_png(buffer, samples, mode, level=level, **metadata)
     return buffer.getvalue()
 
 
 def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFAULT_COMPRESS_LEVEL,
-             icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> None:
+             **metadata: Any) -> None:
     """Write a PNG of (H, W) or (H, W, C) samples in one of the modes of `COLOUR_TYPES`
     into ``out``, chunk by chunk: the compressed rows are never copied.
 
@@ -157,25 +194,32 @@ def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFA
     level : int
         Compression level, 0 (none) to 9 (libdeflate's levels, which go on to 12; ISA-L's
         level 1 for level 1 on large images, `compressor`).
-    icc_profile, exif, xmp : bytes, optional
-        Stored as ``iCCP``, ``eXIf`` and ``iTXt`` chunks.
+    **metadata
+        `header_chunks`'s: ``icc_profile``, ``exif``, ``xmp``, ``dpi``, ``text``.
     """
-    out.writelines(header_chunks(samples.shape, mode, icc_profile=icc_profile, exif=exif, xmp=xmp))
+    out.writelines(header_chunks(samples.shape, mode, **metadata))
     for piece in deflated_pieces(samples, COLOUR_TYPES[mode][1], level):
         out.writelines(chunk(b"IDAT", piece))
     out.writelines(chunk(b"IEND", b""))
 
 
 def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
-    """`header_chunks`'s keywords for the metadata an output keeps."""
+    """The ICC profile, EXIF and XMP an output keeps, as keywords of `header_chunks`
+    (and of the animated WebP writer's)."""
     return {key: metadata.get(key) for key in ("icc_profile", "exif", "xmp")}
+
+
+def png_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`header_chunks`'s keywords for all the metadata a PNG output keeps: those of
+    `chunk_metadata`, the resolution and the text chunks."""
+    return {**chunk_metadata(metadata), "dpi": metadata.get("dpi"), "text": metadata.get("text")}
 
 
 def write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
               asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A still PNG by `save_png`; by Pillow in a mode this module does not write."""
     if picture.mode in COLOUR_TYPES:
-        save_png(out, frames[0], picture.mode, level=asked.compress_level, **chunk_metadata(metadata))
+        save_png(out, frames[0], picture.mode, level=asked.compress_level, **png_metadata(metadata))
         return
     saving = {**metadata_options(metadata), "compress_level": asked.compress_level}
     encode_pillow(frames, picture, record.name, saving, name, out)

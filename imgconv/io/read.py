@@ -15,7 +15,7 @@ from . import chunks, pages
 from .budget import PixelBudget, pillow_limit
 from .deep import picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
-from .metadata import classic_exif
+from .metadata import classic_exif, turn_resolution
 from .orient import orient, orientation_of, upright_xmp
 from .picture import Picture, frame_indices
 from .pillow_memory import one_block
@@ -143,6 +143,7 @@ def _settle_exif(picture: Picture, auto_orient: bool) -> None:
     if auto_orient and exif is not None and orientation_of(exif.get(ORIENTATION)) != 1:
         orientation = orientation_of(exif.pop(ORIENTATION))
         picture.frames = [orient(f, orientation) for f in picture.frames]
+        turn_resolution(picture.metadata, orientation)
         if "xmp" in picture.metadata:
             picture.metadata["xmp"] = upright_xmp(picture.metadata["xmp"])
         if not len(exif):

@@ -70,7 +70,7 @@ def write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", met
     # writer, given a file, writes through a descriptor of its own.
     buffer = io.BytesIO()
     encode_pillow(frames, picture, record.name, saving, name, buffer)
-    out.write(with_subdirectories(buffer.getvalue(), groups) if groups else buffer.getvalue())
+    out.write(with_tags(buffer.getvalue(), groups) if groups else buffer.getvalue())
 
 
 def _exif_for_pillow(metadata: dict[str, Any], scheme: int) -> dict[int, dict]:
@@ -78,7 +78,7 @@ def _exif_for_pillow(metadata: dict[str, Any], scheme: int) -> dict[int, dict]:
     ignores the EXIF), so XMP goes in as the EXIF's tag 700 (``metadata`` is changed so).
     Its compressing writer (libtiff's) fails on EXIF's sub-directories (camera settings,
     GPS): those are left out of the EXIF and returned, ``{tag: {tag: value}}``, to be
-    added to its file afterwards (`with_subdirectories`)."""
+    added to its file afterwards (`with_tags`)."""
     from PIL import Image, TiffTags
 
     exif = Image.Exif()
@@ -103,32 +103,54 @@ def is_bilevel(frames: list[np.ndarray], picture: Picture) -> bool:
 
 
 def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[str, Any], scheme: int) -> bytes:
-    """A TIFF by tifffile, a page a frame, each of its own size. The ICC profile and XMP
-    are kept; tifffile cannot write an EXIF directory."""
+    """A TIFF by tifffile, a page a frame, each of its own size, with the ICC profile, XMP
+    and resolution. tifffile cannot write an EXIF: its tags (camera, copyright, dates,
+    and its sub-directories) are added to the first page after (`with_tags`)."""
     import tifffile
 
     buffer = io.BytesIO()
     extratags = [(700, "B", len(metadata["xmp"]), metadata["xmp"], True)] if "xmp" in metadata else []
+    resolution = {"resolution": metadata["dpi"], "resolutionunit": "INCH"} if "dpi" in metadata else {}
     with tifffile.TiffWriter(buffer) as tiff:
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
-                       iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None)
-    return buffer.getvalue()
+                       iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None, **resolution)
+    data = buffer.getvalue()
+    return with_tags(data, exif_tags(metadata["exif"])) if "exif" in metadata else data
 
 
-def with_subdirectories(data: bytes, groups: dict[int, dict]) -> bytes:
-    """A classic TIFF with EXIF sub-directories (``{tag: {tag: value}}``) added to its
-    first IFD: the sub-directories, as Pillow writes them, and a copy of that IFD with
-    their entries are appended, and the header points at the copy (the old IFD stays,
-    unreferenced, a few hundred bytes)."""
+def exif_tags(exif: bytes) -> dict[int, Any]:
+    """An EXIF's tags as `with_tags` takes them: its sub-directories (camera settings,
+    GPS) as ``{tag: {tag: value}}``."""
+    from PIL import Image, TiffTags
+
+    loaded = Image.Exif()
+    loaded.load(exif)
+    tags = {tag: loaded.get_ifd(tag) if tag in TiffTags.TAGS_V2_GROUPS else loaded[tag] for tag in loaded}
+    return {tag: value for tag, value in tags.items() if value != {}}
+
+
+def with_tags(data: bytes, tags: dict[int, Any]) -> bytes:
+    """A classic TIFF with ``tags`` added to its first IFD, EXIF sub-directories among
+    them as ``{tag: {tag: value}}``; a tag the IFD has already (one that describes the
+    pixels written) is not. The tags' values and the sub-directories, as Pillow writes
+    them, and a copy of that IFD with their entries are appended, and the header points
+    at the copy (the old IFD stays, unreferenced, a few hundred bytes). A BigTIFF (over
+    4 GB) is returned as it is: Pillow writes no BigTIFF directory."""
     from PIL import TiffImagePlugin
 
+    if data[2:4] in (b"+\0", b"\0+"):
+        return data
     order = "<" if data[:2] == b"II" else ">"
     (first,) = struct.unpack_from(order + "L", data, 4)
     (count,) = struct.unpack_from(order + "H", data, first)
     entries = [data[first + 2 + 12 * i : first + 14 + 12 * i] for i in range(count)]
+    present = {struct.unpack_from(order + "H", entry)[0] for entry in entries}
+    groups = {tag: value for tag, value in tags.items() if tag not in present}
+    if not groups:
+        return data
     following = data[first + 2 + 12 * count : first + 6 + 12 * count]  # the next page's IFD
     directory = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
     for tag, values in groups.items():

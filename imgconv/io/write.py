@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import formats
+from .metadata import comment_text, profile_describes
 from .picture import Picture
 from .sink import STDIO
 from .tiled_image import Path
@@ -40,8 +41,9 @@ def output_format(dest: Path, requested: str | None = None, input_format: str = 
     return input_format
 
 
-def check_writable(picture: Picture, fmt: str, name: str) -> None:
-    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is."""
+def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -> None:
+    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is (its
+    resolution, unless ``strip`` leaves it out)."""
     record = formats.FORMATS[fmt]
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
     if len(sizes) > 1 and record.animates and not record.sizes_differ:
@@ -59,6 +61,12 @@ def check_writable(picture: Picture, fmt: str, name: str) -> None:
         raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
     if picture.mode not in record.holds:
         _refuse_mode(picture, record, name)
+    dpi = picture.metadata.get("dpi")
+    if dpi is not None and not strip and record.dpi_fits is not None \
+            and not all(record.dpi_fits(value) for value in dpi):
+        raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
+                              f"dpi); write {_holders_of_resolution(dpi)} to keep it, or give --strip to leave "
+                              "it out")
 
 
 def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
@@ -86,8 +94,16 @@ def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
         raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
                               f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
                               "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
+    channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
+    if picture.mode in formats.WITH_ALPHA and picture.sample_dtype == np.uint16 \
+            and formats.MODE_OF[channels - 1, 8] in holds:
+        opaque = all(np.all(f[..., -1] == np.iinfo(np.uint16).max) for f in picture.frames)  # dropped then
+        raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and no alpha, and the input is "
+                              f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep them, "
+                              "or give --depth 8 " + ("to convert (round(v / 257))" if opaque else
+                                                      "and --background COLOR (a name or #rrggbb) to composite "
+                                                      "it over that colour"))
     if picture.mode in formats.FLOAT:
-        channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
         depths = [bits for bits in (8, 16) if formats.MODE_OF[channels, bits] in holds]
         if depths:
             raise ImageWriteError(f"{name}: {fmt} holds integer samples and the input is "
@@ -117,7 +133,8 @@ class EncodeOptions:
     compression : str, optional
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
-        Leave out EXIF, XMP and comments; the ICC profile stays.
+        Leave out EXIF, XMP, comments, PNG text and the resolution; the ICC profile
+        stays.
     """
 
     quality: int | None = None
@@ -158,7 +175,8 @@ def encoder(frames: list[np.ndarray], picture: Picture, fmt: str, options: Encod
     if not record.raw:
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
-        metadata = _kept_metadata(picture, options.strip, name)
+        grey = frames[0].ndim == 2 or frames[0].shape[2] == 2
+        metadata = _kept_metadata(picture, record, options.strip, grey, name)
     return functools.partial(record.writer_of(len(frames) > 1), frames, picture, record, metadata, options, name)
 
 
@@ -171,11 +189,21 @@ def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> 
                               f"{record.max_side} pixels a side); write PNG or TIFF")
 
 
-def _kept_metadata(picture: Picture, strip: bool, name: str) -> dict[str, Any]:
-    """The input's metadata an output keeps: the ICC profile, and unless ``strip`` the
-    EXIF (as bytes), XMP and comment."""
+def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, grey: bool, name: str) -> dict[str, Any]:
+    """The input's metadata an output keeps: the ICC profile where it describes the
+    output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), and
+    unless ``strip`` the resolution where ``record`` holds one, the EXIF (as bytes),
+    XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back."""
     metadata = {k: v for k, v in picture.metadata.items()
-                if k in ("icc_profile",) or (not strip and k in ("exif", "xmp", "comment"))}
+                if (k == "icc_profile" and profile_describes(v, grey))
+                or (not strip and k in ("exif", "xmp", "comment", "text"))}
+    if "dpi" in picture.metadata and not strip and record.dpi_fits is not None:  # `check_writable` saw it fits
+        metadata["dpi"] = picture.metadata["dpi"]
+    text = metadata.get("text", {})
+    if record.name == "PNG" and "comment" in metadata and "Comment" not in text:
+        metadata["text"] = {**text, "Comment": comment_text(metadata["comment"])}
+    elif record.name != "PNG" and "comment" not in metadata and "Comment" in text:
+        metadata["comment"] = text["Comment"].encode()
     if "exif" in metadata:
         try:
             metadata["exif"] = metadata["exif"].tobytes()
@@ -183,3 +211,10 @@ def _kept_metadata(picture: Picture, strip: bool, name: str) -> dict[str, Any]:
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
     return metadata
+
+
+def _holders_of_resolution(dpi: tuple[float, float]) -> str:
+    """The formats that hold resolution ``dpi``, as words: ``PNG, TIFF or BMP``."""
+    fits = [fmt for fmt, record in formats.FORMATS.items()
+            if record.dpi_fits is not None and all(record.dpi_fits(value) for value in dpi)]
+    return ", ".join(fits[:-1]) + " or " + fits[-1] if len(fits) > 1 else fits[0]
