@@ -14,7 +14,7 @@ from imgconv.errors import InvalidInputError
 from imgconv.filters import filter_picture, kernel_filter, preset_filter
 from imgconv.io.picture import Picture
 from imgconv.kernels import box, gaussian, identity, separable_gaussian
-from imgconv.linear import Curves, filter_linear, scales_exactly
+from imgconv.linear import ENCODE_SAMPLES, Curves, filter_linear, scales_exactly
 
 
 def to_light(encoded):
@@ -62,6 +62,9 @@ def test_the_tables_follow_the_formula(peak):
     light = np.random.default_rng(peak).random(200_000).astype(np.float32) * peak
     expected = np.floor(to_encoded(light.astype(np.float64) / peak) * peak + 0.5)
     np.testing.assert_array_equal(curves.to_samples(light, np.int64), expected)
+    # More than `ENCODE_SAMPLES` are encoded a few rows at a time: every row once.
+    assert light.size > ENCODE_SAMPLES
+    np.testing.assert_array_equal(curves.to_samples(light.reshape(-1, 5, 8), np.int64), expected.reshape(-1, 5, 8))
     held = np.array([-3.0, peak * 2.0, np.inf, -np.inf, 2.0**62, 2.0**63, 3e38, -3e38], np.float32)
     expected = [0, peak, peak, 0, peak, peak, peak, 0]
     np.testing.assert_array_equal(curves.to_samples(held, np.int64), expected)
