@@ -14,7 +14,10 @@ from .errors import STOPPED, Terminated, ending, on_signal
 
 
 def main() -> NoReturn:
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGINT that came ignored stays so: a shell without job control (a script's
+    # ``imgconv ... &``) starts background commands that way, for Ctrl-C not to reach them.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         from .cli import main as run
