@@ -1,8 +1,12 @@
 """The exception types imgconv raises, and the exit status each maps to.
 
 Every error carries a message meant to be printed as is on one line; the CLI prints
-``imgconv: error: <message>`` and exits with ``exit_code``.
+``imgconv: error: <message>`` and exits with ``exit_code``. The stop signals become
+exceptions too (`on_signal`).
 """
+
+import signal
+from types import FrameType
 
 
 class ImgconvError(Exception):
@@ -70,3 +74,32 @@ class Terminated(BaseException):
     for a failing file swallows it and every ``finally`` (temporary files) still runs."""
 
     exit_code = 143
+
+
+STOPPED = {KeyboardInterrupt: ("interrupted", 130), Terminated: ("terminated", Terminated.exit_code)}
+"""The message and exit status of the program stopped by Ctrl-C (SIGINT) or SIGTERM."""
+
+
+def on_signal(signum: int, frame: FrameType | None) -> None:
+    """The program's handler of SIGINT and SIGTERM (`imgconv.__main__`), set before it
+    imports anything else: KeyboardInterrupt or `Terminated`, caught where the program
+    ends with one line, until `ending` sets them aside."""
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+
+def ending() -> None:
+    """The program has decided how it ends (its last line, its status): from here a stop
+    signal is ignored, so that none arriving as it says that line or exits (atexit,
+    the interpreter's shutdown) adds a traceback, a second line, or another status.
+    Only where `on_signal` is the handler: in-process callers keep theirs.
+
+    A KeyboardInterrupt that went through code run from a string (``exec``, as
+    dataclasses and namedtuple make their methods while a module is imported) has
+    CPython end the process by SIGINT once it exits, whatever status it exits with;
+    running a string again clears that, and the status stands."""
+    ours = [number for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) is on_signal]
+    for number in ours:
+        signal.signal(number, signal.SIG_IGN)
+    if ours:
+        exec("")
+

@@ -464,7 +464,7 @@ def test_16_bit_pgm_stays_16_bit(tmp_path, camera):
 def test_a_format_that_cannot_hold_the_mode_says_which_can(tmp_path, camera):
     save(tmp_path / "deep.png", camera.astype(np.uint16) * 257)
     result = run(*BLUR, tmp_path / "deep.png", tmp_path / "out.jpg")
-    assert result.exit_code == 1 and "write PNG, TIFF, PPM or .npy to keep 16 bits" in result.stderr
+    assert result.exit_code == 1 and "write PNG, TIFF, JPEG2000, PPM or .npy to keep 16 bits" in result.stderr
 
 
 # ---------------------------------------------------------------- TIFF compression

@@ -1,6 +1,7 @@
 """The imgconv command line: options in, library calls, one-line messages out.
 
-This module holds the group and the entry point, ``imgconv.cli:main``; the commands
+This module holds the group and `main`, which sets up the process and runs it (the
+program, `imgconv.__main__`, sets the stop signals' handlers first); the commands
 live beside it: `presets` (the preset filters and ``convolve``), `lecture`
 (``conv-layer``, ``params``, ``learn``, ``animate``, ``demo``), `completion`, with
 `run` (one file, a batch, a cluster), `progress` (one file's progress line),
@@ -10,6 +11,7 @@ first use).
 """
 
 import atexit
+import contextlib
 import functools
 import gc
 import logging
@@ -18,13 +20,12 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from types import FrameType
 from typing import Any, NoReturn
 
 import click
 
 from .. import __version__
-from ..errors import ImgconvError, ReaderGone, Terminated
+from ..errors import STOPPED, ImgconvError, ReaderGone, Terminated, ending, on_signal
 from . import lecture
 from .completion import completion
 from .lazy import formats
@@ -71,6 +72,15 @@ class ImgconvGroup(click.Group):
         ctx.meta[BARE] = not rest
         return name, command, rest
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with past_click():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with past_click():
+            return super().invoke(ctx)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         width = formatter.width - 6 - max(map(len, self.commands))
         for title, names in SECTIONS.items():
@@ -80,10 +90,13 @@ class ImgconvGroup(click.Group):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> NoReturn:
         try:
-            # What a warning could say is either an error, reported as one line, or noise.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
+            try:
+                # What a warning could say is either an error, reported as one line, or noise.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    status = super().main(args, "imgconv", complete_var, standalone_mode=False, **extra)
+            finally:
+                ending()  # what follows says how it ended; a late signal changes nothing
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help(), err=True)
             sys.exit(2)
@@ -98,11 +111,28 @@ class ImgconvGroup(click.Group):
             sys.exit(exc.exit_code)
         except ImgconvError as exc:
             fail(str(exc), exc.exit_code)
-        except (click.Abort, KeyboardInterrupt):
-            fail("interrupted", 130)
+        except (click.Abort, Interrupted, KeyboardInterrupt):
+            if sys.stderr.isatty():
+                click.echo(err=True)  # below the ^C the terminal shows
+            fail(*STOPPED[KeyboardInterrupt])
         except Terminated:
-            fail("terminated", Terminated.exit_code)
+            fail(*STOPPED[Terminated])
         sys.exit(status if isinstance(status, int) else 0)
+
+
+class Interrupted(BaseException):
+    """Ctrl-C, carried past Click (`past_click`)."""
+
+
+@contextlib.contextmanager
+def past_click() -> Iterator[None]:
+    """Ctrl-C as `Interrupted`, which Click lets through to `ImgconvGroup.main`: Click
+    catches KeyboardInterrupt and prints an empty line before its Abort, a second line
+    where standard error is not a terminal."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise Interrupted() from exc
 
 
 def message_of(exc: click.ClickException) -> str:
@@ -194,10 +224,6 @@ for _command in (convolve, deconvolve_command, *lecture.COMMANDS, list_formats, 
     cli.add_command(_command)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
-    raise Terminated()
-
-
 # glibc's mallopt parameters, and the size up to which freed memory is kept for reuse.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _REUSED_BYTES = 64 << 20
@@ -232,8 +258,10 @@ def _reuse_freed_memory() -> None:
         pass
 
 
-def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+def main() -> NoReturn:
+    """Set up the process (signals, memory, warnings, logs) and run the command line
+    from ``sys.argv``."""
+    signal.signal(signal.SIGTERM, on_signal)
     # The engine holds BLAS to one thread while it runs (threadpoolctl), so OpenBLAS's
     # own pool, which NumPy starts on import, is only a cost: 60-80 ms of a 512x512 blur
     # (290 against 350-370 ms, best of 8, on 2 busy CPUs); `learn` ran as fast without it.

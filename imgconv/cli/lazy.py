@@ -2,42 +2,42 @@
 first used.
 
 The commands need NumPy and Pillow, but ``--version`` and ``--help`` do not; loading
-them only when a command runs keeps those instant. Each module is made lazy once, here,
-and the rest of the package imports it from here.
+them only when a command runs keeps those instant. Each module is made lazy once, here
+(`LazyModule`), and the rest of the package imports it from here.
 """
 
-import importlib.util
-import sys
+import importlib
 from types import ModuleType
+from typing import Any
 
 
-def lazy(name: str) -> ModuleType:
-    """The module ``name``, to be imported when one of its attributes is first used."""
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None, name  # every name below is in this package
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    package, _, child = name.rpartition(".")
-    setattr(sys.modules[package], child, module)  # as a real import would
-    spec.loader.exec_module(module)
-    return module
+class LazyModule(ModuleType):
+    """Stands for the module of its name, imported by an ordinary import when one of
+    its attributes is first used.
+
+    Not importlib's LazyLoader, which puts the module in ``sys.modules`` at once and
+    runs it there on first use: a Ctrl-C in the middle left it half run, and what used
+    it next (a batch's summary) met a module without its names instead of importing it
+    again. An ordinary import that is interrupted leaves no module behind."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module(self.__name__), name)
 
 
-batch = lazy("imgconv.batch")
-demo = lazy("imgconv.demo")
-filters = lazy("imgconv.filters")
-formats = lazy("imgconv.io.formats")
-kernelfile = lazy("imgconv.kernelfile")
-kernels = lazy("imgconv.kernels")
-animate = lazy("imgconv.lecture.animate")
-layers = lazy("imgconv.lecture.layers")
-learn = lazy("imgconv.lecture.learn")
-file_options = lazy("imgconv.options")
-missing_filter = lazy("imgconv.missing_filter")
-params = lazy("imgconv.lecture.params")
-pipeline = lazy("imgconv.pipeline")
-probe = lazy("imgconv.io.probe")
-restoration = lazy("imgconv.restoration")
-scale_filters = lazy("imgconv.scale_filters")
-threshold = lazy("imgconv.threshold")
+batch = LazyModule("imgconv.batch")
+demo = LazyModule("imgconv.demo")
+filters = LazyModule("imgconv.filters")
+formats = LazyModule("imgconv.io.formats")
+kernelfile = LazyModule("imgconv.kernelfile")
+kernels = LazyModule("imgconv.kernels")
+animate = LazyModule("imgconv.lecture.animate")
+layers = LazyModule("imgconv.lecture.layers")
+learn = LazyModule("imgconv.lecture.learn")
+file_options = LazyModule("imgconv.options")
+missing_filter = LazyModule("imgconv.missing_filter")
+params = LazyModule("imgconv.lecture.params")
+pipeline = LazyModule("imgconv.pipeline")
+probe = LazyModule("imgconv.io.probe")
+restoration = LazyModule("imgconv.restoration")
+scale_filters = LazyModule("imgconv.scale_filters")
+threshold = LazyModule("imgconv.threshold")

@@ -191,7 +191,9 @@ def run_one(asked: Command, filt: "Filter") -> None:
                                "not one other INPUT and OUTPUT; end OUTPUT with / to make it a folder (a batch of one "
                                "file), or drop --cluster")
     if batching.dry_run:
-        say(batch.plan_line(task, batching.skip_existing), err=False)
+        # The plan is what standard output carries, unless that is the image's place:
+        # a pipe's next command reads image bytes there, never text.
+        say(batch.plan_line(task, batching.skip_existing), err=dest == "-")
         return
     client = connect(address) if address and probed is not None else None
     # A streamed image counts its tiles; any other, its frames and the engine's rows.

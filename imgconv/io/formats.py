@@ -250,7 +250,7 @@ FORMATS = {record.name: record for record in [
            writer="tiff_write:write_tiff"),
     Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92,
            dpi_fits=_jfif_dpi_fits, plugin="JpegImagePlugin", writer="pillow_write:write_jpeg"),
-    Format("JPEG2000", ".jp2", _EIGHT_BIT, feature="jpg_2000", plugin="Jpeg2KImagePlugin",
+    Format("JPEG2000", ".jp2", _EIGHT_BIT | frozenset(["I;16"]), feature="jpg_2000", plugin="Jpeg2KImagePlugin",
            writer="pillow_write:write_jpeg2000"),
     Format("WEBP", ".webp", _EIGHT_BIT, animates=True, max_side=16383, feature="webp", quality=90,
            delay_fits=_webp_delay_fits, title="WebP", plugin="WebPImagePlugin", writer="pillow_write:write_webp",
@@ -262,7 +262,7 @@ FORMATS = {record.name: record for record in [
            delay_fits=_gif_delay_fits, plugin="GifImagePlugin", writer="animation:write_gif"),
     # Pillow writes RGBA as 32-bit BMP with no alpha mask
     Format("BMP", ".bmp", frozenset(["L", "RGB"]), dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
-           writer="pillow_write:write_plain"),
+           writer="pillow_write:write_bmp"),
     Format("TGA", ".tga", _EIGHT_BIT, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
     Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
     Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),

@@ -88,15 +88,35 @@ def resolution_of(image: "Image.Image", tagged: bool) -> tuple[float, float] | N
     (inch or centimetre) or the resolution tag (``tagged``). A resolution of no unit
     (PNG's aspect ratio, JFIF's unit 0, TIFF's unit 1), or outside `RESOLUTIONS` (zero,
     negative, not a number) is none."""
-    dpi = image.info.get("dpi")
     if image.format in ("TIFF", "JPEG", "MPO") and not tagged and image.info.get("jfif_unit") not in (1, 2):
         return None
+    return checked_resolution(image.info.get("dpi"))
+
+
+def checked_resolution(dpi: Any) -> tuple[float, float] | None:
+    """``dpi``, across and down, as two floats within `RESOLUTIONS`; else (none, zero,
+    negative, not numbers) None."""
     try:
-        across, down = (float(value) for value in dpi)  # type: ignore[union-attr]
+        across, down = (float(value) for value in dpi)
     except (TypeError, ValueError):  # none, or a damaged value
         return None
     low, high = RESOLUTIONS
     return (across, down) if all(low <= value <= high for value in (across, down)) else None
+
+
+def tiff_resolution(across: Any, down: Any, unit: int | None) -> tuple[float, float] | None:
+    """The resolution in dots per inch of a TIFF page whose XResolution, YResolution and
+    ResolutionUnit tags hold ``across``, ``down`` (tifffile's (numerator, denominator)
+    pairs; None where absent) and ``unit``: what Pillow makes of the same tags, and so
+    `resolution_of` of the page read whole. No XResolution, or unit 1 (none, an aspect
+    ratio), is none; no unit is inches, TIFF's default; unit 3 is centimetres."""
+    if across is None or unit not in (None, 2, 3):
+        return None
+    try:
+        values = [a / b for a, b in (across, down or (1, 1))]
+    except (TypeError, ValueError, ZeroDivisionError):  # a damaged tag
+        return None
+    return checked_resolution([value * 2.54 for value in values] if unit == 3 else values)
 
 
 # The colour spaces of ICC profiles (their header's bytes 16 to 20) that imgconv's

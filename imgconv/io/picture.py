@@ -24,8 +24,11 @@ class Picture:
     format : str
         Pillow's name of the input format, or ``"NPY"``.
     metadata : dict
-        ``icc_profile``, ``exif``, ``xmp`` and ``comment`` as the input had them, with
-        the EXIF orientation removed (and the XMP's set to 1) once it has been applied.
+        ``icc_profile``, ``exif``, ``xmp``, ``comment``, ``dpi`` (the resolution in dots
+        per inch, across and down) and ``text`` (a PNG's text chunks, ``{keyword: text}``)
+        as the input had them (`imgconv.io.metadata.metadata_of`), with the EXIF
+        orientation removed (and the XMP's set to 1) once it has been applied, and the
+        resolution swapped where that turned the pixels.
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
         ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
+from .metadata import X_RESOLUTION, Y_RESOLUTION, tiff_resolution
 from .orient import orientation_of
-from .tiffinfo import CIELAB_KINDS, ICC, OLD_JPEG, ORIENTATION, PALETTE, XMP
+from .tiffinfo import CIELAB_KINDS, ICC, OLD_JPEG, ORIENTATION, PALETTE, RESOLUTION_UNIT, XMP
 from .tiled_image import Path, TiledImage, check_budget, sample_mode
 
 if TYPE_CHECKING:
@@ -117,6 +118,9 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
                                "bigtiff": tiff.is_bigtiff}
     options.update({key: bytes(page.tags[tag].value) for key, tag in (("iccprofile", ICC), ("xmp", XMP))
                     if tag in page.tags})
+    dpi = tiff_resolution(*(page.tags.valueof(tag) for tag in (X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT)))
+    if dpi is not None:
+        options.update(resolution=dpi, resolutionunit="INCH")
     return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
 
 

@@ -39,7 +39,8 @@ class TiledImage:
         Rows and columns of a tile (a Zarr chunk).
     options : dict
         How the input was stored, for an output written the same way: ``compression``,
-        ``predictor``, ``photometric``, ``extrasamples``, ``bigtiff`` (TIFF);
+        ``predictor``, ``photometric``, ``extrasamples``, ``bigtiff``, ``iccprofile``, ``xmp``,
+        ``resolution`` (dots per inch) and ``resolutionunit`` (TIFF);
         ``compressors``, ``zarr_format`` (Zarr).
     """
 

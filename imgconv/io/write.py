@@ -91,7 +91,9 @@ def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
     fmt, holds = record.name, record.holds
     shallow = formats.OTHER_DEPTH.get(picture.mode)
     if shallow in holds and picture.sample_dtype == np.uint16:
-        raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and the input is "
+        deep = sorted(formats.WORDS[mode] for mode in holds & set(formats.OTHER_DEPTH) if mode.endswith(";16"))
+        depth = f"16 bits a sample only as {' or '.join(deep)}" if deep else "8 bits a sample"
+        raise ImageWriteError(f"{name}: {fmt} holds {depth} and the input is "
                               f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
                               "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
     channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]

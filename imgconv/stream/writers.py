@@ -43,10 +43,11 @@ def _tiff_tiles(rows_of_tiles: Iterable[tuple[int, np.ndarray]], tile: tuple[int
 
 def tiff_options(image: TiledImage, mode: str, compression: str | None, strip: bool) -> dict[str, Any]:
     """How a TIFF output stores its samples: as a TIFF input did (compression, predictor,
-    photometric, extra samples, ICC profile and XMP, the XMP not with ``strip``), else
-    deflate; ``compression`` as told."""
+    photometric, extra samples, ICC profile, XMP and resolution, the XMP and resolution
+    not with ``strip``), else deflate; ``compression`` as told."""
     if image.kind == "TIFF":
-        options = {k: v for k, v in image.options.items() if k != "bigtiff"}
+        dropped = ("bigtiff", "resolution", "resolutionunit") if strip else ("bigtiff",)
+        options = {k: v for k, v in image.options.items() if k not in dropped}
         xmp = options.pop("xmp", None)
         if xmp and not strip:
             options["extratags"] = [(XMP, "B", len(xmp), xmp, True)]
