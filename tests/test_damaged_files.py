@@ -121,7 +121,6 @@ def _png_of(chunks, damaged=None):
 
 
 @pytest.mark.parametrize("damaged", [b"iCCP", b"tEXt"])
-@pytest.mark.slow
 def test_a_wrong_crc_in_an_ancillary_chunk_leaves_the_chunk_out(tmp_path, capfd, damaged):
     """libpng's default: the damaged ancillary chunk is skipped and the image read (Pillow
     refused the file as not an image)."""
@@ -141,7 +140,6 @@ def test_a_wrong_crc_in_an_ancillary_chunk_leaves_the_chunk_out(tmp_path, capfd,
 
 
 @pytest.mark.parametrize("damaged", [b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fcTL", b"fdAT"])
-@pytest.mark.slow
 def test_a_wrong_crc_in_a_critical_chunk_is_refused_naming_it(tmp_path, capfd, damaged):
     """libpng refuses these; Pillow never checked the CRC of IDAT (the pixels), fdAT or
     IEND, and read the damaged pixels as they came."""
@@ -183,7 +181,6 @@ def _trns_png(case):
 
 @pytest.mark.parametrize("case", ["grey twice", "rgb short then whole", "rgb after the pixels",
                                   "palette longer than the palette", "palette before the palette"])
-@pytest.mark.slow
 def test_trns_chunks_are_read_as_libpng_reads_them(tmp_path, capfd, case):
     """libpng (imagecodecs.png_decode, which makes tRNS alpha) uses the first valid tRNS
     chunk before the pixels and skips the others; imgconv's alpha is libpng's."""
@@ -207,7 +204,6 @@ def _avif_claiming(path, width, height):
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
-@pytest.mark.slow
 def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path, capfd):
     """libavif opens no image over 16384 x 16384 pixels and gives no reason; imgconv reads
     the size from the header, and it is the pixel limit that refuses it, or libavif's."""
@@ -223,7 +219,6 @@ def test_an_avif_too_large_to_open_is_refused_for_its_size(tmp_path, capfd):
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.slow
 def test_a_file_no_decoder_opens_is_refused_with_the_reason_its_format_gives(tmp_path, capfd):
     for name, data, reason in [
         ("no-ihdr.png", _png_of([(b"aHDR", bytes(13)), (b"IEND", b"")]),
@@ -254,7 +249,6 @@ def test_a_piped_png_with_a_damaged_ancillary_chunk_is_read(tmp_path):
     assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), noise)
 
 
-@pytest.mark.slow
 def test_what_a_decoder_lacks_is_not_called_damage(tmp_path, capfd):
     """A BMP of a compression Pillow does not decode, a TIFF of one tifffile does not:
     unsupported, not corrupt; a damaged file's TypeError ("'<' not supported between
