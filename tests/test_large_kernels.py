@@ -103,9 +103,13 @@ def larger_grey():
 
 @pytest.fixture(scope="module")
 def sigma_200_references(larger_grey):
-    """scipy.ndimage's result per mode, each made once: 1201 taps take a while."""
+    """The result per mode, through numpy.pad's extension of the indices (filter_matrix):
+    0.1 s a mode, where scipy.ndimage's 1-D filters took 0.5 s and the sliding windows
+    of constant mode 4.7 s of CPU (1201 taps on 640x960)."""
     g = kernels.separable_gaussian(sigma=200).terms[0][0]
-    return {mode: two_passes(larger_grey, g, g, mode) for mode in MODES}
+    grey = larger_grey.astype(np.float64)
+    return {mode: filter_matrix(grey.shape[0], g, mode) @ grey @ filter_matrix(grey.shape[1], g, mode).T
+            for mode in MODES}
 
 
 @pytest.mark.parametrize("mode", MODES)

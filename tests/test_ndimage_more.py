@@ -7,9 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-import scipy.signal  # noqa: F401  # what skimage.restoration loads on first use: 1.5 s, not a test's
 import skimage.filters
-import skimage.restoration
 from helpers import SAMPLES, load, run
 
 import imgconv
@@ -113,25 +111,35 @@ def blurred_unit_image():
     return (blurred - blurred.min()) / (blurred.max() - blurred.min()), psf
 
 
-def test_richardson_lucy_equals_scikit_image_from_its_start_with_zero_padding():
+@pytest.fixture(scope="module")
+def restoration():
+    """skimage.restoration, with scipy.signal, which it loads on first use: 0.5 s of CPU
+    paid once by the worker that runs these tests, not by every worker's collection."""
+    import scipy.signal  # noqa: F401
+    import skimage.restoration
+
+    return skimage.restoration
+
+
+def test_richardson_lucy_equals_scikit_image_from_its_start_with_zero_padding(restoration):
     image, psf = blurred_unit_image()
     ours = imgconv.deconvolve(image, psf, 15, start=0.5, mode="constant")
-    np.testing.assert_allclose(ours, skimage.restoration.richardson_lucy(image, psf, 15), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(ours, restoration.richardson_lucy(image, psf, 15), rtol=1e-9, atol=1e-10)
     # Without scikit-image's clip, once clipped to the image's range.
-    theirs = np.clip(skimage.restoration.richardson_lucy(image, psf, 15, clip=False), 0, 1)
+    theirs = np.clip(restoration.richardson_lucy(image, psf, 15, clip=False), 0, 1)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-10)
     # The choices matter: imgconv's own start, or its reflect default, give another result.
     for other in (imgconv.deconvolve(image, psf, 15, mode="constant"), imgconv.deconvolve(image, psf, 15, start=0.5)):
         assert np.abs(other - theirs).max() > 1e-3
 
 
-def test_richardson_lucy_on_colour_equals_scikit_image_channel_by_channel():
+def test_richardson_lucy_on_colour_equals_scikit_image_channel_by_channel(restoration):
     """The range imgconv clips to is the whole image's: 0..1 here, as every channel's."""
     image = PHOTO / 255
     image[0, 0], image[1, 1] = 0, 1
     psf = kernels.gaussian(1, radius=2)
     ours = imgconv.deconvolve(np.moveaxis(image, 2, 0), psf, 5, start=0.5, mode="constant", channel_axis=0)
-    theirs = per_channel(skimage.restoration.richardson_lucy, image, psf, 5, clip=False)
+    theirs = per_channel(restoration.richardson_lucy, image, psf, 5, clip=False)
     np.testing.assert_allclose(np.moveaxis(ours, 0, 2), np.clip(theirs, 0, 1), rtol=1e-9, atol=1e-10)
 
 
@@ -140,7 +148,7 @@ IMPULSE = np.ones((1, 1))  # scikit-image's regulariser as an impulse: |reg|² =
 
 @pytest.mark.parametrize("mode, pad", [("wrap", None), ("reflect", "symmetric"), ("mirror", "reflect"),
                                        ("nearest", "edge"), ("constant", "constant")])
-def test_wiener_equals_scikit_images_with_a_constant_regulariser(mode, pad):
+def test_wiener_equals_scikit_images_with_a_constant_regulariser(restoration, mode, pad):
     """scikit-image's FFT wraps the image around: imgconv's wrap mode. The other modes
     extend the image by twice the psf's size each side first (as documented), which
     np.pad does for scikit-image here."""
@@ -148,9 +156,9 @@ def test_wiener_equals_scikit_images_with_a_constant_regulariser(mode, pad):
     ours = imgconv.deconvolve(image, psf, algorithm="wiener", balance=0.003, mode=mode)
     margin = 0 if pad is None else (2 * psf.shape[0], 2 * psf.shape[1])
     extended = image if pad is None else np.pad(image, [(m, m) for m in margin], mode=pad)
-    theirs = skimage.restoration.wiener(extended, psf, 0.003, reg=IMPULSE, clip=False)
+    theirs = restoration.wiener(extended, psf, 0.003, reg=IMPULSE, clip=False)
     # scikit-image's default regulariser, a Laplacian, gives another result.
-    assert np.abs(skimage.restoration.wiener(extended, psf, 0.003, clip=False) - theirs).max() > 1e-3
+    assert np.abs(restoration.wiener(extended, psf, 0.003, clip=False) - theirs).max() > 1e-3
     if pad is not None:
         theirs = theirs[margin[0]:-margin[0], margin[1]:-margin[1]]
     np.testing.assert_allclose(ours, np.clip(theirs, 0, 1), rtol=0, atol=1e-12)

@@ -1,13 +1,15 @@
 """Tents (`imgconv.kernels.tent`) and the ``running-sums`` strategy for boxes and tents,
-against scipy.ndimage in float64 and hand-computed weights: every boundary mode, odd and
-even sizes, every sample type, 8-bit outputs rounded, whole-height bands and threads."""
+against scipy.ndimage in float64 (numpy.pad's extension filtered a kernel row at a time
+for the tents of 41 and 61 taps: 0.05 s where scipy's 2-D filter took 0.6 s a case) and
+hand-computed weights: every boundary mode, odd and even sizes, every sample type, 8-bit
+outputs rounded, whole-height bands and threads."""
 
 import math
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from helpers import assert_rounded_from, reference
+from helpers import assert_rounded_from, padded_reference, reference
 
 import imgconv
 from imgconv.engine import choose_method, plan
@@ -130,7 +132,7 @@ def test_whole_height_bands_are_bit_identical_whatever_the_thread_count(mode):
     results = [imgconv.convolve(image, kernel, mode=mode, cval=100, method="running-sums", threads=n)
                for n in (1, 2, 3)]
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
-    np.testing.assert_allclose(results[0], reference(image, K.tent(radius=30), mode, 100), rtol=0,
+    np.testing.assert_allclose(results[0], padded_reference(image, K.tent(radius=30), mode, 100), rtol=0,
                                atol=tolerance(image, K.tent(radius=30), np.float32))
 
 
@@ -146,7 +148,7 @@ def test_whole_channels_with_a_tent_read_beyond_the_edges_themselves(mode):
     for weights in (kernel, shifted):
         result = imgconv.correlate(image, weights, mode=mode, cval=40, method="running-sums", output=np.uint8)
         dense = weights.dense() if hasattr(weights, "dense") else weights
-        assert_rounded_from(result, reference(image, dense, mode, 40, correlate=True))
+        assert_rounded_from(result, padded_reference(image, dense, mode, 40, correlate=True))
 
 
 def test_a_box_larger_than_a_dense_kernel_against_scipys_running_sums():
@@ -203,7 +205,8 @@ def test_integer_sums_in_int64_where_int32_could_overflow(mode, cval):
     kernel = K.separable_tent(radius=30)
     result = imgconv.correlate(image, kernel, mode=mode, cval=cval, method="running-sums", output=np.uint16)
     # The results come in float32, whose spacing near 65535 is 2**-8.
-    assert_rounded_from(result, reference(image, K.tent(radius=30), mode, cval, correlate=True), np.uint16, 2**-8)
+    assert_rounded_from(result, padded_reference(image, K.tent(radius=30), mode, cval, correlate=True), np.uint16,
+                        2**-8)
 
 
 def test_integer_sums_are_taken_only_where_they_are_exact():
