@@ -37,9 +37,9 @@ NaN, 400-digit and 5000-digit numbers), thousands of rows or columns, deep JSON
 nesting, odd divisors and offsets, bad encodings. Byte flips, truncation, insertion of
 random bytes or runs, deletion and duplication of ranges apply to every file.
 
-Each case runs in-process through the real entry point, ``imgconv.cli:main`` (what the
-``imgconv`` script runs: it sets up signals and logging, then runs the Click group
-``imgconv.cli.cli``), with ``sys.argv`` set, under ``click.testing.CliRunner``, in a
+Each case runs in-process through ``imgconv.cli:main`` (what the ``imgconv`` script runs
+once it has set its stop-signal handlers: it sets up logging and the process, then runs
+the Click group ``imgconv.cli.cli``), with ``sys.argv`` set, under ``click.testing.CliRunner``, in a
 fresh folder that is its working directory. Python warnings are recorded (those a
 normal run would print: not DeprecationWarning and the like); the root logger's
 handlers are replaced by one that records what logging's last resort would print in a
@@ -1331,7 +1331,7 @@ class _LastResort(logging.Handler):
 
 
 class _EntryPoint:
-    """The ``imgconv`` script's entry point, ``imgconv.cli:main``, in the shape CliRunner
+    """What the ``imgconv`` script runs, ``imgconv.cli:main``, in the shape CliRunner
     invokes: main() reads its arguments from sys.argv and sets up the process (signal
     handlers, logging) before it runs the Click group. Restores what it changes."""
 
