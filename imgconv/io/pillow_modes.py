@@ -101,7 +101,12 @@ def samples_of(image: "Image.Image", mode: str, *, spend: bool = False) -> np.nd
         if tags.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
             turn_white_is_zero(samples, tags[258][0], 1)
         return samples
-    return array_of(image, mode, spend=spend)
+    samples = array_of(image, mode, spend=spend)
+    if image.format == "XBM":
+        # An X bitmap's set bit is drawn in the foreground, black on white (X11's
+        # XReadBitmapFile, netpbm's xbmtopbm, ImageMagick); Pillow reads it as white.
+        np.subtract(255, samples, out=samples)
+    return samples
 
 
 def array_of(image: "Image.Image", mode: str | None = None, *, spend: bool = False) -> np.ndarray:
