@@ -2,8 +2,12 @@
 read wrongly without a word, each built here in miniature and checked against what the
 format's definition (and another reader: netpbm, ImageMagick, libvips) gives."""
 
-import numpy as np
+import struct
 
+import numpy as np
+import pytest
+
+from imgconv.errors import ImageReadError
 from imgconv.io.read import decode_image
 
 
@@ -17,3 +21,37 @@ def test_an_x_bitmaps_set_bits_are_black():
     data = f"#define t_width 10\n#define t_height 2\nstatic char t_bits[] = {{\n  {values}\n}};\n".encode()
     picture = decode_image(data, "t.xbm")
     assert picture.mode == "L" and np.array_equal(picture.pixels, np.where(bits == 1, 0, 255))
+
+
+def _sgi(planes: np.ndarray, rle: bool) -> bytes:
+    """A 16-bit SGI image of ``planes`` (channels, height, width), top row first: rows
+    stored bottom first, verbatim or each row as one literal and one repeat packet."""
+    channels, height, width = planes.shape
+    header = bytearray(512)
+    header[:12] = struct.pack(">HBBHHHH", 474, int(rle), 2, 2 if channels == 1 else 3, width, height, channels)
+    rows = [planes[z, height - 1 - y].astype(">u2") for z in range(channels) for y in range(height)]
+    if not rle:
+        return bytes(header) + b"".join(row.tobytes() for row in rows)
+    coded = [struct.pack(">H", 0x80 | (width - 1)) + row[:-1].tobytes() + struct.pack(">H", 1)
+             + row[-1:].tobytes() + b"\0\0" for row in rows]
+    starts = np.cumsum([512 + 8 * len(rows)] + [len(c) for c in coded[:-1]])
+    tables = np.asarray(starts, ">u4").tobytes() + np.asarray([len(c) for c in coded], ">u4").tobytes()
+    return bytes(header) + tables + b"".join(coded)
+
+
+@pytest.mark.parametrize("rle", [False, True])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_16_bit_sgi_keeps_its_16_bits(rng, rle, channels):
+    """Pillow reads a 16-bit SGI image as 8 bits, the high byte of each sample."""
+    planes = rng.integers(0, 65536, (channels, 5, 7), dtype=np.uint16)
+    picture = decode_image(_sgi(planes, rle), "t.sgi")
+    expected = np.moveaxis(planes, 0, -1)
+    assert picture.pixels.dtype == np.uint16
+    assert np.array_equal(picture.pixels, expected[..., 0] if channels == 1 else expected)
+
+
+def test_a_16_bit_sgi_row_that_runs_short_is_refused():
+    data = bytearray(_sgi(np.zeros((1, 2, 3), np.uint16), rle=True))
+    data[512 + 8 * 2 + 1] = 0x80 | 1  # the first row's literal packet: 1 sample, not 2
+    with pytest.raises(ImageReadError, match=r"t\.sgi: corrupt .*gives 1 samples where its width is 3"):
+        decode_image(bytes(data), "t.sgi")

@@ -1,5 +1,5 @@
 """Pictures of samples Pillow cannot hold, kept in their own type: 16-bit colour PNGs by
-libpng, and `.npy` arrays."""
+libpng, 16-bit SGI images, and `.npy` arrays."""
 
 import math
 from typing import Any
@@ -36,6 +36,62 @@ def picture_from_deep_png(data: bytes, indices: list[int], animated: bool, metad
     else:
         arrays = [imagecodecs.png_decode(data)]
     return deep_picture(arrays, "PNG", metadata, name)
+
+
+def picture_from_deep_sgi(data: bytes, size: tuple[int, int], channels: int, metadata: dict[str, Any],
+                          name: str) -> Picture:
+    """An SGI image of 16 bits a sample (its header's BPC 2), of ``size`` (width, height)
+    and ``channels`` as Pillow read its header: Pillow keeps only each sample's high byte.
+    Planes are stored one after the other, rows bottom first, big-endian, verbatim or
+    run-length coded row by row (its header's STORAGE 0 or 1)."""
+    width, height = size
+    if data[2] == 0:
+        count = width * height * channels
+        if len(data) < _SGI_HEADER + 2 * count:
+            raise ImageReadError(f"{name}: truncated: its header claims {width} x {height} x {channels} 16-bit "
+                                 f"samples, more than its {len(data) - _SGI_HEADER} bytes of SGI data hold")
+        planes = np.frombuffer(data, ">u2", count, _SGI_HEADER).reshape(channels, height, width)
+    else:
+        planes = np.empty((channels, height, width), np.uint16)
+        decoded: dict[bytes, np.ndarray] = {}  # rows may share their data: each is decoded once
+        for z in range(channels):
+            for y in range(height):
+                planes[z, y] = _sgi_rle_row(data, y + z * height, height * channels, width, name, decoded)
+    samples = np.moveaxis(planes[:, ::-1], 0, -1)
+    return deep_picture([samples[..., 0] if channels == 1 else samples], "SGI", metadata, name)
+
+
+_SGI_HEADER = 512
+
+
+def _sgi_rle_row(data: bytes, index: int, rows: int, width: int, name: str,
+                 decoded: dict[bytes, np.ndarray]) -> np.ndarray:
+    """Row ``index`` (plane by plane, bottom first) of a run-length coded 16-bit SGI image
+    of ``rows`` rows in all: its start and length in the tables after the header, then
+    16-bit units, each a count (low 7 bits; 0 ends the row) of samples that follow
+    (high bit set) or of the one sample that follows, repeated. ``decoded`` holds the
+    rows decoded so far by their coded bytes."""
+    if len(data) < _SGI_HEADER + 8 * rows:
+        raise ImageReadError(f"{name}: truncated: its run-length tables end past the file's end")
+    start, length = (int.from_bytes(data[at:at + 4], "big") for at in (_SGI_HEADER + 4 * index,
+                                                                           _SGI_HEADER + 4 * (rows + index)))
+    coded = data[start:start + length]
+    if coded in decoded:
+        return decoded[coded]
+    units = np.frombuffer(coded, ">u2", len(coded) // 2).tolist()
+    row, position, at = np.empty(width, np.uint16), 0, 0
+    while at < len(units) and units[at] & 0x7F:
+        count, literal = units[at] & 0x7F, units[at] & 0x80
+        taken = units[at + 1:at + 1 + count] if literal else units[at + 1:at + 2] * count
+        if position + count > width or len(taken) != count:
+            break
+        row[position:position + count] = taken
+        position, at = position + count, at + 1 + (count if literal else 1)
+    if position != width:
+        raise ImageReadError(f"{name}: corrupt or truncated image (run-length row {index} of the SGI image "
+                             f"gives {position} samples where its width is {width})")
+    decoded[coded] = row
+    return row
 
 
 def picture_from_npy(data: bytes, name: str, budget: PixelBudget) -> Picture:

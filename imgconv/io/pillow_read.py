@@ -7,7 +7,7 @@ import numpy as np
 
 from . import chunks, claims
 from .budget import PixelBudget
-from .deep import picture_from_deep_png
+from .deep import picture_from_deep_png, picture_from_deep_sgi
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
@@ -52,6 +52,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
+    elif image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
+        picture = picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     elif image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
         picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     else:
