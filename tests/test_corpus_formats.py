@@ -55,3 +55,42 @@ def test_a_16_bit_sgi_row_that_runs_short_is_refused():
     data[512 + 8 * 2 + 1] = 0x80 | 1  # the first row's literal packet: 1 sample, not 2
     with pytest.raises(ImageReadError, match=r"t\.sgi: corrupt .*gives 1 samples where its width is 3"):
         decode_image(bytes(data), "t.sgi")
+
+
+def _icon_directory(kind: int, entries: list[tuple[int, int, int, bytes]]) -> bytes:
+    """An ICO (``kind`` 1) or CUR (2) file of ``entries`` (width, height, bits, image data)."""
+    head = struct.pack("<HHH", 0, kind, len(entries))
+    offset, directory, images = 6 + 16 * len(entries), b"", b""
+    for width, height, bits, image in entries:
+        at = offset + len(images)
+        directory += struct.pack("<BBBBHHII", width % 256, height % 256, 0, 0, 1, bits, len(image), at)
+        images += image
+    return head + directory + images
+
+
+def test_every_image_of_an_icon_is_a_frame_largest_first(rng):
+    """Pillow reads an ICO's largest image alone; the others were lost without a word."""
+    import imagecodecs
+
+    images = {side: rng.integers(0, 256, (side, side, 4), dtype=np.uint8) for side in (16, 48, 32)}
+    data = _icon_directory(1, [(side, side, 32, imagecodecs.png_encode(a)) for side, a in images.items()])
+    picture = decode_image(data, "t.ico")
+    assert picture.mode == "RGBA" and [f.shape[0] for f in picture.frames] == [48, 32, 16]
+    assert all(np.array_equal(f, images[f.shape[0]]) for f in picture.frames)
+    assert np.array_equal(decode_image(data, "t.ico", frame=2).pixels, images[16])
+
+
+def test_a_colour_cursors_and_mask_makes_it_transparent(rng):
+    """A cursor's AND mask says where the screen shows through; Pillow read it only under
+    grey bitmaps, and a colour cursor came out opaque."""
+    width, height = 5, 3
+    colour = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    transparent = rng.integers(0, 2, (height, width)).astype(bool)
+    xor_rows = [np.pad(row[:, ::-1].ravel(), (0, 1)).tobytes() for row in colour[::-1]]  # BGR, 16 bytes a row
+    and_rows = [np.packbits(np.pad(row, (0, 27))).tobytes() for row in transparent[::-1]]  # 32 bits a row
+    bitmap = struct.pack("<IiiHHIIiiII", 40, width, 2 * height, 1, 24, 0, 0, 0, 0, 0, 0)
+    data = _icon_directory(2, [(width, height, 0, bitmap + b"".join(xor_rows) + b"".join(and_rows))])
+    picture = decode_image(data, "t.cur")
+    assert picture.mode == "RGBA"
+    assert np.array_equal(picture.pixels[..., :3], colour)
+    assert np.array_equal(picture.pixels[..., 3], np.where(transparent, 0, 255))

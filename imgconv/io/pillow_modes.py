@@ -11,7 +11,7 @@ from .tiff_read import turn_white_is_zero
 from .tiffinfo import MINISWHITE
 
 if TYPE_CHECKING:
-    from PIL import Image, TiffImagePlugin
+    from PIL import Image, ImageFile, TiffImagePlugin
 
 # A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
 # alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
@@ -34,9 +34,34 @@ def keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
     """``samples`` (grey or RGB) with an alpha channel: 0 where the pixel is ``key``,
     the samples' maximum elsewhere."""
     planes = samples[..., None] if samples.ndim == 2 else samples
-    opaque = np.iinfo(samples.dtype).max
-    alpha = np.where((planes == key).all(axis=-1), 0, opaque).astype(samples.dtype)
+    return with_alpha(samples, (planes == key).all(axis=-1))
+
+
+def with_alpha(samples: np.ndarray, transparent: np.ndarray) -> np.ndarray:
+    """``samples`` (grey or RGB) with an alpha channel: 0 where ``transparent``, the
+    samples' maximum elsewhere."""
+    planes = samples[..., None] if samples.ndim == 2 else samples
+    alpha = np.where(transparent, 0, np.iinfo(samples.dtype).max).astype(samples.dtype)
     return np.concatenate([planes, alpha[..., None]], axis=2)
+
+
+def cursor_mask(image: "Image.Image", data: bytes, name: str) -> np.ndarray | None:
+    """Where a Windows cursor of a palette or RGB bitmap (``image`` opened by Pillow, not
+    loaded; ``data`` the file) is transparent, else None. Its AND mask, a bit a pixel
+    after the colour bitmap (rows in the bitmap's order, each of a multiple of 4 bytes),
+    sets the pixels where Windows leaves the screen as it is (or, under a colour other
+    than black, inverts it): transparent, as Pillow reads an ICO's mask and ImageMagick
+    a cursor's. Pillow reads a cursor's mask only under a grey bitmap."""
+    tiles = cast("ImageFile.ImageFile", image).tile
+    if image.format != "CUR" or image.mode not in ("P", "RGB") or len(tiles) != 1:
+        return None
+    (width, height), (_, stride, direction) = image.size, cast("tuple[str, int, int]", tiles[0].args)
+    mask_stride = (width + 31) // 32 * 4
+    start = (tiles[0].offset or 0) + stride * height
+    if len(data) < start + mask_stride * height:
+        raise ImageReadError(f"{name}: truncated: the cursor's transparency mask ends past the file's end")
+    rows = np.frombuffer(data, np.uint8, mask_stride * height, start).reshape(height, mask_stride)
+    return np.unpackbits(rows, axis=1)[::direction, :width].astype(bool)  # -1: bottom first
 
 
 def mode_read_as(image: "Image.Image") -> str:

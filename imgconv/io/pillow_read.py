@@ -1,6 +1,7 @@
 """Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -11,12 +12,22 @@ from .deep import picture_from_deep_png, picture_from_deep_sgi
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
-from .pillow_modes import KEYED, common_mode, keyed_alpha, mode_read_as, png_key, samples_of, widen
+from .pillow_modes import (
+    KEYED,
+    common_mode,
+    cursor_mask,
+    keyed_alpha,
+    mode_read_as,
+    png_key,
+    samples_of,
+    widen,
+    with_alpha,
+)
 from .tiff_read import beyond_pillow, picture_from_tifffile
 from .tiffinfo import ORIENTATION
 
 if TYPE_CHECKING:
-    from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin
+    from PIL import IcnsImagePlugin, IcoImagePlugin, Image, ImageFile, JpegImagePlugin, TiffImagePlugin
 
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
@@ -29,11 +40,13 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
-    count = getattr(image, "n_frames", 1) - skip
+    icons = _icons(image)
+    count = len(icons) if icons else getattr(image, "n_frames", 1) - skip
     indices = frame_indices(count, frame, name)
-    image.seek(skip + indices[0])
-    budget.take(*image.size)  # from the frame's header, before anything is decoded
-    claims.check_frame_data(image, data, name)
+    if not icons:  # an icon's images take their sizes as each is read (`_frames`)
+        image.seek(skip + indices[0])
+        budget.take(*image.size)  # from the frame's header, before anything is decoded
+        claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -58,20 +71,17 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     else:
         arrays, modes, key = [], [], png_key(image, data)
-        for index in indices:
-            # Each frame once, in order: seeking an APNG back to an earlier frame loses
-            # its palette, and a GIF or APNG frame is composed on the ones before it.
-            if index != indices[0]:
-                image.seek(skip + index)
-                budget.take(*image.size)
-                claims.check_frame_data(image, data, name)
-            modes.append(mode_read_as(image))
+        for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
+            modes.append(mode_read_as(each))
+            transparent = cursor_mask(each, data, name)  # before its pixels are loaded
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
-            arrays.append(samples_of(image, modes[-1], spend=spend) if decoder is None else decoder(data))
+            arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
-            timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
+            if transparent is not None:
+                arrays[-1], modes[-1] = with_alpha(arrays[-1], transparent), "RGBA"
+            timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
@@ -82,6 +92,43 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _icons(image: "Image.Image") -> "list[Callable[[], Image.Image]] | None":
+    """Where an icon file holds several images (an ICO's entries, an ICNS's sizes), a
+    loader of each, largest first (and, of one size, deepest first), else None: they are
+    read as frames of different sizes, as a TIFF's pages, where Pillow reads only the
+    largest (an ICO's shallowest of that size) without a word."""
+    if image.format == "ICO":
+        ico = cast("IcoImagePlugin.IcoImageFile", image).ico
+        order = sorted(range(len(ico.entry)), key=lambda i: (-ico.entry[i].square, -ico.entry[i].color_depth))
+        return [partial(ico.frame, i) for i in order] if len(order) > 1 else None
+    if image.format == "ICNS":
+        icns = cast("IcnsImagePlugin.IcnsImageFile", image).icns
+        sizes = sorted(icns.itersizes(), key=lambda size: (size[0] * size[2], size[2]), reverse=True)
+        return [partial(icns.getimage, size) for size in sizes] if len(sizes) > 1 else None
+    return None
+
+
+def _frames(image: "ImageFile.ImageFile", data: bytes, indices: Sequence[int], skip: int,
+            icons: "list[Callable[[], Image.Image]] | None", budget: PixelBudget,
+            name: str) -> "Iterator[Image.Image]":
+    """The image of each frame of ``indices``, ``image`` itself at the first: an icon's
+    images, or ``image`` sought to each frame once, in order (seeking an APNG back to an
+    earlier frame loses its palette, and a GIF or APNG frame is composed on the ones
+    before it), each frame's size taken from ``budget`` before it is decoded."""
+    for index in indices:
+        if icons:
+            # Pillow checks an entry's size against its limit (imgconv's) as it opens it.
+            each = icons[index]()
+            budget.take(*each.size)
+            yield each
+            continue
+        if index != indices[0]:
+            image.seek(skip + index)
+            budget.take(*image.size)
+            claims.check_frame_data(image, data, name)
+        yield image
 
 
 def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[bytes], np.ndarray] | None:
