@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from imgconv.errors import ImageReadError
 from imgconv.io.read import decode_image
@@ -94,3 +95,26 @@ def test_a_colour_cursors_and_mask_makes_it_transparent(rng):
     assert picture.mode == "RGBA"
     assert np.array_equal(picture.pixels[..., :3], colour)
     assert np.array_equal(picture.pixels[..., 3], np.where(transparent, 0, 255))
+
+
+@pytest.mark.parametrize(("masks", "fields"), [((0x7C00, 0x3E0, 0x1F, 0x8000), (5, 5, 5, 1)),
+                                               ((0xF800, 0x7E0, 0x1F, 0), (5, 6, 5, 0))])
+def test_a_16_bit_bmps_alpha_mask_is_read(rng, masks, fields):
+    """Pillow reads a 16-bit BMP's colour bit fields and drops its alpha field, which is
+    scaled as ImageMagick scales it, round(v * 255 / (2**n - 1)); the colour stays as
+    Pillow reads it with or without alpha."""
+    height, width = 3, 5
+    values = [rng.integers(0, 1 << n, (height, width), dtype=np.uint16) for n in fields]
+    pixels = np.zeros((height, width), np.uint16)
+    for value, mask in zip(values, masks, strict=True):
+        pixels |= value << max(0, (mask & -mask).bit_length() - 1)  # at the mask's lowest bit
+    rows = b"".join(np.pad(row.astype("<u2"), (0, 1)).tobytes() for row in pixels[::-1])  # 12 bytes a row
+    info = struct.pack("<IiiHHIIiiII4I", 108, width, height, 1, 16, 3, len(rows), 0, 0, 0, 0, *masks) + bytes(52)
+    data = b"BM" + struct.pack("<IHHI", 14 + len(info) + len(rows), 0, 0, 14 + len(info)) + info + rows
+    picture = decode_image(data, "t.bmp")
+    colour = np.asarray(Image.frombytes("RGB", (width, height), pixels.astype("<u2").tobytes(), "raw",
+                                        "BGR;15" if fields[1] == 5 else "BGR;16"))
+    assert picture.mode == ("RGBA" if fields[3] else "RGB")
+    assert np.array_equal(picture.pixels[..., :3], colour)
+    if fields[3]:
+        assert np.array_equal(picture.pixels[..., 3], np.round(values[3] * 255.0).astype(np.uint8))

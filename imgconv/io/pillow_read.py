@@ -14,8 +14,8 @@ from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
 from .pillow_modes import (
     KEYED,
+    alpha_beside,
     common_mode,
-    cursor_mask,
     keyed_alpha,
     mode_read_as,
     png_key,
@@ -73,14 +73,14 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         arrays, modes, key = [], [], png_key(image, data)
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
             modes.append(mode_read_as(each))
-            transparent = cursor_mask(each, data, name)  # before its pixels are loaded
+            alpha = alpha_beside(each, data, name)  # before its pixels are loaded
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
-            if transparent is not None:
-                arrays[-1], modes[-1] = with_alpha(arrays[-1], transparent), "RGBA"
+            if alpha is not None:
+                arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
