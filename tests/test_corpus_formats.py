@@ -118,3 +118,32 @@ def test_a_16_bit_bmps_alpha_mask_is_read(rng, masks, fields):
     assert np.array_equal(picture.pixels[..., :3], colour)
     if fields[3]:
         assert np.array_equal(picture.pixels[..., 3], np.round(values[3] * 255.0).astype(np.uint8))
+
+
+def _psd(merged: np.ndarray, layer: np.ndarray | None) -> bytes:
+    """An 8-bit RGB PSD of the ``merged`` image (H, W, 3), uncompressed, and a layer of
+    ``layer`` at the canvas's top left, if given."""
+    height, width, _ = merged.shape
+    head = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3) + struct.pack(">II", 0, 0)
+    layers = b""
+    if layer is not None:
+        rows, columns, _ = layer.shape
+        planes = [struct.pack(">H", 0) + layer[..., c].tobytes() for c in range(3)]
+        record = struct.pack(">iiiiH", 0, 0, rows, columns, 3)
+        record += b"".join(struct.pack(">hI", c, len(p)) for c, p in enumerate(planes))
+        record += b"8BIMnorm" + bytes([255, 0, 0, 0]) + struct.pack(">III", 12, 0, 0) + b"\3abc"
+        info = struct.pack(">h", 1) + record + b"".join(planes)
+        info += bytes(len(info) % 2)
+        layers = struct.pack(">I", len(info)) + info
+    section = struct.pack(">I", len(layers)) + layers
+    return head + section + struct.pack(">H", 0) + np.moveaxis(merged, -1, 0).tobytes()
+
+
+@pytest.mark.parametrize("layered", [False, True])
+def test_a_psd_is_read_as_its_merged_image(rng, layered):
+    """Pillow counts a PSD's layers as its frames, from 1: frame 0 does not exist, and
+    every PSD was refused as corrupt ("attempt to seek outside sequence")."""
+    merged = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    layer = rng.integers(0, 256, (2, 3, 3), dtype=np.uint8) if layered else None
+    picture = decode_image(_psd(merged, layer), "t.psd")
+    assert picture.mode == "RGB" and len(picture.frames) == 1 and np.array_equal(picture.pixels, merged)

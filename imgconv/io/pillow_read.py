@@ -41,10 +41,11 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
     icons = _icons(image)
-    count = len(icons) if icons else getattr(image, "n_frames", 1) - skip
+    count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
-        image.seek(skip + indices[0])
+        if count > 1:
+            image.seek(skip + indices[0])
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
@@ -92,6 +93,13 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _frame_count(image: "Image.Image") -> int:
+    """The frames of an image that Pillow opens, APNG's default image included. A PSD's
+    frames in Pillow are its layers, each its own part of the canvas; what the file
+    shows is its merged image, which Pillow opens at, and which is read alone."""
+    return 1 if image.format == "PSD" else getattr(image, "n_frames", 1)
 
 
 def _icons(image: "Image.Image") -> "list[Callable[[], Image.Image]] | None":
