@@ -44,7 +44,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
-        if count > 1:
+        if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
             image.seek(skip + indices[0])
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
