@@ -147,3 +147,38 @@ def test_a_psd_is_read_as_its_merged_image(rng, layered):
     layer = rng.integers(0, 256, (2, 3, 3), dtype=np.uint8) if layered else None
     picture = decode_image(_psd(merged, layer), "t.psd")
     assert picture.mode == "RGB" and len(picture.frames) == 1 and np.array_equal(picture.pixels, merged)
+
+
+def _apng(frames: list[tuple[np.ndarray, int, int]]) -> bytes:
+    """An 8-bit RGBA APNG of whole-canvas ``frames`` (samples, dispose_op, blend_op), the
+    first also its default image."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    height, width, _ = frames[0][0].shape
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+    out += chunk(b"acTL", struct.pack(">II", len(frames), 0))
+    sequence = 0
+    for number, (samples, dispose, blend) in enumerate(frames):
+        out += chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, width, height, 0, 0, 1, 10, dispose, blend))
+        pixels = zlib.compress(b"".join(b"\0" + row.tobytes() for row in samples))
+        out += chunk(b"IDAT", pixels) if number == 0 else chunk(b"fdAT", struct.pack(">I", sequence + 1) + pixels)
+        sequence += 1 if number == 0 else 2
+    return out + chunk(b"IEND", b"")
+
+
+def test_an_apng_frame_disposed_to_previous_gives_back_the_canvas_before_it():
+    """Read frame by frame, Pillow blended an OVER frame disposed of as PREVIOUS into the
+    canvas kept to go back to, and the frames after it were drawn on it (35 of the 41
+    frames of Pillow's iss634.apng); libpng's APNG reader, and Pillow seeking straight
+    to each frame, give them as the APNG definition says."""
+    green, red, clear = (np.zeros((2, 3, 4), np.uint8) for _ in range(3))
+    green[...] = (0, 255, 0, 255)
+    red[...] = (255, 0, 0, 255)
+    clear[0, 0] = (0, 0, 255, 255)  # elsewhere transparent: the canvas shows through
+    picture = decode_image(_apng([(green, 0, 0), (red, 2, 1), (clear, 0, 1)]), "t.png")
+    last = green.copy()
+    last[0, 0] = clear[0, 0]
+    assert [f.tolist() for f in picture.frames] == [green.tolist(), red.tolist(), last.tolist()]

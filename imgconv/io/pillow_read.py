@@ -136,7 +136,20 @@ def _frames(image: "ImageFile.ImageFile", data: bytes, indices: Sequence[int], s
             image.seek(skip + index)
             budget.take(*image.size)
             claims.check_frame_data(image, data, name)
+        # Pillow's APNG reader keeps the canvas that a frame disposed of as PREVIOUS
+        # goes back to, but loading the frame before the next seek blends the frame into
+        # that very canvas (an OVER frame), and the next frame was drawn on this one:
+        # the canvas is copied before the frame is read and put back after.
+        kept = image._prev_im.copy() if _disposed_to_previous(image) else None  # type: ignore[attr-defined]
         yield image
+        if kept is not None:
+            image._prev_im = kept  # type: ignore[attr-defined]
+
+
+def _disposed_to_previous(image: "Image.Image") -> bool:
+    """Whether the current frame of an APNG that Pillow reads is disposed of as PREVIOUS
+    (its fcTL's dispose_op 2) on a canvas Pillow keeps."""
+    return image.format == "PNG" and image.info.get("disposal") == 2 and getattr(image, "_prev_im", None) is not None
 
 
 def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[bytes], np.ndarray] | None:
