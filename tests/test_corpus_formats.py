@@ -182,3 +182,23 @@ def test_an_apng_frame_disposed_to_previous_gives_back_the_canvas_before_it():
     last = green.copy()
     last[0, 0] = clear[0, 0]
     assert [f.tolist() for f in picture.frames] == [green.tolist(), red.tolist(), last.tolist()]
+
+
+def test_a_dds_of_bc6h_blocks_keeps_its_half_floats():
+    """Pillow decodes BC6H (HDR) blocks to 8 bits clipped to 0-1. One 4x4 block of mode 11
+    (one region, 10-bit endpoints as stored), both endpoints one colour: every pixel is
+    that colour, unquantized as BC6H defines, ((x << 16) + 0x8000) >> 10, then made a
+    half float's bits, v * 31 >> 6."""
+    colour = (512, 100, 1000)
+    fields = [(3, 5), *((c, 10) for c in colour), *((c, 10) for c in colour)]  # mode, endpoint 0, endpoint 1
+    bits, shift = 0, 0
+    for value, width in fields:
+        bits, shift = bits | value << shift, shift + width
+    block = bits.to_bytes(16, "little")  # the 63 index bits after the endpoints: 0
+    pixel_format = struct.pack("<II4s20x", 32, 4, b"DX10")
+    header = struct.pack("<7I44x", 124, 0x1007, 4, 4, 16, 0, 1) + pixel_format + struct.pack("<I16x", 0x1000)
+    data = b"DDS " + header + struct.pack("<5I", 95, 3, 0, 1, 0) + block
+    picture = decode_image(data, "t.dds")
+    halves = [(((c << 16) + 0x8000) >> 10) * 31 >> 6 for c in colour]
+    assert picture.mode == "RGB;float16" and picture.pixels.shape == (4, 4, 3)
+    assert (picture.pixels.view(np.uint16) == halves).all()

@@ -1,5 +1,5 @@
 """Pictures of samples Pillow cannot hold, kept in their own type: 16-bit colour PNGs by
-libpng, 16-bit SGI images, and `.npy` arrays."""
+libpng, 16-bit SGI images, DDS textures of half floats, and `.npy` arrays."""
 
 import math
 from typing import Any
@@ -36,6 +36,14 @@ def picture_from_deep_png(data: bytes, indices: list[int], animated: bool, metad
     else:
         arrays = [imagecodecs.png_decode(data)]
     return deep_picture(arrays, "PNG", metadata, name)
+
+
+def picture_from_half_float_dds(data: bytes, metadata: dict[str, Any], name: str) -> Picture:
+    """A DDS texture of BC6H blocks (16-bit floats, unsigned or signed: HDR colour) as
+    imagecodecs decodes its first image: Pillow gives 8 bits, clipped to 0-1."""
+    import imagecodecs
+
+    return deep_picture([np.asarray(imagecodecs.dds_decode(data))], "DDS", metadata, name)
 
 
 def picture_from_deep_sgi(data: bytes, size: tuple[int, int], channels: int, metadata: dict[str, Any],

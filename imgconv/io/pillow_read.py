@@ -8,7 +8,7 @@ import numpy as np
 
 from . import chunks, claims
 from .budget import PixelBudget
-from .deep import picture_from_deep_png, picture_from_deep_sgi
+from .deep import picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
@@ -29,6 +29,8 @@ from .tiffinfo import ORIENTATION
 if TYPE_CHECKING:
     from PIL import IcnsImagePlugin, IcoImagePlugin, Image, ImageFile, JpegImagePlugin, TiffImagePlugin
 
+# The tiles Pillow's DDS reader gives BC6H blocks (half floats), unsigned and signed.
+_BC6H = [[("bcn", (6, "BC6H"))], [("bcn", (6, "BC6HS"))]]
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
@@ -66,10 +68,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
-    elif image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
-        picture = picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
-    elif image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
-        picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
+    elif (whole := _read_whole(image, data, frame, name, metadata, budget)) is not None:
+        picture = whole
     else:
         arrays, modes, key = [], [], png_key(image, data)
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
@@ -93,6 +93,20 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
+                budget: PixelBudget) -> Picture | None:
+    """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
+    by another reader: a DDS of BC6H blocks, a 16-bit SGI image, a TIFF beyond Pillow;
+    else None."""
+    if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
+        return picture_from_half_float_dds(data, metadata, name)
+    if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
+        return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
+    if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
+        return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
+    return None
 
 
 def _frame_count(image: "Image.Image") -> int:
