@@ -202,3 +202,16 @@ def test_a_dds_of_bc6h_blocks_keeps_its_half_floats():
     halves = [(((c << 16) + 0x8000) >> 10) * 31 >> 6 for c in colour]
     assert picture.mode == "RGB;float16" and picture.pixels.shape == (4, 4, 3)
     assert (picture.pixels.view(np.uint16) == halves).all()
+
+
+def test_a_bmps_embedded_icc_profile_is_kept(rng):
+    """A BITMAPV5HEADER may embed an ICC profile (colour space "MBED", its offset from the
+    header and its size); Pillow does not read it, and the colours' meaning was lost."""
+    profile = bytes(rng.integers(0, 256, 300, dtype=np.uint8))
+    row = b"\x10\x20\x30\0"  # one BGR pixel, padded to 4 bytes
+    info = struct.pack("<IiiHHIIiiII", 124, 1, 1, 1, 24, 0, len(row), 0, 0, 0, 0) + bytes(16)
+    info += b"DEBM" + bytes(36 + 12) + struct.pack("<IIII", 4, 124 + len(row), len(profile), 0)
+    offset = 14 + len(info)
+    data = b"BM" + struct.pack("<IHHI", offset + len(row) + len(profile), 0, 0, offset) + info + row + profile
+    picture = decode_image(data, "t.bmp")
+    assert picture.metadata["icc_profile"] == profile and picture.pixels.tolist() == [[[0x30, 0x20, 0x10]]]

@@ -1,5 +1,6 @@
 """Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
 
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -58,7 +59,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
     # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
     # turns pictures as it chooses, so that turn is undone below.
-    metadata = metadata_of(image, header_complete=decoder is not None)
+    metadata = metadata_of(image, header_complete=decoder is not None) | _bmp_profile(image, data)
     orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
     timings = []
     if deep:
@@ -107,6 +108,18 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
         return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     return None
+
+
+def _bmp_profile(image: "Image.Image", data: bytes) -> dict[str, bytes]:
+    """``{"icc_profile": ...}`` of a BMP whose BITMAPV5HEADER embeds one (its colour
+    space type "MBED", the profile's offset from the header's start and its size), which
+    Pillow does not read; else ``{}``. A linked profile ("LINK") is a file name."""
+    if image.format != "BMP" or len(data) < 14 + 124 or data[14:18] != (124).to_bytes(4, "little"):
+        return {}
+    start, size = struct.unpack_from("<II", data, 14 + 112)
+    if data[14 + 56:14 + 60] != b"DEBM" or not 0 < size <= len(data) - 14 - start:  # "MBED", little-endian
+        return {}
+    return {"icc_profile": data[14 + start:14 + start + size]}
 
 
 def _frame_count(image: "Image.Image") -> int:
