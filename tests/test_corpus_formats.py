@@ -215,3 +215,10 @@ def test_a_bmps_embedded_icc_profile_is_kept(rng):
     data = b"BM" + struct.pack("<IHHI", offset + len(row) + len(profile), 0, 0, offset) + info + row + profile
     picture = decode_image(data, "t.bmp")
     assert picture.metadata["icc_profile"] == profile and picture.pixels.tolist() == [[[0x30, 0x20, 0x10]]]
+
+
+def test_16_bit_sgi_rows_whose_data_overlap_are_refused():
+    data = bytearray(_sgi(np.zeros((1, 2, 3), np.uint16), rle=True))
+    struct.pack_into(">I", data, 512, 512 + 16 + 2)  # the first row starts inside the second's data
+    with pytest.raises(ImageReadError, match=r"t\.sgi: a damaged SGI file: the data of its run-length rows overlap"):
+        decode_image(bytes(data), "t.sgi")

@@ -60,11 +60,7 @@ def picture_from_deep_sgi(data: bytes, size: tuple[int, int], channels: int, met
                                  f"samples, more than its {len(data) - _SGI_HEADER} bytes of SGI data hold")
         planes = np.frombuffer(data, ">u2", count, _SGI_HEADER).reshape(channels, height, width)
     else:
-        planes = np.empty((channels, height, width), np.uint16)
-        decoded: dict[bytes, np.ndarray] = {}  # rows may share their data: each is decoded once
-        for z in range(channels):
-            for y in range(height):
-                planes[z, y] = _sgi_rle_row(data, y + z * height, height * channels, width, name, decoded)
+        planes = _sgi_rle_planes(data, channels, height, width, name)
     samples = np.moveaxis(planes[:, ::-1], 0, -1)
     return deep_picture([samples[..., 0] if channels == 1 else samples], "SGI", metadata, name)
 
@@ -72,20 +68,27 @@ def picture_from_deep_sgi(data: bytes, size: tuple[int, int], channels: int, met
 _SGI_HEADER = 512
 
 
-def _sgi_rle_row(data: bytes, index: int, rows: int, width: int, name: str,
-                 decoded: dict[bytes, np.ndarray]) -> np.ndarray:
-    """Row ``index`` (plane by plane, bottom first) of a run-length coded 16-bit SGI image
-    of ``rows`` rows in all: its start and length in the tables after the header, then
-    16-bit units, each a count (low 7 bits; 0 ends the row) of samples that follow
-    (high bit set) or of the one sample that follows, repeated. ``decoded`` holds the
-    rows decoded so far by their coded bytes."""
+def _sgi_rle_planes(data: bytes, channels: int, height: int, width: int, name: str) -> np.ndarray:
+    """The planes of a run-length coded 16-bit SGI image: each row (plane by plane,
+    bottom first) found by its start and length in the tables after the header. Rows
+    may share their data (each is decoded once) but not overlap otherwise: a small file
+    of overlapping rows would cost a decoding as long as its pixels are many."""
+    rows = channels * height
     if len(data) < _SGI_HEADER + 8 * rows:
         raise ImageReadError(f"{name}: truncated: its run-length tables end past the file's end")
-    start, length = (int.from_bytes(data[at:at + 4], "big") for at in (_SGI_HEADER + 4 * index,
-                                                                           _SGI_HEADER + 4 * (rows + index)))
-    coded = data[start:start + length]
-    if coded in decoded:
-        return decoded[coded]
+    tables = np.frombuffer(data, ">u4", 2 * rows, _SGI_HEADER).astype(np.int64).reshape(2, rows)
+    spans = np.unique(tables, axis=1)  # (start, length) of each distinct row, by start
+    if (spans[0, 1:] < spans[0, :-1] + spans[1, :-1]).any():
+        raise ImageReadError(f"{name}: a damaged SGI file: the data of its run-length rows overlap")
+    decoded = {(int(start), int(length)): _sgi_rle_row(data[start:start + length], width, name)
+               for start, length in spans.T}
+    return np.stack([decoded[int(start), int(length)] for start, length in tables.T]).reshape(channels, height, width)
+
+
+def _sgi_rle_row(coded: bytes, width: int, name: str) -> np.ndarray:
+    """A row of a run-length coded 16-bit SGI image: 16-bit units, each a count (low 7
+    bits; 0 ends the row) of samples that follow (high bit set) or of the one sample
+    that follows, repeated."""
     units = np.frombuffer(coded, ">u2", len(coded) // 2).tolist()
     row, position, at = np.empty(width, np.uint16), 0, 0
     while at < len(units) and units[at] & 0x7F:
@@ -96,9 +99,8 @@ def _sgi_rle_row(data: bytes, index: int, rows: int, width: int, name: str,
         row[position:position + count] = taken
         position, at = position + count, at + 1 + (count if literal else 1)
     if position != width:
-        raise ImageReadError(f"{name}: corrupt or truncated image (run-length row {index} of the SGI image "
-                             f"gives {position} samples where its width is {width})")
-    decoded[coded] = row
+        raise ImageReadError(f"{name}: corrupt or truncated image (a run-length row of the SGI image gives "
+                             f"{position} samples where its width is {width})")
     return row
 
 
