@@ -222,3 +222,16 @@ def test_16_bit_sgi_rows_whose_data_overlap_are_refused():
     struct.pack_into(">I", data, 512, 512 + 16 + 2)  # the first row starts inside the second's data
     with pytest.raises(ImageReadError, match=r"t\.sgi: a damaged SGI file: the data of its run-length rows overlap"):
         decode_image(bytes(data), "t.sgi")
+
+
+def test_every_size_of_an_icns_is_a_frame(rng):
+    """Pillow reads an ICNS's largest size alone. A 32x32 PNG entry, and a 16x16 one of
+    raw RGB samples (is32 of 16 * 16 * 3 bytes) with its 8-bit mask (s8mk)."""
+    import imagecodecs
+
+    large, small = (rng.integers(0, 256, (side, side, 4), dtype=np.uint8) for side in (32, 16))
+    entries = [(b"icp5", imagecodecs.png_encode(large)), (b"is32", small[..., :3].tobytes()),
+               (b"s8mk", small[..., 3].tobytes())]
+    body = b"".join(kind + struct.pack(">I", 8 + len(entry)) + entry for kind, entry in entries)
+    picture = decode_image(b"icns" + struct.pack(">I", 8 + len(body)) + body, "t.icns")
+    assert [f.tolist() for f in picture.frames] == [large.tolist(), small.tolist()]

@@ -49,8 +49,10 @@ def alpha_beside(image: "Image.Image", data: bytes, name: str) -> np.ndarray | N
     """The 8-bit alpha of a file that Pillow reads without it (``image`` opened by
     Pillow, not loaded; ``data`` the file), else None: a colour cursor's AND mask, a
     16-bit BMP's alpha bit field."""
+    if image.format not in ("CUR", "BMP") or image.mode not in ("P", "RGB"):
+        return None  # (an icon's images are not all ImageFiles)
     tiles = cast("ImageFile.ImageFile", image).tile
-    if image.format not in ("CUR", "BMP") or image.mode not in ("P", "RGB") or len(tiles) != 1:
+    if len(tiles) != 1:
         return None
     (width, height), (_, stride, direction) = image.size, cast("tuple[str, int, int]", tiles[0].args)
     start = tiles[0].offset or 0
