@@ -1,5 +1,5 @@
 """Pictures of samples Pillow cannot hold, kept in their own type: 16-bit colour PNGs by
-libpng, and `.npy` arrays."""
+libpng, 16-bit SGI images, DDS textures of half floats, and `.npy` arrays."""
 
 import math
 from typing import Any
@@ -36,6 +36,72 @@ def picture_from_deep_png(data: bytes, indices: list[int], animated: bool, metad
     else:
         arrays = [imagecodecs.png_decode(data)]
     return deep_picture(arrays, "PNG", metadata, name)
+
+
+def picture_from_half_float_dds(data: bytes, metadata: dict[str, Any], name: str) -> Picture:
+    """A DDS texture of BC6H blocks (16-bit floats, unsigned or signed: HDR colour) as
+    imagecodecs decodes its first image: Pillow gives 8 bits, clipped to 0-1."""
+    import imagecodecs
+
+    return deep_picture([np.asarray(imagecodecs.dds_decode(data))], "DDS", metadata, name)
+
+
+def picture_from_deep_sgi(data: bytes, size: tuple[int, int], channels: int, metadata: dict[str, Any],
+                          name: str) -> Picture:
+    """An SGI image of 16 bits a sample (its header's BPC 2), of ``size`` (width, height)
+    and ``channels`` as Pillow read its header: Pillow keeps only each sample's high byte.
+    Planes are stored one after the other, rows bottom first, big-endian, verbatim or
+    run-length coded row by row (its header's STORAGE 0 or 1)."""
+    width, height = size
+    if data[2] == 0:
+        count = width * height * channels
+        if len(data) < _SGI_HEADER + 2 * count:
+            raise ImageReadError(f"{name}: truncated: its header claims {width} x {height} x {channels} 16-bit "
+                                 f"samples, more than its {len(data) - _SGI_HEADER} bytes of SGI data hold")
+        planes = np.frombuffer(data, ">u2", count, _SGI_HEADER).reshape(channels, height, width)
+    else:
+        planes = _sgi_rle_planes(data, channels, height, width, name)
+    samples = np.moveaxis(planes[:, ::-1], 0, -1)
+    return deep_picture([samples[..., 0] if channels == 1 else samples], "SGI", metadata, name)
+
+
+_SGI_HEADER = 512
+
+
+def _sgi_rle_planes(data: bytes, channels: int, height: int, width: int, name: str) -> np.ndarray:
+    """The planes of a run-length coded 16-bit SGI image: each row (plane by plane,
+    bottom first) found by its start and length in the tables after the header. Rows
+    may share their data (each is decoded once) but not overlap otherwise: a small file
+    of overlapping rows would cost a decoding as long as its pixels are many."""
+    rows = channels * height
+    if len(data) < _SGI_HEADER + 8 * rows:
+        raise ImageReadError(f"{name}: truncated: its run-length tables end past the file's end")
+    tables = np.frombuffer(data, ">u4", 2 * rows, _SGI_HEADER).astype(np.int64).reshape(2, rows)
+    spans = np.unique(tables, axis=1)  # (start, length) of each distinct row, by start
+    if (spans[0, 1:] < spans[0, :-1] + spans[1, :-1]).any():
+        raise ImageReadError(f"{name}: a damaged SGI file: the data of its run-length rows overlap")
+    decoded = {(int(start), int(length)): _sgi_rle_row(data[start:start + length], width, name)
+               for start, length in spans.T}
+    return np.stack([decoded[int(start), int(length)] for start, length in tables.T]).reshape(channels, height, width)
+
+
+def _sgi_rle_row(coded: bytes, width: int, name: str) -> np.ndarray:
+    """A row of a run-length coded 16-bit SGI image: 16-bit units, each a count (low 7
+    bits; 0 ends the row) of samples that follow (high bit set) or of the one sample
+    that follows, repeated."""
+    units = np.frombuffer(coded, ">u2", len(coded) // 2).tolist()
+    row, position, at = np.empty(width, np.uint16), 0, 0
+    while at < len(units) and units[at] & 0x7F:
+        count, literal = units[at] & 0x7F, units[at] & 0x80
+        taken = units[at + 1:at + 1 + count] if literal else units[at + 1:at + 2] * count
+        if position + count > width or len(taken) != count:
+            break
+        row[position:position + count] = taken
+        position, at = position + count, at + 1 + (count if literal else 1)
+    if position != width:
+        raise ImageReadError(f"{name}: corrupt or truncated image (a run-length row of the SGI image gives "
+                             f"{position} samples where its width is {width})")
+    return row
 
 
 def picture_from_npy(data: bytes, name: str, budget: PixelBudget) -> Picture:

@@ -1,6 +1,7 @@
 """The modes Pillow's images are read as (see `imgconv.io.read`), and the samples of each."""
 
 
+import struct
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -11,7 +12,7 @@ from .tiff_read import turn_white_is_zero
 from .tiffinfo import MINISWHITE
 
 if TYPE_CHECKING:
-    from PIL import Image, TiffImagePlugin
+    from PIL import Image, ImageFile, TiffImagePlugin
 
 # A grey or RGB PNG's tRNS chunk names one colour as transparent: read as the mode with
 # alpha, as libpng (png_set_tRNS_to_alpha) and viewers read it. Pillow keeps the colour
@@ -34,9 +35,63 @@ def keyed_alpha(samples: np.ndarray, key: np.ndarray) -> np.ndarray:
     """``samples`` (grey or RGB) with an alpha channel: 0 where the pixel is ``key``,
     the samples' maximum elsewhere."""
     planes = samples[..., None] if samples.ndim == 2 else samples
-    opaque = np.iinfo(samples.dtype).max
-    alpha = np.where((planes == key).all(axis=-1), 0, opaque).astype(samples.dtype)
+    keyed = (planes == key).all(axis=-1)
+    return with_alpha(samples, np.where(keyed, 0, np.iinfo(samples.dtype).max).astype(samples.dtype))
+
+
+def with_alpha(samples: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``samples`` (grey or RGB) with ``alpha`` (of their type) as a last channel."""
+    planes = samples[..., None] if samples.ndim == 2 else samples
     return np.concatenate([planes, alpha[..., None]], axis=2)
+
+
+def alpha_beside(image: "Image.Image", data: bytes, name: str) -> np.ndarray | None:
+    """The 8-bit alpha of a file that Pillow reads without it (``image`` opened by
+    Pillow, not loaded; ``data`` the file), else None: a colour cursor's AND mask, a
+    16-bit BMP's alpha bit field."""
+    if image.format not in ("CUR", "BMP") or image.mode not in ("P", "RGB"):
+        return None  # (an icon's images are not all ImageFiles)
+    tiles = cast("ImageFile.ImageFile", image).tile
+    if len(tiles) != 1:
+        return None
+    (width, height), (_, stride, direction) = image.size, cast("tuple[str, int, int]", tiles[0].args)
+    start = tiles[0].offset or 0
+    if image.format == "CUR":
+        # The AND mask, a bit a pixel after the colour bitmap, rows padded to 4 bytes,
+        # sets the pixels where Windows leaves the screen as it is (or, under a colour
+        # other than black, inverts it): transparent, as Pillow reads an ICO's mask and
+        # ImageMagick a cursor's. Pillow reads a cursor's mask only under a grey bitmap.
+        rows = _rows(data, start + stride * height, (width + 31) // 32 * 4, height, name)
+        return np.where(np.unpackbits(rows, axis=1)[::direction, :width], 0, 255).astype(np.uint8)
+    mask = _bmp_alpha_mask(data)
+    if not mask:
+        return None
+    # Pillow reads the colour fields (5-6-5 or 5-5-5); the alpha field of n bits is
+    # scaled to 8 as round(v * 255 / (2**n - 1)), as ImageMagick scales it.
+    pixels = _rows(data, start, stride, height, name)[::direction, :2 * width].view("<u2")
+    low = (mask & -mask).bit_length() - 1  # the mask's lowest bit
+    return np.round(((pixels & mask) >> low) * (255 / (mask >> low))).astype(np.uint8)
+
+
+def _bmp_alpha_mask(data: bytes) -> int:
+    """The alpha bit field of a BMP of 16-bit bit fields (its info header of 56 bytes or
+    more, BITMAPV4HEADER's and V5's), where it is contiguous, within the 16 bits and off
+    the colour's fields; else 0 (none, or a writer's slip, which Pillow ignores)."""
+    if len(data) < 70:
+        return 0
+    header, bits, compression = struct.unpack_from("<I10xHI", data, 14)
+    red, green, blue, alpha = struct.unpack_from("<4I", data, 54)
+    field = alpha >> max(0, (alpha & -alpha).bit_length() - 1)  # its bits, shifted down
+    if header < 56 or bits != 16 or compression != 3 or not 0 < alpha <= 0xFFFF or alpha & (red | green | blue):
+        return 0
+    return 0 if field & (field + 1) else alpha
+
+
+def _rows(data: bytes, start: int, stride: int, height: int, name: str) -> np.ndarray:
+    """``height`` rows of ``stride`` bytes of ``data`` from ``start``."""
+    if len(data) < start + stride * height:
+        raise ImageReadError(f"{name}: truncated: its pixels end past the file's end")
+    return np.frombuffer(data, np.uint8, stride * height, start).reshape(height, stride)
 
 
 def mode_read_as(image: "Image.Image") -> str:
@@ -101,7 +156,12 @@ def samples_of(image: "Image.Image", mode: str, *, spend: bool = False) -> np.nd
         if tags.get(262) == MINISWHITE:  # Pillow turns 8 bits and fewer
             turn_white_is_zero(samples, tags[258][0], 1)
         return samples
-    return array_of(image, mode, spend=spend)
+    samples = array_of(image, mode, spend=spend)
+    if image.format == "XBM":
+        # An X bitmap's set bit is drawn in the foreground, black on white (X11's
+        # XReadBitmapFile, netpbm's xbmtopbm, ImageMagick); Pillow reads it as white.
+        np.subtract(255, samples, out=samples)
+    return samples
 
 
 def array_of(image: "Image.Image", mode: str | None = None, *, spend: bool = False) -> np.ndarray:

@@ -1,23 +1,37 @@
 """Pictures decoded by Pillow, or by imagecodecs where it gives Pillow's samples quicker."""
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from . import chunks, claims
 from .budget import PixelBudget
-from .deep import picture_from_deep_png
+from .deep import picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
-from .pillow_modes import KEYED, common_mode, keyed_alpha, mode_read_as, png_key, samples_of, widen
+from .pillow_modes import (
+    KEYED,
+    alpha_beside,
+    common_mode,
+    keyed_alpha,
+    mode_read_as,
+    png_key,
+    samples_of,
+    widen,
+    with_alpha,
+)
 from .tiff_read import beyond_pillow, picture_from_tifffile
 from .tiffinfo import ORIENTATION
 
 if TYPE_CHECKING:
-    from PIL import Image, ImageFile, JpegImagePlugin, TiffImagePlugin
+    from PIL import IcnsImagePlugin, IcoImagePlugin, Image, ImageFile, JpegImagePlugin, TiffImagePlugin
 
+# The tiles Pillow's DDS reader gives BC6H blocks (half floats), unsigned and signed.
+_BC6H = [[("bcn", (6, "BC6H"))], [("bcn", (6, "BC6HS"))]]
 # Pillow's numbers for JPEG chroma subsampling (JpegImagePlugin.get_sampling).
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
@@ -29,11 +43,14 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
-    count = getattr(image, "n_frames", 1) - skip
+    icons = _icons(image)
+    count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
-    image.seek(skip + indices[0])
-    budget.take(*image.size)  # from the frame's header, before anything is decoded
-    claims.check_frame_data(image, data, name)
+    if not icons:  # an icon's images take their sizes as each is read (`_frames`)
+        if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
+            image.seek(skip + indices[0])
+        budget.take(*image.size)  # from the frame's header, before anything is decoded
+        claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -42,7 +59,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
     # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
     # turns pictures as it chooses, so that turn is undone below.
-    metadata = metadata_of(image, header_complete=decoder is not None)
+    metadata = metadata_of(image, header_complete=decoder is not None) | _bmp_profile(image, data)
     orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
     timings = []
     if deep:
@@ -52,24 +69,21 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         for index in indices if count > 1 and frame is None else ():
             image.seek(skip + index)
             timings.append(image.info.get("duration"))
-    elif image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
-        picture = picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
+    elif (whole := _read_whole(image, data, frame, name, metadata, budget)) is not None:
+        picture = whole
     else:
         arrays, modes, key = [], [], png_key(image, data)
-        for index in indices:
-            # Each frame once, in order: seeking an APNG back to an earlier frame loses
-            # its palette, and a GIF or APNG frame is composed on the ones before it.
-            if index != indices[0]:
-                image.seek(skip + index)
-                budget.take(*image.size)
-                claims.check_frame_data(image, data, name)
-            modes.append(mode_read_as(image))
+        for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
+            modes.append(mode_read_as(each))
+            alpha = alpha_beside(each, data, name)  # before its pixels are loaded
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
-            arrays.append(samples_of(image, modes[-1], spend=spend) if decoder is None else decoder(data))
+            arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
-            timings.append(image.info.get("duration"))  # WebP gives it once the frame is decoded
+            if alpha is not None:
+                arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
+            timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
@@ -80,6 +94,89 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
+                budget: PixelBudget) -> Picture | None:
+    """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
+    by another reader: a DDS of BC6H blocks, a 16-bit SGI image, a TIFF beyond Pillow;
+    else None."""
+    if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
+        return picture_from_half_float_dds(data, metadata, name)
+    if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
+        return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
+    if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
+        return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
+    return None
+
+
+def _bmp_profile(image: "Image.Image", data: bytes) -> dict[str, bytes]:
+    """``{"icc_profile": ...}`` of a BMP whose BITMAPV5HEADER embeds one (its colour
+    space type "MBED", the profile's offset from the header's start and its size), which
+    Pillow does not read; else ``{}``. A linked profile ("LINK") is a file name."""
+    if image.format != "BMP" or len(data) < 14 + 124 or data[14:18] != (124).to_bytes(4, "little"):
+        return {}
+    start, size = struct.unpack_from("<II", data, 14 + 112)
+    if data[14 + 56:14 + 60] != b"DEBM" or not 0 < size <= len(data) - 14 - start:  # "MBED", little-endian
+        return {}
+    return {"icc_profile": data[14 + start:14 + start + size]}
+
+
+def _frame_count(image: "Image.Image") -> int:
+    """The frames of an image that Pillow opens, APNG's default image included. A PSD's
+    frames in Pillow are its layers, each its own part of the canvas; what the file
+    shows is its merged image, which Pillow opens at, and which is read alone."""
+    return 1 if image.format == "PSD" else getattr(image, "n_frames", 1)
+
+
+def _icons(image: "Image.Image") -> "list[Callable[[], Image.Image]] | None":
+    """Where an icon file holds several images (an ICO's entries, an ICNS's sizes), a
+    loader of each, largest first (and, of one size, deepest first), else None: they are
+    read as frames of different sizes, as a TIFF's pages, where Pillow reads only the
+    largest (an ICO's shallowest of that size) without a word."""
+    if image.format == "ICO":
+        ico = cast("IcoImagePlugin.IcoImageFile", image).ico
+        order = sorted(range(len(ico.entry)), key=lambda i: (-ico.entry[i].square, -ico.entry[i].color_depth))
+        return [partial(ico.frame, i) for i in order] if len(order) > 1 else None
+    if image.format == "ICNS":
+        icns = cast("IcnsImagePlugin.IcnsImageFile", image).icns
+        sizes = sorted(icns.itersizes(), key=lambda size: (size[0] * size[2], size[2]), reverse=True)
+        return [partial(icns.getimage, size) for size in sizes] if len(sizes) > 1 else None
+    return None
+
+
+def _frames(image: "ImageFile.ImageFile", data: bytes, indices: Sequence[int], skip: int,
+            icons: "list[Callable[[], Image.Image]] | None", budget: PixelBudget,
+            name: str) -> "Iterator[Image.Image]":
+    """The image of each frame of ``indices``, ``image`` itself at the first: an icon's
+    images, or ``image`` sought to each frame once, in order (seeking an APNG back to an
+    earlier frame loses its palette, and a GIF or APNG frame is composed on the ones
+    before it), each frame's size taken from ``budget`` before it is decoded."""
+    for index in indices:
+        if icons:
+            # Pillow checks an entry's size against its limit (imgconv's) as it opens it.
+            each = icons[index]()
+            budget.take(*each.size)
+            yield each
+            continue
+        if index != indices[0]:
+            image.seek(skip + index)
+            budget.take(*image.size)
+            claims.check_frame_data(image, data, name)
+        # Pillow's APNG reader keeps the canvas that a frame disposed of as PREVIOUS
+        # goes back to, but loading the frame before the next seek blends the frame into
+        # that very canvas (an OVER frame), and the next frame was drawn on this one:
+        # the canvas is copied before the frame is read and put back after.
+        kept = image._prev_im.copy() if _disposed_to_previous(image) else None  # type: ignore[attr-defined]
+        yield image
+        if kept is not None:
+            image._prev_im = kept  # type: ignore[attr-defined]
+
+
+def _disposed_to_previous(image: "Image.Image") -> bool:
+    """Whether the current frame of an APNG that Pillow reads is disposed of as PREVIOUS
+    (its fcTL's dispose_op 2) on a canvas Pillow keeps."""
+    return image.format == "PNG" and image.info.get("disposal") == 2 and getattr(image, "_prev_im", None) is not None
 
 
 def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[bytes], np.ndarray] | None:
