@@ -4,7 +4,8 @@ lossless output holds the samples an independent reader reads from the input.
 
 For each file under the folders given (recursively), `imgconv identity IN OUT` and
 `imgconv blur -s 2 IN OUT` run, OUT in the input's own format where imgconv writes it
-(the input's extension kept), else PNG. TIFF inputs and inputs of more than 8 bits a
+(the input's extension kept), else PNG (TIFF for ICO and ICNS, whose images of
+different sizes are frames only TIFF holds). TIFF inputs and inputs of more than 8 bits a
 sample also get `identity` to the other of TIFF and PNG. Each run is a fresh process,
 in a new session, with an address-space limit (``--memory``, RLIMIT_AS) and a wall-time
 limit (``--timeout``), after which its process group is killed; its peak resident
@@ -42,10 +43,17 @@ what an independent reader reads from the input and from the output:
 - PNG without an acTL chunk: libpng (imagecodecs.png_decode), which expands palettes and
   bits below 8, and makes tRNS an alpha channel.
 - APNG and every other format: Pillow's frames in order (ImageSequence, each frame
-  decoded once, after the one before), 8-bit modes converted to RGBA (palette, bilevel
-  0/255, CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are; an
-  APNG's default image that is not part of the animation is left out. 16-bit APNG:
-  libpng's APNG decoder (imagecodecs.apng_decode), as Pillow reads 8 bits of it.
+  decoded once, after the one before; an APNG's each sought to in a freshly opened
+  image, as Pillow reading frame after frame blends a frame that follows one disposed
+  of as PREVIOUS into the wrong canvas), 8-bit modes converted to RGBA (palette,
+  bilevel 0/255, CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they
+  are; an APNG's default image that is not part of the animation is left out. 16-bit
+  APNG: libpng's APNG decoder (imagecodecs.apng_decode), as Pillow reads 8 bits of it.
+  An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
+  first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
+  image at open; its frames are the layers). Not compared, as Pillow reads them
+  otherwise than imgconv and their formats' other readers: XBM (set bits white),
+  16-bit SGI (the high bytes) and colour cursors (opaque, without the AND mask).
 - .npy: NumPy.
 
 References are turned upright as their EXIF orientation says or, where EXIF gives
@@ -109,6 +117,9 @@ WRITTEN = {"PNG": ".png", "TIFF": ".tif", "JPEG": ".jpg", "JPEG2000": ".jp2", "W
            "GIF": ".gif", "BMP": ".bmp", "TGA": ".tga", "QOI": ".qoi", "PPM": ".ppm", "NPY": ".npy"}
 LOSSLESS_OUTPUTS = {"PNG", "TIFF", "NPY", "GIF", "BMP", "TGA", "QOI", "PPM", "JPEG2000"}  # WebP: when lossless
 LOSSY_INPUTS = {"JPEG", "MPO", "AVIF", "HEIF"}  # WebP: when lossy
+# Icons, whose images imgconv reads as frames of different sizes, which only TIFF holds:
+# their outputs are TIFF, where a PNG output is refused.
+ICONS = {"ICO", "ICNS"}
 # TIFF compressions whose decoders may differ in their last bits: OJPEG, JPEG, Aperio's
 # JPEG 2000 (33003, 33005), JPEG 2000, lossy JPEG (DNG), WebP, JPEG XL.
 LOSSY_TIFF_COMPRESSIONS = {6, 7, 33003, 33004, 33005, 34712, 34892, 50001, 50002}
@@ -339,9 +350,11 @@ def webp_is_lossless(path: str) -> bool:
 
 def output_extension(path: Path, fmt: str | None) -> str:
     """The input's own extension where imgconv writes its format, else the format's usual
-    one, else .png."""
+    one, else .png; .tif for an icon (`ICONS`)."""
     from PIL import Image
 
+    if fmt in ICONS:
+        return ".tif"
     if fmt not in WRITTEN:
         return ".png"
     extension = path.suffix.lower()
@@ -437,7 +450,7 @@ def _has_default_image(data: bytes) -> bool:
 
 
 def _pillow_frames(path: str) -> Frames:
-    from PIL import Image, ImageSequence
+    from PIL import Image
 
     orientation = _orientation(path)
     data = Path(path).read_bytes()
@@ -447,15 +460,57 @@ def _pillow_frames(path: str) -> Frames:
 
         arrays, durations, reader = list(imagecodecs.apng_decode(data)), None, "libpng (APNG)"
     else:
-        arrays, durations, reader = [], [], "Pillow"
         with Image.open(path) as image:
-            for frame in ImageSequence.Iterator(image):
-                frame.load()
-                arrays.append(_pillow_samples(frame))
-                durations.append(float(frame.info.get("duration") or 0))
+            _check_pillow_reads(image, data)
+            arrays, durations = _pillow_images(image, path, apng)
+        reader = "Pillow"
     # A still image read from an APNG whose animation chunks the reader ignores is the image.
     skip = 1 if apng and len(arrays) > 1 and _has_default_image(data) else 0
     return Frames([upright(a, orientation) for a in arrays[skip:]], durations and durations[skip:], reader)
+
+
+def _check_pillow_reads(image: Any, data: bytes) -> None:
+    """Refuse (`NotComparable`) the files Pillow reads otherwise than imgconv, which
+    reads them as their formats' other readers do."""
+    if image.format == "XBM":
+        raise NotComparable("XBM, whose set bits Pillow reads white, and imgconv black as X11 draws them")
+    if image.format == "SGI" and data[3:4] == b"\2":  # two bytes a sample
+        raise NotComparable("16-bit SGI, of which Pillow keeps each sample's high byte")
+    if image.format == "CUR" and image.mode in ("P", "RGB"):
+        raise NotComparable("a colour cursor, which Pillow reads opaque, without its AND mask")
+
+
+def _pillow_images(image: Any, path: str, apng: bool) -> tuple[list[np.ndarray], list[float]]:
+    """The frames Pillow reads from ``image`` (of file ``path``), as imgconv numbers them,
+    and their durations: an icon's images largest first, then deepest (an ICO's
+    entries, an ICNS's sizes); a PSD's merged image alone (Pillow's frames are its
+    layers); an APNG's frames each sought to in a fresh image (Pillow, reading frame
+    after frame, blends a frame that follows one disposed of as PREVIOUS into the wrong
+    canvas); the others' frames in order."""
+    from PIL import Image, ImageSequence
+
+    if image.format == "ICO":
+        entries = image.ico.entry
+        order = sorted(range(len(entries)), key=lambda i: (-entries[i].square, -entries[i].color_depth))
+        return [_pillow_samples(image.ico.frame(i)) for i in order], []
+    if image.format == "ICNS":
+        sizes = sorted(image.icns.itersizes(), key=lambda size: (size[0] * size[2], size[2]), reverse=True)
+        return [_pillow_samples(image.icns.getimage(size)) for size in sizes], []
+    if image.format == "PSD":
+        image.load()
+        return [_pillow_samples(image)], []
+    frames: list[Any] = []
+    if apng:
+        for index in range(image.n_frames):
+            with Image.open(path) as fresh:
+                fresh.seek(index)
+                fresh.load()
+                frames.append((_pillow_samples(fresh), fresh.info.get("duration")))
+    else:
+        for frame in ImageSequence.Iterator(image):
+            frame.load()
+            frames.append((_pillow_samples(frame), frame.info.get("duration")))
+    return [array for array, _ in frames], [float(duration or 0) for _, duration in frames]
 
 
 def _pillow_samples(frame: Any) -> np.ndarray:

@@ -15,6 +15,9 @@ names sRGB. Another profile (Display P3, Adobe RGB, a grey gamma curve) is refus
 one line rather than converted through its own curves: the output keeps the input's
 profile, and its primaries' curves would have to be read and inverted for each kind of
 profile LittleCMS handles, for one conversion that ``convert --profile`` users do first.
+So is a PNG whose gAMA or cHRM, where no sRGB chunk or ICC profile overrides them,
+declare other than sRGB's (gamma 1/2.2, which PNG takes for sRGB's curve): a gamma of
+1 (light already linear) decoded by sRGB's curve would be filtered wrong.
 """
 
 import functools
@@ -30,6 +33,7 @@ from numpy.typing import DTypeLike
 from .engine import Hooks, KernelLike, SeparableKernel, bands, check_kernel, to_dtype
 from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
+from .io.metadata import colour_not_srgb
 from .io.picture import Picture
 from .vocabulary import TRUNCATE, resolve_mode
 
@@ -195,10 +199,16 @@ def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[np.ndarray, 
 
 
 def check_srgb(picture: Picture) -> None:
-    """Refuse, in one line naming the file, a picture that is not 8- or 16-bit sRGB."""
+    """Refuse, in one line naming the file, a picture that is not 8- or 16-bit sRGB: of
+    another depth, or with an ICC profile that does not name sRGB, or, with neither an
+    ICC profile nor an sRGB chunk, a PNG's gAMA or cHRM that are not sRGB's
+    (`imgconv.io.metadata.colour_not_srgb`)."""
     if picture.mode not in SRGB_MODES:
         raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
                                 f"{picture.description}")
+    declared = colour_not_srgb(picture.metadata)
+    if declared:
+        raise InvalidInputError(f"{picture.name}: linear light converts sRGB only, and the image declares {declared}")
     icc = picture.metadata.get("icc_profile")
     if icc:
         name = profile_name(icc)

@@ -1,9 +1,10 @@
 """What travels from an input to its output besides pixels: ICC profile, EXIF (less the
-tags that describe the input's storage), XMP, comments, resolution (dots per inch) and
-a PNG's text chunks."""
+tags that describe the input's storage), XMP, comments, resolution (dots per inch), a
+PNG's text chunks and its colour chunks (gAMA, cHRM, sRGB)."""
 
 
 import re
+import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +50,9 @@ _LAYOUT_TAGS = frozenset([
 
 def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str, Any]:
     """ICC profile, EXIF (a Pillow ``Exif``, less the TIFF layout tags), XMP, comment,
-    resolution (``dpi``: dots per inch, across and down, `resolution_of`) and a PNG's
-    text chunks (``text``: ``{keyword: text}``, `png_text_of`).
+    resolution (``dpi``: dots per inch, across and down, `resolution_of`), a PNG's
+    text chunks (``text``: ``{keyword: text}``, `png_text_of`) and its colour chunks
+    (``png_colour``, `png_colour_of`).
 
     ``header_complete``: nothing but pixels follows the header (`_fast_decoder` checked),
     so a PNG's EXIF is not looked for after its pixels, which Pillow does by decoding them.
@@ -74,6 +76,9 @@ def metadata_of(image: "Image.Image", header_complete: bool = False) -> dict[str
     text = png_text_of(image)
     if text:
         metadata["text"] = text
+    colour = png_colour_of(image)
+    if colour:
+        metadata["png_colour"] = colour
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]
     if len(exif):
@@ -208,3 +213,54 @@ def _fits_32_bits(value: object) -> bool:
     if isinstance(value, tuple):
         return all(_fits_32_bits(v) for v in value)
     return not isinstance(value, int) or -(1 << 31) <= value < 1 << 32
+
+
+# gAMA 1/2.2, as exporters write it for sRGB (alone, or beside an sRGB chunk): 45455,
+# and 45454 or 45450 where 1/2.2 is cut rather than rounded.
+_SRGB_GAMMA = range(45450, 45456)
+# sRGB's white point and primaries in cHRM's units (x and y times 100000: white, red,
+# green, blue), and the difference libpng allows when it compares a cHRM with them
+# (0.001).
+_SRGB_CHROMATICITY, _CHROMATICITY_SLACK = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000), 100
+
+
+# The gAMA values (times 100000) and sRGB rendering intents libpng takes; it ignores
+# others as invalid, with a warning.
+_GAMMAS, _INTENTS = range(16, 625000001), range(4)
+
+
+def png_colour_of(image: "Image.Image") -> dict[bytes, bytes]:
+    """A PNG's gAMA, cHRM and sRGB chunks, ``{type: data}``, their data as the file had
+    them (Pillow's ``info`` gives gAMA and cHRM divided by 100000, which multiplied back
+    and rounded are the file's integers). A gAMA or sRGB libpng ignores as invalid (a
+    gamma of 0, an intent above 3) is none."""
+    if image.format != "PNG":
+        return {}
+    info, colour = image.info, {}
+    if info.get("gamma") is not None and round(info["gamma"] * 100000) in _GAMMAS:
+        colour[b"gAMA"] = struct.pack(">I", round(info["gamma"] * 100000))
+    if info.get("chromaticity"):
+        colour[b"cHRM"] = struct.pack(">8I", *(round(value * 100000) for value in info["chromaticity"]))
+    if info.get("srgb") in _INTENTS:
+        colour[b"sRGB"] = bytes([info["srgb"]])
+    return colour
+
+
+def colour_not_srgb(metadata: Mapping[str, Any]) -> str | None:
+    """What a PNG's gAMA and cHRM declare that is not sRGB, in words (``gamma 1
+    (gAMA)``), where they describe the colours: libpng's rule, an sRGB chunk or an ICC
+    profile takes precedence over them. None where they say sRGB, or nothing."""
+    colour = metadata.get("png_colour", {})
+    if metadata.get("icc_profile") or b"sRGB" in colour:
+        return None
+    said = []
+    if b"gAMA" in colour:
+        (gamma,) = struct.unpack(">I", colour[b"gAMA"])
+        if gamma not in _SRGB_GAMMA:
+            said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
+    if b"cHRM" in colour:
+        points = struct.unpack(">8I", colour[b"cHRM"])
+        if any(abs(a - b) > _CHROMATICITY_SLACK for a, b in zip(points, _SRGB_CHROMATICITY, strict=True)):
+            values = " ".join(f"{value / 100000:.5g}" for value in points)
+            said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
+    return " and ".join(said) or None

@@ -120,13 +120,18 @@ def compressor(level: int) -> Any:
 
 def header_chunks(shape: tuple[int, ...], mode: str, *, icc_profile: bytes | None = None, exif: bytes | None = None,
                   xmp: bytes | None = None, dpi: tuple[float, float] | None = None,
-                  text: dict[str, str] | None = None) -> list[bytes]:
+                  text: dict[str, str] | None = None, colour: dict[bytes, bytes] | None = None) -> list[bytes]:
     """The signature, IHDR for an image of ``shape`` in ``mode``, and the metadata:
-    ``iCCP``, ``eXIf``, (XMP, as Adobe specifies) ``iTXt``, ``pHYs`` (pixels per metre,
-    rounded as Pillow rounds them) and the text chunks (`text_chunk`)."""
+    the input's colour chunks (``colour``, `imgconv.io.metadata.png_colour_of`: gAMA,
+    cHRM, and sRGB where there is no ICC profile, as PNG allows one of them),
+    ``iCCP``, ``eXIf``, (XMP, as Adobe specifies) ``iTXt``, ``pHYs`` (pixels per
+    metre, rounded as Pillow rounds them) and the text chunks (`text_chunk`)."""
     colour_type, depth = COLOUR_TYPES[mode]
     height, width = shape[:2]
     out = [PNG_SIGNATURE, *chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0))]
+    for kind, data in (colour or {}).items():
+        if not (kind == b"sRGB" and icc_profile):
+            out += chunk(kind, data)
     if icc_profile:
         out += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile))
     if exif:
@@ -195,7 +200,7 @@ def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFA
         Compression level, 0 (none) to 9 (libdeflate's levels, which go on to 12; ISA-L's
         level 1 for level 1 on large images, `compressor`).
     **metadata
-        `header_chunks`'s: ``icc_profile``, ``exif``, ``xmp``, ``dpi``, ``text``.
+        `header_chunks`'s: ``icc_profile``, ``exif``, ``xmp``, ``dpi``, ``text``, ``colour``.
     """
     out.writelines(header_chunks(samples.shape, mode, **metadata))
     for piece in deflated_pieces(samples, COLOUR_TYPES[mode][1], level):
@@ -211,8 +216,9 @@ def chunk_metadata(metadata: dict[str, Any]) -> dict[str, bytes | None]:
 
 def png_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """`header_chunks`'s keywords for all the metadata a PNG output keeps: those of
-    `chunk_metadata`, the resolution and the text chunks."""
-    return {**chunk_metadata(metadata), "dpi": metadata.get("dpi"), "text": metadata.get("text")}
+    `chunk_metadata`, the resolution, the text chunks and the colour chunks."""
+    return {**chunk_metadata(metadata), "dpi": metadata.get("dpi"), "text": metadata.get("text"),
+            "colour": metadata.get("png_colour")}
 
 
 def write_png(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],

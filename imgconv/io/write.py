@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import formats
-from .metadata import comment_text, profile_describes
+from .metadata import colour_not_srgb, comment_text, profile_describes
 from .picture import Picture
 from .sink import STDIO
 from .tiled_image import Path
@@ -43,7 +43,8 @@ def output_format(dest: Path, requested: str | None = None, input_format: str = 
 
 def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -> None:
     """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is (its
-    resolution, unless ``strip`` leaves it out)."""
+    resolution, or colours a PNG's gAMA or cHRM declare other than sRGB, which only
+    PNG holds: unless ``strip`` leaves them out)."""
     record = formats.FORMATS[fmt]
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
     if len(sizes) > 1 and record.animates and not record.sizes_differ:
@@ -67,13 +68,20 @@ def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -
         raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
                               f"dpi); write {_holders_of_resolution(dpi)} to keep it, or give --strip to leave "
                               "it out")
+    declared = None if strip or fmt == "PNG" else colour_not_srgb(picture.metadata)
+    if declared:
+        # No ICC profile is made of them: Pillow's LittleCMS binding builds sRGB, Lab
+        # and XYZ profiles only.
+        raise ImageWriteError(f"{name}: the input declares {declared}, which a {fmt} output cannot say; write PNG "
+                              "to keep it, or give --strip to leave it out")
 
 
 def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
     """Refuse several frames ``record`` cannot hold: too many, or one too long."""
     if not record.animates:
+        holders = _holders_of_frames(picture)
         raise ImageWriteError(f"{name}: the input has {len(picture.frames)} frames and {record.name} holds one; "
-                              "give --frame N (0-based) or write GIF, PNG, WebP or TIFF")
+                              "give --frame N (0-based)" + (f" or write {_either(holders)}" if holders else ""))
     durations = picture.animation.get("duration", [])
     duration = next((d for d in durations if not record.holds_duration(d)), None)
     if duration is not None:
@@ -83,6 +91,16 @@ def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
         raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {record.name} cannot "
                               "store as a frame's duration; "
                               + (f"write {' or '.join(holders)}, or " if holders else "") + "give --frame N")
+
+
+def _holders_of_frames(picture: Picture) -> list[str]:
+    """The formats this Pillow writes that hold all of the picture's frames as they are:
+    their mode, their sizes (an animation has one canvas) and their durations."""
+    differ = len({f.shape[:2] for f in picture.frames}) > 1
+    durations = picture.animation.get("duration", [])
+    return [record.title or fmt for fmt, record in formats.FORMATS.items()
+            if record.animates and not record.raw and fmt in formats.available() and picture.mode in record.holds
+            and (record.sizes_differ or not differ) and all(record.holds_duration(d) for d in durations)]
 
 
 def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
@@ -135,8 +153,9 @@ class EncodeOptions:
     compression : str, optional
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
-        Leave out EXIF, XMP, comments, PNG text and the resolution; the ICC profile
-        stays.
+        Leave out EXIF, XMP, comments, PNG text and the resolution, and a PNG's gAMA
+        and cHRM from outputs of other formats; the ICC profile, and a PNG's colour
+        chunks in a PNG output, stay.
     """
 
     quality: int | None = None
@@ -195,9 +214,11 @@ def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, grey: 
     """The input's metadata an output keeps: the ICC profile where it describes the
     output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), and
     unless ``strip`` the resolution where ``record`` holds one, the EXIF (as bytes),
-    XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back."""
+    XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back. A
+    PNG's colour chunks go to PNG outputs, ``strip`` or not, as the ICC profile does."""
     metadata = {k: v for k, v in picture.metadata.items()
                 if (k == "icc_profile" and profile_describes(v, grey))
+                or (k == "png_colour" and record.name == "PNG")
                 or (not strip and k in ("exif", "xmp", "comment", "text"))}
     if "dpi" in picture.metadata and not strip and record.dpi_fits is not None:  # `check_writable` saw it fits
         metadata["dpi"] = picture.metadata["dpi"]
@@ -219,4 +240,9 @@ def _holders_of_resolution(dpi: tuple[float, float]) -> str:
     """The formats that hold resolution ``dpi``, as words: ``PNG, TIFF or BMP``."""
     fits = [fmt for fmt, record in formats.FORMATS.items()
             if record.dpi_fits is not None and all(record.dpi_fits(value) for value in dpi)]
-    return ", ".join(fits[:-1]) + " or " + fits[-1] if len(fits) > 1 else fits[0]
+    return _either(fits)
+
+
+def _either(names: list[str]) -> str:
+    """Names as words for a message: ``PNG, TIFF or BMP``."""
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
