@@ -49,6 +49,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
         if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
             image.seek(skip + indices[0])
+        if image.format == "BMP" and image.tile:
+            claims.check_bmp(data, image.tile[0].offset or 0, name)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
