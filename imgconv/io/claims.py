@@ -160,16 +160,18 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
     return None
 
 
-def check_bmp(data: bytes, start: int, name: str) -> None:
-    """Refuse a BMP (``data``, its pixels from byte ``start``) that its specification
+def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
+    """Refuse a BMP (Pillow's ``image`` of ``data``, opened) that its specification
     makes damaged where Pillow reads it without a word: a planes field other than 1, a
     width of 0 or less, run-length data that is top-down (which BMP does not allow) or
     runs past its row or the image (Pillow cuts a run at the row's end and wraps an
     absolute one into the next), or a palette index past the palette its header gives
-    (Pillow shows black). ImageMagick refuses each; imagecodecs, where it reads them at
-    all, refuses the index too."""
-    if len(data) < 14 + 40 or int.from_bytes(data[14:18], "little") < 40:
+    (Pillow shows a colour the file does not give). ImageMagick refuses the planes, the
+    width and the index (imagecodecs the index too) and reads the run-length ones in its
+    own ways; the format defines none of them."""
+    if image.format != "BMP" or not image.tile or len(data) < 14 + 40 or int.from_bytes(data[14:18], "little") < 40:
         return  # OS/2's 12-byte header holds no palette size or coding; Pillow checks the rest
+    start = image.tile[0].offset or 0
     width, height, planes, bits, coding = struct.unpack_from("<iiHHI", data, 18)
     colours = int.from_bytes(data[46:50], "little")
     if planes != 1:
