@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 # Frame timing: APNG's dispose op NONE and blend op SOURCE; GIF's disposal methods.
 _APNG_DISPOSE_NONE, _APNG_BLEND_SOURCE = 0, 0
 _GIF_KEEP, _GIF_CLEAR = 1, 2
+_GIF_OPAQUE = 128  # alpha from which a GIF pixel is shown: GIF has no partial transparency
 # WebP's ANMF flags: bit 1 set is "do not blend", bit 0 clear is "do not dispose".
 _WEBP_NO_BLEND, _WEBP_BLEND = 0b10, 0b00
 # The box of an unchanged frame: one pixel at the origin.
@@ -130,7 +131,7 @@ def gif_image(samples: np.ndarray, unchanged: np.ndarray | None = None) -> "Imag
             image.putpalette(np.repeat(np.arange(256, dtype=np.uint8), 3).tobytes())
             image.info["transparency"] = int(free[0])
         return image
-    transparent = samples[..., 3] < 128 if samples.shape[2] == 4 else unchanged
+    transparent = samples[..., 3] < _GIF_OPAQUE if samples.shape[2] == 4 else unchanged
     table = _exact_palette(samples[..., :3], transparent)
     if table is None and unchanged is not None and transparent is unchanged:
         table = _exact_palette(samples[..., :3], None)
@@ -182,6 +183,12 @@ def encode_gif(frames: list[np.ndarray], animation: dict, *, comment: bytes | No
     from PIL import GifImagePlugin
 
     transparent = frames[0].ndim == 3 and frames[0].shape[2] == 4
+    # Opaque RGBA frames are their colours: 256 a frame and no transparent index, as RGB's.
+    # One opaque frame among transparent ones keeps its transparent index: Pillow,
+    # giflib and libvips clear a frame disposed of to the background with its transparent
+    # colour where it has one, else with an opaque colour, where browsers clear it whole.
+    if transparent and all((f[..., 3] >= _GIF_OPAQUE).all() for f in frames):
+        frames, transparent = [f[..., :3] for f in frames], False
     info = {key: value for key, value in (("loop", animation.get("loop")), ("comment", comment)) if value is not None}
     whole = (((0, 0, *f.shape[:2]), f) for f in frames)
     out: list[bytes] = []

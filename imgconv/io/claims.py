@@ -24,8 +24,11 @@ refusal from the header).
 """
 
 import math
+import struct
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from ..errors import ImageReadError
 
@@ -155,3 +158,84 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
             continue
         position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
     return None
+
+
+def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
+    """Refuse a BMP (Pillow's ``image`` of ``data``, opened) that its specification
+    makes damaged where Pillow reads it without a word: a planes field other than 1, a
+    width of 0 or less, run-length data that is top-down (which BMP does not allow) or
+    runs past its row or the image (Pillow cuts a run at the row's end and wraps an
+    absolute one into the next), or a palette index past the palette its header gives
+    (Pillow shows a colour the file does not give). ImageMagick refuses the planes, the
+    width and the index (imagecodecs the index too) and reads the run-length ones in its
+    own ways; the format defines none of them."""
+    if image.format != "BMP" or not image.tile or len(data) < 14 + 40 or int.from_bytes(data[14:18], "little") < 40:
+        return  # OS/2's 12-byte header holds no palette size or coding; Pillow checks the rest
+    start = image.tile[0].offset or 0
+    width, height, planes, bits, coding = struct.unpack_from("<iiHHI", data, 18)
+    colours = int.from_bytes(data[46:50], "little")
+    if planes != 1:
+        raise ImageReadError(f"{name}: damaged BMP: its planes field is {planes}, not 1")
+    if width <= 0:
+        raise ImageReadError(f"{name}: damaged BMP: its width is {width}")
+    rle = (coding, bits) in ((1, 8), (2, 4))
+    if rle and height < 0:
+        raise ImageReadError(f"{name}: damaged BMP: it is run-length coded top-down, which BMP does not allow")
+    palette = colours if bits in (1, 4, 8) and 0 < colours < 1 << bits else None
+    if rle:
+        most = _bmp_runs(data, start, width, abs(height), bits, name)
+    elif palette is not None and coding == 0:
+        most = _most_index(data, start, width, abs(height), bits)
+    else:
+        return
+    if palette is not None and most >= palette:
+        raise ImageReadError(f"{name}: damaged BMP: a pixel's palette index is {most}, past its {palette} colours")
+
+
+def _most_index(data: bytes, start: int, width: int, height: int, bits: int) -> int:
+    """The highest palette index of uncompressed rows of 1, 4 or 8 bits a pixel, of the
+    rows the data holds (a shorter file is refused as truncated after)."""
+    stride = (width * bits + 31) // 32 * 4
+    rows = np.frombuffer(data, np.uint8, min(height, max(len(data) - start, 0) // stride) * stride, start)
+    rows = rows.reshape(-1, stride)
+    if bits == 8:
+        indices = rows[:, :width]
+    elif bits == 4:
+        indices = np.concatenate([rows[:, :(width + 1) // 2] >> 4, rows[:, :width // 2] & 15], axis=1)
+    else:
+        indices = np.unpackbits(rows, axis=1, count=width)
+    return int(indices.max()) if indices.size else 0
+
+
+def _bmp_runs(data: bytes, position: int, width: int, height: int, bits: int, name: str) -> int:
+    """Walk a BMP's run-length data (RLE8 or RLE4, bottom-up) from byte ``position``
+    without decoding it; refuse a run past its row or the image; the highest palette
+    index it uses."""
+    x = y = most = 0
+    while position + 2 <= len(data):
+        count, value = data[position], data[position + 1]
+        position += 2
+        if count == 0 and value < 3:
+            if value == 1:  # end of the image
+                break
+            if value == 2:  # a delta: right and up by the next two bytes
+                x, y = x + data[position], y + data[position + 1] if position + 2 <= len(data) else height
+                position += 2
+            else:  # end of the row
+                x, y = 0, y + 1
+            continue
+        if count:  # a run of one value (RLE4: two alternating indices)
+            run, indices = count, [value] if bits == 8 else [value >> 4, value & 15][:count]
+        else:  # absolute: `value` indices, padded to a 16-bit word
+            run, size = value, value if bits == 8 else (value + 1) // 2
+            chunk = data[position:position + size]
+            indices = list(chunk) if bits == 8 else [n for b in chunk for n in (b >> 4, b & 15)][:value]
+            position += size + size % 2
+        if y >= height:
+            raise ImageReadError(f"{name}: damaged BMP: its run-length data runs past the image's {height} rows")
+        if x + run > width:
+            raise ImageReadError(f"{name}: damaged BMP: its run-length data runs past the end of row {y} "
+                                 f"({x + run} pixels of {width})")
+        x += run
+        most = max(most, *indices)
+    return most

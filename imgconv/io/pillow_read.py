@@ -49,6 +49,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
         if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
             image.seek(skip + indices[0])
+        claims.check_bmp(image, data, name)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
     decoder = _fast_decoder(image, data, count)
@@ -85,7 +86,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
-        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
+        arrays = [_on_screen(image, data, widen(a, m, mode)) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
             arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
@@ -108,6 +109,18 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
         return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     return None
+
+
+def _on_screen(image: "Image.Image", data: bytes, array: np.ndarray) -> np.ndarray:
+    """The ``array`` of a frame of Pillow's ``image``; of a GIF, its part on its logical
+    screen (its size in bytes 6 to 9), as browsers and libvips show it: Pillow (and
+    giflib) grow the canvas for a frame that reaches past the screen, which made frames
+    of a file differ in size. A screen of no size gives none: the frames stay as Pillow
+    composes them."""
+    if image.format != "GIF":
+        return array
+    width, height = struct.unpack_from("<HH", data, 6)
+    return array[:height, :width] if width and height else array
 
 
 def _bmp_profile(image: "Image.Image", data: bytes) -> dict[str, bytes]:

@@ -1,0 +1,53 @@
+"""GIFs written and read as a demanding user expects, checked against Pillow and
+imagecodecs' giflib; the GIFs read are built here byte by byte."""
+
+import io
+
+import imagecodecs
+import numpy as np
+from PIL import Image
+
+from imgconv.io.animation import encode_gif
+from imgconv.io.read import decode_image
+
+
+def test_an_opaque_rgba_frame_is_written_as_its_rgb_twin(rng):
+    """All 256 colours of an opaque RGBA frame are kept, with no transparent index that
+    would take one of them; an animation of such frames is byte for byte its RGB twin's."""
+    levels = np.arange(256)
+    colours = np.stack([levels, levels * 7 % 256, 255 - levels], axis=1).astype(np.uint8)  # 256 distinct
+    rgb = colours[rng.permutation(np.arange(16 * 20) % 256)].reshape(16, 20, 3)
+    second = rgb[::-1].copy()
+    opaque = [np.dstack([f, np.full(f.shape[:2], 255, np.uint8)]) for f in (rgb, second)]
+    animation = {"duration": [100, 100], "loop": 0}
+    assert encode_gif(opaque[:1], {}) == encode_gif([rgb], {})
+    assert encode_gif(opaque, animation) == encode_gif([rgb, second], animation)
+    data = encode_gif(opaque[:1], {})
+    with Image.open(io.BytesIO(data)) as image:
+        assert "transparency" not in image.info and len(image.getpalette() or []) == 3 * 256
+        assert np.array_equal(np.asarray(image.convert("RGB")), rgb)
+    decoded = imagecodecs.gif_decode(data)
+    assert np.array_equal(decoded[..., :3], rgb) and (decoded.shape[-1] == 3 or (decoded[..., 3] == 255).all())
+
+
+def _gif(frames: list[np.ndarray], screen: tuple[int, int]) -> bytes:
+    """An animated GIF of palette ``frames`` (grey levels 0 to 15 times 16), each
+    whole at the origin, its logical screen set to ``screen`` (width, height) after."""
+    images = [Image.fromarray(f.astype(np.uint8), "P") for f in frames]
+    for image in images:
+        image.putpalette(np.repeat(np.arange(16, dtype=np.uint8) * 16, 3).tolist())
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], optimize=False, duration=100, disposal=1)
+    data = bytearray(out.getvalue())
+    data[6:10] = np.array(screen, "<u2").tobytes()
+    return bytes(data)
+
+
+def test_frames_past_the_logical_screen_are_clipped_to_it(rng):
+    """Browsers and libvips show a GIF on its logical screen; Pillow and giflib grew the
+    canvas to a frame reaching past it, so the frames of one file differed in size."""
+    frames = [rng.integers(0, 16, (5, 6)) for _ in range(2)]
+    picture = decode_image(_gif(frames, (4, 3)), "t.gif")
+    assert len(picture.frames) == 2
+    for got, frame in zip(picture.frames, frames, strict=True):
+        assert np.array_equal(got, np.repeat(frame[:3, :4, None] * 16, 3, axis=2))
