@@ -39,6 +39,25 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# Modules that each run whole on one worker of `pytest -n 3` (--dist loadgroup, set in
+# pyproject.toml): each starts something costly once for its tests (a demo server,
+# Chromium, a Dask cluster, the built documentation) and takes 10-40 s of CPU. xdist
+# sends groups before single tests, the largest first, each to the next idle worker, so
+# these are spread over the workers from the start and the single tests even out the
+# end. Under the default (--dist load) they were sent in chunks of tests next to each
+# other in collection order: test_dask, test_demo, test_demo_restore and
+# test_demo_browser landed on one worker, 133 s of CPU against 93 and 104 for the others.
+ONE_WORKER = ("test_dask", "test_cluster", "test_demo", "test_demo_restore", "test_demo_browser",
+              "test_docs_build", "test_docs_examples")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.stem in ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)
