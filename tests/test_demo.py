@@ -391,8 +391,10 @@ def test_parameter_counts(server):
 def test_cancelled_requests_leave_nothing_on_stderr_and_ctrl_c_exits_130(tmp_path):
     demo = DemoProcess(CHELSEA)
     try:
-        request = b"GET /blur.png?radius=30&deviation=10&view=side-by-side HTTP/1.0\r\n" + own_headers(demo) + b"\r\n"
         for index in range(40):
+            # Each asks for its own picture: one asked for before would be sent as kept.
+            request = (f"GET /blur.png?radius=30&deviation={5 + index / 8}&view=side-by-side HTTP/1.0\r\n".encode()
+                       + own_headers(demo) + b"\r\n")
             sock = socket.create_connection((demo.host, demo.port))
             # Closed with a reset, as a browser drops a superseded picture: before the
             # request ends, right after it, or once the answer has begun.
@@ -907,8 +909,8 @@ def test_the_servers_memory_stays_under_1_gib_whatever_arrives_at_once(rng):
             for thread in threads:
                 thread.join()
 
-        def blur(key="", view="side-by-side"):
-            return (f"/blur.png?radius=30&deviation=10&view={view}" + (f"&image={key}" if key else ""),)
+        def blur(key="", view="side-by-side", deviation=10):
+            return (f"/blur.png?radius=30&deviation={deviation}&view={view}" + (f"&image={key}" if key else ""),)
 
         def restore(key):
             # Each update holds what the first holds: 5 measure what 50 (the most) would.
@@ -920,7 +922,8 @@ def test_the_servers_memory_stays_under_1_gib_whatever_arrives_at_once(rng):
         at_once(blur(uploads[-1]), blur(uploads[-1]), ("/image", floats), ("/image", garbage), ("/image", garbage),
                 *[blur()] * 4, ("/conv.png?input=16&kernel=7",))
         send("/image", floats)
-        at_once(blur(uploads[-1]), blur(uploads[-1], "result"), ("/image", rgba16), blur(), blur())
+        at_once(blur(uploads[-1]), blur(uploads[-1], "result"), ("/image", rgba16), blur(deviation=9),
+                blur(deviation=9))  # not the sample's blur above: that one is kept, and sent at once
         send(*restore(uploads[-1]))
         send(*blur(uploads[-1]))
         peak = status_of(demo.process.pid, "VmHWM") << 10

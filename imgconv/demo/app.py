@@ -33,7 +33,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 # Names, not modules: the command line puts lazily loaded modules in sys.modules, and
 # the server's threads must not be the ones to load them, at once (a module half loaded
@@ -57,6 +57,7 @@ from ..vocabulary import (
     VIEWS,
     resolve_mode,
 )
+from .renders import Answer, Kept
 from .restore import Settings, centre, panel
 
 SAMPLE = Path(__file__).with_name("chelsea.png")
@@ -186,15 +187,6 @@ def _size(query: Query, name: str, default: str) -> tuple[int, int]:
     return numbers
 
 
-class Answer(NamedTuple):
-    """An answer to a request, checked but not yet made: ``make()`` gives its bytes, to
-    be made and sent in a turn of ``cost`` pixels of `Demo.turns` (None: at once)."""
-
-    make: Callable[[], bytes]
-    content_type: str
-    cost: int | None = None
-
-
 def _json(value: Any) -> Answer:
     return Answer(lambda: json.dumps(value).encode(), "application/json")
 
@@ -227,6 +219,7 @@ class Demo:
         self.uploads: OrderedDict[str, Picture] = OrderedDict()
         self.lock = threading.Lock()  # for self.uploads
         self.turns = Turns(WORKERS, self.upload_limit[0], WAITING)
+        self.kept = Kept()  # blur.png, restore.json and conv.png, by all that decides them
 
     @staticmethod
     def _describe(picture: Picture, name: str, key: str | None) -> dict[str, Any]:
@@ -284,8 +277,9 @@ class Demo:
         filt = preset_filter(separable_gaussian(deviation, radius=radius), engine=EngineOptions(mode=boundary))
         # The upload is looked up again in its turn: one forgotten meanwhile is not kept
         # alive by the requests waiting for it.
-        return Answer(lambda: render(self._picture(key), filt, "PNG", WriteOptions(view=view), name="blur.png"),
-                      "image/png", _pixels(self._picture(key)))
+        return self.kept.answer(("blur", key, radius, deviation, view, boundary), Answer(
+            lambda: render(self._picture(key), filt, "PNG", WriteOptions(view=view), name="blur.png"),
+            "image/png", _pixels(self._picture(key))))
 
     def restore(self, query: Query) -> Answer:
         """``restore.json``: `restore.restoration` of the picture as the page sets it."""
@@ -296,8 +290,9 @@ class Demo:
                             _number(query, "noise", NOISE, 0))
         key = query.get("image")
         # The upload is looked up again in its turn, as for blur.png.
-        return Answer(lambda: _json(panel(self._picture(key), settings)).make(), "application/json",
-                      math.prod(centre(self._picture(key).frames[0]).shape[:2]))
+        return self.kept.answer(("restore", key, settings), Answer(
+            lambda: _json(panel(self._picture(key), settings)).make(), "application/json",
+            math.prod(centre(self._picture(key).frames[0]).shape[:2])))
 
     def _picture(self, key: str | None) -> Picture:
         """The sample (key None) or an upload held."""
@@ -356,7 +351,7 @@ class Demo:
             return buffer.getvalue()
 
         # A frame is at most 1590x804 (a few MB): it takes a turn, not pixels.
-        return Answer(make, "image/png", 0)
+        return self.kept.answer(("conv", geometry, step), Answer(make, "image/png", 0))
 
     @staticmethod
     def params(query: Query) -> Answer:

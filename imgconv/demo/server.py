@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import ImgconvError
-from .app import Answer, Demo, Query, RequestError
+from .app import Demo, Query, RequestError
+from .renders import Answer
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
