@@ -9,7 +9,7 @@ different sizes are frames only TIFF holds). TIFF inputs and inputs of more than
 sample also get `identity` to the other of TIFF and PNG. Each run is a fresh process,
 in a new session, with an address-space limit (``--memory``, RLIMIT_AS) and a wall-time
 limit (``--timeout``), after which its process group is killed; its peak resident
-memory is its ``ru_maxrss`` from ``os.wait4``. Each run is one of:
+memory is its own ``ru_maxrss``, taken by a small launcher that forks it. Each run is one of:
 
 ==============  ===================================================================
 success         exit 0, and nothing on stderr or stdout
@@ -228,11 +228,33 @@ def in_child(function: Callable[..., Any], args: tuple, timeout: float, memory_m
     return kind, value
 
 
-# Sets RLIMIT_AS, then becomes the command (the same process: its ru_maxrss is the
-# command's). A preexec_fn would run Python between fork and exec, which is unsafe in a
-# process with threads (NumPy's).
-_LIMIT_AND_EXEC = ("import os, resource, sys; limit = int(sys.argv[1]); "
-                   "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); os.execvp(sys.argv[2], sys.argv[2:])")
+# Starts the command in a child of its own under RLIMIT_AS, waits for it, writes its
+# ru_maxrss (KiB) to the file named, and ends as the command ended. Linux carries the
+# resident size of the process that forks into a child's ru_maxrss through fork and
+# exec, so a command forked from this (large) process would report at least its size:
+# forked from this small launcher, a new process starts from the launcher's few MB. A
+# preexec_fn would run Python between fork and exec, which is unsafe in a process with
+# threads (NumPy's); the launcher has none.
+_LAUNCH = """
+import os, resource, signal, sys
+limit, peak, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.execvp(command[0], command)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(peak, "w") as file:
+    file.write(str(usage.ru_maxrss))
+if os.WIFSIGNALED(status):
+    number = os.WTERMSIG(status)
+    if number not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(number, signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+os._exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 class Result(NamedTuple):
@@ -246,7 +268,9 @@ class Result(NamedTuple):
 def run_command(command: list[str], timeout: float, memory_mb: int, logs: Path) -> Result:
     """Run ``command`` in a fresh process in its own session, under RLIMIT_AS of
     ``memory_mb``; kill its process group after ``timeout`` seconds (exit None)."""
-    limited = [sys.executable, "-S", "-c", _LIMIT_AND_EXEC, str(memory_mb << 20), *command]
+    peak = logs / "peak"
+    peak.unlink(missing_ok=True)
+    limited = [sys.executable, "-S", "-c", _LAUNCH, str(memory_mb << 20), str(peak), *command]
     start = time.monotonic()
     with open(logs / "stdout", "wb+") as stdout, open(logs / "stderr", "wb+") as stderr:
         process = subprocess.Popen(limited, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
@@ -271,8 +295,10 @@ def run_command(command: list[str], timeout: float, memory_mb: int, logs: Path) 
             pass
         stdout.seek(0)
         stderr.seek(0)
+        # No peak written: the launcher was killed with the command (a hang).
+        kib = int(peak.read_text()) if peak.exists() else usage.ru_maxrss
         return Result(None if hung else process.returncode, stdout.read(),
-                      stderr.read().decode("utf-8", "replace"), usage.ru_maxrss / 1024, seconds)
+                      stderr.read().decode("utf-8", "replace"), kib / 1024, seconds)
 
 
 def classify(result: Result, leftovers: list[str], output_written: bool) -> str:

@@ -162,3 +162,15 @@ def test_process_file_runs_the_cli(tmp_path, rng):
         assert run.stderr.startswith("imgconv: error:") and "truncated.png" in run.stderr
         assert 0 < run.peak_mb < 500
     assert list(tmp_path.iterdir()) == [folder]  # no scratch left behind
+
+
+def test_peak_is_the_commands_own(tmp_path):
+    """A command's peak memory is its own, however large the process that runs it: Linux
+    carries the forking process's resident size into a child's ru_maxrss."""
+    ballast = np.ones(300 << 20, np.uint8)  # 300 MB resident in this process
+    grow = "import numpy; a = numpy.ones(120 << 20, numpy.uint8)"
+    small, large = (corpus.run_command([sys.executable, "-c", code], 60, 4096, tmp_path) for code in ("pass", grow))
+    assert ballast.all()
+    assert (small.exit, large.exit) == (0, 0)
+    assert 0 < small.peak_mb < 100
+    assert 120 < large.peak_mb < 250
