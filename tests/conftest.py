@@ -12,6 +12,7 @@ What is left reaches every module of imgconv (in-process line coverage 64%, agai
 """
 
 import atexit
+import os
 import shutil
 import signal
 import tempfile
@@ -32,6 +33,18 @@ settings.load_profile("no-database")
 _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="imgconv-hypothesis-")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+
+# Compiled bytecode in a temporary folder removed at exit, for the workers and every
+# process a test starts: a machine that sets PYTHONDONTWRITEBYTECODE (as this project's
+# does) would otherwise compile imgconv's modules in each of them, and each worker its
+# own rewritten tests (`imgconv blur` of a 512x512 PNG: 0.31 s of CPU, 0.23 with its
+# bytecode kept). Nothing is written in the repository. Set here, in the process that
+# starts the xdist workers, before it starts them.
+if "PYTHONPYCACHEPREFIX" not in os.environ:
+    _BYTECODE = tempfile.mkdtemp(prefix="imgconv-bytecode-")
+    atexit.register(shutil.rmtree, _BYTECODE, ignore_errors=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = _BYTECODE
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # A shell without job control (a script, `pytest ... &`) starts background commands with
 # Ctrl-C ignored, and the commands the tests start would inherit that: the tests of
