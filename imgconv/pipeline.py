@@ -20,6 +20,7 @@ from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .in_place import filter_in_place
 from .io import formats, pages
+from .io.cmyk import for_output
 from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
@@ -166,7 +167,7 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
         raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
                                 f"{record.extension if record.raw else fmt}")
     given = picture
-    picture = change_depth(picture, write.depth)
+    picture = change_depth(for_output(picture, record), write.depth)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)

@@ -1,0 +1,140 @@
+"""CMYK pictures for outputs that hold no CMYK, converted to sRGB.
+
+A CMYK input (JPEG, TIFF; 8 or 16 bits; `imgconv.io.formats`) is kept as its four inks
+where the output holds them (JPEG and TIFF), filtered as four channels alike. Any other
+output gets sRGB, converted before filtering, so that the filter works on sRGB as it
+does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, apply):
+
+- With an ICC profile of CMYK, through it by LittleCMS, relative colorimetric with
+  black-point compensation: Photoshop's default, and what ``vips icc_transform --intent
+  relative --black-point-compensation`` gives. The intent the profile's header names is
+  ignored, as Photoshop and vips ignore it: it says how the profile was made, not how an
+  image is to be shown. 8-bit inks by Pillow's ImageCms, 16-bit ones by imagecodecs'
+  binding of the same library, which takes 16-bit samples (ImageCms has no 16-bit CMYK
+  mode): 16-bit RGB results. The output carries no profile: untagged is sRGB.
+- Without one, as Pillow, browsers and ImageMagick convert a CMYK file that names no
+  profile: ``R = (max - K) - round(C * (max - K) / max)``, at the samples' own depth.
+
+A profile that cannot convert the inks (damaged, truncated, of RGB or grey, or not
+describing a device's colours) is refused in one line naming the file, before the
+result is allocated, rather than taken for none: the colours would be wrong without a
+word. CMYK with an alpha sample is converted to sRGB with that alpha for every output:
+imgconv writes no CMYK with alpha, so a JPEG or TIFF output of it is refused.
+"""
+
+import io
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from ..errors import ImageReadError, ImageWriteError
+from . import formats, pages
+from .formats import Format
+from .picture import Picture
+
+# CMYK (and with alpha) as sRGB at the same depth.
+_SRGB = {"CMYK": "RGB", "CMYK;16": "RGB;16", "CMYKA": "RGBA", "CMYKA;16": "RGBA;16"}
+_INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
+
+
+def for_output(picture: Picture, record: Format) -> Picture:
+    """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
+    it (a raw ``.npy`` holds the inks as they are), else converted to sRGB."""
+    if picture.mode not in _SRGB or picture.mode in record.holds or (record.raw and picture.mode in formats.CMYK_MODES):
+        return picture
+    if _INKS.get(picture.mode) in record.holds:
+        others = [fmt for fmt in formats.available()
+                  if not formats.FORMATS[fmt].raw and _SRGB[picture.mode] in formats.FORMATS[fmt].holds]
+        raise ImageWriteError(f"{picture.name}: {formats.WORDS[picture.mode]}, which a {record.name} output of "
+                              f"imgconv cannot hold; write {', '.join(others)} to convert it to sRGB with its alpha")
+    return to_srgb(picture)
+
+
+def to_srgb(picture: Picture) -> Picture:
+    """A CMYK picture (alpha kept as it is) as sRGB, as the module says, its CMYK
+    profile dropped."""
+    profile = picture.metadata.get("icc_profile")
+    convert = _naive if not profile else _by_profile(profile, picture.sample_dtype, picture.name)
+    metadata = {key: value for key, value in picture.metadata.items() if key != "icc_profile"}
+    frames = []
+    for frame in picture.frames:
+        rgb = convert(frame[..., :4])
+        frames.append(np.concatenate([rgb, frame[..., 4:]], axis=2) if frame.shape[2] > 4 else rgb)
+    return replace(picture, frames=frames, mode=_SRGB[picture.mode], metadata=metadata)
+
+
+# Colour spaces of ICC profiles (their header's bytes 16 to 20) in words.
+_SPACES = {b"RGB ": "RGB colours", b"GRAY": "grey", b"Lab ": "Lab colours", b"XYZ ": "XYZ colours"}
+
+Converter = Callable[[np.ndarray], np.ndarray]
+"""What converts (H, W, 4) inks into (H, W, 3) sRGB samples of their type."""
+
+
+def _naive(inks: np.ndarray) -> np.ndarray:
+    """CMYK inks as RGB, ``R = (max - K) - round(C * (max - K) / max)``, at the inks'
+    own depth: Pillow's conversion of 8-bit CMYK, for every pair of ink values."""
+    top = np.iinfo(inks.dtype).max
+    rgb = np.empty((*inks.shape[:2], 3), inks.dtype)
+    for begin, end in pages.strips(len(inks)):
+        wide = inks[begin:end].astype(np.uint64)
+        white = top - wide[..., 3:4]
+        rgb[begin:end] = white - (wide[..., :3] * white + top // 2) // top
+    return rgb
+
+
+def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
+    """The `Converter` of inks of ``dtype`` through ``profile``, made now, so that a
+    profile that cannot convert them is refused before anything is."""
+    space = profile[16:20]
+    if len(profile) < 128:  # an ICC header's length
+        raise _refused(name, f"is damaged ({len(profile)} bytes, shorter than its header)")
+    if space != b"CMYK":
+        raise _refused(name, f"describes {_SPACES.get(space, f'colour space {space!r}')}, not CMYK inks")
+    return _by_imagecodecs(profile, name) if dtype == np.uint16 else _by_imagecms(profile, name)
+
+
+def _by_imagecms(profile: bytes, name: str) -> Converter:
+    """The `Converter` of 8-bit inks, by Pillow's ImageCms, strip by strip."""
+    from PIL import Image, ImageCms
+
+    try:
+        transform = ImageCms.buildTransform(
+            ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), "CMYK", "RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
+        raise _refused(name, f"cannot convert its inks ({exc})") from None
+
+    def convert(inks: np.ndarray) -> np.ndarray:
+        rgb = np.empty((*inks.shape[:2], 3), np.uint8)
+        for top, bottom in pages.strips(len(inks)):
+            strip = np.ascontiguousarray(inks[top:bottom])
+            image = Image.frombuffer("CMYK", (strip.shape[1], strip.shape[0]), strip, "raw", "CMYK", 0, 1)
+            rgb[top:bottom] = np.asarray(ImageCms.applyTransform(image, transform))[..., :3]
+        return rgb
+
+    return convert
+
+
+def _by_imagecodecs(profile: bytes, name: str) -> Converter:
+    """The `Converter` of 16-bit inks, by imagecodecs' LittleCMS, tried on one pixel."""
+    import imagecodecs
+
+    options = {"colorspace": "cmyk", "outcolorspace": "rgb", "outdtype": np.uint16,
+               "intent": imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC,
+               "flags": imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION}
+    srgb = imagecodecs.cms_profile("srgb")
+
+    def convert(inks: np.ndarray) -> np.ndarray:
+        return np.asarray(imagecodecs.cms_transform(np.ascontiguousarray(inks), profile, srgb, **options))
+
+    try:
+        convert(np.zeros((1, 1, 4), np.uint16))
+    except (imagecodecs.CmsError, ValueError, TypeError) as exc:
+        raise _refused(name, f"cannot convert its inks ({exc})") from None
+    return convert
+
+
+def _refused(name: str, why: str) -> ImageReadError:
+    return ImageReadError(f"{name}: its ICC profile {why}, so its CMYK cannot be converted to sRGB; write TIFF or "
+                          "JPEG to keep the CMYK")
