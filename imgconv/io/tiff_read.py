@@ -83,7 +83,7 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
                 arrays.append(_as_read(page, array, name))
-                modes.add(_INKS.get((int(page.photometric), array.shape[-1], array.dtype.itemsize)))
+                modes.add(ink_mode(int(page.photometric), array.shape[-1], array.dtype))
             tags = pages[0].tags
             if not metadata:  # Pillow could not open the file: take what tifffile sees
                 metadata.update({key: bytes(tags[tag].value) for key, tag in (("icc_profile", ICC), ("xmp", XMP))
@@ -105,9 +105,13 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
     return deep_picture(arrays, "TIFF", metadata, name, encoding)
 
 
-# The modes of CMYK pages, by (photometric, samples a pixel, bytes a sample), as
-# `_check_colours` lets them through.
-_INKS = {(CMYK, 4, 1): "CMYK", (CMYK, 4, 2): "CMYK;16", (CMYK, 5, 1): "CMYKA", (CMYK, 5, 2): "CMYKA;16"}
+def ink_mode(photometric: int, samples: int, dtype: np.dtype) -> str | None:
+    """The mode of a TIFF page's samples (``samples`` a pixel of ``dtype``) where they
+    are CMYK inks, and an alpha after them, of 8 or 16 bits (as `_check_colours` lets
+    them through); else None."""
+    if photometric != CMYK or samples not in (4, 5) or dtype not in (np.uint8, np.uint16):
+        return None
+    return ("CMYK" if samples == 4 else "CMYKA") + (";16" if dtype == np.uint16 else "")
 
 
 def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndarray:

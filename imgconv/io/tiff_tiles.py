@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
+from . import formats
 from .metadata import X_RESOLUTION, Y_RESOLUTION, tiff_resolution
 from .orient import orientation_of
+from .tiff_read import ink_mode
 from .tiffinfo import CIELAB_KINDS, ICC, OLD_JPEG, ORIENTATION, PALETTE, RESOLUTION_UNIT, XMP
 from .tiled_image import Path, TiledImage, check_budget, sample_mode
 
@@ -93,7 +95,12 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
         # Written back as it claims, such a page would make a TIFF no reader can open.
         colour = tifffile.PHOTOMETRIC(page.photometric).name
         raise ImageReadError(f"{where}: corrupt image: {colour} colour with {channels} sample(s) a pixel")
-    mode = sample_mode(np.dtype(page.dtype), channels, where)
+    mode = ink_mode(int(page.photometric), channels, np.dtype(page.dtype)) or \
+        sample_mode(np.dtype(page.dtype), channels, where)
+    if mode in ("CMYKA", "CMYKA;16"):
+        raise ImageReadError(f"{where}: {formats.WORDS[mode]}, which imgconv writes only converted to sRGB, and a "
+                             "tile-by-tile stream keeps the samples as stored; write another format than TIFF or Zarr "
+                             "to decode it whole")
     check_budget(where, (height, width), tile, max_pixels)
     planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
     expected = -(-height // tile[0]) * -(-width // tile[1]) * planes
