@@ -120,13 +120,12 @@ def _by_imagecodecs(profile: bytes, name: str) -> Converter:
     """The `Converter` of 16-bit inks, by imagecodecs' LittleCMS, tried on one pixel."""
     import imagecodecs
 
-    options = {"colorspace": "cmyk", "outcolorspace": "rgb", "outdtype": np.uint16,
-               "intent": imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC,
-               "flags": imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION}
     srgb = imagecodecs.cms_profile("srgb")
 
     def convert(inks: np.ndarray) -> np.ndarray:
-        return np.asarray(imagecodecs.cms_transform(np.ascontiguousarray(inks), profile, srgb, **options))
+        return np.asarray(imagecodecs.cms_transform(
+            np.ascontiguousarray(inks), profile, srgb, colorspace="cmyk", outcolorspace="rgb", outdtype=np.uint16,
+            intent=imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC, flags=imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION))
 
     try:
         convert(np.zeros((1, 1, 4), np.uint16))
