@@ -95,12 +95,7 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
         # Written back as it claims, such a page would make a TIFF no reader can open.
         colour = tifffile.PHOTOMETRIC(page.photometric).name
         raise ImageReadError(f"{where}: corrupt image: {colour} colour with {channels} sample(s) a pixel")
-    mode = ink_mode(int(page.photometric), channels, np.dtype(page.dtype)) or \
-        sample_mode(np.dtype(page.dtype), channels, where)
-    if mode in ("CMYKA", "CMYKA;16"):
-        raise ImageReadError(f"{where}: {formats.WORDS[mode]}, which imgconv writes only converted to sRGB, and a "
-                             "tile-by-tile stream keeps the samples as stored; write another format than TIFF or Zarr "
-                             "to decode it whole")
+    mode = _mode(page, where)
     check_budget(where, (height, width), tile, max_pixels)
     planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
     expected = -(-height // tile[0]) * -(-width // tile[1]) * planes
@@ -129,6 +124,18 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
     if dpi is not None:
         options.update(resolution=dpi, resolutionunit="INCH")
     return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
+
+
+def _mode(page: "tifffile.TiffPage", where: str) -> str:
+    """The mode of a streamed page's samples as stored: CMYK's inks as CMYK (no alpha
+    among them); CMYK with alpha, which is written only converted to sRGB, refused."""
+    dtype, channels = np.dtype(page.dtype), page.samplesperpixel
+    mode = ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
+    if mode in ("CMYKA", "CMYKA;16"):
+        raise ImageReadError(f"{where}: {formats.WORDS[mode]}, which imgconv writes only converted to sRGB, and a "
+                             "tile-by-tile stream keeps the samples as stored; write another format than TIFF or Zarr "
+                             "to decode it whole")
+    return mode
 
 
 def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
