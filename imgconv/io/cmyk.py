@@ -40,14 +40,18 @@ _INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
 
 def for_output(picture: Picture, record: Format) -> Picture:
     """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
-    it (a raw ``.npy`` holds the inks as they are), else converted to sRGB."""
-    if picture.mode not in _SRGB or picture.mode in record.holds or (record.raw and picture.mode in formats.CMYK_MODES):
+    it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
+    (which `imgconv.io.write.check_writable` refuses, naming ``--depth``), else
+    converted to sRGB."""
+    kept = picture.mode in record.holds or formats.OTHER_DEPTH.get(picture.mode) in record.holds
+    if picture.mode not in _SRGB or kept or (record.raw and picture.mode in formats.CMYK_MODES):
         return picture
     if _INKS.get(picture.mode) in record.holds:
-        others = [fmt for fmt in formats.available()
-                  if not formats.FORMATS[fmt].raw and _SRGB[picture.mode] in formats.FORMATS[fmt].holds]
+        others = [fmt for fmt, other in formats.FORMATS.items() if fmt in formats.available() and not other.raw
+                  and _SRGB[picture.mode] in other.holds and _INKS[picture.mode] not in other.holds]
         raise ImageWriteError(f"{picture.name}: {formats.WORDS[picture.mode]}, which a {record.name} output of "
-                              f"imgconv cannot hold; write {', '.join(others)} to convert it to sRGB with its alpha")
+                              f"imgconv cannot hold; write {', '.join(others[:-1])} or {others[-1]} to convert it to "
+                              "sRGB with its alpha")
     return to_srgb(picture)
 
 

@@ -102,7 +102,7 @@ WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16", "CMYKA", "CMYKA;16"]
 # Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.io.change_depth`).
 FLOAT = frozenset(mode for mode, (dtype, _) in _WIDE.items() if dtype.kind == "f")
 # The same channels at the other depth: what --depth converts between.
-OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16", "CMYK": "CMYK;16"}
+OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16", "CMYK": "CMYK;16", "CMYKA": "CMYKA;16"}
 OTHER_DEPTH.update({deep: shallow for shallow, deep in OTHER_DEPTH.items()})
 MODE_OF = {(1, 8): "L", (2, 8): "LA", (3, 8): "RGB", (4, 8): "RGBA",
            (1, 16): "I;16", (2, 16): "LA;16", (3, 16): "RGB;16", (4, 16): "RGBA;16"}
