@@ -257,3 +257,15 @@ def test_a_tiled_cmyk_tiff_streams_to_no_zarr_and_with_alpha_not_at_all(tmp_path
     result = run(*BLUR, tmp_path / "alpha.tif", tmp_path / "out.tif")
     assert_one_line_error(result, 1, "alpha.tif: 8-bit CMYK with alpha, which imgconv writes only converted to sRGB")
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "out.tif").exists()
+
+
+def test_16_bit_cmyk_to_jpeg_is_refused_naming_depth_which_keeps_it_cmyk(tmp_path, rng):
+    inks = _inks(rng, np.uint16)
+    _tiff(tmp_path / "in.tif", inks, cmyk_profile())
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.jpg")
+    assert_one_line_error(result, 1, "out.jpg: JPEG holds 8 bits a sample and the input is 16-bit CMYK; write TIFF",
+                          "--depth 8")
+    _ok(run("identity", "--depth", "8", "--quality", "100", tmp_path / "in.tif", tmp_path / "out.jpg"))
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.mode == "CMYK" and out.info["icc_profile"] == cmyk_profile()
+        _within(np.asarray(out), inks // 257, 2)  # JPEG's loss at quality 100
