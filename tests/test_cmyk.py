@@ -223,11 +223,13 @@ def _profiles():
     }
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("kind", list(_profiles()))
-def test_a_cmyk_file_whose_profile_cannot_convert_it_is_refused_in_one_line(tmp_path, rng, kind):
-    _tiff(tmp_path / "in.tif", _inks(rng), _profiles()[kind])
+def test_a_cmyk_file_whose_profile_cannot_convert_it_is_refused_in_one_line(tmp_path, rng, kind, dtype):
+    _tiff(tmp_path / "in.tif", _inks(rng, dtype), _profiles()[kind])
     result = run("identity", tmp_path / "in.tif", tmp_path / "out.png")
-    assert_one_line_error(result, 1, "in.tif: its ICC profile ", "write TIFF or JPEG to keep the CMYK")
+    assert_one_line_error(result, 1, "in.tif: its CMYK cannot be converted to sRGB: its ICC profile ",
+                          "; write TIFF or JPEG to keep the CMYK")
     assert not (tmp_path / "out.png").exists()
 
 

@@ -107,7 +107,7 @@ def _by_imagecms(profile: bytes, name: str) -> Converter:
             ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), "CMYK", "RGB",
             renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
-        raise _refused(name, f"cannot convert its inks ({exc})") from None
+        raise _refused(name, f"is not one LittleCMS reads ({exc})") from None
 
     def convert(inks: np.ndarray) -> np.ndarray:
         rgb = np.empty((*inks.shape[:2], 3), np.uint8)
@@ -134,10 +134,10 @@ def _by_imagecodecs(profile: bytes, name: str) -> Converter:
     try:
         convert(np.zeros((1, 1, 4), np.uint16))
     except (imagecodecs.CmsError, ValueError, TypeError) as exc:
-        raise _refused(name, f"cannot convert its inks ({exc})") from None
+        raise _refused(name, f"is not one LittleCMS reads ({exc})") from None
     return convert
 
 
 def _refused(name: str, why: str) -> ImageReadError:
-    return ImageReadError(f"{name}: its ICC profile {why}, so its CMYK cannot be converted to sRGB; write TIFF or "
+    return ImageReadError(f"{name}: its CMYK cannot be converted to sRGB: its ICC profile {why}; write TIFF or "
                           "JPEG to keep the CMYK")
