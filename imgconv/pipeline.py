@@ -212,7 +212,7 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     # The original is shown beside the result by the other views only: composited
     # whole in float32, it would be the peak of a picture written over a background.
     original = pixels if over is None or view == "result" else composite(pixels, over, picture.sample_max)
-    return compose(original, samples, view, picture.sample_max)
+    return compose(original, samples, view, 0 if picture.mode in formats.CMYK_MODES else picture.sample_max)
 
 
 def _spent(frame: np.ndarray) -> np.ndarray:

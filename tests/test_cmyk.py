@@ -271,3 +271,11 @@ def test_16_bit_cmyk_to_jpeg_is_refused_naming_depth_which_keeps_it_cmyk(tmp_pat
     with Image.open(tmp_path / "out.jpg") as out:
         assert out.mode == "CMYK" and out.info["icc_profile"] == cmyk_profile()
         _within(np.asarray(out), inks // 257, 2)  # JPEG's loss at quality 100
+
+
+def test_side_by_side_cmyk_is_parted_by_paper_white_not_by_every_ink_at_full(tmp_path, rng):
+    inks = _inks(rng)
+    _ok(run("identity", "--view", "side-by-side", _tiff(tmp_path / "in.tif", inks), tmp_path / "out.tif"))
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.shape == (20, 24 + 4 + 24, 4)
+    assert np.array_equal(out[:, :24], inks) and not out[:, 24:28].any() and np.array_equal(out[:, 28:], inks)
