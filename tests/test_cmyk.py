@@ -220,6 +220,7 @@ def _profiles():
         "a grey profile": imagecodecs.cms_profile("gray"),
         "a header alone": profile[:128],
         "a few bytes": b"CMYK",
+        "a device link": profile[:12] + b"link" + profile[16:],
     }
 
 

@@ -68,6 +68,9 @@ def to_srgb(picture: Picture) -> Picture:
     return replace(picture, frames=frames, mode=_SRGB[picture.mode], metadata=metadata)
 
 
+# The classes of ICC profiles (their header's bytes 12 to 16) that describe a device's
+# colours: input, display, output, colour space.
+_DEVICE_CLASSES = frozenset([b"scnr", b"mntr", b"prtr", b"spac"])
 # Colour spaces of ICC profiles (their header's bytes 16 to 20) in words.
 _SPACES = {b"RGB ": "RGB colours", b"GRAY": "grey", b"Lab ": "Lab colours", b"XYZ ": "XYZ colours"}
 
@@ -95,6 +98,9 @@ def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
         raise _refused(name, f"is damaged ({len(profile)} bytes, shorter than its header)")
     if space != b"CMYK":
         raise _refused(name, f"describes {_SPACES.get(space, f'colour space {space!r}')}, not CMYK inks")
+    if profile[12:16] not in _DEVICE_CLASSES:
+        raise _refused(name, f"is of class {profile[12:16]!r}, not a device's (a link or abstract profile maps "
+                             "colours to colours, and describes none)")
     return _by_imagecodecs(profile, name) if dtype == np.uint16 else _by_imagecms(profile, name)
 
 
