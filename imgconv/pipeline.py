@@ -167,7 +167,8 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
         raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
                                 f"{record.extension if record.raw else fmt}")
     given = picture
-    picture = for_output(change_depth(picture, write.depth), record)
+    with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
+        picture = for_output(change_depth(picture, write.depth), record)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)
