@@ -1,7 +1,8 @@
 """CMYK pictures for outputs that hold no CMYK, converted to sRGB.
 
-A CMYK input (JPEG, TIFF; 8 or 16 bits; `imgconv.io.formats`) is kept as its four inks
-where the output holds them (JPEG and TIFF), filtered as four channels alike. Any other
+A CMYK input (JPEG, TIFF, PSD: what Pillow reads as CMYK; 16 bits from TIFF; the modes
+of `imgconv.io.formats`) is kept as its four inks where the output holds them (JPEG and
+TIFF; 16 bits in TIFF), filtered as four channels alike. Any other
 output gets sRGB, converted before filtering, so that the filter works on sRGB as it
 does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, apply):
 
