@@ -20,7 +20,7 @@ from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .in_place import filter_in_place
 from .io import formats, pages
-from .io.cmyk import for_output
+from .io.cmyk import for_output, white
 from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
@@ -213,7 +213,7 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     # The original is shown beside the result by the other views only: composited
     # whole in float32, it would be the peak of a picture written over a background.
     original = pixels if over is None or view == "result" else composite(pixels, over, picture.sample_max)
-    return compose(original, samples, view, 0 if picture.mode in formats.CMYK_MODES else picture.sample_max)
+    return compose(original, samples, view, white(picture))
 
 
 def _spent(frame: np.ndarray) -> np.ndarray:

@@ -19,11 +19,12 @@ BORDER = 2
 MARGIN = 8
 
 
-def compose(original: np.ndarray, result: np.ndarray, view: str, white: float) -> np.ndarray:
+def compose(original: np.ndarray, result: np.ndarray, view: str, white: float | tuple[float, ...]) -> np.ndarray:
     """The picture to write for ``view``: arrays of the same shape in, one out, of the
     result's type (an original of another type, a float ``.npy`` shown in 8 bits, say,
     is rounded and clipped to it first). ``white``, the samples' white (their maximum;
-    0 for CMYK's inks, the paper's), fills the gap and the thumbnail's frame."""
+    no ink for CMYK, `imgconv.io.cmyk.white`), a value or one a channel, fills the gap
+    and the thumbnail's frame."""
     if view == "result":
         return result
     if original.dtype != result.dtype:
@@ -36,7 +37,7 @@ def compose(original: np.ndarray, result: np.ndarray, view: str, white: float) -
     raise ValueError(f"unknown view {view!r}; valid views: {', '.join(VIEWS)}")
 
 
-def _inset_thumbnail(original: np.ndarray, result: np.ndarray, white: float) -> np.ndarray:
+def _inset_thumbnail(original: np.ndarray, result: np.ndarray, white: float | tuple[float, ...]) -> np.ndarray:
     height, width = original.shape[:2]
     small = (max(1, width // 4), max(1, height // 4))
     channels = [original] if original.ndim == 2 else [original[..., c] for c in range(original.shape[2])]

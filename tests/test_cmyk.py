@@ -197,17 +197,38 @@ def test_cmyk_without_a_profile_stays_cmyk_in_tiff_and_goes_to_png_as_pillow_con
     assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), _naive(inks))
 
 
-def test_cmyk_with_alpha_goes_to_srgb_with_its_alpha_and_is_refused_where_cmyk_is_written(tmp_path, rng):
+@pytest.mark.parametrize("tile", [None, (16, 16)])
+def test_cmyk_with_alpha_stays_so_in_tiff_its_inks_premultiplied_as_colour_is(tmp_path, rng, tile):
+    """Premultiplied, a pixel's inks go towards the paper (no ink) as its alpha does;
+    streamed tile by tile (``tile``) or whole."""
+    inks = rng.integers(0, 256, (40, 48, 5), dtype=np.uint8)
+    _ok(run(*BLUR, _tiff(tmp_path / "in.tif", inks, cmyk_profile(), tile=tile), tmp_path / "out.tif"))
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        page = tiff.pages[0]
+        assert page.photometric == tifffile.PHOTOMETRIC.SEPARATED and tuple(page.extrasamples) == (2,)
+        out = page.asarray()
+    alpha = reference(inks[..., 4:], _KERNEL)
+    colour = reference(inks[..., :4] * (inks[..., 4:] / 255.0), _KERNEL) * 255 / np.maximum(alpha, 1e-9)
+    _within(out[..., 4:], alpha, 0.5 + 1e-3)
+    _within(out[..., :4][alpha[..., 0] >= 1], colour[alpha[..., 0] >= 1], 0.5 + 1e-2)
+
+
+def test_cmyk_with_alpha_goes_to_srgb_with_its_alpha_and_to_jpeg_only_where_opaque(tmp_path, rng):
     inks = _inks(rng, channels=5)
     _tiff(tmp_path / "in.tif", inks, cmyk_profile())
     _ok(run("identity", tmp_path / "in.tif", tmp_path / "out.png"))
     out = imagecodecs.png_decode((tmp_path / "out.png").read_bytes())
     _within(out[..., :3], _srgb(np.ascontiguousarray(inks[..., :4])), 1)
     assert np.array_equal(out[..., 3], inks[..., 4])
-    for ext in ("tif", "jpg"):
-        result = run("identity", tmp_path / "in.tif", tmp_path / f"out.{ext}")
-        assert_one_line_error(result, 1, "in.tif: 8-bit CMYK with alpha, which a ", "write PNG")
-        assert not (tmp_path / f"out.{ext}").exists()
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.jpg")
+    assert_one_line_error(result, 1, "in.tif: JPEG holds CMYK without alpha and the input's alpha is not opaque "
+                                     "everywhere; write TIFF to keep it, or PNG, ")
+    assert not (tmp_path / "out.jpg").exists()
+    inks[..., 4] = 255
+    _ok(run("identity", "--quality", "100", _tiff(tmp_path / "opaque.tif", inks), tmp_path / "out.jpg"))
+    with Image.open(tmp_path / "out.jpg") as jpeg:
+        assert jpeg.mode == "CMYK"
+        _within(np.asarray(jpeg), inks[..., :4], 2)  # JPEG's loss at quality 100
 
 
 def _profiles():
@@ -252,14 +273,11 @@ def test_a_tiled_cmyk_tiff_is_streamed_as_four_inks(tmp_path, rng):
         _within(tiff.pages[0].asarray(), reference(inks, _KERNEL), 0.5 + 1e-3)
 
 
-def test_a_tiled_cmyk_tiff_streams_to_no_zarr_and_with_alpha_not_at_all(tmp_path, rng):
+def test_a_tiled_cmyk_tiff_streams_to_no_zarr(tmp_path, rng):
     _tiff(tmp_path / "in.tif", _inks(rng), tile=(16, 16))
     result = run(*BLUR, tmp_path / "in.tif", tmp_path / "out.zarr")
     assert_one_line_error(result, 2, "out.zarr: a Zarr store cannot say its four channels are CMYK inks; write TIFF")
-    _tiff(tmp_path / "alpha.tif", _inks(rng, channels=5), tile=(16, 16))
-    result = run(*BLUR, tmp_path / "alpha.tif", tmp_path / "out.tif")
-    assert_one_line_error(result, 1, "alpha.tif: 8-bit CMYK with alpha, which imgconv writes only converted to sRGB")
-    assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "out.tif").exists()
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_16_bit_cmyk_to_jpeg_is_refused_naming_depth_which_keeps_it_cmyk(tmp_path, rng):

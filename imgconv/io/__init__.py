@@ -25,7 +25,7 @@ P, PA          RGB or RGBA          a palette cannot hold blurred colours
 I;16*          I;16                 16-bit grey (16-bit PGM too)
 I, F           I, F
 CMYK           CMYK, CMYK;16        inks kept (JPEG, TIFF; 16 bits from TIFF)
-CMYK + alpha   CMYKA, CMYKA;16      from TIFF; converted to sRGB when written
+CMYK + alpha   CMYKA, CMYKA;16      from TIFF; kept in TIFF
 other          RGB                  YCbCr, LAB, HSV
 =============  ===================  =========================================
 

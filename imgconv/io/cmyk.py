@@ -1,8 +1,9 @@
 """CMYK pictures for outputs that hold no CMYK, converted to sRGB.
 
-A CMYK input (JPEG, TIFF, PSD: what Pillow reads as CMYK; 16 bits from TIFF; the modes
-of `imgconv.io.formats`) is kept as its four inks where the output holds them (JPEG and
-TIFF; 16 bits in TIFF), filtered as four channels alike. Any other
+A CMYK input (JPEG, TIFF, PSD: what Pillow reads as CMYK; 16 bits and alpha from TIFF;
+the modes of `imgconv.io.formats`) is kept as its four inks where the output holds them
+(JPEG and TIFF; 16 bits and alpha in TIFF), filtered as four channels alike. A JPEG
+output drops alpha that is opaque everywhere and refuses any other. Any other
 output gets sRGB, converted before filtering, so that the filter works on sRGB as it
 does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, apply):
 
@@ -19,8 +20,7 @@ does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, a
 A profile that cannot convert the inks (damaged, truncated, of RGB or grey, or not
 describing a device's colours) is refused in one line naming the file, before the
 result is allocated, rather than taken for none: the colours would be wrong without a
-word. CMYK with an alpha sample is converted to sRGB with that alpha for every output:
-imgconv writes no CMYK with alpha, so a JPEG or TIFF output of it is refused.
+word.
 """
 
 import io
@@ -46,18 +46,31 @@ _INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
 def for_output(picture: Picture, record: Format) -> Picture:
     """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
     it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
-    (which `imgconv.io.write.check_writable` refuses, naming ``--depth``), else
-    converted to sRGB."""
-    kept = picture.mode in record.holds or formats.OTHER_DEPTH.get(picture.mode) in record.holds
-    if picture.mode not in _SRGB or kept or (record.raw and picture.mode in formats.CMYK_MODES):
+    (which `imgconv.io.write.check_writable` refuses, naming ``--depth``); with alpha
+    where the format holds CMYK without (JPEG), the alpha dropped where it is opaque
+    everywhere, and refused otherwise; else converted to sRGB."""
+    if picture.mode not in _SRGB or record.raw:
         return picture
-    if _INKS.get(picture.mode) in record.holds:
+    inks = _INKS.get(picture.mode, picture.mode)
+    if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
+        return to_srgb(picture)
+    if picture.mode in record.holds or inks == picture.mode:
+        return picture
+    if any((f[..., 4] != picture.sample_max).any() for f in picture.frames):
         others = [fmt for fmt, other in formats.FORMATS.items() if fmt in formats.available() and not other.raw
-                  and _SRGB[picture.mode] in other.holds and _INKS[picture.mode] not in other.holds]
-        raise ImageWriteError(f"{picture.name}: {formats.WORDS[picture.mode]}, which a {record.name} output of "
-                              f"imgconv cannot hold; write {', '.join(others[:-1])} or {others[-1]} to convert it to "
-                              "sRGB with its alpha")
-    return to_srgb(picture)
+                  and _SRGB[picture.mode] in other.holds and inks not in other.holds]
+        raise ImageWriteError(f"{picture.name}: {record.name} holds CMYK without alpha and the input's alpha is not "
+                              f"opaque everywhere; write TIFF to keep it, or {', '.join(others[:-1])} or "
+                              f"{others[-1]} to convert it to sRGB with its alpha")
+    return replace(picture, frames=[np.ascontiguousarray(f[..., :4]) for f in picture.frames], mode=inks)
+
+
+def white(picture: Picture) -> float | tuple[float, ...]:
+    """The samples of white (what `imgconv.views.compose` parts pictures with): their
+    maximum; for CMYK, no ink (and opaque alpha)."""
+    if picture.mode not in formats.CMYK_MODES:
+        return picture.sample_max
+    return (0, 0, 0, 0, picture.sample_max) if picture.has_alpha else 0
 
 
 def to_srgb(picture: Picture) -> Picture:

@@ -28,8 +28,9 @@ F          32-bit float grey          1.0
 =========  =========================  ==========
 
 CMYK's four samples are inks (0 none, the maximum full), filtered as four channels
-alike: none of them is alpha. CMYK with alpha is read from TIFF and converted to sRGB
-for every output (`imgconv.io.cmyk`).
+alike: none of them is alpha. CMYK with alpha (from TIFF) is filtered as colour with
+alpha is, its inks premultiplied by the alpha (which takes a pixel towards the paper,
+no ink). Formats that hold no CMYK get sRGB (`imgconv.io.cmyk`).
 
 and, for the samples TIFF and ``.npy`` hold besides (signed 8- to 64-bit integers,
 unsigned 32- and 64-bit ones, 16- to 64-bit floats), ``KIND;TYPE`` with KIND one of L,
@@ -121,9 +122,9 @@ def mode_of(dtype: np.dtype, channels: int) -> str | None:
 
 _EIGHT_BIT = frozenset(["L", "LA", "RGB", "RGBA"])
 _SIXTEEN_BIT = frozenset(["I;16", "LA;16", "RGB;16", "RGBA;16"])
-# CMYK inks, which other formats get converted to sRGB (`imgconv.io.cmyk`), as CMYK
-# with alpha (read from TIFF) is for every format.
-CMYK_MODES = frozenset(["CMYK", "CMYK;16"])
+# CMYK inks, with alpha or not, which other formats than TIFF (and JPEG, without alpha)
+# get converted to sRGB (`imgconv.io.cmyk`).
+CMYK_MODES = frozenset(["CMYK", "CMYK;16", "CMYKA", "CMYKA;16"])
 # How a format is written: (frames, picture, its record, the metadata kept, the options
 # asked for, the destination's name for messages, the file written into). A record names its writers
 # as ``module:function`` of this package, imported when first used: a command loads the

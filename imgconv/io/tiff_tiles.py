@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
-from . import formats
 from .metadata import X_RESOLUTION, Y_RESOLUTION, tiff_resolution
 from .orient import orientation_of
 from .tiff_read import ink_mode
@@ -128,14 +127,9 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
 
 def _mode(page: "tifffile.TiffPage", where: str) -> str:
     """The mode of a streamed page's samples as stored: CMYK's inks as CMYK (no alpha
-    among them); CMYK with alpha, which is written only converted to sRGB, refused."""
+    among them, but an alpha after them)."""
     dtype, channels = np.dtype(page.dtype), page.samplesperpixel
-    mode = ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
-    if mode in ("CMYKA", "CMYKA;16"):
-        raise ImageReadError(f"{where}: {formats.WORDS[mode]}, which imgconv writes only converted to sRGB, and a "
-                             "tile-by-tile stream keeps the samples as stored; write another format than TIFF or Zarr "
-                             "to decode it whole")
-    return mode
+    return ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
 
 
 def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
