@@ -1,4 +1,4 @@
-"""CMYK pictures for outputs that hold no CMYK, converted to sRGB.
+"""CMYK pictures as each output holds them: kept as inks, or converted to sRGB.
 
 A CMYK input (JPEG, TIFF, PSD: what Pillow reads as CMYK; 16 bits and alpha from TIFF;
 the modes of `imgconv.io.formats`) is kept as its four inks where the output holds them
