@@ -34,8 +34,12 @@ what an independent reader reads from the input and from the output:
 - TIFF: tifffile, page by page, the photometric interpretation applied as imgconv
   documents its modes: MINISWHITE inverted, a palette through its colour map (indices
   of up to 8 bits: 8-bit colours, v // 256, as Pillow; of 16 bits: v // 257 where every
-  entry is a multiple of 257, else the 16-bit entries), 8-bit CMYK (and its unassociated
-  alpha) to RGB (and alpha) and associated 8-bit
+  entry is a multiple of 257, else the 16-bit entries), CMYK of 8 and 16 bits (and its
+  unassociated alpha) to sRGB (and alpha) as imgconv documents it, through the page's
+  ICC profile by LittleCMS (relative colorimetric, black-point compensation; Pillow's
+  ImageCms at 8 bits, imagecodecs at 16), else as Pillow converts 8-bit CMYK, at the
+  inks' depth (a CMYK page with a profile of another colour space is not compared), and
+  associated 8-bit
   alpha unpremultiplied by Pillow's conversions, grey and RGB of 1 to 7 bits scaled to
   0-255 (round(v * 255 / (2**bits - 1))); signed, 32-bit, float and 9- to 16-bit
   samples kept as stored. Other interpretations (YCbCr, CIELab...) and unspecified
@@ -84,6 +88,7 @@ reasons for "not compared". Outputs go to a temporary folder that is removed aft
 
 import argparse
 import contextlib
+import io
 import json
 import multiprocessing
 import os
@@ -128,6 +133,7 @@ TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ORIENTATION = 0x0112
 XMP = 700  # TIFF's tag of an XMP packet
+ICC = 34675  # TIFF's tag of an ICC profile
 # XMP's orientation, an attribute or an element, as Pillow's getexif() finds it.
 XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 REFERENCE_FAILS = "the reference reader fails: "
@@ -565,6 +571,34 @@ def _tiff_orientation(page: Any) -> object:
     return orientation
 
 
+def _cmyk_as_srgb(inks: np.ndarray, page: Any) -> np.ndarray:
+    """A TIFF page's CMYK inks as sRGB: through its ICC profile of CMYK by LittleCMS
+    (relative colorimetric, black-point compensation), else as Pillow converts 8-bit
+    CMYK, at the inks' own depth."""
+    import imagecodecs
+    from PIL import Image, ImageCms
+
+    profile = bytes(page.tags[ICC].value) if ICC in page.tags else b""
+    if profile and profile[16:20] != b"CMYK":
+        raise NotComparable("CMYK with a profile of another colour space")
+    if profile and inks.dtype == np.uint16:
+        return imagecodecs.cms_transform(inks, profile, imagecodecs.cms_profile("srgb"), colorspace="cmyk",
+                                         outcolorspace="rgb", outdtype=np.uint16,
+                                         intent=imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC,
+                                         flags=imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION)
+    if profile:
+        transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                            ImageCms.createProfile("sRGB"), "CMYK", "RGB",
+                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+        return np.asarray(ImageCms.applyTransform(Image.fromarray(inks, "CMYK"), transform))
+    if inks.dtype == np.uint8:
+        return np.asarray(Image.fromarray(inks, "CMYK").convert("RGB"))
+    wide = inks.astype(np.uint64)
+    white = 65535 - wide[..., 3:4]
+    return (white - (wide[..., :3] * white + 32767) // 65535).astype(np.uint16)
+
+
 def _tiff_samples(page: Any) -> np.ndarray:
     """One page's samples as imgconv's modes have them (see the module's docstring)."""
     from PIL import Image
@@ -594,9 +628,8 @@ def _tiff_samples(page: Any) -> np.ndarray:
         if bits <= 8:
             return (colormap // 256).astype(np.uint8).T[array]
         return (colormap // 257).astype(np.uint8).T[array] if not (colormap % 257).any() else colormap.T[array]
-    if photometric == 5 and colours == 4 and extra in ((), (2,)) and bits == 8:  # CMYK, and unassociated alpha
-        rgb = np.asarray(Image.fromarray(np.ascontiguousarray(array[..., :4]), "CMYK").convert("RGB"))
-        return np.concatenate([rgb, array[..., 4:]], axis=-1)
+    if photometric == 5 and colours == 4 and extra in ((), (2,)) and bits in (8, 16):  # CMYK, and unassociated alpha
+        return np.concatenate([_cmyk_as_srgb(np.ascontiguousarray(array[..., :4]), page), array[..., 4:]], axis=-1)
     if photometric not in (0, 1, 2):
         raise NotComparable(f"photometric {page.photometric.name}")
     if photometric == 0:  # MINISWHITE: 0 is white

@@ -6,8 +6,10 @@ Both ways follow the command line's rules, those of ``imgconv identity IN OUT``:
 - Reading gives samples in the file's own units and type: 8-bit files as uint8
   (0-255), 16-bit as uint16 (0-65535), float TIFFs and ``.npy`` arrays as stored;
   (H, W) for grey, (H, W, C) for grey with alpha, RGB and RGBA (channels last). A
-  palette is read as RGB(A), a bilevel image as grey 0 and 255, CMYK and other colour
-  spaces as RGB; the EXIF orientation is applied unless ``auto_orient=False``. An
+  palette is read as RGB(A), a bilevel image as grey 0 and 255, CMYK as its four inks
+  (C, M, Y, K, 0 for none; `read_image`'s mode says CMYK, where an array's four channels
+  would be taken for RGBA), other colour spaces as RGB; the EXIF orientation is applied
+  unless ``auto_orient=False``. An
   image of more pixels than ``max_pixels`` is refused from its header.
 - Writing takes the format from the file's extension (or ``format=``) and never
   writes less than it is given: a 16-bit array to an 8-bit format, floats to an

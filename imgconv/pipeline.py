@@ -20,6 +20,7 @@ from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .in_place import filter_in_place
 from .io import formats, pages
+from .io.cmyk import for_output, white
 from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
@@ -166,7 +167,8 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
         raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
                                 f"{record.extension if record.raw else fmt}")
     given = picture
-    picture = change_depth(picture, write.depth)
+    with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
+        picture = for_output(change_depth(picture, write.depth), record)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)
@@ -211,7 +213,7 @@ def _render_frame(picture: Picture, index: int, filt: Filter, record: formats.Fo
     # The original is shown beside the result by the other views only: composited
     # whole in float32, it would be the peak of a picture written over a background.
     original = pixels if over is None or view == "result" else composite(pixels, over, picture.sample_max)
-    return compose(original, samples, view, picture.sample_max)
+    return compose(original, samples, view, white(picture))
 
 
 def _spent(frame: np.ndarray) -> np.ndarray:

@@ -19,23 +19,25 @@ BORDER = 2
 MARGIN = 8
 
 
-def compose(original: np.ndarray, result: np.ndarray, view: str, sample_max: float) -> np.ndarray:
+def compose(original: np.ndarray, result: np.ndarray, view: str, white: float | tuple[float, ...]) -> np.ndarray:
     """The picture to write for ``view``: arrays of the same shape in, one out, of the
     result's type (an original of another type, a float ``.npy`` shown in 8 bits, say,
-    is rounded and clipped to it first)."""
+    is rounded and clipped to it first). ``white``, the samples' white (their maximum;
+    no ink for CMYK, `imgconv.io.cmyk.white`), a value or one a channel, fills the gap
+    and the thumbnail's frame."""
     if view == "result":
         return result
     if original.dtype != result.dtype:
         original = to_dtype(original.astype(np.float64), result.dtype)
     if view == "side-by-side":
-        gap = np.full((result.shape[0], GAP, *result.shape[2:]), sample_max, result.dtype)
+        gap = np.full((result.shape[0], GAP, *result.shape[2:]), white, result.dtype)
         return np.concatenate([original, gap, result], axis=1)
     if view == "thumbnail":
-        return _inset_thumbnail(original, result, sample_max)
+        return _inset_thumbnail(original, result, white)
     raise ValueError(f"unknown view {view!r}; valid views: {', '.join(VIEWS)}")
 
 
-def _inset_thumbnail(original: np.ndarray, result: np.ndarray, sample_max: float) -> np.ndarray:
+def _inset_thumbnail(original: np.ndarray, result: np.ndarray, white: float | tuple[float, ...]) -> np.ndarray:
     height, width = original.shape[:2]
     small = (max(1, width // 4), max(1, height // 4))
     channels = [original] if original.ndim == 2 else [original[..., c] for c in range(original.shape[2])]
@@ -46,7 +48,7 @@ def _inset_thumbnail(original: np.ndarray, result: np.ndarray, sample_max: float
     out = result.copy()
     top = left = min(MARGIN, height // 8, width // 8)
     framed_h, framed_w = small[1] + 2 * BORDER, small[0] + 2 * BORDER
-    out[top : top + framed_h, left : left + framed_w] = sample_max
+    out[top : top + framed_h, left : left + framed_w] = white
     inner = out[top + BORDER : top + BORDER + small[1], left + BORDER : left + BORDER + small[0]]
     inner[...] = thumbnail[: inner.shape[0], : inner.shape[1]]
     return out

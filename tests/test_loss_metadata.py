@@ -127,16 +127,18 @@ def icc_header(space):
 
 
 def test_a_profile_is_written_only_for_samples_it_describes(tmp_path, rgb):
-    """A CMYK input is read as RGB: its CMYK profile would make a colour-managed reader
-    take the RGB samples for inks (libpng refuses such an iCCP chunk)."""
+    """A CMYK input's profile goes with the CMYK it stays in JPEG and TIFF outputs; an
+    RGB input's with its RGB everywhere."""
     Image.fromarray(rgb).convert("CMYK").save(tmp_path / "in-cmyk.jpg", icc_profile=icc_header(b"CMYK"))
     Image.fromarray(rgb).save(tmp_path / "in-rgb.jpg", icc_profile=icc_header(b"RGB "))
     for ext in ("png", "jpg", "tif"):
-        assert run("identity", tmp_path / "in-cmyk.jpg", tmp_path / f"cmyk.{ext}").exit_code == 0
         assert run("identity", tmp_path / "in-rgb.jpg", tmp_path / f"rgb.{ext}").exit_code == 0
-        with Image.open(tmp_path / f"cmyk.{ext}") as cmyk, Image.open(tmp_path / f"rgb.{ext}") as kept:
-            assert cmyk.mode == "RGB" and "icc_profile" not in cmyk.info, ext
+        with Image.open(tmp_path / f"rgb.{ext}") as kept:
             assert kept.info["icc_profile"] == icc_header(b"RGB "), ext
+    for ext in ("jpg", "tif"):
+        assert run("identity", tmp_path / "in-cmyk.jpg", tmp_path / f"cmyk.{ext}").exit_code == 0
+        with Image.open(tmp_path / f"cmyk.{ext}") as cmyk:
+            assert cmyk.mode == "CMYK" and cmyk.info["icc_profile"] == icc_header(b"CMYK"), ext
 
 
 def test_a_comment_goes_where_the_output_keeps_one(tmp_path, rgb):

@@ -24,6 +24,11 @@ P, PA          RGB or RGBA          a palette cannot hold blurred colours
 1              L (0 or 255)         a filtered bilevel image has grey levels
 I;16*          I;16                 16-bit grey (16-bit PGM too)
 I, F           I, F
-other          RGB                  CMYK, YCbCr, LAB, HSV (16-bit CMYK: RGB;16)
+CMYK           CMYK, CMYK;16        inks kept (JPEG, TIFF; 16 bits from TIFF)
+CMYK + alpha   CMYKA, CMYKA;16      from TIFF; kept in TIFF
+other          RGB                  YCbCr, LAB, HSV
 =============  ===================  =========================================
+
+CMYK is written as CMYK to JPEG and TIFF, and converted to sRGB through its ICC profile
+for other formats (`imgconv.io.cmyk`).
 """

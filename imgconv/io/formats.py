@@ -19,9 +19,18 @@ I;16       16-bit grey                65535
 LA;16      16-bit grey with alpha     65535
 RGB;16     16-bit RGB                 65535
 RGBA;16    16-bit RGB with alpha      65535
+CMYK       8-bit CMYK                 255
+CMYK;16    16-bit CMYK                65535
+CMYKA      8-bit CMYK with alpha      255
+CMYKA;16   16-bit CMYK with alpha     65535
 I          32-bit signed grey         65535
 F          32-bit float grey          1.0
 =========  =========================  ==========
+
+CMYK's four samples are inks (0 none, the maximum full), filtered as four channels
+alike: none of them is alpha. CMYK with alpha (from TIFF) is filtered as colour with
+alpha is, its inks premultiplied by the alpha (which takes a pixel towards the paper,
+no ink). Formats that hold no CMYK get sRGB (`imgconv.io.cmyk`).
 
 and, for the samples TIFF and ``.npy`` hold besides (signed 8- to 64-bit integers,
 unsigned 32- and 64-bit ones, 16- to 64-bit floats), ``KIND;TYPE`` with KIND one of L,
@@ -71,25 +80,30 @@ _WIDE = {_wide_mode(dtype, channels): (dtype, kind)
 WORDS = {
     "L": "8-bit grey", "LA": "8-bit grey with alpha", "RGB": "8-bit RGB", "RGBA": "8-bit RGB with alpha",
     "I;16": "16-bit grey", "LA;16": "16-bit grey with alpha", "RGB;16": "16-bit RGB",
-    "RGBA;16": "16-bit RGB with alpha", MULTICHANNEL: "array of more than four channels",
+    "RGBA;16": "16-bit RGB with alpha", "CMYK": "8-bit CMYK", "CMYK;16": "16-bit CMYK",
+    "CMYKA": "8-bit CMYK with alpha", "CMYKA;16": "16-bit CMYK with alpha",
+    MULTICHANNEL: "array of more than four channels",
     **{mode: f"{dtype.itemsize * 8}-bit {_SIGNS[dtype.kind]} {_KIND_WORDS[kind]}"
        for mode, (dtype, kind) in _WIDE.items()},
 }
 # Grey int32 ("I") is shown on the 16-bit range (--normalize, --view), the other
 # integer types on their own.
 SAMPLE_MAX = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255, "I;16": 65535, "LA;16": 65535, "RGB;16": 65535,
-              "RGBA;16": 65535, "I": 65535, MULTICHANNEL: 255,
+              "RGBA;16": 65535, "CMYK": 255, "CMYK;16": 65535, "CMYKA": 255,
+              "CMYKA;16": 65535, "I": 65535, MULTICHANNEL: 255,
               **{mode: 1.0 if dtype.kind == "f" else int(np.iinfo(dtype).max) for mode, (dtype, _) in _WIDE.items()
                  if mode != "I"}}
 DTYPE: dict[str, type[np.generic]] = {
     "L": np.uint8, "LA": np.uint8, "RGB": np.uint8, "RGBA": np.uint8, "I;16": np.uint16, "LA;16": np.uint16,
-    "RGB;16": np.uint16, "RGBA;16": np.uint16, MULTICHANNEL: np.float32,
+    "RGB;16": np.uint16, "RGBA;16": np.uint16, "CMYK": np.uint8, "CMYK;16": np.uint16,
+    "CMYKA": np.uint8, "CMYKA;16": np.uint16, MULTICHANNEL: np.float32,
     **{mode: dtype.type for mode, (dtype, _) in _WIDE.items()}}
-WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16"] + [mode for mode, (_, kind) in _WIDE.items() if "A" in kind])
+WITH_ALPHA = frozenset(["LA", "RGBA", "LA;16", "RGBA;16", "CMYKA", "CMYKA;16"]
+                       + [mode for mode, (_, kind) in _WIDE.items() if "A" in kind])
 # Modes of float samples, which --depth maps to 8 or 16 bits (`imgconv.io.change_depth`).
 FLOAT = frozenset(mode for mode, (dtype, _) in _WIDE.items() if dtype.kind == "f")
 # The same channels at the other depth: what --depth converts between.
-OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16"}
+OTHER_DEPTH = {"L": "I;16", "LA": "LA;16", "RGB": "RGB;16", "RGBA": "RGBA;16", "CMYK": "CMYK;16", "CMYKA": "CMYKA;16"}
 OTHER_DEPTH.update({deep: shallow for shallow, deep in OTHER_DEPTH.items()})
 MODE_OF = {(1, 8): "L", (2, 8): "LA", (3, 8): "RGB", (4, 8): "RGBA",
            (1, 16): "I;16", (2, 16): "LA;16", (3, 16): "RGB;16", (4, 16): "RGBA;16"}
@@ -108,6 +122,9 @@ def mode_of(dtype: np.dtype, channels: int) -> str | None:
 
 _EIGHT_BIT = frozenset(["L", "LA", "RGB", "RGBA"])
 _SIXTEEN_BIT = frozenset(["I;16", "LA;16", "RGB;16", "RGBA;16"])
+# CMYK inks, with alpha or not, which other formats than TIFF (and JPEG, without alpha)
+# get converted to sRGB (`imgconv.io.cmyk`).
+CMYK_MODES = frozenset(["CMYK", "CMYK;16", "CMYKA", "CMYKA;16"])
 # How a format is written: (frames, picture, its record, the metadata kept, the options
 # asked for, the destination's name for messages, the file written into). A record names its writers
 # as ``module:function`` of this package, imported when first used: a command loads the
@@ -245,10 +262,10 @@ FORMATS = {record.name: record for record in [
     Format("PNG", ".png", _EIGHT_BIT | _SIXTEEN_BIT, animates=True, delay_fits=_apng_delay_fits,
            dpi_fits=_pixels_per_metre_fits, plugin="PngImagePlugin", writer="png:write_png",
            animation_writer="animation:write_apng"),
-    Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | frozenset(_WIDE), animates=True, sizes_differ=True,
-           compression=True, dpi_fits=_rational_dpi_fits, plugin="TiffImagePlugin",
+    Format("TIFF", ".tiff", _EIGHT_BIT | _SIXTEEN_BIT | CMYK_MODES | frozenset(_WIDE), animates=True,
+           sizes_differ=True, compression=True, dpi_fits=_rational_dpi_fits, plugin="TiffImagePlugin",
            writer="tiff_write:write_tiff"),
-    Format("JPEG", ".jpg", frozenset(["L", "RGB"]), max_side=65535, feature="jpg", quality=92,
+    Format("JPEG", ".jpg", frozenset(["L", "RGB", "CMYK"]), max_side=65535, feature="jpg", quality=92,
            dpi_fits=_jfif_dpi_fits, plugin="JpegImagePlugin", writer="pillow_write:write_jpeg"),
     Format("JPEG2000", ".jp2", _EIGHT_BIT | frozenset(["I;16"]), feature="jpg_2000", plugin="Jpeg2KImagePlugin",
            writer="pillow_write:write_jpeg2000"),
@@ -344,8 +361,8 @@ def holders(mode: str) -> str:
     return ", ".join(formats[:-1]) + " or " + formats[-1] if len(formats) > 1 else formats[0]
 
 
-_KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA",
-          "I;16": "grey", "LA;16": "grey+alpha", "RGB;16": "RGB", "RGBA;16": "RGBA"}
+_KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA", "CMYK": "CMYK",
+          "I;16": "grey", "LA;16": "grey+alpha", "RGB;16": "RGB", "RGBA;16": "RGBA", "CMYK;16": "CMYK"}
 
 
 def summary(fmt: str) -> str:
@@ -354,7 +371,8 @@ def summary(fmt: str) -> str:
     if record.raw:
         return "any array of numbers; frames"
     parts = []
-    for depth, modes in (("8-bit", ("L", "LA", "RGB", "RGBA")), ("16-bit", ("I;16", "LA;16", "RGB;16", "RGBA;16"))):
+    for depth, modes in (("8-bit", ("L", "LA", "RGB", "RGBA", "CMYK")),
+                         ("16-bit", ("I;16", "LA;16", "RGB;16", "RGBA;16", "CMYK;16"))):
         kinds = [_KINDS[m] for m in modes if m in record.holds]
         if kinds:
             parts.append(f"{depth} {', '.join(kinds)}")

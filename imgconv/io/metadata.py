@@ -37,7 +37,9 @@ _LAYOUT_TAGS = frozenset([
     317, 320,  # Predictor, ColorMap
     322, 323, 324, 325,  # TileWidth, TileLength, TileOffsets, TileByteCounts
     330, 400,  # SubIFDs, GlobalParametersIFD: places in the input file
-    332, 333, 334, 336,  # InkSet, InkNames, NumberOfInks, DotRange: CMYK inks, and CMYK is read as RGB
+    # InkSet, InkNames, NumberOfInks, DotRange: the input's inks; a CMYK output's writer
+    # says its own (CMYK, four inks), and an sRGB output has none
+    332, 333, 334, 336,
     338, 339,  # ExtraSamples, SampleFormat
     347,  # JPEGTables: the input's JPEG compression
     512, 513, 514, 515, 517, 518, 519, 520, 521,  # old-style JPEG compression: its process, places, tables
@@ -124,19 +126,19 @@ def tiff_resolution(across: Any, down: Any, unit: int | None) -> tuple[float, fl
     return checked_resolution([value * 2.54 for value in values] if unit == 3 else values)
 
 
-# The colour spaces of ICC profiles (their header's bytes 16 to 20) that imgconv's
-# reading or compositing converts samples out of: CMYK read as RGB, grey composited over
-# a colour into RGB.
-_GREY_PROFILE, _RGB_PROFILE, _CONVERTED_PROFILES = b"GRAY", b"RGB ", frozenset([b"GRAY", b"RGB ", b"CMYK"])
+# The colour spaces of ICC profiles (their header's bytes 16 to 20) of the samples
+# imgconv writes: grey, RGB (grey composited over a colour becomes RGB) and CMYK
+# (converted to sRGB for outputs that hold no CMYK, `imgconv.io.cmyk`).
+PROFILE_SPACES = frozenset([b"GRAY", b"RGB ", b"CMYK"])
 
 
-def profile_describes(profile: bytes, grey: bool) -> bool:
-    """Whether ICC ``profile`` may go with an output of grey (``grey``) or RGB samples:
-    not a CMYK input's profile with the RGB it is read as, nor a grey one with the RGB
-    of a grey image composited over a colour, nor an RGB one with grey samples. A
-    profile of another space (Lab, XYZ), or too short to say, goes as the input had it."""
-    space = profile[16:20]
-    return space not in _CONVERTED_PROFILES or space == (_GREY_PROFILE if grey else _RGB_PROFILE)
+def profile_describes(profile: bytes, space: bytes) -> bool:
+    """Whether ICC ``profile`` may go with an output whose samples are of ``space`` (one
+    of `PROFILE_SPACES`): a profile of another of those spaces does not (a grey one
+    with the RGB of a grey image composited over a colour, an RGB one with grey
+    samples). A profile of another space (Lab, XYZ), or too short to say, goes as the
+    input had it."""
+    return profile[16:20] not in PROFILE_SPACES or profile[16:20] == space
 
 
 def comment_text(comment: bytes | str) -> str:

@@ -172,18 +172,18 @@ def array_of(image: "Image.Image", mode: str | None = None, *, spend: bool = Fal
     Pillow's image), and read-only, which a filter cannot write its result into
     (`imgconv.in_place`). Each strip is converted on its own, which gives the whole
     image's conversion (the modes read as convert pixel by pixel, without dithering)
-    without a second full-size Pillow image: blur -s 2 of a 12000x8400 CMYK JPEG (read
-    as RGB) peaked at 1142 MiB, then 760.
+    without a second full-size Pillow image: blur -s 2 of a 12000x8400 CMYK JPEG converted
+    to RGB in this way peaked at 1142 MiB, then 760.
 
     With ``spend``, the caller reads no pixel of ``image`` again. Where Pillow holds it
-    in one block (`imgconv.io.pillow_memory`), grey and RGBA samples are then the
+    in one block (`imgconv.io.pillow_memory`), grey, RGBA and CMYK samples are then the
     image's own memory, and the others are copied from it strip by strip, each strip of
     the image released once copied (`imgconv.io.pages`), so that the image shrinks as
     the samples grow."""
     width, height = image.size
     mode = mode or image.mode
     memory = pillow_memory.view(image) if spend else None
-    if memory is not None and mode == image.mode and mode in ("L", "RGBA"):
+    if memory is not None and mode == image.mode and mode in ("L", "RGBA", "CMYK"):
         return memory
 
     def strip(top: int, bottom: int) -> np.ndarray:

@@ -32,7 +32,7 @@ def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving
     """``frames`` saved by Pillow into ``out`` as ``fmt`` with its options ``saving``
     (several frames as pages). Into a file, Pillow's encoders write as they go, the
     output never whole in memory."""
-    images = [pillow_image(f) for f in frames]
+    images = [pillow_image(f, picture.mode) for f in frames]
     if len(images) > 1:  # TIFF pages
         saving = {**saving, "save_all": True, "append_images": images[1:]}
     try:
@@ -44,14 +44,18 @@ def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving
                               "them out, --compression none keeps them") from None
 
 
-def pillow_image(samples: np.ndarray) -> "Image.Image":
-    """Pillow's image of ``samples``, as ``Image.fromarray`` makes it. Pillow maps the
-    array's memory for some modes (the image is then read-only) and copies others into
-    a layout of its own (RGB as four bytes a pixel): those, for samples given up
+def pillow_image(samples: np.ndarray, mode: str | None = None) -> "Image.Image":
+    """Pillow's image of ``samples`` (of the picture's ``mode``), as ``Image.fromarray``
+    makes it; of CMYK, the inks' memory mapped (``fromarray`` would take four channels
+    for RGBA). Pillow maps the array's memory for some modes (the image is then
+    read-only) and copies others into a layout of its own (RGB as four bytes a pixel): those, for samples given up
     (`imgconv.io.pages`), strip by strip into an image made uninitialised, each strip
     released once copied, so that the copy and the samples are never both whole."""
     from PIL import Image
 
+    if mode == "CMYK":
+        inks = np.ascontiguousarray(samples)
+        return Image.frombuffer(mode, (inks.shape[1], inks.shape[0]), inks, "raw", mode, 0, 1)
     first = None
     if pages.given_up(samples) and samples.flags.c_contiguous:
         first = Image.fromarray(samples[: pages.STRIP_ROWS])

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ImageReadError
 from .deep import deep_picture
-from .picture import frame_indices
+from .picture import Picture, frame_indices
 from .tiffinfo import (
     ASSOCIATED_ALPHA,
     CMYK,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from PIL import TiffImagePlugin
 
     from .budget import PixelBudget
-    from .picture import Picture
 
 
 def beyond_pillow(image: "TiffImagePlugin.TiffImageFile") -> bool:
@@ -72,7 +71,7 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             pages = tiff.pages
-            arrays = []
+            arrays, modes = [], set()
             for index in frame_indices(len(pages), frame, name):
                 page = pages[index]
                 # As a .npy's: up to four samples a pixel (a TIFF claiming 65535 samples a
@@ -84,6 +83,7 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
                     array = np.moveaxis(array, 0, -1)
                 arrays.append(_as_read(page, array, name))
+                modes.add(ink_mode(int(page.photometric), array.shape[-1], array.dtype))
             tags = pages[0].tags
             if not metadata:  # Pillow could not open the file: take what tifffile sees
                 metadata.update({key: bytes(tags[tag].value) for key, tag in (("icc_profile", ICC), ("xmp", XMP))
@@ -96,20 +96,33 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
             encoding = {"compression": int(pages[0].compression)}
     except tifffile.TiffFileError as exc:
         raise ImageReadError(f"{name}: corrupt or truncated image ({exc})") from None
-    if any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
+    if len(modes) > 1 or any(a.dtype != arrays[0].dtype or a.shape != arrays[0].shape for a in arrays):
         raise ImageReadError(f"{name}: pages of different kinds or sizes; take one with --frame N")
+    (inks,) = modes
+    if inks is not None:
+        return Picture([a.astype(a.dtype.newbyteorder("="), copy=False) for a in arrays], inks, "TIFF", metadata,
+                       encoding)
     return deep_picture(arrays, "TIFF", metadata, name, encoding)
 
 
+def ink_mode(photometric: int, samples: int, dtype: np.dtype) -> str | None:
+    """The mode of a TIFF page's samples (``samples`` a pixel of ``dtype``) where they
+    are CMYK inks, and an alpha after them, of 8 or 16 bits (as `_check_colours` lets
+    them through); else None."""
+    if photometric != CMYK or samples not in (4, 5) or dtype not in (np.uint8, np.uint16):
+        return None
+    return ("CMYK" if samples == 4 else "CMYKA") + (";16" if dtype == np.uint16 else "")
+
+
 def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndarray:
-    """A page's samples as tifffile gives them (as stored), in imgconv's units: white-is-
-    zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
+    """A page's samples as tifffile gives them (as stored), in imgconv's units: CMYK
+    inks as they are, white-is-zero turned, a palette through its colour map, grey and RGB of fewer than 8 bits
     scaled to 0-255, and associated alpha unpremultiplied, as Pillow reads 8-bit samples."""
     if array.dtype == np.bool_:  # 1 bit a sample
         array = array.astype(np.uint8)
     bits, photometric = page.bitspersample, int(page.photometric)
     if photometric == CMYK:
-        return cmyk_to_rgb(array, with_alpha=bool(page.extrasamples))
+        return array  # the inks, and alpha after them (`_check_colours`)
     if photometric == PALETTE:
         if array.ndim != 2 or page.colormap is None:
             raise ImageReadError(f"{name}: a palette image with extra samples or without a colour map: "
@@ -165,19 +178,6 @@ def _check_colours(page: "tifffile.TiffPage", name: str) -> None:
     if photometric == YCBCR:
         what += ", subsampled {} x {}, without JPEG compression".format(*page.tags.valueof(YCBCR_SUBSAMPLING, (2, 2)))
     raise ImageReadError(f"{name}: a TIFF of {what}): not an image imgconv reads")
-
-
-def cmyk_to_rgb(array: np.ndarray, *, with_alpha: bool) -> np.ndarray:
-    """CMYK inks (and an alpha sample after them) as RGB (and alpha), as Pillow converts
-    8-bit CMYK, ``R = (max - K) - round(C * (max - K) / max)``, at the samples' own depth
-    (unsigned integers), so that 16-bit inks give 16-bit RGB."""
-    top = np.iinfo(array.dtype).max
-    wide = array.astype(np.uint64)
-    white = top - wide[..., 3:4]
-    rgb = white - (wide[..., :3] * white + top // 2) // top
-    if with_alpha:
-        rgb = np.concatenate([rgb, wide[..., 4:5]], axis=-1)
-    return rgb.astype(array.dtype)
 
 
 def _palette_colours(colormap: np.ndarray, bits: int) -> np.ndarray:

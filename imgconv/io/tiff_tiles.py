@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ImageReadError, ImgconvError, InvalidInputError
 from .metadata import X_RESOLUTION, Y_RESOLUTION, tiff_resolution
 from .orient import orientation_of
+from .tiff_read import ink_mode
 from .tiffinfo import CIELAB_KINDS, ICC, OLD_JPEG, ORIENTATION, PALETTE, RESOLUTION_UNIT, XMP
 from .tiled_image import Path, TiledImage, check_budget, sample_mode
 
@@ -93,7 +94,7 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
         # Written back as it claims, such a page would make a TIFF no reader can open.
         colour = tifffile.PHOTOMETRIC(page.photometric).name
         raise ImageReadError(f"{where}: corrupt image: {colour} colour with {channels} sample(s) a pixel")
-    mode = sample_mode(np.dtype(page.dtype), channels, where)
+    mode = _mode(page, where)
     check_budget(where, (height, width), tile, max_pixels)
     planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
     expected = -(-height // tile[0]) * -(-width // tile[1]) * planes
@@ -122,6 +123,13 @@ def _tiff_page(tiff: "tifffile.TiffFile", page: "tifffile.TiffPage", index: int,
     if dpi is not None:
         options.update(resolution=dpi, resolutionunit="INCH")
     return TiledImage(os.path.abspath(name), name, "TIFF", index, shape, np.dtype(page.dtype), mode, tile, options)
+
+
+def _mode(page: "tifffile.TiffPage", where: str) -> str:
+    """The mode of a streamed page's samples as stored: CMYK's inks as CMYK (no alpha
+    among them, but an alpha after them)."""
+    dtype, channels = np.dtype(page.dtype), page.samplesperpixel
+    return ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
 
 
 def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:

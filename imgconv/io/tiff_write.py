@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from ..errors import InvalidInputError
+from .formats import CMYK_MODES
 from .picture import Picture
 from .pillow_write import encode_pillow, metadata_options
 from .tiffinfo import XMP
@@ -29,7 +30,7 @@ PILLOW_SCHEMES = {1: "raw", 5: "tiff_lzw", 8: "tiff_adobe_deflate", 32773: "pack
 _FAX = frozenset([3, 4])
 
 
-PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "I;16", "I", "F"])
+PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I", "F"])
 
 
 def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bool = False) -> int:
@@ -114,7 +115,8 @@ def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[s
     with tifffile.TiffWriter(buffer) as tiff:
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
-            tiff.write(samples, photometric="rgb" if colour else "minisblack", planarconfig="contig",
+            photometric = "separated" if picture.mode in CMYK_MODES else "rgb" if colour else "minisblack"
+            tiff.write(samples, photometric=photometric, planarconfig="contig",
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None, **resolution)
     data = buffer.getvalue()

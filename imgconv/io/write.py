@@ -197,7 +197,8 @@ def encoder(frames: list[np.ndarray], picture: Picture, fmt: str, options: Encod
         frames = [f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f for f in frames]
         _check_side(frames, record, name)
         grey = frames[0].ndim == 2 or frames[0].shape[2] == 2
-        metadata = _kept_metadata(picture, record, options.strip, grey, name)
+        space = b"GRAY" if grey else b"CMYK" if picture.mode in formats.CMYK_MODES else b"RGB "
+        metadata = _kept_metadata(picture, record, options.strip, space, name)
     return functools.partial(record.writer_of(len(frames) > 1), frames, picture, record, metadata, options, name)
 
 
@@ -210,14 +211,14 @@ def _check_side(frames: list[np.ndarray], record: formats.Format, name: str) -> 
                               f"{record.max_side} pixels a side); write PNG or TIFF")
 
 
-def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, grey: bool, name: str) -> dict[str, Any]:
+def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, space: bytes, name: str) -> dict[str, Any]:
     """The input's metadata an output keeps: the ICC profile where it describes the
-    output's samples (``grey`` or RGB; `imgconv.io.metadata.profile_describes`), and
+    output's samples (of ``space``; `imgconv.io.metadata.profile_describes`), and
     unless ``strip`` the resolution where ``record`` holds one, the EXIF (as bytes),
     XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back. A
     PNG's colour chunks go to PNG outputs, ``strip`` or not, as the ICC profile does."""
     metadata = {k: v for k, v in picture.metadata.items()
-                if (k == "icc_profile" and profile_describes(v, grey))
+                if (k == "icc_profile" and profile_describes(v, space))
                 or (k == "png_colour" and record.name == "PNG")
                 or (not strip and k in ("exif", "xmp", "comment", "text"))}
     if "dpi" in picture.metadata and not strip and record.dpi_fits is not None:  # `check_writable` saw it fits

@@ -23,6 +23,7 @@ from .. import engine, npyfile
 from ..boundary import extend
 from ..engine import Kernel
 from ..errors import InvalidInputError
+from ..io.cmyk import for_output
 from ..io.formats import FORMATS
 from ..io.picture import Picture
 from ..io.read import read_image
@@ -213,7 +214,7 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
     if (kernels is None) == (weights is None):
         raise InvalidInputError("give kernels or weights, not both")
     check_destination(dest)
-    picture = read_image(source, max_pixels=max_pixels)
+    picture = for_output(read_image(source, max_pixels=max_pixels), FORMATS["PNG"])  # CMYK's inks as sRGB
     if kernels is not None:
         shapes = {np.shape(k) for k in kernels}
         if len(shapes) != 1:

@@ -70,6 +70,8 @@ def process_tiled(source: Path, dest: Path, filt: "Filter", read: ReadOptions = 
     if kind == ZARR and len(images) > 1:
         raise InvalidInputError(f"{name}: a Zarr output holds one image and {source} has {len(images)} pages; "
                                 "give --frame N")
+    if kind == ZARR and images[0].mode in formats.CMYK_MODES:  # a Zarr store's array says nothing of inks
+        raise InvalidInputError(f"{name}: a Zarr store cannot say its four channels are CMYK inks; write TIFF")
     in_flight = min(MAX_IN_FLIGHT, cpu_count())
     # The engine's method follows the type of what it is given, as on the whole image.
     dtypes = set()

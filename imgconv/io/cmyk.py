@@ -1,0 +1,177 @@
+"""CMYK pictures as each output holds them: kept as inks, or converted to sRGB.
+
+A CMYK input (JPEG, TIFF, PSD: what Pillow reads as CMYK; 16 bits and alpha from TIFF;
+the modes of `imgconv.io.formats`) is kept as its four inks where the output holds them
+(JPEG and TIFF; 16 bits and alpha in TIFF), filtered as four channels alike. A JPEG
+output drops alpha that is opaque everywhere and refuses any other. Any other
+output gets sRGB, converted before filtering, so that the filter works on sRGB as it
+does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, apply):
+
+- With an ICC profile of CMYK, through it by LittleCMS, relative colorimetric with
+  black-point compensation: Photoshop's default, and what ``vips icc_transform --intent
+  relative --black-point-compensation`` gives. The intent the profile's header names is
+  ignored, as Photoshop and vips ignore it: it says how the profile was made, not how an
+  image is to be shown. 8-bit inks by Pillow's ImageCms, 16-bit ones by imagecodecs'
+  binding of the same library, which takes 16-bit samples (ImageCms has no 16-bit CMYK
+  mode): 16-bit RGB results. The output carries no profile: untagged is sRGB.
+- Without one, as Pillow, browsers and ImageMagick convert a CMYK file that names no
+  profile: ``R = (max - K) - round(C * (max - K) / max)``, at the samples' own depth.
+
+A profile that cannot convert the inks (damaged, truncated, of RGB or grey, or not
+describing a device's colours) is refused in one line naming the file, before the
+result is allocated, rather than taken for none: the colours would be wrong without a
+word.
+"""
+
+import io
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ImageReadError, ImageWriteError
+from . import formats, pages
+from .formats import Format
+from .picture import Picture
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# CMYK (and with alpha) as sRGB at the same depth.
+_SRGB = {"CMYK": "RGB", "CMYK;16": "RGB;16", "CMYKA": "RGBA", "CMYKA;16": "RGBA;16"}
+_INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
+
+
+def for_output(picture: Picture, record: Format) -> Picture:
+    """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
+    it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
+    (which `imgconv.io.write.check_writable` refuses, naming ``--depth``); with alpha
+    where the format holds CMYK without (JPEG), the alpha dropped where it is opaque
+    everywhere, and refused otherwise; else converted to sRGB."""
+    if picture.mode not in _SRGB or record.raw:
+        return picture
+    inks = _INKS.get(picture.mode, picture.mode)
+    if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
+        return to_srgb(picture)
+    if picture.mode in record.holds or inks == picture.mode:
+        return picture
+    if any((f[..., 4] != picture.sample_max).any() for f in picture.frames):
+        others = [fmt for fmt, other in formats.FORMATS.items() if fmt in formats.available() and not other.raw
+                  and _SRGB[picture.mode] in other.holds and inks not in other.holds]
+        raise ImageWriteError(f"{picture.name}: {record.name} holds CMYK without alpha and the input's alpha is not "
+                              f"opaque everywhere; write TIFF to keep it, or {', '.join(others[:-1])} or "
+                              f"{others[-1]} to convert it to sRGB with its alpha")
+    return replace(picture, frames=[np.ascontiguousarray(f[..., :4]) for f in picture.frames], mode=inks)
+
+
+def white(picture: Picture) -> float | tuple[float, ...]:
+    """The samples of white (what `imgconv.views.compose` parts pictures with): their
+    maximum; for CMYK, no ink (and opaque alpha)."""
+    if picture.mode not in formats.CMYK_MODES:
+        return picture.sample_max
+    return (0, 0, 0, 0, picture.sample_max) if picture.has_alpha else 0
+
+
+def to_srgb(picture: Picture) -> Picture:
+    """A CMYK picture (alpha kept as it is) as sRGB, as the module says, its CMYK
+    profile dropped. 8-bit frames are converted strip by strip, and a frame given up
+    (`imgconv.io.pages`) gives each strip's memory back once converted; 16-bit ones
+    whole, as imagecodecs builds LittleCMS's transform anew at each call (33 ms from
+    the 557 KB SWOP profile, as long as converting 64 rows of 5000 pixels)."""
+    profile = picture.metadata.get("icc_profile")
+    convert = _naive if not profile else _by_profile(profile, picture.sample_dtype, picture.name)
+    metadata = {key: value for key, value in picture.metadata.items() if key != "icc_profile"}
+    frames = []
+    for frame in picture.frames:
+        rgb = np.empty((*frame.shape[:2], frame.shape[2] - 1), frame.dtype)
+        for top, bottom in pages.strips(len(frame)) if frame.dtype == np.uint8 else [(0, len(frame))]:
+            rgb[top:bottom, :, :3] = convert(frame[top:bottom, :, :4])
+            rgb[top:bottom, :, 3:] = frame[top:bottom, :, 4:]
+            pages.release_rows(frame, top, bottom)
+        frames.append(rgb)
+    return replace(picture, frames=frames, mode=_SRGB[picture.mode], metadata=metadata)
+
+
+# The classes of ICC profiles (their header's bytes 12 to 16) that describe a device's
+# colours: input, display, output, colour space.
+_DEVICE_CLASSES = frozenset([b"scnr", b"mntr", b"prtr", b"spac"])
+# Colour spaces of ICC profiles (their header's bytes 16 to 20) in words.
+_SPACES = {b"RGB ": "RGB colours", b"GRAY": "grey", b"Lab ": "Lab colours", b"XYZ ": "XYZ colours"}
+
+Converter = Callable[[np.ndarray], np.ndarray]
+"""What converts (H, W, 4) inks into (H, W, 3) sRGB samples of their type."""
+
+
+def _naive(inks: np.ndarray) -> np.ndarray:
+    """CMYK inks as RGB, ``R = (max - K) - round(C * (max - K) / max)``, at the inks'
+    own depth: Pillow's conversion of 8-bit CMYK (by Pillow, quicker), for every pair
+    of ink values."""
+    if inks.dtype == np.uint8:
+        return np.asarray(_pillow_inks(inks).convert("RGB"))
+    top = np.iinfo(inks.dtype).max
+    wide = inks.astype(np.uint64)
+    white = top - wide[..., 3:4]
+    return white - (wide[..., :3] * white + top // 2) // top
+
+
+def _pillow_inks(inks: np.ndarray) -> "Image.Image":
+    """Pillow's CMYK image of 8-bit ``inks``, their memory where it can."""
+    from PIL import Image
+
+    strip = np.ascontiguousarray(inks)
+    return Image.frombuffer("CMYK", (strip.shape[1], strip.shape[0]), strip, "raw", "CMYK", 0, 1)
+
+
+def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
+    """The `Converter` of inks of ``dtype`` through ``profile``, made now, so that a
+    profile that cannot convert them is refused before anything is."""
+    space = profile[16:20]
+    if len(profile) < 128:  # an ICC header's length
+        raise _refused(name, f"is damaged ({len(profile)} bytes, shorter than its header)")
+    if space != b"CMYK":
+        raise _refused(name, f"describes {_SPACES.get(space, f'colour space {space!r}')}, not CMYK inks")
+    if profile[12:16] not in _DEVICE_CLASSES:
+        raise _refused(name, f"is of class {profile[12:16]!r}, not a device's (a link or abstract profile maps "
+                             "colours to colours, and describes none)")
+    return _by_imagecodecs(profile, name) if dtype == np.uint16 else _by_imagecms(profile, name)
+
+
+def _by_imagecms(profile: bytes, name: str) -> Converter:
+    """The `Converter` of 8-bit inks, by Pillow's ImageCms."""
+    from PIL import ImageCms
+
+    try:
+        transform = ImageCms.buildTransform(
+            ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), "CMYK", "RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
+        raise _refused(name, f"is not one LittleCMS reads ({exc})") from None
+
+    def convert(inks: np.ndarray) -> np.ndarray:
+        return np.asarray(ImageCms.applyTransform(_pillow_inks(inks), transform))[..., :3]
+
+    return convert
+
+
+def _by_imagecodecs(profile: bytes, name: str) -> Converter:
+    """The `Converter` of 16-bit inks, by imagecodecs' LittleCMS, tried on one pixel."""
+    import imagecodecs
+
+    srgb = imagecodecs.cms_profile("srgb")
+
+    def convert(inks: np.ndarray) -> np.ndarray:
+        return np.asarray(imagecodecs.cms_transform(
+            np.ascontiguousarray(inks), profile, srgb, colorspace="cmyk", outcolorspace="rgb", outdtype=np.uint16,
+            intent=imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC, flags=imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION))
+
+    try:
+        convert(np.zeros((1, 1, 4), np.uint16))
+    except (imagecodecs.CmsError, ValueError, TypeError) as exc:
+        raise _refused(name, f"is not one LittleCMS reads ({exc})") from None
+    return convert
+
+
+def _refused(name: str, why: str) -> ImageReadError:
+    return ImageReadError(f"{name}: its CMYK cannot be converted to sRGB: its ICC profile {why}; write TIFF or "
+                          "JPEG to keep the CMYK")
