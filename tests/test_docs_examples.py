@@ -96,6 +96,7 @@ def make_workspace(folder: Path) -> None:
         Image.fromarray(np.ascontiguousarray(crop)).save(photos / name)
     tifffile.imwrite(folder / "scan.tif", camera[:256, :256].astype(np.uint16) * 257)  # 16-bit grey
     tifffile.imwrite(folder / "data.tif", camera[:256, :256].astype(np.float32) / 255)  # float, 0.0-1.0
+    Image.fromarray(chelsea).convert("CMYK").save(folder / "print.tif")  # CMYK, no profile
     tifffile.imwrite(folder / "slide.tif", np.tile(chelsea, (2, 2, 1)), tile=(128, 128), photometric="rgb")
     zarr = pytest.importorskip("zarr")
     zarr.create_array(store=folder / "mosaic.zarr", data=camera, chunks=(128, 128))
