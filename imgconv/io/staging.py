@@ -84,32 +84,40 @@ def beneath(root: str | None) -> Iterator[None]:
 
 def open_folder(path: str, make: bool = False) -> int:
     """A descriptor of the folder ``path``, made first with the folders above it
-    (``mkdir -p``) if ``make``. Inside `beneath`, the folder is reached from the root
-    one name at a time, none of them a link, and must lie inside it (links inside the
-    root leading inside it are resolved first, as the batch's checks resolve them);
-    otherwise an OSError says it does not."""
+    (``mkdir -p``) if ``make``; inside `beneath`, reached from its root by `open_inside`."""
     root = _beneath.get()
     if root is None:
         if make:
             os.makedirs(path, exist_ok=True)
         return os.open(path, _DIRECTORY)
-    relative = os.path.relpath(os.path.realpath(path), root)
-    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-        raise OSError(errno.EXDEV, _ESCAPED)
     if make:
         os.makedirs(root, exist_ok=True)
+    return open_inside(root, path, _ESCAPED, make=make)
+
+
+def open_inside(root: str, path: str, outside: str, flags: int = _DIRECTORY, make: bool = False) -> int:
+    """A descriptor of ``path`` (opened with ``flags``), which must lie inside the folder
+    ``root`` (a real path), reached from it one name at a time, none of them a link:
+    links inside the root leading inside it are resolved first, and one put on the way
+    meanwhile, or leading outside, raises OSError (EXDEV) with the message ``outside``.
+    With ``make``, missing folders on the way (and ``path`` itself) are made."""
+    relative = os.path.relpath(os.path.realpath(path), root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise OSError(errno.EXDEV, outside)
+    names = [] if relative == os.curdir else relative.split(os.sep)
     descriptor = os.open(root, _DIRECTORY)  # the folder the user named, wherever it leads
     try:
-        for name in [] if relative == os.curdir else relative.split(os.sep):
+        for i, name in enumerate(names):
             if make:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, 0o777, dir_fd=descriptor)
             try:
-                inner = os.open(name, _DIRECTORY | os.O_NOFOLLOW, dir_fd=descriptor)
+                inner = os.open(name, (flags if i == len(names) - 1 else _DIRECTORY) | os.O_NOFOLLOW,
+                                dir_fd=descriptor)
             except OSError as exc:  # a link: ELOOP, or ENOTDIR with O_DIRECTORY
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR) and \
                         stat.S_ISLNK(os.stat(name, dir_fd=descriptor, follow_symlinks=False).st_mode):
-                    raise OSError(errno.EXDEV, _ESCAPED) from None
+                    raise OSError(errno.EXDEV, outside) from None
                 raise
             os.close(descriptor)
             descriptor = inner
