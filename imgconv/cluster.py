@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
+from .names import quote_name
 
 if TYPE_CHECKING:
     from .batch import Result, Task
@@ -337,12 +338,12 @@ class ClusterExecutor(concurrent.futures.Executor):
                 except BaseException as again:
                     exc, killed = again, False
             if killed:
-                error = (f"{task.source}: the cluster's worker died while filtering it, "
+                error = (f"{quote_name(task.source)}: the cluster's worker died while filtering it, "
                          f"{LOST_WORKER_RETRIES + 1} times (distributed.KilledWorker); not written. "
                          f"Is memory short on the workers?")
             else:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
-                error = f"{task.source}: failed on the cluster: {type(exc).__name__}: {reason}"
+                error = f"{quote_name(task.source)}: failed on the cluster: {type(exc).__name__}: {reason}"
             future.set_result(Result(task.source, task.dest, "failed", error))
             return
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))

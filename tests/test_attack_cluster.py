@@ -58,3 +58,31 @@ def test_this_users_own_listener_passes_the_check():
         server.bind(("127.0.0.1", 0))
         server.listen()
         cluster.check_listener(distributed, f"tcp://127.0.0.1:{server.getsockname()[1]}")
+
+
+class FailingClient:
+    """What `cluster.ClusterExecutor` uses of a ``distributed.Client``, one worker, every task failing."""
+
+    class Future:
+        def result(self):
+            raise OSError("the worker's disk failed")
+
+        def add_done_callback(self, callback):
+            callback(self)
+
+    def nthreads(self):
+        return {"tcp://127.0.0.1:1": 1}
+
+    def run(self, function, *args):
+        return {"tcp://127.0.0.1:1": None}
+
+    def submit(self, *args, **options):
+        return self.Future()
+
+
+def test_a_name_failing_on_the_cluster_is_quoted():
+    from imgconv.batch import Task, run_task
+
+    task = Task("in/a\x1b]0;title\x07.png", "out/a.png", "out")
+    result = cluster.ClusterExecutor(FailingClient()).submit(run_task, task, None).result()
+    assert result.error.startswith("'in/a'$'\\033'']0;title'$'\\a''.png': failed on the cluster: OSError: "), result

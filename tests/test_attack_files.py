@@ -1,6 +1,6 @@
-"""Hostile files: a Zarr store whose files are links leading outside it, which would
-have another file's bytes (another user's secret, read as root) read as samples and
-written out."""
+"""Hostile files and what they bring: a Zarr store whose files are links leading outside
+it, which would have another file's bytes (another user's secret, read as root) read as
+samples and written out; control characters in the demo's error lines."""
 
 import os
 
@@ -43,3 +43,20 @@ def test_a_zarr_store_file_linked_inside_the_store_is_read(store):
     result = run("identity", tmp / "in.zarr", tmp / "out.npy")
     assert result.exit_code == 0, result.stderr
     assert np.array_equal(np.load(tmp / "out.npy"), image)
+
+
+def test_the_demo_prints_no_control_character_a_failure_brought(capsys):
+    """The demo's own error lines (a request that failed unexpectedly) escape control
+    characters, as the command line's do: a message quoting what a request sent cannot
+    set the terminal's title."""
+    from imgconv.demo import make_server
+
+    server = make_server()
+    try:
+        try:
+            raise ValueError("bad \x1b]0;title\x07 request")
+        except ValueError:
+            server.handle_error(None, None)
+    finally:
+        server.server_close()
+    assert capsys.readouterr().err == "imgconv: error: demo: ValueError: bad \\033]0;title\\a request\n"
