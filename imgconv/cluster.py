@@ -267,7 +267,8 @@ def loading_error(payload: bytes) -> str | None:
 def absolute(task: "Task") -> "Task":
     """``task`` with absolute paths, as every worker must be given them."""
     return dataclasses.replace(task, source=os.path.abspath(task.source), dest=os.path.abspath(task.dest),
-                               root=None if task.root is None else os.path.abspath(task.root))
+                               root=None if task.root is None else os.path.abspath(task.root),
+                               source_root=None if task.source_root is None else os.path.abspath(task.source_root))
 
 
 class ClusterExecutor(concurrent.futures.Executor):

@@ -1,7 +1,8 @@
-"""Another local user of the machine against a batch writing into a folder they may
-write to: a sub-folder of OUTPUT swapped for a link after the batch checked it, and
-before it made or wrote into it. The swap is done here, in this process, at the moment
-an attacker racing the batch would win."""
+"""Another local user of the machine against a batch reading from or writing into a
+folder they may write to: a sub-folder of OUTPUT swapped for a link after the batch
+checked it, before it made or wrote into it; an input swapped for a link leading out of
+its folder after the plan. The swap is done here, in this process, at the moment an
+attacker racing the batch would win."""
 
 import os
 
@@ -31,10 +32,11 @@ def layout(tmp_path, rng):
     return tmp_path, image
 
 
-def swap(folder, target):
-    if os.path.isdir(folder) and not os.path.islink(folder):
-        os.rename(folder, f"{folder}.moved")
-    os.symlink(target, folder)
+def swap(path, target):
+    """Put a link to ``target`` in the place of ``path`` (moved aside, if there)."""
+    if os.path.lexists(path) and not os.path.islink(path):
+        os.rename(path, f"{path}.moved")
+    os.symlink(target, path)
 
 
 def swap_after_the_check(monkeypatch, folder, target):
@@ -104,3 +106,26 @@ def test_links_inside_output_leading_inside_it_are_still_followed(layout):
     result = batch.run_task(tasks[0], preset_filter(GAUSS))
     assert result.status == "ok", result
     assert_rounded_from(load(out / "real" / "a.png")[1], reference(image, GAUSS))
+
+
+def test_an_input_swapped_for_a_link_leading_outside_after_the_plan_is_not_read(layout):
+    """The plan skips links leading out of the input folder; one put in a planned file's
+    place afterwards (to have root filter a file only root can read into OUTPUT) is refused too."""
+    tmp, image = layout
+    save(tmp / "outside" / "secret.png", image[::-1])
+    tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"), recursive=True)
+    swap(str(tmp / "in" / "sub" / "a.png"), str(tmp / "outside" / "secret.png"))
+    result = batch.run_task(tasks[0], preset_filter(GAUSS))
+    assert result.error == f"{tmp}/in/sub/a.png: cannot read: a link leading outside {tmp}/in was put in its " \
+                           "place; not read", result
+    assert not (tmp / "out" / "sub" / "a.png").exists()
+
+
+def test_an_input_link_inside_the_input_folder_is_read(layout):
+    tmp, image = layout
+    tasks = batch.plan_batch([str(tmp / "in")], str(tmp / "out"), recursive=True)
+    os.rename(tmp / "in" / "sub" / "a.png", tmp / "in" / "kept.png")
+    (tmp / "in" / "sub" / "a.png").symlink_to(tmp / "in" / "kept.png")
+    result = batch.run_task(tasks[0], preset_filter(GAUSS))
+    assert result.status == "ok", result
+    assert_rounded_from(load(tmp / "out" / "sub" / "a.png")[1], reference(image, GAUSS))

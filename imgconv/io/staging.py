@@ -117,6 +117,7 @@ def open_inside(root: str, path: str, outside: str, flags: int = _DIRECTORY, mak
             except OSError as exc:  # a link: ELOOP, or ENOTDIR with O_DIRECTORY
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR) and \
                         stat.S_ISLNK(os.stat(name, dir_fd=descriptor, follow_symlinks=False).st_mode):
+                    os.stat(name, dir_fd=descriptor)  # a loop of links, or one to nothing, says so
                     raise OSError(errno.EXDEV, outside) from None
                 raise
             os.close(descriptor)
