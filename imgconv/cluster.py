@@ -19,13 +19,16 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import ipaddress
 import os
+import socket
 import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
+from .names import quote_name
 
 if TYPE_CHECKING:
     from .batch import Result, Task
@@ -59,12 +62,14 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     (waiting up to ``timeout`` for one), and every worker runs this imgconv version
     (`check_versions`).
 
-    Raises `ImgconvError` (one line naming ``address``) otherwise, `InvalidInputError`
-    for an address that cannot be one, and ``MissingExtraError`` when Dask's
+    Raises `ImgconvError` (one line naming ``address``) otherwise, and before anything
+    is sent for a ``tcp://`` scheduler on this machine that another user started
+    (`check_listener`); `InvalidInputError` for an address that cannot be one, and ``MissingExtraError`` when Dask's
     distributed is not installed.
     """
     distributed = _distributed()
     _check_address(distributed, address)
+    check_listener(distributed, address)
     try:
         client = _started_client(distributed, address, timeout)
     except (TimeoutError, asyncio.TimeoutError):  # the deadline (asyncio's is another class before Python 3.11)
@@ -119,6 +124,85 @@ def _check_address(distributed: ModuleType, address: str) -> None:
             return
         reason = f"port {port} is out of range"
     raise InvalidInputError(f"--cluster {address}: not a scheduler's address ({reason}); give tcp://HOST:PORT")
+
+
+def check_listener(distributed: ModuleType, address: str) -> None:
+    """Refuse a ``tcp://`` ``address`` on this machine whose listening socket another
+    user made (root's and this user's own are taken), before connecting.
+
+    A Dask client unpickles what the scheduler and its workers send back, so whatever
+    answers at the address can run code in this process: another local user who
+    listens on 127.0.0.1:8786 while the user's own scheduler is not running would run
+    theirs as the user, root included. Linux says who made each listening socket
+    (``/proc/net/tcp``, ``tcp6``); elsewhere, and for addresses on other machines, no
+    check is made. A ``tls://`` scheduler is authenticated by its certificate instead."""
+    scheme = distributed.comm.parse_address(address)[0]
+    host, port = distributed.comm.get_address_host_port(address)
+    if scheme != "tcp" or not os.path.exists("/proc/net/tcp"):
+        return
+    try:
+        targets = {_plain(str(info[4][0])) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return  # connecting says why
+    listeners = _listeners(port)
+    for target in targets:
+        exact = [uid for ip, uid in listeners if ip == target]
+        owners = exact or [uid for ip, uid in listeners if ip.is_unspecified and _is_local(target)]
+        strangers = sorted(set(owners) - {0, os.geteuid()})
+        if strangers:
+            raise ImgconvError(f"--cluster {address}: the scheduler listening there was started by another user "
+                               f"({_user_name(strangers[0])}), who could run code in imgconv through it; "
+                               f"start your own, or use a tls:// scheduler")
+
+
+def _plain(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address, an IPv4 one mapped into IPv6 (``::ffff:127.0.0.1``) as IPv4."""
+    ip = ipaddress.ip_address(text.partition("%")[0])
+    return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+
+
+def _listeners(port: int) -> list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
+    """(address, owner's uid) of each TCP socket listening on ``port`` here, from
+    ``/proc/net/tcp`` and ``tcp6`` (addresses in hex, in the kernel's byte order by
+    32-bit word; state 0A is LISTEN)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as file:
+                lines = file.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, uid = fields[1], fields[3], fields[7]
+            hexaddress, _, hexport = local.partition(":")
+            if state != "0A" or int(hexport, 16) != port:
+                continue
+            packed = b"".join(bytes.fromhex(hexaddress[i:i + 8])[::-1] for i in range(0, len(hexaddress), 8))
+            found.append((_plain(str(ipaddress.ip_address(packed))), int(uid)))
+    return found
+
+
+def _is_local(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``ip`` is one of this machine's addresses: one a socket can be bound to."""
+    if ip.is_loopback:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((str(ip), 0))
+        except OSError:
+            return False
+    return True
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _started_client(distributed: ModuleType, address: str, timeout: float) -> Any:
@@ -183,7 +267,8 @@ def loading_error(payload: bytes) -> str | None:
 def absolute(task: "Task") -> "Task":
     """``task`` with absolute paths, as every worker must be given them."""
     return dataclasses.replace(task, source=os.path.abspath(task.source), dest=os.path.abspath(task.dest),
-                               root=None if task.root is None else os.path.abspath(task.root))
+                               root=None if task.root is None else os.path.abspath(task.root),
+                               source_root=None if task.source_root is None else os.path.abspath(task.source_root))
 
 
 class ClusterExecutor(concurrent.futures.Executor):
@@ -254,12 +339,12 @@ class ClusterExecutor(concurrent.futures.Executor):
                 except BaseException as again:
                     exc, killed = again, False
             if killed:
-                error = (f"{task.source}: the cluster's worker died while filtering it, "
+                error = (f"{quote_name(task.source)}: the cluster's worker died while filtering it, "
                          f"{LOST_WORKER_RETRIES + 1} times (distributed.KilledWorker); not written. "
                          f"Is memory short on the workers?")
             else:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
-                error = f"{task.source}: failed on the cluster: {type(exc).__name__}: {reason}"
+                error = f"{quote_name(task.source)}: failed on the cluster: {type(exc).__name__}: {reason}"
             future.set_result(Result(task.source, task.dest, "failed", error))
             return
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))

@@ -24,12 +24,15 @@ class Task:
     """One input file and the output file it becomes.
 
     ``root`` is the batch's OUTPUT folder: when given, `run_task` writes ``dest`` only
-    if it still lies inside it (see `destination_problem`).
+    if it still lies inside it (see `destination_problem`). ``source_root`` is the input
+    folder ``source`` was found in: when given, `run_task` reads it only inside that
+    folder (`imgconv.io.source.read_inside`).
     """
 
     source: str
     dest: str
     root: str | None = None
+    source_root: str | None = None
 
 
 def is_batch(paths: Sequence[str], files_from: str | None = None) -> bool:
@@ -125,7 +128,7 @@ def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, i
                                 "file")
     output_real = os.path.realpath(output)
     candidates = []
-    for source, relative, status, message in _discover(inputs, output_real, recursive):
+    for source, relative, status, message, source_root in _discover(inputs, output_real, recursive):
         if status != "failed" and not _selected(relative, include, exclude):
             continue
         if status == "note":
@@ -139,14 +142,14 @@ def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, i
         stem, extension = os.path.splitext(relative)
         if format is not None:
             extension = formats.extension_of(formats.names()[format.lower()])
-        candidates.append((source, os.path.join(output, stem + suffix + extension)))
+        candidates.append((source, os.path.join(output, stem + suffix + extension), source_root))
     # With a suffix, a file that another input becomes is what an earlier run like this
     # one wrote: a.png and a_sharp.png in OUTPUT are an input and its output, and a
     # re-run must not make a_sharp_sharp.png.
-    made_by = {os.path.realpath(dest): source for source, dest in candidates} if suffix else {}
+    made_by = {os.path.realpath(dest): source for source, dest, _ in candidates} if suffix else {}
     tasks: list[Task] = []
     writers: dict[str, str] = {}  # output (real path): its input
-    for source, dest in candidates:
+    for source, dest, source_root in candidates:
         if made_by.get(os.path.realpath(source), source) != source:
             continue
         if os.path.basename(dest) in ("", os.curdir, os.pardir):
@@ -163,7 +166,7 @@ def plan_batch(inputs: Iterable[str], output: str, *, recursive: bool = False, i
             raise InvalidInputError(f"{quote_name(dest)}: would overwrite its input; give --in-place, --suffix or "
                                     "another folder")
         writers[key] = source
-        tasks.append(Task(source, dest, output))
+        tasks.append(Task(source, dest, output, source_root))
     return tasks
 
 
@@ -176,9 +179,10 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _discover(inputs: Iterable[str], output_real: str,
-              recursive: bool) -> Iterator[tuple[str, str, str | None, str]]:
-    """(path, path relative to where it came from, status, message) for every candidate
-    file, status None and message empty, and for each thing met that is not one:
+              recursive: bool) -> Iterator[tuple[str, str, str | None, str, str | None]]:
+    """(path, path relative to where it came from, status, message, the input folder it
+    was found in or None) for every candidate file, status None and message empty, and
+    for each thing met that is not one:
 
     - ``"note"``: a symbolic link inside a folder input that leads outside it;
     - ``"skipped"``: a folder entry with an image's name that is not a regular file (a
@@ -192,7 +196,7 @@ def _discover(inputs: Iterable[str], output_real: str,
             raise InvalidInputError("'-' cannot be an input of a batch; use --files-from - for a list on stdin")
         if not os.path.isdir(item) or is_zarr(item):
             # A missing or unreadable file is reported when it is processed, like a corrupt one.
-            yield item, os.path.basename(item), None, ""
+            yield item, os.path.basename(item), None, "", None
             continue
         root_real = os.path.realpath(item)
         outside_note = f"symbolic link leads outside {quote_name(item)}; skipped"
@@ -207,7 +211,7 @@ def _discover(inputs: Iterable[str], output_real: str,
             except OSError as exc:
                 yield folder, relative_folder or os.curdir, "failed", (
                     f"{quote_name(folder)}: cannot read this folder: {exc.strerror or exc}; its files were not "
-                    "processed")
+                    "processed"), item
                 continue
             kept = []
             for entry in filter(_is_folder, entries):
@@ -219,9 +223,9 @@ def _discover(inputs: Iterable[str], output_real: str,
                 if real == output_real:
                     continue
                 if outside and (recursive or is_zarr(entry.name)):
-                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}", item
                 elif is_zarr(entry.name):  # a Zarr store is one image, never descended into
-                    yield path, relative, None, ""
+                    yield path, relative, None, "", item
                 elif recursive and not entry.is_symlink():
                     kept.append((path, relative))
             for entry in entries:
@@ -229,11 +233,11 @@ def _discover(inputs: Iterable[str], output_real: str,
                     continue
                 path, relative = entry.path, os.path.join(relative_folder, entry.name)
                 if entry.is_symlink() and not _inside(os.path.realpath(path), root_real):
-                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}"
+                    yield path, relative, "note", f"{quote_name(path)}: {outside_note}", item
                 elif (kind := _special_kind(entry)) is not None:
-                    yield path, relative, "skipped", f"{quote_name(path)}: is {kind}, not a regular file; skipped"
+                    yield path, relative, "skipped", f"{quote_name(path)}: is {kind}, not a regular file; skipped", item
                 else:
-                    yield path, relative, None, ""
+                    yield path, relative, None, "", item
             folders.extend(reversed(kept))
 
 

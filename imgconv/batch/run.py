@@ -15,6 +15,8 @@ from typing import Any
 from ..cpus import cpu_count
 from ..errors import ImageWriteError, ImgconvError
 from ..filters import Filter
+from ..io.source import read_inside
+from ..io.staging import beneath, open_folder
 from ..names import quote_name
 from ..options import ReadOptions, WriteOptions
 from ..pipeline import process_file, reusing_memory
@@ -27,14 +29,17 @@ def run_task(task: Task, filt: Filter, read: ReadOptions = ReadOptions(),
              write: WriteOptions = WriteOptions()) -> Result:
     """Process one file as `process_file` does with ``read`` and ``write``, the input a
     regular file only and the output allowed to replace it (the plan has checked it);
-    never raises for a bad file, the `Result` says what happened."""
+    never raises for a bad file, the `Result` says what happened. Its folder is made
+    and written in only inside ``task.root``, reached without following a link
+    (`imgconv.io.staging.beneath`); its input, found in ``task.source_root``, is read
+    only inside that folder (`imgconv.io.source.read_inside`)."""
     start = time.perf_counter()
     try:
         problem = destination_problem(task)
         if problem:
             raise ImgconvError(problem)
-        os.makedirs(os.path.dirname(os.path.abspath(task.dest)), exist_ok=True)
-        with reusing_memory():  # a worker goes on to another file
+        with beneath(task.root), read_inside(task.source_root), reusing_memory():  # a worker goes on to another
+            os.close(open_folder(os.path.dirname(os.path.abspath(task.dest)), make=True))
             process_file(task.source, task.dest, filt, replace(read, only_regular=True), write, in_place=True)
         status, error = "ok", None
     except ImgconvError as exc:

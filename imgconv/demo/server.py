@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import ImgconvError
+from ..names import printable
 from .app import Demo, Query, RequestError
 from .renders import Answer
 
@@ -58,8 +59,10 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def _say_error(message: object) -> None:
-    # One write: lines printed by two threads at once would otherwise interleave.
-    sys.stderr.write(f"imgconv: error: demo: {' '.join(str(message).split())}\n")
+    # One write: lines printed by two threads at once would otherwise interleave. A
+    # library's message may quote what a request brought: no control character of it
+    # reaches the terminal (`imgconv.names.printable`).
+    sys.stderr.write(f"imgconv: error: demo: {printable(' '.join(str(message).split()))}\n")
     sys.stderr.flush()
 
 

@@ -1,20 +1,28 @@
 """Inputs read whole but bounded: files, FIFOs and standard input, refused once they hold
 more than an image within the pixel limit can take."""
 
+import contextlib
+import contextvars
 import io
 import os
 import select
 import stat
 import sys
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from ..errors import ImageReadError
 from . import chunks
 from .quiet import quiet_warnings
 from .sink import STDIO, Path
+from .staging import open_inside
 from .tiffinfo import TIFF_MAGIC
 
 NPY_MAGIC = b"\x93NUMPY"
+
+
+# The real path of the folder inputs opened in this thread must lie in (`read_inside`).
+_read_root: contextvars.ContextVar[str | None] = contextvars.ContextVar("imgconv_read_root", default=None)
 
 
 # No image under the pixel limit takes more bytes a pixel than four 32-bit samples, plus
@@ -56,6 +64,20 @@ def kind_of(mode: int) -> str:
     return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
+@contextlib.contextmanager
+def read_inside(folder: str | None) -> Iterator[None]:
+    """Meanwhile, in this thread, inputs are opened (`open_input`) only inside ``folder``
+    (the input folder a batch found them in), reached from it one name at a time
+    without following a link out of it. The batch's plan skipped links leading out of
+    the folder; another user who may write to it could put one in a file's place after
+    the plan, to have a file they cannot read (as root) filtered into the output."""
+    token = _read_root.set(None if folder is None else os.path.realpath(folder))
+    try:
+        yield
+    finally:
+        _read_root.reset(token)
+
+
 def open_input(path: Path, name: str, only_regular: bool = False) -> io.BufferedReader:
     """``path`` open for reading, found out with ``fstat`` before anything waits on it.
 
@@ -66,7 +88,9 @@ def open_input(path: Path, name: str, only_regular: bool = False) -> io.Buffered
     FIFO is read as ``cat`` reads it, once its writer has written (or come and gone; a
     signal still ends the wait in the main thread), and a device in blocking mode.
     """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    flags, root = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, _read_root.get()
+    descriptor = os.open(path, flags) if root is None else open_inside(
+        root, os.fspath(path), f"a link leading outside {root} was put in its place; not read", flags)
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):

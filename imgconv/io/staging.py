@@ -3,6 +3,7 @@ beside the output that only this process uses, and how the result replaces the o
 output (see `imgconv.io.sink`)."""
 
 import contextlib
+import contextvars
 import ctypes
 import errno
 import fcntl
@@ -12,7 +13,7 @@ import os
 import stat
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 _PRIVATE = ".imgconv-{}.tmp"
@@ -38,6 +39,16 @@ _REPLACED = "another user or process replaced imgconv's temporary folder beside 
 APPEND_ONLY = "its folder is append-only (chattr +a): nothing in it can be replaced"
 
 
+_ESCAPED = "its folder no longer lies inside the batch's output folder (a link was put on its way); not written"
+
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+# The real path of the folder that outputs made in this thread must lie in (`beneath`).
+_beneath: contextvars.ContextVar[str | None] = contextvars.ContextVar("imgconv_beneath", default=None)
+
+
 _unfinished: set["Staging"] = set()  # the writes in progress that have a private folder (`remove_unfinished`)
 
 
@@ -56,6 +67,67 @@ def remove_unfinished() -> None:
         staging.discard()
 
 
+@contextlib.contextmanager
+def beneath(root: str | None) -> Iterator[None]:
+    """Meanwhile, in this thread, outputs are made only in folders inside ``root`` (a
+    batch's OUTPUT), reached from it one folder at a time without following a link
+    (`open_folder`). A batch checks that each output lies inside OUTPUT, then decodes
+    and filters, then writes: another user who may write to OUTPUT could, in between,
+    swap a sub-folder for a link leading anywhere, and the write would follow it. Here
+    such a link makes the write fail instead."""
+    token = _beneath.set(None if root is None else os.path.realpath(root))
+    try:
+        yield
+    finally:
+        _beneath.reset(token)
+
+
+def open_folder(path: str, make: bool = False) -> int:
+    """A descriptor of the folder ``path``, made first with the folders above it
+    (``mkdir -p``) if ``make``; inside `beneath`, reached from its root by `open_inside`."""
+    root = _beneath.get()
+    if root is None:
+        if make:
+            os.makedirs(path, exist_ok=True)
+        return os.open(path, _DIRECTORY)
+    if make:
+        os.makedirs(root, exist_ok=True)
+    return open_inside(root, path, _ESCAPED, make=make)
+
+
+def open_inside(root: str, path: str, outside: str, flags: int = _DIRECTORY, make: bool = False) -> int:
+    """A descriptor of ``path`` (opened with ``flags``), which must lie inside the folder
+    ``root`` (a real path), reached from it one name at a time, none of them a link:
+    links inside the root leading inside it are resolved first, and one put on the way
+    meanwhile, or leading outside, raises OSError (EXDEV) with the message ``outside``.
+    With ``make``, missing folders on the way (and ``path`` itself) are made."""
+    relative = os.path.relpath(os.path.realpath(path), root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise OSError(errno.EXDEV, outside)
+    names = [] if relative == os.curdir else relative.split(os.sep)
+    descriptor = os.open(root, _DIRECTORY)  # the folder the user named, wherever it leads
+    try:
+        for i, name in enumerate(names):
+            if make:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=descriptor)
+            try:
+                inner = os.open(name, (flags if i == len(names) - 1 else _DIRECTORY) | os.O_NOFOLLOW,
+                                dir_fd=descriptor)
+            except OSError as exc:  # a link: ELOOP, or ENOTDIR with O_DIRECTORY
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and \
+                        stat.S_ISLNK(os.stat(name, dir_fd=descriptor, follow_symlinks=False).st_mode):
+                    os.stat(name, dir_fd=descriptor)  # a loop of links, or one to nothing, says so
+                    raise OSError(errno.EXDEV, outside) from None
+                raise
+            os.close(descriptor)
+            descriptor = inner
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
 class Staging:
     """One write in progress, into the folder of ``path``, which is held open."""
 
@@ -65,7 +137,7 @@ class Staging:
         self.descriptor: int | None = None  # the new file's
         self.unnamed = False  # whether the new file has no name yet
         self.private: tuple[str, int] | None = None  # the private folder's name and descriptor, once made
-        self.folder: int | None = os.open(self.folder_path or os.curdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.folder: int | None = open_folder(self.folder_path or os.curdir)
         self.existing: os.stat_result | None
         try:
             self.existing = os.stat(self.name, dir_fd=self.folder, follow_symlinks=False)

@@ -7,7 +7,7 @@ from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from .picture import Picture
 from .tiff_tiles import read_tiff_rows
 from .tiled_image import ZARR, Path, TiledImage
-from .zarr_store import open_zarr, zarr_module
+from .zarr_store import open_array, open_zarr
 
 STREAM_HINT = ("only the filter commands stream a tiled TIFF or Zarr input, tile by tile, to a .tif or .zarr "
                "output")
@@ -28,7 +28,7 @@ def read_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
     that hold them. Opens the file itself, so that it runs on any thread or worker."""
     try:
         if image.kind == ZARR:
-            return np.asarray(zarr_module().open_array(image.path, mode="r")[top:bottom])
+            return np.asarray(open_array(image.path)[top:bottom])
         return read_tiff_rows(image, top, bottom)
     except ImgconvError:
         raise
