@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import chunks, claims
+from . import bmp, chunks, claims
 from .budget import PixelBudget
 from .deep import picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
 from .metadata import metadata_of
@@ -100,10 +100,12 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
 def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
-    by another reader: a DDS of BC6H blocks, a 16-bit SGI image, a TIFF beyond Pillow;
-    else None."""
+    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 16-bit SGI image, a
+    TIFF beyond Pillow; else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
+    if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
+        return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
