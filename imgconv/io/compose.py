@@ -47,7 +47,10 @@ def compose(frames: Sequence[Frame], size: tuple[int, int], channels: int, dtype
         region = canvas[frame.top:frame.top + pixels.shape[0], frame.left:frame.left + pixels.shape[1]]
         pixels = pixels[:region.shape[0], :region.shape[1]]
         kept = region.copy() if frame.dispose == RESTORE else None
-        region[...] = pixels if frame.blend == SOURCE else over(pixels, region, top_value)
+        if frame.blend == SOURCE:
+            region[...] = pixels
+        else:
+            over(pixels, region, top_value)
         if index in wanted_ones:
             shown.append(canvas.copy())
         if frame.dispose == CLEAR:
@@ -63,25 +66,32 @@ def opaque(frames: list[np.ndarray]) -> list[np.ndarray]:
     return [f[..., 0] if f.shape[2] == 2 else f[..., :-1] for f in frames]
 
 
-def over(source: np.ndarray, below: np.ndarray, top: int) -> np.ndarray:
-    """``source`` over ``below`` (colours then alpha, not premultiplied, samples 0 to
-    ``top``), as the PNG and APNG specifications give it (alpha a fraction of ``top``):
+def over(source: np.ndarray, below: np.ndarray, top: int) -> None:
+    """``source`` blended into ``below`` (colours then alpha, not premultiplied, samples
+    0 to ``top``), Porter-Duff over as the PNG and APNG specifications give it (alpha a
+    fraction of ``top``):
 
         alpha = alpha_s + alpha_b (1 - alpha_s)
         colour = (colour_s alpha_s + colour_b alpha_b (1 - alpha_s)) / alpha, 0 where alpha is 0
 
     each rounded to the nearest sample (halves up), computed exactly in integers: the
-    nearest is what a float reference gives, where libpng's APNG example and Chromium
-    truncate (0.4 to 1 step darker).
+    sample nearest the formula's value, which a float reference of it gives too.
+
+    Where every source pixel is opaque or transparent (a GIF frame's), the source is
+    copied where it is opaque: that is the formula, less its colour 0 under a
+    transparent source over a transparent pixel, which keeps the colour below.
     """
-    wide = np.uint64
+    shown = source[..., -1:]
+    if not ((shown != 0) & (shown != top)).any():
+        np.copyto(below, source, where=shown == top)
+        return
+    # At 8 bits each sum below is under 2 * 255**3, which 32 bits hold.
+    wide = np.uint32 if top <= 255 else np.uint64
     alpha_s, alpha_b = source[..., -1:].astype(wide), below[..., -1:].astype(wide)
     # alpha, and each weight, times top squared
     weight_s, weight_b = alpha_s * top, alpha_b * (top - alpha_s)
     alpha = weight_s + weight_b
     colour = source[..., :-1].astype(wide) * weight_s + below[..., :-1].astype(wide) * weight_b
     divisor = np.maximum(alpha, 1)
-    out = np.empty_like(source)
-    out[..., :-1] = (2 * colour + divisor) // (2 * divisor)
-    out[..., -1:] = (2 * alpha + top) // (2 * top)
-    return out
+    below[..., :-1] = (2 * colour + divisor) // (2 * divisor)
+    below[..., -1:] = (2 * alpha + top) // (2 * top)
