@@ -46,18 +46,22 @@ what an independent reader reads from the input and from the output:
   extra samples are not compared.
 - PNG without an acTL chunk: libpng (imagecodecs.png_decode), which expands palettes and
   bits below 8, and makes tRNS an alpha channel.
-- APNG and every other format: Pillow's frames in order (ImageSequence, each frame
-  decoded once, after the one before; an APNG's each sought to in a freshly opened
-  image, as Pillow reading frame after frame blends a frame that follows one disposed
-  of as PREVIOUS into the wrong canvas), 8-bit modes converted to RGBA (palette,
-  bilevel 0/255, CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they
-  are; an APNG's default image that is not part of the animation is left out. 16-bit
-  APNG: libpng's APNG decoder (imagecodecs.apng_decode), as Pillow reads 8 bits of it.
+- APNG: each frame's own pixels by libpng (imagecodecs.apng_decode of a copy whose
+  frames all blend SOURCE), composed here in floats as the APNG specification says
+  (Porter-Duff over for OVER, which libpng and Pillow do not do), rounded; an APNG's
+  default image that is not part of the animation is left out.
+- Every other format: Pillow's frames in order (ImageSequence, each frame decoded
+  once, after the one before), 8-bit modes converted to RGBA (palette, bilevel 0/255,
+  CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are. Where a GIF
+  frame was disposed of to the background, Pillow fills the area with the background
+  colour and browsers and imgconv clear it: there, a transparent output pixel is equal.
   An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
   first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
   image at open; its frames are the layers). Not compared, as Pillow reads them
   otherwise than imgconv and their formats' other readers: XBM (set bits white),
-  16-bit SGI (the high bytes) and colour cursors (opaque, without the AND mask).
+  16-bit SGI (the high bytes), colour cursors (opaque, without the AND mask) and 16-bit
+  BMPs (5- and 6-bit fields floored: 3 is 24, where bmpsuite's reference pictures
+  have 25).
 - .npy: NumPy.
 
 References are turned upright as their EXIF orientation says or, where EXIF gives
@@ -97,11 +101,13 @@ import resource
 import select
 import shlex
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -168,6 +174,7 @@ class Frames(NamedTuple):
     durations: list[float] | None  # ms a frame, where the reader gives them
     reader: str
     premultiplied: bool = False  # stored so: colour under alpha 0 means nothing
+    cleared: list[np.ndarray] | None = None  # where a GIF's earlier frames were disposed of to the background
 
 
 class NotComparable(Exception):
@@ -475,30 +482,106 @@ def _is_apng(data: bytes) -> bool:
     return b"acTL" in _chunks_to_idat(data)
 
 
-def _has_default_image(data: bytes) -> bool:
-    """Whether an APNG's IDAT comes before any fcTL: an image for viewers without APNG,
-    not a frame of the animation."""
-    return b"fcTL" not in _chunks_to_idat(data)
-
-
 def _pillow_frames(path: str) -> Frames:
     from PIL import Image
 
     orientation = _orientation(path)
     data = Path(path).read_bytes()
     apng = data.startswith(PNG_MAGIC) and _is_apng(data)
-    if apng and data[24] == 16:
-        import imagecodecs
-
-        arrays, durations, reader = list(imagecodecs.apng_decode(data)), None, "libpng (APNG)"
+    cleared = None
+    if apng:
+        arrays, durations = _apng_composed(data)
+        reader = "libpng (APNG frames, composed here)"
     else:
         with Image.open(path) as image:
             _check_pillow_reads(image, data)
-            arrays, durations = _pillow_images(image, path, apng)
+            arrays, durations = _pillow_images(image)
+            cleared = _gif_cleared(image) if image.format == "GIF" else None
         reader = "Pillow"
-    # A still image read from an APNG whose animation chunks the reader ignores is the image.
-    skip = 1 if apng and len(arrays) > 1 and _has_default_image(data) else 0
-    return Frames([upright(a, orientation) for a in arrays[skip:]], durations and durations[skip:], reader)
+    return Frames([upright(a, orientation) for a in arrays], durations, reader, cleared=cleared)
+
+
+def _gif_cleared(image: Any) -> list[np.ndarray]:
+    """For each frame of a GIF, where a frame before it was disposed of to the
+    background (disposal method 2): Pillow fills that area with the background colour
+    (of the frame's palette), as giflib, libvips and OpenCV do; browsers and imgconv
+    clear it to transparent."""
+    masks, mask = [], np.zeros(image.size[::-1], bool)
+    for index in range(image.n_frames):
+        image.seek(index)
+        masks.append(mask.copy())
+        if image.disposal_method == 2 and image.dispose_extent:
+            left, top, right, bottom = image.dispose_extent
+            mask[top:bottom, left:right] = True
+    return masks
+
+
+def _apng_composed(data: bytes) -> tuple[list[np.ndarray], list[float]]:
+    """An APNG's frames, as its specification composes them, and their durations: each
+    frame's own pixels as Pillow (8 bits) or libpng (16 bits) reads a copy whose frames
+    all blend SOURCE, so that each frame's rectangle holds its own pixels (both blend
+    OVER by pasting with the frame's alpha as mask, not Porter-Duff over), composed in
+    floats on a canvas that starts transparent black, rounded."""
+    copy, controls, position = bytearray(data), [], 8
+    while position + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind == b"fcTL" and length >= 26:
+            controls.append(struct.unpack_from(">IIIIHHBB", data, position + 12))
+            copy[position + 8 + 25] = 0  # blend_op SOURCE
+            crc = zlib.crc32(bytes(copy[position + 4:position + 8 + length]))
+            copy[position + 8 + length:position + 12 + length] = crc.to_bytes(4, "big")
+        position += 12 + length
+    own = _apng_frames_blended_source(bytes(copy))
+    if not controls:  # no frame: the still image
+        return own, []
+    top = np.iinfo(own[0].dtype).max
+    own = [a.reshape(*a.shape[:2], -1) for a in own]
+    own = [a if a.shape[2] in (2, 4) else np.dstack([a, np.full(a.shape[:2], top, a.dtype)]) for a in own]
+    canvas, frames = np.zeros(own[0].shape, np.float64), []
+    for index, (frame, control) in enumerate(zip(own, controls, strict=False)):
+        width, height, left, top_row, _, _, dispose, blend = control
+        area = (slice(top_row, top_row + height), slice(left, left + width))
+        source, kept = frame[area] / top, canvas[area].copy()
+        if blend:  # Porter-Duff over, not premultiplied
+            alpha_s, alpha_b = source[..., -1:], kept[..., -1:]
+            alpha = alpha_s + alpha_b * (1 - alpha_s)
+            colour = (source[..., :-1] * alpha_s + kept[..., :-1] * alpha_b * (1 - alpha_s)) / np.where(alpha, alpha, 1)
+            canvas[area] = np.concatenate([colour, alpha], axis=2)
+        else:
+            canvas[area] = source
+        frames.append(np.round(canvas * top).astype(own[0].dtype))
+        if dispose == 1 or (dispose == 2 and index == 0):  # to the background: transparent black
+            canvas[area] = 0
+        elif dispose == 2:  # to the previous canvas
+            canvas[area] = kept
+    durations = [numerator / (denominator or 100) * 1000 for _, _, _, _, numerator, denominator, _, _ in controls]
+    return frames, durations[:len(frames)]
+
+
+def _apng_frames_blended_source(data: bytes) -> list[np.ndarray]:
+    """The frames of an APNG whose frames all blend SOURCE, its default image that is
+    not a frame left out: 16-bit by libpng (Pillow reads 8 bits of them), else by
+    Pillow, each frame sought to in a freshly opened image (Pillow, reading frame after
+    frame, blends a frame that follows one disposed of as PREVIOUS into the wrong canvas)."""
+    import io
+
+    from PIL import Image
+
+    if data[24] == 16:
+        import imagecodecs
+
+        frames = [np.asarray(a) for a in imagecodecs.apng_decode(data)]
+        return frames[1:] if b"fcTL" not in _chunks_to_idat(data) and len(frames) > 1 else frames
+    with Image.open(io.BytesIO(data)) as image:
+        # A still image read from an APNG whose animation chunks Pillow ignores is the image.
+        count = image.n_frames
+        skip = 1 if image.info.get("default_image") and count > 1 else 0
+    frames = []
+    for index in range(skip, count):
+        with Image.open(io.BytesIO(data)) as fresh:
+            fresh.seek(index)
+            frames.append(np.asarray(fresh.convert("RGBA")))
+    return frames
 
 
 def _check_pillow_reads(image: Any, data: bytes) -> None:
@@ -508,18 +591,18 @@ def _check_pillow_reads(image: Any, data: bytes) -> None:
         raise NotComparable("XBM, whose set bits Pillow reads white, and imgconv black as X11 draws them")
     if image.format == "SGI" and data[3:4] == b"\2":  # two bytes a sample
         raise NotComparable("16-bit SGI, of which Pillow keeps each sample's high byte")
+    if image.format == "BMP" and data[28:30] == b"\x10\x00":  # bits a pixel
+        raise NotComparable("a 16-bit BMP, whose 5- and 6-bit fields Pillow floors, where imgconv rounds them")
     if image.format == "CUR" and image.mode in ("P", "RGB"):
         raise NotComparable("a colour cursor, which Pillow reads opaque, without its AND mask")
 
 
-def _pillow_images(image: Any, path: str, apng: bool) -> tuple[list[np.ndarray], list[float]]:
-    """The frames Pillow reads from ``image`` (of file ``path``), as imgconv numbers them,
+def _pillow_images(image: Any) -> tuple[list[np.ndarray], list[float]]:
+    """The frames Pillow reads from ``image``, as imgconv numbers them,
     and their durations: an icon's images largest first, then deepest (an ICO's
     entries, an ICNS's sizes); a PSD's merged image alone (Pillow's frames are its
-    layers); an APNG's frames each sought to in a fresh image (Pillow, reading frame
-    after frame, blends a frame that follows one disposed of as PREVIOUS into the wrong
-    canvas); the others' frames in order."""
-    from PIL import Image, ImageSequence
+    layers); the others' frames in order."""
+    from PIL import ImageSequence
 
     if image.format == "ICO":
         entries = image.ico.entry
@@ -532,16 +615,9 @@ def _pillow_images(image: Any, path: str, apng: bool) -> tuple[list[np.ndarray],
         image.load()
         return [_pillow_samples(image)], []
     frames: list[Any] = []
-    if apng:
-        for index in range(image.n_frames):
-            with Image.open(path) as fresh:
-                fresh.seek(index)
-                fresh.load()
-                frames.append((_pillow_samples(fresh), fresh.info.get("duration")))
-    else:
-        for frame in ImageSequence.Iterator(image):
-            frame.load()
-            frames.append((_pillow_samples(frame), frame.info.get("duration")))
+    for frame in ImageSequence.Iterator(image):
+        frame.load()
+        frames.append((_pillow_samples(frame), frame.info.get("duration")))
     return [array for array, _ in frames], [float(duration or 0) for _, duration in frames]
 
 
@@ -720,6 +796,10 @@ def compare_files(source: str, source_format: str, output: str, output_format: s
     if len(expected.arrays) != len(actual.arrays):
         return ["changed frames", f"{len(expected.arrays)} frames in ({expected.reader}), {len(actual.arrays)} out"]
     for index, (frame_in, frame_out) in enumerate(zip(expected.arrays, actual.arrays, strict=True)):
+        if expected.cleared is not None and frame_in.shape == frame_out.shape and frame_out.shape[-1:] == (4,) \
+                and expected.cleared[index].shape == frame_out.shape[:2]:
+            cleared = expected.cleared[index] & (frame_out[..., 3] == 0)
+            frame_in = np.where(cleared[..., None], frame_out, frame_in)
         difference = frame_difference(frame_in, frame_out,
                                       transparent_colour=output_format != "GIF" and not expected.premultiplied)
         if difference:

@@ -89,23 +89,22 @@ def test_a_thread_decoding_without_a_limit_is_not_held_to_anothers(monkeypatch, 
 
 
 def test_a_thread_under_a_limit_keeps_it_while_another_decodes_without(monkeypatch, rng):
-    """A 24x16 GIF whose second frame claims 8000 x 4096 (32 megapixels, which Pillow
-    allocates while seeking, before imgconv sees the frame) under a 1,000,000-pixel
-    limit, while another thread decodes without one: refused from the frame's header,
-    before Pillow allocates it, as on its own."""
+    """A 24x16 GIF whose second frame claims 8000 x 4096 (32 megapixels) under a
+    1,000,000-pixel limit, while another thread decodes without one: refused from the
+    frame's header, before it is decoded, as on its own."""
     frames = [rng.integers(0, 256, (16, 24), np.uint8) for _ in range(3)]
     data = bytearray(gif(frames, disposal=2))
     descriptors = [i for i in range(len(data) - 9) if data[i: i + 9] == b"\x2c\0\0\0\0\x18\0\x10\0"]
     assert len(descriptors) == 3  # x 0, y 0, width 24, height 16 each
     data[descriptors[1] + 5: descriptors[1] + 9] = struct.pack("<HH", 8000, 4096)
-    with pytest.raises(PixelLimitError, match="its header gives a frame more pixels than the limit of 1000000"):
+    with pytest.raises(PixelLimitError, match="8000 x 4096 is more pixels than the limit of 1000000"):
         reader.decode_image(bytes(data), "alone", max_pixels=1_000_000)
     paused = Paused(monkeypatch)
     limited, outcome = paused.start("limited", bytes(data), 1_000_000)
     unlimited, other = paused.start("unlimited", png(10), 0)
     paused.finish("limited", limited)
     paused.finish("unlimited", unlimited)
-    assert "its header gives a frame more pixels than the limit of 1000000" in outcome.get("error", ""), outcome
+    assert "8000 x 4096 is more pixels than the limit of 1000000" in outcome.get("error", ""), outcome
     assert other["picture"].frames[0].shape == (10, 10)
 
 

@@ -26,16 +26,11 @@ def deep_picture(arrays: list[np.ndarray], fmt: str, metadata: dict[str, Any], n
     return Picture(arrays, mode, fmt, metadata, encoding or {})
 
 
-def picture_from_deep_png(data: bytes, indices: list[int], animated: bool, metadata: dict[str, Any],
-                          name: str) -> Picture:
-    """A 16-bit colour PNG by libpng; ``indices`` count an APNG's default image."""
+def picture_from_deep_png(data: bytes, metadata: dict[str, Any], name: str) -> Picture:
+    """A 16-bit colour PNG (not animated) by libpng."""
     import imagecodecs
 
-    if animated:
-        arrays = list(imagecodecs.apng_decode(data)[indices])
-    else:
-        arrays = [imagecodecs.png_decode(data)]
-    return deep_picture(arrays, "PNG", metadata, name)
+    return deep_picture([imagecodecs.png_decode(data)], "PNG", metadata, name)
 
 
 def picture_from_half_float_dds(data: bytes, metadata: dict[str, Any], name: str) -> Picture:

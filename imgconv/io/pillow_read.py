@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import chunks, claims
+from . import bmp, chunks, claims
+from .apng import apng_frames
 from .budget import PixelBudget
-from .deep import picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
+from .deep import deep_picture, picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
+from .gif import gif_frames
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
 from .picture import Picture, frame_indices
@@ -62,14 +64,11 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # turns pictures as it chooses, so that turn is undone below.
     metadata = metadata_of(image, header_complete=decoder is not None) | _bmp_profile(image, data)
     orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
-    timings = []
-    if deep:
-        for _ in indices[1:]:
-            budget.take(*image.size)  # every frame of an APNG has the canvas's size
-        picture = picture_from_deep_png(data, [skip + i for i in indices], count + skip > 1, metadata, name)
-        for index in indices if count > 1 and frame is None else ():
-            image.seek(skip + index)
-            timings.append(image.info.get("duration"))
+    timings: list[float | None] = []
+    if image.format == "GIF" or (image.format == "PNG" and count + skip > 1):
+        picture, timings = _composed(image.format, data, indices, metadata, name, budget)
+    elif deep:
+        picture = picture_from_deep_png(data, metadata, name)
     elif (whole := _read_whole(image, data, frame, name, metadata, budget)) is not None:
         picture = whole
     else:
@@ -86,7 +85,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
-        arrays = [_on_screen(image, data, widen(a, m, mode)) for a, m in zip(arrays, modes, strict=False)]
+        arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
             arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
@@ -97,30 +96,31 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     return picture
 
 
+def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str, Any], name: str,
+              budget: PixelBudget) -> tuple[Picture, list[float | None]]:
+    """The picture of a GIF or an APNG, its frames composed as browsers show them
+    (`imgconv.io.compose`), and every frame's duration."""
+    if fmt == "GIF":
+        arrays, mode, durations = gif_frames(data, indices, name, budget)
+        return Picture(arrays, mode, fmt, metadata, {}), [durations[i] for i in indices]
+    arrays, _, durations = apng_frames(data, indices, name, budget)
+    return deep_picture(arrays, fmt, metadata, name), [durations[i] for i in indices]
+
+
 def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
-    by another reader: a DDS of BC6H blocks, a 16-bit SGI image, a TIFF beyond Pillow;
-    else None."""
+    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 16-bit SGI image, a
+    TIFF beyond Pillow; else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
+    if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
+        return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
         return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     return None
-
-
-def _on_screen(image: "Image.Image", data: bytes, array: np.ndarray) -> np.ndarray:
-    """The ``array`` of a frame of Pillow's ``image``; of a GIF, its part on its logical
-    screen (its size in bytes 6 to 9), as browsers and libvips show it: Pillow (and
-    giflib) grow the canvas for a frame that reaches past the screen, which made frames
-    of a file differ in size. A screen of no size gives none: the frames stay as Pillow
-    composes them."""
-    if image.format != "GIF":
-        return array
-    width, height = struct.unpack_from("<HH", data, 6)
-    return array[:height, :width] if width and height else array
 
 
 def _bmp_profile(image: "Image.Image", data: bytes) -> dict[str, bytes]:
@@ -176,20 +176,7 @@ def _frames(image: "ImageFile.ImageFile", data: bytes, indices: Sequence[int], s
             image.seek(skip + index)
             budget.take(*image.size)
             claims.check_frame_data(image, data, name)
-        # Pillow's APNG reader keeps the canvas that a frame disposed of as PREVIOUS
-        # goes back to, but loading the frame before the next seek blends the frame into
-        # that very canvas (an OVER frame), and the next frame was drawn on this one:
-        # the canvas is copied before the frame is read and put back after.
-        kept = image._prev_im.copy() if _disposed_to_previous(image) else None  # type: ignore[attr-defined]
         yield image
-        if kept is not None:
-            image._prev_im = kept  # type: ignore[attr-defined]
-
-
-def _disposed_to_previous(image: "Image.Image") -> bool:
-    """Whether the current frame of an APNG that Pillow reads is disposed of as PREVIOUS
-    (its fcTL's dispose_op 2) on a canvas Pillow keeps."""
-    return image.format == "PNG" and image.info.get("disposal") == 2 and getattr(image, "_prev_im", None) is not None
 
 
 def _fast_decoder(image: "Image.Image", data: bytes, count: int) -> Callable[[bytes], np.ndarray] | None:

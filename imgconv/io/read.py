@@ -11,7 +11,7 @@ import struct
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import chunks, pages
+from . import bmp, chunks, pages
 from .budget import PixelBudget, pillow_limit
 from .deep import picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -91,6 +91,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         from PIL import TiffImagePlugin  # noqa: F401
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
+    opened = bmp.openable(data, name)  # masks Pillow refuses give way to others; `bmp` decodes the pixels
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
     # names the first frame's size. Then Pillow's check guards what only Pillow sees:
@@ -103,7 +104,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     try:
         with quiet_warnings():
             try:
-                with Image.open(io.BytesIO(data)) as image, one_block(image.size):
+                with Image.open(io.BytesIO(opened)) as image, one_block(image.size):
                     pillow_limit().set(max_pixels or None)
                     picture = picture_from_pillow(image, data, frame, name, budget)
             except UnidentifiedImageError:

@@ -1,0 +1,124 @@
+"""BMPs of 16 or 32 bits a pixel whose colours are bit fields (BI_BITFIELDS, Windows
+CE's BI_ALPHABITFIELDS, and 16-bit BI_RGB's implied 5-5-5), decoded here for any
+contiguous masks. Pillow reads a few mask layouts and refuses the others ("Unsupported
+BMP bitfields layout", bmpsuite's good ``rgb32bf.bmp`` among them), and floors a 5-bit
+field (31 is 255, 3 is 24) where bmpsuite's reference pictures, browsers' decoders and
+ImageMagick round it (3 is 25).
+
+Each field is scaled to 8 bits, ``round(v * 255 / most)`` where ``most`` is the field's
+largest value; a picture with a field wider than 8 bits is kept at 16 bits
+(``round(v * 65535 / most)``). An alpha mask makes an alpha channel: BITMAPV3 headers
+(56 bytes) and later give one, as does BI_ALPHABITFIELDS; BITMAPINFOHEADER's fourth
+byte is reserved, not alpha.
+"""
+
+import struct
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import ImageReadError
+from .deep import deep_picture
+from .picture import Picture
+
+_BITFIELDS, _ALPHABITFIELDS = 3, 6
+_HEADERS = (40, 52, 56, 108, 124)  # Windows' headers (OS/2's 64-byte one codes 3 as Huffman)
+_CHANNELS = ("red", "green", "blue", "alpha")
+# Masks Pillow opens for 16 and 32 bits a pixel: the file is opened with them for its
+# header's other fields (size, resolution, profile), and its pixels decoded here.
+_PILLOWS_MASKS = {16: (0xF800, 0x7E0, 0x1F), 32: (0xFF0000, 0xFF00, 0xFF)}
+
+
+class Fields(NamedTuple):
+    """A bit-field BMP's layout: its bits a pixel and its masks (alpha 0 for none)."""
+
+    bits: int
+    masks: tuple[int, int, int, int]
+
+
+def bitfields(data: bytes, name: str) -> Fields | None:
+    """The layout of the BMP ``data`` when its pixels are bit fields of 16 or 32 bits,
+    else None (Pillow reads it). Refuses masks no decoder can read: a colour's mask of
+    no bits, or of bits not in one run, masks that share bits, or a mask wider than a
+    pixel."""
+    if not data.startswith(b"BM") or len(data) < 14 + 40:
+        return None
+    size = int.from_bytes(data[14:18], "little")
+    bits, coding = struct.unpack_from("<HI", data, 28)
+    if size not in _HEADERS or bits not in (16, 32) or coding not in (0, _BITFIELDS, _ALPHABITFIELDS):
+        return None
+    if coding == 0:
+        return Fields(16, (0x7C00, 0x3E0, 0x1F, 0)) if bits == 16 else None
+    count = 4 if coding == _ALPHABITFIELDS or size >= 56 else 3
+    if len(data) < 54 + 4 * count:
+        raise ImageReadError(f"{name}: truncated: its header is cut short before its bit field masks")
+    masks = (*struct.unpack_from(f"<{count}I", data, 54), 0)[:4]
+    for channel, mask in zip(_CHANNELS, masks, strict=True):
+        shifted = mask >> _shift(mask)
+        if channel != "alpha" and not mask:
+            raise ImageReadError(f"{name}: damaged BMP: its {channel} mask is 0")
+        if shifted & (shifted + 1) or mask >> bits:
+            raise ImageReadError(f"{name}: damaged BMP: its {channel} mask {mask:#010x} is not one run of bits "
+                                 f"within its {bits}-bit pixels")
+    for first in range(4):
+        for second in range(first + 1, 4):
+            if masks[first] & masks[second]:
+                raise ImageReadError(f"{name}: damaged BMP: its {_CHANNELS[first]} and {_CHANNELS[second]} masks "
+                                     f"share bits ({masks[first]:#010x}, {masks[second]:#010x})")
+    return Fields(bits, masks)
+
+
+def openable(data: bytes, name: str) -> bytes:
+    """``data`` as Pillow opens it: a bit-field BMP's masks (`bitfields`, which refuses
+    damaged ones) those of a layout Pillow reads, with no alpha, its coding BI_BITFIELDS.
+    Only the header changes; `picture_from_bitfields` decodes the pixels from the file
+    itself."""
+    fields = bitfields(data, name)
+    if fields is None or data[30:34] == bytes(4):  # BI_RGB: Pillow reads its header as it is
+        return data
+    header = bytearray(data[:54 + 16])
+    size = int.from_bytes(data[14:18], "little")
+    struct.pack_into("<I", header, 30, _BITFIELDS)
+    struct.pack_into("<3I", header, 54, *_PILLOWS_MASKS[fields.bits])
+    if size >= 56:
+        struct.pack_into("<I", header, 66, 0)
+    return bytes(header) + data[len(header):]
+
+
+def picture_from_bitfields(data: bytes, fields: Fields, size: tuple[int, int], metadata: dict[str, Any],
+                           name: str) -> Picture:
+    """The picture of a bit-field BMP of ``size`` (width, height, as Pillow read its
+    header): its rows, bottom first unless its height is negative, each padded to 4
+    bytes, from the offset its file header gives."""
+    width, height = size
+    top_down = struct.unpack_from("<i", data, 22)[0] < 0
+    start = int.from_bytes(data[10:14], "little")
+    stride = (width * fields.bits + 31) // 32 * 4
+    needed = stride * height
+    if len(data) < start + needed:
+        raise ImageReadError(f"{name}: truncated: its {width} x {height} pixels of {fields.bits} bits take "
+                             f"{needed} bytes from byte {start}, and the file ends {max(len(data) - start, 0)} "
+                             "bytes after it")
+    kind = "<u2" if fields.bits == 16 else "<u4"
+    pixels = np.frombuffer(data, kind, needed // (fields.bits // 8), start).reshape(height, -1)[:, :width]
+    if not top_down:
+        pixels = pixels[::-1]
+    masks = [mask for mask in fields.masks if mask]
+    deep = max(bin(mask).count("1") for mask in masks) > 8
+    top = 65535 if deep else 255
+    channels = [_scaled(pixels, mask, top) for mask in masks]
+    array = np.stack(channels, axis=2).astype(np.uint16 if deep else np.uint8)
+    return deep_picture([array], "BMP", metadata, name)
+
+
+def _scaled(pixels: np.ndarray, mask: int, top: int) -> np.ndarray:
+    """The field of ``mask`` in each pixel, scaled to 0..``top``, rounded half up
+    (exactly, in integers: ``(2 * v * top + most) // (2 * most)``)."""
+    most = mask >> _shift(mask)
+    values = (pixels.astype(np.uint64) & mask) >> np.uint64(_shift(mask))
+    return (2 * values * top + most) // (2 * most)
+
+
+def _shift(mask: int) -> int:
+    """The position of a mask's lowest set bit (0 for no bits)."""
+    return (mask & -mask).bit_length() - 1 if mask else 0
