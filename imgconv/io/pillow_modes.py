@@ -1,7 +1,6 @@
 """The modes Pillow's images are read as (see `imgconv.io.read`), and the samples of each."""
 
 
-import struct
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -47,44 +46,21 @@ def with_alpha(samples: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def alpha_beside(image: "Image.Image", data: bytes, name: str) -> np.ndarray | None:
     """The 8-bit alpha of a file that Pillow reads without it (``image`` opened by
-    Pillow, not loaded; ``data`` the file), else None: a colour cursor's AND mask, a
-    16-bit BMP's alpha bit field."""
-    if image.format not in ("CUR", "BMP") or image.mode not in ("P", "RGB"):
+    Pillow, not loaded; ``data`` the file), else None: a colour cursor's AND mask (a
+    BMP's alpha bit field is read with its colours, `imgconv.io.bmp`)."""
+    if image.format != "CUR" or image.mode not in ("P", "RGB"):
         return None  # (an icon's images are not all ImageFiles)
     tiles = cast("ImageFile.ImageFile", image).tile
     if len(tiles) != 1:
         return None
     (width, height), (_, stride, direction) = image.size, cast("tuple[str, int, int]", tiles[0].args)
     start = tiles[0].offset or 0
-    if image.format == "CUR":
-        # The AND mask, a bit a pixel after the colour bitmap, rows padded to 4 bytes,
-        # sets the pixels where Windows leaves the screen as it is (or, under a colour
-        # other than black, inverts it): transparent, as Pillow reads an ICO's mask and
-        # ImageMagick a cursor's. Pillow reads a cursor's mask only under a grey bitmap.
-        rows = _rows(data, start + stride * height, (width + 31) // 32 * 4, height, name)
-        return np.where(np.unpackbits(rows, axis=1)[::direction, :width], 0, 255).astype(np.uint8)
-    mask = _bmp_alpha_mask(data)
-    if not mask:
-        return None
-    # Pillow reads the colour fields (5-6-5 or 5-5-5); the alpha field of n bits is
-    # scaled to 8 as round(v * 255 / (2**n - 1)), as ImageMagick scales it.
-    pixels = _rows(data, start, stride, height, name)[::direction, :2 * width].view("<u2")
-    low = (mask & -mask).bit_length() - 1  # the mask's lowest bit
-    return np.round(((pixels & mask) >> low) * (255 / (mask >> low))).astype(np.uint8)
-
-
-def _bmp_alpha_mask(data: bytes) -> int:
-    """The alpha bit field of a BMP of 16-bit bit fields (its info header of 56 bytes or
-    more, BITMAPV4HEADER's and V5's), where it is contiguous, within the 16 bits and off
-    the colour's fields; else 0 (none, or a writer's slip, which Pillow ignores)."""
-    if len(data) < 70:
-        return 0
-    header, bits, compression = struct.unpack_from("<I10xHI", data, 14)
-    red, green, blue, alpha = struct.unpack_from("<4I", data, 54)
-    field = alpha >> max(0, (alpha & -alpha).bit_length() - 1)  # its bits, shifted down
-    if header < 56 or bits != 16 or compression != 3 or not 0 < alpha <= 0xFFFF or alpha & (red | green | blue):
-        return 0
-    return 0 if field & (field + 1) else alpha
+    # The AND mask, a bit a pixel after the colour bitmap, rows padded to 4 bytes, sets
+    # the pixels where Windows leaves the screen as it is (or, under a colour other than
+    # black, inverts it): transparent, as Pillow reads an ICO's mask and ImageMagick a
+    # cursor's. Pillow reads a cursor's mask only under a grey bitmap.
+    rows = _rows(data, start + stride * height, (width + 31) // 32 * 4, height, name)
+    return np.where(np.unpackbits(rows, axis=1)[::direction, :width], 0, 255).astype(np.uint8)
 
 
 def _rows(data: bytes, start: int, stride: int, height: int, name: str) -> np.ndarray:
