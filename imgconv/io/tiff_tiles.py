@@ -2,6 +2,8 @@
 tifffile decodes)."""
 
 import os
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -132,35 +134,64 @@ def _mode(page: "tifffile.TiffPage", where: str) -> str:
     return ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
 
 
-def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
-    import tifffile
+class PageTiles:
+    """A tiled page opened for reading tiles: the file, the page's tile offsets and byte
+    counts as arrays (a Python int apiece would take 70 bytes a tile, 46 MiB for a
+    13000x13000 image in 16x16 tiles), and tifffile's decoder for its compression and
+    predictor. Made once per image and process (`TiledImage.opened`), so a block costs
+    its own tiles, not the page's count of them."""
 
+    def __init__(self, image: TiledImage) -> None:
+        import tifffile
+
+        self.file = open(image.path, "rb", buffering=0)  # closed by the finalizer below
+        weakref.finalize(self, self.file.close)
+        self._lock = threading.Lock()
+        with tifffile.TiffFile(self.file, name=image.name) as tiff:
+            page = cast("tifffile.TiffPage", tiff.pages[image.page])
+            self.offsets = np.asarray(page.dataoffsets, np.uint64)
+            self.counts = np.asarray(page.databytecounts, np.uint64)
+            self.decode = page.decode
+            self.jpegtables = page.jpegtables
+            self.planes = image.shape[2] if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
+
+    def read(self, offset: int, count: int) -> bytes:
+        """``count`` bytes at ``offset``, from any thread."""
+        if hasattr(os, "pread"):
+            return os.pread(self.file.fileno(), count, offset)
+        with self._lock:
+            self.file.seek(offset)
+            return self.file.read(count)
+
+    def tile(self, index: int) -> np.ndarray | None:
+        """Tile ``index`` decoded, or None for a tile without data."""
+        count = int(self.counts[index])
+        data = self.read(int(self.offsets[index]), count) if count else None
+        return self.decode(data, index, jpegtables=self.jpegtables)[0]
+
+
+def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
+    """Rows ``top ... bottom - 1`` of a tiled TIFF page, from the tiles that hold them."""
+    tiles = cast(PageTiles, image.opened.get(lambda: PageTiles(image)))
     th, tw = image.tile
     height, width = image.shape[:2]
     channels = 1 if len(image.shape) == 2 else image.shape[2]
     across = -(-width // tw)
     down = -(-height // th)
+    if len(tiles.offsets) != tiles.planes * down * across or len(tiles.counts) != len(tiles.offsets):
+        raise ImageReadError(f"{image.name}: corrupt image: the tiles changed since the header was read")
     rows = np.zeros((bottom - top, width, channels), image.dtype)
-    with tifffile.TiffFile(image.path) as tiff:
-        page = tiff.pages[image.page]
-        planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
-        handle = tiff.filehandle
-        for plane in range(planes):
-            for row in range(top // th, -(-bottom // th)):
-                for column in range(across):
-                    index = (plane * down + row) * across + column
-                    offset, count = page.dataoffsets[index], page.databytecounts[index]
-                    data = None
-                    if count:
-                        handle.seek(offset)
-                        data = handle.read(count)
-                    tile, _, _shape = page.decode(data, index, jpegtables=page.jpegtables)
-                    if tile is None:  # a sparse tile holds nothing: zeros, as tifffile reads it
-                        continue
-                    tile = tile.reshape(th, tw, -1)
-                    y0, x0 = row * th, column * tw
-                    a, b = max(y0, top), min(y0 + th, bottom)
-                    w = min(tw, width - x0)
-                    target = slice(plane, plane + 1) if planes > 1 else slice(None)
-                    rows[a - top : b - top, x0 : x0 + w, target] = tile[a - y0 : b - y0, :w]
+    for plane in range(tiles.planes):
+        for row in range(top // th, -(-bottom // th)):
+            for column in range(across):
+                index = (plane * down + row) * across + column
+                tile = tiles.tile(index)
+                if tile is None:  # a sparse tile holds nothing: zeros, as tifffile reads it
+                    continue
+                tile = tile.reshape(th, tw, -1)
+                y0, x0 = row * th, column * tw
+                a, b = max(y0, top), min(y0 + th, bottom)
+                w = min(tw, width - x0)
+                target = slice(plane, plane + 1) if tiles.planes > 1 else slice(None)
+                rows[a - top : b - top, x0 : x0 + w, target] = tile[a - y0 : b - y0, :w]
     return rows[..., 0] if len(image.shape) == 2 else rows
