@@ -1,6 +1,7 @@
 """Rows of a tiled TIFF page read block by block: the header parsed and the file opened
 once for all the blocks, each block reading only its own tiles, from any thread."""
 
+import os
 import pickle
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +26,11 @@ def every_row(image):
 
 def test_the_header_is_parsed_once_for_all_the_rows(tmp_path, monkeypatch):
     """Parsing the page's tile offsets costs the page's tile count: done for each row,
-    a block's cost grew with the whole image."""
+    a block's cost grew with the whole image. The rows are read with what the header's
+    check parsed; a copy of the image sent to a cluster's worker parses it once."""
     tifffile.imwrite(tmp_path / "in.tif", CAMERA[:200, :300], tile=(16, 16), compression="zlib")
     image, = open_tiff(tmp_path / "in.tif")
+    copy = pickle.loads(pickle.dumps(image))
     parsed = []
     parse = tifffile.TiffFile.__init__
 
@@ -37,9 +40,23 @@ def test_the_header_is_parsed_once_for_all_the_rows(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tifffile.TiffFile, "__init__", counting)
     rows = every_row(image)
-    monkeypatch.undo()
+    assert parsed == []
+    copied = every_row(copy)
     assert len(parsed) == 1
-    assert np.array_equal(rows, tifffile.imread(tmp_path / "in.tif"))
+    monkeypatch.undo()
+    reference = tifffile.imread(tmp_path / "in.tif")
+    assert np.array_equal(rows, reference) and np.array_equal(copied, reference)
+
+
+def test_the_rows_come_from_the_file_whose_header_was_checked(tmp_path):
+    """A link put in the file's place after its header was read (by another user who
+    may write to the folder) is not followed: the rows are the checked file's."""
+    tifffile.imwrite(tmp_path / "in.tif", CAMERA[:64, :64], tile=(16, 16))
+    tifffile.imwrite(tmp_path / "secret.tif", 255 - CAMERA[:64, :64], tile=(16, 16))
+    image, = open_tiff(tmp_path / "in.tif")
+    os.replace(tmp_path / "in.tif", tmp_path / "moved.tif")
+    os.symlink(tmp_path / "secret.tif", tmp_path / "in.tif")
+    assert np.array_equal(every_row(image), CAMERA[:64, :64])
 
 
 def test_a_row_of_tiles_holds_about_its_own_size(tmp_path):
