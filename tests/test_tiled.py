@@ -536,7 +536,7 @@ def test_hostile_zarr_metadata_is_refused_in_one_line(tmp_path):
 
 def test_a_streamed_tiff_header_is_read_once(tmp_path, monkeypatch):
     """The probe that finds a TIFF tiled checks its pages then: tifffile parses the
-    header once, and after that only the reads of rows of tiles open the file."""
+    header once, and the rows of tiles are read through the file it opened."""
     tifffile.imwrite(tmp_path / "in.tif", CAMERA, tile=(64, 64))
     opened = []
     parse = tifffile.TiffFile.__init__
@@ -547,7 +547,7 @@ def test_a_streamed_tiff_header_is_read_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tifffile.TiffFile, "__init__", counting)
     process_file(tmp_path / "in.tif", tmp_path / "out.tif", kernel_filter(BLUR))
-    assert opened.count(False) == 1 and opened.count(True) >= 1
+    assert opened == [False]
     monkeypatch.undo()
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), blurred(CAMERA))
 

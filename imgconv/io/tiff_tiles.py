@@ -1,7 +1,10 @@
 """Tiled TIFF pages, read a row of tiles at a time (BigTIFF too, any compression
 tifffile decodes)."""
 
+import functools
 import os
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -52,9 +55,17 @@ def tiff_pages(tiff: "tifffile.TiffFile", name: str, size: int, frame: int | Non
         raise InvalidInputError(f"{name}: --frame {frame} does not exist; the image has {count} frame(s), "
                                 "numbered from 0")
     indices = [frame] if frame is not None else range(count)
-    # tifffile gives TiffFrames in place of pages only when asked to (useframes).
-    return [_tiff_page(tiff, cast("tifffile.TiffPage", tiff.pages[i]), i, name, size, max_pixels, auto_orient)
-            for i in indices]
+    # The blocks read the file this header came from (a duplicate of its descriptor),
+    # never what has its name by then: another user who may write to the folder could
+    # have put a link to a file they cannot read in its place.
+    file = Descriptor(os.dup(tiff.filehandle.fileno()))
+    images = []
+    for i in indices:
+        page = cast("tifffile.TiffPage", tiff.pages[i])  # TiffFrames come only when asked for (useframes)
+        image = _tiff_page(tiff, page, i, name, size, max_pixels, auto_orient)
+        image.opened.get(functools.partial(PageTiles, file, page))
+        images.append(image)
+    return images
 
 
 def streamable(page: "tifffile.TiffPage") -> bool:
@@ -132,35 +143,79 @@ def _mode(page: "tifffile.TiffPage", where: str) -> str:
     return ink_mode(int(page.photometric), channels, dtype) or sample_mode(dtype, channels, where)
 
 
-def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
-    import tifffile
+class Descriptor:
+    """An open file read at offsets from any thread, closed once nothing refers to it."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+        weakref.finalize(self, os.close, fd)
+
+    def read(self, offset: int, count: int) -> bytes:
+        """``count`` bytes at ``offset`` (fewer at the end of the file)."""
+        if hasattr(os, "pread"):
+            return os.pread(self.fd, count, offset)
+        with self._lock:  # no pread (Windows): a seek and a read, one thread at a time
+            os.lseek(self.fd, offset, os.SEEK_SET)
+            return os.read(self.fd, count)
+
+
+class PageTiles:
+    """A tiled page opened for reading tiles: the file, the page's tile offsets and byte
+    counts as arrays (a Python int apiece would take 70 bytes a tile, 46 MiB for a
+    13000x13000 image in 16x16 tiles), and tifffile's decoder for its compression and
+    predictor. Made once per image and process (`TiledImage.opened`), so a block costs
+    its own tiles, not the page's count of them."""
+
+    def __init__(self, file: Descriptor, page: "tifffile.TiffPage") -> None:
+        import tifffile
+
+        self.file = file
+        self.offsets = np.asarray(page.dataoffsets, np.uint64)
+        self.counts = np.asarray(page.databytecounts, np.uint64)
+        self.decode = page.decode
+        self.jpegtables = page.jpegtables
+        self.planes = page.samplesperpixel if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
+
+    @classmethod
+    def reopen(cls, image: TiledImage) -> "PageTiles":
+        """The page of a copy of ``image`` sent to a cluster's worker, which opens the
+        file itself, by absolute path."""
+        import tifffile
+
+        file = Descriptor(os.open(image.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)))
+        with open(file.fd, "rb", closefd=False) as handle, tifffile.TiffFile(handle, name=image.name) as tiff:
+            return cls(file, cast("tifffile.TiffPage", tiff.pages[image.page]))
+
+    def tile(self, index: int) -> np.ndarray | None:
+        """Tile ``index`` decoded, or None for a tile without data."""
+        count = int(self.counts[index])
+        data = self.file.read(int(self.offsets[index]), count) if count else None
+        return self.decode(data, index, jpegtables=self.jpegtables)[0]
+
+
+def read_tiff_rows(image: TiledImage, top: int, bottom: int) -> np.ndarray:
+    """Rows ``top ... bottom - 1`` of a tiled TIFF page, from the tiles that hold them."""
+    tiles = cast(PageTiles, image.opened.get(lambda: PageTiles.reopen(image)))
     th, tw = image.tile
     height, width = image.shape[:2]
     channels = 1 if len(image.shape) == 2 else image.shape[2]
     across = -(-width // tw)
     down = -(-height // th)
+    if len(tiles.offsets) != tiles.planes * down * across or len(tiles.counts) != len(tiles.offsets):
+        raise ImageReadError(f"{image.name}: corrupt image: the tiles changed since the header was read")
     rows = np.zeros((bottom - top, width, channels), image.dtype)
-    with tifffile.TiffFile(image.path) as tiff:
-        page = tiff.pages[image.page]
-        planes = channels if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE else 1
-        handle = tiff.filehandle
-        for plane in range(planes):
-            for row in range(top // th, -(-bottom // th)):
-                for column in range(across):
-                    index = (plane * down + row) * across + column
-                    offset, count = page.dataoffsets[index], page.databytecounts[index]
-                    data = None
-                    if count:
-                        handle.seek(offset)
-                        data = handle.read(count)
-                    tile, _, _shape = page.decode(data, index, jpegtables=page.jpegtables)
-                    if tile is None:  # a sparse tile holds nothing: zeros, as tifffile reads it
-                        continue
-                    tile = tile.reshape(th, tw, -1)
-                    y0, x0 = row * th, column * tw
-                    a, b = max(y0, top), min(y0 + th, bottom)
-                    w = min(tw, width - x0)
-                    target = slice(plane, plane + 1) if planes > 1 else slice(None)
-                    rows[a - top : b - top, x0 : x0 + w, target] = tile[a - y0 : b - y0, :w]
+    for plane in range(tiles.planes):
+        for row in range(top // th, -(-bottom // th)):
+            for column in range(across):
+                index = (plane * down + row) * across + column
+                tile = tiles.tile(index)
+                if tile is None:  # a sparse tile holds nothing: zeros, as tifffile reads it
+                    continue
+                tile = tile.reshape(th, tw, -1)
+                y0, x0 = row * th, column * tw
+                a, b = max(y0, top), min(y0 + th, bottom)
+                w = min(tw, width - x0)
+                target = slice(plane, plane + 1) if tiles.planes > 1 else slice(None)
+                rows[a - top : b - top, x0 : x0 + w, target] = tile[a - y0 : b - y0, :w]
     return rows[..., 0] if len(image.shape) == 2 else rows

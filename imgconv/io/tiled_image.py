@@ -5,7 +5,10 @@ budget (a row of tiles must fit in ``max_pixels``), and samples imgconv reads.
 """
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +17,26 @@ from . import formats
 from .sink import STDIO, Path
 
 ZARR = "ZARR"
+
+
+class Opened:
+    """What a process makes, on the first read, to read an image's tiles (for a TIFF the
+    open file and its tile offsets), shared by the threads that read its blocks. Never
+    pickled: a cluster's worker makes its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Any = None
+
+    def __reduce__(self) -> tuple[type["Opened"], tuple[()]]:
+        return Opened, ()
+
+    def get(self, make: Callable[[], Any]) -> Any:
+        """The value ``make()`` gave on the first call, made once whatever the threads."""
+        with self._lock:
+            if self._value is None:
+                self._value = make()
+            return self._value
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,8 @@ class TiledImage:
         ``predictor``, ``photometric``, ``extrasamples``, ``bigtiff``, ``iccprofile``, ``xmp``,
         ``resolution`` (dots per inch) and ``resolutionunit`` (TIFF);
         ``compressors``, ``zarr_format`` (Zarr).
+    opened : Opened
+        What this process opened to read the tiles, once for all the blocks.
     """
 
     path: str
@@ -53,6 +78,7 @@ class TiledImage:
     mode: str
     tile: tuple[int, int]
     options: dict = field(default_factory=dict)
+    opened: Opened = field(default_factory=Opened, init=False, compare=False, repr=False)
 
     @property
     def pixels(self) -> int:
