@@ -60,6 +60,7 @@ CASES = {
     "grey-none": (CAMERA[:300], {"tile": (32, 64)}),
     "grey-deflate": (CAMERA, {"tile": (64, 48), "compression": "zlib", "predictor": True}),
     "grey-lzw": (CAMERA[:, :333], {"tile": (16, 128), "compression": "lzw"}),
+    "grey-tiny-tiles": (CAMERA[:200, :200], {"tile": (16, 16), "compression": "zlib"}),  # one writer thread
     "grey-bigtiff-zstd": (CAMERA[:257], {"tile": (256, 256), "compression": "zstd", "bigtiff": True}),
     "rgb-deflate": (CHELSEA, {"tile": (48, 32), "compression": "zlib", "photometric": "rgb"}),
     "rgb-planar-separate": (CHELSEA, {"tile": (32, 32), "photometric": "rgb", "planarconfig": "separate"}),  # see below
