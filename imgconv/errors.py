@@ -80,11 +80,24 @@ STOPPED = {KeyboardInterrupt: ("interrupted", 130), Terminated: ("terminated", T
 """The message and exit status of the program stopped by Ctrl-C (SIGINT) or SIGTERM."""
 
 
+_received: list[type[BaseException]] = []  # the stops `on_signal` raised, first first
+
+
 def on_signal(signum: int, frame: FrameType | None) -> None:
     """The program's handler of SIGINT and SIGTERM (`imgconv.__main__`), set before it
     imports anything else: KeyboardInterrupt or `Terminated`, caught where the program
-    ends with one line, until `ending` sets them aside."""
-    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    ends with one line, until `ending` sets them aside. Each is recorded first
+    (`first_stop`): Python may swallow it (raised in the import machinery's clean-up) or
+    wrap it (in a class's ``__set_name__``), and the program must still end as stopped."""
+    stop = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    _received.append(stop)
+    raise stop
+
+
+def first_stop() -> type[BaseException] | None:
+    """KeyboardInterrupt or `Terminated`: what the first stop signal `on_signal` received
+    raised, if any did."""
+    return _received[0] if _received else None
 
 
 def ending() -> None:

@@ -115,3 +115,38 @@ def test_ctrl_c_at_any_moment_ends_with_one_line_and_nothing_written(tmp_path, p
             assert written == [] and whole_picture(stdout)
         else:
             assert len(written) == 1 and whole_picture((tmp_path / name / written[0]).read_bytes()), (name, written)
+
+
+# A stop signal where Python does not let it out as it is: raised in a class's
+# ``__set_name__`` (as a ``cached_property`` made while a module is imported) it comes out
+# wrapped in a RuntimeError; raised in a ``__del__`` (as in the import machinery's
+# clean-up) it is printed as "Exception ignored" and the program goes on.
+STOPPED_INSIDE = """
+import os, signal, sys
+import imgconv.cli
+from imgconv import __main__
+
+def run():
+    class Stop:
+        def __set_name__(self, owner, name):
+            os.kill(os.getpid(), signal.{signal})
+        def __del__(self):
+            os.kill(os.getpid(), signal.{signal})
+    if "{where}" == "set_name":
+        type("Owner", (), {{"stop": Stop()}})
+    else:
+        Stop()
+    sys.exit(0)
+
+imgconv.cli.main = run
+__main__.main()
+"""
+
+
+@pytest.mark.parametrize("where", ["set_name", "del"])
+@pytest.mark.parametrize(("signal_name", "status", "line"), [("SIGINT", 130, INTERRUPTED),
+                                                               ("SIGTERM", 143, b"imgconv: error: terminated\n")])
+def test_a_stop_python_wraps_or_swallows_still_ends_the_program_as_stopped(where, signal_name, status, line):
+    script = STOPPED_INSIDE.format(signal=signal_name, where=where)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=HANG_GUARD)
+    assert (result.returncode, result.stderr) == (status, line)
