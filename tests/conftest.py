@@ -110,7 +110,9 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 # Modules that each run whole on one worker of `pytest -n 3`: each starts something
 # costly once for its tests (a demo server, Chromium, a Dask cluster, the built
-# documentation, compiled bytecode) and takes 10-40 s of CPU. They are sent first, the
+# documentation, compiled bytecode) and takes 10-40 s of CPU, or parses the package and
+# the tests once for them (test_architecture: 4.5 s of CPU on one worker, 1-3 s more
+# when each worker parsed them again). They are sent first, the
 # one of most tests first, each to the next idle worker, so that they are spread over
 # the workers from the start; the other tests, sent one by one, even out the end. xdist's
 # default (--dist load) sent tests in chunks of neighbours in collection order:
@@ -119,7 +121,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # started its server or cluster on each. (--dist loadgroup with xdist_group marks would
 # say the same, but xdist 3.8 renames the tests it groups in a way pytest 9 ignores.)
 ONE_WORKER = ("test_dask", "test_cluster", "test_demo", "test_demo_restore", "test_demo_browser",
-              "test_docs_build", "test_docs_examples")
+              "test_docs_build", "test_docs_examples", "test_architecture")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own; a hook of xdist's
