@@ -104,20 +104,25 @@ class ImgconvGroup(click.Group):
             usage = bare_usage(exc)
             if usage:
                 click.echo(usage, err=True)
-            fail(message_of(exc), exc.exit_code)
+            failure = message_of(exc), exc.exit_code
         except ReaderGone as exc:
             # Quiet, as cat is; and Python must not complain when it flushes at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(exc.exit_code)
         except ImgconvError as exc:
-            fail(str(exc), exc.exit_code)
+            failure = str(exc), exc.exit_code
         except (click.Abort, Interrupted, KeyboardInterrupt):
             if sys.stderr.isatty():
                 click.echo(err=True)  # below the ^C the terminal shows
-            fail(*STOPPED[KeyboardInterrupt])
+            failure = STOPPED[KeyboardInterrupt]
         except Terminated:
-            fail(*STOPPED[Terminated])
-        sys.exit(status if isinstance(status, int) else 0)
+            failure = STOPPED[Terminated]
+        else:
+            sys.exit(status if isinstance(status, int) else 0)
+        # Exited from here, past the handlers: exiting inside one would keep the error, and
+        # through its traceback all the command held (an open input among it), in a cycle
+        # that only the garbage collector frees, for whoever calls this in-process.
+        fail(*failure)
 
 
 class Interrupted(BaseException):

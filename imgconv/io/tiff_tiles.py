@@ -60,11 +60,17 @@ def tiff_pages(tiff: "tifffile.TiffFile", name: str, size: int, frame: int | Non
     # have put a link to a file they cannot read in its place.
     file = Descriptor(os.dup(tiff.filehandle.fileno()))
     images = []
-    for i in indices:
-        page = cast("tifffile.TiffPage", tiff.pages[i])  # TiffFrames come only when asked for (useframes)
-        image = _tiff_page(tiff, page, i, name, size, max_pixels, auto_orient)
-        image.opened.get(functools.partial(PageTiles, file, page))
-        images.append(image)
+    try:
+        for i in indices:
+            page = cast("tifffile.TiffPage", tiff.pages[i])  # TiffFrames come only when asked for (useframes)
+            image = _tiff_page(tiff, page, i, name, size, max_pixels, auto_orient)
+            image.opened.get(functools.partial(PageTiles, file, page))
+            images.append(image)
+    except BaseException:
+        # Closed now: the refusal's traceback keeps this frame, and with it the file, until
+        # the garbage collector breaks its cycles.
+        file.close()
+        raise
     return images
 
 
@@ -149,7 +155,7 @@ class Descriptor:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._lock = threading.Lock()
-        weakref.finalize(self, os.close, fd)
+        self.close = weakref.finalize(self, os.close, fd)  # closes it once, called or collected
 
     def read(self, offset: int, count: int) -> bytes:
         """``count`` bytes at ``offset`` (fewer at the end of the file)."""
