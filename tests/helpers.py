@@ -1,6 +1,7 @@
 """Shared helpers for the tests: run the real command, make real image files, and the
 independent references filtering is checked against."""
 
+import contextlib
 import json
 import os
 import signal
@@ -168,5 +169,17 @@ class DaskPrograms:
             client.wait_for_workers(count, timeout=60)
 
     def close(self):
+        """SIGTERM first, then SIGKILL for what is left after 10 s: a nanny and its worker
+        killed at once left the 12 semaphores multiprocessing made in /dev/shm behind."""
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
         for process in reversed(self.processes):
-            stop_process(process)
+            try:
+                process.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # what is left of its session
+            process.communicate()
