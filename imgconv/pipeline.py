@@ -20,7 +20,7 @@ from .errors import ImageReadError, ImageWriteError, InvalidInputError
 from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filter_picture
 from .in_place import filter_in_place
 from .io import formats, pages
-from .io.cmyk import for_output, white
+from .io.cmyk import background_samples, for_output, white
 from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
@@ -168,7 +168,7 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
                                 f"{record.extension if record.raw else fmt}")
     given = picture
     with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
-        picture = for_output(change_depth(picture, write.depth), record)
+        picture = for_output(change_depth(picture, write.depth), record, write.background is not None)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)
@@ -273,7 +273,7 @@ def parse_background(spec: str | tuple[int, ...]) -> tuple[int, int, int]:
 
 
 # The mode of each mode with alpha without it, and of grey made colour by a background.
-_OPAQUE = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
+_OPAQUE = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16", "CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}
 _COLOUR = {"L": "RGB", "I;16": "RGB;16"}
 
 
@@ -300,7 +300,7 @@ def _alpha_for(picture: Picture, record: formats.Format, background: str | tuple
             colour = colour[:1]
         else:
             opaque = _COLOUR.get(opaque, opaque)
-        over = tuple(v * picture.sample_max / 255 for v in colour)
+        over = background_samples(picture, colour)
         return picture, replace(picture, mode=opaque), over
     if record.raw or picture.mode in record.holds or opaque not in record.holds:
         return picture, picture, None  # kept, or check_writable names what holds it

@@ -23,10 +23,13 @@ def compose(original: np.ndarray, result: np.ndarray, view: str, white: float | 
     """The picture to write for ``view``: arrays of the same shape in, one out, of the
     result's type (an original of another type, a float ``.npy`` shown in 8 bits, say,
     is rounded and clipped to it first). ``white``, the samples' white (their maximum;
-    no ink for CMYK, `imgconv.io.cmyk.white`), a value or one a channel, fills the gap
+    no ink for CMYK, `imgconv.io.cmyk.white`), a value or one a channel (alpha last:
+    a result composited over a background takes its colour channels'), fills the gap
     and the thumbnail's frame."""
     if view == "result":
         return result
+    if isinstance(white, tuple):
+        white = white[: result.shape[-1]]
     if original.dtype != result.dtype:
         original = to_dtype(original.astype(np.float64), result.dtype)
     if view == "side-by-side":

@@ -222,7 +222,7 @@ def test_cmyk_with_alpha_goes_to_srgb_with_its_alpha_and_to_jpeg_only_where_opaq
     assert np.array_equal(out[..., 3], inks[..., 4])
     result = run("identity", tmp_path / "in.tif", tmp_path / "out.jpg")
     assert_one_line_error(result, 1, "in.tif: JPEG holds CMYK without alpha and the input's alpha is not opaque "
-                                     "everywhere; write TIFF to keep it, or PNG, ")
+                                     "everywhere; give --background COLOR", "write TIFF to keep it, or PNG, ")
     assert not (tmp_path / "out.jpg").exists()
     inks[..., 4] = 255
     _ok(run("identity", "--quality", "100", _tiff(tmp_path / "opaque.tif", inks), tmp_path / "out.jpg"))

@@ -43,26 +43,67 @@ _SRGB = {"CMYK": "RGB", "CMYK;16": "RGB;16", "CMYKA": "RGBA", "CMYKA;16": "RGBA;
 _INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
 
 
-def for_output(picture: Picture, record: Format) -> Picture:
+def for_output(picture: Picture, record: Format, background: bool = False) -> Picture:
     """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
     it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
     (which `imgconv.io.write.check_writable` refuses, naming ``--depth``); with alpha
-    where the format holds CMYK without (JPEG), the alpha dropped where it is opaque
-    everywhere, and refused otherwise; else converted to sRGB."""
+    where the format holds CMYK without (JPEG), kept for a ``background`` to flatten
+    (`background_samples`), else dropped where it is opaque everywhere, and refused
+    otherwise; else converted to sRGB."""
     if picture.mode not in _SRGB or record.raw:
         return picture
     inks = _INKS.get(picture.mode, picture.mode)
     if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
         return to_srgb(picture)
-    if picture.mode in record.holds or inks == picture.mode:
+    if picture.mode in record.holds or inks == picture.mode or background:
         return picture
     if any((f[..., 4] != picture.sample_max).any() for f in picture.frames):
         others = [fmt for fmt, other in formats.FORMATS.items() if fmt in formats.available() and not other.raw
                   and _SRGB[picture.mode] in other.holds and inks not in other.holds]
         raise ImageWriteError(f"{picture.name}: {record.name} holds CMYK without alpha and the input's alpha is not "
-                              f"opaque everywhere; write TIFF to keep it, or {', '.join(others[:-1])} or "
-                              f"{others[-1]} to convert it to sRGB with its alpha")
+                              "opaque everywhere; give --background COLOR (a name or #rrggbb) to flatten it over that "
+                              f"colour, write TIFF to keep it, or {formats.listed(others)} to convert it to sRGB with "
+                              "its alpha")
     return replace(picture, frames=[np.ascontiguousarray(f[..., :4]) for f in picture.frames], mode=inks)
+
+
+def background_samples(picture: Picture, colour: tuple[int, ...]) -> tuple[float, ...]:
+    """An opaque colour given in sRGB, 0-255 each (``--background``), in ``picture``'s
+    sample units, unrounded, for `imgconv.filters.composite`; for CMYK, the colour's
+    inks, which the inks are then composited over, as a CMYK document's layers are:
+
+    - With an ICC profile, through it by LittleCMS from 16-bit sRGB, relative
+      colorimetric with black-point compensation (the reverse of `to_srgb`): white is
+      no ink, and a colour comes out as the press the profile describes prints it.
+    - Without, the inverse of the naive conversion that puts neutrals on black alone,
+      as ImageMagick's ``-colorspace CMYK`` does: ``K = 1 - max(R, G, B)``,
+      ``C = (1 - R - K) / (1 - K)``, in fractions of the maximum; exact under `to_srgb`'s
+      naive conversion.
+
+    A profile with no table from colours to inks (an input profile may have none) is
+    refused in one line naming the file."""
+    scale = picture.sample_max / 255
+    if picture.mode not in formats.CMYK_MODES:
+        return tuple(v * scale for v in colour)
+    profile = picture.metadata.get("icc_profile")
+    if not profile:
+        rgb = np.asarray(colour, np.float64) / 255
+        black = 1 - rgb.max()
+        cmy = np.zeros(3) if black == 1 else (1 - rgb - black) / (1 - black)
+        return tuple(float(v) * picture.sample_max for v in (*cmy, black))
+    import imagecodecs
+
+    _check_profile(profile, picture.name)
+    try:
+        inks = imagecodecs.cms_transform(
+            np.array([[colour]], np.uint16) * np.uint16(257), imagecodecs.cms_profile("srgb"), profile,
+            colorspace="rgb", outcolorspace="cmyk", outdtype=np.uint16,
+            intent=imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC, flags=imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION)
+    except (imagecodecs.CmsError, ValueError, TypeError) as exc:
+        raise ImageReadError(f"{picture.name}: --background cannot be converted to the file's CMYK inks: its ICC "
+                             f"profile has no table from colours to inks LittleCMS reads ({exc}); write PNG to "
+                             "flatten its sRGB instead") from None
+    return tuple(float(v) * picture.sample_max / 65535 for v in inks.ravel())
 
 
 def white(picture: Picture) -> float | tuple[float, ...]:
@@ -126,6 +167,12 @@ def _pillow_inks(inks: np.ndarray) -> "Image.Image":
 def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
     """The `Converter` of inks of ``dtype`` through ``profile``, made now, so that a
     profile that cannot convert them is refused before anything is."""
+    _check_profile(profile, name)
+    return _by_imagecodecs(profile, name) if dtype == np.uint16 else _by_imagecms(profile, name)
+
+
+def _check_profile(profile: bytes, name: str) -> None:
+    """Refuse a profile whose header says it describes no device's CMYK inks."""
     space = profile[16:20]
     if len(profile) < 128:  # an ICC header's length
         raise _refused(name, f"is damaged ({len(profile)} bytes, shorter than its header)")
@@ -134,7 +181,6 @@ def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
     if profile[12:16] not in _DEVICE_CLASSES:
         raise _refused(name, f"is of class {profile[12:16]!r}, not a device's (a link or abstract profile maps "
                              "colours to colours, and describes none)")
-    return _by_imagecodecs(profile, name) if dtype == np.uint16 else _by_imagecms(profile, name)
 
 
 def _by_imagecms(profile: bytes, name: str) -> Converter:

@@ -358,7 +358,12 @@ def holders(mode: str) -> str:
     """The formats that can hold ``mode``, as words for a message: ``PNG, TIFF or .npy``."""
     formats = [f for f in available() if not FORMATS[f].raw and mode in FORMATS[f].holds]
     formats += [record.extension for record in FORMATS.values() if record.raw]
-    return ", ".join(formats[:-1]) + " or " + formats[-1] if len(formats) > 1 else formats[0]
+    return listed(formats)
+
+
+def listed(words: list[str]) -> str:
+    """Words for a message: ``PNG, TIFF or .npy``; ``PNG`` alone."""
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
 
 
 _KINDS = {"L": "grey", "LA": "grey+alpha", "RGB": "RGB", "RGBA": "RGBA", "CMYK": "CMYK",
