@@ -207,14 +207,16 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
     Give ``kernels`` (2-D kernels of one size, each a feature map of the image in grey;
     an `imgconv.Kernel`'s offset is added to its map, as a bias is)
     or ``weights`` (F, C, kh, kw) over the image's channels as read (see
-    `imgconv.io`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an image,
-    their `montage`. ``max_pixels`` is `imgconv.io.read_image`'s; ``layer_options``
+    `imgconv.io`); CMYK is first converted to sRGB, as for a PNG output
+    (`imgconv.io.cmyk`). A ``.npy`` ``dest`` gets the (F, H', W') float32 maps; an
+    image, their `montage`. ``max_pixels`` is `imgconv.io.read_image`'s; ``layer_options``
     are `conv2d`'s.
     """
     if (kernels is None) == (weights is None):
         raise InvalidInputError("give kernels or weights, not both")
     check_destination(dest)
-    picture = for_output(read_image(source, max_pixels=max_pixels), FORMATS["PNG"])  # CMYK's inks as sRGB
+    given = read_image(source, max_pixels=max_pixels)
+    picture = for_output(given, FORMATS["PNG"])  # CMYK's inks as sRGB: a layer sees a picture's colours
     if kernels is not None:
         shapes = {np.shape(k) for k in kernels}
         if len(shapes) != 1:
@@ -225,6 +227,10 @@ def conv_layer_file(source: str | os.PathLike[str], dest: str, *,
     else:
         assert weights is not None  # one of the two, as checked first
         offsets, pixels = np.zeros(len(weights)), picture.pixels
+        channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+        if picture is not given and np.shape(weights)[1:2] != (channels,):
+            raise InvalidInputError(f"{given.name}: the weights have {np.shape(weights)[1]} channel(s), and the "
+                                    f"image's {given.description} is read as sRGB, {channels} channels")
     weights = np.asarray(weights)
     if bias is not None and len(bias) != len(weights):
         raise InvalidInputError(f"{len(bias)} bias value(s) for {len(weights)} filter(s)")

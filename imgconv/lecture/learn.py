@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from ..boundary import extend
 from ..errors import InvalidInputError
+from ..io.formats import CMYK_MODES
 from ..io.read import read_image
 from ..io.sink import write_bytes
 from ..kernelfile import format_kernel
@@ -127,12 +128,19 @@ def _describe(array: np.ndarray) -> str:
 
 def learn_files(source: str | os.PathLike[str], target: str | os.PathLike[str], dest: str, size: int, *,
                 max_pixels: int = DEFAULT_MAX_PIXELS, **options: Any) -> tuple[Fit, list[str]]:
-    """What ``imgconv learn`` does: read two images, learn, write kernel file(s).
+    """What ``imgconv learn`` does: read two images, learn, write kernel file(s). CMYK
+    is learned on its inks, as ``imgconv convolve`` filters them into a CMYK output;
+    CMYK and another kind are refused.
 
     With ``per_channel``, channel c's kernel goes to ``STEM-c.SUFFIX``. Returns the `Fit`
     and the paths written.
     """
     source_picture, target_picture = (read_image(path, max_pixels=max_pixels) for path in (source, target))
+    inks = [picture.mode in CMYK_MODES for picture in (source_picture, target_picture)]
+    if inks[0] != inks[1]:
+        raise InvalidInputError(f"INPUT is {source_picture.description} and TARGET {target_picture.description}: a "
+                                "kernel maps samples to samples of the same kind; give both as CMYK or neither "
+                                "(imgconv identity CMYK.tif RGB.png converts inks to sRGB)")
     peak = None if target_picture.raw else float(target_picture.sample_max)
     fit = learn_kernel(source_picture.pixels, target_picture.pixels, size, peak=peak, **options)
     if len(fit.kernels) == 1:
