@@ -21,6 +21,7 @@ from numpy.typing import DTypeLike
 from .engine import bands, to_dtype, work_dtype
 from .errors import InvalidInputError
 from .filters import Filter, composite, filter_picture
+from .io.formats import CMYK_MODES
 from .io.picture import Picture
 
 LUMA = (0.299, 0.587, 0.114)
@@ -48,7 +49,9 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
     ----------
     picture : Picture
         Grey (filtered as it is) or 8- or 16-bit RGB, with or without alpha; other
-        kinds are refused in one line naming the file.
+        kinds (CMYK's inks among them: a CMYK file written to a format that holds
+        no CMYK is converted to sRGB first, `imgconv.io.cmyk`) are refused in one
+        line naming the file.
     filt : Filter
         A filter that keeps the mean (blur, box, sharpen, unsharp, with or without a
         threshold); edge detectors, whose response is not a picture's Y', are refused.
@@ -67,6 +70,10 @@ def filter_luminance(picture: Picture, filt: Filter, dtype: DTypeLike | None = N
     if not filt.preserves_mean or filt.display is not None:
         raise InvalidInputError(f"{picture.name}: luminance-only filtering is for filters that keep the mean "
                                 "(blur, box, sharpen, unsharp), not for edge detectors")
+    if picture.mode in CMYK_MODES:
+        raise InvalidInputError(f"{picture.name}: luminance-only filtering takes grey or RGB, and the image is "
+                                f"{picture.description}, whose inks have no Y'; filter the inks without --luminance, "
+                                "or write PNG to filter the Y' of its sRGB")
     if picture.mode not in GREY_OF:
         if picture.pixels.ndim == 2 or picture.pixels.shape[2] <= 2:  # grey, maybe with alpha: Y' already
             return filter_picture(picture, filt, dtype, background)

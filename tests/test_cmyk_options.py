@@ -1,0 +1,44 @@
+"""Filter options on CMYK kept as inks: ``unsharp --threshold`` per ink (against the
+mask computed by hand from scipy.ndimage's blur), and ``--luminance``, which inks do
+not have, refused in one line saying what to do."""
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import tifffile
+from helpers import assert_one_line_error, run
+from PIL import Image
+
+
+def test_unsharp_threshold_leaves_each_ink_where_it_differs_little_from_its_blur(tmp_path, rng):
+    inks = (rng.integers(0, 256, (20, 24, 4)) * 257).astype(np.uint16)
+    inks[:, :12] = inks[:, :12] // 64 + 30000  # a low-contrast half, left as it is
+    tifffile.imwrite(tmp_path / "in.tif", inks, photometric="separated")
+    result = run("unsharp", "-r", "2", "-s", "1", "--threshold", "1000", tmp_path / "in.tif", tmp_path / "out.tif")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    out = tifffile.imread(tmp_path / "out.tif")
+    g = np.exp(-np.arange(-2, 3) ** 2 / 2.0)
+    kernel = np.outer(g, g) / g.sum() ** 2
+    samples = inks.astype(np.float64)
+    blurred = np.stack([ndi.convolve(samples[..., c], kernel, mode="reflect") for c in range(4)], -1)
+    sharp = np.clip(np.round(2 * samples - blurred), 0, 65535)
+    difference = np.abs(samples - blurred)
+    decided = np.abs(difference - 1000) > 1e-3  # samples on the threshold itself left out
+    expected = np.where(difference < 1000, samples, sharp)
+    assert out.dtype == np.uint16 and out.shape == inks.shape
+    assert np.abs(out - expected)[decided].max() <= 1
+    assert np.array_equal(out[:, :10], inks[:, :10])
+
+
+@pytest.mark.parametrize("source", ["in.tif", "in.jpg"])
+def test_luminance_on_cmyk_kept_as_inks_is_refused_saying_what_to_do(tmp_path, rng, source):
+    inks = rng.integers(0, 256, (12, 12, 4), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", inks, photometric="separated")
+    Image.frombuffer("CMYK", (12, 12), inks, "raw", "CMYK", 0, 1).save(tmp_path / "in.jpg")
+    output = tmp_path / ("out" + source[2:])
+    result = run("blur", "-s", "1", "--luminance", tmp_path / source, output)
+    assert_one_line_error(result, 2, f"{source}: luminance-only filtering takes grey or RGB, and the image is 8-bit "
+                                     "CMYK, whose inks have no Y'", "write PNG")
+    assert not output.exists()
+    converted = run("blur", "-s", "1", "--luminance", tmp_path / source, tmp_path / "out.png")
+    assert converted.exit_code == 0 and converted.stderr == "", converted.stderr
