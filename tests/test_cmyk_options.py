@@ -42,3 +42,19 @@ def test_luminance_on_cmyk_kept_as_inks_is_refused_saying_what_to_do(tmp_path, r
     assert not output.exists()
     converted = run("blur", "-s", "1", "--luminance", tmp_path / source, tmp_path / "out.png")
     assert converted.exit_code == 0 and converted.stderr == "", converted.stderr
+
+
+def test_16_bit_cmyk_to_a_format_of_no_16_bit_colour_is_refused_before_its_conversion(tmp_path, rng, monkeypatch):
+    from imgconv.io import cmyk
+
+    def converted(picture):
+        raise AssertionError("converted before the refusal")
+
+    monkeypatch.setattr(cmyk, "to_srgb", converted)
+    tifffile.imwrite(tmp_path / "in.tif", (rng.integers(0, 256, (8, 8, 5)) * 257).astype(np.uint16),
+                     photometric="separated", extrasamples=["unassalpha"])
+    result = run("identity", tmp_path / "in.tif", tmp_path / "out.webp")
+    assert_one_line_error(result, 1, "in.tif: WEBP holds no 16-bit colour and the input is 16-bit CMYK with alpha; "
+                                     "write TIFF or .npy to keep its inks, or PNG to keep 16 bits as sRGB, or give "
+                                     "--depth 8")
+    assert not (tmp_path / "out.webp").exists()

@@ -54,6 +54,7 @@ def for_output(picture: Picture, record: Format, background: bool = False) -> Pi
         return picture
     inks = _INKS.get(picture.mode, picture.mode)
     if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
+        _check_depth(picture, record)
         return to_srgb(picture)
     if picture.mode in record.holds or inks == picture.mode or background:
         return picture
@@ -65,6 +66,20 @@ def for_output(picture: Picture, record: Format, background: bool = False) -> Pi
                               f"colour, write TIFF to keep it, or {formats.listed(others)} to convert it to sRGB with "
                               "its alpha")
     return replace(picture, frames=[np.ascontiguousarray(f[..., :4]) for f in picture.frames], mode=inks)
+
+
+def _check_depth(picture: Picture, record: Format) -> None:
+    """Refuse 16-bit inks for a format that holds no 16-bit colour before converting
+    them, a whole frame's work: refused after it, a 12 MP 16-bit CMYK TIFF with a profile
+    took 1.11 s of CPU and 370 MB at its peak; before it, 0.39 s and 230 MB."""
+    if picture.sample_dtype != np.uint16 or {"RGB;16", "RGBA;16"} & record.holds:
+        return
+    srgb = [fmt for fmt in formats.available() if "RGB;16" in formats.FORMATS[fmt].holds
+            and "CMYK;16" not in formats.FORMATS[fmt].holds]
+    raise ImageWriteError(f"{picture.name}: {record.name} holds no 16-bit colour and the input is "
+                          f"{picture.description}; write {formats.holders(picture.mode)} to keep its inks, or "
+                          f"{formats.listed(srgb)} to keep 16 bits as sRGB, or give --depth 8 to convert "
+                          "(round(v / 257))")
 
 
 def background_samples(picture: Picture, colour: tuple[int, ...]) -> tuple[float, ...]:
