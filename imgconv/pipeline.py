@@ -168,7 +168,8 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
                                 f"{record.extension if record.raw else fmt}")
     given = picture
     with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
-        picture = for_output(change_depth(picture, write.depth), record, write.background is not None)
+        picture = for_output(change_depth(picture, write.depth), record, background=write.background is not None,
+                             subsampling=write.encoding.subsampling)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture)

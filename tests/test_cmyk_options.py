@@ -58,3 +58,19 @@ def test_16_bit_cmyk_to_a_format_of_no_16_bit_colour_is_refused_before_its_conve
                                      "write TIFF or .npy to keep its inks, or PNG to keep 16 bits as sRGB, or give "
                                      "--depth 8")
     assert not (tmp_path / "out.webp").exists()
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:2", "4:2:0"])
+def test_chroma_subsampling_of_a_cmyk_jpeg_is_refused_as_it_would_halve_black(tmp_path, subsampling):
+    checker = (np.indices((16, 16)).sum(0) % 2 * 255).astype(np.uint8)
+    inks = np.stack([checker, checker // 3, 255 - checker, checker], -1)
+    tifffile.imwrite(tmp_path / "in.tif", inks, photometric="separated")
+    result = run("identity", "--subsampling", subsampling, tmp_path / "in.tif", tmp_path / "out.jpg")
+    assert_one_line_error(result, 1, f"in.tif: --subsampling {subsampling} halves a JPEG's chroma, and a CMYK JPEG "
+                                     "has none")
+    assert not (tmp_path / "out.jpg").exists()
+    kept = run("identity", "--subsampling", "4:4:4", "--quality", "100", tmp_path / "in.tif", tmp_path / "out.jpg")
+    assert kept.exit_code == 0 and kept.stderr == "", kept.stderr
+    with Image.open(tmp_path / "out.jpg") as jpeg:
+        assert jpeg.mode == "CMYK"
+        assert np.abs(np.asarray(jpeg, np.int16) - inks).max() <= 2  # every ink whole: JPEG's loss at 100 only

@@ -43,19 +43,28 @@ _SRGB = {"CMYK": "RGB", "CMYK;16": "RGB;16", "CMYKA": "RGBA", "CMYKA;16": "RGBA;
 _INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
 
 
-def for_output(picture: Picture, record: Format, background: bool = False) -> Picture:
+def for_output(picture: Picture, record: Format, *, background: bool = False, subsampling: str | None = None
+               ) -> Picture:
     """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
     it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
     (which `imgconv.io.write.check_writable` refuses, naming ``--depth``); with alpha
     where the format holds CMYK without (JPEG), kept for a ``background`` to flatten
     (`background_samples`), else dropped where it is opaque everywhere, and refused
-    otherwise; else converted to sRGB."""
+    otherwise; else converted to sRGB.
+
+    A JPEG's chroma ``subsampling`` other than 4:4:4 is refused for CMYK kept: a CMYK
+    JPEG has no chroma, and libjpeg would store magenta, yellow and black at half the
+    cyan's resolution (a black checkerboard comes back 128 levels off at quality 100)."""
     if picture.mode not in _SRGB or record.raw:
         return picture
     inks = _INKS.get(picture.mode, picture.mode)
     if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
         _check_depth(picture, record)
         return to_srgb(picture)
+    if subsampling not in (None, "4:4:4") and record.name == "JPEG":
+        raise ImageWriteError(f"{picture.name}: --subsampling {subsampling} halves a JPEG's chroma, and a CMYK JPEG "
+                              "has none: it would halve magenta, yellow and black; leave it out to keep every ink "
+                              "whole, or write PNG to convert it to sRGB")
     if picture.mode in record.holds or inks == picture.mode or background:
         return picture
     if any((f[..., 4] != picture.sample_max).any() for f in picture.frames):
