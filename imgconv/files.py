@@ -6,17 +6,20 @@ Both ways follow the command line's rules, those of ``imgconv identity IN OUT``:
 - Reading gives samples in the file's own units and type: 8-bit files as uint8
   (0-255), 16-bit as uint16 (0-65535), float TIFFs and ``.npy`` arrays as stored;
   (H, W) for grey, (H, W, C) for grey with alpha, RGB and RGBA (channels last). A
-  palette is read as RGB(A), a bilevel image as grey 0 and 255, CMYK as its four inks
-  (C, M, Y, K, 0 for none; `read_image`'s mode says CMYK, where an array's four channels
-  would be taken for RGBA), other colour spaces as RGB; the EXIF orientation is applied
-  unless ``auto_orient=False``. An
-  image of more pixels than ``max_pixels`` is refused from its header.
+  palette is read as RGB(A), a bilevel image as grey 0 and 255, CMYK as sRGB (through
+  its ICC profile, as a PNG output gets it) unless ``cmyk=True`` asks for its four inks,
+  other colour spaces as RGB; the EXIF orientation is applied unless
+  ``auto_orient=False``. An image of more pixels than ``max_pixels`` is refused from
+  its header.
 - Writing takes the format from the file's extension (or ``format=``) and never
   writes less than it is given: a 16-bit array to an 8-bit format, floats to an
   integer one, or alpha that is not opaque everywhere to a format without alpha are
   refused, saying what holds them and which keyword converts (``depth=8``, ``depth=16``,
   ``background=``). The messages name the command line's options, which are these
   keywords. The file appears whole under its name or not at all.
+
+An array does not say what its channels are: four are RGBA unless ``cmyk=True`` says
+they are inks, both ways, so that inks are never written as colours.
 """
 
 import functools
@@ -30,6 +33,7 @@ from . import kernels
 from .errors import ImageWriteError, InvalidInputError
 from .filters import preset_filter
 from .io import formats
+from .io.cmyk import to_srgb
 from .io.picture import Picture
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, output_file
@@ -43,8 +47,8 @@ from .vocabulary import DEFAULT_COMPRESS_LEVEL, DEFAULT_MAX_PIXELS
 __all__ = ["imread", "imwrite", "read_image", "write_image"]
 
 
-def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS
-           ) -> np.ndarray:
+def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS,
+           cmyk: bool = False) -> np.ndarray:
     """The samples of an image file, or of ``"-"`` (standard input), as an array.
 
     Parameters
@@ -61,6 +65,13 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
     max_pixels : int
         Refuse, from the header, an image of more pixels than this (all frames read
         counted); 0 for no limit.
+    cmyk : bool
+        Give a CMYK file's four inks (C, M, Y, K, 0 for none; a fifth channel is
+        alpha) as they are, to filter and write back with ``imwrite(..., cmyk=True)``.
+        By default a CMYK file gives sRGB, converted through its ICC profile (LittleCMS,
+        relative colorimetric with black-point compensation) or without one as Pillow
+        converts, as ``imgconv identity cmyk.jpg out.png`` does. Other files are read
+        alike either way.
 
     Returns
     -------
@@ -82,6 +93,8 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
     array([[  0, 100, 200]], dtype=uint8)
     """
     picture = read_image(path, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
+    if picture.mode in formats.CMYK_MODES and not cmyk:
+        picture = to_srgb(picture)
     if frame is not None:
         return picture.frames[0]
     shapes = {f.shape for f in picture.frames}
@@ -95,7 +108,8 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
             depth: int | None = None, background: str | tuple[int, int, int] | None = None,
             quality: int | None = None, subsampling: str | None = None,
             compress_level: int = DEFAULT_COMPRESS_LEVEL, compression: str | None = None,
-            duration: float | Sequence[float] | None = None, loop: int | None = None, sync: bool = True) -> None:
+            duration: float | Sequence[float] | None = None, loop: int | None = None, cmyk: bool = False,
+            sync: bool = True) -> None:
     """Write an array to an image file, or to ``"-"`` (standard output), as
     ``imgconv identity`` writes a ``.npy`` of it.
 
@@ -128,6 +142,11 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
     loop : int, optional
         Of several frames: how many times the animation plays, 0 for ever; default the
         format's (a GIF plays once, PNG and WebP for ever).
+    cmyk : bool
+        The array's channels are CMYK inks (0 none, the maximum full), four, or five
+        with alpha, 8- or 16-bit, as ``imread(..., cmyk=True)`` gives them: kept as
+        CMYK in TIFF and JPEG (which holds it without alpha, at 8 bits), converted to
+        sRGB for other formats (as Pillow converts: the array carries no profile).
     sync : bool
         Sync the file to disk before it takes its name (False for scratch files).
 
@@ -158,6 +177,8 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
     frames = list(image) if isinstance(image, (list, tuple)) and all(
         isinstance(f, np.ndarray) for f in image) else [np.asarray(image)]
     picture = picture_of(frames)
+    if cmyk:
+        picture.mode = _inks_mode(picture)
     if duration is not None:
         durations = [float(d) for d in duration] if isinstance(duration, Sequence) else [float(duration)] * len(frames)
         if len(durations) != len(frames):
@@ -250,3 +271,14 @@ def picture_of(frames: list[np.ndarray], name: str = "the array") -> Picture:
     if mode is None:
         raise InvalidInputError(f"{name}: {first.dtype} samples are not an image imgconv writes")
     return Picture(frames, mode, formats.NPY, name=name)
+
+
+def _inks_mode(picture: Picture) -> str:
+    """The CMYK mode of an array's samples (``imwrite(..., cmyk=True)``), or a refusal
+    of one that cannot be inks."""
+    frame = picture.frames[0]
+    channels = 1 if frame.ndim == 2 else frame.shape[2]
+    if channels not in (4, 5) or frame.dtype not in (np.uint8, np.uint16):
+        raise InvalidInputError(f"cmyk=True takes 8- or 16-bit inks, four channels or five with alpha; the array has "
+                                f"{channels} channel(s) of {frame.dtype}")
+    return ("CMYK" if channels == 4 else "CMYKA") + (";16" if frame.dtype == np.uint16 else "")
