@@ -8,6 +8,8 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .tiffinfo import ICC, XMP
 
 X_RESOLUTION, Y_RESOLUTION = 282, 283  # TIFF's and EXIF's
@@ -223,7 +225,7 @@ _SRGB_GAMMA = range(45450, 45456)
 # sRGB's white point and primaries in cHRM's units (x and y times 100000: white, red,
 # green, blue), and the difference libpng allows when it compares a cHRM with them
 # (0.001).
-_SRGB_CHROMATICITY, _CHROMATICITY_SLACK = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000), 100
+SRGB_CHROMATICITY, _CHROMATICITY_SLACK = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000), 100
 
 
 # The gAMA values (times 100000) and sRGB rendering intents libpng takes; it ignores
@@ -234,15 +236,16 @@ _GAMMAS, _INTENTS = range(16, 625000001), range(4)
 def png_colour_of(image: "Image.Image") -> dict[bytes, bytes]:
     """A PNG's gAMA, cHRM and sRGB chunks, ``{type: data}``, their data as the file had
     them (Pillow's ``info`` gives gAMA and cHRM divided by 100000, which multiplied back
-    and rounded are the file's integers). A gAMA or sRGB libpng ignores as invalid (a
-    gamma of 0, an intent above 3) is none."""
+    and rounded are the file's integers). A gAMA, cHRM or sRGB libpng ignores as invalid
+    (a gamma of 0, `chromaticities_valid`, an intent above 3) is none."""
     if image.format != "PNG":
         return {}
     info, colour = image.info, {}
     if info.get("gamma") is not None and round(info["gamma"] * 100000) in _GAMMAS:
         colour[b"gAMA"] = struct.pack(">I", round(info["gamma"] * 100000))
-    if info.get("chromaticity"):
-        colour[b"cHRM"] = struct.pack(">8I", *(round(value * 100000) for value in info["chromaticity"]))
+    points = tuple(round(value * 100000) for value in info.get("chromaticity") or ())
+    if points and chromaticities_valid(points):
+        colour[b"cHRM"] = struct.pack(">8I", *points)
     if info.get("srgb") in _INTENTS:
         colour[b"sRGB"] = bytes([info["srgb"]])
     return colour
@@ -262,7 +265,25 @@ def colour_not_srgb(metadata: Mapping[str, Any]) -> str | None:
             said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
     if b"cHRM" in colour:
         points = struct.unpack(">8I", colour[b"cHRM"])
-        if any(abs(a - b) > _CHROMATICITY_SLACK for a, b in zip(points, _SRGB_CHROMATICITY, strict=True)):
+        if any(abs(a - b) > _CHROMATICITY_SLACK for a, b in zip(points, SRGB_CHROMATICITY, strict=True)):
             values = " ".join(f"{value / 100000:.5g}" for value in points)
             said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
     return " and ".join(said) or None
+
+
+def chromaticities_valid(points: tuple[int, ...]) -> bool:
+    """Whether cHRM's eight integers (x and y times 100000 of the white point, red,
+    green and blue) describe colours, as libpng checks them (``png_XYZ_from_xy``):
+    each x and y at least 0, y above 0 and x + y at most 1, and the white point the sum
+    of the primaries each taken a positive amount (inside their triangle, which is not
+    flat)."""
+    x, y = np.array(points[0::2], float) / 100000, np.array(points[1::2], float) / 100000
+    if np.any(x < 0) or np.any(y <= 0) or np.any(x + y > 1):
+        return False
+    primaries = np.array([x[1:] / y[1:], np.ones(3), (1 - x[1:] - y[1:]) / y[1:]])
+    white = np.array([x[0] / y[0], 1, (1 - x[0] - y[0]) / y[0]])
+    try:
+        amounts = np.linalg.solve(primaries, white)
+    except np.linalg.LinAlgError:  # the primaries on one line
+        return False
+    return bool(np.all(amounts > 0))
