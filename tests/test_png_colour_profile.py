@@ -168,9 +168,12 @@ def test_formats_without_a_profile_refuse_them_unless_stripped(tmp_path, ext):
     assert run("identity", "--strip", tmp_path / "in.png", out).exit_code == 0
 
 
-def test_chromaticities_libpng_ignores_make_no_profile(tmp_path):
-    outside = (90000, 5000, *SRGB_POINTS[2:])  # a white point outside the primaries' triangle
-    (tmp_path / "in.png").write_bytes(png_bytes(samples(), chunks(None, outside)))
+@pytest.mark.parametrize("points", [
+    (90000, 5000, *SRGB_POINTS[2:]),  # a white point outside the primaries' triangle, which libpng ignores
+    (40000, 40000, 40001, 40000, 40000, 40001, 39999, 39999),  # a triangle LittleCMS takes as flat
+])
+def test_chromaticities_that_say_no_colours_make_no_profile(tmp_path, points):
+    (tmp_path / "in.png").write_bytes(png_bytes(samples(), chunks(None, points)))
     assert run("identity", tmp_path / "in.png", tmp_path / "out.jpg").exit_code == 0
     assert run("identity", tmp_path / "in.png", tmp_path / "out.bmp").exit_code == 0
     with Image.open(tmp_path / "out.jpg") as image:

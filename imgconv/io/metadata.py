@@ -275,15 +275,16 @@ def chromaticities_valid(points: tuple[int, ...]) -> bool:
     """Whether cHRM's eight integers (x and y times 100000 of the white point, red,
     green and blue) describe colours, as libpng checks them (``png_XYZ_from_xy``):
     each x and y at least 0, y above 0 and x + y at most 1, and the white point the sum
-    of the primaries each taken a positive amount (inside their triangle, which is not
-    flat)."""
+    of the primaries each taken a positive amount (inside their triangle); and, for
+    LittleCMS, a triangle not nearly flat."""
     x, y = np.array(points[0::2], float) / 100000, np.array(points[1::2], float) / 100000
     if np.any(x < 0) or np.any(y <= 0) or np.any(x + y > 1):
         return False
-    primaries = np.array([x[1:] / y[1:], np.ones(3), (1 - x[1:] - y[1:]) / y[1:]])
-    white = np.array([x[0] / y[0], 1, (1 - x[0] - y[0]) / y[0]])
-    try:
-        amounts = np.linalg.solve(primaries, white)
-    except np.linalg.LinAlgError:  # the primaries on one line
+    # LittleCMS builds no profile of primaries whose xyz matrix's determinant (twice
+    # their triangle's area) is under 1e-4 (MATRIX_DET_TOLERANCE): nearly on one line.
+    # The smallest gamut of a real device is hundreds of times larger.
+    chromaticities = np.array([x[1:], y[1:], 1 - x[1:] - y[1:]])
+    if abs(np.linalg.det(chromaticities)) < 1e-4:
         return False
-    return bool(np.all(amounts > 0))
+    white = np.array([x[0], y[0], 1 - x[0] - y[0]]) / y[0]
+    return bool(np.all(np.linalg.solve(chromaticities / y[1:], white) > 0))
