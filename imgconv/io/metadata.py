@@ -255,20 +255,35 @@ def colour_not_srgb(metadata: Mapping[str, Any]) -> str | None:
     """What a PNG's gAMA and cHRM declare that is not sRGB, in words (``gamma 1
     (gAMA)``), where they describe the colours: libpng's rule, an sRGB chunk or an ICC
     profile takes precedence over them. None where they say sRGB, or nothing."""
+    said = []
+    gamma, points = _declared(metadata)
+    if gamma is not None:
+        said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
+    if points is not None:
+        values = " ".join(f"{value / 100000:.5g}" for value in points)
+        said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
+    return " and ".join(said) or None
+
+
+def gamma_alone(metadata: Mapping[str, Any]) -> int | None:
+    """gAMA's integer (the gamma times 100000) where it alone declares other than sRGB
+    (`colour_not_srgb`): no cHRM, or sRGB's; else None."""
+    gamma, points = _declared(metadata)
+    return gamma if points is None else None
+
+
+def _declared(metadata: Mapping[str, Any]) -> tuple[int | None, tuple[int, ...] | None]:
+    """The gAMA integer and cHRM integers that declare other than sRGB, where they
+    describe the colours (`colour_not_srgb`); None for each that does not."""
     colour = metadata.get("png_colour", {})
     if metadata.get("icc_profile") or b"sRGB" in colour:
-        return None
-    said = []
-    if b"gAMA" in colour:
-        (gamma,) = struct.unpack(">I", colour[b"gAMA"])
-        if gamma not in _SRGB_GAMMA:
-            said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
-    if b"cHRM" in colour:
-        points = struct.unpack(">8I", colour[b"cHRM"])
-        if any(abs(a - b) > _CHROMATICITY_SLACK for a, b in zip(points, SRGB_CHROMATICITY, strict=True)):
-            values = " ".join(f"{value / 100000:.5g}" for value in points)
-            said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
-    return " and ".join(said) or None
+        return None, None
+    gamma = struct.unpack(">I", colour[b"gAMA"])[0] if b"gAMA" in colour else None
+    points = struct.unpack(">8I", colour[b"cHRM"]) if b"cHRM" in colour else None
+    if points is not None and all(abs(a - b) <= _CHROMATICITY_SLACK
+                                  for a, b in zip(points, SRGB_CHROMATICITY, strict=True)):
+        points = None
+    return (None if gamma is None or gamma in _SRGB_GAMMA else gamma), points
 
 
 def chromaticities_valid(points: tuple[int, ...]) -> bool:
