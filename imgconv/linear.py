@@ -15,9 +15,10 @@ names sRGB. Another profile (Display P3, Adobe RGB, a grey gamma curve) is refus
 one line rather than converted through its own curves: the output keeps the input's
 profile, and its primaries' curves would have to be read and inverted for each kind of
 profile LittleCMS handles, for one conversion that ``convert --profile`` users do first.
-So is a PNG whose gAMA or cHRM, where no sRGB chunk or ICC profile overrides them,
-declare other than sRGB's (gamma 1/2.2, which PNG takes for sRGB's curve): a gamma of
-1 (light already linear) decoded by sRGB's curve would be filtered wrong.
+So is a PNG whose cHRM, where no sRGB chunk or ICC profile overrides it, declares
+other than sRGB's. A PNG whose gAMA alone declares other than sRGB's (gamma 1/2.2,
+which PNG takes for sRGB's curve) is decoded by its own power
+(`imgconv.power_light.PowerCurves`): a gamma of 1 is light already linear.
 """
 
 import functools
@@ -33,8 +34,9 @@ from numpy.typing import DTypeLike
 from .engine import Hooks, KernelLike, SeparableKernel, bands, check_kernel, to_dtype
 from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
-from .io.metadata import colour_not_srgb
+from .io.metadata import colour_not_srgb, gamma_alone
 from .io.picture import Picture
+from .power_light import PowerCurves, power_curves_for
 from .vocabulary import TRUNCATE, resolve_mode
 
 # Modes whose samples are sRGB-encoded integers (`imgconv.io.formats`), by sample maximum.
@@ -77,6 +79,9 @@ class Curves:
     # 42 and 44 ms for 1/1024, 1/512 and 1/256 (load 3.5). 16 bits take 1/16 (a
     # million steps): a threshold in about one step in twenty.
     STEPS: ClassVar[dict[int, float]] = {255: 1 / 1024, 65535: 1 / 16}
+
+    # Encoded values in [0, 1] as linear light (as `imgconv.power_light.PowerCurves`').
+    light = staticmethod(decode)
 
     def __init__(self, sample_max: int) -> None:
         self.sample_max = sample_max
@@ -198,23 +203,30 @@ def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[np.ndarray, 
     return held[0][:size].reshape(shape), held[1][:size].reshape(shape)
 
 
-def check_srgb(picture: Picture) -> None:
-    """Refuse, in one line naming the file, a picture that is not 8- or 16-bit sRGB: of
-    another depth, or with an ICC profile that does not name sRGB, or, with neither an
-    ICC profile nor an sRGB chunk, a PNG's gAMA or cHRM that are not sRGB's
-    (`imgconv.io.metadata.colour_not_srgb`)."""
+def light_curves(picture: Picture) -> "Curves | PowerCurves":
+    """The curves that decode ``picture``'s samples to linear light: sRGB's, or the
+    power of a PNG's gAMA that alone declares other than sRGB
+    (`imgconv.io.metadata.gamma_alone`). Refused, in one line naming the file, a
+    picture that is not 8- or 16-bit: of another depth, or with an ICC profile that
+    does not name sRGB, or, with neither an ICC profile nor an sRGB chunk, a PNG's cHRM
+    that is not sRGB's (`imgconv.io.metadata.colour_not_srgb`)."""
     if picture.mode not in SRGB_MODES:
         raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
                                 f"{picture.description}")
+    sample_max, gamma = SRGB_MODES[picture.mode], gamma_alone(picture.metadata)
+    if gamma is not None:
+        return power_curves_for(sample_max, gamma / 100000)
     declared = colour_not_srgb(picture.metadata)
     if declared:
-        raise InvalidInputError(f"{picture.name}: linear light converts sRGB only, and the image declares {declared}")
+        raise InvalidInputError(f"{picture.name}: linear light converts sRGB, or a PNG's gamma alone, and the "
+                                f"image declares {declared}")
     icc = picture.metadata.get("icc_profile")
     if icc:
         name = profile_name(icc)
         if "srgb" not in name.lower():
             raise InvalidInputError(f"{picture.name}: linear light converts sRGB only, and the image's ICC profile "
                                     f"is {name!r}: convert it to sRGB first")
+    return curves_for(sample_max)
 
 
 def profile_name(icc: bytes) -> str:
@@ -251,14 +263,14 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
         rounded. Without, float32: colours clipped to the samples' range and encoded,
         unrounded; alpha as filtered.
     """
-    check_srgb(picture)
+    curves = light_curves(picture)
     try:
-        return _filter_decoded(picture, filt, curves_for(SRGB_MODES[picture.mode]), dtype, background)
+        return _filter_decoded(picture, filt, curves, dtype, background)
     finally:
         vars(_SCRATCH).clear()  # the engine's threads end with the call; this one need not keep a band's
 
 
-def _filter_decoded(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLike | None,
+def _filter_decoded(picture: Picture, filt: Filter, curves: "Curves | PowerCurves", dtype: DTypeLike | None,
                     background: tuple[float, ...] | None) -> np.ndarray:
     """`filter_linear` of an sRGB picture: band by band, or decoded whole."""
     # Filters that compute otherwise (subclasses with their own `apply`) are given the
@@ -307,7 +319,7 @@ def _weight_total(kernel: KernelLike) -> float:
     return float(np.abs(check_kernel(kernel)).sum())
 
 
-def _filter_whole(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLike | None,
+def _filter_whole(picture: Picture, filt: Filter, curves: "Curves | PowerCurves", dtype: DTypeLike | None,
                   background: tuple[float, ...] | None) -> np.ndarray:
     """`filter_linear` on the picture decoded whole: for alpha (premultiplied in
     linear light) and for filters whose results `imgconv.filters.filter_picture`
@@ -316,8 +328,8 @@ def _filter_whole(picture: Picture, filt: Filter, curves: Curves, dtype: DTypeLi
     colours = _colours(samples, picture.has_alpha)
     light = np.empty(samples.shape, np.float32)
     bands.in_chunks(len(samples), lambda rows: _decode_rows(samples[rows], light[rows], curves, colours))
-    over = None if background is None else tuple(float(v) for v in decode(np.array(background) / curves.sample_max)
-                                                  * curves.sample_max)
+    over = None if background is None else tuple(float(v) for v in curves.light(np.array(background) /
+                                                                                curves.sample_max) * curves.sample_max)
     result = filter_picture(replace(picture, frames=[light]), filt, None if dtype is None else np.float32, over)
     colours = _colours(result, picture.has_alpha and background is None)
     if dtype is None:
@@ -335,13 +347,13 @@ def _colours(samples: np.ndarray, alpha: bool) -> int | None:
     return samples.shape[2] - 1 if alpha else samples.shape[2]
 
 
-def _decode_rows(samples: np.ndarray, light: np.ndarray, curves: Curves, colours: int | None) -> None:
+def _decode_rows(samples: np.ndarray, light: np.ndarray, curves: "Curves | PowerCurves", colours: int | None) -> None:
     light[..., :colours] = np.take(curves.decoded, samples[..., :colours])
     if colours is not None:
         light[..., colours:] = samples[..., colours:]
 
 
-def _encode_rows(result: np.ndarray, out: np.ndarray, curves: Curves, colours: int | None) -> None:
+def _encode_rows(result: np.ndarray, out: np.ndarray, curves: "Curves | PowerCurves", colours: int | None) -> None:
     out[..., :colours] = curves.to_samples(result[..., :colours], out.dtype)
     if colours is not None and colours < result.shape[-1]:
         out[..., colours:] = to_dtype(result[..., colours:].copy(), out.dtype)

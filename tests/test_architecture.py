@@ -46,6 +46,7 @@ FLOORS = {
     "imgconv.restoration": 3,  # deconvolution
     "imgconv.views": 3,
     "imgconv.linear": 3,
+    "imgconv.power_light": 3,  # a PNG gamma's curves for --linear
     "imgconv.luminance": 3,
     "imgconv.threshold": 3,
     "imgconv.scale_filters": 3,

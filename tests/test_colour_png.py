@@ -1,7 +1,7 @@
 """A PNG's colour chunks (gAMA, cHRM, sRGB) go to PNG outputs, read back by Pillow and by
-a chunk walk; an output of another format, which cannot say a gamma or primaries other
-than sRGB's, is refused unless --strip; --linear refuses them; and a refusal for frames
-names only the formats that hold them."""
+a chunk walk; an output of a format that carries neither them nor an ICC profile made
+of them (tests/test_png_colour_profile.py) is refused unless --strip; --linear refuses
+a cHRM other than sRGB's; and a refusal for frames names only the formats that hold them."""
 
 import io
 import struct
@@ -104,7 +104,7 @@ def test_srgb_chunk_is_left_out_beside_an_icc_profile():
     ({b"gAMA": LINEAR}, "gamma 1 "),
     ({b"gAMA": SRGB_GAMMA, b"cHRM": struct.pack(">8I", *WIDE_POINTS)}, "cHRM 0.3457 0.3585"),
 ])
-@pytest.mark.parametrize("ext", ["jpg", "webp", "tif", "bmp"])
+@pytest.mark.parametrize("ext", ["bmp", "qoi"])
 def test_other_formats_refuse_colours_they_cannot_say_unless_stripped(tmp_path, rgb, chunks, declared, ext):
     png_with(tmp_path / "in.png", rgb, chunks)
     out = tmp_path / f"out.{ext}"
@@ -136,13 +136,15 @@ def test_an_icc_profile_overrides_the_gamma(tmp_path, rgb):
 
 
 @pytest.mark.parametrize("chunks, declared", [
-    ({b"gAMA": LINEAR}, "gamma 1 (gAMA"),
+    ({b"gAMA": LINEAR, b"cHRM": struct.pack(">8I", *WIDE_POINTS)}, "gamma 1 (gAMA"),
     ({b"cHRM": struct.pack(">8I", *WIDE_POINTS)}, "primaries other than sRGB's"),
 ])
-def test_linear_light_refuses_colours_not_srgb(tmp_path, rgb, chunks, declared):
+def test_linear_light_refuses_primaries_not_srgb(tmp_path, rgb, chunks, declared):
+    """A gamma alone is taken (tests/test_png_colour_linear.py)."""
     png_with(tmp_path / "in.png", rgb, chunks)
     result = run("blur", "-s", 1, "--linear", tmp_path / "in.png", tmp_path / "out.png")
-    assert_one_line_error(result, 2, str(tmp_path / "in.png"), "linear light converts sRGB only", declared)
+    assert_one_line_error(result, 2, str(tmp_path / "in.png"), "linear light converts sRGB, or a PNG's gamma alone",
+                          declared)
     assert not (tmp_path / "out.png").exists()
 
 

@@ -8,6 +8,8 @@ import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .tiffinfo import ICC, XMP
 
 X_RESOLUTION, Y_RESOLUTION = 282, 283  # TIFF's and EXIF's
@@ -223,7 +225,7 @@ _SRGB_GAMMA = range(45450, 45456)
 # sRGB's white point and primaries in cHRM's units (x and y times 100000: white, red,
 # green, blue), and the difference libpng allows when it compares a cHRM with them
 # (0.001).
-_SRGB_CHROMATICITY, _CHROMATICITY_SLACK = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000), 100
+SRGB_CHROMATICITY, _CHROMATICITY_SLACK = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000), 100
 
 
 # The gAMA values (times 100000) and sRGB rendering intents libpng takes; it ignores
@@ -234,15 +236,16 @@ _GAMMAS, _INTENTS = range(16, 625000001), range(4)
 def png_colour_of(image: "Image.Image") -> dict[bytes, bytes]:
     """A PNG's gAMA, cHRM and sRGB chunks, ``{type: data}``, their data as the file had
     them (Pillow's ``info`` gives gAMA and cHRM divided by 100000, which multiplied back
-    and rounded are the file's integers). A gAMA or sRGB libpng ignores as invalid (a
-    gamma of 0, an intent above 3) is none."""
+    and rounded are the file's integers). A gAMA, cHRM or sRGB libpng ignores as invalid
+    (a gamma of 0, `chromaticities_valid`, an intent above 3) is none."""
     if image.format != "PNG":
         return {}
     info, colour = image.info, {}
     if info.get("gamma") is not None and round(info["gamma"] * 100000) in _GAMMAS:
         colour[b"gAMA"] = struct.pack(">I", round(info["gamma"] * 100000))
-    if info.get("chromaticity"):
-        colour[b"cHRM"] = struct.pack(">8I", *(round(value * 100000) for value in info["chromaticity"]))
+    points = tuple(round(value * 100000) for value in info.get("chromaticity") or ())
+    if points and chromaticities_valid(points):
+        colour[b"cHRM"] = struct.pack(">8I", *points)
     if info.get("srgb") in _INTENTS:
         colour[b"sRGB"] = bytes([info["srgb"]])
     return colour
@@ -252,17 +255,51 @@ def colour_not_srgb(metadata: Mapping[str, Any]) -> str | None:
     """What a PNG's gAMA and cHRM declare that is not sRGB, in words (``gamma 1
     (gAMA)``), where they describe the colours: libpng's rule, an sRGB chunk or an ICC
     profile takes precedence over them. None where they say sRGB, or nothing."""
+    said = []
+    gamma, points = _declared(metadata)
+    if gamma is not None:
+        said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
+    if points is not None:
+        values = " ".join(f"{value / 100000:.5g}" for value in points)
+        said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
+    return " and ".join(said) or None
+
+
+def gamma_alone(metadata: Mapping[str, Any]) -> int | None:
+    """gAMA's integer (the gamma times 100000) where it alone declares other than sRGB
+    (`colour_not_srgb`): no cHRM, or sRGB's; else None."""
+    gamma, points = _declared(metadata)
+    return gamma if points is None else None
+
+
+def _declared(metadata: Mapping[str, Any]) -> tuple[int | None, tuple[int, ...] | None]:
+    """The gAMA integer and cHRM integers that declare other than sRGB, where they
+    describe the colours (`colour_not_srgb`); None for each that does not."""
     colour = metadata.get("png_colour", {})
     if metadata.get("icc_profile") or b"sRGB" in colour:
-        return None
-    said = []
-    if b"gAMA" in colour:
-        (gamma,) = struct.unpack(">I", colour[b"gAMA"])
-        if gamma not in _SRGB_GAMMA:
-            said.append(f"gamma {gamma / 100000:.5g} (gAMA; sRGB's is 0.45455)")
-    if b"cHRM" in colour:
-        points = struct.unpack(">8I", colour[b"cHRM"])
-        if any(abs(a - b) > _CHROMATICITY_SLACK for a, b in zip(points, _SRGB_CHROMATICITY, strict=True)):
-            values = " ".join(f"{value / 100000:.5g}" for value in points)
-            said.append(f"a white point and primaries other than sRGB's (cHRM {values})")
-    return " and ".join(said) or None
+        return None, None
+    gamma = struct.unpack(">I", colour[b"gAMA"])[0] if b"gAMA" in colour else None
+    points = struct.unpack(">8I", colour[b"cHRM"]) if b"cHRM" in colour else None
+    if points is not None and all(abs(a - b) <= _CHROMATICITY_SLACK
+                                  for a, b in zip(points, SRGB_CHROMATICITY, strict=True)):
+        points = None
+    return (None if gamma is None or gamma in _SRGB_GAMMA else gamma), points
+
+
+def chromaticities_valid(points: tuple[int, ...]) -> bool:
+    """Whether cHRM's eight integers (x and y times 100000 of the white point, red,
+    green and blue) describe colours, as libpng checks them (``png_XYZ_from_xy``):
+    each x and y at least 0, y above 0 and x + y at most 1, and the white point the sum
+    of the primaries each taken a positive amount (inside their triangle); and, for
+    LittleCMS, a triangle not nearly flat."""
+    x, y = np.array(points[0::2], float) / 100000, np.array(points[1::2], float) / 100000
+    if np.any(x < 0) or np.any(y <= 0) or np.any(x + y > 1):
+        return False
+    # LittleCMS builds no profile of primaries whose xyz matrix's determinant (twice
+    # their triangle's area) is under 1e-4 (MATRIX_DET_TOLERANCE): nearly on one line.
+    # The smallest gamut of a real device is hundreds of times larger.
+    chromaticities = np.array([x[1:], y[1:], 1 - x[1:] - y[1:]])
+    if abs(np.linalg.det(chromaticities)) < 1e-4:
+        return False
+    white = np.array([x[0], y[0], 1 - x[0] - y[0]]) / y[0]
+    return bool(np.all(np.linalg.solve(chromaticities / y[1:], white) > 0))

@@ -14,6 +14,7 @@ from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import formats
 from .metadata import colour_not_srgb, comment_text, profile_describes
 from .picture import Picture
+from .png_profile import PROFILE_FORMATS, profile_for
 from .sink import STDIO
 from .tiled_image import Path
 
@@ -43,8 +44,9 @@ def output_format(dest: Path, requested: str | None = None, input_format: str = 
 
 def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -> None:
     """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is (its
-    resolution, or colours a PNG's gAMA or cHRM declare other than sRGB, which only
-    PNG holds: unless ``strip`` leaves them out)."""
+    resolution, or colours a PNG's gAMA or cHRM declare other than sRGB, which PNG
+    holds as they are and `imgconv.io.png_profile.PROFILE_FORMATS` as an ICC profile:
+    unless ``strip`` leaves them out)."""
     record = formats.FORMATS[fmt]
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
     if len(sizes) > 1 and record.animates and not record.sizes_differ:
@@ -68,12 +70,14 @@ def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -
         raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
                               f"dpi); write {_holders_of_resolution(dpi)} to keep it, or give --strip to leave "
                               "it out")
-    declared = None if strip or fmt == "PNG" else colour_not_srgb(picture.metadata)
+    carried = strip or fmt == "PNG" or fmt in PROFILE_FORMATS  # as chunks, or an ICC profile made of them
+    declared = None if carried else colour_not_srgb(picture.metadata)
     if declared:
-        # No ICC profile is made of them: Pillow's LittleCMS binding builds sRGB, Lab
-        # and XYZ profiles only.
-        raise ImageWriteError(f"{name}: the input declares {declared}, which a {fmt} output cannot say; write PNG "
-                              "to keep it, or give --strip to leave it out")
+        keepers = [other.title or other.name for other in formats.FORMATS.values()
+                   if (other.name == "PNG" or other.name in PROFILE_FORMATS) and other.name in formats.available()
+                   and picture.mode in other.holds]
+        raise ImageWriteError(f"{name}: the input declares {declared}, which a {fmt} output cannot say; write "
+                              f"{_either(keepers)} to keep it, or give --strip to leave it out")
 
 
 def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
@@ -154,8 +158,9 @@ class EncodeOptions:
         TIFF compression, a name of `TIFF_COMPRESSION`; default `tiff_compression`'s.
     strip : bool
         Leave out EXIF, XMP, comments, PNG text and the resolution, and a PNG's gAMA
-        and cHRM from outputs of other formats; the ICC profile, and a PNG's colour
-        chunks in a PNG output, stay.
+        and cHRM from outputs that carry no ICC profile; the ICC profile, a PNG's
+        colour chunks in a PNG output, and the profile made of them in the others
+        (`imgconv.io.png_profile`), stay.
     """
 
     quality: int | None = None
@@ -216,11 +221,16 @@ def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, space:
     output's samples (of ``space``; `imgconv.io.metadata.profile_describes`), and
     unless ``strip`` the resolution where ``record`` holds one, the EXIF (as bytes),
     XMP, comment and PNG text; a comment is a PNG's text chunk ``Comment`` and back. A
-    PNG's colour chunks go to PNG outputs, ``strip`` or not, as the ICC profile does."""
+    PNG's colour chunks go to PNG outputs, ``strip`` or not, as the ICC profile does,
+    and to the others that carry a profile as one made of them
+    (`imgconv.io.png_profile.profile_for`)."""
     metadata = {k: v for k, v in picture.metadata.items()
                 if (k == "icc_profile" and profile_describes(v, space))
                 or (k == "png_colour" and record.name == "PNG")
                 or (not strip and k in ("exif", "xmp", "comment", "text"))}
+    made = None if "icc_profile" in metadata else profile_for(picture.metadata, record.name, space)
+    if made is not None:
+        metadata["icc_profile"] = made
     if "dpi" in picture.metadata and not strip and record.dpi_fits is not None:  # `check_writable` saw it fits
         metadata["dpi"] = picture.metadata["dpi"]
     text = metadata.get("text", {})

@@ -1,0 +1,100 @@
+"""--linear on a PNG whose gAMA alone declares other than sRGB: its samples decoded by the
+power 1/gAMA, filtered, encoded by gAMA and rounded once, against the same computed in
+float64 with scipy.ndimage; a cHRM other than sRGB's is still refused."""
+
+import struct
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from helpers import assert_one_line_error, run
+from PIL import Image, PngImagePlugin
+
+from imgconv.errors import InvalidInputError
+from imgconv.filters import kernel_filter, preset_filter
+from imgconv.io.picture import Picture
+from imgconv.kernels import gaussian, identity, separable_gaussian
+from imgconv.linear import filter_linear
+
+WIDE_POINTS = (34570, 35850, 73470, 26530, 15960, 84040, 3660, 100)
+
+
+def declaring(samples, mode, gamma, points=None):
+    """A PNG's picture whose gAMA is ``gamma`` (times 100000), with a cHRM of ``points``."""
+    colour = {b"gAMA": struct.pack(">I", gamma)} | ({b"cHRM": struct.pack(">8I", *points)} if points else {})
+    return Picture([samples], mode, "PNG", metadata={"png_colour": colour}, name="gamma.png")
+
+
+def reference(samples, kernel, peak, gamma, alpha=False):
+    """Decode (the power 100000 / gamma), premultiply by alpha, filter each channel
+    (float64, reflect), divide, encode (the power gamma / 100000), round half up once."""
+    x = np.atleast_3d(samples.astype(np.float64))
+    colours = x.shape[2] - alpha
+    light = (x[..., :colours] / peak) ** (100000 / gamma)
+    cover = x[..., colours:] / peak if alpha else np.ones((*x.shape[:2], 1))
+    filtered = np.stack([ndi.convolve(c, kernel, mode="reflect") for c in np.moveaxis(light * cover, 2, 0)], 2)
+    coverage = ndi.convolve(cover[..., 0], kernel, mode="reflect")[..., np.newaxis]
+    encoded = np.clip(filtered / coverage, 0, 1) ** (gamma / 100000)
+    out = np.floor(encoded * peak + 0.5)
+    if alpha:
+        out = np.concatenate([out, np.floor(coverage * peak + 0.5)], axis=2)
+    return out.reshape(samples.shape)
+
+
+def assert_within_rounding(ours, theirs):
+    """Equal, except where float32 filtering puts a value next to a half-way point on
+    the other side: one level, and rarely."""
+    difference = np.abs(ours.astype(np.int64) - theirs)
+    assert difference.max() <= 1
+    assert np.count_nonzero(difference) <= 1 + ours.size // 1000
+
+
+@pytest.fixture
+def rgb():
+    return np.random.default_rng(22).integers(0, 256, (30, 34, 3)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("gamma", [100000, 55555, 250000])
+def test_rgb_blurred_in_the_light_its_gamma_declares(rgb, gamma):
+    kernel = gaussian(sigma=1.5)
+    ours = filter_linear(declaring(rgb, "RGB", gamma), preset_filter(kernel), np.uint8)
+    assert_within_rounding(ours, reference(rgb, kernel[::-1, ::-1], 255, gamma))
+
+
+def test_alpha_premultiplied_in_that_light(rgb):
+    rgba = np.dstack([rgb, np.random.default_rng(5).integers(0, 256, rgb.shape[:2])]).astype(np.uint8)
+    kernel = gaussian(sigma=1)
+    ours = filter_linear(declaring(rgba, "RGBA", 70000), preset_filter(kernel), np.uint8)
+    theirs = reference(rgba, kernel[::-1, ::-1], 255, 70000, alpha=True)
+    visible = theirs[..., 3] > 0
+    assert_within_rounding(ours[visible], theirs[visible])
+
+
+def test_sixteen_bit_grey_and_raw_results():
+    grey = np.random.default_rng(6).integers(0, 65536, (25, 31)).astype(np.uint16)
+    kernel = separable_gaussian(sigma=2)
+    picture = declaring(grey, "I;16", 45000)
+    ours = filter_linear(picture, preset_filter(kernel), np.uint16)
+    assert ours.dtype == np.uint16
+    assert_within_rounding(ours, reference(grey, kernel.dense()[::-1, ::-1], 65535, 45000))
+    raw = filter_linear(picture, kernel_filter(identity()))  # encoded floats, unrounded
+    assert raw.dtype == np.float32 and np.abs(raw - grey).max() < 0.02
+
+
+def test_other_primaries_are_still_refused(rgb):
+    with pytest.raises(InvalidInputError, match=r"^gamma.png: linear light converts sRGB, or a PNG's gamma alone, "
+                                                r"and the image declares gamma 1 \(gAMA.*cHRM 0.3457"):
+        filter_linear(declaring(rgb, "RGB", 100000, WIDE_POINTS), preset_filter(gaussian(sigma=1)), np.uint8)
+
+
+def test_the_command_line_filters_it_and_keeps_the_gamma(tmp_path, rgb):
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", struct.pack(">I", 100000))
+    Image.fromarray(rgb).save(tmp_path / "in.png", pnginfo=info)
+    assert run("blur", "-s", "1", "--linear", tmp_path / "in.png", tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.info["gamma"] == 1.0 and image.size == (34, 30)
+    info.add(b"cHRM", struct.pack(">8I", *WIDE_POINTS))
+    Image.fromarray(rgb).save(tmp_path / "wide.png", pnginfo=info)
+    result = run("blur", "-s", "1", "--linear", tmp_path / "wide.png", tmp_path / "wide-out.png")
+    assert_one_line_error(result, 2, "wide.png", "primaries other than sRGB's")
