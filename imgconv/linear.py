@@ -34,6 +34,7 @@ from numpy.typing import DTypeLike
 from .engine import Hooks, KernelLike, SeparableKernel, bands, check_kernel, to_dtype
 from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
+from .io.formats import CMYK_MODES
 from .io.metadata import colour_not_srgb, gamma_alone
 from .io.picture import Picture
 from .power_light import PowerCurves, power_curves_for
@@ -211,8 +212,9 @@ def light_curves(picture: Picture) -> "Curves | PowerCurves":
     does not name sRGB, or, with neither an ICC profile nor an sRGB chunk, a PNG's cHRM
     that is not sRGB's (`imgconv.io.metadata.colour_not_srgb`)."""
     if picture.mode not in SRGB_MODES:
+        inks = "; write PNG to filter its sRGB in linear light" if picture.mode in CMYK_MODES else ""
         raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
-                                f"{picture.description}")
+                                f"{picture.description}{inks}")
     sample_max, gamma = SRGB_MODES[picture.mode], gamma_alone(picture.metadata)
     if gamma is not None:
         return power_curves_for(sample_max, gamma / 100000)

@@ -259,7 +259,7 @@ def test_linear_light_is_refused_on_inks_and_applies_to_their_srgb(tmp_path, rng
     _tiff(tmp_path / "in.tif", _inks(rng), cmyk_profile())
     result = run(*BLUR, "--linear", tmp_path / "in.tif", tmp_path / "out.tif")
     assert_one_line_error(result, 2, "in.tif: linear light converts 8- and 16-bit sRGB samples; the image is "
-                                     "8-bit CMYK")
+                                     "8-bit CMYK; write PNG to filter its sRGB in linear light")
     _ok(run(*BLUR, "--linear", tmp_path / "in.tif", tmp_path / "out.png"))
 
 
