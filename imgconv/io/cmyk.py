@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ImageReadError, ImageWriteError
-from . import formats, pages
+from . import formats, icc, pages
 from .formats import Format
 from .picture import Picture
 
@@ -196,7 +196,8 @@ def _by_profile(profile: bytes, dtype: np.dtype, name: str) -> Converter:
 
 
 def _check_profile(profile: bytes, name: str) -> None:
-    """Refuse a profile whose header says it describes no device's CMYK inks."""
+    """Refuse a profile whose header says it describes no device's CMYK inks, or that
+    LittleCMS is not to be given (`imgconv.io.icc.hazard`)."""
     space = profile[16:20]
     if len(profile) < 128:  # an ICC header's length
         raise _refused(name, f"is damaged ({len(profile)} bytes, shorter than its header)")
@@ -205,6 +206,8 @@ def _check_profile(profile: bytes, name: str) -> None:
     if profile[12:16] not in _DEVICE_CLASSES:
         raise _refused(name, f"is of class {profile[12:16]!r}, not a device's (a link or abstract profile maps "
                              "colours to colours, and describes none)")
+    if hazard := icc.hazard(profile):
+        raise _refused(name, hazard)
 
 
 def _by_imagecms(profile: bytes, name: str) -> Converter:
