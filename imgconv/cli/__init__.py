@@ -133,11 +133,15 @@ class Interrupted(BaseException):
 def past_click() -> Iterator[None]:
     """Ctrl-C as `Interrupted`, which Click lets through to `ImgconvGroup.main`: Click
     catches KeyboardInterrupt and prints an empty line before its Abort, a second line
-    where standard error is not a terminal."""
+    where standard error is not a terminal. And a reader of standard output gone while
+    text is printed (``imgconv kernels | head -1``, ``--help``) as `ReaderGone`, as when
+    an image is written there: Click ends a broken pipe with status 1."""
     try:
         yield
     except KeyboardInterrupt as exc:
         raise Interrupted() from exc
+    except BrokenPipeError:
+        raise ReaderGone() from None
 
 
 def message_of(exc: click.ClickException) -> str:
