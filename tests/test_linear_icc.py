@@ -4,6 +4,7 @@ rounded once, against the same computed in float64 with scipy.ndimage from the c
 formulas; the profile kept. Profiles built here byte by byte; refusals in one line."""
 
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -208,9 +209,28 @@ def test_a_damaged_tag_table_is_refused_in_one_line_naming_the_file(tmp_path, rg
     icc[entry + 4 : entry + 8] = struct.pack(">I", len(icc) - 4)
     Image.fromarray(rgb).save(tmp_path / "damaged.png", icc_profile=bytes(icc))
     result = run("blur", "-s", "1", "--linear", tmp_path / "damaged.png", tmp_path / "out.png")
-    assert_one_line_error(result, 2, "damaged.png", "is damaged: its 'bTRC' tag lies outside it")
+    assert_one_line_error(result, 2, "damaged.png", "is damaged: its bTRC tag lies outside it")
     assert not (tmp_path / "out.png").exists()
     many = bytearray(rgb_profile(curv(563)))
     many[128:132] = struct.pack(">I", 10**9)  # a tag count no profile holds
     with pytest.raises(InvalidInputError, match=r"^photo.png: .*(is damaged|unreadable)"):
         filter_linear(tagged(rgb, "RGB", bytes(many)), preset_filter(gaussian(sigma=1)), np.uint8)
+
+
+def test_hostile_curves_and_signatures_give_one_line(rgb):
+    """A power beyond float64's range, a lower piece that steps down at the join, a
+    colour space signature of control characters."""
+    blur = preset_filter(gaussian(sigma=1))
+    huge = rgb_profile(para(3, 30000.0, 3.0, 0.0, 1.0, 0.5))  # (3 x) ** 30000 from 0.5 on
+    step = rgb_profile(para(3, 1.0, 1.0, 0.0, 1.0, 0.5))  # x below 0.5, then x again: rises
+    down = rgb_profile(para(4, 1.0, 1.0, 0.0, 1.0, 0.5, -0.1, 0.0))  # 0.5 below, 0.4 above
+    with pytest.raises(InvalidInputError, match=r"has a rTRC curve that does not rise from black to white$"):
+        filter_linear(tagged(rgb, "RGB", down), blur, np.uint8)
+    assert filter_linear(tagged(rgb, "RGB", step), blur, np.uint8).shape == rgb.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert filter_linear(tagged(rgb, "RGB", huge), blur, np.uint8).shape == rgb.shape
+    odd = bytearray(rgb_profile(curv(563)))
+    odd[16:20] = b"\n\x1b[1"
+    with pytest.raises(InvalidInputError, match=r"describes b'\\n\\x1b\[1' colours, not RGB$"):
+        filter_linear(tagged(rgb, "RGB", bytes(odd)), blur, np.uint8)

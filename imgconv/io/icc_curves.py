@@ -45,12 +45,17 @@ class ToneCurve:
 
     ``parameters`` holds ICC's type 4 function's g, a, b, c, d, e, f (types 0 to 3
     rewritten as type 4): light = (a x + b) ** g + e for x >= d, c x + f below;
-    ``table`` (float64, in [0, 1], rising), where set, replaces them: light
-    interpolated linearly between entries spread evenly over [0, 1], as LittleCMS
-    evaluates a table."""
+    ``table`` (a ``curv`` tag's big-endian 16-bit entries, as the profile holds them),
+    where set, replaces them: light interpolated linearly between entries spread
+    evenly over [0, 1], as LittleCMS evaluates a table."""
 
     parameters: tuple[float, ...] = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    table: tuple[float, ...] | None = None
+    table: bytes | None = None
+
+    @property
+    def entries(self) -> np.ndarray:
+        """The table's entries as light in [0, 1], in float64."""
+        return np.frombuffer(self.table or b"", ">u2") / 65535
 
     @property
     def gamma(self) -> float | None:
@@ -70,9 +75,10 @@ class ToneCurve:
         LittleCMS holds a curve's 16-bit results."""
         x = np.asarray(encoded, np.float64)
         if self.table is not None:
-            return np.interp(x, np.linspace(0, 1, len(self.table)), self.table)
+            entries = self.entries
+            return np.interp(x, np.linspace(0, 1, len(entries)), entries)
         g, a, b, c, d, e, f = self.parameters
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore"):  # a power beyond float64's range is white, held
             upper = np.maximum(a * x + b, 0.0) ** g + e
         # The upper piece held at or above where the lower one ends: `checked` takes
         # a fall there of up to `JOIN_SLACK` for a join.
@@ -83,10 +89,10 @@ class ToneCurve:
         values in [0, 1], in float64; where the curve is flat, its first point."""
         y = np.clip(np.asarray(light, np.float64), 0.0, 1.0)
         if self.table is not None:
-            positions = np.linspace(0, 1, len(self.table))
-            return np.interp(y, self.table, positions)
+            entries = self.entries
+            return np.interp(y, entries, np.linspace(0, 1, len(entries)))
         g, a, b, c, d, e, f = self.parameters
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", divide="ignore"):
             upper = (np.maximum(y - e, 0.0) ** (1 / g) - b) / a
             lower = (y - f) / c if c > 0 else np.where(y > f, d, 0.0)
         start = self.light(np.float64(d))  # where the upper piece begins
@@ -101,7 +107,7 @@ def tone_curve(profile: bytes, grey: bool) -> ToneCurve:
     tags = tag_table(profile)
     space = profile[16:20]
     if space != (b"GRAY" if grey else b"RGB "):
-        raise ProfileError(f"describes {space.decode('latin-1').strip() or 'no'} colours, "
+        raise ProfileError(f"describes {printable(space)} colours, "
                            f"not {'grey' if grey else 'RGB'}")
     luts = sorted(LUT_TAGS & set(tags))
     if luts:
@@ -128,7 +134,7 @@ def tag_table(profile: bytes) -> dict[bytes, tuple[int, int]]:
     for index in range(count):
         signature, offset, length = struct.unpack_from(">4sII", profile, 132 + 12 * index)
         if offset + length > size or length < 8:
-            raise ProfileError(f"is damaged: its {signature.decode('latin-1')!r} tag lies outside it")
+            raise ProfileError(f"is damaged: its {printable(signature)} tag lies outside it")
         tags[signature] = (offset, length)
     return tags
 
@@ -142,12 +148,12 @@ def read_curve(profile: bytes, offset: int, size: int, name: str) -> ToneCurve:
         count = struct.unpack_from(">I", profile, offset + 8)[0]
         if 12 + 2 * count > size:
             raise ProfileError(f"is damaged: its {name} tag holds fewer than its {count} entries")
-        entries = struct.unpack_from(f">{count}H", profile, offset + 12)
         if count == 0:
             return ToneCurve()
         if count == 1:
-            return checked(ToneCurve((entries[0] / 256, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)), name)
-        return checked(ToneCurve(table=tuple(value / 65535 for value in entries)), name)
+            gamma = struct.unpack_from(">H", profile, offset + 12)[0] / 256  # u8.8
+            return checked(ToneCurve((gamma, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)), name)
+        return checked(ToneCurve(table=profile[offset + 12 : offset + 12 + 2 * count]), name)
     if kind == b"para":
         function = struct.unpack_from(">H", profile, offset + 8)[0]
         if function >= len(PARA_COUNTS) or 12 + 4 * PARA_COUNTS[function] > size:
@@ -155,7 +161,7 @@ def read_curve(profile: bytes, offset: int, size: int, name: str) -> ToneCurve:
                                f"or cut short")
         values = [v / 65536 for v in struct.unpack_from(f">{PARA_COUNTS[function]}i", profile, offset + 12)]
         return checked(ToneCurve(type4(function, values)), name)
-    raise ProfileError(f"is damaged: its {name} tag is of type {kind.decode('latin-1')!r}, not a curve")
+    raise ProfileError(f"is damaged: its {name} tag is of type {printable(kind)}, not a curve")
 
 
 def type4(function: int, values: list[float]) -> tuple[float, ...]:
@@ -176,10 +182,19 @@ def checked(curve: ToneCurve, name: str) -> ToneCurve:
     entries never fall, or a function whose power and slopes are not below 0 and whose
     lower piece ends at or below where its upper piece starts (`JOIN_SLACK`)."""
     if curve.table is not None:
-        falls = bool(np.any(np.diff(curve.table) < 0))
+        falls = bool(np.any(np.diff(curve.entries) < 0))
     else:
         g, a, b, c, d, e, f = curve.parameters
-        falls = g <= 0 or a <= 0 or c < 0 or (0 < d <= 1 and c * d + f > max(a * d + b, 0.0) ** g + e + JOIN_SLACK)
+        with np.errstate(over="ignore"):
+            upper_start = np.float64(max(a * d + b, 0.0)) ** g + e
+        falls = g <= 0 or a <= 0 or c < 0 or (0 < d <= 1 and c * d + f > upper_start + JOIN_SLACK)
     if falls or not curve.light(np.float64(1)) > curve.light(np.float64(0)):
         raise ProfileError(f"has a {name} curve that does not rise from black to white")
     return curve
+
+
+def printable(signature: bytes) -> str:
+    """A four-byte signature for a one-line message: its letters, or its bytes
+    escaped where they are not printable ASCII."""
+    text = signature.decode("latin-1").strip()
+    return text if text.isascii() and text.isprintable() and text else repr(signature)
