@@ -19,11 +19,11 @@ is sRGB's (Display P3's) takes sRGB's tables; a pure power (Adobe RGB's, a gamma
 linear profile) `imgconv.power_light.PowerCurves`; another parametric curve or a table
 `imgconv.power_light.ToneCurves`. Refused in one line: a profile LittleCMS cannot read,
 a damaged one, one of another colour space, one with lookup tables (viewers convert
-through those), one whose red, green and blue curves differ. So is a PNG whose cHRM,
-where no sRGB chunk or ICC profile overrides it, declares other than sRGB's. A PNG whose
-gAMA alone declares other than sRGB's (gamma 1/2.2, which PNG takes for sRGB's curve)
-is decoded by its own power (`imgconv.power_light.PowerCurves`): a gamma of 1 is light
-already linear.
+through those), one whose red, green and blue curves differ. A PNG whose gAMA, where no
+sRGB chunk or ICC profile overrides it, declares other than sRGB's (gamma 1/2.2, which
+PNG takes for sRGB's curve) is decoded by its own power
+(`imgconv.power_light.PowerCurves`): a gamma of 1 is light already linear. Its cHRM's
+primaries, like a profile's, do not matter.
 """
 
 import functools
@@ -41,7 +41,7 @@ from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
 from .io.formats import CMYK_MODES
 from .io.icc_curves import ProfileError, tone_curve
-from .io.metadata import colour_not_srgb, gamma_alone
+from .io.metadata import declared_gamma
 from .io.picture import Picture
 from .power_light import RoundedCurves, power_curves_for, tone_curves_for
 from .vocabulary import TRUNCATE, resolve_mode
@@ -213,22 +213,17 @@ def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[np.ndarray, 
 
 def light_curves(picture: Picture) -> "Curves | RoundedCurves":
     """The curves that decode ``picture``'s samples to linear light: sRGB's, the power
-    of a PNG's gAMA that alone declares other than sRGB
-    (`imgconv.io.metadata.gamma_alone`), or its ICC profile's (`profile_curves`).
+    of a PNG's gAMA that declares other than sRGB's
+    (`imgconv.io.metadata.declared_gamma`), or its ICC profile's (`profile_curves`).
     Refused, in one line naming the file, a picture that is not 8- or 16-bit grey or
-    RGB, or, with neither an ICC profile nor an sRGB chunk, a PNG's cHRM that is not
-    sRGB's (`imgconv.io.metadata.colour_not_srgb`)."""
+    RGB."""
     if picture.mode not in SRGB_MODES:
         inks = "; write PNG to filter its sRGB in linear light" if picture.mode in CMYK_MODES else ""
         raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
                                 f"{picture.description}{inks}")
-    sample_max, gamma = SRGB_MODES[picture.mode], gamma_alone(picture.metadata)
+    sample_max, gamma = SRGB_MODES[picture.mode], declared_gamma(picture.metadata)
     if gamma is not None:
         return power_curves_for(sample_max, gamma / 100000)
-    declared = colour_not_srgb(picture.metadata)
-    if declared:
-        raise InvalidInputError(f"{picture.name}: linear light converts sRGB, or a PNG's gamma alone, and the "
-                                f"image declares {declared}")
     icc = picture.metadata.get("icc_profile")
     return profile_curves(picture, icc, sample_max) if icc else curves_for(sample_max)
 

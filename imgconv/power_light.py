@@ -1,6 +1,6 @@
-"""Linear light of samples encoded by curves other than sRGB's: a PNG whose gAMA alone
-declares other than sRGB (`imgconv.io.metadata.gamma_alone`) stores linear light to the
-power gAMA; an ICC profile's transfer curve (`imgconv.io.icc_curves.ToneCurve`) may be a
+"""Linear light of samples encoded by curves other than sRGB's: a PNG whose gAMA
+declares other than sRGB's (`imgconv.io.metadata.declared_gamma`) stores linear light to
+the power gAMA; an ICC profile's transfer curve (`imgconv.io.icc_curves.ToneCurve`) may be a
 power, a parametric function or a table. `PowerCurves` and `ToneCurves` stand in for
 `imgconv.linear.Curves` in `imgconv.linear.filter_linear`.
 
