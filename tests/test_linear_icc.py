@@ -220,6 +220,15 @@ REFUSED = {
 }
 
 
+def test_tables_into_the_profile_do_not_stop_its_curves(rgb):
+    """A BToA0 table converts into the profile's colours; its samples still show
+    through the TRCs."""
+    icc = rgb_profile(CASES["adobe-rgb"][0], extra={b"B2A0": b"mBA " + bytes(28)})
+    kernel = gaussian(sigma=1)
+    ours = filter_linear(tagged(rgb, "RGB", icc), preset_filter(kernel), np.uint8)
+    assert_within_rounding(ours, reference(rgb, kernel[::-1, ::-1], 255, CASES["adobe-rgb"][1]))
+
+
 @pytest.mark.parametrize("case", REFUSED)
 def test_unusable_profiles_are_refused_in_one_line(rgb, case):
     icc, reason = REFUSED[case]

@@ -5,8 +5,8 @@ the profile's tag table (ICC.1:2010, 7.3 and 10.5, 10.18).
 Only what `tone_curve` needs is read, defensively: the header's size must fit the bytes
 given, the tag count is capped, and every tag must lie inside the profile; nothing is
 allocated beyond the profile's own size. A profile that carries lookup tables (AToB0 and
-kin) is refused: colour-managed viewers convert through them when present (LittleCMS
-reads AToB0 before the matrix/TRC tags), and their curves are not the TRCs'.
+kin) is refused: colour-managed viewers decode through them when present (`LUT_TAGS`),
+and their curves are not the TRCs'.
 """
 
 import struct
@@ -17,8 +17,11 @@ import numpy as np
 # LittleCMS reads at most 100 tags (MAX_TABLE_TAG); a real profile holds a dozen or two.
 MAX_TAGS = 100
 
-# Tags that make a profile convert through lookup tables rather than its TRCs.
-LUT_TAGS = frozenset(b"A2B0 A2B1 A2B2 B2A0 B2A1 B2A2 D2B0 D2B1 D2B2 D2B3 B2D0 B2D1 B2D2 B2D3".split())
+# Tags that make a profile's samples decode through lookup tables rather than its TRCs:
+# LittleCMS reads DToB (float) of the intent, then AToB of the intent or AToB0, and
+# only without them the matrix/TRC (_cmsReadInputLUT). BToA tags, for converting into
+# the profile's colours, do not change how its samples show.
+LUT_TAGS = frozenset(b"A2B0 A2B1 A2B2 D2B0 D2B1 D2B2 D2B3".split())
 
 # Parameters each parametric curve function type (0 to 4) holds (ICC.1:2010 table 65).
 PARA_COUNTS = (1, 3, 4, 5, 7)
@@ -187,7 +190,7 @@ def checked(curve: ToneCurve, name: str) -> ToneCurve:
         g, a, b, c, d, e, f = curve.parameters
         with np.errstate(over="ignore"):
             upper_start = np.float64(max(a * d + b, 0.0)) ** g + e
-        falls = g <= 0 or a <= 0 or c < 0 or (0 < d <= 1 and c * d + f > upper_start + JOIN_SLACK)
+        falls = g <= 0 or a <= 0 or (0 < d <= 1 and (c < 0 or c * d + f > upper_start + JOIN_SLACK))
     if falls or not curve.light(np.float64(1)) > curve.light(np.float64(0)):
         raise ProfileError(f"has a {name} curve that does not rise from black to white")
     return curve
