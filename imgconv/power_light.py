@@ -124,13 +124,18 @@ class ToneCurves(RoundedCurves):
         return out
 
 
-@functools.cache
+# Curves kept for the blocks of a streamed picture and the files of a batch: a few
+# (16-bit ones hold 0.75 MB each), not one for every gamma and table a batch meets.
+KEPT_CURVES = 8
+
+
+@functools.lru_cache(KEPT_CURVES)
 def power_curves_for(sample_max: int, gamma: float) -> PowerCurves:
-    """The `PowerCurves` of a depth and gamma, made once."""
+    """The `PowerCurves` of a depth and gamma, made once for a run of uses."""
     return PowerCurves(sample_max, gamma)
 
 
-@functools.cache
+@functools.lru_cache(KEPT_CURVES)
 def tone_curves_for(sample_max: int, curve: ToneCurve) -> ToneCurves:
-    """The `ToneCurves` of a depth and curve, made once."""
+    """The `ToneCurves` of a depth and curve, made once for a run of uses."""
     return ToneCurves(sample_max, curve)
