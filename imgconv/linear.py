@@ -10,15 +10,20 @@ no full-size float image is made; with alpha, the picture is decoded whole and
 filtered by `imgconv.filters.filter_picture` (so alpha is premultiplied in linear
 light). Alpha is never converted; grey is treated as sRGB grey.
 
-Only sRGB inputs are converted: those with no ICC profile, or one whose description
-names sRGB. Another profile (Display P3, Adobe RGB, a grey gamma curve) is refused in
-one line rather than converted through its own curves: the output keeps the input's
-profile, and its primaries' curves would have to be read and inverted for each kind of
-profile LittleCMS handles, for one conversion that ``convert --profile`` users do first.
-So is a PNG whose cHRM, where no sRGB chunk or ICC profile overrides it, declares
-other than sRGB's. A PNG whose gAMA alone declares other than sRGB's (gamma 1/2.2,
-which PNG takes for sRGB's curve) is decoded by its own power
-(`imgconv.power_light.PowerCurves`): a gamma of 1 is light already linear.
+Inputs with no ICC profile, or one whose description names sRGB, are sRGB. Another
+profile is read for its transfer curve (`imgconv.io.icc_curves.tone_curve`): filtering
+each channel in linear light does not depend on the primaries (a change of primaries is
+a 3x3 matrix on linear light, which commutes with the same filter on every channel), so
+the samples stay in the profile's colours and the output keeps the profile. A curve that
+is sRGB's (Display P3's) takes sRGB's tables; a pure power (Adobe RGB's, a gamma or
+linear profile) `imgconv.power_light.PowerCurves`; another parametric curve or a table
+`imgconv.power_light.ToneCurves`. Refused in one line: a profile LittleCMS cannot read,
+a damaged one, one of another colour space, one with lookup tables (viewers convert
+through those), one whose red, green and blue curves differ. A PNG whose gAMA, where no
+sRGB chunk or ICC profile overrides it, declares other than sRGB's (gamma 1/2.2, which
+PNG takes for sRGB's curve) is decoded by its own power
+(`imgconv.power_light.PowerCurves`): a gamma of 1 is light already linear. Its cHRM's
+primaries, like a profile's, do not matter.
 """
 
 import functools
@@ -35,14 +40,16 @@ from .engine import Hooks, KernelLike, SeparableKernel, bands, check_kernel, to_
 from .errors import InvalidInputError, ReachError
 from .filters import ONE_KERNEL, Filter, channel_kernels, filter_picture
 from .io.formats import CMYK_MODES
-from .io.metadata import colour_not_srgb, gamma_alone
+from .io.icc_curves import ProfileError, tone_curve
+from .io.metadata import declared_gamma
 from .io.picture import Picture
-from .power_light import PowerCurves, power_curves_for
+from .power_light import RoundedCurves, power_curves_for, tone_curves_for
 from .vocabulary import TRUNCATE, resolve_mode
 
 # Modes whose samples are sRGB-encoded integers (`imgconv.io.formats`), by sample maximum.
 SRGB_MODES = {"L": 255, "LA": 255, "RGB": 255, "RGBA": 255,
               "I;16": 65535, "LA;16": 65535, "RGB;16": 65535, "RGBA;16": 65535}
+COLOUR_MODES = frozenset(("RGB", "RGBA", "RGB;16", "RGBA;16"))
 
 
 def decode(encoded: np.ndarray) -> np.ndarray:
@@ -204,41 +211,54 @@ def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[np.ndarray, 
     return held[0][:size].reshape(shape), held[1][:size].reshape(shape)
 
 
-def light_curves(picture: Picture) -> "Curves | PowerCurves":
-    """The curves that decode ``picture``'s samples to linear light: sRGB's, or the
-    power of a PNG's gAMA that alone declares other than sRGB
-    (`imgconv.io.metadata.gamma_alone`). Refused, in one line naming the file, a
-    picture that is not 8- or 16-bit: of another depth, or with an ICC profile that
-    does not name sRGB, or, with neither an ICC profile nor an sRGB chunk, a PNG's cHRM
-    that is not sRGB's (`imgconv.io.metadata.colour_not_srgb`)."""
+def light_curves(picture: Picture) -> "Curves | RoundedCurves":
+    """The curves that decode ``picture``'s samples to linear light: sRGB's, the power
+    of a PNG's gAMA that declares other than sRGB's
+    (`imgconv.io.metadata.declared_gamma`), or its ICC profile's (`profile_curves`).
+    Refused, in one line naming the file, a picture that is not 8- or 16-bit grey or
+    RGB."""
     if picture.mode not in SRGB_MODES:
         inks = "; write PNG to filter its sRGB in linear light" if picture.mode in CMYK_MODES else ""
         raise InvalidInputError(f"{picture.name}: linear light converts 8- and 16-bit sRGB samples; the image is "
                                 f"{picture.description}{inks}")
-    sample_max, gamma = SRGB_MODES[picture.mode], gamma_alone(picture.metadata)
+    sample_max, gamma = SRGB_MODES[picture.mode], declared_gamma(picture.metadata)
     if gamma is not None:
         return power_curves_for(sample_max, gamma / 100000)
-    declared = colour_not_srgb(picture.metadata)
-    if declared:
-        raise InvalidInputError(f"{picture.name}: linear light converts sRGB, or a PNG's gamma alone, and the "
-                                f"image declares {declared}")
     icc = picture.metadata.get("icc_profile")
-    if icc:
-        name = profile_name(icc)
-        if "srgb" not in name.lower():
-            raise InvalidInputError(f"{picture.name}: linear light converts sRGB only, and the image's ICC profile "
-                                    f"is {name!r}: convert it to sRGB first")
-    return curves_for(sample_max)
+    return profile_curves(picture, icc, sample_max) if icc else curves_for(sample_max)
 
 
-def profile_name(icc: bytes) -> str:
-    """An ICC profile's description, as LittleCMS reads it; ``unreadable`` if it cannot."""
+def profile_curves(picture: Picture, icc: bytes, sample_max: int) -> "Curves | RoundedCurves":
+    """The curves of ``picture``'s ICC profile ``icc``: sRGB's for a profile whose
+    description names sRGB or whose curve is sRGB's, else its curve's
+    (`imgconv.io.icc_curves.tone_curve`); refused in one line naming the file where
+    LittleCMS cannot read the profile or its curve cannot be used."""
+    name = profile_name(icc)
+    if name is None:
+        raise InvalidInputError(f"{picture.name}: linear light decodes by the image's ICC profile, which is "
+                                "unreadable")
+    if "srgb" in name.lower():
+        return curves_for(sample_max)
+    try:
+        curve = tone_curve(icc, grey=picture.mode not in COLOUR_MODES)
+    except ProfileError as exc:
+        raise InvalidInputError(f"{picture.name}: linear light decodes by the image's ICC profile's curves, and "
+                                f"its profile {name!r} {exc}") from None
+    if curve.is_srgb:
+        return curves_for(sample_max)
+    if curve.gamma is not None:
+        return power_curves_for(sample_max, 1 / curve.gamma)
+    return tone_curves_for(sample_max, curve)
+
+
+def profile_name(icc: bytes) -> str | None:
+    """An ICC profile's description, as LittleCMS reads it; None if it cannot."""
     from PIL import ImageCms  # LittleCMS: loaded only for pictures that carry a profile
 
     try:
         return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
     except (OSError, ImageCms.PyCMSError):
-        return "unreadable"
+        return None
 
 
 def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,
@@ -248,8 +268,9 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
     Parameters
     ----------
     picture : Picture
-        8- or 16-bit grey or RGB, with or without alpha, with no ICC profile or an
-        sRGB one; anything else is refused in one line naming the file.
+        8- or 16-bit grey or RGB, with or without alpha, with no ICC profile, an
+        sRGB one or one whose curves `light_curves` reads; anything else is refused
+        in one line naming the file.
     filt : Filter
         Any filter; it sees linear light in the samples' units (0 to 255 or 65535).
     dtype : numpy dtype, optional
@@ -272,9 +293,9 @@ def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None
         vars(_SCRATCH).clear()  # the engine's threads end with the call; this one need not keep a band's
 
 
-def _filter_decoded(picture: Picture, filt: Filter, curves: "Curves | PowerCurves", dtype: DTypeLike | None,
+def _filter_decoded(picture: Picture, filt: Filter, curves: "Curves | RoundedCurves", dtype: DTypeLike | None,
                     background: tuple[float, ...] | None) -> np.ndarray:
-    """`filter_linear` of an sRGB picture: band by band, or decoded whole."""
+    """`filter_linear` of a picture: band by band, or decoded whole."""
     # Filters that compute otherwise (subclasses with their own `apply`) are given the
     # picture decoded whole, as are pictures with alpha.
     banded = type(filt).apply is Filter.apply and filt.combine == ONE_KERNEL and filt.display is None
@@ -321,7 +342,7 @@ def _weight_total(kernel: KernelLike) -> float:
     return float(np.abs(check_kernel(kernel)).sum())
 
 
-def _filter_whole(picture: Picture, filt: Filter, curves: "Curves | PowerCurves", dtype: DTypeLike | None,
+def _filter_whole(picture: Picture, filt: Filter, curves: "Curves | RoundedCurves", dtype: DTypeLike | None,
                   background: tuple[float, ...] | None) -> np.ndarray:
     """`filter_linear` on the picture decoded whole: for alpha (premultiplied in
     linear light) and for filters whose results `imgconv.filters.filter_picture`
@@ -349,13 +370,13 @@ def _colours(samples: np.ndarray, alpha: bool) -> int | None:
     return samples.shape[2] - 1 if alpha else samples.shape[2]
 
 
-def _decode_rows(samples: np.ndarray, light: np.ndarray, curves: "Curves | PowerCurves", colours: int | None) -> None:
+def _decode_rows(samples: np.ndarray, light: np.ndarray, curves: "Curves | RoundedCurves", colours: int | None) -> None:
     light[..., :colours] = np.take(curves.decoded, samples[..., :colours])
     if colours is not None:
         light[..., colours:] = samples[..., colours:]
 
 
-def _encode_rows(result: np.ndarray, out: np.ndarray, curves: "Curves | PowerCurves", colours: int | None) -> None:
+def _encode_rows(result: np.ndarray, out: np.ndarray, curves: "Curves | RoundedCurves", colours: int | None) -> None:
     out[..., :colours] = curves.to_samples(result[..., :colours], out.dtype)
     if colours is not None and colours < result.shape[-1]:
         out[..., colours:] = to_dtype(result[..., colours:].copy(), out.dtype)

@@ -1,7 +1,8 @@
 """A PNG's colour chunks (gAMA, cHRM, sRGB) go to PNG outputs, read back by Pillow and by
 a chunk walk; an output of a format that carries neither them nor an ICC profile made
-of them (tests/test_png_colour_profile.py) is refused unless --strip; --linear refuses
-a cHRM other than sRGB's; and a refusal for frames names only the formats that hold them."""
+of them (tests/test_png_colour_profile.py) is refused unless --strip; --linear takes a
+cHRM other than sRGB's and keeps it; and a refusal for frames names only the formats that
+hold them."""
 
 import io
 import struct
@@ -135,17 +136,17 @@ def test_an_icc_profile_overrides_the_gamma(tmp_path, rgb):
         assert image.info["icc_profile"] == icc
 
 
-@pytest.mark.parametrize("chunks, declared", [
-    ({b"gAMA": LINEAR, b"cHRM": struct.pack(">8I", *WIDE_POINTS)}, "gamma 1 (gAMA"),
-    ({b"cHRM": struct.pack(">8I", *WIDE_POINTS)}, "primaries other than sRGB's"),
+@pytest.mark.parametrize("chunks", [
+    {b"gAMA": LINEAR, b"cHRM": struct.pack(">8I", *WIDE_POINTS)},
+    {b"cHRM": struct.pack(">8I", *WIDE_POINTS)},
 ])
-def test_linear_light_refuses_primaries_not_srgb(tmp_path, rgb, chunks, declared):
-    """A gamma alone is taken (tests/test_png_colour_linear.py)."""
+def test_linear_light_takes_primaries_not_srgb_and_keeps_them(tmp_path, rgb, chunks):
+    """Filtered in the light of the gamma, or sRGB's curve (tests/test_png_colour_linear.py)."""
     png_with(tmp_path / "in.png", rgb, chunks)
-    result = run("blur", "-s", 1, "--linear", tmp_path / "in.png", tmp_path / "out.png")
-    assert_one_line_error(result, 2, str(tmp_path / "in.png"), "linear light converts sRGB, or a PNG's gamma alone",
-                          declared)
-    assert not (tmp_path / "out.png").exists()
+    assert run("blur", "-s", 1, "--linear", tmp_path / "in.png", tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert [round(v * 100000) for v in image.info["chromaticity"]] == list(WIDE_POINTS)
+        assert image.info.get("gamma") == (1.0 if b"gAMA" in chunks else None)
 
 
 def test_frames_refused_name_only_the_formats_that_hold_them(tmp_path, rgb):

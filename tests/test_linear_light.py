@@ -1,6 +1,5 @@
 """Filtering in linear light against the sRGB formula (IEC 61966-2-1) computed in float64
-with scipy.ndimage, rounded once; alpha never converted; ICC profiles other than sRGB
-refused."""
+with scipy.ndimage, rounded once; alpha never converted; a Lab ICC profile refused."""
 
 import io
 
@@ -178,11 +177,12 @@ def test_an_srgb_profile_is_taken_and_others_refused_in_one_line(photo):
     tagged = Picture([photo], "RGB", "PNG", metadata={"icc_profile": profile("sRGB")}, name="tagged.png")
     assert filter_linear(tagged, blur, np.uint8).shape == photo.shape
     lab = Picture([photo], "RGB", "PNG", metadata={"icc_profile": profile("LAB")}, name="lab.png")
-    with pytest.raises(InvalidInputError, match=r"^lab.png: linear light converts sRGB only, and the image's ICC "
-                                                r"profile is 'Lab identity built-in': convert it to sRGB first$"):
+    with pytest.raises(InvalidInputError, match=r"^lab.png: linear light decodes by the image's ICC profile's "
+                                                r"curves, and its profile 'Lab identity built-in' describes Lab "
+                                                r"colours, not RGB$"):
         filter_linear(lab, blur, np.uint8)
     broken = Picture([photo], "RGB", "PNG", metadata={"icc_profile": b"not a profile"}, name="broken.png")
-    with pytest.raises(InvalidInputError, match="profile is 'unreadable'"):
+    with pytest.raises(InvalidInputError, match=r"^broken.png: .*ICC profile, which is unreadable$"):
         filter_linear(broken, blur, np.uint8)
 
 

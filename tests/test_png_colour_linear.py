@@ -1,16 +1,15 @@
-"""--linear on a PNG whose gAMA alone declares other than sRGB: its samples decoded by the
+"""--linear on a PNG whose gAMA declares other than sRGB: its samples decoded by the
 power 1/gAMA, filtered, encoded by gAMA and rounded once, against the same computed in
-float64 with scipy.ndimage; a cHRM other than sRGB's is still refused."""
+float64 with scipy.ndimage; a cHRM's primaries, other than sRGB's, change nothing."""
 
 import struct
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from helpers import assert_one_line_error, run
+from helpers import run
 from PIL import Image, PngImagePlugin
 
-from imgconv.errors import InvalidInputError
 from imgconv.filters import kernel_filter, preset_filter
 from imgconv.io.picture import Picture
 from imgconv.kernels import gaussian, identity, separable_gaussian
@@ -81,10 +80,15 @@ def test_sixteen_bit_grey_and_raw_results():
     assert raw.dtype == np.float32 and np.abs(raw - grey).max() < 0.02
 
 
-def test_other_primaries_are_still_refused(rgb):
-    with pytest.raises(InvalidInputError, match=r"^gamma.png: linear light converts sRGB, or a PNG's gamma alone, "
-                                                r"and the image declares gamma 1 \(gAMA.*cHRM 0.3457"):
-        filter_linear(declaring(rgb, "RGB", 100000, WIDE_POINTS), preset_filter(gaussian(sigma=1)), np.uint8)
+def test_other_primaries_are_filtered_in_the_light_of_the_gamma(rgb):
+    """Each channel filtered alike in linear light: a change of primaries (a matrix on
+    linear light) commutes with it; with no gAMA, the curve is sRGB's."""
+    kernel = gaussian(sigma=1)
+    ours = filter_linear(declaring(rgb, "RGB", 100000, WIDE_POINTS), preset_filter(kernel), np.uint8)
+    assert_within_rounding(ours, reference(rgb, kernel[::-1, ::-1], 255, 100000))
+    no_gamma = Picture([rgb], "RGB", "PNG", metadata={"png_colour": {b"cHRM": struct.pack(">8I", *WIDE_POINTS)}})
+    srgb = filter_linear(Picture([rgb], "RGB", "PNG"), preset_filter(kernel), np.uint8)
+    np.testing.assert_array_equal(filter_linear(no_gamma, preset_filter(kernel), np.uint8), srgb)
 
 
 def test_the_command_line_filters_it_and_keeps_the_gamma(tmp_path, rgb):
@@ -96,5 +100,8 @@ def test_the_command_line_filters_it_and_keeps_the_gamma(tmp_path, rgb):
         assert image.info["gamma"] == 1.0 and image.size == (34, 30)
     info.add(b"cHRM", struct.pack(">8I", *WIDE_POINTS))
     Image.fromarray(rgb).save(tmp_path / "wide.png", pnginfo=info)
-    result = run("blur", "-s", "1", "--linear", tmp_path / "wide.png", tmp_path / "wide-out.png")
-    assert_one_line_error(result, 2, "wide.png", "primaries other than sRGB's")
+    assert run("blur", "-s", "1", "--linear", tmp_path / "wide.png", tmp_path / "wide-out.png").exit_code == 0
+    with Image.open(tmp_path / "wide-out.png") as image:
+        assert image.info["gamma"] == 1.0
+        assert [round(v * 100000) for v in image.info["chromaticity"]] == list(WIDE_POINTS)
+        assert np.array_equal(np.asarray(image), np.asarray(Image.open(tmp_path / "out.png")))

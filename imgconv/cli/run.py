@@ -120,8 +120,9 @@ def filter_command(name: str, make: Maker, own_options: tuple[OptionSpec, ...] =
     shared: Any = split_options(command)
     shared.__doc__ = make.__doc__ if help is None else help
     shared = click.option("--linear", is_flag=True, cls=SectionOption, section="Engine",
-                          help="Filter 8- and 16-bit sRGB in linear light (the sRGB curve undone, then redone, "
-                               "rounded once); alpha is not converted. Other ICC profiles are refused.")(shared)
+                          help="Filter 8- and 16-bit samples in linear light (the sRGB curve, a PNG's gAMA or the "
+                               "ICC profile's own curve undone, then redone, rounded once); alpha is not converted. "
+                               "Profiles with lookup tables or unlike channel curves are refused.")(shared)
     if preset:
         shared = click.option("--print-kernel", is_flag=True, cls=SectionOption, section="Output",
                               help="Print the kernel and exit; imgconv convolve -k FILE computes the same response "

@@ -265,11 +265,11 @@ def colour_not_srgb(metadata: Mapping[str, Any]) -> str | None:
     return " and ".join(said) or None
 
 
-def gamma_alone(metadata: Mapping[str, Any]) -> int | None:
-    """gAMA's integer (the gamma times 100000) where it alone declares other than sRGB
-    (`colour_not_srgb`): no cHRM, or sRGB's; else None."""
-    gamma, points = _declared(metadata)
-    return gamma if points is None else None
+def declared_gamma(metadata: Mapping[str, Any]) -> int | None:
+    """gAMA's integer (the gamma times 100000) where it declares other than sRGB's and
+    describes the colours (`colour_not_srgb`), whatever primaries a cHRM declares beside
+    it (they do not change the curve); else None."""
+    return _declared(metadata)[0]
 
 
 def _declared(metadata: Mapping[str, Any]) -> tuple[int | None, tuple[int, ...] | None]:
