@@ -6,9 +6,10 @@ import struct
 
 import numpy as np
 import pytest
-import scipy.ndimage as ndi
 from helpers import run
 from PIL import Image, PngImagePlugin
+from test_linear_icc import assert_within_rounding
+from test_linear_icc import reference as curve_reference
 
 from imgconv.filters import kernel_filter, preset_filter
 from imgconv.io.picture import Picture
@@ -25,27 +26,9 @@ def declaring(samples, mode, gamma, points=None):
 
 
 def reference(samples, kernel, peak, gamma, alpha=False):
-    """Decode (the power 100000 / gamma), premultiply by alpha, filter each channel
-    (float64, reflect), divide, encode (the power gamma / 100000), round half up once."""
-    x = np.atleast_3d(samples.astype(np.float64))
-    colours = x.shape[2] - alpha
-    light = (x[..., :colours] / peak) ** (100000 / gamma)
-    cover = x[..., colours:] / peak if alpha else np.ones((*x.shape[:2], 1))
-    filtered = np.stack([ndi.convolve(c, kernel, mode="reflect") for c in np.moveaxis(light * cover, 2, 0)], 2)
-    coverage = ndi.convolve(cover[..., 0], kernel, mode="reflect")[..., np.newaxis]
-    encoded = np.clip(filtered / coverage, 0, 1) ** (gamma / 100000)
-    out = np.floor(encoded * peak + 0.5)
-    if alpha:
-        out = np.concatenate([out, np.floor(coverage * peak + 0.5)], axis=2)
-    return out.reshape(samples.shape)
-
-
-def assert_within_rounding(ours, theirs):
-    """Equal, except where float32 filtering puts a value next to a half-way point on
-    the other side: one level, and rarely."""
-    difference = np.abs(ours.astype(np.int64) - theirs)
-    assert difference.max() <= 1
-    assert np.count_nonzero(difference) <= 1 + ours.size // 1000
+    """`test_linear_icc.reference` through the power 100000 / gamma and back."""
+    return curve_reference(samples, kernel, peak, (lambda v: v ** (100000 / gamma), lambda v: v ** (gamma / 100000)),
+                           alpha)
 
 
 @pytest.fixture
