@@ -64,3 +64,13 @@ def test_a_damaged_bmp_is_refused_naming_the_damage(data, damage):
         decode_image(data, "bad.bmp")
     message = str(caught.value)
     assert message.startswith("bad.bmp: damaged BMP: ") and message.endswith(damage) and "\n" not in message
+
+
+def test_an_rle4_row_of_odd_width_may_end_in_its_last_bytes_padding():
+    # Width 3: each row a run of 4 pixels (1, 2, 1 and the padding nibble's 2), then end of row.
+    rows = bytes([4, 0x12, 0, 0, 2, 0x30, 1, 0x30, 0, 0, 0, 1])
+    assert np.array_equal(decode_image(_bmp(3, 2, 4, 2, rows), "t.bmp").pixels,
+                          _colours(np.array([[3, 0, 3], [1, 2, 1]])))
+    for width, run in ((3, 5), (4, 5)):  # past the padding, or no padding to take it
+        with pytest.raises(ImageReadError, match=f"runs past the end of row 0 \\({run} pixels of {width}\\)"):
+            decode_image(_bmp(width, 1, 4, 2, bytes([run, 0x12, 0, 1])), "t.bmp")
