@@ -6,9 +6,12 @@ import io
 
 import imagecodecs
 import numpy as np
+import pytest
 from PIL import Image
 
 import imgconv
+from imgconv.errors import ImageReadError
+from imgconv.io.read import decode_image
 
 
 def test_a_lossless_webp_keeps_the_colour_of_its_transparent_pixels(tmp_path, rng):
@@ -20,3 +23,28 @@ def test_a_lossless_webp_keeps_the_colour_of_its_transparent_pixels(tmp_path, rn
     assert np.array_equal(imagecodecs.webp_decode(source.getvalue()), pixels)
     imgconv.write_image(tmp_path / "out.webp", imgconv.read_image(tmp_path / "in.webp"))
     assert np.array_equal(imagecodecs.webp_decode((tmp_path / "out.webp").read_bytes()), pixels)
+
+
+def _tga_rle(width: int, height: int, descriptor: int, packets: bytes) -> bytes:
+    """A run-length 24-bit TGA (image type 10) of ``packets``, its descriptor byte given."""
+    header = bytes([0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0]) + width.to_bytes(2, "little") \
+        + height.to_bytes(2, "little") + bytes([24, descriptor])
+    return header + packets
+
+
+# A run of 12 pixels, across two ends of rows 5 wide, then 3 pixels as they are (BGR).
+_RUN, _RAW = (10, 20, 30), [(1, 2, 3), (4, 5, 6), (7, 8, 9)]
+_PACKETS = bytes([0x80 | 11, *_RUN[::-1], 2]) + b"".join(bytes(p[::-1]) for p in _RAW)
+_STORED = np.array([_RUN] * 12 + _RAW, np.uint8).reshape(3, 5, 3)  # in the order stored
+
+
+@pytest.mark.parametrize(("descriptor", "shown"), [
+    (0x20, _STORED), (0x00, _STORED[::-1]), (0x30, _STORED[:, ::-1]), (0x10, _STORED[::-1, ::-1])])
+def test_a_tga_run_length_packet_may_run_across_rows(descriptor, shown):
+    picture = decode_image(_tga_rle(5, 3, descriptor, _PACKETS), "t.tga")
+    assert picture.mode == "RGB" and np.array_equal(picture.pixels, shown)
+
+
+def test_a_tga_whose_run_length_data_ends_early_is_refused():
+    with pytest.raises(ImageReadError, match=r"^t\.tga: truncated: its run-length data ends before its last pixel, "):
+        decode_image(_tga_rle(5, 3, 0x20, _PACKETS[:-1]), "t.tga")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import bmp, chunks, claims
+from . import bmp, chunks, claims, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import deep_picture, picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
@@ -54,6 +54,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         claims.check_bmp(image, data, name)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
+        tga.expand_runs(image, data, name)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
