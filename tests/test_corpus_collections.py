@@ -3,6 +3,7 @@ libjpeg-turbo's and OpenImageIO's test images), built here in miniature, read an
 written as their formats and their other readers define them."""
 
 import io
+import struct
 
 import imagecodecs
 import numpy as np
@@ -48,3 +49,10 @@ def test_a_tga_run_length_packet_may_run_across_rows(descriptor, shown):
 def test_a_tga_whose_run_length_data_ends_early_is_refused():
     with pytest.raises(ImageReadError, match=r"^t\.tga: truncated: its run-length data ends before its last pixel, "):
         decode_image(_tga_rle(5, 3, 0x20, _PACKETS[:-1]), "t.tga")
+
+
+def test_a_psd_of_channels_pillow_does_not_read_is_refused_saying_so():
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 4, 4, 16, 3)  # 16-bit RGB, 4 x 4
+    with pytest.raises(ImageReadError, match=r"^t\.psd: a damaged or unsupported PSD file: its 16-bit channels "
+                                             r"\(colour mode 3\) are not what Pillow, its reader, reads$"):
+        decode_image(header + bytes(64), "t.psd")

@@ -203,6 +203,10 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
         # A plugin that finds the file is not of its format after all has nothing to add.
         if reason and not reason.lower().startswith("not a"):
             reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
+            # A PSD's mode missing from Pillow's table, whose key (colour mode, bits a channel) is the reason.
+            if fmt == "PSD" and reason == str(struct.unpack_from(">HH", data, 22)[::-1]):
+                depth, mode = struct.unpack_from(">HH", data, 22)
+                reason = f"its {depth}-bit channels (colour mode {mode}) are not what Pillow, its reader, reads"
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
 
