@@ -55,7 +55,9 @@ what an independent reader reads from the input and from the output:
   CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are. Where a GIF
   frame was disposed of to the background, and outside the first frame's rectangle,
   Pillow fills the area with the background colour and browsers and imgconv clear it:
-  there, a transparent output pixel is equal.
+  there, a transparent output pixel is equal. So is one where a run-length BMP's
+  pixel is palette entry 0 to Pillow, which gives that entry to the pixels the data
+  skips, where imgconv leaves them transparent.
   An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
   first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
   image at open; its frames are the layers). Not compared, as Pillow reads them
@@ -496,8 +498,11 @@ def _pillow_frames(path: str) -> Frames:
     else:
         with Image.open(path) as image:
             _check_pillow_reads(image, data)
+            rle = image.format == "BMP" and bool(image.tile) and image.tile[0].codec_name == "bmp_rle"
             arrays, durations = _pillow_images(image)
             cleared = _gif_cleared(image) if image.format == "GIF" else None
+            if rle:  # the pixels the data skips are palette entry 0 to Pillow, transparent to imgconv
+                cleared = [np.asarray(image) == 0]
         reader = "Pillow"
     return Frames([upright(a, orientation) for a in arrays], durations, reader, cleared=cleared)
 

@@ -74,3 +74,15 @@ def test_an_rle4_row_of_odd_width_may_end_in_its_last_bytes_padding():
     for width, run in ((3, 5), (4, 5)):  # past the padding, or no padding to take it
         with pytest.raises(ImageReadError, match=f"runs past the end of row 0 \\({run} pixels of {width}\\)"):
             decode_image(_bmp(width, 1, 4, 2, bytes([run, 0x12, 0, 1])), "t.bmp")
+
+
+def test_pixels_run_length_data_skips_are_transparent():
+    # Bottom row: index 1, then a delta right 2 and up 1; top row: from x 3, index 3, end of the image.
+    data = _bmp(4, 2, 8, 1, bytes([1, 1, 0, 2, 2, 1, 1, 3, 0, 1]))
+    picture = decode_image(data, "t.bmp")
+    expected = np.zeros((2, 4, 4), np.uint8)  # transparent black where the file gives no pixel
+    expected[1, 0] = (*_PALETTE[1], 255)
+    expected[0, 3] = (*_PALETTE[3], 255)
+    assert picture.mode == "RGBA" and np.array_equal(picture.pixels, expected)
+    whole = decode_image(_bmp(6, 2, 8, 1, _RLE8), "t.bmp")
+    assert whole.mode == "RGB"

@@ -48,10 +48,11 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     icons = _icons(image)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
+    gaps = False  # pixels a run-length BMP leaves unwritten
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
         if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
             image.seek(skip + indices[0])
-        claims.check_bmp(image, data, name)
+        gaps = claims.check_bmp(image, data, name)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
         tga.expand_runs(image, data, name)
@@ -77,6 +78,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
             modes.append(mode_read_as(each))
             alpha = alpha_beside(each, data, name)  # before its pixels are loaded
+            if gaps:
+                alpha = claims.rle_alpha(image, data, name)
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
@@ -84,6 +87,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             if alpha is not None:
                 arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
+                if gaps:  # no colour where the file gives none, as browsers show it
+                    arrays[-1][alpha == 0] = 0
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
