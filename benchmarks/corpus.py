@@ -57,7 +57,9 @@ what an independent reader reads from the input and from the output:
   Pillow fills the area with the background colour and browsers and imgconv clear it:
   there, a transparent output pixel is equal. So is one where a run-length BMP's
   pixel is palette entry 0 to Pillow, which gives that entry to the pixels the data
-  skips, where imgconv leaves them transparent.
+  skips, where imgconv leaves them transparent. A GIF frame after the first that
+  reaches past the canvas is clipped to it, as browsers show it, where Pillow grows
+  the canvas.
   An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
   first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
   image at open; its frames are the layers). Not compared, as Pillow reads them
@@ -501,6 +503,8 @@ def _pillow_frames(path: str) -> Frames:
             rle = image.format == "BMP" and bool(image.tile) and image.tile[0].codec_name == "bmp_rle"
             arrays, durations = _pillow_images(image)
             cleared = _gif_cleared(image) if image.format == "GIF" else None
+            if image.format == "GIF":  # Pillow grows its canvas for a later frame past it; browsers clip it
+                arrays = [a[:arrays[0].shape[0], :arrays[0].shape[1]] for a in arrays]
             if rle:  # the pixels the data skips are palette entry 0 to Pillow, transparent to imgconv
                 cleared = [np.asarray(image) == 0]
         reader = "Pillow"
