@@ -56,3 +56,11 @@ def test_a_psd_of_channels_pillow_does_not_read_is_refused_saying_so():
     with pytest.raises(ImageReadError, match=r"^t\.psd: a damaged or unsupported PSD file: its 16-bit channels "
                                              r"\(colour mode 3\) are not what Pillow, its reader, reads$"):
         decode_image(header + bytes(64), "t.psd")
+
+
+def test_a_dds_of_a_format_pillow_lacks_is_refused_as_unsupported_not_damaged():
+    pixel_format = struct.pack("<2I4s5I", 32, 4, b"DX10", 0, 0, 0, 0, 0)  # a DX10 header follows
+    header = struct.pack("<7I44x", 124, 0x1007, 4, 4, 16, 0, 0) + pixel_format + struct.pack("<5I", 0x1000, 0, 0, 0, 0)
+    dx10 = struct.pack("<5I", 72, 3, 0, 1, 0)  # DXGI_FORMAT_BC1_UNORM_SRGB, a 2D texture
+    with pytest.raises(ImageReadError, match=r"^t\.dds: unsupported by the decoders imgconv uses \(Unimplemented DXGI"):
+        decode_image(b"DDS " + header + dx10 + bytes(64), "t.dds")

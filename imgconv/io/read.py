@@ -166,8 +166,10 @@ _LIBAVIF_MAX_SIDE = 32768
 _J2K_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 code stream's start, then its SIZ marker
 # A decoder's words for a feature or format it lacks (tifffile: "<COMPRESSION.SGILOG:
 # 34676> not supported"; Pillow: "Unsupported BMP compression (6)", "cannot find loader
-# for this HDF5 file", "Unable to locate Ghostscript on paths").
-LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^cannot find loader|Ghostscript", re.IGNORECASE)
+# for this HDF5 file", "Unable to locate Ghostscript on paths", and for DDS formats it
+# lacks, "Unimplemented DXGI format 72" (sRGB BC1), "Unknown pixel format flags 2" (A8)).
+LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^unimplemented\b|^unknown pixel format\b|^cannot find loader"
+                     r"|Ghostscript", re.IGNORECASE)
 
 
 # What some of the reasons Pillow's plugins give mean.
