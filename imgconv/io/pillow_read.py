@@ -77,9 +77,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         arrays, modes, key = [], [], png_key(image, data)
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
             modes.append(mode_read_as(each))
-            alpha = alpha_beside(each, data, name)  # before its pixels are loaded
-            if gaps:
-                alpha = claims.rle_alpha(image, data, name)
+            alpha = claims.rle_alpha(image, data, name) if gaps else alpha_beside(each, data, name)  # before loading
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
