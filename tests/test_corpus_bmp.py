@@ -86,3 +86,18 @@ def test_pixels_run_length_data_skips_are_transparent():
     assert picture.mode == "RGBA" and np.array_equal(picture.pixels, expected)
     whole = decode_image(_bmp(6, 2, 8, 1, _RLE8), "t.bmp")
     assert whole.mode == "RGB"
+
+
+@pytest.mark.parametrize("height", [2, -2])  # bottom row first, or top-down
+def test_a_2_bit_bmp_is_read_through_its_palette(height):
+    indices = np.array([[0, 1, 2, 3, 1], [3, 2, 1, 0, 2]])
+    packed = [bytes([r[0] << 6 | r[1] << 4 | r[2] << 2 | r[3], r[4] << 6, 0, 0]) for r in indices]
+    rows = b"".join(packed[::-1] if height > 0 else packed)
+    assert np.array_equal(decode_image(_bmp(5, height, 2, 0, rows), "t.bmp").pixels, _colours(indices))
+
+
+def test_a_2_bit_bmp_index_past_its_palette_is_refused():
+    data = bytearray(_bmp(1, 1, 2, 0, bytes([0xC0, 0, 0, 0])))
+    data[46:50] = (3).to_bytes(4, "little")  # 3 colours used: index 3 is past them
+    with pytest.raises(ImageReadError, match=r"^t\.bmp: damaged BMP: a pixel.s palette index is 3, past its 3 "):
+        decode_image(bytes(data), "t.bmp")

@@ -120,6 +120,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return picture_from_half_float_dds(data, metadata, name)
     if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
+    if image.format == "BMP" and bmp.two_bit(data):
+        return bmp.picture_from_two_bit(data, image.size, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
