@@ -53,8 +53,13 @@ what an independent reader reads from the input and from the output:
 - Every other format: Pillow's frames in order (ImageSequence, each frame decoded
   once, after the one before), 8-bit modes converted to RGBA (palette, bilevel 0/255,
   CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are. Where a GIF
-  frame was disposed of to the background, Pillow fills the area with the background
-  colour and browsers and imgconv clear it: there, a transparent output pixel is equal.
+  frame was disposed of to the background, and outside the first frame's rectangle,
+  Pillow fills the area with the background colour and browsers and imgconv clear it:
+  there, a transparent output pixel is equal. So is one where a run-length BMP's
+  pixel is palette entry 0 to Pillow, which gives that entry to the pixels the data
+  skips, where imgconv leaves them transparent. A GIF frame after the first that
+  reaches past the canvas is clipped to it, as browsers show it, where Pillow grows
+  the canvas.
   An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
   first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
   image at open; its frames are the layers). Not compared, as Pillow reads them
@@ -495,20 +500,29 @@ def _pillow_frames(path: str) -> Frames:
     else:
         with Image.open(path) as image:
             _check_pillow_reads(image, data)
+            rle = image.format == "BMP" and bool(image.tile) and image.tile[0].codec_name == "bmp_rle"
             arrays, durations = _pillow_images(image)
             cleared = _gif_cleared(image) if image.format == "GIF" else None
+            if image.format == "GIF":  # Pillow grows its canvas for a later frame past it; browsers clip it
+                arrays = [a[:arrays[0].shape[0], :arrays[0].shape[1]] for a in arrays]
+            if rle:  # the pixels the data skips are palette entry 0 to Pillow, transparent to imgconv
+                cleared = [np.asarray(image) == 0]
         reader = "Pillow"
     return Frames([upright(a, orientation) for a in arrays], durations, reader, cleared=cleared)
 
 
 def _gif_cleared(image: Any) -> list[np.ndarray]:
     """For each frame of a GIF, where a frame before it was disposed of to the
-    background (disposal method 2): Pillow fills that area with the background colour
-    (of the frame's palette), as giflib, libvips and OpenCV do; browsers and imgconv
-    clear it to transparent."""
-    masks, mask = [], np.zeros(image.size[::-1], bool)
+    background (disposal method 2), and where no frame has drawn yet (outside the first
+    frame's rectangle): Pillow fills that area with the background colour (of the
+    frame's palette), as giflib, libvips and OpenCV do; browsers and imgconv clear it
+    to transparent."""
+    masks, mask = [], np.ones(image.size[::-1], bool)
     for index in range(image.n_frames):
         image.seek(index)
+        if index == 0:
+            left, top, right, bottom = image.dispose_extent
+            mask[top:bottom, left:right] = False
         masks.append(mask.copy())
         if image.disposal_method == 2 and image.dispose_extent:
             left, top, right, bottom = image.dispose_extent

@@ -64,3 +64,40 @@ def test_a_damaged_bmp_is_refused_naming_the_damage(data, damage):
         decode_image(data, "bad.bmp")
     message = str(caught.value)
     assert message.startswith("bad.bmp: damaged BMP: ") and message.endswith(damage) and "\n" not in message
+
+
+def test_an_rle4_row_of_odd_width_may_end_in_its_last_bytes_padding():
+    # Width 3: each row a run of 4 pixels (1, 2, 1 and the padding nibble's 2), then end of row.
+    rows = bytes([4, 0x12, 0, 0, 2, 0x30, 1, 0x30, 0, 0, 0, 1])
+    assert np.array_equal(decode_image(_bmp(3, 2, 4, 2, rows), "t.bmp").pixels,
+                          _colours(np.array([[3, 0, 3], [1, 2, 1]])))
+    for width, run in ((3, 5), (4, 5)):  # past the padding, or no padding to take it
+        with pytest.raises(ImageReadError, match=f"runs past the end of row 0 \\({run} pixels of {width}\\)"):
+            decode_image(_bmp(width, 1, 4, 2, bytes([run, 0x12, 0, 1])), "t.bmp")
+
+
+def test_pixels_run_length_data_skips_are_transparent():
+    # Bottom row: index 1, then a delta right 2 and up 1; top row: from x 3, index 3, end of the image.
+    data = _bmp(4, 2, 8, 1, bytes([1, 1, 0, 2, 2, 1, 1, 3, 0, 1]))
+    picture = decode_image(data, "t.bmp")
+    expected = np.zeros((2, 4, 4), np.uint8)  # transparent black where the file gives no pixel
+    expected[1, 0] = (*_PALETTE[1], 255)
+    expected[0, 3] = (*_PALETTE[3], 255)
+    assert picture.mode == "RGBA" and np.array_equal(picture.pixels, expected)
+    whole = decode_image(_bmp(6, 2, 8, 1, _RLE8), "t.bmp")
+    assert whole.mode == "RGB"
+
+
+@pytest.mark.parametrize("height", [2, -2])  # bottom row first, or top-down
+def test_a_2_bit_bmp_is_read_through_its_palette(height):
+    indices = np.array([[0, 1, 2, 3, 1], [3, 2, 1, 0, 2]])
+    packed = [bytes([r[0] << 6 | r[1] << 4 | r[2] << 2 | r[3], r[4] << 6, 0, 0]) for r in indices]
+    rows = b"".join(packed[::-1] if height > 0 else packed)
+    assert np.array_equal(decode_image(_bmp(5, height, 2, 0, rows), "t.bmp").pixels, _colours(indices))
+
+
+def test_a_2_bit_bmp_index_past_its_palette_is_refused():
+    data = bytearray(_bmp(1, 1, 2, 0, bytes([0xC0, 0, 0, 0])))
+    data[46:50] = (3).to_bytes(4, "little")  # 3 colours used: index 3 is past them
+    with pytest.raises(ImageReadError, match=r"^t\.bmp: damaged BMP: a pixel.s palette index is 3, past its 3 "):
+        decode_image(bytes(data), "t.bmp")

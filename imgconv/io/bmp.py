@@ -68,11 +68,21 @@ def bitfields(data: bytes, name: str) -> Fields | None:
     return Fields(bits, masks)
 
 
+def two_bit(data: bytes) -> bool:
+    """Whether ``data`` is a BMP of 2 bits a pixel (Windows CE's), uncompressed, which
+    Pillow refuses and Chromium reads; `picture_from_two_bit` decodes it."""
+    return data.startswith(b"BM") and len(data) >= 14 + 40 and int.from_bytes(data[14:18], "little") in _HEADERS \
+        and struct.unpack_from("<HI", data, 28) == (2, 0)
+
+
 def openable(data: bytes, name: str) -> bytes:
     """``data`` as Pillow opens it: a bit-field BMP's masks (`bitfields`, which refuses
-    damaged ones) those of a layout Pillow reads, with no alpha, its coding BI_BITFIELDS.
-    Only the header changes; `picture_from_bitfields` decodes the pixels from the file
-    itself."""
+    damaged ones) those of a layout Pillow reads, with no alpha, its coding BI_BITFIELDS;
+    a 2-bit BMP's bits 1, and its palette 2 colours (its rows are then no longer than
+    the file's). Only the header changes; `picture_from_bitfields` and
+    `picture_from_two_bit` decode the pixels from the file itself."""
+    if two_bit(data):
+        return data[:28] + struct.pack("<H", 1) + data[30:46] + struct.pack("<I", 2) + data[50:]
     fields = bitfields(data, name)
     if fields is None or data[30:34] == bytes(4):  # BI_RGB: Pillow reads its header as it is
         return data
@@ -109,6 +119,30 @@ def picture_from_bitfields(data: bytes, fields: Fields, size: tuple[int, int], m
     channels = [_scaled(pixels, mask, top) for mask in masks]
     array = np.stack(channels, axis=2).astype(np.uint16 if deep else np.uint8)
     return deep_picture([array], "BMP", metadata, name)
+
+
+def picture_from_two_bit(data: bytes, size: tuple[int, int], metadata: dict[str, Any], name: str) -> Picture:
+    """The picture of a 2-bit BMP (`two_bit`) of ``size`` (width, height): its palette
+    (the colours its header says it uses, else 4), then its rows, bottom first unless
+    its height is negative, 4 pixels a byte from the highest bits, padded to 4 bytes."""
+    width, height = size
+    header = int.from_bytes(data[14:18], "little")
+    colours = int.from_bytes(data[46:50], "little") or 4
+    if colours > 4:
+        raise ImageReadError(f"{name}: damaged BMP: its palette of {colours} colours is more than 2 bits index")
+    start, stride = int.from_bytes(data[10:14], "little"), (width * 2 + 31) // 32 * 4
+    if len(data) < max(start + stride * height, 14 + header + 4 * colours):
+        raise ImageReadError(f"{name}: truncated: its {width} x {height} pixels of 2 bits and its palette "
+                             "do not fit in the file")
+    palette = np.frombuffer(data, np.uint8, 4 * colours, 14 + header).reshape(colours, 4)[:, 2::-1]
+    rows = np.frombuffer(data, np.uint8, stride * height, start).reshape(height, stride)
+    indices = np.stack([rows >> 6, rows >> 4 & 3, rows >> 2 & 3, rows & 3], axis=2).reshape(height, -1)[:, :width]
+    if indices.max(initial=0) >= colours:
+        raise ImageReadError(f"{name}: damaged BMP: a pixel's palette index is {indices.max()}, past its "
+                             f"{colours} colours")
+    if struct.unpack_from("<i", data, 22)[0] > 0:
+        indices = indices[::-1]
+    return deep_picture([palette[indices]], "BMP", metadata, name)
 
 
 def _scaled(pixels: np.ndarray, mask: int, top: int) -> np.ndarray:

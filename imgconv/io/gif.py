@@ -53,7 +53,11 @@ def gif_frames(data: bytes, wanted: Sequence[int], name: str,
     if len(images) <= max(wanted):
         raise ImageReadError(f"{name}: truncated: it holds {len(images)} frames, not frame {max(wanted)}")
     screen = struct.unpack_from("<HH", data, 6)
-    size = tuple(s or max(i.box[n] + i.box[n + 2] for i in images) for n, s in enumerate(screen))
+    # The canvas grows to hold the first frame where it reaches past the logical screen,
+    # as Chromium (Wuffs' default), Pillow and giflib show it; later frames are clipped.
+    first = images[0].box
+    size = tuple(max(s, first[n] + first[n + 2]) if s else max(i.box[n] + i.box[n + 2] for i in images)
+                 for n, s in enumerate(screen))
     for _ in wanted[1:]:
         budget.take(*size)
     colour = any(i.palette is not None for i in images)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import bmp, chunks, claims
+from . import bmp, chunks, claims, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import deep_picture, picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
@@ -48,12 +48,14 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     icons = _icons(image)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
+    gaps = False  # pixels a run-length BMP leaves unwritten
     if not icons:  # an icon's images take their sizes as each is read (`_frames`)
         if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
             image.seek(skip + indices[0])
-        claims.check_bmp(image, data, name)
+        gaps = claims.check_bmp(image, data, name)
         budget.take(*image.size)  # from the frame's header, before anything is decoded
         claims.check_frame_data(image, data, name)
+        tga.expand_runs(image, data, name)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -75,7 +77,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         arrays, modes, key = [], [], png_key(image, data)
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
             modes.append(mode_read_as(each))
-            alpha = alpha_beside(each, data, name)  # before its pixels are loaded
+            alpha = claims.rle_alpha(image, data, name) if gaps else alpha_beside(each, data, name)  # before loading
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
@@ -83,6 +85,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             if alpha is not None:
                 arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
+                if gaps:  # no colour where the file gives none, as browsers show it
+                    arrays[-1][alpha == 0] = 0
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
@@ -116,6 +120,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return picture_from_half_float_dds(data, metadata, name)
     if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
+    if image.format == "BMP" and bmp.two_bit(data):
+        return bmp.picture_from_two_bit(data, image.size, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):

@@ -74,9 +74,11 @@ def metadata_options(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def webp_options(picture: "Picture", asked: "EncodeOptions", record: "Format") -> dict[str, Any]:
-    """Lossless for a lossless WebP input when no quality is asked for, else lossy."""
+    """Lossless for a lossless WebP input when no quality is asked for, else lossy.
+    Lossless keeps the colour of transparent pixels (``exact``), which libwebp would
+    otherwise change to compress better: an output holds the samples its input held."""
     if asked.quality is None and picture.encoding.get("lossless"):
-        return {"lossless": True}
+        return {"lossless": True, "exact": True}
     return {"quality": asked.quality or record.quality}
 
 

@@ -166,8 +166,10 @@ _LIBAVIF_MAX_SIDE = 32768
 _J2K_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 code stream's start, then its SIZ marker
 # A decoder's words for a feature or format it lacks (tifffile: "<COMPRESSION.SGILOG:
 # 34676> not supported"; Pillow: "Unsupported BMP compression (6)", "cannot find loader
-# for this HDF5 file", "Unable to locate Ghostscript on paths").
-LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^cannot find loader|Ghostscript", re.IGNORECASE)
+# for this HDF5 file", "Unable to locate Ghostscript on paths", and for DDS formats it
+# lacks, "Unimplemented DXGI format 72" (sRGB BC1), "Unknown pixel format flags 2" (A8)).
+LACKING = re.compile(r"\bnot supported\b|^unsupported\b|^unimplemented\b|^unknown pixel format\b|^cannot find loader"
+                     r"|Ghostscript", re.IGNORECASE)
 
 
 # What some of the reasons Pillow's plugins give mean.
@@ -203,6 +205,10 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
         # A plugin that finds the file is not of its format after all has nothing to add.
         if reason and not reason.lower().startswith("not a"):
             reason = _PILLOWS_WORDS.get(reason.split(" requires a buffer")[0], reason)
+            # A PSD's mode missing from Pillow's table, whose key (colour mode, bits a channel) is the reason.
+            if fmt == "PSD" and reason == str(struct.unpack_from(">HH", data, 22)[::-1]):
+                depth, mode = struct.unpack_from(">HH", data, 22)
+                reason = f"its {depth}-bit channels (colour mode {mode}) are not what Pillow, its reader, reads"
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
 
