@@ -114,3 +114,21 @@ def test_background_over_inks_whose_profile_is_refused_says_what_keeps_them(tmp_
     assert not (tmp_path / "out.tif").exists()
     assert run("identity", path, tmp_path / "out.tif").exit_code == 0
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), inks)
+
+
+@pytest.mark.parametrize(("option", "dtype", "keep"), [(["--cval", "1,2,3,4"], np.uint8, "TIFF, JPEG or .npy"),
+                                                       (["-k", "1", "-k", "1", "-k", "1", "-k", "1"], np.uint16,
+                                                        "TIFF or .npy")])
+def test_values_per_ink_for_an_srgb_output_say_the_cmyk_was_converted(tmp_path, rng, option, dtype, keep):
+    inks = rng.integers(0, 256, (6, 7, 4), dtype=np.uint8).astype(dtype)
+    path = _pages(tmp_path / "in.tif", [inks])
+    command = ["blur", "-r", "1", "-b", "constant"] if option[0] == "--cval" else ["convolve"]
+    name = "--cval" if option[0] == "--cval" else "--kernel"
+    result = run(*command, *option, path, tmp_path / "out.png")
+    assert_one_line_error(result, 2, f"in.tif: {name} gives 4, one per channel, but the image has 3 channel(s) "
+                          f"({8 if dtype == np.uint8 else 16}-bit RGB: its CMYK converted to sRGB for a PNG output): "
+                          f"give one, or one per channel, or write {keep} to keep the four inks")
+    assert not (tmp_path / "out.png").exists()
+    assert run(*command, *option, path, tmp_path / "out.tif").exit_code == 0
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.shape == inks.shape and out.dtype == dtype
