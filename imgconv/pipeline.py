@@ -21,7 +21,6 @@ from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filt
 from .in_place import filter_in_place
 from .io import formats, pages
 from .io.cmyk import background_samples, for_output, white
-from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
 from .io.read import read_image
@@ -168,7 +167,7 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
                                 f"{record.extension if record.raw else fmt}")
     given = picture
     with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
-        picture = for_output(change_depth(picture, write.depth), record, background=write.background is not None,
+        picture = for_output(picture, record, depth=write.depth, background=write.background is not None,
                              subsampling=write.encoding.subsampling)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)

@@ -1,7 +1,8 @@
 """CMYK follow-ups: 16-bit frames converted through their profile in as few LittleCMS
 calls as their size allows, each sample as LittleCMS converts its frame alone; and a
 profile that cannot convert the inks refused in words that fit what was asked (an
-output format, the library's imread, the demo, --background)."""
+output format, the library's imread, the demo, --background, values per channel); 16-bit
+inks written as 8-bit sRGB rounded once, after converting."""
 
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 from helpers import assert_one_line_error, run
+from PIL import Image
 from test_cmyk import cmyk_profile
 
 import imgconv
@@ -132,3 +134,19 @@ def test_values_per_ink_for_an_srgb_output_say_the_cmyk_was_converted(tmp_path, 
     assert run(*command, *option, path, tmp_path / "out.tif").exit_code == 0
     out = tifffile.imread(tmp_path / "out.tif")
     assert out.shape == inks.shape and out.dtype == dtype
+
+
+@pytest.mark.parametrize("profiled", [True, False])
+def test_16_bit_inks_to_8_bit_srgb_are_converted_at_16_bits_and_rounded_once(tmp_path, rng, profiled):
+    inks = rng.integers(0, 65536, (24, 32, 4), dtype=np.uint16)
+    path = _pages(tmp_path / "in.tif", [inks], cmyk_profile() if profiled else None)
+    assert run("identity", "--depth", "8", path, tmp_path / "out.png").exit_code == 0
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGB"
+        out = np.asarray(image).astype(np.float64)
+    if profiled:
+        wide = imagecodecs.cms_transform(inks, cmyk_profile(), imagecodecs.cms_profile("srgb"), **_CMS)
+    else:  # the naive conversion at 16 bits: R = (max - K) - round(C * (max - K) / max)
+        white = 65535 - inks[..., 3:].astype(np.float64)
+        wide = white - np.round(inks[..., :3] * white / 65535)
+    assert np.abs(out - wide / 257).max() <= 0.5  # rounded once: before, 1.8 and 1.3 levels off

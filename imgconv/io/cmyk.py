@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import ImageReadError, ImageWriteError
 from . import formats, icc, pages
+from .depth import change_depth
 from .formats import Format
 from .picture import Picture
 
@@ -50,24 +51,31 @@ Refusal = Callable[[str], ImageReadError]
 follow "its ICC profile")."""
 
 
-def for_output(picture: Picture, record: Format, *, background: bool = False, subsampling: str | None = None
-               ) -> Picture:
-    """``picture`` as an output of ``record`` holds it: CMYK kept where the format holds
+def for_output(picture: Picture, record: Format, *, depth: int | None = None, background: bool = False,
+               subsampling: str | None = None) -> Picture:
+    """``picture`` at ``depth`` (`imgconv.io.depth.change_depth`) as an output of
+    ``record`` holds it: CMYK kept where the format holds
     it (a raw ``.npy`` holds the inks as they are) or holds CMYK at the other depth
     (which `imgconv.io.write.check_writable` refuses, naming ``--depth``); with alpha
     where the format holds CMYK without (JPEG), kept for a ``background`` to flatten
     (`background_samples`), else dropped where it is opaque everywhere, and refused
-    otherwise; else converted to sRGB.
+    otherwise; else converted to sRGB, 16-bit inks for an 8-bit output converted at 16
+    bits and rounded once, after (inks rounded first put random inks' sRGB up to 1.8
+    levels off; rounded once, 0.5 at most).
 
     A JPEG's chroma ``subsampling`` other than 4:4:4 is refused for CMYK kept: a CMYK
     JPEG has no chroma, and libjpeg would store magenta, yellow and black at half the
     cyan's resolution (a black checkerboard comes back 128 levels off at quality 100)."""
     if picture.mode not in _SRGB or record.raw:
-        return picture
+        return change_depth(picture, depth)
     inks = _INKS.get(picture.mode, picture.mode)
     if not {picture.mode, inks, formats.OTHER_DEPTH[picture.mode], formats.OTHER_DEPTH[inks]} & record.holds:
-        _check_depth(picture, record)
-        return to_srgb(picture, output=record.name, advice=f"write {formats.holders(picture.mode)} to keep its inks")
+        if depth != 8:  # to 8 bits once converted
+            picture = change_depth(picture, depth)
+            _check_depth(picture, record)
+        advice = f"write {formats.holders(picture.mode)} to keep its inks"
+        return change_depth(to_srgb(picture, output=record.name, advice=advice), depth)
+    picture = change_depth(picture, depth)
     if subsampling not in (None, "4:4:4") and record.name == "JPEG":
         raise ImageWriteError(f"{picture.name}: --subsampling {subsampling} halves a JPEG's chroma, and a CMYK JPEG "
                               "has none: it would halve magenta, yellow and black; leave it out to keep every ink "
