@@ -45,19 +45,29 @@ def _pages(path, frames, profile=None):
     return path
 
 
+def _naive16(inks: np.ndarray) -> np.ndarray:
+    """The naive conversion at 16 bits: R = (max - K) - round(C * (max - K) / max)."""
+    white = 65535 - inks[..., 3:4].astype(np.float64)
+    return white - np.round(inks[..., :3] * white / 65535)
+
+
+@pytest.mark.parametrize("profiled", [True, False])
 @pytest.mark.parametrize("channels", [4, 5])
-def test_small_16_bit_frames_are_converted_in_one_call_each_as_alone(tmp_path, rng, monkeypatch, channels):
+def test_small_16_bit_frames_are_converted_in_one_call_each_as_alone(tmp_path, rng, monkeypatch, channels, profiled):
     shapes = [(1, 1), (3, 7), (20, 1), (1, 1), (16, 24)]
     frames = [rng.integers(0, 65536, (*shape, channels), dtype=np.uint16) for shape in shapes]
+    profile = cmyk_profile() if profiled else None
     # Frames of several sizes, as a picture given to the library may hold (a file's are refused).
-    picture = replace(read_image(_pages(tmp_path / "in.tif", frames[:1], cmyk_profile())), frames=frames)
+    picture = replace(read_image(_pages(tmp_path / "in.tif", frames[:1], profile)), frames=frames)
     srgb = imagecodecs.cms_profile("srgb")
-    expected = [imagecodecs.cms_transform(f[..., :4].copy(), cmyk_profile(), srgb, **_CMS) for f in frames]
+    expected = [imagecodecs.cms_transform(f[..., :4].copy(), profile, srgb, **_CMS) if profiled
+                else _naive16(f) for f in frames]
     calls = _counted(monkeypatch)
     result = to_srgb(picture)
-    assert len(calls) == 1
+    assert len(calls) == (1 if profiled else 0)
     assert result.mode == ("RGB;16" if channels == 4 else "RGBA;16")
     for frame, out, rgb in zip(frames, result.frames, expected, strict=True):
+        assert out.dtype == np.uint16 and out.shape == (*frame.shape[:2], channels - 1)
         np.testing.assert_array_equal(out[..., :3], rgb)
         np.testing.assert_array_equal(out[..., 3:], frame[..., 4:])
 
@@ -146,7 +156,6 @@ def test_16_bit_inks_to_8_bit_srgb_are_converted_at_16_bits_and_rounded_once(tmp
         out = np.asarray(image).astype(np.float64)
     if profiled:
         wide = imagecodecs.cms_transform(inks, cmyk_profile(), imagecodecs.cms_profile("srgb"), **_CMS)
-    else:  # the naive conversion at 16 bits: R = (max - K) - round(C * (max - K) / max)
-        white = 65535 - inks[..., 3:].astype(np.float64)
-        wide = white - np.round(inks[..., :3] * white / 65535)
+    else:
+        wide = _naive16(inks)
     assert np.abs(out - wide / 257).max() <= 0.5  # rounded once: before, 1.8 and 1.3 levels off

@@ -251,7 +251,7 @@ def _naive(inks: np.ndarray) -> np.ndarray:
     top = np.iinfo(inks.dtype).max
     wide = inks.astype(np.uint64)
     white = top - wide[..., 3:4]
-    return white - (wide[..., :3] * white + top // 2) // top
+    return (white - (wide[..., :3] * white + top // 2) // top).astype(inks.dtype)
 
 
 def _pillow_inks(inks: np.ndarray) -> "Image.Image":
