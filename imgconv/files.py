@@ -94,7 +94,7 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
     """
     picture = read_image(path, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
     if picture.mode in formats.CMYK_MODES and not cmyk:
-        picture = to_srgb(picture)
+        picture = to_srgb(picture, advice="give cmyk=True to read its inks")
     if frame is not None:
         return picture.frames[0]
     shapes = {f.shape for f in picture.frames}

@@ -21,7 +21,6 @@ from .filters import LINEAR, LUMINANCE, Filter, channel_kernels, composite, filt
 from .in_place import filter_in_place
 from .io import formats, pages
 from .io.cmyk import background_samples, for_output, white
-from .io.depth import change_depth
 from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
 from .io.read import read_image
@@ -168,11 +167,11 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
                                 f"{record.extension if record.raw else fmt}")
     given = picture
     with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
-        picture = for_output(change_depth(picture, write.depth), record, background=write.background is not None,
+        picture = for_output(picture, record, depth=write.depth, background=write.background is not None,
                              subsampling=write.encoding.subsampling)
     picture, written, over = _alpha_for(picture, record, write.background, name)
     check_writable(written, fmt, name, write.encoding.strip)
-    _check_channel_values(filt, picture)
+    _check_channel_values(filt, picture, given.mode, record.name)
     results: list[np.ndarray] = []
     if on_progress:
         on_progress(0, len(picture.frames))
@@ -223,18 +222,24 @@ def _spent(frame: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.zeros((), frame.dtype), frame.shape)
 
 
-def _check_channel_values(filt: Filter, picture: Picture) -> None:
+def _check_channel_values(filt: Filter, picture: Picture, read_mode: str, output: str) -> None:
     """Refuse, naming the file, values beyond the edges or kernels given one per
     channel in another count than the picture's channels (alpha counted), or with a
-    light that filters other channels than the picture's own."""
+    light that filters other channels than the picture's own. A picture read as CMYK
+    (``read_mode``) and converted to sRGB for the ``output`` format says so, and what
+    keeps the four inks."""
     cval, kernels = filt.engine.cval, len(channel_kernels(filt.passes[0][0]))
     first = picture.frames[0]  # every frame has the same channels
     channels = 1 if first.ndim == 2 else first.shape[2]
     for option, count in (("--cval", len(cval) if isinstance(cval, tuple) else 1), ("--kernel", kernels)):
         if count > 1 and (filt.light == LUMINANCE or count != channels):
             have = "is filtered as Y' alone" if filt.light == LUMINANCE else f"has {channels} channel(s)"
+            description, remedy = picture.description, "give one, or one per channel"
+            if read_mode in formats.CMYK_MODES and picture.mode not in formats.CMYK_MODES:
+                description += f": its CMYK converted to sRGB for a {output} output"
+                remedy += f", or write {formats.holders(read_mode)} to keep the four inks"
             raise InvalidInputError(f"{picture.name}: {option} gives {count}, one per channel, but the image {have} "
-                                    f"({picture.description}): give one, or one per channel")
+                                    f"({description}): {remedy}")
 
 
 def _check_streamable(filt: Filter, dest: Path) -> None:

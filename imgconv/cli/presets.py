@@ -265,8 +265,8 @@ CONVOLVE_OPTIONS: tuple[OptionSpec, ...] = (
     (("--kernel", "-k", "kernel"), {
         "type": KernelSpecType(channels=True), "required": True, "multiple": True,
         "help": "A kernel file (.txt .csv .kernel .mat .npy .json) or an inline kernel like '1 2 1; 2 4 2; 1 2 1'; "
-                "once, or once per channel (3 for RGB, 4 for RGBA); a 3-D .npy gives one per channel, its last "
-                "axis."}),
+                "once, or once per channel (3 for RGB; 4 for RGBA, or for CMYK kept in TIFF or JPEG); a 3-D .npy "
+                "gives one per channel, its last axis."}),
     (("--normalize",), {"is_flag": True, "help": "Divide the kernel by its sum."}),
     (("--divisor",), {"type": FINITE, "help": "Divide the kernel by this."}),
     (("--offset",), {"type": FINITE, "help": "Add this to every result, in sample units."}),

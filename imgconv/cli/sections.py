@@ -75,7 +75,8 @@ def boundary_options(default: str = "reflect", help_boundary: str | None = None,
                                      "constant (or an alias)."}),
         (("--cval",), {"type": ChannelValuesType() if truncate else FINITE, "default": 0.0, "show_default": True,
                        "help": "Value beyond the edges in constant mode, in the image's sample units" +
-                               ("; or one per channel, R,G,B[,A]." if truncate else ".")}))
+                               ("; or one per channel, R,G,B[,A] (C,M,Y,K[,A] for CMYK kept in TIFF or JPEG)."
+                                if truncate else ".")}))
 
 
 MAX_PIXELS: OptionSpec = (("--max-pixels",), {

@@ -41,8 +41,7 @@ from typing import Any
 from ..engine import EngineOptions
 from ..errors import ImgconvError, PixelLimitError
 from ..filters import preset_filter
-from ..io.cmyk import for_output
-from ..io.formats import FORMATS
+from ..io.cmyk import to_srgb
 from ..io.picture import Picture
 from ..io.read import decode_image, read_image
 from ..io.source import max_bytes
@@ -215,7 +214,7 @@ class Demo:
         self.upload_limit = (max_pixels, "--max-pixels") if max_pixels and max_pixels <= max_upload_pixels else \
             (max_upload_pixels, "--max-upload-pixels")
         path = SAMPLE if image is None else image
-        self.picture = for_output(read_image(path, max_pixels=max_pixels), FORMATS["PNG"])  # CMYK as sRGB, once
+        self.picture = to_srgb(read_image(path, max_pixels=max_pixels))  # CMYK as sRGB, once
         check_writable(self.picture, "PNG", str(path))
         self.info = self._describe(self.picture, Path(path).name, None)
         self.uploads: OrderedDict[str, Picture] = OrderedDict()
@@ -247,7 +246,7 @@ class Demo:
             if len(data) != length:
                 raise RequestError("upload: the body ended before its Content-Length")
             try:
-                picture = for_output(decode_image(data, "upload", max_pixels=limit), FORMATS["PNG"])
+                picture = to_srgb(decode_image(data, "upload", max_pixels=limit))
             except PixelLimitError:
                 raise RequestError(f"upload: more pixels than the limit of {limit:,} (imgconv demo {option} N "
                                    f"raises it)", 413) from None

@@ -38,6 +38,8 @@ def encode_pillow(frames: list[np.ndarray], picture: "Picture", fmt: str, saving
     try:
         images[0].save(out, format=fmt, **saving)
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the file's (a full disk), which `imgconv.io.sink.output_file` words; the picture is not at fault
         raise ImageWriteError(f"{name}: cannot write {picture.description} as {fmt} ({exc})") from None
     except RuntimeError as exc:  # libtiff's compressing writer refusing one of the input's tags
         raise ImageWriteError(f"{name}: cannot write the input's tags in a compressed TIFF ({exc}); --strip leaves "
