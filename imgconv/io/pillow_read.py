@@ -48,14 +48,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     icons = _icons(image)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
-    gaps = False  # pixels a run-length BMP leaves unwritten
-    if not icons:  # an icon's images take their sizes as each is read (`_frames`)
-        if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
-            image.seek(skip + indices[0])
-        gaps = claims.check_bmp(image, data, name)
-        budget.take(*image.size)  # from the frame's header, before anything is decoded
-        claims.check_frame_data(image, data, name)
-        tga.expand_runs(image, data, name)
+    # An icon's images take their sizes as each is read (`_frames`).
+    gaps = not icons and _first_frame_checked(image, data, skip + indices[0], name, budget)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -81,6 +75,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
+            tga.round_five_bits(image, data, arrays[-1])
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             if alpha is not None:
@@ -98,6 +93,20 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         if "loop" in image.info and picture.animation:
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _first_frame_checked(image: "ImageFile.ImageFile", data: bytes, index: int, name: str,
+                         budget: PixelBudget) -> bool:
+    """Seek ``image`` to frame ``index`` and check what its header claims before
+    anything is decoded, its size taken from ``budget`` (a TGA's runs expanded); whether
+    it is a run-length BMP that leaves pixels unwritten."""
+    if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
+        image.seek(index)
+    gaps = claims.check_bmp(image, data, name)
+    budget.take(*image.size)
+    claims.check_frame_data(image, data, name)
+    tga.prepare(image, data, name)
+    return gaps
 
 
 def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str, Any], name: str,
