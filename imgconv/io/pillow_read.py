@@ -74,6 +74,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
             alpha = claims.rle_alpha(image, data, name) if gaps else alpha_beside(each, data, name)  # before loading
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
+            claims.check_tiff_palette(each, name)
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
             tga.round_five_bits(image, data, arrays[-1])
             if key is not None and modes[-1] in KEYED:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ImageReadError
+from .claims import check_colour_map
 
 if TYPE_CHECKING:
     from PIL import ImageFile
@@ -57,7 +58,9 @@ def prepare(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
     tile = image.tile[0]
     pixels = _expand_runs(image, data, name) if tile.codec_name == "tga_rle" else memoryview(data)[tile.offset or 0:]
     if pixels is not None and data[2] in _MAPPED and data[1] and data[16] == 8:
-        _check_indices(np.frombuffer(pixels, np.uint8, min(image.size[0] * image.size[1], len(pixels))), data, name)
+        first, length = struct.unpack_from("<HH", data, 3)
+        check_colour_map(np.frombuffer(pixels, np.uint8, min(image.size[0] * image.size[1], len(pixels))), first,
+                         length, name, "TGA")
 
 
 def _alpha_declared(data: bytes) -> bool:
@@ -83,15 +86,6 @@ def _without_attribute_bit(image: "ImageFile.ImageFile", data: bytes) -> None:
         first, length = struct.unpack_from("<HH", data, 3)
         start = 18 + data[0]
         image.palette = ImagePalette.raw("BGR;15", bytes(2 * first) + data[start:start + 2 * length])
-
-
-def _check_indices(indices: np.ndarray, data: bytes, name: str) -> None:
-    """Refuse a colour-mapped TGA's ``indices`` that reach outside its colour map."""
-    first, length = struct.unpack_from("<HH", data, 3)
-    outside = int(np.count_nonzero((indices < first) | (indices >= first + length)))
-    if outside:
-        raise ImageReadError(f"{name}: damaged TGA: {outside} pixels index outside its colour map "
-                             f"(entries {first} to {first + length - 1}), and have no colour")
 
 
 def round_five_bits(image: "ImageFile.ImageFile", data: bytes, samples: np.ndarray) -> None:
