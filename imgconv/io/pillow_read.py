@@ -10,7 +10,14 @@ import numpy as np
 from . import bmp, chunks, claims, tga
 from .apng import apng_frames
 from .budget import PixelBudget
-from .deep import deep_picture, picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
+from .deep import (
+    deep_picture,
+    picture_from_deep_png,
+    picture_from_deep_sgi,
+    picture_from_half_float_dds,
+    picture_from_twelve_bit_jpeg,
+    twelve_bit_jpeg,
+)
 from .gif import gif_frames
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
@@ -124,7 +131,7 @@ def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str,
 def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
-    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 16-bit SGI image, a
+    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 12-bit JPEG, a 16-bit SGI image, a
     TIFF beyond Pillow; else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
@@ -132,6 +139,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
     if image.format == "BMP" and bmp.two_bit(data):
         return bmp.picture_from_two_bit(data, image.size, metadata, name)
+    if image.format == "JPEG" and twelve_bit_jpeg(data):
+        return picture_from_twelve_bit_jpeg(data, image.mode, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
