@@ -93,3 +93,15 @@ def test_a_colour_map_starting_past_entry_0_is_read_through(run_length):
     picture = decode_image(_mapped(b"\x02\x03\x04\x03", 2, run_length), "t.tga")
     entries = np.arange(9, dtype=np.uint8).reshape(3, 3)[:, ::-1]  # stored B, G, R
     assert np.array_equal(picture.frames[0][0], entries[[0, 1, 2, 1]])
+
+
+@pytest.mark.parametrize("kind", [1, 2])  # colour-mapped; true colour, its map unused
+def test_a_colour_map_of_15_bit_entries_is_read(kind):
+    """Pillow refuses 15-bit map entries ("unknown TGA map depth"); they are 16-bit ones
+    without the attribute bit. A true-colour image's colour map is no part of it."""
+    red = _VALUES
+    entries = _five_five_five(red, red[::-1], red)
+    expected = np.stack([_rounded(red), _rounded(red[::-1]), _rounded(red)], axis=1)
+    pixels = np.arange(32, dtype=np.uint8).tobytes() if kind == 1 else entries
+    picture = decode_image(_header(kind, 32, 1, 8 if kind == 1 else 16, (0, 32, 15)) + entries + pixels, "t.tga")
+    assert picture.mode == "RGB" and np.array_equal(picture.frames[0][0], expected)

@@ -45,6 +45,15 @@ _FIVE_BITS = np.zeros(256, np.uint8)
 _FIVE_BITS[np.arange(32) * 255 // 31] = (np.arange(32) * 255 + 15) // 31
 
 
+def openable(data: bytes) -> bytes:
+    """``data``, a TGA's colour map of 15-bit entries (which Pillow refuses) said to be of
+    16 bits, the same entries, their top bit no alpha (`prepare`); any other file as it is.
+    Signature formats' second byte is never 1, a TGA's with a colour map always."""
+    if len(data) > 17 and data[1] == 1 and data[2] in (*_MAPPED, *_TRUE_COLOUR) and data[7] == 15:
+        return data[:7] + b"\x10" + data[8:]
+    return data
+
+
 def prepare(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
     """Give Pillow's TGA ``image``, opened from ``data``, its run-length pixels expanded
     as one raw tile, and check its colour-map indices; nothing for any other image. A
@@ -53,6 +62,8 @@ def prepare(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
     image's size from its budget."""
     if image.format != "TGA" or len(image.tile) != 1:
         return
+    if data[2] in _TRUE_COLOUR:
+        image.palette = None  # a true-colour image's colour map is no part of its pixels
     if not _alpha_declared(data):
         _without_attribute_bit(image, data)
     tile = image.tile[0]
@@ -66,7 +77,7 @@ def prepare(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
 def _alpha_declared(data: bytes) -> bool:
     """Whether a TGA declares attribute bits that a TGA 2.0 extension, if any, does not
     call other than alpha (its attributes type, byte 494)."""
-    if not data[17] & 0x0F:
+    if not data[17] & 0x0F or (data[1] and data[7] == 15 and data[2] in _MAPPED):  # 15 bits: no attribute bit
         return False
     if len(data) < _FOOTER or not data.endswith(b"TRUEVISION-XFILE.\x00"):
         return True
@@ -82,7 +93,7 @@ def _without_attribute_bit(image: "ImageFile.ImageFile", data: bytes) -> None:
     if data[2] in _TRUE_COLOUR and data[16] == 16 and image.mode == "RGBA" and isinstance(tile.args, tuple):
         image._mode = "RGB"
         image.tile = [ImageFile._Tile(tile.codec_name, tile.extents, tile.offset, ("BGR;15", *tile.args[1:]))]
-    elif data[2] in _MAPPED and data[1] and data[7] == 16 and image.palette is not None:
+    elif data[2] in _MAPPED and data[1] and data[7] in (15, 16) and image.palette is not None:
         first, length = struct.unpack_from("<HH", data, 3)
         start = 18 + data[0]
         image.palette = ImagePalette.raw("BGR;15", bytes(2 * first) + data[start:start + 2 * length])
