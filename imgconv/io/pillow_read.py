@@ -98,7 +98,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     if count > 1 and frame is None:
         picture.animation = _timing_of_frames(timings)
-        if "loop" in image.info and picture.animation:
+        if "loop" in image.info:  # a GIF's loop count holds without a frame's delay
             picture.animation["loop"] = image.info["loop"]
     return picture
 
