@@ -64,9 +64,10 @@ what an independent reader reads from the input and from the output:
   first within a size, as imgconv orders them; a PSD's merged image alone (Pillow's
   image at open; its frames are the layers). Not compared, as Pillow reads them
   otherwise than imgconv and their formats' other readers: XBM (set bits white),
-  16-bit SGI (the high bytes), colour cursors (opaque, without the AND mask) and 16-bit
+  16-bit SGI (the high bytes), colour cursors (opaque, without the AND mask), 16-bit
   BMPs (5- and 6-bit fields floored: 3 is 24, where bmpsuite's reference pictures
-  have 25).
+  have 25) and TGAs of 16-bit pixels or colour-map entries (5-bit fields floored, the
+  attribute bit alpha whatever the header says).
 - .npy: NumPy.
 
 References are turned upright as their EXIF orientation says or, where EXIF gives
@@ -609,6 +610,10 @@ def _check_pillow_reads(image: Any, data: bytes) -> None:
         raise NotComparable("a 16-bit BMP, whose 5- and 6-bit fields Pillow floors, where imgconv rounds them")
     if image.format == "CUR" and image.mode in ("P", "RGB"):
         raise NotComparable("a colour cursor, which Pillow reads opaque, without its AND mask")
+    if image.format == "TGA" and ((data[16] in (15, 16) and data[2] in (2, 10)) or (data[1] and data[7] in (15, 16))):
+        raise NotComparable("a TGA of 16-bit pixels or colour-map entries, whose 5-bit fields Pillow floors and "
+                            "whose attribute bit it reads as alpha, where imgconv rounds them and takes the bit "
+                            "for alpha only where the header declares it")
 
 
 def _pillow_images(image: Any) -> tuple[list[np.ndarray], list[float]]:

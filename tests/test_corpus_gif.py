@@ -2,6 +2,7 @@
 imagecodecs' giflib; the GIFs read are built here byte by byte."""
 
 import io
+import re
 
 import imagecodecs
 import numpy as np
@@ -56,3 +57,19 @@ def test_a_first_frame_past_the_logical_screen_grows_the_canvas(rng):
     assert np.array_equal(picture.frames[0], np.repeat(frames[0][..., None] * 16, 3, axis=2))
     for got, expected in zip(picture.frames, reference, strict=True):
         assert np.array_equal(got, expected)
+
+
+def test_a_gif_that_loops_keeps_its_loop_count_without_frame_delays():
+    """A NETSCAPE loop extension (0: forever) with no Graphic Control Extension, as
+    gdk-pixbuf's GIF test suite's animation-no-delays.gif: Chromium repeats it forever,
+    and so does the GIF imgconv writes of it (it played once)."""
+    frames = [Image.fromarray(np.full((2, 2), level, np.uint8), "L") for level in (0, 85, 170, 255)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], loop=0)
+    data = re.sub(rb"\x21\xf9\x04.{4}\x00", b"", out.getvalue(), flags=re.DOTALL)  # Pillow's delays taken out
+    assert b"NETSCAPE2.0" in data and b"\x21\xf9" not in data  # a loop, and no frame's delay
+    picture = decode_image(data, "t.gif")
+    assert picture.animation.get("loop") == 0
+    written = encode_gif(picture.frames, picture.animation)
+    with Image.open(io.BytesIO(written)) as image:
+        assert image.info.get("loop") == 0 and image.n_frames == 4

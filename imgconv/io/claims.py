@@ -33,8 +33,9 @@ import numpy as np
 from ..errors import ImageReadError
 
 if TYPE_CHECKING:
-    from PIL import ImageFile, TiffImagePlugin
+    from PIL import Image, ImageFile, TiffImagePlugin
 
+_COLORMAP = 320  # the TIFF tag of a palette image's colour map
 _BIT = 8  # pixels a byte of raw data holds at most: one bit a pixel
 _DEFLATE = 1032  # bytes one deflated byte yields at most: a 258-byte match in 2 bits
 _JPEG_BLOCK = 64  # pixels of an 8x8 block, which takes a bit at least (its DC code)
@@ -264,3 +265,20 @@ def _bmp_runs(data: bytes, position: int, width: int, height: int, bits: int, na
         x += run
         most = max(most, *indices)
     return most, given
+
+
+def check_colour_map(indices: np.ndarray, first: int, entries: int, name: str, fmt: str) -> None:
+    """Refuse a picture whose colour-map ``indices`` reach outside the map's ``entries``
+    entries from ``first``: such a pixel has no colour (Pillow shows it black)."""
+    outside = int(np.count_nonzero((indices < first) | (indices >= first + entries))) if indices.size else 0
+    if outside:
+        raise ImageReadError(f"{name}: damaged {fmt}: {outside} pixels index outside its colour map "
+                             f"(entries {first} to {first + entries - 1}), and have no colour")
+
+
+def check_tiff_palette(image: "Image.Image", name: str) -> None:
+    """Refuse a TIFF palette image (Pillow's, loaded or not) with an index past its colour map."""
+    if image.format == "TIFF" and image.mode == "P":
+        entries = len(cast("TiffImagePlugin.TiffImageFile", image).tag_v2.get(_COLORMAP, ())) // 3
+        if cast("tuple[int, int]", image.getextrema())[1] >= entries:
+            check_colour_map(np.asarray(image), 0, entries, name, "TIFF")

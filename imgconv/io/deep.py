@@ -1,8 +1,9 @@
 """Pictures of samples Pillow cannot hold, kept in their own type: 16-bit colour PNGs by
-libpng, 16-bit SGI images, DDS textures of half floats, and `.npy` arrays."""
+libpng, 16-bit SGI images, DDS textures of half floats, 12-bit JPEGs (at 16 bits) and
+`.npy` arrays."""
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -111,3 +112,63 @@ def picture_from_npy(data: bytes, name: str, budget: PixelBudget) -> Picture:
     if mode is None:
         raise ImageReadError(f"{name}: {array.dtype} samples: not an image imgconv reads")
     return Picture([array], mode, NPY)
+
+
+# JPEG's start-of-frame markers: every SOFn but DHT (C4), JPG (C8) and DAC (CC).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_TWELVE_BITS = 12
+
+
+def jpeg_precision(data: bytes) -> int | None:
+    """Where a JPEG's frame header gives its bits a sample (the byte's offset), or None
+    where ``data`` is no JPEG or its markers end first."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    position = 2
+    while position + 4 < len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker in _SOF:
+            return position + 4
+        if marker == 0xFF:  # a fill byte
+            position += 1
+        elif marker in (0xD9, 0xDA):  # the end, or scan data before any frame header
+            return None
+        else:
+            position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return None
+
+
+def twelve_bit_jpeg(data: bytes) -> bool:
+    """Whether ``data`` is a JPEG of 12 bits a sample, which Pillow cannot decode."""
+    return (offset := jpeg_precision(data)) is not None and data[offset] == _TWELVE_BITS
+
+
+def openable_jpeg(data: bytes) -> bytes:
+    """``data``, a 12-bit JPEG's header saying 8 bits, so that Pillow opens it for its
+    size, mode and metadata (`picture_from_twelve_bit_jpeg` decodes its pixels); any
+    other file as it is."""
+    if not twelve_bit_jpeg(data):
+        return data
+    offset = cast("int", jpeg_precision(data))
+    return data[:offset] + b"\x08" + data[offset + 1:]
+
+
+def picture_from_twelve_bit_jpeg(data: bytes, mode: str, metadata: dict[str, Any], name: str) -> Picture:
+    """A 12-bit grey or colour JPEG (``mode`` L or RGB as Pillow opened its header) by
+    libjpeg-turbo, at 16 bits: each sample scaled to the full range, ``round(v * 65535 /
+    4095)``, as imgconv scales every depth below 8 to 8 bits and as PNG's specification
+    asks (sBIT aside) of an encoder keeping a 12-bit sample at 16 bits: a 12-bit photograph
+    is shown as bright as an 8-bit one, and ``round(w * 4095 / 65535)`` gives each sample back."""
+    import imagecodecs
+
+    if mode not in ("L", "RGB"):
+        raise ImageReadError(f"{name}: a 12-bit {mode} JPEG: imgconv reads 12-bit grey and colour JPEGs only")
+    # libjpeg-turbo fills what a truncated file lacks with grey, without an error; an
+    # end marker after the frame header (scan data holds none) says the file is whole.
+    if data.rfind(b"\xff\xd9") < cast("int", jpeg_precision(data)):
+        raise ImageReadError(f"{name}: truncated: a 12-bit JPEG without its end marker")
+    samples = imagecodecs.jpeg8_decode(data).astype(np.uint32)
+    if samples.ndim == 3 and samples.shape[2] == 1:
+        samples = samples[..., 0]
+    top = (1 << _TWELVE_BITS) - 1
+    return deep_picture([((samples * 2 * 65535 + top) // (2 * top)).astype(np.uint16)], "JPEG", metadata, name)

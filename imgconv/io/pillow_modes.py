@@ -158,6 +158,8 @@ def array_of(image: "Image.Image", mode: str | None = None, *, spend: bool = Fal
     the samples grow."""
     width, height = image.size
     mode = mode or image.mode
+    if spend:  # a decoder's error raised here: `pillow_memory.view` takes a ValueError for memory in blocks
+        image.load()
     memory = pillow_memory.view(image) if spend else None
     if memory is not None and mode == image.mode and mode in ("L", "RGBA", "CMYK"):
         return memory

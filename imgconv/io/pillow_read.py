@@ -10,7 +10,14 @@ import numpy as np
 from . import bmp, chunks, claims, tga
 from .apng import apng_frames
 from .budget import PixelBudget
-from .deep import deep_picture, picture_from_deep_png, picture_from_deep_sgi, picture_from_half_float_dds
+from .deep import (
+    deep_picture,
+    picture_from_deep_png,
+    picture_from_deep_sgi,
+    picture_from_half_float_dds,
+    picture_from_twelve_bit_jpeg,
+    twelve_bit_jpeg,
+)
 from .gif import gif_frames
 from .metadata import metadata_of
 from .orient import UNDO, orient, orientation_of
@@ -48,14 +55,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     icons = _icons(image)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
-    gaps = False  # pixels a run-length BMP leaves unwritten
-    if not icons:  # an icon's images take their sizes as each is read (`_frames`)
-        if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
-            image.seek(skip + indices[0])
-        gaps = claims.check_bmp(image, data, name)
-        budget.take(*image.size)  # from the frame's header, before anything is decoded
-        claims.check_frame_data(image, data, name)
-        tga.expand_runs(image, data, name)
+    # An icon's images take their sizes as each is read (`_frames`).
+    gaps = not icons and _first_frame_checked(image, data, skip + indices[0], name, budget)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -80,7 +81,9 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
             alpha = claims.rle_alpha(image, data, name) if gaps else alpha_beside(each, data, name)  # before loading
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
+            claims.check_tiff_palette(each, name)
             arrays.append(samples_of(each, modes[-1], spend=spend) if decoder is None else decoder(data))
+            tga.round_five_bits(image, data, arrays[-1])
             if key is not None and modes[-1] in KEYED:
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             if alpha is not None:
@@ -95,9 +98,23 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
     if count > 1 and frame is None:
         picture.animation = _timing_of_frames(timings)
-        if "loop" in image.info and picture.animation:
+        if "loop" in image.info:  # a GIF's loop count holds without a frame's delay
             picture.animation["loop"] = image.info["loop"]
     return picture
+
+
+def _first_frame_checked(image: "ImageFile.ImageFile", data: bytes, index: int, name: str,
+                         budget: PixelBudget) -> bool:
+    """Seek ``image`` to frame ``index`` and check what its header claims before
+    anything is decoded, its size taken from ``budget`` (a TGA's runs expanded); whether
+    it is a run-length BMP that leaves pixels unwritten."""
+    if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
+        image.seek(index)
+    gaps = claims.check_bmp(image, data, name)
+    budget.take(*image.size)
+    claims.check_frame_data(image, data, name)
+    tga.prepare(image, data, name)
+    return gaps
 
 
 def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str, Any], name: str,
@@ -114,7 +131,7 @@ def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str,
 def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
-    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 16-bit SGI image, a
+    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 12-bit JPEG, a 16-bit SGI image, a
     TIFF beyond Pillow; else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
@@ -122,6 +139,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
     if image.format == "BMP" and bmp.two_bit(data):
         return bmp.picture_from_two_bit(data, image.size, metadata, name)
+    if image.format == "JPEG" and twelve_bit_jpeg(data):
+        return picture_from_twelve_bit_jpeg(data, image.mode, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):

@@ -11,9 +11,9 @@ import struct
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, pages
+from . import bmp, chunks, pages, tga
 from .budget import PixelBudget, pillow_limit
-from .deep import picture_from_npy
+from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
 from .metadata import classic_exif, turn_resolution
 from .orient import orient, orientation_of, upright_xmp
@@ -91,7 +91,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         from PIL import TiffImagePlugin  # noqa: F401
     if data.startswith(chunks.PNG_SIGNATURE):
         data = chunks.checked_png(data, name)
-    opened = bmp.openable(data, name)  # masks Pillow refuses give way to others; `bmp` decodes the pixels
+    opened = tga.openable(openable_jpeg(bmp.openable(data, name)))  # headers Pillow refuses, made openable
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
     # names the first frame's size. Then Pillow's check guards what only Pillow sees:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ImageReadError
+from .claims import check_colour_map
 from .deep import deep_picture
 from .picture import Picture, frame_indices
 from .tiffinfo import (
@@ -127,7 +128,9 @@ def _as_read(page: "tifffile.TiffPage", array: np.ndarray, name: str) -> np.ndar
         if array.ndim != 2 or page.colormap is None:
             raise ImageReadError(f"{name}: a palette image with extra samples or without a colour map: "
                                  "not an image imgconv reads")
-        return _palette_colours(np.asarray(page.colormap), bits)[array]
+        colours = _palette_colours(np.asarray(page.colormap), bits)
+        check_colour_map(array, 0, len(colours), name, "TIFF")
+        return colours[array]
     if photometric == MINISWHITE:
         turn_white_is_zero(array, bits, page.samplesperpixel - len(page.extrasamples))
     if bits < 8 and photometric in (MINISWHITE, MINISBLACK, RGB) and array.dtype == np.uint8:
