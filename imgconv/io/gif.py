@@ -79,7 +79,7 @@ def _pixels(data: bytes, image: _Image, colour: bool, name: str, limit: int) -> 
 
     width, height = image.box[2:]
     if not width or not height:
-        raise ImageReadError(f"{name}: damaged GIF: a frame of {width} x {height} pixels")
+        raise empty_frame_error(name, image.box[2:])
     PixelBudget(limit, name).take(width, height)
     coded = data[image.start:image.end]
     if width * height > len(coded) * _MOST_PIXELS_A_BYTE:
@@ -131,6 +131,19 @@ def _images(data: bytes) -> list[_Image]:
             break
         # Pillow skips any other byte, counting the frames after it: so are they here.
     return images
+
+
+def empty_frame(data: bytes) -> tuple[int, int] | None:
+    """The size of a GIF's first image of no pixels (0 wide or high), or None: Pillow
+    fails on one with a bare IndexError."""
+    if len(data) < 13:
+        return None
+    return next(((i.box[2], i.box[3]) for i in _images(data) if not i.box[2] or not i.box[3]), None)
+
+
+def empty_frame_error(name: str, size: tuple[int, int]) -> ImageReadError:
+    """The refusal of a GIF with a frame of ``size`` (width, height), one of them 0."""
+    return ImageReadError(f"{name}: damaged GIF: a frame of {size[0]} x {size[1]} pixels")
 
 
 def _colours(table: bytes) -> bytes | None:

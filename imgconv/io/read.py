@@ -11,7 +11,7 @@ import struct
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, pages, tga
+from . import bmp, chunks, gif, pages, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -189,6 +189,8 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
     one) try every file, and their reasons are not taken."""
     from PIL import Image
 
+    if data[:4] == b"GIF8" and (size := gif.empty_frame(data)):
+        return gif.empty_frame_error(name, size)
     if data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS and chunks.avif_sizes(data):
         width, height = max(chunks.avif_sizes(data), key=math.prod)
         budget.take(width, height)

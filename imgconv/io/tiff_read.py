@@ -79,6 +79,9 @@ def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: d
                 # pixel asks for 194 GiB within the pixel limit), and a volume's slices.
                 extra = [n for n in (page.imagedepth, math.ceil(page.samplesperpixel / 4)) if n != 1]
                 budget.take(page.imagewidth, page.imagelength, *extra)
+                if not page.imagewidth or not page.imagelength:
+                    raise ImageReadError(f"{name}: damaged TIFF: a page of {page.imagewidth} x {page.imagelength} "
+                                         "pixels")
                 _check_colours(page, name)
                 array = page.asarray()
                 if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and array.ndim == 3:
