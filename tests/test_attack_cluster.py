@@ -2,7 +2,6 @@
 so a scheduler another user listens with on this machine (the user's own not running)
 would run their code in imgconv. Such a listener is refused before anything is sent."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,10 +10,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from helpers import NOBODY, needs_root
+
 from imgconv import cluster
 from imgconv.errors import ImgconvError
 
-NOBODY = ("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups")
 # Listens as whoever runs it, prints its port, and holds the socket until told to stop.
 LISTENER = """
 import socket, sys
@@ -24,14 +24,6 @@ server.listen()
 print(server.getsockname()[1], flush=True)
 sys.stdin.read()
 """
-
-
-def needs_root():
-    """Another user's socket needs root to make; under CI, where tests run as root, fail instead of skipping."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("listening as another user (nobody) needs root")
-        pytest.skip("listening as another user (nobody) needs root")
 
 
 @pytest.mark.parametrize("bound, address", [("127.0.0.1", "tcp://127.0.0.1:{}"), ("0.0.0.0", "tcp://localhost:{}"),
