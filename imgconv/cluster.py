@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
 from .names import quote_name
-from .peers import check_listener, check_workers
+from .peers import STREAMS, check_listener, check_workers
 
 if TYPE_CHECKING:
     from .batch import Result, Task
@@ -91,12 +91,27 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
         if not workers:
             raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout:g} s); "
                                f"start some with: dask worker {address}")
-        check_workers(distributed, address, workers)
+        _check_workers(client, address, workers)
         check_versions(client, address)
     except BaseException:
         client.close()
         raise
     return client
+
+
+def _check_workers(client: Any, address: str, workers: Any) -> None:
+    """`imgconv.peers.check_workers` on ``workers`` (addresses) of the scheduler at
+    ``address``, asking it where each worker's connection comes from; one line if it
+    cannot say."""
+    def streams() -> dict[str, str]:
+        try:
+            return dict(client.run_on_scheduler(STREAMS))
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ImgconvError(f"--cluster {address}: the scheduler cannot say where its workers are connected "
+                               f"from ({reason}), so they cannot be checked; use a tls:// scheduler") from None
+
+    check_workers(_distributed(), address, workers, streams)
 
 
 def _first_workers(client: Any, timeout: float) -> list[str]:
@@ -303,8 +318,9 @@ class ClusterExecutor(concurrent.futures.Executor):
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))
 
     def _check_workers(self, workers: Any) -> None:
-        """`check_workers` on ``workers`` (addresses): each may have joined since `connect`."""
-        check_workers(_distributed(), self.client.scheduler.address, workers)
+        """`imgconv.peers.check_workers` on ``workers`` (addresses): each may have joined
+        since `connect`."""
+        _check_workers(self.client, self.client.scheduler.address, workers)
 
     def _refuse(self, refusal: ImgconvError) -> None:
         """Stop the batch: no more is sent, what was sent is cancelled, and every file

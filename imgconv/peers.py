@@ -13,7 +13,7 @@ machine (except a worker claiming one while its scheduler listens on loopback on
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from .errors import ImgconvError
@@ -32,7 +32,7 @@ def check_listener(distributed: ModuleType, address: str) -> None:
         targets = _targets(host, port)
     except (OSError, UnicodeError):
         return  # connecting says why
-    listening = _listening()
+    listening = _sockets("0A")  # LISTEN
     for target in targets:
         strangers = _strangers(_owners(listening, target, port))
         if strangers:
@@ -41,19 +41,39 @@ def check_listener(distributed: ModuleType, address: str) -> None:
                                f"start your own, or use a tls:// scheduler")
 
 
-def check_workers(distributed: ModuleType, address: str, workers: Iterable[str]) -> None:
+# Run on the scheduler (`distributed.Client.run_on_scheduler`): where each worker's own
+# connection to it comes from, as the scheduler sees it. A lambda, so that it is sent by
+# value: the scheduler need not have imgconv.
+STREAMS = lambda dask_scheduler: {worker: send.comm.peer_address  # noqa: E731
+                                  for worker, send in dask_scheduler.stream_comms.items() if send.comm}
+
+
+def check_workers(distributed: ModuleType, address: str, workers: Iterable[str],
+                  streams: Callable[[], dict[str, str]]) -> None:
     """Refuse, in one line naming the first, any of ``workers`` (their contact
     addresses, as they registered with the ``tcp://`` scheduler at ``address``) that
-    `worker_fault` finds at fault."""
+    `worker_fault` finds at fault, or whose connection to the scheduler (``streams()``,
+    `STREAMS`'s answer, asked only when there is something to check) comes from a
+    socket on this machine that another user made.
+
+    A worker's contact address is only what it claims (the address of root's sshd would
+    pass); the connection it opened to the scheduler, on which it is sent its tasks and
+    sends back their results, is its own."""
     if distributed.comm.parse_address(address)[0] != "tcp" or not os.path.exists("/proc/net/tcp"):
         return
     try:
         loopback = all(target.is_loopback for target in _targets(*distributed.comm.get_address_host_port(address)))
     except (OSError, UnicodeError):
         loopback = False
-    listening = _listening()
-    for worker in sorted(workers):
+    workers = sorted(workers)
+    if not workers:
+        return
+    peers = streams()
+    listening, connected = _sockets("0A"), _sockets("01")  # LISTEN, ESTABLISHED
+    for worker in workers:
         fault = worker_fault(distributed, worker, loopback, listening)
+        if not fault and worker in peers:
+            fault = _stream_fault(distributed, peers[worker], connected)
         if fault:
             raise ImgconvError(f"--cluster {address}: the worker at {worker} {fault}, and could run code in imgconv; "
                                f"stop it, or use a tls:// scheduler")
@@ -67,7 +87,7 @@ def worker_fault(distributed: ModuleType, worker: str, loopback: bool,
     ``loopback`` address only is reachable from this machine only, so a worker there
     claiming an address of another machine is not what it claims. A worker of a
     scheduler reachable from elsewhere, at an address of another machine, is not checked:
-    nothing here says who runs it. ``listening`` is `_listening`'s."""
+    nothing here says who runs it. ``listening`` is `_sockets`'s."""
     try:
         scheme = distributed.comm.parse_address(worker)[0]
         host, port = distributed.comm.get_address_host_port(worker)
@@ -89,6 +109,25 @@ def worker_fault(distributed: ModuleType, worker: str, loopback: bool,
         if strangers:
             return f"was started by another user ({_user_name(strangers[0])})"
     return None
+
+
+def _stream_fault(distributed: ModuleType, peer: str, connected: list[tuple[IP, int, int]]) -> str | None:
+    """What is wrong with a worker whose connection to the scheduler comes from
+    ``peer``, or None (an address of another machine is not checked). Any owner of a
+    connected socket there who is a stranger is refused: a listener of theirs on that
+    port shares it with the connections it accepted."""
+    try:
+        host, port = distributed.comm.get_address_host_port(peer)
+        ip = _plain(host)
+    except ValueError:  # not a TCP connection: none of this machine's
+        return None
+    if not _is_local(ip):
+        return None
+    owners = [uid for at, at_port, uid in connected if (at, at_port) == (ip, port)]
+    if not owners:
+        return f"is connected to the scheduler from {peer}, where no socket of this machine is"
+    strangers = _strangers(owners)
+    return f"was started by another user ({_user_name(strangers[0])})" if strangers else None
 
 
 def _targets(host: str, port: int) -> set[IP]:
@@ -114,10 +153,10 @@ def _plain(text: str) -> IP:
     return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
 
 
-def _listening() -> list[tuple[IP, int, int]]:
-    """(address, port, owner's uid) of each TCP socket listening here, from
-    ``/proc/net/tcp`` and ``tcp6`` (addresses in hex, in the kernel's byte order by
-    32-bit word; state 0A is LISTEN)."""
+def _sockets(state: str) -> list[tuple[IP, int, int]]:
+    """(address, port, owner's uid) of each TCP socket here in ``state`` (``0A``:
+    LISTEN, ``01``: ESTABLISHED), from ``/proc/net/tcp`` and ``tcp6`` (addresses in hex,
+    in the kernel's byte order by 32-bit word)."""
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -127,12 +166,11 @@ def _listening() -> list[tuple[IP, int, int]]:
             continue
         for line in lines:
             fields = line.split()
-            local, state, uid = fields[1], fields[3], fields[7]
-            if state != "0A":
+            if fields[3] != state:
                 continue
-            hexaddress, _, hexport = local.partition(":")
+            hexaddress, _, hexport = fields[1].partition(":")
             packed = b"".join(bytes.fromhex(hexaddress[i:i + 8])[::-1] for i in range(0, len(hexaddress), 8))
-            found.append((_plain(str(ipaddress.ip_address(packed))), int(hexport, 16), int(uid)))
+            found.append((_plain(str(ipaddress.ip_address(packed))), int(hexport, 16), int(fields[7])))
     return found
 
 

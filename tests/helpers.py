@@ -173,11 +173,13 @@ class DaskPrograms:
             self.close()
             raise
 
-    def start_worker(self, *options, prefix=(), env=None):
-        """One more `dask worker` of one thread with ``options``, run through ``prefix``
-        (`NOBODY`: as another user); `close` stops it, or `stop` alone."""
-        process = start_process([*prefix, self.program, "worker", self.address, "--nthreads", "1", *self.LOOPBACK,
-                                 *options], cwd=self.folder, env={**self.environment, **(env or {})})
+    def start_worker(self, *options, listen=("--host", "127.0.0.1"), prefix=(), env=None):
+        """One more `dask worker` of one thread with ``options``, listening as ``listen``
+        says, run through ``prefix`` (`NOBODY`: as another user); `close` stops it, or
+        `stop` alone."""
+        process = start_process([*prefix, self.program, "worker", self.address, "--nthreads", "1", *listen,
+                                 "--dashboard-address", "127.0.0.1:0", *options], cwd=self.folder,
+                                env={**self.environment, **(env or {})})
         self.processes.append(process)
         return process
 

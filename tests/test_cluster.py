@@ -396,18 +396,25 @@ def dask_setup(worker):
 """
 
 
+@pytest.mark.parametrize("claims", [False, True], ids=["own-address", "claims-the-users-listener"])
 @pytest.mark.slow
-def test_a_worker_another_user_runs_is_refused_in_one_line_before_anything_is_sent(dask_cluster, scheduler, tmp_path):
+def test_a_worker_another_user_runs_is_refused_in_one_line_before_anything_is_sent(dask_cluster, scheduler, tmp_path,
+                                                                                 claims):
+    """A worker run as nobody joins the user's scheduler: at its own address, or
+    registered at the address of a socket the user listens on (which passes a check of
+    the address alone)."""
     needs_root()
     photos(tmp_path / "in", widths=(100,))
     with distributed.Client(scheduler, set_as_default=False) as client:
         own = set(client.nthreads())
-    with tempfile.TemporaryDirectory() as theirs:  # nobody's: the worker's scratch space and its log
-        os.chown(theirs, 65534, 65534)
+    with tempfile.TemporaryDirectory() as theirs, socket.create_server(("127.0.0.1", 0)) as users:
+        os.chown(theirs, 65534, 65534)  # nobody's: the worker's scratch space and its log
         (Path(theirs) / "log_tasks.py").write_text(TASK_LOG)
         log = Path(theirs) / "tasks.log"
-        preload = ("--preload", str(Path(theirs) / "log_tasks.py"))
-        hostile = dask_cluster.start_worker("--no-nanny", *preload, prefix=NOBODY,
+        listen = ("--listen-address", "tcp://127.0.0.1:0", "--contact-address",
+                  f"tcp://127.0.0.1:{users.getsockname()[1]}") if claims else ("--host", "127.0.0.1")
+        hostile = dask_cluster.start_worker("--no-nanny", "--preload", str(Path(theirs) / "log_tasks.py"),
+                                            listen=listen, prefix=NOBODY,
                                             env={"TASK_LOG": str(log), "DASK_TEMPORARY_DIRECTORY": theirs})
         try:
             dask_cluster.wait_for_workers(3)
