@@ -397,6 +397,7 @@ def dask_setup(worker):
 
 
 @pytest.mark.parametrize("claims", [False, True], ids=["own-address", "claims-the-users-listener"])
+@pytest.mark.filterwarnings("ignore:Mismatched versions found")  # nobody's Python is not the venv's own build
 @pytest.mark.slow
 def test_a_worker_another_user_runs_is_refused_in_one_line_before_anything_is_sent(dask_cluster, scheduler, tmp_path,
                                                                                  claims):
