@@ -19,16 +19,16 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import ipaddress
 import os
-import socket
 import threading
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
 from .names import quote_name
+from .peers import STREAMS, check_listener, check_workers
 
 if TYPE_CHECKING:
     from .batch import Result, Task
@@ -64,8 +64,10 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
 
     Raises `ImgconvError` (one line naming ``address``) otherwise, and before anything
     is sent for a ``tcp://`` scheduler on this machine that another user started
-    (`check_listener`); `InvalidInputError` for an address that cannot be one, and ``MissingExtraError`` when Dask's
-    distributed is not installed.
+    (`imgconv.peers.check_listener`), or a worker another user started there, or whose
+    address cannot be its own (`imgconv.peers.check_workers`, before the versions are
+    asked: the answers are unpickled); `InvalidInputError` for an address that cannot be
+    one, and ``MissingExtraError`` when Dask's distributed is not installed.
     """
     distributed = _distributed()
     _check_address(distributed, address)
@@ -83,15 +85,44 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
                            f"({type(exc).__name__}{': ' if reason else ''}{reason})") from None
     try:
         try:
-            client.wait_for_workers(1, timeout=timeout)
-        except Exception:
+            workers = _first_workers(client, timeout)
+        except Exception:  # the scheduler went away: as if no worker joined
+            workers = []
+        if not workers:
             raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout:g} s); "
-                               f"start some with: dask worker {address}") from None
+                               f"start some with: dask worker {address}")
+        _check_workers(client, address, workers)
         check_versions(client, address)
     except BaseException:
         client.close()
         raise
     return client
+
+
+def _check_workers(client: Any, address: str, workers: Any) -> None:
+    """`imgconv.peers.check_workers` on ``workers`` (addresses) of the scheduler at
+    ``address``, asking it where each worker's connection comes from; one line if it
+    cannot say."""
+    def streams() -> dict[str, str]:
+        try:
+            return dict(client.run_on_scheduler(STREAMS))
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ImgconvError(f"--cluster {address}: the scheduler cannot say where its workers are connected "
+                               f"from ({reason}), so they cannot be checked; use a tls:// scheduler") from None
+
+    check_workers(_distributed(), address, workers, streams)
+
+
+def _first_workers(client: Any, timeout: float) -> list[str]:
+    """The workers' addresses once at least one has joined, or none after ``timeout``
+    seconds. Asked with ``nthreads``, whose answer is only addresses and numbers: Dask's
+    ``wait_for_workers`` fetches what each worker says of itself, which the client
+    unpickles (a worker's custom metric, say), before anything could be checked."""
+    deadline = time.monotonic() + timeout
+    while not (workers := list(client.nthreads())) and time.monotonic() < deadline:
+        time.sleep(0.1)  # Dask's own wait_for_workers polls as often
+    return workers
 
 
 def connect_timeout() -> float:
@@ -124,85 +155,6 @@ def _check_address(distributed: ModuleType, address: str) -> None:
             return
         reason = f"port {port} is out of range"
     raise InvalidInputError(f"--cluster {address}: not a scheduler's address ({reason}); give tcp://HOST:PORT")
-
-
-def check_listener(distributed: ModuleType, address: str) -> None:
-    """Refuse a ``tcp://`` ``address`` on this machine whose listening socket another
-    user made (root's and this user's own are taken), before connecting.
-
-    A Dask client unpickles what the scheduler and its workers send back, so whatever
-    answers at the address can run code in this process: another local user who
-    listens on 127.0.0.1:8786 while the user's own scheduler is not running would run
-    theirs as the user, root included. Linux says who made each listening socket
-    (``/proc/net/tcp``, ``tcp6``); elsewhere, and for addresses on other machines, no
-    check is made. A ``tls://`` scheduler is authenticated by its certificate instead."""
-    scheme = distributed.comm.parse_address(address)[0]
-    host, port = distributed.comm.get_address_host_port(address)
-    if scheme != "tcp" or not os.path.exists("/proc/net/tcp"):
-        return
-    try:
-        targets = {_plain(str(info[4][0])) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    except (OSError, UnicodeError):
-        return  # connecting says why
-    listeners = _listeners(port)
-    for target in targets:
-        exact = [uid for ip, uid in listeners if ip == target]
-        owners = exact or [uid for ip, uid in listeners if ip.is_unspecified and _is_local(target)]
-        strangers = sorted(set(owners) - {0, os.geteuid()})
-        if strangers:
-            raise ImgconvError(f"--cluster {address}: the scheduler listening there was started by another user "
-                               f"({_user_name(strangers[0])}), who could run code in imgconv through it; "
-                               f"start your own, or use a tls:// scheduler")
-
-
-def _plain(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """An address, an IPv4 one mapped into IPv6 (``::ffff:127.0.0.1``) as IPv4."""
-    ip = ipaddress.ip_address(text.partition("%")[0])
-    return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
-
-
-def _listeners(port: int) -> list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
-    """(address, owner's uid) of each TCP socket listening on ``port`` here, from
-    ``/proc/net/tcp`` and ``tcp6`` (addresses in hex, in the kernel's byte order by
-    32-bit word; state 0A is LISTEN)."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table, encoding="ascii") as file:
-                lines = file.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, uid = fields[1], fields[3], fields[7]
-            hexaddress, _, hexport = local.partition(":")
-            if state != "0A" or int(hexport, 16) != port:
-                continue
-            packed = b"".join(bytes.fromhex(hexaddress[i:i + 8])[::-1] for i in range(0, len(hexaddress), 8))
-            found.append((_plain(str(ipaddress.ip_address(packed))), int(uid)))
-    return found
-
-
-def _is_local(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether ``ip`` is one of this machine's addresses: one a socket can be bound to."""
-    if ip.is_loopback:
-        return True
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((str(ip), 0))
-        except OSError:
-            return False
-    return True
-
-
-def _user_name(uid: int) -> str:
-    import pwd
-
-    try:
-        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}"
-    except KeyError:
-        return f"uid {uid}"
 
 
 def _started_client(distributed: ModuleType, address: str, timeout: float) -> Any:
@@ -279,20 +231,27 @@ class ClusterExecutor(concurrent.futures.Executor):
     given. A file whose worker died (``distributed.KilledWorker``, after the scheduler's
     own ``allowed-failures`` retries) is sent once more (`LOST_WORKER_RETRIES`), then
     comes back as a failed `Result` saying so; any other error on the cluster's side
-    also becomes a failed `Result`. A future is running from the moment it is sent, so
-    `cancel` does not take it back: run no more at once than ``threads``, the cluster's
-    total, and what is not sent is what a Ctrl-C cancels.
+    also becomes a failed `Result`. Before a file's result is taken (unpickled), the
+    workers holding it are checked (`imgconv.peers.check_workers`: one may have joined
+    since `connect`); one refused stops the batch: nothing more is sent, what was sent is
+    cancelled, and every file not yet taken raises that `ImgconvError`. A future is
+    running from the moment it is sent, so `cancel` does not take it back: run no more at
+    once than ``threads``, the cluster's total, and what is not sent is what a Ctrl-C
+    cancels.
     """
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.threads: int = sum(client.nthreads().values())
+        self._refusal: ImgconvError | None = None  # why the batch stopped: a worker `check_workers` refused
         self._lock = threading.Lock()
         self._sent: set[Any] = set()  # distributed.Future
         self._loadable: list[object] = []  # what every worker was shown to load, kept alive for `is`
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         task, args = args[0], args[1:]  # ``fn(task, ...)``, and the Future's value a `Result`
+        if self._refusal is not None:
+            raise self._refusal
         self._check_loadable(fn, *args, *kwargs.values())
         future: concurrent.futures.Future[Result] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
@@ -306,6 +265,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         new = [o for o in objects if not any(o is seen for seen in self._loadable)]
         if not new:
             return
+        self._check_workers(self.client.nthreads())  # the answers of `run` are unpickled
         errors = self.client.run(loading_error, pickle.dumps(new))
         failing = {worker: error for worker, error in errors.items() if error}
         if failing:
@@ -329,6 +289,14 @@ class ClusterExecutor(concurrent.futures.Executor):
         with self._lock:
             self._sent.discard(remote)
         try:
+            if self._refusal is None and remote.status == "finished":
+                self._check_workers(self.client.who_has([remote]).get(remote.key, ()))
+        except ImgconvError as exc:
+            self._refuse(exc)
+        if self._refusal is not None:
+            future.set_exception(self._refusal)
+            return
+        try:
             result = remote.result()
         except BaseException as exc:
             killed = type(exc).__name__ == "KilledWorker"
@@ -348,6 +316,20 @@ class ClusterExecutor(concurrent.futures.Executor):
             future.set_result(Result(task.source, task.dest, "failed", error))
             return
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))
+
+    def _check_workers(self, workers: Any) -> None:
+        """`imgconv.peers.check_workers` on ``workers`` (addresses): each may have joined
+        since `connect`."""
+        _check_workers(self.client, self.client.scheduler.address, workers)
+
+    def _refuse(self, refusal: ImgconvError) -> None:
+        """Stop the batch: no more is sent, what was sent is cancelled, and every file
+        not yet taken comes back as ``refusal``, its result left on the cluster."""
+        with self._lock:
+            self._refusal = self._refusal or refusal
+            sent = list(self._sent)
+        for remote in sent:
+            remote.cancel()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:

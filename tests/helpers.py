@@ -134,18 +134,32 @@ def stop_process(process):
     process.communicate()
 
 
+NOBODY = ("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups")  # a command's prefix
+
+
+def needs_root():
+    """Running as another user (`NOBODY`) needs root; under CI, where tests run as root, fail instead of skipping."""
+    import pytest
+
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("running as another user (nobody) needs root")
+        pytest.skip("running as another user (nobody) needs root")
+
+
 class DaskPrograms:
     """`dask scheduler` and ``workers`` `dask worker` programs (one thread each), all on
     127.0.0.1 (dashboards too, on free ports), working in ``folder``; ``env`` adds to
     their environment. `address` is the scheduler's; `close` stops every process."""
 
+    LOOPBACK = ("--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0")
+
     def __init__(self, folder, workers=2, nanny=True, env=None):
-        program = os.path.join(os.path.dirname(sys.executable), "dask")
-        environment = {**os.environ, **(env or {})}
+        self.program = os.path.join(os.path.dirname(sys.executable), "dask")
+        self.folder, self.environment = folder, {**os.environ, **(env or {})}
         scheduler_file = folder / "scheduler.json"
-        loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
-        self.processes = [start_process([program, "scheduler", "--port", "0", "--scheduler-file",
-                                         str(scheduler_file), *loopback], cwd=folder, env=environment)]
+        self.processes = [start_process([self.program, "scheduler", "--port", "0", "--scheduler-file",
+                                         str(scheduler_file), *self.LOOPBACK], cwd=folder, env=self.environment)]
         try:
             deadline = time.monotonic() + 60
             while not scheduler_file.exists() or not scheduler_file.read_text().strip():
@@ -153,29 +167,41 @@ class DaskPrograms:
                 time.sleep(0.05)
             time.sleep(0.1)  # the file may be written in more than one go
             self.address = json.loads(scheduler_file.read_text())["address"]
-            self.workers = [start_process([program, "worker", self.address, "--nthreads", "1", *loopback,
-                                           *([] if nanny else ["--no-nanny"])], cwd=folder, env=environment)
-                            for _ in range(workers)]
-            self.processes += self.workers
+            self.workers = [self.start_worker(*([] if nanny else ["--no-nanny"])) for _ in range(workers)]
             self.wait_for_workers(workers)
         except BaseException:
             self.close()
             raise
 
-    def wait_for_workers(self, count):
+    def start_worker(self, *options, listen=("--host", "127.0.0.1"), prefix=(), env=None):
+        """One more `dask worker` of one thread with ``options``, listening as ``listen``
+        says, run through ``prefix`` (`NOBODY`: as another user); `close` stops it, or
+        `stop` alone."""
+        process = start_process([*prefix, self.program, "worker", self.address, "--nthreads", "1", *listen,
+                                 "--dashboard-address", "127.0.0.1:0", *options], cwd=self.folder,
+                                env={**self.environment, **(env or {})})
+        self.processes.append(process)
+        return process
+
+    def wait_for_workers(self, count, exactly=False):
+        """Until ``count`` workers have joined (``exactly``: and any more have left)."""
         import distributed  # the optional dask extra: only the tests that start a cluster need it
 
         with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(count, timeout=60)
+            deadline = time.monotonic() + 60
+            while exactly and len(client.nthreads()) > count:
+                assert time.monotonic() < deadline, f"more than {count} workers stayed"
+                time.sleep(0.05)
 
-    def close(self):
+    def stop(self, *processes):
         """SIGTERM first, then SIGKILL for what is left after 10 s: a nanny and its worker
         killed at once left the 12 semaphores multiprocessing made in /dev/shm behind."""
-        for process in self.processes:
+        for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        for process in reversed(self.processes):
+        for process in reversed(processes):
             try:
                 process.communicate(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -183,3 +209,8 @@ class DaskPrograms:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # what is left of its session
             process.communicate()
+        self.processes = [process for process in self.processes if process not in processes]
+
+    def close(self):
+        """`stop` every process started."""
+        self.stop(*self.processes)

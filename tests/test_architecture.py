@@ -65,6 +65,7 @@ FLOORS = {
     # 6. many files
     "imgconv.batch": 6,
     "imgconv.cluster": 6,
+    "imgconv.peers": 6,  # who owns a cluster's sockets on this machine
     # 7. faces
     "imgconv.cli": 7,
     "imgconv.demo": 7,

@@ -2,7 +2,6 @@
 so a scheduler another user listens with on this machine (the user's own not running)
 would run their code in imgconv. Such a listener is refused before anything is sent."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,10 +10,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from imgconv import cluster
+from helpers import NOBODY, needs_root
+
+from imgconv import cluster, peers
 from imgconv.errors import ImgconvError
 
-NOBODY = ("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups")
 # Listens as whoever runs it, prints its port, and holds the socket until told to stop.
 LISTENER = """
 import socket, sys
@@ -24,14 +24,6 @@ server.listen()
 print(server.getsockname()[1], flush=True)
 sys.stdin.read()
 """
-
-
-def needs_root():
-    """Another user's socket needs root to make; under CI, where tests run as root, fail instead of skipping."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("listening as another user (nobody) needs root")
-        pytest.skip("listening as another user (nobody) needs root")
 
 
 @pytest.mark.parametrize("bound, address", [("127.0.0.1", "tcp://127.0.0.1:{}"), ("0.0.0.0", "tcp://localhost:{}"),
@@ -61,9 +53,14 @@ def test_this_users_own_listener_passes_the_check():
 
 
 class FailingClient:
-    """What `cluster.ClusterExecutor` uses of a ``distributed.Client``, one worker, every task failing."""
+    """What `cluster.ClusterExecutor` uses of a ``distributed.Client``, one worker, on
+    another machine (nothing here can check it), every task failing."""
+
+    scheduler = type("Scheduler", (), {"address": "tcp://192.0.2.2:8786"})
 
     class Future:
+        status = "error"
+
         def result(self):
             raise OSError("the worker's disk failed")
 
@@ -71,10 +68,13 @@ class FailingClient:
             callback(self)
 
     def nthreads(self):
-        return {"tcp://127.0.0.1:1": 1}
+        return {"tcp://192.0.2.1:1": 1}
 
     def run(self, function, *args):
-        return {"tcp://127.0.0.1:1": None}
+        return {"tcp://192.0.2.1:1": None}
+
+    def run_on_scheduler(self, function):
+        return {}
 
     def submit(self, *args, **options):
         return self.Future()
@@ -86,3 +86,94 @@ def test_a_name_failing_on_the_cluster_is_quoted():
     task = Task("in/a\x1b]0;title\x07.png", "out/a.png", "out")
     result = cluster.ClusterExecutor(FailingClient()).submit(run_task, task, None).result()
     assert result.error.startswith("'in/a'$'\\033'']0;title'$'\\a''.png': failed on the cluster: OSError: "), result
+
+
+def no_streams():
+    return {}
+
+
+def test_a_worker_at_an_address_where_nothing_listens_is_refused():
+    import distributed
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        worker = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(ImgconvError) as refused:
+        peers.check_workers(distributed, "tcp://127.0.0.1:8786", [worker], no_streams)
+    assert str(refused.value) == (f"--cluster tcp://127.0.0.1:8786: the worker at {worker} claims an address of this "
+                                  f"machine where nothing listens, and could run code in imgconv; stop it, or use a "
+                                  f"tls:// scheduler")
+
+
+def test_a_worker_of_a_loopback_scheduler_claiming_another_machine_is_refused_and_elsewhere_unchecked():
+    import distributed
+
+    worker = "tcp://192.0.2.1:40000"  # TEST-NET-1: never this machine's
+    with pytest.raises(ImgconvError) as refused:
+        peers.check_workers(distributed, "tcp://localhost:8786", [worker], no_streams)
+    assert f"the worker at {worker} claims an address of another machine" in str(refused.value)
+    # A scheduler other machines can reach may have workers there: nothing here says who runs them.
+    peers.check_workers(distributed, "tcp://192.0.2.2:8786", [worker], no_streams)
+
+
+class HoldingClient:
+    """What `cluster.ClusterExecutor` uses of a ``distributed.Client``: one worker of
+    the user's own at first, then every result held by a worker at ``holder``."""
+
+    class Future:
+        def __init__(self):
+            self.key, self.status, self.taken, self.callbacks = object(), "pending", False, []
+
+        def result(self):
+            self.taken = True  # where Dask would unpickle the result
+            return None
+
+        def add_done_callback(self, callback):
+            self.callbacks.append(callback)
+
+        def finish(self, status):
+            self.status = status
+            for callback in self.callbacks:
+                callback(self)
+
+        def cancel(self):
+            self.finish("cancelled")
+
+    def __init__(self, own, holder):
+        self.own, self.holder, self.sent = own, holder, []
+        self.scheduler = type("Scheduler", (), {"address": "tcp://127.0.0.1:8786"})
+
+    def nthreads(self):
+        return {self.own: 1}
+
+    def run(self, function, *args):
+        return {self.own: None}
+
+    def run_on_scheduler(self, function):
+        return {}
+
+    def submit(self, *args, **options):
+        self.sent.append(self.Future())
+        return self.sent[-1]
+
+    def who_has(self, futures):
+        return {future.key: [self.holder] for future in futures}
+
+
+def test_a_result_held_by_a_worker_that_fails_the_check_stops_the_batch_before_it_is_taken():
+    from imgconv.batch import Task, run_task
+
+    with socket.create_server(("127.0.0.1", 0)) as own, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))  # bound, not listening: a worker may claim any address
+        holder = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+        client = HoldingClient(f"tcp://127.0.0.1:{own.getsockname()[1]}", holder)
+        executor = cluster.ClusterExecutor(client)
+        futures = [executor.submit(run_task, Task(f"in/{n}.png", f"out/{n}.png", "out"), None) for n in "ab"]
+        client.sent[0].finish("finished")
+    refusal = futures[0].exception()
+    assert isinstance(refusal, ImgconvError) and f"the worker at {holder} claims an address" in str(refusal)
+    assert not any(remote.taken for remote in client.sent)
+    assert client.sent[1].status == "cancelled" and futures[1].exception() is refusal
+    with pytest.raises(ImgconvError):
+        executor.submit(run_task, Task("in/c.png", "out/c.png", "out"), None)
+    assert len(client.sent) == 2

@@ -7,15 +7,28 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from helpers import SAMPLES, DaskPrograms, assert_one_line_error, load, run, save, start_process, stop_process  # noqa: E402
+from helpers import (  # noqa: E402
+    NOBODY,
+    SAMPLES,
+    DaskPrograms,
+    assert_one_line_error,
+    load,
+    needs_root,
+    run,
+    save,
+    start_process,
+    stop_process,
+)
 
 import imgconv  # noqa: E402
 from imgconv import batch, cluster  # noqa: E402
@@ -362,3 +375,59 @@ def test_a_filter_the_workers_cannot_load_is_refused_before_any_file_is_sent(sch
     message = str(refused.value)
     assert "2 of 2 cluster workers cannot load the filter" in message and "only_here" in message, message
     assert "\n" not in message and sent == []
+
+
+# A worker's preload: notes in $TASK_LOG each call of ``client.run`` and each task it is sent.
+TASK_LOG = """
+import functools, os
+
+
+def dask_setup(worker):
+    def logged(name, handler):
+        @functools.wraps(handler)  # Dask passes the comm to handlers whose signature asks for it
+        def handle(*args, **kwargs):
+            with open(os.environ["TASK_LOG"], "a") as log:
+                print(name, file=log)
+            return handler(*args, **kwargs)
+        return handle
+
+    worker.handlers["run"] = logged("run", worker.handlers["run"])
+    worker.stream_handlers["compute-task"] = logged("compute-task", worker.stream_handlers["compute-task"])
+"""
+
+
+@pytest.mark.parametrize("claims", [False, True], ids=["own-address", "claims-the-users-listener"])
+@pytest.mark.filterwarnings("ignore:Mismatched versions found")  # nobody's Python is not the venv's own build
+@pytest.mark.slow
+def test_a_worker_another_user_runs_is_refused_in_one_line_before_anything_is_sent(dask_cluster, scheduler, tmp_path,
+                                                                                 claims):
+    """A worker run as nobody joins the user's scheduler: at its own address, or
+    registered at the address of a socket the user listens on (which passes a check of
+    the address alone)."""
+    needs_root()
+    photos(tmp_path / "in", widths=(100,))
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        own = set(client.nthreads())
+    with tempfile.TemporaryDirectory() as theirs, socket.create_server(("127.0.0.1", 0)) as users:
+        os.chown(theirs, 65534, 65534)  # nobody's: the worker's scratch space and its log
+        (Path(theirs) / "log_tasks.py").write_text(TASK_LOG)
+        log = Path(theirs) / "tasks.log"
+        listen = ("--listen-address", "tcp://127.0.0.1:0", "--contact-address",
+                  f"tcp://127.0.0.1:{users.getsockname()[1]}") if claims else ("--host", "127.0.0.1")
+        hostile = dask_cluster.start_worker("--no-nanny", "--preload", str(Path(theirs) / "log_tasks.py"),
+                                            listen=listen, prefix=NOBODY,
+                                            env={"TASK_LOG": str(log), "DASK_TEMPORARY_DIRECTORY": theirs})
+        try:
+            dask_cluster.wait_for_workers(3)
+            with distributed.Client(scheduler, set_as_default=False) as client:
+                (worker,) = set(client.nthreads()) - own
+            result = run("blur", "-s", "2", "--cluster", scheduler, tmp_path / "in", tmp_path / "out")
+            received = log.read_text() if log.exists() else ""
+        finally:
+            dask_cluster.stop(hostile)
+    dask_cluster.wait_for_workers(2, exactly=True)  # the next tests see the user's own workers only
+    assert_one_line_error(result, 1, f"--cluster {scheduler}: the worker at {worker} was started by another user "
+                                     f"(nobody, uid 65534), and could run code in imgconv; stop it, or use a tls:// "
+                                     f"scheduler")
+    assert received == "", received
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
