@@ -82,8 +82,9 @@ def check_workers(distributed: ModuleType, address: str, workers: Iterable[str],
 def worker_fault(distributed: ModuleType, worker: str, loopback: bool,
                  listening: list[tuple[IP, int, int]]) -> str | None:
     """What is wrong with a worker registered at ``worker``, or None: on this machine,
-    the socket listening there must be root's or this user's (a worker may claim any
-    address: one where nothing listens is refused too); and a scheduler on a
+    the socket listening there must be root's or this user's (where nothing listens,
+    the worker has died, or claims an address not its own, which its connection to the
+    scheduler then tells, `check_workers`); and a scheduler on a
     ``loopback`` address only is reachable from this machine only, so a worker there
     claiming an address of another machine is not what it claims. A worker of a
     scheduler reachable from elsewhere, at an address of another machine, is not checked:
@@ -102,10 +103,7 @@ def worker_fault(distributed: ModuleType, worker: str, loopback: bool,
                 return ("claims an address of another machine, from where a scheduler listening on loopback "
                         "cannot be reached")
             continue
-        owners = _owners(listening, target, port)
-        if not owners:
-            return "claims an address of this machine where nothing listens"
-        strangers = _strangers(owners)
+        strangers = _strangers(_owners(listening, target, port))
         if strangers:
             return f"was started by another user ({_user_name(strangers[0])})"
     return None
@@ -115,7 +113,9 @@ def _stream_fault(distributed: ModuleType, peer: str, connected: list[tuple[IP, 
     """What is wrong with a worker whose connection to the scheduler comes from
     ``peer``, or None (an address of another machine is not checked). Any owner of a
     connected socket there who is a stranger is refused: a listener of theirs on that
-    port shares it with the connections it accepted."""
+    port shares it with the connections it accepted. Where no socket of this machine is,
+    the connection has closed: the worker died or left (a live one is listed), and can
+    send nothing more."""
     try:
         host, port = distributed.comm.get_address_host_port(peer)
         ip = _plain(host)
@@ -123,10 +123,7 @@ def _stream_fault(distributed: ModuleType, peer: str, connected: list[tuple[IP, 
         return None
     if not _is_local(ip):
         return None
-    owners = [uid for at, at_port, uid in connected if (at, at_port) == (ip, port)]
-    if not owners:
-        return f"is connected to the scheduler from {peer}, where no socket of this machine is"
-    strangers = _strangers(owners)
+    strangers = _strangers([uid for at, at_port, uid in connected if (at, at_port) == (ip, port)])
     return f"was started by another user ({_user_name(strangers[0])})" if strangers else None
 
 
