@@ -147,9 +147,9 @@ def openable_jpeg(data: bytes) -> bytes:
     """``data``, a 12-bit JPEG's header saying 8 bits, so that Pillow opens it for its
     size, mode and metadata (`picture_from_twelve_bit_jpeg` decodes its pixels); any
     other file as it is."""
-    if not twelve_bit_jpeg(data):
+    offset = jpeg_precision(data)
+    if offset is None or data[offset] != _TWELVE_BITS:
         return data
-    offset = cast("int", jpeg_precision(data))
     return data[:offset] + b"\x08" + data[offset + 1:]
 
 
