@@ -7,13 +7,9 @@ output drops alpha that is opaque everywhere and refuses any other. Any other
 output gets sRGB, converted before filtering, so that the filter works on sRGB as it
 does for any RGB input (and ``--linear`` and ``--luminance``, defined on sRGB, apply):
 
-- With an ICC profile of CMYK, through it by LittleCMS, relative colorimetric with
-  black-point compensation: Photoshop's default, and what ``vips icc_transform --intent
-  relative --black-point-compensation`` gives. The intent the profile's header names is
-  ignored, as Photoshop and vips ignore it: it says how the profile was made, not how an
-  image is to be shown. 8-bit inks by Pillow's ImageCms, 16-bit ones by imagecodecs'
-  binding of the same library, which takes 16-bit samples (ImageCms has no 16-bit CMYK
-  mode): 16-bit RGB results. The output carries no profile: untagged is sRGB.
+- With an ICC profile of CMYK, through it by LittleCMS (`imgconv.io.cms`): relative
+  colorimetric with black-point compensation, 16-bit inks to 16-bit sRGB. The output
+  carries no profile: untagged is sRGB.
 - Without one, as Pillow, browsers and ImageMagick convert a CMYK file that names no
   profile: ``R = (max - K) - round(C * (max - K) / max)``, at the samples' own depth.
 
@@ -24,15 +20,13 @@ word.
 """
 
 import functools
-import io
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ImageReadError, ImageWriteError
-from . import formats, icc, pages
+from . import cms, formats, icc
 from .depth import change_depth
 from .formats import Format
 from .picture import Picture
@@ -44,11 +38,6 @@ if TYPE_CHECKING:
 _SRGB = {"CMYK": "RGB", "CMYK;16": "RGB;16", "CMYKA": "RGBA", "CMYKA;16": "RGBA;16"}
 _INKS = {"CMYKA": "CMYK", "CMYKA;16": "CMYK;16"}  # CMYK with alpha, without it
 
-Converter = Callable[[np.ndarray], np.ndarray]
-"""What converts (H, W, 4) inks into (H, W, 3) sRGB samples of their type."""
-Refusal = Callable[[str], ImageReadError]
-"""What refuses a file whose ICC profile cannot convert its inks, given why (words that
-follow "its ICC profile")."""
 
 
 def for_output(picture: Picture, record: Format, *, depth: int | None = None, background: bool = False,
@@ -157,82 +146,23 @@ def white(picture: Picture) -> float | tuple[float, ...]:
 
 def to_srgb(picture: Picture, *, output: str | None = None, advice: str | None = None) -> Picture:
     """A CMYK picture (alpha kept as it is) as sRGB, as the module says, its CMYK
-    profile dropped; any other picture as it is. A profile that cannot convert it is refused in one line naming the
-    file, the ``output`` it is converted for (a format's name), and ``advice`` (what
-    keeps the inks there), where given.
-
-    8-bit frames are converted strip by strip, and a frame given up (`imgconv.io.pages`)
-    gives each strip's memory back once converted. 16-bit ones are converted whole, and
-    small ones joined (`_joined`): imagecodecs builds LittleCMS's transform anew at
-    each call (33 ms from the 557 KB SWOP profile, as long as converting 64 rows of 5000
-    pixels), which a file of many small pages would otherwise pay on each."""
+    profile dropped; any other picture as it is. A profile that cannot convert it is
+    refused in one line naming the file, the ``output`` it is converted for (a format's
+    name), and ``advice`` (what keeps the inks there), where given. Converted as
+    `imgconv.io.cms.converted` converts, strip by strip or in joined batches."""
     if picture.mode not in _SRGB:
         return picture
     profile = picture.metadata.get("icc_profile")
     if not profile:
-        convert: Converter = _naive
+        convert: cms.Converter = _naive
     else:
-        refused = functools.partial(_refused, picture.name, output, advice)
-        convert = _by_profile(profile, picture.sample_dtype, refused)
+        if why := _fault(profile):
+            raise _refused(picture.name, output, advice, why)
+        convert = cms.converter(profile, picture.sample_dtype, 4,
+                                functools.partial(_refused, picture.name, output, advice))
     metadata = {key: value for key, value in picture.metadata.items() if key != "icc_profile"}
-    if picture.sample_dtype == np.uint16:
-        frames = [rgb for batch in _batches(picture.frames) for rgb in _joined(batch, convert)]
-    else:
-        frames = [_by_strips(frame, convert) for frame in picture.frames]
+    frames = cms.converted(picture.frames, convert, 4)
     return replace(picture, frames=frames, mode=_SRGB[picture.mode], metadata=metadata)
-
-
-def _by_strips(frame: np.ndarray, convert: Converter) -> np.ndarray:
-    """An 8-bit frame of inks (and alpha) converted strip by strip, each strip's
-    memory given back once converted where the frame is given up."""
-    rgb = np.empty((*frame.shape[:2], frame.shape[2] - 1), frame.dtype)
-    for top, bottom in pages.strips(len(frame)):
-        rgb[top:bottom, :, :3] = convert(frame[top:bottom, :, :4])
-        rgb[top:bottom, :, 3:] = frame[top:bottom, :, 4:]
-        pages.release_rows(frame, top, bottom)
-    return rgb
-
-
-# The most pixels of 16-bit frames joined into one conversion (`_batches`): 8 MB of
-# inks joined, copied beside the frames, and 6 MB of sRGB. 500 one-pixel pages through
-# the 8.8 KB profile of the tests took 14.6 s of CPU converted one by one, 0.5 s joined;
-# a frame of over a million pixels pays for its transform's 33 ms (at most, from the
-# 557 KB SWOP profile) in the 0.1 s or more its conversion takes.
-_JOINED_PIXELS = 1 << 20
-
-
-def _batches(frames: list[np.ndarray]) -> Iterator[list[np.ndarray]]:
-    """``frames`` in runs of `_JOINED_PIXELS` at most, or of one larger frame."""
-    batch: list[np.ndarray] = []
-    pixels = 0
-    for frame in frames:
-        size = frame.shape[0] * frame.shape[1]
-        if batch and pixels + size > _JOINED_PIXELS:
-            yield batch
-            batch, pixels = [], 0
-        batch.append(frame)
-        pixels += size
-    if batch:
-        yield batch
-
-
-def _joined(frames: list[np.ndarray], convert: Converter) -> list[np.ndarray]:
-    """16-bit frames of inks (and alpha) converted in one call, their pixels joined in
-    one row (LittleCMS converts each pixel alone: what is joined changes no sample),
-    each frame's memory given back once converted where it is given up. A frame
-    without alpha is its part of the converted row."""
-    inks = [frame[..., :4].reshape(1, -1, 4) for frame in frames]
-    converted = convert(inks[0] if len(inks) == 1 else np.concatenate(inks, axis=1)).reshape(-1, 3)
-    results, start = [], 0
-    for frame in frames:
-        height, width, channels = frame.shape
-        part = converted[start:start + height * width].reshape(height, width, 3)
-        start += height * width
-        if channels == 5:
-            part = np.concatenate([part, frame[..., 4:]], axis=2)
-        pages.release_rows(frame, 0, height)
-        results.append(part)
-    return results
 
 
 # The classes of ICC profiles (their header's bytes 12 to 16) that describe a device's
@@ -262,14 +192,6 @@ def _pillow_inks(inks: np.ndarray) -> "Image.Image":
     return Image.frombuffer("CMYK", (strip.shape[1], strip.shape[0]), strip, "raw", "CMYK", 0, 1)
 
 
-def _by_profile(profile: bytes, dtype: np.dtype, refused: Refusal) -> Converter:
-    """The `Converter` of inks of ``dtype`` through ``profile``; a profile that cannot
-    convert them is ``refused`` before anything is converted."""
-    if why := _fault(profile):
-        raise refused(why)
-    return _by_imagecodecs(profile, refused) if dtype == np.uint16 else _by_imagecms(profile, refused)
-
-
 def _fault(profile: bytes) -> str | None:
     """Why ``profile``'s header says it describes no device's CMYK inks, or LittleCMS
     is not to be given it (`imgconv.io.icc.hazard`), in words that follow "its ICC
@@ -283,42 +205,6 @@ def _fault(profile: bytes) -> str | None:
         return (f"is of class {profile[12:16]!r}, not a device's (a link or abstract profile maps colours to "
                 "colours, and describes none)")
     return icc.hazard(profile)
-
-
-def _by_imagecms(profile: bytes, refused: Refusal) -> Converter:
-    """The `Converter` of 8-bit inks, by Pillow's ImageCms."""
-    from PIL import ImageCms
-
-    try:
-        transform = ImageCms.buildTransform(
-            ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), "CMYK", "RGB",
-            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
-        raise refused(f"is not one LittleCMS reads ({exc})") from None
-
-    def convert(inks: np.ndarray) -> np.ndarray:
-        return np.asarray(ImageCms.applyTransform(_pillow_inks(inks), transform))[..., :3]
-
-    return convert
-
-
-def _by_imagecodecs(profile: bytes, refused: Refusal) -> Converter:
-    """The `Converter` of 16-bit inks, by imagecodecs' LittleCMS, which builds the
-    transform at each call: a profile it cannot read is ``refused`` at the first."""
-    import imagecodecs
-
-    srgb = imagecodecs.cms_profile("srgb")
-
-    def convert(inks: np.ndarray) -> np.ndarray:
-        try:
-            return np.asarray(imagecodecs.cms_transform(
-                np.ascontiguousarray(inks), profile, srgb, colorspace="cmyk", outcolorspace="rgb",
-                outdtype=np.uint16, intent=imagecodecs.CMS.INTENT.RELATIVE_COLORIMETRIC,
-                flags=imagecodecs.CMS.FLAGS.BLACKPOINTCOMPENSATION))
-        except (imagecodecs.CmsError, ValueError, TypeError) as exc:
-            raise refused(f"is not one LittleCMS reads ({exc})") from None
-
-    return convert
 
 
 def _refused(name: str, output: str | None, advice: str | None, why: str) -> ImageReadError:
