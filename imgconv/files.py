@@ -33,10 +33,11 @@ from . import kernels
 from .errors import ImageWriteError, InvalidInputError
 from .filters import preset_filter
 from .io import formats
-from .io.cmyk import to_srgb
+from .io.cmyk import to_srgb as inks_to_srgb
 from .io.picture import Picture
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, output_file
+from .io.srgb import to_srgb
 from .io.tiled_image import Path
 from .io.write import EncodeOptions, output_format
 from .names import quote_name
@@ -48,7 +49,7 @@ __all__ = ["imread", "imwrite", "read_image", "write_image"]
 
 
 def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS,
-           cmyk: bool = False) -> np.ndarray:
+           cmyk: bool = False, srgb: bool = False) -> np.ndarray:
     """The samples of an image file, or of ``"-"`` (standard input), as an array.
 
     Parameters
@@ -72,6 +73,14 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
         relative colorimetric with black-point compensation) or without one as Pillow
         converts, as ``imgconv identity cmyk.jpg out.png`` does. Other files are read
         alike either way.
+    srgb : bool
+        Give colours that an ICC profile (or a PNG's gAMA and cHRM) describes other
+        than as sRGB, Display P3's or Adobe RGB's, converted to sRGB, as
+        ``imgconv identity --srgb`` does (`imgconv.io.srgb.to_srgb`): RGB through the
+        profile by LittleCMS, relative colorimetric with black-point compensation, grey
+        by its curve, at the file's own depth, alpha as it is; CMYK too, even with
+        ``cmyk=True``. sRGB files, and files that describe no colours, are read alike
+        either way.
 
     Returns
     -------
@@ -93,8 +102,10 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
     array([[  0, 100, 200]], dtype=uint8)
     """
     picture = read_image(path, frame=frame, auto_orient=auto_orient, max_pixels=max_pixels)
-    if picture.mode in formats.CMYK_MODES and not cmyk:
-        picture = to_srgb(picture, advice="give cmyk=True to read its inks")
+    if srgb:
+        picture = to_srgb(picture)
+    elif picture.mode in formats.CMYK_MODES and not cmyk:
+        picture = inks_to_srgb(picture, advice="give cmyk=True to read its inks")
     if frame is not None:
         return picture.frames[0]
     shapes = {f.shape for f in picture.frames}
@@ -109,7 +120,7 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
             quality: int | None = None, subsampling: str | None = None,
             compress_level: int = DEFAULT_COMPRESS_LEVEL, compression: str | None = None,
             duration: float | Sequence[float] | None = None, loop: int | None = None, cmyk: bool = False,
-            sync: bool = True) -> None:
+            srgb: bool = False, sync: bool = True) -> None:
     """Write an array to an image file, or to ``"-"`` (standard output), as
     ``imgconv identity`` writes a ``.npy`` of it.
 
@@ -147,6 +158,9 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
         with alpha, 8- or 16-bit, as ``imread(..., cmyk=True)`` gives them: kept as
         CMYK in TIFF and JPEG (which holds it without alpha, at 8 bits), converted to
         sRGB for other formats (as Pillow converts: the array carries no profile).
+    srgb : bool
+        Inks (``cmyk=True``) converted to sRGB for every format, TIFF and JPEG too; an
+        array's other samples carry no profile, and are written as they are.
     sync : bool
         Sync the file to disk before it takes its name (False for scratch files).
 
@@ -188,21 +202,25 @@ def imwrite(path: Path, image: ArrayLike | Sequence[np.ndarray], *, format: str 
         picture.animation["loop"] = loop
     _check_floats(path, picture, format, depth)
     write_image(path, picture, format=format, depth=depth, background=background, quality=quality,
-                subsampling=subsampling, compress_level=compress_level, compression=compression, sync=sync)
+                subsampling=subsampling, compress_level=compress_level, compression=compression, srgb=srgb,
+                sync=sync)
 
 
 def write_image(path: Path, picture: Picture, *, format: str | None = None, depth: int | None = None,
                 background: str | tuple[int, int, int] | None = None, quality: int | None = None,
                 subsampling: str | None = None, compress_level: int = DEFAULT_COMPRESS_LEVEL,
-                compression: str | None = None, strip: bool = False, sync: bool = True) -> None:
+                compression: str | None = None, strip: bool = False, srgb: bool = False, sync: bool = True) -> None:
     """Write a `Picture` (as `read_image` gives one, its frames changed or not) to an
     image file, with all it holds that the format keeps: frames and their timing, the
     ICC profile, EXIF, XMP and comment (unless ``strip``), and, with no ``quality``, a
     JPEG's quantisation tables and subsampling or a WebP's losslessness.
 
-    Parameters are those of `imwrite`, and ``strip`` (leave out EXIF, XMP and
-    comments). A picture read from one format and written to the same format with
-    nothing changed gives the file ``imgconv identity`` writes.
+    Parameters are those of `imwrite`, ``strip`` (leave out EXIF, XMP and comments) and
+    ``srgb``: convert colours an ICC profile (or a PNG's gAMA and cHRM) describes other
+    than as sRGB, and CMYK, to sRGB, and write no profile (as `imread`'s ``srgb``). A
+    format that carries no profile refuses such colours without it. A picture read from
+    one format and written to the same format with nothing changed gives the file
+    ``imgconv identity`` writes.
 
     Examples
     --------
@@ -225,7 +243,8 @@ def write_image(path: Path, picture: Picture, *, format: str | None = None, dept
     check_destination(path)
     encoding = EncodeOptions(quality=quality, subsampling=subsampling, compress_level=compress_level,
                              compression=compression, strip=strip)
-    options = WriteOptions(format=format, depth=depth, background=background, sync=sync, encoding=encoding)
+    options = WriteOptions(format=format, depth=depth, background=background, sync=sync, srgb=srgb,
+                           encoding=encoding)
     render_into(functools.partial(output_file, path, sync=sync), picture, preset_filter(kernels.identity()), fmt,
                 options, name=name)
 

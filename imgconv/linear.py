@@ -27,7 +27,6 @@ primaries, like a profile's, do not matter.
 """
 
 import functools
-import io
 import math
 import threading
 from dataclasses import replace
@@ -43,6 +42,7 @@ from .io.formats import CMYK_MODES
 from .io.icc_curves import ProfileError, tone_curve
 from .io.metadata import declared_gamma
 from .io.picture import Picture
+from .io.srgb import profile_name
 from .power_light import RoundedCurves, power_curves_for, tone_curves_for
 from .vocabulary import TRUNCATE, resolve_mode
 
@@ -249,16 +249,6 @@ def profile_curves(picture: Picture, icc: bytes, sample_max: int) -> "Curves | R
     if curve.gamma is not None:
         return power_curves_for(sample_max, 1 / curve.gamma)
     return tone_curves_for(sample_max, curve)
-
-
-def profile_name(icc: bytes) -> str | None:
-    """An ICC profile's description, as LittleCMS reads it; None if it cannot."""
-    from PIL import ImageCms  # LittleCMS: loaded only for pictures that carry a profile
-
-    try:
-        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
-    except (OSError, ImageCms.PyCMSError):
-        return None
 
 
 def filter_linear(picture: Picture, filt: Filter, dtype: DTypeLike | None = None,

@@ -67,6 +67,12 @@ class WriteOptions:
         Sync the output to disk before it takes its name (``fsync``), and its folder
         after, so that a power loss leaves the old output or the new one
         (`imgconv.io.sink`); False skips both, for scratch work.
+    srgb : bool
+        Convert colours an ICC profile (or a PNG's gAMA and cHRM) describes other than
+        as sRGB, and CMYK, to sRGB before filtering (`imgconv.io.srgb.to_srgb`), and
+        write them without a profile; sRGB colours are left as they are. Without it, a
+        format that cannot carry the description refuses them (see
+        `imgconv.io.write.check_writable`).
     encoding : imgconv.io.write.EncodeOptions
         Quality, chroma subsampling, PNG compression level, compression and ``strip``.
         Its ``compression`` is also a streamed Zarr output's (see
@@ -80,4 +86,5 @@ class WriteOptions:
     background: str | tuple[int, int, int] | None = None
     tile_size: tuple[int, int] | None = None
     sync: bool = True
+    srgb: bool = False
     encoding: EncodeOptions = EncodeOptions()

@@ -25,8 +25,9 @@ from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, output_file
+from .io.srgb import to_srgb
 from .io.tiled_image import Path
-from .io.write import check_writable, encoder, output_format
+from .io.write import check_writable, encoder, keepers, output_format
 from .linear import filter_linear
 from .luminance import filter_luminance
 from .missing_filter import InterpolatingFilter
@@ -79,6 +80,10 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
         probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
     if probed is not None and probed.tiled:
         _check_streamable(filt, dest)
+        if write.srgb:
+            raise InvalidInputError(f"{quote_name(dest)}: --srgb converts whole images, and a tiled input is streamed "
+                                    "to a TIFF or Zarr output tile by tile, its ICC profile kept; write another "
+                                    "format to decode it whole")
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
@@ -166,10 +171,12 @@ def render_into(opened: Callable[[], ContextManager[BinaryIO]], picture: Picture
         raise InvalidInputError(f"{name}: --compression is for {compressed} outputs (and streamed Zarr ones), not "
                                 f"{record.extension if record.raw else fmt}")
     given = picture
-    with pages.giving_up(given.frames if release_input else []):  # CMYK's inks go as they are converted
+    with pages.giving_up(given.frames if release_input else []):  # colours and inks go as they are converted
+        if write.srgb:
+            picture = to_srgb(picture)
         picture = for_output(picture, record, depth=write.depth, background=write.background is not None,
                              subsampling=write.encoding.subsampling)
-    picture, written, over = _alpha_for(picture, record, write.background, name)
+    picture, written, over = _alpha_for(picture, record, write.background, name, write.encoding.strip)
     check_writable(written, fmt, name, write.encoding.strip)
     _check_channel_values(filt, picture, given.mode, record.name)
     results: list[np.ndarray] = []
@@ -284,7 +291,7 @@ _COLOUR = {"L": "RGB", "I;16": "RGB;16"}
 
 
 def _alpha_for(picture: Picture, record: formats.Format, background: str | tuple[int, int, int] | None,
-               name: str) -> tuple[Picture, Picture, tuple[float, ...] | None]:
+               name: str, strip: bool) -> tuple[Picture, Picture, tuple[float, ...] | None]:
     """How a picture's alpha reaches the output format, ``record``: (the picture to
     filter, the picture as written, the background its result is composited over in
     sample units, or None).
@@ -292,7 +299,8 @@ def _alpha_for(picture: Picture, record: formats.Format, background: str | tuple
     With ``background``, alpha goes after filtering: the filtered result is composited
     over it (grey over a colour becomes RGB). Without, alpha that ``record`` cannot hold
     is dropped before filtering when every pixel is opaque, which loses nothing, and
-    refused otherwise, naming --background.
+    refused otherwise, naming --background and the formats that keep it as it is (given
+    ``strip``, `imgconv.io.write.keepers`).
     """
     if not picture.has_alpha:
         return picture, picture, None
@@ -313,7 +321,7 @@ def _alpha_for(picture: Picture, record: formats.Format, background: str | tuple
     if not all(np.all(f[..., -1] == picture.sample_max) for f in picture.frames):
         raise ImageWriteError(f"{name}: {record.name} cannot hold {formats.WORDS[picture.mode]} and the input's "
                               "alpha is not opaque everywhere; give --background COLOR (a name or #rrggbb) to "
-                              f"composite it over that colour, or write {formats.holders(picture.mode)}")
+                              f"composite it over that colour, or write {formats.listed(keepers(picture, strip))}")
     frames = [np.ascontiguousarray(f[..., 0] if f.shape[2] == 2 else f[..., :-1]) for f in picture.frames]
     flat = replace(picture, frames=frames, mode=opaque)
     return flat, flat, None

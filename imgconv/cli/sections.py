@@ -112,6 +112,11 @@ output_options = section(
                             "Float samples map 0.0-1.0 to 0-255 (0-65535), rounded and clipped."}),
     (("--strip",), {"is_flag": True, "help": "Write no EXIF (GPS included), XMP, comments, PNG text or "
                                              "resolution; keep the ICC profile."}),
+    (("--srgb",), {"is_flag": True,
+                   "help": "Convert colours an ICC profile or a PNG's gAMA/cHRM describes other than as sRGB (Display "
+                           "P3, Adobe RGB, a grey gamma), and CMYK, to sRGB before filtering (LittleCMS, relative "
+                           "colorimetric with black-point compensation; grey by its curve), and write no profile "
+                           "[default: keep them; formats that carry no profile refuse them]."}),
     (("--compress-level",), {"type": click.IntRange(0, 9), "default": DEFAULT_COMPRESS_LEVEL, "show_default": True,
                              "help": "PNG compression level: 0 fastest and largest, 9 smallest and slowest."}),
     (("--view",), {"type": click.Choice(VIEWS), "default": "result", "show_default": True,

@@ -27,7 +27,7 @@ PROFILE_FORMATS = frozenset(["TIFF", "JPEG", "WEBP", "AVIF"])
 
 # Formats that store grey as RGB (Pillow's WebP writer converts it): their profile is
 # an RGB one, since a reader ignores a grey profile beside RGB samples.
-_GREY_AS_RGB = frozenset(["WEBP"])
+GREY_AS_RGB = frozenset(["WEBP"])
 
 # sRGB's curve (IEC 61966-2-1), for a cHRM without gAMA, as a table: LittleCMS's
 # profiles take a gamma or a table only. Of 1024 entries of 16 bits (2 KB a channel),
@@ -44,12 +44,21 @@ def profile_for(metadata: Mapping[str, Any], fmt: str, space: bytes) -> bytes | 
     """The ICC profile an output of ``fmt`` with samples of ``space`` (``b"GRAY"`` or
     ``b"RGB "``) gets for a PNG's gAMA and cHRM, where they declare other than sRGB
     (`imgconv.io.metadata.colour_not_srgb`) and ``fmt`` carries a profile; else None."""
-    if fmt not in PROFILE_FORMATS or space == b"CMYK" or not colour_not_srgb(metadata):
+    if fmt not in PROFILE_FORMATS or space == b"CMYK":
+        return None
+    return chunks_profile(metadata, space == b"GRAY" and fmt not in GREY_AS_RGB)
+
+
+def chunks_profile(metadata: Mapping[str, Any], grey: bool) -> bytes | None:
+    """The ICC profile (`colour_profile`, of grey where ``grey``) saying what a PNG's
+    gAMA and cHRM say, where they declare other than sRGB
+    (`imgconv.io.metadata.colour_not_srgb`); else None."""
+    if not colour_not_srgb(metadata):
         return None
     colour = metadata["png_colour"]
     gamma = struct.unpack(">I", colour[b"gAMA"])[0] if b"gAMA" in colour else None
     points = struct.unpack(">8I", colour[b"cHRM"]) if b"cHRM" in colour else SRGB_CHROMATICITY
-    return colour_profile(gamma, points, space == b"GRAY" and fmt not in _GREY_AS_RGB)
+    return colour_profile(gamma, points, grey)
 
 
 def colour_profile(gamma: int | None, points: tuple[int, ...], grey: bool) -> bytes:

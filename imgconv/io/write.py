@@ -5,17 +5,18 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
 from . import formats
-from .metadata import colour_not_srgb, comment_text, profile_describes
+from .metadata import comment_text, profile_describes
 from .picture import Picture
-from .png_profile import PROFILE_FORMATS, profile_for
+from .png_profile import GREY_AS_RGB, PROFILE_FORMATS, profile_for
 from .sink import STDIO
+from .srgb import is_grey, not_srgb
 from .tiled_image import Path
 
 
@@ -42,88 +43,116 @@ def output_format(dest: Path, requested: str | None = None, input_format: str = 
     return input_format
 
 
+Fits = Callable[[Picture, formats.Format, bool], bool]
+"""Whether an output of a format holds one side of a picture as it is, given ``strip``."""
+Refusal = Callable[[Picture, formats.Format, str, bool], NoReturn]
+"""What refuses a picture an output of a format cannot hold, naming the output and
+what keeps it (given ``strip``)."""
+
+
 def check_writable(picture: Picture, fmt: str, name: str, strip: bool = False) -> None:
-    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is (its
-    resolution, or colours a PNG's gAMA or cHRM declare other than sRGB, which PNG
-    holds as they are and `imgconv.io.png_profile.PROFILE_FORMATS` as an ICC profile:
-    unless ``strip`` leaves them out)."""
+    """Refuse, before any filtering, a picture that ``fmt`` cannot hold as it is: frames
+    of several sizes where it holds one, more frames or longer ones than it holds, its
+    mode, its resolution, or colours described other than as sRGB
+    (`imgconv.io.srgb.not_srgb`) where it carries no ICC profile (a PNG's gAMA and cHRM
+    unless ``strip`` leaves them out; PNG holds them as they are and
+    `imgconv.io.png_profile.PROFILE_FORMATS` as an ICC profile). Each refusal names the
+    formats that keep what it is about, of those that `accepts` the whole picture with
+    the same ``strip``. A ``.npy`` output, the raw samples, refuses frames of several
+    sizes only."""
     record = formats.FORMATS[fmt]
+    for fits, refuse in _CHECKS[:1] if record.raw else _CHECKS:
+        if not fits(picture, record, strip):
+            refuse(picture, record, name, strip)
+
+
+def accepts(picture: Picture, fmt: str, strip: bool = False) -> bool:
+    """Whether an output of ``fmt`` holds ``picture`` whole, as `check_writable` lets it,
+    with the same ``strip``. A ``.npy`` output, which holds samples and nothing that
+    describes them, accepts a picture whose frames have one size and whose colours are
+    sRGB (or described by a PNG's gAMA and cHRM that ``strip`` leaves out): it is named
+    where it keeps the samples, never where the picture's colours would be lost."""
+    record = formats.FORMATS[fmt]
+    checks = [_CHECKS[0], _CHECKS[-1]] if record.raw else _CHECKS
+    return all(fits(picture, record, strip) for fits, _ in checks)
+
+
+def keepers(picture: Picture, strip: bool, keeps: Callable[[formats.Format], bool] = lambda record: True) -> list[str]:
+    """The formats available, as a message names them (``.npy`` by its extension), whose
+    outputs `accepts` the whole picture and which ``keeps`` says keep what a refusal is
+    about."""
+    return [record.extension if record.raw else record.title or fmt for fmt, record in formats.FORMATS.items()
+            if (record.raw or fmt in formats.available()) and keeps(record) and accepts(picture, fmt, strip)]
+
+
+def _to_keep(holders: list[str], what: str) -> str:
+    """``write PNG or TIFF to keep it, or `` for a message; nothing where none keeps it."""
+    return f"write {formats.listed(holders)} to keep {what}, or " if holders else ""
+
+
+def _one_size(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    """Frames of one size, or a format whose frames are not one canvas."""
+    return not (record.animates and not record.sizes_differ and len({f.shape[:2] for f in picture.frames}) > 1)
+
+
+def _refuse_sizes(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
+    # An animation has one canvas (Pillow would crop or pad the other frames, or
+    # fail), and a .npy one array.
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
-    if len(sizes) > 1 and record.animates and not record.sizes_differ:
-        # An animation has one canvas (Pillow would crop or pad the other frames, or
-        # fail), and a .npy one array.
-        what = f"a {record.extension} array" if record.raw else f"a {fmt} animation"
-        raise ImageWriteError(f"{name}: the input's frames differ in size ({', '.join(sizes)}) and {what} holds "
-                              "frames of one size; write TIFF, whose pages keep their sizes, or give --frame N")
-    if record.raw:
-        return
-    if len(picture.frames) > 1:
-        _check_frames(picture, record, name)
-    if picture.mode == formats.MULTICHANNEL:
-        channels = picture.frames[0].shape[2]
-        raise ImageWriteError(f"{name}: the input has {channels} channels; only .npy can hold them")
-    if picture.mode not in record.holds:
-        _refuse_mode(picture, record, name)
-    dpi = picture.metadata.get("dpi")
-    if dpi is not None and not strip and record.dpi_fits is not None \
-            and not all(record.dpi_fits(value) for value in dpi):
-        raise ImageWriteError(f"{name}: {fmt} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
-                              f"dpi); write {_holders_of_resolution(dpi)} to keep it, or give --strip to leave "
-                              "it out")
-    carried = strip or fmt == "PNG" or fmt in PROFILE_FORMATS  # as chunks, or an ICC profile made of them
-    declared = None if carried else colour_not_srgb(picture.metadata)
-    if declared:
-        keepers = [other.title or other.name for other in formats.FORMATS.values()
-                   if (other.name == "PNG" or other.name in PROFILE_FORMATS) and other.name in formats.available()
-                   and picture.mode in other.holds]
-        raise ImageWriteError(f"{name}: the input declares {declared}, which a {fmt} output cannot say; write "
-                              f"{_either(keepers)} to keep it, or give --strip to leave it out")
+    what = f"a {record.extension} array" if record.raw else f"a {record.name} animation"
+    holders = keepers(picture, strip, lambda other: other.sizes_differ)
+    raise ImageWriteError(f"{name}: the input's frames differ in size ({', '.join(sizes)}) and {what} holds "
+                          "frames of one size; " + (f"write {formats.listed(holders)}, whose pages keep their "
+                                                    "sizes, or " if holders else "") + "give --frame N")
 
 
-def _check_frames(picture: Picture, record: formats.Format, name: str) -> None:
-    """Refuse several frames ``record`` cannot hold: too many, or one too long."""
+def _frames_fit(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    """One frame, or frames the format holds, each as long as it lasts."""
+    durations = picture.animation.get("duration", [])
+    return len(picture.frames) == 1 or (record.animates and all(record.holds_duration(d) for d in durations))
+
+
+def _refuse_frames(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
     if not record.animates:
-        holders = _holders_of_frames(picture)
+        holders = keepers(picture, strip, lambda other: other.animates)
         raise ImageWriteError(f"{name}: the input has {len(picture.frames)} frames and {record.name} holds one; "
-                              "give --frame N (0-based)" + (f" or write {_either(holders)}" if holders else ""))
-    durations = picture.animation.get("duration", [])
-    duration = next((d for d in durations if not record.holds_duration(d)), None)
-    if duration is not None:
-        # The formats that time their frames, alphabetically.
-        timed = sorted((other for other in formats.FORMATS.values() if other.timed), key=lambda f: f.name)
-        holders = [other.title or other.name for other in timed if all(other.holds_duration(d) for d in durations)]
-        raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {record.name} cannot "
-                              "store as a frame's duration; "
-                              + (f"write {' or '.join(holders)}, or " if holders else "") + "give --frame N")
+                              "give --frame N (0-based)" + (f" or write {formats.listed(holders)}" if holders else ""))
+    duration = next(d for d in picture.animation["duration"] if not record.holds_duration(d))
+    holders = keepers(picture, strip, lambda other: other.timed)
+    raise ImageWriteError(f"{name}: a frame of the input lasts {duration:.10g} ms, which {record.name} cannot "
+                          "store as a frame's duration; "
+                          + (f"write {formats.listed(holders)}, or " if holders else "") + "give --frame N")
 
 
-def _holders_of_frames(picture: Picture) -> list[str]:
-    """The formats this Pillow writes that hold all of the picture's frames as they are:
-    their mode, their sizes (an animation has one canvas) and their durations."""
-    differ = len({f.shape[:2] for f in picture.frames}) > 1
-    durations = picture.animation.get("duration", [])
-    return [record.title or fmt for fmt, record in formats.FORMATS.items()
-            if record.animates and not record.raw and fmt in formats.available() and picture.mode in record.holds
-            and (record.sizes_differ or not differ) and all(record.holds_duration(d) for d in durations)]
+def _few_channels(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    return picture.mode != formats.MULTICHANNEL
 
 
-def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
+def _refuse_channels(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
+    raise ImageWriteError(f"{name}: the input has {picture.frames[0].shape[2]} channels; only .npy can hold them")
+
+
+def _mode_fits(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    return picture.mode in record.holds
+
+
+def _refuse_mode(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
     """Refuse a picture whose mode ``record`` does not hold, saying what does and how
     to convert."""
-    fmt, holds = record.name, record.holds
+    fmt, holds, holders = record.name, record.holds, formats.listed(keepers(picture, strip))
     shallow = formats.OTHER_DEPTH.get(picture.mode)
     if shallow in holds and picture.sample_dtype == np.uint16:
         deep = sorted(formats.WORDS[mode] for mode in holds & set(formats.OTHER_DEPTH) if mode.endswith(";16"))
         depth = f"16 bits a sample only as {' or '.join(deep)}" if deep else "8 bits a sample"
         raise ImageWriteError(f"{name}: {fmt} holds {depth} and the input is "
-                              f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} "
+                              f"{formats.WORDS[picture.mode]}; write {holders} "
                               "to keep 16 bits, or give --depth 8 to convert (round(v / 257))")
     channels = 1 if picture.frames[0].ndim == 2 else picture.frames[0].shape[2]
     if picture.mode in formats.WITH_ALPHA and picture.sample_dtype == np.uint16 \
             and formats.MODE_OF[channels - 1, 8] in holds:
         opaque = all(np.all(f[..., -1] == np.iinfo(np.uint16).max) for f in picture.frames)  # dropped then
         raise ImageWriteError(f"{name}: {fmt} holds 8 bits a sample and no alpha, and the input is "
-                              f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep them, "
+                              f"{formats.WORDS[picture.mode]}; write {holders} to keep them, "
                               "or give --depth 8 " + ("to convert (round(v / 257))" if opaque else
                                                       "and --background COLOR (a name or #rrggbb) to composite "
                                                       "it over that colour"))
@@ -131,12 +160,54 @@ def _refuse_mode(picture: Picture, record: formats.Format, name: str) -> None:
         depths = [bits for bits in (8, 16) if formats.MODE_OF[channels, bits] in holds]
         if depths:
             raise ImageWriteError(f"{name}: {fmt} holds integer samples and the input is "
-                                  f"{formats.WORDS[picture.mode]}; write {formats.holders(picture.mode)} to keep "
+                                  f"{formats.WORDS[picture.mode]}; write {holders} to keep "
                                   f"them, or give --depth {depths[0]} to map 0.0-1.0 to 0-{2 ** depths[0] - 1} "
                                   f"(round(v * {2 ** depths[0] - 1}), clipped)"
                                   + (" or --depth 16 to 0-65535" if depths[1:] else ""))
-    raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; "
-                          f"write {formats.holders(picture.mode)}")
+    raise ImageWriteError(f"{name}: {fmt} cannot hold {formats.WORDS[picture.mode]}; write {holders}")
+
+
+def _resolution_fits(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    """No resolution, one left out, one the format keeps none of, or one it holds."""
+    dpi = picture.metadata.get("dpi")
+    return dpi is None or strip or record.dpi_fits is None or all(record.dpi_fits(value) for value in dpi)
+
+
+def _refuse_resolution(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
+    dpi = picture.metadata["dpi"]
+    holders = keepers(picture, strip, lambda other: other.dpi_fits is not None)
+    raise ImageWriteError(f"{name}: {record.name} cannot hold the input's resolution ({dpi[0]:.6g} x {dpi[1]:.6g} "
+                          f"dpi); {_to_keep(holders, 'it')}give --strip to leave it out")
+
+
+def _colours_fit(picture: Picture, record: formats.Format, strip: bool) -> bool:
+    """Colours that are sRGB, or described as the format keeps them: PNG as they are, the
+    formats that carry an ICC profile as one (WebP, which stores grey as RGB, not a
+    profile of grey), or a PNG's gAMA and cHRM left out by ``strip``."""
+    grey_profile = is_grey(picture) and "icc_profile" in picture.metadata
+    if record.name == "PNG" or (record.name in PROFILE_FORMATS and not (grey_profile and record.name in GREY_AS_RGB)):
+        return True
+    colours = not_srgb(picture)
+    return colours is None or (colours.chunks and strip)
+
+
+def _refuse_colours(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
+    colours = not_srgb(picture)
+    assert colours is not None  # `_colours_fit` found them
+    keep = _to_keep(keepers(picture, strip), "it")
+    if colours.chunks:
+        raise ImageWriteError(f"{name}: the input declares {colours.words}, which a {record.name} output cannot say; "
+                              f"{keep}give --srgb to convert its colours to sRGB or --strip to leave it out")
+    raise ImageWriteError(f"{name}: the input's colours are described by {colours.words}, which a {record.name} "
+                          f"output cannot carry (its samples would show as sRGB); {keep}give --srgb to convert "
+                          "them to sRGB")
+
+
+# What `check_writable` checks, in order; the first and the last are what `accepts`
+# asks of a .npy output.
+_CHECKS: list[tuple[Fits, Refusal]] = [
+    (_one_size, _refuse_sizes), (_frames_fit, _refuse_frames), (_few_channels, _refuse_channels),
+    (_mode_fits, _refuse_mode), (_resolution_fits, _refuse_resolution), (_colours_fit, _refuse_colours)]
 
 
 @dataclass(frozen=True)
@@ -245,15 +316,3 @@ def _kept_metadata(picture: Picture, record: formats.Format, strip: bool, space:
             raise ImageWriteError(f"{name}: the input's EXIF cannot be written ({exc}); --strip leaves it out") \
                 from None
     return metadata
-
-
-def _holders_of_resolution(dpi: tuple[float, float]) -> str:
-    """The formats that hold resolution ``dpi``, as words: ``PNG, TIFF or BMP``."""
-    fits = [fmt for fmt, record in formats.FORMATS.items()
-            if record.dpi_fits is not None and all(record.dpi_fits(value) for value in dpi)]
-    return _either(fits)
-
-
-def _either(names: list[str]) -> str:
-    """Names as words for a message: ``PNG, TIFF or BMP``."""
-    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
