@@ -72,7 +72,9 @@ def is_grey(picture: Picture) -> bool:
     return first.ndim == 2 or first.shape[2] <= 2
 
 
-@functools.lru_cache(maxsize=16)
+# One profile kept: a picture's checks ask of its profile once for each format a refusal
+# lists, and a profile may be 16 MiB (`imgconv.io.icc.MAX_BYTES`).
+@functools.lru_cache(maxsize=1)
 def _name_unless_srgb(profile: bytes, grey: bool) -> str | None:
     """The quoted description of ``profile`` where it describes samples of grey (or RGB)
     other than as sRGB; None for an sRGB one, one of another space, or one LittleCMS
