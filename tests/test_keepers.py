@@ -77,7 +77,8 @@ def test_colours_name_only_formats_that_hold_the_rest():
         "cannot carry (its samples would show as sRGB); write PNG, TIFF, JPEG, WebP or AVIF to keep it, or give "
         "--srgb to convert them to sRGB")
     grey = picture("L", icc_profile=imagecodecs.cms_profile("gray", gamma=2.2))  # WebP stores grey as RGB
-    assert "write PNG, TIFF, JPEG or AVIF to keep it" in refusal(grey, "WEBP")
+    assert "which a WebP output cannot carry (its samples would show as sRGB); write PNG, TIFF, JPEG or AVIF to " \
+           "keep it" in refusal(grey, "WEBP")
     assert accepts(picture("RGB", icc_profile=P3), "WEBP")
 
 

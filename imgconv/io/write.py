@@ -194,13 +194,12 @@ def _colours_fit(picture: Picture, record: formats.Format, strip: bool) -> bool:
 def _refuse_colours(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
     colours = not_srgb(picture)
     assert colours is not None  # `_colours_fit` found them
-    keep = _to_keep(keepers(picture, strip), "it")
+    keep, output = _to_keep(keepers(picture, strip), "it"), record.title or record.name
     if colours.chunks:
-        raise ImageWriteError(f"{name}: the input declares {colours.words}, which a {record.name} output cannot say; "
+        raise ImageWriteError(f"{name}: the input declares {colours.words}, which a {output} output cannot say; "
                               f"{keep}give --srgb to convert its colours to sRGB or --strip to leave it out")
-    raise ImageWriteError(f"{name}: the input's colours are described by {colours.words}, which a {record.name} "
-                          f"output cannot carry (its samples would show as sRGB); {keep}give --srgb to convert "
-                          "them to sRGB")
+    raise ImageWriteError(f"{name}: the input's colours are described by {colours.words}, which a {output} output "
+                          f"cannot carry (its samples would show as sRGB); {keep}give --srgb to convert them to sRGB")
 
 
 # What `check_writable` checks, in order; the first and the last are what `accepts`
