@@ -30,5 +30,7 @@ other          RGB                  YCbCr, LAB, HSV
 =============  ===================  =========================================
 
 CMYK is written as CMYK to JPEG and TIFF, and converted to sRGB through its ICC profile
-for other formats (`imgconv.io.cmyk`).
+for other formats (`imgconv.io.cmyk`). Colours an ICC profile or a PNG's gAMA and cHRM
+describe other than as sRGB go where a profile is carried, are refused elsewhere, and
+are converted to sRGB on request (`imgconv.io.srgb`, by `imgconv.io.cms`).
 """
