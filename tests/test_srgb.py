@@ -157,10 +157,22 @@ def test_near_srgb_is_not_srgb(profile):
     assert not_srgb(picture) is None  # sRGB; for grey samples, an RGB profile describes nothing
 
 
+def named(profile, name):
+    """``profile`` (of imagecodecs, described "RGB built-in") described as ``name``, of as
+    many characters."""
+    return profile.replace("RGB built-in".encode("utf-16-be"), name.encode("utf-16-be"))
+
+
+def test_a_name_vouches_for_the_curve_not_the_colorants():
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    power = Picture([rgb], "RGB", "PNG", metadata={"icc_profile": named(rgb_profile(SRGB, gamma=2.2), "sRGB gamma22")})
+    assert not_srgb(power) is None  # called sRGB, of sRGB's colorants, its curve near sRGB's
+    wide = Picture([rgb], "RGB", "PNG", metadata={"icc_profile": named(rgb_profile(P3), "P3 with sRGB")})
+    assert not_srgb(wide).words == 'the ICC profile "P3 with sRGB"'
+
+
 def test_a_hostile_description_stays_on_one_line(tmp_path, colours):
-    profile = rgb_profile(P3)
-    name = "RGB built-in".encode("utf-16-be")
-    profile = profile.replace(name, "P3\n\x1b[2J12345".encode("utf-16-be"))
+    profile = named(rgb_profile(P3), "P3\n\x1b[2J12345")
     result = run("identity", png(tmp_path / "in.png", colours, profile), tmp_path / "out.gif")
     assert_one_line_error(result, 1, 'ICC profile "P3 \\033[2J12345"', "--srgb")
 

@@ -1,12 +1,16 @@
 """Colours described other than as sRGB, by an ICC profile of RGB or grey or by a PNG's
 gAMA and cHRM: found (`not_srgb`), and converted to sRGB (`to_srgb`, ``--srgb``).
 
-A profile is sRGB where its description names sRGB (as `imgconv.linear` takes it), or
-where its curves are sRGB's (`imgconv.io.icc_curves.ToneCurve.is_srgb`) and, for RGB,
-its red, green and blue colorants are sRGB's within `COLORANT_SLACK`. The colorants are
-the primaries as the profile connects them (adapted to D50), and their sum is its white:
+A profile is sRGB where its curves are sRGB's
+(`imgconv.io.icc_curves.ToneCurve.is_srgb`) or its description names sRGB (as
+`imgconv.linear` takes it: profiles called sRGB with a power of 2.2 for a curve are
+common, and shown alike), and, for an RGB profile of curves and colorants, its red,
+green and blue colorants are sRGB's within `COLORANT_SLACK`: a name does not vouch for
+them ("Display P3 Gamut with sRGB Transfer" names sRGB). The colorants are the
+primaries as the profile connects them (adapted to D50), and their sum is its white:
 they say where its colours lie, for the relative colorimetric conversion that shows
-them. A profile LittleCMS cannot read describes nothing a colour-managed viewer uses
+them. A profile of lookup tables, or whose colorants cannot be read, is taken by its
+name. A profile LittleCMS cannot read describes nothing a colour-managed viewer uses
 (browsers show such a file as sRGB), and is not taken for other colours. A profile of
 another space than the samples' (grey with RGB samples) does not describe them (an
 output drops it, `imgconv.io.metadata.profile_describes`).
@@ -27,7 +31,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ..names import printable
 from . import cms, cmyk, formats, icc
-from .icc_curves import SRGB_CURVE, ProfileError, ToneCurve, tag_table, tone_curve
+from .icc_curves import LUT_TAGS, SRGB_CURVE, ProfileError, ToneCurve, tag_table, tone_curve
 from .metadata import colour_not_srgb, declared_gamma
 from .picture import Picture
 from .png_profile import chunks_profile
@@ -79,33 +83,43 @@ def _name_unless_srgb(profile: bytes, grey: bool) -> str | None:
     """The quoted description of ``profile`` where it describes samples of grey (or RGB)
     other than as sRGB; None for an sRGB one, one of another space, or one LittleCMS
     cannot read."""
-    if profile[16:20] != (b"GRAY" if grey else b"RGB ") or _srgb_by_numbers(profile, grey):
+    if profile[16:20] != (b"GRAY" if grey else b"RGB "):
         return None
     name = profile_name(profile)
-    if name is None or "srgb" in name.lower():
+    if name is None:
+        return None
+    if _colorants_are_srgb(profile, grey) is not False and ("srgb" in name.lower() or _curve_is_srgb(profile, grey)):
         return None
     # A profile's description is the file's text: one line, controls escaped.
-    return f'"{printable(" ".join(name.split())[:100])}"' if name.strip() else "without a description"
+    return f'"{printable(" ".join(name.split())[:100])}"' if name else "without a description"
 
 
-def _srgb_by_numbers(profile: bytes, grey: bool) -> bool:
-    """Whether a profile's curves are sRGB's and, for RGB, its colorants are too."""
+def _curve_is_srgb(profile: bytes, grey: bool) -> bool:
+    """Whether every channel's curve is sRGB's; False for a profile of lookup tables."""
     try:
-        if not tone_curve(profile, grey).is_srgb:
-            return False
-        tags = tag_table(profile)
+        return tone_curve(profile, grey).is_srgb
     except ProfileError:
         return False
-    if grey:
-        return True
-    for signature, srgb in zip((b"rXYZ", b"gXYZ", b"bXYZ"), SRGB_COLORANTS, strict=True):
+
+
+def _colorants_are_srgb(profile: bytes, grey: bool) -> bool | None:
+    """Whether an RGB profile's red, green and blue colorants are sRGB's; None for a grey
+    one, one of lookup tables (which convert through those), or one whose colorants
+    cannot be read."""
+    try:
+        tags = tag_table(profile)
+    except ProfileError:
+        return None
+    if grey or LUT_TAGS & set(tags):
+        return None
+    colorants = []
+    for signature in (b"rXYZ", b"gXYZ", b"bXYZ"):
         offset, size = tags.get(signature, (0, 0))
         if size < 20 or profile[offset:offset + 4] != b"XYZ ":
-            return False
-        xyz = [value / 65536 for value in struct.unpack_from(">3i", profile, offset + 8)]
-        if any(abs(a - b) > COLORANT_SLACK for a, b in zip(xyz, srgb, strict=True)):
-            return False
-    return True
+            return None
+        colorants.append([value / 65536 for value in struct.unpack_from(">3i", profile, offset + 8)])
+    return all(abs(a - b) <= COLORANT_SLACK for colorant, srgb in zip(colorants, SRGB_COLORANTS, strict=True)
+               for a, b in zip(colorant, srgb, strict=True))
 
 
 def profile_name(profile: bytes) -> str | None:
