@@ -219,6 +219,19 @@ def test_floats_and_tiles_refuse_srgb(tmp_path):
     assert not (tmp_path / "out.tif").exists()
 
 
+def test_what_the_output_refuses_is_refused_before_converting(tmp_path, rng, monkeypatch):
+    samples = rng.integers(0, 65536, (4, 4, 3), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", samples, photometric="rgb", iccprofile=rgb_profile(P3))
+
+    def unused(*args):
+        raise AssertionError("converted before the refusal")
+
+    monkeypatch.setattr("imgconv.io.cms.converter", unused)
+    result = run("identity", "--srgb", tmp_path / "in.tif", tmp_path / "out.gif")
+    assert_one_line_error(result, 1, "GIF holds 8 bits a sample and the input is 16-bit RGB; write PNG, TIFF or "
+                                     ".npy to keep 16 bits")  # as sRGB: .npy keeps it whole
+
+
 def test_batch(tmp_path, colours):
     (tmp_path / "in").mkdir()
     for index in range(2):

@@ -136,17 +136,12 @@ def to_srgb(picture: Picture) -> Picture:
     """``picture`` with its colours in sRGB, as the module says, at its own depth,
     alpha as it is; a picture whose colours are sRGB already (or described by nothing)
     as it is. Refused in one line naming the file: samples other than 8- or 16-bit
-    described other than as sRGB, and a profile that cannot convert them."""
+    described other than as sRGB (`srgb_form`), and a profile that cannot convert them."""
     if picture.mode in formats.CMYK_MODES:
         return cmyk.to_srgb(picture, advice="leave out --srgb to keep its inks")
-    colours = not_srgb(picture)
-    if colours is None:
+    form = srgb_form(picture)
+    if form is picture:
         return picture
-    if picture.mode not in GREY_MODES | COLOUR_MODES:
-        raise ImageReadError(f"{picture.name}: --srgb converts 8- and 16-bit grey and RGB samples, and the image is "
-                             f"{picture.description}, described by {colours.words}; leave out --srgb to keep them "
-                             "as they are")
-    metadata = {key: value for key, value in picture.metadata.items() if key not in ("icc_profile", "png_colour")}
     if picture.mode in GREY_MODES:
         frames = _grey(picture)
     else:
@@ -157,7 +152,24 @@ def to_srgb(picture: Picture) -> Picture:
             raise refused(why)
         convert = cms.converter(profile, picture.sample_dtype, 3, refused)
         frames = cms.converted(picture.frames, convert, 3)
-    return replace(picture, frames=frames, metadata=metadata)
+    return replace(form, frames=frames)
+
+
+def srgb_form(picture: Picture) -> Picture:
+    """A picture of grey or RGB as `to_srgb` makes it, but for its samples: without its
+    ICC profile and PNG colour chunks where they describe other than sRGB; else
+    ``picture`` itself. What the output refuses of it may be refused before the samples
+    are converted. Refused in one line naming the file: samples other than 8- or 16-bit
+    described other than as sRGB."""
+    colours = not_srgb(picture)
+    if colours is None:
+        return picture
+    if picture.mode not in GREY_MODES | COLOUR_MODES:
+        raise ImageReadError(f"{picture.name}: --srgb converts 8- and 16-bit grey and RGB samples, and the image is "
+                             f"{picture.description}, described by {colours.words}; leave out --srgb to keep them "
+                             "as they are")
+    metadata = {key: value for key, value in picture.metadata.items() if key not in ("icc_profile", "png_colour")}
+    return replace(picture, metadata=metadata)
 
 
 def _grey(picture: Picture) -> list[np.ndarray]:
