@@ -25,8 +25,8 @@ from .io.picture import Picture
 from .io.probe import Probe, streamed_probe
 from .io.read import read_image
 from .io.sink import STDIO, check_destination, output_file
-from .io.srgb import srgb_form, to_srgb
-from .io.tiled_image import Path
+from .io.srgb import profile_not_srgb, srgb_form, to_srgb
+from .io.tiled_image import Path, is_zarr
 from .io.write import check_writable, encoder, keepers, output_format
 from .linear import filter_linear
 from .luminance import filter_luminance
@@ -80,10 +80,7 @@ def process_file(source: Path, dest: Path, filt: Filter, read: ReadOptions = Rea
         probed = streamed_probe(source, dest, write.format, read.frame, read.max_pixels, read.auto_orient)
     if probed is not None and probed.tiled:
         _check_streamable(filt, dest)
-        if write.srgb:
-            raise InvalidInputError(f"{quote_name(dest)}: --srgb converts whole images, and a tiled input is streamed "
-                                    "to a TIFF or Zarr output tile by tile, its ICC profile kept; write another "
-                                    "format to decode it whole")
+        _check_streamed_colours(probed, dest, write.srgb)
         if write.background is not None:
             raise InvalidInputError(f"{quote_name(dest)}: --background composites whole images, and a tiled input is "
                                     "streamed to a TIFF or Zarr output tile by tile, alpha kept; write another format "
@@ -271,6 +268,25 @@ def _check_streamable(filt: Filter, dest: Path) -> None:
         if given:
             raise InvalidInputError(f"{quote_name(dest)}: {asked} filters whole images, and a tiled input is streamed "
                                     "to a TIFF or Zarr output tile by tile; write another format to decode it whole")
+
+
+def _check_streamed_colours(probed: Probe, dest: Path, srgb: bool) -> None:
+    """Refuse ``srgb`` for a tiled input streamed tile by tile (its ICC profile goes to a
+    TIFF output as it is), and an ICC profile other than sRGB's
+    (`imgconv.io.srgb.profile_not_srgb`) for a Zarr store, which holds none."""
+    if srgb:
+        raise InvalidInputError(f"{quote_name(dest)}: --srgb converts whole images, and a tiled input is streamed "
+                                "to a TIFF or Zarr output tile by tile, its ICC profile kept; write another "
+                                "format to decode it whole")
+    if not is_zarr(dest):
+        return
+    for image in probed.images:
+        profile = image.options.get("iccprofile")
+        described = profile and profile_not_srgb(profile, len(image.shape) == 2 or image.shape[2] <= 2)
+        if described:
+            raise ImageWriteError(f"{quote_name(dest)}: the input's colours are described by the ICC profile "
+                                  f"{described}, which a Zarr store does not carry; write a .tif to keep it, or give "
+                                  "--srgb and another output format (decoded whole) to convert them to sRGB")
 
 
 def parse_background(spec: str | tuple[int, ...]) -> tuple[int, int, int]:

@@ -219,6 +219,20 @@ def test_floats_and_tiles_refuse_srgb(tmp_path):
     assert not (tmp_path / "out.tif").exists()
 
 
+def test_a_zarr_store_refuses_a_streamed_profile(tmp_path, rng):
+    samples = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for name, profile in (("p3", rgb_profile(P3)), ("srgb", rgb_profile(SRGB))):
+        tifffile.imwrite(tmp_path / f"{name}.tif", samples, photometric="rgb", tile=(16, 16), iccprofile=profile)
+    result = run("identity", tmp_path / "p3.tif", tmp_path / "p3.zarr")
+    assert_one_line_error(result, 1, "p3.zarr: the input's colours are described by the ICC profile "
+                                     '"RGB built-in", which a Zarr store does not carry; write a .tif to keep it')
+    assert not (tmp_path / "p3.zarr").exists()
+    assert run("identity", tmp_path / "p3.tif", tmp_path / "out.tif").exit_code == 0  # streamed, kept
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.pages[0].tags["InterColorProfile"].value == rgb_profile(P3)
+    assert run("identity", tmp_path / "srgb.tif", tmp_path / "srgb.zarr").exit_code == 0
+
+
 def test_what_the_output_refuses_is_refused_before_converting(tmp_path, rng, monkeypatch):
     samples = rng.integers(0, 65536, (4, 4, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "in.tif", samples, photometric="rgb", iccprofile=rgb_profile(P3))

@@ -64,7 +64,7 @@ def not_srgb(picture: Picture) -> Colours | None:
     where they are sRGB, or nothing describes them."""
     profile = picture.metadata.get("icc_profile")
     if profile:
-        name = _name_unless_srgb(profile, is_grey(picture))
+        name = profile_not_srgb(profile, is_grey(picture))
         return None if name is None else Colours(f"the ICC profile {name}", False)
     declared = colour_not_srgb(picture.metadata)
     return Colours(declared, True) if declared else None
@@ -79,10 +79,10 @@ def is_grey(picture: Picture) -> bool:
 # One profile kept: a picture's checks ask of its profile once for each format a refusal
 # lists, and a profile may be 16 MiB (`imgconv.io.icc.MAX_BYTES`).
 @functools.lru_cache(maxsize=1)
-def _name_unless_srgb(profile: bytes, grey: bool) -> str | None:
-    """The quoted description of ``profile`` where it describes samples of grey (or RGB)
-    other than as sRGB; None for an sRGB one, one of another space, or one LittleCMS
-    cannot read."""
+def profile_not_srgb(profile: bytes, grey: bool) -> str | None:
+    """The quoted description of ICC ``profile`` where it describes samples of grey (or
+    RGB) other than as sRGB, as the module says; None for an sRGB one, one of another
+    space, or one LittleCMS cannot read."""
     if profile[16:20] != (b"GRAY" if grey else b"RGB "):
         return None
     name = profile_name(profile)
