@@ -220,8 +220,8 @@ def test_floats_and_tiles_refuse_srgb(tmp_path):
 
 
 def test_a_zarr_store_refuses_a_streamed_profile(tmp_path, rng):
-    samples = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    for name, profile in (("p3", rgb_profile(P3)), ("srgb", rgb_profile(SRGB))):
+    samples, p3 = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), rgb_profile(P3)
+    for name, profile in (("p3", p3), ("srgb", rgb_profile(SRGB))):
         tifffile.imwrite(tmp_path / f"{name}.tif", samples, photometric="rgb", tile=(16, 16), iccprofile=profile)
     result = run("identity", tmp_path / "p3.tif", tmp_path / "p3.zarr")
     assert_one_line_error(result, 1, "p3.zarr: the input's colours are described by the ICC profile "
@@ -229,7 +229,7 @@ def test_a_zarr_store_refuses_a_streamed_profile(tmp_path, rng):
     assert not (tmp_path / "p3.zarr").exists()
     assert run("identity", tmp_path / "p3.tif", tmp_path / "out.tif").exit_code == 0  # streamed, kept
     with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
-        assert tiff.pages[0].tags["InterColorProfile"].value == rgb_profile(P3)
+        assert tiff.pages[0].tags["InterColorProfile"].value == p3
     assert run("identity", tmp_path / "srgb.tif", tmp_path / "srgb.zarr").exit_code == 0
 
 
