@@ -193,6 +193,32 @@ def test_tiff_compressions_keep_every_strip(mode, compression):
     round_trip("TIFF", mode, [samples(mode, WIDE)], EncodeOptions(compression=compression))
 
 
+@pytest.mark.parametrize("beyond", [0, 1])
+@pytest.mark.parametrize("mode", ["L", "RGB;16"])  # Pillow's writer below the threshold, tifffile's
+def test_tiff_from_4_gib_is_a_bigtiff_with_every_tag(monkeypatch, mode, beyond):
+    """From `imgconv.io.tiff_write.BIGTIFF_BYTES` of samples (4 GiB less 32 MiB; here
+    the picture's size, or one byte more) a TIFF is a BigTIFF, with the EXIF (and its
+    sub-directories), XMP and resolution."""
+    from PIL import Image, TiffImagePlugin
+
+    from imgconv.io import tiff_write
+
+    want = samples(mode, WIDE)
+    monkeypatch.setattr(tiff_write, "BIGTIFF_BYTES", want.nbytes + beyond)
+    exif = Image.Exif()
+    exif[0x010F] = "imgconv camera"
+    exif.get_ifd(0x8769)[0x829A] = TiffImagePlugin.IFDRational(1, 250)  # exposure time
+    exif.get_ifd(0x8825)[1] = "N"  # latitude's reference
+    metadata = {"exif": exif, "xmp": b"<x:xmpmeta/>", "dpi": (300.0, 300.0)}
+    with tifffile.TiffFile(io.BytesIO(encoded([want], mode, "TIFF", metadata=metadata))) as tiff:
+        assert tiff.is_bigtiff == (not beyond)
+        tags = tiff.pages[0].tags
+        assert_same(tiff.pages[0].asarray(), want)
+        assert (tags["Make"].value, tags["XMP"].value, tags["XResolution"].value) == \
+            ("imgconv camera", b"<x:xmpmeta/>", (300, 1))
+        assert tags["ExifTag"].value["ExposureTime"] == (1, 250) and tags["GPSTag"].value["GPSLatitudeRef"] == "N"
+
+
 @pytest.mark.parametrize("shape", [TALL, WIDE], ids=size)
 @pytest.mark.parametrize("compression", [8, 4])  # Deflate; CCITT Group 4 from a fax input
 def test_bilevel_tiff_keeps_every_bit(shape, compression):
