@@ -243,6 +243,24 @@ def test_png_deflated_strip_by_strip_keeps_every_sample(monkeypatch, mode, shape
     round_trip("PNG", mode, [samples(mode, shape)], EncodeOptions(compress_level=level))
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_png_image_data_in_chunks_no_reader_refuses(monkeypatch, streamed):
+    """A deflated stream longer than `imgconv.io.png.IDAT_BYTES` (2**30, stb_image's
+    limit; lowered here) is split into IDAT chunks no longer, whole or strip by strip."""
+    monkeypatch.setattr(png, "IDAT_BYTES", 1000)
+    if streamed:
+        monkeypatch.setattr(png, "STREAM_BYTES", 0)
+    want = samples("RGB;16", WIDE)
+    data = encoded([want], "RGB;16", "PNG", EncodeOptions(compress_level=1 if streamed else 6))
+    lengths, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        lengths += [length] if kind == b"IDAT" else []
+        at += length + 12
+    assert max(lengths) == 1000 and len(lengths) > want.nbytes // 1000 - 10
+    assert_same(imagecodecs.png_decode(data), want)
+
+
 @pytest.mark.parametrize("shape", [TALL, WIDE, (300, 301)], ids=size)
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
 def test_png_read_in_bands_as_libpng_reads_it(monkeypatch, mode, shape):
