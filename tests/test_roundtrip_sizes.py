@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from imgconv.errors import ImageWriteError
 from imgconv.io import formats, pages, png, png_bands
 from imgconv.io.picture import Picture
 from imgconv.io.write import EncodeOptions, check_writable, encode_image
@@ -158,6 +159,16 @@ def test_jpeg2000_16_bit_keeps_rows_of_tiles():
     the other modes' tiles is packed alike whatever its place: `TALL` and `WIDE` cross
     their rows and columns)."""
     round_trip("JPEG2000", "I;16", [samples("I;16", (1100, 1030))])
+
+
+@pytest.mark.parametrize(("fmt", "side"), [("TGA", 65535), ("GIF", 65535), ("WEBP", 16383)])
+def test_a_side_as_long_as_the_header_holds_and_no_longer(fmt, side):
+    """The longest side a format's header holds is written; one more pixel is refused
+    in one line, before anything is encoded."""
+    make = gif_samples if fmt == "GIF" else samples
+    round_trip(fmt, "RGB", [make("RGB", (1, side))], encoding={"lossless": True})
+    with pytest.raises(ImageWriteError, match=rf"^out: {side + 1}x1 is larger than {fmt} holds \(at most {side} "):
+        encoded([make("RGB", (1, side + 1))], "RGB", fmt)
 
 
 @pytest.mark.parametrize("shape", [TALL, WIDE], ids=size)
