@@ -254,7 +254,7 @@ class Format:
 
 
 # The formats imgconv writes, in the order messages and `imgconv formats` list them.
-# JPEG's and GIF's headers have 16 bits for a side, WebP's 14; AVIF's format allows
+# JPEG's, GIF's and TGA's headers have 16 bits for a side, WebP's 14; AVIF's format allows
 # more, but libavif (Pillow's reader, and most others) refuses to decode a side beyond
 # 32768 by default, so a longer one is a file nobody opens. JPEG's default quality is
 # ImageMagick's (92); WebP's and AVIF's 90.
@@ -280,7 +280,7 @@ FORMATS = {record.name: record for record in [
     # Pillow writes RGBA as 32-bit BMP with no alpha mask
     Format("BMP", ".bmp", frozenset(["L", "RGB"]), dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
            writer="pillow_write:write_bmp"),
-    Format("TGA", ".tga", _EIGHT_BIT, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
+    Format("TGA", ".tga", _EIGHT_BIT, max_side=65535, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
     Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
     Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),
     Format(NPY, ".npy", raw=True, animates=True, writer="npy_write:write_npy"),

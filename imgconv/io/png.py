@@ -48,6 +48,12 @@ _UP = 2
 # smaller than ISA-L's on 4K photos.
 STREAM_BYTES = 32 << 20
 
+# The longest IDAT chunk written. PNG allows 2**31 - 1 bytes a chunk, which a stream
+# deflated whole (levels 2 to 9, or an image below `STREAM_BYTES`) passes from about
+# 2 GiB of noise or 4 GiB of photograph; stb_image, which many programs use, refuses
+# an IDAT chunk longer than 2**30. Longer streams are split into chunks of this size.
+IDAT_BYTES = 1 << 30
+
 
 def filtered_rows(samples: np.ndarray, depth: int, into: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """An image's rows filtered with "Up", a strip at a time (`imgconv.io.pages.strips`),
@@ -204,7 +210,8 @@ def save_png(out: BinaryIO, samples: np.ndarray, mode: str, *, level: int = DEFA
     """
     out.writelines(header_chunks(samples.shape, mode, **metadata))
     for piece in deflated_pieces(samples, COLOUR_TYPES[mode][1], level):
-        out.writelines(chunk(b"IDAT", piece))
+        for start in range(0, len(piece), IDAT_BYTES):  # a piece that fits is not copied
+            out.writelines(chunk(b"IDAT", piece[start : start + IDAT_BYTES]))
     out.writelines(chunk(b"IEND", b""))
 
 

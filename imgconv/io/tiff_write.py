@@ -32,6 +32,16 @@ _FAX = frozenset([3, 4])
 
 PILLOW_TIFF = frozenset(["L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I", "F"])
 
+# Classic TIFF's offsets are 32-bit: from samples of this size (tifffile's own threshold,
+# which leaves 32 MiB for the tags) a TIFF output is a BigTIFF, written by tifffile.
+# Pillow writes classic TIFF only: a 65536x65600 grey picture (4.3 GB) failed in its
+# uncompressed writer with a struct.error, a traceback, and tifffile unasked refuses it.
+BIGTIFF_BYTES = 2**32 - 2**25
+
+# A classic TIFF's and a BigTIFF's layout: where the first IFD's offset is, and an IFD's
+# count of entries, an entry's size and an offset's format.
+_LAYOUTS = {False: (4, "H", 12, "L"), True: (8, "Q", 20, "Q")}
+
 
 def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bool = False) -> int:
     """The TIFF Compression number a TIFF output of ``picture`` is written with:
@@ -53,13 +63,15 @@ def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bo
 def write_tiff(frames: list[np.ndarray], picture: Picture, record: "Format", metadata: dict[str, Any],
                asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """A TIFF, a page a frame. Pillow holds neither 16-bit colour nor the wider types,
-    and writes pages of different sizes all at the last page's size: tifffile writes
-    those."""
+    writes pages of different sizes all at the last page's size, and writes no BigTIFF
+    (`BIGTIFF_BYTES`): tifffile writes those."""
     by_pillow = picture.mode in PILLOW_TIFF and len({f.shape for f in frames}) == 1
     bilevel = by_pillow and is_bilevel(frames, picture)
+    big = sum(f.nbytes for f in frames) // (8 if bilevel else 1) >= BIGTIFF_BYTES
+    bilevel, by_pillow = bilevel and not big, by_pillow and not big
     scheme = tiff_compression(picture, asked.compression, bilevel)
     if not by_pillow:
-        out.write(encode_tifffile(frames, picture, metadata, scheme))
+        out.write(encode_tifffile(frames, picture, metadata, scheme, big))
         return
     if bilevel:
         frames = [f > 0 for f in frames]  # Pillow's mode 1, exactly
@@ -103,16 +115,18 @@ def is_bilevel(frames: list[np.ndarray], picture: Picture) -> bool:
         all(((f == 0) | (f == 255)).all() for f in frames)
 
 
-def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[str, Any], scheme: int) -> bytes:
-    """A TIFF by tifffile, a page a frame, each of its own size, with the ICC profile, XMP
-    and resolution. tifffile cannot write an EXIF: its tags (camera, copyright, dates,
-    and its sub-directories) are added to the first page after (`with_tags`)."""
+def encode_tifffile(frames: list[np.ndarray], picture: Picture, metadata: dict[str, Any], scheme: int,
+                    bigtiff: bool = False) -> bytes:
+    """A TIFF (a BigTIFF if ``bigtiff``) by tifffile, a page a frame, each of its own
+    size, with the ICC profile, XMP and resolution. tifffile cannot write an EXIF: its
+    tags (camera, copyright, dates, and its sub-directories) are added to the first page
+    after (`with_tags`)."""
     import tifffile
 
     buffer = io.BytesIO()
     extratags = [(700, "B", len(metadata["xmp"]), metadata["xmp"], True)] if "xmp" in metadata else []
     resolution = {"resolution": metadata["dpi"], "resolutionunit": "INCH"} if "dpi" in metadata else {}
-    with tifffile.TiffWriter(buffer) as tiff:
+    with tifffile.TiffWriter(buffer, bigtiff=bigtiff) as tiff:
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             photometric = "separated" if picture.mode in CMYK_MODES else "rgb" if colour else "minisblack"
@@ -135,34 +149,37 @@ def exif_tags(exif: bytes) -> dict[int, Any]:
 
 
 def with_tags(data: bytes, tags: dict[int, Any]) -> bytes:
-    """A classic TIFF with ``tags`` added to its first IFD, EXIF sub-directories among
-    them as ``{tag: {tag: value}}``; a tag the IFD has already (one that describes the
-    pixels written) is not. The tags' values and the sub-directories, as Pillow writes
-    them, and a copy of that IFD with their entries are appended, and the header points
-    at the copy (the old IFD stays, unreferenced, a few hundred bytes). A BigTIFF (over
-    4 GB) is returned as it is: Pillow writes no BigTIFF directory."""
+    """A TIFF (classic or BigTIFF) with ``tags`` added to its first IFD, EXIF
+    sub-directories among them as ``{tag: {tag: value}}``; a tag the IFD has already
+    (one that describes the pixels written) is not. The tags' values and the
+    sub-directories, as Pillow writes them, and a copy of that IFD with their entries
+    are appended, and the header points at the copy (the old IFD stays, unreferenced, a
+    few hundred bytes)."""
     from PIL import TiffImagePlugin
 
-    if data[2:4] in (b"+\0", b"\0+"):
-        return data
+    big = data[2:4] in (b"+\0", b"\0+")
+    header, count_format, size, offset_format = _LAYOUTS[big]
     order = "<" if data[:2] == b"II" else ">"
-    (first,) = struct.unpack_from(order + "L", data, 4)
-    (count,) = struct.unpack_from(order + "H", data, first)
-    entries = [data[first + 2 + 12 * i : first + 14 + 12 * i] for i in range(count)]
+    (first,) = struct.unpack_from(order + offset_format, data, header)
+    (count,) = struct.unpack_from(order + count_format, data, first)
+    table_start = first + struct.calcsize(count_format)
+    entries = [data[table_start + size * i : table_start + size * (i + 1)] for i in range(count)]
     present = {struct.unpack_from(order + "H", entry)[0] for entry in entries}
     groups = {tag: value for tag, value in tags.items() if tag not in present}
     if not groups:
         return data
-    following = data[first + 2 + 12 * count : first + 6 + 12 * count]  # the next page's IFD
-    directory = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+    # the next page's IFD
+    following = data[table_start + size * count : table_start + size * count + struct.calcsize(offset_format)]
+    directory = TiffImagePlugin.ImageFileDirectory_v2(data[: 2 * header])
     for tag, values in groups.items():
         directory[tag] = values
     start = len(data) + len(data) % 2  # IFDs start on a word boundary
     block = directory.tobytes(start)
-    entries += [block[2 + 12 * i : 14 + 12 * i] for i in range(len(groups))]
+    block_start = struct.calcsize(count_format)
+    entries += [block[block_start + size * i : block_start + size * (i + 1)] for i in range(len(groups))]
     entries.sort(key=lambda entry: struct.unpack_from(order + "H", entry)[0])
     where = start + len(block) + len(block) % 2
-    table = struct.pack(order + "H", len(entries)) + b"".join(entries) + following
+    table = struct.pack(order + count_format, len(entries)) + b"".join(entries) + following
     result = bytearray(data.ljust(start, b"\0") + block.ljust(where - start, b"\0") + table)
-    struct.pack_into(order + "L", result, 4, where)
+    struct.pack_into(order + offset_format, result, header, where)
     return bytes(result)
