@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import bmp, chunks, claims, tga
+from . import bmp, chunks, claims, jpeg2000, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import (
@@ -132,7 +132,7 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
     by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 12-bit JPEG, a 16-bit SGI image, a
-    TIFF beyond Pillow; else None."""
+    TIFF beyond Pillow, a JPEG 2000 (`jpeg2000.by_openjpeg`); else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
     if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
@@ -141,6 +141,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return bmp.picture_from_two_bit(data, image.size, metadata, name)
     if image.format == "JPEG" and twelve_bit_jpeg(data):
         return picture_from_twelve_bit_jpeg(data, image.mode, metadata, name)
+    if image.format == "JPEG2000" and jpeg2000.by_openjpeg(data):
+        return jpeg2000.picture_from_openjpeg(data, image.size, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
