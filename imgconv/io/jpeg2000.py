@@ -68,9 +68,8 @@ def by_openjpeg(data: bytes) -> bool:
     return not (len(steps) == 1 and steps != {(1, 1)} and {(c.signed, c.bits) for c in found} == {(False, 8)})
 
 
-def picture_from_openjpeg(data: bytes, size: tuple[int, int], metadata: dict[str, Any], name: str) -> Picture:
-    """A JPEG 2000 of ``size`` (width, height, as Pillow opened it and the pixel limit
-    took it) decoded by OpenJPEG: signed samples kept as they are (int8, int16, int32),
+def picture_from_openjpeg(data: bytes, metadata: dict[str, Any], name: str) -> Picture:
+    """A JPEG 2000 decoded by OpenJPEG: signed samples kept as they are (int8, int16, int32),
     unsigned ones scaled to the full range of the type that holds them, as a 12-bit
     JPEG's are (`_full_range`); a JP2's ICC profile applied (OpenJPEG converts its
     samples to sRGB). Components of different depths, signs or (but for a Y, Cb, Cr
@@ -89,10 +88,7 @@ def picture_from_openjpeg(data: bytes, size: tuple[int, int], metadata: dict[str
     if space is not None and space not in (_SRGB, _GREY, _SYCC, _CMYK):
         raise ImageReadError(f"{name}: a JP2 of enumerated colour space {space}, which imgconv does not convert "
                              "(it reads sRGB, grey, sYCC and CMYK)")
-    samples = imagecodecs.jpeg2k_decode(data)
-    if samples.shape[1::-1] != size:
-        raise ImageReadError(f"{name}: a damaged JP2: its header gives {size[0]} x {size[1]} pixels, its code "
-                             f"stream {samples.shape[1]} x {samples.shape[0]}")
+    samples = imagecodecs.jpeg2k_decode(data)  # which checks the JP2 header's size against the code stream's
     channels = 1 if samples.ndim == 2 else samples.shape[2]
     if channels != len(found) and samples.dtype != np.uint8:  # a palette (pclr) of unknown depth
         raise ImageReadError(f"{name}: a JP2 palette of {samples.dtype} entries: imgconv reads 8-bit palettes")

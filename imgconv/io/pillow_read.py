@@ -142,7 +142,7 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
     if image.format == "JPEG" and twelve_bit_jpeg(data):
         return picture_from_twelve_bit_jpeg(data, image.mode, metadata, name)
     if image.format == "JPEG2000" and jpeg2000.by_openjpeg(data):
-        return jpeg2000.picture_from_openjpeg(data, image.size, metadata, name)
+        return jpeg2000.picture_from_openjpeg(data, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
