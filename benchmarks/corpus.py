@@ -68,6 +68,13 @@ what an independent reader reads from the input and from the output:
   BMPs (5- and 6-bit fields floored: 3 is 24, where bmpsuite's reference pictures
   have 25) and TGAs of 16-bit pixels or colour-map entries (5-bit fields floored, the
   attribute bit alpha whatever the header says).
+- JPEG 2000: OpenJPEG (imagecodecs.jpeg2k_decode; Pillow's reading shifts samples of other
+  depths than 8 and 16 bits, reads signed ones as unsigned and 16-bit colour at 8 bits),
+  a JP2's ICC profile and sYCC applied as OpenJPEG applies them; unsigned samples
+  scaled to the full range of their type in floats, round(v * (2**n - 1) / (2**bits -
+  1)), signed ones as stored. Files whose components are all sampled every n x m pixels
+  alike, which imagecodecs does not decode, by Pillow, each sample repeated over its
+  n x m pixels.
 - .npy: NumPy.
 
 References are turned upright as their EXIF orientation says or, where EXIF gives
@@ -373,6 +380,8 @@ def probe(path: str) -> dict:
     with any_size(), Image.open(path) as image:
         fmt, mode = image.format, image.mode
     deep = mode in ("I", "F") or mode.startswith("I;16") or (head.startswith(PNG_MAGIC) and head[24] == 16)
+    if fmt == "JPEG2000":  # Pillow's mode says 8 bits for signed samples, and for colour of 9 to 16 bits
+        deep = any(signed or bits > 8 for signed, bits, _, _ in _jpeg2000_components(Path(path).read_bytes()))
     lossy = fmt if fmt in LOSSY_INPUTS else ""
     if fmt == "WEBP" and not webp_is_lossless(path):
         lossy = "lossy WebP"
@@ -456,12 +465,46 @@ def read_frames(path: str, fmt: str, frame_count: int = 1) -> Frames:
             return Frames(list(array) if frame_count > 1 else [array], None, "NumPy")
         if fmt == "TIFF":
             return _tiff_frames(path)
+        if fmt == "JPEG2000" and (jpeg2000 := _openjpeg_frames(path)) is not None:
+            return jpeg2000
         if fmt == "PNG" and not _is_apng(Path(path).read_bytes()):
             import imagecodecs
 
             array = imagecodecs.png_decode(Path(path).read_bytes())
             return Frames([upright(array, _orientation(path))], None, "libpng")
         return _pillow_frames(path)
+
+
+def _jpeg2000_components(data: bytes) -> list[tuple[bool, int, int, int]]:
+    """(signed, bits, XRsiz, YRsiz) of each component, from the first SIZ marker."""
+    start = data.find(b"\xff\x4f\xff\x51") + 4
+    count = struct.unpack_from(">H", data, start + 36)[0]
+    return [(bool(data[at] & 0x80), (data[at] & 0x7F) + 1, data[at + 1], data[at + 2])
+            for at in range(start + 38, start + 38 + 3 * count, 3)]
+
+
+def _openjpeg_frames(path: str) -> Frames | None:
+    """A JPEG 2000 as OpenJPEG decodes it (imagecodecs), a JP2's ICC profile and sYCC
+    applied as OpenJPEG applies them, each component's samples in imgconv's units: unsigned
+    ones scaled to the full range of their type (``round(v * (2**n - 1) / (2**bits - 1))``
+    in floats, n the type's bits), signed ones as stored. None where OpenJPEG's reading through imagecodecs
+    does not give the components at one size (all sampled every n x m pixels alike), for Pillow to read."""
+    import imagecodecs
+
+    data = Path(path).read_bytes()
+    components = _jpeg2000_components(data)
+    try:
+        array = imagecodecs.jpeg2k_decode(data)
+    except NotImplementedError:  # imagecodecs' word for components sampled more coarsely than the grid
+        if len({c[2:] for c in components}) == 1:
+            return None
+        raise
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    bits = components[0][1]
+    if array.dtype.kind == "u" and channels == len(components):  # not through a palette
+        top = float(np.iinfo(array.dtype).max)
+        array = np.floor(array.astype(np.float64) * top / (2 ** bits - 1) + 0.5).astype(array.dtype)
+    return Frames([array], None, "OpenJPEG (imagecodecs)")
 
 
 def _orientation(path: str) -> object:
@@ -832,7 +875,8 @@ def compare_files(source: str, source_format: str, output: str, output_format: s
 
 
 def actual_reader(fmt: str) -> str:
-    return {"TIFF": "tifffile", "NPY": "NumPy", "PNG": "libpng or Pillow"}.get(fmt, "Pillow")
+    return {"TIFF": "tifffile", "NPY": "NumPy", "PNG": "libpng or Pillow",
+            "JPEG2000": "OpenJPEG (imagecodecs) or Pillow"}.get(fmt, "Pillow")
 
 
 def _durations(values: list[float]) -> str:
