@@ -52,7 +52,8 @@ what an independent reader reads from the input and from the output:
   default image that is not part of the animation is left out.
 - Every other format: Pillow's frames in order (ImageSequence, each frame decoded
   once, after the one before), 8-bit modes converted to RGBA (palette, bilevel 0/255,
-  CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are. Where a GIF
+  premultiplied alpha, tRNS), CMYK (a PSD's) to sRGB as a TIFF's, I;16 as uint16, I and
+  F as they are. Where a GIF
   frame was disposed of to the background, and outside the first frame's rectangle,
   Pillow fills the area with the background colour and browsers and imgconv clear it:
   there, a transparent output pixel is equal. So is one where a run-length BMP's
@@ -688,6 +689,8 @@ def _pillow_samples(frame: Any) -> np.ndarray:
         return np.asarray(frame).astype(np.uint16)
     if frame.mode in ("I", "F"):
         return np.asarray(frame)
+    if frame.mode == "CMYK":  # a PSD's, converted as imgconv documents CMYK to sRGB
+        return _cmyk_as_srgb(np.asarray(frame), frame.info.get("icc_profile") or b"")
     return np.asarray(frame.convert("RGBA"))
 
 
@@ -709,14 +712,13 @@ def _tiff_orientation(page: Any) -> object:
     return orientation
 
 
-def _cmyk_as_srgb(inks: np.ndarray, page: Any) -> np.ndarray:
-    """A TIFF page's CMYK inks as sRGB: through its ICC profile of CMYK by LittleCMS
-    (relative colorimetric, black-point compensation), else as Pillow converts 8-bit
-    CMYK, at the inks' own depth."""
+def _cmyk_as_srgb(inks: np.ndarray, profile: bytes) -> np.ndarray:
+    """CMYK inks (a TIFF page's, a PSD's) as sRGB: through their ICC ``profile`` of CMYK by
+    LittleCMS (relative colorimetric, black-point compensation), else (no profile) as
+    Pillow converts 8-bit CMYK, at the inks' own depth."""
     import imagecodecs
     from PIL import Image, ImageCms
 
-    profile = bytes(page.tags[ICC].value) if ICC in page.tags else b""
     if profile and profile[16:20] != b"CMYK":
         raise NotComparable("CMYK with a profile of another colour space")
     if profile and inks.dtype == np.uint16:
@@ -767,7 +769,8 @@ def _tiff_samples(page: Any) -> np.ndarray:
             return (colormap // 256).astype(np.uint8).T[array]
         return (colormap // 257).astype(np.uint8).T[array] if not (colormap % 257).any() else colormap.T[array]
     if photometric == 5 and colours == 4 and extra in ((), (2,)) and bits in (8, 16):  # CMYK, and unassociated alpha
-        return np.concatenate([_cmyk_as_srgb(np.ascontiguousarray(array[..., :4]), page), array[..., 4:]], axis=-1)
+        profile = bytes(page.tags[ICC].value) if ICC in page.tags else b""
+        return np.concatenate([_cmyk_as_srgb(np.ascontiguousarray(array[..., :4]), profile), array[..., 4:]], axis=-1)
     if photometric not in (0, 1, 2):
         raise NotComparable(f"photometric {page.photometric.name}")
     if photometric == 0:  # MINISWHITE: 0 is white
