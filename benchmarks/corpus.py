@@ -71,7 +71,7 @@ what an independent reader reads from the input and from the output:
   attribute bit alpha whatever the header says).
 - JPEG 2000: OpenJPEG (imagecodecs.jpeg2k_decode; Pillow's reading shifts samples of other
   depths than 8 and 16 bits, reads signed ones as unsigned and 16-bit colour at 8 bits),
-  a JP2's ICC profile and sYCC applied as OpenJPEG applies them; unsigned samples
+  a JP2's ICC profile and sYCC applied as OpenJPEG applies them, its CMYK as a TIFF's; unsigned samples
   scaled to the full range of their type in floats, round(v * (2**n - 1) / (2**bits -
   1)), signed ones as stored. Files whose components are all sampled every n x m pixels
   alike, which imagecodecs does not decode, by Pillow, each sample repeated over its
@@ -505,6 +505,9 @@ def _openjpeg_frames(path: str) -> Frames | None:
     if array.dtype.kind == "u" and channels == len(components):  # not through a palette
         top = float(np.iinfo(array.dtype).max)
         array = np.floor(array.astype(np.float64) * top / (2 ** bits - 1) + 0.5).astype(array.dtype)
+    colour = data.find(b"colr", 0, data.find(b"jp2c")) + 4  # a JP2's colour box, before its code stream
+    if colour > 3 and data[colour] == 1 and data[colour + 3:colour + 7] == b"\0\0\0\x0c" and channels == 4:
+        array = _cmyk_as_srgb(array, b"")  # enumerated CMYK, without a profile
     return Frames([array], None, "OpenJPEG (imagecodecs)")
 
 

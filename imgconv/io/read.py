@@ -11,7 +11,7 @@ import struct
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, gif, jpeg2000, pages, tga
+from . import bmp, chunks, gif, jpeg2000, pages, pam, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -77,8 +77,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
     error messages call it."""
     budget = PixelBudget(max_pixels, name)
-    if data.startswith(NPY_MAGIC):
-        picture = picture_from_npy(data, name, budget)
+    if data.startswith((NPY_MAGIC, pam.SIGNATURE)):
+        picture = (picture_from_npy if data.startswith(NPY_MAGIC) else pam.picture_from_pam)(data, name, budget)
         frame_indices(1, frame, name)
         picture.name = name
         return picture
