@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from imgconv.errors import ImageReadError
+from imgconv.errors import ImageReadError, PixelLimitError
 from imgconv.io.read import decode_image
 
 
 def _code_stream(samples: np.ndarray, bits: int | None = None, jp2: bool = False) -> bytes:
     return imagecodecs.jpeg2k_encode(samples, codecformat="JP2" if jp2 else "J2K", bitspersample=bits,
-                                     reversible=True, level=0, mct=False)
+                                     reversible=True, level=0, mct=False, planar=False)
 
 
 def test_signed_samples_are_kept_signed():
@@ -130,4 +130,22 @@ def test_eight_bit_colour_is_read_as_stored(decoding):
     picture = decode_image(_code_stream(stored, jp2=True), "t.jp2")
     assert picture.mode == "RGB"
     np.testing.assert_array_equal(picture.frames[0], stored)
+    assert decoding == ["imagecodecs"]
+
+
+def test_more_than_four_components_are_read_as_channels_of_an_array(rng):
+    """A multispectral image (ITU-T T.803's p0_13 has 257 components), which Pillow does
+    not open: each component a channel, written only to .npy."""
+    stored = rng.integers(0, 256, (3, 4, 6)).astype(np.uint8)
+    picture = decode_image(_code_stream(stored), "t.j2k")
+    assert picture.mode == "multichannel"
+    np.testing.assert_array_equal(picture.frames[0], stored)
+
+
+def test_more_than_four_components_count_against_the_pixel_limit(decoding):
+    """As a .npy's: 6 components of 3 x 4 pixels are 3 x 4 x 2 pixels of four samples."""
+    data = _code_stream(np.zeros((3, 4, 6), np.uint8))
+    decode_image(data, "t.j2k", max_pixels=24)
+    with pytest.raises(PixelLimitError, match=r"^t\.j2k: 4 x 3 x 2 is more pixels than the limit of 23 "):
+        decode_image(data, "t.j2k", max_pixels=23)
     assert decoding == ["imagecodecs"]

@@ -4,6 +4,8 @@ unsigned, samples of 1 to 7 and 9 to 15 bits shifted rather than scaled, colour 
 than 8 bits at 8, and misreads the colours of JP2 files that carry an ICC profile or
 sYCC channel definitions; it only opens the file here, for its size and metadata."""
 
+import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from ..errors import ImageReadError
 from . import formats
+from .budget import PixelBudget
 from .picture import Picture
 
 # A code stream's start (SOC), then its SIZ marker; a JP2 file's signature box.
@@ -56,6 +59,22 @@ def subsampled(data: bytes) -> str | None:
     return f"its JPEG 2000 components are sampled every {' or '.join(coarse)} pixels" if coarse else None
 
 
+def picture_of_many_components(data: bytes, name: str, budget: PixelBudget) -> Picture:
+    """A JPEG 2000 of more than four components (a multispectral image, ITU-T T.803's
+    p0_13 of 257), which Pillow does not open: by OpenJPEG, each component a channel of
+    an array (`formats.MULTICHANNEL`), its size taken from ``budget`` first as a ``.npy``'s
+    (H x W x ceil(C / 4))."""
+    start = data.find(CODE_STREAM)
+    right, bottom, left, top = struct.unpack_from(">4I", data, start + 6)
+    budget.take(right - left, bottom - top, math.ceil(len(components(data) or []) / 4))
+    return picture_from_openjpeg(data, {}, name)
+
+
+def many_components(data: bytes) -> bool:
+    """Whether ``data`` is a JPEG 2000 of more than four components."""
+    return len(components(data) or []) > 4
+
+
 def by_openjpeg(data: bytes) -> bool:
     """Whether OpenJPEG (`picture_from_openjpeg`) decodes this JPEG 2000, rather than
     Pillow: every one but those whose components are all 8-bit unsigned samples taken
@@ -96,7 +115,7 @@ def picture_from_openjpeg(data: bytes, metadata: dict[str, Any], name: str) -> P
         samples = _full_range(samples, found[0].bits)
     if space == _CMYK and channels == 4 and samples.dtype in (np.uint8, np.uint16):
         return Picture([samples], "CMYK" + (";16" if samples.dtype == np.uint16 else ""), "JPEG2000", metadata, {})
-    mode = formats.mode_of(samples.dtype, channels)
+    mode = formats.mode_of(samples.dtype, channels) or (formats.MULTICHANNEL if channels > 4 else None)
     if mode is None:
         raise ImageReadError(f"{name}: a JPEG 2000 of {channels} components of {samples.dtype}: not an image "
                              "imgconv reads")

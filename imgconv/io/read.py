@@ -7,6 +7,7 @@ import io
 import math
 import re
 import struct
+from collections.abc import Callable
 
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
@@ -77,8 +78,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
     error messages call it."""
     budget = PixelBudget(max_pixels, name)
-    if data.startswith((NPY_MAGIC, pam.SIGNATURE)):
-        picture = (picture_from_npy if data.startswith(NPY_MAGIC) else pam.picture_from_pam)(data, name, budget)
+    if (own := _own_reader(data)) is not None:
+        picture = own(data, name, budget)
         frame_indices(1, frame, name)
         picture.name = name
         return picture
@@ -135,6 +136,16 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     picture.name = name
     _settle_exif(picture, auto_orient)
     return picture
+
+
+def _own_reader(data: bytes) -> Callable[[bytes, str, PixelBudget], Picture] | None:
+    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a JPEG 2000 of
+    more than four components; else None."""
+    if data.startswith(NPY_MAGIC):
+        return picture_from_npy
+    if data.startswith(pam.SIGNATURE):
+        return pam.picture_from_pam
+    return jpeg2000.picture_of_many_components if jpeg2000.many_components(data) else None
 
 
 def _settle_exif(picture: Picture, auto_orient: bool) -> None:
