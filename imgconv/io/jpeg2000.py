@@ -65,7 +65,7 @@ def picture_of_many_components(data: bytes, name: str, budget: PixelBudget) -> P
     an array (`formats.MULTICHANNEL`), its size taken from ``budget`` first as a ``.npy``'s
     (H x W x ceil(C / 4))."""
     start = data.find(CODE_STREAM)
-    right, bottom, left, top = struct.unpack_from(">4I", data, start + 6)
+    right, bottom, left, top = struct.unpack_from(">4I", data, start + 8)  # Xsiz, Ysiz, XOsiz, YOsiz
     budget.take(right - left, bottom - top, math.ceil(len(components(data) or []) / 4))
     return picture_from_openjpeg(data, {}, name)
 
