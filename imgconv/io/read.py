@@ -90,9 +90,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         # plugins, and any other after loading all of its plugins (40-47 ms); TIFF's
         # alone takes 1-5 ms (`imgconv.io.formats.format_of_extension`).
         from PIL import TiffImagePlugin  # noqa: F401
-    if data.startswith(chunks.PNG_SIGNATURE):
-        data = chunks.checked_png(data, name)
-    data = bmp.full_header(data)
+    data = chunks.checked_png(data, name) if data.startswith(chunks.PNG_SIGNATURE) else bmp.full_header(data)
     opened = tga.openable(openable_jpeg(bmp.openable(data, name)))  # headers Pillow refuses, made openable
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
