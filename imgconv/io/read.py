@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, gif, jpeg2000, pages, pam, tga
+from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -90,7 +90,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         # plugins, and any other after loading all of its plugins (40-47 ms); TIFF's
         # alone takes 1-5 ms (`imgconv.io.formats.format_of_extension`).
         from PIL import TiffImagePlugin  # noqa: F401
-    data = chunks.checked_png(data, name) if data.startswith(chunks.PNG_SIGNATURE) else bmp.full_header(data)
+    data = chunks.checked_png(data, name) if data.startswith(chunks.PNG_SIGNATURE) else \
+        jpeg_header.tidy(bmp.full_header(data))  # the same picture, as every reader then reads it
     opened = tga.openable(openable_jpeg(bmp.openable(data, name)))  # headers Pillow refuses, made openable
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
