@@ -52,7 +52,8 @@ what an independent reader reads from the input and from the output:
   default image that is not part of the animation is left out.
 - Every other format: Pillow's frames in order (ImageSequence, each frame decoded
   once, after the one before), 8-bit modes converted to RGBA (palette, bilevel 0/255,
-  CMYK, premultiplied alpha, tRNS), I;16 as uint16, I and F as they are. Where a GIF
+  premultiplied alpha, tRNS), CMYK (a PSD's) to sRGB as a TIFF's, I;16 as uint16, I and
+  F as they are. Where a GIF
   frame was disposed of to the background, and outside the first frame's rectangle,
   Pillow fills the area with the background colour and browsers and imgconv clear it:
   there, a transparent output pixel is equal. So is one where a run-length BMP's
@@ -68,6 +69,13 @@ what an independent reader reads from the input and from the output:
   BMPs (5- and 6-bit fields floored: 3 is 24, where bmpsuite's reference pictures
   have 25) and TGAs of 16-bit pixels or colour-map entries (5-bit fields floored, the
   attribute bit alpha whatever the header says).
+- JPEG 2000: OpenJPEG (imagecodecs.jpeg2k_decode; Pillow's reading shifts samples of other
+  depths than 8 and 16 bits, reads signed ones as unsigned and 16-bit colour at 8 bits),
+  a JP2's ICC profile and sYCC applied as OpenJPEG applies them, its CMYK as a TIFF's; unsigned samples
+  scaled to the full range of their type in floats, round(v * (2**n - 1) / (2**bits -
+  1)), signed ones as stored. Files whose components are all sampled every n x m pixels
+  alike, which imagecodecs does not decode, by Pillow, each sample repeated over its
+  n x m pixels.
 - .npy: NumPy.
 
 References are turned upright as their EXIF orientation says or, where EXIF gives
@@ -373,6 +381,8 @@ def probe(path: str) -> dict:
     with any_size(), Image.open(path) as image:
         fmt, mode = image.format, image.mode
     deep = mode in ("I", "F") or mode.startswith("I;16") or (head.startswith(PNG_MAGIC) and head[24] == 16)
+    if fmt == "JPEG2000":  # Pillow's mode says 8 bits for signed samples, and for colour of 9 to 16 bits
+        deep = any(signed or bits > 8 for signed, bits, _, _ in _jpeg2000_components(Path(path).read_bytes()))
     lossy = fmt if fmt in LOSSY_INPUTS else ""
     if fmt == "WEBP" and not webp_is_lossless(path):
         lossy = "lossy WebP"
@@ -456,12 +466,49 @@ def read_frames(path: str, fmt: str, frame_count: int = 1) -> Frames:
             return Frames(list(array) if frame_count > 1 else [array], None, "NumPy")
         if fmt == "TIFF":
             return _tiff_frames(path)
+        if fmt == "JPEG2000" and (jpeg2000 := _openjpeg_frames(path)) is not None:
+            return jpeg2000
         if fmt == "PNG" and not _is_apng(Path(path).read_bytes()):
             import imagecodecs
 
             array = imagecodecs.png_decode(Path(path).read_bytes())
             return Frames([upright(array, _orientation(path))], None, "libpng")
         return _pillow_frames(path)
+
+
+def _jpeg2000_components(data: bytes) -> list[tuple[bool, int, int, int]]:
+    """(signed, bits, XRsiz, YRsiz) of each component, from the first SIZ marker."""
+    start = data.find(b"\xff\x4f\xff\x51") + 4
+    count = struct.unpack_from(">H", data, start + 36)[0]
+    return [(bool(data[at] & 0x80), (data[at] & 0x7F) + 1, data[at + 1], data[at + 2])
+            for at in range(start + 38, start + 38 + 3 * count, 3)]
+
+
+def _openjpeg_frames(path: str) -> Frames | None:
+    """A JPEG 2000 as OpenJPEG decodes it (imagecodecs), a JP2's ICC profile and sYCC
+    applied as OpenJPEG applies them, each component's samples in imgconv's units: unsigned
+    ones scaled to the full range of their type (``round(v * (2**n - 1) / (2**bits - 1))``
+    in floats, n the type's bits), signed ones as stored. None where OpenJPEG's reading through imagecodecs
+    does not give the components at one size (all sampled every n x m pixels alike), for Pillow to read."""
+    import imagecodecs
+
+    data = Path(path).read_bytes()
+    components = _jpeg2000_components(data)
+    try:
+        array = imagecodecs.jpeg2k_decode(data)
+    except NotImplementedError:  # imagecodecs' word for components sampled more coarsely than the grid
+        if len({c[2:] for c in components}) == 1:
+            return None
+        raise
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    bits = components[0][1]
+    if array.dtype.kind == "u" and channels == len(components):  # not through a palette
+        top = float(np.iinfo(array.dtype).max)
+        array = np.floor(array.astype(np.float64) * top / (2 ** bits - 1) + 0.5).astype(array.dtype)
+    colour = data.find(b"colr", 0, data.find(b"jp2c")) + 4  # a JP2's colour box, before its code stream
+    if colour > 3 and data[colour] == 1 and data[colour + 3:colour + 7] == b"\0\0\0\x0c" and channels == 4:
+        array = _cmyk_as_srgb(array, b"")  # enumerated CMYK, without a profile
+    return Frames([array], None, "OpenJPEG (imagecodecs)")
 
 
 def _orientation(path: str) -> object:
@@ -645,6 +692,8 @@ def _pillow_samples(frame: Any) -> np.ndarray:
         return np.asarray(frame).astype(np.uint16)
     if frame.mode in ("I", "F"):
         return np.asarray(frame)
+    if frame.mode == "CMYK":  # a PSD's, converted as imgconv documents CMYK to sRGB
+        return _cmyk_as_srgb(np.asarray(frame), frame.info.get("icc_profile") or b"")
     return np.asarray(frame.convert("RGBA"))
 
 
@@ -666,14 +715,13 @@ def _tiff_orientation(page: Any) -> object:
     return orientation
 
 
-def _cmyk_as_srgb(inks: np.ndarray, page: Any) -> np.ndarray:
-    """A TIFF page's CMYK inks as sRGB: through its ICC profile of CMYK by LittleCMS
-    (relative colorimetric, black-point compensation), else as Pillow converts 8-bit
-    CMYK, at the inks' own depth."""
+def _cmyk_as_srgb(inks: np.ndarray, profile: bytes) -> np.ndarray:
+    """CMYK inks (a TIFF page's, a PSD's) as sRGB: through their ICC ``profile`` of CMYK by
+    LittleCMS (relative colorimetric, black-point compensation), else (no profile) as
+    Pillow converts 8-bit CMYK, at the inks' own depth."""
     import imagecodecs
     from PIL import Image, ImageCms
 
-    profile = bytes(page.tags[ICC].value) if ICC in page.tags else b""
     if profile and profile[16:20] != b"CMYK":
         raise NotComparable("CMYK with a profile of another colour space")
     if profile and inks.dtype == np.uint16:
@@ -724,7 +772,8 @@ def _tiff_samples(page: Any) -> np.ndarray:
             return (colormap // 256).astype(np.uint8).T[array]
         return (colormap // 257).astype(np.uint8).T[array] if not (colormap % 257).any() else colormap.T[array]
     if photometric == 5 and colours == 4 and extra in ((), (2,)) and bits in (8, 16):  # CMYK, and unassociated alpha
-        return np.concatenate([_cmyk_as_srgb(np.ascontiguousarray(array[..., :4]), page), array[..., 4:]], axis=-1)
+        profile = bytes(page.tags[ICC].value) if ICC in page.tags else b""
+        return np.concatenate([_cmyk_as_srgb(np.ascontiguousarray(array[..., :4]), profile), array[..., 4:]], axis=-1)
     if photometric not in (0, 1, 2):
         raise NotComparable(f"photometric {page.photometric.name}")
     if photometric == 0:  # MINISWHITE: 0 is white
@@ -832,7 +881,8 @@ def compare_files(source: str, source_format: str, output: str, output_format: s
 
 
 def actual_reader(fmt: str) -> str:
-    return {"TIFF": "tifffile", "NPY": "NumPy", "PNG": "libpng or Pillow"}.get(fmt, "Pillow")
+    return {"TIFF": "tifffile", "NPY": "NumPy", "PNG": "libpng or Pillow",
+            "JPEG2000": "OpenJPEG (imagecodecs) or Pillow"}.get(fmt, "Pillow")
 
 
 def _durations(values: list[float]) -> str:

@@ -75,6 +75,22 @@ def two_bit(data: bytes) -> bool:
         and struct.unpack_from("<HI", data, 28) == (2, 0)
 
 
+_OS2_SHORT = (16).to_bytes(4, "little")  # the shortest OS/2 2.x header
+_WINDOWS = 40  # BITMAPINFOHEADER's size
+
+
+def full_header(data: bytes) -> bytes:
+    """``data``, a BMP whose OS/2 2.x header is cut to its first 16 bytes (size, planes,
+    bits; the fields left out are 0: no compression, a full palette of 4-byte entries, as
+    in bmpsuite's pal8os2v2-16.bmp), which Pillow refuses, given the 40-byte header of
+    those fields, what follows moved on (the same picture, which every reader then
+    reads); any other file as it is."""
+    if data[:2] != b"BM" or data[14:18] != _OS2_SHORT or len(data) < 30:
+        return data
+    offset = int.from_bytes(data[10:14], "little") + _WINDOWS - 16
+    return data[:10] + struct.pack("<2I", offset, _WINDOWS) + data[18:30] + bytes(_WINDOWS - 16) + data[30:]
+
+
 def openable(data: bytes, name: str) -> bytes:
     """``data`` as Pillow opens it: a bit-field BMP's masks (`bitfields`, which refuses
     damaged ones) those of a layout Pillow reads, with no alpha, its coding BI_BITFIELDS;

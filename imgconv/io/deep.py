@@ -1,5 +1,5 @@
 """Pictures of samples Pillow cannot hold, kept in their own type: 16-bit colour PNGs by
-libpng, 16-bit SGI images, DDS textures of half floats, 12-bit JPEGs (at 16 bits) and
+libpng, 16-bit SGI images, DDS textures of half floats, JPEGs of 9 to 16 bits (at 16 bits) and
 `.npy` arrays."""
 
 import math
@@ -116,7 +116,9 @@ def picture_from_npy(data: bytes, name: str, budget: PixelBudget) -> Picture:
 
 # JPEG's start-of-frame markers: every SOFn but DHT (C4), JPG (C8) and DAC (CC).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_TWELVE_BITS = 12
+# The precisions libjpeg-turbo decodes beyond Pillow's 8 bits: 12 (lossy or lossless) and
+# 9 to 16 (lossless, SOF3).
+_DEEP_BITS = range(9, 17)
 
 
 def jpeg_precision(data: bytes) -> int | None:
@@ -138,37 +140,41 @@ def jpeg_precision(data: bytes) -> int | None:
     return None
 
 
-def twelve_bit_jpeg(data: bytes) -> bool:
-    """Whether ``data`` is a JPEG of 12 bits a sample, which Pillow cannot decode."""
-    return (offset := jpeg_precision(data)) is not None and data[offset] == _TWELVE_BITS
+def deep_jpeg(data: bytes) -> bool:
+    """Whether ``data`` is a JPEG of 9 to 16 bits a sample, which Pillow cannot decode."""
+    return (offset := jpeg_precision(data)) is not None and data[offset] in _DEEP_BITS
 
 
 def openable_jpeg(data: bytes) -> bytes:
-    """``data``, a 12-bit JPEG's header saying 8 bits, so that Pillow opens it for its
-    size, mode and metadata (`picture_from_twelve_bit_jpeg` decodes its pixels); any
+    """``data``, a deep JPEG's header (`deep_jpeg`) saying 8 bits, so that Pillow opens it
+    for its size, mode and metadata (`picture_from_deep_jpeg` decodes its pixels); any
     other file as it is."""
     offset = jpeg_precision(data)
-    if offset is None or data[offset] != _TWELVE_BITS:
+    if offset is None or data[offset] not in _DEEP_BITS:
         return data
     return data[:offset] + b"\x08" + data[offset + 1:]
 
 
-def picture_from_twelve_bit_jpeg(data: bytes, mode: str, metadata: dict[str, Any], name: str) -> Picture:
-    """A 12-bit grey or colour JPEG (``mode`` L or RGB as Pillow opened its header) by
+def picture_from_deep_jpeg(data: bytes, mode: str, metadata: dict[str, Any], name: str) -> Picture:
+    """A grey or colour JPEG (``mode`` L or RGB as Pillow opened its header) of 9 to 16
+    bits a sample (12-bit lossy ones, lossless ones of any of those depths) by
     libjpeg-turbo, at 16 bits: each sample scaled to the full range, ``round(v * 65535 /
-    4095)``, as imgconv scales every depth below 8 to 8 bits and as PNG's specification
-    asks (sBIT aside) of an encoder keeping a 12-bit sample at 16 bits: a 12-bit photograph
-    is shown as bright as an 8-bit one, and ``round(w * 4095 / 65535)`` gives each sample back."""
+    (2**bits - 1))``, as imgconv scales every depth below 8 to 8 bits and as PNG's
+    specification asks (sBIT aside) of an encoder keeping a 12-bit sample at 16 bits: a
+    12-bit photograph is shown as bright as an 8-bit one, and ``round(w * (2**bits - 1) /
+    65535)`` gives each sample back."""
     import imagecodecs
 
+    offset = cast("int", jpeg_precision(data))
+    bits = data[offset]
     if mode not in ("L", "RGB"):
-        raise ImageReadError(f"{name}: a 12-bit {mode} JPEG: imgconv reads 12-bit grey and colour JPEGs only")
+        raise ImageReadError(f"{name}: a {bits}-bit {mode} JPEG: imgconv reads {bits}-bit grey and colour JPEGs only")
     # libjpeg-turbo fills what a truncated file lacks with grey, without an error; an
     # end marker after the frame header (scan data holds none) says the file is whole.
-    if data.rfind(b"\xff\xd9") < cast("int", jpeg_precision(data)):
-        raise ImageReadError(f"{name}: truncated: a 12-bit JPEG without its end marker")
-    samples = imagecodecs.jpeg8_decode(data).astype(np.uint32)
+    if data.rfind(b"\xff\xd9") < offset:
+        raise ImageReadError(f"{name}: truncated: a {bits}-bit JPEG without its end marker")
+    samples = imagecodecs.jpeg8_decode(data).astype(np.uint64)  # 65535 * 2 * 65535 passes 32 bits
     if samples.ndim == 3 and samples.shape[2] == 1:
         samples = samples[..., 0]
-    top = (1 << _TWELVE_BITS) - 1
+    top = (1 << bits) - 1
     return deep_picture([((samples * 2 * 65535 + top) // (2 * top)).astype(np.uint16)], "JPEG", metadata, name)

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import bmp, chunks, claims, tga
+from . import bmp, chunks, claims, jpeg2000, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import (
+    deep_jpeg,
     deep_picture,
+    picture_from_deep_jpeg,
     picture_from_deep_png,
     picture_from_deep_sgi,
     picture_from_half_float_dds,
-    picture_from_twelve_bit_jpeg,
-    twelve_bit_jpeg,
 )
 from .gif import gif_frames
 from .metadata import metadata_of
@@ -131,16 +131,18 @@ def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str,
 def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
                 budget: PixelBudget) -> Picture | None:
     """The picture of a file whose samples Pillow narrows or cannot read, decoded whole
-    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a 12-bit JPEG, a 16-bit SGI image, a
-    TIFF beyond Pillow; else None."""
+    by another reader: a DDS of BC6H blocks, a BMP of bit fields, a JPEG of 9 to 16 bits, a 16-bit SGI image, a
+    TIFF beyond Pillow, a JPEG 2000 (`jpeg2000.by_openjpeg`); else None."""
     if image.format == "DDS" and [(t.codec_name, t.args) for t in image.tile][:1] in _BC6H:
         return picture_from_half_float_dds(data, metadata, name)
     if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
     if image.format == "BMP" and bmp.two_bit(data):
         return bmp.picture_from_two_bit(data, image.size, metadata, name)
-    if image.format == "JPEG" and twelve_bit_jpeg(data):
-        return picture_from_twelve_bit_jpeg(data, image.mode, metadata, name)
+    if image.format == "JPEG" and deep_jpeg(data):
+        return picture_from_deep_jpeg(data, image.mode, metadata, name)
+    if image.format == "JPEG2000" and jpeg2000.by_openjpeg(data):
+        return jpeg2000.picture_from_openjpeg(data, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
     if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
@@ -257,7 +259,9 @@ def _encoding(image: "Image.Image", data: bytes) -> dict[str, Any]:
     if image.format == "JPEG":
         from PIL import JpegImagePlugin
 
-        encoding: dict[str, Any] = {"qtables": cast("JpegImagePlugin.JpegImageFile", image).quantization}
+        # A lossless JPEG (SOF3) has no quantization tables to reuse.
+        tables = cast("JpegImagePlugin.JpegImageFile", image).quantization
+        encoding: dict[str, Any] = {"qtables": tables} if tables else {}
         if JpegImagePlugin.get_sampling(image) in _SUBSAMPLING:
             encoding["subsampling"] = _SUBSAMPLING[JpegImagePlugin.get_sampling(image)]
         return encoding

@@ -7,11 +7,12 @@ import io
 import math
 import re
 import struct
+from collections.abc import Callable
 
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, gif, pages, tga
+from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -77,8 +78,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     """`read_image` on an encoded image held in memory (``bytes``); ``name`` is what
     error messages call it."""
     budget = PixelBudget(max_pixels, name)
-    if data.startswith(NPY_MAGIC):
-        picture = picture_from_npy(data, name, budget)
+    if (own := _own_reader(data)) is not None:
+        picture = own(data, name, budget)
         frame_indices(1, frame, name)
         picture.name = name
         return picture
@@ -89,8 +90,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         # plugins, and any other after loading all of its plugins (40-47 ms); TIFF's
         # alone takes 1-5 ms (`imgconv.io.formats.format_of_extension`).
         from PIL import TiffImagePlugin  # noqa: F401
-    if data.startswith(chunks.PNG_SIGNATURE):
-        data = chunks.checked_png(data, name)
+    data = chunks.checked_png(data, name) if data.startswith(chunks.PNG_SIGNATURE) else \
+        jpeg_header.tidy(bmp.full_header(data))  # the same picture, as every reader then reads it
     opened = tga.openable(openable_jpeg(bmp.openable(data, name)))  # headers Pillow refuses, made openable
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
@@ -125,7 +126,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         # loader) is said as such; a TypeError's "not supported" is damage.
         lacking = not isinstance(exc, TypeError) and LACKING.search(str(exc))
         what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
-        if (subsampled := _j2k_subsampled(data)) is not None:
+        if (subsampled := jpeg2000.subsampled(data)) is not None:
             raise ImageReadError(f"{name}: unsupported by the decoders imgconv uses: {subsampled}") from None
         raise ImageReadError(f"{name}: {what} ({exc})") from None
     finally:
@@ -134,6 +135,16 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     picture.name = name
     _settle_exif(picture, auto_orient)
     return picture
+
+
+def _own_reader(data: bytes) -> Callable[[bytes, str, PixelBudget], Picture] | None:
+    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a JPEG 2000 of
+    more than four components; else None."""
+    if data.startswith(NPY_MAGIC):
+        return picture_from_npy
+    if data.startswith(pam.SIGNATURE):
+        return pam.picture_from_pam
+    return jpeg2000.picture_of_many_components if jpeg2000.many_components(data) else None
 
 
 def _settle_exif(picture: Picture, auto_orient: bool) -> None:
@@ -163,7 +174,6 @@ _LIBAVIF_MAX_PIXELS = 16384 * 16384
 _LIBAVIF_MAX_SIDE = 32768
 
 
-_J2K_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 code stream's start, then its SIZ marker
 # A decoder's words for a feature or format it lacks (tifffile: "<COMPRESSION.SGILOG:
 # 34676> not supported"; Pillow: "Unsupported BMP compression (6)", "cannot find loader
 # for this HDF5 file", "Unable to locate Ghostscript on paths", and for DDS formats it
@@ -213,22 +223,6 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
                 reason = f"its {depth}-bit channels (colour mode {mode}) are not what Pillow, its reader, reads"
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
-
-
-def _j2k_subsampled(data: bytes) -> str | None:
-    """What a JPEG 2000 code stream (bare or in a JP2) whose components are sampled
-    more coarsely than its grid (its SIZ marker's XRsiz and YRsiz) is, which Pillow's
-    decoder fails on as a "broken data stream" and imagecodecs' refuses as unsupported;
-    else None."""
-    if not data.startswith((_J2K_SIZ, b"\0\0\0\x0cjP  \r\n\x87\n")):
-        return None
-    start = data.find(_J2K_SIZ)
-    if start < 0 or len(data) < start + 42:
-        return None
-    count = int.from_bytes(data[start + 40:start + 42], "big")
-    steps = [tuple(data[at + 1:at + 3]) for at in range(start + 42, start + 42 + 3 * count, 3)]
-    coarse = sorted({f"{x} x {y}" for x, y in steps if (x, y) != (1, 1)})
-    return f"its JPEG 2000 components are sampled every {' or '.join(coarse)} pixels" if coarse else None
 
 
 def _has_signature_of(fmt: str, data: bytes) -> bool:
