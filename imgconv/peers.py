@@ -13,7 +13,7 @@ machine (except a worker claiming one while its scheduler listens on loopback on
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from .errors import ImgconvError
@@ -41,20 +41,23 @@ def check_listener(distributed: ModuleType, address: str) -> None:
                                f"start your own, or use a tls:// scheduler")
 
 
-# Run on the scheduler (`distributed.Client.run_on_scheduler`): where each worker's own
-# connection to it comes from, as the scheduler sees it. A lambda, so that it is sent by
-# value: the scheduler need not have imgconv.
-STREAMS = lambda dask_scheduler: {worker: send.comm.peer_address  # noqa: E731
-                                  for worker, send in dask_scheduler.stream_comms.items() if send.comm}
+# Run on the scheduler (`distributed.Client.run_on_scheduler`), in one round trip: the
+# workers holding any of ``keys`` (every worker, for None), each with where its own
+# connection to the scheduler comes from (None: it has none open), as the scheduler sees
+# them. A lambda, so that it is sent by value: the scheduler need not have imgconv.
+CONNECTIONS = lambda dask_scheduler, keys=None: {  # noqa: E731
+    worker: send.comm.peer_address if (send := dask_scheduler.stream_comms.get(worker)) and send.comm else None
+    for worker in (dask_scheduler.workers if keys is None else
+                   {holder.address for key in keys
+                    for holder in getattr(dask_scheduler.tasks.get(key), "who_has", None) or ()})}
 
 
-def check_workers(distributed: ModuleType, address: str, workers: Iterable[str],
-                  streams: Callable[[], dict[str, str]]) -> None:
-    """Refuse, in one line naming the first, any of ``workers`` (their contact
-    addresses, as they registered with the ``tcp://`` scheduler at ``address``) that
-    `worker_fault` finds at fault, or whose connection to the scheduler (``streams()``,
-    `STREAMS`'s answer, asked only when there is something to check) comes from a
-    socket on this machine that another user made.
+def check_workers(distributed: ModuleType, address: str, connections: Callable[[], Mapping[str, str | None]]) -> None:
+    """Refuse, in one line naming the first, any worker of the ``tcp://`` scheduler at
+    ``address`` in ``connections()`` (`CONNECTIONS`'s answer, asked only when there is
+    something to check: each worker's contact address, as it registered, and where its
+    connection to the scheduler comes from, or None) that `worker_fault` finds at fault,
+    or whose connection comes from a socket on this machine that another user made.
 
     A worker's contact address is only what it claims (the address of root's sshd would
     pass); the connection it opened to the scheduler, on which it is sent its tasks and
@@ -65,15 +68,14 @@ def check_workers(distributed: ModuleType, address: str, workers: Iterable[str],
         loopback = all(target.is_loopback for target in _targets(*distributed.comm.get_address_host_port(address)))
     except (OSError, UnicodeError):
         loopback = False
-    workers = sorted(workers)
-    if not workers:
+    found = connections()
+    if not found:
         return
-    peers = streams()
     listening, connected = _sockets("0A"), _sockets("01")  # LISTEN, ESTABLISHED
-    for worker in workers:
+    for worker, peer in sorted(found.items()):
         fault = worker_fault(distributed, worker, loopback, listening)
-        if not fault and worker in peers:
-            fault = _stream_fault(distributed, peers[worker], connected)
+        if not fault and peer is not None:
+            fault = _stream_fault(distributed, peer, connected)
         if fault:
             raise ImgconvError(f"--cluster {address}: the worker at {worker} {fault}, and could run code in imgconv; "
                                f"stop it, or use a tls:// scheduler")
