@@ -32,7 +32,7 @@ def check_listener(distributed: ModuleType, address: str) -> None:
         targets = _targets(host, port)
     except (OSError, UnicodeError):
         return  # connecting says why
-    listening = _sockets("0A")  # LISTEN
+    listening, _ = _sockets()
     for target in targets:
         strangers = _strangers(_owners(listening, target, port))
         if strangers:
@@ -71,7 +71,7 @@ def check_workers(distributed: ModuleType, address: str, connections: Callable[[
     found = connections()
     if not found:
         return
-    listening, connected = _sockets("0A"), _sockets("01")  # LISTEN, ESTABLISHED
+    listening, connected = _sockets()
     for worker, peer in sorted(found.items()):
         fault = worker_fault(distributed, worker, loopback, listening)
         if not fault and peer is not None:
@@ -90,7 +90,7 @@ def worker_fault(distributed: ModuleType, worker: str, loopback: bool,
     ``loopback`` address only is reachable from this machine only, so a worker there
     claiming an address of another machine is not what it claims. A worker of a
     scheduler reachable from elsewhere, at an address of another machine, is not checked:
-    nothing here says who runs it. ``listening`` is `_sockets`'s."""
+    nothing here says who runs it. ``listening`` is `_sockets`'s first list."""
     try:
         scheme = distributed.comm.parse_address(worker)[0]
         host, port = distributed.comm.get_address_host_port(worker)
@@ -152,11 +152,13 @@ def _plain(text: str) -> IP:
     return ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
 
 
-def _sockets(state: str) -> list[tuple[IP, int, int]]:
-    """(address, port, owner's uid) of each TCP socket here in ``state`` (``0A``:
-    LISTEN, ``01``: ESTABLISHED), from ``/proc/net/tcp`` and ``tcp6`` (addresses in hex,
-    in the kernel's byte order by 32-bit word)."""
-    found = []
+def _sockets() -> tuple[list[tuple[IP, int, int]], list[tuple[IP, int, int]]]:
+    """(address, port, owner's uid) of each TCP socket here listening, and of each
+    connected (states ``0A`` and ``01``), from ``/proc/net/tcp`` and ``tcp6`` (addresses
+    in hex, in the kernel's byte order by 32-bit word). Both lists come from one read of
+    each table: a read cost the kernel 1.2 ms of CPU here, as much for tcp6's one line
+    as for tcp's 50, and the check before each result of a batch makes one."""
+    found: dict[str, list[tuple[IP, int, int]]] = {"0A": [], "01": []}  # LISTEN, ESTABLISHED
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table, encoding="ascii") as file:
@@ -165,12 +167,12 @@ def _sockets(state: str) -> list[tuple[IP, int, int]]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[3] != state:
+            if fields[3] not in found:
                 continue
             hexaddress, _, hexport = fields[1].partition(":")
             packed = b"".join(bytes.fromhex(hexaddress[i:i + 8])[::-1] for i in range(0, len(hexaddress), 8))
-            found.append((_plain(str(ipaddress.ip_address(packed))), int(hexport, 16), int(fields[7])))
-    return found
+            found[fields[3]].append((_plain(str(ipaddress.ip_address(packed))), int(hexport, 16), int(fields[7])))
+    return found["0A"], found["01"]
 
 
 def _is_local(ip: IP) -> bool:
