@@ -156,8 +156,8 @@ def _sockets() -> tuple[list[tuple[IP, int, int]], list[tuple[IP, int, int]]]:
     """(address, port, owner's uid) of each TCP socket here listening, and of each
     connected (states ``0A`` and ``01``), from ``/proc/net/tcp`` and ``tcp6`` (addresses
     in hex, in the kernel's byte order by 32-bit word). Both lists come from one read of
-    each table: a read cost the kernel 1.2 ms of CPU here, as much for tcp6's one line
-    as for tcp's 50, and the check before each result of a batch makes one."""
+    each table, as `check_workers` runs before each result of a batch: a read cost the
+    kernel 1.2 ms of CPU here, as much for tcp6's one line as for tcp's 50."""
     found: dict[str, list[tuple[IP, int, int]]] = {"0A": [], "01": []}  # LISTEN, ESTABLISHED
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
