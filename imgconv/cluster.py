@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import INSTALL_HINT, ImgconvError, InvalidInputError, MissingExtraError
 from .names import quote_name
-from .peers import STREAMS, check_listener, check_workers
+from .peers import CONNECTIONS, check_listener, check_workers
 
 if TYPE_CHECKING:
     from .batch import Result, Task
@@ -91,7 +91,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
         if not workers:
             raise ImgconvError(f"--cluster {address}: the scheduler has no workers (none joined within {timeout:g} s); "
                                f"start some with: dask worker {address}")
-        _check_workers(client, address, workers)
+        _check_workers(client, address)
         check_versions(client, address)
     except BaseException:
         client.close()
@@ -99,19 +99,20 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     return client
 
 
-def _check_workers(client: Any, address: str, workers: Any) -> None:
-    """`imgconv.peers.check_workers` on ``workers`` (addresses) of the scheduler at
-    ``address``, asking it where each worker's connection comes from; one line if it
-    cannot say."""
-    def streams() -> dict[str, str]:
+def _check_workers(client: Any, address: str, keys: list[Any] | None = None) -> None:
+    """`imgconv.peers.check_workers` on the workers of the scheduler at ``address``
+    holding any of ``keys`` (None: every worker), asking it in one call which they are
+    and where each one's connection comes from (`imgconv.peers.CONNECTIONS`); one line
+    if it cannot say."""
+    def connections() -> dict[str, str | None]:
         try:
-            return dict(client.run_on_scheduler(STREAMS))
+            return dict(client.run_on_scheduler(CONNECTIONS, keys=keys))
         except Exception as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ImgconvError(f"--cluster {address}: the scheduler cannot say where its workers are connected "
                                f"from ({reason}), so they cannot be checked; use a tls:// scheduler") from None
 
-    check_workers(_distributed(), address, workers, streams)
+    check_workers(_distributed(), address, connections)
 
 
 def _first_workers(client: Any, timeout: float) -> list[str]:
@@ -265,7 +266,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         new = [o for o in objects if not any(o is seen for seen in self._loadable)]
         if not new:
             return
-        self._check_workers(self.client.nthreads())  # the answers of `run` are unpickled
+        self._check_workers(None)  # the answers of `run` are unpickled
         errors = self.client.run(loading_error, pickle.dumps(new))
         failing = {worker: error for worker, error in errors.items() if error}
         if failing:
@@ -290,7 +291,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._sent.discard(remote)
         try:
             if self._refusal is None and remote.status == "finished":
-                self._check_workers(self.client.who_has([remote]).get(remote.key, ()))
+                self._check_workers([remote.key])
         except ImgconvError as exc:
             self._refuse(exc)
         if self._refusal is not None:
@@ -317,10 +318,10 @@ class ClusterExecutor(concurrent.futures.Executor):
             return
         future.set_result(dataclasses.replace(result, input=task.source, output=task.dest))
 
-    def _check_workers(self, workers: Any) -> None:
-        """`imgconv.peers.check_workers` on ``workers`` (addresses): each may have joined
-        since `connect`."""
-        _check_workers(self.client, self.client.scheduler.address, workers)
+    def _check_workers(self, keys: list[Any] | None) -> None:
+        """`imgconv.peers.check_workers` on the workers holding any of ``keys`` (None:
+        every worker): each may have joined since `connect`."""
+        _check_workers(self.client, self.client.scheduler.address, keys)
 
     def _refuse(self, refusal: ImgconvError) -> None:
         """Stop the batch: no more is sent, what was sent is cancelled, and every file

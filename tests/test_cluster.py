@@ -31,7 +31,7 @@ from helpers import (  # noqa: E402
 )
 
 import imgconv  # noqa: E402
-from imgconv import batch, cluster  # noqa: E402
+from imgconv import batch, cluster, peers  # noqa: E402
 from imgconv.filters import Filter  # noqa: E402
 
 KILL_WIDTH = 77  # the photo of this width kills its worker
@@ -41,6 +41,34 @@ KILL_WIDTH = 77  # the photo of this width kills its worker
 def scheduler(dask_cluster):
     dask_cluster.wait_for_workers(2)  # a worker a test killed is back
     return dask_cluster.address
+
+
+def connected_to(port):
+    """Each (address, port) of this machine connected to ``port`` here, from
+    /proc/net/tcp (IPv4 only: everything here is on 127.0.0.1)."""
+    def endpoint(field):
+        address, port = field.split(":")
+        return socket.inet_ntoa(bytes.fromhex(address)[::-1]), int(port, 16)
+
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {endpoint(row[1]) for row in rows if row[3] == "01" and endpoint(row[2])[1] == port}
+
+
+@pytest.mark.slow
+def test_the_scheduler_tells_in_one_call_who_holds_a_result_and_where_each_worker_connects_from(scheduler):
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        future = client.submit(int, "7", pure=False)
+        assert future.result() == 7
+        holders = client.run_on_scheduler(peers.CONNECTIONS, keys=[future.key])
+        every = client.run_on_scheduler(peers.CONNECTIONS)
+        assert set(holders) == set(client.who_has([future])[future.key]) and len(holders) == 1
+        assert set(every) == set(client.nthreads()) and len(every) == 2
+        connected = connected_to(int(scheduler.rsplit(":", 1)[1]))
+    assert holders.items() <= every.items()
+    for worker, connection in every.items():
+        host, port = connection.removeprefix("tcp://").rsplit(":", 1)
+        assert (host, int(port)) in connected, (worker, connection)  # a socket of the worker's, not its address
+        assert connection != worker
 
 
 def photos(folder, widths=(120, 160, 200, 90, 140, 180)):
