@@ -122,10 +122,9 @@ def expected_blur():
         return reference(np.asarray(image), np.outer(g, g))
 
 
-def start_process(command, **options):
+def start_process(command, stderr=subprocess.PIPE, **options):
     """A subprocess in its own session, so that the test can stop all it started."""
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                            **options)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, **options)
 
 
 def stop_process(process):
@@ -157,9 +156,13 @@ class DaskPrograms:
     def __init__(self, folder, workers=2, nanny=True, env=None):
         self.program = os.path.join(os.path.dirname(sys.executable), "dask")
         self.folder, self.environment = folder, {**os.environ, **(env or {})}
+        # Dask logs a line for each question put to the scheduler: a pipe no one reads
+        # fills at 64 KiB (about 740 of the cluster's checks) and stops the scheduler.
+        self.log = open(folder / "dask.log", "ab")  # closed by `close`
         scheduler_file = folder / "scheduler.json"
         self.processes = [start_process([self.program, "scheduler", "--port", "0", "--scheduler-file",
-                                         str(scheduler_file), *self.LOOPBACK], cwd=folder, env=self.environment)]
+                                         str(scheduler_file), *self.LOOPBACK], cwd=folder, env=self.environment,
+                                        stderr=self.log)]
         try:
             deadline = time.monotonic() + 60
             while not scheduler_file.exists() or not scheduler_file.read_text().strip():
@@ -179,7 +182,7 @@ class DaskPrograms:
         `stop` alone."""
         process = start_process([*prefix, self.program, "worker", self.address, "--nthreads", "1", *listen,
                                  "--dashboard-address", "127.0.0.1:0", *options], cwd=self.folder,
-                                env={**self.environment, **(env or {})})
+                                env={**self.environment, **(env or {})}, stderr=self.log)
         self.processes.append(process)
         return process
 
@@ -214,3 +217,4 @@ class DaskPrograms:
     def close(self):
         """`stop` every process started."""
         self.stop(*self.processes)
+        self.log.close()
