@@ -284,9 +284,9 @@ FORMATS = {record.name: record for record in [
     # RGBA with one level of transparency (`imgconv.io.animation.gif_image`)
     Format("GIF", ".gif", frozenset(["L", "RGB", "RGBA"]), animates=True, max_side=65535,
            delay_fits=_gif_delay_fits, plugin="GifImagePlugin", writer="animation:write_gif"),
-    # Pillow writes RGBA as 32-bit BMP with no alpha mask
-    Format("BMP", ".bmp", frozenset(["L", "RGB"]), dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
-           writer="pillow_write:write_bmp"),
+    # Alpha in a 32-bit BMP with an alpha mask, grey as R = G = B (`imgconv.io.bmp_write`)
+    Format("BMP", ".bmp", _EIGHT_BIT, dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
+           writer="bmp_write:write_bmp"),
     Format("TGA", ".tga", _EIGHT_BIT, max_side=65535, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
     Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
     Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),

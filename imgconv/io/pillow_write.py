@@ -1,6 +1,6 @@
 """Outputs Pillow encodes, with the input's quality settings where it had them: the
-writers of JPEG, JPEG 2000, still WebP, AVIF (stills and image sequences), BMP, TGA,
-QOI and PPM, and the Pillow encoding the other codec modules fall back on."""
+writers of JPEG, JPEG 2000, still WebP, AVIF (stills and image sequences), TGA, QOI
+and PPM, and the Pillow encoding the other codec modules fall back on."""
 
 import io
 import struct
@@ -209,9 +209,3 @@ def write_plain(frames: list[np.ndarray], picture: "Picture", record: "Format", 
     """Formats Pillow writes with no options of imgconv's but the metadata."""
     encode_pillow(frames, picture, record.name, metadata_options(metadata), name, out)
 
-
-def write_bmp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
-              asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
-    """A BMP with the input's resolution, else 0 pixels per metre, BMP's "unspecified"
-    (Pillow's default says 96 dpi, which the input did not)."""
-    encode_pillow(frames, picture, record.name, {"dpi": (0, 0), **metadata_options(metadata)}, name, out)
