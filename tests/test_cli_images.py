@@ -181,7 +181,7 @@ def test_grey_with_alpha_and_edge_detector_keeps_alpha(tmp_path):
     assert pixels[10:20, 10, 0].min() > 0  # the square's edge shows
 
 
-@pytest.mark.parametrize("extension", [".jpg", ".bmp"])
+@pytest.mark.parametrize("extension", [".jpg", ".ppm"])
 def test_opaque_alpha_is_dropped_where_the_format_has_none(tmp_path, rgb, extension):
     """Most screenshots and exported PNGs are RGBA with every pixel opaque: that alpha
     holds nothing, and the output is the RGB image's, byte for byte."""
@@ -192,7 +192,7 @@ def test_opaque_alpha_is_dropped_where_the_format_has_none(tmp_path, rgb, extens
     assert (tmp_path / f"from-rgba{extension}").read_bytes() == (tmp_path / f"from-rgb{extension}").read_bytes()
     mode, pixels = load(tmp_path / f"from-rgba{extension}")
     assert mode == "RGB"
-    if extension == ".bmp":
+    if extension == ".ppm":
         assert_rounded_from(pixels, reference(rgb, GAUSS))
 
 

@@ -48,8 +48,8 @@ def test_sixteen_bits_with_gamma_name_only_formats_that_keep_both():
 
 def test_frames_with_a_profile():
     assert refusal(picture(frames=2, icc_profile=P3), "BMP") == (
-        "out: the input has 2 frames and BMP holds one; give --frame N (0-based) or write PNG, TIFF or WebP")
-    assert refusal(picture(frames=2), "BMP").endswith("or write PNG, TIFF, WebP, GIF or .npy")
+        "out: the input has 2 frames and BMP holds one; give --frame N (0-based) or write PNG, TIFF, WebP or AVIF")
+    assert refusal(picture(frames=2), "BMP").endswith("or write PNG, TIFF, WebP, AVIF, GIF or .npy")
 
 
 def test_resolution_with_a_profile():
@@ -62,10 +62,10 @@ def test_resolution_with_a_profile():
 def test_durations_with_gamma():
     long = picture(frames=2, **LINEAR)
     long.animation["duration"] = [65537.0, 10.0]  # beyond APNG's 16-bit fractions
-    assert refusal(long, "PNG", strip=True).endswith("store as a frame's duration; write WebP or GIF, or give "
-                                                     "--frame N")
+    assert refusal(long, "PNG", strip=True).endswith("store as a frame's duration; write WebP, AVIF or GIF, or "
+                                                     "give --frame N")
     long.metadata["png_colour"][b"gAMA"] = struct.pack(">I", 100000)
-    assert "PNG cannot store as a frame's duration; write WebP, or give --frame N" in refusal(long, "PNG")
+    assert "PNG cannot store as a frame's duration; write WebP or AVIF, or give --frame N" in refusal(long, "PNG")
 
 
 def test_colours_name_only_formats_that_hold_the_rest():

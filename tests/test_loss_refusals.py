@@ -21,8 +21,8 @@ def test_16_bit_alpha_to_an_8_bit_format_without_alpha_names_both_options(tmp_pa
     assert not (tmp_path / "out.jpg").exists()
     composited = run("identity", "--depth", 8, "--background", "white", tmp_path / "la.tif", tmp_path / "la.jpg")
     assert composited.exit_code == 0
-    assert run("identity", "--depth", 8, tmp_path / "opaque.tif", tmp_path / "opaque.bmp").exit_code == 0
-    with Image.open(tmp_path / "opaque.bmp") as image:
+    assert run("identity", "--depth", 8, tmp_path / "opaque.tif", tmp_path / "opaque.ppm").exit_code == 0
+    with Image.open(tmp_path / "opaque.ppm") as image:
         assert image.mode == "RGB"
         assert np.array_equal(np.asarray(image)[..., 0], np.round(grey / 257).astype(np.uint8))
     with Image.open(tmp_path / "la.jpg") as image:

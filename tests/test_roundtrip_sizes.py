@@ -120,6 +120,8 @@ def decoded(fmt: str, data: bytes, mode: str) -> list[np.ndarray]:
                     for f in ImageSequence.Iterator(animation)]
     if fmt == "WEBP":
         return [grey_as_stored(imagecodecs.webp_decode(data), mode)]
+    if fmt == "BMP" and mode == "LA":  # written as RGB with alpha
+        return [grey_as_stored(imagecodecs.bmp_decode(data), mode)]
     reader = {"JPEG2000": imagecodecs.jpeg2k_decode, "BMP": imagecodecs.bmp_decode, "QOI": imagecodecs.qoi_decode,
               "PPM": read_pnm, "TGA": read_tga}[fmt]
     return [reader(data)]

@@ -143,6 +143,12 @@ def _webp_delay_fits(milliseconds: float) -> bool:
     return milliseconds <= 0xFFFFFF
 
 
+def _avif_delay_fits(milliseconds: float) -> bool:
+    """AVIF's frames are timed in whole milliseconds as Pillow writes them (libavif's
+    timescale 1000, an unsigned 32-bit duration), from 1 ms: libavif stores 0 as 1."""
+    return 1 <= round(milliseconds) <= 0xFFFFFFFF
+
+
 def _apng_delay_fits(milliseconds: float) -> bool:
     """APNG's delay is a fraction of 16-bit numbers, made from seconds with a denominator
     up to 65535, as Pillow makes it (70 s fits, 65.537 s does not; past that Pillow's
@@ -272,14 +278,15 @@ FORMATS = {record.name: record for record in [
     Format("WEBP", ".webp", _EIGHT_BIT, animates=True, max_side=16383, feature="webp", quality=90,
            delay_fits=_webp_delay_fits, title="WebP", plugin="WebPImagePlugin", writer="pillow_write:write_webp",
            animation_writer="animation:write_animated_webp"),
-    Format("AVIF", ".avif", _EIGHT_BIT, max_side=32768, feature="avif", quality=90,
-           plugin="AvifImagePlugin", writer="pillow_write:write_avif"),
+    Format("AVIF", ".avif", _EIGHT_BIT, animates=True, max_side=32768, feature="avif", quality=90,
+           delay_fits=_avif_delay_fits, plugin="AvifImagePlugin", writer="pillow_write:write_avif",
+           animation_writer="pillow_write:write_animated_avif"),
     # RGBA with one level of transparency (`imgconv.io.animation.gif_image`)
     Format("GIF", ".gif", frozenset(["L", "RGB", "RGBA"]), animates=True, max_side=65535,
            delay_fits=_gif_delay_fits, plugin="GifImagePlugin", writer="animation:write_gif"),
-    # Pillow writes RGBA as 32-bit BMP with no alpha mask
-    Format("BMP", ".bmp", frozenset(["L", "RGB"]), dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
-           writer="pillow_write:write_bmp"),
+    # Alpha in a 32-bit BMP with an alpha mask, grey as R = G = B (`imgconv.io.bmp_write`)
+    Format("BMP", ".bmp", _EIGHT_BIT, dpi_fits=_pixels_per_metre_fits, plugin="BmpImagePlugin",
+           writer="bmp_write:write_bmp"),
     Format("TGA", ".tga", _EIGHT_BIT, max_side=65535, plugin="TgaImagePlugin", writer="pillow_write:write_plain"),
     Format("QOI", ".qoi", frozenset(["RGB", "RGBA"]), plugin="QoiImagePlugin", writer="pillow_write:write_plain"),
     Format("PPM", ".ppm", frozenset(["L", "RGB", "I;16"]), plugin="PpmImagePlugin", writer="pillow_write:write_plain"),
