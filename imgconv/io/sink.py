@@ -206,9 +206,10 @@ def atomic_file(path: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
     bind-mounted onto it) is written into instead, as ``cp`` does.
     """
     with Staging(path, sync) as staging:
-        raw = io.FileIO(staging.open_file(), "w", closefd=False)
+        # Readable too: a TIFF's writer reads back the IFDs it adds tags to.
+        raw = io.FileIO(staging.open_file(), "r+", closefd=False)
         raw.name = os.fspath(path)  # what a writer that wants a name (tifffile) sees
-        with io.BufferedWriter(raw) as file:
+        with io.BufferedRandom(raw) as file:
             yield file
         staging.place_file()
 
