@@ -2,6 +2,7 @@
 
 import io
 import struct
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -39,6 +40,11 @@ BIGTIFF_BYTES = 2**32 - 2**25
 # A classic TIFF's and a BigTIFF's layout: where the first IFD's offset is, and an IFD's
 # count of entries, an entry's size and an offset's format.
 _LAYOUTS = {False: (4, "H", 12, "L"), True: (8, "Q", 20, "Q")}
+
+
+# A TIFF output's strips: tifffile's own size for compressed ones (a strip is compressed
+# at a time), which holds a row or more of samples.
+STRIP_BYTES = 2**18
 
 
 _RESOLUTION = frozenset([282, 283, 296])  # XResolution, YResolution, ResolutionUnit
@@ -122,8 +128,8 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
                  bigtiff: bool, out: BinaryIO) -> None:
     """A TIFF (a BigTIFF if ``bigtiff``) written into ``out`` by tifffile, a page a
     frame, each of its own size, with the ICC profile, XMP, resolution and EXIF on every
-    page. The samples go into the file as they are, or compressed a strip (of 256 KiB)
-    at a time, so that nothing the size of the picture is made beside them. tifffile
+    page. The samples go into the file a strip (`STRIP_BYTES`) at a time, compressed or
+    not, so that nothing the size of the picture is made beside them. tifffile
     cannot write an EXIF: its tags (camera, copyright, dates, and its sub-directories)
     are added to each page after (`retag`); ``out`` is read back for that."""
     import tifffile
@@ -135,7 +141,9 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             photometric = "separated" if picture.mode in CMYK_MODES else "rgb" if colour else "minisblack"
-            tiff.write(samples, photometric=photometric, planarconfig="contig",
+            rows = max(1, STRIP_BYTES // (samples.nbytes // max(1, samples.shape[0])))
+            tiff.write(samples if scheme != 1 else _strips(samples, rows), shape=samples.shape, dtype=samples.dtype,
+                       photometric=photometric, planarconfig="contig", rowsperstrip=rows,
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None,
                        software=False, **resolution)
@@ -144,6 +152,13 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
     if "exif" in metadata or dropped:
         out.seek(start)
         retag(out, exif_tags(metadata["exif"]) if "exif" in metadata else {}, dropped)
+
+
+def _strips(samples: np.ndarray, rows: int) -> Iterator[bytes]:
+    """``samples`` as bytes, ``rows`` at a time. Given the array, tifffile writes it
+    with NumPy's ``tofile``, which on a full disk raises an error without its cause."""
+    for top in range(0, samples.shape[0], rows):
+        yield samples[top : top + rows].tobytes()
 
 
 def exif_tags(exif: bytes) -> dict[int, Any]:
