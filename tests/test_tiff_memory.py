@@ -101,6 +101,28 @@ def test_every_mode_and_compression_keeps_samples_and_tags(mode, compression):
             tags["InterColorProfile"].value == profile
 
 
+STRIPS = {"StripOffsets", "StripByteCounts", "RowsPerStrip"}
+
+
+@pytest.mark.parametrize("compression", [("none", "raw"), ("deflate", "tiff_adobe_deflate")], ids=str)
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "CMYK", "I;16"])
+def test_the_tags_are_those_pillows_writer_gave(mode, compression):
+    """The modes Pillow's (and libtiff's) writer wrote: the same tags, but for the strips,
+    with the same values, and the resolution too."""
+    want = noise(mode, (20, 30))
+    ours = written([want], mode, compression[0], metadata={"dpi": (72.0, 72.0)})
+    theirs = io.BytesIO()
+    Image.fromarray(want, mode if mode in ("LA", "CMYK") else None).save(theirs, "TIFF", compression=compression[1],
+                                                                         dpi=(72, 72))
+    theirs.seek(0)
+    tagged = []
+    for data in (ours, theirs):
+        with tifffile.TiffFile(data) as tiff:
+            np.testing.assert_array_equal(tiff.pages[0].asarray(), want)
+            tagged.append({tag.name: tag.value for tag in tiff.pages[0].tags if tag.name not in STRIPS})
+    assert tagged[0] == tagged[1]
+
+
 @pytest.mark.parametrize("compression", ["none", "lzw", "deflate"])
 @pytest.mark.parametrize("mode", ["RGB", "RGBA;16"])
 def test_samples_go_into_the_file_a_strip_at_a_time(mode, compression):

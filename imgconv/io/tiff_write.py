@@ -50,6 +50,9 @@ STRIP_BYTES = 2**18
 _RESOLUTION = frozenset([282, 283, 296])  # XResolution, YResolution, ResolutionUnit
 
 
+_SAMPLES, _CONTIGUOUS = frozenset([277]), {284: 1}  # SamplesPerPixel; PlanarConfiguration: contiguous
+
+
 def tiff_compression(picture: Picture, requested: str | None = None, bilevel: bool = False) -> int:
     """The TIFF Compression number a TIFF output of ``picture`` is written with:
     ``requested`` (a name of `TIFF_COMPRESSION`) if given, else a TIFF input's own
@@ -147,11 +150,15 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None,
                        software=False, **resolution)
-    # tifffile, given no resolution, writes 1:1 and no unit: an output of an input without one has none
-    dropped = frozenset() if "dpi" in metadata else _RESOLUTION
-    if "exif" in metadata or dropped:
+    # tifffile, given no resolution, writes 1:1 and no unit: an output of an input without
+    # one has none. Of a grey picture, it writes SamplesPerPixel and no PlanarConfiguration,
+    # Pillow the other way round (both TIFF's defaults): Pillow's tags are kept.
+    grey = frames[0].ndim == 2
+    dropped = (frozenset() if "dpi" in metadata else _RESOLUTION) | (_SAMPLES if grey else frozenset())
+    tags = {**(exif_tags(metadata["exif"]) if "exif" in metadata else {}), **(_CONTIGUOUS if grey else {})}
+    if tags or dropped:
         out.seek(start)
-        retag(out, exif_tags(metadata["exif"]) if "exif" in metadata else {}, dropped)
+        retag(out, tags, dropped)
 
 
 def _strips(samples: np.ndarray, rows: int) -> Iterator[bytes]:
