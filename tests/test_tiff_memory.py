@@ -66,11 +66,12 @@ def disk_of(size: int):
         resource.setrlimit(resource.RLIMIT_FSIZE, limits)
 
 
-def written(frames: list[np.ndarray], mode: str, compression: str, out=None, **picture) -> io.BytesIO:
-    """``frames`` written by the command's encoder into ``out`` (a `Recorded` by default)."""
-    made = Picture([f.copy() for f in frames], mode, "PNG", name="in", **picture)
+def written(frames: list[np.ndarray], mode: str, compression: str | None, source: str = "PNG",
+            **picture) -> io.BytesIO:
+    """``frames`` written by the command's encoder into a `Recorded`, as from a ``source`` file."""
+    made = Picture([f.copy() for f in frames], mode, source, name="in", **picture)
     check_writable(made, "TIFF", "out")
-    out = Recorded() if out is None else out
+    out = Recorded()
     encoder(made.frames, made, "TIFF", EncodeOptions(compression=compression), "out")(out)
     out.seek(0)
     return out
@@ -181,3 +182,16 @@ def test_a_full_disk_while_strips_are_compressed_says_so_and_leaves_nothing(tmp_
         result = run("identity", "--compression", "lzw", source, tmp_path / "out.tif")
     assert_one_line_error(result, 1, f"out.tif: cannot write: {os.strerror(errno.EFBIG)}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+
+
+def test_a_bilevel_fax_keeps_its_exif_directories():
+    """Pillow's writer, left for 1 bit a sample (the fax codes), with the EXIF's
+    sub-directories added after."""
+    bits = (np.random.default_rng(6).integers(0, 2, (40, 50)) * 255).astype(np.uint8)
+    out = written([bits], "L", None, "TIFF", metadata={"exif": exif(), "xmp": b"<x:xmpmeta/>"},
+                  encoding={"bilevel": True, "compression": 4})
+    with tifffile.TiffFile(out) as tiff:
+        page = tiff.pages[0]
+        assert (page.bitspersample, page.compression) == (1, 4)
+        np.testing.assert_array_equal(np.where(page.asarray(), 255, 0), bits)
+        assert page.tags["ExifTag"].value["ExposureTime"] == (1, 250) and page.tags["XMP"].value == b"<x:xmpmeta/>"
