@@ -47,6 +47,12 @@ _LAYOUTS = {False: (4, "H", 12, "L"), True: (8, "Q", 20, "Q")}
 STRIP_BYTES = 2**18
 
 
+# The samples compressed in one pass, by as many threads as tifffile starts: the strips
+# compressed are held until written, and tifffile's own pass (512 MiB) could hold as much
+# of a picture's compressed strips where the file is slower to write than they are made.
+PASS_BYTES = 32 * STRIP_BYTES
+
+
 _RESOLUTION = frozenset([282, 283, 296])  # XResolution, YResolution, ResolutionUnit
 
 
@@ -146,7 +152,7 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
             photometric = "separated" if picture.mode in CMYK_MODES else "rgb" if colour else "minisblack"
             rows = max(1, STRIP_BYTES // (samples.nbytes // max(1, samples.shape[0])))
             tiff.write(samples if scheme != 1 else _strips(samples, rows), shape=samples.shape, dtype=samples.dtype,
-                       photometric=photometric, planarconfig="contig", rowsperstrip=rows,
+                       photometric=photometric, planarconfig="contig", rowsperstrip=rows, buffersize=PASS_BYTES,
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
                        iccprofile=metadata.get("icc_profile"), extratags=extratags, metadata=None,
                        software=False, **resolution)
