@@ -150,7 +150,7 @@ def write_strips(frames: list[np.ndarray], picture: Picture, metadata: dict[str,
         for samples in frames:
             colour = samples.ndim == 3 and samples.shape[2] >= 3
             photometric = "separated" if picture.mode in CMYK_MODES else "rgb" if colour else "minisblack"
-            rows = max(1, STRIP_BYTES // (samples.nbytes // max(1, samples.shape[0])))
+            rows = max(1, STRIP_BYTES // max(1, samples.nbytes // max(1, samples.shape[0])))
             tiff.write(samples if scheme != 1 else _strips(samples, rows), shape=samples.shape, dtype=samples.dtype,
                        photometric=photometric, planarconfig="contig", rowsperstrip=rows, buffersize=PASS_BYTES,
                        extrasamples=["unassalpha"] if picture.has_alpha else None, compression=scheme,
