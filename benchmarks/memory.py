@@ -7,7 +7,8 @@ from a photograph (``--photo``, default ../shared/images/astronaut.png, else a
 synthetic one), resized to 4K (3840x2160 RGB) and to 100 megapixels (12000x8400 RGB),
 written as JPEG (quality 90) and PNG; and an 8192x8192 grey tiled TIFF (256x256 tiles),
 streamed to a tiled TIFF. Cases: ``blur -s 2`` on each; ``sharpen`` and ``sobel``
-presets, and ``identity`` to the other format, on the 4K PNG and on the 100-MP JPEG.
+presets, ``identity`` to the other format and ``blur -s 2`` to TIFF (deflated), on the
+4K PNG and on the 100-MP JPEG.
 
 Columns: the decoded image's size, the peak, the peak less the decoded size, and
 that less the fixed cost of a filter command (the peak of ``blur -s 2`` on a 64x64
@@ -77,6 +78,8 @@ def make_inputs(folder: Path, source: Path | None, quick: bool) -> dict[str, tup
                 converted = str(folder / f"out.{'png' if ext == 'jpg' else 'jpg'}")
                 cases[f"identity, {label} {ext.upper()} to {converted[-3:].upper()}"] = (
                     ["identity", str(path), converted], decoded)
+                cases[f"blur -s 2, {label} {ext.upper()} to TIFF"] = (
+                    ["blur", "-s", "2", str(path), str(folder / "out.tif")], decoded)
         del image
     side = 2048 if quick else 8192
     tiled = folder / "tiled.tif"

@@ -38,7 +38,7 @@ def test_a_npy_output_cut_short_by_the_disk_says_why(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
-# By Pillow (JPEG, BMP, WebP, an 8-bit TIFF), by imgconv's PNG writer, by tifffile (16 bits).
+# By Pillow (JPEG, BMP, WebP), by imgconv's PNG writer, by tifffile (TIFF of 8 and 16 bits).
 @pytest.mark.parametrize(("name", "bits"), [("out.jpg", 8), ("out.bmp", 8), ("out.webp", 8), ("out.png", 8),
                                             ("out.tif", 8), ("out.tif", 16)])
 def test_an_output_cut_short_by_the_disk_says_why_not_that_the_format_cannot_hold_it(tmp_path, name, bits):

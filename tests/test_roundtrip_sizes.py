@@ -4,8 +4,8 @@ Writers split a picture where the tests' small pictures never reach: JPEG 2000 t
 1024 (`imgconv.io.pillow_write.jpeg2000_tile`), the strips of 64 rows encoders copy
 (`imgconv.io.pages.STRIP_ROWS`, here with the samples given up, as the command gives
 them), PNG's rows deflated strip by strip from 32 MiB (`imgconv.io.png.STREAM_BYTES`,
-lowered here so that the same code runs on a small picture), Pillow's TIFF strips of
-64 KiB, bits packed into bytes, BMP's rows padded to 4 bytes, GIF's LZW table of 4096
+lowered here so that the same code runs on a small picture), TIFF strips of 256 KiB
+(16-bit RGB), bits packed into bytes, BMP's rows padded to 4 bytes, GIF's LZW table of 4096
 codes, runs longer than QOI's 62 and PackBits' 128, and animation frames cropped to
 what changed. Pictures are random samples (noise compresses worst and shows a
 misplaced one) with a run of equal pixels, written by imgconv's own encoder (what the
@@ -201,13 +201,13 @@ def gif_samples(mode: str, shape: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("compression", ["none", "deflate", "lzw", "zstd", "packbits"])
-@pytest.mark.parametrize("mode", ["RGB", "RGB;16"])  # Pillow's writer (libtiff), tifffile's
+@pytest.mark.parametrize("mode", ["RGB", "RGB;16"])
 def test_tiff_compressions_keep_every_strip(mode, compression):
     round_trip("TIFF", mode, [samples(mode, WIDE)], EncodeOptions(compression=compression))
 
 
 @pytest.mark.parametrize("beyond", [0, 1])
-@pytest.mark.parametrize("mode", ["L", "RGB;16"])  # Pillow's writer below the threshold, tifffile's
+@pytest.mark.parametrize("mode", ["L", "RGB;16"])
 def test_tiff_from_4_gib_is_a_bigtiff_with_every_tag(monkeypatch, mode, beyond):
     """From `imgconv.io.tiff_write.BIGTIFF_BYTES` of samples (4 GiB less 32 MiB; here
     the picture's size, or one byte more) a TIFF is a BigTIFF, with the EXIF (and its

@@ -77,7 +77,7 @@ def check_replaceable(dest: Path) -> None:
         os.close(folder)
 
 
-def write_bytes(data: bytes, dest: Path, *, sync: bool = True) -> None:
+def write_bytes(data: bytes | memoryview, dest: Path, *, sync: bool = True) -> None:
     """Write ``data`` to ``dest``, or to standard output for ``"-"``.
 
     A regular file (or a new one) is written atomically and durably (`atomic_file`;
@@ -133,7 +133,7 @@ def output_file(dest: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
     if target is None or _special(target):
         buffer = io.BytesIO()
         yield buffer
-        write_bytes(buffer.getvalue(), dest, sync=sync)
+        write_bytes(buffer.getbuffer(), dest, sync=sync)  # its memory, not a copy
         return
     try:
         with atomic_file(target, sync=sync) as file:
@@ -142,7 +142,7 @@ def output_file(dest: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
         raise ImageWriteError(f"{os.fspath(dest)}: cannot write: {exc.strerror or exc}") from None
 
 
-def _write_all(descriptor: int, data: bytes) -> None:
+def _write_all(descriptor: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(descriptor, view):]
@@ -169,7 +169,7 @@ def _descriptor_of(path: Path) -> int | None:
     return None
 
 
-def _written_into_special_file(data: bytes, target: str) -> bool:
+def _written_into_special_file(data: bytes | memoryview, target: str) -> bool:
     """Write into ``target`` if it is a device or a named pipe, and say so; False for a
     regular file or none. It is opened without following a link and checked again once
     open: a name swapped meanwhile for a link or a file is never written through."""
@@ -206,9 +206,10 @@ def atomic_file(path: Path, *, sync: bool = True) -> Iterator[BinaryIO]:
     bind-mounted onto it) is written into instead, as ``cp`` does.
     """
     with Staging(path, sync) as staging:
-        raw = io.FileIO(staging.open_file(), "w", closefd=False)
+        # Readable too: a TIFF's writer reads back the IFDs it adds tags to.
+        raw = io.FileIO(staging.open_file(), "r+", closefd=False)
         raw.name = os.fspath(path)  # what a writer that wants a name (tifffile) sees
-        with io.BufferedWriter(raw) as file:
+        with io.BufferedRandom(raw) as file:
             yield file
         staging.place_file()
 
