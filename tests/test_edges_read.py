@@ -1,14 +1,16 @@
 """Files peers read that Pillow refuses or misreads, built here: PCX layouts of the EGA
-era and uncompressed PCX rows (checked against the indices and palette written), an
-MPO whose second image is missing (read with --frame 0, which the refusal names), a
+era and uncompressed PCX rows (checked against the indices and palette written), a PNG
+of ancillary chunks libpng skips as invalid (checked against libpng), an MPO whose second image is missing (read with --frame 0, which the refusal names), a
 PNG whose ImageMagick-style EXIF text has bytes after its hex digits; and AVIFs libavif
 refuses, called damaged or unsupported in libavif's words, never corrupt."""
 
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
+import imagecodecs
 from helpers import assert_one_line_error, run
 from PIL import Image, PngImagePlugin
 
@@ -132,3 +134,21 @@ def test_a_feature_libavif_does_not_implement_is_unsupported():
     error = str(libavif_error("Failed to decode image: Not implemented", "in.avif"))
     assert error == ("in.avif: unsupported by the decoders imgconv uses: the AVIF uses a feature libavif (Pillow's "
                      "AVIF decoder) does not implement")
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@pytest.mark.parametrize(("kind", "body"), [
+    (b"gAMA", b""), (b"cHRM", bytes(31)), (b"sRGB", b""), (b"pHYs", bytes(8)),  # too short for Pillow
+    (b"iCCP", b""), (b"iCCP", b"no nul"), (b"iCCP", b"name\0\1" + zlib.compress(b"profile")),
+])
+def test_ancillary_chunks_libpng_skips_as_invalid_are_skipped(rng, kind, body):
+    pixels = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
+    data = b"".join([b"\x89PNG\r\n\x1a\n", png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0)),
+                     png_chunk(kind, body), png_chunk(b"IDAT", zlib.compress(rows)), png_chunk(b"IEND", b"")])
+    assert np.array_equal(imagecodecs.png_decode(data), pixels)  # libpng
+    picture = decode_image(data, "in.png")
+    assert np.array_equal(picture.frames[0], pixels) and "icc_profile" not in picture.metadata
