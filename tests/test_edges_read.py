@@ -1,16 +1,19 @@
 """Files peers read that Pillow refuses or misreads, built here: PCX layouts of the EGA
 era and uncompressed PCX rows (checked against the indices and palette written), a PNG
-of ancillary chunks libpng skips as invalid (checked against libpng), an MPO whose second image is missing (read with --frame 0, which the refusal names), a
-PNG whose ImageMagick-style EXIF text has bytes after its hex digits; and AVIFs libavif
-refuses, called damaged or unsupported in libavif's words, never corrupt."""
+of ancillary chunks libpng skips as invalid (checked against libpng), a tiled TIFF whose
+offsets hold more values than its tiles (checked against tifffile), an MPO whose second
+image is missing (read with --frame 0, which the refusal names), a PNG whose
+ImageMagick-style EXIF text has bytes after its hex digits; and AVIFs libavif refuses,
+called damaged or unsupported in libavif's words, never corrupt."""
 
 import io
 import struct
 import zlib
 
+import imagecodecs
 import numpy as np
 import pytest
-import imagecodecs
+import tifffile
 from helpers import assert_one_line_error, run
 from PIL import Image, PngImagePlugin
 
@@ -152,3 +155,30 @@ def test_ancillary_chunks_libpng_skips_as_invalid_are_skipped(rng, kind, body):
     assert np.array_equal(imagecodecs.png_decode(data), pixels)  # libpng
     picture = decode_image(data, "in.png")
     assert np.array_equal(picture.frames[0], pixels) and "icc_profile" not in picture.metadata
+
+
+def with_count(data: bytes, tag: int, count: int) -> bytes:
+    """A little-endian classic TIFF whose first directory's ``tag`` says ``count`` values."""
+    data = bytearray(data)
+    ifd = struct.unpack_from("<L", data, 4)[0]
+    for entry in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0], 12):
+        if struct.unpack_from("<H", data, entry)[0] == tag:
+            struct.pack_into("<L", data, entry + 4, count)
+    return bytes(data)
+
+
+def test_tile_offsets_beyond_the_tiles_are_left_as_libtiff_leaves_them(tmp_path, rng):
+    """6 tiles, their offsets and byte counts said to be 8 values: the values after
+    the sixth are other data. Pillow makes a tile of each offset, the seventh and eighth
+    over the first two (here from past the file's end); libtiff and tifffile read the
+    first six."""
+    pixels = rng.integers(0, 256, (32, 40), dtype=np.uint8)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, byteorder="<", tile=(16, 16))
+    data = with_count(with_count(buffer.getvalue(), 324, 8), 325, 8)
+    assert np.array_equal(tifffile.imread(io.BytesIO(data)), pixels)
+    with pytest.raises(OSError, match="truncated"):
+        Image.open(io.BytesIO(data)).load()
+    (tmp_path / "in.tif").write_bytes(data)
+    assert run("identity", tmp_path / "in.tif", tmp_path / "out.png").exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), pixels)
