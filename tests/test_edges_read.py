@@ -4,7 +4,8 @@ of ancillary chunks libpng skips as invalid (checked against libpng), a tiled TI
 offsets hold more values than its tiles (checked against tifffile), an MPO whose second
 image is missing (read with --frame 0, which the refusal names), a PNG whose
 ImageMagick-style EXIF text has bytes after its hex digits; and AVIFs libavif refuses,
-called damaged or unsupported in libavif's words, never corrupt."""
+called damaged or unsupported in libavif's words, and X10 bitmaps unsupported, never
+corrupt."""
 
 import io
 import struct
@@ -182,3 +183,10 @@ def test_tile_offsets_beyond_the_tiles_are_left_as_libtiff_leaves_them(tmp_path,
     (tmp_path / "in.tif").write_bytes(data)
     assert run("identity", tmp_path / "in.tif", tmp_path / "out.png").exit_code == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), pixels)
+
+
+def test_an_x10_bitmap_is_unsupported_not_corrupt(tmp_path):
+    (tmp_path / "in.xbm").write_bytes(b"#define t_width 16\n#define t_height 2\n"
+                                      b"static unsigned short t_bits[] = {\n   0x1234, 0xffff};\n")
+    result = run("identity", tmp_path / "in.xbm", tmp_path / "out.png")
+    assert_one_line_error(result, 1, "in.xbm: unsupported by the decoders imgconv uses: an X10 bitmap")

@@ -140,9 +140,16 @@ def _decoder_failed(exc: Exception, data: bytes, name: str) -> ImageReadError:
         return libavif_error(str(exc), name)
     if (subsampled := jpeg2000.subsampled(data)) is not None:
         return ImageReadError(f"{name}: unsupported by the decoders imgconv uses: {subsampled}")
+    if _X10_BITMAP.match(data):
+        return ImageReadError(f"{name}: unsupported by the decoders imgconv uses: an X10 bitmap (an XBM of 16-bit "
+                              "words), which Pillow reads as one of bytes, finding too few")
     lacking = not isinstance(exc, TypeError) and LACKING.search(str(exc))
     what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
     return ImageReadError(f"{name}: {what} ({exc})")
+
+
+# An X10 bitmap's header: an XBM whose bits are 16-bit words (X11's are bytes).
+_X10_BITMAP = re.compile(rb"\s*(#define[^\n]*\n\s*)+static\s+(unsigned\s+)?short\s")
 
 
 def _own_reader(data: bytes) -> Callable[[bytes, str, PixelBudget], Picture] | None:
