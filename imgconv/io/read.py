@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, pcx, tga
+from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, pcx, rgbe, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -153,12 +153,15 @@ _X10_BITMAP = re.compile(rb"\s*(#define[^\n]*\n\s*)+static\s+(unsigned\s+)?short
 
 
 def _own_reader(data: bytes) -> Callable[[bytes, str, PixelBudget], Picture] | None:
-    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a PCX of a
-    layout Pillow lacks, a JPEG 2000 of more than four components; else None."""
+    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a Radiance
+    HDR, a PCX of a layout Pillow lacks, a JPEG 2000 of more than four components; else
+    None."""
     if data.startswith(NPY_MAGIC):
         return picture_from_npy
     if data.startswith(pam.SIGNATURE):
         return pam.picture_from_pam
+    if rgbe.is_rgbe(data):
+        return rgbe.picture_from_rgbe
     if pcx.lacking(data):
         return pcx.picture_from_pcx
     return jpeg2000.picture_of_many_components if jpeg2000.many_components(data) else None
