@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from ..errors import ImageWriteError
 from . import png
 from .chunks import chunk
 from .pillow_write import webp_options
@@ -45,6 +46,10 @@ _WEBP_NO_BLEND, _WEBP_BLEND = 0b10, 0b00
 _PIXEL = (0, 0, 1, 1)
 # WebP's VP8X flags.
 _WEBP_ICC, _WEBP_ALPHA, _WEBP_EXIF, _WEBP_XMP, _WEBP_ANIMATION = 0x20, 0x10, 0x08, 0x04, 0x02
+# RIFF's size field, 32 bits: a WebP holds at most this many bytes after its first 8.
+# A frame's side is at most 16383, so a frame takes about 1 GiB at most, but an
+# animation of a few such frames would pass it.
+RIFF_BYTES = 0xFFFFFFFF
 
 
 def changed_box(previous: np.ndarray, frame: np.ndarray, align: int = 1) -> tuple[int, int, int, int] | None:
@@ -82,7 +87,9 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
 
     ``animation`` gives ``duration`` (ms a frame) and ``loop`` (0: for ever); a duration
     is stored as the fraction of 16-bit numbers nearest it, as Pillow does.
-    ``metadata`` is `imgconv.io.png.header_chunks`'s.
+    ``metadata`` is `imgconv.io.png.header_chunks`'s. A frame's data longer than
+    `imgconv.io.png.IDAT_BYTES` is split into several IDAT or fdAT chunks, as a still
+    PNG's is, each fdAT chunk with its own sequence number.
     """
     depth = png.COLOUR_TYPES[mode][1]
     out = png.header_chunks(frames[0].shape, mode, **metadata)
@@ -94,13 +101,17 @@ def encode_apng(frames: list[np.ndarray], mode: str, animation: dict, *, level: 
         out += chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, right - left, bottom - top, left, top,
                                               delay.numerator, delay.denominator, _APNG_DISPOSE_NONE,
                                               _APNG_BLEND_SOURCE))
-        stream = png.deflated_rows(samples, depth, level)
-        if sequence == 0:
-            out += chunk(b"IDAT", stream)
+        stream = png.deflated_rows(samples, depth, level)  # a slice of it that is all of it is not copied
+        if sequence == 0:  # the first frame is the default image, in IDAT chunks without sequence numbers
+            for start in range(0, len(stream), png.IDAT_BYTES):
+                out += chunk(b"IDAT", stream[start : start + png.IDAT_BYTES])
+            sequence = 1
+            continue
+        sequence += 1
+        piece = png.IDAT_BYTES - 4  # an fdAT chunk's length counts its sequence number
+        for start in range(0, len(stream), piece):
+            out += chunk(b"fdAT", struct.pack(">I", sequence) + stream[start : start + piece])
             sequence += 1
-        else:
-            out += chunk(b"fdAT", struct.pack(">I", sequence + 1) + stream)
-            sequence += 2
     out += chunk(b"IEND", b"")
     return b"".join(out)
 
@@ -237,11 +248,15 @@ def _clear_pixel() -> bytes:
     return _webp_image_chunks(np.zeros((1, 1, 4), np.uint8), {"lossless": True})
 
 
-def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc_profile: bytes | None = None,
-                exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
+def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, name: str,
+                icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
     """An animated WebP of 8-bit grey, RGB or RGBA frames, each encoded with Pillow's
     still-image ``options`` (``lossless`` or ``quality``). ``animation`` gives
-    ``duration`` (ms a frame) and ``loop`` (0: for ever)."""
+    ``duration`` (ms a frame) and ``loop`` (0: for ever).
+
+    An animation that would take more than `RIFF_BYTES` is refused (naming ``name``) as
+    soon as the frames encoded so far pass it: its size is known only once encoded.
+    """
     height, width = frames[0].shape[:2]
     alpha = frames[0].ndim == 3 and frames[0].shape[2] in (2, 4)
     if frames[0].ndim == 2 or frames[0].shape[2] == 2:  # WebP stores colour: grey is repeated in R, G and B
@@ -261,12 +276,21 @@ def encode_webp(frames: list[np.ndarray], animation: dict, options: dict, *, icc
         image = _webp_image_chunks(samples, options) if box else _clear_pixel()
         chunks.append(_webp_chunk(b"ANMF", position + size + round(duration).to_bytes(3, "little")
                                   + bytes([flags]) + image))
+        _check_riff(chunks, name)
     if exif:
         chunks.append(_webp_chunk(b"EXIF", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
     if xmp:
         chunks.append(_webp_chunk(b"XMP ", xmp))
+    _check_riff(chunks, name)
     body = b"".join(chunks)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def _check_riff(chunks: list[bytes], name: str) -> None:
+    """Refuse a WebP whose ``chunks`` (and its "WEBP") pass `RIFF_BYTES`."""
+    if 4 + sum(map(len, chunks)) > RIFF_BYTES:
+        raise ImageWriteError(f"{name}: the animation takes more than 4 GiB as WebP, which WebP's RIFF container "
+                              "cannot hold (its size is 32 bits); write APNG to keep it")
 
 
 def write_apng(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
@@ -285,5 +309,5 @@ def write_gif(frames: list[np.ndarray], picture: "Picture", record: "Format", me
 def write_animated_webp(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
                         asked: "EncodeOptions", name: str, out: BinaryIO) -> None:
     """An animated WebP (`encode_webp`), lossless as `webp_options` says."""
-    out.write(encode_webp(frames, picture.animation, webp_options(picture, asked, record),
+    out.write(encode_webp(frames, picture.animation, webp_options(picture, asked, record), name=name,
                           **png.chunk_metadata(metadata)))

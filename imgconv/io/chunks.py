@@ -10,7 +10,8 @@ nothing, as the image is whole without it).
 A tRNS chunk libpng ignores is left out too, so that the transparency is libpng's:
 Pillow takes the last of two tRNS chunks where libpng keeps the first, and takes one
 libpng finds invalid (after the pixels, before the palette, of the wrong length, with
-more entries than the palette, or in a PNG with an alpha channel).
+more entries than the palette, or in a PNG with an alpha channel). So are the
+ancillary chunks libpng skips as invalid where Pillow fails on them (`_valid_ancillary`).
 
 The header and palette are held to libpng's rules where Pillow reads on and makes up or
 misreads pixels (`_Layout`), and where Pillow decodes the pixels, their data must
@@ -27,6 +28,23 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Ancillary by the case of their name, but an APNG's frames: skipped, they would take
 # frames away without a word, so a wrong CRC in them is refused as in a critical chunk.
 _ANIMATION_CHUNKS = frozenset([b"acTL", b"fcTL", b"fdAT"])
+# Chunks of one length, which libpng skips as invalid at any other ("benign" errors)
+# and Pillow refuses, shorter, as a truncated file.
+_FIXED_LENGTHS = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9}
+_LONGEST_KEYWORD = 79
+
+
+def _valid_ancillary(kind: bytes, body: memoryview) -> bool:
+    """Whether libpng takes an ancillary chunk's contents, for those Pillow fails on
+    where libpng skips them as invalid: one of `_FIXED_LENGTHS` of another length; an
+    iCCP without a keyword of 1 to 79 bytes and its nul, or whose compression method
+    is not deflate (0)."""
+    if kind in _FIXED_LENGTHS:
+        return len(body) == _FIXED_LENGTHS[kind]
+    if kind == b"iCCP":
+        nul = bytes(body[: _LONGEST_KEYWORD + 1]).find(b"\0")
+        return nul >= 1 and len(body) > nul + 1 and body[nul + 1] == 0
+    return True
 _MAX_CHUNK = (1 << 31) - 1  # PNG's limit on its four-byte numbers: a chunk's length, a width, a height
 
 
@@ -47,7 +65,7 @@ def checked_png(data: bytes, name: str) -> bytes:
             if kind[:1].isupper() or kind in _ANIMATION_CHUNKS:
                 raise ImageReadError(f"{name}: corrupt PNG: bad CRC in {kind.decode()} chunk")
             dropped.append((position, end))
-        elif not transparency.kept(kind, length):
+        elif not transparency.kept(kind, length) or not _valid_ancillary(kind, view[position + 8:end - 4]):
             dropped.append((position, end))
         layout.check(kind, view[position + 8:end - 4])
         if kind == b"IEND":

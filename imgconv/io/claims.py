@@ -72,7 +72,9 @@ def check_frame_data(image: "ImageFile.ImageFile", data: bytes, name: str) -> No
     the whole file, cannot hold the pixels its tiles claim, or, for a TIFF, when its
     strips or tiles do not cover the image (`check_tiff_segments`)."""
     if image.format == "TIFF":
-        check_tiff_segments(cast("TiffImagePlugin.TiffImageFile", image).tag_v2, len(data), name)
+        segments = check_tiff_segments(cast("TiffImagePlugin.TiffImageFile", image).tag_v2, len(data), name)
+        if segments is not None and len(image.tile) > segments:
+            image.tile = image.tile[:segments]  # Pillow's strips or tiles, one an offset
     for tile in image.tile:
         most = _most_pixels_a_byte(image, tile.codec_name, data)
         if most is None:
@@ -86,24 +88,29 @@ def check_frame_data(image: "ImageFile.ImageFile", data: bytes, name: str) -> No
                                  f"{max(available, 0)} bytes of {image.format} data can hold (at least {needed})")
 
 
-def check_tiff_segments(tags: Mapping[int, Any], size: int, name: str) -> None:
+def check_tiff_segments(tags: Mapping[int, Any], size: int, name: str) -> int | None:
     """Refuse a TIFF directory (Pillow's ``tag_v2``) of a ``size``-byte file whose
-    offsets or byte counts hold another number of values than the strips or tiles its
-    size and RowsPerStrip or tile size make, whose RowsPerStrip is 0, or whose byte
-    counts run past the end of the file. The readers part ways there: Pillow makes a
-    strip or tile of each offset and leaves the rest black, and reads an uncompressed
-    one as long as its rows whatever its byte count; libtiff pads what is missing with
-    zeros; tifffile reads only the segments counted, and none past the end."""
+    offsets or byte counts hold fewer values than the strips or tiles its size and
+    RowsPerStrip or tile size make, whose RowsPerStrip is 0, or whose byte counts run
+    past the end of the file. The readers part ways there: Pillow makes a strip or tile
+    of each offset and leaves the rest black, and reads an uncompressed one as long as
+    its rows whatever its byte count; libtiff pads what is missing with zeros; tifffile
+    reads only the segments counted, and none past the end.
+
+    Where they hold more, libtiff, tifffile and ImageMagick read the first, as many as
+    there are segments, and Pillow makes a strip or tile of each offset, the ones after
+    written over the first (commons-imaging's IndexColorPaletteTiled.tif: 6 offsets for
+    4 tiles): that number is returned, for Pillow to read no more; else None."""
     width, height = tags.get(256, 0), tags.get(257, 0)
     planes = tags.get(277, 1) if tags.get(284, 1) == 2 else 1
     if not all(isinstance(v, int) and v > 0 for v in (width, height, planes)):
-        return  # no image to cover: Pillow refuses it
+        return None  # no image to cover: Pillow refuses it
     # A tile size makes a TIFF tiled for libtiff, whose offsets may then stand in the
     # strip tags (libtiff's own old tiled test images).
     if 322 in tags or 323 in tags:
         across, down = tags.get(322, 0), tags.get(323, 0)
         if not all(isinstance(v, int) and v > 0 for v in (across, down)):
-            return  # Pillow refuses it: "Invalid tile dimensions"
+            return None  # Pillow refuses it: "Invalid tile dimensions"
         expected = math.ceil(width / across) * math.ceil(height / down) * planes
         unit, layout = "tile", f"size ({width} x {height}) and tile size ({across} x {down})"
         segment_tags = (324 if 324 in tags else 273, 325 if 325 in tags else 279)
@@ -115,21 +122,21 @@ def check_tiff_segments(tags: Mapping[int, Any], size: int, name: str) -> None:
         layout = f"height ({height}) and RowsPerStrip ({rows})"
         segment_tags = (273, 279)
     else:
-        return
+        return None
     if planes > 1:
         layout += f" in {planes} planes"
-    for tag in segment_tags:
-        values = tags.get(tag)
-        held = len(values) if isinstance(values, tuple) else 1
-        if values is not None and held != expected:
-            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {held} "
-                                 f"value{'s' * (held != 1)} for the {expected} {unit}{'s' * (expected != 1)} "
+    held = {tag: tags[tag] if isinstance(tags[tag], tuple) else (tags[tag],) for tag in segment_tags if tag in tags}
+    for tag, values in held.items():
+        if len(values) < expected:
+            raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[tag]} holds {len(values)} "
+                                 f"value{'s' * (len(values) != 1)} for the {expected} {unit}{'s' * (expected != 1)} "
                                  f"its {layout} make")
-    offsets, counts = (tags.get(tag) for tag in segment_tags)
-    for index, (offset, count) in enumerate(zip(offsets or (), counts or (), strict=False)):
+    offsets, counts = (held.get(tag, ())[:expected] for tag in segment_tags)
+    for index, (offset, count) in enumerate(zip(offsets, counts, strict=False)):
         if isinstance(offset, int) and isinstance(count, int) and offset + count > size:
             raise ImageReadError(f"{name}: damaged TIFF: its {_SEGMENT_TAGS[segment_tags[1]]} give {unit} {index} "
                                  f"{count} bytes from byte {offset}, past the end of the {size}-byte file")
+    return expected if any(len(values) > expected for values in held.values()) else None
 
 
 def _most_pixels_a_byte(image: "ImageFile.ImageFile", codec: str,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from ..errors import ImageReadError
 from . import bmp, chunks, claims, jpeg2000, tga
 from .apng import apng_frames
 from .budget import PixelBudget
@@ -55,6 +56,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     icons = _icons(image)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
+    _check_mpo_images(image, indices, name)
     # An icon's images take their sizes as each is read (`_frames`).
     gaps = not icons and _first_frame_checked(image, data, skip + indices[0], name, budget)
     decoder = _fast_decoder(image, data, count)
@@ -65,6 +67,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # pixels (unless the fast decoder found none there), and its TIFF reader turns the
     # pixels upright as it loads them, deleting the tag from its own EXIF. read_image
     # turns pictures as it chooses, so that turn is undone below.
+    _take_raw_exif(image, name)
     metadata = metadata_of(image, header_complete=decoder is not None) | _bmp_profile(image, data)
     orientation = orientation_of(metadata.get("exif", {}).get(ORIENTATION))
     timings: list[float | None] = []
@@ -115,6 +118,46 @@ def _first_frame_checked(image: "ImageFile.ImageFile", data: bytes, index: int, 
     claims.check_frame_data(image, data, name)
     tga.prepare(image, data, name)
     return gaps
+
+
+_RAW_EXIF = "Raw profile type exif"
+
+
+def _take_raw_exif(image: "Image.Image", name: str) -> None:
+    """A PNG's EXIF given as ImageMagick writes it in a text chunk (a line of its name,
+    one of its length in bytes, then its bytes in hex), put where Pillow's getexif
+    takes it first, as many bytes as the length says: Pillow decodes all the text
+    after the length, and fails on anything after the hex digits. Hex digits that do
+    not make that many bytes are refused."""
+    raw = image.info.get(_RAW_EXIF)
+    if image.format != "PNG" or "exif" in image.info or not isinstance(raw, str):
+        return
+    lines = raw.split("\n")
+    try:
+        length = int(lines[2])
+        exif = bytes.fromhex("".join("".join(lines[3:]).split())[: 2 * length])
+    except (IndexError, ValueError):
+        exif, length = None, 0
+    if exif is None or len(exif) != length:
+        raise ImageReadError(f"{name}: a damaged PNG: its '{_RAW_EXIF}' text is not the hex digits of its EXIF, "
+                             "as ImageMagick writes them")
+    image.info["exif"] = exif
+
+
+def _check_mpo_images(image: "ImageFile.ImageFile", indices: Sequence[int], name: str) -> None:
+    """Refuse an MPO (Pillow's ``image``, opened) one of whose images of ``indices`` is
+    missing (its MP index points to no JPEG), before any is decoded, saying that
+    ``--frame`` reads one that is there; each image's header is read by seeking to it
+    (`_first_frame_checked` seeks back to the first)."""
+    if image.format != "MPO" or len(indices) < 2:
+        return
+    for index in indices:
+        try:
+            image.seek(index)
+        except ValueError:  # Pillow's "No data found for frame"
+            count = _frame_count(image)
+            raise ImageReadError(f"{name}: a damaged MPO: its image {index + 1} of {count} is missing (its index "
+                                 "points to no JPEG data); --frame 0 reads the first") from None
 
 
 def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str, Any], name: str,

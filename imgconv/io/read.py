@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import ImageReadError, ImgconvError, PixelLimitError
 from ..names import quote_name
 from ..vocabulary import DEFAULT_MAX_PIXELS
-from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, tga
+from . import bmp, chunks, gif, jpeg2000, jpeg_header, pages, pam, pcx, rgbe, tga
 from .budget import PixelBudget, pillow_limit
 from .deep import openable_jpeg, picture_from_npy
 from .libtiff import LibtiffErrors, libtiff_error_log
@@ -92,7 +92,8 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
         from PIL import TiffImagePlugin  # noqa: F401
     data = chunks.checked_png(data, name) if data.startswith(chunks.PNG_SIGNATURE) else \
         jpeg_header.tidy(bmp.full_header(data))  # the same picture, as every reader then reads it
-    opened = tga.openable(openable_jpeg(bmp.openable(data, name)))  # headers Pillow refuses, made openable
+    # Headers Pillow refuses, made openable; an uncompressed PCX's rows as Pillow decodes them.
+    opened = pcx.openable(tga.openable(openable_jpeg(bmp.openable(data, name))))
     # imgconv's limit decides, not Pillow's process-wide one, and only in this call
     # (`pillow_limit`): none while the file is opened, so that imgconv's own check
     # names the first frame's size. Then Pillow's check guards what only Pillow sees:
@@ -122,13 +123,7 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     except Exception as exc:
         # Parsers of damaged or hostile files fail in every way: OSError and ValueError
         # mostly, but also TypeError, IndexError, MemoryError, imagecodecs' RuntimeErrors.
-        # What a decoder lacks (a TIFF compression, Ghostscript for EPS, a stub format's
-        # loader) is said as such; a TypeError's "not supported" is damage.
-        lacking = not isinstance(exc, TypeError) and LACKING.search(str(exc))
-        what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
-        if (subsampled := jpeg2000.subsampled(data)) is not None:
-            raise ImageReadError(f"{name}: unsupported by the decoders imgconv uses: {subsampled}") from None
-        raise ImageReadError(f"{name}: {what} ({exc})") from None
+        raise _decoder_failed(exc, data, name) from None
     finally:
         pillow_limit().reset(limit)
         libtiff_error_log().reset(recording)
@@ -137,13 +132,38 @@ def decode_image(data: bytes, name: str, *, frame: int | None = None, auto_orien
     return picture
 
 
+def _decoder_failed(exc: Exception, data: bytes, name: str) -> ImageReadError:
+    """The error for a decoder's failure ``exc`` on ``data``. What a decoder lacks (a TIFF
+    compression, Ghostscript for EPS, a stub format's loader, a JPEG 2000's subsampling,
+    a feature of libavif's) is said as such; a TypeError's "not supported" is damage."""
+    if _is_avif(data) and str(exc).startswith(_LIBAVIF_FAILED):
+        return libavif_error(str(exc), name)
+    if (subsampled := jpeg2000.subsampled(data)) is not None:
+        return ImageReadError(f"{name}: unsupported by the decoders imgconv uses: {subsampled}")
+    if _X10_BITMAP.match(data):
+        return ImageReadError(f"{name}: unsupported by the decoders imgconv uses: an X10 bitmap (an XBM of 16-bit "
+                              "words), which Pillow reads as one of bytes, finding too few")
+    lacking = not isinstance(exc, TypeError) and LACKING.search(str(exc))
+    what = "unsupported by the decoders imgconv uses" if lacking else "corrupt or truncated image"
+    return ImageReadError(f"{name}: {what} ({exc})")
+
+
+# An X10 bitmap's header: an XBM whose bits are 16-bit words (X11's are bytes).
+_X10_BITMAP = re.compile(rb"\s*(#define[^\n]*\n\s*)+static\s+(unsigned\s+)?short\s")
+
+
 def _own_reader(data: bytes) -> Callable[[bytes, str, PixelBudget], Picture] | None:
-    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a JPEG 2000 of
-    more than four components; else None."""
+    """The reader of a file Pillow does not open: a ``.npy`` array, a PAM, a Radiance
+    HDR, a PCX of a layout Pillow lacks, a JPEG 2000 of more than four components; else
+    None."""
     if data.startswith(NPY_MAGIC):
         return picture_from_npy
     if data.startswith(pam.SIGNATURE):
         return pam.picture_from_pam
+    if rgbe.is_rgbe(data):
+        return rgbe.picture_from_rgbe
+    if pcx.lacking(data):
+        return pcx.picture_from_pcx
     return jpeg2000.picture_of_many_components if jpeg2000.many_components(data) else None
 
 
@@ -201,7 +221,7 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
 
     if data[:4] == b"GIF8" and (size := gif.empty_frame(data)):
         return gif.empty_frame_error(name, size)
-    if data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS and chunks.avif_sizes(data):
+    if _is_avif(data) and chunks.avif_sizes(data):
         width, height = max(chunks.avif_sizes(data), key=math.prod)
         budget.take(width, height)
         if width * height > _LIBAVIF_MAX_PIXELS or max(width, height) > _LIBAVIF_MAX_SIDE:
@@ -221,8 +241,40 @@ def _unidentified(data: bytes, name: str, budget: PixelBudget) -> ImageReadError
             if fmt == "PSD" and reason == str(struct.unpack_from(">HH", data, 22)[::-1]):
                 depth, mode = struct.unpack_from(">HH", data, 22)
                 reason = f"its {depth}-bit channels (colour mode {mode}) are not what Pillow, its reader, reads"
+            if fmt == "AVIF" and reason.startswith(_LIBAVIF_FAILED):
+                return libavif_error(reason, name)
             return ImageReadError(f"{name}: a damaged or unsupported {fmt} file: {reason}")
     return ImageReadError(f"{name}: not an image, or a format imgconv cannot read")
+
+
+def _is_avif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in chunks.AVIF_BRANDS
+
+
+# How Pillow's AVIF plugin words libavif's refusal ("Failed to decode image: " and
+# libavif's result), and what some of libavif's results say of the file. They cannot
+# tell a broken file from one whose feature libavif refuses: libheif (libvips) and
+# ImageMagick read the images of libavif's own test files that libavif refuses
+# this way (a gain map whose gamma is 0, a grid naming one tile twice).
+_LIBAVIF_FAILED = "Failed to decode image: "
+_LIBAVIF_RESULTS = {
+    "BMFF parsing failed": "cannot parse its boxes",
+    "Invalid image grid": "refuses its image grid",
+    "Invalid tone mapped image item": "refuses its gain map (its tone-mapped image item), and with it the image",
+}
+
+
+def libavif_error(reason: str, name: str) -> ImageReadError:
+    """The error for an AVIF libavif refuses, Pillow's ``reason`` given in libavif's
+    words: a feature libavif does not implement as unsupported, anything else as damaged
+    or unsupported."""
+    result = reason.removeprefix(_LIBAVIF_FAILED)
+    if result == "Not implemented":
+        return ImageReadError(f"{name}: unsupported by the decoders imgconv uses: the AVIF uses a feature libavif "
+                              "(Pillow's AVIF decoder) does not implement")
+    meaning = _LIBAVIF_RESULTS.get(result, "refuses it")
+    return ImageReadError(f"{name}: a damaged or unsupported AVIF file: libavif (Pillow's AVIF decoder) {meaning} "
+                          f"('{result}')")
 
 
 def _has_signature_of(fmt: str, data: bytes) -> bool:
