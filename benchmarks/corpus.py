@@ -56,9 +56,12 @@ what an independent reader reads from the input and from the output:
   F as they are. Where a GIF
   frame was disposed of to the background, and outside the first frame's rectangle,
   Pillow fills the area with the background colour and browsers and imgconv clear it:
-  there, a transparent output pixel is equal. So is one where a run-length BMP's
-  pixel is palette entry 0 to Pillow, which gives that entry to the pixels the data
-  skips, where imgconv leaves them transparent. A GIF frame after the first that
+  there, a transparent output pixel is equal. A run-length BMP's colours are
+  ImageMagick's (``convert F -depth 8 rgba:-``): Pillow wraps an absolute run that ends
+  in its row's padding into the next row, which the row's end then blanks. A
+  transparent output pixel is equal where the data skips the pixel (a delta, an early
+  end of its row or of the image: `_rle_skipped`), which ImageMagick and Pillow give a
+  palette entry and imgconv leaves transparent. A GIF frame after the first that
   reaches past the canvas is clipped to it, as browsers show it, where Pillow grows
   the canvas.
   An ICO's images (``ico.frame(i)``) and an ICNS's sizes, largest first and deepest
@@ -549,14 +552,50 @@ def _pillow_frames(path: str) -> Frames:
         with Image.open(path) as image:
             _check_pillow_reads(image, data)
             rle = image.format == "BMP" and bool(image.tile) and image.tile[0].codec_name == "bmp_rle"
+            runs_start = image.tile[0].offset if rle else 0  # the tiles go once loaded
             arrays, durations = _pillow_images(image)
             cleared = _gif_cleared(image) if image.format == "GIF" else None
             if image.format == "GIF":  # Pillow grows its canvas for a later frame past it; browsers clip it
                 arrays = [a[:arrays[0].shape[0], :arrays[0].shape[1]] for a in arrays]
-            if rle:  # the pixels the data skips are palette entry 0 to Pillow, transparent to imgconv
-                cleared = [np.asarray(image) == 0]
-        reader = "Pillow"
+            if rle:  # the pixels the data skips have a palette entry's colour, and no colour to imgconv
+                arrays = [_magick_rgba(path, image.size)]
+                cleared = [_rle_skipped(data, image.size, runs_start or 0)]
+        reader = "ImageMagick" if rle else "Pillow"
     return Frames([upright(a, orientation) for a in arrays], durations, reader, cleared=cleared)
+
+
+def _magick_rgba(path: str, size: tuple[int, int]) -> np.ndarray:
+    """ImageMagick's 8-bit RGBA reading of the picture at ``path`` of ``size``."""
+    samples = subprocess.run(["convert", path, "-depth", "8", "rgba:-"], capture_output=True, check=True).stdout
+    return np.frombuffer(samples, np.uint8).reshape(size[1], size[0], 4)
+
+
+def _rle_skipped(data: bytes, size: tuple[int, int], start: int) -> np.ndarray:
+    """Where a run-length BMP's data (from ``start``) gives no pixel, top row first: each
+    run or absolute group covers pixels from the cursor on; escapes 0 (end of row), 1 (end
+    of the image) and 2 (a delta of two bytes) move it without covering any."""
+    width, height = size
+    covered = np.zeros((height, width), bool)
+    x = y = 0
+    four = data[28] == 4
+    while start + 2 <= len(data) and y < height:
+        first, second = data[start], data[start + 1]
+        start += 2
+        if first:
+            covered[y, x:x + first] = True
+            x += first
+        elif second == 0:
+            x, y = 0, y + 1
+        elif second == 1:
+            break
+        elif second == 2:
+            x, y = x + data[start], y + data[start + 1]
+            start += 2
+        else:
+            covered[y, x:x + second] = True
+            x += second
+            start += -(-(-(-second // 2) if four else second) // 2) * 2  # bytes, to a 16-bit word
+    return ~covered[::-1]
 
 
 def _gif_cleared(image: Any) -> list[np.ndarray]:

@@ -76,6 +76,25 @@ def test_an_rle4_row_of_odd_width_may_end_in_its_last_bytes_padding():
             decode_image(_bmp(width, 1, 4, 2, bytes([run, 0x12, 0, 1])), "t.bmp")
 
 
+def test_an_rle4_absolute_run_may_end_in_the_padding_and_the_next_row_is_its_own():
+    """Width 3, bottom row: an absolute run of 4 (1, 2, 3 and the padding's 0), end of
+    row; top row: a run of 3 of index 2. Pillow wrapped the padding pixel into the top
+    row, which the end of the row then blanked (TwelveMonkeys' blauesglas_4.rle: 52
+    rows of palette entry 0)."""
+    rows = bytes([0, 4, 0x12, 0x30, 0, 0, 3, 0x22, 0, 1])
+    assert np.array_equal(decode_image(_bmp(3, 2, 4, 2, rows), "t.bmp").pixels,
+                          _colours(np.array([[2, 2, 2], [1, 2, 3]])))
+
+
+def test_a_palette_of_greys_in_order_is_grey():
+    palette = b"".join(bytes([v, v, v, 0]) for v in range(4))
+    info = struct.pack("<IiiHHIIiiII", 40, 2, 1, 1, 8, 1, 4, 0, 0, 4, 0)
+    offset = 14 + len(info) + len(palette)
+    data = b"BM" + struct.pack("<IHHI", offset + 4, 0, 0, offset) + info + palette + bytes([2, 3, 0, 1])
+    picture = decode_image(data, "t.bmp")
+    assert picture.mode == "L" and np.array_equal(picture.pixels, [[3, 3]])
+
+
 def test_pixels_run_length_data_skips_are_transparent():
     # Bottom row: index 1, then a delta right 2 and up 1; top row: from x 3, index 3, end of the image.
     data = _bmp(4, 2, 8, 1, bytes([1, 1, 0, 2, 2, 1, 1, 3, 0, 1]))

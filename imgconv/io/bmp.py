@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import ImageReadError
+from .claims import bmp_runs
 from .deep import deep_picture
 from .picture import Picture
 
@@ -159,6 +160,44 @@ def picture_from_two_bit(data: bytes, size: tuple[int, int], metadata: dict[str,
     if struct.unpack_from("<i", data, 22)[0] > 0:
         indices = indices[::-1]
     return deep_picture([palette[indices]], "BMP", metadata, name)
+
+
+def run_length(data: bytes) -> bool:
+    """Whether ``data`` is a run-length BMP (RLE8 or RLE4) of a Windows header."""
+    return (len(data) >= 34 and data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in _HEADERS
+            and struct.unpack_from("<HI", data, 28) in ((8, 1), (4, 2)))
+
+
+def picture_from_runs(data: bytes, size: tuple[int, int], metadata: dict[str, Any], name: str) -> Picture:
+    """The picture of a run-length BMP (`run_length`, checked by `claims.check_bmp`) of
+    ``size``: its palette (the colours its header says it uses, else all its bits index)
+    through its runs. Pillow wraps an absolute run that ends past its row into the next
+    row (an odd-width RLE4 row's last pair, whose second pixel is padding, blanked the
+    next row of TwelveMonkeys' blauesglas_4.rle), so the runs are decoded here. Pixels
+    the data leaves unwritten have no colour: they are transparent (RGBA), which
+    ``--background`` fills. A palette of greys in order (0 and 255 for two colours) is
+    grey, as Pillow reads it."""
+    width, height = size
+    header, bits = int.from_bytes(data[14:18], "little"), data[28]
+    colours = int.from_bytes(data[46:50], "little") or 1 << bits
+    entries = np.frombuffer(data, np.uint8, min(4 * colours, max(len(data) - 14 - header, 0)) // 4 * 4, 14 + header)
+    palette = entries.reshape(-1, 4)[:, 2::-1]
+    indices = np.full((height, width), -1, np.int16)
+    bmp_runs(data, int.from_bytes(data[10:14], "little"), width, height, bits, name, indices)
+    indices = indices[::-1]
+    unwritten = indices < 0
+    if indices.max(initial=-1) >= len(palette):
+        raise ImageReadError(f"{name}: damaged BMP: a pixel's palette index is {indices.max()}, past its "
+                             f"{len(palette)} colours")
+    levels = np.array([0, 255]) if len(palette) == 2 else np.arange(len(palette))
+    if np.array_equal(palette, np.repeat(levels[:, None], 3, axis=1)):
+        palette = palette[:, :1]
+    pixels = palette[np.maximum(indices, 0)]
+    if unwritten.any():
+        alpha = np.where(unwritten, 0, 255).astype(np.uint8)[..., None]
+        pixels = np.concatenate([np.broadcast_to(pixels, (height, width, 3)) * (alpha > 0), alpha], axis=2)
+    return deep_picture([np.ascontiguousarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)], "BMP",
+                        metadata, name)
 
 
 def _scaled(pixels: np.ndarray, mask: int, top: int) -> np.ndarray:

@@ -168,7 +168,7 @@ def _jpeg_frame_marker(data: bytes) -> int | None:
     return None
 
 
-def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> bool:
+def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> None:
     """Refuse a BMP (Pillow's ``image`` of ``data``, opened) that its specification
     makes damaged where Pillow reads it without a word: a planes field other than 1, a
     width of 0 or less, run-length data that is top-down (which BMP does not allow) or
@@ -176,10 +176,10 @@ def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> bool:
     absolute one into the next), or a palette index past the palette its header gives
     (Pillow shows a colour the file does not give). ImageMagick refuses the planes, the
     width and the index (imagecodecs the index too) and reads the run-length ones in its
-    own ways; the format defines none of them. Whether its run-length data leaves
-    pixels unwritten (`rle_alpha`)."""
+    own ways; the format defines none of them. A run-length BMP's pixels are then
+    decoded by `imgconv.io.bmp.picture_from_runs`."""
     if image.format != "BMP" or not image.tile or len(data) < 14 + 40 or int.from_bytes(data[14:18], "little") < 40:
-        return False  # OS/2's 12-byte header holds no palette size or coding; Pillow checks the rest
+        return  # OS/2's 12-byte header holds no palette size or coding; Pillow checks the rest
     start = image.tile[0].offset or 0
     width, height, planes, bits, coding = struct.unpack_from("<iiHHI", data, 18)
     colours = int.from_bytes(data[46:50], "little")
@@ -191,30 +191,14 @@ def check_bmp(image: "ImageFile.ImageFile", data: bytes, name: str) -> bool:
     if rle and height < 0:
         raise ImageReadError(f"{name}: damaged BMP: it is run-length coded top-down, which BMP does not allow")
     palette = colours if bits in (1, 4, 8) and 0 < colours < 1 << bits else None
-    written = width * abs(height)
     if rle:
-        most, written = _bmp_runs(data, start, width, abs(height), bits, name)
+        most = bmp_runs(data, start, width, abs(height), bits, name)
     elif palette is not None and coding == 0:
         most = _most_index(data, start, width, abs(height), bits)
     else:
-        return False
+        return
     if palette is not None and most >= palette:
         raise ImageReadError(f"{name}: damaged BMP: a pixel's palette index is {most}, past its {palette} colours")
-    return written < width * abs(height)
-
-
-def rle_alpha(image: "ImageFile.ImageFile", data: bytes, name: str) -> np.ndarray:
-    """The alpha of a run-length BMP (``image`` opened by Pillow from ``data``, checked by
-    `check_bmp`) whose data leaves pixels unwritten, by a delta or an early end of a row
-    or of the image: 0 there, 255 elsewhere, top row first. The format gives those
-    pixels no colour, and viewers invent one (bmpsuite's pal8rletrns.bmp): palette
-    entry 0 (Pillow), black (Chromium, ImageMagick, libvips), or none (transparent,
-    which bmpsuite names among the three): transparent keeps that the file gives none,
-    and ``--background`` chooses one."""
-    width, height, _, bits = struct.unpack_from("<iiHH", data, 18)
-    written = np.zeros((abs(height), width), bool)
-    _bmp_runs(data, image.tile[0].offset or 0, width, abs(height), bits, name, written)
-    return np.where(written[::-1], 255, 0).astype(np.uint8)
 
 
 def _most_index(data: bytes, start: int, width: int, height: int, bits: int) -> int:
@@ -232,13 +216,13 @@ def _most_index(data: bytes, start: int, width: int, height: int, bits: int) -> 
     return int(indices.max()) if indices.size else 0
 
 
-def _bmp_runs(data: bytes, position: int, width: int, height: int, bits: int, name: str,
-              written: np.ndarray | None = None) -> tuple[int, int]:
-    """Walk a BMP's run-length data (RLE8 or RLE4, bottom-up) from byte ``position``
-    without decoding it; refuse a run past its row or the image; the highest palette
-    index it uses and how many pixels it gives, marked in ``written`` (bottom row
-    first) if given."""
-    x = y = most = given = 0
+def bmp_runs(data: bytes, position: int, width: int, height: int, bits: int, name: str,
+             indices: np.ndarray | None = None) -> int:
+    """Walk a BMP's run-length data (RLE8 or RLE4, bottom-up) from byte ``position``;
+    refuse a run past its row or the image; the highest palette index it uses. Each
+    pixel's index goes into ``indices`` (bottom row first) if given, its pixels the
+    data leaves unwritten untouched."""
+    x = y = most = 0
     # RLE4 codes pixels in pairs: a row of odd width may end in a pair whose second pixel
     # is its byte's padding (bmpsuite's g04rle.bmp), which Pillow and Chromium leave out.
     spare = int(bits == 4 and width % 2 == 1)
@@ -255,23 +239,23 @@ def _bmp_runs(data: bytes, position: int, width: int, height: int, bits: int, na
                 x, y = 0, y + 1
             continue
         if count:  # a run of one value (RLE4: two alternating indices)
-            run, indices = count, [value] if bits == 8 else [value >> 4, value & 15][:count]
+            run, values = count, [value] if bits == 8 else [value >> 4, value & 15][:count]
         else:  # absolute: `value` indices, padded to a 16-bit word
             run, size = value, value if bits == 8 else (value + 1) // 2
             chunk = data[position:position + size]
-            indices = list(chunk) if bits == 8 else [n for b in chunk for n in (b >> 4, b & 15)][:value]
+            values = list(chunk) if bits == 8 else [n for b in chunk for n in (b >> 4, b & 15)][:value]
             position += size + size % 2
         if y >= height:
             raise ImageReadError(f"{name}: damaged BMP: its run-length data runs past the image's {height} rows")
         if x + run > width + spare:
             raise ImageReadError(f"{name}: damaged BMP: its run-length data runs past the end of row {y} "
                                  f"({x + run} pixels of {width})")
-        if written is not None:
-            written[y, x:x + run] = True
-        given += min(run, width - x)
+        if indices is not None:  # a run's values alternate; absolute ones may be cut short by the file's end
+            given = (values * run if count else values)[:max(0, min(run, width - x))]
+            indices[y, x:x + len(given)] = given
         x += run
-        most = max(most, *indices)
-    return most, given
+        most = max([most, *values])  # none where the file ends in an absolute run's count
+    return most
 
 
 def check_colour_map(indices: np.ndarray, first: int, entries: int, name: str, fmt: str) -> None:

@@ -58,7 +58,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     indices = frame_indices(count, frame, name)
     _check_mpo_images(image, indices, name)
     # An icon's images take their sizes as each is read (`_frames`).
-    gaps = not icons and _first_frame_checked(image, data, skip + indices[0], name, budget)
+    if not icons:
+        _first_frame_checked(image, data, skip + indices[0], name, budget)
     decoder = _fast_decoder(image, data, count)
     deep = image.format == "PNG" and data[24:25] == b"\x10" and data[25] in (2, 4, 6)
     if image.format == "PNG" and decoder is None and not deep:
@@ -81,7 +82,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         arrays, modes, key = [], [], png_key(image, data)
         for index, each in zip(indices, _frames(image, data, indices, skip, icons, budget, name), strict=True):
             modes.append(mode_read_as(each))
-            alpha = claims.rle_alpha(image, data, name) if gaps else alpha_beside(each, data, name)  # before loading
+            alpha = alpha_beside(each, data, name)  # before loading
             # The last frame's image is not read again: its memory may go as it is copied.
             spend = index == indices[-1]
             claims.check_tiff_palette(each, name)
@@ -91,8 +92,6 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
                 arrays[-1], modes[-1] = keyed_alpha(arrays[-1], key), KEYED[modes[-1]]
             if alpha is not None:
                 arrays[-1], modes[-1] = with_alpha(arrays[-1], alpha), "RGBA"
-                if gaps:  # no colour where the file gives none, as browsers show it
-                    arrays[-1][alpha == 0] = 0
             timings.append(each.info.get("duration"))  # WebP gives it once the frame is decoded
         mode = common_mode(modes, name)
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
@@ -107,17 +106,15 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
 
 
 def _first_frame_checked(image: "ImageFile.ImageFile", data: bytes, index: int, name: str,
-                         budget: PixelBudget) -> bool:
+                         budget: PixelBudget) -> None:
     """Seek ``image`` to frame ``index`` and check what its header claims before
-    anything is decoded, its size taken from ``budget`` (a TGA's runs expanded); whether
-    it is a run-length BMP that leaves pixels unwritten."""
+    anything is decoded, its size taken from ``budget`` (a TGA's runs expanded)."""
     if image.format != "PSD":  # a PSD's merged image is no frame Pillow seeks to (`_frame_count`)
         image.seek(index)
-    gaps = claims.check_bmp(image, data, name)
+    claims.check_bmp(image, data, name)
     budget.take(*image.size)
     claims.check_frame_data(image, data, name)
     tga.prepare(image, data, name)
-    return gaps
 
 
 _RAW_EXIF = "Raw profile type exif"
@@ -180,6 +177,8 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return picture_from_half_float_dds(data, metadata, name)
     if image.format == "BMP" and (fields := bmp.bitfields(data, name)) is not None:
         return bmp.picture_from_bitfields(data, fields, image.size, metadata, name)
+    if image.format == "BMP" and bmp.run_length(data):
+        return bmp.picture_from_runs(data, image.size, metadata, name)
     if image.format == "BMP" and bmp.two_bit(data):
         return bmp.picture_from_two_bit(data, image.size, metadata, name)
     if image.format == "JPEG" and deep_jpeg(data):
