@@ -74,7 +74,9 @@ what an independent reader reads from the input and from the output:
   attribute bit alpha whatever the header says).
 - JPEG 2000: OpenJPEG (imagecodecs.jpeg2k_decode; Pillow's reading shifts samples of other
   depths than 8 and 16 bits, reads signed ones as unsigned and 16-bit colour at 8 bits),
-  a JP2's ICC profile and sYCC applied as OpenJPEG applies them, its CMYK as a TIFF's; unsigned samples
+  a JP2's sYCC applied as OpenJPEG applies it, its ICC profile too where a palette or
+  channel definitions need the JP2 header (else its code stream alone is decoded: the
+  samples as stored, which imgconv keeps with the profile), its CMYK as a TIFF's; unsigned samples
   scaled to the full range of their type in floats, round(v * (2**n - 1) / (2**bits -
   1)), signed ones as stored. Files whose components are all sampled every n x m pixels
   alike, which imagecodecs does not decode, by Pillow, each sample repeated over its
@@ -488,8 +490,9 @@ def _jpeg2000_components(data: bytes) -> list[tuple[bool, int, int, int]]:
 
 
 def _openjpeg_frames(path: str) -> Frames | None:
-    """A JPEG 2000 as OpenJPEG decodes it (imagecodecs), a JP2's ICC profile and sYCC
-    applied as OpenJPEG applies them, each component's samples in imgconv's units: unsigned
+    """A JPEG 2000 as OpenJPEG decodes it (imagecodecs), a JP2's sYCC applied as OpenJPEG
+    applies it (and its ICC profile where it has a palette or channel definitions; else the
+    code stream alone, the samples as stored), each component's samples in imgconv's units: unsigned
     ones scaled to the full range of their type (``round(v * (2**n - 1) / (2**bits - 1))``
     in floats, n the type's bits), signed ones as stored. None where OpenJPEG's reading through imagecodecs
     does not give the components at one size (all sampled every n x m pixels alike), for Pillow to read."""
@@ -497,8 +500,15 @@ def _openjpeg_frames(path: str) -> Frames | None:
 
     data = Path(path).read_bytes()
     components = _jpeg2000_components(data)
+    stream = data.find(b"jp2c")
+    colour = data.find(b"colr", 0, stream) + 4  # a JP2's colour box, before its code stream
+    decoded = data
+    if colour > 3 and data[colour] in (2, 3) and not any(data.find(box, 0, stream) > 0
+                                                        for box in (b"pclr", b"cmap", b"cdef")):
+        length = int.from_bytes(data[stream - 4:stream], "big")
+        decoded = data[stream + 4:stream - 4 + length] if length > 8 else data[stream + 4:]
     try:
-        array = imagecodecs.jpeg2k_decode(data)
+        array = imagecodecs.jpeg2k_decode(decoded)
     except NotImplementedError:  # imagecodecs' word for components sampled more coarsely than the grid
         if len({c[2:] for c in components}) == 1:
             return None
@@ -508,7 +518,6 @@ def _openjpeg_frames(path: str) -> Frames | None:
     if array.dtype.kind == "u" and channels == len(components):  # not through a palette
         top = float(np.iinfo(array.dtype).max)
         array = np.floor(array.astype(np.float64) * top / (2 ** bits - 1) + 0.5).astype(array.dtype)
-    colour = data.find(b"colr", 0, data.find(b"jp2c")) + 4  # a JP2's colour box, before its code stream
     if colour > 3 and data[colour] == 1 and data[colour + 3:colour + 7] == b"\0\0\0\x0c" and channels == 4:
         array = _cmyk_as_srgb(array, b"")  # enumerated CMYK, without a profile
     return Frames([array], None, "OpenJPEG (imagecodecs)")
