@@ -34,7 +34,7 @@ from .pillow_modes import (
     widen,
     with_alpha,
 )
-from .tiff_read import beyond_pillow, picture_from_tifffile
+from .tiff_read import picture_from_tifffile, read_by_tifffile
 from .tiffinfo import ORIENTATION
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _read_whole(image: "ImageFile.ImageFile", data: bytes, frame: int | None, na
         return jpeg2000.picture_from_openjpeg(data, metadata, name)
     if image.format == "SGI" and data[3] == 2:  # its header's bytes a sample
         return picture_from_deep_sgi(data, image.size, len(image.getbands()), metadata, name)
-    if image.format == "TIFF" and beyond_pillow(cast("TiffImagePlugin.TiffImageFile", image)):
+    if image.format == "TIFF" and read_by_tifffile(cast("TiffImagePlugin.TiffImageFile", image)):
         return picture_from_tifffile(data, frame, name, metadata, PixelBudget(budget.limit, name))
     return None
 
