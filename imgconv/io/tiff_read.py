@@ -155,7 +155,7 @@ def _samples(page: "tifffile.TiffPage", data: bytes, alone: bool) -> np.ndarray:
     them again). tifffile's own read copies the strips, up to 256 MiB at a time, and
     the file's byte order into the machine's, beside the file and the array."""
     if page.is_tiled or int(page.compression) not in STRIP_CODECS or not isinstance(page.bitspersample, int) \
-            or page.bitspersample % 8 or 0 in page.shaped:
+            or page.bitspersample % 8 or page.dtype is None or 0 in page.shaped:
         return page.asarray()
     offsets, counts = page.dataoffsets, page.databytecounts
     spans = sorted(zip(offsets, counts, strict=False))
