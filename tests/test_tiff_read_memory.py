@@ -127,7 +127,8 @@ def test_pages_tifffile_reads_are_decoded_strip_by_strip(monkeypatch):
     out = io.BytesIO()
     with tifffile.TiffWriter(out, byteorder=">") as writer:
         for page in (first, second):
-            writer.write(np.moveaxis(page, -1, 0), photometric="rgb", planarconfig="separate", rowsperstrip=8, compression="lzw")
+            writer.write(np.moveaxis(page, -1, 0), photometric="rgb", planarconfig="separate", rowsperstrip=8,
+                         compression="lzw")
     spans = released(monkeypatch)
     picture = decode_image(out.getvalue(), "in.tif")
     assert spans == []  # two pages: none is the file's only one
