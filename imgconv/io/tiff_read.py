@@ -96,11 +96,12 @@ def plain_strips(image: "TiffImagePlugin.TiffImageFile") -> bool:
     bits = bits if isinstance(bits, tuple) else (bits,)
     samples, compression = tags.get(277, 1), tags.get(259, 1)
     width, height = image.size
-    return (getattr(image, "n_frames", 1) == 1 and TILE_WIDTH not in tags and compression in STRIP_CODECS
-            and tags.get(317, 1) in ((1,) if compression == 1 else (1, 2)) and tags.get(339, 1) in (1, (1,) * samples)
+    return (width * height * samples * bits[0] // 8 >= STRIPS_BYTES and TILE_WIDTH not in tags
+            and compression in STRIP_CODECS and tags.get(317, 1) in ((1,) if compression == 1 else (1, 2))
             and (tags.get(262), samples, set(bits)) in ((MINISBLACK, 1, {8}), (MINISBLACK, 1, {16}), (RGB, 3, {8}))
-            and 338 not in tags and tags.get(266, 1) == 1 and tags.get(284, 1) == 1  # ExtraSamples, FillOrder
-            and width * height * samples * bits[0] // 8 >= STRIPS_BYTES)
+            and tags.get(339, 1) in (1, (1,) * samples) and 338 not in tags  # SampleFormat, ExtraSamples
+            and tags.get(266, 1) == 1 and tags.get(284, 1) == 1  # FillOrder, PlanarConfiguration
+            and getattr(image, "n_frames", 1) == 1)
 
 
 def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
