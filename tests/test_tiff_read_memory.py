@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
+from PIL import Image, ImageOps
 
 from imgconv.io import pages, tiff_read
 from imgconv.io.read import decode_image
@@ -134,3 +134,12 @@ def test_pages_tifffile_reads_are_decoded_strip_by_strip(monkeypatch):
     assert spans == []  # two pages: none is the file's only one
     assert all(np.array_equal(a, b) and a.dtype.isnative for a, b in zip(picture.frames, (first, second), strict=True))
     assert np.array_equal(decode_image(out.getvalue(), "in.tif", frame=1).frames[0], second)
+
+
+@pytest.mark.parametrize("auto_orient", [True, False])
+def test_an_orientation_turns_the_samples_as_pillow_does(every_size, auto_orient):
+    samples = photo((30, 50, 3), "uint8")
+    data = tiff(samples, compression="lzw", extratags=[(274, "H", 1, 6, True)])  # Orientation: turned 90 degrees
+    read = decode_image(data, "in.tif", auto_orient=auto_orient).frames[0]
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    assert np.array_equal(read, upright if auto_orient else samples) and upright.shape == (50, 30, 3)
