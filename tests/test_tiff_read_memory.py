@@ -121,6 +121,20 @@ def test_strips_sharing_bytes_are_read_from_the_file_kept(every_size, monkeypatc
     assert spans == [] and np.array_equal(read, np.concatenate([samples[:64], samples[:64]]))
 
 
+@pytest.mark.parametrize("tag", ["StripByteCounts", "StripOffsets"])
+def test_a_strip_without_bytes_is_read_as_pillow_reads_it(every_size, monkeypatch, tmp_path, tag):
+    """libtiff guesses a strip's bytes where its count or offset is 0; tifffile would read 0s."""
+    (tmp_path / "in.tif").write_bytes(tiff(photo((40, 30), "uint8"), rowsperstrip=10))
+    with tifffile.TiffFile(tmp_path / "in.tif", mode="r+b") as file:
+        values = file.pages[0].tags[tag]
+        values.overwrite((values.value[0], 0, *values.value[2:]))
+    data = (tmp_path / "in.tif").read_bytes()
+    spans = released(monkeypatch)
+    read = decode_image(data, "in.tif").frames[0]
+    assert spans == [] and np.array_equal(read, np.asarray(Image.open(io.BytesIO(data))))
+    assert not np.array_equal(read, tifffile.imread(io.BytesIO(data)))
+
+
 def test_pages_tifffile_reads_are_decoded_strip_by_strip(monkeypatch):
     """16-bit RGB (beyond Pillow): several pages, plane by plane, in another byte order."""
     first, second = photo((50, 40, 3), "uint16"), photo((50, 40, 3), "uint16", seed=1)

@@ -93,16 +93,26 @@ def plain_strips(image: "TiffImagePlugin.TiffImageFile") -> bool:
     copied to the picture beside the file read whole: blur -s 2 of a 12000x8400 RGB
     uncompressed TIFF peaked at 716 MiB so, 288 MiB of it the file."""
     tags = image.tag_v2
-    bits = tags.get(258, (1,))
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    samples, compression = tags.get(277, 1), tags.get(259, 1)
+    bits, offsets, counts = (_values(tags, tag) for tag in (258, 273, 279))
+    samples, compression, rows = (tags.get(tag, default) for tag, default in ((277, 1), (259, 1), (278, 2**32 - 1)))
+    if not all(isinstance(value, int) for value in (samples, compression, rows)):
+        return False  # a damaged directory: as Pillow reads it
     width, height = image.size
-    return (width * height * samples * bits[0] // 8 >= STRIPS_BYTES and TILE_WIDTH not in tags
+    return (width * height * samples * max(bits, default=1) // 8 >= STRIPS_BYTES and TILE_WIDTH not in tags
+            # Every strip with bytes of its own: libtiff guesses where they lack, tifffile reads nodata.
+            and rows >= 1 and len(offsets) == len(counts) == -(-height // min(rows, height))
+            and all(offsets) and all(counts)
             and compression in STRIP_CODECS and tags.get(317, 1) in ((1,) if compression == 1 else (1, 2))
             and (tags.get(262), samples, set(bits)) in ((MINISBLACK, 1, {8}), (MINISBLACK, 1, {16}), (RGB, 3, {8}))
             and tags.get(339, 1) in (1, (1,) * samples) and 338 not in tags  # SampleFormat, ExtraSamples
             and tags.get(266, 1) == 1 and tags.get(284, 1) == 1  # FillOrder, PlanarConfiguration
             and getattr(image, "n_frames", 1) == 1)
+
+
+def _values(tags: "TiffImagePlugin.ImageFileDirectory_v2", tag: int) -> tuple[int, ...]:
+    """A tag's values as a tuple (Pillow gives one value alone), () where it is missing."""
+    value = tags.get(tag, ())
+    return value if isinstance(value, tuple) else (value,)
 
 
 def picture_from_tifffile(data: bytes, frame: int | None, name: str, metadata: dict[str, Any],
