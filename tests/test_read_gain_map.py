@@ -113,3 +113,11 @@ def test_imread_gives_the_photo_and_refuses_to_stack_it_with_its_gain_map(tmp_pa
     with pytest.raises(imgconv.InvalidInputError, match=r"a JPEG photo with an HDR gain map \(a 24x16 second image\); "
                        r"give frame=0"):
         imgconv.imread(tmp_path / "in.jpg", frame=None)
+
+
+def test_frame_0_to_jpeg_keeps_the_photos_quantization_tables(tmp_path, rng):
+    data, _ = _mpo(rng, (12, 8), _ULTRA_HDR, in_photo=True)
+    (tmp_path / "in.jpg").write_bytes(data)
+    assert run("identity", "--frame", 0, tmp_path / "in.jpg", tmp_path / "photo.jpg").exit_code == 0
+    with Image.open(io.BytesIO(data)) as photo, Image.open(tmp_path / "photo.jpg") as written:
+        assert written.quantization == photo.quantization

@@ -302,7 +302,9 @@ def _timing_of_frames(durations: list[float | None]) -> dict[str, list[float]]:
 
 
 def _encoding(image: "Image.Image", data: bytes) -> dict[str, Any]:
-    if image.format == "JPEG":
+    """What the input's encoder chose (`Picture.encoding`). An MPO's are those of the
+    image read last: a JPEG output, of one image, takes them from the image it holds."""
+    if image.format in ("JPEG", "MPO"):
         from PIL import JpegImagePlugin
 
         # A lossless JPEG (SOF3) has no quantization tables to reuse.
