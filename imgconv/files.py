@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 from . import kernels
 from .errors import ImageWriteError, InvalidInputError
 from .filters import preset_filter
-from .io import formats
+from .io import formats, gain_map
 from .io.cmyk import to_srgb as inks_to_srgb
 from .io.picture import Picture
 from .io.read import read_image
@@ -58,8 +58,9 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
         Any image imgconv reads (``imgconv formats``), a ``.npy`` array, or a Zarr store.
     frame : int or None
         The frame of an animation or page of a TIFF, from 0; None reads every frame,
-        stacked into (N, H, W[, C]) (refused when their sizes differ: `read_image`
-        gives them one by one).
+        stacked into (N, H, W[, C]) (refused when their sizes differ, or for a JPEG
+        photo with an HDR gain map, whose photo is frame 0: `read_image` gives them
+        one by one).
     auto_orient : bool
         Turn the pixels as the EXIF orientation says, so that they are the image as
         it is displayed.
@@ -108,6 +109,9 @@ def imread(path: Path, *, frame: int | None = 0, auto_orient: bool = True, max_p
         picture = inks_to_srgb(picture, advice="give cmyk=True to read its inks")
     if frame is not None:
         return picture.frames[0]
+    if gain_map.is_photo_with_gain_map(picture):
+        raise InvalidInputError(f"{picture.name}: {gain_map.described(picture)}; give frame=0 for the photo "
+                                "without its gain map, or take both from read_image(path).frames")
     shapes = {f.shape for f in picture.frames}
     if len(shapes) > 1:
         raise InvalidInputError(f"{picture.name}: its frames differ in size, and one array holds frames of one size; "

@@ -32,7 +32,8 @@ class Picture:
     encoding : dict
         What the input's encoder chose: ``qtables`` and ``subsampling`` for JPEG,
         ``lossless`` for WebP, ``compression`` (the TIFF tag's number) and ``bilevel``
-        (stored at 1 bit a sample) for TIFF.
+        (stored at 1 bit a sample) for TIFF; ``gain_map`` (True) for a JPEG photo whose
+        second frame is its HDR gain map (`imgconv.io.gain_map`).
     animation : dict
         For several frames: ``duration`` (ms, per frame) and ``loop``, as far as the
         format has them. Frames are whole pictures as displayed, so how the input

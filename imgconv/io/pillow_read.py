@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import ImageReadError
-from . import bmp, chunks, claims, jpeg2000, tga
+from . import bmp, chunks, claims, gain_map, jpeg2000, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import (
@@ -53,7 +53,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
     # An APNG's default image (its IDAT comes before the first fcTL) is what viewers
     # that do not animate show; it is not a frame of the animation.
     skip = 1 if image.format == "PNG" and image.info.get("default_image") else 0
-    icons = _icons(image)
+    icons, with_gain_map = _icons(image), gain_map.adopt(image, data)
     count = len(icons) if icons else _frame_count(image) - skip
     indices = frame_indices(count, frame, name)
     _check_mpo_images(image, indices, name)
@@ -97,7 +97,8 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         arrays = [widen(a, m, mode) for a, m in zip(arrays, modes, strict=False)]
         if orientation != 1 and ORIENTATION not in Image.Image.getexif(image):
             arrays = [orient(a, UNDO.get(orientation, orientation)) for a in arrays]
-        picture = Picture(arrays, mode, image.format or "PNG", metadata, _encoding(image, data))
+        picture = Picture(arrays, mode, image.format or "PNG", metadata,
+                          _encoding(image, data) | ({gain_map.GAIN_MAP: True} if with_gain_map else {}))
     if count > 1 and frame is None:
         picture.animation = _timing_of_frames(timings)
         if "loop" in image.info:  # a GIF's loop count holds without a frame's delay
@@ -145,9 +146,11 @@ def _check_mpo_images(image: "ImageFile.ImageFile", indices: Sequence[int], name
     """Refuse an MPO (Pillow's ``image``, opened) one of whose images of ``indices`` is
     missing (its MP index points to no JPEG), before any is decoded, saying that
     ``--frame`` reads one that is there; each image's header is read by seeking to it
-    (`_first_frame_checked` seeks back to the first)."""
+    (`_first_frame_checked` seeks back to the first). Pillow merges each image's header
+    into the photo's ``info``: a gain map's XMP would become the photo's."""
     if image.format != "MPO" or len(indices) < 2:
         return
+    info = dict(image.info)
     for index in indices:
         try:
             image.seek(index)
@@ -155,6 +158,7 @@ def _check_mpo_images(image: "ImageFile.ImageFile", indices: Sequence[int], name
             count = _frame_count(image)
             raise ImageReadError(f"{name}: a damaged MPO: its image {index + 1} of {count} is missing (its index "
                                  "points to no JPEG data); --frame 0 reads the first") from None
+    image.info = info
 
 
 def _composed(fmt: str, data: bytes, indices: Sequence[int], metadata: dict[str, Any], name: str,
@@ -298,7 +302,9 @@ def _timing_of_frames(durations: list[float | None]) -> dict[str, list[float]]:
 
 
 def _encoding(image: "Image.Image", data: bytes) -> dict[str, Any]:
-    if image.format == "JPEG":
+    """What the input's encoder chose (`Picture.encoding`). An MPO's are those of the
+    image read last: a JPEG output, of one image, takes them from the image it holds."""
+    if image.format in ("JPEG", "MPO"):
         from PIL import JpegImagePlugin
 
         # A lossless JPEG (SOF3) has no quantization tables to reuse.

@@ -38,7 +38,9 @@ def read_image(source: Path, *, frame: int | None = None, auto_orient: bool = Tr
     source : str or os.PathLike
     frame : int, optional
         Read only this frame (page) of an animation or multi-page TIFF, 0-based;
-        default every frame.
+        default every frame. A JPEG photo with an HDR gain map (MPF and XMP as Apple
+        and Android write them, `imgconv.io.gain_map`) reads as two frames: the photo,
+        then its gain map (``encoding["gain_map"]`` says so).
     auto_orient : bool
         Turn the pixels as the EXIF orientation says (or, where EXIF has none, the XMP's,
         as Pillow's ``ImageOps.exif_transpose``), so that they are the image as it is

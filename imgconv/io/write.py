@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ImageWriteError, InvalidInputError
 from ..vocabulary import DEFAULT_COMPRESS_LEVEL
-from . import formats
+from . import formats, gain_map
 from .metadata import comment_text, profile_describes
 from .picture import Picture
 from .png_profile import GREY_AS_RGB, PROFILE_FORMATS, profile_for
@@ -91,16 +91,24 @@ def _to_keep(holders: list[str], what: str) -> str:
 
 
 def _one_size(picture: Picture, record: formats.Format, strip: bool) -> bool:
-    """Frames of one size, or a format whose frames are not one canvas."""
+    """Frames of one size, or a format whose frames are not one canvas. A photo and its
+    HDR gain map are no animation, whatever their sizes: only pages of their own keep them."""
+    if gain_map.is_photo_with_gain_map(picture):
+        return record.sizes_differ
     return not (record.animates and not record.sizes_differ and len({f.shape[:2] for f in picture.frames}) > 1)
 
 
 def _refuse_sizes(picture: Picture, record: formats.Format, name: str, strip: bool) -> NoReturn:
     # An animation has one canvas (Pillow would crop or pad the other frames, or
     # fail), and a .npy one array.
+    holders = keepers(picture, strip, lambda other: other.sizes_differ)
+    if gain_map.is_photo_with_gain_map(picture):
+        output = record.extension if record.raw else record.name
+        raise ImageWriteError(f"{name}: {gain_map.described(picture)}; {output} holds one image: "
+                              "give --frame 0 for the photo without its gain map"
+                              + (f", or write {formats.listed(holders)} to keep both" if holders else ""))
     sizes = list(dict.fromkeys(f"{f.shape[1]}x{f.shape[0]}" for f in picture.frames))
     what = f"a {record.extension} array" if record.raw else f"a {record.name} animation"
-    holders = keepers(picture, strip, lambda other: other.sizes_differ)
     raise ImageWriteError(f"{name}: the input's frames differ in size ({', '.join(sizes)}) and {what} holds "
                           "frames of one size; " + (f"write {formats.listed(holders)}, whose pages keep their "
                                                     "sizes, or " if holders else "") + "give --frame N")
