@@ -14,7 +14,7 @@ from helpers import assert_one_line_error, run, save
 
 
 @contextlib.contextmanager
-def _disk_of(size: int):
+def disk_of(size: int):
     """Files written meanwhile fail past ``size`` bytes; Python ignores SIGXFSZ, so the write fails instead."""
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, limits[1]))
@@ -32,7 +32,7 @@ def _noise(bits: int = 8) -> np.ndarray:
 
 def test_a_npy_output_cut_short_by_the_disk_says_why(tmp_path):
     source = save(tmp_path / "in.png", _noise())
-    with _disk_of(65536):  # of the 360 KB output
+    with disk_of(65536):  # of the 360 KB output
         result = run("identity", source, tmp_path / "out.npy")
     assert_one_line_error(result, 1, "out.npy: cannot write: File too large")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
@@ -44,7 +44,7 @@ def test_a_npy_output_cut_short_by_the_disk_says_why(tmp_path):
 def test_an_output_cut_short_by_the_disk_says_why_not_that_the_format_cannot_hold_it(tmp_path, name, bits):
     source = tmp_path / "in.tif"
     tifffile.imwrite(source, _noise(bits))
-    with _disk_of(65536):
+    with disk_of(65536):
         result = run("identity", "--quality", "100", source, tmp_path / name)
     assert_one_line_error(result, 1, f"{name}: cannot write: {os.strerror(errno.EFBIG)}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
@@ -54,7 +54,7 @@ def test_a_batch_output_cut_short_by_the_disk_fails_that_file_alone_saying_why(t
     (tmp_path / "in").mkdir()
     save(tmp_path / "in" / "big.png", _noise())
     save(tmp_path / "in" / "small.png", _noise()[:4, :4])
-    with _disk_of(65536):
+    with disk_of(65536):
         result = run("identity", "--format", "jpeg", "--quality", "100", tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [

@@ -3,17 +3,16 @@ compressed a strip at a time, never assembled whole beside the samples, with eve
 sample and tag kept. Written by imgconv's encoder, read back by tifffile; the tags
 expected are built here, never taken from imgconv's reader."""
 
-import contextlib
 import errno
 import io
 import os
-import resource
 
 import numpy as np
 import pytest
 import tifffile
 from helpers import assert_one_line_error, run
 from PIL import Image, ImageCms, TiffImagePlugin
+from test_attack_disk import disk_of
 
 from imgconv.filters import kernel_filter
 from imgconv.io import tiff_write
@@ -53,17 +52,6 @@ def exif() -> Image.Exif:
     made.get_ifd(0x8769)[0x829A] = TiffImagePlugin.IFDRational(1, 250)  # exposure time
     made.get_ifd(0x8825)[1] = "N"  # latitude's reference
     return made
-
-
-@contextlib.contextmanager
-def disk_of(size: int):
-    """Files written meanwhile fail past ``size`` bytes, as on a full disk (``EFBIG``)."""
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, limits[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
 
 
 def written(frames: list[np.ndarray], mode: str, compression: str | None, source: str = "PNG",
