@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import ImageReadError
-from . import bmp, chunks, claims, gain_map, jpeg2000, tga
+from . import avif_plays, bmp, chunks, claims, gain_map, jpeg2000, tga
 from .apng import apng_frames
 from .budget import PixelBudget
 from .deep import (
@@ -100,9 +100,12 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         picture = Picture(arrays, mode, image.format or "PNG", metadata,
                           _encoding(image, data) | ({gain_map.GAIN_MAP: True} if with_gain_map else {}))
     if count > 1 and frame is None:
-        picture.animation = _timing_of_frames(timings)
+        animation: dict[str, Any] = _timing_of_frames(timings)
         if "loop" in image.info:  # a GIF's loop count holds without a frame's delay
-            picture.animation["loop"] = image.info["loop"]
+            animation["loop"] = image.info["loop"]
+        elif image.format == "AVIF" and (plays := avif_plays.plays(data)) is not None:
+            animation["loop"] = plays
+        picture.animation = animation
     return picture
 
 

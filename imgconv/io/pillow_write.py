@@ -3,14 +3,12 @@ writers of JPEG, JPEG 2000, still WebP, AVIF (stills and image sequences), TGA, 
 and PPM, and the Pillow encoding the other codec modules fall back on."""
 
 import io
-import struct
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from ..errors import ImageWriteError
-from . import pages
+from . import avif_plays, pages
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -139,59 +137,12 @@ def write_animated_avif(frames: list[np.ndarray], picture: "Picture", record: "F
     """An AVIF image sequence of every frame, as `write_avif` writes one, each lasting
     the input's duration in whole milliseconds (`imgconv.io.formats` checked that they
     fit; frames with none, TIFF pages, get libavif's shortest, 1 ms), played as often as
-    the input's ``loop`` says (`avif_plays`)."""
+    the input's ``loop`` says (`avif_plays.played`)."""
     saving = {**metadata_options(metadata), "quality": asked.quality or record.quality,
               "duration": [round(d) for d in picture.animation.get("duration", [0] * len(frames))]}
     buffer = io.BytesIO()
     encode_pillow(frames, picture, record.name, saving, name, buffer)
-    out.write(avif_plays(buffer.getvalue(), picture.animation.get("loop", 0)))
-
-
-# The boxes of an AVIF image sequence that hold the boxes `avif_plays` changes.
-_AVIF_CONTAINERS = frozenset([b"moov", b"trak", b"edts"])
-
-
-def _avif_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, start of its content, end) of each ISO BMFF box in ``data[start:end]``,
-    and of the boxes in those of `_AVIF_CONTAINERS`, in file order."""
-    while start < end:
-        size, kind = struct.unpack_from(">I4s", data, start)
-        header = 8
-        if size == 1:
-            size, header = struct.unpack_from(">Q", data, start + 8)[0], 16
-        elif size == 0:  # the last box, to the end
-            size = end - start
-        yield kind, start + header, start + size
-        if kind in _AVIF_CONTAINERS:
-            yield from _avif_boxes(data, start + header, start + size)
-        start += size
-
-
-def avif_plays(data: bytes, plays: int) -> bytes:
-    """``data``, an AVIF image sequence as libavif writes it through Pillow (looping for
-    ever: Pillow sets no repetition count), made to play ``plays`` times (0: for ever).
-
-    libavif's reader (and Chromium's, built on it) takes the repetitions from each
-    track's edit list, one segment of all the frames' durations: with the ``elst``
-    box's flag 1 ("repeat") clear, none; set, the track's ``tkhd`` duration over the
-    segment's, less one, or for ever where that duration is all ones (undefined). So the
-    movie's (``mvhd``) and tracks' durations become ``plays`` segments, as libavif
-    writes them for a repetition count of ``plays - 1``. libavif writes these boxes in
-    version 1, their durations 64 bits at fixed places."""
-    if plays == 0:
-        return data
-    patched = bytearray(data)
-    boxes = list(_avif_boxes(data, 0, len(data)))
-    segment = next(struct.unpack_from(">Q", data, start + 8)[0] for kind, start, _ in boxes if kind == b"elst")
-    # Each duration follows the version and flags, two times, and the timescale (mvhd) or
-    # the track's ID and 4 reserved bytes (tkhd).
-    duration_at = {b"mvhd": 24, b"tkhd": 28}
-    for kind, start, _ in boxes:
-        if kind in duration_at:
-            struct.pack_into(">Q", patched, start + duration_at[kind], segment * plays)
-        elif kind == b"elst":
-            patched[start + 3] = patched[start + 3] & ~1 | (plays > 1)
-    return bytes(patched)
+    out.write(avif_plays.played(buffer.getvalue(), picture.animation.get("loop", 0)))
 
 
 def write_jpeg2000(frames: list[np.ndarray], picture: "Picture", record: "Format", metadata: dict[str, Any],
