@@ -100,12 +100,7 @@ def picture_from_pillow(image: "ImageFile.ImageFile", data: bytes, frame: int | 
         picture = Picture(arrays, mode, image.format or "PNG", metadata,
                           _encoding(image, data) | ({gain_map.GAIN_MAP: True} if with_gain_map else {}))
     if count > 1 and frame is None:
-        animation: dict[str, Any] = _timing_of_frames(timings)
-        if "loop" in image.info:  # a GIF's loop count holds without a frame's delay
-            animation["loop"] = image.info["loop"]
-        elif image.format == "AVIF" and (plays := avif_plays.plays(data)) is not None:
-            animation["loop"] = plays
-        picture.animation = animation
+        picture.animation = {**_timing_of_frames(timings), **_loop_of(image, data)}
     return picture
 
 
@@ -293,6 +288,16 @@ def _png_is_plain(data: bytes) -> bool:
         seen_pixels = seen_pixels or kind == b"IDAT"
         position += 12 + length
     return False  # truncated: Pillow's decoder says how
+
+
+def _loop_of(image: "ImageFile.ImageFile", data: bytes) -> dict[str, Any]:
+    """``{"loop": plays}`` where the file says how many times it plays (0: for ever): a
+    GIF's loop count holds without a frame's delay; an AVIF's is in its boxes, which
+    Pillow does not read (`avif_plays`)."""
+    if "loop" in image.info:
+        return {"loop": image.info["loop"]}
+    plays = avif_plays.plays(data) if image.format == "AVIF" else None
+    return {} if plays is None else {"loop": plays}
 
 
 def _timing_of_frames(durations: list[float | None]) -> dict[str, list[float]]:
