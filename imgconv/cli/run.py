@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ending
 from ..names import quote_name
 from ..vocabulary import KERNEL_FORMATS
 from . import progress
@@ -206,6 +206,9 @@ def run_one(asked: Command, filt: "Filter") -> None:
                                        report=batching.report, skip_existing=batching.skip_existing,
                                        on_progress=bar and bar.parts, get=client and client.get,
                                        probed=probe.Probe() if probed is None else probed)
+            # The output has its name: a stop arriving from here would end the program
+            # as stopped with its output written.
+            ending()
     finally:
         if client is not None:
             client.close()
